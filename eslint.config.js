@@ -1,0 +1,92 @@
+// One lint config for the whole repo: strict, type-aware rules, plus the boundary fences of
+// DESIGN.md (pure packages never touch Node I/O).
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const NODE_IO = [
+  'fs',
+  'net',
+  'http',
+  'https',
+  'http2',
+  'child_process',
+  'dgram',
+  'dns',
+  'tls',
+  'worker_threads',
+  'cluster',
+  'os',
+  'process',
+];
+const nodeIoPaths = NODE_IO.flatMap((m) => [m, `node:${m}`, `${m}/promises`, `node:${m}/promises`]);
+
+export default tseslint.config(
+  { ignores: ['**/dist/**', '**/node_modules/**', 'tmp/**', 'bench/results/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/switch-exhaustiveness-check': [
+        'error',
+        { considerDefaultExhaustiveForUnions: true },
+      ],
+      '@typescript-eslint/no-this-alias': ['error', { allowedNames: ['node'] }],
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
+      '@typescript-eslint/no-explicit-any': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "CallExpression[callee.property.name='exec'][callee.object.name='child_process']",
+          message: 'never run a shell string; spawn an argv',
+        },
+      ],
+    },
+  },
+  {
+    files: ['**/*.js', '**/*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        URL: 'readonly',
+        performance: 'readonly',
+        setTimeout: 'readonly',
+      },
+    },
+  },
+  {
+    // DESIGN.md: policy and detect are pure. They never import Node's I/O modules nor touch process.
+    files: ['packages/policy/src/**/*.ts', 'packages/detect/src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: nodeIoPaths.map((name) => ({
+            name,
+            message: 'policy and detect are pure: no Node I/O (DESIGN.md)',
+          })),
+        },
+      ],
+      'no-restricted-globals': [
+        'error',
+        { name: 'process', message: 'policy and detect are pure: pass what you need as data' },
+      ],
+    },
+  },
+  {
+    files: ['packages/*/src/**/*.ts'],
+    ignores: ['packages/cli/src/**'],
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        { object: 'process', property: 'exit', message: 'only the CLI entry exits the process' },
+      ],
+    },
+  },
+);

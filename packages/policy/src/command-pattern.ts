@@ -1,0 +1,82 @@
+// Command patterns of exec rules, matched argv-aware. Pure. `git push --force*` is three words:
+// the program (compared with the basename of argv[0] unless the pattern names a path), then one
+// argument per word, `*` matching within a word and `**` as a word matching any number of
+// arguments. A pattern covers any further arguments (it matches a prefix of the argv), so
+// `git push ** --force*` denies the flag wherever it appears after `push`.
+
+import { basename } from './command-line.js';
+import type { PatternError } from './host-pattern.js';
+import { matchSegments, type PathSegment } from './path-pattern.js';
+
+export interface CommandPattern {
+  readonly text: string;
+  /** True when the program word is a path (`/usr/bin/git`), compared with argv[0] as written. */
+  readonly isPathProgram: boolean;
+  readonly segments: readonly PathSegment[];
+}
+
+function tokenize(text: string): string[] | PatternError {
+  const words: string[] = [];
+  let word: string | null = null;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i] ?? '';
+    if (c === ' ' || c === '\t') {
+      if (word !== null) words.push(word);
+      word = null;
+    } else if (c === "'" || c === '"') {
+      const end = text.indexOf(c, i + 1);
+      if (end < 0) return { message: `the command pattern "${text}" has an unterminated quote` };
+      word = (word ?? '') + text.slice(i + 1, end);
+      i = end;
+    } else if (/[;&|<>()`$\n\\]/.test(c)) {
+      return {
+        message: `the command pattern "${text}" contains "${c}"`,
+        hint: 'a pattern describes one command; command lines are split into commands before matching, so write one pattern per command',
+      };
+    } else {
+      word = (word ?? '') + c;
+    }
+  }
+  if (word !== null) words.push(word);
+  return words;
+}
+
+function wordSegment(word: string): PathSegment {
+  if (word === '**') return { kind: 'any-depth' };
+  if (!word.includes('*') && !word.includes('?')) return { kind: 'literal', text: word };
+  const body = word
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
+  return { kind: 'glob', text: word, re: new RegExp(`^${body}$`, 's') };
+}
+
+export function compileCommandPattern(text: string): { pattern: CommandPattern } | { error: PatternError } {
+  const words = tokenize(text);
+  if (!Array.isArray(words)) return { error: words };
+  const program = words[0];
+  if (program === undefined) return { error: { message: 'the command pattern is empty' } };
+  if (program === '**') {
+    return {
+      error: {
+        message: `"${text}" starts with "**"`,
+        hint: 'name the program first; "*" matches any program',
+      },
+    };
+  }
+  const segments = [...words.map(wordSegment), { kind: 'any-depth' } as const];
+  return { pattern: { text, isPathProgram: program.includes('/'), segments } };
+}
+
+export function matchCommandPattern(pattern: CommandPattern, argv: readonly string[]): boolean {
+  const program = argv[0];
+  if (program === undefined) return false;
+  const words = pattern.isPathProgram ? argv : [basename(program), ...argv.slice(1)];
+  return matchSegments(pattern.segments, words);
+}
+
+/** The program word the pattern is indexed under, or undefined when it is a glob. */
+export function programKey(pattern: CommandPattern): string | undefined {
+  const first = pattern.segments[0];
+  return first?.kind === 'literal' && !pattern.isPathProgram ? first.text : undefined;
+}

@@ -1,0 +1,475 @@
+// One policy document → compiled rules, once, with every pattern checked. Pure. Errors come back
+// as diagnostics with a document path; the loader turns paths into file:line:col. Nothing here
+// depends on the session (home, workspace) or the subject: that is the engine's job.
+
+import type { Diagnostic, DiagnosticPath } from './diagnostic.js';
+import { compileHostPattern, type HostPattern } from './host-pattern.js';
+import { parseCidr, type Cidr } from './ip.js';
+import { compileNameGlob, type NameGlob } from './name-glob.js';
+import { compilePathPattern, type PathPattern } from './path-pattern.js';
+import { ANY_PORT, WEB_PORTS, mergePorts, parsePortSpec, type PortSet } from './ports.js';
+import { compileCommandPattern, type CommandPattern } from './command-pattern.js';
+import { compileGuardedRegex } from './regex-guard.js';
+import type {
+  ArgPredicate,
+  CredentialBinding,
+  Effect,
+  Layer,
+  McpServer,
+  Mode,
+  PolicyDocument,
+  PolicyTest,
+  ToolAnnotations,
+} from './schema.js';
+
+/** Where a rule comes from: the four facts every decision reports about each determining rule. */
+export interface RuleRef {
+  readonly policy: string;
+  readonly revision: number;
+  readonly rule: string;
+  readonly layer: Layer;
+  readonly effect: Effect;
+  readonly mode: Mode;
+}
+
+interface RuleCommon {
+  readonly ref: RuleRef;
+  /** The document path of the rule, for lint findings. */
+  readonly at: DiagnosticPath;
+  readonly description?: string;
+}
+
+export interface NetworkRuleC extends RuleCommon {
+  readonly hosts: readonly HostPattern[];
+  readonly cidrs: readonly Cidr[];
+  readonly ports: PortSet;
+  /** True when ports were written; host-pattern ports then narrow nothing further. */
+  readonly hasExplicitPorts: boolean;
+  readonly methods?: ReadonlySet<string>;
+  readonly paths?: readonly PathPattern[];
+}
+
+export interface FilesystemRuleC extends RuleCommon {
+  readonly paths: readonly PathPattern[];
+  readonly read: boolean;
+  readonly write: boolean;
+}
+
+export type ArgTest =
+  | { readonly kind: 'equals'; readonly value: string | number | boolean | null }
+  | { readonly kind: 'oneOf'; readonly values: readonly (string | number | boolean | null)[] }
+  | { readonly kind: 'prefix'; readonly prefix: string }
+  | { readonly kind: 'glob'; readonly pattern: PathPattern }
+  | { readonly kind: 'range'; readonly min?: number; readonly max?: number }
+  | { readonly kind: 'regex'; readonly re: RegExp };
+
+export interface ArgPredicateC {
+  readonly key: string;
+  readonly path: readonly string[];
+  readonly test: ArgTest;
+}
+
+export interface McpRuleC extends RuleCommon {
+  readonly server: NameGlob;
+  readonly tools: readonly NameGlob[];
+  readonly annotations?: ToolAnnotations;
+  readonly args: readonly ArgPredicateC[];
+}
+
+export interface ExecRuleC extends RuleCommon {
+  readonly commands: readonly CommandPattern[];
+}
+
+export interface CredentialBindingC extends RuleCommon {
+  readonly secret: string;
+  readonly env?: string;
+  readonly inject?: {
+    readonly hosts: readonly HostPattern[];
+    readonly ports: PortSet;
+    readonly header: string;
+    readonly format: string;
+  };
+}
+
+export interface CredentialRuleC extends RuleCommon {
+  readonly secrets: readonly NameGlob[];
+  readonly hosts?: readonly HostPattern[];
+}
+
+export interface CompiledPolicy {
+  readonly name: string;
+  readonly layer: Layer;
+  readonly groups?: readonly string[];
+  readonly revision: number;
+  readonly mode: Mode;
+  readonly network: readonly NetworkRuleC[];
+  readonly filesystem: readonly FilesystemRuleC[];
+  readonly filesystemDefault?: Effect;
+  readonly mcp: readonly McpRuleC[];
+  readonly mcpServers: readonly McpServer[];
+  readonly exec: readonly ExecRuleC[];
+  readonly execDefault?: Effect;
+  readonly credentialBindings: readonly CredentialBindingC[];
+  readonly credentialRules: readonly CredentialRuleC[];
+  readonly tests: readonly PolicyTest[];
+  /** The document as written (normalised by the schema), kept for lint and for bundles. */
+  readonly source: PolicyDocument;
+}
+
+const EFFECTS: readonly Effect[] = ['allow', 'ask', 'deny'];
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+class Collector {
+  readonly diagnostics: Diagnostic[] = [];
+  error(path: DiagnosticPath, code: string, message: string, hint?: string): void {
+    this.diagnostics.push({ severity: 'error', code, message, path, ...(hint ? { hint } : {}) });
+  }
+}
+
+function ports(
+  c: Collector,
+  written: readonly (number | string)[] | undefined,
+  fallback: PortSet,
+  at: DiagnosticPath,
+): PortSet {
+  if (written === undefined) return fallback;
+  const ranges: (readonly [number, number])[] = [];
+  written.forEach((spec, i) => {
+    const parsed = parsePortSpec(spec);
+    if (typeof parsed === 'string') c.error([...at, i], 'bad-port', parsed, 'write 443, "8000-8999" or "*"');
+    else ranges.push(parsed);
+  });
+  return mergePorts(ranges);
+}
+
+function hostPatterns(c: Collector, list: readonly string[] | undefined, at: DiagnosticPath): HostPattern[] {
+  const out: HostPattern[] = [];
+  list?.forEach((text, i) => {
+    const r = compileHostPattern(text);
+    if ('error' in r) c.error([...at, i], 'bad-host-pattern', r.error.message, r.error.hint);
+    else out.push(r.pattern);
+  });
+  return out;
+}
+
+function pathPatterns(
+  c: Collector,
+  list: readonly string[],
+  at: DiagnosticPath,
+  httpOnly = false,
+): PathPattern[] {
+  const out: PathPattern[] = [];
+  list.forEach((text, i) => {
+    const r = compilePathPattern(text);
+    if ('error' in r) c.error([...at, i], 'bad-path-pattern', r.error.message, r.error.hint);
+    else if (httpOnly && (r.pattern.root === 'home' || r.pattern.root === 'workspace')) {
+      c.error(
+        [...at, i],
+        'bad-path-pattern',
+        `"${text}" is a file path, not an HTTP path`,
+        'HTTP paths start with "/"',
+      );
+    } else out.push(r.pattern);
+  });
+  return out;
+}
+
+function compileArgs(
+  c: Collector,
+  args: Record<string, ArgPredicate> | undefined,
+  effect: Effect,
+  at: DiagnosticPath,
+): ArgPredicateC[] {
+  const out: ArgPredicateC[] = [];
+  for (const [key, p] of Object.entries(args ?? {})) {
+    const here = [...at, key];
+    const path = key.split('.');
+    if (path.some((part) => part === '')) {
+      c.error(here, 'bad-arg-key', `"${key}" is not an argument name or dotted path`);
+      continue;
+    }
+    let test: ArgTest | undefined;
+    if (p.equals !== undefined) test = { kind: 'equals', value: p.equals };
+    else if (p.oneOf !== undefined) test = { kind: 'oneOf', values: p.oneOf };
+    else if (p.prefix !== undefined) test = { kind: 'prefix', prefix: p.prefix };
+    else if (p.range !== undefined) {
+      if (p.range.min === undefined && p.range.max === undefined) {
+        c.error([...here, 'range'], 'bad-range', 'a range needs min, max or both');
+      } else if (p.range.min !== undefined && p.range.max !== undefined && p.range.min > p.range.max) {
+        c.error([...here, 'range'], 'bad-range', `the range ${p.range.min}..${p.range.max} is empty`);
+      } else test = { kind: 'range', ...p.range };
+    } else if (p.glob !== undefined) {
+      const r = compilePathPattern(p.glob);
+      if ('error' in r) c.error([...here, 'glob'], 'bad-path-pattern', r.error.message, r.error.hint);
+      else test = { kind: 'glob', pattern: r.pattern };
+    } else if (p.regex !== undefined) {
+      if (effect === 'allow') {
+        c.error(
+          [...here, 'regex'],
+          'regex-in-allow',
+          'regular expressions are allowed in deny and ask rules only',
+          'allow rules use equals, oneOf, prefix, glob or range, so that overlaps stay analysable',
+        );
+      } else {
+        const r = compileGuardedRegex(p.regex);
+        if ('error' in r) c.error([...here, 'regex'], 'bad-regex', r.error.message, r.error.hint);
+        else test = { kind: 'regex', re: r.re };
+      }
+    }
+    if (test) out.push({ key, path, test });
+  }
+  return out;
+}
+
+function checkLayer(c: Collector, doc: PolicyDocument): void {
+  const layer = doc.metadata.layer;
+  if (layer === 'group' && doc.metadata.groups === undefined) {
+    c.error(
+      ['metadata', 'layer'],
+      'group-without-groups',
+      'a group policy must name the groups it binds to',
+      'add metadata.groups: [your-idp-group]',
+    );
+  }
+  if (layer !== 'group' && doc.metadata.groups !== undefined) {
+    c.error(
+      ['metadata', 'groups'],
+      'groups-outside-group-layer',
+      `a ${layer} policy applies to everyone and cannot bind to groups`,
+      'set metadata.layer: group, or remove groups',
+    );
+  }
+  if (layer !== 'guardrail' && layer !== 'local') return;
+  const why =
+    layer === 'guardrail'
+      ? 'guardrails are locked: they may only deny or ask'
+      : 'local device policy may only add deny or ask rules';
+  const sections = [['network'], ['filesystem'], ['mcp'], ['exec'], ['credentials']] as const;
+  for (const [section] of sections) {
+    const s = doc[section] as { allow?: unknown[]; default?: Effect } | undefined;
+    if (s?.allow !== undefined && s.allow.length > 0)
+      c.error([section, 'allow'], 'allow-in-locked-layer', `a ${layer} policy cannot allow`, why);
+    if (s?.default === 'allow')
+      c.error(
+        [section, 'default'],
+        'allow-in-locked-layer',
+        `a ${layer} policy cannot set an allow default`,
+        why,
+      );
+  }
+  if (doc.mcp?.servers !== undefined) {
+    c.error(
+      ['mcp', 'servers'],
+      'catalog-in-locked-layer',
+      `a ${layer} policy cannot add MCP servers`,
+      'declare servers in an org or group policy',
+    );
+  }
+}
+
+/**
+ * Compiles one validated document. The result is usable even when there are diagnostics (bad
+ * patterns are left out), but callers must not enforce a policy that has errors.
+ */
+export function compilePolicy(doc: PolicyDocument): { policy: CompiledPolicy; diagnostics: Diagnostic[] } {
+  const c = new Collector();
+  checkLayer(c, doc);
+  const name = doc.metadata.name;
+  const revision = doc.metadata.revision ?? 0;
+  const policyMode = doc.mode ?? 'enforce';
+  const seen = new Map<string, DiagnosticPath>();
+  const ref = (id: string, effect: Effect, mode: Mode | undefined, at: DiagnosticPath): RuleRef => {
+    const first = seen.get(id);
+    if (first) {
+      c.error(
+        [...at, 'id'],
+        'duplicate-rule-id',
+        `rule id "${id}" is used twice in policy ${name}`,
+        `the first is at ${first.join('.')}; rule ids must be unique within a policy`,
+      );
+    } else seen.set(id, at);
+    return { policy: name, revision, rule: id, layer: doc.metadata.layer, effect, mode: mode ?? policyMode };
+  };
+  const common = (
+    r: { id: string; mode?: Mode; description?: string },
+    effect: Effect,
+    at: DiagnosticPath,
+  ): RuleCommon => ({
+    ref: ref(r.id, effect, r.mode, at),
+    at,
+    ...(r.description !== undefined ? { description: r.description } : {}),
+  });
+
+  const network: NetworkRuleC[] = [];
+  const filesystem: FilesystemRuleC[] = [];
+  const mcp: McpRuleC[] = [];
+  const exec: ExecRuleC[] = [];
+  const credentialRules: CredentialRuleC[] = [];
+  for (const effect of EFFECTS) {
+    doc.network?.[effect]?.forEach((r, i) => {
+      const at = ['network', effect, i];
+      if (r.hosts === undefined && r.cidrs === undefined) {
+        c.error(
+          at,
+          'empty-network-rule',
+          `network rule "${r.id}" names no hosts and no cidrs`,
+          'add hosts: [...] or cidrs: [...]',
+        );
+      }
+      const cidrs: Cidr[] = [];
+      r.cidrs?.forEach((text, k) => {
+        const parsed = parseCidr(text);
+        if ('error' in parsed) {
+          const hint =
+            parsed.error === 'host-bits-set'
+              ? 'clear the host bits (for example 10.0.0.0/8, not 10.0.0.1/8)'
+              : 'write an address or a block such as 10.0.0.0/8 or fd00::/8';
+          c.error([...at, 'cidrs', k], 'bad-cidr', `"${text}" is not a valid IP address or CIDR block`, hint);
+        } else cidrs.push(parsed.cidr);
+      });
+      const methods = r.methods?.map((m, k) => {
+        if (!TOKEN.test(m)) c.error([...at, 'methods', k], 'bad-method', `"${m}" is not an HTTP method`);
+        return m.toUpperCase();
+      });
+      network.push({
+        ...common(r, effect, at),
+        hosts: hostPatterns(c, r.hosts, [...at, 'hosts']),
+        cidrs,
+        ports: ports(c, r.ports, effect === 'allow' ? WEB_PORTS : ANY_PORT, [...at, 'ports']),
+        hasExplicitPorts: r.ports !== undefined,
+        ...(methods ? { methods: new Set(methods) } : {}),
+        ...(r.paths ? { paths: pathPatterns(c, r.paths, [...at, 'paths'], true) } : {}),
+      });
+    });
+    doc.filesystem?.[effect]?.forEach((r, i) => {
+      const at = ['filesystem', effect, i];
+      const access = r.access ?? (effect === 'allow' ? 'read' : 'rw');
+      filesystem.push({
+        ...common(r, effect, at),
+        paths: pathPatterns(c, r.paths, [...at, 'paths']),
+        read: access !== 'write',
+        write: access !== 'read',
+      });
+    });
+    doc.mcp?.[effect]?.forEach((r, i) => {
+      const at = ['mcp', effect, i];
+      mcp.push({
+        ...common(r, effect, at),
+        server: compileNameGlob(r.server),
+        tools: (r.tools ?? ['*']).map(compileNameGlob),
+        ...(r.annotations ? { annotations: r.annotations } : {}),
+        args: compileArgs(c, r.args, effect, [...at, 'args']),
+      });
+    });
+    doc.exec?.[effect]?.forEach((r, i) => {
+      const at = ['exec', effect, i];
+      const commands: CommandPattern[] = [];
+      r.commands.forEach((text, k) => {
+        const p = compileCommandPattern(text);
+        if ('error' in p)
+          c.error([...at, 'commands', k], 'bad-command-pattern', p.error.message, p.error.hint);
+        else commands.push(p.pattern);
+      });
+      exec.push({ ...common(r, effect, at), commands });
+    });
+    if (effect !== 'allow') {
+      doc.credentials?.[effect]?.forEach((r, i) => {
+        const at = ['credentials', effect, i];
+        credentialRules.push({
+          ...common(r, effect, at),
+          secrets: r.secrets.map(compileNameGlob),
+          ...(r.hosts ? { hosts: hostPatterns(c, r.hosts, [...at, 'hosts']) } : {}),
+        });
+      });
+    }
+  }
+
+  const credentialBindings = (doc.credentials?.allow ?? []).map(
+    (b: CredentialBinding, i): CredentialBindingC => {
+      const at = ['credentials', 'allow', i];
+      const format = b.inject?.format ?? 'Bearer {secret}';
+      if (b.inject && !format.includes('{secret}')) {
+        c.error(
+          [...at, 'inject', 'format'],
+          'format-without-secret',
+          `the format "${format}" has no {secret}`,
+          'write for example "Bearer {secret}"',
+        );
+      }
+      const header = b.inject?.header ?? 'Authorization';
+      if (!TOKEN.test(header))
+        c.error([...at, 'inject', 'header'], 'bad-header', `"${header}" is not a header name`);
+      if (b.env === undefined && b.inject === undefined) {
+        c.error(
+          at,
+          'empty-binding',
+          `credential "${b.id}" has neither env nor inject`,
+          'add env: VAR for a placeholder, inject: {...} for the destinations',
+        );
+      }
+      return {
+        ...common(b, 'allow', at),
+        secret: b.secret,
+        ...(b.env !== undefined ? { env: b.env } : {}),
+        ...(b.inject
+          ? {
+              inject: {
+                hosts: hostPatterns(c, b.inject.hosts, [...at, 'inject', 'hosts']),
+                ports: ports(c, b.inject.ports, [[443, 443]], [...at, 'inject', 'ports']),
+                header,
+                format,
+              },
+            }
+          : {}),
+      };
+    },
+  );
+
+  const serverIds = new Set<string>();
+  doc.mcp?.servers?.forEach((s, i) => {
+    if (serverIds.has(s.id))
+      c.error(
+        ['mcp', 'servers', i, 'id'],
+        'duplicate-server-id',
+        `MCP server id "${s.id}" is declared twice`,
+      );
+    serverIds.add(s.id);
+    if (s.url !== undefined && !/^https:\/\/|^http:\/\/(localhost|127\.0\.0\.1|\[::1\])(:|\/)/.test(s.url)) {
+      c.error(
+        ['mcp', 'servers', i, 'url'],
+        'insecure-mcp-url',
+        `the MCP server URL "${s.url}" is not https`,
+        'use https:// (plain http only on localhost)',
+      );
+    }
+  });
+
+  const testNames = new Set<string>();
+  doc.tests?.forEach((t, i) => {
+    if (testNames.has(t.name))
+      c.error(['tests', i, 'name'], 'duplicate-test-name', `test "${t.name}" is defined twice`);
+    testNames.add(t.name);
+  });
+
+  return {
+    policy: {
+      name,
+      layer: doc.metadata.layer,
+      ...(doc.metadata.groups ? { groups: doc.metadata.groups } : {}),
+      revision,
+      mode: policyMode,
+      network,
+      filesystem,
+      ...(doc.filesystem?.default ? { filesystemDefault: doc.filesystem.default } : {}),
+      mcp,
+      mcpServers: doc.mcp?.servers ?? [],
+      exec,
+      ...(doc.exec?.default ? { execDefault: doc.exec.default } : {}),
+      credentialBindings,
+      credentialRules,
+      tests: doc.tests ?? [],
+      source: doc,
+    },
+    diagnostics: c.diagnostics,
+  };
+}

@@ -1,0 +1,857 @@
+// The decision engine: the effective policies of one subject, indexed once, and `decide()`, which
+// answers with lookups. Pure. Semantics (DESIGN.md): per surface, every matching rule of every
+// effective policy is collected; deny > ask > allow > the surface default; order never matters;
+// audit-mode rules record what they would decide without blocking; the built-in guard refuses
+// special addresses and names unless an allow rule names them explicitly.
+
+import { canonicalHost, formatAuthority, hasControlCharacter, type CanonicalHost } from './host.js';
+import { matchHostPattern, type HostPattern } from './host-pattern.js';
+import { cidrWithin, formatIp, ipKey, networkOf, parseIp, type Cidr, type Ip } from './ip.js';
+import { matchNameGlob } from './name-glob.js';
+import {
+  canonicalPath,
+  expandPathPattern,
+  literalPrefix,
+  matchPath,
+  matchSegments,
+  type ExpandedPathPattern,
+  type PathContext,
+  type PathSegment,
+} from './path-pattern.js';
+import { portIn } from './ports.js';
+import { matchCommandPattern, programKey, type CommandPattern } from './command-pattern.js';
+import { commandsOfArgv, parseCommandLine, basename, type SimpleCommand } from './command-line.js';
+import { REGEX_INPUT_LIMIT } from './regex-guard.js';
+import { describeSpecial, specialNameOf, specialRangesOf } from './special-ranges.js';
+import type {
+  ArgPredicateC,
+  CompiledPolicy,
+  CredentialBindingC,
+  CredentialRuleC,
+  ExecRuleC,
+  FilesystemRuleC,
+  McpRuleC,
+  NetworkRuleC,
+  RuleRef,
+} from './compile.js';
+import type {
+  CredentialRequest,
+  ExecRequest,
+  FilesystemRequest,
+  McpRequest,
+  NetworkRequest,
+  Request,
+} from './request.js';
+import type { Effect, Mode, Surface, ToolAnnotations } from './schema.js';
+
+export interface Subject {
+  readonly user?: string;
+  /** The subject's IdP groups. Undefined means "not known": every group policy then applies. */
+  readonly groups?: readonly string[];
+}
+
+export interface EngineOptions {
+  readonly subject?: Subject;
+  readonly context: PathContext;
+}
+
+/** Why the decision came out as it did. */
+export type DecisionCode = 'rule' | 'default' | 'guard' | 'invalid-request';
+
+export interface Decision {
+  readonly surface: Surface;
+  /** What was done: connect or an HTTP method, read/write, call/list, exec, use. */
+  readonly action: string;
+  /** The canonical resource (host:port, absolute path, server/tool, argv, secret → host). */
+  readonly resource: string;
+  /** The enforced answer. */
+  readonly decision: Effect;
+  /** What the policies say when every rule is enforced. Differs from `decision` only in audit mode. */
+  readonly wouldDecision: Effect;
+  /** `audit` when audit-mode rules made the enforced answer differ from the would-be one. */
+  readonly mode: Mode;
+  /** Every rule that determined `wouldDecision` (empty when the default or the guard decided). */
+  readonly rules: readonly RuleRef[];
+  /** Every rule that matched, whatever its effect. */
+  readonly matched: readonly RuleRef[];
+  readonly code: DecisionCode;
+  /** One sentence for a person. */
+  readonly reason: string;
+  /** For code `guard`: which special range or name refused it. */
+  readonly guard?: {
+    readonly code: string;
+    readonly what: string;
+    readonly range?: string;
+    readonly isLocked: boolean;
+  };
+  /** Normalisation that happened on the way (`0x7f.1 → 127.0.0.1`). */
+  readonly notes?: readonly string[];
+}
+
+const RANK: Record<Effect, number> = { allow: 0, ask: 1, deny: 2 };
+const BY_RANK: readonly Effect[] = ['allow', 'ask', 'deny'];
+
+interface DefaultEffect {
+  readonly effect: Effect;
+  readonly isAudit: boolean;
+}
+
+interface Outcome {
+  decision: Effect;
+  would: Effect;
+  rules: RuleRef[];
+}
+
+/** deny > ask > allow > default, over enforce-mode rules for the decision and all rules for the would-be. */
+function settle(hits: readonly RuleRef[], dflt: DefaultEffect): Outcome {
+  let wouldRank = -1;
+  let enforcedRank = -1;
+  for (const h of hits) {
+    const r = RANK[h.effect];
+    if (r > wouldRank) wouldRank = r;
+    if (h.mode === 'enforce' && r > enforcedRank) enforcedRank = r;
+  }
+  const would = wouldRank >= 0 ? (BY_RANK[wouldRank] as Effect) : dflt.effect;
+  const decision =
+    enforcedRank >= 0 ? (BY_RANK[enforcedRank] as Effect) : dflt.isAudit ? 'allow' : dflt.effect;
+  const rules = wouldRank >= 0 ? hits.filter((h) => RANK[h.effect] === wouldRank) : [];
+  return { decision, would, rules };
+}
+
+function mostRestrictive(effects: readonly (Effect | undefined)[], fallback: Effect): Effect {
+  let rank = -1;
+  for (const e of effects) if (e !== undefined && RANK[e] > rank) rank = RANK[e];
+  return rank >= 0 ? (BY_RANK[rank] as Effect) : fallback;
+}
+
+const VERB: Record<Effect, string> = { allow: 'Allowed', ask: 'Needs approval', deny: 'Denied' };
+const PAST: Record<Effect, string> = { allow: 'allowed', ask: 'held for approval', deny: 'denied' };
+
+function ruleList(rules: readonly RuleRef[]): string {
+  const one = (r: RuleRef): string =>
+    `"${r.rule}" of policy ${r.policy} (${r.layer}${r.mode === 'audit' ? ', audit' : ''})`;
+  if (rules.length === 1 && rules[0]) return `rule ${one(rules[0])}`;
+  const shown = rules.slice(0, 3).map(one);
+  const more = rules.length > 3 ? ` and ${rules.length - 3} more` : '';
+  return `rules ${shown.join(', ')}${more}`;
+}
+
+function auditSuffix(o: Outcome): string {
+  return o.decision === o.would ? '' : ` Audit mode: would be ${PAST[o.would]}, ${PAST[o.decision]} for now.`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Network
+
+interface HostEntry {
+  readonly rule: NetworkRuleC;
+  readonly pattern: HostPattern;
+}
+interface CidrEntry {
+  readonly rule: NetworkRuleC;
+  readonly cidr: Cidr;
+}
+interface CidrBucket {
+  readonly prefix: number;
+  readonly family: 4 | 6;
+  readonly map: Map<string | number, CidrEntry[]>;
+}
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
+/** HTTP path → canonical segments: query dropped, unreserved escapes decoded, dot segments resolved. */
+function httpSegments(path: string): string[] | undefined {
+  if (!path.startsWith('/') || hasControlCharacter(path)) return undefined;
+  const cut = path.search(/[?#]/);
+  const raw = cut >= 0 ? path.slice(0, cut) : path;
+  const out: string[] = [];
+  for (const part of raw.split('/')) {
+    const seg = part.replace(/%([0-9a-fA-F]{2})/g, (m, hex: string) => {
+      const ch = String.fromCharCode(parseInt(hex, 16));
+      return /[A-Za-z0-9\-._~]/.test(ch) ? ch : m.toUpperCase();
+    });
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') out.pop();
+    else out.push(seg);
+  }
+  return out;
+}
+
+class NetworkIndex {
+  readonly exact = new Map<string, HostEntry[]>();
+  readonly oneLabel = new Map<string, HostEntry[]>();
+  readonly anyDepth = new Map<string, HostEntry[]>();
+  readonly anyHost: HostEntry[] = [];
+  readonly cidrBuckets: CidrBucket[] = [];
+  readonly httpPaths = new Map<NetworkRuleC, readonly (readonly PathSegment[])[]>();
+
+  constructor(rules: readonly NetworkRuleC[]) {
+    const buckets = new Map<string, CidrBucket>();
+    for (const rule of rules) {
+      for (const pattern of rule.hosts) {
+        const entry = { rule, pattern };
+        if (pattern.kind === 'exact') push(this.exact, pattern.suffix, entry);
+        else if (pattern.kind === 'one-label') push(this.oneLabel, pattern.suffix, entry);
+        else if (pattern.kind === 'any-depth') push(this.anyDepth, pattern.suffix, entry);
+        else this.anyHost.push(entry);
+      }
+      for (const cidr of rule.cidrs) {
+        const id = `${cidr.ip.family}/${cidr.prefix}`;
+        let bucket = buckets.get(id);
+        if (!bucket) {
+          bucket = { prefix: cidr.prefix, family: cidr.ip.family, map: new Map() };
+          buckets.set(id, bucket);
+        }
+        push(bucket.map, cidr.ip.family === 4 ? cidr.ip.v4 : ipKey(cidr.ip), { rule, cidr });
+      }
+      if (rule.paths)
+        this.httpPaths.set(
+          rule,
+          rule.paths.map((p) => p.segments),
+        );
+    }
+    this.cidrBuckets = [...buckets.values()].sort((a, b) => b.prefix - a.prefix);
+  }
+
+  hostEntries(name: string, out: HostEntry[]): void {
+    const exact = this.exact.get(name);
+    if (exact) out.push(...exact);
+    const dot = name.indexOf('.');
+    if (dot > 0) {
+      const parent = name.slice(dot + 1);
+      const one = this.oneLabel.get(parent);
+      if (one) out.push(...one);
+      for (let at = dot; at >= 0; at = name.indexOf('.', at + 1)) {
+        const deep = this.anyDepth.get(name.slice(at + 1));
+        if (deep) out.push(...deep);
+      }
+    }
+    out.push(...this.anyHost);
+  }
+
+  cidrEntries(ip: Ip, out: CidrEntry[]): void {
+    for (const b of this.cidrBuckets) {
+      if (b.family !== ip.family) continue;
+      const net = networkOf(ip, b.prefix);
+      const hit = b.map.get(net.family === 4 ? net.v4 : ipKey(net));
+      if (hit) out.push(...hit);
+    }
+  }
+}
+
+type HttpMatch = 'match' | 'no' | 'unknown';
+
+// ---------------------------------------------------------------------------------------------
+// Filesystem
+
+interface FsEntry {
+  readonly rule: FilesystemRuleC;
+  readonly pattern: ExpandedPathPattern;
+}
+
+class PathTrie {
+  readonly children = new Map<string, PathTrie>();
+  readonly entries: FsEntry[] = [];
+
+  insert(entry: FsEntry): void {
+    let node: PathTrie = this;
+    for (const seg of literalPrefix(entry.pattern)) {
+      let next = node.children.get(seg);
+      if (!next) {
+        next = new PathTrie();
+        node.children.set(seg, next);
+      }
+      node = next;
+    }
+    node.entries.push(entry);
+  }
+
+  candidates(segments: readonly string[], out: FsEntry[]): void {
+    let node: PathTrie | undefined = this;
+    let i = 0;
+    while (node) {
+      if (node.entries.length > 0) out.push(...node.entries);
+      const seg = segments[i++];
+      node = seg === undefined ? undefined : node.children.get(seg);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// MCP
+
+/** MCP's defaults for missing annotations: a tool is assumed to write, destructively, to the open world. */
+function effectiveAnnotations(a: ToolAnnotations | undefined): Required<ToolAnnotations> {
+  const readOnly = a?.readOnlyHint ?? false;
+  return {
+    readOnlyHint: readOnly,
+    destructiveHint: readOnly ? false : (a?.destructiveHint ?? true),
+    idempotentHint: readOnly ? true : (a?.idempotentHint ?? false),
+    openWorldHint: a?.openWorldHint ?? true,
+  };
+}
+
+type ArgResult = 'match' | 'no' | 'error';
+
+function argAt(args: Readonly<Record<string, unknown>> | undefined, path: readonly string[]): unknown {
+  let v: unknown = args;
+  for (const p of path) {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
+    if (!Object.prototype.hasOwnProperty.call(v, p)) return undefined;
+    v = (v as Record<string, unknown>)[p];
+  }
+  return v;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+interface ExecEntry {
+  readonly rule: ExecRuleC;
+  readonly pattern: CommandPattern;
+}
+
+const PRIVILEGED = new Set(['sudo', 'doas', 'su', 'pkexec']);
+
+export class Engine {
+  /** The policies in force for this subject, in the order given. */
+  readonly policies: readonly CompiledPolicy[];
+  readonly context: PathContext;
+  private readonly network: NetworkIndex;
+  private readonly fsTrie = new PathTrie();
+  private readonly mcpByServer = new Map<string, McpRuleC[]>();
+  private readonly mcpServerGlobs: McpRuleC[] = [];
+  private readonly mcpArgGlobs = new Map<ArgPredicateC, ExpandedPathPattern | undefined>();
+  private readonly execByProgram = new Map<string, ExecEntry[]>();
+  private readonly execGlobs: ExecEntry[] = [];
+  private readonly bindingsBySecret = new Map<string, CredentialBindingC[]>();
+  private readonly credentialRules: CredentialRuleC[] = [];
+  private readonly defaults: Record<Surface, DefaultEffect>;
+
+  constructor(policies: readonly CompiledPolicy[], options: EngineOptions) {
+    const groups = options.subject?.groups;
+    this.policies = policies.filter(
+      (p) => p.layer !== 'group' || groups === undefined || (p.groups ?? []).some((g) => groups.includes(g)),
+    );
+    this.context = options.context;
+    this.network = new NetworkIndex(this.policies.flatMap((p) => p.network));
+    for (const p of this.policies) {
+      for (const rule of p.filesystem) {
+        for (const pattern of rule.paths) {
+          const expanded = expandPathPattern(pattern, this.context);
+          if (expanded) this.fsTrie.insert({ rule, pattern: expanded });
+        }
+      }
+      for (const rule of p.mcp) {
+        if (rule.server.exact !== undefined) push(this.mcpByServer, rule.server.exact, rule);
+        else this.mcpServerGlobs.push(rule);
+        for (const a of rule.args)
+          if (a.test.kind === 'glob')
+            this.mcpArgGlobs.set(a, expandPathPattern(a.test.pattern, this.context));
+      }
+      for (const rule of p.exec) {
+        for (const pattern of rule.commands) {
+          const key = programKey(pattern);
+          if (key !== undefined) push(this.execByProgram, key, { rule, pattern });
+          else this.execGlobs.push({ rule, pattern });
+        }
+      }
+      for (const b of p.credentialBindings) push(this.bindingsBySecret, b.secret, b);
+      this.credentialRules.push(...p.credentialRules);
+    }
+    const isAudit = this.policies.length > 0 && this.policies.every((p) => p.mode === 'audit');
+    this.defaults = {
+      network: { effect: 'deny', isAudit },
+      mcp: { effect: 'deny', isAudit },
+      credential: { effect: 'deny', isAudit },
+      filesystem: {
+        effect: mostRestrictive(
+          this.policies.map((p) => p.filesystemDefault),
+          'deny',
+        ),
+        isAudit,
+      },
+      exec: {
+        effect: mostRestrictive(
+          this.policies.map((p) => p.execDefault),
+          'allow',
+        ),
+        isAudit,
+      },
+    };
+  }
+
+  /** The default effect of a surface for this subject. */
+  defaultOf(surface: Surface): Effect {
+    return this.defaults[surface].effect;
+  }
+
+  decide(request: Request): Decision {
+    switch (request.surface) {
+      case 'network':
+        return this.decideNetwork(request);
+      case 'filesystem':
+        return this.decideFilesystem(request);
+      case 'mcp':
+        return this.decideMcp(request);
+      case 'exec':
+        return this.decideExec(request);
+      case 'credential':
+        return this.decideCredential(request);
+    }
+  }
+
+  private invalid(surface: Surface, action: string, resource: string, error: string): Decision {
+    return {
+      surface,
+      action,
+      resource,
+      decision: 'deny',
+      wouldDecision: 'deny',
+      mode: 'enforce',
+      rules: [],
+      matched: [],
+      code: 'invalid-request',
+      reason: `Denied: ${error}.`,
+    };
+  }
+
+  private finish(
+    surface: Surface,
+    action: string,
+    resource: string,
+    hits: readonly RuleRef[],
+    notes?: readonly string[],
+  ): Decision {
+    const unique = hits.length > 1 ? [...new Set(hits)] : hits;
+    const o = settle(unique, this.defaults[surface]);
+    const reason =
+      o.rules.length > 0
+        ? `${VERB[o.would]} by ${ruleList(o.rules)}.${auditSuffix(o)}`
+        : `${VERB[o.would]}: no rule matches ${resource}, and the ${surface} default is ${o.would}.${auditSuffix(o)}`;
+    return {
+      surface,
+      action,
+      resource,
+      decision: o.decision,
+      wouldDecision: o.would,
+      mode: o.decision === o.would ? 'enforce' : 'audit',
+      rules: o.rules,
+      matched: unique,
+      code: o.rules.length > 0 ? 'rule' : 'default',
+      reason,
+      ...(notes && notes.length > 0 ? { notes } : {}),
+    };
+  }
+
+  private guarded(base: Decision, guard: NonNullable<Decision['guard']>, subject: string): Decision {
+    const denyRules = base.matched.filter((r) => r.effect === 'deny');
+    const lift = guard.isLocked
+      ? 'no policy can open it'
+      : `the built-in guard refuses it unless an allow rule names ${guard.range ? `an address inside ${guard.range}` : 'it exactly'}`;
+    return {
+      ...base,
+      decision: 'deny',
+      wouldDecision: 'deny',
+      mode: 'enforce',
+      rules: denyRules,
+      code: denyRules.length > 0 ? 'rule' : 'guard',
+      reason:
+        denyRules.length > 0
+          ? `Denied by ${ruleList(denyRules)}; ${subject} is also ${guard.what}.`
+          : `Denied: ${subject} is ${guard.what}; ${lift}.`,
+      guard,
+    };
+  }
+
+  // -- network ---------------------------------------------------------------------------------
+
+  private httpMatch(
+    rule: NetworkRuleC,
+    method: string | undefined,
+    segments: readonly string[] | undefined,
+  ): HttpMatch {
+    if (rule.methods === undefined && rule.paths === undefined) return 'match';
+    if (method === undefined) return 'unknown';
+    if (rule.methods !== undefined && !rule.methods.has(method)) return 'no';
+    const paths = this.network.httpPaths.get(rule);
+    if (paths !== undefined) {
+      if (segments === undefined) return 'unknown';
+      if (!paths.some((p) => matchSegments(p, segments))) return 'no';
+    }
+    return 'match';
+  }
+
+  private ruleApplies(
+    rule: NetworkRuleC,
+    ports: typeof rule.ports,
+    port: number,
+    method: string | undefined,
+    segs: readonly string[] | undefined,
+  ): boolean {
+    if (!portIn(ports, port)) return false;
+    const http = this.httpMatch(rule, method, segs);
+    // A rule about methods or paths cannot be checked inside an opaque tunnel: an allow does not
+    // match, a deny or ask does (an evaluation that cannot complete counts as matched if it denies).
+    return http === 'match' || (http === 'unknown' && rule.ref.effect !== 'allow');
+  }
+
+  private decideNetwork(r: NetworkRequest): Decision {
+    const action = r.method ?? 'connect';
+    const raw = `${r.host}:${r.port}`;
+    if (!Number.isInteger(r.port) || r.port < 1 || r.port > 65535)
+      return this.invalid('network', action, raw, `${r.port} is not a port number (1–65535)`);
+    const parsed = canonicalHost(r.host);
+    if ('error' in parsed) return this.invalid('network', action, raw, parsed.error.message);
+    const host: CanonicalHost = parsed.host;
+    let method: string | undefined;
+    let segs: string[] | undefined;
+    if (r.method !== undefined) {
+      if (!/^[A-Za-z]{1,20}$/.test(r.method))
+        return this.invalid('network', action, raw, `"${r.method}" is not an HTTP method`);
+      method = r.method.toUpperCase();
+    }
+    if (r.path !== undefined) {
+      segs = httpSegments(r.path);
+      if (segs === undefined) return this.invalid('network', action, raw, `"${r.path}" is not an HTTP path`);
+    }
+    const authority = formatAuthority(host, r.port);
+    const resource = segs !== undefined ? `${authority}/${segs.join('/')}` : authority;
+    const notes = host.steps.length > 0 ? [`${r.host} → ${host.name} (${host.steps.join(', ')})`] : undefined;
+    const hits: RuleRef[] = [];
+    let guard: NonNullable<Decision['guard']> | undefined;
+
+    if (host.kind === 'name') {
+      const entries: HostEntry[] = [];
+      this.network.hostEntries(host.name, entries);
+      let namedExactly = false;
+      for (const e of entries) {
+        if (!this.ruleApplies(e.rule, e.pattern.ports ?? e.rule.ports, r.port, method, segs)) continue;
+        hits.push(e.rule.ref);
+        if (e.rule.ref.effect === 'allow' && e.pattern.kind === 'exact') namedExactly = true;
+      }
+      const special = specialNameOf(host.name);
+      if (special && (special.isLocked || !namedExactly)) {
+        guard = { code: special.code, what: special.what, isLocked: special.isLocked };
+      }
+    } else {
+      const entries: CidrEntry[] = [];
+      this.network.cidrEntries(host.ip, entries);
+      const lifting: Cidr[] = [];
+      for (const e of entries) {
+        if (!this.ruleApplies(e.rule, e.rule.ports, r.port, method, segs)) continue;
+        hits.push(e.rule.ref);
+        if (e.rule.ref.effect === 'allow') lifting.push(e.cidr);
+      }
+      guard = this.ipGuard(host.ip, lifting);
+    }
+
+    const base = this.finish('network', action, resource, hits, notes);
+    if (guard) return this.guarded(base, guard, host.name);
+    if (r.resolved === undefined || base.wouldDecision === 'deny') return base;
+    return this.judgeResolved(base, r, host.name, method, segs);
+  }
+
+  /** The guard's verdict on an address, given the CIDRs of the allow rules that matched it. */
+  private ipGuard(ip: Ip, lifting: readonly Cidr[]): Decision['guard'] {
+    const ranges = specialRangesOf(ip);
+    if (ranges.length === 0) return undefined;
+    const locked = ranges.find((s) => s.isLocked);
+    const first = locked ?? ranges[0];
+    if (!first) return undefined;
+    const guard = {
+      code: first.code,
+      what: describeSpecial(ip, first),
+      range: first.text,
+      isLocked: first.isLocked,
+    };
+    if (locked) return guard;
+    const lifted = lifting.some((c) => ranges.every((s) => cidrWithin(c, s.cidr)));
+    return lifted ? undefined : guard;
+  }
+
+  /**
+   * After a name is allowed and resolved: every address must pass the guard (lifted only by an
+   * explicit CIDR allow) and no deny rule; one bad address denies the whole answer, since a
+   * client may connect to any of them (research egress-dns-03).
+   */
+  private judgeResolved(
+    base: Decision,
+    r: NetworkRequest,
+    name: string,
+    method: string | undefined,
+    segs: readonly string[] | undefined,
+  ): Decision {
+    const resolved = r.resolved ?? [];
+    if (resolved.length === 0) {
+      return {
+        ...base,
+        decision: 'deny',
+        wouldDecision: 'deny',
+        mode: 'enforce',
+        rules: [],
+        code: 'invalid-request',
+        reason: `Denied: ${name} resolved to no address.`,
+      };
+    }
+    const extra: RuleRef[] = [];
+    for (const text of resolved) {
+      const ip = parseIp(text);
+      if (!ip)
+        return {
+          ...base,
+          decision: 'deny',
+          wouldDecision: 'deny',
+          mode: 'enforce',
+          rules: [],
+          code: 'invalid-request',
+          reason: `Denied: ${name} resolved to "${text}", which is not an IP address.`,
+        };
+      const entries: CidrEntry[] = [];
+      this.network.cidrEntries(ip, entries);
+      const lifting: Cidr[] = [];
+      for (const e of entries) {
+        if (!this.ruleApplies(e.rule, e.rule.ports, r.port, method, segs)) continue;
+        if (e.rule.ref.effect === 'allow') lifting.push(e.cidr);
+        else extra.push(e.rule.ref);
+      }
+      const guard = this.ipGuard(ip, lifting);
+      if (guard) {
+        return this.guarded(base, { ...guard, what: `resolved to ${formatIp(ip)}, ${guard.what}` }, name);
+      }
+    }
+    if (extra.length === 0) return base;
+    return this.finish('network', base.action, base.resource, [...base.matched, ...extra], base.notes);
+  }
+
+  // -- filesystem ------------------------------------------------------------------------------
+
+  private decideFilesystem(r: FilesystemRequest): Decision {
+    const path = canonicalPath(r.path, this.context);
+    if ('error' in path) return this.invalid('filesystem', r.access, r.path, path.error);
+    const entries: FsEntry[] = [];
+    this.fsTrie.candidates(path.segments, entries);
+    const hits: RuleRef[] = [];
+    for (const e of entries) {
+      if (r.access === 'read' ? !e.rule.read : !e.rule.write) continue;
+      if (matchPath(e.pattern, path.segments)) hits.push(e.rule.ref);
+    }
+    const notes = path.path !== r.path ? [`${r.path} → ${path.path}`] : undefined;
+    return this.finish('filesystem', r.access, path.path, hits, notes);
+  }
+
+  // -- mcp -------------------------------------------------------------------------------------
+
+  private argTest(p: ArgPredicateC, value: unknown): ArgResult {
+    const t = p.test;
+    switch (t.kind) {
+      case 'equals':
+        return value === t.value ? 'match' : 'no';
+      case 'oneOf':
+        return t.values.includes(value as string) ? 'match' : 'no';
+      case 'prefix':
+        if (typeof value !== 'string') return 'error';
+        return value.startsWith(t.prefix) ? 'match' : 'no';
+      case 'range':
+        if (typeof value !== 'number' || Number.isNaN(value)) return 'error';
+        return (t.min === undefined || value >= t.min) && (t.max === undefined || value <= t.max)
+          ? 'match'
+          : 'no';
+      case 'regex':
+        if (typeof value !== 'string' || value.length > REGEX_INPUT_LIMIT) return 'error';
+        return t.re.test(value) ? 'match' : 'no';
+      case 'glob': {
+        if (typeof value !== 'string') return 'error';
+        const pattern = this.mcpArgGlobs.get(p);
+        const path = canonicalPath(value, this.context);
+        if (pattern === undefined || 'error' in path) return 'error';
+        return matchPath(pattern, path.segments) ? 'match' : 'no';
+      }
+    }
+  }
+
+  private mcpRuleMatches(rule: McpRuleC, r: McpRequest, annotations: Required<ToolAnnotations>): boolean {
+    if (!rule.tools.some((t) => matchNameGlob(t, r.tool))) return false;
+    if (rule.annotations) {
+      for (const [key, want] of Object.entries(rule.annotations)) {
+        if (want !== undefined && annotations[key as keyof ToolAnnotations] !== want) return false;
+      }
+    }
+    if (rule.args.length === 0) return true;
+    const isAllow = rule.ref.effect === 'allow';
+    // Listing: arguments are not known yet. A tool with an argument-bound allow may still be
+    // called with the right arguments, so it is listed; an argument-bound deny hides nothing.
+    if (r.action === 'list') return isAllow;
+    for (const p of rule.args) {
+      const value = argAt(r.args, p.path);
+      if (value === undefined) return false;
+      const result = this.argTest(p, value);
+      if (result === 'no') return false;
+      if (result === 'error' && isAllow) return false;
+    }
+    return true;
+  }
+
+  private decideMcp(r: McpRequest): Decision {
+    const action = r.action ?? 'call';
+    const resource = `${r.server}/${r.tool}`;
+    if (r.server === '' || r.tool === '' || hasControlCharacter(resource) || resource.length > 512) {
+      return this.invalid(
+        'mcp',
+        action,
+        resource,
+        'the server or tool name is empty, too long, or contains a control character',
+      );
+    }
+    const annotations = effectiveAnnotations(r.annotations);
+    const hits: RuleRef[] = [];
+    const check = (rule: McpRuleC): void => {
+      if (this.mcpRuleMatches(rule, r, annotations)) hits.push(rule.ref);
+    };
+    this.mcpByServer.get(r.server)?.forEach(check);
+    for (const rule of this.mcpServerGlobs) if (matchNameGlob(rule.server, r.server)) check(rule);
+    return this.finish('mcp', action, resource, hits);
+  }
+
+  // -- exec ------------------------------------------------------------------------------------
+
+  private execHits(argv: readonly string[], effect: Effect | 'any', out: RuleRef[]): boolean {
+    const program = argv[0];
+    if (program === undefined) return false;
+    let found = false;
+    const consider = (e: ExecEntry): void => {
+      if ((effect === 'any' || e.rule.ref.effect === effect) && matchCommandPattern(e.pattern, argv)) {
+        out.push(e.rule.ref);
+        found = true;
+      }
+    };
+    this.execByProgram.get(basename(program))?.forEach(consider);
+    if (program.includes('/')) this.execByProgram.get(program)?.forEach(consider);
+    this.execGlobs.forEach(consider);
+    return found;
+  }
+
+  /** One simple command: denies and asks match at every wrapper layer; allows must cover the command itself. */
+  private commandHits(cmd: SimpleCommand): RuleRef[] {
+    const hits: RuleRef[] = [];
+    for (const layer of cmd.via) {
+      this.execHits(layer, 'deny', hits);
+      this.execHits(layer, 'ask', hits);
+      // Privilege wrappers are commands in their own right: `sudo` must be allowed too.
+      if (PRIVILEGED.has(basename(layer[0] ?? ''))) this.execHits(layer, 'allow', hits);
+    }
+    this.execHits(cmd.argv, 'any', hits);
+    return hits;
+  }
+
+  private decideExec(r: ExecRequest): Decision {
+    const text = r.command ?? (r.argv ?? []).join(' ');
+    const parsed = r.command !== undefined ? parseCommandLine(r.command) : commandsOfArgv(r.argv ?? []);
+    if ('error' in parsed)
+      return this.invalid('exec', 'exec', text, `${parsed.error}, so it cannot be checked`);
+    if (parsed.commands.length === 0) return this.finish('exec', 'exec', text, []);
+    if (parsed.commands.length === 1 && parsed.commands[0]) {
+      const cmd = parsed.commands[0];
+      return this.finishExec(text, [cmd], [this.commandHits(cmd)]);
+    }
+    return this.finishExec(
+      text,
+      parsed.commands,
+      parsed.commands.map((c) => this.commandHits(c)),
+    );
+  }
+
+  /** Several commands: each is decided alone and the strictest answer wins, for decision and would-be alike. */
+  private finishExec(
+    text: string,
+    commands: readonly SimpleCommand[],
+    hitsPer: readonly RuleRef[][],
+  ): Decision {
+    const dflt = this.defaults.exec;
+    let decisionRank = -1;
+    let wouldRank = -1;
+    const outcomes = hitsPer.map((hits) => settle(hits, dflt));
+    for (const o of outcomes) {
+      decisionRank = Math.max(decisionRank, RANK[o.decision]);
+      wouldRank = Math.max(wouldRank, RANK[o.would]);
+    }
+    const decision = BY_RANK[decisionRank] as Effect;
+    const would = BY_RANK[wouldRank] as Effect;
+    const rules = [...new Set(outcomes.filter((o) => o.would === would).flatMap((o) => o.rules))];
+    const matched = [...new Set(hitsPer.flat())];
+    const resource = commands.map((c) => c.argv.join(' ')).join(' ; ');
+    const decidedBy = commands.filter(
+      (_, i) => outcomes[i]?.would === would && (outcomes[i]?.rules.length ?? 0) === 0,
+    );
+    const o = { decision, would, rules };
+    const reason =
+      rules.length > 0
+        ? `${VERB[would]} by ${ruleList(rules)}.${auditSuffix(o)}`
+        : `${VERB[would]}: no rule matches ${decidedBy.map((c) => `"${c.argv.join(' ')}"`).join(', ') || resource}, and the exec default is ${would}.${auditSuffix(o)}`;
+    const notes =
+      commands.length > 1 || commands.some((c) => c.via.length > 0) || resource !== text
+        ? [`runs: ${resource}`]
+        : undefined;
+    return {
+      surface: 'exec',
+      action: 'exec',
+      resource,
+      decision,
+      wouldDecision: would,
+      mode: decision === would ? 'enforce' : 'audit',
+      rules,
+      matched,
+      code: rules.length > 0 ? 'rule' : 'default',
+      reason,
+      ...(notes ? { notes } : {}),
+    };
+  }
+
+  // -- credential ------------------------------------------------------------------------------
+
+  private decideCredential(r: CredentialRequest): Decision {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/.test(r.secret))
+      return this.invalid('credential', 'use', r.secret, `"${r.secret}" is not a secret name`);
+    let name: string | undefined;
+    let port = r.port ?? 443;
+    if (r.host !== undefined) {
+      const parsed = canonicalHost(r.host);
+      if ('error' in parsed)
+        return this.invalid('credential', 'use', `${r.secret} → ${r.host}`, parsed.error.message);
+      name = parsed.host.kind === 'name' ? parsed.host.name : undefined;
+      if (name === undefined) {
+        // Secrets are bound to names, never to addresses: an IP literal matches no binding.
+        name = parsed.host.name;
+        port = -1;
+      }
+    }
+    const resource = name !== undefined ? `${r.secret} → ${name}:${r.port ?? 443}` : r.secret;
+    const hits: RuleRef[] = [];
+    for (const b of this.bindingsBySecret.get(r.secret) ?? []) {
+      if (name === undefined) hits.push(b.ref);
+      else if (
+        b.inject &&
+        portIn(b.inject.ports, port) &&
+        b.inject.hosts.some((h) => matchHostPattern(h, name ?? ''))
+      )
+        hits.push(b.ref);
+    }
+    for (const rule of this.credentialRules) {
+      if (!rule.secrets.some((g) => matchNameGlob(g, r.secret))) continue;
+      if (
+        rule.hosts === undefined ||
+        (name !== undefined && rule.hosts.some((h) => matchHostPattern(h, name ?? '')))
+      )
+        hits.push(rule.ref);
+    }
+    return this.finish('credential', 'use', resource, hits);
+  }
+}
+
+/** Builds the engine for one subject and session from compiled policies. Cheap: call it per session. */
+export function createEngine(policies: readonly CompiledPolicy[], options: EngineOptions): Engine {
+  return new Engine(policies, options);
+}

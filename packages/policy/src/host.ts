@@ -1,0 +1,231 @@
+// Canonical host and authority parsing: the one parser behind every decision, dial and audit
+// record (research/egress.md §9.2). Pure. It never resolves names and never hands a raw string on:
+// callers get a canonical name or a parsed IP, or an error that says what was wrong.
+
+import { endsInNumber, formatIp, parseIpv4, parseIpv6, unwrapMapped, ipv4, ipv6, type Ip } from './ip.js';
+
+export type HostErrorCode =
+  | 'empty-host'
+  | 'control-character'
+  | 'forbidden-character'
+  | 'zone-id'
+  | 'malformed-ip'
+  | 'malformed-host'
+  | 'malformed-port'
+  | 'missing-port';
+
+export interface HostError {
+  readonly code: HostErrorCode;
+  readonly message: string;
+}
+
+/** Normalisation steps that fired, recorded so audit and explain can show them. */
+export type HostStep =
+  | 'lowercased'
+  | 'trailing-dot-stripped'
+  | 'percent-decoded'
+  | 'idna-mapped'
+  | 'ipv4-legacy-form'
+  | 'ipv4-mapped-unwrapped'
+  | 'ipv6-normalised';
+
+export type CanonicalHost =
+  | { readonly kind: 'name'; readonly name: string; readonly steps: readonly HostStep[] }
+  | { readonly kind: 'ip'; readonly ip: Ip; readonly name: string; readonly steps: readonly HostStep[] };
+
+export type HostResult = { readonly host: CanonicalHost } | { readonly error: HostError };
+
+const FAST_ASCII = /^[a-z0-9._-]+$/i;
+const LDH = /^[a-z0-9_-]+$/;
+// WHATWG forbidden host code points, plus space; `%` is handled by percent-decoding first.
+const FORBIDDEN = /[\s/\\?#@:<>[\]^|"'`{}]/;
+
+function fail(code: HostErrorCode, message: string): { error: HostError } {
+  return { error: { code, message } };
+}
+
+/** Any C0 or C1 control character, DEL or NUL: never valid anywhere in a host, path or command. */
+export function hasControlCharacter(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) return true;
+  }
+  return false;
+}
+
+function percentDecode(text: string): string | undefined {
+  if (!text.includes('%')) return text;
+  const bytes: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i] ?? '';
+    if (ch === '%') {
+      const hex = text.slice(i + 1, i + 3);
+      if (!/^[0-9a-fA-F]{2}$/.test(hex)) return undefined;
+      bytes.push(parseInt(hex, 16));
+      i += 2;
+    } else {
+      for (const b of new TextEncoder().encode(ch)) bytes.push(b);
+    }
+  }
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(new Uint8Array(bytes));
+  } catch {
+    return undefined;
+  }
+}
+
+function ipHost(ip: Ip, steps: HostStep[]): { host: CanonicalHost } {
+  return { host: { kind: 'ip', ip, name: formatIp(ip), steps } };
+}
+
+function parseIpv6Host(body: string, steps: HostStep[]): HostResult {
+  if (body.includes('%')) return fail('zone-id', 'IPv6 zone identifiers (%…) are not accepted in a host');
+  const w = parseIpv6(body);
+  if (w === undefined) return fail('malformed-ip', `"${body}" is not a valid IPv6 address`);
+  const ip = unwrapMapped(ipv6(w));
+  if (ip.family === 4) steps.push('ipv4-mapped-unwrapped');
+  else if (formatIp(ip) !== body) steps.push('ipv6-normalised');
+  return ipHost(ip, steps);
+}
+
+/**
+ * Canonicalises a host as written in a request, a URL or a SOCKS request: brackets stripped from
+ * IPv6, percent-decoding, IDNA UTS-46 to ASCII (via the WHATWG URL parser), lowercase, one
+ * trailing dot stripped, IPv4 in every numeric spelling turned into dotted decimal, IPv4-mapped
+ * IPv6 unwrapped. A host that ends in a number but is no valid IPv4 address is an error, never a
+ * name to look up.
+ */
+export function canonicalHost(raw: string): HostResult {
+  if (raw.length === 0) return fail('empty-host', 'the host is empty');
+  if (raw.length > 1024) return fail('malformed-host', 'the host is longer than 1024 characters');
+  if (hasControlCharacter(raw)) {
+    return fail('control-character', 'the host contains a control character (NUL, CR, LF, …)');
+  }
+  const steps: HostStep[] = [];
+  if (raw.startsWith('[')) {
+    if (!raw.endsWith(']'))
+      return fail('malformed-ip', 'an IPv6 literal opened with "[" must close with "]"');
+    return parseIpv6Host(raw.slice(1, -1), steps);
+  }
+  if (raw.includes(':')) return parseIpv6Host(raw, steps);
+
+  let ascii: string;
+  if (FAST_ASCII.test(raw) && !/(^|\.)xn--/i.test(raw)) {
+    ascii = raw.toLowerCase();
+    if (ascii !== raw) steps.push('lowercased');
+  } else {
+    const decoded = percentDecode(raw);
+    if (decoded === undefined) return fail('malformed-host', 'the host has a bad percent-encoding');
+    if (decoded !== raw) steps.push('percent-decoded');
+    if (hasControlCharacter(decoded)) {
+      return fail('control-character', 'the host contains an encoded control character');
+    }
+    if (FORBIDDEN.test(decoded) || decoded.includes('%')) {
+      return fail('forbidden-character', `the host "${raw}" contains a character not allowed in a host name`);
+    }
+    let mapped: string;
+    try {
+      // The WHATWG host parser implements UTS-46 non-transitional ToASCII with CheckBidi and
+      // CheckJoiners, and rejects invalid Punycode (`xn--a`): exactly the browser's view of a name.
+      mapped = new URL(`http://${decoded}/`).hostname;
+    } catch {
+      return fail('malformed-host', `"${raw}" is not a valid host name (IDNA processing failed)`);
+    }
+    if (mapped === '') return fail('malformed-host', `"${raw}" is not a valid host name`);
+    if (mapped.startsWith('[')) return parseIpv6Host(mapped.slice(1, -1), steps);
+    if (mapped !== decoded.toLowerCase()) steps.push('idna-mapped');
+    else if (mapped !== decoded) steps.push('lowercased');
+    ascii = mapped;
+  }
+
+  if (endsInNumber(ascii)) {
+    const v4 = parseIpv4(ascii);
+    if (v4 === undefined) {
+      return fail('malformed-ip', `"${raw}" looks like an IPv4 address but is not a valid one`);
+    }
+    const ip = ipv4(v4);
+    const text = formatIp(ip);
+    if (text !== ascii) steps.push(ascii === `${text}.` ? 'trailing-dot-stripped' : 'ipv4-legacy-form');
+    return ipHost(ip, steps);
+  }
+
+  let name = ascii;
+  if (name.endsWith('.')) {
+    name = name.slice(0, -1);
+    steps.push('trailing-dot-stripped');
+  }
+  if (name.length === 0) return fail('malformed-host', 'the host is only a dot');
+  if (name.length > 253) return fail('malformed-host', 'the host name is longer than 253 characters');
+  for (const label of name.split('.')) {
+    if (label.length === 0) return fail('malformed-host', `"${raw}" has an empty label`);
+    if (label.length > 63) return fail('malformed-host', `"${raw}" has a label longer than 63 characters`);
+    if (!LDH.test(label)) {
+      return fail('forbidden-character', `"${raw}" contains a character not allowed in a host name`);
+    }
+  }
+  return { host: { kind: 'name', name, steps } };
+}
+
+/** Parses a decimal port 1–65535 with no sign, no leading zero and nothing after it. */
+export function parsePort(text: string): number | undefined {
+  if (!/^[1-9][0-9]{0,4}$/.test(text)) return undefined;
+  const port = Number(text);
+  return port <= 65535 ? port : undefined;
+}
+
+export interface Authority {
+  readonly host: CanonicalHost;
+  readonly port: number;
+}
+
+/**
+ * Parses `host:port`, `[v6]:port`, or (when `defaultPort` is given) a bare host or bare IPv6
+ * address. The host part goes through {@link canonicalHost}.
+ */
+export function parseAuthority(
+  raw: string,
+  defaultPort?: number,
+): { authority: Authority } | { error: HostError } {
+  if (hasControlCharacter(raw)) {
+    return fail('control-character', 'the address contains a control character (NUL, CR, LF, …)');
+  }
+  let hostText: string;
+  let portText: string | undefined;
+  if (raw.startsWith('[')) {
+    const close = raw.indexOf(']');
+    if (close < 0) return fail('malformed-ip', 'an IPv6 literal opened with "[" must close with "]"');
+    hostText = raw.slice(0, close + 1);
+    const rest = raw.slice(close + 1);
+    if (rest !== '') {
+      if (!rest.startsWith(':')) return fail('malformed-port', `unexpected "${rest}" after the IPv6 literal`);
+      portText = rest.slice(1);
+    }
+  } else {
+    const colons = raw.split(':').length - 1;
+    if (colons === 1) {
+      const at = raw.indexOf(':');
+      hostText = raw.slice(0, at);
+      portText = raw.slice(at + 1);
+    } else {
+      // Two or more colons without brackets can only be a bare IPv6 address, with no port.
+      hostText = raw;
+    }
+  }
+  let port: number | undefined = defaultPort;
+  if (portText !== undefined) {
+    port = parsePort(portText);
+    if (port === undefined) return fail('malformed-port', `"${portText}" is not a port number (1–65535)`);
+  }
+  if (port === undefined) {
+    return fail('missing-port', `"${raw}" has no port; write it as host:port (for example example.com:443)`);
+  }
+  const parsed = canonicalHost(hostText);
+  if ('error' in parsed) return parsed;
+  return { authority: { host: parsed.host, port } };
+}
+
+/** `host:port` with IPv6 bracketed: the canonical resource string for a network request. */
+export function formatAuthority(host: CanonicalHost, port: number): string {
+  const h = host.kind === 'ip' && host.ip.family === 6 ? `[${host.name}]` : host.name;
+  return `${h}:${port}`;
+}

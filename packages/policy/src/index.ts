@@ -1,0 +1,55 @@
+// @perimeter/policy: the policy language and decision engine. Pure: no file, network or process
+// access; callers pass text in and get data back.
+
+export {
+  API_VERSION,
+  PolicyDocument,
+  SURFACES,
+  type Effect,
+  type Layer,
+  type Mode,
+  type Surface,
+  type ToolAnnotations,
+} from './schema.js';
+export {
+  formatDiagnostic,
+  formatPath,
+  hasErrors,
+  type Diagnostic,
+  type DiagnosticPath,
+  type Position,
+  type Severity,
+} from './diagnostic.js';
+export { loadPolicies, type LoadResult, type LoadedPolicy, type PolicySource } from './load.js';
+export { compilePolicy, type CompiledPolicy, type RuleRef } from './compile.js';
+export {
+  createEngine,
+  Engine,
+  type Decision,
+  type DecisionCode,
+  type EngineOptions,
+  type Subject,
+} from './engine.js';
+export {
+  parseRequest,
+  describeRequest,
+  type Request,
+  type NetworkRequest,
+  type FilesystemRequest,
+  type McpRequest,
+  type ExecRequest,
+  type CredentialRequest,
+} from './request.js';
+export {
+  canonicalHost,
+  parseAuthority,
+  parsePort,
+  formatAuthority,
+  type CanonicalHost,
+  type HostError,
+  type HostStep,
+} from './host.js';
+export { parseIp, parseCidr, formatIp, formatCidr, cidrContains, type Ip, type Cidr } from './ip.js';
+export { specialRangesOf, specialNameOf, SPECIAL_RANGES, type SpecialRange } from './special-ranges.js';
+export { parseCommandLine, commandsOfArgv, type SimpleCommand } from './command-line.js';
+export { canonicalPath, type PathContext } from './path-pattern.js';

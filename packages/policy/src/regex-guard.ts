@@ -1,0 +1,35 @@
+// Regular expressions in deny/ask argument predicates. Pure. A regex runs on text the agent
+// controls, so patterns whose backtracking can explode are refused at load time, and very long
+// inputs are not matched at all: the caller treats that as an evaluation error (a deny matches).
+
+import type { PatternError } from './host-pattern.js';
+
+/** Inputs longer than this are not run through a regex. */
+export const REGEX_INPUT_LIMIT = 16384;
+
+export function compileGuardedRegex(source: string): { re: RegExp } | { error: PatternError } {
+  if (source.length > 1000) return { error: { message: 'the regex is longer than 1000 characters' } };
+  // A quantified group that itself contains a quantifier ((a+)+, (a|a?)*, (.*){2,}) can take
+  // exponential time on a crafted input.
+  if (/\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)\s*(?:[+*]|\{\d+,?\d*\})/.test(source)) {
+    return {
+      error: {
+        message: `the regex /${source}/ nests quantifiers and could take exponential time`,
+        hint: 'rewrite it without a repeated group that itself repeats, or use prefix/glob/oneOf',
+      },
+    };
+  }
+  if (/\\[1-9]/.test(source)) {
+    return {
+      error: {
+        message: `the regex /${source}/ uses a back-reference`,
+        hint: 'back-references are not supported',
+      },
+    };
+  }
+  try {
+    return { re: new RegExp(source, 'u') };
+  } catch (e) {
+    return { error: { message: `the regex /${source}/ does not compile: ${(e as Error).message}` } };
+  }
+}

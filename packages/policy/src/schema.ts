@@ -1,0 +1,299 @@
+// The policy document schema: the one source of the policy types, the JSON Schema for editors and
+// the reference docs. Pure. Shapes only: what a pattern means is decided in the pattern modules,
+// which also reject bad patterns at load time.
+
+import { z } from 'zod';
+
+export const API_VERSION = 'perimeter/v1';
+
+const describe = <T extends z.ZodType>(schema: T, text: string): T => schema.describe(text);
+
+export const RuleId = describe(
+  z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, {
+    message: 'a rule id is 1–64 letters, digits, ".", "_" or "-", starting with a letter or digit',
+  }),
+  'A stable identifier, unique within the policy. Audit events and explanations name it.',
+);
+
+export const Mode = describe(
+  z.enum(['enforce', 'audit']),
+  '`enforce` applies the decision; `audit` only records what would have been decided and lets the action through.',
+);
+export type Mode = z.infer<typeof Mode>;
+
+export const Layer = describe(
+  z.enum(['guardrail', 'org', 'group', 'local']),
+  'Where the policy sits: guardrail (locked, deny/ask only), org baseline, group (bound to IdP groups), local device (deny/ask only).',
+);
+export type Layer = z.infer<typeof Layer>;
+
+export const Effect = z.enum(['allow', 'ask', 'deny']);
+export type Effect = z.infer<typeof Effect>;
+
+const ruleBase = {
+  id: RuleId,
+  description: describe(z.string().max(500).optional(), 'Why the rule exists, for the people who read it.'),
+  mode: Mode.optional().describe('Overrides the policy mode for this rule.'),
+};
+
+const Strings = (what: string) => describe(z.array(z.string()).min(1), what);
+
+export const Port = describe(
+  z.union([z.number().int(), z.string()]),
+  'A port (443), a range ("8000-8999") or "*" for any port.',
+);
+
+export const NetworkRule = z.strictObject({
+  ...ruleBase,
+  hosts: Strings(
+    'Host patterns: `example.com`, `*.example.com` (exactly one more label), `**.example.com` (one or more), `**` (any name), each optionally with `:port` or `:lo-hi`. Neither wildcard matches the apex.',
+  ).optional(),
+  cidrs: Strings(
+    'IP addresses and CIDR blocks, IPv4 or IPv6 (`10.0.0.0/8`, `fd00:ec2::254/128`).',
+  ).optional(),
+  ports: describe(
+    z.array(Port).min(1),
+    'Ports the rule covers. Allow rules default to 80 and 443; deny and ask rules default to every port.',
+  ).optional(),
+  methods: Strings(
+    'HTTP methods (plain HTTP, or intercepted HTTPS). Allow rules with methods never match an opaque tunnel.',
+  ).optional(),
+  paths: Strings('HTTP path patterns: `*` one segment, `**` any depth.').optional(),
+});
+export type NetworkRule = z.infer<typeof NetworkRule>;
+
+export const Access = describe(z.enum(['read', 'write', 'rw']), '`read`, `write`, or `rw` for both.');
+export type Access = z.infer<typeof Access>;
+
+export const FilesystemRule = z.strictObject({
+  ...ruleBase,
+  paths: Strings(
+    'Path patterns: absolute, `~/…` (home) or `${workspace}/…`; `*` is one segment, `**` any depth; a trailing `/**` also covers the directory itself.',
+  ),
+  access: Access.optional().describe('Allow rules default to `read`; deny and ask rules default to `rw`.'),
+});
+export type FilesystemRule = z.infer<typeof FilesystemRule>;
+
+const Scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+
+export const ArgPredicate = describe(
+  z
+    .strictObject({
+      equals: Scalar.optional().describe('The argument equals this value.'),
+      oneOf: z.array(Scalar).min(1).optional().describe('The argument equals one of these values.'),
+      prefix: z.string().optional().describe('The argument is a string starting with this text.'),
+      glob: z
+        .string()
+        .optional()
+        .describe('The argument is a path matching this path pattern, after `..` and `.` are resolved.'),
+      range: z
+        .strictObject({ min: z.number().optional(), max: z.number().optional() })
+        .optional()
+        .describe('The argument is a number within [min, max].'),
+      regex: z
+        .string()
+        .optional()
+        .describe('The argument is a string matching this regular expression (deny and ask rules only).'),
+    })
+    .superRefine((value, ctx) => {
+      const keys = Object.keys(value).filter((k) => value[k as keyof typeof value] !== undefined);
+      if (keys.length !== 1) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `an argument predicate needs exactly one of equals, oneOf, prefix, glob, range, regex (found ${keys.length === 0 ? 'none' : keys.join(', ')})`,
+        });
+      }
+    }),
+  'One test on one argument.',
+);
+export type ArgPredicate = z.infer<typeof ArgPredicate>;
+
+export const ToolAnnotations = z.strictObject({
+  readOnlyHint: z.boolean().optional(),
+  destructiveHint: z.boolean().optional(),
+  idempotentHint: z.boolean().optional(),
+  openWorldHint: z.boolean().optional(),
+});
+export type ToolAnnotations = z.infer<typeof ToolAnnotations>;
+
+export const McpRule = z.strictObject({
+  ...ruleBase,
+  server: describe(z.string(), 'Server id glob (`github`, `gh-*`, `*`).'),
+  tools: Strings('Tool name globs (`read_*`, `create_issue`). Defaults to every tool.').optional(),
+  annotations: ToolAnnotations.optional().describe(
+    'Match tools whose declared annotations have these values.',
+  ),
+  args: describe(
+    z.record(z.string(), ArgPredicate),
+    'Argument predicates, keyed by argument name (a dotted path reaches into objects). All must hold.',
+  ).optional(),
+});
+export type McpRule = z.infer<typeof McpRule>;
+
+export const McpServer = z
+  .strictObject({
+    id: RuleId,
+    description: z.string().max(500).optional(),
+    command: z.array(z.string()).min(1).optional().describe('A stdio server: the command and its arguments.'),
+    url: z.string().optional().describe('A Streamable HTTP server: its https URL.'),
+    env: z.record(z.string(), z.string()).optional().describe('Environment for a stdio server.'),
+    credential: z.string().optional().describe('The id of a credential binding injected into this server.'),
+  })
+  .superRefine((value, ctx) => {
+    if ((value.command === undefined) === (value.url === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'an MCP server needs exactly one of command (stdio) or url (HTTP)',
+      });
+    }
+  });
+export type McpServer = z.infer<typeof McpServer>;
+
+export const ExecRule = z.strictObject({
+  ...ruleBase,
+  commands: Strings(
+    'Command patterns, matched argv-aware: each word matches one argument (`*` within a word), `**` as a word matches any number of arguments; a pattern matches a prefix of the command line.',
+  ),
+});
+export type ExecRule = z.infer<typeof ExecRule>;
+
+export const Injection = z.strictObject({
+  hosts: Strings('Destinations that receive the real secret in place of the placeholder.'),
+  ports: z.array(Port).min(1).optional().describe('Defaults to 443 (HTTPS only).'),
+  header: z.string().optional().describe('The header that carries the secret. Defaults to Authorization.'),
+  format: z
+    .string()
+    .optional()
+    .describe('The header value; `{secret}` stands for the secret. Defaults to "Bearer {secret}".'),
+});
+
+export const CredentialBinding = z.strictObject({
+  ...ruleBase,
+  secret: describe(
+    z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/, {
+        message: 'a secret name is letters, digits, ".", "_", "/" or "-"',
+      }),
+    'The name of a secret in the secret store (never a value).',
+  ),
+  env: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'an environment variable name is letters, digits and "_"' })
+    .optional()
+    .describe('The variable in which the agent sees a per-session placeholder.'),
+  inject: Injection.optional(),
+});
+export type CredentialBinding = z.infer<typeof CredentialBinding>;
+
+export const CredentialRule = z.strictObject({
+  ...ruleBase,
+  secrets: Strings('Secret name globs.'),
+  hosts: Strings('Destinations (host patterns); the rule covers every destination when absent.').optional(),
+});
+export type CredentialRule = z.infer<typeof CredentialRule>;
+
+const DefaultEffect = (what: string) => describe(Effect.optional(), what);
+
+export const NetworkSection = z.strictObject({
+  allow: z.array(NetworkRule).optional(),
+  ask: z.array(NetworkRule).optional(),
+  deny: z.array(NetworkRule).optional(),
+});
+export const FilesystemSection = z.strictObject({
+  default: DefaultEffect('What happens to a path no rule covers. Defaults to deny.'),
+  allow: z.array(FilesystemRule).optional(),
+  ask: z.array(FilesystemRule).optional(),
+  deny: z.array(FilesystemRule).optional(),
+});
+export const McpSection = z.strictObject({
+  servers: z.array(McpServer).optional().describe('The server catalog.'),
+  allow: z.array(McpRule).optional(),
+  ask: z.array(McpRule).optional(),
+  deny: z.array(McpRule).optional(),
+});
+export const ExecSection = z.strictObject({
+  default: DefaultEffect('What happens to a command no rule covers. Defaults to allow.'),
+  allow: z.array(ExecRule).optional(),
+  ask: z.array(ExecRule).optional(),
+  deny: z.array(ExecRule).optional(),
+});
+export const CredentialsSection = z.preprocess(
+  (value) => (Array.isArray(value) ? { allow: value } : value),
+  z.strictObject({
+    allow: z
+      .array(CredentialBinding)
+      .optional()
+      .describe('Bindings: which secret may be used, toward which destinations.'),
+    ask: z.array(CredentialRule).optional(),
+    deny: z.array(CredentialRule).optional(),
+  }),
+);
+
+/** A request as written in policy tests and on the command line; see `request.ts`. */
+export const RequestInput = describe(
+  z.record(z.string(), z.unknown()),
+  'One of: {network: "host:port" | URL | {host, port, method, path}}, {filesystem: PATH, access}, {mcp: "server/tool", args, annotations}, {exec: "command line" | [argv]}, {credential: SECRET, host}.',
+);
+
+export const PolicyTest = z.strictObject({
+  name: z.string().min(1),
+  request: RequestInput,
+  user: z.string().optional(),
+  groups: z
+    .array(z.string())
+    .optional()
+    .describe('The groups of the subject. Defaults to the groups this policy binds to.'),
+  expect: Effect.describe('The expected decision (the would-be decision, so tests hold in audit mode too).'),
+  rule: z
+    .string()
+    .optional()
+    .describe('A rule id (or policy/rule) that must be among the determining rules.'),
+});
+export type PolicyTest = z.infer<typeof PolicyTest>;
+
+export const Metadata = z.strictObject({
+  name: describe(
+    z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, {
+        message: 'a policy name is 1–64 lowercase letters, digits, ".", "_" or "-"',
+      }),
+    'The policy id: stable, unique in the organisation.',
+  ),
+  layer: Layer,
+  groups: z
+    .array(z.string().min(1))
+    .min(1)
+    .optional()
+    .describe('IdP groups this policy binds to (layer: group only).'),
+  revision: z.number().int().min(0).optional().describe('Assigned by the server on publish.'),
+  description: z.string().max(2000).optional(),
+  owner: z.string().optional(),
+});
+
+export const PolicyDocument = z.strictObject({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal('Policy'),
+  metadata: Metadata,
+  mode: Mode.optional().describe('Defaults to enforce.'),
+  network: NetworkSection.optional(),
+  filesystem: FilesystemSection.optional(),
+  credentials: CredentialsSection.optional(),
+  mcp: McpSection.optional(),
+  exec: ExecSection.optional(),
+  tests: z.array(PolicyTest).optional(),
+});
+export type PolicyDocument = z.infer<typeof PolicyDocument>;
+
+export const SURFACES = ['network', 'filesystem', 'mcp', 'exec', 'credential'] as const;
+export type Surface = (typeof SURFACES)[number];
+
+/** The document key of each surface (credential rules live under `credentials`). */
+export const SECTION_OF: Record<Surface, 'network' | 'filesystem' | 'mcp' | 'exec' | 'credentials'> = {
+  network: 'network',
+  filesystem: 'filesystem',
+  mcp: 'mcp',
+  exec: 'exec',
+  credential: 'credentials',
+};
