@@ -98,6 +98,8 @@ export interface CredentialRuleC extends RuleCommon {
 
 export interface CompiledPolicy {
   readonly name: string;
+  /** The organisation; '' when the document names none. Policies layer only within one org. */
+  readonly org: string;
   readonly layer: Layer;
   readonly groups?: readonly string[];
   readonly revision: number;
@@ -454,6 +456,7 @@ export function compilePolicy(doc: PolicyDocument): { policy: CompiledPolicy; di
   return {
     policy: {
       name,
+      org: doc.metadata.org ?? '',
       layer: doc.metadata.layer,
       ...(doc.metadata.groups ? { groups: doc.metadata.groups } : {}),
       revision,

@@ -332,6 +332,10 @@ export class Engine {
   private readonly defaults: Record<Surface, DefaultEffect>;
 
   constructor(policies: readonly CompiledPolicy[], options: EngineOptions) {
+    const orgs = new Set(policies.map((p) => p.org));
+    if (orgs.size > 1) {
+      throw new Error(`policies of ${orgs.size} organisations cannot be layered together (${[...orgs].map((o) => o || '(none)').join(', ')})`);
+    }
     const groups = options.subject?.groups;
     this.policies = policies.filter(
       (p) => p.layer !== 'group' || groups === undefined || (p.groups ?? []).some((g) => groups.includes(g)),

@@ -53,3 +53,6 @@ export { parseIp, parseCidr, formatIp, formatCidr, cidrContains, type Ip, type C
 export { specialRangesOf, specialNameOf, SPECIAL_RANGES, type SpecialRange } from './special-ranges.js';
 export { parseCommandLine, commandsOfArgv, type SimpleCommand } from './command-line.js';
 export { canonicalPath, type PathContext } from './path-pattern.js';
+export { runPolicyTests, byOrg, type PolicyTestResult } from './policy-tests.js';
+export { simulate, type RecordedDecision, type Flip, type SimulationReport } from './simulate.js';
+export { explain, formatExplanation, type Explanation } from './explain.js';

@@ -292,18 +292,19 @@ export function loadPolicies(sources: readonly PolicySource[]): LoadResult {
   }
   const byName = new Map<string, LoadedPolicy>();
   for (const p of policies) {
-    const first = byName.get(p.policy.name);
+    const key = `${p.policy.org}/${p.policy.name}`;
+    const first = byName.get(key);
     if (first) {
       const where = first.locate(['metadata', 'name']);
       diagnostics.push({
         severity: 'error',
         code: 'duplicate-policy-name',
         message: `policy name "${p.policy.name}" is used twice`,
-        hint: `the first is at ${where.file}:${where.line}; policy names are unique in an organisation`,
+        hint: `the first is at ${where.file}:${where.line}; policy names are unique within an organisation`,
         at: p.locate(['metadata', 'name']),
         policy: p.policy.name,
       });
-    } else byName.set(p.policy.name, p);
+    } else byName.set(key, p);
   }
   return { policies, diagnostics };
 }

@@ -262,6 +262,11 @@ export const Metadata = z.strictObject({
     'The policy id: stable, unique in the organisation.',
   ),
   layer: Layer,
+  org: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, { message: 'an org id is 1–64 lowercase letters, digits, ".", "_" or "-"' })
+    .optional()
+    .describe('The organisation the policy belongs to. Policies of different orgs never layer together.'),
   groups: z
     .array(z.string().min(1))
     .min(1)

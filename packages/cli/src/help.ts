@@ -1,0 +1,158 @@
+// --help texts, one per command. Pinned by a test: a change here is a deliberate edit.
+
+export const HELP: Readonly<Record<string, string>> = {
+  '': `perimeter — governance for AI agents: one policy for network, files, credentials, MCP tools and commands
+
+Usage: perimeter <command> [options]
+
+Commands:
+  policy validate FILE...   check policy files against the schema (file:line:col errors)
+  policy lint FILE...       find risky, shadowed and over-broad rules
+  policy test FILE...       run the tests embedded in policy documents
+  policy explain FILE...    explain the decision for one request, rule by rule
+  policy simulate FILE...   replay recorded decisions against a draft policy
+  check SURFACE TARGET      decide one request: network, filesystem, mcp, exec, credential
+
+Options:
+  -h, --help       show help for a command (perimeter check --help)
+  -V, --version    print the version
+      --debug      print internal stack traces
+
+Without --policy, commands use the embedded default policy (examples/balanced.yaml).
+Exit codes: 0 allow / success, 1 deny / failure, 2 ask, 3 invalid input or policy.
+Docs: docs/README.md`,
+
+  policy: `perimeter policy — work with policy files
+
+Usage: perimeter policy <validate|lint|test|explain|simulate> FILE... [options]
+
+Run "perimeter policy <command> --help" for each command.`,
+
+  'policy validate': `perimeter policy validate — check policy files against the schema
+
+Usage: perimeter policy validate FILE|DIR... [--json]
+
+Every problem is reported at once as file:line:col: error: what is wrong (how to fix it).
+A directory stands for the .yaml files in it.
+
+Options:
+  --json    print {valid, policies, diagnostics} as JSON
+
+Exit codes: 0 valid, 3 invalid.
+
+Examples:
+  perimeter policy validate examples/balanced.yaml
+  perimeter policy validate examples/acme/`,
+
+  'policy lint': `perimeter policy lint — find risky, shadowed and over-broad rules
+
+Usage: perimeter policy lint FILE|DIR... [--strict] [--json]
+
+Lints the policies together, the way they will be enforced: over-broad patterns (**, 0.0.0.0/0),
+allows of multi-tenant hosts (github.com, *.s3.amazonaws.com, *.github.io), rules no request can
+reach, a group allow that overlaps a guardrail, CIDRs that touch the built-in guard ranges.
+
+Options:
+  --strict   exit 1 when there are warnings
+  --json     print the findings as JSON
+
+Exit codes: 0 no errors (and with --strict no warnings), 1 warnings with --strict, 3 invalid policy.
+
+Examples:
+  perimeter policy lint examples/acme/
+  perimeter policy lint --strict policies/*.yaml`,
+
+  'policy test': `perimeter policy test — run the tests embedded in policy documents
+
+Usage: perimeter policy test [FILE|DIR...] [--json]
+
+Each document's tests: list is run against all the files given, as they layer together. A test
+names a request and the expected decision, and optionally the rule that must decide it:
+  tests:
+    - { name: metadata blocked, request: { network: "169.254.169.254:80" }, expect: deny, rule: metadata }
+Without files, the embedded default policy's tests run.
+
+Options:
+  --workspace DIR   the workspace for \${workspace} paths (default: a fixed /workspace)
+  --home DIR        the home directory for ~ paths (default: a fixed /home/user)
+  --json            print the results as JSON
+
+Exit codes: 0 all passed, 1 a test failed, 3 invalid policy.
+
+Examples:
+  perimeter policy test examples/*.yaml examples/acme/*.yaml`,
+
+  'policy explain': `perimeter policy explain — explain the decision for one request
+
+Usage: perimeter policy explain FILE... --request JSON [--user U] [--groups a,b] [--json]
+
+Shows the policies in force for the subject, every rule that matched, and why the decision came
+out as it did (deny > ask > allow > default).
+
+Options:
+  --request JSON    the request: {"network":"api.github.com:443"}, {"filesystem":"~/.ssh/id_rsa","access":"read"},
+                    {"mcp":"github/create_issue","args":{"owner":"acme"}}, {"exec":"git push --force"},
+                    {"credential":"github-token","host":"api.github.com"}
+  --user U          the user (recorded; policies bind to groups)
+  --groups a,b      the user's groups; without it every group policy applies
+  --workspace DIR   the workspace (default: the current directory)
+  --home DIR        the home directory (default: yours)
+  --json            print the explanation as JSON
+
+Exit codes: 0 allow, 1 deny, 2 ask, 3 invalid input or policy.
+
+Examples:
+  perimeter policy explain examples/acme/ --groups eng --request '{"network":"registry.npmjs.org:443"}'`,
+
+  'policy simulate': `perimeter policy simulate — replay recorded decisions against a draft
+
+Usage: perimeter policy simulate DRAFT... --decisions FILE [--json] [--limit N]
+
+Reads recorded decisions (JSON lines, or a JSON array), each
+  {"id": "...", "request": {"network": "api.github.com:443"}, "decision": "allow", "subject": {"groups": ["eng"]}}
+decides each again under the draft policies, and reports every decision that would flip.
+
+Options:
+  --decisions FILE  the recorded decisions
+  --limit N         list at most N flips (default 20; counts are always complete)
+  --workspace DIR   the workspace (default: the current directory)
+  --json            print the full report as JSON
+
+Exit codes: 0 nothing flips, 1 some decisions flip, 3 invalid input or policy.
+
+Examples:
+  perimeter policy simulate examples/acme/ --decisions last-week.jsonl`,
+
+  check: `perimeter check — decide one request
+
+Usage: perimeter check <network|filesystem|mcp|exec|credential> TARGET [--policy FILE...] [options]
+
+Prints one line (the decision and why), or the decision object with --json.
+
+Targets and their options:
+  network HOST:PORT | URL     --method M --path P (plain HTTP), --resolved IP,IP (after DNS)
+  filesystem PATH             --access read|write (default read)
+  mcp SERVER/TOOL             --args JSON, --annotations JSON, --list (may the tool be listed)
+  exec "COMMAND LINE"         or: perimeter check exec [options] -- ARGV...
+  credential SECRET           --host HOST[:PORT] (the destination)
+
+Options:
+  --policy FILE...   policy files or directories (default: the embedded default policy)
+  --user U           the user; --groups a,b the user's groups (default: every group policy applies)
+  --workspace DIR    the workspace (default: the current directory); --home DIR (default: yours)
+  --json             print the decision object
+
+Exit codes: 0 allow, 1 deny, 2 ask, 3 invalid input or policy.
+
+Examples:
+  perimeter check network 169.254.169.254:80 --policy p.yaml
+  perimeter check network 0x7f.1:80 --policy examples/open-internet.yaml
+  perimeter check filesystem ~/.ssh/id_rsa --access read --workspace . --policy p.yaml
+  perimeter check mcp github/create_issue --args '{"owner":"acme"}' --policy p.yaml
+  perimeter check exec "git push --force origin main" --policy p.yaml
+  perimeter check credential github-token --host api.github.com --policy p.yaml`,
+};
+
+export function helpFor(command: string): string {
+  return HELP[command] ?? HELP[''] ?? '';
+}

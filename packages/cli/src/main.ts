@@ -1,0 +1,80 @@
+#!/usr/bin/env node
+// The perimeter command: parses the command word, runs it, prints errors once (no stack traces
+// unless --debug) and exits with the command's code.
+
+import { readFileSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { runCheck } from './commands/check.js';
+import { runExplain, runLint, runSimulate, runTest, runValidate } from './commands/policy.js';
+import { UserError } from './errors.js';
+import { helpFor } from './help.js';
+import { terminalUi, type Ui } from './ui.js';
+
+type Command = (argv: readonly string[], ui: Ui) => number;
+
+const COMMANDS: Readonly<Record<string, Command>> = {
+  'policy validate': runValidate,
+  'policy lint': runLint,
+  'policy test': runTest,
+  'policy explain': runExplain,
+  'policy simulate': runSimulate,
+  check: runCheck,
+};
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/** Runs the CLI with the given arguments; returns the exit code. Exported for in-process tests. */
+export function main(argv: readonly string[], ui: Ui = terminalUi()): number {
+  const debug = argv.includes('--debug');
+  const args = argv.filter((a) => a !== '--debug');
+  const dashdash = args.indexOf('--');
+  const head = dashdash >= 0 ? args.slice(0, dashdash) : args;
+  const wantsHelp = head.includes('--help') || head.includes('-h');
+  try {
+    if (args[0] === '--version' || args[0] === '-V') {
+      ui.out(version());
+      return 0;
+    }
+    const two = `${args[0] ?? ''} ${args[1] ?? ''}`;
+    const name = COMMANDS[two] ? two : args[0] !== undefined && COMMANDS[args[0]] ? args[0] : undefined;
+    if (name === undefined) {
+      if (args.length === 0 || wantsHelp) {
+        const topic = args[0] === 'policy' ? 'policy' : '';
+        ui.out(helpFor(topic));
+        return 0;
+      }
+      const what = args[0] === 'policy' ? `policy ${args[1] ?? ''}`.trim() : (args[0] ?? '');
+      throw new UserError(`unknown command "${what}"`, 'run "perimeter --help" for the commands');
+    }
+    if (wantsHelp) {
+      ui.out(helpFor(name));
+      return 0;
+    }
+    const run = COMMANDS[name];
+    return run ? run(args.slice(name.split(' ').length), ui) : 3;
+  } catch (e) {
+    if (e instanceof UserError) {
+      ui.err(`perimeter: ${e.message}`);
+      if (e.hint) ui.err(`  ${e.hint}`);
+      return e.exitCode;
+    }
+    ui.err(`perimeter: internal error: ${(e as Error).message ?? String(e)}`);
+    ui.err(debug ? ((e as Error).stack ?? '') : '  this is a bug in perimeter; run again with --debug for details, and report it');
+    return 70;
+  }
+}
+
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return realpathSync(script) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) process.exitCode = main(process.argv.slice(2));

@@ -1,0 +1,94 @@
+// Reading policy files from disk and loading them with the policy package. The only place the CLI
+// turns paths into policies; problems are printed once, as file:line:col.
+
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { formatDiagnostic, hasErrors, loadPolicies, type Diagnostic, type LoadResult, type PathContext } from '@perimeter/policy';
+import { UserError } from './errors.js';
+import { paint, type Ui } from './ui.js';
+
+/** The embedded default policy: what runs when no --policy is given. */
+export const DEFAULT_POLICY = fileURLToPath(new URL('../../../../examples/balanced.yaml', import.meta.url));
+
+export function isPolicyPath(word: string): boolean {
+  if (/\.(ya?ml|json)$/i.test(word)) return true;
+  try {
+    return statSync(word).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** Files named directly, plus the .yaml/.yml files inside named directories (sorted). */
+export function expandPolicyPaths(paths: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const p of paths) {
+    let isDir = false;
+    try {
+      isDir = statSync(p).isDirectory();
+    } catch {
+      throw new UserError(`cannot read policy file ${p}: it does not exist`, 'check the path, or omit --policy to use the embedded default');
+    }
+    if (isDir) {
+      const names = readdirSync(p).filter((n) => /\.ya?ml$/i.test(n)).sort();
+      if (names.length === 0) throw new UserError(`the directory ${p} holds no .yaml policy files`);
+      out.push(...names.map((n) => join(p, n)));
+    } else out.push(p);
+  }
+  return out;
+}
+
+export interface Loaded extends LoadResult {
+  readonly files: readonly string[];
+  readonly isDefault: boolean;
+}
+
+/** Reads and loads policy files (the embedded default when none are given). Never throws on policy errors: they are in `diagnostics`. */
+export function readPolicies(paths: readonly string[] | undefined): Loaded {
+  const isDefault = paths === undefined || paths.length === 0;
+  const files = isDefault ? [DEFAULT_POLICY] : expandPolicyPaths(paths);
+  const sources = files.map((file) => {
+    try {
+      return { file, text: readFileSync(file, 'utf8') };
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new UserError(`cannot read policy file ${file}${code ? ` (${code})` : ''}`, 'check that the file exists and is readable');
+    }
+  });
+  return { ...loadPolicies(sources), files, isDefault };
+}
+
+export function printDiagnostics(ui: Ui, diagnostics: readonly Diagnostic[]): void {
+  for (const d of diagnostics) {
+    const colour = d.severity === 'error' ? 'red' : d.severity === 'warning' ? 'yellow' : 'dim';
+    const text = formatDiagnostic(d);
+    ui.err(ui.isColor ? text.replace(`${d.severity}:`, paint(ui, colour, `${d.severity}:`)) : text);
+  }
+}
+
+/**
+ * Loads policies; invalid policies stop the command with exit code 3. Decision commands pass
+ * `isOneSet`: their policies must belong to one organisation, since orgs never layer together.
+ */
+export function requireValidPolicies(ui: Ui, paths: readonly string[] | undefined, isOneSet = true): Loaded {
+  const loaded = readPolicies(paths);
+  if (hasErrors(loaded.diagnostics)) {
+    printDiagnostics(ui, loaded.diagnostics.filter((d) => d.severity === 'error'));
+    const n = loaded.diagnostics.filter((d) => d.severity === 'error').length;
+    throw new UserError(`the policy has ${n} error${n === 1 ? '' : 's'}, so nothing was decided`, 'fix them, then run "perimeter policy validate" to confirm');
+  }
+  const orgs = [...new Set(loaded.policies.map((l) => l.policy.org))];
+  if (isOneSet && orgs.length > 1) {
+    throw new UserError(
+      `the policy files belong to ${orgs.length} organisations (${orgs.map((o) => o || '(no org)').join(', ')}), which never layer together`,
+      'pass the files of one organisation at a time',
+    );
+  }
+  return loaded;
+}
+
+export function pathContext(workspace: string | undefined, home: string | undefined): PathContext {
+  return { home: resolve(home ?? homedir()), workspace: resolve(workspace ?? process.cwd()) };
+}
