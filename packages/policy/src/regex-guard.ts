@@ -7,7 +7,14 @@ import type { PatternError } from './host-pattern.js';
 /** Inputs longer than this are not run through a regex. */
 export const REGEX_INPUT_LIMIT = 16384;
 
-export function compileGuardedRegex(source: string): { re: RegExp } | { error: PatternError } {
+/**
+ * Compiles a regex written either bare (`^acme/`) or as a literal with flags (`/users_pii/i`;
+ * flags i, m and s only). The `u` flag is always on.
+ */
+export function compileGuardedRegex(written: string): { re: RegExp } | { error: PatternError } {
+  const literal = /^\/(.*)\/([ims]*)$/s.exec(written);
+  const source = literal ? (literal[1] ?? '') : written;
+  const flags = `${literal ? (literal[2] ?? '') : ''}u`;
   if (source.length > 1000) return { error: { message: 'the regex is longer than 1000 characters' } };
   // A quantified group that itself contains a quantifier ((a+)+, (a|a?)*, (.*){2,}) can take
   // exponential time on a crafted input.
@@ -28,7 +35,7 @@ export function compileGuardedRegex(source: string): { re: RegExp } | { error: P
     };
   }
   try {
-    return { re: new RegExp(source, 'u') };
+    return { re: new RegExp(source, flags) };
   } catch (e) {
     return { error: { message: `the regex /${source}/ does not compile: ${(e as Error).message}` } };
   }

@@ -93,7 +93,7 @@ export const ArgPredicate = describe(
       regex: z
         .string()
         .optional()
-        .describe('The argument is a string matching this regular expression (deny and ask rules only).'),
+        .describe('The argument is a string matching this regular expression, bare or as /pattern/flags with flags i, m, s (deny and ask rules only).'),
     })
     .superRefine((value, ctx) => {
       const keys = Object.keys(value).filter((k) => value[k as keyof typeof value] !== undefined);
