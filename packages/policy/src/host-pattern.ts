@@ -3,7 +3,7 @@
 // `:lo-hi`. Neither wildcard form matches the apex (research/egress.md §9.1). Pure; every syntax
 // error is raised here, at load time, never per request.
 
-import { getPublicSuffix } from 'tldts';
+import { parse as parseDomain } from 'tldts';
 import { canonicalHost } from './host.js';
 import { parsePortSpec, type PortSet } from './ports.js';
 
@@ -71,9 +71,10 @@ export function compileHostPattern(text: string): { pattern: HostPattern } | { e
   }
   const suffix = parsed.host.name;
   if (kind !== 'exact') {
-    // `**.com` or `*.co.uk` would cover every registrant under a public suffix.
-    const publicSuffix = getPublicSuffix(suffix, { allowPrivateDomains: false });
-    if (publicSuffix === suffix) {
+    // `**.com` or `*.co.uk` would cover every registrant under a public suffix. Only suffixes the
+    // ICANN section lists count: the list's default rule makes any unknown TLD (`corp`) "public".
+    const info = parseDomain(suffix, { allowPrivateDomains: false });
+    if (info.publicSuffix === suffix && info.isIcann === true) {
       return {
         error: {
           message: `"${text}" covers every domain under the public suffix "${suffix}"`,
