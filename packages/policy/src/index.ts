@@ -3,6 +3,7 @@
 
 export {
   API_VERSION,
+  policyJsonSchema,
   PolicyDocument,
   SURFACES,
   type Effect,

@@ -302,3 +302,12 @@ export const SECTION_OF: Record<Surface, 'network' | 'filesystem' | 'mcp' | 'exe
   exec: 'exec',
   credential: 'credentials',
 };
+
+/** The JSON Schema of a policy document, for editors (yaml-language-server) and docs. */
+export function policyJsonSchema(): Record<string, unknown> {
+  return {
+    $id: 'urn:perimeter:schema:policy:v1',
+    title: 'Perimeter policy (perimeter/v1)',
+    ...z.toJSONSchema(PolicyDocument, { io: 'input', unrepresentable: 'any' }),
+  };
+}
