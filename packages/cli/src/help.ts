@@ -156,3 +156,9 @@ Examples:
 export function helpFor(command: string): string {
   return HELP[command] ?? HELP[''] ?? '';
 }
+
+/** docs/cli.md: every help text, in order, as one Markdown page. */
+export function renderCliReference(): string {
+  const sections = Object.entries(HELP).map(([name, text]) => `## perimeter${name ? ` ${name}` : ''}\n\n\`\`\`text\n${text}\n\`\`\`\n`);
+  return `# CLI reference\n\n<!-- Generated from packages/cli/src/help.ts by \`npm run docs\`; do not edit by hand. -->\n\n${sections.join('\n')}`;
+}

@@ -4,7 +4,7 @@ import { createEngine, parseRequest, type Request, type Subject } from '@perimet
 import { boolFlag, listFlag, parseArgs, stringFlag, type Parsed } from '../args.js';
 import { UserError } from '../errors.js';
 import { isPolicyPath, pathContext, requireValidPolicies } from '../policy-files.js';
-import { exitCodeOf, paintEffect, type Ui } from '../ui.js';
+import { exitCodeOf, paint, paintEffect, type Ui } from '../ui.js';
 
 export const SUBJECT_FLAGS = {
   user: { type: 'string' },
@@ -113,7 +113,11 @@ export function runCheck(argv: readonly string[], ui: Ui): number {
   );
   const decision = engine.decide(request);
   if (boolFlag(p, 'json')) ui.out(JSON.stringify(decision, null, 2));
-  else ui.out(`${paintEffect(ui, decision.decision)}  ${decision.surface} ${decision.resource}  ${decision.reason}`);
+  else {
+    // Show how the target was normalised (0x7f.1 → 127.0.0.1) so the line explains itself.
+    const notes = decision.surface === 'exec' || !decision.notes ? '' : paint(ui, 'dim', `  (${decision.notes.join('; ')})`);
+    ui.out(`${paintEffect(ui, decision.decision)}  ${decision.surface} ${decision.resource}  ${decision.reason}${notes}`);
+  }
   if (decision.code === 'invalid-request') return 3;
   return exitCodeOf(decision.decision);
 }
