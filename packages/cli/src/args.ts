@@ -18,10 +18,16 @@ export interface Parsed {
   readonly rest?: string[];
 }
 
-export function parseArgs(argv: readonly string[], spec: Readonly<Record<string, FlagSpec>>, command: string): Parsed {
+export function parseArgs(
+  argv: readonly string[],
+  spec: Readonly<Record<string, FlagSpec>>,
+  command: string,
+): Parsed {
   const flags: Record<string, string | boolean | string[] | undefined> = {};
   const positionals: string[] = [];
-  const byShort = new Map(Object.entries(spec).flatMap(([name, s]) => (s.short ? [[s.short, name] as const] : [])));
+  const byShort = new Map(
+    Object.entries(spec).flatMap(([name, s]) => (s.short ? [[s.short, name] as const] : [])),
+  );
   let rest: string[] | undefined;
   for (let i = 0; i < argv.length; i++) {
     const word = argv[i] ?? '';
@@ -41,25 +47,35 @@ export function parseArgs(argv: readonly string[], spec: Readonly<Record<string,
       inline = eq >= 0 ? word.slice(eq + 1) : undefined;
     } else {
       const long = byShort.get(word.slice(1));
-      if (long === undefined) throw new UserError(`unknown option ${word} for "${command}"`, `run "perimeter ${command} --help" for the options`);
+      if (long === undefined)
+        throw new UserError(
+          `unknown option ${word} for "${command}"`,
+          `run "perimeter ${command} --help" for the options`,
+        );
       name = long;
     }
     const s = spec[name];
-    if (!s) throw new UserError(`unknown option --${name} for "${command}"`, `run "perimeter ${command} --help" for the options`);
+    if (!s)
+      throw new UserError(
+        `unknown option --${name} for "${command}"`,
+        `run "perimeter ${command} --help" for the options`,
+      );
     if (s.type === 'boolean') {
       if (inline !== undefined) throw new UserError(`--${name} takes no value`);
       flags[name] = true;
       continue;
     }
     const value = inline ?? argv[++i];
-    if (value === undefined) throw new UserError(`--${name} needs a value`, `run "perimeter ${command} --help" for an example`);
+    if (value === undefined)
+      throw new UserError(`--${name} needs a value`, `run "perimeter ${command} --help" for an example`);
     if (s.type === 'string') {
       flags[name] = value;
       continue;
     }
     const list = (flags[name] as string[] | undefined) ?? [];
     list.push(...value.split(',').filter((v) => v !== ''));
-    while (inline === undefined && i + 1 < argv.length && s.takes?.(argv[i + 1] ?? '')) list.push(argv[++i] ?? '');
+    while (inline === undefined && i + 1 < argv.length && s.takes?.(argv[i + 1] ?? ''))
+      list.push(argv[++i] ?? '');
     flags[name] = list;
   }
   return { flags, positionals, ...(rest ? { rest } : {}) };

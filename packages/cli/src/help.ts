@@ -32,8 +32,9 @@ Run "perimeter policy <command> --help" for each command.`,
 
 Usage: perimeter policy validate FILE|DIR... [--json]
 
-Every problem is reported at once as file:line:col: error: what is wrong (how to fix it).
-A directory stands for the .yaml files in it.
+Problems are reported as file:line:col: error: what is wrong (how to fix it), all at once:
+first every schema problem (unknown keys, wrong types, missing keys); once a document's shape
+is right, every problem in its patterns and rules. A directory stands for its .yaml files.
 
 Options:
   --json    print {valid, policies, diagnostics} as JSON
@@ -159,6 +160,8 @@ export function helpFor(command: string): string {
 
 /** docs/cli.md: every help text, in order, as one Markdown page. */
 export function renderCliReference(): string {
-  const sections = Object.entries(HELP).map(([name, text]) => `## perimeter${name ? ` ${name}` : ''}\n\n\`\`\`text\n${text}\n\`\`\`\n`);
+  const sections = Object.entries(HELP).map(
+    ([name, text]) => `## perimeter${name ? ` ${name}` : ''}\n\n\`\`\`text\n${text}\n\`\`\`\n`,
+  );
   return `# CLI reference\n\n<!-- Generated from packages/cli/src/help.ts by \`npm run docs\`; do not edit by hand. -->\n\n${sections.join('\n')}`;
 }

@@ -22,16 +22,20 @@ const COMMANDS: Readonly<Record<string, Command>> = {
 };
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
   return pkg.version;
 }
 
 /** Runs the CLI with the given arguments; returns the exit code. Exported for in-process tests. */
 export function main(argv: readonly string[], ui: Ui = terminalUi()): number {
-  const debug = argv.includes('--debug');
-  const args = argv.filter((a) => a !== '--debug');
-  const dashdash = args.indexOf('--');
-  const head = dashdash >= 0 ? args.slice(0, dashdash) : args;
+  // Options end at `--`: what follows is someone's argv and is passed on untouched.
+  const end = argv.indexOf('--');
+  const options = end >= 0 ? argv.slice(0, end) : argv;
+  const debug = options.includes('--debug');
+  const args = [...options.filter((a) => a !== '--debug'), ...(end >= 0 ? argv.slice(end) : [])];
+  const head = options;
   const wantsHelp = head.includes('--help') || head.includes('-h');
   try {
     if (args[0] === '--version' || args[0] === '-V') {
@@ -62,7 +66,11 @@ export function main(argv: readonly string[], ui: Ui = terminalUi()): number {
       return e.exitCode;
     }
     ui.err(`perimeter: internal error: ${(e as Error).message ?? String(e)}`);
-    ui.err(debug ? ((e as Error).stack ?? '') : '  this is a bug in perimeter; run again with --debug for details, and report it');
+    ui.err(
+      debug
+        ? ((e as Error).stack ?? '')
+        : '  this is a bug in perimeter; run again with --debug for details, and report it',
+    );
     return 70;
   }
 }

@@ -5,7 +5,14 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { formatDiagnostic, hasErrors, loadPolicies, type Diagnostic, type LoadResult, type PathContext } from '@perimeter/policy';
+import {
+  formatDiagnostic,
+  hasErrors,
+  loadPolicies,
+  type Diagnostic,
+  type LoadResult,
+  type PathContext,
+} from '@perimeter/policy';
 import { UserError } from './errors.js';
 import { paint, type Ui } from './ui.js';
 
@@ -25,14 +32,16 @@ export function isPolicyPath(word: string): boolean {
 export function expandPolicyPaths(paths: readonly string[]): string[] {
   const out: string[] = [];
   for (const p of paths) {
-    let isDir = false;
+    let isDir: boolean;
     try {
       isDir = statSync(p).isDirectory();
     } catch {
-      throw new UserError(`cannot read policy file ${p}: it does not exist`, 'check the path, or omit --policy to use the embedded default');
+      throw new UserError(`cannot read policy file ${p}: it does not exist`, 'check the path');
     }
     if (isDir) {
-      const names = readdirSync(p).filter((n) => /\.ya?ml$/i.test(n)).sort();
+      const names = readdirSync(p)
+        .filter((n) => /\.ya?ml$/i.test(n))
+        .sort();
       if (names.length === 0) throw new UserError(`the directory ${p} holds no .yaml policy files`);
       out.push(...names.map((n) => join(p, n)));
     } else out.push(p);
@@ -54,7 +63,10 @@ export function readPolicies(paths: readonly string[] | undefined): Loaded {
       return { file, text: readFileSync(file, 'utf8') };
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      throw new UserError(`cannot read policy file ${file}${code ? ` (${code})` : ''}`, 'check that the file exists and is readable');
+      throw new UserError(
+        `cannot read policy file ${file}${code ? ` (${code})` : ''}`,
+        'check that the file exists and is readable',
+      );
     }
   });
   return { ...loadPolicies(sources), files, isDefault };
@@ -75,9 +87,15 @@ export function printDiagnostics(ui: Ui, diagnostics: readonly Diagnostic[]): vo
 export function requireValidPolicies(ui: Ui, paths: readonly string[] | undefined, isOneSet = true): Loaded {
   const loaded = readPolicies(paths);
   if (hasErrors(loaded.diagnostics)) {
-    printDiagnostics(ui, loaded.diagnostics.filter((d) => d.severity === 'error'));
+    printDiagnostics(
+      ui,
+      loaded.diagnostics.filter((d) => d.severity === 'error'),
+    );
     const n = loaded.diagnostics.filter((d) => d.severity === 'error').length;
-    throw new UserError(`the policy has ${n} error${n === 1 ? '' : 's'}, so nothing was decided`, 'fix them, then run "perimeter policy validate" to confirm');
+    throw new UserError(
+      `the policy has ${n} error${n === 1 ? '' : 's'}, so nothing was decided`,
+      'fix them, then run "perimeter policy validate" to confirm',
+    );
   }
   const orgs = [...new Set(loaded.policies.map((l) => l.policy.org))];
   if (isOneSet && orgs.length > 1) {

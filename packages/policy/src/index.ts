@@ -57,3 +57,4 @@ export { canonicalPath, type PathContext } from './path-pattern.js';
 export { runPolicyTests, byOrg, type PolicyTestResult } from './policy-tests.js';
 export { simulate, type RecordedDecision, type Flip, type SimulationReport } from './simulate.js';
 export { explain, formatExplanation, type Explanation } from './explain.js';
+export { lintPolicies, type LintOptions } from './lint.js';

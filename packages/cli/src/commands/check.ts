@@ -33,7 +33,9 @@ export function parseJsonFlag(p: Parsed, name: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch {
-    throw new UserError(`--${name} is not valid JSON`, `quote it for the shell, for example --${name} '{"owner":"acme"}'`);
+    const example =
+      name === 'request' ? `--request '{"network":"api.github.com:443"}'` : `--${name} '{"owner":"acme"}'`;
+    throw new UserError(`--${name} is not valid JSON`, `quote it for the shell, for example ${example}`);
   }
 }
 
@@ -71,7 +73,11 @@ function requestOf(surface: string, target: string | undefined, p: Parsed): Requ
   const host = stringFlag(p, 'host');
   if (host !== undefined) input.host = host;
   const parsed = parseRequest(input);
-  if ('error' in parsed) throw new UserError(`the request is invalid: ${parsed.error}`, 'see "perimeter check --help" for the target forms');
+  if ('error' in parsed)
+    throw new UserError(
+      `the request is invalid: ${parsed.error}`,
+      'see "perimeter check --help" for the target forms',
+    );
   return parsed.request;
 }
 
@@ -102,22 +108,41 @@ export function runCheck(argv: readonly string[], ui: Ui): number {
     );
   }
   if (extra.length > 0) {
-    throw new UserError(`unexpected argument "${extra[0] ?? ''}"`, surface === 'exec' ? 'quote the command line, or put the argv after --' : 'give one target; policy files go after --policy');
+    throw new UserError(
+      `unexpected argument "${extra[0] ?? ''}"`,
+      surface === 'exec'
+        ? 'quote the command line, or put the argv after --'
+        : 'give one target; policy files go after --policy',
+    );
   }
   const request = requestOf(surface, target, p);
   const loaded = requireValidPolicies(ui, listFlag(p, 'policy'));
   const subject = subjectOf(p);
   const engine = createEngine(
     loaded.policies.map((l) => l.policy),
-    { ...(subject ? { subject } : {}), context: pathContext(stringFlag(p, 'workspace'), stringFlag(p, 'home')) },
+    {
+      ...(subject ? { subject } : {}),
+      context: pathContext(stringFlag(p, 'workspace'), stringFlag(p, 'home')),
+    },
   );
   const decision = engine.decide(request);
+  if (decision.code === 'invalid-request') {
+    if (boolFlag(p, 'json')) ui.out(JSON.stringify(decision, null, 2));
+    throw new UserError(
+      `the request is invalid: ${decision.reason.replace(/^Denied: /, '').replace(/\.$/, '')}`,
+      'it was denied; see "perimeter check --help" for the target forms',
+    );
+  }
   if (boolFlag(p, 'json')) ui.out(JSON.stringify(decision, null, 2));
   else {
     // Show how the target was normalised (0x7f.1 → 127.0.0.1) so the line explains itself.
-    const notes = decision.surface === 'exec' || !decision.notes ? '' : paint(ui, 'dim', `  (${decision.notes.join('; ')})`);
-    ui.out(`${paintEffect(ui, decision.decision)}  ${decision.surface} ${decision.resource}  ${decision.reason}${notes}`);
+    const notes =
+      decision.surface === 'exec' || !decision.notes
+        ? ''
+        : paint(ui, 'dim', `  (${decision.notes.join('; ')})`);
+    ui.out(
+      `${paintEffect(ui, decision.decision)}  ${decision.surface} ${decision.resource}  ${decision.reason}${notes}`,
+    );
   }
-  if (decision.code === 'invalid-request') return 3;
   return exitCodeOf(decision.decision);
 }

@@ -1,0 +1,411 @@
+// `perimeter check SURFACE TARGET`: one request on each surface against the example policies, the
+// exit code by decision (0 allow, 1 deny, 2 ask, 3 invalid), the one-line and --json outputs, and
+// how invalid input is refused: one line on stderr, never a stack trace.
+
+import assert from 'node:assert/strict';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import {
+  REPO_ROOT,
+  STACK_FRAME,
+  linesOf,
+  policyHeader,
+  positionOf,
+  runCli,
+  tempDir,
+  writeFile,
+} from './cli-harness.js';
+
+const OPEN = 'examples/open-internet.yaml';
+const BALANCED = 'examples/balanced.yaml';
+
+// Network
+
+void test('a loopback address spelt in hex is denied as loopback under open-internet', () => {
+  const r = runCli(['check', 'network', '0x7f.1:80', '--policy', OPEN]);
+  assert.equal(r.code, 1);
+  assert.match(r.stdout, /^deny\s+network 127\.0\.0\.1:80\s/);
+  assert.match(r.stdout, /loopback/);
+  assert.equal(r.stderr, '');
+});
+
+void test('a public host is allowed under open-internet', () => {
+  const r = runCli(['check', 'network', 'example.com:443', '--policy', OPEN]);
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /^allow\s+network example\.com:443\s/);
+  assert.match(r.stdout, /"any-public-destination"/);
+});
+
+const LINK_LOCAL = `${policyHeader('opens-link-local')}network:
+  allow:
+    - id: link-local
+      cidrs: [169.254.0.0/16]
+      ports: ["*"]
+`;
+
+void test('a policy that allows the link-local range opens an ordinary link-local address', (t) => {
+  const file = writeFile(tempDir(t), 'link-local.yaml', LINK_LOCAL);
+  const r = runCli(['check', 'network', '169.254.1.1:80', '--policy', file]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /"link-local"/);
+});
+
+void test('the cloud metadata address stays denied even when a policy allows its range', (t) => {
+  const file = writeFile(tempDir(t), 'link-local.yaml', LINK_LOCAL);
+  const r = runCli(['check', 'network', '169.254.169.254:80', '--policy', file]);
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /^deny\s+network 169\.254\.169\.254:80\s/);
+  assert.match(r.stdout, /metadata/);
+});
+
+// Filesystem
+
+void test('an ssh key in the home directory is unreadable under balanced', (t) => {
+  const workspace = tempDir(t);
+  const r = runCli([
+    'check',
+    'filesystem',
+    '~/.ssh/id_rsa',
+    '--access',
+    'read',
+    '--workspace',
+    workspace,
+    '--policy',
+    BALANCED,
+  ]);
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.ok(
+    r.stdout.includes(join(homedir(), '.ssh/id_rsa')),
+    `~ expands to the home directory: ${r.stdout}`,
+  );
+  assert.match(r.stdout, /"home-secrets"/);
+});
+
+void test('--home sets the directory that ~ stands for', (t) => {
+  const home = tempDir(t);
+  const r = runCli(['check', 'filesystem', '~/.ssh/id_rsa', '--home', home, '--policy', BALANCED]);
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.ok(r.stdout.includes(join(home, '.ssh/id_rsa')), r.stdout);
+});
+
+void test('a file in the --workspace directory is writable under balanced', (t) => {
+  const workspace = tempDir(t);
+  const r = runCli([
+    'check',
+    'filesystem',
+    join(workspace, 'src/index.ts'),
+    '--access',
+    'write',
+    '--workspace',
+    workspace,
+    '--policy',
+    BALANCED,
+  ]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /"workspace"/);
+});
+
+void test('without --workspace the current directory is the workspace', (t) => {
+  const cwd = tempDir(t);
+  const r = runCli(
+    [
+      'check',
+      'filesystem',
+      '.git/hooks/pre-commit',
+      '--access',
+      'write',
+      '--policy',
+      join(REPO_ROOT, BALANCED),
+    ],
+    { cwd },
+  );
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.ok(r.stdout.includes(` ${join(cwd, '.git/hooks/pre-commit')} `), r.stdout);
+  assert.match(r.stdout, /"trust-handoff"/);
+});
+
+void test('a relative --policy path is read from the current directory', (t) => {
+  const cwd = tempDir(t);
+  writeFile(cwd, 'link-local.yaml', LINK_LOCAL);
+  const r = runCli(['check', 'network', '169.254.1.1:80', '--policy', 'link-local.yaml'], { cwd });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /"link-local" of policy opens-link-local/);
+});
+
+// MCP
+
+void test('an MCP write for an engineer asks, held by the guardrail', () => {
+  const r = runCli([
+    'check',
+    'mcp',
+    'github/create_issue',
+    '--args',
+    '{"owner":"acme"}',
+    '--policy',
+    'examples/acme',
+    '--groups',
+    'eng',
+  ]);
+  assert.equal(r.code, 2, r.stdout + r.stderr);
+  assert.match(r.stdout, /^ask\s+mcp github\/create_issue\s/);
+  assert.match(r.stdout, /"destructive-tools"/);
+});
+
+void test('--annotations reach the decision: a non-destructive MCP write in acme is allowed for an engineer', () => {
+  const r = runCli([
+    'check',
+    'mcp',
+    'github/create_issue',
+    '--args',
+    '{"owner":"acme"}',
+    '--annotations',
+    '{"destructiveHint":false}',
+    '--policy',
+    'examples/acme',
+    '--groups',
+    'eng',
+  ]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /"github-issues-in-acme"/);
+});
+
+// Exec
+
+void test('a force push given as one command line is denied by the default policy', () => {
+  const r = runCli(['check', 'exec', 'git push --force']);
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /^deny\s+exec git push --force\s/);
+  assert.match(r.stdout, /"no-force-push"/);
+});
+
+void test('a force push given as argv after -- is denied by the default policy', () => {
+  const r = runCli(['check', 'exec', '--', 'git', 'push', '--force']);
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /"no-force-push"/);
+});
+
+void test('an ordinary command given as argv after -- is allowed by the default policy', () => {
+  const r = runCli(['check', 'exec', '--', 'git', 'status']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /^allow\s+exec git status\s/);
+});
+
+void test('--help after -- is part of the command, not a request for help', () => {
+  const r = runCli(['check', 'exec', '--', 'git', 'push', '--help']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /^allow\s+exec git push --help\s/);
+});
+
+void test('--debug after -- is part of the command, not the CLI flag', () => {
+  const r = runCli(['check', 'exec', '--json', '--', 'node', '--debug', 'app.js']);
+  const decision = JSON.parse(r.stdout) as { resource: string };
+  assert.equal(decision.resource, 'node --debug app.js');
+});
+
+// Credentials
+
+void test('the GitHub token may go to api.github.com under the default policy', () => {
+  const r = runCli(['check', 'credential', 'github-token', '--host', 'api.github.com']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /^allow\s+credential github-token → api\.github\.com:443\s/);
+  assert.match(r.stdout, /"github"/);
+});
+
+void test('the GitHub token may not go to another host', () => {
+  const r = runCli(['check', 'credential', 'github-token', '--host', 'evil.example']);
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /^deny\s+credential github-token → evil\.example:443\s/);
+});
+
+// Output
+
+interface DecisionJson {
+  decision: string;
+  wouldDecision: string;
+  mode: string;
+  rules: unknown[];
+  reason: string;
+}
+
+function parseDecision(stdout: string): DecisionJson {
+  const value = JSON.parse(stdout) as Record<string, unknown>;
+  assert.equal(typeof value.decision, 'string');
+  assert.equal(typeof value.wouldDecision, 'string');
+  assert.equal(typeof value.mode, 'string');
+  assert.ok(Array.isArray(value.rules), 'rules is a list');
+  assert.equal(typeof value.reason, 'string');
+  return value as unknown as DecisionJson;
+}
+
+void test('--json prints one parseable decision object with decision, wouldDecision, mode, rules and reason', () => {
+  const r = runCli(['check', 'network', 'pastebin.com:443', '--json']);
+  assert.equal(r.code, 1);
+  const d = parseDecision(r.stdout);
+  assert.equal(d.decision, 'deny');
+  assert.equal(d.wouldDecision, 'deny');
+  assert.equal(d.mode, 'enforce');
+  assert.deepEqual(
+    d.rules.map((x) => (x as { rule: string }).rule),
+    ['paste-and-drop-sites'],
+  );
+  assert.match(d.reason, /paste-and-drop-sites/);
+});
+
+void test('the human output is one line holding the decision and the same reason --json gives', () => {
+  const args = ['check', 'network', '0x7f.1:80', '--policy', OPEN];
+  const human = runCli(args);
+  const json = parseDecision(runCli([...args, '--json']).stdout);
+  const lines = linesOf(human.stdout);
+  assert.equal(lines.length, 1, human.stdout);
+  assert.ok(lines[0]?.startsWith(json.decision), human.stdout);
+  assert.ok(lines[0]?.includes(json.reason), `${human.stdout} should hold: ${json.reason}`);
+});
+
+void test('without --policy the embedded default (balanced) decides', () => {
+  const r = runCli(['check', 'network', 'api.anthropic.com:443']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /"model-apis" of policy balanced/);
+});
+
+// Several files, directories, groups
+
+void test('several policy files after one --policy layer together', () => {
+  const r = runCli([
+    'check',
+    'network',
+    'registry.npmjs.org:443',
+    '--policy',
+    'examples/acme/guardrails.yaml',
+    'examples/acme/eng.yaml',
+    '--groups',
+    'eng',
+  ]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /"public-registries" of policy acme-eng/);
+});
+
+void test('the guardrail given first after --policy still applies when a second file follows', () => {
+  const r = runCli([
+    'check',
+    'network',
+    'pastebin.com:443',
+    '--policy',
+    'examples/acme/guardrails.yaml',
+    'examples/acme/eng.yaml',
+  ]);
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /"exfil-endpoints" of policy acme-guardrails/);
+});
+
+void test('a directory after --policy stands for the policies in it', () => {
+  const r = runCli(['check', 'network', 'llm.acme.internal:443', '--policy', 'examples/acme']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /"llm-gateway" of policy acme-baseline/);
+});
+
+void test("--groups limits the group policies: the data team does not get the engineers' registries", () => {
+  const r = runCli([
+    'check',
+    'network',
+    'registry.npmjs.org:443',
+    '--policy',
+    'examples/acme',
+    '--groups',
+    'data',
+  ]);
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+});
+
+void test('policies of several organisations are refused with exit 3 and the organisations named', () => {
+  const r = runCli([
+    'check',
+    'network',
+    'example.com:443',
+    '--policy',
+    'examples/balanced.yaml',
+    'examples/locked-down.yaml',
+    'examples/open-internet.yaml',
+  ]);
+  assert.equal(r.code, 3);
+  assert.equal(r.stdout, '');
+  const [first = ''] = linesOf(r.stderr);
+  assert.match(first, /^perimeter: the policy files belong to 3 organisations/);
+  for (const org of ['example-balanced', 'example-locked-down', 'example-open-internet'])
+    assert.ok(first.includes(org), first);
+  assert.ok(!r.stderr.includes(STACK_FRAME), r.stderr);
+});
+
+void test('an invalid policy file stops check with exit 3 and its file:line:col', (t) => {
+  const text = `${policyHeader('broken')}network:\n  allow:\n    - { id: bad, cidrs: [10.0.0.0/33] }\n`;
+  const file = writeFile(tempDir(t), 'broken.yaml', text);
+  const r = runCli(['check', 'network', 'example.com:443', '--policy', file]);
+  assert.equal(r.code, 3);
+  assert.equal(r.stdout, '');
+  const at = positionOf(text, '10.0.0.0/33');
+  assert.ok(r.stderr.startsWith(`${file}:${at.line}:${at.col}: error: `), r.stderr);
+});
+
+// Invalid input: exit 3, one clear line on stderr (then at most a hint), no stack trace.
+
+interface InvalidCase {
+  readonly what: string;
+  readonly args: readonly string[];
+  readonly says: RegExp;
+  readonly todo?: string;
+}
+
+const INVALID: readonly InvalidCase[] = [
+  {
+    what: 'an IPv4 address with five parts',
+    args: ['check', 'network', '1.2.3.4.5:80'],
+    says: /1\.2\.3\.4\.5/,
+  },
+  { what: 'a network target without a port', args: ['check', 'network', 'example.com'], says: /no port/ },
+  {
+    what: '--args that are not JSON',
+    args: ['check', 'mcp', 'github/create_issue', '--args', '{owner:acme'],
+    says: /--args is not valid JSON/,
+  },
+  { what: 'an unknown surface', args: ['check', 'telepathy', 'x'], says: /"telepathy" is not a surface/ },
+  {
+    what: 'an unknown flag',
+    args: ['check', 'network', 'example.com:443', '--bogus'],
+    says: /unknown option --bogus/,
+  },
+  {
+    what: 'an access that is neither read nor write',
+    args: ['check', 'filesystem', '/etc/hosts', '--access', 'execute'],
+    says: /"read" or "write"/,
+  },
+  { what: 'a surface without a target', args: ['check', 'network'], says: /needs a target/ },
+  {
+    what: 'a second target',
+    args: ['check', 'network', 'a.example:443', 'b.example:443'],
+    says: /unexpected argument "b\.example:443"/,
+  },
+  {
+    what: 'a policy file that does not exist',
+    args: ['check', 'network', 'example.com:443', '--policy', 'examples/nope.yaml'],
+    says: /examples\/nope\.yaml.*does not exist/,
+  },
+];
+
+for (const c of INVALID) {
+  void test(`check refuses ${c.what} with exit 3`, () => {
+    assert.equal(runCli(c.args).code, 3);
+  });
+  void test(
+    `check reports ${c.what} in one line on stderr, without a stack trace`,
+    c.todo ? { todo: c.todo } : {},
+    () => {
+      const r = runCli(c.args);
+      assert.equal(r.stdout, '', 'nothing on stdout');
+      const lines = linesOf(r.stderr);
+      assert.ok(lines.length >= 1 && lines.length <= 2, `one line, then at most a hint:\n${r.stderr}`);
+      assert.match(lines[0] ?? '', /^perimeter: /);
+      assert.match(lines[0] ?? '', c.says);
+      assert.ok(!r.stderr.includes(STACK_FRAME), r.stderr);
+    },
+  );
+}
