@@ -21,7 +21,8 @@ interface RuleSpec {
 function render(rules: readonly RuleSpec[]): string[] {
   return LAYERS.map((layer) => {
     const mine = rules.map((r, i) => ({ ...r, i })).filter((r) => r.layer === layer);
-    const allowed = layer === 'guardrail' || layer === 'local' ? mine.filter((r) => r.effect !== 'allow') : mine;
+    const allowed =
+      layer === 'guardrail' || layer === 'local' ? mine.filter((r) => r.effect !== 'allow') : mine;
     const section = EFFECTS.map((effect) => {
       const list = allowed.filter((r) => r.effect === effect);
       if (list.length === 0) return '';
@@ -59,10 +60,7 @@ describe('deny always wins', () => {
         const denies = d.matched.filter((r) => r.effect === 'deny');
         if (denies.length > 0) {
           assert.equal(d.decision, 'deny');
-          assert.deepEqual(
-            new Set(d.rules.map((r) => r.rule)),
-            new Set(denies.map((r) => r.rule)),
-          );
+          assert.deepEqual(new Set(d.rules.map((r) => r.rule)), new Set(denies.map((r) => r.rule)));
         } else if (d.matched.some((r) => r.effect === 'ask')) {
           assert.equal(d.decision, 'ask');
         } else {
@@ -80,7 +78,10 @@ describe('deny always wins', () => {
         const a = decideAll(texts, host);
         const b = decideAll([...texts].reverse(), host);
         assert.equal(a.decision, b.decision);
-        assert.deepEqual(new Set(a.rules.map((r) => `${r.policy}/${r.rule}`)), new Set(b.rules.map((r) => `${r.policy}/${r.rule}`)));
+        assert.deepEqual(
+          new Set(a.rules.map((r) => `${r.policy}/${r.rule}`)),
+          new Set(b.rules.map((r) => `${r.policy}/${r.rule}`)),
+        );
       }),
       { numRuns: 150 },
     );

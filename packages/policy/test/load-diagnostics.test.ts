@@ -18,18 +18,26 @@ describe('loader diagnostics', () => {
     assert.equal(d.code, 'unknown-key');
     assert.deepEqual([d.at?.line, d.at?.col], [7, 3]);
     assert.equal(d.hint, 'did you mean "allow"?');
-    assert.equal(formatDiagnostic(d), 'p.yaml:7:3: error: unknown key "alow" in network (did you mean "allow"?)');
+    assert.equal(
+      formatDiagnostic(d),
+      'p.yaml:7:3: error: unknown key "alow" in network (did you mean "allow"?)',
+    );
   });
 
   it('reports a wrong type with what was found', () => {
     const [d] = problems(`${HEAD}network:\n  allow:\n    - { id: a, hosts: x.example }\n`);
     assert.equal(d?.code, 'wrong-type');
-    assert.match(d?.message ?? '', /network\.allow\[0\]\.hosts should be a list, not the string "x\.example"/);
+    assert.match(
+      d?.message ?? '',
+      /network\.allow\[0\]\.hosts should be a list, not the string "x\.example"/,
+    );
     assert.equal(d?.at?.line, 8);
   });
 
   it('reports a bad host pattern at the pattern itself', () => {
-    const [d] = problems(`${HEAD}network:\n  allow:\n    - id: a\n      hosts:\n        - ok.example\n        - "*example.com"\n`);
+    const [d] = problems(
+      `${HEAD}network:\n  allow:\n    - id: a\n      hosts:\n        - ok.example\n        - "*example.com"\n`,
+    );
     assert.equal(d?.code, 'bad-host-pattern');
     assert.deepEqual([d?.at?.line, d?.at?.col], [11, 11]);
     assert.match(d?.hint ?? '', /only a leading/);

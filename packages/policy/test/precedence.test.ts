@@ -47,7 +47,9 @@ describe('precedence: deny > ask > allow > default', () => {
   });
 
   it('asks when an ask and an allow both match', () => {
-    const d = decide(engine([doc('a', 'org', ALLOW_X), doc('b', 'org', ASK_X)]), { network: 'x.example:443' });
+    const d = decide(engine([doc('a', 'org', ALLOW_X), doc('b', 'org', ASK_X)]), {
+      network: 'x.example:443',
+    });
     assert.equal(d.decision, 'ask');
     assert.deepEqual(
       d.rules.map((r) => r.rule),
@@ -76,7 +78,8 @@ describe('precedence: deny > ask > allow > default', () => {
   });
 
   it('names every determining rule when several rules of the winning effect match', () => {
-    const two = 'network:\n  deny:\n    - { id: d1, hosts: [x.example] }\n    - { id: d2, hosts: ["*.example"] }';
+    const two =
+      'network:\n  deny:\n    - { id: d1, hosts: [x.example] }\n    - { id: d2, hosts: ["*.example"] }';
     const d = decide(engine([doc('a', 'org', two)]), { network: 'x.example:443' });
     assert.deepEqual(d.rules.map((r) => r.rule).sort(), ['d1', 'd2']);
     assert.match(d.reason, /rules "d1".*"d2"|rules "d2".*"d1"/);
@@ -170,7 +173,10 @@ describe('layering: guardrail → org → group → local', () => {
   });
 
   it('reports the policy, revision, rule id and layer of each determining rule', () => {
-    const text = doc('g', 'guardrail', DENY_X).replace('layer: guardrail', 'layer: guardrail\n  revision: 42');
+    const text = doc('g', 'guardrail', DENY_X).replace(
+      'layer: guardrail',
+      'layer: guardrail\n  revision: 42',
+    );
     const d = decide(engine([text]), { network: 'x.example:443' });
     assert.deepEqual(d.rules[0], {
       policy: 'g',
@@ -187,7 +193,14 @@ describe('layering: guardrail → org → group → local', () => {
       { file: 'a.yaml', text: doc('a', 'org', ALLOW_X).replace('layer: org', 'layer: org\n  org: one') },
       { file: 'b.yaml', text: doc('b', 'org', DENY_X).replace('layer: org', 'layer: org\n  org: two') },
     ]);
-    assert.throws(() => createEngine(loaded.policies.map((p) => p.policy), { context: CONTEXT }), /2 organisations/);
+    assert.throws(
+      () =>
+        createEngine(
+          loaded.policies.map((p) => p.policy),
+          { context: CONTEXT },
+        ),
+      /2 organisations/,
+    );
   });
 });
 
@@ -212,7 +225,10 @@ describe('modes: enforce and audit', () => {
   });
 
   it('keeps the default enforced while any policy enforces, so an audit-mode allow grants nothing', () => {
-    const e = engine([doc('o', 'org', 'network:\n  allow: []'), doc('eng', 'group', ALLOW_X, 'mode: audit\n')]);
+    const e = engine([
+      doc('o', 'org', 'network:\n  allow: []'),
+      doc('eng', 'group', ALLOW_X, 'mode: audit\n'),
+    ]);
     const d = decide(e, { network: 'x.example:443' });
     assert.equal(d.wouldDecision, 'allow');
     assert.equal(d.decision, 'deny');
@@ -220,8 +236,11 @@ describe('modes: enforce and audit', () => {
   });
 
   it('lets a rule override its policy mode', () => {
-    const body = 'network:\n  deny:\n    - { id: soft, hosts: [x.example], mode: audit }\n    - { id: hard, hosts: [y.example] }';
-    const e = engine([doc('o', 'org', body + '\n  allow:\n    - { id: all, hosts: [x.example, y.example] }')]);
+    const body =
+      'network:\n  deny:\n    - { id: soft, hosts: [x.example], mode: audit }\n    - { id: hard, hosts: [y.example] }';
+    const e = engine([
+      doc('o', 'org', body + '\n  allow:\n    - { id: all, hosts: [x.example, y.example] }'),
+    ]);
     const soft = decide(e, { network: 'x.example:443' });
     assert.equal(soft.decision, 'allow');
     assert.equal(soft.wouldDecision, 'deny');

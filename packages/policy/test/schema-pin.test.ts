@@ -7,6 +7,8 @@ import { it } from 'node:test';
 import { policyJsonSchema } from '../src/schema.js';
 
 it('docs/policy.schema.json matches the schema in the code (run npm run docs after a change)', () => {
-  const published: unknown = JSON.parse(readFileSync(new URL('../../../../docs/policy.schema.json', import.meta.url), 'utf8'));
+  const published: unknown = JSON.parse(
+    readFileSync(new URL('../../../../docs/policy.schema.json', import.meta.url), 'utf8'),
+  );
   assert.deepEqual(published, JSON.parse(JSON.stringify(policyJsonSchema())));
 });
