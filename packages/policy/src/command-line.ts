@@ -37,10 +37,12 @@ const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*=/;
 class Lexer {
   private i = 0;
   private word: string | null = null;
+  /** Whether a quote or backslash went into the current word (a quoted heredoc marker disables expansion). */
+  private isWordQuoted = false;
   private words: string[] = [];
   private redirectPending = false;
   private heredocPending = false;
-  private readonly heredocs: { delim: string; stripTabs: boolean }[] = [];
+  private readonly heredocs: { delim: string; stripTabs: boolean; isQuoted: boolean }[] = [];
   readonly commands: string[][] = [];
   readonly nested: string[] = [];
 
@@ -74,7 +76,7 @@ class Lexer {
               : 1;
       } else if (c === '<' || c === '>') {
         if ((c === '<' || c === '>') && s[this.i + 1] === '(') {
-          const err = this.substitution(this.i + 2, ')');
+          const err = this.substitution(this.i + 2);
           if (err) return err;
           continue;
         }
@@ -85,7 +87,7 @@ class Lexer {
           const stripTabs = s[this.i + 2] === '-';
           this.i += stripTabs ? 3 : 2;
           this.heredocPending = true;
-          this.heredocs.push({ delim: '', stripTabs });
+          this.heredocs.push({ delim: '', stripTabs, isQuoted: false });
           this.redirectPending = true;
         } else {
           let n = 1;
@@ -96,14 +98,17 @@ class Lexer {
         const end = s.indexOf("'", this.i + 1);
         if (end < 0) return 'the command has an unterminated single quote';
         this.append(s.slice(this.i + 1, end));
+        this.isWordQuoted = true;
         this.i = end + 1;
       } else if (c === '"') {
+        this.isWordQuoted = true;
         const err = this.doubleQuoted();
         if (err) return err;
       } else if (c === '\\') {
         if (s[this.i + 1] === '\n') this.i += 2;
         else {
           this.append(s[this.i + 1] ?? '');
+          this.isWordQuoted = true;
           this.i += 2;
         }
       } else if (c === '`') {
@@ -116,7 +121,7 @@ class Lexer {
           this.append(s.slice(this.i, end + 2));
           this.i = end + 2;
         } else {
-          const err = this.substitution(this.i + 2, ')');
+          const err = this.substitution(this.i + 2);
           if (err) return err;
         }
       } else {
@@ -145,7 +150,10 @@ class Lexer {
       // The word after a redirection is its target, not an argument.
       if (this.heredocPending) {
         const last = this.heredocs[this.heredocs.length - 1];
-        if (last) last.delim = this.word;
+        if (last) {
+          last.delim = this.word;
+          last.isQuoted = this.isWordQuoted;
+        }
         this.heredocPending = false;
       }
       this.redirectPending = false;
@@ -153,6 +161,7 @@ class Lexer {
       this.words.push(this.word);
     }
     this.word = null;
+    this.isWordQuoted = false;
   }
 
   private endCommand(): void {
@@ -166,12 +175,43 @@ class Lexer {
     while (this.heredocs.length > 0) {
       const doc = this.heredocs.shift();
       if (!doc) break;
+      const bodyStart = this.i;
+      let bodyEnd = bodyStart;
       for (;;) {
         if (this.i >= this.s.length) return 'the command has a here-document with no end marker';
         const nl = this.s.indexOf('\n', this.i);
-        const line = this.s.slice(this.i, nl < 0 ? this.s.length : nl);
+        const lineEnd = nl < 0 ? this.s.length : nl;
+        const line = this.s.slice(this.i, lineEnd);
+        if ((doc.stripTabs ? line.replace(/^\t+/, '') : line) === doc.delim) {
+          bodyEnd = this.i;
+          this.i = nl < 0 ? this.s.length : nl + 1;
+          break;
+        }
         this.i = nl < 0 ? this.s.length : nl + 1;
-        if ((doc.stripTabs ? line.replace(/^\t+/, '') : line) === doc.delim) break;
+      }
+      // With an unquoted marker the shell expands $(…) and `…` inside the body: they run.
+      if (!doc.isQuoted) {
+        const err = this.bodySubstitutions(bodyStart, bodyEnd);
+        if (err) return err;
+      }
+    }
+    return undefined;
+  }
+
+  private bodySubstitutions(from: number, to: number): string | undefined {
+    for (let j = from; j < to; j++) {
+      const c = this.s[j];
+      if (c === '\\') j++;
+      else if (c === '$' && this.s[j + 1] === '(' && this.s[j + 2] !== '(') {
+        const close = this.findClose(j + 2);
+        if (close < 0 || close >= to) return 'the command has an unterminated $(…) substitution in a here-document';
+        this.nested.push(this.s.slice(j + 2, close));
+        j = close;
+      } else if (c === '`') {
+        const close = this.s.indexOf('`', j + 1);
+        if (close < 0 || close >= to) return 'the command has an unterminated backtick substitution in a here-document';
+        this.nested.push(this.s.slice(j + 1, close));
+        j = close;
       }
     }
     return undefined;
@@ -189,7 +229,7 @@ class Lexer {
       } else if (c === '`' || (c === '$' && s[this.i + 1] === '(' && s[this.i + 2] !== '(')) {
         this.append(text);
         text = '';
-        const err = c === '`' ? this.backtick() : this.substitution(this.i + 2, ')');
+        const err = c === '`' ? this.backtick() : this.substitution(this.i + 2);
         if (err) return err;
       } else {
         text += c;
@@ -218,8 +258,8 @@ class Lexer {
     return undefined;
   }
 
-  /** `$(…)`, `<(…)`, `>(…)`: finds the matching close, skipping quotes, and queues the inside. */
-  private substitution(start: number, close: string): string | undefined {
+  /** The index of the `)` closing a substitution opened just before `start`, skipping quotes; -1 if none. */
+  private findClose(start: number): number {
     let depth = 1;
     let j = start;
     const s = this.s;
@@ -227,7 +267,7 @@ class Lexer {
       const c = s[j];
       if (c === "'") {
         const end = s.indexOf("'", j + 1);
-        if (end < 0) return 'the command has an unterminated single quote';
+        if (end < 0) return -1;
         j = end + 1;
         continue;
       }
@@ -236,13 +276,19 @@ class Lexer {
         continue;
       }
       if (c === '(') depth++;
-      if (c === close && --depth === 0) break;
+      if (c === ')' && --depth === 0) return j;
       j++;
     }
-    if (j >= s.length) return 'the command has an unterminated $(…) substitution';
-    this.nested.push(s.slice(start, j));
+    return -1;
+  }
+
+  /** `$(…)`, `<(…)`, `>(…)`: queues the inside as commands of their own. */
+  private substitution(start: number): string | undefined {
+    const close = this.findClose(start);
+    if (close < 0) return 'the command has an unterminated $(…) substitution';
+    this.nested.push(this.s.slice(start, close));
     this.append('$(…)');
-    this.i = j + 1;
+    this.i = close + 1;
     return undefined;
   }
 }
@@ -267,50 +313,72 @@ export function basename(word: string): string {
   return slash >= 0 ? word.slice(slash + 1) : word;
 }
 
-type Unwrapped = { inner: string[] } | { shell: string } | undefined;
+/** One layer of wrapper: the command it runs (and, for `find`, any further ones), or a shell string it evaluates. */
+type Unwrapped = { inner: string[]; also?: string[][] } | { shell: string } | undefined;
 
-/** Skips options, where `withValue` lists the ones that take the next word as their value. */
+/**
+ * Skips options, where `withValue` lists the ones that take a value: `-u root`, `--user root`,
+ * `--user=root`, and short bundles (`-iu root`, `-uroot`), where the first value-taking letter
+ * takes the rest of the word or, at its end, the next word.
+ */
 function afterOptions(argv: readonly string[], from: number, withValue: ReadonlySet<string>): number {
   let k = from;
   while (k < argv.length) {
     const w = argv[k] ?? '';
     if (w === '--') return k + 1;
     if (!w.startsWith('-') || w === '-') break;
-    k += withValue.has(w) ? 2 : 1;
+    if (w.startsWith('--')) {
+      k += withValue.has(w) ? 2 : 1;
+      continue;
+    }
+    let step = 1;
+    for (let j = 1; j < w.length; j++) {
+      if (withValue.has(`-${w[j] ?? ''}`)) {
+        if (j === w.length - 1) step = 2;
+        break;
+      }
+    }
+    k += step;
   }
   return k;
 }
 
-const SUDO_VALUE = new Set(['-u', '-g', '-h', '-p', '-C', '-D', '-r', '-t', '-U', '-T', '--user', '--group']);
+const NONE = new Set<string>();
+const SUDO_VALUE = new Set(['-u', '-g', '-h', '-p', '-C', '-D', '-r', '-t', '-U', '-T', '--user', '--group', '--host', '--prompt', '--chdir', '--role', '--type', '--other-user', '--close-from', '--command-timeout']);
 const ENV_VALUE = new Set(['-u', '-C', '--unset', '--chdir']);
 const NICE_VALUE = new Set(['-n', '--adjustment']);
 const TIMEOUT_VALUE = new Set(['-s', '-k', '--signal', '--kill-after']);
-const XARGS_VALUE = new Set([
-  '-a',
-  '-d',
-  '-E',
-  '-I',
-  '-L',
-  '-n',
-  '-P',
-  '-s',
-  '--arg-file',
-  '--delimiter',
-  '--max-args',
-  '--max-procs',
-]);
-const IONICE_VALUE = new Set(['-c', '-n', '-p', '-P', '-u']);
+const XARGS_VALUE = new Set(['-a', '-d', '-E', '-I', '-L', '-n', '-P', '-s', '--arg-file', '--delimiter', '--max-args', '--max-procs', '--max-lines', '--max-chars', '--replace', '--eof']);
+const IONICE_VALUE = new Set(['-c', '-n', '-p', '-P', '-u', '--class', '--classdata']);
 const WATCH_VALUE = new Set(['-n', '--interval', '-d']);
+const STDBUF_VALUE = new Set(['-i', '-o', '-e', '--input', '--output', '--error']);
+const EXEC_VALUE = new Set(['-a']);
+const TIME_VALUE = new Set(['-f', '-o', '--format', '--output']);
 
-/** One layer of wrapper: the command it runs, or a shell string it evaluates. */
+/** `env -S STRING`, `-SSTRING`, `--split-string=STRING`: the string is split into a command line. */
+function envSplitString(argv: readonly string[]): string | undefined {
+  for (let k = 1; k < argv.length; k++) {
+    const w = argv[k] ?? '';
+    if (!w.startsWith('-') || w === '--') return undefined;
+    const rest = argv.slice(k + 1);
+    if (w === '--split-string') return [argv[k + 1] ?? '', ...rest.slice(1)].join(' ');
+    if (w.startsWith('--split-string=')) return [w.slice('--split-string='.length), ...rest].join(' ');
+    if (w.startsWith('--')) continue;
+    const at = w.indexOf('S');
+    if (at > 0) return at === w.length - 1 ? [argv[k + 1] ?? '', ...rest.slice(1)].join(' ') : [w.slice(at + 1), ...rest].join(' ');
+    if (ENV_VALUE.has(w)) k++;
+  }
+  return undefined;
+}
+
 function unwrapOnce(argv: readonly string[]): Unwrapped {
   const name = basename(argv[0] ?? '');
   const rest = (k: number): Unwrapped => (k < argv.length ? { inner: argv.slice(k) } : undefined);
   switch (name) {
     case 'env': {
+      const split = envSplitString(argv);
+      if (split !== undefined) return { shell: split };
       let k = afterOptions(argv, 1, ENV_VALUE);
-      const split = argv.indexOf('-S');
-      if (split > 0 && split < k) return { shell: argv.slice(split + 1).join(' ') };
       while (k < argv.length && ASSIGNMENT.test(argv[k] ?? '')) k++;
       return rest(k);
     }
@@ -321,19 +389,19 @@ function unwrapOnce(argv: readonly string[]): Unwrapped {
     case 'builtin':
       return rest(1);
     case 'command':
+      return rest(afterOptions(argv, 1, NONE));
     case 'exec':
+      return rest(afterOptions(argv, 1, EXEC_VALUE));
     case 'time':
-      return rest(afterOptions(argv, 1, new Set(['-a', '-p'])));
+      return rest(afterOptions(argv, 1, TIME_VALUE));
     case 'nice':
       return rest(afterOptions(argv, 1, NICE_VALUE));
     case 'ionice':
       return rest(afterOptions(argv, 1, IONICE_VALUE));
     case 'stdbuf':
-      return rest(afterOptions(argv, 1, new Set(['-i', '-o', '-e'])));
-    case 'timeout': {
-      const k = afterOptions(argv, 1, TIMEOUT_VALUE);
-      return rest(k + 1);
-    }
+      return rest(afterOptions(argv, 1, STDBUF_VALUE));
+    case 'timeout':
+      return rest(afterOptions(argv, 1, TIMEOUT_VALUE) + 1);
     case 'xargs':
       return rest(afterOptions(argv, 1, XARGS_VALUE));
     case 'watch':
@@ -348,36 +416,44 @@ function unwrapOnce(argv: readonly string[]): Unwrapped {
     if (c > 0 && argv[c + 1] !== undefined) return { shell: argv[c + 1] ?? '' };
   }
   if (name === 'find') {
-    const x = argv.findIndex((w) => w === '-exec' || w === '-execdir' || w === '-ok' || w === '-okdir');
-    if (x > 0) {
-      const end = argv.findIndex((w, k) => k > x && (w === ';' || w === '+'));
-      const inner = argv.slice(x + 1, end < 0 ? argv.length : end);
-      if (inner.length > 0) return { inner };
+    // Every -exec/-execdir/-ok/-okdir runs its own command, up to ";" or "+".
+    const found: string[][] = [];
+    for (let k = 1; k < argv.length; k++) {
+      const w = argv[k];
+      if (w !== '-exec' && w !== '-execdir' && w !== '-ok' && w !== '-okdir') continue;
+      let end = k + 1;
+      while (end < argv.length && argv[end] !== ';' && argv[end] !== '+') end++;
+      if (end > k + 1) found.push(argv.slice(k + 1, end));
+      k = end;
     }
+    const [first, ...more] = found;
+    if (first) return { inner: first, ...(more.length > 0 ? { also: more } : {}) };
   }
   return undefined;
 }
 
-function expand(words: readonly string[], depth: number, out: SimpleCommand[]): string | undefined {
+function expand(words: readonly string[], depth: number, out: SimpleCommand[], via: readonly (readonly string[])[] = []): string | undefined {
+  if (via.length > 16) return 'the command nests wrappers too deeply';
   const argv = commandWords(words);
   if (argv === undefined) return undefined;
-  const via: string[][] = [];
-  let current: string[] = argv;
-  for (let layer = 0; layer < 16; layer++) {
-    const next = unwrapOnce(current);
-    if (next === undefined) break;
-    via.push(current);
-    if ('shell' in next) {
-      const nested = parse(next.shell, depth + 1);
-      if ('error' in nested) return nested.error;
-      for (const cmd of nested.commands) out.push({ argv: cmd.argv, via: [...via, ...cmd.via] });
-      return undefined;
-    }
-    const inner = commandWords(next.inner);
-    if (inner === undefined) break;
-    current = inner;
+  const next = unwrapOnce(argv);
+  const inners = next === undefined || 'shell' in next ? [] : [next.inner, ...(next.also ?? [])].filter((w) => commandWords(w) !== undefined);
+  if (next === undefined || (!('shell' in next) && inners.length === 0)) {
+    // Not a wrapper, or a wrapper with nothing to run (`env A=1` prints the environment).
+    out.push({ argv, via });
+    return undefined;
   }
-  out.push({ argv: current, via });
+  const layers = [...via, argv];
+  if ('shell' in next) {
+    const nested = parse(next.shell, depth + 1);
+    if ('error' in nested) return nested.error;
+    for (const cmd of nested.commands) out.push({ argv: cmd.argv, via: [...layers, ...cmd.via] });
+    return undefined;
+  }
+  for (const inner of inners) {
+    const err = expand(inner, depth, out, layers);
+    if (err) return err;
+  }
   return undefined;
 }
 

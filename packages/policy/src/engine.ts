@@ -738,40 +738,48 @@ export class Engine {
     return found;
   }
 
-  /** One simple command: denies and asks match at every wrapper layer; allows must cover the command itself. */
-  private commandHits(cmd: SimpleCommand): RuleRef[] {
+  /**
+   * One simple command → the hit lists to decide, strictest wins. Denies and asks match at every
+   * wrapper layer; allows must cover the command itself. A privilege wrapper (`sudo`, `doas`, …)
+   * is also decided on its own: it must be allowed in its own right.
+   */
+  private commandHits(cmd: SimpleCommand): { argv: readonly string[]; hits: RuleRef[] }[] {
     const hits: RuleRef[] = [];
+    const lists = [{ argv: cmd.argv, hits }];
     for (const layer of cmd.via) {
       this.execHits(layer, 'deny', hits);
       this.execHits(layer, 'ask', hits);
-      // Privilege wrappers are commands in their own right: `sudo` must be allowed too.
-      if (PRIVILEGED.has(basename(layer[0] ?? ''))) this.execHits(layer, 'allow', hits);
+      if (PRIVILEGED.has(basename(layer[0] ?? ''))) {
+        const own: RuleRef[] = [];
+        this.execHits(layer, 'any', own);
+        lists.push({ argv: layer, hits: own });
+      }
     }
     this.execHits(cmd.argv, 'any', hits);
-    return hits;
+    return lists;
   }
 
   private decideExec(r: ExecRequest): Decision {
     const text = r.command ?? (r.argv ?? []).join(' ');
     const parsed = r.command !== undefined ? parseCommandLine(r.command) : commandsOfArgv(r.argv ?? []);
-    if ('error' in parsed)
-      return this.invalid('exec', 'exec', text, `${parsed.error}, so it cannot be checked`);
+    if ('error' in parsed) return this.invalid('exec', 'exec', text, `${parsed.error}, so it cannot be checked`);
     if (parsed.commands.length === 0) return this.finish('exec', 'exec', text, []);
-    if (parsed.commands.length === 1 && parsed.commands[0]) {
-      const cmd = parsed.commands[0];
-      return this.finishExec(text, [cmd], [this.commandHits(cmd)]);
+    const decided: (readonly string[])[] = [];
+    const hitsPer: RuleRef[][] = [];
+    for (const cmd of parsed.commands) {
+      for (const { argv, hits } of this.commandHits(cmd)) {
+        decided.push(argv);
+        hitsPer.push(hits);
+      }
     }
-    return this.finishExec(
-      text,
-      parsed.commands,
-      parsed.commands.map((c) => this.commandHits(c)),
-    );
+    return this.finishExec(text, parsed.commands, decided, hitsPer);
   }
 
   /** Several commands: each is decided alone and the strictest answer wins, for decision and would-be alike. */
   private finishExec(
     text: string,
     commands: readonly SimpleCommand[],
+    decided: readonly (readonly string[])[],
     hitsPer: readonly RuleRef[][],
   ): Decision {
     const dflt = this.defaults.exec;
@@ -787,14 +795,12 @@ export class Engine {
     const rules = [...new Set(outcomes.filter((o) => o.would === would).flatMap((o) => o.rules))];
     const matched = [...new Set(hitsPer.flat())];
     const resource = commands.map((c) => c.argv.join(' ')).join(' ; ');
-    const decidedBy = commands.filter(
-      (_, i) => outcomes[i]?.would === would && (outcomes[i]?.rules.length ?? 0) === 0,
-    );
+    const decidedBy = decided.filter((_, i) => outcomes[i]?.would === would && (outcomes[i]?.rules.length ?? 0) === 0);
     const o = { decision, would, rules };
     const reason =
       rules.length > 0
         ? `${VERB[would]} by ${ruleList(rules)}.${auditSuffix(o)}`
-        : `${VERB[would]}: no rule matches ${decidedBy.map((c) => `"${c.argv.join(' ')}"`).join(', ') || resource}, and the exec default is ${would}.${auditSuffix(o)}`;
+        : `${VERB[would]}: no rule matches ${decidedBy.map((argv) => `"${argv.join(' ')}"`).join(', ') || resource}, and the exec default is ${would}.${auditSuffix(o)}`;
     const notes =
       commands.length > 1 || commands.some((c) => c.via.length > 0) || resource !== text
         ? [`runs: ${resource}`]

@@ -290,14 +290,12 @@ describe('exec: compound lines, substitutions and redirections', () => {
       exec: 'cat <<EOF\n$(curl evil)\nEOF',
       decision: 'deny',
       rules: ['no-curl'],
-      todo: 'parseCommandLine skips here-document bodies without looking for $(…) or backticks',
     },
     {
       name: 'redteam-65: backticks inside an unquoted here-document body run (bash expands them)',
       exec: 'cat <<EOF\n`rm -rf ~`\nEOF',
       decision: 'deny',
       rules: ['no-rm'],
-      todo: 'parseCommandLine skips here-document bodies without looking for $(…) or backticks',
     },
     { name: 'a redirection target is not a command', exec: 'ls > curl', ...allowed },
     { name: 'an input redirection source is not a command', exec: 'sort < rm', ...allowed },
@@ -401,7 +399,6 @@ describe('exec: assignments and wrappers', () => {
       exec: 'find . -exec true \\; -exec rm -rf {} \\;',
       decision: 'deny',
       rules: ['no-rm'],
-      todo: 'unwrapOnce returns only the first -exec/-execdir/-ok clause of find; later clauses are never judged',
     },
     {
       name: 'bash -c runs its string as a command line',
@@ -460,35 +457,30 @@ describe('exec: assignments and wrappers', () => {
       exec: 'sudo -iu root rm -rf /',
       decision: 'deny',
       rules: ['no-rm'],
-      todo: 'afterOptions does not see that a bundled -iu ends in -u and takes the next word, so "root" is read as the program',
     },
     {
       name: 'env with bundled short options (-iu NAME) is seen through',
       exec: 'env -iu HOME rm x',
       decision: 'deny',
       rules: ['no-rm'],
-      todo: 'afterOptions does not see that a bundled -iu ends in -u and takes the next word, so "HOME" is read as the program',
     },
     {
       name: 'env -S with its string attached runs that string',
       exec: "env -S'curl evil'",
       decision: 'deny',
       rules: ['no-curl'],
-      todo: 'unwrapOnce only recognises -S as a separate word, not -S… or --split-string=…',
     },
     {
       name: 'command -p (a flag without value) is seen through',
       exec: 'command -p rm -rf /',
       decision: 'deny',
       rules: ['no-rm'],
-      todo: 'unwrapOnce treats -p of command/time as taking a value, so "rm" is skipped and "-rf" is read as the program',
     },
     {
       name: 'time -p (a flag without value) is seen through',
       exec: 'time -p rm x',
       decision: 'deny',
       rules: ['no-rm'],
-      todo: 'unwrapOnce treats -p of command/time as taking a value, so "rm" is skipped and "x" is read as the program',
     },
   ]);
 
@@ -561,25 +553,18 @@ describe('exec: the default and allow rules', () => {
         name: 'sudo itself needs an allow when exec.default is deny',
         exec: 'sudo rm x',
         ...denied,
-        todo: 'Engine.commandHits pools the sudo layer with the inner command, so the allow of rm alone allows sudo rm',
       },
     ]);
 
-    test(
-      'an allow of sudo does not allow the command it runs',
-      {
-        todo: 'Engine.commandHits pools the sudo layer with the inner command, so an allow of sudo alone allows whatever it runs',
-      },
-      () => {
-        const e = engineFrom(`
+    test('an allow of sudo does not allow the command it runs', () => {
+      const e = engineFrom(`
           exec:
             default: deny
             allow:
               - { id: sudo, commands: [sudo] }
         `);
-        assertDecision(decideShort(e, { exec: 'sudo cat /etc/shadow' }), { decision: 'deny' });
-      },
-    );
+      assertDecision(decideShort(e, { exec: 'sudo cat /etc/shadow' }), { decision: 'deny' });
+    });
 
     test('sudo and its command are both allowed when both have an allow', () => {
       const e = engineFrom(`
@@ -807,7 +792,6 @@ describe('exec: redteam-65 command-string exclusion abuse', () => {
       name: 'redteam-65: $(curl) in an unquoted here-document fed to the allowed command is denied',
       exec: 'npm test <<EOF\n$(curl evil)\nEOF',
       ...blocked,
-      todo: 'parseCommandLine skips here-document bodies without looking for $(…) or backticks',
     },
   ]);
 });
