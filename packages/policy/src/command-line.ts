@@ -204,12 +204,14 @@ class Lexer {
       if (c === '\\') j++;
       else if (c === '$' && this.s[j + 1] === '(' && this.s[j + 2] !== '(') {
         const close = this.findClose(j + 2);
-        if (close < 0 || close >= to) return 'the command has an unterminated $(…) substitution in a here-document';
+        if (close < 0 || close >= to)
+          return 'the command has an unterminated $(…) substitution in a here-document';
         this.nested.push(this.s.slice(j + 2, close));
         j = close;
       } else if (c === '`') {
         const close = this.s.indexOf('`', j + 1);
-        if (close < 0 || close >= to) return 'the command has an unterminated backtick substitution in a here-document';
+        if (close < 0 || close >= to)
+          return 'the command has an unterminated backtick substitution in a here-document';
         this.nested.push(this.s.slice(j + 1, close));
         j = close;
       }
@@ -344,11 +346,49 @@ function afterOptions(argv: readonly string[], from: number, withValue: Readonly
 }
 
 const NONE = new Set<string>();
-const SUDO_VALUE = new Set(['-u', '-g', '-h', '-p', '-C', '-D', '-r', '-t', '-U', '-T', '--user', '--group', '--host', '--prompt', '--chdir', '--role', '--type', '--other-user', '--close-from', '--command-timeout']);
+const SUDO_VALUE = new Set([
+  '-u',
+  '-g',
+  '-h',
+  '-p',
+  '-C',
+  '-D',
+  '-r',
+  '-t',
+  '-U',
+  '-T',
+  '--user',
+  '--group',
+  '--host',
+  '--prompt',
+  '--chdir',
+  '--role',
+  '--type',
+  '--other-user',
+  '--close-from',
+  '--command-timeout',
+]);
 const ENV_VALUE = new Set(['-u', '-C', '--unset', '--chdir']);
 const NICE_VALUE = new Set(['-n', '--adjustment']);
 const TIMEOUT_VALUE = new Set(['-s', '-k', '--signal', '--kill-after']);
-const XARGS_VALUE = new Set(['-a', '-d', '-E', '-I', '-L', '-n', '-P', '-s', '--arg-file', '--delimiter', '--max-args', '--max-procs', '--max-lines', '--max-chars', '--replace', '--eof']);
+const XARGS_VALUE = new Set([
+  '-a',
+  '-d',
+  '-E',
+  '-I',
+  '-L',
+  '-n',
+  '-P',
+  '-s',
+  '--arg-file',
+  '--delimiter',
+  '--max-args',
+  '--max-procs',
+  '--max-lines',
+  '--max-chars',
+  '--replace',
+  '--eof',
+]);
 const IONICE_VALUE = new Set(['-c', '-n', '-p', '-P', '-u', '--class', '--classdata']);
 const WATCH_VALUE = new Set(['-n', '--interval', '-d']);
 const STDBUF_VALUE = new Set(['-i', '-o', '-e', '--input', '--output', '--error']);
@@ -365,7 +405,10 @@ function envSplitString(argv: readonly string[]): string | undefined {
     if (w.startsWith('--split-string=')) return [w.slice('--split-string='.length), ...rest].join(' ');
     if (w.startsWith('--')) continue;
     const at = w.indexOf('S');
-    if (at > 0) return at === w.length - 1 ? [argv[k + 1] ?? '', ...rest.slice(1)].join(' ') : [w.slice(at + 1), ...rest].join(' ');
+    if (at > 0)
+      return at === w.length - 1
+        ? [argv[k + 1] ?? '', ...rest.slice(1)].join(' ')
+        : [w.slice(at + 1), ...rest].join(' ');
     if (ENV_VALUE.has(w)) k++;
   }
   return undefined;
@@ -432,12 +475,20 @@ function unwrapOnce(argv: readonly string[]): Unwrapped {
   return undefined;
 }
 
-function expand(words: readonly string[], depth: number, out: SimpleCommand[], via: readonly (readonly string[])[] = []): string | undefined {
+function expand(
+  words: readonly string[],
+  depth: number,
+  out: SimpleCommand[],
+  via: readonly (readonly string[])[] = [],
+): string | undefined {
   if (via.length > 16) return 'the command nests wrappers too deeply';
   const argv = commandWords(words);
   if (argv === undefined) return undefined;
   const next = unwrapOnce(argv);
-  const inners = next === undefined || 'shell' in next ? [] : [next.inner, ...(next.also ?? [])].filter((w) => commandWords(w) !== undefined);
+  const inners =
+    next === undefined || 'shell' in next
+      ? []
+      : [next.inner, ...(next.also ?? [])].filter((w) => commandWords(w) !== undefined);
   if (next === undefined || (!('shell' in next) && inners.length === 0)) {
     // Not a wrapper, or a wrapper with nothing to run (`env A=1` prints the environment).
     out.push({ argv, via });

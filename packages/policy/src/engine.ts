@@ -6,7 +6,7 @@
 
 import { canonicalHost, formatAuthority, hasControlCharacter, type CanonicalHost } from './host.js';
 import { matchHostPattern, type HostPattern } from './host-pattern.js';
-import { cidrWithin, formatIp, ipKey, networkOf, parseIp, type Cidr, type Ip } from './ip.js';
+import { cidrWithin, formatIp, ipKey, ipv4, networkOf, parseIp, type Cidr, type Ip } from './ip.js';
 import { matchNameGlob } from './name-glob.js';
 import {
   canonicalPath,
@@ -334,7 +334,9 @@ export class Engine {
   constructor(policies: readonly CompiledPolicy[], options: EngineOptions) {
     const orgs = new Set(policies.map((p) => p.org));
     if (orgs.size > 1) {
-      throw new Error(`policies of ${orgs.size} organisations cannot be layered together (${[...orgs].map((o) => o || '(none)').join(', ')})`);
+      throw new Error(
+        `policies of ${orgs.size} organisations cannot be layered together (${[...orgs].map((o) => o || '(none)').join(', ')})`,
+      );
     }
     const groups = options.subject?.groups;
     this.policies = policies.filter(
@@ -563,6 +565,24 @@ export class Engine {
   private ipGuard(ip: Ip, lifting: readonly Cidr[]): Decision['guard'] {
     const ranges = specialRangesOf(ip);
     if (ranges.length === 0) return undefined;
+    // An IPv6 form that carries IPv4 (NAT64, 6to4, Teredo, SIIT, compatible) reaches that IPv4
+    // address on a translating network: a special address inside it is refused whatever the IPv6
+    // allows say, and a locked one (metadata) is refused as locked (research egress §4.1).
+    // Only the most specific range counts (`::1` is loopback, not an IPv4-compatible 0.0.0.1).
+    const most = ranges[0];
+    if (ip.family === 6 && most?.embedded) {
+      const inner = ipv4(most.embedded(ip));
+      const innerRanges = specialRangesOf(inner);
+      const innerFirst = innerRanges.find((s) => s.isLocked) ?? innerRanges[0];
+      if (innerFirst) {
+        return {
+          code: most.code,
+          what: `${most.what}, carrying ${formatIp(inner)}, ${innerFirst.what}`,
+          range: most.text,
+          isLocked: true,
+        };
+      }
+    }
     const locked = ranges.find((s) => s.isLocked);
     const first = locked ?? ranges[0];
     if (!first) return undefined;
@@ -762,7 +782,8 @@ export class Engine {
   private decideExec(r: ExecRequest): Decision {
     const text = r.command ?? (r.argv ?? []).join(' ');
     const parsed = r.command !== undefined ? parseCommandLine(r.command) : commandsOfArgv(r.argv ?? []);
-    if ('error' in parsed) return this.invalid('exec', 'exec', text, `${parsed.error}, so it cannot be checked`);
+    if ('error' in parsed)
+      return this.invalid('exec', 'exec', text, `${parsed.error}, so it cannot be checked`);
     if (parsed.commands.length === 0) return this.finish('exec', 'exec', text, []);
     const decided: (readonly string[])[] = [];
     const hitsPer: RuleRef[][] = [];
@@ -795,7 +816,9 @@ export class Engine {
     const rules = [...new Set(outcomes.filter((o) => o.would === would).flatMap((o) => o.rules))];
     const matched = [...new Set(hitsPer.flat())];
     const resource = commands.map((c) => c.argv.join(' ')).join(' ; ');
-    const decidedBy = decided.filter((_, i) => outcomes[i]?.would === would && (outcomes[i]?.rules.length ?? 0) === 0);
+    const decidedBy = decided.filter(
+      (_, i) => outcomes[i]?.would === would && (outcomes[i]?.rules.length ?? 0) === 0,
+    );
     const o = { decision, would, rules };
     const reason =
       rules.length > 0

@@ -9,7 +9,12 @@ import type { Layer } from './schema.js';
 export interface Explanation {
   readonly decision: Decision;
   /** The effective policies, guardrails first, as `{name, layer, revision, mode}`. */
-  readonly policies: readonly { readonly name: string; readonly layer: Layer; readonly revision: number; readonly mode: string }[];
+  readonly policies: readonly {
+    readonly name: string;
+    readonly layer: Layer;
+    readonly revision: number;
+    readonly mode: string;
+  }[];
   /** The surface default for this subject. */
   readonly surfaceDefault: string;
 }
@@ -39,12 +44,16 @@ export function formatExplanation(e: Explanation): string {
   lines.push('');
   lines.push('Policies in force (guardrail → org → group → local):');
   if (e.policies.length === 0) lines.push('  none');
-  for (const p of e.policies) lines.push(`  ${p.layer.padEnd(9)} ${p.name}  (revision ${p.revision}, ${p.mode})`);
+  for (const p of e.policies)
+    lines.push(`  ${p.layer.padEnd(9)} ${p.name}  (revision ${p.revision}, ${p.mode})`);
   lines.push('');
   lines.push('Matching rules (deny > ask > allow > default):');
   if (d.matched.length === 0) lines.push('  none');
   for (const r of d.matched) lines.push(`  ${d.rules.includes(r) ? '→' : ' '} ${ruleLine(r)}`);
-  if (d.guard) lines.push(`  → built-in guard: ${d.guard.what}${d.guard.range ? ` (${d.guard.range})` : ''}${d.guard.isLocked ? ', locked' : ''}`);
+  if (d.guard)
+    lines.push(
+      `  → built-in guard: ${d.guard.what}${d.guard.range ? ` (${d.guard.range})` : ''}${d.guard.isLocked ? ', locked' : ''}`,
+    );
   lines.push(`  ${d.code === 'default' ? '→' : ' '} default for ${d.surface}: ${e.surfaceDefault}`);
   return lines.join('\n');
 }

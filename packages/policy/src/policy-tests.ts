@@ -27,7 +27,10 @@ export interface PolicyTestResult {
  * the baseline everyone gets). Tests compare the would-be decision, so they hold in audit mode.
  * Each organisation's policies are tested as one set; different orgs never layer together.
  */
-export function runPolicyTests(policies: readonly CompiledPolicy[], context: PathContext): PolicyTestResult[] {
+export function runPolicyTests(
+  policies: readonly CompiledPolicy[],
+  context: PathContext,
+): PolicyTestResult[] {
   const results: PolicyTestResult[] = [];
   for (const set of byOrg(policies).values()) results.push(...runOrgTests(set, context));
   return results;
@@ -73,7 +76,9 @@ function runOrgTests(policies: readonly CompiledPolicy[], context: PathContext):
         const wanted = test.rule;
         const found = decision.rules.some((r) => r.rule === wanted || `${r.policy}/${r.rule}` === wanted);
         if (!found) {
-          const by = decision.rules.map((r) => `${r.policy}/${r.rule}`).join(', ') || (decision.code === 'guard' ? 'the built-in guard' : 'the default');
+          const by =
+            decision.rules.map((r) => `${r.policy}/${r.rule}`).join(', ') ||
+            (decision.code === 'guard' ? 'the built-in guard' : 'the default');
           failure = `expected rule ${wanted} to decide, but it was ${by}`;
         }
       }

@@ -93,7 +93,9 @@ export const ArgPredicate = describe(
       regex: z
         .string()
         .optional()
-        .describe('The argument is a string matching this regular expression, bare or as /pattern/flags with flags i, m, s (deny and ask rules only).'),
+        .describe(
+          'The argument is a string matching this regular expression, bare or as /pattern/flags with flags i, m, s (deny and ask rules only).',
+        ),
     })
     .superRefine((value, ctx) => {
       const keys = Object.keys(value).filter((k) => value[k as keyof typeof value] !== undefined);
@@ -170,11 +172,9 @@ export const Injection = z.strictObject({
 export const CredentialBinding = z.strictObject({
   ...ruleBase,
   secret: describe(
-    z
-      .string()
-      .regex(/^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/, {
-        message: 'a secret name is letters, digits, ".", "_", "/" or "-"',
-      }),
+    z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/, {
+      message: 'a secret name is letters, digits, ".", "_", "/" or "-"',
+    }),
     'The name of a secret in the secret store (never a value).',
   ),
   env: z
@@ -254,17 +254,17 @@ export type PolicyTest = z.infer<typeof PolicyTest>;
 
 export const Metadata = z.strictObject({
   name: describe(
-    z
-      .string()
-      .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, {
-        message: 'a policy name is 1–64 lowercase letters, digits, ".", "_" or "-"',
-      }),
+    z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, {
+      message: 'a policy name is 1–64 lowercase letters, digits, ".", "_" or "-"',
+    }),
     'The policy id: stable, unique in the organisation.',
   ),
   layer: Layer,
   org: z
     .string()
-    .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, { message: 'an org id is 1–64 lowercase letters, digits, ".", "_" or "-"' })
+    .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, {
+      message: 'an org id is 1–64 lowercase letters, digits, ".", "_" or "-"',
+    })
     .optional()
     .describe('The organisation the policy belongs to. Policies of different orgs never layer together.'),
   groups: z

@@ -35,7 +35,11 @@ export interface SimulationReport {
   readonly counts: Readonly<Record<string, number>>;
 }
 
-export function simulate(recorded: readonly RecordedDecision[], draft: readonly CompiledPolicy[], context: PathContext): SimulationReport {
+export function simulate(
+  recorded: readonly RecordedDecision[],
+  draft: readonly CompiledPolicy[],
+  context: PathContext,
+): SimulationReport {
   const engines = new Map<string, Engine>();
   const engineFor = (subject: Subject | undefined): Engine => {
     const key = subject?.groups === undefined ? '*' : [...subject.groups].sort().join('\n');

@@ -234,7 +234,9 @@ const DOTTED = new Map(NAME_ROWS.map((row) => [row, `.${row.suffix}`]));
 export function specialNameOf(name: string): SpecialName | undefined {
   let found: SpecialName | undefined;
   for (const row of NAME_ROWS) {
-    const hit = row.isExactOnly ? name === row.suffix : name === row.suffix || name.endsWith(DOTTED.get(row) ?? '');
+    const hit = row.isExactOnly
+      ? name === row.suffix
+      : name === row.suffix || name.endsWith(DOTTED.get(row) ?? '');
     if (hit && (found === undefined || row.suffix.length > found.suffix.length)) found = row;
   }
   return found;
