@@ -20,7 +20,8 @@ const MAY_DEPEND = {
   cli: ['policy', 'detect', 'audit', 'egress', 'sandbox', 'mcp', 'server'],
 };
 const PURE = new Set(['policy', 'detect']);
-const IMPORT = /(?:^|[\s;])(?:import|export)\s(?:[^'"]*?\sfrom\s)?['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
+const IMPORT =
+  /(?:^|[\s;])(?:import|export)\s(?:[^'"]*?\sfrom\s)?['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
 
 const problems = [];
 const importsOf = (file) => [...readFileSync(file, 'utf8').matchAll(IMPORT)].map((m) => m[1] ?? m[2]);
@@ -35,7 +36,22 @@ const walk = (dir, out = []) => {
 const isBuiltin = (spec) => spec.startsWith('node:') || builtinModules.includes(spec.split('/')[0]);
 // What "I/O" means for a third-party dependency of a pure package (reading process.env for a
 // warning switch, or Buffer, is not I/O).
-const IO = new Set(['fs', 'net', 'http', 'https', 'http2', 'child_process', 'dgram', 'dns', 'tls', 'worker_threads', 'cluster', 'inspector', 'v8', 'vm']);
+const IO = new Set([
+  'fs',
+  'net',
+  'http',
+  'https',
+  'http2',
+  'child_process',
+  'dgram',
+  'dns',
+  'tls',
+  'worker_threads',
+  'cluster',
+  'inspector',
+  'v8',
+  'vm',
+]);
 const isIo = (spec) => IO.has(spec.replace(/^node:/, '').split('/')[0]);
 
 for (const pkg of readdirSync(join(root, 'packages'))) {
@@ -43,7 +59,9 @@ for (const pkg of readdirSync(join(root, 'packages'))) {
   if (!existsSync(src)) continue;
   const allowed = MAY_DEPEND[pkg];
   if (!allowed) {
-    problems.push(`packages/${pkg}: not a part of DESIGN.md; add it to the table in DESIGN.md and tools/check-deps.mjs`);
+    problems.push(
+      `packages/${pkg}: not a part of DESIGN.md; add it to the table in DESIGN.md and tools/check-deps.mjs`,
+    );
     continue;
   }
   for (const file of walk(src)) {
@@ -51,8 +69,10 @@ for (const pkg of readdirSync(join(root, 'packages'))) {
       const where = relative(root, file);
       if (spec.startsWith('@perimeter/')) {
         const target = spec.slice('@perimeter/'.length).split('/')[0];
-        if (spec.split('/').length > 2) problems.push(`${where}: imports ${spec}, another package's internals; import its index`);
-        if (target !== pkg && !allowed.includes(target)) problems.push(`${where}: ${pkg} may not depend on ${target} (DESIGN.md)`);
+        if (spec.split('/').length > 2)
+          problems.push(`${where}: imports ${spec}, another package's internals; import its index`);
+        if (target !== pkg && !allowed.includes(target))
+          problems.push(`${where}: ${pkg} may not depend on ${target} (DESIGN.md)`);
       } else if (PURE.has(pkg) && isBuiltin(spec)) {
         problems.push(`${where}: ${pkg} is pure but imports ${spec}`);
       } else if (spec.startsWith('.') && spec.includes('/packages/')) {
@@ -84,17 +104,26 @@ for (const pkg of PURE) {
       if (seen.has(file) || !existsSync(file)) continue;
       seen.add(file);
       for (const spec of importsOf(file)) {
-        if (isIo(spec)) problems.push(`packages/${pkg}: dependency ${dep} imports ${spec} (${relative(root, file)})`);
+        if (isIo(spec))
+          problems.push(`packages/${pkg}: dependency ${dep} imports ${spec} (${relative(root, file)})`);
         else if (spec.startsWith('.')) {
           const next = resolve(dirname(file), spec);
-          queue.push(existsSync(next) && statSync(next).isFile() ? next : [`${next}.js`, `${next}.cjs`, join(next, 'index.js')].find(existsSync) ?? next);
+          queue.push(
+            existsSync(next) && statSync(next).isFile()
+              ? next
+              : ([`${next}.js`, `${next}.cjs`, join(next, 'index.js')].find(existsSync) ?? next),
+          );
         }
       }
       for (const m of readFileSync(file, 'utf8').matchAll(/require\(\s*['"]([^'"]+)['"]\s*\)/g)) {
-        if (isIo(m[1])) problems.push(`packages/${pkg}: dependency ${dep} requires ${m[1]} (${relative(root, file)})`);
+        if (isIo(m[1]))
+          problems.push(`packages/${pkg}: dependency ${dep} requires ${m[1]} (${relative(root, file)})`);
         else if (m[1].startsWith('.')) {
           const next = resolve(dirname(file), m[1]);
-          queue.push([next, `${next}.js`, join(next, 'index.js')].find((f) => existsSync(f) && statSync(f).isFile()) ?? next);
+          queue.push(
+            [next, `${next}.js`, join(next, 'index.js')].find((f) => existsSync(f) && statSync(f).isFile()) ??
+              next,
+          );
         }
       }
     }

@@ -176,7 +176,7 @@ class Lexer {
       const doc = this.heredocs.shift();
       if (!doc) break;
       const bodyStart = this.i;
-      let bodyEnd = bodyStart;
+      let bodyEnd: number;
       for (;;) {
         if (this.i >= this.s.length) return 'the command has a here-document with no end marker';
         const nl = this.s.indexOf('\n', this.i);

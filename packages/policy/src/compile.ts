@@ -42,9 +42,8 @@ interface RuleCommon {
 export interface NetworkRuleC extends RuleCommon {
   readonly hosts: readonly HostPattern[];
   readonly cidrs: readonly Cidr[];
+  /** The rule's ports; a port written on a host pattern (`host:8443`) replaces them for that pattern. */
   readonly ports: PortSet;
-  /** True when ports were written; host-pattern ports then narrow nothing further. */
-  readonly hasExplicitPorts: boolean;
   readonly methods?: ReadonlySet<string>;
   readonly paths?: readonly PathPattern[];
 }
@@ -338,7 +337,6 @@ export function compilePolicy(doc: PolicyDocument): { policy: CompiledPolicy; di
         hosts: hostPatterns(c, r.hosts, [...at, 'hosts']),
         cidrs,
         ports: ports(c, r.ports, effect === 'allow' ? WEB_PORTS : ANY_PORT, [...at, 'ports']),
-        hasExplicitPorts: r.ports !== undefined,
         ...(methods ? { methods: new Set(methods) } : {}),
         ...(r.paths ? { paths: pathPatterns(c, r.paths, [...at, 'paths'], true) } : {}),
       });

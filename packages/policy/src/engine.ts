@@ -163,11 +163,15 @@ function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
   else map.set(key, [value]);
 }
 
-/** HTTP path → canonical segments: query dropped, unreserved escapes decoded, dot segments resolved. */
+/**
+ * HTTP path → canonical segments: query dropped, unreserved escapes decoded, dot segments
+ * resolved. An encoded slash or backslash (`%2F`, `%5C`) is read as a separator, since many
+ * servers decode it before routing: `/repos/acme/x%2F..%2F..%2Fother` is judged as `/repos/other`.
+ */
 function httpSegments(path: string): string[] | undefined {
   if (!path.startsWith('/') || hasControlCharacter(path)) return undefined;
   const cut = path.search(/[?#]/);
-  const raw = cut >= 0 ? path.slice(0, cut) : path;
+  const raw = (cut >= 0 ? path.slice(0, cut) : path).replace(/%2f|%5c|\\/gi, '/');
   const out: string[] = [];
   for (const part of raw.split('/')) {
     const seg = part.replace(/%([0-9a-fA-F]{2})/g, (m, hex: string) => {

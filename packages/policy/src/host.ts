@@ -133,7 +133,10 @@ export function canonicalHost(raw: string): HostResult {
     }
     if (mapped === '') return fail('malformed-host', `"${raw}" is not a valid host name`);
     if (mapped.startsWith('[')) return parseIpv6Host(mapped.slice(1, -1), steps);
-    if (mapped !== decoded.toLowerCase()) steps.push('idna-mapped');
+    // ASCII-only lowercasing: toLowerCase() would also fold the Kelvin sign (U+212A) to "k" and
+    // hide that IDNA mapped a non-ASCII character.
+    const asciiLower = decoded.replace(/[A-Z]/g, (ch) => ch.toLowerCase());
+    if (mapped !== asciiLower) steps.push('idna-mapped');
     else if (mapped !== decoded) steps.push('lowercased');
     ascii = mapped;
   }

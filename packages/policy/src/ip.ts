@@ -36,7 +36,9 @@ function parseIpv4Number(part: string): number | undefined {
   } else if (!DIGITS.test(text)) {
     return undefined;
   }
-  // Parse without losing precision: a 0x41414141A9FEA9FE must fail, not wrap around.
+  // Parse without losing precision: a 0x41414141A9FEA9FE must fail, not wrap around. Leading
+  // zeros carry no value (0x00000000000000007f is 127), so they do not count toward the length.
+  text = text.replace(/^0+(?=.)/, '');
   if (text.length > 12) return Number.POSITIVE_INFINITY;
   return parseInt(text, radix);
 }

@@ -763,7 +763,7 @@ function overBroadNetworkAllows(lint: Lint): void {
         hint: `name the networks the agent needs; blocks wider than /${limit} are almost never meant`,
       });
     }
-    if (rule.hasExplicitPorts && portsWithin([[1, 65535]], rule.ports)) {
+    if (portsWithin([[1, 65535]], rule.ports)) {
       const raw = valueAt(policy.source, [...rule.at, 'ports']);
       const k = Array.isArray(raw)
         ? raw.findIndex((s: unknown) => {

@@ -16,6 +16,7 @@ import { z } from 'zod';
 import { compilePolicy, type CompiledPolicy } from './compile.js';
 import { formatPath, type Diagnostic, type DiagnosticPath, type Position } from './diagnostic.js';
 import { PolicyDocument } from './schema.js';
+import { MAX_POLICY_BYTES, nestingProblem, utf8Length } from './yaml-limits.js';
 
 export interface PolicySource {
   /** A name for messages, usually the file path. */
@@ -36,8 +37,6 @@ export interface LoadResult {
   readonly policies: LoadedPolicy[];
   readonly diagnostics: Diagnostic[];
 }
-
-const MAX_FILE_BYTES = 1 << 20;
 
 let knownKeys: string[] | undefined;
 /** Every key the schema knows, for "did you mean" hints. */
@@ -103,15 +102,20 @@ function valueAt(root: unknown, path: DiagnosticPath): unknown {
 }
 
 /** Zod issues → our diagnostics, in words a policy author reads. */
-function issuesToDiagnostics(issues: readonly z.core.$ZodIssue[], input: unknown): Diagnostic[] {
+function issuesToDiagnostics(
+  issues: readonly z.core.$ZodIssue[],
+  input: unknown,
+  limit: number,
+): Diagnostic[] {
   const out: Diagnostic[] = [];
   for (const issue of issues) {
+    if (out.length >= limit) break;
     const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
     const where = formatPath(path);
     const subject = where === '' ? 'the document' : where;
     switch (issue.code) {
       case 'unrecognized_keys':
-        for (const key of issue.keys) {
+        for (const key of issue.keys.slice(0, limit)) {
           const suggestion = suggestKey(key);
           out.push({
             severity: 'error',
@@ -139,6 +143,16 @@ function issuesToDiagnostics(issues: readonly z.core.$ZodIssue[], input: unknown
         break;
       }
       case 'invalid_value':
+        if (valueAt(input, path) === undefined) {
+          const expected = issue.values.map((v) => JSON.stringify(v)).join(' or ');
+          out.push({
+            severity: 'error',
+            code: 'missing-key',
+            message: `${subject} is required (${expected})`,
+            path,
+          });
+          break;
+        }
         out.push({
           severity: 'error',
           code: 'bad-value',
@@ -205,27 +219,79 @@ function locator(
   };
 }
 
+/** Past this many, a document's problems are counted rather than listed (and located). */
+const MAX_DIAGNOSTICS_PER_DOCUMENT = 100;
+
+/** `---` with nothing after it is an empty document, not a null policy. */
+function isEmptyDocument(doc: Document.Parsed): boolean {
+  const c = doc.contents;
+  return (
+    c === null ||
+    (isScalar(c) && c.value === null && (c.source === undefined || c.source === '' || c.source === null))
+  );
+}
+
+/** Keys that appear twice in one mapping, with their offsets: one pass, a set per mapping. */
+function duplicateKeys(doc: Document.Parsed): { key: string; offset: number }[] {
+  const out: { key: string; offset: number }[] = [];
+  const stack: unknown[] = [doc.contents];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (isMap(node)) {
+      const seen = new Set<unknown>();
+      for (const pair of node.items) {
+        const key = isScalar(pair.key) ? pair.key.value : pair.key;
+        if (isScalar(pair.key) && seen.has(key)) {
+          out.push({
+            key: typeof key === 'string' ? key : JSON.stringify(key),
+            offset: pair.key.range?.[0] ?? 0,
+          });
+        }
+        seen.add(key);
+        stack.push(pair.value);
+      }
+    } else if (isSeq(node)) {
+      for (const item of node.items) stack.push(item);
+    }
+  }
+  return out.sort((a, b) => a.offset - b.offset);
+}
+
 /** Loads every document of every source; returns what compiled and every problem found. */
 export function loadPolicies(sources: readonly PolicySource[]): LoadResult {
   const policies: LoadedPolicy[] = [];
   const diagnostics: Diagnostic[] = [];
   for (const { file, text } of sources) {
-    if (text.length > MAX_FILE_BYTES) {
+    if (utf8Length(text) > MAX_POLICY_BYTES) {
       diagnostics.push({
         severity: 'error',
         code: 'file-too-large',
         message: 'the policy file is larger than 1 MiB',
+        hint: 'split it into several files',
         at: { file, line: 1, col: 1 },
       });
       continue;
     }
     const lines = new LineCounter();
+    const deep = nestingProblem(text);
+    if (deep) {
+      const before = text.slice(0, deep.offset);
+      diagnostics.push({
+        severity: 'error',
+        code: 'too-deep',
+        message: deep.message,
+        hint: 'policies need only a few levels; flatten the structure',
+        at: { file, line: before.split('\n').length, col: deep.offset - before.lastIndexOf('\n') },
+      });
+      continue;
+    }
     let docs: Document.Parsed[];
     try {
       docs = parseAllDocuments(text, {
         lineCounter: lines,
         prettyErrors: false,
-        uniqueKeys: true,
+        // Duplicate keys are found below in one pass; the library's own check is quadratic.
+        uniqueKeys: false,
         strict: true,
       }) as Document.Parsed[];
     } catch (e) {
@@ -255,9 +321,23 @@ export function loadPolicies(sources: readonly PolicySource[]): LoadResult {
         }
         return;
       }
-      if (doc.contents === null) return;
+      if (isEmptyDocument(doc)) return;
       count++;
       const locate = locator(doc, lines, file, doc.range[0]);
+      const duplicates = duplicateKeys(doc);
+      if (duplicates.length > 0) {
+        for (const { key, offset } of duplicates.slice(0, MAX_DIAGNOSTICS_PER_DOCUMENT)) {
+          const pos = lines.linePos(offset);
+          diagnostics.push({
+            severity: 'error',
+            code: 'duplicate-key',
+            message: `the key "${key}" appears twice in the same mapping`,
+            hint: 'YAML keeps only one of them; remove or merge the other',
+            at: { file, line: pos.line, col: pos.col },
+          });
+        }
+        return;
+      }
       let input: unknown;
       try {
         input = doc.toJS({ maxAliasCount: 100 });
@@ -272,8 +352,18 @@ export function loadPolicies(sources: readonly PolicySource[]): LoadResult {
       }
       const parsed = PolicyDocument.safeParse(input);
       if (!parsed.success) {
-        for (const d of issuesToDiagnostics(parsed.error.issues, input))
-          diagnostics.push({ ...d, at: locate(d.path ?? []) });
+        const issues = parsed.error.issues;
+        const total = issues.reduce((n, i) => n + (i.code === 'unrecognized_keys' ? i.keys.length : 1), 0);
+        const found = issuesToDiagnostics(issues, input, MAX_DIAGNOSTICS_PER_DOCUMENT);
+        for (const d of found) diagnostics.push({ ...d, at: locate(d.path ?? []) });
+        if (total > found.length) {
+          diagnostics.push({
+            severity: 'error',
+            code: 'too-many-problems',
+            message: `and more problems in this document (${total} schema problems in all)`,
+            at: locate([]),
+          });
+        }
         return;
       }
       const { policy, diagnostics: found } = compilePolicy(parsed.data);

@@ -196,7 +196,8 @@ export function literalPrefix(pattern: ExpandedPathPattern): string[] {
 
 /**
  * A few concrete paths the pattern matches (wildcards filled in, `**` as zero and as two
- * segments). Lint uses them to find overlapping and shadowed rules.
+ * segments). They prove that two patterns overlap when a witness of one matches the other; they
+ * never prove that one pattern covers another.
  */
 export function pathWitnesses(pattern: ExpandedPathPattern): string[][] {
   let out: string[][] = [[]];
