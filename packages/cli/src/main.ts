@@ -1,9 +1,7 @@
-#!/usr/bin/env node
 // The perimeter command: parses the command word, runs it, prints errors once (no stack traces
-// unless --debug) and exits with the command's code.
+// unless --debug) and returns the exit code. bin/perimeter.js calls it.
 
-import { readFileSync, realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { runCheck } from './commands/check.js';
 import { runExplain, runLint, runSimulate, runTest, runValidate } from './commands/policy.js';
 import { UserError } from './errors.js';
@@ -74,15 +72,3 @@ export function main(argv: readonly string[], ui: Ui = terminalUi()): number {
     return 70;
   }
 }
-
-function isEntryPoint(): boolean {
-  const script = process.argv[1];
-  if (script === undefined) return false;
-  try {
-    return realpathSync(script) === fileURLToPath(import.meta.url);
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryPoint()) process.exitCode = main(process.argv.slice(2));

@@ -1,4 +1,4 @@
-// The real binary: `node packages/cli/dist/src/main.js` spawned from the repository root with an
+// The real binary: `node packages/cli/bin/perimeter.js` spawned from the repository root with an
 // argv array (no shell), stdout a pipe (not a TTY) and NO_COLOR unset. It checks what the
 // in-process harness cannot: the entry point runs main, the exit code reaches the process, and
 // no colour escapes are written when stdout is not a terminal.
@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { REPO_ROOT, STACK_FRAME } from './cli-harness.js';
 
-const BIN = join(REPO_ROOT, 'packages/cli/dist/src/main.js');
+const BIN = join(REPO_ROOT, 'packages/cli/bin/perimeter.js');
 // eslint-disable-next-line no-control-regex -- matching the escape character is the point
 const ANSI = /\u001b\[/;
 
