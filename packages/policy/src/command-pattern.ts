@@ -6,7 +6,7 @@
 
 import { basename } from './command-line.js';
 import type { PatternError } from './host-pattern.js';
-import { matchSegments, type PathSegment } from './path-pattern.js';
+import { globSegment, matchSegment, matchSegments, type PathSegment } from './path-pattern.js';
 
 export interface CommandPattern {
   readonly text: string;
@@ -48,7 +48,7 @@ function wordSegment(word: string): PathSegment {
     .replace(/[.+^${}()|[\]\\]/g, '\\$&')
     .replace(/\*/g, '.*')
     .replace(/\?/g, '.');
-  return { kind: 'glob', text: word, re: new RegExp(`^${body}$`, 's') };
+  return globSegment(word, new RegExp(`^${body}$`, 's'));
 }
 
 export function compileCommandPattern(text: string): { pattern: CommandPattern } | { error: PatternError } {
@@ -70,9 +70,10 @@ export function compileCommandPattern(text: string): { pattern: CommandPattern }
 
 export function matchCommandPattern(pattern: CommandPattern, argv: readonly string[]): boolean {
   const program = argv[0];
-  if (program === undefined) return false;
-  const words = pattern.isPathProgram ? argv : [basename(program), ...argv.slice(1)];
-  return matchSegments(pattern.segments, words);
+  const first = pattern.segments[0];
+  if (program === undefined || first === undefined) return false;
+  if (!matchSegment(first, pattern.isPathProgram ? program : basename(program))) return false;
+  return matchSegments(pattern.segments, argv, 1, 1);
 }
 
 /** The program word the pattern is indexed under, or undefined when it is a glob. */

@@ -45,12 +45,12 @@ function parseIpv4Number(part: string): number | undefined {
 
 /** True when the last non-empty dot-separated label is numeric, which makes a host an IPv4 literal. */
 export function endsInNumber(host: string): boolean {
-  const parts = host.split('.');
-  if (parts[parts.length - 1] === '') {
-    if (parts.length === 1) return false;
-    parts.pop();
+  let end = host.length;
+  if (end > 0 && host.charCodeAt(end - 1) === 46 /* . */) {
+    if (end === 1) return false;
+    end--;
   }
-  const last = parts[parts.length - 1] ?? '';
+  const last = host.slice(host.lastIndexOf('.', end - 1) + 1, end);
   if (last !== '' && DIGITS.test(last)) return true;
   return parseIpv4Number(last) !== undefined;
 }

@@ -33,7 +33,7 @@ import {
   type HostPattern,
 } from './host-pattern.js';
 import { cidrOverlaps, cidrWithin, formatCidr, parseCidr, type Cidr } from './ip.js';
-import { isMatchAll, matchNameGlob, type NameGlob } from './name-glob.js';
+import { compileNameGlob, isMatchAll, matchNameGlob, type NameGlob } from './name-glob.js';
 import {
   expandPathPattern,
   matchPath,
@@ -291,7 +291,7 @@ function execPieces(policy: CompiledPolicy, rule: ExecRuleC): Piece[] {
 /** A binding matches its secret's placeholder (no destination) and its injection hosts. */
 function bindingPieces(b: CredentialBindingC): Piece[] {
   const text = `secret "${b.secret}"`;
-  const secret: NameGlob = { text: b.secret, exact: b.secret };
+  const secret: NameGlob = compileNameGlob(b.secret);
   return [
     {
       kind: 'secret',

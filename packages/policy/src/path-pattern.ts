@@ -9,8 +9,25 @@ import type { PatternError } from './host-pattern.js';
 
 export type PathSegment =
   | { readonly kind: 'literal'; readonly text: string }
-  | { readonly kind: 'glob'; readonly text: string; readonly re: RegExp }
+  | {
+      readonly kind: 'glob';
+      readonly text: string;
+      readonly re: RegExp;
+      /** For `*.pem` and `id_*`: the literal end or start, matched without the RegExp. */
+      readonly suffix?: string;
+      readonly prefix?: string;
+    }
   | { readonly kind: 'any-depth' };
+
+/** A glob segment, with the one-star shapes (`*x`, `x*`) marked for matching without a RegExp. */
+export function globSegment(text: string, re: RegExp): PathSegment {
+  const stars = text.split('*').length - 1;
+  if (stars === 1 && !text.includes('?')) {
+    if (text.startsWith('*')) return { kind: 'glob', text, re, suffix: text.slice(1) };
+    if (text.endsWith('*')) return { kind: 'glob', text, re, prefix: text.slice(0, -1) };
+  }
+  return { kind: 'glob', text, re };
+}
 
 export type PathRoot = 'absolute' | 'home' | 'workspace' | 'anywhere';
 
@@ -40,7 +57,7 @@ function segmentOf(text: string): PathSegment {
     .replace(/[.+^${}()|[\]\\]/g, '\\$&')
     .replace(/\*/g, '[^/]*')
     .replace(/\?/g, '[^/]');
-  return { kind: 'glob', text, re: new RegExp(`^${body}$`, 's') };
+  return globSegment(text, new RegExp(`^${body}$`, 's'));
 }
 
 export function compilePathPattern(text: string): { pattern: PathPattern } | { error: PatternError } {
@@ -118,8 +135,12 @@ export function expandPathPattern(pattern: PathPattern, ctx: PathContext): Expan
   return { text: pattern.text, segments: [...base, ...pattern.segments] };
 }
 
-function matchSegment(seg: PathSegment, text: string): boolean {
-  return seg.kind === 'literal' ? seg.text === text : seg.kind === 'glob' ? seg.re.test(text) : true;
+export function matchSegment(seg: PathSegment, text: string): boolean {
+  if (seg.kind === 'literal') return seg.text === text;
+  if (seg.kind === 'any-depth') return true;
+  if (seg.suffix !== undefined) return text.endsWith(seg.suffix);
+  if (seg.prefix !== undefined) return text.startsWith(seg.prefix);
+  return seg.re.test(text);
 }
 
 /** Matches canonical path segments, starting at `from` in both arrays. */
