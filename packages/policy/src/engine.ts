@@ -170,6 +170,11 @@ function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
  */
 function httpSegments(path: string): string[] | undefined {
   if (!path.startsWith('/') || hasControlCharacter(path)) return undefined;
+  if (!/[%?#\\]|\/\/|\/\.\.?(\/|$)/.test(path)) {
+    const plain = path.slice(1).split('/');
+    if (plain[plain.length - 1] === '') plain.pop();
+    return plain;
+  }
   const cut = path.search(/[?#]/);
   const raw = (cut >= 0 ? path.slice(0, cut) : path).replace(/%2f|%5c|\\/gi, '/');
   const out: string[] = [];
@@ -481,13 +486,15 @@ export class Engine {
     resource: string,
     hits: readonly RuleRef[],
     notes?: readonly string[],
+    /** How the reason names the resource when no rule matched (exec quotes its command). */
+    named: string = resource,
   ): Decision {
     const unique = hits.length > 1 ? [...new Set(hits)] : hits;
     const o = settle(unique, this.defaults[surface]);
     const reason =
       o.rules.length > 0
         ? `${VERB[o.would]} by ${ruleList(o.rules)}.${auditSuffix(o)}`
-        : `${VERB[o.would]}: no rule matches ${resource}, and the ${surface} default is ${o.would}.${auditSuffix(o)}`;
+        : `${VERB[o.would]}: no rule matches ${named}, and the ${surface} default is ${o.would}.${auditSuffix(o)}`;
     return {
       surface,
       action,
@@ -503,23 +510,32 @@ export class Engine {
     };
   }
 
-  private guarded(base: Decision, guard: NonNullable<Decision['guard']>, subject: string): Decision {
+  /** A guard refusal: the guard is always enforced, and deny rules that also matched are named. */
+  private guarded(
+    base: Pick<Decision, 'surface' | 'action' | 'resource' | 'matched' | 'notes'>,
+    guard: NonNullable<Decision['guard']>,
+    subject: string,
+  ): Decision {
     const denyRules = base.matched.filter((r) => r.effect === 'deny');
     const lift = guard.isLocked
       ? 'no policy can open it'
       : `the built-in guard refuses it unless an allow rule names ${guard.range ? `an address inside ${guard.range}` : 'it exactly'}`;
     return {
-      ...base,
+      surface: base.surface,
+      action: base.action,
+      resource: base.resource,
       decision: 'deny',
       wouldDecision: 'deny',
       mode: 'enforce',
       rules: denyRules,
+      matched: base.matched,
       code: denyRules.length > 0 ? 'rule' : 'guard',
       reason:
         denyRules.length > 0
           ? `Denied by ${ruleList(denyRules)}; ${subject} is also ${guard.what}.`
           : `Denied: ${subject} is ${guard.what}; ${lift}.`,
       guard,
+      ...(base.notes ? { notes: base.notes } : {}),
     };
   }
 
@@ -605,8 +621,11 @@ export class Engine {
       guard = this.ipGuard(host.ip, lifting);
     }
 
+    if (guard) {
+      const matched = hits.length > 1 ? [...new Set(hits)] : hits;
+      return this.guarded({ surface: 'network', action, resource, matched, ...(notes ? { notes } : {}) }, guard, host.name);
+    }
     const base = this.finish('network', action, resource, hits, notes);
-    if (guard) return this.guarded(base, guard, host.name);
     if (r.resolved === undefined || base.wouldDecision === 'deny') return base;
     return this.judgeResolved(base, r, host.name, method, segs);
   }
@@ -854,6 +873,14 @@ export class Engine {
     hitsPer: readonly RuleRef[][],
   ): Decision {
     const dflt = this.defaults.exec;
+    const only = hitsPer.length === 1 ? hitsPer[0] : undefined;
+    const onlyCommand = commands.length === 1 ? commands[0] : undefined;
+    if (only !== undefined && onlyCommand !== undefined) {
+      // The common case, one command and no privilege wrapper: decided like any other surface.
+      const resource = onlyCommand.argv.join(' ');
+      const notes = onlyCommand.via.length > 0 || resource !== text ? [`runs: ${resource}`] : undefined;
+      return this.finish('exec', 'exec', resource, only, notes, `"${resource}"`);
+    }
     let decisionRank = -1;
     let wouldRank = -1;
     const outcomes = hitsPer.map((hits) => settle(hits, dflt));

@@ -88,6 +88,40 @@ function parseIpv6Host(body: string, steps: HostStep[]): HostResult {
   return ipHost(ip, steps);
 }
 
+const NO_STEPS: readonly HostStep[] = Object.freeze([]);
+
+/**
+ * The common case in one pass and no allocation beyond the result: an already-canonical name
+ * (lowercase letters, digits, `-`, `_`, dots between non-empty labels of at most 63 characters,
+ * no `xn--` label, a last label that is not numeric). Anything else returns undefined and takes
+ * the full path below, which gives the same answer for these names.
+ */
+function plainName(raw: string): { host: CanonicalHost } | undefined {
+  const n = raw.length;
+  if (n > 253) return undefined;
+  let labelStart = 0;
+  let lastIsNumeric = true;
+  for (let i = 0; i <= n; i++) {
+    const c = i < n ? raw.charCodeAt(i) : 46;
+    if (c === 46 /* . */) {
+      const len = i - labelStart;
+      if (len === 0 || len > 63) return undefined;
+      if (len >= 4 && raw.startsWith('xn--', labelStart)) return undefined;
+      if (i < n) {
+        labelStart = i + 1;
+        lastIsNumeric = true;
+      }
+    } else if ((c >= 97 && c <= 122) || c === 45 || c === 95) {
+      lastIsNumeric = false;
+    } else if (!(c >= 48 && c <= 57)) {
+      return undefined;
+    }
+  }
+  // A numeric last label (or 0x…) makes it an IPv4 literal: the full path parses it.
+  if (lastIsNumeric || raw.startsWith('0x', labelStart)) return undefined;
+  return { host: { kind: 'name', name: raw, steps: NO_STEPS } };
+}
+
 /**
  * Canonicalises a host as written in a request, a URL or a SOCKS request: brackets stripped from
  * IPv6, percent-decoding, IDNA UTS-46 to ASCII (via the WHATWG URL parser), lowercase, one
@@ -109,6 +143,8 @@ export function canonicalHost(raw: string): HostResult {
   }
   if (raw.includes(':')) return parseIpv6Host(raw, steps);
 
+  const fast = plainName(raw);
+  if (fast !== undefined) return fast;
   let ascii: string;
   if (FAST_ASCII.test(raw) && !/(^|\.)xn--/i.test(raw)) {
     ascii = raw.toLowerCase();

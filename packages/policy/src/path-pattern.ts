@@ -196,6 +196,10 @@ export function canonicalPath(
   } else if (raw.startsWith('/')) full = raw;
   else if (ctx.workspace !== undefined) full = `${ctx.workspace}/${raw}`;
   else return { error: `"${raw}" is relative and no workspace is set to resolve it against` };
+  // Already canonical (absolute, no empty, "." or ".." segment): split once and done.
+  if (full.startsWith('/') && full.length > 1 && !full.includes('//') && !full.endsWith('/') && !/\/\.\.?(\/|$)/.test(full)) {
+    return { segments: full.slice(1).split('/'), path: full };
+  }
   const out: string[] = [];
   for (const part of full.split('/')) {
     if (part === '' || part === '.') continue;
