@@ -305,7 +305,7 @@ function commandWords(words: readonly string[]): string[] | undefined {
     if (KEYWORDS_DROPPED.has(w) || ASSIGNMENT.test(w)) k++;
     else break;
   }
-  return words.slice(k);
+  return k === 0 ? (words as string[]) : words.slice(k);
 }
 
 const SHELLS = new Set(['sh', 'bash', 'zsh', 'dash', 'ksh', 'mksh', 'ash', 'busybox']);

@@ -68,11 +68,12 @@ export function compileCommandPattern(text: string): { pattern: CommandPattern }
   return { pattern: { text, isPathProgram: program.includes('/'), segments } };
 }
 
-export function matchCommandPattern(pattern: CommandPattern, argv: readonly string[]): boolean {
+/** `programName` is argv[0]'s basename, when the caller has it already. */
+export function matchCommandPattern(pattern: CommandPattern, argv: readonly string[], programName?: string): boolean {
   const program = argv[0];
   const first = pattern.segments[0];
   if (program === undefined || first === undefined) return false;
-  if (!matchSegment(first, pattern.isPathProgram ? program : basename(program))) return false;
+  if (!matchSegment(first, pattern.isPathProgram ? program : (programName ?? basename(program)))) return false;
   return matchSegments(pattern.segments, argv, 1, 1);
 }
 

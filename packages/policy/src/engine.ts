@@ -99,8 +99,10 @@ interface DefaultEffect {
 interface Outcome {
   decision: Effect;
   would: Effect;
-  rules: RuleRef[];
+  rules: readonly RuleRef[];
 }
+
+const NO_RULES: readonly RuleRef[] = Object.freeze([]);
 
 /** deny > ask > allow > default, over enforce-mode rules for the decision and all rules for the would-be. */
 function settle(hits: readonly RuleRef[], dflt: DefaultEffect): Outcome {
@@ -114,7 +116,13 @@ function settle(hits: readonly RuleRef[], dflt: DefaultEffect): Outcome {
   const would = wouldRank >= 0 ? (BY_RANK[wouldRank] as Effect) : dflt.effect;
   const decision =
     enforcedRank >= 0 ? (BY_RANK[enforcedRank] as Effect) : dflt.isAudit ? 'allow' : dflt.effect;
-  const rules = wouldRank >= 0 ? hits.filter((h) => RANK[h.effect] === wouldRank) : [];
+  let rules: readonly RuleRef[] = NO_RULES;
+  if (wouldRank >= 0) {
+    // Usually every hit has the winning effect (one rule, or several of one kind): no copy then.
+    let isUniform = true;
+    for (const h of hits) if (RANK[h.effect] !== wouldRank) isUniform = false;
+    rules = isUniform ? hits : hits.filter((h) => RANK[h.effect] === wouldRank);
+  }
   return { decision, would, rules };
 }
 
@@ -228,18 +236,21 @@ class NetworkIndex {
 
   hostEntries(name: string, out: HostEntry[]): void {
     const exact = this.exact.get(name);
-    if (exact) out.push(...exact);
+    if (exact) for (const e of exact) out.push(e);
     const dot = name.indexOf('.');
     if (dot > 0) {
-      const parent = name.slice(dot + 1);
-      const one = this.oneLabel.get(parent);
-      if (one) out.push(...one);
-      for (let at = dot; at >= 0; at = name.indexOf('.', at + 1)) {
-        const deep = this.anyDepth.get(name.slice(at + 1));
-        if (deep) out.push(...deep);
+      if (this.oneLabel.size > 0) {
+        const one = this.oneLabel.get(name.slice(dot + 1));
+        if (one) for (const e of one) out.push(e);
+      }
+      if (this.anyDepth.size > 0) {
+        for (let at = dot; at >= 0; at = name.indexOf('.', at + 1)) {
+          const deep = this.anyDepth.get(name.slice(at + 1));
+          if (deep) for (const e of deep) out.push(e);
+        }
       }
     }
-    out.push(...this.anyHost);
+    for (const e of this.anyHost) out.push(e);
   }
 
   cidrEntries(ip: Ip, out: CidrEntry[]): void {
@@ -495,7 +506,7 @@ export class Engine {
       o.rules.length > 0
         ? `${VERB[o.would]} by ${ruleList(o.rules)}.${auditSuffix(o)}`
         : `${VERB[o.would]}: no rule matches ${named}, and the ${surface} default is ${o.would}.${auditSuffix(o)}`;
-    return {
+    const decision: { -readonly [K in keyof Decision]: Decision[K] } = {
       surface,
       action,
       resource,
@@ -506,8 +517,9 @@ export class Engine {
       matched: unique,
       code: o.rules.length > 0 ? 'rule' : 'default',
       reason,
-      ...(notes && notes.length > 0 ? { notes } : {}),
     };
+    if (notes && notes.length > 0) decision.notes = notes;
+    return decision;
   }
 
   /** A guard refusal: the guard is always enforced, and deny rules that also matched are named. */
@@ -815,13 +827,14 @@ export class Engine {
     const program = argv[0];
     if (program === undefined) return false;
     let found = false;
+    const name = basename(program);
     const consider = (e: ExecEntry): void => {
-      if ((effect === 'any' || e.rule.ref.effect === effect) && matchCommandPattern(e.pattern, argv)) {
+      if ((effect === 'any' || e.rule.ref.effect === effect) && matchCommandPattern(e.pattern, argv, name)) {
         out.push(e.rule.ref);
         found = true;
       }
     };
-    this.execByProgram.get(basename(program))?.forEach(consider);
+    this.execByProgram.get(name)?.forEach(consider);
     if (program.includes('/')) this.execByProgram.get(program)?.forEach(consider);
     this.execGlobs.forEach(consider);
     return found;
@@ -883,28 +896,37 @@ export class Engine {
     }
     let decisionRank = -1;
     let wouldRank = -1;
-    const outcomes = hitsPer.map((hits) => settle(hits, dflt));
-    for (const o of outcomes) {
-      decisionRank = Math.max(decisionRank, RANK[o.decision]);
-      wouldRank = Math.max(wouldRank, RANK[o.would]);
+    const outcomes: Outcome[] = [];
+    for (const hits of hitsPer) {
+      const o = settle(hits, dflt);
+      outcomes.push(o);
+      if (RANK[o.decision] > decisionRank) decisionRank = RANK[o.decision];
+      if (RANK[o.would] > wouldRank) wouldRank = RANK[o.would];
     }
     const decision = BY_RANK[decisionRank] as Effect;
     const would = BY_RANK[wouldRank] as Effect;
-    const rules = [...new Set(outcomes.filter((o) => o.would === would).flatMap((o) => o.rules))];
-    const matched = [...new Set(hitsPer.flat())];
-    const resource = commands.map((c) => c.argv.join(' ')).join(' ; ');
-    const decidedBy = decided.filter(
-      (_, i) => outcomes[i]?.would === would && (outcomes[i]?.rules.length ?? 0) === 0,
-    );
-    const o = { decision, would, rules };
+    const ruleSet = new Set<RuleRef>();
+    const matchedSet = new Set<RuleRef>();
+    const decidedBy: string[] = [];
+    outcomes.forEach((o, i) => {
+      for (const h of hitsPer[i] ?? []) matchedSet.add(h);
+      if (o.would !== would) return;
+      for (const r of o.rules) ruleSet.add(r);
+      if (o.rules.length === 0) decidedBy.push(`"${(decided[i] ?? []).join(' ')}"`);
+    });
+    const rules = [...ruleSet];
+    const matched = [...matchedSet];
+    let resource = '';
+    let hasWrapper = false;
+    for (const c of commands) {
+      resource = resource === '' ? c.argv.join(' ') : `${resource} ; ${c.argv.join(' ')}`;
+      if (c.via.length > 0) hasWrapper = true;
+    }
     const reason =
       rules.length > 0
-        ? `${VERB[would]} by ${ruleList(rules)}.${auditSuffix(o)}`
-        : `${VERB[would]}: no rule matches ${decidedBy.map((argv) => `"${argv.join(' ')}"`).join(', ') || resource}, and the exec default is ${would}.${auditSuffix(o)}`;
-    const notes =
-      commands.length > 1 || commands.some((c) => c.via.length > 0) || resource !== text
-        ? [`runs: ${resource}`]
-        : undefined;
+        ? `${VERB[would]} by ${ruleList(rules)}.${auditSuffix({ decision, would, rules })}`
+        : `${VERB[would]}: no rule matches ${decidedBy.join(', ') || resource}, and the exec default is ${would}.${auditSuffix({ decision, would, rules })}`;
+    const notes = commands.length > 1 || hasWrapper || resource !== text ? [`runs: ${resource}`] : undefined;
     return {
       surface: 'exec',
       action: 'exec',

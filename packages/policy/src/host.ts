@@ -122,6 +122,29 @@ function plainName(raw: string): { host: CanonicalHost } | undefined {
   return { host: { kind: 'name', name: raw, steps: NO_STEPS } };
 }
 
+/** Dotted decimal with no leading zeros (`93.184.216.34`): already canonical, parsed in one pass. */
+function plainIpv4(raw: string): { host: CanonicalHost } | undefined {
+  let value = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i <= raw.length; i++) {
+    const c = i < raw.length ? raw.charCodeAt(i) : 46;
+    if (c === 46) {
+      if (digits === 0 || part > 255 || ++dots > 4) return undefined;
+      value = value * 256 + part;
+      part = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && part === 0) return undefined; // a leading zero: octal, the full path parses it
+      part = part * 10 + (c - 48);
+      if (++digits > 3) return undefined;
+    } else return undefined;
+  }
+  if (dots !== 4) return undefined;
+  return { host: { kind: 'ip', ip: ipv4(value), name: raw, steps: NO_STEPS } };
+}
+
 /**
  * Canonicalises a host as written in a request, a URL or a SOCKS request: brackets stripped from
  * IPv6, percent-decoding, IDNA UTS-46 to ASCII (via the WHATWG URL parser), lowercase, one
@@ -143,7 +166,7 @@ export function canonicalHost(raw: string): HostResult {
   }
   if (raw.includes(':')) return parseIpv6Host(raw, steps);
 
-  const fast = plainName(raw);
+  const fast = plainName(raw) ?? plainIpv4(raw);
   if (fast !== undefined) return fast;
   let ascii: string;
   if (FAST_ASCII.test(raw) && !/(^|\.)xn--/i.test(raw)) {

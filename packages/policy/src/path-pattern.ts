@@ -197,7 +197,13 @@ export function canonicalPath(
   else if (ctx.workspace !== undefined) full = `${ctx.workspace}/${raw}`;
   else return { error: `"${raw}" is relative and no workspace is set to resolve it against` };
   // Already canonical (absolute, no empty, "." or ".." segment): split once and done.
-  if (full.startsWith('/') && full.length > 1 && !full.includes('//') && !full.endsWith('/') && !/\/\.\.?(\/|$)/.test(full)) {
+  if (
+    full.length > 1 &&
+    full.charCodeAt(0) === 47 &&
+    full.charCodeAt(full.length - 1) !== 47 &&
+    !full.includes('//') &&
+    (!full.includes('/.') || !/\/\.\.?(\/|$)/.test(full))
+  ) {
     return { segments: full.slice(1).split('/'), path: full };
   }
   const out: string[] = [];

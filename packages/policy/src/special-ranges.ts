@@ -228,15 +228,16 @@ const NAME_ROWS: SpecialName[] = [
   },
 ];
 
-/** The special-use name rule a canonical host name falls under, most specific first, or undefined. */
 const DOTTED = new Map(NAME_ROWS.map((row) => [row, `.${row.suffix}`]));
+/** The last label of every row's suffix: a name whose last label is none of these is not special. */
+const LAST_LABELS = new Set(NAME_ROWS.map((row) => row.suffix.slice(row.suffix.lastIndexOf('.') + 1)));
 
+/** The special-use name rule a canonical host name falls under, most specific first, or undefined. */
 export function specialNameOf(name: string): SpecialName | undefined {
+  if (!LAST_LABELS.has(name.slice(name.lastIndexOf('.') + 1))) return undefined;
   let found: SpecialName | undefined;
   for (const row of NAME_ROWS) {
-    const hit = row.isExactOnly
-      ? name === row.suffix
-      : name === row.suffix || name.endsWith(DOTTED.get(row) ?? '');
+    const hit = row.isExactOnly ? name === row.suffix : name === row.suffix || name.endsWith(DOTTED.get(row) ?? '');
     if (hit && (found === undefined || row.suffix.length > found.suffix.length)) found = row;
   }
   return found;
