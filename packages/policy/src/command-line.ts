@@ -15,6 +15,11 @@ export interface SimpleCommand {
 
 export type CommandLineResult = { readonly commands: SimpleCommand[] } | { readonly error: string };
 
+/** Characters the lexer must look at one by one; every other character is part of a word. */
+const SPECIAL = new Uint8Array(128);
+for (const ch of ' \t\n;&|()<>\'"\\`$#') SPECIAL[ch.charCodeAt(0)] = 1;
+const isSpecial = (code: number): boolean => code < 128 && SPECIAL[code] === 1;
+
 const KEYWORDS_DROPPED = new Set([
   'if',
   'then',
@@ -125,8 +130,11 @@ class Lexer {
           if (err) return err;
         }
       } else {
-        this.append(c);
-        this.i++;
+        // A run of ordinary characters joins the word in one piece.
+        let j = this.i + 1;
+        while (j < s.length && !isSpecial(s.charCodeAt(j))) j++;
+        this.append(s.slice(this.i, j));
+        this.i = j;
       }
     }
     this.endCommand();
