@@ -69,11 +69,16 @@ export function compileCommandPattern(text: string): { pattern: CommandPattern }
 }
 
 /** `programName` is argv[0]'s basename, when the caller has it already. */
-export function matchCommandPattern(pattern: CommandPattern, argv: readonly string[], programName?: string): boolean {
+export function matchCommandPattern(
+  pattern: CommandPattern,
+  argv: readonly string[],
+  programName?: string,
+): boolean {
   const program = argv[0];
   const first = pattern.segments[0];
   if (program === undefined || first === undefined) return false;
-  if (!matchSegment(first, pattern.isPathProgram ? program : (programName ?? basename(program)))) return false;
+  if (!matchSegment(first, pattern.isPathProgram ? program : (programName ?? basename(program))))
+    return false;
   return matchSegments(pattern.segments, argv, 1, 1);
 }
 

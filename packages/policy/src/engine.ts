@@ -286,7 +286,8 @@ class FloatingPaths {
     let extension: string | undefined;
     for (const seg of entry.pattern.segments) {
       if (seg.kind === 'literal') literal = seg.text;
-      else if (seg.kind === 'glob' && seg.suffix?.startsWith('.') && !seg.suffix.slice(1).includes('.')) extension = seg.suffix;
+      else if (seg.kind === 'glob' && seg.suffix?.startsWith('.') && !seg.suffix.slice(1).includes('.'))
+        extension = seg.suffix;
     }
     if (literal !== undefined) push(this.bySegment, literal, entry);
     else if (extension !== undefined) push(this.byExtension, extension, entry);
@@ -635,7 +636,11 @@ export class Engine {
 
     if (guard) {
       const matched = hits.length > 1 ? [...new Set(hits)] : hits;
-      return this.guarded({ surface: 'network', action, resource, matched, ...(notes ? { notes } : {}) }, guard, host.name);
+      return this.guarded(
+        { surface: 'network', action, resource, matched, ...(notes ? { notes } : {}) },
+        guard,
+        host.name,
+      );
     }
     const base = this.finish('network', action, resource, hits, notes);
     if (r.resolved === undefined || base.wouldDecision === 'deny') return base;

@@ -22,9 +22,13 @@ export function compileNameGlob(text: string): NameGlob {
     if (body === '') return { text, kind: 'any', literal: '' };
     if (stars === 1 && text.endsWith('*')) return { text, kind: 'prefix', literal: body };
     if (stars === 1 && text.startsWith('*')) return { text, kind: 'suffix', literal: body };
-    if (stars === 2 && text.startsWith('*') && text.endsWith('*')) return { text, kind: 'infix', literal: body };
+    if (stars === 2 && text.startsWith('*') && text.endsWith('*'))
+      return { text, kind: 'infix', literal: body };
   }
-  const source = text.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const source = text
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return { text, kind: 'regex', literal: '', re: new RegExp(`^${source}$`, 's') };
 }
 

@@ -237,7 +237,9 @@ export function specialNameOf(name: string): SpecialName | undefined {
   if (!LAST_LABELS.has(name.slice(name.lastIndexOf('.') + 1))) return undefined;
   let found: SpecialName | undefined;
   for (const row of NAME_ROWS) {
-    const hit = row.isExactOnly ? name === row.suffix : name === row.suffix || name.endsWith(DOTTED.get(row) ?? '');
+    const hit = row.isExactOnly
+      ? name === row.suffix
+      : name === row.suffix || name.endsWith(DOTTED.get(row) ?? '');
     if (hit && (found === undefined || row.suffix.length > found.suffix.length)) found = row;
   }
   return found;
