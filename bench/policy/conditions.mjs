@@ -8,7 +8,14 @@
 // rule naming an address inside the range, or the name, explicitly) expressed as deny rules, and
 // the surface defaults.
 
-import { SPECIAL_RANGES, cidrContains, formatCidr, parseCidr, specialNameOf } from '@perimeter/policy';
+import {
+  SPECIAL_NAMES,
+  SPECIAL_RANGES,
+  cidrContains,
+  formatCidr,
+  parseCidr,
+  specialNameOf,
+} from '@perimeter/policy';
 
 // ------------------------------------------------------------------------------------------------
 // Nodes. A field is a path into the record: ['host'], ['args', 'repo'], ['ann', 'readOnlyHint'].
@@ -345,22 +352,13 @@ function credentialRule(rule) {
 }
 
 // ------------------------------------------------------------------------------------------------
-// The built-in guard as deny rules. The special-use names are the engine's table
-// (packages/policy/src/special-ranges.ts, not exported): kept in step by the agreement check.
+// The built-in guard as deny rules, from the engine's own tables of special ranges and names.
 
-const SPECIAL_NAMES = [
-  { suffix: 'localhost', exact: false, locked: false },
-  { suffix: 'local', exact: false, locked: false },
-  { suffix: 'internal', exact: false, locked: false },
-  { suffix: 'home.arpa', exact: false, locked: false },
-  { suffix: 'invalid', exact: false, locked: false },
-  { suffix: 'onion', exact: false, locked: false },
-  { suffix: 'metadata', exact: true, locked: true },
-  { suffix: 'metadata.google.internal', exact: false, locked: true },
-  { suffix: 'instance-data', exact: true, locked: true },
-  { suffix: 'instance-data.ec2.internal', exact: true, locked: true },
-  { suffix: 'rancher-metadata', exact: true, locked: true },
-];
+const SPECIAL_NAME_ROWS = SPECIAL_NAMES.map((row) => ({
+  suffix: row.suffix,
+  exact: row.isExactOnly,
+  locked: row.isLocked,
+}));
 
 const cidrWithin = (inner, outer) => inner.prefix >= outer.prefix && cidrContains(outer, inner.ip);
 
@@ -372,7 +370,7 @@ function guardRules(allowRules) {
   const rules = [];
   rules.push({
     id: 'guard/locked-names',
-    cond: and(isName, or(...SPECIAL_NAMES.filter((r) => r.locked).map(nameCondOf))),
+    cond: and(isName, or(...SPECIAL_NAME_ROWS.filter((r) => r.locked).map(nameCondOf))),
   });
   // An allow rule that names a special name exactly (and applies) lifts the guard for it.
   const nameLifters = allowRules.flatMap((r) =>
@@ -382,7 +380,11 @@ function guardRules(allowRules) {
   );
   rules.push({
     id: 'guard/special-names',
-    cond: and(isName, or(...SPECIAL_NAMES.filter((r) => !r.locked).map(nameCondOf)), not(or(...nameLifters))),
+    cond: and(
+      isName,
+      or(...SPECIAL_NAME_ROWS.filter((r) => !r.locked).map(nameCondOf)),
+      not(or(...nameLifters)),
+    ),
   });
   rules.push({
     id: 'guard/locked-ranges',

@@ -5,7 +5,15 @@
 // parseCommandLine/commandsOfArgv) so all three engines judge the same canonical resource. Its
 // cost is part of every peer decision that is timed.
 
-import { canonicalHost, canonicalPath, commandsOfArgv, parseCommandLine } from '@perimeter/policy';
+import {
+  canonicalHost,
+  canonicalHttpPath,
+  canonicalPath,
+  commandsOfArgv,
+  effectiveAnnotations,
+  hasControlCharacter,
+  parseCommandLine,
+} from '@perimeter/policy';
 
 /** The most argv words the peers' exec encodings cover (Cedar unrolls `**` up to this many). */
 export const MAX_ARGV_WORDS = 16;
@@ -13,36 +21,11 @@ export const MAX_ARGV_WORDS = 16;
 const PRIVILEGED = new Set(['sudo', 'doas', 'su', 'pkexec']);
 const SECRET_NAME = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/;
 const METHOD = /^[A-Za-z]{1,20}$/;
-const UNRESERVED = /[A-Za-z0-9\-._~]/;
 
-function hasControlCharacter(text) {
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) return true;
-  }
-  return false;
-}
-
-/**
- * HTTP path → canonical path text, as the engine reads it (its httpSegments, which is not
- * exported): query dropped, an encoded or literal backslash and an encoded slash read as `/`,
- * unreserved escapes decoded, dot segments resolved.
- */
+/** HTTP path → canonical path text, as the engine reads it. */
 function httpPath(path) {
-  if (!path.startsWith('/') || hasControlCharacter(path)) return undefined;
-  const cut = path.search(/[?#]/);
-  const raw = (cut >= 0 ? path.slice(0, cut) : path).replace(/%2f|%5c|\\/gi, '/');
-  const out = [];
-  for (const part of raw.split('/')) {
-    const seg = part.replace(/%([0-9a-fA-F]{2})/g, (m, hex) => {
-      const ch = String.fromCharCode(parseInt(hex, 16));
-      return UNRESERVED.test(ch) ? ch : m.toUpperCase();
-    });
-    if (seg === '' || seg === '.') continue;
-    if (seg === '..') out.pop();
-    else out.push(seg);
-  }
-  return `/${out.join('/')}`;
+  const segments = canonicalHttpPath(path);
+  return segments === undefined ? undefined : `/${segments.join('/')}`;
 }
 
 function basename(word) {
@@ -60,17 +43,6 @@ function typeOf(value) {
   if (typeof value === 'number' && !Number.isNaN(value)) return 'number';
   if (typeof value === 'boolean') return 'boolean';
   return 'other';
-}
-
-/** MCP's defaults for missing annotations (a tool is assumed to write, destructively, to the open world). */
-function effectiveAnnotations(a) {
-  const readOnly = a?.readOnlyHint ?? false;
-  return {
-    readOnlyHint: readOnly,
-    destructiveHint: readOnly ? false : (a?.destructiveHint ?? true),
-    idempotentHint: readOnly ? true : (a?.idempotentHint ?? false),
-    openWorldHint: a?.openWorldHint ?? true,
-  };
 }
 
 /**

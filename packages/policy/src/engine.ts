@@ -5,6 +5,8 @@
 // special addresses and names unless an allow rule names them explicitly.
 
 import { canonicalHost, formatAuthority, hasControlCharacter, type CanonicalHost } from './host.js';
+import { canonicalHttpPath } from './http-path.js';
+import { effectiveAnnotations } from './tool-annotations.js';
 import { matchHostPattern, type HostPattern } from './host-pattern.js';
 import { cidrWithin, formatIp, ipKey, ipv4, networkOf, parseIp, type Cidr, type Ip } from './ip.js';
 import { matchNameGlob } from './name-glob.js';
@@ -171,33 +173,6 @@ function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
   else map.set(key, [value]);
 }
 
-/**
- * HTTP path → canonical segments: query dropped, unreserved escapes decoded, dot segments
- * resolved. An encoded slash or backslash (`%2F`, `%5C`) is read as a separator, since many
- * servers decode it before routing: `/repos/acme/x%2F..%2F..%2Fother` is judged as `/repos/other`.
- */
-function httpSegments(path: string): string[] | undefined {
-  if (!path.startsWith('/') || hasControlCharacter(path)) return undefined;
-  if (!/[%?#\\]|\/\/|\/\.\.?(\/|$)/.test(path)) {
-    const plain = path.slice(1).split('/');
-    if (plain[plain.length - 1] === '') plain.pop();
-    return plain;
-  }
-  const cut = path.search(/[?#]/);
-  const raw = (cut >= 0 ? path.slice(0, cut) : path).replace(/%2f|%5c|\\/gi, '/');
-  const out: string[] = [];
-  for (const part of raw.split('/')) {
-    const seg = part.replace(/%([0-9a-fA-F]{2})/g, (m, hex: string) => {
-      const ch = String.fromCharCode(parseInt(hex, 16));
-      return /[A-Za-z0-9\-._~]/.test(ch) ? ch : m.toUpperCase();
-    });
-    if (seg === '' || seg === '.') continue;
-    if (seg === '..') out.pop();
-    else out.push(seg);
-  }
-  return out;
-}
-
 class NetworkIndex {
   readonly exact = new Map<string, HostEntry[]>();
   readonly oneLabel = new Map<string, HostEntry[]>();
@@ -350,17 +325,6 @@ class PathTrie {
 
 // ---------------------------------------------------------------------------------------------
 // MCP
-
-/** MCP's defaults for missing annotations: a tool is assumed to write, destructively, to the open world. */
-function effectiveAnnotations(a: ToolAnnotations | undefined): Required<ToolAnnotations> {
-  const readOnly = a?.readOnlyHint ?? false;
-  return {
-    readOnlyHint: readOnly,
-    destructiveHint: readOnly ? false : (a?.destructiveHint ?? true),
-    idempotentHint: readOnly ? true : (a?.idempotentHint ?? false),
-    openWorldHint: a?.openWorldHint ?? true,
-  };
-}
 
 type ArgResult = 'match' | 'no' | 'error';
 
@@ -600,7 +564,7 @@ export class Engine {
       method = r.method.toUpperCase();
     }
     if (r.path !== undefined) {
-      segs = httpSegments(r.path);
+      segs = canonicalHttpPath(r.path);
       if (segs === undefined) return this.invalid('network', action, raw, `"${r.path}" is not an HTTP path`);
     }
     const authority = formatAuthority(host, r.port);
@@ -696,30 +660,20 @@ export class Engine {
     segs: readonly string[] | undefined,
   ): Decision {
     const resolved = r.resolved ?? [];
-    if (resolved.length === 0) {
-      return {
-        ...base,
-        decision: 'deny',
-        wouldDecision: 'deny',
-        mode: 'enforce',
-        rules: [],
-        code: 'invalid-request',
-        reason: `Denied: ${name} resolved to no address.`,
-      };
-    }
+    const unresolvable = (why: string): Decision => ({
+      ...base,
+      decision: 'deny',
+      wouldDecision: 'deny',
+      mode: 'enforce',
+      rules: [],
+      code: 'invalid-request',
+      reason: `Denied: ${name} ${why}.`,
+    });
+    if (resolved.length === 0) return unresolvable('resolved to no address');
     const extra: RuleRef[] = [];
     for (const text of resolved) {
       const ip = parseIp(text);
-      if (!ip)
-        return {
-          ...base,
-          decision: 'deny',
-          wouldDecision: 'deny',
-          mode: 'enforce',
-          rules: [],
-          code: 'invalid-request',
-          reason: `Denied: ${name} resolved to "${text}", which is not an IP address.`,
-        };
+      if (!ip) return unresolvable(`resolved to "${text}", which is not an IP address`);
       const entries: CidrEntry[] = [];
       this.network.cidrEntries(ip, entries);
       const lifting: Cidr[] = [];

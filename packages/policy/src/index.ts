@@ -43,6 +43,7 @@ export {
 } from './request.js';
 export {
   canonicalHost,
+  hasControlCharacter,
   parseAuthority,
   parsePort,
   formatAuthority,
@@ -51,10 +52,19 @@ export {
   type HostStep,
 } from './host.js';
 export { parseIp, parseCidr, formatIp, formatCidr, cidrContains, type Ip, type Cidr } from './ip.js';
-export { specialRangesOf, specialNameOf, SPECIAL_RANGES, type SpecialRange } from './special-ranges.js';
+export {
+  specialRangesOf,
+  specialNameOf,
+  SPECIAL_RANGES,
+  SPECIAL_NAMES,
+  type SpecialName,
+  type SpecialRange,
+} from './special-ranges.js';
 export { parseCommandLine, commandsOfArgv, type SimpleCommand } from './command-line.js';
 export { canonicalPath, type PathContext } from './path-pattern.js';
 export { runPolicyTests, byOrg, type PolicyTestResult } from './policy-tests.js';
 export { simulate, type RecordedDecision, type Flip, type SimulationReport } from './simulate.js';
 export { explain, formatExplanation, type Explanation } from './explain.js';
 export { lintPolicies, type LintOptions } from './lint.js';
+export { canonicalHttpPath } from './http-path.js';
+export { effectiveAnnotations } from './tool-annotations.js';

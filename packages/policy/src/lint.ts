@@ -24,7 +24,7 @@ import type {
   NetworkRuleC,
   RuleRef,
 } from './compile.js';
-import type { Diagnostic, DiagnosticPath } from './diagnostic.js';
+import { valueAtPath, type Diagnostic, type DiagnosticPath } from './diagnostic.js';
 import {
   compileHostPattern,
   hostPatternWithin,
@@ -166,22 +166,13 @@ interface LintRule {
 
 const RANK: Record<Effect, number> = { allow: 0, ask: 1, deny: 2 };
 
-function valueAt(root: unknown, path: DiagnosticPath): unknown {
-  let v = root;
-  for (const p of path) {
-    if (v === null || typeof v !== 'object') return undefined;
-    v = (v as Record<string | number, unknown>)[p];
-  }
-  return v;
-}
-
 /** The document path of each compiled item of a list, found by its text (compile drops bad items). */
 function itemPaths(
   policy: CompiledPolicy,
   list: DiagnosticPath,
   items: readonly { readonly text: string }[],
 ): DiagnosticPath[] {
-  const raw = valueAt(policy.source, list);
+  const raw = valueAtPath(policy.source, list);
   return items.map((item, k) => {
     if (!Array.isArray(raw)) return [...list, k];
     const nth = items.slice(0, k).filter((other) => other.text === item.text).length;
@@ -196,7 +187,7 @@ function cidrsOf(
   policy: CompiledPolicy,
   rule: NetworkRuleC,
 ): { cidr: Cidr; text: string; path: DiagnosticPath }[] {
-  const raw = valueAt(policy.source, [...rule.at, 'cidrs']);
+  const raw = valueAtPath(policy.source, [...rule.at, 'cidrs']);
   if (!Array.isArray(raw)) return [];
   const out: { cidr: Cidr; text: string; path: DiagnosticPath }[] = [];
   raw.forEach((text: unknown, k) => {
@@ -262,7 +253,7 @@ function filesystemPieces(
 
 function mcpPieces(policy: CompiledPolicy, rule: McpRuleC): Piece[] {
   // Without `tools` the rule covers every tool; its pieces then point at the server.
-  const isWritten = Array.isArray(valueAt(policy.source, [...rule.at, 'tools']));
+  const isWritten = Array.isArray(valueAtPath(policy.source, [...rule.at, 'tools']));
   const paths = itemPaths(policy, [...rule.at, 'tools'], rule.tools);
   return rule.tools.map((tool, k) => ({
     kind: 'tool',
@@ -764,7 +755,7 @@ function overBroadNetworkAllows(lint: Lint): void {
       });
     }
     if (portsWithin([[1, 65535]], rule.ports)) {
-      const raw = valueAt(policy.source, [...rule.at, 'ports']);
+      const raw = valueAtPath(policy.source, [...rule.at, 'ports']);
       const k = Array.isArray(raw)
         ? raw.findIndex((s: unknown) => {
             const r = typeof s === 'string' || typeof s === 'number' ? parsePortSpec(s) : '';

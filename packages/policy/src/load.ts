@@ -14,7 +14,13 @@ import {
 } from 'yaml';
 import { z } from 'zod';
 import { compilePolicy, type CompiledPolicy } from './compile.js';
-import { formatPath, type Diagnostic, type DiagnosticPath, type Position } from './diagnostic.js';
+import {
+  formatPath,
+  valueAtPath,
+  type Diagnostic,
+  type DiagnosticPath,
+  type Position,
+} from './diagnostic.js';
 import { PolicyDocument } from './schema.js';
 import { MAX_POLICY_BYTES, nestingProblem, utf8Length } from './yaml-limits.js';
 
@@ -92,15 +98,6 @@ function describeValue(value: unknown): string {
   return `${typeof value} ${JSON.stringify(value)}`;
 }
 
-function valueAt(root: unknown, path: DiagnosticPath): unknown {
-  let v = root;
-  for (const p of path) {
-    if (v === null || typeof v !== 'object') return undefined;
-    v = (v as Record<string | number, unknown>)[p];
-  }
-  return v;
-}
-
 /** Zod issues → our diagnostics, in words a policy author reads. */
 function issuesToDiagnostics(
   issues: readonly z.core.$ZodIssue[],
@@ -129,7 +126,7 @@ function issuesToDiagnostics(
         }
         break;
       case 'invalid_type': {
-        const got = valueAt(input, path);
+        const got = valueAtPath(input, path);
         out.push(
           got === undefined
             ? { severity: 'error', code: 'missing-key', message: `${subject} is required`, path }
@@ -143,7 +140,7 @@ function issuesToDiagnostics(
         break;
       }
       case 'invalid_value':
-        if (valueAt(input, path) === undefined) {
+        if (valueAtPath(input, path) === undefined) {
           const expected = issue.values.map((v) => JSON.stringify(v)).join(' or ');
           out.push({
             severity: 'error',
@@ -156,7 +153,7 @@ function issuesToDiagnostics(
         out.push({
           severity: 'error',
           code: 'bad-value',
-          message: `${subject} is ${describeValue(valueAt(input, path))}; expected ${issue.values.map((v) => JSON.stringify(v)).join(' or ')}`,
+          message: `${subject} is ${describeValue(valueAtPath(input, path))}; expected ${issue.values.map((v) => JSON.stringify(v)).join(' or ')}`,
           path,
         });
         break;
@@ -172,7 +169,7 @@ function issuesToDiagnostics(
         out.push({
           severity: 'error',
           code: 'wrong-type',
-          message: `${subject} has the wrong type (${describeValue(valueAt(input, path))})`,
+          message: `${subject} has the wrong type (${describeValue(valueAtPath(input, path))})`,
           path,
         });
         break;

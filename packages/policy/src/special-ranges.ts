@@ -146,7 +146,7 @@ export function describeSpecial(ip: Ip, range: SpecialRange): string {
   return range.what;
 }
 
-interface SpecialName {
+export interface SpecialName {
   readonly suffix: string;
   readonly isExactOnly: boolean;
   readonly code: string;
@@ -154,7 +154,8 @@ interface SpecialName {
   readonly isLocked: boolean;
 }
 
-const NAME_ROWS: SpecialName[] = [
+/** The special-use names the guard refuses before any lookup. */
+export const SPECIAL_NAMES: readonly SpecialName[] = [
   {
     suffix: 'localhost',
     isExactOnly: false,
@@ -228,15 +229,15 @@ const NAME_ROWS: SpecialName[] = [
   },
 ];
 
-const DOTTED = new Map(NAME_ROWS.map((row) => [row, `.${row.suffix}`]));
+const DOTTED = new Map(SPECIAL_NAMES.map((row) => [row, `.${row.suffix}`]));
 /** The last label of every row's suffix: a name whose last label is none of these is not special. */
-const LAST_LABELS = new Set(NAME_ROWS.map((row) => row.suffix.slice(row.suffix.lastIndexOf('.') + 1)));
+const LAST_LABELS = new Set(SPECIAL_NAMES.map((row) => row.suffix.slice(row.suffix.lastIndexOf('.') + 1)));
 
 /** The special-use name rule a canonical host name falls under, most specific first, or undefined. */
 export function specialNameOf(name: string): SpecialName | undefined {
   if (!LAST_LABELS.has(name.slice(name.lastIndexOf('.') + 1))) return undefined;
   let found: SpecialName | undefined;
-  for (const row of NAME_ROWS) {
+  for (const row of SPECIAL_NAMES) {
     const hit = row.isExactOnly
       ? name === row.suffix
       : name === row.suffix || name.endsWith(DOTTED.get(row) ?? '');

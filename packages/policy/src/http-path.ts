@@ -1,0 +1,31 @@
+// HTTP request paths, canonical: what network rules with `paths` are matched against. Pure. The
+// egress proxy forwards exactly the path it judged, so both must read it the same way.
+
+import { hasControlCharacter } from './host.js';
+
+/**
+ * HTTP path → canonical segments: query dropped, unreserved escapes decoded, dot segments
+ * resolved. An encoded slash or backslash (`%2F`, `%5C`) is read as a separator, since many
+ * servers decode it before routing: `/repos/acme/x%2F..%2F..%2Fother` is judged as `/repos/other`.
+ */
+export function canonicalHttpPath(path: string): string[] | undefined {
+  if (!path.startsWith('/') || hasControlCharacter(path)) return undefined;
+  if (!/[%?#\\]|\/\/|\/\.\.?(\/|$)/.test(path)) {
+    const plain = path.slice(1).split('/');
+    if (plain[plain.length - 1] === '') plain.pop();
+    return plain;
+  }
+  const cut = path.search(/[?#]/);
+  const raw = (cut >= 0 ? path.slice(0, cut) : path).replace(/%2f|%5c|\\/gi, '/');
+  const out: string[] = [];
+  for (const part of raw.split('/')) {
+    const seg = part.replace(/%([0-9a-fA-F]{2})/g, (m, hex: string) => {
+      const ch = String.fromCharCode(parseInt(hex, 16));
+      return /[A-Za-z0-9\-._~]/.test(ch) ? ch : m.toUpperCase();
+    });
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') out.pop();
+    else out.push(seg);
+  }
+  return out;
+}
