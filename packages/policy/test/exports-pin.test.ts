@@ -1,0 +1,51 @@
+// The public face of @perimeter/policy, pinned: every other part of Perimeter builds on these
+// names, so adding or removing one is a deliberate edit of this list.
+
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import * as policy from '../src/index.js';
+
+const EXPORTS = [
+  'API_VERSION',
+  'Engine',
+  'PolicyDocument',
+  'SPECIAL_NAMES',
+  'SPECIAL_RANGES',
+  'SURFACES',
+  'byOrg',
+  'canonicalHost',
+  'canonicalHttpPath',
+  'canonicalPath',
+  'cidrContains',
+  'commandsOfArgv',
+  'compilePolicy',
+  'createEngine',
+  'describeRequest',
+  'effectiveAnnotations',
+  'explain',
+  'formatAuthority',
+  'formatCidr',
+  'formatDiagnostic',
+  'formatExplanation',
+  'formatIp',
+  'formatPath',
+  'hasControlCharacter',
+  'hasErrors',
+  'lintPolicies',
+  'loadPolicies',
+  'parseAuthority',
+  'parseCidr',
+  'parseCommandLine',
+  'parseIp',
+  'parsePort',
+  'parseRequest',
+  'policyJsonSchema',
+  'runPolicyTests',
+  'simulate',
+  'specialNameOf',
+  'specialRangesOf',
+];
+
+it('exports exactly the pinned runtime names', () => {
+  assert.deepEqual(Object.keys(policy).sort(), EXPORTS);
+});
