@@ -328,6 +328,10 @@ class PathTrie {
 
 type ArgResult = 'match' | 'no' | 'error';
 
+function sameScalarType(value: unknown, written: string | number | boolean | null): boolean {
+  return written === null ? value === null : typeof value === typeof written;
+}
+
 function argAt(args: Readonly<Record<string, unknown>> | undefined, path: readonly string[]): unknown {
   let v: unknown = args;
   for (const p of path) {
@@ -713,8 +717,12 @@ export class Engine {
     const t = p.test;
     switch (t.kind) {
       case 'equals':
+        // A value of another type than the one written ("true" for true, ["main"] for "main") is
+        // an evaluation error, not a mismatch: a deny then matches (fail closed).
+        if (!sameScalarType(value, t.value)) return 'error';
         return value === t.value ? 'match' : 'no';
       case 'oneOf':
+        if (!t.values.some((v) => sameScalarType(value, v))) return 'error';
         return t.values.includes(value as string) ? 'match' : 'no';
       case 'prefix':
         if (typeof value !== 'string') return 'error';
@@ -728,7 +736,11 @@ export class Engine {
         if (typeof value !== 'string' || value.length > REGEX_INPUT_LIMIT) return 'error';
         return t.re.test(value) ? 'match' : 'no';
       case 'glob': {
-        if (typeof value !== 'string') return 'error';
+        // Servers read paths as given: a URI, `~` or `${…}` in a value would be read differently
+        // here and there, so it is an evaluation error rather than a guess.
+        if (typeof value !== 'string' || /^[A-Za-z][A-Za-z0-9+.-]*:/.test(value) || value.startsWith('~') || value.includes('${')) {
+          return 'error';
+        }
         const pattern = this.mcpArgGlobs.get(p);
         const path = canonicalPath(value, this.context);
         if (pattern === undefined || 'error' in path) return 'error';

@@ -2,6 +2,7 @@
 // short forms people write in policy tests and on the command line
 // ({network: "api.github.com:443"}, {mcp: "github/create_issue", args: {...}}, …).
 
+import { parsePort } from './host.js';
 import type { Surface, ToolAnnotations } from './schema.js';
 import { ToolAnnotations as ToolAnnotationsSchema } from './schema.js';
 
@@ -82,10 +83,10 @@ function splitHostPort(
       return fail(`"${text}" has no port; write host:port, for example example.com:443`);
     return { host, port: defaultPort };
   }
-  if (!/^[0-9]{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535) {
-    return fail(`"${portText}" is not a port number (1–65535)`);
-  }
-  return { host, port: Number(portText) };
+  // The same port rule as parseAuthority: no sign, no leading zero, 1–65535.
+  const port = parsePort(portText);
+  if (port === undefined) return fail(`"${portText}" is not a port number (1–65535)`);
+  return { host, port };
 }
 
 const SCHEME_PORTS: Record<string, number> = { http: 80, https: 443, ws: 80, wss: 443 };

@@ -167,10 +167,10 @@ describe('mcp: annotations and MCP defaults', () => {
       rules: ['srv', 'ro-anywhere'],
     },
     {
-      name: 'readOnlyHint: true overrides a declared destructiveHint: true',
+      name: 'a declared destructiveHint: true stands even next to readOnlyHint: true (hints are untrusted claims)',
       request: { mcp: 'srv/tool', annotations: { readOnlyHint: true, destructiveHint: true } },
-      decision: 'allow',
-      rules: ['srv', 'ro-anywhere'],
+      decision: 'deny',
+      rules: ['no-destructive'],
     },
     {
       name: 'destructiveHint: false keeps the tool out of the destructive deny',
@@ -542,10 +542,28 @@ describe('mcp: evaluation errors fail closed', () => {
       rules: ['pre-deny'],
     },
     {
-      name: 'equals accepts any type, so a different type simply does not match',
+      name: 'a value of another type than an equals deny names ("unsafe" vs 1) matches the deny',
       request: call('a', 'mode', { mode: 1 }),
-      decision: 'allow',
-      rules: ['all'],
+      decision: 'deny',
+      rules: ['eq-deny'],
+    },
+    {
+      name: 'a list where an equals deny names a string matches the deny',
+      request: call('a', 'mode', { mode: ['unsafe'] }),
+      decision: 'deny',
+      rules: ['eq-deny'],
+    },
+    {
+      name: 'a file URI where a glob deny expects a path matches the deny',
+      request: call('a', 'read', { path: 'file:///etc/passwd' }),
+      decision: 'deny',
+      rules: ['glob-deny'],
+    },
+    {
+      name: 'a ${workspace} or ~ in a glob value is not expanded: it matches the deny as an error',
+      request: call('a', 'read', { path: '~/.ssh/id_rsa' }),
+      decision: 'deny',
+      rules: ['glob-deny'],
     },
     {
       name: 'a number where a prefix allow expects a string never matches the allow',

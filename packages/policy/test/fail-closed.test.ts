@@ -1,0 +1,54 @@
+// Inputs that once slipped past a rule; each must now be refused or denied.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createEngine } from '../src/engine.js';
+import { loadPolicies } from '../src/load.js';
+import { parseRequest } from '../src/request.js';
+
+const HEAD = 'apiVersion: perimeter/v1\nkind: Policy\nmetadata: { name: p, layer: org }\n';
+
+function engineOf(body: string) {
+  const r = loadPolicies([{ file: 'p.yaml', text: HEAD + body }]);
+  assert.deepEqual(
+    r.diagnostics.filter((d) => d.severity === 'error'),
+    [],
+  );
+  return createEngine(
+    r.policies.map((p) => p.policy),
+    { context: { home: '/home/u', workspace: '/w' } },
+  );
+}
+
+describe('fail closed', () => {
+  it('refuses an argument predicate keyed __proto__ instead of dropping it', () => {
+    const r = loadPolicies([
+      {
+        file: 'p.yaml',
+        text: `${HEAD}mcp:\n  allow:\n    - { id: a, server: s, args: { "__proto__": { equals: 1 } } }\n`,
+      },
+    ]);
+    assert.ok(r.diagnostics.some((d) => d.code === 'bad-arg-key'));
+  });
+
+  const http = engineOf(
+    'network:\n  allow:\n    - { id: all, hosts: [api.example.com], methods: [GET], paths: ["/**"] }\n  deny:\n    - { id: admin, hosts: [api.example.com], paths: ["/admin/**"] }\n',
+  );
+  const get = (path: string) =>
+    http.decide({ surface: 'network', host: 'api.example.com', port: 443, method: 'GET', path });
+
+  it('reads /admin;x/y as /admin/y, as servers that drop path parameters do', () => {
+    assert.equal(get('/admin;jsessionid=1/y').decision, 'deny');
+  });
+
+  it('refuses a path carrying an encoded NUL', () => {
+    const d = get('/admin%00/x');
+    assert.equal(d.decision, 'deny');
+    assert.equal(d.code, 'invalid-request');
+  });
+
+  it('refuses a port with a leading zero in the short request form, as the proxy parser does', () => {
+    const r = parseRequest({ network: 'example.com:0443' });
+    assert.ok('error' in r);
+  });
+});
