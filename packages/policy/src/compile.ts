@@ -185,7 +185,11 @@ function compileArgs(
   for (const [key, p] of Object.entries(args ?? {})) {
     const here = [...at, key];
     const path = key.split('.');
-    if (path.some((part) => part === '' || part === '__proto__' || part === 'constructor' || part === 'prototype')) {
+    if (
+      path.some(
+        (part) => part === '' || part === '__proto__' || part === 'constructor' || part === 'prototype',
+      )
+    ) {
       c.error(here, 'bad-arg-key', `"${key}" is not an argument name or dotted path`);
       continue;
     }

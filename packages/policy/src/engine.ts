@@ -738,7 +738,12 @@ export class Engine {
       case 'glob': {
         // Servers read paths as given: a URI, `~` or `${…}` in a value would be read differently
         // here and there, so it is an evaluation error rather than a guess.
-        if (typeof value !== 'string' || /^[A-Za-z][A-Za-z0-9+.-]*:/.test(value) || value.startsWith('~') || value.includes('${')) {
+        if (
+          typeof value !== 'string' ||
+          /^[A-Za-z][A-Za-z0-9+.-]*:/.test(value) ||
+          value.startsWith('~') ||
+          value.includes('${')
+        ) {
           return 'error';
         }
         const pattern = this.mcpArgGlobs.get(p);

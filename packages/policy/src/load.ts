@@ -228,9 +228,9 @@ function isEmptyDocument(doc: Document.Parsed): boolean {
   );
 }
 
-/** Keys that appear twice in one mapping, with their offsets: one pass, a set per mapping. */
-function duplicateKeys(doc: Document.Parsed): { key: string; offset: number }[] {
-  const out: { key: string; offset: number }[] = [];
+/** Keys that appear twice in one mapping, and `__proto__` keys, with their offsets: one pass, a set per mapping. */
+function duplicateKeys(doc: Document.Parsed): { key: string; offset: number; isReserved?: boolean }[] {
+  const out: { key: string; offset: number; isReserved?: boolean }[] = [];
   const stack: unknown[] = [doc.contents];
   while (stack.length > 0) {
     const node = stack.pop();
@@ -238,7 +238,14 @@ function duplicateKeys(doc: Document.Parsed): { key: string; offset: number }[] 
       const seen = new Set<unknown>();
       for (const pair of node.items) {
         const key = isScalar(pair.key) ? pair.key.value : pair.key;
-        if (isScalar(pair.key) && seen.has(key)) {
+        if (key === '__proto__') {
+          // Converting to JS would set the prototype instead of a key: the rule would vanish.
+          out.push({
+            key,
+            offset: pair.key && isScalar(pair.key) ? (pair.key.range?.[0] ?? 0) : 0,
+            isReserved: true,
+          });
+        } else if (isScalar(pair.key) && seen.has(key)) {
           out.push({
             key: typeof key === 'string' ? key : JSON.stringify(key),
             offset: pair.key.range?.[0] ?? 0,
@@ -323,15 +330,25 @@ export function loadPolicies(sources: readonly PolicySource[]): LoadResult {
       const locate = locator(doc, lines, file, doc.range[0]);
       const duplicates = duplicateKeys(doc);
       if (duplicates.length > 0) {
-        for (const { key, offset } of duplicates.slice(0, MAX_DIAGNOSTICS_PER_DOCUMENT)) {
+        for (const { key, offset, isReserved } of duplicates.slice(0, MAX_DIAGNOSTICS_PER_DOCUMENT)) {
           const pos = lines.linePos(offset);
-          diagnostics.push({
-            severity: 'error',
-            code: 'duplicate-key',
-            message: `the key "${key}" appears twice in the same mapping`,
-            hint: 'YAML keeps only one of them; remove or merge the other',
-            at: { file, line: pos.line, col: pos.col },
-          });
+          diagnostics.push(
+            isReserved
+              ? {
+                  severity: 'error',
+                  code: 'reserved-key',
+                  message: 'the key "__proto__" is not allowed',
+                  hint: 'rename it',
+                  at: { file, line: pos.line, col: pos.col },
+                }
+              : {
+                  severity: 'error',
+                  code: 'duplicate-key',
+                  message: `the key "${key}" appears twice in the same mapping`,
+                  hint: 'YAML keeps only one of them; remove or merge the other',
+                  at: { file, line: pos.line, col: pos.col },
+                },
+          );
         }
         return;
       }

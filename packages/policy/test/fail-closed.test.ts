@@ -28,7 +28,8 @@ describe('fail closed', () => {
         text: `${HEAD}mcp:\n  allow:\n    - { id: a, server: s, args: { "__proto__": { equals: 1 } } }\n`,
       },
     ]);
-    assert.ok(r.diagnostics.some((d) => d.code === 'bad-arg-key'));
+    assert.ok(r.diagnostics.some((d) => d.code === 'reserved-key'));
+    assert.equal(r.policies.length, 0);
   });
 
   const http = engineOf(
