@@ -31,7 +31,7 @@ const set = generatePolicySet(RULES, 1);
 const loaded = loadPolicies(set.sources);
 const engine = createEngine(
   loaded.policies.map((p) => p.policy),
-  { context: PATH_CONTEXT },
+  { subject: { groups: 'all' }, context: PATH_CONTEXT },
 );
 let requests = generateRequests(set.documents, 2000, 1);
 if (SURFACE) requests = requests.filter((r) => r.surface === SURFACE);

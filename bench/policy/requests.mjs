@@ -204,6 +204,13 @@ function networkRequest(rand, rules) {
 // ------------------------------------------------------------------------------------------------
 // Filesystem
 
+/** A path as an agent hands it to an MCP server: `${workspace}` and `~` already expanded. */
+function toServerPath(path) {
+  if (path.startsWith('${workspace}')) return `/w${path.slice('${workspace}'.length)}`;
+  if (path.startsWith('~/')) return `/home/u/${path.slice(2)}`;
+  return path;
+}
+
 /** A path the pattern matches, written with `~`, `${workspace}`, absolute or relative roots. */
 function pathFor(rand, pattern, nearMiss) {
   let root;
@@ -322,9 +329,9 @@ function argFor(rand, pred) {
   }
   if (pred.glob !== undefined) {
     if (roll === 'type') return 7;
-    if (roll === 'no')
-      return rand.pick(['/etc/passwd', '${workspace}/README.md', '${workspace}/src/../../etc/shadow']);
-    return pathFor(rand, pred.glob, false);
+    // MCP servers receive real paths: `~` and `${workspace}` are expanded by the agent, never sent.
+    if (roll === 'no') return rand.pick(['/etc/passwd', '/w/README.md', '/w/src/../../etc/shadow']);
+    return toServerPath(pathFor(rand, pred.glob, false));
   }
   throw new Error(`no argument for ${JSON.stringify(pred)}`);
 }

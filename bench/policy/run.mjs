@@ -133,7 +133,7 @@ async function runSize(ruleCount) {
   }
   const engine = createEngine(
     loaded.policies.map((p) => p.policy),
-    { context: PATH_CONTEXT },
+    { subject: { groups: 'all' }, context: PATH_CONTEXT },
   );
   const perimeterSetupMs = performance.now() - loadStart;
   const translated = translatePolicies(

@@ -48,8 +48,11 @@ import type { Effect, Mode, Surface, ToolAnnotations } from './schema.js';
 
 export interface Subject {
   readonly user?: string;
-  /** The subject's IdP groups. Undefined means "not known": every group policy then applies. */
-  readonly groups?: readonly string[];
+  /**
+   * The subject's IdP groups. Absent means none: only guardrail, org and local policies apply.
+   * `'all'` applies every group policy (a what-if view for tools, never for enforcement).
+   */
+  readonly groups?: readonly string[] | 'all';
 }
 
 export interface EngineOptions {
@@ -375,7 +378,8 @@ export class Engine {
     }
     const groups = options.subject?.groups;
     this.policies = policies.filter(
-      (p) => p.layer !== 'group' || groups === undefined || (p.groups ?? []).some((g) => groups.includes(g)),
+      (p) =>
+        p.layer !== 'group' || groups === 'all' || (p.groups ?? []).some((g) => groups?.includes(g) === true),
     );
     this.context = options.context;
     this.network = new NetworkIndex(this.policies.flatMap((p) => p.network));

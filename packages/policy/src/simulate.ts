@@ -42,7 +42,8 @@ export function simulate(
 ): SimulationReport {
   const engines = new Map<string, Engine>();
   const engineFor = (subject: Subject | undefined): Engine => {
-    const key = subject?.groups === undefined ? '*' : [...subject.groups].sort().join('\n');
+    const groups = subject?.groups;
+    const key = groups === 'all' ? '*' : [...(groups ?? [])].sort().join('\n');
     let engine = engines.get(key);
     if (!engine) {
       engine = createEngine(draft, { ...(subject ? { subject } : {}), context });

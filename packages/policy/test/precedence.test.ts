@@ -150,8 +150,13 @@ describe('layering: guardrail → org → group → local', () => {
     assert.equal(decide(engine(docs, { groups: [] }), { network: 'x.example:443' }).decision, 'deny');
   });
 
-  it('applies every group policy when the subject has no known groups', () => {
+  it('applies no group policy to a subject without groups (an unknown subject gets the baseline)', () => {
     const d = decide(engine([doc('eng', 'group', ALLOW_X)]), { network: 'x.example:443' });
+    assert.equal(d.decision, 'deny');
+  });
+
+  it("applies every group policy only when asked to with groups: 'all'", () => {
+    const d = decide(engine([doc('eng', 'group', ALLOW_X)], { groups: 'all' }), { network: 'x.example:443' });
     assert.equal(d.decision, 'allow');
   });
 
@@ -225,10 +230,12 @@ describe('modes: enforce and audit', () => {
   });
 
   it('keeps the default enforced while any policy enforces, so an audit-mode allow grants nothing', () => {
-    const e = engine([
-      doc('o', 'org', 'network:\n  allow: []'),
-      doc('eng', 'group', ALLOW_X, 'mode: audit\n'),
-    ]);
+    const e = engine(
+      [doc('o', 'org', 'network:\n  allow: []'), doc('eng', 'group', ALLOW_X, 'mode: audit\n')],
+      {
+        groups: ['eng'],
+      },
+    );
     const d = decide(e, { network: 'x.example:443' });
     assert.equal(d.wouldDecision, 'allow');
     assert.equal(d.decision, 'deny');

@@ -39,11 +39,10 @@ export function parseJsonFlag(p: Parsed, name: string): unknown {
   }
 }
 
-export function subjectOf(p: Parsed): Subject | undefined {
+/** The subject of a what-if command: without --groups, every group policy applies (and explain says so). */
+export function subjectOf(p: Parsed): Subject {
   const user = stringFlag(p, 'user');
-  const groups = listFlag(p, 'groups');
-  if (user === undefined && groups === undefined) return undefined;
-  return { ...(user !== undefined ? { user } : {}), ...(groups !== undefined ? { groups } : {}) };
+  return { ...(user !== undefined ? { user } : {}), groups: listFlag(p, 'groups') ?? 'all' };
 }
 
 function requestOf(surface: string, target: string | undefined, p: Parsed): Request {
@@ -121,7 +120,7 @@ export function runCheck(argv: readonly string[], ui: Ui): number {
   const engine = createEngine(
     loaded.policies.map((l) => l.policy),
     {
-      ...(subject ? { subject } : {}),
+      subject,
       context: pathContext(stringFlag(p, 'workspace'), stringFlag(p, 'home')),
     },
   );

@@ -161,7 +161,7 @@ export function runExplain(argv: readonly string[], ui: Ui): number {
   const engine = createEngine(
     loaded.policies.map((l) => l.policy),
     {
-      ...(subject ? { subject } : {}),
+      subject,
       context: pathContext(stringFlag(p, 'workspace'), stringFlag(p, 'home')),
     },
   );
@@ -178,7 +178,7 @@ export function runExplain(argv: readonly string[], ui: Ui): number {
     const text = formatExplanation(e);
     const [first = '', ...others] = text.split('\n');
     ui.out([paintEffect(ui, e.decision.decision, first), ...others].join('\n'));
-    if (subject?.groups === undefined && loaded.policies.some((l) => l.policy.layer === 'group')) {
+    if (subject.groups === 'all' && loaded.policies.some((l) => l.policy.layer === 'group')) {
       ui.out(paint(ui, 'dim', '\nNo --groups given, so every group policy applies.'));
     }
   }
