@@ -35,8 +35,10 @@ const KEYWORDS_DROPPED = new Set([
   '}',
   'esac',
   'in',
+  ,
+  'coproc',
 ]);
-const KEYWORDS_SKIP_REST = new Set(['for', 'select', 'case', 'function']);
+const KEYWORDS_SKIP_REST = new Set(['for', 'select', 'case']);
 const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*=/;
 
 class Lexer {
@@ -123,6 +125,9 @@ class Lexer {
         if (s[this.i + 2] === '(') {
           const end = s.indexOf('))', this.i + 3);
           if (end < 0) return 'the command has an unterminated $((…))';
+          // Arithmetic expands $(…) and backticks inside it before evaluating: those run.
+          const err = this.bodySubstitutions(this.i + 3, end);
+          if (err) return err;
           this.append(s.slice(this.i, end + 2));
           this.i = end + 2;
         } else {
@@ -310,6 +315,11 @@ function commandWords(words: readonly string[]): string[] | undefined {
     const w = words[k];
     if (w === undefined) return undefined;
     if (KEYWORDS_SKIP_REST.has(w)) return undefined;
+    // `function f { …; }` and `function f() …`: the name is not a command, the body is.
+    if (w === 'function') {
+      k += 2;
+      continue;
+    }
     if (KEYWORDS_DROPPED.has(w) || ASSIGNMENT.test(w)) k++;
     else break;
   }
@@ -317,6 +327,9 @@ function commandWords(words: readonly string[]): string[] | undefined {
 }
 
 const SHELLS = new Set(['sh', 'bash', 'zsh', 'dash', 'ksh', 'mksh', 'ash', 'busybox']);
+
+/** Wrappers that change privilege: the engine requires them to be allowed in their own right. */
+export const PRIVILEGE_WRAPPERS: ReadonlySet<string> = new Set(['sudo', 'doas', 'su', 'runuser', 'pkexec']);
 
 export function basename(word: string): string {
   const slash = word.lastIndexOf('/');
@@ -402,6 +415,10 @@ const WATCH_VALUE = new Set(['-n', '--interval', '-d']);
 const STDBUF_VALUE = new Set(['-i', '-o', '-e', '--input', '--output', '--error']);
 const EXEC_VALUE = new Set(['-a']);
 const TIME_VALUE = new Set(['-f', '-o', '--format', '--output']);
+const PKEXEC_VALUE = new Set(['-u', '--user']);
+const CHROOT_VALUE = new Set(['--userspec', '--groups']);
+const NS_VALUE = new Set(['-t', '--target', '-S', '--setuid', '-G', '--setgid', '--wd', '-w']);
+const SU_VALUE = new Set(['-u', '-g', '-G', '-s', '--shell', '--group', '--supp-group', '--user']);
 
 /** `env -S STRING`, `-SSTRING`, `--split-string=STRING`: the string is split into a command line. */
 function envSplitString(argv: readonly string[]): string | undefined {
@@ -439,6 +456,33 @@ function unwrapOnce(argv: readonly string[]): Unwrapped {
     case 'nohup':
     case 'builtin':
       return rest(1);
+    case 'pkexec':
+      return rest(afterOptions(argv, 1, PKEXEC_VALUE));
+    case 'setsid':
+      return rest(afterOptions(argv, 1, NONE));
+    case 'chroot':
+      // chroot [options] NEWROOT [COMMAND…]: without a command it runs a shell.
+      return rest(afterOptions(argv, 1, CHROOT_VALUE) + 1);
+    case 'unshare':
+    case 'nsenter':
+      return rest(afterOptions(argv, 1, NS_VALUE));
+    case 'su':
+    case 'runuser': {
+      // su [options] [user] -c COMMAND: the command is a shell string.
+      const c = argv.findIndex((w, k) => k > 0 && (w === '-c' || w === '--command'));
+      if (c > 0 && argv[c + 1] !== undefined) return { shell: argv[c + 1] ?? '' };
+      const long = argv.find((w) => w.startsWith('--command='));
+      if (long !== undefined) return { shell: long.slice('--command='.length) };
+      // runuser -u USER [--] COMMAND…: the command follows the options.
+      if (name === 'runuser' && argv.some((w) => w === '-u' || w === '--user' || w.startsWith('--user='))) {
+        return rest(afterOptions(argv, 1, SU_VALUE));
+      }
+      return undefined;
+    }
+    case 'busybox':
+      // `busybox rm …` runs the applet; `busybox sh -c …` is handled with the shells below.
+      if (argv[1] !== undefined && !SHELLS.has(argv[1])) return rest(1);
+      break;
     case 'command':
       return rest(afterOptions(argv, 1, NONE));
     case 'exec':

@@ -22,7 +22,13 @@ import {
 } from './path-pattern.js';
 import { portIn } from './ports.js';
 import { matchCommandPattern, programKey, type CommandPattern } from './command-pattern.js';
-import { commandsOfArgv, parseCommandLine, basename, type SimpleCommand } from './command-line.js';
+import {
+  PRIVILEGE_WRAPPERS,
+  basename,
+  commandsOfArgv,
+  parseCommandLine,
+  type SimpleCommand,
+} from './command-line.js';
 import { REGEX_INPUT_LIMIT } from './regex-guard.js';
 import { describeSpecial, specialNameOf, specialRangesOf } from './special-ranges.js';
 import type {
@@ -351,8 +357,6 @@ interface ExecEntry {
   readonly rule: ExecRuleC;
   readonly pattern: CommandPattern;
 }
-
-const PRIVILEGED = new Set(['sudo', 'doas', 'su', 'pkexec']);
 
 export class Engine {
   /** The policies in force for this subject, in the order given. */
@@ -831,7 +835,7 @@ export class Engine {
     for (const layer of cmd.via) {
       this.execHits(layer, 'deny', hits);
       this.execHits(layer, 'ask', hits);
-      if (PRIVILEGED.has(basename(layer[0] ?? ''))) {
+      if (PRIVILEGE_WRAPPERS.has(basename(layer[0] ?? ''))) {
         const own: RuleRef[] = [];
         this.execHits(layer, 'any', own);
         lists.push({ argv: layer, hits: own });

@@ -53,3 +53,29 @@ describe('fail closed', () => {
     assert.ok('error' in r);
   });
 });
+
+describe('redteam-65: wrappers and shell forms that run a denied command', () => {
+  const exec = engineOf(
+    'exec:\n  deny:\n    - { id: no-rm, commands: ["rm -rf*"] }\n  ask:\n    - { id: privilege, commands: [sudo, su, runuser, pkexec, doas] }\n',
+  );
+  const cases: readonly string[] = [
+    'pkexec rm -rf ~',
+    'busybox rm -rf ~',
+    'setsid rm -rf ~',
+    'chroot / rm -rf ~',
+    'runuser -u bob -- rm -rf ~',
+    'su -c "rm -rf ~"',
+    'unshare -r rm -rf ~',
+    'nsenter -t 1 rm -rf ~',
+    'echo $(( $(rm -rf ~) ))',
+    'function f { rm -rf ~; }; f',
+    'coproc rm -rf /',
+  ];
+  for (const command of cases) {
+    it(`redteam-65: denies ${command}`, () => {
+      const d = exec.decide({ surface: 'exec', command });
+      assert.equal(d.decision, 'deny', d.reason);
+      assert.ok(d.rules.some((r) => r.rule === 'no-rm'));
+    });
+  }
+});
