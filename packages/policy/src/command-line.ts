@@ -20,6 +20,28 @@ const SPECIAL = new Uint8Array(128);
 for (const ch of ' \t\n;&|()<>\'"\\`$#') SPECIAL[ch.charCodeAt(0)] = 1;
 const isSpecial = (code: number): boolean => code < 128 && SPECIAL[code] === 1;
 
+/**
+ * Words the shell computes at run time are marked with a prefix no real argument can carry (argv
+ * strings end at NUL): DYNAMIC for $X, $(…), `…`, {a,b}, $'…' (it may stand for any number of
+ * words), GLOB for an unquoted glob (it stands for names the glob matches).
+ */
+export const DYNAMIC = '\u0000a';
+export const GLOB = '\u0000g';
+
+export function isComputedWord(word: string): boolean {
+  return word.charCodeAt(0) === 0;
+}
+
+/** The word as written, without its marker. */
+export function wordText(word: string): string {
+  return isComputedWord(word) ? word.slice(2) : word;
+}
+
+/** An argv for people: markers removed. */
+export function displayArgv(argv: readonly string[]): string {
+  return argv.map(wordText).join(' ');
+}
+
 const KEYWORDS_DROPPED = new Set([
   'if',
   'then',
@@ -35,7 +57,6 @@ const KEYWORDS_DROPPED = new Set([
   '}',
   'esac',
   'in',
-  ,
   'coproc',
 ]);
 const KEYWORDS_SKIP_REST = new Set(['for', 'select', 'case']);
@@ -46,6 +67,10 @@ class Lexer {
   private word: string | null = null;
   /** Whether a quote or backslash went into the current word (a quoted heredoc marker disables expansion). */
   private isWordQuoted = false;
+  /** Whether the shell computes part of the current word at run time ($X, $(…), {a,b}, $'…'). */
+  private isWordExpanded = false;
+  /** Whether the current word holds an unquoted glob (`*`, `?`, `[`). */
+  private isWordGlob = false;
   private words: string[] = [];
   private redirectPending = false;
   private heredocPending = false;
@@ -129,16 +154,30 @@ class Lexer {
           const err = this.bodySubstitutions(this.i + 3, end);
           if (err) return err;
           this.append(s.slice(this.i, end + 2));
+          this.isWordExpanded = true;
           this.i = end + 2;
         } else {
           const err = this.substitution(this.i + 2);
           if (err) return err;
         }
+      } else if (c === '$' && (s[this.i + 1] === "'" || s[this.i + 1] === '"')) {
+        // $'…' (ANSI-C escapes) and $"…" (translated): computed by the shell.
+        const quote = s[this.i + 1] ?? "'";
+        let j = this.i + 2;
+        while (j < s.length && s[j] !== quote) j += s[j] === '\\' ? 2 : 1;
+        if (j >= s.length) return 'the command has an unterminated quote';
+        this.append(s.slice(this.i, j + 1));
+        this.isWordExpanded = true;
+        this.i = j + 1;
       } else {
         // A run of ordinary characters joins the word in one piece.
         let j = this.i + 1;
         while (j < s.length && !isSpecial(s.charCodeAt(j))) j++;
-        this.append(s.slice(this.i, j));
+        const run = s.slice(this.i, j);
+        if (c === '$' && /^\$[A-Za-z_{@*#?$!0-9-]/.test(run)) this.isWordExpanded = true;
+        if (/\{[^}]*(,|\.\.)[^}]*\}/.test(run)) this.isWordExpanded = true;
+        if (/[*?[]/.test(run)) this.isWordGlob = true;
+        this.append(run);
         this.i = j;
       }
     }
@@ -171,10 +210,14 @@ class Lexer {
       }
       this.redirectPending = false;
     } else {
-      this.words.push(this.word);
+      this.words.push(
+        this.isWordExpanded ? `${DYNAMIC}${this.word}` : this.isWordGlob ? `${GLOB}${this.word}` : this.word,
+      );
     }
     this.word = null;
     this.isWordQuoted = false;
+    this.isWordExpanded = false;
+    this.isWordGlob = false;
   }
 
   private endCommand(): void {
@@ -241,6 +284,10 @@ class Lexer {
       if (c === '\\' && /["\\$`\n]/.test(s[this.i + 1] ?? '')) {
         if (s[this.i + 1] !== '\n') text += s[this.i + 1];
         this.i += 2;
+      } else if (c === '$' && /[A-Za-z_{@*#?$!0-9-]/.test(s[this.i + 1] ?? '')) {
+        this.isWordExpanded = true;
+        text += c;
+        this.i++;
       } else if (c === '`' || (c === '$' && s[this.i + 1] === '(' && s[this.i + 2] !== '(')) {
         this.append(text);
         text = '';
@@ -269,6 +316,7 @@ class Lexer {
     if (j >= this.s.length) return 'the command has an unterminated backtick substitution';
     this.nested.push(inner);
     this.append('`…`');
+    this.isWordExpanded = true;
     this.i = j + 1;
     return undefined;
   }
@@ -303,6 +351,7 @@ class Lexer {
     if (close < 0) return 'the command has an unterminated $(…) substitution';
     this.nested.push(this.s.slice(start, close));
     this.append('$(…)');
+    this.isWordExpanded = true;
     this.i = close + 1;
     return undefined;
   }
@@ -320,7 +369,7 @@ function commandWords(words: readonly string[]): string[] | undefined {
       k += 2;
       continue;
     }
-    if (KEYWORDS_DROPPED.has(w) || ASSIGNMENT.test(w)) k++;
+    if (KEYWORDS_DROPPED.has(w) || ASSIGNMENT.test(wordText(w))) k++;
     else break;
   }
   return k === 0 ? (words as string[]) : words.slice(k);
@@ -447,7 +496,7 @@ function unwrapOnce(argv: readonly string[]): Unwrapped {
       const split = envSplitString(argv);
       if (split !== undefined) return { shell: split };
       let k = afterOptions(argv, 1, ENV_VALUE);
-      while (k < argv.length && ASSIGNMENT.test(argv[k] ?? '')) k++;
+      while (k < argv.length && ASSIGNMENT.test(wordText(argv[k] ?? ''))) k++;
       return rest(k);
     }
     case 'sudo':
@@ -548,7 +597,8 @@ function expand(
   }
   const layers = [...via, argv];
   if ('shell' in next) {
-    const nested = parse(next.shell, depth + 1);
+    // The string is read again as a command line, which marks its computed words afresh.
+    const nested = parse(next.shell.split(DYNAMIC).join('').split(GLOB).join(''), depth + 1);
     if ('error' in nested) return nested.error;
     for (const cmd of nested.commands) out.push({ argv: cmd.argv, via: [...layers, ...cmd.via] });
     return undefined;

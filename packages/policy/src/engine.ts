@@ -25,6 +25,8 @@ import { matchCommandPattern, programKey, type CommandPattern } from './command-
 import {
   PRIVILEGE_WRAPPERS,
   basename,
+  displayArgv,
+  isComputedWord,
   commandsOfArgv,
   parseCommandLine,
   type SimpleCommand,
@@ -98,6 +100,10 @@ export interface Decision {
   /** Normalisation that happened on the way (`0x7f.1 → 127.0.0.1`). */
   readonly notes?: readonly string[];
 }
+
+/** Said when a command line has words the shell computes at run time (redteam-65). */
+const COMPUTED_NOTE =
+  'words computed at run time ($X, $(…), globs, {a,b}) may be anything: deny and ask rules are assumed to match them';
 
 const RANK: Record<Effect, number> = { allow: 0, ask: 1, deny: 2 };
 const BY_RANK: readonly Effect[] = ['allow', 'ask', 'deny'];
@@ -813,13 +819,22 @@ export class Engine {
     let found = false;
     const name = basename(program);
     const consider = (e: ExecEntry): void => {
-      if ((effect === 'any' || e.rule.ref.effect === effect) && matchCommandPattern(e.pattern, argv, name)) {
+      const ruleEffect = e.rule.ref.effect;
+      if (
+        (effect === 'any' || ruleEffect === effect) &&
+        matchCommandPattern(e.pattern, argv, name, ruleEffect !== 'allow')
+      ) {
         out.push(e.rule.ref);
         found = true;
       }
     };
-    this.execByProgram.get(name)?.forEach(consider);
-    if (program.includes('/')) this.execByProgram.get(program)?.forEach(consider);
+    if (isComputedWord(program)) {
+      // The program itself is computed at run time: it could be any of them.
+      for (const entries of this.execByProgram.values()) entries.forEach(consider);
+    } else {
+      this.execByProgram.get(name)?.forEach(consider);
+      if (program.includes('/')) this.execByProgram.get(program)?.forEach(consider);
+    }
     this.execGlobs.forEach(consider);
     return found;
   }
@@ -874,9 +889,18 @@ export class Engine {
     const onlyCommand = commands.length === 1 ? commands[0] : undefined;
     if (only !== undefined && onlyCommand !== undefined) {
       // The common case, one command and no privilege wrapper: decided like any other surface.
-      const resource = onlyCommand.argv.join(' ');
+      const resource = displayArgv(onlyCommand.argv);
       const notes = onlyCommand.via.length > 0 || resource !== text ? [`runs: ${resource}`] : undefined;
-      return this.finish('exec', 'exec', resource, only, notes, `"${resource}"`);
+      const computed = onlyCommand.argv.some(isComputedWord) ? [COMPUTED_NOTE] : [];
+      const allNotes = [...(notes ?? []), ...computed];
+      return this.finish(
+        'exec',
+        'exec',
+        resource,
+        only,
+        allNotes.length > 0 ? allNotes : undefined,
+        `"${resource}"`,
+      );
     }
     let decisionRank = -1;
     let wouldRank = -1;
@@ -896,21 +920,22 @@ export class Engine {
       for (const h of hitsPer[i] ?? []) matchedSet.add(h);
       if (o.would !== would) return;
       for (const r of o.rules) ruleSet.add(r);
-      if (o.rules.length === 0) decidedBy.push(`"${(decided[i] ?? []).join(' ')}"`);
+      if (o.rules.length === 0) decidedBy.push(`"${displayArgv(decided[i] ?? [])}"`);
     });
     const rules = [...ruleSet];
     const matched = [...matchedSet];
     let resource = '';
     let hasWrapper = false;
     for (const c of commands) {
-      resource = resource === '' ? c.argv.join(' ') : `${resource} ; ${c.argv.join(' ')}`;
+      resource = resource === '' ? displayArgv(c.argv) : `${resource} ; ${displayArgv(c.argv)}`;
       if (c.via.length > 0) hasWrapper = true;
     }
     const reason =
       rules.length > 0
         ? `${VERB[would]} by ${ruleList(rules)}.${auditSuffix({ decision, would, rules })}`
         : `${VERB[would]}: no rule matches ${decidedBy.join(', ') || resource}, and the exec default is ${would}.${auditSuffix({ decision, would, rules })}`;
-    const notes = commands.length > 1 || hasWrapper || resource !== text ? [`runs: ${resource}`] : undefined;
+    const notes = commands.length > 1 || hasWrapper || resource !== text ? [`runs: ${resource}`] : [];
+    if (commands.some((c) => c.argv.some(isComputedWord))) notes.push(COMPUTED_NOTE);
     return {
       surface: 'exec',
       action: 'exec',
@@ -922,7 +947,7 @@ export class Engine {
       matched,
       code: rules.length > 0 ? 'rule' : 'default',
       reason,
-      ...(notes ? { notes } : {}),
+      ...(notes.length > 0 ? { notes } : {}),
     };
   }
 

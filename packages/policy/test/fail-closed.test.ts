@@ -79,3 +79,44 @@ describe('redteam-65: wrappers and shell forms that run a denied command', () =>
     });
   }
 });
+
+describe('redteam-65: words the shell computes at run time', () => {
+  const exec = engineOf(
+    'exec:\n  deny:\n    - { id: no-rm, commands: ["rm -rf"] }\n    - { id: no-force, commands: ["git ** push ** --force*"] }\n',
+  );
+  const decide = (command: string) => exec.decide({ surface: 'exec', command });
+  for (const command of [
+    'X=rm; $X -rf ~',
+    '$(echo rm) -rf ~',
+    '/bin/r? -rf /',
+    '{rm,-rf,~}',
+    'rm${IFS}-rf${IFS}/',
+    "$'rm' -rf /",
+  ]) {
+    it(`redteam-65: denies ${command}, whose program or flags are computed`, () => {
+      const d = decide(command);
+      assert.equal(d.decision, 'deny', d.reason);
+      assert.ok(d.notes?.some((n) => n.includes('computed at run time')));
+    });
+  }
+
+  it('redteam-65: denies git push $FLAGS, since $FLAGS may be --force', () => {
+    assert.equal(decide('git push $FLAGS').decision, 'deny');
+  });
+
+  it('redteam-65: denies rm *.o under a deny of rm -rf*, since a file named -rf.o would make it rm -rf.o', () => {
+    const strict = engineOf('exec:\n  deny:\n    - { id: no-rm, commands: ["rm -rf*"] }\n');
+    assert.equal(strict.decide({ surface: 'exec', command: 'rm *.o' }).decision, 'deny');
+  });
+
+  it('does not deny a glob that cannot expand to the denied word (git add *.ts, rm *.o)', () => {
+    assert.equal(decide('git add *.ts').decision, 'allow');
+    assert.equal(decide('rm *.o').decision, 'allow');
+  });
+
+  it('lets a computed word fall under ** in an allow, never elsewhere', () => {
+    const strict = engineOf('exec:\n  default: deny\n  allow:\n    - { id: echo, commands: [echo] }\n');
+    assert.equal(strict.decide({ surface: 'exec', command: 'echo "$HOME"' }).decision, 'allow');
+    assert.equal(strict.decide({ surface: 'exec', command: '$CMD hello' }).decision, 'deny');
+  });
+});

@@ -135,10 +135,8 @@ export function runCheck(argv: readonly string[], ui: Ui): number {
   if (boolFlag(p, 'json')) ui.out(JSON.stringify(decision, null, 2));
   else {
     // Show how the target was normalised (0x7f.1 → 127.0.0.1) so the line explains itself.
-    const notes =
-      decision.surface === 'exec' || !decision.notes
-        ? ''
-        : paint(ui, 'dim', `  (${decision.notes.join('; ')})`);
+    const shown = (decision.notes ?? []).filter((n) => !n.startsWith('runs: '));
+    const notes = shown.length === 0 ? '' : paint(ui, 'dim', `  (${shown.join('; ')})`);
     ui.out(
       `${paintEffect(ui, decision.decision)}  ${decision.surface} ${decision.resource}  ${decision.reason}${notes}`,
     );
