@@ -4,8 +4,11 @@
 
 import type { PatternError } from './host-pattern.js';
 
-/** Inputs longer than this are not run through a regex. */
-export const REGEX_INPUT_LIMIT = 16384;
+/**
+ * Inputs longer than this are not run through a regex. With one open-ended repetition a search is
+ * at worst quadratic in the input, which this keeps to milliseconds.
+ */
+export const REGEX_INPUT_LIMIT = 4096;
 
 /** The quantifier starting at `i` (`*`, `+`, `?`, `{n}`, `{n,}`, `{n,m}`), or undefined. */
 function quantifierAt(source: string, i: number): { isOpenEnded: boolean } | undefined {
@@ -25,6 +28,30 @@ function quantifierAt(source: string, i: number): { isOpenEnded: boolean } | und
  * are the shapes whose backtracking can grow exponentially with the input. Stricter than needed
  * (`(foo|bar)+` is refused too), which is the right way round for a security check.
  */
+/**
+ * How many open-ended repetitions (`*`, `+`, `{n,}`, `{n,m}` with m > 16) the regex has outside
+ * character classes. Two in a row (`\s*\s*x`) already backtrack polynomially.
+ */
+export function openEndedRepeats(source: string): number {
+  let count = 0;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i];
+    if (c === '\\') i++;
+    else if (c === '[') {
+      i++;
+      if (source[i] === '^') i++;
+      if (source[i] === ']') i++;
+      while (i < source.length && source[i] !== ']') i += source[i] === '\\' ? 2 : 1;
+    } else if (c === '*' || c === '+') {
+      count++;
+    } else if (c === '{') {
+      const m = /^\{(\d+)(,(\d*))?\}/.exec(source.slice(i));
+      if (m && m[2] !== undefined && (m[3] === '' || Number(m[3]) > 16)) count++;
+    }
+  }
+  return count;
+}
+
 export function hasNestedQuantifier(source: string): boolean {
   const groups: boolean[] = [];
   for (let i = 0; i < source.length; i++) {
@@ -72,6 +99,14 @@ export function compileGuardedRegex(written: string): { re: RegExp } | { error: 
       error: {
         message: `the regex /${source}/ repeats a group that itself repeats or alternates, which can take exponential time`,
         hint: 'rewrite it without a repeated group holding a quantifier or "|" (for example (a|b)+ as [ab]+), or use prefix, glob or oneOf',
+      },
+    };
+  }
+  if (openEndedRepeats(source) > 1) {
+    return {
+      error: {
+        message: `the regex /${source}/ has more than one open-ended repetition (*, +, {n,}), which can backtrack for a long time`,
+        hint: 'keep one; a regex matches anywhere in the value, so a leading or trailing .* is never needed',
       },
     };
   }

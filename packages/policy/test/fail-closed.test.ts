@@ -120,3 +120,20 @@ describe('redteam-65: words the shell computes at run time', () => {
     assert.equal(strict.decide({ surface: 'exec', command: '$CMD hello' }).decision, 'deny');
   });
 });
+
+describe('regexes that backtrack for long are refused at load', () => {
+  for (const regex of ['\\s*\\s*\\s*x', '.*password.*', '(a|a?)*', 'x+y+z']) {
+    it(`refuses /${regex}/`, () => {
+      const r = loadPolicies([
+        {
+          file: 'p.yaml',
+          text: `${HEAD}mcp:\n  deny:\n    - { id: r, server: s, args: { q: { regex: ${JSON.stringify(regex)} } } }\n`,
+        },
+      ]);
+      assert.ok(
+        r.diagnostics.some((d) => d.code === 'bad-regex'),
+        JSON.stringify(r.diagnostics),
+      );
+    });
+  }
+});

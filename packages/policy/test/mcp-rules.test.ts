@@ -394,14 +394,14 @@ describe('mcp: regex predicates (deny and ask only)', () => {
       rules: ['db'],
     },
     {
-      name: 'a regex input of exactly 16 KiB is matched normally',
-      request: q('query_ci', 'a'.repeat(16384)),
+      name: 'a regex input of exactly 4 KiB is matched normally',
+      request: q('query_ci', 'a'.repeat(4096)),
       decision: 'allow',
       rules: ['db'],
     },
     {
-      name: 'a regex input over 16 KiB is an evaluation error, which matches the deny',
-      request: q('query_ci', 'a'.repeat(16385)),
+      name: 'a regex input over 4 KiB is an evaluation error, which matches the deny',
+      request: q('query_ci', 'a'.repeat(4097)),
       decision: 'deny',
       rules: ['drop-i'],
     },
