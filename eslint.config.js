@@ -2,22 +2,10 @@
 // fences of DESIGN.md (pure packages never touch Node I/O).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { NODE_IO_MODULES } from './tools/node-io.mjs';
 
-const NODE_IO = [
-  'fs',
-  'net',
-  'http',
-  'https',
-  'http2',
-  'child_process',
-  'dgram',
-  'dns',
-  'tls',
-  'worker_threads',
-  'cluster',
-  'os',
-  'process',
-];
+// Our own pure code may not even import `process` (a dependency reading process.env is tolerated).
+const NODE_IO = [...NODE_IO_MODULES, 'process'];
 const nodeIoPaths = NODE_IO.flatMap((m) => [m, `node:${m}`, `${m}/promises`, `node:${m}/promises`]);
 const typed = (config) => ({ ...config, files: ['**/*.ts'] });
 

@@ -6,8 +6,10 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { builtinModules } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { NODE_IO_MODULES } from './node-io.mjs';
 
-const root = resolve(new URL('..', import.meta.url).pathname);
+const root = fileURLToPath(new URL('..', import.meta.url));
 const MAY_DEPEND = {
   policy: [],
   detect: [],
@@ -36,22 +38,7 @@ const walk = (dir, out = []) => {
 const isBuiltin = (spec) => spec.startsWith('node:') || builtinModules.includes(spec.split('/')[0]);
 // What "I/O" means for a third-party dependency of a pure package (reading process.env for a
 // warning switch, or Buffer, is not I/O).
-const IO = new Set([
-  'fs',
-  'net',
-  'http',
-  'https',
-  'http2',
-  'child_process',
-  'dgram',
-  'dns',
-  'tls',
-  'worker_threads',
-  'cluster',
-  'inspector',
-  'v8',
-  'vm',
-]);
+const IO = new Set(NODE_IO_MODULES);
 const isIo = (spec) => IO.has(spec.replace(/^node:/, '').split('/')[0]);
 
 for (const pkg of readdirSync(join(root, 'packages'))) {
@@ -94,6 +81,10 @@ for (const pkg of PURE) {
       entry = require.resolve(dep);
     } catch {
       const esm = join(root, 'node_modules', dep, 'package.json');
+      if (!existsSync(esm)) {
+        problems.push(`packages/${pkg}: dependency ${dep} is not installed; run npm install`);
+        continue;
+      }
       const meta = JSON.parse(readFileSync(esm, 'utf8'));
       entry = join(dirname(esm), meta.module ?? meta.main ?? 'index.js');
     }

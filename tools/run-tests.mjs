@@ -5,8 +5,9 @@
 import { readdirSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
-const root = new URL('..', import.meta.url).pathname;
+const root = fileURLToPath(new URL('..', import.meta.url));
 const files = [];
 const walk = (dir) => {
   for (const name of readdirSync(dir)) {
@@ -19,6 +20,12 @@ for (const pkg of readdirSync(join(root, 'packages'))) {
   const dir = join(root, 'packages', pkg, 'dist', 'test');
   if (existsSync(dir)) walk(dir);
 }
+// tsc never deletes outputs: skip compiled tests whose source is gone.
+const stale = files.filter(
+  (f) => !existsSync(f.replace(`${join('dist', 'test')}`, 'test').replace(/\.js$/, '.ts')),
+);
+for (const f of stale) console.error(`run-tests: skipping ${f}: its source was deleted`);
+files.splice(0, files.length, ...files.filter((f) => !stale.includes(f)));
 if (files.length === 0) {
   console.error('run-tests: no compiled tests found; run "npm run build" first');
   process.exit(1);

@@ -33,8 +33,7 @@ export function main(argv: readonly string[], ui: Ui = terminalUi()): number {
   const options = end >= 0 ? argv.slice(0, end) : argv;
   const debug = options.includes('--debug');
   const args = [...options.filter((a) => a !== '--debug'), ...(end >= 0 ? argv.slice(end) : [])];
-  const head = options;
-  const wantsHelp = head.includes('--help') || head.includes('-h');
+  const wantsHelp = options.includes('--help') || options.includes('-h');
   try {
     if (args[0] === '--version' || args[0] === '-V') {
       ui.out(version());
@@ -55,8 +54,7 @@ export function main(argv: readonly string[], ui: Ui = terminalUi()): number {
       ui.out(helpFor(name));
       return 0;
     }
-    const run = COMMANDS[name];
-    return run ? run(args.slice(name.split(' ').length), ui) : 3;
+    return (COMMANDS[name] as Command)(args.slice(name.split(' ').length), ui);
   } catch (e) {
     if (e instanceof UserError) {
       ui.err(`perimeter: ${e.message}`);

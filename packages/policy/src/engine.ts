@@ -678,14 +678,16 @@ export class Engine {
     segs: readonly string[] | undefined,
   ): Decision {
     const resolved = r.resolved ?? [];
+    // The request was fine; the answer is unusable. The guard refuses it (never invalid input).
     const unresolvable = (why: string): Decision => ({
       ...base,
       decision: 'deny',
       wouldDecision: 'deny',
       mode: 'enforce',
       rules: [],
-      code: 'invalid-request',
-      reason: `Denied: ${name} ${why}.`,
+      code: 'guard',
+      guard: { code: 'unusable-answer', what: why, isLocked: true },
+      reason: `Denied: ${name} ${why}, so there is no vetted address to dial.`,
     });
     if (resolved.length === 0) return unresolvable('resolved to no address');
     const extra: RuleRef[] = [];

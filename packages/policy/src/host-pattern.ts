@@ -14,7 +14,7 @@ export interface HostPattern {
   readonly kind: HostPatternKind;
   /** The canonical (A-label, lowercase) name, or the suffix after the wildcard; '' for `any`. */
   readonly suffix: string;
-  /** A port written on the pattern itself (`host:8443`), which narrows the rule's ports. */
+  /** A port written on the pattern itself (`host:8443`), which replaces the rule's ports for this pattern. */
   readonly ports?: PortSet;
 }
 

@@ -410,5 +410,17 @@ export function loadPolicies(sources: readonly PolicySource[]): LoadResult {
       });
     } else byName.set(key, p);
   }
+  // In reading order: by file as given, then line and column.
+  const fileOrder = new Map(sources.map((src, i) => [src.file, i]));
+  const rank = (d: Diagnostic): [number, number, number] => [
+    fileOrder.get(d.at?.file ?? '') ?? 0,
+    d.at?.line ?? 0,
+    d.at?.col ?? 0,
+  ];
+  diagnostics.sort((a, b) => {
+    const [fa, la, ca] = rank(a);
+    const [fb, lb, cb] = rank(b);
+    return fa - fb || la - lb || ca - cb;
+  });
   return { policies, diagnostics };
 }

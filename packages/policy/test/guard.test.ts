@@ -666,14 +666,17 @@ describe('resolved addresses are judged by the guard too', () => {
   it('egress-dns-07: denies a name that resolved to nothing', () => {
     const d = decide(open, 'example.com', 443, []);
     assert.equal(d.decision, 'deny');
-    assert.equal(d.code, 'invalid-request');
+    assert.equal(d.code, 'guard');
+    assert.equal(d.guard?.code, 'unusable-answer');
+    assert.match(d.reason, /resolved to no address/);
   });
 
   it('denies an answer that is not an IP address (a zone id, a name)', () => {
     for (const bad of ['fe80::1%eth0', 'example.com', '']) {
       const d = decide(open, 'example.com', 443, [bad]);
       assert.equal(d.decision, 'deny', bad);
-      assert.equal(d.code, 'invalid-request', bad);
+      assert.equal(d.code, 'guard', bad);
+      assert.equal(d.guard?.code, 'unusable-answer', bad);
     }
   });
 

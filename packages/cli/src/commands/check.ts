@@ -97,6 +97,18 @@ function exampleTarget(surface: string): string {
 
 const SURFACES = new Set(['network', 'filesystem', 'mcp', 'exec', 'credential']);
 
+/** Flags that belong to one surface: given with another, they would be silently ignored. */
+const SURFACE_FLAGS: Readonly<Record<string, string>> = {
+  access: 'filesystem',
+  method: 'network',
+  path: 'network',
+  resolved: 'network',
+  args: 'mcp',
+  annotations: 'mcp',
+  list: 'mcp',
+  host: 'credential',
+};
+
 export function runCheck(argv: readonly string[], ui: Ui): number {
   const p = parseArgs(argv, SPEC, 'check');
   const [surface, target, ...extra] = p.positionals;
@@ -112,6 +124,22 @@ export function runCheck(argv: readonly string[], ui: Ui): number {
       surface === 'exec'
         ? 'quote the command line, or put the argv after --'
         : 'give one target; policy files go after --policy',
+    );
+  }
+  const misplaced = Object.keys(p.flags).filter(
+    (f) => SURFACE_FLAGS[f] !== undefined && SURFACE_FLAGS[f] !== surface,
+  );
+  if (misplaced.length > 0) {
+    const f = misplaced[0] ?? '';
+    throw new UserError(
+      `--${f} does not apply to ${surface} requests`,
+      `it is for ${SURFACE_FLAGS[f] ?? ''} requests; see "perimeter check --help"`,
+    );
+  }
+  if (surface === 'exec' && p.rest !== undefined && target !== undefined) {
+    throw new UserError(
+      'check exec takes a command line or an argv after --, not both',
+      'for example: perimeter check exec -- git push --force',
     );
   }
   const request = requestOf(surface, target, p);
