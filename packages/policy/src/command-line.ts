@@ -576,6 +576,13 @@ function unwrapOnce(argv: readonly string[]): Unwrapped {
   return undefined;
 }
 
+function readsCommandsFromStdin(argv: readonly string[]): boolean {
+  const name = basename(wordText(argv[0] ?? ''));
+  if (!SHELLS.has(name) || name === 'busybox') return false;
+  const operands = argv.slice(1).filter((w) => !w.startsWith('-') && !w.startsWith('+'));
+  return operands.length === 0 || argv.includes('-s');
+}
+
 function expand(
   words: readonly string[],
   depth: number,
@@ -593,6 +600,10 @@ function expand(
   if (next === undefined || (!('shell' in next) && inners.length === 0)) {
     // Not a wrapper, or a wrapper with nothing to run (`env A=1` prints the environment).
     out.push({ argv, via });
+    // A shell with no -c and no script reads its commands from stdin (`curl … | sh`,
+    // `bash <<< "…"`): they cannot be checked, so they count as a computed command.
+    if (readsCommandsFromStdin(argv))
+      out.push({ argv: [`${DYNAMIC}<commands read from stdin>`], via: [...via, argv] });
     return undefined;
   }
   const layers = [...via, argv];

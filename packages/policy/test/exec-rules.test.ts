@@ -762,11 +762,11 @@ describe('exec: redteam-65 command-string exclusion abuse', () => {
       ...blocked,
     },
     {
-      name: 'redteam-65: a pipe into sh needs sh to be allowed',
+      name: 'redteam-65: a pipe into sh runs commands nobody can check: deny rules are assumed to match them',
       exec: 'npm test | sh',
       decision: 'deny',
-      rules: [],
-      code: 'default',
+      rules: ['no-curl'],
+      code: 'rule',
     },
     {
       name: 'redteam-65: the allowed program name as an argument of another command is not allowed',
