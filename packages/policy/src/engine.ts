@@ -6,19 +6,20 @@
 
 import { canonicalHost, formatAuthority, hasControlCharacter, type CanonicalHost } from './host.js';
 import { canonicalHttpPath } from './http-path.js';
+import { pushTo } from './multimap.js';
+import { NetworkIndex, type CidrEntry, type HostEntry } from './network-index.js';
+import { PathTrie, type FsEntry } from './path-index.js';
 import { effectiveAnnotations } from './tool-annotations.js';
-import { matchHostPattern, type HostPattern } from './host-pattern.js';
-import { cidrWithin, formatIp, ipKey, ipv4, networkOf, parseIp, type Cidr, type Ip } from './ip.js';
+import { matchHostPattern } from './host-pattern.js';
+import { cidrWithin, formatIp, ipv4, parseIp, type Cidr, type Ip } from './ip.js';
 import { matchNameGlob } from './name-glob.js';
 import {
   canonicalPath,
   expandPathPattern,
-  literalPrefix,
   matchPath,
   matchSegments,
   type ExpandedPathPattern,
   type PathContext,
-  type PathSegment,
 } from './path-pattern.js';
 import { portIn } from './ports.js';
 import { matchCommandPattern, programKey, type CommandPattern } from './command-pattern.js';
@@ -39,7 +40,6 @@ import type {
   CredentialBindingC,
   CredentialRuleC,
   ExecRuleC,
-  FilesystemRuleC,
   McpRuleC,
   NetworkRuleC,
   RuleRef,
@@ -165,181 +165,7 @@ function auditSuffix(o: Outcome): string {
   return o.decision === o.would ? '' : ` Audit mode: would be ${PAST[o.would]}, ${PAST[o.decision]} for now.`;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Network
-
-interface HostEntry {
-  readonly rule: NetworkRuleC;
-  readonly pattern: HostPattern;
-}
-interface CidrEntry {
-  readonly rule: NetworkRuleC;
-  readonly cidr: Cidr;
-}
-interface CidrBucket {
-  readonly prefix: number;
-  readonly family: 4 | 6;
-  readonly map: Map<string | number, CidrEntry[]>;
-}
-
-function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
-  const list = map.get(key);
-  if (list) list.push(value);
-  else map.set(key, [value]);
-}
-
-class NetworkIndex {
-  readonly exact = new Map<string, HostEntry[]>();
-  readonly oneLabel = new Map<string, HostEntry[]>();
-  readonly anyDepth = new Map<string, HostEntry[]>();
-  readonly anyHost: HostEntry[] = [];
-  readonly cidrBuckets: CidrBucket[] = [];
-  readonly httpPaths = new Map<NetworkRuleC, readonly (readonly PathSegment[])[]>();
-
-  constructor(rules: readonly NetworkRuleC[]) {
-    const buckets = new Map<string, CidrBucket>();
-    for (const rule of rules) {
-      for (const pattern of rule.hosts) {
-        const entry = { rule, pattern };
-        if (pattern.kind === 'exact') push(this.exact, pattern.suffix, entry);
-        else if (pattern.kind === 'one-label') push(this.oneLabel, pattern.suffix, entry);
-        else if (pattern.kind === 'any-depth') push(this.anyDepth, pattern.suffix, entry);
-        else this.anyHost.push(entry);
-      }
-      for (const cidr of rule.cidrs) {
-        const id = `${cidr.ip.family}/${cidr.prefix}`;
-        let bucket = buckets.get(id);
-        if (!bucket) {
-          bucket = { prefix: cidr.prefix, family: cidr.ip.family, map: new Map() };
-          buckets.set(id, bucket);
-        }
-        push(bucket.map, cidr.ip.family === 4 ? cidr.ip.v4 : ipKey(cidr.ip), { rule, cidr });
-      }
-      if (rule.paths)
-        this.httpPaths.set(
-          rule,
-          rule.paths.map((p) => p.segments),
-        );
-    }
-    this.cidrBuckets = [...buckets.values()].sort((a, b) => b.prefix - a.prefix);
-  }
-
-  hostEntries(name: string, out: HostEntry[]): void {
-    const exact = this.exact.get(name);
-    if (exact) for (const e of exact) out.push(e);
-    const dot = name.indexOf('.');
-    if (dot > 0) {
-      if (this.oneLabel.size > 0) {
-        const one = this.oneLabel.get(name.slice(dot + 1));
-        if (one) for (const e of one) out.push(e);
-      }
-      if (this.anyDepth.size > 0) {
-        for (let at = dot; at >= 0; at = name.indexOf('.', at + 1)) {
-          const deep = this.anyDepth.get(name.slice(at + 1));
-          if (deep) for (const e of deep) out.push(e);
-        }
-      }
-    }
-    for (const e of this.anyHost) out.push(e);
-  }
-
-  cidrEntries(ip: Ip, out: CidrEntry[]): void {
-    for (const b of this.cidrBuckets) {
-      if (b.family !== ip.family) continue;
-      const net = networkOf(ip, b.prefix);
-      const hit = b.map.get(net.family === 4 ? net.v4 : ipKey(net));
-      if (hit) out.push(...hit);
-    }
-  }
-}
-
 type HttpMatch = 'match' | 'no' | 'unknown';
-
-// ---------------------------------------------------------------------------------------------
-// Filesystem
-
-interface FsEntry {
-  readonly rule: FilesystemRuleC;
-  readonly pattern: ExpandedPathPattern;
-}
-
-// Patterns with no literal prefix (`**` then `.env`, `*.pem` or `private`) are indexed by one of
-// their literal segments, or by a file extension, so a request looks up its own segments instead
-// of trying every such pattern.
-class FloatingPaths {
-  readonly bySegment = new Map<string, FsEntry[]>();
-  readonly byExtension = new Map<string, FsEntry[]>();
-  readonly rest: FsEntry[] = [];
-
-  insert(entry: FsEntry): void {
-    let literal: string | undefined;
-    let extension: string | undefined;
-    for (const seg of entry.pattern.segments) {
-      if (seg.kind === 'literal') literal = seg.text;
-      else if (seg.kind === 'glob' && seg.suffix?.startsWith('.') && !seg.suffix.slice(1).includes('.'))
-        extension = seg.suffix;
-    }
-    if (literal !== undefined) push(this.bySegment, literal, entry);
-    else if (extension !== undefined) push(this.byExtension, extension, entry);
-    else this.rest.push(entry);
-  }
-
-  candidates(segments: readonly string[], out: FsEntry[]): void {
-    if (this.rest.length > 0) out.push(...this.rest);
-    const seen = segments.length > 1 ? new Set<string>() : undefined;
-    for (const seg of segments) {
-      if (seen) {
-        if (seen.has(seg)) continue;
-        seen.add(seg);
-      }
-      const hit = this.bySegment.get(seg);
-      if (hit) out.push(...hit);
-      if (this.byExtension.size > 0) {
-        const dot = seg.lastIndexOf('.');
-        const byExt = dot >= 0 ? this.byExtension.get(seg.slice(dot)) : undefined;
-        if (byExt) out.push(...byExt);
-      }
-    }
-  }
-}
-
-class PathTrie {
-  readonly children = new Map<string, PathTrie>();
-  readonly entries: FsEntry[] = [];
-  readonly floating = new FloatingPaths();
-
-  insert(entry: FsEntry): void {
-    const prefix = literalPrefix(entry.pattern);
-    if (prefix.length === 0) {
-      this.floating.insert(entry);
-      return;
-    }
-    let node: PathTrie = this;
-    for (const seg of prefix) {
-      let next = node.children.get(seg);
-      if (!next) {
-        next = new PathTrie();
-        node.children.set(seg, next);
-      }
-      node = next;
-    }
-    node.entries.push(entry);
-  }
-
-  candidates(segments: readonly string[], out: FsEntry[]): void {
-    this.floating.candidates(segments, out);
-    let node: PathTrie | undefined = this;
-    let i = 0;
-    while (node) {
-      if (node.entries.length > 0) out.push(...node.entries);
-      const seg = segments[i++];
-      node = seg === undefined ? undefined : node.children.get(seg);
-    }
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// MCP
 
 type ArgResult = 'match' | 'no' | 'error';
 
@@ -401,7 +227,7 @@ export class Engine {
         }
       }
       for (const rule of p.mcp) {
-        if (rule.server.exact !== undefined) push(this.mcpByServer, rule.server.exact, rule);
+        if (rule.server.exact !== undefined) pushTo(this.mcpByServer, rule.server.exact, rule);
         else this.mcpServerGlobs.push(rule);
         for (const a of rule.args)
           if (a.test.kind === 'glob')
@@ -410,11 +236,11 @@ export class Engine {
       for (const rule of p.exec) {
         for (const pattern of rule.commands) {
           const key = programKey(pattern);
-          if (key !== undefined) push(this.execByProgram, key, { rule, pattern });
+          if (key !== undefined) pushTo(this.execByProgram, key, { rule, pattern });
           else this.execGlobs.push({ rule, pattern });
         }
       }
-      for (const b of p.credentialBindings) push(this.bindingsBySecret, b.secret, b);
+      for (const b of p.credentialBindings) pushTo(this.bindingsBySecret, b.secret, b);
       this.credentialRules.push(...p.credentialRules);
     }
     const isAudit = this.policies.length > 0 && this.policies.every((p) => p.mode === 'audit');
