@@ -141,6 +141,7 @@ const CONTEXT_OF = {
 function execLayerContext(layer) {
   const c = {};
   for (let i = 0; i < layer.argv.length; i++) c[`a${i}`] = layer.argv[i];
+  c.computed = layer.computed;
   return c;
 }
 

@@ -437,7 +437,9 @@ export function translatePolicies(documents, pathContext) {
         surfaces.mcp.push({ id: id(rule), effect, cond: mcpRule(rule, effect, pathContext, pathArgKeys) });
       }
       for (const rule of doc.exec?.[effect] ?? []) {
-        surfaces.exec.push({ id: id(rule), effect, cond: execRule(rule) });
+        // A computed program (see normalize.mjs) meets every deny and ask pattern, never an allow.
+        const cond = effect === 'allow' ? execRule(rule) : or(eq(['computed'], true), execRule(rule));
+        surfaces.exec.push({ id: id(rule), effect, cond });
       }
       const creds = Array.isArray(doc.credentials) ? { allow: doc.credentials } : doc.credentials;
       for (const rule of creds?.[effect] ?? []) {

@@ -13,12 +13,12 @@ import {
   effectiveAnnotations,
   hasControlCharacter,
   parseCommandLine,
+  PRIVILEGE_WRAPPERS,
 } from '@perimeter/policy';
 
 /** The most argv words the peers' exec encodings cover (Cedar unrolls `**` up to this many). */
 export const MAX_ARGV_WORDS = 16;
 
-const PRIVILEGED = new Set(['sudo', 'doas', 'su', 'pkexec']);
 const SECRET_NAME = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/;
 const METHOD = /^[A-Za-z]{1,20}$/;
 
@@ -120,14 +120,17 @@ export function createNormalizer(pathContext, pathArgKeys) {
     if ('error' in parsed) return null;
     const layer = (argv) => {
       if (argv.length > MAX_ARGV_WORDS) throw new Error(`argv longer than ${MAX_ARGV_WORDS} words`);
-      return { argv: [basename(argv[0] ?? ''), ...argv.slice(1)] };
+      // A program the shell computes at run time (or commands read from stdin) may be anything:
+      // the engine lets every deny and ask rule match it, and no allow.
+      const computed = (argv[0] ?? '').charCodeAt(0) === 0;
+      return { argv: [basename(argv[0] ?? ''), ...argv.slice(1)], computed };
     };
     const units = [];
     for (const cmd of parsed.commands) {
       const via = cmd.via.map(layer);
       units.push([...via.map((l) => ({ layer: l, allow: false })), { layer: layer(cmd.argv), allow: true }]);
       via.forEach((l, i) => {
-        if (PRIVILEGED.has(basename(cmd.via[i][0] ?? ''))) units.push([{ layer: l, allow: true }]);
+        if (PRIVILEGE_WRAPPERS.has(basename(cmd.via[i][0] ?? ''))) units.push([{ layer: l, allow: true }]);
       });
     }
     return { units };

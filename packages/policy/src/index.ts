@@ -60,7 +60,7 @@ export {
   type SpecialName,
   type SpecialRange,
 } from './special-ranges.js';
-export { parseCommandLine, commandsOfArgv, type SimpleCommand } from './command-line.js';
+export { parseCommandLine, commandsOfArgv, PRIVILEGE_WRAPPERS, type SimpleCommand } from './command-line.js';
 export { canonicalPath, type PathContext } from './path-pattern.js';
 export { runPolicyTests, byOrg, type PolicyTestResult } from './policy-tests.js';
 export { simulate, type RecordedDecision, type Flip, type SimulationReport } from './simulate.js';

@@ -8,6 +8,7 @@ import * as policy from '../src/index.js';
 const EXPORTS = [
   'API_VERSION',
   'Engine',
+  'PRIVILEGE_WRAPPERS',
   'PolicyDocument',
   'SPECIAL_NAMES',
   'SPECIAL_RANGES',
