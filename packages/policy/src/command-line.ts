@@ -175,7 +175,7 @@ class Lexer {
         while (j < s.length && !isSpecial(s.charCodeAt(j))) j++;
         const run = s.slice(this.i, j);
         if (c === '$' && /^\$[A-Za-z_{@*#?$!0-9-]/.test(run)) this.isWordExpanded = true;
-        if (/\{[^}]*(,|\.\.)[^}]*\}/.test(run)) this.isWordExpanded = true;
+        if (run.includes('{') && /\{[^}]*(,|\.\.)[^}]*\}/.test(run)) this.isWordExpanded = true;
         if (/[*?[]/.test(run)) this.isWordGlob = true;
         this.append(run);
         this.i = j;

@@ -78,11 +78,13 @@ export function matchCommandPattern(
   argv: readonly string[],
   programName?: string,
   isPermissive = true,
+  /** Whether some word is computed at run time, when the caller knows already. */
+  hasComputed: boolean = argv.some(isComputedWord),
 ): boolean {
   const program = argv[0];
   const first = pattern.segments[0];
   if (program === undefined || first === undefined) return false;
-  if (argv.some(isComputedWord)) return matchComputed(pattern, argv, isPermissive);
+  if (hasComputed) return matchComputed(pattern, argv, isPermissive);
   if (!matchSegment(first, pattern.isPathProgram ? program : (programName ?? basename(program))))
     return false;
   return matchSegments(pattern.segments, argv, 1, 1);

@@ -646,17 +646,18 @@ export class Engine {
     if (program === undefined) return false;
     let found = false;
     const name = basename(program);
+    const hasComputed = argv.some(isComputedWord);
     const consider = (e: ExecEntry): void => {
       const ruleEffect = e.rule.ref.effect;
       if (
         (effect === 'any' || ruleEffect === effect) &&
-        matchCommandPattern(e.pattern, argv, name, ruleEffect !== 'allow')
+        matchCommandPattern(e.pattern, argv, name, ruleEffect !== 'allow', hasComputed)
       ) {
         out.push(e.rule.ref);
         found = true;
       }
     };
-    if (isComputedWord(program)) {
+    if (hasComputed && isComputedWord(program)) {
       // The program itself is computed at run time: it could be any of them.
       for (const entries of this.execByProgram.values()) entries.forEach(consider);
     } else {
