@@ -394,22 +394,24 @@ export class Engine {
 
   private decideNetwork(r: NetworkRequest): Decision {
     const action = r.method ?? 'connect';
-    const raw = `${r.host}:${r.port}`;
+    // The request as received, for messages about invalid input only.
+    const raw = (): string => `${r.host}:${r.port}`;
     if (!Number.isInteger(r.port) || r.port < 1 || r.port > 65535)
-      return this.invalid('network', action, raw, `${r.port} is not a port number (1–65535)`);
+      return this.invalid('network', action, raw(), `${r.port} is not a port number (1–65535)`);
     const parsed = canonicalHost(r.host);
-    if ('error' in parsed) return this.invalid('network', action, raw, parsed.error.message);
+    if ('error' in parsed) return this.invalid('network', action, raw(), parsed.error.message);
     const host: CanonicalHost = parsed.host;
     let method: string | undefined;
     let segs: string[] | undefined;
     if (r.method !== undefined) {
       if (!/^[A-Za-z]{1,20}$/.test(r.method))
-        return this.invalid('network', action, raw, `"${r.method}" is not an HTTP method`);
+        return this.invalid('network', action, raw(), `"${r.method}" is not an HTTP method`);
       method = r.method.toUpperCase();
     }
     if (r.path !== undefined) {
       segs = canonicalHttpPath(r.path);
-      if (segs === undefined) return this.invalid('network', action, raw, `"${r.path}" is not an HTTP path`);
+      if (segs === undefined)
+        return this.invalid('network', action, raw(), `"${r.path}" is not an HTTP path`);
     }
     const authority = formatAuthority(host, r.port);
     const resource = segs !== undefined ? `${authority}/${segs.join('/')}` : authority;

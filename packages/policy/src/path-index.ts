@@ -32,19 +32,20 @@ class FloatingPaths {
   }
 
   candidates(segments: readonly string[], out: FsEntry[]): void {
-    if (this.rest.length > 0) out.push(...this.rest);
-    const seen = segments.length > 1 ? new Set<string>() : undefined;
-    for (const seg of segments) {
-      if (seen) {
-        if (seen.has(seg)) continue;
-        seen.add(seg);
-      }
+    for (const e of this.rest) out.push(e);
+    if (this.bySegment.size === 0 && this.byExtension.size === 0) return;
+    for (let i = 0; i < segments.length; i++) {
+      const seg = segments[i] ?? '';
+      // A segment seen earlier in the path adds nothing new (no allocation for the check).
+      let isRepeat = false;
+      for (let k = 0; k < i && !isRepeat; k++) isRepeat = segments[k] === seg;
+      if (isRepeat) continue;
       const hit = this.bySegment.get(seg);
-      if (hit) out.push(...hit);
+      if (hit) for (const e of hit) out.push(e);
       if (this.byExtension.size > 0) {
         const dot = seg.lastIndexOf('.');
         const byExt = dot >= 0 ? this.byExtension.get(seg.slice(dot)) : undefined;
-        if (byExt) out.push(...byExt);
+        if (byExt) for (const e of byExt) out.push(e);
       }
     }
   }

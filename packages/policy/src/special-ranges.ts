@@ -118,11 +118,13 @@ for (const range of SPECIAL_RANGES) {
   else V6.push({ net: ip.w, mask: [0, 1, 2, 3].map((i) => mask32(prefix - 32 * i)), range });
 }
 
+const NO_RANGES: readonly SpecialRange[] = Object.freeze([]);
+
 /** Every special range that contains `ip`, most specific first. Empty for a public address. */
-export function specialRangesOf(ip: Ip): SpecialRange[] {
-  const out: SpecialRange[] = [];
+export function specialRangesOf(ip: Ip): readonly SpecialRange[] {
+  let out: SpecialRange[] | undefined;
   if (ip.family === 4) {
-    for (const e of V4) if ((ip.v4 & e.mask) >>> 0 === e.net) out.push(e.range);
+    for (const e of V4) if ((ip.v4 & e.mask) >>> 0 === e.net) (out ??= []).push(e.range);
   } else {
     for (const e of V6) {
       if (
@@ -131,11 +133,11 @@ export function specialRangesOf(ip: Ip): SpecialRange[] {
         (ip.w[2] & (e.mask[2] ?? 0)) >>> 0 === e.net[2] &&
         (ip.w[3] & (e.mask[3] ?? 0)) >>> 0 === e.net[3]
       ) {
-        out.push(e.range);
+        (out ??= []).push(e.range);
       }
     }
   }
-  return out;
+  return out ?? NO_RANGES;
 }
 
 /** A sentence naming what the address is, including the IPv4 address an IPv6 form embeds. */
