@@ -12,6 +12,8 @@ Commands:
   policy explain FILE...    explain the decision for one request, rule by rule
   policy simulate FILE...   replay recorded decisions against a draft policy
   check SURFACE TARGET      decide one request: network, filesystem, mcp, exec, credential
+  audit verify FILE...      check session audit spools for edits, deletions and reordering
+  audit tail FILE           show a session's latest audit events (--follow to keep watching)
 
 Options:
   -h, --help       show help for a command (perimeter check --help)
@@ -123,6 +125,46 @@ Exit codes: 0 nothing flips, 1 some decisions flip, 3 invalid input or policy.
 
 Examples:
   perimeter policy simulate examples/acme/ --decisions last-week.jsonl`,
+
+  audit: `perimeter audit — read session audit spools
+
+Usage: perimeter audit <verify|tail> FILE... [options]
+
+Run "perimeter audit <command> --help" for each command.`,
+
+  'audit verify': `perimeter audit verify — check session audit spools
+
+Usage: perimeter audit verify FILE... [--json]
+
+Every event of a spool carries its position in the session's chain and the hash of the event
+before it, so an edited, deleted, inserted or reordered event, or a last event cut off mid-line,
+shows; each problem is reported as file:line with what happened. A chain without its
+session.end event is reported as a warning: it was cut off, or the session is still running.
+
+Options:
+  --json    print the results as JSON
+
+Exit codes: 0 every chain intact, 1 tampered or damaged, 3 unreadable.
+
+Examples:
+  perimeter audit verify session.jsonl`,
+
+  'audit tail': `perimeter audit tail — show a session's latest audit events
+
+Usage: perimeter audit tail FILE [-n N] [--follow] [--json]
+
+One line per event: time, decision, surface, action, resource and reason.
+
+Options:
+  -n, --lines N   how many of the latest events to show (default 20)
+  -f, --follow    keep printing events as they are appended, until interrupted
+  --json          print the events as JSON lines
+
+Exit codes: 0 shown, 3 unreadable.
+
+Examples:
+  perimeter audit tail session.jsonl -n 50
+  perimeter audit tail session.jsonl --follow`,
 
   check: `perimeter check — decide one request
 

@@ -2,13 +2,15 @@
 // unless --debug) and returns the exit code. bin/perimeter.js calls it.
 
 import { readFileSync } from 'node:fs';
+import { runAuditTail, runAuditVerify } from './commands/audit.js';
 import { runCheck } from './commands/check.js';
 import { runExplain, runLint, runSimulate, runTest, runValidate } from './commands/policy.js';
+import { SpoolError } from '@perimeter/audit';
 import { UserError } from './errors.js';
 import { helpFor } from './help.js';
 import { terminalUi, type Ui } from './ui.js';
 
-type Command = (argv: readonly string[], ui: Ui) => number;
+type Command = (argv: readonly string[], ui: Ui) => number | Promise<number>;
 
 const COMMANDS: Readonly<Record<string, Command>> = {
   'policy validate': runValidate,
@@ -16,6 +18,8 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   'policy test': runTest,
   'policy explain': runExplain,
   'policy simulate': runSimulate,
+  'audit verify': runAuditVerify,
+  'audit tail': runAuditTail,
   check: runCheck,
 };
 
@@ -26,8 +30,11 @@ function version(): string {
   return pkg.version;
 }
 
-/** Runs the CLI with the given arguments; returns the exit code. Exported for in-process tests. */
-export function main(argv: readonly string[], ui: Ui = terminalUi()): number {
+/**
+ * Runs the CLI with the given arguments; returns the exit code (a promise only for commands that
+ * keep running, such as audit tail --follow). Exported for in-process tests.
+ */
+export function main(argv: readonly string[], ui: Ui = terminalUi()): number | Promise<number> {
   // Options end at `--`: what follows is someone's argv and is passed on untouched.
   const end = argv.indexOf('--');
   const options = end >= 0 ? argv.slice(0, end) : argv;
@@ -43,30 +50,37 @@ export function main(argv: readonly string[], ui: Ui = terminalUi()): number {
     const name = COMMANDS[two] ? two : args[0] !== undefined && COMMANDS[args[0]] ? args[0] : undefined;
     if (name === undefined) {
       if (args.length === 0 || wantsHelp) {
-        const topic = args[0] === 'policy' ? 'policy' : '';
+        const topic = args[0] === 'policy' || args[0] === 'audit' ? args[0] : '';
         ui.out(helpFor(topic));
         return 0;
       }
-      const what = args[0] === 'policy' ? `policy ${args[1] ?? ''}`.trim() : (args[0] ?? '');
+      const what =
+        args[0] === 'policy' || args[0] === 'audit' ? `${args[0]} ${args[1] ?? ''}`.trim() : (args[0] ?? '');
       throw new UserError(`unknown command "${what}"`, 'run "perimeter --help" for the commands');
     }
     if (wantsHelp) {
       ui.out(helpFor(name));
       return 0;
     }
-    return (COMMANDS[name] as Command)(args.slice(name.split(' ').length), ui);
+    const result = (COMMANDS[name] as Command)(args.slice(name.split(' ').length), ui);
+    return typeof result === 'number' ? result : result.catch((e: unknown) => report(e, ui, debug));
   } catch (e) {
-    if (e instanceof UserError) {
-      ui.err(`perimeter: ${e.message}`);
-      if (e.hint) ui.err(`  ${e.hint}`);
-      return e.exitCode;
-    }
-    ui.err(`perimeter: internal error: ${(e as Error).message ?? String(e)}`);
-    ui.err(
-      debug
-        ? ((e as Error).stack ?? '')
-        : '  this is a bug in perimeter; run again with --debug for details, and report it',
-    );
-    return 70;
+    return report(e, ui, debug);
   }
+}
+
+/** Prints an error once: a user's mistake as one sentence and a hint, ours as a short notice. */
+function report(e: unknown, ui: Ui, debug: boolean): number {
+  if (e instanceof UserError || e instanceof SpoolError) {
+    ui.err(`perimeter: ${e.message}`);
+    if (e.hint) ui.err(`  ${e.hint}`);
+    return e instanceof UserError ? e.exitCode : 3;
+  }
+  ui.err(`perimeter: internal error: ${(e as Error).message ?? String(e)}`);
+  ui.err(
+    debug
+      ? ((e as Error).stack ?? '')
+      : '  this is a bug in perimeter; run again with --debug for details, and report it',
+  );
+  return 70;
 }

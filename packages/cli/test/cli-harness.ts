@@ -37,6 +37,9 @@ export function runCli(args: readonly string[], options: { cwd?: string } = {}):
   process.chdir(options.cwd ?? REPO_ROOT);
   try {
     const code = main(args, ui);
+    // Only commands that keep running (audit tail --follow) return a promise; tests use the rest.
+    if (typeof code !== 'number')
+      throw new Error('runCli: the command kept running; spawn the binary instead');
     return { code, stdout: out.join(''), stderr: err.join('') };
   } finally {
     process.chdir(previous);

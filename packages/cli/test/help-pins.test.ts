@@ -46,6 +46,9 @@ const COMMANDS = Object.keys(HELP);
 void test('HELP covers the top level, the policy group and every command', () => {
   assert.deepEqual([...COMMANDS].sort(), [
     '',
+    'audit',
+    'audit tail',
+    'audit verify',
     'check',
     'policy',
     'policy explain',

@@ -1,0 +1,9 @@
+// @perimeter/audit: the audit event, its hash chain, the local spool and verification.
+
+export { AuditEvent, SCHEMA_VERSION, type AuditRecord } from './event.js';
+export { canonicalJson } from './canonical-json.js';
+export { uuid7 } from './uuid7.js';
+export { GENESIS_HASH, hashOf, newChain, seal, type ChainState } from './chain.js';
+export { verifySpool, type Problem, type ProblemKind, type Verification } from './verify.js';
+export { Spool, SpoolError, type SpoolOptions } from './spool.js';
+export { decisionRecord, lifecycleRecord, type RecordContext } from './record.js';

@@ -1,0 +1,133 @@
+// The hash chain shows every kind of tampering, at the line where it happened.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { canonicalJson } from '../src/canonical-json.js';
+import { newChain, seal } from '../src/chain.js';
+import type { AuditEvent } from '../src/event.js';
+import { lifecycleRecord } from '../src/record.js';
+import { uuid7 } from '../src/uuid7.js';
+import { verifySpool } from '../src/verify.js';
+
+function chainOf(n: number, end = true): AuditEvent[] {
+  let state = newChain('session-1');
+  const out: AuditEvent[] = [];
+  for (let i = 0; i < n; i++) {
+    const type = i === 0 ? 'session.start' : end && i === n - 1 ? 'session.end' : 'network.connect';
+    const sealed = seal(lifecycleRecord(type, { sessionId: 'session-1', now: 1_700_000_000_000 + i }), state);
+    out.push(sealed.event);
+    state = sealed.state;
+  }
+  return out;
+}
+
+const text = (events: readonly unknown[]): string => events.map((e) => `${JSON.stringify(e)}\n`).join('');
+
+describe('canonical JSON (RFC 8785)', () => {
+  it('sorts keys and drops whitespace, whatever the input order', () => {
+    assert.equal(
+      canonicalJson({ b: 1, a: [true, null, 'x'], c: { z: 1.5, y: -0 } }),
+      '{"a":[true,null,"x"],"b":1,"c":{"y":0,"z":1.5}}',
+    );
+  });
+
+  it('writes numbers in their shortest ECMAScript form', () => {
+    assert.equal(canonicalJson([1e21, 1e-7, 100, 0.1]), '[1e+21,1e-7,100,0.1]');
+  });
+});
+
+describe('UUIDv7', () => {
+  it('is a version 7 UUID whose leading bits carry the time, so ids sort by time', () => {
+    const a = uuid7(1_700_000_000_000);
+    const b = uuid7(1_700_000_000_001);
+    assert.match(a, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.ok(a < b);
+  });
+});
+
+describe('verifying a spool', () => {
+  it('passes an untouched chain', () => {
+    const v = verifySpool(text(chainOf(5)));
+    assert.equal(v.events, 5);
+    assert.deepEqual(v.problems, []);
+    assert.equal(v.isIntact, true);
+  });
+
+  it('finds an edited event at its line', () => {
+    const events = chainOf(5);
+    const edited = { ...events[2], type: 'network.allowed-after-all' };
+    const v = verifySpool(text([events[0], events[1], edited, events[3], events[4]]));
+    assert.deepEqual(
+      v.problems.map((p) => [p.kind, p.line, p.seq]),
+      [['edited', 3, 2]],
+    );
+    assert.equal(v.isIntact, false);
+  });
+
+  it('finds a deleted event and names the missing positions', () => {
+    const events = chainOf(5);
+    const v = verifySpool(text([events[0], events[1], events[3], events[4]]));
+    assert.deepEqual(
+      v.problems.map((p) => [p.kind, p.line]),
+      [['deleted', 3]],
+    );
+    assert.match(v.problems[0]?.message ?? '', /seq 2/);
+  });
+
+  it('finds a forged event inserted with a recomputed hash', () => {
+    const events = chainOf(4);
+    const forged = seal(lifecycleRecord('network.connect', { sessionId: 'session-1' }), {
+      chainId: 'session-1',
+      nextSeq: 2,
+      lastHash: 'f'.repeat(64),
+    }).event;
+    const v = verifySpool(text([events[0], events[1], forged, events[2], events[3]]));
+    assert.equal(v.problems[0]?.kind, 'inserted');
+    assert.equal(v.problems[0]?.line, 3);
+  });
+
+  it('finds reordered events', () => {
+    const events = chainOf(5);
+    const v = verifySpool(text([events[0], events[2], events[1], events[3], events[4]]));
+    assert.deepEqual(
+      v.problems.map((p) => p.kind),
+      ['deleted', 'reordered', 'deleted'],
+    );
+  });
+
+  it('finds a last event cut off mid-line', () => {
+    const full = text(chainOf(4));
+    const v = verifySpool(full.slice(0, full.length - 40));
+    assert.equal(v.problems.at(-1)?.kind, 'truncated');
+  });
+
+  it('says when the chain has no session end (cut off at an event boundary, or still running)', () => {
+    const v = verifySpool(text(chainOf(3, false)));
+    assert.deepEqual(
+      v.problems.map((p) => p.kind),
+      ['unfinished'],
+    );
+    assert.equal(v.isIntact, true);
+  });
+
+  it("finds an event from another session's chain", () => {
+    const other = seal(
+      lifecycleRecord('session.start', { sessionId: 'session-2' }),
+      newChain('session-2'),
+    ).event;
+    const events = chainOf(3);
+    const v = verifySpool(text([events[0], other, events[1], events[2]]));
+    assert.equal(v.problems[0]?.kind, 'foreign');
+  });
+
+  it('reports a line that is not an event without stopping', () => {
+    const events = chainOf(3);
+    const v = verifySpool(
+      `${JSON.stringify(events[0])}\nnot json\n${JSON.stringify(events[1])}\n${JSON.stringify(events[2])}\n`,
+    );
+    assert.deepEqual(
+      v.problems.map((p) => [p.kind, p.line]),
+      [['malformed', 2]],
+    );
+  });
+});

@@ -1,0 +1,113 @@
+// The spool on a real filesystem: appends, continues a chain, refuses damage.
+
+import assert from 'node:assert/strict';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it, type TestContext } from 'node:test';
+import { createEngine, loadPolicies } from '@perimeter/policy';
+import { decisionRecord, lifecycleRecord } from '../src/record.js';
+import { Spool, SpoolError } from '../src/spool.js';
+import { verifySpool } from '../src/verify.js';
+
+function spoolPath(t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'perimeter-audit-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return join(dir, 'session.jsonl');
+}
+
+const ctx = { sessionId: 's-1' };
+
+describe('the spool', () => {
+  it('writes a verifiable chain, readable only by its owner', (t) => {
+    const path = spoolPath(t);
+    const spool = Spool.open(path, { chainId: 's-1' });
+    spool.append(lifecycleRecord('session.start', ctx));
+    spool.append(lifecycleRecord('session.end', ctx, { exit_code: 0 }));
+    spool.close();
+    assert.equal(statSync(path).mode & 0o777, 0o600);
+    const v = verifySpool(readFileSync(path, 'utf8'));
+    assert.deepEqual(v.problems, []);
+    assert.equal(v.events, 2);
+  });
+
+  it('continues the chain when reopened', (t) => {
+    const path = spoolPath(t);
+    const first = Spool.open(path, { chainId: 's-1' });
+    first.append(lifecycleRecord('session.start', ctx));
+    first.close();
+    const second = Spool.open(path, { chainId: 'ignored-when-continuing' });
+    const event = second.append(lifecycleRecord('session.end', ctx));
+    second.close();
+    assert.equal(event.integrity.seq, 1);
+    assert.equal(event.integrity.chain_id, 's-1');
+    assert.deepEqual(verifySpool(readFileSync(path, 'utf8')).problems, []);
+  });
+
+  it('refuses to chain onto a damaged spool, naming the line', (t) => {
+    const path = spoolPath(t);
+    const spool = Spool.open(path, { chainId: 's-1' });
+    spool.append(lifecycleRecord('session.start', ctx));
+    spool.close();
+    appendFileSync(path, '{"event_id":');
+    assert.throws(
+      () => Spool.open(path, { chainId: 's-1' }),
+      (e: unknown) => e instanceof SpoolError && /damaged at line 2/.test(e.message),
+    );
+  });
+
+  it('refuses to append to a session that has ended', (t) => {
+    const path = spoolPath(t);
+    const spool = Spool.open(path, { chainId: 's-1' });
+    spool.append(lifecycleRecord('session.end', ctx));
+    spool.close();
+    assert.throws(() => Spool.open(path, { chainId: 's-1' }), SpoolError);
+  });
+
+  it('records a decision with its rules and argument keys, never argument values', (t) => {
+    const path = spoolPath(t);
+    const loaded = loadPolicies([
+      {
+        file: 'p.yaml',
+        text: 'apiVersion: perimeter/v1\nkind: Policy\nmetadata: { name: p, layer: org }\nmcp:\n  deny:\n    - { id: no-secrets, server: db, args: { table: { equals: secrets } } }\n',
+      },
+    ]);
+    const engine = createEngine(
+      loaded.policies.map((p) => p.policy),
+      { context: { home: '/h', workspace: '/w' } },
+    );
+    const request = {
+      surface: 'mcp' as const,
+      server: 'db',
+      tool: 'query',
+      args: { table: 'secrets', token: 'hunter2' },
+    };
+    const spool = Spool.open(path, { chainId: 's-1' });
+    const event = spool.append(decisionRecord(engine.decide(request), request, ctx));
+    spool.close();
+    assert.equal(event.type, 'mcp.call');
+    assert.equal(event.decision, 'deny');
+    assert.deepEqual(event.request?.argument_keys, ['table', 'token']);
+    assert.equal(event.matched?.[0]?.rule, 'no-secrets');
+    const written = readFileSync(path, 'utf8');
+    assert.ok(
+      !written.includes('hunter2') && !written.includes('"secrets"'),
+      'argument values never reach the spool',
+    );
+  });
+
+  it('detects an edit made to the file afterwards', (t) => {
+    const path = spoolPath(t);
+    const spool = Spool.open(path, { chainId: 's-1' });
+    spool.append(lifecycleRecord('session.start', ctx));
+    spool.append(lifecycleRecord('network.connect', ctx, { bytes_out: 10 }));
+    spool.append(lifecycleRecord('session.end', ctx));
+    spool.close();
+    writeFileSync(path, readFileSync(path, 'utf8').replace('"bytes_out":10', '"bytes_out":99'));
+    const v = verifySpool(readFileSync(path, 'utf8'));
+    assert.deepEqual(
+      v.problems.map((p) => [p.kind, p.line]),
+      [['edited', 2]],
+    );
+  });
+});
