@@ -12,6 +12,7 @@ Commands:
   policy explain FILE...    explain the decision for one request, rule by rule
   policy simulate FILE...   replay recorded decisions against a draft policy
   check SURFACE TARGET      decide one request: network, filesystem, mcp, exec, credential
+  proxy                     run the egress proxy on loopback, deciding every connection
   audit verify FILE...      check session audit spools for edits, deletions and reordering
   audit tail FILE           show a session's latest audit events (--follow to keep watching)
 
@@ -165,6 +166,27 @@ Exit codes: 0 shown, 3 unreadable.
 Examples:
   perimeter audit tail session.jsonl -n 50
   perimeter audit tail session.jsonl --follow`,
+
+  proxy: `perimeter proxy — the egress proxy on its own
+
+Usage: perimeter proxy [--policy FILE...] [--listen 127.0.0.1:PORT] [--audit FILE] [--groups a,b]
+
+Every HTTP request (absolute-form) and CONNECT tunnel is decided by the policy: the name first
+(a denied name is never looked up), then every address it resolves to, and only a vetted address
+is dialled. Denials are answered in-protocol: HTTP 403 with the reason in X-Perimeter-Reason.
+Point an agent at it with HTTPS_PROXY / HTTP_PROXY. Stop it with Ctrl-C.
+
+Options:
+  --policy FILE...   policy files or directories (default: the embedded default policy)
+  --listen ADDR      loopback address and port to listen on (default 127.0.0.1:3128; 0 picks one)
+  --audit FILE       append every decision to this hash-chained audit spool
+  --user U, --groups a,b   the subject; without --groups, group policies do not apply
+
+Exit codes: 0 stopped, 3 invalid input or policy, or the address is taken.
+
+Examples:
+  perimeter proxy --policy examples/balanced.yaml --audit session.jsonl
+  HTTPS_PROXY=http://127.0.0.1:3128 curl https://api.github.com/`,
 
   check: `perimeter check — decide one request
 

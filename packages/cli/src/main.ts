@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { runAuditTail, runAuditVerify } from './commands/audit.js';
 import { runCheck } from './commands/check.js';
+import { runProxy } from './commands/proxy.js';
 import { runExplain, runLint, runSimulate, runTest, runValidate } from './commands/policy.js';
 import { SpoolError } from '@perimeter/audit';
 import { UserError } from './errors.js';
@@ -21,6 +22,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   'audit verify': runAuditVerify,
   'audit tail': runAuditTail,
   check: runCheck,
+  proxy: runProxy,
 };
 
 function version(): string {

@@ -56,6 +56,7 @@ void test('HELP covers the top level, the policy group and every command', () =>
     'policy simulate',
     'policy test',
     'policy validate',
+    'proxy',
   ]);
 });
 

@@ -1,0 +1,4 @@
+// @perimeter/egress: the session's egress proxy.
+
+export { createEgressProxy, type EgressOptions } from './proxy.js';
+export { systemResolver, type Resolver } from './resolve.js';

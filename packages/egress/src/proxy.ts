@@ -1,0 +1,264 @@
+// The session's egress proxy: HTTP forward (absolute-form) and CONNECT. Every target is parsed by
+// the policy package's one canonical parser and decided by the engine; names are resolved here,
+// after the name is allowed, every answer is judged again, and only a vetted address is dialled
+// (no second lookup). Denials are answered in-protocol, so the agent learns why.
+
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import { connect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { decisionRecord, lifecycleRecord, type AuditRecord } from '@perimeter/audit';
+import {
+  canonicalHost,
+  canonicalHttpPath,
+  parseAuthority,
+  parseRequest,
+  type Decision,
+  type Engine,
+  type NetworkRequest,
+} from '@perimeter/policy';
+import { systemResolver, type Resolver } from './resolve.js';
+
+export interface EgressOptions {
+  readonly engine: Engine;
+  readonly resolver?: Resolver;
+  /** Opens the upstream connection to a vetted address (tests point it at loopback servers). */
+  readonly dial?: (address: string, port: number) => Socket;
+  /** Receives one record per decision and per closed connection (bind it to a spool). */
+  readonly audit?: (record: AuditRecord) => void;
+  readonly sessionId?: string;
+  /** When set, clients must send `Proxy-Authorization: Bearer <token>` (the session's token). */
+  readonly token?: string;
+  /** Largest request head accepted (bytes); larger heads get 431. */
+  readonly maxHeaderBytes?: number;
+  /** Idle connections are closed after this long. */
+  readonly idleMs?: number;
+}
+
+interface Admission {
+  readonly decision: Decision;
+  /** The vetted address to dial, when allowed. */
+  readonly address?: string;
+}
+
+const HOP_BY_HOP = new Set([
+  'connection',
+  'proxy-connection',
+  'keep-alive',
+  'proxy-authorization',
+  'proxy-authenticate',
+  'te',
+  'trailer',
+  'upgrade',
+  'http2-settings',
+]);
+
+function refusal(decision: Decision): string {
+  return decision.decision === 'ask'
+    ? `${decision.reason} Approvals are not available to this session yet, so it is refused.`
+    : decision.reason;
+}
+
+/** Header values carry one line of plain text: the reason, with anything else replaced. */
+function headerSafe(text: string): string {
+  return text.replace(/[^\x20-\x7e]/g, '?').slice(0, 400);
+}
+
+export function createEgressProxy(options: EgressOptions): Server {
+  const resolver = options.resolver ?? systemResolver;
+  const dial = options.dial ?? ((address: string, port: number) => connect({ host: address, port }));
+  const ctx = { sessionId: options.sessionId ?? 'proxy' };
+  const audit = (record: AuditRecord): void => options.audit?.(record);
+
+  /** Decides a request: the name first (no lookup for a denied name), then every resolved address. */
+  async function admit(request: NetworkRequest): Promise<Admission> {
+    const first = options.engine.decide(request);
+    audit(decisionRecord(first, request, ctx));
+    if (first.decision !== 'allow') return { decision: first };
+    const parsed = canonicalHost(request.host);
+    if ('error' in parsed) return { decision: first };
+    if (parsed.host.kind === 'ip') return { decision: first, address: parsed.host.name };
+    let addresses: readonly string[];
+    try {
+      addresses = await resolver(parsed.host.name);
+    } catch {
+      addresses = [];
+    }
+    const resolved = { ...request, resolved: addresses };
+    const second = options.engine.decide(resolved);
+    if (second.decision !== 'allow' || addresses.length === 0) {
+      audit(decisionRecord(second, resolved, ctx));
+      return { decision: second };
+    }
+    // Every address passed; dial IPv4 first (the common reachable family), never re-resolving.
+    const address = addresses.find((a) => !a.includes(':')) ?? addresses[0];
+    return address === undefined ? { decision: second } : { decision: second, address };
+  }
+
+  function isAuthorised(req: IncomingMessage): boolean {
+    if (options.token === undefined) return true;
+    return req.headers['proxy-authorization'] === `Bearer ${options.token}`;
+  }
+
+  function closedRecord(
+    decision: Decision,
+    address: string,
+    started: number,
+    bytesIn: number,
+    bytesOut: number,
+  ): AuditRecord {
+    return lifecycleRecord('network.closed', ctx, {
+      resource: decision.resource,
+      address,
+      bytes_in: bytesIn,
+      bytes_out: bytesOut,
+      duration_ms: Date.now() - started,
+    });
+  }
+
+  // The request target decides, never the Host header (research egress-url-10), so a missing Host
+  // is not an error here.
+  const server = createServer(
+    { maxHeaderSize: options.maxHeaderBytes ?? 16384, requireHostHeader: false },
+    (req, res) => {
+      void forward(req, res);
+    },
+  );
+
+  async function forward(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const deny = (status: number, reason: string): void => {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      res.writeHead(status, {
+        'Content-Type': 'text/plain; charset=utf-8',
+        'X-Perimeter-Reason': headerSafe(reason),
+        Connection: 'close',
+      });
+      res.end(`${reason}\n`);
+    };
+    if (!isAuthorised(req)) {
+      res.writeHead(407, {
+        'Proxy-Authenticate': 'Bearer realm="perimeter"',
+        'X-Perimeter-Reason': 'missing or wrong session token',
+        Connection: 'close',
+      });
+      res.end('missing or wrong session token\n');
+      return;
+    }
+    const url = req.url ?? '';
+    if (!url.startsWith('http://')) {
+      deny(
+        400,
+        url.startsWith('https://')
+          ? 'send HTTPS through CONNECT, not as an absolute-form request'
+          : 'this is a proxy: send absolute-form requests (http://host/path) or CONNECT',
+      );
+      return;
+    }
+    const parsed = parseRequest({ network: url, method: req.method ?? 'GET' });
+    if ('error' in parsed || parsed.request.surface !== 'network') {
+      deny(
+        400,
+        'error' in parsed
+          ? `the request target is invalid: ${parsed.error}`
+          : 'the request target is invalid',
+      );
+      return;
+    }
+    const request = parsed.request;
+    const { decision, address } = await admit(request);
+    if (address === undefined) {
+      deny(decision.code === 'invalid-request' ? 400 : 403, refusal(decision));
+      return;
+    }
+    // Forward exactly what was judged: the canonical path, the original query.
+    const segments = canonicalHttpPath(request.path ?? '/') ?? [];
+    const query = url.includes('?') ? url.slice(url.indexOf('?')).split('#')[0] : '';
+    const headers: Record<string, string | string[]> = {};
+    for (const [k, v] of Object.entries(req.headers))
+      if (v !== undefined && !HOP_BY_HOP.has(k)) headers[k] = v;
+    headers.host = decision.resource.split('/')[0] ?? '';
+    const started = Date.now();
+    let bytesOut = 0;
+    let bytesIn = 0;
+    const upstream = httpRequest({
+      method: request.method,
+      path: `/${segments.join('/')}${query ?? ''}`,
+      headers,
+      createConnection: () => dial(address, request.port),
+    });
+    upstream.on('response', (up) => {
+      const out: Record<string, string | string[]> = {};
+      for (const [k, v] of Object.entries(up.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
+      res.writeHead(up.statusCode ?? 502, out);
+      up.on('data', (chunk: Buffer) => (bytesIn += chunk.length));
+      up.pipe(res);
+      up.on('end', () => audit(closedRecord(decision, address, started, bytesIn, bytesOut)));
+    });
+    upstream.on('error', (e) => deny(502, `the upstream connection failed: ${e.message}`));
+    req.on('data', (chunk: Buffer) => (bytesOut += chunk.length));
+    req.pipe(upstream);
+  }
+
+  server.on('connect', (req: IncomingMessage, client: Duplex, head: Buffer) => {
+    void tunnel(req, client, head);
+  });
+
+  async function tunnel(req: IncomingMessage, client: Duplex, head: Buffer): Promise<void> {
+    const answer = (status: string, reason: string): void => {
+      const body = `${reason}\n`;
+      client.end(
+        `HTTP/1.1 ${status}\r\nContent-Type: text/plain; charset=utf-8\r\nX-Perimeter-Reason: ${headerSafe(reason)}\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+    };
+    client.on('error', () => client.destroy());
+    if (!isAuthorised(req)) {
+      answer('407 Proxy Authentication Required', 'missing or wrong session token');
+      return;
+    }
+    const authority = parseAuthority(req.url ?? '');
+    if ('error' in authority) {
+      answer('400 Bad Request', `the CONNECT target is invalid: ${authority.error.message}`);
+      return;
+    }
+    const request: NetworkRequest = {
+      surface: 'network',
+      host: req.url?.slice(0, (req.url ?? '').lastIndexOf(':')) ?? '',
+      port: authority.authority.port,
+    };
+    const { decision, address } = await admit(request);
+    if (address === undefined) {
+      // Bytes the client sent early (research egress-proto-06) are never read as a request.
+      answer(decision.code === 'invalid-request' ? '400 Bad Request' : '403 Forbidden', refusal(decision));
+      return;
+    }
+    const started = Date.now();
+    let bytesIn = 0;
+    let bytesOut = head.length;
+    const upstream = dial(address, request.port);
+    upstream.setTimeout(options.idleMs ?? 300_000, () => upstream.destroy());
+    upstream.once('connect', () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      if (head.length > 0) upstream.write(head);
+      upstream.on('data', (chunk: Buffer) => (bytesIn += chunk.length));
+      client.on('data', (chunk: Buffer) => (bytesOut += chunk.length));
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+    upstream.once('error', (e) => answer('502 Bad Gateway', `the upstream connection failed: ${e.message}`));
+    upstream.once('close', () => {
+      client.destroy();
+      audit(closedRecord(decision, address, started, bytesIn, bytesOut));
+    });
+    client.once('close', () => upstream.destroy());
+  }
+
+  return server;
+}
