@@ -12,9 +12,8 @@ import {
 } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { decisionRecord, lifecycleRecord, type AuditRecord } from '@perimeter/audit';
+import { lifecycleRecord, type AuditRecord } from '@perimeter/audit';
 import {
-  canonicalHost,
   canonicalHttpPath,
   parseAuthority,
   parseRequest,
@@ -22,7 +21,8 @@ import {
   type Engine,
   type NetworkRequest,
 } from '@perimeter/policy';
-import { systemResolver, type Resolver } from './resolve.js';
+import { createAdmitter } from './admit.js';
+import type { Resolver } from './resolve.js';
 
 export interface EgressOptions {
   readonly engine: Engine;
@@ -38,12 +38,6 @@ export interface EgressOptions {
   readonly maxHeaderBytes?: number;
   /** Idle connections are closed after this long. */
   readonly idleMs?: number;
-}
-
-interface Admission {
-  readonly decision: Decision;
-  /** The vetted address to dial, when allowed. */
-  readonly address?: string;
 }
 
 const HOP_BY_HOP = new Set([
@@ -70,35 +64,10 @@ function headerSafe(text: string): string {
 }
 
 export function createEgressProxy(options: EgressOptions): Server {
-  const resolver = options.resolver ?? systemResolver;
+  const admit = createAdmitter(options);
   const dial = options.dial ?? ((address: string, port: number) => connect({ host: address, port }));
   const ctx = { sessionId: options.sessionId ?? 'proxy' };
   const audit = (record: AuditRecord): void => options.audit?.(record);
-
-  /** Decides a request: the name first (no lookup for a denied name), then every resolved address. */
-  async function admit(request: NetworkRequest): Promise<Admission> {
-    const first = options.engine.decide(request);
-    audit(decisionRecord(first, request, ctx));
-    if (first.decision !== 'allow') return { decision: first };
-    const parsed = canonicalHost(request.host);
-    if ('error' in parsed) return { decision: first };
-    if (parsed.host.kind === 'ip') return { decision: first, address: parsed.host.name };
-    let addresses: readonly string[];
-    try {
-      addresses = await resolver(parsed.host.name);
-    } catch {
-      addresses = [];
-    }
-    const resolved = { ...request, resolved: addresses };
-    const second = options.engine.decide(resolved);
-    if (second.decision !== 'allow' || addresses.length === 0) {
-      audit(decisionRecord(second, resolved, ctx));
-      return { decision: second };
-    }
-    // Every address passed; dial IPv4 first (the common reachable family), never re-resolving.
-    const address = addresses.find((a) => !a.includes(':')) ?? addresses[0];
-    return address === undefined ? { decision: second } : { decision: second, address };
-  }
 
   function isAuthorised(req: IncomingMessage): boolean {
     if (options.token === undefined) return true;

@@ -1,0 +1,50 @@
+// Admission: the one path by which every front door (HTTP, CONNECT, SOCKS5) turns a target into
+// a decision and a vetted address. The name is decided first (a denied name is never looked up),
+// then every address it resolves to; only a vetted address is returned to dial.
+
+import { decisionRecord, type AuditRecord } from '@perimeter/audit';
+import { canonicalHost, type Decision, type Engine, type NetworkRequest } from '@perimeter/policy';
+import { systemResolver, type Resolver } from './resolve.js';
+
+export interface Admission {
+  readonly decision: Decision;
+  /** The vetted address to dial, when allowed. */
+  readonly address?: string;
+}
+
+export interface AdmitterOptions {
+  readonly engine: Engine;
+  readonly resolver?: Resolver;
+  readonly audit?: (record: AuditRecord) => void;
+  readonly sessionId?: string;
+}
+
+export function createAdmitter(options: AdmitterOptions): (request: NetworkRequest) => Promise<Admission> {
+  const resolver = options.resolver ?? systemResolver;
+  const ctx = { sessionId: options.sessionId ?? 'proxy' };
+  const audit = (record: AuditRecord): void => options.audit?.(record);
+  /** Decides a request: the name first (no lookup for a denied name), then every resolved address. */
+  return async function admit(request: NetworkRequest): Promise<Admission> {
+    const first = options.engine.decide(request);
+    audit(decisionRecord(first, request, ctx));
+    if (first.decision !== 'allow') return { decision: first };
+    const parsed = canonicalHost(request.host);
+    if ('error' in parsed) return { decision: first };
+    if (parsed.host.kind === 'ip') return { decision: first, address: parsed.host.name };
+    let addresses: readonly string[];
+    try {
+      addresses = await resolver(parsed.host.name);
+    } catch {
+      addresses = [];
+    }
+    const resolved = { ...request, resolved: addresses };
+    const second = options.engine.decide(resolved);
+    if (second.decision !== 'allow' || addresses.length === 0) {
+      audit(decisionRecord(second, resolved, ctx));
+      return { decision: second };
+    }
+    // Every address passed; dial IPv4 first (the common reachable family), never re-resolving.
+    const address = addresses.find((a) => !a.includes(':')) ?? addresses[0];
+    return address === undefined ? { decision: second } : { decision: second, address };
+  };
+}
