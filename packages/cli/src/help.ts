@@ -169,7 +169,7 @@ Examples:
 
   proxy: `perimeter proxy — the egress proxy on its own
 
-Usage: perimeter proxy [--policy FILE...] [--listen 127.0.0.1:PORT] [--audit FILE] [--groups a,b]
+Usage: perimeter proxy [--policy FILE...] [--listen 127.0.0.1:PORT] [--socks 127.0.0.1:PORT] [--audit FILE]
 
 Every HTTP request (absolute-form) and CONNECT tunnel is decided by the policy: the name first
 (a denied name is never looked up), then every address it resolves to, and only a vetted address
@@ -179,6 +179,7 @@ Point an agent at it with HTTPS_PROXY / HTTP_PROXY. Stop it with Ctrl-C.
 Options:
   --policy FILE...   policy files or directories (default: the embedded default policy)
   --listen ADDR      loopback address and port to listen on (default 127.0.0.1:3128; 0 picks one)
+  --socks ADDR       also accept SOCKS5 (CONNECT only) on this loopback address
   --audit FILE       append every decision to this hash-chained audit spool
   --user U, --groups a,b   the subject; without --groups, group policies do not apply
 

@@ -68,3 +68,48 @@ void test(
     assert.match(text, /"type":"session.end"/);
   },
 );
+
+void test(
+  'proxy --socks refuses curl to the metadata address with the SOCKS ruleset reply',
+  { timeout: 20_000, skip: hasCurl ? false : 'curl is not installed' },
+  async (t) => {
+    const child = spawn(
+      process.execPath,
+      [
+        BIN,
+        'proxy',
+        '--policy',
+        'examples/open-internet.yaml',
+        '--listen',
+        '127.0.0.1:0',
+        '--socks',
+        '127.0.0.1:0',
+      ],
+      {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    t.after(() => child.kill('SIGKILL'));
+    const socksAt = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      const timer = setTimeout(() => reject(new Error(`proxy did not start: ${out}`)), 10_000);
+      child.stdout.on('data', (c: Buffer) => {
+        out += c.toString();
+        const m = /SOCKS5 on (127\.0\.0\.1:\d+)/.exec(out);
+        if (m?.[1]) {
+          clearTimeout(timer);
+          resolve(m[1]);
+        }
+      });
+    });
+    const curl = spawnSync(
+      'curl',
+      ['-s', '-S', '--max-time', '5', '--socks5-hostname', socksAt, 'http://169.254.169.254/'],
+      { encoding: 'utf8' },
+    );
+    assert.notEqual(curl.status, 0);
+    assert.match(curl.stderr, /not allowed|ruleset|SOCKS/i);
+    child.kill('SIGINT');
+  },
+);

@@ -1,4 +1,5 @@
 // @perimeter/egress: the session's egress proxy.
 
 export { createEgressProxy, type EgressOptions } from './proxy.js';
+export { createSocksProxy } from './socks.js';
 export { systemResolver, type Resolver } from './resolve.js';

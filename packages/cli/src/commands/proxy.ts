@@ -2,12 +2,29 @@
 
 import type { AddressInfo } from 'node:net';
 import { Spool, lifecycleRecord, uuid7 } from '@perimeter/audit';
-import { createEgressProxy } from '@perimeter/egress';
-import { createEngine, parseAuthority } from '@perimeter/policy';
+import { createEgressProxy, createSocksProxy, type EgressOptions } from '@perimeter/egress';
+import { createEngine, parseAuthority, type CanonicalHost } from '@perimeter/policy';
 import { isPolicyPath, pathContext, requireValidPolicies } from '../policy-files.js';
 import { listFlag, parseArgs, stringFlag } from '../args.js';
 import { UserError } from '../errors.js';
 import { paint, type Ui } from '../ui.js';
+
+/** A loopback host:port (port 0 picks a free one): the proxy must never be reachable from other machines. */
+function loopbackAddress(flag: string, text: string): { host: CanonicalHost; port: number } {
+  // Port 0 asks the system for a free port; the strict parser only knows 1–65535.
+  const isAnyPort = text.endsWith(':0');
+  const parsed = parseAuthority(isAnyPort ? `${text.slice(0, -2)}:1` : text);
+  if ('error' in parsed)
+    throw new UserError(`--${flag}: ${parsed.error.message}`, `for example --${flag} 127.0.0.1:3128`);
+  const host = parsed.authority.host;
+  if (host.kind !== 'ip' || !(host.name.startsWith('127.') || host.name === '::1')) {
+    throw new UserError(
+      `--${flag} ${host.name} is not a loopback address`,
+      'listen on 127.0.0.1 or [::1]; the proxy must not be reachable from other machines',
+    );
+  }
+  return { host, port: isAnyPort ? 0 : parsed.authority.port };
+}
 
 export function runProxy(argv: readonly string[], ui: Ui): Promise<number> {
   const p = parseArgs(
@@ -15,6 +32,7 @@ export function runProxy(argv: readonly string[], ui: Ui): Promise<number> {
     {
       policy: { type: 'list', takes: isPolicyPath },
       listen: { type: 'string' },
+      socks: { type: 'string' },
       audit: { type: 'string' },
       user: { type: 'string' },
       groups: { type: 'list' },
@@ -25,21 +43,9 @@ export function runProxy(argv: readonly string[], ui: Ui): Promise<number> {
   );
   if (p.positionals.length > 0)
     throw new UserError(`unexpected argument "${p.positionals[0] ?? ''}"`, 'policy files go after --policy');
-  const listenText = stringFlag(p, 'listen') ?? '127.0.0.1:3128';
-  // Port 0 asks the system for a free port; the strict parser only knows 1–65535.
-  const isAnyPort = listenText.endsWith(':0');
-  const listen = parseAuthority(isAnyPort ? `${listenText.slice(0, -2)}:1` : listenText);
-  if ('error' in listen)
-    throw new UserError(`--listen: ${listen.error.message}`, 'for example --listen 127.0.0.1:3128');
-  const host = listen.authority.host;
-  const listenPort = isAnyPort ? 0 : listen.authority.port;
-  // The proxy carries a session's traffic and decides by its policy: never offer it to the network.
-  if (host.kind !== 'ip' || !(host.name.startsWith('127.') || host.name === '::1')) {
-    throw new UserError(
-      `--listen ${host.name} is not a loopback address`,
-      'listen on 127.0.0.1 or [::1]; the proxy must not be reachable from other machines',
-    );
-  }
+  const { host, port: listenPort } = loopbackAddress('listen', stringFlag(p, 'listen') ?? '127.0.0.1:3128');
+  const socksText = stringFlag(p, 'socks');
+  const socksAt = socksText === undefined ? undefined : loopbackAddress('socks', socksText);
   const loaded = requireValidPolicies(ui, listFlag(p, 'policy'));
   const groups = listFlag(p, 'groups');
   const user = stringFlag(p, 'user');
@@ -54,11 +60,13 @@ export function runProxy(argv: readonly string[], ui: Ui): Promise<number> {
   const auditPath = stringFlag(p, 'audit');
   const spool = auditPath === undefined ? undefined : Spool.open(auditPath, { chainId: sessionId });
   spool?.append(lifecycleRecord('session.start', { sessionId }, { kind: 'proxy' }));
-  const server = createEgressProxy({
+  const egressOptions: EgressOptions = {
     engine,
     sessionId,
     ...(spool ? { audit: (r) => void spool.append(r) } : {}),
-  });
+  };
+  const server = createEgressProxy(egressOptions);
+  const socks = socksAt === undefined ? undefined : createSocksProxy(egressOptions);
   return new Promise((resolve) => {
     server.on('error', (e: NodeJS.ErrnoException) => {
       spool?.close();
@@ -67,15 +75,25 @@ export function runProxy(argv: readonly string[], ui: Ui): Promise<number> {
     });
     server.listen(listenPort, host.name, () => {
       const { port } = server.address() as AddressInfo;
-      const url = `http://${host.ip.family === 6 ? `[${host.name}]` : host.name}:${port}`;
+      const url = `http://${host.name.includes(':') ? `[${host.name}]` : host.name}:${port}`;
       ui.out(`perimeter proxy listening on ${url}${auditPath ? `, auditing to ${auditPath}` : ''}`);
       ui.out(paint(ui, 'dim', `  export HTTPS_PROXY=${url} HTTP_PROXY=${url}`));
+      if (socks && socksAt) {
+        socks.on('error', (e: NodeJS.ErrnoException) =>
+          ui.err(`perimeter: cannot listen for SOCKS5 (${e.code ?? e.message})`),
+        );
+        socks.listen(socksAt.port, socksAt.host.name, () => {
+          const { port: socksPort } = socks.address() as AddressInfo;
+          ui.out(`perimeter proxy SOCKS5 on ${socksAt.host.name}:${socksPort}`);
+        });
+      }
       if (groups === undefined && loaded.policies.some((l) => l.policy.layer === 'group')) {
         ui.out(paint(ui, 'dim', '  no --groups given: group policies do not apply'));
       }
     });
     const stop = (): void => {
       server.close();
+      socks?.close();
       spool?.append(lifecycleRecord('session.end', { sessionId }));
       spool?.close();
       resolve(0);

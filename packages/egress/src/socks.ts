@@ -1,0 +1,181 @@
+// SOCKS5 (RFC 1928) with username/password authentication (RFC 1929), CONNECT only. The target
+// (IPv4, IPv6 or a domain name) goes through the same admission as HTTP and CONNECT: the same
+// canonical parser, the same decision, the same vetted address. Denials are SOCKS reply codes.
+
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { lifecycleRecord } from '@perimeter/audit';
+import type { NetworkRequest } from '@perimeter/policy';
+import { createAdmitter } from './admit.js';
+import type { EgressOptions } from './proxy.js';
+
+/** RFC 1928 §6 reply codes. */
+const REPLY = {
+  ok: 0x00,
+  failure: 0x01,
+  notAllowed: 0x02,
+  hostUnreachable: 0x04,
+  refused: 0x05,
+  commandNotSupported: 0x07,
+  addressNotSupported: 0x08,
+} as const;
+
+const HANDSHAKE_LIMIT_MS = 10_000;
+
+/** Reads exactly n bytes from a socket as they arrive; fails on close or after the time limit. */
+class ByteReader {
+  private buffer = Buffer.alloc(0);
+  private waiting: { n: number; resolve: (b: Buffer) => void; reject: (e: Error) => void } | undefined;
+  private isClosed = false;
+
+  constructor(private readonly socket: Socket) {
+    socket.on('data', (chunk: Buffer) => {
+      this.buffer = Buffer.concat([this.buffer, chunk]);
+      if (this.buffer.length > 1024) socket.destroy(); // a SOCKS handshake is a few hundred bytes
+      this.settle();
+    });
+    socket.on('close', () => {
+      this.isClosed = true;
+      this.settle();
+    });
+  }
+
+  read(n: number): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      this.waiting = { n, resolve, reject };
+      this.settle();
+    });
+  }
+
+  /** Whatever arrived after the handshake (sent early by the client), for the tunnel. */
+  rest(): Buffer {
+    const rest = this.buffer;
+    this.buffer = Buffer.alloc(0);
+    this.socket.removeAllListeners('data');
+    return rest;
+  }
+
+  private settle(): void {
+    const w = this.waiting;
+    if (!w) return;
+    if (this.buffer.length >= w.n) {
+      const out = this.buffer.subarray(0, w.n);
+      this.buffer = this.buffer.subarray(w.n);
+      this.waiting = undefined;
+      w.resolve(out);
+    } else if (this.isClosed) {
+      this.waiting = undefined;
+      w.reject(new Error('closed'));
+    }
+  }
+}
+
+function reply(socket: Socket, code: number): void {
+  socket.write(Buffer.from([0x05, code, 0x00, 0x01, 0, 0, 0, 0, 0, 0]));
+}
+
+function ipv6Text(bytes: Buffer): string {
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(bytes.readUInt16BE(i).toString(16));
+  return groups.join(':');
+}
+
+export function createSocksProxy(options: EgressOptions): Server {
+  const admit = createAdmitter(options);
+  const dial = options.dial ?? ((address: string, port: number) => connect({ host: address, port }));
+  const ctx = { sessionId: options.sessionId ?? 'proxy' };
+
+  async function handshake(client: Socket): Promise<void> {
+    const reader = new ByteReader(client);
+    const timer = setTimeout(() => client.destroy(), HANDSHAKE_LIMIT_MS);
+    try {
+      const [version, count] = await reader.read(2);
+      if (version !== 0x05) return void client.destroy(); // SOCKS4 and anything else: not spoken here
+      const methods = await reader.read(count ?? 0);
+      const wanted = options.token === undefined ? 0x00 : 0x02;
+      if (!methods.includes(wanted)) {
+        client.end(Buffer.from([0x05, 0xff]));
+        return;
+      }
+      client.write(Buffer.from([0x05, wanted]));
+      if (wanted === 0x02) {
+        const [, userLength] = await reader.read(2);
+        await reader.read(userLength ?? 0);
+        const [passLength] = await reader.read(1);
+        const password = (await reader.read(passLength ?? 0)).toString('utf8');
+        if (password !== options.token) {
+          client.end(Buffer.from([0x01, 0x01]));
+          return;
+        }
+        client.write(Buffer.from([0x01, 0x00]));
+      }
+      const [, command, , addressType] = await reader.read(4);
+      let host: string;
+      if (addressType === 0x01) host = Array.from(await reader.read(4)).join('.');
+      else if (addressType === 0x04) host = `[${ipv6Text(await reader.read(16))}]`;
+      else if (addressType === 0x03) {
+        const [length] = await reader.read(1);
+        // Bytes as received: a NUL or any other control character makes the canonical parser refuse it.
+        host = (await reader.read(length ?? 0)).toString('latin1');
+      } else {
+        reply(client, REPLY.addressNotSupported);
+        client.end();
+        return;
+      }
+      const port = (await reader.read(2)).readUInt16BE(0);
+      if (command !== 0x01) {
+        // BIND and UDP ASSOCIATE would open paths the policy does not describe (egress-proto-10).
+        reply(client, REPLY.commandNotSupported);
+        client.end();
+        return;
+      }
+      clearTimeout(timer);
+      const request: NetworkRequest = { surface: 'network', host, port };
+      const { decision, address } = await admit(request);
+      if (address === undefined) {
+        reply(client, REPLY.notAllowed);
+        client.end();
+        return;
+      }
+      const early = reader.rest();
+      const started = Date.now();
+      let bytesIn = 0;
+      let bytesOut = early.length;
+      const upstream = dial(address, port);
+      upstream.setTimeout(options.idleMs ?? 300_000, () => upstream.destroy());
+      upstream.once('connect', () => {
+        reply(client, REPLY.ok);
+        if (early.length > 0) upstream.write(early);
+        upstream.on('data', (chunk: Buffer) => (bytesIn += chunk.length));
+        client.on('data', (chunk: Buffer) => (bytesOut += chunk.length));
+        upstream.pipe(client);
+        client.pipe(upstream);
+      });
+      upstream.once('error', () => {
+        reply(client, REPLY.hostUnreachable);
+        client.end();
+      });
+      upstream.once('close', () => {
+        client.destroy();
+        options.audit?.(
+          lifecycleRecord('network.closed', ctx, {
+            resource: decision.resource,
+            address,
+            bytes_in: bytesIn,
+            bytes_out: bytesOut,
+            duration_ms: Date.now() - started,
+          }),
+        );
+      });
+      client.once('close', () => upstream.destroy());
+    } catch {
+      client.destroy();
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  return createServer((client) => {
+    client.on('error', () => client.destroy());
+    void handshake(client);
+  });
+}
