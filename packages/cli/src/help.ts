@@ -13,6 +13,7 @@ Commands:
   policy simulate FILE...   replay recorded decisions against a draft policy
   check SURFACE TARGET      decide one request: network, filesystem, mcp, exec, credential
   proxy                     run the egress proxy on loopback, deciding every connection
+  doctor                    report which protections this machine supports
   audit verify FILE...      check session audit spools for edits, deletions and reordering
   audit tail FILE           show a session's latest audit events (--follow to keep watching)
 
@@ -166,6 +167,22 @@ Exit codes: 0 shown, 3 unreadable.
 Examples:
   perimeter audit tail session.jsonl -n 50
   perimeter audit tail session.jsonl --follow`,
+
+  doctor: `perimeter doctor — which protections this machine supports
+
+Usage: perimeter doctor [--json]
+
+Checks what a sandboxed session needs — bubblewrap at /usr/bin/bwrap (never taken from PATH),
+unprivileged user namespaces, seccomp filters for this architecture, the egress proxy — and says
+how to fix what is missing. Sessions refuse to start while a required item is missing.
+
+Options:
+  --json    print the facts and the checks as JSON
+
+Exit codes: 0 sessions can start, 1 something required is missing.
+
+Examples:
+  perimeter doctor`,
 
   proxy: `perimeter proxy — the egress proxy on its own
 

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { runAuditTail, runAuditVerify } from './commands/audit.js';
 import { runCheck } from './commands/check.js';
+import { runDoctor } from './commands/doctor.js';
 import { runProxy } from './commands/proxy.js';
 import { runExplain, runLint, runSimulate, runTest, runValidate } from './commands/policy.js';
 import { SpoolError } from '@perimeter/audit';
@@ -23,6 +24,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   'audit tail': runAuditTail,
   check: runCheck,
   proxy: runProxy,
+  doctor: runDoctor,
 };
 
 function version(): string {

@@ -50,6 +50,7 @@ void test('HELP covers the top level, the policy group and every command', () =>
     'audit tail',
     'audit verify',
     'check',
+    'doctor',
     'policy',
     'policy explain',
     'policy lint',

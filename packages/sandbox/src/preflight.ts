@@ -1,0 +1,129 @@
+// Preflight: which protections this machine can enforce, and whether a session may start. The
+// assessment is pure (facts in, verdicts out); gathering the facts is the only I/O, and it never
+// runs anything found on PATH: bubblewrap is taken from an absolute path (sandbox.md case 67).
+
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants, readFileSync } from 'node:fs';
+
+/** Debian's bubblewrap. Never looked up on PATH, where an agent could shadow it. */
+export const BWRAP_PATH = '/usr/bin/bwrap';
+
+export interface MachineFacts {
+  readonly arch: string;
+  readonly kernel?: string;
+  /** bubblewrap's version when it is installed and executable at BWRAP_PATH. */
+  readonly bwrapVersion?: string;
+  /** Whether an unprivileged process could create a user namespace, and why not. */
+  readonly userNamespaces: { readonly isUsable: boolean; readonly detail: string };
+  /** Whether the kernel offers seccomp filters. */
+  readonly hasSeccomp: boolean;
+}
+
+export interface Check {
+  readonly name: string;
+  readonly isOk: boolean;
+  /** Required for a session to start (fail closed), or only informative. */
+  readonly isRequired: boolean;
+  readonly detail: string;
+  readonly fix?: string;
+}
+
+export interface Assessment {
+  readonly checks: readonly Check[];
+  readonly canStartSessions: boolean;
+}
+
+const SECCOMP_ARCHES = new Set(['x64', 'arm64']);
+
+/** Pure: what the facts mean for a session. */
+export function assess(facts: MachineFacts): Assessment {
+  const checks: Check[] = [
+    facts.bwrapVersion !== undefined
+      ? { name: 'bubblewrap', isOk: true, isRequired: true, detail: `${BWRAP_PATH} ${facts.bwrapVersion}` }
+      : {
+          name: 'bubblewrap',
+          isOk: false,
+          isRequired: true,
+          detail: `not found or not executable at ${BWRAP_PATH}`,
+          fix: 'install it: apt-get install bubblewrap',
+        },
+    facts.userNamespaces.isUsable
+      ? { name: 'user namespaces', isOk: true, isRequired: true, detail: facts.userNamespaces.detail }
+      : {
+          name: 'user namespaces',
+          isOk: false,
+          isRequired: true,
+          detail: facts.userNamespaces.detail,
+          fix: 'allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, or an AppArmor profile for bwrap)',
+        },
+    facts.hasSeccomp && SECCOMP_ARCHES.has(facts.arch)
+      ? { name: 'seccomp', isOk: true, isRequired: true, detail: `filters supported (${facts.arch})` }
+      : {
+          name: 'seccomp',
+          isOk: false,
+          isRequired: true,
+          detail: facts.hasSeccomp
+            ? `no filter for architecture ${facts.arch}`
+            : 'the kernel offers no seccomp filters',
+          fix: 'run on x86-64 or arm64 Linux with seccomp enabled',
+        },
+    {
+      name: 'egress proxy',
+      isOk: true,
+      isRequired: true,
+      detail: 'built in: loopback only, every connection decided by policy',
+    },
+  ];
+  return { checks, canStartSessions: checks.every((c) => c.isOk || !c.isRequired) };
+}
+
+function readText(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** The I/O half: looks at this machine. Each probe is bounded in time. */
+export function gatherFacts(): MachineFacts {
+  let bwrapVersion: string | undefined;
+  try {
+    accessSync(BWRAP_PATH, constants.X_OK);
+    const r = spawnSync(BWRAP_PATH, ['--version'], { encoding: 'utf8', timeout: 5000 });
+    if (r.status === 0) bwrapVersion = r.stdout.trim().replace(/^bubblewrap\s+/, '');
+  } catch {
+    bwrapVersion = undefined;
+  }
+  const userNamespaces = probeUserNamespaces();
+  const status = readText('/proc/self/status') ?? '';
+  return {
+    arch: process.arch,
+    ...(readText('/proc/sys/kernel/osrelease')
+      ? { kernel: (readText('/proc/sys/kernel/osrelease') ?? '').trim() }
+      : {}),
+    ...(bwrapVersion !== undefined ? { bwrapVersion } : {}),
+    userNamespaces,
+    hasSeccomp: /^Seccomp:\s*\d/m.test(status),
+  };
+}
+
+function probeUserNamespaces(): MachineFacts['userNamespaces'] {
+  const max = readText('/proc/sys/user/max_user_namespaces');
+  if (max !== undefined && Number(max.trim()) === 0)
+    return { isUsable: false, detail: 'user.max_user_namespaces is 0' };
+  if (readText('/proc/sys/kernel/unprivileged_userns_clone')?.trim() === '0') {
+    return { isUsable: false, detail: 'kernel.unprivileged_userns_clone is 0' };
+  }
+  if (readText('/proc/sys/kernel/apparmor_restrict_unprivileged_userns')?.trim() === '1') {
+    return { isUsable: false, detail: 'AppArmor restricts unprivileged user namespaces' };
+  }
+  // The real test: create one. `unshare` comes from util-linux at an absolute path.
+  const r = spawnSync('/usr/bin/unshare', ['--user', '--map-root-user', '/bin/true'], { timeout: 5000 });
+  return r.status === 0
+    ? { isUsable: true, detail: 'this user can create one' }
+    : {
+        isUsable: false,
+        detail: `creating one failed (${r.error?.message ?? `exit ${r.status ?? 'signal'}`})`,
+      };
+}
