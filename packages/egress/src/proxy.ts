@@ -14,6 +14,7 @@ import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { lifecycleRecord, type AuditRecord } from '@perimeter/audit';
 import {
+  canonicalHost,
   canonicalHttpPath,
   parseAuthority,
   parseRequest,
@@ -22,6 +23,7 @@ import {
   type NetworkRequest,
 } from '@perimeter/policy';
 import { createAdmitter } from './admit.js';
+import { MAX_HELLO_BYTES, readClientHello } from './client-hello.js';
 import type { Resolver } from './resolve.js';
 
 export interface EgressOptions {
@@ -210,16 +212,53 @@ export function createEgressProxy(options: EgressOptions): Server {
     }
     const started = Date.now();
     let bytesIn = 0;
-    let bytesOut = head.length;
+    let bytesOut = 0;
     const upstream = dial(address, request.port);
     upstream.setTimeout(options.idleMs ?? 300_000, () => upstream.destroy());
     upstream.once('connect', () => {
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      if (head.length > 0) upstream.write(head);
-      upstream.on('data', (chunk: Buffer) => (bytesIn += chunk.length));
-      client.on('data', (chunk: Buffer) => (bytesOut += chunk.length));
-      upstream.pipe(client);
-      client.pipe(upstream);
+      // Hold the client's first bytes until a TLS ClientHello (if that is what they are) has
+      // been read: a server name other than the CONNECT's ends the tunnel before anything
+      // reaches upstream (research egress-proto-02, domain fronting).
+      let held = head;
+      const inspect = (chunk: Buffer): void => {
+        held = Buffer.concat([held, chunk]);
+        const hello = readClientHello(held);
+        if (hello.kind === 'incomplete' && held.length < MAX_HELLO_BYTES) return;
+        client.removeListener('data', inspect);
+        client.pause();
+        const sni =
+          hello.kind === 'hello' && hello.serverName !== undefined
+            ? canonicalHost(hello.serverName)
+            : undefined;
+        const connectName = canonicalHost(request.host);
+        const isFronting =
+          hello.kind === 'malformed' ||
+          hello.kind === 'incomplete' ||
+          (sni !== undefined &&
+            ('error' in sni || 'error' in connectName || sni.host.name !== connectName.host.name));
+        if (isFronting) {
+          const why =
+            hello.kind === 'hello'
+              ? `the TLS server name "${hello.serverName ?? ''}" is not ${decision.resource}`
+              : 'the TLS ClientHello could not be read';
+          audit(
+            lifecycleRecord('network.fronting-refused', ctx, { resource: decision.resource, reason: why }),
+          );
+          upstream.destroy();
+          client.destroy();
+          return;
+        }
+        bytesOut += held.length;
+        upstream.write(held);
+        upstream.on('data', (data: Buffer) => (bytesIn += data.length));
+        client.on('data', (data: Buffer) => (bytesOut += data.length));
+        upstream.pipe(client);
+        client.pipe(upstream);
+        client.resume();
+      };
+      client.on('data', inspect);
+      if (head.length > 0) inspect(Buffer.alloc(0));
     });
     upstream.once('error', (e) => answer('502 Bad Gateway', `the upstream connection failed: ${e.message}`));
     upstream.once('close', () => {
