@@ -40,6 +40,8 @@ export interface EgressOptions {
   readonly maxHeaderBytes?: number;
   /** Idle connections are closed after this long. */
   readonly idleMs?: number;
+  /** Client connections open at once; further ones are closed on arrival. */
+  readonly maxConnections?: number;
 }
 
 const HOP_BY_HOP = new Set([
@@ -177,6 +179,8 @@ export function createEgressProxy(options: EgressOptions): Server {
     req.on('data', (chunk: Buffer) => (bytesOut += chunk.length));
     req.pipe(upstream);
   }
+
+  server.maxConnections = options.maxConnections ?? 512;
 
   server.on('connect', (req: IncomingMessage, client: Duplex, head: Buffer) => {
     void tunnel(req, client, head);

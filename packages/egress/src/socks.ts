@@ -174,8 +174,10 @@ export function createSocksProxy(options: EgressOptions): Server {
     }
   }
 
-  return createServer((client) => {
+  const server = createServer((client) => {
     client.on('error', () => client.destroy());
     void handshake(client);
   });
+  server.maxConnections = options.maxConnections ?? 512;
+  return server;
 }

@@ -281,3 +281,35 @@ describe('session token', () => {
     assert.match(reply, /^HTTP\/1\.1 407/);
   });
 });
+
+describe('limits', () => {
+  it('closes connections beyond maxConnections on arrival', async () => {
+    const loaded = loadPolicies([{ file: 'p0.yaml', text: POLICY }]);
+    const limited = createEgressProxy({
+      engine: createEngine(
+        loaded.policies.map((p) => p.policy),
+        { context: { home: '/h', workspace: '/w' } },
+      ),
+      maxConnections: 1,
+      resolver: () => Promise.resolve([PUB1]),
+      dial: () => connect({ host: '127.0.0.1', port: (upstream.address() as AddressInfo).port }),
+    });
+    await new Promise<void>((r) => limited.listen(0, '127.0.0.1', r));
+    const port = (limited.address() as AddressInfo).port;
+    const first = connect({ host: '127.0.0.1', port });
+    await new Promise<void>((r) => first.once('connect', () => r()));
+    await new Promise((r) => setTimeout(r, 100));
+    const second = connect({ host: '127.0.0.1', port });
+    const closed = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 2000);
+      second.on('close', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+      second.on('error', () => undefined);
+    });
+    first.destroy();
+    limited.close();
+    assert.equal(closed, true);
+  });
+});
