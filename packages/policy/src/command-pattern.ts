@@ -6,6 +6,7 @@
 
 import { GLOB as GLOB_MARK, basename, isComputedWord, wordText } from './command-line.js';
 import type { PatternError } from './host-pattern.js';
+import { globRegExp } from './glob-regexp.js';
 import { globSegment, matchSegment, matchSegments, type PathSegment } from './path-pattern.js';
 
 export interface CommandPattern {
@@ -44,11 +45,7 @@ function tokenize(text: string): string[] | PatternError {
 function wordSegment(word: string): PathSegment {
   if (word === '**') return { kind: 'any-depth' };
   if (!word.includes('*') && !word.includes('?')) return { kind: 'literal', text: word };
-  const body = word
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return globSegment(word, new RegExp(`^${body}$`, 's'));
+  return globSegment(word, globRegExp(word));
 }
 
 export function compileCommandPattern(text: string): { pattern: CommandPattern } | { error: PatternError } {
@@ -98,13 +95,10 @@ export function programKey(pattern: CommandPattern): string | undefined {
 
 /** A glob word of the command line as a RegExp over the names it can expand to. */
 function shellGlob(word: string): RegExp {
-  const body = wordText(word)
-    .replace(/[.+^${}()|\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
   try {
-    return new RegExp(`^${body}$`, 's');
+    return globRegExp(wordText(word), { keepClasses: true });
   } catch {
+    // An unreadable class: assume the word could be anything (this only widens deny matching).
     return /^/;
   }
 }

@@ -2,6 +2,8 @@
 // `?` one character; everything else is literal. Pure. The common shapes (`exact`, `prefix*`,
 // `*suffix`, `*infix*`, `*`) are matched with string operations; only the rest use a RegExp.
 
+import { globRegExp } from './glob-regexp.js';
+
 export type NameGlobKind = 'exact' | 'prefix' | 'suffix' | 'infix' | 'any' | 'regex';
 
 export interface NameGlob {
@@ -25,11 +27,7 @@ export function compileNameGlob(text: string): NameGlob {
     if (stars === 2 && text.startsWith('*') && text.endsWith('*'))
       return { text, kind: 'infix', literal: body };
   }
-  const source = text
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return { text, kind: 'regex', literal: '', re: new RegExp(`^${source}$`, 's') };
+  return { text, kind: 'regex', literal: '', re: globRegExp(text) };
 }
 
 export function matchNameGlob(glob: NameGlob, name: string): boolean {

@@ -5,6 +5,7 @@
 // `${workspace}/src/../../etc/passwd` is judged as `/etc/passwd`.
 
 import { hasControlCharacter } from './host.js';
+import { globRegExp } from './glob-regexp.js';
 import type { PatternError } from './host-pattern.js';
 
 export type PathSegment =
@@ -53,11 +54,7 @@ export interface PathContext {
 function segmentOf(text: string): PathSegment {
   if (text === '**') return { kind: 'any-depth' };
   if (!text.includes('*') && !text.includes('?')) return { kind: 'literal', text };
-  const body = text
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '[^/]*')
-    .replace(/\?/g, '[^/]');
-  return globSegment(text, new RegExp(`^${body}$`, 's'));
+  return globSegment(text, globRegExp(text, { anyChar: '[^/]' }));
 }
 
 export function compilePathPattern(text: string): { pattern: PathPattern } | { error: PatternError } {
