@@ -12,9 +12,8 @@ import {
 } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { lifecycleRecord, type AuditRecord } from '@perimeter/audit';
+import type { AuditRecord } from '@perimeter/audit';
 import {
-  canonicalHost,
   canonicalHttpPath,
   parseAuthority,
   parseRequest,
@@ -23,7 +22,7 @@ import {
   type NetworkRequest,
 } from '@perimeter/policy';
 import { createAdmitter } from './admit.js';
-import { MAX_HELLO_BYTES, readClientHello } from './client-hello.js';
+import { closedRecord, openTunnel, type TunnelDeps } from './tunnel.js';
 import type { Resolver } from './resolve.js';
 
 export interface EgressOptions {
@@ -70,28 +69,17 @@ function headerSafe(text: string): string {
 export function createEgressProxy(options: EgressOptions): Server {
   const admit = createAdmitter(options);
   const dial = options.dial ?? ((address: string, port: number) => connect({ host: address, port }));
-  const ctx = { sessionId: options.sessionId ?? 'proxy' };
   const audit = (record: AuditRecord): void => options.audit?.(record);
+  const tunnelDeps: TunnelDeps = {
+    dial,
+    audit,
+    sessionId: options.sessionId ?? 'proxy',
+    idleMs: options.idleMs ?? 300_000,
+  };
 
   function isAuthorised(req: IncomingMessage): boolean {
     if (options.token === undefined) return true;
     return req.headers['proxy-authorization'] === `Bearer ${options.token}`;
-  }
-
-  function closedRecord(
-    decision: Decision,
-    address: string,
-    started: number,
-    bytesIn: number,
-    bytesOut: number,
-  ): AuditRecord {
-    return lifecycleRecord('network.closed', ctx, {
-      resource: decision.resource,
-      address,
-      bytes_in: bytesIn,
-      bytes_out: bytesOut,
-      duration_ms: Date.now() - started,
-    });
   }
 
   // The request target decides, never the Host header (research egress-url-10), so a missing Host
@@ -173,7 +161,9 @@ export function createEgressProxy(options: EgressOptions): Server {
       res.writeHead(up.statusCode ?? 502, out);
       up.on('data', (chunk: Buffer) => (bytesIn += chunk.length));
       up.pipe(res);
-      up.on('end', () => audit(closedRecord(decision, address, started, bytesIn, bytesOut)));
+      up.on('end', () =>
+        audit(closedRecord(tunnelDeps, decision.resource, address, started, bytesIn, bytesOut)),
+      );
     });
     upstream.on('error', (e) => deny(502, `the upstream connection failed: ${e.message}`));
     req.on('data', (chunk: Buffer) => (bytesOut += chunk.length));
@@ -214,62 +204,19 @@ export function createEgressProxy(options: EgressOptions): Server {
       answer(decision.code === 'invalid-request' ? '400 Bad Request' : '403 Forbidden', refusal(decision));
       return;
     }
-    const started = Date.now();
-    let bytesIn = 0;
-    let bytesOut = 0;
-    const upstream = dial(address, request.port);
-    upstream.setTimeout(options.idleMs ?? 300_000, () => upstream.destroy());
-    upstream.once('connect', () => {
-      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      // Hold the client's first bytes until a TLS ClientHello (if that is what they are) has
-      // been read: a server name other than the CONNECT's ends the tunnel before anything
-      // reaches upstream (research egress-proto-02, domain fronting).
-      let held = head;
-      const inspect = (chunk: Buffer): void => {
-        held = Buffer.concat([held, chunk]);
-        const hello = readClientHello(held);
-        if (hello.kind === 'incomplete' && held.length < MAX_HELLO_BYTES) return;
-        client.removeListener('data', inspect);
-        client.pause();
-        const sni =
-          hello.kind === 'hello' && hello.serverName !== undefined
-            ? canonicalHost(hello.serverName)
-            : undefined;
-        const connectName = canonicalHost(request.host);
-        const isFronting =
-          hello.kind === 'malformed' ||
-          hello.kind === 'incomplete' ||
-          (sni !== undefined &&
-            ('error' in sni || 'error' in connectName || sni.host.name !== connectName.host.name));
-        if (isFronting) {
-          const why =
-            hello.kind === 'hello'
-              ? `the TLS server name "${hello.serverName ?? ''}" is not ${decision.resource}`
-              : 'the TLS ClientHello could not be read';
-          audit(
-            lifecycleRecord('network.fronting-refused', ctx, { resource: decision.resource, reason: why }),
-          );
-          upstream.destroy();
-          client.destroy();
-          return;
-        }
-        bytesOut += held.length;
-        upstream.write(held);
-        upstream.on('data', (data: Buffer) => (bytesIn += data.length));
-        client.on('data', (data: Buffer) => (bytesOut += data.length));
-        upstream.pipe(client);
-        client.pipe(upstream);
-        client.resume();
-      };
-      client.on('data', inspect);
-      if (head.length > 0) inspect(Buffer.alloc(0));
-    });
-    upstream.once('error', (e) => answer('502 Bad Gateway', `the upstream connection failed: ${e.message}`));
-    upstream.once('close', () => {
-      client.destroy();
-      audit(closedRecord(decision, address, started, bytesIn, bytesOut));
-    });
-    client.once('close', () => upstream.destroy());
+    openTunnel(
+      {
+        client,
+        host: request.host,
+        resource: decision.resource,
+        address,
+        port: request.port,
+        early: head,
+        onOpen: () => client.write('HTTP/1.1 200 Connection Established\r\n\r\n'),
+        onFail: (message) => answer('502 Bad Gateway', `the upstream connection failed: ${message}`),
+      },
+      tunnelDeps,
+    );
   }
 
   return server;

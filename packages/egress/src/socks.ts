@@ -3,9 +3,9 @@
 // canonical parser, the same decision, the same vetted address. Denials are SOCKS reply codes.
 
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { lifecycleRecord } from '@perimeter/audit';
 import type { NetworkRequest } from '@perimeter/policy';
 import { createAdmitter } from './admit.js';
+import { openTunnel } from './tunnel.js';
 import type { EgressOptions } from './proxy.js';
 
 /** RFC 1928 §6 reply codes. */
@@ -82,7 +82,6 @@ function ipv6Text(bytes: Buffer): string {
 export function createSocksProxy(options: EgressOptions): Server {
   const admit = createAdmitter(options);
   const dial = options.dial ?? ((address: string, port: number) => connect({ host: address, port }));
-  const ctx = { sessionId: options.sessionId ?? 'proxy' };
 
   async function handshake(client: Socket): Promise<void> {
     const reader = new ByteReader(client);
@@ -136,37 +135,27 @@ export function createSocksProxy(options: EgressOptions): Server {
         client.end();
         return;
       }
-      const early = reader.rest();
-      const started = Date.now();
-      let bytesIn = 0;
-      let bytesOut = early.length;
-      const upstream = dial(address, port);
-      upstream.setTimeout(options.idleMs ?? 300_000, () => upstream.destroy());
-      upstream.once('connect', () => {
-        reply(client, REPLY.ok);
-        if (early.length > 0) upstream.write(early);
-        upstream.on('data', (chunk: Buffer) => (bytesIn += chunk.length));
-        client.on('data', (chunk: Buffer) => (bytesOut += chunk.length));
-        upstream.pipe(client);
-        client.pipe(upstream);
-      });
-      upstream.once('error', () => {
-        reply(client, REPLY.hostUnreachable);
-        client.end();
-      });
-      upstream.once('close', () => {
-        client.destroy();
-        options.audit?.(
-          lifecycleRecord('network.closed', ctx, {
-            resource: decision.resource,
-            address,
-            bytes_in: bytesIn,
-            bytes_out: bytesOut,
-            duration_ms: Date.now() - started,
-          }),
-        );
-      });
-      client.once('close', () => upstream.destroy());
+      openTunnel(
+        {
+          client,
+          host,
+          resource: decision.resource,
+          address,
+          port,
+          early: reader.rest(),
+          onOpen: () => reply(client, REPLY.ok),
+          onFail: () => {
+            reply(client, REPLY.hostUnreachable);
+            client.end();
+          },
+        },
+        {
+          dial,
+          audit: (r) => options.audit?.(r),
+          sessionId: options.sessionId ?? 'proxy',
+          idleMs: options.idleMs ?? 300_000,
+        },
+      );
     } catch {
       client.destroy();
     } finally {

@@ -9,6 +9,7 @@ import type { AuditRecord } from '@perimeter/audit';
 import { createEngine, loadPolicies } from '@perimeter/policy';
 import { readClientHello } from '../src/client-hello.js';
 import { createEgressProxy } from '../src/proxy.js';
+import { createSocksProxy } from '../src/socks.js';
 
 const PUB1 = '93.184.216.34';
 let upstream: Server;
@@ -76,6 +77,53 @@ describe('TLS server name inside a CONNECT tunnel', () => {
     upstreamBytes = 0;
     await helloThrough('API.example.com');
     assert.ok(upstreamBytes > 0, 'the ClientHello reached upstream');
+  });
+});
+
+describe('TLS server name inside a SOCKS5 tunnel', () => {
+  it('egress-proto-02: cuts a SOCKS5 tunnel whose TLS names another host, as CONNECT does', async () => {
+    const loaded = loadPolicies([
+      {
+        file: 'p.yaml',
+        text: 'apiVersion: perimeter/v1\nkind: Policy\nmetadata: { name: p, layer: org }\nnetwork:\n  allow:\n    - { id: api, hosts: [api.example.com], ports: [443] }\n',
+      },
+    ]);
+    const socks = createSocksProxy({
+      engine: createEngine(
+        loaded.policies.map((p) => p.policy),
+        { context: { home: '/h', workspace: '/w' } },
+      ),
+      resolver: () => Promise.resolve([PUB1]),
+      dial: () => connect({ host: '127.0.0.1', port: (upstream.address() as AddressInfo).port }),
+    });
+    await new Promise<void>((r) => socks.listen(0, '127.0.0.1', r));
+    upstreamBytes = 0;
+    await new Promise<void>((resolve) => {
+      const socket = connect({ host: '127.0.0.1', port: (socks.address() as AddressInfo).port });
+      const name = Buffer.from('api.example.com');
+      socket.write(Buffer.from([0x05, 0x01, 0x00]));
+      socket.write(
+        Buffer.concat([Buffer.from([0x05, 0x01, 0x00, 0x03, name.length]), name, Buffer.from([0x01, 0xbb])]),
+      );
+      let got = Buffer.alloc(0);
+      const onData = (chunk: Buffer): void => {
+        got = Buffer.concat([got, chunk]);
+        if (got.length < 12) return;
+        socket.removeListener('data', onData);
+        assert.equal(got[3], 0x00, 'the SOCKS CONNECT succeeded');
+        const tls = tlsConnect({ socket, servername: 'evil.test', rejectUnauthorized: false });
+        tls.on('error', () => undefined);
+        const done = (): void => {
+          tls.destroy();
+          resolve();
+        };
+        socket.once('close', done);
+        setTimeout(done, 1000);
+      };
+      socket.on('data', onData);
+    });
+    socks.close();
+    assert.equal(upstreamBytes, 0);
   });
 });
 

@@ -1,0 +1,116 @@
+// The byte tunnel behind CONNECT and SOCKS5, written once: dial the vetted address, hold the
+// client's first bytes until a TLS ClientHello (if that is what they are) is read, refuse a
+// server name other than the requested host (domain fronting: research egress-proto-02), then
+// splice both ways, count bytes and audit the close.
+
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { lifecycleRecord, type AuditRecord } from '@perimeter/audit';
+import { canonicalHost } from '@perimeter/policy';
+import { MAX_HELLO_BYTES, readClientHello } from './client-hello.js';
+
+export interface TunnelRequest {
+  readonly client: Duplex;
+  /** The host as the client asked for it (name or IP literal). */
+  readonly host: string;
+  /** The canonical resource the decision was about, for audit. */
+  readonly resource: string;
+  /** The vetted address and the port to dial. */
+  readonly address: string;
+  readonly port: number;
+  /** Bytes the client sent before the tunnel opened. */
+  readonly early: Buffer;
+  /** Writes the protocol's success reply (HTTP 200, SOCKS 0x00). */
+  readonly onOpen: () => void;
+  /** Writes the protocol's failure reply when the upstream cannot be reached. */
+  readonly onFail: (message: string) => void;
+}
+
+export interface TunnelDeps {
+  readonly dial: (address: string, port: number) => Socket;
+  readonly audit: (record: AuditRecord) => void;
+  readonly sessionId: string;
+  readonly idleMs: number;
+}
+
+/** The record of a finished connection: where to, and how much went each way. */
+export function closedRecord(
+  deps: Pick<TunnelDeps, 'sessionId'>,
+  resource: string,
+  address: string,
+  started: number,
+  bytesIn: number,
+  bytesOut: number,
+): AuditRecord {
+  return lifecycleRecord(
+    'network.closed',
+    { sessionId: deps.sessionId },
+    {
+      resource,
+      address,
+      bytes_in: bytesIn,
+      bytes_out: bytesOut,
+      duration_ms: Date.now() - started,
+    },
+  );
+}
+
+/** Why the first bytes end the tunnel, or undefined when they may go upstream. */
+function frontingProblem(host: string, resource: string, held: Buffer): string | undefined {
+  const hello = readClientHello(held);
+  if (hello.kind === 'not-tls' || (hello.kind === 'hello' && hello.serverName === undefined))
+    return undefined;
+  if (hello.kind !== 'hello') return 'the TLS ClientHello could not be read';
+  const sni = canonicalHost(hello.serverName ?? '');
+  const requested = canonicalHost(host);
+  if ('error' in sni || 'error' in requested || sni.host.name !== requested.host.name) {
+    return `the TLS server name "${hello.serverName ?? ''}" is not ${resource}`;
+  }
+  return undefined;
+}
+
+export function openTunnel(t: TunnelRequest, deps: TunnelDeps): void {
+  const started = Date.now();
+  let bytesIn = 0;
+  let bytesOut = 0;
+  const upstream = deps.dial(t.address, t.port);
+  upstream.setTimeout(deps.idleMs, () => upstream.destroy());
+  upstream.once('connect', () => {
+    t.onOpen();
+    let held = t.early;
+    const inspect = (chunk: Buffer): void => {
+      held = Buffer.concat([held, chunk]);
+      if (readClientHello(held).kind === 'incomplete' && held.length < MAX_HELLO_BYTES) return;
+      t.client.removeListener('data', inspect);
+      t.client.pause();
+      const problem = frontingProblem(t.host, t.resource, held);
+      if (problem !== undefined) {
+        deps.audit(
+          lifecycleRecord(
+            'network.fronting-refused',
+            { sessionId: deps.sessionId },
+            { resource: t.resource, reason: problem },
+          ),
+        );
+        upstream.destroy();
+        t.client.destroy();
+        return;
+      }
+      bytesOut += held.length;
+      upstream.write(held);
+      upstream.on('data', (data: Buffer) => (bytesIn += data.length));
+      t.client.on('data', (data: Buffer) => (bytesOut += data.length));
+      upstream.pipe(t.client);
+      t.client.pipe(upstream);
+      t.client.resume();
+    };
+    t.client.on('data', inspect);
+    if (t.early.length > 0) inspect(Buffer.alloc(0));
+  });
+  upstream.once('error', (e) => t.onFail(e.message));
+  upstream.once('close', () => {
+    t.client.destroy();
+    deps.audit(closedRecord(deps, t.resource, t.address, started, bytesIn, bytesOut));
+  });
+  t.client.once('close', () => upstream.destroy());
+}
