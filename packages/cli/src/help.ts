@@ -6,6 +6,7 @@ export const HELP: Readonly<Record<string, string>> = {
 Usage: perimeter <command> [options]
 
 Commands:
+  run -- COMMAND            run a program inside the session sandbox (files, network, audit)
   policy validate FILE...   check policy files against the schema (file:line:col errors)
   policy lint FILE...       find risky, shadowed and over-broad rules
   policy test FILE...       run the tests embedded in policy documents
@@ -15,7 +16,7 @@ Commands:
   proxy                     run the egress proxy on loopback, deciding every connection
   doctor                    report which protections this machine supports
   audit verify FILE...      check session audit spools for edits, deletions and reordering
-  audit tail FILE           show a session's latest audit events (--follow to keep watching)
+  audit tail [FILE]         show a session's latest audit events (--follow to keep watching)
 
 Options:
   -h, --help       show help for a command (perimeter check --help)
@@ -153,9 +154,10 @@ Examples:
 
   'audit tail': `perimeter audit tail — show a session's latest audit events
 
-Usage: perimeter audit tail FILE [-n N] [--follow] [--json]
+Usage: perimeter audit tail [FILE] [-n N] [--follow] [--json]
 
-One line per event: time, decision, surface, action, resource and reason.
+One line per event: time, decision, surface, action, resource and reason. Without FILE, the
+latest session's spool (in ~/.local/state/perimeter/sessions).
 
 Options:
   -n, --lines N   how many of the latest events to show (default 20)
@@ -165,6 +167,7 @@ Options:
 Exit codes: 0 shown, 3 unreadable.
 
 Examples:
+  perimeter audit tail
   perimeter audit tail session.jsonl -n 50
   perimeter audit tail session.jsonl --follow`,
 
@@ -183,6 +186,38 @@ Exit codes: 0 sessions can start, 1 something required is missing.
 
 Examples:
   perimeter doctor`,
+
+  run: `perimeter run — run a program inside the session sandbox
+
+Usage: perimeter run [--policy FILE...] [--workspace DIR] [--mode enforce|audit] [--audit FILE] -- COMMAND [ARGS...]
+
+Runs COMMAND (a shell, an agent, a script) in a bubblewrap sandbox built from the policy, with
+your terminal attached (interactive programs, Ctrl-C and window resize work; the exit code is
+passed through):
+  - files: only what the policy allows is there (the workspace read-write by default); denied
+    paths are unreadable and unwritable; git hooks and config, shell rc files, editor and agent
+    settings stay read-only in every writable directory, even if they do not exist yet
+  - network: only loopback; the one way out is the session's egress proxy, which decides every
+    connection (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and friends are set for common clients)
+  - no capabilities, no new user namespaces, no Unix sockets, no ptrace, no io_uring (seccomp),
+    a fresh /proc, /dev and /tmp, an empty /run, a cleared environment
+Every decision (session start and end, each mount, each connection) goes to a hash-chained audit
+spool: see it with perimeter audit tail, check it with perimeter audit verify.
+Fails closed: if the sandbox cannot be built, nothing runs and one sentence says why.
+
+Options:
+  --policy FILE...   policy files or directories (default: the embedded default policy)
+  --workspace DIR    the project directory (default: the current directory)
+  --mode audit       log would-be denials and allow them (guardrails and the built-in guard still enforce)
+  --audit FILE       the audit spool (default: ~/.local/state/perimeter/sessions/SESSION.jsonl)
+  --user U, --groups a,b   the subject; without --groups, group policies do not apply
+
+Exit codes: the program's own; 125 the sandbox did not start; 3 invalid input or policy.
+
+Examples:
+  perimeter run --policy examples/balanced.yaml -- bash
+  perimeter run -- npm test
+  perimeter audit tail`,
 
   proxy: `perimeter proxy — the egress proxy on its own
 

@@ -6,6 +6,7 @@ import { runAuditTail, runAuditVerify } from './commands/audit.js';
 import { runCheck } from './commands/check.js';
 import { runDoctor } from './commands/doctor.js';
 import { runProxy } from './commands/proxy.js';
+import { runRun } from './commands/run.js';
 import { runExplain, runLint, runSimulate, runTest, runValidate } from './commands/policy.js';
 import { SpoolError } from '@perimeter/audit';
 import { UserError } from './errors.js';
@@ -24,6 +25,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   'audit tail': runAuditTail,
   check: runCheck,
   proxy: runProxy,
+  run: runRun,
   doctor: runDoctor,
 };
 

@@ -58,6 +58,7 @@ void test('HELP covers the top level, the policy group and every command', () =>
     'policy test',
     'policy validate',
     'proxy',
+    'run',
   ]);
 });
 

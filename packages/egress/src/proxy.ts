@@ -22,6 +22,7 @@ import {
   type NetworkRequest,
 } from '@perimeter/policy';
 import { createAdmitter } from './admit.js';
+import { isAuthorisedHeader } from './token.js';
 import { closedRecord, openTunnel, type TunnelDeps } from './tunnel.js';
 import type { Resolver } from './resolve.js';
 
@@ -33,7 +34,11 @@ export interface EgressOptions {
   /** Receives one record per decision and per closed connection (bind it to a spool). */
   readonly audit?: (record: AuditRecord) => void;
   readonly sessionId?: string;
-  /** When set, clients must send `Proxy-Authorization: Bearer <token>` (the session's token). */
+  /**
+   * When set, clients must present the session's token: `Proxy-Authorization: Bearer <token>`, or
+   * Basic with the token as password (what `http://user:TOKEN@host` proxy URLs send); SOCKS5
+   * clients use username/password authentication with the token as password.
+   */
   readonly token?: string;
   /** Largest request head accepted (bytes); larger heads get 431. */
   readonly maxHeaderBytes?: number;
@@ -79,7 +84,7 @@ export function createEgressProxy(options: EgressOptions): Server {
 
   function isAuthorised(req: IncomingMessage): boolean {
     if (options.token === undefined) return true;
-    return req.headers['proxy-authorization'] === `Bearer ${options.token}`;
+    return isAuthorisedHeader(req.headers['proxy-authorization'], options.token);
   }
 
   // The request target decides, never the Host header (research egress-url-10), so a missing Host
@@ -106,7 +111,7 @@ export function createEgressProxy(options: EgressOptions): Server {
     };
     if (!isAuthorised(req)) {
       res.writeHead(407, {
-        'Proxy-Authenticate': 'Bearer realm="perimeter"',
+        'Proxy-Authenticate': 'Basic realm="perimeter"',
         'X-Perimeter-Reason': 'missing or wrong session token',
         Connection: 'close',
       });

@@ -6,6 +6,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { NetworkRequest } from '@perimeter/policy';
 import { createAdmitter } from './admit.js';
 import { openTunnel } from './tunnel.js';
+import { isToken } from './token.js';
 import type { EgressOptions } from './proxy.js';
 
 /** RFC 1928 §6 reply codes. */
@@ -101,7 +102,7 @@ export function createSocksProxy(options: EgressOptions): Server {
         await reader.read(userLength ?? 0);
         const [passLength] = await reader.read(1);
         const password = (await reader.read(passLength ?? 0)).toString('utf8');
-        if (password !== options.token) {
+        if (!isToken(password, options.token ?? '')) {
           client.end(Buffer.from([0x01, 0x01]));
           return;
         }

@@ -16,6 +16,7 @@ import { matchNameGlob } from './name-glob.js';
 import {
   canonicalPath,
   expandPathPattern,
+  literalPrefix,
   matchPath,
   matchSegments,
   type ExpandedPathPattern,
@@ -66,6 +67,18 @@ export interface Subject {
 export interface EngineOptions {
   readonly subject?: Subject;
   readonly context: PathContext;
+}
+
+/** A filesystem pattern as a sandbox sees it (see Engine.filesystemAnchors). */
+export interface FilesystemAnchor {
+  readonly ref: RuleRef;
+  readonly read: boolean;
+  readonly write: boolean;
+  /** The pattern as written. */
+  readonly text: string;
+  /** Canonical absolute directory (or file) named by the pattern's literal segments. */
+  readonly dir: string;
+  readonly shape: 'subtree' | 'exact' | 'glob';
 }
 
 /** Why the decision came out as it did. */
@@ -263,6 +276,40 @@ export class Engine {
         isAudit,
       },
     };
+  }
+
+  /**
+   * Every filesystem pattern in force, root expanded, with the directory a sandbox would mount for
+   * it: the pattern's leading literal segments. `shape` says how much of that directory the pattern
+   * covers: all of it (`dir/**`), exactly that path, or only some names in it (a glob further down).
+   */
+  filesystemAnchors(): FilesystemAnchor[] {
+    const out: FilesystemAnchor[] = [];
+    for (const p of this.policies) {
+      for (const rule of p.filesystem) {
+        for (const pattern of rule.paths) {
+          const expanded = expandPathPattern(pattern, this.context);
+          if (!expanded) continue;
+          const prefix = literalPrefix(expanded);
+          const rest = expanded.segments.slice(prefix.length);
+          const shape =
+            rest.length === 0
+              ? 'exact'
+              : rest.length === 1 && rest[0]?.kind === 'any-depth'
+                ? 'subtree'
+                : 'glob';
+          out.push({
+            ref: rule.ref,
+            read: rule.read,
+            write: rule.write,
+            text: pattern.text,
+            dir: `/${prefix.join('/')}`,
+            shape,
+          });
+        }
+      }
+    }
+    return out;
   }
 
   /** The default effect of a surface for this subject. */

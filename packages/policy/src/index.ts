@@ -29,6 +29,7 @@ export {
   type Decision,
   type DecisionCode,
   type EngineOptions,
+  type FilesystemAnchor,
   type Subject,
 } from './engine.js';
 export {

@@ -1,4 +1,4 @@
-// @perimeter/sandbox: the Linux session sandbox. So far: preflight.
+// @perimeter/sandbox: the Linux session sandbox: preflight, mount plan, seccomp, bubblewrap.
 
 export {
   BWRAP_PATH,
@@ -8,3 +8,28 @@ export {
   type Check,
   type MachineFacts,
 } from './preflight.js';
+export {
+  planMounts,
+  PlanError,
+  type EntryFact,
+  type HostView,
+  type MountOp,
+  type MountPlan,
+  type PlannedMount,
+  type Verification,
+} from './mount-plan.js';
+export { bwrapArgs, proxyEnv, sessionEnv, BRIDGE_PORTS, ENV_ALLOWLIST, INSIDE } from './bwrap-args.js';
+export { hostView } from './host-view.js';
+export { seccompProgram, seccompBytes, seccompArch, evaluateSeccomp, SECCOMP_SUMMARY } from './seccomp.js';
+export { PROTECTED_NAMES, PROTECTED_IN_GIT_DIR, hooksPathOf, gitdirOf } from './protected-paths.js';
+export {
+  prepareSession,
+  launchSession,
+  cleanupSession,
+  isHelperBuilt,
+  HELPER_PATH,
+  SessionError,
+  type PreparedSession,
+  type SessionExit,
+  type SessionOptions,
+} from './session.js';

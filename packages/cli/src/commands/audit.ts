@@ -1,6 +1,8 @@
 // perimeter audit verify|tail: reading session spools.
 
-import { readFileSync, statSync, watch } from 'node:fs';
+import { readFileSync, readdirSync, statSync, watch } from 'node:fs';
+import { join } from 'node:path';
+import { sessionsDir } from './run.js';
 import { AuditEvent, verifySpool, type AuditEvent as AuditEventT } from '@perimeter/audit';
 import { boolFlag, parseArgs, stringFlag } from '../args.js';
 import { UserError } from '../errors.js';
@@ -73,12 +75,12 @@ export function runAuditTail(argv: readonly string[], ui: Ui): number | Promise<
     },
     'audit tail',
   );
-  const file = p.positionals[0];
-  if (file === undefined || p.positionals.length > 1)
+  if (p.positionals.length > 1)
     throw new UserError(
       'audit tail takes one spool file',
       'for example: perimeter audit tail session.jsonl --follow',
     );
+  const file = p.positionals[0] ?? latestSpool();
   const n = Number(stringFlag(p, 'lines') ?? '20');
   if (!Number.isInteger(n) || n < 0)
     throw new UserError(`-n ${stringFlag(p, 'lines') ?? ''} is not a whole number`);
@@ -117,4 +119,27 @@ async function follow(ui: Ui, file: string, from: number, isJson: boolean): Prom
     process.once('SIGTERM', stop);
   });
   return 0;
+}
+
+/** The most recently written session spool in the default place. */
+function latestSpool(): string {
+  const dir = sessionsDir();
+  let newest: { path: string; mtime: number } | undefined;
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((n) => n.endsWith('.jsonl'));
+  } catch {
+    names = [];
+  }
+  for (const n of names) {
+    const path = join(dir, n);
+    const mtime = statSync(path).mtimeMs;
+    if (!newest || mtime > newest.mtime) newest = { path, mtime };
+  }
+  if (!newest)
+    throw new UserError(
+      `no session spools in ${dir} yet`,
+      'run a session with perimeter run, or name a spool file',
+    );
+  return newest.path;
 }

@@ -1,0 +1,250 @@
+// perimeter run: a program inside the session sandbox, its only way out the session's egress
+// proxy, every decision in the session's audit spool.
+
+import { chmodSync, mkdirSync, realpathSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Server } from 'node:net';
+import { Spool, decisionRecord, lifecycleRecord, uuid7, type RecordContext } from '@perimeter/audit';
+import { createEgressProxy, createSocksProxy, type EgressOptions } from '@perimeter/egress';
+import { createEngine, type CompiledPolicy } from '@perimeter/policy';
+import {
+  SessionError,
+  assess,
+  cleanupSession,
+  gatherFacts,
+  launchSession,
+  prepareSession,
+  type PreparedSession,
+} from '@perimeter/sandbox';
+import { isPolicyPath, requireValidPolicies } from '../policy-files.js';
+import { listFlag, parseArgs, stringFlag } from '../args.js';
+import { UserError } from '../errors.js';
+import { paint, type Ui } from '../ui.js';
+
+/** Where sessions keep their audit spools unless --audit says otherwise. */
+export function stateDir(env: NodeJS.ProcessEnv = process.env): string {
+  const base =
+    env.XDG_STATE_HOME && env.XDG_STATE_HOME.startsWith('/')
+      ? env.XDG_STATE_HOME
+      : join(homedir(), '.local/state');
+  return join(base, 'perimeter');
+}
+
+export function sessionsDir(env: NodeJS.ProcessEnv = process.env): string {
+  return join(stateDir(env), 'sessions');
+}
+
+/** The root of this Perimeter installation: read-only in every sandbox (sandbox.md case 36). */
+const INSTALL_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../../..');
+
+function canonicalDir(flag: string, path: string): string {
+  let real: string;
+  try {
+    real = realpathSync(path);
+  } catch {
+    throw new UserError(`--${flag} ${path} does not exist`, 'create it or name an existing directory');
+  }
+  if (!statSync(real).isDirectory()) throw new UserError(`--${flag} ${path} is not a directory`);
+  if (real === '/') throw new UserError(`--${flag} cannot be the root directory`, 'name a project directory');
+  return real;
+}
+
+function withMode(policies: readonly CompiledPolicy[], mode: string | undefined): CompiledPolicy[] {
+  if (mode === undefined || mode === 'enforce') return [...policies];
+  if (mode !== 'audit') throw new UserError(`--mode ${mode} is not enforce or audit`);
+  // Audit mode: every policy logs its would-be decisions and allows; the built-in guard and
+  // guardrails stay enforced (they are locked).
+  return policies.map((p) => (p.layer === 'guardrail' ? p : auditPolicy(p)));
+}
+
+function auditPolicy(p: CompiledPolicy): CompiledPolicy {
+  const rule = <T extends { ref: { mode: string } }>(r: T): T => ({ ...r, ref: { ...r.ref, mode: 'audit' } });
+  return {
+    ...p,
+    mode: 'audit',
+    network: p.network.map(rule),
+    filesystem: p.filesystem.map(rule),
+    mcp: p.mcp.map(rule),
+    exec: p.exec.map(rule),
+    credentialRules: p.credentialRules.map(rule),
+  };
+}
+
+export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
+  const end = argv.indexOf('--');
+  const p = parseArgs(
+    end >= 0 ? argv.slice(0, end) : argv,
+    {
+      policy: { type: 'list', takes: isPolicyPath },
+      workspace: { type: 'string' },
+      mode: { type: 'string' },
+      audit: { type: 'string' },
+      user: { type: 'string' },
+      groups: { type: 'list' },
+    },
+    'run',
+  );
+  const command = end >= 0 ? argv.slice(end + 1) : p.positionals;
+  if (end < 0 && p.positionals.length > 0)
+    throw new UserError(
+      'put the command after --',
+      `for example: perimeter run -- ${p.positionals.join(' ')}`,
+    );
+  if (command.length === 0) throw new UserError('no command to run', 'for example: perimeter run -- bash');
+
+  const workspace = canonicalDir('workspace', stringFlag(p, 'workspace') ?? process.cwd());
+  const home = (() => {
+    try {
+      return realpathSync(homedir());
+    } catch {
+      return homedir();
+    }
+  })();
+  const loaded = requireValidPolicies(ui, listFlag(p, 'policy'));
+  const groups = listFlag(p, 'groups');
+  const user = stringFlag(p, 'user');
+  const policies = withMode(
+    loaded.policies.map((l) => l.policy),
+    stringFlag(p, 'mode'),
+  );
+  const engine = createEngine(policies, {
+    subject: { ...(user !== undefined ? { user } : {}), ...(groups ? { groups } : {}) },
+    context: { home, workspace },
+  });
+
+  const facts = gatherFacts();
+  const assessment = assess(facts);
+  const missing = assessment.checks.find((c) => c.isRequired && !c.isOk);
+  if (missing) {
+    throw new UserError(
+      `the sandbox cannot start: ${missing.name}: ${missing.detail}`,
+      `${missing.fix ?? 'see perimeter doctor'}; nothing ran`,
+    );
+  }
+
+  const sessionId = uuid7();
+  const auditPath = resolve(stringFlag(p, 'audit') ?? join(sessionsDir(), `${sessionId}.jsonl`));
+  try {
+    mkdirSync(dirname(auditPath), { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw new UserError(
+      `cannot create the audit directory ${dirname(auditPath)} (${(e as NodeJS.ErrnoException).code ?? ''})`,
+      'name a writable place with --audit FILE; a session never runs without its audit spool',
+    );
+  }
+  const spool = Spool.open(auditPath, { chainId: sessionId });
+  const ctx: RecordContext = {
+    sessionId,
+    ...(user !== undefined ? { user: { id: user, ...(groups ? { groups } : {}) } } : {}),
+  };
+  const record = (r: Parameters<Spool['append']>[0]): void => void spool.append(r);
+
+  let prepared: PreparedSession;
+  try {
+    prepared = prepareSession({
+      engine,
+      sessionId,
+      workspace,
+      home,
+      command,
+      hostEnv: process.env,
+      readOnly: [INSTALL_ROOT, ...loaded.files.map((f) => resolve(f))],
+      hidden: [stateDir()],
+    });
+  } catch (e) {
+    if (e instanceof SessionError) {
+      record(lifecycleRecord('session.refused', ctx, { reason: e.message }));
+      spool.close();
+      throw new UserError(`the sandbox cannot start: ${e.message}`, `${e.fix}; nothing ran`);
+    }
+    spool.close();
+    throw e;
+  }
+
+  record(
+    lifecycleRecord('session.start', ctx, {
+      command: command.join(' ').slice(0, 200),
+      workspace,
+      policies: loaded.policies.map((l) => l.policy.name).join(','),
+      mode: stringFlag(p, 'mode') ?? 'enforce',
+    }),
+  );
+  for (const m of prepared.plan.mounts) {
+    if (m.decision) {
+      record({
+        ...decisionRecord(
+          m.decision,
+          { surface: 'filesystem', path: m.decision.resource, access: m.decision.action as 'read' | 'write' },
+          ctx,
+        ),
+        type: `filesystem.mount`,
+        outcome: { mount: m.mount.op, dest: m.mount.dest, why: m.why },
+      });
+    }
+  }
+  for (const h of prepared.plan.hidden) {
+    record({
+      ...decisionRecord(h.decision, { surface: 'filesystem', path: h.path, access: 'read' }, ctx),
+      type: 'filesystem.mount',
+      outcome: {
+        mount: 'absent',
+        dest: h.path,
+        why: 'denied, and outside every mount: the session cannot see it',
+      },
+    });
+  }
+  record(
+    lifecycleRecord('session.mounts', ctx, {
+      mounts: prepared.plan.mounts.length,
+      masked: prepared.plan.mounts.filter((m) => m.mount.op === 'mask').length,
+      notes: prepared.plan.notes.join('; ').slice(0, 500),
+    }),
+  );
+
+  const egress: EgressOptions = { engine, sessionId, token: prepared.token, audit: record };
+  const servers: Server[] = [createEgressProxy(egress), createSocksProxy(egress)];
+  const started = Date.now();
+  let exit: Awaited<ReturnType<typeof launchSession>> | undefined;
+  try {
+    await Promise.all(
+      servers.map(
+        (s, i) =>
+          new Promise<void>((ok, fail) => {
+            s.once('error', fail);
+            s.listen(join(prepared.sockets, i === 0 ? 'http.sock' : 'socks.sock'), () => ok());
+          }),
+      ),
+    );
+    for (const n of ['http.sock', 'socks.sock']) chmodSync(join(prepared.sockets, n), 0o600);
+    for (const note of prepared.plan.notes) ui.err(paint(ui, 'dim', `perimeter: ${note}`));
+    exit = await launchSession(prepared);
+  } finally {
+    await Promise.all(servers.map(closeNow));
+    cleanupSession(prepared);
+    record(
+      lifecycleRecord('session.end', ctx, {
+        exit_code: exit?.code ?? -1,
+        started: exit?.started ?? false,
+        duration_ms: Date.now() - started,
+        ...(exit?.signal ? { signal: exit.signal } : {}),
+      }),
+    );
+    spool.close();
+  }
+  if (!exit.started) {
+    ui.err('perimeter: the sandbox did not start (see the message above); nothing ran');
+    return 125;
+  }
+  return exit.code;
+}
+
+/** Closes a proxy and every connection it still holds (the sandbox is gone: nobody is left). */
+function closeNow(server: Server): Promise<void> {
+  return new Promise((ok) => {
+    server.close(() => ok());
+    (server as Server & { closeAllConnections?: () => void }).closeAllConnections?.();
+    setTimeout(ok, 1000).unref();
+  });
+}

@@ -1,0 +1,186 @@
+// bubblewrap's argument vector for a session. Pure: the mount plan, the environment and the
+// helper's paths in, argv out (snapshot-tested).
+
+import type { MountPlan } from './mount-plan.js';
+
+/** Where the session's own files appear inside the sandbox (under the otherwise empty /run). */
+export const INSIDE = {
+  dir: '/run/perimeter',
+  init: '/run/perimeter/init',
+  seccomp: '/run/perimeter/seccomp.bpf',
+  verify: '/run/perimeter/verify',
+  sockets: '/run/perimeter/sockets',
+} as const;
+
+/** Loopback ports inside the namespace where the bridge serves the session's proxies. */
+export const BRIDGE_PORTS = { http: 3128, socks: 1080 } as const;
+
+export interface BwrapInput {
+  readonly plan: MountPlan;
+  /** Host paths of the session's files, mounted read-only at INSIDE. */
+  readonly host: {
+    readonly init: string;
+    readonly seccomp: string;
+    readonly verify: string;
+    readonly sockets: string;
+    readonly maskDir: string;
+    readonly maskFile: string;
+  };
+  /** The complete environment of the workload (nothing else is inherited). */
+  readonly env: Readonly<Record<string, string>>;
+  readonly cwd: string;
+  readonly command: readonly string[];
+}
+
+export function bwrapArgs(input: BwrapInput): string[] {
+  const { host } = input;
+  const args = [
+    // Every namespace, nested user namespaces refused, no capabilities, gone with its parent.
+    '--unshare-user',
+    '--unshare-ipc',
+    '--unshare-pid',
+    '--unshare-net',
+    '--unshare-uts',
+    '--unshare-cgroup',
+    '--disable-userns',
+    '--die-with-parent',
+    '--cap-drop',
+    'ALL',
+    '--hostname',
+    'perimeter',
+    '--clearenv',
+  ];
+  for (const [k, v] of Object.entries(input.env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+    args.push('--setenv', k, v);
+  args.push('--proc', '/proc', '--dev', '/dev');
+  for (const { mount } of input.plan.mounts) {
+    switch (mount.op) {
+      case 'bind':
+        args.push(mount.writable ? '--bind' : '--ro-bind', mount.source, mount.dest);
+        break;
+      case 'mask':
+        args.push('--ro-bind', mount.as === 'dir' ? host.maskDir : host.maskFile, mount.dest);
+        break;
+      case 'tmpfs':
+        args.push('--tmpfs', mount.dest);
+        break;
+      case 'empty':
+        // An empty directory that stays empty; /run also carries the session's own files.
+        args.push('--tmpfs', mount.dest);
+        if (mount.dest === '/run') {
+          args.push(
+            '--ro-bind',
+            host.init,
+            INSIDE.init,
+            '--ro-bind',
+            host.seccomp,
+            INSIDE.seccomp,
+            '--ro-bind',
+            host.verify,
+            INSIDE.verify,
+            '--ro-bind',
+            host.sockets,
+            INSIDE.sockets,
+          );
+        }
+        args.push('--remount-ro', mount.dest);
+        break;
+    }
+  }
+  // The root itself (a tmpfs holding the mount points) is read-only: nothing is written where it
+  // would silently vanish.
+  args.push('--remount-ro', '/', '--chdir', input.cwd);
+  args.push(
+    '--',
+    INSIDE.init,
+    '--verify',
+    INSIDE.verify,
+    '--seccomp',
+    INSIDE.seccomp,
+    '--bridge',
+    `${BRIDGE_PORTS.http}:${INSIDE.sockets}/http.sock`,
+    '--bridge',
+    `${BRIDGE_PORTS.socks}:${INSIDE.sockets}/socks.sock`,
+    '--',
+    ...input.command,
+  );
+  return args;
+}
+
+/** The proxy variables every common client reads, pointing at the bridge. */
+export function proxyEnv(token: string): Record<string, string> {
+  const http = `http://perimeter:${token}@127.0.0.1:${BRIDGE_PORTS.http}`;
+  const socks = `socks5h://perimeter:${token}@127.0.0.1:${BRIDGE_PORTS.socks}`;
+  const noProxy = 'localhost,127.0.0.1,::1';
+  return {
+    HTTP_PROXY: http,
+    HTTPS_PROXY: http,
+    http_proxy: http,
+    https_proxy: http,
+    ALL_PROXY: socks,
+    all_proxy: socks,
+    NO_PROXY: noProxy,
+    no_proxy: noProxy,
+    npm_config_proxy: http,
+    npm_config_https_proxy: http,
+    YARN_HTTP_PROXY: http,
+    YARN_HTTPS_PROXY: http,
+    PIP_PROXY: http,
+    GRPC_PROXY: http,
+    JAVA_TOOL_OPTIONS: [
+      `-Dhttp.proxyHost=127.0.0.1 -Dhttp.proxyPort=${BRIDGE_PORTS.http}`,
+      `-Dhttps.proxyHost=127.0.0.1 -Dhttps.proxyPort=${BRIDGE_PORTS.http}`,
+      '-Dhttp.nonProxyHosts=localhost|127.0.0.1',
+    ].join(' '),
+  };
+}
+
+/** Host variables passed through when set; everything else is dropped (sandbox.md case 58). */
+export const ENV_ALLOWLIST: readonly string[] = [
+  'TERM',
+  'COLORTERM',
+  'LANG',
+  'LANGUAGE',
+  'LC_ALL',
+  'LC_CTYPE',
+  'LC_MESSAGES',
+  'LC_COLLATE',
+  'LC_NUMERIC',
+  'LC_TIME',
+  'TZ',
+  'USER',
+  'LOGNAME',
+  'SHELL',
+  'EDITOR',
+  'VISUAL',
+  'PAGER',
+  'COLUMNS',
+  'LINES',
+  'NO_COLOR',
+  'FORCE_COLOR',
+];
+
+/** The workload's environment: the allowlist, the proxy, and the session's own variables. */
+export function sessionEnv(options: {
+  readonly hostEnv: Readonly<Record<string, string | undefined>>;
+  readonly home: string;
+  readonly workspace: string;
+  readonly sessionId: string;
+  readonly token: string;
+}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const k of ENV_ALLOWLIST) {
+    const v = options.hostEnv[k];
+    if (v !== undefined) env[k] = v;
+  }
+  return {
+    ...env,
+    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    HOME: options.home,
+    TMPDIR: '/tmp',
+    PWD: options.workspace,
+    PERIMETER_SESSION: options.sessionId,
+    PERIMETER_WORKSPACE: options.workspace,
+    ...proxyEnv(options.token),
+  };
+}

@@ -1,0 +1,364 @@
+// The mount plan: the session's filesystem view, computed from the policy before anything is
+// mounted. The sandbox starts from an empty root and shows only what the policy allows:
+//
+// - every allow pattern that names a whole directory (`dir/**`) or an exact path is mounted at its
+//   own path, read-write when the policy allows writing there, else read-only; the engine decides,
+//   so deny rules win exactly as they do for `perimeter check filesystem`;
+// - every deny (and ask: there is no one to ask at mount time) inside a mounted directory is
+//   masked: an empty, mode-0000, read-only directory or file is mounted over it, so it is neither
+//   readable nor writable (never a writable tmpfs, sandbox.md case 25); patterns like `**/.env`
+//   are found by walking the writable directories;
+// - trust-handoff paths (protected-paths.ts) in every writable directory are read-only, and when
+//   they do not exist yet the first missing component is masked, so they cannot be created;
+// - a symlink is never followed into a grant: an allowed symlink is mounted as its resolved target
+//   only when the target is allowed too; a symlinked trust-handoff path refuses the launch.
+//
+// All host facts come through HostView, so the plan is a function of the policy and those facts.
+
+import type { Decision, Engine, FilesystemAnchor } from '@perimeter/policy';
+import { PROTECTED_IN_GIT_DIR, PROTECTED_NAMES, gitdirOf, hooksPathOf } from './protected-paths.js';
+
+export interface EntryFact {
+  readonly type: 'dir' | 'file' | 'symlink' | 'other';
+  /** Device and inode numbers, in decimal (inodes can exceed 2^53). */
+  readonly dev: string;
+  readonly ino: string;
+}
+
+/** What the planner may ask of the host. Production: host-view.ts; tests: a real temp directory. */
+export interface HostView {
+  lstat(path: string): EntryFact | undefined;
+  /** The canonical path with every symlink resolved, or undefined when it does not resolve. */
+  realpath(path: string): string | undefined;
+  /** Directory entries (names), or undefined when unreadable. */
+  list(path: string): readonly string[] | undefined;
+  /** A small text file's contents, or undefined. */
+  readText(path: string): string | undefined;
+}
+
+export type MountOp =
+  | { readonly op: 'bind'; readonly source: string; readonly dest: string; readonly writable: boolean }
+  | { readonly op: 'mask'; readonly dest: string; readonly as: 'dir' | 'file' }
+  | { readonly op: 'tmpfs'; readonly dest: string }
+  | { readonly op: 'empty'; readonly dest: string };
+
+export interface PlannedMount {
+  readonly mount: MountOp;
+  /** Why, in a few words, for the plan listing and the audit event. */
+  readonly why: string;
+  /** The policy decision behind it, when a rule decided. */
+  readonly decision?: Decision;
+}
+
+/** After setup, `path` must be exactly this inode, or the launch aborts (a setup race). */
+export interface Verification {
+  readonly path: string;
+  readonly dev: string;
+  readonly ino: string;
+}
+
+export interface MountPlan {
+  readonly mounts: readonly PlannedMount[];
+  readonly verify: readonly Verification[];
+  /** Directories the mask of a missing trust-handoff path creates on the host (removed after). */
+  readonly createsOnHost: readonly string[];
+  /** Denied paths the session cannot see at all (outside every mount), with the decision. */
+  readonly hidden: readonly { readonly path: string; readonly decision: Decision }[];
+  /** Things a person should know: patterns that cannot be mounted, scans cut short. */
+  readonly notes: readonly string[];
+}
+
+export interface PlanInput {
+  readonly engine: Engine;
+  readonly view: HostView;
+  readonly workspace: string;
+  readonly home: string;
+  /** The empty mode-0000 directory and file masks are made of, with their inodes. */
+  readonly maskDir: { readonly path: string } & EntryFact;
+  readonly maskFile: { readonly path: string } & EntryFact;
+  /** Paths the session must never write (policy files, Perimeter's own files). */
+  readonly readOnly?: readonly string[];
+  /** Paths the session must never see (Perimeter's state: audit spools, session directories). */
+  readonly hidden?: readonly string[];
+  /** Most entries the walk for floating deny patterns visits before refusing the launch. */
+  readonly scanLimit?: number;
+}
+
+export class PlanError extends Error {
+  constructor(
+    message: string,
+    readonly fix: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Paths the sandbox always replaces: a private /tmp and /dev/shm, fresh /dev and /proc, an empty /run. */
+const ALWAYS_PRIVATE = ['/tmp', '/dev', '/proc', '/run', '/var/run'];
+
+/** A grant there is served by the sandbox's own mount (a subdirectory of /tmp is a real grant). */
+function isAlwaysPrivate(path: string): boolean {
+  return ALWAYS_PRIVATE.some((p) => (p === '/tmp' ? path === p : isUnder(path, p)));
+}
+
+function isUnder(path: string, dir: string): boolean {
+  return dir === '/' || path === dir || path.startsWith(`${dir}/`);
+}
+
+function depth(path: string): number {
+  return path === '/' ? 0 : path.split('/').length - 1;
+}
+
+function join(dir: string, name: string): string {
+  return dir === '/' ? `/${name}` : `${dir}/${name}`;
+}
+
+function parentOf(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i <= 0 ? '/' : path.slice(0, i);
+}
+
+interface Root {
+  readonly dest: string;
+  readonly writable: boolean;
+}
+
+export function planMounts(input: PlanInput): MountPlan {
+  const { engine, view } = input;
+  const mounts: PlannedMount[] = [];
+  const verify: Verification[] = [];
+  const createsOnHost: string[] = [];
+  const notes: string[] = [];
+  const decide = (path: string, access: 'read' | 'write'): Decision =>
+    engine.decide({ surface: 'filesystem', path, access });
+  const anchors = engine.filesystemAnchors();
+
+  // 1. Roots: what the allow rules grant, as whole directories or exact paths.
+  const roots = new Map<string, Root>();
+  for (const a of anchors.filter((x) => x.ref.effect === 'allow')) {
+    if (a.shape === 'glob') {
+      notes.push(
+        `${a.text} (rule ${a.ref.rule}) is not mounted: only whole directories (dir/**) and exact paths can be`,
+      );
+      continue;
+    }
+    if (isAlwaysPrivate(a.dir)) continue;
+    if (roots.has(a.dir)) continue;
+    const read = decide(a.dir, 'read');
+    const write = decide(a.dir, 'write');
+    if (read.decision !== 'allow' && write.decision !== 'allow') continue;
+    const fact = view.lstat(a.dir);
+    if (fact === undefined) continue;
+    let source = a.dir;
+    if (fact.type === 'symlink') {
+      // Mounted as its target, and only when the target is granted as well (never widen a grant).
+      const target = view.realpath(a.dir);
+      if (target === undefined || decide(target, 'read').decision !== 'allow') {
+        notes.push(
+          `${a.dir} is a symlink to ${target ?? 'nothing'}, which the policy does not grant: not mounted`,
+        );
+        continue;
+      }
+      source = target;
+    }
+    const writable =
+      write.decision === 'allow' && (source === a.dir || decide(source, 'write').decision === 'allow');
+    const targetFact = source === a.dir ? fact : view.lstat(source);
+    if (targetFact === undefined) continue;
+    roots.set(a.dir, { dest: a.dir, writable });
+    mounts.push({
+      mount: { op: 'bind', source, dest: a.dir, writable },
+      why: writable ? 'allowed read-write' : 'allowed read-only',
+      decision: writable ? write : read,
+    });
+    verify.push({ path: a.dir, dev: targetFact.dev, ino: targetFact.ino });
+  }
+  const rootList = [...roots.values()];
+  const visibleRoot = (path: string): Root | undefined => {
+    let best: Root | undefined;
+    for (const r of rootList)
+      if (isUnder(path, r.dest) && (!best || depth(r.dest) > depth(best.dest))) best = r;
+    return best;
+  };
+  const writableRoots = rootList.filter((r) => r.writable);
+
+  const masked = new Set<string>();
+  /** Masked directories: nothing below them can (or needs to) be mounted. */
+  const covered: string[] = [];
+  const isCovered = (path: string): boolean => masked.has(path) || covered.some((c) => isUnder(path, c));
+  const mask = (path: string, fact: EntryFact, why: string, decision?: Decision): void => {
+    if (isCovered(path)) return;
+    covered.push(path);
+    masked.add(path);
+    const as = fact.type === 'dir' ? 'dir' : 'file';
+    mounts.push({ mount: { op: 'mask', dest: path, as }, why, ...(decision ? { decision } : {}) });
+    const m = as === 'dir' ? input.maskDir : input.maskFile;
+    verify.push({ path, dev: m.dev, ino: m.ino });
+  };
+  const readOnly = (path: string, fact: EntryFact, why: string, decision?: Decision): void => {
+    if (isCovered(path)) return;
+    masked.add(path);
+    mounts.push({
+      mount: { op: 'bind', source: path, dest: path, writable: false },
+      why,
+      ...(decision ? { decision } : {}),
+    });
+    verify.push({ path, dev: fact.dev, ino: fact.ino });
+  };
+  /** Masks the first component of `path` (below `root`) that does not exist, so nothing can create it. */
+  const blockCreation = (path: string, root: Root, why: string, decision?: Decision): void => {
+    let at = root.dest;
+    for (const part of path.slice(root.dest.length + 1).split('/')) {
+      const next = join(at, part);
+      const fact = view.lstat(next);
+      if (fact === undefined) {
+        if (isCovered(next)) return;
+        masked.add(next);
+        covered.push(next);
+        createsOnHost.push(next);
+        mounts.push({ mount: { op: 'mask', dest: next, as: 'dir' }, why, ...(decision ? { decision } : {}) });
+        verify.push({ path: next, dev: input.maskDir.dev, ino: input.maskDir.ino });
+        return;
+      }
+      if (fact.type !== 'dir') return; // under a file nothing can be created
+      at = next;
+    }
+  };
+
+  // 2. Denials inside what is mounted.
+  const hidden: { path: string; decision: Decision }[] = [];
+  const applyDenial = (path: string, decisionSource: string): void => {
+    const root = visibleRoot(path);
+    if (!root) {
+      const read = decide(path, 'read');
+      if (read.decision !== 'allow') hidden.push({ path, decision: read });
+      return;
+    }
+    const read = decide(path, 'read');
+    const write = decide(path, 'write');
+    const fact = view.lstat(path);
+    if (read.decision !== 'allow') {
+      if (fact === undefined) {
+        if (root.writable && write.decision !== 'allow')
+          blockCreation(path, root, `denied (${decisionSource})`, write);
+        return;
+      }
+      if (fact.type === 'symlink') {
+        // A symlink cannot be mounted over; what it points to is masked where the session sees it.
+        const target = view.realpath(path);
+        const targetFact = target === undefined ? undefined : view.lstat(target);
+        if (target !== undefined && targetFact !== undefined && visibleRoot(target))
+          mask(target, targetFact, `denied through the symlink ${path}`, read);
+        return;
+      }
+      mask(path, fact, `denied (${decisionSource})`, read);
+    } else if (write.decision !== 'allow' && root.writable) {
+      if (fact === undefined) blockCreation(path, root, `read-only (${decisionSource})`, write);
+      else if (fact.type === 'symlink') refuseSymlink(path, view.realpath(path));
+      else readOnly(path, fact, `read-only (${decisionSource})`, write);
+    }
+  };
+  const floating: FilesystemAnchor[] = [];
+  for (const a of anchors.filter((x) => x.ref.effect !== 'allow')) {
+    if (a.shape === 'glob') floating.push(a);
+    else applyDenial(a.dir, `rule ${a.ref.rule}`);
+  }
+
+  // 3. Walk the writable roots once: floating denials (`**/.env`) and nested git directories.
+  const gitDirs = new Set<string>();
+  const limit = input.scanLimit ?? 200_000;
+  let visited = 0;
+  const walk = (dir: string): void => {
+    const names = view.list(dir);
+    if (!names) return;
+    for (const name of names) {
+      if (++visited > limit) {
+        throw new PlanError(
+          `the writable directories hold more than ${limit} entries, too many to check for protected files before launch`,
+          'run with a narrower --workspace',
+        );
+      }
+      const path = join(dir, name);
+      const fact = view.lstat(path);
+      if (!fact) continue;
+      if (name === '.git') gitDirs.add(fact.type === 'file' ? (resolveGitFile(path) ?? path) : path);
+      if (floating.some((a) => isUnder(path, a.dir))) {
+        const read = decide(path, 'read');
+        if (read.decision !== 'allow' || decide(path, 'write').decision !== 'allow')
+          applyDenial(path, read.rules[0] ? `rule ${read.rules[0].rule}` : 'default');
+      }
+      // Git's object store is large and holds nothing that runs; everything else is walked.
+      if (fact.type === 'dir' && !(name === 'objects' && dir.endsWith('.git')) && !masked.has(path))
+        walk(path);
+    }
+  };
+  const resolveGitFile = (dotGit: string): string | undefined => {
+    const pointer = gitdirOf(view.readText(dotGit) ?? '');
+    if (pointer === undefined) return undefined;
+    const abs = pointer.startsWith('/') ? pointer : join(parentOf(dotGit), pointer);
+    const real = view.realpath(abs);
+    if (real === undefined) return undefined;
+    // A worktree's gitdir names its common directory in `commondir`.
+    const common = view.readText(join(real, 'commondir'))?.trim();
+    return common ? (view.realpath(common.startsWith('/') ? common : join(real, common)) ?? real) : real;
+  };
+  for (const r of writableRoots) walk(r.dest);
+
+  // 4. Trust-handoff paths in every writable root, existing or not.
+  const refuseSymlink = (path: string, target: string | undefined): never => {
+    throw new PlanError(
+      `${path} is a symlink${target ? ` to ${target}` : ''}, and it is a path Perimeter keeps read-only; a symlink there cannot be protected`,
+      `replace the symlink with the file or directory itself, or move it out of the writable directory`,
+    );
+  };
+  const protect = (path: string, why: string): void => {
+    const root = writableRoots.find((r) => isUnder(path, r.dest) && path !== r.dest);
+    if (!root || isCovered(path)) return;
+    // Any symlink between the root and the path could be swapped after launch: refuse.
+    let at = root.dest;
+    for (const part of path.slice(root.dest.length + 1).split('/')) {
+      at = join(at, part);
+      const fact = view.lstat(at);
+      if (fact === undefined) {
+        blockCreation(path, root, why);
+        return;
+      }
+      if (fact.type === 'symlink') refuseSymlink(at, view.realpath(at));
+      if (at === path) {
+        if (decide(path, 'read').decision === 'allow') readOnly(path, fact, why);
+        else mask(path, fact, why);
+        return;
+      }
+      if (fact.type !== 'dir') return;
+    }
+  };
+  for (const r of writableRoots) {
+    for (const name of PROTECTED_NAMES) protect(join(r.dest, name), 'trust-handoff path');
+    const hooks = hooksPathOf(view.readText(join(r.dest, '.git/config')) ?? '');
+    if (hooks !== undefined) {
+      const abs = hooks.startsWith('/') ? hooks : join(r.dest, hooks);
+      protect(abs.replace(/\/+$/, ''), 'core.hooksPath');
+    }
+  }
+  for (const g of gitDirs) for (const name of PROTECTED_IN_GIT_DIR) protect(join(g, name), 'git directory');
+  for (const p of input.readOnly ?? []) protect(p, "Perimeter's own files");
+  for (const p of input.hidden ?? []) {
+    const fact = view.lstat(p);
+    if (fact && visibleRoot(p)) mask(p, fact, "Perimeter's state");
+  }
+
+  // 5. Private and empty places, whatever the policy says.
+  mounts.push(
+    { mount: { op: 'tmpfs', dest: '/tmp' }, why: 'private temporary directory' },
+    { mount: { op: 'tmpfs', dest: '/dev/shm' }, why: 'private shared memory' },
+    { mount: { op: 'empty', dest: '/run' }, why: 'no daemon sockets (docker, D-Bus, ssh-agent)' },
+  );
+  const varRun = view.lstat('/var/run');
+  if (varRun?.type === 'dir' && visibleRoot('/var/run'))
+    mounts.push({ mount: { op: 'empty', dest: '/var/run' }, why: 'no daemon sockets' });
+
+  // Parents before children, so a mask is never hidden under a later bind.
+  const order = mounts.map((m, i) => ({ m, i }));
+  order.sort((a, b) => depth(a.m.mount.dest) - depth(b.m.mount.dest) || a.i - b.i);
+  return { mounts: order.map((o) => o.m), verify, createsOnHost, hidden, notes };
+}

@@ -1,0 +1,87 @@
+// Trust-handoff paths (sandbox.md §4 cases 39–49): files that code outside the sandbox runs or
+// trusts later. In every writable root they are read-only for the session, whether or not they
+// exist at launch, whatever the policy says.
+
+/** Relative to each writable root (the workspace, and any other directory the session may write). */
+export const PROTECTED_NAMES: readonly string[] = [
+  // git (39–43): hooks, config with its execution primitives, attributes routing to filters.
+  '.git/hooks',
+  '.git/config',
+  '.git/info',
+  '.gitmodules',
+  '.husky',
+  '.githooks',
+  // Shell and session init (44), direnv and tool managers.
+  '.bashrc',
+  '.bash_profile',
+  '.bash_login',
+  '.bash_logout',
+  '.profile',
+  '.zshrc',
+  '.zshenv',
+  '.zprofile',
+  '.zlogin',
+  '.zlogout',
+  '.config/fish',
+  '.inputrc',
+  '.envrc',
+  '.tool-versions',
+  '.mise.toml',
+  // IDE and agent auto-exec configuration (45).
+  '.vscode',
+  '.idea',
+  '.devcontainer',
+  '.claude/settings.json',
+  '.claude/settings.local.json',
+  '.claude/hooks',
+  '.claude/commands',
+  '.claude/agents',
+  '.claude/skills',
+  '.mcp.json',
+  '.cursor',
+  '.github/hooks',
+  '.gemini/settings.json',
+  '.gemini/trustedFolders.json',
+  // PATH shadowing (47) and client configuration (49), when a home directory is writable.
+  '.local/bin',
+  '.gitconfig',
+  '.ssh',
+  '.npmrc',
+  '.pypirc',
+  '.docker',
+  '.config/git',
+  '.config/systemd',
+];
+
+/** Inside any git directory (a repository's `.git`, a submodule's, a worktree's common dir). */
+export const PROTECTED_IN_GIT_DIR: readonly string[] = ['hooks', 'config', 'info'];
+
+/**
+ * The hooks directory named by `core.hooksPath` in a git config file's text, if any (case 42).
+ * A small reader of git's ini syntax: section headers, `key = value`, comments, quotes.
+ */
+export function hooksPathOf(configText: string): string | undefined {
+  let section = '';
+  let found: string | undefined;
+  for (const raw of configText.split('\n')) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#') || line.startsWith(';')) continue;
+    const header = /^\[\s*([A-Za-z0-9.-]+)(?:\s+"[^"]*")?\s*\]/.exec(line);
+    if (header) {
+      section = (header[1] ?? '').toLowerCase();
+      continue;
+    }
+    const kv = /^([A-Za-z][A-Za-z0-9-]*)\s*(?:=\s*(.*))?$/.exec(line);
+    if (!kv || section !== 'core' || (kv[1] ?? '').toLowerCase() !== 'hookspath') continue;
+    let value = (kv[2] ?? '').replace(/\s[#;].*$/, '').trim();
+    if (value.startsWith('"') && value.endsWith('"') && value.length >= 2) value = value.slice(1, -1);
+    if (value !== '') found = value; // the last one wins, as in git
+  }
+  return found;
+}
+
+/** The git directory a `.git` file points to (`gitdir: PATH`), for worktrees and submodules. */
+export function gitdirOf(dotGitFileText: string): string | undefined {
+  const m = /^gitdir:\s*(.+?)\s*$/m.exec(dotGitFileText);
+  return m?.[1];
+}

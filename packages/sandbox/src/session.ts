@@ -1,0 +1,238 @@
+// A sandbox session on the host: the private session directory, the mount plan, bubblewrap.
+// The egress proxy is not started here (packages/egress is not ours to import): the caller
+// listens on `sockets/http.sock` and `sockets/socks.sock`, which the bridge inside reaches.
+
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import {
+  chmodSync,
+  accessSync,
+  constants,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  rmdirSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Engine } from '@perimeter/policy';
+import { BWRAP_PATH } from './preflight.js';
+import { bwrapArgs, sessionEnv } from './bwrap-args.js';
+import { hostView } from './host-view.js';
+import { PlanError, planMounts, type HostView, type MountPlan } from './mount-plan.js';
+import { seccompArch, seccompBytes } from './seccomp.js';
+
+/** The in-sandbox helper, built from native/init.c by `npm run build`. */
+export const HELPER_PATH = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  'native',
+  'build',
+  'perimeter-init',
+);
+
+export function isHelperBuilt(): boolean {
+  try {
+    accessSync(HELPER_PATH, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A session that could not be set up: one sentence and how to fix it. Nothing ran. */
+export class SessionError extends Error {
+  constructor(
+    message: string,
+    readonly fix: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface SessionOptions {
+  readonly engine: Engine;
+  readonly sessionId: string;
+  /** Canonical absolute paths. */
+  readonly workspace: string;
+  readonly home: string;
+  readonly command: readonly string[];
+  readonly hostEnv: Readonly<Record<string, string | undefined>>;
+  /** Paths the session may never write (policy files, Perimeter's own install). */
+  readonly readOnly?: readonly string[];
+  /** Paths the session may never see (Perimeter's state directory). */
+  readonly hidden?: readonly string[];
+  /** Where the session directory goes (default: $XDG_RUNTIME_DIR, else the system temp dir). */
+  readonly runtimeDir?: string;
+  readonly view?: HostView;
+}
+
+export interface PreparedSession {
+  readonly dir: string;
+  /** The directory holding the proxy sockets (0700); listen on http.sock and socks.sock in it. */
+  readonly sockets: string;
+  /** The per-session proxy token the workload's proxy variables carry. */
+  readonly token: string;
+  readonly plan: MountPlan;
+  readonly args: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+}
+
+export function prepareSession(options: SessionOptions): PreparedSession {
+  const arch = seccompArch(process.arch);
+  if (arch === undefined)
+    throw new SessionError(`there is no seccomp filter for ${process.arch}`, 'run on x86-64 or arm64 Linux');
+  if (!isHelperBuilt()) {
+    throw new SessionError(
+      `the sandbox helper is not built (${HELPER_PATH})`,
+      'install a C compiler (apt-get install gcc libc6-dev) and run `npm run build` in the Perimeter checkout',
+    );
+  }
+  const base = options.runtimeDir ?? options.hostEnv.XDG_RUNTIME_DIR ?? tmpdir();
+  let dir: string;
+  try {
+    dir = mkdtempSync(join(base, 'perimeter-'));
+    chmodSync(dir, 0o700);
+  } catch (e) {
+    throw new SessionError(
+      `cannot create the session directory in ${base} (${(e as NodeJS.ErrnoException).code ?? String(e)})`,
+      'set TMPDIR to a writable directory',
+    );
+  }
+  try {
+    const sockets = join(dir, 'sockets');
+    mkdirSync(sockets, { mode: 0o700 });
+    const maskDir = join(dir, 'mask-dir');
+    const maskFile = join(dir, 'mask-file');
+    mkdirSync(maskDir, { mode: 0o000 });
+    writeFileSync(maskFile, '', { mode: 0o000 });
+    chmodSync(maskDir, 0o000);
+    chmodSync(maskFile, 0o000);
+    const seccomp = join(dir, 'seccomp.bpf');
+    writeFileSync(seccomp, seccompBytes(arch), { mode: 0o400 });
+    const view = options.view ?? hostView;
+    const maskDirFact = view.lstat(maskDir);
+    const maskFileFact = view.lstat(maskFile);
+    if (!maskDirFact || !maskFileFact) throw new Error('the mask files vanished');
+    const plan = planMounts({
+      engine: options.engine,
+      view,
+      workspace: options.workspace,
+      home: options.home,
+      maskDir: { path: maskDir, ...maskDirFact },
+      maskFile: { path: maskFile, ...maskFileFact },
+      readOnly: [...(options.readOnly ?? []), ...pathDirs(options.hostEnv.PATH, options.workspace)],
+      hidden: [dir, ...(options.hidden ?? [])],
+    });
+    const verify = join(dir, 'verify');
+    writeFileSync(verify, plan.verify.map((v) => `${v.dev} ${v.ino} ${v.path}\n`).join(''), { mode: 0o400 });
+    const token = randomBytes(24).toString('base64url');
+    const env = sessionEnv({
+      hostEnv: options.hostEnv,
+      home: options.home,
+      workspace: options.workspace,
+      sessionId: options.sessionId,
+      token,
+    });
+    const args = bwrapArgs({
+      plan,
+      host: { init: HELPER_PATH, seccomp, verify, sockets, maskDir, maskFile },
+      env,
+      cwd: options.workspace,
+      command: options.command,
+    });
+    return { dir, sockets, token, plan, args, env };
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    if (e instanceof PlanError) throw new SessionError(e.message, e.fix);
+    throw e;
+  }
+}
+
+/** Directories on the host's PATH outside the workspace: read-only in the sandbox (case 47). */
+function pathDirs(path: string | undefined, workspace: string): string[] {
+  return (path ?? '')
+    .split(':')
+    .filter((d) => d.startsWith('/') && d !== workspace && !d.startsWith(`${workspace}/`));
+}
+
+export interface SessionExit {
+  /** The workload's exit code (128+N when a signal ended it). */
+  readonly code: number;
+  /** Whether the workload started at all (bubblewrap may fail to set the sandbox up). */
+  readonly started: boolean;
+  readonly signal?: string;
+}
+
+/**
+ * Runs the prepared sandbox with the terminal attached. Interrupts from the terminal go to the
+ * workload (same foreground process group); termination requests to Perimeter are passed on.
+ */
+export function launchSession(prepared: PreparedSession): Promise<SessionExit> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(BWRAP_PATH, ['--json-status-fd', '3', ...prepared.args], {
+      stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
+      env: {},
+    });
+    let status = '';
+    child.stdio[3]?.on('data', (chunk: Buffer) => {
+      status += chunk.toString('utf8');
+    });
+    const ignore = (): void => {};
+    const pass = (signal: NodeJS.Signals) => (): void => {
+      child.kill(signal);
+    };
+    const onTerm = pass('SIGTERM');
+    const onHup = pass('SIGHUP');
+    process.on('SIGINT', ignore);
+    process.on('SIGQUIT', ignore);
+    process.on('SIGTERM', onTerm);
+    process.on('SIGHUP', onHup);
+    const done = (): void => {
+      process.off('SIGINT', ignore);
+      process.off('SIGQUIT', ignore);
+      process.off('SIGTERM', onTerm);
+      process.off('SIGHUP', onHup);
+    };
+    child.on('error', (e) => {
+      done();
+      reject(
+        new SessionError(`cannot run ${BWRAP_PATH} (${e.message})`, 'install it: apt-get install bubblewrap'),
+      );
+    });
+    child.on('close', (code, signal) => {
+      done();
+      const started = status.includes('"child-pid"');
+      const signalCode = signal ? 128 + (SIGNAL_NUMBERS[signal] ?? 0) : undefined;
+      resolve({ code: code ?? signalCode ?? 1, started, ...(signal ? { signal } : {}) });
+    });
+  });
+}
+
+const SIGNAL_NUMBERS: Partial<Record<string, number>> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGKILL: 9,
+  SIGTERM: 15,
+};
+
+/** Removes the session directory and the empty directories masks created on the host. */
+export function cleanupSession(prepared: PreparedSession): void {
+  for (const created of [...prepared.plan.createsOnHost].reverse()) {
+    try {
+      rmdirSync(created); // only ever an empty directory: anything else stays
+    } catch {
+      // not empty or already gone: leave it
+    }
+  }
+  try {
+    chmodSync(join(prepared.dir, 'mask-dir'), 0o700);
+  } catch {
+    // already gone
+  }
+  rmSync(prepared.dir, { recursive: true, force: true });
+}
