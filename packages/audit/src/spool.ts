@@ -86,14 +86,26 @@ export class Spool {
 
   /** Chains and writes one event; returns it as written. */
   append(record: AuditRecord): AuditEvent {
+    const [event] = this.appendAll([record]);
+    return event as AuditEvent;
+  }
+
+  /** Chains and writes several events with one write and one flush to disk (a session's mount plan). */
+  appendAll(records: readonly AuditRecord[]): AuditEvent[] {
     if (this.fd === undefined)
       throw new SpoolError(`the audit spool ${this.path} is closed`, 'open it again');
-    const { event, state } = seal(record, this.state);
-    const line = `${JSON.stringify(event)}\n`;
-    writeSync(this.fd, line);
+    const events: AuditEvent[] = [];
+    let state = this.state;
+    for (const record of records) {
+      const sealed = seal(record, state);
+      events.push(sealed.event);
+      state = sealed.state;
+    }
+    if (events.length === 0) return events;
+    writeSync(this.fd, events.map((e) => `${JSON.stringify(e)}\n`).join(''));
     if (this.isDurable) fsyncSync(this.fd);
     this.state = state;
-    return event;
+    return events;
   }
 
   close(): void {

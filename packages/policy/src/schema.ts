@@ -4,6 +4,10 @@
 
 import { z } from 'zod';
 
+// Policies are validated once per load, so zod's compiled fast path (generated with new Function
+// on first use) costs more than it saves; it also keeps policy loading free of eval.
+z.config({ jitless: true });
+
 export const API_VERSION = 'perimeter/v1';
 
 const describe = <T extends z.ZodType>(schema: T, text: string): T => schema.describe(text);

@@ -302,7 +302,15 @@ export function planMounts(input: PlanInput): MountPlan {
     const common = view.readText(join(real, 'commondir'))?.trim();
     return common ? (view.realpath(common.startsWith('/') ? common : join(real, common)) ?? real) : real;
   };
-  for (const r of writableRoots) walk(r.dest);
+  // The workspace is walked whole; other writable directories (tool caches, typically large and
+  // refilled by the tools themselves) are not, and the plan says so.
+  const workspaceRoot = roots.get(input.workspace);
+  if (workspaceRoot?.writable) walk(workspaceRoot.dest);
+  const unscanned = writableRoots.filter((r) => r !== workspaceRoot).map((r) => r.dest);
+  if (floating.length > 0 && unscanned.length > 0)
+    notes.push(
+      `${floating.map((a) => a.text).join(', ')}: enforced in the workspace; not searched for in ${unscanned.join(', ')}`,
+    );
 
   // 4. Trust-handoff paths in every writable root, existing or not.
   const refuseSymlink = (path: string, target: string | undefined): never => {

@@ -16,7 +16,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 import type { Engine } from '@perimeter/policy';
 import { BWRAP_PATH } from './preflight.js';
 import { bwrapArgs, sessionEnv } from './bwrap-args.js';
@@ -24,11 +24,9 @@ import { hostView } from './host-view.js';
 import { PlanError, planMounts, type HostView, type MountPlan } from './mount-plan.js';
 import { seccompArch, seccompBytes } from './seccomp.js';
 
-/** The in-sandbox helper, built from native/init.c by `npm run build`. */
+/** The in-sandbox helper, built from native/init.c by `npm run build` (found through the package, so bundles find it too). */
 export const HELPER_PATH = join(
-  dirname(fileURLToPath(import.meta.url)),
-  '..',
-  '..',
+  dirname(createRequire(import.meta.url).resolve('@perimeter/sandbox/package.json')),
   'native',
   'build',
   'perimeter-init',

@@ -1,15 +1,23 @@
 // perimeter run: a program inside the session sandbox, its only way out the session's egress
 // proxy, every decision in the session's audit spool.
 
-import { chmodSync, mkdirSync, realpathSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Server } from 'node:net';
-import { Spool, decisionRecord, lifecycleRecord, uuid7, type RecordContext } from '@perimeter/audit';
+import {
+  Spool,
+  decisionRecord,
+  lifecycleRecord,
+  uuid7,
+  type AuditRecord,
+  type RecordContext,
+} from '@perimeter/audit';
 import { createEgressProxy, createSocksProxy, type EgressOptions } from '@perimeter/egress';
 import { createEngine, type CompiledPolicy } from '@perimeter/policy';
 import {
+  BWRAP_PATH,
+  SECCOMP_SUMMARY,
   SessionError,
   assess,
   cleanupSession,
@@ -18,10 +26,10 @@ import {
   prepareSession,
   type PreparedSession,
 } from '@perimeter/sandbox';
-import { isPolicyPath, requireValidPolicies } from '../policy-files.js';
+import { DEFAULT_POLICY, isPolicyPath, requireValidPolicies } from '../policy-files.js';
 import { listFlag, parseArgs, stringFlag } from '../args.js';
 import { UserError } from '../errors.js';
-import { paint, type Ui } from '../ui.js';
+import type { Ui } from '../ui.js';
 
 /** Where sessions keep their audit spools unless --audit says otherwise. */
 export function stateDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -37,7 +45,7 @@ export function sessionsDir(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /** The root of this Perimeter installation: read-only in every sandbox (sandbox.md case 36). */
-const INSTALL_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../../..');
+const INSTALL_ROOT = resolve(dirname(DEFAULT_POLICY), '..');
 
 function canonicalDir(flag: string, path: string): string {
   let real: string;
@@ -114,15 +122,9 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
     context: { home, workspace },
   });
 
-  const facts = gatherFacts();
-  const assessment = assess(facts);
-  const missing = assessment.checks.find((c) => c.isRequired && !c.isOk);
-  if (missing) {
-    throw new UserError(
-      `the sandbox cannot start: ${missing.name}: ${missing.detail}`,
-      `${missing.fix ?? 'see perimeter doctor'}; nothing ran`,
-    );
-  }
+  // bubblewrap itself is the real test of what this machine allows; when it fails, the doctor's
+  // checks say why (below). Only its presence is checked up front.
+  if (!existsSync(BWRAP_PATH)) throw missingProtection();
 
   const sessionId = uuid7();
   const auditPath = resolve(stringFlag(p, 'audit') ?? join(sessionsDir(), `${sessionId}.jsonl`));
@@ -163,17 +165,21 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
     throw e;
   }
 
-  record(
+  const startRecords: AuditRecord[] = [];
+  startRecords.push(
     lifecycleRecord('session.start', ctx, {
       command: command.join(' ').slice(0, 200),
       workspace,
       policies: loaded.policies.map((l) => l.policy.name).join(','),
       mode: stringFlag(p, 'mode') ?? 'enforce',
+      namespaces: 'user,ipc,pid,net,uts,cgroup; nested user namespaces disabled; no capabilities',
+      network: 'loopback only; out through the session proxy',
+      seccomp: SECCOMP_SUMMARY.join('; '),
     }),
   );
   for (const m of prepared.plan.mounts) {
     if (m.decision) {
-      record({
+      startRecords.push({
         ...decisionRecord(
           m.decision,
           { surface: 'filesystem', path: m.decision.resource, access: m.decision.action as 'read' | 'write' },
@@ -185,7 +191,7 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
     }
   }
   for (const h of prepared.plan.hidden) {
-    record({
+    startRecords.push({
       ...decisionRecord(h.decision, { surface: 'filesystem', path: h.path, access: 'read' }, ctx),
       type: 'filesystem.mount',
       outcome: {
@@ -195,13 +201,14 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
       },
     });
   }
-  record(
+  startRecords.push(
     lifecycleRecord('session.mounts', ctx, {
       mounts: prepared.plan.mounts.length,
       masked: prepared.plan.mounts.filter((m) => m.mount.op === 'mask').length,
       notes: prepared.plan.notes.join('; ').slice(0, 500),
     }),
   );
+  spool.appendAll(startRecords);
 
   const egress: EgressOptions = { engine, sessionId, token: prepared.token, audit: record };
   const servers: Server[] = [createEgressProxy(egress), createSocksProxy(egress)];
@@ -218,7 +225,6 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
       ),
     );
     for (const n of ['http.sock', 'socks.sock']) chmodSync(join(prepared.sockets, n), 0o600);
-    for (const note of prepared.plan.notes) ui.err(paint(ui, 'dim', `perimeter: ${note}`));
     exit = await launchSession(prepared);
   } finally {
     await Promise.all(servers.map(closeNow));
@@ -234,7 +240,9 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
     spool.close();
   }
   if (!exit.started) {
-    ui.err('perimeter: the sandbox did not start (see the message above); nothing ran');
+    const why = missingProtection();
+    ui.err(`perimeter: ${why.message}`);
+    ui.err(`  ${why.hint ?? 'see perimeter doctor'}`);
     return 125;
   }
   return exit.code;
@@ -247,4 +255,18 @@ function closeNow(server: Server): Promise<void> {
     (server as Server & { closeAllConnections?: () => void }).closeAllConnections?.();
     setTimeout(ok, 1000).unref();
   });
+}
+
+/** Why a sandbox cannot start here, from the doctor's checks. */
+function missingProtection(): UserError {
+  const missing = assess(gatherFacts()).checks.find((c) => c.isRequired && !c.isOk);
+  return missing
+    ? new UserError(
+        `the sandbox cannot start: ${missing.name}: ${missing.detail}`,
+        `${missing.fix ?? 'see perimeter doctor'}; nothing ran`,
+      )
+    : new UserError(
+        'the sandbox did not start (bubblewrap said why, above)',
+        'nothing ran; perimeter doctor checks what this machine supports',
+      );
 }
