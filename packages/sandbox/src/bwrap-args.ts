@@ -10,7 +10,11 @@ export const INSIDE = {
   seccomp: '/run/perimeter/seccomp.bpf',
   verify: '/run/perimeter/verify',
   sockets: '/run/perimeter/sockets',
+  token: '/run/perimeter/token',
 } as const;
+
+/** Ports whose direct connections (made without the proxy) are captured and sent to the proxy. */
+export const CAPTURED_PORTS = [80, 443] as const;
 
 /** Loopback ports inside the namespace where the bridge serves the session's proxies. */
 export const BRIDGE_PORTS = { http: 3128, socks: 1080 } as const;
@@ -23,6 +27,7 @@ export interface BwrapInput {
     readonly seccomp: string;
     readonly verify: string;
     readonly sockets: string;
+    readonly token: string;
     readonly maskDir: string;
     readonly maskFile: string;
   };
@@ -35,17 +40,27 @@ export interface BwrapInput {
 export function bwrapArgs(input: BwrapInput): string[] {
   const { host } = input;
   const args = [
-    // Every namespace, nested user namespaces refused, no capabilities, gone with its parent.
+    // Every namespace, no capabilities, gone with its parent. Nested user namespaces are refused
+    // by the seccomp filter (clone/unshare with CLONE_NEWUSER, clone3): bubblewrap's own
+    // --disable-userns would move the helper into a nested user namespace, from which it could
+    // not route the network namespace for the capture.
     '--unshare-user',
     '--unshare-ipc',
     '--unshare-pid',
     '--unshare-net',
     '--unshare-uts',
     '--unshare-cgroup',
-    '--disable-userns',
     '--die-with-parent',
     '--cap-drop',
     'ALL',
+    // Only for the helper, to route direct connections to the capture listeners; it drops every
+    // capability (bounding set included) before the bridge or the workload runs.
+    '--cap-add',
+    'CAP_NET_ADMIN',
+    '--cap-add',
+    'CAP_NET_BIND_SERVICE',
+    '--cap-add',
+    'CAP_SETPCAP',
     '--hostname',
     'perimeter',
     '--clearenv',
@@ -81,6 +96,9 @@ export function bwrapArgs(input: BwrapInput): string[] {
             '--ro-bind',
             host.sockets,
             INSIDE.sockets,
+            '--ro-bind',
+            host.token,
+            INSIDE.token,
           );
         }
         args.push('--remount-ro', mount.dest);
@@ -101,6 +119,9 @@ export function bwrapArgs(input: BwrapInput): string[] {
     `${BRIDGE_PORTS.http}:${INSIDE.sockets}/http.sock`,
     '--bridge',
     `${BRIDGE_PORTS.socks}:${INSIDE.sockets}/socks.sock`,
+    '--token-file',
+    INSIDE.token,
+    ...CAPTURED_PORTS.flatMap((port) => ['--capture', `${port}:${INSIDE.sockets}/http.sock`]),
     '--',
     ...input.command,
   );

@@ -128,6 +128,9 @@ export function prepareSession(options: SessionOptions): PreparedSession {
     const verify = join(dir, 'verify');
     writeFileSync(verify, plan.verify.map((v) => `${v.dev} ${v.ino} ${v.path}\n`).join(''), { mode: 0o400 });
     const token = randomBytes(24).toString('base64url');
+    // To the helper through a 0400 file, never argv (argv is world-readable in /proc, case 34).
+    const tokenFile = join(dir, 'token');
+    writeFileSync(tokenFile, token, { mode: 0o400 });
     const env = sessionEnv({
       hostEnv: options.hostEnv,
       home: options.home,
@@ -137,7 +140,7 @@ export function prepareSession(options: SessionOptions): PreparedSession {
     });
     const args = bwrapArgs({
       plan,
-      host: { init: HELPER_PATH, seccomp, verify, sockets, maskDir, maskFile },
+      host: { init: HELPER_PATH, seccomp, verify, sockets, token: tokenFile, maskDir, maskFile },
       env,
       cwd: options.workspace,
       command: options.command,

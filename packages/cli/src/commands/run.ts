@@ -172,8 +172,9 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
       workspace,
       policies: loaded.policies.map((l) => l.policy.name).join(','),
       mode: stringFlag(p, 'mode') ?? 'enforce',
-      namespaces: 'user,ipc,pid,net,uts,cgroup; nested user namespaces disabled; no capabilities',
-      network: 'loopback only; out through the session proxy',
+      namespaces: 'user,ipc,pid,net,uts,cgroup; nested user namespaces refused (seccomp); no capabilities',
+      network:
+        'loopback only; out through the session proxy; direct connections to ports 80 and 443 captured and decided by it',
       seccomp: SECCOMP_SUMMARY.join('; '),
     }),
   );
