@@ -1,0 +1,909 @@
+// The mount plan over real directories: policies loaded and compiled by the real policy package,
+// host facts from the real hostView against a temp directory built with fs for each test. Every
+// security case carries its red-team id (research/sandbox.md §4) or compatibility id (§5).
+//
+// Assertions speak about what the session would see: `seenAs(plan, path)` replays the planned
+// mounts in order (parents first, later mounts on top) and says whether a path is read-write,
+// read-only, masked, or not the host's at all ('none': not mounted, or the sandbox's own tmpfs;
+// the fixtures live in the host's /tmp, which the session replaces with a private one).
+//
+// Tests marked `todo` describe gaps found while writing this suite; they run, and are expected to
+// fail until mount-plan.ts is fixed (then drop the `todo`).
+
+import assert from 'node:assert/strict';
+import { chmodSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { createEngine, loadPolicies, type Engine } from '@perimeter/policy';
+import { hostView } from '../src/host-view.js';
+import { PlanError, planMounts, type EntryFact, type MountPlan, type PlanInput } from '../src/mount-plan.js';
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures: a real directory tree and a policy engine
+
+/** A directory, a file with this content, or a symlink with this target. */
+type Entry = { readonly dir: true } | string | { readonly link: string };
+const DIR = { dir: true } as const;
+const link = (target: string): Entry => ({ link: target });
+
+interface Host {
+  /** Canonical (realpath) temp directory holding everything below. */
+  readonly root: string;
+  readonly home: string;
+  readonly workspace: string;
+  readonly maskDir: { readonly path: string } & EntryFact;
+  readonly maskFile: { readonly path: string } & EntryFact;
+}
+
+const made: string[] = [];
+after(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
+function factOf(path: string): EntryFact {
+  const f = hostView.lstat(path);
+  assert.ok(f, `the fixture ${path} exists`);
+  return f;
+}
+
+/**
+ * A temp directory with `home/`, `ws/` (the workspace) and the session's mode-0000 mask directory
+ * and file, plus `layout` (paths relative to the temp directory, parents created as needed).
+ */
+function makeHost(layout: Readonly<Record<string, Entry>> = {}): Host {
+  const root = realpathSync(mkdtempSync(join(tmpdir(), 'perimeter-plan-')));
+  made.push(root);
+  const home = join(root, 'home');
+  const workspace = join(root, 'ws');
+  mkdirSync(home);
+  mkdirSync(workspace);
+  mkdirSync(join(root, 'session'));
+  const maskDir = join(root, 'session/mask-dir');
+  const maskFile = join(root, 'session/mask-file');
+  mkdirSync(maskDir);
+  writeFileSync(maskFile, '');
+  chmodSync(maskDir, 0o000);
+  chmodSync(maskFile, 0o000);
+  for (const [rel, entry] of Object.entries(layout)) {
+    const path = join(root, rel);
+    if (typeof entry === 'string') {
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, entry);
+    } else if ('dir' in entry) {
+      mkdirSync(path, { recursive: true });
+    } else {
+      mkdirSync(dirname(path), { recursive: true });
+      symlinkSync(entry.link, path);
+    }
+  }
+  return {
+    root,
+    home,
+    workspace,
+    maskDir: { path: maskDir, ...factOf(maskDir) },
+    maskFile: { path: maskFile, ...factOf(maskFile) },
+  };
+}
+
+interface Rule {
+  readonly id: string;
+  readonly paths: readonly string[];
+  readonly access?: 'read' | 'write' | 'rw';
+}
+
+interface FilesystemSection {
+  readonly allow?: readonly Rule[];
+  readonly deny?: readonly Rule[];
+  readonly ask?: readonly Rule[];
+}
+
+const WORKSPACE_RW: Rule = { id: 'workspace', paths: ['${workspace}/**'], access: 'rw' };
+
+/** An engine over one policy document (JSON is YAML) through the real loader and compiler. */
+function engineFor(host: Host, filesystem: FilesystemSection): Engine {
+  const doc = {
+    apiVersion: 'perimeter/v1',
+    kind: 'Policy',
+    metadata: { name: 'plan-test', layer: 'org' },
+    filesystem: { default: 'deny', ...filesystem },
+  };
+  const loaded = loadPolicies([{ file: 'plan-test.yaml', text: JSON.stringify(doc, null, 2) }]);
+  const errors = loaded.diagnostics.filter((d) => d.severity === 'error');
+  assert.deepEqual(errors, [], 'the test policy must load without errors');
+  return createEngine(
+    loaded.policies.map((p) => p.policy),
+    { context: { home: host.home, workspace: host.workspace } },
+  );
+}
+
+function planFor(
+  host: Host,
+  filesystem: FilesystemSection,
+  extra: Partial<Pick<PlanInput, 'readOnly' | 'hidden' | 'scanLimit'>> = {},
+): MountPlan {
+  return planMounts({
+    engine: engineFor(host, filesystem),
+    view: hostView,
+    workspace: host.workspace,
+    home: host.home,
+    maskDir: host.maskDir,
+    maskFile: host.maskFile,
+    ...extra,
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading a plan
+
+function isUnder(path: string, dir: string): boolean {
+  return dir === '/' || path === dir || path.startsWith(`${dir}/`);
+}
+
+type Seen = 'rw' | 'ro' | 'masked' | 'none';
+
+/** What the session sees at `path`: the last planned mount at it or above it decides. */
+function seenAs(plan: MountPlan, path: string): Seen {
+  let seen: Seen = 'none';
+  for (const { mount } of plan.mounts) {
+    if (!isUnder(path, mount.dest)) continue;
+    switch (mount.op) {
+      case 'bind':
+        seen = mount.writable ? 'rw' : 'ro';
+        break;
+      case 'mask':
+        seen = 'masked';
+        break;
+      case 'tmpfs':
+      case 'empty':
+        seen = 'none';
+        break;
+    }
+  }
+  return seen;
+}
+
+function mountsAt(plan: MountPlan, dest: string): MountPlan['mounts'] {
+  return plan.mounts.filter((m) => m.mount.dest === dest);
+}
+
+/** The one planned mount at `dest`. */
+function mountAt(plan: MountPlan, dest: string): MountPlan['mounts'][number] {
+  const found = mountsAt(plan, dest);
+  assert.equal(found.length, 1, `one mount at ${dest}, got ${JSON.stringify(found)}`);
+  const [m] = found;
+  assert.ok(m);
+  return m;
+}
+
+function ruleOf(m: MountPlan['mounts'][number]): string | undefined {
+  return m.decision?.rules[0]?.rule;
+}
+
+function assertVerified(plan: MountPlan, path: string, fact: EntryFact): void {
+  assert.ok(
+    plan.verify.some((v) => v.path === path && v.dev === fact.dev && v.ino === fact.ino),
+    `the verify list pins ${path} to ${fact.dev}:${fact.ino}: ${JSON.stringify(plan.verify.filter((v) => v.path === path))}`,
+  );
+}
+
+function depth(path: string): number {
+  return path === '/' ? 0 : path.split('/').length - 1;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+describe('mount plan: what the policy allows', () => {
+  it('binds an allowed dir/** read-write or read-only, per the rule’s access', () => {
+    const host = makeHost({ 'data/': DIR, 'data/a.txt': 'a' });
+    const plan = planFor(host, {
+      allow: [WORKSPACE_RW, { id: 'data', paths: [`${host.root}/data/**`], access: 'read' }],
+    });
+    const ws = mountAt(plan, host.workspace);
+    assert.deepEqual(ws.mount, { op: 'bind', source: host.workspace, dest: host.workspace, writable: true });
+    assert.equal(ruleOf(ws), 'workspace');
+    const data = mountAt(plan, join(host.root, 'data'));
+    assert.deepEqual(data.mount, {
+      op: 'bind',
+      source: join(host.root, 'data'),
+      dest: join(host.root, 'data'),
+      writable: false,
+    });
+    assert.equal(ruleOf(data), 'data');
+    assertVerified(plan, host.workspace, factOf(host.workspace));
+    assertVerified(plan, join(host.root, 'data'), factOf(join(host.root, 'data')));
+    assert.equal(seenAs(plan, join(host.root, 'data/a.txt')), 'ro');
+  });
+
+  it('binds an exact allowed path (a file) at its own path', () => {
+    const host = makeHost({ 'home/.gitconfig': '[user]\n' });
+    const gitconfig = join(host.home, '.gitconfig');
+    const plan = planFor(host, { allow: [WORKSPACE_RW, { id: 'git-identity', paths: ['~/.gitconfig'] }] });
+    assert.deepEqual(mountAt(plan, gitconfig).mount, {
+      op: 'bind',
+      source: gitconfig,
+      dest: gitconfig,
+      writable: false,
+    });
+    assert.equal(seenAs(plan, join(host.home, '.bashrc')), 'none', 'the rest of home stays out');
+  });
+
+  it('does not mount an allowed path that does not exist', () => {
+    const host = makeHost();
+    const plan = planFor(host, { allow: [WORKSPACE_RW, { id: 'gone', paths: [`${host.root}/gone/**`] }] });
+    assert.deepEqual(mountsAt(plan, join(host.root, 'gone')), []);
+  });
+
+  it('does not mount a glob-shaped allow pattern, and says so in the notes', () => {
+    const host = makeHost({ 'certs/a.pem': 'x' });
+    const plan = planFor(host, {
+      allow: [WORKSPACE_RW, { id: 'pem', paths: [`${host.root}/certs/*.pem`] }],
+    });
+    assert.equal(seenAs(plan, join(host.root, 'certs/a.pem')), 'none');
+    assert.ok(
+      plan.notes.some((n) => n.includes(`${host.root}/certs/*.pem (rule pem) is not mounted`)),
+      JSON.stringify(plan.notes),
+    );
+  });
+
+  it('compat-13: an allowed dotfile symlink is not mounted when its target is not allowed, and the plan says why', () => {
+    const host = makeHost({
+      'home/dotfiles/gitconfig': '[user]\n',
+      'home/.gitconfig': link('dotfiles/gitconfig'),
+    });
+    const gitconfig = join(host.home, '.gitconfig');
+    const plan = planFor(host, { allow: [WORKSPACE_RW, { id: 'git-identity', paths: ['~/.gitconfig'] }] });
+    assert.deepEqual(mountsAt(plan, gitconfig), []);
+    assert.ok(
+      plan.notes.some((n) =>
+        n.includes(`${gitconfig} is a symlink to ${join(host.home, 'dotfiles/gitconfig')}`),
+      ),
+      JSON.stringify(plan.notes),
+    );
+  });
+
+  it('compat-13: an allowed dotfile symlink is mounted as its target when the target is allowed too', () => {
+    const host = makeHost({
+      'home/dotfiles/gitconfig': '[user]\n',
+      'home/.gitconfig': link('dotfiles/gitconfig'),
+    });
+    const gitconfig = join(host.home, '.gitconfig');
+    const target = join(host.home, 'dotfiles/gitconfig');
+    const plan = planFor(host, {
+      allow: [
+        WORKSPACE_RW,
+        { id: 'git-identity', paths: ['~/.gitconfig'] },
+        { id: 'dotfiles', paths: ['~/dotfiles/**'] },
+      ],
+    });
+    assert.deepEqual(mountAt(plan, gitconfig).mount, {
+      op: 'bind',
+      source: target,
+      dest: gitconfig,
+      writable: false,
+    });
+    assertVerified(plan, gitconfig, factOf(target));
+  });
+});
+
+describe('mount plan: denials', () => {
+  it('redteam-25: a denial inside a mounted directory is masked with the mode-0000 mask, never a writable tmpfs', () => {
+    const host = makeHost({ 'ws/secrets/key': 'k', 'ws/token.txt': 't' });
+    const secrets = join(host.workspace, 'secrets');
+    const token = join(host.workspace, 'token.txt');
+    const plan = planFor(host, {
+      allow: [WORKSPACE_RW],
+      deny: [
+        { id: 'secrets', paths: ['${workspace}/secrets/**'] },
+        { id: 'token', paths: ['${workspace}/token.txt'] },
+      ],
+    });
+    const dir = mountAt(plan, secrets);
+    assert.deepEqual(dir.mount, { op: 'mask', dest: secrets, as: 'dir' });
+    assert.equal(dir.decision?.decision, 'deny');
+    assert.equal(ruleOf(dir), 'secrets');
+    assertVerified(plan, secrets, host.maskDir);
+    const file = mountAt(plan, token);
+    assert.deepEqual(file.mount, { op: 'mask', dest: token, as: 'file' });
+    assert.equal(ruleOf(file), 'token');
+    assertVerified(plan, token, host.maskFile);
+    assert.equal(seenAs(plan, join(secrets, 'key')), 'masked');
+    assert.equal(seenAs(plan, join(secrets, 'new-file')), 'masked', 'nothing can be written there either');
+  });
+
+  it('redteam-24: denied paths outside every mount are hidden, with the deciding rule', () => {
+    const host = makeHost({ 'home/.ssh/id_rsa': 'k', 'home/.aws/credentials': 'c' });
+    const plan = planFor(host, {
+      allow: [WORKSPACE_RW],
+      deny: [
+        { id: 'ssh', paths: ['~/.ssh/**'] },
+        { id: 'aws', paths: ['~/.aws/**'] },
+      ],
+    });
+    const byPath = new Map(plan.hidden.map((h) => [h.path, h.decision]));
+    for (const [path, rule] of [
+      [join(host.home, '.ssh'), 'ssh'],
+      [join(host.home, '.aws'), 'aws'],
+    ] as const) {
+      const d = byPath.get(path);
+      assert.equal(d?.decision, 'deny', `${path} is listed as hidden`);
+      assert.equal(d?.rules[0]?.rule, rule);
+    }
+    assert.equal(seenAs(plan, join(host.home, '.ssh/id_rsa')), 'none');
+    assert.ok(
+      plan.mounts.every((m) => !isUnder(m.mount.dest, host.home)),
+      'nothing of home is mounted by default',
+    );
+  });
+
+  it('masks ask rules like denials: there is no one to ask at mount time', () => {
+    const host = makeHost({ 'ws/deploy/prod.yaml': 'x' });
+    const plan = planFor(host, {
+      allow: [WORKSPACE_RW],
+      ask: [{ id: 'deploy', paths: ['${workspace}/deploy/**'] }],
+    });
+    const m = mountAt(plan, join(host.workspace, 'deploy'));
+    assert.equal(m.mount.op, 'mask');
+    assert.equal(m.decision?.decision, 'ask');
+  });
+
+  it('makes a write-only denial (access: write) in a writable root a read-only bind', () => {
+    const host = makeHost({ 'ws/vendor/lib.js': 'x' });
+    const vendor = join(host.workspace, 'vendor');
+    const plan = planFor(host, {
+      allow: [WORKSPACE_RW],
+      deny: [{ id: 'vendored', paths: ['${workspace}/vendor/**'], access: 'write' }],
+    });
+    const m = mountAt(plan, vendor);
+    assert.deepEqual(m.mount, { op: 'bind', source: vendor, dest: vendor, writable: false });
+    assert.equal(ruleOf(m), 'vendored');
+    assertVerified(plan, vendor, factOf(vendor));
+    assert.equal(seenAs(plan, join(vendor, 'lib.js')), 'ro');
+    assert.equal(seenAs(plan, join(host.workspace, 'src.js')), 'rw');
+  });
+
+  it('blocks creating a write-denied path that does not exist yet, by masking its first missing component', () => {
+    const host = makeHost({ 'ws/build/': DIR });
+    const target = join(host.workspace, 'build/release');
+    const plan = planFor(host, {
+      allow: [WORKSPACE_RW],
+      deny: [{ id: 'release', paths: ['${workspace}/build/release/**'], access: 'write' }],
+    });
+    assert.deepEqual(mountAt(plan, target).mount, { op: 'mask', dest: target, as: 'dir' });
+    assert.ok(plan.createsOnHost.includes(target));
+    assertVerified(plan, target, host.maskDir);
+  });
+
+  it('leaves a write-only denial inside a read-only root alone (it is read-only already)', () => {
+    const host = makeHost({ 'data/locked/a': 'x' });
+    const plan = planFor(host, {
+      allow: [WORKSPACE_RW, { id: 'data', paths: [`${host.root}/data/**`] }],
+      deny: [{ id: 'locked', paths: [`${host.root}/data/locked/**`], access: 'write' }],
+    });
+    assert.deepEqual(mountsAt(plan, join(host.root, 'data/locked')), []);
+    assert.equal(seenAs(plan, join(host.root, 'data/locked/a')), 'ro');
+  });
+
+  it('redteam-24: **/.env is found at any depth of the workspace, node_modules included, and masked', () => {
+    const host = makeHost({
+      'ws/.env': 's',
+      'ws/a/b/c/d/.env': 's',
+      'ws/node_modules/pkg/.env': 's',
+      'ws/.env.example': 'public',
+    });
+    const plan = planFor(host, { allow: [WORKSPACE_RW], deny: [{ id: 'env', paths: ['**/.env'] }] });
+    for (const rel of ['.env', 'a/b/c/d/.env', 'node_modules/pkg/.env']) {
+      const path = join(host.workspace, rel);
+      const m = mountAt(plan, path);
+      assert.deepEqual(m.mount, { op: 'mask', dest: path, as: 'file' });
+      assert.equal(ruleOf(m), 'env');
+      assertVerified(plan, path, host.maskFile);
+    }
+    assert.equal(seenAs(plan, join(host.workspace, '.env.example')), 'rw');
+  });
+
+  it('redteam-26: a denied symlink in the workspace masks what it points to', () => {
+    const host = makeHost({ 'ws/config/real.env': 's', 'ws/.env': link('config/real.env') });
+    const plan = planFor(host, { allow: [WORKSPACE_RW], deny: [{ id: 'env', paths: ['**/.env'] }] });
+    assert.equal(seenAs(plan, join(host.workspace, 'config/real.env')), 'masked');
+  });
+
+  it('does not walk into masked directories', () => {
+    const layout: Record<string, Entry> = { 'ws/private/repo/.git/config': '' };
+    for (let i = 0; i < 50; i++) layout[`ws/private/f${i}`] = 'x';
+    const host = makeHost(layout);
+    // Walking into private/ would visit more than 20 entries and refuse the launch.
+    const plan = planFor(
+      host,
+      { allow: [WORKSPACE_RW], deny: [{ id: 'private', paths: ['${workspace}/private/**'] }] },
+      { scanLimit: 20 },
+    );
+    assert.equal(mountAt(plan, join(host.workspace, 'private')).mount.op, 'mask');
+    assert.deepEqual(
+      plan.mounts.filter((m) => isUnder(m.mount.dest, join(host.workspace, 'private/repo'))),
+      [],
+      'a repository under a masked directory needs no protection of its own',
+    );
+  });
+
+  it('refuses the launch with a PlanError when the workspace holds more entries than scanLimit', () => {
+    const layout: Record<string, Entry> = {};
+    for (let i = 0; i < 30; i++) layout[`ws/f${i}`] = 'x';
+    const host = makeHost(layout);
+    assert.throws(
+      () => planFor(host, { allow: [WORKSPACE_RW] }, { scanLimit: 20 }),
+      (e: unknown) => e instanceof PlanError && /more than 20 entries/.test(e.message) && e.fix !== '',
+    );
+    assert.doesNotThrow(() => planFor(host, { allow: [WORKSPACE_RW] }, { scanLimit: 100 }));
+  });
+});
+
+describe('mount plan: trust-handoff paths (redteam 39–49)', () => {
+  it('redteam-29: a missing trust-handoff path is blocked by masking its first missing component, created on the host', () => {
+    const host = makeHost({ 'ws/.git/config': '', 'ws/.git/HEAD': 'ref: refs/heads/main\n' });
+    const plan = planFor(host, { allow: [WORKSPACE_RW] });
+    const ws = host.workspace;
+    for (const rel of ['.git/hooks', '.vscode', '.envrc', '.claude', '.idea', '.mcp.json']) {
+      const path = join(ws, rel);
+      assert.deepEqual(mountAt(plan, path).mount, { op: 'mask', dest: path, as: 'dir' });
+      assert.ok(plan.createsOnHost.includes(path), `${rel} is created on the host as a mount point`);
+      assertVerified(plan, path, host.maskDir);
+    }
+    assert.deepEqual(
+      mountsAt(plan, join(ws, '.git')),
+      [],
+      '.git exists: only hooks is masked, not all of it',
+    );
+    assert.equal(seenAs(plan, join(ws, '.git/hooks/post-checkout')), 'masked');
+    assert.equal(seenAs(plan, join(ws, '.vscode/tasks.json')), 'masked');
+    assert.equal(seenAs(plan, join(ws, '.claude/settings.json')), 'masked');
+    assert.equal(seenAs(plan, join(ws, '.github/hooks/a.json')), 'masked');
+    assert.equal(seenAs(plan, join(ws, '.git/HEAD')), 'rw', 'git itself keeps working');
+    assert.equal(new Set(plan.createsOnHost).size, plan.createsOnHost.length, 'each path is created once');
+  });
+
+  it('redteam-29: without a .git at launch, `git init` cannot plant hooks: .git itself is masked', () => {
+    const host = makeHost();
+    const plan = planFor(host, { allow: [WORKSPACE_RW] });
+    const dotGit = join(host.workspace, '.git');
+    assert.deepEqual(mountAt(plan, dotGit).mount, { op: 'mask', dest: dotGit, as: 'dir' });
+    assert.equal(seenAs(plan, join(dotGit, 'hooks/pre-commit')), 'masked');
+  });
+
+  it('redteam-39, redteam-40, redteam-41: existing .git/hooks, .git/config and .git/info are bound read-only', () => {
+    const host = makeHost({
+      'ws/.git/hooks/pre-commit.sample': '#!/bin/sh\n',
+      'ws/.git/config': '[core]\n\tbare = false\n',
+      'ws/.git/info/exclude': '',
+      'ws/.git/HEAD': 'ref: refs/heads/main\n',
+    });
+    const plan = planFor(host, { allow: [WORKSPACE_RW] });
+    for (const rel of ['.git/hooks', '.git/config', '.git/info']) {
+      const path = join(host.workspace, rel);
+      assert.deepEqual(mountAt(plan, path).mount, { op: 'bind', source: path, dest: path, writable: false });
+      assertVerified(plan, path, factOf(path));
+    }
+    assert.equal(seenAs(plan, join(host.workspace, '.git/hooks/pre-commit')), 'ro');
+    assert.equal(seenAs(plan, join(host.workspace, '.git/HEAD')), 'rw');
+  });
+
+  it('redteam-44, redteam-45, redteam-49: existing init files and IDE configs in the workspace are read-only', () => {
+    const host = makeHost({
+      'ws/.bashrc': '',
+      'ws/.zshenv': '',
+      'ws/.vscode/tasks.json': '{}',
+      'ws/.claude/settings.json': '{}',
+      'ws/.npmrc': '',
+    });
+    const plan = planFor(host, { allow: [WORKSPACE_RW] });
+    for (const rel of ['.bashrc', '.zshenv', '.vscode', '.claude/settings.json', '.npmrc'])
+      assert.equal(seenAs(plan, join(host.workspace, rel)), 'ro', rel);
+    assert.equal(seenAs(plan, join(host.workspace, '.claude/notes.md')), 'rw', 'the rest of .claude is work');
+  });
+
+  it('redteam-44, redteam-47, redteam-49: a writable home keeps its init files, PATH directory and client configs read-only', () => {
+    const host = makeHost({ 'home/.bashrc': '', 'home/.ssh/config': '', 'home/.gitconfig': '' });
+    const plan = planFor(host, { allow: [WORKSPACE_RW, { id: 'home', paths: ['~/**'], access: 'rw' }] });
+    assert.equal(seenAs(plan, join(host.home, '.bashrc')), 'ro');
+    assert.equal(seenAs(plan, join(host.home, '.ssh/config')), 'ro');
+    assert.equal(seenAs(plan, join(host.home, '.gitconfig')), 'ro');
+    assert.equal(
+      seenAs(plan, join(host.home, '.local/bin/git')),
+      'masked',
+      'redteam-47: nothing shadows git',
+    );
+    assert.equal(seenAs(plan, join(host.home, '.zshenv')), 'masked');
+    assert.equal(seenAs(plan, join(host.home, 'notes.txt')), 'rw');
+  });
+
+  it('masks, rather than binds, a trust-handoff path the policy denies reading', () => {
+    const host = makeHost({ 'ws/.npmrc': '//registry/:_authToken=x\n' });
+    const plan = planFor(host, { allow: [WORKSPACE_RW], deny: [{ id: 'npmrc', paths: ['**/.npmrc'] }] });
+    const npmrc = join(host.workspace, '.npmrc');
+    assert.deepEqual(mountAt(plan, npmrc).mount, { op: 'mask', dest: npmrc, as: 'file' });
+  });
+
+  it('redteam-42: core.hooksPath from .git/config is protected, read-only when it exists', () => {
+    const host = makeHost({
+      'ws/.git/config': '[core]\n\thooksPath = scripts/githooks\n',
+      'ws/scripts/githooks/pre-commit': '#!/bin/sh\n',
+    });
+    const hooks = join(host.workspace, 'scripts/githooks');
+    const plan = planFor(host, { allow: [WORKSPACE_RW] });
+    const m = mountAt(plan, hooks);
+    assert.deepEqual(m.mount, { op: 'bind', source: hooks, dest: hooks, writable: false });
+    assert.equal(m.why, 'core.hooksPath');
+    assert.equal(seenAs(plan, join(host.workspace, 'scripts/build.sh')), 'rw');
+  });
+
+  it('redteam-42: core.hooksPath is protected even when absent at launch', () => {
+    const host = makeHost({
+      'ws/.git/config': '[core]\n\thooksPath = "scripts/githooks/"\n',
+      'ws/scripts/': DIR,
+    });
+    const hooks = join(host.workspace, 'scripts/githooks');
+    const plan = planFor(host, { allow: [WORKSPACE_RW] });
+    assert.deepEqual(mountAt(plan, hooks).mount, { op: 'mask', dest: hooks, as: 'dir' });
+    assert.ok(plan.createsOnHost.includes(hooks));
+  });
+
+  it('redteam-42: husky’s core.hooksPath = .husky/_ cannot be written, present or not', () => {
+    const layouts: readonly Record<string, Entry>[] = [
+      { 'ws/.husky/pre-commit': 'npm test\n' },
+      { 'ws/.husky/_/husky.sh': '' },
+    ];
+    for (const layout of layouts) {
+      const host = makeHost({ 'ws/.git/config': '[core]\n\thooksPath = .husky/_\n', ...layout });
+      const plan = planFor(host, { allow: [WORKSPACE_RW] });
+      const seen = seenAs(plan, join(host.workspace, '.husky/_/pre-commit'));
+      assert.ok(seen === 'ro' || seen === 'masked', `.husky/_/pre-commit is ${seen}`);
+    }
+  });
+
+  it('redteam-42: an absolute core.hooksPath inside a writable root is protected', () => {
+    const host = makeHost({ 'ws/hooks/': DIR, 'ws/.git/': DIR });
+    writeFileSync(join(host.workspace, '.git/config'), `[core]\n\thooksPath = ${host.workspace}/hooks\n`);
+    const plan = planFor(host, { allow: [WORKSPACE_RW] });
+    assert.equal(seenAs(plan, join(host.workspace, 'hooks/pre-push')), 'ro');
+  });
+
+  it('redteam-43: a worktree’s .git file leads to its common git dir, whose hooks, config and info are protected', () => {
+    const host = makeHost({
+      'main/.git/config': '[core]\n\tbare = false\n',
+      'main/.git/hooks/pre-commit.sample': '',
+      'main/.git/HEAD': 'ref: refs/heads/main\n',
+      'main/.git/worktrees/ws/commondir': '../..\n',
+      'main/.git/worktrees/ws/HEAD': 'ref: refs/heads/topic\n',
+      'ws/.git': 'gitdir: ../main/.git/worktrees/ws\n',
+    });
+    const common = join(host.root, 'main/.git');
+    // Only the common dir is granted (a worktree needs it writable, compat-12), so the protection
+    // below comes from following the .git file, not from the common dir being a writable root.
+    const plan = planFor(host, {
+      allow: [WORKSPACE_RW, { id: 'main-git', paths: [`${common}/**`], access: 'rw' }],
+    });
+    assert.equal(seenAs(plan, join(common, 'hooks/pre-commit')), 'ro');
+    assert.equal(seenAs(plan, join(common, 'config')), 'ro');
+    assert.equal(seenAs(plan, join(common, 'info/attributes')), 'masked');
+    assert.equal(seenAs(plan, join(common, 'worktrees/ws/HEAD')), 'rw', 'the worktree still works');
+  });
+
+  it('redteam-43: a submodule’s .git file leads to .git/modules/<name>, which is protected', () => {
+    const host = makeHost({
+      'ws/.git/config': '',
+      'ws/.git/modules/lib/config': '',
+      'ws/.git/modules/lib/hooks/': DIR,
+      'ws/lib/.git': 'gitdir: ../.git/modules/lib\n',
+    });
+    const plan = planFor(host, { allow: [WORKSPACE_RW] });
+    assert.equal(seenAs(plan, join(host.workspace, '.git/modules/lib/hooks/post-checkout')), 'ro');
+    assert.equal(seenAs(plan, join(host.workspace, '.git/modules/lib/config')), 'ro');
+  });
+
+  it('redteam-30: nested repositories are protected at any depth, inside node_modules too', () => {
+    const host = makeHost({
+      'ws/a/b/c/d/e/.git/hooks/': DIR,
+      'ws/a/b/c/d/e/.git/config': '',
+      'ws/node_modules/pkg/.git/config': '',
+    });
+    const deep = join(host.workspace, 'a/b/c/d/e/.git');
+    const nm = join(host.workspace, 'node_modules/pkg/.git');
+    const plan = planFor(host, { allow: [WORKSPACE_RW] });
+    assert.equal(seenAs(plan, join(deep, 'hooks/pre-commit')), 'ro');
+    assert.equal(seenAs(plan, join(deep, 'config')), 'ro');
+    assert.deepEqual(mountAt(plan, join(nm, 'hooks')).mount, {
+      op: 'mask',
+      dest: join(nm, 'hooks'),
+      as: 'dir',
+    });
+    assert.equal(seenAs(plan, join(nm, 'config')), 'ro');
+  });
+
+  it('redteam-27: a symlinked trust-handoff path refuses the launch with a PlanError, never followed', () => {
+    const cases: readonly [string, Readonly<Record<string, Entry>>][] = [
+      ['.vscode', { 'ws/decoy/': DIR, 'ws/.vscode': link('decoy') }],
+      ['.git/hooks', { 'ws/.git/config': '', 'ws/decoy/': DIR, 'ws/.git/hooks': link('../decoy') }],
+      ['.claude', { 'ws/decoy/': DIR, 'ws/.claude': link('decoy') }],
+      ['.bashrc', { 'ws/dotfiles/bashrc': '', 'ws/.bashrc': link('dotfiles/bashrc') }],
+      ['.git', { 'ws/elsewhere/config': '', 'ws/.git': link('elsewhere') }],
+    ];
+    for (const [rel, layout] of cases) {
+      const host = makeHost(layout);
+      const path = join(host.workspace, rel);
+      assert.throws(
+        () => planFor(host, { allow: [WORKSPACE_RW] }),
+        (e: unknown) =>
+          e instanceof PlanError &&
+          e.message.startsWith(`${path} is a symlink`) &&
+          /replace the symlink/.test(e.fix),
+        rel,
+      );
+    }
+  });
+
+  it('redteam-37: Perimeter’s own files in a writable root are read-only, and its state there is masked', () => {
+    const host = makeHost({ 'ws/policy.yaml': 'x', 'ws/.perimeter/spool.jsonl': '' });
+    const policy = join(host.workspace, 'policy.yaml');
+    const state = join(host.workspace, '.perimeter');
+    const plan = planFor(host, { allow: [WORKSPACE_RW] }, { readOnly: [policy], hidden: [state] });
+    assert.deepEqual(mountAt(plan, policy).mount, {
+      op: 'bind',
+      source: policy,
+      dest: policy,
+      writable: false,
+    });
+    assert.deepEqual(mountAt(plan, state).mount, { op: 'mask', dest: state, as: 'dir' });
+  });
+});
+
+describe('mount plan: fixed places and order', () => {
+  it('redteam-38: /tmp and /dev/shm are private and /run is empty, whatever the policy grants', () => {
+    const host = makeHost();
+    const plan = planFor(host, {
+      allow: [
+        WORKSPACE_RW,
+        { id: 'everything-private', paths: ['/tmp/**', '/run/**', '/dev/**', '/var/run/**'], access: 'rw' },
+      ],
+    });
+    assert.deepEqual(mountAt(plan, '/tmp').mount, { op: 'tmpfs', dest: '/tmp' });
+    assert.deepEqual(mountAt(plan, '/dev/shm').mount, { op: 'tmpfs', dest: '/dev/shm' });
+    assert.deepEqual(mountAt(plan, '/run').mount, { op: 'empty', dest: '/run' });
+    assert.ok(
+      plan.mounts.every(
+        (m) => m.mount.op !== 'bind' || !['/tmp', '/run', '/dev', '/var/run'].includes(m.mount.dest),
+      ),
+      'no host /tmp, /run or /dev is bound',
+    );
+    assert.equal(seenAs(plan, '/run/user/1000/bus'), 'none');
+    assert.equal(seenAs(plan, '/dev/shm/x'), 'none');
+  });
+
+  it('orders mounts parents before children, so no mask is hidden under a later bind', () => {
+    const host = makeHost({
+      'ws/.git/config': '',
+      'ws/.env': 's',
+      'ws/deep/er/.env': 's',
+      'ws/vendor/x': 'x',
+      'home/.cache/': DIR,
+      'home/.ssh/': DIR,
+    });
+    const plan = planFor(host, {
+      allow: [
+        WORKSPACE_RW,
+        { id: 'home', paths: ['~/**'] },
+        { id: 'cache', paths: ['~/.cache/**'], access: 'rw' },
+      ],
+      deny: [
+        { id: 'env', paths: ['**/.env'] },
+        { id: 'ssh', paths: ['~/.ssh/**'] },
+        { id: 'vendor', paths: ['${workspace}/vendor/**'], access: 'write' },
+      ],
+    });
+    const dests = plan.mounts.map((m) => m.mount.dest);
+    for (let i = 0; i < dests.length; i++) {
+      for (let j = i + 1; j < dests.length; j++) {
+        const [a, b] = [dests[i] ?? '', dests[j] ?? ''];
+        assert.ok(!(isUnder(a, b) && a !== b), `${b} is mounted after its descendant ${a}`);
+      }
+    }
+    assert.ok(
+      dests.every((d, i) => i === 0 || depth(dests[i - 1] ?? '') <= depth(d)),
+      'sorted by depth',
+    );
+    assert.equal(seenAs(plan, join(host.home, '.ssh/id_rsa')), 'masked');
+    assert.equal(seenAs(plan, join(host.home, '.cache/x')), 'rw');
+    assert.equal(seenAs(plan, join(host.home, 'notes.txt')), 'ro');
+  });
+
+  it('redteam-35: every bind and mask is pinned to the inode the plan saw', () => {
+    const host = makeHost({ 'ws/.git/hooks/': DIR, 'ws/.git/config': '', 'ws/secret/': DIR, 'data/': DIR });
+    const plan = planFor(host, {
+      allow: [WORKSPACE_RW, { id: 'data', paths: [`${host.root}/data/**`] }],
+      deny: [{ id: 'secret', paths: ['${workspace}/secret/**'] }],
+    });
+    for (const { mount } of plan.mounts) {
+      if (mount.op === 'bind') assertVerified(plan, mount.dest, factOf(mount.source));
+      else if (mount.op === 'mask')
+        assertVerified(plan, mount.dest, mount.as === 'dir' ? host.maskDir : host.maskFile);
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Gaps found while writing this suite, reported to the owner of mount-plan.ts.
+
+describe('mount plan: known gaps', () => {
+  it(
+    'redteam-27: a write-denied symlink in a writable root refuses the launch with a PlanError',
+    {
+      todo: 'applyDenial calls refuseSymlink before its const is initialised: ReferenceError, not PlanError',
+    },
+    () => {
+      const host = makeHost({ 'ws/real/': DIR, 'ws/link': link('real') });
+      assert.throws(
+        () =>
+          planFor(host, {
+            allow: [WORKSPACE_RW],
+            deny: [{ id: 'link', paths: ['${workspace}/link'], access: 'write' }],
+          }),
+        PlanError,
+      );
+    },
+  );
+
+  it(
+    'redteam-24: a .env inside a write-denied (read-only bound) directory is still masked',
+    {
+      todo: 'the walk skips every path in `masked`, which includes read-only binds, whose contents stay readable',
+    },
+    () => {
+      const host = makeHost({ 'ws/vendor/.env': 's' });
+      const plan = planFor(host, {
+        allow: [WORKSPACE_RW],
+        deny: [
+          { id: 'vendor', paths: ['${workspace}/vendor/**'], access: 'write' },
+          { id: 'env', paths: ['**/.env'] },
+        ],
+      });
+      assert.equal(seenAs(plan, join(host.workspace, 'vendor/.env')), 'masked');
+    },
+  );
+
+  it(
+    'redteam-24, redteam-39: a workspace granted through a writable parent is walked and protected',
+    {
+      todo: 'only a root keyed exactly at the workspace is walked; its .git/hooks, .vscode and .env stay writable',
+    },
+    () => {
+      const host = makeHost({ 'ws/.git/hooks/': DIR, 'ws/.git/config': '', 'ws/.env': 's' });
+      const plan = planFor(host, {
+        allow: [{ id: 'projects', paths: [`${host.root}/**`], access: 'rw' }],
+        deny: [{ id: 'env', paths: ['**/.env'] }],
+      });
+      assert.equal(seenAs(plan, join(host.workspace, '.git/hooks/pre-commit')), 'ro');
+      assert.equal(seenAs(plan, join(host.workspace, '.vscode/tasks.json')), 'masked');
+      assert.equal(seenAs(plan, join(host.workspace, '.env')), 'masked');
+    },
+  );
+
+  it(
+    'redteam-24: a glob-shaped denial under a read-only root is masked (or the plan says it is not)',
+    {
+      todo: 'floating denials are only searched for in the workspace; read-only roots are never searched, silently',
+    },
+    () => {
+      const host = makeHost({ 'home/.config/gh/hosts.yml': 'oauth_token: x' });
+      const plan = planFor(host, {
+        allow: [WORKSPACE_RW, { id: 'home', paths: ['~/**'] }],
+        deny: [{ id: 'tokens', paths: ['~/.config/*/hosts.yml'] }],
+      });
+      const path = join(host.home, '.config/gh/hosts.yml');
+      assert.ok(
+        seenAs(plan, path) === 'masked' || plan.notes.some((n) => n.includes('~/.config/*/hosts.yml')),
+        `${path} is ${seenAs(plan, path)}, notes: ${JSON.stringify(plan.notes)}`,
+      );
+    },
+  );
+
+  it(
+    'redteam-47: a PATH directory that is itself a writable root is still read-only',
+    { todo: 'protect() skips a path equal to its writable root (`path !== r.dest`)' },
+    () => {
+      const host = makeHost({ 'home/.local/bin/tool': '' });
+      const bin = join(host.home, '.local/bin');
+      const plan = planFor(
+        host,
+        { allow: [WORKSPACE_RW, { id: 'bin', paths: ['~/.local/bin/**'], access: 'rw' }] },
+        { readOnly: [bin] },
+      );
+      assert.equal(seenAs(plan, join(bin, 'git')), 'ro');
+    },
+  );
+
+  it(
+    'redteam-43: a worktree’s or submodule’s .git file is read-only, so git cannot be pointed at a planted gitdir',
+    {
+      todo: 'protect() stops at a .git that is a file; the session can rewrite it (gitdir: ./evil) or replace it',
+    },
+    () => {
+      const host = makeHost({
+        'main/.git/config': '',
+        'main/.git/worktrees/ws/commondir': '../..\n',
+        'ws/.git': 'gitdir: ../main/.git/worktrees/ws\n',
+      });
+      const plan = planFor(host, { allow: [WORKSPACE_RW] });
+      const seen = seenAs(plan, join(host.workspace, '.git'));
+      assert.ok(seen === 'ro' || seen === 'masked', `.git is ${seen}`);
+    },
+  );
+
+  it(
+    'redteam-42, redteam-43: core.hooksPath is read from every git dir found, relative to its working tree',
+    {
+      todo: 'hooksPath is read only from <writable root>/.git/config: not for worktrees or nested repositories',
+    },
+    () => {
+      const host = makeHost({
+        'main/.git/config': '[core]\n\thooksPath = scripts/hooks\n',
+        'main/.git/worktrees/ws/commondir': '../..\n',
+        'ws/.git': 'gitdir: ../main/.git/worktrees/ws\n',
+        'ws/scripts/': DIR,
+        'ws/sub/.git/config': '[core]\n\thooksPath = myhooks\n',
+      });
+      const plan = planFor(host, {
+        allow: [WORKSPACE_RW, { id: 'main-git', paths: [`${host.root}/main/.git/**`], access: 'rw' }],
+      });
+      assert.notEqual(seenAs(plan, join(host.workspace, 'scripts/hooks/pre-commit')), 'rw', 'worktree');
+      assert.notEqual(
+        seenAs(plan, join(host.workspace, 'sub/myhooks/pre-commit')),
+        'rw',
+        'nested repository',
+      );
+    },
+  );
+
+  it(
+    'redteam-42: core.hooksPath = ~/… is read as git reads it, under the home directory',
+    { todo: 'a leading ~/ is joined to the root as a literal directory named ~' },
+    () => {
+      const host = makeHost({
+        'ws/.git/config': '[core]\n\thooksPath = ~/githooks\n',
+        'home/githooks/': DIR,
+      });
+      const plan = planFor(host, {
+        allow: [WORKSPACE_RW, { id: 'home', paths: ['~/**'], access: 'rw' }],
+      });
+      assert.notEqual(seenAs(plan, join(host.home, 'githooks/pre-commit')), 'rw');
+    },
+  );
+
+  it(
+    'redteam-26: a denial inside the target of a symlinked root is masked where the symlink shows it too',
+    {
+      todo: 'masks are placed at the target path only; the symlink root is a second bind of the same host dir',
+    },
+    () => {
+      const host = makeHost({ 'data/real/secret': 's', 'home/link': link('../data/real') });
+      const plan = planFor(host, {
+        allow: [
+          WORKSPACE_RW,
+          { id: 'link', paths: ['~/link/**'] },
+          { id: 'data', paths: [`${host.root}/data/**`] },
+        ],
+        deny: [{ id: 'secret', paths: [`${host.root}/data/real/secret`] }],
+      });
+      assert.equal(seenAs(plan, join(host.root, 'data/real/secret')), 'masked');
+      assert.equal(seenAs(plan, join(host.home, 'link/secret')), 'masked');
+    },
+  );
+
+  it(
+    'redteam-26: an allow pattern through a symlinked directory is not followed into an ungranted target',
+    { todo: 'only the last component is checked for a symlink; ~/link/proj binds the ungranted secret/proj' },
+    () => {
+      const host = makeHost({ 'secret/proj/key': 's', 'home/link': link('../secret') });
+      const plan = planFor(host, { allow: [WORKSPACE_RW, { id: 'proj', paths: ['~/link/proj/**'] }] });
+      assert.equal(seenAs(plan, join(host.home, 'link/proj/key')), 'none');
+    },
+  );
+});
