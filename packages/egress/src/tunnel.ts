@@ -74,6 +74,13 @@ export function openTunnel(t: TunnelRequest, deps: TunnelDeps): void {
   let bytesIn = 0;
   let bytesOut = 0;
   const upstream = deps.dial(t.address, t.port);
+  let isSpliced = false;
+  // A client that half-closes before its first bytes were judged (it gave up): end the upstream
+  // too, so it closes and the tunnel with it, instead of both sides waiting forever. Bytes not yet
+  // judged are dropped.
+  t.client.once('end', () => {
+    if (!isSpliced) upstream.end();
+  });
   upstream.setTimeout(deps.idleMs, () => upstream.destroy());
   upstream.once('connect', () => {
     t.onOpen();
@@ -96,6 +103,7 @@ export function openTunnel(t: TunnelRequest, deps: TunnelDeps): void {
         t.client.destroy();
         return;
       }
+      isSpliced = true;
       bytesOut += held.length;
       upstream.write(held);
       upstream.on('data', (data: Buffer) => (bytesIn += data.length));

@@ -128,6 +128,31 @@ const reset = (): void => {
 };
 
 describe('CONNECT', () => {
+  it('closes a tunnel the client half-closes before sending a byte (no tunnel left open)', async () => {
+    reset();
+    const closedBy = await new Promise<string>((resolve, reject) => {
+      const socket = connect({ host: '127.0.0.1', port: proxyPort, allowHalfOpen: true });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new Error('the proxy kept the unused tunnel open'));
+      }, 3000);
+      let got = '';
+      socket.on('data', (chunk: Buffer) => {
+        got += chunk.toString();
+        if (got.includes('\r\n\r\n')) socket.end(); // gives up right after the 200
+      });
+      socket.on('close', () => {
+        clearTimeout(timer);
+        resolve(got);
+      });
+      socket.on('error', reject);
+      socket.write('CONNECT api.example.com:443 HTTP/1.1\r\n\r\n');
+    });
+    assert.match(closedBy, /^HTTP\/1\.1 200/);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.ok(records.some((r) => r.type === 'network.closed'));
+  });
+
   it('tunnels to an allowed name at its vetted address', async () => {
     reset();
     const reply = await exchange(
