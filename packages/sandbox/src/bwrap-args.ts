@@ -148,6 +148,8 @@ export function proxyEnv(token: string): Record<string, string> {
     YARN_HTTPS_PROXY: http,
     PIP_PROXY: http,
     GRPC_PROXY: http,
+    // Node 22.21+ and 24 route fetch through HTTP(S)_PROXY when this is set (Node 20 ignores it).
+    NODE_USE_ENV_PROXY: '1',
     JAVA_TOOL_OPTIONS: [
       `-Dhttp.proxyHost=127.0.0.1 -Dhttp.proxyPort=${BRIDGE_PORTS.http}`,
       `-Dhttps.proxyHost=127.0.0.1 -Dhttps.proxyPort=${BRIDGE_PORTS.http}`,

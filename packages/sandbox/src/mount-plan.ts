@@ -150,9 +150,11 @@ export function planMounts(input: PlanInput): MountPlan {
     const fact = view.lstat(a.dir);
     if (fact === undefined) continue;
     let source = a.dir;
-    if (fact.type === 'symlink') {
-      // Mounted as its target, and only when the target is granted as well (never widen a grant).
-      const target = view.realpath(a.dir);
+    const real = view.realpath(a.dir);
+    if (fact.type === 'symlink' || real !== a.dir) {
+      // A symlink anywhere on the way: mounted as its target, and only when the target is granted
+      // as well (never widen a grant).
+      const target = real;
       if (target === undefined || decide(target, 'read').decision !== 'allow') {
         notes.push(
           `${a.dir} is a symlink to ${target ?? 'nothing'}, which the policy does not grant: not mounted`,
@@ -186,6 +188,8 @@ export function planMounts(input: PlanInput): MountPlan {
   /** Masked directories: nothing below them can (or needs to) be mounted. */
   const covered: string[] = [];
   const isCovered = (path: string): boolean => masked.has(path) || covered.some((c) => isUnder(path, c));
+  /** Under a mask: the session cannot see it, so nothing there needs a decision. */
+  const isHidden = (path: string): boolean => covered.some((c) => isUnder(path, c));
   const mask = (path: string, fact: EntryFact, why: string, decision?: Decision): void => {
     if (isCovered(path)) return;
     covered.push(path);
@@ -223,6 +227,13 @@ export function planMounts(input: PlanInput): MountPlan {
       if (fact.type !== 'dir') return; // under a file nothing can be created
       at = next;
     }
+  };
+
+  const refuseSymlink = (path: string, target: string | undefined): never => {
+    throw new PlanError(
+      `${path} is a symlink${target ? ` to ${target}` : ''}, and it is a path Perimeter keeps read-only; a symlink there cannot be protected`,
+      `replace the symlink with the file or directory itself, or move it out of the writable directory`,
+    );
   };
 
   // 2. Denials inside what is mounted.
@@ -266,6 +277,7 @@ export function planMounts(input: PlanInput): MountPlan {
 
   // 3. Walk the writable roots once: floating denials (`**/.env`) and nested git directories.
   const gitDirs = new Set<string>();
+  const gitFiles = new Set<string>();
   const limit = input.scanLimit ?? 200_000;
   let visited = 0;
   const walk = (dir: string): void => {
@@ -281,15 +293,18 @@ export function planMounts(input: PlanInput): MountPlan {
       const path = join(dir, name);
       const fact = view.lstat(path);
       if (!fact) continue;
-      if (name === '.git') gitDirs.add(fact.type === 'file' ? (resolveGitFile(path) ?? path) : path);
+      if (name === '.git' && fact.type === 'file') {
+        gitFiles.add(path);
+        const target = resolveGitFile(path);
+        if (target !== undefined) gitDirs.add(target);
+      } else if (name === '.git') gitDirs.add(path);
       if (floating.some((a) => isUnder(path, a.dir))) {
         const read = decide(path, 'read');
         if (read.decision !== 'allow' || decide(path, 'write').decision !== 'allow')
           applyDenial(path, read.rules[0] ? `rule ${read.rules[0].rule}` : 'default');
       }
       // Git's object store is large and holds nothing that runs; everything else is walked.
-      if (fact.type === 'dir' && !(name === 'objects' && dir.endsWith('.git')) && !masked.has(path))
-        walk(path);
+      if (fact.type === 'dir' && !(name === 'objects' && dir.endsWith('.git')) && !isHidden(path)) walk(path);
     }
   };
   const resolveGitFile = (dotGit: string): string | undefined => {
@@ -304,24 +319,29 @@ export function planMounts(input: PlanInput): MountPlan {
   };
   // The workspace is walked whole; other writable directories (tool caches, typically large and
   // refilled by the tools themselves) are not, and the plan says so.
-  const workspaceRoot = roots.get(input.workspace);
-  if (workspaceRoot?.writable) walk(workspaceRoot.dest);
-  const unscanned = writableRoots.filter((r) => r !== workspaceRoot).map((r) => r.dest);
+  const workspaceRoot = visibleRoot(input.workspace);
+  const isWorkspaceWritable = workspaceRoot?.writable === true;
+  if (isWorkspaceWritable) walk(input.workspace);
+  const unscanned = writableRoots
+    .filter((r) => r.dest !== input.workspace && r !== workspaceRoot)
+    .map((r) => r.dest);
   if (floating.length > 0 && unscanned.length > 0)
     notes.push(
       `${floating.map((a) => a.text).join(', ')}: enforced in the workspace; not searched for in ${unscanned.join(', ')}`,
     );
 
   // 4. Trust-handoff paths in every writable root, existing or not.
-  const refuseSymlink = (path: string, target: string | undefined): never => {
-    throw new PlanError(
-      `${path} is a symlink${target ? ` to ${target}` : ''}, and it is a path Perimeter keeps read-only; a symlink there cannot be protected`,
-      `replace the symlink with the file or directory itself, or move it out of the writable directory`,
-    );
-  };
   const protect = (path: string, why: string): void => {
-    const root = writableRoots.find((r) => isUnder(path, r.dest) && path !== r.dest);
-    if (!root || isCovered(path)) return;
+    if (isCovered(path)) return;
+    const own = writableRoots.find((r) => r.dest === path);
+    if (own) {
+      // The whole writable root is itself protected (a PATH directory granted read-write).
+      const fact = view.lstat(path);
+      if (fact) readOnly(path, fact, why);
+      return;
+    }
+    const root = writableRoots.find((r) => isUnder(path, r.dest));
+    if (!root) return;
     // Any symlink between the root and the path could be swapped after launch: refuse.
     let at = root.dest;
     for (const part of path.slice(root.dest.length + 1).split('/')) {
@@ -340,15 +360,25 @@ export function planMounts(input: PlanInput): MountPlan {
       if (fact.type !== 'dir') return;
     }
   };
-  for (const r of writableRoots) {
-    for (const name of PROTECTED_NAMES) protect(join(r.dest, name), 'trust-handoff path');
-    const hooks = hooksPathOf(view.readText(join(r.dest, '.git/config')) ?? '');
+  const protectionRoots = new Set(writableRoots.map((r) => r.dest));
+  if (isWorkspaceWritable) protectionRoots.add(input.workspace);
+  for (const r of protectionRoots) {
+    for (const name of PROTECTED_NAMES) protect(join(r, name), 'trust-handoff path');
+    if (view.lstat(join(r, '.git'))?.type === 'file') protect(join(r, '.git'), 'git directory pointer');
+    const hooks = hooksPathOf(view.readText(join(r, '.git/config')) ?? '');
     if (hooks !== undefined) {
-      const abs = hooks.startsWith('/') ? hooks : join(r.dest, hooks);
+      // Git expands a leading ~/ to the home directory; a relative path is from the worktree.
+      const abs = hooks.startsWith('~/')
+        ? join(input.home, hooks.slice(2))
+        : hooks.startsWith('/')
+          ? hooks
+          : join(r, hooks);
       protect(abs.replace(/\/+$/, ''), 'core.hooksPath');
     }
   }
   for (const g of gitDirs) for (const name of PROTECTED_IN_GIT_DIR) protect(join(g, name), 'git directory');
+  // A `.git` file (worktree, submodule) points git at its directory: rewriting it redirects git.
+  for (const f of gitFiles) protect(f, 'git directory pointer');
   for (const p of input.readOnly ?? []) protect(p, "Perimeter's own files");
   for (const p of input.hidden ?? []) {
     const fact = view.lstat(p);

@@ -174,10 +174,18 @@ export interface SessionExit {
  */
 export function launchSession(prepared: PreparedSession): Promise<SessionExit> {
   return new Promise((resolve, reject) => {
-    const child = spawn(BWRAP_PATH, ['--json-status-fd', '3', ...prepared.args], {
-      stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
+    // The arguments (which carry the session token in the proxy variables) go through a pipe,
+    // not argv: argv is readable by every process on the host (sandbox.md case 34).
+    // bubblewrap takes only options that way; the command (no secrets in it) stays in argv.
+    const end = prepared.args.indexOf('--');
+    const options = prepared.args.slice(0, end);
+    const command = prepared.args.slice(end);
+    const child = spawn(BWRAP_PATH, ['--args', '4', '--json-status-fd', '3', ...command], {
+      stdio: ['inherit', 'inherit', 'inherit', 'pipe', 'pipe'],
       env: {},
     });
+    const argsPipe = child.stdio[4] as NodeJS.WritableStream | null;
+    argsPipe?.end(Buffer.from(options.map((a) => `${a}\0`).join(''), 'utf8'));
     let status = '';
     child.stdio[3]?.on('data', (chunk: Buffer) => {
       status += chunk.toString('utf8');

@@ -733,58 +733,40 @@ describe('mount plan: fixed places and order', () => {
 // Gaps found while writing this suite, reported to the owner of mount-plan.ts.
 
 describe('mount plan: known gaps', () => {
-  it(
-    'redteam-27: a write-denied symlink in a writable root refuses the launch with a PlanError',
-    {
-      todo: 'applyDenial calls refuseSymlink before its const is initialised: ReferenceError, not PlanError',
-    },
-    () => {
-      const host = makeHost({ 'ws/real/': DIR, 'ws/link': link('real') });
-      assert.throws(
-        () =>
-          planFor(host, {
-            allow: [WORKSPACE_RW],
-            deny: [{ id: 'link', paths: ['${workspace}/link'], access: 'write' }],
-          }),
-        PlanError,
-      );
-    },
-  );
+  it('redteam-27: a write-denied symlink in a writable root refuses the launch with a PlanError', () => {
+    const host = makeHost({ 'ws/real/': DIR, 'ws/link': link('real') });
+    assert.throws(
+      () =>
+        planFor(host, {
+          allow: [WORKSPACE_RW],
+          deny: [{ id: 'link', paths: ['${workspace}/link'], access: 'write' }],
+        }),
+      PlanError,
+    );
+  });
 
-  it(
-    'redteam-24: a .env inside a write-denied (read-only bound) directory is still masked',
-    {
-      todo: 'the walk skips every path in `masked`, which includes read-only binds, whose contents stay readable',
-    },
-    () => {
-      const host = makeHost({ 'ws/vendor/.env': 's' });
-      const plan = planFor(host, {
-        allow: [WORKSPACE_RW],
-        deny: [
-          { id: 'vendor', paths: ['${workspace}/vendor/**'], access: 'write' },
-          { id: 'env', paths: ['**/.env'] },
-        ],
-      });
-      assert.equal(seenAs(plan, join(host.workspace, 'vendor/.env')), 'masked');
-    },
-  );
+  it('redteam-24: a .env inside a write-denied (read-only bound) directory is still masked', () => {
+    const host = makeHost({ 'ws/vendor/.env': 's' });
+    const plan = planFor(host, {
+      allow: [WORKSPACE_RW],
+      deny: [
+        { id: 'vendor', paths: ['${workspace}/vendor/**'], access: 'write' },
+        { id: 'env', paths: ['**/.env'] },
+      ],
+    });
+    assert.equal(seenAs(plan, join(host.workspace, 'vendor/.env')), 'masked');
+  });
 
-  it(
-    'redteam-24, redteam-39: a workspace granted through a writable parent is walked and protected',
-    {
-      todo: 'only a root keyed exactly at the workspace is walked; its .git/hooks, .vscode and .env stay writable',
-    },
-    () => {
-      const host = makeHost({ 'ws/.git/hooks/': DIR, 'ws/.git/config': '', 'ws/.env': 's' });
-      const plan = planFor(host, {
-        allow: [{ id: 'projects', paths: [`${host.root}/**`], access: 'rw' }],
-        deny: [{ id: 'env', paths: ['**/.env'] }],
-      });
-      assert.equal(seenAs(plan, join(host.workspace, '.git/hooks/pre-commit')), 'ro');
-      assert.equal(seenAs(plan, join(host.workspace, '.vscode/tasks.json')), 'masked');
-      assert.equal(seenAs(plan, join(host.workspace, '.env')), 'masked');
-    },
-  );
+  it('redteam-24, redteam-39: a workspace granted through a writable parent is walked and protected', () => {
+    const host = makeHost({ 'ws/.git/hooks/': DIR, 'ws/.git/config': '', 'ws/.env': 's' });
+    const plan = planFor(host, {
+      allow: [{ id: 'projects', paths: [`${host.root}/**`], access: 'rw' }],
+      deny: [{ id: 'env', paths: ['**/.env'] }],
+    });
+    assert.equal(seenAs(plan, join(host.workspace, '.git/hooks/pre-commit')), 'ro');
+    assert.equal(seenAs(plan, join(host.workspace, '.vscode/tasks.json')), 'masked');
+    assert.equal(seenAs(plan, join(host.workspace, '.env')), 'masked');
+  });
 
   it(
     'redteam-24: a glob-shaped denial under a read-only root is masked (or the plan says it is not)',
@@ -805,37 +787,27 @@ describe('mount plan: known gaps', () => {
     },
   );
 
-  it(
-    'redteam-47: a PATH directory that is itself a writable root is still read-only',
-    { todo: 'protect() skips a path equal to its writable root (`path !== r.dest`)' },
-    () => {
-      const host = makeHost({ 'home/.local/bin/tool': '' });
-      const bin = join(host.home, '.local/bin');
-      const plan = planFor(
-        host,
-        { allow: [WORKSPACE_RW, { id: 'bin', paths: ['~/.local/bin/**'], access: 'rw' }] },
-        { readOnly: [bin] },
-      );
-      assert.equal(seenAs(plan, join(bin, 'git')), 'ro');
-    },
-  );
+  it('redteam-47: a PATH directory that is itself a writable root is still read-only', () => {
+    const host = makeHost({ 'home/.local/bin/tool': '' });
+    const bin = join(host.home, '.local/bin');
+    const plan = planFor(
+      host,
+      { allow: [WORKSPACE_RW, { id: 'bin', paths: ['~/.local/bin/**'], access: 'rw' }] },
+      { readOnly: [bin] },
+    );
+    assert.equal(seenAs(plan, join(bin, 'git')), 'ro');
+  });
 
-  it(
-    'redteam-43: a worktree’s or submodule’s .git file is read-only, so git cannot be pointed at a planted gitdir',
-    {
-      todo: 'protect() stops at a .git that is a file; the session can rewrite it (gitdir: ./evil) or replace it',
-    },
-    () => {
-      const host = makeHost({
-        'main/.git/config': '',
-        'main/.git/worktrees/ws/commondir': '../..\n',
-        'ws/.git': 'gitdir: ../main/.git/worktrees/ws\n',
-      });
-      const plan = planFor(host, { allow: [WORKSPACE_RW] });
-      const seen = seenAs(plan, join(host.workspace, '.git'));
-      assert.ok(seen === 'ro' || seen === 'masked', `.git is ${seen}`);
-    },
-  );
+  it('redteam-43: a worktree’s or submodule’s .git file is read-only, so git cannot be pointed at a planted gitdir', () => {
+    const host = makeHost({
+      'main/.git/config': '',
+      'main/.git/worktrees/ws/commondir': '../..\n',
+      'ws/.git': 'gitdir: ../main/.git/worktrees/ws\n',
+    });
+    const plan = planFor(host, { allow: [WORKSPACE_RW] });
+    const seen = seenAs(plan, join(host.workspace, '.git'));
+    assert.ok(seen === 'ro' || seen === 'masked', `.git is ${seen}`);
+  });
 
   it(
     'redteam-42, redteam-43: core.hooksPath is read from every git dir found, relative to its working tree',
@@ -862,20 +834,16 @@ describe('mount plan: known gaps', () => {
     },
   );
 
-  it(
-    'redteam-42: core.hooksPath = ~/… is read as git reads it, under the home directory',
-    { todo: 'a leading ~/ is joined to the root as a literal directory named ~' },
-    () => {
-      const host = makeHost({
-        'ws/.git/config': '[core]\n\thooksPath = ~/githooks\n',
-        'home/githooks/': DIR,
-      });
-      const plan = planFor(host, {
-        allow: [WORKSPACE_RW, { id: 'home', paths: ['~/**'], access: 'rw' }],
-      });
-      assert.notEqual(seenAs(plan, join(host.home, 'githooks/pre-commit')), 'rw');
-    },
-  );
+  it('redteam-42: core.hooksPath = ~/… is read as git reads it, under the home directory', () => {
+    const host = makeHost({
+      'ws/.git/config': '[core]\n\thooksPath = ~/githooks\n',
+      'home/githooks/': DIR,
+    });
+    const plan = planFor(host, {
+      allow: [WORKSPACE_RW, { id: 'home', paths: ['~/**'], access: 'rw' }],
+    });
+    assert.notEqual(seenAs(plan, join(host.home, 'githooks/pre-commit')), 'rw');
+  });
 
   it(
     'redteam-26: a denial inside the target of a symlinked root is masked where the symlink shows it too',
@@ -897,13 +865,9 @@ describe('mount plan: known gaps', () => {
     },
   );
 
-  it(
-    'redteam-26: an allow pattern through a symlinked directory is not followed into an ungranted target',
-    { todo: 'only the last component is checked for a symlink; ~/link/proj binds the ungranted secret/proj' },
-    () => {
-      const host = makeHost({ 'secret/proj/key': 's', 'home/link': link('../secret') });
-      const plan = planFor(host, { allow: [WORKSPACE_RW, { id: 'proj', paths: ['~/link/proj/**'] }] });
-      assert.equal(seenAs(plan, join(host.home, 'link/proj/key')), 'none');
-    },
-  );
+  it('redteam-26: an allow pattern through a symlinked directory is not followed into an ungranted target', () => {
+    const host = makeHost({ 'secret/proj/key': 's', 'home/link': link('../secret') });
+    const plan = planFor(host, { allow: [WORKSPACE_RW, { id: 'proj', paths: ['~/link/proj/**'] }] });
+    assert.equal(seenAs(plan, join(host.home, 'link/proj/key')), 'none');
+  });
 });
