@@ -30,6 +30,7 @@ export interface BwrapInput {
     readonly token: string;
     readonly maskDir: string;
     readonly maskFile: string;
+    readonly emptyDir?: string;
   };
   /** The complete environment of the workload (nothing else is inherited). */
   readonly env: Readonly<Record<string, string>>;
@@ -74,7 +75,15 @@ export function bwrapArgs(input: BwrapInput): string[] {
         args.push(mount.writable ? '--bind' : '--ro-bind', mount.source, mount.dest);
         break;
       case 'mask':
-        args.push('--ro-bind', mount.as === 'dir' ? host.maskDir : host.maskFile, mount.dest);
+        args.push(
+          '--ro-bind',
+          mount.as === 'file'
+            ? host.maskFile
+            : mount.as === 'empty'
+              ? (host.emptyDir ?? host.maskDir)
+              : host.maskDir,
+          mount.dest,
+        );
         break;
       case 'tmpfs':
         args.push('--tmpfs', mount.dest);

@@ -16,7 +16,13 @@
 // All host facts come through HostView, so the plan is a function of the policy and those facts.
 
 import type { Decision, Engine, FilesystemAnchor } from '@perimeter/policy';
-import { PROTECTED_IN_GIT_DIR, PROTECTED_NAMES, gitdirOf, hooksPathOf } from './protected-paths.js';
+import {
+  HOME_ONLY_WHEN_MISSING,
+  PROTECTED_IN_GIT_DIR,
+  PROTECTED_NAMES,
+  gitdirOf,
+  hooksPathOf,
+} from './protected-paths.js';
 
 export interface EntryFact {
   readonly type: 'dir' | 'file' | 'symlink' | 'other';
@@ -38,7 +44,7 @@ export interface HostView {
 
 export type MountOp =
   | { readonly op: 'bind'; readonly source: string; readonly dest: string; readonly writable: boolean }
-  | { readonly op: 'mask'; readonly dest: string; readonly as: 'dir' | 'file' }
+  | { readonly op: 'mask'; readonly dest: string; readonly as: 'dir' | 'file' | 'empty' }
   | { readonly op: 'tmpfs'; readonly dest: string }
   | { readonly op: 'empty'; readonly dest: string };
 
@@ -76,6 +82,12 @@ export interface PlanInput {
   /** The empty mode-0000 directory and file masks are made of, with their inodes. */
   readonly maskDir: { readonly path: string } & EntryFact;
   readonly maskFile: { readonly path: string } & EntryFact;
+  /**
+   * An empty, read-only, readable directory: what blocks a missing trust-handoff name (nothing
+   * to hide there, so `git status` and `ls` see an empty directory rather than an unreadable one).
+   * Defaults to maskDir.
+   */
+  readonly emptyDir?: { readonly path: string } & EntryFact;
   /** Paths the session must never write (policy files, Perimeter's own files). */
   readonly readOnly?: readonly string[];
   /** Paths the session must never see (Perimeter's state: audit spools, session directories). */
@@ -220,8 +232,13 @@ export function planMounts(input: PlanInput): MountPlan {
         masked.add(next);
         covered.push(next);
         createsOnHost.push(next);
-        mounts.push({ mount: { op: 'mask', dest: next, as: 'dir' }, why, ...(decision ? { decision } : {}) });
-        verify.push({ path: next, dev: input.maskDir.dev, ino: input.maskDir.ino });
+        mounts.push({
+          mount: { op: 'mask', dest: next, as: 'empty' },
+          why,
+          ...(decision ? { decision } : {}),
+        });
+        const empty = input.emptyDir ?? input.maskDir;
+        verify.push({ path: next, dev: empty.dev, ino: empty.ino });
         return;
       }
       if (fact.type !== 'dir') return; // under a file nothing can be created
@@ -331,7 +348,7 @@ export function planMounts(input: PlanInput): MountPlan {
     );
 
   // 4. Trust-handoff paths in every writable root, existing or not.
-  const protect = (path: string, why: string): void => {
+  const protect = (path: string, why: string, blockMissing = true): void => {
     if (isCovered(path)) return;
     const own = writableRoots.find((r) => r.dest === path);
     if (own) {
@@ -348,7 +365,7 @@ export function planMounts(input: PlanInput): MountPlan {
       at = join(at, part);
       const fact = view.lstat(at);
       if (fact === undefined) {
-        blockCreation(path, root, why);
+        if (blockMissing) blockCreation(path, root, why);
         return;
       }
       if (fact.type === 'symlink') refuseSymlink(at, view.realpath(at));
@@ -363,7 +380,8 @@ export function planMounts(input: PlanInput): MountPlan {
   const protectionRoots = new Set(writableRoots.map((r) => r.dest));
   if (isWorkspaceWritable) protectionRoots.add(input.workspace);
   for (const r of protectionRoots) {
-    for (const name of PROTECTED_NAMES) protect(join(r, name), 'trust-handoff path');
+    for (const name of PROTECTED_NAMES)
+      protect(join(r, name), 'trust-handoff path', r === input.home || !HOME_ONLY_WHEN_MISSING.has(name));
     if (view.lstat(join(r, '.git'))?.type === 'file') protect(join(r, '.git'), 'git directory pointer');
     const hooks = hooksPathOf(view.readText(join(r, '.git/config')) ?? '');
     if (hooks !== undefined) {

@@ -53,6 +53,35 @@ export const PROTECTED_NAMES: readonly string[] = [
   '.config/systemd',
 ];
 
+/**
+ * Names that only run when they sit in a home directory (shell start-up files, client
+ * configuration, ~/.local/bin). Where they exist they are read-only in every writable root; where
+ * they do not, creating them is blocked only in the home directory, so a project workspace is not
+ * littered with masks for files nothing would ever run from there.
+ */
+export const HOME_ONLY_WHEN_MISSING: ReadonlySet<string> = new Set([
+  '.bashrc',
+  '.bash_profile',
+  '.bash_login',
+  '.bash_logout',
+  '.profile',
+  '.zshrc',
+  '.zshenv',
+  '.zprofile',
+  '.zlogin',
+  '.zlogout',
+  '.config/fish',
+  '.inputrc',
+  '.local/bin',
+  '.gitconfig',
+  '.ssh',
+  '.npmrc',
+  '.pypirc',
+  '.docker',
+  '.config/git',
+  '.config/systemd',
+]);
+
 /** Inside any git directory (a repository's `.git`, a submodule's, a worktree's common dir). */
 export const PROTECTED_IN_GIT_DIR: readonly string[] = ['hooks', 'config', 'info'];
 

@@ -105,6 +105,9 @@ export function prepareSession(options: SessionOptions): PreparedSession {
     mkdirSync(sockets, { mode: 0o700 });
     const maskDir = join(dir, 'mask-dir');
     const maskFile = join(dir, 'mask-file');
+    const emptyDir = join(dir, 'empty-dir');
+    mkdirSync(emptyDir, { mode: 0o555 });
+    chmodSync(emptyDir, 0o555);
     mkdirSync(maskDir, { mode: 0o000 });
     writeFileSync(maskFile, '', { mode: 0o000 });
     chmodSync(maskDir, 0o000);
@@ -114,7 +117,8 @@ export function prepareSession(options: SessionOptions): PreparedSession {
     const view = options.view ?? hostView;
     const maskDirFact = view.lstat(maskDir);
     const maskFileFact = view.lstat(maskFile);
-    if (!maskDirFact || !maskFileFact) throw new Error('the mask files vanished');
+    const emptyDirFact = view.lstat(emptyDir);
+    if (!maskDirFact || !maskFileFact || !emptyDirFact) throw new Error('the mask files vanished');
     const plan = planMounts({
       engine: options.engine,
       view,
@@ -122,6 +126,7 @@ export function prepareSession(options: SessionOptions): PreparedSession {
       home: options.home,
       maskDir: { path: maskDir, ...maskDirFact },
       maskFile: { path: maskFile, ...maskFileFact },
+      emptyDir: { path: emptyDir, ...emptyDirFact },
       readOnly: [...(options.readOnly ?? []), ...pathDirs(options.hostEnv.PATH, options.workspace)],
       hidden: [dir, ...(options.hidden ?? [])],
     });
@@ -140,7 +145,7 @@ export function prepareSession(options: SessionOptions): PreparedSession {
     });
     const args = bwrapArgs({
       plan,
-      host: { init: HELPER_PATH, seccomp, verify, sockets, token: tokenFile, maskDir, maskFile },
+      host: { init: HELPER_PATH, seccomp, verify, sockets, token: tokenFile, maskDir, maskFile, emptyDir },
       env,
       cwd: options.workspace,
       command: options.command,
@@ -240,6 +245,7 @@ export function cleanupSession(prepared: PreparedSession): void {
   }
   try {
     chmodSync(join(prepared.dir, 'mask-dir'), 0o700);
+    chmodSync(join(prepared.dir, 'empty-dir'), 0o700);
   } catch {
     // already gone
   }

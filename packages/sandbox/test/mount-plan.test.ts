@@ -369,7 +369,7 @@ describe('mount plan: denials', () => {
       allow: [WORKSPACE_RW],
       deny: [{ id: 'release', paths: ['${workspace}/build/release/**'], access: 'write' }],
     });
-    assert.deepEqual(mountAt(plan, target).mount, { op: 'mask', dest: target, as: 'dir' });
+    assert.deepEqual(mountAt(plan, target).mount, { op: 'mask', dest: target, as: 'empty' });
     assert.ok(plan.createsOnHost.includes(target));
     assertVerified(plan, target, host.maskDir);
   });
@@ -439,13 +439,27 @@ describe('mount plan: denials', () => {
 });
 
 describe('mount plan: trust-handoff paths (redteam 39–49)', () => {
+  it('redteam-44: shell start-up files are blocked from creation in the home directory, and only read-only where they exist in a project', () => {
+    const host = makeHost({ 'ws/.bashrc': 'echo hi', 'home/.profile': '' });
+    const plan = planFor(host, {
+      allow: [WORKSPACE_RW, { id: 'home', paths: ['~/**'], access: 'rw' }],
+    });
+    // In the home directory a missing .bashrc cannot be created; an existing .profile is read-only.
+    assert.equal(seenAs(plan, join(host.home, '.bashrc')), 'masked');
+    assert.equal(seenAs(plan, join(host.home, '.profile')), 'ro');
+    // In the project, the existing .bashrc is read-only, and no mask is made for a missing .zshrc.
+    assert.equal(seenAs(plan, join(host.workspace, '.bashrc')), 'ro');
+    assert.equal(mountsAt(plan, join(host.workspace, '.zshrc')).length, 0);
+    assert.ok(!plan.createsOnHost.includes(join(host.workspace, '.zshrc')));
+  });
+
   it('redteam-29: a missing trust-handoff path is blocked by masking its first missing component, created on the host', () => {
     const host = makeHost({ 'ws/.git/config': '', 'ws/.git/HEAD': 'ref: refs/heads/main\n' });
     const plan = planFor(host, { allow: [WORKSPACE_RW] });
     const ws = host.workspace;
     for (const rel of ['.git/hooks', '.vscode', '.envrc', '.claude', '.idea', '.mcp.json']) {
       const path = join(ws, rel);
-      assert.deepEqual(mountAt(plan, path).mount, { op: 'mask', dest: path, as: 'dir' });
+      assert.deepEqual(mountAt(plan, path).mount, { op: 'mask', dest: path, as: 'empty' });
       assert.ok(plan.createsOnHost.includes(path), `${rel} is created on the host as a mount point`);
       assertVerified(plan, path, host.maskDir);
     }
@@ -466,7 +480,7 @@ describe('mount plan: trust-handoff paths (redteam 39–49)', () => {
     const host = makeHost();
     const plan = planFor(host, { allow: [WORKSPACE_RW] });
     const dotGit = join(host.workspace, '.git');
-    assert.deepEqual(mountAt(plan, dotGit).mount, { op: 'mask', dest: dotGit, as: 'dir' });
+    assert.deepEqual(mountAt(plan, dotGit).mount, { op: 'mask', dest: dotGit, as: 'empty' });
     assert.equal(seenAs(plan, join(dotGit, 'hooks/pre-commit')), 'masked');
   });
 
@@ -543,7 +557,7 @@ describe('mount plan: trust-handoff paths (redteam 39–49)', () => {
     });
     const hooks = join(host.workspace, 'scripts/githooks');
     const plan = planFor(host, { allow: [WORKSPACE_RW] });
-    assert.deepEqual(mountAt(plan, hooks).mount, { op: 'mask', dest: hooks, as: 'dir' });
+    assert.deepEqual(mountAt(plan, hooks).mount, { op: 'mask', dest: hooks, as: 'empty' });
     assert.ok(plan.createsOnHost.includes(hooks));
   });
 
@@ -614,7 +628,7 @@ describe('mount plan: trust-handoff paths (redteam 39–49)', () => {
     assert.deepEqual(mountAt(plan, join(nm, 'hooks')).mount, {
       op: 'mask',
       dest: join(nm, 'hooks'),
-      as: 'dir',
+      as: 'empty',
     });
     assert.equal(seenAs(plan, join(nm, 'config')), 'ro');
   });
@@ -724,7 +738,7 @@ describe('mount plan: fixed places and order', () => {
     for (const { mount } of plan.mounts) {
       if (mount.op === 'bind') assertVerified(plan, mount.dest, factOf(mount.source));
       else if (mount.op === 'mask')
-        assertVerified(plan, mount.dest, mount.as === 'dir' ? host.maskDir : host.maskFile);
+        assertVerified(plan, mount.dest, mount.as === 'file' ? host.maskFile : host.maskDir);
     }
   });
 });
