@@ -281,11 +281,13 @@ export interface SessionResult {
   /** The spool's text ('' when none was written) and its events, in order. */
   readonly spool: string;
   readonly events: readonly Event[];
-  /** Problems `perimeter audit verify` would report. */
+  /** Problems `perimeter audit verify` would report (an unfinished chain among them). */
   readonly spoolProblems: readonly string[];
+  /** What `perimeter audit verify` concludes: nothing wrong except, possibly, an unfinished chain. */
+  readonly spoolIntact: boolean;
 }
 
-function shellQuote(word: string): string {
+export function shellQuote(word: string): string {
   return /^[A-Za-z0-9_./:=@%+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
@@ -340,7 +342,8 @@ export function runSession(f: Fixture, script: string, o: RunOptions = {}): Prom
         .split('\n')
         .filter((l) => l.trim() !== '')
         .map((l) => AuditEvent.parse(JSON.parse(l)));
-      const spoolProblems = spool === '' ? [] : verifySpool(spool).problems.map((p) => JSON.stringify(p));
+      const verified = spool === '' ? undefined : verifySpool(spool);
+      const spoolProblems = verified?.problems.map((p) => JSON.stringify(p)) ?? [];
       resolve({
         code,
         stdout,
@@ -350,9 +353,35 @@ export function runSession(f: Fixture, script: string, o: RunOptions = {}): Prom
         spool,
         events,
         spoolProblems,
+        spoolIntact: verified?.isIntact ?? true,
       });
     });
   });
+}
+
+/**
+ * A script that tries each named command in a subshell and prints `try NAME: OK` or
+ * `try NAME: FAILED`, so one session checks many attempts and each is asserted by name.
+ */
+export function attempts(list: Readonly<Record<string, string>>, after = ''): string {
+  return [
+    'try() { if (eval "$2") >/dev/null 2>&1; then echo "try $1: OK"; else echo "try $1: FAILED"; fi; }',
+    ...Object.entries(list).map(([name, command]) => `try ${shellQuote(name)} ${shellQuote(command)}`),
+    after,
+    'true',
+  ].join('\n');
+}
+
+/** Each named attempt failed (and printed that it did). */
+export function assertFailed(s: SessionResult, names: readonly string[]): void {
+  const succeeded = names.filter((n) => !s.stdout.includes(`try ${n}: FAILED`));
+  assert.deepEqual(succeeded, [], `attempts that did not fail\n${show(s)}`);
+}
+
+/** Each named attempt succeeded. */
+export function assertSucceeded(s: SessionResult, names: readonly string[]): void {
+  const failed = names.filter((n) => !s.stdout.includes(`try ${n}: OK`));
+  assert.deepEqual(failed, [], `attempts that did not succeed\n${show(s)}`);
 }
 
 /** What a failed assertion prints: enough to reproduce and understand. */
@@ -420,6 +449,33 @@ export function assertMountDenied(s: SessionResult, path: string, rule?: string)
     );
   return e;
 }
+
+/** A filesystem.mount event for `path`, as the decided resource or as the mounted destination. */
+export function mountEventFor(s: SessionResult, path: string): Event | undefined {
+  return s.events.find(
+    (x) => x.type === 'filesystem.mount' && (x.request?.resource === path || x.outcome?.dest === path),
+  );
+}
+
+/**
+ * The audit half of a trust-handoff case whose protection is built in (protected-paths.ts) rather
+ * than written in the policy: each protected path should have its filesystem.mount event.
+ */
+export async function auditsEachMount(
+  t: TestContext,
+  s: SessionResult,
+  paths: readonly string[],
+  todo: string | undefined = AUDIT_GAP_BUILT_IN,
+): Promise<void> {
+  await t.test('audit: a filesystem.mount event for each protected path', { todo }, () => {
+    const missing = paths.filter((p) => mountEventFor(s, p) === undefined);
+    assert.deepEqual(missing, [], 'protected paths without a filesystem.mount event');
+  });
+}
+
+/** The audit gap shared by every built-in trust-handoff protection (see docs/redteam.md). */
+export const AUDIT_GAP_BUILT_IN =
+  'known gap: built-in trust-handoff protections (protected-paths.ts, the git-directory walk, core.hooksPath) carry no policy decision, so run.ts writes no filesystem.mount event for them';
 
 /** Network decision events (network.connect, network.get, …) whose resource matches. */
 export function networkEvents(s: SessionResult, resource: string | RegExp): Event[] {
