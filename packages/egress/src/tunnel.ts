@@ -1,7 +1,7 @@
 // The byte tunnel behind CONNECT and SOCKS5, written once: dial the vetted address, hold the
 // client's first bytes until a TLS ClientHello (if that is what they are) is read, refuse a
 // server name other than the requested host (domain fronting: research egress-proto-02), then
-// splice both ways, count bytes and audit the close.
+// splice both ways, count bytes and audit the close. The server's bytes are never held.
 
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -84,6 +84,10 @@ export function openTunnel(t: TunnelRequest, deps: TunnelDeps): void {
   upstream.setTimeout(deps.idleMs, () => upstream.destroy());
   upstream.once('connect', () => {
     t.onOpen();
+    // The server's bytes flow at once (SSH and SMTP speak first); only the client's first bytes
+    // are held, for the ClientHello check.
+    upstream.on('data', (data: Buffer) => (bytesIn += data.length));
+    upstream.pipe(t.client);
     let held = t.early;
     const inspect = (chunk: Buffer): void => {
       held = Buffer.concat([held, chunk]);
@@ -106,9 +110,7 @@ export function openTunnel(t: TunnelRequest, deps: TunnelDeps): void {
       isSpliced = true;
       bytesOut += held.length;
       upstream.write(held);
-      upstream.on('data', (data: Buffer) => (bytesIn += data.length));
       t.client.on('data', (data: Buffer) => (bytesOut += data.length));
-      upstream.pipe(t.client);
       t.client.pipe(upstream);
       t.client.resume();
     };

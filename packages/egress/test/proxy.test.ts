@@ -128,6 +128,50 @@ const reset = (): void => {
 };
 
 describe('CONNECT', () => {
+  it('passes a server that speaks first (SSH, SMTP) its greeting before the client sends a byte', async () => {
+    reset();
+    const greeter = createServer((s) => s.end('220 greeter ready\r\n'));
+    await new Promise<void>((r) => greeter.listen(0, '127.0.0.1', r));
+    const port = (greeter.address() as AddressInfo).port;
+    const local = createEgressProxy({
+      engine: createEngine(
+        loadPolicies([
+          {
+            file: 'g.yaml',
+            text: `apiVersion: perimeter/v1\nkind: Policy\nmetadata: { name: g, layer: org }\nnetwork:\n  allow:\n    - { id: greeter, cidrs: [127.0.0.1/32], ports: [${port}] }\n`,
+          },
+        ]).policies.map((p) => p.policy),
+        { context: { home: '/home/u' } },
+      ),
+      sessionId: 'greeter',
+    });
+    await new Promise<void>((r) => local.listen(0, '127.0.0.1', r));
+    try {
+      const got = await new Promise<string>((resolve, reject) => {
+        const socket = connect({ host: '127.0.0.1', port: (local.address() as AddressInfo).port });
+        let text = '';
+        const timer = setTimeout(() => {
+          socket.destroy();
+          reject(new Error(`the greeting never came; got: ${text}`));
+        }, 3000);
+        socket.on('data', (chunk: Buffer) => {
+          text += chunk.toString();
+          if (text.includes('220 greeter')) {
+            clearTimeout(timer);
+            socket.destroy();
+            resolve(text);
+          }
+        });
+        socket.on('error', reject);
+        socket.write(`CONNECT 127.0.0.1:${port} HTTP/1.1\r\n\r\n`);
+      });
+      assert.match(got, /200[\s\S]*220 greeter ready/);
+    } finally {
+      local.close();
+      greeter.close();
+    }
+  });
+
   it('closes a tunnel the client half-closes before sending a byte (no tunnel left open)', async () => {
     reset();
     const closedBy = await new Promise<string>((resolve, reject) => {

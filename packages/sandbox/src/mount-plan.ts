@@ -315,6 +315,7 @@ export function planMounts(input: PlanInput): MountPlan {
         const target = resolveGitFile(path);
         if (target !== undefined) gitDirs.add(target);
       } else if (name === '.git') gitDirs.add(path);
+      else if (fact.type === 'dir' && path.includes('/.git/') && isGitDir(path)) gitDirs.add(path); // .git/modules/NAME
       if (floating.some((a) => isUnder(path, a.dir))) {
         const read = decide(path, 'read');
         if (read.decision !== 'allow' || decide(path, 'write').decision !== 'allow')
@@ -324,6 +325,8 @@ export function planMounts(input: PlanInput): MountPlan {
       if (fact.type === 'dir' && !(name === 'objects' && dir.endsWith('.git')) && !isHidden(path)) walk(path);
     }
   };
+  const isGitDir = (dir: string): boolean =>
+    view.lstat(join(dir, 'HEAD'))?.type === 'file' && view.lstat(join(dir, 'objects'))?.type === 'dir';
   const resolveGitFile = (dotGit: string): string | undefined => {
     const pointer = gitdirOf(view.readText(dotGit) ?? '');
     if (pointer === undefined) return undefined;
@@ -375,7 +378,23 @@ export function planMounts(input: PlanInput): MountPlan {
         return;
       }
       if (fact.type !== 'dir') return;
+      pin(at, fact);
     }
+  };
+  /**
+   * A directory between a writable root and a protected path is bound onto itself, so it is a
+   * mount point: it cannot be renamed or removed (EBUSY), and `mv .git .git.bak && mkdir -p
+   * .git/hooks` cannot put a new, unprotected directory where the protected one was (case 28).
+   */
+  const pinned = new Set<string>();
+  const pin = (path: string, fact: EntryFact): void => {
+    if (pinned.has(path) || isCovered(path)) return;
+    pinned.add(path);
+    mounts.push({
+      mount: { op: 'bind', source: path, dest: path, writable: true },
+      why: 'pinned (holds protected paths)',
+    });
+    verify.push({ path, dev: fact.dev, ino: fact.ino });
   };
   const protectionRoots = new Set(writableRoots.map((r) => r.dest));
   if (isWorkspaceWritable) protectionRoots.add(input.workspace);

@@ -464,9 +464,9 @@ describe('mount plan: trust-handoff paths (redteam 39–49)', () => {
       assertVerified(plan, path, host.maskDir);
     }
     assert.deepEqual(
-      mountsAt(plan, join(ws, '.git')),
-      [],
-      '.git exists: only hooks is masked, not all of it',
+      mountsAt(plan, join(ws, '.git')).map((m) => m.mount),
+      [{ op: 'bind', source: join(ws, '.git'), dest: join(ws, '.git'), writable: true }],
+      '.git exists: only hooks is masked, not all of it; .git itself is pinned (a writable bind onto itself)',
     );
     assert.equal(seenAs(plan, join(ws, '.git/hooks/post-checkout')), 'masked');
     assert.equal(seenAs(plan, join(ws, '.vscode/tasks.json')), 'masked');

@@ -58,7 +58,8 @@ export function runProxy(argv: readonly string[], ui: Ui): Promise<number> {
   );
   const sessionId = uuid7();
   const auditPath = stringFlag(p, 'audit');
-  const spool = auditPath === undefined ? undefined : Spool.open(auditPath, { chainId: sessionId });
+  const spool =
+    auditPath === undefined ? undefined : Spool.open(auditPath, { chainId: sessionId, flushDelayMs: 20 });
   spool?.append(lifecycleRecord('session.start', { sessionId }, { kind: 'proxy' }));
   const egressOptions: EgressOptions = {
     engine,

@@ -136,7 +136,8 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
       'name a writable place with --audit FILE; a session never runs without its audit spool',
     );
   }
-  const spool = Spool.open(auditPath, { chainId: sessionId });
+  // Group commit: events reach the file at once and the disk within 20 ms, off the connection's path.
+  const spool = Spool.open(auditPath, { chainId: sessionId, flushDelayMs: 20 });
   const ctx: RecordContext = {
     sessionId,
     ...(user !== undefined ? { user: { id: user, ...(groups ? { groups } : {}) } } : {}),
@@ -152,7 +153,8 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
       home,
       command,
       hostEnv: process.env,
-      readOnly: [INSTALL_ROOT, ...loaded.files.map((f) => resolve(f))],
+      // The session's own spool too, wherever --audit put it (case 36).
+      readOnly: [INSTALL_ROOT, auditPath, ...loaded.files.map((f) => resolve(f))],
       hidden: [stateDir()],
     });
   } catch (e) {
