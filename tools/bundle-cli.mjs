@@ -5,7 +5,8 @@
 // esbuild (a production install) the shim uses the unbundled modules.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -33,11 +34,27 @@ if (existsSync(entry)) {
     define: { 'import.meta.url': '__perimeterModuleUrl' },
     banner: { js: "const __perimeterModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
   });
-  // The code cache is made by running a representative command once (the shim writes it).
+  // The code cache is made by running a representative command once (the shim writes it): a
+  // sandboxed `true` where this machine can run one (twice: the second run takes the policy from
+  // the checked-policy cache, as every later session does), else a policy test. Its state goes to
+  // a scratch directory, never the user's.
   rmSync(cache, { force: true });
-  spawnSync(
-    process.execPath,
-    [join(root, 'packages/cli/bin/perimeter.js'), 'policy', 'test', join(root, 'examples/balanced.yaml')],
-    { stdio: 'ignore', env: { ...process.env, PERIMETER_WRITE_CODE_CACHE: '1' }, timeout: 60_000 },
-  );
+  const scratch = mkdtempSync(join(tmpdir(), 'perimeter-build-'));
+  const run = (args, writeCache) =>
+    spawnSync(process.execPath, [join(root, 'packages/cli/bin/perimeter.js'), ...args], {
+      cwd: scratch,
+      stdio: 'ignore',
+      timeout: 60_000,
+      env: {
+        ...process.env,
+        XDG_STATE_HOME: join(scratch, 'state'),
+        ...(writeCache ? { PERIMETER_WRITE_CODE_CACHE: '1' } : {}),
+      },
+    }).status;
+  const session = ['run', '--audit', join(scratch, 'audit.jsonl'), '--', 'true'];
+  const sandboxed =
+    run(session, false) === 0 &&
+    run(['run', '--audit', join(scratch, 'audit2.jsonl'), '--', 'true'], true) === 0;
+  if (!sandboxed) run(['policy', 'test', join(root, 'examples/balanced.yaml')], true);
+  rmSync(scratch, { recursive: true, force: true });
 }

@@ -1,7 +1,8 @@
 // Reading policy files from disk and loading them with the policy package. The only place the CLI
 // turns paths into policies; problems are printed once, as file:line:col.
 
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -54,8 +55,13 @@ export interface Loaded extends LoadResult {
   readonly isDefault: boolean;
 }
 
-/** Reads and loads policy files (the embedded default when none are given). Never throws on policy errors: they are in `diagnostics`. */
-export function readPolicies(paths: readonly string[] | undefined): Loaded {
+/**
+ * Reads and loads policy files (the embedded default when none are given). Never throws on policy
+ * errors: they are in `diagnostics`. With `cacheDir`, files that loaded cleanly before are taken
+ * from their checked form (keyed by their exact text and this build of Perimeter), which spares
+ * `perimeter run` the YAML parse on every start; the directory must be one no sandbox can see.
+ */
+export function readPolicies(paths: readonly string[] | undefined, cacheDir?: string): Loaded {
   const isDefault = paths === undefined || paths.length === 0;
   const files = isDefault ? [DEFAULT_POLICY] : expandPolicyPaths(paths);
   const sources = files.map((file) => {
@@ -69,7 +75,60 @@ export function readPolicies(paths: readonly string[] | undefined): Loaded {
       );
     }
   });
-  return { ...loadPolicies(sources), files, isDefault };
+  if (cacheDir === undefined) return { ...loadPolicies(sources), files, isDefault };
+  const keyed = sources.map((src) => ({ ...src, key: cacheKey(src.text) }));
+  const cached = keyed.map((src) => ({ ...src, checked: readCache(cacheDir, src.key) }));
+  if (cached.every((c) => c.checked !== undefined)) {
+    try {
+      const result = loadPolicies(cached);
+      if (result.diagnostics.length === 0) return { ...result, files, isDefault };
+    } catch {
+      // a damaged cache entry: load from the text below
+    }
+  }
+  const result = loadPolicies(sources);
+  for (const src of keyed) {
+    if (result.diagnostics.some((d) => d.at?.file === src.file)) continue;
+    writeCache(
+      cacheDir,
+      src.key,
+      result.policies.filter((p) => p.file === src.file).map((p) => p.checked),
+    );
+  }
+  return { ...result, files, isDefault };
+}
+
+/** The build of Perimeter that checked a document: any rebuild invalidates every entry. */
+const BUILD = (() => {
+  try {
+    return String(statSync(fileURLToPath(import.meta.url)).mtimeMs);
+  } catch {
+    return 'unknown';
+  }
+})();
+
+function cacheKey(text: string): string {
+  return createHash('sha256').update(`policy-cache-1\0${BUILD}\0${text}`).digest('hex');
+}
+
+function readCache(dir: string, key: string): readonly unknown[] | undefined {
+  try {
+    const value = JSON.parse(readFileSync(join(dir, `${key}.json`), 'utf8')) as { checked?: unknown };
+    return Array.isArray(value.checked) ? (value.checked as unknown[]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function writeCache(dir: string, key: string, checked: readonly unknown[]): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const tmp = join(dir, `${key}.${process.pid}.tmp`);
+    writeFileSync(tmp, JSON.stringify({ checked }), { mode: 0o600 });
+    renameSync(tmp, join(dir, `${key}.json`));
+  } catch {
+    // a cache that cannot be written only costs time
+  }
 }
 
 export function printDiagnostics(ui: Ui, diagnostics: readonly Diagnostic[]): void {
@@ -84,8 +143,13 @@ export function printDiagnostics(ui: Ui, diagnostics: readonly Diagnostic[]): vo
  * Loads policies; invalid policies stop the command with exit code 3. Decision commands pass
  * `isOneSet`: their policies must belong to one organisation, since orgs never layer together.
  */
-export function requireValidPolicies(ui: Ui, paths: readonly string[] | undefined, isOneSet = true): Loaded {
-  const loaded = readPolicies(paths);
+export function requireValidPolicies(
+  ui: Ui,
+  paths: readonly string[] | undefined,
+  isOneSet = true,
+  cacheDir?: string,
+): Loaded {
+  const loaded = readPolicies(paths, cacheDir);
   if (hasErrors(loaded.diagnostics)) {
     printDiagnostics(
       ui,

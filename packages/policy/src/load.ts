@@ -28,6 +28,12 @@ export interface PolicySource {
   /** A name for messages, usually the file path. */
   readonly file: string;
   readonly text: string;
+  /**
+   * The checked documents of an earlier load of exactly this text that had no diagnostics at all
+   * (LoadedPolicy.checked, in order): parsing and schema checks are skipped. Only for a cache the
+   * caller trusts as much as the text itself.
+   */
+  readonly checked?: readonly unknown[];
 }
 
 export interface LoadedPolicy {
@@ -37,6 +43,8 @@ export interface LoadedPolicy {
   readonly index: number;
   /** Maps a path in the document to its position in the file. */
   readonly locate: (path: DiagnosticPath) => Position;
+  /** The document as the schema checked it (plain JSON data), for PolicySource.checked. */
+  readonly checked: unknown;
 }
 
 export interface LoadResult {
@@ -265,7 +273,16 @@ function duplicateKeys(doc: Document.Parsed): { key: string; offset: number; isR
 export function loadPolicies(sources: readonly PolicySource[]): LoadResult {
   const policies: LoadedPolicy[] = [];
   const diagnostics: Diagnostic[] = [];
-  for (const { file, text } of sources) {
+  for (const { file, text, checked } of sources) {
+    if (checked !== undefined) {
+      const at = (): Position => ({ file, line: 1, col: 1 });
+      checked.forEach((document, index) => {
+        const { policy, diagnostics: found } = compilePolicy(document as PolicyDocument);
+        for (const d of found) diagnostics.push({ ...d, policy: policy.name, at: at() });
+        policies.push({ policy, file, index, locate: at, checked: document });
+      });
+      continue;
+    }
     if (utf8Length(text) > MAX_POLICY_BYTES) {
       diagnostics.push({
         severity: 'error',
@@ -382,7 +399,7 @@ export function loadPolicies(sources: readonly PolicySource[]): LoadResult {
       }
       const { policy, diagnostics: found } = compilePolicy(parsed.data);
       for (const d of found) diagnostics.push({ ...d, policy: policy.name, at: locate(d.path ?? []) });
-      policies.push({ policy, file, index, locate });
+      policies.push({ policy, file, index, locate, checked: parsed.data });
     });
     if (count === 0 && !diagnostics.some((d) => d.at?.file === file)) {
       diagnostics.push({

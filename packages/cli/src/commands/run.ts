@@ -110,7 +110,8 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
       return homedir();
     }
   })();
-  const loaded = requireValidPolicies(ui, listFlag(p, 'policy'));
+  // The checked-policy cache lives in the state directory, which every session hides.
+  const loaded = requireValidPolicies(ui, listFlag(p, 'policy'), true, join(stateDir(), 'policy-cache'));
   const groups = listFlag(p, 'groups');
   const user = stringFlag(p, 'user');
   const policies = withMode(
