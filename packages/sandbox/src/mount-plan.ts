@@ -141,8 +141,18 @@ export function planMounts(input: PlanInput): MountPlan {
   const verify: Verification[] = [];
   const createsOnHost: string[] = [];
   const notes: string[] = [];
-  const decide = (path: string, access: 'read' | 'write'): Decision =>
-    engine.decide({ surface: 'filesystem', path, access });
+  // A mount cannot log each access and then allow it, so audit mode does not widen the view: the
+  // plan follows what the policies would decide, and says so in each mount's decision.
+  const decide = (path: string, access: 'read' | 'write'): Decision => {
+    const d = engine.decide({ surface: 'filesystem', path, access });
+    return d.decision === d.wouldDecision
+      ? d
+      : {
+          ...d,
+          decision: d.wouldDecision,
+          reason: `${d.reason} The filesystem view follows the would-be decision.`,
+        };
+  };
   const anchors = engine.filesystemAnchors();
 
   // 1. Roots: what the allow rules grant, as whole directories or exact paths.

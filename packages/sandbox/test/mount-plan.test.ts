@@ -438,6 +438,46 @@ describe('mount plan: denials', () => {
   });
 });
 
+describe('mount plan: audit mode', () => {
+  it('does not widen the view: denied paths stay masked, and the decision says it follows the would-be one', () => {
+    const host = makeHost({ 'ws/secrets/key': 'k' });
+    const doc = {
+      apiVersion: 'perimeter/v1',
+      kind: 'Policy',
+      metadata: { name: 'audit-test', layer: 'org' },
+      mode: 'audit',
+      filesystem: {
+        default: 'deny',
+        allow: [WORKSPACE_RW],
+        deny: [{ id: 'secrets', paths: ['${workspace}/secrets/**'] }],
+      },
+    };
+    const loaded = loadPolicies([{ file: 'audit.yaml', text: JSON.stringify(doc) }]);
+    assert.deepEqual(
+      loaded.diagnostics.filter((d) => d.severity === 'error'),
+      [],
+    );
+    const engine = createEngine(
+      loaded.policies.map((p) => p.policy),
+      { context: { home: host.home, workspace: host.workspace } },
+    );
+    const plan = planMounts({
+      engine,
+      view: hostView,
+      workspace: host.workspace,
+      home: host.home,
+      maskDir: host.maskDir,
+      maskFile: host.maskFile,
+    });
+    const secrets = join(host.workspace, 'secrets');
+    assert.equal(seenAs(plan, join(secrets, 'key')), 'masked');
+    const m = mountAt(plan, secrets);
+    assert.equal(m.decision?.decision, 'deny');
+    assert.equal(m.decision?.mode, 'audit');
+    assert.match(m.decision?.reason ?? '', /follows the would-be decision/);
+  });
+});
+
 describe('mount plan: trust-handoff paths (redteam 39–49)', () => {
   it('redteam-44: shell start-up files are blocked from creation in the home directory, and only read-only where they exist in a project', () => {
     const host = makeHost({ 'ws/.bashrc': 'echo hi', 'home/.profile': '' });
