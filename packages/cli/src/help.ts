@@ -208,7 +208,8 @@ Fails closed: if the sandbox cannot be built, nothing runs and one sentence says
 Options:
   --policy FILE...   policy files or directories (default: the embedded default policy)
   --workspace DIR    the project directory (default: the current directory)
-  --mode audit       log would-be denials and allow them (guardrails and the built-in guard still enforce)
+  --mode audit       log would-be network denials and allow them (guardrails and the built-in guard
+                     still enforce); the filesystem view is always the one the policy would enforce
   --audit FILE       the audit spool (default: ~/.local/state/perimeter/sessions/SESSION.jsonl)
   --user U, --groups a,b   the subject; without --groups, group policies do not apply
 
