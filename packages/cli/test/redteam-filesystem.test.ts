@@ -25,6 +25,7 @@ import {
   eventually,
   fixture,
   gitRepo,
+  host,
   link,
   policyYaml,
   put,
@@ -214,10 +215,7 @@ void test(
 
 void test(
   'redteam-28 renaming the ancestor of a protected path does not let the session plant hooks or settings',
-  {
-    skip,
-    todo: 'known gap: .git and .claude themselves are not pinned; `mv .git .git.bak && mkdir -p .git/hooks` plants a hook that the next git commit on the host runs (the read-only binds follow the renamed directory)',
-  },
+  { skip },
   async (t) => {
     const f = fixture(t);
     gitRepo(f.workspace);
@@ -279,14 +277,14 @@ void test(
       before,
       'nothing was created on the host, and no mask is left',
     );
-    assert.ok(!existsSync(join(f.home, '.zshenv')) && !existsSync(join(f.home, '.local')));
+    assert.ok(!existsSync(join(f.home, '.zshenv')) && !existsSync(join(f.home, '.local/bin')));
     assertMountDenied(s, join(f.workspace, '.envrc'), 'trust-handoff');
     assertMountDenied(s, join(f.workspace, '.vscode/tasks.json'), 'trust-handoff');
     assertMountDenied(s, join(f.workspace, '.git/hooks'), 'trust-handoff');
     assertMountDenied(s, join(f.workspace, '.husky'), 'trust-handoff');
     await auditsEachMount(t, s, [
       ...['.tool-versions', '.mcp.json', '.claude', '.github'].map((p) => join(f.workspace, p)),
-      ...['.zshenv', '.local'].map((p) => join(f.home, p)),
+      ...['.zshenv', '.local/bin'].map((p) => join(f.home, p)),
     ]);
   },
 );
@@ -383,11 +381,8 @@ void test(
 );
 
 void test(
-  'redteam-30 the git directory of a submodule that is not checked out is protected too',
-  {
-    skip,
-    todo: 'known gap: .git/modules/NAME is protected only when NAME/.git points to it at launch; after `git submodule deinit` (or before `git submodule update --init`) its hooks and config are writable, and git reuses that directory on the next init',
-  },
+  'redteam-30 the git directory of a submodule that is not checked out (after deinit) is protected',
+  { skip },
   async (t) => {
     const f = fixture(t);
     gitRepo(f.workspace);
@@ -412,12 +407,63 @@ void test(
       attempts({
         'submodule-hook': 'echo x > .git/modules/sub/hooks/post-checkout',
         'submodule-config': 'echo "[core] fsmonitor = x" >> .git/modules/sub/config',
-        'new-module-dir':
-          'mkdir -p .git/modules/other/hooks && echo x > .git/modules/other/hooks/post-checkout',
       }),
     );
     assertEndedNormally(s);
-    assertFailed(s, ['submodule-hook', 'submodule-config', 'new-module-dir']);
+    assertFailed(s, ['submodule-hook', 'submodule-config']);
+    assert.ok(!existsSync(join(f.workspace, '.git/modules/sub/hooks/post-checkout')));
+  },
+);
+
+void test(
+  'redteam-30 a submodule git directory cannot be planted before its first `git submodule update --init`',
+  {
+    skip,
+    todo: 'known gap: in a clone whose submodules are not initialised, .git/modules/NAME does not exist and can be created; `git submodule update --init` reuses a planted git directory and runs its hooks (verified with git 2.39)',
+  },
+  async (t) => {
+    const f = fixture(t);
+    const upstream = join(f.root, 'upstream');
+    gitRepo(upstream);
+    const source = join(f.root, 'sub-source');
+    gitRepo(source);
+    host('git', [
+      '-C',
+      upstream,
+      '-c',
+      'protocol.file.allow=always',
+      'submodule',
+      '-q',
+      'add',
+      source,
+      'sub',
+    ]);
+    host('git', [
+      '-C',
+      upstream,
+      '-c',
+      'user.email=rt@example.invalid',
+      '-c',
+      'user.name=rt',
+      'commit',
+      '-qm',
+      'sub',
+    ]);
+    spawnSync('rm', ['-rf', f.workspace]);
+    host('git', ['clone', '-q', upstream, f.workspace]);
+    assert.ok(
+      !existsSync(join(f.workspace, '.git/modules')),
+      'a fresh clone: no submodule git directory yet',
+    );
+    const s = await runSession(
+      f,
+      attempts({
+        'plant-module-dir':
+          'mkdir -p .git/modules/sub/hooks && echo x > .git/modules/sub/hooks/post-checkout',
+      }),
+    );
+    assertEndedNormally(s);
+    assertFailed(s, ['plant-module-dir']);
   },
 );
 
@@ -615,10 +661,7 @@ void test(
 
 void test(
   'redteam-36 the session cannot edit or delete its own audit spool, wherever --audit puts it',
-  {
-    skip,
-    todo: 'known gap: an --audit path inside a writable grant is writable by the session: `rm` removes the spool and every later event goes to the unlinked file',
-  },
+  { skip },
   async (t) => {
     const f = fixture(t);
     const spool = join(f.workspace, 'audit.jsonl');
@@ -672,6 +715,21 @@ void test(
         `${name}: no session started`,
       );
     }
+    // Perimeter's state in HOME (the compiled-policy cache, default spools) is out of reach even
+    // when HOME is writable: a poisoned cache would be a later session's policy.
+    const state = join(f.home, '.local/state/perimeter');
+    assert.ok(existsSync(state), 'the CLI keeps state in HOME');
+    const d = await runSession(
+      f,
+      attempts({
+        'list-state': `ls ${state}`,
+        'write-state': `mkdir -p ${join(state, 'policy-cache')} && echo x > ${join(state, 'policy-cache/x.json')}`,
+        'replace-state': `mv ${state} ${state}.old`,
+      }),
+      { policy: policyYaml(f, { home: 'rw' }), audit: join(f.root, 'audit', 'state.jsonl') },
+    );
+    assertFailed(d, ['list-state', 'write-state', 'replace-state']);
+    assertEndedNormally(d);
   },
 );
 

@@ -39,6 +39,8 @@ function snapshot(dir: string): Record<string, string> {
   const walk = (d: string): void => {
     for (const e of readdirSync(d, { withFileTypes: true })) {
       const p = join(d, e.name);
+      // Perimeter's own state (the CLI's compiled-policy cache), written on the host by the CLI.
+      if (p.endsWith('/.local/state/perimeter')) continue;
       if (e.isDirectory()) walk(p);
       else if (e.isFile()) out[p.slice(dir.length + 1)] = sha(p);
       else out[p.slice(dir.length + 1)] = e.isSymbolicLink() ? 'symlink' : 'other';
