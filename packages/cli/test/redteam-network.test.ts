@@ -384,6 +384,31 @@ void test(
   },
 );
 
+void test(
+  'redteam-09 in --mode audit the built-in guard still refuses loopback, metadata and private addresses',
+  { skip },
+  async (t) => {
+    const f = fixture(t);
+    const server = await trap(t);
+    const targets = [
+      `127.0.0.1:${server.port}`,
+      `localhost:${server.port}`,
+      '169.254.169.254:80',
+      '10.0.0.1:443',
+    ];
+    const s = await runSession(f, targets.map((x) => `python3 rt.py connect ${x}`).join('\n'), {
+      args: ['--mode', 'audit'],
+    });
+    for (const x of targets) assert.match(resultOf(s.stdout, `connect ${x}`), /^HTTP\/1\.1 403 /, x);
+    assert.equal(server.connections, 0, 'the host server was never dialled');
+    assertEndedNormally(s);
+    assert.equal(s.events.find((e) => e.type === 'session.start')?.outcome?.mode, 'audit');
+    assertNetworkDenied(s, `127.0.0.1:${server.port}`, /loopback/);
+    assertNetworkDenied(s, '169.254.169.254:80', /metadata/);
+    assertNetworkDenied(s, '10.0.0.1:443', /private/);
+  },
+);
+
 void test('redteam-10 hostname normalisation games never get past a deny rule', { skip }, async (t) => {
   const f = fixture(t);
   const o = await origin(t);
