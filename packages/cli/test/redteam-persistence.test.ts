@@ -522,6 +522,39 @@ void test(
 );
 
 void test(
+  'redteam-49 a single file granted on its own (~/.gitconfig read, ~/.bash_history read-write) does not stop the session',
+  {
+    skip,
+    todo: 'bug: a file granted read-write by an exact path is planned as a writable root, and its trust-handoff paths as directories inside it: "bwrap: Can\'t mkdir parents for ~/.bash_history/.git: Not a directory", nothing runs (exit 1); balanced.yaml hits it with ~/.gitconfig whenever HOME is under /tmp (its /tmp/** grant makes the file writable)',
+  },
+  async (t) => {
+    const f = fixture(t);
+    put(f.home, '.bash_history', 'ls\n');
+    const before = sha(join(f.home, '.gitconfig'));
+    const policy = policyYaml(f, {
+      home: 'none',
+      fsAllow: [
+        '{ id: git-identity, paths: ["~/.gitconfig"], access: read }',
+        '{ id: history, paths: ["~/.bash_history"], access: rw }',
+      ],
+    });
+    const s = await runSession(
+      f,
+      attempts({
+        'read-gitconfig': `cat ${join(f.home, '.gitconfig')}`,
+        'append-history': `echo pwd >> ${join(f.home, '.bash_history')}`,
+        'write-gitconfig': `echo "[alias] x = !evil" >> ${join(f.home, '.gitconfig')}`,
+      }),
+      { policy },
+    );
+    assertEndedNormally(s);
+    assertSucceeded(s, ['read-gitconfig', 'append-history']);
+    assertFailed(s, ['write-gitconfig']);
+    assert.equal(sha(join(f.home, '.gitconfig')), before);
+  },
+);
+
+void test(
   'redteam-49 other client configuration that runs code (cargo, gradle, yarn, pip) cannot be written either',
   {
     skip,
