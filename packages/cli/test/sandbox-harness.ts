@@ -267,8 +267,6 @@ export interface RunOptions {
   readonly tty?: boolean;
   /** Extra descriptors for the CLI, from fd 3 on (case 18). */
   readonly extraFds?: readonly (number | Socket)[];
-  /** Called once the CLI is running, for host-side actions during the session. */
-  readonly during?: (pid: number) => void;
 }
 
 export interface SessionResult {
@@ -334,7 +332,6 @@ export function runSession(f: Fixture, script: string, o: RunOptions = {}): Prom
       timedOut = true;
       child.kill('SIGKILL');
     }, o.timeoutMs ?? 20_000);
-    if (o.during && child.pid !== undefined) o.during(child.pid);
     child.on('close', (code) => {
       clearTimeout(timer);
       const spool = existsSync(audit) ? readFileSync(audit, 'utf8') : '';
