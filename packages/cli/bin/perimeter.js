@@ -40,7 +40,13 @@ if (!existsSync(modules)) {
   );
   process.exit(3);
 }
-const isBundleFresh = existsSync(bundle) && statSync(bundle).mtimeMs >= statSync(modules).mtimeMs;
+// Fresh: newer than every package's last compile (tsc -b touches .tsbuildinfo when it emits).
+const builds = ['policy', 'audit', 'egress', 'sandbox', 'cli'].map(
+  (name) => new URL(`../../${name}/dist/.tsbuildinfo`, import.meta.url),
+);
+const isBundleFresh =
+  existsSync(bundle) &&
+  builds.every((info) => !existsSync(info) || statSync(bundle).mtimeMs >= statSync(info).mtimeMs);
 const loaded = isBundleFresh ? loadBundle() : { ...(await import(modules.href)), isCached: true };
 process.exitCode = await loaded.main(process.argv.slice(2));
 // The build asks for the cache after a representative run, so the functions that run are in it.

@@ -20,6 +20,6 @@ void test('doctor --json gives the facts and the checks', () => {
     canStartSessions: boolean;
   };
   assert.equal(out.facts.arch, process.arch);
-  assert.equal(out.checks.length, 4);
+  assert.equal(out.checks.length, 5);
   assert.equal(r.code, out.canStartSessions ? 0 : 1);
 });

@@ -12,7 +12,7 @@ import {
 } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { AuditRecord } from '@perimeter/audit';
+import { lifecycleRecord, type AuditRecord } from '@perimeter/audit';
 import {
   canonicalHttpPath,
   parseAuthority,
@@ -82,6 +82,15 @@ export function createEgressProxy(options: EgressOptions): Server {
     idleMs: options.idleMs ?? 300_000,
   };
 
+  /** A request refused before any policy decision (no token, or not one this proxy speaks). */
+  function refusedRecord(target: string, reason: string): AuditRecord {
+    return lifecycleRecord(
+      'network.refused',
+      { sessionId: tunnelDeps.sessionId },
+      { target: headerSafe(target).slice(0, 200), reason },
+    );
+  }
+
   function isAuthorised(req: IncomingMessage): boolean {
     if (options.token === undefined) return true;
     return isAuthorisedHeader(req.headers['proxy-authorization'], options.token);
@@ -110,6 +119,7 @@ export function createEgressProxy(options: EgressOptions): Server {
       res.end(`${reason}\n`);
     };
     if (!isAuthorised(req)) {
+      audit(refusedRecord(req.url ?? '', 'missing or wrong session token'));
       res.writeHead(407, {
         'Proxy-Authenticate': 'Basic realm="perimeter"',
         'X-Perimeter-Reason': 'missing or wrong session token',
@@ -190,7 +200,11 @@ export function createEgressProxy(options: EgressOptions): Server {
     };
     client.on('error', () => client.destroy());
     if (!isAuthorised(req)) {
-      answer('407 Proxy Authentication Required', 'missing or wrong session token');
+      // With Proxy-Authenticate, clients such as git retry with the credentials of the proxy URL.
+      audit(refusedRecord(req.url ?? '', 'missing or wrong session token'));
+      client.end(
+        'HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="perimeter"\r\nX-Perimeter-Reason: missing or wrong session token\r\nConnection: close\r\nContent-Length: 31\r\n\r\nmissing or wrong session token\n',
+      );
       return;
     }
     const authority = parseAuthority(req.url ?? '');

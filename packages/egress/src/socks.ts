@@ -3,6 +3,7 @@
 // canonical parser, the same decision, the same vetted address. Denials are SOCKS reply codes.
 
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { lifecycleRecord } from '@perimeter/audit';
 import type { NetworkRequest } from '@perimeter/policy';
 import { createAdmitter } from './admit.js';
 import { openTunnel } from './tunnel.js';
@@ -103,6 +104,13 @@ export function createSocksProxy(options: EgressOptions): Server {
         const [passLength] = await reader.read(1);
         const password = (await reader.read(passLength ?? 0)).toString('utf8');
         if (!isToken(password, options.token ?? '')) {
+          options.audit?.(
+            lifecycleRecord(
+              'network.refused',
+              { sessionId: options.sessionId ?? 'proxy' },
+              { target: 'socks5', reason: 'missing or wrong session token' },
+            ),
+          );
           client.end(Buffer.from([0x01, 0x01]));
           return;
         }

@@ -1,7 +1,8 @@
 /*
  * perimeter-init: the first program inside a Perimeter sandbox (run by bubblewrap).
  *
- *   perimeter-init [--verify FILE] [--seccomp FILE] [--bridge PORT:SOCKET]... -- PROGRAM [ARGS...]
+ *   perimeter-init [--ready-fd N] [--verify FILE] [--seccomp FILE] [--bridge PORT:SOCKET]...
+ *                  [--capture PORT:SOCKET]... [--token-file FILE] -- PROGRAM [ARGS...]
  *
  * 1. Closes every inherited descriptor above 2 (sandbox.md case 18).
  * 2. Verifies the mount view: each line of the verify file is "DEV INO PATH"; the path must be
@@ -340,11 +341,37 @@ static void run_bridge(struct bridge *bridges, int count) {
 }
 
 int main(int argc, char **argv) {
+  /*
+   * On the host: `perimeter-init --exec-ignoring-interrupts PROGRAM ARGS...` runs bubblewrap with
+   * SIGINT and SIGQUIT ignored (an ignored signal stays ignored across exec), so Ctrl-C at the
+   * terminal reaches the workload, not the sandbox around it. Descriptors are left as they are.
+   */
+  if (argc > 2 && strcmp(argv[1], "--exec-ignoring-interrupts") == 0) {
+    signal(SIGINT, SIG_IGN);
+    signal(SIGQUIT, SIG_IGN);
+    execv(argv[2], argv + 2);
+    fprintf(stderr, "perimeter: cannot run %s: %s\n", argv[2], strerror(errno));
+    return EXIT_SETUP;
+  }
   const char *verify = NULL, *filter_path = NULL, *token_file = NULL, *capture_socket = NULL;
+  int ready_fd = -1;
   int capture_ports[2], ncapture = 0;
   struct bridge bridges[MAX_BRIDGES];
   int nbridges = 0, i = 1;
-  close_inherited();
+  /* --ready-fd N must be first: that descriptor survives until the mounts are verified. */
+  if (argc > 2 && strcmp(argv[1], "--ready-fd") == 0) {
+    ready_fd = atoi(argv[2]);
+    i = 3;
+  }
+  if (ready_fd > 3) dup2(ready_fd, 3);
+  if (ready_fd >= 3) {
+    ready_fd = 3;
+    if (close_range(4, ~0U, 0) != 0) {
+      long max = sysconf(_SC_OPEN_MAX);
+      for (long fd = 4; fd < (max > 0 ? max : 1024); fd++) close((int)fd);
+    }
+  } else
+    close_inherited();
   for (; i < argc; i++) {
     if (strcmp(argv[i], "--") == 0) {
       i++;
@@ -375,6 +402,11 @@ int main(int argc, char **argv) {
   struct sock_fprog prog = {.len = (unsigned short)(bytes / sizeof(struct sock_filter)), .filter = filter};
 
   if (verify) verify_mounts(verify);
+  /* Tell the host the sandbox is set up: from here on, an exit is the workload's. */
+  if (ready_fd >= 0) {
+    if (write(ready_fd, "1", 1) != 1) die("cannot report readiness", strerror(errno));
+    close(ready_fd);
+  }
 
   signal(SIGINT, SIG_IGN);
   signal(SIGQUIT, SIG_IGN);

@@ -16,6 +16,9 @@ export const INSIDE = {
 /** Ports whose direct connections (made without the proxy) are captured and sent to the proxy. */
 export const CAPTURED_PORTS = [80, 443] as const;
 
+/** The descriptor on which the helper reports that the sandbox is set up. */
+export const READY_FD = 5;
+
 /** Loopback ports inside the namespace where the bridge serves the session's proxies. */
 export const BRIDGE_PORTS = { http: 3128, socks: 1080 } as const;
 
@@ -120,6 +123,9 @@ export function bwrapArgs(input: BwrapInput): string[] {
   args.push(
     '--',
     INSIDE.init,
+    // The helper says on this descriptor (inherited through bubblewrap) that the mounts are verified.
+    '--ready-fd',
+    String(READY_FD),
     '--verify',
     INSIDE.verify,
     '--seccomp',

@@ -2,6 +2,8 @@
 
 export {
   BWRAP_PATH,
+  HELPER_PATH,
+  isHelperBuilt,
   assess,
   gatherFacts,
   type Assessment,
@@ -26,8 +28,6 @@ export {
   prepareSession,
   launchSession,
   cleanupSession,
-  isHelperBuilt,
-  HELPER_PATH,
   SessionError,
   type PreparedSession,
   type SessionExit,

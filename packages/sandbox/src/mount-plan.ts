@@ -133,6 +133,8 @@ function parentOf(path: string): string {
 interface Root {
   readonly dest: string;
   readonly writable: boolean;
+  /** A directory (a file grant holds no other paths). */
+  readonly isDir: boolean;
 }
 
 export function planMounts(input: PlanInput): MountPlan {
@@ -150,7 +152,7 @@ export function planMounts(input: PlanInput): MountPlan {
       : {
           ...d,
           decision: d.wouldDecision,
-          reason: `${d.reason} The filesystem view follows the would-be decision.`,
+          reason: `${d.reason.replace(/ Audit mode: .*$/, '')} Audit mode does not widen the filesystem view: it follows the would-be decision.`,
         };
   };
   const anchors = engine.filesystemAnchors();
@@ -189,7 +191,7 @@ export function planMounts(input: PlanInput): MountPlan {
       write.decision === 'allow' && (source === a.dir || decide(source, 'write').decision === 'allow');
     const targetFact = source === a.dir ? fact : view.lstat(source);
     if (targetFact === undefined) continue;
-    roots.set(a.dir, { dest: a.dir, writable });
+    roots.set(a.dir, { dest: a.dir, writable, isDir: targetFact.type === 'dir' });
     mounts.push({
       mount: { op: 'bind', source, dest: a.dir, writable },
       why: writable ? 'allowed read-write' : 'allowed read-only',
@@ -204,7 +206,7 @@ export function planMounts(input: PlanInput): MountPlan {
       if (isUnder(path, r.dest) && (!best || depth(r.dest) > depth(best.dest))) best = r;
     return best;
   };
-  const writableRoots = rootList.filter((r) => r.writable);
+  const writableRoots = rootList.filter((r) => r.writable && r.isDir);
 
   const masked = new Set<string>();
   /** Masked directories: nothing below them can (or needs to) be mounted. */
@@ -212,8 +214,37 @@ export function planMounts(input: PlanInput): MountPlan {
   const isCovered = (path: string): boolean => masked.has(path) || covered.some((c) => isUnder(path, c));
   /** Under a mask: the session cannot see it, so nothing there needs a decision. */
   const isHidden = (path: string): boolean => covered.some((c) => isUnder(path, c));
+  /**
+   * A directory between a writable root and a protected path is bound onto itself, so it is a
+   * mount point: it cannot be renamed or removed (EBUSY), and `mv .git .git.bak && mkdir -p
+   * .git/hooks` cannot put a new, unprotected directory where the protected one was (case 28).
+   */
+  const pinned = new Set<string>();
+  const pin = (path: string, fact: EntryFact): void => {
+    if (pinned.has(path) || isCovered(path) || isUnderReadOnly(path)) return;
+    pinned.add(path);
+    mounts.push({
+      mount: { op: 'bind', source: path, dest: path, writable: true },
+      why: 'pinned (holds protected paths)',
+    });
+    verify.push({ path, dev: fact.dev, ino: fact.ino });
+  };
+  /** Pins every directory between the writable root holding `path` and `path` (case 28). */
+  const pinAncestors = (path: string): void => {
+    const root = visibleRoot(path);
+    if (!root?.writable || !root.isDir) return;
+    let at = root.dest;
+    const parts = path.slice(root.dest.length + 1).split('/');
+    for (const part of parts.slice(0, -1)) {
+      at = join(at, part);
+      const fact = view.lstat(at);
+      if (fact?.type !== 'dir') return;
+      pin(at, fact);
+    }
+  };
   const mask = (path: string, fact: EntryFact, why: string, decision?: Decision): void => {
     if (isCovered(path)) return;
+    pinAncestors(path);
     covered.push(path);
     masked.add(path);
     const as = fact.type === 'dir' ? 'dir' : 'file';
@@ -221,8 +252,13 @@ export function planMounts(input: PlanInput): MountPlan {
     const m = as === 'dir' ? input.maskDir : input.maskFile;
     verify.push({ path, dev: m.dev, ino: m.ino });
   };
+  /** Read-only binds: nothing can be created beneath them, so nothing there needs a mask. */
+  const readOnlyDirs: string[] = [];
+  const isUnderReadOnly = (path: string): boolean => readOnlyDirs.some((d) => isUnder(path, d));
   const readOnly = (path: string, fact: EntryFact, why: string, decision?: Decision): void => {
     if (isCovered(path)) return;
+    pinAncestors(path);
+    if (fact.type === 'dir') readOnlyDirs.push(path);
     masked.add(path);
     mounts.push({
       mount: { op: 'bind', source: path, dest: path, writable: false },
@@ -238,7 +274,8 @@ export function planMounts(input: PlanInput): MountPlan {
       const next = join(at, part);
       const fact = view.lstat(next);
       if (fact === undefined) {
-        if (isCovered(next)) return;
+        if (isCovered(next) || isUnderReadOnly(next)) return;
+        pinAncestors(next);
         masked.add(next);
         covered.push(next);
         createsOnHost.push(next);
@@ -391,21 +428,9 @@ export function planMounts(input: PlanInput): MountPlan {
       pin(at, fact);
     }
   };
-  /**
-   * A directory between a writable root and a protected path is bound onto itself, so it is a
-   * mount point: it cannot be renamed or removed (EBUSY), and `mv .git .git.bak && mkdir -p
-   * .git/hooks` cannot put a new, unprotected directory where the protected one was (case 28).
-   */
-  const pinned = new Set<string>();
-  const pin = (path: string, fact: EntryFact): void => {
-    if (pinned.has(path) || isCovered(path)) return;
-    pinned.add(path);
-    mounts.push({
-      mount: { op: 'bind', source: path, dest: path, writable: true },
-      why: 'pinned (holds protected paths)',
-    });
-    verify.push({ path, dev: fact.dev, ino: fact.ino });
-  };
+  // Names that run from the home directory are protected there even when only a part of home is
+  // writable (a read-write ~/.config still keeps ~/.config/systemd read-only).
+  for (const name of PROTECTED_NAMES) protect(join(input.home, name), 'trust-handoff path');
   const protectionRoots = new Set(writableRoots.map((r) => r.dest));
   if (isWorkspaceWritable) protectionRoots.add(input.workspace);
   for (const r of protectionRoots) {
@@ -441,6 +466,23 @@ export function planMounts(input: PlanInput): MountPlan {
   const varRun = view.lstat('/var/run');
   if (varRun?.type === 'dir' && visibleRoot('/var/run'))
     mounts.push({ mount: { op: 'empty', dest: '/var/run' }, why: 'no daemon sockets' });
+
+  // A creation block beneath a directory that ended up read-only is moot (and bubblewrap could not
+  // make its mount point there): drop it.
+  const moot = (m: PlannedMount): boolean =>
+    m.mount.op === 'mask' &&
+    m.mount.as === 'empty' &&
+    readOnlyDirs.some((d) => m.mount.dest !== d && isUnder(m.mount.dest, d));
+  const kept = mounts.filter((m) => !moot(m));
+  const dropped = new Set(mounts.filter(moot).map((m) => m.mount.dest));
+  mounts.length = 0;
+  mounts.push(...kept);
+  const keptVerify = verify.filter((v) => !dropped.has(v.path));
+  verify.length = 0;
+  verify.push(...keptVerify);
+  const keptCreates = createsOnHost.filter((c) => !dropped.has(c));
+  createsOnHost.length = 0;
+  createsOnHost.push(...keptCreates);
 
   // Parents before children, so a mask is never hidden under a later bind.
   const order = mounts.map((m, i) => ({ m, i }));

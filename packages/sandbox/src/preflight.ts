@@ -4,12 +4,33 @@
 
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+
+/** The in-sandbox helper, built from native/init.c by `npm run build` (found through the package, so bundles find it too). */
+export const HELPER_PATH = join(
+  dirname(createRequire(import.meta.url).resolve('@perimeter/sandbox/package.json')),
+  'native',
+  'build',
+  'perimeter-init',
+);
+
+export function isHelperBuilt(): boolean {
+  try {
+    accessSync(HELPER_PATH, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Debian's bubblewrap. Never looked up on PATH, where an agent could shadow it. */
 export const BWRAP_PATH = '/usr/bin/bwrap';
 
 export interface MachineFacts {
   readonly arch: string;
+  /** Whether the in-sandbox helper (native/init.c) is built and executable. */
+  readonly hasHelper?: boolean;
   readonly kernel?: string;
   /** bubblewrap's version when it is installed and executable at BWRAP_PATH. */
   readonly bwrapVersion?: string;
@@ -67,6 +88,15 @@ export function assess(facts: MachineFacts): Assessment {
             : 'the kernel offers no seccomp filters',
           fix: 'run on x86-64 or arm64 Linux with seccomp enabled',
         },
+    facts.hasHelper !== false
+      ? { name: 'sandbox helper', isOk: true, isRequired: true, detail: HELPER_PATH }
+      : {
+          name: 'sandbox helper',
+          isOk: false,
+          isRequired: true,
+          detail: `not built (${HELPER_PATH})`,
+          fix: 'install a C compiler (apt-get install gcc libc6-dev), then run npm run build',
+        },
     {
       name: 'egress proxy',
       isOk: true,
@@ -99,6 +129,7 @@ export function gatherFacts(): MachineFacts {
   const status = readText('/proc/self/status') ?? '';
   return {
     arch: process.arch,
+    hasHelper: isHelperBuilt(),
     ...(readText('/proc/sys/kernel/osrelease')
       ? { kernel: (readText('/proc/sys/kernel/osrelease') ?? '').trim() }
       : {}),

@@ -10,36 +10,19 @@ import {
   constants,
   mkdirSync,
   mkdtempSync,
+  readFileSync,
   rmSync,
   rmdirSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createRequire } from 'node:module';
 import type { Engine } from '@perimeter/policy';
-import { BWRAP_PATH } from './preflight.js';
-import { bwrapArgs, sessionEnv } from './bwrap-args.js';
+import { BWRAP_PATH, HELPER_PATH, isHelperBuilt } from './preflight.js';
+import { READY_FD, bwrapArgs, sessionEnv } from './bwrap-args.js';
 import { hostView } from './host-view.js';
 import { PlanError, planMounts, type HostView, type MountPlan } from './mount-plan.js';
 import { seccompArch, seccompBytes } from './seccomp.js';
-
-/** The in-sandbox helper, built from native/init.c by `npm run build` (found through the package, so bundles find it too). */
-export const HELPER_PATH = join(
-  dirname(createRequire(import.meta.url).resolve('@perimeter/sandbox/package.json')),
-  'native',
-  'build',
-  'perimeter-init',
-);
-
-export function isHelperBuilt(): boolean {
-  try {
-    accessSync(HELPER_PATH, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** A session that could not be set up: one sentence and how to fix it. Nothing ran. */
 export class SessionError extends Error {
@@ -179,25 +162,49 @@ export interface SessionExit {
  */
 export function launchSession(prepared: PreparedSession): Promise<SessionExit> {
   return new Promise((resolve, reject) => {
-    // The arguments (which carry the session token in the proxy variables) go through a pipe,
-    // not argv: argv is readable by every process on the host (sandbox.md case 34).
-    // bubblewrap takes only options that way; the command (no secrets in it) stays in argv.
+    // bubblewrap takes only options that way; the command (no secrets in it) stays in argv. It
+    // runs with SIGINT and SIGQUIT ignored (through the helper), so Ctrl-C reaches the workload.
     const end = prepared.args.indexOf('--');
     const options = prepared.args.slice(0, end);
     const command = prepared.args.slice(end);
-    const child = spawn(BWRAP_PATH, ['--args', '4', '--json-status-fd', '3', ...command], {
-      stdio: ['inherit', 'inherit', 'inherit', 'pipe', 'pipe'],
-      env: {},
-    });
+    const child = spawn(
+      HELPER_PATH,
+      ['--exec-ignoring-interrupts', BWRAP_PATH, '--args', '4', '--json-status-fd', '3', ...command],
+      { stdio: ['inherit', 'inherit', 'inherit', 'pipe', 'pipe', 'pipe'], env: {} },
+    );
     const argsPipe = child.stdio[4] as NodeJS.WritableStream | null;
     argsPipe?.end(Buffer.from(options.map((a) => `${a}\0`).join(''), 'utf8'));
     let status = '';
     child.stdio[3]?.on('data', (chunk: Buffer) => {
       status += chunk.toString('utf8');
     });
+    let isReady = false;
+    (child.stdio as unknown as (NodeJS.ReadableStream | null)[])[READY_FD]?.on('data', () => {
+      isReady = true;
+    });
+    /**
+     * The helper inside, which passes termination requests on to the workload: the child of
+     * bubblewrap's init process (the `child-pid` it reports).
+     */
+    const insidePid = (): number | undefined => {
+      const m = /"child-pid"\s*:\s*(\d+)/.exec(status);
+      if (!m) return undefined;
+      try {
+        const children = readFileSync(`/proc/${m[1]}/task/${m[1]}/children`, 'utf8').trim().split(/\s+/);
+        return children[0] ? Number(children[0]) : undefined;
+      } catch {
+        return undefined;
+      }
+    };
     const ignore = (): void => {};
     const pass = (signal: NodeJS.Signals) => (): void => {
-      child.kill(signal);
+      const pid = insidePid();
+      try {
+        if (pid !== undefined) process.kill(pid, signal);
+        else child.kill(signal);
+      } catch {
+        child.kill(signal);
+      }
     };
     const onTerm = pass('SIGTERM');
     const onHup = pass('SIGHUP');
@@ -219,9 +226,8 @@ export function launchSession(prepared: PreparedSession): Promise<SessionExit> {
     });
     child.on('close', (code, signal) => {
       done();
-      const started = status.includes('"child-pid"');
       const signalCode = signal ? 128 + (SIGNAL_NUMBERS[signal] ?? 0) : undefined;
-      resolve({ code: code ?? signalCode ?? 1, started, ...(signal ? { signal } : {}) });
+      resolve({ code: code ?? signalCode ?? 1, started: isReady, ...(signal ? { signal } : {}) });
     });
   });
 }

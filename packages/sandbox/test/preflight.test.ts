@@ -29,6 +29,14 @@ describe('preflight assessment', () => {
     assert.match(c?.fix ?? '', /apt-get install bubblewrap/);
   });
 
+  it('redteam-67: refuses sessions when the sandbox helper is not built, and says how to build it', () => {
+    const a = assess({ ...GOOD, hasHelper: false });
+    assert.equal(a.canStartSessions, false);
+    const c = a.checks.find((x) => x.name === 'sandbox helper');
+    assert.equal(c?.isOk, false);
+    assert.match(c?.fix ?? '', /npm run build/);
+  });
+
   it('redteam-67: refuses sessions where user namespaces are blocked', () => {
     const a = assess({
       ...GOOD,

@@ -1,7 +1,7 @@
 // perimeter run: a program inside the session sandbox, its only way out the session's egress
 // proxy, every decision in the session's audit spool.
 
-import { chmodSync, existsSync, mkdirSync, realpathSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { Server } from 'node:net';
@@ -44,8 +44,27 @@ export function sessionsDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(stateDir(env), 'sessions');
 }
 
-/** The root of this Perimeter installation: read-only in every sandbox (sandbox.md case 36). */
+/** The root of this Perimeter installation. */
 const INSTALL_ROOT = resolve(dirname(DEFAULT_POLICY), '..');
+
+/**
+ * What the host runs of Perimeter itself: read-only in every sandbox (sandbox.md case 36), even
+ * when the checkout is the workspace (its sources stay writable: they are the work).
+ */
+function ownAssets(): string[] {
+  let packages: string[];
+  try {
+    packages = readdirSync(join(INSTALL_ROOT, 'packages'));
+  } catch {
+    packages = [];
+  }
+  return [
+    join(INSTALL_ROOT, 'node_modules'),
+    join(INSTALL_ROOT, 'packages/cli/bin'),
+    join(INSTALL_ROOT, 'packages/sandbox/native/build'),
+    ...packages.map((name) => join(INSTALL_ROOT, 'packages', name, 'dist')),
+  ].filter((path) => existsSync(path));
+}
 
 function canonicalDir(flag: string, path: string): string {
   let real: string;
@@ -155,7 +174,7 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
       command,
       hostEnv: process.env,
       // The session's own spool too, wherever --audit put it (case 36).
-      readOnly: [INSTALL_ROOT, auditPath, ...loaded.files.map((f) => resolve(f))],
+      readOnly: [...ownAssets(), auditPath, ...loaded.files.map((f) => resolve(f))],
       hidden: [stateDir()],
     });
   } catch (e) {
