@@ -6,8 +6,6 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
-  accessSync,
-  constants,
   mkdirSync,
   mkdtempSync,
   readFileSync,
@@ -16,7 +14,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Engine } from '@perimeter/policy';
 import { BWRAP_PATH, HELPER_PATH, isHelperBuilt } from './preflight.js';
 import { READY_FD, bwrapArgs, sessionEnv } from './bwrap-args.js';
