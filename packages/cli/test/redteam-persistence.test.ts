@@ -180,7 +180,6 @@ void test(
   'redteam-42 the hooks of a repository nested in the workspace (core.hooksPath, husky) are protected',
   {
     skip,
-    todo: 'known gap: core.hooksPath and the .husky/.githooks names are applied only at the top of each writable root; a repository nested in the workspace (a directory of several repos, a monorepo sub-repo) keeps writable hooks at its hooksPath',
   },
   async (t) => {
     const f = fixture(t);
@@ -211,7 +210,6 @@ void test(
   "redteam-42 a core.hooksPath from the user's global git config is resolved and protected too",
   {
     skip,
-    todo: "known gap: only the repository's own .git/config is read for core.hooksPath; a relative hooksPath in ~/.gitconfig (applies to every repository) names a workspace directory the session can create",
   },
   async (t) => {
     const f = fixture(t);
@@ -378,7 +376,6 @@ void test(
   'redteam-45 a workspace whose .vscode has no tasks.json still starts under a policy protecting it',
   {
     skip,
-    todo: 'bug: balanced.yaml\'s trust-handoff rule masks the missing .vscode/tasks.json inside the read-only .vscode bind, bubblewrap cannot create the mount point ("Can\'t mkdir …/.vscode/tasks.json: Read-only file system") and nothing runs (exit 1)',
   },
   async (t) => {
     const f = fixture(t);
@@ -440,7 +437,12 @@ void test(
     assert.ok(!existsSync(join(f.home, '.local/bin/git')));
     assert.ok(!existsSync(join(onPath, 'ssh')));
     assertEndedNormally(s);
-    await auditsEachMount(t, s, [join(f.home, '.local'), onPath]);
+    // The mask lands on the first missing component: ~/.local, or ~/.local/bin once Perimeter's
+    // state directory (~/.local/state/perimeter) exists.
+    const local = s.events.some((e) => e.outcome?.dest === join(f.home, '.local'))
+      ? join(f.home, '.local')
+      : join(f.home, '.local/bin');
+    await auditsEachMount(t, s, [local, onPath]);
   },
 );
 
@@ -448,7 +450,6 @@ void test(
   'redteam-47 ~/bin, which a login shell puts on PATH once it exists, cannot be created',
   {
     skip,
-    todo: 'known gap: ~/bin is protected only when it is on PATH at launch, but Debian/Ubuntu ~/.profile adds it to PATH at the next login if it exists',
   },
   async (t) => {
     const f = fixture(t);
@@ -525,7 +526,6 @@ void test(
   'redteam-49 a single file granted on its own (~/.gitconfig read, ~/.bash_history read-write) does not stop the session',
   {
     skip,
-    todo: 'bug: a file granted read-write by an exact path is planned as a writable root, and its trust-handoff paths as directories inside it: "bwrap: Can\'t mkdir parents for ~/.bash_history/.git: Not a directory", nothing runs (exit 1); balanced.yaml hits it with ~/.gitconfig whenever HOME is under /tmp (its /tmp/** grant makes the file writable)',
   },
   async (t) => {
     const f = fixture(t);
@@ -558,7 +558,6 @@ void test(
   'redteam-49 other client configuration that runs code (cargo, gradle, yarn, pip) cannot be written either',
   {
     skip,
-    todo: "known gap, beyond §4's list: with a writable HOME, ~/.cargo/config.toml (build.rustc-wrapper), ~/.gradle/init.d/*.gradle, ~/.yarnrc.yml (yarnPath) and ~/.config/pip/pip.conf (index-url) are writable",
   },
   async (t) => {
     const f = fixture(t);

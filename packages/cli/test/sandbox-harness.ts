@@ -462,17 +462,13 @@ export async function auditsEachMount(
   t: TestContext,
   s: SessionResult,
   paths: readonly string[],
-  todo: string | undefined = AUDIT_GAP_BUILT_IN,
+  todo: string | undefined = undefined,
 ): Promise<void> {
   await t.test('audit: a filesystem.mount event for each protected path', { todo }, () => {
     const missing = paths.filter((p) => mountEventFor(s, p) === undefined);
     assert.deepEqual(missing, [], 'protected paths without a filesystem.mount event');
   });
 }
-
-/** The audit gap shared by every built-in trust-handoff protection (see docs/redteam.md). */
-export const AUDIT_GAP_BUILT_IN =
-  'known gap: built-in trust-handoff protections (protected-paths.ts, the git-directory walk, core.hooksPath) carry no policy decision, so run.ts writes no filesystem.mount event for them';
 
 /** Network decision events (network.connect, network.get, …) whose resource matches. */
 export function networkEvents(s: SessionResult, resource: string | RegExp): Event[] {

@@ -46,6 +46,8 @@ export interface EgressOptions {
   readonly idleMs?: number;
   /** Client connections open at once; further ones are closed on arrival. */
   readonly maxConnections?: number;
+  /** When aborted (the session is over), every open tunnel is closed, and its close audited. */
+  readonly signal?: AbortSignal;
 }
 
 const HOP_BY_HOP = new Set([
@@ -80,6 +82,7 @@ export function createEgressProxy(options: EgressOptions): Server {
     audit,
     sessionId: options.sessionId ?? 'proxy',
     idleMs: options.idleMs ?? 300_000,
+    ...(options.signal ? { signal: options.signal } : {}),
   };
 
   /** A request refused before any policy decision (no token, or not one this proxy speaks). */

@@ -163,6 +163,7 @@ export function createSocksProxy(options: EgressOptions): Server {
           audit: (r) => options.audit?.(r),
           sessionId: options.sessionId ?? 'proxy',
           idleMs: options.idleMs ?? 300_000,
+          ...(options.signal ? { signal: options.signal } : {}),
         },
       );
     } catch {

@@ -31,6 +31,8 @@ export interface TunnelDeps {
   readonly audit: (record: AuditRecord) => void;
   readonly sessionId: string;
   readonly idleMs: number;
+  /** Closes the tunnel when aborted. */
+  readonly signal?: AbortSignal;
 }
 
 /** The record of a finished connection: where to, and how much went each way. */
@@ -118,7 +120,14 @@ export function openTunnel(t: TunnelRequest, deps: TunnelDeps): void {
     if (t.early.length > 0) inspect(Buffer.alloc(0));
   });
   upstream.once('error', (e) => t.onFail(e.message));
+  const stop = (): void => {
+    upstream.destroy();
+    t.client.destroy();
+  };
+  if (deps.signal?.aborted) stop();
+  else deps.signal?.addEventListener('abort', stop, { once: true });
   upstream.once('close', () => {
+    deps.signal?.removeEventListener('abort', stop);
     t.client.destroy();
     deps.audit(closedRecord(deps, t.resource, t.address, started, bytesIn, bytesOut));
   });

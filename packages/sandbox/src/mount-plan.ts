@@ -17,6 +17,7 @@
 
 import type { Decision, Engine, FilesystemAnchor } from '@perimeter/policy';
 import {
+  HOME_ONLY_NAMES,
   HOME_ONLY_WHEN_MISSING,
   PROTECTED_IN_GIT_DIR,
   PROTECTED_NAMES,
@@ -428,26 +429,52 @@ export function planMounts(input: PlanInput): MountPlan {
       pin(at, fact);
     }
   };
+  /** Blocks creating `path` when it does not exist; an existing one is left as it is. */
+  const blockIfMissing = (path: string): void => {
+    const root = writableRoots.find((r) => isUnder(path, r.dest) && path !== r.dest);
+    if (root && view.lstat(path) === undefined) blockCreation(path, root, 'git directory');
+  };
   // Names that run from the home directory are protected there even when only a part of home is
   // writable (a read-write ~/.config still keeps ~/.config/systemd read-only).
   for (const name of PROTECTED_NAMES) protect(join(input.home, name), 'trust-handoff path');
   const protectionRoots = new Set(writableRoots.map((r) => r.dest));
   if (isWorkspaceWritable) protectionRoots.add(input.workspace);
+  // A hooks path set for every repository (~/.gitconfig, ~/.config/git/config) applies to each
+  // worktree; one set in a repository's own config, to that repository (case 42).
+  const globalHooks =
+    hooksPathOf(view.readText(join(input.home, '.gitconfig')) ?? '') ??
+    hooksPathOf(view.readText(join(input.home, '.config/git/config')) ?? '');
+  const protectHooksPath = (worktree: string, hooks: string | undefined): void => {
+    if (hooks === undefined) return;
+    // Git expands a leading ~/ to the home directory; a relative path is from the worktree.
+    const abs = hooks.startsWith('~/')
+      ? join(input.home, hooks.slice(2))
+      : hooks.startsWith('/')
+        ? hooks
+        : join(worktree, hooks);
+    protect(abs.replace(/\/+$/, ''), 'core.hooksPath');
+  };
   for (const r of protectionRoots) {
     for (const name of PROTECTED_NAMES)
       protect(join(r, name), 'trust-handoff path', r === input.home || !HOME_ONLY_WHEN_MISSING.has(name));
     if (view.lstat(join(r, '.git'))?.type === 'file') protect(join(r, '.git'), 'git directory pointer');
-    const hooks = hooksPathOf(view.readText(join(r, '.git/config')) ?? '');
-    if (hooks !== undefined) {
-      // Git expands a leading ~/ to the home directory; a relative path is from the worktree.
-      const abs = hooks.startsWith('~/')
-        ? join(input.home, hooks.slice(2))
-        : hooks.startsWith('/')
-          ? hooks
-          : join(r, hooks);
-      protect(abs.replace(/\/+$/, ''), 'core.hooksPath');
-    }
+    protectHooksPath(r, hooksPathOf(view.readText(join(r, '.git/config')) ?? ''));
+    protectHooksPath(r, globalHooks);
+    // A repository without submodules yet: nothing may plant one's git directory (case 30).
+    if (view.lstat(join(r, '.git'))?.type === 'dir') blockIfMissing(join(r, '.git/modules'));
   }
+  // Repositories nested anywhere in the workspace: their hooks directories and hook managers.
+  for (const g of gitDirs) {
+    if (!g.endsWith('/.git')) continue;
+    const worktree = parentOf(g);
+    if (protectionRoots.has(worktree)) continue;
+    protectHooksPath(worktree, hooksPathOf(view.readText(join(g, 'config')) ?? ''));
+    protectHooksPath(worktree, globalHooks);
+    for (const name of ['.husky', '.githooks']) protect(join(worktree, name), 'hook manager', false);
+    blockIfMissing(join(g, 'modules'));
+  }
+  // Home-directory configuration that other tools run or trust, protected only in home.
+  for (const name of HOME_ONLY_NAMES) protect(join(input.home, name), 'home configuration');
   for (const g of gitDirs) for (const name of PROTECTED_IN_GIT_DIR) protect(join(g, name), 'git directory');
   // A `.git` file (worktree, submodule) points git at its directory: rewriting it redirects git.
   for (const f of gitFiles) protect(f, 'git directory pointer');

@@ -82,6 +82,35 @@ export const HOME_ONLY_WHEN_MISSING: ReadonlySet<string> = new Set([
   '.config/systemd',
 ]);
 
+/**
+ * Home-directory files and directories that tools run or trust, but which are ordinary names in a
+ * project (a project's own `bin/`): protected only under the home directory (cases 47–49).
+ */
+export const HOME_ONLY_NAMES: readonly string[] = [
+  'bin',
+  '.cargo/config.toml',
+  '.cargo/config',
+  '.gradle/init.d',
+  '.gradle/init.gradle',
+  '.gradle/gradle.properties',
+  '.m2/settings.xml',
+  '.yarnrc',
+  '.yarnrc.yml',
+  '.config/pip',
+  '.pip',
+  '.condarc',
+  '.config/pnpm',
+  '.config/nvim',
+  '.vimrc',
+  '.emacs',
+  '.emacs.d',
+  '.config/autostart',
+  '.config/environment.d',
+  '.pam_environment',
+  '.xprofile',
+  '.xsession',
+];
+
 /** Inside any git directory (a repository's `.git`, a submodule's, a worktree's common dir). */
 export const PROTECTED_IN_GIT_DIR: readonly string[] = ['hooks', 'config', 'info'];
 

@@ -162,7 +162,17 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
     sessionId,
     ...(user !== undefined ? { user: { id: user, ...(groups ? { groups } : {}) } } : {}),
   };
-  const record = (r: Parameters<Spool['append']>[0]): void => void spool.append(r);
+  let lastRecordAt = Date.now();
+  let isEnded = false;
+  const record = (r: Parameters<Spool['append']>[0]): void => {
+    lastRecordAt = Date.now();
+    if (isEnded) {
+      // After session.end nothing may be appended; say so rather than lose it silently.
+      ui.err(`perimeter: an audit event arrived after the session ended and was not recorded (${r.type})`);
+      return;
+    }
+    spool.append(r);
+  };
 
   let prepared: PreparedSession;
   try {
@@ -181,7 +191,7 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
     if (e instanceof SessionError) {
       record(lifecycleRecord('session.refused', ctx, { reason: e.message }));
       spool.close();
-      throw new UserError(`the sandbox cannot start: ${e.message}`, `${e.fix}; nothing ran`);
+      throw new UserError(`the sandbox cannot start: ${e.message}`, `${e.fix}; nothing ran`, 125);
     }
     spool.close();
     throw e;
@@ -201,6 +211,16 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
     }),
   );
   for (const m of prepared.plan.mounts) {
+    if (!m.decision && m.mount.op !== 'tmpfs' && m.mount.op !== 'empty' && !m.why.startsWith('pinned')) {
+      // Built-in protections (trust-handoff paths, git directories, Perimeter's own files).
+      startRecords.push(
+        lifecycleRecord('filesystem.mount', ctx, {
+          mount: m.mount.op === 'bind' ? (m.mount.writable ? 'bind' : 'read-only') : m.mount.op,
+          dest: m.mount.dest,
+          why: m.why,
+        }),
+      );
+    }
     if (m.decision) {
       startRecords.push({
         ...decisionRecord(
@@ -233,7 +253,14 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
   );
   spool.appendAll(startRecords);
 
-  const egress: EgressOptions = { engine, sessionId, token: prepared.token, audit: record };
+  const sessionOver = new AbortController();
+  const egress: EgressOptions = {
+    engine,
+    sessionId,
+    token: prepared.token,
+    audit: record,
+    signal: sessionOver.signal,
+  };
   const servers: Server[] = [createEgressProxy(egress), createSocksProxy(egress)];
   const started = Date.now();
   let exit: Awaited<ReturnType<typeof launchSession>> | undefined;
@@ -250,7 +277,13 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
     for (const n of ['http.sock', 'socks.sock']) chmodSync(join(prepared.sockets, n), 0o600);
     exit = await launchSession(prepared);
   } finally {
+    sessionOver.abort(); // tunnels the sandbox left open are closed (and their closes audited)
     await Promise.all(servers.map(closeNow));
+    // The sandbox is gone, so its tunnels are closing: wait until their network.closed events
+    // are in (no event for 50 ms), at most a second, before the session ends.
+    const waitFrom = Date.now();
+    while (Date.now() - lastRecordAt < 50 && Date.now() - waitFrom < 1000)
+      await new Promise((ok) => setTimeout(ok, 10));
     cleanupSession(prepared);
     record(
       lifecycleRecord('session.end', ctx, {
@@ -260,8 +293,10 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
         ...(exit?.signal ? { signal: exit.signal } : {}),
       }),
     );
+    isEnded = true;
     spool.close();
   }
+  if (exit === undefined) return 70; // unreachable: the launch either returned or threw
   if (!exit.started) {
     const why = missingProtection();
     ui.err(`perimeter: ${why.message}`);
