@@ -322,7 +322,6 @@ void test(
   'compat-05 curl with a tunnel still open as the session ends: the exit code and its network.closed are kept',
   {
     skip: needs('curl'),
-    todo: "bug: a tunnel still open as the workload exits has its network.closed reach run.ts after the audit spool is closed, so the record is lost; unguarded, the append throws an uncaught SpoolError and `perimeter run` exits 1 instead of the workload's 0 (docs/compatibility.md, finding 1)",
   },
   async (t) => {
     // A CONNECT tunnel whose response never ends, still open when the workload exits.

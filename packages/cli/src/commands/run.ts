@@ -278,6 +278,7 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
     exit = await launchSession(prepared);
   } finally {
     sessionOver.abort(); // tunnels the sandbox left open are closed (and their closes audited)
+    lastRecordAt = Date.now(); // their close events come a few ticks later: wait for them below
     await Promise.all(servers.map(closeNow));
     // The sandbox is gone, so its tunnels are closing: wait until their network.closed events
     // are in (no event for 50 ms), at most a second, before the session ends.
