@@ -162,10 +162,11 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
     sessionId,
     ...(user !== undefined ? { user: { id: user, ...(groups ? { groups } : {}) } } : {}),
   };
-  let lastRecordAt = Date.now();
+  /** When the latest audit event came in (the session end waits for a quiet moment). */
+  const activity = { lastRecordAt: Date.now() };
   let isEnded = false;
   const record = (r: Parameters<Spool['append']>[0]): void => {
-    lastRecordAt = Date.now();
+    activity.lastRecordAt = Date.now();
     if (isEnded) {
       // After session.end nothing may be appended; say so rather than lose it silently.
       ui.err(`perimeter: an audit event arrived after the session ended and was not recorded (${r.type})`);
@@ -278,12 +279,12 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
     exit = await launchSession(prepared);
   } finally {
     sessionOver.abort(); // tunnels the sandbox left open are closed (and their closes audited)
-    lastRecordAt = Date.now(); // their close events come a few ticks later: wait for them below
+    activity.lastRecordAt = Date.now(); // their close events come a few ticks later: wait for them below
     await Promise.all(servers.map(closeNow));
     // The sandbox is gone, so its tunnels are closing: wait until their network.closed events
     // are in (no event for 50 ms), at most a second, before the session ends.
     const waitFrom = Date.now();
-    while (Date.now() - lastRecordAt < 50 && Date.now() - waitFrom < 1000)
+    while (Date.now() - activity.lastRecordAt < 50 && Date.now() - waitFrom < 1000)
       await new Promise((ok) => setTimeout(ok, 10));
     cleanupSession(prepared);
     record(
