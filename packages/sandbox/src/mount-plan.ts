@@ -160,6 +160,7 @@ export function planMounts(input: PlanInput): MountPlan {
 
   // 1. Roots: what the allow rules grant, as whole directories or exact paths.
   const roots = new Map<string, Root>();
+  const privateDirs = new Map<string, Decision>();
   for (const a of anchors.filter((x) => x.ref.effect === 'allow')) {
     if (a.shape === 'glob') {
       notes.push(
@@ -173,7 +174,12 @@ export function planMounts(input: PlanInput): MountPlan {
     const write = decide(a.dir, 'write');
     if (read.decision !== 'allow' && write.decision !== 'allow') continue;
     const fact = view.lstat(a.dir);
-    if (fact === undefined) continue;
+    if (fact === undefined) {
+      // A writable directory that does not exist yet (a tool's cache on a fresh machine): the
+      // session gets it empty and private, so the tool works and nothing reaches the host.
+      if (a.shape === 'subtree' && write.decision === 'allow') privateDirs.set(a.dir, write);
+      continue;
+    }
     let source = a.dir;
     const real = view.realpath(a.dir);
     if (fact.type === 'symlink' || real !== a.dir) {
@@ -208,6 +214,16 @@ export function planMounts(input: PlanInput): MountPlan {
     return best;
   };
   const writableRoots = rootList.filter((r) => r.writable && r.isDir);
+  // Inside a writable directory the session can make a missing one itself, on the host; inside a
+  // read-only one nothing can be mounted (bubblewrap could not make the mount point).
+  for (const [dir, decision] of privateDirs) {
+    if (visibleRoot(dir) !== undefined) continue;
+    mounts.push({
+      mount: { op: 'tmpfs', dest: dir },
+      why: 'allowed read-write; absent on the host, so private to the session',
+      decision,
+    });
+  }
 
   const masked = new Set<string>();
   /** Masked directories: nothing below them can (or needs to) be mounted. */

@@ -438,6 +438,23 @@ describe('mount plan: denials', () => {
   });
 });
 
+describe('mount plan: writable grants that do not exist yet', () => {
+  it('compat-03: a missing cache directory outside every writable grant is private to the session; inside one it is left to the session', () => {
+    const host = makeHost({});
+    const plan = planFor(host, {
+      allow: [
+        WORKSPACE_RW,
+        { id: 'cache', paths: ['~/.npm/**'], access: 'rw' },
+        { id: 'build', paths: ['${workspace}/build/**'], access: 'rw' },
+      ],
+    });
+    const npm = join(host.home, '.npm');
+    assert.deepEqual(mountAt(plan, npm).mount, { op: 'tmpfs', dest: npm });
+    assert.equal(mountAt(plan, npm).decision?.decision, 'allow');
+    assert.equal(mountsAt(plan, join(host.workspace, 'build')).length, 0);
+  });
+});
+
 describe('mount plan: audit mode', () => {
   it('does not widen the view: denied paths stay masked, and the decision says it follows the would-be one', () => {
     const host = makeHost({ 'ws/secrets/key': 'k' });
