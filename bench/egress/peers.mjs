@@ -25,7 +25,7 @@ export const labelOf = (key) => PEERS.find((p) => p.key === key)?.label ?? key;
 /** How each peer was configured, for the results and the docs. */
 export const SETUP = [
   'Perimeter: `createEgressProxy({ engine, sessionId })` from `@perimeter/egress` (the built `dist`), the engine from `createEngine` over the embedded default policy (examples/balanced.yaml) plus a group policy whose one allow rule names `127.0.0.1/32` and the sink port (the built-in guard refuses loopback unless an allow rule names it), as `perimeter proxy --groups bench` builds it. Every CONNECT is parsed, decided, the tunnel dialled by address, and the first client bytes inspected for a TLS ClientHello (domain-fronting check) before the splice.',
-  "Perimeter + audit spool: the same, with `audit` bound to a `Spool` in the temp directory, as `perimeter proxy --audit <file>`: one hash-chained JSON line per decision and per closed connection, each written and fsynced synchronously (the spool's default, `isDurable`).",
+  "Perimeter + audit spool: the same, with `audit` bound to a `Spool` in the temp directory, as `perimeter proxy --audit <file>`: one hash-chained JSON line per decision and per closed connection, each written at once and flushed to disk in group commits at most 20 ms apart (`flushDelayMs: 20`, as `perimeter proxy` and `perimeter run` open it).",
   'proxy-chain: `new Server({ port: 0, host: "127.0.0.1" })` in simple mode (no `prepareRequestFunction`): it decides nothing and dials every CONNECT directly.',
   "srt: `createHttpProxyServer({ filter })` from `@anthropic-ai/sandbox-runtime/dist/sandbox/http-proxy.js` (the package has no exports map), the HTTP/CONNECT proxy SandboxManager starts, listening on its own. The filter does what SandboxManager's `filterNetworkRequest` does for a configured `allowedDomains: [\"127.0.0.1:<sink port>\"]`, with srt's own `isValidHost`, `canonicalizeHost` and `matchesDomainPatternWithPort`. Not included: SandboxManager's front mux (one port for HTTP and SOCKS, which pipes each HTTP connection on to this server over a unix socket: one more hop than measured here) and its proxy token; no MITM CA, so CONNECTs are opaque tunnels. The package declares Node ≥ 22.12; its proxy ran unchanged on Node 20 here.",
   'bare node:net relay (reference): not a product, the least a Node proxy can do: a `node:net` server that reads the CONNECT head, dials the target, answers 200 and joins the sockets with `pipe()` both ways; no policy, no HTTP parser (bench/egress/peers.mjs). It shows the ceiling of a relay in Node on this machine.',
@@ -92,7 +92,7 @@ async function startPerimeter(sinkPort, withAudit) {
     // As `perimeter proxy --audit <file>`: hash-chained JSON lines, one write per record.
     spoolPath = join(os.tmpdir(), `perimeter-egress-bench-${process.pid}.jsonl`);
     rmSync(spoolPath, { force: true });
-    spool = Spool.open(spoolPath, { chainId: sessionId });
+    spool = Spool.open(spoolPath, { chainId: sessionId, flushDelayMs: 20 });
     spool.append(lifecycleRecord('session.start', { sessionId }, { kind: 'proxy' }));
   }
   const server = createEgressProxy({

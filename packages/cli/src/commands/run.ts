@@ -44,6 +44,10 @@ export function sessionsDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(stateDir(env), 'sessions');
 }
 
+function isUnder(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(`${dir}/`);
+}
+
 /** The root of this Perimeter installation. */
 const INSTALL_ROOT = resolve(dirname(DEFAULT_POLICY), '..');
 
@@ -185,7 +189,12 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
       command,
       hostEnv: process.env,
       // The session's own spool too, wherever --audit put it (case 36).
-      readOnly: [...ownAssets(), auditPath, ...loaded.files.map((f) => resolve(f))],
+      // (The default spool is in the state directory, which is hidden from every session anyway.)
+      readOnly: [
+        ...ownAssets(),
+        ...(isUnder(auditPath, stateDir()) ? [] : [auditPath]),
+        ...loaded.files.map((f) => resolve(f)),
+      ],
       hidden: [stateDir()],
     });
   } catch (e) {
