@@ -48,6 +48,8 @@ export interface EgressOptions {
   readonly maxConnections?: number;
   /** When aborted (the session is over), every open tunnel is closed, and its close audited. */
   readonly signal?: AbortSignal;
+  /** Kept up to date with the number of open tunnels (CONNECT and SOCKS5). */
+  readonly tunnels?: { open: number };
 }
 
 const HOP_BY_HOP = new Set([
@@ -83,6 +85,7 @@ export function createEgressProxy(options: EgressOptions): Server {
     sessionId: options.sessionId ?? 'proxy',
     idleMs: options.idleMs ?? 300_000,
     ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.tunnels ? { tracker: options.tunnels } : {}),
   };
 
   /** A request refused before any policy decision (no token, or not one this proxy speaks). */

@@ -164,6 +164,7 @@ export function createSocksProxy(options: EgressOptions): Server {
           sessionId: options.sessionId ?? 'proxy',
           idleMs: options.idleMs ?? 300_000,
           ...(options.signal ? { signal: options.signal } : {}),
+          ...(options.tunnels ? { tracker: options.tunnels } : {}),
         },
       );
     } catch {

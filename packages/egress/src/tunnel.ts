@@ -33,6 +33,8 @@ export interface TunnelDeps {
   readonly idleMs: number;
   /** Closes the tunnel when aborted. */
   readonly signal?: AbortSignal;
+  /** Counts the tunnels open now; a tunnel leaves it after its close is audited. */
+  readonly tracker?: { open: number };
 }
 
 /** The record of a finished connection: where to, and how much went each way. */
@@ -76,6 +78,7 @@ export function openTunnel(t: TunnelRequest, deps: TunnelDeps): void {
   let bytesIn = 0;
   let bytesOut = 0;
   const upstream = deps.dial(t.address, t.port);
+  if (deps.tracker) deps.tracker.open++;
   let isSpliced = false;
   // A client that half-closes before its first bytes were judged (it gave up): end the upstream
   // too, so it closes and the tunnel with it, instead of both sides waiting forever. Bytes not yet
@@ -130,6 +133,7 @@ export function openTunnel(t: TunnelRequest, deps: TunnelDeps): void {
     deps.signal?.removeEventListener('abort', stop);
     t.client.destroy();
     deps.audit(closedRecord(deps, t.resource, t.address, started, bytesIn, bytesOut));
+    if (deps.tracker) deps.tracker.open--;
   });
   t.client.once('close', () => upstream.destroy());
 }

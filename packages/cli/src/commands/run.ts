@@ -166,11 +166,8 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
     sessionId,
     ...(user !== undefined ? { user: { id: user, ...(groups ? { groups } : {}) } } : {}),
   };
-  /** When the latest audit event came in (the session end waits for a quiet moment). */
-  const activity = { lastRecordAt: Date.now() };
   let isEnded = false;
   const record = (r: Parameters<Spool['append']>[0]): void => {
-    activity.lastRecordAt = Date.now();
     if (isEnded) {
       // After session.end nothing may be appended; say so rather than lose it silently.
       ui.err(`perimeter: an audit event arrived after the session ended and was not recorded (${r.type})`);
@@ -264,12 +261,14 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
   spool.appendAll(startRecords);
 
   const sessionOver = new AbortController();
+  const tunnels = { open: 0 };
   const egress: EgressOptions = {
     engine,
     sessionId,
     token: prepared.token,
     audit: record,
     signal: sessionOver.signal,
+    tunnels,
   };
   const servers: Server[] = [createEgressProxy(egress), createSocksProxy(egress)];
   const started = Date.now();
@@ -288,13 +287,11 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
     exit = await launchSession(prepared);
   } finally {
     sessionOver.abort(); // tunnels the sandbox left open are closed (and their closes audited)
-    activity.lastRecordAt = Date.now(); // their close events come a few ticks later: wait for them below
     await Promise.all(servers.map(closeNow));
-    // The sandbox is gone, so its tunnels are closing: wait until their network.closed events
-    // are in (no event for 50 ms), at most a second, before the session ends.
+    // Their close events come a few ticks after the abort: wait for them (at most a second), so
+    // they are in the spool before session.end.
     const waitFrom = Date.now();
-    while (Date.now() - activity.lastRecordAt < 50 && Date.now() - waitFrom < 1000)
-      await new Promise((ok) => setTimeout(ok, 10));
+    while (tunnels.open > 0 && Date.now() - waitFrom < 1000) await new Promise((ok) => setTimeout(ok, 5));
     cleanupSession(prepared);
     record(
       lifecycleRecord('session.end', ctx, {
