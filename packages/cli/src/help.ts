@@ -211,6 +211,7 @@ Options:
   --mode audit       log would-be network denials and allow them (guardrails and the built-in guard
                      still enforce); the filesystem view is always the one the policy would enforce
   --audit FILE       the audit spool (default: ~/.local/state/perimeter/sessions/SESSION.jsonl)
+  --upstream URL     reach allowed destinations through this corporate proxy (http://[user:pass@]host:port)
   --user U, --groups a,b   the subject; without --groups, group policies do not apply
 
 Exit codes: the program's own; 125 the sandbox did not start; 3 invalid input or policy.
@@ -222,7 +223,7 @@ Examples:
 
   proxy: `perimeter proxy — the egress proxy on its own
 
-Usage: perimeter proxy [--policy FILE...] [--listen 127.0.0.1:PORT] [--socks 127.0.0.1:PORT] [--audit FILE]
+Usage: perimeter proxy [--policy FILE...] [--listen 127.0.0.1:PORT] [--socks 127.0.0.1:PORT] [--audit FILE] [--upstream URL]
 
 Every HTTP request (absolute-form) and CONNECT tunnel is decided by the policy: the name first
 (a denied name is never looked up), then every address it resolves to, and only a vetted address
@@ -234,6 +235,8 @@ Options:
   --listen ADDR      loopback address and port to listen on (default 127.0.0.1:3128; 0 picks one)
   --socks ADDR       also accept SOCKS5 (CONNECT only) on this loopback address
   --audit FILE       append every decision to this hash-chained audit spool
+  --upstream URL     reach allowed destinations through this corporate proxy (http://[user:pass@]host:port);
+                     every decision is still made here, and the upstream sees only vetted addresses
   --user U, --groups a,b   the subject; without --groups, group policies do not apply
 
 Exit codes: 0 stopped, 3 invalid input or policy, or the address is taken.

@@ -23,6 +23,7 @@ import {
 } from '@perimeter/policy';
 import { createAdmitter } from './admit.js';
 import { isAuthorisedHeader } from './token.js';
+import { authorityOf, dialThroughUpstream, type UpstreamProxy } from './upstream.js';
 import { closedRecord, openTunnel, type TunnelDeps } from './tunnel.js';
 import type { Resolver } from './resolve.js';
 
@@ -50,6 +51,8 @@ export interface EgressOptions {
   readonly signal?: AbortSignal;
   /** Kept up to date with the number of open tunnels (CONNECT and SOCKS5). */
   readonly tunnels?: { open: number };
+  /** Reach every vetted address through this upstream (corporate) proxy. */
+  readonly upstream?: UpstreamProxy;
 }
 
 const HOP_BY_HOP = new Set([
@@ -80,7 +83,7 @@ export function createEgressProxy(options: EgressOptions): Server {
   const dial = options.dial ?? ((address: string, port: number) => connect({ host: address, port }));
   const audit = (record: AuditRecord): void => options.audit?.(record);
   const tunnelDeps: TunnelDeps = {
-    dial,
+    dial: options.upstream ? dialThroughUpstream(options.upstream) : dial,
     audit,
     sessionId: options.sessionId ?? 'proxy',
     idleMs: options.idleMs ?? 300_000,
@@ -170,12 +173,23 @@ export function createEgressProxy(options: EgressOptions): Server {
     const started = Date.now();
     let bytesOut = 0;
     let bytesIn = 0;
-    const upstream = httpRequest({
-      method: request.method,
-      path: `/${segments.join('/')}${query ?? ''}`,
-      headers,
-      createConnection: () => dial(address, request.port),
-    });
+    const path = `/${segments.join('/')}${query ?? ''}`;
+    const via = options.upstream;
+    const upstream = via
+      ? // Through the upstream proxy: absolute-form to the vetted address, the name in Host.
+        httpRequest({
+          host: via.host,
+          port: via.port,
+          method: request.method,
+          path: `http://${authorityOf(address, request.port)}${path}`,
+          headers: { ...headers, ...(via.authorization ? { 'proxy-authorization': via.authorization } : {}) },
+        })
+      : httpRequest({
+          method: request.method,
+          path,
+          headers,
+          createConnection: () => dial(address, request.port),
+        });
     upstream.on('response', (up) => {
       const out: Record<string, string | string[]> = {};
       for (const [k, v] of Object.entries(up.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;

@@ -8,6 +8,7 @@ import type { NetworkRequest } from '@perimeter/policy';
 import { createAdmitter } from './admit.js';
 import { openTunnel } from './tunnel.js';
 import { isToken } from './token.js';
+import { dialThroughUpstream } from './upstream.js';
 import type { EgressOptions } from './proxy.js';
 
 /** RFC 1928 §6 reply codes. */
@@ -159,7 +160,7 @@ export function createSocksProxy(options: EgressOptions): Server {
           },
         },
         {
-          dial,
+          dial: options.upstream ? dialThroughUpstream(options.upstream) : dial,
           audit: (r) => options.audit?.(r),
           sessionId: options.sessionId ?? 'proxy',
           idleMs: options.idleMs ?? 300_000,

@@ -27,7 +27,8 @@ export interface TunnelRequest {
 }
 
 export interface TunnelDeps {
-  readonly dial: (address: string, port: number) => Socket;
+  /** A connecting socket, or (through an upstream proxy) a promise of one already tunnelled. */
+  readonly dial: (address: string, port: number) => Socket | Promise<Socket>;
   readonly audit: (record: AuditRecord) => void;
   readonly sessionId: string;
   readonly idleMs: number;
@@ -77,22 +78,48 @@ export function openTunnel(t: TunnelRequest, deps: TunnelDeps): void {
   const started = Date.now();
   let bytesIn = 0;
   let bytesOut = 0;
-  const upstream = deps.dial(t.address, t.port);
   if (deps.tracker) deps.tracker.open++;
+  let upstream: Socket | undefined;
   let isSpliced = false;
+  let isClientEnded = false;
+  let isFinished = false;
+  const finish = (): void => {
+    if (isFinished) return;
+    isFinished = true;
+    deps.signal?.removeEventListener('abort', stop);
+    t.client.destroy();
+    deps.audit(closedRecord(deps, t.resource, t.address, started, bytesIn, bytesOut));
+    if (deps.tracker) deps.tracker.open--;
+  };
+  function stop(): void {
+    t.client.destroy();
+    if (upstream) upstream.destroy();
+    else finish();
+  }
+  if (deps.signal?.aborted) stop();
+  else deps.signal?.addEventListener('abort', stop, { once: true });
   // A client that half-closes before its first bytes were judged (it gave up): end the upstream
   // too, so it closes and the tunnel with it, instead of both sides waiting forever. Bytes not yet
   // judged are dropped.
   t.client.once('end', () => {
-    if (!isSpliced) upstream.end();
+    isClientEnded = true;
+    if (!isSpliced) upstream?.end();
   });
-  upstream.setTimeout(deps.idleMs, () => upstream.destroy());
-  upstream.once('connect', () => {
+  t.client.once('close', () => {
+    if (upstream) upstream.destroy();
+    else finish();
+  });
+
+  const onReady = (up: Socket): void => {
     t.onOpen();
     // The server's bytes flow at once (SSH and SMTP speak first); only the client's first bytes
     // are held, for the ClientHello check.
-    upstream.on('data', (data: Buffer) => (bytesIn += data.length));
-    upstream.pipe(t.client);
+    up.on('data', (data: Buffer) => (bytesIn += data.length));
+    up.pipe(t.client);
+    if (isClientEnded) {
+      up.end();
+      return;
+    }
     let held = t.early;
     const inspect = (chunk: Buffer): void => {
       held = Buffer.concat([held, chunk]);
@@ -108,32 +135,43 @@ export function openTunnel(t: TunnelRequest, deps: TunnelDeps): void {
             { resource: t.resource, reason: problem },
           ),
         );
-        upstream.destroy();
+        up.destroy();
         t.client.destroy();
         return;
       }
       isSpliced = true;
       bytesOut += held.length;
-      upstream.write(held);
+      up.write(held);
       t.client.on('data', (data: Buffer) => (bytesOut += data.length));
-      t.client.pipe(upstream);
+      t.client.pipe(up);
       t.client.resume();
     };
     t.client.on('data', inspect);
     if (t.early.length > 0) inspect(Buffer.alloc(0));
-  });
-  upstream.once('error', (e) => t.onFail(e.message));
-  const stop = (): void => {
-    upstream.destroy();
-    t.client.destroy();
   };
-  if (deps.signal?.aborted) stop();
-  else deps.signal?.addEventListener('abort', stop, { once: true });
-  upstream.once('close', () => {
-    deps.signal?.removeEventListener('abort', stop);
-    t.client.destroy();
-    deps.audit(closedRecord(deps, t.resource, t.address, started, bytesIn, bytesOut));
-    if (deps.tracker) deps.tracker.open--;
-  });
-  t.client.once('close', () => upstream.destroy());
+  const wire = (up: Socket): void => {
+    upstream = up;
+    up.setTimeout(deps.idleMs, () => up.destroy());
+    up.once('error', (e) => t.onFail(e.message));
+    up.once('close', finish);
+    if (t.client.destroyed || isFinished) up.destroy();
+  };
+
+  const dialled = deps.dial(t.address, t.port);
+  if (dialled instanceof Promise) {
+    // Through an upstream proxy: the socket comes back already tunnelled.
+    dialled.then(
+      (up) => {
+        wire(up);
+        if (!up.destroyed) onReady(up);
+      },
+      (e: Error) => {
+        t.onFail(e.message);
+        finish();
+      },
+    );
+  } else {
+    wire(dialled);
+    dialled.once('connect', () => onReady(dialled));
+  }
 }

@@ -2,7 +2,13 @@
 
 import type { AddressInfo } from 'node:net';
 import { Spool, lifecycleRecord, uuid7 } from '@perimeter/audit';
-import { createEgressProxy, createSocksProxy, type EgressOptions } from '@perimeter/egress';
+import {
+  createEgressProxy,
+  createSocksProxy,
+  parseUpstreamProxy,
+  type EgressOptions,
+  type UpstreamProxy,
+} from '@perimeter/egress';
 import { createEngine, parseAuthority, type CanonicalHost } from '@perimeter/policy';
 import { isPolicyPath, pathContext, requireValidPolicies } from '../policy-files.js';
 import { listFlag, parseArgs, stringFlag } from '../args.js';
@@ -38,6 +44,7 @@ export function runProxy(argv: readonly string[], ui: Ui): Promise<number> {
       groups: { type: 'list' },
       workspace: { type: 'string' },
       home: { type: 'string' },
+      upstream: { type: 'string' },
     },
     'proxy',
   );
@@ -61,9 +68,11 @@ export function runProxy(argv: readonly string[], ui: Ui): Promise<number> {
   const spool =
     auditPath === undefined ? undefined : Spool.open(auditPath, { chainId: sessionId, flushDelayMs: 20 });
   spool?.append(lifecycleRecord('session.start', { sessionId }, { kind: 'proxy' }));
+  const upstream = upstreamFlag(stringFlag(p, 'upstream'));
   const egressOptions: EgressOptions = {
     engine,
     sessionId,
+    ...(upstream ? { upstream } : {}),
     ...(spool ? { audit: (r) => void spool.append(r) } : {}),
   };
   const server = createEgressProxy(egressOptions);
@@ -102,4 +111,16 @@ export function runProxy(argv: readonly string[], ui: Ui): Promise<number> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+}
+
+/** `--upstream http://[user:pass@]host:port`: the corporate proxy every vetted connection goes through. */
+export function upstreamFlag(text: string | undefined): UpstreamProxy | undefined {
+  if (text === undefined) return undefined;
+  const parsed = parseUpstreamProxy(text);
+  if ('error' in parsed)
+    throw new UserError(
+      `--upstream: ${parsed.error}`,
+      'for example --upstream http://proxy.corp.example:3128',
+    );
+  return parsed.upstream;
 }

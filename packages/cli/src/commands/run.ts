@@ -27,6 +27,7 @@ import {
   type PreparedSession,
 } from '@perimeter/sandbox';
 import { DEFAULT_POLICY, isPolicyPath, requireValidPolicies } from '../policy-files.js';
+import { upstreamFlag } from './proxy.js';
 import { listFlag, parseArgs, stringFlag } from '../args.js';
 import { UserError } from '../errors.js';
 import type { Ui } from '../ui.js';
@@ -114,9 +115,11 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
       audit: { type: 'string' },
       user: { type: 'string' },
       groups: { type: 'list' },
+      upstream: { type: 'string' },
     },
     'run',
   );
+  const upstream = upstreamFlag(stringFlag(p, 'upstream'));
   const command = end >= 0 ? argv.slice(end + 1) : p.positionals;
   if (end < 0 && p.positionals.length > 0)
     throw new UserError(
@@ -269,6 +272,7 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
     audit: record,
     signal: sessionOver.signal,
     tunnels,
+    ...(upstream ? { upstream } : {}),
   };
   const servers: Server[] = [createEgressProxy(egress), createSocksProxy(egress)];
   const started = Date.now();
