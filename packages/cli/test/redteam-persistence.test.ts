@@ -139,7 +139,6 @@ void test(
   'redteam-41 a new .gitattributes filter= line is blocked or reported after the session',
   {
     skip,
-    todo: 'known gap: .gitattributes stays writable (it is project content) and no post-session check reports new filter= attributes (§4 case 41)',
   },
   async (t) => {
     const f = fixture(t);
@@ -402,18 +401,14 @@ void test(
     const s = await runSession(f, attempts(tries));
     assertSucceeded(s, Object.keys(tries));
     assertEndedNormally(s);
-    await t.test(
-      'audit: the session end lists changed build and lifecycle files for review',
-      { todo: 'known gap: no post-session diff of executable or config surfaces (§4 case 46)' },
-      () => {
-        const text = s.events
-          .filter((e) => e.type !== 'session.start')
-          .map((e) => JSON.stringify(e))
-          .join('\n');
-        for (const n of ['package.json', 'Makefile', '.pre-commit-config.yaml', 'node_modules/.bin/tsc'])
-          assert.ok(text.includes(n), `${n} is not reported`);
-      },
-    );
+    await t.test('audit: the session end lists changed build and lifecycle files for review', () => {
+      const text = s.events
+        .filter((e) => e.type !== 'session.start')
+        .map((e) => JSON.stringify(e))
+        .join('\n');
+      for (const n of ['package.json', 'Makefile', '.pre-commit-config.yaml', 'node_modules/.bin/tsc'])
+        assert.ok(text.includes(n), `${n} is not reported`);
+    });
   },
 );
 

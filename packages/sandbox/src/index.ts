@@ -33,3 +33,10 @@ export {
   type SessionExit,
   type SessionOptions,
 } from './session.js';
+export {
+  snapshotReview,
+  compareReview,
+  REVIEW_FILES,
+  type ReviewSnapshot,
+  type ReviewFindings,
+} from './review.js';

@@ -73,6 +73,8 @@ export interface MountPlan {
   readonly hidden: readonly { readonly path: string; readonly decision: Decision }[];
   /** Things a person should know: patterns that cannot be mounted, scans cut short. */
   readonly notes: readonly string[];
+  /** The git directories the walk of the workspace found (for the review after the session). */
+  readonly gitDirs: readonly string[];
 }
 
 export interface PlanInput {
@@ -530,5 +532,5 @@ export function planMounts(input: PlanInput): MountPlan {
   // Parents before children, so a mask is never hidden under a later bind.
   const order = mounts.map((m, i) => ({ m, i }));
   order.sort((a, b) => depth(a.m.mount.dest) - depth(b.m.mount.dest) || a.i - b.i);
-  return { mounts: order.map((o) => o.m), verify, createsOnHost, hidden, notes };
+  return { mounts: order.map((o) => o.m), verify, createsOnHost, hidden, notes, gitDirs: [...gitDirs] };
 }

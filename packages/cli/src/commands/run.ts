@@ -19,6 +19,8 @@ import {
   BWRAP_PATH,
   SECCOMP_SUMMARY,
   SessionError,
+  compareReview,
+  snapshotReview,
   assess,
   cleanupSession,
   gatherFacts,
@@ -277,6 +279,7 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
   const servers: Server[] = [createEgressProxy(egress), createSocksProxy(egress)];
   const started = Date.now();
   let exit: Awaited<ReturnType<typeof launchSession>> | undefined;
+  let findings: ReturnType<typeof compareReview> | undefined;
   try {
     await Promise.all(
       servers.map(
@@ -288,7 +291,9 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
       ),
     );
     for (const n of ['http.sock', 'socks.sock']) chmodSync(join(prepared.sockets, n), 0o600);
+    const review = snapshotReview(workspace, prepared.plan.gitDirs);
     exit = await launchSession(prepared);
+    findings = compareReview(review);
   } finally {
     sessionOver.abort(); // tunnels the sandbox left open are closed (and their closes audited)
     await Promise.all(servers.map(closeNow));
@@ -297,6 +302,25 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
     const waitFrom = Date.now();
     while (tunnels.open > 0 && Date.now() - waitFrom < 1000) await new Promise((ok) => setTimeout(ok, 5));
     cleanupSession(prepared);
+    if (findings && (findings.changed.length > 0 || findings.newRepositories.length > 0)) {
+      // What runs later outside the sandbox and could not be made read-only: for a person to review.
+      record(
+        lifecycleRecord('session.review', ctx, {
+          severity: findings.newRepositories.length > 0 ? 'high' : 'medium',
+          changed_files: findings.changed.join(',').slice(0, 500),
+          new_repositories: findings.newRepositories.join(',').slice(0, 500),
+        }),
+      );
+      const parts = [
+        ...(findings.changed.length > 0 ? [`changed ${findings.changed.join(', ')}`] : []),
+        ...(findings.newRepositories.length > 0
+          ? [`created git repositories whose hooks were writable: ${findings.newRepositories.join(', ')}`]
+          : []),
+      ];
+      ui.err(
+        `perimeter: review before running anything here outside the sandbox: the session ${parts.join('; ')}`,
+      );
+    }
     record(
       lifecycleRecord('session.end', ctx, {
         exit_code: exit?.code ?? -1,

@@ -1,0 +1,139 @@
+// The review after a session: what the session changed that code outside the sandbox will run or
+// trust later, but that cannot be made read-only because it is the work itself (research §4
+// cases 29, 41, 46): build and lifecycle files, git attributes, node_modules/.bin, and git
+// repositories created
+// during the session (their hooks were writable). Found by comparing a snapshot taken before the
+// launch with the workspace after it; reported, not undone.
+
+import { createHash } from 'node:crypto';
+import { lstatSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { join, relative } from 'node:path';
+
+/** Files at the top of the workspace that tools run or read as instructions. */
+export const REVIEW_FILES: readonly string[] = [
+  'package.json',
+  'Makefile',
+  'makefile',
+  'GNUmakefile',
+  'Justfile',
+  'justfile',
+  'Taskfile.yml',
+  '.gitattributes',
+  '.pre-commit-config.yaml',
+  'pyproject.toml',
+  'setup.py',
+  'setup.cfg',
+  'tox.ini',
+  'noxfile.py',
+  'Cargo.toml',
+  'build.rs',
+  'build.gradle',
+  'build.gradle.kts',
+  'settings.gradle',
+  'pom.xml',
+  'go.mod',
+  'Gemfile',
+  'Rakefile',
+  'Dockerfile',
+  'docker-compose.yml',
+  'compose.yaml',
+  'CMakeLists.txt',
+  'meson.build',
+];
+
+export interface ReviewSnapshot {
+  readonly workspace: string;
+  /** sha256 of each review file that exists (absent files are missing from the map). */
+  readonly files: ReadonlyMap<string, string>;
+  readonly gitDirs: ReadonlySet<string>;
+}
+
+export interface ReviewFindings {
+  /** Review files added, changed or removed (relative to the workspace). */
+  readonly changed: readonly string[];
+  /** Git repositories (their .git, relative) that did not exist before the session. */
+  readonly newRepositories: readonly string[];
+}
+
+function digest(path: string): string | undefined {
+  try {
+    return createHash('sha256').update(readFileSync(path)).digest('hex');
+  } catch {
+    return undefined;
+  }
+}
+
+/** The programs in node_modules/.bin (npm scripts run them by name, ahead of PATH). */
+const BIN_DIR = 'node_modules/.bin';
+
+/** What a review file or a node_modules/.bin entry is now: a link's target, or a file's sha256. */
+function stateOf(path: string): string | undefined {
+  try {
+    if (lstatSync(path).isSymbolicLink()) return `link:${readlinkSync(path)}`;
+  } catch {
+    return undefined;
+  }
+  return digest(path);
+}
+
+function reviewPaths(workspace: string): string[] {
+  let bins: string[];
+  try {
+    bins = readdirSync(join(workspace, BIN_DIR)).map((n) => `${BIN_DIR}/${n}`);
+  } catch {
+    bins = [];
+  }
+  return [...REVIEW_FILES, ...bins];
+}
+
+export function snapshotReview(workspace: string, gitDirs: readonly string[]): ReviewSnapshot {
+  const files = new Map<string, string>();
+  for (const name of reviewPaths(workspace)) {
+    const state = stateOf(join(workspace, name));
+    if (state !== undefined) files.set(name, state);
+  }
+  return { workspace, files, gitDirs: new Set(gitDirs) };
+}
+
+/** `.git` entries under `dir`, at most `limit` directories visited (objects and node_modules skipped). */
+function findGitDirs(dir: string, limit: number): string[] {
+  const out: string[] = [];
+  const stack = [dir];
+  let visited = 0;
+  while (stack.length > 0 && visited < limit) {
+    const at = stack.pop() as string;
+    visited++;
+    let names: string[];
+    try {
+      names = readdirSync(at);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      const path = join(at, name);
+      if (name === '.git') {
+        out.push(path);
+        continue;
+      }
+      if (name === 'node_modules') continue;
+      try {
+        if (lstatSync(path).isDirectory()) stack.push(path);
+      } catch {
+        // vanished: nothing to review
+      }
+    }
+  }
+  return out;
+}
+
+export function compareReview(before: ReviewSnapshot, dirLimit = 20_000): ReviewFindings {
+  const changed: string[] = [];
+  const names = new Set([...before.files.keys(), ...reviewPaths(before.workspace)]);
+  for (const name of names) {
+    if (before.files.get(name) !== stateOf(join(before.workspace, name))) changed.push(name);
+  }
+  const newRepositories = findGitDirs(before.workspace, dirLimit)
+    .filter((g) => !before.gitDirs.has(g))
+    .map((g) => relative(before.workspace, g));
+  return { changed, newRepositories };
+}
