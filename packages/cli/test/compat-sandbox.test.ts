@@ -516,7 +516,6 @@ void test(
   'compat-04 node fetch with only the session environment inside the sandbox',
   {
     skip: suiteSkip,
-    todo: "known gap: Node 20's fetch ignores HTTP(S)_PROXY (NODE_USE_ENV_PROXY needs Node 22.21 or 24) and the transparent capture covers only ports 80 and 443, so on any other port it dials the namespace's empty loopback (ECONNREFUSED); use a preload or a proxy-aware agent",
   },
   async (t) => {
     const { s, origin } = await session(

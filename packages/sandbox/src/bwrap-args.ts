@@ -11,6 +11,7 @@ export const INSIDE = {
   verify: '/run/perimeter/verify',
   sockets: '/run/perimeter/sockets',
   token: '/run/perimeter/token',
+  fetchPreload: '/run/perimeter/fetch-proxy.mjs',
 } as const;
 
 /** Ports whose direct connections (made without the proxy) are captured and sent to the proxy. */
@@ -34,6 +35,8 @@ export interface BwrapInput {
     readonly maskDir: string;
     readonly maskFile: string;
     readonly emptyDir?: string;
+    /** assets/fetch-proxy.mjs: Node's fetch through the proxy on versions that ignore *_PROXY. */
+    readonly fetchPreload?: string;
   };
   /** The complete environment of the workload (nothing else is inherited). */
   readonly env: Readonly<Record<string, string>>;
@@ -111,6 +114,7 @@ export function bwrapArgs(input: BwrapInput): string[] {
             '--ro-bind',
             host.token,
             INSIDE.token,
+            ...(host.fetchPreload ? ['--ro-bind', host.fetchPreload, INSIDE.fetchPreload] : []),
           );
         }
         args.push('--remount-ro', mount.dest);
@@ -205,6 +209,8 @@ export function sessionEnv(options: {
   readonly workspace: string;
   readonly sessionId: string;
   readonly token: string;
+  /** Whether the fetch preload is mounted (NODE_OPTIONS then loads it into every Node process). */
+  readonly hasFetchPreload?: boolean;
 }): Record<string, string> {
   const env: Record<string, string> = {};
   for (const k of ENV_ALLOWLIST) {
@@ -220,5 +226,6 @@ export function sessionEnv(options: {
     PERIMETER_SESSION: options.sessionId,
     PERIMETER_WORKSPACE: options.workspace,
     ...proxyEnv(options.token),
+    ...(options.hasFetchPreload ? { NODE_OPTIONS: `--import=${INSIDE.fetchPreload}` } : {}),
   };
 }

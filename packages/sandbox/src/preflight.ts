@@ -8,12 +8,12 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
 /** The in-sandbox helper, built from native/init.c by `npm run build` (found through the package, so bundles find it too). */
-export const HELPER_PATH = join(
-  dirname(createRequire(import.meta.url).resolve('@perimeter/sandbox/package.json')),
-  'native',
-  'build',
-  'perimeter-init',
+/** This package's directory, found through the package (so bundles find it too). */
+export const PACKAGE_ROOT = dirname(
+  createRequire(import.meta.url).resolve('@perimeter/sandbox/package.json'),
 );
+
+export const HELPER_PATH = join(PACKAGE_ROOT, 'native', 'build', 'perimeter-init');
 
 export function isHelperBuilt(): boolean {
   try {

@@ -4,15 +4,27 @@
 
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  rmdirSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Engine } from '@perimeter/policy';
-import { BWRAP_PATH, HELPER_PATH, isHelperBuilt } from './preflight.js';
+import { BWRAP_PATH, HELPER_PATH, PACKAGE_ROOT, isHelperBuilt } from './preflight.js';
 import { READY_FD, bwrapArgs, sessionEnv } from './bwrap-args.js';
 import { hostView } from './host-view.js';
 import { PlanError, planMounts, type HostView, type MountPlan } from './mount-plan.js';
 import { seccompArch, seccompBytes } from './seccomp.js';
+
+/** Node's fetch through the proxy, for Node versions whose fetch ignores *_PROXY. */
+const FETCH_PRELOAD_PATH = join(PACKAGE_ROOT, 'assets', 'fetch-proxy.mjs');
 
 /** A session that could not be set up: one sentence and how to fix it. Nothing ran. */
 export class SessionError extends Error {
@@ -109,7 +121,9 @@ export function prepareSession(options: SessionOptions): PreparedSession {
     // To the helper through a 0400 file, never argv (argv is world-readable in /proc, case 34).
     const tokenFile = join(dir, 'token');
     writeFileSync(tokenFile, token, { mode: 0o400 });
+    const fetchPreload = existsSync(FETCH_PRELOAD_PATH) ? FETCH_PRELOAD_PATH : undefined;
     const env = sessionEnv({
+      hasFetchPreload: fetchPreload !== undefined,
       hostEnv: options.hostEnv,
       home: options.home,
       workspace: options.workspace,
@@ -118,7 +132,17 @@ export function prepareSession(options: SessionOptions): PreparedSession {
     });
     const args = bwrapArgs({
       plan,
-      host: { init: HELPER_PATH, seccomp, verify, sockets, token: tokenFile, maskDir, maskFile, emptyDir },
+      host: {
+        init: HELPER_PATH,
+        seccomp,
+        verify,
+        sockets,
+        token: tokenFile,
+        maskDir,
+        maskFile,
+        emptyDir,
+        ...(fetchPreload ? { fetchPreload } : {}),
+      },
       env,
       cwd: options.workspace,
       command: options.command,
