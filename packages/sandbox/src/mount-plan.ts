@@ -447,6 +447,40 @@ export function planMounts(input: PlanInput): MountPlan {
       pin(at, fact);
     }
   };
+  /**
+   * A repository's submodule git directories (case 30): when there are none yet, none can be
+   * planted; when there are, the directory holding them is read-only (no new one can be planted)
+   * while each existing one stays writable (fetches write its objects), its hooks and config
+   * protected like any git directory's.
+   */
+  const guardModules = (modules: string): void => {
+    const fact = view.lstat(modules);
+    if (fact === undefined) {
+      blockIfMissing(modules);
+      return;
+    }
+    if (fact.type !== 'dir' || isCovered(modules) || !writableRoots.some((r) => isUnder(modules, r.dest)))
+      return;
+    pinAncestors(modules);
+    pinned.add(modules); // its own bind already makes it a mount point: no writable pin over it
+    mounts.push({
+      mount: { op: 'bind', source: modules, dest: modules, writable: false },
+      why: 'submodule git directories',
+    });
+    verify.push({ path: modules, dev: fact.dev, ino: fact.ino });
+    for (const name of view.list(modules) ?? []) {
+      const child = join(modules, name);
+      const c = view.lstat(child);
+      if (c?.type !== 'dir') continue;
+      pinned.add(child);
+      mounts.push({
+        mount: { op: 'bind', source: child, dest: child, writable: true },
+        why: 'submodule git directory',
+      });
+      verify.push({ path: child, dev: c.dev, ino: c.ino });
+      if (isGitDir(child)) gitDirs.add(child);
+    }
+  };
   /** Blocks creating `path` when it does not exist; an existing one is left as it is. */
   const blockIfMissing = (path: string): void => {
     const root = writableRoots.find((r) => isUnder(path, r.dest) && path !== r.dest);
@@ -479,7 +513,7 @@ export function planMounts(input: PlanInput): MountPlan {
     protectHooksPath(r, hooksPathOf(view.readText(join(r, '.git/config')) ?? ''));
     protectHooksPath(r, globalHooks);
     // A repository without submodules yet: nothing may plant one's git directory (case 30).
-    if (view.lstat(join(r, '.git'))?.type === 'dir') blockIfMissing(join(r, '.git/modules'));
+    if (view.lstat(join(r, '.git'))?.type === 'dir') guardModules(join(r, '.git/modules'));
   }
   // Repositories nested anywhere in the workspace: their hooks directories and hook managers.
   for (const g of gitDirs) {
@@ -489,7 +523,7 @@ export function planMounts(input: PlanInput): MountPlan {
     protectHooksPath(worktree, hooksPathOf(view.readText(join(g, 'config')) ?? ''));
     protectHooksPath(worktree, globalHooks);
     for (const name of ['.husky', '.githooks']) protect(join(worktree, name), 'hook manager', false);
-    blockIfMissing(join(g, 'modules'));
+    guardModules(join(g, 'modules'));
   }
   // Home-directory configuration that other tools run or trust, protected only in home.
   for (const name of HOME_ONLY_NAMES) protect(join(input.home, name), 'home configuration');
@@ -532,5 +566,5 @@ export function planMounts(input: PlanInput): MountPlan {
   // Parents before children, so a mask is never hidden under a later bind.
   const order = mounts.map((m, i) => ({ m, i }));
   order.sort((a, b) => depth(a.m.mount.dest) - depth(b.m.mount.dest) || a.i - b.i);
-  return { mounts: order.map((o) => o.m), verify, createsOnHost, hidden, notes, gitDirs: [...gitDirs] };
+  return { mounts: order.map((o) => o.m), verify, createsOnHost, hidden, notes, gitDirs: [...gitDirs, ...gitFiles] };
 }

@@ -438,6 +438,23 @@ describe('mount plan: denials', () => {
   });
 });
 
+describe('mount plan: submodule git directories', () => {
+  it('redteam-30: with some submodules initialised, no new .git/modules/NAME can be planted; existing ones stay writable with protected hooks', () => {
+    const host = makeHost({
+      'ws/.git/HEAD': 'ref: refs/heads/main\n',
+      'ws/.git/objects/': DIR,
+      'ws/.git/modules/s1/HEAD': 'ref: refs/heads/main\n',
+      'ws/.git/modules/s1/objects/': DIR,
+      'ws/.git/modules/s1/hooks/': DIR,
+    });
+    const plan = planFor(host, { allow: [WORKSPACE_RW] });
+    const modules = join(host.workspace, '.git/modules');
+    assert.equal(seenAs(plan, join(modules, 'planted/hooks/post-checkout')), 'ro');
+    assert.equal(seenAs(plan, join(modules, 's1/objects/pack')), 'rw');
+    assert.equal(seenAs(plan, join(modules, 's1/hooks/post-checkout')), 'ro');
+  });
+});
+
 describe('mount plan: writable grants that do not exist yet', () => {
   it('compat-03: a missing cache directory outside every writable grant is private to the session; inside one it is left to the session', () => {
     const host = makeHost({});
