@@ -566,5 +566,12 @@ export function planMounts(input: PlanInput): MountPlan {
   // Parents before children, so a mask is never hidden under a later bind.
   const order = mounts.map((m, i) => ({ m, i }));
   order.sort((a, b) => depth(a.m.mount.dest) - depth(b.m.mount.dest) || a.i - b.i);
-  return { mounts: order.map((o) => o.m), verify, createsOnHost, hidden, notes, gitDirs: [...gitDirs, ...gitFiles] };
+  return {
+    mounts: order.map((o) => o.m),
+    verify,
+    createsOnHost,
+    hidden,
+    notes,
+    gitDirs: [...gitDirs, ...gitFiles],
+  };
 }
