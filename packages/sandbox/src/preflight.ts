@@ -6,13 +6,23 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-/** The in-sandbox helper, built from native/init.c by `npm run build` (found through the package, so bundles find it too). */
-/** This package's directory, found through the package (so bundles find it too). */
-export const PACKAGE_ROOT = dirname(
-  createRequire(import.meta.url).resolve('@perimeter/sandbox/package.json'),
-);
+/**
+ * This package's directory: from this module's own location in the workspace (or from the CLI's
+ * bundle, which sits in packages/cli/dist/src), else through module resolution (an installed
+ * package). Path arithmetic first, because every `perimeter` start pays for this.
+ */
+export const PACKAGE_ROOT = ((): string => {
+  const here = fileURLToPath(import.meta.url);
+  const own = here.lastIndexOf('/packages/sandbox/dist/');
+  if (own >= 0) return here.slice(0, own + '/packages/sandbox'.length);
+  const cli = here.lastIndexOf('/packages/cli/dist/');
+  if (cli >= 0) return `${here.slice(0, cli)}/packages/sandbox`;
+  return dirname(createRequire(import.meta.url).resolve('@perimeter/sandbox/package.json'));
+})();
 
+/** The in-sandbox helper, built from native/init.c by `npm run build`. */
 export const HELPER_PATH = join(PACKAGE_ROOT, 'native', 'build', 'perimeter-init');
 
 export function isHelperBuilt(): boolean {
