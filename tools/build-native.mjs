@@ -1,5 +1,6 @@
-// Builds the sandbox's in-namespace helper (packages/sandbox/native/init.c) with the system's C
-// compiler. Run by `npm run build` (and so by `npm install`). Without a compiler the rest of
+// Builds the native helpers with the system's C compiler: the sandbox's in-namespace helper
+// (packages/sandbox/native/init.c) and the egress proxy's kernel relay (packages/egress/native/
+// relay.c). Run by `npm run build` (and so by `npm install`). Without a compiler the rest of
 // Perimeter still works; `perimeter run` and `perimeter doctor` say what is missing.
 
 import { spawnSync } from 'node:child_process';
@@ -8,11 +9,16 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const source = join(root, 'packages/sandbox/native/init.c');
-const output = join(root, 'packages/sandbox/native/build/perimeter-init');
+const HELPERS = [
+  { source: 'packages/sandbox/native/init.c', output: 'packages/sandbox/native/build/perimeter-init' },
+  { source: 'packages/egress/native/relay.c', output: 'packages/egress/native/build/perimeter-relay' },
+];
 
-const isFresh = existsSync(output) && statSync(output).mtimeMs >= statSync(source).mtimeMs;
-if (!isFresh) {
+for (const helper of HELPERS) {
+  const source = join(root, helper.source);
+  const output = join(root, helper.output);
+  const isFresh = existsSync(output) && statSync(output).mtimeMs >= statSync(source).mtimeMs;
+  if (isFresh) continue;
   mkdirSync(dirname(output), { recursive: true });
   const flags = ['-O2', '-Wall', '-Wextra', '-o', output, source];
   // Static when the C library allows it, so the helper needs nothing from the sandbox's view.
@@ -22,10 +28,8 @@ if (!isFresh) {
     const why = cc.error
       ? 'no C compiler (cc) found'
       : String(cc.stderr).trim().split('\n').slice(-3).join(' ');
-    console.warn(`perimeter: the sandbox helper was not built (${why}).`);
-    console.warn(
-      'perimeter: install a C compiler (apt-get install gcc libc6-dev), then run `npm run build`.',
-    );
-    console.warn('perimeter: everything but `perimeter run` works without it.');
+    console.warn(`perimeter: ${helper.output} was not built (${why}).`);
+    console.warn('perimeter: install a C compiler (apt-get install gcc libc6-dev), then run `npm run build`.');
+    console.warn('perimeter: `perimeter run` needs the sandbox helper; the egress proxy relays in JavaScript without its own.');
   }
 }

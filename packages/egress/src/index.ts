@@ -4,3 +4,4 @@ export { createEgressProxy, type EgressOptions } from './proxy.js';
 export { createSocksProxy } from './socks.js';
 export { systemResolver, type Resolver } from './resolve.js';
 export { parseUpstreamProxy, type UpstreamProxy } from './upstream.js';
+export { RELAY_PATH, isRelayBuilt } from './relay.js';

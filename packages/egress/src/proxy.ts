@@ -24,6 +24,7 @@ import {
 import { createAdmitter } from './admit.js';
 import { isAuthorisedHeader } from './token.js';
 import { authorityOf, dialThroughUpstream, type UpstreamProxy } from './upstream.js';
+import { RELAY_PATH, isRelayBuilt } from './relay.js';
 import { closedRecord, openTunnel, type TunnelDeps } from './tunnel.js';
 import type { Resolver } from './resolve.js';
 
@@ -53,6 +54,11 @@ export interface EgressOptions {
   readonly tunnels?: { open: number };
   /** Reach every vetted address through this upstream (corporate) proxy. */
   readonly upstream?: UpstreamProxy;
+  /**
+   * The kernel relay for established tunnels (RELAY_PATH when built); `false` keeps the bytes in
+   * Node. Default: the relay when it is built.
+   */
+  readonly relay?: string | false;
 }
 
 const HOP_BY_HOP = new Set([
@@ -89,6 +95,7 @@ export function createEgressProxy(options: EgressOptions): Server {
     idleMs: options.idleMs ?? 300_000,
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.tunnels ? { tracker: options.tunnels } : {}),
+    ...relayOption(options.relay),
   };
 
   /** A request refused before any policy decision (no token, or not one this proxy speaks). */
@@ -259,4 +266,11 @@ export function createEgressProxy(options: EgressOptions): Server {
   }
 
   return server;
+}
+
+/** The relay a proxy uses: the one given, none (`false`), or the built one by default. */
+export function relayOption(relay: string | false | undefined): { relay?: string } {
+  if (relay === false) return {};
+  if (relay !== undefined) return { relay };
+  return isRelayBuilt() ? { relay: RELAY_PATH } : {};
 }

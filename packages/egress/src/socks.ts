@@ -9,7 +9,7 @@ import { createAdmitter } from './admit.js';
 import { openTunnel } from './tunnel.js';
 import { isToken } from './token.js';
 import { dialThroughUpstream } from './upstream.js';
-import type { EgressOptions } from './proxy.js';
+import { relayOption, type EgressOptions } from './proxy.js';
 
 /** RFC 1928 §6 reply codes. */
 const REPLY = {
@@ -85,6 +85,7 @@ function ipv6Text(bytes: Buffer): string {
 export function createSocksProxy(options: EgressOptions): Server {
   const admit = createAdmitter(options);
   const dial = options.dial ?? ((address: string, port: number) => connect({ host: address, port }));
+  const relay = relayOption(options.relay);
 
   async function handshake(client: Socket): Promise<void> {
     const reader = new ByteReader(client);
@@ -166,6 +167,7 @@ export function createSocksProxy(options: EgressOptions): Server {
           idleMs: options.idleMs ?? 300_000,
           ...(options.signal ? { signal: options.signal } : {}),
           ...(options.tunnels ? { tracker: options.tunnels } : {}),
+          ...relay,
         },
       );
     } catch {

@@ -3,7 +3,8 @@
 // server name other than the requested host (domain fronting: research egress-proto-02), then
 // splice both ways, count bytes and audit the close. The server's bytes are never held.
 
-import type { Socket } from 'node:net';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { lifecycleRecord, type AuditRecord } from '@perimeter/audit';
 import { canonicalHost } from '@perimeter/policy';
@@ -36,6 +37,8 @@ export interface TunnelDeps {
   readonly signal?: AbortSignal;
   /** Counts the tunnels open now; a tunnel leaves it after its close is audited. */
   readonly tracker?: { open: number };
+  /** The kernel relay (native/relay.c) for established tunnels; without it, bytes move in Node. */
+  readonly relay?: string;
 }
 
 /** The record of a finished connection: where to, and how much went each way. */
@@ -74,6 +77,9 @@ function frontingProblem(host: string, resource: string, held: Buffer): string |
   return undefined;
 }
 
+/** Bytes a tunnel carries in Node before it is handed to the kernel relay. */
+export const RELAY_AFTER_BYTES = 4 * 1024 * 1024;
+
 export function openTunnel(t: TunnelRequest, deps: TunnelDeps): void {
   const started = Date.now();
   let bytesIn = 0;
@@ -91,7 +97,12 @@ export function openTunnel(t: TunnelRequest, deps: TunnelDeps): void {
     deps.audit(closedRecord(deps, t.resource, t.address, started, bytesIn, bytesOut));
     if (deps.tracker) deps.tracker.open--;
   };
+  let relay: ChildProcess | undefined;
   function stop(): void {
+    if (relay) {
+      relay.kill('SIGKILL'); // its exit finishes the tunnel
+      return;
+    }
     t.client.destroy();
     if (upstream) upstream.destroy();
     else finish();
@@ -105,16 +116,20 @@ export function openTunnel(t: TunnelRequest, deps: TunnelDeps): void {
     isClientEnded = true;
     if (!isSpliced) upstream?.end();
   });
-  t.client.once('close', () => {
+  const onClientClose = (): void => {
     if (upstream) upstream.destroy();
     else finish();
-  });
+  };
+  t.client.once('close', onClientClose);
 
   const onReady = (up: Socket): void => {
     t.onOpen();
     // The server's bytes flow at once (SSH and SMTP speak first); only the client's first bytes
     // are held, for the ClientHello check.
-    up.on('data', (data: Buffer) => (bytesIn += data.length));
+    up.on('data', (data: Buffer) => {
+      bytesIn += data.length;
+      if (isSpliced) considerRelay(up);
+    });
     up.pipe(t.client);
     if (isClientEnded) {
       up.end();
@@ -142,12 +157,74 @@ export function openTunnel(t: TunnelRequest, deps: TunnelDeps): void {
       isSpliced = true;
       bytesOut += held.length;
       up.write(held);
-      t.client.on('data', (data: Buffer) => (bytesOut += data.length));
+      t.client.on('data', (data: Buffer) => {
+        bytesOut += data.length;
+        considerRelay(up);
+      });
       t.client.pipe(up);
       t.client.resume();
     };
     t.client.on('data', inspect);
     if (t.early.length > 0) inspect(Buffer.alloc(0));
+  };
+  /**
+   * A tunnel that has carried RELAY_AFTER_BYTES is a bulk transfer: it moves to the kernel relay.
+   * Short exchanges (most API calls) stay here, where a process per tunnel would cost more than
+   * it saves.
+   */
+  let isRelayed = false;
+  const considerRelay = (up: Socket): void => {
+    if (isRelayed || deps.relay === undefined || bytesIn + bytesOut < RELAY_AFTER_BYTES) return;
+    if (!(t.client instanceof Socket)) return;
+    isRelayed = true;
+    handOff(t.client, up, Buffer.alloc(0));
+  };
+  /**
+   * Moves an established, checked tunnel into the kernel relay: what Node already read is passed
+   * on first, then both sockets go to the relay process and this process lets go of them.
+   */
+  const handOff = (client: Socket, up: Socket, held: Buffer): void => {
+    up.unpipe(client);
+    client.unpipe(up);
+    up.pause();
+    client.pause();
+    up.removeAllListeners('data');
+    client.removeAllListeners('data');
+    const drain = (from: Socket): Buffer[] => {
+      const out: Buffer[] = [];
+      for (let chunk = from.read() as Buffer | null; chunk !== null; chunk = from.read() as Buffer | null)
+        out.push(chunk);
+      return out;
+    };
+    const toUp = Buffer.concat([held, ...drain(client)]);
+    const toClient = Buffer.concat(drain(up));
+    bytesOut += toUp.length;
+    bytesIn += toClient.length;
+    let writes = 2;
+    const written = (): void => {
+      if (--writes > 0 || isFinished) return;
+      client.removeListener('close', onClientClose);
+      up.removeListener('close', finish);
+      up.setTimeout(0);
+      const child = spawn(deps.relay as string, [String(Math.ceil(deps.idleMs / 1000))], {
+        stdio: [client, up, 'pipe'],
+      });
+      relay = child;
+      let report = '';
+      child.stderr?.on('data', (chunk: Buffer) => (report += chunk.toString('latin1')));
+      child.once('error', () => finish());
+      child.once('close', () => {
+        const [inBytes, outBytes] = report.trim().split(' ').map(Number);
+        bytesIn += Number.isFinite(inBytes) ? (inBytes ?? 0) : 0;
+        bytesOut += Number.isFinite(outBytes) ? (outBytes ?? 0) : 0;
+        finish();
+      });
+      // The relay holds its own descriptors; closing these does not shut the connections down.
+      client.destroy();
+      up.destroy();
+    };
+    up.write(toUp, written);
+    client.write(toClient, written);
   };
   const wire = (up: Socket): void => {
     upstream = up;
