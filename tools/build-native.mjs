@@ -29,7 +29,11 @@ for (const helper of HELPERS) {
       ? 'no C compiler (cc) found'
       : String(cc.stderr).trim().split('\n').slice(-3).join(' ');
     console.warn(`perimeter: ${helper.output} was not built (${why}).`);
-    console.warn('perimeter: install a C compiler (apt-get install gcc libc6-dev), then run `npm run build`.');
-    console.warn('perimeter: `perimeter run` needs the sandbox helper; the egress proxy relays in JavaScript without its own.');
+    console.warn(
+      'perimeter: install a C compiler (apt-get install gcc libc6-dev), then run `npm run build`.',
+    );
+    console.warn(
+      'perimeter: `perimeter run` needs the sandbox helper; the egress proxy relays in JavaScript without its own.',
+    );
   }
 }
