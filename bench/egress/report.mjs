@@ -2,8 +2,9 @@
 // console tables, and the Markdown section of docs/benchmarks.md (between
 // <!-- bench:egress:start --> and <!-- bench:egress:end -->, which run.mjs rewrites in place).
 
-export const MARK_START = '<!-- bench:egress:start -->';
-export const MARK_END = '<!-- bench:egress:end -->';
+import { markers } from '../docs-section.mjs';
+
+const { start: MARK_START, end: MARK_END } = markers('egress');
 
 const GIB = 1024 ** 3;
 const MIB = 1024 ** 2;
@@ -329,12 +330,4 @@ export function markdownSection(report) {
     MARK_END,
   ];
   return lines.join('\n');
-}
-
-export function replaceSection(document, section) {
-  const start = document.indexOf(MARK_START);
-  const end = document.indexOf(MARK_END);
-  if (start >= 0 && end > start)
-    return document.slice(0, start) + section + document.slice(end + MARK_END.length);
-  return `${document.replace(/\s*$/, '')}\n\n${section}\n`;
 }

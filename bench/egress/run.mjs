@@ -18,7 +18,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { measureLatency, measureThroughput, measureUnusedClose, startPeers } from './measure.mjs';
 import { PEERS, SETUP } from './peers.mjs';
-import { consoleReport, judgeTargets, markdownSection, replaceSection, summarise } from './report.mjs';
+import { replaceSection } from '../docs-section.mjs';
+import { consoleReport, judgeTargets, markdownSection, summarise } from './report.mjs';
 import { CHUNK_BYTES, startSink } from './sink.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -94,7 +95,7 @@ function gitCommit() {
 function writeDocs(report) {
   const current = existsSync(DOCS_FILE) ? readFileSync(DOCS_FILE, 'utf8') : '# Benchmarks\n';
   mkdirSync(dirname(DOCS_FILE), { recursive: true });
-  writeFileSync(DOCS_FILE, replaceSection(current, markdownSection(report)));
+  writeFileSync(DOCS_FILE, replaceSection(current, 'egress', markdownSection(report)));
 }
 
 /** --render: the Markdown section again from the last results, e.g. after a change to report.mjs. */

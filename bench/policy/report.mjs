@@ -2,8 +2,9 @@
 // translations, the console tables, and the Markdown section of docs/benchmarks.md (between
 // <!-- bench:policy:start --> and <!-- bench:policy:end -->, which run.mjs rewrites in place).
 
-export const MARK_START = '<!-- bench:policy:start -->';
-export const MARK_END = '<!-- bench:policy:end -->';
+import { markers } from '../docs-section.mjs';
+
+const { start: MARK_START, end: MARK_END } = markers('policy');
 
 export const ENGINES = [
   { key: 'perimeter', label: 'Perimeter' },
@@ -233,13 +234,4 @@ export function markdownSection(report) {
     '',
     MARK_END,
   ].join('\n');
-}
-
-/** Replaces the policy section of the document (or appends it). */
-export function replaceSection(document, section) {
-  const start = document.indexOf(MARK_START);
-  const end = document.indexOf(MARK_END);
-  if (start >= 0 && end > start)
-    return document.slice(0, start) + section + document.slice(end + MARK_END.length);
-  return `${document.replace(/\s*$/, '')}\n\n${section}\n`;
 }

@@ -22,7 +22,8 @@ import { createCelEngine } from './cel.mjs';
 import { translatePolicies } from './conditions.mjs';
 import { timeEngines, timerOverheadNs } from './measure.mjs';
 import { createNormalizer } from './normalize.mjs';
-import { APPROXIMATIONS, consoleReport, judgeTargets, markdownSection, replaceSection } from './report.mjs';
+import { replaceSection } from '../docs-section.mjs';
+import { APPROXIMATIONS, consoleReport, judgeTargets, markdownSection } from './report.mjs';
 import { generateRequests } from './requests.mjs';
 import { generatePolicySet, PATH_CONTEXT } from './rules.mjs';
 
@@ -223,7 +224,7 @@ function render() {
   report.approximations = APPROXIMATIONS;
   writeFileSync(RESULTS_FILE, `${JSON.stringify(report, null, 2)}\n`);
   const current = existsSync(DOCS_FILE) ? readFileSync(DOCS_FILE, 'utf8') : '# Benchmarks\n';
-  writeFileSync(DOCS_FILE, replaceSection(current, markdownSection(report)));
+  writeFileSync(DOCS_FILE, replaceSection(current, 'policy', markdownSection(report)));
   log(
     `${consoleReport(report)}\n\nRewrote ${DOCS_FILE.slice(ROOT.length)} from ${RESULTS_FILE.slice(ROOT.length)}.`,
   );
@@ -290,7 +291,7 @@ async function main() {
     writeFileSync(RESULTS_FILE, `${JSON.stringify(report, null, 2)}\n`);
     const current = existsSync(DOCS_FILE) ? readFileSync(DOCS_FILE, 'utf8') : '# Benchmarks\n';
     mkdirSync(dirname(DOCS_FILE), { recursive: true });
-    writeFileSync(DOCS_FILE, replaceSection(current, markdownSection(report)));
+    writeFileSync(DOCS_FILE, replaceSection(current, 'policy', markdownSection(report)));
     log(
       `\nWrote ${RESULTS_FILE.slice(ROOT.length)} and ${DOCS_FILE.slice(ROOT.length)} (${elapsed(started)} in all).`,
     );

@@ -9,12 +9,12 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { markers, replaceSection } from '../docs-section.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const RESULTS = join(ROOT, 'bench/results/sandbox.json');
 const DOCS = join(ROOT, 'docs/benchmarks.md');
-const MARK_START = '<!-- bench:sandbox:start -->';
-const MARK_END = '<!-- bench:sandbox:end -->';
+const { start: MARK_START, end: MARK_END } = markers('sandbox');
 const ROUNDS = Number(process.env.ROUNDS ?? 40);
 const BUDGET_MS = 90_000;
 
@@ -169,14 +169,7 @@ const section = [
   MARK_END,
 ].join('\n');
 const doc = existsSync(DOCS) ? readFileSync(DOCS, 'utf8') : '# Benchmarks\n';
-const a = doc.indexOf(MARK_START);
-const b = doc.indexOf(MARK_END);
-writeFileSync(
-  DOCS,
-  a >= 0 && b > a
-    ? doc.slice(0, a) + section + doc.slice(b + MARK_END.length)
-    : `${doc.replace(/\s*$/, '')}\n\n${section}\n`,
-);
+writeFileSync(DOCS, replaceSection(doc, 'sandbox', section));
 rmSync(workspace, { recursive: true, force: true });
 rmSync(spools, { recursive: true, force: true });
 console.log(

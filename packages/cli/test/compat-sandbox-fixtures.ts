@@ -13,24 +13,15 @@
 // One extra HTTPS listener on 127.0.0.1 shows what a user who clears NO_PROXY gets, and one on
 // 127.0.0.2:443 (when this process may listen there) what the transparent capture lets through.
 //
-// What this reuses: the wheel builder and the tool finder of the proxy-level suite
-// (packages/egress/test/compat-wheel.ts, compat-fixtures.ts), loaded from egress's compiled test
-// output; a static import cannot be used because tsc keeps relative specifiers, which would point
-// elsewhere from packages/cli/dist/test. The certificate, git CGI and npm pack code is copied in
-// reduced form, because compat-fixtures.ts does not export it and its origin dispatches by host
-// name. Test-only: the CA key lives in a temp dir and is deleted with it.
+// What this reuses: the tool finder, certificates, git repository and CGI server, npm package and
+// wheel builder of the proxy-level suite (packages/egress/test/compat-fixtures.ts,
+// compat-wheel.ts), loaded from egress's compiled test output; a static import cannot be used
+// because tsc keeps relative specifiers, which would point elsewhere from packages/cli/dist/test.
+// Only the origin differs: it dispatches by path, not host name. Test-only: the CA key lives in a
+// temp dir and is deleted with it.
 
-import { execFileSync, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  realpathSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import {
   createServer as createHttpServer,
   type IncomingMessage,
@@ -42,13 +33,21 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type * as EgressCompatFixtures from '../../egress/test/compat-fixtures.js';
+import type { GitContent, NpmContent, PypiContent } from '../../egress/test/compat-fixtures.js';
 import type * as EgressCompatWheel from '../../egress/test/compat-wheel.js';
 
 const egressTest = (file: string): string =>
   new URL(`../../../egress/dist/test/${file}`, import.meta.url).href;
-const { findCompatTools, HERMETIC_GIT_ENV } = (await import(
-  egressTest('compat-fixtures.js')
-)) as typeof EgressCompatFixtures;
+const {
+  bareEnv,
+  closeServer,
+  findCompatTools,
+  HERMETIC_GIT_ENV,
+  makeCertificates,
+  makeGitRepo,
+  packNpmPackage,
+  serveGitCgi,
+} = (await import(egressTest('compat-fixtures.js'))) as typeof EgressCompatFixtures;
 const { pureWheel } = (await import(egressTest('compat-wheel.js'))) as typeof EgressCompatWheel;
 
 /** The host loopback address the origin listens on (see the header: not in the sandbox's NO_PROXY). */
@@ -120,149 +119,18 @@ export function findSandboxTools(): SandboxTools {
 
 // -- certificates --------------------------------------------------------------------------------
 
-interface Certificates {
-  readonly caPem: string;
-  readonly key: Buffer;
-  readonly cert: Buffer;
-}
-
 /**
- * A CA and one server certificate whose subjectAltName carries the origin's IP addresses (a client
- * asked for https://127.0.0.2/ checks an iPAddress entry, never the CN), made with the openssl CLI
- * (P-256: fast).
+ * The origin's subjectAltName: its IP addresses (a client asked for https://127.0.0.2/ checks an
+ * iPAddress entry, never the CN), and localhost for npm only: its https-proxy-agent (7.0.x) drops
+ * `host` when it starts TLS over the tunnel to an IP literal, so Node checks the certificate
+ * against "localhost" (the same omission as TooTallNate/proxy-agents#365). A real registry has a
+ * name.
  */
-function makeCertificates(openssl: string, dir: string): Certificates {
-  const run = (words: string, ...more: readonly string[]): void => {
-    execFileSync(openssl, [...words.split(' '), ...more], {
-      cwd: dir,
-      stdio: ['ignore', 'ignore', 'pipe'],
-      timeout: 15_000,
-    });
-  };
-  const key = '-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes';
-  run(
-    `req -x509 ${key} -keyout ca.key -out ca.pem -days 2`,
-    ...['-subj', '/CN=Perimeter in-sandbox compat test CA'],
-    ...['-addext', 'basicConstraints=critical,CA:TRUE'],
-    ...['-addext', 'keyUsage=critical,keyCertSign,cRLSign'],
-  );
-  run(`req ${key} -keyout leaf.key -out leaf.csr`, '-subj', `/CN=${ORIGIN_IP}`);
-  writeFileSync(
-    join(dir, 'leaf.ext'),
-    [
-      // localhost too, for npm only: its https-proxy-agent (7.0.x) drops `host` when it starts TLS
-      // over the tunnel to an IP literal, so Node checks the certificate against "localhost"
-      // (the same omission as TooTallNate/proxy-agents#365). A real registry has a name.
-      `subjectAltName=IP:${ORIGIN_IP},IP:127.0.0.1,DNS:localhost`,
-      'basicConstraints=critical,CA:FALSE',
-      'keyUsage=critical,digitalSignature',
-      'extendedKeyUsage=serverAuth',
-      'subjectKeyIdentifier=hash',
-      'authorityKeyIdentifier=keyid,issuer',
-      '',
-    ].join('\n'),
-  );
-  run(
-    'x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out leaf.pem -days 2 -extfile leaf.ext',
-  );
-  return {
-    caPem: readFileSync(join(dir, 'ca.pem'), 'utf8'),
-    key: readFileSync(join(dir, 'leaf.key')),
-    cert: readFileSync(join(dir, 'leaf.pem')),
-  };
-}
+const ORIGIN_ALT_NAMES = [`IP:${ORIGIN_IP}`, 'IP:127.0.0.1', 'DNS:localhost'];
 
 // -- content -------------------------------------------------------------------------------------
 
-export interface GitContent {
-  readonly url: string;
-  readonly file: string;
-  readonly content: string;
-  readonly commit: string;
-}
-
-export interface NpmContent {
-  readonly registry: string;
-  readonly name: string;
-  readonly version: string;
-  readonly integrity: string;
-  readonly file: string;
-  readonly content: string;
-}
-
-export interface PypiContent {
-  readonly indexUrl: string;
-  readonly name: string;
-  readonly version: string;
-  readonly module: string;
-  readonly content: string;
-}
-
-function hostEnv(dir: string): Record<string, string> {
-  const home = join(dir, 'home');
-  mkdirSync(home, { recursive: true });
-  return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, LANG: 'C.UTF-8', ...HERMETIC_GIT_ENV };
-}
-
-/** A bare repository with one commit under `root/repo.git`. */
-function makeGitRepo(git: string, root: string, env: Record<string, string>): Omit<GitContent, 'url'> {
-  const run = (args: readonly string[], cwd = root): string =>
-    execFileSync(git, args, {
-      cwd,
-      env,
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: 15_000,
-    });
-  const content = 'cloned inside the Perimeter sandbox through its egress proxy\n';
-  const work = join(root, '..', 'git-work');
-  mkdirSync(root, { recursive: true });
-  run(['init', '-q', '--bare', '-b', 'main', 'repo.git']);
-  run(['init', '-q', '-b', 'main', work]);
-  writeFileSync(join(work, 'README.md'), content);
-  run(['add', 'README.md'], work);
-  run(
-    ['-c', 'user.name=Compat', '-c', 'user.email=compat@example.invalid', 'commit', '-q', '-m', 'fixture'],
-    work,
-  );
-  run(['push', '-q', join(root, 'repo.git'), 'main'], work);
-  return { file: 'README.md', content, commit: run(['rev-parse', 'HEAD'], work).trim() };
-}
-
-interface NpmPackage extends Omit<NpmContent, 'registry'> {
-  readonly tarball: Buffer;
-  readonly shasum: string;
-}
-
-/** A one-file package packed with `npm pack` (no network). */
-function packNpmPackage(npm: string, dir: string, env: Record<string, string>): NpmPackage {
-  const name = 'compat-hello';
-  const version = '1.0.0';
-  const content = "module.exports = 'installed inside the Perimeter sandbox';\n";
-  const src = join(dir, 'npm-src');
-  mkdirSync(src, { recursive: true });
-  writeFileSync(
-    join(src, 'package.json'),
-    JSON.stringify({ name, version, main: 'index.js', license: 'MIT' }),
-  );
-  writeFileSync(join(src, 'index.js'), content);
-  execFileSync(npm, ['pack', '--pack-destination', dir, '--loglevel=error'], {
-    cwd: src,
-    env: { ...env, npm_config_cache: join(dir, 'npm-cache'), npm_config_update_notifier: 'false' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-    timeout: 30_000,
-  });
-  const tarball = readFileSync(join(dir, `${name}-${version}.tgz`));
-  return {
-    name,
-    version,
-    file: 'index.js',
-    content,
-    tarball,
-    shasum: createHash('sha1').update(tarball).digest('hex'),
-    integrity: `sha512-${createHash('sha512').update(tarball).digest('base64')}`,
-  };
-}
+export type { GitContent, NpmContent, PypiContent };
 
 // -- the origin ----------------------------------------------------------------------------------
 
@@ -295,71 +163,6 @@ export interface SandboxOrigin {
   readonly close: () => Promise<void>;
 }
 
-/** Runs git-http-backend as a CGI program (RFC 3875) for one request; `pathInfo` has no prefix. */
-function serveGitCgi(
-  backend: string,
-  projectRoot: string,
-  env: Record<string, string>,
-  pathInfo: string,
-  req: IncomingMessage,
-  res: ServerResponse,
-  url: URL,
-): void {
-  const cgi: Record<string, string> = {
-    ...env,
-    GIT_PROJECT_ROOT: projectRoot,
-    GIT_HTTP_EXPORT_ALL: '1',
-    GATEWAY_INTERFACE: 'CGI/1.1',
-    SERVER_PROTOCOL: 'HTTP/1.1',
-    REQUEST_METHOD: req.method ?? 'GET',
-    PATH_INFO: pathInfo,
-    QUERY_STRING: url.search.slice(1),
-    REMOTE_ADDR: req.socket.remoteAddress ?? '',
-    CONTENT_TYPE: req.headers['content-type'] ?? '',
-  };
-  const length = req.headers['content-length'];
-  if (length !== undefined) cgi.CONTENT_LENGTH = length;
-  // Git-Protocol (v2) and Content-Encoding (gzip request bodies) reach the backend this way.
-  for (const [k, v] of Object.entries(req.headers))
-    if (typeof v === 'string') cgi[`HTTP_${k.toUpperCase().replace(/-/g, '_')}`] = v;
-  const child = spawn(backend, [], { env: cgi, stdio: ['pipe', 'pipe', 'pipe'] });
-  child.stdin.on('error', () => undefined);
-  req.pipe(child.stdin);
-  let head = Buffer.alloc(0);
-  let stderr = '';
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  child.stdout.on('data', (chunk: Buffer) => {
-    if (res.headersSent) {
-      res.write(chunk);
-      return;
-    }
-    head = Buffer.concat([head, chunk]);
-    const text = head.toString('latin1');
-    const end = /\r?\n\r?\n/.exec(text);
-    if (end === null) return;
-    let status = 200;
-    const headers: Record<string, string> = {};
-    for (const line of text.slice(0, end.index).split(/\r?\n/)) {
-      const colon = line.indexOf(':');
-      if (colon <= 0) continue;
-      const key = line.slice(0, colon).trim();
-      const value = line.slice(colon + 1).trim();
-      if (key.toLowerCase() === 'status') status = Number.parseInt(value, 10) || 500;
-      else headers[key] = value;
-    }
-    res.writeHead(status, headers);
-    res.write(head.subarray(end.index + end[0].length));
-  });
-  child.on('close', (code) => {
-    if (!res.headersSent) {
-      res.writeHead(500, { 'Content-Type': 'text/plain' });
-      res.end(`git-http-backend exited with ${String(code)}: ${stderr}`);
-      return;
-    }
-    res.end();
-  });
-}
-
 const listen = async (server: HttpServer, address: string): Promise<number> => {
   await new Promise<void>((ok, fail) => {
     server.once('error', fail);
@@ -367,11 +170,6 @@ const listen = async (server: HttpServer, address: string): Promise<number> => {
   });
   return (server.address() as AddressInfo).port;
 };
-
-function closeServer(server: HttpServer): Promise<void> {
-  server.closeAllConnections();
-  return new Promise((r) => server.close(() => r()));
-}
 
 /**
  * Starts the origin: `/hello.txt` (web), `/hold` (a response that never ends), `/git/repo.git`
@@ -381,8 +179,8 @@ function closeServer(server: HttpServer): Promise<void> {
 export async function startSandboxOrigin(tools: SandboxTools): Promise<SandboxOrigin> {
   if (tools.openssl === undefined) throw new Error('openssl is needed to make the test CA');
   const dir = mkdtempSync(join(tmpdir(), 'perimeter-compat-sandbox-'));
-  const env = hostEnv(dir);
-  const certs = makeCertificates(tools.openssl, dir);
+  const env = { ...bareEnv(dir), ...HERMETIC_GIT_ENV };
+  const certs = makeCertificates(tools.openssl, dir, ORIGIN_ALT_NAMES);
   const gitRepo =
     tools.git !== undefined && tools.gitHttpBackend !== undefined
       ? makeGitRepo(tools.git, join(dir, 'git'), env)
@@ -480,7 +278,7 @@ export async function startSandboxOrigin(tools: SandboxTools): Promise<SandboxOr
   }
 
   return {
-    caPem: certs.caPem,
+    caPem: readFileSync(certs.caFile, 'utf8'),
     httpsPort,
     httpPort,
     loopbackHttpsPort,
@@ -579,55 +377,6 @@ http
   })
   .on('error', fail)
   .end();
-`;
-
-/**
- * A preload (NODE_OPTIONS=--import=…) that gives Node 20's fetch a CONNECT dispatcher, as
- * packages/egress/test/compat-fetch-preload.ts does, plus the session token: that preload sends no
- * Proxy-Authorization and the sandbox's proxy demands the token (it answers 407), so it cannot be
- * used here as it is. Same mechanism: an Agent of Node's bundled undici, found through the global
- * dispatcher symbol, whose connector tunnels every origin connection through the proxy.
- */
-export const FETCH_PRELOAD = `import net from 'node:net';
-import tls from 'node:tls';
-const proxyText = process.env.HTTPS_PROXY ?? process.env.https_proxy ?? '';
-if (proxyText !== '') {
-  const proxy = new URL(proxyText);
-  const auth = 'Basic ' + Buffer.from(decodeURIComponent(proxy.username) + ':' + decodeURIComponent(proxy.password)).toString('base64');
-  await fetch('data:,');
-  const symbol = Symbol.for('undici.globalDispatcher.1');
-  const Agent = globalThis[symbol].constructor;
-  const tunnel = (target, done) => {
-    const socket = net.connect({ host: proxy.hostname, port: Number(proxy.port) });
-    let head = Buffer.alloc(0);
-    const onData = (chunk) => {
-      head = Buffer.concat([head, chunk]);
-      const end = head.indexOf('\\r\\n\\r\\n');
-      if (end < 0) return;
-      socket.off('data', onData);
-      const status = head.subarray(0, end).toString('latin1').split('\\r\\n')[0];
-      if (!/^HTTP\\/1\\.[01] 200/.test(status)) { socket.destroy(); return done(new Error('the proxy refused CONNECT ' + target + ': ' + status)); }
-      if (head.length > end + 4) socket.unshift(head.subarray(end + 4));
-      done(null, socket);
-    };
-    socket.on('data', onData);
-    socket.once('error', (e) => done(e));
-    socket.write('CONNECT ' + target + ' HTTP/1.1\\r\\nHost: ' + target + '\\r\\nProxy-Authorization: ' + auth + '\\r\\n\\r\\n');
-  };
-  const connect = (options, reply) => {
-    let answered = false;
-    const callback = (error, socket) => { if (!answered) { answered = true; reply(error, socket); } };
-    const isTls = options.protocol === 'https:';
-    tunnel(options.hostname + ':' + (options.port || (isTls ? '443' : '80')), (error, raw) => {
-      if (error) return callback(error, null);
-      if (!isTls) return callback(null, raw);
-      const secure = tls.connect({ socket: raw, host: options.hostname, ALPNProtocols: ['http/1.1'] });
-      secure.once('secureConnect', () => callback(null, secure));
-      secure.once('error', (e) => callback(e, null));
-    });
-  };
-  globalThis[symbol] = new Agent({ connect });
-}
 `;
 
 /** Node's fetch, printing the body or the cause of its failure. */

@@ -28,7 +28,6 @@ import {
 } from './sandbox-harness.js';
 import {
   CA_FILE,
-  FETCH_PRELOAD,
   FETCH_SCRIPT,
   NODE_CONNECT_SCRIPT,
   ORIGIN_IP,
@@ -489,22 +488,6 @@ void test(
     const { s, origin } = await session(
       t,
       (_, o) => `node --input-type=module -e ${shellQuote(NODE_CONNECT_SCRIPT)} ${https(o, o.web.path)}`,
-    );
-    assertClientSucceeded(s);
-    assert.equal(s.stdout, origin.web.httpsText, show(s));
-    assertAllowedAndClosed(s, ORIGIN_IP, origin.httpsPort);
-  },
-);
-
-void test(
-  'compat-04 node fetch with a proxy preload (NODE_OPTIONS=--import) inside the sandbox',
-  { skip: suiteSkip },
-  async (t) => {
-    const { s, origin } = await session(
-      t,
-      (f, o) =>
-        `NODE_OPTIONS=--import=file://${f.workspace}/fetch-preload.mjs node --input-type=module -e ${shellQuote(FETCH_SCRIPT)} ${https(o, o.web.path)}`,
-      { prepare: (f) => put(f.workspace, 'fetch-preload.mjs', FETCH_PRELOAD) },
     );
     assertClientSucceeded(s);
     assert.equal(s.stdout, origin.web.httpsText, show(s));

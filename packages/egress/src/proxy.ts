@@ -86,17 +86,9 @@ function headerSafe(text: string): string {
 
 export function createEgressProxy(options: EgressOptions): Server {
   const admit = createAdmitter(options);
-  const dial = options.dial ?? ((address: string, port: number) => connect({ host: address, port }));
+  const dial = directDial(options);
   const audit = (record: AuditRecord): void => options.audit?.(record);
-  const tunnelDeps: TunnelDeps = {
-    dial: options.upstream ? dialThroughUpstream(options.upstream) : dial,
-    audit,
-    sessionId: options.sessionId ?? 'proxy',
-    idleMs: options.idleMs ?? 300_000,
-    ...(options.signal ? { signal: options.signal } : {}),
-    ...(options.tunnels ? { tracker: options.tunnels } : {}),
-    ...relayOption(options.relay),
-  };
+  const tunnelDeps = tunnelDepsOf(options);
 
   /** A request refused before any policy decision (no token, or not one this proxy speaks). */
   function refusedRecord(target: string, reason: string): AuditRecord {
@@ -219,18 +211,20 @@ export function createEgressProxy(options: EgressOptions): Server {
   });
 
   async function tunnel(req: IncomingMessage, client: Duplex, head: Buffer): Promise<void> {
-    const answer = (status: string, reason: string): void => {
+    const answer = (status: string, reason: string, extra = ''): void => {
       const body = `${reason}\n`;
       client.end(
-        `HTTP/1.1 ${status}\r\nContent-Type: text/plain; charset=utf-8\r\nX-Perimeter-Reason: ${headerSafe(reason)}\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+        `HTTP/1.1 ${status}\r\n${extra}Content-Type: text/plain; charset=utf-8\r\nX-Perimeter-Reason: ${headerSafe(reason)}\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
       );
     };
     client.on('error', () => client.destroy());
     if (!isAuthorised(req)) {
       // With Proxy-Authenticate, clients such as git retry with the credentials of the proxy URL.
       audit(refusedRecord(req.url ?? '', 'missing or wrong session token'));
-      client.end(
-        'HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="perimeter"\r\nX-Perimeter-Reason: missing or wrong session token\r\nConnection: close\r\nContent-Length: 31\r\n\r\nmissing or wrong session token\n',
+      answer(
+        '407 Proxy Authentication Required',
+        'missing or wrong session token',
+        'Proxy-Authenticate: Basic realm="perimeter"\r\n',
       );
       return;
     }
@@ -268,9 +262,23 @@ export function createEgressProxy(options: EgressOptions): Server {
   return server;
 }
 
-/** The relay a proxy uses: the one given, none (`false`), or the built one by default. */
-export function relayOption(relay: string | false | undefined): { relay?: string } {
-  if (relay === false) return {};
-  if (relay !== undefined) return { relay };
-  return isRelayBuilt() ? { relay: RELAY_PATH } : {};
+/** How a vetted address is reached without an upstream proxy (tests point it at loopback). */
+export function directDial(options: EgressOptions): (address: string, port: number) => Socket {
+  return options.dial ?? ((address: string, port: number) => connect({ host: address, port }));
+}
+
+/** What every tunnel of a proxy needs, for both front doors (CONNECT and SOCKS5). */
+export function tunnelDepsOf(options: EgressOptions): TunnelDeps {
+  // The relay: the one given, none (`false`), or the built one by default.
+  const relay =
+    options.relay === false ? undefined : (options.relay ?? (isRelayBuilt() ? RELAY_PATH : undefined));
+  return {
+    dial: options.upstream ? dialThroughUpstream(options.upstream) : directDial(options),
+    audit: (record) => options.audit?.(record),
+    sessionId: options.sessionId ?? 'proxy',
+    idleMs: options.idleMs ?? 300_000,
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.tunnels ? { tracker: options.tunnels } : {}),
+    ...(relay !== undefined ? { relay } : {}),
+  };
 }

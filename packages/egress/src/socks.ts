@@ -2,14 +2,13 @@
 // (IPv4, IPv6 or a domain name) goes through the same admission as HTTP and CONNECT: the same
 // canonical parser, the same decision, the same vetted address. Denials are SOCKS reply codes.
 
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { lifecycleRecord } from '@perimeter/audit';
 import type { NetworkRequest } from '@perimeter/policy';
 import { createAdmitter } from './admit.js';
 import { openTunnel } from './tunnel.js';
 import { isToken } from './token.js';
-import { dialThroughUpstream } from './upstream.js';
-import { relayOption, type EgressOptions } from './proxy.js';
+import { tunnelDepsOf, type EgressOptions } from './proxy.js';
 
 /** RFC 1928 §6 reply codes. */
 const REPLY = {
@@ -84,8 +83,7 @@ function ipv6Text(bytes: Buffer): string {
 
 export function createSocksProxy(options: EgressOptions): Server {
   const admit = createAdmitter(options);
-  const dial = options.dial ?? ((address: string, port: number) => connect({ host: address, port }));
-  const relay = relayOption(options.relay);
+  const tunnelDeps = tunnelDepsOf(options);
 
   async function handshake(client: Socket): Promise<void> {
     const reader = new ByteReader(client);
@@ -160,15 +158,7 @@ export function createSocksProxy(options: EgressOptions): Server {
             client.end();
           },
         },
-        {
-          dial: options.upstream ? dialThroughUpstream(options.upstream) : dial,
-          audit: (r) => options.audit?.(r),
-          sessionId: options.sessionId ?? 'proxy',
-          idleMs: options.idleMs ?? 300_000,
-          ...(options.signal ? { signal: options.signal } : {}),
-          ...(options.tunnels ? { tracker: options.tunnels } : {}),
-          ...relay,
-        },
+        tunnelDeps,
       );
     } catch {
       client.destroy();

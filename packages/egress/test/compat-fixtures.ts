@@ -160,14 +160,17 @@ export function proxyEnv(proxyUrl: string, caFile: string): Record<string, strin
 
 // -- certificates --------------------------------------------------------------------------------
 
-interface Certificates {
+export interface Certificates {
   readonly caFile: string;
   readonly key: Buffer;
   readonly cert: Buffer;
 }
 
-/** A CA and one server certificate for `names`, made with the openssl CLI (P-256: fast). */
-function makeCertificates(openssl: string, dir: string, names: readonly string[]): Certificates {
+/**
+ * A CA and one server certificate for the subjectAltName entries (`DNS:name`, `IP:address`), made
+ * with the openssl CLI (P-256: fast). Also used by the in-sandbox suite (packages/cli/test).
+ */
+export function makeCertificates(openssl: string, dir: string, altNames: readonly string[]): Certificates {
   // Runs in `dir` with relative file names, so a temp path with spaces cannot split an argument.
   const run = (words: string, ...more: readonly string[]): void => {
     execFileSync(openssl, [...words.split(' '), ...more], {
@@ -183,11 +186,12 @@ function makeCertificates(openssl: string, dir: string, names: readonly string[]
     ...['-addext', 'basicConstraints=critical,CA:TRUE'],
     ...['-addext', 'keyUsage=critical,keyCertSign,cRLSign'],
   );
-  run(`req ${key} -keyout leaf.key -out leaf.csr`, '-subj', `/CN=${names[0] ?? 'compat'}`);
+  const commonName = (altNames[0] ?? 'DNS:compat').replace(/^\w+:/, '');
+  run(`req ${key} -keyout leaf.key -out leaf.csr`, '-subj', `/CN=${commonName}`);
   writeFileSync(
     join(dir, 'leaf.ext'),
     [
-      `subjectAltName=${names.map((n) => `DNS:${n}`).join(',')}`,
+      `subjectAltName=${altNames.join(',')}`,
       'basicConstraints=critical,CA:FALSE',
       'keyUsage=critical,digitalSignature',
       'extendedKeyUsage=serverAuth',
@@ -242,7 +246,7 @@ export interface WebContent {
 }
 
 /** A bare repository with one commit, served as `/repo.git` from `root` (needs git). */
-function makeGitRepo(git: string, root: string, env: Record<string, string>): Omit<GitContent, 'url'> {
+export function makeGitRepo(git: string, root: string, env: Record<string, string>): Omit<GitContent, 'url'> {
   const run = (args: readonly string[], cwd = root): string =>
     execFileSync(git, args, {
       cwd,
@@ -265,13 +269,13 @@ function makeGitRepo(git: string, root: string, env: Record<string, string>): Om
   return { file: 'README.md', content, commit };
 }
 
-interface NpmPackage extends Omit<NpmContent, 'registry'> {
+export interface NpmPackage extends Omit<NpmContent, 'registry'> {
   readonly tarball: Buffer;
   readonly shasum: string;
 }
 
 /** A one-file package packed with `npm pack` (needs npm; no network). */
-function packNpmPackage(npm: string, dir: string, env: Record<string, string>): NpmPackage {
+export function packNpmPackage(npm: string, dir: string, env: Record<string, string>): NpmPackage {
   const name = 'compat-hello';
   const version = '1.0.0';
   const content = "module.exports = 'installed through the Perimeter egress proxy';\n";
@@ -329,22 +333,16 @@ export interface CompatOrigin {
   readonly close: () => Promise<void>;
 }
 
-/** Runs git-http-backend as a CGI program (RFC 3875) for one request. */
-function serveGitCgi(
+/** Runs git-http-backend as a CGI program (RFC 3875) for one request of repository path `pathInfo`. */
+export function serveGitCgi(
   backend: string,
   projectRoot: string,
   env: Record<string, string>,
+  pathInfo: string,
   req: IncomingMessage,
   res: ServerResponse,
   url: URL,
 ): void {
-  let pathInfo: string;
-  try {
-    pathInfo = decodeURIComponent(url.pathname);
-  } catch {
-    res.writeHead(400).end();
-    return;
-  }
   const cgi: Record<string, string> = {
     ...env,
     GIT_PROJECT_ROOT: projectRoot,
@@ -408,7 +406,11 @@ export async function startCompatOrigin(tools: CompatTools): Promise<CompatOrigi
   if (tools.openssl === undefined) throw new Error('openssl is needed to make the test CA');
   const dir = mkdtempSync(join(tmpdir(), 'perimeter-compat-origin-'));
   const env = { ...bareEnv(dir), ...HERMETIC_GIT_ENV };
-  const certs = makeCertificates(tools.openssl, dir, Object.values(COMPAT_HOSTS));
+  const certs = makeCertificates(
+    tools.openssl,
+    dir,
+    Object.values(COMPAT_HOSTS).map((n) => `DNS:${n}`),
+  );
   const gitRepo =
     tools.git !== undefined && tools.gitHttpBackend !== undefined
       ? makeGitRepo(tools.git, join(dir, 'git'), env)
@@ -440,7 +442,14 @@ export async function startCompatOrigin(tools: CompatTools): Promise<CompatOrigi
         return;
       }
       if (scheme === 'https' && host === COMPAT_HOSTS.git && tools.gitHttpBackend !== undefined) {
-        serveGitCgi(tools.gitHttpBackend, join(dir, 'git'), env, req, res, url);
+        let pathInfo: string;
+        try {
+          pathInfo = decodeURIComponent(url.pathname);
+        } catch {
+          res.writeHead(400).end();
+          return;
+        }
+        serveGitCgi(tools.gitHttpBackend, join(dir, 'git'), env, pathInfo, req, res, url);
         return;
       }
       if (scheme === 'https' && host === COMPAT_HOSTS.registry && npmPackage !== undefined) {
@@ -544,7 +553,7 @@ export async function startCompatOrigin(tools: CompatTools): Promise<CompatOrigi
   };
 }
 
-function closeServer(server: HttpServer): Promise<void> {
+export function closeServer(server: HttpServer): Promise<void> {
   server.closeAllConnections();
   return new Promise((r) => server.close(() => r()));
 }

@@ -348,6 +348,10 @@ describe('session token', () => {
     });
     guarded.close();
     assert.match(reply, /^HTTP\/1\.1 407/);
+    // Clients such as git only retry with the proxy URL's credentials when told the scheme.
+    assert.match(reply, /\r\nProxy-Authenticate: Basic realm="perimeter"\r\n/);
+    const [head = '', body = ''] = reply.split('\r\n\r\n');
+    assert.equal(Number(/Content-Length: (\d+)/.exec(head)?.[1]), Buffer.byteLength(body));
   });
 });
 

@@ -65,10 +65,11 @@ static void die(const char *what, const char *detail) {
   exit(EXIT_SETUP);
 }
 
-static void close_inherited(void) {
-  if (close_range(3, ~0U, 0) == 0) return;
+/* Closes every descriptor from `first` up (sandbox.md case 18). */
+static void close_from(int first) {
+  if (close_range((unsigned)first, ~0U, 0) == 0) return;
   long max = sysconf(_SC_OPEN_MAX);
-  for (long fd = 3; fd < (max > 0 ? max : 1024); fd++) close((int)fd);
+  for (long fd = first; fd < (max > 0 ? max : 1024); fd++) close((int)fd);
 }
 
 static size_t read_file(const char *path, char *buf, size_t cap) {
@@ -364,14 +365,8 @@ int main(int argc, char **argv) {
     i = 3;
   }
   if (ready_fd > 3) dup2(ready_fd, 3);
-  if (ready_fd >= 3) {
-    ready_fd = 3;
-    if (close_range(4, ~0U, 0) != 0) {
-      long max = sysconf(_SC_OPEN_MAX);
-      for (long fd = 4; fd < (max > 0 ? max : 1024); fd++) close((int)fd);
-    }
-  } else
-    close_inherited();
+  if (ready_fd >= 3) ready_fd = 3;
+  close_from(ready_fd == 3 ? 4 : 3);
   for (; i < argc; i++) {
     if (strcmp(argv[i], "--") == 0) {
       i++;

@@ -443,8 +443,7 @@ export function planMounts(input: PlanInput): MountPlan {
         else mask(path, fact, why);
         return;
       }
-      if (fact.type !== 'dir') return;
-      pin(at, fact);
+      if (fact.type !== 'dir') return; // under a file nothing can be created
     }
   };
   /**

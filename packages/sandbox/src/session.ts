@@ -14,7 +14,7 @@ import {
   rmdirSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Engine } from '@perimeter/policy';
 import { BWRAP_PATH, HELPER_PATH, PACKAGE_ROOT, isHelperBuilt } from './preflight.js';
@@ -240,19 +240,11 @@ export function launchSession(prepared: PreparedSession): Promise<SessionExit> {
     });
     child.on('close', (code, signal) => {
       done();
-      const signalCode = signal ? 128 + (SIGNAL_NUMBERS[signal] ?? 0) : undefined;
+      const signalCode = signal ? 128 + osConstants.signals[signal] : undefined;
       resolve({ code: code ?? signalCode ?? 1, started: isReady, ...(signal ? { signal } : {}) });
     });
   });
 }
-
-const SIGNAL_NUMBERS: Partial<Record<string, number>> = {
-  SIGHUP: 1,
-  SIGINT: 2,
-  SIGQUIT: 3,
-  SIGKILL: 9,
-  SIGTERM: 15,
-};
 
 /** Removes the session directory and the empty directories masks created on the host. */
 export function cleanupSession(prepared: PreparedSession): void {

@@ -47,10 +47,6 @@ export function sessionsDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(stateDir(env), 'sessions');
 }
 
-function isUnder(path: string, dir: string): boolean {
-  return path === dir || path.startsWith(`${dir}/`);
-}
-
 /** The root of this Perimeter installation. */
 const INSTALL_ROOT = resolve(dirname(DEFAULT_POLICY), '..');
 
@@ -194,7 +190,7 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
       // (The default spool is in the state directory, which is hidden from every session anyway.)
       readOnly: [
         ...ownAssets(),
-        ...(isUnder(auditPath, stateDir()) ? [] : [auditPath]),
+        ...(auditPath.startsWith(`${stateDir()}/`) ? [] : [auditPath]),
         ...loaded.files.map((f) => resolve(f)),
       ],
       hidden: [stateDir()],
