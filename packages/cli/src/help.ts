@@ -17,6 +17,8 @@ Commands:
   doctor                    report which protections this machine supports
   audit verify FILE...      check session audit spools for edits, deletions and reordering
   audit tail [FILE]         show a session's latest audit events (--follow to keep watching)
+  secret set|ls|rm NAME     the local secret store: sessions get placeholders, the proxy injects
+  scan [FILE|-]...          find secrets (API keys, tokens, private keys) in files or stdin
 
 Options:
   -h, --help       show help for a command (perimeter check --help)
@@ -244,6 +246,72 @@ Exit codes: 0 stopped, 3 invalid input or policy, or the address is taken.
 Examples:
   perimeter proxy --policy examples/balanced.yaml --audit session.jsonl
   HTTPS_PROXY=http://127.0.0.1:3128 curl https://api.github.com/`,
+
+  secret: `perimeter secret — the local secret store
+
+Usage: perimeter secret <set|ls|rm> [NAME] [options]
+
+Secrets that policies bind to destinations (credentials: allow: - secret: NAME). A session never
+sees a value: it gets a per-session placeholder, and the egress proxy puts the real value in
+place only on the way to a bound host. Values are encrypted at rest (AES-256-GCM) under
+~/.local/state/perimeter/secrets, which sessions cannot see; the key is kept in the OS keyring
+where there is one, else in a 0600 key file beside the store.
+
+Run "perimeter secret <command> --help" for each command.`,
+
+  'secret set': `perimeter secret set — store a secret
+
+Usage: perimeter secret set NAME
+
+Reads the value from a prompt (not echoed) or, when standard input is not a terminal, from
+standard input (one trailing newline is dropped). Never from the command line: argv is visible
+to every process on the machine and lands in shell history. Replaces an existing value.
+
+Exit codes: 0 stored, 3 invalid name or empty value.
+
+Examples:
+  perimeter secret set github-token
+  gh auth token | perimeter secret set github-token`,
+
+  'secret ls': `perimeter secret ls — list stored secrets
+
+Usage: perimeter secret ls [--json]
+
+Prints each secret's name and when it was last set; never a value.
+
+Options:
+  --json    print [{name, updatedAt}] as JSON
+
+Examples:
+  perimeter secret ls`,
+
+  'secret rm': `perimeter secret rm — delete a stored secret
+
+Usage: perimeter secret rm NAME
+
+Exit codes: 0 deleted, 1 no such secret, 3 invalid name.
+
+Examples:
+  perimeter secret rm github-token`,
+
+  scan: `perimeter scan — find secrets in files or standard input
+
+Usage: perimeter scan [FILE|-]... [--json]
+
+Looks for provider credentials (AWS, GCP, Azure, GitHub, GitLab, Slack, Stripe, OpenAI,
+Anthropic, Hugging Face, npm, PyPI, Twilio, SendGrid), JWTs, PEM private keys, database URLs
+with passwords and high-entropy values assigned to secret-looking names. Prints one line per
+finding (file:line:col, the rule and a short fingerprint), never the secret itself. Without
+FILE, or with -, reads standard input.
+
+Options:
+  --json    print the findings as JSON
+
+Exit codes: 0 nothing found, 1 something found, 3 unreadable input.
+
+Examples:
+  perimeter scan .env config/settings.yaml
+  git diff | perimeter scan -`,
 
   check: `perimeter check — decide one request
 

@@ -7,6 +7,8 @@ import { runCheck } from './commands/check.js';
 import { runDoctor } from './commands/doctor.js';
 import { runProxy } from './commands/proxy.js';
 import { runRun } from './commands/run.js';
+import { runScan } from './commands/scan.js';
+import { runSecretLs, runSecretRm, runSecretSet } from './commands/secret.js';
 import { runExplain, runLint, runSimulate, runTest, runValidate } from './commands/policy.js';
 import { SpoolError } from '@perimeter/audit';
 import { UserError } from './errors.js';
@@ -27,6 +29,10 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   proxy: runProxy,
   run: runRun,
   doctor: runDoctor,
+  'secret set': runSecretSet,
+  'secret ls': runSecretLs,
+  'secret rm': runSecretRm,
+  scan: runScan,
 };
 
 function version(): string {
@@ -56,12 +62,14 @@ export function main(argv: readonly string[], ui: Ui = terminalUi()): number | P
     const name = COMMANDS[two] ? two : args[0] !== undefined && COMMANDS[args[0]] ? args[0] : undefined;
     if (name === undefined) {
       if (args.length === 0 || wantsHelp) {
-        const topic = args[0] === 'policy' || args[0] === 'audit' ? args[0] : '';
+        const topic = args[0] === 'policy' || args[0] === 'audit' || args[0] === 'secret' ? args[0] : '';
         ui.out(helpFor(topic));
         return 0;
       }
       const what =
-        args[0] === 'policy' || args[0] === 'audit' ? `${args[0]} ${args[1] ?? ''}`.trim() : (args[0] ?? '');
+        args[0] === 'policy' || args[0] === 'audit' || args[0] === 'secret'
+          ? `${args[0]} ${args[1] ?? ''}`.trim()
+          : (args[0] ?? '');
       throw new UserError(`unknown command "${what}"`, 'run "perimeter --help" for the commands');
     }
     if (wantsHelp) {
