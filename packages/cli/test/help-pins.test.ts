@@ -59,6 +59,11 @@ void test('HELP covers the top level, the policy group and every command', () =>
     'policy validate',
     'proxy',
     'run',
+    'scan',
+    'secret',
+    'secret ls',
+    'secret rm',
+    'secret set',
   ]);
 });
 
