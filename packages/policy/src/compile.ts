@@ -87,6 +87,8 @@ export interface CredentialBindingC extends RuleCommon {
     readonly ports: PortSet;
     readonly header: string;
     readonly format: string;
+    /** Replace the placeholder anywhere in the request, not just in `header`. */
+    readonly anywhere: boolean;
   };
 }
 
@@ -422,6 +424,7 @@ export function compilePolicy(doc: PolicyDocument): { policy: CompiledPolicy; di
                 ports: ports(c, b.inject.ports, [[443, 443]], [...at, 'inject', 'ports']),
                 header,
                 format,
+                anywhere: b.inject.anywhere ?? false,
               },
             }
           : {}),

@@ -312,6 +312,33 @@ export class Engine {
     return out;
   }
 
+  /** Every credential binding in force for this subject, in policy order. */
+  credentialBindings(): CredentialBindingC[] {
+    return this.policies.flatMap((p) => p.credentialBindings);
+  }
+
+  /**
+   * Why the egress proxy must see inside HTTPS to this canonical host name and port, or undefined
+   * when a tunnel may stay opaque: a credential is injected there, or a rule about HTTP methods or
+   * paths covers it.
+   */
+  inspectionReason(host: string, port: number): 'credential' | 'http-rule' | undefined {
+    for (const b of this.credentialBindings()) {
+      if (b.inject && portIn(b.inject.ports, port) && b.inject.hosts.some((h) => matchHostPattern(h, host)))
+        return 'credential';
+    }
+    const entries: HostEntry[] = [];
+    this.network.hostEntries(host, entries);
+    for (const e of entries) {
+      if (
+        (e.rule.methods !== undefined || e.rule.paths !== undefined) &&
+        portIn(e.pattern.ports ?? e.rule.ports, port)
+      )
+        return 'http-rule';
+    }
+    return undefined;
+  }
+
   /** The default effect of a surface for this subject. */
   defaultOf(surface: Surface): Effect {
     return this.defaults[surface].effect;
@@ -431,11 +458,15 @@ export class Engine {
     port: number,
     method: string | undefined,
     segs: readonly string[] | undefined,
+    inspected = false,
   ): boolean {
     if (!portIn(ports, port)) return false;
     const http = this.httpMatch(rule, method, segs);
     // A rule about methods or paths cannot be checked inside an opaque tunnel: an allow does not
     // match, a deny or ask does (an evaluation that cannot complete counts as matched if it denies).
+    // Into a connection whose requests will each be judged, an allow of some requests admits, and
+    // a deny of some waits for them.
+    if (http === 'unknown' && inspected) return rule.ref.effect === 'allow';
     return http === 'match' || (http === 'unknown' && rule.ref.effect !== 'allow');
   }
 
@@ -471,7 +502,8 @@ export class Engine {
       this.network.hostEntries(host.name, entries);
       let namedExactly = false;
       for (const e of entries) {
-        if (!this.ruleApplies(e.rule, e.pattern.ports ?? e.rule.ports, r.port, method, segs)) continue;
+        const ports = e.pattern.ports ?? e.rule.ports;
+        if (!this.ruleApplies(e.rule, ports, r.port, method, segs, r.inspected)) continue;
         hits.push(e.rule.ref);
         if (e.rule.ref.effect === 'allow' && e.pattern.kind === 'exact') namedExactly = true;
       }
@@ -484,7 +516,7 @@ export class Engine {
       this.network.cidrEntries(host.ip, entries);
       const lifting: Cidr[] = [];
       for (const e of entries) {
-        if (!this.ruleApplies(e.rule, e.rule.ports, r.port, method, segs)) continue;
+        if (!this.ruleApplies(e.rule, e.rule.ports, r.port, method, segs, r.inspected)) continue;
         hits.push(e.rule.ref);
         if (e.rule.ref.effect === 'allow') lifting.push(e.cidr);
       }
@@ -573,7 +605,7 @@ export class Engine {
       this.network.cidrEntries(ip, entries);
       const lifting: Cidr[] = [];
       for (const e of entries) {
-        if (!this.ruleApplies(e.rule, e.rule.ports, r.port, method, segs)) continue;
+        if (!this.ruleApplies(e.rule, e.rule.ports, r.port, method, segs, r.inspected)) continue;
         if (e.rule.ref.effect === 'allow') lifting.push(e.cidr);
         else extra.push(e.rule.ref);
       }

@@ -17,6 +17,12 @@ export interface NetworkRequest {
   readonly path?: string;
   /** Addresses the name resolved to, judged by the built-in guard after the name is allowed. */
   readonly resolved?: readonly string[];
+  /**
+   * A connection whose HTTP requests the proxy will see (TLS it terminates) and judge one by one:
+   * rules about methods or paths are left to those requests, so an allow of some paths admits the
+   * connection and a deny of some paths does not refuse all of it.
+   */
+  readonly inspected?: boolean;
 }
 
 export interface FilesystemRequest {

@@ -170,7 +170,15 @@ export const Injection = z.strictObject({
   format: z
     .string()
     .optional()
-    .describe('The header value; `{secret}` stands for the secret. Defaults to "Bearer {secret}".'),
+    .describe(
+      'The header value the proxy sets when the agent sent none (bindings without env); `{secret}` stands for the secret. Defaults to "Bearer {secret}".',
+    ),
+  anywhere: z
+    .boolean()
+    .optional()
+    .describe(
+      'Also replace the placeholder in the URL, the body and every header but the reflection-prone ones (User-Agent, Referer, Origin, …). Defaults to false: the named header only.',
+    ),
 });
 
 export const CredentialBinding = z.strictObject({
