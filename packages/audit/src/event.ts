@@ -64,6 +64,10 @@ export const AuditEvent = z.strictObject({
   matched: z.array(MatchedRule).optional(),
   bundle: z.strictObject({ revision: z.number().int().optional(), hash: z.string().optional() }).optional(),
   reason: z.string().optional(),
+  severity: z
+    .enum(['info', 'low', 'medium', 'high', 'critical'])
+    .optional()
+    .describe('How urgently a person should look: high for a refused credential leak.'),
   outcome: z
     .record(z.string(), Scalar)
     .optional()

@@ -63,3 +63,17 @@ export function lifecycleRecord(
 ): AuditRecord {
   return { ...base(ctx, 'system', type), ...(outcome ? { outcome } : {}) };
 }
+
+/**
+ * A fact a security team acts on, with a severity: a credential used (which binding, where, in
+ * which position) or a leak refused. Names and places only, never a value.
+ */
+export function alertRecord(
+  type: string,
+  ctx: RecordContext,
+  severity: NonNullable<AuditRecord['severity']>,
+  reason: string,
+  outcome: Record<string, string | number | boolean>,
+): AuditRecord {
+  return { ...base(ctx, 'evaluation', type), severity, reason, outcome };
+}
