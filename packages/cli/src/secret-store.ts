@@ -113,6 +113,8 @@ export interface SecretStoreOptions {
    * key keeps it where it is.
    */
   readonly keyBackend?: KeyBackend | 'auto';
+  /** How long set() and remove() wait for another writer to finish; default 10 s. */
+  readonly lockTimeoutMs?: number;
 }
 
 /** Perimeter's state directory: ${XDG_STATE_HOME:-~/.local/state}/perimeter (sessions hide it). */
@@ -150,7 +152,7 @@ export function openSecretStore(options: SecretStoreOptions = {}): SecretStore {
   const env = options.env ?? process.env;
   const dir = options.dir ?? secretStoreDir(env);
   const wanted = options.keyBackend ?? keyBackendFromEnv(env);
-  return new LocalSecretStore(dir, env, wanted);
+  return new LocalSecretStore(dir, env, wanted, options.lockTimeoutMs ?? 10_000);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -238,6 +240,7 @@ class LocalSecretStore implements SecretStore {
     readonly dir: string,
     private readonly env: NodeJS.ProcessEnv,
     private readonly wanted: KeyBackend | 'auto',
+    private readonly lockTimeoutMs: number,
   ) {}
 
   private get storeFile(): string {
@@ -398,7 +401,7 @@ class LocalSecretStore implements SecretStore {
    */
   private locked<T>(fn: () => T): T {
     const lock = join(this.dir, LOCK_FILE);
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + this.lockTimeoutMs;
     for (;;) {
       try {
         const fd = openSync(lock, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);

@@ -139,42 +139,70 @@ function tooLong(): UserError {
 
 /** Asks twice on the terminal, without echo; undefined when cancelled. */
 async function promptTwice(tty: ReadStream): Promise<string | undefined> {
-  const first = await readHidden(tty, 'Value (not echoed): ');
-  if (first === undefined) return undefined;
-  if (first === '') throw new UserError('the value is empty; nothing was stored');
-  const second = await readHidden(tty, 'Again, to confirm: ');
-  if (second === undefined) return undefined;
+  const lines = await readHidden(tty, ['Value (not echoed): ', 'Again, to confirm: '], (first) => {
+    if (first === '') throw new UserError('the value is empty; nothing was stored');
+  });
+  if (lines === undefined) return undefined;
+  const [first, second] = lines;
   if (second !== first)
     throw new UserError('the two entries differ; nothing was stored', 'run the command again');
   return first;
 }
 
 /**
- * One line from the terminal in raw mode, so nothing is echoed: Enter ends it, Backspace deletes a
- * character, Ctrl-U the line, Ctrl-C (or SIGINT, or the terminal closing) cancels. Escape sequences
- * (arrow keys) are dropped, not stored.
+ * Lines from the terminal, one per prompt, in raw mode so nothing is echoed (raw mode is on before
+ * the first prompt shows and stays on until the last line, so a fast typist's input is never
+ * echoed either): Enter ends a line, Backspace deletes a character, Ctrl-U the line, Ctrl-C (or
+ * SIGINT, or the terminal closing) cancels. Escape sequences (arrow keys) are dropped, not stored.
+ * `check` sees each line as it is entered and may throw to stop early.
  */
-function readHidden(tty: ReadStream, prompt: string): Promise<string | undefined> {
-  return new Promise((resolve) => {
+function readHidden(
+  tty: ReadStream,
+  prompts: readonly string[],
+  check: (line: string) => void,
+): Promise<string[] | undefined> {
+  return new Promise((resolve, reject) => {
     const decoder = new StringDecoder('utf8');
+    const lines: string[] = [];
     let chars: string[] = [];
-    // 0 text, 1 after ESC, 2 inside a CSI/SS3 sequence (ends at a byte in @..~).
+    // 0 text, 1 after ESC, 2 inside a CSI/SS3 sequence (which ends at a character in @..~).
     let escape = 0;
-    const finish = (value: string | undefined): void => {
+    let isDone = false;
+    const stop = (): void => {
+      isDone = true;
       tty.off('data', onData);
       tty.off('end', onEnd);
       process.off('SIGINT', onSigint);
       tty.setRawMode(false);
       tty.pause();
       process.stderr.write('\n');
-      const result = value;
       chars = [];
-      resolve(result);
     };
-    const onEnd = (): void => finish(undefined);
-    const onSigint = (): void => finish(undefined);
+    const cancel = (): void => {
+      stop();
+      resolve(undefined);
+    };
+    const onEnd = cancel;
+    const onSigint = cancel;
+    const endLine = (): void => {
+      const line = chars.join('');
+      chars = [];
+      try {
+        check(line);
+      } catch (e) {
+        stop();
+        reject(e);
+        return;
+      }
+      lines.push(line);
+      if (lines.length === prompts.length) {
+        stop();
+        resolve(lines);
+      } else process.stderr.write(`\n${prompts[lines.length] ?? ''}`);
+    };
     const onData = (chunk: Buffer): void => {
       for (const ch of decoder.write(chunk)) {
+        if (isDone) break;
         if (escape === 1) {
           escape = ch === '[' || ch === 'O' ? 2 : 0;
           continue;
@@ -187,11 +215,11 @@ function readHidden(tty: ReadStream, prompt: string): Promise<string | undefined
           case '\r':
           case '\n':
           case '\u0004': // Ctrl-D: end of input
-            finish(chars.join(''));
-            return;
+            endLine();
+            break;
           case '\u0003': // Ctrl-C
-            finish(undefined);
-            return;
+            cancel();
+            break;
           case '\u007f':
           case '\b':
             chars.pop();
@@ -208,11 +236,11 @@ function readHidden(tty: ReadStream, prompt: string): Promise<string | undefined
       }
       chunk.fill(0);
     };
-    process.stderr.write(prompt);
-    process.on('SIGINT', onSigint);
     tty.setRawMode(true);
+    process.on('SIGINT', onSigint);
     tty.on('data', onData);
     tty.on('end', onEnd);
     tty.resume();
+    process.stderr.write(prompts[0] ?? '');
   });
 }
