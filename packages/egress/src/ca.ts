@@ -55,8 +55,8 @@ export interface SessionCaOptions {
    * X.509 name constraints (RFC 5280 §4.2.1.10, critical): the only names this CA may vouch for.
    * A DNS name permits itself and every name below it (`api.github.com` also permits
    * `x.api.github.com`); a leading dot (`.example.com`) permits only names below it (OpenSSL's
-   * reading). An IP literal or CIDR (`10.0.0.0/8`, `::1`) permits addresses. A name type with no
-   * entry is excluded entirely, so the list is exhaustive and `[]` permits nothing.
+   * reading). An IP literal or CIDR (`10.0.0.0/8`, `::1`) permits addresses. A kind (DNS, IPv4,
+   * IPv6) with no entry is excluded entirely, so the list is exhaustive and `[]` permits nothing.
    */
   readonly permittedNames?: readonly string[];
   /** How many leaves to keep; default 1,000. */
@@ -184,19 +184,22 @@ function leafHost(host: string): CanonicalHost {
 
 /**
  * NameConstraints (RFC 5280 §4.2.1.10). Constraints apply per name type, so a list of DNS names
- * alone would leave every IP address open (and the reverse): a type with no permitted entry gets
+ * alone would leave every IP address open (and the reverse): a kind with no permitted entry gets
  * an excluded subtree covering all of it, the way the CA/Browser Forum's technically constrained
- * CAs do (a zero-length dNSName; 0.0.0.0/0 and ::/0).
+ * CAs do (a zero-length dNSName; 0.0.0.0/0 and ::/0). IPv4 and IPv6 count as separate kinds here:
+ * GnuTLS (git on Debian) accepts an IPv6 leaf under a CA that permits only IPv4 subtrees.
  */
 function nameConstraints(permittedNames: readonly string[]): Buffer {
   const dns: Buffer[] = [];
-  const ips: Buffer[] = [];
+  const v4: Buffer[] = [];
+  const v6: Buffer[] = [];
   for (const entry of permittedNames) {
     const below = entry.startsWith('.');
     const bare = below ? entry.slice(1) : entry;
     const cidr = below ? undefined : parseCidr(entry);
     if (cidr !== undefined && 'cidr' in cidr) {
-      ips.push(ipAddress(Buffer.concat([ipOctets(cidr.cidr.ip), maskOctets(cidr.cidr)])));
+      const subtree = ipAddress(Buffer.concat([ipOctets(cidr.cidr.ip), maskOctets(cidr.cidr)]));
+      (cidr.cidr.ip.family === 4 ? v4 : v6).push(subtree);
       continue;
     }
     const host = canonicalHost(bare);
@@ -211,10 +214,12 @@ function nameConstraints(permittedNames: readonly string[]): Buffer {
   }
   const excluded: Buffer[] = [];
   if (dns.length === 0) excluded.push(dnsName(''));
-  if (ips.length === 0) excluded.push(ipAddress(Buffer.alloc(8)), ipAddress(Buffer.alloc(32)));
+  if (v4.length === 0) excluded.push(ipAddress(Buffer.alloc(8))); // 0.0.0.0/0
+  if (v6.length === 0) excluded.push(ipAddress(Buffer.alloc(32))); // ::/0
+  const permitted = [...dns, ...v4, ...v6];
   const subtrees = (names: Buffer[]): Buffer => sequence(...names.map((n) => sequence(n)));
   return sequence(
-    ...(dns.length + ips.length > 0 ? [implicit(0, subtrees([...dns, ...ips]))] : []),
+    ...(permitted.length > 0 ? [implicit(0, subtrees(permitted))] : []),
     implicit(1, subtrees(excluded)),
   );
 }
