@@ -1,0 +1,342 @@
+// Keyword-gated rules: a value assigned to a name that says it is secret (`password = …`,
+// `"api_key": "…"`, `export GITHUB_TOKEN=…`, `Authorization: Bearer …`, `<secret>…</secret>`).
+// Provider formats that have no prefix (AWS secret access keys, Azure client secrets, Twilio auth
+// tokens) are recognised here by their name; everything else falls to the generic rules, which
+// demand an entropy that depends on the value's alphabet and length (egress.md §8.3) and refuse
+// templates, code expressions, hashes, UUIDs and identifiers. These are low confidence by design.
+
+import { alphabetOf, entropyFloor, shannonEntropy } from './entropy.js';
+import type { Confidence } from './finding.js';
+import { isPlaceholder } from './placeholder.js';
+
+export interface AssignmentHit {
+  readonly rule: string;
+  readonly family: string;
+  readonly confidence: Confidence;
+  readonly start: number;
+  readonly end: number;
+}
+
+/** Case-insensitive keywords; one of them must occur in the name for any of these rules to run. */
+export const KEYWORD_SOURCE =
+  'pass(?:word|wd|phrase)?|secret|token|api[_-]?key|access[_-]?key|auth|credential|private[_-]?key|pwd';
+
+const IDENTIFIER = /[A-Za-z0-9_.-]/;
+const MAX_NAME = 80;
+const MAX_VALUE = 512;
+
+// After the name: an optional closing quote (JSON, Python dicts), then the assignment operator.
+// `==`, `===` and `!=` are comparisons, not assignments.
+const OPERATOR = /\\?["'`\]]?[ \t]{0,8}(?:=>|:=|=(?!=)|:(?!:))[ \t]{0,8}/y;
+const XML_CLOSE = />/y;
+const SCHEME = /^(?:Bearer|Basic|Token|token|bearer|Digest)[ \t]+/;
+
+/** The lowercase words of an identifier: `dbPassword` → db, password; `GITHUB_TOKEN` → github, token. */
+export function wordsOf(name: string): string[] {
+  return name
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2')
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter((w) => w !== '');
+}
+
+const PASSWORD_WORDS = new Set(['password', 'passwd', 'pass', 'passphrase', 'pwd', 'passwords']);
+const SECRET_WORDS = new Set([
+  'secret',
+  'secrets',
+  'token',
+  'tokens',
+  'auth',
+  'apikey',
+  'credential',
+  'credentials',
+  'authorization',
+  'privatekey',
+  'accesskey',
+  'secretkey',
+  'authtoken',
+  'accesstoken',
+  'refreshtoken',
+]);
+const PAIRS = new Set(['api key', 'access key', 'private key', 'secret key', 'client secret', 'auth token']);
+// A name ending in one of these describes the secret rather than holding it (token_type,
+// secret_name, password_hash, auth_url, api_key_id).
+const DESCRIBING = new Set([
+  'id',
+  'ids',
+  'url',
+  'uri',
+  'urls',
+  'endpoint',
+  'path',
+  'file',
+  'filename',
+  'dir',
+  'type',
+  'types',
+  'name',
+  'names',
+  'length',
+  'len',
+  'size',
+  'ttl',
+  'expiry',
+  'expires',
+  'expiration',
+  'lifetime',
+  'count',
+  'header',
+  'field',
+  'policy',
+  'format',
+  'method',
+  'mode',
+  'timeout',
+  'enabled',
+  'required',
+  'ref',
+  'hash',
+  'hashed',
+  'sha',
+  'digest',
+  'checksum',
+  'integrity',
+  'regex',
+  'pattern',
+  'label',
+  'placeholder',
+  'hint',
+  'prompt',
+  'env',
+  'var',
+  'variable',
+  'key',
+  'keys',
+  'provider',
+  'store',
+  'manager',
+  'version',
+  'scope',
+  'scopes',
+  'kind',
+  'min',
+  'max',
+  'prefix',
+  'index',
+  'pos',
+  'position',
+  'start',
+  'end',
+  'source',
+  'location',
+  'strategy',
+  'reset',
+  'changed',
+  'confirmation',
+  'confirm',
+  'validation',
+  'error',
+  'errors',
+  'message',
+  'input',
+  'visible',
+  'salt',
+]);
+// …unless the name is exactly one of these (`api_key`, `access_key`, `private_key`).
+const KEY_NAMES = new Set(['api key', 'access key', 'private key', 'secret key', 'account key']);
+
+export type NameKind = 'password' | 'secret' | undefined;
+
+/** Whether a name holds a password, another secret, or neither. */
+export function nameKind(name: string): NameKind {
+  const words = wordsOf(name);
+  if (words.length === 0) return undefined;
+  const last = words[words.length - 1] ?? '';
+  const tail = words.slice(-2).join(' ');
+  if (DESCRIBING.has(last) && !KEY_NAMES.has(tail)) return undefined;
+  let kind: NameKind;
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i] ?? '';
+    if (
+      PASSWORD_WORDS.has(w) ||
+      /^(?:db|my|admin|root|user|mysql|pg|redis|smtp|mail)?(?:password|passwd|pass)$/.test(w)
+    )
+      return 'password';
+    if (SECRET_WORDS.has(w) || PAIRS.has(`${w} ${words[i + 1] ?? ''}`)) kind = 'secret';
+    // One run-together word that ends in a keyword (GITHUBTOKEN, mysecret, clientsecret).
+    else if (/(?:token|secret|apikey|accesskey|privatekey|password|passwd)$/.test(w) && w.length <= 32)
+      kind = /pass/.test(w) ? 'password' : 'secret';
+  }
+  return kind;
+}
+
+// Values that are code, not data: `process.env.TOKEN`, `config.secret`, `this.password`, an
+// identifier in any casing, a constant like TOKEN_EXPIRED, a path or a URL.
+const CODE_LIKE =
+  /^(?:[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+|[a-z]+(?:[A-Z][a-z]*)+|[A-Z][a-z]+(?:[A-Z][a-z]*)+|[A-Z]+(?:_[A-Z0-9]+)+|[a-z]+(?:[-_.][a-z]+)+|[a-z]+|[A-Z][a-z]+|[A-Z]+)$/;
+const NOT_A_SECRET =
+  /^(?:https?|ftp|file|wss?):\/\/|^[.~]?\/|^[A-Za-z]:\\|\.(?:pem|key|crt|cer|json|ya?ml|txt|env|p12|pfx|jks|js|ts|py|rb|go|sh)$|^sha(?:1|256|384|512)-|^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const BORING = new Set([
+  'true',
+  'false',
+  'null',
+  'none',
+  'nil',
+  'undefined',
+  'required',
+  'optional',
+  'string',
+  'number',
+  'boolean',
+  'object',
+  'bearer',
+  'basic',
+  'yes',
+  'no',
+  'on',
+  'off',
+  'empty',
+  'default',
+]);
+
+function hasDigit(v: string): boolean {
+  return /[0-9]/.test(v);
+}
+function hasLetter(v: string): boolean {
+  return /[A-Za-z]/.test(v);
+}
+
+/** Whether `value`, assigned to a name of `kind`, looks like a real credential. */
+export function isLikelySecretValue(value: string, kind: 'password' | 'secret', isQuoted: boolean): boolean {
+  if (BORING.has(value.toLowerCase())) return false;
+  if (/\s/.test(value) || isPlaceholder(value) || NOT_A_SECRET.test(value) || CODE_LIKE.test(value))
+    return false;
+  if (kind === 'password') {
+    // Real passwords are short and low-entropy (CredData's "Password" category sits below 3.5
+    // bits): ask for length, some variety, and a digit or symbol, quoted or not.
+    if (value.length < 8 || value.length > 128) return false;
+    if (!/[^A-Za-z]/.test(value) || !hasLetter(value)) return false;
+    if (!isQuoted && !hasDigit(value)) return false;
+    return shannonEntropy(value) >= 2.5;
+  }
+  if (value.length < 16) return false;
+  // Unquoted, a value must mix letters and digits (a random 20-character base62 value has no
+  // digit about 3 % of the time; an identifier nearly always lacks one).
+  if (!hasDigit(value) || !hasLetter(value)) return alphabetOf(value) === 'hex' && value.length >= 32;
+  return shannonEntropy(value) >= entropyFloor(alphabetOf(value), value.length);
+}
+
+interface Assignment {
+  readonly name: string;
+  readonly nameStart: number;
+  readonly value: string;
+  readonly valueStart: number;
+  readonly isQuoted: boolean;
+}
+
+const isIdentifierChar = (c: string | undefined): boolean => c !== undefined && IDENTIFIER.test(c);
+
+/** The name around a keyword hit, and the value assigned to it, if the hit sits in an assignment. */
+export function assignmentAt(text: string, keywordStart: number, keywordEnd: number): Assignment | undefined {
+  let nameStart = keywordStart;
+  while (nameStart > 0 && keywordStart - nameStart < MAX_NAME && isIdentifierChar(text[nameStart - 1]))
+    nameStart--;
+  let nameEnd = keywordEnd;
+  while (nameEnd < text.length && nameEnd - keywordEnd < MAX_NAME && isIdentifierChar(text[nameEnd]))
+    nameEnd++;
+  // A trailing dot or dash belongs to the sentence, not the name.
+  while (nameEnd > keywordEnd && /[.-]/.test(text[nameEnd - 1] ?? '')) nameEnd--;
+  const name = text.slice(nameStart, nameEnd);
+  let at: number;
+  if (text[nameStart - 1] === '<') {
+    XML_CLOSE.lastIndex = nameEnd;
+    if (!XML_CLOSE.exec(text)) return undefined;
+    at = XML_CLOSE.lastIndex;
+  } else {
+    OPERATOR.lastIndex = nameEnd;
+    if (!OPERATOR.exec(text)) return undefined;
+    at = OPERATOR.lastIndex;
+  }
+  let isQuoted = false;
+  if (text[at] === '\\' && /["']/.test(text[at + 1] ?? '')) at++;
+  const quote = text[at];
+  let value: string;
+  let valueStart: number;
+  if (quote === '"' || quote === "'" || quote === '`') {
+    valueStart = at + 1;
+    let end = valueStart;
+    while (end < text.length && end - valueStart <= MAX_VALUE && text[end] !== quote && text[end] !== '\n')
+      end++;
+    if (text[end] !== quote) return undefined;
+    // A JSON-in-a-string value ends at the escaped quote.
+    if (text[end - 1] === '\\') end--;
+    value = text.slice(valueStart, end);
+    isQuoted = true;
+  } else {
+    valueStart = at;
+    let end = valueStart;
+    while (
+      end < text.length &&
+      end - valueStart <= MAX_VALUE &&
+      !/[\s,;"'`<>(){}[\]&|\\]/.test(text[end] ?? ' ')
+    )
+      end++;
+    value = text.slice(valueStart, end);
+    // A function call or member access is code: `token = getToken()`.
+    if (text[end] === '(') return undefined;
+    // `Authorization: Bearer abc…` unquoted: the credential is the next word.
+    if (/^(?:Bearer|Basic|Token|bearer|token)$/.test(value) && /[ \t]/.test(text[end] ?? '')) {
+      valueStart = end + 1;
+      let next = valueStart;
+      while (
+        next < text.length &&
+        next - valueStart <= MAX_VALUE &&
+        !/[\s,;"'`<>(){}[\]&|\\]/.test(text[next] ?? ' ')
+      )
+        next++;
+      value = text.slice(valueStart, next);
+      isQuoted = true;
+    }
+    // YAML/env values often end a sentence-free line with a dot-less value; trim trailing dots.
+    while (value.endsWith('.')) value = value.slice(0, -1);
+  }
+  const scheme = SCHEME.exec(value);
+  if (scheme) {
+    value = value.slice(scheme[0].length);
+    valueStart += scheme[0].length;
+  }
+  return { name, nameStart, value, valueStart, isQuoted };
+}
+
+/**
+ * Provider formats recognised by their name (AWS, Azure, Twilio), then the generic rules. Returns
+ * undefined when the assignment is not a secret.
+ */
+export function judgeAssignment(a: Assignment): AssignmentHit | undefined {
+  const words = wordsOf(a.name);
+  const joined = words.join('');
+  const span = { start: a.valueStart, end: a.valueStart + a.value.length };
+  if (isPlaceholder(a.value)) return undefined;
+  if (/secretaccesskey|awssecret/.test(joined) && /^[A-Za-z0-9/+]{40}$/.test(a.value)) {
+    if (shannonEntropy(a.value) < 4) return undefined;
+    return { rule: 'aws-secret-access-key', family: 'aws', confidence: 'high', ...span };
+  }
+  if (words.includes('azure') || joined.startsWith('arm')) {
+    if (/^[A-Za-z0-9+/]{86}==$/.test(a.value))
+      return { rule: 'azure-storage-key', family: 'azure', confidence: 'high', ...span };
+    if (
+      joined.includes('clientsecret') &&
+      /^[A-Za-z0-9_~.-]{32,44}$/.test(a.value) &&
+      shannonEntropy(a.value) >= 3.8
+    )
+      return { rule: 'azure-client-secret', family: 'azure', confidence: 'high', ...span };
+  }
+  if (words.includes('twilio') && /^[0-9a-f]{32}$/.test(a.value) && shannonEntropy(a.value) >= 3)
+    return { rule: 'twilio-auth-token', family: 'twilio', confidence: 'high', ...span };
+  const kind = nameKind(a.name);
+  if (kind === undefined || !isLikelySecretValue(a.value, kind, a.isQuoted)) return undefined;
+  return kind === 'password'
+    ? { rule: 'password-assignment', family: 'password', confidence: 'low', ...span }
+    : { rule: 'generic-secret', family: 'generic', confidence: 'low', ...span };
+}

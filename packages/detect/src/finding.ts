@@ -1,0 +1,32 @@
+// The shapes detect speaks in: a finding (where a secret is, which rule saw it, how sure it is, and
+// a fingerprint that names it without revealing it) and the encodings a secret can hide behind.
+// A finding never carries the secret's value: it can be logged, audited and printed as it is.
+
+/**
+ * `high`: a provider rule matched (checksum-validated where the format has one), or a PEM private
+ * key. `low`: a generic or entropy rule, or a provider-shaped token whose checksum is wrong.
+ */
+export type Confidence = 'high' | 'low';
+
+/** How a value was written where it was found. */
+export type Encoding = 'raw' | 'base64' | 'base64url' | 'hex' | 'percent' | 'json';
+
+export interface Finding {
+  /** The rule that matched, e.g. `github-token`, `generic-secret` (docs/detect.md lists them). */
+  readonly rule: string;
+  /** The provider or kind of secret: `github`, `aws`, `private_key`, `generic`, `password`, … */
+  readonly family: string;
+  readonly confidence: Confidence;
+  /** UTF-16 offsets of the secret in the scanned text (of the whole encoded segment if decoded). */
+  readonly start: number;
+  readonly end: number;
+  /** A few characters of the public prefix and a truncated SHA-256: `ghp_…(3f2a9c1b)`. */
+  readonly fingerprint: string;
+  /** Set when the secret was found only after decoding: the outermost encoding it was under. */
+  readonly encoding?: Encoding;
+}
+
+export interface ScanOptions {
+  /** Also look inside percent-encoded (several layers), base64, base64url, hex and JSON-escaped segments. */
+  readonly decode?: boolean;
+}

@@ -1,0 +1,52 @@
+// Fingerprints: a short, stable name for a secret that can be printed, logged and compared without
+// revealing it. Only a prefix that is public by design (a provider's token prefix) is shown, then
+// 32 bits of SHA-256: enough to tell two findings apart or match one across a session, never enough
+// to recover a random token. (A short human password could be confirmed by guessing; that is why
+// no more of the hash is shown.)
+
+import { sha256Hex } from './sha256.js';
+
+// Public prefixes, longest first so `sk-ant-api03-` wins over `sk-`.
+const PUBLIC_PREFIXES = [
+  'sk-ant-admin01-',
+  'sk-ant-api03-',
+  'sk-svcacct-',
+  'github_pat_',
+  'sk-admin-',
+  'sk-proj-',
+  'sk_live_',
+  'rk_live_',
+  'sk_test_',
+  'rk_test_',
+  'api_org_',
+  'GOCSPX-',
+  'glpat-',
+  'whsec_',
+  'pypi-',
+  'xoxb-',
+  'xoxp-',
+  'xoxa-',
+  'xoxr-',
+  'xoxs-',
+  'xoxe-',
+  'xapp-',
+  'ghp_',
+  'gho_',
+  'ghu_',
+  'ghs_',
+  'ghr_',
+  'npm_',
+  'AKIA',
+  'ASIA',
+  'AIza',
+  'hf_',
+  'SG.',
+  'eyJ',
+  'sk-',
+];
+
+/** `prefix…(8 hex digits of SHA-256)`; the prefix is empty unless it is a public token prefix. */
+export function fingerprint(value: string): string {
+  const prefix = PUBLIC_PREFIXES.find((p) => value.startsWith(p) && value.length > p.length + 8) ?? '';
+  return `${prefix}…(${sha256Hex(value).slice(0, 8)})`;
+}

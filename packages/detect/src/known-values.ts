@@ -1,0 +1,130 @@
+// Exact matches of the secrets a session knows (the values the proxy injects, the placeholders it
+// hands out, canaries): if one of them, or any rendering of it, appears in outbound traffic it can
+// only be a leak (egress-dlp-10). Renderings: raw; base64 and base64url at the three byte
+// alignments, so a value inside a larger blob (Basic `user:VALUE`) is still found; hex in lower and
+// upper case; percent-encoded; JSON \u-escaped. Built once per session; find() first looks for
+// a short anchor taken from each rendering and compares the whole rendering only where it occurs.
+
+import type { Encoding } from './finding.js';
+
+export interface KnownValue {
+  readonly id: string;
+  readonly value: string;
+}
+
+export interface KnownHit {
+  readonly id: string;
+  readonly encoding: Encoding;
+  readonly start: number;
+  readonly end: number;
+}
+
+export interface KnownMatcher {
+  find(text: string): KnownHit[];
+}
+
+interface Rendering {
+  readonly id: string;
+  readonly encoding: Encoding;
+  readonly text: string;
+}
+
+/** Values shorter than this are too likely to occur by chance to be matched at all. */
+export const MIN_KNOWN_LENGTH = 8;
+const ANCHOR_LENGTH = 8;
+
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+
+function base64Of(bytes: Uint8Array): string {
+  let out = '';
+  for (let i = 0; i < bytes.length; i += 3) {
+    const n = ((bytes[i] ?? 0) << 16) | ((bytes[i + 1] ?? 0) << 8) | (bytes[i + 2] ?? 0);
+    out += B64[(n >> 18) & 63]! + B64[(n >> 12) & 63]! + B64[(n >> 6) & 63]! + B64[n & 63]!;
+  }
+  return out;
+}
+
+/**
+ * The base64 characters that depend only on `bytes` when they sit at byte offset `shift` (0, 1, 2)
+ * of a larger encoded blob: the partial characters at each end are dropped.
+ */
+export function base64Aligned(bytes: Uint8Array, shift: 0 | 1 | 2): string {
+  const padded = new Uint8Array(shift + bytes.length + 2);
+  padded.set(bytes, shift);
+  const encoded = base64Of(padded);
+  const from = Math.ceil((shift * 8) / 6);
+  const to = Math.floor(((shift + bytes.length) * 8) / 6);
+  return encoded.slice(from, to);
+}
+
+const hex = (bytes: Uint8Array): string => [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
+
+function renderingsOf(known: KnownValue): Rendering[] {
+  const { id, value } = known;
+  const bytes = new TextEncoder().encode(value);
+  const out: Rendering[] = [{ id, encoding: 'raw', text: value }];
+  for (const shift of [0, 1, 2] as const) {
+    const b64 = base64Aligned(bytes, shift);
+    out.push({ id, encoding: 'base64', text: b64 });
+    out.push({ id, encoding: 'base64url', text: b64.replace(/\+/g, '-').replace(/\//g, '_') });
+  }
+  const h = hex(bytes);
+  out.push({ id, encoding: 'hex', text: h }, { id, encoding: 'hex', text: h.toUpperCase() });
+  const percent = encodeURIComponent(value);
+  const everyByte = [...bytes].map((b) => `%${b.toString(16).padStart(2, '0').toUpperCase()}`).join('');
+  out.push(
+    { id, encoding: 'percent', text: percent },
+    { id, encoding: 'percent', text: everyByte },
+    { id, encoding: 'percent', text: everyByte.toLowerCase() },
+  );
+  const jsonString = JSON.stringify(value).slice(1, -1);
+  const escaped = [...value].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('');
+  out.push(
+    { id, encoding: 'json', text: jsonString },
+    { id, encoding: 'json', text: escaped },
+    { id, encoding: 'json', text: escaped.toUpperCase().replace(/\\U/g, '\\u') },
+  );
+  // Identical renderings (an alphanumeric value is its own percent and JSON form) are kept once,
+  // under the first (rawest) encoding.
+  const seen = new Set<string>();
+  return out.filter((r) => r.text.length >= MIN_KNOWN_LENGTH - 2 && !seen.has(r.text) && seen.add(r.text));
+}
+
+/**
+ * A matcher for the given values. Values shorter than MIN_KNOWN_LENGTH are ignored (they would
+ * match by chance). Hits are in order of position; overlapping hits of one value are kept once.
+ */
+export function knownMatcher(values: readonly KnownValue[]): KnownMatcher {
+  const renderings = values.filter((v) => v.value.length >= MIN_KNOWN_LENGTH).flatMap(renderingsOf);
+  // Renderings by anchor (their first ANCHOR_LENGTH characters); one alternation finds the anchors.
+  const byAnchor = new Map<string, Rendering[]>();
+  for (const r of renderings) {
+    const anchor = r.text.slice(0, ANCHOR_LENGTH);
+    const list = byAnchor.get(anchor) ?? [];
+    list.push(r);
+    byAnchor.set(anchor, list);
+  }
+  for (const list of byAnchor.values()) list.sort((a, b) => b.text.length - a.text.length);
+  const escaped = [...byAnchor.keys()]
+    .sort((a, b) => b.length - a.length)
+    .map((a) => a.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&'));
+  const anchors = escaped.length > 0 ? new RegExp(escaped.join('|'), 'g') : undefined;
+  return {
+    find(text: string): KnownHit[] {
+      if (!anchors) return [];
+      const re = new RegExp(anchors.source, 'g');
+      const hits: KnownHit[] = [];
+      let m: RegExpExecArray | null;
+      while ((m = re.exec(text)) !== null) {
+        const at = m.index;
+        const candidates = byAnchor.get(m[0]) ?? [];
+        const r = candidates.find((c) => text.startsWith(c.text, at));
+        if (r) {
+          hits.push({ id: r.id, encoding: r.encoding, start: at, end: at + r.text.length });
+          re.lastIndex = at + r.text.length;
+        } else re.lastIndex = at + 1;
+      }
+      return hits;
+    },
+  };
+}

@@ -1,0 +1,419 @@
+// Provider rules: credentials whose format announces itself with a literal prefix (ghp_, AKIA,
+// xoxb-, sk-ant-api03-, -----BEGIN … PRIVATE KEY-----). Each rule names the anchors that start it;
+// scan.ts finds every anchor of every rule in one pass and runs a rule's own (bounded, sticky)
+// pattern only where its anchor occurs, so text without anchors costs one regex pass.
+// Formats are from each provider's documentation and the rule sets of gitleaks (MIT) and
+// Nosey Parker (Apache-2.0), re-written here; no pattern has an unbounded nested quantifier.
+
+import { hasValidChecksum } from './checksum.js';
+import { shannonEntropy } from './entropy.js';
+import type { Confidence } from './finding.js';
+import { isPlaceholder } from './placeholder.js';
+
+/** What a rule's check concludes: a confidence, or a confidence under another rule's name. */
+export type Verdict =
+  Confidence | { readonly confidence: Confidence; readonly rule: string; readonly family: string };
+
+export interface Candidate {
+  readonly start: number;
+  readonly end: number;
+}
+
+export interface ProviderRule {
+  readonly id: string;
+  readonly family: string;
+  readonly description: string;
+  /** Regex sources; a match of any of them starts a candidate. Literal anchors are escaped. */
+  readonly anchors: readonly string[];
+  /** How many characters of a match come before its anchor (0 for most rules). */
+  readonly lead?: number;
+  /** The secret's span, given the text and where the match starts (undefined: no match here). */
+  readonly match: (text: string, at: number) => Candidate | undefined;
+  /** Judges the matched value (undefined: not a secret, e.g. a placeholder). */
+  readonly check: (value: string, text: string, start: number) => Verdict | undefined;
+}
+
+const escape = (literal: string): string => literal.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+const literals = (...words: string[]): string[] => words.map(escape);
+
+const isWordChar = (code: number): boolean =>
+  (code >= 48 && code <= 57) || (code >= 65 && code <= 90) || (code >= 97 && code <= 122);
+
+/** A match function from a sticky regex tried at the anchor; `group` selects the secret's part. */
+function sticky(source: string, options: { group?: number; boundary?: boolean } = {}) {
+  const re = new RegExp(source, 'y');
+  const group = options.group ?? 0;
+  const boundary = options.boundary ?? true;
+  return (text: string, at: number): Candidate | undefined => {
+    // The anchor must start a token: "xAKIA…" or "desk-…" is not one.
+    if (boundary && at > 0 && (isWordChar(text.charCodeAt(at - 1)) || text.charCodeAt(at - 1) === 95))
+      return undefined;
+    re.lastIndex = at;
+    const m = re.exec(text);
+    if (!m) return undefined;
+    if (group === 0) return { start: at, end: at + m[0].length };
+    const value = m[group];
+    if (value === undefined) return undefined;
+    const end = at + m[0].length;
+    // The group ends the match in every rule that uses one.
+    return { start: end - value.length, end };
+  };
+}
+
+const high = (value: string, bodyFrom = 0): Verdict | undefined =>
+  isPlaceholder(value.slice(bodyFrom)) ? undefined : 'high';
+
+/** Checksum-validated tokens: high with a right checksum, low with a wrong one. */
+const checksummed = (prefixLength: number) => (value: string) =>
+  isPlaceholder(value.slice(prefixLength))
+    ? undefined
+    : hasValidChecksum(value, prefixLength)
+      ? 'high'
+      : 'low';
+
+function hasMixedCase(value: string): boolean {
+  return /[a-z]/.test(value) && /[A-Z]/.test(value);
+}
+
+/** Base64url-decodes `part`; undefined if it is not valid base64url. */
+function decodeBase64Url(part: string): string | undefined {
+  if (part.length % 4 === 1) return undefined;
+  try {
+    return atob(
+      part
+        .replace(/-/g, '+')
+        .replace(/_/g, '/')
+        .padEnd(Math.ceil(part.length / 4) * 4, '='),
+    );
+  } catch {
+    return undefined;
+  }
+}
+
+function jwtVerdict(value: string): Verdict | undefined {
+  const [header, , signature] = value.split('.');
+  const json = decodeBase64Url(header ?? '');
+  if (json === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null || !('alg' in parsed)) return undefined;
+  const alg = parsed.alg;
+  // An unsigned token (alg "none", no signature) proves nothing to a server that checks signatures.
+  const isSigned = typeof alg === 'string' && alg.toLowerCase() !== 'none' && (signature ?? '').length >= 16;
+  return isSigned ? 'high' : 'low';
+}
+
+// PEM private keys: the header, then an optional block of headers (Proc-Type, DEK-Info, PGP's
+// Version/Comment), then base64 lines, then the footer. Lines may be real newlines or the two
+// characters \n inside a JSON string (GCP service-account files). At least 64 base64 characters
+// must follow, so libraries that only mention the header (every TLS and SSH library does) are not
+// reported.
+const PEM_HEADER = /-----BEGIN[ A-Z0-9]{0,24} PRIVATE KEY(?: BLOCK)?-----/y;
+const PEM_BODY = /(?:[A-Za-z0-9+/=]|\s|\\[nr]|[A-Za-z-]{1,24}: [^\n\\]{0,200})/y;
+const PEM_FOOTER = /-----END[ A-Z0-9]{0,24} PRIVATE KEY(?: BLOCK)?-----/y;
+const MAX_PEM = 64 * 1024;
+
+function matchPem(text: string, at: number): Candidate | undefined {
+  PEM_HEADER.lastIndex = at;
+  const header = PEM_HEADER.exec(text);
+  if (!header) return undefined;
+  let i = at + header[0].length;
+  const limit = Math.min(text.length, at + MAX_PEM);
+  let base64 = 0;
+  while (i < limit) {
+    PEM_BODY.lastIndex = i;
+    const m = PEM_BODY.exec(text);
+    if (!m) break;
+    if (m[0].length === 1 && /[A-Za-z0-9+/]/.test(m[0])) base64++;
+    i += m[0].length;
+  }
+  if (base64 < 64) return undefined;
+  PEM_FOOTER.lastIndex = i;
+  const footer = PEM_FOOTER.exec(text);
+  if (footer) return { start: at, end: i + footer[0].length };
+  // No footer (a truncated paste): the key ends where its base64 does.
+  let end = i;
+  while (end > at && /[\s\\n]/.test(text[end - 1] ?? '')) end--;
+  return { start: at, end };
+}
+
+function pemVerdict(value: string, text: string, start: number): Verdict | undefined {
+  const body = value.replace(/-----[A-Z ]+-----/g, '').replace(/\\[nr]|\s/g, '');
+  if (/\.{3}|x{8,}|X{8,}/.test(body)) return undefined;
+  // A service-account JSON puts the key under "private_key" (GCP's documented key file).
+  const before = text.slice(Math.max(0, start - 40), start);
+  if (/"private_key"\s*:\s*"$/.test(before))
+    return { confidence: 'high', rule: 'gcp-service-account-key', family: 'gcp' };
+  return 'high';
+}
+
+function lookBack(text: string, start: number, chars: number): string {
+  return text.slice(Math.max(0, start - chars), start).toLowerCase();
+}
+
+// Database passwords that are defaults everywhere: still reported, with low confidence.
+const DEFAULT_PASSWORDS = new Set([
+  'password',
+  'pass',
+  'postgres',
+  'root',
+  'admin',
+  'secret',
+  'guest',
+  'test',
+  'mysql',
+  'redis',
+  'user',
+  'changeme',
+]);
+
+const DATABASE_SCHEMES = new Set([
+  'postgres',
+  'postgresql',
+  'mysql',
+  'mariadb',
+  'mongodb',
+  'mongodb+srv',
+  'redis',
+  'rediss',
+  'amqp',
+  'amqps',
+  'mssql',
+  'sqlserver',
+]);
+// After "://": user, ":", password (the group), then "@" and a host character.
+const DATABASE_AUTHORITY = /:\/\/[^:@/\s'"`]{0,128}:([^@/\s'"`]{1,256})(?=@[A-Za-z0-9.\-_[\]])/y;
+
+function matchDatabaseUrl(text: string, at: number): Candidate | undefined {
+  let schemeStart = at;
+  while (schemeStart > 0 && at - schemeStart < 12 && /[a-z+]/.test(text[schemeStart - 1] ?? ''))
+    schemeStart--;
+  if (!DATABASE_SCHEMES.has(text.slice(schemeStart, at))) return undefined;
+  DATABASE_AUTHORITY.lastIndex = at;
+  const m = DATABASE_AUTHORITY.exec(text);
+  const password = m?.[1];
+  if (!m || password === undefined) return undefined;
+  const end = at + m[0].length;
+  return { start: end - password.length, end };
+}
+
+function databaseVerdict(value: string): Verdict | undefined {
+  if (isPlaceholder(value) || /^[:$%<{[]/.test(value)) return undefined;
+  return DEFAULT_PASSWORDS.has(value.toLowerCase()) || value.length < 4 ? 'low' : 'high';
+}
+
+export const PROVIDER_RULES: readonly ProviderRule[] = [
+  {
+    id: 'private-key',
+    family: 'private_key',
+    description: 'PEM private keys: RSA, EC, DSA, OpenSSH, PKCS#8, encrypted PKCS#8, PGP',
+    anchors: literals('-----BEGIN'),
+    match: matchPem,
+    check: pemVerdict,
+  },
+  {
+    id: 'aws-access-key-id',
+    family: 'aws',
+    description: 'AWS access key ids (AKIA long-term, ASIA temporary, ABIA, ACCA)',
+    anchors: literals('AKIA', 'ASIA', 'ABIA', 'ACCA'),
+    match: sticky('A(?:KIA|SIA|BIA|CCA)[A-Z2-7]{16}(?![A-Za-z0-9])'),
+    check: (v) => high(v),
+  },
+  {
+    id: 'gcp-api-key',
+    family: 'gcp',
+    description: 'Google Cloud API keys (AIza…)',
+    anchors: literals('AIza'),
+    match: sticky('AIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])'),
+    check: (v) => high(v, 4),
+  },
+  {
+    id: 'gcp-oauth-client-secret',
+    family: 'gcp',
+    description: 'Google OAuth client secrets (GOCSPX-…)',
+    anchors: literals('GOCSPX-'),
+    match: sticky('GOCSPX-[0-9A-Za-z_-]{28}(?![0-9A-Za-z_-])'),
+    check: (v) => high(v, 7),
+  },
+  {
+    id: 'azure-storage-key',
+    family: 'azure',
+    description:
+      'Azure storage account keys and Service Bus / Event Hubs shared access keys in connection strings (AccountKey=, SharedAccessKey=), or assigned to a name containing "azure"',
+    anchors: literals('AccountKey=', 'SharedAccessKey='),
+    match: sticky(
+      '(?:AccountKey|SharedAccessKey)=([A-Za-z0-9+/]{86}==|[A-Za-z0-9+/]{43}=)(?![A-Za-z0-9+/=])',
+      {
+        group: 1,
+      },
+    ),
+    check: (v) => high(v),
+  },
+  {
+    id: 'azure-client-secret',
+    family: 'azure',
+    description:
+      'Microsoft Entra ID (Azure AD) client secrets (…Q~…), or assigned to a name such as AZURE_CLIENT_SECRET',
+    // The anchor is the "Q~" four characters in; the match starts that far before it.
+    anchors: literals('Q~'),
+    lead: 4,
+    match: sticky('[a-zA-Z0-9_~.]{3}\\dQ~[a-zA-Z0-9_~.-]{31,34}(?![a-zA-Z0-9_~.-])'),
+    check: (v) => (isPlaceholder(v) || shannonEntropy(v) < 3.5 ? undefined : 'high'),
+  },
+  {
+    id: 'github-token',
+    family: 'github',
+    description:
+      'GitHub personal, OAuth, user-to-server, server-to-server and refresh tokens (ghp_, gho_, ghu_, ghs_, ghr_), CRC32-checked',
+    anchors: literals('ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_'),
+    match: sticky('gh[pousr]_[A-Za-z0-9]{36}(?![A-Za-z0-9_])'),
+    check: checksummed(4),
+  },
+  {
+    id: 'github-fine-grained-token',
+    family: 'github',
+    description: 'GitHub fine-grained personal access tokens (github_pat_…)',
+    anchors: literals('github_pat_'),
+    match: sticky('github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59}(?![A-Za-z0-9_])'),
+    check: (v) => high(v, 11),
+  },
+  {
+    id: 'gitlab-token',
+    family: 'gitlab',
+    description:
+      'GitLab personal, deploy, runner, pipeline-trigger and CI job tokens (glpat-, gldt-, glrt-, glptt-, glcbt-)',
+    anchors: literals('glpat-', 'gldt-', 'glrt-', 'glptt-', 'glcbt-', 'glft-', 'glsoat-'),
+    match: sticky(
+      'gl(?:pat|dt|rt|ptt|cbt|ft|soat)-[A-Za-z0-9_-]{20}(?:[A-Za-z0-9_.-]{0,80}[A-Za-z0-9_-])?(?![A-Za-z0-9_-])',
+    ),
+    check: (v) => high(v, v.indexOf('-') + 1),
+  },
+  {
+    id: 'slack-token',
+    family: 'slack',
+    description:
+      'Slack bot, user, app, refresh and configuration tokens (xoxb-, xoxp-, xoxa-, xoxr-, xoxs-, xoxe-, xapp-)',
+    anchors: ['xox[abeoprs]-', 'xoxe\\.xox[bp]-', escape('xapp-')],
+    match: sticky(
+      '(?:xoxe\\.)?xox[abeoprs]-\\d{1,16}(?:-[0-9A-Za-z]{1,160}){1,4}(?![0-9A-Za-z-])|xapp-\\d-[A-Z0-9]{6,16}-\\d{6,16}-[a-f0-9]{32,80}(?![0-9A-Za-z-])',
+    ),
+    check: (v) => (v.length < 24 || isPlaceholder(v.slice(5)) ? undefined : 'high'),
+  },
+  {
+    id: 'slack-webhook',
+    family: 'slack',
+    description: 'Slack incoming-webhook and workflow URLs (hooks.slack.com/services/…)',
+    anchors: literals('hooks.slack.com/'),
+    match: sticky(
+      'hooks\\.slack\\.com/(?:services|workflows|triggers)/T[A-Z0-9]{6,12}/[A-Z0-9]{6,12}/(?:\\d{6,24}/)?[A-Za-z0-9]{20,40}(?![A-Za-z0-9])',
+      { boundary: false },
+    ),
+    check: (v) => high(v, v.lastIndexOf('/') + 1),
+  },
+  {
+    id: 'stripe-key',
+    family: 'stripe',
+    description:
+      'Stripe secret and restricted keys (sk_live_, rk_live_, sk_test_, rk_test_) and webhook secrets (whsec_)',
+    anchors: literals('sk_live_', 'rk_live_', 'sk_test_', 'rk_test_', 'whsec_'),
+    match: sticky('(?:[sr]k_(?:live|test)_[0-9A-Za-z]{20,247}|whsec_[A-Za-z0-9+/=]{32,88})(?![0-9A-Za-z])'),
+    check: (v) => high(v, v.startsWith('whsec_') ? 6 : 8),
+  },
+  {
+    id: 'anthropic-api-key',
+    family: 'anthropic',
+    description: 'Anthropic API and admin keys (sk-ant-api03-…, sk-ant-admin01-…)',
+    anchors: literals('sk-ant-'),
+    match: sticky('sk-ant-(?:api|admin|oat|ort)\\d{2}-[A-Za-z0-9_-]{80,120}(?![A-Za-z0-9_-])'),
+    check: (v) => high(v, 13),
+  },
+  {
+    id: 'openai-api-key',
+    family: 'openai',
+    description:
+      'OpenAI API keys (sk-proj-, sk-svcacct-, sk-admin-, and legacy sk- keys with the T3BlbkFJ marker)',
+    anchors: literals('sk-'),
+    match: sticky('sk-(?:(?:proj|svcacct|admin|None)-)?[A-Za-z0-9_-]{20,250}(?![A-Za-z0-9_-])'),
+    check: (v) => {
+      if (v.startsWith('sk-ant-') || isPlaceholder(v.slice(3))) return undefined;
+      // "T3BlbkFJ" is base64 of "OpenAI": every OpenAI key carries it.
+      if (v.includes('T3BlbkFJ')) return 'high';
+      return /^sk-(?:proj|svcacct|admin)-/.test(v) && v.length >= 48 && shannonEntropy(v) >= 4
+        ? 'high'
+        : undefined;
+    },
+  },
+  {
+    id: 'huggingface-token',
+    family: 'huggingface',
+    description: 'Hugging Face user and organisation tokens (hf_…, api_org_…)',
+    anchors: literals('hf_', 'api_org_'),
+    match: sticky('(?:hf|api_org)_[A-Za-z0-9]{34}(?![A-Za-z0-9_])'),
+    check: (v) => {
+      const body = v.slice(v.indexOf('_', 3) + 1);
+      return !isPlaceholder(body) && hasMixedCase(body) && shannonEntropy(body) >= 3.5 ? 'high' : undefined;
+    },
+  },
+  {
+    id: 'npm-token',
+    family: 'npm',
+    description: 'npm access tokens (npm_…), CRC32-checked',
+    anchors: literals('npm_'),
+    match: sticky('npm_[A-Za-z0-9]{36}(?![A-Za-z0-9_])'),
+    check: checksummed(4),
+  },
+  {
+    id: 'pypi-token',
+    family: 'pypi',
+    description: 'PyPI and TestPyPI upload tokens (pypi-AgEIcHlwaS5vcmc…, pypi-AgENdGVzdC5weXBpLm9yZw…)',
+    anchors: literals('pypi-AgE'),
+    match: sticky('pypi-AgE(?:IcHlwaS5vcmc|NdGVzdC5weXBpLm9yZw)[A-Za-z0-9_-]{50,1000}(?![A-Za-z0-9_-])'),
+    check: (v) => high(v, 24),
+  },
+  {
+    id: 'twilio-api-key',
+    family: 'twilio',
+    description: 'Twilio API key SIDs (SK + 32 hex) and, next to the word Twilio, account SIDs (AC + 32 hex)',
+    anchors: ['SK[0-9a-fA-F]{32}', 'AC[0-9a-f]{32}'],
+    match: sticky('(?:SK[0-9a-fA-F]{32}|AC[0-9a-f]{32})(?![0-9A-Za-z])'),
+    check: (v, text, start) => {
+      if (isPlaceholder(v.slice(2)) || shannonEntropy(v.slice(2)) < 3) return undefined;
+      if (v.startsWith('SK')) return 'high';
+      // An account SID is an identifier, not a credential: only reported next to "twilio".
+      return lookBack(text, start, 160).includes('twilio') ? 'low' : undefined;
+    },
+  },
+  {
+    id: 'sendgrid-api-key',
+    family: 'sendgrid',
+    description: 'SendGrid API keys (SG.xxx.yyy)',
+    anchors: literals('SG.'),
+    match: sticky('SG\\.[A-Za-z0-9_-]{22}\\.[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])'),
+    check: (v) => high(v, 3),
+  },
+  {
+    id: 'jwt',
+    family: 'jwt',
+    description:
+      'JSON Web Tokens whose header decodes to JSON with "alg" (unsigned ones with low confidence)',
+    anchors: literals('eyJ'),
+    match: sticky(
+      'eyJ[A-Za-z0-9_-]{8,2000}\\.[A-Za-z0-9_-]{2,8000}\\.[A-Za-z0-9_-]{0,2000}(?![A-Za-z0-9_-])',
+    ),
+    check: jwtVerdict,
+  },
+  {
+    id: 'database-url',
+    family: 'database',
+    description:
+      'Database and broker URLs with a password (postgres, mysql, mariadb, mongodb(+srv), redis, amqp, mssql); the password is the finding',
+    // One anchor for every scheme: "://" is cheap to find, and the scheme is read backwards.
+    anchors: literals('://'),
+    match: matchDatabaseUrl,
+    check: databaseVerdict,
+  },
+];

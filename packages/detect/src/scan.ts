@@ -1,0 +1,134 @@
+// scan(): every rule over one text. Text without secrets is the common case (source files,
+// package metadata, API traffic), so it must cost almost nothing: one pass of one regex over the
+// provider anchors and one over the secret keywords, and a rule's own pattern runs only where its
+// anchor or keyword occurs. Overlapping findings are resolved to the most specific one.
+
+import { KEYWORD_SOURCE, assignmentAt, judgeAssignment } from './assignment-rules.js';
+import { decodedSegments } from './decode.js';
+import type { Finding, ScanOptions } from './finding.js';
+import { fingerprint } from './fingerprint.js';
+import { PROVIDER_RULES, type ProviderRule } from './provider-rules.js';
+
+/**
+ * One alternation over every rule's anchors, factored by first character (`g(?:hp_|ho_|…)`): V8's
+ * regex engine scans a factored alternation about half again as fast as a flat one.
+ */
+function anchorScanner(rules: readonly ProviderRule[]): RegExp {
+  const byFirst = new Map<string, string[]>();
+  for (const anchor of rules.flatMap((r) => r.anchors)) {
+    const first = anchor.startsWith('\\') ? anchor.slice(0, 2) : (anchor[0] ?? '');
+    byFirst.set(first, [...(byFirst.get(first) ?? []), anchor.slice(first.length)]);
+  }
+  return new RegExp([...byFirst].map(([first, rests]) => `${first}(?:${rests.join('|')})`).join('|'), 'g');
+}
+
+const ANCHORS = anchorScanner(PROVIDER_RULES);
+// Per rule, whether one of its anchors starts at a position (tried only where ANCHORS matched).
+const STARTS = PROVIDER_RULES.map((r) => new RegExp(r.anchors.join('|'), 'y'));
+const KEYWORDS = new RegExp(KEYWORD_SOURCE, 'gi');
+const MAX_DECODE_DEPTH = 3;
+
+interface Raw {
+  readonly rule: string;
+  readonly family: string;
+  readonly confidence: 'high' | 'low';
+  readonly start: number;
+  readonly end: number;
+}
+
+function providerFindings(text: string, out: Raw[]): void {
+  const re = ANCHORS;
+  re.lastIndex = 0;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(text)) !== null) {
+    const hit = m.index;
+    // Several rules may share an anchor's start (sk-ant- and sk-): the first that matches wins.
+    for (let i = 0; i < PROVIDER_RULES.length; i++) {
+      const rule = PROVIDER_RULES[i] as ProviderRule;
+      const starts = STARTS[i] as RegExp;
+      starts.lastIndex = hit;
+      const at = hit - (rule.lead ?? 0);
+      if (at < 0 || !starts.test(text)) continue;
+      const candidate = rule.match(text, at);
+      if (!candidate) continue;
+      const verdict = rule.check(text.slice(candidate.start, candidate.end), text, candidate.start);
+      if (verdict === undefined) continue;
+      out.push(
+        typeof verdict === 'string'
+          ? { rule: rule.id, family: rule.family, confidence: verdict, ...candidate }
+          : { ...verdict, ...candidate },
+      );
+      re.lastIndex = Math.max(hit + 1, candidate.end);
+      break;
+    }
+  }
+}
+
+function assignmentFindings(text: string, out: Raw[]): void {
+  const re = KEYWORDS;
+  re.lastIndex = 0;
+  let m: RegExpExecArray | null;
+  let after = 0;
+  while ((m = re.exec(text)) !== null) {
+    if (m.index < after) continue;
+    const a = assignmentAt(text, m.index, m.index + m[0].length);
+    if (!a) continue;
+    // Every keyword inside one name is the same assignment.
+    after = a.valueStart;
+    const hit = judgeAssignment(a);
+    if (hit) out.push(hit);
+  }
+}
+
+const isProvider = (f: Raw): boolean => f.family !== 'generic' && f.family !== 'password';
+const rank = (f: Raw): number => (f.confidence === 'high' ? 4 : 0) + (isProvider(f) ? 2 : 0);
+
+/** Keeps, of every group of overlapping findings, the most specific (high, provider, longer). */
+function resolveOverlaps<T extends Raw>(findings: T[]): T[] {
+  findings.sort((a, b) => a.start - b.start || b.end - a.end);
+  const kept: T[] = [];
+  for (const f of findings) {
+    const last = kept[kept.length - 1];
+    if (last && f.start < last.end) {
+      const better =
+        rank(f) > rank(last) || (rank(f) === rank(last) && f.end - f.start > last.end - last.start);
+      if (better) kept[kept.length - 1] = f;
+      continue;
+    }
+    kept.push(f);
+  }
+  return kept;
+}
+
+function scanRaw(text: string, decode: boolean, depth: number): Finding[] {
+  const raw: Raw[] = [];
+  providerFindings(text, raw);
+  assignmentFindings(text, raw);
+  const findings: Finding[] = raw.map((r) => ({
+    ...r,
+    fingerprint: fingerprint(text.slice(r.start, r.end)),
+  }));
+  if (decode && depth < MAX_DECODE_DEPTH) {
+    for (const segment of decodedSegments(text)) {
+      for (const inner of scanRaw(segment.decoded, true, depth + 1)) {
+        findings.push({
+          ...inner,
+          start: segment.start,
+          end: segment.end,
+          encoding: segment.encoding,
+        });
+      }
+    }
+  }
+  return resolveOverlaps(findings);
+}
+
+/**
+ * Every secret in `text`, in order of position. With `decode`, also those hidden in percent-encoded,
+ * base64, hex and JSON-escaped segments; such a finding spans the whole encoded segment, and its
+ * fingerprint is that of the decoded secret (the same secret has the same fingerprint however it
+ * was written).
+ */
+export function scan(text: string, options: ScanOptions = {}): Finding[] {
+  return scanRaw(text, options.decode === true, 0);
+}
