@@ -5,3 +5,11 @@ export { createSocksProxy } from './socks.js';
 export { systemResolver, type Resolver } from './resolve.js';
 export { parseUpstreamProxy, type UpstreamProxy } from './upstream.js';
 export { RELAY_PATH, isRelayBuilt } from './relay.js';
+export { createSessionCa, mergedBundle, type SessionCa } from './ca.js';
+export {
+  createCredentialGuard,
+  makePlaceholder,
+  type CredentialGuard,
+  type CredentialSlot,
+  type DlpAction,
+} from './credentials.js';

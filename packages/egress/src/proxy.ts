@@ -11,9 +11,11 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { connect, type Socket } from 'node:net';
+import type { ConnectionOptions } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { lifecycleRecord, type AuditRecord } from '@perimeter/audit';
 import {
+  canonicalHost,
   canonicalHttpPath,
   parseAuthority,
   parseRequest,
@@ -22,6 +24,9 @@ import {
   type NetworkRequest,
 } from '@perimeter/policy';
 import { createAdmitter } from './admit.js';
+import type { SessionCa } from './ca.js';
+import type { CredentialGuard } from './credentials.js';
+import { createInterceptor } from './intercept.js';
 import { isAuthorisedHeader } from './token.js';
 import { authorityOf, dialThroughUpstream, type UpstreamProxy } from './upstream.js';
 import { RELAY_PATH, isRelayBuilt } from './relay.js';
@@ -59,6 +64,18 @@ export interface EgressOptions {
    * Node. Default: the relay when it is built.
    */
   readonly relay?: string | false;
+  /**
+   * Credentials and inspection: the guard checks every request the proxy can read (plain HTTP,
+   * and HTTPS to hosts that need inspection, whose TLS is terminated with a leaf of `ca`).
+   */
+  readonly credentials?: {
+    readonly guard: CredentialGuard;
+    readonly ca: SessionCa;
+    /** Inspect every HTTPS connection to a name, not only those a binding or HTTP rule needs. */
+    readonly inspectAll?: boolean;
+    /** TLS options for upstream connections of inspected requests (tests: their CA). */
+    readonly upstreamTls?: Pick<ConnectionOptions, 'ca'>;
+  };
 }
 
 const HOP_BY_HOP = new Set([
@@ -72,6 +89,9 @@ const HOP_BY_HOP = new Set([
   'upgrade',
   'http2-settings',
 ]);
+
+/** The largest request body the proxy reads whole to check it for secrets. */
+const MAX_INSPECTED_BODY = 32 * 1024 * 1024;
 
 function refusal(decision: Decision): string {
   return decision.decision === 'ask'
@@ -89,6 +109,20 @@ export function createEgressProxy(options: EgressOptions): Server {
   const dial = directDial(options);
   const audit = (record: AuditRecord): void => options.audit?.(record);
   const tunnelDeps = tunnelDepsOf(options);
+  const credentials = options.credentials;
+  const interceptor = credentials
+    ? createInterceptor({
+        engine: options.engine,
+        ca: credentials.ca,
+        guard: credentials.guard,
+        dial: tunnelDeps.dial,
+        audit,
+        sessionId: tunnelDeps.sessionId,
+        idleMs: tunnelDeps.idleMs,
+        ...(credentials.upstreamTls ? { upstreamTls: credentials.upstreamTls } : {}),
+        ...(options.maxHeaderBytes !== undefined ? { maxHeaderBytes: options.maxHeaderBytes } : {}),
+      })
+    : undefined;
 
   /** A request refused before any policy decision (no token, or not one this proxy speaks). */
   function refusedRecord(target: string, reason: string): AuditRecord {
@@ -165,14 +199,59 @@ export function createEgressProxy(options: EgressOptions): Server {
     // Forward exactly what was judged: the canonical path, the original query.
     const segments = canonicalHttpPath(request.path ?? '/') ?? [];
     const query = url.includes('?') ? url.slice(url.indexOf('?')).split('#')[0] : '';
-    const headers: Record<string, string | string[]> = {};
+    let headers: Record<string, string | string[]> = {};
     for (const [k, v] of Object.entries(req.headers))
       if (v !== undefined && !HOP_BY_HOP.has(k)) headers[k] = v;
     headers.host = decision.resource.split('/')[0] ?? '';
     const started = Date.now();
     let bytesOut = 0;
     let bytesIn = 0;
-    const path = `/${segments.join('/')}${query ?? ''}`;
+    let path = `/${segments.join('/')}${query ?? ''}`;
+    // With credentials in the session, the whole request is read and checked before it leaves.
+    let body: Buffer | undefined;
+    if (credentials) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req as AsyncIterable<Buffer>) {
+        bytesOut += chunk.length;
+        if (bytesOut > MAX_INSPECTED_BODY) {
+          deny(
+            413,
+            `Refused: the request body is larger than the ${MAX_INSPECTED_BODY} bytes the proxy inspects.`,
+          );
+          return;
+        }
+        chunks.push(chunk);
+      }
+      const canonical = canonicalHost(request.host);
+      const inspection = credentials.guard.inspect(
+        {
+          method: request.method ?? 'GET',
+          target: path,
+          headers: Object.entries(headers).flatMap(([k, v]) =>
+            Array.isArray(v) ? v.map((x) => [k, x] as const) : [[k, v] as const],
+          ),
+        },
+        Buffer.concat(chunks),
+        {
+          host: 'error' in canonical ? request.host : canonical.host.name,
+          port: request.port,
+          isVerifiedTls: false,
+        },
+      );
+      if (inspection.refusal) {
+        deny(inspection.refusal.status, inspection.refusal.reason);
+        return;
+      }
+      path = inspection.head.target;
+      headers = {};
+      for (const [k, v] of inspection.head.headers) {
+        const prior = headers[k];
+        headers[k] = prior === undefined ? v : [...(Array.isArray(prior) ? prior : [prior]), v];
+      }
+      body = inspection.body;
+      if (req.headers['content-length'] !== undefined || body.length > 0)
+        headers['content-length'] = String(body.length);
+    }
     const via = options.upstream;
     const upstream = via
       ? // Through the upstream proxy: absolute-form to the vetted address, the name in Host.
@@ -200,6 +279,10 @@ export function createEgressProxy(options: EgressOptions): Server {
       );
     });
     upstream.on('error', (e) => deny(502, `the upstream connection failed: ${e.message}`));
+    if (body !== undefined) {
+      upstream.end(body);
+      return;
+    }
     req.on('data', (chunk: Buffer) => (bytesOut += chunk.length));
     req.pipe(upstream);
   }
@@ -233,15 +316,29 @@ export function createEgressProxy(options: EgressOptions): Server {
       answer('400 Bad Request', `the CONNECT target is invalid: ${authority.error.message}`);
       return;
     }
+    const host = req.url?.slice(0, (req.url ?? '').lastIndexOf(':')) ?? '';
+    const port = authority.authority.port;
+    const canonical = canonicalHost(host);
+    const name = !('error' in canonical) && canonical.host.kind === 'name' ? canonical.host.name : undefined;
+    const isInspected =
+      interceptor !== undefined &&
+      name !== undefined &&
+      (credentials?.inspectAll === true || options.engine.inspectionReason(name, port) !== undefined);
     const request: NetworkRequest = {
       surface: 'network',
-      host: req.url?.slice(0, (req.url ?? '').lastIndexOf(':')) ?? '',
-      port: authority.authority.port,
+      host,
+      port,
+      ...(isInspected ? { inspected: true } : {}),
     };
     const { decision, address } = await admit(request);
     if (address === undefined) {
       // Bytes the client sent early (research egress-proto-06) are never read as a request.
       answer(decision.code === 'invalid-request' ? '400 Bad Request' : '403 Forbidden', refusal(decision));
+      return;
+    }
+    if (isInspected && interceptor && name !== undefined) {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      interceptor.serve({ client, early: head, host: name, port, resource: decision.resource, address });
       return;
     }
     openTunnel(

@@ -12,7 +12,18 @@ export const INSIDE = {
   sockets: '/run/perimeter/sockets',
   token: '/run/perimeter/token',
   fetchPreload: '/run/perimeter/fetch-proxy.mjs',
+  /** The session CA certificate (its key never enters), and the system roots with it. */
+  ca: '/run/perimeter/ca.pem',
+  caBundle: '/run/perimeter/ca-bundle.pem',
 } as const;
+
+/** Where distributions keep the system trust bundle: covered by the session's merged bundle. */
+export const SYSTEM_CA_FILES = [
+  '/etc/ssl/certs/ca-certificates.crt',
+  '/etc/pki/tls/certs/ca-bundle.crt',
+  '/etc/ssl/cert.pem',
+  '/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem',
+] as const;
 
 /** Ports whose direct connections (made without the proxy) are captured and sent to the proxy. */
 export const CAPTURED_PORTS = [80, 443] as const;
@@ -37,7 +48,12 @@ export interface BwrapInput {
     readonly emptyDir?: string;
     /** assets/fetch-proxy.mjs: Node's fetch through the proxy on versions that ignore *_PROXY. */
     readonly fetchPreload?: string;
+    /** The session CA certificate and the merged bundle, when the proxy inspects TLS. */
+    readonly ca?: string;
+    readonly caBundle?: string;
   };
+  /** System trust files present in the view, each covered by the merged bundle. */
+  readonly systemCaFiles?: readonly string[];
   /** The complete environment of the workload (nothing else is inherited). */
   readonly env: Readonly<Record<string, string>>;
   readonly cwd: string;
@@ -115,12 +131,18 @@ export function bwrapArgs(input: BwrapInput): string[] {
             host.token,
             INSIDE.token,
             ...(host.fetchPreload ? ['--ro-bind', host.fetchPreload, INSIDE.fetchPreload] : []),
+            ...(host.ca ? ['--ro-bind', host.ca, INSIDE.ca] : []),
+            ...(host.caBundle ? ['--ro-bind', host.caBundle, INSIDE.caBundle] : []),
           );
         }
         args.push('--remount-ro', mount.dest);
         break;
     }
   }
+  // Programs that read the system store and no variable (Go, most OpenSSL-linked tools) trust the
+  // session CA too: the merged bundle lies over each system trust file.
+  if (host.caBundle)
+    for (const file of input.systemCaFiles ?? []) args.push('--ro-bind', host.caBundle, file);
   // The root itself (a tmpfs holding the mount points) is read-only: nothing is written where it
   // would silently vanish.
   args.push('--remount-ro', '/', '--chdir', input.cwd);
@@ -177,6 +199,27 @@ export function proxyEnv(token: string): Record<string, string> {
   };
 }
 
+/**
+ * The trust variables of common clients, when the proxy inspects TLS (research egress §6.2):
+ * replace-semantics ones get the merged bundle (system roots and the session CA), so hosts the
+ * proxy does not inspect still verify; Node's append-semantics one gets the session CA alone.
+ */
+export function trustEnv(): Record<string, string> {
+  const bundle = INSIDE.caBundle;
+  return {
+    SSL_CERT_FILE: bundle,
+    CURL_CA_BUNDLE: bundle,
+    REQUESTS_CA_BUNDLE: bundle,
+    PIP_CERT: bundle,
+    GIT_SSL_CAINFO: bundle,
+    npm_config_cafile: bundle,
+    CARGO_HTTP_CAINFO: bundle,
+    AWS_CA_BUNDLE: bundle,
+    DENO_CERT: bundle,
+    NODE_EXTRA_CA_CERTS: INSIDE.ca,
+  };
+}
+
 /** Host variables passed through when set; everything else is dropped (sandbox.md case 58). */
 export const ENV_ALLOWLIST: readonly string[] = [
   'TERM',
@@ -211,6 +254,10 @@ export function sessionEnv(options: {
   readonly token: string;
   /** Whether the fetch preload is mounted (NODE_OPTIONS then loads it into every Node process). */
   readonly hasFetchPreload?: boolean;
+  /** Whether the session CA is mounted (the proxy inspects some TLS). */
+  readonly hasSessionCa?: boolean;
+  /** The credential placeholders, by variable name; they never replace the session's own. */
+  readonly credentials?: Readonly<Record<string, string>>;
 }): Record<string, string> {
   const env: Record<string, string> = {};
   for (const k of ENV_ALLOWLIST) {
@@ -219,6 +266,7 @@ export function sessionEnv(options: {
   }
   return {
     ...env,
+    ...(options.credentials ?? {}),
     PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     HOME: options.home,
     TMPDIR: '/tmp',
@@ -227,5 +275,6 @@ export function sessionEnv(options: {
     PERIMETER_WORKSPACE: options.workspace,
     ...proxyEnv(options.token),
     ...(options.hasFetchPreload ? { NODE_OPTIONS: `--import=${INSIDE.fetchPreload}` } : {}),
+    ...(options.hasSessionCa ? trustEnv() : {}),
   };
 }

@@ -18,7 +18,7 @@ import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Engine } from '@perimeter/policy';
 import { BWRAP_PATH, HELPER_PATH, PACKAGE_ROOT, isHelperBuilt } from './preflight.js';
-import { READY_FD, bwrapArgs, sessionEnv } from './bwrap-args.js';
+import { READY_FD, SYSTEM_CA_FILES, bwrapArgs, sessionEnv } from './bwrap-args.js';
 import { hostView } from './host-view.js';
 import { PlanError, planMounts, type HostView, type MountPlan } from './mount-plan.js';
 import { seccompArch, seccompBytes } from './seccomp.js';
@@ -51,6 +51,13 @@ export interface SessionOptions {
   /** Where the session directory goes (default: $XDG_RUNTIME_DIR, else the system temp dir). */
   readonly runtimeDir?: string;
   readonly view?: HostView;
+  /** Credential placeholders for the workload, by environment variable. */
+  readonly credentialEnv?: Readonly<Record<string, string>>;
+  /**
+   * The session CA (certificate only) and the system roots merged with it, when the proxy
+   * inspects TLS: mounted read-only, laid over the system trust files, named by the usual variables.
+   */
+  readonly trust?: { readonly caPem: string; readonly bundlePem: string };
 }
 
 export interface PreparedSession {
@@ -122,14 +129,33 @@ export function prepareSession(options: SessionOptions): PreparedSession {
     const tokenFile = join(dir, 'token');
     writeFileSync(tokenFile, token, { mode: 0o400 });
     const fetchPreload = existsSync(FETCH_PRELOAD_PATH) ? FETCH_PRELOAD_PATH : undefined;
-    const env = sessionEnv({
+    let ca: string | undefined;
+    let caBundle: string | undefined;
+    if (options.trust) {
+      ca = join(dir, 'ca.pem');
+      caBundle = join(dir, 'ca-bundle.pem');
+      writeFileSync(ca, options.trust.caPem, { mode: 0o444 });
+      writeFileSync(caBundle, options.trust.bundlePem, { mode: 0o444 });
+    }
+    const envOptions = {
       hasFetchPreload: fetchPreload !== undefined,
+      hasSessionCa: options.trust !== undefined,
       hostEnv: options.hostEnv,
       home: options.home,
       workspace: options.workspace,
       sessionId: options.sessionId,
       token,
-    });
+    };
+    const own = sessionEnv({ ...envOptions, hostEnv: {} });
+    for (const name of Object.keys(options.credentialEnv ?? {})) {
+      if (name in own) {
+        throw new SessionError(
+          `the credential variable ${name} is one the session sets itself`,
+          'name another variable in the binding (env: …)',
+        );
+      }
+    }
+    const env = sessionEnv({ ...envOptions, credentials: options.credentialEnv ?? {} });
     const args = bwrapArgs({
       plan,
       host: {
@@ -142,7 +168,9 @@ export function prepareSession(options: SessionOptions): PreparedSession {
         maskFile,
         emptyDir,
         ...(fetchPreload ? { fetchPreload } : {}),
+        ...(ca && caBundle ? { ca, caBundle } : {}),
       },
+      systemCaFiles: caBundle ? SYSTEM_CA_FILES.filter((f) => view.lstat(f)?.type === 'file') : [],
       env,
       cwd: options.workspace,
       command: options.command,

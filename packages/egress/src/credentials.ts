@@ -1,0 +1,452 @@
+// Credentials on the way out: the one place where a request is checked for secrets and where a
+// placeholder becomes the real value (research egress §5.2, §12.4). Both the plain-HTTP forward
+// path and intercepted HTTPS call `inspect`; responses to a request that carried a real value go
+// through `scrubber`, so the value the server echoes back reaches the agent as its placeholder.
+//
+// The rules, in order: a real value in a request is a leak (refused, whatever the destination); a
+// placeholder headed anywhere but its binding is an exfiltration attempt (refused); a placeholder
+// is replaced only over TLS the proxy verified upstream, only toward a destination the policy
+// binds the credential to, and only in the header the binding names (or, for bindings that say
+// `anywhere`, everywhere but the headers servers reflect); what `detect` finds is refused,
+// redacted or recorded as the policy says.
+
+import { randomBytes } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
+import { alertRecord, decisionRecord, type AuditRecord } from '@perimeter/audit';
+import { knownMatcher, redact, scan, type KnownMatcher } from '@perimeter/detect';
+import type { Engine } from '@perimeter/policy';
+
+/** One credential binding of the session, with its real value (host memory only). */
+export interface CredentialSlot {
+  /** The binding's rule id, as audit names it. */
+  readonly id: string;
+  /** The secret's name in the store. */
+  readonly secret: string;
+  readonly value: string;
+  /** What the agent holds instead (pmtr_ph_…): random per session and per binding. */
+  readonly placeholder: string;
+  readonly inject?: {
+    /** Lower-case header name. */
+    readonly header: string;
+    readonly format: string;
+    readonly anywhere: boolean;
+  };
+  /** The agent holds the placeholder (in an env var or a file); otherwise the proxy adds the header. */
+  readonly isHeldByAgent: boolean;
+}
+
+/** What the proxy does with a finding of `detect` in a request. */
+export type DlpAction = 'block' | 'redact' | 'audit';
+
+export interface HttpHead {
+  readonly method: string;
+  /** origin-form (`/path?query`) for intercepted HTTPS, absolute-form for plain HTTP. */
+  readonly target: string;
+  /** Header name/value pairs as received (names in any case; repeated names kept). */
+  readonly headers: readonly (readonly [string, string])[];
+}
+
+export interface Destination {
+  /** Canonical host name (or IP literal) and port. */
+  readonly host: string;
+  readonly port: number;
+  /** The request travels over TLS that this proxy terminated and verified upstream. */
+  readonly isVerifiedTls: boolean;
+}
+
+export interface Inspection {
+  /** Set when the request must not go out: the status and the reason the agent is told. */
+  readonly refusal?: { readonly status: number; readonly reason: string };
+  /** The request to send (values injected, findings redacted). */
+  readonly head: HttpHead;
+  readonly body: Buffer;
+  /** Slots whose real value went out: their renderings are scrubbed from the response. */
+  readonly injected: readonly CredentialSlot[];
+}
+
+export interface CredentialGuardOptions {
+  readonly engine: Engine;
+  readonly slots: readonly CredentialSlot[];
+  readonly dlp?: DlpAction;
+  readonly audit?: (record: AuditRecord) => void;
+  readonly sessionId?: string;
+}
+
+export interface CredentialGuard {
+  inspect(head: HttpHead, body: Buffer, destination: Destination): Inspection;
+  /** Why a host name must not be looked up or dialled (a secret or placeholder in its labels). */
+  checkHost(host: string): string | undefined;
+  /** A stream that replaces the injected values' renderings by their placeholders' renderings. */
+  scrubber(injected: readonly CredentialSlot[]): Transform;
+  /** Rewrites one response header value the same way. */
+  scrubText(text: string, injected: readonly CredentialSlot[]): string;
+}
+
+/**
+ * Headers servers and CDNs echo back (Cloudflare's /cdn-cgi/trace reflects User-Agent, CORS
+ * reflects Origin): a placeholder there is never replaced, even for `anywhere` bindings.
+ */
+const REFLECTED = new Set([
+  'host',
+  'user-agent',
+  'referer',
+  'origin',
+  'from',
+  'forwarded',
+  'via',
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'x-request-id',
+  'x-correlation-id',
+  'traceparent',
+  'tracestate',
+  'accept',
+  'accept-language',
+  'accept-encoding',
+  'if-none-match',
+  'if-match',
+  'cache-control',
+]);
+
+const PLACEHOLDER_PREFIX = 'pmtr_ph_';
+const BASE62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/** A fresh placeholder: a fixed prefix and 26 random base62 characters (over 150 bits). */
+export function makePlaceholder(): string {
+  let out = PLACEHOLDER_PREFIX;
+  // Rejection sampling keeps every character equally likely.
+  while (out.length < PLACEHOLDER_PREFIX.length + 26) {
+    for (const byte of randomBytes(32)) {
+      if (byte < 248 && out.length < PLACEHOLDER_PREFIX.length + 26) out += BASE62[byte % 62];
+    }
+  }
+  return out;
+}
+
+/** Where a value travels in a request, as audit names it: `header:authorization`, `basic:password`. */
+type Location = string;
+
+function replaceAll(text: string, from: string, to: string): string {
+  return text.split(from).join(to);
+}
+
+/**
+ * The renderings of a value a server might echo: raw, hex, percent-encoded, and base64 in both
+ * alphabets at each of the three alignments it can have inside a longer base64 text (a Basic
+ * header, a JSON blob): the characters that depend only on the value, not on its neighbours.
+ * Always the same list, in the same order, so a value's renderings pair with its placeholder's.
+ */
+function renderings(value: string): string[] {
+  const bytes = Buffer.from(value, 'utf8');
+  const aligned = (alphabet: 'base64' | 'base64url'): string[] =>
+    [0, 1, 2].map((k) => {
+      const text = Buffer.concat([Buffer.alloc(k), bytes]).toString(alphabet);
+      return text.slice(Math.ceil((4 * k) / 3), Math.floor((k + bytes.length) / 3) * 4);
+    });
+  return [
+    value,
+    bytes.toString('base64'),
+    ...aligned('base64'),
+    ...aligned('base64url'),
+    bytes.toString('hex'),
+    bytes.toString('hex').toUpperCase(),
+    encodeURIComponent(value),
+  ];
+}
+
+export function createCredentialGuard(options: CredentialGuardOptions): CredentialGuard {
+  const ctx = { sessionId: options.sessionId ?? 'proxy' };
+  const audit = (record: AuditRecord): void => options.audit?.(record);
+  const dlp = options.dlp ?? 'block';
+  const slots = options.slots;
+  const bySlotId = new Map(slots.map((s) => [s.id, s]));
+  const values: KnownMatcher = knownMatcher(slots.map((s) => ({ id: s.id, value: s.value })));
+  const placeholders: KnownMatcher = knownMatcher(slots.map((s) => ({ id: s.id, value: s.placeholder })));
+
+  /** Is this slot's secret bound to the destination (the policy's credential decision)? */
+  function isBound(slot: CredentialSlot, d: Destination, record: boolean): boolean {
+    if (slot.inject === undefined) return false;
+    const request = { surface: 'credential' as const, secret: slot.secret, host: d.host, port: d.port };
+    const decision = options.engine.decide(request);
+    if (record && decision.decision !== 'allow') audit(decisionRecord(decision, request, ctx));
+    return decision.decision === 'allow' && decision.rules.some((r) => r.rule === slot.id);
+  }
+
+  function leak(
+    type: string,
+    severity: 'high' | 'critical',
+    slot: CredentialSlot,
+    d: Destination,
+    reason: string,
+    encoding: string,
+  ): { status: number; reason: string } {
+    audit(
+      alertRecord(type, ctx, severity, reason, {
+        credential: slot.id,
+        secret: slot.secret,
+        destination: `${d.host}:${d.port}`,
+        encoding,
+      }),
+    );
+    return { status: 403, reason };
+  }
+
+  function inspect(head: HttpHead, body: Buffer, d: Destination): Inspection {
+    const bodyText = body.toString('latin1');
+    const parts = [head.target, ...head.headers.map(([k, v]) => `${k}: ${v}`), bodyText];
+    const text = parts.join('\n');
+    const pass = (h: HttpHead, b: Buffer, injected: CredentialSlot[] = []): Inspection => ({
+      head: h,
+      body: b,
+      injected,
+    });
+    const refuse = (refusal: { status: number; reason: string }): Inspection => ({
+      refusal,
+      head,
+      body,
+      injected: [],
+    });
+
+    // 1. A real value: the agent was never given one, so this is a leak, wherever it is headed.
+    const real = values.find(text)[0];
+    const realSlot = real ? bySlotId.get(real.id) : undefined;
+    if (real && realSlot) {
+      return refuse(
+        leak(
+          'credential.leak',
+          'critical',
+          realSlot,
+          d,
+          `Refused: this request carries the real value of credential "${realSlot.id}" (${real.encoding}); a session only ever holds its placeholder.`,
+          real.encoding,
+        ),
+      );
+    }
+
+    // 2. Placeholders: each must be headed to its binding, over verified TLS.
+    const held = new Set<CredentialSlot>();
+    for (const hit of placeholders.find(text)) {
+      const slot = bySlotId.get(hit.id);
+      if (slot === undefined || held.has(slot)) continue;
+      if (!d.isVerifiedTls) {
+        return refuse(
+          leak(
+            'credential.exfiltration',
+            'high',
+            slot,
+            d,
+            `Refused: the placeholder of credential "${slot.id}" is put in place only over HTTPS, never sent over plain HTTP (${d.host}:${d.port}).`,
+            hit.encoding,
+          ),
+        );
+      }
+      if (!isBound(slot, d, true)) {
+        return refuse(
+          leak(
+            'credential.exfiltration',
+            'high',
+            slot,
+            d,
+            `Refused: the placeholder of credential "${slot.id}" may only go to the destinations it is bound to, not ${d.host}:${d.port}.`,
+            hit.encoding,
+          ),
+        );
+      }
+      held.add(slot);
+    }
+
+    // 3. What detect finds (placeholders are ours and never count).
+    const findings = scan(text, { decode: true }).filter(
+      (f) => !placeholders.find(text.slice(f.start, f.end)).length,
+    );
+    let out: HttpHead = head;
+    let outBody = body;
+    for (const f of findings) {
+      const where = `${d.host}:${d.port}`;
+      const isBlocking = f.confidence === 'high' && dlp === 'block';
+      audit(
+        alertRecord(
+          'network.secret',
+          ctx,
+          f.confidence === 'high' ? 'high' : 'low',
+          `${isBlocking ? 'Refused' : dlp === 'redact' && f.confidence === 'high' ? 'Redacted' : 'Seen'}: a ${f.family} secret (${f.rule}, ${f.fingerprint}) in a request to ${where}.`,
+          { rule: f.rule, family: f.family, fingerprint: f.fingerprint, destination: where, action: dlp },
+        ),
+      );
+      if (isBlocking) {
+        return refuse({
+          status: 403,
+          reason: `Refused: the request to ${where} carries what looks like a ${f.family} secret (${f.rule}, ${f.fingerprint}).`,
+        });
+      }
+    }
+    if (dlp === 'redact' && findings.some((f) => f.confidence === 'high')) {
+      out = redactHead(out);
+      outBody = Buffer.from(redactText(outBody.toString('latin1')), 'latin1');
+    }
+
+    // 4. Injection.
+    const injected: CredentialSlot[] = [];
+    const bound = slots.filter(
+      (s) => held.has(s) || (!s.isHeldByAgent && d.isVerifiedTls && isBound(s, d, false)),
+    );
+    for (const slot of bound) {
+      const result = inject(slot, out, outBody);
+      out = result.head;
+      outBody = result.body;
+      if (result.locations.length === 0) continue;
+      injected.push(slot);
+      const request = { surface: 'credential' as const, secret: slot.secret, host: d.host, port: d.port };
+      const decision = options.engine.decide(request);
+      audit({
+        ...decisionRecord(decision, request, ctx),
+        severity: 'info',
+        outcome: { credential: slot.id, locations: result.locations.join(',') },
+      });
+    }
+    return pass(out, outBody, injected);
+  }
+
+  function redactText(text: string): string {
+    const findings = scan(text, { decode: true }).filter((f) => f.confidence === 'high');
+    return redact(text, findings);
+  }
+
+  function redactHead(head: HttpHead): HttpHead {
+    return {
+      method: head.method,
+      target: redactText(head.target),
+      headers: head.headers.map(([k, v]) => [k, redactText(v)] as const),
+    };
+  }
+
+  function inject(
+    slot: CredentialSlot,
+    head: HttpHead,
+    body: Buffer,
+  ): { head: HttpHead; body: Buffer; locations: Location[] } {
+    const spec = slot.inject;
+    if (spec === undefined) return { head, body, locations: [] };
+    const locations = new Set<Location>();
+    const p = slot.placeholder;
+    const headers = head.headers.map(([name, value]): readonly [string, string] => {
+      const lower = name.toLowerCase();
+      if (lower === spec.header) {
+        if (value.includes(p)) {
+          locations.add(`header:${lower}`);
+          return [name, replaceAll(value, p, slot.value)];
+        }
+        const basic = /^(basic\s+)([A-Za-z0-9+/=]+)\s*$/i.exec(value);
+        if (basic) {
+          const encoded = basic[2] ?? '';
+          const decoded = Buffer.from(encoded, 'base64');
+          // Only a payload that round-trips exactly is touched (anything else is not Basic).
+          if (decoded.toString('base64') === encoded) {
+            const pair = decoded.toString('utf8');
+            const colon = pair.indexOf(':');
+            if (colon >= 0 && pair.includes(p)) {
+              locations.add(pair.indexOf(p) < colon ? 'basic:user' : 'basic:password');
+              const swapped = Buffer.from(replaceAll(pair, p, slot.value), 'utf8').toString('base64');
+              return [name, `${basic[1] ?? 'Basic '}${swapped}`];
+            }
+          }
+        }
+        return [name, value];
+      }
+      if (spec.anywhere && !REFLECTED.has(lower) && value.includes(p)) {
+        locations.add(`header:${lower}`);
+        return [name, replaceAll(value, p, slot.value)];
+      }
+      return [name, value];
+    });
+    let target = head.target;
+    let outBody = body;
+    if (spec.anywhere) {
+      if (target.includes(p)) {
+        locations.add('url');
+        target = replaceAll(target, p, encodeURIComponent(slot.value));
+      }
+      const text = body.toString('latin1');
+      if (text.includes(p)) {
+        locations.add('body');
+        outBody = Buffer.from(
+          replaceAll(text, p, Buffer.from(slot.value, 'utf8').toString('latin1')),
+          'latin1',
+        );
+      }
+    }
+    // A binding the agent holds no placeholder for: the proxy sets the header itself, replacing
+    // any the agent sent (research §5.2.6: replace, don't merge).
+    if (!slot.isHeldByAgent && locations.size === 0) {
+      const kept = headers.filter(([name]) => name.toLowerCase() !== spec.header);
+      kept.push([spec.header, replaceAll(spec.format, '{secret}', slot.value)]);
+      return {
+        head: { method: head.method, target, headers: kept },
+        body: outBody,
+        locations: [`header:${spec.header}`],
+      };
+    }
+    return { head: { method: head.method, target, headers }, body: outBody, locations: [...locations] };
+  }
+
+  function pairsOf(injected: readonly CredentialSlot[]): [string, string][] {
+    const pairs: [string, string][] = [];
+    for (const slot of injected) {
+      const from = renderings(slot.value);
+      const to = renderings(slot.placeholder);
+      from.forEach((r, i) => {
+        // Short fragments (a tiny value's aligned base64) would match by chance.
+        if (r.length >= 8 && r !== to[i]) pairs.push([r, to[i] ?? slot.placeholder]);
+      });
+    }
+    // Longest first, so a rendering that contains another is replaced whole.
+    return pairs.sort((a, b) => b[0].length - a[0].length);
+  }
+
+  function scrubText(text: string, injected: readonly CredentialSlot[]): string {
+    let out = text;
+    for (const [from, to] of pairsOf(injected)) out = replaceAll(out, from, to);
+    return out;
+  }
+
+  function scrubber(injected: readonly CredentialSlot[]): Transform {
+    const pairs = pairsOf(injected);
+    const keep = Math.max(0, ...pairs.map(([from]) => from.length)) - 1;
+    let tail = '';
+    const apply = (text: string): string => {
+      let out = text;
+      for (const [from, to] of pairs)
+        out = replaceAll(
+          out,
+          Buffer.from(from, 'utf8').toString('latin1'),
+          Buffer.from(to, 'utf8').toString('latin1'),
+        );
+      return out;
+    };
+    return new Transform({
+      transform(chunk: Buffer, _encoding, done: TransformCallback) {
+        const text = apply(tail + chunk.toString('latin1'));
+        // Hold back what could be the start of a rendering split across chunks.
+        const cut = Math.max(0, text.length - keep);
+        tail = text.slice(cut);
+        done(null, Buffer.from(text.slice(0, cut), 'latin1'));
+      },
+      flush(done: TransformCallback) {
+        done(null, Buffer.from(apply(tail), 'latin1'));
+      },
+    });
+  }
+
+  function checkHost(host: string): string | undefined {
+    const label = (hit: { id: string } | undefined, what: string): string | undefined =>
+      hit ? `the host name carries ${what} of credential "${hit.id}"` : undefined;
+    const flat = host.split('.').join('');
+    return (
+      label(values.find(host)[0] ?? values.find(flat)[0], 'the real value') ??
+      label(placeholders.find(host)[0] ?? placeholders.find(flat)[0], 'the placeholder')
+    );
+  }
+
+  return { inspect, checkHost, scrubber, scrubText };
+}

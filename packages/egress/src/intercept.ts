@@ -1,0 +1,296 @@
+// TLS interception for the connections that need it (research egress §6): hosts with a credential
+// binding or a rule about HTTP methods or paths. The proxy answers the CONNECT, terminates the
+// client's TLS with a leaf from the session CA (refusing a server name other than the CONNECT
+// host), reads each HTTP/1.1 request, refuses a Host that names another host (domain fronting),
+// judges the method and path, runs the credential guard, and sends the request on over TLS that
+// it verifies itself against the public roots for that name, dialling only the vetted address.
+
+import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { connect as tlsConnect, TLSSocket, type ConnectionOptions } from 'node:tls';
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
+import { decisionRecord, lifecycleRecord, type AuditRecord } from '@perimeter/audit';
+import { canonicalHost, parseAuthority, type Engine, type NetworkRequest } from '@perimeter/policy';
+import type { SessionCa } from './ca.js';
+import type { CredentialGuard, HttpHead } from './credentials.js';
+import { closedRecord } from './tunnel.js';
+
+export interface InterceptOptions {
+  readonly engine: Engine;
+  readonly ca: SessionCa;
+  readonly guard: CredentialGuard;
+  /** Opens a connection to a vetted address (directly or through the upstream proxy). */
+  readonly dial: (address: string, port: number) => Socket | Promise<Socket>;
+  readonly audit?: (record: AuditRecord) => void;
+  readonly sessionId?: string;
+  /** Extra TLS options for upstream connections (tests pass their CA; default: Node's roots). */
+  readonly upstreamTls?: Pick<ConnectionOptions, 'ca'>;
+  /** Largest request body inspected (bytes); larger ones are refused with 413. */
+  readonly maxBodyBytes?: number;
+  readonly maxHeaderBytes?: number;
+  readonly idleMs?: number;
+}
+
+export interface InterceptedConnection {
+  readonly client: Duplex;
+  /** Bytes the client sent after the CONNECT head. */
+  readonly early: Buffer;
+  /** Canonical host name, port, the decision's resource and the vetted address. */
+  readonly host: string;
+  readonly port: number;
+  readonly resource: string;
+  readonly address: string;
+}
+
+interface Connection extends InterceptedConnection {
+  readonly started: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+const HOP_BY_HOP = new Set([
+  'connection',
+  'proxy-connection',
+  'keep-alive',
+  'proxy-authorization',
+  'proxy-authenticate',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'http2-settings',
+]);
+
+/** Header values carry one line of plain text. */
+function headerSafe(text: string): string {
+  return text.replace(/[^\x20-\x7e]/g, '?').slice(0, 400);
+}
+
+/** The body as text for inspection, decoded from its content coding (bounded), or why not. */
+function decodeBody(body: Buffer, coding: string | undefined, limit: number): Buffer | string {
+  const c = (coding ?? 'identity').trim().toLowerCase();
+  const options = { maxOutputLength: limit };
+  try {
+    if (c === 'identity' || c === '') return body;
+    if (c === 'gzip' || c === 'x-gzip') return gunzipSync(body, options);
+    if (c === 'deflate') return inflateSync(body, options);
+    if (c === 'br') return brotliDecompressSync(body, options);
+  } catch {
+    return `the ${c} request body could not be decoded for inspection (or is larger than ${limit} bytes decoded)`;
+  }
+  return `the request body's content coding "${c}" cannot be inspected`;
+}
+
+export function createInterceptor(options: InterceptOptions): { serve(c: InterceptedConnection): void } {
+  const ctx = { sessionId: options.sessionId ?? 'proxy' };
+  const audit = (record: AuditRecord): void => options.audit?.(record);
+  const maxBody = options.maxBodyBytes ?? 32 * 1024 * 1024;
+  const connections = new WeakMap<object, Connection>();
+
+  const fronting = (c: InterceptedConnection, reason: string): void =>
+    audit(lifecycleRecord('network.fronting-refused', ctx, { resource: c.resource, reason }));
+
+  const server = createServer(
+    { maxHeaderSize: options.maxHeaderBytes ?? 16384, requireHostHeader: false },
+    (req, res) => {
+      const c = connections.get(req.socket);
+      if (c === undefined) {
+        res.destroy();
+        return;
+      }
+      void handle(c, req, res);
+    },
+  );
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
+    const reason = 'protocol upgrades (WebSocket) on an inspected connection are not supported yet';
+    audit(lifecycleRecord('network.refused', ctx, { target: req.url ?? '', reason }));
+    socket.end(
+      `HTTP/1.1 501 Not Implemented\r\nX-Perimeter-Reason: ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
+    );
+  });
+
+  function serve(c: InterceptedConnection): void {
+    const conn: Connection = { ...c, started: Date.now(), bytesIn: 0, bytesOut: 0 };
+    if (c.early.length > 0) c.client.unshift(c.early);
+    let isRefused = false;
+    const tls = new TLSSocket(c.client, {
+      isServer: true,
+      secureContext: options.ca.contextFor(c.host),
+      ALPNProtocols: ['http/1.1'],
+      SNICallback: (name, done) => {
+        const sni = canonicalHost(name);
+        if ('error' in sni || sni.host.name !== c.host) {
+          isRefused = true;
+          fronting(c, `the TLS server name "${headerSafe(name)}" is not ${c.resource}`);
+          done(new Error('server name mismatch'));
+          return;
+        }
+        done(null, options.ca.contextFor(c.host));
+      },
+    });
+    tls.setTimeout(options.idleMs ?? 300_000, () => tls.destroy());
+    tls.on('error', () => tls.destroy());
+    tls.once('secure', () => {
+      // A name was asked for in CONNECT; a client that names none in TLS is not the one vetted.
+      if (!tls.servername && !isRefused) {
+        fronting(c, 'the TLS ClientHello names no server');
+        tls.destroy();
+        return;
+      }
+      connections.set(tls, conn);
+      server.emit('connection', tls);
+    });
+    tls.once('close', () => {
+      c.client.destroy();
+      audit(closedRecord(ctx, c.resource, c.address, conn.started, conn.bytesIn, conn.bytesOut));
+    });
+  }
+
+  async function handle(c: Connection, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const refuse = (status: number, reason: string): void => {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      res.writeHead(status, {
+        'Content-Type': 'text/plain; charset=utf-8',
+        'X-Perimeter-Reason': headerSafe(reason),
+        Connection: 'close',
+      });
+      res.end(`${reason}\n`);
+    };
+    // The Host header must name the host the client connected to (domain fronting).
+    const hostHeader = req.headers.host ?? '';
+    const authority = parseAuthority(hostHeader, c.port);
+    if (
+      'error' in authority ||
+      authority.authority.host.name !== c.host ||
+      authority.authority.port !== c.port
+    ) {
+      const reason = `the Host header "${headerSafe(hostHeader)}" is not ${c.resource}`;
+      fronting(c, reason);
+      refuse(421, `Refused: ${reason}.`);
+      return;
+    }
+    const target = req.url ?? '';
+    if (!target.startsWith('/')) {
+      refuse(400, 'send origin-form requests (/path) on this connection');
+      return;
+    }
+    const path = target.split('?')[0] ?? '/';
+    const request: NetworkRequest = {
+      surface: 'network',
+      host: c.host,
+      port: c.port,
+      method: req.method ?? 'GET',
+      path,
+      resolved: [c.address],
+    };
+    const decision = options.engine.decide(request);
+    audit(decisionRecord(decision, request, ctx));
+    if (decision.decision !== 'allow') {
+      refuse(403, decision.reason);
+      return;
+    }
+
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > maxBody) {
+        refuse(413, `Refused: the request body is larger than the ${maxBody} bytes the proxy inspects.`);
+        return;
+      }
+      chunks.push(chunk);
+    }
+    c.bytesOut += size;
+    const raw = Buffer.concat(chunks);
+    const coding = req.headers['content-encoding'];
+    const decoded = decodeBody(raw, coding, maxBody);
+    if (typeof decoded === 'string') {
+      refuse(415, `Refused: ${decoded}.`);
+      return;
+    }
+    const head: HttpHead = { method: req.method ?? 'GET', target, headers: pairsOf(req.rawHeaders) };
+    const inspection = options.guard.inspect(head, decoded, {
+      host: c.host,
+      port: c.port,
+      isVerifiedTls: true,
+    });
+    if (inspection.refusal) {
+      refuse(inspection.refusal.status, inspection.refusal.reason);
+      return;
+    }
+    // A body the guard rewrote goes out decoded; an untouched one goes out as it came.
+    const isRewritten = inspection.body !== decoded;
+    const body = isRewritten ? inspection.body : raw;
+    const headers: [string, string][] = [];
+    for (const [k, v] of inspection.head.headers) {
+      const lower = k.toLowerCase();
+      if (HOP_BY_HOP.has(lower) || lower === 'content-length') continue;
+      if (isRewritten && lower === 'content-encoding') continue;
+      // The response must be readable to scrub the injected value from it.
+      if (inspection.injected.length > 0 && lower === 'accept-encoding') continue;
+      headers.push([k, v]);
+    }
+    if (inspection.injected.length > 0) headers.push(['Accept-Encoding', 'identity']);
+    if (body.length > 0 || req.method === 'POST' || req.method === 'PUT' || req.method === 'PATCH')
+      headers.push(['Content-Length', String(body.length)]);
+
+    let upstream: TLSSocket;
+    try {
+      const socket = await options.dial(c.address, c.port);
+      upstream = tlsConnect({
+        socket,
+        servername: c.host,
+        ALPNProtocols: ['http/1.1'],
+        ...(options.upstreamTls ?? {}),
+      });
+    } catch (e) {
+      refuse(502, `the upstream connection failed: ${(e as Error).message}`);
+      return;
+    }
+    const up = httpRequest({
+      method: inspection.head.method,
+      path: inspection.head.target,
+      headers: headers.flat(),
+      createConnection: () => upstream,
+      setHost: false,
+    });
+    up.on('error', (e: NodeJS.ErrnoException) => {
+      const reason =
+        e.code?.startsWith('ERR_TLS') || /certificate|self.signed|hostname/i.test(e.message)
+          ? `the upstream certificate for ${c.host} is not valid: ${e.message}`
+          : `the upstream connection failed: ${e.message}`;
+      refuse(502, reason);
+    });
+    up.on('response', (answer) => {
+      const injected = inspection.injected;
+      const out: [string, string][] = [];
+      for (let i = 0; i + 1 < answer.rawHeaders.length; i += 2) {
+        const k = answer.rawHeaders[i] ?? '';
+        const v = answer.rawHeaders[i + 1] ?? '';
+        const lower = k.toLowerCase();
+        if (HOP_BY_HOP.has(lower)) continue;
+        if (injected.length > 0 && lower === 'content-length') continue;
+        out.push([k, injected.length > 0 ? options.guard.scrubText(v, injected) : v]);
+      }
+      res.writeHead(answer.statusCode ?? 502, out.flat());
+      answer.on('data', (chunk: Buffer) => (c.bytesIn += chunk.length));
+      if (injected.length > 0) answer.pipe(options.guard.scrubber(injected)).pipe(res);
+      else answer.pipe(res);
+      answer.on('error', () => res.destroy());
+    });
+    up.end(body);
+  }
+
+  return { serve };
+}
+
+/** rawHeaders (a flat list) as name/value pairs. */
+function pairsOf(raw: readonly string[]): [string, string][] {
+  const out: [string, string][] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) out.push([raw[i] ?? '', raw[i + 1] ?? '']);
+  return out;
+}

@@ -1,0 +1,379 @@
+// Credential injection and leak refusal through the real proxy (research egress §11.6, §11.7):
+// a client speaks TLS to the proxy (trusting the session CA), the proxy speaks TLS to a local
+// upstream (trusting that upstream's own CA, as it would the public roots), and the upstream
+// echoes what reached it. Every case asserts what the server saw, what the agent got back, and
+// the audit event; no audit record ever holds the real value.
+
+import assert from 'node:assert/strict';
+import {
+  request as httpRequest,
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { connect, type AddressInfo, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { after, before, describe, it } from 'node:test';
+import type { AuditRecord } from '@perimeter/audit';
+import { createEngine, loadPolicies } from '@perimeter/policy';
+import { createSessionCa } from '../src/ca.js';
+import { createCredentialGuard, makePlaceholder, type CredentialSlot } from '../src/credentials.js';
+import { createEgressProxy } from '../src/proxy.js';
+
+const PUB1 = '93.184.216.34';
+const SECRET = 'gho_realSecretValue0123456789abcdefXYZ';
+const POLICY = `apiVersion: perimeter/v1
+kind: Policy
+metadata: { name: p, layer: org }
+network:
+  allow:
+    - { id: api, hosts: [api.example.com], ports: [443, 80] }
+    - { id: other, hosts: [other.example.com], methods: [GET, POST, PUT], ports: [443, 80] }
+    - { id: opaque, hosts: [opaque.example.com], ports: [443] }
+  deny:
+    - { id: no-admin, hosts: [api.example.com], paths: ["/admin/**"] }
+credentials:
+  - id: github
+    secret: gh
+    env: GH_TOKEN
+    inject: { hosts: [api.example.com] }
+  - id: proxy-sets
+    secret: ps
+    inject: { hosts: [other.example.com], header: X-Api-Key, format: "{secret}" }
+`;
+
+const upstreamCa = createSessionCa({ commonName: 'Test public root' });
+const wrongCa = createSessionCa({ commonName: 'Not trusted' });
+const sessionCa = createSessionCa();
+const records: AuditRecord[] = [];
+let seen: { host: string; headers: IncomingMessage['headers']; body: string; url: string }[] = [];
+let upstream: HttpsServer;
+let badUpstream: HttpsServer;
+let plain: ReturnType<typeof createHttpServer>;
+let proxy: ReturnType<typeof createEgressProxy>;
+let proxyPort = 0;
+let slots: CredentialSlot[];
+
+function echo(req: IncomingMessage, res: ServerResponse): void {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    const body = Buffer.concat(chunks).toString();
+    seen.push({ host: req.headers.host ?? '', headers: req.headers, body, url: req.url ?? '' });
+    const auth = req.headers.authorization ?? '';
+    res.writeHead(200, { 'content-type': 'application/json', 'x-echo-authorization': auth });
+    res.end(
+      JSON.stringify({
+        authorization: auth,
+        b64: Buffer.from(auth).toString('base64'),
+        apiKey: req.headers['x-api-key'] ?? '',
+      }),
+    );
+  });
+}
+
+before(async () => {
+  const sni = (ca: typeof upstreamCa) => (name: string, done: (e: Error | null, c?: unknown) => void) =>
+    done(null, ca.contextFor(name));
+  upstream = createHttpsServer({ SNICallback: sni(upstreamCa) as never }, echo);
+  badUpstream = createHttpsServer({ SNICallback: sni(wrongCa) as never }, echo);
+  plain = createHttpServer(echo);
+  await Promise.all(
+    [upstream, badUpstream, plain].map((s) => new Promise<void>((r) => s.listen(0, '127.0.0.1', r))),
+  );
+  const engine = createEngine(
+    loadPolicies([{ file: 'p.yaml', text: POLICY }]).policies.map((p) => p.policy),
+    { context: { home: '/h', workspace: '/w' } },
+  );
+  slots = [
+    {
+      id: 'github',
+      secret: 'gh',
+      value: SECRET,
+      placeholder: makePlaceholder(),
+      isHeldByAgent: true,
+      inject: { header: 'authorization', format: 'Bearer {secret}', anywhere: false },
+    },
+    {
+      id: 'proxy-sets',
+      secret: 'ps',
+      value: 'ps-real-value-7f3a9c',
+      placeholder: makePlaceholder(),
+      isHeldByAgent: false,
+      inject: { header: 'x-api-key', format: '{secret}', anywhere: false },
+    },
+  ];
+  const audit = (r: AuditRecord): void => {
+    records.push(r);
+  };
+  proxy = createEgressProxy({
+    engine,
+    resolver: () => Promise.resolve([PUB1]),
+    dial: (_address, port) => {
+      const target = port === 80 ? plain : dialTarget;
+      return connect({ host: '127.0.0.1', port: (target.address() as AddressInfo).port });
+    },
+    audit,
+    credentials: {
+      guard: createCredentialGuard({ engine, slots, audit }),
+      ca: sessionCa,
+      upstreamTls: { ca: upstreamCa.certPem },
+    },
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  proxyPort = (proxy.address() as AddressInfo).port;
+});
+let dialTarget: HttpsServer | ReturnType<typeof createHttpServer>;
+
+after(() => {
+  for (const s of [proxy, upstream, badUpstream, plain]) s.close();
+});
+
+interface Echo {
+  authorization: string;
+  b64: string;
+  apiKey: string;
+}
+
+interface Reply {
+  status: number;
+  headers: IncomingMessage['headers'];
+  body: string;
+}
+
+/** One HTTPS request through a CONNECT tunnel, trusting the session CA as the sandbox does. */
+function viaConnect(
+  host: string,
+  options: {
+    path?: string;
+    method?: string;
+    headers?: Record<string, string>;
+    body?: string;
+    sni?: string;
+  } = {},
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const socket: Socket = connect({ host: '127.0.0.1', port: proxyPort });
+    socket.write(`CONNECT ${host}:443 HTTP/1.1\r\nHost: ${host}:443\r\n\r\n`);
+    socket.once('data', (reply) => {
+      if (!/^HTTP\/1\.1 200/.test(reply.toString())) {
+        resolve({ status: Number(reply.toString().split(' ')[1]), headers: {}, body: reply.toString() });
+        return;
+      }
+      const tls = tlsConnect({ socket, servername: options.sni ?? host, ca: sessionCa.certPem });
+      tls.once('error', reject);
+      const req = httpRequest(
+        {
+          method: options.method ?? 'GET',
+          path: options.path ?? '/',
+          headers: { host, ...(options.headers ?? {}) },
+          createConnection: () => tls,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            resolve({
+              status: res.statusCode ?? 0,
+              headers: res.headers,
+              body: Buffer.concat(chunks).toString(),
+            });
+            tls.destroy();
+          });
+        },
+      );
+      req.once('error', reject);
+      req.end(options.body);
+    });
+  });
+}
+
+/** One plain-HTTP request, absolute-form, through the proxy. */
+function viaForward(url: string, headers: Record<string, string> = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port: proxyPort, path: url, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: Buffer.concat(chunks).toString(),
+        }),
+      );
+    });
+    req.once('error', reject);
+    req.end();
+  });
+}
+
+function placeholder(id: string): string {
+  return slots.find((s) => s.id === id)?.placeholder ?? '';
+}
+
+function fresh(): void {
+  seen = [];
+  records.length = 0;
+  dialTarget = upstream;
+}
+
+describe('credential injection', () => {
+  it('egress-cred-01: the bound host receives the real value; the agent and the audit see only the placeholder', async () => {
+    fresh();
+    const p = placeholder('github');
+    const reply = await viaConnect('api.example.com', { headers: { authorization: `Bearer ${p}` } });
+    assert.equal(reply.status, 200);
+    assert.equal(seen[0]?.headers.authorization, `Bearer ${SECRET}`);
+    assert.equal(
+      (JSON.parse(reply.body) as Echo).authorization,
+      `Bearer ${p}`,
+      'the echoed value is scrubbed',
+    );
+    assert.equal(reply.headers['x-echo-authorization'], `Bearer ${p}`);
+    const use = records.find((r) => r.type === 'credential.use');
+    assert.equal(use?.outcome?.credential, 'github');
+    assert.equal(use?.outcome?.locations, 'header:authorization');
+    assert.equal(use?.decision, 'allow');
+  });
+
+  it('egress-cred-04: Basic auth (git over HTTPS) is decoded, substituted and re-encoded', async () => {
+    fresh();
+    const p = placeholder('github');
+    const basic = Buffer.from(`x-access-token:${p}`).toString('base64');
+    const reply = await viaConnect('api.example.com', { headers: { authorization: `Basic ${basic}` } });
+    assert.equal(reply.status, 200);
+    assert.equal(
+      seen[0]?.headers.authorization,
+      `Basic ${Buffer.from(`x-access-token:${SECRET}`).toString('base64')}`,
+    );
+    assert.equal(records.find((r) => r.type === 'credential.use')?.outcome?.locations, 'basic:password');
+  });
+
+  it('egress-cred-05/06: a placeholder in User-Agent or the body of a request to the bound host is not substituted', async () => {
+    fresh();
+    const p = placeholder('github');
+    const reply = await viaConnect('api.example.com', {
+      method: 'POST',
+      headers: { 'user-agent': `agent ${p}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ note: p }),
+    });
+    assert.equal(reply.status, 200);
+    assert.equal(seen[0]?.headers['user-agent'], `agent ${p}`);
+    assert.equal((JSON.parse(seen[0]?.body ?? '{}') as { note?: string }).note, p);
+  });
+
+  it('egress-cred-07: the real value echoed back, raw or base64, reaches the agent as the placeholder', async () => {
+    fresh();
+    const p = placeholder('github');
+    const reply = await viaConnect('api.example.com', { headers: { authorization: `Bearer ${p}` } });
+    const body = JSON.parse(reply.body) as { b64: string };
+    assert.ok(!Buffer.from(body.b64, 'base64').toString('latin1').includes(SECRET));
+    assert.ok(!reply.body.includes(SECRET));
+    assert.ok(!reply.body.includes(Buffer.from(SECRET).toString('base64')));
+  });
+
+  it('a binding without env: the proxy sets the header itself, replacing one the agent sent', async () => {
+    fresh();
+    const reply = await viaConnect('other.example.com', { headers: { 'x-api-key': 'agent-chosen' } });
+    assert.equal(reply.status, 200);
+    assert.equal(seen[0]?.headers['x-api-key'], 'ps-real-value-7f3a9c');
+    assert.equal((JSON.parse(reply.body) as Echo).apiKey, placeholder('proxy-sets'));
+  });
+});
+
+describe('credential leaks', () => {
+  it('egress-cred-02: the placeholder sent to an allowed host it is not bound to is refused and audited high', async () => {
+    fresh();
+    const reply = await viaConnect('other.example.com', {
+      headers: { authorization: `Bearer ${placeholder('github')}` },
+    });
+    assert.equal(reply.status, 403);
+    assert.match(reply.headers['x-perimeter-reason'] as string, /placeholder of credential "github"/);
+    assert.equal(seen.length, 0, 'nothing reached the server');
+    const alert = records.find((r) => r.type === 'credential.exfiltration');
+    assert.equal(alert?.severity, 'high');
+    assert.equal(alert?.outcome?.credential, 'github');
+    assert.equal(alert?.outcome?.destination, 'other.example.com:443');
+  });
+
+  it('egress-cred-03: the placeholder over plain HTTP, even to the bound host, is refused', async () => {
+    fresh();
+    const reply = await viaForward('http://api.example.com/', {
+      authorization: `Bearer ${placeholder('github')}`,
+    });
+    assert.equal(reply.status, 403);
+    assert.match(reply.body, /only over HTTPS/);
+    assert.equal(seen.length, 0);
+  });
+
+  it('egress-cred-10: the placeholder percent-encoded or base64 in a URL to another host is refused', async () => {
+    fresh();
+    const p = placeholder('github');
+    const base64 = await viaConnect('other.example.com', {
+      path: `/x?d=${Buffer.from(`token=${p}`).toString('base64')}`,
+    });
+    assert.equal(base64.status, 403);
+    const percent = await viaForward(`http://other.example.com/x?d=${encodeURIComponent(`"${p}"`)}`);
+    assert.equal(percent.status, 403);
+    assert.equal(seen.length, 0);
+  });
+
+  it('the real value, sent anywhere, is refused as a critical leak', async () => {
+    fresh();
+    const reply = await viaConnect('api.example.com', { headers: { authorization: `Bearer ${SECRET}` } });
+    assert.equal(reply.status, 403);
+    assert.equal(seen.length, 0);
+    assert.equal(records.find((r) => r.type === 'credential.leak')?.severity, 'critical');
+  });
+
+  it('egress-cred-13: a Host header naming another host on the bound connection is refused, nothing substituted', async () => {
+    fresh();
+    const socketReply = await viaConnect('api.example.com', {
+      headers: { host: 'other.example.com', authorization: `Bearer ${placeholder('github')}` },
+    });
+    assert.equal(socketReply.status, 421);
+    assert.equal(seen.length, 0);
+    assert.ok(records.some((r) => r.type === 'network.fronting-refused'));
+  });
+
+  it('egress-cred-08: no audit record of these cases holds the real value in any rendering', () => {
+    const text = JSON.stringify(records);
+    for (const form of [SECRET, Buffer.from(SECRET).toString('base64'), Buffer.from(SECRET).toString('hex')])
+      assert.ok(!text.includes(form));
+  });
+});
+
+describe('inspected HTTPS', () => {
+  it('a path rule applies inside an inspected connection', async () => {
+    fresh();
+    const reply = await viaConnect('api.example.com', { path: '/admin/users' });
+    assert.equal(reply.status, 403);
+    assert.equal(reply.headers['x-perimeter-reason'] !== undefined, true);
+    assert.equal(seen.length, 0);
+    assert.ok(records.some((r) => r.type === 'network.get' && r.decision === 'deny'));
+  });
+
+  it('a server name other than the CONNECT host ends the handshake', async () => {
+    fresh();
+    await assert.rejects(viaConnect('api.example.com', { sni: 'other.example.com' }));
+    assert.equal(seen.length, 0);
+    assert.ok(records.some((r) => r.type === 'network.fronting-refused'));
+  });
+
+  it('an upstream whose certificate does not verify is refused with the reason', async () => {
+    fresh();
+    dialTarget = badUpstream;
+    const reply = await viaConnect('api.example.com', {
+      headers: { authorization: `Bearer ${placeholder('github')}` },
+    });
+    assert.equal(reply.status, 502);
+    assert.match(reply.headers['x-perimeter-reason'] as string, /certificate/);
+    assert.equal(seen.length, 0);
+  });
+
+  it('a host with no binding and no HTTP rule stays an opaque tunnel (the session CA is not used)', async () => {
+    fresh();
+    await assert.rejects(viaConnect('opaque.example.com'), /self.signed|unable to verify|certificate/i);
+  });
+});
