@@ -2,8 +2,8 @@
 // one short-lived ECDSA P-256 CA per session, minting one leaf per intercepted host. Only the CA
 // certificate leaves this module (it goes into the sandbox's trust store); the CA private key lives
 // in a closure and is never a property, never serialised, never logged. Certificates are built with
-// our own DER encoder (der.ts) over node:crypto, so the trust root of every session depends on no
-// third-party code.
+// our own DER encoder (der.ts) over node:crypto (keys, signatures), so issuing them needs no npm
+// dependency. It never decides whether a host may be intercepted: that is the policy's job.
 
 import {
   createHash,
@@ -57,6 +57,8 @@ export interface SessionCaOptions {
    * `x.api.github.com`); a leading dot (`.example.com`) permits only names below it (OpenSSL's
    * reading). An IP literal or CIDR (`10.0.0.0/8`, `::1`) permits addresses. A kind (DNS, IPv4,
    * IPv6) with no entry is excluded entirely, so the list is exhaustive and `[]` permits nothing.
+   * Enforced (tested) by OpenSSL, hence Node's tls, curl and Python's ssl, and by GnuTLS (git).
+   * A leaf outside them is still minted; clients refuse it.
    */
   readonly permittedNames?: readonly string[];
   /** How many leaves to keep; default 1,000. */

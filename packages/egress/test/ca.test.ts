@@ -239,6 +239,33 @@ describe('the leaf cache', () => {
   });
 });
 
+describe('leaf lifetime', () => {
+  it('mints a cached leaf again near its end, and nothing once the CA has expired', (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
+    const ca = createSessionCa({ validityHours: 48 });
+    const first = ca.leafPemFor('api.example.com');
+    t.mock.timers.tick(23 * HOUR);
+    assert.equal(ca.leafPemFor('api.example.com'), first, 'an hour left: still cached');
+    t.mock.timers.tick(HOUR - 60_000);
+    const second = ca.leafPemFor('api.example.com');
+    assert.notEqual(second, first, 'a minute left: minted again');
+    assert.ok(Date.parse(x509(second).validTo) > Date.now() + 23 * HOUR);
+    t.mock.timers.tick(25 * HOUR);
+    assert.throws(
+      () => ca.contextFor('api.example.com'),
+      (e: unknown) => e instanceof CaError && e.code === 'ca-expired',
+    );
+  });
+
+  it('keeps a leaf that ends with the CA until the end: a new one could not last longer', (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
+    const ca = createSessionCa({ validityHours: 2 });
+    const first = ca.leafPemFor('api.example.com');
+    t.mock.timers.tick(2 * HOUR - 60_000);
+    assert.equal(ca.leafPemFor('api.example.com'), first);
+  });
+});
+
 describe('the CA private key', () => {
   const ca = createSessionCa();
   ca.contextFor('api.example.com');
