@@ -191,7 +191,7 @@ function readHidden(
         check(line);
       } catch (e) {
         stop();
-        reject(e);
+        reject(e instanceof Error ? e : new Error(String(e)));
         return;
       }
       lines.push(line);
