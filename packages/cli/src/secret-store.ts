@@ -234,7 +234,11 @@ function keyBackendFromEnv(env: NodeJS.ProcessEnv): KeyBackend | 'auto' {
 }
 
 class LocalSecretStore implements SecretStore {
-  private key: Buffer | undefined;
+  /**
+   * The key once it has passed the store's key check, with that check: a long-lived handle (a
+   * session) re-checks when the store was re-keyed meanwhile, rather than misreport values.
+   */
+  private cached: { key: Buffer; check: string } | undefined;
 
   constructor(
     readonly dir: string,
@@ -469,7 +473,7 @@ class LocalSecretStore implements SecretStore {
 
   /** The key that opens the stored values; a clear error when it is missing or is another key. */
   private keyForReading(state: StoreState): Buffer {
-    if (this.key) return this.key;
+    if (this.cached && state.key && this.cached.check === state.key.check.tag) return this.cached.key;
     const count = state.secrets.size;
     const recorded = state.key;
     const lost = `remove the ${count === 1 ? 'secret' : `${count} secrets`} (perimeter secret rm NAME) and set ${count === 1 ? 'it' : 'them'} again`;
@@ -501,7 +505,7 @@ class LocalSecretStore implements SecretStore {
         `the secret store key (${this.describeKey(recorded.backend).location}) does not match the stored secrets`,
         `restore the key ${recorded.backend === 'file' ? 'file' : 'item'} from a backup, or ${lost}`,
       );
-    this.key = key;
+    this.cached = { key, check: recorded.check.tag };
     return key;
   }
 
@@ -516,13 +520,13 @@ class LocalSecretStore implements SecretStore {
       const existing = state.key.backend === 'file' ? this.readKeyFile() : this.readKeyring().key;
       if (existing) {
         state.key = { backend: state.key.backend, check: seal(existing, Buffer.alloc(0), AAD_KEY_CHECK) };
-        this.key = existing;
+        this.cached = { key: existing, check: state.key.check.tag };
         return { key: existing };
       }
     }
     const made = this.makeKey();
     state.key = { backend: made.backend, check: seal(made.key, Buffer.alloc(0), AAD_KEY_CHECK) };
-    this.key = made.key;
+    this.cached = { key: made.key, check: state.key.check.tag };
     return {
       key: made.key,
       createdKey: {

@@ -195,6 +195,8 @@ void test('a missing key file with values stored is a clear error; once they are
   assert.equal(s.remove('npm-token'), false);
   assert.ok(s.set('github-token', 'new').createdKey);
   assert.equal(openSecretStore({ dir, env: {} }).get('github-token'), 'new');
+  // The first handle still holds the old key in memory; it notices the store was re-keyed.
+  assert.equal(store.get('github-token'), 'new');
 });
 
 void test('getMany returns every value, or one error naming every missing secret and how to add it', (t) => {
