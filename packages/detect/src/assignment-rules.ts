@@ -259,6 +259,12 @@ export function assignmentAt(text: string, keywordStart: number, keywordEnd: num
     at = OPERATOR.lastIndex;
   }
   let isQuoted = false;
+  if (text[nameStart - 1] === '<') {
+    // <password>value</password>: the value runs to the closing tag, which must follow.
+    const close = text.indexOf('</', at);
+    if (close < 0 || close - at > MAX_VALUE || text.slice(at, close).includes('<')) return undefined;
+    return { name, nameStart, value: text.slice(at, close), valueStart: at, isQuoted: true };
+  }
   if (text[at] === '\\' && /["']/.test(text[at + 1] ?? '')) at++;
   const quote = text[at];
   let value: string;

@@ -129,6 +129,13 @@ function startsAsText(run: string, isUrlSafe: boolean): boolean {
   return head !== undefined && isMostlyText(head);
 }
 
+/** The text a base64 run decodes to, if it decodes to text. */
+function decodeRun(run: string, isUrlSafe: boolean): string | undefined {
+  if (!startsAsText(run, isUrlSafe)) return undefined;
+  const bytes = base64Decode(run, isUrlSafe);
+  return bytes && isMostlyText(bytes) ? utf8.decode(bytes) : undefined;
+}
+
 function* base64AndHexSegments(text: string): Generator<DecodedSegment> {
   const n = text.length;
   let i = 0;
@@ -154,10 +161,20 @@ function* base64AndHexSegments(text: string): Generator<DecodedSegment> {
     const isUrlSafe = /[-_]/.test(run);
     // A run with both alphabets is a path or an identifier, not base64.
     if (isUrlSafe && /[+/]/.test(run)) continue;
-    if (!startsAsText(run, isUrlSafe)) continue;
-    const bytes = base64Decode(run, isUrlSafe);
-    if (bytes && isMostlyText(bytes))
-      yield { start, end, encoding: isUrlSafe ? 'base64url' : 'base64', decoded: utf8.decode(bytes) };
+    const encoding = isUrlSafe ? 'base64url' : 'base64';
+    const whole = decodeRun(run, isUrlSafe);
+    if (whole !== undefined) {
+      yield { start, end, encoding, decoded: whole };
+      continue;
+    }
+    // Not base64 as a whole: maybe a path whose last segments are (`/u/<base64>`).
+    if (isUrlSafe || !run.includes('/')) continue;
+    let from = start;
+    for (const piece of run.split('/')) {
+      const decoded = piece.length >= MIN_ENCODED ? decodeRun(piece, false) : undefined;
+      if (decoded !== undefined) yield { start: from, end: from + piece.length, encoding, decoded };
+      from += piece.length + 1;
+    }
   }
 }
 

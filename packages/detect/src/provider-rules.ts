@@ -113,7 +113,7 @@ function jwtVerdict(value: string): Verdict | undefined {
 // must follow, so libraries that only mention the header (every TLS and SSH library does) are not
 // reported.
 const PEM_HEADER = /-----BEGIN[ A-Z0-9]{0,24} PRIVATE KEY(?: BLOCK)?-----/y;
-const PEM_BODY = /(?:[A-Za-z0-9+/=]|\s|\\[nr]|[A-Za-z-]{1,24}: [^\n\\]{0,200})/y;
+const PEM_BODY = /(?:[A-Za-z-]{1,24}: [^\n\\]{0,200}|[A-Za-z0-9+/=]|\s|\\[nr])/y;
 const PEM_FOOTER = /-----END[ A-Z0-9]{0,24} PRIVATE KEY(?: BLOCK)?-----/y;
 const MAX_PEM = 64 * 1024;
 

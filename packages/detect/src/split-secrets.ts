@@ -4,7 +4,7 @@
 // parts it spans. A hostname is also checked for long high-entropy labels, the shape of DNS
 // tunnelling, reported with low confidence.
 
-import { alphabetOf, shannonEntropy } from './entropy.js';
+import { shannonEntropy } from './entropy.js';
 import type { Finding } from './finding.js';
 import { fingerprint } from './fingerprint.js';
 import { scan } from './scan.js';
@@ -21,26 +21,36 @@ export interface JoinedFinding extends Finding {
  */
 export function scanJoined(parts: readonly string[], options: { decode?: boolean } = {}): JoinedFinding[] {
   const starts: number[] = [];
-  let joined = '';
+  let length = 0;
   for (const p of parts) {
-    starts.push(joined.length);
-    joined += p;
+    starts.push(length);
+    length += p.length;
   }
   const partAt = (offset: number): number => {
     let i = 0;
     while (i + 1 < starts.length && (starts[i + 1] ?? Infinity) <= offset) i++;
     return i;
   };
-  return scan(joined, options).map((f) => ({
-    ...f,
-    firstPart: partAt(f.start),
-    lastPart: partAt(Math.max(f.start, f.end - 1)),
-  }));
+  // Each run of parts is scanned from a part's start, so a secret that begins a part is not glued
+  // to the end of the part before it; a finding is kept by the run whose first part it starts in.
+  const out: JoinedFinding[] = [];
+  for (let i = 0; i < parts.length; i++) {
+    const run = parts.slice(i, i + MAX_PARTS).join('');
+    const base = starts[i] ?? 0;
+    for (const f of scan(run, options)) {
+      if (f.start >= (parts[i]?.length ?? 0)) continue;
+      const start = base + f.start;
+      const end = base + f.end;
+      out.push({ ...f, start, end, firstPart: partAt(start), lastPart: partAt(Math.max(start, end - 1)) });
+    }
+  }
+  return out;
 }
 
 // Underscores are not valid in hostnames: a token smuggled in labels has its "_" written as "-".
 const PREFIX_DASH = /^(gh[pousr]|npm|hf|github-pat|sk-live|rk-live|sk-test|glpat)-/i;
 const MAX_LABELS = 16;
+const MAX_PARTS = 16;
 
 function labelFindings(host: string): Finding[] {
   const out: Finding[] = [];
@@ -50,9 +60,8 @@ function labelFindings(host: string): Finding[] {
     const start = offset;
     offset += label.length + 1;
     if (label.length < 20) continue;
-    const entropy = shannonEntropy(label);
-    const isHex = alphabetOf(label) === 'hex';
-    if ((isHex && label.length >= 32 && entropy >= 3.0) || (!isHex && entropy >= 4.0))
+    // Pipelock's threshold; hex labels (account ids, hashes in CDN names) never reach it.
+    if (shannonEntropy(label) >= 4.0)
       out.push({
         rule: 'high-entropy-label',
         family: 'dns-exfiltration',
