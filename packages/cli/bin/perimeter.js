@@ -41,7 +41,7 @@ if (!existsSync(modules)) {
   process.exit(3);
 }
 // Fresh: newer than every package's last compile (tsc -b touches .tsbuildinfo when it emits).
-const builds = ['policy', 'audit', 'egress', 'sandbox', 'cli'].map(
+const builds = ['policy', 'detect', 'audit', 'egress', 'sandbox', 'cli'].map(
   (name) => new URL(`../../${name}/dist/.tsbuildinfo`, import.meta.url),
 );
 const isBundleFresh =
