@@ -19,7 +19,7 @@ export interface AssignmentHit {
 
 /** Case-insensitive keywords; one of them must occur in the name for any of these rules to run. */
 export const KEYWORD_SOURCE =
-  'pass(?:word|wd|phrase)?|secret|token|api[_-]?key|access[_-]?key|auth|credential|private[_-]?key|pwd';
+  'pass(?:word|wd|phrase)?|secret|token|api[_-]?key|access[_-]?key|(?:account|storage)[_-]?key|auth|credential|private[_-]?key|pwd';
 
 const IDENTIFIER = /[A-Za-z0-9_.-]/;
 const MAX_NAME = 80;
@@ -59,7 +59,16 @@ const SECRET_WORDS = new Set([
   'accesstoken',
   'refreshtoken',
 ]);
-const PAIRS = new Set(['api key', 'access key', 'private key', 'secret key', 'client secret', 'auth token']);
+const PAIRS = new Set([
+  'api key',
+  'access key',
+  'private key',
+  'secret key',
+  'client secret',
+  'auth token',
+  'storage key',
+  'account key',
+]);
 // A name ending in one of these describes the secret rather than holding it (token_type,
 // secret_name, password_hash, auth_url, api_key_id).
 const DESCRIBING = new Set([
@@ -144,7 +153,14 @@ const DESCRIBING = new Set([
   'salt',
 ]);
 // …unless the name is exactly one of these (`api_key`, `access_key`, `private_key`).
-const KEY_NAMES = new Set(['api key', 'access key', 'private key', 'secret key', 'account key']);
+const KEY_NAMES = new Set([
+  'api key',
+  'access key',
+  'private key',
+  'secret key',
+  'account key',
+  'storage key',
+]);
 
 export type NameKind = 'password' | 'secret' | undefined;
 
