@@ -191,7 +191,7 @@ Examples:
 
   run: `perimeter run — run a program inside the session sandbox
 
-Usage: perimeter run [--policy FILE...] [--workspace DIR] [--mode enforce|audit] [--audit FILE] -- COMMAND [ARGS...]
+Usage: perimeter run [--policy FILE...] [--workspace DIR] [--mode enforce|audit] [--audit FILE] [options] -- COMMAND [ARGS...]
 
 Runs COMMAND (a shell, an agent, a script) in a bubblewrap sandbox built from the policy, with
 your terminal attached (interactive programs, Ctrl-C and window resize work; the exit code is
@@ -214,7 +214,15 @@ Options:
                      still enforce); the filesystem view is always the one the policy would enforce
   --audit FILE       the audit spool (default: ~/.local/state/perimeter/sessions/SESSION.jsonl)
   --upstream URL     reach allowed destinations through this corporate proxy (http://[user:pass@]host:port)
+  --resolve NAME=IP,...   answer these names with these addresses instead of asking DNS (the
+                     addresses are still judged: loopback and private ranges need an allow)
   --user U, --groups a,b   the subject; without --groups, group policies do not apply
+
+Credentials: each secret the policy binds (credentials: allow:) is read from the secret store
+(perimeter secret set NAME); the program sees only a per-session placeholder in the variable the
+binding names, and the proxy puts the real value in place on HTTPS requests to the bound hosts.
+HTTPS to those hosts, and to hosts with method or path rules, is inspected with a per-session CA
+that the sandbox trusts; a placeholder or a real value headed anywhere else is refused and audited.
 
 Exit codes: the program's own; 125 the sandbox did not start; 3 invalid input or policy.
 
@@ -239,6 +247,8 @@ Options:
   --audit FILE       append every decision to this hash-chained audit spool
   --upstream URL     reach allowed destinations through this corporate proxy (http://[user:pass@]host:port);
                      every decision is still made here, and the upstream sees only vetted addresses
+  --resolve NAME=IP,...   answer these names with these addresses instead of asking DNS (the
+                     addresses are still judged: loopback and private ranges need an allow)
   --user U, --groups a,b   the subject; without --groups, group policies do not apply
 
 Exit codes: 0 stopped, 3 invalid input or policy, or the address is taken.
@@ -255,7 +265,8 @@ Secrets that policies bind to destinations (credentials: allow: - secret: NAME).
 sees a value: it gets a per-session placeholder, and the egress proxy puts the real value in
 place only on the way to a bound host. Values are encrypted at rest (AES-256-GCM) under
 ~/.local/state/perimeter/secrets, which sessions cannot see; the key is kept in the OS keyring
-where there is one, else in a 0600 key file beside the store.
+where there is one, else in a 0600 key file beside the store (PERIMETER_SECRET_KEY_BACKEND=
+keyring|file chooses for a new store; XDG_STATE_HOME moves the whole state directory).
 
 Run "perimeter secret <command> --help" for each command.`,
 
@@ -267,7 +278,7 @@ Reads the value from a prompt (not echoed) or, when standard input is not a term
 standard input (one trailing newline is dropped). Never from the command line: argv is visible
 to every process on the machine and lands in shell history. Replaces an existing value.
 
-Exit codes: 0 stored, 3 invalid name or empty value.
+Exit codes: 0 stored, 1 the store cannot be used, 3 invalid name or value, 130 cancelled.
 
 Examples:
   perimeter secret set github-token

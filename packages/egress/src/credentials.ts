@@ -293,6 +293,13 @@ export function createCredentialGuard(options: CredentialGuardOptions): Credenti
     );
     for (const slot of bound) {
       const result = inject(slot, out, outBody);
+      // A stored value may hold line breaks (a PEM key): never in a header, where it would split it.
+      if (result.head.headers.some(([, v]) => /[\r\n\0]/.test(v))) {
+        return refuse({
+          status: 403,
+          reason: `Refused: the value of credential "${slot.id}" holds a line break or NUL, which cannot go in a header.`,
+        });
+      }
       out = result.head;
       outBody = result.body;
       if (result.locations.length === 0) continue;

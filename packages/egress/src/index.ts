@@ -5,7 +5,15 @@ export { createSocksProxy } from './socks.js';
 export { systemResolver, type Resolver } from './resolve.js';
 export { parseUpstreamProxy, type UpstreamProxy } from './upstream.js';
 export { RELAY_PATH, isRelayBuilt } from './relay.js';
-export { createSessionCa, mergedBundle, type SessionCa } from './ca.js';
+export {
+  createSessionCa,
+  mergedBundle,
+  SYSTEM_BUNDLE_PATHS,
+  CaError,
+  type CaErrorCode,
+  type SessionCa,
+  type SessionCaOptions,
+} from './ca.js';
 export {
   createCredentialGuard,
   makePlaceholder,

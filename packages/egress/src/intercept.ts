@@ -8,7 +8,7 @@
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { connect as tlsConnect, TLSSocket, type ConnectionOptions } from 'node:tls';
+import { connect as tlsConnect, TLSSocket, type ConnectionOptions, type SecureContext } from 'node:tls';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { decisionRecord, lifecycleRecord, type AuditRecord } from '@perimeter/audit';
 import { canonicalHost, parseAuthority, type Engine, type NetworkRequest } from '@perimeter/policy';
@@ -60,6 +60,8 @@ const HOP_BY_HOP = new Set([
   'transfer-encoding',
   'upgrade',
   'http2-settings',
+  // Answered here (the proxy invites the body itself), never passed on.
+  'expect',
 ]);
 
 /** Header values carry one line of plain text. */
@@ -114,9 +116,18 @@ export function createInterceptor(options: InterceptOptions): { serve(c: Interce
     const conn: Connection = { ...c, started: Date.now(), bytesIn: 0, bytesOut: 0 };
     if (c.early.length > 0) c.client.unshift(c.early);
     let isRefused = false;
+    let context: SecureContext;
+    try {
+      context = options.ca.contextFor(c.host);
+    } catch (e) {
+      // The session CA has expired (sessions outlive it only past its validity): refuse, audited.
+      audit(lifecycleRecord('network.refused', ctx, { target: c.resource, reason: (e as Error).message }));
+      c.client.destroy();
+      return;
+    }
     const tls = new TLSSocket(c.client, {
       isServer: true,
-      secureContext: options.ca.contextFor(c.host),
+      secureContext: context,
       ALPNProtocols: ['http/1.1'],
       SNICallback: (name, done) => {
         const sni = canonicalHost(name);
@@ -126,7 +137,7 @@ export function createInterceptor(options: InterceptOptions): { serve(c: Interce
           done(new Error('server name mismatch'));
           return;
         }
-        done(null, options.ca.contextFor(c.host));
+        done(null, context);
       },
     });
     tls.setTimeout(options.idleMs ?? 300_000, () => tls.destroy());

@@ -88,6 +88,8 @@ const HOP_BY_HOP = new Set([
   'trailer',
   'upgrade',
   'http2-settings',
+  // Answered here (the proxy invites the body itself), never passed on.
+  'expect',
 ]);
 
 /** The largest request body the proxy reads whole to check it for secrets. */
@@ -143,11 +145,16 @@ export function createEgressProxy(options: EgressOptions): Server {
   const server = createServer(
     { maxHeaderSize: options.maxHeaderBytes ?? 16384, requireHostHeader: false },
     (req, res) => {
-      void forward(req, res);
+      void forward(req, res, false);
     },
   );
+  // A client that asks before sending its body (Expect: 100-continue) is invited to send it only
+  // once the request is allowed: a refusal then reaches it before any body is on the wire.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    void forward(req, res, true);
+  });
 
-  async function forward(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function forward(req: IncomingMessage, res: ServerResponse, isWaiting: boolean): Promise<void> {
     const deny = (status: number, reason: string): void => {
       if (res.headersSent) {
         res.destroy();
@@ -196,6 +203,7 @@ export function createEgressProxy(options: EgressOptions): Server {
       deny(decision.code === 'invalid-request' ? 400 : 403, refusal(decision));
       return;
     }
+    if (isWaiting) res.writeContinue();
     // Forward exactly what was judged: the canonical path, the original query.
     const segments = canonicalHttpPath(request.path ?? '/') ?? [];
     const query = url.includes('?') ? url.slice(url.indexOf('?')).split('#')[0] : '';

@@ -6,10 +6,19 @@ import {
   createEgressProxy,
   createSocksProxy,
   parseUpstreamProxy,
+  systemResolver,
   type EgressOptions,
+  type Resolver,
   type UpstreamProxy,
 } from '@perimeter/egress';
-import { createEngine, parseAuthority, type CanonicalHost } from '@perimeter/policy';
+import {
+  canonicalHost,
+  createEngine,
+  formatIp,
+  parseAuthority,
+  parseIp,
+  type CanonicalHost,
+} from '@perimeter/policy';
 import { isPolicyPath, pathContext, requireValidPolicies } from '../policy-files.js';
 import { listFlag, parseArgs, stringFlag } from '../args.js';
 import { UserError } from '../errors.js';
@@ -45,6 +54,7 @@ export function runProxy(argv: readonly string[], ui: Ui): Promise<number> {
       workspace: { type: 'string' },
       home: { type: 'string' },
       upstream: { type: 'string' },
+      resolve: { type: 'list' },
     },
     'proxy',
   );
@@ -69,10 +79,12 @@ export function runProxy(argv: readonly string[], ui: Ui): Promise<number> {
     auditPath === undefined ? undefined : Spool.open(auditPath, { chainId: sessionId, flushDelayMs: 20 });
   spool?.append(lifecycleRecord('session.start', { sessionId }, { kind: 'proxy' }));
   const upstream = upstreamFlag(stringFlag(p, 'upstream'));
+  const resolver = resolveFlag(listFlag(p, 'resolve'));
   const egressOptions: EgressOptions = {
     engine,
     sessionId,
     ...(upstream ? { upstream } : {}),
+    ...(resolver ? { resolver } : {}),
     ...(spool ? { audit: (r) => void spool.append(r) } : {}),
   };
   const server = createEgressProxy(egressOptions);
@@ -123,4 +135,29 @@ export function upstreamFlag(text: string | undefined): UpstreamProxy | undefine
       'for example --upstream http://proxy.corp.example:3128',
     );
   return parsed.upstream;
+}
+
+/**
+ * --resolve NAME=IP,...: names the proxy answers itself instead of asking the system resolver
+ * (like curl --resolve): development hosts, split-horizon names. The address is still judged
+ * like any answer (the built-in guard, CIDR rules), so this cannot reach what the policy refuses.
+ */
+export function resolveFlag(entries: readonly string[] | undefined): Resolver | undefined {
+  if (entries === undefined || entries.length === 0) return undefined;
+  const pinned = new Map<string, string[]>();
+  for (const entry of entries) {
+    const at = entry.indexOf('=');
+    const name = canonicalHost(entry.slice(0, Math.max(at, 0)));
+    const ip = parseIp(entry.slice(at + 1));
+    if (at < 1 || 'error' in name || name.host.kind !== 'name' || !ip)
+      throw new UserError(
+        `--resolve ${entry}: expected NAME=IP`,
+        'for example --resolve api.dev.test=127.0.0.2',
+      );
+    pinned.set(name.host.name, [...(pinned.get(name.host.name) ?? []), formatIp(ip)]);
+  }
+  return (name) => {
+    const answer = pinned.get(name);
+    return answer ? Promise.resolve(answer) : systemResolver(name);
+  };
 }

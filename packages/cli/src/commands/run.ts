@@ -29,20 +29,14 @@ import {
   type PreparedSession,
 } from '@perimeter/sandbox';
 import { DEFAULT_POLICY, isPolicyPath, requireValidPolicies } from '../policy-files.js';
-import { upstreamFlag } from './proxy.js';
+import { resolveFlag, upstreamFlag } from './proxy.js';
+import { sessionCredentials, type SessionCredentials } from '../session-credentials.js';
+import { stateDir } from '../secret-store.js';
 import { listFlag, parseArgs, stringFlag } from '../args.js';
 import { UserError } from '../errors.js';
 import type { Ui } from '../ui.js';
 
 /** Where sessions keep their audit spools unless --audit says otherwise. */
-export function stateDir(env: NodeJS.ProcessEnv = process.env): string {
-  const base =
-    env.XDG_STATE_HOME && env.XDG_STATE_HOME.startsWith('/')
-      ? env.XDG_STATE_HOME
-      : join(homedir(), '.local/state');
-  return join(base, 'perimeter');
-}
-
 export function sessionsDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(stateDir(env), 'sessions');
 }
@@ -114,10 +108,12 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
       user: { type: 'string' },
       groups: { type: 'list' },
       upstream: { type: 'string' },
+      resolve: { type: 'list' },
     },
     'run',
   );
   const upstream = upstreamFlag(stringFlag(p, 'upstream'));
+  const resolver = resolveFlag(listFlag(p, 'resolve'));
   const command = end >= 0 ? argv.slice(end + 1) : p.positionals;
   if (end < 0 && p.positionals.length > 0)
     throw new UserError(
@@ -177,9 +173,24 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
     spool.append(r);
   };
 
+  // Credentials before the sandbox: a secret missing from the store stops the session here.
+  let credentials: SessionCredentials;
+  try {
+    credentials = sessionCredentials(engine, {
+      ctx,
+      audit: record,
+      dlp: policies.length > 0 && policies.every((x) => x.mode === 'audit') ? 'audit' : 'block',
+    });
+  } catch (e) {
+    spool.close();
+    throw e;
+  }
+
   let prepared: PreparedSession;
   try {
     prepared = prepareSession({
+      credentialEnv: credentials.env,
+      trust: credentials.trust,
       engine,
       sessionId,
       workspace,
@@ -259,6 +270,7 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
       notes: prepared.plan.notes.join('; ').slice(0, 500),
     }),
   );
+  startRecords.push(...credentials.records);
   spool.appendAll(startRecords);
 
   const sessionOver = new AbortController();
@@ -270,7 +282,9 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
     audit: record,
     signal: sessionOver.signal,
     tunnels,
+    credentials: { guard: credentials.guard, ca: credentials.ca },
     ...(upstream ? { upstream } : {}),
+    ...(resolver ? { resolver } : {}),
   };
   const servers: Server[] = [createEgressProxy(egress), createSocksProxy(egress)];
   const started = Date.now();

@@ -1,0 +1,96 @@
+// A session's credentials: the secrets its policy binds, read from the store; a random
+// placeholder for each, which is all the sandbox ever sees; the session CA whose leaves let the
+// proxy read the HTTPS it must inspect; and the guard that puts real values in place on the way
+// out and refuses leaks. Values stay in this process's memory: never in argv, files, audit or
+// output.
+
+import type { AuditRecord, RecordContext } from '@perimeter/audit';
+import { lifecycleRecord } from '@perimeter/audit';
+import {
+  createCredentialGuard,
+  createSessionCa,
+  makePlaceholder,
+  mergedBundle,
+  type CredentialGuard,
+  type CredentialSlot,
+  type DlpAction,
+  type SessionCa,
+} from '@perimeter/egress';
+import type { Engine } from '@perimeter/policy';
+import { openSecretStore, type SecretStoreOptions } from './secret-store.js';
+
+export interface SessionCredentials {
+  readonly guard: CredentialGuard;
+  readonly ca: SessionCa;
+  /** The placeholders, by the environment variable each binding names. */
+  readonly env: Readonly<Record<string, string>>;
+  /** What the sandbox mounts: the CA certificate and the system roots merged with it. */
+  readonly trust: { readonly caPem: string; readonly bundlePem: string };
+  /** One event per binding (name, variable, destinations; never a value or a placeholder). */
+  readonly records: readonly AuditRecord[];
+}
+
+export function sessionCredentials(
+  engine: Engine,
+  options: {
+    readonly ctx: RecordContext;
+    readonly audit: (record: AuditRecord) => void;
+    readonly dlp: DlpAction;
+    readonly store?: SecretStoreOptions;
+  },
+): SessionCredentials {
+  const bindings = engine.credentialBindings();
+  // Only what the policy binds is read; a store without any of them is never opened.
+  const values =
+    bindings.length > 0
+      ? openSecretStore(options.store).getMany([...new Set(bindings.map((b) => b.secret))])
+      : new Map<string, string>();
+  const env: Record<string, string> = {};
+  const slots: CredentialSlot[] = [];
+  const records: AuditRecord[] = [];
+  for (const b of bindings) {
+    const value = values.get(b.secret);
+    if (value === undefined) continue; // getMany has already refused a missing secret
+    const placeholder = makePlaceholder();
+    if (b.env !== undefined) env[b.env] = placeholder;
+    slots.push({
+      id: b.ref.rule,
+      secret: b.secret,
+      value,
+      placeholder,
+      isHeldByAgent: b.env !== undefined,
+      ...(b.inject
+        ? {
+            inject: {
+              header: b.inject.header.toLowerCase(),
+              format: b.inject.format,
+              anywhere: b.inject.anywhere,
+            },
+          }
+        : {}),
+    });
+    records.push(
+      lifecycleRecord('credential.bound', options.ctx, {
+        credential: b.ref.rule,
+        secret: b.secret,
+        ...(b.env !== undefined ? { env: b.env } : {}),
+        destinations: b.inject ? b.inject.hosts.map((h) => h.text).join(',') : '',
+      }),
+    );
+  }
+  const ca = createSessionCa();
+  const guard = createCredentialGuard({
+    engine,
+    slots,
+    dlp: options.dlp,
+    audit: options.audit,
+    sessionId: options.ctx.sessionId,
+  });
+  return {
+    guard,
+    ca,
+    env,
+    trust: { caPem: ca.certPem, bundlePem: mergedBundle(ca.certPem) },
+    records,
+  };
+}
