@@ -3,13 +3,15 @@
 // keyboard fillers (1234567890abcdef…). Reporting them would drown real findings in config
 // templates and docs (gitleaks' global allowlist and CredData's "Template" label make the same cut).
 
-// AWS's documented example credentials, and the key ids their docs pair with them.
+// Documented example credentials: AWS's, and the key ids its docs pair with them; jwt.io's.
 const WELL_KNOWN_EXAMPLES = new Set([
   'AKIAIOSFODNN7EXAMPLE',
   'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
   'AKIAI44QH8DHBEXAMPLE',
   'je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY',
   'ASIAIOSFODNN7EXAMPLE',
+  // The signature of jwt.io's example token ("your-256-bit-secret"), copied into countless docs and tests.
+  'SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c',
 ]);
 
 const TEMPLATE =

@@ -91,6 +91,7 @@ function decodeBase64Url(part: string): string | undefined {
 }
 
 function jwtVerdict(value: string): Verdict | undefined {
+  if (isPlaceholder(value)) return undefined;
   const [header, , signature] = value.split('.');
   const json = decodeBase64Url(header ?? '');
   if (json === undefined) return undefined;
