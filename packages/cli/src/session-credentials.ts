@@ -28,6 +28,8 @@ export interface SessionCredentials {
   readonly trust: { readonly caPem: string; readonly bundlePem: string };
   /** One event per binding (name, variable, destinations; never a value or a placeholder). */
   readonly records: readonly AuditRecord[];
+  /** Bindings left out because the store does not hold their secret. */
+  readonly missing: readonly { readonly binding: string; readonly secret: string }[];
 }
 
 export function sessionCredentials(
@@ -40,17 +42,32 @@ export function sessionCredentials(
   },
 ): SessionCredentials {
   const bindings = engine.credentialBindings();
-  // Only what the policy binds is read; a store without any of them is never opened.
-  const values =
-    bindings.length > 0
-      ? openSecretStore(options.store).getMany([...new Set(bindings.map((b) => b.secret))])
-      : new Map<string, string>();
+  // Only what the policy binds is read. A secret the store does not hold leaves its binding out
+  // of the session (no variable, nothing injected): fewer powers, never more. A store that
+  // cannot be read (permissions, a wrong key, tampering) stops the session.
+  let values = new Map<string, string>();
+  const missing: { readonly binding: string; readonly secret: string }[] = [];
+  if (bindings.length > 0) {
+    const store = openSecretStore(options.store);
+    const held = new Set(store.names().map((e) => e.name));
+    values = store.getMany([...new Set(bindings.map((b) => b.secret))].filter((n) => held.has(n)));
+  }
   const env: Record<string, string> = {};
   const slots: CredentialSlot[] = [];
   const records: AuditRecord[] = [];
   for (const b of bindings) {
     const value = values.get(b.secret);
-    if (value === undefined) continue; // getMany has already refused a missing secret
+    if (value === undefined) {
+      missing.push({ binding: b.ref.rule, secret: b.secret });
+      records.push(
+        lifecycleRecord('credential.unavailable', options.ctx, {
+          credential: b.ref.rule,
+          secret: b.secret,
+          reason: 'not in the secret store',
+        }),
+      );
+      continue;
+    }
     const placeholder = makePlaceholder();
     if (b.env !== undefined) env[b.env] = placeholder;
     slots.push({
@@ -92,5 +109,6 @@ export function sessionCredentials(
     env,
     trust: { caPem: ca.certPem, bundlePem: mergedBundle(ca.certPem) },
     records,
+    missing,
   };
 }

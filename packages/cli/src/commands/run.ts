@@ -185,6 +185,12 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
     spool.close();
     throw e;
   }
+  if (credentials.missing.length > 0) {
+    const names = [...new Set(credentials.missing.map((m) => m.secret))];
+    ui.err(
+      `perimeter: the session runs without ${names.length === 1 ? 'the secret' : 'the secrets'} ${names.join(', ')} (not in the secret store; add with: ${names.map((n) => `perimeter secret set ${n}`).join('; ')})`,
+    );
+  }
 
   let prepared: PreparedSession;
   try {
