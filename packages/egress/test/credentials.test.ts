@@ -63,6 +63,11 @@ function echo(req: IncomingMessage, res: ServerResponse): void {
     const body = Buffer.concat(chunks).toString();
     seen.push({ host: req.headers.host ?? '', headers: req.headers, body, url: req.url ?? '' });
     const auth = req.headers.authorization ?? '';
+    if (req.url === '/moved') {
+      res.writeHead(307, { location: 'https://other.example.com/landing' });
+      res.end();
+      return;
+    }
     res.writeHead(200, { 'content-type': 'application/json', 'x-echo-authorization': auth });
     res.end(
       JSON.stringify({
@@ -402,6 +407,28 @@ describe('credential leaks', () => {
     );
     assert.equal(result.refusal?.status, 403);
     assert.match(result.refusal?.reason ?? '', /line break/);
+  });
+
+  it('egress-cred-11: after a redirect from the bound host to another host, the re-sent placeholder is refused', async () => {
+    fresh();
+    const p = placeholder('github');
+    const first = await viaConnect('api.example.com', {
+      path: '/moved',
+      headers: { authorization: `Bearer ${p}` },
+    });
+    assert.equal(first.status, 307);
+    const location = new URL(first.headers.location ?? '');
+    // A client that follows the redirect and keeps the header (curl --location-trusted, some SDKs).
+    const second = await viaConnect(location.hostname, {
+      path: location.pathname,
+      headers: { authorization: `Bearer ${p}` },
+    });
+    assert.equal(second.status, 403);
+    assert.deepEqual(
+      seen.map((r) => [r.host, r.headers.authorization]),
+      [['api.example.com', `Bearer ${SECRET}`]],
+      'only the bound host received the credential',
+    );
   });
 
   it('egress-cred-08: no audit record of these cases holds the real value in any rendering', () => {

@@ -108,6 +108,8 @@ export interface CompiledPolicy {
   readonly network: readonly NetworkRuleC[];
   readonly filesystem: readonly FilesystemRuleC[];
   readonly filesystemDefault?: Effect;
+  /** network.secrets: what the proxy does with a secret found in a request. */
+  readonly networkSecrets?: 'block' | 'redact' | 'audit';
   readonly mcp: readonly McpRuleC[];
   readonly mcpServers: readonly McpServer[];
   readonly exec: readonly ExecRuleC[];
@@ -469,6 +471,7 @@ export function compilePolicy(doc: PolicyDocument): { policy: CompiledPolicy; di
       network,
       filesystem,
       ...(doc.filesystem?.default ? { filesystemDefault: doc.filesystem.default } : {}),
+      ...(doc.network?.secrets ? { networkSecrets: doc.network.secrets } : {}),
       mcp,
       mcpServers: doc.mcp?.servers ?? [],
       exec,

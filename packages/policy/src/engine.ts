@@ -312,6 +312,16 @@ export class Engine {
     return out;
   }
 
+  /**
+   * What the egress proxy does with a secret it finds in a request: the strictest `network.secrets`
+   * of the policies in force (block, then redact, then audit); block when none says.
+   */
+  secretsAction(): 'block' | 'redact' | 'audit' {
+    const said = this.policies.map((p) => p.networkSecrets).filter((a) => a !== undefined);
+    if (said.length === 0 || said.includes('block')) return 'block';
+    return said.includes('redact') ? 'redact' : 'audit';
+  }
+
   /** Every credential binding in force for this subject, in policy order. */
   credentialBindings(): CredentialBindingC[] {
     return this.policies.flatMap((p) => p.credentialBindings);

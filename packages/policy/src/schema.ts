@@ -208,6 +208,12 @@ export type CredentialRule = z.infer<typeof CredentialRule>;
 const DefaultEffect = (what: string) => describe(Effect.optional(), what);
 
 export const NetworkSection = z.strictObject({
+  secrets: z
+    .enum(['block', 'redact', 'audit'])
+    .optional()
+    .describe(
+      'What the proxy does with a secret it finds in a request it reads (plain HTTP, inspected HTTPS): block it (403), redact it, or only record it. Defaults to block; the strictest policy that says wins.',
+    ),
   allow: z.array(NetworkRule).optional(),
   ask: z.array(NetworkRule).optional(),
   deny: z.array(NetworkRule).optional(),

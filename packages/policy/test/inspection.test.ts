@@ -105,3 +105,13 @@ test('credentialBindings lists every binding in force, injection settings compil
     ],
   );
 });
+
+test('network.secrets: the strictest policy that says wins, block when none says', () => {
+  const of = (...values: (string | undefined)[]): string =>
+    engineFrom(values.map((v) => (v === undefined ? '' : `network:\n  secrets: ${v}\n`))).secretsAction();
+  assert.equal(of(undefined), 'block');
+  assert.equal(of('audit'), 'audit');
+  assert.equal(of('audit', 'redact'), 'redact');
+  assert.equal(of('redact', 'block'), 'block');
+  assert.equal(of('audit', undefined), 'audit');
+});

@@ -179,7 +179,9 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
     credentials = sessionCredentials(engine, {
       ctx,
       audit: record,
-      dlp: policies.length > 0 && policies.every((x) => x.mode === 'audit') ? 'audit' : 'block',
+      // In audit mode a finding is recorded, never refused (leaks of bound credentials still are).
+      dlp:
+        policies.length > 0 && policies.every((x) => x.mode === 'audit') ? 'audit' : engine.secretsAction(),
     });
   } catch (e) {
     spool.close();
