@@ -17,6 +17,7 @@ import {
   type SessionCa,
 } from '@perimeter/egress';
 import type { Engine } from '@perimeter/policy';
+import { UserError } from './errors.js';
 import { openSecretStore, type SecretStoreOptions } from './secret-store.js';
 
 export interface SessionCredentials {
@@ -24,6 +25,8 @@ export interface SessionCredentials {
   readonly ca: SessionCa;
   /** The placeholders, by the environment variable each binding names. */
   readonly env: Readonly<Record<string, string>>;
+  /** The placeholders, by the file name each binding names (/run/perimeter/credentials/NAME). */
+  readonly files: Readonly<Record<string, string>>;
   /** What the sandbox mounts: the CA certificate and the system roots merged with it. */
   readonly trust: { readonly caPem: string; readonly bundlePem: string };
   /** One event per binding (name, variable, destinations; never a value or a placeholder). */
@@ -53,6 +56,7 @@ export function sessionCredentials(
     values = store.getMany([...new Set(bindings.map((b) => b.secret))].filter((n) => held.has(n)));
   }
   const env: Record<string, string> = {};
+  const files: Record<string, string> = {};
   const slots: CredentialSlot[] = [];
   const records: AuditRecord[] = [];
   for (const b of bindings) {
@@ -70,12 +74,20 @@ export function sessionCredentials(
     }
     const placeholder = makePlaceholder();
     if (b.env !== undefined) env[b.env] = placeholder;
+    if (b.file !== undefined) {
+      if (files[b.file] !== undefined)
+        throw new UserError(
+          `two credential bindings name the file ${b.file}`,
+          'give each binding its own file: name; nothing ran',
+        );
+      files[b.file] = placeholder;
+    }
     slots.push({
       id: b.ref.rule,
       secret: b.secret,
       value,
       placeholder,
-      isHeldByAgent: b.env !== undefined,
+      isHeldByAgent: b.env !== undefined || b.file !== undefined,
       ...(b.inject
         ? {
             inject: {
@@ -91,6 +103,7 @@ export function sessionCredentials(
         credential: b.ref.rule,
         secret: b.secret,
         ...(b.env !== undefined ? { env: b.env } : {}),
+        ...(b.file !== undefined ? { file: `/run/perimeter/credentials/${b.file}` } : {}),
         destinations: b.inject ? b.inject.hosts.map((h) => h.text).join(',') : '',
       }),
     );
@@ -107,6 +120,7 @@ export function sessionCredentials(
     guard,
     ca,
     env,
+    files,
     trust: { caPem: ca.certPem, bundlePem: mergedBundle(ca.certPem) },
     records,
     missing,

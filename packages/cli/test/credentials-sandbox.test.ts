@@ -80,6 +80,7 @@ function policy(f: Fixture): string {
       '  - id: github',
       '    secret: github-token',
       '    env: GITHUB_TOKEN',
+      '    file: github-token',
       `    inject: { hosts: [${BOUND}], ports: [${port}] }`,
     ].join('\n'),
   });
@@ -102,6 +103,8 @@ test(
     const url = (host: string, path = '/'): string => `https://${host}:${port}${path}`;
     const script = [
       'echo "ENV:$GITHUB_TOKEN"',
+      'echo "FILE:$(cat /run/perimeter/credentials/github-token)"',
+      'echo data > /run/perimeter/credentials/github-token 2>/dev/null && echo FILE-WRITABLE || echo FILE-READ-ONLY',
       `echo "CURL:$(curl -s -H "Authorization: Bearer $GITHUB_TOKEN" ${url(BOUND)})"`,
       `echo "OTHER:$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $GITHUB_TOKEN" ${url(OTHER)})"`,
       `git ls-remote "https://x-access-token:$GITHUB_TOKEN@${BOUND}:${port}/repo.git" >/dev/null 2>git.err && echo GIT:ok || { echo GIT:failed; cat git.err; }`,
@@ -118,6 +121,8 @@ test(
     const out = s.stdout;
     const placeholder = /^ENV:(pmtr_ph_[A-Za-z0-9]{26})$/m.exec(out)?.[1];
     assert.ok(placeholder, `echo $GITHUB_TOKEN shows a placeholder:\n${out}\n${s.stderr}`);
+    assert.equal(/^FILE:(.*)$/m.exec(out)?.[1], placeholder, 'the file holds the same placeholder');
+    assert.match(out, /^FILE-READ-ONLY$/m);
     assert.match(out, new RegExp(`^CURL:token ok; you sent Bearer ${placeholder}$`, 'm'));
     assert.match(out, /^OTHER:403$/m);
     assert.match(out, /^GIT:ok$/m);

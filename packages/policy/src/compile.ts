@@ -82,6 +82,8 @@ export interface ExecRuleC extends RuleCommon {
 export interface CredentialBindingC extends RuleCommon {
   readonly secret: string;
   readonly env?: string;
+  /** The name of the file (under /run/perimeter/credentials) that holds the placeholder. */
+  readonly file?: string;
   readonly inject?: {
     readonly hosts: readonly HostPattern[];
     readonly ports: PortSet;
@@ -407,18 +409,19 @@ export function compilePolicy(doc: PolicyDocument): { policy: CompiledPolicy; di
       const header = b.inject?.header ?? 'Authorization';
       if (!TOKEN.test(header))
         c.error([...at, 'inject', 'header'], 'bad-header', `"${header}" is not a header name`);
-      if (b.env === undefined && b.inject === undefined) {
+      if (b.env === undefined && b.file === undefined && b.inject === undefined) {
         c.error(
           at,
           'empty-binding',
-          `credential "${b.id}" has neither env nor inject`,
-          'add env: VAR for a placeholder, inject: {...} for the destinations',
+          `credential "${b.id}" has no env, file or inject`,
+          'add env: VAR (or file: NAME) for a placeholder, inject: {...} for the destinations',
         );
       }
       return {
         ...common(b, 'allow', at),
         secret: b.secret,
         ...(b.env !== undefined ? { env: b.env } : {}),
+        ...(b.file !== undefined ? { file: b.file } : {}),
         ...(b.inject
           ? {
               inject: {

@@ -194,6 +194,15 @@ export const CredentialBinding = z.strictObject({
     .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'an environment variable name is letters, digits and "_"' })
     .optional()
     .describe('The variable in which the agent sees a per-session placeholder.'),
+  file: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, {
+      message: 'a credential file name is letters, digits, ".", "_" or "-" (no slashes)',
+    })
+    .optional()
+    .describe(
+      'A file name: the placeholder is also in /run/perimeter/credentials/NAME inside the session (read-only), for tools that read a token from a file.',
+    ),
   inject: Injection.optional(),
 });
 export type CredentialBinding = z.infer<typeof CredentialBinding>;

@@ -321,7 +321,7 @@ describe('credentials: list shorthand and object form', () => {
 });
 
 describe('credentials: load errors', () => {
-  test('a binding with neither env nor inject is a load error', () => {
+  test('a binding with no env, file or inject is a load error', () => {
     assertLoadError(
       `
         credentials:

@@ -15,6 +15,8 @@ export const INSIDE = {
   /** The session CA certificate (its key never enters), and the system roots with it. */
   ca: '/run/perimeter/ca.pem',
   caBundle: '/run/perimeter/ca-bundle.pem',
+  /** Files holding credential placeholders, for bindings that ask for one (`file: NAME`). */
+  credentials: '/run/perimeter/credentials',
 } as const;
 
 /** Where distributions keep the system trust bundle: covered by the session's merged bundle. */
@@ -51,6 +53,8 @@ export interface BwrapInput {
     /** The session CA certificate and the merged bundle, when the proxy inspects TLS. */
     readonly ca?: string;
     readonly caBundle?: string;
+    /** The directory of credential placeholder files. */
+    readonly credentials?: string;
   };
   /** System trust files present in the view, each covered by the merged bundle. */
   readonly systemCaFiles?: readonly string[];
@@ -133,6 +137,7 @@ export function bwrapArgs(input: BwrapInput): string[] {
             ...(host.fetchPreload ? ['--ro-bind', host.fetchPreload, INSIDE.fetchPreload] : []),
             ...(host.ca ? ['--ro-bind', host.ca, INSIDE.ca] : []),
             ...(host.caBundle ? ['--ro-bind', host.caBundle, INSIDE.caBundle] : []),
+            ...(host.credentials ? ['--ro-bind', host.credentials, INSIDE.credentials] : []),
           );
         }
         args.push('--remount-ro', mount.dest);

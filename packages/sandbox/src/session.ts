@@ -53,6 +53,8 @@ export interface SessionOptions {
   readonly view?: HostView;
   /** Credential placeholders for the workload, by environment variable. */
   readonly credentialEnv?: Readonly<Record<string, string>>;
+  /** Credential placeholders by file name: read-only files in /run/perimeter/credentials. */
+  readonly credentialFiles?: Readonly<Record<string, string>>;
   /**
    * The session CA (certificate only) and the system roots merged with it, when the proxy
    * inspects TLS: mounted read-only, laid over the system trust files, named by the usual variables.
@@ -137,6 +139,21 @@ export function prepareSession(options: SessionOptions): PreparedSession {
       writeFileSync(ca, options.trust.caPem, { mode: 0o444 });
       writeFileSync(caBundle, options.trust.bundlePem, { mode: 0o444 });
     }
+    let credentialDir: string | undefined;
+    const files = Object.entries(options.credentialFiles ?? {});
+    if (files.length > 0) {
+      credentialDir = join(dir, 'credentials');
+      mkdirSync(credentialDir, { mode: 0o755 });
+      for (const [name, placeholder] of files) {
+        if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name))
+          throw new SessionError(
+            `"${name}" is not a credential file name`,
+            'use letters, digits, ".", "_" or "-"',
+          );
+        writeFileSync(join(credentialDir, name), `${placeholder}\n`, { mode: 0o444 });
+      }
+      chmodSync(credentialDir, 0o555);
+    }
     const envOptions = {
       hasFetchPreload: fetchPreload !== undefined,
       hasSessionCa: options.trust !== undefined,
@@ -169,6 +186,7 @@ export function prepareSession(options: SessionOptions): PreparedSession {
         emptyDir,
         ...(fetchPreload ? { fetchPreload } : {}),
         ...(ca && caBundle ? { ca, caBundle } : {}),
+        ...(credentialDir ? { credentials: credentialDir } : {}),
       },
       systemCaFiles: caBundle ? SYSTEM_CA_FILES.filter((f) => view.lstat(f)?.type === 'file') : [],
       env,

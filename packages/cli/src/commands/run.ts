@@ -198,6 +198,7 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
   try {
     prepared = prepareSession({
       credentialEnv: credentials.env,
+      credentialFiles: credentials.files,
       trust: credentials.trust,
       engine,
       sessionId,
