@@ -14,6 +14,7 @@ import { decisionRecord, lifecycleRecord, type AuditRecord } from '@perimeter/au
 import { canonicalHost, parseAuthority, type Engine, type NetworkRequest } from '@perimeter/policy';
 import type { SessionCa } from './ca.js';
 import type { CredentialGuard, HttpHead } from './credentials.js';
+import { HOP_BY_HOP, headerSafe, refuseResponse } from './http-message.js';
 import { closedRecord } from './tunnel.js';
 
 export interface InterceptOptions {
@@ -47,26 +48,6 @@ interface Connection extends InterceptedConnection {
   readonly started: number;
   bytesIn: number;
   bytesOut: number;
-}
-
-const HOP_BY_HOP = new Set([
-  'connection',
-  'proxy-connection',
-  'keep-alive',
-  'proxy-authorization',
-  'proxy-authenticate',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'http2-settings',
-  // Answered here (the proxy invites the body itself), never passed on.
-  'expect',
-]);
-
-/** Header values carry one line of plain text. */
-function headerSafe(text: string): string {
-  return text.replace(/[^\x20-\x7e]/g, '?').slice(0, 400);
 }
 
 /** The body as text for inspection, decoded from its content coding (bounded), or why not. */
@@ -159,18 +140,7 @@ export function createInterceptor(options: InterceptOptions): { serve(c: Interce
   }
 
   async function handle(c: Connection, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const refuse = (status: number, reason: string): void => {
-      if (res.headersSent) {
-        res.destroy();
-        return;
-      }
-      res.writeHead(status, {
-        'Content-Type': 'text/plain; charset=utf-8',
-        'X-Perimeter-Reason': headerSafe(reason),
-        Connection: 'close',
-      });
-      res.end(`${reason}\n`);
-    };
+    const refuse = (status: number, reason: string): void => refuseResponse(res, status, reason);
     // The Host header must name the host the client connected to (domain fronting).
     const hostHeader = req.headers.host ?? '';
     const authority = parseAuthority(hostHeader, c.port);

@@ -24,6 +24,7 @@ import {
   type NetworkRequest,
 } from '@perimeter/policy';
 import { createAdmitter } from './admit.js';
+import { HOP_BY_HOP, headerSafe, refuseResponse } from './http-message.js';
 import type { SessionCa } from './ca.js';
 import type { CredentialGuard } from './credentials.js';
 import { createInterceptor } from './intercept.js';
@@ -78,20 +79,6 @@ export interface EgressOptions {
   };
 }
 
-const HOP_BY_HOP = new Set([
-  'connection',
-  'proxy-connection',
-  'keep-alive',
-  'proxy-authorization',
-  'proxy-authenticate',
-  'te',
-  'trailer',
-  'upgrade',
-  'http2-settings',
-  // Answered here (the proxy invites the body itself), never passed on.
-  'expect',
-]);
-
 /** The largest request body the proxy reads whole to check it for secrets. */
 const MAX_INSPECTED_BODY = 32 * 1024 * 1024;
 
@@ -99,11 +86,6 @@ function refusal(decision: Decision): string {
   return decision.decision === 'ask'
     ? `${decision.reason} Approvals are not available to this session yet, so it is refused.`
     : decision.reason;
-}
-
-/** Header values carry one line of plain text: the reason, with anything else replaced. */
-function headerSafe(text: string): string {
-  return text.replace(/[^\x20-\x7e]/g, '?').slice(0, 400);
 }
 
 export function createEgressProxy(options: EgressOptions): Server {
@@ -155,18 +137,7 @@ export function createEgressProxy(options: EgressOptions): Server {
   });
 
   async function forward(req: IncomingMessage, res: ServerResponse, isWaiting: boolean): Promise<void> {
-    const deny = (status: number, reason: string): void => {
-      if (res.headersSent) {
-        res.destroy();
-        return;
-      }
-      res.writeHead(status, {
-        'Content-Type': 'text/plain; charset=utf-8',
-        'X-Perimeter-Reason': headerSafe(reason),
-        Connection: 'close',
-      });
-      res.end(`${reason}\n`);
-    };
+    const deny = (status: number, reason: string): void => refuseResponse(res, status, reason);
     if (!isAuthorised(req)) {
       audit(refusedRecord(req.url ?? '', 'missing or wrong session token'));
       res.writeHead(407, {
