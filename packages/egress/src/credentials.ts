@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { alertRecord, decisionRecord, type AuditRecord } from '@perimeter/audit';
 import { knownMatcher, redact, scan, scanHost, scanJoined, type KnownMatcher } from '@perimeter/detect';
-import type { Engine } from '@perimeter/policy';
+import type { Decision, Engine } from '@perimeter/policy';
 
 /** One credential binding of the session, with its real value (host memory only). */
 export interface CredentialSlot {
@@ -172,14 +172,24 @@ export function createCredentialGuard(options: CredentialGuardOptions): Credenti
   const hostValues = lowered((s) => s.value);
   const hostPlaceholders = lowered((s) => s.placeholder);
 
-  /** Is this slot's secret bound to the destination (the policy's credential decision)? */
-  function isBound(slot: CredentialSlot, d: Destination, record: boolean): boolean {
-    if (slot.inject === undefined) return false;
-    const request = { surface: 'credential' as const, secret: slot.secret, host: d.host, port: d.port };
-    const decision = options.engine.decide(request);
-    if (record && decision.decision !== 'allow') audit(decisionRecord(decision, request, ctx));
-    return decision.decision === 'allow' && decision.rules.some((r) => r.rule === slot.id);
+  /**
+   * The policy's credential decision for this slot toward the destination, when the slot injects
+   * at all; it binds when it allows through this slot's own rule.
+   */
+  function bindingDecision(
+    slot: CredentialSlot,
+    d: Destination,
+  ): { decision: Decision; isBound: boolean } | undefined {
+    if (slot.inject === undefined) return undefined;
+    const decision = options.engine.decide(credentialRequest(slot, d));
+    return {
+      decision,
+      isBound: decision.decision === 'allow' && decision.rules.some((r) => r.rule === slot.id),
+    };
   }
+
+  const credentialRequest = (slot: CredentialSlot, d: Destination) =>
+    ({ surface: 'credential', secret: slot.secret, host: d.host, port: d.port }) as const;
 
   function leak(
     type: string,
@@ -204,11 +214,6 @@ export function createCredentialGuard(options: CredentialGuardOptions): Credenti
     const bodyText = body.toString('latin1');
     const parts = [head.target, ...head.headers.map(([k, v]) => `${k}: ${v}`), bodyText];
     const text = parts.join('\n');
-    const pass = (h: HttpHead, b: Buffer, injected: CredentialSlot[] = []): Inspection => ({
-      head: h,
-      body: b,
-      injected,
-    });
     const refuse = (refusal: { status: number; reason: string }): Inspection => ({
       refusal,
       head,
@@ -233,10 +238,10 @@ export function createCredentialGuard(options: CredentialGuardOptions): Credenti
     }
 
     // 2. Placeholders: each must be headed to its binding, over verified TLS.
-    const held = new Set<CredentialSlot>();
+    const decisions = new Map<CredentialSlot, Decision>();
     for (const hit of placeholders.find(text)) {
       const slot = bySlotId.get(hit.id);
-      if (slot === undefined || held.has(slot)) continue;
+      if (slot === undefined || decisions.has(slot)) continue;
       if (!d.isVerifiedTls) {
         return refuse(
           leak(
@@ -249,7 +254,10 @@ export function createCredentialGuard(options: CredentialGuardOptions): Credenti
           ),
         );
       }
-      if (!isBound(slot, d, true)) {
+      const binding = bindingDecision(slot, d);
+      if (!binding?.isBound) {
+        if (binding && binding.decision.decision !== 'allow')
+          audit(decisionRecord(binding.decision, credentialRequest(slot, d), ctx));
         return refuse(
           leak(
             'credential.exfiltration',
@@ -261,7 +269,7 @@ export function createCredentialGuard(options: CredentialGuardOptions): Credenti
           ),
         );
       }
-      held.add(slot);
+      decisions.set(slot, binding.decision);
     }
 
     // 3. What detect finds (placeholders are ours and never count).
@@ -276,7 +284,9 @@ export function createCredentialGuard(options: CredentialGuardOptions): Credenti
     let outBody = body;
     for (const f of findings) {
       const where = `${d.host}:${d.port}`;
-      const isBlocking = f.confidence === 'high' && dlp === 'block';
+      // A secret cut across parts cannot be redacted in place: under redact it is refused too.
+      const isJoined = 'firstPart' in f;
+      const isBlocking = f.confidence === 'high' && (dlp === 'block' || (dlp === 'redact' && isJoined));
       audit(
         alertRecord(
           'network.secret',
@@ -300,10 +310,15 @@ export function createCredentialGuard(options: CredentialGuardOptions): Credenti
 
     // 4. Injection.
     const injected: CredentialSlot[] = [];
-    const bound = slots.filter(
-      (s) => held.has(s) || (!s.isHeldByAgent && d.isVerifiedTls && isBound(s, d, false)),
-    );
-    for (const slot of bound) {
+    // Bindings the agent holds nothing for are set by the proxy toward every bound destination.
+    if (d.isVerifiedTls) {
+      for (const slot of slots) {
+        if (slot.isHeldByAgent) continue;
+        const binding = bindingDecision(slot, d);
+        if (binding?.isBound) decisions.set(slot, binding.decision);
+      }
+    }
+    for (const [slot, decision] of decisions) {
       const result = inject(slot, out, outBody);
       // A stored value may hold line breaks (a PEM key): never in a header, where it would split it.
       if (result.head.headers.some(([, v]) => /[\r\n\0]/.test(v))) {
@@ -316,15 +331,13 @@ export function createCredentialGuard(options: CredentialGuardOptions): Credenti
       outBody = result.body;
       if (result.locations.length === 0) continue;
       injected.push(slot);
-      const request = { surface: 'credential' as const, secret: slot.secret, host: d.host, port: d.port };
-      const decision = options.engine.decide(request);
       audit({
-        ...decisionRecord(decision, request, ctx),
+        ...decisionRecord(decision, credentialRequest(slot, d), ctx),
         severity: 'info',
         outcome: { credential: slot.id, locations: result.locations.join(',') },
       });
     }
-    return pass(out, outBody, injected);
+    return { head: out, body: outBody, injected };
   }
 
   function redactText(text: string): string {

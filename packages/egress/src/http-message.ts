@@ -1,7 +1,8 @@
 // What both HTTP paths of the proxy (plain forward and inspected HTTPS) share: the headers that
 // never cross it, the one-line form of a reason, and the in-protocol refusal the agent reads.
 
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 
 /** Headers that belong to one hop and are never passed on. */
 export const HOP_BY_HOP: ReadonlySet<string> = new Set([
@@ -36,4 +37,51 @@ export function refuseResponse(res: ServerResponse, status: number, reason: stri
     Connection: 'close',
   });
   res.end(`${reason}\n`);
+}
+
+/** The largest request body the proxy reads whole to check it for secrets (and decoded, too). */
+export const MAX_INSPECTED_BODY = 32 * 1024 * 1024;
+
+/** A request body read for inspection: as it came, and decoded from its content coding. */
+export type InspectableBody =
+  { readonly raw: Buffer; readonly decoded: Buffer } | { readonly status: number; readonly reason: string };
+
+/**
+ * Reads a request body whole (at most `limit` bytes, and as much decoded) so it can be checked
+ * before a byte of it leaves; a body that is too large or cannot be decoded is refused rather
+ * than sent unchecked (egress-dlp-06).
+ */
+export async function readInspectableBody(
+  req: IncomingMessage,
+  limit = MAX_INSPECTED_BODY,
+): Promise<InspectableBody> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit)
+      return {
+        status: 413,
+        reason: `Refused: the request body is larger than the ${limit} bytes the proxy inspects.`,
+      };
+    chunks.push(chunk);
+  }
+  const raw = Buffer.concat(chunks);
+  const coding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  const options = { maxOutputLength: limit };
+  try {
+    if (coding === 'identity' || coding === '') return { raw, decoded: raw };
+    if (coding === 'gzip' || coding === 'x-gzip') return { raw, decoded: gunzipSync(raw, options) };
+    if (coding === 'deflate') return { raw, decoded: inflateSync(raw, options) };
+    if (coding === 'br') return { raw, decoded: brotliDecompressSync(raw, options) };
+  } catch {
+    return {
+      status: 415,
+      reason: `Refused: the ${coding} request body could not be decoded for inspection (or is larger than ${limit} bytes decoded).`,
+    };
+  }
+  return {
+    status: 415,
+    reason: `Refused: the request body's content coding "${coding}" cannot be inspected.`,
+  };
 }

@@ -9,12 +9,11 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { connect as tlsConnect, TLSSocket, type ConnectionOptions, type SecureContext } from 'node:tls';
-import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { decisionRecord, lifecycleRecord, type AuditRecord } from '@perimeter/audit';
 import { canonicalHost, parseAuthority, type Engine, type NetworkRequest } from '@perimeter/policy';
 import type { SessionCa } from './ca.js';
 import type { CredentialGuard, HttpHead } from './credentials.js';
-import { HOP_BY_HOP, headerSafe, refuseResponse } from './http-message.js';
+import { HOP_BY_HOP, headerSafe, readInspectableBody, refuseResponse } from './http-message.js';
 import { closedRecord } from './tunnel.js';
 
 export interface InterceptOptions {
@@ -27,7 +26,7 @@ export interface InterceptOptions {
   readonly sessionId?: string;
   /** Extra TLS options for upstream connections (tests pass their CA; default: Node's roots). */
   readonly upstreamTls?: Pick<ConnectionOptions, 'ca'>;
-  /** Largest request body inspected (bytes); larger ones are refused with 413. */
+  /** Largest request body inspected (bytes; default MAX_INSPECTED_BODY); larger ones get 413. */
   readonly maxBodyBytes?: number;
   readonly maxHeaderBytes?: number;
   readonly idleMs?: number;
@@ -50,25 +49,9 @@ interface Connection extends InterceptedConnection {
   bytesOut: number;
 }
 
-/** The body as text for inspection, decoded from its content coding (bounded), or why not. */
-function decodeBody(body: Buffer, coding: string | undefined, limit: number): Buffer | string {
-  const c = (coding ?? 'identity').trim().toLowerCase();
-  const options = { maxOutputLength: limit };
-  try {
-    if (c === 'identity' || c === '') return body;
-    if (c === 'gzip' || c === 'x-gzip') return gunzipSync(body, options);
-    if (c === 'deflate') return inflateSync(body, options);
-    if (c === 'br') return brotliDecompressSync(body, options);
-  } catch {
-    return `the ${c} request body could not be decoded for inspection (or is larger than ${limit} bytes decoded)`;
-  }
-  return `the request body's content coding "${c}" cannot be inspected`;
-}
-
 export function createInterceptor(options: InterceptOptions): { serve(c: InterceptedConnection): void } {
   const ctx = { sessionId: options.sessionId ?? 'proxy' };
   const audit = (record: AuditRecord): void => options.audit?.(record);
-  const maxBody = options.maxBodyBytes ?? 32 * 1024 * 1024;
   const connections = new WeakMap<object, Connection>();
 
   const fronting = (c: InterceptedConnection, reason: string): void =>
@@ -175,24 +158,13 @@ export function createInterceptor(options: InterceptOptions): { serve(c: Interce
       return;
     }
 
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > maxBody) {
-        refuse(413, `Refused: the request body is larger than the ${maxBody} bytes the proxy inspects.`);
-        return;
-      }
-      chunks.push(chunk);
-    }
-    c.bytesOut += size;
-    const raw = Buffer.concat(chunks);
-    const coding = req.headers['content-encoding'];
-    const decoded = decodeBody(raw, coding, maxBody);
-    if (typeof decoded === 'string') {
-      refuse(415, `Refused: ${decoded}.`);
+    const read = await readInspectableBody(req, options.maxBodyBytes);
+    if ('status' in read) {
+      refuse(read.status, read.reason);
       return;
     }
+    c.bytesOut += read.raw.length;
+    const decoded = read.decoded;
     const head: HttpHead = { method: req.method ?? 'GET', target, headers: pairsOf(req.rawHeaders) };
     const inspection = options.guard.inspect(head, decoded, {
       host: c.host,
@@ -205,7 +177,7 @@ export function createInterceptor(options: InterceptOptions): { serve(c: Interce
     }
     // A body the guard rewrote goes out decoded; an untouched one goes out as it came.
     const isRewritten = inspection.body !== decoded;
-    const body = isRewritten ? inspection.body : raw;
+    const body = isRewritten ? inspection.body : read.raw;
     const headers: [string, string][] = [];
     for (const [k, v] of inspection.head.headers) {
       const lower = k.toLowerCase();

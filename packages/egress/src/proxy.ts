@@ -24,7 +24,7 @@ import {
   type NetworkRequest,
 } from '@perimeter/policy';
 import { createAdmitter } from './admit.js';
-import { HOP_BY_HOP, headerSafe, refuseResponse } from './http-message.js';
+import { HOP_BY_HOP, headerSafe, readInspectableBody, refuseResponse } from './http-message.js';
 import type { SessionCa } from './ca.js';
 import type { CredentialGuard } from './credentials.js';
 import { createInterceptor } from './intercept.js';
@@ -78,9 +78,6 @@ export interface EgressOptions {
     readonly upstreamTls?: Pick<ConnectionOptions, 'ca'>;
   };
 }
-
-/** The largest request body the proxy reads whole to check it for secrets. */
-const MAX_INSPECTED_BODY = 32 * 1024 * 1024;
 
 function refusal(decision: Decision): string {
   return decision.decision === 'ask'
@@ -189,18 +186,12 @@ export function createEgressProxy(options: EgressOptions): Server {
     // With credentials in the session, the whole request is read and checked before it leaves.
     let body: Buffer | undefined;
     if (credentials) {
-      const chunks: Buffer[] = [];
-      for await (const chunk of req as AsyncIterable<Buffer>) {
-        bytesOut += chunk.length;
-        if (bytesOut > MAX_INSPECTED_BODY) {
-          deny(
-            413,
-            `Refused: the request body is larger than the ${MAX_INSPECTED_BODY} bytes the proxy inspects.`,
-          );
-          return;
-        }
-        chunks.push(chunk);
+      const read = await readInspectableBody(req);
+      if ('status' in read) {
+        deny(read.status, read.reason);
+        return;
       }
+      bytesOut += read.raw.length;
       const canonical = canonicalHost(request.host);
       const inspection = credentials.guard.inspect(
         {
@@ -210,7 +201,7 @@ export function createEgressProxy(options: EgressOptions): Server {
             Array.isArray(v) ? v.map((x) => [k, x] as const) : [[k, v] as const],
           ),
         },
-        Buffer.concat(chunks),
+        read.decoded,
         {
           host: 'error' in canonical ? request.host : canonical.host.name,
           port: request.port,
@@ -227,7 +218,10 @@ export function createEgressProxy(options: EgressOptions): Server {
         const prior = headers[k];
         headers[k] = prior === undefined ? v : [...(Array.isArray(prior) ? prior : [prior]), v];
       }
-      body = inspection.body;
+      // A body the guard rewrote goes out decoded; an untouched one goes out as it came.
+      const isRewritten = inspection.body !== read.decoded;
+      body = isRewritten ? inspection.body : read.raw;
+      if (isRewritten) delete headers['content-encoding'];
       if (req.headers['content-length'] !== undefined || body.length > 0)
         headers['content-length'] = String(body.length);
     }

@@ -14,7 +14,7 @@ import {
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { crc32 } from 'node:zlib';
+import { crc32, gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import type { AuditRecord } from '@perimeter/audit';
 import { createEngine, loadPolicies } from '@perimeter/policy';
@@ -196,9 +196,10 @@ function viaConnect(
 }
 
 /** One plain-HTTP request, absolute-form, through the proxy. */
-function viaForward(url: string, headers: Record<string, string> = {}): Promise<Reply> {
+function viaForward(url: string, headers: Record<string, string> = {}, body?: Buffer): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port: proxyPort, path: url, headers }, (res) => {
+    const method = body === undefined ? 'GET' : 'POST';
+    const req = httpRequest({ host: '127.0.0.1', port: proxyPort, path: url, method, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () =>
@@ -210,7 +211,7 @@ function viaForward(url: string, headers: Record<string, string> = {}): Promise<
       );
     });
     req.once('error', reject);
-    req.end();
+    req.end(body);
   });
 }
 
@@ -376,6 +377,28 @@ describe('credential leaks', () => {
     assert.equal(seen.length, 0);
   });
 
+  it('egress-dlp-06: a gzip request body is decoded and checked; one that cannot be decoded is refused', async () => {
+    fresh();
+    const hidden = gzipSync(Buffer.from(JSON.stringify({ note: githubToken() })));
+    const gz = await viaForward('http://other.example.com/upload', { 'content-encoding': 'gzip' }, hidden);
+    assert.equal(gz.status, 403);
+    assert.match(gz.headers['x-perimeter-reason'] as string, /github/i);
+    const broken = await viaForward(
+      'http://other.example.com/upload',
+      { 'content-encoding': 'gzip' },
+      Buffer.from('not gzip at all'),
+    );
+    assert.equal(broken.status, 415);
+    const clean = await viaForward(
+      'http://other.example.com/upload',
+      { 'content-encoding': 'gzip' },
+      gzipSync(Buffer.from('{"note":"nothing secret"}')),
+    );
+    assert.equal(clean.status, 200);
+    assert.equal(seen.length, 1, 'only the clean body reached the server');
+    assert.equal(seen[0]?.headers['content-encoding'], 'gzip', 'an untouched body goes out as it came');
+  });
+
   it('egress-dlp-03: a token spelled across the labels of a host name is refused before any lookup', async () => {
     fresh();
     const token = githubToken();
@@ -429,6 +452,35 @@ describe('credential leaks', () => {
       [['api.example.com', `Bearer ${SECRET}`]],
       'only the bound host received the credential',
     );
+  });
+
+  it('network.secrets redact: a secret in a request is replaced by its fingerprint; one cut across parameters is refused', () => {
+    const engine = createEngine(
+      loadPolicies([{ file: 'p.yaml', text: POLICY }]).policies.map((p) => p.policy),
+      { context: { home: '/h', workspace: '/w' } },
+    );
+    const guard = createCredentialGuard({ engine, slots: [], dlp: 'redact' });
+    const token = githubToken();
+    const to = { host: 'other.example.com', port: 443, isVerifiedTls: true };
+    const redacted = guard.inspect(
+      { method: 'POST', target: '/notes', headers: [['Content-Type', 'application/json']] },
+      Buffer.from(JSON.stringify({ note: token })),
+      to,
+    );
+    assert.equal(redacted.refusal, undefined);
+    const sent = redacted.body.toString();
+    assert.ok(!sent.includes(token));
+    assert.match(sent, /\[REDACTED:[^\]]+\]/);
+    const split = guard.inspect(
+      {
+        method: 'GET',
+        target: `/c?a=${token.slice(0, 12)}&b=${token.slice(12, 26)}&c=${token.slice(26)}`,
+        headers: [],
+      },
+      Buffer.alloc(0),
+      to,
+    );
+    assert.equal(split.refusal?.status, 403);
   });
 
   it('egress-cred-08: no audit record of these cases holds the real value in any rendering', () => {
