@@ -13,7 +13,7 @@ function encodeLength(length: number): Buffer {
 }
 
 /** One TLV with a single-octet identifier (tag numbers 0–30, all this encoder ever needs). */
-export function tlv(identifier: number, content: Uint8Array): Buffer {
+function tlv(identifier: number, content: Uint8Array): Buffer {
   if (!Number.isInteger(identifier) || identifier < 0 || identifier > 0xff || (identifier & 0x1f) === 0x1f) {
     throw new RangeError(`identifier octet 0x${identifier.toString(16)} is not a low tag number`);
   }
@@ -27,7 +27,6 @@ const BIT_STRING = 0x03;
 const OCTET_STRING = 0x04;
 const OID = 0x06;
 const UTF8_STRING = 0x0c;
-const PRINTABLE_STRING = 0x13;
 const IA5_STRING = 0x16;
 const UTC_TIME = 0x17;
 const GENERALIZED_TIME = 0x18;
@@ -99,14 +98,6 @@ export function oid(dotted: string): Buffer {
 
 export function utf8String(text: string): Buffer {
   return tlv(UTF8_STRING, Buffer.from(text, 'utf8'));
-}
-
-const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
-
-/** PrintableString: only the X.680 §41.4 repertoire; anything else needs UTF8String. */
-export function printableString(text: string): Buffer {
-  if (!PRINTABLE.test(text)) throw new RangeError(`"${text}" has characters outside PrintableString`);
-  return tlv(PRINTABLE_STRING, Buffer.from(text, 'ascii'));
 }
 
 /** IA5String (ASCII): the type of dNSName in a GeneralName (RFC 5280 §4.2.1.6). */
