@@ -422,18 +422,24 @@ export function createCredentialGuard(options: CredentialGuardOptions): Credenti
     return { head: { method: head.method, target, headers }, body: outBody, locations: [...locations] };
   }
 
-  function pairsOf(injected: readonly CredentialSlot[]): [string, string][] {
+  // What a response may echo of each slot's value, and what replaces it, worked out once per
+  // session. Both as latin1 text: Node reads header values so, and the scrubber reads bodies so.
+  const latin1 = (text: string): string => Buffer.from(text, 'utf8').toString('latin1');
+  const scrubPairs = new Map<CredentialSlot, [string, string][]>();
+  for (const slot of slots) {
+    const from = renderings(slot.value);
+    const to = renderings(slot.placeholder);
     const pairs: [string, string][] = [];
-    for (const slot of injected) {
-      const from = renderings(slot.value);
-      const to = renderings(slot.placeholder);
-      from.forEach((r, i) => {
-        // Short fragments (a tiny value's aligned base64) would match by chance.
-        if (r.length >= 8 && r !== to[i]) pairs.push([r, to[i] ?? slot.placeholder]);
-      });
-    }
-    // Longest first, so a rendering that contains another is replaced whole.
-    return pairs.sort((a, b) => b[0].length - a[0].length);
+    from.forEach((r, i) => {
+      // Short fragments (a tiny value's aligned base64) would match by chance.
+      if (r.length >= 8 && r !== to[i]) pairs.push([latin1(r), latin1(to[i] ?? slot.placeholder)]);
+    });
+    scrubPairs.set(slot, pairs);
+  }
+
+  /** The pairs of the injected slots, longest first, so a rendering inside another goes whole. */
+  function pairsOf(injected: readonly CredentialSlot[]): [string, string][] {
+    return injected.flatMap((slot) => scrubPairs.get(slot) ?? []).sort((a, b) => b[0].length - a[0].length);
   }
 
   function scrubText(text: string, injected: readonly CredentialSlot[]): string {
@@ -448,12 +454,7 @@ export function createCredentialGuard(options: CredentialGuardOptions): Credenti
     let tail = '';
     const apply = (text: string): string => {
       let out = text;
-      for (const [from, to] of pairs)
-        out = replaceAll(
-          out,
-          Buffer.from(from, 'utf8').toString('latin1'),
-          Buffer.from(to, 'utf8').toString('latin1'),
-        );
+      for (const [from, to] of pairs) out = replaceAll(out, from, to);
       return out;
     };
     return new Transform({

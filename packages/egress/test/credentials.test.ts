@@ -483,6 +483,23 @@ describe('credential leaks', () => {
     assert.equal(split.refusal?.status, 403);
   });
 
+  it('the response scrubber catches a value split across chunks, non-ASCII included', async () => {
+    const engine = createEngine(
+      loadPolicies([{ file: 'p.yaml', text: POLICY }]).policies.map((p) => p.policy),
+      { context: { home: '/h', workspace: '/w' } },
+    );
+    const slot = { ...(slots[0] as CredentialSlot), value: 'pässwörd-0123456789-ß' };
+    const stream = createCredentialGuard({ engine, slots: [slot] }).scrubber([slot]);
+    const bytes = Buffer.from(`before ${slot.value} after`, 'utf8');
+    const out: Buffer[] = [];
+    stream.on('data', (c: Buffer) => out.push(c));
+    const ended = new Promise((ok) => stream.on('end', ok));
+    stream.write(bytes.subarray(0, 12));
+    stream.end(bytes.subarray(12));
+    await ended;
+    assert.equal(Buffer.concat(out).toString('utf8'), `before ${slot.placeholder} after`);
+  });
+
   it('egress-cred-08: no audit record of these cases holds the real value in any rendering', () => {
     const text = JSON.stringify(records);
     for (const form of [SECRET, Buffer.from(SECRET).toString('base64'), Buffer.from(SECRET).toString('hex')])
