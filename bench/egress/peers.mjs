@@ -3,10 +3,11 @@
 // peer.mjs, in a child process of its own per proxy; never by the driver, so no proxy's code or
 // garbage shares a heap or an event loop with another's.
 
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { packageVersion } from '../docs-section.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -31,20 +32,6 @@ export const SETUP = [
   'bare node:net relay (reference): not a product, the least a Node proxy can do: a `node:net` server that reads the CONNECT head, dials the target, answers 200 and joins the sockets with `pipe()` both ways; no policy, no HTTP parser (bench/egress/peers.mjs). It shows the ceiling of a relay in Node on this machine.',
   'No proxy requires a session token in this run (Perimeter and srt support one; proxy-chain only through `prepareRequestFunction`). Clients connect to `127.0.0.1` by address, so no proxy resolves a name.',
 ];
-
-/** The version in the nearest package.json named `name`, above the file `specifier` resolves to. */
-export function packageVersion(specifier, name) {
-  let dir = dirname(fileURLToPath(import.meta.resolve(specifier)));
-  while (dir !== dirname(dir)) {
-    const file = join(dir, 'package.json');
-    if (existsSync(file)) {
-      const pkg = JSON.parse(readFileSync(file, 'utf8'));
-      if (pkg.name === name) return pkg.version;
-    }
-    dir = dirname(dir);
-  }
-  return 'unknown';
-}
 
 // The bench's own allow rule names the loopback address and the sink's port explicitly: the
 // built-in guard refuses loopback unless an allow rule names the address, so this is the one way

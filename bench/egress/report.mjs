@@ -2,7 +2,7 @@
 // console tables, and the Markdown section of docs/benchmarks.md (between
 // <!-- bench:egress:start --> and <!-- bench:egress:end -->, which run.mjs rewrites in place).
 
-import { markers } from '../docs-section.mjs';
+import { describeMachine, markers, mdTable, textTable } from '../docs-section.mjs';
 
 const { start: MARK_START, end: MARK_END } = markers('egress');
 
@@ -153,26 +153,6 @@ export function judgeTargets(summaries) {
   return out;
 }
 
-function pad(cells, widths, aligns) {
-  return cells
-    .map((c, i) => (aligns[i] === 'r' ? String(c).padStart(widths[i]) : String(c).padEnd(widths[i])))
-    .join('  ');
-}
-
-function textTable(header, rows, aligns) {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
-  return [
-    pad(header, widths, aligns),
-    widths.map((w) => '─'.repeat(w)).join('  '),
-    ...rows.map((r) => pad(r, widths, aligns)),
-  ].join('\n');
-}
-
-function mdTable(header, rows, aligns) {
-  const line = (cells) => `| ${cells.join(' | ')} |`;
-  return [line(header), line(aligns.map((a) => (a === 'r' ? '---:' : '---'))), ...rows.map(line)].join('\n');
-}
-
 const ok = (s) => !s.error;
 
 const THROUGHPUT = {
@@ -275,7 +255,6 @@ function sampleCounts(summaries) {
 const GiB = (bytes) => `${(bytes / GIB).toFixed(1)} GiB`;
 
 export function markdownSection(report) {
-  const m = report.machine;
   const c = report.config;
   const s = report.summaries;
   const versionOf = (key) => s.find((x) => x.key === key && ok(x))?.version;
@@ -294,7 +273,7 @@ export function markdownSection(report) {
     '',
     '## Egress proxy',
     '',
-    `Measured ${report.date} on ${m.cpu} (${m.cores} cores, ${(m.memoryBytes / GIB).toFixed(1)} GiB), Node ${m.node}, ${m.platform}/${m.arch}; ${versions}.` +
+    `Measured ${report.date} on ${describeMachine(report.machine)}; ${versions}.` +
       ` Each proxy ran in a child process of its own, listening on 127.0.0.1 and allowed to reach only the sink; the client and the sink (a loopback TCP server standing in for the origin) share the driver process, so their cost is the same with and without a proxy.` +
       ` Load average (1 min) was ${report.loadAverage.before[0]} before and ${report.loadAverage.after[0]} after the run.`,
     '',

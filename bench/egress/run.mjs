@@ -11,14 +11,13 @@
 // environment only; repeatable), --render (rewrite the docs section from
 // bench/results/egress.json without running anything).
 
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { measureLatency, measureThroughput, measureUnusedClose, startPeers } from './measure.mjs';
 import { PEERS, SETUP } from './peers.mjs';
-import { replaceSection } from '../docs-section.mjs';
+import { gitCommit, loadAverage, loadNote, thisMachine, writeDocsSection } from '../docs-section.mjs';
 import { consoleReport, judgeTargets, markdownSection, summarise } from './report.mjs';
 import { CHUNK_BYTES, startSink } from './sink.mjs';
 
@@ -76,26 +75,8 @@ const LIMITS = QUICK
 const log = (line) => console.log(line);
 const elapsed = (t0) => `${((performance.now() - t0) / 1000).toFixed(1)} s`;
 
-function gitCommit() {
-  try {
-    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-    }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'packages/egress/src'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-    });
-    return dirty.trim() === '' ? commit : `${commit} (packages/egress/src modified)`;
-  } catch {
-    return 'unknown';
-  }
-}
-
 function writeDocs(report) {
-  const current = existsSync(DOCS_FILE) ? readFileSync(DOCS_FILE, 'utf8') : '# Benchmarks\n';
-  mkdirSync(dirname(DOCS_FILE), { recursive: true });
-  writeFileSync(DOCS_FILE, replaceSection(current, 'egress', markdownSection(report)));
+  writeDocsSection(DOCS_FILE, 'egress', markdownSection(report));
 }
 
 /** --render: the Markdown section again from the last results, e.g. after a change to report.mjs. */
@@ -114,24 +95,11 @@ async function main() {
   const unknown = KEYS.filter((k) => !ALL.includes(k));
   if (unknown.length) throw new Error(`unknown peer(s) ${unknown.join(', ')}; known: ${ALL.join(', ')}`);
   const started = performance.now();
-  const cpus = os.cpus();
-  const machine = {
-    cpu: cpus[0]?.model ?? 'unknown',
-    cores: cpus.length,
-    memoryBytes: os.totalmem(),
-    node: process.versions.node,
-    v8: process.versions.v8,
-    platform: process.platform,
-    arch: process.arch,
-    kernel: os.release(),
-  };
+  const machine = thisMachine();
   log(`Egress proxy benchmark: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}`);
   const loadBefore = os.loadavg();
-  if (loadBefore[0] > machine.cores * 0.75) {
-    log(
-      `Note: load average ${loadBefore[0].toFixed(1)} on ${machine.cores} cores; other processes compete for the CPU.`,
-    );
-  }
+  const busy = loadNote(loadBefore, machine.cores);
+  if (busy) log(busy);
 
   const sink = await startSink();
   const peers = await startPeers(KEYS, sink.port, () => [], PEER_ENV);
@@ -163,12 +131,9 @@ async function main() {
       date: new Date().toISOString(),
       quick: QUICK,
       machine,
-      commit: gitCommit(),
+      commit: gitCommit(ROOT, 'packages/egress/src'),
       config: { ...LIMITS, chunkBytes: CHUNK_BYTES, peers: KEYS, peerEnv: PEER_ENV },
-      loadAverage: {
-        before: loadBefore.map((x) => Math.round(x * 100) / 100),
-        after: loadAfter.map((x) => Math.round(x * 100) / 100),
-      },
+      loadAverage: loadAverage(loadBefore, loadAfter),
       throughput: { rounds: throughput.rounds },
       latency: { rounds: latency.rounds },
       bytesMoved,

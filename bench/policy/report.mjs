@@ -2,7 +2,7 @@
 // translations, the console tables, and the Markdown section of docs/benchmarks.md (between
 // <!-- bench:policy:start --> and <!-- bench:policy:end -->, which run.mjs rewrites in place).
 
-import { markers } from '../docs-section.mjs';
+import { describeMachine, markers, mdTable, textTable } from '../docs-section.mjs';
 
 const { start: MARK_START, end: MARK_END } = markers('policy');
 
@@ -65,26 +65,6 @@ export function judgeTargets(results) {
     });
   }
   return out;
-}
-
-function pad(cells, widths, aligns) {
-  return cells
-    .map((c, i) => (aligns[i] === 'r' ? String(c).padStart(widths[i]) : String(c).padEnd(widths[i])))
-    .join('  ');
-}
-
-function textTable(header, rows, aligns) {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
-  return [
-    pad(header, widths, aligns),
-    widths.map((w) => '─'.repeat(w)).join('  '),
-    ...rows.map((r) => pad(r, widths, aligns)),
-  ].join('\n');
-}
-
-function mdTable(header, rows, aligns) {
-  const line = (cells) => `| ${cells.join(' | ')} |`;
-  return [line(header), line(aligns.map((a) => (a === 'r' ? '---:' : '---'))), ...rows.map(line)].join('\n');
 }
 
 function resultRows(results) {
@@ -170,8 +150,7 @@ export function markdownSection(report) {
     '',
     '## Policy engine',
     '',
-    `Measured ${report.date} on ${machine.cpu} (${machine.cores} cores, ${(machine.memoryBytes / 2 ** 30).toFixed(1)} GiB), ` +
-      `Node ${machine.node}, ${machine.platform}/${machine.arch}; Perimeter ${packages.perimeter.commit}, ` +
+    `Measured ${report.date} on ${describeMachine(machine)}; Perimeter ${packages.perimeter.commit}, ` +
       `@cedar-policy/cedar-wasm ${packages.cedarWasm} (Cedar ${packages.cedarLang}), @marcbachmann/cel-js ${packages.celJs}.`,
     `${fmtInt(config.requests)} requests per rule set, seed ${config.seed}. Per engine and rule set: ` +
       `a warm-up of at least ${fmtInt(config.limits.warmupCalls)} calls and ${config.limits.warmupMinMs / 1000} s ` +

@@ -10,8 +10,7 @@
 // without running anything).
 
 import './v8-flags.mjs';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +21,14 @@ import { createCelEngine } from './cel.mjs';
 import { translatePolicies } from './conditions.mjs';
 import { timeEngines, timerOverheadNs } from './measure.mjs';
 import { createNormalizer } from './normalize.mjs';
-import { replaceSection } from '../docs-section.mjs';
+import {
+  gitCommit,
+  loadAverage,
+  loadNote,
+  packageVersion,
+  thisMachine,
+  writeDocsSection,
+} from '../docs-section.mjs';
 import { APPROXIMATIONS, consoleReport, judgeTargets, markdownSection } from './report.mjs';
 import { generateRequests } from './requests.mjs';
 import { generatePolicySet, PATH_CONTEXT } from './rules.mjs';
@@ -66,35 +72,6 @@ const LIMITS = QUICK
 
 const log = (line) => console.log(line);
 const elapsed = (t0) => `${((performance.now() - t0) / 1000).toFixed(1)} s`;
-
-function packageVersion(specifier, name) {
-  let dir = dirname(fileURLToPath(import.meta.resolve(specifier)));
-  while (dir !== dirname(dir)) {
-    const file = join(dir, 'package.json');
-    if (existsSync(file)) {
-      const pkg = JSON.parse(readFileSync(file, 'utf8'));
-      if (pkg.name === name) return pkg.version;
-    }
-    dir = dirname(dir);
-  }
-  return 'unknown';
-}
-
-function gitCommit() {
-  try {
-    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-    }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'packages/policy/src'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-    });
-    return dirty.trim() === '' ? commit : `${commit} (packages/policy/src modified)`;
-  } catch {
-    return 'unknown';
-  }
-}
 
 function classify(decision) {
   if (decision.code === 'invalid-request') return 'invalid';
@@ -223,8 +200,7 @@ function render() {
   report.targets = judgeTargets(report.results);
   report.approximations = APPROXIMATIONS;
   writeFileSync(RESULTS_FILE, `${JSON.stringify(report, null, 2)}\n`);
-  const current = existsSync(DOCS_FILE) ? readFileSync(DOCS_FILE, 'utf8') : '# Benchmarks\n';
-  writeFileSync(DOCS_FILE, replaceSection(current, 'policy', markdownSection(report)));
+  writeDocsSection(DOCS_FILE, 'policy', markdownSection(report));
   log(
     `${consoleReport(report)}\n\nRewrote ${DOCS_FILE.slice(ROOT.length)} from ${RESULTS_FILE.slice(ROOT.length)}.`,
   );
@@ -233,18 +209,12 @@ function render() {
 async function main() {
   if (args.includes('--render')) return render();
   const started = performance.now();
-  const cpus = os.cpus();
-  const machine = {
-    cpu: cpus[0]?.model ?? 'unknown',
-    cores: cpus.length,
-    memoryBytes: os.totalmem(),
-    node: process.versions.node,
-    v8: process.versions.v8,
-    platform: process.platform,
-    arch: process.arch,
-  };
+  const machine = thisMachine();
   const packages = {
-    perimeter: { policy: packageVersion('@perimeter/policy', '@perimeter/policy'), commit: gitCommit() },
+    perimeter: {
+      policy: packageVersion('@perimeter/policy', '@perimeter/policy'),
+      commit: gitCommit(ROOT, 'packages/policy/src'),
+    },
     cedarWasm: packageVersion('@cedar-policy/cedar-wasm/nodejs', '@cedar-policy/cedar-wasm'),
     cedarLang: cedarWasm.getCedarVersion(),
     celJs: packageVersion('@marcbachmann/cel-js', '@marcbachmann/cel-js'),
@@ -253,11 +223,8 @@ async function main() {
   log(`Peers: @cedar-policy/cedar-wasm ${packages.cedarWasm}, @marcbachmann/cel-js ${packages.celJs}`);
   const overhead = timerOverheadNs();
   const loadBefore = os.loadavg();
-  if (loadBefore[0] > machine.cores * 0.75) {
-    log(
-      `Note: load average ${loadBefore[0].toFixed(1)} on ${machine.cores} cores; other processes compete for the CPU.`,
-    );
-  }
+  const busy = loadNote(loadBefore, machine.cores);
+  if (busy) log(busy);
 
   const results = [];
   for (const size of SIZES) results.push(await runSize(size));
@@ -270,10 +237,7 @@ async function main() {
     packages,
     config: { sizes: SIZES, seed: SEED, requests: REQUESTS, limits: LIMITS, pathContext: PATH_CONTEXT },
     timerOverheadNs: overhead,
-    loadAverage: {
-      before: loadBefore.map((x) => Math.round(x * 100) / 100),
-      after: loadAfter.map((x) => Math.round(x * 100) / 100),
-    },
+    loadAverage: loadAverage(loadBefore, loadAfter),
     results,
     targets: [],
     approximations: APPROXIMATIONS,
@@ -289,9 +253,7 @@ async function main() {
   if (WRITE) {
     mkdirSync(dirname(RESULTS_FILE), { recursive: true });
     writeFileSync(RESULTS_FILE, `${JSON.stringify(report, null, 2)}\n`);
-    const current = existsSync(DOCS_FILE) ? readFileSync(DOCS_FILE, 'utf8') : '# Benchmarks\n';
-    mkdirSync(dirname(DOCS_FILE), { recursive: true });
-    writeFileSync(DOCS_FILE, replaceSection(current, 'policy', markdownSection(report)));
+    writeDocsSection(DOCS_FILE, 'policy', markdownSection(report));
     log(
       `\nWrote ${RESULTS_FILE.slice(ROOT.length)} and ${DOCS_FILE.slice(ROOT.length)} (${elapsed(started)} in all).`,
     );

@@ -6,10 +6,10 @@
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
+import { freemem, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { markers, replaceSection } from '../docs-section.mjs';
+import { describeMachine, markers, thisMachine, writeDocsSection } from '../docs-section.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const RESULTS = join(ROOT, 'bench/results/sandbox.json');
@@ -125,14 +125,7 @@ if (stats.perimeter) {
     });
 }
 
-const machine = {
-  cpu: cpus()[0]?.model.trim(),
-  cores: cpus().length,
-  memoryGiB: +(totalmem() / 2 ** 30).toFixed(1),
-  freeGiB: +(freemem() / 2 ** 30).toFixed(1),
-  node: process.version,
-  platform: `${process.platform}/${process.arch}`,
-};
+const machine = { ...thisMachine(), freeMemoryBytes: freemem() };
 const report = {
   date: new Date().toISOString(),
   machine,
@@ -159,7 +152,7 @@ const section = [
   '',
   '## Sandbox start-up',
   '',
-  `Measured ${report.date} on ${machine.cpu} (${machine.cores} cores, ${machine.memoryGiB} GiB), Node ${machine.node}, ${machine.platform}; Perimeter ${report.versions.perimeter}, srt ${report.versions.srt}. Wall time from spawning the command to its exit, ${report.rounds} rounds, peers in rotating order within each round. Load average (1 min) ${load[0].toFixed(2)} before and ${load[1].toFixed(2)} after. Every command runs without NODE_EXTRA_CA_CERTS${extraCerts ? ` (set in this machine's environment to ${extraCerts}; Node reads it at every start)` : ''}.`,
+  `Measured ${report.date} on ${describeMachine(machine)}; Perimeter ${report.versions.perimeter}, srt ${report.versions.srt}. Wall time from spawning the command to its exit, ${report.rounds} rounds, peers in rotating order within each round. Load average (1 min) ${load[0].toFixed(2)} before and ${load[1].toFixed(2)} after. Every command runs without NODE_EXTRA_CA_CERTS${extraCerts ? ` (set in this machine's environment to ${extraCerts}; Node reads it at every start)` : ''}.`,
   '',
   '`perimeter run -- true` does everything a session does: loads and compiles the embedded default policy, plans the mounts (walking the workspace), opens the hash-chained audit spool and writes the opening events (one fsync), looks up the secrets the policy binds (none are stored here) and makes the session CA and its trust bundle, starts the HTTP and SOCKS5 proxies on Unix sockets, runs bubblewrap (every namespace, the mount plan, the helper that verifies the mounts, starts the bridge and loads seccomp), waits for `true`, and writes `session.end`. `srt true` runs with its default settings (no settings file).',
   '',
@@ -174,8 +167,7 @@ const section = [
   '',
   MARK_END,
 ].join('\n');
-const doc = existsSync(DOCS) ? readFileSync(DOCS, 'utf8') : '# Benchmarks\n';
-writeFileSync(DOCS, replaceSection(doc, 'sandbox', section));
+writeDocsSection(DOCS, 'sandbox', section);
 rmSync(workspace, { recursive: true, force: true });
 rmSync(spools, { recursive: true, force: true });
 console.log(
