@@ -4,44 +4,25 @@
 // s_client, curl, Python's ssl and git (GnuTLS on Debian), with and without name constraints.
 
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import {
-  accessSync,
-  constants,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createNetServer, isIP, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { connect, TLSSocket } from 'node:tls';
 import { inspect } from 'node:util';
 import { CaError, createSessionCa, mergedBundle, SYSTEM_BUNDLE_PATHS, type SessionCa } from '../src/ca.js';
+import { runClient } from './compat-clients.js';
+import { bareEnv, findCompatTools, HERMETIC_GIT_ENV } from './compat-fixtures.js';
 
 const HOUR = 3_600_000;
 
-/** The executable `name` on PATH, or undefined (its tests are skipped). Local, so these tests need no proxy. */
-function findOnPath(name: string): string | undefined {
-  for (const directory of (process.env.PATH ?? '').split(delimiter)) {
-    const candidate = join(directory, name);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not in this directory
-    }
-  }
-  return undefined;
-}
-
-const openssl = findOnPath('openssl');
+/** The clients found on this machine (a missing one skips its cases); python is the real interpreter, not a pyenv shim. */
+const tools = findCompatTools();
+const { openssl } = tools;
 const dir = mkdtempSync(join(tmpdir(), 'perimeter-ca-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -432,23 +413,21 @@ interface Target {
 }
 
 /** A bare environment for client processes: PATH and a private HOME, nothing else from the host (no CA or proxy variables). */
-const home = join(dir, 'home');
-mkdirSync(home);
-const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, LANG: 'C.UTF-8' };
+const env = bareEnv(dir);
 
 /** Runs a client binary with no shell and a time limit; success is exit 0. */
-function run(file: string, args: readonly string[], extraEnv: Record<string, string> = {}): Promise<Outcome> {
-  return new Promise((resolve) => {
-    const child = spawn(file, args, {
-      env: { ...env, ...extraEnv },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: 15_000,
-    });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-    child.on('close', (code) => resolve({ isOk: code === 0, detail: out.trim() }));
+async function run(
+  file: string,
+  args: readonly string[],
+  extraEnv: Record<string, string> = {},
+): Promise<Outcome> {
+  const r = await runClient({
+    argv: [file, ...args],
+    env: { ...env, ...extraEnv },
+    cwd: dir,
+    timeoutMs: 15_000,
   });
+  return { isOk: r.code === 0, detail: `${r.stdout}${r.stderr}`.trim() };
 }
 
 const urlHost = (host: string): string => (isIP(host) === 6 ? `[${host}]` : host);
@@ -499,9 +478,9 @@ const CLIENTS: ReadonlyArray<{
   },
   {
     name: 'curl',
-    binary: findOnPath('curl'),
+    binary: tools.curl,
     connect: (t) =>
-      run(findOnPath('curl') ?? 'curl', [
+      run(tools.curl ?? 'curl', [
         '-sS',
         '--fail',
         '--cacert',
@@ -512,38 +491,30 @@ const CLIENTS: ReadonlyArray<{
   },
   {
     name: 'python ssl',
-    binary: findOnPath('python3'),
+    binary: tools.python,
     connect: (t) =>
-      run(
-        findOnPath('python3') ?? 'python3',
+      run(tools.python ?? 'python3', [
+        '-c',
         [
-          '-c',
-          [
-            'import socket, ssl, sys',
-            'ctx = ssl.create_default_context(cafile=sys.argv[1])',
-            'ctx.verify_flags |= ssl.VERIFY_X509_STRICT',
-            'with socket.create_connection((sys.argv[2], int(sys.argv[3]))) as raw:',
-            '    with ctx.wrap_socket(raw, server_hostname=sys.argv[4]) as tls:',
-            '        print(tls.version())',
-          ].join('\n'),
-          t.caFile,
-          dialAddress(t.host),
-          String(t.port),
-          t.host,
-        ],
-        // pyenv's shim needs its own variables; the interpreter's trust comes only from cafile.
-        Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('PYENV'))) as Record<
-          string,
-          string
-        >,
-      ),
+          'import socket, ssl, sys',
+          'ctx = ssl.create_default_context(cafile=sys.argv[1])',
+          'ctx.verify_flags |= ssl.VERIFY_X509_STRICT',
+          'with socket.create_connection((sys.argv[2], int(sys.argv[3]))) as raw:',
+          '    with ctx.wrap_socket(raw, server_hostname=sys.argv[4]) as tls:',
+          '        print(tls.version())',
+        ].join('\n'),
+        t.caFile,
+        dialAddress(t.host),
+        String(t.port),
+        t.host,
+      ]),
   },
   {
     name: 'git (libcurl-gnutls on Debian)',
-    binary: findOnPath('git'),
+    binary: tools.git,
     connect: (t) =>
       run(
-        findOnPath('git') ?? 'git',
+        tools.git ?? 'git',
         [
           '-c',
           `http.sslCAInfo=${t.caFile}`,
@@ -551,7 +522,7 @@ const CLIENTS: ReadonlyArray<{
           'ls-remote',
           `https://${urlHost(t.host)}:${t.port}/repo.git`,
         ],
-        { GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1' },
+        HERMETIC_GIT_ENV,
       ),
   },
 ];

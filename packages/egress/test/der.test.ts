@@ -3,8 +3,6 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import {
@@ -23,20 +21,7 @@ import {
   unsignedInteger,
   utf8String,
 } from '../src/der.js';
-
-/** The executable `name` on PATH, or undefined (its tests are skipped). Local, so these tests need no proxy. */
-function findOnPath(name: string): string | undefined {
-  for (const directory of (process.env.PATH ?? '').split(delimiter)) {
-    const candidate = join(directory, name);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not in this directory
-    }
-  }
-  return undefined;
-}
+import { findOnPath } from './compat-fixtures.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
