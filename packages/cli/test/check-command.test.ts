@@ -20,22 +20,47 @@ import {
 const OPEN = 'examples/open-internet.yaml';
 const BALANCED = 'examples/balanced.yaml';
 
+/** One `perimeter check` run: its exit code and what its one line on stdout must say. */
+interface DecisionCase {
+  readonly name: string;
+  readonly args: readonly string[];
+  /** 0 allow, 1 deny, 2 ask. */
+  readonly code: 0 | 1 | 2;
+  /** Each must match stdout. */
+  readonly says?: readonly RegExp[];
+  /** When given, stderr must be exactly this. */
+  readonly stderr?: string;
+}
+
+/** A test per case, named by the case. */
+function decides(cases: readonly DecisionCase[]): void {
+  for (const c of cases) {
+    void test(c.name, () => {
+      const r = runCli(['check', ...c.args]);
+      assert.equal(r.code, c.code, r.stdout + r.stderr);
+      for (const says of c.says ?? []) assert.match(r.stdout, says);
+      if (c.stderr !== undefined) assert.equal(r.stderr, c.stderr);
+    });
+  }
+}
+
 // Network
 
-void test('a loopback address spelt in hex is denied as loopback under open-internet', () => {
-  const r = runCli(['check', 'network', '0x7f.1:80', '--policy', OPEN]);
-  assert.equal(r.code, 1);
-  assert.match(r.stdout, /^deny\s+network 127\.0\.0\.1:80\s/);
-  assert.match(r.stdout, /loopback/);
-  assert.equal(r.stderr, '');
-});
-
-void test('a public host is allowed under open-internet', () => {
-  const r = runCli(['check', 'network', 'example.com:443', '--policy', OPEN]);
-  assert.equal(r.code, 0);
-  assert.match(r.stdout, /^allow\s+network example\.com:443\s/);
-  assert.match(r.stdout, /"any-public-destination"/);
-});
+decides([
+  {
+    name: 'a loopback address spelt in hex is denied as loopback under open-internet',
+    args: ['network', '0x7f.1:80', '--policy', OPEN],
+    code: 1,
+    says: [/^deny\s+network 127\.0\.0\.1:80\s/, /loopback/],
+    stderr: '',
+  },
+  {
+    name: 'a public host is allowed under open-internet',
+    args: ['network', 'example.com:443', '--policy', OPEN],
+    code: 0,
+    says: [/^allow\s+network example\.com:443\s/, /"any-public-destination"/],
+  },
+]);
 
 const LINK_LOCAL = `${policyHeader('opens-link-local')}network:
   allow:
@@ -135,67 +160,59 @@ void test('a relative --policy path is read from the current directory', (t) => 
 
 // MCP
 
-void test('an MCP write for an engineer asks, held by the guardrail', () => {
-  const r = runCli([
-    'check',
-    'mcp',
-    'github/create_issue',
-    '--args',
-    '{"owner":"acme"}',
-    '--policy',
-    'examples/acme',
-    '--groups',
-    'eng',
-  ]);
-  assert.equal(r.code, 2, r.stdout + r.stderr);
-  assert.match(r.stdout, /^ask\s+mcp github\/create_issue\s/);
-  assert.match(r.stdout, /"destructive-tools"/);
-});
+const ACME_ISSUE = ['mcp', 'github/create_issue', '--args', '{"owner":"acme"}'];
 
-void test('--annotations reach the decision: a non-destructive MCP write in acme is allowed for an engineer', () => {
-  const r = runCli([
-    'check',
-    'mcp',
-    'github/create_issue',
-    '--args',
-    '{"owner":"acme"}',
-    '--annotations',
-    '{"destructiveHint":false}',
-    '--policy',
-    'examples/acme',
-    '--groups',
-    'eng',
-  ]);
-  assert.equal(r.code, 0, r.stdout + r.stderr);
-  assert.match(r.stdout, /"github-issues-in-acme"/);
-});
+decides([
+  {
+    name: 'an MCP write for an engineer asks, held by the guardrail',
+    args: [...ACME_ISSUE, '--policy', 'examples/acme', '--groups', 'eng'],
+    code: 2,
+    says: [/^ask\s+mcp github\/create_issue\s/, /"destructive-tools"/],
+  },
+  {
+    name: '--annotations reach the decision: a non-destructive MCP write in acme is allowed for an engineer',
+    args: [
+      ...ACME_ISSUE,
+      '--annotations',
+      '{"destructiveHint":false}',
+      '--policy',
+      'examples/acme',
+      '--groups',
+      'eng',
+    ],
+    code: 0,
+    says: [/"github-issues-in-acme"/],
+  },
+]);
 
 // Exec
 
-void test('a force push given as one command line is denied by the default policy', () => {
-  const r = runCli(['check', 'exec', 'git push --force']);
-  assert.equal(r.code, 1, r.stdout + r.stderr);
-  assert.match(r.stdout, /^deny\s+exec git push --force\s/);
-  assert.match(r.stdout, /"no-force-push"/);
-});
-
-void test('a force push given as argv after -- is denied by the default policy', () => {
-  const r = runCli(['check', 'exec', '--', 'git', 'push', '--force']);
-  assert.equal(r.code, 1, r.stdout + r.stderr);
-  assert.match(r.stdout, /"no-force-push"/);
-});
-
-void test('an ordinary command given as argv after -- is allowed by the default policy', () => {
-  const r = runCli(['check', 'exec', '--', 'git', 'status']);
-  assert.equal(r.code, 0, r.stdout + r.stderr);
-  assert.match(r.stdout, /^allow\s+exec git status\s/);
-});
-
-void test('--help after -- is part of the command, not a request for help', () => {
-  const r = runCli(['check', 'exec', '--', 'git', 'push', '--help']);
-  assert.equal(r.code, 0, r.stdout + r.stderr);
-  assert.match(r.stdout, /^allow\s+exec git push --help\s/);
-});
+decides([
+  {
+    name: 'a force push given as one command line is denied by the default policy',
+    args: ['exec', 'git push --force'],
+    code: 1,
+    says: [/^deny\s+exec git push --force\s/, /"no-force-push"/],
+  },
+  {
+    name: 'a force push given as argv after -- is denied by the default policy',
+    args: ['exec', '--', 'git', 'push', '--force'],
+    code: 1,
+    says: [/"no-force-push"/],
+  },
+  {
+    name: 'an ordinary command given as argv after -- is allowed by the default policy',
+    args: ['exec', '--', 'git', 'status'],
+    code: 0,
+    says: [/^allow\s+exec git status\s/],
+  },
+  {
+    name: '--help after -- is part of the command, not a request for help',
+    args: ['exec', '--', 'git', 'push', '--help'],
+    code: 0,
+    says: [/^allow\s+exec git push --help\s/],
+  },
+]);
 
 void test('--debug after -- is part of the command, not the CLI flag', () => {
   const r = runCli(['check', 'exec', '--json', '--', 'node', '--debug', 'app.js']);
@@ -205,18 +222,20 @@ void test('--debug after -- is part of the command, not the CLI flag', () => {
 
 // Credentials
 
-void test('the GitHub token may go to api.github.com under the default policy', () => {
-  const r = runCli(['check', 'credential', 'github-token', '--host', 'api.github.com']);
-  assert.equal(r.code, 0, r.stdout + r.stderr);
-  assert.match(r.stdout, /^allow\s+credential github-token → api\.github\.com:443\s/);
-  assert.match(r.stdout, /"github"/);
-});
-
-void test('the GitHub token may not go to another host', () => {
-  const r = runCli(['check', 'credential', 'github-token', '--host', 'evil.example']);
-  assert.equal(r.code, 1, r.stdout + r.stderr);
-  assert.match(r.stdout, /^deny\s+credential github-token → evil\.example:443\s/);
-});
+decides([
+  {
+    name: 'the GitHub token may go to api.github.com under the default policy',
+    args: ['credential', 'github-token', '--host', 'api.github.com'],
+    code: 0,
+    says: [/^allow\s+credential github-token → api\.github\.com:443\s/, /"github"/],
+  },
+  {
+    name: 'the GitHub token may not go to another host',
+    args: ['credential', 'github-token', '--host', 'evil.example'],
+    code: 1,
+    says: [/^deny\s+credential github-token → evil\.example:443\s/],
+  },
+]);
 
 // Output
 
@@ -262,60 +281,44 @@ void test('the human output is one line holding the decision and the same reason
   assert.ok(lines[0]?.includes(json.reason), `${human.stdout} should hold: ${json.reason}`);
 });
 
-void test('without --policy the embedded default (balanced) decides', () => {
-  const r = runCli(['check', 'network', 'api.anthropic.com:443']);
-  assert.equal(r.code, 0, r.stdout + r.stderr);
-  assert.match(r.stdout, /"model-apis" of policy balanced/);
-});
+decides([
+  {
+    name: 'without --policy the embedded default (balanced) decides',
+    args: ['network', 'api.anthropic.com:443'],
+    code: 0,
+    says: [/"model-apis" of policy balanced/],
+  },
+]);
 
 // Several files, directories, groups
 
-void test('several policy files after one --policy layer together', () => {
-  const r = runCli([
-    'check',
-    'network',
-    'registry.npmjs.org:443',
-    '--policy',
-    'examples/acme/guardrails.yaml',
-    'examples/acme/eng.yaml',
-    '--groups',
-    'eng',
-  ]);
-  assert.equal(r.code, 0, r.stdout + r.stderr);
-  assert.match(r.stdout, /"public-registries" of policy acme-eng/);
-});
+const ACME_FILES = ['examples/acme/guardrails.yaml', 'examples/acme/eng.yaml'];
 
-void test('the guardrail given first after --policy still applies when a second file follows', () => {
-  const r = runCli([
-    'check',
-    'network',
-    'pastebin.com:443',
-    '--policy',
-    'examples/acme/guardrails.yaml',
-    'examples/acme/eng.yaml',
-  ]);
-  assert.equal(r.code, 1, r.stdout + r.stderr);
-  assert.match(r.stdout, /"exfil-endpoints" of policy acme-guardrails/);
-});
-
-void test('a directory after --policy stands for the policies in it', () => {
-  const r = runCli(['check', 'network', 'llm.acme.internal:443', '--policy', 'examples/acme']);
-  assert.equal(r.code, 0, r.stdout + r.stderr);
-  assert.match(r.stdout, /"llm-gateway" of policy acme-baseline/);
-});
-
-void test("--groups limits the group policies: the data team does not get the engineers' registries", () => {
-  const r = runCli([
-    'check',
-    'network',
-    'registry.npmjs.org:443',
-    '--policy',
-    'examples/acme',
-    '--groups',
-    'data',
-  ]);
-  assert.equal(r.code, 1, r.stdout + r.stderr);
-});
+decides([
+  {
+    name: 'several policy files after one --policy layer together',
+    args: ['network', 'registry.npmjs.org:443', '--policy', ...ACME_FILES, '--groups', 'eng'],
+    code: 0,
+    says: [/"public-registries" of policy acme-eng/],
+  },
+  {
+    name: 'the guardrail given first after --policy still applies when a second file follows',
+    args: ['network', 'pastebin.com:443', '--policy', ...ACME_FILES],
+    code: 1,
+    says: [/"exfil-endpoints" of policy acme-guardrails/],
+  },
+  {
+    name: 'a directory after --policy stands for the policies in it',
+    args: ['network', 'llm.acme.internal:443', '--policy', 'examples/acme'],
+    code: 0,
+    says: [/"llm-gateway" of policy acme-baseline/],
+  },
+  {
+    name: "--groups limits the group policies: the data team does not get the engineers' registries",
+    args: ['network', 'registry.npmjs.org:443', '--policy', 'examples/acme', '--groups', 'data'],
+    code: 1,
+  },
+]);
 
 void test('policies of several organisations are refused with exit 3 and the organisations named', () => {
   const r = runCli([
