@@ -54,6 +54,7 @@ import type {
   Request,
 } from './request.js';
 import type { Effect, Mode, Surface, ToolAnnotations } from './schema.js';
+import { SECRET_NAME } from './secret-name.js';
 
 export interface Subject {
   readonly user?: string;
@@ -874,7 +875,7 @@ export class Engine {
   // -- credential ------------------------------------------------------------------------------
 
   private decideCredential(r: CredentialRequest): Decision {
-    if (!/^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/.test(r.secret))
+    if (!SECRET_NAME.test(r.secret))
       return this.invalid('credential', 'use', r.secret, `"${r.secret}" is not a secret name`);
     let name: string | undefined;
     let port = r.port ?? 443;

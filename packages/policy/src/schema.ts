@@ -3,6 +3,7 @@
 // which also reject bad patterns at load time.
 
 import { z } from 'zod';
+import { SECRET_NAME } from './secret-name.js';
 
 // Policies are validated once per load, so zod's compiled fast path (generated with new Function
 // on first use) costs more than it saves; it also keeps policy loading free of eval.
@@ -184,7 +185,7 @@ export const Injection = z.strictObject({
 export const CredentialBinding = z.strictObject({
   ...ruleBase,
   secret: describe(
-    z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/, {
+    z.string().regex(SECRET_NAME, {
       message: 'a secret name is letters, digits, ".", "_", "/" or "-"',
     }),
     'The name of a secret in the secret store (never a value).',

@@ -10,6 +10,7 @@ const EXPORTS = [
   'Engine',
   'PRIVILEGE_WRAPPERS',
   'PolicyDocument',
+  'SECRET_NAME',
   'SPECIAL_NAMES',
   'SPECIAL_RANGES',
   'SURFACES',
