@@ -216,6 +216,7 @@ decides([
 
 void test('--debug after -- is part of the command, not the CLI flag', () => {
   const r = runCli(['check', 'exec', '--json', '--', 'node', '--debug', 'app.js']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
   const decision = JSON.parse(r.stdout) as { resource: string };
   assert.equal(decision.resource, 'node --debug app.js');
 });
@@ -317,6 +318,8 @@ decides([
     name: "--groups limits the group policies: the data team does not get the engineers' registries",
     args: ['network', 'registry.npmjs.org:443', '--policy', 'examples/acme', '--groups', 'data'],
     code: 1,
+    // Denied by the default, not by some other rule: no rule of the remaining policies matches.
+    says: [/^deny\s+network registry\.npmjs\.org:443\s/, /no rule matches/],
   },
 ]);
 
