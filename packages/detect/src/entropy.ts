@@ -47,7 +47,3 @@ export function entropyFloor(alphabet: Alphabet, length: number): number {
       return Math.min(4.0, cap * 0.75);
   }
 }
-
-export function isHighEntropy(value: string): boolean {
-  return shannonEntropy(value) >= entropyFloor(alphabetOf(value), value.length);
-}

@@ -4,7 +4,7 @@
 // templates and docs (gitleaks' global allowlist and CredData's "Template" label make the same cut).
 
 // Documented example credentials: AWS's, and the key ids its docs pair with them; jwt.io's.
-const WELL_KNOWN_EXAMPLES = new Set([
+const WELL_KNOWN_EXAMPLES = [
   'AKIAIOSFODNN7EXAMPLE',
   'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
   'AKIAI44QH8DHBEXAMPLE',
@@ -12,7 +12,7 @@ const WELL_KNOWN_EXAMPLES = new Set([
   'ASIAIOSFODNN7EXAMPLE',
   // The signature of jwt.io's example token ("your-256-bit-secret"), copied into countless docs and tests.
   'SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c',
-]);
+];
 
 const TEMPLATE =
   /\$\{[^}]*\}|\{\{[^}]*\}\}|<[A-Za-z_][^<>]{0,60}>|%\([A-Za-z_]+\)s|\$\([^)]*\)|#\{[^}]*\}|^\$[A-Za-z_][A-Za-z0-9_]*$|^%[A-Za-z_][A-Za-z0-9_]*%$/;
@@ -40,16 +40,10 @@ function isOneCharacterRepeated(value: string): boolean {
 /** Whether `value` is a template, mask, documentation example or filler rather than a secret. */
 export function isPlaceholder(value: string): boolean {
   if (value.length === 0) return true;
-  if (WELL_KNOWN_EXAMPLES.has(value)) return true;
-  for (const example of WELL_KNOWN_EXAMPLES) if (value.includes(example)) return true;
+  if (WELL_KNOWN_EXAMPLES.some((example) => value.includes(example))) return true;
   if (isOneCharacterRepeated(value)) return true;
   if (TEMPLATE.test(value) || MASK.test(value) || STAND_IN.test(value)) return true;
   // 8 ascending characters ("12345678", "abcdefgh") occur in a random 40-character token with
   // odds far below one in a billion; in hand-written fillers they are the norm.
   return hasSequentialRun(value, 8);
-}
-
-/** Whether `value` is one of the documented example credentials (AKIAIOSFODNN7EXAMPLE, …). */
-export function isWellKnownExample(value: string): boolean {
-  return WELL_KNOWN_EXAMPLES.has(value);
 }
