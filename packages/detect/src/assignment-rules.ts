@@ -253,6 +253,17 @@ interface Assignment {
 
 const isIdentifierChar = (c: string | undefined): boolean => c !== undefined && IDENTIFIER.test(c);
 
+// An unquoted value: up to 513 (MAX_VALUE + 1) characters, ending at whitespace, a separator or a
+// bracket.
+const UNQUOTED = /[^\s,;"'`<>(){}[\]&|\\]{0,513}/y;
+
+/** Where the unquoted value starting at `from` ends. */
+function unquotedEnd(text: string, from: number): number {
+  UNQUOTED.lastIndex = from;
+  UNQUOTED.exec(text);
+  return UNQUOTED.lastIndex;
+}
+
 /** The name around a keyword hit, and the value assigned to it, if the hit sits in an assignment. */
 export function assignmentAt(text: string, keywordStart: number, keywordEnd: number): Assignment | undefined {
   let nameStart = keywordStart;
@@ -297,27 +308,15 @@ export function assignmentAt(text: string, keywordStart: number, keywordEnd: num
     isQuoted = true;
   } else {
     valueStart = at;
-    let end = valueStart;
-    while (
-      end < text.length &&
-      end - valueStart <= MAX_VALUE &&
-      !/[\s,;"'`<>(){}[\]&|\\]/.test(text[end] ?? ' ')
-    )
-      end++;
+    let end = unquotedEnd(text, valueStart);
     value = text.slice(valueStart, end);
     // A function call or member access is code: `token = getToken()`.
     if (text[end] === '(') return undefined;
     // `Authorization: Bearer abc…` unquoted: the credential is the next word.
     if (/^(?:Bearer|Basic|Token|bearer|token)$/.test(value) && /[ \t]/.test(text[end] ?? '')) {
       valueStart = end + 1;
-      let next = valueStart;
-      while (
-        next < text.length &&
-        next - valueStart <= MAX_VALUE &&
-        !/[\s,;"'`<>(){}[\]&|\\]/.test(text[next] ?? ' ')
-      )
-        next++;
-      value = text.slice(valueStart, next);
+      end = unquotedEnd(text, valueStart);
+      value = text.slice(valueStart, end);
       isQuoted = true;
     }
     // YAML/env values often end a sentence-free line with a dot-less value; trim trailing dots.
