@@ -112,17 +112,18 @@ export function knownMatcher(values: readonly KnownValue[]): KnownMatcher {
   return {
     find(text: string): KnownHit[] {
       if (!anchors) return [];
-      const re = new RegExp(anchors.source, 'g');
+      // find() runs to completion before it returns, so the one regex's lastIndex is never shared.
+      anchors.lastIndex = 0;
       const hits: KnownHit[] = [];
       let m: RegExpExecArray | null;
-      while ((m = re.exec(text)) !== null) {
+      while ((m = anchors.exec(text)) !== null) {
         const at = m.index;
         const candidates = byAnchor.get(m[0]) ?? [];
         const r = candidates.find((c) => text.startsWith(c.text, at));
         if (r) {
           hits.push({ id: r.id, encoding: r.encoding, start: at, end: at + r.text.length });
-          re.lastIndex = at + r.text.length;
-        } else re.lastIndex = at + 1;
+          anchors.lastIndex = at + r.text.length;
+        } else anchors.lastIndex = at + 1;
       }
       return hits;
     },
