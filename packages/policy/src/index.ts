@@ -69,4 +69,4 @@ export { explain, formatExplanation, type Explanation } from './explain.js';
 export { lintPolicies, type LintOptions } from './lint.js';
 export { canonicalHttpPath } from './http-path.js';
 export { effectiveAnnotations } from './tool-annotations.js';
-export { SECRET_NAME } from './secret-name.js';
+export { CREDENTIAL_FILE_NAME, SECRET_NAME } from './secret-name.js';

@@ -3,7 +3,7 @@
 // which also reject bad patterns at load time.
 
 import { z } from 'zod';
-import { SECRET_NAME } from './secret-name.js';
+import { CREDENTIAL_FILE_NAME, SECRET_NAME } from './secret-name.js';
 
 // Policies are validated once per load, so zod's compiled fast path (generated with new Function
 // on first use) costs more than it saves; it also keeps policy loading free of eval.
@@ -197,7 +197,7 @@ export const CredentialBinding = z.strictObject({
     .describe('The variable in which the agent sees a per-session placeholder.'),
   file: z
     .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, {
+    .regex(CREDENTIAL_FILE_NAME, {
       message: 'a credential file name is letters, digits, ".", "_" or "-" (no slashes)',
     })
     .optional()

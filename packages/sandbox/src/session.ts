@@ -16,7 +16,7 @@ import {
 } from 'node:fs';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Engine } from '@perimeter/policy';
+import { CREDENTIAL_FILE_NAME, type Engine } from '@perimeter/policy';
 import { BWRAP_PATH, HELPER_PATH, PACKAGE_ROOT, isHelperBuilt } from './preflight.js';
 import { READY_FD, SYSTEM_CA_FILES, bwrapArgs, sessionEnv } from './bwrap-args.js';
 import { hostView } from './host-view.js';
@@ -145,7 +145,7 @@ export function prepareSession(options: SessionOptions): PreparedSession {
       credentialDir = join(dir, 'credentials');
       mkdirSync(credentialDir, { mode: 0o755 });
       for (const [name, placeholder] of files) {
-        if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name))
+        if (!CREDENTIAL_FILE_NAME.test(name))
           throw new SessionError(
             `"${name}" is not a credential file name`,
             'use letters, digits, ".", "_" or "-"',
