@@ -96,6 +96,37 @@ const run = (
 const failed = (r: ClientResult): void => assert.notEqual(r.code, 0, 'the client must fail');
 const succeeded = (r: ClientResult): void => assert.equal(r.code, 0, `the client must succeed: ${r.stderr}`);
 
+/**
+ * A case sent to the allowed host or to BLOCKED_HOST: the proxy must allow or deny it, and the
+ * client must succeed (then `whenAllowed` checks what its user got) or fail (then `whenBlocked`
+ * checks that the refusal reached its user).
+ */
+function destinationCase(
+  to: Destination,
+  c: Pick<ClientCase, 'id' | 'client' | 'run' | 'target'> & {
+    readonly whenAllowed: (result: ClientResult) => void;
+    readonly whenBlocked: (result: ClientResult) => void;
+  },
+): ClientCase {
+  const isBlocked = to === 'blocked';
+  return {
+    id: c.id,
+    client: c.client,
+    run: c.run,
+    target: c.target,
+    expect: isBlocked ? 'deny' : 'allow',
+    verify: (r) => {
+      if (isBlocked) {
+        failed(r);
+        c.whenBlocked(r);
+      } else {
+        succeeded(r);
+        c.whenAllowed(r);
+      }
+    },
+  };
+}
+
 // -- curl (§5 case 5) ----------------------------------------------------------------------------
 
 /** curl over https: CONNECT through the proxy; a refusal shows as "CONNECT tunnel failed, response 403". */
@@ -106,24 +137,20 @@ export const curlHttps =
     if (ctx.tools.curl === undefined) return { skip: 'curl is not installed' };
     const host = hostOf(isBlocked, COMPAT_HOSTS.www);
     const url = ctx.origin.onHost(ctx.origin.web.httpsUrl, host);
-    return {
+    return destinationCase(to, {
       id: 'compat-05',
       client: 'curl',
       run: run(ctx, [ctx.tools.curl, '-sS', '-v', '--fail', '--max-time', '20', url], envFor(ctx)),
       target: `${host}:${ctx.origin.httpsPort}`,
-      expect: isBlocked ? 'deny' : 'allow',
-      verify: (r) => {
-        if (!isBlocked) {
-          succeeded(r);
-          assert.equal(r.stdout, ctx.origin.web.httpsText);
-          return;
-        }
-        failed(r);
+      whenAllowed: (r) => {
+        assert.equal(r.stdout, ctx.origin.web.httpsText);
+      },
+      whenBlocked: (r) => {
         // curl says "CONNECT tunnel failed, response 403" (56), or with --fail "returned error: 403" (22).
         assert.match(r.stderr, /CONNECT tunnel failed, response 403|returned error: 403/);
         assert.match(r.stderr, /< X-Perimeter-Reason: .*blocked\.compat\.test/i);
       },
-    };
+    });
   };
 
 /** curl over plain http: an absolute-form request the proxy forwards; a refusal is an HTTP 403. */
@@ -134,24 +161,20 @@ export const curlHttp =
     if (ctx.tools.curl === undefined) return { skip: 'curl is not installed' };
     const host = hostOf(isBlocked, COMPAT_HOSTS.www);
     const url = ctx.origin.onHost(ctx.origin.web.httpUrl, host);
-    return {
+    return destinationCase(to, {
       id: 'compat-05',
       client: 'curl',
       run: run(ctx, [ctx.tools.curl, '-sS', '-i', '--fail-with-body', '--max-time', '20', url], envFor(ctx)),
       target: `${host}:${ctx.origin.httpPort}`,
-      expect: isBlocked ? 'deny' : 'allow',
-      verify: (r) => {
-        if (!isBlocked) {
-          succeeded(r);
-          assert.match(r.stdout, /^HTTP\/1\.1 200/);
-          assert.ok(r.stdout.endsWith(ctx.origin.web.httpText), r.stdout);
-          return;
-        }
-        failed(r);
+      whenAllowed: (r) => {
+        assert.match(r.stdout, /^HTTP\/1\.1 200/);
+        assert.ok(r.stdout.endsWith(ctx.origin.web.httpText), r.stdout);
+      },
+      whenBlocked: (r) => {
         assert.match(r.stdout, /^HTTP\/1\.1 403/);
         assert.match(r.stdout, /^x-perimeter-reason: .*blocked\.compat\.test/im);
       },
-    };
+    });
   };
 
 // -- git (§5 case 1) -----------------------------------------------------------------------------
@@ -167,7 +190,7 @@ export const gitClone =
       return { skip: 'git (with git-http-backend) is not installed' };
     const host = hostOf(isBlocked, COMPAT_HOSTS.git);
     const into = join(ctx.workDir, 'clone');
-    return {
+    return destinationCase(to, {
       id: 'compat-01',
       client: 'git',
       run: run(
@@ -176,20 +199,16 @@ export const gitClone =
         envFor(ctx, HERMETIC_GIT_ENV),
       ),
       target: `${host}:${ctx.origin.httpsPort}`,
-      expect: isBlocked ? 'deny' : 'allow',
-      verify: (r) => {
-        if (!isBlocked) {
-          succeeded(r);
-          assert.equal(readFileSync(join(into, repo.file), 'utf8'), repo.content);
-          assert.equal(readFileSync(join(into, '.git', 'HEAD'), 'utf8').trim(), 'ref: refs/heads/main');
-          const head = readFileSync(join(into, '.git', 'refs', 'heads', 'main'), 'utf8').trim();
-          assert.equal(head, repo.commit);
-          return;
-        }
-        failed(r);
+      whenAllowed: () => {
+        assert.equal(readFileSync(join(into, repo.file), 'utf8'), repo.content);
+        assert.equal(readFileSync(join(into, '.git', 'HEAD'), 'utf8').trim(), 'ref: refs/heads/main');
+        const head = readFileSync(join(into, '.git', 'refs', 'heads', 'main'), 'utf8').trim();
+        assert.equal(head, repo.commit);
+      },
+      whenBlocked: (r) => {
         assert.match(r.stderr, /CONNECT tunnel failed, response 403/);
       },
-    };
+    });
   };
 
 // -- npm (§5 case 3) -----------------------------------------------------------------------------
@@ -225,29 +244,25 @@ export const npmInstall =
       '--fetch-retries=0',
       '--fetch-timeout=20000',
     ];
-    return {
+    return destinationCase(to, {
       id: 'compat-03',
       client: 'npm',
       run: run(ctx, argv, env, project),
       target: `${host}:${ctx.origin.httpsPort}`,
-      expect: isBlocked ? 'deny' : 'allow',
-      verify: (r) => {
-        if (!isBlocked) {
-          succeeded(r);
-          const installed = join(project, 'node_modules', pkg.name);
-          assert.equal(readFileSync(join(installed, pkg.file), 'utf8'), pkg.content);
-          const lock = JSON.parse(readFileSync(join(project, 'package-lock.json'), 'utf8')) as {
-            packages?: Record<string, { resolved?: string; integrity?: string }>;
-          };
-          const entry = lock.packages?.[`node_modules/${pkg.name}`];
-          assert.equal(entry?.integrity, pkg.integrity);
-          assert.ok(entry?.resolved?.startsWith(pkg.registry), entry?.resolved);
-          return;
-        }
-        failed(r);
+      whenAllowed: () => {
+        const installed = join(project, 'node_modules', pkg.name);
+        assert.equal(readFileSync(join(installed, pkg.file), 'utf8'), pkg.content);
+        const lock = JSON.parse(readFileSync(join(project, 'package-lock.json'), 'utf8')) as {
+          packages?: Record<string, { resolved?: string; integrity?: string }>;
+        };
+        const entry = lock.packages?.[`node_modules/${pkg.name}`];
+        assert.equal(entry?.integrity, pkg.integrity);
+        assert.ok(entry?.resolved?.startsWith(pkg.registry), entry?.resolved);
+      },
+      whenBlocked: (r) => {
         assert.match(r.stderr, /403 Forbidden - GET https:\/\/blocked\.compat\.test:\d+\//);
       },
-    };
+    });
   };
 
 // -- Python (§5 case 6) --------------------------------------------------------------------------
@@ -283,23 +298,19 @@ export const pipInstall =
       target,
       `${pypi.name}==${pypi.version}`,
     ];
-    return {
+    return destinationCase(to, {
       id: 'compat-06',
       client: 'pip',
       run: run(ctx, argv, envFor(ctx, { ...PYTHON_ENV, PIP_CONFIG_FILE: '/dev/null' })),
       target: `${host}:${ctx.origin.httpsPort}`,
-      expect: isBlocked ? 'deny' : 'allow',
-      verify: (r) => {
-        if (!isBlocked) {
-          succeeded(r);
-          assert.match(r.stdout, new RegExp(`Successfully installed ${pypi.name}-${pypi.version}`));
-          assert.equal(readFileSync(join(target, pypi.module, '__init__.py'), 'utf8'), pypi.content);
-          return;
-        }
-        failed(r);
+      whenAllowed: (r) => {
+        assert.match(r.stdout, new RegExp(`Successfully installed ${pypi.name}-${pypi.version}`));
+        assert.equal(readFileSync(join(target, pypi.module, '__init__.py'), 'utf8'), pypi.content);
+      },
+      whenBlocked: (r) => {
         assert.match(`${r.stdout}${r.stderr}`, /Tunnel connection failed: 403/);
       },
-    };
+    });
   };
 
 const URLLIB_SCRIPT = `import sys, urllib.request
@@ -316,22 +327,18 @@ export const pythonUrllib =
     if (python === undefined) return { skip: 'python3 is not installed' };
     const host = hostOf(isBlocked, COMPAT_HOSTS.www);
     const url = ctx.origin.onHost(ctx.origin.web.httpsUrl, host);
-    return {
+    return destinationCase(to, {
       id: 'compat-06',
       client: 'python urllib',
       run: run(ctx, [python, '-c', URLLIB_SCRIPT, url], envFor(ctx, PYTHON_ENV)),
       target: `${host}:${ctx.origin.httpsPort}`,
-      expect: isBlocked ? 'deny' : 'allow',
-      verify: (r) => {
-        if (!isBlocked) {
-          succeeded(r);
-          assert.equal(r.stdout, ctx.origin.web.httpsText);
-          return;
-        }
-        failed(r);
+      whenAllowed: (r) => {
+        assert.equal(r.stdout, ctx.origin.web.httpsText);
+      },
+      whenBlocked: (r) => {
         assert.match(r.stderr, /Tunnel connection failed: 403 Forbidden/);
       },
-    };
+    });
   };
 
 // -- Node's fetch (§5 case 4) ----------------------------------------------------------------------
@@ -371,25 +378,21 @@ export const nodeFetch =
       FETCH_SCRIPT,
       url,
     ];
-    return {
+    return destinationCase(to, {
       id: 'compat-04',
       client: 'node fetch',
       run: run(ctx, argv, envFor(ctx)),
       target: `${host}:${ctx.origin.httpsPort}`,
-      expect: isBlocked ? 'deny' : 'allow',
-      verify: (r) => {
-        if (!isBlocked) {
-          succeeded(r);
-          assert.equal(r.stdout, ctx.origin.web.httpsText);
-          return;
-        }
-        failed(r);
+      whenAllowed: (r) => {
+        assert.equal(r.stdout, ctx.origin.web.httpsText);
+      },
+      whenBlocked: (r) => {
         assert.match(
           r.stderr,
           /the proxy refused CONNECT blocked\.compat\.test:\d+: HTTP\/1\.1 403 Forbidden \(Denied/,
         );
       },
-    };
+    });
   };
 
 /**
