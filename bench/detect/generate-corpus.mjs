@@ -64,7 +64,7 @@ const checksummed = (prefix) => {
   return `${prefix}_${body}${base62(crc32(body), 6)}`;
 };
 const b64url = (s) => Buffer.from(s).toString('base64url');
-const pemBody = (lines) => Array.from({ length: lines }, () => rnd(B64, 64)).join('\n');
+const randomBytes = (n) => Buffer.from(Array.from({ length: n }, () => Math.floor(next() * 256)));
 
 // Each format: family, a generator, and the names it is usually assigned to.
 const FORMATS = [
@@ -246,7 +246,91 @@ const FORMATS = [
   },
 ];
 
-const PEM_KINDS = ['RSA ', 'EC ', 'OPENSSH ', '', 'ENCRYPTED ', 'DSA '];
+// Private keys as the tools write them: the structure's fixed bytes for the key type and size
+// (hex strings, copied from keys made by openssl 3, ssh-keygen 9 and GnuPG 2.2) with random bytes
+// (numbers: how many) where the key material, salt or timestamp goes, base64 wrapped as the tool
+// wraps it. A scanner that checks the body (secretlint wants ASN.1's "MI" or OpenSSH's
+// "openssh-key-v1") sees what it would see in a real key file; random base64 would be unfair to it.
+const ascii = (s) => Buffer.from(s).toString('hex');
+const sshString = (s) => `${(s.length / 2).toString(16).padStart(8, '0')}${s}`;
+const PRIVATE_KEYS = [
+  // PKCS#1 RSA 2048 (openssl genrsa -traditional)
+  { label: 'RSA PRIVATE KEY', parts: ['308204a30201000282010100', 1179] },
+  // SEC1 EC P-256 (openssl ecparam -genkey)
+  { label: 'EC PRIVATE KEY', parts: ['30770201010420', 32, 'a00a06082a8648ce3d030107a14403420004', 64] },
+  // OpenSSH ed25519 (ssh-keygen -t ed25519), unencrypted
+  {
+    label: 'OPENSSH PRIVATE KEY',
+    width: 70,
+    parts: [
+      `${ascii('openssh-key-v1')}00${sshString(ascii('none'))}${sshString(ascii('none'))}0000000000000001`,
+      `00000033${sshString(ascii('ssh-ed25519'))}00000020`,
+      32,
+      '00000090',
+      8,
+      `${sshString(ascii('ssh-ed25519'))}00000020`,
+      32,
+      '00000040',
+      64,
+      `${sshString(ascii('deploy@ci'))}01020304`,
+    ],
+  },
+  // PKCS#8 RSA 2048 (openssl genpkey), the form of GCP service-account keys
+  {
+    label: 'PRIVATE KEY',
+    parts: ['308204bd020100300d06092a864886f70d0101010500048204a7308204a30201000282010100', 1179],
+  },
+  // Encrypted PKCS#8, PBES2 with PBKDF2-SHA256 and AES-256-CBC (openssl pkcs8 -topk8)
+  {
+    label: 'ENCRYPTED PRIVATE KEY',
+    parts: [
+      '3082052d305706092a864886f70d01050d304a302906092a864886f70d01050c301c0408',
+      8,
+      '02020800300c06082a864886f70d02090500301d060960864801650304012a0410',
+      16,
+      '048204d0',
+      1232,
+    ],
+  },
+  // DSA 2048 (openssl pkey -traditional)
+  { label: 'DSA PRIVATE KEY', parts: ['3082034d0201000282010100', 837] },
+  // OpenPGP RSA 2048 secret key (gpg --armor --export-secret-keys): no Version header since 2.1,
+  // a blank line, then the CRC-24 line (RFC 4880 §6.1)
+  { label: 'PGP PRIVATE KEY BLOCK', pgp: true, parts: ['95039804', 4, '010800', 1270] },
+];
+
+const PKCS8_KEY = PRIVATE_KEYS.find((k) => k.label === 'PRIVATE KEY');
+
+/** OpenPGP's CRC-24 of the armoured bytes (RFC 4880 §6.1). */
+function crc24(bytes) {
+  let crc = 0xb704ce;
+  for (const b of bytes) {
+    crc ^= b << 16;
+    for (let i = 0; i < 8; i++) {
+      crc <<= 1;
+      if (crc & 0x1000000) crc ^= 0x1864cfb;
+    }
+  }
+  return crc & 0xffffff;
+}
+
+/** A private key file of `kind`, its lines joined by `eol` (the two characters \n inside a JSON string). */
+function privateKey(kind, eol = '\n') {
+  const bytes = Buffer.concat(
+    kind.parts.map((p) => (typeof p === 'number' ? randomBytes(p) : Buffer.from(p, 'hex'))),
+  );
+  const base64 = bytes.toString('base64');
+  const width = kind.width ?? 64;
+  const lines = Array.from({ length: Math.ceil(base64.length / width) }, (_, i) =>
+    base64.slice(i * width, (i + 1) * width),
+  );
+  if (kind.pgp) {
+    const crc = crc24(bytes);
+    lines.unshift('');
+    lines.push(`=${Buffer.from([crc >> 16, (crc >> 8) & 0xff, crc & 0xff]).toString('base64')}`);
+  }
+  return [`-----BEGIN ${kind.label}-----`, ...lines, `-----END ${kind.label}-----`].join(eol);
+}
 
 // Where a value is written: returns [text, offset of the value].
 const CONTEXTS = [
@@ -318,10 +402,7 @@ function secretRecords() {
   }
   // PEM private keys, as files and inside a service-account JSON (family gcp there).
   for (let i = 0; i < PER_FORMAT * 2; i++) {
-    const kind = PEM_KINDS[i % PEM_KINDS.length];
-    const pgp = i % 8 === 7;
-    const header = pgp ? 'PGP PRIVATE KEY BLOCK' : `${kind}PRIVATE KEY`;
-    const key = `-----BEGIN ${header}-----\n${pgp ? 'Version: GnuPG v2\n\n' : ''}${pemBody(8 + (i % 10))}\n-----END ${header}-----`;
+    const key = privateKey(PRIVATE_KEYS[i % PRIVATE_KEYS.length]);
     const text = `${key}\n`;
     out.push({
       id: `secret-private_key-${++n}`,
@@ -334,7 +415,7 @@ function secretRecords() {
     });
   }
   for (let i = 0; i < PER_FORMAT; i++) {
-    const key = `-----BEGIN PRIVATE KEY-----\\n${pemBody(16).replace(/\n/g, '\\n')}\\n-----END PRIVATE KEY-----`;
+    const key = privateKey(PKCS8_KEY, '\\n');
     const before = `{\n  "type": "service_account",\n  "project_id": "acme-prod-${rnd(DIGITS, 6)}",\n  "private_key_id": "${rnd(HEX, 40)}",\n  "private_key": "`;
     const text = `${before}${key}\\n",\n  "client_email": "deployer@acme-prod.iam.gserviceaccount.com"\n}\n`;
     out.push({
@@ -558,13 +639,13 @@ function benignRecords() {
   for (const piece of chunks(shas)) synthetic('git log', piece);
   for (let i = 0; i < 40; i++) {
     const lines = Array.from({ length: 10 }, () => {
-      const bytes = Buffer.from(Array.from({ length: 64 }, () => Math.floor(next() * 256)));
+      const bytes = randomBytes(64);
       return `    "integrity": "sha512-${bytes.toString('base64')}",\n    "resolved": "https://registry.npmjs.org/pkg-${rnd(LOWER, 6)}/-/pkg-1.${Math.floor(next() * 20)}.0.tgz",`;
     });
     synthetic('integrity', lines.join('\n'));
   }
   for (let i = 0; i < 30; i++) {
-    const bytes = Buffer.from(Array.from({ length: 1200 }, () => Math.floor(next() * 256)));
+    const bytes = randomBytes(1200);
     synthetic(
       'base64 of binary',
       `<img alt="chart" src="data:image/png;base64,${bytes.toString('base64')}">`,
