@@ -382,6 +382,17 @@ function place(format, value) {
   return { kind, text, start, end: start + value.length };
 }
 
+/** A record this script wrote (its own source and licence). */
+const generated = (id, text, kind, label, expect = []) => ({
+  id,
+  source: 'generated: bench/detect/generate-corpus.mjs',
+  licence: 'Apache-2.0',
+  text,
+  context: { kind },
+  expect,
+  label,
+});
+
 function secretRecords() {
   const out = [];
   let n = 0;
@@ -389,44 +400,32 @@ function secretRecords() {
     for (let i = 0; i < PER_FORMAT; i++) {
       const value = format.make();
       const { kind, text, start, end } = place(format, value);
-      out.push({
-        id: `secret-${format.family}-${++n}`,
-        source: 'generated: bench/detect/generate-corpus.mjs',
-        licence: 'Apache-2.0',
-        text,
-        context: { kind },
-        expect: [{ family: format.family, span: [start, end] }],
-        label: 'secret',
-      });
+      out.push(
+        generated(`secret-${format.family}-${++n}`, text, kind, 'secret', [
+          { family: format.family, span: [start, end] },
+        ]),
+      );
     }
   }
   // PEM private keys, as files and inside a service-account JSON (family gcp there).
   for (let i = 0; i < PER_FORMAT * 2; i++) {
     const key = privateKey(PRIVATE_KEYS[i % PRIVATE_KEYS.length]);
     const text = `${key}\n`;
-    out.push({
-      id: `secret-private_key-${++n}`,
-      source: 'generated: bench/detect/generate-corpus.mjs',
-      licence: 'Apache-2.0',
-      text,
-      context: { kind: 'file' },
-      expect: [{ family: 'private_key', span: [0, key.length] }],
-      label: 'secret',
-    });
+    out.push(
+      generated(`secret-private_key-${++n}`, text, 'file', 'secret', [
+        { family: 'private_key', span: [0, key.length] },
+      ]),
+    );
   }
   for (let i = 0; i < PER_FORMAT; i++) {
     const key = privateKey(PKCS8_KEY, '\\n');
     const before = `{\n  "type": "service_account",\n  "project_id": "acme-prod-${rnd(DIGITS, 6)}",\n  "private_key_id": "${rnd(HEX, 40)}",\n  "private_key": "`;
     const text = `${before}${key}\\n",\n  "client_email": "deployer@acme-prod.iam.gserviceaccount.com"\n}\n`;
-    out.push({
-      id: `secret-gcp-${++n}`,
-      source: 'generated: bench/detect/generate-corpus.mjs',
-      licence: 'Apache-2.0',
-      text,
-      context: { kind: 'file' },
-      expect: [{ family: 'gcp', span: [before.length, before.length + key.length] }],
-      label: 'secret',
-    });
+    out.push(
+      generated(`secret-gcp-${++n}`, text, 'file', 'secret', [
+        { family: 'gcp', span: [before.length, before.length + key.length] },
+      ]),
+    );
   }
   return out;
 }
@@ -481,39 +480,15 @@ function templateRecords() {
   for (const value of PLACEHOLDERS) {
     for (let i = 0; i < 3; i++) {
       const [kind, ctx] = pick(CONTEXTS);
-      out.push({
-        id: `template-${++n}`,
-        source: 'generated: bench/detect/generate-corpus.mjs',
-        licence: 'Apache-2.0',
-        text: ctx(pick(names), value),
-        context: { kind },
-        expect: [],
-        label: 'template',
-      });
+      out.push(generated(`template-${++n}`, ctx(pick(names), value), kind, 'template'));
     }
   }
   for (const url of URL_PLACEHOLDERS) {
     const [kind, ctx] = pick(CONTEXTS.filter(([k]) => ['env', 'yaml', 'json'].includes(k)));
-    out.push({
-      id: `template-${++n}`,
-      source: 'generated: bench/detect/generate-corpus.mjs',
-      licence: 'Apache-2.0',
-      text: ctx('DATABASE_URL', url),
-      context: { kind },
-      expect: [],
-      label: 'template',
-    });
+    out.push(generated(`template-${++n}`, ctx('DATABASE_URL', url), kind, 'template'));
   }
   const pem = '-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA...\n...\n-----END RSA PRIVATE KEY-----\n';
-  out.push({
-    id: `template-${n + 1}`,
-    source: 'generated: bench/detect/generate-corpus.mjs',
-    licence: 'Apache-2.0',
-    text: pem,
-    context: { kind: 'file' },
-    expect: [],
-    label: 'template',
-  });
+  out.push(generated(`template-${n + 1}`, pem, 'file', 'template'));
   return out;
 }
 
