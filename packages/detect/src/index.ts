@@ -8,6 +8,7 @@ export { redact } from './redact.js';
 export { fingerprint } from './fingerprint.js';
 export {
   knownMatcher,
+  renderingsOf,
   MIN_KNOWN_LENGTH,
   type KnownHit,
   type KnownMatcher,

@@ -59,31 +59,40 @@ export function base64Aligned(bytes: Uint8Array, shift: 0 | 1 | 2): string {
 
 const hex = (bytes: Uint8Array): string => [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
 
-function renderingsOf(known: KnownValue): Rendering[] {
-  const { id, value } = known;
+/**
+ * Every rendering of `value` this module knows, unfiltered, always the same number in the same
+ * order: so the renderings of a secret pair one to one with those of its placeholder (the proxy
+ * scrubs each from responses back into the other).
+ */
+export function renderingsOf(value: string): { readonly encoding: Encoding; readonly text: string }[] {
   const bytes = new TextEncoder().encode(value);
-  const out: Rendering[] = [{ id, encoding: 'raw', text: value }];
+  const out: { encoding: Encoding; text: string }[] = [{ encoding: 'raw', text: value }];
   for (const shift of [0, 1, 2] as const) {
     const b64 = base64Aligned(bytes, shift);
-    out.push({ id, encoding: 'base64', text: b64 });
-    out.push({ id, encoding: 'base64url', text: b64.replace(/\+/g, '-').replace(/\//g, '_') });
+    out.push({ encoding: 'base64', text: b64 });
+    out.push({ encoding: 'base64url', text: b64.replace(/\+/g, '-').replace(/\//g, '_') });
   }
   const h = hex(bytes);
-  out.push({ id, encoding: 'hex', text: h }, { id, encoding: 'hex', text: h.toUpperCase() });
+  out.push({ encoding: 'hex', text: h }, { encoding: 'hex', text: h.toUpperCase() });
   const percent = encodeURIComponent(value);
   const everyByte = [...bytes].map((b) => `%${b.toString(16).padStart(2, '0').toUpperCase()}`).join('');
   out.push(
-    { id, encoding: 'percent', text: percent },
-    { id, encoding: 'percent', text: everyByte },
-    { id, encoding: 'percent', text: everyByte.toLowerCase() },
+    { encoding: 'percent', text: percent },
+    { encoding: 'percent', text: everyByte },
+    { encoding: 'percent', text: everyByte.toLowerCase() },
   );
   const jsonString = JSON.stringify(value).slice(1, -1);
   const escaped = [...value].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('');
   out.push(
-    { id, encoding: 'json', text: jsonString },
-    { id, encoding: 'json', text: escaped },
-    { id, encoding: 'json', text: escaped.toUpperCase().replace(/\\U/g, '\\u') },
+    { encoding: 'json', text: jsonString },
+    { encoding: 'json', text: escaped },
+    { encoding: 'json', text: escaped.toUpperCase().replace(/\\U/g, '\\u') },
   );
+  return out;
+}
+
+function matchedRenderings(known: KnownValue): Rendering[] {
+  const out = renderingsOf(known.value).map((r) => ({ ...r, id: known.id }));
   // Identical renderings (an alphanumeric value is its own percent and JSON form) are kept once,
   // under the first (rawest) encoding.
   const seen = new Set<string>();
@@ -95,7 +104,7 @@ function renderingsOf(known: KnownValue): Rendering[] {
  * match by chance). Hits are in order of position; overlapping hits of one value are kept once.
  */
 export function knownMatcher(values: readonly KnownValue[]): KnownMatcher {
-  const renderings = values.filter((v) => v.value.length >= MIN_KNOWN_LENGTH).flatMap(renderingsOf);
+  const renderings = values.filter((v) => v.value.length >= MIN_KNOWN_LENGTH).flatMap(matchedRenderings);
   // Renderings by anchor (their first ANCHOR_LENGTH characters); one alternation finds the anchors.
   const byAnchor = new Map<string, Rendering[]>();
   for (const r of renderings) {

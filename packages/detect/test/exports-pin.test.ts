@@ -12,6 +12,7 @@ void it('exports exactly the documented API', () => {
     'fingerprint',
     'knownMatcher',
     'redact',
+    'renderingsOf',
     'scan',
     'scanHost',
     'scanJoined',

@@ -13,7 +13,16 @@
 import { randomBytes } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { alertRecord, decisionRecord, type AuditRecord } from '@perimeter/audit';
-import { knownMatcher, redact, scan, scanHost, scanJoined, type KnownMatcher } from '@perimeter/detect';
+import {
+  MIN_KNOWN_LENGTH,
+  knownMatcher,
+  redact,
+  renderingsOf,
+  scan,
+  scanHost,
+  scanJoined,
+  type KnownMatcher,
+} from '@perimeter/detect';
 import type { Decision, Engine } from '@perimeter/policy';
 
 /** One credential binding of the session, with its real value (host memory only). */
@@ -132,30 +141,6 @@ type Location = string;
 
 function replaceAll(text: string, from: string, to: string): string {
   return text.split(from).join(to);
-}
-
-/**
- * The renderings of a value a server might echo: raw, hex, percent-encoded, and base64 in both
- * alphabets at each of the three alignments it can have inside a longer base64 text (a Basic
- * header, a JSON blob): the characters that depend only on the value, not on its neighbours.
- * Always the same list, in the same order, so a value's renderings pair with its placeholder's.
- */
-function renderings(value: string): string[] {
-  const bytes = Buffer.from(value, 'utf8');
-  const aligned = (alphabet: 'base64' | 'base64url'): string[] =>
-    [0, 1, 2].map((k) => {
-      const text = Buffer.concat([Buffer.alloc(k), bytes]).toString(alphabet);
-      return text.slice(Math.ceil((4 * k) / 3), Math.floor((k + bytes.length) / 3) * 4);
-    });
-  return [
-    value,
-    bytes.toString('base64'),
-    ...aligned('base64'),
-    ...aligned('base64url'),
-    bytes.toString('hex'),
-    bytes.toString('hex').toUpperCase(),
-    encodeURIComponent(value),
-  ];
 }
 
 export function createCredentialGuard(options: CredentialGuardOptions): CredentialGuard {
@@ -427,12 +412,14 @@ export function createCredentialGuard(options: CredentialGuardOptions): Credenti
   const latin1 = (text: string): string => Buffer.from(text, 'utf8').toString('latin1');
   const scrubPairs = new Map<CredentialSlot, [string, string][]>();
   for (const slot of slots) {
-    const from = renderings(slot.value);
-    const to = renderings(slot.placeholder);
+    // detect's renderings (raw, base64 at each alignment, hex, percent, JSON), paired one to one.
+    const from = renderingsOf(slot.value);
+    const to = renderingsOf(slot.placeholder);
     const pairs: [string, string][] = [];
-    from.forEach((r, i) => {
+    from.forEach(({ text }, i) => {
+      const into = to[i]?.text ?? slot.placeholder;
       // Short fragments (a tiny value's aligned base64) would match by chance.
-      if (r.length >= 8 && r !== to[i]) pairs.push([latin1(r), latin1(to[i] ?? slot.placeholder)]);
+      if (text.length >= MIN_KNOWN_LENGTH && text !== into) pairs.push([latin1(text), latin1(into)]);
     });
     scrubPairs.set(slot, pairs);
   }
