@@ -5,7 +5,6 @@
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -29,15 +28,12 @@ import {
   policyYaml,
   put,
   runSession,
+  sha,
   show,
   type SessionResult,
 } from './sandbox-harness.js';
 
 const skip = SANDBOX_SKIP;
-
-function sha(path: string): string {
-  return createHash('sha256').update(readFileSync(path)).digest('hex');
-}
 
 /** The mount events for the home secrets of the red-team policy (rule home-secrets). */
 function assertHomeSecretsDenied(s: SessionResult, home: string): void {

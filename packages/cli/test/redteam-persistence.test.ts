@@ -5,8 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import {
@@ -24,31 +23,12 @@ import {
   policyYaml,
   put,
   runSession,
+  snapshot,
+  sha,
   show,
 } from './sandbox-harness.js';
 
 const skip = SANDBOX_SKIP;
-
-function sha(path: string): string {
-  return createHash('sha256').update(readFileSync(path)).digest('hex');
-}
-
-/** Every file under `dir` with its hash, to compare a tree before and after a session. */
-function snapshot(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string): void => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      // Perimeter's own state (the CLI's compiled-policy cache), written on the host by the CLI.
-      if (p.endsWith('/.local/state/perimeter')) continue;
-      if (e.isDirectory()) walk(p);
-      else if (e.isFile()) out[p.slice(dir.length + 1)] = sha(p);
-      else out[p.slice(dir.length + 1)] = e.isSymbolicLink() ? 'symlink' : 'other';
-    }
-  };
-  walk(dir);
-  return out;
-}
 
 void test(
   'redteam-39 git hooks cannot be written, renamed from samples or made executable',

@@ -7,7 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type StdioOptions } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   chmodSync,
   copyFileSync,
@@ -15,6 +15,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readFileSync,
+  readdirSync,
   rmSync,
   symlinkSync,
   writeFileSync,
@@ -137,6 +138,28 @@ export function host(cmd: string, args: readonly string[], cwd?: string): string
   });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
   return r.stdout;
+}
+
+/** The sha256 of a file on the host, to show a session left it unchanged. */
+export function sha(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
+
+/** Every file under `dir` with its hash, to compare a tree before and after a session. */
+export function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string): void => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      // Perimeter's own state (the CLI's compiled-policy cache), written on the host by the CLI.
+      if (p.endsWith('/.local/state/perimeter')) continue;
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile()) out[p.slice(dir.length + 1)] = sha(p);
+      else out[p.slice(dir.length + 1)] = e.isSymbolicLink() ? 'symlink' : 'other';
+    }
+  };
+  walk(dir);
+  return out;
 }
 
 /** A git repository with one commit, made on the host (as the user would have it before a session). */
@@ -656,6 +679,31 @@ export const SNIFF_SKIP: string | false = !IS_ROOT
   : !existsSync(SANDBOX_PYTHON)
     ? `${SANDBOX_PYTHON} is missing`
     : false;
+
+export interface LookupCapture {
+  /** Stops the capture; asserts the host's control lookup was seen and no packet carried the marker. */
+  assertNothingLeft(message: string): Promise<void>;
+}
+
+/**
+ * Captures packets carrying `marker` (cases 4 and 5), with a control: a lookup of another marker
+ * made from the host must be seen, or a count of zero would prove nothing. Undefined where a
+ * capture cannot run (SNIFF_SKIP says why).
+ */
+export async function captureLookups(t: TestContext, marker: string): Promise<LookupCapture | undefined> {
+  if (SNIFF_SKIP !== false) return undefined;
+  const control = `rt${randomBytes(5).toString('hex')}`;
+  const sniffers = await Promise.all([sniff(t, marker), sniff(t, control)]);
+  // The control: the same kind of lookup, from the host, is seen by the capture.
+  spawnSync('getent', ['hosts', `${control}.attacker.invalid`], { timeout: 5000 });
+  return {
+    async assertNothingLeft(message) {
+      const [seen, controlSeen] = await Promise.all(sniffers.map((x) => x.stop()));
+      assert.ok((controlSeen ?? 0) > 0, 'the capture sees a lookup made on the host (control)');
+      assert.equal(seen, 0, message);
+    },
+  };
+}
 
 /** Starts capturing every packet on every host interface; resolves once the capture is live. */
 export function sniff(t: TestContext, marker: string, maxSeconds = 30): Promise<Sniffer> {
