@@ -27,6 +27,7 @@ import {
   link,
   policyYaml,
   put,
+  reviewOf,
   runSession,
   sha,
   show,
@@ -315,9 +316,7 @@ void test(
       }),
     );
     assertEndedNormally(s);
-    const reported = s.events.some(
-      (e) => e.type !== 'session.start' && JSON.stringify(e).includes('sub/.git'),
-    );
+    const reported = reviewOf(s).newRepositories.includes('sub/.git');
     assert.ok(
       s.stdout.includes('try nested-hook: FAILED') || reported,
       `the new repository's hook was written and nothing reported it\n${show(s)}`,

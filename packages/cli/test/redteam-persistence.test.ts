@@ -22,6 +22,7 @@ import {
   link,
   policyYaml,
   put,
+  reviewOf,
   runSession,
   snapshot,
   sha,
@@ -125,9 +126,7 @@ void test(
     gitRepo(f.workspace);
     const s = await runSession(f, attempts({ gitattributes: 'echo "* filter=x diff=x" >> .gitattributes' }));
     assertEndedNormally(s);
-    const reported = s.events.some(
-      (e) => e.type !== 'session.start' && JSON.stringify(e).includes('.gitattributes'),
-    );
+    const reported = reviewOf(s).changed.includes('.gitattributes');
     assert.ok(s.stdout.includes('try gitattributes: FAILED') || reported, show(s));
   },
 );
@@ -382,12 +381,15 @@ void test(
     assertSucceeded(s, Object.keys(tries));
     assertEndedNormally(s);
     await t.test('audit: the session end lists changed build and lifecycle files for review', () => {
-      const text = s.events
-        .filter((e) => e.type !== 'session.start')
-        .map((e) => JSON.stringify(e))
-        .join('\n');
-      for (const n of ['package.json', 'Makefile', '.pre-commit-config.yaml', 'node_modules/.bin/tsc'])
-        assert.ok(text.includes(n), `${n} is not reported`);
+      const { changed } = reviewOf(s);
+      for (const n of [
+        'package.json',
+        'Makefile',
+        '.pre-commit-config.yaml',
+        'setup.py',
+        'node_modules/.bin/tsc',
+      ])
+        assert.ok(changed.includes(n), `${n} is not reported: ${changed.join(', ')}`);
     });
   },
 );

@@ -523,6 +523,19 @@ export function assertNetworkDenied(s: SessionResult, resource: string | RegExp,
   return deny;
 }
 
+/**
+ * What the session.review event lists: the workspace files the session changed that tools run
+ * later (relative), and the git repositories it created (their .git). Empty when there is none.
+ */
+export function reviewOf(s: SessionResult): { changed: string[]; newRepositories: string[] } {
+  const review = s.events.find((e) => e.type === 'session.review');
+  const list = (v: unknown): string[] => (typeof v === 'string' && v !== '' ? v.split(',') : []);
+  return {
+    changed: list(review?.outcome?.changed_files),
+    newRepositories: list(review?.outcome?.new_repositories),
+  };
+}
+
 /** The spool never holds the secret marker (audit events carry metadata only). */
 export function assertNoLeak(s: SessionResult): void {
   assert.ok(!s.stdout.includes(SECRET), `the workload read a planted secret\n${show(s)}`);
