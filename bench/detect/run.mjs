@@ -9,12 +9,11 @@
 // section from bench/results/detect.json without running anything).
 
 import { Buffer } from 'node:buffer';
-import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { replaceSection } from '../docs-section.mjs';
+import { gitCommit, packageVersion, thisMachine, writeDocsSection } from '../docs-section.mjs';
 import { perimeter, perimeterDecode, secretlint } from './peers.mjs';
 import { score } from './score.mjs';
 import { consoleReport, judgeTargets, markdownSection } from './report.mjs';
@@ -36,26 +35,6 @@ const readJsonl = (name) =>
     .split('\n')
     .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l));
-
-function packageVersion(name) {
-  return JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')).version;
-}
-
-function gitCommit() {
-  try {
-    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-    }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'packages/detect/src'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-    });
-    return dirty.trim() === '' ? commit : `${commit} (packages/detect/src modified)`;
-  } catch {
-    return 'unknown';
-  }
-}
 
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 const median = (xs) => {
@@ -125,22 +104,11 @@ async function timeLatency(peer, benign, rounds) {
 async function main() {
   if (args.includes('--render')) {
     const report = JSON.parse(readFileSync(RESULTS_FILE, 'utf8'));
-    writeFileSync(
-      DOCS_FILE,
-      replaceSection(readFileSync(DOCS_FILE, 'utf8'), 'detect', markdownSection(report)),
-    );
+    writeDocsSection(DOCS_FILE, 'detect', markdownSection(report));
     console.log(`rewrote the detect section of ${DOCS_FILE}`);
     return;
   }
-  const cpus = os.cpus();
-  const machine = {
-    cpu: cpus[0]?.model ?? 'unknown',
-    cores: cpus.length,
-    memoryBytes: os.totalmem(),
-    node: process.versions.node,
-    platform: process.platform,
-    arch: process.arch,
-  };
+  const machine = thisMachine();
   console.log(`Secret detection benchmark: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}`);
   const loadBefore = os.loadavg()[0];
   const corpus = {
@@ -175,9 +143,12 @@ async function main() {
     machine,
     load: { before: loadBefore, after: os.loadavg()[0] },
     packages: {
-      perimeter: gitCommit(),
-      secretlint: packageVersion('secretlint'),
-      preset: packageVersion('@secretlint/secretlint-rule-preset-recommend'),
+      perimeter: gitCommit(ROOT, 'packages/detect/src'),
+      secretlint: packageVersion('secretlint', 'secretlint'),
+      preset: packageVersion(
+        '@secretlint/secretlint-rule-preset-recommend',
+        '@secretlint/secretlint-rule-preset-recommend',
+      ),
     },
     corpus: Object.fromEntries(
       Object.entries(corpus).map(([k, v]) => [
@@ -198,11 +169,7 @@ async function main() {
   console.log(consoleReport(report));
   if (WRITE) {
     writeFileSync(RESULTS_FILE, `${JSON.stringify(report, null, 2)}\n`);
-    if (existsSync(DOCS_FILE))
-      writeFileSync(
-        DOCS_FILE,
-        replaceSection(readFileSync(DOCS_FILE, 'utf8'), 'detect', markdownSection(report)),
-      );
+    writeDocsSection(DOCS_FILE, 'detect', markdownSection(report));
     console.log(`wrote ${RESULTS_FILE} and the detect section of docs/benchmarks.md`);
   }
 }
