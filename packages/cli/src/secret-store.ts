@@ -29,7 +29,7 @@ import { dirname, join } from 'node:path';
 import { UserError } from './errors.js';
 
 /** The policy schema's secret-name syntax (CredentialBinding.secret). */
-export const SECRET_NAME = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/;
+const SECRET_NAME = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/;
 
 /** The largest value the store takes, in bytes of UTF-8: tokens and keys, not files. */
 export const MAX_SECRET_BYTES = 64 * 1024;
@@ -132,7 +132,7 @@ export function secretStoreDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(stateDir(env), 'secrets');
 }
 
-export function isSecretName(name: string): boolean {
+function isSecretName(name: string): boolean {
   return SECRET_NAME.test(name);
 }
 
