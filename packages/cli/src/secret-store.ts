@@ -663,6 +663,16 @@ function decodeKey(text: string | undefined): Buffer | undefined {
   return key.length === KEY_BYTES ? key : undefined;
 }
 
+/** The refusal of a value over MAX_SECRET_BYTES (also raised by `secret set` while it reads one). */
+export function valueTooLong(): SecretStoreError {
+  return new SecretStoreError(
+    'invalid-value',
+    `the value is longer than ${MAX_SECRET_BYTES / 1024} KiB; nothing was stored`,
+    'the store holds tokens, passwords and keys, not files',
+    3,
+  );
+}
+
 /** The value as UTF-8 bytes, checked: not empty, not over the limit. The caller zeroes them. */
 function checkValue(value: string): Buffer {
   if (typeof value !== 'string' || value === '')
@@ -670,12 +680,7 @@ function checkValue(value: string): Buffer {
   const bytes = Buffer.from(value, 'utf8');
   if (bytes.length > MAX_SECRET_BYTES) {
     bytes.fill(0);
-    throw new SecretStoreError(
-      'invalid-value',
-      `the value is longer than ${MAX_SECRET_BYTES / 1024} KiB; nothing was stored`,
-      'the store holds tokens, passwords and keys, not files',
-      3,
-    );
+    throw valueTooLong();
   }
   return bytes;
 }

@@ -6,7 +6,13 @@ import { StringDecoder } from 'node:string_decoder';
 import type { ReadStream } from 'node:tty';
 import { boolFlag, parseArgs } from '../args.js';
 import { UserError } from '../errors.js';
-import { MAX_SECRET_BYTES, assertSecretName, openSecretStore, type SetResult } from '../secret-store.js';
+import {
+  MAX_SECRET_BYTES,
+  assertSecretName,
+  openSecretStore,
+  valueTooLong,
+  type SetResult,
+} from '../secret-store.js';
 import { paint, type Ui } from '../ui.js';
 
 /** The exit code of a prompt cancelled with Ctrl-C, as a shell reports death by SIGINT. */
@@ -114,12 +120,12 @@ async function readStdin(): Promise<string> {
       size += bytes.length;
       if (size > limit) {
         process.stdin.destroy();
-        throw tooLong();
+        throw valueTooLong();
       }
     }
     let data = Buffer.concat(chunks);
     if (data.at(-1) === 0x0a) data = data.subarray(0, data.at(-2) === 0x0d ? -2 : -1);
-    if (data.length > MAX_SECRET_BYTES) throw tooLong();
+    if (data.length > MAX_SECRET_BYTES) throw valueTooLong();
     try {
       return new TextDecoder('utf-8', { fatal: true }).decode(data);
     } catch {
@@ -128,13 +134,6 @@ async function readStdin(): Promise<string> {
   } finally {
     for (const c of chunks) c.fill(0);
   }
-}
-
-function tooLong(): UserError {
-  return new UserError(
-    `the value is longer than ${MAX_SECRET_BYTES / 1024} KiB; nothing was stored`,
-    'the store holds tokens, passwords and keys, not files',
-  );
 }
 
 /** Asks twice on the terminal, without echo; undefined when cancelled. */
