@@ -2,17 +2,17 @@
 // intercepted host, then cached). Prints medians and p95 in milliseconds, and the machine.
 // Run: npx tsc -b packages/egress && node bench/egress/ca-mint.mjs [rounds]
 
-import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { createSessionCa } from '../../packages/egress/dist/src/ca.js';
+import { describeMachine, thisMachine } from '../docs-section.mjs';
+import { percentile } from './report.mjs';
 
 const ROUNDS = Number(process.argv[2] ?? 200);
 const WARMUP = 20;
 
 function quantiles(samples) {
   const sorted = [...samples].sort((a, b) => a - b);
-  const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-  return { median: at(0.5), p95: at(0.95), min: sorted[0] };
+  return { median: percentile(sorted, 0.5), p95: percentile(sorted, 0.95), min: sorted[0] };
 }
 
 function time(fn) {
@@ -38,9 +38,7 @@ for (let i = 0; i < ROUNDS; i++) mintTimes.push(time(() => ca.contextFor(`h${i}.
 const hitTimes = [];
 for (let i = 0; i < ROUNDS; i++) hitTimes.push(time(() => ca.contextFor(`h${i}.example.com`)));
 
-console.log(
-  `machine: ${cpus()[0]?.model.trim()} x${cpus().length}, Node ${process.version}, ${ROUNDS} rounds`,
-);
+console.log(`machine: ${describeMachine(thisMachine())}, ${ROUNDS} rounds`);
 console.log(`create CA         ${fmt(quantiles(caTimes))}`);
 console.log(`mint leaf         ${fmt(quantiles(mintTimes))}`);
 console.log(`cached leaf       ${fmt(quantiles(hitTimes))}`);
