@@ -26,10 +26,8 @@ import {
 } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { SECRET_NAME } from '@perimeter/policy';
 import { UserError } from './errors.js';
-
-/** The policy schema's secret-name syntax (CredentialBinding.secret). */
-const SECRET_NAME = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/;
 
 /** The largest value the store takes, in bytes of UTF-8: tokens and keys, not files. */
 export const MAX_SECRET_BYTES = 64 * 1024;
@@ -66,8 +64,8 @@ export interface SecretStore {
   /** The value of one secret, or undefined when there is none of that name. */
   get(name: string): string | undefined;
   /**
-   * The values of several secrets at once, for a session: fails with one SecretStoreError naming
-   * every missing secret (and how to add it) rather than the first.
+   * The values of several secrets at once, for a session, with one read of the store: a name the
+   * store does not hold is absent from the map (the session leaves its binding out).
    */
   getMany(names: readonly string[]): Map<string, string>;
   /** Stores (or replaces) a value. */
@@ -79,7 +77,6 @@ export interface SecretStore {
 export type SecretStoreErrorCode =
   | 'invalid-name'
   | 'invalid-value'
-  | 'missing-secrets'
   | 'unsafe-permissions'
   | 'corrupt-store'
   | 'key-missing'
@@ -276,13 +273,6 @@ class LocalSecretStore implements SecretStore {
   getMany(names: readonly string[]): Map<string, string> {
     for (const name of names) assertSecretName(name);
     const state = this.read();
-    const missing = [...new Set(names)].filter((n) => !state.secrets.has(n));
-    if (missing.length > 0)
-      throw new SecretStoreError(
-        'missing-secrets',
-        `${missing.length === 1 ? 'a secret is' : `${missing.length} secrets are`} not in the secret store: ${missing.join(', ')}`,
-        `add ${missing.length === 1 ? 'it' : 'each'} with: ${missing.map((n) => `perimeter secret set ${n}`).join('; ')}`,
-      );
     const values = new Map<string, string>();
     for (const name of names) {
       const record = state.secrets.get(name);

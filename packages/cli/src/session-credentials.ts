@@ -51,9 +51,7 @@ export function sessionCredentials(
   let values = new Map<string, string>();
   const missing: { readonly binding: string; readonly secret: string }[] = [];
   if (bindings.length > 0) {
-    const store = openSecretStore(options.store);
-    const held = new Set(store.names().map((e) => e.name));
-    values = store.getMany([...new Set(bindings.map((b) => b.secret))].filter((n) => held.has(n)));
+    values = openSecretStore(options.store).getMany([...new Set(bindings.map((b) => b.secret))]);
   }
   const env: Record<string, string> = {};
   const files: Record<string, string> = {};
