@@ -2,7 +2,8 @@
 // repository root or a given directory, and real temporary directories for the policy files a test
 // writes. It never mocks the filesystem and never touches the examples or the source.
 
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -92,4 +93,14 @@ export function policyHeader(name: string, org = 'test', layer = 'org'): string 
     `  layer: ${layer}`,
     '',
   ].join('\n');
+}
+
+/** Fails if any file in `dir` holds `value` as it is, in base64 or in hex. */
+export function assertNoPlaintext(dir: string, value: string): void {
+  const forms = [value, Buffer.from(value).toString('base64'), Buffer.from(value).toString('hex')];
+  for (const name of readdirSync(dir)) {
+    const bytes = readFileSync(join(dir, name));
+    for (const form of forms)
+      assert.ok(!bytes.includes(form), `${name} holds the value in plaintext (${form.slice(0, 8)}…)`);
+  }
 }

@@ -18,7 +18,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { REPO_ROOT, tempDir } from './cli-harness.js';
+import { REPO_ROOT, assertNoPlaintext, tempDir } from './cli-harness.js';
 import {
   MAX_SECRET_BYTES,
   SecretStoreError,
@@ -65,15 +65,6 @@ function storeDoc(dir: string): {
 }
 
 /** Every file in the store directory, in every encoding a careless store might use. */
-function assertNoPlaintext(dir: string, value: string): void {
-  const forms = [value, Buffer.from(value).toString('base64'), Buffer.from(value).toString('hex')];
-  for (const name of readdirSync(dir)) {
-    const bytes = readFileSync(join(dir, name));
-    for (const form of forms)
-      assert.ok(!bytes.includes(form), `${name} holds the value in plaintext (${form.slice(0, 8)}…)`);
-  }
-}
-
 void test('a stored value comes back exactly, and names() lists names and times, never values', (t) => {
   const { store } = freshStore(t);
   const unicode = 'päss wörd ✓ \t with spaces\nand a second line';
