@@ -31,6 +31,8 @@ if (existsSync(entry)) {
     target: 'node20',
     logLevel: 'warning',
     legalComments: 'none',
+    minifyWhitespace: true,
+    minifySyntax: true,
     define: { 'import.meta.url': '__perimeterModuleUrl' },
     banner: { js: "const __perimeterModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
   });

@@ -26,10 +26,37 @@ const srtPkg = JSON.parse(
 const ourPkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
 
 const workspace = mkdtempSync(join(tmpdir(), 'bench-sandbox-'));
+// A second workspace shaped like a JavaScript project after `npm install`: 300 packages in
+// node_modules, ~13,000 entries. Sandboxes that search the workspace for files to protect pay for
+// its size at every start.
+const project = mkdtempSync(join(tmpdir(), 'bench-sandbox-project-'));
+const PROJECT_PACKAGES = 300;
+for (let p = 0; p < PROJECT_PACKAGES; p++) {
+  const pkg = join(project, 'node_modules', `pkg-${p}`);
+  for (const sub of ['lib', 'lib/internal', 'dist', 'types']) {
+    mkdirSync(join(pkg, sub), { recursive: true });
+    for (let f = 0; f < 9; f++) writeFileSync(join(pkg, sub, `file-${f}.js`), '');
+  }
+  writeFileSync(join(pkg, 'package.json'), '{}');
+  writeFileSync(join(pkg, 'README.md'), '');
+}
+mkdirSync(join(project, 'src'));
+for (let f = 0; f < 50; f++) writeFileSync(join(project, 'src', `module-${f}.ts`), '');
+writeFileSync(join(project, 'package.json'), '{}');
+const projectEntries = PROJECT_PACKAGES * (1 + 4 * 10 + 2) + 1 + 1 + 50 + 1;
 const spools = join(workspace, '..', `${workspace.split('/').pop()}-audit`);
 mkdirSync(spools);
 let runNo = 0;
 
+const perimeterRun = () => [
+  process.execPath,
+  PERIMETER,
+  'run',
+  '--audit',
+  join(spools, `run-${runNo++}.jsonl`),
+  '--',
+  'true',
+];
 const PEERS = [
   { key: 'bare', label: 'bare `true`', argv: () => ['/usr/bin/true'] },
   {
@@ -37,20 +64,20 @@ const PEERS = [
     label: '`node -e 0` (reference: Node.js start-up alone)',
     argv: () => [process.execPath, '-e', '0'],
   },
-  {
-    key: 'perimeter',
-    label: '`perimeter run -- true`',
-    argv: () => [
-      process.execPath,
-      PERIMETER,
-      'run',
-      '--audit',
-      join(spools, `run-${runNo++}.jsonl`),
-      '--',
-      'true',
-    ],
-  },
+  { key: 'perimeter', label: '`perimeter run -- true`', argv: perimeterRun },
   { key: 'srt', label: '`srt true` (sandbox-runtime)', argv: () => [SRT, 'true'] },
+  {
+    key: 'perimeterProject',
+    label: '`perimeter run -- true`, project workspace',
+    argv: perimeterRun,
+    cwd: project,
+  },
+  {
+    key: 'srtProject',
+    label: '`srt true`, project workspace',
+    argv: () => [SRT, 'true'],
+    cwd: project,
+  },
 ];
 
 // Every command runs in the same environment, without NODE_EXTRA_CA_CERTS: Node reads that file
@@ -58,10 +85,10 @@ const PEERS = [
 // would measure the machine's setup, not the sandboxes.
 const { NODE_EXTRA_CA_CERTS: extraCerts, ...benchEnv } = process.env;
 
-function once(argv) {
+function once(argv, cwd = workspace) {
   const started = process.hrtime.bigint();
   const r = spawnSync(argv[0], argv.slice(1), {
-    cwd: workspace,
+    cwd,
     env: benchEnv,
     stdio: ['ignore', 'ignore', 'pipe'],
     timeout: 30_000,
@@ -80,7 +107,9 @@ const available = [];
 const skipped = [];
 for (const peer of PEERS) {
   const probe =
-    peer.key === 'srt' && !existsSync(SRT) ? { ok: false, err: 'not installed' } : once(peer.argv());
+    peer.argv()[0] === SRT && !existsSync(SRT)
+      ? { ok: false, err: 'not installed' }
+      : once(peer.argv(), peer.cwd);
   if (probe.ok) available.push(peer);
   else skipped.push({ key: peer.key, label: peer.label, reason: probe.err || 'failed' });
 }
@@ -92,7 +121,7 @@ for (let round = 0; round < ROUNDS && Date.now() - started < BUDGET_MS; round++)
   // Rotate the order each round.
   for (let i = 0; i < available.length; i++) {
     const peer = available[(round + i) % available.length];
-    const r = once(peer.argv());
+    const r = once(peer.argv(), peer.cwd);
     if (r.ok) samples[peer.key].push(r.ms);
   }
 }
@@ -122,6 +151,12 @@ if (stats.perimeter) {
       target: "start-up overhead below srt's",
       measured: `${overhead('perimeter').toFixed(0)} ms vs ${overhead('srt').toFixed(0)} ms`,
       pass: overhead('perimeter') < overhead('srt'),
+    });
+  if (stats.perimeterProject && stats.srtProject)
+    targets.push({
+      target: "start-up overhead below srt's, project workspace",
+      measured: `${overhead('perimeterProject').toFixed(0)} ms vs ${overhead('srtProject').toFixed(0)} ms`,
+      pass: overhead('perimeterProject') < overhead('srtProject'),
     });
 }
 
@@ -154,7 +189,8 @@ const section = [
   '',
   `Measured ${report.date} on ${describeMachine(machine)}; Perimeter ${report.versions.perimeter}, srt ${report.versions.srt}. Wall time from spawning the command to its exit, ${report.rounds} rounds, peers in rotating order within each round. Load average (1 min) ${load[0].toFixed(2)} before and ${load[1].toFixed(2)} after. Every command runs without NODE_EXTRA_CA_CERTS${extraCerts ? ` (set in this machine's environment to ${extraCerts}; Node reads it at every start)` : ''}.`,
   '',
-  '`perimeter run -- true` does everything a session does: loads and compiles the embedded default policy, plans the mounts (walking the workspace), opens the hash-chained audit spool and writes the opening events (one fsync), looks up the secrets the policy binds (none are stored here) and makes the session CA and its trust bundle, starts the HTTP and SOCKS5 proxies on Unix sockets, runs bubblewrap (every namespace, the mount plan, the helper that verifies the mounts, starts the bridge and loads seccomp), waits for `true`, and writes `session.end`. `srt true` runs with its default settings (no settings file).',
+  '`perimeter run -- true` does everything a session does: loads and compiles the embedded default policy, plans the mounts (walking the workspace), opens the hash-chained audit spool and writes the opening events (one fsync), looks up the secrets the policy binds (none are stored here) and makes the session CA and its trust bundle, starts the HTTP and SOCKS5 proxies on Unix sockets, runs bubblewrap (every namespace, the mount plan, the helper that verifies the mounts, starts the bridge and loads seccomp), waits for `true`, and writes `session.end`. `srt true` runs with its default settings (no settings file). ' +
+    `The project workspace holds ${PROJECT_PACKAGES} packages in node_modules (${projectEntries.toLocaleString('en-US')} entries), which Perimeter walks for floating denials such as \`**/.env\` and nested git repositories.`,
   '',
   '| Command | Median ms | p99 ms | Min ms | Added over bare (median) | Runs |',
   '| --- | ---: | ---: | ---: | ---: | ---: |',
@@ -169,6 +205,7 @@ const section = [
 ].join('\n');
 writeDocsSection(DOCS, 'sandbox', section);
 rmSync(workspace, { recursive: true, force: true });
+rmSync(project, { recursive: true, force: true });
 rmSync(spools, { recursive: true, force: true });
 console.log(
   section

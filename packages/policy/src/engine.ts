@@ -18,6 +18,7 @@ import {
   expandPathPattern,
   literalPrefix,
   matchPath,
+  matchSegment,
   matchSegments,
   type ExpandedPathPattern,
   type PathContext,
@@ -80,6 +81,14 @@ export interface FilesystemAnchor {
   /** Canonical absolute directory (or file) named by the pattern's literal segments. */
   readonly dir: string;
   readonly shape: 'subtree' | 'exact' | 'glob';
+  /**
+   * For a walk that looks for what a `glob` pattern names: false when no path with this last name
+   * can match (the pattern's last segment other than a trailing `**` rejects it). A pattern that
+   * ends in `**` also matches everything below a match, so a walk keeps deciding there.
+   */
+  readonly mayMatchName: (name: string) => boolean;
+  /** The pattern ends in `**`: everything below a directory it matches matches too. */
+  readonly coversBelowMatch: boolean;
 }
 
 /** Why the decision came out as it did. */
@@ -299,6 +308,9 @@ export class Engine {
               : rest.length === 1 && rest[0]?.kind === 'any-depth'
                 ? 'subtree'
                 : 'glob';
+          let end = rest.length;
+          while (end > 0 && rest[end - 1]?.kind === 'any-depth') end--;
+          const last = end > 0 ? rest[end - 1] : undefined;
           out.push({
             ref: rule.ref,
             read: rule.read,
@@ -306,6 +318,8 @@ export class Engine {
             text: pattern.text,
             dir: `/${prefix.join('/')}`,
             shape,
+            mayMatchName: last === undefined ? () => true : (name) => matchSegment(last, name),
+            coversBelowMatch: end < rest.length,
           });
         }
       }

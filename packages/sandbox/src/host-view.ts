@@ -2,7 +2,7 @@
 // nothing is ever written.
 
 import { lstatSync, readFileSync, readdirSync, realpathSync } from 'node:fs';
-import type { EntryFact, HostView } from './mount-plan.js';
+import type { DirEntry, EntryFact, HostView } from './mount-plan.js';
 
 const MAX_TEXT = 64 * 1024;
 
@@ -23,9 +23,12 @@ export const hostView: HostView = {
       return undefined;
     }
   },
-  list(path: string): readonly string[] | undefined {
+  list(path: string): readonly DirEntry[] | undefined {
     try {
-      return readdirSync(path);
+      return readdirSync(path, { withFileTypes: true }).map((d) => ({
+        name: d.name,
+        type: d.isDirectory() ? 'dir' : d.isFile() ? 'file' : d.isSymbolicLink() ? 'symlink' : 'other',
+      }));
     } catch {
       return undefined;
     }

@@ -32,13 +32,18 @@ export interface EntryFact {
   readonly ino: string;
 }
 
+export interface DirEntry {
+  readonly name: string;
+  readonly type: EntryFact['type'];
+}
+
 /** What the planner may ask of the host. Production: host-view.ts; tests: a real temp directory. */
 export interface HostView {
   lstat(path: string): EntryFact | undefined;
   /** The canonical path with every symlink resolved, or undefined when it does not resolve. */
   realpath(path: string): string | undefined;
-  /** Directory entries (names), or undefined when unreadable. */
-  list(path: string): readonly string[] | undefined;
+  /** Directory entries with their types (from the directory itself: no lstat), or undefined when unreadable. */
+  list(path: string): readonly DirEntry[] | undefined;
   /** A small text file's contents, or undefined. */
   readText(path: string): string | undefined;
 }
@@ -363,10 +368,13 @@ export function planMounts(input: PlanInput): MountPlan {
   const gitFiles = new Set<string>();
   const limit = input.scanLimit ?? 200_000;
   let visited = 0;
-  const walk = (dir: string): void => {
-    const names = view.list(dir);
-    if (!names) return;
-    for (const name of names) {
+  // A floating pattern is decided only for the names it can match (and below a match, for one that
+  // ends in `**`): deciding every path of a workspace with node_modules would cost more than the
+  // rest of the launch.
+  const walk = (dir: string, below: readonly FilesystemAnchor[]): void => {
+    const entries = view.list(dir);
+    if (!entries) return;
+    for (const { name, type } of entries) {
       if (++visited > limit) {
         throw new PlanError(
           `the writable directories hold more than ${limit} entries, too many to check for protected files before launch`,
@@ -374,21 +382,23 @@ export function planMounts(input: PlanInput): MountPlan {
         );
       }
       const path = join(dir, name);
-      const fact = view.lstat(path);
-      if (!fact) continue;
-      if (name === '.git' && fact.type === 'file') {
+      if (name === '.git' && type === 'file') {
         gitFiles.add(path);
         const target = resolveGitFile(path);
         if (target !== undefined) gitDirs.add(target);
       } else if (name === '.git') gitDirs.add(path);
-      else if (fact.type === 'dir' && path.includes('/.git/') && isGitDir(path)) gitDirs.add(path); // .git/modules/NAME
-      if (floating.some((a) => isUnder(path, a.dir))) {
+      else if (type === 'dir' && path.includes('/.git/') && isGitDir(path)) gitDirs.add(path); // .git/modules/NAME
+      const named = floating.filter((a) => a.mayMatchName(name) && isUnder(path, a.dir));
+      if (named.length > 0 || below.length > 0) {
         const read = decide(path, 'read');
         if (read.decision !== 'allow' || decide(path, 'write').decision !== 'allow')
           applyDenial(path, read.rules[0] ? `rule ${read.rules[0].rule}` : 'default');
       }
       // Git's object store is large and holds nothing that runs; everything else is walked.
-      if (fact.type === 'dir' && !(name === 'objects' && dir.endsWith('.git')) && !isHidden(path)) walk(path);
+      if (type === 'dir' && !(name === 'objects' && dir.endsWith('.git')) && !isHidden(path)) {
+        const covering = named.filter((a) => a.coversBelowMatch);
+        walk(path, covering.length === 0 ? below : [...below, ...covering]);
+      }
     }
   };
   const isGitDir = (dir: string): boolean =>
@@ -407,7 +417,7 @@ export function planMounts(input: PlanInput): MountPlan {
   // refilled by the tools themselves) are not, and the plan says so.
   const workspaceRoot = visibleRoot(input.workspace);
   const isWorkspaceWritable = workspaceRoot?.writable === true;
-  if (isWorkspaceWritable) walk(input.workspace);
+  if (isWorkspaceWritable) walk(input.workspace, []);
   const unscanned = writableRoots
     .filter((r) => r.dest !== input.workspace && r !== workspaceRoot)
     .map((r) => r.dest);
@@ -467,7 +477,7 @@ export function planMounts(input: PlanInput): MountPlan {
       why: 'submodule git directories',
     });
     verify.push({ path: modules, dev: fact.dev, ino: fact.ino });
-    for (const name of view.list(modules) ?? []) {
+    for (const { name } of view.list(modules) ?? []) {
       const child = join(modules, name);
       const c = view.lstat(child);
       if (c?.type !== 'dir') continue;

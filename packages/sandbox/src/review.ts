@@ -6,7 +6,7 @@
 // launch with the workspace after it; reported, not undone.
 
 import { createHash } from 'node:crypto';
-import { lstatSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { lstatSync, readFileSync, readdirSync, readlinkSync, type Dirent } from 'node:fs';
 import { join, relative } from 'node:path';
 
 /** Files at the top of the workspace that tools run or read as instructions. */
@@ -103,24 +103,16 @@ function findGitDirs(dir: string, limit: number): string[] {
   while (stack.length > 0 && visited < limit) {
     const at = stack.pop() as string;
     visited++;
-    let names: string[];
+    let entries: Dirent[];
     try {
-      names = readdirSync(at);
+      entries = readdirSync(at, { withFileTypes: true });
     } catch {
       continue;
     }
-    for (const name of names) {
-      const path = join(at, name);
-      if (name === '.git') {
-        out.push(path);
-        continue;
-      }
-      if (name === 'node_modules') continue;
-      try {
-        if (lstatSync(path).isDirectory()) stack.push(path);
-      } catch {
-        // vanished: nothing to review
-      }
+    for (const entry of entries) {
+      const path = join(at, entry.name);
+      if (entry.name === '.git') out.push(path);
+      else if (entry.name !== 'node_modules' && entry.isDirectory()) stack.push(path);
     }
   }
   return out;

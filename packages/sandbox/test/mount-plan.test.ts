@@ -402,6 +402,51 @@ describe('mount plan: denials', () => {
     assert.equal(seenAs(plan, join(host.workspace, '.env.example')), 'rw');
   });
 
+  it('redteam-24: a floating pattern is decided only for the names it can match, with the same plan as deciding every path', () => {
+    const host = makeHost({
+      'ws/app/secrets/db.txt': 's',
+      'ws/app/secrets/deep/key.txt': 's',
+      'ws/node_modules/pkg/certs/server.pem': 's',
+      'ws/home/.aws/prod/credentials': 's',
+      'ws/home/.aws/prod/config': 'c',
+      'ws/build/generated/out.js': 'x',
+      'ws/src/secretsfile': 'x',
+      'ws/src/index.ts': 'x',
+    });
+    const filesystem: FilesystemSection = {
+      allow: [WORKSPACE_RW],
+      deny: [
+        { id: 'secrets', paths: ['**/secrets/**'] },
+        { id: 'pem', paths: ['${workspace}/**/*.pem'] },
+        { id: 'aws', paths: ['**/.aws/*/credentials'] },
+        { id: 'generated', paths: ['**/generated/**'], access: 'write' },
+      ],
+    };
+    const input = {
+      view: hostView,
+      workspace: host.workspace,
+      home: host.home,
+      maskDir: host.maskDir,
+      maskFile: host.maskFile,
+    };
+    const engine = engineFor(host, filesystem);
+    const plan = planMounts({ engine, ...input });
+    assert.equal(seenAs(plan, join(host.workspace, 'app/secrets/deep/key.txt')), 'masked');
+    assert.equal(seenAs(plan, join(host.workspace, 'node_modules/pkg/certs/server.pem')), 'masked');
+    assert.equal(seenAs(plan, join(host.workspace, 'home/.aws/prod/credentials')), 'masked');
+    assert.equal(seenAs(plan, join(host.workspace, 'home/.aws/prod/config')), 'rw');
+    assert.equal(seenAs(plan, join(host.workspace, 'build/generated/out.js')), 'ro');
+    assert.equal(seenAs(plan, join(host.workspace, 'src/secretsfile')), 'rw');
+    // The same engine with every pattern claiming every name: the walk decides every path.
+    const everyPath = Object.create(engine, {
+      filesystemAnchors: {
+        value: () =>
+          engine.filesystemAnchors().map((a) => ({ ...a, mayMatchName: () => true, coversBelowMatch: true })),
+      },
+    }) as Engine;
+    assert.deepEqual(planMounts({ engine: everyPath, ...input }).mounts, plan.mounts);
+  });
+
   it('redteam-26: a denied symlink in the workspace masks what it points to', () => {
     const host = makeHost({ 'ws/config/real.env': 's', 'ws/.env': link('config/real.env') });
     const plan = planFor(host, { allow: [WORKSPACE_RW], deny: [{ id: 'env', paths: ['**/.env'] }] });
