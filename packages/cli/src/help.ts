@@ -14,6 +14,8 @@ Commands:
   policy simulate FILE...   replay recorded decisions against a draft policy
   check SURFACE TARGET      decide one request: network, filesystem, mcp, exec, credential
   proxy                     run the egress proxy on loopback, deciding every connection
+  mcp                       the MCP gateway: the policy's servers behind one endpoint, every call decided
+  mcp pins list|approve     review and approve tool definitions the gateway holds back
   doctor                    report which protections this machine supports
   audit verify FILE...      check session audit spools for edits, deletions and reordering
   audit tail [FILE]         show a session's latest audit events (--follow to keep watching)
@@ -256,6 +258,67 @@ Exit codes: 0 stopped, 3 invalid input or policy, or the address is taken.
 Examples:
   perimeter proxy --policy examples/balanced.yaml --audit session.jsonl
   HTTPS_PROXY=http://127.0.0.1:3128 curl https://api.github.com/`,
+
+  mcp: `perimeter mcp — the MCP gateway: one chokepoint for every tool call
+
+Usage: perimeter mcp [--policy FILE...] [--listen 127.0.0.1:PORT [--token-file FILE]] [--audit FILE]
+
+Serves one MCP endpoint in front of the servers the policy's catalog (mcp.servers) declares:
+stdio servers it starts itself (command lines only from the policy) and remote Streamable HTTP
+or SSE servers. Tools are named SERVER__TOOL. A tool is listed only when the policy allows it
+and its definition is pinned (mcp.servers[].pins, or approved with "perimeter mcp pins approve";
+mcp.pinning: tofu trusts first sight); a changed or poisoned definition is held back. Every call
+is decided again with its arguments; a denied tool fails exactly like an unknown one. Secrets
+in arguments and results are blocked (or redacted: mcp.secrets). Every list, call, result,
+denial, drift, quarantine, spawn and crash is an audit event.
+
+By default it speaks MCP on standard input and output, for an agent to start as its one MCP
+server; notices go to standard error.
+
+Options:
+  --policy FILE...     policy files or directories (default: the embedded default policy)
+  --listen ADDR        serve Streamable HTTP at http://ADDR/mcp instead (loopback only; 0 picks a port)
+  --token-file FILE    the bearer token clients must send (default: a new random one, written to
+                       $XDG_STATE_HOME/perimeter/mcp-token)
+  --origin URL...      browser origins allowed besides the gateway's own (Origin is checked)
+  --audit FILE         the audit spool (default: a new one under $XDG_STATE_HOME/perimeter/sessions)
+  --workspace DIR      what \${workspace} means in the catalog and in rules (default: the current directory)
+  --user U, --groups a,b   the subject; without --groups, group policies do not apply
+
+Exit codes: 0 stopped (the client closed the connection, or Ctrl-C), 3 invalid input or policy.
+
+Examples:
+  perimeter mcp --policy examples/mcp.yaml
+  perimeter mcp --policy examples/mcp.yaml --listen 127.0.0.1:8808
+  claude mcp add perimeter -- perimeter mcp --policy examples/mcp.yaml`,
+
+  'mcp pins': `perimeter mcp pins — tool definitions, approved and held back
+
+Usage: perimeter mcp pins <list|approve> [options]
+
+Run "perimeter mcp pins <command> --help" for each command.`,
+
+  'mcp pins list': `perimeter mcp pins list — what is approved and what waits for approval
+
+Usage: perimeter mcp pins list [--json]
+
+Lists the tool definitions the gateway holds back (new under pinning: approve, changed since
+they were pinned, or quarantined for poisoning), with what changed, and the approved pins.
+
+Options:
+  --json    print the pin store as JSON`,
+
+  'mcp pins approve': `perimeter mcp pins approve — approve a held tool definition
+
+Usage: perimeter mcp pins approve SERVER [TOOL] [--hash sha256:…]
+
+Approves exactly the definition the gateway saw and held (all of SERVER's held tools when no
+TOOL is named). With --hash, the approval holds only if the held definition has that hash. A
+running gateway shows the tool at the next tools/list.
+
+Examples:
+  perimeter mcp pins list
+  perimeter mcp pins approve filesystem write_file`,
 
   secret: `perimeter secret — the local secret store
 

@@ -2,6 +2,7 @@
 // unless --debug) and returns the exit code. bin/perimeter.js calls it.
 
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { runAuditTail, runAuditVerify } from './commands/audit.js';
 import { runCheck } from './commands/check.js';
 import { runDoctor } from './commands/doctor.js';
@@ -12,10 +13,21 @@ import { runSecretLs, runSecretRm, runSecretSet } from './commands/secret.js';
 import { runExplain, runLint, runSimulate, runTest, runValidate } from './commands/policy.js';
 import { SpoolError } from '@perimeter/audit';
 import { UserError } from './errors.js';
-import { helpFor } from './help.js';
+import { HELP, helpFor } from './help.js';
+import type * as McpCommandsModule from './commands/mcp.js';
 import { terminalUi, type Ui } from './ui.js';
 
 type Command = (argv: readonly string[], ui: Ui) => number | Promise<number>;
+
+// The MCP gateway and the SDK under it load only when an mcp command runs: every `perimeter run`
+// reads and compiles what the one-file bundle holds, so the bundle does not hold them. They are
+// required at run time from beside this file (Node >= 20.19 requires ES modules), which works the
+// same from the bundle and from the modules; the bundler does not follow this require.
+const MCP_COMMANDS = './commands/mcp.js';
+const mcp =
+  (name: 'runMcp' | 'runMcpPinsList' | 'runMcpPinsApprove'): Command =>
+  (argv, ui) =>
+    (createRequire(import.meta.url)(MCP_COMMANDS) as typeof McpCommandsModule)[name](argv, ui);
 
 const COMMANDS: Readonly<Record<string, Command>> = {
   'policy validate': runValidate,
@@ -27,6 +39,9 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   'audit tail': runAuditTail,
   check: runCheck,
   proxy: runProxy,
+  mcp: mcp('runMcp'),
+  'mcp pins list': mcp('runMcpPinsList'),
+  'mcp pins approve': mcp('runMcpPinsApprove'),
   run: runRun,
   doctor: runDoctor,
   'secret set': runSecretSet,
@@ -58,8 +73,9 @@ export function main(argv: readonly string[], ui: Ui = terminalUi()): number | P
       ui.out(version());
       return 0;
     }
-    const two = `${args[0] ?? ''} ${args[1] ?? ''}`;
-    const name = COMMANDS[two] ? two : args[0] !== undefined && COMMANDS[args[0]] ? args[0] : undefined;
+    const name = [3, 2, 1]
+      .map((n) => args.slice(0, n).join(' '))
+      .find((words) => COMMANDS[words] !== undefined);
     if (name === undefined) {
       if (args.length === 0 || wantsHelp) {
         const topic = args[0] === 'policy' || args[0] === 'audit' || args[0] === 'secret' ? args[0] : '';
@@ -73,7 +89,11 @@ export function main(argv: readonly string[], ui: Ui = terminalUi()): number | P
       throw new UserError(`unknown command "${what}"`, 'run "perimeter --help" for the commands');
     }
     if (wantsHelp) {
-      ui.out(helpFor(name));
+      // The most specific help there is: `mcp pins --help` is the pins group's, not the gateway's.
+      const topic = [3, 2, 1]
+        .map((n) => args.slice(0, n).join(' '))
+        .find((words) => HELP[words] !== undefined);
+      ui.out(helpFor(topic ?? name));
       return 0;
     }
     const result = (COMMANDS[name] as Command)(args.slice(name.split(' ').length), ui);
@@ -85,10 +105,13 @@ export function main(argv: readonly string[], ui: Ui = terminalUi()): number | P
 
 /** Prints an error once: a user's mistake as one sentence and a hint, ours as a short notice. */
 function report(e: unknown, ui: Ui, debug: boolean): number {
-  if (e instanceof UserError || e instanceof SpoolError) {
-    ui.err(`perimeter: ${e.message}`);
-    if (e.hint) ui.err(`  ${e.hint}`);
-    return e instanceof UserError ? e.exitCode : 3;
+  // Separately loaded modules (the mcp commands) have their own copies of these classes.
+  const named = (name: string): boolean => e instanceof Error && e.name === name;
+  if (e instanceof UserError || e instanceof SpoolError || named('UserError') || named('SpoolError')) {
+    const known = e as UserError | SpoolError;
+    ui.err(`perimeter: ${known.message}`);
+    if (known.hint) ui.err(`  ${known.hint}`);
+    return 'exitCode' in known ? known.exitCode : 3;
   }
   ui.err(`perimeter: internal error: ${(e as Error).message ?? String(e)}`);
   ui.err(

@@ -114,6 +114,10 @@ export interface CompiledPolicy {
   readonly networkSecrets?: 'block' | 'redact' | 'audit';
   readonly mcp: readonly McpRuleC[];
   readonly mcpServers: readonly McpServer[];
+  /** mcp.pinning, mcp.secrets, mcp.auditArguments as written (absent when the policy is silent). */
+  readonly mcpPinning?: 'approve' | 'tofu';
+  readonly mcpSecrets?: 'block' | 'redact';
+  readonly mcpAuditArguments?: boolean;
   readonly exec: readonly ExecRuleC[];
   readonly execDefault?: Effect;
   readonly credentialBindings: readonly CredentialBindingC[];
@@ -477,6 +481,9 @@ export function compilePolicy(doc: PolicyDocument): { policy: CompiledPolicy; di
       ...(doc.network?.secrets ? { networkSecrets: doc.network.secrets } : {}),
       mcp,
       mcpServers: doc.mcp?.servers ?? [],
+      ...(doc.mcp?.pinning ? { mcpPinning: doc.mcp.pinning } : {}),
+      ...(doc.mcp?.secrets ? { mcpSecrets: doc.mcp.secrets } : {}),
+      ...(doc.mcp?.auditArguments !== undefined ? { mcpAuditArguments: doc.mcp.auditArguments } : {}),
       exec,
       ...(doc.exec?.default ? { execDefault: doc.exec.default } : {}),
       credentialBindings,

@@ -54,7 +54,7 @@ import type {
   NetworkRequest,
   Request,
 } from './request.js';
-import type { Effect, Mode, Surface, ToolAnnotations } from './schema.js';
+import type { Effect, McpServer, Mode, Surface, ToolAnnotations } from './schema.js';
 import { SECRET_NAME } from './secret-name.js';
 
 export interface Subject {
@@ -89,6 +89,18 @@ export interface FilesystemAnchor {
   readonly mayMatchName: (name: string) => boolean;
   /** The pattern ends in `**`: everything below a directory it matches matches too. */
   readonly coversBelowMatch: boolean;
+}
+
+/** A pin two policies give different values: no definition hashes to it, so the tool stays hidden. */
+export const CONFLICTING_PINS = 'conflicting-pins';
+
+/** One server of the MCP catalog in force (Engine.mcpServers). */
+export interface McpCatalogEntry {
+  readonly server: McpServer;
+  /** The policy that declared it. */
+  readonly policy: string;
+  /** Pinned definition hashes (`sha256:…`) by tool name, from every policy that declares the server. */
+  readonly pins: ReadonlyMap<string, string>;
 }
 
 /** Why the decision came out as it did. */
@@ -335,6 +347,46 @@ export class Engine {
     const said = this.policies.map((p) => p.networkSecrets).filter((a) => a !== undefined);
     if (said.length === 0 || said.includes('block')) return 'block';
     return said.includes('redact') ? 'redact' : 'audit';
+  }
+
+  /**
+   * The MCP server catalog in force: every server an org or group policy declares (the locked
+   * layers cannot), by id. A server declared twice takes the org's declaration, else the first
+   * group's, and its pins are the union: a tool pinned differently by two policies matches neither.
+   */
+  mcpServers(): McpCatalogEntry[] {
+    const byId = new Map<string, McpCatalogEntry>();
+    const orgFirst = [...this.policies].sort((a, b) => Number(a.layer !== 'org') - Number(b.layer !== 'org'));
+    for (const p of orgFirst) {
+      for (const server of p.mcpServers) {
+        const seen = byId.get(server.id);
+        const pins = new Map(seen?.pins ?? []);
+        for (const [tool, hash] of Object.entries(server.pins ?? {})) {
+          const had = pins.get(tool);
+          pins.set(tool, had === undefined || had === hash ? hash : CONFLICTING_PINS);
+        }
+        byId.set(server.id, { server: seen?.server ?? server, policy: seen?.policy ?? p.name, pins });
+      }
+    }
+    return [...byId.values()];
+  }
+
+  /** What the gateway does with a tool no pin covers: the strictest `mcp.pinning` (approve unless all say tofu). */
+  mcpPinning(): 'approve' | 'tofu' {
+    const said = this.policies.map((p) => p.mcpPinning).filter((a) => a !== undefined);
+    return said.length > 0 && said.every((a) => a === 'tofu') ? 'tofu' : 'approve';
+  }
+
+  /** What the gateway does with a secret in arguments or results: block unless every policy that says, says redact. */
+  mcpSecretsAction(): 'block' | 'redact' {
+    const said = this.policies.map((p) => p.mcpSecrets).filter((a) => a !== undefined);
+    return said.length > 0 && said.every((a) => a === 'redact') ? 'redact' : 'block';
+  }
+
+  /** Whether audit events may carry (redacted) argument values: only when some policy says so and none says no. */
+  mcpAuditArguments(): boolean {
+    const said = this.policies.map((p) => p.mcpAuditArguments).filter((a) => a !== undefined);
+    return said.length > 0 && said.every((a) => a);
   }
 
   /** Every credential binding in force for this subject, in policy order. */

@@ -29,7 +29,9 @@ export {
   type Decision,
   type DecisionCode,
   type EngineOptions,
+  CONFLICTING_PINS,
   type FilesystemAnchor,
+  type McpCatalogEntry,
   type Subject,
 } from './engine.js';
 export {

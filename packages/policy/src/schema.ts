@@ -145,6 +145,15 @@ export const McpServer = z
     url: z.string().optional().describe('A Streamable HTTP server: its https URL.'),
     env: z.record(z.string(), z.string()).optional().describe('Environment for a stdio server.'),
     credential: z.string().optional().describe('The id of a credential binding injected into this server.'),
+    pins: z
+      .record(
+        z.string(),
+        z.string().regex(/^sha256:[0-9a-f]{64}$/, 'a pin is sha256: and 64 lowercase hex digits'),
+      )
+      .optional()
+      .describe(
+        'Approved tool definitions, by tool name: the SHA-256 of the canonical full definition (`perimeter mcp pins list` prints them). A pinned tool whose definition differs is hidden and its calls denied.',
+      ),
   })
   .superRefine((value, ctx) => {
     if ((value.command === undefined) === (value.url === undefined)) {
@@ -236,6 +245,24 @@ export const FilesystemSection = z.strictObject({
 });
 export const McpSection = z.strictObject({
   servers: z.array(McpServer).optional().describe('The server catalog.'),
+  pinning: z
+    .enum(['approve', 'tofu'])
+    .optional()
+    .describe(
+      'A tool no pin covers yet: `approve` hides it until `perimeter mcp pins approve`; `tofu` trusts its first definition and pins that. Drift from a pin is always hidden. Defaults to approve; the strictest policy that says wins.',
+    ),
+  secrets: z
+    .enum(['block', 'redact'])
+    .optional()
+    .describe(
+      'What the gateway does with a secret in tool arguments or results: block the call or result, or redact the secret. Defaults to block; the strictest policy that says wins.',
+    ),
+  auditArguments: z
+    .boolean()
+    .optional()
+    .describe(
+      'Record argument values (secrets redacted) in audit events, not just their keys. Defaults to false; every policy in force must say true.',
+    ),
   allow: z.array(McpRule).optional(),
   ask: z.array(McpRule).optional(),
   deny: z.array(McpRule).optional(),

@@ -7,6 +7,7 @@ import * as policy from '../src/index.js';
 
 const EXPORTS = [
   'API_VERSION',
+  'CONFLICTING_PINS',
   'CREDENTIAL_FILE_NAME',
   'Engine',
   'PRIVILEGE_WRAPPERS',

@@ -25,7 +25,7 @@ import { UserError } from '../errors.js';
 import { paint, type Ui } from '../ui.js';
 
 /** A loopback host:port (port 0 picks a free one): the proxy must never be reachable from other machines. */
-function loopbackAddress(flag: string, text: string): { host: CanonicalHost; port: number } {
+export function loopbackAddress(flag: string, text: string): { host: CanonicalHost; port: number } {
   // Port 0 asks the system for a free port; the strict parser only knows 1–65535.
   const isAnyPort = text.endsWith(':0');
   const parsed = parseAuthority(isAnyPort ? `${text.slice(0, -2)}:1` : text);

@@ -1,0 +1,253 @@
+// perimeter mcp: the MCP gateway, over stdio (an agent starts it as its one MCP server) or over
+// Streamable HTTP on loopback; and `perimeter mcp pins list|approve`, where a person reviews the
+// tool definitions the gateway holds back.
+
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { Spool, lifecycleRecord, uuid7, type AuditRecord } from '@perimeter/audit';
+import { CatalogError, Gateway, PinStore, PinStoreError, listenHttp, upstreamSpecs } from '@perimeter/mcp';
+import { createEngine } from '@perimeter/policy';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { boolFlag, listFlag, parseArgs, stringFlag } from '../args.js';
+import { UserError } from '../errors.js';
+import { isPolicyPath, pathContext, requireValidPolicies } from '../policy-files.js';
+import { stateDir } from '../secret-store.js';
+import { paint, type Ui } from '../ui.js';
+import { loopbackAddress } from './proxy.js';
+
+/** Where the gateway keeps approved and held tool definitions. */
+export function pinStorePath(env: NodeJS.ProcessEnv = process.env): string {
+  return join(stateDir(env), 'mcp-pins.json');
+}
+
+export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
+  const p = parseArgs(
+    argv,
+    {
+      policy: { type: 'list', takes: isPolicyPath },
+      listen: { type: 'string' },
+      'token-file': { type: 'string' },
+      origin: { type: 'list' },
+      audit: { type: 'string' },
+      workspace: { type: 'string' },
+      home: { type: 'string' },
+      user: { type: 'string' },
+      groups: { type: 'list' },
+    },
+    'mcp',
+  );
+  if (p.positionals[0] === 'pins')
+    throw new UserError(
+      `"perimeter mcp pins" needs a command: list or approve`,
+      'perimeter mcp pins list; perimeter mcp pins approve SERVER [TOOL]',
+    );
+  if (p.positionals.length > 0)
+    throw new UserError(`unexpected argument "${p.positionals[0] ?? ''}"`, 'policy files go after --policy');
+  const listen = stringFlag(p, 'listen');
+  // Over stdio, standard output is the MCP channel: everything for people goes to standard error.
+  const say: Ui = listen === undefined ? { ...ui, out: (text) => ui.err(text) } : ui;
+  const loaded = requireValidPolicies(say, listFlag(p, 'policy'));
+  const groups = listFlag(p, 'groups');
+  const user = stringFlag(p, 'user');
+  const context = pathContext(stringFlag(p, 'workspace'), stringFlag(p, 'home'));
+  const engine = createEngine(
+    loaded.policies.map((l) => l.policy),
+    { subject: { ...(user !== undefined ? { user } : {}), ...(groups ? { groups } : {}) }, context },
+  );
+  const catalog = engine.mcpServers();
+  if (catalog.length === 0)
+    throw new UserError(
+      'the policy declares no MCP servers, so the gateway would serve nothing',
+      'declare them under mcp.servers (docs/mcp.md), then allow their tools under mcp.allow',
+    );
+  let specs;
+  try {
+    specs = upstreamSpecs(catalog, context.workspace !== undefined ? { workspace: context.workspace } : {});
+  } catch (e) {
+    if (e instanceof CatalogError) throw new UserError(e.message, 'pass --workspace DIR');
+    throw e;
+  }
+
+  const sessionId = uuid7();
+  const auditPath = resolve(stringFlag(p, 'audit') ?? join(stateDir(), 'sessions', `${sessionId}.jsonl`));
+  mkdirSync(dirname(auditPath), { recursive: true, mode: 0o700 });
+  const spool = Spool.open(auditPath, { chainId: sessionId, flushDelayMs: 20 });
+  const ctx = {
+    sessionId,
+    ...(user !== undefined ? { user: { id: user, ...(groups ? { groups } : {}) } } : {}),
+  };
+  let isEnded = false;
+  const audit = (r: AuditRecord): void => {
+    if (!isEnded) spool.append(r);
+  };
+  audit(lifecycleRecord('session.start', ctx, { kind: 'mcp', servers: catalog.length }));
+
+  const gateway = new Gateway({
+    engine,
+    servers: specs,
+    pins: new PinStore(pinStorePath()),
+    audit,
+    context: ctx,
+  });
+  await gateway.start();
+  const down = gateway.upstreams.filter((u) => !u.isReady);
+  for (const u of down)
+    say.err(paint(say, 'yellow', `perimeter mcp: ${u.id} is unavailable (${u.problem}); retrying`));
+
+  const finish = async (): Promise<number> => {
+    await gateway.close();
+    audit(lifecycleRecord('session.end', ctx));
+    isEnded = true;
+    spool.close();
+    return 0;
+  };
+
+  if (listen === undefined) {
+    say.err(
+      paint(
+        say,
+        'dim',
+        `perimeter mcp: ${catalog.length - down.length} of ${catalog.length} servers ready; serving over stdio; audit: ${auditPath}`,
+      ),
+    );
+    const transport = new StdioServerTransport();
+    const closed = new Promise<void>((done) => {
+      transport.onclose = () => done();
+      process.stdin.once('end', () => done());
+    });
+    await gateway.createServer().connect(transport);
+    await Promise.race([closed, signalled()]);
+    return finish();
+  }
+
+  const { host, port } = loopbackAddress('listen', listen);
+  const token = tokenFor(stringFlag(p, 'token-file'));
+  let http;
+  try {
+    http = await listenHttp(gateway, {
+      host: host.name,
+      port,
+      token: token.value,
+      origins: listFlag(p, 'origin') ?? [],
+    });
+  } catch (e) {
+    await finish();
+    throw new UserError(
+      `cannot listen on ${host.name}:${port} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+      'pick a free port with --listen 127.0.0.1:PORT',
+    );
+  }
+  ui.out(
+    `perimeter mcp listening on ${http.url} (${catalog.length - down.length} of ${catalog.length} servers ready)`,
+  );
+  ui.out(
+    paint(
+      ui,
+      'dim',
+      `  clients send Authorization: Bearer <the token in ${token.file}>; audit: ${auditPath}`,
+    ),
+  );
+  await signalled();
+  await http.close();
+  return finish();
+}
+
+/** The bearer token: read from --token-file, else a fresh random one written (0600) to the state directory. */
+function tokenFor(file: string | undefined): { value: string; file: string } {
+  if (file !== undefined) {
+    let value: string;
+    try {
+      value = readFileSync(file, 'utf8').trim();
+    } catch (e) {
+      throw new UserError(
+        `cannot read the token file ${file} (${(e as NodeJS.ErrnoException).code ?? ''})`,
+        'name a readable file with --token-file',
+      );
+    }
+    if (value.length < 16)
+      throw new UserError(
+        `the token in ${file} is shorter than 16 characters`,
+        'use a long random token, e.g. openssl rand -hex 32',
+      );
+    return { value, file };
+  }
+  const path = join(stateDir(), 'mcp-token');
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const value = randomBytes(32).toString('base64url');
+  writeFileSync(path, `${value}\n`, { mode: 0o600 });
+  return { value, file: path };
+}
+
+function signalled(): Promise<void> {
+  return new Promise((done) => {
+    process.once('SIGINT', () => done());
+    process.once('SIGTERM', () => done());
+  });
+}
+
+export function runMcpPinsList(argv: readonly string[], ui: Ui): number {
+  const p = parseArgs(argv, { json: { type: 'boolean' } }, 'mcp pins list');
+  if (p.positionals.length > 0)
+    throw new UserError(
+      `unexpected argument "${p.positionals[0] ?? ''}"`,
+      'perimeter mcp pins list [--json]',
+    );
+  const snapshot = pinStore().snapshot();
+  if (boolFlag(p, 'json')) {
+    ui.out(JSON.stringify(snapshot, null, 2));
+    return 0;
+  }
+  const pending = Object.entries(snapshot.pending).flatMap(([server, tools]) =>
+    Object.entries(tools).map(([tool, held]) => ({ server, tool, held })),
+  );
+  if (pending.length === 0) ui.out('nothing is waiting for approval');
+  else {
+    ui.out(paint(ui, 'bold', `waiting for approval (${pending.length}):`));
+    for (const { server, tool, held } of pending) {
+      ui.out(`  ${paint(ui, 'yellow', `${server}/${tool}`)}  ${held.reason}`);
+      ui.out(
+        paint(
+          ui,
+          'dim',
+          `    ${held.hash}, seen ${held.seenAt}${held.previous ? `, pinned ${held.previous}` : ''}`,
+        ),
+      );
+      for (const line of held.diff ?? []) ui.out(`    ${line}`);
+      ui.out(paint(ui, 'dim', `    approve: perimeter mcp pins approve ${server} ${tool}`));
+    }
+  }
+  const approved = Object.entries(snapshot.approved).flatMap(([server, tools]) =>
+    Object.entries(tools).map(([tool, pin]) => ({ server, tool, pin })),
+  );
+  if (approved.length > 0) {
+    ui.out(paint(ui, 'bold', `approved (${approved.length}):`));
+    for (const { server, tool, pin } of approved)
+      ui.out(`  ${server}/${tool}  ${pin.hash}  ${pin.by} ${pin.at}`);
+  }
+  return 0;
+}
+
+export function runMcpPinsApprove(argv: readonly string[], ui: Ui): number {
+  const p = parseArgs(argv, { hash: { type: 'string' } }, 'mcp pins approve');
+  const [server, tool, ...extra] = p.positionals;
+  if (server === undefined || extra.length > 0)
+    throw new UserError(
+      'name the server, and optionally one tool',
+      'perimeter mcp pins approve SERVER [TOOL] [--hash sha256:…]',
+    );
+  try {
+    const done = pinStore().approve(server, tool, stringFlag(p, 'hash'));
+    if (done.length === 0) ui.out(`nothing from ${server} is waiting for approval`);
+    for (const d of done) ui.out(`approved ${server}/${d.tool} ${d.hash}`);
+    return 0;
+  } catch (e) {
+    if (e instanceof PinStoreError)
+      throw new UserError(e.message, 'run "perimeter mcp pins list" to see what is waiting');
+    throw e;
+  }
+}
+
+function pinStore(): PinStore {
+  return new PinStore(pinStorePath());
+}

@@ -1,0 +1,11 @@
+// @perimeter/mcp: the MCP gateway (DESIGN.md, mcp): one chokepoint for every tool call.
+
+export { Gateway, type GatewayOptions } from './gateway.js';
+export { Upstream, UpstreamUnavailable, type UpstreamSpec, type UpstreamTransport } from './upstream.js';
+export { PinStore, PinStoreError, type ApprovedPin, type PendingDefinition } from './pins.js';
+export { definitionDiff, definitionHash, pinnedPart, PINNED_FIELDS } from './definition.js';
+export { collisions, exposedName, nameProblem, SEPARATOR } from './names.js';
+export { scanDefinition, type OtherTools, type PoisoningFinding, type PoisoningKind } from './poisoning.js';
+export { listenHttp, type HttpListenOptions, type HttpListener } from './http.js';
+export { upstreamSpecs, CatalogError, type CatalogContext } from './catalog.js';
+export { scanValue, type SecretScan } from './secrets.js';

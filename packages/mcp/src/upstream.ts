@@ -1,0 +1,292 @@
+// One upstream MCP server, kept warm: connected once and reused by every call, its lists cached
+// until it says they changed, restarted with backoff when it dies. A dead upstream fails only its
+// own calls. The command line and environment come from the policy catalog, never from a request.
+
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import {
+  PromptListChangedNotificationSchema,
+  ResourceListChangedNotificationSchema,
+  ToolListChangedNotificationSchema,
+  type CallToolResult,
+  type GetPromptResult,
+  type Prompt,
+  type ReadResourceResult,
+  type Resource,
+  type ResourceTemplate,
+  type Tool,
+} from '@modelcontextprotocol/sdk/types.js';
+
+export type UpstreamTransport =
+  | {
+      readonly kind: 'stdio';
+      readonly command: string;
+      readonly args: readonly string[];
+      readonly env: Readonly<Record<string, string>>;
+      readonly cwd?: string;
+    }
+  | { readonly kind: 'http'; readonly url: URL; readonly headers: Readonly<Record<string, string>> };
+
+export interface UpstreamSpec {
+  readonly id: string;
+  readonly transport: UpstreamTransport;
+}
+
+export type UpstreamEvent = 'spawn' | 'ready' | 'crash' | 'unavailable';
+export type ListKind = 'tools' | 'prompts' | 'resources';
+
+export interface UpstreamHooks {
+  /** Lifecycle facts for the audit trail (spawn, ready, crash with its reason, unavailable). */
+  onEvent(
+    id: string,
+    event: UpstreamEvent,
+    detail: Readonly<Record<string, string | number | boolean>>,
+  ): void;
+  /** The upstream said one of its lists changed (its cache is already dropped). */
+  onListChanged(id: string, kind: ListKind): void;
+}
+
+export class UpstreamUnavailable extends Error {}
+
+const CONNECT_TIMEOUT_MS = 30_000;
+const BACKOFF_FIRST_MS = 250;
+const BACKOFF_MAX_MS = 30_000;
+/** A connection that lived this long resets the backoff. */
+const HEALTHY_MS = 60_000;
+const CLIENT_INFO = { name: 'perimeter-mcp-gateway', version: '0.1.0' };
+
+export class Upstream {
+  private client: Client | undefined;
+  private connecting: Promise<Client> | undefined;
+  private failures = 0;
+  private connectedAt = 0;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private lastError = '';
+  private readonly cache = new Map<ListKind | 'templates', Promise<unknown[]>>();
+
+  constructor(
+    readonly spec: UpstreamSpec,
+    private readonly hooks: UpstreamHooks,
+  ) {}
+
+  get id(): string {
+    return this.spec.id;
+  }
+
+  get isReady(): boolean {
+    return this.client !== undefined;
+  }
+
+  /** Why the last attempt failed, for error messages and `perimeter doctor`. */
+  get problem(): string {
+    return this.lastError;
+  }
+
+  /** The connected client; connects (once, shared by concurrent callers) when there is none. */
+  connect(): Promise<Client> {
+    if (this.closed) return Promise.reject(new UpstreamUnavailable(`${this.id} is shut down`));
+    if (this.client) return Promise.resolve(this.client);
+    this.connecting ??= this.open().finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  async listTools(): Promise<Tool[]> {
+    return this.listed('tools', async (c) => {
+      const out: Tool[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await c.listTools(cursor === undefined ? {} : { cursor });
+        out.push(...page.tools);
+        cursor = page.nextCursor;
+      } while (cursor !== undefined && out.length < 10_000);
+      return out;
+    });
+  }
+
+  async listPrompts(): Promise<Prompt[]> {
+    if (!(await this.connect()).getServerCapabilities()?.prompts) return [];
+    return this.listed('prompts', async (c) => (await c.listPrompts()).prompts);
+  }
+
+  async listResources(): Promise<Resource[]> {
+    if (!(await this.connect()).getServerCapabilities()?.resources) return [];
+    return this.listed('resources', async (c) => (await c.listResources()).resources);
+  }
+
+  async listResourceTemplates(): Promise<ResourceTemplate[]> {
+    if (!(await this.connect()).getServerCapabilities()?.resources) return [];
+    return this.listed('templates', async (c) => (await c.listResourceTemplates()).resourceTemplates);
+  }
+
+  async callTool(
+    name: string,
+    args: Record<string, unknown> | undefined,
+    signal?: AbortSignal,
+  ): Promise<CallToolResult> {
+    const c = await this.connect();
+    return (await c.callTool({ name, ...(args ? { arguments: args } : {}) }, undefined, {
+      ...(signal ? { signal } : {}),
+      timeout: 10 * 60_000,
+      resetTimeoutOnProgress: true,
+    })) as CallToolResult;
+  }
+
+  async getPrompt(name: string, args: Record<string, string> | undefined): Promise<GetPromptResult> {
+    return (await this.connect()).getPrompt({ name, ...(args ? { arguments: args } : {}) });
+  }
+
+  async readResource(uri: string): Promise<ReadResourceResult> {
+    return (await this.connect()).readResource({ uri });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.restartTimer);
+    const c = this.client;
+    this.client = undefined;
+    await c?.close().catch(() => undefined);
+  }
+
+  private listed<T>(kind: ListKind | 'templates', load: (c: Client) => Promise<T[]>): Promise<T[]> {
+    let p = this.cache.get(kind) as Promise<T[]> | undefined;
+    if (!p) {
+      p = this.connect().then(load);
+      this.cache.set(kind, p);
+      // A failed listing is not remembered: the next list asks again.
+      p.catch(() => this.cache.delete(kind));
+    }
+    return p;
+  }
+
+  private async open(): Promise<Client> {
+    const client = new Client(CLIENT_INFO, { capabilities: {} });
+    const dropped = (kind: ListKind, also?: 'templates') => (): void => {
+      this.cache.delete(kind);
+      if (also) this.cache.delete(also);
+      this.hooks.onListChanged(this.id, kind);
+    };
+    client.setNotificationHandler(ToolListChangedNotificationSchema, dropped('tools'));
+    client.setNotificationHandler(PromptListChangedNotificationSchema, dropped('prompts'));
+    client.setNotificationHandler(ResourceListChangedNotificationSchema, dropped('resources', 'templates'));
+    const t = this.spec.transport;
+    try {
+      if (t.kind === 'stdio') {
+        const transport = new StdioClientTransport({
+          command: t.command,
+          args: [...t.args],
+          env: { ...t.env },
+          ...(t.cwd !== undefined ? { cwd: t.cwd } : {}),
+          stderr: 'pipe',
+        });
+        // The server's own diagnostics are kept short and go nowhere near the agent's stream.
+        let stderr = '';
+        transport.stderr?.on('data', (chunk: Buffer) => {
+          stderr = (stderr + chunk.toString('utf8')).slice(-2_000);
+        });
+        this.hooks.onEvent(this.id, 'spawn', { command: t.command, args: t.args.length });
+        await withTimeout(
+          client.connect(transport),
+          CONNECT_TIMEOUT_MS,
+          `${this.id} did not answer initialize`,
+        );
+        client.onclose = () => this.lost(client, stderr.trim().split('\n').pop() ?? '');
+      } else {
+        await this.connectHttp(client, t.url, t.headers);
+      }
+    } catch (e) {
+      await client.close().catch(() => undefined);
+      this.lastError = e instanceof Error ? e.message : String(e);
+      this.hooks.onEvent(this.id, 'unavailable', { reason: this.lastError.slice(0, 300) });
+      this.scheduleRestart();
+      throw new UpstreamUnavailable(`the MCP server ${this.id} is unavailable: ${this.lastError}`);
+    }
+    if (this.closed) {
+      // Shut down while connecting: this connection must not outlive the gateway.
+      await client.close().catch(() => undefined);
+      throw new UpstreamUnavailable(`${this.id} is shut down`);
+    }
+    this.client = client;
+    this.connectedAt = Date.now();
+    this.lastError = '';
+    const info = client.getServerVersion();
+    this.hooks.onEvent(this.id, 'ready', {
+      server_name: info?.name ?? '',
+      server_version: info?.version ?? '',
+    });
+    return client;
+  }
+
+  /** Streamable HTTP first; a server that refuses it gets the legacy SSE transport. */
+  private async connectHttp(
+    client: Client,
+    url: URL,
+    headers: Readonly<Record<string, string>>,
+  ): Promise<void> {
+    const requestInit = { headers: { ...headers } };
+    try {
+      const transport: Transport = new StreamableHTTPClientTransport(url, { requestInit });
+      await withTimeout(
+        client.connect(transport),
+        CONNECT_TIMEOUT_MS,
+        `${url.host} did not answer initialize`,
+      );
+    } catch (first) {
+      const transport: Transport = new SSEClientTransport(url, { requestInit });
+      try {
+        await withTimeout(
+          client.connect(transport),
+          CONNECT_TIMEOUT_MS,
+          `${url.host} did not answer initialize`,
+        );
+      } catch {
+        throw first;
+      }
+    }
+    client.onclose = () => this.lost(client, 'the connection closed');
+  }
+
+  private lost(client: Client, reason: string): void {
+    if (this.client !== client) return;
+    this.client = undefined;
+    this.cache.clear();
+    if (this.closed) return;
+    if (Date.now() - this.connectedAt > HEALTHY_MS) this.failures = 0;
+    this.lastError = reason || 'the server exited';
+    this.hooks.onEvent(this.id, 'crash', { reason: this.lastError.slice(0, 300) });
+    this.scheduleRestart();
+    // Listings change when a server comes back: clients are told then.
+  }
+
+  private scheduleRestart(): void {
+    if (this.closed || this.restartTimer) return;
+    const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** this.failures++);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      this.connect().then(
+        () => this.hooks.onListChanged(this.id, 'tools'),
+        () => undefined, // recorded as unavailable; the next restart is scheduled
+      );
+    }, delay);
+    this.restartTimer.unref();
+  }
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(message)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,105 @@
+// The MCP catalog and gateway settings as the gateway reads them from the policies in force: which
+// servers exist, which tool definitions are pinned, and the strictest word on pinning, secrets and
+// argument values in audit events.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { CONFLICTING_PINS } from '../src/index.js';
+import { engineFrom } from './helpers.js';
+
+const PIN_A = `sha256:${'a'.repeat(64)}`;
+const PIN_B = `sha256:${'b'.repeat(64)}`;
+
+test('the catalog holds every declared server once, the org declaration first', () => {
+  const engine = engineFrom(
+    [
+      `apiVersion: perimeter/v1
+kind: Policy
+metadata: { name: team, layer: group, groups: [eng] }
+mcp:
+  servers:
+    - { id: fs, command: [team-fs] }
+    - { id: web, url: "https://mcp.example.com/mcp" }
+`,
+      `apiVersion: perimeter/v1
+kind: Policy
+metadata: { name: base, layer: org }
+mcp:
+  servers:
+    - { id: fs, command: [org-fs] }
+`,
+    ],
+    { subject: { groups: ['eng'] } },
+  );
+  const catalog = engine.mcpServers();
+  assert.deepEqual(
+    catalog.map((e) => [e.server.id, e.policy, e.server.command ?? e.server.url]),
+    [
+      ['fs', 'base', ['org-fs']],
+      ['web', 'team', 'https://mcp.example.com/mcp'],
+    ],
+  );
+});
+
+test('pins from every declaring policy are joined; two different pins for one tool conflict', () => {
+  const engine = engineFrom(
+    [
+      `apiVersion: perimeter/v1
+kind: Policy
+metadata: { name: one, layer: org }
+mcp:
+  servers:
+    - { id: fs, command: [fs], pins: { read_file: "${PIN_A}", list_directory: "${PIN_A}" } }
+`,
+      `apiVersion: perimeter/v1
+kind: Policy
+metadata: { name: two, layer: group, groups: [eng] }
+mcp:
+  servers:
+    - { id: fs, command: [fs], pins: { read_file: "${PIN_B}", write_file: "${PIN_B}" } }
+`,
+    ],
+    { subject: { groups: ['eng'] } },
+  );
+  const [fs] = engine.mcpServers();
+  assert.deepEqual(Object.fromEntries(fs?.pins ?? []), {
+    read_file: CONFLICTING_PINS,
+    list_directory: PIN_A,
+    write_file: PIN_B,
+  });
+});
+
+test('a pin that is not sha256: and 64 hex digits is a load error', () => {
+  assert.throws(
+    () => engineFrom(`mcp:\n  servers:\n    - { id: fs, command: [fs], pins: { read_file: "md5:abc" } }\n`),
+    /sha256/,
+  );
+});
+
+test('mcp.pinning: approve unless every policy that says, says tofu', () => {
+  const of = (...values: (string | undefined)[]): string =>
+    engineFrom(values.map((v) => (v === undefined ? '' : `mcp:\n  pinning: ${v}\n`))).mcpPinning();
+  assert.equal(of(undefined), 'approve');
+  assert.equal(of('tofu'), 'tofu');
+  assert.equal(of('tofu', undefined), 'tofu');
+  assert.equal(of('tofu', 'approve'), 'approve');
+});
+
+test('mcp.secrets: block unless every policy that says, says redact', () => {
+  const of = (...values: (string | undefined)[]): string =>
+    engineFrom(values.map((v) => (v === undefined ? '' : `mcp:\n  secrets: ${v}\n`))).mcpSecretsAction();
+  assert.equal(of(undefined), 'block');
+  assert.equal(of('redact'), 'redact');
+  assert.equal(of('redact', 'block'), 'block');
+});
+
+test('mcp.auditArguments: values are recorded only when a policy says so and none says no', () => {
+  const of = (...values: (boolean | undefined)[]): boolean =>
+    engineFrom(
+      values.map((v) => (v === undefined ? '' : `mcp:\n  auditArguments: ${v}\n`)),
+    ).mcpAuditArguments();
+  assert.equal(of(undefined), false);
+  assert.equal(of(true), true);
+  assert.equal(of(true, undefined), true);
+  assert.equal(of(true, false), false);
+});
