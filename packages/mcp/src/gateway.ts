@@ -80,8 +80,8 @@ export class Gateway {
   private readonly sessions = new Set<Session>();
   private index = new Map<string, ToolEntry>();
   private readonly poisoning = new Map<string, readonly PoisoningFinding[]>();
-  private readonly prompts = new Map<string, { server: string; prompt: Prompt }>();
-  private readonly resources = new Map<string, { server: string; resource: Resource }>();
+  private readonly prompts = new Map<string, { server: string; item: Prompt }>();
+  private readonly resources = new Map<string, { server: string; item: Resource }>();
 
   constructor(private readonly options: GatewayOptions) {
     this.catalog = new Map(options.engine.mcpServers().map((e) => [e.server.id, e]));
@@ -290,22 +290,12 @@ export class Gateway {
   // -- prompts and resources: the same predicate, the prompt or resource name in the tool's place --
 
   private async listPrompts(session: Session): Promise<{ prompts: Prompt[] }> {
-    const prompts: Prompt[] = [];
-    this.prompts.clear();
-    for (const [server, list] of await this.gather((u) => u.listPrompts())) {
-      for (const prompt of list) {
-        if (nameProblem(server, prompt.name) !== undefined) continue;
-        const exposed = exposedName(server, prompt.name);
-        this.prompts.set(exposed, { server, prompt });
-        if (this.decide({ surface: 'mcp', server, tool: prompt.name, action: 'list' }).decision !== 'deny')
-          prompts.push({ ...prompt, name: exposed });
-      }
-    }
-    this.record(
-      this.withAgent(session, {
-        ...lifecycleRecord('mcp.list', this.options.context, { kind: 'prompts', shown: prompts.length }),
-        category: 'evaluation',
-      }),
+    const prompts = await this.listNamed(
+      session,
+      'prompts',
+      (u) => u.listPrompts(),
+      this.prompts,
+      (server, p) => exposedName(server, p.name),
     );
     return { prompts };
   }
@@ -316,37 +306,18 @@ export class Gateway {
     args: Record<string, string> | undefined,
   ): Promise<Awaited<ReturnType<Upstream['getPrompt']>>> {
     if (this.prompts.size === 0) await this.listPrompts(session);
-    const found = this.prompts.get(name);
-    const request: McpRequest = {
-      surface: 'mcp',
-      server: found?.server ?? '(unknown)',
-      tool: found?.prompt.name ?? name,
-      action: 'call',
-      args: args ?? {},
-    };
-    const decision = found ? this.decide(request) : undefined;
-    this.recordCall(session, request, decision, found ? undefined : `no prompt is exposed as ${name}`);
-    if (!found || decision?.decision !== 'allow') throw notFound('Prompt', name);
-    const result = await this.upstream(found.server).getPrompt(found.prompt.name, args);
-    return this.scanned(session, request, result);
+    return this.fetchNamed(session, 'Prompt', name, this.prompts.get(name), args ?? {}, (u, p) =>
+      u.getPrompt(p.name, args),
+    );
   }
 
   private async listResources(session: Session): Promise<{ resources: Resource[] }> {
-    const resources: Resource[] = [];
-    this.resources.clear();
-    for (const [server, list] of await this.gather((u) => u.listResources())) {
-      for (const resource of list) {
-        if (nameProblem(server, resource.name) !== undefined) continue;
-        this.resources.set(resource.uri, { server, resource });
-        if (this.decide({ surface: 'mcp', server, tool: resource.name, action: 'list' }).decision !== 'deny')
-          resources.push({ ...resource, name: exposedName(server, resource.name) });
-      }
-    }
-    this.record(
-      this.withAgent(session, {
-        ...lifecycleRecord('mcp.list', this.options.context, { kind: 'resources', shown: resources.length }),
-        category: 'evaluation',
-      }),
+    const resources = await this.listNamed(
+      session,
+      'resources',
+      (u) => u.listResources(),
+      this.resources,
+      (_s, r) => r.uri,
     );
     return { resources };
   }
@@ -356,19 +327,63 @@ export class Gateway {
     uri: string,
   ): Promise<Awaited<ReturnType<Upstream['readResource']>>> {
     if (this.resources.size === 0) await this.listResources(session);
-    const found = this.resources.get(uri);
+    return this.fetchNamed(session, 'Resource', uri, this.resources.get(uri), { uri }, (u) =>
+      u.readResource(uri),
+    );
+  }
+
+  /** Lists prompts or resources of every upstream, indexed by `keyOf`, shown as SERVER__NAME where the policy allows. */
+  private async listNamed<T extends { name: string }>(
+    session: Session,
+    kind: 'prompts' | 'resources',
+    load: (u: Upstream) => Promise<T[]>,
+    index: Map<string, { server: string; item: T }>,
+    keyOf: (server: string, item: T) => string,
+  ): Promise<T[]> {
+    const shown: T[] = [];
+    index.clear();
+    for (const [server, list] of await this.gather(load)) {
+      for (const item of list) {
+        if (nameProblem(server, item.name) !== undefined) continue;
+        index.set(keyOf(server, item), { server, item });
+        if (this.decide({ surface: 'mcp', server, tool: item.name, action: 'list' }).decision !== 'deny')
+          shown.push({ ...item, name: exposedName(server, item.name) });
+      }
+    }
+    this.record(
+      this.withAgent(session, {
+        ...lifecycleRecord('mcp.list', this.options.context, { kind, shown: shown.length }),
+        category: 'evaluation',
+      }),
+    );
+    return shown;
+  }
+
+  /** Gets one prompt or reads one resource after the same decision as a tool call; unknown and denied fail alike. */
+  private async fetchNamed<T extends { name: string }, R>(
+    session: Session,
+    kind: 'Prompt' | 'Resource',
+    key: string,
+    found: { server: string; item: T } | undefined,
+    args: Record<string, unknown>,
+    fetch: (u: Upstream, item: T) => Promise<R>,
+  ): Promise<R> {
     const request: McpRequest = {
       surface: 'mcp',
       server: found?.server ?? '(unknown)',
-      tool: found?.resource.name ?? uri,
+      tool: found?.item.name ?? key,
       action: 'call',
-      args: { uri },
+      args,
     };
     const decision = found ? this.decide(request) : undefined;
-    this.recordCall(session, request, decision, found ? undefined : `no resource is exposed at ${uri}`);
-    if (!found || decision?.decision !== 'allow') throw notFound('Resource', uri);
-    const result = await this.upstream(found.server).readResource(uri);
-    return this.scanned(session, request, result);
+    this.recordCall(
+      session,
+      request,
+      decision,
+      found ? undefined : `no ${kind.toLowerCase()} is exposed as ${key}`,
+    );
+    if (!found || decision?.decision !== 'allow') throw notFound(kind, key);
+    return this.scanned(session, request, await fetch(this.upstream(found.server), found.item));
   }
 
   /** Prompt and resource contents: a secret blocks the whole result or is redacted in place. */
