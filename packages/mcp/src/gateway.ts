@@ -25,7 +25,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { definitionDiff, definitionHash } from './definition.js';
 import { collisions, exposedName, nameProblem } from './names.js';
-import type { PinStore } from './pins.js';
+import { PinStoreError, type PinStore } from './pins.js';
 import { scanDefinition, type PoisoningFinding } from './poisoning.js';
 import { scanValue } from './secrets.js';
 import { Upstream, UpstreamUnavailable, type ListKind, type UpstreamSpec } from './upstream.js';
@@ -79,6 +79,7 @@ export class Gateway {
   private readonly catalog: Map<string, McpCatalogEntry>;
   private readonly sessions = new Set<Session>();
   private index = new Map<string, ToolEntry>();
+  private pinStoreBroken = false;
   private readonly poisoning = new Map<string, readonly PoisoningFinding[]>();
   private readonly prompts = new Map<string, { server: string; item: Prompt }>();
   private readonly resources = new Map<string, { server: string; item: Resource }>();
@@ -440,8 +441,7 @@ export class Gateway {
       const clash = clashes.get(exposed);
       const held = clash
         ? `the name ${exposed} is produced by ${clash.map((c) => `${c.server}/${c.name}`).join(' and ')}; rename one server id`
-        : (nameProblem(r.server, r.name) ??
-          this.pinProblem(r.server, r.tool, hash, othersOf.get(r.server) ?? new Set()));
+        : (nameProblem(r.server, r.name) ?? this.pinState(r.server, r.tool, hash, othersOf.get(r.server)));
       entries.push({
         server: r.server,
         tool: r.tool,
@@ -452,6 +452,24 @@ export class Gateway {
     }
     this.index = new Map(entries.filter((e) => !clashes.has(e.exposed)).map((e) => [e.exposed, e]));
     return { entries, unavailable };
+  }
+
+  /** pinProblem, failing closed: a pin store that cannot be read approves nothing. */
+  private pinState(server: string, tool: Tool, hash: string, others = new Set<string>()): string | undefined {
+    try {
+      const problem = this.pinProblem(server, tool, hash, others);
+      this.pinStoreBroken = false;
+      return problem;
+    } catch (e) {
+      if (!(e instanceof PinStoreError)) throw e;
+      if (!this.pinStoreBroken) {
+        this.pinStoreBroken = true;
+        this.record(
+          alertRecord('mcp.pin-store-error', this.options.context, 'high', e.message, { error: e.message }),
+        );
+      }
+      return `the pin store cannot be read (${e.message})`;
+    }
   }
 
   /** Why a definition may not be shown yet (drift, a new tool awaiting approval, poisoning), or undefined. */

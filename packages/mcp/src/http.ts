@@ -101,7 +101,10 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
       if (transport.sessionId) sessions.delete(transport.sessionId);
     };
     await gateway.createServer().connect(transport);
-    return transport.handleRequest(req, res, body?.value);
+    await transport.handleRequest(req, res, body?.value);
+    // The SDK refused the initialize (406 Accept, 415 Content-Type, 400): no session exists, so
+    // nothing would ever close this transport and its gateway server; close them now.
+    if (transport.sessionId === undefined) await transport.close();
   };
 
   const server = createServer((req, res) => {

@@ -55,6 +55,9 @@ const LOCK_STALE_MS = 10_000;
 const LOCK_WAIT_MS = 5_000;
 
 export class PinStore {
+  /** The file as last parsed, with the stat that identifies that version of it. */
+  private cached: { key: string; file: PinFile } | undefined;
+
   constructor(readonly file: string) {}
 
   approved(server: string, tool: string): ApprovedPin | undefined {
@@ -136,7 +139,25 @@ export class PinStore {
     });
   }
 
+  /**
+   * The store as it is on disk. Every tool of every listing asks, so the parse is reused while
+   * the file's identity, size and change time stay the same (every write renames a new file in).
+   * What it returns is shared: read it, never change it (update() parses its own copy).
+   */
   private read(): PinFile {
+    let key: string;
+    try {
+      const st = statSync(this.file, { bigint: true });
+      key = `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, approved: {}, pending: {} };
+      throw new PinStoreError(`cannot read the pin store ${this.file}: ${(e as Error).message}`);
+    }
+    if (this.cached?.key !== key) this.cached = { key, file: this.parse() };
+    return this.cached.file;
+  }
+
+  private parse(): PinFile {
     let text: string;
     try {
       text = readFileSync(this.file, 'utf8');
@@ -173,7 +194,7 @@ export class PinStore {
       }
     }
     try {
-      const f = this.read();
+      const f = existsSync(this.file) ? this.parse() : { version: 1 as const, approved: {}, pending: {} };
       const result = change(f);
       const tmp = `${this.file}.${process.pid}.tmp`;
       writeFileSync(tmp, `${JSON.stringify(f, null, 2)}\n`, { mode: 0o600 });

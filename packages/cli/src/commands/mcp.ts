@@ -69,6 +69,17 @@ export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
     throw e;
   }
 
+  // Everything that can refuse the command line is checked before an upstream starts or the spool
+  // opens: a refusal after that point would leave the upstreams running and the process hanging.
+  const served =
+    listen === undefined
+      ? undefined
+      : { ...loopbackAddress('listen', listen, 'the gateway'), token: tokenFor(stringFlag(p, 'token-file')) };
+
+  // A damaged pin store would fail every listing; say so now rather than serve nothing.
+  const pins = pinStore();
+  pinStoreAnswer(() => pins.snapshot());
+
   const sessionId = uuid7();
   const auditPath = resolve(stringFlag(p, 'audit') ?? join(stateDir(), 'sessions', `${sessionId}.jsonl`));
   mkdirSync(dirname(auditPath), { recursive: true, mode: 0o700 });
@@ -86,7 +97,7 @@ export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
   const gateway = new Gateway({
     engine,
     servers: specs,
-    pins: new PinStore(pinStorePath()),
+    pins,
     audit,
     context: ctx,
   });
@@ -103,7 +114,7 @@ export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
     return 0;
   };
 
-  if (listen === undefined) {
+  if (served === undefined) {
     say.err(
       paint(
         say,
@@ -121,8 +132,7 @@ export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
     return finish();
   }
 
-  const { host, port } = loopbackAddress('listen', listen);
-  const token = tokenFor(stringFlag(p, 'token-file'));
+  const { host, port, token } = served;
   let http;
   try {
     http = await listenHttp(gateway, {
@@ -193,7 +203,7 @@ export function runMcpPinsList(argv: readonly string[], ui: Ui): number {
       `unexpected argument "${p.positionals[0] ?? ''}"`,
       'perimeter mcp pins list [--json]',
     );
-  const snapshot = pinStore().snapshot();
+  const snapshot = pinStoreAnswer(() => pinStore().snapshot());
   if (boolFlag(p, 'json')) {
     ui.out(JSON.stringify(snapshot, null, 2));
     return 0;
@@ -236,18 +246,28 @@ export function runMcpPinsApprove(argv: readonly string[], ui: Ui): number {
       'name the server, and optionally one tool',
       'perimeter mcp pins approve SERVER [TOOL] [--hash sha256:…]',
     );
-  try {
-    const done = pinStore().approve(server, tool, stringFlag(p, 'hash'));
-    if (done.length === 0) ui.out(`nothing from ${server} is waiting for approval`);
-    for (const d of done) ui.out(`approved ${server}/${d.tool} ${d.hash}`);
-    return 0;
-  } catch (e) {
-    if (e instanceof PinStoreError)
-      throw new UserError(e.message, 'run "perimeter mcp pins list" to see what is waiting');
-    throw e;
-  }
+  const done = pinStoreAnswer(() => pinStore().approve(server, tool, stringFlag(p, 'hash')));
+  if (done.length === 0) ui.out(`nothing from ${server} is waiting for approval`);
+  for (const d of done) ui.out(`approved ${server}/${d.tool} ${d.hash}`);
+  return 0;
 }
 
 function pinStore(): PinStore {
   return new PinStore(pinStorePath());
+}
+
+/** Runs a pin store operation; its refusals (nothing held, a wrong hash, a damaged file) are the user's to fix. */
+function pinStoreAnswer<T>(operation: () => T): T {
+  try {
+    return operation();
+  } catch (e) {
+    if (e instanceof PinStoreError)
+      throw new UserError(
+        e.message,
+        /damaged|cannot read|locked/.test(e.message)
+          ? `repair or remove ${pinStorePath()} (removing it forgets every approval)`
+          : 'run "perimeter mcp pins list" to see what is waiting',
+      );
+    throw e;
+  }
 }

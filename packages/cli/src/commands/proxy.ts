@@ -25,7 +25,11 @@ import { UserError } from '../errors.js';
 import { paint, type Ui } from '../ui.js';
 
 /** A loopback host:port (port 0 picks a free one): the proxy must never be reachable from other machines. */
-export function loopbackAddress(flag: string, text: string): { host: CanonicalHost; port: number } {
+export function loopbackAddress(
+  flag: string,
+  text: string,
+  what = 'the proxy',
+): { host: CanonicalHost; port: number } {
   // Port 0 asks the system for a free port; the strict parser only knows 1–65535.
   const isAnyPort = text.endsWith(':0');
   const parsed = parseAuthority(isAnyPort ? `${text.slice(0, -2)}:1` : text);
@@ -35,7 +39,7 @@ export function loopbackAddress(flag: string, text: string): { host: CanonicalHo
   if (host.kind !== 'ip' || !(host.name.startsWith('127.') || host.name === '::1')) {
     throw new UserError(
       `--${flag} ${host.name} is not a loopback address`,
-      'listen on 127.0.0.1 or [::1]; the proxy must not be reachable from other machines',
+      `listen on 127.0.0.1 or [::1]; ${what} must not be reachable from other machines`,
     );
   }
   return { host, port: isAnyPort ? 0 : parsed.authority.port };

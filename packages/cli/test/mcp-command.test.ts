@@ -1,0 +1,1005 @@
+// perimeter mcp end to end, as a user runs it: the real binary as a child process, real upstream
+// servers (@modelcontextprotocol/server-everything, the malicious fixture of packages/mcp, and a
+// recording Streamable HTTP server started here), and real clients in front: the SDK's own client
+// over stdio and Streamable HTTP, plain fetch and node:http for the HTTP checks, and the MCP
+// Inspector's CLI, which nobody here wrote. Every test has its own XDG_STATE_HOME, so the pin
+// store, the generated token and the default spools never touch the real home. Ids
+// `mcp-threat-NN` are the threat rows of research/mcp-gateways.md §5.
+
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { createServer, request, type IncomingHttpHeaders, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { describe, it, type TestContext } from 'node:test';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import {
+  CallToolRequestSchema,
+  ListToolsRequestSchema,
+  McpError,
+  ToolListChangedNotificationSchema,
+} from '@modelcontextprotocol/sdk/types.js';
+import { REPO_ROOT, STACK_FRAME, linesOf, runCli, tempDir, writeFile } from './cli-harness.js';
+
+const BIN = join(REPO_ROOT, 'packages/cli/bin/perimeter.js');
+const INSPECTOR = join(REPO_ROOT, 'node_modules/.bin/mcp-inspector');
+const require = createRequire(import.meta.url);
+const EVERYTHING = join(
+  dirname(require.resolve('@modelcontextprotocol/server-everything/package.json')),
+  'dist/index.js',
+);
+const MALICIOUS = join(REPO_ROOT, 'packages/mcp/dist/test/fixtures/malicious-server.js');
+const TIMEOUT = 30_000;
+/** Each test's bound: a few children, each bounded by TIMEOUT. */
+const BOUND = { timeout: 2 * TIMEOUT };
+const NODE = JSON.stringify(process.execPath);
+
+// -- fixtures --------------------------------------------------------------------------------------
+
+/** A test's own directory and state: the policy, spools and pin store live under it. */
+interface Place {
+  readonly dir: string;
+  readonly state: string;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+function place(t: TestContext): Place {
+  const dir = tempDir(t);
+  const state = join(dir, 'state');
+  mkdirSync(state, { recursive: true });
+  return { dir, state, env: { ...process.env, XDG_STATE_HOME: state, NO_COLOR: '1' } };
+}
+
+const SERVERS = {
+  everything: `{ id: everything, command: [${NODE}, ${JSON.stringify(EVERYTHING)}, stdio] }`,
+  malicious: `{ id: malicious, command: [${NODE}, ${JSON.stringify(MALICIOUS)}] }`,
+} as const;
+
+/**
+ * An MCP policy in the test's directory: by default server-everything with echo and get-sum allowed
+ * and get-env denied by a rule; `servers` replaces the catalog, `allow` adds rules.
+ */
+function mcpPolicy(
+  p: Place,
+  options: { pinning?: 'tofu' | 'approve'; servers?: string[]; allow?: string[] } = {},
+): string {
+  return writeFile(
+    p.dir,
+    'mcp.yaml',
+    `apiVersion: perimeter/v1
+kind: Policy
+metadata: { name: mcp-command-test, layer: org }
+mcp:
+  pinning: ${options.pinning ?? 'tofu'}
+  servers:
+${(options.servers ?? [SERVERS.everything]).map((s) => `    - ${s}`).join('\n')}
+  allow:
+    - { id: everything-some, server: everything, tools: [echo, get-sum, get-env] }
+${(options.allow ?? []).map((a) => `    - ${a}`).join('\n')}
+  deny:
+    - { id: no-env, server: everything, tools: [get-env] }
+`,
+  );
+}
+
+/** `perimeter ARGS...` as a child process with the test's state directory; bounded. */
+function perimeter(
+  p: Place,
+  args: readonly string[],
+): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    cwd: REPO_ROOT,
+    env: p.env,
+    encoding: 'utf8',
+    timeout: TIMEOUT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A refusal as the CLI prints one: exit 3, one "perimeter: …" sentence, a hint, no stack. */
+function assertRefusal(r: { code: number | null; stdout: string; stderr: string }, message: RegExp): void {
+  assert.equal(r.code, 3, `exit 3, got ${r.code}: ${r.stderr}`);
+  const lines = linesOf(r.stderr);
+  assert.equal(lines.length, 2, `one sentence and one hint:\n${r.stderr}`);
+  assert.match(lines[0] ?? '', /^perimeter: /);
+  assert.match(lines[0] ?? '', message);
+  assert.match(lines[1] ?? '', /^ {2}\S/, 'the hint');
+  assert.ok(!r.stderr.includes(STACK_FRAME), 'no stack trace');
+  assert.doesNotMatch(r.stderr, /internal error/);
+}
+
+/** The spool's event types, after `perimeter audit verify` accepted it. */
+function verifiedEvents(spool: string): { type: string; decision?: string; resource?: string }[] {
+  const r = runCli(['audit', 'verify', spool]);
+  assert.equal(r.code, 0, `audit verify: ${r.stdout}${r.stderr}`);
+  return readFileSync(spool, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const e = JSON.parse(line) as { type: string; decision?: string; request?: { resource?: string } };
+      return {
+        type: e.type,
+        ...(e.decision !== undefined ? { decision: e.decision } : {}),
+        ...(e.request?.resource !== undefined ? { resource: e.request.resource } : {}),
+      };
+    });
+}
+
+// -- clients ---------------------------------------------------------------------------------------
+
+interface StdioSession {
+  readonly client: Client;
+  readonly stderr: () => string;
+  /** Errors the SDK client met on the wire (a stray line on stdout would be one). */
+  readonly wireErrors: Error[];
+  close(): Promise<void>;
+}
+
+/** The SDK client, starting `perimeter mcp` over stdio as an agent would. */
+async function stdioSession(p: Place, policy: string, audit: string): Promise<StdioSession> {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [BIN, 'mcp', '--policy', policy, '--audit', audit],
+    env: { ...getDefaultEnvironment(), XDG_STATE_HOME: p.state, NO_COLOR: '1' },
+    cwd: REPO_ROOT,
+    stderr: 'pipe',
+  });
+  let stderr = '';
+  transport.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+  const wireErrors: Error[] = [];
+  const client = new Client({ name: 'mcp-command-test', version: '1.0.0' });
+  client.onerror = (e) => wireErrors.push(e);
+  await client.connect(transport, { timeout: TIMEOUT });
+  return { client, stderr: () => stderr, wireErrors, close: () => client.close() };
+}
+
+async function toolNames(client: Client): Promise<string[]> {
+  return (await client.listTools(undefined, { timeout: TIMEOUT })).tools.map((t) => t.name).sort();
+}
+
+/** The error a call fails with, its tool name replaced, so two failures can be compared. */
+async function failure(client: Client, name: string, args: Record<string, unknown> = {}): Promise<string> {
+  try {
+    await client.callTool({ name, arguments: args }, undefined, { timeout: TIMEOUT });
+  } catch (e) {
+    assert.ok(e instanceof McpError, `an MCP error, got ${String(e)}`);
+    return `${e.code} ${e.message.split(name).join('NAME')}`;
+  }
+  return assert.fail(`${name} was called`);
+}
+
+/** `mcp-inspector --cli ARGS...`: the Inspector's own CLI client. */
+function inspector(
+  p: Place,
+  args: readonly string[],
+): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [INSPECTOR, '--cli', ...args], {
+    cwd: REPO_ROOT,
+    // The Inspector keeps a catalog under HOME; it gets the test's directory, not the real home.
+    env: { ...p.env, HOME: p.dir },
+    encoding: 'utf8',
+    timeout: TIMEOUT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+interface Child {
+  readonly process: ChildProcessWithoutNullStreams;
+  readonly stdout: () => string;
+  readonly stderr: () => string;
+  /** Resolves with the exit code (or the signal's name) within TIMEOUT. */
+  readonly exited: Promise<number | string>;
+}
+
+/** `perimeter ARGS...` kept running, killed when the test ends whatever happens. */
+function startChild(t: TestContext, p: Place, args: readonly string[]): Child {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO_ROOT, env: p.env });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const exited = new Promise<number | string>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
+  );
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  return { process: child, stdout: () => stdout, stderr: () => stderr, exited };
+}
+
+async function within<T>(promise: Promise<T>, what: string, ms = TIMEOUT): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + TIMEOUT;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+const INITIALIZE = {
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'fetch', version: '0' } },
+};
+
+// -- stdio -----------------------------------------------------------------------------------------
+
+void describe('perimeter mcp over stdio', { timeout: 10 * TIMEOUT }, () => {
+  void it(
+    'mcp-threat-15: the SDK client sees only allowed tools, calls one, and a denied, an unlisted and an unknown tool fail alike; the spool verifies',
+    BOUND,
+    async (t) => {
+      const p = place(t);
+      const audit = join(p.dir, 'session.jsonl');
+      const s = await stdioSession(p, mcpPolicy(p), audit);
+      try {
+        assert.deepEqual(await toolNames(s.client), ['everything__echo', 'everything__get-sum']);
+        const sum = await s.client.callTool({ name: 'everything__get-sum', arguments: { a: 2, b: 3 } });
+        assert.match(JSON.stringify(sum.content), /The sum of 2 and 3 is 5/);
+        const unknown = await failure(s.client, 'everything__no-such-tool');
+        assert.match(unknown, /^-32602 .*Tool NAME not found/);
+        assert.equal(await failure(s.client, 'everything__get-env'), unknown, 'denied by a rule');
+        assert.equal(await failure(s.client, 'everything__get-tiny-image'), unknown, 'no allow');
+        assert.equal(await failure(s.client, 'nobody__echo'), unknown, 'no such server');
+        assert.deepEqual(s.wireErrors, [], 'nothing but JSON-RPC on standard output');
+      } finally {
+        await s.close();
+      }
+      assert.match(s.stderr(), /perimeter mcp: 1 of 1 servers ready; serving over stdio; audit: /);
+      const events = verifiedEvents(audit);
+      const types = new Set(events.map((e) => e.type));
+      for (const type of ['session.start', 'mcp.list', 'mcp.call', 'mcp.result', 'session.end'])
+        assert.ok(types.has(type), `the spool holds ${type}`);
+      assert.equal(events.at(-1)?.type, 'session.end');
+      assert.ok(
+        events.some(
+          (e) => e.type === 'mcp.call' && e.decision === 'allow' && e.resource === 'everything/get-sum',
+        ),
+      );
+      assert.ok(
+        events.some(
+          (e) => e.type === 'mcp.call' && e.decision === 'deny' && e.resource === 'everything/get-env',
+        ),
+      );
+      assert.ok(existsSync(join(p.state, 'perimeter/mcp-pins.json')), 'tofu pins went to XDG_STATE_HOME');
+    },
+  );
+
+  void it(
+    'writes only JSON-RPC lines to standard output and exits 0 when the client closes its input',
+    BOUND,
+    async (t) => {
+      const p = place(t);
+      const audit = join(p.dir, 'raw.jsonl');
+      const child = startChild(t, p, ['mcp', '--policy', mcpPolicy(p), '--audit', audit]);
+      const send = (message: object): boolean => child.process.stdin.write(`${JSON.stringify(message)}\n`);
+      const answered = (id: number) => () => child.stdout().includes(`"id":${id}`);
+      send(INITIALIZE);
+      await until(answered(1), 'initialize answered');
+      send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+      send({ jsonrpc: '2.0', id: 2, method: 'tools/list' });
+      await until(answered(2), 'tools/list answered');
+      send({
+        jsonrpc: '2.0',
+        id: 3,
+        method: 'tools/call',
+        params: { name: 'everything__echo', arguments: { message: 'hi' } },
+      });
+      await until(answered(3), 'tools/call answered');
+      child.process.stdin.end();
+      assert.equal(await within(child.exited, 'exit after the input closed'), 0, child.stderr());
+      const lines = linesOf(child.stdout());
+      assert.ok(lines.length >= 3);
+      for (const line of lines) {
+        const message = JSON.parse(line) as { jsonrpc?: string };
+        assert.equal(message.jsonrpc, '2.0', `a JSON-RPC message: ${line}`);
+      }
+      assert.match(child.stdout(), /Echo: hi/);
+      assert.match(child.stderr(), /serving over stdio/);
+      assert.equal(verifiedEvents(audit).at(-1)?.type, 'session.end');
+    },
+  );
+
+  void it(
+    'the MCP Inspector CLI, a client nobody here wrote, lists the allowed tools and calls one',
+    BOUND,
+    (t) => {
+      const p = place(t);
+      const policy = mcpPolicy(p);
+      const command = ['-e', `XDG_STATE_HOME=${p.state}`, process.execPath, BIN, 'mcp', '--policy', policy];
+      const list = inspector(p, [...command, '--audit', join(p.dir, 'list.jsonl'), '--method', 'tools/list']);
+      assert.equal(list.code, 0, list.stderr);
+      const listed = JSON.parse(list.stdout) as { tools: { name: string }[] };
+      assert.deepEqual(listed.tools.map((x) => x.name).sort(), ['everything__echo', 'everything__get-sum']);
+      const call = inspector(p, [
+        ...command,
+        '--audit',
+        join(p.dir, 'call.jsonl'),
+        '--method',
+        'tools/call',
+        '--tool-name',
+        'everything__get-sum',
+        '--tool-arg',
+        'a=1',
+        'b=2',
+      ]);
+      assert.equal(call.code, 0, call.stderr);
+      assert.deepEqual(JSON.parse(call.stdout), {
+        content: [{ type: 'text', text: 'The sum of 1 and 2 is 3.' }],
+      });
+      // The Inspector checks a name against its own tools/list first: to it a denied tool and an
+      // unknown one are the same absence (mcp-threat-15 as a client sees it).
+      const absent = (tool: string, spool: string): string => {
+        const r = inspector(p, [
+          ...command,
+          '--audit',
+          join(p.dir, spool),
+          '--method',
+          'tools/call',
+          '--tool-name',
+          tool,
+        ]);
+        assert.ok(r.code !== null && r.code !== 0, `the call fails, in time: ${r.stderr}`);
+        return (r.stdout + r.stderr)
+          .split(tool)
+          .join('NAME')
+          .replace(/^perimeter mcp: .*\n/m, '');
+      };
+      const denied = absent('everything__get-env', 'denied.jsonl');
+      assert.match(denied, /not found/);
+      assert.equal(absent('everything__no-such-tool', 'unknown.jsonl'), denied);
+      for (const spool of ['list.jsonl', 'call.jsonl', 'denied.jsonl', 'unknown.jsonl'])
+        assert.equal(verifiedEvents(join(p.dir, spool)).at(-1)?.type, 'session.end', spool);
+    },
+  );
+});
+
+// -- Streamable HTTP -------------------------------------------------------------------------------
+
+interface Recording {
+  readonly url: string;
+  readonly seen: IncomingHttpHeaders[];
+  close(): Promise<void>;
+}
+
+/**
+ * A remote upstream over Streamable HTTP (stateless) that remembers the headers of every request it
+ * receives, and answers its one tool with the Authorization header it was sent.
+ */
+async function recordingUpstream(): Promise<Recording> {
+  const seen: IncomingHttpHeaders[] = [];
+  const server: HttpServer = createServer((req, res) => {
+    seen.push(req.headers);
+    if (req.method !== 'POST') {
+      res.writeHead(405).end();
+      return;
+    }
+    const mcp = new Server({ name: 'recording', version: '1.0.0' }, { capabilities: { tools: {} } });
+    mcp.setRequestHandler(ListToolsRequestSchema, () => ({
+      tools: [
+        {
+          name: 'whoami',
+          description: 'Says which Authorization header reached this server.',
+          inputSchema: { type: 'object', properties: {} },
+        },
+      ],
+    }));
+    mcp.setRequestHandler(CallToolRequestSchema, () => ({
+      content: [{ type: 'text', text: `authorization: ${req.headers.authorization ?? 'none'}` }],
+    }));
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+    res.on('close', () => {
+      void transport.close();
+      void mcp.close();
+    });
+    mcp
+      .connect(transport)
+      .then(() => transport.handleRequest(req, res))
+      .catch(() => res.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/mcp`,
+    seen,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A POST to the gateway with node:http, which (unlike fetch) sends the Host header it is given. */
+function post(
+  url: string,
+  headers: Record<string, string>,
+  body: unknown,
+): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          ...headers,
+        },
+        timeout: TIMEOUT,
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+      },
+    );
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.end(JSON.stringify(body));
+  });
+}
+
+/** The URL `perimeter mcp --listen` prints on standard output once it serves. */
+async function listeningUrl(child: Child): Promise<string> {
+  const pattern = /listening on (http:\/\/127\.0\.0\.1:\d+\/mcp) /;
+  await until(() => pattern.test(child.stdout()), `the gateway listens: ${child.stderr()}`);
+  return pattern.exec(child.stdout())?.[1] ?? '';
+}
+
+void describe('perimeter mcp --listen (Streamable HTTP)', { timeout: 10 * TIMEOUT }, () => {
+  void it(
+    'mcp-threat-10, mcp-threat-17, mcp-threat-07: checks the token, Host and Origin before any session, serves the SDK client and the Inspector, never forwards the client token, and stops cleanly on SIGTERM',
+    BOUND,
+    async (t) => {
+      const p = place(t);
+      const upstream = await recordingUpstream();
+      t.after(() => upstream.close());
+      const token = 'test-token-0123456789abcdef0123456789';
+      const tokenFile = writeFile(p.dir, 'token', `${token}\n`);
+      const audit = join(p.dir, 'http.jsonl');
+      const policy = mcpPolicy(p, {
+        servers: [SERVERS.everything, `{ id: remote, url: ${JSON.stringify(upstream.url)} }`],
+        allow: ['{ id: remote-whoami, server: remote, tools: [whoami] }'],
+      });
+      const child = startChild(t, p, [
+        'mcp',
+        '--policy',
+        policy,
+        '--listen',
+        '127.0.0.1:0',
+        '--token-file',
+        tokenFile,
+        '--origin',
+        'http://App.example:3000',
+        '--audit',
+        audit,
+      ]);
+      const url = await listeningUrl(child);
+      assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/mcp$/);
+      assert.match(child.stdout(), /2 of 2 servers ready/);
+      const port = new URL(url).port;
+      const json = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+      const bearer = { authorization: `Bearer ${token}` };
+
+      // No token, a wrong token, a token of the wrong length: 401, and no session is created.
+      const none = await fetch(url, { method: 'POST', headers: json, body: JSON.stringify(INITIALIZE) });
+      assert.equal(none.status, 401);
+      assert.match(none.headers.get('www-authenticate') ?? '', /^Bearer/);
+      assert.equal(
+        none.headers.get('mcp-session-id'),
+        null,
+        'mcp-threat-17: no session before authentication',
+      );
+      for (const wrong of [`Bearer ${token.replace(/.$/, 'X')}`, 'Bearer short', token, `Basic ${token}`]) {
+        const r = await fetch(url, {
+          method: 'POST',
+          headers: { ...json, authorization: wrong },
+          body: JSON.stringify(INITIALIZE),
+        });
+        assert.equal(r.status, 401, wrong);
+        assert.equal(r.headers.get('mcp-session-id'), null);
+      }
+
+      // mcp-threat-10: a web page's Origin, even with the token, is refused; the gateway's own is not.
+      for (const origin of ['http://evil.example', 'null', `http://localhost:${Number(port) + 1}`]) {
+        const evil = await fetch(url, {
+          method: 'POST',
+          headers: { ...json, ...bearer, origin },
+          body: JSON.stringify(INITIALIZE),
+        });
+        assert.equal(evil.status, 403, origin);
+        assert.match(await evil.text(), /unexpected Origin/);
+        assert.equal(evil.headers.get('mcp-session-id'), null);
+      }
+      for (const origin of [`http://127.0.0.1:${port}`, 'http://app.example:3000']) {
+        const own = await fetch(url, {
+          method: 'POST',
+          headers: { ...json, ...bearer, origin },
+          body: JSON.stringify(INITIALIZE),
+        });
+        assert.equal(own.status, 200, `${origin} is the gateway's own or given with --origin`);
+        assert.ok(own.headers.get('mcp-session-id'));
+        await own.body?.cancel();
+      }
+
+      // mcp-threat-10: DNS rebinding: a name that resolves here but is not ours, in the Host header.
+      for (const host of [`evil.example:${port}`, `localhost.evil.example:${port}`, '127.0.0.1']) {
+        const r = await post(url, { ...bearer, host }, INITIALIZE);
+        assert.equal(r.status, 403, host);
+        assert.match(r.body, /unexpected Host/);
+      }
+      const local = await post(url, { ...bearer, host: `localhost:${port}` }, INITIALIZE);
+      assert.equal(local.status, 200, 'localhost is one of our names');
+
+      // mcp-threat-17: without a session only initialize is accepted; an unknown session is 404.
+      const list = { jsonrpc: '2.0', id: 2, method: 'tools/list' };
+      const sessionless = await fetch(url, {
+        method: 'POST',
+        headers: { ...json, ...bearer },
+        body: JSON.stringify(list),
+      });
+      assert.equal(sessionless.status, 400);
+      assert.match(await sessionless.text(), /send initialize first/);
+      const stale = await fetch(url, {
+        method: 'POST',
+        headers: { ...json, ...bearer, 'mcp-session-id': 'no-such-session' },
+        body: JSON.stringify(list),
+      });
+      assert.equal(stale.status, 404);
+      const elsewhere = await fetch(new URL('/other', url), { headers: bearer });
+      assert.equal(elsewhere.status, 404);
+
+      // The SDK client, with the token in its request headers.
+      const transport = new StreamableHTTPClientTransport(new URL(url), {
+        requestInit: { headers: { Authorization: `Bearer ${token}` } },
+      });
+      const client = new Client({ name: 'mcp-command-http-test', version: '1.0.0' });
+      try {
+        await client.connect(transport, { timeout: TIMEOUT });
+        assert.deepEqual(await toolNames(client), [
+          'everything__echo',
+          'everything__get-sum',
+          'remote__whoami',
+        ]);
+        const sum = await client.callTool({ name: 'everything__get-sum', arguments: { a: 20, b: 22 } });
+        assert.match(JSON.stringify(sum.content), /is 42/);
+        const unknown = await failure(client, 'everything__no-such-tool');
+        assert.equal(await failure(client, 'everything__get-env'), unknown, 'mcp-threat-15 over HTTP');
+        // mcp-threat-07: the client's Authorization ends at the gateway.
+        const whoami = await client.callTool({ name: 'remote__whoami', arguments: {} });
+        assert.match(JSON.stringify(whoami.content), /authorization: none/);
+        await transport.terminateSession();
+      } finally {
+        await client.close();
+      }
+
+      // The Inspector CLI over HTTP, with the token as a header.
+      const viaInspector = inspector(p, [
+        url,
+        '--transport',
+        'http',
+        '--header',
+        `Authorization: Bearer ${token}`,
+        '--method',
+        'tools/call',
+        '--tool-name',
+        'everything__get-sum',
+        '--tool-arg',
+        'a=1',
+        'b=2',
+      ]);
+      assert.equal(viaInspector.code, 0, viaInspector.stderr);
+      assert.match(viaInspector.stdout, /The sum of 1 and 2 is 3\./);
+      const refused = inspector(p, [url, '--transport', 'http', '--method', 'tools/list']);
+      assert.ok(
+        refused.code !== null && refused.code !== 0,
+        `the Inspector without the token is refused: ${refused.stderr}`,
+      );
+      assert.match(refused.stdout + refused.stderr, /auth/i);
+
+      assert.ok(upstream.seen.length > 0, 'the remote upstream was used');
+      assert.ok(
+        upstream.seen.every((h) => h.authorization === undefined),
+        'mcp-threat-07: no Authorization header reached the upstream',
+      );
+      assert.doesNotMatch(JSON.stringify(upstream.seen), new RegExp(token), 'nor the token in any header');
+
+      child.process.kill('SIGTERM');
+      assert.equal(await within(child.exited, 'exit after SIGTERM'), 0, child.stderr());
+      const events = verifiedEvents(audit);
+      assert.equal(events.at(-1)?.type, 'session.end');
+      assert.ok(
+        events.some((e) => e.type === 'mcp.call' && e.decision === 'allow' && e.resource === 'remote/whoami'),
+      );
+    },
+  );
+
+  void it(
+    'without --token-file, generates a token in XDG_STATE_HOME (0600) and requires it',
+    BOUND,
+    async (t) => {
+      const p = place(t);
+      const child = startChild(t, p, [
+        'mcp',
+        '--policy',
+        mcpPolicy(p),
+        '--listen',
+        '127.0.0.1:0',
+        '--audit',
+        join(p.dir, 'a.jsonl'),
+      ]);
+      const url = await listeningUrl(child);
+      const file = join(p.state, 'perimeter/mcp-token');
+      assert.ok(child.stdout().includes(file), 'the output names the token file');
+      assert.equal(statSync(file).mode & 0o777, 0o600);
+      const token = readFileSync(file, 'utf8').trim();
+      assert.ok(token.length >= 32);
+      assert.ok(!child.stdout().includes(token), 'the token itself is not printed');
+      const json = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+      const ok = await fetch(url, {
+        method: 'POST',
+        headers: { ...json, authorization: `Bearer ${token}` },
+        body: JSON.stringify(INITIALIZE),
+      });
+      assert.equal(ok.status, 200);
+      await ok.body?.cancel();
+      const no = await fetch(url, { method: 'POST', headers: json, body: JSON.stringify(INITIALIZE) });
+      assert.equal(no.status, 401);
+      child.process.kill('SIGINT');
+      assert.equal(await within(child.exited, 'exit after SIGINT'), 0, child.stderr());
+    },
+  );
+
+  void it(
+    'mcp-threat-17: caps the sessions, bounds the body, and frees a session on DELETE',
+    BOUND,
+    async (t) => {
+      const p = place(t);
+      const token = 'another-token-0123456789abcdef';
+      const audit = join(p.dir, 'a.jsonl');
+      const child = startChild(t, p, [
+        'mcp',
+        '--policy',
+        mcpPolicy(p),
+        '--listen',
+        '127.0.0.1:0',
+        '--token-file',
+        writeFile(p.dir, 'token', token),
+        '--audit',
+        audit,
+      ]);
+      const url = await listeningUrl(child);
+      const headers = {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        authorization: `Bearer ${token}`,
+      };
+      const initialize = async (): Promise<Response> => {
+        const r = await fetch(url, { method: 'POST', headers, body: JSON.stringify(INITIALIZE) });
+        await r.body?.cancel();
+        return r;
+      };
+      // An initialize the SDK refuses (it wants both media types in Accept) holds no session.
+      const notAcceptable = await fetch(url, {
+        method: 'POST',
+        headers: { ...headers, accept: 'application/json' },
+        body: JSON.stringify(INITIALIZE),
+      });
+      assert.equal(notAcceptable.status, 406);
+      assert.equal(notAcceptable.headers.get('mcp-session-id'), null);
+      const ids: string[] = [];
+      for (let i = 0; i < 64; i++) {
+        const r = await initialize();
+        assert.equal(r.status, 200, `session ${i + 1}`);
+        ids.push(r.headers.get('mcp-session-id') ?? '');
+      }
+      const full = await fetch(url, { method: 'POST', headers, body: JSON.stringify(INITIALIZE) });
+      assert.equal(full.status, 503);
+      assert.match(await full.text(), /Too many sessions \(64\)/);
+      const gone = await fetch(url, {
+        method: 'DELETE',
+        headers: { ...headers, 'mcp-session-id': ids[0] ?? '' },
+      });
+      assert.equal(gone.status, 200);
+      assert.equal((await initialize()).status, 200, 'a closed session makes room');
+      const huge = await fetch(url, {
+        method: 'POST',
+        headers: { ...headers, 'mcp-session-id': ids[1] ?? '' },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 9,
+          method: 'tools/list',
+          params: { pad: 'x'.repeat(5 << 20) },
+        }),
+      });
+      assert.equal(huge.status, 413);
+      child.process.kill('SIGTERM');
+      assert.equal(await within(child.exited, 'exit after SIGTERM'), 0, child.stderr());
+      assert.equal(verifiedEvents(audit).at(-1)?.type, 'session.end');
+    },
+  );
+
+  void it(
+    'refuses a port already taken in one sentence, stops its servers and closes the spool',
+    BOUND,
+    async (t) => {
+      const p = place(t);
+      const taken = createServer();
+      await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+      t.after(() => taken.close());
+      const { port } = taken.address() as AddressInfo;
+      const audit = join(p.dir, 'a.jsonl');
+      const child = startChild(t, p, [
+        'mcp',
+        '--policy',
+        mcpPolicy(p),
+        '--listen',
+        `127.0.0.1:${port}`,
+        '--audit',
+        audit,
+      ]);
+      assert.equal(await within(child.exited, 'exit on EADDRINUSE'), 3, child.stderr());
+      assertRefusal(
+        { code: 3, stdout: '', stderr: child.stderr() },
+        new RegExp(`^perimeter: cannot listen on 127\\.0\\.0\\.1:${port} \\(EADDRINUSE\\)$`),
+      );
+      assert.equal(verifiedEvents(audit).at(-1)?.type, 'session.end');
+    },
+  );
+});
+
+// -- pins --------------------------------------------------------------------------------------------
+
+void describe('perimeter mcp pins', { timeout: 10 * TIMEOUT }, () => {
+  void it(
+    'with pinning: approve, shows nothing new until "pins approve", and a fresh session then sees exactly what was approved',
+    BOUND,
+    async (t) => {
+      const p = place(t);
+      const policy = mcpPolicy(p, {
+        pinning: 'approve',
+        servers: [SERVERS.malicious],
+        allow: ['{ id: malicious-all, server: malicious, tools: ["*"] }'],
+      });
+      const first = await stdioSession(p, policy, join(p.dir, 'first.jsonl'));
+      try {
+        assert.deepEqual(await toolNames(first.client), [], 'every tool of the server is held');
+        assert.equal(
+          await failure(first.client, 'malicious__echo'),
+          await failure(first.client, 'malicious__nope'),
+        );
+      } finally {
+        await first.close();
+      }
+
+      const list = perimeter(p, ['mcp', 'pins', 'list']);
+      assert.equal(list.code, 0, list.stderr);
+      assert.match(list.stdout, /^waiting for approval \(\d+\):/m);
+      assert.match(list.stdout, /malicious\/echo {2}new tool waiting for approval/);
+      assert.match(list.stdout, /malicious\/add_note {2}quarantined: /);
+      assert.match(list.stdout, /approve: perimeter mcp pins approve malicious echo/);
+      const json = perimeter(p, ['mcp', 'pins', 'list', '--json']);
+      assert.equal(json.code, 0, json.stderr);
+      const snapshot = JSON.parse(json.stdout) as {
+        approved: Record<string, unknown>;
+        pending: Record<string, Record<string, { hash: string; reason: string }>>;
+      };
+      assert.deepEqual(snapshot.approved, {});
+      const echo = snapshot.pending.malicious?.echo;
+      assert.match(echo?.hash ?? '', /^sha256:[0-9a-f]{64}$/);
+
+      // Approvals name what they approve: a wrong hash, or something not held, is refused.
+      const wrong = perimeter(p, [
+        'mcp',
+        'pins',
+        'approve',
+        'malicious',
+        'echo',
+        '--hash',
+        `sha256:${'0'.repeat(64)}`,
+      ]);
+      assertRefusal(wrong, /malicious\/echo is waiting with sha256:[0-9a-f]{64}, not sha256:0{64}$/);
+      const nothing = perimeter(p, ['mcp', 'pins', 'approve', 'malicious', 'no_such_tool']);
+      assertRefusal(nothing, /^perimeter: nothing from malicious\/no_such_tool is waiting for approval$/);
+      const noServer = perimeter(p, ['mcp', 'pins', 'approve']);
+      assertRefusal(noServer, /name the server/);
+
+      const approve = perimeter(p, [
+        'mcp',
+        'pins',
+        'approve',
+        'malicious',
+        'echo',
+        '--hash',
+        echo?.hash ?? '',
+      ]);
+      assert.equal(approve.code, 0, approve.stderr);
+      assert.equal(approve.stdout, `approved malicious/echo ${echo?.hash}\n`);
+      assertRefusal(
+        perimeter(p, ['mcp', 'pins', 'approve', 'malicious', 'echo']),
+        /nothing from malicious\/echo is waiting/,
+      );
+      const after = perimeter(p, ['mcp', 'pins', 'list']);
+      assert.match(after.stdout, /^approved \(1\):\n {2}malicious\/echo {2}sha256:[0-9a-f]{64} {2}user /m);
+      assert.doesNotMatch(after.stdout, /malicious\/echo {2}new tool/);
+
+      const second = await stdioSession(p, policy, join(p.dir, 'second.jsonl'));
+      try {
+        assert.deepEqual(await toolNames(second.client), ['malicious__echo']);
+        const echoed = await second.client.callTool({ name: 'malicious__echo', arguments: { text: 'hi' } });
+        assert.match(JSON.stringify(echoed.content), /echo: \{\\"text\\":\\"hi\\"\}/);
+      } finally {
+        await second.close();
+      }
+      for (const spool of ['first.jsonl', 'second.jsonl']) verifiedEvents(join(p.dir, spool));
+    },
+  );
+
+  void it(
+    'mcp-threat-02: a rug pull hides the drifted tool from the running session, "pins list" shows the diff, and approving it brings it back',
+    BOUND,
+    async (t) => {
+      const p = place(t);
+      const policy = mcpPolicy(p, {
+        servers: [SERVERS.malicious],
+        allow: ['{ id: malicious-all, server: malicious, tools: ["*"] }'],
+      });
+      const audit = join(p.dir, 'rug.jsonl');
+      const s = await stdioSession(p, policy, audit);
+      try {
+        let changed = 0;
+        s.client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
+          changed++;
+        });
+        const before = await toolNames(s.client);
+        assert.ok(before.includes('malicious__send_message'), 'trusted on first use');
+        assert.ok(!before.includes('malicious__add_note'), 'poisoned: quarantined even under tofu');
+        await s.client.callTool({ name: 'malicious__rug_pull', arguments: {} });
+        await until(() => changed > 0, 'tools/list_changed reaches the client');
+        assert.ok(
+          !(await toolNames(s.client)).includes('malicious__send_message'),
+          'the drifted tool is hidden',
+        );
+        assert.equal(
+          await failure(s.client, 'malicious__send_message', { text: 'x' }),
+          await failure(s.client, 'malicious__nope'),
+          'and its calls fail like an unknown tool',
+        );
+
+        const list = perimeter(p, ['mcp', 'pins', 'list']);
+        assert.equal(list.code, 0, list.stderr);
+        assert.match(list.stdout, /malicious\/send_message {2}differs from its approved pin/);
+        assert.match(list.stdout, /, pinned sha256:[0-9a-f]{64}/);
+        assert.match(list.stdout, /^ {4}description changed$/m);
+        assert.match(list.stdout, /^ {4}inputSchema\.properties\.bcc added$/m);
+        const held = (
+          JSON.parse(perimeter(p, ['mcp', 'pins', 'list', '--json']).stdout) as {
+            pending: Record<string, Record<string, { hash: string }>>;
+          }
+        ).pending.malicious?.send_message?.hash;
+        assert.ok(held);
+        const approve = perimeter(p, ['mcp', 'pins', 'approve', 'malicious', 'send_message', '--hash', held]);
+        assert.equal(approve.code, 0, approve.stderr);
+        assert.ok(
+          (await toolNames(s.client)).includes('malicious__send_message'),
+          'the running gateway reads the approval',
+        );
+      } finally {
+        await s.close();
+      }
+      const events = verifiedEvents(audit);
+      assert.ok(
+        events.some((e) => e.type === 'mcp.drift'),
+        'the drift is audited',
+      );
+    },
+  );
+
+  void it(
+    'a damaged pin store is refused in one sentence by "pins list" and by the gateway, never served',
+    BOUND,
+    (t) => {
+      const p = place(t);
+      mkdirSync(join(p.state, 'perimeter'));
+      writeFile(join(p.state, 'perimeter'), 'mcp-pins.json', '{ not json');
+      assertRefusal(perimeter(p, ['mcp', 'pins', 'list']), /the pin store .* is damaged/);
+      assertRefusal(perimeter(p, ['mcp', 'pins', 'approve', 'everything']), /the pin store .* is damaged/);
+      const gateway = perimeter(p, ['mcp', '--policy', mcpPolicy(p), '--audit', join(p.dir, 'a.jsonl')]);
+      assertRefusal(gateway, /the pin store .* is damaged/);
+    },
+  );
+});
+
+// -- refusals ----------------------------------------------------------------------------------------
+
+void describe('perimeter mcp fails closed with one clear sentence', { timeout: 10 * TIMEOUT }, () => {
+  void it('refuses a policy that declares no MCP servers', BOUND, (t) => {
+    const p = place(t);
+    const policy = join(REPO_ROOT, 'examples/open-internet.yaml');
+    const r = perimeter(p, ['mcp', '--policy', policy]);
+    assertRefusal(r, /the policy declares no MCP servers/);
+    assert.equal(r.stdout, '', 'nothing on the MCP channel');
+  });
+
+  void it('refuses a policy with an error, before starting anything', BOUND, (t) => {
+    const p = place(t);
+    const policy = writeFile(
+      p.dir,
+      'broken.yaml',
+      'apiVersion: perimeter/v1\nkind: Policy\nmetadata: { name: broken, layer: org }\nmcp:\n  servers:\n    - { id: both, command: [x], url: "https://example.com/mcp" }\n',
+    );
+    const r = perimeter(p, ['mcp', '--policy', policy]);
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, /exactly one of command \(stdio\) or url \(HTTP\)/);
+    assert.ok(!r.stderr.includes(STACK_FRAME));
+    assert.equal(r.stdout, '', 'nothing on the MCP channel');
+    assert.equal(existsSync(join(p.state, 'perimeter/sessions')), false, 'no spool was opened');
+  });
+
+  void it(
+    'refuses to listen on an address other machines reach, at once and without starting servers',
+    BOUND,
+    (t) => {
+      const p = place(t);
+      const audit = join(p.dir, 'a.jsonl');
+      const started = Date.now();
+      const r = perimeter(p, ['mcp', '--policy', mcpPolicy(p), '--listen', '0.0.0.0:1234', '--audit', audit]);
+      assertRefusal(r, /^perimeter: --listen 0\.0\.0\.0 is not a loopback address$/);
+      assert.match(r.stderr, /the gateway must not be reachable from other machines/);
+      assert.ok(Date.now() - started < 15_000, 'it exits instead of serving');
+      assert.equal(existsSync(audit), false, 'no spool was opened');
+    },
+  );
+
+  void it('refuses an unreadable or short token file', BOUND, (t) => {
+    const p = place(t);
+    const policy = mcpPolicy(p);
+    const missing = perimeter(p, [
+      'mcp',
+      '--policy',
+      policy,
+      '--listen',
+      '127.0.0.1:0',
+      '--token-file',
+      join(p.dir, 'none'),
+    ]);
+    assertRefusal(missing, /cannot read the token file .*none \(ENOENT\)/);
+    const short = writeFile(p.dir, 'short', 'abc\n');
+    assertRefusal(
+      perimeter(p, ['mcp', '--policy', policy, '--listen', '127.0.0.1:0', '--token-file', short]),
+      /is shorter than 16 characters/,
+    );
+  });
+
+  void it('"perimeter mcp pins" alone, and a stray argument, are refused with the usage', BOUND, (t) => {
+    const p = place(t);
+    const pins = perimeter(p, ['mcp', 'pins']);
+    assertRefusal(pins, /"perimeter mcp pins" needs a command: list or approve/);
+    assert.match(pins.stderr, /perimeter mcp pins list; perimeter mcp pins approve SERVER \[TOOL\]/);
+    assertRefusal(perimeter(p, ['mcp', 'pins', 'list', 'extra']), /unexpected argument "extra"/);
+    assertRefusal(perimeter(p, ['mcp', 'serve']), /unexpected argument "serve"/);
+  });
+});
