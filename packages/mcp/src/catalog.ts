@@ -10,10 +10,6 @@ export interface CatalogContext {
   readonly workspace?: string;
   /** The environment the base variables are taken from (defaults to this process's). */
   readonly env?: Readonly<Record<string, string | undefined>>;
-  /** Extra variables per server id (credential placeholders or values bound to it). */
-  readonly serverEnv?: Readonly<Record<string, Readonly<Record<string, string>>>>;
-  /** Extra headers per server id for remote servers (an injected credential). */
-  readonly serverHeaders?: Readonly<Record<string, Readonly<Record<string, string>>>>;
 }
 
 const BASE_ENV = ['PATH', 'HOME', 'USER', 'LOGNAME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'SHELL', 'TERM'];
@@ -42,7 +38,7 @@ export function upstreamSpecs(catalog: readonly McpCatalogEntry[], ctx: CatalogC
           kind: 'stdio',
           command: command ?? '',
           args,
-          env: { ...base, ...server.env, ...ctx.serverEnv?.[server.id] },
+          env: { ...base, ...server.env },
           ...(ctx.workspace !== undefined ? { cwd: ctx.workspace } : {}),
         },
       };
@@ -52,7 +48,7 @@ export function upstreamSpecs(catalog: readonly McpCatalogEntry[], ctx: CatalogC
       transport: {
         kind: 'http',
         url: new URL(server.url ?? ''),
-        headers: { ...ctx.serverHeaders?.[server.id] },
+        headers: {},
       },
     };
   });

@@ -44,7 +44,6 @@ interface ToolEntry {
   readonly server: string;
   readonly tool: Tool;
   readonly exposed: string;
-  readonly hash: string;
   readonly held?: string;
 }
 
@@ -223,6 +222,8 @@ export class Gateway {
     }
     const scanned = scanValue(args ?? {});
     const secrets = this.options.engine.mcpSecretsAction();
+    if (scanned.blocking.length > 0)
+      this.secretAlert(session, request, 'arguments', scanned.blocking, secrets);
     if (scanned.blocking.length > 0 && secrets === 'block') {
       this.recordCall(
         session,
@@ -255,23 +256,7 @@ export class Gateway {
     const upstreamMs = performance.now() - upstreamStarted;
     const out = scanValue({ content: result.content, structuredContent: result.structuredContent });
     if (out.blocking.length > 0) {
-      this.record(
-        this.withAgent(
-          session,
-          alertRecord(
-            'mcp.secret',
-            this.options.context,
-            'high',
-            `${secrets === 'block' ? 'Withheld' : 'Redacted'}: a secret in the result of ${request.server}/${request.tool} (${out.blocking.join(', ')}).`,
-            {
-              server: request.server,
-              tool: request.tool,
-              direction: 'result',
-              action: secrets,
-            },
-          ),
-        ),
-      );
+      this.secretAlert(session, request, 'result', out.blocking, secrets);
       if (secrets === 'block')
         result = refusal(`Perimeter withheld this result: it carried a secret (${out.blocking.join(', ')}).`);
       else result = { ...result, ...(out.redacted as Pick<CallToolResult, 'content' | 'structuredContent'>) };
@@ -392,18 +377,7 @@ export class Gateway {
     const out = scanValue(result);
     if (out.blocking.length > 0) {
       const action = this.options.engine.mcpSecretsAction();
-      this.record(
-        this.withAgent(
-          session,
-          alertRecord(
-            'mcp.secret',
-            this.options.context,
-            'high',
-            `${action === 'block' ? 'Withheld' : 'Redacted'}: a secret in ${request.server}/${request.tool} (${out.blocking.join(', ')}).`,
-            { server: request.server, tool: request.tool, direction: 'result', action },
-          ),
-        ),
-      );
+      this.secretAlert(session, request, 'result', out.blocking, action);
       if (action === 'block')
         throw new McpError(
           ErrorCode.InternalError,
@@ -413,6 +387,29 @@ export class Gateway {
     }
     this.recordResult(session, request, { result_bytes: sizeOf(result) });
     return result;
+  }
+
+  /** One `mcp.secret` event per call direction that carried a secret: rule and fingerprint, never the value. */
+  private secretAlert(
+    session: Session,
+    request: McpRequest,
+    direction: 'arguments' | 'result',
+    findings: readonly string[],
+    action: 'block' | 'redact',
+  ): void {
+    const done = action === 'redact' ? 'Redacted' : direction === 'result' ? 'Withheld' : 'Refused';
+    this.record(
+      this.withAgent(
+        session,
+        alertRecord(
+          'mcp.secret',
+          this.options.context,
+          'high',
+          `${done}: a secret in the ${direction} of ${request.server}/${request.tool} (${findings.join(', ')}).`,
+          { server: request.server, tool: request.tool, direction, action },
+        ),
+      ),
+    );
   }
 
   // -- the tool index: names, pins, poisoning ------------------------------------------------------
@@ -446,7 +443,6 @@ export class Gateway {
         server: r.server,
         tool: r.tool,
         exposed,
-        hash,
         ...(held !== undefined ? { held } : {}),
       });
     }

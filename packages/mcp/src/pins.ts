@@ -194,7 +194,7 @@ export class PinStore {
       }
     }
     try {
-      const f = existsSync(this.file) ? this.parse() : { version: 1 as const, approved: {}, pending: {} };
+      const f = this.parse();
       const result = change(f);
       const tmp = `${this.file}.${process.pid}.tmp`;
       writeFileSync(tmp, `${JSON.stringify(f, null, 2)}\n`, { mode: 0o600 });

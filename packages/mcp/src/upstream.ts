@@ -16,7 +16,6 @@ import {
   type Prompt,
   type ReadResourceResult,
   type Resource,
-  type ResourceTemplate,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 
@@ -66,7 +65,7 @@ export class Upstream {
   private restartTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private lastError = '';
-  private readonly cache = new Map<ListKind | 'templates', Promise<unknown[]>>();
+  private readonly cache = new Map<ListKind, Promise<unknown[]>>();
 
   constructor(
     readonly spec: UpstreamSpec,
@@ -119,11 +118,6 @@ export class Upstream {
     return this.listed('resources', async (c) => (await c.listResources()).resources);
   }
 
-  async listResourceTemplates(): Promise<ResourceTemplate[]> {
-    if (!(await this.connect()).getServerCapabilities()?.resources) return [];
-    return this.listed('templates', async (c) => (await c.listResourceTemplates()).resourceTemplates);
-  }
-
   async callTool(
     name: string,
     args: Record<string, unknown> | undefined,
@@ -153,7 +147,7 @@ export class Upstream {
     await c?.close().catch(() => undefined);
   }
 
-  private listed<T>(kind: ListKind | 'templates', load: (c: Client) => Promise<T[]>): Promise<T[]> {
+  private listed<T>(kind: ListKind, load: (c: Client) => Promise<T[]>): Promise<T[]> {
     let p = this.cache.get(kind) as Promise<T[]> | undefined;
     if (!p) {
       p = this.connect().then(load);
@@ -166,14 +160,13 @@ export class Upstream {
 
   private async open(): Promise<Client> {
     const client = new Client(CLIENT_INFO, { capabilities: {} });
-    const dropped = (kind: ListKind, also?: 'templates') => (): void => {
+    const dropped = (kind: ListKind) => (): void => {
       this.cache.delete(kind);
-      if (also) this.cache.delete(also);
       this.hooks.onListChanged(this.id, kind);
     };
     client.setNotificationHandler(ToolListChangedNotificationSchema, dropped('tools'));
     client.setNotificationHandler(PromptListChangedNotificationSchema, dropped('prompts'));
-    client.setNotificationHandler(ResourceListChangedNotificationSchema, dropped('resources', 'templates'));
+    client.setNotificationHandler(ResourceListChangedNotificationSchema, dropped('resources'));
     const t = this.spec.transport;
     try {
       if (t.kind === 'stdio') {

@@ -223,6 +223,12 @@ describe('gateway: listing and calling, one predicate', { timeout: 120_000 }, ()
     assert.equal(result.isError, true);
     assert.match(textOf(result), /Nothing was sent/);
     assert.doesNotMatch(textOf(result), new RegExp(STRIPE));
+    const alert = h.events.find((e) => e.type === 'mcp.secret' && e.outcome?.direction === 'arguments');
+    assert.equal(alert?.severity, 'high');
+    assert.match(
+      String(alert?.reason),
+      /^Refused: a secret in the arguments of everything\/echo \(stripe-key/,
+    );
     assert.doesNotMatch(JSON.stringify(h.events), new RegExp(STRIPE));
   });
 

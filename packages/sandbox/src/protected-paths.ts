@@ -2,16 +2,8 @@
 // trusts later. In every writable root they are read-only for the session, whether or not they
 // exist at launch, whatever the policy says.
 
-/** Relative to each writable root (the workspace, and any other directory the session may write). */
-export const PROTECTED_NAMES: readonly string[] = [
-  // git (39–43): hooks, config with its execution primitives, attributes routing to filters.
-  '.git/hooks',
-  '.git/config',
-  '.git/info',
-  '.gitmodules',
-  '.husky',
-  '.githooks',
-  // Shell and session init (44), direnv and tool managers.
+/** Shell and session start-up files (case 44): they run only from a home directory. */
+const SHELL_INIT = [
   '.bashrc',
   '.bash_profile',
   '.bash_login',
@@ -24,6 +16,31 @@ export const PROTECTED_NAMES: readonly string[] = [
   '.zlogout',
   '.config/fish',
   '.inputrc',
+];
+
+/** PATH shadowing (47) and client configuration (49): trusted only where a home directory has them. */
+const HOME_CLIENT_CONFIG = [
+  '.local/bin',
+  '.gitconfig',
+  '.ssh',
+  '.npmrc',
+  '.pypirc',
+  '.docker',
+  '.config/git',
+  '.config/systemd',
+];
+
+/** Relative to each writable root (the workspace, and any other directory the session may write). */
+export const PROTECTED_NAMES: readonly string[] = [
+  // git (39–43): hooks, config with its execution primitives, attributes routing to filters.
+  '.git/hooks',
+  '.git/config',
+  '.git/info',
+  '.gitmodules',
+  '.husky',
+  '.githooks',
+  // Shell and session init (44), direnv and tool managers.
+  ...SHELL_INIT,
   '.envrc',
   '.tool-versions',
   '.mise.toml',
@@ -42,15 +59,8 @@ export const PROTECTED_NAMES: readonly string[] = [
   '.github/hooks',
   '.gemini/settings.json',
   '.gemini/trustedFolders.json',
-  // PATH shadowing (47) and client configuration (49), when a home directory is writable.
-  '.local/bin',
-  '.gitconfig',
-  '.ssh',
-  '.npmrc',
-  '.pypirc',
-  '.docker',
-  '.config/git',
-  '.config/systemd',
+  // PATH shadowing and client configuration, when a home directory is writable.
+  ...HOME_CLIENT_CONFIG,
 ];
 
 /**
@@ -59,28 +69,7 @@ export const PROTECTED_NAMES: readonly string[] = [
  * they do not, creating them is blocked only in the home directory, so a project workspace is not
  * littered with masks for files nothing would ever run from there.
  */
-export const HOME_ONLY_WHEN_MISSING: ReadonlySet<string> = new Set([
-  '.bashrc',
-  '.bash_profile',
-  '.bash_login',
-  '.bash_logout',
-  '.profile',
-  '.zshrc',
-  '.zshenv',
-  '.zprofile',
-  '.zlogin',
-  '.zlogout',
-  '.config/fish',
-  '.inputrc',
-  '.local/bin',
-  '.gitconfig',
-  '.ssh',
-  '.npmrc',
-  '.pypirc',
-  '.docker',
-  '.config/git',
-  '.config/systemd',
-]);
+export const HOME_ONLY_WHEN_MISSING: ReadonlySet<string> = new Set([...SHELL_INIT, ...HOME_CLIENT_CONFIG]);
 
 /**
  * Home-directory files and directories that tools run or trust, but which are ordinary names in a
