@@ -2,7 +2,6 @@
 // unless --debug) and returns the exit code. bin/perimeter.js calls it.
 
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { runAuditTail, runAuditVerify } from './commands/audit.js';
 import { runCheck } from './commands/check.js';
 import { runDoctor } from './commands/doctor.js';
@@ -14,20 +13,15 @@ import { runExplain, runLint, runSimulate, runTest, runValidate } from './comman
 import { SpoolError } from '@perimeter/audit';
 import { UserError } from './errors.js';
 import { HELP, helpFor } from './help.js';
-import type * as McpCommandsModule from './commands/mcp.js';
+import { mcpCommands } from './lazy-mcp.js';
 import { terminalUi, type Ui } from './ui.js';
 
 type Command = (argv: readonly string[], ui: Ui) => number | Promise<number>;
 
-// The MCP gateway and the SDK under it load only when an mcp command runs: every `perimeter run`
-// reads and compiles what the one-file bundle holds, so the bundle does not hold them. They are
-// required at run time from beside this file (Node >= 20.19 requires ES modules), which works the
-// same from the bundle and from the modules; the bundler does not follow this require.
-const MCP_COMMANDS = './commands/mcp.js';
 const mcp =
   (name: 'runMcp' | 'runMcpPinsList' | 'runMcpPinsApprove'): Command =>
   (argv, ui) =>
-    (createRequire(import.meta.url)(MCP_COMMANDS) as typeof McpCommandsModule)[name](argv, ui);
+    mcpCommands()[name](argv, ui);
 
 const COMMANDS: Readonly<Record<string, Command>> = {
   'policy validate': runValidate,

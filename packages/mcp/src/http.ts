@@ -17,8 +17,14 @@ import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Gateway } from './gateway.js';
 
 export interface HttpListenOptions {
+  /** The address clients use: listened on, and expected in Host (and Origin). */
   readonly host: string;
   readonly port: number;
+  /**
+   * Listen on this Unix socket instead (the session sandbox's bridge relays 127.0.0.1:port to it):
+   * `host` and `port` then only name the address clients use.
+   */
+  readonly path?: string;
   readonly token: string;
   /** Origins allowed besides the listening address itself (e.g. a local web client's). */
   readonly origins?: readonly string[];
@@ -118,12 +124,14 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port, options.host, () => {
+    const listening = (): void => {
       server.off('error', reject);
       resolve();
-    });
+    };
+    if (options.path !== undefined) server.listen(options.path, listening);
+    else server.listen(options.port, options.host, listening);
   });
-  const { port } = server.address() as AddressInfo;
+  const port = options.path !== undefined ? options.port : (server.address() as AddressInfo).port;
   const hostPart = options.host.includes(':') ? `[${options.host}]` : options.host;
   const names = [hostPart, ...(isLoopback(options.host) ? ['localhost', '127.0.0.1', '[::1]'] : [])];
   hosts = new Set(names.map((n) => `${n}:${port}`.toLowerCase()));

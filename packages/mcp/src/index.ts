@@ -9,3 +9,10 @@ export { scanDefinition, type OtherTools, type PoisoningFinding, type PoisoningK
 export { listenHttp, type HttpListenOptions, type HttpListener } from './http.js';
 export { upstreamSpecs, CatalogError, type CatalogContext } from './catalog.js';
 export { scanValue, type SecretScan } from './secrets.js';
+export { ProcessTransport, type ServerProcess } from './process-transport.js';
+export {
+  serverSandboxPolicy,
+  SERVER_DENIED_PATHS,
+  SERVER_POLICY_NAME,
+  SERVER_SYSTEM_PATHS,
+} from './sandbox-policy.js';

@@ -7,6 +7,7 @@ import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { ProcessTransport, type ServerProcess } from './process-transport.js';
 import {
   PromptListChangedNotificationSchema,
   ResourceListChangedNotificationSchema,
@@ -26,6 +27,13 @@ export type UpstreamTransport =
       readonly args: readonly string[];
       readonly env: Readonly<Record<string, string>>;
       readonly cwd?: string;
+      /**
+       * Starts the server process itself (its sandbox around the command); without it the command
+       * is spawned directly, with `env` as its whole environment.
+       */
+      readonly launch?: () => ServerProcess;
+      /** What the audit says the server runs in (`sandbox`, `none`). */
+      readonly isolation?: string;
     }
   | { readonly kind: 'http'; readonly url: URL; readonly headers: Readonly<Record<string, string>> };
 
@@ -142,6 +150,9 @@ export class Upstream {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.restartTimer);
+    // A connection under way ends first (open() closes it, seeing the shutdown), so no server
+    // process outlives the gateway.
+    await this.connecting?.catch(() => undefined);
     const c = this.client;
     this.client = undefined;
     await c?.close().catch(() => undefined);
@@ -170,30 +181,45 @@ export class Upstream {
     const t = this.spec.transport;
     try {
       if (t.kind === 'stdio') {
-        const transport = new StdioClientTransport({
-          command: t.command,
-          args: [...t.args],
-          env: { ...t.env },
-          ...(t.cwd !== undefined ? { cwd: t.cwd } : {}),
-          stderr: 'pipe',
-        });
         // The server's own diagnostics are kept short and go nowhere near the agent's stream.
         let stderr = '';
-        transport.stderr?.on('data', (chunk: Buffer) => {
+        const keep = (chunk: Buffer): void => {
           stderr = (stderr + chunk.toString('utf8')).slice(-2_000);
+        };
+        let transport: Transport;
+        if (t.launch) transport = new ProcessTransport(t.launch, keep);
+        else {
+          const stdio = new StdioClientTransport({
+            command: t.command,
+            args: [...t.args],
+            env: { ...t.env },
+            ...(t.cwd !== undefined ? { cwd: t.cwd } : {}),
+            stderr: 'pipe',
+          });
+          stdio.stderr?.on('data', keep);
+          transport = stdio;
+        }
+        this.hooks.onEvent(this.id, 'spawn', {
+          command: t.command,
+          args: t.args.length,
+          isolation: t.isolation ?? 'none',
         });
-        this.hooks.onEvent(this.id, 'spawn', { command: t.command, args: t.args.length });
         await withTimeout(
-          client.connect(transport),
+          client.connect(transport).catch((e: unknown) => {
+            const last = lastProblem(stderr);
+            throw last ? new Error(`${e instanceof Error ? e.message : String(e)} (${last})`) : e;
+          }),
           CONNECT_TIMEOUT_MS,
           `${this.id} did not answer initialize`,
         );
-        client.onclose = () => this.lost(client, stderr.trim().split('\n').pop() ?? '');
+        client.onclose = () => this.lost(client, lastProblem(stderr));
       } else {
         await this.connectHttp(client, t.url, t.headers);
       }
     } catch (e) {
       await client.close().catch(() => undefined);
+      // Shut down while connecting: the failure is the shutdown's, not the server's.
+      if (this.closed) throw new UpstreamUnavailable(`${this.id} is shut down`);
       this.lastError = e instanceof Error ? e.message : String(e);
       this.hooks.onEvent(this.id, 'unavailable', { reason: this.lastError.slice(0, 300) });
       this.scheduleRestart();
@@ -282,4 +308,13 @@ async function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promi
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** The line of a server's standard error that best says why it stopped: the last error, else the last line. */
+function lastProblem(stderr: string): string {
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
+  return lines.findLast((l) => /error|cannot|denied|not found/i.test(l)) ?? lines.at(-1) ?? '';
 }

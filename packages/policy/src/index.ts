@@ -5,6 +5,7 @@ export {
   API_VERSION,
   policyJsonSchema,
   PolicyDocument,
+  type McpServer,
   SURFACES,
   type Effect,
   type Layer,

@@ -137,6 +137,21 @@ export const McpRule = z.strictObject({
 });
 export type McpRule = z.infer<typeof McpRule>;
 
+export const McpServerSandbox = z.strictObject({
+  workspace: z
+    .enum(['read', 'rw', 'none'])
+    .optional()
+    .describe('The workspace: `read` (default), `rw`, or `none` (not mounted).'),
+  network: Strings(
+    'Hosts the server may reach, through its own egress proxy (host patterns as in network rules, default ports 80 and 443). Default: none.',
+  ).optional(),
+  read: Strings(
+    'Further paths it may read (absolute or `~/…` patterns ending in `/**` or exact paths).',
+  ).optional(),
+  write: Strings('Further paths it may read and write.').optional(),
+});
+export type McpServerSandbox = z.infer<typeof McpServerSandbox>;
+
 export const McpServer = z
   .strictObject({
     id: RuleId,
@@ -145,6 +160,9 @@ export const McpServer = z
     url: z.string().optional().describe('A Streamable HTTP server: its https URL.'),
     env: z.record(z.string(), z.string()).optional().describe('Environment for a stdio server.'),
     credential: z.string().optional().describe('The id of a credential binding injected into this server.'),
+    sandbox: McpServerSandbox.optional().describe(
+      'What a stdio server may reach from its own sandbox. Default: the workspace read-only, no network, a private home directory.',
+    ),
     pins: z
       .record(
         z.string(),

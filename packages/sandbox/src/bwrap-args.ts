@@ -17,6 +17,8 @@ export const INSIDE = {
   caBundle: '/run/perimeter/ca-bundle.pem',
   /** Files holding credential placeholders, for bindings that ask for one (`file: NAME`). */
   credentials: '/run/perimeter/credentials',
+  /** The session's MCP gateway as an MCP client configuration (`mcpServers`), when there is one. */
+  mcpConfig: '/run/perimeter/mcp.json',
 } as const;
 
 /** Where distributions keep the system trust bundle: covered by the session's merged bundle. */
@@ -34,7 +36,10 @@ export const CAPTURED_PORTS = [80, 443] as const;
 export const READY_FD = 5;
 
 /** Loopback ports inside the namespace where the bridge serves the session's proxies. */
-export const BRIDGE_PORTS = { http: 3128, socks: 1080 } as const;
+export const BRIDGE_PORTS = { http: 3128, socks: 1080, mcp: 3130 } as const;
+
+/** The session's MCP gateway as the workload reaches it (through the bridge to sockets/mcp.sock). */
+export const MCP_URL = `http://127.0.0.1:${BRIDGE_PORTS.mcp}/mcp`;
 
 export interface BwrapInput {
   readonly plan: MountPlan;
@@ -55,6 +60,8 @@ export interface BwrapInput {
     readonly caBundle?: string;
     /** The directory of credential placeholder files. */
     readonly credentials?: string;
+    /** The MCP client configuration naming the session's gateway (and the bridge to it). */
+    readonly mcpConfig?: string;
   };
   /** System trust files present in the view, each covered by the merged bundle. */
   readonly systemCaFiles?: readonly string[];
@@ -138,6 +145,7 @@ export function bwrapArgs(input: BwrapInput): string[] {
             ...(host.ca ? ['--ro-bind', host.ca, INSIDE.ca] : []),
             ...(host.caBundle ? ['--ro-bind', host.caBundle, INSIDE.caBundle] : []),
             ...(host.credentials ? ['--ro-bind', host.credentials, INSIDE.credentials] : []),
+            ...(host.mcpConfig ? ['--ro-bind', host.mcpConfig, INSIDE.mcpConfig] : []),
           );
         }
         args.push('--remount-ro', mount.dest);
@@ -165,6 +173,7 @@ export function bwrapArgs(input: BwrapInput): string[] {
     `${BRIDGE_PORTS.http}:${INSIDE.sockets}/http.sock`,
     '--bridge',
     `${BRIDGE_PORTS.socks}:${INSIDE.sockets}/socks.sock`,
+    ...(host.mcpConfig ? ['--bridge', `${BRIDGE_PORTS.mcp}:${INSIDE.sockets}/mcp.sock`] : []),
     '--token-file',
     INSIDE.token,
     ...CAPTURED_PORTS.flatMap((port) => ['--capture', `${port}:${INSIDE.sockets}/http.sock`]),
@@ -263,6 +272,10 @@ export function sessionEnv(options: {
   readonly hasSessionCa?: boolean;
   /** The credential placeholders, by variable name; they never replace the session's own. */
   readonly credentials?: Readonly<Record<string, string>>;
+  /** HOME as the workload sees it, when not the user's (an MCP server's private home). */
+  readonly homeEnv?: string;
+  /** The bearer token of the session's MCP gateway, when it has one. */
+  readonly mcpToken?: string;
 }): Record<string, string> {
   const env: Record<string, string> = {};
   for (const k of ENV_ALLOWLIST) {
@@ -273,7 +286,7 @@ export function sessionEnv(options: {
     ...env,
     ...(options.credentials ?? {}),
     PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-    HOME: options.home,
+    HOME: options.homeEnv ?? options.home,
     TMPDIR: '/tmp',
     PWD: options.workspace,
     PERIMETER_SESSION: options.sessionId,
@@ -281,5 +294,28 @@ export function sessionEnv(options: {
     ...proxyEnv(options.token),
     ...(options.hasFetchPreload ? { NODE_OPTIONS: `--import=${INSIDE.fetchPreload}` } : {}),
     ...(options.hasSessionCa ? trustEnv() : {}),
+    ...(options.mcpToken !== undefined
+      ? {
+          PERIMETER_MCP_URL: MCP_URL,
+          PERIMETER_MCP_TOKEN: options.mcpToken,
+          PERIMETER_MCP_CONFIG: INSIDE.mcpConfig,
+        }
+      : {}),
   };
+}
+
+/**
+ * The session's gateway as an MCP client configuration file (the `mcpServers` shape Claude Code,
+ * Cursor and others read): one server, `perimeter`, over Streamable HTTP with its bearer token.
+ */
+export function mcpClientConfig(token: string): string {
+  return `${JSON.stringify(
+    {
+      mcpServers: {
+        perimeter: { type: 'http', url: MCP_URL, headers: { Authorization: `Bearer ${token}` } },
+      },
+    },
+    null,
+    2,
+  )}\n`;
 }

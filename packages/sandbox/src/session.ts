@@ -2,7 +2,8 @@
 // The egress proxy is not started here (packages/egress is not ours to import): the caller
 // listens on `sockets/http.sock` and `sockets/socks.sock`, which the bridge inside reaches.
 
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
@@ -18,7 +19,7 @@ import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CREDENTIAL_FILE_NAME, type Engine } from '@perimeter/policy';
 import { BWRAP_PATH, HELPER_PATH, PACKAGE_ROOT, isHelperBuilt } from './preflight.js';
-import { READY_FD, SYSTEM_CA_FILES, bwrapArgs, sessionEnv } from './bwrap-args.js';
+import { READY_FD, SYSTEM_CA_FILES, bwrapArgs, mcpClientConfig, sessionEnv } from './bwrap-args.js';
 import { hostView } from './host-view.js';
 import { PlanError, planMounts, type HostView, type MountPlan } from './mount-plan.js';
 import { seccompArch, seccompBytes } from './seccomp.js';
@@ -60,6 +61,14 @@ export interface SessionOptions {
    * inspects TLS: mounted read-only, laid over the system trust files, named by the usual variables.
    */
   readonly trust?: { readonly caPem: string; readonly bundlePem: string };
+  /** HOME as the workload sees it, when not `home` (an MCP server's private home directory). */
+  readonly homeEnv?: string;
+  /**
+   * The session has an MCP gateway: the caller serves it on `sockets/mcp.sock`; the workload
+   * reaches it at MCP_URL with this bearer token (PERIMETER_MCP_URL, PERIMETER_MCP_TOKEN, and a
+   * client configuration at PERIMETER_MCP_CONFIG).
+   */
+  readonly mcpToken?: string;
 }
 
 export interface PreparedSession {
@@ -154,7 +163,14 @@ export function prepareSession(options: SessionOptions): PreparedSession {
       }
       chmodSync(credentialDir, 0o555);
     }
+    let mcpConfig: string | undefined;
+    if (options.mcpToken !== undefined) {
+      mcpConfig = join(dir, 'mcp.json');
+      writeFileSync(mcpConfig, mcpClientConfig(options.mcpToken), { mode: 0o400 });
+    }
     const envOptions = {
+      ...(options.homeEnv !== undefined ? { homeEnv: options.homeEnv } : {}),
+      ...(options.mcpToken !== undefined ? { mcpToken: options.mcpToken } : {}),
       hasFetchPreload: fetchPreload !== undefined,
       hasSessionCa: options.trust !== undefined,
       hostEnv: options.hostEnv,
@@ -187,6 +203,7 @@ export function prepareSession(options: SessionOptions): PreparedSession {
         ...(fetchPreload ? { fetchPreload } : {}),
         ...(ca && caBundle ? { ca, caBundle } : {}),
         ...(credentialDir ? { credentials: credentialDir } : {}),
+        ...(mcpConfig ? { mcpConfig } : {}),
       },
       systemCaFiles: caBundle ? SYSTEM_CA_FILES.filter((f) => view.lstat(f)?.type === 'file') : [],
       env,
@@ -290,6 +307,26 @@ export function launchSession(prepared: PreparedSession): Promise<SessionExit> {
       resolve({ code: code ?? signalCode ?? 1, started: isReady, ...(signal ? { signal } : {}) });
     });
   });
+}
+
+/**
+ * Runs the prepared sandbox as a service: its standard streams are pipes (an MCP server speaks on
+ * them), in a process group of its own so the terminal's Ctrl-C never reaches it, gone with this
+ * process. Its `close` event is the sandbox ending; bubblewrap's refusals arrive on its stderr.
+ */
+export function spawnSandboxed(prepared: PreparedSession): ChildProcessByStdio<Writable, Readable, Readable> {
+  const end = prepared.args.indexOf('--');
+  const child = spawn(
+    HELPER_PATH,
+    ['--exec-ignoring-interrupts', BWRAP_PATH, '--args', '4', ...prepared.args.slice(end)],
+    // fd 4 carries bubblewrap's options; the helper inside reports readiness on READY_FD.
+    { stdio: ['pipe', 'pipe', 'pipe', 'ignore', 'pipe', 'pipe'], env: {}, detached: true },
+  );
+  const options = prepared.args.slice(0, end);
+  const stdio = child.stdio as unknown as (Readable | Writable | null)[];
+  (stdio[4] as Writable | null)?.end(Buffer.from(options.map((a) => `${a}\0`).join(''), 'utf8'));
+  (stdio[READY_FD] as Readable | null)?.resume();
+  return child as unknown as ChildProcessByStdio<Writable, Readable, Readable>;
 }
 
 /** Removes the session directory and the empty directories masks created on the host. */

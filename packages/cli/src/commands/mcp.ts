@@ -3,11 +3,22 @@
 // tool definitions the gateway holds back.
 
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { Spool, lifecycleRecord, uuid7, type AuditRecord } from '@perimeter/audit';
-import { CatalogError, Gateway, PinStore, PinStoreError, listenHttp, upstreamSpecs } from '@perimeter/mcp';
-import { createEngine } from '@perimeter/policy';
+import { Spool, lifecycleRecord, uuid7, type AuditRecord, type RecordContext } from '@perimeter/audit';
+import {
+  CatalogError,
+  Gateway,
+  PinStore,
+  PinStoreError,
+  listenHttp,
+  upstreamSpecs,
+  type UpstreamSpec,
+} from '@perimeter/mcp';
+import { createEngine, type Engine, type McpCatalogEntry } from '@perimeter/policy';
+import { BRIDGE_PORTS, BWRAP_PATH } from '@perimeter/sandbox';
+import { UpstreamSandboxError, sandboxUpstreams, type SandboxedUpstreams } from '../mcp-sandbox.js';
+import { ownAssets } from './run.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { boolFlag, listFlag, parseArgs, stringFlag } from '../args.js';
 import { UserError } from '../errors.js';
@@ -94,9 +105,24 @@ export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
   };
   audit(lifecycleRecord('session.start', ctx, { kind: 'mcp', servers: catalog.length }));
 
+  let sandboxes: SandboxedUpstreams;
+  try {
+    sandboxes = await serverSandboxes(catalog, specs, {
+      sessionId,
+      workspace: context.workspace,
+      home: context.home,
+      audit,
+      readOnly: loaded.files.map((f) => resolve(f)),
+    });
+  } catch (e) {
+    audit(lifecycleRecord('session.refused', ctx, { reason: (e as Error).message }));
+    isEnded = true;
+    spool.close();
+    throw e;
+  }
   const gateway = new Gateway({
     engine,
-    servers: specs,
+    servers: sandboxes.specs,
     pins,
     audit,
     context: ctx,
@@ -108,6 +134,7 @@ export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
 
   const finish = async (): Promise<number> => {
     await gateway.close();
+    await sandboxes.close();
     audit(lifecycleRecord('session.end', ctx));
     isEnded = true;
     spool.close();
@@ -161,6 +188,121 @@ export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
   await signalled();
   await http.close();
   return finish();
+}
+
+/**
+ * The catalog's stdio servers, each in a sandbox of its own (mcp-sandbox.ts); a server whose
+ * sandbox cannot be built stops the gateway before anything starts.
+ */
+async function serverSandboxes(
+  catalog: readonly McpCatalogEntry[],
+  specs: readonly UpstreamSpec[],
+  o: {
+    readonly sessionId: string;
+    readonly workspace: string | undefined;
+    readonly home: string;
+    readonly audit: (r: AuditRecord) => void;
+    readonly readOnly: readonly string[];
+  },
+): Promise<SandboxedUpstreams> {
+  if (!specs.some((s) => s.transport.kind === 'stdio')) return { specs: [...specs], close: async () => {} };
+  if (!existsSync(BWRAP_PATH))
+    throw new UserError(
+      `the policy's stdio MCP servers run sandboxed, and bubblewrap is not installed (${BWRAP_PATH})`,
+      'install it: apt-get install bubblewrap (perimeter doctor checks the rest)',
+      125,
+    );
+  const canonical = (path: string): string => {
+    try {
+      return realpathSync(path);
+    } catch {
+      throw new UserError(`${path} does not exist`, 'pass --workspace and --home as existing directories');
+    }
+  };
+  try {
+    return await sandboxUpstreams(catalog, specs, {
+      sessionId: o.sessionId,
+      workspace: canonical(o.workspace ?? process.cwd()),
+      home: canonical(o.home),
+      homesDir: join(stateDir(), 'mcp-servers'),
+      hostEnv: process.env,
+      readOnly: [...ownAssets(), ...o.readOnly],
+      hidden: [stateDir()],
+      audit: o.audit,
+    });
+  } catch (e) {
+    if (e instanceof UpstreamSandboxError)
+      throw new UserError(
+        e.message,
+        'fix the server\'s catalog entry (docs/mcp.md, "Sandboxed servers"); nothing started',
+        125,
+      );
+    throw e;
+  }
+}
+
+/** The session's gateway, started by `perimeter run` when the policy has an MCP catalog. */
+export interface SessionGateway {
+  /** Closes the endpoint, the upstreams and their sandboxes. */
+  close(): Promise<void>;
+}
+
+/**
+ * Serves the session's MCP gateway on a Unix socket (the sandbox's bridge relays 127.0.0.1:3130
+ * to it) with a bearer token of its own. Upstreams warm up in the background: the agent starts at
+ * once, and its first listing waits for them.
+ */
+export async function startSessionGateway(o: {
+  readonly engine: Engine;
+  readonly sessionId: string;
+  readonly workspace: string;
+  readonly home: string;
+  readonly socket: string;
+  readonly token: string;
+  readonly audit: (r: AuditRecord) => void;
+  readonly context: RecordContext;
+  readonly readOnly: readonly string[];
+}): Promise<SessionGateway> {
+  const catalog = o.engine.mcpServers();
+  let specs;
+  try {
+    specs = upstreamSpecs(catalog, { workspace: o.workspace });
+  } catch (e) {
+    if (e instanceof CatalogError) throw new UserError(e.message, "fix the policy's mcp.servers", 125);
+    throw e;
+  }
+  const pins = pinStore();
+  pinStoreAnswer(() => pins.snapshot());
+  const sandboxes = await serverSandboxes(catalog, specs, o);
+  const gateway = new Gateway({
+    engine: o.engine,
+    servers: sandboxes.specs,
+    pins,
+    audit: o.audit,
+    context: o.context,
+  });
+  let http;
+  try {
+    http = await listenHttp(gateway, {
+      host: '127.0.0.1',
+      port: BRIDGE_PORTS.mcp,
+      path: o.socket,
+      token: o.token,
+    });
+    chmodSync(o.socket, 0o600);
+  } catch (e) {
+    await gateway.close();
+    await sandboxes.close();
+    throw e;
+  }
+  void gateway.start();
+  return {
+    close: async () => {
+      await http.close();
+      await gateway.close();
+      await sandboxes.close();
+    },
+  };
 }
 
 /** The bearer token: read from --token-file, else a fresh random one written (0600) to the state directory. */

@@ -1,6 +1,7 @@
 // perimeter run: a program inside the session sandbox, its only way out the session's egress
 // proxy, every decision in the session's audit spool.
 
+import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -35,6 +36,8 @@ import { stateDir } from '../secret-store.js';
 import { listFlag, parseArgs, stringFlag } from '../args.js';
 import { UserError } from '../errors.js';
 import type { Ui } from '../ui.js';
+import { mcpCommands } from '../lazy-mcp.js';
+import type { SessionGateway } from './mcp.js';
 
 /** Where sessions keep their audit spools unless --audit says otherwise. */
 export function sessionsDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -48,7 +51,7 @@ const INSTALL_ROOT = resolve(dirname(DEFAULT_POLICY), '..');
  * What the host runs of Perimeter itself: read-only in every sandbox (sandbox.md case 36), even
  * when the checkout is the workspace (its sources stay writable: they are the work).
  */
-function ownAssets(): string[] {
+export function ownAssets(): string[] {
   let packages: string[];
   try {
     packages = readdirSync(join(INSTALL_ROOT, 'packages'));
@@ -194,9 +197,14 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
     );
   }
 
+  // An MCP catalog in the policy: the session gets its gateway, with a bearer token of its own.
+  const hasMcp = engine.mcpServers().length > 0;
+  const mcpToken = hasMcp ? randomBytes(32).toString('base64url') : undefined;
+
   let prepared: PreparedSession;
   try {
     prepared = prepareSession({
+      ...(mcpToken !== undefined ? { mcpToken } : {}),
       credentialEnv: credentials.env,
       credentialFiles: credentials.files,
       trust: credentials.trust,
@@ -299,6 +307,7 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
   const started = Date.now();
   let exit: Awaited<ReturnType<typeof launchSession>> | undefined;
   let findings: ReturnType<typeof compareReview> | undefined;
+  let gateway: SessionGateway | undefined;
   try {
     await Promise.all(
       servers.map(
@@ -310,10 +319,24 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
       ),
     );
     for (const n of ['http.sock', 'socks.sock']) chmodSync(join(prepared.sockets, n), 0o600);
+    if (mcpToken !== undefined) {
+      gateway = await mcpCommands().startSessionGateway({
+        engine,
+        sessionId,
+        workspace,
+        home,
+        socket: join(prepared.sockets, 'mcp.sock'),
+        token: mcpToken,
+        audit: record,
+        context: ctx,
+        readOnly: loaded.files.map((f) => resolve(f)),
+      });
+    }
     const review = snapshotReview(workspace, prepared.plan.gitDirs);
     exit = await launchSession(prepared);
     findings = compareReview(review, prepared.plan.createsOnHost);
   } finally {
+    await gateway?.close();
     sessionOver.abort(); // tunnels the sandbox left open are closed (and their closes audited)
     await Promise.all(servers.map(closeNow));
     // Their close events come a few ticks after the abort: wait for them (at most a second), so

@@ -1,0 +1,61 @@
+// The policy a stdio upstream runs under inside its own sandbox: built from its catalog entry, not
+// from the agent's policy (a server is not the agent, and reaches neither the agent's home grants
+// nor its network). Pure: the caller compiles it, plans the mounts and starts the egress proxy.
+//
+// What a server gets: the system directories read-only, the workspace read-only (or read-write,
+// or nothing), a private home directory of its own that persists between runs (package caches
+// such as npx's), the extra paths its entry names, and the network hosts its entry names —
+// through an egress proxy of its own that decides and audits every connection. Nothing else.
+
+import type { McpServer, PolicyDocument } from '@perimeter/policy';
+
+/** Read-only for every server: programs, libraries and system configuration. */
+export const SERVER_SYSTEM_PATHS = [
+  '/usr/**',
+  '/bin/**',
+  '/sbin/**',
+  '/lib/**',
+  '/lib64/**',
+  '/etc/**',
+  '/opt/**',
+];
+
+/** Never readable by a server, even under the system grant. */
+export const SERVER_DENIED_PATHS = ['/etc/shadow', '/etc/gshadow', '/etc/sudoers', '/etc/sudoers.d/**'];
+
+/** The name of every server's sandbox policy (it appears in the server's audit events). */
+export const SERVER_POLICY_NAME = 'mcp-server-sandbox';
+
+/**
+ * The sandbox policy of one stdio server. `home` is the server's private home directory (an
+ * absolute path the caller creates); `~` in the entry's paths means the user's home, as in every
+ * policy.
+ */
+export function serverSandboxPolicy(server: McpServer, home: string): PolicyDocument {
+  const box = server.sandbox ?? {};
+  const workspace = box.workspace ?? 'read';
+  const allow: { id: string; paths: string[]; access: 'read' | 'rw' }[] = [
+    { id: 'server-system', paths: SERVER_SYSTEM_PATHS, access: 'read' },
+    { id: 'server-home', paths: [`${home}/**`], access: 'rw' },
+  ];
+  if (workspace !== 'none')
+    allow.push({ id: 'server-workspace', paths: ['${workspace}/**'], access: workspace });
+  if (box.read) allow.push({ id: 'server-read', paths: [...box.read], access: 'read' });
+  if (box.write) allow.push({ id: 'server-write', paths: [...box.write], access: 'rw' });
+  return {
+    apiVersion: 'perimeter/v1',
+    kind: 'Policy',
+    metadata: {
+      name: SERVER_POLICY_NAME,
+      layer: 'org',
+      description: `The sandbox of the MCP server ${server.id}, from its catalog entry.`,
+    },
+    filesystem: {
+      default: 'deny',
+      allow,
+      deny: [{ id: 'server-system-secrets', paths: SERVER_DENIED_PATHS }],
+    },
+    // No network rule allows anything else: every other destination is denied (and audited).
+    ...(box.network ? { network: { allow: [{ id: 'server-network', hosts: [...box.network] }] } } : {}),
+  };
+}
