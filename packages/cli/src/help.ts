@@ -226,11 +226,17 @@ binding names, and the proxy puts the real value in place on HTTPS requests to t
 HTTPS to those hosts, and to hosts with method or path rules, is inspected with a per-session CA
 that the sandbox trusts; a placeholder or a real value headed anywhere else is refused and audited.
 
+When the policy declares MCP servers (mcp.servers), the session gets its own MCP gateway (see
+"perimeter mcp --help") at http://127.0.0.1:3130/mcp inside: PERIMETER_MCP_URL,
+PERIMETER_MCP_TOKEN (its bearer token) and PERIMETER_MCP_CONFIG (/run/perimeter/mcp.json, an
+mcpServers client configuration) say where. Its servers run in sandboxes of their own.
+
 Exit codes: the program's own; 125 the sandbox did not start; 3 invalid input or policy.
 
 Examples:
   perimeter run --policy examples/balanced.yaml -- bash
   perimeter run -- npm test
+  perimeter run --policy examples/mcp.yaml -- claude --mcp-config /run/perimeter/mcp.json
   perimeter audit tail`,
 
   proxy: `perimeter proxy — the egress proxy on its own
@@ -264,8 +270,9 @@ Examples:
 Usage: perimeter mcp [--policy FILE...] [--listen 127.0.0.1:PORT [--token-file FILE]] [--audit FILE]
 
 Serves one MCP endpoint in front of the servers the policy's catalog (mcp.servers) declares:
-stdio servers it starts itself (command lines only from the policy) and remote Streamable HTTP
-or SSE servers. Tools are named SERVER__TOOL. A tool is listed only when the policy allows it
+stdio servers it starts itself (command lines only from the policy), each in a sandbox of its own
+(the workspace read-only, a private home, no network but the hosts its entry names:
+mcp.servers[].sandbox), and remote Streamable HTTP or SSE servers. Tools are named SERVER__TOOL. A tool is listed only when the policy allows it
 and its definition is pinned (mcp.servers[].pins, or approved with "perimeter mcp pins approve";
 mcp.pinning: tofu trusts first sight); a changed or poisoned definition is held back. Every call
 is decided again with its arguments; a denied tool fails exactly like an unknown one. Secrets

@@ -4,6 +4,7 @@
 // proxy of its own that decides and audits every connection the server attempts. Loaded only with
 // the MCP gateway.
 
+import { setMaxListeners } from 'node:events';
 import { chmodSync, mkdirSync } from 'node:fs';
 import type { Server } from 'node:net';
 import { join } from 'node:path';
@@ -59,6 +60,7 @@ export async function sandboxUpstreams(
   const prepared: PreparedSession[] = [];
   const proxies: Server[] = [];
   const over = new AbortController();
+  setMaxListeners(0, over.signal); // one listener per open tunnel, any number of them
   const close = async (): Promise<void> => {
     over.abort();
     await Promise.all(
@@ -95,6 +97,8 @@ export async function sandboxUpstreams(
           workspace: options.workspace,
           home: options.home,
           homeEnv: home,
+          // A server without the workspace starts in its home (the workspace is not there).
+          ...(entry.server.sandbox?.workspace === 'none' ? { cwd: home } : {}),
           command: [t.command, ...t.args],
           hostEnv: options.hostEnv,
           credentialEnv: entry.server.env ?? {},

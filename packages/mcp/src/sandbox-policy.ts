@@ -7,7 +7,7 @@
 // such as npx's), the extra paths its entry names, and the network hosts its entry names —
 // through an egress proxy of its own that decides and audits every connection. Nothing else.
 
-import type { McpServer, PolicyDocument } from '@perimeter/policy';
+import { parseCidr, type McpServer, type PolicyDocument } from '@perimeter/policy';
 
 /** Read-only for every server: programs, libraries and system configuration. */
 export const SERVER_SYSTEM_PATHS = [
@@ -56,6 +56,17 @@ export function serverSandboxPolicy(server: McpServer, home: string): PolicyDocu
       deny: [{ id: 'server-system-secrets', paths: SERVER_DENIED_PATHS }],
     },
     // No network rule allows anything else: every other destination is denied (and audited).
-    ...(box.network ? { network: { allow: [{ id: 'server-network', hosts: [...box.network] }] } } : {}),
+    ...(box.network ? { network: { allow: networkAllows(box.network) } } : {}),
   };
+}
+
+/** Host patterns go in one rule, addresses and CIDR blocks (`203.0.113.80/32`) in another. */
+function networkAllows(entries: readonly string[]): { id: string; hosts?: string[]; cidrs?: string[] }[] {
+  const isAddress = (e: string): boolean => !('error' in parseCidr(e));
+  const hosts = entries.filter((e) => !isAddress(e));
+  const cidrs = entries.filter(isAddress);
+  return [
+    ...(hosts.length > 0 ? [{ id: 'server-network', hosts }] : []),
+    ...(cidrs.length > 0 ? [{ id: 'server-network-addresses', cidrs }] : []),
+  ];
 }

@@ -458,6 +458,28 @@ export function compilePolicy(doc: PolicyDocument): { policy: CompiledPolicy; di
         'use https:// (plain http only on localhost)',
       );
     }
+    // The server's sandbox: the same patterns network and filesystem rules take.
+    const box = s.sandbox;
+    if (box !== undefined && s.command === undefined)
+      c.error(
+        ['mcp', 'servers', i, 'sandbox'],
+        'sandbox-of-remote-server',
+        `the MCP server "${s.id}" is remote, so it has no sandbox to set`,
+        'sandbox applies to stdio servers (command); remove it',
+      );
+    box?.network?.forEach((entry, j) => {
+      if (!('error' in parseCidr(entry))) return;
+      const r = compileHostPattern(entry);
+      if ('error' in r)
+        c.error(
+          ['mcp', 'servers', i, 'sandbox', 'network', j],
+          'bad-host-pattern',
+          r.error.message,
+          r.error.hint,
+        );
+    });
+    if (box?.read) pathPatterns(c, box.read, ['mcp', 'servers', i, 'sandbox', 'read']);
+    if (box?.write) pathPatterns(c, box.write, ['mcp', 'servers', i, 'sandbox', 'write']);
   });
 
   const testNames = new Set<string>();

@@ -63,6 +63,8 @@ export interface SessionOptions {
   readonly trust?: { readonly caPem: string; readonly bundlePem: string };
   /** HOME as the workload sees it, when not `home` (an MCP server's private home directory). */
   readonly homeEnv?: string;
+  /** Where the workload starts (default: the workspace). */
+  readonly cwd?: string;
   /**
    * The session has an MCP gateway: the caller serves it on `sockets/mcp.sock`; the workload
    * reaches it at MCP_URL with this bearer token (PERIMETER_MCP_URL, PERIMETER_MCP_TOKEN, and a
@@ -207,7 +209,7 @@ export function prepareSession(options: SessionOptions): PreparedSession {
       },
       systemCaFiles: caBundle ? SYSTEM_CA_FILES.filter((f) => view.lstat(f)?.type === 'file') : [],
       env,
-      cwd: options.workspace,
+      cwd: options.cwd ?? options.workspace,
       command: options.command,
     });
     return { dir, sockets, token, plan, args, env };

@@ -2,6 +2,7 @@
 // proxy, every decision in the session's audit spool.
 
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { chmodSync, existsSync, mkdirSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -291,6 +292,7 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
   spool.appendAll(startRecords);
 
   const sessionOver = new AbortController();
+  setMaxListeners(0, sessionOver.signal); // one listener per open tunnel, any number of them
   const tunnels = { open: 0 };
   const egress: EgressOptions = {
     engine,

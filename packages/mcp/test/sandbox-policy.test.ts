@@ -1,0 +1,94 @@
+// The sandbox policy of a stdio server, from its catalog entry: what it may read, write and reach,
+// decided by the same engine as every other policy.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { compilePolicy, createEngine, type McpServer } from '@perimeter/policy';
+import { serverSandboxPolicy } from '../src/sandbox-policy.js';
+
+const HOME = '/home/dev';
+const WORKSPACE = '/home/dev/project';
+const SERVER_HOME = '/home/dev/.local/state/perimeter/mcp-servers/fs';
+
+function engineFor(server: McpServer) {
+  const { policy, diagnostics } = compilePolicy(serverSandboxPolicy(server, SERVER_HOME));
+  assert.deepEqual(
+    diagnostics.filter((d) => d.severity === 'error'),
+    [],
+  );
+  return createEngine([policy], { context: { home: HOME, workspace: WORKSPACE } });
+}
+
+const decide = (server: McpServer, path: string, access: 'read' | 'write'): string =>
+  engineFor(server).decide({ surface: 'filesystem', path, access }).decision;
+const connect = (server: McpServer, host: string, port = 443): string =>
+  engineFor(server).decide({ surface: 'network', host, port }).decision;
+
+test('by default a server reads the workspace and the system, writes only its own home, reaches no host', () => {
+  const s: McpServer = { id: 'fs', command: ['fs-server'] };
+  assert.equal(decide(s, `${WORKSPACE}/src/a.ts`, 'read'), 'allow');
+  assert.equal(decide(s, `${WORKSPACE}/src/a.ts`, 'write'), 'deny');
+  assert.equal(decide(s, '/usr/lib/libc.so.6', 'read'), 'allow');
+  assert.equal(decide(s, '/etc/shadow', 'read'), 'deny');
+  assert.equal(decide(s, `${HOME}/.ssh/id_ed25519`, 'read'), 'deny');
+  assert.equal(decide(s, `${SERVER_HOME}/.npm/_cacache/x`, 'write'), 'allow');
+  assert.equal(connect(s, 'registry.npmjs.org'), 'deny');
+});
+
+test('workspace: rw and none, and extra read and write paths, say what they say', () => {
+  const rw: McpServer = {
+    id: 'fs',
+    command: ['x'],
+    sandbox: { workspace: 'rw', read: ['/srv/ref/**'], write: ['~/.cache/idx/**'] },
+  };
+  assert.equal(decide(rw, `${WORKSPACE}/src/a.ts`, 'write'), 'allow');
+  assert.equal(decide(rw, '/srv/ref/a', 'read'), 'allow');
+  assert.equal(decide(rw, '/srv/ref/a', 'write'), 'deny');
+  assert.equal(decide(rw, `${HOME}/.cache/idx/a`, 'write'), 'allow');
+  const none: McpServer = { id: 'fs', command: ['x'], sandbox: { workspace: 'none' } };
+  assert.equal(decide(none, `${WORKSPACE}/src/a.ts`, 'read'), 'deny');
+});
+
+test('network names hosts, and addresses or CIDR blocks in a rule of their own', () => {
+  const s: McpServer = {
+    id: 'fs',
+    command: ['x'],
+    sandbox: { network: ['registry.npmjs.org', '203.0.113.80', '10.1.0.0/16'] },
+  };
+  assert.equal(connect(s, 'registry.npmjs.org'), 'allow');
+  assert.equal(connect(s, 'evil.example'), 'deny');
+  assert.equal(connect(s, 'registry.npmjs.org', 22), 'deny', 'allow rules default to ports 80 and 443');
+  const doc = serverSandboxPolicy(s, SERVER_HOME);
+  assert.deepEqual(doc.network?.allow, [
+    { id: 'server-network', hosts: ['registry.npmjs.org'] },
+    { id: 'server-network-addresses', cidrs: ['203.0.113.80', '10.1.0.0/16'] },
+  ]);
+});
+
+test('a malformed host pattern in the entry is a policy error, not a wider grant', () => {
+  const { diagnostics } = compilePolicy(
+    serverSandboxPolicy({ id: 'fs', command: ['x'], sandbox: { network: ['exa mple.com'] } }, SERVER_HOME),
+  );
+  assert.ok(diagnostics.some((d) => d.severity === 'error'));
+});
+
+test('policy validation checks a server sandbox: bad hosts and paths, and a sandbox on a remote server', () => {
+  const doc = (servers: unknown[]) =>
+    compilePolicy({
+      apiVersion: 'perimeter/v1',
+      kind: 'Policy',
+      metadata: { name: 'p', layer: 'org' },
+      mcp: { servers },
+    } as Parameters<typeof compilePolicy>[0]).diagnostics.map((d) => `${d.code} ${(d.path ?? []).join('.')}`);
+  assert.deepEqual(
+    doc([{ id: 'a', command: ['x'], sandbox: { network: ['ok.example', '10.0.0.0/8'] } }]),
+    [],
+  );
+  assert.deepEqual(doc([{ id: 'a', command: ['x'], sandbox: { network: ['exa mple.com'] } }]), [
+    'bad-host-pattern mcp.servers.0.sandbox.network.0',
+  ]);
+  assert.deepEqual(doc([{ id: 'a', command: ['x'], sandbox: { read: ['relative/path'] } }]).length, 1);
+  assert.deepEqual(doc([{ id: 'a', url: 'https://mcp.example/mcp', sandbox: { workspace: 'rw' } }]), [
+    'sandbox-of-remote-server mcp.servers.0.sandbox',
+  ]);
+});
