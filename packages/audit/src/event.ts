@@ -60,7 +60,12 @@ export const AuditEvent = z.strictObject({
   decision: Effect.optional(),
   would_decision: Effect.optional(),
   enforcement_mode: z.enum(['enforce', 'audit']).optional(),
-  decision_code: z.enum(['rule', 'default', 'guard', 'invalid-request']).optional(),
+  decision_code: z
+    .enum(['rule', 'default', 'guard', 'invalid-request', 'unauthenticated'])
+    .optional()
+    .describe(
+      'Why: a rule, the default, the built-in guard, an unreadable request, or a client without the session token.',
+    ),
   matched: z.array(MatchedRule).optional(),
   bundle: z.strictObject({ revision: z.number().int().optional(), hash: z.string().optional() }).optional(),
   reason: z.string().optional(),

@@ -468,15 +468,24 @@ void test(
     assert.equal(nul.decision_code, 'invalid-request');
     assertNetworkDenied(s, 'allowed.test\r\nX-Injected: 1:443', /control character/);
     assert.equal(networkEvents(s, /allowed\.test/).filter((e) => e.decision === 'allow').length, 0);
-    await t.test(
-      'audit: a target the HTTP front door cannot parse is an audited denial too',
-      {
-        todo: 'known gap: CONNECT and absolute-form targets refused with 400 at parse time write no audit event',
-      },
-      () => {
-        assert.ok(networkEvents(s, /bad\$x|%00/).length >= http.length);
-      },
-    );
+    await t.test('audit: a target the HTTP front door cannot parse is an audited denial too', () => {
+      // The same decision a SOCKS5 target with bad bytes gets: invalid-request, with the reason.
+      const refused: readonly [string, RegExp][] = [
+        ['bad$x.allowed.test:443', /not allowed in a host name/],
+        ['attacker.invalid%00.allowed.test:443', /encoded control character/],
+        ['attacker.invalid%00.allowed.test:80', /encoded control character/],
+      ];
+      for (const [resource, reason] of refused) {
+        const e = assertNetworkDenied(s, resource, reason);
+        assert.equal(e.decision_code, 'invalid-request', resource);
+        assert.deepEqual(e.matched, [], `${resource}: no rule was consulted`);
+      }
+      assert.equal(
+        networkEvents(s, /bad\$x|%00/).length,
+        http.length + 1,
+        'one event per HTTP refusal, and one for the SOCKS5 bad$x',
+      );
+    });
   },
 );
 
@@ -534,6 +543,7 @@ void test(
         `python3 rt.py connect 127.0.0.1:${o.port} badtoken`,
         `python3 rt.py socks 127.0.0.1 ${o.port} noauth`,
         `python3 rt.py socks 127.0.0.1 ${o.port} badtoken`,
+        'echo "session-token=$(echo "$HTTP_PROXY" | sed "s/.*perimeter:\\(.*\\)@.*/\\1/")"',
         'for i in $(seq 100); do [ -e host-done ] && break; sleep 0.05; done',
       ].join('\n'),
       { policy: policyYaml(f, { originPorts: [o.port] }) },
@@ -587,13 +597,30 @@ void test(
     if (asNobody !== undefined) assert.equal(asNobody, 'EACCES', 'another host user cannot reach the socket');
     else t.diagnostic('the other-user check needs root and setpriv: skipped');
     assertEndedNormally(s);
-    await t.test(
-      'audit: refusals for a missing or wrong token are audited',
-      { todo: 'known gap: 407 and SOCKS authentication failures write no audit event' },
-      () => {
-        assert.ok(s.events.filter((e) => e.request?.surface === 'network').length >= 4);
-      },
-    );
+    await t.test('audit: refusals for a missing or wrong token are audited', () => {
+      const refused = s.events.filter((e) => e.request?.surface === 'network');
+      assert.deepEqual(
+        refused.map((e) => [e.type, e.decision, e.decision_code, e.request?.resource]),
+        [
+          ['network.connect', 'deny', 'unauthenticated', `127.0.0.1:${o.port}`],
+          ['network.connect', 'deny', 'unauthenticated', `127.0.0.1:${o.port}`],
+          ['network.connect', 'deny', 'unauthenticated', 'socks5'],
+          ['network.connect', 'deny', 'unauthenticated', 'socks5'],
+        ],
+        'the four refusals, in order, and nothing decided by policy',
+      );
+      assert.match(refused[0]?.reason ?? '', /carries no session token/);
+      assert.match(refused[1]?.reason ?? '', /not the session's/);
+      assert.match(refused[2]?.reason ?? '', /offered no username\/password/);
+      assert.match(refused[3]?.reason ?? '', /password is not the session token/);
+      // Never the value offered ("wrong", also as the Basic credentials), nor the session's own.
+      const token = /^session-token=(.+)$/m.exec(s.stdout)?.[1] ?? '';
+      assert.ok(token.length >= 16, `the workload saw the session token:\n${s.stdout}`);
+      assert.ok(!s.spool.includes(token), 'the session token is nowhere in the spool');
+      const text = JSON.stringify(refused);
+      assert.doesNotMatch(text, /wrong/i);
+      assert.ok(!text.includes(Buffer.from('perimeter:wrong').toString('base64')));
+    });
   },
 );
 

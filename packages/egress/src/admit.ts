@@ -1,9 +1,10 @@
 // Admission: the one path by which every front door (HTTP, CONNECT, SOCKS5) turns a target into
 // a decision and a vetted address. The name is decided first (a denied name is never looked up),
-// then every address it resolves to; only a vetted address is returned to dial.
+// then every address it resolves to; only a vetted address is returned to dial. Every decision is
+// audited; unreadable requests within the session's bound of refusals (refusals.ts).
 
-import { decisionRecord, type AuditRecord } from '@perimeter/audit';
 import { canonicalHost, type Decision, type Engine, type NetworkRequest } from '@perimeter/policy';
+import { refusalAuditOf, type RefusalAuditOptions } from './refusals.js';
 import { systemResolver, type Resolver } from './resolve.js';
 
 export interface Admission {
@@ -12,19 +13,16 @@ export interface Admission {
   readonly address?: string;
 }
 
-export interface AdmitterOptions {
+export interface AdmitterOptions extends RefusalAuditOptions {
   readonly engine: Engine;
   readonly resolver?: Resolver;
-  readonly audit?: (record: AuditRecord) => void;
-  readonly sessionId?: string;
   /** Refuses names that carry a credential or a secret before they are decided or looked up. */
   readonly credentials?: { readonly guard: { checkHost(host: string, port: number): string | undefined } };
 }
 
 export function createAdmitter(options: AdmitterOptions): (request: NetworkRequest) => Promise<Admission> {
   const resolver = options.resolver ?? systemResolver;
-  const ctx = { sessionId: options.sessionId ?? 'proxy' };
-  const audit = (record: AuditRecord): void => options.audit?.(record);
+  const refusals = refusalAuditOf(options);
   /** Decides a request: the name first (no lookup for a denied name), then every resolved address. */
   return async function admit(request: NetworkRequest): Promise<Admission> {
     const leak = options.credentials?.guard.checkHost(request.host, request.port);
@@ -42,11 +40,11 @@ export function createAdmitter(options: AdmitterOptions): (request: NetworkReque
         guard: { code: 'secret-in-name', what: 'the name carries a secret', isLocked: true },
         reason: leak,
       };
-      audit(decisionRecord(refused, request, ctx));
+      refusals.record(refused, request);
       return { decision: refused };
     }
     const first = options.engine.decide(request);
-    audit(decisionRecord(first, request, ctx));
+    refusals.record(first, request);
     if (first.decision !== 'allow') return { decision: first };
     const parsed = canonicalHost(request.host);
     if ('error' in parsed) return { decision: first };
@@ -60,7 +58,7 @@ export function createAdmitter(options: AdmitterOptions): (request: NetworkReque
     const resolved = { ...request, resolved: addresses };
     const second = options.engine.decide(resolved);
     if (second.decision !== 'allow' || addresses.length === 0) {
-      audit(decisionRecord(second, resolved, ctx));
+      refusals.record(second, resolved);
       return { decision: second };
     }
     // Every address passed; dial IPv4 first (the common reachable family), never re-resolving.

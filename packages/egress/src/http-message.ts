@@ -25,6 +25,41 @@ export function headerSafe(text: string): string {
   return text.replace(/[^\x20-\x7e]/g, '?').slice(0, 400);
 }
 
+/**
+ * A request target as the audit keeps it when no parser could read it: the query and fragment
+ * (they carry values) and any user info (it carries credentials: a proxy URL pasted as a target
+ * would carry the session token) replaced by `***`, at most 200 characters.
+ */
+export function auditedTarget(target: string): { readonly shown: string; readonly hasUserInfo: boolean } {
+  const cut = target.search(/[?#]/);
+  const head = cut >= 0 ? target.slice(0, cut) : target;
+  const scheme = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.exec(head)?.[0] ?? '';
+  const slash = head.indexOf('/', scheme.length);
+  const authorityEnd = slash < 0 ? head.length : slash;
+  const at = head.lastIndexOf('@', authorityEnd - 1);
+  const hasUserInfo = at >= scheme.length;
+  const shown = hasUserInfo ? `${scheme}***${head.slice(at)}` : head;
+  return { shown: `${shown}${cut >= 0 ? `${target[cut]}***` : ''}`.slice(0, 200), hasUserInfo };
+}
+
+/**
+ * The method and target of a request line Node's parser refused (from the bytes it had read):
+ * only the first line, so no header (Proxy-Authorization above all) is ever read from it.
+ */
+export function requestLineOf(raw: Buffer | undefined): { readonly action: string; readonly target: string } {
+  const text = (raw ?? Buffer.alloc(0)).subarray(0, 2048).toString('latin1');
+  const line = text.split(/\r?\n/, 1)[0] ?? '';
+  const words = line.split(' ');
+  const method = words[0] ?? '';
+  const rest = words.slice(1);
+  if (rest.length > 1 && /^HTTP\/\d/.test(rest[rest.length - 1] ?? '')) rest.pop();
+  return {
+    // CONNECT is `connect`, as the engine names a tunnel; anything that is no method, `request`.
+    action: /^connect$/i.test(method) ? 'connect' : /^[A-Za-z]{1,20}$/.test(method) ? method : 'request',
+    target: rest.join(' '),
+  };
+}
+
 /** Answers a request with the reason, in the body and in X-Perimeter-Reason, and closes. */
 export function refuseResponse(res: ServerResponse, status: number, reason: string): void {
   if (res.headersSent) {

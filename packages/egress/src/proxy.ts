@@ -1,7 +1,8 @@
 // The session's egress proxy: HTTP forward (absolute-form) and CONNECT. Every target is parsed by
 // the policy package's one canonical parser and decided by the engine; names are resolved here,
 // after the name is allowed, every answer is judged again, and only a vetted address is dialled
-// (no second lookup). Denials are answered in-protocol, so the agent learns why.
+// (no second lookup). Denials are answered in-protocol, so the agent learns why, and every refusal
+// is audited: a target no parser reads and a missing token too, within the bound of refusals.ts.
 
 import {
   createServer,
@@ -10,13 +11,14 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import { connect, Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import type { Duplex } from 'node:stream';
-import { lifecycleRecord, type AuditRecord } from '@perimeter/audit';
+import type { AuditRecord } from '@perimeter/audit';
 import {
   canonicalHost,
   canonicalHttpPath,
+  hasControlCharacter,
   parseAuthority,
   parseRequest,
   type Decision,
@@ -24,11 +26,19 @@ import {
   type NetworkRequest,
 } from '@perimeter/policy';
 import { createAdmitter } from './admit.js';
-import { HOP_BY_HOP, headerSafe, readInspectableBody, refuseResponse } from './http-message.js';
+import {
+  HOP_BY_HOP,
+  auditedTarget,
+  headerSafe,
+  readInspectableBody,
+  refuseResponse,
+  requestLineOf,
+} from './http-message.js';
 import type { SessionCa } from './ca.js';
 import type { CredentialGuard } from './credentials.js';
 import { createInterceptor } from './intercept.js';
-import { isAuthorisedHeader } from './token.js';
+import { refusalAuditOf } from './refusals.js';
+import { tokenRefusal } from './token.js';
 import { authorityOf, dialThroughUpstream, type UpstreamProxy } from './upstream.js';
 import { RELAY_PATH, isRelayBuilt } from './relay.js';
 import { closedRecord, openTunnel, type TunnelDeps } from './tunnel.js';
@@ -42,6 +52,12 @@ export interface EgressOptions {
   /** Receives one record per decision and per closed connection (bind it to a spool). */
   readonly audit?: (record: AuditRecord) => void;
   readonly sessionId?: string;
+  /**
+   * Refusals before any rule (unreadable targets, missing or wrong tokens) written to the audit per
+   * second and session, shared by every front door built from these options; the rest are counted
+   * in one `network.refusals-suppressed` event per second. Default REFUSALS_PER_SECOND (20).
+   */
+  readonly refusalsPerSecond?: number;
   /**
    * When set, clients must present the session's token: `Proxy-Authorization: Bearer <token>`, or
    * Basic with the token as password (what `http://user:TOKEN@host` proxy URLs send); SOCKS5
@@ -105,18 +121,30 @@ export function createEgressProxy(options: EgressOptions): Server {
       })
     : undefined;
 
-  /** A request refused before any policy decision (no token, or not one this proxy speaks). */
-  function refusedRecord(target: string, reason: string): AuditRecord {
-    return lifecycleRecord(
-      'network.refused',
-      { sessionId: tunnelDeps.sessionId },
-      { target: headerSafe(target).slice(0, 200), reason },
-    );
+  const refusals = refusalAuditOf(options);
+
+  /**
+   * A client without the session's token (redteam-13): an audited denial, `unauthenticated`,
+   * naming the target but never the value offered. Undefined when the request carries the token.
+   */
+  function refuseUnauthenticated(req: IncomingMessage, action: string): Decision | undefined {
+    if (options.token === undefined) return undefined;
+    const problem = tokenRefusal(req.headers['proxy-authorization'], options.token);
+    if (problem === undefined) return undefined;
+    return refusals.refuse('unauthenticated', action, auditedTarget(req.url ?? '').shown, problem);
   }
 
-  function isAuthorised(req: IncomingMessage): boolean {
-    if (options.token === undefined) return true;
-    return isAuthorisedHeader(req.headers['proxy-authorization'], options.token);
+  /**
+   * A target no parser reads (redteam-11): an audited denial, `invalid-request`, as the engine
+   * makes for a host it cannot read (and SOCKS5 targets get). A target with user info gets no
+   * quote of the parser's sentence, which would repeat the credentials.
+   */
+  function refuseUnreadable(action: string, target: string, error: string): Decision {
+    const { shown, hasUserInfo } = auditedTarget(target);
+    const why = hasUserInfo
+      ? `the target "${shown}" carries user info before "@", which parsers read differently`
+      : error;
+    return refusals.refuse('invalid-request', action, shown, why);
   }
 
   // The request target decides, never the Host header (research egress-url-10), so a missing Host
@@ -135,8 +163,8 @@ export function createEgressProxy(options: EgressOptions): Server {
 
   async function forward(req: IncomingMessage, res: ServerResponse, isWaiting: boolean): Promise<void> {
     const deny = (status: number, reason: string): void => refuseResponse(res, status, reason);
-    if (!isAuthorised(req)) {
-      audit(refusedRecord(req.url ?? '', 'missing or wrong session token'));
+    const method = req.method ?? 'GET';
+    if (refuseUnauthenticated(req, method) !== undefined) {
       res.writeHead(407, {
         'Proxy-Authenticate': 'Basic realm="perimeter"',
         'X-Perimeter-Reason': 'missing or wrong session token',
@@ -147,22 +175,24 @@ export function createEgressProxy(options: EgressOptions): Server {
     }
     const url = req.url ?? '';
     if (!url.startsWith('http://')) {
-      deny(
-        400,
+      const refused = refuseUnreadable(
+        method,
+        url,
         url.startsWith('https://')
           ? 'send HTTPS through CONNECT, not as an absolute-form request'
           : 'this is a proxy: send absolute-form requests (http://host/path) or CONNECT',
       );
+      deny(400, refused.reason);
       return;
     }
-    const parsed = parseRequest({ network: url, method: req.method ?? 'GET' });
+    const parsed = parseRequest({ network: url, method });
     if ('error' in parsed || parsed.request.surface !== 'network') {
-      deny(
-        400,
-        'error' in parsed
-          ? `the request target is invalid: ${parsed.error}`
-          : 'the request target is invalid',
+      const refused = refuseUnreadable(
+        method,
+        url,
+        'error' in parsed ? parsed.error : 'the request target is not a network request',
       );
+      deny(400, refused.reason);
       return;
     }
     const request = parsed.request;
@@ -262,6 +292,32 @@ export function createEgressProxy(options: EgressOptions): Server {
 
   server.maxConnections = options.maxConnections ?? 512;
 
+  // Node's parser refuses some requests before any handler runs (a raw NUL or space in the target,
+  // a request line that is not HTTP): audited like every other unreadable target (redteam-11).
+  // Otherwise Node's own answers: 431 for a head too large, 408 for a slow one.
+  server.on('clientError', (error: Error & { code?: string; rawPacket?: Buffer }, socket: Duplex) => {
+    const code = error.code ?? '';
+    let status = '400 Bad Request';
+    let reason = 'the request is not HTTP the proxy can read';
+    if (code === 'HPE_HEADER_OVERFLOW') status = '431 Request Header Fields Too Large';
+    else if (code === 'ERR_HTTP_REQUEST_TIMEOUT') status = '408 Request Timeout';
+    else if (code.startsWith('HPE_')) {
+      const { action, target } = requestLineOf(error.rawPacket);
+      const why = hasControlCharacter(target)
+        ? 'the request target contains a control character (NUL, CR, LF, …)'
+        : `the request is not HTTP the proxy can read (${code})`;
+      reason = refuseUnreadable(action, target, why).reason;
+    }
+    const isUnanswered = socket instanceof Socket && socket.bytesWritten === 0;
+    if (socket.writable && isUnanswered && code !== 'ECONNRESET') {
+      const body = `${reason}\n`;
+      socket.write(
+        `HTTP/1.1 ${status}\r\nContent-Type: text/plain; charset=utf-8\r\nX-Perimeter-Reason: ${headerSafe(reason)}\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+    }
+    socket.destroy();
+  });
+
   server.on('connect', (req: IncomingMessage, client: Duplex, head: Buffer) => {
     void tunnel(req, client, head);
   });
@@ -274,9 +330,8 @@ export function createEgressProxy(options: EgressOptions): Server {
       );
     };
     client.on('error', () => client.destroy());
-    if (!isAuthorised(req)) {
+    if (refuseUnauthenticated(req, 'connect') !== undefined) {
       // With Proxy-Authenticate, clients such as git retry with the credentials of the proxy URL.
-      audit(refusedRecord(req.url ?? '', 'missing or wrong session token'));
       answer(
         '407 Proxy Authentication Required',
         'missing or wrong session token',
@@ -286,7 +341,7 @@ export function createEgressProxy(options: EgressOptions): Server {
     }
     const authority = parseAuthority(req.url ?? '');
     if ('error' in authority) {
-      answer('400 Bad Request', `the CONNECT target is invalid: ${authority.error.message}`);
+      answer('400 Bad Request', refuseUnreadable('connect', req.url ?? '', authority.error.message).reason);
       return;
     }
     const host = req.url?.slice(0, (req.url ?? '').lastIndexOf(':')) ?? '';

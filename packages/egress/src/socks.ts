@@ -1,11 +1,12 @@
 // SOCKS5 (RFC 1928) with username/password authentication (RFC 1929), CONNECT only. The target
 // (IPv4, IPv6 or a domain name) goes through the same admission as HTTP and CONNECT: the same
-// canonical parser, the same decision, the same vetted address. Denials are SOCKS reply codes.
+// canonical parser, the same decision, the same vetted address. Denials are SOCKS reply codes;
+// an authentication failure is an audited `unauthenticated` denial, as a 407 is (redteam-13).
 
 import { createServer, type Server, type Socket } from 'node:net';
-import { lifecycleRecord } from '@perimeter/audit';
 import type { NetworkRequest } from '@perimeter/policy';
 import { createAdmitter } from './admit.js';
+import { refusalAuditOf } from './refusals.js';
 import { openTunnel } from './tunnel.js';
 import { isToken } from './token.js';
 import { tunnelDepsOf, type EgressOptions } from './proxy.js';
@@ -84,6 +85,11 @@ function ipv6Text(bytes: Buffer): string {
 export function createSocksProxy(options: EgressOptions): Server {
   const admit = createAdmitter(options);
   const tunnelDeps = tunnelDepsOf(options);
+  const refusals = refusalAuditOf(options);
+  // Before the request there is no target: the front door stands for it. Never the password.
+  const refuseHandshake = (code: 'invalid-request' | 'unauthenticated', why: string): void => {
+    refusals.refuse(code, 'connect', 'socks5', why);
+  };
 
   async function handshake(client: Socket): Promise<void> {
     const reader = new ByteReader(client);
@@ -94,6 +100,12 @@ export function createSocksProxy(options: EgressOptions): Server {
       const methods = await reader.read(count ?? 0);
       const wanted = options.token === undefined ? 0x00 : 0x02;
       if (!methods.includes(wanted)) {
+        if (wanted === 0x02)
+          refuseHandshake(
+            'unauthenticated',
+            'the SOCKS5 client offered no username/password authentication, which carries the session token',
+          );
+        else refuseHandshake('invalid-request', 'the SOCKS5 client did not offer "no authentication"');
         client.end(Buffer.from([0x05, 0xff]));
         return;
       }
@@ -104,13 +116,7 @@ export function createSocksProxy(options: EgressOptions): Server {
         const [passLength] = await reader.read(1);
         const password = (await reader.read(passLength ?? 0)).toString('utf8');
         if (!isToken(password, options.token ?? '')) {
-          options.audit?.(
-            lifecycleRecord(
-              'network.refused',
-              { sessionId: options.sessionId ?? 'proxy' },
-              { target: 'socks5', reason: 'missing or wrong session token' },
-            ),
-          );
+          refuseHandshake('unauthenticated', 'the SOCKS5 password is not the session token');
           client.end(Buffer.from([0x01, 0x01]));
           return;
         }

@@ -13,6 +13,17 @@ export function isToken(given: string | undefined, token: string): boolean {
   return given !== undefined && timingSafeEqual(digest(given), digest(token));
 }
 
+/**
+ * Why a request is not the session's, for the audit (never the value offered), or undefined when
+ * it carries the token.
+ */
+export function tokenRefusal(header: string | undefined, token: string): string | undefined {
+  if (header === undefined) return 'the request carries no session token (Proxy-Authorization)';
+  return isAuthorisedHeader(header, token)
+    ? undefined
+    : "the token in Proxy-Authorization is not the session's";
+}
+
 /** `Proxy-Authorization: Bearer <token>`, or `Basic` with any user name and the token as password. */
 export function isAuthorisedHeader(header: string | undefined, token: string): boolean {
   if (header === undefined) return false;

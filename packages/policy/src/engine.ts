@@ -103,8 +103,12 @@ export interface McpCatalogEntry {
   readonly pins: ReadonlyMap<string, string>;
 }
 
-/** Why the decision came out as it did. */
-export type DecisionCode = 'rule' | 'default' | 'guard' | 'invalid-request';
+/**
+ * Why the decision came out as it did: a rule, the surface default, the built-in guard, a request
+ * that cannot be read (`invalid-request`), or a client that did not prove it belongs to the
+ * session (`unauthenticated`: the egress proxy's token; no rule is consulted for it).
+ */
+export type DecisionCode = 'rule' | 'default' | 'guard' | 'invalid-request' | 'unauthenticated';
 
 export interface Decision {
   readonly surface: Surface;
@@ -134,6 +138,34 @@ export interface Decision {
   };
   /** Normalisation that happened on the way (`0x7f.1 → 127.0.0.1`). */
   readonly notes?: readonly string[];
+}
+
+/**
+ * A denial made before any rule is consulted, because there is nothing a rule could judge: a
+ * request that cannot be read (`invalid-request`) or a client that is not the session's
+ * (`unauthenticated`). The engine makes the first kind; the egress proxy makes both for what its
+ * front doors refuse before a request exists (redteam-11, redteam-13). `resource` is the request
+ * as received; `error` is one sentence without its full stop.
+ */
+export function refusalDecision(
+  code: 'invalid-request' | 'unauthenticated',
+  surface: Surface,
+  action: string,
+  resource: string,
+  error: string,
+): Decision {
+  return {
+    surface,
+    action,
+    resource,
+    decision: 'deny',
+    wouldDecision: 'deny',
+    mode: 'enforce',
+    rules: [],
+    matched: [],
+    code,
+    reason: `Denied: ${error}.`,
+  };
 }
 
 /** Said when a command line has words the shell computes at run time (redteam-65). */
@@ -437,18 +469,7 @@ export class Engine {
   }
 
   private invalid(surface: Surface, action: string, resource: string, error: string): Decision {
-    return {
-      surface,
-      action,
-      resource,
-      decision: 'deny',
-      wouldDecision: 'deny',
-      mode: 'enforce',
-      rules: [],
-      matched: [],
-      code: 'invalid-request',
-      reason: `Denied: ${error}.`,
-    };
+    return refusalDecision('invalid-request', surface, action, resource, error);
   }
 
   private finish(

@@ -27,6 +27,7 @@ export { compilePolicy, type CompiledPolicy, type RuleRef } from './compile.js';
 export {
   createEngine,
   Engine,
+  refusalDecision,
   type Decision,
   type DecisionCode,
   type EngineOptions,

@@ -44,6 +44,7 @@ const EXPORTS = [
   'parsePort',
   'parseRequest',
   'policyJsonSchema',
+  'refusalDecision',
   'runPolicyTests',
   'simulate',
   'specialNameOf',

@@ -1,0 +1,174 @@
+// The audit of refusals a client can provoke at will, before any rule is consulted: a target no
+// parser can read (`invalid-request`, redteam-11) and a missing or wrong session token
+// (`unauthenticated`, redteam-13). Each is a deny event like any other decision, but a client
+// hammering the proxy must not flood the audit trail: per session, at most `perSecond` of them are
+// written in each one-second window, and the rest are counted and reported by one summary event
+// when the window ends (or the session does). Never records a token: callers pass the target and
+// a sentence, never a credential.
+
+import { alertRecord, decisionRecord, type AuditRecord } from '@perimeter/audit';
+import { refusalDecision, type Decision, type Request } from '@perimeter/policy';
+
+/** Refusal events written per session and second before the rest are only counted. */
+export const REFUSALS_PER_SECOND = 20;
+
+const WINDOW_MS = 1000;
+
+export type RefusalCode = 'invalid-request' | 'unauthenticated';
+
+/** What a window counted without writing. */
+export interface Suppressed {
+  /** When the first refusal was dropped (ms since the epoch). */
+  readonly since: number;
+  readonly byCode: Readonly<Record<RefusalCode, number>>;
+}
+
+function isRefusalCode(code: Decision['code']): code is RefusalCode {
+  return code === 'invalid-request' || code === 'unauthenticated';
+}
+
+/**
+ * The bound, pure: a window opens at the first refusal after the last one ended; its first
+ * `perSecond` refusals are written, the others counted until `drain` reports them.
+ */
+export class RefusalWindow {
+  private opened = Number.NEGATIVE_INFINITY;
+  private written = 0;
+  private since: number | undefined;
+  private dropped: Record<RefusalCode, number> = { 'invalid-request': 0, unauthenticated: 0 };
+
+  constructor(private readonly perSecond: number) {}
+
+  /** When the current window ends: the time to report what it dropped. */
+  get endsAt(): number {
+    return this.opened + WINDOW_MS;
+  }
+
+  /**
+   * Whether a refusal at `now` is written (else it is counted), and what the window it closed,
+   * if it closed one, dropped: that report comes before the refusal that opened the next window.
+   */
+  take(code: RefusalCode, now: number): { readonly isWritten: boolean; readonly closed?: Suppressed } {
+    let closed: Suppressed | undefined;
+    if (now >= this.endsAt) {
+      closed = this.drain();
+      this.opened = now;
+      this.written = 0;
+    }
+    const isWritten = this.written < this.perSecond;
+    if (isWritten) this.written += 1;
+    else {
+      this.since ??= now;
+      this.dropped[code] += 1;
+    }
+    return closed ? { isWritten, closed } : { isWritten };
+  }
+
+  /** What was dropped since the last drain, or undefined when nothing was; counts restart at 0. */
+  drain(): Suppressed | undefined {
+    if (this.since === undefined) return undefined;
+    const out: Suppressed = { since: this.since, byCode: this.dropped };
+    this.since = undefined;
+    this.dropped = { 'invalid-request': 0, unauthenticated: 0 };
+    return out;
+  }
+}
+
+/** The summary event for refusals that were counted but not written one by one. */
+export function suppressedRecord(s: Suppressed, perSecond: number, sessionId: string): AuditRecord {
+  const total = s.byCode['invalid-request'] + s.byCode.unauthenticated;
+  return alertRecord(
+    'network.refusals-suppressed',
+    { sessionId },
+    'medium',
+    `${total} more refusals before any rule (unreadable targets, missing or wrong tokens) came within a second of the first ${perSecond}; they were counted, not recorded one by one: a client may be probing the proxy.`,
+    {
+      suppressed: total,
+      invalid_request: s.byCode['invalid-request'],
+      unauthenticated: s.byCode.unauthenticated,
+      since: new Date(s.since).toISOString(),
+      limit_per_second: perSecond,
+    },
+  );
+}
+
+export interface RefusalAuditOptions {
+  readonly audit?: (record: AuditRecord) => void;
+  readonly sessionId?: string;
+  /** When aborted (the session is over), what the current window dropped is reported at once. */
+  readonly signal?: AbortSignal;
+  /** Refusal events written per second before the rest are counted (default REFUSALS_PER_SECOND). */
+  readonly refusalsPerSecond?: number;
+}
+
+export interface RefusalAudit {
+  /** Audits a decision; refusals before any rule count against the bound, others pass straight. */
+  record(decision: Decision, request: Request): void;
+  /** A network request refused before any rule: the decision, audited (bounded) and returned. */
+  refuse(code: RefusalCode, action: string, target: string, error: string): Decision;
+}
+
+const shared = new WeakMap<RefusalAuditOptions, RefusalAudit>();
+
+/**
+ * The refusal audit of a session. Every front door of a session (HTTP and CONNECT, SOCKS5) is
+ * built from one options object, so they share one bound: keyed by that object.
+ */
+export function refusalAuditOf(options: RefusalAuditOptions): RefusalAudit {
+  let found = shared.get(options);
+  if (found === undefined) {
+    found = createRefusalAudit(options);
+    shared.set(options, found);
+  }
+  return found;
+}
+
+function createRefusalAudit(options: RefusalAuditOptions): RefusalAudit {
+  const perSecond = options.refusalsPerSecond ?? REFUSALS_PER_SECOND;
+  const sessionId = options.sessionId ?? 'proxy';
+  const audit = (record: AuditRecord): void => options.audit?.(record);
+  const window = new RefusalWindow(perSecond);
+  let timer: NodeJS.Timeout | undefined;
+
+  const report = (s: Suppressed | undefined): void => {
+    if (s !== undefined) audit(suppressedRecord(s, perSecond, sessionId));
+  };
+  const flush = (): void => {
+    clearTimeout(timer);
+    timer = undefined;
+    report(window.drain());
+  };
+  // Timers may fire a little early: the report waits until the window has really ended, so each
+  // window gets one summary at most.
+  const atWindowEnd = (): void => {
+    const wait = window.endsAt - Date.now();
+    if (wait > 0) timer = setTimeout(atWindowEnd, wait).unref();
+    else flush();
+  };
+  options.signal?.addEventListener('abort', flush, { once: true });
+
+  function record(decision: Decision, request: Request): void {
+    if (!isRefusalCode(decision.code)) {
+      audit(decisionRecord(decision, request, { sessionId }));
+      return;
+    }
+    const taken = window.take(decision.code, Date.now());
+    if (taken.closed !== undefined) {
+      clearTimeout(timer);
+      timer = undefined;
+      report(taken.closed);
+    }
+    if (taken.isWritten) audit(decisionRecord(decision, request, { sessionId }));
+    else if (timer === undefined) atWindowEnd();
+  }
+
+  return {
+    record,
+    refuse(code, action, target, error) {
+      const decision = refusalDecision(code, 'network', action, target, error);
+      // The record takes nothing from a network request but the decision's own fields.
+      record(decision, { surface: 'network', host: target, port: 0 });
+      return decision;
+    },
+  };
+}
