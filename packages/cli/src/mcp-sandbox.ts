@@ -1,19 +1,30 @@
 // Each stdio MCP server of the catalog in a sandbox of its own: the session sandbox of
 // `perimeter run` (bubblewrap, every namespace, the mount plan, seccomp), built from the server's
 // catalog entry (packages/mcp serverSandboxPolicy) instead of the agent's policy, with an egress
-// proxy of its own that decides and audits every connection the server attempts. Loaded only with
-// the MCP gateway.
+// proxy of its own that decides and audits every connection the server attempts. Remote servers are
+// reached only through an egress proxy that allows their URL alone (the guard still vets every
+// address: SSRF to the metadata service or private ranges is refused). Loaded only with the MCP
+// gateway.
 
 import { setMaxListeners } from 'node:events';
-import { chmodSync, mkdirSync } from 'node:fs';
-import type { Server } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { connect, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AuditRecord } from '@perimeter/audit';
-import { createEgressProxy, createSocksProxy } from '@perimeter/egress';
-import { SERVER_POLICY_NAME, serverSandboxPolicy, type UpstreamSpec } from '@perimeter/mcp';
+import { createEgressProxy, createSocksProxy, type EgressOptions } from '@perimeter/egress';
+import {
+  SERVER_POLICY_NAME,
+  remoteServerPolicy,
+  serverSandboxPolicy,
+  tunnelFetch,
+  type UpstreamSpec,
+} from '@perimeter/mcp';
 import {
   compilePolicy,
   createEngine,
+  type Engine,
   formatDiagnostic,
   type McpCatalogEntry,
   type PolicyDocument,
@@ -59,6 +70,7 @@ export async function sandboxUpstreams(
 ): Promise<SandboxedUpstreams> {
   const prepared: PreparedSession[] = [];
   const proxies: Server[] = [];
+  const scratch: string[] = [];
   const over = new AbortController();
   setMaxListeners(0, over.signal); // one listener per open tunnel, any number of them
   const close = async (): Promise<void> => {
@@ -73,14 +85,46 @@ export async function sandboxUpstreams(
       ),
     );
     for (const p of prepared) cleanupSession(p);
+    for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+  };
+  const egressFor = (engine: Engine, token: string, id: string): EgressOptions => ({
+    engine,
+    sessionId: options.sessionId,
+    token,
+    signal: over.signal,
+    audit: (r: AuditRecord): void =>
+      options.audit({ ...r, outcome: { ...(r.outcome ?? {}), mcp_server: id } }),
+  });
+  /** Listens on a socket, 0600 in its 0700 directory, as the agent session's own (sandbox.md case 13). */
+  const listen = async (server: Server, path: string): Promise<void> => {
+    proxies.push(server);
+    await new Promise<void>((ok, fail) => {
+      server.once('error', fail);
+      server.listen(path, () => ok());
+    });
+    chmodSync(path, 0o600);
   };
   const out: UpstreamSpec[] = [];
   try {
     for (const spec of specs) {
       const t = spec.transport;
       const entry = catalog.find((c) => c.server.id === spec.id);
-      if (t.kind !== 'stdio' || entry === undefined) {
+      if (entry === undefined) {
         out.push(spec);
+        continue;
+      }
+      if (t.kind === 'http') {
+        // A remote server: reached only through an egress proxy that allows its URL alone.
+        const engine = createEngine([compileServerPolicy(remoteServerPolicy(entry.server), spec.id)], {
+          context: { home: options.home, workspace: options.workspace },
+        });
+        const dir = mkdtempSync(join(options.hostEnv.XDG_RUNTIME_DIR ?? tmpdir(), 'perimeter-mcp-'));
+        chmodSync(dir, 0o700);
+        scratch.push(dir);
+        const socket = join(dir, 'http.sock');
+        const token = randomBytes(24).toString('base64url');
+        await listen(createEgressProxy(egressFor(engine, token, spec.id)), socket);
+        out.push({ ...spec, transport: { ...t, fetch: tunnelFetch(() => connect(socket), token) } });
         continue;
       }
       const home = join(options.homesDir, spec.id);
@@ -113,26 +157,9 @@ export async function sandboxUpstreams(
         throw e;
       }
       prepared.push(session);
-      const egress = {
-        engine,
-        sessionId: options.sessionId,
-        token: session.token,
-        signal: over.signal,
-        audit: (r: AuditRecord): void =>
-          options.audit({ ...r, outcome: { ...(r.outcome ?? {}), mcp_server: spec.id } }),
-      };
-      for (const [name, server] of [
-        ['http.sock', createEgressProxy(egress)],
-        ['socks.sock', createSocksProxy(egress)],
-      ] as const) {
-        proxies.push(server);
-        // 0600 in the 0700 session directory, as the agent session's own (sandbox.md case 13).
-        await new Promise<void>((ok, fail) => {
-          server.once('error', fail);
-          server.listen(join(session.sockets, name), () => ok());
-        });
-        chmodSync(join(session.sockets, name), 0o600);
-      }
+      const egress = egressFor(engine, session.token, spec.id);
+      await listen(createEgressProxy(egress), join(session.sockets, 'http.sock'));
+      await listen(createSocksProxy(egress), join(session.sockets, 'socks.sock'));
       out.push({
         ...spec,
         transport: { ...t, launch: () => spawnSandboxed(session), isolation: 'sandbox' },

@@ -208,6 +208,50 @@ void describe('stdio MCP servers run in a sandbox of their own', () => {
   );
 });
 
+void describe('remote servers are reached through the egress proxy', () => {
+  void it(
+    'mcp-threat-09: a catalog URL that points at the metadata service is refused by the guard and audited',
+    BOUND,
+    async (t) => {
+      const p = place(t);
+      const file = writeFile(
+        p.dir,
+        'remote.yaml',
+        `apiVersion: perimeter/v1
+kind: Policy
+metadata: { name: mcp-remote-test, layer: org }
+mcp:
+  servers:
+    - { id: metadata, url: "https://169.254.169.254/mcp" }
+  allow:
+    - { id: all, server: "*" }
+`,
+      );
+      const transport = new StdioClientTransport({
+        command: process.execPath,
+        args: [BIN, 'mcp', '--policy', file, '--audit', p.audit, '--workspace', p.workspace],
+        env: { ...getDefaultEnvironment(), XDG_STATE_HOME: p.state, NO_COLOR: '1' },
+        cwd: p.workspace,
+        stderr: 'pipe',
+      });
+      let stderr = '';
+      transport.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+      const client = new Client({ name: 'mcp-sandbox-test', version: '1.0.0' });
+      await client.connect(transport, { timeout: TIMEOUT });
+      t.after(() => client.close());
+      assert.deepEqual((await client.listTools(undefined, { timeout: TIMEOUT })).tools, []);
+      assert.match(stderr, /metadata is unavailable .*egress proxy refused 169\.254\.169\.254:443/);
+      await client.close();
+      const denied = events(p).filter((e) => e.request?.surface === 'network');
+      assert.ok(denied.length > 0, 'the attempt is audited');
+      for (const e of denied) {
+        assert.equal(e.decision, 'deny');
+        assert.equal(e.outcome?.mcp_server, 'metadata');
+      }
+    },
+  );
+});
+
 void describe('perimeter run serves the session its MCP gateway', () => {
   void it(
     "the agent reaches it with the session token, not without, and cannot see the servers' homes",

@@ -10,7 +10,9 @@ export { listenHttp, type HttpListenOptions, type HttpListener } from './http.js
 export { upstreamSpecs, CatalogError, type CatalogContext } from './catalog.js';
 export { scanValue, type SecretScan } from './secrets.js';
 export { ProcessTransport, type ServerProcess } from './process-transport.js';
+export { tunnelFetch, TunnelRefused } from './tunnel-fetch.js';
 export {
+  remoteServerPolicy,
   serverSandboxPolicy,
   SERVER_DENIED_PATHS,
   SERVER_POLICY_NAME,

@@ -70,3 +70,33 @@ function networkAllows(entries: readonly string[]): { id: string; hosts?: string
     ...(cidrs.length > 0 ? [{ id: 'server-network-addresses', cidrs }] : []),
   ];
 }
+
+/**
+ * The egress policy of a remote server: its URL's host and port, nothing else. The address a name
+ * resolves to is still vetted by the built-in guard (no metadata service, no private or loopback
+ * range unless the URL names the address itself, or is `localhost`).
+ */
+export function remoteServerPolicy(server: McpServer): PolicyDocument {
+  const url = new URL(server.url ?? '');
+  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const allow =
+    'error' in parseCidr(host)
+      ? [
+          { id: 'server-url', hosts: [host], ports: [port] },
+          ...(host === 'localhost'
+            ? [{ id: 'server-url-loopback', cidrs: ['127.0.0.1', '::1'], ports: [port] }]
+            : []),
+        ]
+      : [{ id: 'server-url', cidrs: [host], ports: [port] }];
+  return {
+    apiVersion: 'perimeter/v1',
+    kind: 'Policy',
+    metadata: {
+      name: SERVER_POLICY_NAME,
+      layer: 'org',
+      description: `The egress of the remote MCP server ${server.id}: its URL only.`,
+    },
+    network: { allow },
+  };
+}

@@ -6,7 +6,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { FetchLike, Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { ProcessTransport, type ServerProcess } from './process-transport.js';
 import {
   PromptListChangedNotificationSchema,
@@ -35,7 +35,13 @@ export type UpstreamTransport =
       /** What the audit says the server runs in (`sandbox`, `none`). */
       readonly isolation?: string;
     }
-  | { readonly kind: 'http'; readonly url: URL; readonly headers: Readonly<Record<string, string>> };
+  | {
+      readonly kind: 'http';
+      readonly url: URL;
+      readonly headers: Readonly<Record<string, string>>;
+      /** How to reach it (the egress proxy's tunnel); default: the global fetch, directly. */
+      readonly fetch?: FetchLike;
+    };
 
 export interface UpstreamSpec {
   readonly id: string;
@@ -214,7 +220,7 @@ export class Upstream {
         );
         client.onclose = () => this.lost(client, lastProblem(stderr));
       } else {
-        await this.connectHttp(client, t.url, t.headers);
+        await this.connectHttp(client, t.url, t.headers, t.fetch);
       }
     } catch (e) {
       await client.close().catch(() => undefined);
@@ -246,17 +252,23 @@ export class Upstream {
     client: Client,
     url: URL,
     headers: Readonly<Record<string, string>>,
+    fetch: FetchLike | undefined,
   ): Promise<void> {
     const requestInit = { headers: { ...headers } };
+    const via = fetch ? { fetch } : {};
     try {
-      const transport: Transport = new StreamableHTTPClientTransport(url, { requestInit });
+      const transport: Transport = new StreamableHTTPClientTransport(url, { requestInit, ...via });
       await withTimeout(
         client.connect(transport),
         CONNECT_TIMEOUT_MS,
         `${url.host} did not answer initialize`,
       );
     } catch (first) {
-      const transport: Transport = new SSEClientTransport(url, { requestInit });
+      const transport: Transport = new SSEClientTransport(url, {
+        requestInit,
+        ...via,
+        ...(fetch ? { eventSourceInit: { fetch } } : {}),
+      });
       try {
         await withTimeout(
           client.connect(transport),

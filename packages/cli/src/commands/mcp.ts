@@ -191,8 +191,9 @@ export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
 }
 
 /**
- * The catalog's stdio servers, each in a sandbox of its own (mcp-sandbox.ts); a server whose
- * sandbox cannot be built stops the gateway before anything starts.
+ * The catalog's stdio servers, each in a sandbox of its own, and its remote servers behind an
+ * egress proxy of their own (mcp-sandbox.ts); a server whose sandbox cannot be built stops the
+ * gateway before anything starts.
  */
 async function serverSandboxes(
   catalog: readonly McpCatalogEntry[],
@@ -205,8 +206,7 @@ async function serverSandboxes(
     readonly readOnly: readonly string[];
   },
 ): Promise<SandboxedUpstreams> {
-  if (!specs.some((s) => s.transport.kind === 'stdio')) return { specs: [...specs], close: async () => {} };
-  if (!existsSync(BWRAP_PATH))
+  if (specs.some((s) => s.transport.kind === 'stdio') && !existsSync(BWRAP_PATH))
     throw new UserError(
       `the policy's stdio MCP servers run sandboxed, and bubblewrap is not installed (${BWRAP_PATH})`,
       'install it: apt-get install bubblewrap (perimeter doctor checks the rest)',
