@@ -79,7 +79,7 @@ export function tunnelFetch(open: () => Socket, token: string): FetchLike {
             ALPNProtocols: ['http/1.1'],
           });
           secured.once('secureConnect', () => done(null, secured));
-          secured.once('error', (e) => done(e));
+          secured.once('error', (e: Error) => done(e));
         },
         (e: Error) => done(e),
       );
