@@ -208,6 +208,61 @@ void test(
 );
 
 void test(
+  'redteam-40 a file .git/config includes cannot be rewritten, and the hooks path it sets is protected',
+  { skip },
+  async (t) => {
+    const f = fixture(t);
+    gitRepo(f.workspace);
+    const shared = put(f.workspace, 'config/repo.gitconfig', '[core]\n\thooksPath = tools/hooks\n');
+    host('git', ['-C', f.workspace, 'config', 'include.path', '../config/repo.gitconfig']);
+    assert.equal(
+      host('git', ['-C', f.workspace, 'config', '--get', 'core.hooksPath']).trim(),
+      'tools/hooks',
+      'git on the host reads the included file',
+    );
+    put(f.workspace, 'tools/build.sh', 'echo build\n');
+    const before = sha(shared);
+    const tries = {
+      'rewrite-include': 'printf "[core]\\n\\thooksPath = evil\\n" > config/repo.gitconfig',
+      'included-hooks-path': 'mkdir -p tools/hooks && echo evil > tools/hooks/pre-commit',
+    };
+    const s = await runSession(f, attempts(tries, 'echo x > config/other.txt; echo "project=$?"'));
+    assertEndedNormally(s);
+    assertFailed(s, Object.keys(tries));
+    assert.match(s.stdout, /project=0/, `the rest of config/ stays writable\n${show(s)}`);
+    assert.equal(sha(shared), before, 'the included file is unchanged on the host');
+    assert.ok(!existsSync(join(f.workspace, 'tools/hooks/pre-commit')));
+    await auditsEachMount(t, s, [shared, join(f.workspace, 'tools/hooks')]);
+  },
+);
+
+void test(
+  'redteam-43 a commondir planted in .git cannot send git on the host to a planted config and hooks',
+  {
+    skip,
+    todo: 'git reads $GIT_DIR/commondir when it exists; blocking a missing one with an empty directory would make git fail, so the session can create it (docs/redteam.md G15)',
+  },
+  async (t) => {
+    const f = fixture(t);
+    gitRepo(f.workspace);
+    const s = await runSession(
+      f,
+      [
+        'git init -q --bare .evil && cp -r .git/objects .git/refs .git/HEAD .evil/',
+        'printf "#!/bin/sh\\necho PWNED\\n" > .evil/hooks/pre-commit && chmod +x .evil/hooks/pre-commit',
+        'echo ../.evil > .git/commondir',
+      ].join('\n'),
+    );
+    assertEndedNormally(s);
+    assert.equal(
+      host('git', ['-C', f.workspace, 'rev-parse', '--git-common-dir']).trim(),
+      '.git',
+      'git on the host still uses the workspace’s own common directory',
+    );
+  },
+);
+
+void test(
   'redteam-43 a linked worktree cannot reach its common git directory; planted gitdir links widen nothing',
   { skip },
   async (t) => {

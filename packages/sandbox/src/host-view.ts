@@ -1,10 +1,11 @@
 // The real filesystem as the mount planner sees it: lstat never follows the last component,
 // nothing is ever written.
 
-import { lstatSync, readFileSync, readdirSync, realpathSync } from 'node:fs';
+import { lstatSync, readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import type { DirEntry, EntryFact, HostView } from './mount-plan.js';
 
-const MAX_TEXT = 64 * 1024;
+/** Larger files read as unreadable, never cut short: the end of a git config counts as much as its start. */
+const MAX_TEXT = 1024 * 1024;
 
 export const hostView: HostView = {
   lstat(path: string): EntryFact | undefined {
@@ -35,8 +36,8 @@ export const hostView: HostView = {
   },
   readText(path: string): string | undefined {
     try {
-      const text = readFileSync(path, 'utf8');
-      return text.length > MAX_TEXT ? text.slice(0, MAX_TEXT) : text;
+      if (statSync(path).size > MAX_TEXT) return undefined;
+      return readFileSync(path, 'utf8');
     } catch {
       return undefined;
     }

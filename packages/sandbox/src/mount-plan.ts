@@ -22,8 +22,8 @@ import {
   PROTECTED_IN_GIT_DIR,
   PROTECTED_NAMES,
   gitdirOf,
-  hooksPathOf,
 } from './protected-paths.js';
+import { includesOf, isGitFalse, parseGitConfig, valuesOf } from './git-config.js';
 
 export interface EntryFact {
   readonly type: 'dir' | 'file' | 'symlink' | 'other';
@@ -44,7 +44,7 @@ export interface HostView {
   realpath(path: string): string | undefined;
   /** Directory entries with their types (from the directory itself: no lstat), or undefined when unreadable. */
   list(path: string): readonly DirEntry[] | undefined;
-  /** A small text file's contents, or undefined. */
+  /** A text file's contents; undefined when missing, unreadable or too large to read whole (never cut short). */
   readText(path: string): string | undefined;
 }
 
@@ -136,6 +136,30 @@ function join(dir: string, name: string): string {
 function parentOf(path: string): string {
   const i = path.lastIndexOf('/');
   return i <= 0 ? '/' : path.slice(0, i);
+}
+
+/** git's own limit on nested includes (config.c, MAX_INCLUDE_DEPTH): deeper, git dies. */
+const MAX_INCLUDE_DEPTH = 10;
+
+/** A repository git may later run hooks for. */
+interface Repository {
+  /** Where a relative hooks path starts; none known for a submodule's git directory alone. */
+  readonly worktree: string | undefined;
+  /** Its own git directory (a linked worktree's private one). */
+  readonly gitDir: string;
+  /** The directory holding its config and hooks. */
+  readonly commonDir: string;
+}
+
+/** What a repository's config files, includes followed, tell about hooks. */
+interface GitConfigReading {
+  readonly hooksPaths: string[];
+  /** Every file included, existing or not, as git resolves it. */
+  readonly included: string[];
+  /** Values of core.worktree. */
+  readonly worktrees: string[];
+  isBare: boolean;
+  hasWorktreeConfig: boolean;
 }
 
 interface Root {
@@ -385,7 +409,7 @@ export function planMounts(input: PlanInput): MountPlan {
       if (name === '.git' && type === 'file') {
         gitFiles.add(path);
         const target = resolveGitFile(path);
-        if (target !== undefined) gitDirs.add(target);
+        if (target !== undefined) gitDirs.add(target.commonDir);
       } else if (name === '.git') gitDirs.add(path);
       else if (type === 'dir' && path.includes('/.git/') && isGitDir(path)) gitDirs.add(path); // .git/modules/NAME
       const named = floating.filter((a) => a.mayMatchName(name) && isUnder(path, a.dir));
@@ -403,15 +427,21 @@ export function planMounts(input: PlanInput): MountPlan {
   };
   const isGitDir = (dir: string): boolean =>
     view.lstat(join(dir, 'HEAD'))?.type === 'file' && view.lstat(join(dir, 'objects'))?.type === 'dir';
-  const resolveGitFile = (dotGit: string): string | undefined => {
+  /** The git directory a `.git` file points to, and the common directory that one names. */
+  const resolveGitFile = (dotGit: string): { gitDir: string; commonDir: string } | undefined => {
     const pointer = gitdirOf(view.readText(dotGit) ?? '');
     if (pointer === undefined) return undefined;
     const abs = pointer.startsWith('/') ? pointer : join(parentOf(dotGit), pointer);
     const real = view.realpath(abs);
     if (real === undefined) return undefined;
-    // A worktree's gitdir names its common directory in `commondir`.
-    const common = view.readText(join(real, 'commondir'))?.trim();
-    return common ? (view.realpath(common.startsWith('/') ? common : join(real, common)) ?? real) : real;
+    return { gitDir: real, commonDir: commonDirOf(real) };
+  };
+  /** A git directory's common directory: where `commondir` points (a linked worktree's), else itself. */
+  const commonDirOf = (gitDir: string): string => {
+    const common = view.readText(join(gitDir, 'commondir'))?.trim();
+    return common
+      ? (view.realpath(common.startsWith('/') ? common : join(gitDir, common)) ?? gitDir)
+      : gitDir;
   };
   // The workspace is walked whole; other writable directories (tool caches, typically large and
   // refilled by the tools themselves) are not, and the plan says so.
@@ -500,39 +530,173 @@ export function planMounts(input: PlanInput): MountPlan {
   for (const name of PROTECTED_NAMES) protect(join(input.home, name), 'trust-handoff path');
   const protectionRoots = new Set(writableRoots.map((r) => r.dest));
   if (isWorkspaceWritable) protectionRoots.add(input.workspace);
-  // A hooks path set for every repository (~/.gitconfig, ~/.config/git/config) applies to each
-  // worktree; one set in a repository's own config, to that repository (case 42).
-  const globalHooks =
-    hooksPathOf(view.readText(join(input.home, '.gitconfig')) ?? '') ??
-    hooksPathOf(view.readText(join(input.home, '.config/git/config')) ?? '');
-  const protectHooksPath = (worktree: string, hooks: string | undefined): void => {
-    if (hooks === undefined) return;
-    // Git expands a leading ~/ to the home directory; a relative path is from the worktree.
-    const abs = hooks.startsWith('~/')
-      ? join(input.home, hooks.slice(2))
-      : hooks.startsWith('/')
-        ? hooks
-        : join(worktree, hooks);
-    protect(abs.replace(/\/+$/, ''), 'core.hooksPath');
+
+  /**
+   * What git reads from these config files, in order, following includes as git does (relative
+   * to the including file, `~/` expanded, at most 10 deep). Every value of a variable counts, not
+   * only the last: an `includeIf` (and which of its files git reads later) is not known now.
+   */
+  const readGitConfig = (files: readonly string[]): GitConfigReading => {
+    const reading: GitConfigReading = {
+      hooksPaths: [],
+      included: [],
+      worktrees: [],
+      isBare: false,
+      hasWorktreeConfig: false,
+    };
+    const seen = new Set<string>();
+    const visit = (file: string, depth: number): void => {
+      if (depth > MAX_INCLUDE_DEPTH || seen.has(file)) return;
+      seen.add(file);
+      const text = view.readText(file);
+      if (text === undefined) {
+        if (view.lstat(file) === undefined) return; // git skips a missing config file too
+        throw new PlanError(
+          `${file} is a git config file that cannot be read, so the hooks and commands it sets cannot be checked`,
+          'make it readable (and smaller than 1 MiB), or remove it',
+        );
+      }
+      const config = parseGitConfig(text);
+      const set = (name: string): string[] => valuesOf(config, name).filter((v): v is string => v !== null);
+      reading.hooksPaths.push(...set('core.hookspath'));
+      reading.worktrees.push(...set('core.worktree'));
+      if (valuesOf(config, 'core.bare').some((v) => !isGitFalse(v))) reading.isBare = true;
+      if (valuesOf(config, 'extensions.worktreeconfig').some((v) => !isGitFalse(v)))
+        reading.hasWorktreeConfig = true;
+      for (const include of includesOf(config)) {
+        const path = expandGitPath(include.path, parentOf(file));
+        if (path === undefined) continue;
+        reading.included.push(path);
+        visit(path, depth + 1);
+      }
+    };
+    for (const f of files) visit(f, 0);
+    return reading;
   };
+  /** git's interpolate_path: `~/` and `~` are the home directory; relative is from `base`. */
+  const expandGitPath = (path: string, base: string): string | undefined => {
+    if (path === '~') return input.home;
+    if (path.startsWith('~/')) return resolveDots(join(input.home, path.slice(2)));
+    // `~user/` and `%(prefix)/` name another user's home and git's install prefix: never a
+    // writable directory of this session.
+    if (path.startsWith('~') || path.startsWith('%(prefix)/')) return undefined;
+    return resolveDots(path.startsWith('/') ? path : join(base, path));
+  };
+  /**
+   * An absolute path as the kernel walks it: `.` and empty parts dropped, `..` taken from where the
+   * path so far really is (through a symlink, that is not its lexical parent). A hooks path of
+   * `../x` must not be protected as if it were inside the working tree.
+   */
+  const resolveDots = (path: string): string => {
+    let at = '/';
+    for (const part of path.split('/')) {
+      if (part === '' || part === '.') continue;
+      at = part === '..' ? parentOf(view.realpath(at) ?? at) : join(at, part);
+    }
+    return at;
+  };
+  const protectHooksPath = (worktree: string, hooks: string): void => {
+    // An empty hooks path sends git to `/<hook>`, outside every writable root.
+    if (hooks === '') return;
+    const abs = expandGitPath(hooks, worktree);
+    if (abs === undefined) return;
+    protect(abs, 'core.hooksPath');
+  };
+  /**
+   * A config file git reads besides `.git/config` (an include, a `config.worktree`): read-only like
+   * it. A missing one git skips, so the session could create it; an empty directory in its place,
+   * which blocks other missing names, would make every git command there fail ("unable to access"),
+   * so the launch is refused instead, unless a missing directory above it can be blocked.
+   */
+  const protectGitConfigFile = (path: string): void => {
+    const isCreatable =
+      view.lstat(path) === undefined &&
+      view.lstat(parentOf(path))?.type === 'dir' &&
+      writableRoots.some((r) => isUnder(path, r.dest) && path !== r.dest) &&
+      !isCovered(path) &&
+      !isUnderReadOnly(path);
+    if (isCreatable)
+      throw new PlanError(
+        `${path} is a git config file that does not exist yet: the session could create it and set hooks or commands that git runs after the session`,
+        `create it before the session (an empty file will do), or remove the setting that names it`,
+      );
+    protect(path, 'git config file');
+  };
+
+  // Repositories git may later run hooks for (cases 40, 42, 43): the working tree a relative hooks
+  // path starts from, their own git directory (a linked worktree's private one) and the common one
+  // holding config and hooks. The walk found those nested in the workspace; each writable root may
+  // be one itself.
+  const repositories = new Map<string, Repository>();
+  const addRepository = (worktree: string | undefined, gitDir: string, commonDir: string): void => {
+    const key = `${worktree ?? ''}\0${gitDir}`;
+    if (!repositories.has(key)) repositories.set(key, { worktree, gitDir, commonDir });
+  };
+  for (const r of protectionRoots) {
+    const dotGit = join(r, '.git');
+    const type = view.lstat(dotGit)?.type;
+    if (type === 'dir') addRepository(r, dotGit, commonDirOf(dotGit));
+    else if (type === 'file') {
+      const target = resolveGitFile(dotGit);
+      if (target) addRepository(r, target.gitDir, target.commonDir);
+    }
+  }
+  for (const g of gitDirs) {
+    // A submodule's git directory (.git/modules/NAME) names its working tree in core.worktree.
+    addRepository(g.endsWith('/.git') ? parentOf(g) : undefined, g, commonDirOf(g));
+  }
+  for (const f of gitFiles) {
+    const target = resolveGitFile(f);
+    if (target) addRepository(parentOf(f), target.gitDir, target.commonDir);
+  }
+
+  // A hooks path set for every repository (~/.config/git/config, then ~/.gitconfig: git reads
+  // both) applies to each worktree; one set in a repository's own config, to that repository.
+  const global = readGitConfig([join(input.home, '.config/git/config'), join(input.home, '.gitconfig')]);
   for (const r of protectionRoots) {
     for (const name of PROTECTED_NAMES)
       protect(join(r, name), 'trust-handoff path', r === input.home || !HOME_ONLY_WHEN_MISSING.has(name));
     if (view.lstat(join(r, '.git'))?.type === 'file') protect(join(r, '.git'), 'git directory pointer');
-    protectHooksPath(r, hooksPathOf(view.readText(join(r, '.git/config')) ?? ''));
-    protectHooksPath(r, globalHooks);
+    // A repository git init creates here later gets the global hooks path too.
+    for (const hooks of global.hooksPaths) protectHooksPath(r, hooks);
     // A repository without submodules yet: nothing may plant one's git directory (case 30).
     if (view.lstat(join(r, '.git'))?.type === 'dir') guardModules(join(r, '.git/modules'));
   }
-  // Repositories nested anywhere in the workspace: their hooks directories and hook managers.
-  for (const g of gitDirs) {
-    if (!g.endsWith('/.git')) continue;
-    const worktree = parentOf(g);
-    if (protectionRoots.has(worktree)) continue;
-    protectHooksPath(worktree, hooksPathOf(view.readText(join(g, 'config')) ?? ''));
-    protectHooksPath(worktree, globalHooks);
-    for (const name of ['.husky', '.githooks']) protect(join(worktree, name), 'hook manager', false);
-    guardModules(join(g, 'modules'));
+  for (const f of global.included) protectGitConfigFile(f);
+  for (const repo of repositories.values()) {
+    const local = readGitConfig([join(repo.commonDir, 'config')]);
+    const gitDirsOfRepo = new Set([repo.gitDir, repo.commonDir]);
+    // `commondir` redirects git to another config and hooks: an existing one cannot be rewritten.
+    for (const g of gitDirsOfRepo) protect(join(g, 'commondir'), 'git directory pointer', false);
+    const configs = [local];
+    if (local.hasWorktreeConfig) {
+      // extensions.worktreeConfig: git also reads config.worktree from each worktree's git directory.
+      for (const g of gitDirsOfRepo) {
+        const file = join(g, 'config.worktree');
+        protectGitConfigFile(file);
+        configs.push(readGitConfig([file]));
+      }
+    }
+    for (const c of configs) for (const f of c.included) protectGitConfigFile(f);
+    // Relative hooks paths start where git runs them: the working tree, the one core.worktree
+    // names (relative to the git directory), or the git directory of a bare repository.
+    const bases = new Set<string>();
+    if (repo.worktree !== undefined) bases.add(repo.worktree);
+    for (const c of configs) {
+      for (const w of c.worktrees) {
+        const abs = expandGitPath(w, repo.gitDir);
+        if (abs !== undefined) bases.add(abs);
+      }
+      if (c.isBare) bases.add(repo.gitDir);
+    }
+    const hooksPaths = [...configs.flatMap((c) => c.hooksPaths), ...global.hooksPaths];
+    for (const base of bases) for (const hooks of hooksPaths) protectHooksPath(base, hooks);
+    // A nested repository's hook managers: the configuration that could point git at a new one is
+    // read-only, so existing ones are enough.
+    if (repo.worktree !== undefined && !protectionRoots.has(repo.worktree) && repo.gitDir.endsWith('/.git')) {
+      for (const name of ['.husky', '.githooks']) protect(join(repo.worktree, name), 'hook manager', false);
+      guardModules(join(repo.gitDir, 'modules'));
+    }
   }
   // Home-directory configuration that other tools run or trust, protected only in home.
   for (const name of HOME_ONLY_NAMES) protect(join(input.home, name), 'home configuration');

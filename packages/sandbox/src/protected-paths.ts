@@ -2,6 +2,8 @@
 // trusts later. In every writable root they are read-only for the session, whether or not they
 // exist at launch, whatever the policy says.
 
+import { parseGitConfig, valuesOf } from './git-config.js';
+
 /** Shell and session start-up files (case 44): they run only from a home directory. */
 const SHELL_INIT = [
   '.bashrc',
@@ -104,27 +106,13 @@ export const HOME_ONLY_NAMES: readonly string[] = [
 export const PROTECTED_IN_GIT_DIR: readonly string[] = ['hooks', 'config', 'info'];
 
 /**
- * The hooks directory named by `core.hooksPath` in a git config file's text, if any (case 42).
- * A small reader of git's ini syntax: section headers, `key = value`, comments, quotes.
+ * The hooks directory a git config file's text sets (`core.hooksPath`, case 42): the last value, as
+ * git takes it, read by git's own syntax (git-config.ts). A key with no value is skipped (git
+ * refuses it); includes are not followed here (the planner follows them).
  */
 export function hooksPathOf(configText: string): string | undefined {
-  let section = '';
-  let found: string | undefined;
-  for (const raw of configText.split('\n')) {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#') || line.startsWith(';')) continue;
-    const header = /^\[\s*([A-Za-z0-9.-]+)(?:\s+"[^"]*")?\s*\]/.exec(line);
-    if (header) {
-      section = (header[1] ?? '').toLowerCase();
-      continue;
-    }
-    const kv = /^([A-Za-z][A-Za-z0-9-]*)\s*(?:=\s*(.*))?$/.exec(line);
-    if (!kv || section !== 'core' || (kv[1] ?? '').toLowerCase() !== 'hookspath') continue;
-    let value = (kv[2] ?? '').replace(/\s[#;].*$/, '').trim();
-    if (value.startsWith('"') && value.endsWith('"') && value.length >= 2) value = value.slice(1, -1);
-    if (value !== '') found = value; // the last one wins, as in git
-  }
-  return found;
+  const set = valuesOf(parseGitConfig(configText), 'core.hookspath').filter((v) => v !== null);
+  return set.at(-1);
 }
 
 /** The git directory a `.git` file points to (`gitdir: PATH`), for worktrees and submodules. */

@@ -11,7 +11,17 @@
 // fail until mount-plan.ts is fixed (then drop the `todo`).
 
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import {
+  appendFileSync,
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -789,6 +799,204 @@ describe('mount plan: trust-handoff paths (redteam 39–49)', () => {
   });
 });
 
+/** What real git reads for `key` from a config file, includes followed; undefined when unset. */
+function gitConfigGet(host: Host, file: string, key: string): string | undefined {
+  const r = spawnSync('git', ['config', '--file', file, '--includes', '--get', key], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: host.home, GIT_CONFIG_NOSYSTEM: '1' },
+  });
+  if (r.status === 1) return undefined;
+  assert.equal(r.status, 0, `git config failed: ${r.stderr}`);
+  return r.stdout.replace(/\n$/, '');
+}
+
+/** Real git in `dir`, as the user would run it after the session (global config from host.home). */
+function gitIn(host: Host, dir: string, args: readonly string[]): string {
+  const r = spawnSync('git', ['-C', dir, ...args], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: host.home, GIT_CONFIG_NOSYSTEM: '1' },
+  });
+  assert.equal(r.status, 0, `git ${args.join(' ')} failed: ${r.stderr}`);
+  return r.stdout.replace(/\n$/, '');
+}
+
+const hasGit = spawnSync('git', ['--version']).status === 0;
+const needsGit = { skip: hasGit ? false : 'git is not installed' };
+
+describe('mount plan: what git reads for hooks (redteam 40, 42, 43)', () => {
+  it('redteam-42, redteam-43: core.hooksPath is read from every git dir found, relative to its working tree', () => {
+    const host = makeHost({
+      'main/.git/config': '[core]\n\thooksPath = scripts/hooks\n',
+      'main/.git/worktrees/ws/commondir': '../..\n',
+      'ws/.git': 'gitdir: ../main/.git/worktrees/ws\n',
+      'ws/scripts/': DIR,
+      'ws/sub/.git/config': '[core]\n\thooksPath = myhooks\n',
+    });
+    const plan = planFor(host, {
+      allow: [WORKSPACE_RW, { id: 'main-git', paths: [`${host.root}/main/.git/**`], access: 'rw' }],
+    });
+    assert.notEqual(seenAs(plan, join(host.workspace, 'scripts/hooks/pre-commit')), 'rw', 'worktree');
+    assert.notEqual(seenAs(plan, join(host.workspace, 'sub/myhooks/pre-commit')), 'rw', 'nested repository');
+    // Rewriting a linked worktree's commondir would send git to another config and hooks.
+    assert.equal(seenAs(plan, join(host.root, 'main/.git/worktrees/ws/commondir')), 'ro');
+    assert.equal(seenAs(plan, join(host.root, 'main/.git/worktrees/ws/HEAD')), 'rw');
+  });
+
+  it('redteam-42, redteam-43: a submodule’s core.hooksPath is protected in its working tree', () => {
+    const host = makeHost({
+      'ws/.git/config': '',
+      'ws/.git/modules/lib/config': '[core]\n\thooksPath = lib-hooks\n',
+      'ws/lib/.git': 'gitdir: ../.git/modules/lib\n',
+    });
+    const plan = planFor(host, { allow: [WORKSPACE_RW] });
+    assert.notEqual(seenAs(plan, join(host.workspace, 'lib/lib-hooks/pre-commit')), 'rw');
+  });
+
+  it('redteam-42: a submodule git directory’s core.worktree is where its relative hooks path starts', () => {
+    const host = makeHost({
+      'ws/.git/config': '',
+      'ws/.git/modules/lib/HEAD': 'ref: refs/heads/main\n',
+      'ws/.git/modules/lib/objects/': DIR,
+      'ws/.git/modules/lib/config': '[core]\n\tworktree = ../../../lib\n\thooksPath = lib-hooks\n',
+      'ws/lib/': DIR,
+    });
+    const plan = planFor(host, { allow: [WORKSPACE_RW] });
+    assert.notEqual(seenAs(plan, join(host.workspace, 'lib/lib-hooks/pre-commit')), 'rw');
+  });
+
+  it('redteam-40, redteam-42: a file .git/config includes is read-only, and the hooks path it sets is protected', () => {
+    const host = makeHost({
+      'ws/.git/config': '[core]\n\tbare = false\n[include]\n\tpath = ../config/git.inc\n',
+      'ws/config/git.inc': '[core]\n\thooksPath = tools/hooks\n',
+      'ws/tools/': DIR,
+    });
+    const config = join(host.workspace, '.git/config');
+    if (hasGit)
+      assert.equal(gitConfigGet(host, config, 'core.hooksPath'), 'tools/hooks', 'git reads the include');
+    const plan = planFor(host, { allow: [WORKSPACE_RW] });
+    const inc = join(host.workspace, 'config/git.inc');
+    assert.deepEqual(mountAt(plan, inc).mount, { op: 'bind', source: inc, dest: inc, writable: false });
+    assert.equal(mountAt(plan, inc).why, 'git config file');
+    assert.notEqual(seenAs(plan, join(host.workspace, 'tools/hooks/pre-commit')), 'rw');
+    assert.equal(seenAs(plan, join(host.workspace, 'config/other.json')), 'rw');
+  });
+
+  it('redteam-40: includes are followed from the included file’s directory, and through ~/', () => {
+    const host = makeHost({
+      'ws/.git/config': '[include]\n\tpath = ~/git/first.inc\n',
+      'home/git/first.inc': '[include]\n\tpath = second.inc\n',
+      'home/git/second.inc': '[core]\n\thooksPath = ~/hooks\n',
+    });
+    if (hasGit)
+      assert.equal(gitConfigGet(host, join(host.workspace, '.git/config'), 'core.hooksPath'), '~/hooks');
+    const plan = planFor(host, { allow: [WORKSPACE_RW, { id: 'home', paths: ['~/**'], access: 'rw' }] });
+    assert.equal(seenAs(plan, join(host.home, 'git/first.inc')), 'ro');
+    assert.equal(seenAs(plan, join(host.home, 'git/second.inc')), 'ro');
+    assert.notEqual(seenAs(plan, join(host.home, 'hooks/pre-commit')), 'rw');
+  });
+
+  it(
+    'redteam-40: an includeIf is followed whatever its condition: onbranch follows a HEAD the session moves',
+    needsGit,
+    () => {
+      const host = makeHost({ 'ws/release.inc': '[core]\n\thooksPath = release-hooks\n' });
+      gitIn(host, host.workspace, ['init', '-q', '-b', 'main']);
+      appendFileSync(
+        join(host.workspace, '.git/config'),
+        '[includeIf "onbranch:release"]\n\tpath = ../release.inc\n',
+      );
+      assert.throws(() => gitIn(host, host.workspace, ['config', '--get', 'core.hooksPath']), 'not on main');
+      gitIn(host, host.workspace, ['symbolic-ref', 'HEAD', 'refs/heads/release']); // what the session can do
+      assert.equal(gitIn(host, host.workspace, ['config', '--get', 'core.hooksPath']), 'release-hooks');
+      gitIn(host, host.workspace, ['symbolic-ref', 'HEAD', 'refs/heads/main']);
+      const plan = planFor(host, { allow: [WORKSPACE_RW] });
+      assert.equal(seenAs(plan, join(host.workspace, 'release.inc')), 'ro');
+      assert.notEqual(seenAs(plan, join(host.workspace, 'release-hooks/pre-commit')), 'rw');
+      assert.equal(seenAs(plan, join(host.workspace, '.git/HEAD')), 'rw', 'branches still work');
+    },
+  );
+
+  it('redteam-40: a missing included file refuses the launch; a missing directory above one is blocked', () => {
+    const missingFile = makeHost({ 'ws/.git/config': '[include]\n\tpath = ../shared.gitconfig\n' });
+    const inc = join(missingFile.workspace, 'shared.gitconfig');
+    assert.throws(
+      () => planFor(missingFile, { allow: [WORKSPACE_RW] }),
+      (e: unknown) =>
+        e instanceof PlanError && e.message.startsWith(`${inc} is a git config file that does not exist yet`),
+    );
+    const missingDir = makeHost({ 'ws/.git/config': '[include]\n\tpath = ../conf/git/shared.inc\n' });
+    const plan = planFor(missingDir, { allow: [WORKSPACE_RW] });
+    assert.deepEqual(mountAt(plan, join(missingDir.workspace, 'conf')).mount, {
+      op: 'mask',
+      dest: join(missingDir.workspace, 'conf'),
+      as: 'empty',
+    });
+    // Outside every writable root, a missing include is nothing the session could create.
+    const outside = makeHost({ 'ws/.git/config': `[include]\n\tpath = /nonexistent-perimeter/x.inc\n` });
+    planFor(outside, { allow: [WORKSPACE_RW] });
+  });
+
+  it('redteam-40, redteam-49: what ~/.gitconfig includes is read-only in a writable home, its hooks path protected', () => {
+    const host = makeHost({
+      'home/.gitconfig': '[include]\n\tpath = .gitconfig.local\n',
+      'home/.gitconfig.local': '[core]\n\thooksPath = .hooks\n',
+      'ws/.git/config': '',
+    });
+    if (hasGit) assert.equal(gitConfigGet(host, join(host.home, '.gitconfig'), 'core.hooksPath'), '.hooks');
+    const plan = planFor(host, { allow: [WORKSPACE_RW, { id: 'home', paths: ['~/**'], access: 'rw' }] });
+    assert.equal(seenAs(plan, join(host.home, '.gitconfig.local')), 'ro');
+    assert.notEqual(seenAs(plan, join(host.workspace, '.hooks/pre-commit')), 'rw');
+  });
+
+  it(
+    'redteam-40, redteam-42: with extensions.worktreeConfig, config.worktree is read-only and its hooks path protected',
+    needsGit,
+    () => {
+      const host = makeHost();
+      gitIn(host, host.workspace, ['init', '-q']);
+      gitIn(host, host.workspace, ['config', 'extensions.worktreeConfig', 'true']);
+      gitIn(host, host.workspace, ['config', '--worktree', 'core.hooksPath', 'wt-hooks']);
+      assert.equal(gitIn(host, host.workspace, ['config', '--get', 'core.hooksPath']), 'wt-hooks');
+      const plan = planFor(host, { allow: [WORKSPACE_RW] });
+      assert.equal(seenAs(plan, join(host.workspace, '.git/config.worktree')), 'ro');
+      assert.notEqual(seenAs(plan, join(host.workspace, 'wt-hooks/pre-commit')), 'rw');
+      // Missing, the session could create it: the launch is refused (an empty directory there would
+      // make every git command fail).
+      rmSync(join(host.workspace, '.git/config.worktree'));
+      assert.throws(() => planFor(host, { allow: [WORKSPACE_RW] }), /config\.worktree is a git config file/);
+    },
+  );
+
+  it('redteam-42: a hooks path leaving the working tree is protected where it really is', () => {
+    const host = makeHost({
+      'ws/.git/config': '[core]\n\thooksPath = ../home/.cache/hooks\n',
+      'home/.cache/': DIR,
+    });
+    const plan = planFor(host, {
+      allow: [WORKSPACE_RW, { id: 'cache', paths: ['~/.cache/**'], access: 'rw' }],
+    });
+    assert.notEqual(seenAs(plan, join(host.home, '.cache/hooks/pre-commit')), 'rw');
+    assert.ok(
+      plan.mounts.every((m) => !m.mount.dest.includes('/..')),
+      'no mount at a path with ..',
+    );
+  });
+
+  it('redteam-42: an empty core.hooksPath (git looks in /) leaves the workspace writable', () => {
+    const host = makeHost({ 'ws/.git/config': '[core]\n\thooksPath =\n' });
+    const plan = planFor(host, { allow: [WORKSPACE_RW] });
+    assert.equal(seenAs(plan, join(host.workspace, 'src/a.ts')), 'rw');
+  });
+
+  it('redteam-42: a core.hooksPath at the end of a large config is read (the whole file is)', () => {
+    const branches = Array.from({ length: 3000 }, (_, i) => `[branch "b${i}"]\n\tremote = origin\n`).join('');
+    const host = makeHost({ 'ws/.git/config': `${branches}[core]\n\thooksPath = late-hooks\n` });
+    assert.ok(branches.length > 64 * 1024);
+    const plan = planFor(host, { allow: [WORKSPACE_RW] });
+    assert.notEqual(seenAs(plan, join(host.workspace, 'late-hooks/pre-commit')), 'rw');
+  });
+});
+
 describe('mount plan: fixed places and order', () => {
   it('redteam-38: /tmp and /dev/shm are private and /run is empty, whatever the policy grants', () => {
     const host = makeHost();
@@ -942,31 +1150,6 @@ describe('mount plan: known gaps', () => {
     assert.ok(seen === 'ro' || seen === 'masked', `.git is ${seen}`);
   });
 
-  it(
-    'redteam-42, redteam-43: core.hooksPath is read from every git dir found, relative to its working tree',
-    {
-      todo: 'hooksPath is read only from <writable root>/.git/config: not for worktrees or nested repositories',
-    },
-    () => {
-      const host = makeHost({
-        'main/.git/config': '[core]\n\thooksPath = scripts/hooks\n',
-        'main/.git/worktrees/ws/commondir': '../..\n',
-        'ws/.git': 'gitdir: ../main/.git/worktrees/ws\n',
-        'ws/scripts/': DIR,
-        'ws/sub/.git/config': '[core]\n\thooksPath = myhooks\n',
-      });
-      const plan = planFor(host, {
-        allow: [WORKSPACE_RW, { id: 'main-git', paths: [`${host.root}/main/.git/**`], access: 'rw' }],
-      });
-      assert.notEqual(seenAs(plan, join(host.workspace, 'scripts/hooks/pre-commit')), 'rw', 'worktree');
-      assert.notEqual(
-        seenAs(plan, join(host.workspace, 'sub/myhooks/pre-commit')),
-        'rw',
-        'nested repository',
-      );
-    },
-  );
-
   it('redteam-42: core.hooksPath = ~/… is read as git reads it, under the home directory', () => {
     const host = makeHost({
       'ws/.git/config': '[core]\n\thooksPath = ~/githooks\n',
@@ -977,6 +1160,22 @@ describe('mount plan: known gaps', () => {
     });
     assert.notEqual(seenAs(plan, join(host.home, 'githooks/pre-commit')), 'rw');
   });
+
+  it(
+    'redteam-43: a commondir planted in a writable git directory cannot send git to a planted config and hooks',
+    {
+      todo: 'git reads $GIT_DIR/commondir when it exists (git 2.39 ran a planted common dir’s pre-commit); an empty directory blocking it would make git fail (“failed to read .git/commondir”), so the plan leaves it creatable',
+    },
+    () => {
+      const host = makeHost({
+        'ws/.git/config': '',
+        'ws/.git/HEAD': 'ref: refs/heads/main\n',
+        'ws/.git/objects/': DIR,
+      });
+      const plan = planFor(host, { allow: [WORKSPACE_RW] });
+      assert.notEqual(seenAs(plan, join(host.workspace, '.git/commondir')), 'rw');
+    },
+  );
 
   it(
     'redteam-26: a denial inside the target of a symlinked root is masked where the symlink shows it too',

@@ -2,8 +2,10 @@
 // redteam-42) and `gitdirOf` (the `.git` file of worktrees and submodules, redteam-43).
 //
 // The hooksPathOf table is checked twice: against hooksPathOf, and against real git
-// (`git config -f FILE --get core.hookspath`), so every expected value is git's own reading.
-// Rows marked `todo` are configurations hooksPathOf reads differently from git; reported.
+// (`git config -f FILE --type=path --get core.hookspath`, which reads the value as git does before
+// running a hook), so every expected value is git's own reading. Where git refuses the file (a
+// syntax error, a hooksPath with no value), no hook runs at all; the row says so, git is checked to
+// refuse it, and hooksPathOf gives what it read before the error (protecting it is harmless).
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -17,7 +19,8 @@ interface HooksCase {
   readonly name: string;
   readonly config: string;
   readonly want: string | undefined;
-  readonly todo?: string;
+  /** git refuses this file (`fatal: bad config line`, `missing value`): it runs no hook at all. */
+  readonly gitRefuses?: true;
 }
 
 const HOOKS_CASES: readonly HooksCase[] = [
@@ -51,41 +54,83 @@ const HOOKS_CASES: readonly HooksCase[] = [
     config: '[core.x]\n\thooksPath = old\n',
     want: undefined,
   },
+  { name: 'a [core "x"] subsection is not core', config: '[core "x"]\n\thooksPath = sub\n', want: undefined },
   {
-    name: 'a [core "x"] subsection is not core',
-    config: '[core "x"]\n\thooksPath = sub\n',
+    name: 'a [core ""] subsection is not core either',
+    config: '[core ""]\n\thooksPath = sub\n',
     want: undefined,
-    todo: 'the header regex drops the subsection and treats [core "x"] as [core] (over-protects)',
   },
-  {
-    name: 'a key on the header line',
-    config: '[core] hooksPath = sameline\n',
-    want: 'sameline',
-    todo: 'the rest of a header line is skipped, so this hooks path goes unprotected',
-  },
+  { name: 'a key on the header line', config: '[core] hooksPath = sameline\n', want: 'sameline' },
+  { name: 'a header, key and comment on one line', config: '[core]hooksPath=x;y\n', want: 'x' },
   {
     name: 'a comment character right after the value',
     config: '[core]\n\thooksPath = hooks#note\n',
     want: 'hooks',
-    todo: 'a comment needs a space before it here; git ends the value at an unquoted # or ;',
   },
   {
     name: 'a comment character inside quotes is part of the value',
     config: '[core]\n\thooksPath = "team #1"\n',
     want: 'team #1',
-    todo: 'comments are cut before quotes are read',
   },
-  {
-    name: 'an escaped quote inside quotes',
-    config: '[core]\n\thooksPath = "a\\"b"\n',
-    want: 'a"b',
-    todo: 'backslash escapes are not read',
-  },
+  { name: 'an escaped quote inside quotes', config: '[core]\n\thooksPath = "a\\"b"\n', want: 'a"b' },
   {
     name: 'a value continued on the next line',
     config: '[core]\n\thooksPath = scripts\\\n/hooks\n',
     want: 'scripts/hooks',
-    todo: 'line continuations are not read',
+  },
+  {
+    name: 'a continuation swallows the next line’s key into the value',
+    config: '[core]\n\tbare = false \\\n\thooksPath = x\n',
+    want: undefined,
+  },
+  {
+    name: 'a quoted part joined to an unquoted one',
+    config: '[core]\n\thooksPath = "my" hooks\n',
+    want: 'my hooks',
+  },
+  {
+    name: 'an unquoted tab inside the value reads as a space',
+    config: '[core]\n\thooksPath = my\thooks\n',
+    want: 'my hooks',
+  },
+  {
+    name: 'a NUL in a subsection makes the variable core.hooksPath for git',
+    config: '[core "hookspath\0junk"]\n\tx = evil\n',
+    want: 'evil',
+  },
+  { name: 'a NUL ends the value', config: '[core]\n\thooksPath = good\0bad\n', want: 'good' },
+  {
+    name: 'a byte order mark before the first header',
+    config: '\uFEFF[core]\nhooksPath = bom\n',
+    want: 'bom',
+  },
+  {
+    name: '~/ is kept for the caller to expand',
+    config: '[core]\n\thooksPath = ~/githooks\n',
+    want: '~/githooks',
+  },
+  {
+    name: 'an empty value is a value (git looks for hooks in /)',
+    config: '[core]\n\thooksPath = one\n\thooksPath =\n',
+    want: '',
+  },
+  {
+    name: 'a hooksPath with no value: git refuses the file',
+    config: '[core]\n\thooksPath = one\n\thooksPath\n',
+    want: 'one',
+    gitRefuses: true,
+  },
+  {
+    name: 'a syntax error after the hooksPath: git refuses the file',
+    config: '[core]\n\thooksPath = x\n[broken\n',
+    want: 'x',
+    gitRefuses: true,
+  },
+  {
+    name: 'a dotted key before any section is a syntax error',
+    config: 'core.hooksPath = x\n',
+    want: undefined,
+    gitRefuses: true,
   },
 ];
 
@@ -97,24 +142,26 @@ after(() => {
   for (const d of made) rmSync(d, { recursive: true, force: true });
 });
 
-/** What real git reads as core.hooksPath from this config text (undefined when unset). */
-function gitHooksPath(config: string): string | undefined {
-  const dir = mkdtempSync(join(tmpdir(), 'perimeter-gitconfig-'));
-  made.push(dir);
-  const file = join(dir, 'config');
+/**
+ * What real git reads as core.hooksPath from this config text: the path (`~/` expanded against
+ * `home`), undefined when unset, 'refused' when git refuses the file.
+ */
+function gitHooksPath(config: string, home: string): string | undefined {
+  const file = join(home, 'config');
   writeFileSync(file, config);
-  const r = spawnSync('git', ['config', '-f', file, '--get', 'core.hookspath'], {
+  const r = spawnSync('git', ['config', '-f', file, '--type=path', '--get', 'core.hookspath'], {
     encoding: 'utf8',
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, GIT_CONFIG_NOSYSTEM: '1' },
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, GIT_CONFIG_NOSYSTEM: '1' },
   });
   if (r.status === 1) return undefined;
+  if (r.status === 128) return 'refused';
   assert.equal(r.status, 0, `git config failed: ${r.stderr}`);
   return r.stdout.replace(/\n$/, '');
 }
 
 describe('hooksPathOf reads core.hooksPath as git does (redteam-42)', () => {
   for (const c of HOOKS_CASES) {
-    it(c.name, c.todo ? { todo: c.todo } : {}, () => {
+    it(c.name, () => {
       assert.equal(hooksPathOf(c.config), c.want, JSON.stringify(c.config));
     });
   }
@@ -125,7 +172,16 @@ describe(
   { skip: hasGit ? false : 'git is not installed' },
   () => {
     it('every row’s expected value is git’s own reading', () => {
-      for (const c of HOOKS_CASES) assert.equal(gitHooksPath(c.config), c.want, c.name);
+      const home = mkdtempSync(join(tmpdir(), 'perimeter-gitconfig-'));
+      made.push(home);
+      for (const c of HOOKS_CASES) {
+        const want = c.gitRefuses
+          ? 'refused'
+          : c.want?.startsWith('~/')
+            ? join(home, c.want.slice(2))
+            : c.want;
+        assert.equal(gitHooksPath(c.config, home), want, c.name);
+      }
     });
   },
 );
