@@ -238,10 +238,10 @@ void test(
 
 void test(
   'redteam-43 a commondir planted in .git cannot send git on the host to a planted config and hooks',
-  {
-    skip,
-    todo: 'git reads $GIT_DIR/commondir when it exists; blocking a missing one with an empty directory would make git fail, so the session can create it (docs/redteam.md G15)',
-  },
+  // git reads $GIT_DIR/commondir when it exists, and an empty file or directory in its place
+  // breaks git, so no mount stops its creation: the post-session review finds it and renames it
+  // aside (docs/redteam.md G15).
+  { skip },
   async (t) => {
     const f = fixture(t);
     gitRepo(f.workspace);
@@ -254,11 +254,16 @@ void test(
       ].join('\n'),
     );
     assertEndedNormally(s);
+    assert.match(s.stderr, /planted .*\.git\/commondir .*renamed/, show(s));
     assert.equal(
       host('git', ['-C', f.workspace, 'rev-parse', '--git-common-dir']).trim(),
       '.git',
       'git on the host still uses the workspace’s own common directory',
     );
+    const review = s.events.find((e) => e.type === 'session.review' && e.outcome?.severity === 'critical');
+    assert.ok(review, 'a critical session.review event');
+    assert.match(String(review.outcome?.planted_commondir), /\.git\/commondir$/);
+    assert.equal(review.outcome?.disarmed, true);
   },
 );
 

@@ -46,6 +46,8 @@ export {
 export {
   snapshotReview,
   compareReview,
+  disarmCommonDirs,
+  DISARMED_SUFFIX,
   REVIEW_FILES,
   type ReviewSnapshot,
   type ReviewFindings,

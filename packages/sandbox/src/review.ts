@@ -6,7 +6,7 @@
 // launch with the workspace after it; reported, not undone.
 
 import { createHash } from 'node:crypto';
-import { lstatSync, readFileSync, readdirSync, readlinkSync, type Dirent } from 'node:fs';
+import { lstatSync, readFileSync, readdirSync, readlinkSync, renameSync, type Dirent } from 'node:fs';
 import { join, relative } from 'node:path';
 
 /** Files at the top of the workspace that tools run or read as instructions. */
@@ -46,6 +46,8 @@ export interface ReviewSnapshot {
   /** sha256 of each review file that exists (absent files are missing from the map). */
   readonly files: ReadonlyMap<string, string>;
   readonly gitDirs: ReadonlySet<string>;
+  /** The `commondir` files that existed in those git directories (a linked worktree's own). */
+  readonly commonDirs: ReadonlySet<string>;
 }
 
 export interface ReviewFindings {
@@ -53,7 +55,16 @@ export interface ReviewFindings {
   readonly changed: readonly string[];
   /** Git repositories (their .git, relative) that did not exist before the session. */
   readonly newRepositories: readonly string[];
+  /**
+   * `commondir` files the session created in a git directory (absolute paths): git on the host
+   * would take its config and hooks from wherever one points (red-team G15). Mounts cannot stop
+   * the creation (an empty file or directory in its place breaks git), so the review finds it.
+   */
+  readonly plantedCommonDirs: readonly string[];
 }
+
+/** What a planted `commondir` is renamed to: git no longer reads it; a person can look at it. */
+export const DISARMED_SUFFIX = '.perimeter-disarmed';
 
 function digest(path: string): string | undefined {
   try {
@@ -92,7 +103,34 @@ export function snapshotReview(workspace: string, gitDirs: readonly string[]): R
     const state = stateOf(join(workspace, name));
     if (state !== undefined) files.set(name, state);
   }
-  return { workspace, files, gitDirs: new Set(gitDirs) };
+  const commonDirs = new Set(
+    gitDirs.map((g) => join(g, 'commondir')).filter((path) => lstatOrUndefined(path) !== undefined),
+  );
+  return { workspace, files, gitDirs: new Set(gitDirs), commonDirs };
+}
+
+function lstatOrUndefined(path: string): ReturnType<typeof lstatSync> | undefined {
+  try {
+    return lstatSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Renames each planted `commondir` aside (to NAME.perimeter-disarmed), so the next git command on
+ * the host uses the repository's own common directory again. Returns the paths it could not rename.
+ */
+export function disarmCommonDirs(paths: readonly string[]): string[] {
+  const failed: string[] = [];
+  for (const path of paths) {
+    try {
+      renameSync(path, `${path}${DISARMED_SUFFIX}`);
+    } catch {
+      failed.push(path);
+    }
+  }
+  return failed;
 }
 
 /** `.git` entries under `dir`, at most `limit` directories visited (objects and node_modules skipped). */
@@ -136,5 +174,8 @@ export function compareReview(
   const newRepositories = findGitDirs(before.workspace, dirLimit)
     .filter((g) => !before.gitDirs.has(g) && !ignored.has(g))
     .map((g) => relative(before.workspace, g));
-  return { changed, newRepositories };
+  const plantedCommonDirs = [...before.gitDirs]
+    .map((g) => join(g, 'commondir'))
+    .filter((path) => !before.commonDirs.has(path) && lstatOrUndefined(path) !== undefined);
+  return { changed, newRepositories, plantedCommonDirs };
 }

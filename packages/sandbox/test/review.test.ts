@@ -2,11 +2,19 @@
 // directory.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { compareReview, snapshotReview } from '../src/review.js';
+import { DISARMED_SUFFIX, compareReview, disarmCommonDirs, snapshotReview } from '../src/review.js';
 
 const made: string[] = [];
 after(() => {
@@ -29,7 +37,7 @@ describe('the review after a session', () => {
     const ws = workspace();
     const before = snapshotReview(ws, [join(ws, '.git')]);
     writeFileSync(join(ws, 'README.md'), 'edited'); // ordinary work
-    assert.deepEqual(compareReview(before), { changed: [], newRepositories: [] });
+    assert.deepEqual(compareReview(before), { changed: [], newRepositories: [], plantedCommonDirs: [] });
   });
 
   it('redteam-41 redteam-46: reports changed, added and removed build files and node_modules/.bin entries', () => {
@@ -56,5 +64,20 @@ describe('the review after a session', () => {
     mkdirSync(join(ws, 'other/.git'), { recursive: true }); // stands in for a mask's mount point
     const found = compareReview(before, [join(ws, 'other/.git')]);
     assert.deepEqual(found.newRepositories, ['sub/.git']);
+  });
+
+  it("redteam-43: finds a commondir planted in a git directory, not a linked worktree's own, and disarms it", () => {
+    const ws = workspace();
+    const own = join(ws, '.git/worktrees/wt');
+    mkdirSync(own, { recursive: true });
+    writeFileSync(join(own, 'commondir'), '../..\n'); // a linked worktree's, from before
+    const before = snapshotReview(ws, [join(ws, '.git'), own]);
+    writeFileSync(join(ws, '.git/commondir'), '../.evil\n');
+    writeFileSync(join(own, 'commondir'), '../../../.evil\n'); // rewritten: the mount plan keeps it read-only
+    const found = compareReview(before);
+    assert.deepEqual(found.plantedCommonDirs, [join(ws, '.git/commondir')]);
+    assert.deepEqual(disarmCommonDirs(found.plantedCommonDirs), []);
+    assert.ok(!existsSync(join(ws, '.git/commondir')));
+    assert.equal(readFileSync(join(ws, `.git/commondir${DISARMED_SUFFIX}`), 'utf8'), '../.evil\n');
   });
 });

@@ -22,6 +22,8 @@ import {
   SECCOMP_SUMMARY,
   SessionError,
   compareReview,
+  disarmCommonDirs,
+  DISARMED_SUFFIX,
   snapshotReview,
   assess,
   cleanupSession,
@@ -346,6 +348,20 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
     const waitFrom = Date.now();
     while (tunnels.open > 0 && Date.now() - waitFrom < 1000) await new Promise((ok) => setTimeout(ok, 5));
     cleanupSession(prepared);
+    if (findings && findings.plantedCommonDirs.length > 0) {
+      // Git on the host would take config and hooks from wherever these point: renamed aside.
+      const failed = disarmCommonDirs(findings.plantedCommonDirs);
+      record(
+        lifecycleRecord('session.review', ctx, {
+          severity: 'critical',
+          planted_commondir: findings.plantedCommonDirs.join(',').slice(0, 500),
+          disarmed: failed.length === 0,
+        }),
+      );
+      ui.err(
+        `perimeter: the session planted ${findings.plantedCommonDirs.join(', ')} (git would run hooks and config from where it points); ${failed.length === 0 ? `renamed to *${DISARMED_SUFFIX}` : `could not rename ${failed.join(', ')}: remove it before running git here`}`,
+      );
+    }
     if (findings && (findings.changed.length > 0 || findings.newRepositories.length > 0)) {
       // What runs later outside the sandbox and could not be made read-only: for a person to review.
       record(
