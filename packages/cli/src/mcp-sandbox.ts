@@ -109,10 +109,9 @@ export async function sandboxUpstreams(
     for (const spec of specs) {
       const t = spec.transport;
       const entry = catalog.find((c) => c.server.id === spec.id);
-      if (entry === undefined) {
-        out.push(spec);
-        continue;
-      }
+      // Every upstream comes from the catalog; one that does not is never started unconfined.
+      if (entry === undefined)
+        throw new UpstreamSandboxError(`the MCP server ${spec.id} is not in the catalog`);
       if (t.kind === 'http') {
         // A remote server: reached only through an egress proxy that allows its URL alone.
         const engine = createEngine([compileServerPolicy(remoteServerPolicy(entry.server), spec.id)], {
