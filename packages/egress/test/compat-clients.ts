@@ -353,8 +353,13 @@ const FETCH_SCRIPT = `try {
 }
 `;
 
-/** The preload that gives Node 20's fetch a proxy dispatcher (compat-fetch-preload.ts). */
-export const FETCH_PRELOAD = fileURLToPath(new URL('./compat-fetch-preload.js', import.meta.url));
+/**
+ * The preload that gives Node 20's fetch a proxy dispatcher: the one every sandbox session loads
+ * (packages/sandbox/assets/fetch-proxy.mjs), so this case tests what users run.
+ */
+export const FETCH_PRELOAD = fileURLToPath(
+  new URL('../../../sandbox/assets/fetch-proxy.mjs', import.meta.url),
+);
 
 /** Whether this Node's fetch honours the proxy variables with NODE_USE_ENV_PROXY=1 (22.21+, 24+). */
 export function hasEnvProxyFetch(version = process.versions.node): boolean {

@@ -42,14 +42,7 @@ export function serverSandboxPolicy(server: McpServer, home: string): PolicyDocu
     allow.push({ id: 'server-workspace', paths: ['${workspace}/**'], access: workspace });
   if (box.read) allow.push({ id: 'server-read', paths: [...box.read], access: 'read' });
   if (box.write) allow.push({ id: 'server-write', paths: [...box.write], access: 'rw' });
-  return {
-    apiVersion: 'perimeter/v1',
-    kind: 'Policy',
-    metadata: {
-      name: SERVER_POLICY_NAME,
-      layer: 'org',
-      description: `The sandbox of the MCP server ${server.id}, from its catalog entry.`,
-    },
+  return serverPolicy(`The sandbox of the MCP server ${server.id}, from its catalog entry.`, {
     filesystem: {
       default: 'deny',
       allow,
@@ -57,6 +50,19 @@ export function serverSandboxPolicy(server: McpServer, home: string): PolicyDocu
     },
     // No network rule allows anything else: every other destination is denied (and audited).
     ...(box.network ? { network: { allow: networkAllows(box.network) } } : {}),
+  });
+}
+
+/** A server's policy document: the same name and layer for every server, its own sections. */
+function serverPolicy(
+  description: string,
+  sections: Pick<PolicyDocument, 'filesystem' | 'network'>,
+): PolicyDocument {
+  return {
+    apiVersion: 'perimeter/v1',
+    kind: 'Policy',
+    metadata: { name: SERVER_POLICY_NAME, layer: 'org', description },
+    ...sections,
   };
 }
 
@@ -89,14 +95,7 @@ export function remoteServerPolicy(server: McpServer): PolicyDocument {
             : []),
         ]
       : [{ id: 'server-url', cidrs: [host], ports: [port] }];
-  return {
-    apiVersion: 'perimeter/v1',
-    kind: 'Policy',
-    metadata: {
-      name: SERVER_POLICY_NAME,
-      layer: 'org',
-      description: `The egress of the remote MCP server ${server.id}: its URL only.`,
-    },
+  return serverPolicy(`The egress of the remote MCP server ${server.id}: its URL only.`, {
     network: { allow },
-  };
+  });
 }

@@ -74,6 +74,8 @@ const CLIENT_INFO = { name: 'perimeter-mcp-gateway', version: '0.1.0' };
 export class Upstream {
   private client: Client | undefined;
   private connecting: Promise<Client> | undefined;
+  /** The client open() is connecting, until it is connected or has failed. */
+  private opening: Client | undefined;
   private failures = 0;
   private connectedAt = 0;
   private restartTimer: NodeJS.Timeout | undefined;
@@ -156,8 +158,9 @@ export class Upstream {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.restartTimer);
-    // A connection under way ends first (open() closes it, seeing the shutdown), so no server
-    // process outlives the gateway.
+    // A connection under way is closed too (a server still starting, an npx still downloading),
+    // and its end awaited, so no server process outlives the gateway and nothing waits for it.
+    await this.opening?.close().catch(() => undefined);
     await this.connecting?.catch(() => undefined);
     const c = this.client;
     this.client = undefined;
@@ -177,6 +180,15 @@ export class Upstream {
 
   private async open(): Promise<Client> {
     const client = new Client(CLIENT_INFO, { capabilities: {} });
+    this.opening = client;
+    try {
+      return await this.connectClient(client);
+    } finally {
+      this.opening = undefined;
+    }
+  }
+
+  private async connectClient(client: Client): Promise<Client> {
     const dropped = (kind: ListKind) => (): void => {
       this.cache.delete(kind);
       this.hooks.onListChanged(this.id, kind);

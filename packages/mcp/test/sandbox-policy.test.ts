@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { compilePolicy, createEngine, type McpServer } from '@perimeter/policy';
-import { serverSandboxPolicy } from '../src/sandbox-policy.js';
+import { remoteServerPolicy, serverSandboxPolicy } from '../src/sandbox-policy.js';
 
 const HOME = '/home/dev';
 const WORKSPACE = '/home/dev/project';
@@ -90,5 +90,30 @@ test('policy validation checks a server sandbox: bad hosts and paths, and a sand
   assert.deepEqual(doc([{ id: 'a', command: ['x'], sandbox: { read: ['relative/path'] } }]).length, 1);
   assert.deepEqual(doc([{ id: 'a', url: 'https://mcp.example/mcp', sandbox: { workspace: 'rw' } }]), [
     'sandbox-of-remote-server mcp.servers.0.sandbox',
+  ]);
+});
+
+test("a remote server reaches its URL's host and port and nothing else", () => {
+  const reach = (url: string, host: string, port: number): string => {
+    const { policy, diagnostics } = compilePolicy(remoteServerPolicy({ id: 'r', url }));
+    assert.deepEqual(diagnostics, []);
+    return createEngine([policy], { context: { home: HOME, workspace: WORKSPACE } }).decide({
+      surface: 'network',
+      host,
+      port,
+    }).decision;
+  };
+  assert.equal(reach('https://mcp.example.com/mcp', 'mcp.example.com', 443), 'allow');
+  assert.equal(reach('https://mcp.example.com/mcp', 'mcp.example.com', 80), 'deny');
+  assert.equal(reach('https://mcp.example.com/mcp', 'other.example.com', 443), 'deny');
+  assert.equal(reach('https://mcp.example.com:8443/mcp', 'mcp.example.com', 8443), 'allow');
+  assert.equal(reach('http://localhost:8080/mcp', 'localhost', 8080), 'allow');
+  assert.deepEqual(remoteServerPolicy({ id: 'r', url: 'http://localhost:8080/mcp' }).network?.allow?.[1], {
+    id: 'server-url-loopback',
+    cidrs: ['127.0.0.1', '::1'],
+    ports: [8080],
+  });
+  assert.deepEqual(remoteServerPolicy({ id: 'r', url: 'http://[::1]:9/mcp' }).network?.allow, [
+    { id: 'server-url', cidrs: ['::1'], ports: [9] },
   ]);
 });

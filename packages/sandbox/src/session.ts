@@ -2,7 +2,7 @@
 // The egress proxy is not started here (packages/egress is not ours to import): the caller
 // listens on `sockets/http.sock` and `sockets/socks.sock`, which the bridge inside reaches.
 
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { spawn, type ChildProcess, type ChildProcessByStdio, type StdioOptions } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import {
@@ -241,18 +241,9 @@ export interface SessionExit {
  */
 export function launchSession(prepared: PreparedSession): Promise<SessionExit> {
   return new Promise((resolve, reject) => {
-    // bubblewrap takes only options that way; the command (no secrets in it) stays in argv. It
-    // runs with SIGINT and SIGQUIT ignored (through the helper), so Ctrl-C reaches the workload.
-    const end = prepared.args.indexOf('--');
-    const options = prepared.args.slice(0, end);
-    const command = prepared.args.slice(end);
-    const child = spawn(
-      HELPER_PATH,
-      ['--exec-ignoring-interrupts', BWRAP_PATH, '--args', '4', '--json-status-fd', '3', ...command],
-      { stdio: ['inherit', 'inherit', 'inherit', 'pipe', 'pipe', 'pipe'], env: {} },
-    );
-    const argsPipe = child.stdio[4] as NodeJS.WritableStream | null;
-    argsPipe?.end(Buffer.from(options.map((a) => `${a}\0`).join(''), 'utf8'));
+    const child = spawnBwrap(prepared, ['--json-status-fd', '3'], {
+      stdio: ['inherit', 'inherit', 'inherit', 'pipe', 'pipe', 'pipe'],
+    });
     let status = '';
     child.stdio[3]?.on('data', (chunk: Buffer) => {
       status += chunk.toString('utf8');
@@ -317,18 +308,43 @@ export function launchSession(prepared: PreparedSession): Promise<SessionExit> {
  * process. Its `close` event is the sandbox ending; bubblewrap's refusals arrive on its stderr.
  */
 export function spawnSandboxed(prepared: PreparedSession): ChildProcessByStdio<Writable, Readable, Readable> {
+  // The helper inside reports readiness on READY_FD; nobody waits for it here.
+  const child = spawnBwrap(prepared, [], {
+    stdio: ['pipe', 'pipe', 'pipe', 'ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  (child.stdio as unknown as (Readable | null)[])[READY_FD]?.resume();
+  return child as unknown as ChildProcessByStdio<Writable, Readable, Readable>;
+}
+
+/**
+ * bubblewrap through the helper, which runs it with SIGINT and SIGQUIT ignored (so Ctrl-C reaches
+ * the workload, not the sandbox around it). bubblewrap reads its options from descriptor 4 (they
+ * hold paths of the session's files); the command (no secrets in it) stays in argv. `stdio[4]`
+ * must be a pipe.
+ */
+function spawnBwrap(
+  prepared: PreparedSession,
+  bwrapOptions: readonly string[],
+  options: { readonly stdio: StdioOptions; readonly detached?: boolean },
+): ChildProcess {
   const end = prepared.args.indexOf('--');
   const child = spawn(
     HELPER_PATH,
-    ['--exec-ignoring-interrupts', BWRAP_PATH, '--args', '4', ...prepared.args.slice(end)],
-    // fd 4 carries bubblewrap's options; the helper inside reports readiness on READY_FD.
-    { stdio: ['pipe', 'pipe', 'pipe', 'ignore', 'pipe', 'pipe'], env: {}, detached: true },
+    ['--exec-ignoring-interrupts', BWRAP_PATH, '--args', '4', ...bwrapOptions, ...prepared.args.slice(end)],
+    { ...options, env: {} },
   );
-  const options = prepared.args.slice(0, end);
-  const stdio = child.stdio as unknown as (Readable | Writable | null)[];
-  (stdio[4] as Writable | null)?.end(Buffer.from(options.map((a) => `${a}\0`).join(''), 'utf8'));
-  (stdio[READY_FD] as Readable | null)?.resume();
-  return child as unknown as ChildProcessByStdio<Writable, Readable, Readable>;
+  const argsPipe = child.stdio[4] as Writable | null;
+  argsPipe?.end(
+    Buffer.from(
+      prepared.args
+        .slice(0, end)
+        .map((a) => `${a}\0`)
+        .join(''),
+      'utf8',
+    ),
+  );
+  return child;
 }
 
 /** Removes the session directory and the empty directories masks created on the host. */

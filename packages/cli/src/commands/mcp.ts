@@ -3,7 +3,7 @@
 // tool definitions the gateway holds back.
 
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Spool, lifecycleRecord, uuid7, type AuditRecord, type RecordContext } from '@perimeter/audit';
 import {
@@ -18,7 +18,7 @@ import {
 import { createEngine, type Engine, type McpCatalogEntry } from '@perimeter/policy';
 import { BRIDGE_PORTS, BWRAP_PATH } from '@perimeter/sandbox';
 import { UpstreamSandboxError, sandboxUpstreams, type SandboxedUpstreams } from '../mcp-sandbox.js';
-import { ownAssets } from './run.js';
+import { canonicalDir, canonicalHome, ownAssets } from './run.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { boolFlag, listFlag, parseArgs, stringFlag } from '../args.js';
 import { UserError } from '../errors.js';
@@ -212,18 +212,11 @@ async function serverSandboxes(
       'install it: apt-get install bubblewrap (perimeter doctor checks the rest)',
       125,
     );
-  const canonical = (path: string): string => {
-    try {
-      return realpathSync(path);
-    } catch {
-      throw new UserError(`${path} does not exist`, 'pass --workspace and --home as existing directories');
-    }
-  };
   try {
     return await sandboxUpstreams(catalog, specs, {
       sessionId: o.sessionId,
-      workspace: canonical(o.workspace ?? process.cwd()),
-      home: canonical(o.home),
+      workspace: canonicalDir('workspace', o.workspace ?? process.cwd()),
+      home: canonicalHome(o.home),
       homesDir: join(stateDir(), 'mcp-servers'),
       hostEnv: process.env,
       readOnly: [...ownAssets(), ...o.readOnly],

@@ -69,7 +69,16 @@ export function ownAssets(): string[] {
   ].filter((path) => existsSync(path));
 }
 
-function canonicalDir(flag: string, path: string): string {
+/** The home directory's canonical path (as given when it cannot be resolved: it is only hidden). */
+export function canonicalHome(home: string): string {
+  try {
+    return realpathSync(home);
+  } catch {
+    return home;
+  }
+}
+
+export function canonicalDir(flag: string, path: string): string {
   let real: string;
   try {
     real = realpathSync(path);
@@ -129,13 +138,7 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
   if (command.length === 0) throw new UserError('no command to run', 'for example: perimeter run -- bash');
 
   const workspace = canonicalDir('workspace', stringFlag(p, 'workspace') ?? process.cwd());
-  const home = (() => {
-    try {
-      return realpathSync(homedir());
-    } catch {
-      return homedir();
-    }
-  })();
+  const home = canonicalHome(homedir());
   // The checked-policy cache lives in the state directory, which every session hides.
   const loaded = requireValidPolicies(ui, listFlag(p, 'policy'), true, join(stateDir(), 'policy-cache'));
   const groups = listFlag(p, 'groups');
