@@ -13,7 +13,12 @@ import { connect, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AuditRecord } from '@perimeter/audit';
-import { createEgressProxy, createSocksProxy, type EgressOptions } from '@perimeter/egress';
+import {
+  createEgressProxy,
+  createRefusalAudit,
+  createSocksProxy,
+  type EgressOptions,
+} from '@perimeter/egress';
 import {
   SERVER_POLICY_NAME,
   remoteServerPolicy,
@@ -87,14 +92,19 @@ export async function sandboxUpstreams(
     for (const p of prepared) cleanupSession(p);
     for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
   };
-  const egressFor = (engine: Engine, token: string, id: string): EgressOptions => ({
-    engine,
-    sessionId: options.sessionId,
-    token,
-    signal: over.signal,
-    audit: (r: AuditRecord): void =>
-      options.audit({ ...r, outcome: { ...(r.outcome ?? {}), mcp_server: id } }),
-  });
+  /** One server's proxy options: its front doors share one bound of refusals, reported on close. */
+  const egressFor = (engine: Engine, token: string, id: string): EgressOptions => {
+    const audit = (r: AuditRecord): void =>
+      options.audit({ ...r, outcome: { ...(r.outcome ?? {}), mcp_server: id } });
+    return {
+      engine,
+      sessionId: options.sessionId,
+      token,
+      signal: over.signal,
+      audit,
+      refusals: createRefusalAudit({ audit, sessionId: options.sessionId, signal: over.signal }),
+    };
+  };
   /** Listens on a socket, 0600 in its 0700 directory, as the agent session's own (sandbox.md case 13). */
   const listen = async (server: Server, path: string): Promise<void> => {
     proxies.push(server);

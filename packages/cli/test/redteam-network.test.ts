@@ -625,6 +625,45 @@ void test(
 );
 
 void test(
+  'redteam-13 a workload hammering the proxy without the token: 20 refusals written, the rest counted and reported before session.end',
+  { skip },
+  async (t) => {
+    const f = fixture(t);
+    const o = await origin(t);
+    // 25 CONNECTs without the token in one burst; the session ends right after, inside the
+    // window that counted the last 5, whose own report would come a second later.
+    const burst = [
+      'import socket',
+      'for i in range(25):',
+      '    s = socket.create_connection(("127.0.0.1", 3128), timeout=5)',
+      `    s.sendall(b"CONNECT 127.0.0.1:${o.port} HTTP/1.1\\r\\n\\r\\n")`,
+      '    print("burst => " + s.recv(100).split(b"\\r\\n")[0].decode(), flush=True)',
+      '    s.close()',
+    ].join('\n');
+    const s = await runSession(f, `python3 - <<'EOF'\n${burst}\nEOF`, {
+      policy: policyYaml(f, { originPorts: [o.port] }),
+    });
+    const replies = s.stdout.split('\n').filter((l) => l.startsWith('burst => '));
+    assert.equal(replies.length, 25, show(s));
+    for (const r of replies) assert.match(r, /^burst => HTTP\/1\.1 407 /);
+    assert.equal(o.connections, 0, 'nothing was dialled without the token');
+    assertEndedNormally(s);
+    const written = s.events.filter((e) => e.decision_code === 'unauthenticated');
+    const summaries = s.events.filter((e) => e.type === 'network.refusals-suppressed');
+    assert.ok(written.length >= 20, `the first 20 are written (${written.length})`);
+    assert.ok(summaries.length >= 1, 'the refusals counted are reported');
+    const counted = summaries.reduce((n, e) => n + Number(e.outcome?.suppressed ?? 0), 0);
+    assert.equal(written.length + counted, 25, 'every refusal is written or counted, none lost');
+    assert.equal(summaries.at(-1)?.outcome?.limit_per_second, 20);
+    const types = s.events.map((e) => e.type);
+    assert.ok(
+      types.lastIndexOf('network.refusals-suppressed') < types.indexOf('session.end'),
+      'the count is reported before the session ends',
+    );
+  },
+);
+
+void test(
   'redteam-14 the control plane on host loopback is unreachable, directly and through the proxy',
   { skip },
   async (t) => {

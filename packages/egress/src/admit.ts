@@ -1,10 +1,10 @@
 // Admission: the one path by which every front door (HTTP, CONNECT, SOCKS5) turns a target into
 // a decision and a vetted address. The name is decided first (a denied name is never looked up),
 // then every address it resolves to; only a vetted address is returned to dial. Every decision is
-// audited; unreadable requests within the session's bound of refusals (refusals.ts).
+// audited through the session's refusal audit (refusals.ts), unreadable requests within its bound.
 
 import { canonicalHost, type Decision, type Engine, type NetworkRequest } from '@perimeter/policy';
-import { refusalAuditOf, type RefusalAuditOptions } from './refusals.js';
+import type { RefusalAudit } from './refusals.js';
 import { systemResolver, type Resolver } from './resolve.js';
 
 export interface Admission {
@@ -13,16 +13,19 @@ export interface Admission {
   readonly address?: string;
 }
 
-export interface AdmitterOptions extends RefusalAuditOptions {
+export interface AdmitterOptions {
   readonly engine: Engine;
   readonly resolver?: Resolver;
   /** Refuses names that carry a credential or a secret before they are decided or looked up. */
   readonly credentials?: { readonly guard: { checkHost(host: string, port: number): string | undefined } };
 }
 
-export function createAdmitter(options: AdmitterOptions): (request: NetworkRequest) => Promise<Admission> {
+/** Admission for one front door; `refusals` is the session's, shared with its other front doors. */
+export function createAdmitter(
+  options: AdmitterOptions,
+  refusals: RefusalAudit,
+): (request: NetworkRequest) => Promise<Admission> {
   const resolver = options.resolver ?? systemResolver;
-  const refusals = refusalAuditOf(options);
   /** Decides a request: the name first (no lookup for a denied name), then every resolved address. */
   return async function admit(request: NetworkRequest): Promise<Admission> {
     const leak = options.credentials?.guard.checkHost(request.host, request.port);

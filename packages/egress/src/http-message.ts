@@ -1,7 +1,8 @@
 // What both HTTP paths of the proxy (plain forward and inspected HTTPS) share: the headers that
-// never cross it, the one-line form of a reason, and the in-protocol refusal the agent reads.
+// never cross it, the one-line form of a reason, and the in-protocol refusal the agent reads (on
+// a response, or raw on a socket no response object owns: CONNECT, and requests Node refused).
 
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 
 /** Headers that belong to one hop and are never passed on. */
@@ -61,17 +62,39 @@ export function requestLineOf(raw: Buffer | undefined): { readonly action: strin
 }
 
 /** Answers a request with the reason, in the body and in X-Perimeter-Reason, and closes. */
-export function refuseResponse(res: ServerResponse, status: number, reason: string): void {
+export function refuseResponse(
+  res: ServerResponse,
+  status: number,
+  reason: string,
+  extraHeaders: Readonly<Record<string, string>> = {},
+): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
   res.writeHead(status, {
+    ...extraHeaders,
     'Content-Type': 'text/plain; charset=utf-8',
     'X-Perimeter-Reason': headerSafe(reason),
     Connection: 'close',
   });
   res.end(`${reason}\n`);
+}
+
+/**
+ * The same refusal as raw bytes, for a socket no response object owns (a CONNECT client, a
+ * request Node's parser refused): the reason in the body and in X-Perimeter-Reason, then close.
+ */
+export function rawRefusal(
+  status: number,
+  reason: string,
+  extraHeaders: Readonly<Record<string, string>> = {},
+): string {
+  const body = `${reason}\n`;
+  const extra = Object.entries(extraHeaders)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n${extra}Content-Type: text/plain; charset=utf-8\r\nX-Perimeter-Reason: ${headerSafe(reason)}\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
 }
 
 /** The largest request body the proxy reads whole to check it for secrets (and decoded, too). */

@@ -2,6 +2,12 @@
 
 export { createEgressProxy, type EgressOptions } from './proxy.js';
 export { createSocksProxy } from './socks.js';
+export {
+  createRefusalAudit,
+  REFUSALS_PER_SECOND,
+  type RefusalAudit,
+  type RefusalAuditOptions,
+} from './refusals.js';
 export { systemResolver, type Resolver } from './resolve.js';
 export { parseUpstreamProxy, type UpstreamProxy } from './upstream.js';
 export { RELAY_PATH, isRelayBuilt } from './relay.js';

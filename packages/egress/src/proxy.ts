@@ -29,7 +29,7 @@ import { createAdmitter } from './admit.js';
 import {
   HOP_BY_HOP,
   auditedTarget,
-  headerSafe,
+  rawRefusal,
   readInspectableBody,
   refuseResponse,
   requestLineOf,
@@ -37,7 +37,7 @@ import {
 import type { SessionCa } from './ca.js';
 import type { CredentialGuard } from './credentials.js';
 import { createInterceptor } from './intercept.js';
-import { refusalAuditOf } from './refusals.js';
+import { createRefusalAudit, type RefusalAudit } from './refusals.js';
 import { tokenRefusal } from './token.js';
 import { authorityOf, dialThroughUpstream, type UpstreamProxy } from './upstream.js';
 import { RELAY_PATH, isRelayBuilt } from './relay.js';
@@ -53,11 +53,16 @@ export interface EgressOptions {
   readonly audit?: (record: AuditRecord) => void;
   readonly sessionId?: string;
   /**
-   * Refusals before any rule (unreadable targets, missing or wrong tokens) written to the audit per
-   * second and session, shared by every front door built from these options; the rest are counted
-   * in one `network.refusals-suppressed` event per second. Default REFUSALS_PER_SECOND (20).
+   * The session's audit of decisions and of refusals before any rule (unreadable targets, missing
+   * or wrong tokens), from createRefusalAudit: every decision is written through it, to its own
+   * `audit`; at most its `refusalsPerSecond` (default 20) refusals a second, the rest counted in
+   * one `network.refusals-suppressed` event.
+   * Give the same object to every front door of a session (HTTP and CONNECT, SOCKS5) so they share
+   * that bound, and flush() it when the session ends. Without it, each proxy makes one of its own,
+   * writing to `audit` and flushed when `signal` aborts: front doors then never share a bound,
+   * even when built from one options object.
    */
-  readonly refusalsPerSecond?: number;
+  readonly refusals?: RefusalAudit;
   /**
    * When set, clients must present the session's token: `Proxy-Authorization: Bearer <token>`, or
    * Basic with the token as password (what `http://user:TOKEN@host` proxy URLs send); SOCKS5
@@ -101,8 +106,14 @@ function refusal(decision: Decision): string {
     : decision.reason;
 }
 
+/** A missing or wrong session token: the reason the client reads (never the audit's sentence). */
+const TOKEN_REFUSED = 'missing or wrong session token';
+/** With it, clients such as git retry with the credentials of the proxy URL. */
+const ASK_FOR_TOKEN = { 'Proxy-Authenticate': 'Basic realm="perimeter"' };
+
 export function createEgressProxy(options: EgressOptions): Server {
-  const admit = createAdmitter(options);
+  const refusals = refusalAuditFor(options);
+  const admit = createAdmitter(options, refusals);
   const dial = directDial(options);
   const audit = (record: AuditRecord): void => options.audit?.(record);
   const tunnelDeps = tunnelDepsOf(options);
@@ -121,17 +132,16 @@ export function createEgressProxy(options: EgressOptions): Server {
       })
     : undefined;
 
-  const refusals = refusalAuditOf(options);
-
   /**
-   * A client without the session's token (redteam-13): an audited denial, `unauthenticated`,
-   * naming the target but never the value offered. Undefined when the request carries the token.
+   * Whether a request is refused for a missing or wrong session token (redteam-13). A refusal is
+   * audited, `unauthenticated`, naming the target but never the value offered.
    */
-  function refuseUnauthenticated(req: IncomingMessage, action: string): Decision | undefined {
-    if (options.token === undefined) return undefined;
+  function isRefusedForToken(req: IncomingMessage, action: string): boolean {
+    if (options.token === undefined) return false;
     const problem = tokenRefusal(req.headers['proxy-authorization'], options.token);
-    if (problem === undefined) return undefined;
-    return refusals.refuse('unauthenticated', action, auditedTarget(req.url ?? '').shown, problem);
+    if (problem === undefined) return false;
+    refusals.refuse('unauthenticated', action, auditedTarget(req.url ?? '').shown, problem);
+    return true;
   }
 
   /**
@@ -164,13 +174,8 @@ export function createEgressProxy(options: EgressOptions): Server {
   async function forward(req: IncomingMessage, res: ServerResponse, isWaiting: boolean): Promise<void> {
     const deny = (status: number, reason: string): void => refuseResponse(res, status, reason);
     const method = req.method ?? 'GET';
-    if (refuseUnauthenticated(req, method) !== undefined) {
-      res.writeHead(407, {
-        'Proxy-Authenticate': 'Basic realm="perimeter"',
-        'X-Perimeter-Reason': 'missing or wrong session token',
-        Connection: 'close',
-      });
-      res.end('missing or wrong session token\n');
+    if (isRefusedForToken(req, method)) {
+      refuseResponse(res, 407, TOKEN_REFUSED, ASK_FOR_TOKEN);
       return;
     }
     const url = req.url ?? '';
@@ -297,10 +302,10 @@ export function createEgressProxy(options: EgressOptions): Server {
   // Otherwise Node's own answers: 431 for a head too large, 408 for a slow one.
   server.on('clientError', (error: Error & { code?: string; rawPacket?: Buffer }, socket: Duplex) => {
     const code = error.code ?? '';
-    let status = '400 Bad Request';
+    let status = 400;
     let reason = 'the request is not HTTP the proxy can read';
-    if (code === 'HPE_HEADER_OVERFLOW') status = '431 Request Header Fields Too Large';
-    else if (code === 'ERR_HTTP_REQUEST_TIMEOUT') status = '408 Request Timeout';
+    if (code === 'HPE_HEADER_OVERFLOW') status = 431;
+    else if (code === 'ERR_HTTP_REQUEST_TIMEOUT') status = 408;
     else if (code.startsWith('HPE_')) {
       const { action, target } = requestLineOf(error.rawPacket);
       const why = hasControlCharacter(target)
@@ -309,12 +314,7 @@ export function createEgressProxy(options: EgressOptions): Server {
       reason = refuseUnreadable(action, target, why).reason;
     }
     const isUnanswered = socket instanceof Socket && socket.bytesWritten === 0;
-    if (socket.writable && isUnanswered && code !== 'ECONNRESET') {
-      const body = `${reason}\n`;
-      socket.write(
-        `HTTP/1.1 ${status}\r\nContent-Type: text/plain; charset=utf-8\r\nX-Perimeter-Reason: ${headerSafe(reason)}\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-      );
-    }
+    if (socket.writable && isUnanswered && code !== 'ECONNRESET') socket.write(rawRefusal(status, reason));
     socket.destroy();
   });
 
@@ -323,25 +323,16 @@ export function createEgressProxy(options: EgressOptions): Server {
   });
 
   async function tunnel(req: IncomingMessage, client: Duplex, head: Buffer): Promise<void> {
-    const answer = (status: string, reason: string, extra = ''): void => {
-      const body = `${reason}\n`;
-      client.end(
-        `HTTP/1.1 ${status}\r\n${extra}Content-Type: text/plain; charset=utf-8\r\nX-Perimeter-Reason: ${headerSafe(reason)}\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-      );
-    };
+    const answer = (status: number, reason: string, extraHeaders?: Readonly<Record<string, string>>): void =>
+      void client.end(rawRefusal(status, reason, extraHeaders));
     client.on('error', () => client.destroy());
-    if (refuseUnauthenticated(req, 'connect') !== undefined) {
-      // With Proxy-Authenticate, clients such as git retry with the credentials of the proxy URL.
-      answer(
-        '407 Proxy Authentication Required',
-        'missing or wrong session token',
-        'Proxy-Authenticate: Basic realm="perimeter"\r\n',
-      );
+    if (isRefusedForToken(req, 'connect')) {
+      answer(407, TOKEN_REFUSED, ASK_FOR_TOKEN);
       return;
     }
     const authority = parseAuthority(req.url ?? '');
     if ('error' in authority) {
-      answer('400 Bad Request', refuseUnreadable('connect', req.url ?? '', authority.error.message).reason);
+      answer(400, refuseUnreadable('connect', req.url ?? '', authority.error.message).reason);
       return;
     }
     const host = req.url?.slice(0, (req.url ?? '').lastIndexOf(':')) ?? '';
@@ -361,7 +352,7 @@ export function createEgressProxy(options: EgressOptions): Server {
     const { decision, address } = await admit(request);
     if (address === undefined) {
       // Bytes the client sent early (research egress-proto-06) are never read as a request.
-      answer(decision.code === 'invalid-request' ? '400 Bad Request' : '403 Forbidden', refusal(decision));
+      answer(decision.code === 'invalid-request' ? 400 : 403, refusal(decision));
       return;
     }
     if (isInspected && interceptor && name !== undefined) {
@@ -378,7 +369,7 @@ export function createEgressProxy(options: EgressOptions): Server {
         port: request.port,
         early: head,
         onOpen: () => client.write('HTTP/1.1 200 Connection Established\r\n\r\n'),
-        onFail: (message) => answer('502 Bad Gateway', `the upstream connection failed: ${message}`),
+        onFail: (message) => answer(502, `the upstream connection failed: ${message}`),
       },
       tunnelDeps,
     );
@@ -390,6 +381,21 @@ export function createEgressProxy(options: EgressOptions): Server {
 /** How a vetted address is reached without an upstream proxy (tests point it at loopback). */
 export function directDial(options: EgressOptions): (address: string, port: number) => Socket {
   return options.dial ?? ((address: string, port: number) => connect({ host: address, port }));
+}
+
+/**
+ * The refusal audit a front door records to: the session's when given, else one of its own
+ * (library users and tests), reported when the session's signal aborts.
+ */
+export function refusalAuditFor(options: EgressOptions): RefusalAudit {
+  return (
+    options.refusals ??
+    createRefusalAudit({
+      ...(options.audit ? { audit: options.audit } : {}),
+      ...(options.sessionId !== undefined ? { sessionId: options.sessionId } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    })
+  );
 }
 
 /** What every tunnel of a proxy needs, for both front doors (CONNECT and SOCKS5). */

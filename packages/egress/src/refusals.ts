@@ -3,8 +3,9 @@
 // (`unauthenticated`, redteam-13). Each is a deny event like any other decision, but a client
 // hammering the proxy must not flood the audit trail: per session, at most `perSecond` of them are
 // written in each one-second window, and the rest are counted and reported by one summary event
-// when the window ends (or the session does). Never records a token: callers pass the target and
-// a sentence, never a credential.
+// when the window ends (or the session does: its owner flushes it). One audit per session, shared
+// by every front door because the session's owner hands them the same object, never by chance.
+// Never records a token: callers pass the target and a sentence, never a credential.
 
 import { alertRecord, decisionRecord, type AuditRecord } from '@perimeter/audit';
 import { refusalDecision, type Decision, type Request } from '@perimeter/policy';
@@ -92,38 +93,43 @@ export function suppressedRecord(s: Suppressed, perSecond: number, sessionId: st
   );
 }
 
+/**
+ * The event of a refusal before any rule, from its decision alone: no request was read. The
+ * audit package's decisionRecord still asks for a request, and reads from it only an MCP call's
+ * argument names, so the network request it is handed here carries nothing it uses.
+ */
+function refusalRecord(decision: Decision, sessionId: string): AuditRecord {
+  return decisionRecord(decision, { surface: 'network', host: decision.resource, port: 0 }, { sessionId });
+}
+
 export interface RefusalAuditOptions {
   readonly audit?: (record: AuditRecord) => void;
   readonly sessionId?: string;
-  /** When aborted (the session is over), what the current window dropped is reported at once. */
+  /** When aborted (the session is over), what the current window counted is reported at once. */
   readonly signal?: AbortSignal;
   /** Refusal events written per second before the rest are counted (default REFUSALS_PER_SECOND). */
   readonly refusalsPerSecond?: number;
 }
 
+/**
+ * The audit of refusals of one session. Its owner (`perimeter run`, `perimeter proxy`, the MCP
+ * sandbox) creates it once and gives the same object to every front door of the session
+ * (EgressOptions.refusals), so HTTP, CONNECT and SOCKS5 share one bound; and flushes it when the
+ * session ends, before its spool closes.
+ */
 export interface RefusalAudit {
   /** Audits a decision; refusals before any rule count against the bound, others pass straight. */
   record(decision: Decision, request: Request): void;
   /** A network request refused before any rule: the decision, audited (bounded) and returned. */
   refuse(code: RefusalCode, action: string, target: string, error: string): Decision;
+  /**
+   * Reports at once what the current window counted but has not reported yet (the session is
+   * ending: the window's own report may never come). The window keeps its bound.
+   */
+  flush(): void;
 }
 
-const shared = new WeakMap<RefusalAuditOptions, RefusalAudit>();
-
-/**
- * The refusal audit of a session. Every front door of a session (HTTP and CONNECT, SOCKS5) is
- * built from one options object, so they share one bound: keyed by that object.
- */
-export function refusalAuditOf(options: RefusalAuditOptions): RefusalAudit {
-  let found = shared.get(options);
-  if (found === undefined) {
-    found = createRefusalAudit(options);
-    shared.set(options, found);
-  }
-  return found;
-}
-
-function createRefusalAudit(options: RefusalAuditOptions): RefusalAudit {
+export function createRefusalAudit(options: RefusalAuditOptions = {}): RefusalAudit {
   const perSecond = options.refusalsPerSecond ?? REFUSALS_PER_SECOND;
   const sessionId = options.sessionId ?? 'proxy';
   const audit = (record: AuditRecord): void => options.audit?.(record);
@@ -139,7 +145,8 @@ function createRefusalAudit(options: RefusalAuditOptions): RefusalAudit {
     report(window.drain());
   };
   // Timers may fire a little early: the report waits until the window has really ended, so each
-  // window gets one summary at most.
+  // window gets one summary at most. Unref'd, so an idle proxy can exit: whoever ends the session
+  // flushes what is still pending.
   const atWindowEnd = (): void => {
     const wait = window.endsAt - Date.now();
     if (wait > 0) timer = setTimeout(atWindowEnd, wait).unref();
@@ -147,28 +154,29 @@ function createRefusalAudit(options: RefusalAuditOptions): RefusalAudit {
   };
   options.signal?.addEventListener('abort', flush, { once: true });
 
-  function record(decision: Decision, request: Request): void {
-    if (!isRefusalCode(decision.code)) {
-      audit(decisionRecord(decision, request, { sessionId }));
-      return;
-    }
-    const taken = window.take(decision.code, Date.now());
+  /** A refusal before any rule: its event written within the bound, else counted. */
+  function bounded(code: RefusalCode, event: () => AuditRecord): void {
+    const taken = window.take(code, Date.now());
     if (taken.closed !== undefined) {
       clearTimeout(timer);
       timer = undefined;
       report(taken.closed);
     }
-    if (taken.isWritten) audit(decisionRecord(decision, request, { sessionId }));
+    if (taken.isWritten) audit(event());
     else if (timer === undefined) atWindowEnd();
   }
 
   return {
-    record,
+    record(decision, request) {
+      const event = (): AuditRecord => decisionRecord(decision, request, { sessionId });
+      if (isRefusalCode(decision.code)) bounded(decision.code, event);
+      else audit(event());
+    },
     refuse(code, action, target, error) {
       const decision = refusalDecision(code, 'network', action, target, error);
-      // The record takes nothing from a network request but the decision's own fields.
-      record(decision, { surface: 'network', host: target, port: 0 });
+      bounded(code, () => refusalRecord(decision, sessionId));
       return decision;
     },
+    flush,
   };
 }

@@ -6,10 +6,9 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { NetworkRequest } from '@perimeter/policy';
 import { createAdmitter } from './admit.js';
-import { refusalAuditOf } from './refusals.js';
 import { openTunnel } from './tunnel.js';
 import { isToken } from './token.js';
-import { tunnelDepsOf, type EgressOptions } from './proxy.js';
+import { refusalAuditFor, tunnelDepsOf, type EgressOptions } from './proxy.js';
 
 /** RFC 1928 §6 reply codes. */
 const REPLY = {
@@ -83,9 +82,9 @@ function ipv6Text(bytes: Buffer): string {
 }
 
 export function createSocksProxy(options: EgressOptions): Server {
-  const admit = createAdmitter(options);
+  const refusals = refusalAuditFor(options);
+  const admit = createAdmitter(options, refusals);
   const tunnelDeps = tunnelDepsOf(options);
-  const refusals = refusalAuditOf(options);
   // Before the request there is no target: the front door stands for it. Never the password.
   const refuseHandshake = (code: 'invalid-request' | 'unauthenticated', why: string): void => {
     refusals.refuse(code, 'connect', 'socks5', why);

@@ -25,8 +25,7 @@ export function tokenRefusal(header: string | undefined, token: string): string 
 }
 
 /** `Proxy-Authorization: Bearer <token>`, or `Basic` with any user name and the token as password. */
-export function isAuthorisedHeader(header: string | undefined, token: string): boolean {
-  if (header === undefined) return false;
+function isAuthorisedHeader(header: string, token: string): boolean {
   const space = header.indexOf(' ');
   const scheme = header.slice(0, space).toLowerCase();
   const value = header.slice(space + 1).trim();

@@ -12,7 +12,12 @@ import { AuditEvent } from '@perimeter/audit';
 import { createEngine, loadPolicies } from '@perimeter/policy';
 import { auditedTarget } from '../src/http-message.js';
 import { createEgressProxy, type EgressOptions } from '../src/proxy.js';
-import { RefusalWindow, REFUSALS_PER_SECOND } from '../src/refusals.js';
+import {
+  createRefusalAudit,
+  RefusalWindow,
+  REFUSALS_PER_SECOND,
+  type RefusalAudit,
+} from '../src/refusals.js';
 import { createSocksProxy } from '../src/socks.js';
 
 const PUB1 = '93.184.216.34';
@@ -38,35 +43,53 @@ interface Session {
   readonly records: AuditRecord[];
   readonly http: number;
   readonly socks: number;
-  readonly options: EgressOptions;
-  readonly abort: () => void;
+  /** The session's one refusal audit, as its owner holds it. */
+  readonly refusals: RefusalAudit;
   close(): void;
 }
 
-/** Both front doors of one session, built from one options object as `perimeter run` does. */
-async function session(extra: Partial<EgressOptions> = {}): Promise<Session> {
+/** Listens on loopback; resolves to the port. */
+async function listen(server: Server): Promise<number> {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return (server.address() as AddressInfo).port;
+}
+
+const noDial = (): never => {
+  throw new Error('nothing is dialled in these tests');
+};
+
+/**
+ * Both front doors of one session with one refusal audit, as `perimeter run` builds them. Each
+ * gets its own copy of the options: the bound is shared through the `refusals` object they are
+ * given, never through the identity of the options object.
+ */
+async function session(
+  extra: Partial<EgressOptions> & { readonly refusalsPerSecond?: number } = {},
+): Promise<Session> {
+  const { refusalsPerSecond, ...rest } = extra;
   const records: AuditRecord[] = [];
-  const controller = new AbortController();
+  const audit = (r: AuditRecord): void => void records.push(r);
+  const refusals = createRefusalAudit({
+    audit,
+    sessionId: 'refusals',
+    ...(refusalsPerSecond !== undefined ? { refusalsPerSecond } : {}),
+  });
   const options: EgressOptions = {
     engine: engine(),
     sessionId: 'refusals',
-    audit: (r) => records.push(r),
-    signal: controller.signal,
+    audit,
+    refusals,
     resolver: () => Promise.resolve([PUB1]),
-    dial: () => {
-      throw new Error('nothing is dialled in these tests');
-    },
-    ...extra,
+    dial: noDial,
+    ...rest,
   };
-  const servers: Server[] = [createEgressProxy(options), createSocksProxy(options)];
-  await Promise.all(servers.map((s) => new Promise<void>((r) => s.listen(0, '127.0.0.1', r))));
-  const [http, socks] = servers.map((s) => (s.address() as AddressInfo).port);
+  const servers: Server[] = [createEgressProxy({ ...options }), createSocksProxy({ ...options })];
+  const [http, socks] = await Promise.all(servers.map(listen));
   return {
     records,
     http: http ?? 0,
     socks: socks ?? 0,
-    options,
-    abort: () => controller.abort(),
+    refusals,
     close: () => servers.forEach((s) => s.close()),
   };
 }
@@ -464,8 +487,56 @@ describe('redteam-13: refusals for a missing or wrong token are audited denials'
 });
 
 describe('the audit of refusals is bounded per session', () => {
-  it('writes 20 refusal events a second by default, as docs/sandbox.md says', () => {
+  it('a proxy given no refusal audit writes 20 refusal events a second, as docs/sandbox.md says, and reports the rest when its session ends', async () => {
     assert.equal(REFUSALS_PER_SECOND, 20);
+    const records: AuditRecord[] = [];
+    const controller = new AbortController();
+    const server = createEgressProxy({
+      engine: engine(),
+      sessionId: 'refusals',
+      audit: (r) => records.push(r),
+      signal: controller.signal,
+      dial: noDial,
+    });
+    const port = await listen(server);
+    try {
+      const replies = await Promise.all(
+        Array.from({ length: 25 }, () => exchange(port, ['GET / HTTP/1.1\r\nHost: allowed.test\r\n\r\n'])),
+      );
+      for (const r of replies) assert.match(statusOf(r), /^HTTP\/1\.1 400 /, 'every one is refused');
+      controller.abort();
+      assert.deepEqual(
+        records.map((r) => [r.type, r.decision_code, r.outcome?.suppressed]),
+        [
+          ...Array.from({ length: 20 }, () => ['network.get', 'invalid-request', undefined]),
+          ['network.refusals-suppressed', undefined, 5],
+        ],
+        '20 events, then one summary counting the other 5',
+      );
+      assert.equal(records[20]?.outcome?.invalid_request, 5);
+      assert.equal(records[20]?.outcome?.limit_per_second, 20);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('front doors built from copies of the options share the bound of the refusal audit they are given', async () => {
+    const s = await session({ token: TOKEN, refusalsPerSecond: 1 });
+    try {
+      await exchange(s.http, ['CONNECT allowed.test:443 HTTP/1.1\r\n\r\n']);
+      await exchange(s.socks, [Buffer.from([0x05, 0x01, 0x02]), socksAuth(OFFERED)]);
+      s.refusals.flush();
+      assert.deepEqual(
+        s.records.map((r) => [r.type, r.request?.resource, r.outcome?.suppressed]),
+        [
+          ['network.connect', 'allowed.test:443', undefined],
+          ['network.refusals-suppressed', undefined, 1],
+        ],
+        'the SOCKS5 refusal counted against the bound the HTTP one opened',
+      );
+    } finally {
+      s.close();
+    }
   });
 
   it('a client hammering both front doors gets N events a second and one summary counting the rest', async () => {
@@ -512,12 +583,12 @@ describe('the audit of refusals is bounded per session', () => {
     }
   });
 
-  it('reports what was counted at once when the session ends', async () => {
+  it('flush reports what was counted at once when the session ends', async () => {
     const s = await session({ token: TOKEN, refusalsPerSecond: 1 });
     try {
       for (let i = 0; i < 3; i++) await exchange(s.http, ['GET http://allowed.test/ HTTP/1.1\r\n\r\n']);
       assert.equal(s.records.length, 1, 'one written, two counted');
-      s.abort();
+      s.refusals.flush();
       assert.deepEqual(
         s.records.map((r) => [r.type, r.outcome?.suppressed]),
         [

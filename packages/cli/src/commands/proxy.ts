@@ -1,9 +1,10 @@
 // perimeter proxy: the egress proxy on its own, for agents that honour HTTP(S)_PROXY.
 
 import type { AddressInfo } from 'node:net';
-import { Spool, lifecycleRecord, uuid7 } from '@perimeter/audit';
+import { Spool, lifecycleRecord, uuid7, type AuditRecord } from '@perimeter/audit';
 import {
   createEgressProxy,
+  createRefusalAudit,
   createSocksProxy,
   parseUpstreamProxy,
   systemResolver,
@@ -84,12 +85,16 @@ export function runProxy(argv: readonly string[], ui: Ui): Promise<number> {
   spool?.append(lifecycleRecord('session.start', { sessionId }, { kind: 'proxy' }));
   const upstream = upstreamFlag(stringFlag(p, 'upstream'));
   const resolver = resolveFlag(listFlag(p, 'resolve'));
+  const audit = spool ? { audit: (r: AuditRecord) => void spool.append(r) } : {};
+  // One bound of refusals for both front doors, flushed when the proxy stops.
+  const refusals = createRefusalAudit({ sessionId, ...audit });
   const egressOptions: EgressOptions = {
     engine,
     sessionId,
+    refusals,
     ...(upstream ? { upstream } : {}),
     ...(resolver ? { resolver } : {}),
-    ...(spool ? { audit: (r) => void spool.append(r) } : {}),
+    ...audit,
   };
   const server = createEgressProxy(egressOptions);
   const socks = socksAt === undefined ? undefined : createSocksProxy(egressOptions);
@@ -120,6 +125,8 @@ export function runProxy(argv: readonly string[], ui: Ui): Promise<number> {
     const stop = (): void => {
       server.close();
       socks?.close();
+      // Refusals counted in a window that has not ended would otherwise never be reported.
+      refusals.flush();
       spool?.append(lifecycleRecord('session.end', { sessionId }));
       spool?.close();
       resolve(0);

@@ -15,7 +15,12 @@ import {
   type AuditRecord,
   type RecordContext,
 } from '@perimeter/audit';
-import { createEgressProxy, createSocksProxy, type EgressOptions } from '@perimeter/egress';
+import {
+  createEgressProxy,
+  createRefusalAudit,
+  createSocksProxy,
+  type EgressOptions,
+} from '@perimeter/egress';
 import { createEngine, type CompiledPolicy } from '@perimeter/policy';
 import {
   BWRAP_PATH,
@@ -299,11 +304,14 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
   const sessionOver = new AbortController();
   setMaxListeners(0, sessionOver.signal); // one listener per open tunnel, any number of them
   const tunnels = { open: 0 };
+  // One bound of refusals for both front doors, flushed when the session ends.
+  const refusals = createRefusalAudit({ audit: record, sessionId });
   const egress: EgressOptions = {
     engine,
     sessionId,
     token: prepared.token,
     audit: record,
+    refusals,
     signal: sessionOver.signal,
     tunnels,
     credentials: { guard: credentials.guard, ca: credentials.ca },
@@ -350,6 +358,8 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
     // they are in the spool before session.end.
     const waitFrom = Date.now();
     while (tunnels.open > 0 && Date.now() - waitFrom < 1000) await new Promise((ok) => setTimeout(ok, 5));
+    // Refusals counted in a window that has not ended yet: reported before session.end.
+    refusals.flush();
     cleanupSession(prepared);
     if (findings && findings.plantedCommonDirs.length > 0) {
       // Git on the host would take config and hooks from wherever these point: renamed aside.
