@@ -35,9 +35,17 @@ function base(ctx: RecordContext, category: AuditRecord['category'], type: strin
   };
 }
 
-/** A policy decision as an audit event (`<surface>.<action>`). Argument values never leave. */
-export function decisionRecord(decision: Decision, request: Request, ctx: RecordContext): AuditRecord {
-  const keys = request.surface === 'mcp' ? Object.keys(request.args ?? {}).sort() : undefined;
+/**
+ * A policy decision as an audit event (`<surface>.<action>`). Argument values never leave. The
+ * request is read only for an MCP call's argument names; a refusal made before any request could
+ * be read (an unreadable target, a missing token) has none.
+ */
+export function decisionRecord(
+  decision: Decision,
+  request: Request | undefined,
+  ctx: RecordContext,
+): AuditRecord {
+  const keys = request?.surface === 'mcp' ? Object.keys(request.args ?? {}).sort() : undefined;
   return {
     ...base(ctx, 'evaluation', `${decision.surface}.${decision.action.toLowerCase()}`),
     request: {

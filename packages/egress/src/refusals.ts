@@ -93,15 +93,6 @@ export function suppressedRecord(s: Suppressed, perSecond: number, sessionId: st
   );
 }
 
-/**
- * The event of a refusal before any rule, from its decision alone: no request was read. The
- * audit package's decisionRecord still asks for a request, and reads from it only an MCP call's
- * argument names, so the network request it is handed here carries nothing it uses.
- */
-function refusalRecord(decision: Decision, sessionId: string): AuditRecord {
-  return decisionRecord(decision, { surface: 'network', host: decision.resource, port: 0 }, { sessionId });
-}
-
 export interface RefusalAuditOptions {
   readonly audit?: (record: AuditRecord) => void;
   readonly sessionId?: string;
@@ -174,7 +165,7 @@ export function createRefusalAudit(options: RefusalAuditOptions = {}): RefusalAu
     },
     refuse(code, action, target, error) {
       const decision = refusalDecision(code, 'network', action, target, error);
-      bounded(code, () => refusalRecord(decision, sessionId));
+      bounded(code, () => decisionRecord(decision, undefined, { sessionId }));
       return decision;
     },
     flush,
