@@ -1,7 +1,18 @@
 // The real filesystem as the mount planner sees it: lstat never follows the last component,
-// nothing is ever written.
+// nothing is ever written, and nothing waits: the session may have planted a FIFO where the
+// planner reads, and every later launch would hang on it.
 
-import { lstatSync, readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readSync,
+  readdirSync,
+  realpathSync,
+} from 'node:fs';
+import { userInfo } from 'node:os';
 import type { DirEntry, EntryFact, HostView } from './mount-plan.js';
 
 /** Larger files read as unreadable, never cut short: the end of a git config counts as much as its start. */
@@ -35,9 +46,48 @@ export const hostView: HostView = {
     }
   },
   readText(path: string): string | undefined {
+    // One open, non-blocking (a FIFO with no writer opens at once instead of waiting for one), and
+    // the checks on that descriptor: a file swapped between a stat and an open is never read.
+    let fd: number;
     try {
-      if (statSync(path).size > MAX_TEXT) return undefined;
-      return readFileSync(path, 'utf8');
+      fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+    } catch {
+      return undefined;
+    }
+    try {
+      const s = fstatSync(fd);
+      if (!s.isFile() || s.size > MAX_TEXT) return undefined;
+      // Read to the end, whatever fstat said: one that grew past the limit since is unreadable too.
+      let buffer = Buffer.alloc(s.size + 1);
+      let length = 0;
+      for (;;) {
+        if (length === buffer.length) {
+          if (length > MAX_TEXT) return undefined;
+          const larger = Buffer.alloc(Math.min(length * 2, MAX_TEXT + 1));
+          buffer.copy(larger);
+          buffer = larger;
+        }
+        const n = readSync(fd, buffer, length, buffer.length - length, null);
+        if (n === 0) break;
+        length += n;
+      }
+      if (length > MAX_TEXT) return undefined;
+      // Bytes that are not UTF-8 cannot be read as git reads them (a path git would take byte for
+      // byte): unreadable, never decoded with replacement characters. A byte order mark is kept:
+      // git skips one at the start of a config (git-config.ts does too), never in a `.git` file or
+      // a `commondir`.
+      return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(buffer.subarray(0, length));
+    } catch {
+      return undefined;
+    } finally {
+      closeSync(fd);
+    }
+  },
+  userHome(user: string): string | undefined {
+    // Node looks up only the user running it (getpwuid); any other user's home stays unknown.
+    try {
+      const me = userInfo();
+      return me.username === user ? me.homedir : undefined;
     } catch {
       return undefined;
     }

@@ -32,7 +32,7 @@ export {
 } from './bwrap-args.js';
 export { hostView } from './host-view.js';
 export { seccompProgram, seccompBytes, seccompArch, evaluateSeccomp, SECCOMP_SUMMARY } from './seccomp.js';
-export { PROTECTED_NAMES, PROTECTED_IN_GIT_DIR, hooksPathOf, gitdirOf } from './protected-paths.js';
+export { PROTECTED_NAMES, PROTECTED_IN_GIT_DIR, gitdirOf } from './protected-paths.js';
 export {
   prepareSession,
   launchSession,

@@ -23,7 +23,7 @@ import {
   PROTECTED_NAMES,
   gitdirOf,
 } from './protected-paths.js';
-import { includesOf, isGitFalse, parseGitConfig, valuesOf } from './git-config.js';
+import { includesOf, isGitFalse, parseGitConfig, valuesOf, type GitConfig } from './git-config.js';
 
 export interface EntryFact {
   readonly type: 'dir' | 'file' | 'symlink' | 'other';
@@ -44,8 +44,13 @@ export interface HostView {
   realpath(path: string): string | undefined;
   /** Directory entries with their types (from the directory itself: no lstat), or undefined when unreadable. */
   list(path: string): readonly DirEntry[] | undefined;
-  /** A text file's contents; undefined when missing, unreadable or too large to read whole (never cut short). */
+  /**
+   * A regular file's contents as UTF-8; undefined when missing, unreadable, not a regular file (a
+   * FIFO is never waited on), not UTF-8, or too large to read whole (never cut short).
+   */
   readText(path: string): string | undefined;
+  /** A user's home directory, as git's `~user/` finds it; undefined when not known. */
+  userHome(user: string): string | undefined;
 }
 
 export type MountOp =
@@ -151,15 +156,24 @@ interface Repository {
   readonly commonDir: string;
 }
 
-/** What a repository's config files, includes followed, tell about hooks. */
-interface GitConfigReading {
-  readonly hooksPaths: string[];
+/** A git config file git reads, as parsed for the plan. */
+interface ConfigFile {
+  readonly path: string;
+  readonly config: GitConfig;
+}
+
+/** What git reads from a list of config files, includes followed. */
+interface ConfigReading {
+  /** Each existing file, in the order git reads them (a missing one git skips). */
+  readonly files: readonly ConfigFile[];
   /** Every file included, existing or not, as git resolves it. */
-  readonly included: string[];
-  /** Values of core.worktree. */
-  readonly worktrees: string[];
-  isBare: boolean;
-  hasWorktreeConfig: boolean;
+  readonly included: readonly string[];
+}
+
+/** One value of a variable, with the file that sets it (for the message when it cannot be used). */
+interface ConfigValue {
+  readonly file: string;
+  readonly value: string;
 }
 
 interface Root {
@@ -389,7 +403,8 @@ export function planMounts(input: PlanInput): MountPlan {
 
   // 3. Walk the writable roots once: floating denials (`**/.env`) and nested git directories.
   const gitDirs = new Set<string>();
-  const gitFiles = new Set<string>();
+  /** Each `.git` file the walk found, with the git directory it points to. */
+  const gitFiles = new Map<string, string | undefined>();
   const limit = input.scanLimit ?? 200_000;
   let visited = 0;
   // A floating pattern is decided only for the names it can match (and below a match, for one that
@@ -407,9 +422,9 @@ export function planMounts(input: PlanInput): MountPlan {
       }
       const path = join(dir, name);
       if (name === '.git' && type === 'file') {
-        gitFiles.add(path);
-        const target = resolveGitFile(path);
-        if (target !== undefined) gitDirs.add(target.commonDir);
+        const target = gitDirOfFile(path);
+        gitFiles.set(path, target);
+        if (target !== undefined) gitDirs.add(commonDirOf(target));
       } else if (name === '.git') gitDirs.add(path);
       else if (type === 'dir' && path.includes('/.git/') && isGitDir(path)) gitDirs.add(path); // .git/modules/NAME
       const named = floating.filter((a) => a.mayMatchName(name) && isUnder(path, a.dir));
@@ -427,21 +442,40 @@ export function planMounts(input: PlanInput): MountPlan {
   };
   const isGitDir = (dir: string): boolean =>
     view.lstat(join(dir, 'HEAD'))?.type === 'file' && view.lstat(join(dir, 'objects'))?.type === 'dir';
-  /** The git directory a `.git` file points to, and the common directory that one names. */
-  const resolveGitFile = (dotGit: string): { gitDir: string; commonDir: string } | undefined => {
-    const pointer = gitdirOf(view.readText(dotGit) ?? '');
-    if (pointer === undefined) return undefined;
-    const abs = pointer.startsWith('/') ? pointer : join(parentOf(dotGit), pointer);
-    const real = view.realpath(abs);
-    if (real === undefined) return undefined;
-    return { gitDir: real, commonDir: commonDirOf(real) };
+  /**
+   * A file that tells git where a repository is (a `.git` file, `commondir`): its text, undefined
+   * when missing. One that exists but cannot be read (a FIFO the session planted, over 1 MiB, not
+   * UTF-8) refuses the launch: where it sends git cannot be checked, and git may read it anyway.
+   */
+  const readPointer = (path: string): string | undefined => {
+    const text = view.readText(path);
+    if (text !== undefined || view.lstat(path) === undefined) return text;
+    throw new PlanError(
+      `${path} tells git where a repository is, and it cannot be read (not a regular UTF-8 file of at most 1 MiB), so the hooks and config git would use through it cannot be checked`,
+      'make it a readable file, or remove it',
+    );
   };
+  /** The git directory a `.git` file points to (read once per plan: the walk keeps it in gitFiles). */
+  const gitDirOfFile = (dotGit: string): string | undefined => {
+    const pointer = gitdirOf(readPointer(dotGit) ?? '');
+    if (pointer === undefined) return undefined;
+    return view.realpath(pointer.startsWith('/') ? pointer : join(parentOf(dotGit), pointer));
+  };
+  /** Each git directory's common directory, read once per plan. */
+  const commonDirs = new Map<string, string>();
   /** A git directory's common directory: where `commondir` points (a linked worktree's), else itself. */
   const commonDirOf = (gitDir: string): string => {
-    const common = view.readText(join(gitDir, 'commondir'))?.trim();
-    return common
-      ? (view.realpath(common.startsWith('/') ? common : join(gitDir, common)) ?? gitDir)
-      : gitDir;
+    const known = commonDirs.get(gitDir);
+    if (known !== undefined) return known;
+    // As git reads it (setup.c): line ends trimmed at the end only, blanks kept, a NUL ends it.
+    const text = readPointer(join(gitDir, 'commondir'));
+    const pointer = text?.replace(/[\r\n]+$/, '').split('\0')[0] ?? '';
+    const common =
+      pointer === ''
+        ? gitDir
+        : (view.realpath(pointer.startsWith('/') ? pointer : join(gitDir, pointer)) ?? gitDir);
+    commonDirs.set(gitDir, common);
+    return common;
   };
   // The workspace is walked whole; other writable directories (tool caches, typically large and
   // refilled by the tools themselves) are not, and the plan says so.
@@ -490,12 +524,14 @@ export function planMounts(input: PlanInput): MountPlan {
    * A repository's submodule git directories (case 30): when there are none yet, none can be
    * planted; when there are, the directory holding them is read-only (no new one can be planted)
    * while each existing one stays writable (fetches write its objects), its hooks and config
-   * protected like any git directory's.
+   * protected like any git directory's, and its config read like any repository's. A submodule's
+   * own submodules live in its `modules`: guarded the same way where it exists (a missing one is
+   * left alone: every initialised submodule would get a mask).
    */
-  const guardModules = (modules: string): void => {
+  const guardModules = (modules: string, isBlockedWhenMissing = true): void => {
     const fact = view.lstat(modules);
     if (fact === undefined) {
-      blockIfMissing(modules);
+      if (isBlockedWhenMissing) blockIfMissing(modules);
       return;
     }
     if (fact.type !== 'dir' || isCovered(modules) || !writableRoots.some((r) => isUnder(modules, r.dest)))
@@ -517,7 +553,12 @@ export function planMounts(input: PlanInput): MountPlan {
         why: 'submodule git directory',
       });
       verify.push({ path: child, dev: c.dev, ino: c.ino });
-      if (isGitDir(child)) gitDirs.add(child);
+      if (!isGitDir(child)) continue;
+      gitDirs.add(child);
+      // Outside the workspace no walk found it: a repository whose config is read here (its
+      // working tree is what core.worktree names).
+      addRepository(undefined, child);
+      guardModules(join(child, 'modules'), false);
     }
   };
   /** Blocks creating `path` when it does not exist; an existing one is left as it is. */
@@ -531,57 +572,81 @@ export function planMounts(input: PlanInput): MountPlan {
   const protectionRoots = new Set(writableRoots.map((r) => r.dest));
   if (isWorkspaceWritable) protectionRoots.add(input.workspace);
 
+  /** Each config file read for the plan, parsed, or 'missing' (git skips a missing one): read once. */
+  const configs = new Map<string, GitConfig | 'missing'>();
+  const parsedConfig = (file: string): GitConfig | undefined => {
+    let config = configs.get(file);
+    if (config === undefined) {
+      const text = view.readText(file);
+      if (text === undefined && view.lstat(file) !== undefined)
+        throw new PlanError(
+          `${file} is a git config file that cannot be read, so the hooks and commands it sets cannot be checked`,
+          'make it readable (a regular UTF-8 file smaller than 1 MiB), or remove it',
+        );
+      config = text === undefined ? 'missing' : parseGitConfig(text);
+      configs.set(file, config);
+    }
+    return config === 'missing' ? undefined : config;
+  };
   /**
    * What git reads from these config files, in order, following includes as git does (relative
    * to the including file, `~/` expanded, at most 10 deep). Every value of a variable counts, not
    * only the last: an `includeIf` (and which of its files git reads later) is not known now.
    */
-  const readGitConfig = (files: readonly string[]): GitConfigReading => {
-    const reading: GitConfigReading = {
-      hooksPaths: [],
-      included: [],
-      worktrees: [],
-      isBare: false,
-      hasWorktreeConfig: false,
-    };
+  const readGitConfig = (paths: readonly string[]): ConfigReading => {
+    const files: ConfigFile[] = [];
+    const included: string[] = [];
     const seen = new Set<string>();
-    const visit = (file: string, depth: number): void => {
-      if (depth > MAX_INCLUDE_DEPTH || seen.has(file)) return;
-      seen.add(file);
-      const text = view.readText(file);
-      if (text === undefined) {
-        if (view.lstat(file) === undefined) return; // git skips a missing config file too
-        throw new PlanError(
-          `${file} is a git config file that cannot be read, so the hooks and commands it sets cannot be checked`,
-          'make it readable (and smaller than 1 MiB), or remove it',
-        );
-      }
-      const config = parseGitConfig(text);
-      const set = (name: string): string[] => valuesOf(config, name).filter((v): v is string => v !== null);
-      reading.hooksPaths.push(...set('core.hookspath'));
-      reading.worktrees.push(...set('core.worktree'));
-      if (valuesOf(config, 'core.bare').some((v) => !isGitFalse(v))) reading.isBare = true;
-      if (valuesOf(config, 'extensions.worktreeconfig').some((v) => !isGitFalse(v)))
-        reading.hasWorktreeConfig = true;
+    const visit = (path: string, depth: number): void => {
+      if (depth > MAX_INCLUDE_DEPTH || seen.has(path)) return;
+      seen.add(path);
+      const config = parsedConfig(path);
+      if (config === undefined) return;
+      files.push({ path, config });
       for (const include of includesOf(config)) {
-        const path = expandGitPath(include.path, parentOf(file));
-        if (path === undefined) continue;
-        reading.included.push(path);
-        visit(path, depth + 1);
+        const target = expandGitPath(include.path, parentOf(path), `${path} includes ${include.path}`);
+        included.push(target);
+        visit(target, depth + 1);
       }
     };
-    for (const f of files) visit(f, 0);
-    return reading;
+    for (const p of paths) visit(p, 0);
+    return { files, included };
   };
-  /** git's interpolate_path: `~/` and `~` are the home directory; relative is from `base`. */
-  const expandGitPath = (path: string, base: string): string | undefined => {
-    if (path === '~') return input.home;
-    if (path.startsWith('~/')) return resolveDots(join(input.home, path.slice(2)));
-    // `~user/` and `%(prefix)/` name another user's home and git's install prefix: never a
-    // writable directory of this session.
-    if (path.startsWith('~') || path.startsWith('%(prefix)/')) return undefined;
+  /** Every value of a variable in these files, in order; a key with no value (git refuses it) is skipped. */
+  const valuesIn = (files: readonly ConfigFile[], name: string): readonly ConfigValue[] =>
+    files.flatMap(({ path, config }) =>
+      valuesOf(config, name).flatMap((value) => (value === null ? [] : [{ file: path, value }])),
+    );
+  /** Whether a boolean variable is set to anything but false in one of these files. */
+  const isSetIn = (files: readonly ConfigFile[], name: string): boolean =>
+    files.some(({ config }) => valuesOf(config, name).some((v) => !isGitFalse(v)));
+  /**
+   * git's interpolate_path: `~/` and `~` are the home directory, `~user/` that user's, relative
+   * is from `base`. A path Perimeter cannot resolve (another user's home, `%(prefix)/`: git's
+   * install prefix) refuses the launch: what git finds there could be anywhere, a writable root
+   * included. `setting` says where the path comes from, for the message.
+   */
+  const expandGitPath = (path: string, base: string, setting: string): string => {
+    if (path.startsWith('~')) {
+      const slash = path.indexOf('/');
+      const user = slash < 0 ? path.slice(1) : path.slice(1, slash);
+      const home = user === '' ? input.home : view.userHome(user);
+      if (home === undefined)
+        throw unresolvable(
+          setting,
+          `~${user} is the home directory of user ${user}, which Perimeter knows only for the user running it`,
+        );
+      return resolveDots(slash < 0 ? home : `${home}${path.slice(slash)}`);
+    }
+    if (path.startsWith('%(prefix)/'))
+      throw unresolvable(setting, "%(prefix)/ is git's install prefix, which Perimeter does not know");
     return resolveDots(path.startsWith('/') ? path : join(base, path));
   };
+  const unresolvable = (setting: string, why: string): PlanError =>
+    new PlanError(
+      `${setting}: Perimeter cannot resolve that path (${why}), so what git would read or run there cannot be protected`,
+      'write the path out in full (or with ~/ for your own home directory), or remove the setting',
+    );
   /**
    * An absolute path as the kernel walks it: `.` and empty parts dropped, `..` taken from where the
    * path so far really is (through a symlink, that is not its lexical parent). A hooks path of
@@ -595,12 +660,10 @@ export function planMounts(input: PlanInput): MountPlan {
     }
     return at;
   };
-  const protectHooksPath = (worktree: string, hooks: string): void => {
+  const protectHooksPath = (worktree: string, { file, value }: ConfigValue): void => {
     // An empty hooks path sends git to `/<hook>`, outside every writable root.
-    if (hooks === '') return;
-    const abs = expandGitPath(hooks, worktree);
-    if (abs === undefined) return;
-    protect(abs, 'core.hooksPath');
+    if (value === '') return;
+    protect(expandGitPath(value, worktree, `${file} sets core.hooksPath = ${value}`), 'core.hooksPath');
   };
   /**
    * A config file git reads besides `.git/config` (an include, a `config.worktree`): read-only like
@@ -626,39 +689,39 @@ export function planMounts(input: PlanInput): MountPlan {
   // Repositories git may later run hooks for (cases 40, 42, 43): the working tree a relative hooks
   // path starts from, their own git directory (a linked worktree's private one) and the common one
   // holding config and hooks. The walk found those nested in the workspace; each writable root may
-  // be one itself.
+  // be one itself, and so is each submodule git directory guardModules finds in a writable root
+  // (added while the loop below runs: a Map's iteration visits entries added during it).
   const repositories = new Map<string, Repository>();
-  const addRepository = (worktree: string | undefined, gitDir: string, commonDir: string): void => {
+  const addRepository = (worktree: string | undefined, gitDir: string): void => {
     const key = `${worktree ?? ''}\0${gitDir}`;
-    if (!repositories.has(key)) repositories.set(key, { worktree, gitDir, commonDir });
+    if (!repositories.has(key)) repositories.set(key, { worktree, gitDir, commonDir: commonDirOf(gitDir) });
   };
   for (const r of protectionRoots) {
     const dotGit = join(r, '.git');
     const type = view.lstat(dotGit)?.type;
-    if (type === 'dir') addRepository(r, dotGit, commonDirOf(dotGit));
+    if (type === 'dir') addRepository(r, dotGit);
     else if (type === 'file') {
-      const target = resolveGitFile(dotGit);
-      if (target) addRepository(r, target.gitDir, target.commonDir);
+      // The walk read the workspace's; another writable root's is read here, once.
+      const target = gitFiles.has(dotGit) ? gitFiles.get(dotGit) : gitDirOfFile(dotGit);
+      if (target !== undefined) addRepository(r, target);
     }
   }
   for (const g of gitDirs) {
     // A submodule's git directory (.git/modules/NAME) names its working tree in core.worktree.
-    addRepository(g.endsWith('/.git') ? parentOf(g) : undefined, g, commonDirOf(g));
+    addRepository(g.endsWith('/.git') ? parentOf(g) : undefined, g);
   }
-  for (const f of gitFiles) {
-    const target = resolveGitFile(f);
-    if (target) addRepository(parentOf(f), target.gitDir, target.commonDir);
-  }
+  for (const [f, target] of gitFiles) if (target !== undefined) addRepository(parentOf(f), target);
 
   // A hooks path set for every repository (~/.config/git/config, then ~/.gitconfig: git reads
   // both) applies to each worktree; one set in a repository's own config, to that repository.
   const global = readGitConfig([join(input.home, '.config/git/config'), join(input.home, '.gitconfig')]);
+  const globalHooksPaths = valuesIn(global.files, 'core.hookspath');
   for (const r of protectionRoots) {
     for (const name of PROTECTED_NAMES)
       protect(join(r, name), 'trust-handoff path', r === input.home || !HOME_ONLY_WHEN_MISSING.has(name));
     if (view.lstat(join(r, '.git'))?.type === 'file') protect(join(r, '.git'), 'git directory pointer');
     // A repository git init creates here later gets the global hooks path too.
-    for (const hooks of global.hooksPaths) protectHooksPath(r, hooks);
+    for (const hooks of globalHooksPaths) protectHooksPath(r, hooks);
     // A repository without submodules yet: nothing may plant one's git directory (case 30).
     if (view.lstat(join(r, '.git'))?.type === 'dir') guardModules(join(r, '.git/modules'));
   }
@@ -668,28 +731,28 @@ export function planMounts(input: PlanInput): MountPlan {
     const gitDirsOfRepo = new Set([repo.gitDir, repo.commonDir]);
     // `commondir` redirects git to another config and hooks: an existing one cannot be rewritten.
     for (const g of gitDirsOfRepo) protect(join(g, 'commondir'), 'git directory pointer', false);
-    const configs = [local];
-    if (local.hasWorktreeConfig) {
+    const readings = [local];
+    if (isSetIn(local.files, 'extensions.worktreeconfig')) {
       // extensions.worktreeConfig: git also reads config.worktree from each worktree's git directory.
       for (const g of gitDirsOfRepo) {
         const file = join(g, 'config.worktree');
         protectGitConfigFile(file);
-        configs.push(readGitConfig([file]));
+        readings.push(readGitConfig([file]));
       }
     }
-    for (const c of configs) for (const f of c.included) protectGitConfigFile(f);
+    for (const c of readings) for (const f of c.included) protectGitConfigFile(f);
+    const files = readings.flatMap((c) => c.files);
     // Relative hooks paths start where git runs them: the working tree, the one core.worktree
-    // names (relative to the git directory), or the git directory of a bare repository.
+    // names, or the git directory of a bare repository. git takes core.worktree as written,
+    // relative to the git directory, a leading `~` included (setup.c expands nothing in it).
     const bases = new Set<string>();
     if (repo.worktree !== undefined) bases.add(repo.worktree);
-    for (const c of configs) {
-      for (const w of c.worktrees) {
-        const abs = expandGitPath(w, repo.gitDir);
-        if (abs !== undefined) bases.add(abs);
-      }
-      if (c.isBare) bases.add(repo.gitDir);
-    }
-    const hooksPaths = [...configs.flatMap((c) => c.hooksPaths), ...global.hooksPaths];
+    for (const { value } of valuesIn(files, 'core.worktree'))
+      bases.add(resolveDots(value.startsWith('/') ? value : join(repo.gitDir, value)));
+    // A git directory with no working tree known (a submodule's, core.worktree unset) is used from
+    // inside, as a bare one is; an absolute hooks path needs no base, but must not go unprotected.
+    if (isSetIn(files, 'core.bare') || bases.size === 0) bases.add(repo.gitDir);
+    const hooksPaths = [...valuesIn(files, 'core.hookspath'), ...globalHooksPaths];
     for (const base of bases) for (const hooks of hooksPaths) protectHooksPath(base, hooks);
     // A nested repository's hook managers: the configuration that could point git at a new one is
     // read-only, so existing ones are enough.
@@ -702,7 +765,7 @@ export function planMounts(input: PlanInput): MountPlan {
   for (const name of HOME_ONLY_NAMES) protect(join(input.home, name), 'home configuration');
   for (const g of gitDirs) for (const name of PROTECTED_IN_GIT_DIR) protect(join(g, name), 'git directory');
   // A `.git` file (worktree, submodule) points git at its directory: rewriting it redirects git.
-  for (const f of gitFiles) protect(f, 'git directory pointer');
+  for (const f of gitFiles.keys()) protect(f, 'git directory pointer');
   for (const p of input.readOnly ?? []) protect(p, "Perimeter's own files");
   for (const p of input.hidden ?? []) {
     const fact = view.lstat(p);
@@ -745,6 +808,6 @@ export function planMounts(input: PlanInput): MountPlan {
     createsOnHost,
     hidden,
     notes,
-    gitDirs: [...gitDirs, ...gitFiles],
+    gitDirs: [...gitDirs, ...gitFiles.keys()],
   };
 }

@@ -2,8 +2,6 @@
 // trusts later. In every writable root they are read-only for the session, whether or not they
 // exist at launch, whatever the policy says.
 
-import { parseGitConfig, valuesOf } from './git-config.js';
-
 /** Shell and session start-up files (case 44): they run only from a home directory. */
 const SHELL_INIT = [
   '.bashrc',
@@ -104,16 +102,6 @@ export const HOME_ONLY_NAMES: readonly string[] = [
 
 /** Inside any git directory (a repository's `.git`, a submodule's, a worktree's common dir). */
 export const PROTECTED_IN_GIT_DIR: readonly string[] = ['hooks', 'config', 'info'];
-
-/**
- * The hooks directory a git config file's text sets (`core.hooksPath`, case 42): the last value, as
- * git takes it, read by git's own syntax (git-config.ts). A key with no value is skipped (git
- * refuses it); includes are not followed here (the planner follows them).
- */
-export function hooksPathOf(configText: string): string | undefined {
-  const set = valuesOf(parseGitConfig(configText), 'core.hookspath').filter((v) => v !== null);
-  return set.at(-1);
-}
 
 /** The git directory a `.git` file points to (`gitdir: PATH`), for worktrees and submodules. */
 export function gitdirOf(dotGitFileText: string): string | undefined {

@@ -330,3 +330,197 @@ describe('valuesOf and isGitFalse', () => {
       assert.equal(isGitFalse(v), false, String(v));
   });
 });
+
+// core.hooksPath, the hooks directory git runs (redteam-42). The planner protects every value a
+// config sets (valuesOf), not only the last one git takes: an include it cannot rule out may come
+// after. Each row is checked twice: against valuesOf(parseGitConfig(…)), and against real git
+// (`git config -f FILE --type=path --get-all core.hookspath`, reading every value as git does
+// before running a hook, and `--get`, the one it runs them from). Where git refuses the file (a
+// syntax error, a hooksPath with no value), no hook runs at all; the row says so, git is checked
+// to refuse it, and the values are what the parser read before the error (protecting them is
+// harmless).
+
+interface HooksCase {
+  readonly name: string;
+  readonly config: string;
+  /** Every value of core.hooksPath in file order (`null`: a key with no value); git takes the last. */
+  readonly values: readonly (string | null)[];
+  /** git refuses this file (`fatal: bad config line`, `missing value`): it runs no hook at all. */
+  readonly gitRefuses?: true;
+}
+
+const HOOKS_CASES: readonly HooksCase[] = [
+  { name: 'a plain core.hooksPath', config: '[core]\n\thooksPath = .husky/_\n', values: ['.husky/_'] },
+  { name: 'no spaces around =', config: '[core]\nhooksPath=.githooks\n', values: ['.githooks'] },
+  { name: 'an empty config', config: '', values: [] },
+  { name: 'core without hooksPath', config: '[core]\n\tbare = false\n', values: [] },
+  { name: 'hooksPath in another section', config: '[user]\n\thooksPath = x\n', values: [] },
+  {
+    name: 'section and key names are case-insensitive',
+    config: '[CoRe]\n\tHOOKSPATH = up\n',
+    values: ['up'],
+  },
+  {
+    name: 'a quoted value keeps its spaces',
+    config: '[core]\n\thooksPath = "my hooks"\n',
+    values: ['my hooks'],
+  },
+  {
+    name: 'a # comment after the value',
+    config: '[core]\n\thooksPath = hooks # shared\n',
+    values: ['hooks'],
+  },
+  {
+    name: 'a ; comment after the value',
+    config: '[core]\n\thooksPath = hooks ; shared\n',
+    values: ['hooks'],
+  },
+  {
+    name: 'commented-out lines do not count',
+    config: '[core]\n#\thooksPath = a\n;\thooksPath = b\n',
+    values: [],
+  },
+  {
+    name: 'every value is listed, across repeated sections (git takes the last)',
+    config: '[core]\n\thooksPath = one\n[user]\n\tname = x\n[core]\n\thooksPath = two\n',
+    values: ['one', 'two'],
+  },
+  {
+    name: 'a later section ends core',
+    config: '[core]\n\tbare = false\n[alias]\n\thooksPath = x\n',
+    values: [],
+  },
+  { name: 'CRLF line endings', config: '[core]\r\n\thooksPath = win\r\n', values: ['win'] },
+  {
+    name: 'the old [core.x] subsection syntax is not core',
+    config: '[core.x]\n\thooksPath = old\n',
+    values: [],
+  },
+  { name: 'a [core "x"] subsection is not core', config: '[core "x"]\n\thooksPath = sub\n', values: [] },
+  {
+    name: 'a [core ""] subsection is not core either',
+    config: '[core ""]\n\thooksPath = sub\n',
+    values: [],
+  },
+  { name: 'a key on the header line', config: '[core] hooksPath = sameline\n', values: ['sameline'] },
+  { name: 'a header, key and comment on one line', config: '[core]hooksPath=x;y\n', values: ['x'] },
+  {
+    name: 'a comment character right after the value',
+    config: '[core]\n\thooksPath = hooks#note\n',
+    values: ['hooks'],
+  },
+  {
+    name: 'a comment character inside quotes is part of the value',
+    config: '[core]\n\thooksPath = "team #1"\n',
+    values: ['team #1'],
+  },
+  { name: 'an escaped quote inside quotes', config: '[core]\n\thooksPath = "a\\"b"\n', values: ['a"b'] },
+  {
+    name: 'a value continued on the next line',
+    config: '[core]\n\thooksPath = scripts\\\n/hooks\n',
+    values: ['scripts/hooks'],
+  },
+  {
+    name: 'a continuation swallows the next line’s key into the value',
+    config: '[core]\n\tbare = false \\\n\thooksPath = x\n',
+    values: [],
+  },
+  {
+    name: 'a quoted part joined to an unquoted one',
+    config: '[core]\n\thooksPath = "my" hooks\n',
+    values: ['my hooks'],
+  },
+  {
+    name: 'an unquoted tab inside the value reads as a space',
+    config: '[core]\n\thooksPath = my\thooks\n',
+    values: ['my hooks'],
+  },
+  {
+    name: 'a NUL in a subsection makes the variable core.hooksPath for git',
+    config: '[core "hookspath\0junk"]\n\tx = evil\n',
+    values: ['evil'],
+  },
+  { name: 'a NUL ends the value', config: '[core]\n\thooksPath = good\0bad\n', values: ['good'] },
+  {
+    name: 'a byte order mark before the first header',
+    config: '\uFEFF[core]\nhooksPath = bom\n',
+    values: ['bom'],
+  },
+  {
+    name: '~/ is kept for the caller to expand',
+    config: '[core]\n\thooksPath = ~/githooks\n',
+    values: ['~/githooks'],
+  },
+  {
+    name: 'an empty value is a value (git looks for hooks in /)',
+    config: '[core]\n\thooksPath = one\n\thooksPath =\n',
+    values: ['one', ''],
+  },
+  {
+    name: 'a hooksPath with no value: git refuses the file',
+    config: '[core]\n\thooksPath = one\n\thooksPath\n',
+    values: ['one', null],
+    gitRefuses: true,
+  },
+  {
+    name: 'a syntax error after the hooksPath: git refuses the file',
+    config: '[core]\n\thooksPath = x\n[broken\n',
+    values: ['x'],
+    gitRefuses: true,
+  },
+  {
+    name: 'a dotted key before any section is a syntax error',
+    config: 'core.hooksPath = x\n',
+    values: [],
+    gitRefuses: true,
+  },
+];
+
+/**
+ * What real git reads as core.hooksPath from this config text with `--get-all` (every value) or
+ * `--get` (the last, the one hooks run from): paths with `~/` expanded against `home`, 'refused'
+ * when git refuses the file.
+ */
+function gitHooksPaths(config: string, home: string, mode: '--get-all' | '--get'): string[] | 'refused' {
+  const file = join(home, 'config');
+  writeFileSync(file, config);
+  const r = spawnSync('git', ['config', '-f', file, '--type=path', '-z', mode, 'core.hookspath'], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, GIT_CONFIG_NOSYSTEM: '1' },
+  });
+  if (r.status === 1) return [];
+  if (r.status === 128) return 'refused';
+  assert.equal(r.status, 0, `git config failed: ${r.stderr}`);
+  return r.stdout.split('\0').slice(0, -1);
+}
+
+describe('valuesOf reads every core.hooksPath as git does (redteam-42)', () => {
+  for (const c of HOOKS_CASES) {
+    it(c.name, () => {
+      assert.deepEqual(
+        valuesOf(parseGitConfig(c.config), 'core.hookspath'),
+        c.values,
+        JSON.stringify(c.config),
+      );
+    });
+  }
+});
+
+describe(
+  'the core.hooksPath table is what real git reads',
+  { skip: hasGit ? false : 'git is not installed' },
+  () => {
+    it('every row’s values, and the last of them, are git’s own reading', () => {
+      const home = mkdtempSync(join(tmpdir(), 'perimeter-gitconfig-'));
+      made.push(home);
+      const expand = (v: string | null): string | null =>
+        v?.startsWith('~/') === true ? join(home, v.slice(2)) : v;
+      for (const c of HOOKS_CASES) {
+        const all = c.gitRefuses ? 'refused' : c.values.map(expand);
+        const last = c.gitRefuses ? 'refused' : c.values.slice(-1).map(expand);
+        assert.deepEqual(gitHooksPaths(c.config, home, '--get-all'), all, `${c.name} (--get-all)`);
+        assert.deepEqual(gitHooksPaths(c.config, home, '--get'), last, `${c.name} (--get)`);
+      }
+    });
+  },
+);

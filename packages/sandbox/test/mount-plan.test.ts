@@ -22,12 +22,20 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { createEngine, loadPolicies, type Engine } from '@perimeter/policy';
 import { hostView } from '../src/host-view.js';
-import { PlanError, planMounts, type EntryFact, type MountPlan, type PlanInput } from '../src/mount-plan.js';
+import {
+  PlanError,
+  planMounts,
+  type EntryFact,
+  type HostView,
+  type MountPlan,
+  type PlanInput,
+} from '../src/mount-plan.js';
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures: a real directory tree and a policy engine
@@ -110,15 +118,20 @@ interface FilesystemSection {
 
 const WORKSPACE_RW: Rule = { id: 'workspace', paths: ['${workspace}/**'], access: 'rw' };
 
-/** An engine over one policy document (JSON is YAML) through the real loader and compiler. */
-function engineFor(host: Host, filesystem: FilesystemSection): Engine {
+/** One policy document (JSON is YAML) with this filesystem section. */
+function policyText(filesystem: FilesystemSection): string {
   const doc = {
     apiVersion: 'perimeter/v1',
     kind: 'Policy',
     metadata: { name: 'plan-test', layer: 'org' },
     filesystem: { default: 'deny', ...filesystem },
   };
-  const loaded = loadPolicies([{ file: 'plan-test.yaml', text: JSON.stringify(doc, null, 2) }]);
+  return JSON.stringify(doc, null, 2);
+}
+
+/** An engine over one policy document through the real loader and compiler. */
+function engineFor(host: Host, filesystem: FilesystemSection): Engine {
+  const loaded = loadPolicies([{ file: 'plan-test.yaml', text: policyText(filesystem) }]);
   const errors = loaded.diagnostics.filter((d) => d.severity === 'error');
   assert.deepEqual(errors, [], 'the test policy must load without errors');
   return createEngine(
@@ -130,7 +143,7 @@ function engineFor(host: Host, filesystem: FilesystemSection): Engine {
 function planFor(
   host: Host,
   filesystem: FilesystemSection,
-  extra: Partial<Pick<PlanInput, 'readOnly' | 'hidden' | 'scanLimit'>> = {},
+  extra: Partial<Pick<PlanInput, 'readOnly' | 'hidden' | 'scanLimit' | 'view'>> = {},
 ): MountPlan {
   return planMounts({
     engine: engineFor(host, filesystem),
@@ -507,6 +520,74 @@ describe('mount plan: submodule git directories', () => {
     assert.equal(seenAs(plan, join(modules, 'planted/hooks/post-checkout')), 'ro');
     assert.equal(seenAs(plan, join(modules, 's1/objects/pack')), 'rw');
     assert.equal(seenAs(plan, join(modules, 's1/hooks/post-checkout')), 'ro');
+  });
+
+  it('redteam-30, redteam-42: a submodule git directory in a writable root other than the workspace has its config read, as in the workspace', () => {
+    const repo = (dir: string): Record<string, Entry> => ({
+      [`${dir}/.git/HEAD`]: 'ref: refs/heads/main\n',
+      [`${dir}/.git/objects/`]: DIR,
+      [`${dir}/.git/config`]: '',
+      [`${dir}/.git/modules/sub/HEAD`]: 'ref: refs/heads/main\n',
+      [`${dir}/.git/modules/sub/objects/`]: DIR,
+      [`${dir}/sub/`]: DIR,
+    });
+    const host = makeHost({ ...repo('home/proj'), ...repo('ws') });
+    const other = join(host.home, 'proj');
+    const configOf = (dir: string): string => join(dir, '.git/modules/sub/config');
+    // As `git submodule` leaves it, with an absolute hooks path (the temp directory's name is known now).
+    for (const dir of [other, host.workspace])
+      writeFileSync(configOf(dir), `[core]\n\tworktree = ../../../sub\n\thooksPath = ${dir}/planted-hooks\n`);
+    const plan = planFor(host, {
+      allow: [WORKSPACE_RW, { id: 'proj', paths: ['~/proj/**'], access: 'rw' }],
+    });
+    assert.notEqual(seenAs(plan, join(host.workspace, 'planted-hooks/pre-commit')), 'rw', 'workspace');
+    assert.notEqual(seenAs(plan, join(other, 'planted-hooks/pre-commit')), 'rw', 'another writable root');
+    assert.equal(seenAs(plan, configOf(other)), 'ro');
+    assert.equal(seenAs(plan, join(other, '.git/modules/sub/objects/pack')), 'rw', 'fetches still work');
+  });
+
+  it('redteam-42: the hooks path of a submodule git directory without core.worktree is protected too', () => {
+    const host = makeHost({
+      'ws/.git/config': '',
+      'ws/.git/modules/sub/HEAD': 'ref: refs/heads/main\n',
+      'ws/.git/modules/sub/objects/': DIR,
+    });
+    const gitDir = join(host.workspace, '.git/modules/sub');
+    writeFileSync(
+      join(gitDir, 'config'),
+      `[core]\n\thooksPath = ${host.workspace}/abs-hooks\n\thooksPath = rel-hooks\n`,
+    );
+    const plan = planFor(host, { allow: [WORKSPACE_RW] });
+    assert.notEqual(seenAs(plan, join(host.workspace, 'abs-hooks/pre-commit')), 'rw', 'absolute');
+    // Used from inside, as a bare repository is: a relative path starts at the git directory.
+    assert.notEqual(seenAs(plan, join(gitDir, 'rel-hooks/pre-commit')), 'rw', 'relative');
+  });
+
+  it('redteam-30, redteam-42: a submodule’s own submodule git directories are guarded and read the same way', () => {
+    const host = makeHost({
+      'home/proj/.git/HEAD': 'ref: refs/heads/main\n',
+      'home/proj/.git/objects/': DIR,
+      'home/proj/.git/config': '',
+      'home/proj/.git/modules/a/HEAD': 'ref: refs/heads/main\n',
+      'home/proj/.git/modules/a/objects/': DIR,
+      'home/proj/.git/modules/a/config': '',
+      'home/proj/.git/modules/a/modules/b/HEAD': 'ref: refs/heads/main\n',
+      'home/proj/.git/modules/a/modules/b/objects/': DIR,
+      'home/proj/.git/modules/a/modules/b/hooks/': DIR,
+      'home/proj/.git/modules/a/modules/b/config':
+        '[core]\n\tworktree = ../../../../../a/b\n\thooksPath = b-hooks\n',
+      'home/proj/a/b/': DIR,
+    });
+    const other = join(host.home, 'proj');
+    const nested = join(other, '.git/modules/a/modules');
+    const plan = planFor(host, {
+      allow: [WORKSPACE_RW, { id: 'proj', paths: ['~/proj/**'], access: 'rw' }],
+    });
+    assert.notEqual(seenAs(plan, join(other, 'a/b/b-hooks/pre-commit')), 'rw', 'its hooks path');
+    assert.equal(seenAs(plan, join(nested, 'b/hooks/post-checkout')), 'ro', 'its hooks');
+    assert.equal(seenAs(plan, join(nested, 'b/config')), 'ro');
+    assert.equal(seenAs(plan, join(nested, 'planted/hooks/post-checkout')), 'ro', 'no new one planted');
+    assert.equal(seenAs(plan, join(nested, 'b/objects/pack')), 'rw');
   });
 });
 
@@ -994,6 +1075,242 @@ describe('mount plan: what git reads for hooks (redteam 40, 42, 43)', () => {
     assert.ok(branches.length > 64 * 1024);
     const plan = planFor(host, { allow: [WORKSPACE_RW] });
     assert.notEqual(seenAs(plan, join(host.workspace, 'late-hooks/pre-commit')), 'rw');
+  });
+});
+
+/** hostView with `~user/` resolved for `user` to `home` (the fixture's home stands in for the user's). */
+function viewWithUser(user: string, home: string): HostView {
+  return { ...hostView, userHome: (name) => (name === user ? home : undefined) };
+}
+
+/** The user running the tests, as git's `~user/` names them. */
+const me = userInfo().username;
+
+/** A PlanError whose message starts with `start`, with a fix. */
+function planError(start: string): (e: unknown) => boolean {
+  return (e: unknown) => {
+    assert.ok(e instanceof PlanError, `a PlanError, got ${String(e)}`);
+    assert.ok(e.message.startsWith(start), e.message);
+    assert.ok(e.fix.length > 0);
+    return true;
+  };
+}
+
+/**
+ * Plans in a child process that is killed after 20 s: a plan that blocks for good (opening a FIFO
+ * nobody writes to) fails the test instead of hanging the run. The child prints the plan's outcome.
+ */
+function planInChild(host: Host, filesystem: FilesystemSection): { readonly error?: string } {
+  const script = `
+    import { createEngine, loadPolicies } from '@perimeter/policy';
+    import { hostView } from ${JSON.stringify(new URL('../src/host-view.js', import.meta.url).href)};
+    import { PlanError, planMounts } from ${JSON.stringify(new URL('../src/mount-plan.js', import.meta.url).href)};
+    const { policy, host } = JSON.parse(process.argv[1]);
+    const loaded = loadPolicies([{ file: 'plan-test.yaml', text: policy }]);
+    const engine = createEngine(loaded.policies.map((p) => p.policy), {
+      context: { home: host.home, workspace: host.workspace },
+    });
+    try {
+      planMounts({ engine, view: hostView, ...host });
+      console.log(JSON.stringify({}));
+    } catch (e) {
+      if (!(e instanceof PlanError)) throw e;
+      console.log(JSON.stringify({ error: e.message }));
+    }
+  `;
+  const args = JSON.stringify({ policy: policyText(filesystem), host });
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, args], {
+    cwd: fileURLToPath(new URL('../..', import.meta.url)), // packages/sandbox: @perimeter/policy resolves
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+  assert.equal(r.signal, null, `planning did not return (killed by ${r.signal ?? ''}): ${r.stderr}`);
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout) as { error?: string };
+}
+
+/** hostView counting each file it reads (readText), by path. */
+function countingView(): { readonly view: HostView; readonly reads: Map<string, number> } {
+  const reads = new Map<string, number>();
+  const view: HostView = {
+    ...hostView,
+    readText: (path) => {
+      reads.set(path, (reads.get(path) ?? 0) + 1);
+      return hostView.readText(path);
+    },
+  };
+  return { view, reads };
+}
+
+describe('mount plan: reading git’s files (redteam 30, 40, 42, 43)', () => {
+  it('redteam-40, redteam-42: ~user/ of the user running Perimeter is that user’s home, in includes and hooks paths', () => {
+    const host = makeHost({
+      'ws/.git/config': `[include]\n\tpath = ~${me}/git/user.inc\n`,
+      'home/git/user.inc': `[core]\n\thooksPath = ~${me}/githooks\n`,
+    });
+    const plan = planFor(
+      host,
+      { allow: [WORKSPACE_RW, { id: 'home', paths: ['~/**'], access: 'rw' }] },
+      { view: viewWithUser(me, host.home) },
+    );
+    assert.equal(seenAs(plan, join(host.home, 'git/user.inc')), 'ro');
+    assert.notEqual(seenAs(plan, join(host.home, 'githooks/pre-commit')), 'rw');
+  });
+
+  it('redteam-40, redteam-42: a path Perimeter cannot resolve (another user’s ~name/, %(prefix)/) refuses the launch', () => {
+    const other = 'perimeter-no-such-user';
+    const cases: readonly { readonly config: string; readonly setting: string }[] = [
+      { config: `[core]\n\thooksPath = ~${other}/hooks\n`, setting: `sets core.hooksPath = ~${other}/hooks` },
+      { config: `[core]\n\thooksPath = ~${other}\n`, setting: `sets core.hooksPath = ~${other}` },
+      { config: `[include]\n\tpath = ~${other}/x.inc\n`, setting: `includes ~${other}/x.inc` },
+      {
+        config: `[includeIf "onbranch:main"]\n\tpath = %(prefix)/etc/x.inc\n`,
+        setting: 'includes %(prefix)/etc/x.inc',
+      },
+      {
+        config: '[core]\n\thooksPath = %(prefix)/share/hooks\n',
+        setting: 'sets core.hooksPath = %(prefix)/share/hooks',
+      },
+    ];
+    for (const c of cases) {
+      const host = makeHost({ 'ws/.git/config': c.config });
+      assert.throws(
+        () => planFor(host, { allow: [WORKSPACE_RW] }, { view: viewWithUser(me, host.home) }),
+        planError(`${join(host.workspace, '.git/config')} ${c.setting}: Perimeter cannot resolve that path`),
+        c.config,
+      );
+    }
+    // In the global config too, whichever repository it would apply to.
+    const global = makeHost({ 'home/.gitconfig': `[core]\n\thooksPath = ~${other}/hooks\n` });
+    assert.throws(
+      () => planFor(global, { allow: [WORKSPACE_RW] }),
+      planError(`${join(global.home, '.gitconfig')} sets core.hooksPath`),
+    );
+  });
+
+  it('redteam-42: core.worktree is taken as git takes it, relative to the git directory with no ~ expanded', () => {
+    const host = makeHost({
+      'ws/.git/config': '',
+      'ws/.git/modules/lib/HEAD': 'ref: refs/heads/main\n',
+      'ws/.git/modules/lib/objects/': DIR,
+      'ws/.git/modules/lib/refs/': DIR,
+      // git ignores core.worktree in a config without repositoryformatversion.
+      'ws/.git/modules/lib/config':
+        '[core]\n\trepositoryformatversion = 0\n\tworktree = ~perimeter-no-such-user/lib\n\thooksPath = h\n',
+    });
+    const gitDir = join(host.workspace, '.git/modules/lib');
+    if (hasGit) {
+      mkdirSync(join(gitDir, '~perimeter-no-such-user/lib'), { recursive: true });
+      const top = gitIn(host, host.workspace, ['--git-dir', gitDir, 'rev-parse', '--show-toplevel']);
+      assert.equal(top, join(gitDir, '~perimeter-no-such-user/lib'), 'git reads it literally');
+    }
+    const plan = planFor(host, { allow: [WORKSPACE_RW] });
+    assert.notEqual(seenAs(plan, join(gitDir, '~perimeter-no-such-user/lib/h/pre-commit')), 'rw');
+  });
+
+  it(
+    'redteam-43: a commondir is read as git reads it: only line ends trimmed, so a leading blank names another directory',
+    needsGit,
+    () => {
+      const host = makeHost();
+      const main = join(host.root, 'main');
+      const git = ['-c', 'user.name=t', '-c', 'user.email=t@t', '-c', 'init.defaultBranch=main'];
+      gitIn(host, host.root, [...git, 'init', '-q', main]);
+      gitIn(host, main, [...git, 'commit', '-q', '--allow-empty', '-m', 'x']);
+      gitIn(host, main, ['worktree', 'add', '-q', host.workspace]);
+      const wtGitDir = join(main, '.git/worktrees/ws');
+      // What a session could leave behind: a common directory named through a blank-led ` ..`.
+      const planted = join(wtGitDir, ' ../evil');
+      gitIn(host, host.root, [...git, 'init', '-q', '--bare', planted]);
+      writeFileSync(join(wtGitDir, 'commondir'), ' ../evil\n');
+      assert.equal(
+        realpathSync(gitIn(host, host.workspace, ['rev-parse', '--git-common-dir'])),
+        realpathSync(planted),
+      );
+      const plan = planFor(host, {
+        allow: [WORKSPACE_RW, { id: 'main-git', paths: [`${main}/.git/**`], access: 'rw' }],
+      });
+      assert.notEqual(seenAs(plan, join(planted, 'hooks/pre-commit')), 'rw');
+      assert.equal(seenAs(plan, join(planted, 'config')), 'ro');
+    },
+  );
+
+  it('redteam-43: a .git file or commondir that cannot be read (not UTF-8) refuses the launch', () => {
+    const commondir = makeHost({
+      'ws/.git/HEAD': 'ref: refs/heads/main\n',
+      'ws/.git/objects/': DIR,
+      'ws/.git/config': '',
+    });
+    writeFileSync(join(commondir.workspace, '.git/commondir'), Buffer.from([0x2e, 0x2e, 0x2f, 0xff, 0x0a]));
+    assert.throws(
+      () => planFor(commondir, { allow: [WORKSPACE_RW] }),
+      planError(
+        `${join(commondir.workspace, '.git/commondir')} tells git where a repository is, and it cannot be read`,
+      ),
+    );
+    const dotGit = makeHost({ 'ws/sub/': DIR });
+    writeFileSync(join(dotGit.workspace, 'sub/.git'), Buffer.from('gitdir: ../\xff\n', 'latin1'));
+    assert.throws(
+      () => planFor(dotGit, { allow: [WORKSPACE_RW] }),
+      planError(
+        `${join(dotGit.workspace, 'sub/.git')} tells git where a repository is, and it cannot be read`,
+      ),
+    );
+  });
+
+  it('a FIFO planted at a nested repository’s .git/config or .git/commondir never hangs the launch: it is refused', () => {
+    for (const name of ['config', 'commondir']) {
+      const host = makeHost({
+        'ws/sub/.git/HEAD': 'ref: refs/heads/main\n',
+        'ws/sub/.git/objects/': DIR,
+        'ws/sub/.git/config': '',
+      });
+      const fifo = join(host.workspace, 'sub/.git', name);
+      rmSync(fifo, { force: true });
+      assert.equal(spawnSync('mkfifo', [fifo]).status, 0, 'mkfifo');
+      const { error } = planInChild(host, { allow: [WORKSPACE_RW] });
+      assert.ok(error?.startsWith(fifo), `refused, naming ${fifo}: ${error ?? 'planned'}`);
+    }
+  });
+
+  it('reads each file once per plan: five linked worktrees, their .git files, commondirs and a shared include', () => {
+    const names = ['wt1', 'wt2', 'wt3', 'wt4', 'wt5'];
+    const layout: Record<string, Entry> = {
+      'ws/.git/HEAD': 'ref: refs/heads/main\n',
+      'ws/.git/objects/': DIR,
+      'ws/.git/config': '[extensions]\n\tworktreeConfig = true\n[include]\n\tpath = ../shared.inc\n',
+      'ws/.git/config.worktree': '',
+      'ws/shared.inc': '[core]\n\thooksPath = team-hooks\n',
+      'home/.gitconfig': '[include]\n\tpath = ../ws/shared.inc\n',
+    };
+    for (const n of names) {
+      layout[`ws/.git/worktrees/${n}/HEAD`] = 'ref: refs/heads/main\n';
+      layout[`ws/.git/worktrees/${n}/commondir`] = '../..\n';
+      layout[`ws/.git/worktrees/${n}/config.worktree`] = '';
+      layout[`ws/${n}/.git`] = `gitdir: ../.git/worktrees/${n}\n`;
+    }
+    const host = makeHost(layout);
+    const { view, reads } = countingView();
+    const plan = planFor(host, { allow: [WORKSPACE_RW] }, { view });
+    const ws = host.workspace;
+    const expected = [
+      join(ws, '.git/config'),
+      join(ws, '.git/config.worktree'),
+      join(ws, 'shared.inc'),
+      join(host.home, '.gitconfig'),
+      ...names.flatMap((n) => [
+        join(ws, n, '.git'),
+        join(ws, '.git/worktrees', n, 'commondir'),
+        join(ws, '.git/worktrees', n, 'config.worktree'),
+      ]),
+    ];
+    for (const path of expected) assert.equal(reads.get(path), 1, `${path} read once`);
+    assert.deepEqual(
+      [...reads].filter(([, n]) => n > 1),
+      [],
+      'no file is read twice',
+    );
+    for (const n of names) assert.notEqual(seenAs(plan, join(ws, n, 'team-hooks/pre-commit')), 'rw', n);
   });
 });
 
