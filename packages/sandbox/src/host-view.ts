@@ -18,6 +18,28 @@ import type { DirEntry, EntryFact, HostView } from './mount-plan.js';
 /** Larger files read as unreadable, never cut short: the end of a git config counts as much as its start. */
 const MAX_TEXT = 1024 * 1024;
 
+/**
+ * Opens a regular file for reading without ever waiting: one open, non-blocking (a FIFO with no
+ * writer opens at once instead of waiting for one), and the check on that descriptor, so a file
+ * swapped between a stat and an open is never read. Undefined for anything else, or no file.
+ * The caller closes the descriptor.
+ */
+export function openRegularFile(path: string): number | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+  } catch {
+    return undefined;
+  }
+  try {
+    if (fstatSync(fd).isFile()) return fd;
+  } catch {
+    // fall through: not readable as a file
+  }
+  closeSync(fd);
+  return undefined;
+}
+
 export const hostView: HostView = {
   lstat(path: string): EntryFact | undefined {
     try {
@@ -46,17 +68,11 @@ export const hostView: HostView = {
     }
   },
   readText(path: string): string | undefined {
-    // One open, non-blocking (a FIFO with no writer opens at once instead of waiting for one), and
-    // the checks on that descriptor: a file swapped between a stat and an open is never read.
-    let fd: number;
-    try {
-      fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
-    } catch {
-      return undefined;
-    }
+    const fd = openRegularFile(path);
+    if (fd === undefined) return undefined;
     try {
       const s = fstatSync(fd);
-      if (!s.isFile() || s.size > MAX_TEXT) return undefined;
+      if (s.size > MAX_TEXT) return undefined;
       // Read to the end, whatever fstat said: one that grew past the limit since is unreadable too.
       let buffer = Buffer.alloc(s.size + 1);
       let length = 0;

@@ -6,7 +6,8 @@
 // launch with the workspace after it; reported, not undone.
 
 import { createHash } from 'node:crypto';
-import { lstatSync, readFileSync, readdirSync, readlinkSync, renameSync, type Dirent } from 'node:fs';
+import { closeSync, lstatSync, readSync, readdirSync, readlinkSync, renameSync, type Dirent } from 'node:fs';
+import { openRegularFile } from './host-view.js';
 import { join, relative } from 'node:path';
 
 /** Files at the top of the workspace that tools run or read as instructions. */
@@ -66,11 +67,19 @@ export interface ReviewFindings {
 /** What a planted `commondir` is renamed to: git no longer reads it; a person can look at it. */
 export const DISARMED_SUFFIX = '.perimeter-disarmed';
 
+/** The sha256 of a regular file, read without waiting (a planted FIFO never hangs the review). */
 function digest(path: string): string | undefined {
+  const fd = openRegularFile(path);
+  if (fd === undefined) return undefined;
   try {
-    return createHash('sha256').update(readFileSync(path)).digest('hex');
+    const hash = createHash('sha256');
+    const chunk = Buffer.alloc(64 * 1024);
+    for (let n = readSync(fd, chunk); n > 0; n = readSync(fd, chunk)) hash.update(chunk.subarray(0, n));
+    return hash.digest('hex');
   } catch {
     return undefined;
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -80,11 +89,14 @@ const BIN_DIR = 'node_modules/.bin';
 /** What a review file or a node_modules/.bin entry is now: a link's target, or a file's sha256. */
 function stateOf(path: string): string | undefined {
   try {
-    if (lstatSync(path).isSymbolicLink()) return `link:${readlinkSync(path)}`;
+    const s = lstatSync(path);
+    if (s.isSymbolicLink()) return `link:${readlinkSync(path)}`;
+    // A FIFO, socket or device where a build file was: a change, never read.
+    if (!s.isFile()) return s.isDirectory() ? 'directory' : 'special';
   } catch {
     return undefined;
   }
-  return digest(path);
+  return digest(path) ?? 'unreadable';
 }
 
 function reviewPaths(workspace: string): string[] {

@@ -11,6 +11,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -79,5 +80,30 @@ describe('the review after a session', () => {
     assert.deepEqual(disarmCommonDirs(found.plantedCommonDirs), []);
     assert.ok(!existsSync(join(ws, '.git/commondir')));
     assert.equal(readFileSync(join(ws, `.git/commondir${DISARMED_SUFFIX}`), 'utf8'), '../.evil\n');
+  });
+
+  it('a FIFO planted at a build file never hangs the review, and counts as a change', () => {
+    const ws = workspace();
+    // In a child, bounded: a blocking read of the FIFO would hang this process for good.
+    const script = `
+      import { rmSync } from 'node:fs';
+      import { execFileSync } from 'node:child_process';
+      import { compareReview, snapshotReview } from ${JSON.stringify(new URL('../src/review.js', import.meta.url).href)};
+      const ws = ${JSON.stringify(ws)};
+      const before = snapshotReview(ws, []);
+      rmSync(ws + '/package.json', { force: true });
+      execFileSync('mkfifo', [ws + '/package.json', ws + '/node_modules/.bin/planted']);
+      const after = snapshotReview(ws, []); // the next launch's snapshot reads the FIFO too
+      console.log(JSON.stringify({ changed: compareReview(before).changed, again: after.files.get('package.json') }));
+    `;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    assert.equal(r.signal, null, `the review returned (it was killed after 20 s): ${r.stderr}`);
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { changed: string[]; again: string };
+    assert.deepEqual([...out.changed].sort(), ['node_modules/.bin/planted', 'package.json']);
+    assert.equal(out.again, 'special');
   });
 });
