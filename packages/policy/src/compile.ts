@@ -10,6 +10,7 @@ import { compilePathPattern, type PathPattern } from './path-pattern.js';
 import { ANY_PORT, WEB_PORTS, mergePorts, parsePortSpec, type PortSet } from './ports.js';
 import { compileCommandPattern, type CommandPattern } from './command-pattern.js';
 import { compileGuardedRegex } from './regex-guard.js';
+import { formatSize, parseSize } from './size.js';
 import type {
   ArgPredicate,
   CredentialBinding,
@@ -120,11 +121,22 @@ export interface CompiledPolicy {
   readonly mcpAuditArguments?: boolean;
   readonly exec: readonly ExecRuleC[];
   readonly execDefault?: Effect;
+  /** limits, sizes in bytes (absent keys: the policy is silent). */
+  readonly limits?: SessionLimits;
   readonly credentialBindings: readonly CredentialBindingC[];
   readonly credentialRules: readonly CredentialRuleC[];
   readonly tests: readonly PolicyTest[];
   /** The document as written (normalised by the schema), kept for lint and for bundles. */
   readonly source: PolicyDocument;
+}
+
+/** Resource limits of a sandboxed session; sizes in bytes. */
+export interface SessionLimits {
+  readonly processes?: number;
+  readonly tmpBytes?: number;
+  readonly openFiles?: number;
+  readonly fileSizeBytes?: number;
+  readonly memoryBytes?: number;
 }
 
 const EFFECTS: readonly Effect[] = ['allow', 'ask', 'deny'];
@@ -234,6 +246,39 @@ function compileArgs(
     if (test) out.push({ key, path, test });
   }
   return out;
+}
+
+/** The limits section, sizes parsed; a size that is not one is an error naming its key. */
+function compileLimits(c: Collector, doc: PolicyDocument): SessionLimits | undefined {
+  const l = doc.limits;
+  if (l === undefined) return undefined;
+  const size = (key: 'tmp' | 'fileSize' | 'memory', min: number): number | undefined => {
+    const written = l[key];
+    if (written === undefined) return undefined;
+    const bytes = parseSize(written);
+    if (bytes === undefined || bytes < min)
+      c.error(
+        ['limits', key],
+        'bad-size',
+        bytes === undefined
+          ? `"${written}" is not a size`
+          : `limits.${key} is ${formatSize(bytes)}, below the least it may be (${formatSize(min)})`,
+        bytes === undefined
+          ? 'write bytes, or a number with a unit: 512MiB, 2GiB, 1G'
+          : `use at least ${formatSize(min)}`,
+      );
+    return bytes;
+  };
+  const tmpBytes = size('tmp', 2 ** 20);
+  const fileSizeBytes = size('fileSize', 2 ** 20);
+  const memoryBytes = size('memory', 64 * 2 ** 20);
+  return {
+    ...(l.processes !== undefined ? { processes: l.processes } : {}),
+    ...(tmpBytes !== undefined ? { tmpBytes } : {}),
+    ...(l.openFiles !== undefined ? { openFiles: l.openFiles } : {}),
+    ...(fileSizeBytes !== undefined ? { fileSizeBytes } : {}),
+    ...(memoryBytes !== undefined ? { memoryBytes } : {}),
+  };
 }
 
 function checkLayer(c: Collector, doc: PolicyDocument): void {
@@ -482,6 +527,8 @@ export function compilePolicy(doc: PolicyDocument): { policy: CompiledPolicy; di
     if (box?.write) pathPatterns(c, box.write, ['mcp', 'servers', i, 'sandbox', 'write']);
   });
 
+  const limits = compileLimits(c, doc);
+
   const testNames = new Set<string>();
   doc.tests?.forEach((t, i) => {
     if (testNames.has(t.name))
@@ -508,6 +555,7 @@ export function compilePolicy(doc: PolicyDocument): { policy: CompiledPolicy; di
       ...(doc.mcp?.auditArguments !== undefined ? { mcpAuditArguments: doc.mcp.auditArguments } : {}),
       exec,
       ...(doc.exec?.default ? { execDefault: doc.exec.default } : {}),
+      ...(limits ? { limits } : {}),
       credentialBindings,
       credentialRules,
       tests: doc.tests ?? [],

@@ -45,6 +45,7 @@ import type {
   McpRuleC,
   NetworkRuleC,
   RuleRef,
+  SessionLimits,
 } from './compile.js';
 import type {
   CredentialRequest,
@@ -401,6 +402,23 @@ export class Engine {
       }
     }
     return [...byId.values()];
+  }
+
+  /**
+   * The resource limits of a sandboxed session: for each limit, the smallest value of the policies
+   * in force (a layer can only tighten); absent when no policy sets it (the sandbox's default).
+   */
+  sessionLimits(): SessionLimits {
+    const least = (key: keyof SessionLimits): number | undefined => {
+      const said = this.policies.map((p) => p.limits?.[key]).filter((v) => v !== undefined);
+      return said.length > 0 ? Math.min(...said) : undefined;
+    };
+    const out: { -readonly [K in keyof SessionLimits]: number } = {};
+    for (const key of ['processes', 'tmpBytes', 'openFiles', 'fileSizeBytes', 'memoryBytes'] as const) {
+      const value = least(key);
+      if (value !== undefined) out[key] = value;
+    }
+    return out;
   }
 
   /** What the gateway does with a tool no pin covers: the strictest `mcp.pinning` (approve unless all say tofu). */

@@ -23,7 +23,8 @@ export {
   type Severity,
 } from './diagnostic.js';
 export { loadPolicies, type LoadResult, type LoadedPolicy, type PolicySource } from './load.js';
-export { compilePolicy, type CompiledPolicy, type RuleRef } from './compile.js';
+export { compilePolicy, type CompiledPolicy, type RuleRef, type SessionLimits } from './compile.js';
+export { parseSize, formatSize } from './size.js';
 export {
   createEngine,
   Engine,

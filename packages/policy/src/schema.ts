@@ -303,6 +303,41 @@ export const CredentialsSection = z.preprocess(
   }),
 );
 
+const Size = describe(
+  z.union([z.number().int().nonnegative(), z.string()]),
+  'Bytes, or a number with a unit: `512MiB`, `2GiB` (KiB, MiB, GiB, TiB: powers of 1024), `1G` (k, M, G, T: powers of 1000).',
+);
+
+export const LimitsSection = z.strictObject({
+  processes: z
+    .number()
+    .int()
+    .min(16)
+    .max(4_194_304)
+    .optional()
+    .describe(
+      "How many processes and threads the session may run at once (RLIMIT_NPROC, counted in the sandbox's own user namespace): a fork bomb stops there. Defaults to 8192; the smallest value in force wins.",
+    ),
+  tmp: Size.optional().describe(
+    "The size of the session's private /tmp, and of its /dev/shm (each; both are held in memory). Defaults to 2 GiB, or a quarter of the machine's memory when that is less; the smallest value in force wins.",
+  ),
+  openFiles: z
+    .number()
+    .int()
+    .min(64)
+    .max(1_048_576)
+    .optional()
+    .describe(
+      'Open files per process (RLIMIT_NOFILE). Defaults to the limit Perimeter itself runs with; the smallest value in force wins.',
+    ),
+  memory: Size.optional().describe(
+    "The memory all of the session's processes may use together (a cgroup's memory cap; the session is refused where Perimeter cannot make one). Defaults to no cap; the smallest value in force wins.",
+  ),
+  fileSize: Size.optional().describe(
+    'The largest file a process of the session may write (RLIMIT_FSIZE); writing past it fails (EFBIG). Defaults to no limit; the smallest value in force wins.',
+  ),
+});
+
 /** A request as written in policy tests and on the command line; see `request.ts`. */
 export const RequestInput = describe(
   z.record(z.string(), z.unknown()),
@@ -360,6 +395,9 @@ export const PolicyDocument = z.strictObject({
   credentials: CredentialsSection.optional(),
   mcp: McpSection.optional(),
   exec: ExecSection.optional(),
+  limits: LimitsSection.optional().describe(
+    'Resource limits of every sandboxed session (sandbox.md case 57).',
+  ),
   tests: z.array(PolicyTest).optional(),
 });
 export type PolicyDocument = z.infer<typeof PolicyDocument>;

@@ -1,6 +1,7 @@
 // bubblewrap's argument vector for a session. Pure: the mount plan, the environment and the
 // helper's paths in, argv out (snapshot-tested).
 
+import { limitArgs, type EffectiveLimits } from './limits.js';
 import type { MountPlan } from './mount-plan.js';
 
 /** Where the session's own files appear inside the sandbox (under the otherwise empty /run). */
@@ -69,6 +70,8 @@ export interface BwrapInput {
   readonly env: Readonly<Record<string, string>>;
   readonly cwd: string;
   readonly command: readonly string[];
+  /** Process and file limits for the workload, and the size of every writable tmpfs. */
+  readonly limits: EffectiveLimits;
 }
 
 export function bwrapArgs(input: BwrapInput): string[] {
@@ -119,7 +122,8 @@ export function bwrapArgs(input: BwrapInput): string[] {
         );
         break;
       case 'tmpfs':
-        args.push('--tmpfs', mount.dest);
+        // Sized, so filling /tmp or /dev/shm cannot take the machine's memory (case 57).
+        args.push('--size', String(input.limits.tmpBytes), '--tmpfs', mount.dest);
         break;
       case 'empty':
         // An empty directory that stays empty; /run also carries the session's own files.
@@ -176,6 +180,7 @@ export function bwrapArgs(input: BwrapInput): string[] {
     ...(host.mcpConfig ? ['--bridge', `${BRIDGE_PORTS.mcp}:${INSIDE.sockets}/mcp.sock`] : []),
     '--token-file',
     INSIDE.token,
+    ...limitArgs(input.limits),
     ...CAPTURED_PORTS.flatMap((port) => ['--capture', `${port}:${INSIDE.sockets}/http.sock`]),
     '--',
     ...input.command,

@@ -7,6 +7,7 @@ import { accessSync, constants, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createSessionCgroup, removeSessionCgroup } from './cgroup.js';
 
 /**
  * This package's directory: from this module's own location in the workspace (or from the CLI's
@@ -48,6 +49,8 @@ export interface MachineFacts {
   readonly userNamespaces: { readonly isUsable: boolean; readonly detail: string };
   /** Whether the kernel offers seccomp filters. */
   readonly hasSeccomp: boolean;
+  /** What a session's cgroup could cap here (none: Perimeter can make no cgroup), and whether this is root. */
+  readonly limits?: { readonly cgroupCaps: readonly string[]; readonly isRoot: boolean };
 }
 
 export interface Check {
@@ -113,8 +116,31 @@ export function assess(facts: MachineFacts): Assessment {
       isRequired: true,
       detail: 'built in: loopback only, every connection decided by policy',
     },
+    ...(facts.limits ? [limitsCheck(facts.limits)] : []),
   ];
   return { checks, canStartSessions: checks.every((c) => c.isOk || !c.isRequired) };
+}
+
+/** Informative: how a session's resource limits (policy `limits`) are held on this machine. */
+function limitsCheck(l: NonNullable<MachineFacts['limits']>): Check {
+  const pids = l.cgroupCaps.includes('pids');
+  const memory = l.cgroupCaps.includes('memory');
+  const processes = pids
+    ? 'processes capped (pids cgroup)'
+    : l.isRoot
+      ? 'processes not capped (root ignores RLIMIT_NPROC, and no pids cgroup)'
+      : 'processes capped (RLIMIT_NPROC)';
+  return {
+    name: 'resource limits',
+    isOk: memory && (pids || !l.isRoot),
+    isRequired: false,
+    detail: `${processes}; /tmp sized; memory ${memory ? 'can be capped (memory cgroup)' : 'cannot be capped: a policy with limits.memory is refused'}`,
+    ...(memory && (pids || !l.isRoot)
+      ? {}
+      : {
+          fix: 'run Perimeter where it can make a cgroup: as root on cgroup v1, or inside a cgroup v2 subtree with the pids and memory controllers delegated',
+        }),
+  };
 }
 
 function readText(path: string): string | undefined {
@@ -146,7 +172,20 @@ export function gatherFacts(): MachineFacts {
     ...(bwrapVersion !== undefined ? { bwrapVersion } : {}),
     userNamespaces,
     hasSeccomp: /^Seccomp:\s*\d/m.test(status),
+    limits: { cgroupCaps: probeCgroup(), isRoot: process.getuid?.() === 0 },
   };
+}
+
+/** Makes and removes a session cgroup, to see what it could cap. */
+function probeCgroup(): string[] {
+  try {
+    const cg = createSessionCgroup({ name: `doctor-${process.pid}`, processes: 1024 });
+    if (!cg) return [];
+    removeSessionCgroup(cg);
+    return [...cg.caps].sort();
+  } catch {
+    return [];
+  }
 }
 
 function probeUserNamespaces(): MachineFacts['userNamespaces'] {

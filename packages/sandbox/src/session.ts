@@ -15,12 +15,14 @@ import {
   rmdirSync,
   writeFileSync,
 } from 'node:fs';
-import { constants as osConstants, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { constants as osConstants, tmpdir, totalmem } from 'node:os';
+import { basename, join } from 'node:path';
 import { CREDENTIAL_FILE_NAME, type Engine } from '@perimeter/policy';
 import { BWRAP_PATH, HELPER_PATH, PACKAGE_ROOT, isHelperBuilt } from './preflight.js';
 import { READY_FD, SYSTEM_CA_FILES, bwrapArgs, mcpClientConfig, sessionEnv } from './bwrap-args.js';
 import { hostView } from './host-view.js';
+import { createSessionCgroup, removeSessionCgroup, type SessionCgroup } from './cgroup.js';
+import { describeLimits, effectiveLimits, unenforceable, type EffectiveLimits } from './limits.js';
 import { PlanError, planMounts, type HostView, type MountPlan } from './mount-plan.js';
 import { seccompArch, seccompBytes } from './seccomp.js';
 
@@ -71,6 +73,8 @@ export interface SessionOptions {
    * client configuration at PERIMETER_MCP_CONFIG).
    */
   readonly mcpToken?: string;
+  /** The machine's memory, for the default size of /tmp (default: os.totalmem()). */
+  readonly totalMemoryBytes?: number;
 }
 
 export interface PreparedSession {
@@ -82,6 +86,11 @@ export interface PreparedSession {
   readonly plan: MountPlan;
   readonly args: readonly string[];
   readonly env: Readonly<Record<string, string>>;
+  readonly limits: EffectiveLimits;
+  /** The limits as this machine holds the session to them, for the start event. */
+  readonly limitsSummary: string;
+  /** The session's cgroup, when one could be made. */
+  readonly cgroup?: SessionCgroup;
 }
 
 export function prepareSession(options: SessionOptions): PreparedSession {
@@ -191,7 +200,32 @@ export function prepareSession(options: SessionOptions): PreparedSession {
       }
     }
     const env = sessionEnv({ ...envOptions, credentials: options.credentialEnv ?? {} });
+    const limits = effectiveLimits(options.engine.sessionLimits(), options.totalMemoryBytes ?? totalmem());
+    let cgroup: SessionCgroup | undefined;
+    try {
+      cgroup = createSessionCgroup({
+        name: basename(dir).replace(/^perimeter-/, ''),
+        processes: limits.processes,
+        ...(limits.memoryBytes !== undefined ? { memoryBytes: limits.memoryBytes } : {}),
+      });
+    } catch (e) {
+      throw new SessionError(
+        `cannot set the limits of the session's cgroup (${(e as NodeJS.ErrnoException).code ?? String(e)})`,
+        'check that the cgroup hierarchy Perimeter runs in is writable, or remove limits.memory from the policy',
+      );
+    }
+    const enforcement = {
+      isRoot: process.getuid?.() === 0,
+      pidsCgroup: cgroup?.caps.has('pids') ?? false,
+      memoryCgroup: cgroup?.caps.has('memory') ?? false,
+    };
+    const refusal = unenforceable(limits, enforcement);
+    if (refusal) {
+      if (cgroup) removeSessionCgroup(cgroup);
+      throw new SessionError(refusal.message, refusal.fix);
+    }
     const args = bwrapArgs({
+      limits,
       plan,
       host: {
         init: HELPER_PATH,
@@ -212,7 +246,17 @@ export function prepareSession(options: SessionOptions): PreparedSession {
       cwd: options.cwd ?? options.workspace,
       command: options.command,
     });
-    return { dir, sockets, token, plan, args, env };
+    return {
+      dir,
+      sockets,
+      token,
+      plan,
+      args,
+      env,
+      limits,
+      limitsSummary: describeLimits(limits, enforcement),
+      ...(cgroup ? { cgroup } : {}),
+    };
   } catch (e) {
     rmSync(dir, { recursive: true, force: true });
     if (e instanceof PlanError) throw new SessionError(e.message, e.fix);
@@ -331,7 +375,15 @@ function spawnBwrap(
   const end = prepared.args.indexOf('--');
   const child = spawn(
     HELPER_PATH,
-    ['--exec-ignoring-interrupts', BWRAP_PATH, '--args', '4', ...bwrapOptions, ...prepared.args.slice(end)],
+    [
+      '--exec-ignoring-interrupts',
+      ...(prepared.cgroup?.procs.flatMap((file) => ['--join', file]) ?? []),
+      BWRAP_PATH,
+      '--args',
+      '4',
+      ...bwrapOptions,
+      ...prepared.args.slice(end),
+    ],
     { ...options, env: {} },
   );
   const argsPipe = child.stdio[4] as Writable | null;
@@ -349,6 +401,7 @@ function spawnBwrap(
 
 /** Removes the session directory and the empty directories masks created on the host. */
 export function cleanupSession(prepared: PreparedSession): void {
+  if (prepared.cgroup) removeSessionCgroup(prepared.cgroup);
   for (const created of [...prepared.plan.createsOnHost].reverse()) {
     try {
       rmdirSync(created); // only ever an empty directory: anything else stays

@@ -128,11 +128,13 @@ const HOST_FILES: BwrapInput['host'] = {
   maskFile: '/run/user/1000/perimeter-abc/mask-file',
 };
 
+const LIMITS = { processes: 512, tmpBytes: 2 ** 30, fileSizeBytes: 2 ** 32, isProcessesSet: true };
+
 /** A workload whose own arguments look like bubblewrap's options and hold a `--`. */
 const COMMAND = ['sh', '-c', 'exec "$@"', '--', '--bind', '/', '/'];
 
 function args(): string[] {
-  return bwrapArgs({ plan: PLAN, host: HOST_FILES, env: env(), cwd: WS, command: COMMAND });
+  return bwrapArgs({ plan: PLAN, host: HOST_FILES, env: env(), cwd: WS, command: COMMAND, limits: LIMITS });
 }
 
 /** bubblewrap's own options: everything before the first `--`. */
@@ -208,6 +210,28 @@ describe('bwrapArgs', () => {
     assert.ok(
       indexOfSequence(opts, ['--dev', '/dev']) < indexOfSequence(opts, ['--tmpfs', '/dev/shm']),
       '/dev/shm is mounted on the fresh /dev, not under it',
+    );
+  });
+
+  it('redteam-57: sizes every writable tmpfs and hands the process and file limits to the helper', () => {
+    const argv = args();
+    const opts = optionsOf(argv);
+    for (const dest of ['/tmp', '/dev/shm'])
+      assert.ok(hasSequence(opts, ['--size', String(2 ** 30), '--tmpfs', dest]), dest);
+    opts.forEach((a, i) => {
+      if (a !== '--tmpfs') return;
+      const dest = opts[i + 1] ?? '';
+      const isSized = opts[i - 2] === '--size';
+      const isReadOnly = hasSequence(opts.slice(i), ['--remount-ro', dest]);
+      assert.ok(isSized || isReadOnly, `the tmpfs at ${dest} is sized or read-only`);
+    });
+    const helper = argv.slice(argv.indexOf('--') + 1);
+    const helperArgs = helper.slice(0, helper.indexOf('--'));
+    assert.ok(hasSequence(helperArgs, ['--limit', 'nproc=512']));
+    assert.ok(hasSequence(helperArgs, ['--limit', `fsize=${2 ** 32}`]));
+    assert.ok(
+      !helperArgs.some((a) => a.startsWith('nofile=')),
+      'no open-file limit unless the policy sets one',
     );
   });
 

@@ -46,6 +46,21 @@ describe('preflight assessment', () => {
     assert.match(a.checks.find((c) => c.name === 'user namespaces')?.detail ?? '', /AppArmor/);
   });
 
+  it('redteam-57: says how resource limits hold here, without refusing sessions where a cgroup cannot be made', () => {
+    const check = (limits: MachineFacts['limits']) => {
+      const a = assess({ ...GOOD, limits });
+      assert.equal(a.canStartSessions, true, 'informative only');
+      return a.checks.find((c) => c.name === 'resource limits');
+    };
+    const user = check({ cgroupCaps: [], isRoot: false });
+    assert.match(user?.detail ?? '', /processes capped \(RLIMIT_NPROC\).*memory cannot be capped/);
+    assert.match(user?.fix ?? '', /delegated/);
+    assert.match(check({ cgroupCaps: [], isRoot: true })?.detail ?? '', /root ignores RLIMIT_NPROC/);
+    const full = check({ cgroupCaps: ['memory', 'pids'], isRoot: true });
+    assert.equal(full?.isOk, true);
+    assert.match(full?.detail ?? '', /pids cgroup.*memory can be capped/);
+  });
+
   it('refuses sessions on an architecture without a seccomp filter', () => {
     assert.equal(assess({ ...GOOD, arch: 'ia32' }).canStartSessions, false);
   });

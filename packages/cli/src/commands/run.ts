@@ -255,6 +255,7 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
       network:
         'loopback only; out through the session proxy; direct connections to ports 80 and 443 captured and decided by it',
       seccomp: SECCOMP_SUMMARY.join('; '),
+      limits: prepared.limitsSummary,
     }),
   );
   for (const m of prepared.plan.mounts) {
