@@ -501,11 +501,8 @@ void test(
 );
 
 void test(
-  'redteam-48 package caches used later by unsandboxed builds are read-only or private to the session',
-  {
-    skip,
-    todo: "known gap: the tool caches balanced.yaml grants read-write (~/.npm, ~/.cache: npm _cacache, pip, pre-commit hook repositories) are the host's own, so the session can poison what unsandboxed builds run next",
-  },
+  'redteam-48 package caches used later by unsandboxed builds are private to the session',
+  { skip },
   async (t) => {
     const f = fixture(t);
     const planted = [
@@ -525,8 +522,16 @@ void test(
       ),
     );
     assertEndedNormally(s);
+    assertSucceeded(s, planted); // the tools still have a cache to write: the session's own
     const reached = planted.filter((p) => existsSync(join(f.home, p)));
     assert.deepEqual(reached, [], "files the session wrote into the host's caches");
+    for (const d of ['.npm', '.cache']) {
+      const mount = s.events.find(
+        (e) => e.type === 'filesystem.mount' && e.outcome?.dest === join(f.home, d),
+      );
+      assert.equal(mount?.outcome?.mount, 'tmpfs', `${d} is the session's own`);
+      assert.match(String(mount?.outcome?.why), /private/);
+    }
   },
 );
 

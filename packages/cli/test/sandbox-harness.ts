@@ -218,7 +218,7 @@ export function policyYaml(f: Fixture, o: PolicyOptions = {}): string {
     '{ id: workspace, paths: ["${workspace}/**"], access: rw }',
     '{ id: system-read, paths: [/usr/**, /bin/**, /sbin/**, /lib/**, /lib64/**, /etc/**], access: read }',
     ...(home === 'none' ? [] : [`{ id: home, paths: ["~/**"], access: ${home === 'rw' ? 'rw' : 'read'} }`]),
-    '{ id: tool-caches, paths: ["~/.npm/**", "~/.cache/**"], access: rw }',
+    '{ id: tool-caches, paths: ["~/.npm/**", "~/.cache/**"], access: rw, private: true }',
     ...(o.fsAllow ?? []),
   ];
   const secrets = [

@@ -53,6 +53,8 @@ export interface FilesystemRuleC extends RuleCommon {
   readonly paths: readonly PathPattern[];
   readonly read: boolean;
   readonly write: boolean;
+  /** `private: true`: a session gets an empty directory of its own there, not the host's. */
+  readonly isPrivate?: true;
 }
 
 export type ArgTest =
@@ -403,11 +405,21 @@ export function compilePolicy(doc: PolicyDocument): { policy: CompiledPolicy; di
     doc.filesystem?.[effect]?.forEach((r, i) => {
       const at = ['filesystem', effect, i];
       const access = r.access ?? (effect === 'allow' ? 'read' : 'rw');
+      if (r.private === true && (effect !== 'allow' || access === 'read'))
+        c.error(
+          [...at, 'private'],
+          'bad-private',
+          effect !== 'allow'
+            ? `private applies to allow rules, not ${effect} rules`
+            : 'a private directory is one the session writes, and this rule only grants reading',
+          effect !== 'allow' ? 'remove private from this rule' : 'add access: rw, or remove private',
+        );
       filesystem.push({
         ...common(r, effect, at),
         paths: pathPatterns(c, r.paths, [...at, 'paths']),
         read: access !== 'write',
         write: access !== 'read',
+        ...(r.private === true ? { isPrivate: true as const } : {}),
       });
     });
     doc.mcp?.[effect]?.forEach((r, i) => {

@@ -82,6 +82,8 @@ export interface FilesystemAnchor {
   /** Canonical absolute directory (or file) named by the pattern's literal segments. */
   readonly dir: string;
   readonly shape: 'subtree' | 'exact' | 'glob';
+  /** The rule says `private: true`: the session gets an empty directory of its own there. */
+  readonly isPrivate: boolean;
   /**
    * For a walk that looks for what a `glob` pattern names: false when no path with this last name
    * can match (the pattern's last segment other than a trailing `**` rejects it). A pattern that
@@ -363,6 +365,7 @@ export class Engine {
             text: pattern.text,
             dir: `/${prefix.join('/')}`,
             shape,
+            isPrivate: rule.isPrivate === true,
             mayMatchName: last === undefined ? () => true : (name) => matchSegment(last, name),
             coversBelowMatch: end < rest.length,
           });

@@ -76,6 +76,12 @@ export const FilesystemRule = z.strictObject({
     'Path patterns: absolute, `~/…` (home) or `${workspace}/…`; `*` is one segment, `**` any depth; a trailing `/**` also covers the directory itself.',
   ),
   access: Access.optional().describe('Allow rules default to `read`; deny and ask rules default to `rw`.'),
+  private: z
+    .boolean()
+    .optional()
+    .describe(
+      "Allow rules that grant writing only: a session gets an empty directory of its own at each `dir/**` path, in memory and gone when it ends, instead of the host's directory. For tool caches: what a session writes there never reaches programs run outside it (sandbox.md case 48).",
+    ),
 });
 export type FilesystemRule = z.infer<typeof FilesystemRule>;
 

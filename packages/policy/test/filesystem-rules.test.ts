@@ -517,3 +517,31 @@ describe('filesystem: modes', () => {
     assert.equal(d.mode, 'audit');
   });
 });
+
+describe('private directories', () => {
+  test('private applies to allow rules that grant writing', () => {
+    assert.match(
+      assertLoadError('filesystem: { deny: [{ id: d, paths: ["~/.npm/**"], private: true }] }', 'bad-private')
+        .message,
+      /allow rules, not deny rules/,
+    );
+    assert.match(
+      assertLoadError(
+        'filesystem: { allow: [{ id: a, paths: ["~/.npm/**"], private: true }] }',
+        'bad-private',
+      ).hint ?? '',
+      /access: rw/,
+    );
+  });
+
+  test('a private grant decides like any other grant; the anchors carry it for the sandbox', () => {
+    const engine = engineFrom(
+      'filesystem: { allow: [{ id: c, paths: ["~/.npm/**"], access: rw, private: true }] }',
+    );
+    assert.equal(decideShort(engine, { filesystem: '~/.npm/x', access: 'write' }).decision, 'allow');
+    assert.deepEqual(
+      engine.filesystemAnchors().map((a) => [a.dir, a.isPrivate]),
+      [['/home/u/.npm', true]],
+    );
+  });
+});

@@ -206,6 +206,10 @@ export function planMounts(input: PlanInput): MountPlan {
   // 1. Roots: what the allow rules grant, as whole directories or exact paths.
   const roots = new Map<string, Root>();
   const privateDirs = new Map<string, Decision>();
+  // A directory any allow rule makes private is private, whatever other rules grant there.
+  const privateAnchors = new Set(
+    anchors.filter((x) => x.ref.effect === 'allow' && x.isPrivate && x.shape === 'subtree').map((x) => x.dir),
+  );
   for (const a of anchors.filter((x) => x.ref.effect === 'allow')) {
     if (a.shape === 'glob') {
       notes.push(
@@ -214,10 +218,19 @@ export function planMounts(input: PlanInput): MountPlan {
       continue;
     }
     if (isAlwaysPrivate(a.dir)) continue;
-    if (roots.has(a.dir)) continue;
+    if (roots.has(a.dir) || privateDirs.has(a.dir)) continue;
     const read = decide(a.dir, 'read');
     const write = decide(a.dir, 'write');
     if (read.decision !== 'allow' && write.decision !== 'allow') continue;
+    if (privateAnchors.has(a.dir)) {
+      // The session's own empty directory over the host's, which it never sees (case 48).
+      if (write.decision === 'allow') privateDirs.set(a.dir, write);
+      continue;
+    }
+    if (a.isPrivate)
+      notes.push(
+        `${a.text} (rule ${a.ref.rule}) is mounted as the host's: only whole directories (dir/**) can be private`,
+      );
     const fact = view.lstat(a.dir);
     if (fact === undefined) {
       // A writable directory that does not exist yet (a tool's cache on a fresh machine): the
@@ -262,10 +275,19 @@ export function planMounts(input: PlanInput): MountPlan {
   // Inside a writable directory the session can make a missing one itself, on the host; inside a
   // read-only one nothing can be mounted (bubblewrap could not make the mount point).
   for (const [dir, decision] of privateDirs) {
-    if (visibleRoot(dir) !== undefined) continue;
+    const exists = view.lstat(dir)?.type === 'dir';
+    if (visibleRoot(dir) !== undefined && !exists) {
+      if (privateAnchors.has(dir))
+        notes.push(
+          `${dir} is private but does not exist, and a read-only grant holds it: not mounted (create it first)`,
+        );
+      continue;
+    }
     mounts.push({
       mount: { op: 'tmpfs', dest: dir },
-      why: 'allowed read-write; absent on the host, so private to the session',
+      why: privateAnchors.has(dir)
+        ? "allowed read-write, private: the session's own empty directory, not the host's"
+        : 'allowed read-write; absent on the host, so private to the session',
       decision,
     });
   }

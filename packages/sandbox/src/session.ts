@@ -16,7 +16,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { constants as osConstants, tmpdir, totalmem } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { CREDENTIAL_FILE_NAME, type Engine } from '@perimeter/policy';
 import { BWRAP_PATH, HELPER_PATH, PACKAGE_ROOT, isHelperBuilt } from './preflight.js';
 import { READY_FD, SYSTEM_CA_FILES, bwrapArgs, mcpClientConfig, sessionEnv } from './bwrap-args.js';
@@ -87,6 +87,8 @@ export interface PreparedSession {
   readonly args: readonly string[];
   readonly env: Readonly<Record<string, string>>;
   readonly limits: EffectiveLimits;
+  /** Empty directories made on the host as mount points of private directories (removed after). */
+  readonly mountPoints: readonly string[];
   /** The limits as this machine holds the session to them, for the start event. */
   readonly limitsSummary: string;
   /** The session's cgroup, when one could be made. */
@@ -114,6 +116,7 @@ export function prepareSession(options: SessionOptions): PreparedSession {
       'set TMPDIR to a writable directory',
     );
   }
+  let mountPoints: string[] = [];
   try {
     const sockets = join(dir, 'sockets');
     mkdirSync(sockets, { mode: 0o700 });
@@ -133,6 +136,7 @@ export function prepareSession(options: SessionOptions): PreparedSession {
     const maskFileFact = view.lstat(maskFile);
     const emptyDirFact = view.lstat(emptyDir);
     if (!maskDirFact || !maskFileFact || !emptyDirFact) throw new Error('the mask files vanished');
+    mountPoints = privateMountPoints(options.engine, view);
     const plan = planMounts({
       engine: options.engine,
       view,
@@ -251,6 +255,7 @@ export function prepareSession(options: SessionOptions): PreparedSession {
       sockets,
       token,
       plan,
+      mountPoints,
       args,
       env,
       limits,
@@ -258,9 +263,41 @@ export function prepareSession(options: SessionOptions): PreparedSession {
       ...(cgroup ? { cgroup } : {}),
     };
   } catch (e) {
+    removeEmptyDirs(mountPoints);
     rmSync(dir, { recursive: true, force: true });
     if (e instanceof PlanError) throw new SessionError(e.message, e.fix);
     throw e;
+  }
+}
+
+/**
+ * Private directories (`private: true`) that do not exist yet: made empty on the host, so the
+ * session's own directory has a mount point even inside a read-only grant (bubblewrap cannot make
+ * one there). Only the last component, under an existing directory; removed after the session
+ * when still empty.
+ */
+function privateMountPoints(engine: Engine, view: HostView): string[] {
+  const made: string[] = [];
+  for (const a of engine.filesystemAnchors()) {
+    if (a.ref.effect !== 'allow' || !a.isPrivate || a.shape !== 'subtree') continue;
+    if (view.lstat(a.dir) !== undefined || view.lstat(dirname(a.dir))?.type !== 'dir') continue;
+    try {
+      mkdirSync(a.dir, { mode: 0o700 });
+      made.push(a.dir);
+    } catch {
+      // not ours to create: the plan says why it is not mounted
+    }
+  }
+  return made;
+}
+
+function removeEmptyDirs(dirs: readonly string[]): void {
+  for (const d of [...dirs].reverse()) {
+    try {
+      rmdirSync(d); // only ever an empty directory: anything else stays
+    } catch {
+      // not empty or already gone: leave it
+    }
   }
 }
 
@@ -402,13 +439,8 @@ function spawnBwrap(
 /** Removes the session directory and the empty directories masks created on the host. */
 export function cleanupSession(prepared: PreparedSession): void {
   if (prepared.cgroup) removeSessionCgroup(prepared.cgroup);
-  for (const created of [...prepared.plan.createsOnHost].reverse()) {
-    try {
-      rmdirSync(created); // only ever an empty directory: anything else stays
-    } catch {
-      // not empty or already gone: leave it
-    }
-  }
+  removeEmptyDirs(prepared.plan.createsOnHost);
+  removeEmptyDirs(prepared.mountPoints);
   try {
     chmodSync(join(prepared.dir, 'mask-dir'), 0o700);
     chmodSync(join(prepared.dir, 'empty-dir'), 0o700);

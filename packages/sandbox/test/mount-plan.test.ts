@@ -108,6 +108,7 @@ interface Rule {
   readonly id: string;
   readonly paths: readonly string[];
   readonly access?: 'read' | 'write' | 'rw';
+  readonly private?: boolean;
 }
 
 interface FilesystemSection {
@@ -605,6 +606,73 @@ describe('mount plan: writable grants that do not exist yet', () => {
     assert.deepEqual(mountAt(plan, npm).mount, { op: 'tmpfs', dest: npm });
     assert.equal(mountAt(plan, npm).decision?.decision, 'allow');
     assert.equal(mountsAt(plan, join(host.workspace, 'build')).length, 0);
+  });
+});
+
+describe('mount plan: private directories', () => {
+  it("redteam-48: an existing cache granted private is the session's own empty tmpfs, never the host's", () => {
+    const host = makeHost({ 'home/.npm/_cacache/index': 'x', 'home/.cache/pip/x': 'y' });
+    const plan = planFor(host, {
+      allow: [
+        WORKSPACE_RW,
+        { id: 'home', paths: ['~/**'], access: 'read' },
+        { id: 'caches', paths: ['~/.npm/**', '~/.cache/**'], access: 'rw', private: true },
+      ],
+    });
+    for (const d of ['.npm', '.cache']) {
+      const dir = join(host.home, d);
+      const at = mountsAt(plan, dir);
+      assert.deepEqual(
+        at.map((m) => m.mount),
+        [{ op: 'tmpfs', dest: dir }],
+        `${d}: one tmpfs, no bind of the host's`,
+      );
+      assert.match(at[0]?.why ?? '', /private/);
+      assert.equal(at[0]?.decision?.decision, 'allow');
+      assert.equal(seenAs(plan, join(dir, 'anything')), 'none', "the host's files are not in view");
+    }
+  });
+
+  it('a directory another rule also grants is still private (private wins), and the rest of home is not', () => {
+    const host = makeHost({ 'home/.npm/x': 'x', 'home/notes': 'n' });
+    const plan = planFor(host, {
+      allow: [
+        WORKSPACE_RW,
+        { id: 'home', paths: ['~/**'], access: 'rw' },
+        { id: 'npm-shared', paths: ['~/.npm/**'], access: 'rw' },
+        { id: 'npm-private', paths: ['~/.npm/**'], access: 'rw', private: true },
+      ],
+    });
+    assert.deepEqual(
+      mountsAt(plan, join(host.home, '.npm')).map((m) => m.mount.op),
+      ['tmpfs'],
+    );
+    assert.equal(seenAs(plan, join(host.home, 'notes')), 'rw');
+  });
+
+  it('a missing private directory inside a read-only grant is not mounted, and the plan says so', () => {
+    const host = makeHost({ 'home/.keep': '' });
+    const plan = planFor(host, {
+      allow: [
+        WORKSPACE_RW,
+        { id: 'home', paths: ['~/**'], access: 'read' },
+        { id: 'caches', paths: ['~/.npm/**'], access: 'rw', private: true },
+      ],
+    });
+    assert.equal(mountsAt(plan, join(host.home, '.npm')).length, 0);
+    assert.ok(
+      plan.notes.some((n) => n.includes('.npm is private but does not exist')),
+      plan.notes.join('\n'),
+    );
+  });
+
+  it('a private grant that is not a whole directory is mounted as the host’s, with a note', () => {
+    const host = makeHost({ 'home/.npmrc-cache': 'x' });
+    const plan = planFor(host, {
+      allow: [WORKSPACE_RW, { id: 'one', paths: ['~/.npmrc-cache'], access: 'rw', private: true }],
+    });
+    assert.equal(seenAs(plan, join(host.home, '.npmrc-cache')), 'rw');
+    assert.ok(plan.notes.some((n) => n.includes('only whole directories (dir/**) can be private')));
   });
 });
 
