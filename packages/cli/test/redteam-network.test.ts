@@ -161,7 +161,16 @@ void test(
     assert.equal(udp.datagrams, 0, 'the host UDP listener heard nothing');
     assertEndedNormally(s);
     assertStartLists(s, 'network', 'loopback only');
-    assert.deepEqual(networkEvents(s, /8\.8\.8\.8|1\.1\.1\.1|2001:4860/), [], 'no UDP reached the proxy');
+    // The only event is the refused UDP ASSOCIATE itself: nothing was allowed, no datagram relayed.
+    assert.deepEqual(
+      networkEvents(s, /8\.8\.8\.8|1\.1\.1\.1|2001:4860/).map((e) => [
+        e.decision,
+        e.decision_code,
+        e.request?.resource,
+      ]),
+      [['deny', 'invalid-request', '8.8.8.8:53']],
+      'no UDP reached the proxy but the refused UDP ASSOCIATE',
+    );
     if (!sniffer) return t.diagnostic(`host packet capture skipped: ${String(SNIFF_SKIP)}`);
     assert.equal(await sniffer.stop(), 0, 'no datagram carrying the payload left the sandbox');
   },

@@ -73,6 +73,8 @@ export interface EgressOptions {
   readonly maxHeaderBytes?: number;
   /** Idle connections are closed after this long. */
   readonly idleMs?: number;
+  /** How long a client may take to send a request head before it gets 408 (default 30 s). */
+  readonly headersTimeoutMs?: number;
   /** Client connections open at once; further ones are closed on arrival. */
   readonly maxConnections?: number;
   /** When aborted (the session is over), every open tunnel is closed, and its close audited. */
@@ -159,8 +161,16 @@ export function createEgressProxy(options: EgressOptions): Server {
 
   // The request target decides, never the Host header (research egress-url-10), so a missing Host
   // is not an error here.
+  const headersTimeout = options.headersTimeoutMs ?? 30_000;
   const server = createServer(
-    { maxHeaderSize: options.maxHeaderBytes ?? 16384, requireHostHeader: false },
+    {
+      maxHeaderSize: options.maxHeaderBytes ?? 16384,
+      requireHostHeader: false,
+      // A client that never finishes its request head (slowloris) is answered 408 and audited.
+      headersTimeout,
+      requestTimeout: 0,
+      connectionsCheckingInterval: Math.min(5000, Math.max(50, headersTimeout / 4)),
+    },
     (req, res) => {
       void forward(req, res, false);
     },
@@ -298,15 +308,24 @@ export function createEgressProxy(options: EgressOptions): Server {
   server.maxConnections = options.maxConnections ?? 512;
 
   // Node's parser refuses some requests before any handler runs (a raw NUL or space in the target,
-  // a request line that is not HTTP): audited like every other unreadable target (redteam-11).
-  // Otherwise Node's own answers: 431 for a head too large, 408 for a slow one.
+  // a request line that is not HTTP), a head too large (431) or too slow (408): audited like every
+  // other unreadable target (redteam-11), within the session's bound on such refusals.
   server.on('clientError', (error: Error & { code?: string; rawPacket?: Buffer }, socket: Duplex) => {
     const code = error.code ?? '';
     let status = 400;
     let reason = 'the request is not HTTP the proxy can read';
-    if (code === 'HPE_HEADER_OVERFLOW') status = 431;
-    else if (code === 'ERR_HTTP_REQUEST_TIMEOUT') status = 408;
-    else if (code.startsWith('HPE_')) {
+    if (code === 'HPE_HEADER_OVERFLOW') {
+      status = 431;
+      const { action, target } = requestLineOf(error.rawPacket);
+      reason = refuseUnreadable(
+        action,
+        target,
+        `the request head is larger than the proxy reads (${options.maxHeaderBytes ?? 16384} bytes)`,
+      ).reason;
+    } else if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      status = 408;
+      reason = refuseUnreadable('request', '', 'the request head did not arrive in time').reason;
+    } else if (code.startsWith('HPE_')) {
       const { action, target } = requestLineOf(error.rawPacket);
       const why = hasControlCharacter(target)
         ? 'the request target contains a control character (NUL, CR, LF, …)'

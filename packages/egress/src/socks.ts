@@ -9,6 +9,7 @@ import { createAdmitter } from './admit.js';
 import { openTunnel } from './tunnel.js';
 import { isToken } from './token.js';
 import { refusalAuditFor, tunnelDepsOf, type EgressOptions } from './proxy.js';
+import { auditedTarget } from './http-message.js';
 
 /** RFC 1928 §6 reply codes. */
 const REPLY = {
@@ -86,8 +87,12 @@ export function createSocksProxy(options: EgressOptions): Server {
   const admit = createAdmitter(options, refusals);
   const tunnelDeps = tunnelDepsOf(options);
   // Before the request there is no target: the front door stands for it. Never the password.
-  const refuseHandshake = (code: 'invalid-request' | 'unauthenticated', why: string): void => {
-    refusals.refuse(code, 'connect', 'socks5', why);
+  const refuseHandshake = (
+    code: 'invalid-request' | 'unauthenticated',
+    why: string,
+    target = 'socks5',
+  ): void => {
+    refusals.refuse(code, 'connect', target, why);
   };
 
   async function handshake(client: Socket): Promise<void> {
@@ -95,7 +100,14 @@ export function createSocksProxy(options: EgressOptions): Server {
     const timer = setTimeout(() => client.destroy(), HANDSHAKE_LIMIT_MS);
     try {
       const [version, count] = await reader.read(2);
-      if (version !== 0x05) return void client.destroy(); // SOCKS4 and anything else: not spoken here
+      if (version !== 0x05) {
+        // SOCKS4 and anything else: not spoken here (SOCKS4 has no reply a client would read as why).
+        refuseHandshake(
+          'invalid-request',
+          `the client spoke SOCKS version ${version ?? '?'}; only SOCKS5 is spoken here`,
+        );
+        return void client.destroy();
+      }
       const methods = await reader.read(count ?? 0);
       const wanted = options.token === undefined ? 0x00 : 0x02;
       if (!methods.includes(wanted)) {
@@ -130,6 +142,10 @@ export function createSocksProxy(options: EgressOptions): Server {
         // Bytes as received: a NUL or any other control character makes the canonical parser refuse it.
         host = (await reader.read(length ?? 0)).toString('latin1');
       } else {
+        refuseHandshake(
+          'invalid-request',
+          `the SOCKS5 address type ${addressType ?? '?'} is not one the proxy reads`,
+        );
         reply(client, REPLY.addressNotSupported);
         client.end();
         return;
@@ -137,6 +153,11 @@ export function createSocksProxy(options: EgressOptions): Server {
       const port = (await reader.read(2)).readUInt16BE(0);
       if (command !== 0x01) {
         // BIND and UDP ASSOCIATE would open paths the policy does not describe (egress-proto-10).
+        refuseHandshake(
+          'invalid-request',
+          `the SOCKS5 command ${command === 0x02 ? 'BIND' : command === 0x03 ? 'UDP ASSOCIATE' : (command ?? '?')} is not supported: only CONNECT`,
+          auditedTarget(`${host}:${port}`).shown,
+        );
         reply(client, REPLY.commandNotSupported);
         client.end();
         return;

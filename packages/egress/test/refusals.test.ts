@@ -350,14 +350,80 @@ describe('redteam-11: a target the HTTP front door cannot parse is an audited de
     }
   });
 
-  it('a head past the size limit still gets 431, and no refusal event', async () => {
+  it('redteam-11: a head past the size limit gets 431, and a refusal event naming the target', async () => {
     const s = await session({ maxHeaderBytes: 1024 });
     try {
       const reply = await exchange(s.http, [
-        `GET http://allowed.test/ HTTP/1.1\r\nX-Big: ${'a'.repeat(4096)}\r\n\r\n`,
+        `GET http://allowed.test/?k=v HTTP/1.1\r\nProxy-Authorization: Basic ${OFFERED}\r\nX-Big: ${'a'.repeat(4096)}\r\n\r\n`,
       ]);
       assert.match(statusOf(reply), /^HTTP\/1\.1 431 /);
-      assert.deepEqual(s.records, []);
+      assert.deepEqual(
+        s.records.map((e) => [e.decision, e.decision_code, e.request?.action, e.request?.resource]),
+        [['deny', 'invalid-request', 'GET', 'http://allowed.test/?***']],
+      );
+      assert.match(s.records[0]?.reason ?? '', /larger than the proxy reads \(1024 bytes\)/);
+      assertNoToken(s.records);
+      assertValidEvents(s.records);
+    } finally {
+      s.close();
+    }
+  });
+
+  it('redteam-11: a request head that never finishes gets 408, and a refusal event', async () => {
+    const s = await session();
+    try {
+      const server = createEgressProxy({
+        engine: engine(),
+        sessionId: 'refusals',
+        audit: (r) => void s.records.push(r),
+        refusals: s.refusals,
+        resolver: () => Promise.resolve([PUB1]),
+        dial: noDial,
+        headersTimeoutMs: 300,
+      });
+      const port = await listen(server);
+      try {
+        const reply = await exchange(port, ['GET http://allowed.test/ HTTP/1.1\r\nX-Slow: 1\r\n']);
+        assert.match(statusOf(reply), /^HTTP\/1\.1 408 /);
+      } finally {
+        server.close();
+      }
+      assert.deepEqual(
+        s.records.map((e) => [e.decision, e.decision_code, e.request?.action]),
+        [['deny', 'invalid-request', 'request']],
+      );
+      assert.match(s.records[0]?.reason ?? '', /did not arrive in time/);
+    } finally {
+      s.close();
+    }
+  });
+
+  it('redteam-11: SOCKS4, an unknown address type and BIND / UDP ASSOCIATE are refused and audited', async () => {
+    const s = await session();
+    try {
+      const socks4 = await exchange(s.socks, [Buffer.from([0x04, 0x01, 0x01, 0xbb, 127, 0, 0, 1, 0x00])]);
+      assert.equal(socks4.length, 0, 'SOCKS4 gets no answer (it would not read ours)');
+      const greet = Buffer.from([0x05, 0x01, 0x00]);
+      const badType = await exchange(s.socks, [greet, Buffer.from([0x05, 0x01, 0x00, 0x09, 1, 2])]);
+      assert.equal(badType[3], 0x08, 'address type not supported');
+      const bindName = Buffer.from('allowed.test');
+      const bind = await exchange(s.socks, [
+        greet,
+        Buffer.from([0x05, 0x02, 0x00, 0x03, bindName.length, ...bindName, 0x01, 0xbb]),
+      ]);
+      assert.equal(bind[3], 0x07, 'command not supported');
+      assert.deepEqual(
+        s.records.map((e) => [e.decision, e.decision_code, e.request?.resource]),
+        [
+          ['deny', 'invalid-request', 'socks5'],
+          ['deny', 'invalid-request', 'socks5'],
+          ['deny', 'invalid-request', 'allowed.test:443'],
+        ],
+      );
+      assert.match(s.records[0]?.reason ?? '', /SOCKS version 4; only SOCKS5/);
+      assert.match(s.records[1]?.reason ?? '', /address type 9/);
+      assert.match(s.records[2]?.reason ?? '', /BIND is not supported/);
+      assertValidEvents(s.records);
     } finally {
       s.close();
     }
