@@ -168,7 +168,6 @@ export function createEgressProxy(options: EgressOptions): Server {
       requireHostHeader: false,
       // A client that never finishes its request head (slowloris) is answered 408 and audited.
       headersTimeout,
-      requestTimeout: 0,
       connectionsCheckingInterval: Math.min(5000, Math.max(50, headersTimeout / 4)),
     },
     (req, res) => {

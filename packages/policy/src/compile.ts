@@ -250,6 +250,17 @@ function compileArgs(
   return out;
 }
 
+/** `dir/**` with a literal `dir` under a fixed root: what a private grant may name. */
+function isWholeDirectory(p: PathPattern): boolean {
+  const last = p.segments.length - 1;
+  return (
+    p.root !== 'anywhere' &&
+    last >= 0 &&
+    p.segments[last]?.kind === 'any-depth' &&
+    p.segments.slice(0, last).every((s) => s.kind === 'literal')
+  );
+}
+
 /** The limits section, sizes parsed; a size that is not one is an error naming its key. */
 function compileLimits(c: Collector, doc: PolicyDocument): SessionLimits | undefined {
   const l = doc.limits;
@@ -414,9 +425,21 @@ export function compilePolicy(doc: PolicyDocument): { policy: CompiledPolicy; di
             : 'a private directory is one the session writes, and this rule only grants reading',
           effect !== 'allow' ? 'remove private from this rule' : 'add access: rw, or remove private',
         );
+      const paths = pathPatterns(c, r.paths, [...at, 'paths']);
+      // Only a whole directory can be replaced by the session's own: anything else would have to
+      // fall back to the host's, silently shared.
+      if (r.private === true)
+        for (const p of paths)
+          if (!isWholeDirectory(p))
+            c.error(
+              [...at, 'paths', r.paths.indexOf(p.text)],
+              'bad-private',
+              `"${p.text}" is not a whole directory, so it cannot be private`,
+              'write a directory followed by /** (~/.npm/**), or remove private',
+            );
       filesystem.push({
         ...common(r, effect, at),
-        paths: pathPatterns(c, r.paths, [...at, 'paths']),
+        paths,
         read: access !== 'write',
         write: access !== 'read',
         ...(r.private === true ? { isPrivate: true as const } : {}),

@@ -80,7 +80,7 @@ export const FilesystemRule = z.strictObject({
     .boolean()
     .optional()
     .describe(
-      "Allow rules that grant writing only: a session gets an empty directory of its own at each `dir/**` path, in memory and gone when it ends, instead of the host's directory. For tool caches: what a session writes there never reaches programs run outside it (sandbox.md case 48).",
+      "Allow rules that grant writing only: a session gets an empty directory of its own at each `dir/**` path (other patterns are errors), in memory and gone when it ends, instead of the host's directory. For tool caches: what a session writes there never reaches programs run outside it (sandbox.md case 48).",
     ),
 });
 export type FilesystemRule = z.infer<typeof FilesystemRule>;

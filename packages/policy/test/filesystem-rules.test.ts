@@ -534,6 +534,19 @@ describe('private directories', () => {
     );
   });
 
+  test('private names whole directories only: an exact path or a glob would fall back to the host’s', () => {
+    for (const path of ['~/.npmrc-cache', '~/.cache/*/x/**', '**/.cache/**', '~/.c*/**']) {
+      const d = assertLoadError(
+        `filesystem: { allow: [{ id: a, paths: ["${path}"], access: rw, private: true }] }`,
+        'bad-private',
+      );
+      assert.match(d.message, /is not a whole directory, so it cannot be private/, path);
+    }
+    engineFrom(
+      'filesystem: { allow: [{ id: a, paths: ["~/.npm/**", "/var/cache/x/**"], access: rw, private: true }] }',
+    );
+  });
+
   test('a private grant decides like any other grant; the anchors carry it for the sandbox', () => {
     const engine = engineFrom(
       'filesystem: { allow: [{ id: c, paths: ["~/.npm/**"], access: rw, private: true }] }',

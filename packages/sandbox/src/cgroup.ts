@@ -154,7 +154,7 @@ export function removeSessionCgroup(cgroup: SessionCgroup): void {
         break;
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT' || code !== 'EBUSY' || Date.now() > deadline) break;
+        if (code !== 'EBUSY' || Date.now() > deadline) break; // gone, or not ours to remove
         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
       }
     }

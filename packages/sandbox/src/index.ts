@@ -31,15 +31,6 @@ export {
   MCP_URL,
 } from './bwrap-args.js';
 export { hostView } from './host-view.js';
-export { cgroupTargets, createSessionCgroup, removeSessionCgroup, type SessionCgroup } from './cgroup.js';
-export {
-  effectiveLimits,
-  describeLimits,
-  unenforceable,
-  DEFAULT_PROCESSES,
-  DEFAULT_TMP_BYTES,
-  type EffectiveLimits,
-} from './limits.js';
 export { seccompProgram, seccompBytes, seccompArch, evaluateSeccomp, SECCOMP_SUMMARY } from './seccomp.js';
 export { PROTECTED_NAMES, PROTECTED_IN_GIT_DIR, gitdirOf } from './protected-paths.js';
 export {

@@ -227,10 +227,6 @@ export function planMounts(input: PlanInput): MountPlan {
       if (write.decision === 'allow') privateDirs.set(a.dir, write);
       continue;
     }
-    if (a.isPrivate)
-      notes.push(
-        `${a.text} (rule ${a.ref.rule}) is mounted as the host's: only whole directories (dir/**) can be private`,
-      );
     const fact = view.lstat(a.dir);
     if (fact === undefined) {
       // A writable directory that does not exist yet (a tool's cache on a fresh machine): the

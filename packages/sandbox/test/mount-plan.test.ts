@@ -665,15 +665,6 @@ describe('mount plan: private directories', () => {
       plan.notes.join('\n'),
     );
   });
-
-  it('a private grant that is not a whole directory is mounted as the host’s, with a note', () => {
-    const host = makeHost({ 'home/.npmrc-cache': 'x' });
-    const plan = planFor(host, {
-      allow: [WORKSPACE_RW, { id: 'one', paths: ['~/.npmrc-cache'], access: 'rw', private: true }],
-    });
-    assert.equal(seenAs(plan, join(host.home, '.npmrc-cache')), 'rw');
-    assert.ok(plan.notes.some((n) => n.includes('only whole directories (dir/**) can be private')));
-  });
 });
 
 describe('mount plan: audit mode', () => {
