@@ -4,6 +4,7 @@
 // audited through the session's refusal audit (refusals.ts), unreadable requests within its bound.
 
 import { canonicalHost, type Decision, type Engine, type NetworkRequest } from '@perimeter/policy';
+import type { HostRefusal } from './credentials.js';
 import type { RefusalAudit } from './refusals.js';
 import { systemResolver, type Resolver } from './resolve.js';
 
@@ -17,7 +18,9 @@ export interface AdmitterOptions {
   readonly engine: Engine;
   readonly resolver?: Resolver;
   /** Refuses names that carry a credential or a secret before they are decided or looked up. */
-  readonly credentials?: { readonly guard: { checkHost(host: string, port: number): string | undefined } };
+  readonly credentials?: {
+    readonly guard: { checkHost(host: string, port: number): HostRefusal | undefined };
+  };
 }
 
 /** Admission for one front door; `refusals` is the session's, shared with its other front doors. */
@@ -33,7 +36,8 @@ export function createAdmitter(
       const refused: Decision = {
         surface: 'network',
         action: request.method ?? 'connect',
-        resource: `${request.host.slice(0, 200)}:${request.port}`,
+        // The name as the guard shows it: what it carries is never written to the audit.
+        resource: `${leak.shown.slice(0, 200)}:${request.port}`,
         decision: 'deny',
         wouldDecision: 'deny',
         mode: 'enforce',
@@ -41,7 +45,7 @@ export function createAdmitter(
         matched: [],
         code: 'guard',
         guard: { code: 'secret-in-name', what: 'the name carries a secret', isLocked: true },
-        reason: leak,
+        reason: leak.reason,
       };
       refusals.record(refused, request);
       return { decision: refused };

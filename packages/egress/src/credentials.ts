@@ -21,6 +21,7 @@ import {
   scan,
   scanHost,
   scanJoined,
+  type KnownHit,
   type KnownMatcher,
 } from '@perimeter/detect';
 import type { Decision, Engine } from '@perimeter/policy';
@@ -73,6 +74,14 @@ export interface Inspection {
   readonly injected: readonly CredentialSlot[];
 }
 
+/** A host name refused by checkHost. */
+export interface HostRefusal {
+  /** The sentence the client is told (it never quotes the name). */
+  readonly reason: string;
+  /** The name as the audit may show it: what was found in it replaced by `***` (redactedHost). */
+  readonly shown: string;
+}
+
 export interface CredentialGuardOptions {
   readonly engine: Engine;
   readonly slots: readonly CredentialSlot[];
@@ -87,7 +96,7 @@ export interface CredentialGuard {
    * Why a host name must not be looked up or dialled: a real value, a placeholder or a secret
    * found in its labels (audited here). `host` as the client wrote it: case carries checksums.
    */
-  checkHost(host: string, port: number): string | undefined;
+  checkHost(host: string, port: number): HostRefusal | undefined;
   /** A stream that replaces the injected values' renderings by their placeholders' renderings. */
   scrubber(injected: readonly CredentialSlot[]): Transform;
   /** Rewrites one response header value the same way. */
@@ -143,14 +152,50 @@ function replaceAll(text: string, from: string, to: string): string {
   return text.split(from).join(to);
 }
 
+/** A string's UTF-8 bytes read as latin1: how Node hands over request bodies and header values. */
+const latin1 = (text: string): string => Buffer.from(text, 'utf8').toString('latin1');
+
+/**
+ * A host name as the audit may keep it: every span of it (a value, a placeholder or a secret found
+ * there) replaced by `***`, a run of overlapping or touching spans by one. A name whose lower-case
+ * form has another length (no offset can be trusted) is `***` whole.
+ */
+export function redactedHost(host: string, spans: readonly { start: number; end: number }[]): string {
+  if (host.toLowerCase().length !== host.length) return '***';
+  const hidden = new Array<boolean>(host.length).fill(false);
+  for (const { start, end } of spans)
+    for (let i = Math.max(0, start); i < Math.min(host.length, end); i++) hidden[i] = true;
+  let out = '';
+  for (let i = 0; i < host.length; i++) {
+    if (!hidden[i]) out += host[i] ?? '';
+    else if (i === 0 || !hidden[i - 1]) out += '***';
+  }
+  return out;
+}
+
 export function createCredentialGuard(options: CredentialGuardOptions): CredentialGuard {
   const ctx = { sessionId: options.sessionId ?? 'proxy' };
   const audit = (record: AuditRecord): void => options.audit?.(record);
   const dlp = options.dlp ?? 'block';
   const slots = options.slots;
   const bySlotId = new Map(slots.map((s) => [s.id, s]));
-  const values: KnownMatcher = knownMatcher(slots.map((s) => ({ id: s.id, value: s.value })));
-  const placeholders: KnownMatcher = knownMatcher(slots.map((s) => ({ id: s.id, value: s.placeholder })));
+  // Bodies and header values are read as latin1, so a value beyond ASCII is matched in its latin1
+  // form too (its UTF-8 bytes); its other renderings (base64, hex, percent, \u) are ASCII either way.
+  const both = (pick: (s: CredentialSlot) => string): KnownMatcher =>
+    knownMatcher(
+      slots.flatMap((s) => {
+        const value = pick(s);
+        const bytes = latin1(value);
+        return bytes === value
+          ? [{ id: s.id, value }]
+          : [
+              { id: s.id, value },
+              { id: s.id, value: bytes },
+            ];
+      }),
+    );
+  const values: KnownMatcher = both((s) => s.value);
+  const placeholders: KnownMatcher = both((s) => s.placeholder);
   // Host names are case-insensitive: clients and resolvers may lower-case what the agent wrote.
   const lowered = (pick: (s: CredentialSlot) => string): KnownMatcher =>
     knownMatcher(slots.map((s) => ({ id: s.id, value: pick(s).toLowerCase() })));
@@ -409,7 +454,6 @@ export function createCredentialGuard(options: CredentialGuardOptions): Credenti
 
   // What a response may echo of each slot's value, and what replaces it, worked out once per
   // session. Both as latin1 text: Node reads header values so, and the scrubber reads bodies so.
-  const latin1 = (text: string): string => Buffer.from(text, 'utf8').toString('latin1');
   const scrubPairs = new Map<CredentialSlot, [string, string][]>();
   for (const slot of slots) {
     // detect's renderings (raw, base64 at each alignment, hex, percent, JSON), paired one to one.
@@ -458,51 +502,55 @@ export function createCredentialGuard(options: CredentialGuardOptions): Credenti
     });
   }
 
-  function checkHost(host: string, port: number): string | undefined {
-    const where = `${host}:${port}`;
+  function checkHost(host: string, port: number): HostRefusal | undefined {
     const lower = host.toLowerCase();
-    const flat = lower.split('.').join('');
-    const hit = (m: KnownMatcher) => m.find(lower)[0] ?? m.find(flat)[0];
-    const real = hit(hostValues);
-    const realSlot = real ? bySlotId.get(real.id) : undefined;
-    if (real && realSlot) {
-      const d = { host, port, isVerifiedTls: false };
-      return leak(
-        'credential.leak',
-        'critical',
-        realSlot,
-        d,
-        `Refused: the host name carries the real value of credential "${realSlot.id}".`,
-        real.encoding,
-      ).reason;
-    }
-    const held = hit(hostPlaceholders);
-    const heldSlot = held ? bySlotId.get(held.id) : undefined;
-    if (held && heldSlot) {
-      const d = { host, port, isVerifiedTls: false };
-      return leak(
-        'credential.exfiltration',
-        'high',
-        heldSlot,
-        d,
-        `Refused: the host name carries the placeholder of credential "${heldSlot.id}".`,
-        held.encoding,
-      ).reason;
-    }
+    // The name without its dots (a value spelled across labels), and where each character was.
+    const at: number[] = [];
+    for (let i = 0; i < lower.length; i++) if (lower[i] !== '.') at.push(i);
+    const flat = at.map((i) => lower[i]).join('');
+    const hits = (m: KnownMatcher): KnownHit[] => [
+      ...m.find(lower),
+      ...m
+        .find(flat)
+        .map((h) => ({ ...h, start: at[h.start] ?? 0, end: (at[h.end - 1] ?? lower.length) + 1 })),
+    ];
+    const kinds = [
+      { type: 'credential.leak', severity: 'critical', what: 'real value', hits: hits(hostValues) },
+      {
+        type: 'credential.exfiltration',
+        severity: 'high',
+        what: 'placeholder',
+        hits: hits(hostPlaceholders),
+      },
+    ] as const;
     // A secret spelled across labels (ghp-xxxx.yyyy.exfil.example): refused before any lookup.
-    const found = scanHost(host).find((f) => f.confidence === 'high');
+    const findings = scanHost(host);
+    // Whatever the name is refused for, nothing found in it reaches the audit.
+    const shown = (): string => redactedHost(host, [...kinds.flatMap((k) => k.hits), ...findings]);
+    for (const { type, severity, what, hits: found } of kinds) {
+      const hit = found.find((h) => bySlotId.has(h.id));
+      const slot = hit ? bySlotId.get(hit.id) : undefined;
+      if (hit && slot) {
+        const name = shown();
+        const reason = `Refused: the host name carries the ${what} of credential "${slot.id}".`;
+        leak(type, severity, slot, { host: name, port, isVerifiedTls: false }, reason, hit.encoding);
+        return { reason, shown: name };
+      }
+    }
+    const found = findings.find((f) => f.confidence === 'high');
     if (found) {
+      const name = shown();
       const reason = `Refused: the host name carries what looks like a ${found.family} secret (${found.rule}, ${found.fingerprint}); it was not looked up.`;
       audit(
         alertRecord('network.secret', ctx, 'high', reason, {
           rule: found.rule,
           family: found.family,
           fingerprint: found.fingerprint,
-          destination: where,
+          destination: `${name}:${port}`,
           action: 'block',
         }),
       );
-      return reason;
+      return { reason, shown: name };
     }
     return undefined;
   }

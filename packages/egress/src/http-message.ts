@@ -3,7 +3,17 @@
 // a response, or raw on a socket no response object owns: CONNECT, and requests Node refused).
 
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
-import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
+import type { Transform } from 'node:stream';
+import { promisify } from 'node:util';
+import {
+  brotliDecompress,
+  createBrotliDecompress,
+  createGunzip,
+  createInflate,
+  gunzip,
+  inflate,
+  type ZlibOptions,
+} from 'node:zlib';
 
 /** Headers that belong to one hop and are never passed on. */
 export const HOP_BY_HOP: ReadonlySet<string> = new Set([
@@ -104,6 +114,17 @@ export const MAX_INSPECTED_BODY = 32 * 1024 * 1024;
 export type InspectableBody =
   { readonly raw: Buffer; readonly decoded: Buffer } | { readonly status: number; readonly reason: string };
 
+type Decode = (raw: Buffer, options: ZlibOptions) => Promise<Buffer>;
+
+// Asynchronous, so decoding up to MAX_INSPECTED_BODY bytes runs on the thread pool in chunks
+// rather than holding up every other connection of the proxy.
+const REQUEST_DECODERS: ReadonlyMap<string, Decode> = new Map<string, Decode>([
+  ['gzip', promisify<Buffer, ZlibOptions, Buffer>(gunzip)],
+  ['x-gzip', promisify<Buffer, ZlibOptions, Buffer>(gunzip)],
+  ['deflate', promisify<Buffer, ZlibOptions, Buffer>(inflate)],
+  ['br', promisify<Buffer, ZlibOptions, Buffer>(brotliDecompress)],
+]);
+
 /**
  * Reads a request body whole (at most `limit` bytes, and as much decoded) so it can be checked
  * before a byte of it leaves; a body that is too large or cannot be decoded is refused rather
@@ -126,20 +147,44 @@ export async function readInspectableBody(
   }
   const raw = Buffer.concat(chunks);
   const coding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
-  const options = { maxOutputLength: limit };
+  if (coding === 'identity' || coding === '') return { raw, decoded: raw };
+  const decode = REQUEST_DECODERS.get(coding);
+  if (decode === undefined)
+    return {
+      status: 415,
+      reason: `Refused: the request body's content coding "${coding}" cannot be inspected.`,
+    };
   try {
-    if (coding === 'identity' || coding === '') return { raw, decoded: raw };
-    if (coding === 'gzip' || coding === 'x-gzip') return { raw, decoded: gunzipSync(raw, options) };
-    if (coding === 'deflate') return { raw, decoded: inflateSync(raw, options) };
-    if (coding === 'br') return { raw, decoded: brotliDecompressSync(raw, options) };
+    return { raw, decoded: await decode(raw, { maxOutputLength: limit }) };
   } catch {
     return {
       status: 415,
       reason: `Refused: the ${coding} request body could not be decoded for inspection (or is larger than ${limit} bytes decoded).`,
     };
   }
-  return {
-    status: 415,
-    reason: `Refused: the request body's content coding "${coding}" cannot be inspected.`,
-  };
+}
+
+const RESPONSE_DECODERS: ReadonlyMap<string, () => Transform> = new Map<string, () => Transform>([
+  ['gzip', () => createGunzip()],
+  ['x-gzip', () => createGunzip()],
+  ['deflate', () => createInflate()],
+  ['br', () => createBrotliDecompress()],
+]);
+
+/**
+ * The streams that undo a response's Content-Encoding (codings listed in the order they were
+ * applied, so undone last first): none for identity, undefined when one cannot be undone.
+ */
+export function responseDecoders(contentEncoding: string | undefined): Transform[] | undefined {
+  const codings = (contentEncoding ?? '')
+    .split(',')
+    .map((c) => c.trim().toLowerCase())
+    .filter((c) => c !== '' && c !== 'identity');
+  const decoders: Transform[] = [];
+  for (const coding of codings.reverse()) {
+    const make = RESPONSE_DECODERS.get(coding);
+    if (make === undefined) return undefined;
+    decoders.push(make());
+  }
+  return decoders;
 }

@@ -26,4 +26,5 @@ export {
   type CredentialGuard,
   type CredentialSlot,
   type DlpAction,
+  type HostRefusal,
 } from './credentials.js';

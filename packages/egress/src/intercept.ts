@@ -7,13 +7,21 @@
 
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
+import { pipeline, type Duplex } from 'node:stream';
 import { connect as tlsConnect, TLSSocket, type ConnectionOptions, type SecureContext } from 'node:tls';
 import { decisionRecord, lifecycleRecord, type AuditRecord } from '@perimeter/audit';
 import { canonicalHost, parseAuthority, type Engine, type NetworkRequest } from '@perimeter/policy';
 import type { SessionCa } from './ca.js';
 import type { CredentialGuard, HttpHead } from './credentials.js';
-import { HOP_BY_HOP, headerSafe, readInspectableBody, refuseResponse } from './http-message.js';
+import {
+  HOP_BY_HOP,
+  auditedTarget,
+  headerSafe,
+  rawRefusal,
+  readInspectableBody,
+  refuseResponse,
+  responseDecoders,
+} from './http-message.js';
 import { closedRecord } from './tunnel.js';
 
 export interface InterceptOptions {
@@ -26,8 +34,6 @@ export interface InterceptOptions {
   readonly sessionId?: string;
   /** Extra TLS options for upstream connections (tests pass their CA; default: Node's roots). */
   readonly upstreamTls?: Pick<ConnectionOptions, 'ca'>;
-  /** Largest request body inspected (bytes; default MAX_INSPECTED_BODY); larger ones get 413. */
-  readonly maxBodyBytes?: number;
   readonly maxHeaderBytes?: number;
   readonly idleMs?: number;
 }
@@ -70,16 +76,14 @@ export function createInterceptor(options: InterceptOptions): { serve(c: Interce
   );
   server.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
     const reason = 'protocol upgrades (WebSocket) on an inspected connection are not supported yet';
-    audit(lifecycleRecord('network.refused', ctx, { target: req.url ?? '', reason }));
-    socket.end(
-      `HTTP/1.1 501 Not Implemented\r\nX-Perimeter-Reason: ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
-    );
+    // The target as the audit keeps it: its query (tokens travel there) replaced by ***.
+    audit(lifecycleRecord('network.refused', ctx, { target: auditedTarget(req.url ?? '').shown, reason }));
+    socket.end(rawRefusal(501, reason));
   });
 
   function serve(c: InterceptedConnection): void {
     const conn: Connection = { ...c, started: Date.now(), bytesIn: 0, bytesOut: 0 };
     if (c.early.length > 0) c.client.unshift(c.early);
-    let isRefused = false;
     let context: SecureContext;
     try {
       context = options.ca.contextFor(c.host);
@@ -96,7 +100,6 @@ export function createInterceptor(options: InterceptOptions): { serve(c: Interce
       SNICallback: (name, done) => {
         const sni = canonicalHost(name);
         if ('error' in sni || sni.host.name !== c.host) {
-          isRefused = true;
           fronting(c, `the TLS server name "${headerSafe(name)}" is not ${c.resource}`);
           done(new Error('server name mismatch'));
           return;
@@ -106,9 +109,11 @@ export function createInterceptor(options: InterceptOptions): { serve(c: Interce
     });
     tls.setTimeout(options.idleMs ?? 300_000, () => tls.destroy());
     tls.on('error', () => tls.destroy());
+    // A server name other than the CONNECT host fails the handshake in SNICallback: 'secure' is
+    // only ever reached with the right name or with none.
     tls.once('secure', () => {
       // A name was asked for in CONNECT; a client that names none in TLS is not the one vetted.
-      if (!tls.servername && !isRefused) {
+      if (!tls.servername) {
         fronting(c, 'the TLS ClientHello names no server');
         tls.destroy();
         return;
@@ -158,7 +163,7 @@ export function createInterceptor(options: InterceptOptions): { serve(c: Interce
       return;
     }
 
-    const read = await readInspectableBody(req, options.maxBodyBytes);
+    const read = await readInspectableBody(req);
     if ('status' in read) {
       refuse(read.status, read.reason);
       return;
@@ -220,20 +225,47 @@ export function createInterceptor(options: InterceptOptions): { serve(c: Interce
     });
     up.on('response', (answer) => {
       const injected = inspection.injected;
+      const isScrubbed = injected.length > 0;
+      // The scrubber reads the bytes as they travel: an answer compressed despite the identity
+      // asked for is decoded first, and goes to the agent decoded; one whose coding cannot be
+      // undone is refused, never passed on unscrubbed.
+      const status = answer.statusCode ?? 502;
+      const hasBody =
+        inspection.head.method.toUpperCase() !== 'HEAD' &&
+        status >= 200 &&
+        status !== 204 &&
+        status !== 304 &&
+        answer.headers['content-length'] !== '0';
+      const decoders = isScrubbed && hasBody ? responseDecoders(answer.headers['content-encoding']) : [];
+      if (decoders === undefined) {
+        answer.on('error', () => undefined);
+        answer.destroy();
+        refuse(
+          502,
+          `Refused: the answer from ${c.resource} is in a content coding the proxy cannot decode ("${headerSafe(answer.headers['content-encoding'] ?? '')}"), so the credential put in place could not be scrubbed from it.`,
+        );
+        return;
+      }
       const out: [string, string][] = [];
       for (let i = 0; i + 1 < answer.rawHeaders.length; i += 2) {
         const k = answer.rawHeaders[i] ?? '';
         const v = answer.rawHeaders[i + 1] ?? '';
         const lower = k.toLowerCase();
         if (HOP_BY_HOP.has(lower)) continue;
-        if (injected.length > 0 && lower === 'content-length') continue;
-        out.push([k, injected.length > 0 ? options.guard.scrubText(v, injected) : v]);
+        // What the agent gets is the scrubbed, decoded body: neither its length nor coding holds.
+        if (isScrubbed && (lower === 'content-length' || lower === 'content-encoding')) continue;
+        out.push([k, isScrubbed ? options.guard.scrubText(v, injected) : v]);
       }
-      res.writeHead(answer.statusCode ?? 502, out.flat());
+      res.writeHead(status, out.flat());
       answer.on('data', (chunk: Buffer) => (c.bytesIn += chunk.length));
-      if (injected.length > 0) answer.pipe(options.guard.scrubber(injected)).pipe(res);
-      else answer.pipe(res);
-      answer.on('error', () => res.destroy());
+      if (isScrubbed) {
+        pipeline([answer, ...decoders, options.guard.scrubber(injected), res], (e) => {
+          if (e) res.destroy();
+        });
+      } else {
+        answer.pipe(res);
+        answer.on('error', () => res.destroy());
+      }
     });
     up.end(body);
   }

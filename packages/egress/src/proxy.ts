@@ -95,8 +95,6 @@ export interface EgressOptions {
   readonly credentials?: {
     readonly guard: CredentialGuard;
     readonly ca: SessionCa;
-    /** Inspect every HTTPS connection to a name, not only those a binding or HTTP rule needs. */
-    readonly inspectAll?: boolean;
     /** TLS options for upstream connections of inspected requests (tests: their CA). */
     readonly upstreamTls?: Pick<ConnectionOptions, 'ca'>;
   };
@@ -360,7 +358,7 @@ export function createEgressProxy(options: EgressOptions): Server {
     const isInspected =
       interceptor !== undefined &&
       name !== undefined &&
-      (credentials?.inspectAll === true || options.engine.inspectionReason(name, port) !== undefined);
+      options.engine.inspectionReason(name, port) !== undefined;
     const request: NetworkRequest = {
       surface: 'network',
       host,

@@ -14,7 +14,7 @@ import {
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { crc32, gzipSync } from 'node:zlib';
+import { brotliCompressSync, crc32, deflateSync, gunzipSync, gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import type { AuditRecord } from '@perimeter/audit';
 import { createEngine, loadPolicies } from '@perimeter/policy';
@@ -48,9 +48,12 @@ const upstreamCa = createSessionCa({ commonName: 'Test public root' });
 const wrongCa = createSessionCa({ commonName: 'Not trusted' });
 const sessionCa = createSessionCa();
 const records: AuditRecord[] = [];
+/** Every record of every case: fresh() empties `records`, never this. */
+const everything: AuditRecord[] = [];
 let seen: { host: string; headers: IncomingMessage['headers']; body: string; url: string }[] = [];
 let upstream: HttpsServer;
 let badUpstream: HttpsServer;
+let encodingUpstream: HttpsServer;
 let plain: ReturnType<typeof createHttpServer>;
 let proxy: ReturnType<typeof createEgressProxy>;
 let proxyPort = 0;
@@ -79,14 +82,39 @@ function echo(req: IncomingMessage, res: ServerResponse): void {
   });
 }
 
+/**
+ * A server that compresses whatever the client accepts: the echo of Authorization in the coding
+ * X-Respond-Encoding names (gzip by default; `br, gzip` is brotli, then gzip; `compress` is sent
+ * as it is, uncompressed, under that name).
+ */
+function compressingEcho(req: IncomingMessage, res: ServerResponse): void {
+  req.resume();
+  req.on('end', () => {
+    const auth = req.headers.authorization ?? '';
+    seen.push({ host: req.headers.host ?? '', headers: req.headers, body: '', url: req.url ?? '' });
+    const coding = (req.headers['x-respond-encoding'] as string | undefined) ?? 'gzip';
+    let body = Buffer.from(JSON.stringify({ authorization: auth }));
+    for (const c of coding.split(',').map((x) => x.trim())) {
+      if (c === 'gzip') body = gzipSync(body);
+      if (c === 'deflate') body = deflateSync(body);
+      if (c === 'br') body = brotliCompressSync(body);
+    }
+    res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': coding });
+    res.end(body);
+  });
+}
+
 before(async () => {
   const sni = (ca: typeof upstreamCa) => (name: string, done: (e: Error | null, c?: unknown) => void) =>
     done(null, ca.contextFor(name));
   upstream = createHttpsServer({ SNICallback: sni(upstreamCa) as never }, echo);
   badUpstream = createHttpsServer({ SNICallback: sni(wrongCa) as never }, echo);
+  encodingUpstream = createHttpsServer({ SNICallback: sni(upstreamCa) as never }, compressingEcho);
   plain = createHttpServer(echo);
   await Promise.all(
-    [upstream, badUpstream, plain].map((s) => new Promise<void>((r) => s.listen(0, '127.0.0.1', r))),
+    [upstream, badUpstream, encodingUpstream, plain].map(
+      (s) => new Promise<void>((r) => s.listen(0, '127.0.0.1', r)),
+    ),
   );
   const engine = createEngine(
     loadPolicies([{ file: 'p.yaml', text: POLICY }]).policies.map((p) => p.policy),
@@ -112,6 +140,7 @@ before(async () => {
   ];
   const audit = (r: AuditRecord): void => {
     records.push(r);
+    everything.push(r);
   };
   proxy = createEgressProxy({
     engine,
@@ -133,7 +162,7 @@ before(async () => {
 let dialTarget: HttpsServer | ReturnType<typeof createHttpServer>;
 
 after(() => {
-  for (const s of [proxy, upstream, badUpstream, plain]) s.close();
+  for (const s of [proxy, upstream, badUpstream, encodingUpstream, plain]) s.close();
 });
 
 interface Echo {
@@ -146,6 +175,8 @@ interface Reply {
   status: number;
   headers: IncomingMessage['headers'];
   body: string;
+  /** The body's bytes as they arrived (over CONNECT). */
+  raw?: Buffer;
 }
 
 /** One HTTPS request through a CONNECT tunnel, trusting the session CA as the sandbox does. */
@@ -184,6 +215,7 @@ function viaConnect(
               status: res.statusCode ?? 0,
               headers: res.headers,
               body: Buffer.concat(chunks).toString(),
+              raw: Buffer.concat(chunks),
             });
             tls.destroy();
           });
@@ -301,6 +333,46 @@ describe('credential injection', () => {
     assert.equal(seen[0]?.headers['x-api-key'], 'ps-real-value-7f3a9c');
     assert.equal((JSON.parse(reply.body) as Echo).apiKey, placeholder('proxy-sets'));
   });
+
+  it('an answer compressed despite Accept-Encoding: identity is decoded and scrubbed, never passed on compressed', async () => {
+    fresh();
+    dialTarget = encodingUpstream;
+    const p = placeholder('github');
+    for (const coding of ['gzip', 'deflate', 'br', 'br, gzip']) {
+      const reply = await viaConnect('api.example.com', {
+        headers: { authorization: `Bearer ${p}`, 'x-respond-encoding': coding },
+      });
+      assert.equal(reply.status, 200, coding);
+      assert.equal(seen.at(-1)?.headers.authorization, `Bearer ${SECRET}`, 'the server got the real value');
+      assert.equal(reply.headers['content-encoding'], undefined, `${coding}: the agent gets it decoded`);
+      assert.equal((JSON.parse(reply.body) as Echo).authorization, `Bearer ${p}`, `${coding}: scrubbed`);
+      assert.ok(!(reply.raw ?? Buffer.alloc(0)).toString('latin1').includes(SECRET));
+    }
+  });
+
+  it('an answer in a coding the proxy cannot decode is refused with 502, its body not passed on', async () => {
+    fresh();
+    dialTarget = encodingUpstream;
+    const reply = await viaConnect('api.example.com', {
+      headers: { authorization: `Bearer ${placeholder('github')}`, 'x-respond-encoding': 'compress' },
+    });
+    assert.equal(seen.length, 1, 'the request went out');
+    assert.equal(reply.status, 502);
+    assert.match(reply.headers['x-perimeter-reason'] as string, /cannot decode/);
+    assert.ok(!reply.body.includes('authorization'), 'nothing of the answer reached the agent');
+  });
+
+  it('an answer to a request that carried no value passes as it came, compressed', async () => {
+    fresh();
+    dialTarget = encodingUpstream;
+    const reply = await viaConnect('api.example.com', {
+      path: '/plain',
+      headers: { 'accept-encoding': 'gzip' },
+    });
+    assert.equal(reply.status, 200);
+    assert.equal(reply.headers['content-encoding'], 'gzip');
+    assert.deepEqual(JSON.parse(gunzipSync(reply.raw ?? Buffer.alloc(0)).toString()), { authorization: '' });
+  });
 });
 
 describe('credential leaks', () => {
@@ -416,6 +488,80 @@ describe('credential leaks', () => {
     assert.ok(records.some((r) => r.type === 'credential.exfiltration'));
   });
 
+  it('egress-dlp-03: a host name refused for what it carries is audited with that part as ***, never whole', async () => {
+    fresh();
+    const token = githubToken();
+    const p = placeholder('github').toLowerCase();
+    const hosts = [
+      `${token.slice(0, 4).replace('_', '-')}${token.slice(4, 20)}.${token.slice(20)}.exfil.example.com`,
+      `${SECRET}.example.com`,
+      `x.${p.slice(0, 20)}.${p.slice(20)}.example.com`,
+    ];
+    for (const host of hosts) assert.equal((await viaConnect(host)).status, 403, host);
+    const text = JSON.stringify(records);
+    for (const form of [
+      token.slice(4, 20),
+      token.slice(20),
+      SECRET,
+      SECRET.toLowerCase(),
+      p.slice(0, 20),
+      p.slice(20),
+    ])
+      assert.ok(!text.includes(form), `no audit record holds ${form}`);
+    assert.deepEqual(
+      records.filter((r) => r.type === 'network.connect').map((r) => [r.decision, r.request?.resource]),
+      [
+        ['deny', '***.exfil.example.com:443'],
+        ['deny', '***.example.com:443'],
+        ['deny', 'x.***.example.com:443'],
+      ],
+    );
+    assert.deepEqual(
+      records
+        .filter((r) => r.outcome?.destination !== undefined)
+        .map((r) => [r.type, r.outcome?.destination]),
+      [
+        ['network.secret', '***.exfil.example.com:443'],
+        ['credential.leak', '***.example.com:443'],
+        ['credential.exfiltration', 'x.***.example.com:443'],
+      ],
+    );
+  });
+
+  it('a real value beyond ASCII, sent raw in a request body or header, is refused like an ASCII one', () => {
+    const engine = createEngine(
+      loadPolicies([{ file: 'p.yaml', text: POLICY }]).policies.map((p) => p.policy),
+      { context: { home: '/h', workspace: '/w' } },
+    );
+    const to = { host: 'other.example.com', port: 443, isVerifiedTls: true };
+    for (const value of ['ascii-secret-0123456789-x', 'pässwörd-0123456789-ß']) {
+      const slot = { ...(slots[0] as CredentialSlot), value };
+      const audited: AuditRecord[] = [];
+      const guard = createCredentialGuard({ engine, slots: [slot], audit: (r) => audited.push(r) });
+      // As the proxy reads a body: its bytes, here UTF-8.
+      const inBody = guard.inspect(
+        { method: 'POST', target: '/notes', headers: [['Content-Type', 'application/json']] },
+        Buffer.from(JSON.stringify({ note: value }), 'utf8'),
+        to,
+      );
+      assert.equal(inBody.refusal?.status, 403, `${value} in a body`);
+      // As Node hands a header value over: one latin1 character per byte.
+      const inHeader = guard.inspect(
+        { method: 'GET', target: '/', headers: [['X-Note', Buffer.from(value, 'utf8').toString('latin1')]] },
+        Buffer.alloc(0),
+        to,
+      );
+      assert.equal(inHeader.refusal?.status, 403, `${value} in a header`);
+      assert.deepEqual(
+        audited.map((r) => [r.type, r.severity, r.outcome?.encoding]),
+        [
+          ['credential.leak', 'critical', 'raw'],
+          ['credential.leak', 'critical', 'raw'],
+        ],
+      );
+    }
+  });
+
   it('a stored value with a line break is never put in a header', () => {
     const engine = createEngine(
       loadPolicies([{ file: 'p.yaml', text: POLICY }]).policies.map((p) => p.policy),
@@ -499,12 +645,6 @@ describe('credential leaks', () => {
     await ended;
     assert.equal(Buffer.concat(out).toString('utf8'), `before ${slot.placeholder} after`);
   });
-
-  it('egress-cred-08: no audit record of these cases holds the real value in any rendering', () => {
-    const text = JSON.stringify(records);
-    for (const form of [SECRET, Buffer.from(SECRET).toString('base64'), Buffer.from(SECRET).toString('hex')])
-      assert.ok(!text.includes(form));
-  });
 });
 
 describe('inspected HTTPS', () => {
@@ -538,5 +678,50 @@ describe('inspected HTTPS', () => {
   it('a host with no binding and no HTTP rule stays an opaque tunnel (the session CA is not used)', async () => {
     fresh();
     await assert.rejects(viaConnect('opaque.example.com'), /self.signed|unable to verify|certificate/i);
+  });
+
+  it('a WebSocket upgrade is refused (501) with the reason; the audit keeps its target without the query', async () => {
+    fresh();
+    const reply = await viaConnect('api.example.com', {
+      path: '/socket?access_token=query-secret-0123456789',
+      headers: {
+        connection: 'Upgrade',
+        upgrade: 'websocket',
+        'sec-websocket-version': '13',
+        'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+      },
+    });
+    assert.equal(reply.status, 501);
+    assert.equal(seen.length, 0);
+    assert.equal(records.find((r) => r.type === 'network.refused')?.outcome?.target, '/socket?***');
+    assert.ok(!JSON.stringify(records).includes('query-secret-0123456789'));
+    assert.match(reply.headers['x-perimeter-reason'] as string, /WebSocket/);
+    assert.match(reply.body, /WebSocket/, 'the reason is in the body too');
+  });
+});
+
+describe('the audit of every case', () => {
+  it('egress-cred-08: no audit record of any case above holds the real value in any rendering', () => {
+    // Every case's records (fresh() empties `records`, never `everything`), the leaks included.
+    assert.ok(
+      everything.some(
+        (r) => r.type === 'credential.leak' && r.outcome?.destination === 'api.example.com:443',
+      ),
+      'the real value sent in a header was recorded',
+    );
+    assert.ok(
+      everything.some(
+        (r) => r.type === 'credential.leak' && r.outcome?.destination === '***.example.com:443',
+      ),
+    );
+    assert.ok(everything.some((r) => r.type === 'credential.use'));
+    const text = JSON.stringify(everything);
+    const forms = [
+      SECRET,
+      SECRET.toLowerCase(),
+      Buffer.from(SECRET).toString('base64'),
+      Buffer.from(SECRET).toString('hex'),
+    ];
+    for (const form of forms) assert.ok(!text.includes(form), form);
   });
 });
