@@ -2,7 +2,9 @@
 // call goes through the same steps: the upstream's definition must be pinned (or trusted on first
 // use) and free of poisoning, the policy decides on the final request (list: server, tool and
 // annotations; call: arguments too), secrets are scanned both ways, and each step leaves an audit
-// event. A tool the agent may not use and a tool that does not exist fail the same way.
+// event. Prompts and resources take the tools' steps but pinning. A tool the agent may not use and
+// a tool that does not exist fail the same way. No text of an agent's request or of an upstream
+// (argument keys, an error, a server's standard error) reaches the audit or the agent unredacted.
 
 import type { AuditRecord, RecordContext } from '@perimeter/audit';
 import { alertRecord, decisionRecord, lifecycleRecord } from '@perimeter/audit';
@@ -24,11 +26,11 @@ import {
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import { definitionDiff, definitionHash } from './definition.js';
-import { collisions, exposedName, nameProblem } from './names.js';
-import { PinStoreError, type PinStore } from './pins.js';
+import { collisions, exposedName, nameProblem, type NamedEntry } from './names.js';
+import { PinStoreError, type PinStore, type PinView } from './pins.js';
 import { scanDefinition, type PoisoningFinding } from './poisoning.js';
-import { scanValue } from './secrets.js';
-import { Upstream, UpstreamUnavailable, type ListKind, type UpstreamSpec } from './upstream.js';
+import { scanValue, type SecretScan } from './secrets.js';
+import { Upstream, type ListKind, type UpstreamSpec } from './upstream.js';
 
 export interface GatewayOptions {
   readonly engine: Engine;
@@ -47,17 +49,34 @@ interface ToolEntry {
   readonly held?: string;
 }
 
+type NamedKind = 'prompts' | 'resources';
+
+/** A prompt (keyed by its exposed name) or a resource (keyed by its URI), with why it is held. */
+interface ItemEntry {
+  readonly server: string;
+  readonly item: Prompt | Resource;
+  readonly key: string;
+  readonly held?: string;
+}
+
 interface Session {
   readonly server: Server;
   agent(): { name?: string; version?: string } | undefined;
 }
 
-/**
- * The answer to a denied and to an unknown tool alike: JSON-RPC invalid params, `Tool NAME not
- * found` on the wire (an McpError would prefix its own "MCP error" text to the message it sends).
- */
+const LIST_KINDS: readonly ListKind[] = ['tools', 'prompts', 'resources'];
+const SINGULAR = { tools: 'tool', prompts: 'prompt', resources: 'resource' } as const;
+/** How long a string of an upstream's lifecycle event (a crash reason) may be in the audit. */
+const DETAIL_MAX = 300;
+
+/** A JSON-RPC error whose message goes on the wire as written (an McpError would prefix its own "MCP error" text). */
+function rpcError(code: number, message: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+/** The answer to a denied and to an unknown tool alike: JSON-RPC invalid params, `Tool NAME not found`. */
 function notFound(kind: 'Tool' | 'Prompt' | 'Resource', name: string): Error {
-  return Object.assign(new Error(`${kind} ${name} not found`), { code: ErrorCode.InvalidParams });
+  return rpcError(ErrorCode.InvalidParams, `${kind} ${name} not found`);
 }
 
 function hints(tool: Tool): McpRequest['annotations'] {
@@ -77,22 +96,59 @@ export class Gateway {
   readonly upstreams: readonly Upstream[];
   private readonly catalog: Map<string, McpCatalogEntry>;
   private readonly sessions = new Set<Session>();
+  /** Tools by exposed name, as of the last refresh (clashing names are left out). */
   private index = new Map<string, ToolEntry>();
+  /** Prompts by exposed name and resources by URI, as of their last refresh. */
+  private readonly items: Record<NamedKind, Map<string, ItemEntry>> = {
+    prompts: new Map(),
+    resources: new Map(),
+  };
+  /**
+   * The lists whose index may be out of date: an upstream said the list changed, crashed or came
+   * back. A call looks at an index only after it is rebuilt. Everything is stale at first.
+   */
+  private readonly stale = new Set<ListKind>(LIST_KINDS);
+  /** The pin store version the tool index was built from: another version (`pins approve`) makes it stale. */
+  private pinsSeen: string | undefined;
+  /** Whether the pin store was written since the flag was cleared (then pinsSeen needs a fresh stat). */
+  private pinsWritten = false;
   private pinStoreBroken = false;
-  private readonly poisoning = new Map<string, readonly PoisoningFinding[]>();
-  private readonly prompts = new Map<string, { server: string; item: Prompt }>();
-  private readonly resources = new Map<string, { server: string; item: Resource }>();
+  /** definitionHash by definition object: an upstream's cached list hands out the same objects until it changes. */
+  private readonly hashes = new WeakMap<object, string>();
+  /** Poisoning findings by definition object, with the generation of the other-server names they were scanned against. */
+  private readonly scans = new WeakMap<object, { names: number; findings: readonly PoisoningFinding[] }>();
+  /** Tool names by server, from the last listing of tools. */
+  private toolNames = new Map<string, readonly string[]>();
+  /** Per server, the other servers' tool names; the generation changes when the names do. */
+  private readonly others = new Map<
+    string,
+    { signature: string; names: ReadonlySet<string>; generation: number }
+  >();
+  /** Which servers' entries in `others` are up to date with `toolNames`. */
+  private readonly othersChecked = new Set<string>();
+  private generations = 0;
+  /** What each kind of listing holds back for its name or (prompts, resources) its content, already audited. */
+  private readonly announced = new Map<ListKind, ReadonlySet<string>>();
 
   constructor(private readonly options: GatewayOptions) {
     this.catalog = new Map(options.engine.mcpServers().map((e) => [e.server.id, e]));
     this.upstreams = options.servers.map(
       (spec) =>
         new Upstream(spec, {
-          onEvent: (id, event, detail) =>
+          onEvent: (id, event, detail) => {
+            // A server that crashed or came back may list something else.
+            if (event === 'crash' || event === 'ready') for (const kind of LIST_KINDS) this.stale.add(kind);
             this.record(
-              lifecycleRecord(`mcp.server.${event}`, this.options.context, { server: id, ...detail }),
-            ),
-          onListChanged: (_id, kind) => this.notify(kind),
+              lifecycleRecord(`mcp.server.${event}`, this.options.context, {
+                server: id,
+                ...redactedDetail(detail),
+              }),
+            );
+          },
+          onListChanged: (_id, kind) => {
+            this.stale.add(kind);
+            this.notify(kind);
+          },
         }),
     );
   }
@@ -146,7 +202,7 @@ export class Gateway {
 
   private async listTools(session: Session): Promise<{ tools: Tool[] }> {
     const started = performance.now();
-    const { entries, unavailable } = await this.refreshIndex();
+    const { entries, unavailable } = await this.refreshIndex(true);
     const tools: Tool[] = [];
     let hiddenByPolicy = 0;
     let held = 0;
@@ -187,9 +243,10 @@ export class Gateway {
     signal: AbortSignal,
   ): Promise<CallToolResult> {
     const started = performance.now();
-    let entry = this.index.get(name);
-    if (entry === undefined && this.index.size === 0)
-      entry = (await this.refreshIndex(), this.index.get(name));
+    // Scanned once, first: whatever becomes of the call (unknown, held, denied, refused, made),
+    // the audit keeps only the redacted copy of its arguments, keys included.
+    const scan = scanValue(args ?? {});
+    const entry = (await this.toolIndex()).get(name);
     const request: McpRequest = {
       surface: 'mcp',
       server: entry?.server ?? '(unknown)',
@@ -198,70 +255,50 @@ export class Gateway {
       args: args ?? {},
       ...(entry ? { annotations: hints(entry.tool) } : {}),
     };
+    const audited = auditedRequest(request, entry !== undefined, scan);
     if (entry === undefined || entry.held !== undefined) {
       this.recordCall(
         session,
-        request,
+        audited,
         undefined,
-        entry === undefined ? `no tool is exposed as ${name}` : `held: ${entry.held}`,
+        entry === undefined ? `no tool is exposed as ${audited.tool}` : `held: ${entry.held}`,
+        scan,
       );
       throw notFound('Tool', name);
     }
-    let decision = this.decide(request);
-    let approval: string | undefined;
-    if (decision.decision === 'ask') {
-      approval = await this.ask(
-        session,
-        `Allow the MCP tool ${name} (${entry.server}) to run with arguments: ${Object.keys(args ?? {}).join(', ') || 'none'}?`,
-      );
-      if (approval === 'approved') decision = { ...decision, decision: 'allow' };
-    }
-    if (decision.decision !== 'allow') {
-      this.recordCall(session, request, decision, approval ? `ask: ${approval}` : undefined);
-      throw notFound('Tool', name);
-    }
-    const scanned = scanValue(args ?? {});
-    const secrets = this.options.engine.mcpSecretsAction();
-    if (scanned.blocking.length > 0)
-      this.secretAlert(session, request, 'arguments', scanned.blocking, secrets);
-    if (scanned.blocking.length > 0 && secrets === 'block') {
-      this.recordCall(
-        session,
-        request,
-        { ...decision, decision: 'deny' },
-        `the arguments carry a secret: ${scanned.blocking.join(', ')}`,
-      );
+    const verdict = await this.authorize(
+      session,
+      request,
+      audited,
+      scan,
+      `Allow the MCP tool ${name} (${entry.server}) to run with arguments: ${argumentKeys(audited)}?`,
+    );
+    if (verdict === 'denied') throw notFound('Tool', name);
+    if (verdict === 'secret')
       return refusal(
-        `Perimeter refused this call: its arguments carry a secret (${scanned.blocking.join(', ')}). Nothing was sent to the tool.`,
+        `Perimeter refused this call: its arguments carry a secret (${scan.blocking.join(', ')}). Nothing was sent to the tool.`,
       );
-    }
-    this.recordCall(session, request, decision, approval ? `ask: ${approval}` : undefined, scanned.blocking);
-    const upstream = this.upstream(entry.server);
     const upstreamStarted = performance.now();
     let result: CallToolResult;
     try {
-      result = await upstream.callTool(
+      result = await this.upstream(entry.server).callTool(
         entry.tool.name,
-        scanned.blocking.length > 0 ? (scanned.redacted as Record<string, unknown>) : args,
+        scan.blocking.length > 0 ? (scan.redacted as Record<string, unknown>) : args,
         signal,
       );
     } catch (e) {
-      this.recordResult(session, request, {
-        error: errorText(e),
-        latency_ms: round(performance.now() - started),
-      });
-      if (e instanceof UpstreamUnavailable) throw new McpError(ErrorCode.InternalError, e.message);
-      throw e;
+      throw this.failed(session, audited, e, started);
     }
     const upstreamMs = performance.now() - upstreamStarted;
+    const secrets = this.options.engine.mcpSecretsAction();
     const out = scanValue({ content: result.content, structuredContent: result.structuredContent });
     if (out.blocking.length > 0) {
-      this.secretAlert(session, request, 'result', out.blocking, secrets);
+      this.secretAlert(session, audited, 'result', out.blocking, secrets);
       if (secrets === 'block')
         result = refusal(`Perimeter withheld this result: it carried a secret (${out.blocking.join(', ')}).`);
       else result = { ...result, ...(out.redacted as Pick<CallToolResult, 'content' | 'structuredContent'>) };
     }
-    this.recordResult(session, request, {
+    this.recordResult(session, audited, {
       latency_ms: round(performance.now() - started),
       upstream_ms: round(upstreamMs),
       gateway_ms: round(performance.now() - started - upstreamMs),
@@ -273,17 +310,11 @@ export class Gateway {
     return result;
   }
 
-  // -- prompts and resources: the same predicate, the prompt or resource name in the tool's place --
+  // -- prompts and resources: the tools' steps, the prompt or resource name in the tool's place ----
 
   private async listPrompts(session: Session): Promise<{ prompts: Prompt[] }> {
-    const prompts = await this.listNamed(
-      session,
-      'prompts',
-      (u) => u.listPrompts(),
-      this.prompts,
-      (server, p) => exposedName(server, p.name),
-    );
-    return { prompts };
+    const shown = await this.listItems(session, 'prompts');
+    return { prompts: shown.map((e) => ({ ...(e.item as Prompt), name: e.key })) };
   }
 
   private async getPrompt(
@@ -291,69 +322,72 @@ export class Gateway {
     name: string,
     args: Record<string, string> | undefined,
   ): Promise<Awaited<ReturnType<Upstream['getPrompt']>>> {
-    if (this.prompts.size === 0) await this.listPrompts(session);
-    return this.fetchNamed(session, 'Prompt', name, this.prompts.get(name), args ?? {}, (u, p) =>
-      u.getPrompt(p.name, args),
+    return this.fetchItem(session, 'prompts', name, args ?? {}, (u, item, sent) =>
+      u.getPrompt(item.name, args === undefined ? undefined : (sent as Record<string, string>)),
     );
   }
 
   private async listResources(session: Session): Promise<{ resources: Resource[] }> {
-    const resources = await this.listNamed(
-      session,
-      'resources',
-      (u) => u.listResources(),
-      this.resources,
-      (_s, r) => r.uri,
-    );
-    return { resources };
+    const shown = await this.listItems(session, 'resources');
+    return {
+      resources: shown.map((e) => ({ ...(e.item as Resource), name: exposedName(e.server, e.item.name) })),
+    };
   }
 
   private async readResource(
     session: Session,
     uri: string,
   ): Promise<Awaited<ReturnType<Upstream['readResource']>>> {
-    if (this.resources.size === 0) await this.listResources(session);
-    return this.fetchNamed(session, 'Resource', uri, this.resources.get(uri), { uri }, (u) =>
-      u.readResource(uri),
+    return this.fetchItem(session, 'resources', uri, { uri }, (u, _item, sent) =>
+      u.readResource(String(sent.uri)),
     );
   }
 
-  /** Lists prompts or resources of every upstream, indexed by `keyOf`, shown as SERVER__NAME where the policy allows. */
-  private async listNamed<T extends { name: string }>(
-    session: Session,
-    kind: 'prompts' | 'resources',
-    load: (u: Upstream) => Promise<T[]>,
-    index: Map<string, { server: string; item: T }>,
-    keyOf: (server: string, item: T) => string,
-  ): Promise<T[]> {
-    const shown: T[] = [];
-    index.clear();
-    for (const [server, list] of await this.gather(load)) {
-      for (const item of list) {
-        if (nameProblem(server, item.name) !== undefined) continue;
-        index.set(keyOf(server, item), { server, item });
-        if (this.decide({ surface: 'mcp', server, tool: item.name, action: 'list' }).decision !== 'deny')
-          shown.push({ ...item, name: exposedName(server, item.name) });
+  /** Lists prompts or resources of every upstream; shows those not held that the policy does not deny. */
+  private async listItems(session: Session, kind: NamedKind): Promise<ItemEntry[]> {
+    const started = performance.now();
+    const { entries, unavailable } = await this.refreshItems(kind, true);
+    const shown: ItemEntry[] = [];
+    let hiddenByPolicy = 0;
+    let held = 0;
+    for (const e of entries) {
+      if (e.held !== undefined) {
+        held++;
+        continue;
       }
+      const d = this.decide({ surface: 'mcp', server: e.server, tool: e.item.name, action: 'list' });
+      if (d.decision === 'deny') hiddenByPolicy++;
+      else shown.push(e);
     }
     this.record(
       this.withAgent(session, {
-        ...lifecycleRecord('mcp.list', this.options.context, { kind, shown: shown.length }),
+        ...lifecycleRecord('mcp.list', this.options.context, {
+          kind,
+          shown: shown.length,
+          hidden_by_policy: hiddenByPolicy,
+          held,
+          upstreams_unavailable: unavailable.join(','),
+          latency_ms: round(performance.now() - started),
+        }),
         category: 'evaluation',
       }),
     );
     return shown;
   }
 
-  /** Gets one prompt or reads one resource after the same decision as a tool call; unknown and denied fail alike. */
-  private async fetchNamed<T extends { name: string }, R>(
+  /** Gets one prompt or reads one resource through the steps of a tool call; unknown, held and denied fail alike. */
+  private async fetchItem<R>(
     session: Session,
-    kind: 'Prompt' | 'Resource',
+    kind: NamedKind,
     key: string,
-    found: { server: string; item: T } | undefined,
     args: Record<string, unknown>,
-    fetch: (u: Upstream, item: T) => Promise<R>,
+    fetch: (u: Upstream, item: Prompt | Resource, args: Record<string, unknown>) => Promise<R>,
   ): Promise<R> {
+    const started = performance.now();
+    const scan = scanValue(args);
+    const noun = kind === 'prompts' ? 'Prompt' : 'Resource';
+    if (this.stale.has(kind)) await this.refreshItems(kind, false);
+    const found = this.items[kind].get(key);
     const request: McpRequest = {
       surface: 'mcp',
       server: found?.server ?? '(unknown)',
@@ -361,32 +395,125 @@ export class Gateway {
       action: 'call',
       args,
     };
-    const decision = found ? this.decide(request) : undefined;
-    this.recordCall(
+    const audited = auditedRequest(request, found !== undefined, scan);
+    if (found === undefined || found.held !== undefined) {
+      this.recordCall(
+        session,
+        audited,
+        undefined,
+        found === undefined ? `no ${SINGULAR[kind]} is exposed as ${audited.tool}` : `held: ${found.held}`,
+        scan,
+      );
+      throw notFound(noun, key);
+    }
+    const verdict = await this.authorize(
       session,
       request,
-      decision,
-      found ? undefined : `no ${kind.toLowerCase()} is exposed as ${key}`,
+      audited,
+      scan,
+      kind === 'prompts'
+        ? `Allow the MCP prompt ${key} (${found.server}) with arguments: ${argumentKeys(audited)}?`
+        : `Allow reading the MCP resource ${redactedText(key)} (${found.server})?`,
     );
-    if (!found || decision?.decision !== 'allow') throw notFound(kind, key);
-    return this.scanned(session, request, await fetch(this.upstream(found.server), found.item));
+    if (verdict === 'denied') throw notFound(noun, key);
+    if (verdict === 'secret')
+      throw rpcError(
+        ErrorCode.InvalidParams,
+        `Perimeter refused this request: its arguments carry a secret (${scan.blocking.join(', ')}). Nothing was sent to the server.`,
+      );
+    const upstreamStarted = performance.now();
+    let result: R;
+    try {
+      result = await fetch(
+        this.upstream(found.server),
+        found.item,
+        scan.blocking.length > 0 ? (scan.redacted as Record<string, unknown>) : args,
+      );
+    } catch (e) {
+      throw this.failed(session, audited, e, started);
+    }
+    return this.scanned(session, audited, result, started, performance.now() - upstreamStarted);
   }
 
   /** Prompt and resource contents: a secret blocks the whole result or is redacted in place. */
-  private scanned<T>(session: Session, request: McpRequest, result: T): T {
+  private scanned<T>(
+    session: Session,
+    request: McpRequest,
+    result: T,
+    started: number,
+    upstreamMs: number,
+  ): T {
     const out = scanValue(result);
-    if (out.blocking.length > 0) {
-      const action = this.options.engine.mcpSecretsAction();
-      this.secretAlert(session, request, 'result', out.blocking, action);
-      if (action === 'block')
-        throw new McpError(
-          ErrorCode.InternalError,
-          `Perimeter withheld this result: it carried a secret (${out.blocking.join(', ')}).`,
-        );
-      return out.redacted as T;
+    const action = this.options.engine.mcpSecretsAction();
+    if (out.blocking.length > 0) this.secretAlert(session, request, 'result', out.blocking, action);
+    this.recordResult(session, request, {
+      latency_ms: round(performance.now() - started),
+      upstream_ms: round(upstreamMs),
+      gateway_ms: round(performance.now() - started - upstreamMs),
+      result_bytes: sizeOf(result),
+      secret_findings: out.blocking.length,
+      weak_findings: out.weak,
+    });
+    if (out.blocking.length === 0) return result;
+    if (action === 'block')
+      throw rpcError(
+        ErrorCode.InternalError,
+        `Perimeter withheld this result: it carried a secret (${out.blocking.join(', ')}).`,
+      );
+    return out.redacted as T;
+  }
+
+  // -- one call's steps: decide, ask, scan the arguments ---------------------------------------------
+
+  /**
+   * The policy's decision on the final request, a person's answer when it says ask, then the
+   * arguments' secrets: `denied` (audited; fail like an unknown name), `secret` (refused under
+   * `secrets: block`), or `allowed` (audited; send the arguments, redacted if they carry a secret).
+   */
+  private async authorize(
+    session: Session,
+    request: McpRequest,
+    audited: McpRequest,
+    scan: SecretScan,
+    question: string,
+  ): Promise<'denied' | 'secret' | 'allowed'> {
+    let decision = this.decide(request, audited);
+    let approval: string | undefined;
+    if (decision.decision === 'ask') {
+      approval = await this.ask(session, question);
+      if (approval === 'approved') decision = { ...decision, decision: 'allow' };
     }
-    this.recordResult(session, request, { result_bytes: sizeOf(result) });
-    return result;
+    const note = approval ? `ask: ${approval}` : undefined;
+    if (decision.decision !== 'allow') {
+      this.recordCall(session, audited, decision, note, scan);
+      return 'denied';
+    }
+    const secrets = this.options.engine.mcpSecretsAction();
+    if (scan.blocking.length > 0) this.secretAlert(session, audited, 'arguments', scan.blocking, secrets);
+    if (scan.blocking.length > 0 && secrets === 'block') {
+      this.recordCall(
+        session,
+        audited,
+        { ...decision, decision: 'deny' },
+        `the arguments carry a secret: ${scan.blocking.join(', ')}`,
+        scan,
+      );
+      return 'secret';
+    }
+    this.recordCall(session, audited, decision, note, scan);
+    return 'allowed';
+  }
+
+  /**
+   * An upstream's failure as the agent and the audit see it: its JSON-RPC code, its message with
+   * secrets redacted and the SDK's "MCP error N:" prefix said once (each client on the way adds
+   * one), and nothing else of what the upstream sent with it.
+   */
+  private failed(session: Session, request: McpRequest, e: unknown, started: number): Error {
+    const code = e instanceof McpError ? e.code : ErrorCode.InternalError;
+    const message = redactedText(errorText(e).replace(/^(?:MCP error -?\d+: )+/, ''));
+    this.recordResult(session, request, { error: message, latency_ms: round(performance.now() - started) });
+    return rpcError(code, message);
   }
 
   /** One `mcp.secret` event per call direction that carried a secret: rule and fingerprint, never the value. */
@@ -412,33 +539,43 @@ export class Gateway {
     );
   }
 
-  // -- the tool index: names, pins, poisoning ------------------------------------------------------
+  // -- the indexes: names, pins, poisoning ---------------------------------------------------------
 
-  /** Lists every upstream's tools (cached per upstream) and works out which ones may be shown at all. */
-  private async refreshIndex(): Promise<{ entries: ToolEntry[]; unavailable: string[] }> {
-    const listed = await this.gather((u) => u.listTools());
+  /**
+   * The tool index a call looks at: rebuilt first when a list changed, an upstream crashed or came
+   * back, or the pin store changed (an approval), so a call never runs a definition the index has
+   * not seen. It waits for upstreams that are starting, and starts none.
+   */
+  private async toolIndex(): Promise<ReadonlyMap<string, ToolEntry>> {
+    if (this.stale.has('tools') || this.pinsVersion() !== this.pinsSeen) await this.refreshIndex(false);
+    return this.index;
+  }
+
+  /**
+   * Lists every upstream's tools (cached per upstream) and works out which ones may be shown at
+   * all. `start`: connect upstreams that are down (a listing does; a call's refresh does not).
+   */
+  private async refreshIndex(start: boolean): Promise<{ entries: ToolEntry[]; unavailable: string[] }> {
+    this.stale.delete('tools'); // a change announced while listing makes it stale again
+    const listed = await this.gather((u) => u.listTools(start));
     const unavailable = this.upstreams.filter((u) => !listed.has(u.id)).map((u) => u.id);
+    this.learnToolNames(listed);
     const raw = [...listed].flatMap(([server, tools]) =>
       tools.map((tool) => ({ server, name: tool.name, tool })),
     );
     const clashes = collisions(raw);
-    // What a description may not talk about: the other servers' tools, by plain and exposed name.
-    const othersOf = new Map<string, Set<string>>();
-    for (const server of listed.keys())
-      othersOf.set(
-        server,
-        new Set(
-          raw.filter((r) => r.server !== server).flatMap((r) => [r.name, exposedName(r.server, r.name)]),
-        ),
-      );
+    const view = this.pinView();
+    this.pinsWritten = false;
+    const notices = new Map<string, () => AuditRecord>();
     const entries: ToolEntry[] = [];
     for (const r of raw) {
       const exposed = exposedName(r.server, r.name);
-      const hash = definitionHash(r.tool);
-      const clash = clashes.get(exposed);
-      const held = clash
-        ? `the name ${exposed} is produced by ${clash.map((c) => `${c.server}/${c.name}`).join(' and ')}; rename one server id`
-        : (nameProblem(r.server, r.name) ?? this.pinState(r.server, r.tool, hash, othersOf.get(r.server)));
+      const byName = this.nameHold('tools', exposed, r, clashes.get(exposed), notices);
+      const held =
+        byName ??
+        (typeof view === 'string'
+          ? `the pin store cannot be read (${view})`
+          : this.pinState(r.server, r.tool, view));
       entries.push({
         server: r.server,
         tool: r.tool,
@@ -446,40 +583,165 @@ export class Gateway {
         ...(held !== undefined ? { held } : {}),
       });
     }
+    this.announce('tools', notices);
+    this.pinsSeen = typeof view !== 'string' && !this.pinsWritten ? view.version : this.pinsVersion();
     this.index = new Map(entries.filter((e) => !clashes.has(e.exposed)).map((e) => [e.exposed, e]));
     return { entries, unavailable };
   }
 
-  /** pinProblem, failing closed: a pin store that cannot be read approves nothing. */
-  private pinState(server: string, tool: Tool, hash: string, others = new Set<string>()): string | undefined {
+  /**
+   * Lists every upstream's prompts or resources through the tools' steps: names that clash are
+   * held (a prompt's exposed name, a resource's URI), prompt names must suit clients (resources
+   * keep their URIs, whatever their names), and a definition with a poisoning finding is held.
+   * Prompts and resources are not pinned: what is held stays held while the upstream lists it so.
+   */
+  private async refreshItems(
+    kind: NamedKind,
+    start: boolean,
+  ): Promise<{ entries: ItemEntry[]; unavailable: string[] }> {
+    this.stale.delete(kind);
+    const [listed, tools] = await Promise.all([
+      this.gather<Prompt | Resource>((u) =>
+        kind === 'prompts' ? u.listPrompts(start) : u.listResources(start),
+      ),
+      this.gather((u) => u.listTools(start)),
+    ]);
+    this.learnToolNames(tools);
+    const unavailable = this.upstreams.filter((u) => !listed.has(u.id)).map((u) => u.id);
+    const raw = [...listed].flatMap(([server, items]) =>
+      items.map((item) => ({ server, name: item.name, item })),
+    );
+    const keyOf = (r: (typeof raw)[number]): string =>
+      kind === 'prompts' ? exposedName(r.server, r.name) : (r.item as Resource).uri;
+    const clashes = collisions(raw, keyOf);
+    const notices = new Map<string, () => AuditRecord>();
+    const entries: ItemEntry[] = [];
+    for (const r of raw) {
+      const key = keyOf(r);
+      const held =
+        this.nameHold(kind, key, r, clashes.get(key), notices) ?? this.poisoned(kind, key, r, notices);
+      entries.push({ server: r.server, item: r.item, key, ...(held !== undefined ? { held } : {}) });
+    }
+    this.announce(kind, notices);
+    this.items[kind].clear();
+    for (const e of entries) if (!clashes.has(e.key)) this.items[kind].set(e.key, e);
+    return { entries, unavailable };
+  }
+
+  /**
+   * Why a name cannot be shown: two (server, name) pairs that come out the same (both are held),
+   * or, for tools and prompts, a name outside the client rule. The hold is audited once.
+   */
+  private nameHold(
+    kind: ListKind,
+    key: string,
+    r: NamedEntry,
+    clash: readonly NamedEntry[] | undefined,
+    notices: Map<string, () => AuditRecord>,
+  ): string | undefined {
+    const reason = clash
+      ? `the ${kind === 'resources' ? 'URI' : 'name'} ${key} is produced by ${clash.map((c) => `${c.server}/${c.name}`).join(' and ')}; rename one server id`
+      : kind === 'resources'
+        ? undefined
+        : nameProblem(r.server, r.name);
+    if (reason === undefined) return undefined;
+    notices.set(`${r.server}\0${r.name}\0${key}\0${reason}`, () =>
+      alertRecord(
+        'mcp.name-held',
+        this.options.context,
+        'medium',
+        `${r.server}/${r.name}: ${reason}; hidden`,
+        { server: r.server, [SINGULAR[kind]]: kind === 'resources' ? key : r.name },
+      ),
+    );
+    return reason;
+  }
+
+  /** A prompt or resource whose definition has a poisoning finding: held, and audited once. */
+  private poisoned(
+    kind: NamedKind,
+    key: string,
+    r: { server: string; name: string; item: Prompt | Resource },
+    notices: Map<string, () => AuditRecord>,
+  ): string | undefined {
+    const findings = this.findingsFor(r.server, r.item);
+    if (findings.length === 0) return undefined;
+    const reason = `quarantined: ${findings.map((f) => `${f.kind} in ${f.where}`).join('; ')}`;
+    notices.set(`${r.server}\0${r.name}\0${key}\0${reason}`, () =>
+      alertRecord(
+        'mcp.quarantine',
+        this.options.context,
+        'high',
+        `${r.server}/${r.name}: ${reason}; hidden while the server lists it so`,
+        { server: r.server, [SINGULAR[kind]]: kind === 'resources' ? key : r.name },
+      ),
+    );
+    return reason;
+  }
+
+  /** Records the notices of one listing that the last listing of the same kind did not already record. */
+  private announce(kind: ListKind, notices: ReadonlyMap<string, () => AuditRecord>): void {
+    const before = this.announced.get(kind);
+    for (const [id, make] of notices) if (!before?.has(id)) this.record(make());
+    this.announced.set(kind, new Set(notices.keys()));
+  }
+
+  /** The pin store, read once for a whole listing; its error message when it cannot be read (alerted once). */
+  private pinView(): PinView | string {
     try {
-      const problem = this.pinProblem(server, tool, hash, others);
+      return this.options.pins.view();
+    } catch (e) {
+      if (!(e instanceof PinStoreError)) throw e;
+      this.pinStoreFailed(e);
+      return e.message;
+    }
+  }
+
+  /** The pin store's version now, or '' when it cannot be looked at. */
+  private pinsVersion(): string {
+    try {
+      return this.options.pins.version();
+    } catch {
+      return '';
+    }
+  }
+
+  private pinStoreFailed(e: PinStoreError): void {
+    if (this.pinStoreBroken) return;
+    this.pinStoreBroken = true;
+    this.record(
+      alertRecord('mcp.pin-store-error', this.options.context, 'high', e.message, { error: e.message }),
+    );
+  }
+
+  /** A write to the pin store, noted so that the index knows which version it was built from. */
+  private pinWrite<T>(write: () => T): T {
+    this.pinsWritten = true;
+    return write();
+  }
+
+  /** pinProblem, failing closed: a pin store that cannot be written approves nothing. */
+  private pinState(server: string, tool: Tool, view: PinView): string | undefined {
+    try {
+      const problem = this.pinProblem(server, tool, view);
       this.pinStoreBroken = false;
       return problem;
     } catch (e) {
       if (!(e instanceof PinStoreError)) throw e;
-      if (!this.pinStoreBroken) {
-        this.pinStoreBroken = true;
-        this.record(
-          alertRecord('mcp.pin-store-error', this.options.context, 'high', e.message, { error: e.message }),
-        );
-      }
+      this.pinStoreFailed(e);
       return `the pin store cannot be read (${e.message})`;
     }
   }
 
   /** Why a definition may not be shown yet (drift, a new tool awaiting approval, poisoning), or undefined. */
-  private pinProblem(
-    server: string,
-    tool: Tool,
-    hash: string,
-    others: ReadonlySet<string>,
-  ): string | undefined {
+  private pinProblem(server: string, tool: Tool, view: PinView): string | undefined {
     const definition = tool as unknown as Record<string, unknown>;
+    const hash = this.hashOf(tool);
+    const pins = this.options.pins;
     const policyPin = this.catalog.get(server)?.pins.get(tool.name);
-    const storePin = policyPin === undefined ? this.options.pins.approved(server, tool.name) : undefined;
+    const storePin = policyPin === undefined ? view.approved[server]?.[tool.name] : undefined;
     const pinned = policyPin ?? storePin?.hash;
-    const findings = this.findingsFor(server, tool, hash, others);
+    const findings = this.findingsFor(server, tool);
     // An explicit approval of this exact definition (policy pin, or a person with `pins approve`)
     // outranks the poisoning heuristics: someone read it. Trust on first use never does.
     const approvedByPerson = pinned === hash && (policyPin !== undefined || storePin?.by === 'user');
@@ -491,11 +753,14 @@ export class Gateway {
         pinned,
         `quarantined: ${findings.map((f) => `${f.kind} in ${f.where}`).join('; ')}`,
         'mcp.quarantine',
+        view,
       );
     }
     if (pinned === hash) {
-      this.options.pins.release(server, tool.name);
-      this.options.pins.remember(server, tool.name, { hash, definition });
+      if (view.pending[server]?.[tool.name] !== undefined)
+        this.pinWrite(() => pins.release(server, tool.name));
+      if (view.known[server]?.[tool.name]?.hash !== hash)
+        this.pinWrite(() => pins.remember(server, tool.name, { hash, definition }));
       return undefined;
     }
     if (pinned !== undefined)
@@ -506,16 +771,19 @@ export class Gateway {
         pinned,
         policyPin !== undefined ? 'differs from the policy pin' : 'differs from its approved pin',
         'mcp.drift',
+        view,
       );
     if (this.options.engine.mcpPinning() === 'tofu') {
-      this.options.pins.trustOnFirstUse(server, tool.name, hash);
-      this.options.pins.remember(server, tool.name, { hash, definition });
+      this.pinWrite(() => {
+        pins.trustOnFirstUse(server, tool.name, hash);
+        pins.remember(server, tool.name, { hash, definition });
+      });
       this.record(
         lifecycleRecord('mcp.pin', this.options.context, { server, tool: tool.name, hash, by: 'tofu' }),
       );
       return undefined;
     }
-    return this.hold(server, tool, hash, undefined, 'new tool waiting for approval', 'mcp.tool-held');
+    return this.hold(server, tool, hash, undefined, 'new tool waiting for approval', 'mcp.tool-held', view);
   }
 
   private hold(
@@ -525,21 +793,27 @@ export class Gateway {
     previous: string | undefined,
     reason: string,
     type: 'mcp.quarantine' | 'mcp.drift' | 'mcp.tool-held',
+    view: PinView,
   ): string {
+    const was = view.pending[server]?.[tool.name];
+    // Held already, exactly so: nothing to write, nothing new to say.
+    if (was?.hash === hash && was.reason === reason) return reason;
     const definition = tool as unknown as Record<string, unknown>;
-    const known = this.options.pins.known(server, tool.name);
+    const known = view.known[server]?.[tool.name];
     const diff =
       previous !== undefined && known?.hash !== previous
         ? ['differs from the pinned hash (the pinned definition itself is not on record here)']
         : definitionDiff(known?.definition, definition);
-    const isNew = this.options.pins.hold(server, tool.name, {
-      hash,
-      definition,
-      seenAt: new Date().toISOString(),
-      ...(previous !== undefined ? { previous } : {}),
-      reason,
-      diff,
-    });
+    const isNew = this.pinWrite(() =>
+      this.options.pins.hold(server, tool.name, {
+        hash,
+        definition,
+        seenAt: new Date().toISOString(),
+        ...(previous !== undefined ? { previous } : {}),
+        reason,
+        diff,
+      }),
+    );
     if (isNew) {
       this.record(
         alertRecord(
@@ -560,29 +834,61 @@ export class Gateway {
     return reason;
   }
 
-  /** Poisoning findings for one definition, remembered by hash (a definition is scanned once). */
-  private findingsFor(
-    server: string,
-    tool: Tool,
-    hash: string,
-    others: ReadonlySet<string>,
-  ): readonly PoisoningFinding[] {
-    const key = `${server}\0${hash}`;
-    const cached = this.poisoning.get(key);
-    if (cached) return cached;
-    const found = scanDefinition(tool, { names: others });
-    this.poisoning.set(key, found);
-    return found;
+  /** definitionHash, once per definition object. */
+  private hashOf(tool: Tool): string {
+    let hash = this.hashes.get(tool);
+    if (hash === undefined) {
+      hash = definitionHash(tool);
+      this.hashes.set(tool, hash);
+    }
+    return hash;
+  }
+
+  /** Remembers which tool names each listed server has: what other servers' descriptions may not mention. */
+  private learnToolNames(listed: ReadonlyMap<string, readonly Tool[]>): void {
+    this.toolNames = new Map([...listed].map(([server, tools]) => [server, tools.map((t) => t.name)]));
+    this.othersChecked.clear();
+  }
+
+  /** The other servers' tool names (plain and exposed), with a generation that changes when they do. */
+  private othersOf(server: string): { names: ReadonlySet<string>; generation: number } {
+    const last = this.others.get(server);
+    if (last && this.othersChecked.has(server)) return last;
+    const names = new Set<string>();
+    for (const [other, tools] of this.toolNames) {
+      if (other === server) continue;
+      for (const name of tools) names.add(name).add(exposedName(other, name));
+    }
+    const signature = [...names].sort().join('\n');
+    const now = last?.signature === signature ? last : { signature, names, generation: ++this.generations };
+    this.others.set(server, now);
+    this.othersChecked.add(server);
+    return now;
+  }
+
+  /**
+   * Poisoning findings for one definition (tool, prompt or resource). The scan of a definition
+   * object is kept while the other servers' tool names stay the same: the cross-server check
+   * depends on them, so a server that appears or changes its tools has every definition scanned again.
+   */
+  private findingsFor(server: string, definition: object): readonly PoisoningFinding[] {
+    const others = this.othersOf(server);
+    const cached = this.scans.get(definition);
+    if (cached?.names === others.generation) return cached.findings;
+    const findings = scanDefinition(definition, { names: others.names });
+    this.scans.set(definition, { names: others.generation, findings });
+    return findings;
   }
 
   // -- helpers -------------------------------------------------------------------------------------
 
-  private decide(request: McpRequest): Decision {
+  /** The policy's decision; `audited` is what a denial made here says (a policy that cannot decide denies). */
+  private decide(request: McpRequest, audited: McpRequest = request): Decision {
     try {
       return this.options.engine.decide(request);
     } catch (e) {
       // A policy that cannot decide denies (DESIGN.md: fail closed).
-      return gatewayDenial(request, `the policy could not decide: ${errorText(e)}`);
+      return gatewayDenial(audited, `the policy could not decide: ${errorText(e)}`);
     }
   }
 
@@ -632,27 +938,29 @@ export class Gateway {
     }
   }
 
+  /** An `mcp.call` event: `request` is the audited copy (its arguments redacted, keys included). */
   private recordCall(
     session: Session,
     request: McpRequest,
     decision: Decision | undefined,
-    note?: string,
-    secrets: readonly string[] = [],
+    note: string | undefined,
+    scan: SecretScan,
   ): void {
     const d = decision ?? gatewayDenial(request, note ?? 'unknown');
     const r = decisionRecord(d, request, this.options.context);
     const values = this.options.engine.mcpAuditArguments()
-      ? JSON.stringify(scanValue(request.args ?? {}).redacted).slice(0, 2_000)
+      ? JSON.stringify(request.args ?? {}).slice(0, 2_000)
       : undefined;
+    const secrets = scan.blocking.length;
     this.record(
       this.withAgent(session, {
         ...r,
         ...(note !== undefined && decision !== undefined ? { reason: `${d.reason}; ${note}` } : {}),
-        ...(values !== undefined || secrets.length > 0
+        ...(values !== undefined || secrets > 0
           ? {
               outcome: {
                 ...(values !== undefined ? { arguments: values } : {}),
-                ...(secrets.length > 0 ? { secret_findings: secrets.length, redacted: true } : {}),
+                ...(secrets > 0 ? { secret_findings: secrets, redacted: true } : {}),
               },
             }
           : {}),
@@ -686,6 +994,36 @@ export class Gateway {
   private record(record: AuditRecord): void {
     this.options.audit(record);
   }
+}
+
+/**
+ * What the audit keeps of a request: its arguments as the secret scan left them (keys included),
+ * and, for a name nothing is exposed as, that name redacted too (the agent chose it).
+ */
+function auditedRequest(request: McpRequest, isKnown: boolean, scan: SecretScan): McpRequest {
+  return {
+    ...request,
+    ...(isKnown ? {} : { tool: redactedText(request.tool) }),
+    args: scan.redacted as Record<string, unknown>,
+  };
+}
+
+function argumentKeys(audited: McpRequest): string {
+  return Object.keys(audited.args ?? {}).join(', ') || 'none';
+}
+
+function redactedText(text: string): string {
+  return scanValue(text).redacted as string;
+}
+
+/** An upstream's lifecycle detail for the audit: its text (a crash reason is the server's stderr) redacted, then shortened. */
+function redactedDetail(
+  detail: Readonly<Record<string, string | number | boolean>>,
+): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = {};
+  for (const [key, value] of Object.entries(detail))
+    out[key] = typeof value === 'string' ? redactedText(value).slice(0, DETAIL_MAX) : value;
+  return out;
 }
 
 /** A denial the gateway makes before the policy is asked (unknown or held tool) or when it cannot answer. */

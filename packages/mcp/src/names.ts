@@ -26,12 +26,16 @@ export interface NamedEntry {
 
 /**
  * Exposed names that more than one (server, name) pair produces, each with every pair that
- * produces it: `a__b` from server `a` tool `b__c`… and server `a__b` tool `c`.
+ * produces it: `a__b__c` from server `a` tool `b__c` and from server `a__b` tool `c`. `keyOf`
+ * names what must be unique when it is not the exposed name (a resource's URI).
  */
-export function collisions<T extends NamedEntry>(entries: readonly T[]): Map<string, T[]> {
+export function collisions<T extends NamedEntry>(
+  entries: readonly T[],
+  keyOf: (entry: T) => string = (e) => exposedName(e.server, e.name),
+): Map<string, T[]> {
   const byName = new Map<string, T[]>();
   for (const e of entries) {
-    const key = exposedName(e.server, e.name);
+    const key = keyOf(e);
     const list = byName.get(key);
     if (list) list.push(e);
     else byName.set(key, [e]);

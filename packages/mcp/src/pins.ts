@@ -49,10 +49,21 @@ interface PinFile {
   known?: Record<string, Record<string, KnownDefinition>>;
 }
 
+/** The whole store at one moment, for many look-ups from one read (a listing reads it once). */
+export interface PinView {
+  /** Which version of the file this is: it changes with every write, by anyone. */
+  readonly version: string;
+  readonly approved: Readonly<Record<string, Readonly<Record<string, ApprovedPin>>>>;
+  readonly pending: Readonly<Record<string, Readonly<Record<string, PendingDefinition>>>>;
+  readonly known: Readonly<Record<string, Readonly<Record<string, KnownDefinition>>>>;
+}
+
 export class PinStoreError extends Error {}
 
 const LOCK_STALE_MS = 10_000;
 const LOCK_WAIT_MS = 5_000;
+/** The version of a store that does not exist yet. */
+const ABSENT = 'absent';
 
 export class PinStore {
   /** The file as last parsed, with the stat that identifies that version of it. */
@@ -62,6 +73,17 @@ export class PinStore {
 
   approved(server: string, tool: string): ApprovedPin | undefined {
     return this.read().approved[server]?.[tool];
+  }
+
+  /** The store as it is on disk now (one stat; parsed again only when it changed). Read it, never change it. */
+  view(): PinView {
+    const { key, file } = this.current();
+    return { version: key, approved: file.approved, pending: file.pending, known: file.known ?? {} };
+  }
+
+  /** The version on disk now (one stat): compare with PinView.version to see whether anyone wrote since. */
+  version(): string {
+    return this.current().key;
   }
 
   /** Every approved pin and every held definition, for listing. */
@@ -99,6 +121,8 @@ export class PinStore {
 
   /** Records a definition the gateway holds back. Returns false when it was already recorded. */
   hold(server: string, tool: string, held: PendingDefinition): boolean {
+    const was = this.read().pending[server]?.[tool];
+    if (was?.hash === held.hash && was.reason === held.reason) return false;
     return this.update((f) => {
       const had = f.pending[server]?.[tool];
       if (had?.hash === held.hash && had.reason === held.reason) return false;
@@ -145,16 +169,25 @@ export class PinStore {
    * What it returns is shared: read it, never change it (update() parses its own copy).
    */
   private read(): PinFile {
-    let key: string;
+    return this.current().file;
+  }
+
+  private current(): { key: string; file: PinFile } {
+    const key = this.stat();
+    if (key === ABSENT) return { key, file: { version: 1, approved: {}, pending: {} } };
+    if (this.cached?.key !== key) this.cached = { key, file: this.parse() };
+    return this.cached;
+  }
+
+  /** The file's identity, size and change times (ABSENT when there is no file). */
+  private stat(): string {
     try {
       const st = statSync(this.file, { bigint: true });
-      key = `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+      return `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, approved: {}, pending: {} };
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return ABSENT;
       throw new PinStoreError(`cannot read the pin store ${this.file}: ${(e as Error).message}`);
     }
-    if (this.cached?.key !== key) this.cached = { key, file: this.parse() };
-    return this.cached.file;
   }
 
   private parse(): PinFile {

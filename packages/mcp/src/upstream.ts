@@ -52,7 +52,11 @@ export type UpstreamEvent = 'spawn' | 'ready' | 'crash' | 'unavailable';
 export type ListKind = 'tools' | 'prompts' | 'resources';
 
 export interface UpstreamHooks {
-  /** Lifecycle facts for the audit trail (spawn, ready, crash with its reason, unavailable). */
+  /**
+   * Lifecycle facts for the audit trail (spawn, ready, crash with its reason, unavailable). The
+   * reason is the server's own text (its standard error, an error message), whole and unscanned:
+   * the hook redacts and shortens it.
+   */
   onEvent(
     id: string,
     event: UpstreamEvent,
@@ -70,6 +74,8 @@ const BACKOFF_MAX_MS = 30_000;
 /** A connection that lived this long resets the backoff. */
 const HEALTHY_MS = 60_000;
 const CLIENT_INFO = { name: 'perimeter-mcp-gateway', version: '0.1.0' };
+/** How much of a server's standard error is kept for the reason of a crash. */
+const STDERR_KEPT = 2_000;
 
 export class Upstream {
   private client: Client | undefined;
@@ -111,8 +117,13 @@ export class Upstream {
     return this.connecting;
   }
 
-  async listTools(): Promise<Tool[]> {
-    return this.listed('tools', async (c) => {
+  /**
+   * The lists, cached until the server says they changed. With `start` false a server that is not
+   * connected and not connecting (waiting to restart) is unavailable at once: a call's look at the
+   * lists never waits for a server to start, nor starts one.
+   */
+  async listTools(start = true): Promise<Tool[]> {
+    return this.listed('tools', start, async (c) => {
       const out: Tool[] = [];
       let cursor: string | undefined;
       do {
@@ -124,14 +135,14 @@ export class Upstream {
     });
   }
 
-  async listPrompts(): Promise<Prompt[]> {
-    if (!(await this.connect()).getServerCapabilities()?.prompts) return [];
-    return this.listed('prompts', async (c) => (await c.listPrompts()).prompts);
+  async listPrompts(start = true): Promise<Prompt[]> {
+    if (!(await this.ready(start)).getServerCapabilities()?.prompts) return [];
+    return this.listed('prompts', start, async (c) => (await c.listPrompts()).prompts);
   }
 
-  async listResources(): Promise<Resource[]> {
-    if (!(await this.connect()).getServerCapabilities()?.resources) return [];
-    return this.listed('resources', async (c) => (await c.listResources()).resources);
+  async listResources(start = true): Promise<Resource[]> {
+    if (!(await this.ready(start)).getServerCapabilities()?.resources) return [];
+    return this.listed('resources', start, async (c) => (await c.listResources()).resources);
   }
 
   async callTool(
@@ -167,10 +178,16 @@ export class Upstream {
     await c?.close().catch(() => undefined);
   }
 
-  private listed<T>(kind: ListKind, load: (c: Client) => Promise<T[]>): Promise<T[]> {
+  /** connect(), or with `start` false only a connection that is there or under way. */
+  private ready(start: boolean): Promise<Client> {
+    if (start || this.client || this.connecting) return this.connect();
+    return Promise.reject(new UpstreamUnavailable(`the MCP server ${this.id} is not connected`));
+  }
+
+  private listed<T>(kind: ListKind, start: boolean, load: (c: Client) => Promise<T[]>): Promise<T[]> {
     let p = this.cache.get(kind) as Promise<T[]> | undefined;
     if (!p) {
-      p = this.connect().then(load);
+      p = this.ready(start).then(load);
       this.cache.set(kind, p);
       // A failed listing is not remembered: the next list asks again.
       p.catch(() => this.cache.delete(kind));
@@ -202,7 +219,10 @@ export class Upstream {
         // The server's own diagnostics are kept short and go nowhere near the agent's stream.
         let stderr = '';
         const keep = (chunk: Buffer): void => {
-          stderr = (stderr + chunk.toString('utf8')).slice(-2_000);
+          stderr += chunk.toString('utf8');
+          // The last lines only, each whole: a line cut in two could hold half a secret, which
+          // no scanner recognises.
+          if (stderr.length > STDERR_KEPT) stderr = stderr.slice(-STDERR_KEPT).replace(/^[^\n]*(\n|$)/, '');
         };
         let transport: Transport;
         if (t.launch) transport = new ProcessTransport(t.launch, keep);
@@ -239,7 +259,7 @@ export class Upstream {
       // Shut down while connecting: the failure is the shutdown's, not the server's.
       if (this.closed) throw new UpstreamUnavailable(`${this.id} is shut down`);
       this.lastError = e instanceof Error ? e.message : String(e);
-      this.hooks.onEvent(this.id, 'unavailable', { reason: this.lastError.slice(0, 300) });
+      this.hooks.onEvent(this.id, 'unavailable', { reason: this.lastError });
       this.scheduleRestart();
       throw new UpstreamUnavailable(`the MCP server ${this.id} is unavailable: ${this.lastError}`);
     }
@@ -301,7 +321,7 @@ export class Upstream {
     if (this.closed) return;
     if (Date.now() - this.connectedAt > HEALTHY_MS) this.failures = 0;
     this.lastError = reason || 'the server exited';
-    this.hooks.onEvent(this.id, 'crash', { reason: this.lastError.slice(0, 300) });
+    this.hooks.onEvent(this.id, 'crash', { reason: this.lastError });
     this.scheduleRestart();
     // Listings change when a server comes back: clients are told then.
   }
