@@ -260,7 +260,7 @@ void test(
       '.git',
       'git on the host still uses the workspace’s own common directory',
     );
-    const review = s.events.find((e) => e.type === 'session.review' && e.outcome?.severity === 'critical');
+    const review = s.events.find((e) => e.type === 'session.review' && e.severity === 'critical');
     assert.ok(review, 'a critical session.review event');
     assert.match(String(review.outcome?.planted_commondir), /\.git\/commondir$/);
     assert.equal(review.outcome?.disarmed, true);

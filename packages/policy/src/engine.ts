@@ -253,6 +253,20 @@ function argAt(args: Readonly<Record<string, unknown>> | undefined, path: readon
   return v;
 }
 
+/**
+ * The strictest `network.secrets` said (block, then redact, then audit), block when none says. In
+ * audit mode a secret is only recorded, never blocked or redacted (leaks of bound credentials still
+ * are: the credential guard decides those).
+ */
+function strictestSecretsAction(
+  said: readonly ('block' | 'redact' | 'audit')[],
+  isAudit: boolean,
+): 'block' | 'redact' | 'audit' {
+  if (isAudit) return 'audit';
+  if (said.length === 0 || said.includes('block')) return 'block';
+  return said.includes('redact') ? 'redact' : 'audit';
+}
+
 // ---------------------------------------------------------------------------------------------
 
 interface ExecEntry {
@@ -274,6 +288,14 @@ export class Engine {
   private readonly bindingsBySecret = new Map<string, CredentialBindingC[]>();
   private readonly credentialRules: CredentialRuleC[] = [];
   private readonly defaults: Record<Surface, DefaultEffect>;
+  /** The session-wide settings of the policies in force, combined once (the gateway asks per call). */
+  private readonly settings: {
+    readonly secretsAction: 'block' | 'redact' | 'audit';
+    readonly mcpPinning: 'approve' | 'tofu';
+    readonly mcpSecretsAction: 'block' | 'redact';
+    readonly mcpAuditArguments: boolean;
+    readonly sessionLimits: SessionLimits;
+  };
 
   constructor(policies: readonly CompiledPolicy[], options: EngineOptions) {
     const orgs = new Set(policies.map((p) => p.org));
@@ -333,6 +355,27 @@ export class Engine {
         isAudit,
       },
     };
+    const secrets = this.said((p) => p.networkSecrets);
+    const pinning = this.said((p) => p.mcpPinning);
+    const mcpSecrets = this.said((p) => p.mcpSecrets);
+    const auditArguments = this.said((p) => p.mcpAuditArguments);
+    const limits: { -readonly [K in keyof SessionLimits]: number } = {};
+    for (const key of ['processes', 'tmpBytes', 'openFiles', 'fileSizeBytes', 'memoryBytes'] as const) {
+      const values = this.said((p) => p.limits?.[key]);
+      if (values.length > 0) limits[key] = Math.min(...values);
+    }
+    this.settings = {
+      secretsAction: strictestSecretsAction(secrets, isAudit),
+      mcpPinning: pinning.length > 0 && pinning.every((a) => a === 'tofu') ? 'tofu' : 'approve',
+      mcpSecretsAction: mcpSecrets.length > 0 && mcpSecrets.every((a) => a === 'redact') ? 'redact' : 'block',
+      mcpAuditArguments: auditArguments.length > 0 && auditArguments.every((a) => a),
+      sessionLimits: limits,
+    };
+  }
+
+  /** What the policies in force say of one setting, in policy order; those that say nothing left out. */
+  private said<T>(of: (p: CompiledPolicy) => T | undefined): T[] {
+    return this.policies.map(of).filter((v): v is T => v !== undefined);
   }
 
   /**
@@ -377,12 +420,11 @@ export class Engine {
 
   /**
    * What the egress proxy does with a secret it finds in a request: the strictest `network.secrets`
-   * of the policies in force (block, then redact, then audit); block when none says.
+   * of the policies in force (block, then redact, then audit); block when none says; audit when
+   * every policy in force is in audit mode.
    */
   secretsAction(): 'block' | 'redact' | 'audit' {
-    const said = this.policies.map((p) => p.networkSecrets).filter((a) => a !== undefined);
-    if (said.length === 0 || said.includes('block')) return 'block';
-    return said.includes('redact') ? 'redact' : 'audit';
+    return this.settings.secretsAction;
   }
 
   /**
@@ -412,34 +454,22 @@ export class Engine {
    * in force (a layer can only tighten); absent when no policy sets it (the sandbox's default).
    */
   sessionLimits(): SessionLimits {
-    const least = (key: keyof SessionLimits): number | undefined => {
-      const said = this.policies.map((p) => p.limits?.[key]).filter((v) => v !== undefined);
-      return said.length > 0 ? Math.min(...said) : undefined;
-    };
-    const out: { -readonly [K in keyof SessionLimits]: number } = {};
-    for (const key of ['processes', 'tmpBytes', 'openFiles', 'fileSizeBytes', 'memoryBytes'] as const) {
-      const value = least(key);
-      if (value !== undefined) out[key] = value;
-    }
-    return out;
+    return { ...this.settings.sessionLimits };
   }
 
   /** What the gateway does with a tool no pin covers: the strictest `mcp.pinning` (approve unless all say tofu). */
   mcpPinning(): 'approve' | 'tofu' {
-    const said = this.policies.map((p) => p.mcpPinning).filter((a) => a !== undefined);
-    return said.length > 0 && said.every((a) => a === 'tofu') ? 'tofu' : 'approve';
+    return this.settings.mcpPinning;
   }
 
   /** What the gateway does with a secret in arguments or results: block unless every policy that says, says redact. */
   mcpSecretsAction(): 'block' | 'redact' {
-    const said = this.policies.map((p) => p.mcpSecrets).filter((a) => a !== undefined);
-    return said.length > 0 && said.every((a) => a === 'redact') ? 'redact' : 'block';
+    return this.settings.mcpSecretsAction;
   }
 
   /** Whether audit events may carry (redacted) argument values: only when some policy says so and none says no. */
   mcpAuditArguments(): boolean {
-    const said = this.policies.map((p) => p.mcpAuditArguments).filter((a) => a !== undefined);
-    return said.length > 0 && said.every((a) => a);
+    return this.settings.mcpAuditArguments;
   }
 
   /** Every credential binding in force for this subject, in policy order. */

@@ -285,7 +285,7 @@ export const McpSection = z.strictObject({
     .boolean()
     .optional()
     .describe(
-      'Record argument values (secrets redacted) in audit events, not just their keys. Defaults to false; every policy in force must say true.',
+      'Record argument values (secrets redacted) in audit events, not just their keys. Defaults to false; values are recorded when a policy in force says true and none says false.',
     ),
   allow: z.array(McpRule).optional(),
   ask: z.array(McpRule).optional(),

@@ -115,3 +115,20 @@ test('network.secrets: the strictest policy that says wins, block when none says
   assert.equal(of('redact', 'block'), 'block');
   assert.equal(of('audit', undefined), 'audit');
 });
+
+test('network.secrets: every policy in force in audit mode only records a secret, whatever they say', () => {
+  const of = (...docs: string[]): string => engineFrom(docs).secretsAction();
+  assert.equal(of('mode: audit\nnetwork:\n  secrets: block\n'), 'audit');
+  assert.equal(of('mode: audit\n', 'mode: audit\nnetwork:\n  secrets: redact\n'), 'audit');
+  // One policy enforcing: the strictest setting holds.
+  assert.equal(of('mode: audit\n', 'network:\n  secrets: redact\n'), 'redact');
+  assert.equal(of('mode: audit\nnetwork:\n  secrets: block\n', 'network: {}\n'), 'block');
+  // A group policy not in force for this subject does not count.
+  const group =
+    'apiVersion: perimeter/v1\nkind: Policy\nmetadata:\n  name: g\n  layer: group\n  groups: [ops]\nnetwork:\n  secrets: block\n';
+  assert.equal(engineFrom(['mode: audit\n', group]).secretsAction(), 'audit');
+  assert.equal(
+    engineFrom(['mode: audit\n', group], { subject: { groups: ['ops'] } }).secretsAction(),
+    'block',
+  );
+});

@@ -9,6 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Server } from 'node:net';
 import {
   Spool,
+  alertRecord,
   decisionRecord,
   lifecycleRecord,
   uuid7,
@@ -193,9 +194,9 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
     credentials = sessionCredentials(engine, {
       ctx,
       audit: record,
-      // In audit mode a finding is recorded, never refused (leaks of bound credentials still are).
-      dlp:
-        policies.length > 0 && policies.every((x) => x.mode === 'audit') ? 'audit' : engine.secretsAction(),
+      // In audit mode a finding is recorded, never refused (the engine says so; leaks of bound
+      // credentials still are refused).
+      dlp: engine.secretsAction(),
     });
   } catch (e) {
     spool.close();
@@ -366,11 +367,16 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
       // Git on the host would take config and hooks from wherever these point: renamed aside.
       const failed = disarmCommonDirs(findings.plantedCommonDirs);
       record(
-        lifecycleRecord('session.review', ctx, {
-          severity: 'critical',
-          planted_commondir: findings.plantedCommonDirs.join(',').slice(0, 500),
-          disarmed: failed.length === 0,
-        }),
+        alertRecord(
+          'session.review',
+          ctx,
+          'critical',
+          `the session planted a commondir (git would take config and hooks from where it points); ${failed.length === 0 ? 'renamed aside' : 'not renamed'}`,
+          {
+            planted_commondir: findings.plantedCommonDirs.join(',').slice(0, 500),
+            disarmed: failed.length === 0,
+          },
+        ),
       );
       ui.err(
         `perimeter: the session planted ${findings.plantedCommonDirs.join(', ')} (git would run hooks and config from where it points); ${failed.length === 0 ? `renamed to *${DISARMED_SUFFIX}` : `could not rename ${failed.join(', ')}: remove it before running git here`}`,
@@ -379,11 +385,16 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
     if (findings && (findings.changed.length > 0 || findings.newRepositories.length > 0)) {
       // What runs later outside the sandbox and could not be made read-only: for a person to review.
       record(
-        lifecycleRecord('session.review', ctx, {
-          severity: findings.newRepositories.length > 0 ? 'high' : 'medium',
-          changed_files: findings.changed.join(',').slice(0, 500),
-          new_repositories: findings.newRepositories.join(',').slice(0, 500),
-        }),
+        alertRecord(
+          'session.review',
+          ctx,
+          findings.newRepositories.length > 0 ? 'high' : 'medium',
+          'the session changed what runs later outside the sandbox: review before running anything there',
+          {
+            changed_files: findings.changed.join(',').slice(0, 500),
+            new_repositories: findings.newRepositories.join(',').slice(0, 500),
+          },
+        ),
       );
       const parts = [
         ...(findings.changed.length > 0 ? [`changed ${findings.changed.join(', ')}`] : []),
