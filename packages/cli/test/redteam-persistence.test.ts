@@ -268,6 +268,43 @@ void test(
 );
 
 void test(
+  'redteam-43 a commondir planted in a repository of another writable directory is found and renamed aside too',
+  { skip },
+  async (t) => {
+    const f = fixture(t);
+    gitRepo(f.workspace);
+    // Another project the session may write (f.other is denied by the red-team policy).
+    const other = join(f.root, 'proj2');
+    gitRepo(other);
+    const policy = policyYaml(f, {
+      fsAllow: [`{ id: second-project, paths: ["${other}/**"], access: rw }`],
+    });
+    const s = await runSession(
+      f,
+      [
+        `cd ${other}`,
+        'git init -q --bare .evil && cp -r .git/objects .git/refs .git/HEAD .evil/',
+        'printf "#!/bin/sh\\necho PWNED\\n" > .evil/hooks/pre-commit && chmod +x .evil/hooks/pre-commit',
+        'echo ../.evil > .git/commondir',
+      ].join('\n'),
+      { policy },
+    );
+    assertEndedNormally(s);
+    const planted = join(other, '.git/commondir');
+    assert.ok(s.stderr.includes(`planted ${planted}`), show(s));
+    assert.equal(
+      host('git', ['-C', other, 'rev-parse', '--git-common-dir']).trim(),
+      '.git',
+      'git on the host still uses the other repository’s own common directory',
+    );
+    const review = s.events.find((e) => e.type === 'session.review' && e.severity === 'critical');
+    assert.ok(review, 'a critical session.review event');
+    assert.equal(review.outcome?.planted_commondir, planted);
+    assert.equal(review.outcome?.disarmed, true);
+  },
+);
+
+void test(
   'redteam-43 a linked worktree cannot reach its common git directory; planted gitdir links widen nothing',
   { skip },
   async (t) => {

@@ -10,6 +10,7 @@ import {
   openSync,
   readSync,
   readdirSync,
+  readlinkSync,
   realpathSync,
 } from 'node:fs';
 import { userInfo } from 'node:os';
@@ -40,6 +41,14 @@ export function openRegularFile(path: string): number | undefined {
   return undefined;
 }
 
+function realpathOf(path: string): string | undefined {
+  try {
+    return realpathSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
 export const hostView: HostView = {
   lstat(path: string): EntryFact | undefined {
     try {
@@ -50,9 +59,10 @@ export const hostView: HostView = {
       return undefined;
     }
   },
-  realpath(path: string): string | undefined {
+  realpath: realpathOf,
+  readlink(path: string): string | undefined {
     try {
-      return realpathSync(path);
+      return readlinkSync(path);
     } catch {
       return undefined;
     }
@@ -101,11 +111,16 @@ export const hostView: HostView = {
   },
   userHome(user: string): string | undefined {
     // Node looks up only the user running it (getpwuid); any other user's home stays unknown.
+    // Canonical, as the home the plan is given is: with /home a symlink to /var/home, ~me/hooks
+    // is found in a writable /var/home/me.
+    let home: string;
     try {
       const me = userInfo();
-      return me.username === user ? me.homedir : undefined;
+      if (me.username !== user) return undefined;
+      home = me.homedir;
     } catch {
       return undefined;
     }
+    return realpathOf(home) ?? home;
   },
 };

@@ -42,6 +42,8 @@ export interface HostView {
   lstat(path: string): EntryFact | undefined;
   /** The canonical path with every symlink resolved, or undefined when it does not resolve. */
   realpath(path: string): string | undefined;
+  /** A symlink's target as written (relative to its directory unless absolute); undefined for anything else. */
+  readlink(path: string): string | undefined;
   /** Directory entries with their types (from the directory itself: no lstat), or undefined when unreadable. */
   list(path: string): readonly DirEntry[] | undefined;
   /**
@@ -49,7 +51,7 @@ export interface HostView {
    * FIFO is never waited on), not UTF-8, or too large to read whole (never cut short).
    */
   readText(path: string): string | undefined;
-  /** A user's home directory, as git's `~user/` finds it; undefined when not known. */
+  /** A user's home directory, as git's `~user/` finds it, canonical; undefined when not known. */
   userHome(user: string): string | undefined;
 }
 
@@ -83,7 +85,11 @@ export interface MountPlan {
   readonly hidden: readonly { readonly path: string; readonly decision: Decision }[];
   /** Things a person should know: patterns that cannot be mounted, scans cut short. */
   readonly notes: readonly string[];
-  /** The git directories the walk of the workspace found (for the review after the session). */
+  /**
+   * Every git directory the plan found, in the workspace and in the other writable roots: each
+   * repository's own and common directory, and each `.git` file (for the review after the
+   * session, which looks for a `commondir` planted in any of them).
+   */
   readonly gitDirs: readonly string[];
 }
 
@@ -142,6 +148,20 @@ function parentOf(path: string): string {
   const i = path.lastIndexOf('/');
   return i <= 0 ? '/' : path.slice(0, i);
 }
+
+/**
+ * A file git reads, as text; undefined when it is missing (git skips it, or finds no repository).
+ * One that exists but cannot be read (a FIFO the session planted, over 1 MiB, not UTF-8) refuses
+ * the launch: what git takes from it cannot be checked, and git may read it anyway.
+ */
+function readOrRefuse(view: HostView, path: string, message: string, fix: string): string | undefined {
+  const text = view.readText(path);
+  if (text !== undefined || view.lstat(path) === undefined) return text;
+  throw new PlanError(message, fix);
+}
+
+/** The most symlinks the kernel follows in one path (MAXSYMLINKS): past that, ELOOP. */
+const MAX_SYMLINKS = 40;
 
 /** git's own limit on nested includes (config.c, MAX_INCLUDE_DEPTH): deeper, git dies. */
 const MAX_INCLUDE_DEPTH = 10;
@@ -379,6 +399,75 @@ export function planMounts(input: PlanInput): MountPlan {
       `replace the symlink with the file or directory itself, or move it out of the writable directory`,
     );
   };
+  const isInWritableRoot = (path: string): boolean => writableRoots.some((r) => isUnder(path, r.dest));
+  /**
+   * Paths git reaches through, inside a writable root, that must stay as they are (holdPath): a
+   * git directory a `.git` file or a `commondir` names, a directory a `..` climbs out of. Held once
+   * the rest of the plan is made, so a read-only bind made later at one of their directories (a
+   * repository's `.git/modules`) is not preceded by a writable pin there.
+   */
+  const held = new Map<string, string>();
+  /**
+   * An absolute path as git on the host reaches it, in the form the plan protects: `.` and empty
+   * parts dropped. Outside every writable root each symlink is followed (the session cannot change
+   * those, and roots are known by their canonical paths: with `/home` a symlink to `/var/home`,
+   * `/home/me/ws/hooks` is in the writable root `/var/home/me/ws`). From a writable root down the
+   * path is kept as written, so protect() and holdPath refuse a symlink there instead of following
+   * one the session could swap. `..` climbs from where the path so far really is; climbing out of a
+   * directory inside a writable root holds the way to it.
+   */
+  const resolvePath = (path: string): string => {
+    const parts = path.split('/').reverse();
+    let at = '/';
+    let links = 0;
+    for (let part = parts.pop(); part !== undefined; part = parts.pop()) {
+      if (part === '' || part === '.') continue;
+      if (part === '..') {
+        if (isInWritableRoot(at) && !writableRoots.some((r) => r.dest === at)) {
+          held.set(at, 'a git path climbs out of it');
+          at = parentOf(at);
+        } else at = parentOf(view.realpath(at) ?? at);
+        continue;
+      }
+      at = join(at, part);
+      if (isInWritableRoot(at) || view.lstat(at)?.type !== 'symlink') continue;
+      const target = view.readlink(at);
+      if (target === undefined || ++links > MAX_SYMLINKS)
+        throw new PlanError(
+          `${at} is a symlink that cannot be followed (unreadable, or one of more than ${MAX_SYMLINKS} on the way), and git reaches ${path} through it, so what git reads or runs there cannot be protected`,
+          'fix or remove the symlink, or write the path out without it',
+        );
+      parts.push(...target.split('/').reverse());
+      at = target.startsWith('/') ? '/' : parentOf(at);
+    }
+    return at;
+  };
+  /**
+   * Keeps the way from the writable root holding `path` down to it as it is at launch: a symlink on
+   * the way could be swapped after launch, so it refuses the launch; each directory on it is pinned
+   * (case 28: it cannot be renamed and replaced); the first missing component is blocked, and an
+   * existing file on the way is read-only, so nothing new can be put there.
+   */
+  const holdPath = (path: string, why: string): void => {
+    const root = writableRoots.find((r) => isUnder(path, r.dest) && path !== r.dest);
+    if (!root) return;
+    let at = root.dest;
+    for (const part of path.slice(root.dest.length + 1).split('/')) {
+      at = join(at, part);
+      if (isCovered(at) || isUnderReadOnly(at)) return; // nothing there can change
+      const fact = view.lstat(at);
+      if (fact === undefined) {
+        blockCreation(path, root, why);
+        return;
+      }
+      if (fact.type === 'symlink') refuseSymlink(at, view.realpath(at));
+      if (fact.type !== 'dir') {
+        readOnly(at, fact, why);
+        return;
+      }
+      pin(at, fact);
+    }
+  };
 
   // 2. Denials inside what is mounted.
   const hidden: { path: string; decision: Decision }[] = [];
@@ -460,24 +549,28 @@ export function planMounts(input: PlanInput): MountPlan {
   };
   const isGitDir = (dir: string): boolean =>
     view.lstat(join(dir, 'HEAD'))?.type === 'file' && view.lstat(join(dir, 'objects'))?.type === 'dir';
-  /**
-   * A file that tells git where a repository is (a `.git` file, `commondir`): its text, undefined
-   * when missing. One that exists but cannot be read (a FIFO the session planted, over 1 MiB, not
-   * UTF-8) refuses the launch: where it sends git cannot be checked, and git may read it anyway.
-   */
-  const readPointer = (path: string): string | undefined => {
-    const text = view.readText(path);
-    if (text !== undefined || view.lstat(path) === undefined) return text;
-    throw new PlanError(
+  /** A file that tells git where a repository is (a `.git` file, `commondir`): its text, undefined when missing. */
+  const readPointer = (path: string): string | undefined =>
+    readOrRefuse(
+      view,
+      path,
       `${path} tells git where a repository is, and it cannot be read (not a regular UTF-8 file of at most 1 MiB), so the hooks and config git would use through it cannot be checked`,
       'make it a readable file, or remove it',
     );
+  /**
+   * Where a pointer sends git, as resolvePath writes it: a symlink inside a writable root is not
+   * followed (holdPath refuses it), and a directory that does not exist is named all the same, so
+   * holdPath blocks its creation (git would use whatever the session put there).
+   */
+  const pointedDir = (pointer: string, base: string): string => {
+    const dir = resolvePath(pointer.startsWith('/') ? pointer : join(base, pointer));
+    held.set(dir, 'git directory (a .git file or commondir names it)');
+    return dir;
   };
   /** The git directory a `.git` file points to (read once per plan: the walk keeps it in gitFiles). */
   const gitDirOfFile = (dotGit: string): string | undefined => {
     const pointer = gitdirOf(readPointer(dotGit) ?? '');
-    if (pointer === undefined) return undefined;
-    return view.realpath(pointer.startsWith('/') ? pointer : join(parentOf(dotGit), pointer));
+    return pointer === undefined ? undefined : pointedDir(pointer, parentOf(dotGit));
   };
   /** Each git directory's common directory, read once per plan. */
   const commonDirs = new Map<string, string>();
@@ -488,10 +581,7 @@ export function planMounts(input: PlanInput): MountPlan {
     // As git reads it (setup.c): line ends trimmed at the end only, blanks kept, a NUL ends it.
     const text = readPointer(join(gitDir, 'commondir'));
     const pointer = text?.replace(/[\r\n]+$/, '').split('\0')[0] ?? '';
-    const common =
-      pointer === ''
-        ? gitDir
-        : (view.realpath(pointer.startsWith('/') ? pointer : join(gitDir, pointer)) ?? gitDir);
+    const common = pointer === '' ? gitDir : pointedDir(pointer, gitDir);
     commonDirs.set(gitDir, common);
     return common;
   };
@@ -595,12 +685,12 @@ export function planMounts(input: PlanInput): MountPlan {
   const parsedConfig = (file: string): GitConfig | undefined => {
     let config = configs.get(file);
     if (config === undefined) {
-      const text = view.readText(file);
-      if (text === undefined && view.lstat(file) !== undefined)
-        throw new PlanError(
-          `${file} is a git config file that cannot be read, so the hooks and commands it sets cannot be checked`,
-          'make it readable (a regular UTF-8 file smaller than 1 MiB), or remove it',
-        );
+      const text = readOrRefuse(
+        view,
+        file,
+        `${file} is a git config file that cannot be read, so the hooks and commands it sets cannot be checked`,
+        'make it readable (a regular UTF-8 file smaller than 1 MiB), or remove it',
+      );
       config = text === undefined ? 'missing' : parseGitConfig(text);
       configs.set(file, config);
     }
@@ -654,30 +744,17 @@ export function planMounts(input: PlanInput): MountPlan {
           setting,
           `~${user} is the home directory of user ${user}, which Perimeter knows only for the user running it`,
         );
-      return resolveDots(slash < 0 ? home : `${home}${path.slice(slash)}`);
+      return resolvePath(slash < 0 ? home : `${home}${path.slice(slash)}`);
     }
     if (path.startsWith('%(prefix)/'))
       throw unresolvable(setting, "%(prefix)/ is git's install prefix, which Perimeter does not know");
-    return resolveDots(path.startsWith('/') ? path : join(base, path));
+    return resolvePath(path.startsWith('/') ? path : join(base, path));
   };
   const unresolvable = (setting: string, why: string): PlanError =>
     new PlanError(
       `${setting}: Perimeter cannot resolve that path (${why}), so what git would read or run there cannot be protected`,
       'write the path out in full (or with ~/ for your own home directory), or remove the setting',
     );
-  /**
-   * An absolute path as the kernel walks it: `.` and empty parts dropped, `..` taken from where the
-   * path so far really is (through a symlink, that is not its lexical parent). A hooks path of
-   * `../x` must not be protected as if it were inside the working tree.
-   */
-  const resolveDots = (path: string): string => {
-    let at = '/';
-    for (const part of path.split('/')) {
-      if (part === '' || part === '.') continue;
-      at = part === '..' ? parentOf(view.realpath(at) ?? at) : join(at, part);
-    }
-    return at;
-  };
   const protectHooksPath = (worktree: string, { file, value }: ConfigValue): void => {
     // An empty hooks path sends git to `/<hook>`, outside every writable root.
     if (value === '') return;
@@ -766,7 +843,7 @@ export function planMounts(input: PlanInput): MountPlan {
     const bases = new Set<string>();
     if (repo.worktree !== undefined) bases.add(repo.worktree);
     for (const { value } of valuesIn(files, 'core.worktree'))
-      bases.add(resolveDots(value.startsWith('/') ? value : join(repo.gitDir, value)));
+      bases.add(resolvePath(value.startsWith('/') ? value : join(repo.gitDir, value)));
     // A git directory with no working tree known (a submodule's, core.worktree unset) is used from
     // inside, as a bare one is; an absolute hooks path needs no base, but must not go unprotected.
     if (isSetIn(files, 'core.bare') || bases.size === 0) bases.add(repo.gitDir);
@@ -781,14 +858,31 @@ export function planMounts(input: PlanInput): MountPlan {
   }
   // Home-directory configuration that other tools run or trust, protected only in home.
   for (const name of HOME_ONLY_NAMES) protect(join(input.home, name), 'home configuration');
-  for (const g of gitDirs) for (const name of PROTECTED_IN_GIT_DIR) protect(join(g, name), 'git directory');
+  // Every directory git takes hooks, config and info from: each one the walk found, and each
+  // repository's common directory (another writable root's worktree has its hooks there too).
+  const repos = [...repositories.values()];
+  const hookDirs = new Set([...gitDirs, ...repos.map((r) => r.commonDir)]);
+  for (const g of hookDirs) for (const name of PROTECTED_IN_GIT_DIR) protect(join(g, name), 'git directory');
   // A `.git` file (worktree, submodule) points git at its directory: rewriting it redirects git.
   for (const f of gitFiles.keys()) protect(f, 'git directory pointer');
-  for (const p of input.readOnly ?? []) protect(p, "Perimeter's own files");
-  for (const p of input.hidden ?? []) {
+  // Spelled as the caller has them: a symlink above a writable root (`/home` to `/var/home`) is
+  // followed, so the path is found in the root. One that cannot be followed holds nothing.
+  const asInRoots = (p: string): string => {
+    try {
+      return resolvePath(p);
+    } catch (e) {
+      if (e instanceof PlanError) return p;
+      throw e;
+    }
+  };
+  for (const p of input.readOnly ?? []) protect(asInRoots(p), "Perimeter's own files");
+  for (const p of (input.hidden ?? []).map(asInRoots)) {
     const fact = view.lstat(p);
     if (fact && visibleRoot(p)) mask(p, fact, "Perimeter's state");
   }
+  // The ways git takes to a git directory or out of a `..`, last: nothing planned above at one of
+  // their directories is preceded by a pin there.
+  for (const [path, why] of held) holdPath(path, why);
 
   // 5. Private and empty places, whatever the policy says.
   mounts.push(
@@ -826,6 +920,6 @@ export function planMounts(input: PlanInput): MountPlan {
     createsOnHost,
     hidden,
     notes,
-    gitDirs: [...gitDirs, ...gitFiles.keys()],
+    gitDirs: [...new Set([...hookDirs, ...repos.map((r) => r.gitDir), ...gitFiles.keys()])],
   };
 }

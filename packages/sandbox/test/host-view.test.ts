@@ -78,9 +78,22 @@ describe('hostView.readText', () => {
 });
 
 describe('hostView.userHome', () => {
-  it('knows the home of the user running Perimeter (the password database’s, as git’s ~user/), no other', () => {
+  it('knows the home of the user running Perimeter (the password database’s, as git’s ~user/, canonical), no other', () => {
     const me = userInfo();
-    assert.equal(hostView.userHome(me.username), me.homedir);
+    assert.equal(hostView.userHome(me.username), realpathSync(me.homedir));
     assert.equal(hostView.userHome('perimeter-no-such-user'), undefined);
+  });
+});
+
+describe('hostView.readlink', () => {
+  it('gives a symlink’s target as written (relative or not, dangling too), and nothing for anything else', () => {
+    const dir = tempDir();
+    symlinkSync('../elsewhere/hooks', join(dir, 'relative'));
+    symlinkSync('/nonexistent-perimeter/x', join(dir, 'absolute'));
+    writeFileSync(join(dir, 'file'), '');
+    assert.equal(hostView.readlink(join(dir, 'relative')), '../elsewhere/hooks');
+    assert.equal(hostView.readlink(join(dir, 'absolute')), '/nonexistent-perimeter/x');
+    assert.equal(hostView.readlink(join(dir, 'file')), undefined);
+    assert.equal(hostView.readlink(join(dir, 'missing')), undefined);
   });
 });

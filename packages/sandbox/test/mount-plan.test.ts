@@ -28,6 +28,7 @@ import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { createEngine, loadPolicies, type Engine } from '@perimeter/policy';
 import { hostView } from '../src/host-view.js';
+import { compareReview, snapshotReview } from '../src/review.js';
 import {
   PlanError,
   planMounts,
@@ -1443,6 +1444,289 @@ describe('mount plan: fixed places and order', () => {
       else if (mount.op === 'mask')
         assertVerified(plan, mount.dest, mount.as === 'file' ? host.maskFile : host.maskDir);
     }
+  });
+});
+
+/**
+ * A host whose home is `var/home` (canonical, as `perimeter run` canonicalises it) with the
+ * workspace in it, and `homelink`, a symlink to `var/home` (as `/home` links to `/var/home` on
+ * Fedora Silverblue): paths spelled through `homelink` name the same files.
+ */
+function linkedHomeHost(layout: Readonly<Record<string, Entry>> = {}): Host & { readonly linked: string } {
+  const host = makeHost({ 'var/home/ws/': DIR, homelink: link('var/home'), ...layout });
+  const home = join(host.root, 'var/home');
+  return { ...host, home, workspace: join(home, 'ws'), linked: join(host.root, 'homelink') };
+}
+
+describe('mount plan: where git’s pointers and paths really lead', () => {
+  it('redteam-43: a .git file or commondir naming its git directory through a symlink in a writable root refuses the launch', () => {
+    const store = (host: Host): Rule => ({ id: 'store', paths: [`${host.root}/store/**`], access: 'rw' });
+    const viaGitFile = makeHost({
+      'store/sub.git/HEAD': 'ref: refs/heads/main\n',
+      'store/sub.git/objects/': DIR,
+      'store/sub.git/hooks/': DIR,
+      'store/sub.git/config': '',
+      'ws/link': link('../store'),
+      'ws/sub/.git': 'gitdir: ../link/sub.git\n',
+    });
+    // git follows the link, so the session could point it at a directory of its own.
+    assert.throws(
+      () => planFor(viaGitFile, { allow: [WORKSPACE_RW, store(viaGitFile)] }),
+      planError(`${join(viaGitFile.workspace, 'link')} is a symlink`),
+    );
+    assert.throws(
+      () => planFor(viaGitFile, { allow: [WORKSPACE_RW] }),
+      planError(`${join(viaGitFile.workspace, 'link')} is a symlink`),
+      'refused when only the workspace is writable too',
+    );
+    const viaCommonDir = makeHost({
+      'store/main.git/HEAD': 'ref: refs/heads/main\n',
+      'store/main.git/objects/': DIR,
+      'ws/.git/HEAD': 'ref: refs/heads/main\n',
+      'ws/.git/objects/': DIR,
+      'ws/.git/worktrees/wt/HEAD': 'ref: refs/heads/main\n',
+      'ws/.git/worktrees/wt/commondir': '../../../link/main.git\n',
+      'ws/wt/.git': 'gitdir: ../.git/worktrees/wt\n',
+      'ws/link': link('../store'),
+    });
+    assert.throws(
+      () => planFor(viaCommonDir, { allow: [WORKSPACE_RW, store(viaCommonDir)] }),
+      planError(`${join(viaCommonDir.workspace, 'link')} is a symlink`),
+    );
+  });
+
+  it('redteam-43: a symlink on the way to a git directory outside every writable root is followed, and changes nothing', () => {
+    const host = makeHost({
+      'store/sub.git/HEAD': 'ref: refs/heads/main\n',
+      'store/sub.git/objects/': DIR,
+      'store/sub.git/hooks/': DIR,
+      storelink: link('store'),
+      'ws/sub/.git': '',
+    });
+    writeFileSync(join(host.workspace, 'sub/.git'), `gitdir: ${host.root}/storelink/sub.git\n`);
+    const plan = planFor(host, { allow: [WORKSPACE_RW] });
+    assert.equal(seenAs(plan, join(host.root, 'store/sub.git/hooks/pre-commit')), 'none');
+    assert.ok(plan.gitDirs.includes(join(host.root, 'store/sub.git')), JSON.stringify(plan.gitDirs));
+    assert.equal(seenAs(plan, join(host.workspace, 'sub/.git')), 'ro');
+  });
+
+  it('redteam-43: a git directory a .git file names that does not exist cannot be created', () => {
+    const host = makeHost({
+      'ws/.git/HEAD': 'ref: refs/heads/main\n',
+      'ws/.git/objects/': DIR,
+      'ws/sub/.git': 'gitdir: ../planted.git\n',
+      'ws/deep/.git': 'gitdir: ../later/repos/deep.git\n',
+      'ws/outside/.git': 'gitdir: /nonexistent-perimeter/outside.git\n',
+    });
+    const plan = planFor(host, { allow: [WORKSPACE_RW] });
+    const planted = join(host.workspace, 'planted.git');
+    assert.deepEqual(mountAt(plan, planted).mount, { op: 'mask', dest: planted, as: 'empty' });
+    assert.ok(plan.createsOnHost.includes(planted));
+    assert.equal(seenAs(plan, join(planted, 'hooks/pre-commit')), 'masked');
+    // The first missing directory on the way is what is blocked.
+    const later = join(host.workspace, 'later');
+    assert.deepEqual(mountAt(plan, later).mount, { op: 'mask', dest: later, as: 'empty' });
+    assert.equal(seenAs(plan, join(later, 'repos/deep.git/hooks/pre-commit')), 'masked');
+    // Outside every writable root, a missing git directory is nothing the session could create.
+    assert.ok(plan.mounts.every((m) => !m.mount.dest.startsWith('/nonexistent-perimeter')));
+    assert.equal(seenAs(plan, join(host.workspace, 'src/a.ts')), 'rw', 'the rest of the workspace is work');
+  });
+
+  it('redteam-43: a commondir that exists but names a missing directory cannot have it created', () => {
+    const host = makeHost({
+      'ws/.git/HEAD': 'ref: refs/heads/main\n',
+      'ws/.git/objects/': DIR,
+      'ws/.git/worktrees/wt/HEAD': 'ref: refs/heads/main\n',
+      'ws/.git/worktrees/wt/commondir': '../../../gone.git\n',
+      'ws/wt/.git': 'gitdir: ../.git/worktrees/wt\n',
+      'ws/nested/.git/HEAD': 'ref: refs/heads/main\n',
+      'ws/nested/.git/objects/': DIR,
+      'ws/nested/.git/commondir': '../common\n',
+      'other/.git/HEAD': 'ref: refs/heads/main\n',
+      'other/.git/objects/': DIR,
+      'other/.git/commondir': '../elsewhere/common.git\n',
+    });
+    const other = join(host.root, 'other');
+    const plan = planFor(host, {
+      allow: [WORKSPACE_RW, { id: 'other', paths: [`${other}/**`], access: 'rw' }],
+    });
+    for (const dir of [
+      join(host.workspace, 'gone.git'),
+      join(host.workspace, 'nested/common'),
+      join(other, 'elsewhere'),
+    ]) {
+      assert.deepEqual(mountAt(plan, dir).mount, { op: 'mask', dest: dir, as: 'empty' }, dir);
+      assert.ok(plan.createsOnHost.includes(dir), dir);
+    }
+    assert.equal(seenAs(plan, join(host.workspace, 'gone.git/hooks/pre-commit')), 'masked');
+    assert.equal(seenAs(plan, join(other, 'elsewhere/common.git/config')), 'masked');
+    // The commondir files themselves cannot be rewritten.
+    assert.equal(seenAs(plan, join(host.workspace, '.git/worktrees/wt/commondir')), 'ro');
+    assert.equal(seenAs(plan, join(other, '.git/commondir')), 'ro');
+  });
+
+  it('redteam-43: the git directory a pointer names is pinned, so it cannot be moved aside and replaced', () => {
+    const host = makeHost({
+      'ws/store/sub.git/HEAD': 'ref: refs/heads/main\n',
+      'ws/store/sub.git/objects/': DIR,
+      'ws/store/sub.git/commondir': '../../common.git\n',
+      'ws/common.git/HEAD': 'ref: refs/heads/main\n',
+      'ws/common.git/objects/': DIR,
+      'ws/sub/.git': 'gitdir: ../store/sub.git\n',
+    });
+    const plan = planFor(host, { allow: [WORKSPACE_RW] });
+    for (const rel of ['store', 'store/sub.git', 'common.git']) {
+      const dir = join(host.workspace, rel);
+      assert.deepEqual(
+        mountsAt(plan, dir).map((m) => m.mount),
+        [{ op: 'bind', source: dir, dest: dir, writable: true }],
+        `${rel} is pinned`,
+      );
+      assertVerified(plan, dir, factOf(dir));
+    }
+    assert.equal(seenAs(plan, join(host.workspace, 'common.git/hooks/pre-commit')), 'masked');
+    assert.equal(seenAs(plan, join(host.workspace, 'store/sub.git/HEAD')), 'rw', 'the worktree still works');
+  });
+
+  it('redteam-42: a hooks path spelled through a symlink above the writable root is protected in the root', () => {
+    const host = linkedHomeHost({ 'var/home/ws/.git/config': '', 'var/home/ws/existing-hooks/pre-push': '' });
+    const ws = host.workspace;
+    writeFileSync(
+      join(ws, '.git/config'),
+      `[core]\n\thooksPath = ${host.linked}/ws/team-hooks\n\thooksPath = ${host.linked}/ws/existing-hooks\n`,
+    );
+    const plan = planFor(host, { allow: [WORKSPACE_RW] });
+    assert.deepEqual(mountAt(plan, join(ws, 'team-hooks')).mount, {
+      op: 'mask',
+      dest: join(ws, 'team-hooks'),
+      as: 'empty',
+    });
+    assert.equal(seenAs(plan, join(ws, 'existing-hooks/pre-push')), 'ro');
+  });
+
+  it('redteam-40, redteam-42: ~user/ and includes spelled through a symlink above the writable root are protected in the root', () => {
+    const host = linkedHomeHost({
+      'var/home/ws/.git/config': `[include]\n\tpath = ~${me}/ws/conf/git.inc\n`,
+      'var/home/ws/conf/git.inc': `[core]\n\thooksPath = ~${me}/ws/user-hooks\n`,
+    });
+    // The user's home as the password database has it: through the link, not canonical.
+    const plan = planFor(host, { allow: [WORKSPACE_RW] }, { view: viewWithUser(me, host.linked) });
+    assert.equal(seenAs(plan, join(host.workspace, 'conf/git.inc')), 'ro');
+    assert.equal(seenAs(plan, join(host.workspace, 'user-hooks/pre-commit')), 'masked');
+  });
+
+  it('redteam-42: a symlink outside every root is followed into a root, where a symlink still refuses the launch and a missing target is blocked', () => {
+    const swappable = linkedHomeHost({
+      'var/home/ws/.git/config': '',
+      'var/home/ws/real/hooks/': DIR,
+      'var/home/ws/alias': link('real'),
+      'hooks-link': link('var/home/ws/alias/hooks'),
+    });
+    writeFileSync(
+      join(swappable.workspace, '.git/config'),
+      `[core]\n\thooksPath = ${swappable.root}/hooks-link\n`,
+    );
+    assert.throws(
+      () => planFor(swappable, { allow: [WORKSPACE_RW] }),
+      planError(`${join(swappable.workspace, 'alias')} is a symlink`),
+    );
+    const dangling = linkedHomeHost({
+      'var/home/ws/.git/config': '',
+      'hooks-link': link('homelink/ws/later-hooks'),
+    });
+    writeFileSync(
+      join(dangling.workspace, '.git/config'),
+      `[core]\n\thooksPath = ${dangling.root}/hooks-link\n`,
+    );
+    const plan = planFor(dangling, { allow: [WORKSPACE_RW] });
+    assert.deepEqual(mountAt(plan, join(dangling.workspace, 'later-hooks')).mount, {
+      op: 'mask',
+      dest: join(dangling.workspace, 'later-hooks'),
+      as: 'empty',
+    });
+  });
+
+  it('redteam-42: a hooks path climbing out of a directory in the writable root holds that directory', () => {
+    const host = makeHost({
+      'ws/.git/config': '[core]\n\thooksPath = tools/../githooks\n\thooksPath = missing/../more-hooks\n',
+      'ws/tools/': DIR,
+    });
+    const plan = planFor(host, { allow: [WORKSPACE_RW] });
+    // tools cannot be swapped for a symlink that sends `..` elsewhere; missing cannot be made one.
+    assert.deepEqual(mountAt(plan, join(host.workspace, 'tools')).mount, {
+      op: 'bind',
+      source: join(host.workspace, 'tools'),
+      dest: join(host.workspace, 'tools'),
+      writable: true,
+    });
+    assert.equal(seenAs(plan, join(host.workspace, 'missing')), 'masked');
+    assert.equal(seenAs(plan, join(host.workspace, 'githooks/pre-commit')), 'masked');
+    assert.equal(seenAs(plan, join(host.workspace, 'more-hooks/pre-commit')), 'masked');
+    assert.equal(seenAs(plan, join(host.workspace, 'tools/build.sh')), 'rw');
+    const linked = makeHost({
+      'ws/.git/config': '[core]\n\thooksPath = tools/../githooks\n',
+      'ws/real/': DIR,
+      'ws/tools': link('real'),
+    });
+    assert.throws(
+      () => planFor(linked, { allow: [WORKSPACE_RW] }),
+      planError(`${join(linked.workspace, 'tools')} is a symlink`),
+    );
+  });
+
+  it('redteam-37: Perimeter’s own files and state spelled through a symlink above the writable root are still protected', () => {
+    const host = linkedHomeHost({ 'var/home/ws/policy.yaml': 'x', 'var/home/ws/.perimeter/spool.jsonl': '' });
+    const plan = planFor(
+      host,
+      { allow: [WORKSPACE_RW] },
+      { readOnly: [join(host.linked, 'ws/policy.yaml')], hidden: [join(host.linked, 'ws/.perimeter')] },
+    );
+    assert.equal(seenAs(plan, join(host.workspace, 'policy.yaml')), 'ro');
+    assert.equal(seenAs(plan, join(host.workspace, '.perimeter/spool.jsonl')), 'masked');
+  });
+
+  it('redteam-43: a worktree in another writable root has its common git directory protected, and every repository reviewed', () => {
+    const host = makeHost({
+      'ws/.git/HEAD': 'ref: refs/heads/main\n',
+      'ws/.git/objects/': DIR,
+      'other/.git/HEAD': 'ref: refs/heads/main\n',
+      'other/.git/objects/': DIR,
+      'other/.git/config': '',
+      'main/.git/HEAD': 'ref: refs/heads/main\n',
+      'main/.git/objects/': DIR,
+      'main/.git/hooks/': DIR,
+      'main/.git/config': '',
+      'main/.git/worktrees/wt/HEAD': 'ref: refs/heads/main\n',
+      'main/.git/worktrees/wt/commondir': '../..\n',
+      'wt/.git': 'gitdir: ../main/.git/worktrees/wt\n',
+    });
+    const [other, main, wt] = ['other', 'main', 'wt'].map((d) => join(host.root, d)) as [
+      string,
+      string,
+      string,
+    ];
+    const plan = planFor(host, {
+      allow: [
+        WORKSPACE_RW,
+        { id: 'other', paths: [`${other}/**`], access: 'rw' },
+        { id: 'wt', paths: [`${wt}/**`], access: 'rw' },
+        { id: 'main-git', paths: [`${main}/.git/**`], access: 'rw' },
+      ],
+    });
+    assert.equal(seenAs(plan, join(main, '.git/hooks/pre-commit')), 'ro');
+    assert.equal(seenAs(plan, join(main, '.git/config')), 'ro');
+    for (const g of [
+      join(host.workspace, '.git'),
+      join(other, '.git'),
+      join(main, '.git'),
+      join(main, '.git/worktrees/wt'),
+    ])
+      assert.ok(plan.gitDirs.includes(g), `${g} is reviewed: ${JSON.stringify(plan.gitDirs)}`);
+    // What the session could do in each: plant a commondir. The review finds every one.
+    const before = snapshotReview(host.workspace, plan.gitDirs);
+    const planted = [join(other, '.git/commondir'), join(main, '.git/commondir')];
+    for (const path of planted) writeFileSync(path, '../.evil\n');
+    assert.deepEqual([...compareReview(before, plan.createsOnHost).plantedCommonDirs].sort(), planted.sort());
   });
 });
 

@@ -82,6 +82,18 @@ describe('the review after a session', () => {
     assert.equal(readFileSync(join(ws, `.git/commondir${DISARMED_SUFFIX}`), 'utf8'), '../.evil\n');
   });
 
+  it('redteam-43: finds a commondir planted in a git directory outside the workspace (another writable root)', () => {
+    const ws = workspace();
+    const other = mkdtempSync(join(tmpdir(), 'perimeter-review-other-'));
+    made.push(other);
+    mkdirSync(join(other, '.git'));
+    const before = snapshotReview(ws, [join(ws, '.git'), join(other, '.git')]);
+    writeFileSync(join(other, '.git/commondir'), '../.evil\n');
+    const found = compareReview(before);
+    assert.deepEqual(found.plantedCommonDirs, [join(other, '.git/commondir')]);
+    assert.deepEqual(found.newRepositories, [], 'a repository outside the workspace is not a new one in it');
+  });
+
   it('a FIFO planted at a build file never hangs the review, and counts as a change', () => {
     const ws = workspace();
     // In a child, bounded: a blocking read of the FIFO would hang this process for good.
