@@ -20,16 +20,7 @@ export {
   type PlannedMount,
   type Verification,
 } from './mount-plan.js';
-export {
-  bwrapArgs,
-  mcpClientConfig,
-  proxyEnv,
-  sessionEnv,
-  BRIDGE_PORTS,
-  ENV_ALLOWLIST,
-  INSIDE,
-  MCP_URL,
-} from './bwrap-args.js';
+export { bwrapArgs, proxyEnv, sessionEnv, BRIDGE_PORTS, ENV_ALLOWLIST, INSIDE } from './bwrap-args.js';
 export { hostView } from './host-view.js';
 export { seccompProgram, seccompBytes, seccompArch, evaluateSeccomp, SECCOMP_SUMMARY } from './seccomp.js';
 export { PROTECTED_NAMES, PROTECTED_IN_GIT_DIR, gitdirOf } from './protected-paths.js';
