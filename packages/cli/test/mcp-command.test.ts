@@ -974,6 +974,16 @@ void describe('perimeter mcp fails closed with one clear sentence', { timeout: 1
     },
   );
 
+  void it('refuses a workspace that does not exist before the spool opens or a server starts', BOUND, (t) => {
+    const p = place(t);
+    const audit = join(p.dir, 'a.jsonl');
+    const missing = join(p.dir, 'no-such-workspace');
+    const r = perimeter(p, ['mcp', '--policy', mcpPolicy(p), '--workspace', missing, '--audit', audit]);
+    assertRefusal(r, /^perimeter: --workspace .*no-such-workspace does not exist$/);
+    assert.equal(r.stdout, '', 'nothing on the MCP channel');
+    assert.equal(existsSync(audit), false, 'no spool was opened');
+  });
+
   void it('refuses an unreadable or short token file', BOUND, (t) => {
     const p = place(t);
     const policy = mcpPolicy(p);

@@ -7,7 +7,6 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { dirname, join, resolve } from 'node:path';
 import { Spool, lifecycleRecord, uuid7, type AuditRecord, type RecordContext } from '@perimeter/audit';
 import {
-  CatalogError,
   Gateway,
   PinStore,
   PinStoreError,
@@ -18,7 +17,7 @@ import {
 import { createEngine, type Engine, type McpCatalogEntry } from '@perimeter/policy';
 import { BRIDGE_PORTS, BWRAP_PATH } from '@perimeter/sandbox';
 import { UpstreamSandboxError, sandboxUpstreams, type SandboxedUpstreams } from '../mcp-sandbox.js';
-import { canonicalDir, canonicalHome, ownAssets } from './run.js';
+import { canonicalDir, canonicalHome, ownAssets, sessionsDir } from './run.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { boolFlag, listFlag, parseArgs, stringFlag } from '../args.js';
 import { UserError } from '../errors.js';
@@ -61,7 +60,10 @@ export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
   const loaded = requireValidPolicies(say, listFlag(p, 'policy'));
   const groups = listFlag(p, 'groups');
   const user = stringFlag(p, 'user');
-  const context = pathContext(stringFlag(p, 'workspace'), stringFlag(p, 'home'));
+  // One workspace path, real and checked once (as run.ts does), for the policy, the catalog and the
+  // sandboxes; checked before anything starts or the spool opens.
+  const workspace = canonicalDir('workspace', stringFlag(p, 'workspace') ?? process.cwd());
+  const context = { ...pathContext(workspace, stringFlag(p, 'home')), workspace };
   const engine = createEngine(
     loaded.policies.map((l) => l.policy),
     { subject: { ...(user !== undefined ? { user } : {}), ...(groups ? { groups } : {}) }, context },
@@ -72,13 +74,7 @@ export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
       'the policy declares no MCP servers, so the gateway would serve nothing',
       'declare them under mcp.servers (docs/mcp.md), then allow their tools under mcp.allow',
     );
-  let specs;
-  try {
-    specs = upstreamSpecs(catalog, context.workspace !== undefined ? { workspace: context.workspace } : {});
-  } catch (e) {
-    if (e instanceof CatalogError) throw new UserError(e.message, 'pass --workspace DIR');
-    throw e;
-  }
+  const specs = upstreamSpecs(catalog, { workspace: context.workspace });
 
   // Everything that can refuse the command line is checked before an upstream starts or the spool
   // opens: a refusal after that point would leave the upstreams running and the process hanging.
@@ -92,7 +88,7 @@ export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
   pinStoreAnswer(() => pins.snapshot());
 
   const sessionId = uuid7();
-  const auditPath = resolve(stringFlag(p, 'audit') ?? join(stateDir(), 'sessions', `${sessionId}.jsonl`));
+  const auditPath = resolve(stringFlag(p, 'audit') ?? join(sessionsDir(), `${sessionId}.jsonl`));
   mkdirSync(dirname(auditPath), { recursive: true, mode: 0o700 });
   const spool = Spool.open(auditPath, { chainId: sessionId, flushDelayMs: 20 });
   const ctx = {
@@ -200,7 +196,8 @@ async function serverSandboxes(
   specs: readonly UpstreamSpec[],
   o: {
     readonly sessionId: string;
-    readonly workspace: string | undefined;
+    /** The real path of the workspace (canonicalDir). */
+    readonly workspace: string;
     readonly home: string;
     readonly audit: (r: AuditRecord) => void;
     readonly readOnly: readonly string[];
@@ -215,7 +212,7 @@ async function serverSandboxes(
   try {
     return await sandboxUpstreams(catalog, specs, {
       sessionId: o.sessionId,
-      workspace: canonicalDir('workspace', o.workspace ?? process.cwd()),
+      workspace: o.workspace,
       home: canonicalHome(o.home),
       homesDir: join(stateDir(), 'mcp-servers'),
       hostEnv: process.env,
@@ -257,13 +254,7 @@ export async function startSessionGateway(o: {
   readonly readOnly: readonly string[];
 }): Promise<SessionGateway> {
   const catalog = o.engine.mcpServers();
-  let specs;
-  try {
-    specs = upstreamSpecs(catalog, { workspace: o.workspace });
-  } catch (e) {
-    if (e instanceof CatalogError) throw new UserError(e.message, "fix the policy's mcp.servers", 125);
-    throw e;
-  }
+  const specs = upstreamSpecs(catalog, { workspace: o.workspace });
   const pins = pinStore();
   pinStoreAnswer(() => pins.snapshot());
   const sandboxes = await serverSandboxes(catalog, specs, o);
