@@ -46,7 +46,7 @@ export const CONFIGS = [
     label: 'Perimeter, in-process (InMemory)',
     transport: 'in-memory',
     setup:
-      "Perimeter's `Gateway` in the driver's own process, the client connected to `gateway.createServer()` through the SDK's `InMemoryTransport`; the gateway's upstream client talks to server-everything over stdio. No HTTP: this row isolates what the gateway itself adds.",
+      "Perimeter's `Gateway` in the driver's own process, the client connected to `gateway.createServer()` through the SDK's `InMemoryTransport`; the gateway's upstream client talks to server-everything over stdio, spawned directly (unsandboxed, unlike under `perimeter mcp`). No HTTP: this row isolates what the gateway itself adds.",
   },
   {
     key: 'perimeterInProcessMemory',
@@ -60,7 +60,7 @@ export const CONFIGS = [
     label: 'Perimeter, Streamable HTTP',
     transport: 'streamable-http',
     setup:
-      "Perimeter's `Gateway` with `listenHttp` on 127.0.0.1 in a child process of its own (bench/mcp/gateway-child.mjs, built as `perimeter mcp --listen` builds it), bearer token required, Host/Origin checks on, stateful sessions.",
+      "Perimeter's `Gateway` with `listenHttp` on 127.0.0.1 in a child process of its own (bench/mcp/gateway-child.mjs, built as `perimeter mcp --listen` builds it but with its upstream unsandboxed), bearer token required, Host/Origin checks on, stateful sessions.",
   },
   {
     key: 'mcpProxy',

@@ -296,7 +296,7 @@ export function markdownSection(report) {
     '',
     ...report.setup.map((s) => `- ${s}`),
     '',
-    `The gateway's policy (bench/mcp/setup.mjs): \`pinning: tofu\`, \`secrets: block\`, echo allowed by a rule with an argument predicate (\`args: { message: { prefix: "${report.prefix}" } }\`), server-everything's other tools allowed by name, and a deny rule on destructive annotations. So every measured call goes through the tool index, the policy decision on the arguments, the secret scan of the arguments and of the result, and two audit records (\`mcp.call\`, \`mcp.result\`) appended to a hash-chained audit spool (\`Spool\` from @perimeter/audit with \`flushDelayMs: 20\`, as \`perimeter mcp\` opens it: each record written at once, fsync in group commits).`,
+    `The gateway's policy (bench/mcp/setup.mjs): \`pinning: tofu\`, \`secrets: block\`, echo allowed by a rule with an argument predicate (\`args: { message: { prefix: "${report.prefix}" } }\`), server-everything's other tools allowed by name, and a deny rule on destructive annotations. So every measured call goes through the tool index, the policy decision on the arguments, the secret scan of the arguments and of the result, and two audit records (\`mcp.call\`, \`mcp.result\`) appended to a hash-chained audit spool (\`Spool\` from @perimeter/audit with \`flushDelayMs: 20\`, as \`perimeter mcp\` opens it: each record written at once, fsync in group commits). Unlike \`perimeter mcp\`, which starts each stdio server in a sandbox of its own (bubblewrap and an egress proxy), the bench's gateway spawns server-everything directly, unsandboxed: the rows measure the gateway, and the cold starts below leave out the sandbox's own start-up.`,
     '',
     '### tools/call, warm',
     '',

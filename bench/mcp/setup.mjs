@@ -1,8 +1,10 @@
-// The gateway under test, built the way `perimeter mcp` builds it (packages/cli/src/commands/mcp.ts):
-// an engine over the bench policy, the catalog's upstreams, a pin store file, and every audit
-// record appended to a hash-chained Spool with the CLI's group commit (flushDelayMs: 20). Used by
-// the driver (in-process gateway) and by gateway-child.mjs (the gateway over HTTP in a process of
-// its own), so both run the same code on the same policy.
+// The gateway under test, built as `perimeter mcp` builds it (packages/cli/src/commands/mcp.ts) but
+// for isolation: an engine over the bench policy, the catalog's upstreams, a pin store file, and
+// every audit record appended to a hash-chained Spool with the CLI's group commit (flushDelayMs:
+// 20). Unlike `perimeter mcp`, which starts each stdio server in a sandbox of its own (bubblewrap,
+// an egress proxy), the upstreams here are spawned directly, unsandboxed: the bench measures the
+// gateway, not the sandbox. Used by the driver (in-process gateway) and by gateway-child.mjs (the
+// gateway over HTTP in a process of its own), so both run the same code on the same policy.
 
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
