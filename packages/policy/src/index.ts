@@ -75,3 +75,4 @@ export { lintPolicies, type LintOptions } from './lint.js';
 export { canonicalHttpPath } from './http-path.js';
 export { effectiveAnnotations } from './tool-annotations.js';
 export { CREDENTIAL_FILE_NAME, SECRET_NAME } from './secret-name.js';
+export { diffPolicies, type PolicyChange, type PolicyDiff } from './diff.js';

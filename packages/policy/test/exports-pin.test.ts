@@ -25,6 +25,7 @@ const EXPORTS = [
   'compilePolicy',
   'createEngine',
   'describeRequest',
+  'diffPolicies',
   'effectiveAnnotations',
   'explain',
   'formatAuthority',
