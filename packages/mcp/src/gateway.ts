@@ -2,7 +2,8 @@
 // call goes through the same steps: the upstream's definition must be pinned (or trusted on first
 // use) and free of poisoning, the policy decides on the final request (list: server, tool and
 // annotations; call: arguments too), secrets are scanned both ways, and each step leaves an audit
-// event. Prompts and resources take the tools' steps but pinning. A tool the agent may not use and
+// event. Prompts, resources and resource templates take the tools' steps but pinning; a URI no
+// listed resource has is read through the one template that produces it. A tool the agent may not use and
 // a tool that does not exist fail the same way. No text of an agent's request or of an upstream
 // (argument keys, an error, a server's standard error) reaches the audit or the agent unredacted.
 
@@ -23,6 +24,7 @@ import {
   type CallToolResult,
   type Prompt,
   type Resource,
+  type ResourceTemplate,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import { definitionDiff, definitionHash } from './definition.js';
@@ -31,6 +33,7 @@ import { PinStoreError, type PinStore, type PinView } from './pins.js';
 import { scanDefinition, type PoisoningFinding } from './poisoning.js';
 import { scanValue, type SecretScan } from './secrets.js';
 import { Upstream, type ListKind, type UpstreamSpec } from './upstream.js';
+import { uriTemplate, UriTemplateError, type UriTemplate } from './uri-template.js';
 
 export interface GatewayOptions {
   readonly engine: Engine;
@@ -49,12 +52,16 @@ interface ToolEntry {
   readonly held?: string;
 }
 
-type NamedKind = 'prompts' | 'resources';
+type NamedKind = 'prompts' | 'resources' | 'templates';
+type Item = Prompt | Resource | ResourceTemplate;
 
-/** A prompt (keyed by its exposed name) or a resource (keyed by its URI), with why it is held. */
+/**
+ * A prompt (keyed by its exposed name), a resource (keyed by its URI) or a resource template
+ * (keyed by its URI template), with why it is held.
+ */
 interface ItemEntry {
   readonly server: string;
-  readonly item: Prompt | Resource;
+  readonly item: Item;
   readonly key: string;
   readonly held?: string;
 }
@@ -64,8 +71,10 @@ interface Session {
   agent(): { name?: string; version?: string } | undefined;
 }
 
-const LIST_KINDS: readonly ListKind[] = ['tools', 'prompts', 'resources'];
-const SINGULAR = { tools: 'tool', prompts: 'prompt', resources: 'resource' } as const;
+const LIST_KINDS: readonly ListKind[] = ['tools', 'prompts', 'resources', 'templates'];
+const SINGULAR = { tools: 'tool', prompts: 'prompt', resources: 'resource', templates: 'template' } as const;
+/** Kinds named by URI (a resource) or URI template, rather than by a name the client rule covers. */
+const BY_URI: ReadonlySet<ListKind> = new Set(['resources', 'templates']);
 /** How long a string of an upstream's lifecycle event (a crash reason) may be in the audit. */
 const DETAIL_MAX = 300;
 
@@ -98,11 +107,14 @@ export class Gateway {
   private readonly sessions = new Set<Session>();
   /** Tools by exposed name, as of the last refresh (clashing names are left out). */
   private index = new Map<string, ToolEntry>();
-  /** Prompts by exposed name and resources by URI, as of their last refresh. */
+  /** Prompts by exposed name, resources by URI and templates by URI template, as of their last refresh. */
   private readonly items: Record<NamedKind, Map<string, ItemEntry>> = {
     prompts: new Map(),
     resources: new Map(),
+    templates: new Map(),
   };
+  /** Each resource template's parsed form (or why it cannot be used), by definition object. */
+  private readonly templates = new WeakMap<object, UriTemplate | UriTemplateError>();
   /**
    * The lists whose index may be out of date: an upstream said the list changed, crashed or came
    * back. A call looks at an index only after it is rebuilt. Everything is stale at first.
@@ -147,6 +159,7 @@ export class Gateway {
           },
           onListChanged: (_id, kind) => {
             this.stale.add(kind);
+            if (kind === 'resources') this.stale.add('templates');
             this.notify(kind);
           },
         }),
@@ -193,7 +206,7 @@ export class Gateway {
       this.getPrompt(session, req.params.name, req.params.arguments),
     );
     server.setRequestHandler(ListResourcesRequestSchema, () => this.listResources(session));
-    server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({ resourceTemplates: [] }));
+    server.setRequestHandler(ListResourceTemplatesRequestSchema, () => this.listTemplates(session));
     server.setRequestHandler(ReadResourceRequestSchema, (req) => this.readResource(session, req.params.uri));
     return server;
   }
@@ -334,6 +347,17 @@ export class Gateway {
     };
   }
 
+  private async listTemplates(session: Session): Promise<{ resourceTemplates: ResourceTemplate[] }> {
+    const shown = await this.listItems(session, 'templates');
+    return {
+      resourceTemplates: shown.map((e) => ({
+        ...(e.item as ResourceTemplate),
+        name: exposedName(e.server, e.item.name),
+      })),
+    };
+  }
+
+  /** Reads a listed resource, or a URI that one resource template produces (decided on that template). */
   private async readResource(
     session: Session,
     uri: string,
@@ -378,16 +402,15 @@ export class Gateway {
   /** Gets one prompt or reads one resource through the steps of a tool call; unknown, held and denied fail alike. */
   private async fetchItem<R>(
     session: Session,
-    kind: NamedKind,
+    kind: 'prompts' | 'resources',
     key: string,
     args: Record<string, unknown>,
-    fetch: (u: Upstream, item: Prompt | Resource, args: Record<string, unknown>) => Promise<R>,
+    fetch: (u: Upstream, item: Item, args: Record<string, unknown>) => Promise<R>,
   ): Promise<R> {
     const started = performance.now();
     const scan = scanValue(args);
     const noun = kind === 'prompts' ? 'Prompt' : 'Resource';
-    if (this.stale.has(kind)) await this.refreshItems(kind, false);
-    const found = this.items[kind].get(key);
+    const { found, unknown } = await this.lookup(kind, key);
     const request: McpRequest = {
       surface: 'mcp',
       server: found?.server ?? '(unknown)',
@@ -401,7 +424,9 @@ export class Gateway {
         session,
         audited,
         undefined,
-        found === undefined ? `no ${SINGULAR[kind]} is exposed as ${audited.tool}` : `held: ${found.held}`,
+        found === undefined
+          ? (unknown ?? `no ${SINGULAR[kind]} is exposed as ${audited.tool}`)
+          : `held: ${found.held}`,
         scan,
       );
       throw notFound(noun, key);
@@ -433,6 +458,47 @@ export class Gateway {
       throw this.failed(session, audited, e, started);
     }
     return this.scanned(session, audited, result, started, performance.now() - upstreamStarted);
+  }
+
+  /**
+   * The prompt a name exposes, or the resource a URI names: a listed resource, else the one
+   * resource template that produces the URI. A URI that resources or templates of more than one
+   * server produce, or several templates of one server, is read through none of them (`unknown`
+   * says why, for the audit): the gateway cannot tell which the agent means, nor decide on both.
+   */
+  private async lookup(
+    kind: 'prompts' | 'resources',
+    key: string,
+  ): Promise<{ found?: ItemEntry; unknown?: string }> {
+    if (this.stale.has(kind)) await this.refreshItems(kind, false);
+    const exact = this.items[kind].get(key);
+    if (kind === 'prompts') return exact ? { found: exact } : {};
+    if (this.stale.has('templates')) await this.refreshItems('templates', false);
+    const produced = [...this.items.templates.values()].filter((e) => {
+      const t = this.templateOf(e.item);
+      return !(t instanceof UriTemplateError) && t.matches(key);
+    });
+    const candidates = exact ? [exact, ...produced.filter((e) => e.server !== exact.server)] : produced;
+    if (candidates.length <= 1) return candidates[0] ? { found: candidates[0] } : {};
+    const names = candidates.map((e) =>
+      e === exact ? `${e.server}'s resource` : `${e.server}'s template ${e.key}`,
+    );
+    return { unknown: `the URI ${redactedText(key)} is produced by ${names.join(' and ')}` };
+  }
+
+  /** A resource template's parsed form, or why it cannot be matched; once per definition object. */
+  private templateOf(item: Item): UriTemplate | UriTemplateError {
+    let t = this.templates.get(item);
+    if (t === undefined) {
+      try {
+        t = uriTemplate((item as ResourceTemplate).uriTemplate);
+      } catch (e) {
+        if (!(e instanceof UriTemplateError)) throw e;
+        t = e;
+      }
+      this.templates.set(item, t);
+    }
+    return t;
   }
 
   /** Prompt and resource contents: a secret blocks the whole result or is redacted in place. */
@@ -590,10 +656,11 @@ export class Gateway {
   }
 
   /**
-   * Lists every upstream's prompts or resources through the tools' steps: names that clash are
-   * held (a prompt's exposed name, a resource's URI), prompt names must suit clients (resources
-   * keep their URIs, whatever their names), and a definition with a poisoning finding is held.
-   * Prompts and resources are not pinned: what is held stays held while the upstream lists it so.
+   * Lists every upstream's prompts, resources or resource templates through the tools' steps:
+   * names that clash are held (a prompt's exposed name, a resource's URI, a template's URI
+   * template), prompt names must suit clients (resources and templates keep their URIs, whatever
+   * their names), a template that cannot be matched is held, and a definition with a poisoning
+   * finding is held. They are not pinned: what is held stays held while the upstream lists it so.
    */
   private async refreshItems(
     kind: NamedKind,
@@ -601,8 +668,12 @@ export class Gateway {
   ): Promise<{ entries: ItemEntry[]; unavailable: string[] }> {
     this.stale.delete(kind);
     const [listed, tools] = await Promise.all([
-      this.gather<Prompt | Resource>((u) =>
-        kind === 'prompts' ? u.listPrompts(start) : u.listResources(start),
+      this.gather<Item>((u) =>
+        kind === 'prompts'
+          ? u.listPrompts(start)
+          : kind === 'resources'
+            ? u.listResources(start)
+            : u.listResourceTemplates(start),
       ),
       this.gather((u) => u.listTools(start)),
     ]);
@@ -612,7 +683,11 @@ export class Gateway {
       items.map((item) => ({ server, name: item.name, item })),
     );
     const keyOf = (r: (typeof raw)[number]): string =>
-      kind === 'prompts' ? exposedName(r.server, r.name) : (r.item as Resource).uri;
+      kind === 'prompts'
+        ? exposedName(r.server, r.name)
+        : kind === 'resources'
+          ? (r.item as Resource).uri
+          : (r.item as ResourceTemplate).uriTemplate;
     const clashes = collisions(raw, keyOf);
     const notices = new Map<string, () => AuditRecord>();
     const entries: ItemEntry[] = [];
@@ -629,21 +704,26 @@ export class Gateway {
   }
 
   /**
-   * Why a name cannot be shown: two (server, name) pairs that come out the same (both are held),
-   * or, for tools and prompts, a name outside the client rule. The hold is audited once.
+   * Why a name cannot be shown: two (server, name) pairs that come out the same (both are held);
+   * for tools and prompts, a name outside the client rule; for a resource template, a template
+   * that cannot be matched. The hold is audited once.
    */
   private nameHold(
     kind: ListKind,
     key: string,
-    r: NamedEntry,
+    r: NamedEntry & { readonly item?: Item },
     clash: readonly NamedEntry[] | undefined,
     notices: Map<string, () => AuditRecord>,
   ): string | undefined {
+    const what = kind === 'resources' ? 'URI' : kind === 'templates' ? 'URI template' : 'name';
+    const template = kind === 'templates' && r.item ? this.templateOf(r.item) : undefined;
     const reason = clash
-      ? `the ${kind === 'resources' ? 'URI' : 'name'} ${key} is produced by ${clash.map((c) => `${c.server}/${c.name}`).join(' and ')}; rename one server id`
-      : kind === 'resources'
-        ? undefined
-        : nameProblem(r.server, r.name);
+      ? `the ${what} ${key} is produced by ${clash.map((c) => `${c.server}/${c.name}`).join(' and ')}; rename one server id`
+      : template instanceof UriTemplateError
+        ? `its URI template cannot be used: ${template.message}`
+        : BY_URI.has(kind)
+          ? undefined
+          : nameProblem(r.server, r.name);
     if (reason === undefined) return undefined;
     notices.set(`${r.server}\0${r.name}\0${key}\0${reason}`, () =>
       alertRecord(
@@ -651,7 +731,7 @@ export class Gateway {
         this.options.context,
         'medium',
         `${r.server}/${r.name}: ${reason}; hidden`,
-        { server: r.server, [SINGULAR[kind]]: kind === 'resources' ? key : r.name },
+        { server: r.server, [SINGULAR[kind]]: BY_URI.has(kind) ? key : r.name },
       ),
     );
     return reason;
@@ -661,7 +741,7 @@ export class Gateway {
   private poisoned(
     kind: NamedKind,
     key: string,
-    r: { server: string; name: string; item: Prompt | Resource },
+    r: { server: string; name: string; item: Item },
     notices: Map<string, () => AuditRecord>,
   ): string | undefined {
     const findings = this.findingsFor(r.server, r.item);
@@ -673,7 +753,7 @@ export class Gateway {
         this.options.context,
         'high',
         `${r.server}/${r.name}: ${reason}; hidden while the server lists it so`,
-        { server: r.server, [SINGULAR[kind]]: kind === 'resources' ? key : r.name },
+        { server: r.server, [SINGULAR[kind]]: BY_URI.has(kind) ? key : r.name },
       ),
     );
     return reason;
@@ -926,6 +1006,7 @@ export class Gateway {
     return out;
   }
 
+  /** Tells every client a list changed (resources/list_changed covers templates: MCP has no other). */
   private notify(kind: ListKind): void {
     for (const s of this.sessions) {
       const send =

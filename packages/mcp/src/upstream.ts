@@ -17,6 +17,7 @@ import {
   type Prompt,
   type ReadResourceResult,
   type Resource,
+  type ResourceTemplate,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 
@@ -49,7 +50,8 @@ export interface UpstreamSpec {
 }
 
 export type UpstreamEvent = 'spawn' | 'ready' | 'crash' | 'unavailable';
-export type ListKind = 'tools' | 'prompts' | 'resources';
+/** What an upstream lists. Resource templates change with resources (one notification for both). */
+export type ListKind = 'tools' | 'prompts' | 'resources' | 'templates';
 
 export interface UpstreamHooks {
   /**
@@ -62,7 +64,10 @@ export interface UpstreamHooks {
     event: UpstreamEvent,
     detail: Readonly<Record<string, string | number | boolean>>,
   ): void;
-  /** The upstream said one of its lists changed (its cache is already dropped). */
+  /**
+   * The upstream said one of its lists changed (its cache is already dropped); `resources` stands
+   * for resource templates too.
+   */
   onListChanged(id: string, kind: ListKind): void;
 }
 
@@ -145,6 +150,11 @@ export class Upstream {
     return this.listed('resources', start, async (c) => (await c.listResources()).resources);
   }
 
+  async listResourceTemplates(start = true): Promise<ResourceTemplate[]> {
+    if (!(await this.ready(start)).getServerCapabilities()?.resources) return [];
+    return this.listed('templates', start, async (c) => (await c.listResourceTemplates()).resourceTemplates);
+  }
+
   async callTool(
     name: string,
     args: Record<string, unknown> | undefined,
@@ -208,6 +218,8 @@ export class Upstream {
   private async connectClient(client: Client): Promise<Client> {
     const dropped = (kind: ListKind) => (): void => {
       this.cache.delete(kind);
+      // MCP has no notification of its own for templates: resources/list_changed covers both.
+      if (kind === 'resources') this.cache.delete('templates');
       this.hooks.onListChanged(this.id, kind);
     };
     client.setNotificationHandler(ToolListChangedNotificationSchema, dropped('tools'));
