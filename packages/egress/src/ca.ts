@@ -14,7 +14,8 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
+import type { SecureContext } from 'node:tls';
+import { tls } from './lazy-builtins.js';
 import { canonicalHost, parseCidr, type CanonicalHost, type Cidr, type Ip } from '@perimeter/policy';
 import {
   bitString,
@@ -338,7 +339,10 @@ export function createSessionCa(options: SessionCaOptions = {}): SessionCa {
       },
       caKey,
     );
-    const context = createSecureContext({ key: leafKey.export({ type: 'pkcs8', format: 'pem' }), cert: pem });
+    const context = tls().createSecureContext({
+      key: leafKey.export({ type: 'pkcs8', format: 'pem' }),
+      cert: pem,
+    });
     return { pem, context, notAfterMs: leafNotAfter.getTime() };
   }
 
@@ -397,6 +401,6 @@ export function mergedBundle(caPem: string, systemBundlePath?: string): string {
   if (!new X509Certificate(caPem).ca)
     throw new CaError('bad-option', 'caPem is not a CA certificate', 'pass SessionCa.certPem');
   const path = systemBundlePath ?? SYSTEM_BUNDLE_PATHS.find((p) => existsSync(p));
-  const system = path === undefined ? rootCertificates.join('\n') : readFileSync(path, 'utf8');
+  const system = path === undefined ? tls().rootCertificates.join('\n') : readFileSync(path, 'utf8');
   return withNewline(system) + withNewline(caPem);
 }

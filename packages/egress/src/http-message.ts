@@ -5,15 +5,8 @@
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Transform } from 'node:stream';
 import { promisify } from 'node:util';
-import {
-  brotliDecompress,
-  createBrotliDecompress,
-  createGunzip,
-  createInflate,
-  gunzip,
-  inflate,
-  type ZlibOptions,
-} from 'node:zlib';
+import type { ZlibOptions } from 'node:zlib';
+import { zlib } from './lazy-builtins.js';
 
 /** Headers that belong to one hop and are never passed on. */
 export const HOP_BY_HOP: ReadonlySet<string> = new Set([
@@ -119,10 +112,10 @@ type Decode = (raw: Buffer, options: ZlibOptions) => Promise<Buffer>;
 // Asynchronous, so decoding up to MAX_INSPECTED_BODY bytes runs on the thread pool in chunks
 // rather than holding up every other connection of the proxy.
 const REQUEST_DECODERS: ReadonlyMap<string, Decode> = new Map<string, Decode>([
-  ['gzip', promisify<Buffer, ZlibOptions, Buffer>(gunzip)],
-  ['x-gzip', promisify<Buffer, ZlibOptions, Buffer>(gunzip)],
-  ['deflate', promisify<Buffer, ZlibOptions, Buffer>(inflate)],
-  ['br', promisify<Buffer, ZlibOptions, Buffer>(brotliDecompress)],
+  ['gzip', (raw, options) => promisify<Buffer, ZlibOptions, Buffer>(zlib().gunzip)(raw, options)],
+  ['x-gzip', (raw, options) => promisify<Buffer, ZlibOptions, Buffer>(zlib().gunzip)(raw, options)],
+  ['deflate', (raw, options) => promisify<Buffer, ZlibOptions, Buffer>(zlib().inflate)(raw, options)],
+  ['br', (raw, options) => promisify<Buffer, ZlibOptions, Buffer>(zlib().brotliDecompress)(raw, options)],
 ]);
 
 /**
@@ -165,10 +158,10 @@ export async function readInspectableBody(
 }
 
 const RESPONSE_DECODERS: ReadonlyMap<string, () => Transform> = new Map<string, () => Transform>([
-  ['gzip', () => createGunzip()],
-  ['x-gzip', () => createGunzip()],
-  ['deflate', () => createInflate()],
-  ['br', () => createBrotliDecompress()],
+  ['gzip', () => zlib().createGunzip()],
+  ['x-gzip', () => zlib().createGunzip()],
+  ['deflate', () => zlib().createInflate()],
+  ['br', () => zlib().createBrotliDecompress()],
 ]);
 
 /**

@@ -8,7 +8,8 @@
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { pipeline, type Duplex } from 'node:stream';
-import { connect as tlsConnect, TLSSocket, type ConnectionOptions, type SecureContext } from 'node:tls';
+import type { ConnectionOptions, SecureContext, TLSSocket } from 'node:tls';
+import { tls as tlsModule } from './lazy-builtins.js';
 import { decisionRecord, lifecycleRecord, type AuditRecord } from '@perimeter/audit';
 import { canonicalHost, parseAuthority, type Engine, type NetworkRequest } from '@perimeter/policy';
 import type { SessionCa } from './ca.js';
@@ -93,7 +94,7 @@ export function createInterceptor(options: InterceptOptions): { serve(c: Interce
       c.client.destroy();
       return;
     }
-    const tls = new TLSSocket(c.client, {
+    const tls = new (tlsModule().TLSSocket)(c.client, {
       isServer: true,
       secureContext: context,
       ALPNProtocols: ['http/1.1'],
@@ -199,7 +200,7 @@ export function createInterceptor(options: InterceptOptions): { serve(c: Interce
     let upstream: TLSSocket;
     try {
       const socket = await options.dial(c.address, c.port);
-      upstream = tlsConnect({
+      upstream = tlsModule().connect({
         socket,
         servername: c.host,
         ALPNProtocols: ['http/1.1'],

@@ -5,7 +5,10 @@
  *                  [--capture PORT:SOCKET]... [--token-file FILE] [--limit NAME=N]...
  *                  -- PROGRAM [ARGS...]
  *
- * 1. Closes every inherited descriptor above 2 (sandbox.md case 18).
+ * 1. Closes every inherited descriptor above 2 (sandbox.md case 18), but for the --ready-fd one: a
+ *    socket to the host, on which this helper says "1" once the sandbox is set up and then waits
+ *    for the host's "1" before it starts PROGRAM (the host finishes its own preparations meanwhile;
+ *    anything else, or the socket closing, ends the launch with nothing run).
  * 2. Verifies the mount view: each line of the verify file is "DEV INO PATH"; the path must be
  *    exactly that inode, or the launch aborts (a setup race swapped it, case 35).
  * 3. Starts the network bridge: for each --bridge, a TCP listener on 127.0.0.1:PORT inside the
@@ -377,11 +380,59 @@ static void run_bridge(struct bridge *bridges, int count) {
   }
 }
 
+/* Reads exactly n bytes (not one more: what follows on the descriptor is someone else's). */
+static int read_exact(int fd, char *buf, size_t n) {
+  size_t got = 0;
+  while (got < n) {
+    ssize_t r = read(fd, buf + got, n - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return -1;
+    got += (size_t)r;
+  }
+  return 0;
+}
+
+#define MAX_ARGV_BYTES (1 << 20)
+
+/*
+ * A command line from `fd`: "LENGTH\n" then LENGTH bytes of NUL-terminated words. Nothing is read
+ * past it (bubblewrap reads its options from the same descriptor afterwards). The descriptor
+ * closing first means the host called the launch off: exit quietly, nothing ran.
+ */
+static char **read_argv(int fd) {
+  char digits[16];
+  size_t n = 0;
+  for (;;) {
+    if (n == sizeof digits - 1 || read_exact(fd, digits + n, 1) != 0) {
+      if (n == 0) exit(EXIT_SETUP);
+      die("malformed command from the host", NULL);
+    }
+    if (digits[n] == '\n') break;
+    n++;
+  }
+  digits[n] = 0;
+  long length = strtol(digits, NULL, 10);
+  if (length <= 0 || length > MAX_ARGV_BYTES) die("malformed command from the host", NULL);
+  char *text = malloc((size_t)length);
+  if (!text || read_exact(fd, text, (size_t)length) != 0 || text[length - 1] != 0)
+    die("malformed command from the host", NULL);
+  size_t words = 0;
+  for (long i = 0; i < length; i++) words += text[i] == 0;
+  char **out = calloc(words + 1, sizeof *out);
+  if (!out) die("out of memory", NULL);
+  for (long i = 0, w = 0; i < length; w++) {
+    out[w] = text + i;
+    i += (long)strlen(text + i) + 1;
+  }
+  return out;
+}
+
 int main(int argc, char **argv) {
   /*
-   * On the host: `perimeter-init --exec-ignoring-interrupts [--join FILE]... PROGRAM ARGS...` runs bubblewrap with
-   * SIGINT and SIGQUIT ignored (an ignored signal stays ignored across exec), so Ctrl-C at the
-   * terminal reaches the workload, not the sandbox around it. Descriptors are left as they are.
+   * On the host: `perimeter-init --exec-ignoring-interrupts [--join FILE]... (PROGRAM ARGS... |
+   * --argv-from FD)` runs bubblewrap with SIGINT and SIGQUIT ignored (an ignored signal stays
+   * ignored across exec), so Ctrl-C at the terminal reaches the workload, not the sandbox around it.
+   * Descriptors are left as they are.
    */
   if (argc > 2 && strcmp(argv[1], "--exec-ignoring-interrupts") == 0) {
     int first = 2;
@@ -395,8 +446,13 @@ int main(int argc, char **argv) {
     }
     signal(SIGINT, SIG_IGN);
     signal(SIGQUIT, SIG_IGN);
-    execv(argv[first], argv + first);
-    fprintf(stderr, "perimeter: cannot run %s: %s\n", argv[first], strerror(errno));
+    char **program = argv + first;
+    /* --argv-from FD: the command arrives on FD once the host has it, so the launcher can be
+     * started (and join the cgroup, a task migration that waits for an RCU grace period) while the
+     * host is still planning the sandbox. */
+    if (argc == first + 2 && strcmp(argv[first], "--argv-from") == 0) program = read_argv(atoi(argv[first + 1]));
+    execv(program[0], program);
+    fprintf(stderr, "perimeter: cannot run %s: %s\n", program[0], strerror(errno));
     return EXIT_SETUP;
   }
   const char *verify = NULL, *filter_path = NULL, *token_file = NULL, *capture_socket = NULL;
@@ -448,10 +504,7 @@ int main(int argc, char **argv) {
 
   if (verify) verify_mounts(verify);
   /* Tell the host the sandbox is set up: from here on, an exit is the workload's. */
-  if (ready_fd >= 0) {
-    if (write(ready_fd, "1", 1) != 1) die("cannot report readiness", strerror(errno));
-    close(ready_fd);
-  }
+  if (ready_fd >= 0 && write(ready_fd, "1", 1) != 1) die("cannot report readiness", strerror(errno));
 
   signal(SIGINT, SIG_IGN);
   signal(SIGQUIT, SIG_IGN);
@@ -474,10 +527,19 @@ int main(int argc, char **argv) {
   if (nbridges > 0) {
     pid_t bridge = fork();
     if (bridge < 0) die("cannot start the network bridge", strerror(errno));
-    if (bridge == 0) run_bridge(bridges, nbridges);
+    if (bridge == 0) {
+      if (ready_fd >= 0) close(ready_fd);
+      run_bridge(bridges, nbridges);
+    }
     for (int b = 0; b < nbridges; b++) close(bridges[b].listener);
   }
   prctl(PR_SET_DUMPABLE, 0);
+  /* Wait for the host's go: anything but "1" (or the host gone) calls the launch off. */
+  if (ready_fd >= 0) {
+    char go = 0;
+    if (read_exact(ready_fd, &go, 1) != 0 || go != '1') return EXIT_SETUP;
+    close(ready_fd);
+  }
 
   /* Blocked before the fork, so the workload's exit cannot slip past sigwait. */
   sigset_t set;

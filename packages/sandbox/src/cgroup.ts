@@ -100,7 +100,9 @@ export function createSessionCgroup(
 ): SessionCgroup | undefined {
   const made: { dir: string; version: 1 | 2; controllers: CgroupController[] }[] = [];
   for (const t of targets) {
-    let controllers = [...t.controllers];
+    // Memory is accounted only when capped: a memory cgroup costs every launch time to make and remove.
+    let controllers = t.controllers.filter((c) => c === 'pids' || request.memoryBytes !== undefined);
+    if (controllers.length === 0) continue;
     if (t.version === 2) {
       const enabled = readOr(join(t.parent, 'cgroup.subtree_control')).split(/\s+/);
       controllers = controllers.filter((c) => enabled.includes(c));
@@ -155,7 +157,8 @@ export function removeSessionCgroup(cgroup: SessionCgroup): void {
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         if (code !== 'EBUSY' || Date.now() > deadline) break; // gone, or not ours to remove
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+        // The PID namespace's processes are reaped within a millisecond or two of its end.
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
       }
     }
   }

@@ -27,6 +27,9 @@ export { PROTECTED_NAMES, PROTECTED_IN_GIT_DIR, gitdirOf } from './protected-pat
 export {
   prepareSession,
   launchSession,
+  prelaunch,
+  cancelPrelaunch,
+  type Prelaunch,
   spawnSandboxed,
   cleanupSession,
   SessionError,

@@ -3,7 +3,7 @@
 // listens on `sockets/http.sock` and `sockets/socks.sock`, which the bridge inside reaches.
 
 import { spawn, type ChildProcess, type ChildProcessByStdio, type StdioOptions } from 'node:child_process';
-import type { Readable, Writable } from 'node:stream';
+import type { Duplex, Readable, Writable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
@@ -16,7 +16,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { constants as osConstants, tmpdir, totalmem } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { CREDENTIAL_FILE_NAME, type Engine } from '@perimeter/policy';
 import { BWRAP_PATH, HELPER_PATH, PACKAGE_ROOT, isHelperBuilt } from './preflight.js';
 import { READY_FD, SYSTEM_CA_FILES, bwrapArgs, mcpClientConfig, sessionEnv } from './bwrap-args.js';
@@ -75,6 +75,8 @@ export interface SessionOptions {
   readonly mcpToken?: string;
   /** The machine's memory, for the default size of /tmp (default: os.totalmem()). */
   readonly totalMemoryBytes?: number;
+  /** The session's cgroup and launcher, started before the session was prepared (prelaunch). */
+  readonly prelaunch?: Prelaunch;
 }
 
 export interface PreparedSession {
@@ -95,7 +97,8 @@ export interface PreparedSession {
   readonly cgroup?: SessionCgroup;
 }
 
-export function prepareSession(options: SessionOptions): PreparedSession {
+/** What every session needs of this machine before anything is made: a filter and the helper. */
+function requireLaunchable(): NonNullable<ReturnType<typeof seccompArch>> {
   const arch = seccompArch(process.arch);
   if (arch === undefined)
     throw new SessionError(`there is no seccomp filter for ${process.arch}`, 'run on x86-64 or arm64 Linux');
@@ -105,6 +108,21 @@ export function prepareSession(options: SessionOptions): PreparedSession {
       'install a C compiler (apt-get install gcc libc6-dev) and run `npm run build` in the Perimeter checkout',
     );
   }
+  return arch;
+}
+
+export function prepareSession(options: SessionOptions): PreparedSession {
+  const early = options.prelaunch;
+  try {
+    return prepare(options);
+  } catch (e) {
+    if (early) cancelPrelaunch(early); // a second removal of what prepare removed is harmless
+    throw e;
+  }
+}
+
+function prepare(options: SessionOptions): PreparedSession {
+  const arch = requireLaunchable();
   const base = options.runtimeDir ?? options.hostEnv.XDG_RUNTIME_DIR ?? tmpdir();
   let dir: string;
   try {
@@ -117,7 +135,12 @@ export function prepareSession(options: SessionOptions): PreparedSession {
     );
   }
   let mountPoints: string[] = [];
+  const early = options.prelaunch;
+  const launcher = early?.launcher;
+  let cgroup = early?.cgroup;
   try {
+    const { limits, enforcement } =
+      early ?? sessionLimits(options.engine, options.totalMemoryBytes, (made) => (cgroup = made));
     const sockets = join(dir, 'sockets');
     mkdirSync(sockets, { mode: 0o700 });
     const maskDir = join(dir, 'mask-dir');
@@ -204,30 +227,6 @@ export function prepareSession(options: SessionOptions): PreparedSession {
       }
     }
     const env = sessionEnv({ ...envOptions, credentials: options.credentialEnv ?? {} });
-    const limits = effectiveLimits(options.engine.sessionLimits(), options.totalMemoryBytes ?? totalmem());
-    let cgroup: SessionCgroup | undefined;
-    try {
-      cgroup = createSessionCgroup({
-        name: basename(dir).replace(/^perimeter-/, ''),
-        processes: limits.processes,
-        ...(limits.memoryBytes !== undefined ? { memoryBytes: limits.memoryBytes } : {}),
-      });
-    } catch (e) {
-      throw new SessionError(
-        `cannot set the limits of the session's cgroup (${(e as NodeJS.ErrnoException).code ?? String(e)})`,
-        'check that the cgroup hierarchy Perimeter runs in is writable, or remove limits.memory from the policy',
-      );
-    }
-    const enforcement = {
-      isRoot: process.getuid?.() === 0,
-      pidsCgroup: cgroup?.caps.has('pids') ?? false,
-      memoryCgroup: cgroup?.caps.has('memory') ?? false,
-    };
-    const refusal = unenforceable(limits, enforcement);
-    if (refusal) {
-      if (cgroup) removeSessionCgroup(cgroup);
-      throw new SessionError(refusal.message, refusal.fix);
-    }
     const args = bwrapArgs({
       limits,
       plan,
@@ -250,7 +249,7 @@ export function prepareSession(options: SessionOptions): PreparedSession {
       cwd: options.cwd ?? options.workspace,
       command: options.command,
     });
-    return {
+    const prepared: PreparedSession = {
       dir,
       sockets,
       token,
@@ -262,12 +261,82 @@ export function prepareSession(options: SessionOptions): PreparedSession {
       limitsSummary: describeLimits(limits, enforcement),
       ...(cgroup ? { cgroup } : {}),
     };
+    if (launcher) prestarted.set(prepared, launcher);
+    return prepared;
   } catch (e) {
+    if (launcher) callOff(launcher);
+    if (cgroup) removeSessionCgroup(cgroup);
     removeEmptyDirs(mountPoints);
     rmSync(dir, { recursive: true, force: true });
     if (e instanceof PlanError) throw new SessionError(e.message, e.fix);
     throw e;
   }
+}
+
+/**
+ * The session's cgroup and bubblewrap's launcher (the terminal attached, for launchSession),
+ * started before the session is prepared: the launcher's first step, joining the cgroup, is a
+ * task migration that waits for an RCU grace period (15–20 ms on an idle machine), and it waits
+ * while the credentials and the mount plan are made rather than after them. Pass it to
+ * prepareSession, which owns it from then on; cancelPrelaunch when the session goes no further.
+ */
+export interface Prelaunch {
+  readonly limits: EffectiveLimits;
+  readonly enforcement: LimitEnforcement;
+  readonly cgroup?: SessionCgroup;
+  readonly launcher: ChildProcess;
+}
+
+export function prelaunch(engine: Engine, totalMemoryBytes?: number): Prelaunch {
+  requireLaunchable();
+  let cgroup: SessionCgroup | undefined;
+  const { limits, enforcement } = sessionLimits(engine, totalMemoryBytes, (made) => (cgroup = made));
+  return { limits, enforcement, ...(cgroup ? { cgroup } : {}), launcher: startLauncher(cgroup, TERMINAL) };
+}
+
+export function cancelPrelaunch(early: Prelaunch): void {
+  callOff(early.launcher);
+  if (early.cgroup) removeSessionCgroup(early.cgroup);
+}
+
+type LimitEnforcement = Parameters<typeof unenforceable>[1];
+
+/**
+ * The session's limits and the cgroup that holds it to them (handed to `made` as soon as it
+ * exists, so a refusal after it still removes it). A limit this machine cannot hold refuses the
+ * session.
+ */
+function sessionLimits(
+  engine: Engine,
+  totalMemoryBytes: number | undefined,
+  made: (cgroup: SessionCgroup) => void,
+): { limits: EffectiveLimits; enforcement: LimitEnforcement } {
+  const limits = effectiveLimits(engine.sessionLimits(), totalMemoryBytes ?? totalmem());
+  let cgroup: SessionCgroup | undefined;
+  try {
+    cgroup = createSessionCgroup({
+      name: randomBytes(6).toString('hex'),
+      processes: limits.processes,
+      ...(limits.memoryBytes !== undefined ? { memoryBytes: limits.memoryBytes } : {}),
+    });
+  } catch (e) {
+    throw new SessionError(
+      `cannot set the limits of the session's cgroup (${(e as NodeJS.ErrnoException).code ?? String(e)})`,
+      'check that the cgroup hierarchy Perimeter runs in is writable, or remove limits.memory from the policy',
+    );
+  }
+  const enforcement = {
+    isRoot: process.getuid?.() === 0,
+    pidsCgroup: cgroup?.caps.has('pids') ?? false,
+    memoryCgroup: cgroup?.caps.has('memory') ?? false,
+  };
+  const refusal = unenforceable(limits, enforcement);
+  if (refusal) {
+    if (cgroup) removeSessionCgroup(cgroup);
+    throw new SessionError(refusal.message, refusal.fix);
+  }
+  if (cgroup) made(cgroup);
+  return { limits, enforcement };
 }
 
 /**
@@ -319,20 +388,35 @@ export interface SessionExit {
 /**
  * Runs the prepared sandbox with the terminal attached. Interrupts from the terminal go to the
  * workload (same foreground process group); termination requests to Perimeter are passed on.
+ *
+ * `beforeStart` runs while bubblewrap sets the sandbox up (the proxies' listening, the start
+ * events): the workload starts only once it has resolved. When it throws, the launch is called
+ * off (nothing runs) and its error is the result.
  */
-export function launchSession(prepared: PreparedSession): Promise<SessionExit> {
+export function launchSession(
+  prepared: PreparedSession,
+  beforeStart: () => Promise<void> | void = () => {},
+): Promise<SessionExit> {
   return new Promise((resolve, reject) => {
-    const child = spawnBwrap(prepared, ['--json-status-fd', '3'], {
-      stdio: ['inherit', 'inherit', 'inherit', 'pipe', 'pipe', 'pipe'],
-    });
+    const child = takeLauncher(prepared) ?? startLauncher(prepared.cgroup, TERMINAL);
+    sendCommand(child, prepared, ['--json-status-fd', '3']);
     let status = '';
     child.stdio[3]?.on('data', (chunk: Buffer) => {
       status += chunk.toString('utf8');
     });
     let isReady = false;
-    (child.stdio as unknown as (NodeJS.ReadableStream | null)[])[READY_FD]?.on('data', () => {
+    const ready = readySocket(child);
+    ready.on('data', () => {
       isReady = true;
     });
+    let failure: { readonly error: unknown } | undefined;
+    const preparing = (async () => beforeStart())().then(
+      () => void ready.write('1'),
+      (error: unknown) => {
+        failure = { error };
+        ready.destroy(); // the helper inside reads the end of its socket: nothing starts
+      },
+    );
     /**
      * The helper inside, which passes termination requests on to the workload: the child of
      * bubblewrap's init process (the `child-pid` it reports).
@@ -371,14 +455,27 @@ export function launchSession(prepared: PreparedSession): Promise<SessionExit> {
     };
     child.on('error', (e) => {
       done();
-      reject(
-        new SessionError(`cannot run ${BWRAP_PATH} (${e.message})`, 'install it: apt-get install bubblewrap'),
+      ready.destroy();
+      // What beforeStart set up is the caller's to close: it has settled before this settles.
+      void preparing.then(() =>
+        reject(
+          new SessionError(
+            `cannot run ${BWRAP_PATH} (${e.message})`,
+            'install it: apt-get install bubblewrap',
+          ),
+        ),
       );
     });
     child.on('close', (code, signal) => {
       done();
-      const signalCode = signal ? 128 + osConstants.signals[signal] : undefined;
-      resolve({ code: code ?? signalCode ?? 1, started: isReady, ...(signal ? { signal } : {}) });
+      void preparing.then(() => {
+        if (failure) {
+          const { error } = failure;
+          return reject(error instanceof Error ? error : new Error(String(error)));
+        }
+        const signalCode = signal ? 128 + osConstants.signals[signal] : undefined;
+        resolve({ code: code ?? signalCode ?? 1, started: isReady, ...(signal ? { signal } : {}) });
+      });
     });
   });
 }
@@ -389,55 +486,102 @@ export function launchSession(prepared: PreparedSession): Promise<SessionExit> {
  * process. Its `close` event is the sandbox ending; bubblewrap's refusals arrive on its stderr.
  */
 export function spawnSandboxed(prepared: PreparedSession): ChildProcessByStdio<Writable, Readable, Readable> {
-  // The helper inside reports readiness on READY_FD; nobody waits for it here.
-  const child = spawnBwrap(prepared, [], {
-    stdio: ['pipe', 'pipe', 'pipe', 'ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  (child.stdio as unknown as (Readable | null)[])[READY_FD]?.resume();
+  const child = takeLauncher(prepared) ?? startLauncher(prepared.cgroup, SERVICE);
+  sendCommand(child, prepared, []);
+  // Nothing to finish first: the workload may start as soon as the sandbox is set up.
+  readySocket(child).resume().write('1');
   return child as unknown as ChildProcessByStdio<Writable, Readable, Readable>;
 }
 
+/** How the launcher's descriptors are set up: 3 bubblewrap's status, 4 the command, 5 readiness. */
+interface LaunchMode {
+  readonly stdio: StdioOptions;
+  readonly detached: boolean;
+}
+const TERMINAL: LaunchMode = {
+  stdio: ['inherit', 'inherit', 'inherit', 'pipe', 'pipe', 'pipe'],
+  detached: false,
+};
+const SERVICE: LaunchMode = { stdio: ['pipe', 'pipe', 'pipe', 'ignore', 'pipe', 'pipe'], detached: true };
+
+/** Launchers started before their session was prepared (prelaunch), each used by the first launch. */
+const prestarted = new WeakMap<PreparedSession, ChildProcess>();
+
+function takeLauncher(prepared: PreparedSession): ChildProcess | undefined {
+  const launcher = prestarted.get(prepared);
+  prestarted.delete(prepared);
+  return launcher;
+}
+
 /**
- * bubblewrap through the helper, which runs it with SIGINT and SIGQUIT ignored (so Ctrl-C reaches
- * the workload, not the sandbox around it). bubblewrap reads its options from descriptor 4 (they
- * hold paths of the session's files); the command (no secrets in it) stays in argv. `stdio[4]`
- * must be a pipe.
+ * The helper that runs bubblewrap with SIGINT and SIGQUIT ignored (so Ctrl-C reaches the workload,
+ * not the sandbox around it), after joining the session's cgroup. It waits for its command on
+ * descriptor 4 (sendCommand), which must be a pipe.
  */
-function spawnBwrap(
-  prepared: PreparedSession,
-  bwrapOptions: readonly string[],
-  options: { readonly stdio: StdioOptions; readonly detached?: boolean },
-): ChildProcess {
-  const end = prepared.args.indexOf('--');
+function startLauncher(cgroup: SessionCgroup | undefined, mode: LaunchMode): ChildProcess {
   const child = spawn(
     HELPER_PATH,
     [
       '--exec-ignoring-interrupts',
-      ...(prepared.cgroup?.procs.flatMap((file) => ['--join', file]) ?? []),
-      BWRAP_PATH,
-      '--args',
+      ...(cgroup?.procs.flatMap((file) => ['--join', file]) ?? []),
+      '--argv-from',
       '4',
-      ...bwrapOptions,
-      ...prepared.args.slice(end),
     ],
-    { ...options, env: {} },
+    { stdio: mode.stdio, detached: mode.detached, env: {} },
   );
-  const argsPipe = child.stdio[4] as Writable | null;
-  argsPipe?.end(
-    Buffer.from(
-      prepared.args
-        .slice(0, end)
-        .map((a) => `${a}\0`)
-        .join(''),
-      'utf8',
-    ),
-  );
+  // A launcher gone early (its spawn failed, bubblewrap refused) is reported by its own events.
+  (child.stdio[4] as Writable | null)?.on('error', () => {});
   return child;
+}
+
+/**
+ * Gives the launcher bubblewrap's command line (length-prefixed, then bubblewrap's options, which
+ * hold the paths of the session's files and are read from the same descriptor). The workload's
+ * command is in bubblewrap's argv, as before: no secrets in it.
+ */
+function sendCommand(child: ChildProcess, prepared: PreparedSession, bwrapOptions: readonly string[]): void {
+  const end = prepared.args.indexOf('--');
+  const words = (list: readonly string[]): string => list.map((a) => `${a}\0`).join('');
+  const argv = Buffer.from(
+    words([BWRAP_PATH, '--args', '4', ...bwrapOptions, ...prepared.args.slice(end)]),
+    'utf8',
+  );
+  (child.stdio[4] as Writable | null)?.end(
+    Buffer.concat([
+      Buffer.from(`${argv.length}\n`),
+      argv,
+      Buffer.from(words(prepared.args.slice(0, end)), 'utf8'),
+    ]),
+  );
+}
+
+/** The socket on which the helper inside says it is ready and waits for the go. */
+function readySocket(child: ChildProcess): Duplex {
+  const socket = (child.stdio as unknown as (Duplex | null)[])[READY_FD];
+  if (!socket) throw new Error('the launcher has no readiness socket');
+  socket.on('error', () => {}); // the sandbox ended before the go: its close says how
+  return socket;
+}
+
+/**
+ * A launcher that will not be used (it has been given no command, so it has run nothing): killed
+ * at once, so its cgroup can be removed right after (ending its descriptor would take the event
+ * loop a turn that a synchronous cleanup does not give it).
+ */
+function callOff(launcher: ChildProcess): void {
+  launcher.kill('SIGKILL');
+  (launcher.stdio[4] as Writable | null)?.destroy();
+  readySocketOrNone(launcher)?.destroy();
+}
+
+function readySocketOrNone(child: ChildProcess): Duplex | undefined {
+  return (child.stdio as unknown as (Duplex | null)[])[READY_FD] ?? undefined;
 }
 
 /** Removes the session directory and the empty directories masks created on the host. */
 export function cleanupSession(prepared: PreparedSession): void {
+  const unused = takeLauncher(prepared);
+  if (unused) callOff(unused);
   if (prepared.cgroup) removeSessionCgroup(prepared.cgroup);
   removeEmptyDirs(prepared.plan.createsOnHost);
   removeEmptyDirs(prepared.mountPoints);

@@ -146,6 +146,24 @@ describe('createSessionCgroup', () => {
     }
   });
 
+  it('makes no memory cgroup when memory is not capped (each one costs the launch time to make and remove)', () => {
+    const pids = fakeHierarchy();
+    const memory = fakeHierarchy();
+    try {
+      const cg = createSessionCgroup({ name: 't4', processes: 64 }, [
+        { version: 1, controllers: ['pids'], parent: pids.root },
+        { version: 1, controllers: ['memory'], parent: memory.root },
+      ]);
+      assert.ok(cg);
+      assert.deepEqual([...cg.caps], ['pids']);
+      assert.deepEqual(cg.dirs, [join(pids.root, 'perimeter-t4')]);
+      assert.throws(() => statSync(join(memory.root, 'perimeter-t4')), /ENOENT/);
+    } finally {
+      pids.cleanup();
+      memory.cleanup();
+    }
+  });
+
   it('cgroup v2 without the controllers delegated: none made (never enabled on someone else’s cgroup)', () => {
     const h = fakeHierarchy('cpu io');
     try {

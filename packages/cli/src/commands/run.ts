@@ -32,8 +32,11 @@ import {
   DISARMED_SUFFIX,
   snapshotReview,
   assess,
+  cancelPrelaunch,
   cleanupSession,
   gatherFacts,
+  prelaunch,
+  type Prelaunch,
   launchSession,
   prepareSession,
   type PreparedSession,
@@ -188,6 +191,24 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
     spool.append(r);
   };
 
+  // The sandbox's launcher starts now and joins the session's cgroup while the rest is prepared.
+  let early: Prelaunch;
+  try {
+    early = prelaunch(engine);
+  } catch (e) {
+    throw refused(e);
+  }
+  /** A session that cannot start: recorded, and said in one sentence. */
+  function refused(e: unknown): unknown {
+    if (e instanceof SessionError) {
+      record(lifecycleRecord('session.refused', ctx, { reason: e.message }));
+      spool.close();
+      return new UserError(`the sandbox cannot start: ${e.message}`, `${e.fix}; nothing ran`, 125);
+    }
+    spool.close();
+    return e;
+  }
+
   // Credentials before the sandbox: a secret missing from the store stops the session here.
   let credentials: SessionCredentials;
   try {
@@ -199,6 +220,7 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
       dlp: engine.secretsAction(),
     });
   } catch (e) {
+    cancelPrelaunch(early);
     spool.close();
     throw e;
   }
@@ -216,6 +238,7 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
   let prepared: PreparedSession;
   try {
     prepared = prepareSession({
+      prelaunch: early,
       ...(mcpToken !== undefined ? { mcpToken } : {}),
       credentialEnv: credentials.env,
       credentialFiles: credentials.files,
@@ -236,72 +259,8 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
       hidden: [stateDir()],
     });
   } catch (e) {
-    if (e instanceof SessionError) {
-      record(lifecycleRecord('session.refused', ctx, { reason: e.message }));
-      spool.close();
-      throw new UserError(`the sandbox cannot start: ${e.message}`, `${e.fix}; nothing ran`, 125);
-    }
-    spool.close();
-    throw e;
+    throw refused(e);
   }
-
-  const startRecords: AuditRecord[] = [];
-  startRecords.push(
-    lifecycleRecord('session.start', ctx, {
-      command: command.join(' ').slice(0, 200),
-      workspace,
-      policies: loaded.policies.map((l) => l.policy.name).join(','),
-      mode: stringFlag(p, 'mode') ?? 'enforce',
-      namespaces: 'user,ipc,pid,net,uts,cgroup; nested user namespaces refused (seccomp); no capabilities',
-      network:
-        'loopback only; out through the session proxy; direct connections to ports 80 and 443 captured and decided by it',
-      seccomp: SECCOMP_SUMMARY.join('; '),
-      limits: prepared.limitsSummary,
-    }),
-  );
-  for (const m of prepared.plan.mounts) {
-    if (!m.decision && m.mount.op !== 'tmpfs' && m.mount.op !== 'empty' && !m.why.startsWith('pinned')) {
-      // Built-in protections (trust-handoff paths, git directories, Perimeter's own files).
-      startRecords.push(
-        lifecycleRecord('filesystem.mount', ctx, {
-          mount: m.mount.op === 'bind' ? (m.mount.writable ? 'bind' : 'read-only') : m.mount.op,
-          dest: m.mount.dest,
-          why: m.why,
-        }),
-      );
-    }
-    if (m.decision) {
-      startRecords.push({
-        ...decisionRecord(
-          m.decision,
-          { surface: 'filesystem', path: m.decision.resource, access: m.decision.action as 'read' | 'write' },
-          ctx,
-        ),
-        type: `filesystem.mount`,
-        outcome: { mount: m.mount.op, dest: m.mount.dest, why: m.why },
-      });
-    }
-  }
-  for (const h of prepared.plan.hidden) {
-    startRecords.push({
-      ...decisionRecord(h.decision, { surface: 'filesystem', path: h.path, access: 'read' }, ctx),
-      type: 'filesystem.mount',
-      outcome: {
-        mount: 'absent',
-        dest: h.path,
-        why: 'denied, and outside every mount: the session cannot see it',
-      },
-    });
-  }
-  startRecords.push(
-    lifecycleRecord('session.mounts', ctx, {
-      mounts: prepared.plan.mounts.length,
-      masked: prepared.plan.mounts.filter((m) => m.mount.op === 'mask').length,
-      notes: prepared.plan.notes.join('; ').slice(0, 500),
-    }),
-  );
-  startRecords.push(...credentials.records);
-  spool.appendAll(startRecords);
 
   const sessionOver = new AbortController();
   setMaxListeners(0, sessionOver.signal); // one listener per open tunnel, any number of them
@@ -326,32 +285,44 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
   let findings: ReturnType<typeof compareReview> | undefined;
   let gateway: SessionGateway | undefined;
   try {
-    await Promise.all(
-      servers.map(
-        (s, i) =>
-          new Promise<void>((ok, fail) => {
-            s.once('error', fail);
-            s.listen(join(prepared.sockets, i === 0 ? 'http.sock' : 'socks.sock'), () => ok());
-          }),
-      ),
-    );
-    for (const n of ['http.sock', 'socks.sock']) chmodSync(join(prepared.sockets, n), 0o600);
-    if (mcpToken !== undefined) {
-      gateway = await mcpCommands().startSessionGateway({
-        engine,
-        sessionId,
-        workspace,
-        home,
-        socket: join(prepared.sockets, 'mcp.sock'),
-        token: mcpToken,
-        audit: record,
-        context: ctx,
-        readOnly: loaded.files.map((f) => resolve(f)),
-      });
-    }
-    const review = snapshotReview(workspace, prepared.plan.gitDirs);
-    exit = await launchSession(prepared);
-    findings = compareReview(review, prepared.plan.createsOnHost);
+    let review: ReturnType<typeof snapshotReview> | undefined;
+    // While bubblewrap sets the sandbox up: the start events, the proxies, the gateway, the
+    // review's snapshot. The workload starts once they are done.
+    exit = await launchSession(prepared, async () => {
+      spool.appendAll(
+        startRecords(ctx, prepared, credentials, {
+          command,
+          workspace,
+          policies: loaded.policies.map((l) => l.policy.name).join(','),
+          mode: stringFlag(p, 'mode') ?? 'enforce',
+        }),
+      );
+      await Promise.all(
+        servers.map(
+          (s, i) =>
+            new Promise<void>((ok, fail) => {
+              s.once('error', fail);
+              s.listen(join(prepared.sockets, i === 0 ? 'http.sock' : 'socks.sock'), () => ok());
+            }),
+        ),
+      );
+      for (const n of ['http.sock', 'socks.sock']) chmodSync(join(prepared.sockets, n), 0o600);
+      if (mcpToken !== undefined) {
+        gateway = await mcpCommands().startSessionGateway({
+          engine,
+          sessionId,
+          workspace,
+          home,
+          socket: join(prepared.sockets, 'mcp.sock'),
+          token: mcpToken,
+          audit: record,
+          context: ctx,
+          readOnly: loaded.files.map((f) => resolve(f)),
+        });
+      }
+      review = snapshotReview(workspace, prepared.plan.gitDirs);
+    });
+    if (review) findings = compareReview(review, prepared.plan.createsOnHost);
   } finally {
     await gateway?.close();
     sessionOver.abort(); // tunnels the sandbox left open are closed (and their closes audited)
@@ -425,6 +396,72 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
     return 125;
   }
   return exit.code;
+}
+
+/** The session's first events: its start, the mount plan, the credentials it holds. */
+function startRecords(
+  ctx: RecordContext,
+  prepared: PreparedSession,
+  credentials: SessionCredentials,
+  about: { command: readonly string[]; workspace: string; policies: string; mode: string },
+): AuditRecord[] {
+  const records: AuditRecord[] = [];
+  records.push(
+    lifecycleRecord('session.start', ctx, {
+      command: about.command.join(' ').slice(0, 200),
+      workspace: about.workspace,
+      policies: about.policies,
+      mode: about.mode,
+      namespaces: 'user,ipc,pid,net,uts,cgroup; nested user namespaces refused (seccomp); no capabilities',
+      network:
+        'loopback only; out through the session proxy; direct connections to ports 80 and 443 captured and decided by it',
+      seccomp: SECCOMP_SUMMARY.join('; '),
+      limits: prepared.limitsSummary,
+    }),
+  );
+  for (const m of prepared.plan.mounts) {
+    if (!m.decision && m.mount.op !== 'tmpfs' && m.mount.op !== 'empty' && !m.why.startsWith('pinned')) {
+      // Built-in protections (trust-handoff paths, git directories, Perimeter's own files).
+      records.push(
+        lifecycleRecord('filesystem.mount', ctx, {
+          mount: m.mount.op === 'bind' ? (m.mount.writable ? 'bind' : 'read-only') : m.mount.op,
+          dest: m.mount.dest,
+          why: m.why,
+        }),
+      );
+    }
+    if (m.decision) {
+      records.push({
+        ...decisionRecord(
+          m.decision,
+          { surface: 'filesystem', path: m.decision.resource, access: m.decision.action as 'read' | 'write' },
+          ctx,
+        ),
+        type: `filesystem.mount`,
+        outcome: { mount: m.mount.op, dest: m.mount.dest, why: m.why },
+      });
+    }
+  }
+  for (const h of prepared.plan.hidden) {
+    records.push({
+      ...decisionRecord(h.decision, { surface: 'filesystem', path: h.path, access: 'read' }, ctx),
+      type: 'filesystem.mount',
+      outcome: {
+        mount: 'absent',
+        dest: h.path,
+        why: 'denied, and outside every mount: the session cannot see it',
+      },
+    });
+  }
+  records.push(
+    lifecycleRecord('session.mounts', ctx, {
+      mounts: prepared.plan.mounts.length,
+      masked: prepared.plan.mounts.filter((m) => m.mount.op === 'mask').length,
+      notes: prepared.plan.notes.join('; ').slice(0, 500),
+    }),
+  );
+  records.push(...credentials.records);
+  return records;
 }
 
 /** Closes a proxy and every connection it still holds (the sandbox is gone: nobody is left). */

@@ -1,0 +1,164 @@
+// How a session is launched: bubblewrap's launcher starts early (prelaunch) and joins the
+// session's cgroup while the session is prepared; the helper inside reports the sandbox ready and
+// waits for the host's go before the workload starts, so the host's own preparations (proxies,
+// start events) run alongside bubblewrap's. Real bubblewrap, real helper, a real kernel.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { createEngine, loadPolicies, type Engine } from '@perimeter/policy';
+import { BWRAP_PATH, HELPER_PATH, isHelperBuilt } from '../src/preflight.js';
+import {
+  cancelPrelaunch,
+  cleanupSession,
+  launchSession,
+  prelaunch,
+  prepareSession,
+  type PreparedSession,
+} from '../src/session.js';
+
+const SKIP =
+  process.platform !== 'linux'
+    ? 'the sandbox is Linux only'
+    : !existsSync(BWRAP_PATH)
+      ? `${BWRAP_PATH} is missing (apt-get install bubblewrap)`
+      : !isHelperBuilt()
+        ? 'the sandbox helper is not built (npm run build)'
+        : false;
+
+const scratch = realpathSync(mkdtempSync(join(tmpdir(), 'perimeter-launch-')));
+after(() => rmSync(scratch, { recursive: true, force: true }));
+
+const POLICY = `apiVersion: perimeter/v1
+kind: Policy
+metadata: { name: launch-test, layer: org, org: test }
+filesystem:
+  default: deny
+  allow:
+    - { id: workspace, paths: ["\${workspace}/**"], access: rw }
+    - { id: system, paths: [/usr/**, /bin/**, /lib/**, /lib64/**, /etc/**], access: read }
+`;
+
+function engineFor(workspace: string): Engine {
+  const loaded = loadPolicies([{ file: 'launch.yaml', text: POLICY }]);
+  assert.deepEqual(
+    loaded.diagnostics.filter((d) => d.severity === 'error'),
+    [],
+  );
+  return createEngine(
+    loaded.policies.map((l) => l.policy),
+    { subject: {}, context: { home: join(scratch, 'home'), workspace } },
+  );
+}
+
+function session(command: string, early = false): { prepared: PreparedSession; workspace: string } {
+  const workspace = mkdtempSync(join(scratch, 'ws-'));
+  const engine = engineFor(workspace);
+  const prepared = prepareSession({
+    engine,
+    sessionId: 'launch-test',
+    workspace,
+    home: join(scratch, 'home'),
+    command: ['/bin/sh', '-c', command],
+    hostEnv: { PATH: '/usr/bin:/bin' },
+    ...(early ? { prelaunch: prelaunch(engine) } : {}),
+  });
+  return { prepared, workspace };
+}
+
+describe('launching a session', { skip: SKIP }, () => {
+  it('the workload starts only once the host has finished its own preparations', async () => {
+    const { prepared, workspace } = session('test -f prepared && echo yes > saw-it');
+    try {
+      const exit = await launchSession(prepared, async () => {
+        await new Promise((ok) => setTimeout(ok, 300));
+        writeFileSync(join(workspace, 'prepared'), '');
+      });
+      assert.deepEqual(exit, { code: 0, started: true });
+      assert.equal(readFileSync(join(workspace, 'saw-it'), 'utf8'), 'yes\n');
+    } finally {
+      cleanupSession(prepared);
+    }
+  });
+
+  it('a preparation that fails calls the launch off: nothing runs, and its error is the result', async () => {
+    const { prepared, workspace } = session('echo ran > ran');
+    try {
+      await assert.rejects(
+        launchSession(prepared, () => {
+          throw new Error('the proxy could not listen');
+        }),
+        /the proxy could not listen/,
+      );
+      assert.equal(existsSync(join(workspace, 'ran')), false);
+    } finally {
+      cleanupSession(prepared);
+    }
+  });
+
+  it('a prelaunched session runs as any other and passes the exit code through', async () => {
+    const { prepared, workspace } = session('echo ran > ran; exit 7', true);
+    try {
+      const exit = await launchSession(prepared);
+      assert.deepEqual(exit, { code: 7, started: true });
+      assert.equal(readFileSync(join(workspace, 'ran'), 'utf8'), 'ran\n');
+    } finally {
+      cleanupSession(prepared);
+    }
+    for (const dir of prepared.cgroup?.dirs ?? []) assert.equal(existsSync(dir), false, dir);
+  });
+
+  it('a prelaunch that goes no further leaves no launcher and no cgroup behind', async () => {
+    const early = prelaunch(engineFor(scratch));
+    const exited = new Promise<string | null>((ok) =>
+      early.launcher.on('exit', (_code, signal) => ok(signal)),
+    );
+    cancelPrelaunch(early);
+    assert.equal(await exited, 'SIGKILL');
+    for (const dir of early.cgroup?.dirs ?? []) assert.equal(existsSync(dir), false, dir);
+  });
+
+  it('an unprepared session that is cleaned up calls its prelaunched launcher off', () => {
+    const { prepared } = session('true', true);
+    cleanupSession(prepared);
+    for (const dir of prepared.cgroup?.dirs ?? []) assert.equal(existsSync(dir), false, dir);
+  });
+});
+
+describe('the launcher takes its command from the host', { skip: SKIP }, () => {
+  function launcher(input: string): Promise<{ code: number | null; stderr: string }> {
+    return new Promise((ok) => {
+      const child = spawn(HELPER_PATH, ['--exec-ignoring-interrupts', '--argv-from', '0'], {
+        stdio: ['pipe', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      child.on('close', (code) => ok({ code, stderr }));
+      child.stdin.end(input);
+    });
+  }
+
+  it('runs the length-prefixed command it is given', async () => {
+    const argv = '/bin/sh\0-c\0exit 3\0';
+    assert.deepEqual(await launcher(`${argv.length}\n${argv}`), { code: 3, stderr: '' });
+  });
+
+  it('exits quietly, running nothing, when the host ends the descriptor without a command', async () => {
+    assert.deepEqual(await launcher(''), { code: 125, stderr: '' });
+  });
+
+  it('refuses a malformed command in one sentence', async () => {
+    for (const input of ['abc', '5\nab', '3\nabc', '99999999999\n']) {
+      const { code, stderr } = await launcher(input);
+      assert.equal(code, 125, input);
+      assert.match(
+        stderr,
+        /^perimeter: the sandbox did not start: malformed command from the host\n$/,
+        input,
+      );
+    }
+  });
+});
