@@ -2,11 +2,11 @@
 // never cross it, the one-line form of a reason, and the in-protocol refusal the agent reads (on
 // a response, or raw on a socket no response object owns: CONNECT, and requests Node refused).
 
-import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Transform } from 'node:stream';
 import { promisify } from 'node:util';
 import type { ZlibOptions } from 'node:zlib';
-import { zlib } from './lazy-builtins.js';
+import { http, zlib } from './lazy-builtins.js';
 
 /** Headers that belong to one hop and are never passed on. */
 export const HOP_BY_HOP: ReadonlySet<string> = new Set([
@@ -97,7 +97,7 @@ export function rawRefusal(
   const extra = Object.entries(extraHeaders)
     .map(([name, value]) => `${name}: ${value}\r\n`)
     .join('');
-  return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n${extra}Content-Type: text/plain; charset=utf-8\r\nX-Perimeter-Reason: ${headerSafe(reason)}\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+  return `HTTP/1.1 ${status} ${http().STATUS_CODES[status] ?? ''}\r\n${extra}Content-Type: text/plain; charset=utf-8\r\nX-Perimeter-Reason: ${headerSafe(reason)}\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
 }
 
 /** The largest request body the proxy reads whole to check it for secrets (and decoded, too). */

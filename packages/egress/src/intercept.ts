@@ -5,11 +5,11 @@
 // judges the method and path, runs the credential guard, and sends the request on over TLS that
 // it verifies itself against the public roots for that name, dialling only the vetted address.
 
-import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { pipeline, type Duplex } from 'node:stream';
 import type { ConnectionOptions, SecureContext, TLSSocket } from 'node:tls';
-import { tls as tlsModule } from './lazy-builtins.js';
+import { http, tls as tlsModule } from './lazy-builtins.js';
 import { decisionRecord, lifecycleRecord, type AuditRecord } from '@perimeter/audit';
 import { canonicalHost, parseAuthority, type Engine, type NetworkRequest } from '@perimeter/policy';
 import type { SessionCa } from './ca.js';
@@ -64,7 +64,7 @@ export function createInterceptor(options: InterceptOptions): { serve(c: Interce
   const fronting = (c: InterceptedConnection, reason: string): void =>
     audit(lifecycleRecord('network.fronting-refused', ctx, { resource: c.resource, reason }));
 
-  const server = createServer(
+  const server = http().createServer(
     { maxHeaderSize: options.maxHeaderBytes ?? 16384, requireHostHeader: false },
     (req, res) => {
       const c = connections.get(req.socket);
@@ -210,7 +210,7 @@ export function createInterceptor(options: InterceptOptions): { serve(c: Interce
       refuse(502, `the upstream connection failed: ${(e as Error).message}`);
       return;
     }
-    const up = httpRequest({
+    const up = http().request({
       method: inspection.head.method,
       path: inspection.head.target,
       headers: headers.flat(),

@@ -4,13 +4,7 @@
 // (no second lookup). Denials are answered in-protocol, so the agent learns why, and every refusal
 // is audited: a target no parser reads and a missing token too, within the bound of refusals.ts.
 
-import {
-  createServer,
-  request as httpRequest,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { connect, Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import type { Duplex } from 'node:stream';
@@ -37,6 +31,7 @@ import {
 import type { SessionCa } from './ca.js';
 import type { CredentialGuard } from './credentials.js';
 import { createInterceptor } from './intercept.js';
+import { http } from './lazy-builtins.js';
 import { createRefusalAudit, type RefusalAudit } from './refusals.js';
 import { tokenRefusal } from './token.js';
 import { authorityOf, dialThroughUpstream, type UpstreamProxy } from './upstream.js';
@@ -160,7 +155,7 @@ export function createEgressProxy(options: EgressOptions): Server {
   // The request target decides, never the Host header (research egress-url-10), so a missing Host
   // is not an error here.
   const headersTimeout = options.headersTimeoutMs ?? 30_000;
-  const server = createServer(
+  const server = http().createServer(
     {
       maxHeaderSize: options.maxHeaderBytes ?? 16384,
       requireHostHeader: false,
@@ -270,14 +265,14 @@ export function createEgressProxy(options: EgressOptions): Server {
     const via = options.upstream;
     const upstream = via
       ? // Through the upstream proxy: absolute-form to the vetted address, the name in Host.
-        httpRequest({
+        http().request({
           host: via.host,
           port: via.port,
           method: request.method,
           path: `http://${authorityOf(address, request.port)}${path}`,
           headers: { ...headers, ...(via.authorization ? { 'proxy-authorization': via.authorization } : {}) },
         })
-      : httpRequest({
+      : http().request({
           method: request.method,
           path,
           headers,

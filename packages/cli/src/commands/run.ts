@@ -279,7 +279,8 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
     ...(upstream ? { upstream } : {}),
     ...(resolver ? { resolver } : {}),
   };
-  const servers: Server[] = [createEgressProxy(egress), createSocksProxy(egress)];
+  /** The proxies, once made (while bubblewrap sets up: loading HTTP is a few milliseconds). */
+  const servers: Server[] = [];
   const started = Date.now();
   let exit: Awaited<ReturnType<typeof launchSession>> | undefined;
   let findings: ReturnType<typeof compareReview> | undefined;
@@ -297,6 +298,7 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
           mode: stringFlag(p, 'mode') ?? 'enforce',
         }),
       );
+      servers.push(createEgressProxy(egress), createSocksProxy(egress));
       await Promise.all(
         servers.map(
           (s, i) =>
