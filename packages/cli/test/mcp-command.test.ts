@@ -787,6 +787,8 @@ void describe('perimeter mcp pins', { timeout: 10 * TIMEOUT }, () => {
       const first = await stdioSession(p, policy, join(p.dir, 'first.jsonl'));
       try {
         assert.deepEqual(await toolNames(first.client), [], 'every tool of the server is held');
+        assert.deepEqual((await first.client.listPrompts(undefined, { timeout: TIMEOUT })).prompts, []);
+        assert.deepEqual((await first.client.listResources(undefined, { timeout: TIMEOUT })).resources, []);
         assert.equal(
           await failure(first.client, 'malicious__echo'),
           await failure(first.client, 'malicious__nope'),
@@ -801,6 +803,10 @@ void describe('perimeter mcp pins', { timeout: 10 * TIMEOUT }, () => {
       assert.match(list.stdout, /malicious\/echo {2}new tool waiting for approval/);
       assert.match(list.stdout, /malicious\/add_note {2}quarantined: /);
       assert.match(list.stdout, /approve: perimeter mcp pins approve malicious echo/);
+      // Prompts and resources are pinned like tools, under keys of their own.
+      assert.match(list.stdout, /malicious\/prompt:deploy_help {2}new prompt waiting for approval/);
+      assert.match(list.stdout, /malicious\/resource:config:\/\/deploy {2}new resource waiting for approval/);
+      assert.match(list.stdout, /approve: perimeter mcp pins approve malicious resource:config:\/\/deploy$/m);
       const json = perimeter(p, ['mcp', 'pins', 'list', '--json']);
       assert.equal(json.code, 0, json.stderr);
       const snapshot = JSON.parse(json.stdout) as {
@@ -838,17 +844,30 @@ void describe('perimeter mcp pins', { timeout: 10 * TIMEOUT }, () => {
       ]);
       assert.equal(approve.code, 0, approve.stderr);
       assert.equal(approve.stdout, `approved malicious/echo ${echo?.hash}\n`);
+      const prompt = perimeter(p, ['mcp', 'pins', 'approve', 'malicious', 'prompt:deploy_help']);
+      assert.equal(prompt.code, 0, prompt.stderr);
+      assert.match(prompt.stdout, /^approved malicious\/prompt:deploy_help sha256:[0-9a-f]{64}\n$/);
       assertRefusal(
         perimeter(p, ['mcp', 'pins', 'approve', 'malicious', 'echo']),
         /nothing from malicious\/echo is waiting/,
       );
       const after = perimeter(p, ['mcp', 'pins', 'list']);
-      assert.match(after.stdout, /^approved \(1\):\n {2}malicious\/echo {2}sha256:[0-9a-f]{64} {2}user /m);
+      assert.match(after.stdout, /^approved \(2\):\n {2}malicious\/echo {2}sha256:[0-9a-f]{64} {2}user /m);
+      assert.match(after.stdout, /^ {2}malicious\/prompt:deploy_help {2}sha256:[0-9a-f]{64} {2}user /m);
       assert.doesNotMatch(after.stdout, /malicious\/echo {2}new tool/);
 
       const second = await stdioSession(p, policy, join(p.dir, 'second.jsonl'));
       try {
         assert.deepEqual(await toolNames(second.client), ['malicious__echo']);
+        assert.deepEqual(
+          (await second.client.listPrompts(undefined, { timeout: TIMEOUT })).prompts.map((x) => x.name),
+          ['malicious__deploy_help'],
+        );
+        assert.deepEqual(
+          (await second.client.listResources(undefined, { timeout: TIMEOUT })).resources,
+          [],
+          'the resource was not approved',
+        );
         const echoed = await second.client.callTool({ name: 'malicious__echo', arguments: { text: 'hi' } });
         assert.match(JSON.stringify(echoed.content), /echo: \{\\"text\\":\\"hi\\"\}/);
       } finally {

@@ -1,45 +1,64 @@
-// A tool's definition as the gateway pins it: the fields that tell an agent what the tool does and
-// what it takes (name, title, description, input and output schema, annotations), in RFC 8785
-// canonical JSON, hashed with SHA-256. Anything else a server sends (`_meta`, icons) can change
-// without re-approval; none of it reaches the agent's idea of the tool. Pure but for the hash.
+// A definition as the gateway pins it: the fields that tell an agent what a tool, prompt, resource
+// or resource template is and what it takes (a tool's name, title, description, input and output
+// schema and annotations; a prompt's arguments; a resource's URI and MIME type), in RFC 8785
+// canonical JSON, hashed with SHA-256. Anything else a server sends (`_meta`, icons, a resource's
+// size or last-modified time) can change without re-approval; none of it is the agent's idea of
+// what the definition does. Pure but for the hash.
 
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '@perimeter/audit';
 
-/** The pinned fields, in the order they are listed. */
-export const PINNED_FIELDS = [
-  'name',
-  'title',
-  'description',
-  'inputSchema',
-  'outputSchema',
-  'annotations',
-] as const;
+/** What an upstream lists, each kind pinned on its own fields. */
+export type DefinitionKind = 'tools' | 'prompts' | 'resources' | 'templates';
+
+/** The pinned fields of each kind, in the order they are listed. */
+export const PINNED_FIELDS: Readonly<Record<DefinitionKind, readonly string[]>> = {
+  tools: ['name', 'title', 'description', 'inputSchema', 'outputSchema', 'annotations'],
+  prompts: ['name', 'title', 'description', 'arguments'],
+  resources: ['uri', 'name', 'title', 'description', 'mimeType'],
+  templates: ['uriTemplate', 'name', 'title', 'description', 'mimeType'],
+};
+
+const NOUN: Readonly<Record<DefinitionKind, string>> = {
+  tools: 'tool',
+  prompts: 'prompt',
+  resources: 'resource',
+  templates: 'resource template',
+};
 
 /** The part of a definition a pin covers. */
-export function pinnedPart(definition: Readonly<Record<string, unknown>>): Record<string, unknown> {
+export function pinnedPart(
+  definition: Readonly<Record<string, unknown>>,
+  kind: DefinitionKind = 'tools',
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const field of PINNED_FIELDS) if (definition[field] !== undefined) out[field] = definition[field];
+  for (const field of PINNED_FIELDS[kind])
+    if (definition[field] !== undefined) out[field] = definition[field];
   return out;
 }
 
 /** `sha256:` and the hex SHA-256 of the canonical pinned part. */
-export function definitionHash(definition: Readonly<Record<string, unknown>>): string {
+export function definitionHash(
+  definition: Readonly<Record<string, unknown>>,
+  kind: DefinitionKind = 'tools',
+): string {
   return `sha256:${createHash('sha256')
-    .update(canonicalJson(pinnedPart(definition)))
+    .update(canonicalJson(pinnedPart(definition, kind)))
     .digest('hex')}`;
 }
 
 /**
  * What changed between two definitions, as JSON paths with `added`, `removed` or `changed`:
- * `inputSchema.properties.bcc added`, `description changed`. At most `limit` entries.
+ * `inputSchema.properties.bcc added`, `description changed`; `new tool` (`new prompt`, …) when
+ * there was none before. At most `limit` entries.
  */
 export function definitionDiff(
   before: Readonly<Record<string, unknown>> | undefined,
   after: Readonly<Record<string, unknown>>,
+  kind: DefinitionKind = 'tools',
   limit = 20,
 ): string[] {
-  if (before === undefined) return ['new tool'];
+  if (before === undefined) return [`new ${NOUN[kind]}`];
   const out: string[] = [];
   const walk = (a: unknown, b: unknown, path: string): void => {
     if (out.length >= limit) return;
@@ -50,7 +69,7 @@ export function definitionDiff(
         walk(a[key], b[key], path === '' ? key : `${path}.${key}`);
     } else if (canonicalJson(a) !== canonicalJson(b)) out.push(`${path} changed`);
   };
-  walk(pinnedPart(before), pinnedPart(after), '');
+  walk(pinnedPart(before, kind), pinnedPart(after, kind), '');
   return out;
 }
 

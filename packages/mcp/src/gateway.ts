@@ -2,10 +2,11 @@
 // call goes through the same steps: the upstream's definition must be pinned (or trusted on first
 // use) and free of poisoning, the policy decides on the final request (list: server, tool and
 // annotations; call: arguments too), secrets are scanned both ways, and each step leaves an audit
-// event. Prompts, resources and resource templates take the tools' steps but pinning; a URI no
-// listed resource has is read through the one template that produces it. A tool the agent may not use and
-// a tool that does not exist fail the same way. No text of an agent's request or of an upstream
-// (argument keys, an error, a server's standard error) reaches the audit or the agent unredacted.
+// event. Prompts, resources and resource templates take the same steps, pinning included; a URI no
+// listed resource has is read through the one template that produces it. A tool the agent may not
+// use and a tool that does not exist fail the same way. No text of an agent's request or of an
+// upstream (argument keys, an error, a server's standard error) reaches the audit or the agent
+// unredacted.
 
 import type { AuditRecord, RecordContext } from '@perimeter/audit';
 import { alertRecord, decisionRecord, lifecycleRecord } from '@perimeter/audit';
@@ -29,7 +30,14 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { definitionDiff, definitionHash } from './definition.js';
 import { collisions, exposedName, nameProblem, type NamedEntry } from './names.js';
-import { PinStoreError, type PinStore, type PinView } from './pins.js';
+import {
+  approveCommand,
+  pinKey,
+  PinStoreError,
+  type PinChange,
+  type PinStore,
+  type PinView,
+} from './pins.js';
 import { scanDefinition, type PoisoningFinding } from './poisoning.js';
 import { scanValue, type SecretScan } from './secrets.js';
 import { Upstream, type ListKind, type UpstreamSpec } from './upstream.js';
@@ -44,24 +52,16 @@ export interface GatewayOptions {
   readonly version?: string;
 }
 
-/** A tool as the gateway knows it. `held` says why the gateway itself hides it (policy aside). */
-interface ToolEntry {
-  readonly server: string;
-  readonly tool: Tool;
-  readonly exposed: string;
-  readonly held?: string;
-}
-
-type NamedKind = 'prompts' | 'resources' | 'templates';
-type Item = Prompt | Resource | ResourceTemplate;
+type Definition = Tool | Prompt | Resource | ResourceTemplate;
 
 /**
- * A prompt (keyed by its exposed name), a resource (keyed by its URI) or a resource template
- * (keyed by its URI template), with why it is held.
+ * A tool or prompt (keyed by its exposed name), a resource (keyed by its URI) or a resource
+ * template (keyed by its URI template) as the gateway knows it. `held` says why the gateway itself
+ * hides it (policy aside).
  */
-interface ItemEntry {
+interface Entry {
   readonly server: string;
-  readonly item: Item;
+  readonly definition: Definition;
   readonly key: string;
   readonly held?: string;
 }
@@ -73,10 +73,42 @@ interface Session {
 
 const LIST_KINDS: readonly ListKind[] = ['tools', 'prompts', 'resources', 'templates'];
 const SINGULAR = { tools: 'tool', prompts: 'prompt', resources: 'resource', templates: 'template' } as const;
-/** Kinds named by URI (a resource) or URI template, rather than by a name the client rule covers. */
-const BY_URI: ReadonlySet<ListKind> = new Set(['resources', 'templates']);
 /** How long a string of an upstream's lifecycle event (a crash reason) may be in the audit. */
 const DETAIL_MAX = 300;
+/** Kinds named by URI (a resource) or URI template, rather than by a name the client rule covers. */
+const BY_URI: ReadonlySet<ListKind> = new Set(['resources', 'templates']);
+
+/** A definition's name as the audit and the pin store's readers know it: its name, URI or URI template. */
+function labelOf(kind: ListKind, d: Definition): string {
+  return kind === 'resources'
+    ? (d as Resource).uri
+    : kind === 'templates'
+      ? (d as ResourceTemplate).uriTemplate
+      : d.name;
+}
+
+/** What the index finds a definition by: the exposed name of a tool or prompt, a URI, a URI template. */
+function keyOf(kind: ListKind, server: string, d: Definition): string {
+  return BY_URI.has(kind) ? labelOf(kind, d) : exposedName(server, d.name);
+}
+/** An upstream's list of one kind. */
+function listOf(u: Upstream, kind: ListKind, start: boolean): Promise<Definition[]> {
+  switch (kind) {
+    case 'tools':
+      return u.listTools(start);
+    case 'prompts':
+      return u.listPrompts(start);
+    case 'resources':
+      return u.listResources(start);
+    case 'templates':
+      return u.listResourceTemplates(start);
+  }
+}
+
+/** An error of the file system (a pin store on a full or read-only disk), as Node raises them. */
+function isFileError(e: unknown): boolean {
+  return e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string';
+}
 
 /** A JSON-RPC error whose message goes on the wire as written (an McpError would prefix its own "MCP error" text). */
 function rpcError(code: number, message: string): Error {
@@ -105,10 +137,12 @@ export class Gateway {
   readonly upstreams: readonly Upstream[];
   private readonly catalog: Map<string, McpCatalogEntry>;
   private readonly sessions = new Set<Session>();
-  /** Tools by exposed name, as of the last refresh (clashing names are left out). */
-  private index = new Map<string, ToolEntry>();
-  /** Prompts by exposed name, resources by URI and templates by URI template, as of their last refresh. */
-  private readonly items: Record<NamedKind, Map<string, ItemEntry>> = {
+  /**
+   * Each kind's index as of its last refresh (clashing keys are left out): tools and prompts by
+   * exposed name, resources by URI, templates by URI template.
+   */
+  private readonly index: Record<ListKind, Map<string, Entry>> = {
+    tools: new Map(),
     prompts: new Map(),
     resources: new Map(),
     templates: new Map(),
@@ -120,10 +154,8 @@ export class Gateway {
    * back. A call looks at an index only after it is rebuilt. Everything is stale at first.
    */
   private readonly stale = new Set<ListKind>(LIST_KINDS);
-  /** The pin store version the tool index was built from: another version (`pins approve`) makes it stale. */
-  private pinsSeen: string | undefined;
-  /** Whether the pin store was written since the flag was cleared (then pinsSeen needs a fresh stat). */
-  private pinsWritten = false;
+  /** The pin store version each index was built from: another version (`pins approve`) makes it stale. */
+  private readonly pinsSeen = new Map<ListKind, string>();
   private pinStoreBroken = false;
   /** definitionHash by definition object: an upstream's cached list hands out the same objects until it changes. */
   private readonly hashes = new WeakMap<object, string>();
@@ -139,7 +171,7 @@ export class Gateway {
   /** Which servers' entries in `others` are up to date with `toolNames`. */
   private readonly othersChecked = new Set<string>();
   private generations = 0;
-  /** What each kind of listing holds back for its name or (prompts, resources) its content, already audited. */
+  /** What each kind of listing holds back for its name, already audited. */
   private readonly announced = new Map<ListKind, ReadonlySet<string>>();
 
   constructor(private readonly options: GatewayOptions) {
@@ -214,39 +246,8 @@ export class Gateway {
   // -- tools -------------------------------------------------------------------------------------
 
   private async listTools(session: Session): Promise<{ tools: Tool[] }> {
-    const started = performance.now();
-    const { entries, unavailable } = await this.refreshIndex(true);
-    const tools: Tool[] = [];
-    let hiddenByPolicy = 0;
-    let held = 0;
-    for (const e of entries) {
-      if (e.held !== undefined) {
-        held++;
-        continue;
-      }
-      const d = this.decide({
-        surface: 'mcp',
-        server: e.server,
-        tool: e.tool.name,
-        action: 'list',
-        annotations: hints(e.tool),
-      });
-      if (d.decision === 'deny') hiddenByPolicy++;
-      else tools.push({ ...e.tool, name: e.exposed });
-    }
-    this.record(
-      this.withAgent(session, {
-        ...lifecycleRecord('mcp.list', this.options.context, {
-          shown: tools.length,
-          hidden_by_policy: hiddenByPolicy,
-          held,
-          upstreams_unavailable: unavailable.join(','),
-          latency_ms: round(performance.now() - started),
-        }),
-        category: 'evaluation',
-      }),
-    );
-    return { tools };
+    const shown = await this.list(session, 'tools');
+    return { tools: shown.map((e) => ({ ...(e.definition as Tool), name: e.key })) };
   }
 
   private async callTool(
@@ -259,22 +260,23 @@ export class Gateway {
     // Scanned once, first: whatever becomes of the call (unknown, held, denied, refused, made),
     // the audit keeps only the redacted copy of its arguments, keys included.
     const scan = scanValue(args ?? {});
-    const entry = (await this.toolIndex()).get(name);
+    const entry = (await this.current('tools')).get(name);
+    const tool = entry?.definition as Tool | undefined;
     const request: McpRequest = {
       surface: 'mcp',
       server: entry?.server ?? '(unknown)',
-      tool: entry?.tool.name ?? name,
+      tool: tool?.name ?? name,
       action: 'call',
       args: args ?? {},
-      ...(entry ? { annotations: hints(entry.tool) } : {}),
+      ...(tool ? { annotations: hints(tool) } : {}),
     };
     const audited = auditedRequest(request, entry !== undefined, scan);
-    if (entry === undefined || entry.held !== undefined) {
+    if (entry === undefined || tool === undefined || entry.held !== undefined) {
       this.recordCall(
         session,
         audited,
         undefined,
-        entry === undefined ? `no tool is exposed as ${audited.tool}` : `held: ${entry.held}`,
+        entry?.held === undefined ? `no tool is exposed as ${audited.tool}` : `held: ${entry.held}`,
         scan,
       );
       throw notFound('Tool', name);
@@ -295,7 +297,7 @@ export class Gateway {
     let result: CallToolResult;
     try {
       result = await this.upstream(entry.server).callTool(
-        entry.tool.name,
+        tool.name,
         scan.blocking.length > 0 ? (scan.redacted as Record<string, unknown>) : args,
         signal,
       );
@@ -326,8 +328,8 @@ export class Gateway {
   // -- prompts and resources: the tools' steps, the prompt or resource name in the tool's place ----
 
   private async listPrompts(session: Session): Promise<{ prompts: Prompt[] }> {
-    const shown = await this.listItems(session, 'prompts');
-    return { prompts: shown.map((e) => ({ ...(e.item as Prompt), name: e.key })) };
+    const shown = await this.list(session, 'prompts');
+    return { prompts: shown.map((e) => ({ ...(e.definition as Prompt), name: e.key })) };
   }
 
   private async getPrompt(
@@ -335,24 +337,27 @@ export class Gateway {
     name: string,
     args: Record<string, string> | undefined,
   ): Promise<Awaited<ReturnType<Upstream['getPrompt']>>> {
-    return this.fetchItem(session, 'prompts', name, args ?? {}, (u, item, sent) =>
-      u.getPrompt(item.name, args === undefined ? undefined : (sent as Record<string, string>)),
+    return this.fetchItem(session, 'prompts', name, args ?? {}, (u, prompt, sent) =>
+      u.getPrompt(prompt.name, args === undefined ? undefined : (sent as Record<string, string>)),
     );
   }
 
   private async listResources(session: Session): Promise<{ resources: Resource[] }> {
-    const shown = await this.listItems(session, 'resources');
+    const shown = await this.list(session, 'resources');
     return {
-      resources: shown.map((e) => ({ ...(e.item as Resource), name: exposedName(e.server, e.item.name) })),
+      resources: shown.map((e) => ({
+        ...(e.definition as Resource),
+        name: exposedName(e.server, e.definition.name),
+      })),
     };
   }
 
   private async listTemplates(session: Session): Promise<{ resourceTemplates: ResourceTemplate[] }> {
-    const shown = await this.listItems(session, 'templates');
+    const shown = await this.list(session, 'templates');
     return {
       resourceTemplates: shown.map((e) => ({
-        ...(e.item as ResourceTemplate),
-        name: exposedName(e.server, e.item.name),
+        ...(e.definition as ResourceTemplate),
+        name: exposedName(e.server, e.definition.name),
       })),
     };
   }
@@ -362,16 +367,19 @@ export class Gateway {
     session: Session,
     uri: string,
   ): Promise<Awaited<ReturnType<Upstream['readResource']>>> {
-    return this.fetchItem(session, 'resources', uri, { uri }, (u, _item, sent) =>
+    return this.fetchItem(session, 'resources', uri, { uri }, (u, _resource, sent) =>
       u.readResource(String(sent.uri)),
     );
   }
 
-  /** Lists prompts or resources of every upstream; shows those not held that the policy does not deny. */
-  private async listItems(session: Session, kind: NamedKind): Promise<ItemEntry[]> {
+  /**
+   * Lists one kind of every upstream; shows what is not held and the policy does not deny (the
+   * definition's name in the tool's place; a tool's annotations too).
+   */
+  private async list(session: Session, kind: ListKind): Promise<Entry[]> {
     const started = performance.now();
-    const { entries, unavailable } = await this.refreshItems(kind, true);
-    const shown: ItemEntry[] = [];
+    const { entries, unavailable } = await this.refresh(kind, true);
+    const shown: Entry[] = [];
     let hiddenByPolicy = 0;
     let held = 0;
     for (const e of entries) {
@@ -379,14 +387,20 @@ export class Gateway {
         held++;
         continue;
       }
-      const d = this.decide({ surface: 'mcp', server: e.server, tool: e.item.name, action: 'list' });
+      const d = this.decide({
+        surface: 'mcp',
+        server: e.server,
+        tool: e.definition.name,
+        action: 'list',
+        ...(kind === 'tools' ? { annotations: hints(e.definition as Tool) } : {}),
+      });
       if (d.decision === 'deny') hiddenByPolicy++;
       else shown.push(e);
     }
     this.record(
       this.withAgent(session, {
         ...lifecycleRecord('mcp.list', this.options.context, {
-          kind,
+          ...(kind === 'tools' ? {} : { kind }),
           shown: shown.length,
           hidden_by_policy: hiddenByPolicy,
           held,
@@ -405,7 +419,7 @@ export class Gateway {
     kind: 'prompts' | 'resources',
     key: string,
     args: Record<string, unknown>,
-    fetch: (u: Upstream, item: Item, args: Record<string, unknown>) => Promise<R>,
+    fetch: (u: Upstream, definition: Definition, args: Record<string, unknown>) => Promise<R>,
   ): Promise<R> {
     const started = performance.now();
     const scan = scanValue(args);
@@ -414,7 +428,7 @@ export class Gateway {
     const request: McpRequest = {
       surface: 'mcp',
       server: found?.server ?? '(unknown)',
-      tool: found?.item.name ?? key,
+      tool: found?.definition.name ?? key,
       action: 'call',
       args,
     };
@@ -451,7 +465,7 @@ export class Gateway {
     try {
       result = await fetch(
         this.upstream(found.server),
-        found.item,
+        found.definition,
         scan.blocking.length > 0 ? (scan.redacted as Record<string, unknown>) : args,
       );
     } catch (e) {
@@ -469,13 +483,11 @@ export class Gateway {
   private async lookup(
     kind: 'prompts' | 'resources',
     key: string,
-  ): Promise<{ found?: ItemEntry; unknown?: string }> {
-    if (this.stale.has(kind)) await this.refreshItems(kind, false);
-    const exact = this.items[kind].get(key);
+  ): Promise<{ found?: Entry; unknown?: string }> {
+    const exact = (await this.current(kind)).get(key);
     if (kind === 'prompts') return exact ? { found: exact } : {};
-    if (this.stale.has('templates')) await this.refreshItems('templates', false);
-    const produced = [...this.items.templates.values()].filter((e) => {
-      const t = this.templateOf(e.item);
+    const produced = [...(await this.current('templates')).values()].filter((e) => {
+      const t = this.templateOf(e.definition);
       return !(t instanceof UriTemplateError) && t.matches(key);
     });
     const candidates = exact ? [exact, ...produced.filter((e) => e.server !== exact.server)] : produced;
@@ -487,16 +499,16 @@ export class Gateway {
   }
 
   /** A resource template's parsed form, or why it cannot be matched; once per definition object. */
-  private templateOf(item: Item): UriTemplate | UriTemplateError {
-    let t = this.templates.get(item);
+  private templateOf(definition: Definition): UriTemplate | UriTemplateError {
+    let t = this.templates.get(definition);
     if (t === undefined) {
       try {
-        t = uriTemplate((item as ResourceTemplate).uriTemplate);
+        t = uriTemplate((definition as ResourceTemplate).uriTemplate);
       } catch (e) {
         if (!(e instanceof UriTemplateError)) throw e;
         t = e;
       }
-      this.templates.set(item, t);
+      this.templates.set(definition, t);
     }
     return t;
   }
@@ -608,99 +620,80 @@ export class Gateway {
   // -- the indexes: names, pins, poisoning ---------------------------------------------------------
 
   /**
-   * The tool index a call looks at: rebuilt first when a list changed, an upstream crashed or came
-   * back, or the pin store changed (an approval), so a call never runs a definition the index has
-   * not seen. It waits for upstreams that are starting, and starts none.
+   * The index a call (a tool's call, a prompt's get, a resource's read) looks at: rebuilt first when its list
+   * changed, an upstream crashed or came back, or the pin store changed (an approval), so a call
+   * never runs a definition the index has not seen. It waits for upstreams that are starting, and
+   * starts none.
    */
-  private async toolIndex(): Promise<ReadonlyMap<string, ToolEntry>> {
-    if (this.stale.has('tools') || this.pinsVersion() !== this.pinsSeen) await this.refreshIndex(false);
-    return this.index;
+  private async current(kind: ListKind): Promise<ReadonlyMap<string, Entry>> {
+    if (this.stale.has(kind) || this.pinsVersion() !== this.pinsSeen.get(kind))
+      await this.refresh(kind, false);
+    return this.index[kind];
   }
 
   /**
-   * Lists every upstream's tools (cached per upstream) and works out which ones may be shown at
-   * all. `start`: connect upstreams that are down (a listing does; a call's refresh does not).
+   * Lists one kind of every upstream (cached per upstream) and works out what may be shown at all,
+   * the same steps for every kind: keys that clash are held (a tool's or prompt's exposed name, a
+   * resource's URI, a template's URI template), tool and prompt names must suit clients, a
+   * template must be usable; then the definition must match its pin (or be trusted on first use)
+   * and be free of poisoning. What the listing changes in the pin store is written at once.
+   * `start`: connect upstreams that are down (a listing does; a call's refresh does not).
    */
-  private async refreshIndex(start: boolean): Promise<{ entries: ToolEntry[]; unavailable: string[] }> {
-    this.stale.delete('tools'); // a change announced while listing makes it stale again
-    const listed = await this.gather((u) => u.listTools(start));
+  private async refresh(
+    kind: ListKind,
+    start: boolean,
+  ): Promise<{ entries: Entry[]; unavailable: string[] }> {
+    this.stale.delete(kind); // a change announced while listing makes it stale again
+    const [listed, tools] = await Promise.all([
+      this.gather<Definition>((u) => listOf(u, kind, start)),
+      kind === 'tools' ? undefined : this.gather((u) => u.listTools(start)),
+    ]);
+    this.learnToolNames(tools ?? (listed as Map<string, Tool[]>));
     const unavailable = this.upstreams.filter((u) => !listed.has(u.id)).map((u) => u.id);
-    this.learnToolNames(listed);
-    const raw = [...listed].flatMap(([server, tools]) =>
-      tools.map((tool) => ({ server, name: tool.name, tool })),
+    const raw = [...listed].flatMap(([server, definitions]) =>
+      definitions.map((definition) => ({
+        server,
+        name: definition.name,
+        definition,
+        key: keyOf(kind, server, definition),
+      })),
     );
-    const clashes = collisions(raw);
+    const clashes = collisions(raw, (r) => r.key);
     const view = this.pinView();
-    this.pinsWritten = false;
+    const changes: PinChange[] = [];
+    const alerts: AuditRecord[] = [];
     const notices = new Map<string, () => AuditRecord>();
-    const entries: ToolEntry[] = [];
+    const entries: Entry[] = [];
     for (const r of raw) {
-      const exposed = exposedName(r.server, r.name);
-      const byName = this.nameHold('tools', exposed, r, clashes.get(exposed), notices);
       const held =
-        byName ??
+        this.nameHold(kind, r.key, r, clashes.get(r.key), notices) ??
         (typeof view === 'string'
           ? `the pin store cannot be read (${view})`
-          : this.pinState(r.server, r.tool, view));
+          : this.pinProblem(kind, r.server, r.definition, view, changes, alerts));
       entries.push({
         server: r.server,
-        tool: r.tool,
-        exposed,
+        definition: r.definition,
+        key: r.key,
         ...(held !== undefined ? { held } : {}),
       });
     }
-    this.announce('tools', notices);
-    this.pinsSeen = typeof view !== 'string' && !this.pinsWritten ? view.version : this.pinsVersion();
-    this.index = new Map(entries.filter((e) => !clashes.has(e.exposed)).map((e) => [e.exposed, e]));
-    return { entries, unavailable };
-  }
-
-  /**
-   * Lists every upstream's prompts, resources or resource templates through the tools' steps:
-   * names that clash are held (a prompt's exposed name, a resource's URI, a template's URI
-   * template), prompt names must suit clients (resources and templates keep their URIs, whatever
-   * their names), a template that cannot be matched is held, and a definition with a poisoning
-   * finding is held. They are not pinned: what is held stays held while the upstream lists it so.
-   */
-  private async refreshItems(
-    kind: NamedKind,
-    start: boolean,
-  ): Promise<{ entries: ItemEntry[]; unavailable: string[] }> {
-    this.stale.delete(kind);
-    const [listed, tools] = await Promise.all([
-      this.gather<Item>((u) =>
-        kind === 'prompts'
-          ? u.listPrompts(start)
-          : kind === 'resources'
-            ? u.listResources(start)
-            : u.listResourceTemplates(start),
-      ),
-      this.gather((u) => u.listTools(start)),
-    ]);
-    this.learnToolNames(tools);
-    const unavailable = this.upstreams.filter((u) => !listed.has(u.id)).map((u) => u.id);
-    const raw = [...listed].flatMap(([server, items]) =>
-      items.map((item) => ({ server, name: item.name, item })),
-    );
-    const keyOf = (r: (typeof raw)[number]): string =>
-      kind === 'prompts'
-        ? exposedName(r.server, r.name)
-        : kind === 'resources'
-          ? (r.item as Resource).uri
-          : (r.item as ResourceTemplate).uriTemplate;
-    const clashes = collisions(raw, keyOf);
-    const notices = new Map<string, () => AuditRecord>();
-    const entries: ItemEntry[] = [];
-    for (const r of raw) {
-      const key = keyOf(r);
-      const held =
-        this.nameHold(kind, key, r, clashes.get(key), notices) ?? this.poisoned(kind, key, r, notices);
-      entries.push({ server: r.server, item: r.item, key, ...(held !== undefined ? { held } : {}) });
-    }
+    // A pin store that cannot be written approves nothing: what this listing would have shown
+    // rests on writes (a first-use pin) that did not happen.
+    const unwritten = this.writePins(changes);
+    const shown =
+      unwritten === undefined
+        ? entries
+        : entries.map((e) =>
+            e.held === undefined ? { ...e, held: `the pin store cannot be written (${unwritten})` } : e,
+          );
     this.announce(kind, notices);
-    this.items[kind].clear();
-    for (const e of entries) if (!clashes.has(e.key)) this.items[kind].set(e.key, e);
-    return { entries, unavailable };
+    for (const a of alerts) this.record(a);
+    this.pinsSeen.set(
+      kind,
+      typeof view !== 'string' && changes.length === 0 ? view.version : this.pinsVersion(),
+    );
+    this.index[kind] = new Map(shown.filter((e) => !clashes.has(e.key)).map((e) => [e.key, e]));
+    return { entries: shown, unavailable };
   }
 
   /**
@@ -711,12 +704,12 @@ export class Gateway {
   private nameHold(
     kind: ListKind,
     key: string,
-    r: NamedEntry & { readonly item?: Item },
+    r: NamedEntry & { readonly definition: Definition },
     clash: readonly NamedEntry[] | undefined,
     notices: Map<string, () => AuditRecord>,
   ): string | undefined {
     const what = kind === 'resources' ? 'URI' : kind === 'templates' ? 'URI template' : 'name';
-    const template = kind === 'templates' && r.item ? this.templateOf(r.item) : undefined;
+    const template = kind === 'templates' ? this.templateOf(r.definition) : undefined;
     const reason = clash
       ? `the ${what} ${key} is produced by ${clash.map((c) => `${c.server}/${c.name}`).join(' and ')}; rename one server id`
       : template instanceof UriTemplateError
@@ -737,28 +730,6 @@ export class Gateway {
     return reason;
   }
 
-  /** A prompt or resource whose definition has a poisoning finding: held, and audited once. */
-  private poisoned(
-    kind: NamedKind,
-    key: string,
-    r: { server: string; name: string; item: Item },
-    notices: Map<string, () => AuditRecord>,
-  ): string | undefined {
-    const findings = this.findingsFor(r.server, r.item);
-    if (findings.length === 0) return undefined;
-    const reason = `quarantined: ${findings.map((f) => `${f.kind} in ${f.where}`).join('; ')}`;
-    notices.set(`${r.server}\0${r.name}\0${key}\0${reason}`, () =>
-      alertRecord(
-        'mcp.quarantine',
-        this.options.context,
-        'high',
-        `${r.server}/${r.name}: ${reason}; hidden while the server lists it so`,
-        { server: r.server, [SINGULAR[kind]]: BY_URI.has(kind) ? key : r.name },
-      ),
-    );
-    return reason;
-  }
-
   /** Records the notices of one listing that the last listing of the same kind did not already record. */
   private announce(kind: ListKind, notices: ReadonlyMap<string, () => AuditRecord>): void {
     const before = this.announced.get(kind);
@@ -769,11 +740,27 @@ export class Gateway {
   /** The pin store, read once for a whole listing; its error message when it cannot be read (alerted once). */
   private pinView(): PinView | string {
     try {
-      return this.options.pins.view();
+      const view = this.options.pins.view();
+      this.pinStoreBroken = false;
+      return view;
     } catch (e) {
       if (!(e instanceof PinStoreError)) throw e;
       this.pinStoreFailed(e);
       return e.message;
+    }
+  }
+
+  /** Writes one listing's changes to the pin store; the error message when it cannot. */
+  private writePins(changes: readonly PinChange[]): string | undefined {
+    if (changes.length === 0) return undefined;
+    try {
+      this.options.pins.apply(changes);
+      return undefined;
+    } catch (e) {
+      if (!(e instanceof PinStoreError) && !isFileError(e)) throw e;
+      const error = e instanceof PinStoreError ? e : new PinStoreError(errorText(e));
+      this.pinStoreFailed(error);
+      return error.message;
     }
   }
 
@@ -794,132 +781,136 @@ export class Gateway {
     );
   }
 
-  /** A write to the pin store, noted so that the index knows which version it was built from. */
-  private pinWrite<T>(write: () => T): T {
-    this.pinsWritten = true;
-    return write();
-  }
-
-  /** pinProblem, failing closed: a pin store that cannot be written approves nothing. */
-  private pinState(server: string, tool: Tool, view: PinView): string | undefined {
-    try {
-      const problem = this.pinProblem(server, tool, view);
-      this.pinStoreBroken = false;
-      return problem;
-    } catch (e) {
-      if (!(e instanceof PinStoreError)) throw e;
-      this.pinStoreFailed(e);
-      return `the pin store cannot be read (${e.message})`;
-    }
-  }
-
-  /** Why a definition may not be shown yet (drift, a new tool awaiting approval, poisoning), or undefined. */
-  private pinProblem(server: string, tool: Tool, view: PinView): string | undefined {
-    const definition = tool as unknown as Record<string, unknown>;
-    const hash = this.hashOf(tool);
-    const pins = this.options.pins;
-    const policyPin = this.catalog.get(server)?.pins.get(tool.name);
-    const storePin = policyPin === undefined ? view.approved[server]?.[tool.name] : undefined;
+  /**
+   * Why a definition may not be shown yet (drift, a new definition waiting for approval,
+   * poisoning), or undefined. What the pin store must change goes into `changes` and what the
+   * audit must say into `alerts`, for the end of the listing; both only when the view read at its
+   * start says so, so a listing that changes nothing writes nothing.
+   */
+  private pinProblem(
+    kind: ListKind,
+    server: string,
+    definition: Definition,
+    view: PinView,
+    changes: PinChange[],
+    alerts: AuditRecord[],
+  ): string | undefined {
+    const record = definition as unknown as Record<string, unknown>;
+    const key = pinKey(kind, record);
+    const hash = this.hashOf(kind, definition);
+    const policyPin = this.catalog.get(server)?.pins.get(key);
+    const storePin = policyPin === undefined ? view.approved[server]?.[key] : undefined;
     const pinned = policyPin ?? storePin?.hash;
-    const findings = this.findingsFor(server, tool);
+    const findings = this.findingsFor(server, definition);
+    const held = { kind, server, definition, key, hash, previous: pinned, view, changes, alerts };
     // An explicit approval of this exact definition (policy pin, or a person with `pins approve`)
     // outranks the poisoning heuristics: someone read it. Trust on first use never does.
     const approvedByPerson = pinned === hash && (policyPin !== undefined || storePin?.by === 'user');
-    if (findings.length > 0 && !approvedByPerson) {
+    if (findings.length > 0 && !approvedByPerson)
       return this.hold(
-        server,
-        tool,
-        hash,
-        pinned,
+        held,
         `quarantined: ${findings.map((f) => `${f.kind} in ${f.where}`).join('; ')}`,
         'mcp.quarantine',
-        view,
       );
-    }
     if (pinned === hash) {
-      if (view.pending[server]?.[tool.name] !== undefined)
-        this.pinWrite(() => pins.release(server, tool.name));
-      if (view.known[server]?.[tool.name]?.hash !== hash)
-        this.pinWrite(() => pins.remember(server, tool.name, { hash, definition }));
+      if (view.pending[server]?.[key] !== undefined) changes.push({ op: 'release', server, key });
+      if (view.known[server]?.[key]?.hash !== hash)
+        changes.push({ op: 'remember', server, key, known: { hash, definition: record } });
       return undefined;
     }
     if (pinned !== undefined)
       return this.hold(
-        server,
-        tool,
-        hash,
-        pinned,
+        held,
         policyPin !== undefined ? 'differs from the policy pin' : 'differs from its approved pin',
         'mcp.drift',
-        view,
       );
     if (this.options.engine.mcpPinning() === 'tofu') {
-      this.pinWrite(() => {
-        pins.trustOnFirstUse(server, tool.name, hash);
-        pins.remember(server, tool.name, { hash, definition });
-      });
-      this.record(
-        lifecycleRecord('mcp.pin', this.options.context, { server, tool: tool.name, hash, by: 'tofu' }),
+      changes.push(
+        { op: 'trust', server, key, hash },
+        { op: 'remember', server, key, known: { hash, definition: record } },
+      );
+      alerts.push(
+        lifecycleRecord('mcp.pin', this.options.context, {
+          server,
+          [SINGULAR[kind]]: labelOf(kind, definition),
+          hash,
+          by: 'tofu',
+        }),
       );
       return undefined;
     }
-    return this.hold(server, tool, hash, undefined, 'new tool waiting for approval', 'mcp.tool-held', view);
+    return this.hold(
+      { ...held, previous: undefined },
+      `new ${SINGULAR[kind]} waiting for approval`,
+      `mcp.${SINGULAR[kind]}-held`,
+    );
   }
 
+  /** Holds a definition back: kept in the pin store with what changed, audited once per definition and reason. */
   private hold(
-    server: string,
-    tool: Tool,
-    hash: string,
-    previous: string | undefined,
+    h: {
+      readonly kind: ListKind;
+      readonly server: string;
+      readonly definition: Definition;
+      readonly key: string;
+      readonly hash: string;
+      /** The pinned hash it differs from (none for a definition never approved). */
+      readonly previous: string | undefined;
+      readonly view: PinView;
+      readonly changes: PinChange[];
+      readonly alerts: AuditRecord[];
+    },
     reason: string,
-    type: 'mcp.quarantine' | 'mcp.drift' | 'mcp.tool-held',
-    view: PinView,
+    type: string,
   ): string {
-    const was = view.pending[server]?.[tool.name];
+    const { kind, server, key, hash, previous, view } = h;
+    const was = view.pending[server]?.[key];
     // Held already, exactly so: nothing to write, nothing new to say.
     if (was?.hash === hash && was.reason === reason) return reason;
-    const definition = tool as unknown as Record<string, unknown>;
-    const known = view.known[server]?.[tool.name];
+    const definition = h.definition as unknown as Record<string, unknown>;
+    const known = view.known[server]?.[key];
     const diff =
       previous !== undefined && known?.hash !== previous
         ? ['differs from the pinned hash (the pinned definition itself is not on record here)']
-        : definitionDiff(known?.definition, definition);
-    const isNew = this.pinWrite(() =>
-      this.options.pins.hold(server, tool.name, {
+        : definitionDiff(known?.definition, definition, kind);
+    h.changes.push({
+      op: 'hold',
+      server,
+      key,
+      held: {
         hash,
         definition,
         seenAt: new Date().toISOString(),
         ...(previous !== undefined ? { previous } : {}),
         reason,
         diff,
-      }),
+      },
+    });
+    const label = labelOf(kind, h.definition);
+    h.alerts.push(
+      alertRecord(
+        type,
+        this.options.context,
+        type === 'mcp.drift' || type === 'mcp.quarantine' ? 'high' : 'low',
+        `${server}/${label}: ${reason}; hidden until approved (${approveCommand(server, key)})`,
+        {
+          server,
+          [SINGULAR[kind]]: label,
+          hash,
+          ...(previous !== undefined ? { pinned: previous } : {}),
+          diff: diff.join('; ').slice(0, 1_000),
+        },
+      ),
     );
-    if (isNew) {
-      this.record(
-        alertRecord(
-          type,
-          this.options.context,
-          type === 'mcp.tool-held' ? 'low' : 'high',
-          `${server}/${tool.name}: ${reason}; hidden until approved (perimeter mcp pins approve ${server} ${tool.name})`,
-          {
-            server,
-            tool: tool.name,
-            hash,
-            ...(previous !== undefined ? { pinned: previous } : {}),
-            diff: diff.join('; ').slice(0, 1_000),
-          },
-        ),
-      );
-    }
     return reason;
   }
 
   /** definitionHash, once per definition object. */
-  private hashOf(tool: Tool): string {
-    let hash = this.hashes.get(tool);
+  private hashOf(kind: ListKind, definition: Definition): string {
+    let hash = this.hashes.get(definition);
     if (hash === undefined) {
-      hash = definitionHash(tool);
-      this.hashes.set(tool, hash);
+      hash = definitionHash(definition, kind);
+      this.hashes.set(definition, hash);
     }
     return hash;
   }

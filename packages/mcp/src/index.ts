@@ -2,8 +2,22 @@
 
 export { Gateway, type GatewayOptions } from './gateway.js';
 export { Upstream, UpstreamUnavailable, type UpstreamSpec, type UpstreamTransport } from './upstream.js';
-export { PinStore, PinStoreError, type ApprovedPin, type PendingDefinition } from './pins.js';
-export { definitionDiff, definitionHash, pinnedPart, PINNED_FIELDS } from './definition.js';
+export {
+  approveCommand,
+  pinKey,
+  PinStore,
+  PinStoreError,
+  type ApprovedPin,
+  type PendingDefinition,
+  type PinChange,
+} from './pins.js';
+export {
+  definitionDiff,
+  definitionHash,
+  pinnedPart,
+  PINNED_FIELDS,
+  type DefinitionKind,
+} from './definition.js';
 export { collisions, exposedName, nameProblem, SEPARATOR } from './names.js';
 export { scanDefinition, type OtherTools, type PoisoningFinding, type PoisoningKind } from './poisoning.js';
 export { listenHttp, type HttpListenOptions, type HttpListener } from './http.js';

@@ -1,8 +1,10 @@
-// The local pin store: which tool definitions the user approved (or trusted on first use), and
-// which ones the gateway has seen but may not show yet (new, or drifted from their pin), kept with
-// the definition so `perimeter mcp pins list` can show the change and `approve` can approve exactly
-// what was seen. One JSON file, written whole through a temporary file and rename under a lock
-// file, so a gateway and the CLI never lose each other's writes.
+// The local pin store: which definitions (tools, prompts, resources, resource templates) the user
+// approved (or trusted on first use), and which ones the gateway has seen but may not show yet
+// (new, or drifted from their pin), kept with the definition so `perimeter mcp pins list` can show
+// the change and `approve` can approve exactly what was seen. One JSON file, written whole through
+// a temporary file and rename under a lock file, so a gateway and the CLI never lose each other's
+// writes; a gateway writes what one listing changed at once, and watches the file for approvals
+// made by another process.
 
 import {
   closeSync,
@@ -13,9 +15,37 @@ import {
   renameSync,
   rmSync,
   statSync,
+  unwatchFile,
+  watchFile,
   writeFileSync,
 } from 'node:fs';
 import { dirname } from 'node:path';
+import type { DefinitionKind } from './definition.js';
+
+/**
+ * The key of a definition in the store, in `perimeter mcp pins approve SERVER KEY` and in a
+ * policy's `pins:`: a tool's name, `prompt:NAME`, `resource:URI` or `template:URI_TEMPLATE`. Tools
+ * keep their bare names (pins written before prompts and resources were pinned stay valid); a tool
+ * name never holds ":" once it is pinned, since a name outside the client rule is held first.
+ */
+export function pinKey(kind: DefinitionKind, definition: Readonly<Record<string, unknown>>): string {
+  switch (kind) {
+    case 'tools':
+      return String(definition.name);
+    case 'prompts':
+      return `prompt:${String(definition.name)}`;
+    case 'resources':
+      return `resource:${String(definition.uri)}`;
+    case 'templates':
+      return `template:${String(definition.uriTemplate)}`;
+  }
+}
+
+/** The command that approves a held definition, its key quoted for a POSIX shell where it needs to be. */
+export function approveCommand(server: string, key: string): string {
+  const word = (w: string): string => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`);
+  return `perimeter mcp pins approve ${word(server)} ${word(key)}`;
+}
 
 export interface ApprovedPin {
   readonly hash: string;
@@ -36,7 +66,7 @@ export interface PendingDefinition {
   readonly diff?: readonly string[];
 }
 
-/** The last definition accepted for a tool (it matched its pin): what a drift is compared with. */
+/** The last definition accepted under a key (it matched its pin): what a drift is compared with. */
 export interface KnownDefinition {
   readonly hash: string;
   readonly definition: Record<string, unknown>;
@@ -58,6 +88,22 @@ export interface PinView {
   readonly known: Readonly<Record<string, Readonly<Record<string, KnownDefinition>>>>;
 }
 
+/** One change a listing makes, applied with the others of the listing in one write (PinStore.apply). */
+export type PinChange =
+  /** Trust on first use: pin this hash, unless something is pinned already. */
+  | { readonly op: 'trust'; readonly server: string; readonly key: string; readonly hash: string }
+  /** Remember the definition that matched its pin. */
+  | {
+      readonly op: 'remember';
+      readonly server: string;
+      readonly key: string;
+      readonly known: KnownDefinition;
+    }
+  /** Hold a definition back (replaces what was held under the key). */
+  | { readonly op: 'hold'; readonly server: string; readonly key: string; readonly held: PendingDefinition }
+  /** Drop what is held under the key: the definition matches its pin again. */
+  | { readonly op: 'release'; readonly server: string; readonly key: string };
+
 export class PinStoreError extends Error {}
 
 const LOCK_STALE_MS = 10_000;
@@ -71,8 +117,8 @@ export class PinStore {
 
   constructor(readonly file: string) {}
 
-  approved(server: string, tool: string): ApprovedPin | undefined {
-    return this.read().approved[server]?.[tool];
+  approved(server: string, key: string): ApprovedPin | undefined {
+    return this.read().approved[server]?.[key];
   }
 
   /** The store as it is on disk now (one stat; parsed again only when it changed). Read it, never change it. */
@@ -95,44 +141,41 @@ export class PinStore {
     return { approved, pending };
   }
 
-  /** The definition last accepted for a tool, if any. */
-  known(server: string, tool: string): KnownDefinition | undefined {
-    return this.read().known?.[server]?.[tool];
-  }
-
-  /** Remembers an accepted definition (written only when it is not the one already remembered). */
-  remember(server: string, tool: string, known: KnownDefinition): void {
-    if (this.known(server, tool)?.hash === known.hash) return;
-    this.update((f) => {
-      ((f.known ??= {})[server] ??= {})[tool] = known;
-    });
-  }
-
-  /** Pins a definition seen for the first time under `pinning: tofu`. Never replaces a pin. */
-  trustOnFirstUse(server: string, tool: string, hash: string): ApprovedPin {
+  /**
+   * Makes the changes of one listing in one write; those that would change nothing (a definition
+   * held already as it is, one remembered already, a pin already there) are left out, and when
+   * none is left the file is not written at all. Returns how many changes were made.
+   */
+  apply(changes: readonly PinChange[]): number {
+    const current = this.read();
+    const effective = changes.filter((c) => isEffective(current, c));
+    if (effective.length === 0) return 0;
     return this.update((f) => {
-      const had = f.approved[server]?.[tool];
-      if (had) return had;
-      const pin: ApprovedPin = { hash, at: new Date().toISOString(), by: 'tofu' };
-      (f.approved[server] ??= {})[tool] = pin;
-      return pin;
+      let made = 0;
+      for (const c of effective) if (applyChange(f, c)) made++;
+      return made;
     });
   }
 
   /** Records a definition the gateway holds back. Returns false when it was already recorded. */
-  hold(server: string, tool: string, held: PendingDefinition): boolean {
-    const was = this.read().pending[server]?.[tool];
-    if (was?.hash === held.hash && was.reason === held.reason) return false;
-    return this.update((f) => {
-      const had = f.pending[server]?.[tool];
-      if (had?.hash === held.hash && had.reason === held.reason) return false;
-      (f.pending[server] ??= {})[tool] = held;
-      return true;
-    });
+  hold(server: string, key: string, held: PendingDefinition): boolean {
+    return this.apply([{ op: 'hold', server, key, held }]) === 1;
   }
 
   /**
-   * Approves the held definition of `server`/`tool` (every held one of the server when `tool` is
+   * Calls `onChange` when the file may have changed on disk, whoever wrote it (`pins approve` in
+   * another process renames a new file in). Polls the file's status every `intervalMs`, which
+   * works whether or not the file or its directory exists yet, and keeps no process alive.
+   * Returns the function that stops watching.
+   */
+  watch(onChange: () => void, intervalMs = 500): () => void {
+    const listener = (): void => onChange();
+    watchFile(this.file, { persistent: false, interval: intervalMs }, listener);
+    return () => unwatchFile(this.file, listener);
+  }
+
+  /**
+   * Approves the held definition of `server`/`key` (every held one of the server when `key` is
    * undefined). `hash`, when given, must be the held one: an approval names what it approves.
    */
   approve(server: string, tool: string | undefined, hash?: string): { tool: string; hash: string }[] {
@@ -151,15 +194,6 @@ export class PinStore {
       }
       if (Object.keys(held).length === 0) delete f.pending[server];
       return done;
-    });
-  }
-
-  /** Drops a held definition that matches its pin again (the server reverted). */
-  release(server: string, tool: string): void {
-    if (this.read().pending[server]?.[tool] === undefined) return;
-    this.update((f) => {
-      delete f.pending[server]?.[tool];
-      if (Object.keys(f.pending[server] ?? {}).length === 0) delete f.pending[server];
     });
   }
 
@@ -238,4 +272,41 @@ export class PinStore {
       rmSync(lock, { force: true });
     }
   }
+}
+
+/** Whether a change would change the file as it is. */
+function isEffective(f: PinFile, c: PinChange): boolean {
+  switch (c.op) {
+    case 'trust':
+      return f.approved[c.server]?.[c.key] === undefined;
+    case 'remember':
+      return f.known?.[c.server]?.[c.key]?.hash !== c.known.hash;
+    case 'hold': {
+      const was = f.pending[c.server]?.[c.key];
+      return was?.hash !== c.held.hash || was.reason !== c.held.reason;
+    }
+    case 'release':
+      return f.pending[c.server]?.[c.key] !== undefined;
+  }
+}
+
+/** Makes one change to a file being written; false when it changed nothing (someone did it first). */
+function applyChange(f: PinFile, c: PinChange): boolean {
+  if (!isEffective(f, c)) return false;
+  switch (c.op) {
+    case 'trust':
+      (f.approved[c.server] ??= {})[c.key] = { hash: c.hash, at: new Date().toISOString(), by: 'tofu' };
+      break;
+    case 'remember':
+      ((f.known ??= {})[c.server] ??= {})[c.key] = c.known;
+      break;
+    case 'hold':
+      (f.pending[c.server] ??= {})[c.key] = c.held;
+      break;
+    case 'release':
+      delete f.pending[c.server]?.[c.key];
+      if (Object.keys(f.pending[c.server] ?? {}).length === 0) delete f.pending[c.server];
+      break;
+  }
+  return true;
 }

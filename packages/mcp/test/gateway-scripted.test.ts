@@ -18,11 +18,15 @@ import {
   ElicitRequestSchema,
   McpError,
   ToolListChangedNotificationSchema,
+  type Prompt,
+  type Resource,
+  type ResourceTemplate,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { AuditRecord } from '@perimeter/audit';
 import { createEngine, loadPolicies } from '@perimeter/policy';
 import { upstreamSpecs } from '../src/catalog.js';
+import { definitionHash } from '../src/definition.js';
 import { Gateway } from '../src/gateway.js';
 import { PinStore } from '../src/pins.js';
 import type { ScriptedSpec } from './fixtures/scripted-server.js';
@@ -58,6 +62,8 @@ interface Options {
   readonly pinning?: 'tofu' | 'approve';
   /** Further mcp rules (deny:, ask:), as YAML lines under mcp. */
   readonly rules?: string;
+  /** Policy pins of the scripted servers: by server id, by pin key. */
+  readonly pins?: Readonly<Record<string, Readonly<Record<string, string>>>>;
   /** The client answers elicitation (an ask) with this. */
   readonly elicit?: boolean;
 }
@@ -83,7 +89,8 @@ async function start(o: Options): Promise<Harness> {
   const q = JSON.stringify;
   const servers = Object.entries(o.scripted ?? {}).map(([id, s]) => {
     spec(id, s);
-    return `    - { id: ${q(id)}, command: [${q(process.execPath)}, ${q(SCRIPTED)}, ${q(specFile(id))}] }`;
+    const pins = o.pins?.[id] ? `, pins: ${q(o.pins[id])}` : '';
+    return `    - { id: ${q(id)}, command: [${q(process.execPath)}, ${q(SCRIPTED)}, ${q(specFile(id))}]${pins} }`;
   });
   if (o.everything)
     servers.push(`    - { id: everything, command: [${q(process.execPath)}, ${q(EVERYTHING)}, stdio] }`);
@@ -440,6 +447,139 @@ describe('gateway: prompts and resources go through the tools steps', { timeout:
       assert.equal(no.seen('s'), '');
     } finally {
       await no.close();
+    }
+  });
+});
+
+describe('gateway: prompts, resources and templates are pinned like tools', { timeout: 60_000 }, () => {
+  const plan: Prompt = { name: 'plan', description: 'Plans a trip.', arguments: [{ name: 'city' }] };
+  const notes: Resource = { uri: 'file:///notes', name: 'notes', mimeType: 'text/plain' };
+  const note: ResourceTemplate = { uriTemplate: 'notes://{id}', name: 'note', description: 'One note.' };
+  const pinned = { tools: [tool('notify')], prompts: [plan], resources: [notes], resourceTemplates: [note] };
+
+  it('mcp-threat-02: a prompt, a resource and a template that drift after their first use are held and audited with the diff; an approval frees them at once', async () => {
+    const h = await start({ scripted: { s: pinned } });
+    try {
+      assert.deepEqual(
+        (await h.client.listPrompts()).prompts.map((p) => p.name),
+        ['s__plan'],
+      );
+      assert.deepEqual(
+        (await h.client.listResources()).resources.map((r) => r.uri),
+        ['file:///notes'],
+      );
+      assert.deepEqual(
+        (await h.client.listResourceTemplates()).resourceTemplates.map((t) => t.uriTemplate),
+        ['notes://{id}'],
+      );
+      const trusted = h.events.filter((e) => e.type === 'mcp.pin');
+      assert.deepEqual(
+        trusted.map((e) => e.outcome?.prompt ?? e.outcome?.resource ?? e.outcome?.template).sort(),
+        ['file:///notes', 'notes://{id}', 'plan'],
+        'each trusted on first use, by its name or URI',
+      );
+      assert.deepEqual(Object.keys(h.pins.snapshot().approved.s ?? {}).sort(), [
+        'prompt:plan',
+        'resource:file:///notes',
+        'template:notes://{id}',
+      ]);
+
+      h.spec('s', {
+        ...pinned,
+        prompts: [{ ...plan, arguments: [{ name: 'city' }, { name: 'budget' }] }],
+        resources: [{ ...notes, mimeType: 'text/html' }],
+        resourceTemplates: [{ ...note, description: 'One note, or any file.' }],
+      });
+      const changed = toolsChanged(h.client);
+      await h.client.callTool({ name: 's__notify', arguments: {} });
+      await changed;
+      const before = h.seen('s');
+      const unknownPrompt = await rejection(h.client.getPrompt({ name: 's__nope' }));
+      const held = await rejection(h.client.getPrompt({ name: 's__plan', arguments: { city: 'Oslo' } }));
+      assert.equal(held.message.replace('s__plan', 'NAME'), unknownPrompt.message.replace('s__nope', 'NAME'));
+      await rejection(h.client.readResource({ uri: 'file:///notes' }));
+      await rejection(h.client.readResource({ uri: 'notes://1' }));
+      assert.equal(h.seen('s'), before, 'no drifted definition was used');
+      assert.deepEqual((await h.client.listPrompts()).prompts, []);
+
+      const drifts = h.events.filter((e) => e.type === 'mcp.drift');
+      const diff = (what: string): string =>
+        String(
+          drifts.find((e) => (e.outcome?.prompt ?? e.outcome?.resource ?? e.outcome?.template) === what)
+            ?.outcome?.diff,
+        );
+      assert.equal(diff('plan'), 'arguments changed');
+      assert.equal(diff('file:///notes'), 'mimeType changed');
+      assert.equal(diff('notes://{id}'), 'description changed');
+      assert.ok(drifts.every((e) => e.severity === 'high'));
+      assert.match(
+        String(drifts.find((e) => e.outcome?.template)?.reason),
+        /hidden until approved \(perimeter mcp pins approve s 'template:notes:\/\/\{id\}'\)/,
+      );
+      const calls = h.events.filter((e) => e.type === 'mcp.call').map((e) => String(e.reason));
+      assert.ok(calls.some((r) => /held: differs from its approved pin/.test(r)));
+
+      // Approved through a store of its own, as `perimeter mcp pins approve` in another process.
+      const approved = new PinStore(h.pins.file).approve('s', undefined);
+      assert.deepEqual(approved.map((a) => a.tool).sort(), [
+        'prompt:plan',
+        'resource:file:///notes',
+        'template:notes://{id}',
+      ]);
+      const got = await h.client.getPrompt({ name: 's__plan', arguments: { city: 'Oslo', budget: '1' } });
+      assert.match(JSON.stringify(got), /prompt plan/);
+      assert.equal((await h.client.readResource({ uri: 'notes://1' })).contents[0]?.uri, 'notes://1');
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('with pinning: approve, a new prompt, resource or template waits for a person; a policy pin approves one and rejects another', async () => {
+    const h = await start({
+      scripted: { s: pinned },
+      pinning: 'approve',
+      pins: {
+        s: {
+          'resource:file:///notes': definitionHash({ ...notes }, 'resources'),
+          'prompt:plan': definitionHash({ ...plan, description: 'Plans a holiday.' }, 'prompts'),
+        },
+      },
+    });
+    try {
+      assert.deepEqual(
+        (await h.client.listResources()).resources.map((r) => r.uri),
+        ['file:///notes'],
+        'pinned by the policy',
+      );
+      assert.deepEqual((await h.client.listPrompts()).prompts, []);
+      assert.deepEqual((await h.client.listResourceTemplates()).resourceTemplates, []);
+      const drift = h.events.find((e) => e.type === 'mcp.drift');
+      assert.equal(drift?.outcome?.prompt, 'plan');
+      assert.match(String(drift?.reason), /differs from the policy pin/);
+      const waiting = h.events.find((e) => e.type === 'mcp.template-held');
+      assert.equal(waiting?.outcome?.template, 'notes://{id}');
+      assert.equal(waiting?.severity, 'low');
+      assert.equal(
+        h.pins.snapshot().pending.s?.['template:notes://{id}']?.diff?.[0],
+        'new resource template',
+      );
+      await rejection(h.client.readResource({ uri: 'notes://1' }));
+      assert.equal(h.seen('s'), '');
+
+      h.pins.approve('s', 'template:notes://{id}');
+      assert.deepEqual(
+        (await h.client.listResourceTemplates()).resourceTemplates.map((t) => t.name),
+        ['s__note'],
+      );
+      assert.equal((await h.client.readResource({ uri: 'notes://1' })).contents[0]?.uri, 'notes://1');
+      h.pins.approve('s', 'prompt:plan');
+      assert.deepEqual(
+        (await h.client.listPrompts()).prompts,
+        [],
+        'a policy pin outranks the pin store: approving it there changes nothing',
+      );
+    } finally {
+      await h.close();
     }
   });
 });

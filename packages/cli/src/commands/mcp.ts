@@ -1,12 +1,14 @@
 // perimeter mcp: the MCP gateway, over stdio (an agent starts it as its one MCP server) or over
 // Streamable HTTP on loopback; and `perimeter mcp pins list|approve`, where a person reviews the
-// tool definitions the gateway holds back.
+// definitions the gateway holds back: tools by name, prompts, resources and resource templates as
+// `prompt:NAME`, `resource:URI` and `template:URI_TEMPLATE`.
 
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Spool, lifecycleRecord, uuid7, type AuditRecord, type RecordContext } from '@perimeter/audit';
 import {
+  approveCommand,
   Gateway,
   PinStore,
   PinStoreError,
@@ -26,7 +28,7 @@ import { stateDir } from '../secret-store.js';
 import { paint, type Ui } from '../ui.js';
 import { loopbackAddress } from './proxy.js';
 
-/** Where the gateway keeps approved and held tool definitions. */
+/** Where the gateway keeps approved and held definitions. */
 export function pinStorePath(env: NodeJS.ProcessEnv = process.env): string {
   return join(stateDir(env), 'mcp-pins.json');
 }
@@ -334,14 +336,14 @@ export function runMcpPinsList(argv: readonly string[], ui: Ui): number {
     ui.out(JSON.stringify(snapshot, null, 2));
     return 0;
   }
-  const pending = Object.entries(snapshot.pending).flatMap(([server, tools]) =>
-    Object.entries(tools).map(([tool, held]) => ({ server, tool, held })),
+  const pending = Object.entries(snapshot.pending).flatMap(([server, held]) =>
+    Object.entries(held).map(([key, definition]) => ({ server, key, held: definition })),
   );
   if (pending.length === 0) ui.out('nothing is waiting for approval');
   else {
     ui.out(paint(ui, 'bold', `waiting for approval (${pending.length}):`));
-    for (const { server, tool, held } of pending) {
-      ui.out(`  ${paint(ui, 'yellow', `${server}/${tool}`)}  ${held.reason}`);
+    for (const { server, key, held } of pending) {
+      ui.out(`  ${paint(ui, 'yellow', `${server}/${key}`)}  ${held.reason}`);
       ui.out(
         paint(
           ui,
@@ -350,16 +352,16 @@ export function runMcpPinsList(argv: readonly string[], ui: Ui): number {
         ),
       );
       for (const line of held.diff ?? []) ui.out(`    ${line}`);
-      ui.out(paint(ui, 'dim', `    approve: perimeter mcp pins approve ${server} ${tool}`));
+      ui.out(paint(ui, 'dim', `    approve: ${approveCommand(server, key)}`));
     }
   }
-  const approved = Object.entries(snapshot.approved).flatMap(([server, tools]) =>
-    Object.entries(tools).map(([tool, pin]) => ({ server, tool, pin })),
+  const approved = Object.entries(snapshot.approved).flatMap(([server, pins]) =>
+    Object.entries(pins).map(([key, pin]) => ({ server, key, pin })),
   );
   if (approved.length > 0) {
     ui.out(paint(ui, 'bold', `approved (${approved.length}):`));
-    for (const { server, tool, pin } of approved)
-      ui.out(`  ${server}/${tool}  ${pin.hash}  ${pin.by} ${pin.at}`);
+    for (const { server, key, pin } of approved)
+      ui.out(`  ${server}/${key}  ${pin.hash}  ${pin.by} ${pin.at}`);
   }
   return 0;
 }
