@@ -4,7 +4,8 @@
 export {
   API_VERSION,
   policyJsonSchema,
-  PolicyDocument,
+  policySchemas,
+  type PolicyDocument,
   type McpServer,
   SURFACES,
   type Effect,

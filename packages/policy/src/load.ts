@@ -21,7 +21,7 @@ import {
   type DiagnosticPath,
   type Position,
 } from './diagnostic.js';
-import { PolicyDocument } from './schema.js';
+import { policySchemas, type PolicyDocument } from './schema.js';
 import { MAX_POLICY_BYTES, nestingProblem, utf8Length } from './yaml-limits.js';
 
 export interface PolicySource {
@@ -64,7 +64,7 @@ function schemaKeys(): string[] {
     if (props) for (const k of Object.keys(props)) keys.add(k);
     for (const v of Object.values(node)) walk(v);
   };
-  walk(z.toJSONSchema(PolicyDocument, { io: 'input', unrepresentable: 'any' }));
+  walk(z.toJSONSchema(policySchemas().PolicyDocument, { io: 'input', unrepresentable: 'any' }));
   knownKeys = [...keys];
   return knownKeys;
 }
@@ -381,7 +381,7 @@ export function loadPolicies(sources: readonly PolicySource[]): LoadResult {
         });
         return;
       }
-      const parsed = PolicyDocument.safeParse(input);
+      const parsed = policySchemas().PolicyDocument.safeParse(input);
       if (!parsed.success) {
         const issues = parsed.error.issues;
         const total = issues.reduce((n, i) => n + (i.code === 'unrecognized_keys' ? i.keys.length : 1), 0);

@@ -4,7 +4,7 @@
 
 import { parsePort } from './host.js';
 import type { Surface, ToolAnnotations } from './schema.js';
-import { ToolAnnotations as ToolAnnotationsSchema } from './schema.js';
+import { policySchemas } from './schema.js';
 
 export interface NetworkRequest {
   readonly surface: 'network';
@@ -195,7 +195,7 @@ export function parseRequest(raw: unknown): { request: Request } | { error: stri
       if (args !== undefined && !isObj(args)) return fail('args must be a JSON object');
       let annotations: ToolAnnotations | undefined;
       if (input.annotations !== undefined) {
-        const a = ToolAnnotationsSchema.safeParse(input.annotations);
+        const a = policySchemas().ToolAnnotations.safeParse(input.annotations);
         if (!a.success)
           return fail(
             'annotations take readOnlyHint, destructiveHint, idempotentHint and openWorldHint, each true or false',
