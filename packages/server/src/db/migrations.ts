@@ -1,0 +1,251 @@
+// Versioned, forward-only schema migrations. Each has a number and a name; the table
+// schema_migrations records which have run. All pending migrations run in one transaction, under
+// an advisory lock on PostgreSQL, so replicas starting together migrate once and a failed
+// migration leaves the schema as it was. A database migrated by a newer server is refused, never
+// written to. To change the schema, append a migration; never edit one that has shipped.
+
+import type { Database } from './database.js';
+import { DIALECTS, LOCKS, type Dialect } from './dialect.js';
+
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  /** Statements both dialects accept, or each dialect's own where they differ. */
+  readonly statements: readonly string[] | Readonly<Record<Dialect, readonly string[]>>;
+}
+
+/**
+ * Revisions and stored events are append-only: the database itself refuses an UPDATE, so no code
+ * path (or hand-written SQL) can edit a revision that was published or an event that was audited.
+ */
+const APPEND_ONLY: Readonly<Record<Dialect, readonly string[]>> = {
+  sqlite: ['policy_revisions', 'events'].map(
+    (table) =>
+      `CREATE TRIGGER ${table}_append_only BEFORE UPDATE ON ${table}
+       BEGIN SELECT RAISE(ABORT, '${table} rows are immutable'); END`,
+  ),
+  postgres: [
+    `CREATE FUNCTION perimeter_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+     BEGIN RAISE EXCEPTION '% rows are immutable', TG_TABLE_NAME; END $$`,
+    ...['policy_revisions', 'events'].map(
+      (table) =>
+        `CREATE TRIGGER ${table}_append_only BEFORE UPDATE ON ${table}
+         FOR EACH ROW EXECUTE FUNCTION perimeter_append_only()`,
+    ),
+  ],
+};
+
+const INITIAL = [
+  // An organisation. `slug` is what policy documents name in metadata.org; `publish_seq` counts
+  // its publications (monotonic; signed bundles carry it as their revision).
+  `CREATE TABLE orgs (
+    id TEXT PRIMARY KEY,
+    slug TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    publish_seq BIGINT NOT NULL DEFAULT 0,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+  )`,
+  `CREATE TABLE admins (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES orgs(id),
+    email TEXT NOT NULL,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    UNIQUE (org_id, email)
+  )`,
+  // API tokens: only a SHA-256 of the secret is kept. `role` is the token's scope; what it may do
+  // is what both its role and its admin's current role allow.
+  `CREATE TABLE api_tokens (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES orgs(id),
+    admin_id TEXT NOT NULL REFERENCES admins(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    revoked_at BIGINT,
+    last_used_at BIGINT
+  )`,
+  `CREATE INDEX api_tokens_admin ON api_tokens (org_id, admin_id)`,
+  // One bootstrap token per organisation until its first owner claims it.
+  `CREATE TABLE bootstrap_tokens (
+    org_id TEXT PRIMARY KEY REFERENCES orgs(id),
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    used_at BIGINT
+  )`,
+  `CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES orgs(id),
+    email TEXT NOT NULL,
+    name TEXT NOT NULL,
+    external_id TEXT,
+    active BIGINT NOT NULL DEFAULT 1,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    UNIQUE (org_id, email)
+  )`,
+  // Groups carry the IdP group names that policies bind to (metadata.groups).
+  `CREATE TABLE user_groups (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES orgs(id),
+    name TEXT NOT NULL,
+    description TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    UNIQUE (org_id, name)
+  )`,
+  `CREATE TABLE group_members (
+    org_id TEXT NOT NULL REFERENCES orgs(id),
+    group_id TEXT NOT NULL REFERENCES user_groups(id) ON DELETE CASCADE,
+    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    added_at BIGINT NOT NULL,
+    PRIMARY KEY (group_id, user_id)
+  )`,
+  `CREATE INDEX group_members_user ON group_members (user_id)`,
+  // A policy and its revisions. Revision numbers count up per policy from 1 and are never
+  // reused; `published_revision` only ever grows (a rollback publishes a new revision).
+  `CREATE TABLE policies (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES orgs(id),
+    name TEXT NOT NULL,
+    description TEXT NOT NULL,
+    latest_revision BIGINT NOT NULL DEFAULT 0,
+    published_revision BIGINT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    UNIQUE (org_id, name)
+  )`,
+  `CREATE TABLE policy_revisions (
+    policy_id TEXT NOT NULL REFERENCES policies(id),
+    number BIGINT NOT NULL,
+    org_id TEXT NOT NULL REFERENCES orgs(id),
+    text TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    rolled_back_from BIGINT,
+    created_by TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (policy_id, number)
+  )`,
+  // Every publish and rollback, numbered per organisation (orgs.publish_seq).
+  `CREATE TABLE publications (
+    org_id TEXT NOT NULL REFERENCES orgs(id),
+    seq BIGINT NOT NULL,
+    policy_id TEXT NOT NULL REFERENCES policies(id),
+    revision BIGINT NOT NULL,
+    kind TEXT NOT NULL,
+    published_by TEXT NOT NULL,
+    published_at BIGINT NOT NULL,
+    PRIMARY KEY (org_id, seq)
+  )`,
+  `CREATE INDEX publications_policy ON publications (policy_id, revision)`,
+  // Where each hash chain the server keeps or checks stands: the server's own chain of admin
+  // events per organisation now; devices' session chains when audit ingest comes.
+  `CREATE TABLE audit_chains (
+    org_id TEXT NOT NULL REFERENCES orgs(id),
+    chain_id TEXT NOT NULL,
+    next_seq BIGINT NOT NULL,
+    last_hash TEXT NOT NULL,
+    PRIMARY KEY (org_id, chain_id)
+  )`,
+  // Stored audit events: admin actions now, devices' events when ingest comes. The id is the
+  // event's UUIDv7, so a batch sent twice is stored once (INSERT … ON CONFLICT (id) DO NOTHING).
+  // The columns are what queries filter on; `body` is the whole event as JSON.
+  `CREATE TABLE events (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES orgs(id),
+    time_ms BIGINT NOT NULL,
+    received_ms BIGINT NOT NULL,
+    category TEXT NOT NULL,
+    type TEXT NOT NULL,
+    user_id TEXT,
+    device_id TEXT,
+    session_id TEXT,
+    surface TEXT,
+    decision TEXT,
+    chain_id TEXT,
+    seq BIGINT,
+    body TEXT NOT NULL
+  )`,
+  `CREATE INDEX events_org_time ON events (org_id, time_ms)`,
+  `CREATE INDEX events_org_user_time ON events (org_id, user_id, time_ms)`,
+];
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial',
+    statements: {
+      sqlite: [...INITIAL, ...APPEND_ONLY.sqlite],
+      postgres: [...INITIAL, ...APPEND_ONLY.postgres],
+    },
+  },
+];
+
+export class MigrationError extends Error {
+  constructor(
+    message: string,
+    readonly hint: string,
+  ) {
+    super(message);
+    this.name = 'MigrationError';
+  }
+}
+
+function statementsFor(m: Migration, dialect: Dialect): readonly string[] {
+  const s = m.statements;
+  return Array.isArray(s) ? s : (s as Readonly<Record<Dialect, readonly string[]>>)[dialect];
+}
+
+/** Brings the schema up to date; returns the versions it applied (none when it was current). */
+export async function migrate(
+  db: Database,
+  migrations: readonly Migration[] = MIGRATIONS,
+  now: () => number = Date.now,
+): Promise<number[]> {
+  return db.transaction(async (tx) => {
+    const lock = DIALECTS[tx.dialect].lock(LOCKS.migrations);
+    if (lock) await tx.all(lock);
+    await tx.run(
+      `CREATE TABLE IF NOT EXISTS schema_migrations (
+        version BIGINT PRIMARY KEY,
+        name TEXT NOT NULL,
+        applied_at BIGINT NOT NULL
+      )`,
+    );
+    const applied = await tx.all<{ version: number; name: string }>(
+      'SELECT version, name FROM schema_migrations ORDER BY version',
+    );
+    const known = new Map(migrations.map((m) => [m.version, m]));
+    const newest = migrations.reduce((max, m) => Math.max(max, m.version), 0);
+    for (const row of applied) {
+      const m = known.get(row.version);
+      if (!m)
+        throw new MigrationError(
+          `the database's schema is at version ${row.version}, newer than this server knows (${newest})`,
+          'run the newer Perimeter server that migrated it, or point --database at another database',
+        );
+      if (m.name !== row.name)
+        throw new MigrationError(
+          `the database's migration ${row.version} is "${row.name}", but this server's is "${m.name}"`,
+          'this database was migrated by a different build of Perimeter; use that build or a fresh database',
+        );
+    }
+    const done = new Set(applied.map((r) => r.version));
+    const pending = migrations.filter((m) => !done.has(m.version)).sort((a, b) => a.version - b.version);
+    for (const m of pending) {
+      for (const statement of statementsFor(m, tx.dialect)) await tx.run(statement);
+      await tx.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [
+        m.version,
+        m.name,
+        now(),
+      ]);
+    }
+    return pending.map((m) => m.version);
+  });
+}

@@ -1,0 +1,95 @@
+// A stored audit event → the request it recorded, for impact replay. Pure. Events carry the
+// canonical resource the engine decided (`host:port/path`, an absolute path, `server/tool`, a
+// command line, `secret → host:port`), which reads back as a request. What events never hold
+// cannot be replayed: MCP argument values (only their keys are audited), so a rule about argument
+// values is judged as if the call had none.
+
+import type { AuditEvent } from '@perimeter/audit';
+import type { RecordedDecision } from '@perimeter/policy';
+
+type Result = { recorded: RecordedDecision } | { error: string };
+
+/** `host:port` or `[v6]:port`, then an optional `/path`. */
+function splitNetworkResource(resource: string): { host: string; port: number; path?: string } | undefined {
+  let authorityEnd: number;
+  if (resource.startsWith('[')) {
+    const close = resource.indexOf(']');
+    if (close < 0) return undefined;
+    const slash = resource.indexOf('/', close);
+    authorityEnd = slash < 0 ? resource.length : slash;
+  } else {
+    const slash = resource.indexOf('/');
+    authorityEnd = slash < 0 ? resource.length : slash;
+  }
+  const authority = resource.slice(0, authorityEnd);
+  const colon = authority.lastIndexOf(':');
+  if (colon <= 0) return undefined;
+  const port = Number(authority.slice(colon + 1));
+  if (!Number.isInteger(port) || port < 1 || port > 65535) return undefined;
+  let host = authority.slice(0, colon);
+  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
+  const path = authorityEnd < resource.length ? resource.slice(authorityEnd) : undefined;
+  return { host, port, ...(path !== undefined ? { path } : {}) };
+}
+
+function requestOf(surface: string, action: string, resource: string): Record<string, unknown> | string {
+  switch (surface) {
+    case 'network': {
+      const parts = splitNetworkResource(resource);
+      if (!parts) return `the network resource "${resource}" is not host:port`;
+      const method = action.toLowerCase() === 'connect' ? undefined : action.toUpperCase();
+      return {
+        surface,
+        host: parts.host,
+        port: parts.port,
+        ...(method !== undefined ? { method } : {}),
+        ...(parts.path !== undefined ? { path: parts.path } : {}),
+      };
+    }
+    case 'filesystem':
+      if (action !== 'read' && action !== 'write')
+        return `the filesystem action "${action}" is not read or write`;
+      return { surface, path: resource, access: action };
+    case 'mcp':
+      return { mcp: resource, action: action === 'list' ? 'list' : 'call' };
+    case 'exec':
+      return { surface, command: resource };
+    case 'credential': {
+      const arrow = resource.indexOf(' → ');
+      if (arrow < 0) return { surface, secret: resource };
+      return { surface, secret: resource.slice(0, arrow), host: resource.slice(arrow + 3) };
+    }
+    default:
+      return `"${surface}" is not a surface`;
+  }
+}
+
+/**
+ * The recorded decision an event holds. The subject's groups are the ones the event recorded;
+ * where it recorded none, the user's groups in the directory now (`groupsOf`, by id or email).
+ */
+export function recordedDecisionOf(
+  event: AuditEvent,
+  groupsOf: (user: string) => readonly string[] | undefined,
+): Result {
+  const { request, decision } = event;
+  if (!request || !decision) return { error: 'the event records no policy decision' };
+  if (event.decision_code === 'invalid-request' || event.decision_code === 'unauthenticated')
+    return { error: `the event is a refusal made before any rule was consulted (${event.decision_code})` };
+  const parsed = requestOf(request.surface, request.action, request.resource);
+  if (typeof parsed === 'string') return { error: parsed };
+  const user = event.user;
+  const groups =
+    user?.groups ??
+    (user?.id !== undefined ? groupsOf(user.id) : undefined) ??
+    (user?.email !== undefined ? groupsOf(user.email) : undefined) ??
+    [];
+  return {
+    recorded: {
+      id: event.event_id,
+      request: parsed,
+      decision,
+      subject: { ...(user?.id !== undefined ? { user: user.id } : {}), groups },
+    },
+  };
+}

@@ -1,0 +1,199 @@
+// The API's request pipeline over node:http, in the order that leaks nothing: match the route →
+// authenticate (401) → an organisation in the path must be the caller's (404, never 403) → the
+// role must allow the route (403) → query and body are read and validated (413, 415, 400) → the
+// handler runs (it answers 404 for any id outside the caller's organisation). Every answer is
+// JSON; every error has the shape of ErrorBody; each request is one log line.
+
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { DatabaseError } from '../db/database.js';
+import { errorFields } from '../log.js';
+import { PERMISSIONS, rolesWith } from '../roles.js';
+import { ApiError } from './api-error.js';
+import { authenticate } from './authenticate.js';
+import { DEFAULT_BODY_LIMIT, hasBody, parseJson, readBody, validate } from './body.js';
+import type { App, Auth, Route } from './route.js';
+import { Router } from './router.js';
+
+export interface ApiOptions {
+  readonly bodyLimit?: number;
+  /** Check every success body against its route's response schema (tests): a mismatch is a 500. */
+  readonly checkResponses?: boolean;
+}
+
+export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+const SECURITY_HEADERS = {
+  'cache-control': 'no-store',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+} as const;
+
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const text = body === undefined ? '' : JSON.stringify(body);
+  res.writeHead(status, {
+    ...SECURITY_HEADERS,
+    ...(body === undefined ? {} : { 'content-type': 'application/json; charset=utf-8' }),
+    'content-length': String(Buffer.byteLength(text)),
+    ...headers,
+  });
+  res.end(text);
+}
+
+function queryObject(url: URL): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of url.searchParams) {
+    // A repeated parameter is ambiguous; the first one is taken and the rest refused by name.
+    if (k in out)
+      throw new ApiError(400, 'invalid-query', `the query parameter "${k}" is given twice`, 'give it once');
+    out[k] = v;
+  }
+  return out;
+}
+
+export function createApiHandler(app: App, routes: readonly Route[], options: ApiOptions = {}) {
+  const router = new Router(routes);
+  const limit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
+
+  async function dispatch(
+    req: IncomingMessage,
+    url: URL,
+    requestId: string,
+    state: { route?: Route; auth?: Auth; bodyRead: boolean },
+  ): Promise<{ status: number; body: unknown; headers?: Record<string, string> }> {
+    const match = router.match(req.method ?? '', url.pathname);
+    if (match.kind === 'none')
+      throw new ApiError(
+        404,
+        'not-found',
+        `there is no endpoint at ${url.pathname}`,
+        'see /api/v1/openapi.json for the endpoints',
+      );
+    if (match.kind === 'method')
+      throw new ApiError(
+        405,
+        'method-not-allowed',
+        `${req.method ?? ''} is not allowed on ${url.pathname}`,
+        `use ${match.allowed.join(' or ')}`,
+        { allowed: match.allowed },
+      );
+    const { route, params } = match;
+    state.route = route;
+    let auth: Auth | undefined;
+    if (route.access !== 'public') {
+      auth = await authenticate(app, req);
+      state.auth = auth;
+      if (params.org !== undefined && params.org !== auth.org.id)
+        throw new ApiError(
+          404,
+          'not-found',
+          'the organisation was not found',
+          'your token belongs to one organisation: GET /api/v1/orgs lists it',
+        );
+      if (!auth.permissions.has(route.access)) {
+        throw new ApiError(
+          403,
+          'forbidden',
+          `this token (role ${auth.token.role}, admin role ${auth.admin.role}) may not ${PERMISSIONS[route.access]}`,
+          `roles that may: ${rolesWith(route.access).join(', ')}`,
+        );
+      }
+    }
+    const query = route.query ? validate(route.query, queryObject(url), 'query') : undefined;
+    if (!route.query && url.search !== '' && url.searchParams.size > 0)
+      throw new ApiError(400, 'invalid-query', `${url.pathname} takes no query parameters`, 'remove them');
+    let body: unknown;
+    if (route.body) {
+      const raw = await readBody(req, limit);
+      state.bodyRead = true;
+      const input = raw.length === 0 ? undefined : parseJson(req, raw);
+      if (input === undefined)
+        throw new ApiError(
+          400,
+          'invalid-body',
+          'this endpoint needs a JSON body',
+          'send a JSON object with Content-Type: application/json',
+        );
+      body = validate(route.body, input, 'body');
+    } else if (hasBody(req)) {
+      // Read and drop (within the limit), so the connection stays usable.
+      await readBody(req, limit);
+      state.bodyRead = true;
+    }
+    const result = await route.handle({ params, query, body, auth, app, requestId });
+    if (options.checkResponses && route.response) {
+      const checked = route.response.safeParse(result);
+      if (!checked.success)
+        throw new Error(
+          `${route.operationId} answered outside its response schema: ${checked.error.message}`,
+        );
+    }
+    return { status: route.status, body: route.status === 204 ? undefined : result };
+  }
+
+  return (req: IncomingMessage, res: ServerResponse, url: URL): void => {
+    const started = performance.now();
+    const requestId = randomUUID();
+    const state: { route?: Route; auth?: Auth; bodyRead: boolean } = { bodyRead: false };
+    res.on('finish', () => {
+      app.log.log(res.statusCode >= 500 ? 'error' : 'info', 'http.request', {
+        requestId,
+        method: req.method,
+        route: state.route?.path ?? null,
+        path: url.pathname,
+        status: res.statusCode,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+        ...(state.auth
+          ? { org: state.auth.org.id, admin: state.auth.admin.id, token: state.auth.token.id }
+          : {}),
+      });
+    });
+    dispatch(req, url, requestId, state).then(
+      ({ status, body }) => sendJson(res, status, body, { 'x-request-id': requestId }),
+      (error: unknown) => {
+        const apiError = toApiError(error);
+        if (!(error instanceof ApiError) && apiError.status >= 500)
+          app.log.log('error', 'http.error', { requestId, ...errorFields(error) });
+        const headers: Record<string, string> = { 'x-request-id': requestId };
+        if (apiError.status === 401) headers['www-authenticate'] = 'Bearer';
+        if (apiError.status === 405) {
+          const allowed = (apiError.details as { allowed?: string[] } | undefined)?.allowed ?? [];
+          headers.allow = allowed.join(', ');
+        }
+        // An unread body would have to be drained before the next request on this connection.
+        if (!state.bodyRead && hasBody(req)) headers.connection = 'close';
+        sendJson(
+          res,
+          apiError.status,
+          {
+            error: {
+              code: apiError.code,
+              message: apiError.message,
+              ...(apiError.hint !== undefined ? { hint: apiError.hint } : {}),
+              ...(apiError.details !== undefined ? { details: apiError.details } : {}),
+              requestId,
+            },
+          },
+          headers,
+        );
+      },
+    );
+  };
+}
+
+function toApiError(error: unknown): ApiError {
+  if (error instanceof ApiError) return error;
+  if (error instanceof DatabaseError && error.constraint === 'unique')
+    return new ApiError(409, 'conflict', 'that already exists', 'choose another name or email');
+  return new ApiError(
+    500,
+    'internal',
+    'the server failed to handle this request',
+    'this is a bug or an outage; the server log has the details under this request id',
+  );
+}

@@ -1,0 +1,39 @@
+// Who is calling: the bearer token → its admin and organisation, and what the pair may do. A
+// missing token, an unknown one, a revoked one and an expired one are all 401 with the same code
+// (the caller holds the token and may learn which; nobody else learns anything).
+
+import type { IncomingMessage } from 'node:http';
+import { effectivePermissions } from '../roles.js';
+import { isSecretOf } from '../secrets.js';
+import { tokenBySecret, touchToken } from '../store/admins.js';
+import { getOrg } from '../store/orgs.js';
+import { ApiError } from './api-error.js';
+import type { App, Auth } from './route.js';
+
+const HINT =
+  'send "Authorization: Bearer pmt_…" with an API token; the first owner gets one from the bootstrap link the server printed at its first start';
+
+export async function authenticate(app: App, req: IncomingMessage): Promise<Auth> {
+  const header = req.headers.authorization;
+  if (header === undefined || header.trim() === '')
+    throw new ApiError(401, 'unauthenticated', 'this endpoint needs an API token', HINT);
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  const secret = match?.[1];
+  const invalid = (why: string): ApiError => new ApiError(401, 'invalid-token', `the API token ${why}`, HINT);
+  if (secret === undefined || !isSecretOf('api', secret)) throw invalid('is not one this server issues');
+  const found = await tokenBySecret(app.db, secret);
+  if (!found) throw invalid('is not valid (unknown, or its admin was removed)');
+  const now = app.now();
+  if (found.token.revokedAt !== null) throw invalid('was revoked');
+  if (found.token.expiresAt <= now) throw invalid('has expired');
+  const org = await getOrg(app.db, found.token.orgId);
+  if (!org) throw invalid('belongs to no organisation');
+  await touchToken(app.db, found.token.id, now);
+  return {
+    org,
+    admin: found.admin,
+    token: found.token,
+    permissions: effectivePermissions(found.admin.role, found.token.role),
+    actor: { id: found.admin.id, email: found.admin.email },
+  };
+}

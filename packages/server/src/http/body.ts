@@ -1,0 +1,126 @@
+// Reading a JSON request body, within a size limit, and turning what is wrong with it into one
+// sentence. A body larger than the limit is refused from its Content-Length before a byte is
+// read, or as soon as the count passes the limit, never buffered whole.
+
+import type { IncomingMessage } from 'node:http';
+import type { z } from 'zod';
+import { ApiError } from './api-error.js';
+
+/** The default largest body: a policy revision's text is at most 1 MiB, and JSON wraps it. */
+export const DEFAULT_BODY_LIMIT = 1024 * 1024 + 64 * 1024;
+
+export function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
+}
+
+function tooLarge(limit: number): ApiError {
+  return new ApiError(
+    413,
+    'body-too-large',
+    `the request body is larger than ${limit} bytes`,
+    'send less: a policy revision is at most 1 MiB of text',
+  );
+}
+
+/** The raw body, or an ApiError (413) once it passes `limit` bytes. */
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? '0');
+  if (declared > limit) throw tooLarge(limit);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const buf = chunk as Buffer;
+    size += buf.length;
+    if (size > limit) throw tooLarge(limit);
+    chunks.push(buf);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Parses a JSON body; the content type must say JSON. */
+export function parseJson(req: IncomingMessage, raw: Buffer): unknown {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+  if (type !== 'application/json')
+    throw new ApiError(
+      415,
+      'unsupported-media-type',
+      `the body must be JSON, but its Content-Type is ${type ? `"${type}"` : 'missing'}`,
+      'send Content-Type: application/json',
+    );
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
+  } catch {
+    throw new ApiError(400, 'bad-json', 'the body is not valid UTF-8 text', 'send JSON encoded as UTF-8');
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new ApiError(
+      400,
+      'bad-json',
+      `the body is not valid JSON (${(e as Error).message})`,
+      'check the quoting and the commas',
+    );
+  }
+}
+
+function describePath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out === '' ? String(p) : `.${String(p)}`;
+  return out;
+}
+
+/** A zod issue in words: `"role" must be one of owner, policy-admin, auditor, viewer`. */
+function describeIssue(issue: z.core.$ZodIssue, where: string): string {
+  const field = issue.path.length > 0 ? `"${describePath(issue.path)}"` : `the ${where}`;
+  switch (issue.code) {
+    case 'unrecognized_keys':
+      return `${issue.keys.map((k) => `"${describePath([...issue.path, k])}"`).join(', ')} ${issue.keys.length === 1 ? 'is not a field' : 'are not fields'} of the ${where}`;
+    case 'invalid_type':
+      return issue.input === undefined
+        ? `${field} is required`
+        : `${field} must be ${article(issue.expected)}`;
+    case 'invalid_value':
+      return `${field} must be one of ${issue.values.map((v) => String(v)).join(', ')}`;
+    case 'too_small':
+      return issue.origin === 'string'
+        ? `${field} must not be empty`
+        : `${field} is too small (${issue.message})`;
+    case 'too_big':
+      return `${field} is too large (${issue.message})`;
+    default:
+      return `${field}: ${issue.message}`;
+  }
+}
+
+const article = (type: string): string =>
+  type === 'object'
+    ? 'a JSON object'
+    : type === 'array'
+      ? 'a list'
+      : type === 'integer'
+        ? 'a whole number'
+        : `a ${type}`;
+
+/** Validates input against a schema; a failure is a 400 naming the first problem, with all of them in details. */
+export function validate<S extends z.ZodType>(
+  schema: S,
+  input: unknown,
+  where: 'body' | 'query',
+): z.output<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const issues = result.error.issues.map((i) => ({
+    path: describePath(i.path),
+    message: describeIssue(i, where),
+  }));
+  throw new ApiError(
+    400,
+    where === 'body' ? 'invalid-body' : 'invalid-query',
+    issues[0]?.message ?? `the ${where} is not valid`,
+    'see the OpenAPI document at /api/v1/openapi.json for the expected shape',
+    { issues },
+  );
+}

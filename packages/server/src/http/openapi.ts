@@ -1,0 +1,158 @@
+// The OpenAPI 3.1 document, generated from the route table and its zod schemas: the paths, methods,
+// parameters, bodies, responses and required permissions are the ones the router enforces, so the
+// document cannot drift from the server. Components are the named schemas plus one per route.
+
+import { z } from 'zod';
+import { PERMISSIONS, rolesWith } from '../roles.js';
+import { ErrorBody } from './api-error.js';
+import type { Route } from './route.js';
+
+const ERROR_TEXT: Readonly<Record<number, string>> = {
+  400: 'The query or body is malformed or has the wrong shape.',
+  401: 'No API token, or one that is unknown, revoked or expired.',
+  403: "The token's role does not allow this.",
+  404: 'Nothing with that id in the caller’s organisation (another organisation’s ids are never revealed).',
+  405: 'The path exists, but not with this method.',
+  409: 'It conflicts with what is stored (a name in use, a revision not newer, the last owner).',
+  413: 'The body is larger than the limit (1 MiB of policy text).',
+  415: 'The body is not JSON.',
+  422: 'A policy revision is invalid, or its tests fail.',
+  500: 'The server failed; the error names a request id to look up in its log.',
+};
+
+type JsonObject = Record<string, unknown>;
+
+function strip(schema: JsonObject): JsonObject {
+  const { $schema: _s, $id: _i, ...rest } = schema;
+  return rest;
+}
+
+function errorStatuses(route: Route): number[] {
+  const out = new Set<number>(route.errors);
+  if (route.body || route.query) out.add(400);
+  if (route.body) {
+    out.add(413);
+    out.add(415);
+  }
+  if (route.access !== 'public') {
+    out.add(401);
+    out.add(403);
+  }
+  if (route.params.length > 0) out.add(404);
+  out.add(500);
+  return [...out].sort((a, b) => a - b);
+}
+
+export interface DocumentInfo {
+  readonly title: string;
+  readonly version: string;
+  readonly description: string;
+}
+
+export function openApiDocument(
+  routes: readonly Route[],
+  named: Readonly<Record<string, z.ZodType>>,
+  info: DocumentInfo,
+): JsonObject {
+  const registry = z.registry<{ id: string }>();
+  for (const [id, schema] of Object.entries(named)) registry.add(schema, { id });
+  registry.add(ErrorBody, { id: 'Error' });
+  const ref = (schema: z.ZodType, id: string): JsonObject => {
+    const existing = registry.get(schema);
+    if (!existing) registry.add(schema, { id });
+    return { $ref: `#/components/schemas/${existing?.id ?? id}` };
+  };
+  const cap = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
+
+  const paths: Record<string, JsonObject> = {};
+  for (const route of routes) {
+    const parameters: JsonObject[] = route.params.map((name) => ({
+      name,
+      in: 'path',
+      required: true,
+      schema: { type: 'string' },
+    }));
+    if (route.query instanceof z.ZodObject) {
+      const shape = (route.query as z.ZodObject<Record<string, z.ZodType>>).shape;
+      for (const [name, field] of Object.entries(shape)) {
+        const schema = strip(z.toJSONSchema(field, { io: 'input' }));
+        const { description, ...rest } = schema;
+        parameters.push({
+          name,
+          in: 'query',
+          required: !field.safeParse(undefined).success,
+          ...(typeof description === 'string' ? { description } : {}),
+          schema: rest,
+        });
+      }
+    }
+    const success: JsonObject = route.response
+      ? {
+          description: route.status === 201 ? 'Created.' : 'OK.',
+          content: {
+            'application/json': { schema: ref(route.response, `${cap(route.operationId)}Response`) },
+          },
+        }
+      : { description: 'Done; no content.' };
+    const responses: Record<string, JsonObject> = { [String(route.status)]: success };
+    for (const status of errorStatuses(route))
+      responses[String(status)] = {
+        description: ERROR_TEXT[status] ?? 'An error.',
+        content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+      };
+    const access =
+      route.access === 'public'
+        ? { security: [] }
+        : {
+            security: [{ bearer: [] }],
+            'x-permission': route.access,
+            'x-roles': rolesWith(route.access),
+          };
+    const operation: JsonObject = {
+      operationId: route.operationId,
+      summary: route.summary,
+      description: [
+        route.description,
+        route.access === 'public'
+          ? 'No token needed.'
+          : `Needs permission ${route.access} (${PERMISSIONS[route.access]}): ${rolesWith(route.access).join(', ')}.`,
+      ]
+        .filter(Boolean)
+        .join('\n\n'),
+      tags: [route.tag],
+      ...access,
+      ...(parameters.length > 0 ? { parameters } : {}),
+      ...(route.body
+        ? {
+            requestBody: {
+              required: true,
+              content: {
+                'application/json': { schema: ref(route.body, `${cap(route.operationId)}Request`) },
+              },
+            },
+          }
+        : {}),
+      responses,
+    };
+    paths[route.path] = { ...paths[route.path], [route.method.toLowerCase()]: operation };
+  }
+
+  const generated = z.toJSONSchema(registry, {
+    io: 'output',
+    uri: (id) => `#/components/schemas/${id}`,
+  }) as { schemas: Record<string, JsonObject> };
+  const schemas = Object.fromEntries(Object.entries(generated.schemas).map(([id, s]) => [id, strip(s)]));
+  return {
+    openapi: '3.1.0',
+    info: { title: info.title, version: info.version, description: info.description },
+    jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
+    paths,
+    components: {
+      schemas,
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'An API token (pmt_…).' },
+      },
+    },
+    tags: [...new Set(routes.map((r) => r.tag))].map((name) => ({ name })),
+  };
+}
