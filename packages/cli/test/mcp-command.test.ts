@@ -878,7 +878,7 @@ void describe('perimeter mcp pins', { timeout: 10 * TIMEOUT }, () => {
   );
 
   void it(
-    'mcp-threat-02: a rug pull hides the drifted tool from the running session, "pins list" shows the diff, and approving it brings it back',
+    'mcp-threat-02: a rug pull hides the drifted tool from the running session, "pins list" shows the diff, and approving it announces it and brings it back',
     BOUND,
     async (t) => {
       const p = place(t);
@@ -920,8 +920,11 @@ void describe('perimeter mcp pins', { timeout: 10 * TIMEOUT }, () => {
           }
         ).pending.malicious?.send_message?.hash;
         assert.ok(held);
+        const announced = changed;
         const approve = perimeter(p, ['mcp', 'pins', 'approve', 'malicious', 'send_message', '--hash', held]);
         assert.equal(approve.code, 0, approve.stderr);
+        // The running gateway sees the approval made by another process and tells its client.
+        await until(() => changed > announced, 'tools/list_changed after "pins approve"');
         assert.ok(
           (await toolNames(s.client)).includes('malicious__send_message'),
           'the running gateway reads the approval',

@@ -3,8 +3,10 @@
 // use) and free of poisoning, the policy decides on the final request (list: server, tool and
 // annotations; call: arguments too), secrets are scanned both ways, and each step leaves an audit
 // event. Prompts, resources and resource templates take the same steps, pinning included; a URI no
-// listed resource has is read through the one template that produces it. A tool the agent may not
-// use and a tool that does not exist fail the same way. No text of an agent's request or of an
+// listed resource has is read through the one template that produces it. An approval made while
+// the gateway runs (`perimeter mcp pins approve` in another process) is seen on the next call and
+// announced to the clients with list_changed. A tool the agent may not use and a tool that does not
+// exist fail the same way. No text of an agent's request or of an
 // upstream (argument keys, an error, a server's standard error) reaches the audit or the agent
 // unredacted.
 
@@ -105,6 +107,15 @@ function listOf(u: Upstream, kind: ListKind, start: boolean): Promise<Definition
   }
 }
 
+/** What an index shows (its keys not held), to tell whether a list changed for the client. */
+function shownKeys(index: ReadonlyMap<string, { readonly held?: string }>): string {
+  return [...index]
+    .filter(([, e]) => e.held === undefined)
+    .map(([key]) => key)
+    .sort()
+    .join('\n');
+}
+
 /** An error of the file system (a pin store on a full or read-only disk), as Node raises them. */
 function isFileError(e: unknown): boolean {
   return e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string';
@@ -157,6 +168,10 @@ export class Gateway {
   /** The pin store version each index was built from: another version (`pins approve`) makes it stale. */
   private readonly pinsSeen = new Map<ListKind, string>();
   private pinStoreBroken = false;
+  /** Stops watching the pin store (set by start()). */
+  private unwatchPins: (() => void) | undefined;
+  /** The pin store changes being looked at, one after the other. */
+  private pinsChecked: Promise<void> = Promise.resolve();
   /** definitionHash by definition object: an upstream's cached list hands out the same objects until it changes. */
   private readonly hashes = new WeakMap<object, string>();
   /** Poisoning findings by definition object, with the generation of the other-server names they were scanned against. */
@@ -200,12 +215,40 @@ export class Gateway {
 
   /** Connects every upstream at once; one that fails is retried in the background, the others serve. */
   async start(): Promise<void> {
+    this.unwatchPins ??= this.options.pins.watch(() => {
+      this.pinsChecked = this.pinsChecked.then(() => this.pinsChanged());
+    });
     await Promise.allSettled(this.upstreams.map((u) => u.connect()));
   }
 
   async close(): Promise<void> {
+    this.unwatchPins?.();
+    await this.pinsChecked;
     await Promise.allSettled([...this.sessions].map((s) => s.server.close()));
     await Promise.allSettled(this.upstreams.map((u) => u.close()));
+  }
+
+  /**
+   * The pin store changed on disk: an approval made by `perimeter mcp pins approve` in another
+   * process (or the file repaired, removed, or written by this gateway's own listing). Every index
+   * built from another version is rebuilt, starting no upstream; refresh() tells the clients of
+   * each list whose shown definitions changed, so an approved tool appears without a reconnect.
+   */
+  private async pinsChanged(): Promise<void> {
+    const version = this.pinsVersion();
+    for (const kind of LIST_KINDS) {
+      const seen = this.pinsSeen.get(kind);
+      // Never listed (nothing to tell a client about), or built from this version already.
+      if (seen === undefined || seen === version) continue;
+      try {
+        await this.refresh(kind, false);
+      } catch (e) {
+        const message = `the pin store changed, and the ${kind} could not be checked again: ${errorText(e)}`;
+        this.record(
+          alertRecord('mcp.pin-store-error', this.options.context, 'high', message, { error: message }),
+        );
+      }
+    }
   }
 
   /** A downstream MCP server bound to this gateway: one per client connection. */
@@ -688,11 +731,20 @@ export class Gateway {
           );
     this.announce(kind, notices);
     for (const a of alerts) this.record(a);
+    const seen = this.pinsSeen.get(kind);
+    const before = shownKeys(this.index[kind]);
     this.pinsSeen.set(
       kind,
       typeof view !== 'string' && changes.length === 0 ? view.version : this.pinsVersion(),
     );
     this.index[kind] = new Map(shown.filter((e) => !clashes.has(e.key)).map((e) => [e.key, e]));
+    // The pin store changed since this list was last built (an approval, wherever it was made):
+    // clients are told when that changed what they may see (resources/list_changed covers
+    // templates). Upstream changes are announced as they arrive, and a first listing has no one
+    // to tell.
+    const pinsMoved = seen !== undefined && seen !== (typeof view === 'string' ? '' : view.version);
+    if (pinsMoved && shownKeys(this.index[kind]) !== before)
+      this.notify(kind === 'templates' ? 'resources' : kind);
     return { entries: shown, unavailable };
   }
 

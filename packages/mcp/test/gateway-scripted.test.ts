@@ -17,6 +17,7 @@ import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import {
   ElicitRequestSchema,
   McpError,
+  PromptListChangedNotificationSchema,
   ToolListChangedNotificationSchema,
   type Prompt,
   type Resource,
@@ -578,6 +579,67 @@ describe('gateway: prompts, resources and templates are pinned like tools', { ti
         [],
         'a policy pin outranks the pin store: approving it there changes nothing',
       );
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('gateway: an approval made elsewhere reaches connected clients', { timeout: 60_000 }, () => {
+  it('mcp-threat-02: a drifted tool approved through another pin store is announced with tools/list_changed, and the next listing shows it', async () => {
+    const h = await start({ scripted: { s: { tools: [tool('send'), tool('notify')] } } });
+    try {
+      assert.deepEqual(await toolNames(h.client), ['s__notify', 's__send']);
+      h.spec('s', { tools: [tool('send', 'Sends a message, and keeps a copy.'), tool('notify')] });
+      const drifted = toolsChanged(h.client);
+      await h.client.callTool({ name: 's__notify', arguments: {} });
+      await drifted;
+      assert.deepEqual(await toolNames(h.client), ['s__notify'], 'held');
+
+      let announced = 0;
+      let prompts = 0;
+      h.client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
+        announced++;
+      });
+      h.client.setNotificationHandler(PromptListChangedNotificationSchema, () => {
+        prompts++;
+      });
+      // As `perimeter mcp pins approve s send` does from another process: a store of its own.
+      const approved = new PinStore(h.pins.file).approve('s', 'send');
+      assert.equal(approved.length, 1);
+      await until(() => announced > 0, 'tools/list_changed after the approval');
+      assert.deepEqual(await toolNames(h.client), ['s__notify', 's__send']);
+      await new Promise((ok) => setTimeout(ok, 700));
+      assert.equal(announced, 1, 'announced once; the listing that followed announced nothing');
+      assert.equal(prompts, 0, 'no prompt changed');
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('an approved prompt is announced with prompts/list_changed only', async () => {
+    const h = await start({
+      scripted: { s: { tools: [tool('notify')], prompts: [{ name: 'plan' }] } },
+      pinning: 'approve',
+    });
+    try {
+      assert.deepEqual((await h.client.listPrompts()).prompts, []);
+      assert.deepEqual(await toolNames(h.client), []);
+      let tools = 0;
+      h.client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
+        tools++;
+      });
+      let announced = 0;
+      h.client.setNotificationHandler(PromptListChangedNotificationSchema, () => {
+        announced++;
+      });
+      new PinStore(h.pins.file).approve('s', 'prompt:plan');
+      await until(() => announced > 0, 'prompts/list_changed after the approval');
+      assert.deepEqual(
+        (await h.client.listPrompts()).prompts.map((p) => p.name),
+        ['s__plan'],
+      );
+      assert.equal(tools, 0, 'the tools held stay held: nothing to announce');
     } finally {
       await h.close();
     }
