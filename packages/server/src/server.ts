@@ -210,6 +210,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const api = createApiHandler(app, API_ROUTES, {
     ...(options.bodyLimit !== undefined ? { bodyLimit: options.bodyLimit } : {}),
     ...(options.checkResponses ? { checkResponses: true } : {}),
+    isDraining: () => isDraining,
   });
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     // Once stopping, each answer closes its connection, so keep-alive clients let go.

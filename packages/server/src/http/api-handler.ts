@@ -19,6 +19,8 @@ export interface ApiOptions {
   readonly bodyLimit?: number;
   /** Check every success body against its route's response schema (tests): a mismatch is a 500. */
   readonly checkResponses?: boolean;
+  /** True once the server is stopping: each answer then closes its connection. */
+  readonly isDraining?: () => boolean;
 }
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -153,13 +155,14 @@ export function createApiHandler(app: App, routes: readonly Route[], options: Ap
           : {}),
       });
     });
+    const closing = (): Record<string, string> => (options.isDraining?.() ? { connection: 'close' } : {});
     dispatch(req, url, requestId, state).then(
-      ({ status, body }) => sendJson(res, status, body, { 'x-request-id': requestId }),
+      ({ status, body }) => sendJson(res, status, body, { 'x-request-id': requestId, ...closing() }),
       (error: unknown) => {
         const apiError = toApiError(error);
         if (!(error instanceof ApiError) && apiError.status >= 500)
           app.log.log('error', 'http.error', { requestId, ...errorFields(error) });
-        const headers: Record<string, string> = { 'x-request-id': requestId };
+        const headers: Record<string, string> = { 'x-request-id': requestId, ...closing() };
         if (apiError.status === 401) headers['www-authenticate'] = 'Bearer';
         if (apiError.status === 405) {
           const allowed = (apiError.details as { allowed?: string[] } | undefined)?.allowed ?? [];

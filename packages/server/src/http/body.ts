@@ -72,14 +72,23 @@ function describePath(path: readonly PropertyKey[]): string {
   return out;
 }
 
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let v = input;
+  for (const p of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<PropertyKey, unknown>)[p];
+  }
+  return v;
+}
+
 /** A zod issue in words: `"role" must be one of owner, policy-admin, auditor, viewer`. */
-function describeIssue(issue: z.core.$ZodIssue, where: string): string {
+function describeIssue(issue: z.core.$ZodIssue, where: string, input: unknown): string {
   const field = issue.path.length > 0 ? `"${describePath(issue.path)}"` : `the ${where}`;
   switch (issue.code) {
     case 'unrecognized_keys':
       return `${issue.keys.map((k) => `"${describePath([...issue.path, k])}"`).join(', ')} ${issue.keys.length === 1 ? 'is not a field' : 'are not fields'} of the ${where}`;
     case 'invalid_type':
-      return issue.input === undefined
+      return valueAt(input, issue.path) === undefined
         ? `${field} is required`
         : `${field} must be ${article(issue.expected)}`;
     case 'invalid_value':
@@ -114,7 +123,7 @@ export function validate<S extends z.ZodType>(
   if (result.success) return result.data;
   const issues = result.error.issues.map((i) => ({
     path: describePath(i.path),
-    message: describeIssue(i, where),
+    message: describeIssue(i, where, input),
   }));
   throw new ApiError(
     400,
