@@ -288,6 +288,63 @@ void describe('perimeter mcp over stdio', { timeout: 10 * TIMEOUT }, () => {
   );
 
   void it(
+    "mcp-threat-05, audit mode: a secret in the arguments is recorded and the call goes on; a bound credential's real value, read from the secret store, is refused all the same",
+    BOUND,
+    async (t) => {
+      const p = place(t);
+      const stripe = 'sk_live_4eC39HqLyjWDarjtT1zdp7dc';
+      const deploy = 'deploy-7c41a9e2f06b3d58';
+      const stored = spawnSync(process.execPath, [BIN, 'secret', 'set', 'deploy-token'], {
+        input: `${deploy}\n`,
+        env: { ...p.env, PERIMETER_SECRET_KEY_BACKEND: 'file' },
+        encoding: 'utf8',
+        timeout: TIMEOUT,
+      });
+      assert.equal(stored.status, 0, stored.stderr);
+      const policy = writeFile(
+        p.dir,
+        'audit-mode.yaml',
+        `apiVersion: perimeter/v1
+kind: Policy
+metadata: { name: mcp-audit-mode, layer: org }
+mode: audit
+credentials:
+  - { id: deploy, secret: deploy-token, env: DEPLOY_TOKEN, inject: { hosts: [deploy.example.com] } }
+mcp:
+  pinning: tofu
+  secrets: block
+  servers:
+    - ${SERVERS.everything}
+  allow:
+    - { id: echo, server: everything, tools: [echo] }
+`,
+      );
+      const audit = join(p.dir, 'audit-mode.jsonl');
+      const s = await stdioSession(p, policy, audit);
+      try {
+        await toolNames(s.client);
+        const seen = await s.client.callTool({
+          name: 'everything__echo',
+          arguments: { message: `key ${stripe}` },
+        });
+        assert.notEqual(seen.isError, true);
+        assert.match(JSON.stringify(seen.content), new RegExp(stripe), 'audit mode: recorded, not refused');
+        const leak = await s.client.callTool({ name: 'everything__echo', arguments: { message: deploy } });
+        assert.equal(leak.isError, true);
+        assert.match(JSON.stringify(leak.content), /the real value of credential \\"deploy\\"/);
+      } finally {
+        await s.close();
+      }
+      const events = verifiedEvents(audit);
+      const calls = events.filter((e) => e.type === 'mcp.call').map((e) => e.decision);
+      assert.deepEqual(calls, ['allow', 'deny']);
+      assert.ok(events.some((e) => e.type === 'credential.leak'));
+      const spool = readFileSync(audit, 'utf8');
+      assert.ok(!spool.includes(deploy) && !spool.includes(stripe), 'no value reaches the spool');
+    },
+  );
+
+  void it(
     'writes only JSON-RPC lines to standard output and exits 0 when the client closes its input',
     BOUND,
     async (t) => {

@@ -12,6 +12,7 @@
 
 import type { AuditRecord, RecordContext } from '@perimeter/audit';
 import { alertRecord, decisionRecord, lifecycleRecord } from '@perimeter/audit';
+import { knownMatcher, type KnownMatcher, type KnownValue } from '@perimeter/detect';
 import type { Decision, Engine, McpCatalogEntry, McpRequest } from '@perimeter/policy';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import {
@@ -41,7 +42,7 @@ import {
   type PinView,
 } from './pins.js';
 import { scanDefinition, type PoisoningFinding } from './poisoning.js';
-import { scanValue, type SecretScan } from './secrets.js';
+import { scanValue, withoutCredentials, type SecretScan } from './secrets.js';
 import { Upstream, type ListKind, type UpstreamSpec } from './upstream.js';
 import { uriTemplate, UriTemplateError, type UriTemplate } from './uri-template.js';
 
@@ -52,6 +53,12 @@ export interface GatewayOptions {
   readonly audit: (record: AuditRecord) => void;
   readonly context: RecordContext;
   readonly version?: string;
+  /**
+   * The real values of the credentials the policy binds, by binding id (host memory only). The
+   * agent only ever holds placeholders, so one of them in arguments is a leak, refused whatever
+   * `mcp.secrets` and the mode say, and one in a result never reaches the agent.
+   */
+  readonly credentials?: readonly KnownValue[];
 }
 
 type Definition = Tool | Prompt | Resource | ResourceTemplate;
@@ -147,6 +154,8 @@ function sizeOf(value: unknown): number {
 export class Gateway {
   readonly upstreams: readonly Upstream[];
   private readonly catalog: Map<string, McpCatalogEntry>;
+  /** The bound credentials' values, in every rendering (none when the policy binds none). */
+  private readonly known: KnownMatcher | undefined;
   private readonly sessions = new Set<Session>();
   /**
    * Each kind's index as of its last refresh (clashing keys are left out): tools and prompts by
@@ -191,6 +200,7 @@ export class Gateway {
 
   constructor(private readonly options: GatewayOptions) {
     this.catalog = new Map(options.engine.mcpServers().map((e) => [e.server.id, e]));
+    this.known = options.credentials?.length ? knownMatcher(options.credentials) : undefined;
     this.upstreams = options.servers.map(
       (spec) =>
         new Upstream(spec, {
@@ -200,7 +210,7 @@ export class Gateway {
             this.record(
               lifecycleRecord(`mcp.server.${event}`, this.options.context, {
                 server: id,
-                ...redactedDetail(detail),
+                ...this.redactedDetail(detail),
               }),
             );
           },
@@ -302,7 +312,7 @@ export class Gateway {
     const started = performance.now();
     // Scanned once, first: whatever becomes of the call (unknown, held, denied, refused, made),
     // the audit keeps only the redacted copy of its arguments, keys included.
-    const scan = scanValue(args ?? {});
+    const scan = this.scan(args ?? {});
     const entry = (await this.current('tools')).get(name);
     const tool = entry?.definition as Tool | undefined;
     const request: McpRequest = {
@@ -313,7 +323,7 @@ export class Gateway {
       args: args ?? {},
       ...(tool ? { annotations: hints(tool) } : {}),
     };
-    const audited = auditedRequest(request, entry !== undefined, scan);
+    const audited = this.audited(request, entry !== undefined, scan);
     if (entry === undefined || tool === undefined || entry.held !== undefined) {
       this.recordCall(
         session,
@@ -332,38 +342,30 @@ export class Gateway {
       `Allow the MCP tool ${name} (${entry.server}) to run with arguments: ${argumentKeys(audited)}?`,
     );
     if (verdict === 'denied') throw notFound('Tool', name);
-    if (verdict === 'secret')
+    if (verdict !== 'allowed')
       return refusal(
-        `Perimeter refused this call: its arguments carry a secret (${scan.blocking.join(', ')}). Nothing was sent to the tool.`,
+        `Perimeter refused this call: ${refusedFor(verdict, scan)}. Nothing was sent to the tool.`,
       );
     const upstreamStarted = performance.now();
     let result: CallToolResult;
     try {
-      result = await this.upstream(entry.server).callTool(
-        tool.name,
-        scan.blocking.length > 0 ? (scan.redacted as Record<string, unknown>) : args,
-        signal,
-      );
+      result = await this.upstream(entry.server).callTool(tool.name, this.sent(scan, args ?? {}), signal);
     } catch (e) {
       throw this.failed(session, audited, e, started);
     }
     const upstreamMs = performance.now() - upstreamStarted;
-    const secrets = this.options.engine.mcpSecretsAction();
-    const out = scanValue({ content: result.content, structuredContent: result.structuredContent });
-    if (out.blocking.length > 0) {
-      this.secretAlert(session, audited, 'result', out.blocking, secrets);
-      if (secrets === 'block')
-        result = refusal(`Perimeter withheld this result: it carried a secret (${out.blocking.join(', ')}).`);
-      else result = { ...result, ...(out.redacted as Pick<CallToolResult, 'content' | 'structuredContent'>) };
-    }
+    const carried = { content: result.content, structuredContent: result.structuredContent };
+    const screened = this.screen(session, audited, carried);
+    if (screened.passed === undefined)
+      result = refusal(`Perimeter withheld this result: it carried ${carriedText(screened.out)}.`);
+    else if (screened.passed !== carried) result = { ...result, ...screened.passed };
     this.recordResult(session, audited, {
       latency_ms: round(performance.now() - started),
       upstream_ms: round(upstreamMs),
       gateway_ms: round(performance.now() - started - upstreamMs),
       result_bytes: sizeOf(result),
       is_error: result.isError === true,
-      secret_findings: out.blocking.length,
-      weak_findings: out.weak,
+      ...findingCounts(screened.out),
     });
     return result;
   }
@@ -465,7 +467,7 @@ export class Gateway {
     fetch: (u: Upstream, definition: Definition, args: Record<string, unknown>) => Promise<R>,
   ): Promise<R> {
     const started = performance.now();
-    const scan = scanValue(args);
+    const scan = this.scan(args);
     const noun = kind === 'prompts' ? 'Prompt' : 'Resource';
     const { found, unknown } = await this.lookup(kind, key);
     const request: McpRequest = {
@@ -475,7 +477,7 @@ export class Gateway {
       action: 'call',
       args,
     };
-    const audited = auditedRequest(request, found !== undefined, scan);
+    const audited = this.audited(request, found !== undefined, scan);
     if (found === undefined || found.held !== undefined) {
       this.recordCall(
         session,
@@ -495,22 +497,18 @@ export class Gateway {
       scan,
       kind === 'prompts'
         ? `Allow the MCP prompt ${key} (${found.server}) with arguments: ${argumentKeys(audited)}?`
-        : `Allow reading the MCP resource ${redactedText(key)} (${found.server})?`,
+        : `Allow reading the MCP resource ${this.redactedText(key)} (${found.server})?`,
     );
     if (verdict === 'denied') throw notFound(noun, key);
-    if (verdict === 'secret')
+    if (verdict !== 'allowed')
       throw rpcError(
         ErrorCode.InvalidParams,
-        `Perimeter refused this request: its arguments carry a secret (${scan.blocking.join(', ')}). Nothing was sent to the server.`,
+        `Perimeter refused this request: ${refusedFor(verdict, scan)}. Nothing was sent to the server.`,
       );
     const upstreamStarted = performance.now();
     let result: R;
     try {
-      result = await fetch(
-        this.upstream(found.server),
-        found.definition,
-        scan.blocking.length > 0 ? (scan.redacted as Record<string, unknown>) : args,
-      );
+      result = await fetch(this.upstream(found.server), found.definition, this.sent(scan, args));
     } catch (e) {
       throw this.failed(session, audited, e, started);
     }
@@ -538,7 +536,7 @@ export class Gateway {
     const names = candidates.map((e) =>
       e === exact ? `${e.server}'s resource` : `${e.server}'s template ${e.key}`,
     );
-    return { unknown: `the URI ${redactedText(key)} is produced by ${names.join(' and ')}` };
+    return { unknown: `the URI ${this.redactedText(key)} is produced by ${names.join(' and ')}` };
   }
 
   /** A resource template's parsed form, or why it cannot be matched; once per definition object. */
@@ -556,7 +554,7 @@ export class Gateway {
     return t;
   }
 
-  /** Prompt and resource contents: a secret blocks the whole result or is redacted in place. */
+  /** Prompt and resource contents: a secret withholds the whole result, or is redacted in place (screen()). */
   private scanned<T>(
     session: Session,
     request: McpRequest,
@@ -564,32 +562,70 @@ export class Gateway {
     started: number,
     upstreamMs: number,
   ): T {
-    const out = scanValue(result);
-    const action = this.options.engine.mcpSecretsAction();
-    if (out.blocking.length > 0) this.secretAlert(session, request, 'result', out.blocking, action);
+    const { passed, out } = this.screen(session, request, result);
     this.recordResult(session, request, {
       latency_ms: round(performance.now() - started),
       upstream_ms: round(upstreamMs),
       gateway_ms: round(performance.now() - started - upstreamMs),
       result_bytes: sizeOf(result),
-      secret_findings: out.blocking.length,
-      weak_findings: out.weak,
+      ...findingCounts(out),
     });
-    if (out.blocking.length === 0) return result;
-    if (action === 'block')
+    if (passed === undefined)
       throw rpcError(
         ErrorCode.InternalError,
-        `Perimeter withheld this result: it carried a secret (${out.blocking.join(', ')}).`,
+        `Perimeter withheld this result: it carried ${carriedText(out)}.`,
       );
-    return out.redacted as T;
+    return passed;
+  }
+
+  /**
+   * What of a result may reach the agent, by the policy's `mcp.secrets`: `block` withholds a result
+   * that carries a secret (undefined), `redact` replaces each secret, `audit` (audit mode) passes
+   * it as it came, recorded. A bound credential's real value never passes: it is withheld under
+   * block and replaced otherwise, in audit mode too (the proxy scrubs it from responses the same).
+   */
+  private screen<T>(
+    session: Session,
+    request: McpRequest,
+    value: T,
+  ): { passed: T | undefined; out: SecretScan } {
+    const out = this.scan(value);
+    if (out.blocking.length === 0 && out.leaks.length === 0) return { passed: value, out };
+    const action = this.options.engine.mcpSecretsAction();
+    if (out.leaks.length > 0)
+      this.leakAlert(session, request, 'result', out.leaks, action === 'block' ? 'Withheld' : 'Redacted');
+    if (out.blocking.length > 0) this.secretAlert(session, request, 'result', out.blocking, action);
+    switch (action) {
+      case 'block':
+        return { passed: undefined, out };
+      case 'redact':
+        return { passed: out.redacted as T, out };
+      case 'audit':
+        return {
+          passed:
+            out.leaks.length > 0 && this.known !== undefined
+              ? (withoutCredentials(value, this.known) as T)
+              : value,
+          out,
+        };
+    }
+  }
+
+  /** The arguments sent upstream: redacted only under `secrets: redact` (block refused them; audit mode passes them). */
+  private sent<T>(scan: SecretScan, args: T): T {
+    return scan.blocking.length > 0 && this.options.engine.mcpSecretsAction() === 'redact'
+      ? (scan.redacted as T)
+      : args;
   }
 
   // -- one call's steps: decide, ask, scan the arguments ---------------------------------------------
 
   /**
    * The policy's decision on the final request, a person's answer when it says ask, then the
-   * arguments' secrets: `denied` (audited; fail like an unknown name), `secret` (refused under
-   * `secrets: block`), or `allowed` (audited; send the arguments, redacted if they carry a secret).
+   * arguments' secrets: `denied` (audited; fail like an unknown name), `leak` (a bound
+   * credential's real value: refused in every mode, as the egress proxy refuses it), `secret`
+   * (refused under `secrets: block`), or `allowed` (audited; send() says what goes upstream). In
+   * audit mode a secret is recorded as a would-be denial and the call goes on.
    */
   private async authorize(
     session: Session,
@@ -597,7 +633,7 @@ export class Gateway {
     audited: McpRequest,
     scan: SecretScan,
     question: string,
-  ): Promise<'denied' | 'secret' | 'allowed'> {
+  ): Promise<'denied' | 'leak' | 'secret' | 'allowed'> {
     let decision = this.decide(request, audited);
     let approval: string | undefined;
     if (decision.decision === 'ask') {
@@ -609,20 +645,36 @@ export class Gateway {
       this.recordCall(session, audited, decision, note, scan);
       return 'denied';
     }
-    const secrets = this.options.engine.mcpSecretsAction();
-    if (scan.blocking.length > 0) this.secretAlert(session, audited, 'arguments', scan.blocking, secrets);
-    if (scan.blocking.length > 0 && secrets === 'block') {
-      this.recordCall(
-        session,
-        audited,
-        { ...decision, decision: 'deny' },
-        `the arguments carry a secret: ${scan.blocking.join(', ')}`,
-        scan,
-      );
-      return 'secret';
+    const refused: Decision = { ...decision, decision: 'deny', wouldDecision: 'deny', mode: 'enforce' };
+    if (scan.leaks.length > 0) {
+      this.leakAlert(session, audited, 'arguments', scan.leaks, 'Refused');
+      this.recordCall(session, audited, refused, `the arguments carry ${leakText(scan.leaks)}`, scan);
+      return 'leak';
     }
-    this.recordCall(session, audited, decision, note, scan);
-    return 'allowed';
+    if (scan.blocking.length === 0) {
+      this.recordCall(session, audited, decision, note, scan);
+      return 'allowed';
+    }
+    const action = this.options.engine.mcpSecretsAction();
+    this.secretAlert(session, audited, 'arguments', scan.blocking, action);
+    const secret = `the arguments carry a secret: ${scan.blocking.join(', ')}`;
+    switch (action) {
+      case 'block':
+        this.recordCall(session, audited, refused, secret, scan);
+        return 'secret';
+      case 'audit':
+        this.recordCall(
+          session,
+          audited,
+          { ...decision, wouldDecision: 'deny', mode: 'audit' },
+          [note, `audit mode: ${secret}; would be refused, allowed for now`].filter(Boolean).join('; '),
+          scan,
+        );
+        return 'allowed';
+      case 'redact':
+        this.recordCall(session, audited, decision, note, scan);
+        return 'allowed';
+    }
   }
 
   /**
@@ -632,7 +684,7 @@ export class Gateway {
    */
   private failed(session: Session, request: McpRequest, e: unknown, started: number): Error {
     const code = e instanceof McpError ? e.code : ErrorCode.InternalError;
-    const message = redactedText(errorText(e).replace(/^(?:MCP error -?\d+: )+/, ''));
+    const message = this.redactedText(errorText(e).replace(/^(?:MCP error -?\d+: )+/, ''));
     this.recordResult(session, request, { error: message, latency_ms: round(performance.now() - started) });
     return rpcError(code, message);
   }
@@ -643,9 +695,16 @@ export class Gateway {
     request: McpRequest,
     direction: 'arguments' | 'result',
     findings: readonly string[],
-    action: 'block' | 'redact',
+    action: 'block' | 'redact' | 'audit',
   ): void {
-    const done = action === 'redact' ? 'Redacted' : direction === 'result' ? 'Withheld' : 'Refused';
+    const done =
+      action === 'audit'
+        ? 'Seen (audit mode)'
+        : action === 'redact'
+          ? 'Redacted'
+          : direction === 'result'
+            ? 'Withheld'
+            : 'Refused';
     this.record(
       this.withAgent(
         session,
@@ -655,6 +714,31 @@ export class Gateway {
           'high',
           `${done}: a secret in the ${direction} of ${request.server}/${request.tool} (${findings.join(', ')}).`,
           { server: request.server, tool: request.tool, direction, action },
+        ),
+      ),
+    );
+  }
+
+  /**
+   * One `credential.leak` event (critical, as the egress proxy's) per call direction that carried
+   * a bound credential's real value: the binding's id, never the value.
+   */
+  private leakAlert(
+    session: Session,
+    request: McpRequest,
+    direction: 'arguments' | 'result',
+    credentials: readonly string[],
+    done: 'Refused' | 'Withheld' | 'Redacted',
+  ): void {
+    this.record(
+      this.withAgent(
+        session,
+        alertRecord(
+          'credential.leak',
+          this.options.context,
+          'critical',
+          `${done}: the ${direction} of ${request.server}/${request.tool} carry ${leakText(credentials)}; a session only ever holds its placeholder.`,
+          { credential: credentials.join(','), server: request.server, tool: request.tool, direction },
         ),
       ),
     );
@@ -1005,6 +1089,37 @@ export class Gateway {
 
   // -- helpers -------------------------------------------------------------------------------------
 
+  /** The secret scan, with the bound credentials' values. */
+  private scan(value: unknown): SecretScan {
+    return scanValue(value, this.known);
+  }
+
+  private redactedText(text: string): string {
+    return this.scan(text).redacted as string;
+  }
+
+  /** An upstream's lifecycle detail for the audit: its text (a crash reason is the server's stderr) redacted, then shortened. */
+  private redactedDetail(
+    detail: Readonly<Record<string, string | number | boolean>>,
+  ): Record<string, string | number | boolean> {
+    const out: Record<string, string | number | boolean> = {};
+    for (const [key, value] of Object.entries(detail))
+      out[key] = typeof value === 'string' ? this.redactedText(value).slice(0, DETAIL_MAX) : value;
+    return out;
+  }
+
+  /**
+   * What the audit keeps of a request: its arguments as the secret scan left them (keys included),
+   * and, for a name nothing is exposed as, that name redacted too (the agent chose it).
+   */
+  private audited(request: McpRequest, isKnown: boolean, scan: SecretScan): McpRequest {
+    return {
+      ...request,
+      ...(isKnown ? {} : { tool: this.redactedText(request.tool) }),
+      args: scan.redacted as Record<string, unknown>,
+    };
+  }
+
   /** The policy's decision; `audited` is what a denial made here says (a policy that cannot decide denies). */
   private decide(request: McpRequest, audited: McpRequest = request): Decision {
     try {
@@ -1076,15 +1191,18 @@ export class Gateway {
       ? JSON.stringify(request.args ?? {}).slice(0, 2_000)
       : undefined;
     const secrets = scan.blocking.length;
+    const leaks = scan.leaks.length;
     this.record(
       this.withAgent(session, {
         ...r,
         ...(note !== undefined && decision !== undefined ? { reason: `${d.reason}; ${note}` } : {}),
-        ...(values !== undefined || secrets > 0
+        ...(values !== undefined || secrets + leaks > 0
           ? {
               outcome: {
                 ...(values !== undefined ? { arguments: values } : {}),
-                ...(secrets > 0 ? { secret_findings: secrets, redacted: true } : {}),
+                ...(secrets > 0 ? { secret_findings: secrets } : {}),
+                ...(leaks > 0 ? { credential_leaks: leaks } : {}),
+                ...(secrets + leaks > 0 ? { redacted: true } : {}),
               },
             }
           : {}),
@@ -1120,34 +1238,38 @@ export class Gateway {
   }
 }
 
-/**
- * What the audit keeps of a request: its arguments as the secret scan left them (keys included),
- * and, for a name nothing is exposed as, that name redacted too (the agent chose it).
- */
-function auditedRequest(request: McpRequest, isKnown: boolean, scan: SecretScan): McpRequest {
-  return {
-    ...request,
-    ...(isKnown ? {} : { tool: redactedText(request.tool) }),
-    args: scan.redacted as Record<string, unknown>,
-  };
-}
-
 function argumentKeys(audited: McpRequest): string {
   return Object.keys(audited.args ?? {}).join(', ') || 'none';
 }
 
-function redactedText(text: string): string {
-  return scanValue(text).redacted as string;
+/** `the real value of credential "a"` (or `of credentials "a", "b"`): what a leak carries. */
+function leakText(credentials: readonly string[]): string {
+  const names = credentials.map((c) => `"${c}"`).join(', ');
+  return `the real value of ${credentials.length === 1 ? 'credential' : 'credentials'} ${names}`;
 }
 
-/** An upstream's lifecycle detail for the audit: its text (a crash reason is the server's stderr) redacted, then shortened. */
-function redactedDetail(
-  detail: Readonly<Record<string, string | number | boolean>>,
-): Record<string, string | number | boolean> {
-  const out: Record<string, string | number | boolean> = {};
-  for (const [key, value] of Object.entries(detail))
-    out[key] = typeof value === 'string' ? redactedText(value).slice(0, DETAIL_MAX) : value;
-  return out;
+/** Why a call was refused before it was made, for the agent. */
+function refusedFor(verdict: 'leak' | 'secret', scan: SecretScan): string {
+  return verdict === 'leak'
+    ? `its arguments carry ${leakText(scan.leaks)}, which a session never holds`
+    : `its arguments carry a secret (${scan.blocking.join(', ')})`;
+}
+
+/** What a withheld result carried, for the agent. */
+function carriedText(out: SecretScan): string {
+  return [
+    ...(out.leaks.length > 0 ? [leakText(out.leaks)] : []),
+    ...(out.blocking.length > 0 ? [`a secret (${out.blocking.join(', ')})`] : []),
+  ].join(' and ');
+}
+
+/** A result's finding counts for its `mcp.result` event. */
+function findingCounts(out: SecretScan): Record<string, number> {
+  return {
+    secret_findings: out.blocking.length,
+    weak_findings: out.weak,
+    ...(out.leaks.length > 0 ? { credential_leaks: out.leaks.length } : {}),
+  };
 }
 
 /** A denial the gateway makes before the policy is asked (unknown or held tool) or when it cannot answer. */

@@ -25,6 +25,7 @@ import {
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { AuditRecord } from '@perimeter/audit';
+import type { KnownValue } from '@perimeter/detect';
 import { createEngine, loadPolicies } from '@perimeter/policy';
 import { upstreamSpecs } from '../src/catalog.js';
 import { definitionHash } from '../src/definition.js';
@@ -63,6 +64,12 @@ interface Options {
   readonly pinning?: 'tofu' | 'approve';
   /** Further mcp rules (deny:, ask:), as YAML lines under mcp. */
   readonly rules?: string;
+  /** `mode: audit` for the whole policy. */
+  readonly mode?: 'enforce' | 'audit';
+  /** `mcp.secrets` (block unless said). */
+  readonly secrets?: 'block' | 'redact';
+  /** The real values of credentials the policy binds, as the CLI hands them to the gateway. */
+  readonly credentials?: readonly KnownValue[];
   /** Policy pins of the scripted servers: by server id, by pin key. */
   readonly pins?: Readonly<Record<string, Readonly<Record<string, string>>>>;
   /** The client answers elicitation (an ask) with this. */
@@ -98,9 +105,10 @@ async function start(o: Options): Promise<Harness> {
   const policy = `apiVersion: perimeter/v1
 kind: Policy
 metadata: { name: scripted-test, layer: org }
+mode: ${o.mode ?? 'enforce'}
 mcp:
   pinning: ${o.pinning ?? 'tofu'}
-  secrets: block
+  secrets: ${o.secrets ?? 'block'}
   auditArguments: true
   servers:
 ${servers.join('\n')}
@@ -124,6 +132,7 @@ ${o.rules ?? ''}`;
     pins,
     audit: (r) => events.push(r),
     context: { sessionId: `scripted-${harnesses}` },
+    ...(o.credentials ? { credentials: o.credentials } : {}),
   });
   await gateway.start();
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
@@ -259,6 +268,119 @@ describe('gateway: a secret never reaches the audit through a side door', { time
       const down = h.events.find((e) => e.type === 'mcp.server.unavailable' && e.outcome?.server === 'down');
       assert.match(String(down?.outcome?.reason), /fatal: the token \[REDACTED:stripe-key:/);
       assert.doesNotMatch(JSON.stringify(h.events), new RegExp(STRIPE));
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('gateway: secrets in audit mode, and bound credentials in every mode', { timeout: 60_000 }, () => {
+  /** A credential the policy binds: no detector knows its shape, only its value tells it. */
+  const DEPLOY = 'deploy-9f3a27c1e0b54d6a8c2f';
+  const credentials = [{ id: 'deploy-token', value: DEPLOY }];
+
+  it('mcp-threat-05, audit mode: a secret in the arguments is recorded as a would-be denial and the call goes on, as the result does', async () => {
+    const h = await start({ scripted: { s: { tools: [tool('echo')] } }, mode: 'audit' });
+    try {
+      await toolNames(h.client);
+      const result = await h.client.callTool({ name: 's__echo', arguments: { text: `key ${STRIPE}` } });
+      assert.notEqual(result.isError, true);
+      assert.match(JSON.stringify(result), new RegExp(STRIPE), 'the result passes as it came');
+      assert.match(h.seen('s'), new RegExp(STRIPE), 'the arguments were sent as written');
+      const call = h.events.find((e) => e.type === 'mcp.call');
+      assert.equal(call?.decision, 'allow');
+      assert.equal(call?.would_decision, 'deny');
+      assert.equal(call?.enforcement_mode, 'audit');
+      assert.match(
+        String(call?.reason),
+        /audit mode: the arguments carry a secret: stripe-key .*; would be refused, allowed for now/,
+      );
+      const alerts = h.events.filter((e) => e.type === 'mcp.secret');
+      assert.deepEqual(
+        alerts.map((e) => [e.outcome?.direction, e.outcome?.action]),
+        [
+          ['arguments', 'audit'],
+          ['result', 'audit'],
+        ],
+      );
+      assert.match(String(alerts[0]?.reason), /^Seen \(audit mode\): a secret in the arguments of s\/echo/);
+      assert.doesNotMatch(JSON.stringify(h.events), new RegExp(STRIPE), 'the audit keeps it redacted');
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('mcp-threat-05, enforce mode: the same call is refused (secrets: block)', async () => {
+    const h = await start({ scripted: { s: { tools: [tool('echo')] } } });
+    try {
+      await toolNames(h.client);
+      const result = await h.client.callTool({ name: 's__echo', arguments: { text: `key ${STRIPE}` } });
+      assert.equal(result.isError, true);
+      assert.equal(h.seen('s'), '');
+      const call = h.events.find((e) => e.type === 'mcp.call');
+      assert.equal(call?.decision, 'deny');
+      assert.equal(call?.would_decision, 'deny');
+      assert.equal(call?.enforcement_mode, 'enforce');
+    } finally {
+      await h.close();
+    }
+  });
+
+  for (const mode of ['audit', 'redact'] as const)
+    it(`mcp-threat-05, ${mode === 'audit' ? 'audit mode' : 'secrets: redact'}: a bound credential's real value in the arguments is refused as a leak, in any rendering`, async () => {
+      const h = await start({
+        scripted: { s: { tools: [tool('echo')] } },
+        credentials,
+        ...(mode === 'audit' ? { mode: 'audit' } : { secrets: 'redact' }),
+      });
+      try {
+        await toolNames(h.client);
+        for (const text of [`use ${DEPLOY}`, Buffer.from(`user:${DEPLOY}`).toString('base64')]) {
+          const result = await h.client.callTool({ name: 's__echo', arguments: { text } });
+          assert.equal(result.isError, true, text);
+          assert.match(
+            JSON.stringify(result),
+            /refused this call: its arguments carry the real value of credential \\"deploy-token\\"/,
+          );
+        }
+        assert.equal(h.seen('s'), '', 'nothing reached the server');
+        const leaks = h.events.filter((e) => e.type === 'credential.leak');
+        assert.equal(leaks.length, 2);
+        assert.equal(leaks[0]?.severity, 'critical');
+        assert.equal(leaks[0]?.outcome?.credential, 'deploy-token');
+        const calls = h.events.filter((e) => e.type === 'mcp.call');
+        assert.ok(calls.every((e) => e.decision === 'deny' && e.would_decision === 'deny'));
+        assert.match(String(calls[0]?.outcome?.arguments), /\[REDACTED:credential:deploy-token\]/);
+        assert.equal(calls[0]?.outcome?.credential_leaks, 1);
+        assert.doesNotMatch(
+          JSON.stringify(h.events),
+          new RegExp(DEPLOY),
+          'the value never reaches the audit',
+        );
+      } finally {
+        await h.close();
+      }
+    });
+
+  it("audit mode: a bound credential's value in a result is replaced, and the rest passes as it came", async () => {
+    const h = await start({
+      scripted: { s: { tools: [tool('status')], results: { status: `token=${DEPLOY} stripe=${STRIPE}` } } },
+      credentials,
+      mode: 'audit',
+    });
+    try {
+      await toolNames(h.client);
+      const result = await h.client.callTool({ name: 's__status', arguments: {} });
+      const text = JSON.stringify(result);
+      assert.doesNotMatch(text, new RegExp(DEPLOY));
+      assert.match(text, /token=\[REDACTED:credential:deploy-token\] stripe=sk_live_/);
+      const leak = h.events.find((e) => e.type === 'credential.leak');
+      assert.equal(leak?.outcome?.direction, 'result');
+      assert.match(String(leak?.reason), /^Redacted: /);
+      const outcome = h.events.find((e) => e.type === 'mcp.result')?.outcome;
+      assert.equal(outcome?.credential_leaks, 1);
+      assert.equal(outcome?.secret_findings, 1);
+      assert.doesNotMatch(JSON.stringify(h.events), new RegExp(`${DEPLOY}|${STRIPE}`));
     } finally {
       await h.close();
     }

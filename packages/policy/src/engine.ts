@@ -292,7 +292,7 @@ export class Engine {
   private readonly settings: {
     readonly secretsAction: 'block' | 'redact' | 'audit';
     readonly mcpPinning: 'approve' | 'tofu';
-    readonly mcpSecretsAction: 'block' | 'redact';
+    readonly mcpSecretsAction: 'block' | 'redact' | 'audit';
     readonly mcpAuditArguments: boolean;
     readonly sessionLimits: SessionLimits;
   };
@@ -367,7 +367,11 @@ export class Engine {
     this.settings = {
       secretsAction: strictestSecretsAction(secrets, isAudit),
       mcpPinning: pinning.length > 0 && pinning.every((a) => a === 'tofu') ? 'tofu' : 'approve',
-      mcpSecretsAction: mcpSecrets.length > 0 && mcpSecrets.every((a) => a === 'redact') ? 'redact' : 'block',
+      mcpSecretsAction: isAudit
+        ? 'audit'
+        : mcpSecrets.length > 0 && mcpSecrets.every((a) => a === 'redact')
+          ? 'redact'
+          : 'block',
       mcpAuditArguments: auditArguments.length > 0 && auditArguments.every((a) => a),
       sessionLimits: limits,
     };
@@ -462,8 +466,12 @@ export class Engine {
     return this.settings.mcpPinning;
   }
 
-  /** What the gateway does with a secret in arguments or results: block unless every policy that says, says redact. */
-  mcpSecretsAction(): 'block' | 'redact' {
+  /**
+   * What the gateway does with a secret in arguments or results: block unless every policy that
+   * says, says redact; audit (record only) when every policy in force is in audit mode, as
+   * secretsAction() says for the proxy (leaks of bound credentials are refused all the same).
+   */
+  mcpSecretsAction(): 'block' | 'redact' | 'audit' {
     return this.settings.mcpSecretsAction;
   }
 

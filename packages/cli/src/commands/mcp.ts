@@ -16,6 +16,7 @@ import {
   upstreamSpecs,
   type UpstreamSpec,
 } from '@perimeter/mcp';
+import type { KnownValue } from '@perimeter/detect';
 import { createEngine, type Engine, type McpCatalogEntry } from '@perimeter/policy';
 import { BRIDGE_PORTS, BWRAP_PATH } from '@perimeter/sandbox';
 import { UpstreamSandboxError, sandboxUpstreams, type SandboxedUpstreams } from '../mcp-sandbox.js';
@@ -24,7 +25,7 @@ import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import { boolFlag, listFlag, parseArgs, stringFlag } from '../args.js';
 import { UserError } from '../errors.js';
 import { isPolicyPath, pathContext, requireValidPolicies } from '../policy-files.js';
-import { stateDir } from '../secret-store.js';
+import { openSecretStore, stateDir } from '../secret-store.js';
 import { paint, type Ui } from '../ui.js';
 import { loopbackAddress } from './proxy.js';
 
@@ -88,6 +89,8 @@ export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
   // A damaged pin store would fail every listing; say so now rather than serve nothing.
   const pins = pinStore();
   pinStoreAnswer(() => pins.snapshot());
+  // So is a secret store that cannot be read, when the policy binds credentials.
+  const credentials = boundCredentials(engine);
 
   const sessionId = uuid7();
   const auditPath = resolve(stringFlag(p, 'audit') ?? join(sessionsDir(), `${sessionId}.jsonl`));
@@ -124,6 +127,7 @@ export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
     pins,
     audit,
     context: ctx,
+    credentials,
   });
   await gateway.start();
   const down = gateway.upstreams.filter((u) => !u.isReady);
@@ -254,11 +258,14 @@ export async function startSessionGateway(o: {
   readonly audit: (r: AuditRecord) => void;
   readonly context: RecordContext;
   readonly readOnly: readonly string[];
+  /** The bound credentials' real values, when the caller holds them already; else read from the store. */
+  readonly credentials?: readonly KnownValue[];
 }): Promise<SessionGateway> {
   const catalog = o.engine.mcpServers();
   const specs = upstreamSpecs(catalog, { workspace: o.workspace });
   const pins = pinStore();
   pinStoreAnswer(() => pins.snapshot());
+  const credentials = o.credentials ?? boundCredentials(o.engine);
   const sandboxes = await serverSandboxes(catalog, specs, o);
   const gateway = new Gateway({
     engine: o.engine,
@@ -266,6 +273,7 @@ export async function startSessionGateway(o: {
     pins,
     audit: o.audit,
     context: o.context,
+    credentials,
   });
   let http;
   try {
@@ -289,6 +297,23 @@ export async function startSessionGateway(o: {
       await sandboxes.close();
     },
   };
+}
+
+/**
+ * The real values of the credentials the policy binds, by binding id, from the secret store (only
+ * what the policy binds is read; a secret the store does not hold has no value to match). The
+ * agent only ever holds placeholders, so the gateway refuses one of these in tool arguments and
+ * keeps it out of results, in audit mode too. A store that cannot be read refuses the start, as
+ * `perimeter run` does.
+ */
+function boundCredentials(engine: Engine): KnownValue[] {
+  const bindings = engine.credentialBindings();
+  if (bindings.length === 0) return [];
+  const values = openSecretStore().getMany([...new Set(bindings.map((b) => b.secret))]);
+  return bindings.flatMap((b) => {
+    const value = values.get(b.secret);
+    return value === undefined ? [] : [{ id: b.ref.rule, value }];
+  });
 }
 
 /** The bearer token: read from --token-file, else a fresh random one written (0600) to the state directory. */
