@@ -45,8 +45,24 @@ const PUBLIC_PREFIXES = [
   'sk-',
 ];
 
+/** How much of a public prefix a redaction marker shows: it travels with the text to tools and agents. */
+const MARKER_PREFIX_MAX = 4;
+
 /** `prefix…(8 hex digits of SHA-256)`; the prefix is empty unless it is a public token prefix. */
 export function fingerprint(value: string): string {
   const prefix = PUBLIC_PREFIXES.find((p) => value.startsWith(p) && value.length > p.length + 8) ?? '';
   return `${prefix}…(${sha256Hex(value).slice(0, 8)})`;
+}
+
+/**
+ * A fingerprint as a redaction marker shows it: the public prefix cut to its first 4 characters
+ * (`sk_live_…(3f2a9c1b)` → `sk_l…(3f2a9c1b)`; the marker's rule already names the provider), so a
+ * marker never shows more than 4 characters of what it replaces, and never any of its random
+ * part. A fingerprint of another shape (a credential binding's id) is kept as it is.
+ */
+export function markerFingerprint(fingerprint: string): string {
+  const hash = fingerprint.lastIndexOf('…(');
+  return hash > MARKER_PREFIX_MAX
+    ? fingerprint.slice(0, MARKER_PREFIX_MAX) + fingerprint.slice(hash)
+    : fingerprint;
 }

@@ -1,7 +1,9 @@
 // Provider rules: credentials whose format announces itself with a literal prefix (ghp_, AKIA,
 // xoxb-, sk-ant-api03-, -----BEGIN … PRIVATE KEY-----). Each rule names the anchors that start it;
 // scan.ts finds every anchor of every rule in one pass and runs a rule's own (bounded, sticky)
-// pattern only where its anchor occurs, so text without anchors costs one regex pass.
+// pattern only where its anchor occurs, so text without anchors costs one regex pass. A token
+// glued to the word before it (`s__sk_live_…`, `token=abcghp_…`) counts only when the rule's
+// `glued` test says it reads as a token, not as the tail of a word (`task_live_…`, `DISKAKIA…`).
 // Formats are from each provider's documentation and the rule sets of gitleaks (MIT) and
 // Nosey Parker (Apache-2.0), re-written here; no pattern has an unbounded nested quantifier.
 
@@ -31,23 +33,23 @@ export interface ProviderRule {
   readonly match: (text: string, at: number) => Candidate | undefined;
   /** Judges the matched value (undefined: not a secret, e.g. a placeholder). */
   readonly check: (value: string, text: string, start: number) => Verdict | undefined;
+  /**
+   * A match whose first character follows a letter, digit or "_" is glued to a word: kept only at
+   * high confidence and only when this says so, given the token's body (what follows the anchor)
+   * and the character before it. `any`: what comes before does not matter (the anchor is inside
+   * the format, as `://` is). Absent: never (the anchor must start a token).
+   */
+  readonly glued?: 'any' | ((body: string, before: string) => boolean);
 }
 
 const escape = (literal: string): string => literal.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
 const literals = (...words: string[]): string[] => words.map(escape);
 
-const isWordChar = (code: number): boolean =>
-  (code >= 48 && code <= 57) || (code >= 65 && code <= 90) || (code >= 97 && code <= 122);
-
 /** A match function from a sticky regex tried at the anchor; `group` selects the secret's part. */
-function sticky(source: string, options: { group?: number; boundary?: boolean } = {}) {
+function sticky(source: string, options: { group?: number } = {}) {
   const re = new RegExp(source, 'y');
   const group = options.group ?? 0;
-  const boundary = options.boundary ?? true;
   return (text: string, at: number): Candidate | undefined => {
-    // The anchor must start a token: "xAKIA…" or "desk-…" is not one.
-    if (boundary && at > 0 && (isWordChar(text.charCodeAt(at - 1)) || text.charCodeAt(at - 1) === 95))
-      return undefined;
     re.lastIndex = at;
     const m = re.exec(text);
     if (!m) return undefined;
@@ -59,6 +61,33 @@ function sticky(source: string, options: { group?: number; boundary?: boolean } 
     return { start: end - value.length, end };
   };
 }
+
+/**
+ * Glued tokens a check validates on its own (a checksum, a PEM body, a JWT header that decodes to
+ * JSON with "alg", an exact-length key after a connection-string key): no word ends in one.
+ */
+const validated = (): boolean => true;
+
+/**
+ * How much of a token's body is words: the share of it in runs of four or more lower-case letters
+ * (`WebhookEventHandlerV3`: 76%; random base62 of 24 characters: under 40% in 97 cases of 100).
+ */
+function wordShare(body: string): number {
+  let inWords = 0;
+  for (const m of body.matchAll(/[a-z]{4,}/g)) inWords += m[0].length;
+  return inWords / body.length;
+}
+
+/**
+ * A glued token's body that reads as random, not as words: a digit, both cases, and under 40% of
+ * it in words. Identifiers fail it (`task_live_` + `WebhookEventHandlerV3`); of random base62
+ * bodies 94% of 20 characters pass, 97% of 24, all of 99.
+ */
+export function looksRandom(body: string): boolean {
+  return /\d/.test(body) && hasMixedCase(body) && wordShare(body) < 0.4;
+}
+
+const random = (body: string): boolean => looksRandom(body);
 
 const high = (value: string, bodyFrom = 0): Verdict | undefined =>
   isPlaceholder(value.slice(bodyFrom)) ? undefined : 'high';
@@ -215,6 +244,7 @@ export const PROVIDER_RULES: readonly ProviderRule[] = [
     anchors: literals('-----BEGIN'),
     match: matchPem,
     check: pemVerdict,
+    glued: validated,
   },
   {
     id: 'aws-access-key-id',
@@ -223,6 +253,9 @@ export const PROVIDER_RULES: readonly ProviderRule[] = [
     anchors: literals('AKIA', 'ASIA', 'ABIA', 'ACCA'),
     match: sticky('A(?:KIA|SIA|BIA|CCA)[A-Z2-7]{16}(?![A-Za-z0-9])'),
     check: (v) => high(v),
+    // Not inside a run of the key's own alphabet (a base32 blob, "DISKAKIA…"), and with a digit:
+    // key ids are random base32, words are not.
+    glued: (body, before) => !/[A-Z2-7]/.test(before) && /[2-7]/.test(body),
   },
   {
     id: 'gcp-api-key',
@@ -231,6 +264,7 @@ export const PROVIDER_RULES: readonly ProviderRule[] = [
     anchors: literals('AIza'),
     match: sticky('AIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])'),
     check: (v) => high(v, 4),
+    glued: random,
   },
   {
     id: 'gcp-oauth-client-secret',
@@ -239,6 +273,7 @@ export const PROVIDER_RULES: readonly ProviderRule[] = [
     anchors: literals('GOCSPX-'),
     match: sticky('GOCSPX-[0-9A-Za-z_-]{28}(?![0-9A-Za-z_-])'),
     check: (v) => high(v, 7),
+    glued: random,
   },
   {
     id: 'azure-storage-key',
@@ -253,6 +288,7 @@ export const PROVIDER_RULES: readonly ProviderRule[] = [
       },
     ),
     check: (v) => high(v),
+    glued: validated,
   },
   {
     id: 'azure-client-secret',
@@ -273,6 +309,7 @@ export const PROVIDER_RULES: readonly ProviderRule[] = [
     anchors: literals('ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_'),
     match: sticky('gh[pousr]_[A-Za-z0-9]{36}(?![A-Za-z0-9_])'),
     check: checksummed(4),
+    glued: validated,
   },
   {
     id: 'github-fine-grained-token',
@@ -281,6 +318,7 @@ export const PROVIDER_RULES: readonly ProviderRule[] = [
     anchors: literals('github_pat_'),
     match: sticky('github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59}(?![A-Za-z0-9_])'),
     check: (v) => high(v, 11),
+    glued: random,
   },
   {
     id: 'gitlab-token',
@@ -292,6 +330,7 @@ export const PROVIDER_RULES: readonly ProviderRule[] = [
       'gl(?:pat|dt|rt|ptt|cbt|ft|soat)-[A-Za-z0-9_-]{20}(?:[A-Za-z0-9_.-]{0,80}[A-Za-z0-9_-])?(?![A-Za-z0-9_-])',
     ),
     check: (v) => high(v, v.indexOf('-') + 1),
+    glued: random,
   },
   {
     id: 'slack-token',
@@ -303,6 +342,7 @@ export const PROVIDER_RULES: readonly ProviderRule[] = [
       '(?:xoxe\\.)?xox[abeoprs]-\\d{1,16}(?:-[0-9A-Za-z]{1,160}){1,4}(?![0-9A-Za-z-])|xapp-\\d-[A-Z0-9]{6,16}-\\d{6,16}-[a-f0-9]{32,80}(?![0-9A-Za-z-])',
     ),
     check: (v) => (v.length < 24 || isPlaceholder(v.slice(5)) ? undefined : 'high'),
+    glued: random,
   },
   {
     id: 'slack-webhook',
@@ -311,9 +351,10 @@ export const PROVIDER_RULES: readonly ProviderRule[] = [
     anchors: literals('hooks.slack.com/'),
     match: sticky(
       'hooks\\.slack\\.com/(?:services|workflows|triggers)/T[A-Z0-9]{6,12}/[A-Z0-9]{6,12}/(?:\\d{6,24}/)?[A-Za-z0-9]{20,40}(?![A-Za-z0-9])',
-      { boundary: false },
     ),
     check: (v) => high(v, v.lastIndexOf('/') + 1),
+    // A URL's host: whatever comes before it, the path's shape says what it is.
+    glued: 'any',
   },
   {
     id: 'stripe-key',
@@ -323,6 +364,8 @@ export const PROVIDER_RULES: readonly ProviderRule[] = [
     anchors: literals('sk_live_', 'rk_live_', 'sk_test_', 'rk_test_', 'whsec_'),
     match: sticky('(?:[sr]k_(?:live|test)_[0-9A-Za-z]{20,247}|whsec_[A-Za-z0-9+/=]{32,88})(?![0-9A-Za-z])'),
     check: (v) => high(v, v.startsWith('whsec_') ? 6 : 8),
+    // "task_live_", "disk_test_": words end in these anchors, so the body must read as random.
+    glued: random,
   },
   {
     id: 'anthropic-api-key',
@@ -331,6 +374,7 @@ export const PROVIDER_RULES: readonly ProviderRule[] = [
     anchors: literals('sk-ant-'),
     match: sticky('sk-ant-(?:api|admin|oat|ort)\\d{2}-[A-Za-z0-9_-]{80,120}(?![A-Za-z0-9_-])'),
     check: (v) => high(v, 13),
+    glued: random,
   },
   {
     id: 'openai-api-key',
@@ -347,6 +391,8 @@ export const PROVIDER_RULES: readonly ProviderRule[] = [
         ? 'high'
         : undefined;
     },
+    // "desk-", "task-proj-…": kebab-case words end in "sk-".
+    glued: random,
   },
   {
     id: 'huggingface-token',
@@ -358,6 +404,8 @@ export const PROVIDER_RULES: readonly ProviderRule[] = [
       const body = v.slice(v.indexOf('_', 3) + 1);
       return !isPlaceholder(body) && hasMixedCase(body) && shannonEntropy(body) >= 3.5 ? 'high' : undefined;
     },
+    // Letters only, by format: no digit to ask for (96% of random bodies pass).
+    glued: (body) => hasMixedCase(body) && wordShare(body) < 0.4,
   },
   {
     id: 'npm-token',
@@ -366,6 +414,7 @@ export const PROVIDER_RULES: readonly ProviderRule[] = [
     anchors: literals('npm_'),
     match: sticky('npm_[A-Za-z0-9]{36}(?![A-Za-z0-9_])'),
     check: checksummed(4),
+    glued: validated,
   },
   {
     id: 'pypi-token',
@@ -374,6 +423,7 @@ export const PROVIDER_RULES: readonly ProviderRule[] = [
     anchors: literals('pypi-AgE'),
     match: sticky('pypi-AgE(?:IcHlwaS5vcmc|NdGVzdC5weXBpLm9yZw)[A-Za-z0-9_-]{50,1000}(?![A-Za-z0-9_-])'),
     check: (v) => high(v, 24),
+    glued: random,
   },
   {
     id: 'twilio-api-key',
@@ -395,6 +445,7 @@ export const PROVIDER_RULES: readonly ProviderRule[] = [
     anchors: literals('SG.'),
     match: sticky('SG\\.[A-Za-z0-9_-]{22}\\.[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])'),
     check: (v) => high(v, 3),
+    glued: random,
   },
   {
     id: 'jwt',
@@ -406,6 +457,7 @@ export const PROVIDER_RULES: readonly ProviderRule[] = [
       'eyJ[A-Za-z0-9_-]{8,2000}\\.[A-Za-z0-9_-]{2,8000}\\.[A-Za-z0-9_-]{0,2000}(?![A-Za-z0-9_-])',
     ),
     check: jwtVerdict,
+    glued: validated,
   },
   {
     id: 'database-url',
@@ -416,5 +468,7 @@ export const PROVIDER_RULES: readonly ProviderRule[] = [
     anchors: literals('://'),
     match: matchDatabaseUrl,
     check: databaseVerdict,
+    // The anchor always follows its scheme's letters: matchDatabaseUrl reads them.
+    glued: 'any',
   },
 ];

@@ -1,7 +1,8 @@
 // scan(): every rule over one text. Text without secrets is the common case (source files,
 // package metadata, API traffic), so it must cost almost nothing: one pass of one regex over the
 // provider anchors and one over the secret keywords, and a rule's own pattern runs only where its
-// anchor or keyword occurs. Overlapping findings are resolved to the most specific one.
+// anchor or keyword occurs. Overlapping findings are resolved to the most specific one. A token
+// glued to the word before it is kept only as its rule's `glued` test allows (provider-rules.ts).
 
 import { KEYWORD_SOURCE, assignmentAt, judgeAssignment } from './assignment-rules.js';
 import { decodedSegments } from './decode.js';
@@ -26,6 +27,10 @@ const ANCHORS = anchorScanner(PROVIDER_RULES);
 // Per rule, whether one of its anchors starts at a position (tried only where ANCHORS matched).
 const STARTS = PROVIDER_RULES.map((r) => new RegExp(r.anchors.join('|'), 'y'));
 const KEYWORDS = new RegExp(KEYWORD_SOURCE, 'gi');
+
+/** A letter, digit or "_": a token after one of these is glued to a word. */
+const isWordChar = (code: number): boolean =>
+  (code >= 48 && code <= 57) || (code >= 65 && code <= 90) || (code >= 97 && code <= 122) || code === 95;
 const MAX_DECODE_DEPTH = 3;
 
 interface Raw {
@@ -48,11 +53,20 @@ function providerFindings(text: string, out: Raw[]): void {
       const starts = STARTS[i] as RegExp;
       starts.lastIndex = hit;
       const at = hit - (rule.lead ?? 0);
-      if (at < 0 || !starts.test(text)) continue;
+      if (at < 0) continue;
+      const anchor = starts.exec(text);
+      if (!anchor) continue;
+      const glued = rule.glued === 'any' ? undefined : at > 0 && isWordChar(text.charCodeAt(at - 1));
+      if (glued === true && rule.glued === undefined) continue;
       const candidate = rule.match(text, at);
       if (!candidate) continue;
       const verdict = rule.check(text.slice(candidate.start, candidate.end), text, candidate.start);
       if (verdict === undefined) continue;
+      if (glued === true) {
+        const isHigh = (typeof verdict === 'string' ? verdict : verdict.confidence) === 'high';
+        const body = text.slice(hit + anchor[0].length, candidate.end);
+        if (!isHigh || typeof rule.glued !== 'function' || !rule.glued(body, text[at - 1] ?? '')) continue;
+      }
       out.push(
         typeof verdict === 'string'
           ? { rule: rule.id, family: rule.family, confidence: verdict, ...candidate }

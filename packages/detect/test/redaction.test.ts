@@ -1,11 +1,15 @@
 // redact() replaces each finding with [REDACTED:<rule>:<fingerprint>]: the text keeps its shape,
-// names what was removed, and never keeps a byte of the secret.
+// names what was removed, and never keeps a byte of the secret; the marker's fingerprint shows at
+// most 4 characters of a provider's public prefix.
 
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import fc from 'fast-check';
 import { fingerprint, redact, scan } from '../src/index.js';
 import { EXAMPLES, githubToken } from './tokens.js';
+
+/** The hash part of a fingerprint: `…(3f2a9c1b)`. */
+const hashOf = (fp: string): string => fp.slice(fp.lastIndexOf('…('));
 
 void it('each finding becomes a labelled placeholder and the rest of the text is untouched', () => {
   const token = githubToken('ghp');
@@ -14,8 +18,37 @@ void it('each finding becomes a labelled placeholder and the rest of the text is
   const out = redact(text, scan(text));
   assert.equal(
     out,
-    `GITHUB_TOKEN=[REDACTED:github-token:${fingerprint(token)}]\nANTHROPIC_API_KEY=[REDACTED:anthropic-api-key:${fingerprint(key)}]\nDEBUG=1\n`,
+    `GITHUB_TOKEN=[REDACTED:github-token:ghp_${hashOf(fingerprint(token))}]\nANTHROPIC_API_KEY=[REDACTED:anthropic-api-key:sk-a${hashOf(fingerprint(key))}]\nDEBUG=1\n`,
   );
+});
+
+void it('a marker shows at most 4 characters of the public prefix and none of the rest of the secret', () => {
+  const tokens = [
+    EXAMPLES.stripe(),
+    EXAMPLES.anthropicAdmin(),
+    EXAMPLES.githubFineGrained(),
+    EXAMPLES.openai(),
+    EXAMPLES.gitlab(),
+    EXAMPLES.slackBot(),
+    EXAMPLES.pypi(),
+    EXAMPLES.jwt(),
+    EXAMPLES.awsAccessKeyId(),
+    githubToken('ghp'),
+  ];
+  for (const token of tokens) {
+    const text = `value: ${token}\n`;
+    const out = redact(text, scan(text));
+    const marker = /\[REDACTED:[^:\]]+:([^\]]*)\]/.exec(out);
+    assert.ok(marker, `${token.slice(0, 8)}… is redacted: ${out}`);
+    const shown = (marker[1] ?? '').split('…(')[0] ?? '';
+    assert.ok(shown.length <= 4, `"${shown}" is over 4 characters`);
+    assert.ok(token.startsWith(shown), `"${shown}" is the token's own prefix`);
+    // Nothing of the token past those characters: no 5 of its characters in a row.
+    for (let i = 0; i + 5 <= token.length; i++)
+      assert.ok(!marker[1]?.includes(token.slice(i, i + 5)), `${token.slice(i, i + 5)} shown`);
+    // The marker and the fingerprint name the same secret (the audit keeps the fingerprint).
+    assert.equal(hashOf(marker[1] ?? ''), hashOf(fingerprint(token)));
+  }
 });
 
 void it('overlapping findings are merged into one replacement', () => {
