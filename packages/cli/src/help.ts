@@ -21,6 +21,7 @@ Commands:
   audit tail [FILE]         show a session's latest audit events (--follow to keep watching)
   secret set|ls|rm NAME     the local secret store: sessions get placeholders, the proxy injects
   scan [FILE|-]...          find secrets (API keys, tokens, private keys) in files or stdin
+  server                    run the control plane: organisations, admins, policies and revisions, audit
 
 Options:
   -h, --help       show help for a command (perimeter check --help)
@@ -393,6 +394,37 @@ Exit codes: 0 nothing found, 1 something found, 3 unreadable input.
 Examples:
   perimeter scan .env config/settings.yaml
   git diff | perimeter scan -`,
+
+  server: `perimeter server — the control plane
+
+Usage: perimeter server [--data DIR] [--listen HOST:PORT] [--database postgres://…]
+
+One process serving the HTTP API (JSON under /api/v1, described at /api/v1/openapi.json):
+organisations; admins with roles (owner, policy-admin, auditor, viewer) and scoped API tokens;
+users and groups; policies with immutable numbered revisions (validate, lint, test, diff, simulate
+against stored audit events, publish, roll back). Every admin action is an audit event.
+
+The first start creates an organisation and prints a one-time bootstrap link (and token) on
+standard output: whoever opens it becomes the first owner and gets an API token. Until someone
+does, each start prints a new one. Logs are JSON lines on standard error. SIGTERM or Ctrl-C stops
+it gracefully: no new connections, requests in flight finish, the database is closed.
+
+Options:
+  --data DIR          where the server keeps its files, and its SQLite database unless --database
+                      is given (default: ~/.local/state/perimeter/server; XDG_STATE_HOME moves it)
+  --listen HOST:PORT  the address to serve on (default 127.0.0.1:8787; 0 as the port picks a free
+                      one). Plain HTTP: beyond loopback, put a TLS-terminating proxy in front
+  --database URL      use PostgreSQL at URL (postgres://USER[:PASSWORD]@HOST:PORT/DATABASE) instead
+                      of SQLite; PERIMETER_DATABASE_URL does the same without showing a password in
+                      the process list. Replicas may share one database; migrations run once
+
+Exit codes: 0 stopped, 1 could not start (address in use, database unreachable, data directory
+not writable), 3 invalid options.
+
+Examples:
+  perimeter server
+  perimeter server --data /var/lib/perimeter --listen 0.0.0.0:8787
+  PERIMETER_DATABASE_URL=postgres://perimeter@db:5432/perimeter perimeter server`,
 
   check: `perimeter check — decide one request
 

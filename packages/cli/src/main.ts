@@ -14,6 +14,7 @@ import { SpoolError } from '@perimeter/audit';
 import { UserError } from './errors.js';
 import { HELP, helpFor } from './help.js';
 import { mcpCommands } from './lazy-mcp.js';
+import { serverCommand } from './lazy-server.js';
 import { terminalUi, type Ui } from './ui.js';
 
 type Command = (argv: readonly string[], ui: Ui) => number | Promise<number>;
@@ -42,6 +43,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   'secret ls': runSecretLs,
   'secret rm': runSecretRm,
   scan: runScan,
+  server: (argv, ui) => serverCommand().runServer(argv, ui),
 };
 
 function version(): string {

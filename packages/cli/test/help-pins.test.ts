@@ -68,6 +68,7 @@ void test('HELP covers the top level, the policy group and every command', () =>
     'secret ls',
     'secret rm',
     'secret set',
+    'server',
   ]);
 });
 

@@ -3,10 +3,10 @@
 // gracefully (stop accepting, let requests in flight finish, close the database). What can go
 // wrong at start-up is a ServerStartError: one sentence and how to fix it, never a stack trace.
 
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { API_ROUTES } from './api/routes.js';
 import type { Database } from './db/database.js';
 import { migrate, MigrationError } from './db/migrations.js';
@@ -60,6 +60,9 @@ export type StartErrorCode =
   | 'address-not-allowed'
   | 'address-unavailable';
 
+const isLoopback = (host: string): boolean =>
+  host === 'localhost' || host === '::1' || host.startsWith('127.');
+
 export class ServerStartError extends Error {
   constructor(
     readonly code: StartErrorCode,
@@ -78,6 +81,7 @@ const reasonOf = (e: unknown): string => {
     EPERM: 'permission denied',
     EROFS: 'the file system is read-only',
     ENOTDIR: 'a part of the path is a file, not a directory',
+    ENOENT: 'it cannot be created there',
     EEXIST: 'it exists and is not a directory',
     ENOSPC: 'the disk is full',
     ECONNREFUSED: 'connection refused',
@@ -87,9 +91,26 @@ const reasonOf = (e: unknown): string => {
   return (typeof code === 'string' ? text[code] : undefined) ?? (e instanceof Error ? e.message : String(e));
 };
 
+/**
+ * mkdir -p, one level at a time. (Node's own recursive mkdir can loop for ever where a parent
+ * exists but refuses children with ENOENT, as /proc does.)
+ */
+function makeDirectory(dir: string): void {
+  try {
+    mkdirSync(dir, { mode: 0o700 });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' && statSync(dir).isDirectory()) return;
+    const parent = dirname(dir);
+    if (code !== 'ENOENT' || parent === dir) throw e;
+    makeDirectory(parent);
+    mkdirSync(dir, { mode: 0o700 });
+  }
+}
+
 function prepareDataDir(dir: string): void {
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    makeDirectory(dir);
     const probe = join(dir, `.write-test-${process.pid}`);
     writeFileSync(probe, '');
     rmSync(probe);
@@ -106,6 +127,8 @@ async function openDatabase(options: ServerOptions, log: Logger): Promise<Databa
   if (options.database === undefined) {
     const file = join(options.dataDir, 'perimeter.sqlite');
     try {
+      // Owner-only from the first byte (SQLite gives its -wal and -shm files the same mode).
+      closeSync(openSync(file, 'a', 0o600));
       return openSqlite(file);
     } catch (e) {
       throw new ServerStartError(
@@ -268,6 +291,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     org: org.id,
     migrationsApplied: applied,
   });
+  if (!isLoopback(at.host))
+    log.log('warn', 'server.plain-http', {
+      message: `${at.host} is reachable from other machines and this server speaks plain HTTP: put a TLS-terminating proxy in front of it`,
+    });
   if (bootstrap)
     log.log('info', 'server.bootstrap-issued', {
       org: org.id,
