@@ -108,7 +108,7 @@ try {
     console.log(`${(us / n).toFixed(1).padStart(9)}  ${k}`);
   console.log(`\nInclusive time of the gateway's steps, µs per ${MODE}:`);
   const steps =
-    /(callTool|handleRequest|handlePostRequest|writeSSEEvent|send|handle|readJson|listTools|refreshIndex|pinProblem|scanValue|recordCall|recordResult|decide|record|append|seal|read|update|remember|approved|known|release|definitionHash|collisions|scanDefinition|findingsFor|_onrequest|_onresponse|safeParse|parse) /;
+    /(callTool|handleRequest|handlePostRequest|writeSSEEvent|send|handle|readJson|listTools|refresh|pinProblem|scanValue|recordCall|recordResult|decide|record|append|seal|read|update|remember|approved|known|release|definitionHash|collisions|scanDefinition|findingsFor|_onrequest|_onresponse|safeParse|parse) /;
   for (const [k, us] of [...inclusive]
     .filter(
       ([k]) =>
