@@ -3,7 +3,7 @@
 // in flight finish, then closes the database; every log line is one JSON object.
 
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { it } from 'node:test';
@@ -21,7 +21,15 @@ function isStartError(code: string, message: RegExp) {
   };
 }
 
-eachBackend('server lifecycle', (db) => {
+eachBackend('server lifecycle', (db, backend) => {
+  it('the data directory and the SQLite file are for the owner alone', async () => {
+    const dir = join(db().dataDir, 'fresh', 'data');
+    const server = await serve({ ...db(), dataDir: dir }, testClock(), []);
+    await server.close();
+    assert.equal(statSync(dir).mode & 0o777, 0o700);
+    if (backend === 'sqlite') assert.equal(statSync(join(dir, 'perimeter.sqlite')).mode & 0o777, 0o600);
+  });
+
   it('a stop lets a request in flight finish, then refuses new connections', async () => {
     const server = await serve(db(), testClock(), []);
     const claimed = await claim(server.url, server.bootstrap?.token ?? '');
