@@ -281,6 +281,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     await db.close().catch(() => undefined);
     throw e;
   }
+  // After start-up, an error of the listening socket (too many open files, …) is logged, not fatal.
+  server.on('error', (e) => log.log('error', 'server.socket-error', errorFields(e)));
   const bound = server.address() as AddressInfo;
   const url = urlFor(at.host, bound.port);
   if (options.publicUrl === undefined) publicUrl = url;

@@ -23,8 +23,6 @@ export interface ApiOptions {
   readonly isDraining?: () => boolean;
 }
 
-export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
-
 const SECURITY_HEADERS = {
   'cache-control': 'no-store',
   'x-content-type-options': 'nosniff',
@@ -48,14 +46,15 @@ export function sendJson(
 }
 
 function queryObject(url: URL): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out = new Map<string, string>();
   for (const [k, v] of url.searchParams) {
-    // A repeated parameter is ambiguous; the first one is taken and the rest refused by name.
-    if (k in out)
+    // A repeated parameter is ambiguous (which one counts differs between frameworks): refused.
+    if (out.has(k))
       throw new ApiError(400, 'invalid-query', `the query parameter "${k}" is given twice`, 'give it once');
-    out[k] = v;
+    out.set(k, v);
   }
-  return out;
+  // Own properties only, even for a parameter named __proto__ (the schema then refuses it by name).
+  return Object.fromEntries(out);
 }
 
 export function createApiHandler(app: App, routes: readonly Route[], options: ApiOptions = {}) {
