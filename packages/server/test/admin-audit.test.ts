@@ -91,6 +91,22 @@ eachServer('admin audit trail', (harness) => {
     assert.equal(verifySpool(edited).isIntact, false);
   });
 
+  it('concurrent admin actions still make one gap-free chain', async () => {
+    const h = harness();
+    const replies = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        h.owner.post(`${h.base}/users`, { email: `burst-${i}@example.com` }),
+      ),
+    );
+    assert.ok(replies.every((r) => r.status === 201));
+    const events = await allEvents(h);
+    assert.deepEqual(
+      events.map((e) => e.integrity.seq),
+      events.map((_, i) => i),
+    );
+    assert.equal(verifySpool(events.map((e) => `${JSON.stringify(e)}\n`).join('')).isIntact, true);
+  });
+
   it('an action that is refused leaves no event', async () => {
     const h = harness();
     const count = (await allEvents(h)).length;
