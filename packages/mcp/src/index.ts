@@ -24,7 +24,7 @@ export { listenHttp, type HttpListenOptions, type HttpListener } from './http.js
 export { upstreamSpecs, CatalogError, type CatalogContext } from './catalog.js';
 export { scanValue, type SecretScan } from './secrets.js';
 export { ProcessTransport, type ServerProcess } from './process-transport.js';
-export { tunnelFetch, TunnelRefused } from './tunnel-fetch.js';
+export { tunnelFetch, TunnelRefused, type TunnelFetchOptions } from './tunnel-fetch.js';
 export {
   remoteServerPolicy,
   serverSandboxPolicy,

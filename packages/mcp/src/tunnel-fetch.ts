@@ -1,11 +1,12 @@
 // A fetch for remote upstreams that reaches them only through an egress proxy: every connection
 // is a CONNECT to the proxy (over a socket the caller opens), which decides it with the policy,
 // vets the addresses the name resolves to (metadata, private and loopback ranges refused by the
-// built-in guard) and audits it; TLS runs end to end inside the tunnel, verified as usual.
+// built-in guard) and audits it; TLS runs end to end inside the tunnel, verified as usual (against
+// the URL's name or address, with the roots the caller names or Node's).
 
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import type { Socket } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
@@ -58,11 +59,21 @@ type Create = (
   done: (e: Error | null, s?: Socket) => void,
 ) => void;
 
+export interface TunnelFetchOptions {
+  /**
+   * The certificates trusted as roots for these connections only, instead of Node's (a private
+   * CA); the rest of the process trusts what it did.
+   */
+  readonly ca?: string | readonly string[];
+}
+
 /**
  * A fetch (the subset MCP's transports use: method, headers, a string or byte body, a signal;
  * streamed responses) whose every connection is tunnelled through the egress proxy.
  */
-export function tunnelFetch(open: () => Socket, token: string): FetchLike {
+export function tunnelFetch(open: () => Socket, token: string, options: TunnelFetchOptions = {}): FetchLike {
+  const ca =
+    options.ca === undefined ? {} : { ca: typeof options.ca === 'string' ? options.ca : [...options.ca] };
   const plain = new HttpAgent({ keepAlive: true });
   const secure = new HttpsAgent({ keepAlive: true });
   const through =
@@ -75,8 +86,13 @@ export function tunnelFetch(open: () => Socket, token: string): FetchLike {
           if (!tls) return done(null, socket);
           const secured = tlsConnect({
             socket,
-            servername: options.servername ?? host,
+            // The name the certificate must be valid for: without it, a URL naming an address
+            // (whose SNI is empty) would be checked against "localhost".
+            host,
+            // No SNI for an address (RFC 6066 §3); Node's agent passes '' for one.
+            servername: options.servername ?? (isIP(host) ? '' : host),
             ALPNProtocols: ['http/1.1'],
+            ...ca,
           });
           secured.once('secureConnect', () => done(null, secured));
           secured.once('error', (e: Error) => done(e));
