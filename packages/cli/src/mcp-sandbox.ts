@@ -122,6 +122,11 @@ export async function sandboxUpstreams(
       // Every upstream comes from the catalog; one that does not is never started unconfined.
       if (entry === undefined)
         throw new UpstreamSandboxError(`the MCP server ${spec.id} is not in the catalog`);
+      // A server that is never started (its credential cannot be given) needs no sandbox.
+      if (spec.unavailable !== undefined) {
+        out.push(spec);
+        continue;
+      }
       if (t.kind === 'http') {
         // A remote server: reached only through an egress proxy that allows its URL alone.
         const engine = createEngine([compileServerPolicy(remoteServerPolicy(entry.server), spec.id)], {
@@ -154,7 +159,9 @@ export async function sandboxUpstreams(
           ...(entry.server.sandbox?.workspace === 'none' ? { cwd: home } : {}),
           command: [t.command, ...t.args],
           hostEnv: options.hostEnv,
-          credentialEnv: entry.server.env ?? {},
+          // The entry's env and the server's credential, in bubblewrap's options (read from a
+          // descriptor, never its command line).
+          credentialEnv: { ...entry.server.env, ...t.credentialEnv },
           readOnly: options.readOnly,
           hidden: options.hidden,
         });

@@ -2,7 +2,7 @@
 // placeholder for each, which is all the sandbox ever sees; the session CA whose leaves let the
 // proxy read the HTTPS it must inspect; and the guard that puts real values in place on the way
 // out and refuses leaks. Values stay in this process's memory: never in argv, files, audit or
-// output.
+// output (the session's MCP gateway takes them from here, for its servers and its scan).
 
 import type { AuditRecord, RecordContext } from '@perimeter/audit';
 import { lifecycleRecord } from '@perimeter/audit';
@@ -33,6 +33,11 @@ export interface SessionCredentials {
   readonly records: readonly AuditRecord[];
   /** Bindings left out because the store does not hold their secret. */
   readonly missing: readonly { readonly binding: string; readonly secret: string }[];
+  /**
+   * The real values the store holds of the secrets the policy binds, by secret name: for the
+   * session's MCP gateway (its servers' credentials, its secret scan), so the store is read once.
+   */
+  readonly secrets: ReadonlyMap<string, string>;
 }
 
 export function sessionCredentials(
@@ -122,5 +127,6 @@ export function sessionCredentials(
     trust: { caPem: ca.certPem, bundlePem: mergedBundle(ca.certPem) },
     records,
     missing,
+    secrets: values,
   };
 }

@@ -6,12 +6,31 @@
 // Ids `mcp-threat-NN` are the threat rows of research/mcp-gateways.md §5.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server as TcpServer } from 'node:net';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import type { IncomingHttpHeaders } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { connect, createServer, type AddressInfo, type Server as TcpServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import type { AuditRecord } from '@perimeter/audit';
+import { createEgressProxy, createSessionCa, type SessionCa } from '@perimeter/egress';
+import {
+  Gateway,
+  PinStore,
+  boundValues,
+  listenHttp,
+  remoteServerPolicy,
+  tunnelFetch,
+  upstreamSpecs,
+} from '@perimeter/mcp';
+import { compilePolicy, createEngine, loadPolicies } from '@perimeter/policy';
 import { REPO_ROOT, tempDir, writeFile } from './cli-harness.js';
 import { BIN, SANDBOX_SKIP } from './sandbox-harness.js';
 import { spawnSync } from 'node:child_process';
@@ -222,6 +241,123 @@ void describe('stdio MCP servers run in a sandbox of their own', () => {
   );
 });
 
+/** `perimeter secret set NAME` with the value on standard input, in the test's state directory. */
+function storeSecret(p: Place, name: string, value: string): void {
+  const r = spawnSync(process.execPath, [BIN, 'secret', 'set', name], {
+    input: `${value}\n`,
+    env: { ...process.env, XDG_STATE_HOME: p.state, HOME: p.home, PERIMETER_SECRET_KEY_BACKEND: 'file' },
+    encoding: 'utf8',
+    timeout: TIMEOUT,
+  });
+  assert.equal(r.status, 0, r.stderr);
+}
+
+/** The host's processes whose command line holds `text` (those this user may read). */
+function commandLinesHolding(text: string): string[] {
+  const out: string[] = [];
+  for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      const line = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (line.includes(text)) out.push(`${pid}: ${line.split('\0').join(' ')}`);
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return out;
+}
+
+const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+/** A probe server named `id` with the credential `credential`, as a catalog entry. */
+const probeEntry = (id: string, credential: string): string =>
+  `    - id: ${id}
+      command: [${NODE}, ${JSON.stringify(PROBE)}]
+      env: { PROBE_GIVEN: from-the-catalog }
+      credential: ${credential}
+      sandbox: { read: [${JSON.stringify(`${REPO_ROOT.replace(/\/$/, '')}/**`)}] }`;
+
+function credentialPolicy(p: Place): string {
+  return writeFile(
+    p.dir,
+    'credential.yaml',
+    `apiVersion: perimeter/v1
+kind: Policy
+metadata: { name: mcp-credential-test, layer: org }
+filesystem:
+  default: deny
+  allow:
+    - { id: workspace, paths: ["\${workspace}/**"], access: rw }
+    - { id: system, paths: [/usr/**, /bin/**, /lib/**, /lib64/**, /etc/**], access: read }
+    - { id: perimeter, paths: [${JSON.stringify(`${REPO_ROOT.replace(/\/$/, '')}/**`)}], access: read }
+credentials:
+  - { id: probe-token, secret: probe-secret, env: PROBE_TOKEN }
+  - { id: gone-token, secret: never-stored, env: GONE_TOKEN }
+mcp:
+  pinning: tofu
+  servers:
+${probeEntry('probe', 'probe-token')}
+${probeEntry('absent', 'gone-token')}
+  allow:
+    - { id: all, server: "*" }
+`,
+  );
+}
+
+const CREDENTIAL = 'probe-credential-1e6b93d70c4a5f28';
+
+void describe("a stdio server's credential, from the secret store into its sandbox", () => {
+  void it(
+    'the server finds the value in the variable its binding names, in no command line, audit event or answer; a server whose secret is missing is unavailable, and the other serves',
+    BOUND,
+    async (t) => {
+      const p = place(t);
+      storeSecret(p, 'probe-secret', CREDENTIAL);
+      const { client, stderr } = await connectGateway(t, p, credentialPolicy(p));
+      const call = async (action: string, target: string): Promise<string> => {
+        const r = await client.callTool({ name: 'probe__probe', arguments: { action, target } }, undefined, {
+          timeout: TIMEOUT,
+        });
+        return (r.content as { text: string }[])[0]?.text ?? '';
+      };
+      assert.deepEqual(
+        (await client.listTools(undefined, { timeout: TIMEOUT })).tools.map((x) => x.name),
+        ['probe__probe'],
+      );
+      assert.equal(await call('env-sha256', 'PROBE_TOKEN'), sha256(CREDENTIAL));
+      assert.equal(await call('env', 'PROBE_GIVEN'), 'from-the-catalog', "the entry's env is given too");
+      assert.equal(await call('env', 'GONE_TOKEN'), '(unset)', "another server's credential is not");
+      // mcp-threat-05: the server's own credential, echoed back, never reaches the agent.
+      assert.match(
+        await call('env', 'PROBE_TOKEN'),
+        /Perimeter withheld this result: it carried the real value of credential "probe-token"/,
+      );
+      assert.deepEqual(commandLinesHolding(CREDENTIAL), [], 'the value is on no command line of the host');
+      assert.match(
+        stderr(),
+        /perimeter mcp: absent is unavailable: the secret never-stored of its credential "gone-token" is not in the secret store \(add it with: perimeter secret set never-stored\)/,
+      );
+      await client.close();
+
+      const all = events(p);
+      const use = all.filter((e) => e.type === 'credential.use');
+      assert.deepEqual(
+        use.map((e) => [e.decision, e.outcome?.mcp_server, e.outcome?.credential, e.outcome?.locations]),
+        [['allow', 'probe', 'probe-token', 'env:PROBE_TOKEN']],
+      );
+      const down = all.filter((e) => e.type === 'mcp.server.unavailable');
+      assert.deepEqual(
+        down.map((e) => [e.outcome?.server, e.outcome?.credential]),
+        [['absent', 'gone-token']],
+      );
+      assert.ok(
+        all.some((e) => e.type === 'mcp.server.spawn' && e.outcome?.isolation === 'sandbox'),
+        'the server ran in its sandbox',
+      );
+      assert.ok(!readFileSync(p.audit, 'utf8').includes(CREDENTIAL), 'no value reaches the spool');
+    },
+  );
+});
+
 void describe('remote servers are reached through the egress proxy', () => {
   void it(
     'mcp-threat-09: a catalog URL that points at the metadata service is refused by the guard and audited',
@@ -251,6 +387,222 @@ mcp:
         assert.equal(e.decision, 'deny');
         assert.equal(e.outcome?.mcp_server, 'metadata');
       }
+    },
+  );
+});
+
+/**
+ * A remote MCP server over https (the SDK's own Streamable HTTP server transport on node:https, a
+ * certificate from a CA made here) on 127.0.0.1: it remembers the headers of every request, and
+ * its tool `whoami` answers with the Authorization it was sent.
+ */
+async function httpsUpstream(
+  t: TestContext,
+  ca: SessionCa,
+): Promise<{ port: number; seen: IncomingHttpHeaders[] }> {
+  const seen: IncomingHttpHeaders[] = [];
+  const server = createHttpsServer(
+    { SNICallback: (name, done) => done(null, ca.contextFor(name)) },
+    (req, res) => {
+      seen.push(req.headers);
+      if (req.method !== 'POST') {
+        res.writeHead(405).end();
+        return;
+      }
+      const mcp = new Server({ name: 'remote-https', version: '1.0.0' }, { capabilities: { tools: {} } });
+      mcp.setRequestHandler(ListToolsRequestSchema, () => ({
+        tools: [
+          { name: 'ping', description: 'Answers pong.', inputSchema: { type: 'object', properties: {} } },
+          {
+            name: 'whoami',
+            description: 'Says which Authorization header reached this server.',
+            inputSchema: { type: 'object', properties: {} },
+          },
+        ],
+      }));
+      mcp.setRequestHandler(CallToolRequestSchema, (call) => ({
+        content: [
+          {
+            type: 'text',
+            text:
+              call.params.name === 'ping' ? 'pong' : `authorization: ${req.headers.authorization ?? 'none'}`,
+          },
+        ],
+      }));
+      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+      res.on('close', () => {
+        void transport.close();
+        void mcp.close();
+      });
+      mcp
+        .connect(transport)
+        .then(() => transport.handleRequest(req, res))
+        .catch(() => res.destroy());
+    },
+  );
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', () => ok()));
+  t.after(
+    () =>
+      new Promise<void>((done) => {
+        server.closeAllConnections();
+        server.close(() => done());
+      }),
+  );
+  return { port: (server.address() as AddressInfo).port, seen };
+}
+
+void describe('a remote https server through the egress tunnel, with its credential', () => {
+  void it(
+    "mcp-threat-07: the bound credential's header reaches the upstream on every request, the client's token never does, and the value never reaches the client",
+    { timeout: 2 * TIMEOUT },
+    async (t) => {
+      const dir = tempDir(t);
+      const value = 'remote-credential-5c0e97d4b1a2f836';
+      const clientToken = 'gateway-token-2b7d0c9e4f1a8356e0d2';
+      const ca = createSessionCa({ commonName: 'Perimeter test remote MCP root' });
+      const upstream = await httpsUpstream(t, ca);
+      const url = `https://localhost:${upstream.port}/mcp`;
+      const loaded = loadPolicies([
+        {
+          file: 'remote.yaml',
+          text: `apiVersion: perimeter/v1
+kind: Policy
+metadata: { name: mcp-remote-credential-test, layer: org }
+credentials:
+  - { id: remote-token, secret: remote-secret, env: REMOTE_TOKEN }
+mcp:
+  pinning: tofu
+  servers:
+    - { id: remote, url: "${url}", credential: remote-token }
+  allow:
+    - { id: remote-all, server: remote }
+`,
+        },
+      ]);
+      assert.deepEqual(
+        loaded.diagnostics.filter((d) => d.severity === 'error'),
+        [],
+      );
+      const context = { home: dir, workspace: dir };
+      const engine = createEngine(
+        loaded.policies.map((l) => l.policy),
+        { context },
+      );
+      const events: AuditRecord[] = [];
+      const audit = (r: AuditRecord): void => void events.push(r);
+      // One read of the store, as perimeter mcp makes it: the server's header and the scan's values.
+      const secrets = new Map([['remote-secret', value]]);
+      const [spec] = upstreamSpecs(engine.mcpServers(), { workspace: dir, engine, secrets });
+      const [entry] = engine.mcpServers();
+      assert.ok(spec?.transport.kind === 'http' && entry);
+
+      // The server's own egress proxy, as mcp-sandbox.ts makes it: its URL's host and port only.
+      const { policy } = compilePolicy(remoteServerPolicy(entry.server));
+      const over = new AbortController();
+      const proxyToken = 'proxy-token-9e1c4b7a0d2f5836';
+      const proxy = createEgressProxy({
+        engine: createEngine([policy], { context }),
+        sessionId: 'remote-https',
+        token: proxyToken,
+        signal: over.signal,
+        audit: (r) => audit({ ...r, outcome: { ...(r.outcome ?? {}), mcp_server: 'remote' } }),
+        // localhost is this machine's loopback, whatever the resolver's order of families.
+        resolver: () => Promise.resolve(['127.0.0.1']),
+      });
+      const socket = join(dir, 'http.sock');
+      await new Promise<void>((ok) => proxy.listen(socket, () => ok()));
+      t.after(() => {
+        over.abort();
+        return new Promise<void>((done) => proxy.close(() => done()));
+      });
+      // The test's CA is trusted by this tunnel alone: nothing else in the process trusts it.
+      const fetch = tunnelFetch(() => connect(socket), proxyToken, { ca: ca.certPem });
+      const gateway = new Gateway({
+        engine,
+        servers: [{ ...spec, transport: { ...spec.transport, fetch } }],
+        pins: new PinStore(join(dir, 'pins.json')),
+        audit,
+        context: { sessionId: 'remote-https' },
+        credentials: boundValues(engine, secrets),
+      });
+      const served = await listenHttp(gateway, { host: '127.0.0.1', port: 0, token: clientToken });
+      t.after(async () => {
+        await served.close();
+        await gateway.close();
+      });
+
+      const transport = new StreamableHTTPClientTransport(new URL(served.url), {
+        requestInit: { headers: { Authorization: `Bearer ${clientToken}` } },
+      });
+      const client = new Client({ name: 'remote-credential-test', version: '1.0.0' });
+      await client.connect(transport, { timeout: TIMEOUT });
+      // Everything the client is told, from here on.
+      const told: string[] = [];
+      const deliver = transport.onmessage;
+      transport.onmessage = (message) => {
+        told.push(JSON.stringify(message));
+        deliver?.(message);
+      };
+      try {
+        assert.deepEqual(
+          (await client.listTools(undefined, { timeout: TIMEOUT })).tools.map((x) => x.name).sort(),
+          ['remote__ping', 'remote__whoami'],
+        );
+        const pong = await client.callTool({ name: 'remote__ping', arguments: {} }, undefined, {
+          timeout: TIMEOUT,
+        });
+        assert.deepEqual(pong.content, [{ type: 'text', text: 'pong' }]);
+        // The upstream echoes the credential it received: the result is withheld (mcp-threat-05).
+        const whoami = await client.callTool({ name: 'remote__whoami', arguments: {} }, undefined, {
+          timeout: TIMEOUT,
+        });
+        assert.match(
+          JSON.stringify(whoami.content),
+          /Perimeter withheld this result: it carried the real value of credential \\"remote-token\\"/,
+        );
+      } finally {
+        await client.close();
+      }
+
+      assert.ok(
+        upstream.seen.length >= 3,
+        `initialize, list and calls reached the upstream: ${upstream.seen.length}`,
+      );
+      for (const headers of upstream.seen) {
+        assert.equal(headers.authorization, `Bearer ${value}`, "the binding's header, on every request");
+        assert.ok(!JSON.stringify(headers).includes(clientToken), "the client's token never");
+      }
+      assert.ok(told.length > 0);
+      assert.ok(!told.some((m) => m.includes(value)), 'the client is never told the value');
+
+      const use = events.filter((e) => e.type === 'credential.use');
+      assert.equal(use.length, 1, 'one use: the one connection');
+      assert.equal(use[0]?.decision, 'allow');
+      assert.equal(use[0]?.request?.resource, `remote-secret → localhost:${upstream.port}`);
+      assert.deepEqual(use[0]?.outcome, {
+        credential: 'remote-token',
+        mcp_server: 'remote',
+        locations: 'header:authorization',
+      });
+      assert.ok(
+        events.some(
+          (e) =>
+            e.request?.surface === 'network' &&
+            e.decision === 'allow' &&
+            e.request.resource === `localhost:${upstream.port}` &&
+            e.outcome?.mcp_server === 'remote',
+        ),
+        `the tunnel was decided by the egress proxy: ${JSON.stringify(events.filter((e) => e.request?.surface === 'network'))}`,
+      );
+      assert.ok(!JSON.stringify(events).includes(value), 'no audit event holds the value');
+
+      // Trusted for that connection only: the same tunnel without the CA, and the process's own
+      // fetch, both refuse the certificate.
+      const untrusted = tunnelFetch(() => connect(socket), proxyToken);
+      await assert.rejects(untrusted(url, { method: 'POST', body: '{}' }), /certificate/i);
+      await assert.rejects(globalThis.fetch(url, { method: 'POST', body: '{}' }), (e: Error) =>
+        /certificate/i.test(String((e.cause as Error | undefined)?.message ?? e.message)),
+      );
     },
   );
 });
@@ -307,6 +659,51 @@ await c.close();
       ])
         assert.ok(types.includes(type), `${type} in ${types.join(',')}`);
       assert.ok(types.indexOf('mcp.result') < types.indexOf('session.end'));
+    },
+  );
+  void it(
+    "the session's servers get their credentials from the values perimeter run read; the agent holds only the placeholder",
+    BOUND,
+    (t) => {
+      const p = place(t);
+      storeSecret(p, 'probe-secret', CREDENTIAL);
+      const script = join(p.workspace, 'agent.mjs');
+      writeFileSync(
+        script,
+        `import { Client } from ${JSON.stringify(join(REPO_ROOT, 'node_modules/@modelcontextprotocol/sdk/dist/esm/client/index.js'))};
+import { StreamableHTTPClientTransport } from ${JSON.stringify(join(REPO_ROOT, 'node_modules/@modelcontextprotocol/sdk/dist/esm/client/streamableHttp.js'))};
+const c = new Client({ name: 'agent', version: '1' });
+await c.connect(new StreamableHTTPClientTransport(new URL(process.env.PERIMETER_MCP_URL), { requestInit: { headers: { Authorization: 'Bearer ' + process.env.PERIMETER_MCP_TOKEN } } }));
+console.log('tools', (await c.listTools()).tools.map((x) => x.name).join(','));
+const r = await c.callTool({ name: 'probe__probe', arguments: { action: 'env-sha256', target: 'PROBE_TOKEN' } });
+console.log('server holds', r.content[0].text);
+console.log('agent holds', (process.env.PROBE_TOKEN ?? '').slice(0, 8));
+await c.close();
+`,
+      );
+      const r = spawnSync(
+        process.execPath,
+        [BIN, 'run', '--policy', credentialPolicy(p), '--audit', p.audit, '--', process.execPath, script],
+        {
+          cwd: p.workspace,
+          encoding: 'utf8',
+          timeout: TIMEOUT,
+          env: { ...process.env, XDG_STATE_HOME: p.state, HOME: p.home, NO_COLOR: '1' },
+        },
+      );
+      assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+      assert.match(r.stdout, /^tools probe__probe$/m);
+      assert.match(r.stdout, new RegExp(`^server holds ${sha256(CREDENTIAL)}$`, 'm'));
+      assert.match(r.stdout, /^agent holds pmtr_ph_$/m, 'the agent has the placeholder, not the value');
+      assert.match(
+        r.stderr,
+        /perimeter: the MCP server absent is unavailable: the secret never-stored of its credential "gone-token" is not in the secret store/,
+      );
+      assert.ok(!`${r.stdout}${r.stderr}`.includes(CREDENTIAL));
+      const use = events(p).filter((e) => e.type === 'credential.use' && e.outcome?.mcp_server === 'probe');
+      assert.equal(use.length, 1);
+      assert.equal(use[0]?.outcome?.locations, 'env:PROBE_TOKEN');
+      assert.ok(!readFileSync(p.audit, 'utf8').includes(CREDENTIAL), 'no value reaches the spool');
     },
   );
 });

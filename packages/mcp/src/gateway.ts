@@ -8,7 +8,8 @@
 // announced to the clients with list_changed. A tool the agent may not use and a tool that does not
 // exist fail the same way. No text of an agent's request or of an
 // upstream (argument keys, an error, a server's standard error) reaches the audit or the agent
-// unredacted.
+// unredacted. A server's own credential (catalog.ts puts it in place) is recorded as the egress
+// proxy records an injection, `credential.use`, at each start or connection, never its value.
 
 import type { AuditRecord, RecordContext } from '@perimeter/audit';
 import { alertRecord, decisionRecord, lifecycleRecord } from '@perimeter/audit';
@@ -43,6 +44,7 @@ import {
 } from './pins.js';
 import { scanDefinition, type PoisoningFinding } from './poisoning.js';
 import { scanValue, withoutCredentials, type SecretScan } from './secrets.js';
+import type { ServerCredential } from './server-credential.js';
 import { Upstream, type ListKind, type UpstreamSpec } from './upstream.js';
 import { uriTemplate, UriTemplateError, type UriTemplate } from './uri-template.js';
 
@@ -207,13 +209,16 @@ export class Gateway {
           onEvent: (id, event, detail) => {
             // A server that crashed or came back may list something else.
             if (event === 'crash' || event === 'ready') for (const kind of LIST_KINDS) this.stale.add(kind);
+            const credential = this.catalog.get(id)?.server.credential;
             this.record(
               lifecycleRecord(`mcp.server.${event}`, this.options.context, {
                 server: id,
+                ...(credential !== undefined ? { credential } : {}),
                 ...this.redactedDetail(detail),
               }),
             );
           },
+          onCredential: (id, credential) => this.recordCredential(id, credential),
           onListChanged: (_id, kind) => {
             this.stale.add(kind);
             if (kind === 'resources') this.stale.add('templates');
@@ -1225,6 +1230,25 @@ export class Gateway {
         category: 'execution',
       }),
     );
+  }
+
+  /**
+   * A server's credential put in place (or refused), as the egress proxy records a credential's
+   * use: the decision on the secret toward the server, the binding, where the value went; never
+   * the value.
+   */
+  private recordCredential(server: string, c: ServerCredential): void {
+    const r = decisionRecord(c.decision, c.request, this.options.context);
+    const isGiven = c.decision.decision === 'allow';
+    this.record({
+      ...r,
+      ...(isGiven ? { severity: 'info' as const } : {}),
+      outcome: {
+        credential: c.binding,
+        mcp_server: server,
+        ...(isGiven ? { locations: c.location } : {}),
+      },
+    });
   }
 
   private withAgent(session: Session, record: AuditRecord): AuditRecord {

@@ -23,6 +23,12 @@ export { scanDefinition, type OtherTools, type PoisoningFinding, type PoisoningK
 export { listenHttp, type HttpListenOptions, type HttpListener } from './http.js';
 export { upstreamSpecs, CatalogError, type CatalogContext } from './catalog.js';
 export { scanValue, type SecretScan } from './secrets.js';
+export {
+  boundValues,
+  serverCredential,
+  type CredentialOutcome,
+  type ServerCredential,
+} from './server-credential.js';
 export { ProcessTransport, type ServerProcess } from './process-transport.js';
 export { tunnelFetch, TunnelRefused, type TunnelFetchOptions } from './tunnel-fetch.js';
 export {

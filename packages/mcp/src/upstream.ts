@@ -1,6 +1,8 @@
 // One upstream MCP server, kept warm: connected once and reused by every call, its lists cached
 // until it says they changed, restarted with backoff when it dies. A dead upstream fails only its
 // own calls. The command line and environment come from the policy catalog, never from a request.
+// One that cannot be started at all (its credential cannot be given) stays unavailable, with its
+// reason, and is never tried.
 
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
@@ -8,6 +10,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { FetchLike, Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { ProcessTransport, type ServerProcess } from './process-transport.js';
+import type { ServerCredential } from './server-credential.js';
 import {
   PromptListChangedNotificationSchema,
   ResourceListChangedNotificationSchema,
@@ -27,6 +30,11 @@ export type UpstreamTransport =
       readonly command: string;
       readonly args: readonly string[];
       readonly env: Readonly<Record<string, string>>;
+      /**
+       * The variables that hold the server's credential (in `env` too), for a launcher that builds
+       * the environment itself (its sandbox): host memory and that environment only.
+       */
+      readonly credentialEnv?: Readonly<Record<string, string>>;
       readonly cwd?: string;
       /**
        * Starts the server process itself (its sandbox around the command); without it the command
@@ -39,6 +47,7 @@ export type UpstreamTransport =
   | {
       readonly kind: 'http';
       readonly url: URL;
+      /** Sent on every request to the server: its credential's header, nothing of the client's. */
       readonly headers: Readonly<Record<string, string>>;
       /** How to reach it (the egress proxy's tunnel); default: the global fetch, directly. */
       readonly fetch?: FetchLike;
@@ -47,6 +56,10 @@ export type UpstreamTransport =
 export interface UpstreamSpec {
   readonly id: string;
   readonly transport: UpstreamTransport;
+  /** The credential the server is given (never its value), audited at each start or connection. */
+  readonly credential?: ServerCredential;
+  /** Why the server cannot be started or reached at all: it is unavailable, and never tried. */
+  readonly unavailable?: string;
 }
 
 export type UpstreamEvent = 'spawn' | 'ready' | 'crash' | 'unavailable';
@@ -69,6 +82,11 @@ export interface UpstreamHooks {
    * for resource templates too.
    */
   onListChanged(id: string, kind: ListKind): void;
+  /**
+   * The server is about to be started or connected with its credential (or, when the policy did
+   * not allow it, would have been): once per attempt, before the value goes anywhere.
+   */
+  onCredential?(id: string, credential: ServerCredential): void;
 }
 
 export class UpstreamUnavailable extends Error {}
@@ -92,6 +110,8 @@ export class Upstream {
   private restartTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private lastError = '';
+  /** A server that is never started (spec.unavailable) has said so. */
+  private hasSaidUnavailable = false;
   private readonly cache = new Map<ListKind, Promise<unknown[]>>();
 
   constructor(
@@ -115,6 +135,17 @@ export class Upstream {
   /** The connected client; connects (once, shared by concurrent callers) when there is none. */
   connect(): Promise<Client> {
     if (this.closed) return Promise.reject(new UpstreamUnavailable(`${this.id} is shut down`));
+    const never = this.spec.unavailable;
+    if (never !== undefined) {
+      // Said once (the credential's refused use with it), not at every listing that finds it so.
+      if (!this.hasSaidUnavailable) {
+        this.hasSaidUnavailable = true;
+        this.lastError = never;
+        if (this.spec.credential) this.hooks.onCredential?.(this.id, this.spec.credential);
+        this.hooks.onEvent(this.id, 'unavailable', { reason: never });
+      }
+      return Promise.reject(new UpstreamUnavailable(`the MCP server ${this.id} is unavailable: ${never}`));
+    }
     if (this.client) return Promise.resolve(this.client);
     this.connecting ??= this.open().finally(() => {
       this.connecting = undefined;
@@ -226,6 +257,7 @@ export class Upstream {
     client.setNotificationHandler(PromptListChangedNotificationSchema, dropped('prompts'));
     client.setNotificationHandler(ResourceListChangedNotificationSchema, dropped('resources'));
     const t = this.spec.transport;
+    if (this.spec.credential) this.hooks.onCredential?.(this.id, this.spec.credential);
     try {
       if (t.kind === 'stdio') {
         // The server's own diagnostics are kept short and go nowhere near the agent's stream.

@@ -165,7 +165,12 @@ function buildSchemas() {
         .describe('A stdio server: the command and its arguments.'),
       url: z.string().optional().describe('A Streamable HTTP server: its https URL.'),
       env: z.record(z.string(), z.string()).optional().describe('Environment for a stdio server.'),
-      credential: z.string().optional().describe('The id of a credential binding injected into this server.'),
+      credential: z
+        .string()
+        .optional()
+        .describe(
+          "The id of a credential binding whose secret this server is given: a stdio server in the variable the binding's `env` names (inside its sandbox), a remote server in the header its `inject` names (default `Authorization: Bearer {secret}`), over https only. A secret the store does not hold, or a use the policy denies, leaves the server unavailable.",
+        ),
       sandbox: McpServerSandbox.optional().describe(
         'What a stdio server may reach from its own sandbox. Default: the workspace read-only, no network, a private home directory.',
       ),

@@ -9,6 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { Spool, lifecycleRecord, uuid7, type AuditRecord, type RecordContext } from '@perimeter/audit';
 import {
   approveCommand,
+  boundValues,
   Gateway,
   PinStore,
   PinStoreError,
@@ -16,7 +17,6 @@ import {
   upstreamSpecs,
   type UpstreamSpec,
 } from '@perimeter/mcp';
-import type { KnownValue } from '@perimeter/detect';
 import { createEngine, type Engine, type McpCatalogEntry } from '@perimeter/policy';
 import { BRIDGE_PORTS, BWRAP_PATH } from '@perimeter/sandbox';
 import { UpstreamSandboxError, sandboxUpstreams, type SandboxedUpstreams } from '../mcp-sandbox.js';
@@ -77,7 +77,6 @@ export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
       'the policy declares no MCP servers, so the gateway would serve nothing',
       'declare them under mcp.servers (docs/mcp.md), then allow their tools under mcp.allow',
     );
-  const specs = upstreamSpecs(catalog, { workspace: context.workspace });
 
   // Everything that can refuse the command line is checked before an upstream starts or the spool
   // opens: a refusal after that point would leave the upstreams running and the process hanging.
@@ -89,8 +88,10 @@ export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
   // A damaged pin store would fail every listing; say so now rather than serve nothing.
   const pins = pinStore();
   pinStoreAnswer(() => pins.snapshot());
-  // So is a secret store that cannot be read, when the policy binds credentials.
-  const credentials = boundCredentials(engine);
+  // So is a secret store that cannot be read, when the policy binds credentials. It is read once:
+  // the servers' credentials and the secret scan's known values both come from what it held.
+  const secrets = storedSecrets(engine);
+  const specs = upstreamSpecs(catalog, { workspace: context.workspace, engine, secrets });
 
   const sessionId = uuid7();
   const auditPath = resolve(stringFlag(p, 'audit') ?? join(sessionsDir(), `${sessionId}.jsonl`));
@@ -127,12 +128,20 @@ export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
     pins,
     audit,
     context: ctx,
-    credentials,
+    credentials: boundValues(engine, secrets),
   });
   await gateway.start();
   const down = gateway.upstreams.filter((u) => !u.isReady);
   for (const u of down)
-    say.err(paint(say, 'yellow', `perimeter mcp: ${u.id} is unavailable (${u.problem}); retrying`));
+    say.err(
+      paint(
+        say,
+        'yellow',
+        u.spec.unavailable !== undefined
+          ? `perimeter mcp: ${u.id} is unavailable: ${u.spec.unavailable}`
+          : `perimeter mcp: ${u.id} is unavailable (${u.problem}); retrying`,
+      ),
+    );
 
   const finish = async (): Promise<number> => {
     await gateway.close();
@@ -239,6 +248,8 @@ async function serverSandboxes(
 
 /** The session's gateway, started by `perimeter run` when the policy has an MCP catalog. */
 export interface SessionGateway {
+  /** Servers that will not start (a credential that cannot be given), with the reason of each. */
+  readonly unavailable: readonly { readonly server: string; readonly reason: string }[];
   /** Closes the endpoint, the upstreams and their sandboxes. */
   close(): Promise<void>;
 }
@@ -258,14 +269,17 @@ export async function startSessionGateway(o: {
   readonly audit: (r: AuditRecord) => void;
   readonly context: RecordContext;
   readonly readOnly: readonly string[];
-  /** The bound credentials' real values, when the caller holds them already; else read from the store. */
-  readonly credentials?: readonly KnownValue[];
+  /**
+   * The real values of the bound secrets the store holds, by secret name, as the session read them
+   * (the gateway does not read the store again): its servers' credentials, and what the secret
+   * scan keeps from the agent.
+   */
+  readonly secrets: ReadonlyMap<string, string>;
 }): Promise<SessionGateway> {
   const catalog = o.engine.mcpServers();
-  const specs = upstreamSpecs(catalog, { workspace: o.workspace });
+  const specs = upstreamSpecs(catalog, { workspace: o.workspace, engine: o.engine, secrets: o.secrets });
   const pins = pinStore();
   pinStoreAnswer(() => pins.snapshot());
-  const credentials = o.credentials ?? boundCredentials(o.engine);
   const sandboxes = await serverSandboxes(catalog, specs, o);
   const gateway = new Gateway({
     engine: o.engine,
@@ -273,7 +287,7 @@ export async function startSessionGateway(o: {
     pins,
     audit: o.audit,
     context: o.context,
-    credentials,
+    credentials: boundValues(o.engine, o.secrets),
   });
   let http;
   try {
@@ -291,6 +305,9 @@ export async function startSessionGateway(o: {
   }
   void gateway.start();
   return {
+    unavailable: specs.flatMap((s) =>
+      s.unavailable === undefined ? [] : [{ server: s.id, reason: s.unavailable }],
+    ),
     close: async () => {
       await http.close();
       await gateway.close();
@@ -300,20 +317,17 @@ export async function startSessionGateway(o: {
 }
 
 /**
- * The real values of the credentials the policy binds, by binding id, from the secret store (only
- * what the policy binds is read; a secret the store does not hold has no value to match). The
- * agent only ever holds placeholders, so the gateway refuses one of these in tool arguments and
- * keeps it out of results, in audit mode too. A store that cannot be read refuses the start, as
+ * The real values of the secrets the policy binds, by secret name, from the secret store (only what
+ * the policy binds is read; a secret the store does not hold is absent, and a server whose
+ * credential needs it is unavailable). The gateway gives them to the servers whose entries name
+ * their bindings, refuses one in tool arguments (the agent only ever holds placeholders) and keeps
+ * it out of results, in audit mode too. A store that cannot be read refuses the start, as
  * `perimeter run` does.
  */
-function boundCredentials(engine: Engine): KnownValue[] {
+function storedSecrets(engine: Engine): Map<string, string> {
   const bindings = engine.credentialBindings();
-  if (bindings.length === 0) return [];
-  const values = openSecretStore().getMany([...new Set(bindings.map((b) => b.secret))]);
-  return bindings.flatMap((b) => {
-    const value = values.get(b.secret);
-    return value === undefined ? [] : [{ id: b.ref.rule, value }];
-  });
+  if (bindings.length === 0) return new Map();
+  return openSecretStore().getMany([...new Set(bindings.map((b) => b.secret))]);
 }
 
 /** The bearer token: read from --token-file, else a fresh random one written (0600) to the state directory. */

@@ -320,7 +320,11 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
           audit: record,
           context: ctx,
           readOnly: loaded.files.map((f) => resolve(f)),
+          // The values read above: the gateway does not read the secret store a second time.
+          secrets: credentials.secrets,
         });
+        for (const u of gateway.unavailable)
+          ui.err(`perimeter: the MCP server ${u.server} is unavailable: ${u.reason}`);
       }
       review = snapshotReview(workspace, prepared.plan.gitDirs);
     });
