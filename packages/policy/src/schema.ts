@@ -181,7 +181,7 @@ function buildSchemas() {
         )
         .optional()
         .describe(
-          'Approved tool definitions, by tool name: the SHA-256 of the canonical full definition (`perimeter mcp pins list` prints them). A pinned tool whose definition differs is hidden and its calls denied.',
+          'Approved definitions, by key: a tool by its name, a prompt as `prompt:NAME`, a resource as `resource:URI`, a resource template as `template:URI_TEMPLATE`; each the SHA-256 of the canonical full definition (`perimeter mcp pins list` prints them). A pinned definition that differs is hidden and its use denied.',
         ),
     })
     .superRefine((value, ctx) => {
@@ -276,13 +276,13 @@ function buildSchemas() {
       .enum(['approve', 'tofu'])
       .optional()
       .describe(
-        'A tool no pin covers yet: `approve` hides it until `perimeter mcp pins approve`; `tofu` trusts its first definition and pins that. Drift from a pin is always hidden. Defaults to approve; the strictest policy that says wins.',
+        'A tool, prompt, resource or resource template no pin covers yet: `approve` hides it until `perimeter mcp pins approve`; `tofu` trusts its first definition and pins that. Drift from a pin is always hidden. Defaults to approve; the strictest policy that says wins.',
       ),
     secrets: z
       .enum(['block', 'redact'])
       .optional()
       .describe(
-        'What the gateway does with a secret in tool arguments or results: block the call or result, or redact the secret. Defaults to block; the strictest policy that says wins.',
+        'What the gateway does with a secret in tool arguments or results: block the call or result, or redact the secret. Defaults to block; the strictest policy that says wins. When every policy in force is in audit mode a finding is only recorded; the real value of a credential the policy binds is refused in every mode.',
       ),
     auditArguments: z
       .boolean()
