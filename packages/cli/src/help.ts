@@ -300,33 +300,37 @@ Examples:
   perimeter mcp --policy examples/mcp.yaml --listen 127.0.0.1:8808
   claude mcp add perimeter -- perimeter mcp --policy examples/mcp.yaml`,
 
-  'mcp pins': `perimeter mcp pins — tool definitions, approved and held back
+  'mcp pins': `perimeter mcp pins — MCP definitions, approved and held back
 
 Usage: perimeter mcp pins <list|approve> [options]
 
-Run "perimeter mcp pins <command> --help" for each command.`,
+Tools, prompts, resources and resource templates are pinned alike. Run "perimeter mcp pins
+<command> --help" for each command.`,
 
   'mcp pins list': `perimeter mcp pins list — what is approved and what waits for approval
 
 Usage: perimeter mcp pins list [--json]
 
-Lists the tool definitions the gateway holds back (new under pinning: approve, changed since
-they were pinned, or quarantined for poisoning), with what changed, and the approved pins.
+Lists the definitions the gateway holds back (new under pinning: approve, changed since they
+were pinned, or quarantined for poisoning), with what changed and the command that approves
+each, and the approved pins.
 
 Options:
   --json    print the pin store as JSON`,
 
-  'mcp pins approve': `perimeter mcp pins approve — approve a held tool definition
+  'mcp pins approve': `perimeter mcp pins approve — approve a held definition
 
-Usage: perimeter mcp pins approve SERVER [TOOL] [--hash sha256:…]
+Usage: perimeter mcp pins approve SERVER [KEY] [--hash sha256:…]
 
-Approves exactly the definition the gateway saw and held (all of SERVER's held tools when no
-TOOL is named). With --hash, the approval holds only if the held definition has that hash. A
-running gateway shows the tool at the next tools/list.
+Approves exactly the definition the gateway saw and held (all of SERVER's held definitions when
+no KEY is named). KEY is a tool's name, prompt:NAME, resource:URI or template:URI_TEMPLATE. With
+--hash, the approval holds only if the held definition has that hash. Running gateways announce
+it to their clients (list_changed) within a second.
 
 Examples:
   perimeter mcp pins list
-  perimeter mcp pins approve filesystem write_file`,
+  perimeter mcp pins approve filesystem write_file
+  perimeter mcp pins approve everything prompt:simple_prompt`,
 
   secret: `perimeter secret — the local secret store
 

@@ -1087,7 +1087,7 @@ void describe('perimeter mcp fails closed with one clear sentence', { timeout: 1
     const p = place(t);
     const pins = perimeter(p, ['mcp', 'pins']);
     assertRefusal(pins, /"perimeter mcp pins" needs a command: list or approve/);
-    assert.match(pins.stderr, /perimeter mcp pins list; perimeter mcp pins approve SERVER \[TOOL\]/);
+    assert.match(pins.stderr, /perimeter mcp pins list; perimeter mcp pins approve SERVER \[KEY\]/);
     assertRefusal(perimeter(p, ['mcp', 'pins', 'list', 'extra']), /unexpected argument "extra"/);
     assertRefusal(perimeter(p, ['mcp', 'serve']), /unexpected argument "serve"/);
   });

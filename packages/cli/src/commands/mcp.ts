@@ -53,7 +53,7 @@ export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
   if (p.positionals[0] === 'pins')
     throw new UserError(
       `"perimeter mcp pins" needs a command: list or approve`,
-      'perimeter mcp pins list; perimeter mcp pins approve SERVER [TOOL]',
+      'perimeter mcp pins list; perimeter mcp pins approve SERVER [KEY]',
     );
   if (p.positionals.length > 0)
     throw new UserError(`unexpected argument "${p.positionals[0] ?? ''}"`, 'policy files go after --policy');
@@ -411,7 +411,7 @@ export function runMcpPinsApprove(argv: readonly string[], ui: Ui): number {
   if (server === undefined || extra.length > 0)
     throw new UserError(
       'name the server, and optionally one tool',
-      'perimeter mcp pins approve SERVER [TOOL] [--hash sha256:…]',
+      'perimeter mcp pins approve SERVER [KEY] [--hash sha256:…]',
     );
   const done = pinStoreAnswer(() => pinStore().approve(server, tool, stringFlag(p, 'hash')));
   if (done.length === 0) ui.out(`nothing from ${server} is waiting for approval`);
