@@ -6,6 +6,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Transform } from 'node:stream';
 import { promisify } from 'node:util';
 import type { ZlibOptions } from 'node:zlib';
+import { scan } from '@perimeter/detect';
+import { redactedHost } from './credentials.js';
 import { http, zlib } from './lazy-builtins.js';
 
 /** Headers that belong to one hop and are never passed on. */
@@ -42,8 +44,11 @@ export function auditedTarget(target: string): { readonly shown: string; readonl
   const authorityEnd = slash < 0 ? head.length : slash;
   const at = head.lastIndexOf('@', authorityEnd - 1);
   const hasUserInfo = at >= scheme.length;
-  const shown = hasUserInfo ? `${scheme}***${head.slice(at)}` : head;
-  return { shown: `${shown}${cut >= 0 ? `${target[cut]}***` : ''}`.slice(0, 200), hasUserInfo };
+  const shown = `${hasUserInfo ? `${scheme}***${head.slice(at)}` : head}${cut >= 0 ? `${target[cut]}***` : ''}`;
+  // No parser read it, so no part of it is known to be a name: a secret anywhere in it is hidden
+  // (before the cut, so one that straddles it is still found).
+  const findings = scan(shown);
+  return { shown: (findings.length > 0 ? redactedHost(shown, findings) : shown).slice(0, 200), hasUserInfo };
 }
 
 /**

@@ -226,6 +226,9 @@ describe('auditedTarget: what the audit keeps of a target it could not read', ()
     ['http://allowed.test/#frag', 'http://allowed.test/#***', false],
     ['/', '/', false],
     ['', '', false],
+    // A secret in a target no parser reads (sandbox review: it reached the audit whole).
+    ['bad$x.sk_live_4eC39HqLyjWDarjtT1zdp7dc.allowed.test:443', 'bad$x.***.allowed.test:443', false],
+    ['http://AKIAZ7ULQ3HVKXBJ4WQA$.test/', 'http://***$.test/', false],
   ];
   for (const [target, shown, hasUserInfo] of cases) {
     it(`${JSON.stringify(target)} → ${JSON.stringify(shown)}`, () => {
