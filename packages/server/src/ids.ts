@@ -10,6 +10,8 @@ export const ID_PREFIX = {
   user: 'usr',
   group: 'grp',
   policy: 'pol',
+  device: 'dev',
+  invitation: 'inv',
 } as const;
 export type IdKind = keyof typeof ID_PREFIX;
 

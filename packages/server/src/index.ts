@@ -1,8 +1,10 @@
 // @perimeter/server: the control plane. `startServer` runs it; the rest is for the CLI and for
 // tests: the route table and its OpenAPI document, the storage layer (SQLite or PostgreSQL behind
-// one interface) with its migrations, and the roles.
+// one interface) with its migrations, the roles, and the signed-bundle format (the CLI verifies
+// bundles with its own code, importing only these types, so the server never enters its bundle).
 
 export {
+  DEFAULT_DEVICE_SETTINGS,
   startServer,
   ServerStartError,
   type RunningServer,
@@ -29,3 +31,23 @@ export {
   type Role,
   type Permission,
 } from './roles.js';
+export {
+  BUNDLE_FORMAT,
+  BUNDLE_TYPE,
+  effectiveBundle,
+  subjectId,
+  type BundlePayload,
+  type BundlePolicy,
+  type PublishedPolicy,
+} from './effective-bundle.js';
+export { publicJwk, signCompact, thumbprint, type JwsHeader, type PublicJwk } from './jws.js';
+export {
+  ENDORSEMENT_TYPE,
+  KEK_FILE,
+  type EndorsementPayload,
+  type KeySet,
+  type PublishedKey,
+} from './signing-keys.js';
+export { DEVICE_GRANT_TYPE } from './api/login-routes.js';
+export { JOSE_TYPE } from './api/device-routes.js';
+export type { DeviceSettings } from './http/route.js';

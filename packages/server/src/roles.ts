@@ -17,6 +17,9 @@ export const PERMISSIONS = {
   'policies.write': 'create policies and draft revisions, and simulate them',
   'policies.publish': 'publish and roll back policy revisions',
   'events.read': 'read stored audit events',
+  'devices.read': "list devices and the bundle revision each runs, and see a user's effective bundle",
+  'devices.write': 'invite users to enrol devices, and revoke devices',
+  'keys.write': "rotate the organisation's bundle signing key",
 } as const;
 export type Permission = keyof typeof PERMISSIONS;
 
@@ -30,9 +33,19 @@ const GRANTS: Readonly<Record<Role, readonly Permission[]>> = {
     'policies.read',
     'policies.write',
     'policies.publish',
+    'devices.read',
+    'devices.write',
   ],
-  auditor: ['org.read', 'admins.read', 'tokens.own', 'directory.read', 'policies.read', 'events.read'],
-  viewer: ['org.read', 'tokens.own', 'directory.read', 'policies.read'],
+  auditor: [
+    'org.read',
+    'admins.read',
+    'tokens.own',
+    'directory.read',
+    'policies.read',
+    'events.read',
+    'devices.read',
+  ],
+  viewer: ['org.read', 'tokens.own', 'directory.read', 'policies.read', 'devices.read'],
 };
 
 export function isRole(text: string): text is Role {

@@ -1,11 +1,18 @@
-// The bearer secrets the server hands out: API tokens (`pmt_…`) and bootstrap tokens (`pmb_…`).
-// 256 random bits each, shown once, stored only as SHA-256: a copy of the database grants nothing.
-// The prefixes let secret scanners (and people) recognise a leaked one.
+// The bearer secrets the server hands out: API tokens (`pmt_…`), bootstrap tokens (`pmb_…`),
+// invitations (`pmi_…`), device codes of a login in progress (`pmc_…`) and device credentials
+// (`pmd_…`). 256 random bits each, shown once, stored only as SHA-256: a copy of the database
+// grants nothing. The prefixes let secret scanners (and people) recognise a leaked one.
 
 import { createHash, randomBytes } from 'node:crypto';
 
-export type SecretKind = 'api' | 'bootstrap';
-const PREFIX: Record<SecretKind, string> = { api: 'pmt_', bootstrap: 'pmb_' };
+export type SecretKind = 'api' | 'bootstrap' | 'invitation' | 'device-code' | 'device';
+const PREFIX: Record<SecretKind, string> = {
+  api: 'pmt_',
+  bootstrap: 'pmb_',
+  invitation: 'pmi_',
+  'device-code': 'pmc_',
+  device: 'pmd_',
+};
 
 export function newSecret(kind: SecretKind): string {
   return `${PREFIX[kind]}${randomBytes(32).toString('base64url')}`;

@@ -8,6 +8,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { API_ROUTES } from './api/routes.js';
+import { LocalChanges } from './bundle-changes.js';
+import { BundleIssuer, DEFAULT_BUNDLE_LIFETIME_MS } from './bundles.js';
 import type { Database } from './db/database.js';
 import { migrate, MigrationError } from './db/migrations.js';
 import { openPostgres, redactUrl } from './db/postgres.js';
@@ -15,9 +17,11 @@ import { openSqlite } from './db/sqlite.js';
 import { ensureOrganisation } from './first-start.js';
 import { createApiHandler, sendJson } from './http/api-handler.js';
 import { BOOTSTRAP_CSP, BOOTSTRAP_HTML, BOOTSTRAP_JS } from './http/bootstrap-page.js';
-import type { App } from './http/route.js';
+import { DEVICE_PAGE_CSP, DEVICE_PAGE_HTML, DEVICE_PAGE_JS } from './http/device-page.js';
+import type { App, DeviceSettings } from './http/route.js';
 import { DEFAULT_LISTEN, urlFor, type ListenAddress } from './listen-address.js';
 import { errorFields, jsonLogger, type Logger } from './log.js';
+import { SigningKeyError, SigningKeys } from './signing-keys.js';
 import type { Org } from './store/orgs.js';
 
 export interface ServerOptions {
@@ -36,7 +40,20 @@ export interface ServerOptions {
   readonly checkResponses?: boolean;
   /** How long requests in flight may take to finish once a stop is asked for. */
   readonly shutdownGraceMs?: number;
+  /** How long a signed bundle is valid (default 7 days); it is reissued after a seventh of that. */
+  readonly bundleLifetimeMs?: number;
+  /** How old an issued bundle may get before it is reissued (default: a seventh of its lifetime). */
+  readonly bundleRefreshMs?: number;
+  /** Device login (RFC 8628) and bundle long-poll settings; tests shorten them. */
+  readonly devices?: Partial<DeviceSettings>;
 }
+
+/** RFC 8628's defaults: poll every 5 s; a code lives 10 minutes. Long polls hold at most 55 s. */
+export const DEFAULT_DEVICE_SETTINGS: DeviceSettings = {
+  pollIntervalS: 5,
+  codeLifetimeMs: 10 * 60_000,
+  longPollMaxMs: 55_000,
+};
 
 export interface RunningServer {
   /** Where the API is: http://HOST:PORT (the bound port when 0 was asked for). */
@@ -56,6 +73,7 @@ export type StartErrorCode =
   | 'bad-database-url'
   | 'database-unreachable'
   | 'database-schema'
+  | 'signing-keys'
   | 'address-in-use'
   | 'address-not-allowed'
   | 'address-unavailable';
@@ -205,14 +223,19 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let org: Org;
   let bootstrap: { secret: string; expiresAt: number } | undefined;
   let applied: number[];
+  let keys: SigningKeys;
+  const lifetimeMs = options.bundleLifetimeMs ?? DEFAULT_BUNDLE_LIFETIME_MS;
   try {
     applied = await migrate(db, undefined, now);
     ({ org, bootstrap } = await ensureOrganisation(db, now()));
+    keys = await SigningKeys.open(db, options.dataDir, lifetimeMs);
   } catch (e) {
     await db.close().catch(() => undefined);
     if (e instanceof MigrationError) throw new ServerStartError('database-schema', e.message, e.hint);
+    if (e instanceof SigningKeyError) throw new ServerStartError('signing-keys', e.message, e.hint);
     throw e;
   }
+  const changes = new LocalChanges();
 
   let isDraining = false;
   const server = createServer({
@@ -229,6 +252,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     get publicUrl() {
       return publicUrl;
     },
+    keys,
+    bundles: new BundleIssuer(db, keys, {
+      lifetimeMs,
+      refreshMs: options.bundleRefreshMs ?? Math.floor(lifetimeMs / 7),
+    }),
+    changes,
+    devices: { ...DEFAULT_DEVICE_SETTINGS, ...options.devices },
   };
   const api = createApiHandler(app, API_ROUTES, {
     ...(options.bodyLimit !== undefined ? { bodyLimit: options.bodyLimit } : {}),
@@ -248,16 +278,20 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       return;
     }
     if (url.pathname.startsWith('/api/')) return api(req, res, url);
-    const page =
-      req.method === 'GET' && url.pathname === '/bootstrap'
-        ? { type: 'text/html; charset=utf-8', body: BOOTSTRAP_HTML }
-        : req.method === 'GET' && url.pathname === '/bootstrap.js'
-          ? { type: 'text/javascript; charset=utf-8', body: BOOTSTRAP_JS }
-          : undefined;
+    const html = 'text/html; charset=utf-8';
+    const js = 'text/javascript; charset=utf-8';
+    const pages: Readonly<Record<string, { type: string; body: string; csp: string }>> = {
+      '/bootstrap': { type: html, body: BOOTSTRAP_HTML, csp: BOOTSTRAP_CSP },
+      '/bootstrap.js': { type: js, body: BOOTSTRAP_JS, csp: BOOTSTRAP_CSP },
+      // RFC 8628's verification URI: where a person approves a device login.
+      '/device': { type: html, body: DEVICE_PAGE_HTML, csp: DEVICE_PAGE_CSP },
+      '/device.js': { type: js, body: DEVICE_PAGE_JS, csp: DEVICE_PAGE_CSP },
+    };
+    const page = req.method === 'GET' ? pages[url.pathname] : undefined;
     if (page) {
       res.writeHead(200, {
         'content-type': page.type,
-        'content-security-policy': BOOTSTRAP_CSP,
+        'content-security-policy': page.csp,
         'cache-control': 'no-store',
         'referrer-policy': 'no-referrer',
         'x-content-type-options': 'nosniff',
@@ -310,6 +344,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     closing ??= (async () => {
       log.log('info', 'server.stopping', {});
       isDraining = true;
+      // Long polls answer now (304), rather than hold the stop for up to a minute.
+      changes.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const force = setTimeout(() => {

@@ -137,7 +137,11 @@ export async function claim(
  * Declares `suite` once per backend, with a fresh database and a running, bootstrapped server
  * made before its tests and stopped (then the database dropped) after them.
  */
-export function eachServer(title: string, suite: (h: () => Harness) => void): void {
+export function eachServer(
+  title: string,
+  suite: (h: () => Harness) => void,
+  options: Partial<ServerOptions> = {},
+): void {
   for (const backend of BACKENDS) {
     describe(`${title} (${backend})`, () => {
       let harness: Harness | undefined;
@@ -145,7 +149,7 @@ export function eachServer(title: string, suite: (h: () => Harness) => void): vo
         const db = await freshDatabase(backend);
         const clock = testClock();
         const logs: Record<string, unknown>[] = [];
-        const server = await serve(db, clock, logs);
+        const server = await serve(db, clock, logs, options);
         if (!server.bootstrap) throw new Error('a first start must print a bootstrap token');
         const claimed = await claim(server.url, server.bootstrap.token);
         harness = {

@@ -6,7 +6,12 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { migrate, MIGRATIONS, openPostgres, openSqlite, type Migration } from '../src/index.js';
 
 const { url, file } = workerData as { url?: string; file: string };
-const extra: Migration = { version: 2, name: 'two', statements: ['CREATE TABLE two (id TEXT PRIMARY KEY)'] };
+const next = (MIGRATIONS.at(-1)?.version ?? 0) + 1;
+const extra: Migration = {
+  version: next,
+  name: 'two',
+  statements: ['CREATE TABLE two (id TEXT PRIMARY KEY)'],
+};
 const db = url !== undefined ? await openPostgres(url) : openSqlite(file);
 try {
   parentPort?.postMessage({ applied: await migrate(db, [...MIGRATIONS, extra]) });

@@ -44,7 +44,10 @@ it('says for each operation who may call it, what it takes and what it answers',
       where,
     );
     if (route.access === 'public') assert.deepEqual(op.security, [], where);
-    else {
+    else if (route.access === 'device') {
+      assert.deepEqual(op.security, [{ device: [] }], where);
+      assert.ok(op.responses['401'], `${where} documents 401`);
+    } else {
       assert.deepEqual(op.security, [{ bearer: [] }], where);
       assert.ok(op.responses['401'] && op.responses['403'], `${where} documents 401 and 403`);
       assert.equal(op['x-permission'], route.access);

@@ -23,6 +23,9 @@ async function open(db: TestDatabase): Promise<Database> {
   return db.url !== undefined ? openPostgres(db.url) : openSqlite(join(db.dataDir, 'perimeter.sqlite'));
 }
 
+/** The version of a migration made up by these tests, after every real one. */
+const NEXT = (MIGRATIONS.at(-1)?.version ?? 0) + 1;
+
 eachBackend('storage', (testDb) => {
   let db: Database;
   before(async () => {
@@ -41,7 +44,10 @@ eachBackend('storage', (testDb) => {
     const rows = await db.all<{ version: number; name: string }>(
       'SELECT version, name FROM schema_migrations',
     );
-    assert.deepEqual(rows, [{ version: 1, name: 'initial' }]);
+    assert.deepEqual(
+      rows,
+      MIGRATIONS.map((m) => ({ version: m.version, name: m.name })),
+    );
   });
 
   it('two servers migrating one database at once apply each migration once', async () => {
@@ -61,7 +67,7 @@ eachBackend('storage', (testDb) => {
     );
     assert.deepEqual(
       results.flatMap((r) => r.applied ?? []),
-      [2],
+      [NEXT],
       'one of them applied it, the others found it done',
     );
   });
@@ -71,16 +77,17 @@ eachBackend('storage', (testDb) => {
       migrate(db, MIGRATIONS),
       (e: unknown) =>
         e instanceof MigrationError &&
-        e.message === "the database's schema is at version 2, newer than this server knows (1)",
+        e.message ===
+          `the database's schema is at version ${NEXT}, newer than this server knows (${NEXT - 1})`,
     );
   });
 
   it('a migration that fails leaves the schema as it was', async () => {
     const broken: Migration[] = [
       ...MIGRATIONS,
-      { version: 2, name: 'two', statements: ['CREATE TABLE two (id TEXT PRIMARY KEY)'] },
+      { version: NEXT, name: 'two', statements: ['CREATE TABLE two (id TEXT PRIMARY KEY)'] },
       {
-        version: 3,
+        version: NEXT + 1,
         name: 'three',
         statements: ['CREATE TABLE three (id TEXT)', 'CREATE TABLE three (id TEXT)'],
       },
@@ -91,7 +98,7 @@ eachBackend('storage', (testDb) => {
     );
     assert.deepEqual(
       versions.map((v) => v.version),
-      [1, 2],
+      [...MIGRATIONS.map((m) => m.version), NEXT],
     );
     // Table three was created by the first statement, then rolled back with the second.
     await assert.rejects(db.all('SELECT * FROM three'));

@@ -15,7 +15,7 @@ interface Issued {
 const DAY = 24 * 60 * 60 * 1000;
 
 eachServer('API tokens', (harness) => {
-  it('every non-public endpoint refuses a request without a token, and with a wrong one', async () => {
+  it('every non-public endpoint refuses a request without a token or credential, and with a wrong one', async () => {
     const h = harness();
     const anonymous = h.client();
     const forged = h.client(`pmt_${'A'.repeat(43)}`);
@@ -25,10 +25,12 @@ eachServer('API tokens', (harness) => {
       const path = route.path
         .replace('{org}', h.org.id)
         .replace(/\{[a-z]+\}/g, (m) => (m === '{revision}' ? '1' : 'x'));
+      // Device endpoints take a device credential, and say so.
+      const invalid = route.access === 'device' ? 'invalid-device-credential' : 'invalid-token';
       for (const [client, code] of [
         [anonymous, 'unauthenticated'],
-        [forged, 'invalid-token'],
-        [garbage, 'invalid-token'],
+        [forged, invalid],
+        [garbage, invalid],
       ] as const) {
         const reply = await client.request(route.method, path, route.body ? {} : undefined);
         assert.equal(reply.status, 401, `${route.method} ${route.path}`);

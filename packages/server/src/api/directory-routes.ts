@@ -1,5 +1,6 @@
 // Routes for the directory: users and groups and who is in which group. Group names are what
-// policies bind to (metadata.groups), so renaming a group changes which policies its members get.
+// policies bind to (metadata.groups), so renaming a group changes which policies its members get:
+// changes to users, groups and memberships wake the devices waiting for their bundle.
 
 import { z } from 'zod';
 import { route } from '../http/route.js';
@@ -31,7 +32,7 @@ import {
   UserView,
   userView,
 } from './schemas.js';
-import { audited, found, idParam, unlessTaken } from './support.js';
+import { audited, auditedBundleChange, found, idParam, unlessTaken } from './support.js';
 
 const ORG = '/api/v1/orgs/{org}';
 const emailTaken = (email: string): [string, string] => [
@@ -106,7 +107,7 @@ export const directoryRoutes = [
     response: UserView,
     errors: [409],
     handle: ({ auth, params, body, app }) =>
-      audited(app, auth, async (tx, now) => {
+      auditedBundleChange(app, auth, async (tx, now) => {
         const id = idParam('user', params.user, 'the user');
         const user = found(
           await unlessTaken(updateUser(tx, auth.org.id, id, body, now), ...emailTaken(body.email ?? '')),
@@ -131,7 +132,7 @@ export const directoryRoutes = [
     summary: 'Remove a user (and their group memberships)',
     access: 'directory.write',
     handle: ({ auth, params, app }) =>
-      audited(app, auth, async (tx) => {
+      auditedBundleChange(app, auth, async (tx) => {
         const id = idParam('user', params.user, 'the user');
         const user = found(await getUser(tx, auth.org.id, id), 'the user');
         await deleteUser(tx, auth.org.id, id);
@@ -211,7 +212,7 @@ export const directoryRoutes = [
     response: GroupView,
     errors: [409],
     handle: ({ auth, params, body, app }) =>
-      audited(app, auth, async (tx, now) => {
+      auditedBundleChange(app, auth, async (tx, now) => {
         const id = idParam('group', params.group, 'the group');
         const before = found(await getGroup(tx, auth.org.id, id), 'the group');
         const group = found(
@@ -240,7 +241,7 @@ export const directoryRoutes = [
     summary: 'Remove a group (its members stay, outside it)',
     access: 'directory.write',
     handle: ({ auth, params, app }) =>
-      audited(app, auth, async (tx) => {
+      auditedBundleChange(app, auth, async (tx) => {
         const id = idParam('group', params.group, 'the group');
         const group = found(await getGroup(tx, auth.org.id, id), 'the group');
         await deleteGroup(tx, auth.org.id, id);
@@ -264,7 +265,7 @@ export const directoryRoutes = [
     access: 'directory.write',
     response: GroupView,
     handle: ({ auth, params, app }) =>
-      audited(app, auth, async (tx, now) => {
+      auditedBundleChange(app, auth, async (tx, now) => {
         const groupId = idParam('group', params.group, 'the group');
         const userId = idParam('user', params.user, 'the user');
         const group = found(await getGroup(tx, auth.org.id, groupId), 'the group');
@@ -291,7 +292,7 @@ export const directoryRoutes = [
     summary: 'Take a user out of a group',
     access: 'directory.write',
     handle: ({ auth, params, app }) =>
-      audited(app, auth, async (tx) => {
+      auditedBundleChange(app, auth, async (tx) => {
         const groupId = idParam('group', params.group, 'the group');
         const userId = idParam('user', params.user, 'the user');
         const group = found(await getGroup(tx, auth.org.id, groupId), 'the group');

@@ -54,7 +54,7 @@ import {
   TestReport,
   Validation,
 } from './schemas.js';
-import { audited, found, idParam, numberParam, unlessTaken } from './support.js';
+import { announcing, audited, found, idParam, numberParam, unlessTaken } from './support.js';
 
 const POLICY = '/api/v1/orgs/{org}/policies/{policy}';
 const REVISION = `${POLICY}/revisions/{revision}`;
@@ -571,7 +571,11 @@ export const policyRoutes = [
     response: PublishResult,
     errors: [409, 422],
     handle: ({ auth, params, app }) =>
-      publish(app, auth, params.policy, numberParam(params.revision, 'the revision'), 'publish'),
+      announcing(
+        app,
+        auth.org.id,
+        publish(app, auth, params.policy, numberParam(params.revision, 'the revision'), 'publish'),
+      ),
   }),
 
   route({
@@ -584,7 +588,8 @@ export const policyRoutes = [
     body: RollbackRequest,
     response: PublishResult,
     errors: [409, 422],
-    handle: ({ auth, params, body, app }) => publish(app, auth, params.policy, body.to, 'rollback'),
+    handle: ({ auth, params, body, app }) =>
+      announcing(app, auth.org.id, publish(app, auth, params.policy, body.to, 'rollback')),
   }),
 
   route({

@@ -5,8 +5,11 @@
 import { z } from 'zod';
 import { openApiDocument } from '../http/openapi.js';
 import { route, type Route } from '../http/route.js';
+import { bundleRoutes } from './bundle-routes.js';
+import { deviceRoutes } from './device-routes.js';
 import { directoryRoutes } from './directory-routes.js';
 import { eventRoutes } from './event-routes.js';
+import { loginRoutes } from './login-routes.js';
 import { orgRoutes } from './org-routes.js';
 import { policyRoutes } from './policy-routes.js';
 import { NAMED_SCHEMAS } from './schemas.js';
@@ -45,6 +48,9 @@ export const API_ROUTES: readonly Route[] = [
   ...directoryRoutes,
   ...policyRoutes,
   ...eventRoutes,
+  ...bundleRoutes,
+  ...loginRoutes,
+  ...deviceRoutes,
 ];
 
 let cached: Record<string, unknown> | undefined;
@@ -53,7 +59,7 @@ export function apiDocument(): Record<string, unknown> {
     title: 'Perimeter control plane API',
     version: SERVER_VERSION,
     description:
-      'Organisations, admins and API tokens, users and groups, and policies with immutable numbered revisions (draft → validate, lint, test → diff → simulate → publish → roll back). Every admin action is an audit event. Errors share one shape (Error).',
+      'Organisations, admins and API tokens, users and groups, and policies with immutable numbered revisions (draft → validate, lint, test → diff → simulate → publish → roll back); signed policy bundles and their keys; device login (RFC 8628) and the devices that fetch their bundle by long poll. Every admin action is an audit event. Errors share one shape (Error), except the OAuth endpoints, which answer as RFC 6749 says.',
   });
   return cached;
 }

@@ -6,6 +6,7 @@ import { AuditEvent } from '@perimeter/audit';
 import { z } from 'zod';
 import { ROLES } from '../roles.js';
 import type { Admin, ApiToken } from '../store/admins.js';
+import type { Device, Invitation } from '../store/devices.js';
 import type { Group, User } from '../store/directory.js';
 import type { Org } from '../store/orgs.js';
 import type { Policy, Publication, Revision } from '../store/policies.js';
@@ -437,6 +438,116 @@ export const EventPage = z.strictObject({
   next: z.string().nullable().describe('Pass as `before` for the next (older) page; null at the end.'),
 });
 
+// ---------------------------------------------------------------------------------------------
+// Devices, their login (RFC 8628) and their bundles
+
+export const InvitationView = z.strictObject({
+  id: z.string(),
+  userId: z.string(),
+  createdBy: z.string().describe('The admin id.'),
+  createdAt: Time,
+  expiresAt: Time,
+  usedAt: Time.nullable().describe('When a device was enrolled with it (it works once).'),
+  deviceId: z.string().nullable(),
+});
+export const invitationView = (i: Invitation): z.infer<typeof InvitationView> => ({
+  id: i.id,
+  userId: i.userId,
+  createdBy: i.createdBy,
+  createdAt: iso(i.createdAt),
+  expiresAt: iso(i.expiresAt),
+  usedAt: i.usedAt === null ? null : iso(i.usedAt),
+  deviceId: i.deviceId,
+});
+export const InvitationCreate = z.strictObject({
+  expiresInDays: z.number().int().min(1).max(30).optional().describe('Defaults to 7.'),
+});
+export const NewInvitation = z.strictObject({
+  invitation: InvitationView,
+  secret: z
+    .string()
+    .describe(
+      'The invitation token (pmi_…) to give the user. Shown this once; the server keeps only its hash.',
+    ),
+  verificationUri: z.string().describe('Where the user approves their device login.'),
+});
+
+export const DeviceView = z.strictObject({
+  id: z.string(),
+  userId: z.string(),
+  name: z.string().describe('What the device called itself (its host name) when it logged in.'),
+  status: z
+    .enum(['approved', 'active', 'revoked'])
+    .describe('approved: not yet collected its credential; active: enrolled; revoked: refused from now on.'),
+  createdAt: Time,
+  lastSeenAt: Time.nullable(),
+  revokedAt: Time.nullable(),
+  revision: z.number().int().nullable().describe('The bundle revision it last reported active.'),
+  bundleIssuedAt: Time.nullable(),
+  activatedAt: Time.nullable(),
+  error: z.string().nullable().describe('The error of its last report (a bundle it refused), if any.'),
+  reportedAt: Time.nullable(),
+});
+export const deviceView = (d: Device): z.infer<typeof DeviceView> => ({
+  id: d.id,
+  userId: d.userId,
+  name: d.name,
+  status: d.revokedAt !== null ? 'revoked' : d.isEnrolled ? 'active' : 'approved',
+  createdAt: iso(d.createdAt),
+  lastSeenAt: d.lastSeenAt === null ? null : iso(d.lastSeenAt),
+  revokedAt: d.revokedAt === null ? null : iso(d.revokedAt),
+  revision: d.activeRevision,
+  bundleIssuedAt: d.activeIssuedAt === null ? null : iso(d.activeIssuedAt),
+  activatedAt: d.activatedAt === null ? null : iso(d.activatedAt),
+  error: d.activationError,
+  reportedAt: d.reportedAt === null ? null : iso(d.reportedAt),
+});
+
+export const PublishedKeyView = z.strictObject({
+  kty: z.literal('OKP'),
+  crv: z.literal('Ed25519'),
+  x: z.string().describe('The public key, base64url.'),
+  kid: z.string().describe('The RFC 7638 thumbprint: what a bundle header names.'),
+  alg: z.literal('EdDSA'),
+  use: z.literal('sig'),
+  status: z.enum(['active', 'retired']),
+  createdAt: Time,
+  retiredAt: Time.optional(),
+  endorsement: z
+    .string()
+    .optional()
+    .describe(
+      'A JWS by the key this one replaced, over this key: how a device that pinned the old key trusts it.',
+    ),
+});
+export const KeySetView = z
+  .strictObject({ keys: z.array(PublishedKeyView) })
+  .describe("A JWK set (RFC 7517) of the organisation's bundle signing keys.");
+
+const BundlePolicyView = z.strictObject({
+  id: z.string(),
+  name: z.string(),
+  layer: z.enum(['guardrail', 'org', 'group', 'local']),
+  revision: z.number().int(),
+  sha256: z.string(),
+  document: z.record(z.string(), z.unknown()),
+});
+export const BundlePayloadView = z.strictObject({
+  format: z.literal(1),
+  org: z.strictObject({ id: z.string(), slug: z.string() }),
+  subject: z.strictObject({ id: z.string(), groups: z.array(z.string()) }),
+  revision: z.number().int().describe("The organisation's publication number."),
+  issuedAt: Time,
+  notAfter: Time,
+  policies: z.array(BundlePolicyView),
+});
+export const BundleView = z.strictObject({
+  jws: z.string().describe('The signed bundle (compact JWS) a device of this user gets.'),
+  etag: z.string(),
+  kid: z.string(),
+  payload: BundlePayloadView,
+});
+
 /** The schemas the OpenAPI document lists by name, and refers to wherever they are used. */
 export const NAMED_SCHEMAS: Readonly<Record<string, z.ZodType>> = {
   Org: OrgView,
@@ -454,4 +565,8 @@ export const NAMED_SCHEMAS: Readonly<Record<string, z.ZodType>> = {
   Validation,
   Publication: PublicationView,
   AuditEvent,
+  Invitation: InvitationView,
+  Device: DeviceView,
+  KeySet: KeySetView,
+  BundlePayload: BundlePayloadView,
 };

@@ -26,6 +26,26 @@ export function audited<T>(
   });
 }
 
+/**
+ * Awaits a change that alters what the organisation's devices should hold (a publication, group
+ * membership, a signing key), then wakes the devices waiting for their bundle: after the commit,
+ * so what they read is the change.
+ */
+export async function announcing<T>(app: App, orgId: string, change: Promise<T>): Promise<T> {
+  const result = await change;
+  app.changes.announce(orgId);
+  return result;
+}
+
+/** audited(), for an admin action that changes what devices hold (group membership, a group's name). */
+export function auditedBundleChange<T>(
+  app: App,
+  auth: Auth,
+  fn: (tx: Queryable, now: number) => Promise<{ readonly result: T; readonly action: AdminAction }>,
+): Promise<T> {
+  return announcing(app, auth.org.id, audited(app, auth, fn));
+}
+
 /** The id in a path, or a 404 for text that cannot be an id of this kind. */
 export function idParam(kind: IdKind, text: string, what: string): string {
   if (!isIdOf(kind, text)) throw notFound(what);

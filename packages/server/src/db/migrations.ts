@@ -176,6 +176,77 @@ const INITIAL = [
   `CREATE INDEX events_org_user_time ON events (org_id, user_id, time_ms)`,
 ];
 
+// Signed bundles and devices (docs/devices.md).
+const DEVICES = [
+  // Each organisation's Ed25519 keys that sign its policy bundles. `kid` is the RFC 7638 JWK
+  // thumbprint. The private key is sealed with AES-256-GCM under the key-encryption key kept in the
+  // data directory (signing-keys.ts), so a copy of the database alone cannot sign a bundle. One
+  // key is active; retired keys stay published until every bundle they signed has expired. A key
+  // made by a rotation carries an endorsement: a JWS by the key it replaced, over its public key.
+  `CREATE TABLE signing_keys (
+    org_id TEXT NOT NULL REFERENCES orgs(id),
+    kid TEXT NOT NULL,
+    public_x TEXT NOT NULL,
+    private_sealed TEXT NOT NULL,
+    state TEXT NOT NULL,
+    endorsement TEXT,
+    created_at BIGINT NOT NULL,
+    retired_at BIGINT,
+    PRIMARY KEY (org_id, kid)
+  )`,
+  `CREATE UNIQUE INDEX signing_keys_one_active ON signing_keys (org_id) WHERE state = 'active'`,
+  // One-time invitations an admin gives a user, to enrol one device (as SHA-256, like API tokens).
+  // A few wrong user codes in a row burn it (RFC 8628 §5.1: user codes are short).
+  `CREATE TABLE invitations (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES orgs(id),
+    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    token_hash TEXT NOT NULL UNIQUE,
+    created_by TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    used_at BIGINT,
+    device_id TEXT,
+    failed_attempts BIGINT NOT NULL DEFAULT 0
+  )`,
+  `CREATE INDEX invitations_user ON invitations (org_id, user_id)`,
+  // Enrolled devices: the credential (pmd_…) as SHA-256, set when the device collects it from the
+  // token endpoint; the bundle revision it last reported active, and its last error.
+  `CREATE TABLE devices (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES orgs(id),
+    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    credential_hash TEXT UNIQUE,
+    created_at BIGINT NOT NULL,
+    last_seen_at BIGINT,
+    revoked_at BIGINT,
+    active_revision BIGINT,
+    active_issued_at BIGINT,
+    activated_at BIGINT,
+    activation_error TEXT,
+    reported_at BIGINT
+  )`,
+  `CREATE INDEX devices_org_user ON devices (org_id, user_id)`,
+  // RFC 8628 device authorizations, from the device's request to the credential it collects.
+  // The device code is kept as SHA-256; the user code (8 letters of base 20) in the clear, unique.
+  `CREATE TABLE device_authorizations (
+    device_code_hash TEXT PRIMARY KEY,
+    user_code TEXT NOT NULL UNIQUE,
+    client_id TEXT NOT NULL,
+    device_name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    interval_s BIGINT NOT NULL,
+    last_polled_at BIGINT,
+    org_id TEXT REFERENCES orgs(id),
+    user_id TEXT REFERENCES users(id) ON DELETE CASCADE,
+    device_id TEXT REFERENCES devices(id) ON DELETE CASCADE,
+    decided_at BIGINT
+  )`,
+];
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -185,6 +256,7 @@ export const MIGRATIONS: readonly Migration[] = [
       postgres: [...INITIAL, ...APPEND_ONLY.postgres],
     },
   },
+  { version: 2, name: 'bundles-and-devices', statements: DEVICES },
 ];
 
 export class MigrationError extends Error {

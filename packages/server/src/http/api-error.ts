@@ -43,3 +43,23 @@ export function notFound(what: string): ApiError {
 export function conflict(message: string, hint?: string): ApiError {
   return new ApiError(409, 'conflict', message, hint);
 }
+
+/**
+ * An error of the OAuth endpoints (RFC 6749 §5.2, RFC 8628 §3.5): `error` is one of the
+ * registered codes (authorization_pending, slow_down, expired_token, access_denied, invalid_grant,
+ * …), answered as `{"error": …, "error_description": …}`.
+ */
+export class OAuthError extends ApiError {
+  constructor(status: number, error: string, description: string) {
+    super(status, error, description);
+    this.name = 'OAuthError';
+  }
+}
+
+/** The OAuth error code for an API error raised before an OAuth handler ran (a bad body, an outage). */
+export function oauthCodeOf(error: ApiError): string {
+  if (error instanceof OAuthError) return error.code;
+  if (error.status >= 500) return 'server_error';
+  if (error.status === 401) return 'invalid_client';
+  return 'invalid_request';
+}

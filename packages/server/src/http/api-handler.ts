@@ -1,18 +1,20 @@
 // The API's request pipeline over node:http, in the order that leaks nothing: match the route →
-// authenticate (401) → an organisation in the path must be the caller's (404, never 403) → the
-// role must allow the route (403) → query and body are read and validated (413, 415, 400) → the
-// handler runs (it answers 404 for any id outside the caller's organisation). Every answer is
-// JSON; every error has the shape of ErrorBody; each request is one log line.
+// authenticate (401; an API token, or a device credential for device routes) → an organisation in
+// the path must be the caller's (404, never 403) → the role must allow the route (403) → query and
+// body are read and validated (413, 415, 400) → the handler runs (it answers 404 for any id
+// outside the caller's organisation). Answers are JSON (a route may answer a RawReply: a bundle,
+// a 304); errors have the shape of ErrorBody, or OAuth's on the OAuth endpoints; each request is
+// one log line.
 
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DatabaseError } from '../db/database.js';
 import { errorFields } from '../log.js';
 import { PERMISSIONS, rolesWith } from '../roles.js';
-import { ApiError } from './api-error.js';
-import { authenticate } from './authenticate.js';
-import { DEFAULT_BODY_LIMIT, hasBody, parseJson, readBody, validate } from './body.js';
-import type { App, Auth, Route } from './route.js';
+import { ApiError, oauthCodeOf } from './api-error.js';
+import { authenticate, authenticateDevice } from './authenticate.js';
+import { DEFAULT_BODY_LIMIT, hasBody, parseForm, parseJson, readBody, validate } from './body.js';
+import { RawReply, type App, type Auth, type DeviceAuth, type Route } from './route.js';
 import { Router } from './router.js';
 
 export interface ApiOptions {
@@ -57,6 +59,13 @@ function queryObject(url: URL): Record<string, string> {
   return Object.fromEntries(out);
 }
 
+interface State {
+  route?: Route;
+  auth?: Auth;
+  device?: DeviceAuth;
+  bodyRead: boolean;
+}
+
 export function createApiHandler(app: App, routes: readonly Route[], options: ApiOptions = {}) {
   const router = new Router(routes);
   const limit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
@@ -65,8 +74,9 @@ export function createApiHandler(app: App, routes: readonly Route[], options: Ap
     req: IncomingMessage,
     url: URL,
     requestId: string,
-    state: { route?: Route; auth?: Auth; bodyRead: boolean },
-  ): Promise<{ status: number; body: unknown; headers?: Record<string, string> }> {
+    state: State,
+    signal: AbortSignal,
+  ): Promise<{ status: number; body: unknown; raw?: RawReply }> {
     const match = router.match(req.method ?? '', url.pathname);
     if (match.kind === 'none')
       throw new ApiError(
@@ -85,8 +95,11 @@ export function createApiHandler(app: App, routes: readonly Route[], options: Ap
       );
     const { route, params } = match;
     state.route = route;
-    let auth: Auth | undefined;
-    if (route.access !== 'public') {
+    let auth: Auth | DeviceAuth | undefined;
+    if (route.access === 'device') {
+      auth = await authenticateDevice(app, req);
+      state.device = auth;
+    } else if (route.access !== 'public') {
       auth = await authenticate(app, req);
       state.auth = auth;
       if (params.org !== undefined && params.org !== auth.org.id)
@@ -112,7 +125,8 @@ export function createApiHandler(app: App, routes: readonly Route[], options: Ap
     if (route.body) {
       const raw = await readBody(req, limit);
       state.bodyRead = true;
-      const input = raw.length === 0 ? undefined : parseJson(req, raw);
+      const input =
+        raw.length === 0 ? undefined : route.bodyType === 'form' ? parseForm(req, raw) : parseJson(req, raw);
       if (input === undefined)
         throw new ApiError(
           400,
@@ -126,7 +140,17 @@ export function createApiHandler(app: App, routes: readonly Route[], options: Ap
       await readBody(req, limit);
       state.bodyRead = true;
     }
-    const result = await route.handle({ params, query, body, auth, app, requestId });
+    const result = await route.handle({
+      params,
+      query,
+      body,
+      auth,
+      app,
+      requestId,
+      headers: req.headers,
+      signal,
+    });
+    if (result instanceof RawReply) return { status: result.status, body: undefined, raw: result };
     if (options.checkResponses && route.response) {
       const checked = route.response.safeParse(result);
       if (!checked.success)
@@ -140,7 +164,10 @@ export function createApiHandler(app: App, routes: readonly Route[], options: Ap
   return (req: IncomingMessage, res: ServerResponse, url: URL): void => {
     const started = performance.now();
     const requestId = randomUUID();
-    const state: { route?: Route; auth?: Auth; bodyRead: boolean } = { bodyRead: false };
+    const state: State = { bodyRead: false };
+    // A long poll stops waiting when its client goes away.
+    const gone = new AbortController();
+    res.on('close', () => gone.abort());
     res.on('finish', () => {
       app.log.log(res.statusCode >= 500 ? 'error' : 'info', 'http.request', {
         requestId,
@@ -152,11 +179,23 @@ export function createApiHandler(app: App, routes: readonly Route[], options: Ap
         ...(state.auth
           ? { org: state.auth.org.id, admin: state.auth.admin.id, token: state.auth.token.id }
           : {}),
+        ...(state.device ? { org: state.device.org.id, device: state.device.device.id } : {}),
       });
     });
     const closing = (): Record<string, string> => (options.isDraining?.() ? { connection: 'close' } : {});
-    dispatch(req, url, requestId, state).then(
-      ({ status, body }) => sendJson(res, status, body, { 'x-request-id': requestId, ...closing() }),
+    dispatch(req, url, requestId, state, gone.signal).then(
+      ({ status, body, raw }) => {
+        if (raw) {
+          res.writeHead(raw.status, {
+            ...SECURITY_HEADERS,
+            ...(raw.body !== '' ? { 'content-length': String(Buffer.byteLength(raw.body)) } : {}),
+            ...raw.headers,
+            'x-request-id': requestId,
+            ...closing(),
+          });
+          res.end(raw.body);
+        } else sendJson(res, status, body, { 'x-request-id': requestId, ...closing() });
+      },
       (error: unknown) => {
         const apiError = toApiError(error);
         if (!(error instanceof ApiError) && apiError.status >= 500)
@@ -169,6 +208,16 @@ export function createApiHandler(app: App, routes: readonly Route[], options: Ap
         }
         // An unread body would have to be drained before the next request on this connection.
         if (!state.bodyRead && hasBody(req)) headers.connection = 'close';
+        if (state.route?.errorStyle === 'oauth') {
+          // RFC 6749 §5.2: the OAuth shape, so any OAuth client reads it.
+          sendJson(
+            res,
+            apiError.status,
+            { error: oauthCodeOf(apiError), error_description: apiError.message },
+            { ...headers, pragma: 'no-cache' },
+          );
+          return;
+        }
         sendJson(
           res,
           apiError.status,

@@ -1,14 +1,16 @@
-// Who is calling: the bearer token → its admin and organisation, and what the pair may do. A
-// missing token, an unknown one, a revoked one and an expired one are all 401 with the same code
-// (the caller holds the token and may learn which; nobody else learns anything).
+// Who is calling: the bearer token → its admin and organisation, and what the pair may do; or a
+// device credential → the device, its user and organisation. A missing token, an unknown one, a
+// revoked one and an expired one are all 401 with the same code (the caller holds the token and
+// may learn which; nobody else learns anything).
 
 import type { IncomingMessage } from 'node:http';
 import { effectivePermissions } from '../roles.js';
 import { isSecretOf } from '../secrets.js';
 import { tokenBySecret, touchToken } from '../store/admins.js';
+import { deviceByCredential, touchDevice } from '../store/devices.js';
 import { getOrg } from '../store/orgs.js';
 import { ApiError } from './api-error.js';
-import type { App, Auth } from './route.js';
+import type { App, Auth, DeviceAuth } from './route.js';
 
 const HINT =
   'send "Authorization: Bearer pmt_…" with an API token; the first owner gets one from the bootstrap link the server printed at its first start';
@@ -36,4 +38,28 @@ export async function authenticate(app: App, req: IncomingMessage): Promise<Auth
     permissions: effectivePermissions(found.admin.role, found.token.role),
     actor: { id: found.admin.id, email: found.admin.email },
   };
+}
+
+const DEVICE_HINT = 'log this device in again: perimeter login --server URL';
+
+/**
+ * A device calling with its credential (`Authorization: Bearer pmd_…`). Revoked devices and
+ * devices of users that are inactive or gone are refused like unknown ones: 401.
+ */
+export async function authenticateDevice(app: App, req: IncomingMessage): Promise<DeviceAuth> {
+  const header = req.headers.authorization;
+  const secret = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '')?.[1];
+  if (secret === undefined)
+    throw new ApiError(401, 'unauthenticated', 'this endpoint needs a device credential', DEVICE_HINT);
+  const invalid = (why: string): ApiError =>
+    new ApiError(401, 'invalid-device-credential', `the device credential ${why}`, DEVICE_HINT);
+  if (!isSecretOf('device', secret)) throw invalid('is not one this server issues');
+  const found = await deviceByCredential(app.db, secret);
+  if (!found) throw invalid('is not valid (unknown, or its user was removed)');
+  if (found.device.revokedAt !== null) throw invalid('was revoked');
+  if (!found.user.active) throw invalid('belongs to a user who is not active');
+  const org = await getOrg(app.db, found.device.orgId);
+  if (!org) throw invalid('belongs to no organisation');
+  await touchDevice(app.db, found.device.id, app.now());
+  return { org, user: found.user, device: found.device };
 }

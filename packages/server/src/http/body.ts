@@ -66,6 +66,34 @@ export function parseJson(req: IncomingMessage, raw: Buffer): unknown {
   }
 }
 
+/**
+ * Parses an HTML form body (application/x-www-form-urlencoded), as the OAuth endpoints take
+ * (RFC 6749 §4.1.3, RFC 8628 §3.1). A parameter given twice is refused (RFC 6749 §3.1).
+ */
+export function parseForm(req: IncomingMessage, raw: Buffer): Record<string, string> {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+  if (type !== 'application/x-www-form-urlencoded')
+    throw new ApiError(
+      415,
+      'unsupported-media-type',
+      `the body must be a form (application/x-www-form-urlencoded), but its Content-Type is ${type ? `"${type}"` : 'missing'}`,
+      'send Content-Type: application/x-www-form-urlencoded',
+    );
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
+  } catch {
+    throw new ApiError(400, 'bad-form', 'the body is not valid UTF-8 text', 'send the form encoded as UTF-8');
+  }
+  const out = new Map<string, string>();
+  for (const [k, v] of new URLSearchParams(text)) {
+    if (out.has(k))
+      throw new ApiError(400, 'invalid-body', `the parameter "${k}" is given twice`, 'give it once');
+    out.set(k, v);
+  }
+  return Object.fromEntries(out);
+}
+
 function describePath(path: readonly PropertyKey[]): string {
   let out = '';
   for (const p of path) out += typeof p === 'number' ? `[${p}]` : out === '' ? String(p) : `.${String(p)}`;

@@ -14,6 +14,7 @@ const ERROR_TEXT: Readonly<Record<number, string>> = {
   404: 'Nothing with that id in the caller’s organisation (another organisation’s ids are never revealed).',
   405: 'The path exists, but not with this method.',
   409: 'It conflicts with what is stored (a name in use, a revision not newer, the last owner).',
+  410: 'It existed but is no longer usable (a used or expired invitation, login code).',
   413: 'The body is larger than the limit (1 MiB of policy text).',
   415: 'The body is not JSON.',
   422: 'A policy revision is invalid, or its tests fail.',
@@ -21,6 +22,20 @@ const ERROR_TEXT: Readonly<Record<number, string>> = {
 };
 
 type JsonObject = Record<string, unknown>;
+
+/** RFC 6749 §5.2: the error shape of the OAuth endpoints. */
+const OAUTH_ERROR_SCHEMA: JsonObject = {
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'string',
+      description:
+        'invalid_request, invalid_client, invalid_grant, unsupported_grant_type, authorization_pending, slow_down, access_denied, expired_token, server_error',
+    },
+    error_description: { type: 'string' },
+  },
+};
 
 function strip(schema: JsonObject): JsonObject {
   const { $schema: _s, $id: _i, ...rest } = schema;
@@ -34,10 +49,8 @@ function errorStatuses(route: Route): number[] {
     out.add(413);
     out.add(415);
   }
-  if (route.access !== 'public') {
-    out.add(401);
-    out.add(403);
-  }
+  if (route.access !== 'public') out.add(401);
+  if (route.access !== 'public' && route.access !== 'device') out.add(403);
   if (route.params.length > 0) out.add(404);
   out.add(500);
   return [...out].sort((a, b) => a - b);
@@ -94,20 +107,36 @@ export function openApiDocument(
           },
         }
       : { description: 'Done; no content.' };
-    const responses: Record<string, JsonObject> = { [String(route.status)]: success };
+    const responses: Record<string, JsonObject> = route.raw
+      ? Object.fromEntries(
+          route.raw.statuses.map((status) => [
+            String(status),
+            status === 304
+              ? { description: 'Not modified: the If-None-Match ETag is still current.' }
+              : {
+                  description: 'OK.',
+                  content: { [route.raw?.contentType ?? '']: { schema: { type: 'string' } } },
+                },
+          ]),
+        )
+      : { [String(route.status)]: success };
+    const errorSchema =
+      route.errorStyle === 'oauth' ? OAUTH_ERROR_SCHEMA : { $ref: '#/components/schemas/Error' };
     for (const status of errorStatuses(route))
       responses[String(status)] = {
         description: ERROR_TEXT[status] ?? 'An error.',
-        content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+        content: { 'application/json': { schema: errorSchema } },
       };
     const access =
       route.access === 'public'
         ? { security: [] }
-        : {
-            security: [{ bearer: [] }],
-            'x-permission': route.access,
-            'x-roles': rolesWith(route.access),
-          };
+        : route.access === 'device'
+          ? { security: [{ device: [] }] }
+          : {
+              security: [{ bearer: [] }],
+              'x-permission': route.access,
+              'x-roles': rolesWith(route.access),
+            };
     const operation: JsonObject = {
       operationId: route.operationId,
       summary: route.summary,
@@ -115,7 +144,9 @@ export function openApiDocument(
         route.description,
         route.access === 'public'
           ? 'No token needed.'
-          : `Needs permission ${route.access} (${PERMISSIONS[route.access]}): ${rolesWith(route.access).join(', ')}.`,
+          : route.access === 'device'
+            ? 'Needs a device credential (pmd_…, from perimeter login).'
+            : `Needs permission ${route.access} (${PERMISSIONS[route.access]}): ${rolesWith(route.access).join(', ')}.`,
       ]
         .filter(Boolean)
         .join('\n\n'),
@@ -127,7 +158,9 @@ export function openApiDocument(
             requestBody: {
               required: true,
               content: {
-                'application/json': { schema: ref(route.body, `${cap(route.operationId)}Request`) },
+                [route.bodyType === 'form' ? 'application/x-www-form-urlencoded' : 'application/json']: {
+                  schema: ref(route.body, `${cap(route.operationId)}Request`),
+                },
               },
             },
           }
@@ -151,6 +184,11 @@ export function openApiDocument(
       schemas,
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer', description: 'An API token (pmt_…).' },
+        device: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'A device credential (pmd_…), from the device authorization grant (perimeter login).',
+        },
       },
     },
     tags: [...new Set(routes.map((r) => r.tag))].map((name) => ({ name })),

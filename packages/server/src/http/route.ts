@@ -1,13 +1,19 @@
 // A route: one entry of the table that drives routing, authentication, authorisation, validation
 // and the OpenAPI document alike, so the document cannot drift from what the server does. A route
-// says its method and path, who may call it (a permission, or public), the zod schemas of its
-// query, body and response, and its handler, which gets the parsed, typed inputs.
+// says its method and path, who may call it (a permission, a device, or public), the zod schemas
+// of its query, body and response, and its handler, which gets the parsed, typed inputs.
 
+import type { IncomingHttpHeaders } from 'node:http';
 import type { z } from 'zod';
+import type { ChangeFeed } from '../bundle-changes.js';
+import type { BundleIssuer } from '../bundles.js';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../log.js';
 import type { Permission } from '../roles.js';
+import type { SigningKeys } from '../signing-keys.js';
 import type { Admin, ApiToken } from '../store/admins.js';
+import type { Device } from '../store/devices.js';
+import type { User } from '../store/directory.js';
 import type { Actor } from '../store/events.js';
 import type { Org } from '../store/orgs.js';
 
@@ -28,6 +34,23 @@ export interface Auth {
   readonly actor: Actor;
 }
 
+/** A device calling with its credential (pmd_…): the device, its user and organisation. */
+export interface DeviceAuth {
+  readonly org: Org;
+  readonly user: User;
+  readonly device: Device;
+}
+
+/** How devices log in (RFC 8628) and how long their bundles live. */
+export interface DeviceSettings {
+  /** Seconds a device waits between token polls (RFC 8628 `interval`). */
+  readonly pollIntervalS: number;
+  /** How long a device code and its user code are valid. */
+  readonly codeLifetimeMs: number;
+  /** The longest a bundle request waits for a change before answering 304. */
+  readonly longPollMaxMs: number;
+}
+
 /** What every handler can use. */
 export interface App {
   readonly db: Database;
@@ -36,17 +59,36 @@ export interface App {
   now(): number;
   /** The URL people and devices reach this server at, for links. */
   readonly publicUrl: string;
+  readonly keys: SigningKeys;
+  readonly bundles: BundleIssuer;
+  readonly changes: ChangeFeed;
+  readonly devices: DeviceSettings;
 }
 
-export type Access = Permission | 'public';
+export type Access = Permission | 'public' | 'device';
 
 export interface RequestContext<P, Q, B, A extends Access> {
   readonly params: P;
   readonly query: Q;
   readonly body: B;
-  readonly auth: A extends 'public' ? undefined : Auth;
+  readonly auth: A extends 'public' ? undefined : A extends 'device' ? DeviceAuth : Auth;
   readonly app: App;
   readonly requestId: string;
+  readonly headers: IncomingHttpHeaders;
+  /** Aborted when the client goes away before its answer (a long poll stops waiting). */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * An answer that is not the route's JSON: another content type, another status (304), headers.
+ * Routes that return one say so in `raw`, for the OpenAPI document.
+ */
+export class RawReply {
+  constructor(
+    readonly status: number,
+    readonly headers: Readonly<Record<string, string>>,
+    readonly body: string = '',
+  ) {}
 }
 
 type Infer<S> = S extends z.ZodType ? z.output<S> : undefined;
@@ -80,7 +122,13 @@ export interface RouteSpec<
   readonly status?: 200 | 201 | 204;
   /** Error statuses the handler itself may answer, beyond the ones the table implies. */
   readonly errors?: readonly number[];
-  handle(ctx: RequestContext<ParamsOf<P>, Infer<Q>, Infer<B>, A>): Promise<Answer<Infer<R>>>;
+  /** The body's encoding: JSON (the default), or an HTML form's (OAuth endpoints, RFC 6749). */
+  readonly bodyType?: 'json' | 'form';
+  /** Errors as the API's Error shape (the default), or as OAuth's `{error, error_description}`. */
+  readonly errorStyle?: 'api' | 'oauth';
+  /** A success that is not JSON: its content type and the statuses it may have (the handler returns a RawReply). */
+  readonly raw?: { readonly contentType: string; readonly statuses: readonly number[] };
+  handle(ctx: RequestContext<ParamsOf<P>, Infer<Q>, Infer<B>, A>): Promise<Answer<Infer<R>> | RawReply>;
 }
 
 /** A route with its types erased, as the router and the document generator see it. */
@@ -97,6 +145,9 @@ export interface Route {
   readonly response?: z.ZodType;
   readonly status: 200 | 201 | 204;
   readonly errors: readonly number[];
+  readonly bodyType: 'json' | 'form';
+  readonly errorStyle: 'api' | 'oauth';
+  readonly raw?: { readonly contentType: string; readonly statuses: readonly number[] };
   readonly params: readonly string[];
   handle(ctx: RequestContext<Record<string, string>, unknown, unknown, Access>): Promise<unknown>;
 }
@@ -111,8 +162,10 @@ export function route<
   const params = [...spec.path.matchAll(/\{([A-Za-z]+)\}/g)].map((m) => m[1] ?? '');
   return {
     ...spec,
-    status: spec.status ?? (spec.response ? 200 : 204),
+    status: spec.status ?? (spec.response || spec.raw ? 200 : 204),
     errors: spec.errors ?? [],
+    bodyType: spec.bodyType ?? 'json',
+    errorStyle: spec.errorStyle ?? 'api',
     params,
     // The router validated ctx against the schemas these types come from.
     handle: (ctx) => spec.handle(ctx as never),

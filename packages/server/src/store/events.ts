@@ -24,6 +24,8 @@ export interface AdminAction {
   readonly reason: string;
   /** The ids and numbers the action touched (names and numbers only, never a secret). */
   readonly outcome: Readonly<Record<string, string | number | boolean>>;
+  /** `management` (the default: admins changing the system) or `identity` (a user enrolling a device). */
+  readonly category?: 'management' | 'identity';
 }
 
 /** Appends an admin action to the organisation's admin chain and stores it; returns the event. */
@@ -43,8 +45,9 @@ export async function recordAdminAction(
     event_id: uuid7(now),
     schema_version: SCHEMA_VERSION,
     time: new Date(now).toISOString(),
-    // The audit schema's category for actions on the governance system itself.
-    category: 'management',
+    // The audit schema's category for actions on the governance system itself (or, for a device
+    // enrolment, on who may act).
+    category: action.category ?? 'management',
     type: action.type,
     org: orgId,
     user: { id: actor.id, email: actor.email },
