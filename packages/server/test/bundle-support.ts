@@ -138,3 +138,87 @@ export async function seedOrg(h: Harness): Promise<Org> {
     policies[name] = await publishPolicy(h, name, text);
   return { users, groups, policies };
 }
+
+// ---------------------------------------------------------------------------------------------
+// Device login (RFC 8628) over real HTTP
+
+export interface OAuthReply<T> {
+  readonly status: number;
+  readonly body: T;
+  readonly headers: Headers;
+}
+
+/** POSTs an HTML form, as OAuth clients do. */
+export async function postForm<T = { error: string; error_description?: string }>(
+  url: string,
+  path: string,
+  form: Record<string, string>,
+): Promise<OAuthReply<T>> {
+  const r = await fetch(`${url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(form).toString(),
+  });
+  return { status: r.status, body: (await r.json()) as T, headers: r.headers };
+}
+
+export interface DeviceCode {
+  device_code: string;
+  user_code: string;
+  verification_uri: string;
+  verification_uri_complete: string;
+  expires_in: number;
+  interval: number;
+}
+
+export interface TokenReply {
+  access_token: string;
+  token_type: string;
+  device: { id: string; name: string };
+  user: { id: string; email: string };
+  org: { id: string; slug: string; name: string };
+  keys: KeySet;
+}
+
+export const GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+
+export async function invite(h: Harness, user: string): Promise<string> {
+  const r = await h.owner.post<{ secret: string }>(`${h.base}/users/${user}/invitations`, {});
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  return r.body.secret;
+}
+
+export async function startLogin(h: Harness, name = 'laptop'): Promise<DeviceCode> {
+  const r = await postForm<DeviceCode>(h.server.url, '/api/v1/oauth/device_authorization', {
+    client_id: 'perimeter-cli',
+    device_name: name,
+  });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  return r.body;
+}
+
+export const poll = (h: Harness, code: DeviceCode, clientId = 'perimeter-cli') =>
+  postForm<TokenReply & { error?: string; error_description?: string }>(h.server.url, '/api/v1/oauth/token', {
+    grant_type: GRANT,
+    device_code: code.device_code,
+    client_id: clientId,
+  });
+
+export const verification = (h: Harness, body: Record<string, unknown>) =>
+  h
+    .client()
+    .post<{ status: string; device: { id?: string; name: string }; user: { email: string } }>(
+      '/api/v1/device/verification',
+      body,
+    );
+
+/** A device of `user`, logged in through the whole grant; its credential and the keys it pinned. */
+export async function enrolDevice(h: Harness, user: string, name = 'laptop'): Promise<TokenReply> {
+  const invitation = await invite(h, user);
+  const code = await startLogin(h, name);
+  const approved = await verification(h, { userCode: code.user_code, invitation, decision: 'approve' });
+  assert.equal(approved.status, 200, JSON.stringify(approved.body));
+  const token = await poll(h, code);
+  assert.equal(token.status, 200, JSON.stringify(token.body));
+  return token.body;
+}
