@@ -22,13 +22,17 @@ Commands:
   secret set|ls|rm NAME     the local secret store: sessions get placeholders, the proxy injects
   scan [FILE|-]...          find secrets (API keys, tokens, private keys) in files or stdin
   server                    run the control plane: organisations, admins, policies and revisions, audit
+  login --server URL        enrol this device with a control plane (its signed policy applies from then on)
+  agent                     keep this device's policy bundle current (long poll to the control plane)
+  status                    whether this device is managed: server, user, bundle revision, staleness
 
 Options:
   -h, --help       show help for a command (perimeter check --help)
   -V, --version    print the version
       --debug      print internal stack traces
 
-Without --policy, commands use the embedded default policy (examples/balanced.yaml).
+Without --policy, commands use the embedded default policy (examples/balanced.yaml); perimeter run
+on a device logged in with perimeter login uses its signed policy bundle instead.
 Exit codes: 0 allow / success, 1 deny / failure, 2 ask, 3 invalid input or policy.
 Docs: docs/README.md`,
 
@@ -221,6 +225,11 @@ Options:
                      addresses are still judged: loopback and private ranges need an allow)
   --user U, --groups a,b   the subject; without --groups, group policies do not apply
 
+On a managed device (perimeter login), the session enforces the device's signed policy bundle for
+the logged-in user, refreshed by one short sync first; with no valid bundle nothing runs (exit
+125). --policy then only adds local policies (metadata.layer: local: deny and ask only), and
+--mode audit, --user and --groups are refused.
+
 Credentials: each secret the policy binds (credentials: allow:) is read from the secret store
 (perimeter secret set NAME); the program sees only a per-session placeholder in the variable the
 binding names, and the proxy puts the real value in place on HTTPS requests to the bound hosts.
@@ -232,7 +241,8 @@ When the policy declares MCP servers (mcp.servers), the session gets its own MCP
 PERIMETER_MCP_TOKEN (its bearer token) and PERIMETER_MCP_CONFIG (/run/perimeter/mcp.json, an
 mcpServers client configuration) say where. Its servers run in sandboxes of their own.
 
-Exit codes: the program's own; 125 the sandbox did not start; 3 invalid input or policy.
+Exit codes: the program's own; 125 the sandbox did not start, or a managed device has no valid
+policy bundle; 3 invalid input or policy.
 
 Examples:
   perimeter run --policy examples/balanced.yaml -- bash
@@ -429,6 +439,67 @@ Examples:
   perimeter server
   perimeter server --data /var/lib/perimeter --listen 0.0.0.0:8787
   PERIMETER_DATABASE_URL=postgres://perimeter@db:5432/perimeter perimeter server`,
+
+  login: `perimeter login — enrol this device with a control plane
+
+Usage: perimeter login --server URL [--name NAME]
+
+Logs this device in with the OAuth 2.0 device authorization grant (RFC 8628): prints a code and a
+link; open it, enter the invitation token your admin gave you, check that the device named there
+is this one, and approve. The command then receives this device's credential (kept 0600 in
+~/.local/state/perimeter/device), pins the organisation's bundle signing keys, and fetches the
+first signed policy bundle. From then on perimeter run enforces that bundle (see perimeter status)
+and perimeter agent keeps it current. Logging in again replaces the enrolment.
+
+Options:
+  --server URL   the control plane: https://…, or http:// to this machine only
+  --name NAME    what the device is called on the server (default: the host name)
+
+Exit codes: 0 logged in with an active bundle; 1 the login was denied, expired or failed, or no
+valid bundle came; 3 invalid options.
+
+Examples:
+  perimeter login --server https://perimeter.example.com
+  perimeter login --server http://127.0.0.1:8787 --name ci-runner-7`,
+
+  agent: `perimeter agent — keep this device's policy bundle current
+
+Usage: perimeter agent [--once]
+
+Holds a long poll to the control plane (about 55 s; the server answers at once when a publication,
+a change of your groups or a key rotation changes this device's bundle), verifies each new bundle
+(signature by a pinned key, organisation, expiry, no lower revision), keeps it as the last good one,
+and reports what it activated, or why it refused one, to the server. While the server cannot be
+reached it retries with jittered backoff (up to a minute) and the last good bundle stays in force.
+One line per change on standard output. SIGTERM or Ctrl-C stops it.
+
+Options:
+  --once   one sync, without waiting, then exit
+
+Exit codes: 0 stopped (or with --once: the bundle is current); 1 the server refused this device's
+credential (revoked: log in again), or with --once: no valid bundle came; 3 not logged in.
+
+Examples:
+  perimeter agent
+  perimeter agent --once`,
+
+  status: `perimeter status — is this device managed, and by what
+
+Usage: perimeter status [--json]
+
+Shows the control plane this device is logged in to, the user, the device, the active policy
+bundle (revision, issue time, expiry, groups, policies) and how long ago the server last answered
+(stale after 5 minutes: is perimeter agent running?). Reads only this device's state.
+
+Options:
+  --json   print it as one JSON object
+
+Exit codes: 0 unmanaged, or managed with a valid bundle; 1 managed without a valid bundle (perimeter
+run refuses to start sessions).
+
+Examples:
+  perimeter status
+  perimeter status --json`,
 
   check: `perimeter check — decide one request
 

@@ -2,13 +2,16 @@
 // unless --debug) and returns the exit code. bin/perimeter.js calls it.
 
 import { readFileSync } from 'node:fs';
+import { runAgent } from './commands/agent.js';
 import { runAuditTail, runAuditVerify } from './commands/audit.js';
 import { runCheck } from './commands/check.js';
 import { runDoctor } from './commands/doctor.js';
+import { runLogin } from './commands/login.js';
 import { runProxy } from './commands/proxy.js';
 import { runRun } from './commands/run.js';
 import { runScan } from './commands/scan.js';
 import { runSecretLs, runSecretRm, runSecretSet } from './commands/secret.js';
+import { runStatus } from './commands/status.js';
 import { runExplain, runLint, runSimulate, runTest, runValidate } from './commands/policy.js';
 import { SpoolError } from '@perimeter/audit';
 import { UserError } from './errors.js';
@@ -44,6 +47,9 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   'secret rm': runSecretRm,
   scan: runScan,
   server: (argv, ui) => serverCommand().runServer(argv, ui),
+  login: runLogin,
+  agent: runAgent,
+  status: runStatus,
 };
 
 function version(): string {

@@ -75,13 +75,25 @@ export function readPolicies(paths: readonly string[] | undefined, cacheDir?: st
       );
     }
   });
-  if (cacheDir === undefined) return { ...loadPolicies(sources), files, isDefault };
+  return { ...loadPolicySources(sources, cacheDir), files, isDefault };
+}
+
+/**
+ * Loads policy texts (files, or the documents of a signed bundle), through the checked-policy
+ * cache when `cacheDir` is given: texts that loaded cleanly before are taken from their checked
+ * form, keyed by their exact text and this build of Perimeter.
+ */
+export function loadPolicySources(
+  sources: readonly { readonly file: string; readonly text: string }[],
+  cacheDir?: string,
+): LoadResult {
+  if (cacheDir === undefined) return loadPolicies(sources);
   const keyed = sources.map((src) => ({ ...src, key: cacheKey(src.text) }));
   const cached = keyed.map((src) => ({ ...src, checked: readCache(cacheDir, src.key) }));
   if (cached.every((c) => c.checked !== undefined)) {
     try {
       const result = loadPolicies(cached);
-      if (result.diagnostics.length === 0) return { ...result, files, isDefault };
+      if (result.diagnostics.length === 0) return result;
     } catch {
       // a damaged cache entry: load from the text below
     }
@@ -95,7 +107,7 @@ export function readPolicies(paths: readonly string[] | undefined, cacheDir?: st
       result.policies.filter((p) => p.file === src.file).map((p) => p.checked),
     );
   }
-  return { ...result, files, isDefault };
+  return result;
 }
 
 /** The build of Perimeter that checked a document: any rebuild invalidates every entry. */

@@ -46,11 +46,13 @@ const COMMANDS = Object.keys(HELP);
 void test('HELP covers the top level, the policy group and every command', () => {
   assert.deepEqual([...COMMANDS].sort(), [
     '',
+    'agent',
     'audit',
     'audit tail',
     'audit verify',
     'check',
     'doctor',
+    'login',
     'mcp',
     'mcp pins',
     'mcp pins approve',
@@ -69,6 +71,7 @@ void test('HELP covers the top level, the policy group and every command', () =>
     'secret rm',
     'secret set',
     'server',
+    'status',
   ]);
 });
 

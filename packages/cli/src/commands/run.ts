@@ -41,7 +41,8 @@ import {
   prepareSession,
   type PreparedSession,
 } from '@perimeter/sandbox';
-import { DEFAULT_POLICY, isPolicyPath, requireValidPolicies } from '../policy-files.js';
+import { DEFAULT_POLICY, isPolicyPath } from '../policy-files.js';
+import { sessionPolicies } from '../device/session-policies.js';
 import { resolveFlag, upstreamFlag } from './proxy.js';
 import { sessionCredentials, type SessionCredentials } from '../session-credentials.js';
 import { stateDir } from '../secret-store.js';
@@ -148,10 +149,21 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
 
   const workspace = canonicalDir('workspace', stringFlag(p, 'workspace') ?? process.cwd());
   const home = canonicalHome(homedir());
-  // The checked-policy cache lives in the state directory, which every session hides.
-  const loaded = requireValidPolicies(ui, listFlag(p, 'policy'), true, join(stateDir(), 'policy-cache'));
-  const groups = listFlag(p, 'groups');
-  const user = stringFlag(p, 'user');
+  // The checked-policy cache lives in the state directory, which every session hides. A managed
+  // device (perimeter login) enforces its signed bundle for the logged-in user, or nothing runs.
+  const chosen = await sessionPolicies(
+    ui,
+    {
+      policy: listFlag(p, 'policy'),
+      mode: stringFlag(p, 'mode'),
+      user: stringFlag(p, 'user'),
+      groups: listFlag(p, 'groups'),
+    },
+    join(stateDir(), 'policy-cache'),
+  );
+  const loaded = chosen.loaded;
+  const groups = chosen.subject ? [...chosen.subject.groups] : listFlag(p, 'groups');
+  const user = chosen.subject?.user ?? stringFlag(p, 'user');
   const policies = withMode(
     loaded.policies.map((l) => l.policy),
     stringFlag(p, 'mode'),

@@ -1,0 +1,110 @@
+// The device's active bundle: offering it a new one (verify, load every policy in it, then persist
+// it as the last good one) and reading it back for a session. A bundle that fails any check is
+// refused and the last good one stays in force: the device never enforces less than it verified.
+
+import { hasErrors, type LoadResult } from '@perimeter/policy';
+import type { BundlePayload } from '@perimeter/server';
+import { loadPolicySources } from '../policy-files.js';
+import { verifyBundle, type Refusal, type RefusalCode, type Verified } from './bundle-verify.js';
+import {
+  readActiveBundle,
+  readSyncState,
+  readTrustedKeys,
+  writeActiveBundle,
+  writeSyncState,
+  type Enrolment,
+} from './device-state.js';
+
+export type ActivationRefusal = Omit<Refusal, 'code'> & {
+  readonly code: RefusalCode | 'invalid-policy' | 'no-bundle';
+};
+
+export interface Active {
+  readonly ok: true;
+  readonly kid: string;
+  readonly payload: BundlePayload;
+  readonly policies: LoadResult;
+}
+
+/** The bundle's policy documents, loaded and checked as policy files are (through the cache when given). */
+export function loadBundlePolicies(payload: BundlePayload, cacheDir?: string): LoadResult {
+  return loadPolicySources(
+    payload.policies.map((p) => ({
+      // How diagnostics and decisions name it: the policy and its revision, in this bundle.
+      file: `bundle ${payload.revision}: ${p.name}@${p.revision}`,
+      text: JSON.stringify(p.document),
+    })),
+    cacheDir,
+  );
+}
+
+function withPolicies(v: Verified, cacheDir: string | undefined): Active | ActivationRefusal {
+  const policies = loadBundlePolicies(v.payload, cacheDir);
+  if (hasErrors(policies.diagnostics)) {
+    const first = policies.diagnostics.find((d) => d.severity === 'error');
+    return {
+      ok: false,
+      code: 'invalid-policy',
+      message: `revision ${v.payload.revision} holds a policy this perimeter cannot enforce (${first?.at?.file ?? ''}: ${first?.message ?? ''})`,
+      revision: v.payload.revision,
+    };
+  }
+  return { ok: true, kid: v.kid, payload: v.payload, policies };
+}
+
+/**
+ * Offers a bundle the server sent: verified against the trusted keys and the bundle held (no
+ * rollback), its policies loaded, then written as the last good bundle. A refusal changes nothing.
+ */
+export function offerBundle(
+  dir: string,
+  enrolment: Enrolment,
+  jws: string,
+  now: number,
+  cacheDir?: string,
+): Active | ActivationRefusal {
+  const sync = readSyncState(dir);
+  const verified = verifyBundle(jws, readTrustedKeys(dir), {
+    orgId: enrolment.org.id,
+    now,
+    ...(sync.held ? { held: sync.held } : {}),
+  });
+  if (!verified.ok) return verified;
+  const active = withPolicies(verified, cacheDir);
+  if (!active.ok) return active;
+  // The bundle first, then the state that names it: after a crash between the two, the newer
+  // bundle on disk is still not older than what sync.json holds, so it reads back as valid.
+  writeActiveBundle(dir, jws);
+  writeSyncState(dir, {
+    ...readSyncState(dir),
+    held: {
+      revision: active.payload.revision,
+      issuedAt: active.payload.issuedAt,
+      activatedAt: new Date(now).toISOString(),
+    },
+  });
+  return active;
+}
+
+/**
+ * The active bundle, verified again as it is read (it must still be signed by a trusted key, be
+ * unexpired, and be no older than what the device recorded holding), with its policies loaded.
+ */
+export function readActive(
+  dir: string,
+  enrolment: Enrolment,
+  now: number,
+  cacheDir?: string,
+): Active | ActivationRefusal {
+  const jws = readActiveBundle(dir);
+  if (jws === undefined)
+    return { ok: false, code: 'no-bundle', message: 'this device has no policy bundle yet' };
+  const held = readSyncState(dir).held;
+  const verified = verifyBundle(jws, readTrustedKeys(dir), {
+    orgId: enrolment.org.id,
+    now,
+    ...(held ? { held: { revision: held.revision, issuedAt: held.issuedAt } } : {}),
+  });
+  if (!verified.ok) return verified;
+  return withPolicies(verified, cacheDir);
+}

@@ -1,0 +1,116 @@
+// The device's HTTP calls to the control plane: the device login (RFC 8628), its bundle (a long
+// poll), the organisation's keys, and activation reports. node:http(s) directly, loaded on first
+// use: `perimeter run` on a managed device makes one call, and undici's start-up would cost more
+// than the call. Every call has a deadline; a failure is a value (ServerUnreachable), not a hang.
+
+import type { IncomingHttpHeaders } from 'node:http';
+
+export interface Answer {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly text: string;
+}
+
+/** The server could not be asked: refused, unknown host, timed out, cut off. */
+export class ServerUnreachable extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ServerUnreachable';
+  }
+}
+
+/** The largest answer read (a bundle of many policies is well under it). */
+const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
+
+export interface CallOptions {
+  readonly method?: 'GET' | 'POST';
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: string;
+  /** The whole exchange must end within this. */
+  readonly timeoutMs: number;
+  readonly signal?: AbortSignal;
+}
+
+export async function call(url: string, options: CallOptions): Promise<Answer> {
+  const target = new URL(url);
+  const http = target.protocol === 'https:' ? await import('node:https') : await import('node:http');
+  return new Promise<Answer>((resolve, reject) => {
+    const req = http.request(
+      target,
+      {
+        method: options.method ?? 'GET',
+        headers: {
+          'user-agent': 'perimeter-cli',
+          ...(options.body !== undefined
+            ? { 'content-length': String(Buffer.byteLength(options.body)) }
+            : {}),
+          ...options.headers,
+        },
+        signal: options.signal,
+        // One connection per call: a kept-alive socket the server has since closed would fail the
+        // next call, and an idle one would hold the process open after the command is done.
+        agent: false,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > MAX_ANSWER_BYTES)
+            req.destroy(new ServerUnreachable(`the answer of ${target.host} is too large`));
+          else chunks.push(chunk);
+        });
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            text: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
+        res.on('error', (e) => reject(unreachable(target, e)));
+      },
+    );
+    const timer = setTimeout(
+      () =>
+        req.destroy(
+          new ServerUnreachable(
+            `${target.host} did not answer within ${Math.round(options.timeoutMs / 1000)} s`,
+          ),
+        ),
+      options.timeoutMs,
+    );
+    req.on('close', () => clearTimeout(timer));
+    req.on('error', (e) => reject(unreachable(target, e)));
+    req.end(options.body);
+  });
+}
+
+function unreachable(target: URL, e: Error): Error {
+  if (e instanceof ServerUnreachable || e.name === 'AbortError') return e;
+  const code = (e as NodeJS.ErrnoException).code;
+  const why =
+    code === 'ECONNREFUSED'
+      ? 'connection refused'
+      : code === 'ENOTFOUND'
+        ? 'unknown host'
+        : code === 'ECONNRESET'
+          ? 'the connection was cut'
+          : e.message;
+  return new ServerUnreachable(`cannot reach ${target.host} (${why})`);
+}
+
+/** An API error body's message, or the status when there is none. */
+export function errorMessage(answer: Answer): string {
+  try {
+    const body = JSON.parse(answer.text) as {
+      error?: { message?: unknown } | string;
+      error_description?: unknown;
+    };
+    if (typeof body.error === 'object' && typeof body.error.message === 'string') return body.error.message;
+    if (typeof body.error_description === 'string') return body.error_description;
+    if (typeof body.error === 'string') return body.error;
+  } catch {
+    // not JSON
+  }
+  return `HTTP ${answer.status}`;
+}
