@@ -24,11 +24,17 @@ export interface ChangeFeed {
   next(orgId: string): ChangeWaiter;
   /** Wakes every waiter for good (the server is stopping). */
   close(): void;
+  /** True once closed: a woken waiter answers rather than wait again. */
+  readonly isClosed: boolean;
 }
 
 export class LocalChanges implements ChangeFeed {
   private readonly waiting = new Map<string, Set<() => void>>();
-  private isClosed = false;
+  private closed = false;
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
 
   announce(orgId: string): void {
     const set = this.waiting.get(orgId);
@@ -38,7 +44,7 @@ export class LocalChanges implements ChangeFeed {
   }
 
   next(orgId: string): ChangeWaiter {
-    if (this.isClosed) return { changed: Promise.resolve(), cancel: () => undefined };
+    if (this.closed) return { changed: Promise.resolve(), cancel: () => undefined };
     let wake: () => void = () => undefined;
     const changed = new Promise<void>((resolve) => (wake = resolve));
     let set = this.waiting.get(orgId);
@@ -58,7 +64,7 @@ export class LocalChanges implements ChangeFeed {
   }
 
   close(): void {
-    this.isClosed = true;
+    this.closed = true;
     for (const orgId of [...this.waiting.keys()]) this.announce(orgId);
   }
 

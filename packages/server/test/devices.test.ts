@@ -327,6 +327,37 @@ eachServer(
         'not an API token',
       );
     });
+
+    it('serves the verification page: the form, its script, a CSP that allows no inline script', async () => {
+      const h = harness();
+      const page = await fetch(`${h.server.url}/device?code=BCDF-GHJK`);
+      assert.equal(page.status, 200);
+      assert.equal(page.headers.get('content-type'), 'text/html; charset=utf-8');
+      assert.match(
+        page.headers.get('content-security-policy') ?? '',
+        /script-src 'self'; connect-src 'self'/,
+      );
+      const html = await page.text();
+      assert.match(html, /<input id="invitation"/);
+      assert.match(html, /<script src="\/device\.js"><\/script>/);
+      const script = await fetch(`${h.server.url}/device.js`);
+      assert.equal(script.status, 200);
+      assert.match(await script.text(), /\/api\/v1\/device\/verification/);
+    });
+
+    // Last: it stops the suite's server.
+    it('a stopping server answers waiting devices at once (304), rather than hold the stop', async () => {
+      const h = harness();
+      const device = await enrolDevice(h, org.users.alice, 'at-shutdown');
+      const first = await fetchBundle(h, device.access_token);
+      const waiting = fetchBundle(h, device.access_token, first.etag ?? '', 30);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const stopping = performance.now();
+      await h.server.close();
+      const got = await waiting;
+      assert.equal(got.status, 304);
+      assert.ok(performance.now() - stopping < 2000, 'the stop did not wait for the poll to time out');
+    });
   },
   { devices: { pollIntervalS: 1 } },
 );

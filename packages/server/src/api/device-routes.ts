@@ -59,7 +59,8 @@ async function bundleReply(
       if (!isCurrent(ifNoneMatch, bundle.etag))
         return new RawReply(200, { ...headers, 'content-type': JOSE_TYPE }, bundle.jws);
       const remaining = deadline - performance.now();
-      if (remaining <= 0 || signal.aborted) return new RawReply(304, headers);
+      // Out of time, the device gone, or the server stopping: "no change", and the device asks again.
+      if (remaining <= 0 || signal.aborted || app.changes.isClosed) return new RawReply(304, headers);
       await waitFor(waiter.changed, remaining, signal);
     } finally {
       waiter.cancel();
