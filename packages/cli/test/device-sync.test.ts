@@ -2,14 +2,16 @@
 // modes; every bundle a device must refuse (unsigned, another key, tampered, expired, an older
 // revision) refused with the last good one kept; a key rotation learned through its endorsement;
 // a refusal reported to the server; an unreachable server leaving the last good bundle in force.
-// And which policies a session takes on a managed device (session-policies.ts).
+// The agent's backoff while the server is down. And which policies a session takes on a managed
+// device (session-policies.ts).
 
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { signCompact, type BundlePayload } from '@perimeter/server';
+import { spawn } from 'node:child_process';
+import { signCompact, startServer, type BundlePayload } from '@perimeter/server';
 import { offerBundle, readActive } from '../src/device/active-bundle.js';
 import {
   deviceDir,
@@ -22,7 +24,7 @@ import { sessionPolicies } from '../src/device/session-policies.js';
 import { backoffMs, syncOnce } from '../src/device/sync.js';
 import { UserError } from '../src/errors.js';
 import type { Ui } from '../src/ui.js';
-import { tempDir, writeFile } from './cli-harness.js';
+import { REPO_ROOT, tempDir, writeFile } from './cli-harness.js';
 import {
   addUser,
   enrol,
@@ -43,6 +45,8 @@ const ENG = policy(
   ['eng'],
 );
 const SYNC = { waitS: 0, timeoutMs: 5000 };
+
+const BIN = join(REPO_ROOT, 'packages/cli/bin/perimeter.js');
 
 const quiet: Ui = { out: () => undefined, err: () => undefined, isColor: false };
 
@@ -228,6 +232,54 @@ describe('device sync', () => {
       backoffMs(20, () => 0),
       30_000,
     );
+  });
+});
+
+describe('perimeter agent', () => {
+  it('retries an unreachable server with growing, jittered waits, and activates as soon as it is back', async (t) => {
+    const { cp, dir, enrolment } = await managedDevice(t);
+    const port = Number(new URL(cp.url).port);
+    await cp.server.close();
+    // The binary's device directory is $XDG_STATE_HOME/perimeter/device: the enrolled one, copied.
+    const xdg = tempDir(t);
+    cpSync(dir, join(xdg, 'perimeter', 'device'), { recursive: true });
+    const agent = spawn(process.execPath, [BIN, 'agent'], { env: { ...process.env, XDG_STATE_HOME: xdg } });
+    t.after(() => {
+      if (agent.exitCode === null) agent.kill('SIGKILL');
+    });
+    let out = '';
+    const stamps: number[] = [];
+    agent.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      for (const _ of d.toString().matchAll(/retrying/g)) stamps.push(Date.now());
+    });
+    const until = async (pattern: RegExp, ms: number): Promise<void> => {
+      const deadline = Date.now() + ms;
+      while (!pattern.test(out)) {
+        if (Date.now() > deadline) throw new Error(`no ${pattern} in:\n${out}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    };
+    await until(/retrying[\s\S]*retrying/, 5000);
+    const gaps = stamps.slice(1).map((at, i) => at - (stamps[i] ?? at));
+    assert.ok(
+      gaps.every((g) => g >= 450),
+      `no busy loop: retries ${gaps.join(', ')} ms apart`,
+    );
+    assert.match(out, /cannot reach 127\.0\.0\.1:\d+ \(connection refused\); retrying/);
+
+    // The server comes back on its address, with its data: the agent picks the bundle up.
+    const back = await startServer({
+      dataDir: cp.dataDir,
+      listen: { host: '127.0.0.1', port },
+      log: { log: () => undefined },
+      shutdownGraceMs: 1000,
+    });
+    t.after(() => back.close());
+    await until(/revision 2 active/, 10_000);
+    agent.kill('SIGTERM');
+    assert.equal(await new Promise((resolve) => agent.once('exit', resolve)), 0);
+    assert.equal(enrolment.server, `http://127.0.0.1:${port}`);
   });
 });
 
