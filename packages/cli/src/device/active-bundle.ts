@@ -15,6 +15,13 @@ import {
   type Enrolment,
 } from './device-state.js';
 
+const isOlder = (
+  b: { revision: number; issuedAt: string },
+  held: { revision: number; issuedAt: string },
+): boolean =>
+  b.revision < held.revision ||
+  (b.revision === held.revision && Date.parse(b.issuedAt) < Date.parse(held.issuedAt));
+
 export type ActivationRefusal = Omit<Refusal, 'code'> & {
   readonly code: RefusalCode | 'invalid-policy' | 'no-bundle';
 };
@@ -72,6 +79,15 @@ export function offerBundle(
   if (!verified.ok) return verified;
   const active = withPolicies(verified, cacheDir);
   if (!active.ok) return active;
+  // Another sync (the agent, a session starting) may have activated a newer bundle meanwhile.
+  const latest = readSyncState(dir).held;
+  if (latest && isOlder(active.payload, latest))
+    return {
+      ok: false,
+      code: 'rollback',
+      message: `revision ${active.payload.revision} is older than revision ${latest.revision}, activated meanwhile`,
+      revision: active.payload.revision,
+    };
   // The bundle first, then the state that names it: after a crash between the two, the newer
   // bundle on disk is still not older than what sync.json holds, so it reads back as valid.
   writeActiveBundle(dir, jws);

@@ -317,10 +317,7 @@ export const loginRoutes = [
     body: VerificationRequest,
     response: VerificationResult,
     errors: [401, 403, 404],
-    handle: async ({ body, app }) => {
-      const result = await verify(app, body);
-      return result;
-    },
+    handle: ({ body, app }) => verify(app, body),
   }),
 
   route({

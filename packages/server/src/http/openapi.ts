@@ -14,7 +14,6 @@ const ERROR_TEXT: Readonly<Record<number, string>> = {
   404: 'Nothing with that id in the caller’s organisation (another organisation’s ids are never revealed).',
   405: 'The path exists, but not with this method.',
   409: 'It conflicts with what is stored (a name in use, a revision not newer, the last owner).',
-  410: 'It existed but is no longer usable (a used or expired invitation, login code).',
   413: 'The body is larger than the limit (1 MiB of policy text).',
   415: 'The body is not JSON.',
   422: 'A policy revision is invalid, or its tests fail.',
