@@ -5,7 +5,7 @@
 // esbuild (a production install) the shim uses the unbundled modules.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,6 +36,16 @@ if (existsSync(entry)) {
     define: { 'import.meta.url': '__perimeterModuleUrl' },
     banner: { js: "const __perimeterModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
   });
+  // The shim runs the bundle through node:vm, which gives a dynamic import() no loader: it would
+  // throw at run time ("A dynamic import callback was not specified"), only where the bundle is
+  // used. Load lazily with createRequire instead (see packages/cli/src/lazy-mcp.ts).
+  const dynamic = /[^\w$.]import\(/.exec(readFileSync(outfile, 'utf8'));
+  if (dynamic) {
+    console.error(
+      `bundle-cli: the bundle holds a dynamic import() (…${dynamic.input.slice(Math.max(0, dynamic.index - 60), dynamic.index + 40)}…); load that module with createRequire instead`,
+    );
+    process.exit(1);
+  }
   // The code cache is made by running a representative command once (the shim writes it): a
   // sandboxed `true` where this machine can run one (twice: the second run takes the policy from
   // the checked-policy cache, as every later session does), else a policy test. Its state goes to

@@ -3,7 +3,15 @@
 // use: `perimeter run` on a managed device makes one call, and undici's start-up would cost more
 // than the call. Every call has a deadline; a failure is a value (ServerUnreachable), not a hang.
 
+import { createRequire } from 'node:module';
+import type * as Http from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
+
+/**
+ * Loads node:http or node:https when first called. Not `import()`: the CLI runs as one bundle
+ * compiled through node:vm, where a dynamic import has no loader and throws.
+ */
+const load = createRequire(import.meta.url);
 
 export interface Answer {
   readonly status: number;
@@ -33,7 +41,10 @@ export interface CallOptions {
 
 export async function call(url: string, options: CallOptions): Promise<Answer> {
   const target = new URL(url);
-  const http = target.protocol === 'https:' ? await import('node:https') : await import('node:http');
+  const http = load(target.protocol === 'https:' ? 'node:https' : 'node:http') as Pick<
+    typeof Http,
+    'request'
+  >;
   return new Promise<Answer>((resolve, reject) => {
     const req = http.request(
       target,
