@@ -112,11 +112,10 @@ function requireLaunchable(): NonNullable<ReturnType<typeof seccompArch>> {
 }
 
 export function prepareSession(options: SessionOptions): PreparedSession {
-  const early = options.prelaunch;
   try {
     return prepare(options);
   } catch (e) {
-    if (early) cancelPrelaunch(early); // a second removal of what prepare removed is harmless
+    if (options.prelaunch) cancelPrelaunch(options.prelaunch);
     throw e;
   }
 }
@@ -136,11 +135,12 @@ function prepare(options: SessionOptions): PreparedSession {
   }
   let mountPoints: string[] = [];
   const early = options.prelaunch;
-  const launcher = early?.launcher;
-  let cgroup = early?.cgroup;
+  /** A cgroup made here (a prelaunch's is prepareSession's to remove). */
+  let made: SessionCgroup | undefined;
   try {
     const { limits, enforcement } =
-      early ?? sessionLimits(options.engine, options.totalMemoryBytes, (made) => (cgroup = made));
+      early ?? sessionLimits(options.engine, options.totalMemoryBytes, (cgroup) => (made = cgroup));
+    const cgroup = early?.cgroup ?? made;
     const sockets = join(dir, 'sockets');
     mkdirSync(sockets, { mode: 0o700 });
     const maskDir = join(dir, 'mask-dir');
@@ -261,11 +261,10 @@ function prepare(options: SessionOptions): PreparedSession {
       limitsSummary: describeLimits(limits, enforcement),
       ...(cgroup ? { cgroup } : {}),
     };
-    if (launcher) prestarted.set(prepared, launcher);
+    if (early) prestarted.set(prepared, early.launcher);
     return prepared;
   } catch (e) {
-    if (launcher) callOff(launcher);
-    if (cgroup) removeSessionCgroup(cgroup);
+    if (made) removeSessionCgroup(made);
     removeEmptyDirs(mountPoints);
     rmSync(dir, { recursive: true, force: true });
     if (e instanceof PlanError) throw new SessionError(e.message, e.fix);
@@ -531,6 +530,7 @@ function startLauncher(cgroup: SessionCgroup | undefined, mode: LaunchMode): Chi
   );
   // A launcher gone early (its spawn failed, bubblewrap refused) is reported by its own events.
   (child.stdio[4] as Writable | null)?.on('error', () => {});
+  readySocket(child).on('error', () => {}); // the sandbox ended before the go: its close says how
   return child;
 }
 
@@ -559,7 +559,6 @@ function sendCommand(child: ChildProcess, prepared: PreparedSession, bwrapOption
 function readySocket(child: ChildProcess): Duplex {
   const socket = (child.stdio as unknown as (Duplex | null)[])[READY_FD];
   if (!socket) throw new Error('the launcher has no readiness socket');
-  socket.on('error', () => {}); // the sandbox ended before the go: its close says how
   return socket;
 }
 
@@ -571,11 +570,7 @@ function readySocket(child: ChildProcess): Duplex {
 function callOff(launcher: ChildProcess): void {
   launcher.kill('SIGKILL');
   (launcher.stdio[4] as Writable | null)?.destroy();
-  readySocketOrNone(launcher)?.destroy();
-}
-
-function readySocketOrNone(child: ChildProcess): Duplex | undefined {
-  return (child.stdio as unknown as (Duplex | null)[])[READY_FD] ?? undefined;
+  readySocket(launcher).destroy();
 }
 
 /** Removes the session directory and the empty directories masks created on the host. */
