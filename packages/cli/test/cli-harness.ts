@@ -1,8 +1,11 @@
 // The in-process harness for the CLI's tests: runs `main` with a capturing Ui (no colour), in the
 // repository root or a given directory, and real temporary directories for the policy files a test
-// writes. It never mocks the filesystem and never touches the examples or the source.
+// writes; and the built binary as a child process, for commands that keep running (a server, an
+// agent, a login waiting for approval). It never mocks the filesystem and never touches the
+// examples or the source.
 
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +17,8 @@ import type { Ui } from '../src/ui.js';
 /** The repository root. The compiled harness runs from packages/cli/dist/test/. */
 export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 export const EXAMPLES = join(REPO_ROOT, 'examples');
+/** The built `perimeter` binary. */
+export const BIN = join(REPO_ROOT, 'packages/cli/bin/perimeter.js');
 
 export interface CliResult {
   readonly code: number;
@@ -44,6 +49,57 @@ export function runCli(args: readonly string[], options: { cwd?: string } = {}):
     return { code, stdout: out.join(''), stderr: err.join('') };
   } finally {
     process.chdir(previous);
+  }
+}
+
+/** A `perimeter` child process that keeps running, and what it has written so far. */
+export interface RunningCli {
+  readonly child: ChildProcessWithoutNullStreams;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** Its exit code, null when a signal ended it. */
+  readonly exited: Promise<number | null>;
+}
+
+/**
+ * Spawns the binary with `env` over this process's environment; it is killed (SIGKILL) when the
+ * test ends, if it is still running.
+ */
+export function spawnCli(t: TestContext, args: readonly string[], env: NodeJS.ProcessEnv = {}): RunningCli {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  return {
+    child,
+    get stdout() {
+      return stdout;
+    },
+    get stderr() {
+      return stderr;
+    },
+    exited,
+  };
+}
+
+/** Waits until its standard output matches `pattern`; fails if it exits or `ms` passes first. */
+export async function waitForOutput(
+  running: RunningCli,
+  pattern: RegExp,
+  ms = 15_000,
+): Promise<RegExpExecArray> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const m = pattern.exec(running.stdout);
+    if (m) return m;
+    if (running.child.exitCode !== null || running.child.signalCode !== null || Date.now() > deadline)
+      throw new Error(`no ${pattern} in the output:\n${running.stdout}\n${running.stderr}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 

@@ -5,50 +5,18 @@
 // SIGTERM; a revoked device's agent stops with 1.
 
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { it, type TestContext } from 'node:test';
-import { REPO_ROOT, tempDir } from './cli-harness.js';
+import { BIN, spawnCli, tempDir, waitForOutput, type RunningCli } from './cli-harness.js';
 import { policy } from './control-plane-harness.js';
 
-const BIN = join(REPO_ROOT, 'packages/cli/bin/perimeter.js');
+/** The environment of a machine whose home and state directory are `state`. */
+const machine = (state: string): NodeJS.ProcessEnv => ({ XDG_STATE_HOME: state, HOME: state });
 
-interface Running {
-  readonly child: ChildProcessWithoutNullStreams;
-  stdout: string;
-  stderr: string;
-  readonly exited: Promise<number | null>;
-}
-
-function start(t: TestContext, args: readonly string[], state: string): Running {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    env: { ...process.env, XDG_STATE_HOME: state, HOME: state },
-  });
-  const running: Running = {
-    child,
-    stdout: '',
-    stderr: '',
-    exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))),
-  };
-  child.stdout.on('data', (d: Buffer) => (running.stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (running.stderr += d.toString()));
-  t.after(() => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  return running;
-}
-
-async function waitFor(running: Running, pattern: RegExp, ms = 15_000): Promise<RegExpExecArray> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const m = pattern.exec(running.stdout);
-    if (m) return m;
-    if (running.child.exitCode !== null || Date.now() > deadline)
-      throw new Error(`no ${pattern} in the output:\n${running.stdout}\n${running.stderr}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+const start = (t: TestContext, args: readonly string[], state: string): RunningCli =>
+  spawnCli(t, args, machine(state));
 
 function cli(
   args: readonly string[],
@@ -56,7 +24,7 @@ function cli(
 ): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [BIN, ...args], {
     encoding: 'utf8',
-    env: { ...process.env, XDG_STATE_HOME: state, HOME: state },
+    env: { ...process.env, ...machine(state) },
     timeout: 20_000,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
@@ -66,8 +34,8 @@ it('perimeter login enrols the device through the device grant; status shows it;
   const serverState = tempDir(t);
   const deviceState = tempDir(t);
   const server = start(t, ['server', '--listen', '127.0.0.1:0'], serverState);
-  const [, url = ''] = await waitFor(server, /listening on (http:\/\/127\.0\.0\.1:\d+)/);
-  const [, bootstrap] = await waitFor(server, /bootstrap#(pmb_[A-Za-z0-9_-]{43})/);
+  const [, url = ''] = await waitForOutput(server, /listening on (http:\/\/127\.0\.0\.1:\d+)/);
+  const [, bootstrap] = await waitForOutput(server, /bootstrap#(pmb_[A-Za-z0-9_-]{43})/);
   const claimed = (await (
     await fetch(`${url}/api/v1/bootstrap`, {
       method: 'POST',
@@ -110,7 +78,7 @@ it('perimeter login enrols the device through the device grant; status shows it;
   const invitation = await api<{ secret: string }>('POST', `/users/${alice.id}/invitations`, {});
 
   const login = start(t, ['login', '--server', url, '--name', 'alice-laptop'], deviceState);
-  const [, link = '', code = ''] = await waitFor(login, /open\n {2}(\S+\/device\?code=(\S+))\n/);
+  const [, link = '', code = ''] = await waitForOutput(login, /open\n {2}(\S+\/device\?code=(\S+))\n/);
   assert.equal(link, `${url}/device?code=${code}`);
   assert.match(login.stdout, /Waiting for approval/);
   const approval = await fetch(`${url}/api/v1/device/verification`, {
@@ -147,7 +115,7 @@ it('perimeter login enrols the device through the device grant; status shows it;
   assert.deepEqual([json.managed, json.bundle.revision, json.isStale], [true, 1, false]);
 
   const agent = start(t, ['agent'], deviceState);
-  await waitFor(agent, /following http:\/\/127\.0\.0\.1:\d+ for alice@example\.com/);
+  await waitForOutput(agent, /following http:\/\/127\.0\.0\.1:\d+ for alice@example\.com/);
   // Its first long poll is held by the server: give it a moment to be waiting, then publish.
   await new Promise((resolve) => setTimeout(resolve, 500));
   const published = Date.now();
@@ -159,7 +127,7 @@ it('perimeter login enrols the device through the device grant; status shows it;
       'network:\n  allow:\n    - { id: docs, hosts: [docs.example.com, wiki.example.com], ports: [443] }\n',
     ),
   );
-  await waitFor(agent, /revision 2 active \(issued \S+, valid until \S+; baseline\)/, 5000);
+  await waitForOutput(agent, /revision 2 active \(issued \S+, valid until \S+; baseline\)/, 5000);
   const lag = Date.now() - published;
   assert.ok(lag < 1500, `the agent activated the publication ${lag} ms after it`);
   const devices = await api<{ devices: { id: string; revision: number }[] }>('GET', '/devices');

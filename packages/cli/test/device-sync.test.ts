@@ -10,7 +10,6 @@ import { generateKeyPairSync } from 'node:crypto';
 import { cpSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { spawn } from 'node:child_process';
 import { signCompact, startServer, type BundlePayload } from '@perimeter/server';
 import { offerBundle, readActive } from '../src/device/active-bundle.js';
 import {
@@ -24,7 +23,7 @@ import { sessionPolicies } from '../src/device/session-policies.js';
 import { backoffMs, syncOnce } from '../src/device/sync.js';
 import { UserError } from '../src/errors.js';
 import type { Ui } from '../src/ui.js';
-import { REPO_ROOT, tempDir, writeFile } from './cli-harness.js';
+import { spawnCli, tempDir, waitForOutput, writeFile } from './cli-harness.js';
 import {
   addUser,
   enrol,
@@ -45,8 +44,6 @@ const ENG = policy(
   ['eng'],
 );
 const SYNC = { waitS: 0, timeoutMs: 5000 };
-
-const BIN = join(REPO_ROOT, 'packages/cli/bin/perimeter.js');
 
 const quiet: Ui = { out: () => undefined, err: () => undefined, isColor: false };
 
@@ -243,30 +240,18 @@ describe('perimeter agent', () => {
     // The binary's device directory is $XDG_STATE_HOME/perimeter/device: the enrolled one, copied.
     const xdg = tempDir(t);
     cpSync(dir, join(xdg, 'perimeter', 'device'), { recursive: true });
-    const agent = spawn(process.execPath, [BIN, 'agent'], { env: { ...process.env, XDG_STATE_HOME: xdg } });
-    t.after(() => {
-      if (agent.exitCode === null) agent.kill('SIGKILL');
-    });
-    let out = '';
+    const agent = spawnCli(t, ['agent'], { XDG_STATE_HOME: xdg });
     const stamps: number[] = [];
-    agent.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
+    agent.child.stdout.on('data', (d: Buffer) => {
       for (const _ of d.toString().matchAll(/retrying/g)) stamps.push(Date.now());
     });
-    const until = async (pattern: RegExp, ms: number): Promise<void> => {
-      const deadline = Date.now() + ms;
-      while (!pattern.test(out)) {
-        if (Date.now() > deadline) throw new Error(`no ${pattern} in:\n${out}`);
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    };
-    await until(/retrying[\s\S]*retrying/, 5000);
+    await waitForOutput(agent, /retrying[\s\S]*retrying/, 5000);
     const gaps = stamps.slice(1).map((at, i) => at - (stamps[i] ?? at));
     assert.ok(
       gaps.every((g) => g >= 450),
       `no busy loop: retries ${gaps.join(', ')} ms apart`,
     );
-    assert.match(out, /cannot reach 127\.0\.0\.1:\d+ \(connection refused\); retrying/);
+    assert.match(agent.stdout, /cannot reach 127\.0\.0\.1:\d+ \(connection refused\); retrying/);
 
     // The server comes back on its address, with its data: the agent picks the bundle up.
     const back = await startServer({
@@ -276,9 +261,9 @@ describe('perimeter agent', () => {
       shutdownGraceMs: 1000,
     });
     t.after(() => back.close());
-    await until(/revision 2 active/, 10_000);
-    agent.kill('SIGTERM');
-    assert.equal(await new Promise((resolve) => agent.once('exit', resolve)), 0);
+    await waitForOutput(agent, /revision 2 active/, 10_000);
+    agent.child.kill('SIGTERM');
+    assert.equal(await agent.exited, 0);
     assert.equal(enrolment.server, `http://127.0.0.1:${port}`);
   });
 });

@@ -3,54 +3,21 @@
 // only JSON log lines on standard error; start-up failures as one sentence, never a stack.
 
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { it, type TestContext } from 'node:test';
-import { REPO_ROOT, runCli, tempDir } from './cli-harness.js';
+import { REPO_ROOT, runCli, spawnCli, tempDir, waitForOutput, type RunningCli } from './cli-harness.js';
 
-const BIN = join(REPO_ROOT, 'packages/cli/bin/perimeter.js');
-
-interface Running {
-  readonly child: ChildProcessWithoutNullStreams;
-  stdout: string;
-  stderr: string;
-  readonly exited: Promise<number | null>;
-}
-
-function start(t: TestContext, args: readonly string[], env: NodeJS.ProcessEnv): Running {
-  const child = spawn(process.execPath, [BIN, 'server', ...args], { env: { ...process.env, ...env } });
-  const running: Running = {
-    child,
-    stdout: '',
-    stderr: '',
-    exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))),
-  };
-  child.stdout.on('data', (d: Buffer) => (running.stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (running.stderr += d.toString()));
-  t.after(() => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  return running;
-}
-
-async function waitFor(running: Running, pattern: RegExp, ms = 15_000): Promise<RegExpExecArray> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const m = pattern.exec(running.stdout);
-    if (m) return m;
-    if (running.child.exitCode !== null || Date.now() > deadline)
-      throw new Error(`no ${pattern} in the output:\n${running.stdout}\n${running.stderr}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
+/** `perimeter server ARGS...` as a child process. */
+const start = (t: TestContext, args: readonly string[], env: NodeJS.ProcessEnv): RunningCli =>
+  spawnCli(t, ['server', ...args], env);
 
 it('starts, prints a bootstrap link that makes the first owner, serves the API, and stops on SIGTERM with 0', async (t) => {
   const state = tempDir(t);
   const server = start(t, ['--listen', '127.0.0.1:0'], { XDG_STATE_HOME: state });
-  const [, url] = await waitFor(server, /listening on (http:\/\/127\.0\.0\.1:\d+)/);
-  const [, link, token] = await waitFor(
+  const [, url] = await waitForOutput(server, /listening on (http:\/\/127\.0\.0\.1:\d+)/);
+  const [, link, token] = await waitForOutput(
     server,
     /(http:\/\/127\.0\.0\.1:\d+\/bootstrap#(pmb_[A-Za-z0-9_-]{43}))/,
   );
@@ -84,7 +51,7 @@ it('starts, prints a bootstrap link that makes the first owner, serves the API, 
 
   // A second start on the same data keeps the organisation and prints no new link.
   const again = start(t, ['--listen', '127.0.0.1:0'], { XDG_STATE_HOME: state });
-  await waitFor(again, /listening on/);
+  await waitForOutput(again, /listening on/);
   assert.doesNotMatch(again.stdout, /bootstrap/);
   again.child.kill('SIGINT');
   assert.equal(await again.exited, 0);
