@@ -8,8 +8,9 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { it } from 'node:test';
-import { AuditEvent } from '@perimeter/audit';
+import { AuditEvent, verifySpool } from '@perimeter/audit';
 import {
+  assertEndedNormally,
   assertFailed,
   assertSucceeded,
   attempts,
@@ -24,7 +25,10 @@ import {
 } from './sandbox-harness.js';
 import { addUser, enrol, publish, startControlPlane } from './control-plane-harness.js';
 
-/** `perimeter run` without --policy, as the fixture's user (HOME is the fixture's). */
+/**
+ * `perimeter run` without --policy, as the fixture's user (HOME is the fixture's): runSession of
+ * sandbox-harness.ts, which always passes --policy, but for that.
+ */
 function runManaged(f: Fixture, script: string, args: readonly string[] = []): Promise<SessionResult> {
   const argv = [
     BIN,
@@ -47,10 +51,14 @@ function runManaged(f: Fixture, script: string, args: readonly string[] = []): P
     });
     let stdout = '';
     let stderr = '';
+    let timedOut = false;
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     const started = Date.now();
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, 20_000);
     child.on('close', (code) => {
       clearTimeout(timer);
       const spool = existsSync(f.audit) ? readFileSync(f.audit, 'utf8') : '';
@@ -58,16 +66,17 @@ function runManaged(f: Fixture, script: string, args: readonly string[] = []): P
         .split('\n')
         .filter((l) => l.trim() !== '')
         .map((l) => AuditEvent.parse(JSON.parse(l)));
+      const verified = spool === '' ? undefined : verifySpool(spool);
       resolve({
         code,
         stdout,
         stderr,
-        timedOut: false,
+        timedOut,
         durationMs: Date.now() - started,
         spool,
         events,
-        spoolProblems: [],
-        spoolIntact: true,
+        spoolProblems: verified?.problems.map((p) => JSON.stringify(p)) ?? [],
+        spoolIntact: verified?.isIntact ?? true,
       });
     });
   });
@@ -102,7 +111,7 @@ it(
         'read-bundle': 'cat ~/.local/state/perimeter/device/bundle.jws',
       }),
     );
-    assert.equal(s.code, 0, show(s));
+    assertEndedNormally(s);
     assertSucceeded(s, ['read-readme']);
     assertFailed(s, ['read-plan', 'read-credential', 'read-bundle']);
     assert.ok(!s.stdout.includes('the plan'), show(s));
