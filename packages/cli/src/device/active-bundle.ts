@@ -5,7 +5,14 @@
 import { hasErrors, type LoadResult } from '@perimeter/policy';
 import type { BundlePayload } from '@perimeter/server';
 import { loadPolicySources } from '../policy-files.js';
-import { verifyBundle, type Refusal, type RefusalCode, type Verified } from './bundle-verify.js';
+import {
+  isOlder,
+  verifyBundle,
+  type Held,
+  type Refusal,
+  type RefusalCode,
+  type Verified,
+} from './bundle-verify.js';
 import {
   readActiveBundle,
   readSyncState,
@@ -14,13 +21,6 @@ import {
   writeSyncState,
   type Enrolment,
 } from './device-state.js';
-
-const isOlder = (
-  b: { revision: number; issuedAt: string },
-  held: { revision: number; issuedAt: string },
-): boolean =>
-  b.revision < held.revision ||
-  (b.revision === held.revision && Date.parse(b.issuedAt) < Date.parse(held.issuedAt));
 
 export type ActivationRefusal = Omit<Refusal, 'code'> & {
   readonly code: RefusalCode | 'invalid-policy' | 'no-bundle';
@@ -43,6 +43,21 @@ export function loadBundlePolicies(payload: BundlePayload, cacheDir?: string): L
     })),
     cacheDir,
   );
+}
+
+/** A bundle verified against this device's trusted keys and organisation, and what it holds now. */
+function verifyOnDevice(
+  dir: string,
+  enrolment: Enrolment,
+  jws: string,
+  now: number,
+  held: Held | undefined,
+): Verified | Refusal {
+  return verifyBundle(jws, readTrustedKeys(dir), {
+    orgId: enrolment.org.id,
+    now,
+    ...(held ? { held } : {}),
+  });
 }
 
 function withPolicies(v: Verified, cacheDir: string | undefined): Active | ActivationRefusal {
@@ -70,12 +85,7 @@ export function offerBundle(
   now: number,
   cacheDir?: string,
 ): Active | ActivationRefusal {
-  const sync = readSyncState(dir);
-  const verified = verifyBundle(jws, readTrustedKeys(dir), {
-    orgId: enrolment.org.id,
-    now,
-    ...(sync.held ? { held: sync.held } : {}),
-  });
+  const verified = verifyOnDevice(dir, enrolment, jws, now, readSyncState(dir).held);
   if (!verified.ok) return verified;
   const active = withPolicies(verified, cacheDir);
   if (!active.ok) return active;
@@ -115,12 +125,7 @@ export function readActive(
   const jws = readActiveBundle(dir);
   if (jws === undefined)
     return { ok: false, code: 'no-bundle', message: 'this device has no policy bundle yet' };
-  const held = readSyncState(dir).held;
-  const verified = verifyBundle(jws, readTrustedKeys(dir), {
-    orgId: enrolment.org.id,
-    now,
-    ...(held ? { held: { revision: held.revision, issuedAt: held.issuedAt } } : {}),
-  });
+  const verified = verifyOnDevice(dir, enrolment, jws, now, readSyncState(dir).held);
   if (!verified.ok) return verified;
   return withPolicies(verified, cacheDir);
 }

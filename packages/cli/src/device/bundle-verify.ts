@@ -64,6 +64,11 @@ export interface Held {
   readonly issuedAt: string;
 }
 
+/** A rollback: a lower revision than the one held, or the same revision issued earlier (a replay). */
+export const isOlder = (bundle: Held, held: Held): boolean =>
+  bundle.revision < held.revision ||
+  (bundle.revision === held.revision && Date.parse(bundle.issuedAt) < Date.parse(held.issuedAt));
+
 export interface Expectation {
   /** The organisation the device is enrolled in. */
   readonly orgId: string;
@@ -221,16 +226,12 @@ export function verifyBundle(
       revision,
     );
   const held = expect.held;
-  if (held && revision < held.revision)
+  if (held && isOlder(bundle, held))
     return refuse(
       'rollback',
-      `revision ${revision} is older than the active revision ${held.revision}`,
-      revision,
-    );
-  if (held && revision === held.revision && Date.parse(bundle.issuedAt) < Date.parse(held.issuedAt))
-    return refuse(
-      'rollback',
-      `revision ${revision} issued at ${bundle.issuedAt} is older than the active one (issued ${held.issuedAt})`,
+      revision < held.revision
+        ? `revision ${revision} is older than the active revision ${held.revision}`
+        : `revision ${revision} issued at ${bundle.issuedAt} is older than the active one (issued ${held.issuedAt})`,
       revision,
     );
   return { ok: true, kid: key.kid, payload: bundle };
