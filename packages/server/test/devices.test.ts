@@ -328,6 +328,56 @@ eachServer(
       );
     });
 
+    it('a device waiting in a long poll is refused (401) the moment it is revoked, or its user deactivated or removed', async () => {
+      const h = harness();
+      /** Holds a long poll with the current ETag, makes the change (expecting `status`), returns the poll's answer. */
+      const waitThrough = async (
+        credential: string,
+        change: () => Promise<{ status: number }>,
+        status: number,
+      ): Promise<Fetched> => {
+        const first = await fetchBundle(h, credential);
+        assert.equal(first.status, 200);
+        const waiting = fetchBundle(h, credential, first.etag ?? '', 30);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        assert.equal((await change()).status, status);
+        return waiting;
+      };
+      const stolen = await enrolDevice(h, org.users.bob, 'stolen-while-polling');
+      const revoked = await waitThrough(
+        stolen.access_token,
+        () => h.owner.delete(`${h.base}/devices/${stolen.device.id}`),
+        204,
+      );
+      assert.equal(revoked.status, 401);
+      assert.match(revoked.text, /revoked/);
+      assert.ok(
+        revoked.ms < 3000,
+        `answered at the revocation, not after the wait (${Math.round(revoked.ms)} ms)`,
+      );
+
+      const frank = await h.owner.post<{ id: string }>(`${h.base}/users`, { email: 'frank@example.com' });
+      const franks = await enrolDevice(h, frank.body.id, 'franks-laptop');
+      const inactive = await waitThrough(
+        franks.access_token,
+        () => h.owner.patch(`${h.base}/users/${frank.body.id}`, { active: false }),
+        200,
+      );
+      assert.equal(inactive.status, 401);
+      assert.match(inactive.text, /not active/);
+      assert.ok(inactive.ms < 3000);
+
+      const gina = await h.owner.post<{ id: string }>(`${h.base}/users`, { email: 'gina@example.com' });
+      const ginas = await enrolDevice(h, gina.body.id, 'ginas-laptop');
+      const removed = await waitThrough(
+        ginas.access_token,
+        () => h.owner.delete(`${h.base}/users/${gina.body.id}`),
+        204,
+      );
+      assert.equal(removed.status, 401, 'never a fresh bundle signed for a removed user');
+      assert.ok(removed.ms < 3000);
+    });
+
     it('serves the verification page: the form, its script, a CSP that allows no inline script', async () => {
       const h = harness();
       const page = await fetch(`${h.server.url}/device?code=BCDF-GHJK`);

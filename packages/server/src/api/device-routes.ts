@@ -5,9 +5,9 @@
 
 import { z } from 'zod';
 import { ApiError } from '../http/api-error.js';
+import { currentDeviceGroups } from '../http/authenticate.js';
 import { RawReply, route, type App, type DeviceAuth } from '../http/route.js';
 import { getDevice, listDevices, recordActivation, revokeDevice } from '../store/devices.js';
-import { groupsOf } from '../store/directory.js';
 import { DeviceView, deviceView, Time } from './schemas.js';
 import { announcing, audited, found, idParam } from './support.js';
 
@@ -49,7 +49,8 @@ async function bundleReply(
     // The waiter first: a change that commits while the bundle is read still wakes it.
     const waiter = app.changes.next(auth.org.id);
     try {
-      const groups = await groupsOf(app.db, auth.org.id, auth.user.id);
+      // Read again at every wake-up: a revoked device or a deactivated user is refused here.
+      const groups = await currentDeviceGroups(app, auth);
       const bundle = await app.bundles.bundleFor(auth.org, groups, app.now());
       const headers = {
         etag: bundle.etag,

@@ -7,7 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import { effectivePermissions } from '../roles.js';
 import { isSecretOf } from '../secrets.js';
 import { tokenBySecret, touchToken } from '../store/admins.js';
-import { deviceByCredential, touchDevice } from '../store/devices.js';
+import { deviceByCredential, deviceStanding, touchDevice } from '../store/devices.js';
 import { getOrg } from '../store/orgs.js';
 import { ApiError } from './api-error.js';
 import type { App, Auth, DeviceAuth } from './route.js';
@@ -42,6 +42,16 @@ export async function authenticate(app: App, req: IncomingMessage): Promise<Auth
 
 const DEVICE_HINT = 'log this device in again: perimeter login --server URL';
 
+const invalidDevice = (why: string): ApiError =>
+  new ApiError(401, 'invalid-device-credential', `the device credential ${why}`, DEVICE_HINT);
+
+/** Why a device's credential no longer works, if it does not: the device revoked, its user inactive. */
+function deviceRefusal(revokedAt: number | null, isUserActive: boolean): string | undefined {
+  if (revokedAt !== null) return 'was revoked';
+  if (!isUserActive) return 'belongs to a user who is not active';
+  return undefined;
+}
+
 /**
  * A device calling with its credential (`Authorization: Bearer pmd_…`). Revoked devices and
  * devices of users that are inactive or gone are refused like unknown ones: 401.
@@ -51,15 +61,26 @@ export async function authenticateDevice(app: App, req: IncomingMessage): Promis
   const secret = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '')?.[1];
   if (secret === undefined)
     throw new ApiError(401, 'unauthenticated', 'this endpoint needs a device credential', DEVICE_HINT);
-  const invalid = (why: string): ApiError =>
-    new ApiError(401, 'invalid-device-credential', `the device credential ${why}`, DEVICE_HINT);
-  if (!isSecretOf('device', secret)) throw invalid('is not one this server issues');
+  if (!isSecretOf('device', secret)) throw invalidDevice('is not one this server issues');
   const found = await deviceByCredential(app.db, secret);
-  if (!found) throw invalid('is not valid (unknown, or its user was removed)');
-  if (found.device.revokedAt !== null) throw invalid('was revoked');
-  if (!found.user.active) throw invalid('belongs to a user who is not active');
+  if (!found) throw invalidDevice('is not valid (unknown, or its user was removed)');
+  const refusal = deviceRefusal(found.device.revokedAt, found.user.active);
+  if (refusal !== undefined) throw invalidDevice(refusal);
   const org = await getOrg(app.db, found.device.orgId);
-  if (!org) throw invalid('belongs to no organisation');
+  if (!org) throw invalidDevice('belongs to no organisation');
   await touchDevice(app.db, found.device.id, app.now());
   return { org, user: found.user, device: found.device };
+}
+
+/**
+ * The group names of an authenticated device's user as they are now, refused (401) as
+ * authenticateDevice refuses once the device is revoked or its user deactivated or removed: a
+ * long poll woken by such a change ends there, rather than wait on or get a fresh bundle.
+ */
+export async function currentDeviceGroups(app: App, auth: DeviceAuth): Promise<string[]> {
+  const standing = await deviceStanding(app.db, auth.device.id);
+  if (!standing) throw invalidDevice('is not valid (unknown, or its user was removed)');
+  const refusal = deviceRefusal(standing.revokedAt, standing.isUserActive);
+  if (refusal !== undefined) throw invalidDevice(refusal);
+  return standing.groups;
 }

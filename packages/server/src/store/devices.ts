@@ -387,6 +387,33 @@ export async function deviceByCredential(
   };
 }
 
+/**
+ * Whether a device may still fetch its bundle, with its user's group names, in one read (a long
+ * poll reads it again after every wake-up). Undefined once the device or its user is gone.
+ */
+export async function deviceStanding(
+  q: Queryable,
+  deviceId: string,
+): Promise<
+  { readonly revokedAt: number | null; readonly isUserActive: boolean; readonly groups: string[] } | undefined
+> {
+  const rows = await q.all<{ revoked_at: number | null; active: number; name: string | null }>(
+    `SELECT d.revoked_at, u.active, g.name FROM devices d
+     JOIN users u ON u.id = d.user_id AND u.org_id = d.org_id
+     LEFT JOIN group_members m ON m.user_id = u.id AND m.org_id = u.org_id
+     LEFT JOIN user_groups g ON g.id = m.group_id
+     WHERE d.id = ?`,
+    [deviceId],
+  );
+  const first = rows[0];
+  if (!first) return undefined;
+  return {
+    revokedAt: first.revoked_at,
+    isUserActive: first.active !== 0,
+    groups: rows.flatMap((r) => (r.name === null ? [] : [r.name])),
+  };
+}
+
 export async function touchDevice(q: Queryable, id: string, now: number): Promise<void> {
   await q.run(
     'UPDATE devices SET last_seen_at = ? WHERE id = ? AND (last_seen_at IS NULL OR last_seen_at < ?)',
