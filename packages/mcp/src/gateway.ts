@@ -169,6 +169,17 @@ export class Gateway {
     resources: new Map(),
     templates: new Map(),
   };
+  /**
+   * What each index leaves out because its key clashes (held, with the clash as the reason). A
+   * read still counts them: a URI two servers list, or a URI template two servers list, is not
+   * free for a third template to take (a server could list another's URI to shadow it).
+   */
+  private readonly clashing: Record<ListKind, readonly Entry[]> = {
+    tools: [],
+    prompts: [],
+    resources: [],
+    templates: [],
+  };
   /** Each resource template's parsed form (or why it cannot be used), by definition object. */
   private readonly templates = new WeakMap<object, UriTemplate | UriTemplateError>();
   /**
@@ -525,21 +536,30 @@ export class Gateway {
    * resource template that produces the URI. A URI that resources or templates of more than one
    * server produce, or several templates of one server, is read through none of them (`unknown`
    * says why, for the audit): the gateway cannot tell which the agent means, nor decide on both.
+   * Listings whose key clashed (held, and left out of the index) count among them.
    */
   private async lookup(
     kind: 'prompts' | 'resources',
     key: string,
   ): Promise<{ found?: Entry; unknown?: string }> {
-    const exact = (await this.current(kind)).get(key);
-    if (kind === 'prompts') return exact ? { found: exact } : {};
-    const produced = [...(await this.current('templates')).values()].filter((e) => {
+    if (kind === 'prompts') {
+      const exact = (await this.current('prompts')).get(key);
+      return exact ? { found: exact } : {};
+    }
+    await this.current('resources');
+    await this.current('templates');
+    // Read after both are current: a refresh while waiting replaces the index and what clashed.
+    const listed = this.index.resources.get(key);
+    const exact = [...(listed ? [listed] : []), ...this.clashing.resources.filter((e) => e.key === key)];
+    const produced = [...this.index.templates.values(), ...this.clashing.templates].filter((e) => {
       const t = this.templateOf(e.definition);
       return !(t instanceof UriTemplateError) && t.matches(key);
     });
-    const candidates = exact ? [exact, ...produced.filter((e) => e.server !== exact.server)] : produced;
+    // A server's own listed resource comes before its templates.
+    const candidates = [...exact, ...produced.filter((t) => !exact.some((e) => e.server === t.server))];
     if (candidates.length <= 1) return candidates[0] ? { found: candidates[0] } : {};
     const names = candidates.map((e) =>
-      e === exact ? `${e.server}'s resource` : `${e.server}'s template ${e.key}`,
+      exact.includes(e) ? `${e.server}'s resource` : `${e.server}'s template ${e.key}`,
     );
     return { unknown: `the URI ${this.redactedText(key)} is produced by ${names.join(' and ')}` };
   }
@@ -827,6 +847,7 @@ export class Gateway {
       typeof view !== 'string' && changes.length === 0 ? view.version : this.pinsVersion(),
     );
     this.index[kind] = new Map(shown.filter((e) => !clashes.has(e.key)).map((e) => [e.key, e]));
+    this.clashing[kind] = shown.filter((e) => clashes.has(e.key));
     // The pin store changed since this list was last built (an approval, wherever it was made):
     // clients are told when that changed what they may see (resources/list_changed covers
     // templates). Upstream changes are announced as they arrive, and a first listing has no one
