@@ -189,6 +189,18 @@ eachServer(
       assert.match((locked.body as unknown as { error: { message: string } }).error.message, /locked/);
     });
 
+    it('wrong codes sent all at once still get five tries between them, not five each', async () => {
+      const h = harness();
+      const invitation = await invite(h, org.users.carol);
+      const answers = await Promise.all(
+        Array.from({ length: 12 }, () => verification(h, { userCode: 'BBBB-BBBB', invitation })),
+      );
+      assert.deepEqual(
+        answers.map((a) => a.status).sort(),
+        [...Array<number>(5).fill(404), ...Array<number>(7).fill(401)].sort(),
+      );
+    });
+
     it('answers malformed token requests in OAuth’s shape', async () => {
       const h = harness();
       const code = await startLogin(h);

@@ -98,8 +98,8 @@ const VerificationResult = z.strictObject({
 });
 
 type Verified =
-  | { readonly kind: 'ok'; readonly result: z.infer<typeof VerificationResult>; readonly orgId?: string }
-  | { readonly kind: 'bad-code'; readonly invitationId: string; readonly code: string };
+  | { readonly kind: 'ok'; readonly result: z.infer<typeof VerificationResult> }
+  | { readonly kind: 'bad-code'; readonly code: string };
 
 /** Approves or denies a pending login, or says which device asks; a wrong code counts against the invitation. */
 async function verify(
@@ -124,8 +124,12 @@ async function verify(
       throw refused('the invitation was locked after too many wrong codes', ask);
     const code = normaliseUserCode(body.userCode);
     const pending = code === undefined ? undefined : await authorizationByUserCode(tx, code);
-    if (!pending || pending.status !== 'pending' || pending.expiresAt <= now)
-      return { kind: 'bad-code', invitationId: invitation.id, code: body.userCode };
+    if (!pending || pending.status !== 'pending' || pending.expiresAt <= now) {
+      // Counted under the invitation's row lock, so wrong codes sent at once cannot each see
+      // the count before the others raise it; returned, not thrown, so the count commits.
+      await countFailedAttempt(tx, invitation.id);
+      return { kind: 'bad-code', code: body.userCode };
+    }
     const user = await getUser(tx, invitation.orgId, invitation.userId);
     if (!user || !user.active)
       throw new ApiError(
@@ -181,8 +185,6 @@ async function verify(
     return { kind: 'ok', result: { status: 'approved', device: { ...requested, id: device.id }, user: who } };
   });
   if (outcome.kind === 'ok') return outcome.result;
-  // Committed apart from the refusal, so the count survives it.
-  await countFailedAttempt(app.db, outcome.invitationId);
   throw new ApiError(
     404,
     'not-found',
