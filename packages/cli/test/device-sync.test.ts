@@ -7,7 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { cpSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { signCompact, startServer, type BundlePayload } from '@perimeter/server';
@@ -17,6 +17,7 @@ import {
   readActiveBundle,
   readSyncState,
   readTrustedKeys,
+  writeSyncState,
   writeTrustedKeys,
 } from '../src/device/device-state.js';
 import { sessionPolicies } from '../src/device/session-policies.js';
@@ -206,6 +207,23 @@ describe('device sync', () => {
     assert.equal(readSyncState(dir).lastError?.code, 'unreachable');
     const active = readActive(dir, enrolment, Date.now());
     assert.ok(active.ok && active.payload.revision === 2, 'the last good bundle is still in force');
+  });
+
+  it('a device directory that cannot be written is one sentence naming the file, and leaves no temporary', (t) => {
+    const notADirectory = writeFile(tempDir(t), 'not-a-directory', '');
+    assert.throws(
+      () => writeSyncState(join(notADirectory, 'device'), {}),
+      (e: unknown) =>
+        e instanceof UserError &&
+        /^cannot write \S+\/not-a-directory\/device\/sync\.json \(ENOTDIR\)$/.test(e.message),
+    );
+    const dir = tempDir(t);
+    mkdirSync(join(dir, 'sync.json'));
+    assert.throws(
+      () => writeSyncState(dir, {}),
+      (e: unknown) => e instanceof UserError && /sync\.json \(EISDIR\)$/.test(e.message),
+    );
+    assert.deepEqual(readdirSync(dir), ['sync.json'], 'the temporary file is gone');
   });
 
   it('backs off exponentially up to a minute, with jitter', () => {

@@ -5,8 +5,10 @@
 // with the server, its last error). Every file is replaced atomically (write, fsync, rename,
 // fsync the directory), so a crash leaves the old file or the new one, never half of one.
 
+import { randomBytes } from 'node:crypto';
 import {
   closeSync,
+  constants,
   fsyncSync,
   lstatSync,
   mkdirSync,
@@ -14,7 +16,8 @@ import {
   readFileSync,
   renameSync,
   rmSync,
-  writeSync,
+  unlinkSync,
+  writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
@@ -55,23 +58,44 @@ const FILES = {
   sync: 'sync.json',
 } as const;
 
-/** Writes a file atomically, 0600, creating the directory 0700. */
-export function writeAtomic(dir: string, name: string, text: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const tmp = join(dir, `.${name}.${process.pid}.tmp`);
-  const fd = openSync(tmp, 'w', 0o600);
+/**
+ * Replaces dir/name, 0600, creating the directory 0700: a temporary file (exclusive, no symlink
+ * followed), fsync, rename, fsync of the directory. A failure (a full disk, a read-only state
+ * directory) leaves the old file and no temporary, and is said as one sentence naming the file.
+ */
+function writeAtomic(dir: string, name: string, text: string): void {
+  const path = join(dir, name);
+  const tmp = join(dir, `.${name}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, join(dir, name));
-  const dirFd = openSync(dir, 'r');
-  try {
-    fsyncSync(dirFd);
-  } finally {
-    closeSync(dirFd);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const fd = openSync(
+      tmp,
+      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+      0o600,
+    );
+    try {
+      writeFileSync(fd, text);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+    const dirFd = openSync(dir, constants.O_RDONLY);
+    try {
+      fsyncSync(dirFd);
+    } finally {
+      closeSync(dirFd);
+    }
+  } catch (e) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // never made, or already renamed
+    }
+    throw new UserError(
+      `cannot write ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
+      'check the free space and the permissions of the state directory',
+    );
   }
 }
 
