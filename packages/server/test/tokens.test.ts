@@ -91,6 +91,32 @@ eachServer('API tokens', (harness) => {
     }
   });
 
+  it('a token records its last use, at most once a minute', async () => {
+    const h = harness();
+    const issued = await h.owner.post<Issued>(`${h.base}/tokens`, { name: 'used' });
+    const lastUsed = async (): Promise<string | null | undefined> =>
+      (
+        await h.owner.get<{ tokens: { id: string; lastUsedAt: string | null }[] }>(`${h.base}/tokens`)
+      ).body.tokens.find((t) => t.id === issued.body.token.id)?.lastUsedAt;
+    assert.equal(await lastUsed(), null, 'never used yet');
+    const c = h.client(issued.body.secret);
+    assert.equal((await c.get(h.base)).status, 200);
+    const first = await lastUsed();
+    assert.ok(typeof first === 'string');
+    h.clock.advance(30_000);
+    assert.equal((await c.get(h.base)).status, 200);
+    assert.equal(await lastUsed(), first, 'half a minute later: not written again');
+    h.clock.advance(31_000);
+    try {
+      assert.equal((await c.get(h.base)).status, 200);
+      const later = await lastUsed();
+      const moved = Date.parse(later ?? '') - Date.parse(first);
+      assert.ok(moved >= 61_000 && moved < 70_000, `a minute later: written again (moved ${moved} ms)`);
+    } finally {
+      h.clock.advance(-61_000);
+    }
+  });
+
   it('a token may not outlive a year', async () => {
     const h = harness();
     const reply = await h.owner.post(`${h.base}/tokens`, { name: 'forever', expiresInDays: 3650 });

@@ -30,7 +30,7 @@ export async function authenticate(app: App, req: IncomingMessage): Promise<Auth
   if (found.token.expiresAt <= now) throw invalid('has expired');
   const org = await getOrg(app.db, found.token.orgId);
   if (!org) throw invalid('belongs to no organisation');
-  await touchToken(app.db, found.token.id, now);
+  await touchToken(app.db, found.token, now);
   return {
     org,
     admin: found.admin,
@@ -68,7 +68,7 @@ export async function authenticateDevice(app: App, req: IncomingMessage): Promis
   if (refusal !== undefined) throw invalidDevice(refusal);
   const org = await getOrg(app.db, found.device.orgId);
   if (!org) throw invalidDevice('belongs to no organisation');
-  await touchDevice(app.db, found.device.id, app.now());
+  await touchDevice(app.db, found.device, app.now());
   return { org, user: found.user, device: found.device };
 }
 

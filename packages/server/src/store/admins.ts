@@ -225,11 +225,19 @@ export async function tokenBySecret(
   };
 }
 
-/** Records use, at most once a minute per token: a write per request would cost more than it tells. */
-export async function touchToken(q: Queryable, id: string, now: number): Promise<void> {
+/**
+ * Records use, at most once a minute per token: a write per request would cost more than it tells.
+ * The token as authentication read it says whether this request is due one, so most write nothing.
+ */
+export async function touchToken(
+  q: Queryable,
+  token: Pick<ApiToken, 'id' | 'lastUsedAt'>,
+  now: number,
+): Promise<void> {
+  if (token.lastUsedAt !== null && token.lastUsedAt >= now - 60_000) return;
   await q.run(
     'UPDATE api_tokens SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)',
-    [now, id, now - 60_000],
+    [now, token.id, now - 60_000],
   );
 }
 

@@ -414,10 +414,16 @@ export async function deviceStanding(
   };
 }
 
-export async function touchDevice(q: Queryable, id: string, now: number): Promise<void> {
+/** Records that a device called, at most once a minute (the device as authentication read it says when). */
+export async function touchDevice(
+  q: Queryable,
+  device: Pick<Device, 'id' | 'lastSeenAt'>,
+  now: number,
+): Promise<void> {
+  if (device.lastSeenAt !== null && device.lastSeenAt >= now - 60_000) return;
   await q.run(
     'UPDATE devices SET last_seen_at = ? WHERE id = ? AND (last_seen_at IS NULL OR last_seen_at < ?)',
-    [now, id, now - 60_000],
+    [now, device.id, now - 60_000],
   );
 }
 
