@@ -5,7 +5,7 @@
 // sees "who loses access to what" before publishing. Pure: documents in, data out.
 
 import type { DiagnosticPath } from './diagnostic.js';
-import { SURFACES, type Effect, type PolicyDocument, type Surface } from './schema.js';
+import { SECTION_OF, SURFACES, type Effect, type PolicyDocument, type Surface } from './schema.js';
 
 export type ChangeKind = 'added' | 'removed' | 'changed';
 
@@ -66,36 +66,13 @@ interface Located {
   readonly path: DiagnosticPath;
 }
 
-/** The document's sections by surface, as the schema normalises them (`credentials` is a mapping). */
-function sectionOf(doc: PolicyDocument, surface: Surface): Obj | undefined {
-  switch (surface) {
-    case 'network':
-      return doc.network;
-    case 'filesystem':
-      return doc.filesystem;
-    case 'mcp':
-      return doc.mcp;
-    case 'exec':
-      return doc.exec;
-    case 'credential':
-      return doc.credentials;
-  }
-}
-
-const SECTION_KEY: Record<Surface, string> = {
-  network: 'network',
-  filesystem: 'filesystem',
-  mcp: 'mcp',
-  exec: 'exec',
-  credential: 'credentials',
-};
-
 /** Every rule of a document, keyed `surface:id` (ids are unique within a policy). */
 function rulesOf(doc: PolicyDocument | undefined): Map<string, Located> {
   const out = new Map<string, Located>();
   if (!doc) return out;
   for (const surface of SURFACES) {
-    const section = sectionOf(doc, surface);
+    // The surface's section of the document (credential rules live under `credentials`).
+    const section: Obj | undefined = doc[SECTION_OF[surface]];
     for (const effect of EFFECTS) {
       const list = section?.[effect];
       if (!Array.isArray(list)) continue;
@@ -104,7 +81,7 @@ function rulesOf(doc: PolicyDocument | undefined): Map<string, Located> {
           surface,
           effect,
           rule,
-          path: [SECTION_KEY[surface], effect, i],
+          path: [SECTION_OF[surface], effect, i],
         });
       });
     }
