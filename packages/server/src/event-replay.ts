@@ -5,31 +5,17 @@
 // values is judged as if the call had none.
 
 import type { AuditEvent } from '@perimeter/audit';
-import type { RecordedDecision } from '@perimeter/policy';
+import { parseAuthority, type RecordedDecision } from '@perimeter/policy';
 
 type Result = { recorded: RecordedDecision } | { error: string };
 
-/** `host:port` or `[v6]:port`, then an optional `/path`. */
+/** `host:port` or `[v6]:port` (read by the policy's own parseAuthority), then an optional `/path`. */
 function splitNetworkResource(resource: string): { host: string; port: number; path?: string } | undefined {
-  let authorityEnd: number;
-  if (resource.startsWith('[')) {
-    const close = resource.indexOf(']');
-    if (close < 0) return undefined;
-    const slash = resource.indexOf('/', close);
-    authorityEnd = slash < 0 ? resource.length : slash;
-  } else {
-    const slash = resource.indexOf('/');
-    authorityEnd = slash < 0 ? resource.length : slash;
-  }
-  const authority = resource.slice(0, authorityEnd);
-  const colon = authority.lastIndexOf(':');
-  if (colon <= 0) return undefined;
-  const port = Number(authority.slice(colon + 1));
-  if (!Number.isInteger(port) || port < 1 || port > 65535) return undefined;
-  let host = authority.slice(0, colon);
-  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
-  const path = authorityEnd < resource.length ? resource.slice(authorityEnd) : undefined;
-  return { host, port, ...(path !== undefined ? { path } : {}) };
+  const slash = resource.indexOf('/', resource.startsWith('[') ? resource.indexOf(']') + 1 : 0);
+  const parsed = parseAuthority(slash < 0 ? resource : resource.slice(0, slash));
+  if ('error' in parsed) return undefined;
+  const { host, port } = parsed.authority;
+  return { host: host.name, port, ...(slash < 0 ? {} : { path: resource.slice(slash) }) };
 }
 
 function requestOf(surface: string, action: string, resource: string): Record<string, unknown> | string {
