@@ -9,7 +9,8 @@
 // backtracking regex per read, and `{+a}` six times then `!` took 35 s on a URI of 160 characters
 // that does not end in `!` (n^6; measured with SDK 1.32.2), stalling every upstream behind the
 // gateway. Here a match walks the URI once per part of the template (a set of reachable
-// positions), and both are bounded. Pure.
+// positions; literal text found with Knuth-Morris-Pratt, so a long repetitive literal costs no
+// more than a short one), and both are bounded. Pure.
 
 /** Longer templates (and templates of more parts) are not used: none of a real server comes near. */
 export const MAX_TEMPLATE_LENGTH = 2_048;
@@ -21,6 +22,16 @@ type Piece =
   | { readonly kind: 'literal'; readonly text: string }
   /** `prefix` then one or more characters that `isIn` accepts. */
   | { readonly kind: 'run'; readonly prefix: string; readonly isIn: (c: string) => boolean };
+
+/**
+ * A piece as a match walks it: its literal text (a run's prefix), with that text's border table
+ * (the Knuth-Morris-Pratt failure function, made once per template), then the run's class if any.
+ */
+interface Step {
+  readonly word: string;
+  readonly border: Int32Array;
+  readonly isIn?: (c: string) => boolean;
+}
 
 export interface UriTemplate {
   readonly template: string;
@@ -58,7 +69,11 @@ export function uriTemplate(template: string): UriTemplate {
   if (literal !== '') pieces.push({ kind: 'literal', text: literal });
   if (pieces.length > MAX_TEMPLATE_PARTS)
     throw new UriTemplateError(`the template has more than ${MAX_TEMPLATE_PARTS} parts`);
-  return { template, matches: (uri) => matches(pieces, uri) };
+  const steps = pieces.map((p): Step => {
+    const word = p.kind === 'literal' ? p.text : p.prefix;
+    return { word, border: borderOf(word), ...(p.kind === 'run' ? { isIn: p.isIn } : {}) };
+  });
+  return { template, matches: (uri) => matches(steps, uri) };
 }
 
 /** One `{…}` expression as the SDK matches it: a prefix and a run of characters per variable. */
@@ -96,36 +111,66 @@ function segment(isExploded: boolean): (c: string) => boolean {
   return isExploded ? (c) => c !== '/' : (c) => c !== '/' && c !== ',';
 }
 
-/** Whether the pieces, in order, consume the whole URI: the reachable positions, piece by piece. */
-function matches(pieces: readonly Piece[], uri: string): boolean {
+/** Whether the steps, in order, consume the whole URI: the reachable positions, step by step. */
+function matches(steps: readonly Step[], uri: string): boolean {
   if (uri.length > MAX_URI_LENGTH) return false;
-  let at = new Uint8Array(uri.length + 1);
+  let at: Uint8Array = new Uint8Array(uri.length + 1);
   at[0] = 1;
-  for (const piece of pieces) {
-    const next = new Uint8Array(uri.length + 1);
-    const prefix = piece.kind === 'literal' ? piece.text : piece.prefix;
-    // Where the literal text (or the run's prefix) can end.
-    const after = new Uint8Array(uri.length + 1);
-    let any = false;
-    for (let p = 0; p + prefix.length <= uri.length; p++)
-      if (at[p] === 1 && uri.startsWith(prefix, p)) {
-        after[p + prefix.length] = 1;
-        any = true;
-      }
-    if (!any) return false;
-    if (piece.kind === 'literal') {
-      at = after;
-      continue;
-    }
-    // One or more characters of the run's class from any reachable start: one sweep, since a start
-    // stays alive until the first character outside the class.
-    let isAlive = false;
-    for (let i = 0; i < uri.length; i++) {
-      if (after[i] === 1) isAlive = true;
-      if (isAlive && piece.isIn(uri[i] ?? '')) next[i + 1] = 1;
-      else isAlive = false;
-    }
-    at = next;
+  for (const step of steps) {
+    const after = afterWord(step, at, uri);
+    if (after === undefined) return false;
+    at = step.isIn === undefined ? after : afterRun(step.isIn, after, uri);
   }
   return at[uri.length] === 1;
+}
+
+/**
+ * Where the step's word ends when it starts at a reachable position (undefined: nowhere). One
+ * Knuth-Morris-Pratt pass: comparing the word at every reachable position instead costs their
+ * product (2,000 `a`s after a `{+x}`, against 8,000 `a`s: 30 ms per template and read).
+ */
+function afterWord({ word, border }: Step, at: Uint8Array, uri: string): Uint8Array | undefined {
+  if (word === '') return at.includes(1) ? at : undefined;
+  const out = new Uint8Array(uri.length + 1);
+  let any = false;
+  // From the first reachable start, until the match under way starts past the last one.
+  const last = at.lastIndexOf(1);
+  for (let i = at.indexOf(1), k = 0; i !== -1 && i < uri.length && i - k <= last; i++) {
+    while (k > 0 && uri[i] !== word[k]) k = border[k - 1] ?? 0;
+    if (uri[i] === word[k]) k++;
+    if (k === word.length) {
+      if (at[i + 1 - k] === 1) {
+        out[i + 1] = 1;
+        any = true;
+      }
+      k = border[k - 1] ?? 0;
+    }
+  }
+  return any ? out : undefined;
+}
+
+/**
+ * One or more characters of the run's class from any reachable start: one sweep, since a start
+ * stays alive until the first character outside the class.
+ */
+function afterRun(isIn: (c: string) => boolean, after: Uint8Array, uri: string): Uint8Array {
+  const next = new Uint8Array(uri.length + 1);
+  let isAlive = false;
+  for (let i = 0; i < uri.length; i++) {
+    if (after[i] === 1) isAlive = true;
+    if (isAlive && isIn(uri[i] ?? '')) next[i + 1] = 1;
+    else isAlive = false;
+  }
+  return next;
+}
+
+/** The word's border table: for each prefix, the length of its longest proper prefix that is also its suffix. */
+function borderOf(word: string): Int32Array {
+  const border = new Int32Array(word.length);
+  for (let i = 1, k = 0; i < word.length; i++) {
+    while (k > 0 && word[i] !== word[k]) k = border[k - 1] ?? 0;
+    if (word[i] === word[k]) k++;
+    border[i] = k;
+  }
+  return border;
 }

@@ -64,4 +64,13 @@ describe('a hostile template costs linear time', () => {
     assert.equal(uriTemplate(template).matches(uri), false);
     assert.ok(performance.now() - started < 500, `took ${performance.now() - started} ms`);
   });
+
+  it('{+v} and a long literal that almost occurs everywhere, against the longest URI, answers at once', () => {
+    const template = `{+v}${'a'.repeat(2_000)}b`;
+    const uri = 'a'.repeat(MAX_URI_LENGTH);
+    const started = performance.now();
+    assert.equal(uriTemplate(template).matches(uri), false);
+    assert.equal(uriTemplate(template).matches(`${uri.slice(1_000)}b`), true);
+    assert.ok(performance.now() - started < 50, `took ${performance.now() - started} ms`);
+  });
 });
