@@ -8,9 +8,11 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { cpSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { signCompact, startServer, type BundlePayload } from '@perimeter/server';
+import { effectiveBundle, publicJwk, signCompact, startServer, type BundlePayload } from '@perimeter/server';
 import { offerBundle, readActive } from '../src/device/active-bundle.js';
 import {
   deviceDir,
@@ -19,6 +21,7 @@ import {
   readTrustedKeys,
   writeSyncState,
   writeTrustedKeys,
+  type Enrolment,
 } from '../src/device/device-state.js';
 import { sessionPolicies } from '../src/device/session-policies.js';
 import { backoffMs, syncOnce } from '../src/device/sync.js';
@@ -207,6 +210,53 @@ describe('device sync', () => {
     assert.equal(readSyncState(dir).lastError?.code, 'unreachable');
     const active = readActive(dir, enrolment, Date.now());
     assert.ok(active.ok && active.payload.revision === 2, 'the last good bundle is still in force');
+  });
+
+  it('ends the whole exchange by its deadline: a server that answers the poll but never the report', async (t) => {
+    // The real server always answers reports; this one, speaking the same endpoints, holds them.
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const x = publicKey.export({ format: 'jwk' }).x ?? '';
+    const kid = publicJwk(x).kid;
+    const org = { id: 'org_0190f0f0f0f07000800000000000abcd', slug: 'acme', name: 'Acme' };
+    const now = Date.now();
+    const jws = signCompact(
+      { alg: 'EdDSA', kid, typ: 'perimeter-bundle+jws' },
+      effectiveBundle({
+        org,
+        revision: 1,
+        published: [],
+        groups: [],
+        issuedAt: now,
+        notAfter: now + 86_400_000,
+      }),
+      privateKey,
+    );
+    const held: string[] = [];
+    const server = createServer((req, res) => {
+      if (req.url?.startsWith('/api/v1/device/bundle?')) res.writeHead(200, { etag: '"1.a"' }).end(jws);
+      else held.push(`${req.method ?? ''} ${req.url ?? ''}`);
+    });
+    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+    t.after(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    const dir = join(tempDir(t), 'device');
+    writeTrustedKeys(dir, [{ kid, x }]);
+    const enrolment: Enrolment = {
+      server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      org,
+      user: { id: 'usr_1', email: 'alice@example.com' },
+      device: { id: 'dev_1', name: 'laptop' },
+      credential: 'pmd_test',
+      enrolledAt: new Date(now).toISOString(),
+    };
+    const started = Date.now();
+    const outcome = await syncOnce(dir, enrolment, { waitS: 0, timeoutMs: 1000 });
+    const took = Date.now() - started;
+    assert.equal(outcome.kind, 'activated');
+    assert.deepEqual(held, ['POST /api/v1/device/activation'], 'the report was sent');
+    assert.ok(took < 1500, `the exchange took ${took} ms, for a deadline of 1000 ms`);
   });
 
   it('a device directory that cannot be written is one sentence naming the file, and leaves no temporary', (t) => {

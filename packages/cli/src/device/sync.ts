@@ -43,6 +43,7 @@ function update(dir: string, change: (s: SyncState) => SyncState): void {
 async function report(
   e: Enrolment,
   body: Record<string, unknown>,
+  timeoutMs: number,
   signal: AbortSignal | undefined,
 ): Promise<void> {
   try {
@@ -50,7 +51,7 @@ async function report(
       method: 'POST',
       headers: { authorization: `Bearer ${e.credential}`, 'content-type': 'application/json' },
       body: JSON.stringify(body),
-      timeoutMs: 5000,
+      timeoutMs: Math.min(timeoutMs, 5000),
       ...(signal ? { signal } : {}),
     });
   } catch {
@@ -59,10 +60,15 @@ async function report(
 }
 
 /** Fetches the key set and trusts the keys a trusted key endorsed; true when any was new. */
-async function learnKeys(dir: string, e: Enrolment, options: SyncOptions): Promise<boolean> {
+async function learnKeys(
+  dir: string,
+  e: Enrolment,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<boolean> {
   const answer = await call(`${e.server}/api/v1/orgs/${encodeURIComponent(e.org.id)}/keys`, {
-    timeoutMs: Math.min(options.timeoutMs, 10_000),
-    ...(options.signal ? { signal: options.signal } : {}),
+    timeoutMs: Math.min(timeoutMs, 10_000),
+    ...(signal ? { signal } : {}),
   });
   if (answer.status !== 200) return false;
   let set: KeySet;
@@ -81,6 +87,9 @@ async function learnKeys(dir: string, e: Enrolment, options: SyncOptions): Promi
 export async function syncOnce(dir: string, e: Enrolment, options: SyncOptions): Promise<SyncOutcome> {
   const now = options.now ?? Date.now;
   const at = (): string => new Date(now()).toISOString();
+  // Every call of this exchange (the poll, the key set, the report) ends by one deadline.
+  const deadline = Date.now() + options.timeoutMs;
+  const left = (): number => Math.max(0, deadline - Date.now());
   const state = readSyncState(dir);
   let answer;
   try {
@@ -124,7 +133,7 @@ export async function syncOnce(dir: string, e: Enrolment, options: SyncOptions):
   if (!offered.ok && offered.code === 'unknown-key') {
     // A rotation: the new key is trusted if a key this device trusts endorsed it.
     try {
-      if (await learnKeys(dir, e, options))
+      if (await learnKeys(dir, e, left(), options.signal))
         offered = offerBundle(dir, e, answer.text, now(), options.cacheDir);
     } catch (error) {
       if (!(error instanceof ServerUnreachable)) throw error;
@@ -147,6 +156,7 @@ export async function syncOnce(dir: string, e: Enrolment, options: SyncOptions):
         error: { code: refusal.code, message: refusal.message.slice(0, 500) },
         ...(refusal.revision !== undefined ? { revision: refusal.revision } : {}),
       },
+      left(),
       options.signal,
     );
     return { kind: 'refused', refusal };
@@ -159,6 +169,7 @@ export async function syncOnce(dir: string, e: Enrolment, options: SyncOptions):
   await report(
     e,
     { revision: active.payload.revision, issuedAt: active.payload.issuedAt, activatedAt: at() },
+    left(),
     options.signal,
   );
   return { kind: 'activated', active };
