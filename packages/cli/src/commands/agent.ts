@@ -13,7 +13,7 @@ import { stateDir } from '../secret-store.js';
 import type { Ui } from '../ui.js';
 
 /** How long the server may hold a poll: under common proxies' 60 s idle timeouts. */
-export const LONG_POLL_S = 55;
+const LONG_POLL_S = 55;
 
 function describe(outcome: SyncOutcome): string | undefined {
   switch (outcome.kind) {

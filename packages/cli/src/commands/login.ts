@@ -23,14 +23,14 @@ import type { Ui } from '../ui.js';
 import { join } from 'node:path';
 
 /** The client id `perimeter login` names itself with (RFC 8628 §3.1). */
-export const CLIENT_ID = 'perimeter-cli';
+const CLIENT_ID = 'perimeter-cli';
 const GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
 const isLoopback = (host: string): boolean =>
   host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
 
 /** The server's URL, checked: https, or http to this machine only (a credential crosses it). */
-export function serverUrl(text: string): string {
+function serverUrl(text: string): string {
   let url: URL;
   try {
     url = new URL(text);

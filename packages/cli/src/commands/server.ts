@@ -16,7 +16,7 @@ import { stateDir } from '../secret-store.js';
 import type { Ui } from '../ui.js';
 
 /** The default data directory: <state dir>/server (~/.local/state/perimeter/server). */
-export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
+function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
   return resolve(stateDir(env), 'server');
 }
 

@@ -11,10 +11,10 @@ import { UserError } from '../errors.js';
 import type { Ui } from '../ui.js';
 
 /** After this long without an answer from the server, the device is called stale. */
-export const STALE_AFTER_MS = 5 * 60_000;
+const STALE_AFTER_MS = 5 * 60_000;
 
 /** "12 s ago", "3 h ago", "in 6 d". */
-export function ago(ms: number): string {
+function ago(ms: number): string {
   const abs = Math.abs(ms);
   const text =
     abs < 60_000

@@ -34,7 +34,7 @@ export interface Active {
 }
 
 /** The bundle's policy documents, loaded and checked as policy files are (through the cache when given). */
-export function loadBundlePolicies(payload: BundlePayload, cacheDir?: string): LoadResult {
+function loadBundlePolicies(payload: BundlePayload, cacheDir?: string): LoadResult {
   return loadPolicySources(
     payload.policies.map((p) => ({
       // How diagnostics and decisions name it: the policy and its revision, in this bundle.

@@ -21,7 +21,7 @@ export const ENDORSEMENT_TYPE = 'perimeter-key-endorsement+jws';
 const BUNDLE_FORMAT = 1;
 
 /** How far ahead of this device's clock a bundle's issue time may be (clocks drift). */
-export const CLOCK_SKEW_MS = 5 * 60_000;
+const CLOCK_SKEW_MS = 5 * 60_000;
 
 /** A signing key the device trusts: pinned at login, or endorsed by one it trusted. */
 export interface TrustedKey {

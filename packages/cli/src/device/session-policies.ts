@@ -29,7 +29,7 @@ export interface SessionFlags {
 }
 
 /** How long `perimeter run` waits for the server before it uses the bundle it has. */
-export const RUN_SYNC_TIMEOUT_MS = 3000;
+const RUN_SYNC_TIMEOUT_MS = 3000;
 
 /** Local settings that would loosen what the organisation set (a local policy may only tighten). */
 const LOOSENING_SETTINGS: readonly (readonly [string, string])[] = [
