@@ -13,7 +13,6 @@ import type { Database } from './db/database.js';
 import {
   BUNDLE_TYPE,
   effectiveBundle,
-  normaliseGroups,
   subjectId,
   type BundlePayload,
   type PublishedPolicy,
@@ -76,7 +75,7 @@ export class BundleIssuer {
       org,
       revision: seq,
       published,
-      groups: normaliseGroups(groups),
+      groups,
       issuedAt: now,
       notAfter: now + this.times.lifetimeMs,
     });

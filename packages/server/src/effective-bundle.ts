@@ -56,7 +56,7 @@ export interface PublishedPolicy {
 const LAYER_ORDER: Readonly<Record<Layer, number>> = { guardrail: 0, org: 1, group: 2, local: 3 };
 
 /** The subject's groups in their one order: sorted, without repeats. */
-export function normaliseGroups(groups: readonly string[]): string[] {
+function normaliseGroups(groups: readonly string[]): string[] {
   return [...new Set(groups)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
@@ -68,7 +68,7 @@ export function subjectId(groups: readonly string[]): string {
 }
 
 /** Does a policy apply to a subject with these groups? */
-export function appliesTo(document: PolicyDocument, groups: ReadonlySet<string>): boolean {
+function appliesTo(document: PolicyDocument, groups: ReadonlySet<string>): boolean {
   const layer = document.metadata.layer;
   if (layer !== 'group') return true;
   return (document.metadata.groups ?? []).some((g) => groups.has(g));

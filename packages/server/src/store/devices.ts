@@ -92,14 +92,6 @@ export async function invitationBySecret(q: Queryable, secret: string): Promise<
   return row && toInvitation(row);
 }
 
-export async function listInvitations(q: Queryable, orgId: string, userId: string): Promise<Invitation[]> {
-  const rows = await q.all<InvitationRow>(
-    `SELECT ${INVITATION_COLUMNS} FROM invitations WHERE org_id = ? AND user_id = ? ORDER BY created_at DESC`,
-    [orgId, userId],
-  );
-  return rows.map(toInvitation);
-}
-
 export async function countFailedAttempt(q: Queryable, id: string): Promise<void> {
   await q.run('UPDATE invitations SET failed_attempts = failed_attempts + 1 WHERE id = ?', [id]);
 }
