@@ -20,8 +20,16 @@ export const MAX_URI_LENGTH = 8_192;
 
 type Piece =
   | { readonly kind: 'literal'; readonly text: string }
-  /** `prefix` then one or more characters that `isIn` accepts. */
-  | { readonly kind: 'run'; readonly prefix: string; readonly isIn: (c: string) => boolean };
+  /**
+   * `prefix` then one or more characters that `isIn` accepts; in a list (an exploded `{v*}`),
+   * items of them joined by single commas.
+   */
+  | {
+      readonly kind: 'run';
+      readonly prefix: string;
+      readonly isIn: (c: string) => boolean;
+      readonly isList?: boolean;
+    };
 
 /**
  * A piece as a match walks it: its literal text (a run's prefix), with that text's border table
@@ -30,7 +38,7 @@ type Piece =
 interface Step {
   readonly word: string;
   readonly border: Int32Array;
-  readonly isIn?: (c: string) => boolean;
+  readonly run?: { readonly isIn: (c: string) => boolean; readonly isList: boolean };
 }
 
 export interface UriTemplate {
@@ -71,10 +79,17 @@ export function uriTemplate(template: string): UriTemplate {
     throw new UriTemplateError(`the template has more than ${MAX_TEMPLATE_PARTS} parts`);
   const steps = pieces.map((p): Step => {
     const word = p.kind === 'literal' ? p.text : p.prefix;
-    return { word, border: borderOf(word), ...(p.kind === 'run' ? { isIn: p.isIn } : {}) };
+    const run = p.kind === 'run' ? { run: { isIn: p.isIn, isList: p.isList === true } } : {};
+    return { word, border: borderOf(word), ...run };
   });
   return { template, matches: (uri) => matches(steps, uri) };
 }
+
+/** Not a line terminator: what a regex's dot (the SDK's `.+`) accepts. */
+const isNotLineEnd = (c: string): boolean => c !== '\n' && c !== '\r' && c !== '\u2028' && c !== '\u2029';
+
+/** A path segment's characters (an exploded list's item's): no "/", no ",". */
+const isInSegment = (c: string): boolean => c !== '/' && c !== ',';
 
 /** One `{…}` expression as the SDK matches it: a prefix and a run of characters per variable. */
 function expression(body: string): Piece[] {
@@ -96,19 +111,13 @@ function expression(body: string): Piece[] {
       }));
     case '+':
     case '#':
-      return [{ kind: 'run', prefix: '', isIn: () => true }];
+      return [{ kind: 'run', prefix: '', isIn: isNotLineEnd }];
     case '.':
-      return [{ kind: 'run', prefix: '.', isIn: (c) => c !== '/' && c !== ',' }];
+      return [{ kind: 'run', prefix: '.', isIn: isInSegment }];
     case '/':
-      return [{ kind: 'run', prefix: '/', isIn: segment(isExploded) }];
     case '':
-      return [{ kind: 'run', prefix: '', isIn: segment(isExploded) }];
+      return [{ kind: 'run', prefix: operator, isIn: isInSegment, isList: isExploded }];
   }
-}
-
-/** A path segment's characters; an exploded list may hold commas between its items. */
-function segment(isExploded: boolean): (c: string) => boolean {
-  return isExploded ? (c) => c !== '/' : (c) => c !== '/' && c !== ',';
 }
 
 /** Whether the steps, in order, consume the whole URI: the reachable positions, step by step. */
@@ -119,7 +128,7 @@ function matches(steps: readonly Step[], uri: string): boolean {
   for (const step of steps) {
     const after = afterWord(step, at, uri);
     if (after === undefined) return false;
-    at = step.isIn === undefined ? after : afterRun(step.isIn, after, uri);
+    at = step.run === undefined ? after : afterRun(step.run, after, uri);
   }
   return at[uri.length] === 1;
 }
@@ -150,16 +159,29 @@ function afterWord({ word, border }: Step, at: Uint8Array, uri: string): Uint8Ar
 }
 
 /**
- * One or more characters of the run's class from any reachable start: one sweep, since a start
- * stays alive until the first character outside the class.
+ * One or more characters of the run's class from any reachable start (a list: items of them
+ * joined by single commas): one sweep, since a start stays alive until the first character that
+ * cannot follow.
  */
-function afterRun(isIn: (c: string) => boolean, after: Uint8Array, uri: string): Uint8Array {
+function afterRun(
+  { isIn, isList }: { readonly isIn: (c: string) => boolean; readonly isList: boolean },
+  after: Uint8Array,
+  uri: string,
+): Uint8Array {
   const next = new Uint8Array(uri.length + 1);
+  // A run under way that may end here; a list's run that has just read a comma (it needs an item).
   let isAlive = false;
+  let isAfterComma = false;
   for (let i = 0; i < uri.length; i++) {
-    if (after[i] === 1) isAlive = true;
-    if (isAlive && isIn(uri[i] ?? '')) next[i + 1] = 1;
-    else isAlive = false;
+    const c = uri[i] ?? '';
+    if (isIn(c)) {
+      isAlive = isAlive || isAfterComma || after[i] === 1;
+      isAfterComma = false;
+    } else {
+      isAfterComma = isList && c === ',' && isAlive;
+      isAlive = false;
+    }
+    if (isAlive) next[i + 1] = 1;
   }
   return next;
 }

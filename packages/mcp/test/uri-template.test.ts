@@ -4,6 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { UriTemplate as SdkUriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
 import { MAX_URI_LENGTH, uriTemplate, UriTemplateError } from '../src/uri-template.js';
 
@@ -18,6 +19,11 @@ const CASES: readonly (readonly [template: string, uri: string, matches: boolean
   ['repo://{owner}/{repo}/issues/{number}', 'repo://acme/issues/12', false],
   ['repo://{owner}{/path*}', 'repo://acme/src', true],
   ['repo://{owner}{/path*}', 'repo://acme/src/main.ts', false],
+  ['repo://{owner}{/path*}', 'repo://acme/src,lib', true],
+  ['repo://{owner}{/path*}', 'repo://acme/src,', false],
+  ['repo://{owner}{/path*}', 'repo://acme/,src', false],
+  ['repo://{owner}{/path*}', 'repo://acme/src,,lib', false],
+  ['file:///{+path}', 'file:///notes\n.txt', false],
   ['search://items{?q,limit}', 'search://items?q=cats&limit=5', true],
   ['search://items{?q,limit}', 'search://items?q=cats', false],
   ['file://{name}{.ext}', 'file://report.pdf', true],
@@ -34,6 +40,28 @@ describe('resource templates: which URIs a template produces', () => {
       // The SDK's own matcher agrees: a server built on it accepts what the gateway routes to it.
       assert.equal(new SdkUriTemplate(template).match(uri) !== null, expected);
     });
+});
+
+describe('resource templates: the same answers as the SDK, on any template and URI', () => {
+  // Small alphabets, so that literals repeat and overlap, lists have empty items, and URIs stay
+  // short enough for the SDK's backtracking matcher.
+  const literal = fc.stringMatching(/^[ab/,.?=&]{1,4}$/);
+  const expression = fc
+    .tuple(fc.constantFrom('', '+', '#', '.', '/', '?', '&'), fc.constantFrom('v', 'v*', 'v,w'))
+    .map(([op, names]) => `{${op}${names}}`);
+  const template = fc
+    .array(fc.oneof(literal, expression), { minLength: 1, maxLength: 5 })
+    .map((parts) => parts.join(''));
+  const uri = fc.stringMatching(/^[ab/,.?=&v\n]{0,14}$/);
+
+  it('property: a template produces a URI exactly when the SDK matches it', () => {
+    fc.assert(
+      fc.property(template, uri, (t, u) => {
+        assert.equal(uriTemplate(t).matches(u), new SdkUriTemplate(t).match(u) !== null);
+      }),
+      { numRuns: 3_000 },
+    );
+  });
 });
 
 describe('resource templates the gateway will not use', () => {
