@@ -840,20 +840,20 @@ export class Gateway {
           );
     this.announce(kind, notices);
     for (const a of alerts) this.record(a);
+    // The pin store changed since this list was last built (an approval, wherever it was made):
+    // clients are told when that changed what they may see (resources/list_changed covers
+    // templates). Upstream changes are announced as they arrive, and a first listing has no one
+    // to tell. What was shown is compared only then: most listings find the store as it was.
     const seen = this.pinsSeen.get(kind);
-    const before = shownKeys(this.index[kind]);
+    const pinsMoved = seen !== undefined && seen !== (typeof view === 'string' ? '' : view.version);
+    const before = pinsMoved ? shownKeys(this.index[kind]) : undefined;
     this.pinsSeen.set(
       kind,
       typeof view !== 'string' && changes.length === 0 ? view.version : this.pinsVersion(),
     );
     this.index[kind] = new Map(shown.filter((e) => !clashes.has(e.key)).map((e) => [e.key, e]));
     this.clashing[kind] = shown.filter((e) => clashes.has(e.key));
-    // The pin store changed since this list was last built (an approval, wherever it was made):
-    // clients are told when that changed what they may see (resources/list_changed covers
-    // templates). Upstream changes are announced as they arrive, and a first listing has no one
-    // to tell.
-    const pinsMoved = seen !== undefined && seen !== (typeof view === 'string' ? '' : view.version);
-    if (pinsMoved && shownKeys(this.index[kind]) !== before)
+    if (before !== undefined && shownKeys(this.index[kind]) !== before)
       this.notify(kind === 'templates' ? 'resources' : kind);
     return { entries: shown, unavailable };
   }
