@@ -8,7 +8,6 @@ import { effectivePermissions } from '../roles.js';
 import { isSecretOf } from '../secrets.js';
 import { tokenBySecret, touchToken } from '../store/admins.js';
 import { deviceByCredential, deviceStanding, touchDevice } from '../store/devices.js';
-import { getOrg } from '../store/orgs.js';
 import { ApiError } from './api-error.js';
 import type { App, Auth, DeviceAuth } from './route.js';
 
@@ -28,11 +27,9 @@ export async function authenticate(app: App, req: IncomingMessage): Promise<Auth
   const now = app.now();
   if (found.token.revokedAt !== null) throw invalid('was revoked');
   if (found.token.expiresAt <= now) throw invalid('has expired');
-  const org = await getOrg(app.db, found.token.orgId);
-  if (!org) throw invalid('belongs to no organisation');
   await touchToken(app.db, found.token, now);
   return {
-    org,
+    org: found.org,
     admin: found.admin,
     token: found.token,
     permissions: effectivePermissions(found.admin.role, found.token.role),
@@ -66,10 +63,8 @@ export async function authenticateDevice(app: App, req: IncomingMessage): Promis
   if (!found) throw invalidDevice('is not valid (unknown, or its user was removed)');
   const refusal = deviceRefusal(found.device.revokedAt, found.user.active);
   if (refusal !== undefined) throw invalidDevice(refusal);
-  const org = await getOrg(app.db, found.device.orgId);
-  if (!org) throw invalidDevice('belongs to no organisation');
   await touchDevice(app.db, found.device, app.now());
-  return { org, user: found.user, device: found.device };
+  return { org: found.org, user: found.user, device: found.device };
 }
 
 /**

@@ -7,6 +7,7 @@ import { DIALECTS } from '../db/dialect.js';
 import { newId } from '../ids.js';
 import { isRole, type Role } from '../roles.js';
 import { hashSecret, newSecret } from '../secrets.js';
+import { JOINED_ORG_COLUMNS, joinedOrg, type JoinedOrgRow, type Org } from './orgs.js';
 
 export interface Admin {
   readonly id: string;
@@ -195,18 +196,20 @@ export async function createToken(
   };
 }
 
-/** The token a secret stands for with its admin, if the secret is known (valid or not). */
+/** The token a secret stands for, with its admin and organisation, if the secret is known (valid or not). */
 export async function tokenBySecret(
   q: Queryable,
   secret: string,
-): Promise<{ token: ApiToken; admin: Admin } | undefined> {
+): Promise<{ token: ApiToken; admin: Admin; org: Org } | undefined> {
   const row = await q.get<
-    TokenRow & { a_email: string; a_name: string; a_role: string; a_created: number; a_updated: number }
+    TokenRow &
+      JoinedOrgRow & { a_email: string; a_name: string; a_role: string; a_created: number; a_updated: number }
   >(
     `SELECT t.id, t.org_id, t.admin_id, t.name, t.role, t.created_at, t.expires_at, t.revoked_at,
             t.last_used_at, a.email AS a_email, a.name AS a_name, a.role AS a_role,
-            a.created_at AS a_created, a.updated_at AS a_updated
+            a.created_at AS a_created, a.updated_at AS a_updated, ${JOINED_ORG_COLUMNS}
      FROM api_tokens t JOIN admins a ON a.id = t.admin_id AND a.org_id = t.org_id
+     JOIN orgs o ON o.id = t.org_id
      WHERE t.token_hash = ?`,
     [hashSecret(secret)],
   );
@@ -222,6 +225,7 @@ export async function tokenBySecret(
       created_at: row.a_created,
       updated_at: row.a_updated,
     }),
+    org: joinedOrg(row),
   };
 }
 

@@ -10,6 +10,7 @@ import { DIALECTS } from '../db/dialect.js';
 import { newId } from '../ids.js';
 import { hashSecret, newSecret } from '../secrets.js';
 import type { User } from './directory.js';
+import { JOINED_ORG_COLUMNS, joinedOrg, type JoinedOrgRow, type Org } from './orgs.js';
 
 // ---------------------------------------------------------------------------------------------
 // Invitations
@@ -341,25 +342,28 @@ export async function issueCredential(q: Queryable, deviceId: string): Promise<s
   return changed === 1 ? secret : undefined;
 }
 
+/** The device a credential stands for, with its user and organisation, if the credential is known. */
 export async function deviceByCredential(
   q: Queryable,
   secret: string,
-): Promise<{ device: Device; user: User } | undefined> {
+): Promise<{ device: Device; user: User; org: Org } | undefined> {
   const row = await q.get<
-    DeviceRow & {
-      u_email: string;
-      u_name: string;
-      u_external_id: string | null;
-      u_active: number;
-      u_created_at: number;
-      u_updated_at: number;
-    }
+    DeviceRow &
+      JoinedOrgRow & {
+        u_email: string;
+        u_name: string;
+        u_external_id: string | null;
+        u_active: number;
+        u_created_at: number;
+        u_updated_at: number;
+      }
   >(
     `SELECT ${DEVICE_COLUMNS.split(', ')
       .map((c) => `d.${c}`)
       .join(', ')}, u.email AS u_email, u.name AS u_name, u.external_id AS u_external_id,
-       u.active AS u_active, u.created_at AS u_created_at, u.updated_at AS u_updated_at
+       u.active AS u_active, u.created_at AS u_created_at, u.updated_at AS u_updated_at, ${JOINED_ORG_COLUMNS}
      FROM devices d JOIN users u ON u.id = d.user_id AND u.org_id = d.org_id
+     JOIN orgs o ON o.id = d.org_id
      WHERE d.credential_hash = ?`,
     [hashSecret(secret)],
   );
@@ -376,6 +380,7 @@ export async function deviceByCredential(
       createdAt: row.u_created_at,
       updatedAt: row.u_updated_at,
     },
+    org: joinedOrg(row),
   };
 }
 

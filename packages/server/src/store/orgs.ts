@@ -36,6 +36,29 @@ const toOrg = (r: OrgRow): Org => ({
   updatedAt: r.updated_at,
 });
 
+/** An organisation's columns as `o_…`, for a query that joins `orgs o` to a row it owns. */
+export const JOINED_ORG_COLUMNS =
+  'o.id AS o_id, o.slug AS o_slug, o.name AS o_name, o.publish_seq AS o_publish_seq, o.created_at AS o_created_at, o.updated_at AS o_updated_at';
+
+export interface JoinedOrgRow {
+  o_id: string;
+  o_slug: string;
+  o_name: string;
+  o_publish_seq: number;
+  o_created_at: number;
+  o_updated_at: number;
+}
+
+/** The organisation a JOINED_ORG_COLUMNS query read. */
+export const joinedOrg = (r: JoinedOrgRow): Org => ({
+  id: r.o_id,
+  slug: r.o_slug,
+  name: r.o_name,
+  publishSeq: r.o_publish_seq,
+  createdAt: r.o_created_at,
+  updatedAt: r.o_updated_at,
+});
+
 export async function getOrg(q: Queryable, id: string): Promise<Org | undefined> {
   const row = await q.get<OrgRow>(`SELECT ${COLUMNS} FROM orgs WHERE id = ?`, [id]);
   return row && toOrg(row);
