@@ -5,7 +5,7 @@
 // examples or the source.
 
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -101,6 +101,20 @@ export async function waitForOutput(
       throw new Error(`no ${pattern} in the output:\n${running.stdout}\n${running.stderr}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/**
+ * `perimeter secret set NAME` with the value on standard input, the key in a file (no keyring);
+ * `env` is the whole environment (its XDG_STATE_HOME or HOME says which store).
+ */
+export function storeSecret(env: NodeJS.ProcessEnv, name: string, value: string): void {
+  const r = spawnSync(process.execPath, [BIN, 'secret', 'set', name], {
+    input: `${value}\n`,
+    env: { ...env, PERIMETER_SECRET_KEY_BACKEND: 'file' },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  assert.equal(r.status, 0, r.stderr);
 }
 
 /** A fresh directory under the OS temp dir, removed when the test ends. */

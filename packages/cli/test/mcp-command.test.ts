@@ -25,7 +25,7 @@ import {
   McpError,
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
-import { REPO_ROOT, STACK_FRAME, linesOf, runCli, tempDir, writeFile } from './cli-harness.js';
+import { REPO_ROOT, STACK_FRAME, linesOf, runCli, storeSecret, tempDir, writeFile } from './cli-harness.js';
 
 const BIN = join(REPO_ROOT, 'packages/cli/bin/perimeter.js');
 const INSPECTOR = join(REPO_ROOT, 'node_modules/.bin/mcp-inspector');
@@ -294,13 +294,7 @@ void describe('perimeter mcp over stdio', { timeout: 10 * TIMEOUT }, () => {
       const p = place(t);
       const stripe = 'sk_live_4eC39HqLyjWDarjtT1zdp7dc';
       const deploy = 'deploy-7c41a9e2f06b3d58';
-      const stored = spawnSync(process.execPath, [BIN, 'secret', 'set', 'deploy-token'], {
-        input: `${deploy}\n`,
-        env: { ...p.env, PERIMETER_SECRET_KEY_BACKEND: 'file' },
-        encoding: 'utf8',
-        timeout: TIMEOUT,
-      });
-      assert.equal(stored.status, 0, stored.stderr);
+      storeSecret(p.env, 'deploy-token', deploy);
       const policy = writeFile(
         p.dir,
         'audit-mode.yaml',

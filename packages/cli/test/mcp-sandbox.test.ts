@@ -31,9 +31,9 @@ import {
   upstreamSpecs,
 } from '@perimeter/mcp';
 import { compilePolicy, createEngine, loadPolicies } from '@perimeter/policy';
-import { REPO_ROOT, tempDir, writeFile } from './cli-harness.js';
+import { REPO_ROOT, storeSecret, tempDir, writeFile } from './cli-harness.js';
 import { BIN, SANDBOX_SKIP } from './sandbox-harness.js';
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 
 const PROBE = join(REPO_ROOT, 'packages/mcp/dist/test/fixtures/probe-server.js');
 const TIMEOUT = 30_000;
@@ -63,6 +63,14 @@ function place(t: TestContext): Place {
   writeFileSync(join(p.workspace, 'README.md'), 'the workspace\n');
   return p;
 }
+
+/** The environment of `perimeter` for the test's place: its state directory and home. */
+const envOf = (p: Place): NodeJS.ProcessEnv => ({
+  ...process.env,
+  XDG_STATE_HOME: p.state,
+  HOME: p.home,
+  NO_COLOR: '1',
+});
 
 function policy(p: Place, sandbox = '', extra = ''): string {
   return writeFile(
@@ -241,17 +249,6 @@ void describe('stdio MCP servers run in a sandbox of their own', () => {
   );
 });
 
-/** `perimeter secret set NAME` with the value on standard input, in the test's state directory. */
-function storeSecret(p: Place, name: string, value: string): void {
-  const r = spawnSync(process.execPath, [BIN, 'secret', 'set', name], {
-    input: `${value}\n`,
-    env: { ...process.env, XDG_STATE_HOME: p.state, HOME: p.home, PERIMETER_SECRET_KEY_BACKEND: 'file' },
-    encoding: 'utf8',
-    timeout: TIMEOUT,
-  });
-  assert.equal(r.status, 0, r.stderr);
-}
-
 /** The host's processes whose command line holds `text` (those this user may read). */
 function commandLinesHolding(text: string): string[] {
   const out: string[] = [];
@@ -311,7 +308,7 @@ void describe("a stdio server's credential, from the secret store into its sandb
     BOUND,
     async (t) => {
       const p = place(t);
-      storeSecret(p, 'probe-secret', CREDENTIAL);
+      storeSecret(envOf(p), 'probe-secret', CREDENTIAL);
       const { client, stderr } = await connectGateway(t, p, credentialPolicy(p));
       const call = async (action: string, target: string): Promise<string> => {
         const r = await client.callTool({ name: 'probe__probe', arguments: { action, target } }, undefined, {
@@ -607,18 +604,35 @@ mcp:
   );
 });
 
+/**
+ * `perimeter run --policy FILE -- node agent.mjs` in the test's place: the agent is `body`, after
+ * imports of the MCP SDK's Client and StreamableHTTPClientTransport, written to the workspace.
+ */
+function runAgent(p: Place, policyFile: string, body: string): SpawnSyncReturns<string> {
+  const script = join(p.workspace, 'agent.mjs');
+  const sdk = (module: string): string =>
+    JSON.stringify(join(REPO_ROOT, 'node_modules/@modelcontextprotocol/sdk/dist/esm/client', module));
+  writeFileSync(
+    script,
+    `import { Client } from ${sdk('index.js')};\nimport { StreamableHTTPClientTransport } from ${sdk('streamableHttp.js')};\n${body}`,
+  );
+  return spawnSync(
+    process.execPath,
+    [BIN, 'run', '--policy', policyFile, '--audit', p.audit, '--', process.execPath, script],
+    { cwd: p.workspace, encoding: 'utf8', timeout: TIMEOUT, env: envOf(p) },
+  );
+}
+
 void describe('perimeter run serves the session its MCP gateway', () => {
   void it(
     "the agent reaches it with the session token, not without, and cannot see the servers' homes",
     BOUND,
     (t) => {
       const p = place(t);
-      const script = join(p.workspace, 'agent.mjs');
-      writeFileSync(
-        script,
-        `import { Client } from ${JSON.stringify(join(REPO_ROOT, 'node_modules/@modelcontextprotocol/sdk/dist/esm/client/index.js'))};
-import { StreamableHTTPClientTransport } from ${JSON.stringify(join(REPO_ROOT, 'node_modules/@modelcontextprotocol/sdk/dist/esm/client/streamableHttp.js'))};
-import { readFileSync, readdirSync } from 'node:fs';
+      const r = runAgent(
+        p,
+        policy(p),
+        `import { readFileSync, readdirSync } from 'node:fs';
 const url = new URL(process.env.PERIMETER_MCP_URL);
 const config = JSON.parse(readFileSync(process.env.PERIMETER_MCP_CONFIG, 'utf8')).mcpServers.perimeter;
 console.log('config', config.url === url.href, config.headers.Authorization === 'Bearer ' + process.env.PERIMETER_MCP_TOKEN);
@@ -632,16 +646,6 @@ console.log('server home', r.content[0].text);
 try { readdirSync(r.content[0].text); console.log('agent sees it'); } catch (e) { console.log('agent sees it', e.code); }
 await c.close();
 `,
-      );
-      const r = spawnSync(
-        process.execPath,
-        [BIN, 'run', '--policy', policy(p), '--audit', p.audit, '--', process.execPath, script],
-        {
-          cwd: p.workspace,
-          encoding: 'utf8',
-          timeout: TIMEOUT,
-          env: { ...process.env, XDG_STATE_HOME: p.state, HOME: p.home, NO_COLOR: '1' },
-        },
       );
       assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
       assert.match(r.stdout, /^config true true$/m);
@@ -666,13 +670,11 @@ await c.close();
     BOUND,
     (t) => {
       const p = place(t);
-      storeSecret(p, 'probe-secret', CREDENTIAL);
-      const script = join(p.workspace, 'agent.mjs');
-      writeFileSync(
-        script,
-        `import { Client } from ${JSON.stringify(join(REPO_ROOT, 'node_modules/@modelcontextprotocol/sdk/dist/esm/client/index.js'))};
-import { StreamableHTTPClientTransport } from ${JSON.stringify(join(REPO_ROOT, 'node_modules/@modelcontextprotocol/sdk/dist/esm/client/streamableHttp.js'))};
-const c = new Client({ name: 'agent', version: '1' });
+      storeSecret(envOf(p), 'probe-secret', CREDENTIAL);
+      const r = runAgent(
+        p,
+        credentialPolicy(p),
+        `const c = new Client({ name: 'agent', version: '1' });
 await c.connect(new StreamableHTTPClientTransport(new URL(process.env.PERIMETER_MCP_URL), { requestInit: { headers: { Authorization: 'Bearer ' + process.env.PERIMETER_MCP_TOKEN } } }));
 console.log('tools', (await c.listTools()).tools.map((x) => x.name).join(','));
 const r = await c.callTool({ name: 'probe__probe', arguments: { action: 'env-sha256', target: 'PROBE_TOKEN' } });
@@ -680,16 +682,6 @@ console.log('server holds', r.content[0].text);
 console.log('agent holds', (process.env.PROBE_TOKEN ?? '').slice(0, 8));
 await c.close();
 `,
-      );
-      const r = spawnSync(
-        process.execPath,
-        [BIN, 'run', '--policy', credentialPolicy(p), '--audit', p.audit, '--', process.execPath, script],
-        {
-          cwd: p.workspace,
-          encoding: 'utf8',
-          timeout: TIMEOUT,
-          env: { ...process.env, XDG_STATE_HOME: p.state, HOME: p.home, NO_COLOR: '1' },
-        },
       );
       assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
       assert.match(r.stdout, /^tools probe__probe$/m);
