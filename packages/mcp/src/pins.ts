@@ -117,10 +117,6 @@ export class PinStore {
 
   constructor(readonly file: string) {}
 
-  approved(server: string, key: string): ApprovedPin | undefined {
-    return this.read().approved[server]?.[key];
-  }
-
   /** The store as it is on disk now (one stat; parsed again only when it changed). Read it, never change it. */
   view(): PinView {
     const { key, file } = this.current();
@@ -155,11 +151,6 @@ export class PinStore {
       for (const c of effective) if (applyChange(f, c)) made++;
       return made;
     });
-  }
-
-  /** Records a definition the gateway holds back. Returns false when it was already recorded. */
-  hold(server: string, key: string, held: PendingDefinition): boolean {
-    return this.apply([{ op: 'hold', server, key, held }]) === 1;
   }
 
   /**

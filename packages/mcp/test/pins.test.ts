@@ -23,6 +23,11 @@ const held: PendingDefinition = {
   diff: ['new tool'],
 };
 
+/** Holds a definition back, as a listing does: how many changes were written (0: already held so). */
+function hold(store: PinStore, definition: PendingDefinition): number {
+  return store.apply([{ op: 'hold', server: 's', key: 't', held: definition }]);
+}
+
 function identity(file: string): string {
   const st = statSync(file, { bigint: true });
   return `${st.ino}:${st.mtimeNs}:${st.ctimeNs}`;
@@ -30,14 +35,11 @@ function identity(file: string): string {
 
 test('holding a definition that is already held, for the same reason, does not rewrite the file', () => {
   const store = new PinStore(join(dir, 'hold.json'));
-  assert.equal(store.hold('s', 't', held), true);
+  assert.equal(hold(store, held), 1);
   const before = identity(store.file);
-  assert.equal(store.hold('s', 't', { ...held, seenAt: '2026-01-02T00:00:00.000Z' }), false);
+  assert.equal(hold(store, { ...held, seenAt: '2026-01-02T00:00:00.000Z' }), 0);
   assert.equal(identity(store.file), before, 'not replaced, not written');
-  assert.equal(
-    store.hold('s', 't', { ...held, reason: 'quarantined: instruction-tag in description' }),
-    true,
-  );
+  assert.equal(hold(store, { ...held, reason: 'quarantined: instruction-tag in description' }), 1);
   assert.notEqual(identity(store.file), before, 'a new reason is written');
 });
 
@@ -45,7 +47,7 @@ test('a view reads the whole store once, and its version changes with every writ
   const store = new PinStore(join(dir, 'view.json'));
   const empty = store.view();
   assert.equal(empty.version, store.version());
-  store.hold('s', 't', held);
+  hold(store, held);
   const view = store.view();
   assert.notEqual(view.version, empty.version);
   assert.equal(view.pending.s?.t?.hash, 'sha256:aa');
