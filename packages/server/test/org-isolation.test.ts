@@ -79,6 +79,7 @@ eachServer('organisation isolation', (harness) => {
         `${h.base}/policies/${other.policyId}/revisions/1`,
         `${h.base}/policies/${unknown('pol')}/revisions/1`,
       ],
+      [`${h.base}/users/${other.userId}/bundle`, `${h.base}/users/${unknown('usr')}/bundle`],
     ];
     for (const [theirs, nobodys] of pairs) {
       const a = await h.owner.get(theirs);
@@ -93,6 +94,7 @@ eachServer('organisation isolation', (harness) => {
       ['PUT', `${h.base}/groups/${other.groupId}/members/${other.userId}`, undefined],
       ['DELETE', `${h.base}/tokens/${other.tokenId}`, undefined],
       ['DELETE', `${h.base}/admins/${other.adminId}`, undefined],
+      ['POST', `${h.base}/users/${other.userId}/invitations`, {}],
       [
         'POST',
         `${h.base}/policies/${other.policyId}/revisions`,
