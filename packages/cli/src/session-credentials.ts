@@ -40,6 +40,17 @@ export interface SessionCredentials {
   readonly secrets: ReadonlyMap<string, string>;
 }
 
+/**
+ * The real values the store holds of the secrets the policy binds, by secret name. Only what the
+ * policy binds is read, and a policy that binds nothing never opens the store; a secret the store
+ * does not hold is absent. A store that cannot be read (permissions, a wrong key, tampering) throws.
+ */
+export function boundSecretValues(engine: Engine, store?: SecretStoreOptions): Map<string, string> {
+  const bindings = engine.credentialBindings();
+  if (bindings.length === 0) return new Map();
+  return openSecretStore(store).getMany([...new Set(bindings.map((b) => b.secret))]);
+}
+
 export function sessionCredentials(
   engine: Engine,
   options: {
@@ -50,14 +61,10 @@ export function sessionCredentials(
   },
 ): SessionCredentials {
   const bindings = engine.credentialBindings();
-  // Only what the policy binds is read. A secret the store does not hold leaves its binding out
-  // of the session (no variable, nothing injected): fewer powers, never more. A store that
-  // cannot be read (permissions, a wrong key, tampering) stops the session.
-  let values = new Map<string, string>();
+  // A secret the store does not hold leaves its binding out of the session (no variable, nothing
+  // injected): fewer powers, never more. A store that cannot be read stops the session.
+  const values = boundSecretValues(engine, options.store);
   const missing: { readonly binding: string; readonly secret: string }[] = [];
-  if (bindings.length > 0) {
-    values = openSecretStore(options.store).getMany([...new Set(bindings.map((b) => b.secret))]);
-  }
   const env: Record<string, string> = {};
   const files: Record<string, string> = {};
   const slots: CredentialSlot[] = [];

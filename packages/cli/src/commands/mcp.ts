@@ -25,7 +25,8 @@ import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import { boolFlag, listFlag, parseArgs, stringFlag } from '../args.js';
 import { UserError } from '../errors.js';
 import { isPolicyPath, pathContext, requireValidPolicies } from '../policy-files.js';
-import { openSecretStore, stateDir } from '../secret-store.js';
+import { stateDir } from '../secret-store.js';
+import { boundSecretValues } from '../session-credentials.js';
 import { paint, type Ui } from '../ui.js';
 import { loopbackAddress } from './proxy.js';
 
@@ -90,7 +91,7 @@ export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
   pinStoreAnswer(() => pins.snapshot());
   // So is a secret store that cannot be read, when the policy binds credentials. It is read once:
   // the servers' credentials and the secret scan's known values both come from what it held.
-  const secrets = storedSecrets(engine);
+  const secrets = boundSecretValues(engine);
   const specs = upstreamSpecs(catalog, { workspace: context.workspace, engine, secrets });
 
   const sessionId = uuid7();
@@ -314,20 +315,6 @@ export async function startSessionGateway(o: {
       await sandboxes.close();
     },
   };
-}
-
-/**
- * The real values of the secrets the policy binds, by secret name, from the secret store (only what
- * the policy binds is read; a secret the store does not hold is absent, and a server whose
- * credential needs it is unavailable). The gateway gives them to the servers whose entries name
- * their bindings, refuses one in tool arguments (the agent only ever holds placeholders) and keeps
- * it out of results, in audit mode too. A store that cannot be read refuses the start, as
- * `perimeter run` does.
- */
-function storedSecrets(engine: Engine): Map<string, string> {
-  const bindings = engine.credentialBindings();
-  if (bindings.length === 0) return new Map();
-  return openSecretStore().getMany([...new Set(bindings.map((b) => b.secret))]);
 }
 
 /** The bearer token: read from --token-file, else a fresh random one written (0600) to the state directory. */
