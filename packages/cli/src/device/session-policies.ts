@@ -94,7 +94,9 @@ export async function sessionPolicies(
     ui.err(
       `perimeter: refused the server's new policy bundle: ${synced.refusal.message}; the last good one stays`,
     );
-  const active = readActive(dir, enrolment, Date.now(), cacheDir);
+  // A bundle this sync activated is verified and loaded already; else the one held is, as it is read.
+  const active =
+    synced.kind === 'activated' ? synced.active : readActive(dir, enrolment, Date.now(), cacheDir);
   if (!active.ok)
     throw new UserError(
       `${managed} but has no valid policy bundle (${active.message}), so nothing ran`,
