@@ -847,10 +847,10 @@ export class Gateway {
     const seen = this.pinsSeen.get(kind);
     const pinsMoved = seen !== undefined && seen !== (typeof view === 'string' ? '' : view.version);
     const before = pinsMoved ? shownKeys(this.index[kind]) : undefined;
-    this.pinsSeen.set(
-      kind,
-      typeof view !== 'string' && changes.length === 0 ? view.version : this.pinsVersion(),
-    );
+    // The version this index reflects is the one read at the start. A listing that wrote leaves
+    // a newer one, which the next call (or the watch) rebuilds from once: a fresh look here could
+    // take in an approval made by another process just after the write, never having read it.
+    this.pinsSeen.set(kind, typeof view === 'string' ? this.pinsVersion() : view.version);
     this.index[kind] = new Map(shown.filter((e) => !clashes.has(e.key)).map((e) => [e.key, e]));
     this.clashing[kind] = shown.filter((e) => clashes.has(e.key));
     if (before !== undefined && shownKeys(this.index[kind]) !== before)

@@ -739,6 +739,33 @@ describe('gateway: an approval made elsewhere reaches connected clients', { time
     }
   });
 
+  it("an approval made by another process just after a listing's own write is not taken as seen", async () => {
+    const h = await start({ scripted: { s: { tools: [tool('send'), tool('notify')] } }, pinning: 'approve' });
+    try {
+      // `perimeter mcp pins approve s send` lands between the listing's write and anything after it.
+      const apply = h.pins.apply.bind(h.pins);
+      let isApproved = false;
+      h.pins.apply = (changes) => {
+        const made = apply(changes);
+        if (!isApproved && made > 0) {
+          isApproved = true;
+          new PinStore(h.pins.file).approve('s', 'send');
+        }
+        return made;
+      };
+      assert.deepEqual(await toolNames(h.client), [], 'both held for approval when listed');
+      assert.ok(isApproved);
+      const announced = toolsChanged(h.client);
+      const result = await h.client.callTool({ name: 's__send', arguments: { text: 'hi' } });
+      assert.notEqual(result.isError, true);
+      assert.match(h.seen('s'), /"name":"send"/, 'the approved tool ran on the next call');
+      await announced;
+      assert.deepEqual(await toolNames(h.client), ['s__send']);
+    } finally {
+      await h.close();
+    }
+  });
+
   it('an approved prompt is announced with prompts/list_changed only', async () => {
     const h = await start({
       scripted: { s: { tools: [tool('notify')], prompts: [{ name: 'plan' }] } },
