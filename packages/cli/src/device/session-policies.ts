@@ -94,6 +94,11 @@ export async function sessionPolicies(
     ui.err(
       `perimeter: refused the server's new policy bundle: ${synced.refusal.message}; the last good one stays`,
     );
+  // Revoked (or its user deactivated): the organisation's last policy still holds, until it expires.
+  if (synced.kind === 'rejected')
+    ui.err(
+      `perimeter: ${synced.message}; this session runs on the last good bundle until it expires (perimeter login again, or ask an admin)`,
+    );
   // A bundle this sync activated is verified and loaded already; else the one held is, as it is read.
   const active =
     synced.kind === 'activated' ? synced.active : readActive(dir, enrolment, Date.now(), cacheDir);
