@@ -561,7 +561,7 @@ export class Gateway {
     const names = candidates.map((e) =>
       exact.includes(e) ? `${e.server}'s resource` : `${e.server}'s template ${e.key}`,
     );
-    return { unknown: `the URI ${this.redactedText(key)} is produced by ${names.join(' and ')}` };
+    return { unknown: this.redactedText(`the URI ${key} is produced by ${names.join(' and ')}`) };
   }
 
   /** A resource template's parsed form, or why it cannot be matched; once per definition object. */
@@ -872,8 +872,9 @@ export class Gateway {
   ): string | undefined {
     const what = kind === 'resources' ? 'URI' : kind === 'templates' ? 'URI template' : 'name';
     const template = kind === 'templates' ? this.templateOf(r.definition) : undefined;
+    // The key redacted where the reason is made: it travels to audit events (`held: …` of a call).
     const reason = clash
-      ? `the ${what} ${key} is produced by ${clash.map((c) => `${c.server}/${c.name}`).join(' and ')}; rename one server id`
+      ? `the ${what} ${this.redactedText(key)} is produced by ${clash.map((c) => `${c.server}/${c.name}`).join(' and ')}; rename one server id`
       : template instanceof UriTemplateError
         ? `its URI template cannot be used: ${template.message}`
         : BY_URI.has(kind)
@@ -886,7 +887,7 @@ export class Gateway {
         this.options.context,
         'medium',
         `${r.server}/${r.name}: ${reason}; hidden`,
-        { server: r.server, [SINGULAR[kind]]: BY_URI.has(kind) ? key : r.name },
+        { server: r.server, [SINGULAR[kind]]: BY_URI.has(kind) ? this.redactedText(key) : r.name },
       ),
     );
     return reason;
@@ -994,7 +995,7 @@ export class Gateway {
       alerts.push(
         lifecycleRecord('mcp.pin', this.options.context, {
           server,
-          [SINGULAR[kind]]: labelOf(kind, definition),
+          [SINGULAR[kind]]: this.auditedLabel(kind, definition),
           hash,
           by: 'tofu',
         }),
@@ -1048,13 +1049,13 @@ export class Gateway {
         diff,
       },
     });
-    const label = labelOf(kind, h.definition);
+    const label = this.auditedLabel(kind, h.definition);
     h.alerts.push(
       alertRecord(
         type,
         this.options.context,
         type === 'mcp.drift' || type === 'mcp.quarantine' ? 'high' : 'low',
-        `${server}/${label}: ${reason}; hidden until approved (${approveCommand(server, key)})`,
+        `${server}/${label}: ${reason}; hidden until approved (${approveCommand(server, this.redactedText(key))})`,
         {
           server,
           [SINGULAR[kind]]: label,
@@ -1122,6 +1123,11 @@ export class Gateway {
 
   private redactedText(text: string): string {
     return this.scan(text).redacted as string;
+  }
+
+  /** A definition's name, URI or URI template for an audit event: a URI may hold a password (`postgres://app:…@db/…`). */
+  private auditedLabel(kind: ListKind, definition: Definition): string {
+    return this.redactedText(labelOf(kind, definition));
   }
 
   /** An upstream's lifecycle detail for the audit: its text (a crash reason is the server's stderr) redacted, then shortened. */

@@ -955,6 +955,63 @@ describe('gateway: resource templates', { timeout: 60_000 }, () => {
   });
 });
 
+describe(
+  'gateway: a URI an upstream lists never carries a secret into the audit',
+  { timeout: 60_000 },
+  () => {
+    const PASSWORD = 'Xk9dQ2vLp7Rz';
+    const table = `postgres://app:${PASSWORD}@db.internal:5432/app/users/schema`;
+    const rows = `postgres://app:${PASSWORD}@db.internal:5432/app/{table}/rows`;
+
+    it('mcp-threat-05: a URI or URI template trusted on first use, clashing, drifted or read, is redacted in every event', async () => {
+      const listed: ScriptedSpec = {
+        tools: [tool('notify')],
+        resources: [{ uri: table, name: 'users' }],
+        resourceTemplates: [{ uriTemplate: rows, name: 'rows' }],
+      };
+      const t: ScriptedSpec = {
+        resources: [{ uri: table, name: 'users' }],
+        resourceTemplates: [{ uriTemplate: rows.replace('/rows', '/{view}'), name: 'views' }],
+      };
+      const h = await start({ scripted: { s: listed, t } });
+      try {
+        assert.deepEqual((await h.client.listResources()).resources, [], 'the URI both list is held back');
+        assert.equal((await h.client.listResourceTemplates()).resourceTemplates.length, 2);
+        await rejection(h.client.readResource({ uri: table }));
+        await rejection(h.client.readResource({ uri: rows.replace('{table}', 'users') }));
+        assert.ok(
+          h.events.some(
+            (e) =>
+              e.type === 'mcp.call' && /produced by s's template .* and t's template/.test(String(e.reason)),
+          ),
+          'a URI two templates produce',
+        );
+        h.spec('s', {
+          ...listed,
+          resourceTemplates: [{ uriTemplate: rows, name: 'rows', mimeType: 'text/csv' }],
+        });
+        await toolNames(h.client);
+        const changed = toolsChanged(h.client);
+        await h.client.callTool({ name: 's__notify', arguments: {} });
+        await changed;
+        assert.deepEqual(
+          (await h.client.listResourceTemplates()).resourceTemplates.map((x) => x.name),
+          ['t__views'],
+          's__rows drifted: held',
+        );
+        const types = new Set(h.events.map((e) => e.type));
+        for (const type of ['mcp.pin', 'mcp.name-held', 'mcp.drift', 'mcp.call'])
+          assert.ok(types.has(type), `${type} among ${[...types].join(', ')}`);
+        const leaking = h.events.filter((e) => JSON.stringify(e).includes(PASSWORD)).map((e) => e.type);
+        assert.deepEqual(leaking, [], 'no event holds the password');
+        assert.match(JSON.stringify(h.events), /\[REDACTED:database-url:/);
+      } finally {
+        await h.close();
+      }
+    });
+  },
+);
+
 describe('gateway: listings', { timeout: 60_000 }, () => {
   it("mcp-threat-03: a description naming another server's tool is quarantined once that tool appears", async () => {
     const h = await start({
