@@ -1,5 +1,5 @@
 // Builds the native helpers with the system's C compiler: the sandbox's in-namespace helper
-// (packages/sandbox/native/init.c) and the egress proxy's kernel relay (packages/egress/native/
+// (packages/sandbox/native/init.c) and the egress proxy's native relay (packages/egress/native/
 // relay.c). Run by `npm run build` (and so by `npm install`). Without a compiler the rest of
 // Perimeter still works; `perimeter run` and `perimeter doctor` say what is missing.
 

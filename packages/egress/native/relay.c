@@ -1,13 +1,19 @@
 /*
- * perimeter-relay: the byte relay behind an established egress tunnel, in the kernel.
+ * perimeter-relay: the byte relay behind an established egress tunnel, outside Node.js.
  *
  *   perimeter-relay IDLE_SECONDS      (fd 0: the client's socket, fd 1: the upstream's)
  *
  * The proxy (Node.js) decides the tunnel, checks the client's first bytes (the TLS ClientHello),
- * then hands both sockets to this process, which moves the bytes with splice(2) through a pipe:
- * they never enter user space. A half-close is passed on (shutdown of the other side's write
+ * then hands both sockets to this process, which copies the bytes with read(2) and write(2)
+ * through one buffer per direction. A half-close is passed on (shutdown of the other side's write
  * half); the relay ends when both directions have ended, on an error, or after IDLE_SECONDS with
  * no byte either way. On exit it writes "BYTES_IN BYTES_OUT\n" to fd 2 (in: upstream to client).
+ *
+ * Each direction moves as much as it can (reads while its buffer has room, writes while the
+ * socket takes it) before the relay sleeps in poll(2), and sleeps only on what stopped it. Why
+ * not splice(2): on loopback (the benchmark, a local upstream) the receiver of spliced pages pays
+ * for them; measured on a 2-core machine, copying through a 1 MiB buffer moved 15-25% more per
+ * second end to end than splicing through a pipe, for more of this process's CPU.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -18,54 +24,86 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#define BUFFER_BYTES (1 << 20)
+
 struct direction {
   int from, to;
-  int pipe[2];
-  size_t pending; /* bytes in the pipe, not yet written to `to` */
-  int is_open;    /* `from` has not ended */
+  char *buffer;
+  size_t start, end; /* buffer[start, end): read from `from`, not yet written to `to` */
+  int is_open;       /* `from` has not ended */
+  int can_read;      /* `from` may have bytes: the last read did not hit EAGAIN */
+  int can_write;     /* `to` may take bytes: the last write did not hit EAGAIN */
   unsigned long long bytes;
 };
 
-static int step(struct direction *d, short from_events, short to_events) {
-  if (d->pending > 0 && (to_events & (POLLOUT | POLLERR | POLLHUP))) {
-    ssize_t n = splice(d->pipe[0], NULL, d->to, NULL, d->pending, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-    if (n > 0) {
-      d->pending -= (size_t)n;
-      d->bytes += (unsigned long long)n;
-    } else if (n < 0 && errno != EAGAIN && errno != EINTR)
-      return -1;
+static int pending(const struct direction *d) { return d->end > d->start; }
+
+/* Move what can move now without blocking. Returns -1 on a socket error. */
+static int pump(struct direction *d) {
+  for (;;) {
+    int moved = 0;
+    if (!pending(d)) d->start = d->end = 0;
+    if (d->is_open && d->can_read && d->end < BUFFER_BYTES) {
+      ssize_t n = read(d->from, d->buffer + d->end, BUFFER_BYTES - d->end);
+      if (n > 0) {
+        d->end += (size_t)n;
+        moved = 1;
+      } else if (n == 0) {
+        d->is_open = 0;
+      } else if (errno == EAGAIN) {
+        d->can_read = 0;
+      } else if (errno != EINTR) {
+        return -1;
+      }
+    }
+    if (pending(d) && d->can_write) {
+      ssize_t n = write(d->to, d->buffer + d->start, d->end - d->start);
+      if (n > 0) {
+        d->start += (size_t)n;
+        d->bytes += (unsigned long long)n;
+        moved = 1;
+      } else if (n < 0 && errno == EAGAIN) {
+        d->can_write = 0;
+      } else if (n < 0 && errno != EINTR) {
+        return -1;
+      }
+    }
+    if (!moved) break;
   }
-  if (d->is_open && d->pending == 0 && (from_events & (POLLIN | POLLHUP | POLLERR))) {
-    ssize_t n = splice(d->from, NULL, d->pipe[1], NULL, 1 << 16, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-    if (n > 0)
-      d->pending = (size_t)n;
-    else if (n == 0) {
-      d->is_open = 0;
-      shutdown(d->to, SHUT_WR);
-    } else if (errno != EAGAIN && errno != EINTR)
-      return -1;
+  if (!d->is_open && !pending(d) && d->to >= 0) {
+    shutdown(d->to, SHUT_WR);
+    d->to = -1; /* passed on once */
   }
   return 0;
 }
 
+static int setup(struct direction *d, int from, int to) {
+  d->from = from;
+  d->to = to;
+  d->is_open = d->can_read = d->can_write = 1;
+  d->buffer = malloc(BUFFER_BYTES);
+  return d->buffer ? 0 : -1;
+}
+
 int main(int argc, char **argv) {
   int idle_ms = (argc > 1 ? atoi(argv[1]) : 300) * 1000;
-  struct direction out = {.from = 0, .to = 1, .is_open = 1}; /* client to upstream */
-  struct direction in = {.from = 1, .to = 0, .is_open = 1};  /* upstream to client */
-  if (pipe2(out.pipe, O_CLOEXEC | O_NONBLOCK) != 0 || pipe2(in.pipe, O_CLOEXEC | O_NONBLOCK) != 0) return 1;
-  fcntl(out.pipe[1], F_SETPIPE_SZ, 1 << 16);
-  fcntl(in.pipe[1], F_SETPIPE_SZ, 1 << 16);
+  struct direction out = {0}, in = {0}; /* client to upstream; upstream to client */
+  if (setup(&out, 0, 1) != 0 || setup(&in, 1, 0) != 0) return 1;
   fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
   fcntl(1, F_SETFL, fcntl(1, F_GETFL) | O_NONBLOCK);
   int status = 0;
-  while (out.is_open || in.is_open || out.pending > 0 || in.pending > 0) {
+  for (;;) {
+    if (pump(&out) != 0 || pump(&in) != 0) {
+      status = 1;
+      break;
+    }
     /* fd 0 and fd 1 each appear once, with what either direction waits for on them. */
     struct pollfd p[2] = {{.fd = 0}, {.fd = 1}};
-    if (out.is_open && out.pending == 0) p[0].events |= POLLIN;
-    if (in.pending > 0) p[0].events |= POLLOUT;
-    if (in.is_open && in.pending == 0) p[1].events |= POLLIN;
-    if (out.pending > 0) p[1].events |= POLLOUT;
-    if (p[0].events == 0 && p[1].events == 0) break;
+    if (out.is_open && out.end < BUFFER_BYTES) p[0].events |= POLLIN;
+    if (pending(&in)) p[0].events |= POLLOUT;
+    if (in.is_open && in.end < BUFFER_BYTES) p[1].events |= POLLIN;
+    if (pending(&out)) p[1].events |= POLLOUT;
+    if (p[0].events == 0 && p[1].events == 0) break; /* both directions ended and drained */
     int r = poll(p, 2, idle_ms);
     if (r == 0) break; /* idle */
     if (r < 0) {
@@ -73,12 +111,14 @@ int main(int argc, char **argv) {
       status = 1;
       break;
     }
-    if (step(&out, p[0].revents, p[1].revents) != 0 || step(&in, p[1].revents, p[0].revents) != 0) {
-      status = 1;
-      break;
-    }
-    /* A direction whose reader is gone for good cannot drain: stop. */
+    if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) out.can_read = 1;
+    if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) in.can_read = 1;
+    if (p[1].revents & (POLLOUT | POLLHUP | POLLERR)) out.can_write = 1;
+    if (p[0].revents & (POLLOUT | POLLHUP | POLLERR)) in.can_write = 1;
+    /* A socket in error or gone (POLLNVAL): move what still can move, then stop. */
     if (((p[0].revents | p[1].revents) & (POLLERR | POLLNVAL)) != 0) {
+      pump(&out);
+      pump(&in);
       status = 1;
       break;
     }

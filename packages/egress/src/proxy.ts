@@ -79,7 +79,7 @@ export interface EgressOptions {
   /** Reach every vetted address through this upstream (corporate) proxy. */
   readonly upstream?: UpstreamProxy;
   /**
-   * The kernel relay for established tunnels (RELAY_PATH when built); `false` keeps the bytes in
+   * The native relay for established tunnels (RELAY_PATH when built); `false` keeps the bytes in
    * Node. Default: the relay when it is built.
    */
   readonly relay?: string | false;

@@ -1,4 +1,4 @@
-// Where the kernel relay (native/relay.c, built by `npm run build`) is. Found by path arithmetic
+// Where the native relay (native/relay.c, built by `npm run build`) is. Found by path arithmetic
 // from this module (or from the CLI's bundle), else through module resolution.
 
 import { accessSync, constants } from 'node:fs';

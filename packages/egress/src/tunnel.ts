@@ -1,7 +1,7 @@
 // The byte tunnel behind CONNECT and SOCKS5, written once: dial the vetted address, hold the
 // client's first bytes until a TLS ClientHello (if that is what they are) is read, refuse a
 // server name other than the requested host (domain fronting: research egress-proto-02), then
-// splice both ways, count bytes and audit the close. The server's bytes are never held.
+// relay both ways (in Node, then in perimeter-relay once a tunnel is bulk), count bytes and audit the close. The server's bytes are never held.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Socket } from 'node:net';
@@ -37,7 +37,7 @@ export interface TunnelDeps {
   readonly signal?: AbortSignal;
   /** Counts the tunnels open now; a tunnel leaves it after its close is audited. */
   readonly tracker?: { open: number };
-  /** The kernel relay (native/relay.c) for established tunnels; without it, bytes move in Node. */
+  /** The native relay (native/relay.c) for established tunnels; without it, bytes move in Node. */
   readonly relay?: string;
 }
 
@@ -77,7 +77,7 @@ function frontingProblem(host: string, resource: string, held: Buffer): string |
   return undefined;
 }
 
-/** Bytes a tunnel carries in Node before it is handed to the kernel relay. */
+/** Bytes a tunnel carries in Node before it is handed to the native relay. */
 export const RELAY_AFTER_BYTES = 4 * 1024 * 1024;
 
 export function openTunnel(t: TunnelRequest, deps: TunnelDeps): void {
@@ -168,7 +168,7 @@ export function openTunnel(t: TunnelRequest, deps: TunnelDeps): void {
     if (t.early.length > 0) inspect(Buffer.alloc(0));
   };
   /**
-   * A tunnel that has carried RELAY_AFTER_BYTES is a bulk transfer: it moves to the kernel relay.
+   * A tunnel that has carried RELAY_AFTER_BYTES is a bulk transfer: it moves to the native relay.
    * Short exchanges (most API calls) stay here, where a process per tunnel would cost more than
    * it saves.
    */
@@ -180,7 +180,7 @@ export function openTunnel(t: TunnelRequest, deps: TunnelDeps): void {
     handOff(t.client, up, Buffer.alloc(0));
   };
   /**
-   * Moves an established, checked tunnel into the kernel relay: what Node already read is passed
+   * Moves an established, checked tunnel into the native relay: what Node already read is passed
    * on first, then both sockets go to the relay process and this process lets go of them.
    */
   const handOff = (client: Socket, up: Socket, held: Buffer): void => {

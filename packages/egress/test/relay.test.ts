@@ -1,4 +1,4 @@
-// The kernel relay: a bulk tunnel moves from Node to perimeter-relay (splice) mid-stream without
+// The native relay: a bulk tunnel moves from Node to perimeter-relay (its own process) mid-stream without
 // losing, reordering or duplicating a byte, in either direction, and its bytes are still audited.
 
 import assert from 'node:assert/strict';
@@ -61,7 +61,7 @@ after(() => {
 });
 
 describe(
-  'the kernel relay',
+  'the native relay',
   { skip: isRelayBuilt() ? false : 'perimeter-relay is not built (no C compiler)' },
   () => {
     it('carries a bulk tunnel both ways, byte for byte, and audits every byte', async () => {
