@@ -1,7 +1,8 @@
 // The byte tunnel behind CONNECT and SOCKS5, written once: dial the vetted address, hold the
 // client's first bytes until a TLS ClientHello (if that is what they are) is read, refuse a
 // server name other than the requested host (domain fronting: research egress-proto-02), then
-// relay both ways (in Node, then in perimeter-relay once a tunnel is bulk), count bytes and audit the close. The server's bytes are never held.
+// relay both ways (in Node, then in perimeter-relay once a tunnel is bulk), count bytes and audit
+// the close. The server's bytes are never held.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Socket } from 'node:net';
