@@ -102,6 +102,43 @@ describe('device sync', () => {
     assert.deepEqual([device.body.revision, device.body.error], [2, null], 'the server knows what runs');
   });
 
+  it('a device away for a day, then for eight, catches up on its first sync back', async (t) => {
+    let offset = 0;
+    const now = (): number => Date.now() + offset;
+    const cp = await startControlPlane(t, { now });
+    await publish(cp, 'baseline', BASELINE);
+    const alice = await addUser(cp, 'alice@example.com', ['eng']);
+    const dir = join(tempDir(t), 'device');
+    const enrolment = await enrol(cp, alice, dir);
+    const sync = { ...SYNC, now };
+    assert.equal((await syncOnce(dir, enrolment, sync)).kind, 'activated');
+
+    // A day offline: the organisation publishes twice meanwhile; the held bundle is still valid.
+    offset += 24 * 3600_000;
+    await publish(cp, 'engineering', ENG);
+    await publish(cp, 'baseline', BASELINE.replace('docs.example.com', 'docs2.example.com'));
+    const held = readActive(dir, enrolment, now());
+    assert.ok('payload' in held && held.payload.revision === 1, 'it runs on what it held while away');
+    const back = await syncOnce(dir, enrolment, sync);
+    assert.ok(back.kind === 'activated', back.kind);
+    assert.equal(back.active.payload.revision, 3, 'the newest revision, not each one in between');
+    assert.deepEqual(
+      back.active.payload.policies.map((p) => p.name),
+      ['baseline', 'engineering'],
+    );
+    assert.equal((await syncOnce(dir, enrolment, sync)).kind, 'unchanged');
+
+    // Eight days offline: the held bundle has expired (fail closed), and one sync restores it.
+    offset += 8 * 24 * 3600_000;
+    const expired = readActive(dir, enrolment, now());
+    assert.ok('ok' in expired && !expired.ok, 'an expired bundle is not used');
+    const again = await syncOnce(dir, enrolment, sync);
+    assert.ok(again.kind === 'activated', again.kind);
+    assert.equal(again.active.payload.revision, 3, 'the same revision, reissued');
+    assert.ok(Date.parse(again.active.payload.notAfter) > now(), 'valid from the server’s now on');
+    assert.ok('payload' in readActive(dir, enrolment, now()));
+  });
+
   it('refuses unsigned, foreign-key, tampered, expired and older bundles, and keeps the last good one', async (t) => {
     const { cp, dir, enrolment } = await managedDevice(t);
     assert.equal((await syncOnce(dir, enrolment, SYNC)).kind, 'activated');
