@@ -57,6 +57,20 @@ it('says for each operation who may call it, what it takes and what it answers',
       assert.ok(op.requestBody, `${where} documents its body`);
       assert.ok(op.responses['400'] && op.responses['413'], `${where} documents 400 and 413`);
     }
+    if (route.upload) {
+      const content = (op.requestBody as { content?: Record<string, unknown> } | undefined)?.content ?? {};
+      assert.deepEqual(Object.keys(content), [route.upload.contentType], `${where} documents its upload`);
+      assert.ok(
+        op.responses['400'] && op.responses['413'] && op.responses['415'],
+        `${where} documents 400, 413 and 415`,
+      );
+    }
+    for (const status of Object.keys(route.errorBodies ?? {}))
+      assert.notDeepEqual(
+        op.responses[status]?.content,
+        { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+        `${where} documents what its ${status} carries beyond the Error shape`,
+      );
   }
 });
 

@@ -112,7 +112,7 @@ export const deviceRoutes = [
           'Seconds to hold the request for a change when the ETag is current (default 0, at most 55).',
         ),
     }),
-    raw: { contentType: JOSE_TYPE, statuses: [200, 304] },
+    raw: { contentTypes: [JOSE_TYPE], statuses: [200, 304] },
     handle: ({ auth, query, headers, signal, app }) => {
       const waitMs = Math.min(Number(query.wait ?? '0') * 1000, app.devices.longPollMaxMs);
       const ifNoneMatch = headers['if-none-match'];

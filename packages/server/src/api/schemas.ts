@@ -4,6 +4,7 @@
 
 import { AuditEvent } from '@perimeter/audit';
 import { z } from 'zod';
+import { ErrorBody } from '../http/api-error.js';
 import { ROLES } from '../roles.js';
 import type { Admin, ApiToken } from '../store/admins.js';
 import type { Device, Invitation } from '../store/devices.js';
@@ -438,6 +439,30 @@ export const EventPage = z.strictObject({
   next: z.string().nullable().describe('Pass as `before` for the next (older) page; null at the end.'),
 });
 
+const ChainHead = z.strictObject({
+  chain_id: z.string().describe('The chain as the device names it (its session id).'),
+  next_seq: z.number().int().describe('The seq the server expects next in this chain.'),
+});
+
+export const IngestResult = z.strictObject({
+  stored: z.number().int().describe('Events stored now.'),
+  duplicates: z.number().int().describe('Events stored before (a resend), skipped.'),
+  chains: z.array(ChainHead).describe("Each of the batch's chains, where it stands now."),
+});
+
+export const ChainGap = ErrorBody.extend({
+  chains: z
+    .array(ChainHead)
+    .describe("The server's heads of the batch's chains: resend each from its next_seq."),
+}).describe('A chain of the batch skips a seq (error code chain-gap); nothing of the batch was stored.');
+
+export const ChainRefused = ErrorBody.extend({
+  chain_id: z.string().describe('The refused chain, as the device names it: stop sending it, keep its file.'),
+  seq: z.number().int().describe('Where it was refused.'),
+}).describe(
+  'A chain of the batch cannot be stored (code chain-refused): an event changed, relinked, rewritten or invalid. Nothing of the batch was stored.',
+);
+
 // ---------------------------------------------------------------------------------------------
 // Devices, their login (RFC 8628) and their bundles
 
@@ -565,6 +590,9 @@ export const NAMED_SCHEMAS: Readonly<Record<string, z.ZodType>> = {
   Validation,
   Publication: PublicationView,
   AuditEvent,
+  IngestResult,
+  ChainGap,
+  ChainRefused,
   Invitation: InvitationView,
   Device: DeviceView,
   KeySet: KeySetView,

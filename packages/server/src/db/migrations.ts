@@ -247,6 +247,74 @@ const DEVICES = [
   )`,
 ];
 
+/**
+ * Devices' events (docs/server.md "Audit from devices"). Every query of events names the
+ * organisation, then one of the things the three questions ask by (a user, a surface, a device, a
+ * session) or none, then a time range, newest or oldest first: an index for each, ending in
+ * (time_ms, id) so a page is read in index order and stops at its limit, never sorted whole.
+ */
+const EVENT_INDEXES = [
+  `CREATE INDEX events_org_time ON events (org_id, time_ms, id)`,
+  `CREATE INDEX events_org_user_time ON events (org_id, user_id, time_ms, id)`,
+  `CREATE INDEX events_org_surface_time ON events (org_id, surface, time_ms, id)`,
+  `CREATE INDEX events_org_device_time ON events (org_id, device_id, time_ms, id)`,
+  `CREATE INDEX events_org_session_time ON events (org_id, session_id, time_ms, id)`,
+];
+
+const EVENT_COLUMNS = `id, org_id, time_ms, received_ms, category, type, user_id, device_id, session_id,
+  surface, decision, chain_id, seq, body`;
+
+/**
+ * On PostgreSQL, events live in one partition per calendar month (UTC) of their time, so a query
+ * over a time range reads only its months and old months can be detached whole. A partitioned
+ * table's primary key must hold its partition key: (id, time_ms), which keeps a resent event a
+ * conflict (the same event always has the same time). A month's partition is made on demand by
+ * perimeter_event_partition, before the first insert that needs it: under an advisory lock, so two
+ * replicas needing it at once make it once, and made apart then attached (ATTACH takes a lock
+ * that lets inserts and reads of the other months go on; CREATE … PARTITION OF would block them).
+ */
+const PARTITIONED_EVENTS = [
+  `ALTER TABLE events RENAME TO events_unpartitioned`,
+  `ALTER TABLE events_unpartitioned RENAME CONSTRAINT events_pkey TO events_unpartitioned_pkey`,
+  `CREATE TABLE events (
+    id TEXT NOT NULL,
+    org_id TEXT NOT NULL REFERENCES orgs(id),
+    time_ms BIGINT NOT NULL,
+    received_ms BIGINT NOT NULL,
+    category TEXT NOT NULL,
+    type TEXT NOT NULL,
+    user_id TEXT,
+    device_id TEXT,
+    session_id TEXT,
+    surface TEXT,
+    decision TEXT,
+    chain_id TEXT,
+    seq BIGINT,
+    body TEXT NOT NULL,
+    PRIMARY KEY (id, time_ms)
+  ) PARTITION BY RANGE (time_ms)`,
+  `CREATE FUNCTION perimeter_event_partition(t BIGINT) RETURNS void LANGUAGE plpgsql AS $$
+   DECLARE
+     first_day timestamp := date_trunc('month', to_timestamp(t / 1000.0) AT TIME ZONE 'UTC');
+     part text := 'events_' || to_char(first_day, 'YYYY_MM');
+   BEGIN
+     IF to_regclass(part) IS NOT NULL THEN RETURN; END IF;
+     PERFORM pg_advisory_xact_lock(${LOCKS.eventPartitions});
+     IF to_regclass(part) IS NOT NULL THEN RETURN; END IF;
+     EXECUTE format('CREATE TABLE %I (LIKE events)', part);
+     EXECUTE format('ALTER TABLE events ATTACH PARTITION %I FOR VALUES FROM (%s) TO (%s)', part,
+       (extract(epoch FROM first_day) * 1000)::bigint,
+       (extract(epoch FROM first_day + interval '1 month') * 1000)::bigint);
+   END $$`,
+  `SELECT perimeter_event_partition(min(time_ms)) FROM events_unpartitioned
+   GROUP BY date_trunc('month', to_timestamp(time_ms / 1000.0) AT TIME ZONE 'UTC')`,
+  `INSERT INTO events (${EVENT_COLUMNS}) SELECT ${EVENT_COLUMNS} FROM events_unpartitioned`,
+  `DROP TABLE events_unpartitioned`,
+  ...EVENT_INDEXES,
+  `CREATE TRIGGER events_append_only BEFORE UPDATE ON events
+   FOR EACH ROW EXECUTE FUNCTION perimeter_append_only()`,
+];
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -257,6 +325,14 @@ export const MIGRATIONS: readonly Migration[] = [
     },
   },
   { version: 2, name: 'bundles-and-devices', statements: DEVICES },
+  {
+    version: 3,
+    name: 'device-events',
+    statements: {
+      sqlite: [`DROP INDEX events_org_time`, `DROP INDEX events_org_user_time`, ...EVENT_INDEXES],
+      postgres: PARTITIONED_EVENTS,
+    },
+  },
 ];
 
 export class MigrationError extends Error {

@@ -12,6 +12,11 @@ export class ApiError extends Error {
     readonly hint?: string,
     /** Data that explains the error further: validation issues, failing checks. */
     readonly details?: unknown,
+    /**
+     * Fields beside `error` at the top of the body, for the few errors a client acts on by
+     * program (a chain gap carries the heads to resend from); the route documents their shape.
+     */
+    readonly fields?: Readonly<Record<string, unknown>>,
   ) {
     super(message);
     this.name = 'ApiError';

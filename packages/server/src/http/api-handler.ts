@@ -3,17 +3,19 @@
 // the path must be the caller's (404, never 403) → the role must allow the route (403) → query and
 // body are read and validated (413, 415, 400) → the handler runs (it answers 404 for any id
 // outside the caller's organisation). Answers are JSON (a route may answer a RawReply: a bundle,
-// a 304); errors have the shape of ErrorBody, or OAuth's on the OAuth endpoints; each request is
-// one log line.
+// a 304, a streamed export); errors have the shape of ErrorBody, or OAuth's on the OAuth
+// endpoints; each request is one log line.
 
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { DatabaseError } from '../db/database.js';
 import { errorFields } from '../log.js';
 import { PERMISSIONS, rolesWith } from '../roles.js';
 import { ApiError, oauthCodeOf } from './api-error.js';
 import { authenticate, authenticateDevice } from './authenticate.js';
-import { DEFAULT_BODY_LIMIT, hasBody, parseForm, parseJson, readBody, validate } from './body.js';
+import { DEFAULT_BODY_LIMIT, hasBody, parseForm, parseJson, readBody, readUpload, validate } from './body.js';
 import { RawReply, type App, type Auth, type DeviceAuth, type Route } from './route.js';
 import { Router } from './router.js';
 
@@ -122,7 +124,11 @@ export function createApiHandler(app: App, routes: readonly Route[], options: Ap
     if (!route.query && url.search !== '' && url.searchParams.size > 0)
       throw new ApiError(400, 'invalid-query', `${url.pathname} takes no query parameters`, 'remove them');
     let body: unknown;
-    if (route.body) {
+    let upload: Buffer | undefined;
+    if (route.upload) {
+      upload = await readUpload(req, route.upload);
+      state.bodyRead = true;
+    } else if (route.body) {
       const raw = await readBody(req, limit);
       state.bodyRead = true;
       const input =
@@ -144,6 +150,7 @@ export function createApiHandler(app: App, routes: readonly Route[], options: Ap
       params,
       query,
       body,
+      upload,
       auth,
       app,
       requestId,
@@ -185,16 +192,33 @@ export function createApiHandler(app: App, routes: readonly Route[], options: Ap
     const closing = (): Record<string, string> => (options.isDraining?.() ? { connection: 'close' } : {});
     dispatch(req, url, requestId, state, gone.signal).then(
       ({ status, body, raw }) => {
-        if (raw) {
+        if (!raw) {
+          sendJson(res, status, body, { 'x-request-id': requestId, ...closing() });
+          return;
+        }
+        const content = raw.body;
+        const headers = { ...SECURITY_HEADERS, ...raw.headers, 'x-request-id': requestId, ...closing() };
+        if (typeof content === 'string') {
           res.writeHead(raw.status, {
-            ...SECURITY_HEADERS,
-            ...(raw.body !== '' ? { 'content-length': String(Buffer.byteLength(raw.body)) } : {}),
-            ...raw.headers,
-            'x-request-id': requestId,
-            ...closing(),
+            ...(content !== '' ? { 'content-length': String(Buffer.byteLength(content)) } : {}),
+            ...headers,
           });
-          res.end(raw.body);
-        } else sendJson(res, status, body, { 'x-request-id': requestId, ...closing() });
+          res.end(content);
+          return;
+        }
+        res.writeHead(raw.status, headers);
+        // The status is sent: a failure now can only cut the stream short, which the client sees
+        // as a chunked body that never ended, never as a complete answer.
+        pipeline(Readable.from(content), res).catch((error: unknown) => {
+          const isClientGone = (error as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE';
+          if (isClientGone) app.log.log('info', 'http.stream-abandoned', { requestId, path: url.pathname });
+          else
+            app.log.log('error', 'http.stream-failed', {
+              requestId,
+              path: url.pathname,
+              ...errorFields(error),
+            });
+        });
       },
       (error: unknown) => {
         const apiError = toApiError(error);
@@ -229,6 +253,7 @@ export function createApiHandler(app: App, routes: readonly Route[], options: Ap
               ...(apiError.details !== undefined ? { details: apiError.details } : {}),
               requestId,
             },
+            ...apiError.fields,
           },
           headers,
         );

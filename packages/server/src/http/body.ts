@@ -1,8 +1,12 @@
-// Reading a JSON request body, within a size limit, and turning what is wrong with it into one
+// Reading a request body, within a size limit, and turning what is wrong with it into one
 // sentence. A body larger than the limit is refused from its Content-Length before a byte is
-// read, or as soon as the count passes the limit, never buffered whole.
+// read, or as soon as the count passes the limit, never buffered whole. An upload (a device's
+// events) may come gzipped: it is inflated with a cap on what comes out, so a gzip bomb stops at
+// the cap instead of filling memory.
 
 import type { IncomingMessage } from 'node:http';
+import { promisify } from 'node:util';
+import { gunzip } from 'node:zlib';
 import type { z } from 'zod';
 import { ApiError } from './api-error.js';
 
@@ -24,18 +28,84 @@ function tooLarge(limit: number): ApiError {
 }
 
 /** The raw body, or an ApiError (413) once it passes `limit` bytes. */
-export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+export async function readBody(
+  req: IncomingMessage,
+  limit: number,
+  refusal: (limit: number) => ApiError = tooLarge,
+): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? '0');
-  if (declared > limit) throw tooLarge(limit);
+  if (declared > limit) throw refusal(limit);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     const buf = chunk as Buffer;
     size += buf.length;
-    if (size > limit) throw tooLarge(limit);
+    if (size > limit) throw refusal(limit);
     chunks.push(buf);
   }
   return Buffer.concat(chunks);
+}
+
+/** A body that is not JSON: its media type and its limits, before and after inflating. */
+export interface UploadSpec {
+  readonly contentType: string;
+  /** The most bytes on the wire. */
+  readonly limit: number;
+  /** The most bytes once inflated (Content-Encoding: gzip). */
+  readonly inflatedLimit: number;
+  /** What to send less of, for the 413's hint. */
+  readonly hint: string;
+}
+
+const inflate = promisify(gunzip);
+
+/**
+ * An upload's bytes, inflated when its Content-Encoding is gzip (identity is accepted too). Its
+ * Content-Type must be the spec's (415); too many bytes, before or after inflating, are a 413;
+ * gzip that cannot be read is a 400.
+ */
+export async function readUpload(req: IncomingMessage, spec: UploadSpec): Promise<Buffer> {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+  if (type !== spec.contentType)
+    throw new ApiError(
+      415,
+      'unsupported-media-type',
+      `the body must be ${spec.contentType}, but its Content-Type is ${type ? `"${type}"` : 'missing'}`,
+      `send Content-Type: ${spec.contentType}`,
+    );
+  const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  if (encoding !== 'gzip' && encoding !== 'identity')
+    throw new ApiError(
+      415,
+      'unsupported-media-type',
+      `the body's Content-Encoding "${encoding}" is not one this server reads`,
+      'send it gzipped (Content-Encoding: gzip) or as it is',
+    );
+  const refusal = (limit: number): ApiError =>
+    new ApiError(413, 'payload-too-large', `the request body is larger than ${limit} bytes`, spec.hint);
+  const wire = await readBody(req, spec.limit, refusal);
+  if (encoding === 'identity') {
+    if (wire.length > spec.inflatedLimit) throw refusal(spec.inflatedLimit);
+    return wire;
+  }
+  try {
+    // zlib stops inflating once the output would pass the cap: a bomb costs at most the cap.
+    return await inflate(wire, { maxOutputLength: spec.inflatedLimit });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE')
+      throw new ApiError(
+        413,
+        'payload-too-large',
+        `the request body inflates to more than ${spec.inflatedLimit} bytes`,
+        spec.hint,
+      );
+    throw new ApiError(
+      400,
+      'invalid-body',
+      'the body is not readable gzip',
+      'send it gzipped whole, or without Content-Encoding',
+    );
+  }
 }
 
 /** Parses a JSON body; the content type must say JSON. */

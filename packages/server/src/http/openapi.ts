@@ -14,8 +14,8 @@ const ERROR_TEXT: Readonly<Record<number, string>> = {
   404: 'Nothing with that id in the caller’s organisation (another organisation’s ids are never revealed).',
   405: 'The path exists, but not with this method.',
   409: 'It conflicts with what is stored (a name in use, a revision not newer, the last owner).',
-  413: 'The body is larger than the limit (1 MiB of policy text).',
-  415: 'The body is not JSON.',
+  413: 'The body is larger than the limit (1 MiB of policy text; a device upload, 4 MiB sent and 32 MiB inflated).',
+  415: 'The body is not of the media type the endpoint takes (JSON unless it says otherwise).',
   422: 'A policy revision is invalid, or its tests fail.',
   500: 'The server failed; the error names a request id to look up in its log.',
 };
@@ -42,9 +42,9 @@ function strip(schema: JsonObject): JsonObject {
 }
 
 function errorStatuses(route: Route): number[] {
-  const out = new Set<number>(route.errors);
-  if (route.body || route.query) out.add(400);
-  if (route.body) {
+  const out = new Set<number>([...route.errors, ...Object.keys(route.errorBodies ?? {}).map(Number)]);
+  if (route.body || route.query || route.upload) out.add(400);
+  if (route.body || route.upload) {
     out.add(413);
     out.add(415);
   }
@@ -114,18 +114,26 @@ export function openApiDocument(
               ? { description: 'Not modified: the If-None-Match ETag is still current.' }
               : {
                   description: 'OK.',
-                  content: { [route.raw?.contentType ?? '']: { schema: { type: 'string' } } },
+                  content: Object.fromEntries(
+                    (route.raw?.contentTypes ?? []).map((type) => [type, { schema: { type: 'string' } }]),
+                  ),
                 },
           ]),
         )
       : { [String(route.status)]: success };
     const errorSchema =
       route.errorStyle === 'oauth' ? OAUTH_ERROR_SCHEMA : { $ref: '#/components/schemas/Error' };
-    for (const status of errorStatuses(route))
+    for (const status of errorStatuses(route)) {
+      const special = route.errorBodies?.[status];
       responses[String(status)] = {
-        description: ERROR_TEXT[status] ?? 'An error.',
-        content: { 'application/json': { schema: errorSchema } },
+        description: special?.description ?? ERROR_TEXT[status] ?? 'An error.',
+        content: {
+          'application/json': {
+            schema: special ? ref(special.schema, `${cap(route.operationId)}${status}`) : errorSchema,
+          },
+        },
       };
+    }
     const access =
       route.access === 'public'
         ? { security: [] }
@@ -152,6 +160,14 @@ export function openApiDocument(
       tags: [route.tag],
       ...access,
       ...(parameters.length > 0 ? { parameters } : {}),
+      ...(route.upload
+        ? {
+            requestBody: {
+              required: true,
+              content: { [route.upload.contentType]: { schema: { type: 'string' } } },
+            },
+          }
+        : {}),
       ...(route.body
         ? {
             requestBody: {

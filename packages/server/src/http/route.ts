@@ -16,6 +16,7 @@ import type { Device } from '../store/devices.js';
 import type { User } from '../store/directory.js';
 import type { Actor } from '../store/events.js';
 import type { Org } from '../store/orgs.js';
+import type { UploadSpec } from './body.js';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -71,6 +72,8 @@ export interface RequestContext<P, Q, B, A extends Access> {
   readonly params: P;
   readonly query: Q;
   readonly body: B;
+  /** The bytes of an upload (inflated), for a route that takes one instead of JSON. */
+  readonly upload: Buffer | undefined;
   readonly auth: A extends 'public' ? undefined : A extends 'device' ? DeviceAuth : Auth;
   readonly app: App;
   readonly requestId: string;
@@ -81,14 +84,25 @@ export interface RequestContext<P, Q, B, A extends Access> {
 
 /**
  * An answer that is not the route's JSON: another content type, another status (304), headers.
- * Routes that return one say so in `raw`, for the OpenAPI document.
+ * Routes that return one say so in `raw`, for the OpenAPI document. A body given as an iterable
+ * is streamed, chunk by chunk as the client takes them (an export of every event).
  */
 export class RawReply {
   constructor(
     readonly status: number,
     readonly headers: Readonly<Record<string, string>>,
-    readonly body: string = '',
+    readonly body: string | AsyncIterable<string> = '',
   ) {}
+}
+
+export interface RawSpec {
+  readonly contentTypes: readonly string[];
+  readonly statuses: readonly number[];
+}
+
+export interface ErrorBodySpec {
+  readonly description: string;
+  readonly schema: z.ZodType;
 }
 
 type Infer<S> = S extends z.ZodType ? z.output<S> : undefined;
@@ -126,8 +140,12 @@ export interface RouteSpec<
   readonly bodyType?: 'json' | 'form';
   /** Errors as the API's Error shape (the default), or as OAuth's `{error, error_description}`. */
   readonly errorStyle?: 'api' | 'oauth';
-  /** A success that is not JSON: its content type and the statuses it may have (the handler returns a RawReply). */
-  readonly raw?: { readonly contentType: string; readonly statuses: readonly number[] };
+  /** A success that is not JSON: its content types and the statuses it may have (the handler returns a RawReply). */
+  readonly raw?: RawSpec;
+  /** A body that is not JSON (a device's events as ndjson): read, inflated and capped, given to the handler as `upload`. */
+  readonly upload?: UploadSpec;
+  /** Error statuses whose body carries more than the Error shape, with what they mean, for the OpenAPI document. */
+  readonly errorBodies?: Readonly<Record<number, ErrorBodySpec>>;
   handle(ctx: RequestContext<ParamsOf<P>, Infer<Q>, Infer<B>, A>): Promise<Answer<Infer<R>> | RawReply>;
 }
 
@@ -147,7 +165,9 @@ export interface Route {
   readonly errors: readonly number[];
   readonly bodyType: 'json' | 'form';
   readonly errorStyle: 'api' | 'oauth';
-  readonly raw?: { readonly contentType: string; readonly statuses: readonly number[] };
+  readonly raw?: RawSpec;
+  readonly upload?: UploadSpec;
+  readonly errorBodies?: Readonly<Record<number, ErrorBodySpec>>;
   readonly params: readonly string[];
   handle(ctx: RequestContext<Record<string, string>, unknown, unknown, Access>): Promise<unknown>;
 }
