@@ -3,9 +3,10 @@
 // signing key), the change is announced after it commits, and every request waiting for that
 // organisation looks again at once.
 //
-// This is the in-process feed: one server process. Replicas sharing PostgreSQL (issue 6 item 6)
-// plug in behind the same interface: announce() sends a NOTIFY, and each replica's LISTEN handler
-// passes what it hears to its own LocalChanges.announce(), so waiters never know the difference.
+// This is the in-process feed: one server process (SQLite). Replicas sharing PostgreSQL use
+// PostgresChanges (pg-changes.ts) behind the same interface: announce() also sends a NOTIFY, and
+// each replica's LISTEN handler passes what it hears to its own LocalChanges, so waiters never know
+// the difference.
 
 export interface ChangeWaiter {
   /** Settles at the next announcement for the organisation, or when the feed closes. */
@@ -22,10 +23,15 @@ export interface ChangeFeed {
    * state, so a change that commits in between still wakes it.
    */
   next(orgId: string): ChangeWaiter;
-  /** Wakes every waiter for good (the server is stopping). */
-  close(): void;
+  /**
+   * Wakes every waiter at once and for good (the server is stopping); resolves when the feed holds
+   * nothing open any more (PostgreSQL's listening connection). Announcements still go out after.
+   */
+  close(): Promise<void>;
   /** True once closed: a woken waiter answers rather than wait again. */
   readonly isClosed: boolean;
+  /** How many requests wait, for logs and tests. */
+  readonly waiters: number;
 }
 
 export class LocalChanges implements ChangeFeed {
@@ -63,12 +69,20 @@ export class LocalChanges implements ChangeFeed {
     };
   }
 
-  close(): void {
-    this.closed = true;
+  /**
+   * Wakes every waiter of every organisation: each reads its bundle again and, if nothing changed,
+   * goes on waiting. For when announcements may have been missed.
+   */
+  wakeAll(): void {
     for (const orgId of [...this.waiting.keys()]) this.announce(orgId);
   }
 
-  /** How many requests wait, for logs and tests. */
+  close(): Promise<void> {
+    this.closed = true;
+    this.wakeAll();
+    return Promise.resolve();
+  }
+
   get waiters(): number {
     let n = 0;
     for (const set of this.waiting.values()) n += set.size;

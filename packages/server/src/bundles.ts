@@ -1,8 +1,16 @@
 // Issuing signed bundles: the effective bundle of a subject (effective-bundle.ts), signed as a
-// compact JWS by the organisation's active key, with an ETag over its exact bytes. Issued bundles
-// are kept by (organisation, publication, key, subject) and reissued when they pass the refresh
-// age, so at any time one subject has one bundle and a device polling with its ETag hears "no
-// change" until something changes.
+// compact JWS by the organisation's active key, with an ETag over its exact bytes. At any time one
+// subject has one bundle, and a device polling with its ETag hears "no change" until something
+// changes.
+//
+// Issuance is deterministic, so replicas sharing one database issue the same bytes without telling
+// each other: the payload is a function of the database and the issue time, the issue time is a
+// function of the clock's issue window and the publication (below), and Ed25519 signatures are
+// deterministic (RFC 8032). A device whose ETag came from one replica hears "no change" from
+// another, and never meets the same revision issued earlier (which it would refuse as a replay).
+// The alternative, storing issued bundles in the database, costs a write per subject per window
+// and a read per poll for what a computation gives. Issued bundles are still kept per process, by
+// (organisation, publication, key, subject, issue time), so a poll signs nothing.
 //
 // The published set is read consistently with the publication number it belongs to: the number
 // is read before and after the set, and a publication in between means reading again (PostgreSQL
@@ -40,6 +48,12 @@ export interface BundleTimes {
   readonly refreshMs: number;
 }
 
+interface PublishedSet {
+  readonly seq: number;
+  readonly publishedAt: number | null;
+  readonly published: readonly PublishedPolicy[];
+}
+
 export const DEFAULT_BUNDLE_LIFETIME_MS = 7 * 24 * 3_600_000;
 
 /** How many issued bundles are kept (subjects × organisations); the least recently used go first. */
@@ -47,7 +61,7 @@ const MAX_ISSUED = 10_000;
 
 export class BundleIssuer {
   private readonly issued = new Map<string, IssuedBundle>();
-  private readonly sets = new Map<string, { seq: number; published: readonly PublishedPolicy[] }>();
+  private readonly sets = new Map<string, PublishedSet>();
 
   constructor(
     private readonly db: Database,
@@ -62,31 +76,26 @@ export class BundleIssuer {
     now: number,
   ): Promise<IssuedBundle> {
     const key = await this.keys.active(org.id, now);
-    const { seq, published } = await this.publishedOf(org);
+    const { seq, publishedAt, published } = await this.publishedOf(org);
+    const issuedAt = this.issueTime(now, publishedAt);
     const subject = subjectId(groups);
-    const cacheKey = `${org.id}\0${seq}\0${key.kid}\0${subject}`;
+    const cacheKey = `${org.id}\0${seq}\0${key.kid}\0${subject}\0${issuedAt}`;
     const cached = this.issued.get(cacheKey);
-    if (cached && now - cached.issuedAt < this.times.refreshMs && cached.notAfter > now) {
+    if (cached) {
       this.issued.delete(cacheKey);
       this.issued.set(cacheKey, cached);
       return cached;
     }
-    const payload = effectiveBundle({
-      org,
-      revision: seq,
-      published,
-      groups,
-      issuedAt: now,
-      notAfter: now + this.times.lifetimeMs,
-    });
+    const notAfter = issuedAt + this.times.lifetimeMs;
+    const payload = effectiveBundle({ org, revision: seq, published, groups, issuedAt, notAfter });
     const jws = signCompact({ alg: 'EdDSA', kid: key.kid, typ: BUNDLE_TYPE }, payload, key.key);
     const digest = b64url(createHash('sha256').update(jws).digest()).slice(0, 22);
     const bundle: IssuedBundle = {
       jws,
       etag: `"${seq}.${digest}"`,
       kid: key.kid,
-      issuedAt: now,
-      notAfter: now + this.times.lifetimeMs,
+      issuedAt,
+      notAfter,
       payload,
     };
     this.issued.delete(cacheKey);
@@ -98,24 +107,39 @@ export class BundleIssuer {
     return bundle;
   }
 
-  /** The organisation's published policies, validated, with the publication number they belong to. */
-  private async publishedOf(org: {
-    readonly id: string;
-    readonly slug: string;
-  }): Promise<{ seq: number; published: readonly PublishedPolicy[] }> {
-    const seqOf = async (): Promise<number> => {
-      const row = await this.db.get<{ publish_seq: number }>('SELECT publish_seq FROM orgs WHERE id = ?', [
-        org.id,
-      ]);
+  /**
+   * When a bundle issued `now` says it was issued: the start of the current issue window (windows
+   * of the refresh age, counted from the epoch), or the publication if it came later in the window.
+   * Every replica computes the same time for the same state (their clocks agree, by NTP), and a
+   * bundle served is never older than the refresh age, so it has at least lifetime minus refresh
+   * age (six of seven days) to run. The publication's own time makes a new revision's issuedAt
+   * when it was published, which is what the activation lag is measured from.
+   */
+  private issueTime(now: number, publishedAt: number | null): number {
+    const windowMs = Math.min(this.times.refreshMs, this.times.lifetimeMs);
+    return Math.max(now - (now % windowMs), publishedAt ?? 0);
+  }
+
+  /**
+   * The organisation's published policies, validated, with the publication number they belong to
+   * and when that publication happened (null before the first).
+   */
+  private async publishedOf(org: { readonly id: string; readonly slug: string }): Promise<PublishedSet> {
+    const seqOf = async (): Promise<{ seq: number; publishedAt: number | null }> => {
+      const row = await this.db.get<{ publish_seq: number; published_at: number | null }>(
+        `SELECT o.publish_seq, p.published_at FROM orgs o
+         LEFT JOIN publications p ON p.org_id = o.id AND p.seq = o.publish_seq WHERE o.id = ?`,
+        [org.id],
+      );
       if (!row) throw new Error(`organisation ${org.id} is gone`);
-      return row.publish_seq;
+      return { seq: row.publish_seq, publishedAt: row.published_at };
     };
     for (let attempt = 0; attempt < 5; attempt++) {
-      const seq = await seqOf();
+      const { seq, publishedAt } = await seqOf();
       const known = this.sets.get(org.id);
       if (known?.seq === seq) return known;
       const rows = await publishedSet(this.db, org.id);
-      if ((await seqOf()) !== seq) continue; // a publication landed while reading: read again
+      if ((await seqOf()).seq !== seq) continue; // a publication landed while reading: read again
       const published = rows.map(({ policy, revision }): PublishedPolicy => {
         const checked = validateRevision(
           { policy: policy.name, revision: revision.number, text: revision.text },
@@ -133,7 +157,7 @@ export class BundleIssuer {
           document: checked.document,
         };
       });
-      const entry = { seq, published };
+      const entry = { seq, publishedAt, published };
       this.sets.set(org.id, entry);
       return entry;
     }

@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { API_ROUTES } from './api/routes.js';
-import { LocalChanges } from './bundle-changes.js';
+import { LocalChanges, type ChangeFeed } from './bundle-changes.js';
 import { BundleIssuer, DEFAULT_BUNDLE_LIFETIME_MS } from './bundles.js';
 import type { Database } from './db/database.js';
 import { migrate, MigrationError } from './db/migrations.js';
@@ -21,6 +21,7 @@ import { DEVICE_PAGE_CSP, DEVICE_PAGE_HTML, DEVICE_PAGE_JS } from './http/device
 import type { App, DeviceSettings } from './http/route.js';
 import { DEFAULT_LISTEN, urlFor, type ListenAddress } from './listen-address.js';
 import { errorFields, jsonLogger, type Logger } from './log.js';
+import { PostgresChanges } from './pg-changes.js';
 import { SigningKeyError, SigningKeys } from './signing-keys.js';
 import type { Org } from './store/orgs.js';
 
@@ -64,6 +65,8 @@ export interface RunningServer {
   /** Where the data is, without a password. */
   readonly database: string;
   readonly db: Database;
+  /** What wakes devices waiting for their bundle (for tests: how many wait). */
+  readonly changes: ChangeFeed;
   /** Stops gracefully; resolves when the database is closed. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -235,7 +238,20 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (e instanceof SigningKeyError) throw new ServerStartError('signing-keys', e.message, e.hint);
     throw e;
   }
-  const changes = new LocalChanges();
+  // One process owns a SQLite file; replicas share PostgreSQL and hear each other's changes.
+  let changes: ChangeFeed;
+  if (options.database === undefined) changes = new LocalChanges();
+  else
+    try {
+      changes = await PostgresChanges.open(options.database, db, { log });
+    } catch (e) {
+      await db.close().catch(() => undefined);
+      throw new ServerStartError(
+        'database-unreachable',
+        `a connection to listen for bundle changes on cannot be opened to the database at ${db.description} (${reasonOf(e)})`,
+        'check that PostgreSQL accepts one more connection for this user (max_connections), then start again',
+      );
+    }
 
   let isDraining = false;
   const server = createServer({
@@ -312,6 +328,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   try {
     await listen(server, at);
   } catch (e) {
+    await changes.close();
     await db.close().catch(() => undefined);
     throw e;
   }
@@ -345,7 +362,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       log.log('info', 'server.stopping', {});
       isDraining = true;
       // Long polls answer now (304), rather than hold the stop for up to a minute.
-      changes.close();
+      const changesClosed = changes.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const force = setTimeout(() => {
@@ -354,6 +371,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       }, grace);
       await closed;
       clearTimeout(force);
+      await changesClosed;
       await db.close();
       log.log('info', 'server.stopped', {});
     })();
@@ -374,6 +392,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       : {}),
     database: db.description,
     db,
+    changes,
     close,
   };
 }
