@@ -1,15 +1,19 @@
-// kill -9 during publication (issue 6 item 8): the server process is killed while publishes are in
-// flight, then started again on the same data. Nothing acknowledged is lost, nothing is half
-// published: every publication has its revision in force or retired, its admin event, and the
-// admin chain still verifies; numbering goes on without a gap or a repeat.
+// kill -9 (issue 6 item 8): the server process is killed while publishes, or devices' audit
+// uploads, are in flight, then started again on the same data. Nothing acknowledged is lost,
+// nothing is half done, nothing is stored twice. A publication has its revision in force or
+// retired and its admin event, the admin chain still verifies, and numbering goes on without a gap
+// or a repeat; a device that sends its whole spool again after the crash gets every acknowledged
+// event back as a duplicate and the rest stored, each chain whole, each event once.
 
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import { verifySpool, type AuditEvent } from '@perimeter/audit';
 import { BACKENDS, freshDatabase, type TestDatabase } from './backends.js';
-import { claim, Client, policyYaml } from './harness.js';
+import { chain, deviceOf, ndjson, type IngestReply, type TestDevice } from './audit-support.js';
+import { claim, Client, policyYaml, type Harness } from './harness.js';
 
 const PROCESS = fileURLToPath(new URL('./server-process.js', import.meta.url));
 
@@ -202,6 +206,130 @@ for (const backend of BACKENDS) {
       );
       assert.equal(next.status, 200, JSON.stringify(next.body));
       assert.equal(next.body.publication.seq, publications.length + 1);
+      await kill9(second.child);
+      running = undefined;
+    });
+  });
+
+  describe(`kill -9 during audit ingest (${backend})`, () => {
+    let db: TestDatabase | undefined;
+    let running: ChildProcess | undefined;
+    after(async () => {
+      running?.kill('SIGKILL');
+      await db?.drop();
+    });
+
+    it('stores every event once: acknowledged batches survive, a full resend fills in the rest', async () => {
+      db = await freshDatabase(backend);
+      const first = await startProcess(db);
+      running = first.child;
+      assert.ok(first.bootstrap);
+      const claimed = await claim(first.url, first.bootstrap);
+      const base = `/api/v1/orgs/${claimed.org.id}`;
+      // What the shared helpers need of a harness: the server's URL and its owner.
+      const harnessAt = (url: string): Harness =>
+        ({
+          base,
+          owner: new Client(url, claimed.token.secret),
+          server: { url },
+          client: (token?: string) => new Client(url, token),
+        }) as unknown as Harness;
+      const h = harnessAt(first.url);
+
+      // Three devices, two sessions each, 2,000 events a session, sent 250 at a time.
+      const devices: TestDevice[] = [];
+      for (let d = 0; d < 3; d++) devices.push(await deviceOf(h, `user${d}@example.com`, `laptop${d}`));
+      const start = Date.now() - 3_600_000;
+      const sessions = devices.map((_, d) =>
+        [0, 1].map((n) => {
+          const id = `0190aaaa-0000-7000-8000-0000000${d}${n}000`.slice(0, 36);
+          return {
+            id,
+            events: chain(
+              id,
+              Array.from({ length: 2000 }, (_, i) => ({
+                at: start + i * 10,
+                resource: `host${i % 7}.example.com:443`,
+              })),
+            ).events,
+          };
+        }),
+      );
+      const BATCH = 250;
+      const post = (url: string, device: TestDevice, events: readonly AuditEvent[]) =>
+        fetch(`${url}/api/v1/device/events`, {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${device.credential}`,
+            'content-type': 'application/x-ndjson',
+            'content-encoding': 'gzip',
+          },
+          body: gzipSync(ndjson(events)),
+        });
+
+      // Acknowledged: per session, how many events from the start the server has answered 200 for.
+      const acknowledged = new Map<string, number>();
+      let killed = false;
+      const ship = async (d: number): Promise<void> => {
+        for (const session of sessions[d] ?? []) {
+          for (let at = 0; at < session.events.length && !killed; at += BATCH) {
+            try {
+              const r = await post(first.url, devices[d] as TestDevice, session.events.slice(at, at + BATCH));
+              if (r.status !== 200) return;
+              acknowledged.set(session.id, at + BATCH);
+            } catch {
+              return; // the server died under the request
+            }
+          }
+        }
+      };
+      const shipping = devices.map((_, d) => ship(d));
+      const acked = (): number => [...acknowledged.values()].reduce((a, b) => a + b, 0);
+      const deadline = Date.now() + 30_000;
+      while (acked() < 3000 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+      assert.ok(acked() >= 3000, 'uploads went through before the kill');
+      killed = true;
+      await kill9(first.child);
+      await Promise.all(shipping);
+
+      const second = await startProcess(db);
+      running = second.child;
+      // Each device sends every session again from the start, as one that lost its cursors would.
+      for (const [d, device] of devices.entries()) {
+        for (const session of sessions[d] ?? []) {
+          const sent = acknowledged.get(session.id) ?? 0;
+          for (let at = 0; at < session.events.length; at += BATCH) {
+            const batch = session.events.slice(at, at + BATCH);
+            const r = await post(second.url, device, batch);
+            const body = (await r.json()) as IngestReply;
+            assert.equal(r.status, 200, JSON.stringify(body));
+            assert.equal(body.stored + body.duplicates, batch.length);
+            if (at + BATCH <= sent)
+              assert.equal(
+                body.duplicates,
+                batch.length,
+                `${session.id} at ${at}: acknowledged, so stored already`,
+              );
+          }
+          // Each event once, the chain whole.
+          const exported = await fetch(
+            `${second.url}${base}/events/export?format=jsonl&session=${session.id}`,
+            { headers: { authorization: `Bearer ${claimed.token.secret}` } },
+          );
+          assert.equal(exported.status, 200);
+          const stored = (await exported.text())
+            .split('\n')
+            .filter((l) => l !== '')
+            .map((l) => JSON.parse(l) as AuditEvent);
+          assert.deepEqual(
+            stored.map((e) => e.integrity.seq),
+            session.events.map((e) => e.integrity.seq),
+            `${session.id}: every event once, in order`,
+          );
+          const check = verifySpool(stored.map((e) => JSON.stringify(e)).join('\n') + '\n');
+          assert.ok(check.isIntact, JSON.stringify(check.problems.slice(0, 3)));
+        }
+      }
       await kill9(second.child);
       running = undefined;
     });
