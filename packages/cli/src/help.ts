@@ -19,12 +19,13 @@ Commands:
   doctor                    report which protections this machine supports
   audit verify FILE...      check session audit spools for edits, deletions and reordering
   audit tail [FILE]         show a session's latest audit events (--follow to keep watching)
+  audit query               search the audit events devices shipped to the control plane
   secret set|ls|rm NAME     the local secret store: sessions get placeholders, the proxy injects
   scan [FILE|-]...          find secrets (API keys, tokens, private keys) in files or stdin
   server                    run the control plane: organisations, admins, policies and revisions, audit
   login --server URL        enrol this device with a control plane (its signed policy applies from then on)
-  agent                     keep this device's policy bundle current (long poll to the control plane)
-  status                    whether this device is managed: server, user, bundle revision, staleness
+  agent                     keep this device's policy bundle current and ship its audit events
+  status                    whether this device is managed: server, user, bundle, audit shipping
 
 Options:
   -h, --help       show help for a command (perimeter check --help)
@@ -138,9 +139,9 @@ Exit codes: 0 nothing flips, 1 some decisions flip, 3 invalid input or policy.
 Examples:
   perimeter policy simulate examples/acme/ --decisions last-week.jsonl`,
 
-  audit: `perimeter audit — read session audit spools
+  audit: `perimeter audit — read session audit spools, here or on the control plane
 
-Usage: perimeter audit <verify|tail> FILE... [options]
+Usage: perimeter audit <verify|tail|query> [FILE...] [options]
 
 Run "perimeter audit <command> --help" for each command.`,
 
@@ -179,6 +180,52 @@ Examples:
   perimeter audit tail
   perimeter audit tail session.jsonl -n 50
   perimeter audit tail session.jsonl --follow`,
+
+  'audit query': `perimeter audit query — search the audit events devices shipped to the control plane
+
+Usage: perimeter audit query [--since 1h] [--until T] [--user U] [--surface S,...] [--decision D,...]
+                             [--type T,...] [--device D] [--session S] [--limit N]
+                             [--format table|json|jsonl|csv] [--server URL] [--token TOKEN] [--org ORG]
+
+Managed devices ship every event of their sessions to the control plane (perimeter agent, and
+perimeter run when a session ends). This asks the server for the ones that match, with an admin
+API token that may read events (roles owner and auditor): from PERIMETER_TOKEN, or --token (which
+other users of this machine can see in the process list). The token is never printed.
+
+table (the default) shows one line per event, newest first: time, user, surface, decision, type
+and resource, at most --limit of them; json prints the same events as one JSON array. jsonl and
+csv export every matching event, oldest first, streamed as the server sends it (CSV: time,
+event_id, type, category, user_id, device_id, session_id, surface, action, resource, decision,
+enforcement_mode, reason, bytes_in, bytes_out).
+
+Options:
+  --since T          events at or after T: how long ago (30m, 1h, 7d) or an ISO time
+  --until T          events before T (same forms)
+  --user U           a user's id or email
+  --surface S,...    network, filesystem, mcp, exec, credential
+  --decision D,...   allow, ask, deny
+  --type T,...       event types: network.connect, filesystem.mount, credential.use, session.start, …
+  --device D         a device id; --session S: a session id
+  --limit N          table and json: at most N events (default 100)
+  --format F         table, json, jsonl or csv (default table)
+  --server URL       the control plane (default: PERIMETER_SERVER, else this device's server)
+  --token TOKEN      the admin API token (default: PERIMETER_TOKEN)
+  --org ORG          the organisation's id or slug (default and only choice: the token's own)
+
+Exit codes: 0 answered (even with no events); 1 the server refused the token or the query, or
+cannot be reached; 3 invalid options.
+
+Examples:
+  # What did this agent touch? Files, MCP tools and commands of one session
+  perimeter audit query --session 0198c0de-… --surface filesystem,mcp,exec
+  # Which credentials did it use, and where did they go?
+  perimeter audit query --user alice@example.com --since 1d --surface credential
+  perimeter audit query --since 1d --type credential.use
+  # Where did the data go? Every connection, and the ones refused
+  perimeter audit query --user alice@example.com --since 1h --surface network
+  perimeter audit query --since 7d --surface network --decision deny
+  # Everything of the last day, for a spreadsheet or a SIEM
+  PERIMETER_TOKEN=pmt_… perimeter audit query --server https://perimeter.example.com --since 1d --format csv > day.csv`,
 
   doctor: `perimeter doctor — which protections this machine supports
 
@@ -228,7 +275,9 @@ Options:
 On a managed device (perimeter login), the session enforces the device's signed policy bundle for
 the logged-in user, refreshed by one short sync first; with no valid bundle nothing runs (exit
 125). --policy then only adds local policies (metadata.layer: local: deny and ask only), and
---mode audit, --user and --groups are refused.
+--mode audit, --user and --groups are refused. Every event names the organisation, user, device
+and bundle; when the session ends they are sent to the server (for at most 2 s; perimeter agent
+sends what is left).
 
 Credentials: each secret the policy binds (credentials: allow:) is read from the secret store
 (perimeter secret set NAME); the program sees only a per-session placeholder in the variable the
@@ -462,34 +511,45 @@ Examples:
   perimeter login --server https://perimeter.example.com
   perimeter login --server http://127.0.0.1:8787 --name ci-runner-7`,
 
-  agent: `perimeter agent — keep this device's policy bundle current
+  agent: `perimeter agent — keep this device's policy bundle current and ship its audit events
 
-Usage: perimeter agent [--once]
+Usage: perimeter agent [--once] [--ship-interval SECONDS]
 
 Holds a long poll to the control plane (about 55 s; the server answers at once when a publication,
 a change of your groups or a key rotation changes this device's bundle), verifies each new bundle
 (signature by a pinned key, organisation, expiry, no lower revision), keeps it as the last good one,
 and reports what it activated, or why it refused one, to the server. While the server cannot be
 reached it retries with jittered backoff (up to a minute) and the last good bundle stays in force.
+
+Next to it, every few seconds, it ships the events the sessions recorded (the spools in
+~/.local/state/perimeter/sessions, complete lines only) to the server in gzip'd batches, and
+remembers how far each spool is shipped; spools stay on disk. While the server cannot take them it
+backs off the same way, and catches up when it can. A session spool the server refuses (its chain
+does not verify) is never sent again and shows in perimeter status.
 One line per change on standard output. SIGTERM or Ctrl-C stops it.
 
 Options:
-  --once   one sync, without waiting, then exit
+  --once                    one sync and one audit shipment, without waiting, then exit
+  --ship-interval SECONDS   how often to ship audit events (default 5)
 
-Exit codes: 0 stopped (or with --once: the bundle is current); 1 the server refused this device's
-credential (revoked: log in again), or with --once: no valid bundle came; 3 not logged in.
+Exit codes: 0 stopped (or with --once: the bundle is current and the events shipped); 1 the server
+refused this device's credential (revoked: log in again), or with --once: no valid bundle came or
+the events could not be shipped; 3 not logged in.
 
 Examples:
   perimeter agent
-  perimeter agent --once`,
+  perimeter agent --once
+  perimeter agent --ship-interval 30`,
 
   status: `perimeter status — is this device managed, and by what
 
 Usage: perimeter status [--json]
 
 Shows the control plane this device is logged in to, the user, the device, the active policy
-bundle (revision, issue time, expiry, groups, policies) and how long ago the server last answered
-(stale after 5 minutes: is perimeter agent running?). Reads only this device's state.
+bundle (revision, issue time, expiry, groups, policies), how long ago the server last answered
+(stale after 5 minutes: is perimeter agent running?), and audit shipping: how many recorded events
+wait to be shipped, when the last batch was, and session spools that are not shipped any more
+(the server refused their chain, or they are damaged). Reads only this device's state and spools.
 
 Options:
   --json   print it as one JSON object

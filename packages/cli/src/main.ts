@@ -3,7 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import { runAgent } from './commands/agent.js';
-import { runAuditTail, runAuditVerify } from './commands/audit.js';
+import { runAuditQuery, runAuditTail, runAuditVerify } from './commands/audit.js';
 import { runCheck } from './commands/check.js';
 import { runDoctor } from './commands/doctor.js';
 import { runLogin } from './commands/login.js';
@@ -35,6 +35,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   'policy simulate': runSimulate,
   'audit verify': runAuditVerify,
   'audit tail': runAuditTail,
+  'audit query': runAuditQuery,
   check: runCheck,
   proxy: runProxy,
   mcp: mcp('runMcp'),

@@ -400,7 +400,7 @@ describe('the policies of a session on a managed device', () => {
     );
     assert.deepEqual(chosen.subject?.groups, ['eng']);
     assert.match(chosen.subject?.user ?? '', /^usr_/);
-    assert.equal(chosen.bundle?.revision, 2);
+    assert.equal(chosen.managed?.context.bundle.revision, 2);
     assert.deepEqual(
       chosen.loaded.files,
       [],
@@ -410,12 +410,12 @@ describe('the policies of a session on a managed device', () => {
 
   it('says so when the server refuses the device (revoked), and runs on the last good bundle', async (t) => {
     const { cp, state } = await managed(t);
-    assert.equal((await sessionPolicies(quiet, {}, cacheDir(state))).bundle?.revision, 2);
+    assert.equal((await sessionPolicies(quiet, {}, cacheDir(state))).managed?.context.bundle.revision, 2);
     const devices = await cp.api<{ devices: { id: string }[] }>('GET', `${cp.base}/devices`);
     await cp.api('DELETE', `${cp.base}/devices/${devices.body.devices[0]?.id ?? ''}`);
     const said: string[] = [];
     const chosen = await sessionPolicies({ ...quiet, err: (line) => said.push(line) }, {}, cacheDir(state));
-    assert.equal(chosen.bundle?.revision, 2, 'the organisation’s last policy still holds');
+    assert.equal(chosen.managed?.context.bundle.revision, 2, 'the organisation’s last policy still holds');
     assert.equal(said.length, 1, said.join('\n'));
     assert.match(
       said[0] ?? '',

@@ -48,6 +48,7 @@ void test('HELP covers the top level, the policy group and every command', () =>
     '',
     'agent',
     'audit',
+    'audit query',
     'audit tail',
     'audit verify',
     'check',

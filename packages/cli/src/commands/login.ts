@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import type { KeySet, PublishedKey } from '@perimeter/server';
 import { parseArgs, stringFlag } from '../args.js';
 import { thumbprint } from '../device/bundle-verify.js';
-import { call, errorMessage, ServerUnreachable } from '../device/control-plane.js';
+import { call, errorMessage, ServerUnreachable, serverUrl } from '../device/control-plane.js';
 import {
   clearDevice,
   deviceDir,
@@ -25,38 +25,6 @@ import { join } from 'node:path';
 /** The client id `perimeter login` names itself with (RFC 8628 §3.1). */
 const CLIENT_ID = 'perimeter-cli';
 const GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
-
-const isLoopback = (host: string): boolean =>
-  host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
-
-/** The server's URL, checked: https, or http to this machine only (a credential crosses it). */
-function serverUrl(text: string): string {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new UserError(
-      `--server ${text} is not a URL`,
-      'for example --server https://perimeter.example.com',
-    );
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:')
-    throw new UserError(
-      `--server must be an http(s) URL, not ${url.protocol}`,
-      'for example --server https://perimeter.example.com',
-    );
-  if (url.protocol === 'http:' && !isLoopback(url.hostname))
-    throw new UserError(
-      `--server ${text} is plain http to another machine: the device credential would cross the network in clear`,
-      'use https:// (plain http only for a server on this machine)',
-    );
-  if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '')
-    throw new UserError(
-      `--server ${text} must be the server's address alone`,
-      'leave out the query, fragment and user',
-    );
-  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
-}
 
 interface DeviceCode {
   device_code: string;
@@ -103,7 +71,7 @@ export async function runLogin(argv: readonly string[], ui: Ui): Promise<number>
       'perimeter login needs --server URL',
       'for example: perimeter login --server https://perimeter.example.com',
     );
-  const server = serverUrl(given);
+  const server = serverUrl(given, '--server', 'the device credential');
   const name = stringFlag(p, 'name') ?? hostname();
 
   let start;

@@ -42,7 +42,9 @@ import {
   type PreparedSession,
 } from '@perimeter/sandbox';
 import { DEFAULT_POLICY, isPolicyPath } from '../policy-files.js';
-import { sessionPolicies } from '../device/session-policies.js';
+import { shipAudit } from '../device/audit-ship.js';
+import { deviceDir, type Enrolment } from '../device/device-state.js';
+import { sessionPolicies, type DeviceContext } from '../device/session-policies.js';
 import { resolveFlag, upstreamFlag } from './proxy.js';
 import { sessionCredentials, type SessionCredentials } from '../session-credentials.js';
 import { stateDir } from '../secret-store.js';
@@ -188,7 +190,17 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
     );
   }
   // Group commit: events reach the file at once and the disk within 20 ms, off the connection's path.
-  const spool = Spool.open(auditPath, { chainId: sessionId, flushDelayMs: 20 });
+  const opened = Spool.open(auditPath, { chainId: sessionId, flushDelayMs: 20 });
+  // On a managed device every event says which organisation, user, device and bundle it ran under,
+  // whichever part of the session recorded it (the proxies, the gateway, the credentials).
+  const context = chosen.managed?.context;
+  const spool: Pick<Spool, 'append' | 'appendAll' | 'close'> = context
+    ? {
+        append: (r) => opened.append(inContext(r, context)),
+        appendAll: (rs) => opened.appendAll(rs.map((r) => inContext(r, context))),
+        close: () => opened.close(),
+      }
+    : opened;
   const ctx: RecordContext = {
     sessionId,
     ...(user !== undefined ? { user: { id: user, ...(groups ? { groups } : {}) } } : {}),
@@ -406,6 +418,7 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
     isEnded = true;
     spool.close();
   }
+  if (chosen.managed) await shipAfterSession(ui, chosen.managed.enrolment, `${sessionId}.jsonl`);
   if (exit === undefined) return 70; // unreachable: the launch either returned or threw
   if (!exit.started) {
     const why = missingProtection();
@@ -414,6 +427,37 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
     return 125;
   }
   return exit.code;
+}
+
+/** A record with the managed device's context in place of whatever it said of org, user, device, bundle. */
+function inContext(r: AuditRecord, context: DeviceContext): AuditRecord {
+  return { ...r, org: context.org, user: context.user, device: context.device, bundle: context.bundle };
+}
+
+/** How long a session's end may wait for its events to reach the server. */
+const SHIP_AFTER_SESSION_MS = 2000;
+
+/**
+ * One quick try to send the session's events (and any backlog) to the control plane. It never
+ * changes the session's outcome and never waits long: perimeter agent sends what is left.
+ */
+async function shipAfterSession(ui: Ui, enrolment: Enrolment, spoolFile: string): Promise<void> {
+  let outcome: Awaited<ReturnType<typeof shipAudit>>;
+  try {
+    outcome = await shipAudit({
+      dir: deviceDir(),
+      sessions: sessionsDir(),
+      enrolment,
+      deadlineMs: SHIP_AFTER_SESSION_MS,
+      first: spoolFile,
+    });
+  } catch {
+    return; // the state directory's trouble shows in perimeter status and the agent's output
+  }
+  if ((outcome.kind === 'shipped' || outcome.kind === 'unreachable') && outcome.waiting > 0)
+    ui.err(
+      `perimeter: ${outcome.waiting} audit events wait to be sent to ${enrolment.server}${outcome.kind === 'unreachable' ? ` (${outcome.message})` : ''}; perimeter agent sends them`,
+    );
 }
 
 /** The session's first events: its start, the mount plan, the credentials it holds. */

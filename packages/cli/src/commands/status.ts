@@ -1,14 +1,17 @@
 // perimeter status: whether this device is managed, and if so by which server, as which user,
-// which bundle revision it enforces and how fresh that is. Reads only the device's state (it
-// works offline, and asks the server nothing): `perimeter agent --once` refreshes it.
+// which bundle revision it enforces and how fresh that is, and how its audit shipping goes (events
+// waiting, the last shipment, spools the server refused). Reads only the device's state and
+// spools (it works offline, and asks the server nothing): `perimeter agent --once` refreshes it.
 // Exit 0 when sessions can start (unmanaged, or managed with a valid bundle), 1 when a managed
 // device has no valid bundle (perimeter run would refuse to start).
 
 import { boolFlag, parseArgs } from '../args.js';
 import { readActive } from '../device/active-bundle.js';
+import { auditBacklog } from '../device/audit-ship.js';
 import { deviceDir, readEnrolment, readSyncState } from '../device/device-state.js';
 import { UserError } from '../errors.js';
 import type { Ui } from '../ui.js';
+import { sessionsDir } from './run.js';
 
 /** After this long without an answer from the server, the device is called stale. */
 const STALE_AFTER_MS = 5 * 60_000;
@@ -52,6 +55,7 @@ export function runStatus(argv: readonly string[], ui: Ui): number {
   const active = readActive(dir, enrolment, now);
   const contact = sync.lastContactAt !== undefined ? Date.parse(sync.lastContactAt) : undefined;
   const isStale = contact === undefined || now - contact > STALE_AFTER_MS;
+  const audit = auditBacklog(dir, sessionsDir(), enrolment);
   if (json) {
     ui.out(
       JSON.stringify({
@@ -78,6 +82,19 @@ export function runStatus(argv: readonly string[], ui: Ui): number {
         lastContactAt: sync.lastContactAt ?? null,
         isStale,
         lastError: sync.lastError ?? null,
+        audit: {
+          waiting: audit.waiting,
+          lastShippedAt: audit.lastShippedAt ?? null,
+          lastError: audit.lastError ?? null,
+          refused: audit.refused.map((r) => ({
+            file: r.file,
+            chainId: r.chainId ?? null,
+            seq: r.refused.seq,
+            by: r.refused.by,
+            message: r.refused.message,
+            at: r.refused.at,
+          })),
+        },
       }),
     );
     return active.ok ? 0 : 1;
@@ -105,6 +122,25 @@ export function runStatus(argv: readonly string[], ui: Ui): number {
       : `${sync.lastContactAt ?? ''} (${ago(now - contact)})${isStale ? ' — stale: is perimeter agent running?' : ''}`,
   ]);
   if (sync.lastError) rows.push(['last error', `${sync.lastError.message} (${sync.lastError.at})`]);
+  const last =
+    audit.lastShippedAt !== undefined
+      ? `last shipped ${audit.lastShippedAt} (${ago(now - Date.parse(audit.lastShippedAt))})`
+      : undefined;
+  rows.push([
+    'audit',
+    audit.waiting > 0
+      ? `${audit.waiting} events wait to be shipped; ${last ?? 'none shipped yet'}`
+      : last !== undefined
+        ? `all shipped; ${last}`
+        : 'nothing to ship yet',
+  ]);
+  if (audit.lastError && audit.waiting > 0)
+    rows.push(['audit error', `${audit.lastError.message} (${audit.lastError.at})`]);
+  for (const r of audit.refused)
+    rows.push([
+      'not shipped',
+      `${r.file} from event ${r.refused.seq}: ${r.refused.by === 'server' ? 'the server refused it' : 'damaged on this device'}: ${r.refused.message} (${r.refused.at})`,
+    ]);
   const width = Math.max(...rows.map(([k]) => k.length)) + 2;
   for (const [k, v] of rows) ui.out(`${`${k}:`.padEnd(width)}${v}`);
   return active.ok ? 0 : 1;

@@ -2,6 +2,7 @@
 // it as the last good one) and reading it back for a session. A bundle that fails any check is
 // refused and the last good one stays in force: the device never enforces less than it verified.
 
+import { createHash } from 'node:crypto';
 import { hasErrors, type LoadResult } from '@perimeter/policy';
 import type { BundlePayload } from '@perimeter/server';
 import { loadPolicySources } from '../policy-files.js';
@@ -31,6 +32,8 @@ export interface Active {
   readonly kid: string;
   readonly payload: BundlePayload;
   readonly policies: LoadResult;
+  /** SHA-256 (hex) of the compact JWS as the server signed it: names this exact bundle in audit events. */
+  readonly hash: string;
 }
 
 /** The bundle's policy documents, loaded and checked as policy files are (through the cache when given). */
@@ -60,7 +63,7 @@ function verifyOnDevice(
   });
 }
 
-function withPolicies(v: Verified, cacheDir: string | undefined): Active | ActivationRefusal {
+function withPolicies(v: Verified, jws: string, cacheDir: string | undefined): Active | ActivationRefusal {
   const policies = loadBundlePolicies(v.payload, cacheDir);
   if (hasErrors(policies.diagnostics)) {
     const first = policies.diagnostics.find((d) => d.severity === 'error');
@@ -71,7 +74,13 @@ function withPolicies(v: Verified, cacheDir: string | undefined): Active | Activ
       revision: v.payload.revision,
     };
   }
-  return { ok: true, kid: v.kid, payload: v.payload, policies };
+  return {
+    ok: true,
+    kid: v.kid,
+    payload: v.payload,
+    policies,
+    hash: createHash('sha256').update(jws).digest('hex'),
+  };
 }
 
 /**
@@ -87,7 +96,7 @@ export function offerBundle(
 ): Active | ActivationRefusal {
   const verified = verifyOnDevice(dir, enrolment, jws, now, readSyncState(dir).held);
   if (!verified.ok) return verified;
-  const active = withPolicies(verified, cacheDir);
+  const active = withPolicies(verified, jws, cacheDir);
   if (!active.ok) return active;
   // Another sync (the agent, a session starting) may have activated a newer bundle meanwhile.
   const latest = readSyncState(dir).held;
@@ -127,5 +136,5 @@ export function readActive(
     return { ok: false, code: 'no-bundle', message: 'this device has no policy bundle yet' };
   const verified = verifyOnDevice(dir, enrolment, jws, now, readSyncState(dir).held);
   if (!verified.ok) return verified;
-  return withPolicies(verified, cacheDir);
+  return withPolicies(verified, jws, cacheDir);
 }

@@ -1,11 +1,12 @@
 // The device's HTTP calls to the control plane: the device login (RFC 8628), its bundle (a long
-// poll), the organisation's keys, and activation reports. node:http(s) directly, loaded on first
+// poll), the organisation's keys, activation reports, its audit events, and an admin's queries. node:http(s) directly, loaded on first
 // use: `perimeter run` on a managed device makes one call, and undici's start-up would cost more
 // than the call. Every call has a deadline; a failure is a value (ServerUnreachable), not a hang.
 
 import { createRequire } from 'node:module';
 import type * as Http from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
+import { UserError } from '../errors.js';
 
 /**
  * Loads node:http or node:https when first called. Not `import()`: the CLI runs as one bundle
@@ -17,6 +18,41 @@ export interface Answer {
   readonly status: number;
   readonly headers: IncomingHttpHeaders;
   readonly text: string;
+}
+
+const isLoopback = (host: string): boolean =>
+  host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+
+/**
+ * The server's URL as given by `source` (--server, an environment variable), checked: https, or
+ * http to this machine only, since `secret` (a credential, a token) crosses it.
+ */
+export function serverUrl(text: string, source: string, secret: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UserError(
+      `${source} ${text} is not a URL`,
+      'for example --server https://perimeter.example.com',
+    );
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw new UserError(
+      `${source} must be an http(s) URL, not ${url.protocol}`,
+      'for example --server https://perimeter.example.com',
+    );
+  if (url.protocol === 'http:' && !isLoopback(url.hostname))
+    throw new UserError(
+      `${source} ${text} is plain http to another machine: ${secret} would cross the network in clear`,
+      'use https:// (plain http only for a server on this machine)',
+    );
+  if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '')
+    throw new UserError(
+      `${source} ${text} must be the server's address alone`,
+      'leave out the query, fragment and user',
+    );
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 }
 
 /** The server could not be asked: refused, unknown host, timed out, cut off. */
@@ -33,10 +69,15 @@ const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
 export interface CallOptions {
   readonly method?: 'GET' | 'POST';
   readonly headers?: Readonly<Record<string, string>>;
-  readonly body?: string;
-  /** The whole exchange must end within this. */
+  readonly body?: string | Buffer;
+  /** The whole exchange must end within this; with `sink`, each chunk must come within it. */
   readonly timeoutMs: number;
   readonly signal?: AbortSignal;
+  /**
+   * Takes a 200 answer's body chunk by chunk, as it comes (an export of any size), instead of
+   * collecting it: the answer's text is then empty. Other answers are collected as usual.
+   */
+  readonly sink?: (chunk: Buffer) => void;
 }
 
 export async function call(url: string, options: CallOptions): Promise<Answer> {
@@ -65,7 +106,13 @@ export async function call(url: string, options: CallOptions): Promise<Answer> {
       (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
+        const sink = res.statusCode === 200 ? options.sink : undefined;
         res.on('data', (chunk: Buffer) => {
+          if (sink) {
+            timer.refresh();
+            sink(chunk);
+            return;
+          }
           size += chunk.length;
           if (size > MAX_ANSWER_BYTES)
             req.destroy(new ServerUnreachable(`the answer of ${target.host} is too large`));

@@ -1,8 +1,9 @@
 // What a managed device keeps, in <state dir>/device (0700, hidden from every session like the
 // rest of the state directory): its enrolment with the credential (`login.json`, 0600), the keys
 // it trusts to sign bundles (`keys.json`), the last good bundle exactly as the server signed it
-// (`bundle.jws`), and how its syncing goes (`sync.json`: the revision it holds, its last contact
-// with the server, its last error). Every file is replaced atomically (write, fsync, rename,
+// (`bundle.jws`), how its syncing goes (`sync.json`: the revision it holds, its last contact
+// with the server, its last error), and how far each session spool is shipped to the server
+// (`audit-ship.json`). Every file is replaced atomically (write, fsync, rename,
 // fsync the directory), so a crash leaves the old file or the new one, never half of one.
 
 import { randomBytes } from 'node:crypto';
@@ -46,6 +47,38 @@ export interface SyncState {
   readonly lastError?: { readonly code: string; readonly message: string; readonly at: string };
 }
 
+/** Where shipping one session spool stands. */
+export interface SpoolCursor {
+  /** The spool's chain (its session id), once its first event was read. */
+  readonly chainId?: string;
+  /** Bytes of the spool the server holds, always at the end of a line. */
+  readonly offset: number;
+  /** The seq of the first event past `offset`. */
+  readonly seq: number;
+  /** Events the server took from this device (stored or already held). */
+  readonly shipped: number;
+  /** Its session.end is shipped: nothing more comes. */
+  readonly isEnded?: boolean;
+  /** Never shipped: recorded when this device was not managed by this enrolment. */
+  readonly isForeign?: boolean;
+  /** Never sent again: the server refused the chain, or the spool is damaged past `offset`. */
+  readonly refused?: {
+    readonly seq: number;
+    readonly by: 'server' | 'device';
+    readonly message: string;
+    readonly at: string;
+  };
+}
+
+export interface AuditShipState {
+  /** By the spool's file name in the sessions directory. */
+  readonly spools: Readonly<Record<string, SpoolCursor>>;
+  /** The last time the server took a batch. */
+  readonly lastShippedAt?: string;
+  /** The last failure to reach the server; cleared by the next batch it takes. */
+  readonly lastError?: { readonly message: string; readonly at: string };
+}
+
 /** The device's directory: <state dir>/device. */
 export function deviceDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(stateDir(env), 'device');
@@ -56,6 +89,7 @@ const FILES = {
   keys: 'keys.json',
   bundle: 'bundle.jws',
   sync: 'sync.json',
+  auditShip: 'audit-ship.json',
 } as const;
 
 /**
@@ -180,6 +214,13 @@ export const writeActiveBundle = (dir: string, jws: string): void => writeAtomic
 export const readSyncState = (dir: string): SyncState => readJson<SyncState>(dir, FILES.sync) ?? {};
 export const writeSyncState = (dir: string, s: SyncState): void =>
   writeAtomic(dir, FILES.sync, `${JSON.stringify(s, null, 2)}\n`);
+
+export function readAuditShipState(dir: string): AuditShipState {
+  const value = readJson<Partial<AuditShipState>>(dir, FILES.auditShip);
+  return { ...value, spools: value?.spools ?? {} };
+}
+export const writeAuditShipState = (dir: string, s: AuditShipState): void =>
+  writeAtomic(dir, FILES.auditShip, `${JSON.stringify(s, null, 2)}\n`);
 
 /** Forgets the enrolment and everything that came with it (a new login replaces it). */
 export function clearDevice(dir: string): void {

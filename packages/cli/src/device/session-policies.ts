@@ -6,6 +6,8 @@
 // subject (--user, --groups), local settings that loosen (network.secrets, mcp.pinning,
 // mcp.secrets).
 
+import { hostname, release, type } from 'node:os';
+import type { AuditRecord } from '@perimeter/audit';
 import type { CompiledPolicy, LoadedPolicy } from '@perimeter/policy';
 import { UserError } from '../errors.js';
 import { requireValidPolicies, type Loaded } from '../policy-files.js';
@@ -14,11 +16,21 @@ import { readActive } from './active-bundle.js';
 import { deviceDir, readEnrolment, type Enrolment } from './device-state.js';
 import { syncOnce } from './sync.js';
 
+/**
+ * What every event of a session on a managed device says about where it ran: the organisation,
+ * the logged-in user, this device, and the bundle enforced (the server keys stored events by the
+ * device's credential; these say it inside the event, for whoever reads it later).
+ */
+export type DeviceContext = Required<Pick<AuditRecord, 'org' | 'device' | 'bundle'>> & {
+  readonly user: { readonly id: string; readonly email: string; readonly groups: string[] };
+};
+
 export interface SessionPolicies {
   readonly loaded: Loaded;
   /** The logged-in user and the bundle's groups, on a managed device. */
   readonly subject?: { readonly user: string; readonly groups: readonly string[] };
-  readonly bundle?: { readonly server: string; readonly revision: number };
+  /** On a managed device: its enrolment, and the context its sessions' events carry. */
+  readonly managed?: { readonly enrolment: Enrolment; readonly context: DeviceContext };
 }
 
 export interface SessionFlags {
@@ -120,6 +132,18 @@ export async function sessionPolicies(
       isDefault: false,
     },
     subject: { user: enrolment.user.id, groups: active.payload.subject.groups },
-    bundle: { server: enrolment.server, revision: active.payload.revision },
+    managed: {
+      enrolment,
+      context: {
+        org: enrolment.org.id,
+        user: {
+          id: enrolment.user.id,
+          email: enrolment.user.email,
+          groups: [...active.payload.subject.groups],
+        },
+        device: { id: enrolment.device.id, hostname: hostname(), os: `${type()} ${release()}` },
+        bundle: { revision: active.payload.revision, hash: active.hash },
+      },
+    },
   };
 }
