@@ -7,6 +7,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { AuditEvent, Spool, lifecycleRecord, uuid7, type AuditRecord } from '@perimeter/audit';
+import { startServer } from '@perimeter/server';
 import { shipAudit, type ShipOptions, type ShipOutcome } from '../src/device/audit-ship.js';
 import type { Enrolment } from '../src/device/device-state.js';
 import { tempDir } from './cli-harness.js';
@@ -29,6 +30,21 @@ export async function managedDevice(t: TestContext, cp?: ControlPlane, email?: s
   const dir = join(state, 'perimeter', 'device');
   const enrolment = await enrol(plane, user, dir);
   return { cp: plane, state, dir, sessions: join(state, 'perimeter', 'sessions'), enrolment };
+}
+
+/**
+ * Starts `cp`'s server again after it was closed, on the same address with the same data (a server
+ * that was down and is back); it is closed when the test ends.
+ */
+export async function startAgain(t: TestContext, cp: ControlPlane): Promise<void> {
+  const back = await startServer({
+    dataDir: cp.dataDir,
+    listen: { host: '127.0.0.1', port: Number(new URL(cp.url).port) },
+    log: { log: () => undefined },
+    shutdownGraceMs: 1000,
+    devices: { pollIntervalS: 1 },
+  });
+  t.after(() => back.close());
 }
 
 export interface Session {

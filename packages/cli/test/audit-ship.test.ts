@@ -14,7 +14,6 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, it, type TestContext } from 'node:test';
 import { AuditEvent, seal, uuid7, type AuditRecord } from '@perimeter/audit';
-import { startServer } from '@perimeter/server';
 import { auditBacklog } from '../src/device/audit-ship.js';
 import { readAuditShipState } from '../src/device/device-state.js';
 import {
@@ -24,6 +23,7 @@ import {
   ship,
   shipped,
   spoolLines,
+  startAgain,
   stored,
   upTo,
   type Device,
@@ -404,7 +404,6 @@ describe('perimeter agent ships audit events', () => {
       policy('baseline', 'network:\n  allow:\n    - { id: docs, hosts: [docs.example.com] }\n'),
     );
     const d = await managedDevice(t, cp);
-    const port = Number(new URL(cp.url).port);
     const agent = spawnCli(t, ['agent', '--ship-interval', '1'], { XDG_STATE_HOME: d.state });
     await waitForOutput(agent, /revision \d+ active/);
     const s = recordSession(d, 5, { isEnded: true });
@@ -417,15 +416,7 @@ describe('perimeter agent ships audit events', () => {
       agent,
       /audit: cannot reach 127\.0\.0\.1:\d+ \(connection refused\); 3 events wait, retrying/,
     );
-    // The same server, back on the same address with the same data.
-    const back = await startServer({
-      dataDir: cp.dataDir,
-      listen: { host: '127.0.0.1', port },
-      log: { log: () => undefined },
-      shutdownGraceMs: 1000,
-      devices: { pollIntervalS: 1 },
-    });
-    t.after(() => back.close());
+    await startAgain(t, cp);
     await waitForOutput(agent, /audit: shipped 3 events/, 60_000);
     assert.deepEqual(seqs(await stored(cp, later.id)), upTo(3));
     assert.equal(

@@ -12,9 +12,8 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { AuditEvent } from '@perimeter/audit';
-import { startServer } from '@perimeter/server';
 import { readAuditShipState } from '../src/device/device-state.js';
-import { stored } from './audit-ship-harness.js';
+import { startAgain, stored } from './audit-ship-harness.js';
 import { linesOf } from './cli-harness.js';
 import { addUser, enrol, publish, startControlPlane, type ControlPlane } from './control-plane-harness.js';
 import { BIN, SANDBOX_SKIP, fixture, policyYaml, type Fixture } from './sandbox-harness.js';
@@ -144,7 +143,6 @@ describe('a managed device’s sessions in the audit trail', { skip: SANDBOX_SKI
       role: 'auditor',
     });
 
-    const port = Number(new URL(cp.url).port);
     await cp.server.close();
     const s = await session(f, 7);
     assert.equal(s.code, 7, 'the session’s own exit code');
@@ -158,14 +156,7 @@ describe('a managed device’s sessions in the audit trail', { skip: SANDBOX_SKI
     assert.equal(Number(waiting[1]), spool.events.length);
 
     // The server comes back (same address, same data), and the agent catches up.
-    const back = await startServer({
-      dataDir: cp.dataDir,
-      listen: { host: '127.0.0.1', port },
-      log: { log: () => undefined },
-      shutdownGraceMs: 1000,
-      devices: { pollIntervalS: 1 },
-    });
-    t.after(() => back.close());
+    await startAgain(t, cp);
     const agent = await perimeter(f, ['agent', '--once']);
     assert.equal(agent.code, 0, agent.stderr);
     assert.match(agent.stdout, new RegExp(`audit: shipped ${spool.events.length} events`));
