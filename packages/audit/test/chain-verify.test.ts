@@ -43,6 +43,14 @@ describe('UUIDv7', () => {
     assert.match(a, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     assert.ok(a < b);
   });
+
+  it('counts up within one millisecond, so events of the same millisecond sort in the order they were made', () => {
+    const ids = Array.from({ length: 10_000 }, () => uuid7(1_700_000_000_002));
+    for (const id of ids) assert.match(id, /^018bcfe5-6802-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.deepEqual([...ids].sort(), ids);
+    assert.equal(new Set(ids).size, ids.length);
+    assert.ok(uuid7(1_700_000_000_003) > (ids.at(-1) ?? ''), 'the next millisecond sorts after');
+  });
 });
 
 describe('verifying a spool', () => {

@@ -266,7 +266,8 @@ Options:
   --workspace DIR    the project directory (default: the current directory)
   --mode audit       log would-be network denials and allow them (guardrails and the built-in guard
                      still enforce); the filesystem view is always the one the policy would enforce
-  --audit FILE       the audit spool (default: ~/.local/state/perimeter/sessions/SESSION.jsonl)
+  --audit FILE       the audit spool (default: ~/.local/state/perimeter/sessions/SESSION.jsonl;
+                     refused on a managed device, whose spools the agent ships)
   --upstream URL     reach allowed destinations through this corporate proxy (http://[user:pass@]host:port)
   --resolve NAME=IP,...   answer these names with these addresses instead of asking DNS (the
                      addresses are still judged: loopback and private ranges need an allow)

@@ -438,7 +438,7 @@ describe('the policies of a session on a managed device', () => {
     );
   });
 
-  it('refuses what would relax the organisation’s policy: --mode audit, another subject, a non-local policy', async (t) => {
+  it('refuses what would relax the organisation’s policy: --mode audit, --audit elsewhere, another subject, a non-local policy', async (t) => {
     const { state } = await managed(t);
     const dir = tempDir(t);
     const reject = (flags: Parameters<typeof sessionPolicies>[1], pattern: RegExp) =>
@@ -447,6 +447,7 @@ describe('the policies of a session on a managed device', () => {
         (e: unknown) => e instanceof UserError && pattern.test(e.message),
       );
     await reject({ mode: 'audit' }, /--mode audit would stop enforcing/);
+    await reject({ audit: join(dir, 'mine.jsonl') }, /--audit would keep this session's events out of/);
     await reject({ groups: ['admins'] }, /sessions run as the logged-in user \(alice@example\.com\)/);
     await reject({ user: 'bob' }, /--user and --groups are not taken/);
     const org = writeFile(

@@ -160,6 +160,7 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
       mode: stringFlag(p, 'mode'),
       user: stringFlag(p, 'user'),
       groups: listFlag(p, 'groups'),
+      audit: stringFlag(p, 'audit'),
     },
     join(stateDir(), 'policy-cache'),
   );

@@ -38,6 +38,8 @@ export interface SessionFlags {
   readonly mode?: string;
   readonly user?: string;
   readonly groups?: readonly string[];
+  /** --audit FILE: where the session's spool goes. */
+  readonly audit?: string;
 }
 
 /** How long `perimeter run` waits for the server before it uses the bundle it has. */
@@ -94,6 +96,13 @@ export async function sessionPolicies(
     throw new UserError(
       `${managed}: --mode audit would stop enforcing its organisation's policy`,
       'remove --mode audit; audit mode is set in the policy by its admins',
+    );
+  // The agent ships the spools in the sessions directory; one written elsewhere would never reach
+  // the organisation's trail.
+  if (flags.audit !== undefined)
+    throw new UserError(
+      `${managed}: --audit would keep this session's events out of its organisation's audit trail`,
+      'remove --audit; the session is recorded in the sessions directory and shipped to the server',
     );
   if (flags.user !== undefined || flags.groups !== undefined)
     throw new UserError(
