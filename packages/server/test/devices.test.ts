@@ -283,7 +283,7 @@ eachServer(
       await h.owner.put(`${h.base}/groups/${org.groups.sales}/members/${org.users.carol}`);
       const got = await waiting;
       assert.equal(got.status, 200);
-      assert.ok(got.ms < 2000);
+      assert.ok(got.ms < 25_000, 'woken by the change, not by the end of its 30 s hold');
       const payload = readJws<BundlePayload>(got.text, device.keys).payload;
       assert.equal(payload.revision, readJws<BundlePayload>(first.text, device.keys).payload.revision);
       assert.deepEqual(payload.subject.groups, ['sales']);
@@ -378,7 +378,7 @@ eachServer(
       );
       assert.equal(inactive.status, 401);
       assert.match(inactive.text, /not active/);
-      assert.ok(inactive.ms < 3000);
+      assert.ok(inactive.ms < 25_000, 'answered on the change, not at the end of the hold');
 
       const gina = await h.owner.post<{ id: string }>(`${h.base}/users`, { email: 'gina@example.com' });
       const ginas = await enrolDevice(h, gina.body.id, 'ginas-laptop');
@@ -388,7 +388,7 @@ eachServer(
         204,
       );
       assert.equal(removed.status, 401, 'never a fresh bundle signed for a removed user');
-      assert.ok(removed.ms < 3000);
+      assert.ok(removed.ms < 25_000, 'answered on the change, not at the end of the hold');
     });
 
     it('serves the verification page: the form, its script, a CSP that allows no inline script', async () => {
