@@ -4,8 +4,19 @@
 
 import assert from 'node:assert/strict';
 import { before, it } from 'node:test';
+import type { AuditEvent } from '@perimeter/audit';
 import { createOrganisation } from '../src/index.js';
-import { claim, Client, eachServer, policyYaml, type ErrorReply, type Reply } from './harness.js';
+import { chain, send, shapes } from './audit-support.js';
+import { enrolDevice } from './bundle-support.js';
+import {
+  claim,
+  Client,
+  eachServer,
+  policyYaml,
+  type ErrorReply,
+  type Harness,
+  type Reply,
+} from './harness.js';
 
 interface Other {
   client: Client;
@@ -58,6 +69,8 @@ eachServer('organisation isolation', (harness) => {
       ['GET', `${other.base}/policies/${other.policyId}`, undefined],
       ['POST', `${other.base}/policies/${other.policyId}/revisions/1/publish`, {}],
       ['GET', `${other.base}/events`, undefined],
+      ['GET', `${other.base}/events/export`, undefined],
+      ['GET', `${other.base}/events/export?format=csv&session=globex-session`, undefined],
     ] as const) {
       const reply = await h.owner.request(method, path, body);
       assert.equal(reply.status, 404, `${method} ${path}`);
@@ -162,5 +175,41 @@ eachServer('organisation isolation', (harness) => {
     );
     assert.equal(tests.status, 200);
     assert.deepEqual(tests.body.results, [], "Globex's tests are not run for this organisation");
+  });
+
+  it("a device's events belong to its own organisation, whatever they claim, and only it reads them", async () => {
+    const h = harness();
+    const theirs: Harness = { ...h, owner: other.client, base: other.base };
+    const token = await enrolDevice(theirs, other.userId, 'globex-laptop');
+    const globexDevice = { id: token.device.id, userId: other.userId, credential: token.access_token };
+    // The events claim to be Acme's, of an Acme admin: the server files them under Globex.
+    const { events } = chain(
+      'globex-session',
+      shapes(h, 3).map((s) => ({ ...s, claims: { org: h.org.id, user: { id: h.ownerId } } })),
+    );
+    await send(h, globexDevice, events);
+    for (const query of [
+      'session=globex-session',
+      `device=${globexDevice.id}`,
+      `user=${other.userId}`,
+      'user=secret-user@globex.example',
+      `user=${h.ownerId}&category=evaluation`,
+    ]) {
+      const mine = await h.owner.get<{ events: AuditEvent[] }>(`${h.base}/events?${query}`);
+      assert.deepEqual(mine.body.events, [], query);
+      const exported = await fetch(`${h.server.url}${h.base}/events/export?${query}`, {
+        headers: { authorization: `Bearer ${h.owner.token ?? ''}` },
+      });
+      assert.equal(await exported.text(), '', query);
+    }
+    const globex = await other.client.get<{ events: AuditEvent[] }>(
+      `${other.base}/events?session=globex-session`,
+    );
+    assert.equal(globex.body.events.length, 3);
+    const rows = await h.server.db.all<{ org_id: string; user_id: string }>(
+      'SELECT DISTINCT org_id, user_id FROM events WHERE session_id = ?',
+      ['globex-session'],
+    );
+    assert.deepEqual(rows, [{ org_id: other.orgId, user_id: other.userId }]);
   });
 });
