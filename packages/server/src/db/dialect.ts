@@ -10,8 +10,6 @@ export const LOCKS = {
   migrations: 7_372_001,
   /** Held while the first organisation is made, so two first starts make only one. */
   firstOrg: 7_372_002,
-  /** Held while a month's partition of the events table is made (PostgreSQL). */
-  eventPartitions: 7_372_003,
 } as const;
 
 export interface DialectRules {

@@ -275,16 +275,22 @@ const EVENT_COLUMNS = `id, org_id, time_ms, received_ms, category, type, user_id
  * over a time range reads only its months and old months can be detached whole. A partitioned
  * table's primary key must hold its partition key: (id, time_ms), which keeps a resent event a
  * conflict (the same event always has the same time). A month's partition is made on demand by
- * perimeter_event_partition, before the first insert that needs it: under an advisory lock, so two
- * replicas needing it at once make it once, and made apart then attached (ATTACH takes a lock
- * that lets inserts and reads of the other months go on; CREATE … PARTITION OF would block them).
+ * perimeter_event_partition, before the first insert that needs it, made apart then attached
+ * (CREATE … PARTITION OF would lock every reader and writer of events out until the transaction
+ * ends; ATTACH's SHARE UPDATE EXCLUSIVE lets inserts and reads go on). Two replicas needing the
+ * same month make it once: the function takes that lock on events itself before it looks again,
+ * and taking a table lock is what makes PostgreSQL read the catalog afresh (after an advisory lock
+ * it would still see its own earlier "no such table", and both would create it). No foreign key
+ * to orgs: attaching a partition would clone it, and adding a foreign key locks the table it points
+ * at against every write, so a publication (which writes its organisation's row) and a new month
+ * could deadlock. Organisations are never deleted; every insert names the caller's own.
  */
 const PARTITIONED_EVENTS = [
   `ALTER TABLE events RENAME TO events_unpartitioned`,
   `ALTER TABLE events_unpartitioned RENAME CONSTRAINT events_pkey TO events_unpartitioned_pkey`,
   `CREATE TABLE events (
     id TEXT NOT NULL,
-    org_id TEXT NOT NULL REFERENCES orgs(id),
+    org_id TEXT NOT NULL,
     time_ms BIGINT NOT NULL,
     received_ms BIGINT NOT NULL,
     category TEXT NOT NULL,
@@ -305,7 +311,7 @@ const PARTITIONED_EVENTS = [
      part text := 'events_' || to_char(first_day, 'YYYY_MM');
    BEGIN
      IF to_regclass(part) IS NOT NULL THEN RETURN; END IF;
-     PERFORM pg_advisory_xact_lock(${LOCKS.eventPartitions});
+     LOCK TABLE events IN SHARE UPDATE EXCLUSIVE MODE;
      IF to_regclass(part) IS NOT NULL THEN RETURN; END IF;
      EXECUTE format('CREATE TABLE %I (LIKE events)', part);
      EXECUTE format('ALTER TABLE events ATTACH PARTITION %I FOR VALUES FROM (%s) TO (%s)', part,
