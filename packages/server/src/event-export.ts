@@ -59,7 +59,8 @@ export function csvLine(row: ExportRow): string {
     session_id: row.sessionId,
     surface: e.request?.surface,
     action: e.request?.action,
-    resource: e.request?.resource,
+    // A connection's close (network.closed) carries no request: where it went is in its outcome.
+    resource: e.request?.resource ?? e.outcome?.resource,
     decision: e.decision,
     enforcement_mode: e.enforcement_mode,
     reason: e.reason,

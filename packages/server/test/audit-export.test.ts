@@ -88,6 +88,12 @@ eachServer('audit export', (harness) => {
       { at: now - 900, resource: '=HYPERLINK("http://evil.example","click")' },
       { at: now - 800, reason: '+cmd|calc', resource: '@SUM(A1:A9)' },
       { at: now - 700, resource: '-2+3', surface: 'credential', action: 'inject', type: 'credential.use' },
+      {
+        at: now - 600,
+        isFact: true,
+        type: 'network.closed',
+        outcome: { resource: 'upload.example:443', bytes_in: 512, bytes_out: 90_000 },
+      },
     ]).events;
     await send(h, device, tricky);
   });
@@ -137,12 +143,12 @@ eachServer('audit export', (harness) => {
     const records = rows
       .slice(1)
       .map((cells) => Object.fromEntries(COLUMNS.split(',').map((c, i) => [c, cells[i]])));
-    assert.equal(records.length, 4);
+    assert.equal(records.length, 5);
     assert.deepEqual(
       records.map((c) => c.event_id),
       tricky.map((e) => e.event_id),
     );
-    const [quoted, hyperlink, plus, minus] = records;
+    const [quoted, hyperlink, plus, minus, closed] = records;
     assert.equal(quoted?.reason, 'said "hi", then\r\nleft', 'quotes, a comma and a line break survive');
     assert.deepEqual([quoted?.bytes_in, quoted?.bytes_out], ['12', '3400']);
     assert.equal(hyperlink?.resource, `'=HYPERLINK("http://evil.example","click")`);
@@ -156,6 +162,18 @@ eachServer('audit export', (harness) => {
       [device.userId, device.id, 'x-tricky', 'evaluation', 'allow'],
     );
     assert.deepEqual([quoted?.action, quoted?.enforcement_mode], ['connect', 'enforce']);
+    assert.deepEqual(
+      [
+        closed?.type,
+        closed?.category,
+        closed?.surface,
+        closed?.decision,
+        closed?.resource,
+        closed?.bytes_out,
+      ],
+      ['network.closed', 'system', '', '', 'upload.example:443', '90000'],
+      "a connection's close names where it went and how much left",
+    );
     for (const c of records.flatMap((rec) => Object.values(rec)))
       assert.ok(!/^[=+\-@]/.test(c ?? ''), `"${c}" would run as a formula`);
   });
@@ -169,6 +187,6 @@ eachServer('audit export', (harness) => {
     const auditor = await adminWith(h, 'auditor');
     const r = await exported(h, 'format=jsonl&session=x-tricky', auditor.client.token);
     assert.equal(r.status, 200);
-    assert.equal(r.text.trim().split('\n').length, 4);
+    assert.equal(r.text.trim().split('\n').length, 5);
   });
 });

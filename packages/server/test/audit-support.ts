@@ -47,12 +47,24 @@ export interface Shape {
   readonly decision?: AuditRecord['decision'];
   readonly reason?: string;
   readonly outcome?: AuditRecord['outcome'];
+  /** A fact without a request (network.closed, session.start): category system, no decision. */
+  readonly isFact?: boolean;
   /** What the event claims about who sent it (the server stores what the credential says). */
   readonly claims?: Pick<AuditRecord, 'org' | 'user' | 'device'>;
 }
 
 export function recordOf(session: string, s: Shape): AuditRecord {
   const surface = s.surface ?? 'network';
+  if (s.isFact)
+    return {
+      event_id: uuid7(s.at),
+      schema_version: SCHEMA_VERSION,
+      time: new Date(s.at).toISOString(),
+      category: 'system',
+      type: s.type ?? 'session.start',
+      session: { id: session },
+      ...(s.outcome ? { outcome: s.outcome } : {}),
+    };
   return {
     event_id: uuid7(s.at),
     schema_version: SCHEMA_VERSION,
