@@ -1,7 +1,8 @@
-// A device's upload of audit events (docs/server.md "Audit from devices"): the ndjson read line by
-// line, and each event checked on its own, before any storage is asked: it must be an AuditEvent,
-// its hash must be the hash of what it says, and its time must be one the server can file. Where
-// each event stands in its chain is store/device-chains.ts's to judge. Pure.
+// A device's upload of audit events (docs/server.md "Audit from devices"): the ndjson split into
+// lines, and each line checked on its own, before any storage is asked: it must be JSON naming its
+// chain and seq, an AuditEvent whose hash is the hash of what it says, with a time the server can
+// file. Where each event stands in its chain is store/device-chains.ts's to judge. Pure: the
+// checks of a large upload run on worker threads (batch-checking.ts), so what they answer is data.
 
 import { AuditEvent, hashOf } from '@perimeter/audit';
 import { ApiError } from './http/api-error.js';
@@ -19,27 +20,44 @@ const MAX_CHAIN_ID = 200;
  */
 export const TIME_WINDOW = { pastMs: 3653 * 86_400_000, futureMs: 7 * 86_400_000 } as const;
 
-/** One line of an upload. */
+/** What storage needs of an event that stands on its own. */
+export interface CheckedEvent {
+  readonly id: string;
+  readonly time: number;
+  readonly category: string;
+  readonly type: string;
+  readonly sessionId: string | undefined;
+  readonly surface: string | undefined;
+  readonly decision: string | undefined;
+  readonly prevHash: string;
+  readonly hash: string;
+}
+
+/** One line, checked: an event (sound, or why not), or a line that is no sealed event at all. */
+export type LineCheck =
+  | {
+      readonly kind: 'event';
+      /** The chain as the device names it (its session id). */
+      readonly chainId: string;
+      readonly seq: number;
+      readonly check: CheckedEvent | { readonly problem: string };
+    }
+  | { readonly kind: 'unreadable'; readonly why: 'not JSON' | 'no chain' };
+
+/** One event of an upload, in order. */
 export interface ReceivedEvent {
-  /** The line number in the upload, from 1. */
-  readonly line: number;
   /** The line as sent: what is stored. */
   readonly text: string;
-  /** The chain as the device names it (its session id). */
   readonly chainId: string;
   readonly seq: number;
   /** The event, when it stands on its own; otherwise why it does not (and so its chain is refused). */
-  readonly check: { readonly event: AuditEvent; readonly time: number } | { readonly problem: string };
+  readonly check: CheckedEvent | { readonly problem: string };
 }
-
-const invalid = (message: string): ApiError =>
-  new ApiError(400, 'invalid-body', message, 'send one sealed audit event per line, as the spool holds them');
 
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   v !== null && typeof v === 'object' && !Array.isArray(v);
 
-/** Why an event cannot be stored whatever its chain holds, or undefined when it can. */
-function problemOf(input: Record<string, unknown>, now: number): ReceivedEvent['check'] {
+function checkEvent(input: Record<string, unknown>, now: number): CheckedEvent | { problem: string } {
   const parsed = AuditEvent.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -56,54 +74,92 @@ function problemOf(input: Record<string, unknown>, now: number): ReceivedEvent['
     return {
       problem: `its time ${event.time} is more than ten years before or seven days after the server's clock`,
     };
-  return { event, time };
+  return {
+    id: event.event_id,
+    time,
+    category: event.category,
+    type: event.type,
+    sessionId: event.session?.id,
+    surface: event.request?.surface,
+    decision: event.decision,
+    prevHash: event.integrity.prev_hash,
+    hash: event.integrity.hash,
+  };
 }
 
-/**
- * The events of an upload, in order. A body that is not UTF-8, a line that is not JSON, or an event
- * that does not even say its chain and place in it is a 400; too many events is a 413.
- */
-export function readBatch(upload: Buffer, now: number): ReceivedEvent[] {
+/** Checks one line (not blank) on its own. */
+export function checkLine(line: string, now: number): LineCheck {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return { kind: 'unreadable', why: 'not JSON' };
+  }
+  const integrity = isRecord(value) ? value.integrity : undefined;
+  const chainId = isRecord(integrity) ? integrity.chain_id : undefined;
+  const seq = isRecord(integrity) ? integrity.seq : undefined;
+  if (
+    !isRecord(value) ||
+    typeof chainId !== 'string' ||
+    typeof seq !== 'number' ||
+    !Number.isSafeInteger(seq)
+  )
+    return { kind: 'unreadable', why: 'no chain' };
+  const check =
+    chainId === '' || chainId.length > MAX_CHAIN_ID
+      ? { problem: `its chain id is empty or longer than ${MAX_CHAIN_ID} characters` }
+      : checkEvent(value, now);
+  return { kind: 'event', chainId, seq, check };
+}
+
+/** The lines of an upload that are not blank, with their line numbers; 400 if not UTF-8, 413 if too many. */
+export function splitUpload(upload: Buffer): { lines: string[]; numbers: number[] } {
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(upload);
   } catch {
-    throw invalid('the body is not UTF-8 text');
-  }
-  const lines = text.split('\n');
-  const count = lines.length <= MAX_BATCH_EVENTS ? lines.length : lines.filter((l) => l.trim() !== '').length;
-  if (count > MAX_BATCH_EVENTS)
     throw new ApiError(
-      413,
-      'payload-too-large',
-      `the body holds more than ${MAX_BATCH_EVENTS} events`,
-      'send at most 10,000 events at a time (halve the batch)',
+      400,
+      'invalid-body',
+      'the body is not UTF-8 text',
+      'send one sealed audit event per line, as the spool holds them',
     );
-  const out: ReceivedEvent[] = [];
-  for (const [i, raw] of lines.entries()) {
+  }
+  const lines: string[] = [];
+  const numbers: number[] = [];
+  for (const [i, raw] of text.split('\n').entries()) {
     const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
     if (line.trim() === '') continue;
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch {
-      throw invalid(`line ${i + 1} is not JSON`);
-    }
-    const integrity = isRecord(value) ? value.integrity : undefined;
-    const chainId = isRecord(integrity) ? integrity.chain_id : undefined;
-    const seq = isRecord(integrity) ? integrity.seq : undefined;
-    if (
-      !isRecord(value) ||
-      typeof chainId !== 'string' ||
-      typeof seq !== 'number' ||
-      !Number.isSafeInteger(seq)
-    )
-      throw invalid(`line ${i + 1} is not a sealed audit event: it has no integrity.chain_id and seq`);
-    const check: ReceivedEvent['check'] =
-      chainId === '' || chainId.length > MAX_CHAIN_ID
-        ? { problem: `its chain id is empty or longer than ${MAX_CHAIN_ID} characters` }
-        : problemOf(value, now);
-    out.push({ line: i + 1, text: line, chainId, seq, check });
+    if (lines.length === MAX_BATCH_EVENTS)
+      throw new ApiError(
+        413,
+        'payload-too-large',
+        `the body holds more than ${MAX_BATCH_EVENTS} events`,
+        'send at most 10,000 events at a time (halve the batch)',
+      );
+    lines.push(line);
+    numbers.push(i + 1);
+  }
+  return { lines, numbers };
+}
+
+/** The events of an upload from its lines' checks; the first line that is no sealed event is a 400. */
+export function assembleBatch(
+  split: { readonly lines: readonly string[]; readonly numbers: readonly number[] },
+  checks: readonly LineCheck[],
+): ReceivedEvent[] {
+  const out: ReceivedEvent[] = [];
+  for (const [i, c] of checks.entries()) {
+    if (c.kind === 'unreadable')
+      throw new ApiError(
+        400,
+        'invalid-body',
+        c.why === 'not JSON'
+          ? `line ${split.numbers[i] ?? 0} is not JSON`
+          : `line ${split.numbers[i] ?? 0} is not a sealed audit event: it has no integrity.chain_id and seq`,
+        'send one sealed audit event per line, as the spool holds them',
+      );
+    out.push({ text: split.lines[i] ?? '', chainId: c.chainId, seq: c.seq, check: c.check });
   }
   return out;
 }

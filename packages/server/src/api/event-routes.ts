@@ -4,7 +4,8 @@
 // user (id or email), a device, a session, a category, and lists of types, surfaces, decisions.
 
 import { z } from 'zod';
-import { readBatch } from '../device-batch.js';
+import { checkLines } from '../batch-checking.js';
+import { assembleBatch, splitUpload } from '../device-batch.js';
 import { EXPORT_TYPES, csvHeader, formatRows, type ExportFormat } from '../event-export.js';
 import { ApiError } from '../http/api-error.js';
 import { RawReply, route, type App, type DeviceAuth } from '../http/route.js';
@@ -192,7 +193,8 @@ export const eventRoutes = [
     },
     handle: async ({ auth, upload, app }) => {
       const now = app.now();
-      const batch = readBatch(upload ?? Buffer.alloc(0), now);
+      const split = splitUpload(upload ?? Buffer.alloc(0));
+      const batch = assembleBatch(split, await checkLines(split.lines, now));
       const outcome = await storeDeviceBatch(
         app.db,
         { orgId: auth.org.id, userId: auth.user.id, deviceId: auth.device.id },

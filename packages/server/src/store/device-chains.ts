@@ -138,12 +138,12 @@ async function storeIn(
       stop = { index, outcome: refusal(e, e.check.problem) };
       break;
     }
-    const { event, time } = e.check;
+    const event = e.check;
     const key = keyOf(e.chainId);
     const head = headOf(heads, e.chainId);
-    const hash = event.integrity.hash;
+    const { hash, time } = event;
     if (e.seq === head.next) {
-      if (event.integrity.prev_hash !== head.last) {
+      if (event.prevHash !== head.last) {
         stop = {
           index,
           outcome: refusal(
@@ -158,7 +158,7 @@ async function storeIn(
       fresh.push({
         name: e.chainId,
         row: {
-          id: event.event_id,
+          id: event.id,
           orgId: owner.orgId,
           time,
           receivedAt: now,
@@ -166,22 +166,22 @@ async function storeIn(
           type: event.type,
           userId: owner.userId,
           deviceId: owner.deviceId,
-          sessionId: event.session?.id ?? e.chainId,
-          surface: event.request?.surface ?? null,
+          sessionId: event.sessionId ?? e.chainId,
+          surface: event.surface ?? null,
           decision: event.decision ?? null,
           chainId: key,
           seq: e.seq,
           body: e.text,
         },
       });
-      accepted.set(`${key}#${e.seq}`, { id: event.event_id, hash });
+      accepted.set(`${key}#${e.seq}`, { id: event.id, hash });
       head.next += 1;
       head.last = hash;
     } else if (e.seq < head.next) {
       const earlier = accepted.get(`${key}#${e.seq}`);
       if (earlier === undefined)
-        resends.push({ index, name: e.chainId, key, id: event.event_id, time, hash, seq: e.seq });
-      else if (earlier.id === event.event_id && earlier.hash === hash) duplicates += 1;
+        resends.push({ index, name: e.chainId, key, id: event.id, time, hash, seq: e.seq });
+      else if (earlier.id === event.id && earlier.hash === hash) duplicates += 1;
       else {
         stop = { index, outcome: refusal(e, `it is a second, different event at seq ${e.seq}`) };
         break;
