@@ -116,7 +116,6 @@ async function storeIn(
   const accepted = new Map<string, { id: string; hash: string }>();
   const fresh: { name: string; row: EventRow }[] = [];
   const resends: {
-    index: number;
     name: string;
     key: string;
     id: string;
@@ -125,7 +124,8 @@ async function storeIn(
     seq: number;
   }[] = [];
   let duplicates = 0;
-  let stop: { index: number; outcome: BatchOutcome } | undefined;
+  /** The first problem: it decides the answer. */
+  let stop: BatchOutcome | undefined;
   const refusal = (e: ReceivedEvent, why: string): BatchOutcome => ({
     kind: 'refused',
     chainId: e.chainId,
@@ -133,9 +133,9 @@ async function storeIn(
     why,
   });
 
-  for (const [index, e] of batch.entries()) {
+  for (const e of batch) {
     if ('problem' in e.check) {
-      stop = { index, outcome: refusal(e, e.check.problem) };
+      stop = refusal(e, e.check.problem);
       break;
     }
     const event = e.check;
@@ -144,15 +144,12 @@ async function storeIn(
     const { hash, time } = event;
     if (e.seq === head.next) {
       if (event.prevHash !== head.last) {
-        stop = {
-          index,
-          outcome: refusal(
-            e,
-            e.seq === 0
-              ? 'the first event of a chain must link to 64 zeros'
-              : `its prev_hash is not the hash of seq ${e.seq - 1} (an event was removed, inserted or reordered)`,
-          ),
-        };
+        stop = refusal(
+          e,
+          e.seq === 0
+            ? 'the first event of a chain must link to 64 zeros'
+            : `its prev_hash is not the hash of seq ${e.seq - 1} (an event was removed, inserted or reordered)`,
+        );
         break;
       }
       fresh.push({
@@ -179,33 +176,29 @@ async function storeIn(
       head.last = hash;
     } else if (e.seq < head.next) {
       const earlier = accepted.get(`${key}#${e.seq}`);
-      if (earlier === undefined)
-        resends.push({ index, name: e.chainId, key, id: event.id, time, hash, seq: e.seq });
+      if (earlier === undefined) resends.push({ name: e.chainId, key, id: event.id, time, hash, seq: e.seq });
       else if (earlier.id === event.id && earlier.hash === hash) duplicates += 1;
       else {
-        stop = { index, outcome: refusal(e, `it is a second, different event at seq ${e.seq}`) };
+        stop = refusal(e, `it is a second, different event at seq ${e.seq}`);
         break;
       }
     } else {
       stop = {
-        index,
-        outcome: {
-          kind: 'gap',
-          chainId: e.chainId,
-          seq: e.seq,
-          expected: head.next,
-          chains: reported(committed),
-        },
+        kind: 'gap',
+        chainId: e.chainId,
+        seq: e.seq,
+        expected: head.next,
+        chains: reported(committed),
       };
       break;
     }
   }
 
-  // A resend must be the very event stored at its place: one query for all of them.
-  const checked = stop ? resends.filter((r) => r.index < (stop?.index ?? 0)) : resends;
-  if (checked.length > 0) {
-    const stored = new Map((await storedRows(tx, checked)).map((s) => [`${s.time}:${s.id}`, s] as const));
-    for (const r of checked) {
+  // A resend must be the very event stored at its place: one query for all of them. (Each came
+  // before the first problem, if any: a refused resend is the earlier problem.)
+  if (resends.length > 0) {
+    const stored = new Map((await storedRows(tx, resends)).map((s) => [`${s.time}:${s.id}`, s] as const));
+    for (const r of resends) {
       const s = stored.get(`${r.time}:${r.id}`);
       if (
         s &&
@@ -217,19 +210,16 @@ async function storeIn(
         duplicates += 1;
       else {
         stop = {
-          index: r.index,
-          outcome: {
-            kind: 'refused',
-            chainId: r.name,
-            seq: r.seq,
-            why: `seq ${r.seq} is stored already, as a different event (the chain's history was rewritten)`,
-          },
+          kind: 'refused',
+          chainId: r.name,
+          seq: r.seq,
+          why: `seq ${r.seq} is stored already, as a different event (the chain's history was rewritten)`,
         };
         break;
       }
     }
   }
-  if (stop) throw new Stop(stop.outcome);
+  if (stop) throw new Stop(stop);
 
   const rows = fresh.map((f) => f.row);
   if ((await insertRows(tx, rows)) < rows.length) {
