@@ -1,7 +1,8 @@
-// Checking a device's upload line by line (JSON, schema, hash: device-batch.ts) on worker threads
-// as well as this one. Hashing each event's canonical form is most of what an upload costs; this
-// thread's time belongs to the database and to every other request, and the machine's other cores
-// are idle otherwise. A small upload is checked here at once: a worker's round trip would cost more.
+// Checking a device's upload line by line (JSON, schema, hash: device-batch.ts) on worker threads.
+// Hashing each event's canonical form is most of what an upload costs; this thread's time belongs
+// to the database and to every other request, and its share of a large upload would hold them up
+// (measured: leaving it all to one worker per core stores more per second than splitting it with
+// this thread). A small upload is checked here at once: a worker's round trip would cost more.
 //
 // The workers are shared by every server of the process, made at the first large upload, and
 // never hold the process open; one that fails fails its tasks (a 500) and is replaced.
@@ -57,18 +58,16 @@ let workers: CheckWorker[] = [];
 
 function pool(): CheckWorker[] {
   workers = workers.filter((w) => !w.isBroken);
-  const size = Math.min(7, Math.max(1, availableParallelism() - 1));
+  const size = Math.min(8, availableParallelism());
   while (workers.length < size) workers.push(new CheckWorker());
   return workers;
 }
 
-/** Each line's check, in order: split between the workers and this thread when there are many. */
+/** Each line's check, in order: split between the workers when there are many. */
 export async function checkLines(lines: readonly string[], now: number): Promise<LineCheck[]> {
   if (lines.length < INLINE_LINES) return lines.map((l) => checkLine(l, now));
-  const helpers = pool();
-  const parts = helpers.length + 1;
-  const size = Math.ceil(lines.length / parts);
-  const away = helpers.map((w, i) => w.check(lines.slice(i * size, (i + 1) * size), now));
-  const here = lines.slice(helpers.length * size).map((l) => checkLine(l, now));
-  return [...(await Promise.all(away)).flat(), ...here];
+  const workers = pool();
+  const size = Math.ceil(lines.length / workers.length);
+  const parts = workers.map((w, i) => w.check(lines.slice(i * size, (i + 1) * size), now));
+  return (await Promise.all(parts)).flat();
 }
