@@ -221,6 +221,12 @@ export function planMounts(input: PlanInput): MountPlan {
           reason: `${d.reason.replace(/ Audit mode: .*$/, '')} Audit mode does not widen the filesystem view: it follows the would-be decision.`,
         };
   };
+  // The session starts in its workspace: under a policy that grants none of it, nothing can run.
+  if (decide(input.workspace, 'read').decision !== 'allow')
+    throw new PlanError(
+      `the policy gives this session no access to its workspace ${input.workspace}, so nothing ran`,
+      'run from a directory the policy grants (for example a rule with paths: ["${workspace}/**"]), or --workspace DIR',
+    );
   const anchors = engine.filesystemAnchors();
 
   // 1. Roots: what the allow rules grant, as whole directories or exact paths.

@@ -506,6 +506,15 @@ describe('mount plan: denials', () => {
     );
     assert.doesNotThrow(() => planFor(host, { allow: [WORKSPACE_RW] }, { scanLimit: 100 }));
   });
+
+  it('refuses the launch with a PlanError when the policy grants nothing of the workspace', () => {
+    const host = makeHost({ 'ws/file': 'x', 'home/notes/a': 'x' });
+    assert.throws(
+      () => planFor(host, { allow: [{ id: 'notes', paths: ['~/notes/**'], access: 'read' }] }),
+      (e: unknown) =>
+        e instanceof PlanError && /no access to its workspace/.test(e.message) && /--workspace/.test(e.fix),
+    );
+  });
 });
 
 describe('mount plan: submodule git directories', () => {
