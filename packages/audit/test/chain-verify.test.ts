@@ -34,6 +34,20 @@ describe('canonical JSON (RFC 8785)', () => {
   it('writes numbers in their shortest ECMAScript form', () => {
     assert.equal(canonicalJson([1e21, 1e-7, 100, 0.1]), '[1e+21,1e-7,100,0.1]');
   });
+
+  it('sorts integer-like keys as strings (JavaScript objects would put 9 before 10), and by UTF-16 code units', () => {
+    assert.equal(
+      canonicalJson({ b: 1, nested: { x: [{ '10': 1, '9': 2, a: 3 }] }, é: 1, Z: 2, gone: undefined }),
+      '{"Z":2,"b":1,"nested":{"x":[{"10":1,"9":2,"a":3}]},"é":1}',
+    );
+    assert.equal(canonicalJson({ '\u{1F600}': 1, '\uFB33': 2 }), '{"\u{1F600}":1,"\uFB33":2}');
+  });
+
+  it('refuses what JSON cannot say', () => {
+    assert.throws(() => canonicalJson({ a: Number.NaN }), /NaN or Infinity/);
+    assert.throws(() => canonicalJson({ '1': Infinity }), /NaN or Infinity/);
+    assert.throws(() => canonicalJson({ f: () => 1 }), /no form for a function/);
+  });
 });
 
 describe('UUIDv7', () => {
