@@ -15,8 +15,16 @@
 // The published set is read consistently with the publication number it belongs to: the number
 // is read before and after the set, and a publication in between means reading again (PostgreSQL
 // at READ COMMITTED gives each statement its own snapshot).
+//
+// A publication wakes every device waiting on the organisation at once: thousands of requests
+// that each need the same few facts (the active key, the publication number, the published set).
+// Those reads are shared. The organisation's key and number are read by one query at a time; a
+// request that arrives while one runs waits for the next, which starts after it arrived, so it
+// still sees every change committed before it asked (sharing the running one could miss a
+// publication that committed while it ran). A new publication's set is read and validated once,
+// however many requests need it.
 
-import { createHash } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
 import type { Database } from './db/database.js';
 import {
   BUNDLE_TYPE,
@@ -54,6 +62,43 @@ interface PublishedSet {
   readonly published: readonly PublishedPolicy[];
 }
 
+/**
+ * A read that concurrent callers share: at most one runs; callers that arrive while it runs share
+ * the next one, which starts when it ends, so every caller gets a read that began after it asked.
+ */
+export function coalesced<T>(read: () => Promise<T>): () => Promise<T> {
+  let running: Promise<T> | undefined;
+  let queued: Promise<T> | undefined;
+  const start = (): Promise<T> => {
+    const p = read();
+    running = p;
+    const clear = (): void => {
+      if (running === p) running = undefined;
+    };
+    p.then(clear, clear);
+    return p;
+  };
+  return () => {
+    if (running === undefined) return start();
+    queued ??= running
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .then(() => {
+        queued = undefined;
+        return start();
+      });
+    return queued;
+  };
+}
+
+interface OrgState {
+  readonly key: { readonly kid: string; readonly key: KeyObject };
+  readonly seq: number;
+  readonly publishedAt: number | null;
+}
+
 export const DEFAULT_BUNDLE_LIFETIME_MS = 7 * 24 * 3_600_000;
 
 /** How many issued bundles are kept (subjects × organisations); the least recently used go first. */
@@ -62,6 +107,10 @@ const MAX_ISSUED = 10_000;
 export class BundleIssuer {
   private readonly issued = new Map<string, IssuedBundle>();
   private readonly sets = new Map<string, PublishedSet>();
+  /** Per organisation: its key and publication number, read by one query at a time. */
+  private readonly orgReads = new Map<string, { now: number; read: () => Promise<OrgState> }>();
+  /** Per organisation and publication: the one read and validation of its set under way. */
+  private readonly setReads = new Map<string, Promise<PublishedSet>>();
 
   constructor(
     private readonly db: Database,
@@ -75,8 +124,8 @@ export class BundleIssuer {
     groups: readonly string[],
     now: number,
   ): Promise<IssuedBundle> {
-    const key = await this.keys.active(org.id, now);
-    const { seq, publishedAt, published } = await this.publishedOf(org);
+    const { key, seq: current } = await this.orgState(org.id, now);
+    const { seq, publishedAt, published } = await this.publishedOf(org, current);
     const issuedAt = this.issueTime(now, publishedAt);
     const subject = subjectId(groups);
     const cacheKey = `${org.id}\0${seq}\0${key.kid}\0${subject}\0${issuedAt}`;
@@ -120,26 +169,60 @@ export class BundleIssuer {
     return Math.max(now - (now % windowMs), publishedAt ?? 0);
   }
 
+  /** The organisation's active key and publication number, read once for all who ask together. */
+  private orgState(orgId: string, now: number): Promise<OrgState> {
+    let entry = this.orgReads.get(orgId);
+    if (entry === undefined) {
+      const state = { now, read: (): Promise<OrgState> => Promise.reject(new Error('unset')) };
+      state.read = coalesced(async () => {
+        const key = await this.keys.active(orgId, state.now);
+        const { seq, publishedAt } = await this.seqOf(orgId);
+        return { key, seq, publishedAt };
+      });
+      entry = state;
+      this.orgReads.set(orgId, entry);
+    }
+    entry.now = now;
+    return entry.read();
+  }
+
+  private async seqOf(orgId: string): Promise<{ seq: number; publishedAt: number | null }> {
+    const row = await this.db.get<{ publish_seq: number; published_at: number | null }>(
+      `SELECT o.publish_seq, p.published_at FROM orgs o
+       LEFT JOIN publications p ON p.org_id = o.id AND p.seq = o.publish_seq WHERE o.id = ?`,
+      [orgId],
+    );
+    if (!row) throw new Error(`organisation ${orgId} is gone`);
+    return { seq: row.publish_seq, publishedAt: row.published_at };
+  }
+
   /**
    * The organisation's published policies, validated, with the publication number they belong to
-   * and when that publication happened (null before the first).
+   * and when that publication happened (null before the first): the set of publication `seq` (or
+   * a later one, when another publication lands while it is read).
    */
-  private async publishedOf(org: { readonly id: string; readonly slug: string }): Promise<PublishedSet> {
-    const seqOf = async (): Promise<{ seq: number; publishedAt: number | null }> => {
-      const row = await this.db.get<{ publish_seq: number; published_at: number | null }>(
-        `SELECT o.publish_seq, p.published_at FROM orgs o
-         LEFT JOIN publications p ON p.org_id = o.id AND p.seq = o.publish_seq WHERE o.id = ?`,
-        [org.id],
-      );
-      if (!row) throw new Error(`organisation ${org.id} is gone`);
-      return { seq: row.publish_seq, publishedAt: row.published_at };
-    };
+  private publishedOf(
+    org: { readonly id: string; readonly slug: string },
+    seq: number,
+  ): Promise<PublishedSet> {
+    const known = this.sets.get(org.id);
+    if (known !== undefined && known.seq >= seq) return Promise.resolve(known);
+    const readKey = `${org.id}\0${seq}`;
+    let reading = this.setReads.get(readKey);
+    if (reading === undefined) {
+      reading = this.readPublished(org).finally(() => this.setReads.delete(readKey));
+      this.setReads.set(readKey, reading);
+    }
+    return reading;
+  }
+
+  private async readPublished(org: { readonly id: string; readonly slug: string }): Promise<PublishedSet> {
     for (let attempt = 0; attempt < 5; attempt++) {
-      const { seq, publishedAt } = await seqOf();
+      const { seq, publishedAt } = await this.seqOf(org.id);
       const known = this.sets.get(org.id);
-      if (known?.seq === seq) return known;
+      if (known !== undefined && known.seq >= seq) return known;
       const rows = await publishedSet(this.db, org.id);
-      if ((await seqOf()).seq !== seq) continue; // a publication landed while reading: read again
+      if ((await this.seqOf(org.id)).seq !== seq) continue; // a publication landed while reading: read again
       const published = rows.map(({ policy, revision }): PublishedPolicy => {
         const checked = validateRevision(
           { policy: policy.name, revision: revision.number, text: revision.text },
@@ -158,7 +241,8 @@ export class BundleIssuer {
         };
       });
       const entry = { seq, publishedAt, published };
-      this.sets.set(org.id, entry);
+      const latest = this.sets.get(org.id);
+      if (latest === undefined || latest.seq < seq) this.sets.set(org.id, entry);
       return entry;
     }
     throw new Error(`organisation ${org.id} published too often to read its policy set`);
