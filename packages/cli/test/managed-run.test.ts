@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { it } from 'node:test';
 import { AuditEvent, verifySpool } from '@perimeter/audit';
@@ -25,9 +25,13 @@ import {
 } from './sandbox-harness.js';
 import { addUser, enrol, publish, startControlPlane } from './control-plane-harness.js';
 
+/** Where sessions keep their spools, for the fixture's user (a managed device refuses --audit). */
+const sessionsOf = (f: Fixture): string => join(f.home, '.local/state/perimeter/sessions');
+
 /**
- * `perimeter run` without --policy, as the fixture's user (HOME is the fixture's): runSession of
- * sandbox-harness.ts, which always passes --policy, but for that.
+ * `perimeter run` without --policy and --audit, as the fixture's user (HOME is the fixture's):
+ * runSession of sandbox-harness.ts, which always passes both, but for that. The spool is the one
+ * the session wrote in the sessions directory (each fixture's is new).
  */
 function runManaged(f: Fixture, script: string, args: readonly string[] = []): Promise<SessionResult> {
   const argv = [
@@ -35,8 +39,6 @@ function runManaged(f: Fixture, script: string, args: readonly string[] = []): P
     'run',
     '--workspace',
     f.workspace,
-    '--audit',
-    f.audit,
     ...args,
     '--',
     'bash',
@@ -61,7 +63,9 @@ function runManaged(f: Fixture, script: string, args: readonly string[] = []): P
     }, 20_000);
     child.on('close', (code) => {
       clearTimeout(timer);
-      const spool = existsSync(f.audit) ? readFileSync(f.audit, 'utf8') : '';
+      const dir = sessionsOf(f);
+      const written = existsSync(dir) ? readdirSync(dir).filter((n) => n.endsWith('.jsonl')) : [];
+      const spool = written.map((n) => readFileSync(join(dir, n), 'utf8')).join('');
       const events = spool
         .split('\n')
         .filter((l) => l.trim() !== '')
