@@ -34,17 +34,7 @@ const sessionsOf = (f: Fixture): string => join(f.home, '.local/state/perimeter/
  * the session wrote in the sessions directory (each fixture's is new).
  */
 function runManaged(f: Fixture, script: string, args: readonly string[] = []): Promise<SessionResult> {
-  const argv = [
-    BIN,
-    'run',
-    '--workspace',
-    f.workspace,
-    ...args,
-    '--',
-    'bash',
-    '-c',
-    script,
-  ];
+  const argv = [BIN, 'run', '--workspace', f.workspace, ...args, '--', 'bash', '-c', script];
   return new Promise((resolve) => {
     const child = spawn(process.execPath, argv, {
       cwd: f.root,
