@@ -168,7 +168,9 @@ export const deviceRoutes = [
         org: auth.org.id,
         device: auth.device.id,
         revision: body.revision,
-        lagMs: now - issuedAt,
+        // From the bundle's issue time: the publication for a new revision; for a reissue (a group
+        // change, a key rotation) the start of its issue window, so not a propagation lag then.
+        sinceIssuedMs: now - issuedAt,
       });
       return undefined;
     },
