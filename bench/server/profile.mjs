@@ -1,25 +1,13 @@
-// Where the server's time went in a profiled round: a V8 CPU profile of the server process
-// (server-child.mjs, between 'profile-start' and 'profile-stop') sorted into what the server was
-// doing. Each sample goes to the first category whose function is on its stack, so the more
-// specific ones come first; the shares are of the profile's wall time (idle included).
+// Where the server's time went while it was profiled: a V8 CPU profile of the server process's
+// main thread (server-child.mjs, between 'profile-start' and 'profile-stop') sorted into what the
+// server was doing. Each sample goes to the first category whose function is on its stack, so the
+// more specific ones come first; the shares are of the profile's wall time (idle included).
 
-const CATEGORIES = [
+const COMMON_FIRST = [
   { key: 'gc', label: 'garbage collection', leaf: '(garbage collector)' },
-  { key: 'idle', label: 'idle (waiting for the network or the database)', leaf: '(idle)' },
-  {
-    key: 'publishedSet',
-    label: 'reading and validating the published policy set (BundleIssuer.publishedOf)',
-    fn: ['publishedOf'],
-  },
-  { key: 'signing', label: 'signing bundles (signCompact)', fn: ['signCompact'] },
-  { key: 'reports', label: 'storing activation reports (recordActivation)', fn: ['recordActivation'] },
-  { key: 'auth', label: 'authenticating devices (authenticateDevice)', fn: ['authenticateDevice'] },
-  {
-    key: 'longPoll',
-    label: "long polls: the device's standing, the signing key, the cached bundle (bundleReply)",
-    fn: ['bundleReply', 'currentDeviceGroups', 'bundleFor'],
-  },
-  { key: 'publish', label: 'the publication itself (publish)', fn: ['publish'] },
+  { key: 'idle', label: 'idle (waiting for the network, the database or a worker)', leaf: '(idle)' },
+];
+const COMMON_LAST = [
   { key: 'log', label: 'request log lines', url: /\/server\/dist\/src\/log\.js$/ },
   {
     key: 'database',
@@ -35,7 +23,49 @@ const CATEGORIES = [
   },
 ];
 
-export function summariseProfile(profile) {
+/** What a server does while a publication reaches the devices. */
+export const PROPAGATION_CATEGORIES = [
+  ...COMMON_FIRST,
+  {
+    key: 'publishedSet',
+    label: 'reading and validating the published policy set (BundleIssuer.publishedOf)',
+    fn: ['publishedOf'],
+  },
+  { key: 'signing', label: 'signing bundles (signCompact)', fn: ['signCompact'] },
+  { key: 'reports', label: 'storing activation reports (recordActivation)', fn: ['recordActivation'] },
+  { key: 'auth', label: 'authenticating devices (authenticateDevice)', fn: ['authenticateDevice'] },
+  {
+    key: 'longPoll',
+    label: "long polls: the device's standing, the signing key, the cached bundle (bundleReply)",
+    fn: ['bundleReply', 'currentDeviceGroups', 'bundleFor'],
+  },
+  { key: 'publish', label: 'the publication itself (publish)', fn: ['publish'] },
+  ...COMMON_LAST,
+];
+
+/** What a server does while devices upload their audit events. */
+export const INGEST_CATEGORIES = [
+  ...COMMON_FIRST,
+  {
+    key: 'store',
+    label: 'storing batches (storeDeviceBatch: chain heads, duplicates, inserts)',
+    fn: ['storeDeviceBatch', 'storeIn', 'lockHeads', 'insertRows'],
+  },
+  {
+    key: 'check',
+    label: 'checking lines on the main thread (JSON, schema, hash; small uploads)',
+    fn: ['checkLine', 'checkEvent'],
+  },
+  { key: 'upload', label: 'reading and inflating uploads (readUpload)', fn: ['readUpload'] },
+  {
+    key: 'batch',
+    label: 'splitting and assembling batches',
+    fn: ['splitUpload', 'assembleBatch', 'checkLines'],
+  },
+  ...COMMON_LAST,
+];
+
+export function summariseProfile(profile, categories) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
@@ -46,7 +76,7 @@ export function summariseProfile(profile) {
     const frames = [];
     for (let at = id; at !== undefined; at = parent.get(at)) frames.push(byId.get(at).callFrame);
     const found =
-      CATEGORIES.find(
+      categories.find(
         (c) =>
           (c.leaf !== undefined && leaf === c.leaf) ||
           (c.fn !== undefined && frames.some((f) => c.fn.includes(f.functionName))) ||
@@ -55,7 +85,7 @@ export function summariseProfile(profile) {
     categoryOf.set(id, found);
     return found;
   };
-  const us = Object.fromEntries([...CATEGORIES.map((c) => [c.key, 0]), ['other', 0]]);
+  const us = Object.fromEntries([...categories.map((c) => [c.key, 0]), ['other', 0]]);
   const self = new Map();
   let total = 0;
   profile.samples.forEach((id, i) => {
@@ -69,7 +99,7 @@ export function summariseProfile(profile) {
   const share = (x) => Math.round((x / total) * 1000) / 10;
   return {
     wallMs: Math.round(total / 1000),
-    categories: [...CATEGORIES, { key: 'other', label: 'everything else' }]
+    categories: [...categories, { key: 'other', label: 'everything else' }]
       .map((c) => ({ key: c.key, label: c.label, ms: Math.round(us[c.key] / 1000), share: share(us[c.key]) }))
       .filter((c) => c.share >= 0.5)
       .sort((a, b) => b.ms - a.ms),

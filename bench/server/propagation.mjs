@@ -10,7 +10,7 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { api, keepAliveAgent } from './http.mjs';
-import { summariseProfile } from './profile.mjs';
+import { PROPAGATION_CATEGORIES, summariseProfile } from './profile.mjs';
 import { BASELINE, baselineRevision, freshDatabase, setUpOrg, startServerProcess } from './setup.mjs';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -139,7 +139,7 @@ async function publishRound(ctx, procs, round, profileFile) {
   let profile;
   if (profileFile) {
     await server.ask('profile-stop', { file: profileFile });
-    profile = summariseProfile(JSON.parse(readFileSync(profileFile, 'utf8')));
+    profile = summariseProfile(JSON.parse(readFileSync(profileFile, 'utf8')), PROPAGATION_CATEGORIES);
   }
   const serverCpu = cpuUs((await server.ask('usage')).cpu) - serverBefore;
   const deviceCpu = done.reduce((sum, d, i) => sum + cpuUs(d.cpu) - devicesBefore[i], 0);

@@ -1,25 +1,36 @@
 #!/usr/bin/env node
-// `npm run bench:server`: the control plane under load. Policy propagation: the server
-// (@perimeter/server, in a process of its own) on SQLite and on PostgreSQL, 1,000 and 10,000
-// simulated devices (bench/server/devices.mjs, in two more processes) holding long polls; each
-// publication timed from the publish request to every device having verified and activated it.
+// `npm run bench:server`: the control plane under load, on SQLite and on PostgreSQL, the server
+// (@perimeter/server) in a process of its own. Two parts:
+//   propagation: 1,000 and 10,000 simulated devices (devices.mjs, in two more processes) holding
+//     long polls; each publication timed from the publish request to every device having
+//     verified and activated it (propagation.mjs);
+//   audit: a million sealed events shipped by 1,000 devices through the ingest endpoint, timed,
+//     then the investigation's questions asked of them (audit.mjs).
 // Writes bench/results/server.json and the server section of docs/benchmarks.md, and prints the
 // tables.
 //
-// Options: --quick (100 and 1,000 devices, 2 publishes: a smoke run), --no-write (print only),
-// --backends sqlite,postgres, --sizes 1000,10000, --publishes N, --workers N (device processes),
-// --activation shared|each (see devices.mjs), --no-profile, --keep-log DIR (copy each server's
-// request log there), --render (rewrite the docs section from bench/results/server.json without
-// running anything).
+// Options: --quick (small fleets and few events: a smoke run), --no-write (print only),
+// --parts propagation,audit (a part left out keeps its last results), --backends sqlite,postgres,
+// --sizes 1000,10000, --publishes N, --workers N (device processes), --activation shared|each
+// (see devices.mjs), --no-profile, --keep-log DIR (copy each propagation server's request log
+// there), --events N (per device), --devices N (audit: devices shipping), --render (rewrite the docs section from
+// bench/results/server.json without running anything).
 
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { gitCommit, loadAverage, loadNote, thisMachine, writeDocsSection } from '../docs-section.mjs';
+import { QUERIES, measureAudit } from './audit.mjs';
 import { measureBackend } from './propagation.mjs';
-import { consoleReport, judgeTargets, markdownSection, summarise } from './report.mjs';
+import {
+  consoleReport,
+  judgeTargets,
+  markdownSection,
+  summariseAudit,
+  summarisePropagation,
+} from './report.mjs';
 import { POSTGRES_ADMIN_URL } from './setup.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -34,11 +45,13 @@ const option = (name) => {
 const QUICK = args.includes('--quick');
 const WRITE = !args.includes('--no-write');
 const list = (name, fallback) => option(name)?.split(',') ?? fallback;
+const PARTS = list('--parts', ['propagation', 'audit']);
+const BACKENDS = list('--backends', ['sqlite', 'postgres']);
 
 // Every loop is bounded by count and by time: publishes per size, a time budget per size, a limit
-// per round (a device's long poll itself gives up after 70 s and asks again).
-const CONFIG = {
-  backends: list('--backends', ['sqlite', 'postgres']),
+// per round (a device's long poll itself gives up after 70 s and asks again); events per device,
+// a limit on shipping, rounds and a time budget for the questions.
+const PROPAGATION = {
   sizes: list('--sizes', QUICK ? ['100', '1000'] : ['1000', '10000']).map(Number),
   publishes: Number(option('--publishes') ?? (QUICK ? 2 : 5)),
   workers: Number(option('--workers') ?? 2),
@@ -48,6 +61,18 @@ const CONFIG = {
   sizeBudgetMs: QUICK ? 60_000 : 240_000,
   profile: !args.includes('--no-profile'),
   keepLog: option('--keep-log'),
+};
+const AUDIT = {
+  devices: Number(option('--devices') ?? (QUICK ? 100 : 1000)),
+  eventsPerDevice: Number(option('--events') ?? (QUICK ? 500 : 1000)),
+  perSession: 50,
+  windowDays: 14,
+  processes: 2,
+  lanes: 8,
+  ingestLimitMs: QUICK ? 60_000 : 300_000,
+  repeats: QUICK ? 20 : 200,
+  queryBudgetMs: QUICK ? 15_000 : 90_000,
+  profile: !args.includes('--no-profile'),
 };
 
 const log = (line) => console.log(line);
@@ -61,7 +86,7 @@ function writeOut(report) {
 /** --render: the Markdown section again from the last results, e.g. after a change to report.mjs. */
 function render() {
   const report = JSON.parse(readFileSync(RESULTS_FILE, 'utf8'));
-  report.targets = judgeTargets(report.propagation.summaries, report.config);
+  report.targets = judgeTargets(report);
   writeOut(report);
   log(
     `${consoleReport(report)}\n\nRewrote ${DOCS_FILE.slice(ROOT.length)} from ${RESULTS_FILE.slice(ROOT.length)}.`,
@@ -80,47 +105,77 @@ async function postgresVersion() {
   }
 }
 
-async function main() {
-  if (args.includes('--render')) return render();
-  for (const b of CONFIG.backends)
-    if (b !== 'sqlite' && b !== 'postgres') throw new Error(`unknown backend ${b}; known: sqlite, postgres`);
-  if (CONFIG.activation !== 'shared' && CONFIG.activation !== 'each')
-    throw new Error('--activation is shared or each');
-  if (!CONFIG.sizes.every((n) => Number.isInteger(n) && n > 0 && n <= 10_000))
-    throw new Error('--sizes are device counts from 1 to 10000');
-  const started = performance.now();
-  const machine = thisMachine();
-  log(`Server benchmark: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}`);
+/** Runs one part on every backend: its record (date, commit, load, config, summaries). */
+async function runPart(title, config, measure, summarise) {
+  log(`\n${title}`);
   const loadBefore = os.loadavg();
-  const busy = loadNote(loadBefore, machine.cores);
-  if (busy) log(busy);
-
-  log(
-    `\nPropagation (${CONFIG.sizes.map((n) => n.toLocaleString('en')).join(' and ')} devices, up to ${CONFIG.publishes} publishes each)`,
-  );
+  const date = new Date().toISOString();
   const backends = [];
-  for (const backend of CONFIG.backends) {
+  for (const backend of BACKENDS) {
     try {
-      backends.push(await measureBackend(backend, CONFIG, log));
+      backends.push(await measure(backend, config, log));
     } catch (e) {
       log(`  ${backend}: NOT MEASURED (${e.message})`);
       backends.push({ backend, error: e.message });
     }
   }
-  const loadAfter = os.loadavg();
-  const summaries = summarise(backends);
+  return {
+    date,
+    commit: gitCommit(ROOT, 'packages/server/src'),
+    loadAverage: loadAverage(loadBefore, os.loadavg()),
+    config,
+    summaries: summarise(backends),
+  };
+}
+
+async function main() {
+  if (args.includes('--render')) return render();
+  for (const b of BACKENDS)
+    if (b !== 'sqlite' && b !== 'postgres') throw new Error(`unknown backend ${b}; known: sqlite, postgres`);
+  for (const p of PARTS)
+    if (p !== 'propagation' && p !== 'audit') throw new Error(`unknown part ${p}; known: propagation, audit`);
+  if (PROPAGATION.activation !== 'shared' && PROPAGATION.activation !== 'each')
+    throw new Error('--activation is shared or each');
+  if (!PROPAGATION.sizes.every((n) => Number.isInteger(n) && n > 0 && n <= 10_000))
+    throw new Error('--sizes are device counts from 1 to 10000');
+  if (!(
+    Number.isInteger(AUDIT.eventsPerDevice) &&
+    AUDIT.eventsPerDevice >= 10 &&
+    AUDIT.eventsPerDevice <= 10_000
+  ))
+    throw new Error('--events is a number of events per device from 10 to 10000');
+  const started = performance.now();
+  const machine = thisMachine();
+  log(`Server benchmark: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}`);
+  const busy = loadNote(os.loadavg(), machine.cores);
+  if (busy) log(busy);
+
+  // A part not run this time keeps its last results (each part says when it was measured).
+  const previous = existsSync(RESULTS_FILE) ? JSON.parse(readFileSync(RESULTS_FILE, 'utf8')) : {};
   const report = {
     benchmark: 'server',
     date: new Date().toISOString(),
     quick: QUICK,
     machine,
-    commit: gitCommit(ROOT, 'packages/server/src'),
-    postgresVersion: CONFIG.backends.includes('postgres') ? await postgresVersion() : undefined,
-    config: CONFIG,
-    loadAverage: loadAverage(loadBefore, loadAfter),
-    propagation: { summaries },
-    targets: judgeTargets(summaries, CONFIG),
+    postgresVersion: BACKENDS.includes('postgres') ? await postgresVersion() : previous.postgresVersion,
+    propagation: PARTS.includes('propagation')
+      ? await runPart(
+          `Propagation (${PROPAGATION.sizes.map((n) => n.toLocaleString('en')).join(' and ')} devices, up to ${PROPAGATION.publishes} publishes each)`,
+          PROPAGATION,
+          measureBackend,
+          summarisePropagation,
+        )
+      : previous.propagation,
+    audit: PARTS.includes('audit')
+      ? await runPart(
+          `Audit (${(AUDIT.devices * AUDIT.eventsPerDevice).toLocaleString('en')} events from ${AUDIT.devices.toLocaleString('en')} devices, then queries)`,
+          AUDIT,
+          measureAudit,
+          (backends) => summariseAudit(backends, QUERIES),
+        )
+      : previous.audit,
   };
+  report.targets = judgeTargets(report);
   log(`\n${consoleReport(report)}`);
   const elapsed = `${((performance.now() - started) / 1000).toFixed(0)} s`;
   if (WRITE) {
