@@ -4,20 +4,17 @@
 // runs (exit 125, one sentence saying how to fix it).
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { it } from 'node:test';
-import { AuditEvent, verifySpool } from '@perimeter/audit';
 import {
   assertEndedNormally,
   assertFailed,
   assertSucceeded,
   attempts,
-  BIN,
   fixture,
   policyYaml,
   put,
+  runSession,
   SANDBOX_SKIP,
   show,
   type Fixture,
@@ -25,56 +22,9 @@ import {
 } from './sandbox-harness.js';
 import { addUser, enrol, publish, startControlPlane } from './control-plane-harness.js';
 
-/** Where sessions keep their spools, for the fixture's user (a managed device refuses --audit). */
-const sessionsOf = (f: Fixture): string => join(f.home, '.local/state/perimeter/sessions');
-
-/**
- * `perimeter run` without --policy and --audit, as the fixture's user (HOME is the fixture's):
- * runSession of sandbox-harness.ts, which always passes both, but for that. The spool is the one
- * the session wrote in the sessions directory (each fixture's is new).
- */
-function runManaged(f: Fixture, script: string, args: readonly string[] = []): Promise<SessionResult> {
-  const argv = [BIN, 'run', '--workspace', f.workspace, ...args, '--', 'bash', '-c', script];
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, argv, {
-      cwd: f.root,
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: f.home, TMPDIR: f.runtime, LANG: 'C.UTF-8' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const started = Date.now();
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, 20_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      const dir = sessionsOf(f);
-      const written = existsSync(dir) ? readdirSync(dir).filter((n) => n.endsWith('.jsonl')) : [];
-      const spool = written.map((n) => readFileSync(join(dir, n), 'utf8')).join('');
-      const events = spool
-        .split('\n')
-        .filter((l) => l.trim() !== '')
-        .map((l) => AuditEvent.parse(JSON.parse(l)));
-      const verified = spool === '' ? undefined : verifySpool(spool);
-      resolve({
-        code,
-        stdout,
-        stderr,
-        timedOut,
-        durationMs: Date.now() - started,
-        spool,
-        events,
-        spoolProblems: verified?.problems.map((p) => JSON.stringify(p)) ?? [],
-        spoolIntact: verified?.isIntact ?? true,
-      });
-    });
-  });
-}
+/** `perimeter run` without --policy and --audit, as the fixture's user (HOME is the fixture's). */
+const runManaged = (f: Fixture, script: string): Promise<SessionResult> =>
+  runSession(f, script, { managed: true });
 
 const deviceDirOf = (f: Fixture): string => join(f.home, '.local/state/perimeter/device');
 

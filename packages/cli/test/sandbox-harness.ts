@@ -290,6 +290,22 @@ export interface RunOptions {
   readonly tty?: boolean;
   /** Extra descriptors for the CLI, from fd 3 on (case 18). */
   readonly extraFds?: readonly (number | Socket)[];
+  /**
+   * A managed device's run (perimeter login): no --policy and no --audit, which it refuses; the
+   * spool is what the session wrote in the fixture user's sessions directory.
+   */
+  readonly managed?: boolean;
+}
+
+/** Where sessions keep their spools, for the fixture's user. */
+export const sessionsOf = (f: Fixture): string => join(f.home, '.local/state/perimeter/sessions');
+
+/** The text of the spools a run left: its --audit file, or a managed run's in the sessions directory. */
+function spoolText(f: Fixture, o: RunOptions, audit: string): string {
+  if (!o.managed) return existsSync(audit) ? readFileSync(audit, 'utf8') : '';
+  const dir = sessionsOf(f);
+  const written = existsSync(dir) ? readdirSync(dir).filter((n) => n.endsWith('.jsonl')) : [];
+  return written.map((n) => readFileSync(join(dir, n), 'utf8')).join('');
 }
 
 export interface SessionResult {
@@ -315,17 +331,14 @@ export function shellQuote(word: string): string {
 /** Runs `bash -c SCRIPT` in a session built from the policy; never rejects (a timeout is reported). */
 export function runSession(f: Fixture, script: string, o: RunOptions = {}): Promise<SessionResult> {
   const policyFile = o.policyFile ?? join(f.root, 'policy.yaml');
-  writeFileSync(policyFile, o.policy ?? policyYaml(f));
+  if (!o.managed) writeFileSync(policyFile, o.policy ?? policyYaml(f));
   const audit = o.audit ?? f.audit;
   const argv = [
     BIN,
     'run',
-    '--policy',
-    policyFile,
+    ...(o.managed ? [] : ['--policy', policyFile, '--audit', audit]),
     '--workspace',
     o.workspace ?? f.workspace,
-    '--audit',
-    audit,
     ...(o.args ?? []),
     '--',
     'bash',
@@ -357,7 +370,7 @@ export function runSession(f: Fixture, script: string, o: RunOptions = {}): Prom
     }, o.timeoutMs ?? 20_000);
     child.on('close', (code) => {
       clearTimeout(timer);
-      const spool = existsSync(audit) ? readFileSync(audit, 'utf8') : '';
+      const spool = spoolText(f, o, audit);
       const events = spool
         .split('\n')
         .filter((l) => l.trim() !== '')

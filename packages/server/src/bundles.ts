@@ -173,13 +173,16 @@ export class BundleIssuer {
   private orgState(orgId: string, now: number): Promise<OrgState> {
     let entry = this.orgReads.get(orgId);
     if (entry === undefined) {
-      const state = { now, read: (): Promise<OrgState> => Promise.reject(new Error('unset')) };
-      state.read = coalesced(async () => {
-        const key = await this.keys.active(orgId, state.now);
-        const { seq, publishedAt } = await this.seqOf(orgId);
-        return { key, seq, publishedAt };
-      });
-      entry = state;
+      // `now` only matters to an organisation's first key, which keys.active() makes then.
+      const made: { now: number; read: () => Promise<OrgState> } = {
+        now,
+        read: coalesced(async () => {
+          const key = await this.keys.active(orgId, made.now);
+          const { seq, publishedAt } = await this.seqOf(orgId);
+          return { key, seq, publishedAt };
+        }),
+      };
+      entry = made;
       this.orgReads.set(orgId, entry);
     }
     entry.now = now;

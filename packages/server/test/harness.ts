@@ -133,6 +133,28 @@ export async function claim(
   return reply.body;
 }
 
+/** A harness over a running server whose organisation `claimed` made its first owner. */
+export function harnessOf(
+  db: TestDatabase,
+  server: RunningServer,
+  clock: Clock,
+  logs: Record<string, unknown>[],
+  claimed: BootstrapReply,
+): Harness {
+  return {
+    backend: db.backend,
+    db,
+    server,
+    clock,
+    logs,
+    org: { id: claimed.org.id, slug: claimed.org.slug },
+    base: `/api/v1/orgs/${claimed.org.id}`,
+    ownerId: claimed.admin.id,
+    owner: new Client(server.url, claimed.token.secret),
+    client: (token) => new Client(server.url, token),
+  };
+}
+
 /**
  * Declares `suite` once per backend, with a fresh database and a running, bootstrapped server
  * made before its tests and stopped (then the database dropped) after them.
@@ -152,18 +174,7 @@ export function eachServer(
         const server = await serve(db, clock, logs, options);
         if (!server.bootstrap) throw new Error('a first start must print a bootstrap token');
         const claimed = await claim(server.url, server.bootstrap.token);
-        harness = {
-          backend,
-          db,
-          server,
-          clock,
-          logs,
-          org: { id: claimed.org.id, slug: claimed.org.slug },
-          base: `/api/v1/orgs/${claimed.org.id}`,
-          ownerId: claimed.admin.id,
-          owner: new Client(server.url, claimed.token.secret),
-          client: (token) => new Client(server.url, token),
-        };
+        harness = harnessOf(db, server, clock, logs, claimed);
       });
       after(async () => {
         await harness?.server.close();

@@ -16,7 +16,7 @@ import { KEK_FILE, openPostgres, type BundlePayload, type Logger } from '../src/
 import { LISTENER_NAME, PostgresChanges } from '../src/pg-changes.js';
 import { POSTGRES_ADMIN_URL, freshDatabase, type TestDatabase } from './backends.js';
 import { ENG, enrolDevice, publishPolicy, seedOrg, type Org } from './bundle-support.js';
-import { claim, Client, policyYaml, serve, testClock, type Harness } from './harness.js';
+import { claim, harnessOf, policyYaml, serve, testClock, type Harness } from './harness.js';
 
 const DAY = 24 * 3_600_000;
 /**
@@ -134,20 +134,8 @@ describe('two replicas on one PostgreSQL', { skip: skip ?? false }, () => {
     const logsB: Record<string, unknown>[] = [];
     const serverB = await serve({ ...db, dataDir: dirB }, clock, logsB);
     assert.equal(serverB.bootstrap, undefined, 'the second replica finds the organisation and its owner');
-    const harness = (server: typeof serverA, logs: Record<string, unknown>[]): Harness => ({
-      backend: 'postgres',
-      db,
-      server,
-      clock,
-      logs,
-      org: { id: claimed.org.id, slug: claimed.org.slug },
-      base: `/api/v1/orgs/${claimed.org.id}`,
-      ownerId: claimed.admin.id,
-      owner: new Client(server.url, claimed.token.secret),
-      client: (token) => new Client(server.url, token),
-    });
-    a = harness(serverA, logsA);
-    b = harness(serverB, logsB);
+    a = harnessOf(db, serverA, clock, logsA, claimed);
+    b = harnessOf(db, serverB, clock, logsB, claimed);
     org = await seedOrg(a);
   });
 
