@@ -115,3 +115,18 @@ export function mdTable(header, rows, aligns) {
   const line = (cells) => `| ${cells.join(' | ')} |`;
   return [line(header), line(aligns.map((a) => (a === 'r' ? '---:' : '---'))), ...rows.map(line)].join('\n');
 }
+
+/** A benchmark's Targets table: each target, what was measured, and pass or miss by how much. */
+export function targetsTable(targets) {
+  return mdTable(
+    ['Target', 'Measured', 'Result'],
+    targets.map((t) => [t.target, t.measured, `**${t.pass ? 'pass' : 'miss'}**: ${t.margin}`]),
+    ['l', 'r', 'l'],
+  );
+}
+
+/** The value after `name` on a benchmark's command line (`--sizes 10,100`), else `fallback`. */
+export function optionOf(args, name, fallback) {
+  const at = args.indexOf(name);
+  return at >= 0 ? args[at + 1] : fallback;
+}

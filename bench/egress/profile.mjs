@@ -15,14 +15,12 @@ import { fileURLToPath } from 'node:url';
 import { connectLatency, download, upload } from './client.mjs';
 import { startPeers } from './measure.mjs';
 import { startSink } from './sink.mjs';
+import { optionOf } from '../docs-section.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const DIR = join(ROOT, 'tmp/egress-profile');
 const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const at = args.indexOf(name);
-  return at >= 0 ? args[at + 1] : fallback;
-};
+const option = (name, fallback) => optionOf(args, name, fallback);
 const PEER = option('--peer', 'perimeter');
 const MODE = option('--mode', 'throughput');
 const TOP = Number(option('--top', '25'));

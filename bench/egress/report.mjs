@@ -2,7 +2,7 @@
 // console tables, and the Markdown section of docs/benchmarks.md (between
 // <!-- bench:egress:start --> and <!-- bench:egress:end -->, which run.mjs rewrites in place).
 
-import { describeMachine, markers, mdTable, textTable } from '../docs-section.mjs';
+import { describeMachine, markers, mdTable, targetsTable, textTable } from '../docs-section.mjs';
 
 const { start: MARK_START, end: MARK_END } = markers('egress');
 
@@ -291,11 +291,7 @@ export function markdownSection(report) {
     '',
     '### Targets',
     '',
-    mdTable(
-      ['Target', 'Measured', 'Result'],
-      report.targets.map((t) => [t.target, t.measured, `**${t.pass ? 'pass' : 'miss'}**: ${t.margin}`]),
-      ['l', 'r', 'l'],
-    ),
+    targetsTable(report.targets),
     '',
     '### Peers and how they were set up',
     '',

@@ -17,7 +17,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { measureLatency, measureThroughput, measureUnusedClose, startPeers } from './measure.mjs';
 import { PEERS, SETUP } from './peers.mjs';
-import { gitCommit, loadAverage, loadNote, thisMachine, writeDocsSection } from '../docs-section.mjs';
+import {
+  gitCommit,
+  loadAverage,
+  loadNote,
+  optionOf,
+  thisMachine,
+  writeDocsSection,
+} from '../docs-section.mjs';
 import { consoleReport, judgeTargets, markdownSection, summarise } from './report.mjs';
 import { CHUNK_BYTES, startSink } from './sink.mjs';
 
@@ -26,10 +33,7 @@ const RESULTS_FILE = join(ROOT, 'bench/results/egress.json');
 const DOCS_FILE = join(ROOT, 'docs/benchmarks.md');
 
 const args = process.argv.slice(2);
-const option = (name) => {
-  const at = args.indexOf(name);
-  return at >= 0 ? args[at + 1] : undefined;
-};
+const option = (name) => optionOf(args, name);
 const QUICK = args.includes('--quick');
 const WRITE = !args.includes('--no-write');
 const MIB = 1024 * 1024;

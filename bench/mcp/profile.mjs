@@ -21,14 +21,12 @@ import { timeCalls, timeLists } from './measure.mjs';
 import { openInProcess, openPerimeterHttp } from './peers.mjs';
 import { cleanup } from './procs.mjs';
 import { distribution } from './report.mjs';
+import { optionOf } from '../docs-section.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const OUT = join(ROOT, 'tmp/mcp-profile');
 const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const at = args.indexOf(name);
-  return at >= 0 ? args[at + 1] : fallback;
-};
+const option = (name, fallback) => optionOf(args, name, fallback);
 const MODE = option('--mode', 'call');
 const UPSTREAMS = Number(option('--upstreams', '1'));
 const COUNT = Number(option('--count', MODE === 'list' ? '100' : '3000'));

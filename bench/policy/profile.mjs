@@ -16,13 +16,11 @@ import { fileURLToPath } from 'node:url';
 import { createEngine, loadPolicies } from '@perimeter/policy';
 import { generateRequests } from './requests.mjs';
 import { generatePolicySet, PATH_CONTEXT } from './rules.mjs';
+import { optionOf } from '../docs-section.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const at = args.indexOf(name);
-  return at >= 0 ? args[at + 1] : fallback;
-};
+const option = (name, fallback) => optionOf(args, name, fallback);
 const RULES = Number(option('--rules', '1000'));
 const SECONDS = Number(option('--seconds', '5'));
 const SURFACE = option('--surface', undefined);

@@ -25,6 +25,7 @@ import {
   gitCommit,
   loadAverage,
   loadNote,
+  optionOf,
   packageVersion,
   thisMachine,
   writeDocsSection,
@@ -38,10 +39,7 @@ const RESULTS_FILE = join(ROOT, 'bench/results/policy.json');
 const DOCS_FILE = join(ROOT, 'docs/benchmarks.md');
 
 const args = process.argv.slice(2);
-const option = (name) => {
-  const at = args.indexOf(name);
-  return at >= 0 ? args[at + 1] : undefined;
-};
+const option = (name) => optionOf(args, name);
 const QUICK = args.includes('--quick');
 const WRITE = !args.includes('--no-write');
 const SIZES = (option('--sizes') ?? '10,100,1000').split(',').map(Number);

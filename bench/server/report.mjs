@@ -3,7 +3,7 @@
 // Markdown section of docs/benchmarks.md (between <!-- bench:server:start --> and
 // <!-- bench:server:end -->, which run.mjs rewrites in place).
 
-import { describeMachine, markers, mdTable, textTable } from '../docs-section.mjs';
+import { describeMachine, markers, mdTable, targetsTable, textTable } from '../docs-section.mjs';
 
 const { start: MARK_START, end: MARK_END } = markers('server');
 
@@ -415,11 +415,7 @@ export function markdownSection(report) {
     ...(report.audit ? auditLines(report.audit) : []),
     '### Targets',
     '',
-    mdTable(
-      ['Target', 'Measured', 'Result'],
-      report.targets.map((t) => [t.target, t.measured, `**${t.pass ? 'pass' : 'miss'}**: ${t.margin}`]),
-      ['l', 'r', 'l'],
-    ),
+    targetsTable(report.targets),
     '',
     "Docker's AI Governance promises policy on machines within 5 minutes; Cloudflare Gateway within 60 seconds; Claude Code's server-managed settings are polled hourly (docs/research anchors, not measured here).",
     '',

@@ -21,7 +21,14 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { gitCommit, loadAverage, loadNote, thisMachine, writeDocsSection } from '../docs-section.mjs';
+import {
+  gitCommit,
+  loadAverage,
+  loadNote,
+  optionOf,
+  thisMachine,
+  writeDocsSection,
+} from '../docs-section.mjs';
 import { QUERIES, measureAudit } from './audit.mjs';
 import { measureBackend } from './propagation.mjs';
 import {
@@ -38,10 +45,7 @@ const RESULTS_FILE = join(ROOT, 'bench/results/server.json');
 const DOCS_FILE = join(ROOT, 'docs/benchmarks.md');
 
 const args = process.argv.slice(2);
-const option = (name) => {
-  const at = args.indexOf(name);
-  return at >= 0 ? args[at + 1] : undefined;
-};
+const option = (name) => optionOf(args, name);
 const QUICK = args.includes('--quick');
 const WRITE = !args.includes('--no-write');
 const list = (name, fallback) => option(name)?.split(',') ?? fallback;
