@@ -8,8 +8,10 @@
 // wait ran out) polls again; a failure backs off as the agent does.
 //
 // What is not the real device: the active bundle and the sync state stay in memory (the agent
-// writes two small files per activation), and connections are kept alive (the CLI opens one per
-// call); each device's bundle, ETag and held revision are its own.
+// writes two small files per activation), connections are kept alive (the CLI opens one per call),
+// and HTTP is spoken by a minimal client of the benchmark's (http.mjs DeviceConnection: the same
+// requests, for much less CPU than node:http, on the two cores the server under test also runs
+// on); each device's bundle, ETag and held revision are its own.
 //
 // Times are process.hrtime.bigint() nanoseconds (CLOCK_MONOTONIC, the same clock in every process
 // of the machine), so the parent compares them with the moment it started the publish request.
@@ -18,7 +20,7 @@ import { hasErrors } from '@perimeter/policy';
 import { isOlder, verifyBundle } from '../../packages/cli/dist/src/device/bundle-verify.js';
 import { backoffMs } from '../../packages/cli/dist/src/device/sync.js';
 import { loadPolicySources } from '../../packages/cli/dist/src/policy-files.js';
-import { keepAliveAgent, request } from './http.mjs';
+import { DeviceConnection } from './http.mjs';
 
 const LONG_POLL_S = 55;
 const POLL_TIMEOUT_MS = (LONG_POLL_S + 15) * 1000;
@@ -71,7 +73,11 @@ function verifyAndLoad(jws) {
  */
 const verifiedBundles = new Map();
 
-/** Offers a bundle to a device: { ok, payload, costNs } or a refusal. */
+/**
+ * Offers a bundle to a device: { ok, payload, costNs, chargeNs } or a refusal. `chargeNs` is what
+ * its activation time lacks: the cost of a verification it took from another device, none when it
+ * verified the bytes itself (that time is already in its activation).
+ */
 function offer(device, jws) {
   let outcome;
   let costNs;
@@ -92,13 +98,13 @@ function offer(device, jws) {
     return { ok: false, code: 'expired', message: `revision ${outcome.payload.revision} expired` };
   if (device.held && isOlder(outcome.payload, device.held))
     return { ok: false, code: 'rollback', message: 'older than the held revision' };
-  return { ...outcome, costNs };
+  return { ...outcome, costNs, chargeNs: known ? costNs : 0n };
 }
 
 async function report(device, body) {
   try {
-    await request(`${config.url}/api/v1/device/activation`, {
-      agent: device.agent,
+    await device.connection.request({
+      path: '/api/v1/device/activation',
       method: 'POST',
       headers: { authorization: `Bearer ${device.credential}` },
       body,
@@ -115,8 +121,8 @@ async function follow(device) {
     device.polling = false;
     let answer;
     try {
-      answer = await request(`${config.url}/api/v1/device/bundle?wait=${LONG_POLL_S}`, {
-        agent: device.agent,
+      answer = await device.connection.request({
+        path: `/api/v1/device/bundle?wait=${LONG_POLL_S}`,
         headers: {
           authorization: `Bearer ${device.credential}`,
           ...(device.etag !== undefined ? { 'if-none-match': device.etag } : {}),
@@ -160,7 +166,13 @@ async function follow(device) {
     device.held = { revision, issuedAt };
     device.active = offered;
     device.etag = answer.headers.etag;
-    device.activations.push({ revision, deliveredAt, activatedAt, costNs: offered.costNs });
+    device.activations.push({
+      revision,
+      deliveredAt,
+      activatedAt,
+      costNs: offered.costNs,
+      chargeNs: offered.chargeNs,
+    });
     await report(device, { revision, issuedAt, activatedAt: new Date().toISOString() });
   }
 }
@@ -199,7 +211,7 @@ function samplesOf(revision) {
   let missing = 0;
   for (const d of devices) {
     const a = d.activations.find((x) => x.revision === revision);
-    if (a) samples.push([Number(a.deliveredAt), Number(a.activatedAt), Number(a.costNs)]);
+    if (a) samples.push([Number(a.deliveredAt), Number(a.activatedAt), Number(a.costNs), Number(a.chargeNs)]);
     else missing++;
   }
   const reported = {
@@ -226,7 +238,7 @@ process.on('message', async (m) => {
       config = m;
       devices = m.devices.map((d) => ({
         ...d,
-        agent: keepAliveAgent(1),
+        connection: new DeviceConnection(m.url),
         polling: false,
         activations: [],
       }));
@@ -259,7 +271,7 @@ process.on('message', async (m) => {
       break;
     case 'stop':
       stopped = true;
-      for (const d of devices) d.agent.destroy();
+      for (const d of devices) d.connection.destroy();
       process.send({ type: 'stopped' });
       process.disconnect();
       break;

@@ -32,7 +32,16 @@ export const PROPAGATION_CATEGORIES = [
     fn: ['publishedOf'],
   },
   { key: 'signing', label: 'signing bundles (signCompact)', fn: ['signCompact'] },
-  { key: 'reports', label: 'storing activation reports (recordActivation)', fn: ['recordActivation'] },
+  {
+    key: 'reports',
+    label: 'storing activation reports and last-seen times, a batch at a time (applyWrites)',
+    fn: ['applyWrites'],
+  },
+  {
+    key: 'deviceReads',
+    label: "reading devices' credentials and standings, a batch at a time",
+    fn: ['devicesByCredentialHash', 'deviceStandings'],
+  },
   { key: 'auth', label: 'authenticating devices (authenticateDevice)', fn: ['authenticateDevice'] },
   {
     key: 'longPoll',
@@ -49,7 +58,7 @@ export const INGEST_CATEGORIES = [
   {
     key: 'store',
     label: 'storing batches (storeDeviceBatch: chain heads, duplicates, inserts)',
-    fn: ['storeDeviceBatch', 'storeIn', 'lockHeads', 'insertRows'],
+    fn: ['storeDeviceBatch', 'storeTogether', 'storeIn', 'lockHeads', 'insertRows'],
   },
   {
     key: 'check',

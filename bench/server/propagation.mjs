@@ -5,15 +5,20 @@
 // revision of the baseline is created (not timed), and the publish request is timed from its
 // start to the moment each device has activated that publication.
 
-import { fork } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { api, keepAliveAgent } from './http.mjs';
 import { PROPAGATION_CATEGORIES, summariseProfile } from './profile.mjs';
-import { BASELINE, baselineRevision, freshDatabase, setUpOrg, startServerProcess } from './setup.mjs';
+import {
+  BASELINE,
+  baselineRevision,
+  forkChild,
+  freshDatabase,
+  setUpOrg,
+  startServerProcess,
+} from './setup.mjs';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
 const now = () => process.hrtime.bigint();
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const cpuUs = (u) => u.user + u.system;
@@ -23,30 +28,7 @@ async function startDevices(count, devices, shared) {
   const procs = [];
   for (let w = 0; w < count; w++) {
     const slice = devices.filter((_, i) => i % count === w);
-    const child = fork(join(ROOT, 'bench/server/devices.mjs'), [], {
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    const inbox = [];
-    const waiters = [];
-    child.on('message', (m) => {
-      const at = waiters.findIndex((x) => x.accepts(m));
-      if (at >= 0) waiters.splice(at, 1)[0].resolve(m);
-      else inbox.push(m);
-    });
-    /** The next message of `type` (and, if given, with this revision), within `timeoutMs`. */
-    const next = (type, timeoutMs, revision) => {
-      const accepts = (m) => m.type === type && (revision === undefined || m.revision === revision);
-      const at = inbox.findIndex(accepts);
-      if (at >= 0) return Promise.resolve(inbox.splice(at, 1)[0]);
-      return new Promise((resolve, reject) => {
-        const waiter = { accepts, resolve: (m) => (clearTimeout(timer), resolve(m)) };
-        const timer = setTimeout(() => {
-          waiters.splice(waiters.indexOf(waiter), 1);
-          reject(new Error(`device process ${w}: no "${type}" within ${timeoutMs} ms`));
-        }, timeoutMs);
-        waiters.push(waiter);
-      });
-    };
+    const { child, next } = forkChild('bench/server/devices.mjs', `device process ${w}`);
     child.send({ type: 'init', ...shared, devices: slice });
     procs.push({ child, next, size: slice.length });
   }
@@ -112,7 +94,8 @@ async function publishRound(ctx, procs, round, profileFile) {
   );
   const revision = ctx.seq + 1;
   for (const p of procs) p.child.send({ type: 'expect', revision });
-  const serverBefore = cpuUs((await server.ask('usage')).cpu);
+  const usageBefore = await server.ask('usage');
+  const serverBefore = cpuUs(usageBefore.cpu);
   const devicesBefore = await Promise.all(
     procs.map(async (p) => {
       p.child.send({ type: 'usage' });
@@ -136,26 +119,33 @@ async function publishRound(ctx, procs, round, profileFile) {
   ctx.seq = revision;
   const done = await roundOutcome(procs, revision, options.roundTimeoutMs);
   const wallUs = Number(now() - t0) / 1000;
+  // Read before the profile is written out: that is the profiler's work, not the server's.
+  const serverCpu = cpuUs((await server.ask('usage')).cpu) - serverBefore;
   let profile;
   if (profileFile) {
     await server.ask('profile-stop', { file: profileFile });
     profile = summariseProfile(JSON.parse(readFileSync(profileFile, 'utf8')), PROPAGATION_CATEGORIES);
   }
-  const serverCpu = cpuUs((await server.ask('usage')).cpu) - serverBefore;
+  // The devices' next long polls reach the server after they count as done: the statements are
+  // counted once it is quiet again.
+  await serverSettled(server, 30_000);
+  const usageAfter = await server.ask('usage');
   const deviceCpu = done.reduce((sum, d, i) => sum + cpuUs(d.cpu) - devicesBefore[i], 0);
   const start = Number(t0);
   const delivered = [];
   const activated = [];
   const activationCost = [];
   for (const d of done)
-    for (const [deliveredAt, activatedAt, costNs] of d.samples) {
+    for (const [deliveredAt, activatedAt, costNs, chargeNs] of d.samples) {
       delivered.push((deliveredAt - start) / 1e6);
-      // 'shared': the device took another's verification of the same bytes in microseconds, and
-      // is charged that verification's measured cost as its own.
-      activated.push((activatedAt - start + (options.activation === 'shared' ? costNs : 0)) / 1e6);
+      // 'shared': a device that took another's verification of the same bytes (in microseconds)
+      // is charged that verification's measured cost as its own; the one that verified paid it.
+      activated.push((activatedAt - start + chargeNs) / 1e6);
       activationCost.push(costNs / 1e6);
     }
   const errors = done.flatMap((d) => d.errors).slice(0, 5);
+  const missing = done.reduce((n, d) => n + d.missing, 0);
+  const fleet = activated.length + missing;
   const errorCount = done.reduce((n, d) => n + d.errorCount, 0);
   return {
     publication: revision,
@@ -163,7 +153,13 @@ async function publishRound(ctx, procs, round, profileFile) {
     delivered,
     activated,
     activationCost,
-    missing: done.reduce((n, d) => n + d.missing, 0),
+    missing,
+    // What the round cost the database, per device of the fleet (the publication's own included).
+    statementsPerDevice: (usageAfter.statements - usageBefore.statements) / fleet,
+    commitsPerDevice: (usageAfter.commits - usageBefore.commits) / fleet,
+    // CPU time per device (µs), which other load on the machine disturbs less than wall time.
+    serverCpuPerDeviceUs: serverCpu / fleet,
+    deviceCpuPerDeviceUs: deviceCpu / fleet,
     // Cores in use on average from the publish to the last device back in its long poll.
     serverCores: serverCpu / wallUs,
     deviceCores: deviceCpu / wallUs,
@@ -228,9 +224,8 @@ export async function measureBackend(backend, options, log) {
           result.rounds.push(record);
           const sorted = [...record.activated].sort((a, b) => a - b);
           log(
-            `      publication ${record.publication}: publish ${record.publishMs.toFixed(0)} ms; activated p50 ${(sorted[Math.floor(sorted.length / 2)] ?? NaN).toFixed(0)} ms, last ${(sorted.at(-1) ?? NaN).toFixed(0)} ms${record.missing ? `, ${record.missing} devices not within ${roundTimeoutMs / 1000} s` : ''}; cores: server ${record.serverCores.toFixed(2)}, devices ${record.deviceCores.toFixed(2)}${record.errorCount ? `; ${record.errorCount} device errors, first: ${record.errors[0].slice(0, 200)}` : ''}${profileFile ? ' (profiled)' : ''}`,
+            `      publication ${record.publication}: publish ${record.publishMs.toFixed(0)} ms; activated p50 ${(sorted[Math.floor(sorted.length / 2)] ?? NaN).toFixed(0)} ms, last ${(sorted.at(-1) ?? NaN).toFixed(0)} ms${record.missing ? `, ${record.missing} devices not within ${roundTimeoutMs / 1000} s` : ''}; cores: server ${record.serverCores.toFixed(2)}, devices ${record.deviceCores.toFixed(2)}; per device: ${record.statementsPerDevice.toFixed(2)} statements, ${record.commitsPerDevice.toFixed(2)} commits, CPU ${record.serverCpuPerDeviceUs.toFixed(0)} µs server, ${record.deviceCpuPerDeviceUs.toFixed(0)} µs device${record.errorCount ? `; ${record.errorCount} device errors, first: ${record.errors[0].slice(0, 200)}` : ''}${profileFile ? ' (profiled)' : ''}`,
           );
-          await serverSettled(server, 30_000);
           // A round that ran out of time, or the size's time budget spent, ends the size.
           if (record.missing > 0 || isLast) break;
         }
@@ -246,6 +241,9 @@ export async function measureBackend(backend, options, log) {
     await server?.stop();
     if (options.keepLog && server && existsSync(server.logFile))
       copyFileSync(server.logFile, join(options.keepLog, `server-${backend}.log`));
+    if (options.keepLog)
+      for (const file of readdirSync(profileDir))
+        copyFileSync(join(profileDir, file), join(options.keepLog, file));
     await db.drop();
     rmSync(profileDir, { recursive: true, force: true });
   }

@@ -3,7 +3,7 @@
 // Markdown section of docs/benchmarks.md (between <!-- bench:server:start --> and
 // <!-- bench:server:end -->, which run.mjs rewrites in place).
 
-import { describeMachine, markers, mdTable, targetsTable, textTable } from '../docs-section.mjs';
+import { describeMachine, markers, mdTable, targetsTable, targetsText, textTable } from '../docs-section.mjs';
 
 const { start: MARK_START, end: MARK_END } = markers('server');
 
@@ -46,6 +46,11 @@ function spread(values, missing) {
   };
 }
 
+/** The median of a round field, rounded to 1/`scale`. */
+function medianOf(rounds, field, scale) {
+  return Math.round(median(rounds.map((r) => r[field])) * scale) / scale;
+}
+
 /** One backend's one fleet size: the rounds pooled (every device of every publication). */
 function summariseSize(size) {
   const rounds = size.rounds;
@@ -68,8 +73,13 @@ function summariseSize(size) {
     perRoundP95,
     activationCostMs: round1(median(rounds.flatMap((r) => r.activationCost))),
     publishMs: round1(median(rounds.map((r) => r.publishMs))),
-    serverCores: Math.round(median(rounds.map((r) => r.serverCores)) * 100) / 100,
-    deviceCores: Math.round(median(rounds.map((r) => r.deviceCores)) * 100) / 100,
+    serverCores: medianOf(rounds, 'serverCores', 100),
+    deviceCores: medianOf(rounds, 'deviceCores', 100),
+    // What one device cost per publication: the database's statements and commits, and CPU time.
+    statementsPerDevice: medianOf(rounds, 'statementsPerDevice', 100),
+    commitsPerDevice: medianOf(rounds, 'commitsPerDevice', 1000),
+    serverCpuPerDeviceUs: medianOf(rounds, 'serverCpuPerDeviceUs', 1),
+    deviceCpuPerDeviceUs: medianOf(rounds, 'deviceCpuPerDeviceUs', 1),
     // Errors while publications propagated (the online phase's are not counted).
     deviceErrors: rounds.reduce((n, r) => n + r.errorCount, 0),
     firstErrors: rounds.flatMap((r) => r.errors).slice(0, 3),
@@ -117,7 +127,6 @@ export function summariseAudit(backends, questions) {
         serverCores: Math.round(i.serverCores * 100) / 100,
         shipperCores: Math.round(i.shipperCores * 100) / 100,
         machineCores: i.machineCores === null ? null : Math.round(i.machineCores * 100) / 100,
-        lanes: i.lanes,
         failedBatches: i.errors.length,
         firstError: i.errors[0],
         profile: i.profile,
@@ -202,13 +211,14 @@ const PROPAGATION = {
     'Delivered p95',
     'Publish request',
     'Cores: server / devices',
+    'Per device: statements / commits / server CPU',
     'Device errors',
   ],
-  aligns: ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+  aligns: ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
   rows: (summaries) =>
     summaries.flatMap((b) =>
       b.error
-        ? [[BACKEND_LABEL[b.backend], '—', '—', `not run: ${b.error}`, '', '', '', '', '', '', '', '']]
+        ? [[BACKEND_LABEL[b.backend], '—', '—', `not run: ${b.error}`, '', '', '', '', '', '', '', '', '']]
         : b.sizes.map((s) => [
             BACKEND_LABEL[b.backend],
             fmtInt(s.devices),
@@ -223,6 +233,7 @@ const PROPAGATION = {
             fmtMs(s.delivered.p95),
             fmtMs(s.publishMs),
             `${s.serverCores.toFixed(2)} / ${s.deviceCores.toFixed(2)}`,
+            `${s.statementsPerDevice} / ${s.commitsPerDevice} / ${fmtInt(s.serverCpuPerDeviceUs)} µs`,
             fmtInt(s.deviceErrors),
           ]),
     ),
@@ -322,8 +333,7 @@ export function consoleReport(report) {
   if (ip.length)
     out.push(textTable(INGEST_PROFILE.header(ip), PROFILE.rows(ip), ['l', ...ip.map(() => 'r')]), '');
   if (a?.length) out.push(textTable(QUERY.header(a), QUERY.rows(a), QUERY.aligns(a)), '');
-  const targets = report.targets.map((t) => [t.pass ? 'PASS' : 'MISS', t.target, t.measured, t.margin]);
-  out.push(textTable(['', 'Target', 'Measured', ''], targets, ['l', 'l', 'r', 'l']));
+  out.push(targetsText(report.targets));
   return out.join('\n');
 }
 
@@ -338,7 +348,7 @@ function propagationLines(part) {
   const lines = [
     '### Policy propagation',
     '',
-    `${measured(part)} The server ran in a process of its own; the devices ran in ${c.workers} other processes, each device with its own credential, keep-alive connection, ETag and held revision, holding a long poll (\`GET /api/v1/device/bundle?wait=55\`). Devices came online at ${fmtInt(c.onlinePerSecond)} a second. Per fleet size, up to ${c.publishes} publications of a new baseline revision (at most ${Math.round(c.sizeBudgetMs / 1000)} s of publishing per size; a round that had not reached every device after ${Math.round(c.roundTimeoutMs / 1000)} s ends the size). **Activated** = from the start of the publish request to the moment the device had the new bundle verified (signature, organisation, expiry, no rollback) and its policies loaded as its active bundle, in memory (${c.activation === 'shared' ? "a device whose bytes another simulated device in its process had already verified took that outcome and was charged that verification's measured cost as its own, as it would pay on its own machine" : 'every device verified and loaded its bundle itself, on the benchmark’s shared cores'}). **Delivered** = to the moment the device had read the bundle's last byte. Percentiles pool every device of every publication; "p95 per publish" is the range of the single publications' p95. Cores = CPU time of the server process and of the device processes ÷ the round's wall time, median over the publications. The verification and load of one bundle cost ${fmtMs(median(s.flatMap((b) => b.sizes ?? []).map((x) => x.activationCostMs)))} on this machine (median over the fleets; what a device pays once per publication, first verification in its process).`,
+    `${measured(part)} The server ran in a process of its own; the devices ran in ${c.workers} other processes, each device with its own credential, keep-alive connection, ETag and held revision, holding a long poll (\`GET /api/v1/device/bundle?wait=55\`), its HTTP/1.1 written and read by a minimal client of the benchmark's (the same requests as the CLI's, at a fraction of node:http's CPU: the devices share the server's cores here). Devices came online at ${fmtInt(c.onlinePerSecond)} a second. Per fleet size, up to ${c.publishes} publications of a new baseline revision (at most ${Math.round(c.sizeBudgetMs / 1000)} s of publishing per size; a round that had not reached every device after ${Math.round(c.roundTimeoutMs / 1000)} s ends the size). **Activated** = from the start of the publish request to the moment the device had the new bundle verified (signature, organisation, expiry, no rollback) and its policies loaded as its active bundle, in memory (${c.activation === 'shared' ? "a device whose bytes another simulated device in its process had already verified took that outcome and was charged that verification's measured cost as its own, as it would pay on its own machine" : 'every device verified and loaded its bundle itself, on the benchmark’s shared cores'}). **Delivered** = to the moment the device had read the bundle's last byte. Percentiles pool every device of every publication; "p95 per publish" is the range of the single publications' p95. Cores = CPU time of the server process and of the device processes ÷ the round's wall time, median over the publications. Per device = what the server spent per device of the fleet in a publication, from the publish request until it was quiet again (each device's bundle, its report, its next poll): the statements it sent its database, the commits among them, and its CPU time; median over the publications. The verification and load of one bundle cost ${fmtMs(median(s.flatMap((b) => b.sizes ?? []).map((x) => x.activationCostMs)))} on this machine (median over the fleets; what a device pays once per publication, first verification in its process).`,
     '',
     mdTable(PROPAGATION.header, PROPAGATION.rows(s), PROPAGATION.aligns),
     '',
@@ -409,7 +419,7 @@ export function markdownSection(report) {
     '',
     '## Control plane',
     '',
-    `On ${describeMachine(report.machine)}; the server (\`startServer\`, in a process of its own) on SQLite in a temp directory (WAL, synchronous=FULL) and on ${pg} (a fresh database each run).`,
+    `On ${describeMachine(report.machine)}; the server (\`startServer\`, in a process of its own) on SQLite in a temp directory (WAL; synchronous=NORMAL, with an fdatasync of the WAL before any write is acknowledged) and on ${pg} (a fresh database each run).`,
     '',
     ...(report.propagation ? propagationLines(report.propagation) : []),
     ...(report.audit ? auditLines(report.audit) : []),

@@ -13,14 +13,13 @@
 // --parts propagation,audit (a part left out keeps its last results), --backends sqlite,postgres,
 // --sizes 1000,10000, --publishes N, --workers N (device processes), --activation shared|each
 // (see devices.mjs), --no-profile, --keep-log DIR (copy each propagation server's request log
-// there), --events N (per device), --devices N (audit: devices shipping), --render (rewrite the docs section from
-// bench/results/server.json without running anything).
+// and CPU profile there), --events N (per device), --devices N (audit: devices shipping),
+// --render (rewrite the docs section from bench/results/server.json without running anything).
 
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import {
   gitCommit,
   loadAverage,
@@ -38,7 +37,7 @@ import {
   summariseAudit,
   summarisePropagation,
 } from './report.mjs';
-import { POSTGRES_ADMIN_URL } from './setup.mjs';
+import { withPostgresAdmin } from './setup.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const RESULTS_FILE = join(ROOT, 'bench/results/server.json');
@@ -51,6 +50,8 @@ const WRITE = !args.includes('--no-write');
 const list = (name, fallback) => option(name)?.split(',') ?? fallback;
 const PARTS = list('--parts', ['propagation', 'audit']);
 const BACKENDS = list('--backends', ['sqlite', 'postgres']);
+/** The server's CPU profile (1 ms sampling) over the largest fleet's first publication and over the upload. */
+const PROFILE = !args.includes('--no-profile');
 
 // Every loop is bounded by count and by time: publishes per size, a time budget per size, a limit
 // per round (a device's long poll itself gives up after 70 s and asks again); events per device,
@@ -63,7 +64,7 @@ const PROPAGATION = {
   onlinePerSecond: 1000,
   roundTimeoutMs: 120_000,
   sizeBudgetMs: QUICK ? 60_000 : 240_000,
-  profile: !args.includes('--no-profile'),
+  profile: PROFILE,
   keepLog: option('--keep-log'),
 };
 const AUDIT = {
@@ -76,7 +77,7 @@ const AUDIT = {
   ingestLimitMs: QUICK ? 60_000 : 300_000,
   repeats: QUICK ? 20 : 200,
   queryBudgetMs: QUICK ? 15_000 : 90_000,
-  profile: !args.includes('--no-profile'),
+  profile: PROFILE,
 };
 
 const log = (line) => console.log(line);
@@ -98,14 +99,12 @@ function render() {
 }
 
 async function postgresVersion() {
-  const client = new pg.Client({ connectionString: POSTGRES_ADMIN_URL, connectionTimeoutMillis: 5000 });
   try {
-    await client.connect();
-    return (await client.query('SHOW server_version')).rows[0].server_version.split(' ')[0];
+    return await withPostgresAdmin(
+      async (c) => (await c.query('SHOW server_version')).rows[0].server_version.split(' ')[0],
+    );
   } catch {
     return undefined;
-  } finally {
-    await client.end().catch(() => undefined);
   }
 }
 

@@ -61,7 +61,7 @@ export function baselineRevision(slug, round) {
   );
 }
 
-async function withPostgresAdmin(fn) {
+export async function withPostgresAdmin(fn) {
   const client = new pg.Client({ connectionString: POSTGRES_ADMIN_URL, connectionTimeoutMillis: 5000 });
   await client.connect();
   try {
@@ -95,11 +95,46 @@ export async function freshDatabase(backend) {
   };
 }
 
-/** Starts server-child.mjs on the database; resolves when it listens. */
-export function startServerProcess(db) {
+/**
+ * A helper process of the benchmark (devices.mjs, shippers.mjs) with an inbox: `next(type,
+ * timeoutMs, revision?)` is its next message of that type (and revision, when given), whether it
+ * came before the call or after.
+ */
+export function forkChild(file, what) {
+  const child = fork(join(ROOT, file), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const inbox = [];
+  const waiters = [];
+  child.on('message', (m) => {
+    const at = waiters.findIndex((x) => x.accepts(m));
+    if (at >= 0) waiters.splice(at, 1)[0].resolve(m);
+    else inbox.push(m);
+  });
+  const next = (type, timeoutMs, revision) => {
+    const accepts = (m) => m.type === type && (revision === undefined || m.revision === revision);
+    const at = inbox.findIndex(accepts);
+    if (at >= 0) return Promise.resolve(inbox.splice(at, 1)[0]);
+    return new Promise((resolve, reject) => {
+      const waiter = { accepts, resolve: (m) => (clearTimeout(timer), resolve(m)) };
+      const timer = setTimeout(() => {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        reject(new Error(`${what}: no "${type}" within ${timeoutMs} ms`));
+      }, timeoutMs);
+      waiters.push(waiter);
+    });
+  };
+  return { child, next };
+}
+
+/**
+ * Starts server-child.mjs on the database; resolves when it listens. `countStatements: false`
+ * leaves the database drivers unwrapped (the count costs the server's main thread 6-8% while it
+ * stores events, which production does not pay).
+ */
+export function startServerProcess(db, { countStatements = true } = {}) {
   const log = openSync(join(db.dataDir, 'server.log'), 'a');
   const child = fork(join(ROOT, 'bench/server/server-child.mjs'), [db.dataDir, ...(db.url ? [db.url] : [])], {
     stdio: ['ignore', log, log, 'ipc'],
+    env: { ...process.env, ...(countStatements ? {} : { PERIMETER_BENCH_NO_COUNT: '1' }) },
   });
   let nextId = 0;
   const pending = new Map();
@@ -137,7 +172,6 @@ export function startServerProcess(db) {
       if (m.type !== 'started') return reject(new Error(`unexpected first message ${JSON.stringify(m)}`));
       resolve({
         ...m,
-        pid: child.pid,
         logFile: join(db.dataDir, 'server.log'),
         ask,
         stop: async () => {

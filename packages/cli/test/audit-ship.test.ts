@@ -132,7 +132,7 @@ describe('audit shipping to a real control plane', () => {
     assert.equal(readAuditShipState(d.dir).spools[s.file]?.seq, 10);
   });
 
-  it('marks a chain the server refuses (422) as refused for good, and ships the others', async (t) => {
+  it('marks a chain the server refuses (422) as refused for good from the refused event, and ships what came before it and the others', async (t) => {
     const d = await managedDevice(t);
     const good = recordSession(d, 4);
     const tampered = recordSession(d, 6);
@@ -149,7 +149,12 @@ describe('audit shipping to a real control plane', () => {
     );
     assert.deepEqual(seqs(await stored(d.cp, good.id)), upTo(4));
     assert.deepEqual(seqs(await stored(d.cp, other.id)), upTo(3));
-    assert.deepEqual(seqs(await stored(d.cp, tampered.id)), [], 'nothing of a refused batch is stored');
+    assert.deepEqual(
+      seqs(await stored(d.cp, tampered.id)),
+      upTo(2),
+      'the events before the refused one are shipped again without it, and stored',
+    );
+    assert.equal(readAuditShipState(d.dir).spools[tampered.file]?.seq, 2);
     const backlog = auditBacklog(d.dir, d.sessions, d.enrolment);
     assert.equal(backlog.refused.length, 1);
     assert.equal(backlog.refused[0]?.chainId, tampered.id);
@@ -257,7 +262,11 @@ async function faultProxy(
       }
       if (decision === 'hang') return;
       if (decision !== 'forward') {
-        res.writeHead(decision, { 'content-type': 'application/json' });
+        // An overloaded server says when to come back (the real one does on a pool timeout).
+        res.writeHead(decision, {
+          'content-type': 'application/json',
+          ...(decision === 503 ? { 'retry-after': '3' } : {}),
+        });
         res.end(JSON.stringify({ error: { code: 'injected', message: `injected ${decision}`, hint: '' } }));
         return;
       }
@@ -366,7 +375,7 @@ describe('audit shipping through faults', () => {
     assert.deepEqual(seqs(await stored(d.cp, small.id)), upTo(2));
   });
 
-  it('keeps its cursors while the server fails (503) or never answers, and catches up later', async (t) => {
+  it('keeps its cursors while the server fails (503, with its Retry-After) or never answers, and catches up later', async (t) => {
     const d = await managedDevice(t);
     const s = recordSession(d, 4);
     let mode: 'fail' | 'hang' | 'forward' = 'fail';
@@ -375,6 +384,7 @@ describe('audit shipping through faults', () => {
     assert.equal(failed.kind, 'unreachable');
     assert.ok(failed.kind === 'unreachable');
     assert.match(failed.message, /the server answered 503 \(injected 503\)/);
+    assert.equal(failed.retryAfterMs, 3000, "the server's Retry-After is passed on to the agent's wait");
     assert.equal(failed.waiting, 4);
     assert.equal(readAuditShipState(d.dir).spools[s.file]?.seq, 0);
     assert.match(auditBacklog(d.dir, d.sessions, d.enrolment).lastError?.message ?? '', /503/);

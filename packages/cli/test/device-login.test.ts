@@ -80,7 +80,8 @@ it('perimeter login enrols the device through the device grant; status shows it;
   const login = start(t, ['login', '--server', url, '--name', 'alice-laptop'], deviceState);
   const [, link = '', code = ''] = await waitForOutput(login, /open\n {2}(\S+\/device\?code=(\S+))\n/);
   assert.equal(link, `${url}/device?code=${code}`);
-  assert.match(login.stdout, /Waiting for approval/);
+  // The link and the waiting line are separate writes: wait for the second too.
+  await waitForOutput(login, /Waiting for approval/);
   const approval = await fetch(`${url}/api/v1/device/verification`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

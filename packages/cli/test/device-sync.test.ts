@@ -25,6 +25,7 @@ import {
 } from '../src/device/device-state.js';
 import { sessionPolicies } from '../src/device/session-policies.js';
 import { backoffMs, syncOnce } from '../src/device/sync.js';
+import { retryAfterMs } from '../src/device/control-plane.js';
 import { UserError } from '../src/errors.js';
 import type { Ui } from '../src/ui.js';
 import { spawnCli, tempDir, waitForOutput, writeFile } from './cli-harness.js';
@@ -336,6 +337,25 @@ describe('device sync', () => {
       backoffMs(20, () => 0),
       30_000,
     );
+  });
+
+  it("waits at least the server's Retry-After (an overloaded server's 503), as seconds or a date, at most ten minutes", () => {
+    assert.equal(
+      backoffMs(1, () => 1, 5000),
+      5000,
+      'longer than the backoff: the server wins',
+    );
+    assert.equal(
+      backoffMs(4, () => 1, 2000),
+      8000,
+      'shorter: the backoff wins',
+    );
+    const answer = (value: string) => ({ status: 503, headers: { 'retry-after': value }, text: '' });
+    assert.equal(retryAfterMs(answer('4')), 4000);
+    assert.equal(retryAfterMs(answer(new Date(1_000_000 + 30_000).toUTCString()), 1_000_000), 30_000);
+    assert.equal(retryAfterMs(answer('86400')), 600_000);
+    assert.equal(retryAfterMs(answer('soon')), undefined);
+    assert.equal(retryAfterMs({ status: 503, headers: {}, text: '' }), undefined);
   });
 });
 

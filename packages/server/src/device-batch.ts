@@ -4,6 +4,7 @@
 // file. Where each event stands in its chain is store/device-chains.ts's to judge. Pure: the
 // checks of a large upload run on worker threads (batch-checking.ts), so what they answer is data.
 
+import { isUtf8 } from 'node:buffer';
 import { AuditEvent, hashOf } from '@perimeter/audit';
 import { ApiError } from './http/api-error.js';
 
@@ -112,23 +113,32 @@ export function checkLine(line: string, now: number): LineCheck {
   return { kind: 'event', chainId, seq, check };
 }
 
-/** The lines of an upload that are not blank, with their line numbers; 400 if not UTF-8, 413 if too many. */
+/** A UTF-8 byte order mark, which a decoder drops. */
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+
+/**
+ * The lines of an upload that are not blank, with their line numbers; 400 if not UTF-8, 413 if
+ * too many. Each line is decoded on its own, from the bytes between newlines (a newline byte is
+ * never inside a character): decoding the whole upload into one string and splitting that took
+ * twice as long, and made a string of the whole upload for the collector.
+ */
 export function splitUpload(upload: Buffer): { lines: string[]; numbers: number[] } {
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(upload);
-  } catch {
+  if (!isUtf8(upload))
     throw new ApiError(
       400,
       'invalid-body',
       'the body is not UTF-8 text',
       'send one sealed audit event per line, as the spool holds them',
     );
-  }
   const lines: string[] = [];
   const numbers: number[] = [];
-  for (const [i, raw] of text.split('\n').entries()) {
-    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+  let number = 0;
+  for (let at = upload.subarray(0, 3).equals(BOM) ? 3 : 0; at < upload.length;) {
+    const newline = upload.indexOf(0x0a, at);
+    const end = newline === -1 ? upload.length : newline;
+    number += 1;
+    const line = upload.toString('utf8', at, end > at && upload[end - 1] === 0x0d ? end - 1 : end);
+    at = end + 1;
     if (line.trim() === '') continue;
     if (lines.length === MAX_BATCH_EVENTS)
       throw new ApiError(
@@ -138,7 +148,7 @@ export function splitUpload(upload: Buffer): { lines: string[]; numbers: number[
         'send at most 10,000 events at a time (halve the batch)',
       );
     lines.push(line);
-    numbers.push(i + 1);
+    numbers.push(number);
   }
   return { lines, numbers };
 }

@@ -60,11 +60,23 @@ function normaliseGroups(groups: readonly string[]): string[] {
   return [...new Set(groups)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
+/** Subject ids already computed, by the group list as given (every woken device asks for one). */
+const subjectIds = new Map<string, string>();
+/** How many are kept; past it the memo starts again (organisations have few distinct subjects). */
+const MAX_SUBJECT_IDS = 10_000;
+
 /** A subject's id: the SHA-256 of its canonical group list. */
 export function subjectId(groups: readonly string[]): string {
-  return `sha256:${createHash('sha256')
-    .update(canonicalJson(normaliseGroups(groups)))
-    .digest('hex')}`;
+  const key = JSON.stringify(groups);
+  let id = subjectIds.get(key);
+  if (id === undefined) {
+    id = `sha256:${createHash('sha256')
+      .update(canonicalJson(normaliseGroups(groups)))
+      .digest('hex')}`;
+    if (subjectIds.size >= MAX_SUBJECT_IDS) subjectIds.clear();
+    subjectIds.set(key, id);
+  }
+  return id;
 }
 
 /** Does a policy apply to a subject with these groups? */

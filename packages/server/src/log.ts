@@ -8,7 +8,31 @@ export interface Logger {
   log(level: Level, event: string, fields?: LogFields): void;
 }
 
-export function jsonLogger(write: (line: string) => void = (line) => process.stderr.write(line)): Logger {
+let stderrPending: string[] = [];
+let isFlushedAtExit = false;
+
+function flushStderr(): void {
+  if (stderrPending.length === 0) return;
+  const text = stderrPending.join('');
+  stderrPending = [];
+  process.stderr.write(text);
+}
+
+/**
+ * Standard error, a turn of the event loop at a time: the lines of one turn go out in one write
+ * (a publication wakes thousands of requests in a few turns, and a write per line was a system
+ * call per line), and whatever is left goes out as the process exits.
+ */
+function writeStderr(line: string): void {
+  if (stderrPending.length === 0) {
+    if (!isFlushedAtExit) process.on('exit', flushStderr);
+    isFlushedAtExit = true;
+    setImmediate(flushStderr);
+  }
+  stderrPending.push(line);
+}
+
+export function jsonLogger(write: (line: string) => void = writeStderr): Logger {
   return {
     log(level, event, fields = {}) {
       write(`${JSON.stringify({ time: new Date().toISOString(), level, event, ...fields })}\n`);

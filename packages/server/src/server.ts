@@ -11,8 +11,9 @@ import { API_ROUTES } from './api/routes.js';
 import { LocalChanges, type ChangeFeed } from './bundle-changes.js';
 import { BundleIssuer, DEFAULT_BUNDLE_LIFETIME_MS } from './bundles.js';
 import type { Database } from './db/database.js';
+import { DeviceQueries } from './device-queries.js';
 import { migrate, MigrationError } from './db/migrations.js';
-import { openPostgres, redactUrl } from './db/postgres.js';
+import { openPostgres, redactUrl, type PostgresOptions } from './db/postgres.js';
 import { openSqlite } from './db/sqlite.js';
 import { ensureOrganisation } from './first-start.js';
 import { createApiHandler, sendJson } from './http/api-handler.js';
@@ -47,6 +48,8 @@ export interface ServerOptions {
   readonly bundleRefreshMs?: number;
   /** Device login (RFC 8628) and bundle long-poll settings; tests shorten them. */
   readonly devices?: Partial<DeviceSettings>;
+  /** PostgreSQL's connection pool: its size and how long a statement waits for a connection. */
+  readonly databasePool?: Pick<PostgresOptions, 'maxConnections' | 'connectionTimeoutMs'>;
 }
 
 /** RFC 8628's defaults: poll every 5 s; a code lives 10 minutes. Long polls hold at most 55 s. */
@@ -168,6 +171,7 @@ async function openDatabase(options: ServerOptions, log: Logger): Promise<Databa
     );
   try {
     return await openPostgres(url, {
+      ...options.databasePool,
       onIdleError: (e) => log.log('warn', 'database.idle-error', errorFields(e)),
     });
   } catch (e) {
@@ -255,9 +259,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   let isDraining = false;
   const server = createServer({
+    // Counted from a request's first byte (a new connection's: from its accept) to its last: a
+    // long poll, once received, is not subject to them. Node answers 408 itself when they pass,
+    // which also happens when the event loop is too busy to read a connection it accepted.
     requestTimeout: 30_000,
     headersTimeout: 20_000,
-    keepAliveTimeout: 5_000,
+    // Longer than the idle time of the clients that reuse connections (a device between its poll
+    // and its report, a proxy's pool: 60 s is common), so that a client never sends a request on
+    // a connection this server is closing (the client sees a reset).
+    keepAliveTimeout: 65_000,
     maxHeaderSize: 16 * 1024,
   });
   let publicUrl = options.publicUrl ?? urlFor(at.host, at.port);
@@ -275,6 +285,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }),
     changes,
     devices: { ...DEFAULT_DEVICE_SETTINGS, ...options.devices },
+    deviceData: new DeviceQueries(db, now),
   };
   const api = createApiHandler(app, API_ROUTES, {
     ...(options.bodyLimit !== undefined ? { bodyLimit: options.bodyLimit } : {}),

@@ -12,6 +12,7 @@ import { before, it } from 'node:test';
 import { hashOf, type AuditEvent } from '@perimeter/audit';
 import {
   chain,
+  countRows,
   deviceOf,
   ndjson,
   refusals,
@@ -21,7 +22,7 @@ import {
   upload,
   type TestDevice,
 } from './audit-support.js';
-import { eachServer, type Harness } from './harness.js';
+import { eachServer } from './harness.js';
 
 const DAY = 86_400_000;
 
@@ -30,11 +31,6 @@ function resealed(e: AuditEvent, change: Partial<AuditEvent['integrity']>): Audi
   const integrity = { ...e.integrity, ...change };
   const unsealed = { ...e, integrity };
   return { ...unsealed, integrity: { ...integrity, hash: hashOf(unsealed) } };
-}
-
-async function countRows(h: Harness, where: string, params: (string | number)[]): Promise<number> {
-  const row = await h.server.db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM events WHERE ${where}`, params);
-  return Number(row?.n ?? 0);
 }
 
 eachServer('audit ingest', (harness) => {
@@ -349,6 +345,36 @@ eachServer('audit ingest', (harness) => {
     const most = await upload(h, alice.credential, ndjson(many.events.slice(0, 10_000)));
     assert.equal(most.status, 200, 'ten thousand are fine');
     assert.equal(most.body.stored, 10_000);
+  });
+
+  it('an upload is read line by line: CRLF, blank lines and a byte order mark are fine; bytes that are not UTF-8 are 400', async () => {
+    const h = harness();
+    const { events } = chain('s-lines', shapes(h, 3));
+    const [first, second, third] = events.map((e) => JSON.stringify(e));
+    const body = Buffer.concat([
+      Buffer.from([0xef, 0xbb, 0xbf]),
+      Buffer.from(`${first}\r\n\n  \r\n${second}\n${third}`),
+    ]);
+    const r = await upload(h, alice.credential, body);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.deepEqual([r.body.stored, r.body.duplicates], [3, 0]);
+    assert.deepEqual(await sessionEvents(h, 's-lines'), events);
+    const numbered = await upload(h, alice.credential, `${first}\n\n\r\n{"event_id": \n`);
+    assert.equal(numbered.status, 400);
+    assert.match(numbered.body.error.message, /line 4 is not JSON/, 'blank lines are counted');
+    for (const bad of [
+      [0xff, 0x0a],
+      [0xc0, 0xaf, 0x0a], // an overlong '/'
+      [0xed, 0xa0, 0x80, 0x0a], // a UTF-16 surrogate
+    ]) {
+      const r2 = await upload(
+        h,
+        alice.credential,
+        Buffer.concat([Buffer.from(`${first}\n`), Buffer.from(bad)]),
+      );
+      assert.equal(r2.status, 400, JSON.stringify(bad));
+      assert.match(r2.body.error.message, /not UTF-8/);
+    }
   });
 
   it('unreadable gzip, a line that is not JSON or not a sealed event is 400; another media type 415', async () => {

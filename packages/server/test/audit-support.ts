@@ -168,3 +168,9 @@ export async function sessionEvents(h: Harness, session: string): Promise<AuditE
   assert.equal(r.status, 200, JSON.stringify(r.body));
   return r.body.events.reverse();
 }
+
+/** Stored events matching `where` (an SQL condition on the events table). */
+export async function countRows(h: Harness, where: string, params: (string | number)[]): Promise<number> {
+  const row = await h.server.db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM events WHERE ${where}`, params);
+  return Number(row?.n ?? 0);
+}

@@ -1,9 +1,9 @@
-// The shared reads behind a publication's thundering herd (bundles.ts coalesced()): callers that
+// The shared reads behind a publication's thundering herd (batched.ts coalesced()): callers that
 // ask together share one read, and a caller never gets a read that began before it asked.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { coalesced } from '../src/bundles.js';
+import { coalesced } from '../src/batched.js';
 
 /** A read whose calls are counted and which settles when told to. */
 function controlledRead(): {

@@ -391,6 +391,37 @@ eachServer(
       assert.ok(removed.ms < 25_000, 'answered on the change, not at the end of the hold');
     });
 
+    it('devices woken by one publication: the one revoked before it is refused, the rest get it (the batched reads keep each device its own standing; batched-calls.test.ts proves no read starts before its caller asked)', async () => {
+      const h = harness();
+      const crowd: Awaited<ReturnType<typeof enrolDevice>>[] = [];
+      for (let i = 0; i < 5; i++) crowd.push(await enrolDevice(h, org.users.alice, `crowd-${i}`));
+      const firsts = await Promise.all(crowd.map((d) => fetchBundle(h, d.access_token)));
+      const waiting = crowd.map((d, i) => fetchBundle(h, d.access_token, firsts[i]?.etag ?? '', 30));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const [stolen] = crowd;
+      assert.ok(stolen);
+      assert.equal((await h.owner.delete(`${h.base}/devices/${stolen.device.id}`)).status, 204);
+      await publishPolicy(
+        h,
+        'baseline',
+        `apiVersion: perimeter/v1\nkind: Policy\nmetadata:\n  name: baseline\n  layer: org\nnetwork:\n  allow:\n    - { id: docs, hosts: [docs.example.com, crowd.example.com], ports: [443] }\n`,
+        org.policies.baseline,
+      );
+      const answers = await Promise.all(waiting);
+      assert.equal(answers[0]?.status, 401, 'never the publication after its revocation was acknowledged');
+      assert.match(answers[0]?.text ?? '', /revoked/);
+      const revision = readJws<BundlePayload>(firsts[1]?.text ?? '', crowd[1]?.keys ?? { keys: [] }).payload
+        .revision;
+      for (const [i, got] of answers.slice(1).entries()) {
+        assert.equal(got.status, 200, `device ${i + 1}`);
+        assert.ok(got.ms < 25_000, 'woken by the publication, not by the end of its 30 s hold');
+        assert.equal(
+          readJws<BundlePayload>(got.text, crowd[i + 1]?.keys ?? { keys: [] }).payload.revision,
+          revision + 1,
+        );
+      }
+    });
+
     it('serves the verification page: the form, its script, a CSP that allows no inline script', async () => {
       const h = harness();
       const page = await fetch(`${h.server.url}/device?code=BCDF-GHJK`);

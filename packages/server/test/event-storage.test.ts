@@ -1,5 +1,6 @@
 // The events table on both backends: events stored before migration 3 survive it (on PostgreSQL,
-// moved into monthly partitions) and stay append-only and idempotent; two replicas that insert into
+// moved into monthly partitions) and stay append-only and idempotent, and migration 4 (SQLite's
+// time index with the surface and decision, in place of the surface's own index); two replicas that insert into
 // a month with no partition yet at the same moment both succeed, and the month gets one partition.
 
 import assert from 'node:assert/strict';
@@ -77,7 +78,13 @@ eachBackend('event storage', (testDb, backend) => {
           JSON.stringify(e),
         ],
       );
-    assert.deepEqual(await migrate(db), [3]);
+    assert.deepEqual(
+      await migrate(
+        db,
+        MIGRATIONS.filter((m) => m.version <= 3),
+      ),
+      [3],
+    );
     const rows = await db.all<{ body: string }>('SELECT body FROM events ORDER BY time_ms');
     assert.deepEqual(
       rows.map((r) => JSON.parse(r.body) as AuditEvent),
@@ -90,6 +97,37 @@ eachBackend('event storage', (testDb, backend) => {
       );
     assert.equal(await insertEvents(db, 'org_x', old, now), 0, 'a resent event is still skipped');
     await assert.rejects(db.run("UPDATE events SET type = 'x'"), /immutable/);
+  });
+
+  it('on SQLite the time index carries surface and decision (migration 4): a filter on them reads it, a user filter its own', async () => {
+    assert.deepEqual(await migrate(db), [4]);
+    assert.equal((await db.all('SELECT id FROM events')).length, 3, 'stored events survive it');
+    if (backend === 'postgres') return;
+    const plan = async (where: string): Promise<string> =>
+      (
+        await db.all<{ detail: string }>(
+          `EXPLAIN QUERY PLAN SELECT id, time_ms, body FROM events WHERE org_id = 'org_x' AND time_ms >= 0
+           AND ${where} ORDER BY time_ms DESC, id DESC LIMIT 101`,
+        )
+      )
+        .map((r) => r.detail)
+        .join('; ');
+    assert.match(await plan("surface = 'network' AND decision = 'deny'"), /INDEX events_org_time \(/);
+    // The question that read every network event of the day through the surface's index.
+    assert.match(await plan("user_id = 'u' AND surface = 'network'"), /INDEX events_org_user_time \(/);
+    const indexes = await db.all<{ name: string }>(
+      "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' AND sql IS NOT NULL ORDER BY name",
+    );
+    assert.deepEqual(
+      indexes.map((i) => i.name),
+      [
+        'events_org_category_time',
+        'events_org_device_time',
+        'events_org_session_time',
+        'events_org_time',
+        'events_org_user_time',
+      ],
+    );
   });
 
   it(

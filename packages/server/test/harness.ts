@@ -4,6 +4,7 @@
 
 import { after, before, describe } from 'node:test';
 import type { z } from 'zod';
+import type { Database } from '../src/db/database.js';
 import type { ErrorBody } from '../src/http/api-error.js';
 import { startServer, type RunningServer, type ServerOptions } from '../src/index.js';
 import { BACKENDS, freshDatabase, type Backend, type TestDatabase } from './backends.js';
@@ -207,4 +208,19 @@ export async function adminWith(
   });
   if (token.status !== 201) throw new Error(`issuing a token failed: ${JSON.stringify(token.body)}`);
   return { client: h.client(token.body.secret), adminId: admin.body.id, tokenId: token.body.token.id };
+}
+
+/** The same database, counting the transactions begun through it. */
+export function countingTransactions(db: Database): { db: Database; transactions: () => number } {
+  let transactions = 0;
+  return {
+    db: {
+      ...db,
+      transaction: (fn) => {
+        transactions++;
+        return db.transaction(fn);
+      },
+    },
+    transactions: () => transactions,
+  };
 }

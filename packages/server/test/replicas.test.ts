@@ -208,6 +208,35 @@ describe('two replicas on one PostgreSQL', { skip: skip ?? false }, () => {
     assert.ok(payloadOf(woken.jws).policies.some((p) => p.name === 'engineering'));
   });
 
+  it('a device revoked on A is refused by B, even when a publication on B wakes it before A’s news arrives', async () => {
+    const devices = [
+      await enrolDevice(a, org.users.bob, 'bob-phone'),
+      await enrolDevice(a, org.users.bob, 'bob-tablet'),
+    ];
+    const held = await Promise.all(devices.map((d) => deviceBundle(b.server.url, d.access_token)));
+    const polling = devices.map((d, i) => deviceBundle(b.server.url, d.access_token, held[i]?.etag, WAIT_S));
+    await until('both long polls waiting on B', () => b.server.changes.waiters >= 2);
+    const [stolen, kept] = devices;
+    assert.ok(stolen && kept);
+    // The revocation is acknowledged by A; the publication on B follows at once, so B may well
+    // wake its devices before it hears A's notification: B reads their standing afresh all the same.
+    assert.equal((await a.owner.delete(`${a.base}/devices/${stolen.device.id}`)).status, 204);
+    await publishPolicy(
+      b,
+      'baseline',
+      policyYaml(
+        'baseline',
+        `network:\n  allow:\n    - { id: docs, hosts: [docs.example.com, replicas.example.com], ports: [443] }\n`,
+      ),
+      org.policies.baseline,
+    );
+    const [refused, woken] = await Promise.all(polling);
+    assert.equal(refused?.status, 401, 'never a bundle after the revocation was acknowledged');
+    assert.ok(woken);
+    assertWoken(woken);
+    assert.equal(woken.revision, (held[1]?.revision ?? 0) + 1);
+  });
+
   it('a listening connection the database kills is replaced, and a publication after it still wakes waiters', async () => {
     const before = await listeners();
     assert.equal(before.length, 2, 'one listening connection per replica');

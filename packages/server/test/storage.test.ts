@@ -4,6 +4,7 @@
 // by two servers at once) and all-or-nothing.
 
 import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { after, before, it } from 'node:test';
@@ -26,7 +27,7 @@ async function open(db: TestDatabase): Promise<Database> {
 /** The version of a migration made up by these tests, after every real one. */
 const NEXT = (MIGRATIONS.at(-1)?.version ?? 0) + 1;
 
-eachBackend('storage', (testDb) => {
+eachBackend('storage', (testDb, backend) => {
   let db: Database;
   before(async () => {
     db = await open(testDb());
@@ -156,4 +157,23 @@ eachBackend('storage', (testDb) => {
     const row = await db.get<{ q: string; p: string }>("SELECT 'why?' AS q, ? AS p", ['x']);
     assert.deepEqual(row, { q: 'why?', p: 'x' });
   });
+
+  it(
+    "SQLite's WAL is copied into the database by a worker thread, not by the connection that commits",
+    { skip: backend === 'postgres' && 'PostgreSQL checkpoints itself' },
+    async () => {
+      const file = join(testDb().dataDir, 'perimeter.sqlite');
+      const before = statSync(file).size;
+      await db.run('CREATE TABLE copied (id BIGINT PRIMARY KEY, body TEXT NOT NULL)');
+      await db.transaction(async (tx) => {
+        for (let i = 0; i < 500; i++) await tx.run('INSERT INTO copied VALUES (?, ?)', [i, 'x'.repeat(4000)]);
+      });
+      assert.deepEqual(await db.get('PRAGMA wal_autocheckpoint'), { wal_autocheckpoint: 0 });
+      // The 2 MB committed reach the database file without another statement of this connection.
+      for (let i = 0; i < 100 && statSync(file).size < before + 2_000_000; i++)
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.ok(statSync(file).size >= before + 2_000_000, 'the WAL was copied into the database');
+      assert.equal((await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM copied'))?.n, 500);
+    },
+  );
 });

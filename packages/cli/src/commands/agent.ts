@@ -161,7 +161,8 @@ async function followBundle(
       outcome.kind === 'unreachable' ||
       (outcome.kind === 'refused' && outcome.refusal.code === 'unknown-key');
     failures = isFailure ? failures + 1 : 0;
-    if (failures > 0) await sleep(backoffMs(failures), stop.signal);
+    const retryAfter = outcome.kind === 'unreachable' ? outcome.retryAfterMs : undefined;
+    if (failures > 0) await sleep(backoffMs(failures, Math.random, retryAfter), stop.signal);
   }
   return 'stopped';
 }
@@ -199,7 +200,11 @@ async function shipContinuously(
       return 'rejected';
     }
     failures = outcome.kind === 'unreachable' ? failures + 1 : 0;
-    await sleep(failures > 0 ? Math.max(interval, backoffMs(failures)) : interval, stop.signal);
+    const retryAfter = outcome.kind === 'unreachable' ? outcome.retryAfterMs : undefined;
+    await sleep(
+      failures > 0 ? Math.max(interval, backoffMs(failures, Math.random, retryAfter)) : interval,
+      stop.signal,
+    );
   }
   return 'stopped';
 }

@@ -20,7 +20,7 @@ import {
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type * as Zlib from 'node:zlib';
-import { call, errorMessage, ServerUnreachable, type Answer } from './control-plane.js';
+import { call, errorMessage, retryAfterMs, ServerUnreachable, type Answer } from './control-plane.js';
 import {
   readAuditShipState,
   writeAuditShipState,
@@ -81,7 +81,7 @@ interface Tally {
 export type ShipOutcome =
   | ({ readonly kind: 'shipped' } & Tally)
   /** The server could not be reached, or failed (5xx): try again later, backing off. */
-  | ({ readonly kind: 'unreachable'; readonly message: string } & Tally)
+  | ({ readonly kind: 'unreachable'; readonly message: string; readonly retryAfterMs?: number } & Tally)
   /** Another process (the agent) is shipping right now. */
   | { readonly kind: 'busy' }
   /** The server refused this device's credential (revoked). */
@@ -104,7 +104,7 @@ type Read =
   | { readonly kind: 'lines'; readonly part: Part; readonly cursor: SpoolCursor }
   | { readonly kind: 'nothing' }
   | { readonly kind: 'foreign' }
-  | { readonly kind: 'damaged'; readonly seq: number; readonly message: string };
+  | { readonly kind: 'damaged'; readonly seq: number; readonly message: string; readonly by?: 'server' };
 
 /** The fields of an event the shipper reads; the server checks the rest. */
 interface EventHead {
@@ -194,12 +194,16 @@ function readSpool(
       seq: at.seq,
       message: `event ${at.seq} is longer than 1 MiB: not an audit event`,
     };
+  const stop = at.refusedFrom;
+  if (stop !== undefined && at.seq >= stop.seq)
+    return { kind: 'damaged', seq: stop.seq, by: 'server', message: stop.message };
   let chainId = at.chainId;
   let isEnded = false;
   let end = at.offset;
   const lines: Buffer[] = [];
   for (const line of read.lines) {
     const seq = at.seq + lines.length;
+    if (stop !== undefined && seq >= stop.seq) break; // what comes before the refusal ships
     const head = parseHead(line);
     if (chainId === undefined && head !== undefined) {
       // The spool's first event says whether this enrolment recorded it.
@@ -383,9 +387,14 @@ export async function shipAudit(options: ShipOptions): Promise<ShipOutcome> {
       refused: newlyRefused,
       waiting: waitingIn(sessions, order, spools, enrolment),
     });
-    const failed = (message: string): ShipOutcome => {
+    const failed = (message: string, retryAfter?: number): ShipOutcome => {
       save({ lastError: { message, at: new Date(now()).toISOString() } });
-      return { kind: 'unreachable', message, ...tally() };
+      return {
+        kind: 'unreachable',
+        message,
+        ...(retryAfter !== undefined ? { retryAfterMs: retryAfter } : {}),
+        ...tally(),
+      };
     };
 
     for (let round = 0; round < MAX_ROUNDS; round++) {
@@ -404,7 +413,7 @@ export async function shipAudit(options: ShipOptions): Promise<ShipOutcome> {
           bytes: parts.length === 0 ? limits.bytes : limits.bytes - bytes,
         });
         if (read.kind === 'foreign') spools[file] = { offset: 0, seq: 0, shipped: 0, isForeign: true };
-        else if (read.kind === 'damaged') refuse(file, read.seq, 'device', read.message);
+        else if (read.kind === 'damaged') refuse(file, read.seq, read.by ?? 'device', read.message);
         else if (read.kind === 'lines') {
           const lineBytes = read.part.lines.reduce((n, l) => n + l.length + 1, 0);
           if (parts.length > 0 && bytes + lineBytes > limits.bytes) break;
@@ -485,12 +494,12 @@ export async function shipAudit(options: ShipOptions): Promise<ShipOutcome> {
           const part = parts.find((p) => p.chainId === refusal.chain_id);
           if (!part)
             return failed(`the server refused a batch without naming the chain (${errorMessage(answer)})`);
-          refuse(
-            part.file,
-            typeof refusal.seq === 'number' ? refusal.seq : part.firstSeq,
-            'server',
-            errorMessage(answer),
-          );
+          const seq = typeof refusal.seq === 'number' ? refusal.seq : part.firstSeq;
+          const cursor = spools[part.file];
+          if (cursor && seq > part.firstSeq && seq < part.firstSeq + part.lines.length)
+            // The events before the refused one were sound: the next batches ship them first.
+            spools[part.file] = { ...cursor, refusedFrom: { seq, message: errorMessage(answer) } };
+          else refuse(part.file, seq, 'server', errorMessage(answer));
           save();
           break;
         }
@@ -524,7 +533,10 @@ export async function shipAudit(options: ShipOptions): Promise<ShipOutcome> {
           return { kind: 'rejected', message };
         }
         default:
-          return failed(`the server answered ${answer.status} (${errorMessage(answer)})`);
+          return failed(
+            `the server answered ${answer.status} (${errorMessage(answer)})`,
+            retryAfterMs(answer),
+          );
       }
     }
     save();
@@ -554,7 +566,11 @@ function waitingIn(
         const first = readSpool(sessions, file, undefined, enrolment, { events: 1, bytes: MAX_EVENT_BYTES });
         if (first.kind === 'foreign' || first.kind === 'damaged') continue;
       }
-      waiting += linesAfter(join(sessions, file), cursor?.offset ?? 0);
+      const after = linesAfter(join(sessions, file), cursor?.offset ?? 0);
+      // Past a refusal nothing will be sent.
+      waiting += cursor?.refusedFrom
+        ? Math.min(after, Math.max(0, cursor.refusedFrom.seq - cursor.seq))
+        : after;
     } catch {
       // gone meanwhile
     }

@@ -157,6 +157,21 @@ function unreachable(target: URL, e: Error): Error {
   return new ServerUnreachable(`cannot reach ${target.host} (${why})`);
 }
 
+/** The longest Retry-After this CLI honours: a server asking for more is waited on this long. */
+const MAX_RETRY_AFTER_MS = 10 * 60_000;
+
+/**
+ * How long the server asked to be left alone (Retry-After: seconds, or an HTTP date; RFC 9110
+ * §10.2.3), at most 10 minutes; undefined when it did not say.
+ */
+export function retryAfterMs(answer: Answer, now: number = Date.now()): number | undefined {
+  const value = answer.headers['retry-after'];
+  if (typeof value !== 'string' || value.trim() === '') return undefined;
+  const ms = /^\d+$/.test(value.trim()) ? Number(value.trim()) * 1000 : Date.parse(value) - now;
+  if (!Number.isFinite(ms)) return undefined;
+  return Math.min(MAX_RETRY_AFTER_MS, Math.max(0, ms));
+}
+
 /** An API error body's message, or the status when there is none. */
 export function errorMessage(answer: Answer): string {
   try {

@@ -61,6 +61,11 @@ export interface SpoolCursor {
   readonly isEnded?: boolean;
   /** Never shipped: recorded when this device was not managed by this enrolment. */
   readonly isForeign?: boolean;
+  /**
+   * The server refused the chain from this seq on (422) in a batch that held events before it:
+   * those are still shipped, then the spool is refused (`refused`).
+   */
+  readonly refusedFrom?: { readonly seq: number; readonly message: string };
   /** Never sent again: the server refused the chain, or the spool is damaged past `offset`. */
   readonly refused?: {
     readonly seq: number;

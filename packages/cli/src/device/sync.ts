@@ -7,7 +7,7 @@
 import type { KeySet } from '@perimeter/server';
 import { offerBundle, type Active, type ActivationRefusal } from './active-bundle.js';
 import { adoptEndorsedKeys } from './bundle-verify.js';
-import { call, errorMessage, ServerUnreachable } from './control-plane.js';
+import { call, errorMessage, retryAfterMs, ServerUnreachable } from './control-plane.js';
 import {
   readSyncState,
   readTrustedKeys,
@@ -21,7 +21,8 @@ export type SyncOutcome =
   | { readonly kind: 'activated'; readonly active: Active }
   | { readonly kind: 'unchanged' }
   | { readonly kind: 'refused'; readonly refusal: ActivationRefusal }
-  | { readonly kind: 'unreachable'; readonly message: string }
+  /** The server could not be reached or failed; `retryAfterMs` when it said how long to wait. */
+  | { readonly kind: 'unreachable'; readonly message: string; readonly retryAfterMs?: number }
   | { readonly kind: 'rejected'; readonly message: string };
 
 export interface SyncOptions {
@@ -126,7 +127,8 @@ export async function syncOnce(dir: string, e: Enrolment, options: SyncOptions):
   if (answer.status !== 200) {
     const message = `the server answered ${answer.status} (${errorMessage(answer)})`;
     update(dir, (s) => ({ ...s, lastError: { code: 'server-error', message, at: at() } }));
-    return { kind: 'unreachable', message };
+    const wait = retryAfterMs(answer);
+    return { kind: 'unreachable', message, ...(wait !== undefined ? { retryAfterMs: wait } : {}) };
   }
   const etag = typeof answer.headers.etag === 'string' ? answer.headers.etag : undefined;
   let offered = offerBundle(dir, e, answer.text, now(), options.cacheDir);
@@ -175,8 +177,12 @@ export async function syncOnce(dir: string, e: Enrolment, options: SyncOptions):
   return { kind: 'activated', active };
 }
 
-/** Exponential backoff (1 s doubling to 60 s) with jitter: a random wait between half and all of it, so devices that lost the server together do not come back together. */
-export function backoffMs(failures: number, random: () => number = Math.random): number {
+/**
+ * Exponential backoff (1 s doubling to 60 s) with jitter: a random wait between half and all of
+ * it, so devices that lost the server together do not come back together. Never sooner than the
+ * server's Retry-After, when it gave one (an overloaded server answers 503 with it).
+ */
+export function backoffMs(failures: number, random: () => number = Math.random, retryAfter = 0): number {
   const ceiling = Math.min(60_000, 1000 * 2 ** Math.min(failures - 1, 6));
-  return Math.round(ceiling * (0.5 + random() / 2));
+  return Math.max(retryAfter, Math.round(ceiling * (0.5 + random() / 2)));
 }

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { ApiError } from '../http/api-error.js';
 import { currentDeviceGroups } from '../http/authenticate.js';
 import { RawReply, route, type App, type DeviceAuth } from '../http/route.js';
-import { getDevice, listDevices, recordActivation, revokeDevice } from '../store/devices.js';
+import { getDevice, listDevices, revokeDevice } from '../store/devices.js';
 import { DeviceView, deviceView, Time } from './schemas.js';
 import { announcing, audited, found, idParam } from './support.js';
 
@@ -58,7 +58,7 @@ async function bundleReply(
         'cache-control': 'no-store',
       };
       if (!isCurrent(ifNoneMatch, bundle.etag))
-        return new RawReply(200, { ...headers, 'content-type': JOSE_TYPE }, bundle.jws);
+        return new RawReply(200, { ...headers, 'content-type': JOSE_TYPE }, bundle.bytes);
       const remaining = deadline - performance.now();
       // Out of time, the device gone, or the server stopping: "no change", and the device asks again.
       if (remaining <= 0 || signal.aborted || app.changes.isClosed) return new RawReply(304, headers);
@@ -138,7 +138,7 @@ export const deviceRoutes = [
       const now = app.now();
       if (body.error !== undefined) {
         const error = `${body.error.code}: ${body.error.message}${body.revision !== undefined ? ` (revision ${body.revision})` : ''}`;
-        await recordActivation(app.db, auth.device.id, { error }, now);
+        await app.deviceData.report(auth.device.id, { error }, now);
         app.log.log('warn', 'device.activation-failed', {
           org: auth.org.id,
           device: auth.device.id,
@@ -163,7 +163,7 @@ export const deviceRoutes = [
           'issuedAt and activatedAt must be ISO times',
           'send ISO 8601 UTC times',
         );
-      await recordActivation(app.db, auth.device.id, { revision: body.revision, issuedAt, activatedAt }, now);
+      await app.deviceData.report(auth.device.id, { revision: body.revision, issuedAt, activatedAt }, now);
       app.log.log('info', 'device.activated', {
         org: auth.org.id,
         device: auth.device.id,

@@ -195,12 +195,11 @@ export const eventRoutes = [
       const now = app.now();
       const split = splitUpload(upload ?? Buffer.alloc(0));
       const batch = assembleBatch(split, await checkLines(split.lines, now));
-      const outcome = await storeDeviceBatch(
-        app.db,
-        { orgId: auth.org.id, userId: auth.user.id, deviceId: auth.device.id },
-        batch,
+      const outcome = await storeDeviceBatch(app.db, {
+        owner: { orgId: auth.org.id, userId: auth.user.id, deviceId: auth.device.id },
+        events: batch,
         now,
-      );
+      });
       if (outcome.kind !== 'stored') return refuse(app, auth, outcome);
       return { stored: outcome.stored, duplicates: outcome.duplicates, chains: outcome.chains };
     },

@@ -34,12 +34,20 @@ export interface Database extends Queryable {
 export type ConstraintKind = 'unique' | 'foreign-key';
 
 export class DatabaseError extends Error {
+  /**
+   * The database could not take the statement now, though nothing is wrong with it: no pooled
+   * connection came free in time, or the database refused more connections or is unreachable.
+   * The caller may ask again later (the API answers 503 with Retry-After).
+   */
+  readonly isUnavailable: boolean;
+
   constructor(
     message: string,
     readonly constraint?: ConstraintKind,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; isUnavailable?: boolean },
   ) {
-    super(message, options);
+    super(message, { cause: options?.cause });
     this.name = 'DatabaseError';
+    this.isUnavailable = options?.isUnavailable ?? false;
   }
 }

@@ -327,6 +327,24 @@ const PARTITIONED_EVENTS = [
    FOR EACH ROW EXECUTE FUNCTION perimeter_append_only()`,
 ];
 
+/**
+ * SQLite, for ingest (issue 6): one index fewer to write per event. An upload's sessions land all
+ * over the organisation's time line, so each index ordered by time changes pages of its own for
+ * each of them (written to the WAL at commit, then again at the checkpoint), and each is a b-tree
+ * insert per event: events_org_time and events_org_surface_time were two of them. The
+ * organisation's time index now carries each event's surface and decision, so a filter on them is
+ * answered from the index, reading only the rows it returns, and the surface's own index goes.
+ * (And a query by user and surface no longer picks the surface's index over the user's:
+ * bench:server's "a user's network events in the last 24 h" read every network event of the day,
+ * 59 ms at a million events; 2 ms now.) PostgreSQL keeps its per-month indexes: each partition's
+ * are small, and its ingest was not bound by them.
+ */
+const EVENT_INDEX_WITH_FILTERS = [
+  `DROP INDEX events_org_surface_time`,
+  `DROP INDEX events_org_time`,
+  `CREATE INDEX events_org_time ON events (org_id, time_ms, id, surface, decision)`,
+];
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -344,6 +362,11 @@ export const MIGRATIONS: readonly Migration[] = [
       sqlite: [`DROP INDEX events_org_time`, `DROP INDEX events_org_user_time`, ...EVENT_INDEXES],
       postgres: PARTITIONED_EVENTS,
     },
+  },
+  {
+    version: 4,
+    name: 'event-time-index-with-filters',
+    statements: { sqlite: EVENT_INDEX_WITH_FILTERS, postgres: [] },
   },
 ];
 

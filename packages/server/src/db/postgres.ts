@@ -25,12 +25,34 @@ const TYPES: pg.CustomTypesConfig = {
     oid === INT8_OID ? parseInt8 : builtinParser(oid, format),
 };
 
+/**
+ * What says the database cannot take a statement now: pg-pool's messages when no connection came
+ * free within connectionTimeoutMillis, or a new one could not be opened in time; PostgreSQL's
+ * too_many_connections and cannot_connect_now; a refused connection.
+ */
+const POOL_TIMEOUTS = new Set([
+  'timeout exceeded when trying to connect',
+  'Connection terminated due to connection timeout',
+]);
+/**
+ * ...and a transaction PostgreSQL chose to abort so another could go on (deadlock_detected,
+ * serialization_failure: two replicas' batched updates of overlapping devices): asked again, it
+ * goes through.
+ */
+const UNAVAILABLE_CODES = new Set(['53300', '57P03', 'ECONNREFUSED', '40P01', '40001']);
+
+function isUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  return POOL_TIMEOUTS.has(error.message) || (typeof code === 'string' && UNAVAILABLE_CODES.has(code));
+}
+
 function wrap(error: unknown): DatabaseError {
   if (error instanceof DatabaseError) return error;
   return new DatabaseError(
     error instanceof Error ? error.message : String(error),
     DIALECTS.postgres.constraintOf(error),
-    { cause: error },
+    { cause: error, isUnavailable: isUnavailable(error) },
   );
 }
 
@@ -68,7 +90,18 @@ function queryable(runner: () => Runner): Queryable {
 export interface PostgresOptions {
   /** Called with errors of idle pooled connections (a restarted database), which have no caller. */
   readonly onIdleError?: (error: Error) => void;
+  /**
+   * The pool's size (default 10). Each replica holds this many connections and one more to listen
+   * for changes, so at PostgreSQL's default max_connections of 100 (3 kept for superusers) nine
+   * replicas fit. More rarely helps: the server batches what thousands of devices ask at once
+   * into a few statements, and the database's own cores do the work.
+   */
   readonly maxConnections?: number;
+  /**
+   * How long a statement waits for a pooled connection (or a new one to open) before it fails as
+   * unavailable (default 5 s), which the API answers 503 with Retry-After.
+   */
+  readonly connectionTimeoutMs?: number;
 }
 
 /** Opens a pool and checks that the database answers. */
@@ -76,7 +109,7 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
   const pool = new pg.Pool({
     connectionString: url,
     max: options.maxConnections ?? 10,
-    connectionTimeoutMillis: 5000,
+    connectionTimeoutMillis: options.connectionTimeoutMs ?? 5000,
     idleTimeoutMillis: 30_000,
     application_name: 'perimeter-server',
     types: TYPES,

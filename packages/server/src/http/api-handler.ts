@@ -6,7 +6,7 @@
 // a 304, a streamed export); errors have the shape of ErrorBody, or OAuth's on the OAuth
 // endpoints; each request is one log line.
 
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -77,7 +77,7 @@ export function createApiHandler(app: App, routes: readonly Route[], options: Ap
     url: URL,
     requestId: string,
     state: State,
-    signal: AbortSignal,
+    signal: () => AbortSignal,
   ): Promise<{ status: number; body: unknown; raw?: RawReply }> {
     const match = router.match(req.method ?? '', url.pathname);
     if (match.kind === 'none')
@@ -155,7 +155,9 @@ export function createApiHandler(app: App, routes: readonly Route[], options: Ap
       app,
       requestId,
       headers: req.headers,
-      signal,
+      get signal() {
+        return signal();
+      },
     });
     if (result instanceof RawReply) return { status: result.status, body: undefined, raw: result };
     if (options.checkResponses && route.response) {
@@ -172,9 +174,22 @@ export function createApiHandler(app: App, routes: readonly Route[], options: Ap
     const started = performance.now();
     const requestId = randomUUID();
     const state: State = { bodyRead: false };
-    // A long poll stops waiting when its client goes away.
-    const gone = new AbortController();
-    res.on('close', () => gone.abort());
+    // A long poll stops waiting when its client goes away. Its signal is made only for a handler
+    // that asks for it (a request's AbortController and its DOMException cost thousands a second).
+    let gone: AbortController | undefined;
+    let isGone = false;
+    res.on('close', () => {
+      if (res.writableFinished) return;
+      isGone = true;
+      gone?.abort();
+    });
+    const signal = (): AbortSignal => {
+      if (gone === undefined) {
+        gone = new AbortController();
+        if (isGone) gone.abort();
+      }
+      return gone.signal;
+    };
     res.on('finish', () => {
       app.log.log(res.statusCode >= 500 ? 'error' : 'info', 'http.request', {
         requestId,
@@ -190,19 +205,23 @@ export function createApiHandler(app: App, routes: readonly Route[], options: Ap
       });
     });
     const closing = (): Record<string, string> => (options.isDraining?.() ? { connection: 'close' } : {});
-    dispatch(req, url, requestId, state, gone.signal).then(
+    dispatch(req, url, requestId, state, signal).then(
       ({ status, body, raw }) => {
         if (!raw) {
           sendJson(res, status, body, { 'x-request-id': requestId, ...closing() });
           return;
         }
         const content = raw.body;
-        const headers = { ...SECURITY_HEADERS, ...raw.headers, 'x-request-id': requestId, ...closing() };
-        if (typeof content === 'string') {
-          res.writeHead(raw.status, {
-            ...(content !== '' ? { 'content-length': String(Buffer.byteLength(content)) } : {}),
-            ...headers,
-          });
+        const headers: Record<string, string> = {
+          ...SECURITY_HEADERS,
+          ...raw.headers,
+          'x-request-id': requestId,
+          ...closing(),
+        };
+        if (typeof content === 'string' || content instanceof Uint8Array) {
+          const length = typeof content === 'string' ? Buffer.byteLength(content) : content.byteLength;
+          if (length > 0) headers['content-length'] = String(length);
+          res.writeHead(raw.status, headers);
           res.end(content);
           return;
         }
@@ -222,10 +241,12 @@ export function createApiHandler(app: App, routes: readonly Route[], options: Ap
       },
       (error: unknown) => {
         const apiError = toApiError(error);
-        if (!(error instanceof ApiError) && apiError.status >= 500)
+        // An overload is no bug: its request's log line (status 503) says enough, without a stack.
+        if (!(error instanceof ApiError) && apiError.status >= 500 && apiError.status !== 503)
           app.log.log('error', 'http.error', { requestId, ...errorFields(error) });
         const headers: Record<string, string> = { 'x-request-id': requestId, ...closing() };
         if (apiError.status === 401) headers['www-authenticate'] = 'Bearer';
+        if (apiError.status === 503) headers['retry-after'] = String(retryAfterS());
         if (apiError.status === 405) {
           const allowed = (apiError.details as { allowed?: string[] } | undefined)?.allowed ?? [];
           headers.allow = allowed.join(', ');
@@ -262,10 +283,23 @@ export function createApiHandler(app: App, routes: readonly Route[], options: Ap
   };
 }
 
+/**
+ * Seconds a client should wait before asking again after a 503: 2 to 6, at random, so clients
+ * turned away together do not all come back together.
+ */
+const retryAfterS = (): number => 2 + randomInt(5);
+
 function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
   if (error instanceof DatabaseError && error.constraint === 'unique')
     return new ApiError(409, 'conflict', 'that already exists', 'choose another name or email');
+  if (error instanceof DatabaseError && error.isUnavailable)
+    return new ApiError(
+      503,
+      'unavailable',
+      'the server cannot reach its database right now (it is busy or down)',
+      'try again after the seconds Retry-After gives',
+    );
   return new ApiError(
     500,
     'internal',

@@ -7,7 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import { effectivePermissions } from '../roles.js';
 import { isSecretOf } from '../secrets.js';
 import { tokenBySecret, touchToken } from '../store/admins.js';
-import { deviceByCredential, deviceStanding, touchDevice } from '../store/devices.js';
+import { isTouchDue } from '../store/devices.js';
 import { ApiError } from './api-error.js';
 import type { App, Auth, DeviceAuth } from './route.js';
 
@@ -59,11 +59,11 @@ export async function authenticateDevice(app: App, req: IncomingMessage): Promis
   if (secret === undefined)
     throw new ApiError(401, 'unauthenticated', 'this endpoint needs a device credential', DEVICE_HINT);
   if (!isSecretOf('device', secret)) throw invalidDevice('is not one this server issues');
-  const found = await deviceByCredential(app.db, secret);
+  const found = await app.deviceData.byCredential(secret);
   if (!found) throw invalidDevice('is not valid (unknown, or its user was removed)');
   const refusal = deviceRefusal(found.device.revokedAt, found.user.active);
   if (refusal !== undefined) throw invalidDevice(refusal);
-  await touchDevice(app.db, found.device, app.now());
+  if (isTouchDue(found.device, app.now())) await app.deviceData.touch(found.device.id);
   return { org: found.org, user: found.user, device: found.device };
 }
 
@@ -72,8 +72,8 @@ export async function authenticateDevice(app: App, req: IncomingMessage): Promis
  * authenticateDevice refuses once the device is revoked or its user deactivated or removed: a
  * long poll woken by such a change ends there, rather than wait on or get a fresh bundle.
  */
-export async function currentDeviceGroups(app: App, auth: DeviceAuth): Promise<string[]> {
-  const standing = await deviceStanding(app.db, auth.device.id);
+export async function currentDeviceGroups(app: App, auth: DeviceAuth): Promise<readonly string[]> {
+  const standing = await app.deviceData.standing(auth.device.id);
   if (!standing) throw invalidDevice('is not valid (unknown, or its user was removed)');
   const refusal = deviceRefusal(standing.revokedAt, standing.isUserActive);
   if (refusal !== undefined) throw invalidDevice(refusal);

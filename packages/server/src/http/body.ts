@@ -28,22 +28,44 @@ function tooLarge(limit: number): ApiError {
 }
 
 /** The raw body, or an ApiError (413) once it passes `limit` bytes. */
-export async function readBody(
+export function readBody(
   req: IncomingMessage,
   limit: number,
   refusal: (limit: number) => ApiError = tooLarge,
 ): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? '0');
-  if (declared > limit) throw refusal(limit);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buf = chunk as Buffer;
-    size += buf.length;
-    if (size > limit) throw refusal(limit);
-    chunks.push(buf);
-  }
-  return Buffer.concat(chunks);
+  if (declared > limit) return Promise.reject(refusal(limit));
+  // Events, not `for await`: an async iterator per request costs thousands of allocations a
+  // second when a fleet reports at once.
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const settle = (error: Error | undefined): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', settle);
+      req.off('close', onClose);
+      if (error === undefined) resolve(Buffer.concat(chunks, size));
+      else reject(error);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size <= limit) {
+        chunks.push(chunk);
+        return;
+      }
+      // What is left is dropped as it comes, and the answer closes the connection.
+      settle(refusal(limit));
+    };
+    const onEnd = (): void => settle(undefined);
+    const onClose = (): void => {
+      if (!req.complete) settle(new Error('the client closed the connection before its body ended'));
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', settle);
+    req.on('close', onClose);
+  });
 }
 
 /** A body that is not JSON: its media type and its limits, before and after inflating. */

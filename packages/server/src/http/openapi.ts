@@ -18,6 +18,7 @@ const ERROR_TEXT: Readonly<Record<number, string>> = {
   415: 'The body is not of the media type the endpoint takes (JSON unless it says otherwise).',
   422: 'A policy revision is invalid, or its tests fail.',
   500: 'The server failed; the error names a request id to look up in its log.',
+  503: 'The server is overloaded (its database connections are all busy, or the database is unreachable): try again after the seconds the Retry-After header gives.',
 };
 
 type JsonObject = Record<string, unknown>;
@@ -52,6 +53,7 @@ function errorStatuses(route: Route): number[] {
   if (route.access !== 'public' && route.access !== 'device') out.add(403);
   if (route.params.length > 0) out.add(404);
   out.add(500);
+  out.add(503);
   return [...out].sort((a, b) => a - b);
 }
 
@@ -127,6 +129,9 @@ export function openApiDocument(
       const special = route.errorBodies?.[status];
       responses[String(status)] = {
         description: special?.description ?? ERROR_TEXT[status] ?? 'An error.',
+        ...(status === 503
+          ? { headers: { 'Retry-After': { description: 'Seconds to wait.', schema: { type: 'integer' } } } }
+          : {}),
         content: {
           'application/json': {
             schema: special ? ref(special.schema, `${cap(route.operationId)}${status}`) : errorSchema,

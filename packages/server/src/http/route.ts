@@ -8,6 +8,7 @@ import type { z } from 'zod';
 import type { ChangeFeed } from '../bundle-changes.js';
 import type { BundleIssuer } from '../bundles.js';
 import type { Database } from '../db/database.js';
+import type { DeviceQueries } from '../device-queries.js';
 import type { Logger } from '../log.js';
 import type { Permission } from '../roles.js';
 import type { SigningKeys } from '../signing-keys.js';
@@ -64,6 +65,8 @@ export interface App {
   readonly bundles: BundleIssuer;
   readonly changes: ChangeFeed;
   readonly devices: DeviceSettings;
+  /** What devices' calls read and write, batched across devices. */
+  readonly deviceData: DeviceQueries;
 }
 
 export type Access = Permission | 'public' | 'device';
@@ -85,13 +88,14 @@ export interface RequestContext<P, Q, B, A extends Access> {
 /**
  * An answer that is not the route's JSON: another content type, another status (304), headers.
  * Routes that return one say so in `raw`, for the OpenAPI document. A body given as an iterable
- * is streamed, chunk by chunk as the client takes them (an export of every event).
+ * is streamed, chunk by chunk as the client takes them (an export of every event). Bytes are sent
+ * as they are, never copied: one bundle's bytes go to thousands of devices at once.
  */
 export class RawReply {
   constructor(
     readonly status: number,
     readonly headers: Readonly<Record<string, string>>,
-    readonly body: string | AsyncIterable<string> = '',
+    readonly body: string | Uint8Array | AsyncIterable<string> = '',
   ) {}
 }
 

@@ -15,11 +15,16 @@ interface Compiled {
 }
 
 export class Router {
-  private readonly compiled: Compiled[];
+  /**
+   * The routes by their number of segments, those with more literal segments first (route table
+   * order among equals): a request is matched against the few of its length, allocating nothing
+   * for those that do not match.
+   */
+  private readonly bySize = new Map<number, Compiled[]>();
 
   constructor(routes: readonly Route[]) {
     const seen = new Set<string>();
-    this.compiled = routes.map((route) => {
+    const compiled = routes.map((route) => {
       const key = `${route.method} ${route.path.replace(/\{[^}]+\}/g, '{}')}`;
       if (seen.has(key)) throw new Error(`two routes for ${key}`);
       seen.add(key);
@@ -31,17 +36,20 @@ export class Router {
           .map((s) => (/^\{[A-Za-z]+\}$/.test(s) ? { param: s.slice(1, -1) } : { literal: s })),
       };
     });
+    // Literal segments win over parameters: /policies/{policy} never shadows a literal sibling.
+    for (const c of [...compiled].sort((a, b) => literalCount(b) - literalCount(a))) {
+      const group = this.bySize.get(c.segments.length) ?? [];
+      group.push(c);
+      this.bySize.set(c.segments.length, group);
+    }
   }
 
   match(method: string, path: string): Match {
     const parts = path.split('/').slice(1);
     const allowed: Method[] = [];
-    // Literal segments win over parameters: /policies/{policy} never shadows a literal sibling.
-    const candidates = this.compiled
-      .map((c) => ({ c, params: matchSegments(c.segments, parts) }))
-      .filter((x): x is { c: Compiled; params: Record<string, string> } => x.params !== undefined)
-      .sort((a, b) => literalCount(b.c) - literalCount(a.c));
-    for (const { c, params } of candidates) {
+    for (const c of this.bySize.get(parts.length) ?? []) {
+      const params = matchSegments(c.segments, parts);
+      if (params === undefined) continue;
       if (c.route.method === method) return { kind: 'route', route: c.route, params };
       allowed.push(c.route.method);
     }

@@ -1,6 +1,7 @@
 // Devices' hash chains as the server keeps them: where each chain stands (audit_chains, under
 // `device:<device id>:<chain id>`, so a device can never extend or collide with another device's
-// chain), and a device's batch stored against them in one transaction: all of it, or none.
+// chain), and a device's batch stored against them: all of it, or none (in a transaction of its
+// own, or under a savepoint in one it shares with other devices' batches that came at once).
 //
 // Each event, in order: the next seq of its chain must link to the chain's last hash; a seq
 // already stored must be the very event stored (a resend, skipped); a seq beyond the next is a
@@ -8,9 +9,10 @@
 
 import type { Database, Queryable } from '../db/database.js';
 import { DIALECTS } from '../db/dialect.js';
-import type { ReceivedEvent } from '../device-batch.js';
+import { MAX_BATCH_EVENTS, type ReceivedEvent } from '../device-batch.js';
 import { GENESIS_HASH } from '@perimeter/audit';
 import { insertRows, storedRows, type EventRow } from './events.js';
+import { marks, slices } from './lists.js';
 
 /** Who sent a batch, from its credential: what the stored rows say, whatever the events claim. */
 export interface BatchOwner {
@@ -53,13 +55,6 @@ class Stop extends Error {
   }
 }
 
-/** How many keys one statement names at most. */
-const CHUNK = 500;
-
-function* chunks<T>(items: readonly T[]): Generator<T[]> {
-  for (let at = 0; at < items.length; at += CHUNK) yield items.slice(at, at + CHUNK);
-}
-
 /**
  * The batch's chains' heads, locked until the transaction ends (on PostgreSQL; SQLite's write lock
  * already serialises). A chain new to the server gets its head first, with INSERT … ON CONFLICT DO
@@ -72,17 +67,17 @@ async function lockHeads(
   keys: readonly string[],
 ): Promise<Map<string, { next: number; last: string }>> {
   const sorted = [...keys].sort();
-  for (const part of chunks(sorted))
+  for (const part of slices(sorted))
     await tx.run(
       `INSERT INTO audit_chains (org_id, chain_id, next_seq, last_hash)
-       VALUES ${part.map(() => '(?, ?, 0, ?)').join(', ')} ON CONFLICT DO NOTHING`,
+       VALUES ${marks(part, '(?, ?, 0, ?)')} ON CONFLICT DO NOTHING`,
       part.flatMap((key) => [orgId, key, GENESIS_HASH]),
     );
   const heads = new Map<string, { next: number; last: string }>();
-  for (const part of chunks(sorted)) {
+  for (const part of slices(sorted)) {
     const rows = await tx.all<{ chain_id: string; next_seq: number; last_hash: string }>(
       `SELECT chain_id, next_seq, last_hash FROM audit_chains
-       WHERE org_id = ? AND chain_id IN (${part.map(() => '?').join(', ')})
+       WHERE org_id = ? AND chain_id IN (${marks(part)})
        ORDER BY chain_id${DIALECTS[tx.dialect].forUpdate}`,
       [orgId, ...part],
     );
@@ -94,6 +89,17 @@ async function lockHeads(
 const hashInBody = (body: string): unknown =>
   (JSON.parse(body) as { integrity?: { hash?: unknown } }).integrity?.hash;
 
+/** A chain of a batch while it is checked: where it stood, and where this batch has taken it. */
+interface ChainState {
+  readonly key: string;
+  /** The next seq as stored before this batch. */
+  readonly storedNext: number;
+  next: number;
+  last: string;
+  /** This batch's new events, from storedNext on: a resend within the batch is checked against them. */
+  readonly accepted: { readonly id: string; readonly hash: string }[];
+}
+
 async function storeIn(
   tx: Queryable,
   owner: BatchOwner,
@@ -101,20 +107,26 @@ async function storeIn(
   now: number,
 ): Promise<BatchOutcome> {
   const names = [...new Set(batch.map((e) => e.chainId))];
-  const keyOf = (name: string): string => deviceChainId(owner.deviceId, name);
-  const committed = await lockHeads(tx, owner.orgId, names.map(keyOf));
-  const headOf = (heads: Map<string, { next: number; last: string }>, name: string) => {
-    const head = heads.get(keyOf(name));
-    if (!head) throw new Error(`the head of chain ${keyOf(name)} was not made`);
-    return head;
-  };
-  const reported = (heads: Map<string, { next: number; last: string }>): ChainHead[] =>
-    names.map((name) => ({ chain_id: name, next_seq: headOf(heads, name).next }));
+  const stored = await lockHeads(
+    tx,
+    owner.orgId,
+    names.map((name) => deviceChainId(owner.deviceId, name)),
+  );
+  // One state per chain, found by the name the events carry: no key is built per event.
+  const chains = new Map<string, ChainState>();
+  for (const name of names) {
+    const key = deviceChainId(owner.deviceId, name);
+    const head = stored.get(key);
+    if (!head) throw new Error(`the head of chain ${key} was not made`);
+    chains.set(name, { key, storedNext: head.next, next: head.next, last: head.last, accepted: [] });
+  }
+  const stateOf = (name: string): ChainState => chains.get(name) as ChainState;
+  const reported = (which: 'storedNext' | 'next'): ChainHead[] =>
+    names.map((name) => ({ chain_id: name, next_seq: stateOf(name)[which] }));
 
-  const heads = new Map([...committed].map(([k, h]) => [k, { ...h }]));
-  /** Events new in this batch, by chain and seq, so a resend within the batch is recognised. */
-  const accepted = new Map<string, { id: string; hash: string }>();
-  const fresh: { name: string; row: EventRow }[] = [];
+  const rows: EventRow[] = [];
+  /** The chain name of each row. */
+  const rowChains: string[] = [];
   const resends: {
     name: string;
     key: string;
@@ -139,11 +151,10 @@ async function storeIn(
       break;
     }
     const event = e.check;
-    const key = keyOf(e.chainId);
-    const head = headOf(heads, e.chainId);
+    const chain = stateOf(e.chainId);
     const { hash, time } = event;
-    if (e.seq === head.next) {
-      if (event.prevHash !== head.last) {
+    if (e.seq === chain.next) {
+      if (event.prevHash !== chain.last) {
         stop = refusal(
           e,
           e.seq === 0
@@ -152,32 +163,31 @@ async function storeIn(
         );
         break;
       }
-      fresh.push({
-        name: e.chainId,
-        row: {
-          id: event.id,
-          orgId: owner.orgId,
-          time,
-          receivedAt: now,
-          category: event.category,
-          type: event.type,
-          userId: owner.userId,
-          deviceId: owner.deviceId,
-          sessionId: event.sessionId ?? e.chainId,
-          surface: event.surface ?? null,
-          decision: event.decision ?? null,
-          chainId: key,
-          seq: e.seq,
-          body: e.text,
-        },
+      rows.push({
+        id: event.id,
+        orgId: owner.orgId,
+        time,
+        receivedAt: now,
+        category: event.category,
+        type: event.type,
+        userId: owner.userId,
+        deviceId: owner.deviceId,
+        sessionId: event.sessionId ?? e.chainId,
+        surface: event.surface ?? null,
+        decision: event.decision ?? null,
+        chainId: chain.key,
+        seq: e.seq,
+        body: e.text,
       });
-      accepted.set(`${key}#${e.seq}`, { id: event.id, hash });
-      head.next += 1;
-      head.last = hash;
-    } else if (e.seq < head.next) {
-      const earlier = accepted.get(`${key}#${e.seq}`);
-      if (earlier === undefined) resends.push({ name: e.chainId, key, id: event.id, time, hash, seq: e.seq });
-      else if (earlier.id === event.id && earlier.hash === hash) duplicates += 1;
+      rowChains.push(e.chainId);
+      chain.accepted.push({ id: event.id, hash });
+      chain.next += 1;
+      chain.last = hash;
+    } else if (e.seq < chain.next) {
+      const earlier = chain.accepted[e.seq - chain.storedNext];
+      if (e.seq < chain.storedNext)
+        resends.push({ name: e.chainId, key: chain.key, id: event.id, time, hash, seq: e.seq });
+      else if (earlier?.id === event.id && earlier.hash === hash) duplicates += 1;
       else {
         stop = refusal(e, `it is a second, different event at seq ${e.seq}`);
         break;
@@ -187,8 +197,8 @@ async function storeIn(
         kind: 'gap',
         chainId: e.chainId,
         seq: e.seq,
-        expected: head.next,
-        chains: reported(committed),
+        expected: chain.next,
+        chains: reported('storedNext'),
       };
       break;
     }
@@ -197,9 +207,9 @@ async function storeIn(
   // A resend must be the very event stored at its place: one query for all of them. (Each came
   // before the first problem, if any: a refused resend is the earlier problem.)
   if (resends.length > 0) {
-    const stored = new Map((await storedRows(tx, resends)).map((s) => [`${s.time}:${s.id}`, s] as const));
+    const found = new Map((await storedRows(tx, resends)).map((s) => [`${s.time}:${s.id}`, s] as const));
     for (const r of resends) {
-      const s = stored.get(`${r.time}:${r.id}`);
+      const s = found.get(`${r.time}:${r.id}`);
       if (
         s &&
         s.orgId === owner.orgId &&
@@ -221,45 +231,184 @@ async function storeIn(
   }
   if (stop) throw new Stop(stop);
 
-  const rows = fresh.map((f) => f.row);
   if ((await insertRows(tx, rows)) < rows.length) {
     // An (id, time) already stored elsewhere, or twice in this batch: the event it skipped is refused.
     const found = new Set(
       (await storedRows(tx, rows)).map((s) => `${s.time}:${s.id}:${s.orgId}:${s.chainId}:${s.seq}`),
     );
-    const lost = fresh.find(
-      (f) => !found.has(`${f.row.time}:${f.row.id}:${owner.orgId}:${f.row.chainId}:${f.row.seq}`),
-    );
+    const lost = rows.findIndex((r) => !found.has(`${r.time}:${r.id}:${owner.orgId}:${r.chainId}:${r.seq}`));
     throw new Stop({
       kind: 'refused',
-      chainId: lost?.name ?? names[0] ?? '',
-      seq: lost?.row.seq ?? 0,
+      chainId: rowChains[lost] ?? names[0] ?? '',
+      seq: rows[lost]?.seq ?? 0,
       why: 'its event id is the id of another stored event',
     });
   }
-  for (const [key, head] of heads)
-    if (head.next !== committed.get(key)?.next)
+  for (const chain of chains.values())
+    if (chain.next !== chain.storedNext)
       await tx.run('UPDATE audit_chains SET next_seq = ?, last_hash = ? WHERE org_id = ? AND chain_id = ?', [
-        head.next,
-        head.last,
+        chain.next,
+        chain.last,
         owner.orgId,
-        key,
+        chain.key,
       ]);
-  return { kind: 'stored', stored: rows.length, duplicates, chains: reported(heads) };
+  return { kind: 'stored', stored: rows.length, duplicates, chains: reported('next') };
 }
 
-/** Stores a device's batch against its chains, all or nothing; says what became of it. */
-export async function storeDeviceBatch(
-  db: Database,
-  owner: BatchOwner,
-  batch: readonly ReceivedEvent[],
-  now: number,
-): Promise<BatchOutcome> {
-  if (batch.length === 0) return { kind: 'stored', stored: 0, duplicates: 0, chains: [] };
+/** A device's batch as the ingest route hands it over: who sent it, its events, when it came. */
+export interface DeviceBatch {
+  readonly owner: BatchOwner;
+  readonly events: readonly ReceivedEvent[];
+  readonly now: number;
+}
+
+/** One batch in a transaction of its own: all of it, or none. */
+async function storeAlone(db: Database, batch: DeviceBatch): Promise<BatchOutcome> {
   try {
-    return await db.transaction((tx) => storeIn(tx, owner, batch, now));
+    return await db.transaction((tx) => storeIn(tx, batch.owner, batch.events, batch.now));
   } catch (e) {
     if (e instanceof Stop) return e.outcome;
     throw e;
   }
+}
+
+/** What became of one batch of a group: its outcome, or the error that undid it alone. */
+export type Settled = { readonly outcome: BatchOutcome } | { readonly error: unknown };
+
+/**
+ * Several batches in one transaction, one after another as if each had its own: each under a
+ * savepoint, so a batch that is refused, has a gap or fails is undone alone and the others go on.
+ * What each came to holds once the transaction has committed (and its WAL is synced), which is
+ * when this resolves; a failure of the transaction itself (BEGIN, COMMIT, the sync) rejects it.
+ */
+export async function storeTogether(db: Database, batches: readonly DeviceBatch[]): Promise<Settled[]> {
+  return db.transaction(async (tx) => {
+    const settled: Settled[] = [];
+    for (const b of batches) {
+      await tx.run('SAVEPOINT device_batch');
+      try {
+        settled.push({ outcome: await storeIn(tx, b.owner, b.events, b.now) });
+      } catch (e) {
+        await tx.run('ROLLBACK TO SAVEPOINT device_batch');
+        settled.push(e instanceof Stop ? { outcome: e.outcome } : { error: e });
+      }
+      await tx.run('RELEASE SAVEPOINT device_batch');
+    }
+    return settled;
+  });
+}
+
+/**
+ * How batches that come at the same time share transactions on SQLite. It has one writer, and each
+ * commit there writes the pages the transaction changed to the WAL, then waits for its fsync (a
+ * page that several batches changed is written once, and one fsync serves them all). Its
+ * statements are synchronous, so a transaction runs from start to COMMIT without letting this
+ * thread read another request: batches that became ready meanwhile, or in the same turn of the
+ * event loop, are stored together in the next one, up to MAX_BATCH_EVENTS. Two transactions at most:
+ * one waiting for its fsync while the next is stored (measured, 500,000 events at load 2: about
+ * 20,600 events/s against 16,900 with one, and no better with four). Nothing waits for company on
+ * a timer: a group starts at the end of the turn in which its first batch came (setImmediate),
+ * after the requests that turn brought have had their say. PostgreSQL stores each batch in its
+ * own transaction, side by side, as many as come (storeDeviceBatch): its row locks let them, and
+ * it syncs commits that come together at once itself.
+ */
+const MAX_IN_FLIGHT = 2;
+
+interface Waiting {
+  readonly batch: DeviceBatch;
+  readonly resolve: (outcome: BatchOutcome) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** The batches waiting for a database, and its transactions under way. */
+class BatchGroups {
+  private readonly waiting: Waiting[] = [];
+  private inFlight = 0;
+  private isScheduled = false;
+
+  constructor(private readonly db: Database) {}
+
+  store(batch: DeviceBatch): Promise<BatchOutcome> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ batch, resolve, reject });
+      this.next();
+    });
+  }
+
+  /** Starts what may start: at once, or at the end of this turn of the event loop. */
+  private next(): void {
+    if (this.isScheduled || this.inFlight >= MAX_IN_FLIGHT || this.waiting.length === 0) return;
+    this.isScheduled = true;
+    setImmediate(() => {
+      this.isScheduled = false;
+      this.startGroups();
+    });
+  }
+
+  private startGroups(): void {
+    while (this.inFlight < MAX_IN_FLIGHT && this.waiting.length > 0) {
+      const group = this.takeGroup();
+      this.inFlight += 1;
+      void this.storeGroup(group).finally(() => {
+        this.inFlight -= 1;
+        this.next();
+      });
+    }
+  }
+
+  /** The batches that waited longest: at least one, then as many as fit in MAX_BATCH_EVENTS. */
+  private takeGroup(): Waiting[] {
+    let events = this.waiting[0]?.batch.events.length ?? 0;
+    let n = 1;
+    for (; n < this.waiting.length; n++) {
+      events += this.waiting[n]?.batch.events.length ?? 0;
+      if (events > MAX_BATCH_EVENTS) break;
+    }
+    return this.waiting.splice(0, n);
+  }
+
+  /** Stores a group; each request is answered after the commit that made its batch durable. */
+  private async storeGroup(group: readonly Waiting[]): Promise<void> {
+    const [only] = group;
+    if (only !== undefined && group.length === 1) {
+      await storeAlone(this.db, only.batch).then(only.resolve, only.reject);
+      return;
+    }
+    let settled: Settled[];
+    try {
+      settled = await storeTogether(
+        this.db,
+        group.map((w) => w.batch),
+      );
+    } catch (e) {
+      // The transaction failed (BEGIN, COMMIT, the WAL's sync): no batch of it is known to be
+      // stored, and none is stored again here (after a failed sync, a resend would look stored).
+      for (const w of group) w.reject(e);
+      return;
+    }
+    group.forEach((w, i) => {
+      const one = settled[i];
+      if (one === undefined) w.reject(new Error('a batch of a group got no outcome'));
+      else if ('error' in one) w.reject(one.error);
+      else w.resolve(one.outcome);
+    });
+  }
+}
+
+const groupsOf = new WeakMap<Database, BatchGroups>();
+
+/**
+ * Stores a device's batch against its chains, all or nothing; says what became of it once the
+ * transaction that holds it has committed (on SQLite perhaps shared with other devices' batches:
+ * BatchGroups).
+ */
+export async function storeDeviceBatch(db: Database, batch: DeviceBatch): Promise<BatchOutcome> {
+  if (batch.events.length === 0) return { kind: 'stored', stored: 0, duplicates: 0, chains: [] };
+  if (db.dialect !== 'sqlite') return storeAlone(db, batch);
+  let groups = groupsOf.get(db);
+  if (groups === undefined) {
+    groups = new BatchGroups(db);
+    groupsOf.set(db, groups);
+  }
+  return groups.store(batch);
 }

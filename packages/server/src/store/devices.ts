@@ -11,6 +11,7 @@ import { newId } from '../ids.js';
 import { hashSecret, newSecret } from '../secrets.js';
 import type { User } from './directory.js';
 import { JOINED_ORG_COLUMNS, joinedOrg, type JoinedOrgRow, type Org } from './orgs.js';
+import { marks, padded, slices } from './lists.js';
 
 // ---------------------------------------------------------------------------------------------
 // Invitations
@@ -342,87 +343,118 @@ export async function issueCredential(q: Queryable, deviceId: string): Promise<s
   return changed === 1 ? secret : undefined;
 }
 
-/** The device a credential stands for, with its user and organisation, if the credential is known. */
-export async function deviceByCredential(
-  q: Queryable,
-  secret: string,
-): Promise<{ device: Device; user: User; org: Org } | undefined> {
-  const row = await q.get<
-    DeviceRow &
-      JoinedOrgRow & {
-        u_email: string;
-        u_name: string;
-        u_external_id: string | null;
-        u_active: number;
-        u_created_at: number;
-        u_updated_at: number;
-      }
-  >(
-    `SELECT ${DEVICE_COLUMNS.split(', ')
-      .map((c) => `d.${c}`)
-      .join(', ')}, u.email AS u_email, u.name AS u_name, u.external_id AS u_external_id,
+/** A device as its credential finds it: the device, its user and organisation. */
+export interface CredentialHolder {
+  readonly device: Device;
+  readonly user: User;
+  readonly org: Org;
+}
+
+type CredentialRow = DeviceRow &
+  JoinedOrgRow & {
+    u_email: string;
+    u_name: string;
+    u_external_id: string | null;
+    u_active: number;
+    u_created_at: number;
+    u_updated_at: number;
+  };
+
+const CREDENTIAL_SELECT = `SELECT ${DEVICE_COLUMNS.split(', ')
+  .map((c) => `d.${c}`)
+  .join(', ')}, u.email AS u_email, u.name AS u_name, u.external_id AS u_external_id,
        u.active AS u_active, u.created_at AS u_created_at, u.updated_at AS u_updated_at, ${JOINED_ORG_COLUMNS}
      FROM devices d JOIN users u ON u.id = d.user_id AND u.org_id = d.org_id
-     JOIN orgs o ON o.id = d.org_id
-     WHERE d.credential_hash = ?`,
-    [hashSecret(secret)],
-  );
-  if (!row) return undefined;
-  return {
-    device: toDevice(row),
-    user: {
-      id: row.user_id,
-      orgId: row.org_id,
-      email: row.u_email,
-      name: row.u_name,
-      externalId: row.u_external_id,
-      active: row.u_active !== 0,
-      createdAt: row.u_created_at,
-      updatedAt: row.u_updated_at,
-    },
-    org: joinedOrg(row),
-  };
+     JOIN orgs o ON o.id = d.org_id`;
+
+const toHolder = (row: CredentialRow): CredentialHolder => ({
+  device: toDevice(row),
+  user: {
+    id: row.user_id,
+    orgId: row.org_id,
+    email: row.u_email,
+    name: row.u_name,
+    externalId: row.u_external_id,
+    active: row.u_active !== 0,
+    createdAt: row.u_created_at,
+    updatedAt: row.u_updated_at,
+  },
+  org: joinedOrg(row),
+});
+
+/**
+ * The devices these credentials stand for (by their SHA-256, as hashSecret gives it), with their
+ * users and organisations: one entry per credential known.
+ */
+export async function devicesByCredentialHash(
+  q: Queryable,
+  hashes: readonly string[],
+): Promise<Map<string, CredentialHolder>> {
+  const found = new Map<string, CredentialHolder>();
+  for (const slice of slices(hashes)) {
+    const list = padded(slice);
+    const rows = await q.all<CredentialRow>(
+      `${CREDENTIAL_SELECT} WHERE d.credential_hash IN (${marks(list)})`,
+      list,
+    );
+    for (const row of rows) if (row.credential_hash !== null) found.set(row.credential_hash, toHolder(row));
+  }
+  return found;
+}
+
+/** Whether a device may still fetch its bundle, with its user's group names. */
+export interface DeviceStanding {
+  readonly revokedAt: number | null;
+  readonly isUserActive: boolean;
+  readonly groups: readonly string[];
 }
 
 /**
- * Whether a device may still fetch its bundle, with its user's group names, in one read (a long
- * poll reads it again after every wake-up). Undefined once the device or its user is gone.
+ * The standing of each of these devices (a long poll reads it again after every wake-up); a
+ * device that is gone, or whose user is, has none.
  */
-export async function deviceStanding(
+export async function deviceStandings(
   q: Queryable,
-  deviceId: string,
-): Promise<
-  { readonly revokedAt: number | null; readonly isUserActive: boolean; readonly groups: string[] } | undefined
-> {
-  const rows = await q.all<{ revoked_at: number | null; active: number; name: string | null }>(
-    `SELECT d.revoked_at, u.active, g.name FROM devices d
-     JOIN users u ON u.id = d.user_id AND u.org_id = d.org_id
-     LEFT JOIN group_members m ON m.user_id = u.id AND m.org_id = u.org_id
-     LEFT JOIN user_groups g ON g.id = m.group_id
-     WHERE d.id = ?`,
-    [deviceId],
-  );
-  const first = rows[0];
-  if (!first) return undefined;
-  return {
-    revokedAt: first.revoked_at,
-    isUserActive: first.active !== 0,
-    groups: rows.flatMap((r) => (r.name === null ? [] : [r.name])),
-  };
+  deviceIds: readonly string[],
+): Promise<Map<string, DeviceStanding>> {
+  const found = new Map<string, { revokedAt: number | null; isUserActive: boolean; groups: string[] }>();
+  for (const slice of slices(deviceIds)) {
+    const list = padded(slice);
+    const rows = await q.all<{ id: string; revoked_at: number | null; active: number; name: string | null }>(
+      `SELECT d.id, d.revoked_at, u.active, g.name FROM devices d
+       JOIN users u ON u.id = d.user_id AND u.org_id = d.org_id
+       LEFT JOIN group_members m ON m.user_id = u.id AND m.org_id = u.org_id
+       LEFT JOIN user_groups g ON g.id = m.group_id
+       WHERE d.id IN (${marks(list)})`,
+      list,
+    );
+    for (const row of rows) {
+      let standing = found.get(row.id);
+      if (standing === undefined) {
+        standing = { revokedAt: row.revoked_at, isUserActive: row.active !== 0, groups: [] };
+        found.set(row.id, standing);
+      }
+      if (row.name !== null) standing.groups.push(row.name);
+    }
+  }
+  return found;
 }
 
-/** Records that a device called, at most once a minute (the device as authentication read it says when). */
-export async function touchDevice(
-  q: Queryable,
-  device: Pick<Device, 'id' | 'lastSeenAt'>,
-  now: number,
-): Promise<void> {
-  if (device.lastSeenAt !== null && device.lastSeenAt >= now - 60_000) return;
-  await q.run(
-    'UPDATE devices SET last_seen_at = ? WHERE id = ? AND (last_seen_at IS NULL OR last_seen_at < ?)',
-    [now, device.id, now - 60_000],
-  );
+/** Records that these devices called, for those not seen in the last minute. */
+export async function touchDevices(q: Queryable, deviceIds: readonly string[], now: number): Promise<void> {
+  // In id order, as every batched update here: two transactions lock their rows in one order.
+  for (const slice of slices([...deviceIds].sort())) {
+    const list = padded(slice);
+    await q.run(
+      `UPDATE devices SET last_seen_at = ? WHERE id IN (${marks(list)}) AND (last_seen_at IS NULL OR last_seen_at < ?)`,
+      [now, ...list, now - 60_000],
+    );
+  }
 }
+
+/** Whether a device's last call was long enough ago to be recorded (at most once a minute). */
+export const isTouchDue = (device: Pick<Device, 'lastSeenAt'>, now: number): boolean =>
+  device.lastSeenAt === null || device.lastSeenAt < now - 60_000;
 
 export async function getDevice(q: Queryable, orgId: string, id: string): Promise<Device | undefined> {
   const row = await q.get<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE org_id = ? AND id = ?`, [
@@ -455,25 +487,37 @@ export async function revokeDevice(
 }
 
 /** What a device reports after it activated a bundle, or failed to. */
-export async function recordActivation(
+export type ActivationReport =
+  | { readonly revision: number; readonly issuedAt: number; readonly activatedAt: number }
+  | { readonly error: string };
+
+/**
+ * Stores devices' reports, each received at its `now`: a device's active revision, or its last
+ * error (an error leaves the active revision as it was). A device reporting twice keeps its later
+ * report. One statement for up to LIST_MAX reports; run it in a transaction to commit them once.
+ */
+export async function recordActivations(
   q: Queryable,
-  id: string,
-  report:
-    | { readonly revision: number; readonly issuedAt: number; readonly activatedAt: number }
-    | { readonly error: string },
-  now: number,
+  reports: readonly { readonly deviceId: string; readonly report: ActivationReport; readonly now: number }[],
 ): Promise<void> {
-  if ('error' in report)
-    await q.run('UPDATE devices SET activation_error = ?, reported_at = ?, last_seen_at = ? WHERE id = ?', [
-      report.error,
-      now,
-      now,
-      id,
-    ]);
-  else
+  const latest = new Map(reports.map((r) => [r.deviceId, r]));
+  const inOrder = [...latest.values()].sort((a, b) => (a.deviceId < b.deviceId ? -1 : 1));
+  for (const slice of slices(inOrder)) {
+    const rows = padded(slice);
+    const row = '(?, CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), ?, CAST(? AS BIGINT))';
     await q.run(
-      `UPDATE devices SET active_revision = ?, active_issued_at = ?, activated_at = ?, activation_error = NULL,
-         reported_at = ?, last_seen_at = ? WHERE id = ?`,
-      [report.revision, report.issuedAt, report.activatedAt, now, now, id],
+      `WITH v (id, revision, issued_at, activated_at, error, at) AS (VALUES ${marks(rows, row)})
+       UPDATE devices SET
+         active_revision = COALESCE(v.revision, devices.active_revision),
+         active_issued_at = COALESCE(v.issued_at, devices.active_issued_at),
+         activated_at = COALESCE(v.activated_at, devices.activated_at),
+         activation_error = v.error, reported_at = v.at, last_seen_at = v.at
+       FROM v WHERE devices.id = v.id`,
+      rows.flatMap(({ deviceId, report, now }) =>
+        'error' in report
+          ? [deviceId, null, null, null, report.error, now]
+          : [deviceId, report.revision, report.issuedAt, report.activatedAt, null, now],
+      ),
     );
+  }
 }

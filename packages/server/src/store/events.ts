@@ -8,6 +8,7 @@ import { AuditEvent, SCHEMA_VERSION, seal, uuid7, type AuditRecord } from '@peri
 import type { Queryable, SqlValue } from '../db/database.js';
 import { DIALECTS } from '../db/dialect.js';
 import { normaliseEmail } from './admins.js';
+import { marks, slices } from './lists.js';
 
 /** The id of an organisation's own chain: admin actions and the server's own facts. */
 export function adminChainId(orgId: string): string {
@@ -219,8 +220,7 @@ export async function storedRows(
   keys: readonly { readonly id: string; readonly time: number }[],
 ): Promise<StoredRow[]> {
   const out: StoredRow[] = [];
-  for (let at = 0; at < keys.length; at += 500) {
-    const part = keys.slice(at, at + 500);
+  for (const part of slices(keys)) {
     const times = part.map((p) => p.time);
     // The time range lets PostgreSQL read only the months the events are in.
     const rows = await q.all<{
@@ -232,7 +232,7 @@ export async function storedRows(
       body: string;
     }>(
       `SELECT id, time_ms, org_id, chain_id, seq, body FROM events
-       WHERE time_ms >= ? AND time_ms <= ? AND id IN (${part.map(() => '?').join(', ')})`,
+       WHERE time_ms >= ? AND time_ms <= ? AND id IN (${marks(part)})`,
       [Math.min(...times), Math.max(...times), ...part.map((p) => p.id)],
     );
     for (const r of rows)
@@ -276,7 +276,7 @@ function whereOf(orgId: string, f: EventFilter): { sql: string; params: SqlValue
   const anyOf = (column: string, values: readonly string[] | undefined): void => {
     if (values === undefined) return;
     if (values.length === 1) add(`${column} = ?`, values[0] ?? '');
-    else add(`${column} IN (${values.map(() => '?').join(', ')})`, ...values);
+    else add(`${column} IN (${marks(values)})`, ...values);
   };
   if (f.since !== undefined) add('time_ms >= ?', f.since);
   if (f.until !== undefined) add('time_ms < ?', f.until);
