@@ -3,7 +3,8 @@
 // gateway and listenHttp on 127.0.0.1, reports { type: 'ready', url, pid }, keeps the
 // gateway_ms / upstream_ms of every mcp.result event while recording is on, answers 'samples',
 // and exits on 'stop' or when the driver goes away. With `profileFile` in the config, V8's CPU
-// profiler runs from 'profile-start' to 'profile-stop' and the profile is written there.
+// profiler runs from 'profile-start' to 'profile-stop' and the profile is written there; with
+// `auditTo: 'memory'` the audit records go to an array instead of the spool (a reference only).
 
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -21,6 +22,7 @@ try {
   built = buildGateway({
     servers: config.servers ?? 1,
     dir: config.dir,
+    auditTo: config.auditTo ?? 'spool',
     onResult: (outcome) => {
       if (!recording || typeof outcome?.gateway_ms !== 'number') return;
       samples.gatewayMs.push(outcome.gateway_ms);

@@ -60,7 +60,7 @@ export const CONFIGS = [
     label: 'Perimeter, Streamable HTTP',
     transport: 'streamable-http',
     setup:
-      "Perimeter's `Gateway` with `listenHttp` on 127.0.0.1 in a child process of its own (bench/mcp/gateway-child.mjs, built as `perimeter mcp --listen` builds it but with its upstream unsandboxed), bearer token required, Host/Origin checks on, stateful sessions.",
+      "Perimeter's `Gateway` with `listenHttp` on 127.0.0.1 in a child process of its own (bench/mcp/gateway-child.mjs, built as `perimeter mcp --listen` builds it but with its upstream unsandboxed), bearer token required, Host/Origin checks on, stateful sessions. Its Streamable HTTP transport is its own, on node:http (src/http-session.ts): a call is answered as one `application/json` body unless the gateway sends something for it first (an elicitation), which makes that answer an event stream.",
   },
   {
     key: 'mcpProxy',
@@ -168,13 +168,13 @@ export async function openInProcess({ dir, servers = 1, pinFile, auditTo = 'spoo
   };
 }
 
-export async function openPerimeterHttp({ dir, profileFile }) {
+export async function openPerimeterHttp({ dir, profileFile, auditTo = 'spool' }) {
   const token = randomBytes(24).toString('base64url');
   const proc = spawnGroup(
     [
       process.execPath,
       join(HERE, 'gateway-child.mjs'),
-      JSON.stringify({ servers: 1, dir, token, ...(profileFile ? { profileFile } : {}) }),
+      JSON.stringify({ servers: 1, dir, token, auditTo, ...(profileFile ? { profileFile } : {}) }),
     ],
     { ipc: true, env: PEER_ENV },
   );

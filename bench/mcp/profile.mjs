@@ -9,6 +9,7 @@
 //   node bench/mcp/profile.mjs --mode http             # the same over HTTP, the child profiled
 //   node bench/mcp/profile.mjs --mode list --upstreams 10 --count 50
 //   node bench/mcp/profile.mjs --top 40 --audit memory    # audit records to an array, not the spool
+//   node bench/mcp/profile.mjs --mode http --audit memory
 //
 // The raw profile is written to tmp/mcp-profile/ (open it in Chrome DevTools or speedscope).
 
@@ -63,6 +64,40 @@ function times(profile) {
   return { self, inclusive };
 }
 
+// Components, by the URL of a frame: a sample is charged to the innermost frame that names one, so
+// the time of Node's own modules and of native code (a write, a hash) goes to the code that called
+// them. The first matching pattern wins.
+const COMPONENTS = [
+  ['audit (records, chain, spool)', /packages\/audit\//],
+  ['gateway: pins', /packages\/mcp\/dist\/src\/pins/],
+  ['gateway: secret scans', /packages\/mcp\/dist\/src\/secrets|packages\/detect\//],
+  ['gateway: policy', /packages\/policy\//],
+  ['gateway: HTTP transport', /packages\/mcp\/dist\/src\/http/],
+  ['gateway: upstream client', /packages\/mcp\/dist\/src\/upstream|sdk\/dist\/esm\/(client|shared\/stdio)/],
+  ['gateway: other', /packages\/mcp\//],
+  ['SDK: zod validation', /node_modules\/zod\//],
+  ['SDK: protocol and server', /sdk\/dist\/esm\//],
+  ['bench driver', /bench\//],
+];
+
+/** Time per component (µs), by the rule above; samples with no named frame are "Node only". */
+function byComponent(profile) {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const out = new Map();
+  for (let i = 0; i < profile.samples.length; i++) {
+    const dt = profile.timeDeltas[i + 1] ?? 0;
+    let id = profile.samples[i];
+    const leaf = byId.get(id).callFrame.functionName;
+    let name = /^\((idle|garbage collector|program)\)$/.test(leaf) ? leaf : undefined;
+    for (; name === undefined && id !== undefined; id = parent.get(id))
+      name = COMPONENTS.find(([, re]) => re.test(byId.get(id).callFrame.url))?.[0];
+    out.set(name ?? 'Node only', (out.get(name ?? 'Node only') ?? 0) + dt);
+  }
+  return out;
+}
+
 const dir = mkdtempSync(join(os.tmpdir(), 'perimeter-mcp-profile-'));
 const session = new Session();
 session.connect();
@@ -72,7 +107,7 @@ try {
   const file = join(OUT, `${MODE}-${UPSTREAMS}-${Date.now()}.cpuprofile`);
   peer =
     MODE === 'http'
-      ? await openPerimeterHttp({ dir, profileFile: file })
+      ? await openPerimeterHttp({ dir, profileFile: file, auditTo: AUDIT })
       : await openInProcess({ dir, servers: UPSTREAMS, auditTo: AUDIT });
   const { tools } = await peer.client.listTools();
   await timeCalls(peer, 300, performance.now() + LIMIT_MS);
@@ -104,9 +139,12 @@ try {
   console.log(`\nSelf time, µs per ${MODE} (of ${(total / n).toFixed(0)} µs sampled per ${MODE}):`);
   for (const [k, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, TOP))
     console.log(`${(us / n).toFixed(1).padStart(9)}  ${k}`);
+  console.log(`\nBy component, µs per ${MODE} (Node's modules and native code charged to their caller):`);
+  for (const [k, us] of [...byComponent(profile)].sort((a, b) => b[1] - a[1]))
+    console.log(`${(us / n).toFixed(1).padStart(9)}  ${k}`);
   console.log(`\nInclusive time of the gateway's steps, µs per ${MODE}:`);
   const steps =
-    /(callTool|handleRequest|handlePostRequest|writeSSEEvent|send|handle|readJson|listTools|refresh|pinProblem|scanValue|recordCall|recordResult|decide|record|append|seal|read|update|remember|approved|known|release|definitionHash|collisions|scanDefinition|findingsFor|_onrequest|_onresponse|safeParse|parse) /;
+    /(callTool|post|deliver|finish|readBody|messagesOf|send|handle|listTools|refresh|pinProblem|scanValue|recordCall|recordResult|decide|record|append|seal|read|update|remember|approved|known|release|definitionHash|collisions|scanDefinition|findingsFor|_onrequest|_onresponse|safeParse|parse) /;
   for (const [k, us] of [...inclusive]
     .filter(
       ([k]) =>

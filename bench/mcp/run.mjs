@@ -20,6 +20,7 @@ import {
   gitCommit,
   loadAverage,
   loadNote,
+  optionOf,
   packageVersion,
   thisMachine,
   writeDocsSection,
@@ -69,13 +70,9 @@ const LIMITS = QUICK
       coldRounds: 5,
       upstreams: [1, 3, 10],
     };
-const numberOption = (name) => {
-  const at = args.indexOf(name);
-  return at >= 0 ? Number(args[at + 1]) : undefined;
-};
-if (numberOption('--warmup') !== undefined) LIMITS.warmupCalls = numberOption('--warmup');
-if (numberOption('--calls') !== undefined) LIMITS.calls = numberOption('--calls');
-if (numberOption('--rounds') !== undefined) LIMITS.rounds = numberOption('--rounds');
+LIMITS.warmupCalls = Number(optionOf(args, '--warmup', LIMITS.warmupCalls));
+LIMITS.calls = Number(optionOf(args, '--calls', LIMITS.calls));
+LIMITS.rounds = Number(optionOf(args, '--rounds', LIMITS.rounds));
 /** The whole run stops starting new work after this long. */
 const RUN_BUDGET_MS = 240_000;
 

@@ -8,6 +8,22 @@ import { randomFillSync } from 'node:crypto';
 let lastMs = -1;
 const last = new Uint8Array(16);
 
+/** Random bytes drawn 4 KiB at a time: one call into the CSPRNG per 409 new milliseconds, not one each. */
+const pool = new Uint8Array(4096);
+let poolAt = pool.length;
+function randomInto(bytes: Uint8Array, from: number): void {
+  const n = bytes.length - from;
+  if (poolAt + n > pool.length) {
+    randomFillSync(pool);
+    poolAt = 0;
+  }
+  bytes.set(pool.subarray(poolAt, poolAt + n), from);
+  pool.fill(0, poolAt, poolAt + n); // a byte handed out is not kept
+  poolAt += n;
+}
+
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+
 /** Adds one to the 74 bits after the timestamp (rand_a and rand_b), around the version and variant. */
 function increment(bytes: Uint8Array): void {
   for (let i = 15; i >= 9; i--) {
@@ -29,7 +45,7 @@ export function uuid7(ms: number = Date.now()): string {
     bytes.set(last);
     increment(bytes);
   } else {
-    randomFillSync(bytes);
+    randomInto(bytes, 6);
     // The top random bit starts at 0, so a millisecond has room for 2^73 ids before it wraps.
     bytes[6] = ((bytes[6] ?? 0) & 0x07) | 0x70;
     bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
@@ -41,6 +57,10 @@ export function uuid7(ms: number = Date.now()): string {
     lastMs = ms;
   }
   last.set(bytes);
-  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  const h = (from: number, to: number): string => {
+    let out = '';
+    for (let i = from; i < to; i++) out += HEX[bytes[i] ?? 0];
+    return out;
+  };
+  return `${h(0, 4)}-${h(4, 6)}-${h(6, 8)}-${h(8, 10)}-${h(10, 16)}`;
 }

@@ -28,6 +28,7 @@ import {
   ReadResourceRequestSchema,
   type CallToolResult,
   type Prompt,
+  type RequestId,
   type Resource,
   type ResourceTemplate,
   type Tool,
@@ -66,20 +67,36 @@ export interface GatewayOptions {
 type Definition = Tool | Prompt | Resource | ResourceTemplate;
 
 /**
- * A tool or prompt (keyed by its exposed name), a resource (keyed by its URI) or a resource
- * template (keyed by its URI template) as the gateway knows it. `held` says why the gateway itself
- * hides it (policy aside).
+ * A tool or prompt (keyed by the exposed name the agent sees), a resource (keyed by its URI) or a
+ * resource template (keyed by its URI template) as the gateway knows it. `held` says why the
+ * gateway itself hides it (policy aside).
  */
 interface Entry {
   readonly server: string;
+  /** As the upstream listed it: what is pinned, decided on, scanned for poisoning, and called. */
   readonly definition: Definition;
+  /** As the agent sees it: the definition with its secrets redacted (the same object when it has none). */
+  readonly shown: Definition;
   readonly key: string;
   readonly held?: string;
+}
+
+/** A listed definition after the secret scan: what the agent may see of it, and why it is hidden if it is. */
+interface ListingScan {
+  readonly shown: Definition;
+  readonly hidden?: string;
+  /** The scan, when it found anything (a clean definition keeps no copy of itself). */
+  readonly found?: SecretScan;
 }
 
 interface Session {
   readonly server: Server;
   agent(): { name?: string; version?: string } | undefined;
+  /**
+   * The client request being served, when there is one: a question to the user (elicitation) is
+   * sent as part of it, so over Streamable HTTP it travels on that request's own answer.
+   */
+  readonly requestId?: RequestId;
 }
 
 const LIST_KINDS: readonly ListKind[] = ['tools', 'prompts', 'resources', 'templates'];
@@ -123,6 +140,19 @@ function shownKeys(index: ReadonlyMap<string, { readonly held?: string }>): stri
     .map(([key]) => key)
     .sort()
     .join('\n');
+}
+
+/** Resources by the URI the agent is shown, where it is not the one listed (a secret in it, redacted). */
+function byShownUri(entries: readonly Entry[]): Map<string, Entry[]> {
+  const out = new Map<string, Entry[]>();
+  for (const e of entries) {
+    const uri = (e.shown as Resource).uri;
+    if (uri === (e.definition as Resource).uri) continue;
+    const same = out.get(uri);
+    if (same) same.push(e);
+    else out.set(uri, [e]);
+  }
+  return out;
 }
 
 /** An error of the file system (a pin store on a full or read-only disk), as Node raises them. */
@@ -180,6 +210,8 @@ export class Gateway {
     resources: [],
     templates: [],
   };
+  /** Listed resources (clashing ones too) by the URI the agent was shown, where a secret in it was redacted. */
+  private shownUris = new Map<string, readonly Entry[]>();
   /** Each resource template's parsed form (or why it cannot be used), by definition object. */
   private readonly templates = new WeakMap<object, UriTemplate | UriTemplateError>();
   /**
@@ -210,6 +242,14 @@ export class Gateway {
   private generations = 0;
   /** What each kind of listing holds back for its name, already audited. */
   private readonly announced = new Map<ListKind, ReadonlySet<string>>();
+  /** The secret scan of each listed definition, by definition object (scanned once per object, as poisoning is). */
+  private readonly listingScans = new WeakMap<object, ListingScan>();
+  /**
+   * The secrets in listings already audited, per kind and server: one event per definition hash
+   * and finding, not one per listing. A server that is down keeps its set, so it is not audited
+   * again when it comes back with the same definitions.
+   */
+  private readonly secretsAnnounced = new Map<ListKind, Map<string, ReadonlySet<string>>>();
 
   constructor(private readonly options: GatewayOptions) {
     this.catalog = new Map(options.engine.mcpServers().map((e) => [e.server.id, e]));
@@ -299,16 +339,19 @@ export class Gateway {
     this.sessions.add(session);
     server.onclose = () => this.sessions.delete(session);
     server.setRequestHandler(ListToolsRequestSchema, () => this.listTools(session));
+    const serving = (requestId: RequestId): Session => ({ ...session, requestId });
     server.setRequestHandler(CallToolRequestSchema, (req, extra) =>
-      this.callTool(session, req.params.name, req.params.arguments, extra.signal),
+      this.callTool(serving(extra.requestId), req.params.name, req.params.arguments, extra.signal),
     );
     server.setRequestHandler(ListPromptsRequestSchema, () => this.listPrompts(session));
-    server.setRequestHandler(GetPromptRequestSchema, (req) =>
-      this.getPrompt(session, req.params.name, req.params.arguments),
+    server.setRequestHandler(GetPromptRequestSchema, (req, extra) =>
+      this.getPrompt(serving(extra.requestId), req.params.name, req.params.arguments),
     );
     server.setRequestHandler(ListResourcesRequestSchema, () => this.listResources(session));
     server.setRequestHandler(ListResourceTemplatesRequestSchema, () => this.listTemplates(session));
-    server.setRequestHandler(ReadResourceRequestSchema, (req) => this.readResource(session, req.params.uri));
+    server.setRequestHandler(ReadResourceRequestSchema, (req, extra) =>
+      this.readResource(serving(extra.requestId), req.params.uri),
+    );
     return server;
   }
 
@@ -316,7 +359,7 @@ export class Gateway {
 
   private async listTools(session: Session): Promise<{ tools: Tool[] }> {
     const shown = await this.list(session, 'tools');
-    return { tools: shown.map((e) => ({ ...(e.definition as Tool), name: e.key })) };
+    return { tools: shown.map((e) => ({ ...(e.shown as Tool), name: e.key })) };
   }
 
   private async callTool(
@@ -339,7 +382,7 @@ export class Gateway {
       args: args ?? {},
       ...(tool ? { annotations: hints(tool) } : {}),
     };
-    const audited = this.audited(request, entry !== undefined, scan);
+    const audited = this.audited(request, scan, tool);
     if (entry === undefined || tool === undefined || entry.held !== undefined) {
       this.recordCall(
         session,
@@ -390,7 +433,7 @@ export class Gateway {
 
   private async listPrompts(session: Session): Promise<{ prompts: Prompt[] }> {
     const shown = await this.list(session, 'prompts');
-    return { prompts: shown.map((e) => ({ ...(e.definition as Prompt), name: e.key })) };
+    return { prompts: shown.map((e) => ({ ...(e.shown as Prompt), name: e.key })) };
   }
 
   private async getPrompt(
@@ -407,8 +450,8 @@ export class Gateway {
     const shown = await this.list(session, 'resources');
     return {
       resources: shown.map((e) => ({
-        ...(e.definition as Resource),
-        name: exposedName(e.server, e.definition.name),
+        ...(e.shown as Resource),
+        name: exposedName(e.server, e.shown.name),
       })),
     };
   }
@@ -417,19 +460,23 @@ export class Gateway {
     const shown = await this.list(session, 'templates');
     return {
       resourceTemplates: shown.map((e) => ({
-        ...(e.definition as ResourceTemplate),
-        name: exposedName(e.server, e.definition.name),
+        ...(e.shown as ResourceTemplate),
+        name: exposedName(e.server, e.shown.name),
       })),
     };
   }
 
-  /** Reads a listed resource, or a URI that one resource template produces (decided on that template). */
+  /**
+   * Reads a listed resource, or a URI that one resource template produces (decided on that
+   * template). A listed resource is read by the URI its server listed: the agent may know it only
+   * with a secret redacted, and the server gets back only what it sent.
+   */
   private async readResource(
     session: Session,
     uri: string,
   ): Promise<Awaited<ReturnType<Upstream['readResource']>>> {
-    return this.fetchItem(session, 'resources', uri, { uri }, (u, _resource, sent) =>
-      u.readResource(String(sent.uri)),
+    return this.fetchItem(session, 'resources', uri, { uri }, (u, definition, sent) =>
+      u.readResource('uri' in definition ? definition.uri : String(sent.uri)),
     );
   }
 
@@ -493,7 +540,7 @@ export class Gateway {
       action: 'call',
       args,
     };
-    const audited = this.audited(request, found !== undefined, scan);
+    const audited = this.audited(request, scan, found?.definition);
     if (found === undefined || found.held !== undefined) {
       this.recordCall(
         session,
@@ -532,8 +579,9 @@ export class Gateway {
   }
 
   /**
-   * The prompt a name exposes, or the resource a URI names: a listed resource, else the one
-   * resource template that produces the URI. A URI that resources or templates of more than one
+   * The prompt a name exposes, or the resource a URI names: a listed resource (by the URI listed,
+   * or as the agent was shown it with a secret redacted), else the one resource template that
+   * produces the URI. A URI that resources or templates of more than one
    * server produce, or several templates of one server, is read through none of them (`unknown`
    * says why, for the audit): the gateway cannot tell which the agent means, nor decide on both.
    * Listings whose key clashed (held, and left out of the index) count among them.
@@ -550,7 +598,11 @@ export class Gateway {
     await this.current('templates');
     // Read after both are current: a refresh while waiting replaces the index and what clashed.
     const listed = this.index.resources.get(key);
-    const exact = [...(listed ? [listed] : []), ...this.clashing.resources.filter((e) => e.key === key)];
+    const exact = [
+      ...(listed ? [listed] : []),
+      ...this.clashing.resources.filter((e) => e.key === key),
+      ...(this.shownUris.get(key) ?? []),
+    ];
     const produced = [...this.index.templates.values(), ...this.clashing.templates].filter((e) => {
       const t = this.templateOf(e.definition);
       return !(t instanceof UriTemplateError) && t.matches(key);
@@ -722,14 +774,6 @@ export class Gateway {
     findings: readonly string[],
     action: 'block' | 'redact' | 'audit',
   ): void {
-    const done =
-      action === 'audit'
-        ? 'Seen (audit mode)'
-        : action === 'redact'
-          ? 'Redacted'
-          : direction === 'result'
-            ? 'Withheld'
-            : 'Refused';
     this.record(
       this.withAgent(
         session,
@@ -737,7 +781,7 @@ export class Gateway {
           'mcp.secret',
           this.options.context,
           'high',
-          `${done}: a secret in the ${direction} of ${request.server}/${request.tool} (${findings.join(', ')}).`,
+          `${secretDone(direction, action)}: a secret in the ${direction} of ${request.server}/${request.tool} (${findings.join(', ')}).`,
           { server: request.server, tool: request.tool, direction, action },
         ),
       ),
@@ -802,13 +846,20 @@ export class Gateway {
     ]);
     this.learnToolNames(tools ?? (listed as Map<string, Tool[]>));
     const unavailable = this.upstreams.filter((u) => !listed.has(u.id)).map((u) => u.id);
+    // A name is the one the agent sees (a secret in it redacted: then it breaks the client rule and
+    // is held). A URI or URI template stays as listed: what two servers list clashes, and shadows
+    // a template, whatever either shows; a read by the redacted URI finds it too (shownUris).
     const raw = [...listed].flatMap(([server, definitions]) =>
-      definitions.map((definition) => ({
-        server,
-        name: definition.name,
-        definition,
-        key: keyOf(kind, server, definition),
-      })),
+      definitions.map((definition) => {
+        const listing = this.listingScan(definition);
+        return {
+          server,
+          name: listing.shown.name,
+          definition,
+          listing,
+          key: keyOf(kind, server, BY_URI.has(kind) ? definition : listing.shown),
+        };
+      }),
     );
     const clashes = collisions(raw, (r) => r.key);
     const view = this.pinView();
@@ -817,18 +868,23 @@ export class Gateway {
     const notices = new Map<string, () => AuditRecord>();
     const entries: Entry[] = [];
     for (const r of raw) {
+      // Pinning goes first, on the definition as listed: a secret hides a definition, it does
+      // not stand in for its drift or poisoning, nor keep a first use from being pinned.
       const held =
         this.nameHold(kind, r.key, r, clashes.get(r.key), notices) ??
         (typeof view === 'string'
           ? `the pin store cannot be read (${view})`
-          : this.pinProblem(kind, r.server, r.definition, view, changes, alerts));
+          : this.pinProblem(kind, r.server, r.definition, view, changes, alerts)) ??
+        r.listing.hidden;
       entries.push({
         server: r.server,
         definition: r.definition,
+        shown: r.listing.shown,
         key: r.key,
         ...(held !== undefined ? { held } : {}),
       });
     }
+    this.auditListingSecrets(kind, raw, listed, alerts);
     // A pin store that cannot be written approves nothing: what this listing would have shown
     // rests on writes (a first-use pin) that did not happen.
     const unwritten = this.writePins(changes);
@@ -853,6 +909,7 @@ export class Gateway {
     this.pinsSeen.set(kind, typeof view === 'string' ? this.pinsVersion() : view.version);
     this.index[kind] = new Map(shown.filter((e) => !clashes.has(e.key)).map((e) => [e.key, e]));
     this.clashing[kind] = shown.filter((e) => clashes.has(e.key));
+    if (kind === 'resources') this.shownUris = byShownUri(shown);
     if (before !== undefined && shownKeys(this.index[kind]) !== before)
       this.notify(kind === 'templates' ? 'resources' : kind);
     return { entries: shown, unavailable };
@@ -872,22 +929,24 @@ export class Gateway {
   ): string | undefined {
     const what = kind === 'resources' ? 'URI' : kind === 'templates' ? 'URI template' : 'name';
     const template = kind === 'templates' ? this.templateOf(r.definition) : undefined;
-    // The key redacted where the reason is made: it travels to audit events (`held: …` of a call).
-    const reason = clash
-      ? `the ${what} ${this.redactedText(key)} is produced by ${clash.map((c) => `${c.server}/${c.name}`).join(' and ')}; rename one server id`
+    const problem = clash
+      ? `the ${what} ${key} is produced by ${clash.map((c) => `${c.server}/${c.name}`).join(' and ')}; rename one server id`
       : template instanceof UriTemplateError
         ? `its URI template cannot be used: ${template.message}`
         : BY_URI.has(kind)
           ? undefined
           : nameProblem(r.server, r.name);
-    if (reason === undefined) return undefined;
+    if (problem === undefined) return undefined;
+    // Redacted where the reason is made: it travels to audit events (`held: …` of a call). Names
+    // and keys are redacted already unless audit mode lets a listing's secrets through.
+    const reason = this.redactedText(problem);
     notices.set(`${r.server}\0${r.name}\0${key}\0${reason}`, () =>
       alertRecord(
         'mcp.name-held',
         this.options.context,
         'medium',
-        `${r.server}/${r.name}: ${reason}; hidden`,
-        { server: r.server, [SINGULAR[kind]]: BY_URI.has(kind) ? this.redactedText(key) : r.name },
+        `${r.server}/${this.redactedText(r.name)}: ${reason}; hidden`,
+        { server: r.server, [SINGULAR[kind]]: this.redactedText(BY_URI.has(kind) ? key : r.name) },
       ),
     );
     return reason;
@@ -1114,6 +1173,106 @@ export class Gateway {
     return findings;
   }
 
+  /**
+   * The secret scan of one listed definition (once per definition object), with what the policy's
+   * `mcp.secrets` makes of it, as of a result: `block` hides a definition that carries a secret or
+   * a bound credential's value, `redact` shows it with each replaced, audit mode shows it as
+   * listed but for a bound credential's value. Every string is scanned, `_meta` included: the
+   * agent receives it all. Hidden, it is still known by its redacted form, so no name or URI in a
+   * hold's reason or event carries the secret.
+   *
+   * Pins, drift and poisoning stay on the definition as the server listed it, never on what is
+   * shown: a pin names what the server sends (a policy pin is computed from it), and a hash over
+   * the redacted form would change with `mcp.secrets` and audit mode, and with every detector
+   * update (the marker names the rule), each turning every such definition into a drift.
+   */
+  private listingScan(definition: Definition): ListingScan {
+    let listing = this.listingScans.get(definition);
+    if (listing === undefined) {
+      listing = this.listingVerdict(definition, this.scan(definition));
+      this.listingScans.set(definition, listing);
+    }
+    return listing;
+  }
+
+  private listingVerdict(definition: Definition, scan: SecretScan): ListingScan {
+    if (scan.blocking.length === 0 && scan.leaks.length === 0) return { shown: definition };
+    const redacted = scan.redacted as Definition;
+    switch (this.options.engine.mcpSecretsAction()) {
+      case 'block':
+        return { found: scan, shown: redacted, hidden: `its definition carries ${carriedText(scan)}` };
+      case 'redact':
+        return { found: scan, shown: redacted };
+      case 'audit':
+        return {
+          found: scan,
+          shown:
+            scan.leaks.length > 0 && this.known !== undefined
+              ? (withoutCredentials(definition, this.known) as Definition)
+              : definition,
+        };
+    }
+  }
+
+  /**
+   * The audit of the secrets in one listing, direction `listing`: one `mcp.secret` event per
+   * definition and rule found in it, and one `credential.leak` per definition that carries a bound
+   * credential's value; rule and fingerprint, never the value. Each once per definition hash and
+   * finding, not at every listing.
+   */
+  private auditListingSecrets(
+    kind: ListKind,
+    raw: readonly {
+      readonly server: string;
+      readonly definition: Definition;
+      readonly listing: ListingScan;
+    }[],
+    listed: ReadonlyMap<string, unknown>,
+    alerts: AuditRecord[],
+  ): void {
+    const before = this.secretsAnnounced.get(kind) ?? new Map<string, ReadonlySet<string>>();
+    const now = new Map<string, ReadonlySet<string>>([...before].filter(([server]) => !listed.has(server)));
+    const action = this.options.engine.mcpSecretsAction();
+    for (const server of listed.keys()) now.set(server, new Set());
+    for (const { server, definition, listing } of raw) {
+      const scan = listing.found;
+      if (scan === undefined) continue;
+      const hash = this.hashOf(kind, definition);
+      const ids = now.get(server) as Set<string>;
+      // Made only when the event is new: the label is scanned again to redact it.
+      const once = (
+        id: string,
+        make: (label: string, outcome: Record<string, string>) => AuditRecord,
+      ): void => {
+        ids.add(id);
+        if (before.get(server)?.has(id)) return;
+        const label = this.auditedLabel(kind, definition);
+        alerts.push(make(label, { server, [SINGULAR[kind]]: label, direction: 'listing' }));
+      };
+      for (const [rule, found] of scan.byRule)
+        once(`${hash}\0${rule}\0${found.join('\0')}`, (label, outcome) =>
+          alertRecord(
+            'mcp.secret',
+            this.options.context,
+            'high',
+            `${secretDone('listing', action)}: a secret in the listing of ${server}/${label} (${found.join(', ')}).`,
+            { ...outcome, action, hash },
+          ),
+        );
+      if (scan.leaks.length > 0)
+        once(`${hash}\0credential\0${scan.leaks.join('\0')}`, (label, outcome) =>
+          alertRecord(
+            'credential.leak',
+            this.options.context,
+            'critical',
+            `${action === 'block' ? 'Hidden' : 'Redacted'}: the listing of ${server}/${label} carries ${leakText(scan.leaks)}.`,
+            { ...outcome, credential: scan.leaks.join(',') },
+          ),
+        );
+    }
+    this.secretsAnnounced.set(kind, now);
+  }
+
   // -- helpers -------------------------------------------------------------------------------------
 
   /** The secret scan, with the bound credentials' values. */
@@ -1142,12 +1301,15 @@ export class Gateway {
 
   /**
    * What the audit keeps of a request: its arguments as the secret scan left them (keys included),
-   * and, for a name nothing is exposed as, that name redacted too (the agent chose it).
+   * and its name redacted too when it may hold a secret: a name the agent chose, or one whose
+   * listing the scan found something in (audit mode lists it as it is). A listed definition the
+   * scan found clean is not scanned again on every call.
    */
-  private audited(request: McpRequest, isKnown: boolean, scan: SecretScan): McpRequest {
+  private audited(request: McpRequest, scan: SecretScan, listed?: Definition): McpRequest {
+    const isClean = listed !== undefined && this.listingScan(listed).found === undefined;
     return {
       ...request,
-      ...(isKnown ? {} : { tool: this.redactedText(request.tool) }),
+      tool: isClean ? request.tool : this.redactedText(request.tool),
       args: scan.redacted as Record<string, unknown>,
     };
   }
@@ -1166,14 +1328,17 @@ export class Gateway {
     if (!session.server.getClientCapabilities()?.elicitation)
       return 'denied: the client cannot ask its user (no elicitation)';
     try {
-      const answer = await session.server.elicitInput({
-        message,
-        requestedSchema: {
-          type: 'object',
-          properties: { allow: { type: 'boolean', title: 'Allow this call', default: false } },
-          required: ['allow'],
+      const answer = await session.server.elicitInput(
+        {
+          message,
+          requestedSchema: {
+            type: 'object',
+            properties: { allow: { type: 'boolean', title: 'Allow this call', default: false } },
+            required: ['allow'],
+          },
         },
-      });
+        session.requestId === undefined ? undefined : { relatedRequestId: session.requestId },
+      );
       return answer.action === 'accept' && answer.content?.allow === true
         ? 'approved'
         : `denied by the user (${answer.action})`;
@@ -1297,6 +1462,16 @@ function argumentKeys(audited: McpRequest): string {
 function leakText(credentials: readonly string[]): string {
   const names = credentials.map((c) => `"${c}"`).join(', ');
   return `the real value of ${credentials.length === 1 ? 'credential' : 'credentials'} ${names}`;
+}
+
+/** What became of a secret, as an `mcp.secret` event says it. */
+function secretDone(
+  direction: 'arguments' | 'result' | 'listing',
+  action: 'block' | 'redact' | 'audit',
+): string {
+  if (action === 'audit') return 'Seen (audit mode)';
+  if (action === 'redact') return 'Redacted';
+  return direction === 'result' ? 'Withheld' : direction === 'listing' ? 'Hidden' : 'Refused';
 }
 
 /** Why a call was refused before it was made, for the agent. */

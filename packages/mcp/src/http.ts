@@ -12,9 +12,16 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import {
+  ErrorCode,
+  isInitializeRequest,
+  JSONRPCMessageSchema,
+  SUPPORTED_PROTOCOL_VERSIONS,
+  type JSONRPCMessage,
+  type RequestId,
+} from '@modelcontextprotocol/sdk/types.js';
 import type { Gateway } from './gateway.js';
+import { HttpSession, isRequest } from './http-session.js';
 
 export interface HttpListenOptions {
   /** The address clients use: listened on, and expected in Host (and Origin). */
@@ -39,15 +46,20 @@ export interface HttpListener {
   close(): Promise<void>;
 }
 
-interface Live {
-  readonly transport: StreamableHTTPServerTransport;
-  lastUsed: number;
+const PATH = '/mcp';
+/** The most messages one POST may carry (the SDK's own limit). */
+const MAX_BATCH = 100;
+
+/** A refusal: HTTP status, JSON-RPC error code, one sentence. */
+interface Refusal {
+  readonly status: number;
+  readonly code?: number;
+  readonly message: string;
+  readonly headers?: Record<string, string>;
 }
 
-const PATH = '/mcp';
-
 export async function listenHttp(gateway: Gateway, options: HttpListenOptions): Promise<HttpListener> {
-  const sessions = new Map<string, Live>();
+  const sessions = new Map<string, HttpSession>();
   const maxSessions = options.maxSessions ?? 64;
   const idleMs = options.idleMs ?? 30 * 60_000;
   const maxBody = options.maxBodyBytes ?? 4 * 1024 * 1024;
@@ -55,72 +67,134 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
   let hosts = new Set<string>();
   let origins = new Set<string>();
 
-  const refuse = (
-    res: ServerResponse,
-    status: number,
-    message: string,
-    headers: Record<string, string> = {},
-  ): void => {
-    res.writeHead(status, { 'content-type': 'application/json', ...headers });
-    res.end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32000, message }, id: null }));
-  };
-
   const isAuthorised = (req: IncomingMessage): boolean => {
     const m = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '');
     const given = Buffer.from(m?.[1] ?? '');
     return given.length === token.length && timingSafeEqual(given, token);
   };
 
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? '/', 'http://x');
+  /** Who may talk to us at all: checked before any MCP is read. */
+  const gate = (req: IncomingMessage): Refusal | undefined => {
     if (!hosts.has((req.headers.host ?? '').toLowerCase()))
-      return refuse(res, 403, 'Forbidden: unexpected Host');
+      return { status: 403, message: 'Forbidden: unexpected Host' };
     const origin = req.headers.origin;
     if (origin !== undefined && !origins.has(origin.toLowerCase()))
-      return refuse(res, 403, 'Forbidden: unexpected Origin');
-    if (url.pathname !== PATH) return refuse(res, 404, `Not found: the MCP endpoint is ${PATH}`);
+      return { status: 403, message: 'Forbidden: unexpected Origin' };
+    if (pathOf(req.url) !== PATH) return { status: 404, message: `Not found: the MCP endpoint is ${PATH}` };
     if (!isAuthorised(req))
-      return refuse(res, 401, 'Unauthorized: a bearer token is required', { 'www-authenticate': 'Bearer' });
-    const body = req.method === 'POST' ? await readJson(req, maxBody) : undefined;
-    if (body && 'error' in body) return refuse(res, body.status, body.error);
-    const id = req.headers['mcp-session-id'];
-    const live = typeof id === 'string' ? sessions.get(id) : undefined;
-    if (live) {
-      live.lastUsed = Date.now();
-      return live.transport.handleRequest(req, res, body?.value);
-    }
-    if (typeof id === 'string') return refuse(res, 404, 'Session not found: initialize again');
-    if (req.method !== 'POST' || !isInitializeRequest(body?.value))
-      return refuse(res, 400, 'Bad Request: no session; send initialize first');
+      return {
+        status: 401,
+        message: 'Unauthorized: a bearer token is required',
+        headers: { 'www-authenticate': 'Bearer' },
+      };
+    return undefined;
+  };
+
+  const open = (): HttpSession | Refusal => {
     if (sessions.size >= maxSessions)
-      return refuse(res, 503, `Too many sessions (${maxSessions}); close one first`);
-    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
-      sessionIdGenerator: () => randomUUID(),
-      onsessioninitialized: (sid) => {
-        sessions.set(sid, { transport, lastUsed: Date.now() });
-      },
-      onsessionclosed: (sid) => {
-        sessions.delete(sid);
-      },
-    });
-    transport.onclose = () => {
-      if (transport.sessionId) sessions.delete(transport.sessionId);
-    };
-    await gateway.createServer().connect(transport);
-    await transport.handleRequest(req, res, body?.value);
-    // The SDK refused the initialize (406 Accept, 415 Content-Type, 400): no session exists, so
-    // nothing would ever close this transport and its gateway server; close them now.
-    if (transport.sessionId === undefined) await transport.close();
+      return { status: 503, message: `Too many sessions (${maxSessions}); close one first` };
+    const session = new HttpSession(randomUUID());
+    sessions.set(session.sessionId, session);
+    session.onclose = () => sessions.delete(session.sessionId);
+    return session;
+  };
+
+  const post = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    session: HttpSession | undefined,
+  ): Promise<Refusal | undefined> => {
+    const accept = req.headers.accept ?? '';
+    if (!accept.includes('application/json') || !accept.includes('text/event-stream'))
+      return { status: 406, message: 'Not Acceptable: accept both application/json and text/event-stream' };
+    if (!isJsonType(req.headers['content-type']))
+      return { status: 415, message: 'Unsupported Media Type: the body must be application/json' };
+    const body = await readBody(req, maxBody);
+    if (typeof body !== 'string')
+      // The connection is closed after the answer: the rest of the body is never read.
+      return {
+        status: 413,
+        message: `Payload too large: more than ${maxBody} bytes`,
+        headers: { connection: 'close' },
+      };
+    const parsed = messagesOf(body);
+    if ('status' in parsed) return parsed;
+    const { messages, isBatch } = parsed;
+    const isInitialize = messages.some((m) => isInitializeRequest(m));
+    if (session === undefined) {
+      if (!isInitialize) return { status: 400, message: 'Bad Request: no session; send initialize first' };
+      if (isBatch)
+        return { status: 400, code: ErrorCode.InvalidRequest, message: 'Invalid Request: initialize alone' };
+      const opened = open();
+      if (!(opened instanceof HttpSession)) return opened;
+      await gateway.createServer().connect(opened);
+      opened.post(res, messages, false, { requestInfo: { headers: req.headers } });
+      return undefined;
+    }
+    if (isInitialize)
+      return { status: 400, code: ErrorCode.InvalidRequest, message: 'Invalid Request: already initialized' };
+    const refused = versionRefusal(req);
+    if (refused) return refused;
+    const reused = reusedId(session, messages);
+    if (reused !== undefined)
+      return {
+        status: 400,
+        code: ErrorCode.InvalidRequest,
+        message: `Invalid Request: request id ${JSON.stringify(reused)} is already in use`,
+      };
+    session.post(res, messages, isBatch, { requestInfo: { headers: req.headers } });
+    return undefined;
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<Refusal | undefined> => {
+    const refused = gate(req);
+    if (refused) return refused;
+    const method = req.method ?? '';
+    if (method !== 'POST' && method !== 'GET' && method !== 'DELETE')
+      return {
+        status: 405,
+        message: 'Method not allowed: use POST, GET or DELETE',
+        headers: { allow: 'GET, POST, DELETE' },
+      };
+    const id = req.headers['mcp-session-id'];
+    const session = typeof id === 'string' ? sessions.get(id) : undefined;
+    if (id !== undefined && session === undefined)
+      return { status: 404, code: -32001, message: 'Session not found: initialize again' };
+    if (method === 'POST') return post(req, res, session);
+    if (session === undefined)
+      return { status: 400, message: 'Bad Request: no session; send initialize first' };
+    const wrongVersion = versionRefusal(req);
+    if (wrongVersion) return wrongVersion;
+    if (method === 'DELETE') {
+      await session.close();
+      res.writeHead(200).end();
+      return undefined;
+    }
+    if (!(req.headers.accept ?? '').includes('text/event-stream'))
+      return { status: 406, message: 'Not Acceptable: accept text/event-stream' };
+    if (session.openStream(res) === 'conflict')
+      return { status: 409, message: 'Conflict: this session already has its event stream open' };
+    return undefined;
   };
 
   const server = createServer((req, res) => {
-    handle(req, res).catch((e: unknown) => {
-      if (!res.headersSent) refuse(res, 500, `Internal error: ${e instanceof Error ? e.message : String(e)}`);
-      else res.destroy();
-    });
+    handle(req, res).then(
+      (refused) => {
+        if (refused) refuse(res, refused);
+      },
+      (e: unknown) => {
+        if (!res.headersSent)
+          refuse(res, {
+            status: 500,
+            code: ErrorCode.InternalError,
+            message: `Internal error: ${e instanceof Error ? e.message : String(e)}`,
+          });
+        else res.destroy();
+      },
+    );
   });
   server.headersTimeout = 30_000;
-  server.requestTimeout = 0; // SSE streams stay open
+  server.requestTimeout = 0; // event streams stay open
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -143,12 +217,8 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
   const sweep = setInterval(
     () => {
       const now = Date.now();
-      for (const [sid, live] of sessions) {
-        if (now - live.lastUsed > idleMs) {
-          sessions.delete(sid);
-          live.transport.close().catch(() => undefined);
-        }
-      }
+      for (const session of sessions.values())
+        if (now - session.lastUsed > idleMs) session.close().catch(() => undefined);
     },
     Math.min(idleMs, 60_000),
   );
@@ -159,7 +229,7 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
     server,
     close: async () => {
       clearInterval(sweep);
-      await Promise.allSettled([...sessions.values()].map((l) => l.transport.close()));
+      await Promise.allSettled([...sessions.values()].map((s) => s.close()));
       sessions.clear();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
@@ -167,24 +237,101 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
   };
 }
 
-function isLoopback(host: string): boolean {
-  return host.startsWith('127.') || host === '::1' || host === 'localhost';
+function refuse(res: ServerResponse, r: Refusal): void {
+  const body = JSON.stringify({
+    jsonrpc: '2.0',
+    error: { code: r.code ?? -32000, message: r.message },
+    id: null,
+  });
+  res.writeHead(r.status, { 'content-type': 'application/json', ...r.headers });
+  res.end(body);
 }
 
-async function readJson(
-  req: IncomingMessage,
-  limit: number,
-): Promise<{ value: unknown } | { status: number; error: string }> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) return { status: 413, error: `Payload too large: more than ${limit} bytes` };
-    chunks.push(chunk);
+/** The path of a request target, without its query. */
+function pathOf(url: string | undefined): string {
+  const target = url ?? '/';
+  const q = target.indexOf('?');
+  return q < 0 ? target : target.slice(0, q);
+}
+
+/** Whether a Content-Type header's media type is application/json (parameters aside). */
+function isJsonType(header: string | undefined): boolean {
+  return (header ?? '').split(';', 1)[0]?.trim().toLowerCase() === 'application/json';
+}
+
+/** An MCP-Protocol-Version header the SDK does not speak (absent is fine: the negotiated one). */
+function versionRefusal(req: IncomingMessage): Refusal | undefined {
+  const version = req.headers['mcp-protocol-version'];
+  if (version === undefined || SUPPORTED_PROTOCOL_VERSIONS.includes(String(version))) return undefined;
+  return {
+    status: 400,
+    message: `Bad Request: unsupported protocol version ${String(version)} (supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`,
+  };
+}
+
+/** A request id of `messages` that is in flight in the session or twice in the batch (ids route answers). */
+function reusedId(session: HttpSession, messages: readonly JSONRPCMessage[]): RequestId | undefined {
+  const seen = new Set<RequestId>();
+  for (const m of messages) {
+    if (!isRequest(m)) continue;
+    const { id } = m as { id: RequestId };
+    if (seen.has(id) || session.isPending(id)) return id;
+    seen.add(id);
   }
+  return undefined;
+}
+
+/** A POST body's JSON-RPC messages, each checked against the protocol's schema. */
+function messagesOf(body: string): { messages: JSONRPCMessage[]; isBatch: boolean } | Refusal {
+  let value: unknown;
   try {
-    return { value: JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown };
+    value = JSON.parse(body);
   } catch {
-    return { status: 400, error: 'Parse error: the body is not JSON' };
+    return { status: 400, code: ErrorCode.ParseError, message: 'Parse error: the body is not JSON' };
   }
+  const isBatch = Array.isArray(value);
+  const items: unknown[] = Array.isArray(value) ? value : [value];
+  if (items.length === 0 || items.length > MAX_BATCH)
+    return {
+      status: 400,
+      code: ErrorCode.InvalidRequest,
+      message: `Invalid Request: a batch holds 1 to ${MAX_BATCH} messages`,
+    };
+  const messages: JSONRPCMessage[] = [];
+  for (const item of items) {
+    const checked = JSONRPCMessageSchema.safeParse(item);
+    if (!checked.success)
+      return { status: 400, code: ErrorCode.ParseError, message: 'Parse error: not a JSON-RPC message' };
+    messages.push(checked.data);
+  }
+  return { messages, isBatch };
+}
+
+/**
+ * The body as text, or undefined when it is longer than `limit` bytes: reading stops there, and
+ * the caller's 413 closes the connection.
+ */
+function readBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    if (Number(req.headers['content-length'] ?? 0) > limit) {
+      resolve(undefined);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.pause();
+        resolve(undefined);
+      } else chunks.push(chunk);
+    });
+    req.once('end', () => resolve(Buffer.concat(chunks, size).toString('utf8')));
+    req.once('error', reject);
+  });
+}
+
+function isLoopback(host: string): boolean {
+  return host.startsWith('127.') || host === '::1' || host === 'localhost';
 }

@@ -11,6 +11,8 @@ import { redact, scan, type Finding, type KnownMatcher } from '@perimeter/detect
 export interface SecretScan {
   /** High-confidence findings, as `rule (fingerprint)` for the audit event. */
   readonly blocking: readonly string[];
+  /** The same findings by rule (`nesting` for a value too deep to scan), each once. */
+  readonly byRule: ReadonlyMap<string, readonly string[]>;
   /** Low-confidence findings (generic keyword or entropy rules): recorded, not acted on. */
   readonly weak: number;
   /** The bound credentials whose real value is in the value, by binding id (each once). */
@@ -26,13 +28,20 @@ const MAX_DEPTH = 64;
 
 export function scanValue(value: unknown, known?: KnownMatcher): SecretScan {
   const blocking: string[] = [];
+  const byRule = new Map<string, Set<string>>();
+  const strongFinding = (rule: string, text: string): void => {
+    blocking.push(text);
+    const texts = byRule.get(rule);
+    if (texts) texts.add(text);
+    else byRule.set(rule, new Set([text]));
+  };
   const leaks = new Set<string>();
   let weak = 0;
   const text = (s: string): string => {
     const found = scan(s, { decode: true });
     const strong = found.filter((f: Finding) => f.confidence === 'high');
     weak += found.length - strong.length;
-    for (const f of strong) blocking.push(`${f.rule} (${f.fingerprint})`);
+    for (const f of strong) strongFinding(f.rule, `${f.rule} (${f.fingerprint})`);
     const credentials = credentialFindings(s, known);
     for (const c of credentials) leaks.add(c.fingerprint);
     // A credential first: where a finding covers the same span, the marker names the credential.
@@ -40,9 +49,15 @@ export function scanValue(value: unknown, known?: KnownMatcher): SecretScan {
   };
   const redacted = mapStrings(value, text, () => {
     // Not scanned is not clean: too deep to look at counts as a finding.
-    blocking.push(`nesting deeper than ${MAX_DEPTH} levels (not scanned)`);
+    strongFinding('nesting', `nesting deeper than ${MAX_DEPTH} levels (not scanned)`);
   });
-  return { blocking, weak, leaks: [...leaks], redacted };
+  return {
+    blocking,
+    byRule: new Map([...byRule].map(([rule, texts]) => [rule, [...texts]])),
+    weak,
+    leaks: [...leaks],
+    redacted,
+  };
 }
 
 /** The value with only the bound credentials' values replaced (`[REDACTED:credential:ID]`). */

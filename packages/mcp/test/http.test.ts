@@ -1,0 +1,578 @@
+// The gateway over Streamable HTTP (listenHttp), against the SDK's own client and raw fetch: answers
+// without a server message mid-request come as one application/json body; an ask turns the answer
+// into an event stream that carries the elicitation; what belongs to no request (a list change)
+// reaches the session's GET stream; and every refusal the transport owes the spec (method, media
+// types, body, protocol version, reused ids, sessions) is one JSON-RPC error. The CLI's tests
+// (packages/cli/test/mcp-command.test.ts) drive `perimeter mcp --listen` with the MCP Inspector.
+
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import {
+  ElicitRequestSchema,
+  LATEST_PROTOCOL_VERSION,
+  McpError,
+  ToolListChangedNotificationSchema,
+  type Tool,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { AuditRecord } from '@perimeter/audit';
+import { createEngine, loadPolicies } from '@perimeter/policy';
+import { upstreamSpecs } from '../src/catalog.js';
+import { Gateway } from '../src/gateway.js';
+import { listenHttp, type HttpListener } from '../src/http.js';
+import { PinStore } from '../src/pins.js';
+import type { ScriptedSpec } from './fixtures/scripted-server.js';
+
+const SCRIPTED = join(dirname(fileURLToPath(import.meta.url)), 'fixtures/scripted-server.js');
+const TOKEN = 'http-test-token-0123456789abcdef';
+const root = realpathSync(mkdtempSync(join(tmpdir(), 'perimeter-mcp-http-')));
+after(() => rmSync(root, { recursive: true, force: true }));
+
+const tool = (name: string): Tool => ({
+  name,
+  description: `The ${name} tool.`,
+  inputSchema: { type: 'object', properties: { text: { type: 'string' } } },
+});
+const INITIALIZE = {
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: {
+    protocolVersion: LATEST_PROTOCOL_VERSION,
+    capabilities: {},
+    clientInfo: { name: 'raw', version: '1' },
+  },
+};
+const POST_HEADERS = {
+  'content-type': 'application/json',
+  accept: 'application/json, text/event-stream',
+  authorization: `Bearer ${TOKEN}`,
+};
+
+interface Harness {
+  readonly url: string;
+  readonly listener: HttpListener;
+  readonly events: AuditRecord[];
+  spec(s: ScriptedSpec): void;
+  close(): Promise<void>;
+}
+
+let harnesses = 0;
+
+/** A gateway over one scripted server `s` (every tool allowed, `ask` asked), listening on 127.0.0.1. */
+async function start(spec: ScriptedSpec, options: { maxSessions?: number } = {}): Promise<Harness> {
+  const dir = join(root, `h${++harnesses}`);
+  mkdirSync(dir);
+  const specFile = join(dir, 's.json');
+  const write = (s: ScriptedSpec): void => writeFileSync(specFile, JSON.stringify(s));
+  write(spec);
+  const q = JSON.stringify;
+  const loaded = loadPolicies([
+    {
+      file: 'http.yaml',
+      text: `apiVersion: perimeter/v1
+kind: Policy
+metadata: { name: http-test, layer: org }
+mcp:
+  pinning: tofu
+  servers:
+    - { id: s, command: [${q(process.execPath)}, ${q(SCRIPTED)}, ${q(specFile)}] }
+  allow:
+    - { id: all, server: s, tools: ["*"] }
+  ask:
+    - { id: ask-first, server: s, tools: [ask] }
+`,
+    },
+  ]);
+  assert.deepEqual(
+    loaded.diagnostics.filter((d) => d.severity === 'error'),
+    [],
+  );
+  const engine = createEngine(
+    loaded.policies.map((p) => p.policy),
+    { context: { home: dir, workspace: dir } },
+  );
+  const events: AuditRecord[] = [];
+  const gateway = new Gateway({
+    engine,
+    servers: upstreamSpecs(engine.mcpServers(), { workspace: dir }),
+    pins: new PinStore(join(dir, 'pins.json')),
+    audit: (r) => events.push(r),
+    context: { sessionId: `http-${harnesses}` },
+  });
+  await gateway.start();
+  const listener = await listenHttp(gateway, { host: '127.0.0.1', port: 0, token: TOKEN, ...options });
+  return {
+    url: listener.url,
+    listener,
+    events,
+    spec: write,
+    close: async () => {
+      await listener.close();
+      await gateway.close();
+    },
+  };
+}
+
+/** The SDK client with the token; records the status and media type of every response it gets. */
+async function sdkClient(
+  url: string,
+  answer: (message: string) => boolean,
+): Promise<{ client: Client; transport: StreamableHTTPClientTransport; seen: string[] }> {
+  const seen: string[] = [];
+  const transport = new StreamableHTTPClientTransport(new URL(url), {
+    requestInit: { headers: { authorization: `Bearer ${TOKEN}` } },
+    fetch: async (input, init) => {
+      const r = await fetch(input, init);
+      const body = typeof init?.body === 'string' ? (JSON.parse(init.body) as { method?: string }) : {};
+      seen.push(
+        `${init?.method ?? 'GET'} ${body.method ?? '-'} ${r.status} ${r.headers.get('content-type') ?? ''}`,
+      );
+      return r;
+    },
+  });
+  const client = new Client({ name: 'http-test', version: '1.0.0' }, { capabilities: { elicitation: {} } });
+  client.setRequestHandler(ElicitRequestSchema, (req) => ({
+    action: 'accept',
+    content: { allow: answer(req.params.message) },
+  }));
+  await client.connect(transport);
+  return { client, transport, seen };
+}
+
+async function until(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((ok) => setTimeout(ok, 20));
+  }
+}
+
+/** A raw POST of `body` (JSON unless a string) with the usual headers, overridden by `headers`. */
+function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    headers: { ...POST_HEADERS, ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
+
+/** Initializes a session with raw requests; returns its id. */
+async function rawSession(url: string): Promise<string> {
+  const r = await post(url, INITIALIZE);
+  assert.equal(r.status, 200);
+  assert.equal(r.headers.get('content-type'), 'application/json');
+  const body = (await r.json()) as { id: number; result?: { protocolVersion?: string } };
+  assert.equal(body.id, 1);
+  assert.equal(body.result?.protocolVersion, LATEST_PROTOCOL_VERSION);
+  const id = r.headers.get('mcp-session-id') ?? '';
+  assert.ok(id);
+  const initialized = await post(
+    url,
+    { jsonrpc: '2.0', method: 'notifications/initialized' },
+    { 'mcp-session-id': id },
+  );
+  assert.equal(initialized.status, 202);
+  return id;
+}
+
+/** A raw session whose client can answer elicitations (so `ask` tools ask it); its session header. */
+async function askingSession(url: string): Promise<Record<string, string>> {
+  const init = await post(url, {
+    ...INITIALIZE,
+    params: { ...INITIALIZE.params, capabilities: { elicitation: {} } },
+  });
+  const inSession = { 'mcp-session-id': init.headers.get('mcp-session-id') ?? '' };
+  await init.body?.cancel();
+  const initialized = await post(url, { jsonrpc: '2.0', method: 'notifications/initialized' }, inSession);
+  assert.equal(initialized.status, 202);
+  return inSession;
+}
+
+/** The events read from an event stream until `done` says enough (bounded by count and time). */
+async function readEvents(
+  body: ReadableStream<Uint8Array>,
+  done: (events: unknown[]) => boolean,
+): Promise<unknown[]> {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  const events: unknown[] = [];
+  let text = '';
+  const deadline = Date.now() + 10_000;
+  for (let i = 0; i < 1_000 && !done(events) && Date.now() < deadline; i++) {
+    const { value, done: ended } = await reader.read();
+    if (ended) break;
+    text += decoder.decode(value, { stream: true });
+    let end: number;
+    while ((end = text.indexOf('\n\n')) >= 0) {
+      const data = text
+        .slice(0, end)
+        .split('\n')
+        .find((l) => l.startsWith('data: '));
+      if (data) events.push(JSON.parse(data.slice(6)));
+      text = text.slice(end + 2);
+    }
+  }
+  reader.releaseLock();
+  return events;
+}
+
+describe('gateway over Streamable HTTP: the SDK client', { timeout: 60_000 }, () => {
+  it('gets JSON answers, an ask on the answer’s own event stream, and a list change on its GET stream', async () => {
+    const h = await start({ tools: [tool('hello'), tool('ask'), tool('notify')] });
+    let allow = true;
+    const asked: string[] = [];
+    const { client, transport, seen } = await sdkClient(h.url, (message) => {
+      asked.push(message);
+      return allow;
+    });
+    try {
+      const names = (await client.listTools()).tools.map((t) => t.name).sort();
+      assert.deepEqual(names, ['s__ask', 's__hello', 's__notify']);
+      const hello = await client.callTool({ name: 's__hello', arguments: { text: 'hi' } });
+      assert.match(JSON.stringify(hello.content), /hello: \{\\"text\\":\\"hi\\"\}/);
+      assert.ok(seen.includes('POST tools/call 200 application/json'), seen.join('\n'));
+      assert.ok(seen.includes('GET - 200 text/event-stream'), 'the client opened its GET stream');
+
+      // An ask: the elicitation travels on the call's own answer, which becomes an event stream.
+      const approved = await client.callTool({ name: 's__ask', arguments: { text: 'go' } });
+      assert.match(JSON.stringify(approved.content), /ask: /);
+      assert.equal(asked.length, 1);
+      assert.match(asked[0] ?? '', /Allow the MCP tool s__ask/);
+      assert.ok(seen.includes('POST tools/call 200 text/event-stream'), seen.join('\n'));
+      assert.ok(seen.includes('POST - 202 '), 'the answer to the elicitation was accepted');
+      allow = false;
+      await assert.rejects(client.callTool({ name: 's__ask', arguments: {} }), McpError);
+      const calls = h.events.filter((e) => e.type === 'mcp.call' && e.request?.resource === 's/ask');
+      assert.deepEqual(
+        calls.map((c) => [c.decision, /ask: (approved|denied by the user)/.exec(String(c.reason))?.[1]]),
+        [
+          ['allow', 'approved'],
+          ['ask', 'denied by the user'],
+        ],
+      );
+
+      // A new tool announced by the upstream mid-call: the gateway tells the session on its GET stream.
+      let changed = 0;
+      client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
+        changed++;
+      });
+      h.spec({ tools: [tool('hello'), tool('ask'), tool('notify'), tool('later')] });
+      await client.callTool({ name: 's__notify', arguments: {} });
+      await until(() => changed > 0, 'tools/list_changed');
+      assert.ok((await client.listTools()).tools.some((t) => t.name === 's__later'));
+
+      // Calls in flight together, each on its own POST: every answer reaches its own caller.
+      const texts = Array.from({ length: 20 }, (_, i) => `call ${i}`);
+      const results = await Promise.all(
+        texts.map((text) => client.callTool({ name: 's__hello', arguments: { text } })),
+      );
+      assert.deepEqual(
+        results.map((r) => /call \d+/.exec(JSON.stringify(r.content))?.[0]),
+        texts,
+      );
+      await transport.terminateSession();
+      assert.equal(seen.at(-1), 'DELETE - 200 ', 'the session ends on DELETE');
+    } finally {
+      await client.close();
+      await h.close();
+    }
+  });
+});
+
+describe('gateway over Streamable HTTP: the protocol, raw', { timeout: 60_000 }, () => {
+  it('answers notifications with 202, a batch with one JSON array, and refuses what the spec refuses', async () => {
+    const h = await start({ tools: [tool('hello')] }, { maxSessions: 2 });
+    try {
+      const id = await rawSession(h.url);
+      const inSession = { 'mcp-session-id': id, 'mcp-protocol-version': LATEST_PROTOCOL_VERSION };
+      const batch = await post(
+        h.url,
+        [
+          { jsonrpc: '2.0', id: 'a', method: 'ping' },
+          { jsonrpc: '2.0', id: 7, method: 'tools/list' },
+        ],
+        inSession,
+      );
+      assert.equal(batch.status, 200);
+      assert.equal(batch.headers.get('content-type'), 'application/json');
+      assert.equal(batch.headers.get('mcp-session-id'), id);
+      const answers = (await batch.json()) as { id: string | number; result?: { tools?: unknown[] } }[];
+      assert.deepEqual(answers.map((a) => a.id).sort(), [7, 'a']);
+      assert.equal(answers.find((a) => a.id === 7)?.result?.tools?.length, 1);
+
+      const refusals: [string, Promise<Response>, number, RegExp][] = [
+        ['a PUT', fetch(h.url, { method: 'PUT', headers: POST_HEADERS }), 405, /Method not allowed/],
+        [
+          'JSON only',
+          post(
+            h.url,
+            { jsonrpc: '2.0', id: 2, method: 'ping' },
+            { ...inSession, accept: 'application/json' },
+          ),
+          406,
+          /Not Acceptable/,
+        ],
+        [
+          'text/plain',
+          post(
+            h.url,
+            { jsonrpc: '2.0', id: 2, method: 'ping' },
+            { ...inSession, 'content-type': 'text/plain' },
+          ),
+          415,
+          /Unsupported Media Type/,
+        ],
+        ['not JSON', post(h.url, '{"jsonrpc":', inSession), 400, /not JSON/],
+        ['not JSON-RPC', post(h.url, { hello: 'world' }, inSession), 400, /not a JSON-RPC message/],
+        ['an empty batch', post(h.url, [], inSession), 400, /a batch holds 1 to 100 messages/],
+        [
+          'an id twice',
+          post(
+            h.url,
+            [
+              { jsonrpc: '2.0', id: 3, method: 'ping' },
+              { jsonrpc: '2.0', id: 3, method: 'ping' },
+            ],
+            inSession,
+          ),
+          400,
+          /request id 3 is already in use/,
+        ],
+        [
+          'an unknown version',
+          post(
+            h.url,
+            { jsonrpc: '2.0', id: 2, method: 'ping' },
+            { ...inSession, 'mcp-protocol-version': '1999-01-01' },
+          ),
+          400,
+          /unsupported protocol version 1999-01-01/,
+        ],
+        ['initialize again', post(h.url, INITIALIZE, inSession), 400, /already initialized/],
+        ['no session', post(h.url, { jsonrpc: '2.0', id: 2, method: 'ping' }), 400, /send initialize first/],
+        [
+          'an unknown session',
+          post(h.url, { jsonrpc: '2.0', id: 2, method: 'ping' }, { 'mcp-session-id': 'nope' }),
+          404,
+          /Session not found/,
+        ],
+        [
+          'a huge body',
+          post(
+            h.url,
+            { jsonrpc: '2.0', id: 2, method: 'ping', params: { pad: 'x'.repeat(5 << 20) } },
+            inSession,
+          ),
+          413,
+          /Payload too large/,
+        ],
+        ['no token', post(h.url, INITIALIZE, { authorization: '' }), 401, /bearer token is required/],
+        [
+          'a foreign Origin',
+          post(h.url, INITIALIZE, { origin: 'http://evil.example' }),
+          403,
+          /unexpected Origin/,
+        ],
+        [
+          'a GET that takes no events',
+          fetch(h.url, {
+            headers: { ...inSession, authorization: `Bearer ${TOKEN}`, accept: 'application/json' },
+          }),
+          406,
+          /Not Acceptable/,
+        ],
+      ];
+      for (const [what, response, status, message] of refusals) {
+        const r = await response;
+        const body = (await r.json()) as { jsonrpc: string; id: null; error: { message: string } };
+        assert.equal(r.status, status, what);
+        assert.equal(body.jsonrpc, '2.0', what);
+        assert.equal(body.id, null, what);
+        assert.match(body.error.message, message, what);
+      }
+
+      // The GET stream: one per session; DELETE ends it and the session.
+      const stream = await fetch(h.url, {
+        headers: { ...inSession, authorization: `Bearer ${TOKEN}`, accept: 'text/event-stream' },
+      });
+      assert.equal(stream.status, 200);
+      assert.equal(stream.headers.get('content-type'), 'text/event-stream');
+      const second = await fetch(h.url, {
+        headers: { ...inSession, authorization: `Bearer ${TOKEN}`, accept: 'text/event-stream' },
+      });
+      assert.equal(second.status, 409);
+      await second.body?.cancel();
+      await rawSession(h.url);
+      const full = await post(h.url, INITIALIZE);
+      assert.equal(full.status, 503, 'two sessions at most');
+      await full.body?.cancel();
+      const gone = await fetch(h.url, {
+        method: 'DELETE',
+        headers: { ...inSession, authorization: `Bearer ${TOKEN}` },
+      });
+      assert.equal(gone.status, 200);
+      assert.deepEqual(await readEvents(stream.body!, () => false), [], 'the GET stream ended');
+      const after = await post(h.url, { jsonrpc: '2.0', id: 9, method: 'ping' }, inSession);
+      assert.equal(after.status, 404);
+      await after.body?.cancel();
+      const room = await post(h.url, INITIALIZE);
+      assert.equal(room.status, 200, 'a closed session makes room');
+      await room.body?.cancel();
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('a chunked body past the limit is answered 413 and its connection closed, without reading the rest', async () => {
+    const h = await start({ tools: [] });
+    try {
+      const inSession = await askingSession(h.url);
+      const outcome = await new Promise<{ status: number; closedUnfinished: boolean }>((resolve, reject) => {
+        // No Content-Length: the size shows only while reading. 5 MiB go out, then the client
+        // would keep sending; the request is never finished.
+        const req = request(h.url, { method: 'POST', headers: { ...POST_HEADERS, ...inSession } });
+        let status = 0;
+        req.on('response', (res) => {
+          status = res.statusCode ?? 0;
+          res.resume();
+        });
+        req.on('close', () => resolve({ status, closedUnfinished: !req.writableFinished }));
+        req.on('error', () => undefined); // the server closing mid-body
+        setTimeout(() => reject(new Error('the connection stayed open')), 10_000).unref();
+        req.write(`{"jsonrpc":"2.0","id":2,"method":"ping","params":{"pad":"${'x'.repeat(5 << 20)}`);
+      });
+      assert.equal(outcome.status, 413);
+      assert.ok(outcome.closedUnfinished, 'the server closed the connection before the body ended');
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('a batch whose call asks: the answer held so far opens the event stream, then the question, then the call', async () => {
+    const h = await start({ tools: [tool('ask')] });
+    try {
+      const inSession = await askingSession(h.url);
+      const batch = await post(
+        h.url,
+        [
+          { jsonrpc: '2.0', id: 'p', method: 'ping' },
+          {
+            jsonrpc: '2.0',
+            id: 'c',
+            method: 'tools/call',
+            params: { name: 's__ask', arguments: { text: 'x' } },
+          },
+        ],
+        inSession,
+      );
+      assert.equal(batch.headers.get('content-type'), 'text/event-stream');
+      const body = batch.body!;
+      const first = (await readEvents(body, (events) => events.length >= 2)) as {
+        id?: string | number;
+        method?: string;
+      }[];
+      assert.deepEqual(first[0], { jsonrpc: '2.0', id: 'p', result: {} }, 'the ping answered before the ask');
+      assert.equal(first[1]?.method, 'elicitation/create');
+      const accepted = await post(
+        h.url,
+        { jsonrpc: '2.0', id: first[1]?.id, result: { action: 'accept', content: { allow: true } } },
+        inSession,
+      );
+      assert.equal(accepted.status, 202);
+      const rest = (await readEvents(body, () => false)) as { id?: string; result?: { content?: unknown } }[];
+      assert.equal(rest.length, 1, 'the stream ends after the last answer');
+      assert.equal(rest[0]?.id, 'c');
+      assert.match(JSON.stringify(rest[0]?.result?.content), /ask: /);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('a session closed while a call waits for its user answers that call with an error', async () => {
+    const h = await start({ tools: [tool('ask')] });
+    try {
+      const inSession = await askingSession(h.url);
+      const call = await post(
+        h.url,
+        { jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 's__ask', arguments: {} } },
+        inSession,
+      );
+      assert.equal(call.headers.get('content-type'), 'text/event-stream');
+      const body = call.body!;
+      const [question] = await readEvents(body, (events) => events.length > 0);
+      assert.equal((question as { method?: string }).method, 'elicitation/create');
+      const dropped = await fetch(h.url, {
+        method: 'DELETE',
+        headers: { ...inSession, authorization: `Bearer ${TOKEN}` },
+      });
+      assert.equal(dropped.status, 200);
+      const rest = await readEvents(body, () => false);
+      assert.deepEqual(rest, [
+        { jsonrpc: '2.0', id: 5, error: { code: -32000, message: 'the MCP session was closed' } },
+      ]);
+      await until(
+        () => h.events.some((e) => e.type === 'mcp.call' && /asking failed/.test(String(e.reason))),
+        'the unanswered ask is audited as a denial',
+      );
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('the id of a call whose client went away stays taken until the call is answered: a new request with it never gets the old answer', async () => {
+    const h = await start({ tools: [tool('ask')] });
+    try {
+      const inSession = await askingSession(h.url);
+      const gone = new AbortController();
+      const call = await fetch(h.url, {
+        method: 'POST',
+        headers: { ...POST_HEADERS, ...inSession },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 5,
+          method: 'tools/call',
+          params: { name: 's__ask', arguments: { which: 'FIRST' } },
+        }),
+        signal: gone.signal,
+      });
+      const [question] = (await readEvents(call.body!, (events) => events.length > 0)) as { id?: number }[];
+      gone.abort();
+      const ping = { jsonrpc: '2.0', id: 5, method: 'ping' };
+      // However soon after the disconnection it comes (20 tries over about a second), a request
+      // with the same id is refused while the old call runs.
+      for (let i = 0; i < 20; i++) {
+        const refused = await post(h.url, ping, inSession);
+        assert.equal(refused.status, 400, `try ${i}: id 5 is still in flight`);
+        assert.match(
+          ((await refused.json()) as { error: { message: string } }).error.message,
+          /already in use/,
+        );
+        await new Promise((ok) => setTimeout(ok, 50));
+      }
+      // The user answers the old call's question: it ends, its answer goes nowhere, the id is free.
+      const answered = await post(
+        h.url,
+        { jsonrpc: '2.0', id: question?.id, result: { action: 'accept', content: { allow: true } } },
+        inSession,
+      );
+      assert.equal(answered.status, 202);
+      await until(() => h.events.some((e) => e.type === 'mcp.result'), 'the old call to finish');
+      const reused = await post(h.url, ping, inSession);
+      assert.equal(reused.status, 200);
+      assert.deepEqual(
+        await reused.json(),
+        { jsonrpc: '2.0', id: 5, result: {} },
+        'its own answer, not the old call’s',
+      );
+    } finally {
+      await h.close();
+    }
+  });
+});
