@@ -2,7 +2,17 @@
 // Opening an existing spool continues its chain from the last event; a spool that ends in a
 // partial line or a broken event is refused, so nothing is ever chained onto damage.
 
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  fsync,
+  fsyncSync,
+  ftruncateSync,
+  openSync,
+  readFileSync,
+  writeSync,
+} from 'node:fs';
 import { newChain, seal, type ChainState } from './chain.js';
 import type { AuditEvent, AuditRecord } from './event.js';
 import { verifySpool } from './verify.js';
@@ -25,7 +35,9 @@ export interface SpoolOptions {
   /**
    * Group commit: with a value, events are still written to the file at once (a crash of the
    * process loses nothing), but the flush to disk waits up to this long so one fsync covers many
-   * events, off the path of the connection that caused them. close() flushes what is pending.
+   * events, and runs on libuv's thread pool, so no connection waits for the disk (an fsync takes
+   * up to milliseconds). close() and flush() flush what is pending before they return. A flush
+   * that fails makes every later append fail (the disk may have lost what was written).
    */
   readonly flushDelayMs?: number;
 }
@@ -35,6 +47,16 @@ export class Spool {
   private fd: number | undefined;
   private flushDelayMs: number | undefined;
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The file's length after the last whole write. */
+  private size: number;
+  /** A group-commit fsync is on the thread pool (one at a time: a slow disk must not fill the pool). */
+  private isFlushing = false;
+  /** Events were written while that fsync ran: another follows when it calls back. */
+  private isFlushDue = false;
+  /** The descriptor close() left open for the running fsync: closed when it calls back. */
+  private closeAfterFlush: number | undefined;
+  /** Why the spool cannot go on (a failed fsync, a partial write not cut back): nothing more is appended. */
+  private failure: string | undefined;
 
   private constructor(
     readonly path: string,
@@ -44,6 +66,7 @@ export class Spool {
   ) {
     this.state = state;
     this.fd = fd;
+    this.size = fstatSync(fd).size;
   }
 
   /** Opens (or creates) the spool at `path`. Throws SpoolError when it cannot be continued safely. */
@@ -104,6 +127,7 @@ export class Spool {
   appendAll(records: readonly AuditRecord[]): AuditEvent[] {
     if (this.fd === undefined)
       throw new SpoolError(`the audit spool ${this.path} is closed`, 'open it again');
+    this.refuseAfterFailure();
     const events: AuditEvent[] = [];
     let state = this.state;
     for (const record of records) {
@@ -112,10 +136,38 @@ export class Spool {
       state = sealed.state;
     }
     if (events.length === 0) return events;
-    writeSync(this.fd, events.map((e) => `${JSON.stringify(e)}\n`).join(''));
+    this.write(Buffer.from(events.map((e) => `${JSON.stringify(e)}\n`).join(''), 'utf8'));
     if (this.isDurable) this.scheduleFlush();
     this.state = state;
     return events;
+  }
+
+  /**
+   * Writes whole lines or nothing: a short write (a full disk) is cut back to where the spool
+   * ended, so the chain is never continued after half an event and the state stays where it was.
+   */
+  private write(bytes: Buffer): void {
+    const fd = this.fd as number;
+    let done = 0;
+    try {
+      while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
+      this.size += done;
+    } catch (e) {
+      if (done > 0) this.cutBack(fd);
+      throw new SpoolError(
+        `cannot write the audit spool ${this.path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+        'free space on its disk (or fix its permissions); what needs an audit event is refused until it can be written',
+      );
+    }
+  }
+
+  /** Removes half an event; when even that fails, the spool refuses everything after it. */
+  private cutBack(fd: number): void {
+    try {
+      ftruncateSync(fd, this.size);
+    } catch (e) {
+      this.failure ??= `a partly written event could not be removed (${(e as NodeJS.ErrnoException).code ?? String(e)})`;
+    }
   }
 
   private scheduleFlush(): void {
@@ -124,7 +176,43 @@ export class Spool {
       fsyncSync(this.fd);
       return;
     }
-    this.flushTimer ??= setTimeout(() => this.flush(), this.flushDelayMs);
+    this.flushTimer ??= setTimeout(() => this.flushInBackground(), this.flushDelayMs);
+  }
+
+  /** The group commit's fsync, on the thread pool: appends go on meanwhile, the next fsync covers them. */
+  private flushInBackground(): void {
+    this.flushTimer = undefined;
+    const fd = this.fd;
+    if (fd === undefined) return;
+    if (this.isFlushing) {
+      this.isFlushDue = true;
+      return;
+    }
+    this.isFlushing = true;
+    fsync(fd, (e) => {
+      this.isFlushing = false;
+      if (e) {
+        this.failure ??= `cannot flush it to disk (${e.code ?? e.message})`;
+        // Closed meanwhile: no later append can say it, so it is said here.
+        if (this.fd === undefined)
+          process.emitWarning(`the audit spool ${this.path}: events may be lost: ${this.failure}`);
+      }
+      if (this.closeAfterFlush !== undefined) {
+        closeSync(this.closeAfterFlush);
+        this.closeAfterFlush = undefined;
+      } else if (this.isFlushDue) {
+        this.isFlushDue = false;
+        this.flushInBackground();
+      }
+    });
+  }
+
+  private refuseAfterFailure(): void {
+    if (this.failure === undefined) return;
+    throw new SpoolError(
+      `the audit spool ${this.path} cannot go on: ${this.failure}`,
+      'check its disk; the events written since the last good flush may be lost, so start a new spool',
+    );
   }
 
   /** Flushes written events to disk now. */
@@ -132,13 +220,20 @@ export class Spool {
     if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
     if (this.fd !== undefined && this.isDurable) fsyncSync(this.fd);
+    this.refuseAfterFailure();
   }
 
   close(): void {
-    if (this.fd !== undefined) {
+    const fd = this.fd;
+    if (fd === undefined) return;
+    try {
       this.flush();
-      closeSync(this.fd);
+    } finally {
+      this.fd = undefined;
+      // A background fsync still running holds the descriptor: it is closed when that calls
+      // back, never under it (where its number could be reused by another file meanwhile).
+      if (this.isFlushing) this.closeAfterFlush = fd;
+      else closeSync(fd);
     }
-    this.fd = undefined;
   }
 }

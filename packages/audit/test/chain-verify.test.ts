@@ -67,6 +67,16 @@ describe('UUIDv7', () => {
   });
 });
 
+describe('UUIDv7 randomness', () => {
+  it('gives each new millisecond fresh random bits, across refills of its random pool', () => {
+    // 2,000 milliseconds draw 20,000 random bytes: the 4 KiB pool is refilled several times.
+    const ids = Array.from({ length: 2000 }, (_, i) => uuid7(1_800_000_000_000 + i));
+    const randomParts = ids.map((id) => id.slice(15).replace(/-/g, ''));
+    assert.equal(new Set(randomParts).size, ids.length, 'no random part repeats');
+    assert.deepEqual([...ids].sort(), ids);
+  });
+});
+
 describe('verifying a spool', () => {
   it('passes an untouched chain', () => {
     const v = verifySpool(text(chainOf(5)));

@@ -1,7 +1,15 @@
 // The spool on a real filesystem: appends, continues a chain, refuses damage.
 
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
@@ -109,5 +117,35 @@ describe('the spool', () => {
       v.problems.map((p) => [p.kind, p.line]),
       [['edited', 2]],
     );
+  });
+
+  it('group commit: each event is in the file at once, the flush runs in the background, and close() waits for none', async (t) => {
+    const path = spoolPath(t);
+    const openFds = (): number => readdirSync('/proc/self/fd').length;
+    const fdsBefore = openFds();
+    const spool = Spool.open(path, { chainId: 's-1', flushDelayMs: 0 });
+    const lines = (): number => readFileSync(path, 'utf8').split('\n').length - 1;
+    // Across several flushes: every append is readable before any flush ran.
+    for (let i = 0; i < 5; i++) {
+      spool.append(lifecycleRecord('network.connect', ctx, { n: i }));
+      assert.equal(lines(), i + 1);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    // Closed right after its timer handed a flush to the thread pool (the timer before ours, of
+    // the same delay, fires first; the fsync calls back only after the timers): the descriptor
+    // stays open for that fsync and is closed when it is done.
+    spool.append(lifecycleRecord('session.end', ctx));
+    await new Promise<void>((resolve) =>
+      setTimeout(() => {
+        spool.close();
+        resolve();
+      }, 0),
+    );
+    assert.throws(() => spool.append(lifecycleRecord('session.end', ctx)), SpoolError);
+    for (let i = 0; i < 100 && openFds() !== fdsBefore; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(openFds(), fdsBefore, 'the spool left no descriptor open');
+    const v = verifySpool(readFileSync(path, 'utf8'));
+    assert.deepEqual(v.problems, []);
+    assert.equal(v.events, 6);
   });
 });

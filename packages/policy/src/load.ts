@@ -52,21 +52,54 @@ export interface LoadResult {
   readonly diagnostics: Diagnostic[];
 }
 
-let knownKeys: string[] | undefined;
-/** Every key the schema knows, for "did you mean" hints. */
-function schemaKeys(): string[] {
-  if (knownKeys) return knownKeys;
-  const keys = new Set<string>();
-  const walk = (node: unknown): void => {
-    if (node === null || typeof node !== 'object') return;
-    if (Array.isArray(node)) return node.forEach(walk);
-    const props = (node as { properties?: Record<string, unknown> }).properties;
-    if (props) for (const k of Object.keys(props)) keys.add(k);
-    for (const v of Object.values(node)) walk(v);
-  };
-  walk(z.toJSONSchema(policySchemas().PolicyDocument, { io: 'input', unrepresentable: 'any' }));
-  knownKeys = [...keys];
-  return knownKeys;
+interface SchemaNode {
+  readonly properties?: Record<string, SchemaNode>;
+  readonly additionalProperties?: SchemaNode | boolean;
+  readonly items?: SchemaNode;
+  readonly anyOf?: readonly SchemaNode[];
+  readonly oneOf?: readonly SchemaNode[];
+  readonly allOf?: readonly SchemaNode[];
+  readonly $ref?: string;
+  readonly $defs?: Record<string, SchemaNode>;
+}
+
+let documentSchema: SchemaNode | undefined;
+function schema(): SchemaNode {
+  documentSchema ??= z.toJSONSchema(policySchemas().PolicyDocument, {
+    io: 'input',
+    unrepresentable: 'any',
+  }) as SchemaNode;
+  return documentSchema;
+}
+
+/** A node with its alternatives and references opened up (a bounded depth: references may recurse). */
+function expand(node: SchemaNode, depth = 0): SchemaNode[] {
+  if (depth > 8) return [];
+  const ref = node.$ref?.startsWith('#/$defs/') ? schema().$defs?.[node.$ref.slice(8)] : undefined;
+  return [
+    node,
+    ...(ref ? expand(ref, depth + 1) : []),
+    ...[...(node.anyOf ?? []), ...(node.oneOf ?? []), ...(node.allOf ?? [])].flatMap((n) =>
+      expand(n, depth + 1),
+    ),
+  ];
+}
+
+/** The keys the schema allows in the mapping at `path` (undefined when the path leads nowhere known). */
+function keysAt(path: readonly (string | number)[]): string[] | undefined {
+  let nodes = expand(schema());
+  for (const part of path) {
+    nodes = nodes
+      .flatMap((n): SchemaNode[] => {
+        if (typeof part === 'number') return n.items ? [n.items] : [];
+        const named = n.properties?.[part];
+        if (named) return [named];
+        return typeof n.additionalProperties === 'object' ? [n.additionalProperties] : [];
+      })
+      .flatMap((n) => expand(n));
+  }
+  const keys = new Set(nodes.flatMap((n) => Object.keys(n.properties ?? {})));
+  return keys.size > 0 ? [...keys] : undefined;
 }
 
 function editDistance(a: string, b: string): number {
@@ -83,10 +116,10 @@ function editDistance(a: string, b: string): number {
   return row[b.length] ?? 0;
 }
 
-function suggestKey(key: string): string | undefined {
+function suggestKey(key: string, known: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = 3;
-  for (const k of schemaKeys()) {
+  for (const k of known) {
     const d = editDistance(key.toLowerCase(), k.toLowerCase());
     if (d < bestDistance) {
       best = k;
@@ -119,20 +152,24 @@ function issuesToDiagnostics(
     const where = formatPath(path);
     const subject = where === '' ? 'the document' : where;
     switch (issue.code) {
-      case 'unrecognized_keys':
+      case 'unrecognized_keys': {
+        const known = keysAt(path) ?? [];
         for (const key of issue.keys.slice(0, limit)) {
-          const suggestion = suggestKey(key);
+          const suggestion = suggestKey(key, known);
           out.push({
             severity: 'error',
             code: 'unknown-key',
             message: `unknown key "${key}"${where ? ` in ${where}` : ''}`,
             hint: suggestion
               ? `did you mean "${suggestion}"?`
-              : 'remove it; see docs/policy-reference.md for the keys',
+              : known.length > 0
+                ? `remove it; the keys here are ${known.join(', ')}`
+                : 'remove it; see docs/policy-reference.md for the keys',
             path: [...path, key],
           });
         }
         break;
+      }
       case 'invalid_type': {
         const got = valueAtPath(input, path);
         out.push(

@@ -24,6 +24,15 @@ describe('loader diagnostics', () => {
     );
   });
 
+  it('suggests only the keys of the mapping the unknown key is in, and lists them when none is close', () => {
+    // "default" is a key of filesystem, not of network: suggesting it there would say nothing.
+    const [d] = problems(`${HEAD}network:\n  default: deny\n`);
+    assert.equal(d?.code, 'unknown-key');
+    assert.equal(d?.hint, 'remove it; the keys here are secrets, allow, ask, deny');
+    const [e] = problems(`${HEAD}filesystem:\n  allow:\n    - { id: a, paths: [/x], acess: read }\n`);
+    assert.equal(e?.hint, 'did you mean "access"?');
+  });
+
   it('reports a wrong type with what was found', () => {
     const [d] = problems(`${HEAD}network:\n  allow:\n    - { id: a, hosts: x.example }\n`);
     assert.equal(d?.code, 'wrong-type');

@@ -12,8 +12,14 @@ export interface EffectiveLimits {
   readonly tmpBytes: number;
   readonly openFiles?: number;
   readonly fileSizeBytes?: number;
-  /** All of the session's memory together (a cgroup). */
+  /** All of the session's memory together. */
   readonly memoryBytes?: number;
+  /**
+   * What holds the session to memoryBytes: its cgroup, or, on a machine that gives Perimeter no
+   * memory cgroup, the helper inside the sandbox (RLIMIT_DATA per process, and the total of all
+   * of them checked every 100 ms). Set by `heldBy`.
+   */
+  readonly memoryHeldBy?: 'cgroup' | 'helper';
   /** Whether the policy set these (a limit the policy sets must hold, or the session does not start). */
   readonly isProcessesSet: boolean;
 }
@@ -41,16 +47,20 @@ export interface LimitEnforcement {
   readonly memoryCgroup: boolean;
 }
 
+/** The limits with what holds the memory cap on this machine. */
+export function heldBy(limits: EffectiveLimits, how: LimitEnforcement): EffectiveLimits {
+  if (limits.memoryBytes === undefined) return limits;
+  return { ...limits, memoryHeldBy: how.memoryCgroup ? 'cgroup' : 'helper' };
+}
+
+/** How often the helper adds up the session's memory when no cgroup holds it (init.c). */
+export const MEMORY_WATCH_MS = 100;
+
 /** Why the limits cannot hold here, as an error and its fix; undefined when they can. */
 export function unenforceable(
   limits: EffectiveLimits,
   how: LimitEnforcement,
 ): { readonly message: string; readonly fix: string } | undefined {
-  if (limits.memoryBytes !== undefined && !how.memoryCgroup)
-    return {
-      message: `the policy caps the session's memory at ${formatSize(limits.memoryBytes)}, and this machine gives Perimeter no memory cgroup to hold it to that`,
-      fix: 'run Perimeter where it can make a cgroup (as root on cgroup v1, or in a cgroup v2 subtree with the memory controller delegated), or remove limits.memory from the policy',
-    };
   if (limits.isProcessesSet && how.isRoot && !how.pidsCgroup)
     return {
       message: `the policy caps the session at ${limits.processes} processes, which the kernel does not enforce for root without a pids cgroup, and none could be made`,
@@ -59,13 +69,18 @@ export function unenforceable(
   return undefined;
 }
 
-/** The helper's `--limit` arguments (applied to the workload before it runs). */
+/** The helper's `--limit` arguments (applied to the workload before it runs), and its memory watch. */
 export function limitArgs(limits: EffectiveLimits): string[] {
+  const watched = limits.memoryHeldBy === 'helper' ? limits.memoryBytes : undefined;
   return [
-    ['nproc', limits.processes],
-    ['nofile', limits.openFiles],
-    ['fsize', limits.fileSizeBytes],
-  ].flatMap(([name, value]) => (value === undefined ? [] : ['--limit', `${name}=${value}`]));
+    ...[
+      ['nproc', limits.processes],
+      ['nofile', limits.openFiles],
+      ['fsize', limits.fileSizeBytes],
+      ['data', watched],
+    ].flatMap(([name, value]) => (value === undefined ? [] : ['--limit', `${name}=${value}`])),
+    ...(watched === undefined ? [] : ['--memory-watch', String(watched)]),
+  ];
 }
 
 /** One line for the session's start event and for people. */
@@ -81,8 +96,10 @@ export function describeLimits(limits: EffectiveLimits, how: LimitEnforcement): 
     limits.fileSizeBytes !== undefined
       ? `files up to ${formatSize(limits.fileSizeBytes)}`
       : 'file size unlimited',
-    limits.memoryBytes !== undefined
-      ? `memory ${formatSize(limits.memoryBytes)} (cgroup)`
-      : 'memory not capped',
+    limits.memoryBytes === undefined
+      ? 'memory not capped'
+      : limits.memoryHeldBy === 'helper'
+        ? `memory ${formatSize(limits.memoryBytes)} (no memory cgroup: each process by RLIMIT_DATA, all together checked every ${MEMORY_WATCH_MS} ms)`
+        : `memory ${formatSize(limits.memoryBytes)} (cgroup)`,
   ].join('; ');
 }

@@ -7,7 +7,7 @@
 // - every deny (and ask: there is no one to ask at mount time) inside a mounted directory is
 //   masked: an empty, mode-0000, read-only directory or file is mounted over it, so it is neither
 //   readable nor writable (never a writable tmpfs, sandbox.md case 25); patterns like `**/.env`
-//   are found by walking the writable directories;
+//   are found by walking the workspace and every other granted directory outside the system's;
 // - trust-handoff paths (protected-paths.ts) in every writable directory are read-only, and when
 //   they do not exist yet the first missing component is masked, so they cannot be created;
 // - a symlink is never followed into a grant: an allowed symlink is mounted as its resolved target
@@ -127,6 +127,26 @@ export class PlanError extends Error {
 /** Paths the sandbox always replaces: a private /tmp and /dev/shm, fresh /dev and /proc, an empty /run. */
 const ALWAYS_PRIVATE = ['/tmp', '/dev', '/proc', '/run', '/var/run'];
 
+/**
+ * Directories the distribution's packages fill: not walked for floating denials such as
+ * `**\/.env` (too large to walk at every launch, and nothing a user or a project writes lives
+ * there). Explicit denials there (`/etc/shadow`) are masked as always.
+ */
+const SYSTEM_DIRS = [
+  '/usr',
+  '/bin',
+  '/sbin',
+  '/lib',
+  '/lib32',
+  '/lib64',
+  '/libx32',
+  '/etc',
+  '/opt',
+  '/boot',
+  '/nix',
+  '/snap',
+];
+
 /** A grant there is served by the sandbox's own mount (a subdirectory of /tmp is a real grant). */
 function isAlwaysPrivate(path: string): boolean {
   return ALWAYS_PRIVATE.some((p) => (p === '/tmp' ? path === p : isUnder(path, p)));
@@ -198,6 +218,8 @@ interface ConfigValue {
 
 interface Root {
   readonly dest: string;
+  /** The host directory mounted at dest: dest itself, or where a symlink on the way leads. */
+  readonly source: string;
   readonly writable: boolean;
   /** A directory (a file grant holds no other paths). */
   readonly isDir: boolean;
@@ -278,7 +300,7 @@ export function planMounts(input: PlanInput): MountPlan {
       write.decision === 'allow' && (source === a.dir || decide(source, 'write').decision === 'allow');
     const targetFact = source === a.dir ? fact : view.lstat(source);
     if (targetFact === undefined) continue;
-    roots.set(a.dir, { dest: a.dir, writable, isDir: targetFact.type === 'dir' });
+    roots.set(a.dir, { dest: a.dir, source, writable, isDir: targetFact.type === 'dir' });
     mounts.push({
       mount: { op: 'bind', source, dest: a.dir, writable },
       why: writable ? 'allowed read-write' : 'allowed read-only',
@@ -348,8 +370,18 @@ export function planMounts(input: PlanInput): MountPlan {
       pin(at, fact);
     }
   };
+  /**
+   * Where else the session sees `path`: a root mounted from a symlink's target shows that target's
+   * files at its own path too (~/link/secret for data/real/secret), and a mask must cover both.
+   */
+  const aliasesOf = (path: string): string[] =>
+    rootList
+      .filter((r) => r.source !== r.dest && path !== r.source && isUnder(path, r.source))
+      .map((r) => join(r.dest, path.slice(r.source.length + 1)));
   const mask = (path: string, fact: EntryFact, why: string, decision?: Decision): void => {
     if (isCovered(path)) return;
+    for (const alias of aliasesOf(path))
+      mask(alias, fact, `${why}, seen through a symlinked grant`, decision);
     pinAncestors(path);
     covered.push(path);
     masked.add(path);
@@ -363,6 +395,9 @@ export function planMounts(input: PlanInput): MountPlan {
   const isUnderReadOnly = (path: string): boolean => readOnlyDirs.some((d) => isUnder(path, d));
   const readOnly = (path: string, fact: EntryFact, why: string, decision?: Decision): void => {
     if (isCovered(path)) return;
+    for (const alias of aliasesOf(path))
+      if (visibleRoot(alias)?.writable)
+        readOnly(alias, fact, `${why}, seen through a symlinked grant`, decision);
     pinAncestors(path);
     if (fact.type === 'dir') readOnlyDirs.push(path);
     masked.add(path);
@@ -523,23 +558,25 @@ export function planMounts(input: PlanInput): MountPlan {
   // A floating pattern is decided only for the names it can match (and below a match, for one that
   // ends in `**`): deciding every path of a workspace with node_modules would cost more than the
   // rest of the launch.
-  const walk = (dir: string, below: readonly FilesystemAnchor[]): void => {
+  /** Walked already, or not to be walked: the workspace once walked, private directories (tmpfs). */
+  const notWalked = new Set<string>(privateDirs.keys());
+  /**
+   * Walks `dir` for floating denials and, in the workspace (`findGit`), for git directories.
+   * `tooMany` says what to do when the entries exceed the limit.
+   */
+  const walk = (
+    dir: string,
+    below: readonly FilesystemAnchor[],
+    findGit: boolean,
+    tooMany: () => PlanError,
+  ): void => {
     const entries = view.list(dir);
     if (!entries) return;
     for (const { name, type } of entries) {
-      if (++visited > limit) {
-        throw new PlanError(
-          `the writable directories hold more than ${limit} entries, too many to check for protected files before launch`,
-          'run with a narrower --workspace',
-        );
-      }
+      if (++visited > limit) throw tooMany();
       const path = join(dir, name);
-      if (name === '.git' && type === 'file') {
-        const target = gitDirOfFile(path);
-        gitFiles.set(path, target);
-        if (target !== undefined) gitDirs.add(commonDirOf(target));
-      } else if (name === '.git') gitDirs.add(path);
-      else if (type === 'dir' && path.includes('/.git/') && isGitDir(path)) gitDirs.add(path); // .git/modules/NAME
+      if (notWalked.has(path)) continue;
+      if (findGit) noteGitDir(path, name, type);
       const named = floating.filter((a) => a.mayMatchName(name) && isUnder(path, a.dir));
       if (named.length > 0 || below.length > 0) {
         const read = decide(path, 'read');
@@ -549,9 +586,18 @@ export function planMounts(input: PlanInput): MountPlan {
       // Git's object store is large and holds nothing that runs; everything else is walked.
       if (type === 'dir' && !(name === 'objects' && dir.endsWith('.git')) && !isHidden(path)) {
         const covering = named.filter((a) => a.coversBelowMatch);
-        walk(path, covering.length === 0 ? below : [...below, ...covering]);
+        walk(path, covering.length === 0 ? below : [...below, ...covering], findGit, tooMany);
       }
     }
+  };
+  /** A git directory (or `.git` file) the workspace's walk passes: kept for the protections below. */
+  const noteGitDir = (path: string, name: string, type: EntryFact['type']): void => {
+    if (name === '.git' && type === 'file') {
+      const target = gitDirOfFile(path);
+      gitFiles.set(path, target);
+      if (target !== undefined) gitDirs.add(commonDirOf(target));
+    } else if (name === '.git') gitDirs.add(path);
+    else if (type === 'dir' && path.includes('/.git/') && isGitDir(path)) gitDirs.add(path); // .git/modules/NAME
   };
   const isGitDir = (dir: string): boolean =>
     view.lstat(join(dir, 'HEAD'))?.type === 'file' && view.lstat(join(dir, 'objects'))?.type === 'dir';
@@ -591,18 +637,56 @@ export function planMounts(input: PlanInput): MountPlan {
     commonDirs.set(gitDir, common);
     return common;
   };
-  // The workspace is walked whole; other writable directories (tool caches, typically large and
-  // refilled by the tools themselves) are not, and the plan says so.
+  /**
+   * The granted directories outside the workspace a floating denial could match in: each visible
+   * directory root not inside another one, nor inside the system's directories (SYSTEM_DIRS, which
+   * the plan's notes name), nor private.
+   */
+  const floatingWalkRoots = (): string[] => {
+    if (floating.length === 0) return [];
+    const reach = (dir: string): boolean => floating.some((a) => isUnder(dir, a.dir) || isUnder(a.dir, dir));
+    const dirs = rootList
+      .filter((r) => r.isDir && reach(r.dest) && !isHidden(r.dest))
+      .map((r) => r.dest)
+      .filter((d) => !(isWorkspaceWritable && isUnder(d, input.workspace)));
+    const system = dirs.filter((d) => SYSTEM_DIRS.some((x) => isUnder(d, x)));
+    if (system.length > 0)
+      notes.push(
+        `${floating.map((a) => a.text).join(', ')}: not searched for in the system directories ${system.join(', ')}`,
+      );
+    const walked = dirs.filter((d) => !system.includes(d));
+    return walked.filter((d) => !walked.some((o) => o !== d && isUnder(d, o)));
+  };
+  // The workspace is walked whole, for floating denials and nested repositories.
   const workspaceRoot = visibleRoot(input.workspace);
   const isWorkspaceWritable = workspaceRoot?.writable === true;
-  if (isWorkspaceWritable) walk(input.workspace, []);
-  const unscanned = writableRoots
-    .filter((r) => r.dest !== input.workspace && r !== workspaceRoot)
-    .map((r) => r.dest);
-  if (floating.length > 0 && unscanned.length > 0)
-    notes.push(
-      `${floating.map((a) => a.text).join(', ')}: enforced in the workspace; not searched for in ${unscanned.join(', ')}`,
+  if (isWorkspaceWritable) {
+    walk(
+      input.workspace,
+      [],
+      true,
+      () =>
+        new PlanError(
+          `the workspace holds more than ${limit} entries, too many to check for protected files before launch`,
+          'run with a narrower --workspace',
+        ),
     );
+    notWalked.add(input.workspace);
+  }
+  // Floating denials hide what matches them in every other granted directory too (case 24: a
+  // `**/.env` under a read-only grant of ~/projects), as `perimeter check filesystem` decides.
+  for (const dir of floatingWalkRoots()) {
+    walk(
+      dir,
+      [],
+      false,
+      () =>
+        new PlanError(
+          `the directories the policy grants hold more than ${limit} entries, too many to search for ${floating.map((a) => a.text).join(', ')} before launch`,
+          'grant narrower directories (the ones the agent needs), or remove the floating deny pattern',
+        ),
+    );
+  }
 
   // 4. Trust-handoff paths in every writable root, existing or not.
   const protect = (path: string, why: string, blockMissing = true): void => {

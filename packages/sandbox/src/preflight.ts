@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createSessionCgroup, removeSessionCgroup } from './cgroup.js';
+import { MEMORY_WATCH_MS } from './limits.js';
 
 /**
  * This package's directory: from this module's own location in the workspace (or from the CLI's
@@ -134,7 +135,7 @@ function limitsCheck(l: NonNullable<MachineFacts['limits']>): Check {
     name: 'resource limits',
     isOk: memory && (pids || !l.isRoot),
     isRequired: false,
-    detail: `${processes}; /tmp sized; memory ${memory ? 'can be capped (memory cgroup)' : 'cannot be capped: a policy with limits.memory is refused'}`,
+    detail: `${processes}; /tmp sized; memory ${memory ? 'capped by a memory cgroup' : `capped by the sandbox's helper (no memory cgroup: each process by RLIMIT_DATA, the total checked every ${MEMORY_WATCH_MS} ms)`}`,
     ...(memory && (pids || !l.isRoot)
       ? {}
       : {
@@ -179,7 +180,8 @@ export function gatherFacts(): MachineFacts {
 /** Makes and removes a session cgroup, to see what it could cap. */
 function probeCgroup(): string[] {
   try {
-    const cg = createSessionCgroup({ name: `doctor-${process.pid}`, processes: 1024 });
+    // A memory cap is asked for too: the memory controller is used only when one is.
+    const cg = createSessionCgroup({ name: `doctor-${process.pid}`, processes: 1024, memoryBytes: 2 ** 40 });
     if (!cg) return [];
     removeSessionCgroup(cg);
     return [...cg.caps].sort();

@@ -2,7 +2,10 @@
 // trusts later. In every writable root they are read-only for the session, whether or not they
 // exist at launch, whatever the policy says.
 
-/** Shell and session start-up files (case 44): they run only from a home directory. */
+/**
+ * Shell and session start-up files (case 44: denied in the home directory and in the workspace,
+ * where an rc file waits for someone to copy or source it).
+ */
 const SHELL_INIT = [
   '.bashrc',
   '.bash_profile',
@@ -14,9 +17,11 @@ const SHELL_INIT = [
   '.zprofile',
   '.zlogin',
   '.zlogout',
-  '.config/fish',
   '.inputrc',
 ];
+
+/** fish reads its start-up files from ~/.config/fish only (XDG): blocking `.config` in a project would be noise. */
+const FISH_CONFIG = '.config/fish';
 
 /** PATH shadowing (47) and client configuration (49): trusted only where a home directory has them. */
 const HOME_CLIENT_CONFIG = [
@@ -41,6 +46,7 @@ export const PROTECTED_NAMES: readonly string[] = [
   '.githooks',
   // Shell and session init (44), direnv and tool managers.
   ...SHELL_INIT,
+  FISH_CONFIG,
   '.envrc',
   '.tool-versions',
   '.mise.toml',
@@ -64,12 +70,12 @@ export const PROTECTED_NAMES: readonly string[] = [
 ];
 
 /**
- * Names that only run when they sit in a home directory (shell start-up files, client
+ * Names that only run or are trusted when they sit in a home directory (fish's config, client
  * configuration, ~/.local/bin). Where they exist they are read-only in every writable root; where
  * they do not, creating them is blocked only in the home directory, so a project workspace is not
- * littered with masks for files nothing would ever run from there.
+ * littered with masks for files nothing would ever read from there.
  */
-export const HOME_ONLY_WHEN_MISSING: ReadonlySet<string> = new Set([...SHELL_INIT, ...HOME_CLIENT_CONFIG]);
+export const HOME_ONLY_WHEN_MISSING: ReadonlySet<string> = new Set([FISH_CONFIG, ...HOME_CLIENT_CONFIG]);
 
 /**
  * Home-directory files and directories that tools run or trust, but which are ordinary names in a

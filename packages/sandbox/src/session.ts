@@ -21,8 +21,8 @@ import { CREDENTIAL_FILE_NAME, type Engine } from '@perimeter/policy';
 import { BWRAP_PATH, HELPER_PATH, PACKAGE_ROOT, isHelperBuilt } from './preflight.js';
 import { READY_FD, SYSTEM_CA_FILES, bwrapArgs, mcpClientConfig, sessionEnv } from './bwrap-args.js';
 import { hostView } from './host-view.js';
-import { createSessionCgroup, removeSessionCgroup, type SessionCgroup } from './cgroup.js';
-import { describeLimits, effectiveLimits, unenforceable, type EffectiveLimits } from './limits.js';
+import { createSessionCgroup, removeSessionCgroup, type CgroupTarget, type SessionCgroup } from './cgroup.js';
+import { describeLimits, effectiveLimits, heldBy, unenforceable, type EffectiveLimits } from './limits.js';
 import { PlanError, planMounts, type HostView, type MountPlan } from './mount-plan.js';
 import { seccompArch, seccompBytes } from './seccomp.js';
 
@@ -75,6 +75,11 @@ export interface SessionOptions {
   readonly mcpToken?: string;
   /** The machine's memory, for the default size of /tmp (default: os.totalmem()). */
   readonly totalMemoryBytes?: number;
+  /**
+   * Where the session's cgroup may be made (default: this process's cgroup hierarchies, from
+   * /proc/self/mountinfo); none makes no cgroup, as on a machine that gives Perimeter none.
+   */
+  readonly cgroupTargets?: readonly CgroupTarget[];
   /** The session's cgroup and launcher, started before the session was prepared (prelaunch). */
   readonly prelaunch?: Prelaunch;
 }
@@ -139,7 +144,13 @@ function prepare(options: SessionOptions): PreparedSession {
   let made: SessionCgroup | undefined;
   try {
     const { limits, enforcement } =
-      early ?? sessionLimits(options.engine, options.totalMemoryBytes, (cgroup) => (made = cgroup));
+      early ??
+      sessionLimits(
+        options.engine,
+        options.totalMemoryBytes,
+        (cgroup) => (made = cgroup),
+        options.cgroupTargets,
+      );
     const cgroup = early?.cgroup ?? made;
     const sockets = join(dir, 'sockets');
     mkdirSync(sockets, { mode: 0o700 });
@@ -309,15 +320,17 @@ function sessionLimits(
   engine: Engine,
   totalMemoryBytes: number | undefined,
   made: (cgroup: SessionCgroup) => void,
+  targets?: readonly CgroupTarget[],
 ): { limits: EffectiveLimits; enforcement: LimitEnforcement } {
   const limits = effectiveLimits(engine.sessionLimits(), totalMemoryBytes ?? totalmem());
   let cgroup: SessionCgroup | undefined;
   try {
-    cgroup = createSessionCgroup({
+    const request = {
       name: randomBytes(6).toString('hex'),
       processes: limits.processes,
       ...(limits.memoryBytes !== undefined ? { memoryBytes: limits.memoryBytes } : {}),
-    });
+    };
+    cgroup = createSessionCgroup(request, targets); // undefined: this process's hierarchies
   } catch (e) {
     throw new SessionError(
       `cannot set the limits of the session's cgroup (${(e as NodeJS.ErrnoException).code ?? String(e)})`,
@@ -335,7 +348,7 @@ function sessionLimits(
     throw new SessionError(refusal.message, refusal.fix);
   }
   if (cgroup) made(cgroup);
-  return { limits, enforcement };
+  return { limits: heldBy(limits, enforcement), enforcement };
 }
 
 /**
@@ -382,6 +395,11 @@ export interface SessionExit {
   /** Whether the workload started at all (bubblewrap may fail to set the sandbox up). */
   readonly started: boolean;
   readonly signal?: string;
+  /**
+   * Set when the helper stopped the session for using more memory than the policy allows (a
+   * machine without a memory cgroup: the helper watches the total).
+   */
+  readonly memoryExceeded?: { readonly usedBytes: number; readonly limitBytes: number };
 }
 
 /**
@@ -404,9 +422,11 @@ export function launchSession(
       status += chunk.toString('utf8');
     });
     let isReady = false;
+    let said = '';
     const ready = readySocket(child);
-    ready.on('data', () => {
+    ready.on('data', (chunk: Buffer) => {
       isReady = true;
+      said += chunk.toString('latin1');
     });
     let failure: { readonly error: unknown } | undefined;
     const preparing = (async () => beforeStart())().then(
@@ -473,7 +493,15 @@ export function launchSession(
           return reject(error instanceof Error ? error : new Error(String(error)));
         }
         const signalCode = signal ? 128 + osConstants.signals[signal] : undefined;
-        resolve({ code: code ?? signalCode ?? 1, started: isReady, ...(signal ? { signal } : {}) });
+        const memory = /^1?memory (\d+) (\d+)$/m.exec(said);
+        resolve({
+          code: code ?? signalCode ?? 1,
+          started: isReady,
+          ...(signal ? { signal } : {}),
+          ...(memory
+            ? { memoryExceeded: { usedBytes: Number(memory[1]), limitBytes: Number(memory[2]) } }
+            : {}),
+        });
       });
     });
   });

@@ -42,8 +42,8 @@ filesystem:
     - { id: system, paths: [/usr/**, /bin/**, /lib/**, /lib64/**, /etc/**], access: read }
 `;
 
-function engineFor(workspace: string): Engine {
-  const loaded = loadPolicies([{ file: 'launch.yaml', text: POLICY }]);
+function engineFor(workspace: string, extra = ''): Engine {
+  const loaded = loadPolicies([{ file: 'launch.yaml', text: POLICY + extra }]);
   assert.deepEqual(
     loaded.diagnostics.filter((d) => d.severity === 'error'),
     [],
@@ -54,10 +54,15 @@ function engineFor(workspace: string): Engine {
   );
 }
 
-function session(command: string, early = false): { prepared: PreparedSession; workspace: string } {
+function session(
+  command: string,
+  early = false,
+  more: { readonly policy?: string; readonly cgroupTargets?: readonly [] } = {},
+): { prepared: PreparedSession; workspace: string } {
   const workspace = mkdtempSync(join(scratch, 'ws-'));
-  const engine = engineFor(workspace);
+  const engine = engineFor(workspace, more.policy);
   const prepared = prepareSession({
+    ...(more.cgroupTargets ? { cgroupTargets: more.cgroupTargets } : {}),
     engine,
     sessionId: 'launch-test',
     workspace,
@@ -125,6 +130,54 @@ describe('launching a session', { skip: SKIP }, () => {
     const { prepared } = session('true', true);
     cleanupSession(prepared);
     for (const dir of prepared.cgroup?.dirs ?? []) assert.equal(existsSync(dir), false, dir);
+  });
+});
+
+describe('a memory cap on a machine without a memory cgroup (redteam-57)', { skip: SKIP }, () => {
+  /** Holds N MiB of touched memory for a while, then says it survived. */
+  const hold = (mib: number, seconds: number): string =>
+    `python3 -c "import time; b = b'x' * (${mib} << 20); time.sleep(${seconds}); print('survived ${mib}')"`;
+  const CAP = 'limits: { memory: 96MiB }\n';
+
+  it('processes that together exceed limits.memory are all stopped, and the host is told why', async () => {
+    // Three processes of 40 MiB each: every one under the cap, together over it.
+    const { prepared, workspace } = session(
+      `for i in 1 2 3; do ${hold(40, 20)} >> out & done; wait; echo waited >> out`,
+      false,
+      { policy: CAP, cgroupTargets: [] },
+    );
+    try {
+      assert.equal(prepared.cgroup, undefined);
+      assert.match(
+        prepared.limitsSummary,
+        /memory 96 MiB \(no memory cgroup: each process by RLIMIT_DATA, all together checked every 100 ms\)/,
+      );
+      const exit = await launchSession(prepared);
+      assert.equal(exit.code, 137, 'killed, as an out-of-memory kill would be');
+      assert.ok(exit.memoryExceeded, 'the helper reported the memory it stopped the session for');
+      assert.equal(exit.memoryExceeded.limitBytes, 96 * 2 ** 20);
+      assert.ok(exit.memoryExceeded.usedBytes > 96 * 2 ** 20, String(exit.memoryExceeded.usedBytes));
+      const out = existsSync(join(workspace, 'out')) ? readFileSync(join(workspace, 'out'), 'utf8') : '';
+      assert.doesNotMatch(out, /survived|waited/, 'nothing of the session went on');
+    } finally {
+      cleanupSession(prepared);
+    }
+  });
+
+  it('one process asking for more than the cap is refused the memory at once (RLIMIT_DATA)', async () => {
+    const { prepared, workspace } = session(
+      `python3 -c "b = b'x' * (200 << 20)" 2> err; echo "rc=$?" > out; ${hold(16, 0)} >> out`,
+      false,
+      { policy: CAP, cgroupTargets: [] },
+    );
+    try {
+      const exit = await launchSession(prepared);
+      assert.deepEqual(exit, { code: 0, started: true }, 'the session goes on');
+      assert.equal(readFileSync(join(workspace, 'out'), 'utf8'), 'rc=1\nsurvived 16\n');
+      assert.match(readFileSync(join(workspace, 'err'), 'utf8'), /MemoryError/);
+    } finally {
+      cleanupSession(prepared);
+    }
   });
 });
 

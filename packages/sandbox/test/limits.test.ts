@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { cgroupTargets, createSessionCgroup, removeSessionCgroup } from '../src/cgroup.js';
-import { describeLimits, effectiveLimits, limitArgs, unenforceable } from '../src/limits.js';
+import { describeLimits, effectiveLimits, heldBy, limitArgs, unenforceable } from '../src/limits.js';
 
 const GiB = 2 ** 30;
 
@@ -48,10 +48,21 @@ describe('effectiveLimits', () => {
 describe('unenforceable', () => {
   const none = { isRoot: false, pidsCgroup: false, memoryCgroup: false };
 
-  it('a memory cap without a memory cgroup refuses the session, saying how to fix it', () => {
-    const why = unenforceable(effectiveLimits({ memoryBytes: GiB }, GiB), none);
-    assert.match(why?.message ?? '', /caps the session's memory at 1 GiB/);
-    assert.match(why?.fix ?? '', /remove limits\.memory/);
+  it('redteam-57: a memory cap without a memory cgroup is held by the helper: RLIMIT_DATA per process and a watch of the total', () => {
+    const limits = effectiveLimits({ memoryBytes: GiB }, GiB);
+    assert.equal(unenforceable(limits, none), undefined);
+    const held = heldBy(limits, none);
+    assert.equal(held.memoryHeldBy, 'helper');
+    assert.deepEqual(limitArgs(held).slice(-4), ['--limit', `data=${GiB}`, '--memory-watch', String(GiB)]);
+    assert.match(
+      describeLimits(held, none),
+      /memory 1 GiB \(no memory cgroup: each process by RLIMIT_DATA, all together checked every 100 ms\)$/,
+    );
+    // With a memory cgroup the cgroup holds it, and the helper is told nothing of memory.
+    const cgroup = heldBy(limits, { ...none, memoryCgroup: true });
+    assert.equal(cgroup.memoryHeldBy, 'cgroup');
+    assert.ok(!limitArgs(cgroup).includes('--memory-watch'));
+    assert.match(describeLimits(cgroup, none), /memory 1 GiB \(cgroup\)$/);
   });
 
   it('a process cap the policy sets refuses a root session without a pids cgroup (root ignores RLIMIT_NPROC)', () => {

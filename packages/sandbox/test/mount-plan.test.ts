@@ -427,6 +427,56 @@ describe('mount plan: denials', () => {
     assert.equal(seenAs(plan, join(host.workspace, '.env.example')), 'rw');
   });
 
+  it('redteam-24: **/.env is masked in read-only grants and other writable grants too, not in private ones', () => {
+    const host = makeHost({
+      'ws/.env': 's',
+      'home/projects/api/.env': 's',
+      'home/projects/api/readme': 'r',
+      'home/.cache/tool/.env': 's',
+      'data/deep/er/.env': 's',
+    });
+    const plan = planFor(host, {
+      allow: [
+        { id: 'workspace', paths: ['${workspace}/**'], access: 'read' },
+        { id: 'home', paths: ['~/**'], access: 'read' },
+        { id: 'cache', paths: ['~/.cache/**'], access: 'rw', private: true },
+        { id: 'data', paths: [`${host.root}/data/**`], access: 'rw' },
+        { id: 'system', paths: ['/usr/**'], access: 'read' },
+      ],
+      deny: [{ id: 'env', paths: ['**/.env'] }],
+    });
+    for (const rel of ['ws/.env', 'home/projects/api/.env', 'data/deep/er/.env']) {
+      const path = join(host.root, rel);
+      assert.deepEqual(mountAt(plan, path).mount, { op: 'mask', dest: path, as: 'file' }, rel);
+      assert.equal(ruleOf(mountAt(plan, path)), 'env');
+    }
+    assert.equal(seenAs(plan, join(host.home, 'projects/api/readme')), 'ro');
+    // The session sees its own empty ~/.cache, so what the host keeps there needs no mask.
+    assert.deepEqual(mountsAt(plan, join(host.home, '.cache/tool/.env')), []);
+    assert.ok(
+      plan.notes.some(
+        (n) => n.includes('**/.env') && n.includes('not searched for in the system directories /usr'),
+      ),
+      plan.notes.join('\n'),
+    );
+  });
+
+  it('redteam-24: floating denials over grants too large to search refuse the launch, saying how to fix it', () => {
+    const host = makeHost({ 'home/a/1': 'x', 'home/a/2': 'x', 'home/b/3': 'x', 'ws/x': 'x' });
+    const engine = engineFor(host, {
+      allow: [WORKSPACE_RW, { id: 'home', paths: ['~/**'], access: 'read' }],
+      deny: [{ id: 'env', paths: ['**/.env'] }],
+    });
+    const input = { view: hostView, workspace: host.workspace, home: host.home, maskDir: host.maskDir };
+    assert.throws(
+      () => planMounts({ engine, ...input, maskFile: host.maskFile, scanLimit: 4 }),
+      (e: unknown) =>
+        e instanceof PlanError &&
+        /too many to search for \*\*\/\.env/.test(e.message) &&
+        /grant narrower directories/.test(e.fix),
+    );
+  });
+
   it('redteam-24: a floating pattern is decided only for the names it can match, with the same plan as deciding every path', () => {
     const host = makeHost({
       'ws/app/secrets/db.txt': 's',
@@ -718,7 +768,7 @@ describe('mount plan: audit mode', () => {
 });
 
 describe('mount plan: trust-handoff paths (redteam 39–49)', () => {
-  it('redteam-44: shell start-up files are blocked from creation in the home directory, and only read-only where they exist in a project', () => {
+  it('redteam-44: shell start-up files are blocked from creation in the home directory and in the project; client config only at home', () => {
     const host = makeHost({ 'ws/.bashrc': 'echo hi', 'home/.profile': '' });
     const plan = planFor(host, {
       allow: [WORKSPACE_RW, { id: 'home', paths: ['~/**'], access: 'rw' }],
@@ -726,10 +776,16 @@ describe('mount plan: trust-handoff paths (redteam 39–49)', () => {
     // In the home directory a missing .bashrc cannot be created; an existing .profile is read-only.
     assert.equal(seenAs(plan, join(host.home, '.bashrc')), 'masked');
     assert.equal(seenAs(plan, join(host.home, '.profile')), 'ro');
-    // In the project, the existing .bashrc is read-only, and no mask is made for a missing .zshrc.
+    // In the project, the existing .bashrc is read-only and a missing .zshrc cannot be created
+    // (case 44 lists the workspace); client configuration and fish's config are trusted only at
+    // home, so the project gets no mask for them.
     assert.equal(seenAs(plan, join(host.workspace, '.bashrc')), 'ro');
-    assert.equal(mountsAt(plan, join(host.workspace, '.zshrc')).length, 0);
-    assert.ok(!plan.createsOnHost.includes(join(host.workspace, '.zshrc')));
+    assert.equal(seenAs(plan, join(host.workspace, '.zshrc')), 'masked');
+    assert.ok(plan.createsOnHost.includes(join(host.workspace, '.zshrc')));
+    for (const rel of ['.gitconfig', '.npmrc', '.config', '.local']) {
+      assert.equal(mountsAt(plan, join(host.workspace, rel)).length, 0, rel);
+      assert.equal(seenAs(plan, join(host.home, rel)), 'masked', rel);
+    }
   });
 
   it('redteam-29: a missing trust-handoff path is blocked by masking its first missing component, created on the host', () => {
@@ -1778,24 +1834,15 @@ describe('mount plan: known gaps', () => {
     assert.equal(seenAs(plan, join(host.workspace, '.env')), 'masked');
   });
 
-  it(
-    'redteam-24: a glob-shaped denial under a read-only root is masked (or the plan says it is not)',
-    {
-      todo: 'floating denials are only searched for in the workspace; read-only roots are never searched, silently',
-    },
-    () => {
-      const host = makeHost({ 'home/.config/gh/hosts.yml': 'oauth_token: x' });
-      const plan = planFor(host, {
-        allow: [WORKSPACE_RW, { id: 'home', paths: ['~/**'] }],
-        deny: [{ id: 'tokens', paths: ['~/.config/*/hosts.yml'] }],
-      });
-      const path = join(host.home, '.config/gh/hosts.yml');
-      assert.ok(
-        seenAs(plan, path) === 'masked' || plan.notes.some((n) => n.includes('~/.config/*/hosts.yml')),
-        `${path} is ${seenAs(plan, path)}, notes: ${JSON.stringify(plan.notes)}`,
-      );
-    },
-  );
+  it('redteam-24: a glob-shaped denial under a read-only root is masked', () => {
+    const host = makeHost({ 'home/.config/gh/hosts.yml': 'oauth_token: x' });
+    const plan = planFor(host, {
+      allow: [WORKSPACE_RW, { id: 'home', paths: ['~/**'] }],
+      deny: [{ id: 'tokens', paths: ['~/.config/*/hosts.yml'] }],
+    });
+    const path = join(host.home, '.config/gh/hosts.yml');
+    assert.equal(seenAs(plan, path), 'masked');
+  });
 
   it('redteam-47: a PATH directory that is itself a writable root is still read-only', () => {
     const host = makeHost({ 'home/.local/bin/tool': '' });
@@ -1846,25 +1893,19 @@ describe('mount plan: known gaps', () => {
     },
   );
 
-  it(
-    'redteam-26: a denial inside the target of a symlinked root is masked where the symlink shows it too',
-    {
-      todo: 'masks are placed at the target path only; the symlink root is a second bind of the same host dir',
-    },
-    () => {
-      const host = makeHost({ 'data/real/secret': 's', 'home/link': link('../data/real') });
-      const plan = planFor(host, {
-        allow: [
-          WORKSPACE_RW,
-          { id: 'link', paths: ['~/link/**'] },
-          { id: 'data', paths: [`${host.root}/data/**`] },
-        ],
-        deny: [{ id: 'secret', paths: [`${host.root}/data/real/secret`] }],
-      });
-      assert.equal(seenAs(plan, join(host.root, 'data/real/secret')), 'masked');
-      assert.equal(seenAs(plan, join(host.home, 'link/secret')), 'masked');
-    },
-  );
+  it('redteam-26: a denial inside the target of a symlinked root is masked where the symlink shows it too', () => {
+    const host = makeHost({ 'data/real/secret': 's', 'home/link': link('../data/real') });
+    const plan = planFor(host, {
+      allow: [
+        WORKSPACE_RW,
+        { id: 'link', paths: ['~/link/**'] },
+        { id: 'data', paths: [`${host.root}/data/**`] },
+      ],
+      deny: [{ id: 'secret', paths: [`${host.root}/data/real/secret`] }],
+    });
+    assert.equal(seenAs(plan, join(host.root, 'data/real/secret')), 'masked');
+    assert.equal(seenAs(plan, join(host.home, 'link/secret')), 'masked');
+  });
 
   it('redteam-26: an allow pattern through a symlinked directory is not followed into an ungranted target', () => {
     const host = makeHost({ 'secret/proj/key': 's', 'home/link': link('../secret') });

@@ -53,12 +53,15 @@ describe('preflight assessment', () => {
       return a.checks.find((c) => c.name === 'resource limits');
     };
     const user = check({ cgroupCaps: [], isRoot: false });
-    assert.match(user?.detail ?? '', /processes capped \(RLIMIT_NPROC\).*memory cannot be capped/);
+    assert.match(
+      user?.detail ?? '',
+      /processes capped \(RLIMIT_NPROC\).*memory capped by the sandbox's helper \(no memory cgroup/,
+    );
     assert.match(user?.fix ?? '', /delegated/);
     assert.match(check({ cgroupCaps: [], isRoot: true })?.detail ?? '', /root ignores RLIMIT_NPROC/);
     const full = check({ cgroupCaps: ['memory', 'pids'], isRoot: true });
     assert.equal(full?.isOk, true);
-    assert.match(full?.detail ?? '', /pids cgroup.*memory can be capped/);
+    assert.match(full?.detail ?? '', /pids cgroup.*memory capped by a memory cgroup/);
   });
 
   it('refuses sessions on an architecture without a seccomp filter', () => {

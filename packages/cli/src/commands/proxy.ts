@@ -1,7 +1,7 @@
 // perimeter proxy: the egress proxy on its own, for agents that honour HTTP(S)_PROXY.
 
 import type { AddressInfo } from 'node:net';
-import { Spool, lifecycleRecord, uuid7, type AuditRecord } from '@perimeter/audit';
+import { Spool, lifecycleRecord, uuid7 } from '@perimeter/audit';
 import {
   createEgressProxy,
   createRefusalAudit,
@@ -23,6 +23,7 @@ import {
 import { isPolicyPath, pathContext, requireValidPolicies } from '../policy-files.js';
 import { listFlag, parseArgs, stringFlag } from '../args.js';
 import { UserError } from '../errors.js';
+import { appendOrStop } from '../audit-or-stop.js';
 import { paint, type Ui } from '../ui.js';
 
 /** A loopback host:port (port 0 picks a free one): the proxy must never be reachable from other machines. */
@@ -85,7 +86,8 @@ export function runProxy(argv: readonly string[], ui: Ui): Promise<number> {
   spool?.append(lifecycleRecord('session.start', { sessionId }, { kind: 'proxy' }));
   const upstream = upstreamFlag(stringFlag(p, 'upstream'));
   const resolver = resolveFlag(listFlag(p, 'resolve'));
-  const audit = spool ? { audit: (r: AuditRecord) => void spool.append(r) } : {};
+  const audit =
+    spool && auditPath !== undefined ? { audit: appendOrStop(spool, auditPath, ui, 'the proxy') } : {};
   // One bound of refusals for both front doors, flushed when the proxy stops.
   const refusals = createRefusalAudit({ sessionId, ...audit });
   const egressOptions: EgressOptions = {

@@ -22,7 +22,7 @@ import {
   createSocksProxy,
   type EgressOptions,
 } from '@perimeter/egress';
-import { createEngine, type CompiledPolicy } from '@perimeter/policy';
+import { createEngine, formatSize, type CompiledPolicy } from '@perimeter/policy';
 import {
   BWRAP_PATH,
   SECCOMP_SUMMARY,
@@ -50,6 +50,7 @@ import { sessionCredentials, type SessionCredentials } from '../session-credenti
 import { stateDir } from '../secret-store.js';
 import { listFlag, parseArgs, stringFlag } from '../args.js';
 import { UserError } from '../errors.js';
+import { appendOrStop } from '../audit-or-stop.js';
 import type { Ui } from '../ui.js';
 import { mcpCommands } from '../lazy-mcp.js';
 import type { SessionGateway } from './mcp.js';
@@ -207,13 +208,16 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
     ...(user !== undefined ? { user: { id: user, ...(groups ? { groups } : {}) } } : {}),
   };
   let isEnded = false;
+  /** What a spool that cannot be written leaves to undo before the process ends (the sandbox's files). */
+  let cleanUp = (): void => {};
+  const append = appendOrStop(spool, auditPath, ui, 'the session', () => cleanUp());
   const record = (r: Parameters<Spool['append']>[0]): void => {
     if (isEnded) {
       // After session.end nothing may be appended; say so rather than lose it silently.
       ui.err(`perimeter: an audit event arrived after the session ended and was not recorded (${r.type})`);
       return;
     }
-    spool.append(r);
+    append(r);
   };
 
   // The sandbox's launcher starts now and joins the session's cgroup while the rest is prepared.
@@ -287,6 +291,7 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
     throw refused(e);
   }
 
+  cleanUp = () => cleanupSession(prepared);
   const sessionOver = new AbortController();
   setMaxListeners(0, sessionOver.signal); // one listener per open tunnel, any number of them
   const tunnels = { open: 0 };
@@ -407,6 +412,18 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
       ui.err(
         `perimeter: review before running anything here outside the sandbox: the session ${parts.join('; ')}`,
       );
+    }
+    if (exit?.memoryExceeded) {
+      const { usedBytes, limitBytes } = exit.memoryExceeded;
+      const why = `the session was stopped: its processes held ${formatSize(usedBytes)} of memory together, over the policy's limits.memory of ${formatSize(limitBytes)}`;
+      record(
+        alertRecord('session.limit', ctx, 'medium', why, {
+          limit: 'memory',
+          used_bytes: usedBytes,
+          limit_bytes: limitBytes,
+        }),
+      );
+      ui.err(`perimeter: ${why}`);
     }
     record(
       lifecycleRecord('session.end', ctx, {
