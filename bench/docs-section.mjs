@@ -125,6 +125,15 @@ export function targetsTable(targets) {
   );
 }
 
+/** The same targets for the console: PASS or MISS, the target, what was measured, the margin. */
+export function targetsText(targets) {
+  return textTable(
+    ['', 'Target', 'Measured', ''],
+    targets.map((t) => [t.pass ? 'PASS' : 'MISS', t.target, t.measured, t.margin]),
+    ['l', 'l', 'r', 'l'],
+  );
+}
+
 /** The value after `name` on a benchmark's command line (`--sizes 10,100`), else `fallback`. */
 export function optionOf(args, name, fallback) {
   const at = args.indexOf(name);

@@ -2,7 +2,7 @@
 // console tables, and the Markdown section of docs/benchmarks.md (between
 // <!-- bench:egress:start --> and <!-- bench:egress:end -->, which run.mjs rewrites in place).
 
-import { describeMachine, markers, mdTable, targetsTable, textTable } from '../docs-section.mjs';
+import { describeMachine, markers, mdTable, targetsTable, targetsText, textTable } from '../docs-section.mjs';
 
 const { start: MARK_START, end: MARK_END } = markers('egress');
 
@@ -229,7 +229,6 @@ const HYGIENE = {
 
 export function consoleReport(report) {
   const s = report.summaries;
-  const targets = report.targets.map((t) => [t.pass ? 'PASS' : 'MISS', t.target, t.measured, t.margin]);
   const failed = s.filter((x) => x.error).map((x) => `${x.label}: not run (${x.error})`);
   return [
     textTable(THROUGHPUT.header, THROUGHPUT.rows(s), THROUGHPUT.aligns),
@@ -238,7 +237,7 @@ export function consoleReport(report) {
     '',
     textTable(HYGIENE.header, HYGIENE.rows(s), HYGIENE.aligns),
     '',
-    textTable(['', 'Target', 'Measured', ''], targets, ['l', 'l', 'r', 'l']),
+    targetsText(report.targets),
     ...(failed.length ? ['', ...failed] : []),
   ].join('\n');
 }

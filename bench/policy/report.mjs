@@ -2,7 +2,7 @@
 // translations, the console tables, and the Markdown section of docs/benchmarks.md (between
 // <!-- bench:policy:start --> and <!-- bench:policy:end -->, which run.mjs rewrites in place).
 
-import { describeMachine, markers, mdTable, targetsTable, textTable } from '../docs-section.mjs';
+import { describeMachine, markers, mdTable, targetsTable, targetsText, textTable } from '../docs-section.mjs';
 
 const { start: MARK_START, end: MARK_END } = markers('policy');
 
@@ -100,13 +100,12 @@ const ratioRows = (results) =>
   ]);
 
 export function consoleReport(report) {
-  const targets = report.targets.map((t) => [t.pass ? 'PASS' : 'MISS', t.target, t.measured, t.margin]);
   return [
     textTable(RESULT_HEADER, resultRows(report.results), RESULT_ALIGN),
     '',
     textTable(['Rules', 'Perimeter/cedar-wasm', 'Perimeter/CEL'], ratioRows(report.results), ['r', 'r', 'r']),
     '',
-    textTable(['', 'Target', 'Measured', ''], targets, ['l', 'l', 'r', 'l']),
+    targetsText(report.targets),
   ].join('\n');
 }
 
