@@ -12,6 +12,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { listenPrivate } from './private-socket.js';
 import type { AuditRecord } from '@perimeter/audit';
 import {
   createEgressProxy,
@@ -106,13 +107,9 @@ export async function sandboxUpstreams(
     };
   };
   /** Listens on a socket, 0600 in its 0700 directory, as the agent session's own (sandbox.md case 13). */
-  const listen = async (server: Server, path: string): Promise<void> => {
+  const listen = (server: Server, path: string): Promise<void> => {
     proxies.push(server);
-    await new Promise<void>((ok, fail) => {
-      server.once('error', fail);
-      server.listen(path, () => ok());
-    });
-    chmodSync(path, 0o600);
+    return listenPrivate(server, path);
   };
   const out: UpstreamSpec[] = [];
   try {

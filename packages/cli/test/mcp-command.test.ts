@@ -516,7 +516,11 @@ function post(
 /** The URL `perimeter mcp --listen` prints on standard output once it serves. */
 async function listeningUrl(child: Child): Promise<string> {
   const pattern = /listening on (http:\/\/127\.0\.0\.1:\d+\/mcp) /;
-  await until(() => pattern.test(child.stdout()), `the gateway listens: ${child.stderr()}`);
+  // Two lines, two writes: the second names the token file and the audit spool.
+  await until(
+    () => pattern.test(child.stdout()) && /; audit: .*\n/.test(child.stdout()),
+    `the gateway listens: ${child.stderr()}`,
+  );
   return pattern.exec(child.stdout())?.[1] ?? '';
 }
 

@@ -29,7 +29,7 @@ export interface HttpListenOptions {
   readonly port: number;
   /**
    * Listen on this Unix socket instead (the session sandbox's bridge relays 127.0.0.1:port to it):
-   * `host` and `port` then only name the address clients use.
+   * `host` and `port` then only name the address clients use. The socket is made 0600.
    */
   readonly path?: string;
   readonly token: string;
@@ -111,11 +111,10 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
       return { status: 415, message: 'Unsupported Media Type: the body must be application/json' };
     const body = await readBody(req, maxBody);
     if (typeof body !== 'string')
-      // The connection is closed after the answer: the rest of the body is never read.
       return {
         status: 413,
         message: `Payload too large: more than ${maxBody} bytes`,
-        headers: { connection: 'close' },
+        ...(body.keepAlive ? {} : { headers: { connection: 'close' } }),
       };
     const parsed = messagesOf(body);
     if ('status' in parsed) return parsed;
@@ -202,8 +201,16 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
       server.off('error', reject);
       resolve();
     };
-    if (options.path !== undefined) server.listen(options.path, listening);
-    else server.listen(options.port, options.host, listening);
+    if (options.path === undefined) server.listen(options.port, options.host, listening);
+    else {
+      // A socket is born 0600: listen binds at once, inside this umask.
+      const umask = process.umask(0o177);
+      try {
+        server.listen(options.path, listening);
+      } finally {
+        process.umask(umask);
+      }
+    }
   });
   const port = options.path !== undefined ? options.port : (server.address() as AddressInfo).port;
   const hostPart = options.host.includes(':') ? `[${options.host}]` : options.host;
@@ -307,27 +314,50 @@ function messagesOf(body: string): { messages: JSONRPCMessage[]; isBatch: boolea
   return { messages, isBatch };
 }
 
+/** How much of an oversized body is read and dropped (times the limit) before the connection is cut. */
+const DRAIN_FACTOR = 4;
+/** How long an oversized body may take to arrive before the connection is cut. */
+const DRAIN_MS = 10_000;
+
 /**
- * The body as text, or undefined when it is longer than `limit` bytes: reading stops there, and
- * the caller's 413 closes the connection.
+ * The body as text, or `tooLarge` when it is longer than `limit` bytes. An oversized body is read
+ * to its end and dropped before the caller answers 413: closing a socket with unread data resets
+ * it, and the client would lose the answer mid-send. Past `DRAIN_FACTOR` times the limit reading
+ * stops and the caller's 413 closes the connection (`keepAlive: false`); so it does when the rest
+ * takes longer than `DRAIN_MS`.
  */
-function readBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
+function readBody(
+  req: IncomingMessage,
+  limit: number,
+): Promise<string | { readonly tooLarge: true; readonly keepAlive: boolean }> {
   return new Promise((resolve, reject) => {
-    if (Number(req.headers['content-length'] ?? 0) > limit) {
-      resolve(undefined);
+    const cut = { tooLarge: true, keepAlive: false } as const;
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > limit * DRAIN_FACTOR) {
+      resolve(cut);
       return;
     }
     const chunks: Buffer[] = [];
     let size = 0;
+    let drainDeadline: NodeJS.Timeout | undefined;
+    const stop = (): void => {
+      clearTimeout(drainDeadline);
+      req.removeAllListeners('data');
+      req.pause();
+      resolve(cut);
+    };
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) {
-        req.removeAllListeners('data');
-        req.pause();
-        resolve(undefined);
-      } else chunks.push(chunk);
+      if (size <= limit) chunks.push(chunk);
+      else if (size > limit * DRAIN_FACTOR) stop();
+      else drainDeadline ??= setTimeout(stop, DRAIN_MS);
     });
-    req.once('end', () => resolve(Buffer.concat(chunks, size).toString('utf8')));
+    req.once('end', () => {
+      clearTimeout(drainDeadline);
+      resolve(
+        size > limit ? { tooLarge: true, keepAlive: true } : Buffer.concat(chunks, size).toString('utf8'),
+      );
+    });
     req.once('error', reject);
   });
 }

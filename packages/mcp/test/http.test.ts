@@ -7,7 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -430,13 +430,13 @@ describe('gateway over Streamable HTTP: the protocol, raw', { timeout: 60_000 },
     }
   });
 
-  it('a chunked body past the limit is answered 413 and its connection closed, without reading the rest', async () => {
+  it('a chunked body past four times the limit is answered 413 and its connection closed, without reading the rest', async () => {
     const h = await start({ tools: [] });
     try {
       const inSession = await askingSession(h.url);
       const outcome = await new Promise<{ status: number; closedUnfinished: boolean }>((resolve, reject) => {
-        // No Content-Length: the size shows only while reading. 5 MiB go out, then the client
-        // would keep sending; the request is never finished.
+        // No Content-Length: the size shows only while reading. 17 MiB go out (the limit is 4),
+        // and the client would keep sending; the request is never finished.
         const req = request(h.url, { method: 'POST', headers: { ...POST_HEADERS, ...inSession } });
         let status = 0;
         req.on('response', (res) => {
@@ -446,10 +446,50 @@ describe('gateway over Streamable HTTP: the protocol, raw', { timeout: 60_000 },
         req.on('close', () => resolve({ status, closedUnfinished: !req.writableFinished }));
         req.on('error', () => undefined); // the server closing mid-body
         setTimeout(() => reject(new Error('the connection stayed open')), 10_000).unref();
-        req.write(`{"jsonrpc":"2.0","id":2,"method":"ping","params":{"pad":"${'x'.repeat(5 << 20)}`);
+        req.write(`{"jsonrpc":"2.0","id":2,"method":"ping","params":{"pad":"`);
+        for (let i = 0; i < 17; i++) req.write('x'.repeat(1 << 20));
       });
       assert.equal(outcome.status, 413);
       assert.ok(outcome.closedUnfinished, 'the server closed the connection before the body ended');
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('a whole body over the limit is read and dropped: the client gets its 413 and the connection serves the next call', async () => {
+    const h = await start({ tools: [] });
+    try {
+      const inSession = await askingSession(h.url);
+      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+      const send = (body: string): Promise<{ status: number; text: string; socket: unknown }> =>
+        new Promise((resolve, reject) => {
+          const req = request(h.url, { method: 'POST', agent, headers: { ...POST_HEADERS, ...inSession } });
+          req.on('response', (res) => {
+            const parts: Buffer[] = [];
+            res.on('data', (c: Buffer) => parts.push(c));
+            res.on('end', () =>
+              resolve({
+                status: res.statusCode ?? 0,
+                text: Buffer.concat(parts).toString(),
+                socket: req.socket,
+              }),
+            );
+          });
+          req.on('error', reject);
+          req.end(body);
+        });
+      try {
+        const huge = await send(
+          JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'ping', params: { pad: 'x'.repeat(5 << 20) } }),
+        );
+        assert.equal(huge.status, 413);
+        assert.match(huge.text, /Payload too large/);
+        const next = await send(JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'ping' }));
+        assert.equal(next.status, 200);
+        assert.equal(next.socket, huge.socket, 'the same connection');
+      } finally {
+        agent.destroy();
+      }
     } finally {
       await h.close();
     }

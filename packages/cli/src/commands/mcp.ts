@@ -4,7 +4,7 @@
 // `prompt:NAME`, `resource:URI` and `template:URI_TEMPLATE`.
 
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Spool, lifecycleRecord, uuid7, type AuditRecord, type RecordContext } from '@perimeter/audit';
 import {
@@ -298,7 +298,6 @@ export async function startSessionGateway(o: {
       path: o.socket,
       token: o.token,
     });
-    chmodSync(o.socket, 0o600);
   } catch (e) {
     await gateway.close();
     await sandboxes.close();

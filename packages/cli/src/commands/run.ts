@@ -3,7 +3,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import { chmodSync, existsSync, mkdirSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { Server } from 'node:net';
@@ -51,6 +51,7 @@ import { stateDir } from '../secret-store.js';
 import { listFlag, parseArgs, stringFlag } from '../args.js';
 import { UserError } from '../errors.js';
 import { appendOrStop } from '../audit-or-stop.js';
+import { listenPrivate } from '../private-socket.js';
 import type { Ui } from '../ui.js';
 import { mcpCommands } from '../lazy-mcp.js';
 import type { SessionGateway } from './mcp.js';
@@ -330,15 +331,8 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
       );
       servers.push(createEgressProxy(egress), createSocksProxy(egress));
       await Promise.all(
-        servers.map(
-          (s, i) =>
-            new Promise<void>((ok, fail) => {
-              s.once('error', fail);
-              s.listen(join(prepared.sockets, i === 0 ? 'http.sock' : 'socks.sock'), () => ok());
-            }),
-        ),
+        servers.map((s, i) => listenPrivate(s, join(prepared.sockets, i === 0 ? 'http.sock' : 'socks.sock'))),
       );
-      for (const n of ['http.sock', 'socks.sock']) chmodSync(join(prepared.sockets, n), 0o600);
       if (mcpToken !== undefined) {
         gateway = await mcpCommands().startSessionGateway({
           engine,
