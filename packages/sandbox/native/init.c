@@ -1,7 +1,7 @@
 /*
  * perimeter-init: the first program inside a Perimeter sandbox (run by bubblewrap).
  *
- *   perimeter-init [--ready-fd N] [--verify FILE] [--seccomp FILE] [--bridge PORT:SOCKET]...
+ *   perimeter-init [--ready-fd N] [--masks DIR] [--verify FILE] [--seccomp FILE] [--bridge PORT:SOCKET]...
  *                  [--capture PORT:SOCKET]... [--token-file FILE] [--limit NAME=N]...
  *                  [--memory-watch BYTES] -- PROGRAM [ARGS...]
  *
@@ -9,7 +9,12 @@
  *    socket to the host, on which this helper says "1" once the sandbox is set up and then waits
  *    for the host's "1" before it starts PROGRAM (the host finishes its own preparations meanwhile;
  *    anything else, or the socket closing, ends the launch with nothing run).
- * 2. Verifies the mount view: each line of the verify file is "DEV INO PATH"; the path must be
+ * 2. Lays the masks of --masks DIR (bubblewrap would read the whole mount table for each one):
+ *    DIR/list holds "KIND PATH" entries, each ended by NUL; PATH is covered, read-only, by
+ *    DIR/mask-dir (KIND d), DIR/mask-file (f) or DIR/empty-dir (e, a path missing at launch: its
+ *    mount point is made here, and removed by the host after). This needs CAP_SYS_ADMIN in
+ *    the sandbox's user namespace, dropped with every other capability below. Any failure aborts.
+ *    Then verifies the mount view: each line of the verify file is "DEV INO PATH"; the path must be
  *    exactly that inode, or the launch aborts (a setup race swapped it, case 35).
  * 3. Starts the network bridge: for each --bridge, a TCP listener on 127.0.0.1:PORT inside the
  *    namespace whose connections are relayed to the host proxy's Unix socket. The bridge process is
@@ -49,6 +54,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -102,6 +108,41 @@ static size_t read_file(const char *path, char *buf, size_t cap) {
   }
   close(fd);
   return n;
+}
+
+static void lay_masks(const char *dir) {
+  static char text[1 << 20];
+  char path[4096];
+  if (snprintf(path, sizeof path, "%s/list", dir) >= (int)sizeof path) die("--masks path too long", dir);
+  size_t n = read_file(path, text, sizeof text - 1);
+  text[n] = 0;
+  for (size_t at = 0; at < n;) {
+    const char *entry = text + at;
+    size_t len = strlen(entry);
+    at += len + 1;
+    const char *source = NULL;
+    if (len > 2 && entry[1] == ' ') {
+      if (entry[0] == 'd') source = "mask-dir";
+      else if (entry[0] == 'f') source = "mask-file";
+      else if (entry[0] == 'e') source = "empty-dir";
+    }
+    if (source == NULL) die("bad mask entry", entry);
+    const char *dest = entry + 2;
+    char from[4096];
+    if (snprintf(from, sizeof from, "%s/%s", dir, source) >= (int)sizeof from) die("--masks path too long", dir);
+    /* A missing path's mask needs its mount point (the host removes it after the session). */
+    if (entry[0] == 'e' && mkdir(dest, 0755) != 0 && errno != EEXIST) {
+      char why[4200];
+      snprintf(why, sizeof why, "%s (%s)", dest, strerror(errno));
+      die("cannot make a mount point", why);
+    }
+    if (mount(from, dest, NULL, MS_BIND, NULL) != 0 ||
+        mount(NULL, dest, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) {
+      char why[4200];
+      snprintf(why, sizeof why, "%s (%s)", dest, strerror(errno));
+      die("cannot mask", why);
+    }
+  }
 }
 
 static void verify_mounts(const char *path) {
@@ -492,7 +533,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "perimeter: cannot run %s: %s\n", program[0], strerror(errno));
     return EXIT_SETUP;
   }
-  const char *verify = NULL, *filter_path = NULL, *token_file = NULL, *capture_socket = NULL;
+  const char *verify = NULL, *masks = NULL, *filter_path = NULL, *token_file = NULL, *capture_socket = NULL;
   int ready_fd = -1;
   int capture_ports[2], ncapture = 0;
   struct bridge bridges[MAX_BRIDGES];
@@ -514,6 +555,7 @@ int main(int argc, char **argv) {
     }
     if (i + 1 >= argc) die("missing value for", argv[i]);
     if (strcmp(argv[i], "--verify") == 0) verify = argv[++i];
+    else if (strcmp(argv[i], "--masks") == 0) masks = argv[++i];
     else if (strcmp(argv[i], "--seccomp") == 0) filter_path = argv[++i];
     else if (strcmp(argv[i], "--token-file") == 0) token_file = argv[++i];
     else if (strcmp(argv[i], "--limit") == 0) {
@@ -545,6 +587,7 @@ int main(int argc, char **argv) {
   if (bytes == 0 || bytes % sizeof(struct sock_filter) != 0) die("malformed seccomp filter", filter_path);
   struct sock_fprog prog = {.len = (unsigned short)(bytes / sizeof(struct sock_filter)), .filter = filter};
 
+  if (masks) lay_masks(masks);
   if (verify) verify_mounts(verify);
   /* Tell the host the sandbox is set up: from here on, an exit is the workload's. */
   if (ready_fd >= 0 && write(ready_fd, "1", 1) != 1) die("cannot report readiness", strerror(errno));

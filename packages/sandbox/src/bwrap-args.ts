@@ -2,7 +2,7 @@
 // helper's paths in, argv out (snapshot-tested).
 
 import { limitArgs, type EffectiveLimits } from './limits.js';
-import type { MountPlan } from './mount-plan.js';
+import type { MountPlan, PlannedMount } from './mount-plan.js';
 
 /** Where the session's own files appear inside the sandbox (under the otherwise empty /run). */
 export const INSIDE = {
@@ -20,6 +20,8 @@ export const INSIDE = {
   credentials: '/run/perimeter/credentials',
   /** The session's MCP gateway as an MCP client configuration (`mcpServers`), when there is one. */
   mcpConfig: '/run/perimeter/mcp.json',
+  /** The masks the helper lays itself (lateMasks), and what it lays them with. */
+  masks: '/run/perimeter/masks',
 } as const;
 
 /** Where distributions keep the system trust bundle: covered by the session's merged bundle. */
@@ -54,6 +56,11 @@ export interface BwrapInput {
     readonly maskDir: string;
     readonly maskFile: string;
     readonly emptyDir?: string;
+    /**
+     * The directory holding maskDir, maskFile and emptyDir, and the list of the masks the helper
+     * lays (masksList): given when `late` holds any.
+     */
+    readonly masks?: string;
     /** assets/fetch-proxy.mjs: Node's fetch through the proxy on versions that ignore *_PROXY. */
     readonly fetchPreload?: string;
     /** The session CA certificate and the merged bundle, when the proxy inspects TLS. */
@@ -72,6 +79,69 @@ export interface BwrapInput {
   readonly command: readonly string[];
   /** Process and file limits for the workload, and the size of every writable tmpfs. */
   readonly limits: EffectiveLimits;
+  /** The plan's masks the helper lays instead of bubblewrap (lateMasks); they need host.masks. */
+  readonly late?: ReadonlySet<PlannedMount>;
+}
+
+/**
+ * The masks the helper inside can lay after bubblewrap's mounts, instead of bubblewrap. For every
+ * bind bubblewrap reads the whole mount table (to remount what lies beneath), a table that grows
+ * with each mount: dozens of masks cost it milliseconds each, the helper two mount calls each. A
+ * mask moves only when no mount bubblewrap still makes after it lies on it, above it or below it
+ * (`laterDests` are those outside the plan), and when it is not the working directory or above it
+ * (bubblewrap enters that before the helper runs).
+ */
+export function lateMasks(
+  mounts: readonly PlannedMount[],
+  cwd: string,
+  laterDests: readonly string[] = [],
+): Set<PlannedMount> {
+  const late = new Set<PlannedMount>();
+  /** The destinations bubblewrap mounts after the mask at hand, and every directory above them. */
+  const after = new Set<string>(laterDests);
+  const above = new Set<string>(laterDests.flatMap(ancestorsOf));
+  for (let i = mounts.length - 1; i >= 0; i--) {
+    const planned = mounts[i];
+    if (planned === undefined) continue;
+    const { dest } = planned.mount;
+    const isMovable =
+      planned.mount.op === 'mask' &&
+      !after.has(dest) &&
+      !above.has(dest) &&
+      !ancestorsOf(dest).some((d) => after.has(d)) &&
+      cwd !== dest &&
+      !cwd.startsWith(`${dest}/`);
+    if (isMovable) {
+      late.add(planned);
+      continue;
+    }
+    after.add(dest);
+    for (const d of ancestorsOf(dest)) above.add(d);
+  }
+  return new Set(mounts.filter((m) => late.has(m))); // in plan order
+}
+
+/** Every directory above an absolute path, `/` included. */
+function ancestorsOf(path: string): string[] {
+  const out: string[] = [];
+  for (let at = path.lastIndexOf('/'); at > 0; at = path.lastIndexOf('/', at - 1))
+    out.push(path.slice(0, at));
+  if (path !== '/') out.push('/');
+  return out;
+}
+
+/**
+ * The helper's list of the masks it lays, in plan order: `KIND PATH` entries ended by NUL (a path
+ * holds any byte but NUL), KIND `d` for a directory nobody may read, `f` such a file, `e` an empty
+ * directory.
+ */
+export function masksList(late: ReadonlySet<PlannedMount>): string {
+  let text = '';
+  for (const { mount } of late) {
+    if (mount.op !== 'mask') continue;
+    text += `${mount.as === 'dir' ? 'd' : mount.as === 'file' ? 'f' : 'e'} ${mount.dest}\0`;
+  }
+  return text;
 }
 
 export function bwrapArgs(input: BwrapInput): string[] {
@@ -98,6 +168,8 @@ export function bwrapArgs(input: BwrapInput): string[] {
     'CAP_NET_BIND_SERVICE',
     '--cap-add',
     'CAP_SETPCAP',
+    // And to lay the masks it was given (lateMasks) before it drops them all.
+    ...(input.late && input.late.size > 0 ? ['--cap-add', 'CAP_SYS_ADMIN'] : []),
     '--hostname',
     'perimeter',
     '--clearenv',
@@ -105,12 +177,14 @@ export function bwrapArgs(input: BwrapInput): string[] {
   for (const [k, v] of Object.entries(input.env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
     args.push('--setenv', k, v);
   args.push('--proc', '/proc', '--dev', '/dev');
-  for (const { mount } of input.plan.mounts) {
+  for (const planned of input.plan.mounts) {
+    const { mount } = planned;
     switch (mount.op) {
       case 'bind':
         args.push(mount.writable ? '--bind' : '--ro-bind', mount.source, mount.dest);
         break;
       case 'mask':
+        if (input.late?.has(planned)) break;
         args.push(
           '--ro-bind',
           mount.as === 'file'
@@ -150,6 +224,7 @@ export function bwrapArgs(input: BwrapInput): string[] {
             ...(host.caBundle ? ['--ro-bind', host.caBundle, INSIDE.caBundle] : []),
             ...(host.credentials ? ['--ro-bind', host.credentials, INSIDE.credentials] : []),
             ...(host.mcpConfig ? ['--ro-bind', host.mcpConfig, INSIDE.mcpConfig] : []),
+            ...(host.masks ? ['--ro-bind', host.masks, INSIDE.masks] : []),
           );
         }
         args.push('--remount-ro', mount.dest);
@@ -169,6 +244,7 @@ export function bwrapArgs(input: BwrapInput): string[] {
     // The helper says on this descriptor (inherited through bubblewrap) that the mounts are verified.
     '--ready-fd',
     String(READY_FD),
+    ...(host.masks ? ['--masks', INSIDE.masks] : []),
     '--verify',
     INSIDE.verify,
     '--seccomp',

@@ -19,7 +19,15 @@ import { constants as osConstants, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { CREDENTIAL_FILE_NAME, type Engine } from '@perimeter/policy';
 import { BWRAP_PATH, HELPER_PATH, PACKAGE_ROOT, isHelperBuilt } from './preflight.js';
-import { READY_FD, SYSTEM_CA_FILES, bwrapArgs, mcpClientConfig, sessionEnv } from './bwrap-args.js';
+import {
+  READY_FD,
+  SYSTEM_CA_FILES,
+  bwrapArgs,
+  lateMasks,
+  masksList,
+  mcpClientConfig,
+  sessionEnv,
+} from './bwrap-args.js';
 import { hostView } from './host-view.js';
 import { createSessionCgroup, removeSessionCgroup, type CgroupTarget, type SessionCgroup } from './cgroup.js';
 import { describeLimits, effectiveLimits, heldBy, unenforceable, type EffectiveLimits } from './limits.js';
@@ -154,9 +162,12 @@ function prepare(options: SessionOptions): PreparedSession {
     const cgroup = early?.cgroup ?? made;
     const sockets = join(dir, 'sockets');
     mkdirSync(sockets, { mode: 0o700 });
-    const maskDir = join(dir, 'mask-dir');
-    const maskFile = join(dir, 'mask-file');
-    const emptyDir = join(dir, 'empty-dir');
+    // What masks are made of, in one directory: the helper lays some itself (lateMasks).
+    const masks = join(dir, 'masks');
+    mkdirSync(masks, { mode: 0o700 });
+    const maskDir = join(masks, 'mask-dir');
+    const maskFile = join(masks, 'mask-file');
+    const emptyDir = join(masks, 'empty-dir');
     mkdirSync(emptyDir, { mode: 0o555 });
     chmodSync(emptyDir, 0o555);
     mkdirSync(maskDir, { mode: 0o000 });
@@ -238,9 +249,14 @@ function prepare(options: SessionOptions): PreparedSession {
       }
     }
     const env = sessionEnv({ ...envOptions, credentials: options.credentialEnv ?? {} });
+    const systemCaFiles = caBundle ? SYSTEM_CA_FILES.filter((f) => view.lstat(f)?.type === 'file') : [];
+    const cwd = options.cwd ?? options.workspace;
+    const late = lateMasks(plan.mounts, cwd, systemCaFiles);
+    if (late.size > 0) writeFileSync(join(masks, 'list'), masksList(late), { mode: 0o400 });
     const args = bwrapArgs({
       limits,
       plan,
+      late,
       host: {
         init: HELPER_PATH,
         seccomp,
@@ -250,14 +266,15 @@ function prepare(options: SessionOptions): PreparedSession {
         maskDir,
         maskFile,
         emptyDir,
+        ...(late.size > 0 ? { masks } : {}),
         ...(fetchPreload ? { fetchPreload } : {}),
         ...(ca && caBundle ? { ca, caBundle } : {}),
         ...(credentialDir ? { credentials: credentialDir } : {}),
         ...(mcpConfig ? { mcpConfig } : {}),
       },
-      systemCaFiles: caBundle ? SYSTEM_CA_FILES.filter((f) => view.lstat(f)?.type === 'file') : [],
+      systemCaFiles,
       env,
-      cwd: options.cwd ?? options.workspace,
+      cwd,
       command: options.command,
     });
     const prepared: PreparedSession = {
@@ -609,8 +626,8 @@ export function cleanupSession(prepared: PreparedSession): void {
   removeEmptyDirs(prepared.plan.createsOnHost);
   removeEmptyDirs(prepared.mountPoints);
   try {
-    chmodSync(join(prepared.dir, 'mask-dir'), 0o700);
-    chmodSync(join(prepared.dir, 'empty-dir'), 0o700);
+    chmodSync(join(prepared.dir, 'masks', 'mask-dir'), 0o700);
+    chmodSync(join(prepared.dir, 'masks', 'empty-dir'), 0o700);
   } catch {
     // already gone
   }

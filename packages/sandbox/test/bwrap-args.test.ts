@@ -15,10 +15,12 @@ import {
   ENV_ALLOWLIST,
   INSIDE,
   bwrapArgs,
+  lateMasks,
+  masksList,
   sessionEnv,
   type BwrapInput,
 } from '../src/bwrap-args.js';
-import type { MountPlan } from '../src/mount-plan.js';
+import type { MountPlan, PlannedMount } from '../src/mount-plan.js';
 
 /** The pins live next to the test's source, not in dist: packages/sandbox/test/pins. */
 const PINS = fileURLToPath(new URL('../../test/pins/', import.meta.url));
@@ -389,5 +391,73 @@ describe('sessionEnv', () => {
   it('points node’s fetch at the proxy (NODE_USE_ENV_PROXY or a preload)', {}, () => {
     const e = env();
     assert.ok(e.NODE_USE_ENV_PROXY === '1' || /--(require|import)\b/.test(e.NODE_OPTIONS ?? ''));
+  });
+});
+
+describe('lateMasks: the masks the helper lays after bubblewrap', () => {
+  const mask = (dest: string, as: 'dir' | 'file' | 'empty' = 'empty'): PlannedMount => ({
+    mount: { op: 'mask', dest, as },
+    why: 'test',
+  });
+  const bind = (dest: string): PlannedMount => ({
+    mount: { op: 'bind', source: dest, dest, writable: false },
+    why: 'test',
+  });
+  const dests = (late: ReadonlySet<PlannedMount>): string[] => [...late].map((m) => m.mount.dest);
+
+  it('moves the masks nothing later lies on, above or below, in plan order', () => {
+    const mounts = [bind(WS), mask(`${WS}/.git`), mask(`${WS}/.vscode`, 'dir'), mask(`${WS}/.env`, 'file')];
+    assert.deepEqual(dests(lateMasks(mounts, WS)), [`${WS}/.git`, `${WS}/.vscode`, `${WS}/.env`]);
+  });
+
+  it('keeps with bubblewrap a mask a later mount lies on, under, or above', () => {
+    const mounts = [
+      mask(`${WS}/a`), // a later bind beneath it
+      mask(`${WS}/b/c`), // a later bind above it
+      mask(`${WS}/d`), // a later bind on it
+      mask(`${WS}/e`), // free
+      bind(`${WS}/a/x`),
+      bind(`${WS}/b`),
+      bind(`${WS}/d`),
+    ];
+    assert.deepEqual(dests(lateMasks(mounts, WS)), [`${WS}/e`]);
+  });
+
+  it('keeps with bubblewrap a mask on the working directory or above it (bubblewrap enters it first)', () => {
+    const mounts = [bind(WS), mask(`${WS}/sub`), mask(`${WS}/other`)];
+    assert.deepEqual(dests(lateMasks(mounts, `${WS}/sub`)), [`${WS}/other`], 'on it');
+    assert.deepEqual(dests(lateMasks(mounts, `${WS}/sub/deeper`)), [`${WS}/other`], 'above it');
+  });
+
+  it('counts mounts bubblewrap makes outside the plan (the trust bundle over the system store)', () => {
+    const mounts = [mask('/etc/ssl'), mask('/etc/shadow', 'file')];
+    assert.deepEqual(dests(lateMasks(mounts, WS, ['/etc/ssl/certs/ca-certificates.crt'])), ['/etc/shadow']);
+  });
+
+  it('leaves the late masks out of bubblewrap’s argv and has the helper lay them, with CAP_SYS_ADMIN', () => {
+    const late = lateMasks(PLAN.mounts, WS);
+    assert.deepEqual(dests(late), [`${WS}/.env`, `${WS}/.vscode`]);
+    const masks = '/run/user/1000/perimeter-abc/masks';
+    const argv = bwrapArgs({
+      plan: PLAN,
+      late,
+      host: { ...HOST_FILES, masks },
+      env: env(),
+      cwd: WS,
+      command: COMMAND,
+      limits: LIMITS,
+    });
+    const opts = optionsOf(argv);
+    assert.ok(!opts.includes(`${WS}/.env`) && !opts.includes(`${WS}/.vscode`), 'not bubblewrap’s');
+    assert.ok(hasSequence(opts, ['--ro-bind', masks, INSIDE.masks]), 'the mask sources and list, read-only');
+    assert.ok(hasSequence(opts, ['--cap-add', 'CAP_SYS_ADMIN']));
+    assert.ok(hasSequence(argv, ['--masks', INSIDE.masks]), 'the helper is told where');
+    assert.ok(!hasSequence(optionsOf(args()), ['--cap-add', 'CAP_SYS_ADMIN']), 'and only when it has masks');
+  });
+
+  it('lists them for the helper as KIND PATH entries ended by NUL, so no path can end an entry early', () => {
+    const odd = `${WS}/new\nline`;
+    const late = lateMasks([mask(`${WS}/.git`), mask(odd, 'dir'), mask(`${WS}/.env`, 'file')], WS);
+    assert.equal(masksList(late), `e ${WS}/.git\0d ${odd}\0f ${WS}/.env\0`);
   });
 });
