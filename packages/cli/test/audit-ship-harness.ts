@@ -3,7 +3,7 @@
 // as `perimeter run` on it writes them (each event naming the device), shipped with shipAudit.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { AuditEvent, Spool, lifecycleRecord, uuid7, type AuditRecord } from '@perimeter/audit';
@@ -57,7 +57,9 @@ export interface Session {
 /**
  * A session spool as `perimeter run` on this device writes it: `n` events naming the organisation,
  * user and device (the last one session.end when `isEnded`; `event(i)` adds to the i-th); with
- * `isManaged: false`, as an unmanaged run writes it.
+ * `isManaged: false`, as an unmanaged run writes it. It appears in the sessions directory whole
+ * (written beside it under a name the agent does not read, then renamed), so an agent running
+ * meanwhile ships all `n` events in one pass, never the first few.
  */
 export function recordSession(
   d: Device,
@@ -67,8 +69,9 @@ export function recordSession(
   const id = uuid7();
   const file = `${id}.jsonl`;
   const path = join(d.sessions, file);
+  const writing = `${path}.partial`;
   mkdirSync(d.sessions, { recursive: true });
-  const spool = Spool.open(path, { chainId: id, isDurable: false });
+  const spool = Spool.open(writing, { chainId: id, isDurable: false });
   const e = d.enrolment;
   const isManaged = options.isManaged ?? true;
   const ctx = {
@@ -88,6 +91,7 @@ export function recordSession(
       ...options.event?.(i),
     });
   spool.close();
+  renameSync(writing, path);
   return { id, file, path };
 }
 

@@ -57,8 +57,13 @@ export interface RunningCli {
   readonly child: ChildProcessWithoutNullStreams;
   readonly stdout: string;
   readonly stderr: string;
-  /** Its exit code, null when a signal ended it. */
+  /**
+   * Its exit code, null when a signal ended it; resolves once its output is all read (the 'close'
+   * event: at 'exit' the last writes may still be in the pipes).
+   */
   readonly exited: Promise<number | null>;
+  /** Whether it has exited and its output is all read: nothing more will arrive. */
+  readonly isDone: boolean;
 }
 
 /**
@@ -69,9 +74,15 @@ export function spawnCli(t: TestContext, args: readonly string[], env: NodeJS.Pr
   const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
   let stdout = '';
   let stderr = '';
+  let isDone = false;
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('close', (code) => {
+      isDone = true;
+      resolve(code);
+    }),
+  );
   t.after(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
@@ -84,10 +95,17 @@ export function spawnCli(t: TestContext, args: readonly string[], env: NodeJS.Pr
       return stderr;
     },
     exited,
+    get isDone() {
+      return isDone;
+    },
   };
 }
 
-/** Waits until its standard output matches `pattern`; fails if it exits or `ms` passes first. */
+/**
+ * Waits until its standard output matches `pattern`; fails if it ends (its output all read) or
+ * `ms` passes first. What a test asserts on must be what it waited for: a line the child writes
+ * separately may not have arrived yet.
+ */
 export async function waitForOutput(
   running: RunningCli,
   pattern: RegExp,
@@ -97,7 +115,7 @@ export async function waitForOutput(
   for (;;) {
     const m = pattern.exec(running.stdout);
     if (m) return m;
-    if (running.child.exitCode !== null || running.child.signalCode !== null || Date.now() > deadline)
+    if (running.isDone || Date.now() > deadline)
       throw new Error(`no ${pattern} in the output:\n${running.stdout}\n${running.stderr}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }

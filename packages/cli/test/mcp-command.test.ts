@@ -195,7 +195,10 @@ interface Child {
   readonly process: ChildProcessWithoutNullStreams;
   readonly stdout: () => string;
   readonly stderr: () => string;
-  /** Resolves with the exit code (or the signal's name) within TIMEOUT. */
+  /**
+   * Resolves with the exit code (or the signal's name) once its output is all read: 'close', not
+   * 'exit', at which the last lines may still be in the pipes.
+   */
   readonly exited: Promise<number | string>;
 }
 
@@ -207,7 +210,7 @@ function startChild(t: TestContext, p: Place, args: readonly string[]): Child {
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   const exited = new Promise<number | string>((resolve) =>
-    child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
+    child.once('close', (code, signal) => resolve(code ?? signal ?? 'unknown')),
   );
   t.after(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

@@ -51,10 +51,19 @@ it('starts, prints a bootstrap link that makes the first owner, serves the API, 
 
   // A second start on the same data keeps the organisation and prints no new link.
   const again = start(t, ['--listen', '127.0.0.1:0'], { XDG_STATE_HOME: state });
-  await waitForOutput(again, /listening on/);
-  assert.doesNotMatch(again.stdout, /bootstrap/);
+  const [, againUrl] = await waitForOutput(again, /listening on (http:\/\/127\.0\.0\.1:\d+)/);
+  // An answer also says the server is past its start-up, its signal handlers set: a signal sent
+  // as soon as the first line shows can come before them, and end it as the default does.
+  const kept = await fetch(`${againUrl}/api/v1/orgs/${body.org.id}/groups`, { headers: auth });
+  assert.equal(kept.status, 200);
+  assert.deepEqual(
+    ((await kept.json()) as { groups: { name: string }[] }).groups.map((g) => g.name),
+    ['eng'],
+  );
   again.child.kill('SIGINT');
   assert.equal(await again.exited, 0);
+  // Checked on the whole output: the link would be a later write than the line waited for.
+  assert.doesNotMatch(again.stdout, /bootstrap/);
 });
 
 it('an address in use is one sentence and exit code 1, without a stack trace', async (t) => {
