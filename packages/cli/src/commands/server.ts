@@ -80,9 +80,12 @@ async function serve(options: ServerOptions, ui: Ui): Promise<number> {
     if (e instanceof ServerStartError) throw new UserError(e.message, e.hint, 1);
     throw e;
   }
+  // Listening for signals before saying it listens: a supervisor that stops it on that line stops
+  // it cleanly. Standard error carries only the server's JSON log lines (server.stopping says a
+  // stop began).
+  const stopped = firstSignal();
   printStart(ui, server, options.dataDir, options.database !== undefined);
-  // Standard error carries only the server's JSON log lines (server.stopping says a stop began).
-  await firstSignal();
+  await stopped;
   await server.close();
   return 0;
 }
