@@ -55,6 +55,8 @@ export class Spool {
   private isFlushDue = false;
   /** The descriptor close() left open for the running fsync: closed when it calls back. */
   private closeAfterFlush: number | undefined;
+  /** closeAsync() waits for the running fsync: called (instead of the above) when it calls back. */
+  private afterFlush: (() => void) | undefined;
   /** Why the spool cannot go on (a failed fsync, a partial write not cut back): nothing more is appended. */
   private failure: string | undefined;
 
@@ -191,12 +193,16 @@ export class Spool {
     this.isFlushing = true;
     fsync(fd, (e) => {
       this.isFlushing = false;
-      if (e) {
-        this.failure ??= `cannot flush it to disk (${e.code ?? e.message})`;
-        // Closed meanwhile: no later append can say it, so it is said here.
-        if (this.fd === undefined)
-          process.emitWarning(`the audit spool ${this.path}: events may be lost: ${this.failure}`);
+      if (e) this.failure ??= `cannot flush it to disk (${e.code ?? e.message})`;
+      if (this.afterFlush) {
+        const then = this.afterFlush;
+        this.afterFlush = undefined;
+        then();
+        return;
       }
+      // Closed meanwhile: no later append can say it, so it is said here.
+      if (e && this.fd === undefined)
+        process.emitWarning(`the audit spool ${this.path}: events may be lost: ${this.failure}`);
       if (this.closeAfterFlush !== undefined) {
         closeSync(this.closeAfterFlush);
         this.closeAfterFlush = undefined;
@@ -208,9 +214,12 @@ export class Spool {
   }
 
   private refuseAfterFailure(): void {
-    if (this.failure === undefined) return;
-    throw new SpoolError(
-      `the audit spool ${this.path} cannot go on: ${this.failure}`,
+    if (this.failure !== undefined) throw this.failed(this.failure);
+  }
+
+  private failed(why: string): SpoolError {
+    return new SpoolError(
+      `the audit spool ${this.path} cannot go on: ${why}`,
       'check its disk; the events written since the last good flush may be lost, so start a new spool',
     );
   }
@@ -221,6 +230,33 @@ export class Spool {
     this.flushTimer = undefined;
     if (this.fd !== undefined && this.isDurable) fsyncSync(this.fd);
     this.refuseAfterFailure();
+  }
+
+  /**
+   * close(), with the last flush on the thread pool, so the caller can do other work while the
+   * disk catches up (a session removes its sandbox's files). Resolves once every event written is
+   * on disk; rejects with a SpoolError when that cannot be said. Nothing is appended after it.
+   */
+  closeAsync(): Promise<void> {
+    const fd = this.fd;
+    if (fd === undefined) return Promise.resolve();
+    if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    this.fd = undefined;
+    const flushAndClose = (): Promise<void> =>
+      new Promise((resolve, reject) => {
+        const settle = (e?: NodeJS.ErrnoException | null): void => {
+          if (e) this.failure ??= `cannot flush it to disk (${e.code ?? e.message})`;
+          closeSync(fd);
+          if (this.failure === undefined) resolve();
+          else reject(this.failed(this.failure));
+        };
+        if (this.isDurable) fsync(fd, settle);
+        else settle();
+      });
+    // A group-commit fsync still running: the last flush follows it (it may not cover the last events).
+    if (!this.isFlushing) return flushAndClose();
+    return new Promise<void>((resolve) => (this.afterFlush = resolve)).then(flushAndClose);
   }
 
   close(): void {

@@ -148,4 +148,24 @@ describe('the spool', () => {
     assert.deepEqual(v.problems, []);
     assert.equal(v.events, 6);
   });
+
+  it('closeAsync: resolves once written, after a group-commit flush already running, and closes the descriptor', async (t) => {
+    const path = spoolPath(t);
+    const openFds = (): number => readdirSync('/proc/self/fd').length;
+    const fdsBefore = openFds();
+    const spool = Spool.open(path, { chainId: 's-1', flushDelayMs: 0 });
+    spool.append(lifecycleRecord('session.start', ctx));
+    // The group commit's timer hands an fsync to the thread pool; closing meanwhile waits for it,
+    // then flushes what came after it.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    spool.append(lifecycleRecord('session.end', ctx, { exit_code: 0 }));
+    const closing = spool.closeAsync();
+    assert.throws(() => spool.append(lifecycleRecord('session.end', ctx)), SpoolError, 'closed at once');
+    await closing;
+    assert.equal(openFds(), fdsBefore, 'the spool left no descriptor open');
+    await spool.closeAsync(); // a second close is nothing
+    const v = verifySpool(readFileSync(path, 'utf8'));
+    assert.deepEqual(v.problems, []);
+    assert.equal(v.events, 2);
+  });
 });

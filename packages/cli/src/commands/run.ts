@@ -50,7 +50,7 @@ import { sessionCredentials, type SessionCredentials } from '../session-credenti
 import { stateDir } from '../secret-store.js';
 import { listFlag, parseArgs, stringFlag } from '../args.js';
 import { UserError } from '../errors.js';
-import { appendOrStop } from '../audit-or-stop.js';
+import { EXIT_AUDIT_FAILED, appendOrStop } from '../audit-or-stop.js';
 import { listenPrivate } from '../private-socket.js';
 import type { Ui } from '../ui.js';
 import { mcpCommands } from '../lazy-mcp.js';
@@ -197,11 +197,12 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
   // On a managed device every event says which organisation, user, device and bundle it ran under,
   // whichever part of the session recorded it (the proxies, the gateway, the credentials).
   const context = chosen.managed?.context;
-  const spool: Pick<Spool, 'append' | 'appendAll' | 'close'> = context
+  const spool: Pick<Spool, 'append' | 'appendAll' | 'close' | 'closeAsync'> = context
     ? {
         append: (r) => opened.append(inContext(r, context)),
         appendAll: (rs) => opened.appendAll(rs.map((r) => inContext(r, context))),
         close: () => opened.close(),
+        closeAsync: () => opened.closeAsync(),
       }
     : opened;
   const ctx: RecordContext = {
@@ -316,6 +317,8 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
   let exit: Awaited<ReturnType<typeof launchSession>> | undefined;
   let findings: ReturnType<typeof compareReview> | undefined;
   let gateway: SessionGateway | undefined;
+  /** The spool's closing: what went wrong when its last flush failed. */
+  let closed: Promise<string | undefined> | undefined;
   try {
     let review: ReturnType<typeof snapshotReview> | undefined;
     // While bubblewrap sets the sandbox up: the start events, the proxies, the gateway, the
@@ -363,7 +366,6 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
     while (tunnels.open > 0 && Date.now() - waitFrom < 1000) await new Promise((ok) => setTimeout(ok, 5));
     // Refusals counted in a window that has not ended yet: reported before session.end.
     refusals.flush();
-    cleanupSession(prepared);
     if (findings && findings.plantedCommonDirs.length > 0) {
       // Git on the host would take config and hooks from wherever these point: renamed aside.
       const failed = disarmCommonDirs(findings.plantedCommonDirs);
@@ -428,7 +430,18 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
       }),
     );
     isEnded = true;
-    spool.close();
+    // The sandbox's files are removed while the last events reach the disk.
+    closed = spool.closeAsync().then(
+      () => undefined,
+      (e: unknown) => (e instanceof Error ? e.message : String(e)),
+    );
+    cleanupSession(prepared);
+  }
+  const spoolFailure = await closed;
+  if (spoolFailure !== undefined) {
+    ui.err(`perimeter: ${spoolFailure}`);
+    ui.err('  check its disk: the session ran, but its last events may not have reached it');
+    return EXIT_AUDIT_FAILED;
   }
   if (chosen.managed) await shipAfterSession(ui, chosen.managed.enrolment, `${sessionId}.jsonl`);
   if (exit === undefined) return 70; // unreachable: the launch either returned or threw
