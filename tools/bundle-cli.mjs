@@ -6,6 +6,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +15,38 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const entry = join(root, 'packages/cli/dist/src/main.js');
 const outfile = join(root, 'packages/cli/dist/src/main.bundle.cjs');
 const cache = join(root, 'packages/cli/dist/src/main.bundle.cache');
+
+/**
+ * Packages some commands never touch (zod validates, yaml parses a policy text the checked-policy
+ * cache does not hold, tldts checks public suffixes): bundled, but evaluated on first use, so a
+ * `perimeter run` that does not need them does not pay for starting them. Each is imported through
+ * a stand-in whose exports are getters that require the real package when first read.
+ */
+const LAZY_PACKAGES = ['zod', 'yaml', 'tldts'];
+const requireFromCli = createRequire(entry);
+const lazyPackages = {
+  name: 'lazy-packages',
+  setup(build) {
+    const filter = new RegExp(`^(${LAZY_PACKAGES.join('|')})$`);
+    build.onResolve({ filter }, (args) =>
+      // The stand-in's own require gets the real package.
+      args.namespace === 'lazy' ? undefined : { path: args.path, namespace: 'lazy' },
+    );
+    build.onLoad({ filter: /.*/, namespace: 'lazy' }, (args) => {
+      const names = Object.keys(requireFromCli(args.path));
+      const real = JSON.stringify(args.path);
+      const getters = names.map(
+        (n) =>
+          `Object.defineProperty(exports, ${JSON.stringify(n)}, { enumerable: true, get: () => load()[${JSON.stringify(n)}] });`,
+      );
+      return {
+        contents: `let real;\nconst load = () => (real ??= require(${real}));\n${getters.join('\n')}\n`,
+        loader: 'js',
+        resolveDir: dirname(entry),
+      };
+    });
+  },
+};
 
 let esbuild;
 try {
@@ -35,6 +68,7 @@ if (existsSync(entry)) {
     minifySyntax: true,
     define: { 'import.meta.url': '__perimeterModuleUrl' },
     banner: { js: "const __perimeterModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
+    plugins: [lazyPackages],
   });
   // The shim runs the bundle through node:vm, which gives a dynamic import() no loader: it would
   // throw at run time ("A dynamic import callback was not specified"), only where the bundle is
