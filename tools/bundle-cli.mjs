@@ -20,7 +20,9 @@ const cache = join(root, 'packages/cli/dist/src/main.bundle.cache');
  * Packages some commands never touch (zod validates, yaml parses a policy text the checked-policy
  * cache does not hold, tldts checks public suffixes): bundled, but evaluated on first use, so a
  * `perimeter run` that does not need them does not pay for starting them. Each is imported through
- * a stand-in whose exports are getters that require the real package when first read.
+ * a stand-in whose exports are getters that require the real package when first read. This holds
+ * only while no module touches them as it loads (a top-level z.config or schema would start zod):
+ * packages/cli/test/bundle-lazy.test.ts checks it.
  */
 const LAZY_PACKAGES = ['zod', 'yaml', 'tldts'];
 const requireFromCli = createRequire(entry);
@@ -40,7 +42,13 @@ const lazyPackages = {
           `Object.defineProperty(exports, ${JSON.stringify(n)}, { enumerable: true, get: () => load()[${JSON.stringify(n)}] });`,
       );
       return {
-        contents: `let real;\nconst load = () => (real ??= require(${real}));\n${getters.join('\n')}\n`,
+        contents: [
+          'let real;',
+          // Each first load is noted where a test can see it (test/bundle-lazy.test.ts).
+          `const load = () => (real ??= ((globalThis[Symbol.for('perimeter.lazyLoaded')] ??= []).push(${real}), require(${real})));`,
+          ...getters,
+          '',
+        ].join('\n'),
         loader: 'js',
         resolveDir: dirname(entry),
       };

@@ -2,15 +2,18 @@
 // mapped later to OCSF, HEC, syslog/CEF and OTLP. Metadata only: no prompt text, no tool output,
 // no argument values, no secrets (argument keys are fine).
 
+import { configureZod } from '@perimeter/policy';
 import { z } from 'zod';
 
 export const SCHEMA_VERSION = '1';
 
 /**
- * The schema, built on first use: zod takes milliseconds to construct it, which every
- * `perimeter run` would pay at start although only verification and the server read it.
+ * The schema, built on first use (auditEventSchema): zod takes milliseconds to start and to
+ * construct it, which every `perimeter run` would pay at start although only verification and
+ * the server read it.
  */
 function buildAuditEvent() {
+  configureZod();
   const Effect = z.enum(['allow', 'ask', 'deny']);
 
   const MatchedRule = z.strictObject({
@@ -88,7 +91,12 @@ function buildAuditEvent() {
   });
 }
 
-export const AuditEvent = z.lazy(buildAuditEvent);
+let built: ReturnType<typeof buildAuditEvent> | undefined;
+
+/** The audit event's schema (built, and zod started, on the first call). */
+export function auditEventSchema(): ReturnType<typeof buildAuditEvent> {
+  return (built ??= buildAuditEvent());
+}
 export type AuditEvent = z.infer<ReturnType<typeof buildAuditEvent>>;
 
 /** An event before it is chained: everything but `integrity`. */

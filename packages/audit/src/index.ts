@@ -1,6 +1,6 @@
 // @perimeter/audit: the audit event, its hash chain, the local spool and verification.
 
-export { AuditEvent, SCHEMA_VERSION, type AuditRecord } from './event.js';
+export { auditEventSchema, SCHEMA_VERSION, type AuditEvent, type AuditRecord } from './event.js';
 export { canonicalJson } from './canonical-json.js';
 export { uuid7 } from './uuid7.js';
 export { GENESIS_HASH, hashOf, newChain, seal, type ChainState } from './chain.js';

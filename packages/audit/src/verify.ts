@@ -3,7 +3,7 @@
 // so one edit does not hide a later deletion.
 
 import { hashOf, GENESIS_HASH } from './chain.js';
-import { AuditEvent } from './event.js';
+import { auditEventSchema } from './event.js';
 
 export type ProblemKind =
   | 'malformed' // not an event at all
@@ -55,7 +55,7 @@ export function verifySpool(text: string): Verification {
       });
       return;
     }
-    const parsed = AuditEvent.safeParse(json);
+    const parsed = auditEventSchema().safeParse(json);
     if (!parsed.success) {
       problems.push({
         kind: 'malformed',

@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
-import { AuditEvent, type AuditRecord } from '@perimeter/audit';
+import { auditEventSchema, type AuditRecord } from '@perimeter/audit';
 import { main } from '../src/main.js';
 import type { Ui } from '../src/ui.js';
 import {
@@ -158,7 +158,7 @@ describe('perimeter audit query', () => {
     shipped(await ship(d));
     const r = await perimeter(['audit', 'query', '--limit', '1100', '--format', 'json'], env);
     assert.equal(r.code, 0, r.stderr);
-    const events = (JSON.parse(r.stdout) as unknown[]).map((e) => AuditEvent.parse(e));
+    const events = (JSON.parse(r.stdout) as unknown[]).map((e) => auditEventSchema().parse(e));
     assert.equal(events.length, 1100, 'two pages: 1000 and 100');
     assert.equal(new Set(events.map((e) => e.event_id)).size, 1100, 'no event twice');
     const table = await perimeter(['audit', 'query'], env);
@@ -169,7 +169,7 @@ describe('perimeter audit query', () => {
     const { s, env } = await shippedSession(t);
     const jsonl = await perimeter(['audit', 'query', '--session', s.id, '--format', 'jsonl'], env);
     assert.equal(jsonl.code, 0, jsonl.stderr);
-    const events = linesOf(jsonl.stdout).map((l) => AuditEvent.parse(JSON.parse(l)));
+    const events = linesOf(jsonl.stdout).map((l) => auditEventSchema().parse(JSON.parse(l)));
     assert.deepEqual(
       events.map((e) => e.integrity.seq),
       STEPS.map((_, i) => i),

@@ -6,7 +6,14 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { AuditEvent, Spool, lifecycleRecord, uuid7, type AuditRecord } from '@perimeter/audit';
+import {
+  auditEventSchema,
+  type AuditEvent,
+  Spool,
+  lifecycleRecord,
+  uuid7,
+  type AuditRecord,
+} from '@perimeter/audit';
 import { startServer } from '@perimeter/server';
 import { shipAudit, type ShipOptions, type ShipOutcome } from '../src/device/audit-ship.js';
 import type { Enrolment } from '../src/device/device-state.js';
@@ -108,7 +115,9 @@ export function shipped(outcome: ShipOutcome): Extract<ShipOutcome, { kind: 'shi
 export async function stored(cp: ControlPlane, session: string): Promise<AuditEvent[]> {
   const r = await cp.api<{ events: unknown[] }>('GET', `${cp.base}/events?session=${session}&limit=1000`);
   assert.equal(r.status, 200, JSON.stringify(r.body));
-  return r.body.events.map((e) => AuditEvent.parse(e)).sort((a, b) => a.integrity.seq - b.integrity.seq);
+  return r.body.events
+    .map((e) => auditEventSchema().parse(e))
+    .sort((a, b) => a.integrity.seq - b.integrity.seq);
 }
 
 export const seqs = (events: readonly AuditEvent[]): number[] => events.map((e) => e.integrity.seq);

@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, it, type TestContext } from 'node:test';
-import { AuditEvent, seal, uuid7, type AuditRecord } from '@perimeter/audit';
+import { auditEventSchema, type AuditEvent, seal, uuid7, type AuditRecord } from '@perimeter/audit';
 import { auditBacklog } from '../src/device/audit-ship.js';
 import { readAuditShipState } from '../src/device/device-state.js';
 import {
@@ -34,7 +34,7 @@ import { policy, publish, startControlPlane } from './control-plane-harness.js';
 
 /** The next event of a spool's chain, sealed but not written. */
 function nextEvent(s: Session, record: Partial<AuditRecord> = {}): AuditEvent {
-  const all = spoolLines(s.path).map((l) => AuditEvent.parse(JSON.parse(l)));
+  const all = spoolLines(s.path).map((l) => auditEventSchema().parse(JSON.parse(l)));
   const last = all[all.length - 1];
   assert.ok(last);
   const { integrity: _, ...base } = last;
@@ -56,7 +56,7 @@ describe('audit shipping to a real control plane', () => {
     const held = await stored(d.cp, s.id);
     assert.deepEqual(
       held.map((e) => JSON.stringify(e)),
-      spoolLines(s.path).map((l) => JSON.stringify(AuditEvent.parse(JSON.parse(l)))),
+      spoolLines(s.path).map((l) => JSON.stringify(auditEventSchema().parse(JSON.parse(l)))),
       'the server holds the events as the spool does',
     );
     const cursor = readAuditShipState(d.dir).spools[s.file];

@@ -11,7 +11,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { AuditEvent } from '@perimeter/audit';
+import { auditEventSchema, type AuditEvent } from '@perimeter/audit';
 import { readAuditShipState } from '../src/device/device-state.js';
 import { startAgain, stored } from './audit-ship-harness.js';
 import { linesOf } from './cli-harness.js';
@@ -75,7 +75,7 @@ function spools(f: Fixture): { id: string; events: AuditEvent[] }[] {
     .filter((n) => n.endsWith('.jsonl'))
     .map((n) => ({
       id: n.replace(/\.jsonl$/, ''),
-      events: linesOf(readFileSync(join(dir, n), 'utf8')).map((l) => AuditEvent.parse(JSON.parse(l))),
+      events: linesOf(readFileSync(join(dir, n), 'utf8')).map((l) => auditEventSchema().parse(JSON.parse(l))),
     }));
 }
 
@@ -177,7 +177,7 @@ describe('a managed device’s sessions in the audit trail', { skip: SANDBOX_SKI
 
     const jsonl = await perimeter(f, ['audit', 'query', '--session', spool.id, '--format', 'jsonl'], env);
     assert.equal(jsonl.code, 0, jsonl.stderr);
-    const exported = linesOf(jsonl.stdout).map((l) => AuditEvent.parse(JSON.parse(l)));
+    const exported = linesOf(jsonl.stdout).map((l) => auditEventSchema().parse(JSON.parse(l)));
     const times = exported.map((e) => Date.parse(e.time));
     assert.ok(
       times.every((time, i) => i === 0 || time >= (times[i - 1] ?? 0)),

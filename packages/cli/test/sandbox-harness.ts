@@ -26,7 +26,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { AuditEvent, verifySpool } from '@perimeter/audit';
+import { auditEventSchema, type AuditEvent, verifySpool } from '@perimeter/audit';
 import { isHelperBuilt } from '@perimeter/sandbox';
 
 /** The repository root. The compiled harness runs from packages/cli/dist/test/. */
@@ -37,7 +37,7 @@ export const BWRAP = '/usr/bin/bwrap';
 /** The interpreter the workload uses inside the sandbox (it sits under /usr, which is granted). */
 export const SANDBOX_PYTHON = '/usr/bin/python3';
 
-export type Event = ReturnType<typeof AuditEvent.parse>;
+export type Event = AuditEvent;
 
 function sandboxSkipReason(): string | false {
   if (process.platform !== 'linux') return 'the sandbox is Linux only';
@@ -374,7 +374,7 @@ export function runSession(f: Fixture, script: string, o: RunOptions = {}): Prom
       const events = spool
         .split('\n')
         .filter((l) => l.trim() !== '')
-        .map((l) => AuditEvent.parse(JSON.parse(l)));
+        .map((l) => auditEventSchema().parse(JSON.parse(l)));
       const verified = spool === '' ? undefined : verifySpool(spool);
       const spoolProblems = verified?.problems.map((p) => JSON.stringify(p)) ?? [];
       resolve({

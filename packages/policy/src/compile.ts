@@ -3,7 +3,7 @@
 // depends on the session (home, workspace) or the subject: that is the engine's job.
 
 import type { Diagnostic, DiagnosticPath } from './diagnostic.js';
-import { compileHostPattern, type HostPattern } from './host-pattern.js';
+import { compileHostPattern, type HostPattern, type HostPatternOptions } from './host-pattern.js';
 import { parseCidr, type Cidr } from './ip.js';
 import { compileNameGlob, type NameGlob } from './name-glob.js';
 import { compilePathPattern, type PathPattern } from './path-pattern.js';
@@ -146,6 +146,8 @@ const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 class Collector {
   readonly diagnostics: Diagnostic[] = [];
+  /** Whether host patterns are checked against the public suffix list (see compilePolicy). */
+  constructor(readonly patternOptions: HostPatternOptions) {}
   error(path: DiagnosticPath, code: string, message: string, hint?: string): void {
     this.diagnostics.push({ severity: 'error', code, message, path, ...(hint ? { hint } : {}) });
   }
@@ -170,7 +172,7 @@ function ports(
 function hostPatterns(c: Collector, list: readonly string[] | undefined, at: DiagnosticPath): HostPattern[] {
   const out: HostPattern[] = [];
   list?.forEach((text, i) => {
-    const r = compileHostPattern(text);
+    const r = compileHostPattern(text, c.patternOptions);
     if ('error' in r) c.error([...at, i], 'bad-host-pattern', r.error.message, r.error.hint);
     else out.push(r.pattern);
   });
@@ -342,10 +344,15 @@ function checkLayer(c: Collector, doc: PolicyDocument): void {
 
 /**
  * Compiles one validated document. The result is usable even when there are diagnostics (bad
- * patterns are left out), but callers must not enforce a policy that has errors.
+ * patterns are left out), but callers must not enforce a policy that has errors. A document that
+ * compiled without diagnostics before (the checked-policy cache's) may skip the public-suffix
+ * check of its wildcards (`isChecked`): its answer cannot have changed, and asking starts the list.
  */
-export function compilePolicy(doc: PolicyDocument): { policy: CompiledPolicy; diagnostics: Diagnostic[] } {
-  const c = new Collector();
+export function compilePolicy(
+  doc: PolicyDocument,
+  options: { readonly isChecked?: boolean } = {},
+): { policy: CompiledPolicy; diagnostics: Diagnostic[] } {
+  const c = new Collector({ checksPublicSuffix: options.isChecked !== true });
   checkLayer(c, doc);
   const name = doc.metadata.name;
   const revision = doc.metadata.revision ?? 0;
@@ -549,7 +556,7 @@ export function compilePolicy(doc: PolicyDocument): { policy: CompiledPolicy; di
       );
     box?.network?.forEach((entry, j) => {
       if (!('error' in parseCidr(entry))) return;
-      const r = compileHostPattern(entry);
+      const r = compileHostPattern(entry, c.patternOptions);
       if ('error' in r)
         c.error(
           ['mcp', 'servers', i, 'sandbox', 'network', j],

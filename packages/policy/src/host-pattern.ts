@@ -23,7 +23,15 @@ export interface PatternError {
   readonly hint?: string;
 }
 
-export function compileHostPattern(text: string): { pattern: HostPattern } | { error: PatternError } {
+export interface HostPatternOptions {
+  /** Refuse a wildcard over a public suffix (the default; it starts tldts on first use). */
+  readonly checksPublicSuffix?: boolean;
+}
+
+export function compileHostPattern(
+  text: string,
+  options: HostPatternOptions = {},
+): { pattern: HostPattern } | { error: PatternError } {
   let body = text.trim();
   let ports: PortSet | undefined;
   if (body.startsWith('[') || (body.split(':').length > 2 && !body.includes(']'))) {
@@ -70,7 +78,7 @@ export function compileHostPattern(text: string): { pattern: HostPattern } | { e
     return { error: { message: `"${text}" is an IP address`, hint: 'IP addresses go in cidrs, not hosts' } };
   }
   const suffix = parsed.host.name;
-  if (kind !== 'exact') {
+  if (kind !== 'exact' && options.checksPublicSuffix !== false) {
     // `**.com` or `*.co.uk` would cover every registrant under a public suffix. Only suffixes the
     // ICANN section lists count: the list's default rule makes any unknown TLD (`corp`) "public".
     const info = parseDomain(suffix, { allowPrivateDomains: false });

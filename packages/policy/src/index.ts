@@ -13,6 +13,7 @@ export {
   type Mode,
   type Surface,
   type ToolAnnotations,
+  configureZod,
 } from './schema.js';
 export {
   formatDiagnostic,

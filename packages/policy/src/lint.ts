@@ -945,10 +945,15 @@ const SHARED_HOSTS: readonly SharedHost[] = [
   { pattern: 'content.dropboxapi.com', what: 'Dropbox uploads and downloads', tenantSeesRequests: false },
 ];
 
-const SHARED: readonly (SharedHost & { compiled: HostPattern })[] = SHARED_HOSTS.flatMap((s) => {
-  const r = compileHostPattern(s.pattern);
-  return 'pattern' in r ? [{ ...s, compiled: r.pattern }] : [];
-});
+let shared: readonly (SharedHost & { compiled: HostPattern })[] | undefined;
+
+/** SHARED_HOSTS compiled, on first use: compiling a pattern starts tldts, which a session never needs. */
+function sharedHosts(): readonly (SharedHost & { compiled: HostPattern })[] {
+  return (shared ??= SHARED_HOSTS.flatMap((s) => {
+    const r = compileHostPattern(s.pattern);
+    return 'pattern' in r ? [{ ...s, compiled: r.pattern }] : [];
+  }));
+}
 
 /** A label no public suffix rule singles out, to ask the PSL about names a wildcard matches. */
 const PROBE_LABEL = 'perimeter-lint-probe';
@@ -977,14 +982,14 @@ function sharedSuffixOf(pattern: HostPattern): string | undefined {
  */
 function multiTenancyOf(h: HostPattern, isSecret: boolean): string | undefined {
   if (h.kind === 'any') return undefined; // `**` is over-broad already, shared hosts or not
-  const shared = SHARED.find(
+  const found = sharedHosts().find(
     (s) => (!isSecret || s.tenantSeesRequests) && hostPatternsOverlap(h, s.compiled),
   );
-  if (shared) {
-    const host = shared.compiled;
-    if (h.kind === 'exact' && host.kind === 'exact') return shared.what;
-    if (hostPatternWithin(h, host)) return `a name under ${host.suffix}, ${shared.what}`;
-    return `which covers ${host.kind === 'exact' ? host.suffix : host.text}, ${shared.what}`;
+  if (found) {
+    const host = found.compiled;
+    if (h.kind === 'exact' && host.kind === 'exact') return found.what;
+    if (hostPatternWithin(h, host)) return `a name under ${host.suffix}, ${found.what}`;
+    return `which covers ${host.kind === 'exact' ? host.suffix : host.text}, ${found.what}`;
   }
   const suffix = sharedSuffixOf(h);
   if (suffix === undefined) return undefined;

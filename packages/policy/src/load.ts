@@ -314,7 +314,7 @@ export function loadPolicies(sources: readonly PolicySource[]): LoadResult {
     if (checked !== undefined) {
       const at = (): Position => ({ file, line: 1, col: 1 });
       checked.forEach((document, index) => {
-        const { policy, diagnostics: found } = compilePolicy(document as PolicyDocument);
+        const { policy, diagnostics: found } = compilePolicy(document as PolicyDocument, { isChecked: true });
         for (const d of found) diagnostics.push({ ...d, policy: policy.name, at: at() });
         policies.push({ policy, file, index, locate: at, checked: document });
       });

@@ -5,9 +5,20 @@
 import { z } from 'zod';
 import { CREDENTIAL_FILE_NAME, SECRET_NAME } from './secret-name.js';
 
-// Policies are validated once per load, so zod's compiled fast path (generated with new Function
-// on first use) costs more than it saves; it also keeps policy loading free of eval.
-z.config({ jitless: true });
+let isZodConfigured = false;
+
+/**
+ * Sets zod up as Perimeter uses it, once, before the first schema is built: every schema is
+ * parsed a few times per process, so zod's compiled fast path (generated with new Function on
+ * first use) costs more than it saves, and without it nothing is eval'd. Not done when this
+ * module loads: that would start zod in every `perimeter run`, which never validates a policy
+ * its checked-policy cache holds.
+ */
+export function configureZod(): void {
+  if (isZodConfigured) return;
+  z.config({ jitless: true });
+  isZodConfigured = true;
+}
 
 export const API_VERSION = 'perimeter/v1';
 
@@ -17,6 +28,7 @@ export const API_VERSION = 'perimeter/v1';
  * building a few hundred zod schemas is milliseconds it need not pay (policySchemas).
  */
 function buildSchemas() {
+  configureZod();
   const describe = <T extends z.ZodType>(schema: T, text: string): T => schema.describe(text);
 
   const RuleId = describe(

@@ -22,6 +22,7 @@ const EXPORTS = [
   'cidrContains',
   'commandsOfArgv',
   'compilePolicy',
+  'configureZod',
   'createEngine',
   'describeRequest',
   'diffPolicies',

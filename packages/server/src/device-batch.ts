@@ -5,7 +5,7 @@
 // checks of a large upload run on worker threads (batch-checking.ts), so what they answer is data.
 
 import { isUtf8 } from 'node:buffer';
-import { AuditEvent, hashOf } from '@perimeter/audit';
+import { auditEventSchema, hashOf } from '@perimeter/audit';
 import { ApiError } from './http/api-error.js';
 
 /** The most events in one upload: a device sends more in several. */
@@ -59,7 +59,7 @@ const isRecord = (v: unknown): v is Record<string, unknown> =>
   v !== null && typeof v === 'object' && !Array.isArray(v);
 
 function checkEvent(input: Record<string, unknown>, now: number): CheckedEvent | { problem: string } {
-  const parsed = AuditEvent.safeParse(input);
+  const parsed = auditEventSchema().safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     return {

@@ -4,7 +4,7 @@
 import { readFileSync, readdirSync, statSync, watch } from 'node:fs';
 import { join } from 'node:path';
 import { sessionsDir } from './run.js';
-import { AuditEvent, verifySpool, type AuditEvent as AuditEventT } from '@perimeter/audit';
+import { auditEventSchema, verifySpool, type AuditEvent as AuditEventT } from '@perimeter/audit';
 import { boolFlag, listFlag, parseArgs, stringFlag, type Parsed } from '../args.js';
 import { call, errorMessage, serverUrl, ServerUnreachable, type Answer } from '../device/control-plane.js';
 import { deviceDir, readEnrolment } from '../device/device-state.js';
@@ -57,9 +57,9 @@ function line(ui: Ui, e: AuditEventT): string {
 function printLines(ui: Ui, text: string, isJson: boolean): void {
   for (const raw of text.split('\n')) {
     if (raw.trim() === '') continue;
-    let parsed: ReturnType<typeof AuditEvent.safeParse> | undefined;
+    let parsed: ReturnType<ReturnType<typeof auditEventSchema>['safeParse']> | undefined;
     try {
-      parsed = AuditEvent.safeParse(JSON.parse(raw));
+      parsed = auditEventSchema().safeParse(JSON.parse(raw));
     } catch {
       parsed = undefined;
     }
@@ -348,7 +348,7 @@ export async function runAuditQuery(argv: readonly string[], ui: Ui): Promise<nu
       api.server,
     );
     for (const raw of body.events ?? []) {
-      const parsed = AuditEvent.safeParse(raw);
+      const parsed = auditEventSchema().safeParse(raw);
       if (parsed.success && events.length < limit) events.push(parsed.data);
     }
     before = typeof body.next === 'string' ? body.next : undefined;

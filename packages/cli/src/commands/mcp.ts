@@ -17,7 +17,7 @@ import {
   upstreamSpecs,
   type UpstreamSpec,
 } from '@perimeter/mcp';
-import { createEngine, type Engine, type McpCatalogEntry } from '@perimeter/policy';
+import { configureZod, createEngine, type Engine, type McpCatalogEntry } from '@perimeter/policy';
 import { BRIDGE_PORTS, BWRAP_PATH } from '@perimeter/sandbox';
 import { UpstreamSandboxError, sandboxUpstreams, type SandboxedUpstreams } from '../mcp-sandbox.js';
 import { canonicalDir, canonicalHome, ownAssets, sessionsDir } from './run.js';
@@ -29,6 +29,9 @@ import { stateDir } from '../secret-store.js';
 import { boundSecretValues } from '../session-credentials.js';
 import { paint, type Ui } from '../ui.js';
 import { loopbackAddress } from './proxy.js';
+
+// The gateway parses every message with zod (the SDK's schemas): set up as everywhere in Perimeter.
+configureZod();
 
 /** Where the gateway keeps approved and held definitions. */
 export function pinStorePath(env: NodeJS.ProcessEnv = process.env): string {

@@ -14,6 +14,10 @@ import { parseArgs, stringFlag } from '../args.js';
 import { UserError } from '../errors.js';
 import { stateDir } from '../secret-store.js';
 import type { Ui } from '../ui.js';
+import { configureZod } from '@perimeter/policy';
+
+// The server parses every request with zod: set up as everywhere in Perimeter.
+configureZod();
 
 /** The default data directory: <state dir>/server (~/.local/state/perimeter/server). */
 function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {

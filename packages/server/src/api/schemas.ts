@@ -2,7 +2,7 @@
 // against them in tests, and the OpenAPI document's components are generated from them. Field
 // names are camelCase; times are ISO 8601 strings in UTC; ids carry their kind (`pol_…`).
 
-import { AuditEvent } from '@perimeter/audit';
+import { auditEventSchema } from '@perimeter/audit';
 import { z } from 'zod';
 import { ErrorBody } from '../http/api-error.js';
 import { ROLES } from '../roles.js';
@@ -435,7 +435,7 @@ export const RollbackRequest = z.strictObject({
 // Events
 
 export const EventPage = z.strictObject({
-  events: z.array(AuditEvent),
+  events: z.array(auditEventSchema()),
   next: z.string().nullable().describe('Pass as `before` for the next (older) page; null at the end.'),
 });
 
@@ -589,7 +589,7 @@ export const NAMED_SCHEMAS: Readonly<Record<string, z.ZodType>> = {
   Finding,
   Validation,
   Publication: PublicationView,
-  AuditEvent,
+  AuditEvent: auditEventSchema(),
   IngestResult,
   ChainGap,
   ChainRefused,

@@ -4,7 +4,14 @@
 // did not happen. Events are append-only (the database refuses an UPDATE) and inserted
 // idempotently by id and time, so a batch sent twice is stored once.
 
-import { AuditEvent, SCHEMA_VERSION, seal, uuid7, type AuditRecord } from '@perimeter/audit';
+import {
+  auditEventSchema,
+  type AuditEvent,
+  SCHEMA_VERSION,
+  seal,
+  uuid7,
+  type AuditRecord,
+} from '@perimeter/audit';
 import type { Queryable, SqlValue } from '../db/database.js';
 import { DIALECTS } from '../db/dialect.js';
 import { normaliseEmail } from './admins.js';
@@ -73,7 +80,7 @@ export async function recordAdminAction(
     lastHash: head.last_hash,
   });
   // Fail closed: an event that does not fit the schema is a bug, and the action does not happen.
-  AuditEvent.parse(event);
+  auditEventSchema().parse(event);
   await insertEvents(tx, orgId, [event], now);
   await tx.run('UPDATE audit_chains SET next_seq = ?, last_hash = ? WHERE org_id = ? AND chain_id = ?', [
     state.nextSeq,
