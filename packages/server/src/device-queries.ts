@@ -12,6 +12,7 @@ import { hashSecret } from './secrets.js';
 import {
   deviceStandings,
   devicesByCredentialHash,
+  lockDevices,
   recordActivations,
   touchDevices,
   type ActivationReport,
@@ -81,6 +82,13 @@ export class DeviceQueries {
 async function applyWrites(tx: Queryable, writes: readonly DeviceWrite[], now: number): Promise<void> {
   const reports = writes.flatMap((w) => (w.kind === 'report' ? [w] : []));
   const touched = [...new Set(writes.flatMap((w) => (w.kind === 'touch' ? [w.deviceId] : [])))];
+  // Every device of the batch locked at once, in id order, before either statement: another
+  // replica's batch with a device reported here and touched there (or the reverse) waits for this
+  // one rather than deadlock with it.
+  await lockDevices(
+    tx,
+    writes.map((w) => w.deviceId),
+  );
   if (reports.length > 0) await recordActivations(tx, reports);
   if (touched.length > 0) await touchDevices(tx, touched, now);
 }

@@ -2,6 +2,7 @@
 // of each backend (backends.ts), with a clock the tests can move, its log lines captured, and its
 // first owner already bootstrapped through the API. Clients speak real HTTP (fetch).
 
+import assert from 'node:assert/strict';
 import { after, before, describe } from 'node:test';
 import type { z } from 'zod';
 import type { Database } from '../src/db/database.js';
@@ -162,7 +163,7 @@ export function harnessOf(
  */
 export function eachServer(
   title: string,
-  suite: (h: () => Harness) => void,
+  suite: (h: () => Harness, backend: Backend) => void,
   options: Partial<ServerOptions> = {},
 ): void {
   for (const backend of BACKENDS) {
@@ -184,9 +185,18 @@ export function eachServer(
       suite(() => {
         if (!harness) throw new Error('the server is started in before()');
         return harness;
-      });
+      }, backend);
     });
   }
+}
+
+/** Checks `condition` every 25 ms, at most 400 times (10 s); fails naming what never came. */
+export async function until(what: string, condition: () => boolean | Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    if (await condition()) return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  assert.fail(`${what} did not happen within 400 checks`);
 }
 
 /** A policy document's text, with the header filled in. */

@@ -16,7 +16,7 @@ import { KEK_FILE, openPostgres, type BundlePayload, type Logger } from '../src/
 import { LISTENER_NAME, PostgresChanges } from '../src/pg-changes.js';
 import { POSTGRES_ADMIN_URL, freshDatabase, type TestDatabase } from './backends.js';
 import { ENG, enrolDevice, publishPolicy, seedOrg, type Org } from './bundle-support.js';
-import { claim, harnessOf, policyYaml, serve, testClock, type Harness } from './harness.js';
+import { claim, harnessOf, policyYaml, serve, testClock, until, type Harness } from './harness.js';
 
 const DAY = 24 * 3_600_000;
 /**
@@ -46,15 +46,6 @@ async function admin<T extends pg.QueryResultRow>(sql: string, params: unknown[]
   } finally {
     await client.end();
   }
-}
-
-/** Checks `condition` every 25 ms, at most 400 times (10 s); fails naming what never came. */
-async function until(what: string, condition: () => boolean | Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (await condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  assert.fail(`${what} did not happen within 400 checks`);
 }
 
 interface BundleReply {

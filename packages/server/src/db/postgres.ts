@@ -35,11 +35,13 @@ const POOL_TIMEOUTS = new Set([
   'Connection terminated due to connection timeout',
 ]);
 /**
- * ...and a transaction PostgreSQL chose to abort so another could go on (deadlock_detected,
- * serialization_failure: two replicas' batched updates of overlapping devices): asked again, it
- * goes through.
+ * Not among them: deadlock_detected (40P01). Transactions that write several devices or chain
+ * heads lock them in key order first (lockDevices in store/devices.ts, lockHeads in
+ * store/device-chains.ts), so a deadlock is a bug in that order, to be logged with its stack (500)
+ * and mended, not an overload to retry. Nor serialization_failure (40001): it does not happen at
+ * READ COMMITTED, which every transaction here runs at.
  */
-const UNAVAILABLE_CODES = new Set(['53300', '57P03', 'ECONNREFUSED', '40P01', '40001']);
+const UNAVAILABLE_CODES = new Set(['53300', '57P03', 'ECONNREFUSED']);
 
 function isUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;

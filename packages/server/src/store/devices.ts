@@ -440,10 +440,32 @@ export async function deviceStandings(
   return found;
 }
 
-/** Records that these devices called, for those not seen in the last minute. */
+/**
+ * Locks these devices' rows for writing until the transaction ends, in id order (byte order, as
+ * JavaScript sorts, whatever the database's collation), on PostgreSQL: a transaction that writes
+ * several devices takes them all this way first, so two that share devices wait for each other
+ * rather than deadlock. An UPDATE locks its rows in the order its plan visits them (a hash join
+ * visits the table's order), and a transaction's second statement may want a row that another's
+ * first holds. The lock is the one an UPDATE of these columns takes (FOR NO KEY UPDATE): it does
+ * not hold up an insert that refers to the device. SQLite's write lock already serialises.
+ */
+export async function lockDevices(q: Queryable, deviceIds: readonly string[]): Promise<void> {
+  if (q.dialect !== 'postgres') return;
+  for (const slice of slices([...new Set(deviceIds)].sort())) {
+    const list = padded(slice);
+    await q.all(
+      `SELECT id FROM devices WHERE id IN (${marks(list)}) ORDER BY id COLLATE "C" FOR NO KEY UPDATE`,
+      list,
+    );
+  }
+}
+
+/**
+ * Records that these devices called, for those not seen in the last minute. With other devices'
+ * writes in one transaction, lock them all first (lockDevices).
+ */
 export async function touchDevices(q: Queryable, deviceIds: readonly string[], now: number): Promise<void> {
-  // In id order, as every batched update here: two transactions lock their rows in one order.
-  for (const slice of slices([...deviceIds].sort())) {
+  for (const slice of slices(deviceIds)) {
     const list = padded(slice);
     await q.run(
       `UPDATE devices SET last_seen_at = ? WHERE id IN (${marks(list)}) AND (last_seen_at IS NULL OR last_seen_at < ?)`,
@@ -494,15 +516,15 @@ export type ActivationReport =
 /**
  * Stores devices' reports, each received at its `now`: a device's active revision, or its last
  * error (an error leaves the active revision as it was). A device reporting twice keeps its later
- * report. One statement for up to LIST_MAX reports; run it in a transaction to commit them once.
+ * report. One statement for up to LIST_MAX reports; run it in a transaction to commit them once,
+ * after locking the devices (lockDevices).
  */
 export async function recordActivations(
   q: Queryable,
   reports: readonly { readonly deviceId: string; readonly report: ActivationReport; readonly now: number }[],
 ): Promise<void> {
   const latest = new Map(reports.map((r) => [r.deviceId, r]));
-  const inOrder = [...latest.values()].sort((a, b) => (a.deviceId < b.deviceId ? -1 : 1));
-  for (const slice of slices(inOrder)) {
+  for (const slice of slices([...latest.values()])) {
     const rows = padded(slice);
     const row = '(?, CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), ?, CAST(? AS BIGINT))';
     await q.run(
