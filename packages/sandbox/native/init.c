@@ -143,6 +143,10 @@ static void lay_masks(const char *dir) {
       die("cannot mask", why);
     }
   }
+  /* bubblewrap entered the working directory before these mounts: enter it again by its path, so
+   * it is what the masks left there (a masked one cannot be entered, as under bubblewrap's own). */
+  char cwd[4096];
+  if (getcwd(cwd, sizeof cwd) == NULL || chdir(cwd) != 0) die("cannot enter the working directory again", strerror(errno));
 }
 
 static void verify_mounts(const char *path) {
@@ -362,7 +366,8 @@ static void drop_capabilities(void) {
   struct __user_cap_data_struct data[2];
   memset(data, 0, sizeof data);
   if (syscall(SYS_capset, &header, data) != 0) die("cannot drop capabilities", strerror(errno));
-  if (prctl(PR_CAPBSET_READ, CAP_NET_ADMIN, 0, 0, 0) != 0) die("cannot drop capabilities", "bounding set");
+  if (prctl(PR_CAPBSET_READ, CAP_NET_ADMIN, 0, 0, 0) != 0 || prctl(PR_CAPBSET_READ, CAP_SYS_ADMIN, 0, 0, 0) != 0)
+    die("cannot drop capabilities", "bounding set");
 }
 
 struct limit {

@@ -56,11 +56,6 @@ export interface BwrapInput {
     readonly maskDir: string;
     readonly maskFile: string;
     readonly emptyDir?: string;
-    /**
-     * The directory holding maskDir, maskFile and emptyDir, and the list of the masks the helper
-     * lays (masksList): given when `late` holds any.
-     */
-    readonly masks?: string;
     /** assets/fetch-proxy.mjs: Node's fetch through the proxy on versions that ignore *_PROXY. */
     readonly fetchPreload?: string;
     /** The session CA certificate and the merged bundle, when the proxy inspects TLS. */
@@ -79,8 +74,11 @@ export interface BwrapInput {
   readonly command: readonly string[];
   /** Process and file limits for the workload, and the size of every writable tmpfs. */
   readonly limits: EffectiveLimits;
-  /** The plan's masks the helper lays instead of bubblewrap (lateMasks); they need host.masks. */
-  readonly late?: ReadonlySet<PlannedMount>;
+  /**
+   * The plan's masks the helper lays instead of bubblewrap (lateMasks), and the host directory
+   * holding the mask files and their list (masksList), mounted read-only at INSIDE.masks.
+   */
+  readonly helperMasks?: { readonly dir: string; readonly mounts: ReadonlySet<PlannedMount> };
 }
 
 /**
@@ -88,12 +86,11 @@ export interface BwrapInput {
  * bind bubblewrap reads the whole mount table (to remount what lies beneath), a table that grows
  * with each mount: dozens of masks cost it milliseconds each, the helper two mount calls each. A
  * mask moves only when no mount bubblewrap still makes after it lies on it, above it or below it
- * (`laterDests` are those outside the plan), and when it is not the working directory or above it
- * (bubblewrap enters that before the helper runs).
+ * (`laterDests` are those outside the plan). The helper enters the working directory again after
+ * laying them, as bubblewrap enters it after its own mounts.
  */
 export function lateMasks(
   mounts: readonly PlannedMount[],
-  cwd: string,
   laterDests: readonly string[] = [],
 ): Set<PlannedMount> {
   const late = new Set<PlannedMount>();
@@ -108,9 +105,7 @@ export function lateMasks(
       planned.mount.op === 'mask' &&
       !after.has(dest) &&
       !above.has(dest) &&
-      !ancestorsOf(dest).some((d) => after.has(d)) &&
-      cwd !== dest &&
-      !cwd.startsWith(`${dest}/`);
+      !ancestorsOf(dest).some((d) => after.has(d));
     if (isMovable) {
       late.add(planned);
       continue;
@@ -169,7 +164,7 @@ export function bwrapArgs(input: BwrapInput): string[] {
     '--cap-add',
     'CAP_SETPCAP',
     // And to lay the masks it was given (lateMasks) before it drops them all.
-    ...(input.late && input.late.size > 0 ? ['--cap-add', 'CAP_SYS_ADMIN'] : []),
+    ...(input.helperMasks ? ['--cap-add', 'CAP_SYS_ADMIN'] : []),
     '--hostname',
     'perimeter',
     '--clearenv',
@@ -184,7 +179,7 @@ export function bwrapArgs(input: BwrapInput): string[] {
         args.push(mount.writable ? '--bind' : '--ro-bind', mount.source, mount.dest);
         break;
       case 'mask':
-        if (input.late?.has(planned)) break;
+        if (input.helperMasks?.mounts.has(planned)) break;
         args.push(
           '--ro-bind',
           mount.as === 'file'
@@ -224,7 +219,7 @@ export function bwrapArgs(input: BwrapInput): string[] {
             ...(host.caBundle ? ['--ro-bind', host.caBundle, INSIDE.caBundle] : []),
             ...(host.credentials ? ['--ro-bind', host.credentials, INSIDE.credentials] : []),
             ...(host.mcpConfig ? ['--ro-bind', host.mcpConfig, INSIDE.mcpConfig] : []),
-            ...(host.masks ? ['--ro-bind', host.masks, INSIDE.masks] : []),
+            ...(input.helperMasks ? ['--ro-bind', input.helperMasks.dir, INSIDE.masks] : []),
           );
         }
         args.push('--remount-ro', mount.dest);
@@ -244,7 +239,7 @@ export function bwrapArgs(input: BwrapInput): string[] {
     // The helper says on this descriptor (inherited through bubblewrap) that the mounts are verified.
     '--ready-fd',
     String(READY_FD),
-    ...(host.masks ? ['--masks', INSIDE.masks] : []),
+    ...(input.helperMasks ? ['--masks', INSIDE.masks] : []),
     '--verify',
     INSIDE.verify,
     '--seccomp',

@@ -250,13 +250,12 @@ function prepare(options: SessionOptions): PreparedSession {
     }
     const env = sessionEnv({ ...envOptions, credentials: options.credentialEnv ?? {} });
     const systemCaFiles = caBundle ? SYSTEM_CA_FILES.filter((f) => view.lstat(f)?.type === 'file') : [];
-    const cwd = options.cwd ?? options.workspace;
-    const late = lateMasks(plan.mounts, cwd, systemCaFiles);
+    const late = lateMasks(plan.mounts, systemCaFiles);
     if (late.size > 0) writeFileSync(join(masks, 'list'), masksList(late), { mode: 0o400 });
     const args = bwrapArgs({
       limits,
       plan,
-      late,
+      ...(late.size > 0 ? { helperMasks: { dir: masks, mounts: late } } : {}),
       host: {
         init: HELPER_PATH,
         seccomp,
@@ -266,7 +265,6 @@ function prepare(options: SessionOptions): PreparedSession {
         maskDir,
         maskFile,
         emptyDir,
-        ...(late.size > 0 ? { masks } : {}),
         ...(fetchPreload ? { fetchPreload } : {}),
         ...(ca && caBundle ? { ca, caBundle } : {}),
         ...(credentialDir ? { credentials: credentialDir } : {}),
@@ -274,7 +272,7 @@ function prepare(options: SessionOptions): PreparedSession {
       },
       systemCaFiles,
       env,
-      cwd,
+      cwd: options.cwd ?? options.workspace,
       command: options.command,
     });
     const prepared: PreparedSession = {

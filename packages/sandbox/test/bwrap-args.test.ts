@@ -407,7 +407,7 @@ describe('lateMasks: the masks the helper lays after bubblewrap', () => {
 
   it('moves the masks nothing later lies on, above or below, in plan order', () => {
     const mounts = [bind(WS), mask(`${WS}/.git`), mask(`${WS}/.vscode`, 'dir'), mask(`${WS}/.env`, 'file')];
-    assert.deepEqual(dests(lateMasks(mounts, WS)), [`${WS}/.git`, `${WS}/.vscode`, `${WS}/.env`]);
+    assert.deepEqual(dests(lateMasks(mounts)), [`${WS}/.git`, `${WS}/.vscode`, `${WS}/.env`]);
   });
 
   it('keeps with bubblewrap a mask a later mount lies on, under, or above', () => {
@@ -420,28 +420,22 @@ describe('lateMasks: the masks the helper lays after bubblewrap', () => {
       bind(`${WS}/b`),
       bind(`${WS}/d`),
     ];
-    assert.deepEqual(dests(lateMasks(mounts, WS)), [`${WS}/e`]);
-  });
-
-  it('keeps with bubblewrap a mask on the working directory or above it (bubblewrap enters it first)', () => {
-    const mounts = [bind(WS), mask(`${WS}/sub`), mask(`${WS}/other`)];
-    assert.deepEqual(dests(lateMasks(mounts, `${WS}/sub`)), [`${WS}/other`], 'on it');
-    assert.deepEqual(dests(lateMasks(mounts, `${WS}/sub/deeper`)), [`${WS}/other`], 'above it');
+    assert.deepEqual(dests(lateMasks(mounts)), [`${WS}/e`]);
   });
 
   it('counts mounts bubblewrap makes outside the plan (the trust bundle over the system store)', () => {
     const mounts = [mask('/etc/ssl'), mask('/etc/shadow', 'file')];
-    assert.deepEqual(dests(lateMasks(mounts, WS, ['/etc/ssl/certs/ca-certificates.crt'])), ['/etc/shadow']);
+    assert.deepEqual(dests(lateMasks(mounts, ['/etc/ssl/certs/ca-certificates.crt'])), ['/etc/shadow']);
   });
 
   it('leaves the late masks out of bubblewrap’s argv and has the helper lay them, with CAP_SYS_ADMIN', () => {
-    const late = lateMasks(PLAN.mounts, WS);
+    const late = lateMasks(PLAN.mounts);
     assert.deepEqual(dests(late), [`${WS}/.env`, `${WS}/.vscode`]);
     const masks = '/run/user/1000/perimeter-abc/masks';
     const argv = bwrapArgs({
       plan: PLAN,
-      late,
-      host: { ...HOST_FILES, masks },
+      helperMasks: { dir: masks, mounts: late },
+      host: HOST_FILES,
       env: env(),
       cwd: WS,
       command: COMMAND,
@@ -457,7 +451,7 @@ describe('lateMasks: the masks the helper lays after bubblewrap', () => {
 
   it('lists them for the helper as KIND PATH entries ended by NUL, so no path can end an entry early', () => {
     const odd = `${WS}/new\nline`;
-    const late = lateMasks([mask(`${WS}/.git`), mask(odd, 'dir'), mask(`${WS}/.env`, 'file')], WS);
+    const late = lateMasks([mask(`${WS}/.git`), mask(odd, 'dir'), mask(`${WS}/.env`, 'file')]);
     assert.equal(masksList(late), `e ${WS}/.git\0d ${odd}\0f ${WS}/.env\0`);
   });
 });

@@ -5,7 +5,15 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -138,6 +146,40 @@ describe('a memory cap on a machine without a memory cgroup (redteam-57)', { ski
   const hold = (mib: number, seconds: number): string =>
     `python3 -c "import time; b = b'x' * (${mib} << 20); time.sleep(${seconds}); print('survived ${mib}')"`;
   const CAP = 'limits: { memory: 96MiB }\n';
+
+  it('a working directory under a mask the helper lays is entered as the mask, never as it was', async () => {
+    // bubblewrap enters the working directory before the helper lays its masks: the helper must
+    // enter it again, or the workload would read the denied directory through its own `.`.
+    const workspace = mkdtempSync(join(scratch, 'ws-'));
+    mkdirSync(join(workspace, 'private'));
+    writeFileSync(join(workspace, 'private', 'secret'), 'the secret');
+    const engine = engineFor(
+      workspace,
+      '  deny:\n    - { id: private, paths: ["${workspace}/private/**"], access: rw }\n',
+    );
+    const prepared = prepareSession({
+      engine,
+      sessionId: 'launch-test',
+      workspace,
+      home: join(scratch, 'home'),
+      cwd: join(workspace, 'private'),
+      command: ['/bin/sh', '-c', `cat secret > ${join(workspace, 'out')}`],
+      hostEnv: { PATH: '/usr/bin:/bin' },
+    });
+    try {
+      assert.ok(
+        readFileSync(join(prepared.dir, 'masks', 'list'), 'utf8').includes(
+          `d ${join(workspace, 'private')}\0`,
+        ),
+        'the helper, not bubblewrap, masks it',
+      );
+      const exit = await launchSession(prepared);
+      assert.equal(exit.started, false, 'a directory nobody may read cannot be entered');
+      assert.ok(!existsSync(join(workspace, 'out')), 'nothing ran');
+    } finally {
+      cleanupSession(prepared);
+    }
+  });
 
   it('processes that together exceed limits.memory are all stopped, and the host is told why', async () => {
     // Three processes of 40 MiB each: every one under the cap, together over it.
