@@ -26,7 +26,7 @@ import { batched } from './batched.js';
  * a publication's wake-ups are best answered all together, before the reports and polls they
  * cause are read, rather than a slice at a time with those in between.
  */
-const MAX_BATCH = 16_384;
+const BATCH = { maxBatch: 16_384 };
 
 type DeviceWrite =
   | { readonly kind: 'touch'; readonly deviceId: string }
@@ -46,16 +46,16 @@ export class DeviceQueries {
     this.holders = batched(async (hashes) => {
       const found = await devicesByCredentialHash(db, hashes);
       return hashes.map((h) => found.get(h));
-    }, MAX_BATCH);
+    }, BATCH);
     this.standings = batched(async (ids) => {
       const found = await deviceStandings(db, ids);
       return ids.map((id) => found.get(id));
-    }, MAX_BATCH);
+    }, BATCH);
     this.writes = batched(async (writes) => {
       // One commit for the batch: durable when each caller hears back.
       await db.transaction((tx) => applyWrites(tx, writes, now()));
       return writes.map(() => undefined);
-    }, MAX_BATCH);
+    }, BATCH);
   }
 
   /** The device a credential stands for, with its user and organisation, if the credential is known. */

@@ -24,6 +24,7 @@ import { DEFAULT_LISTEN, urlFor, type ListenAddress } from './listen-address.js'
 import { errorFields, jsonLogger, type Logger } from './log.js';
 import { PostgresChanges } from './pg-changes.js';
 import { SigningKeyError, SigningKeys } from './signing-keys.js';
+import { DeviceBatches } from './store/device-chains.js';
 import type { Org } from './store/orgs.js';
 
 export interface ServerOptions {
@@ -286,6 +287,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     changes,
     devices: { ...DEFAULT_DEVICE_SETTINGS, ...options.devices },
     deviceData: new DeviceQueries(db, now),
+    deviceBatches: new DeviceBatches(db),
   };
   const api = createApiHandler(app, API_ROUTES, {
     ...(options.bodyLimit !== undefined ? { bodyLimit: options.bodyLimit } : {}),

@@ -1,5 +1,5 @@
 // Device batches that come at the same time share one transaction on SQLite (store/device-chains.ts,
-// BatchGroups), each under a savepoint: each batch still gets the answer it would have got alone (a
+// DeviceBatches), each under a savepoint: each batch still gets the answer it would have got alone (a
 // batch stored, a resend counted as duplicates, a gap, a tampered chain refused), a refused batch is
 // undone alone, and every good batch of the group is stored. On both backends, over real HTTP and
 // against the store itself.
@@ -10,7 +10,7 @@ import type { AuditEvent } from '@perimeter/audit';
 import { checkLines } from '../src/batch-checking.js';
 import { assembleBatch, splitUpload } from '../src/device-batch.js';
 import {
-  storeDeviceBatch,
+  DeviceBatches,
   storeTogether,
   type BatchOutcome,
   type DeviceBatch,
@@ -151,7 +151,8 @@ eachServer('device batches grouped into one transaction', (harness) => {
     const { good, batches } = await fiveKinds(h, 'g-turn');
     const group = await Promise.all(batches.map((b) => received(h, b.device, b.events)));
     const counted = countingTransactions(h.server.db);
-    const outcomes = await Promise.all(group.map((b) => storeDeviceBatch(counted.db, b)));
+    const deviceBatches = new DeviceBatches(counted.db);
+    const outcomes = await Promise.all(group.map((b) => deviceBatches.store(b)));
     // PostgreSQL stores each in its own transaction, side by side.
     assert.equal(counted.transactions(), h.backend === 'sqlite' ? 1 : 5);
     assertAnswers('g-turn', outcomes);

@@ -9,7 +9,7 @@ import { assembleBatch, splitUpload } from '../device-batch.js';
 import { EXPORT_TYPES, csvHeader, formatRows, type ExportFormat } from '../event-export.js';
 import { ApiError } from '../http/api-error.js';
 import { RawReply, route, type App, type DeviceAuth } from '../http/route.js';
-import { storeDeviceBatch, type BatchOutcome } from '../store/device-chains.js';
+import type { BatchOutcome } from '../store/device-chains.js';
 import { actorIds, exportEvents, queryEvents, recordAdminAction, type EventFilter } from '../store/events.js';
 import { ChainGap, ChainRefused, EventPage, IngestResult } from './schemas.js';
 
@@ -195,7 +195,7 @@ export const eventRoutes = [
       const now = app.now();
       const split = splitUpload(upload ?? Buffer.alloc(0));
       const batch = assembleBatch(split, await checkLines(split.lines, now));
-      const outcome = await storeDeviceBatch(app.db, {
+      const outcome = await app.deviceBatches.store({
         owner: { orgId: auth.org.id, userId: auth.user.id, deviceId: auth.device.id },
         events: batch,
         now,

@@ -9,6 +9,7 @@ import type { ChangeFeed } from '../bundle-changes.js';
 import type { BundleIssuer } from '../bundles.js';
 import type { Database } from '../db/database.js';
 import type { DeviceQueries } from '../device-queries.js';
+import type { DeviceBatches } from '../store/device-chains.js';
 import type { Logger } from '../log.js';
 import type { Permission } from '../roles.js';
 import type { SigningKeys } from '../signing-keys.js';
@@ -67,6 +68,8 @@ export interface App {
   readonly devices: DeviceSettings;
   /** What devices' calls read and write, batched across devices. */
   readonly deviceData: DeviceQueries;
+  /** Where devices' audit uploads are stored (on SQLite, several in one transaction). */
+  readonly deviceBatches: DeviceBatches;
 }
 
 export type Access = Permission | 'public' | 'device';

@@ -7,6 +7,7 @@
 // already stored must be the very event stored (a resend, skipped); a seq beyond the next is a
 // gap. The first problem decides the answer, and nothing of the batch is stored.
 
+import { batched, Failure } from '../batched.js';
 import type { Database, Queryable } from '../db/database.js';
 import { DIALECTS } from '../db/dialect.js';
 import { MAX_BATCH_EVENTS, type ReceivedEvent } from '../device-batch.js';
@@ -183,11 +184,12 @@ async function storeIn(
       chain.accepted.push({ id: event.id, hash });
       chain.next += 1;
       chain.last = hash;
+    } else if (e.seq < chain.storedNext) {
+      resends.push({ name: e.chainId, key: chain.key, id: event.id, time, hash, seq: e.seq });
     } else if (e.seq < chain.next) {
+      // A resend of an event earlier in this batch.
       const earlier = chain.accepted[e.seq - chain.storedNext];
-      if (e.seq < chain.storedNext)
-        resends.push({ name: e.chainId, key: chain.key, id: event.id, time, hash, seq: e.seq });
-      else if (earlier?.id === event.id && earlier.hash === hash) duplicates += 1;
+      if (earlier?.id === event.id && earlier.hash === hash) duplicates += 1;
       else {
         stop = refusal(e, `it is a second, different event at seq ${e.seq}`);
         break;
@@ -307,108 +309,51 @@ export async function storeTogether(db: Database, batches: readonly DeviceBatch[
  * event loop, are stored together in the next one, up to MAX_BATCH_EVENTS. Two transactions at most:
  * one waiting for its fsync while the next is stored (measured, 500,000 events at load 2: about
  * 20,600 events/s against 16,900 with one, and no better with four). Nothing waits for company on
- * a timer: a group starts at the end of the turn in which its first batch came (setImmediate),
+ * a timer: a group starts at the end of the turn in which its first batch came (batched.ts),
  * after the requests that turn brought have had their say. PostgreSQL stores each batch in its
- * own transaction, side by side, as many as come (storeDeviceBatch): its row locks let them, and
- * it syncs commits that come together at once itself.
+ * own transaction, side by side, as many as come: its row locks let them, and it syncs commits
+ * that come together at once itself.
  */
 const MAX_IN_FLIGHT = 2;
 
-interface Waiting {
-  readonly batch: DeviceBatch;
-  readonly resolve: (outcome: BatchOutcome) => void;
-  readonly reject: (error: unknown) => void;
-}
+/** Stores devices' batches in one database; the server holds one (App.deviceBatches). */
+export class DeviceBatches {
+  private readonly grouped: ((batch: DeviceBatch) => Promise<BatchOutcome>) | undefined;
 
-/** The batches waiting for a database, and its transactions under way. */
-class BatchGroups {
-  private readonly waiting: Waiting[] = [];
-  private inFlight = 0;
-  private isScheduled = false;
+  constructor(private readonly db: Database) {
+    this.grouped =
+      db.dialect === 'sqlite'
+        ? batched((group) => storeGroup(db, group), {
+            maxBatch: MAX_BATCH_EVENTS,
+            sizeOf: (batch) => batch.events.length,
+            maxInFlight: MAX_IN_FLIGHT,
+          })
+        : undefined;
+  }
 
-  constructor(private readonly db: Database) {}
-
+  /**
+   * Stores a device's batch against its chains, all or nothing; says what became of it once the
+   * transaction that holds it has committed (on SQLite perhaps shared with other devices' batches).
+   */
   store(batch: DeviceBatch): Promise<BatchOutcome> {
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ batch, resolve, reject });
-      this.next();
-    });
-  }
-
-  /** Starts what may start: at once, or at the end of this turn of the event loop. */
-  private next(): void {
-    if (this.isScheduled || this.inFlight >= MAX_IN_FLIGHT || this.waiting.length === 0) return;
-    this.isScheduled = true;
-    setImmediate(() => {
-      this.isScheduled = false;
-      this.startGroups();
-    });
-  }
-
-  private startGroups(): void {
-    while (this.inFlight < MAX_IN_FLIGHT && this.waiting.length > 0) {
-      const group = this.takeGroup();
-      this.inFlight += 1;
-      void this.storeGroup(group).finally(() => {
-        this.inFlight -= 1;
-        this.next();
-      });
-    }
-  }
-
-  /** The batches that waited longest: at least one, then as many as fit in MAX_BATCH_EVENTS. */
-  private takeGroup(): Waiting[] {
-    let events = this.waiting[0]?.batch.events.length ?? 0;
-    let n = 1;
-    for (; n < this.waiting.length; n++) {
-      events += this.waiting[n]?.batch.events.length ?? 0;
-      if (events > MAX_BATCH_EVENTS) break;
-    }
-    return this.waiting.splice(0, n);
-  }
-
-  /** Stores a group; each request is answered after the commit that made its batch durable. */
-  private async storeGroup(group: readonly Waiting[]): Promise<void> {
-    const [only] = group;
-    if (only !== undefined && group.length === 1) {
-      await storeAlone(this.db, only.batch).then(only.resolve, only.reject);
-      return;
-    }
-    let settled: Settled[];
-    try {
-      settled = await storeTogether(
-        this.db,
-        group.map((w) => w.batch),
-      );
-    } catch (e) {
-      // The transaction failed (BEGIN, COMMIT, the WAL's sync): no batch of it is known to be
-      // stored, and none is stored again here (after a failed sync, a resend would look stored).
-      for (const w of group) w.reject(e);
-      return;
-    }
-    group.forEach((w, i) => {
-      const one = settled[i];
-      if (one === undefined) w.reject(new Error('a batch of a group got no outcome'));
-      else if ('error' in one) w.reject(one.error);
-      else w.resolve(one.outcome);
-    });
+    if (batch.events.length === 0)
+      return Promise.resolve({ kind: 'stored', stored: 0, duplicates: 0, chains: [] });
+    return this.grouped ? this.grouped(batch) : storeAlone(this.db, batch);
   }
 }
-
-const groupsOf = new WeakMap<Database, BatchGroups>();
 
 /**
- * Stores a device's batch against its chains, all or nothing; says what became of it once the
- * transaction that holds it has committed (on SQLite perhaps shared with other devices' batches:
- * BatchGroups).
+ * Stores a group; each request is answered after the commit that made its batch durable. A
+ * failure of the transaction itself (BEGIN, COMMIT, the WAL's sync) fails every batch of it: none
+ * is known to be stored, and none is stored again here (after a failed sync, a resend would look
+ * stored).
  */
-export async function storeDeviceBatch(db: Database, batch: DeviceBatch): Promise<BatchOutcome> {
-  if (batch.events.length === 0) return { kind: 'stored', stored: 0, duplicates: 0, chains: [] };
-  if (db.dialect !== 'sqlite') return storeAlone(db, batch);
-  let groups = groupsOf.get(db);
-  if (groups === undefined) {
-    groups = new BatchGroups(db);
-    groupsOf.set(db, groups);
-  }
-  return groups.store(batch);
+async function storeGroup(
+  db: Database,
+  group: readonly DeviceBatch[],
+): Promise<readonly (BatchOutcome | Failure)[]> {
+  const [only] = group;
+  if (only !== undefined && group.length === 1) return [await storeAlone(db, only)];
+  const settled = await storeTogether(db, group);
+  return settled.map((one) => ('error' in one ? new Failure(one.error) : one.outcome));
 }
