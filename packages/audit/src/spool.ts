@@ -53,9 +53,10 @@ export class Spool {
   private isFlushing = false;
   /** Events were written while that fsync ran: another follows when it calls back. */
   private isFlushDue = false;
-  /** The descriptor close() left open for the running fsync: closed when it calls back. */
-  private closeAfterFlush: number | undefined;
-  /** closeAsync() waits for the running fsync: called (instead of the above) when it calls back. */
+  /**
+   * What close() or closeAsync() left for the running fsync to do when it calls back: close the
+   * descriptor it holds (never under it, where its number could be reused by another file).
+   */
   private afterFlush: (() => void) | undefined;
   /** Why the spool cannot go on (a failed fsync, a partial write not cut back): nothing more is appended. */
   private failure: string | undefined;
@@ -198,14 +199,6 @@ export class Spool {
         const then = this.afterFlush;
         this.afterFlush = undefined;
         then();
-        return;
-      }
-      // Closed meanwhile: no later append can say it, so it is said here.
-      if (e && this.fd === undefined)
-        process.emitWarning(`the audit spool ${this.path}: events may be lost: ${this.failure}`);
-      if (this.closeAfterFlush !== undefined) {
-        closeSync(this.closeAfterFlush);
-        this.closeAfterFlush = undefined;
       } else if (this.isFlushDue) {
         this.isFlushDue = false;
         this.flushInBackground();
@@ -247,7 +240,11 @@ export class Spool {
       new Promise((resolve, reject) => {
         const settle = (e?: NodeJS.ErrnoException | null): void => {
           if (e) this.failure ??= `cannot flush it to disk (${e.code ?? e.message})`;
-          closeSync(fd);
+          try {
+            closeSync(fd);
+          } catch (closing) {
+            this.failure ??= `cannot close it (${(closing as NodeJS.ErrnoException).code ?? String(closing)})`;
+          }
           if (this.failure === undefined) resolve();
           else reject(this.failed(this.failure));
         };
@@ -266,10 +263,14 @@ export class Spool {
       this.flush();
     } finally {
       this.fd = undefined;
-      // A background fsync still running holds the descriptor: it is closed when that calls
-      // back, never under it (where its number could be reused by another file meanwhile).
-      if (this.isFlushing) this.closeAfterFlush = fd;
-      else closeSync(fd);
+      if (!this.isFlushing) closeSync(fd);
+      else
+        this.afterFlush = () => {
+          // Closed meanwhile: no later append can say the flush failed, so it is said here.
+          if (this.failure !== undefined)
+            process.emitWarning(`the audit spool ${this.path}: events may be lost: ${this.failure}`);
+          closeSync(fd);
+        };
     }
   }
 }

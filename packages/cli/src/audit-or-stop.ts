@@ -14,8 +14,7 @@ export const EXIT_AUDIT_FAILED = 74;
  * session"), `cleanUp` undoes what must not outlive the process (the sandbox's mount points).
  */
 export function appendOrStop(
-  spool: Pick<Spool, 'append'>,
-  path: string,
+  spool: Pick<Spool, 'append' | 'path'>,
   ui: Ui,
   what: string,
   cleanUp: () => void = () => {},
@@ -24,9 +23,12 @@ export function appendOrStop(
     try {
       spool.append(record);
     } catch (e) {
-      const why = e instanceof SpoolError ? e.message : `cannot write the audit spool ${path} (${String(e)})`;
+      const why =
+        e instanceof SpoolError ? e.message : `cannot write the audit spool ${spool.path} (${String(e)})`;
       ui.err(`perimeter: ${why}, so ${what} was stopped: nothing runs without its audit trail`);
-      ui.err('  free space on its disk (or fix its permissions), then start again');
+      ui.err(
+        `  ${e instanceof SpoolError ? e.hint : 'free space on its disk (or fix its permissions), then start again'}`,
+      );
       try {
         cleanUp();
       } finally {

@@ -86,8 +86,7 @@ export function runProxy(argv: readonly string[], ui: Ui): Promise<number> {
   spool?.append(lifecycleRecord('session.start', { sessionId }, { kind: 'proxy' }));
   const upstream = upstreamFlag(stringFlag(p, 'upstream'));
   const resolver = resolveFlag(listFlag(p, 'resolve'));
-  const audit =
-    spool && auditPath !== undefined ? { audit: appendOrStop(spool, auditPath, ui, 'the proxy') } : {};
+  const audit = spool ? { audit: appendOrStop(spool, ui, 'the proxy') } : {};
   // One bound of refusals for both front doors, flushed when the proxy stops.
   const refusals = createRefusalAudit({ sessionId, ...audit });
   const egressOptions: EgressOptions = {

@@ -9,6 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Server } from 'node:net';
 import {
   Spool,
+  SpoolError,
   alertRecord,
   decisionRecord,
   lifecycleRecord,
@@ -197,12 +198,13 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
   // On a managed device every event says which organisation, user, device and bundle it ran under,
   // whichever part of the session recorded it (the proxies, the gateway, the credentials).
   const context = chosen.managed?.context;
-  const spool: Pick<Spool, 'append' | 'appendAll' | 'close' | 'closeAsync'> = context
+  const spool: Pick<Spool, 'append' | 'appendAll' | 'close' | 'closeAsync' | 'path'> = context
     ? {
         append: (r) => opened.append(inContext(r, context)),
         appendAll: (rs) => opened.appendAll(rs.map((r) => inContext(r, context))),
         close: () => opened.close(),
         closeAsync: () => opened.closeAsync(),
+        path: opened.path,
       }
     : opened;
   const ctx: RecordContext = {
@@ -212,7 +214,7 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
   let isEnded = false;
   /** What a spool that cannot be written leaves to undo before the process ends (the sandbox's files). */
   let cleanUp = (): void => {};
-  const append = appendOrStop(spool, auditPath, ui, 'the session', () => cleanUp());
+  const append = appendOrStop(spool, ui, 'the session', () => cleanUp());
   const record = (r: Parameters<Spool['append']>[0]): void => {
     if (isEnded) {
       // After session.end nothing may be appended; say so rather than lose it silently.
@@ -317,8 +319,8 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
   let exit: Awaited<ReturnType<typeof launchSession>> | undefined;
   let findings: ReturnType<typeof compareReview> | undefined;
   let gateway: SessionGateway | undefined;
-  /** The spool's closing: what went wrong when its last flush failed. */
-  let closed: Promise<string | undefined> | undefined;
+  /** The spool's closing: why its last flush failed, if it did. */
+  let closed: Promise<Error | undefined> | undefined;
   try {
     let review: ReturnType<typeof snapshotReview> | undefined;
     // While bubblewrap sets the sandbox up: the start events, the proxies, the gateway, the
@@ -433,14 +435,15 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
     // The sandbox's files are removed while the last events reach the disk.
     closed = spool.closeAsync().then(
       () => undefined,
-      (e: unknown) => (e instanceof Error ? e.message : String(e)),
+      (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
     );
     cleanupSession(prepared);
   }
   const spoolFailure = await closed;
   if (spoolFailure !== undefined) {
-    ui.err(`perimeter: ${spoolFailure}`);
-    ui.err('  check its disk: the session ran, but its last events may not have reached it');
+    // The session ran: only its last events may not have reached the disk.
+    ui.err(`perimeter: ${spoolFailure.message}`);
+    if (spoolFailure instanceof SpoolError) ui.err(`  ${spoolFailure.hint}`);
     return EXIT_AUDIT_FAILED;
   }
   if (chosen.managed) await shipAfterSession(ui, chosen.managed.enrolment, `${sessionId}.jsonl`);
