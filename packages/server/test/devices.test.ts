@@ -20,7 +20,7 @@ import {
   GRANT,
   type Org,
 } from './bundle-support.js';
-import { eachServer, type Harness } from './harness.js';
+import { eachServer, until, type Harness } from './harness.js';
 
 interface Fetched {
   readonly status: number;
@@ -252,7 +252,7 @@ eachServer(
       assert.ok(waited.ms >= 900, `held for the second it asked (${Math.round(waited.ms)} ms)`);
 
       const waiting = fetchBundle(h, device.access_token, etag, 30);
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await until('the long poll waiting', () => h.server.changes.waiters === 1);
       const published = performance.now();
       await publishPolicy(
         h,
@@ -279,7 +279,7 @@ eachServer(
       const device = await enrolDevice(h, org.users.carol, 'carol-laptop');
       const first = await fetchBundle(h, device.access_token);
       const waiting = fetchBundle(h, device.access_token, first.etag ?? '', 30);
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await until('the long poll waiting', () => h.server.changes.waiters === 1);
       await h.owner.put(`${h.base}/groups/${org.groups.sales}/members/${org.users.carol}`);
       const got = await waiting;
       assert.equal(got.status, 200);
@@ -352,7 +352,7 @@ eachServer(
         const first = await fetchBundle(h, credential);
         assert.equal(first.status, 200);
         const waiting = fetchBundle(h, credential, first.etag ?? '', 30);
-        await new Promise((resolve) => setTimeout(resolve, 200));
+        await until('the long poll waiting', () => h.server.changes.waiters === 1);
         assert.equal((await change()).status, status);
         return waiting;
       };
@@ -397,7 +397,7 @@ eachServer(
       for (let i = 0; i < 5; i++) crowd.push(await enrolDevice(h, org.users.alice, `crowd-${i}`));
       const firsts = await Promise.all(crowd.map((d) => fetchBundle(h, d.access_token)));
       const waiting = crowd.map((d, i) => fetchBundle(h, d.access_token, firsts[i]?.etag ?? '', 30));
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await until('the crowd waiting', () => h.server.changes.waiters === crowd.length);
       const [stolen] = crowd;
       assert.ok(stolen);
       assert.equal((await h.owner.delete(`${h.base}/devices/${stolen.device.id}`)).status, 204);
@@ -445,7 +445,7 @@ eachServer(
       const device = await enrolDevice(h, org.users.alice, 'at-shutdown');
       const first = await fetchBundle(h, device.access_token);
       const waiting = fetchBundle(h, device.access_token, first.etag ?? '', 30);
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await until('the long poll waiting', () => h.server.changes.waiters === 1);
       const stopping = performance.now();
       await h.server.close();
       const got = await waiting;
