@@ -463,13 +463,12 @@ describe('mount plan: denials', () => {
 
   it('redteam-24: floating denials over grants too large to search refuse the launch, saying how to fix it', () => {
     const host = makeHost({ 'home/a/1': 'x', 'home/a/2': 'x', 'home/b/3': 'x', 'ws/x': 'x' });
-    const engine = engineFor(host, {
-      allow: [WORKSPACE_RW, { id: 'home', paths: ['~/**'], access: 'read' }],
+    const filesystem = {
+      allow: [WORKSPACE_RW, { id: 'home', paths: ['~/**'], access: 'read' as const }],
       deny: [{ id: 'env', paths: ['**/.env'] }],
-    });
-    const input = { view: hostView, workspace: host.workspace, home: host.home, maskDir: host.maskDir };
+    };
     assert.throws(
-      () => planMounts({ engine, ...input, maskFile: host.maskFile, scanLimit: 4 }),
+      () => planFor(host, filesystem, { scanLimit: 4 }),
       (e: unknown) =>
         e instanceof PlanError &&
         /too many to search for \*\*\/\.env/.test(e.message) &&
