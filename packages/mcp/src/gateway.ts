@@ -44,7 +44,7 @@ import {
   type PinView,
 } from './pins.js';
 import { scanDefinition, type PoisoningFinding } from './poisoning.js';
-import { scanValue, withoutCredentials, type SecretScan } from './secrets.js';
+import { findingsByRule, scanValue, withoutCredentials, type SecretScan } from './secrets.js';
 import type { ServerCredential } from './server-credential.js';
 import { Upstream, type ListKind, type UpstreamSpec } from './upstream.js';
 import { uriTemplate, UriTemplateError, type UriTemplate } from './uri-template.js';
@@ -1249,7 +1249,7 @@ export class Gateway {
         const label = this.auditedLabel(kind, definition);
         alerts.push(make(label, { server, [SINGULAR[kind]]: label, direction: 'listing' }));
       };
-      for (const [rule, found] of scan.byRule)
+      for (const [rule, found] of findingsByRule(scan))
         once(`${hash}\0${rule}\0${found.join('\0')}`, (label, outcome) =>
           alertRecord(
             'mcp.secret',

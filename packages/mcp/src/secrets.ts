@@ -11,8 +11,8 @@ import { redact, scan, type Finding, type KnownMatcher } from '@perimeter/detect
 export interface SecretScan {
   /** High-confidence findings, as `rule (fingerprint)` for the audit event. */
   readonly blocking: readonly string[];
-  /** The same findings by rule (`nesting` for a value too deep to scan), each once. */
-  readonly byRule: ReadonlyMap<string, readonly string[]>;
+  /** The rule of each of `blocking`, index for index (`nesting` for a value too deep to scan). */
+  readonly rules: readonly string[];
   /** Low-confidence findings (generic keyword or entropy rules): recorded, not acted on. */
   readonly weak: number;
   /** The bound credentials whose real value is in the value, by binding id (each once). */
@@ -28,12 +28,10 @@ const MAX_DEPTH = 64;
 
 export function scanValue(value: unknown, known?: KnownMatcher): SecretScan {
   const blocking: string[] = [];
-  const byRule = new Map<string, Set<string>>();
+  const rules: string[] = [];
   const strongFinding = (rule: string, text: string): void => {
     blocking.push(text);
-    const texts = byRule.get(rule);
-    if (texts) texts.add(text);
-    else byRule.set(rule, new Set([text]));
+    rules.push(rule);
   };
   const leaks = new Set<string>();
   let weak = 0;
@@ -53,11 +51,26 @@ export function scanValue(value: unknown, known?: KnownMatcher): SecretScan {
   });
   return {
     blocking,
-    byRule: new Map([...byRule].map(([rule, texts]) => [rule, [...texts]])),
+    rules,
     weak,
     leaks: [...leaks],
     redacted,
   };
+}
+
+/**
+ * A scan's high-confidence findings by rule, each once. Only a listing's audit groups them, so the
+ * scan of every call's arguments and result does not.
+ */
+export function findingsByRule(scan: SecretScan): Map<string, string[]> {
+  const byRule = new Map<string, Set<string>>();
+  scan.blocking.forEach((text, i) => {
+    const rule = scan.rules[i] as string;
+    const texts = byRule.get(rule);
+    if (texts) texts.add(text);
+    else byRule.set(rule, new Set([text]));
+  });
+  return new Map([...byRule].map(([rule, texts]) => [rule, [...texts]]));
 }
 
 /** The value with only the bound credentials' values replaced (`[REDACTED:credential:ID]`). */
