@@ -35,11 +35,20 @@ const TOP = Number(option('--top', '25'));
 const AUDIT = option('--audit', 'spool');
 const LIMIT_MS = 60_000;
 
-/** Self and inclusive time per function (µs) from a .cpuprofile. */
-function times(profile) {
+/** Each sample of a .cpuprofile: its time (µs) and its stack of nodes, innermost first. */
+function* samples(profile) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  for (let i = 0; i < profile.samples.length; i++) {
+    const stack = [];
+    for (let id = profile.samples[i]; id !== undefined; id = parent.get(id)) stack.push(byId.get(id));
+    yield { dt: profile.timeDeltas[i + 1] ?? 0, stack };
+  }
+}
+
+/** Self and inclusive time per function (µs) from a .cpuprofile. */
+function times(profile) {
   const keyOf = (node) => {
     const f = node.callFrame;
     const where = f.url ? `${f.url.replace(/^file:\/\//, '').replace(ROOT, '')}:${f.lineNumber + 1}` : '';
@@ -47,19 +56,10 @@ function times(profile) {
   };
   const self = new Map();
   const inclusive = new Map();
-  for (let i = 0; i < profile.samples.length; i++) {
-    const dt = profile.timeDeltas[i + 1] ?? 0;
-    let id = profile.samples[i];
-    self.set(keyOf(byId.get(id)), (self.get(keyOf(byId.get(id))) ?? 0) + dt);
-    const seen = new Set();
-    while (id !== undefined) {
-      const key = keyOf(byId.get(id));
-      if (!seen.has(key)) {
-        seen.add(key);
-        inclusive.set(key, (inclusive.get(key) ?? 0) + dt);
-      }
-      id = parent.get(id);
-    }
+  for (const { dt, stack } of samples(profile)) {
+    const leaf = keyOf(stack[0]);
+    self.set(leaf, (self.get(leaf) ?? 0) + dt);
+    for (const key of new Set(stack.map(keyOf))) inclusive.set(key, (inclusive.get(key) ?? 0) + dt);
   }
   return { self, inclusive };
 }
@@ -82,17 +82,12 @@ const COMPONENTS = [
 
 /** Time per component (µs), by the rule above; samples with no named frame are "Node only". */
 function byComponent(profile) {
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const parent = new Map();
-  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const out = new Map();
-  for (let i = 0; i < profile.samples.length; i++) {
-    const dt = profile.timeDeltas[i + 1] ?? 0;
-    let id = profile.samples[i];
-    const leaf = byId.get(id).callFrame.functionName;
+  for (const { dt, stack } of samples(profile)) {
+    const leaf = stack[0].callFrame.functionName;
     let name = /^\((idle|garbage collector|program)\)$/.test(leaf) ? leaf : undefined;
-    for (; name === undefined && id !== undefined; id = parent.get(id))
-      name = COMPONENTS.find(([, re]) => re.test(byId.get(id).callFrame.url))?.[0];
+    for (let i = 0; name === undefined && i < stack.length; i++)
+      name = COMPONENTS.find(([, re]) => re.test(stack[i].callFrame.url))?.[0];
     out.set(name ?? 'Node only', (out.get(name ?? 'Node only') ?? 0) + dt);
   }
   return out;
