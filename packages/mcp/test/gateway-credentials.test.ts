@@ -12,14 +12,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { AuditRecord } from '@perimeter/audit';
-import { createEngine, loadPolicies } from '@perimeter/policy';
-import { upstreamSpecs } from '../src/catalog.js';
-import { Gateway } from '../src/gateway.js';
-import { PinStore } from '../src/pins.js';
-import { boundValues } from '../src/server-credential.js';
+import { inMemoryClient, startGateway } from './gateway-harness.js';
 
 const PROBE = join(dirname(fileURLToPath(import.meta.url)), 'fixtures/probe-server.js');
 const VALUE = 'probe-credential-8d1f63b2a9e04c57';
@@ -41,10 +36,7 @@ let harnesses = 0;
 
 async function start(extra: string, secrets: ReadonlyMap<string, string>): Promise<Harness> {
   const dir = join(root, `h${++harnesses}`);
-  const loaded = loadPolicies([
-    {
-      file: 'credentials.yaml',
-      text: `apiVersion: perimeter/v1
+  const policy = `apiVersion: perimeter/v1
 kind: Policy
 metadata: { name: credentials-test, layer: org }
 credentials:
@@ -59,32 +51,15 @@ ${server('probe', 'probe-token')}
 ${server('second', 'unstored')}
   allow:
     - { id: all, server: "*" }
-`,
-    },
-  ]);
-  assert.deepEqual(
-    loaded.diagnostics.filter((d) => d.severity === 'error'),
-    [],
-  );
-  const engine = createEngine(
-    loaded.policies.map((p) => p.policy),
-    { context: { home: dir, workspace: root } },
-  );
-  const events: AuditRecord[] = [];
-  const gateway = new Gateway({
-    engine,
-    // As perimeter mcp builds them: one read of the store serves the servers and the scan.
-    servers: upstreamSpecs(engine.mcpServers(), { workspace: root, engine, secrets }),
-    pins: new PinStore(join(dir, 'pins.json')),
-    audit: (r) => events.push(r),
-    context: { sessionId: `credentials-${harnesses}` },
-    credentials: boundValues(engine, secrets),
+`;
+  // As perimeter mcp builds them: one read of the store serves the servers and the scan.
+  const { gateway, events } = await startGateway(policy, {
+    home: dir,
+    workspace: root,
+    sessionId: `credentials-${harnesses}`,
+    secrets,
   });
-  await gateway.start();
-  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-  await gateway.createServer().connect(serverSide);
-  const client = new Client({ name: 'credentials-test', version: '1.0.0' });
-  await client.connect(clientSide);
+  const client = await inMemoryClient(gateway, 'credentials-test');
   return {
     client,
     events,

@@ -12,8 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import {
   ElicitRequestSchema,
   McpError,
@@ -26,12 +25,10 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { AuditRecord } from '@perimeter/audit';
 import type { KnownValue } from '@perimeter/detect';
-import { createEngine, loadPolicies } from '@perimeter/policy';
-import { upstreamSpecs } from '../src/catalog.js';
 import { definitionHash } from '../src/definition.js';
-import { Gateway } from '../src/gateway.js';
 import { PinStore } from '../src/pins.js';
 import type { ScriptedSpec } from './fixtures/scripted-server.js';
+import { inMemoryClient, startGateway } from './gateway-harness.js';
 
 const require = createRequire(import.meta.url);
 /** The CommonJS faces of node:fs and node:crypto, whose functions a test may wrap (syncBuiltinESMExports). */
@@ -115,38 +112,22 @@ ${servers.join('\n')}
   allow:
     - { id: everything-allowed, server: "*", tools: ["*"] }
 ${o.rules ?? ''}`;
-  const loaded = loadPolicies([{ file: 'scripted.yaml', text: policy }]);
-  assert.deepEqual(
-    loaded.diagnostics.filter((d) => d.severity === 'error'),
-    [],
-  );
-  const engine = createEngine(
-    loaded.policies.map((p) => p.policy),
-    { context: { home: dir, workspace: dir } },
-  );
-  const events: AuditRecord[] = [];
-  const pins = new PinStore(join(dir, 'pins.json'));
-  const gateway = new Gateway({
-    engine,
-    servers: upstreamSpecs(engine.mcpServers(), { workspace: dir }),
-    pins,
-    audit: (r) => events.push(r),
-    context: { sessionId: `scripted-${harnesses}` },
+  const { gateway, pins, events } = await startGateway(policy, {
+    home: dir,
+    workspace: dir,
+    sessionId: `scripted-${harnesses}`,
     ...(o.credentials ? { credentials: o.credentials } : {}),
   });
-  await gateway.start();
-  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-  await gateway.createServer().connect(serverSide);
-  const client = new Client(
-    { name: 'scripted-test', version: '1.0.0' },
-    o.elicit === undefined ? {} : { capabilities: { elicitation: {} } },
+  const client = await inMemoryClient(
+    gateway,
+    'scripted-test',
+    o.elicit === undefined ? undefined : { elicitation: {} },
   );
   if (o.elicit !== undefined)
     client.setRequestHandler(ElicitRequestSchema, () => ({
       action: 'accept',
       content: { allow: o.elicit === true },
     }));
-  await client.connect(clientSide);
   return {
     client,
     pins,

@@ -10,14 +10,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { McpError, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { AuditRecord } from '@perimeter/audit';
-import { createEngine, loadPolicies } from '@perimeter/policy';
-import { Gateway } from '../src/gateway.js';
-import { PinStore } from '../src/pins.js';
-import { upstreamSpecs } from '../src/catalog.js';
+import type { Gateway } from '../src/gateway.js';
+import type { PinStore } from '../src/pins.js';
+import { inMemoryClient, startGateway } from './gateway-harness.js';
 import { LEAKED } from './fixtures/leaked.js';
 
 const require = createRequire(import.meta.url);
@@ -71,29 +69,13 @@ async function start(
   pinning: 'tofu' | 'approve' = 'tofu',
   secrets: 'block' | 'redact' = 'block',
 ): Promise<Harness> {
-  const loaded = loadPolicies([{ file: `${name}.yaml`, text: policy(pinning, secrets) }]);
-  assert.deepEqual(
-    loaded.diagnostics.filter((d) => d.severity === 'error'),
-    [],
-  );
-  const engine = createEngine(
-    loaded.policies.map((p) => p.policy),
-    { context: { home: root, workspace: root } },
-  );
-  const events: AuditRecord[] = [];
-  const pins = new PinStore(join(root, `${name}-pins.json`));
-  const gateway = new Gateway({
-    engine,
-    servers: upstreamSpecs(engine.mcpServers(), { workspace: root }),
-    pins,
-    audit: (r) => events.push(r),
-    context: { sessionId: name },
+  const { gateway, pins, events } = await startGateway(policy(pinning, secrets), {
+    home: root,
+    workspace: root,
+    sessionId: name,
+    pinsFile: join(root, `${name}-pins.json`),
   });
-  await gateway.start();
-  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-  await gateway.createServer().connect(serverSide);
-  const client = new Client({ name: 'gateway-test', version: '1.0.0' });
-  await client.connect(clientSide);
+  const client = await inMemoryClient(gateway, 'gateway-test');
   return {
     client,
     gateway,

@@ -11,15 +11,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { AuditRecord } from '@perimeter/audit';
-import { createEngine, loadPolicies } from '@perimeter/policy';
-import { upstreamSpecs } from '../src/catalog.js';
 import { definitionHash } from '../src/definition.js';
-import { Gateway } from '../src/gateway.js';
-import { PinStore } from '../src/pins.js';
+import type { PinStore } from '../src/pins.js';
+import { inMemoryClient, startGateway } from './gateway-harness.js';
 import { LEAKED } from './fixtures/leaked.js';
 import { LEAKY_RESOURCE, LEAKY_TEMPLATE, LEAKY_TOOL } from './fixtures/leaky-listing.js';
 
@@ -57,30 +54,14 @@ mcp:
   allow:
     - { id: malicious-all, server: malicious, tools: ["*"] }
 `;
-  const loaded = loadPolicies([{ file: `${name}.yaml`, text: policy }]);
-  assert.deepEqual(
-    loaded.diagnostics.filter((d) => d.severity === 'error'),
-    [],
-  );
-  const engine = createEngine(
-    loaded.policies.map((p) => p.policy),
-    { context: { home: root, workspace: root } },
-  );
-  const events: AuditRecord[] = [];
-  const pins = new PinStore(join(root, `${name}-pins.json`));
-  const gateway = new Gateway({
-    engine,
-    servers: upstreamSpecs(engine.mcpServers(), { workspace: root }),
-    pins,
-    audit: (r) => events.push(r),
-    context: { sessionId: name },
+  const { gateway, pins, events } = await startGateway(policy, {
+    home: root,
+    workspace: root,
+    sessionId: name,
+    pinsFile: join(root, `${name}-pins.json`),
     credentials: [{ id: 'status-key', value: STATUS_KEY }],
   });
-  await gateway.start();
-  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-  await gateway.createServer().connect(serverSide);
-  const client = new Client({ name: 'listing-test', version: '1.0.0' });
-  await client.connect(clientSide);
+  const client = await inMemoryClient(gateway, 'listing-test');
   return {
     client,
     pins,

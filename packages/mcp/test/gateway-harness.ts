@@ -1,0 +1,83 @@
+// What the gateway tests share: a gateway started from one policy text as perimeter mcp starts it
+// (the policy loaded without errors, the engine, the catalog's upstreams, a pin store, the audit
+// kept in an array), and the SDK's own client connected to it in memory.
+
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
+import type { AuditRecord } from '@perimeter/audit';
+import type { KnownValue } from '@perimeter/detect';
+import { createEngine, loadPolicies, type Engine } from '@perimeter/policy';
+import { upstreamSpecs } from '../src/catalog.js';
+import { Gateway } from '../src/gateway.js';
+import { PinStore } from '../src/pins.js';
+import { boundValues } from '../src/server-credential.js';
+
+export interface GatewaySetup {
+  readonly home: string;
+  /** The workspace of the engine and of `${workspace}` in the catalog. */
+  readonly workspace: string;
+  /** The audit context's session id. */
+  readonly sessionId: string;
+  /** The local pin store (`pins.json` in `home` unless said). */
+  readonly pinsFile?: string;
+  /** Real values of bound credentials, handed to the gateway as they are. */
+  readonly credentials?: readonly KnownValue[];
+  /**
+   * The secret store's values, as perimeter mcp reads them once: each server gets the credential
+   * its catalog entry names from them, and the gateway scans for the bound ones.
+   */
+  readonly secrets?: ReadonlyMap<string, string>;
+}
+
+export interface StartedGateway {
+  readonly engine: Engine;
+  readonly gateway: Gateway;
+  readonly pins: PinStore;
+  /** Every audit record, in order. */
+  readonly events: AuditRecord[];
+}
+
+/** A started gateway under `policyYaml`, which must load without an error. */
+export async function startGateway(policyYaml: string, setup: GatewaySetup): Promise<StartedGateway> {
+  const loaded = loadPolicies([{ file: `${setup.sessionId}.yaml`, text: policyYaml }]);
+  assert.deepEqual(
+    loaded.diagnostics.filter((d) => d.severity === 'error'),
+    [],
+  );
+  const engine = createEngine(
+    loaded.policies.map((p) => p.policy),
+    { context: { home: setup.home, workspace: setup.workspace } },
+  );
+  const { secrets } = setup;
+  const events: AuditRecord[] = [];
+  const pins = new PinStore(setup.pinsFile ?? join(setup.home, 'pins.json'));
+  const gateway = new Gateway({
+    engine,
+    servers: upstreamSpecs(engine.mcpServers(), {
+      workspace: setup.workspace,
+      ...(secrets ? { engine, secrets } : {}),
+    }),
+    pins,
+    audit: (r) => events.push(r),
+    context: { sessionId: setup.sessionId },
+    credentials: [...(setup.credentials ?? []), ...(secrets ? boundValues(engine, secrets) : [])],
+  });
+  await gateway.start();
+  return { engine, gateway, pins, events };
+}
+
+/** The SDK's client named `name`, connected to a new session of `gateway` over an in-memory pair. */
+export async function inMemoryClient(
+  gateway: Gateway,
+  name: string,
+  capabilities?: ClientCapabilities,
+): Promise<Client> {
+  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+  await gateway.createServer().connect(serverSide);
+  const client = new Client({ name, version: '1.0.0' }, capabilities ? { capabilities } : {});
+  await client.connect(clientSide);
+  return client;
+}
