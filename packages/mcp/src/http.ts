@@ -90,12 +90,21 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
     return undefined;
   };
 
-  const open = (): HttpSession | Refusal => {
+  /** A new session on a new server of the gateway. */
+  const open = async (): Promise<HttpSession | Refusal> => {
     if (sessions.size >= maxSessions)
       return { status: 503, message: `Too many sessions (${maxSessions}); close one first` };
     const session = new HttpSession(randomUUID());
+    // Counted from now, so sessions opened together keep to the cap; one that fails to connect
+    // gives its place back at once rather than at the idle sweep.
     sessions.set(session.sessionId, session);
     session.onclose = () => sessions.delete(session.sessionId);
+    try {
+      await gateway.createServer().connect(session);
+    } catch (e) {
+      await session.close();
+      throw e;
+    }
     return session;
   };
 
@@ -119,14 +128,16 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
     const parsed = messagesOf(body);
     if ('status' in parsed) return parsed;
     const { messages, isBatch } = parsed;
-    const isInitialize = messages.some((m) => isInitializeRequest(m));
+    // The method first: the schema check is a full parse, wanted only for what claims to be initialize.
+    const isInitialize = messages.some(
+      (m) => 'method' in m && m.method === 'initialize' && isInitializeRequest(m),
+    );
     if (session === undefined) {
       if (!isInitialize) return { status: 400, message: 'Bad Request: no session; send initialize first' };
       if (isBatch)
         return { status: 400, code: ErrorCode.InvalidRequest, message: 'Invalid Request: initialize alone' };
-      const opened = open();
+      const opened = await open();
       if (!(opened instanceof HttpSession)) return opened;
-      await gateway.createServer().connect(opened);
       opened.post(res, messages, false, { requestInfo: { headers: req.headers } });
       return undefined;
     }
@@ -320,18 +331,15 @@ const DRAIN_FACTOR = 4;
 const DRAIN_MS = 10_000;
 
 /**
- * The body as text, or `tooLarge` when it is longer than `limit` bytes. An oversized body is read
- * to its end and dropped before the caller answers 413: closing a socket with unread data resets
- * it, and the client would lose the answer mid-send. Past `DRAIN_FACTOR` times the limit reading
- * stops and the caller's 413 closes the connection (`keepAlive: false`); so it does when the rest
- * takes longer than `DRAIN_MS`.
+ * The body as text, or how to answer it when it is longer than `limit` bytes. An oversized body is
+ * read to its end and dropped before the caller answers 413: closing a socket with unread data
+ * resets it, and the client would lose the answer mid-send (`keepAlive: true`). Past `DRAIN_FACTOR`
+ * times the limit, declared or read, reading stops and the caller's 413 closes the connection
+ * (`keepAlive: false`); so it does when the rest takes longer than `DRAIN_MS`.
  */
-function readBody(
-  req: IncomingMessage,
-  limit: number,
-): Promise<string | { readonly tooLarge: true; readonly keepAlive: boolean }> {
+function readBody(req: IncomingMessage, limit: number): Promise<string | { readonly keepAlive: boolean }> {
   return new Promise((resolve, reject) => {
-    const cut = { tooLarge: true, keepAlive: false } as const;
+    const cut = { keepAlive: false } as const;
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > limit * DRAIN_FACTOR) {
       resolve(cut);
@@ -354,10 +362,10 @@ function readBody(
     });
     req.once('end', () => {
       clearTimeout(drainDeadline);
-      resolve(
-        size > limit ? { tooLarge: true, keepAlive: true } : Buffer.concat(chunks, size).toString('utf8'),
-      );
+      resolve(size > limit ? { keepAlive: true } : Buffer.concat(chunks, size).toString('utf8'));
     });
+    // An upload that ends early (the client went away) must not keep the drain timer alive.
+    req.once('close', () => clearTimeout(drainDeadline));
     req.once('error', reject);
   });
 }

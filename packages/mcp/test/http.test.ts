@@ -6,7 +6,7 @@
 // (packages/cli/test/mcp-command.test.ts) drive `perimeter mcp --listen` with the MCP Inspector.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -22,12 +22,9 @@ import {
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { AuditRecord } from '@perimeter/audit';
-import { createEngine, loadPolicies } from '@perimeter/policy';
-import { upstreamSpecs } from '../src/catalog.js';
-import { Gateway } from '../src/gateway.js';
-import { listenHttp, type HttpListener } from '../src/http.js';
-import { PinStore } from '../src/pins.js';
+import { listenHttp, type HttpListener, type HttpListenOptions } from '../src/http.js';
 import type { ScriptedSpec } from './fixtures/scripted-server.js';
+import { startGateway } from './gateway-harness.js';
 
 const SCRIPTED = join(dirname(fileURLToPath(import.meta.url)), 'fixtures/scripted-server.js');
 const TOKEN = 'http-test-token-0123456789abcdef';
@@ -65,18 +62,21 @@ interface Harness {
 
 let harnesses = 0;
 
-/** A gateway over one scripted server `s` (every tool allowed, `ask` asked), listening on 127.0.0.1. */
-async function start(spec: ScriptedSpec, options: { maxSessions?: number } = {}): Promise<Harness> {
+/**
+ * A gateway over one scripted server `s` (every tool allowed, `ask` asked), listening on 127.0.0.1
+ * (or on `options.path`).
+ */
+async function start(
+  spec: ScriptedSpec,
+  options: Pick<HttpListenOptions, 'maxSessions' | 'path'> = {},
+): Promise<Harness> {
   const dir = join(root, `h${++harnesses}`);
   mkdirSync(dir);
   const specFile = join(dir, 's.json');
   const write = (s: ScriptedSpec): void => writeFileSync(specFile, JSON.stringify(s));
   write(spec);
   const q = JSON.stringify;
-  const loaded = loadPolicies([
-    {
-      file: 'http.yaml',
-      text: `apiVersion: perimeter/v1
+  const policy = `apiVersion: perimeter/v1
 kind: Policy
 metadata: { name: http-test, layer: org }
 mcp:
@@ -87,26 +87,12 @@ mcp:
     - { id: all, server: s, tools: ["*"] }
   ask:
     - { id: ask-first, server: s, tools: [ask] }
-`,
-    },
-  ]);
-  assert.deepEqual(
-    loaded.diagnostics.filter((d) => d.severity === 'error'),
-    [],
-  );
-  const engine = createEngine(
-    loaded.policies.map((p) => p.policy),
-    { context: { home: dir, workspace: dir } },
-  );
-  const events: AuditRecord[] = [];
-  const gateway = new Gateway({
-    engine,
-    servers: upstreamSpecs(engine.mcpServers(), { workspace: dir }),
-    pins: new PinStore(join(dir, 'pins.json')),
-    audit: (r) => events.push(r),
-    context: { sessionId: `http-${harnesses}` },
+`;
+  const { gateway, events } = await startGateway(policy, {
+    home: dir,
+    workspace: dir,
+    sessionId: `http-${harnesses}`,
   });
-  await gateway.start();
   const listener = await listenHttp(gateway, { host: '127.0.0.1', port: 0, token: TOKEN, ...options });
   return {
     url: listener.url,
@@ -434,23 +420,52 @@ describe('gateway over Streamable HTTP: the protocol, raw', { timeout: 60_000 },
     const h = await start({ tools: [] });
     try {
       const inSession = await askingSession(h.url);
-      const outcome = await new Promise<{ status: number; closedUnfinished: boolean }>((resolve, reject) => {
-        // No Content-Length: the size shows only while reading. 17 MiB go out (the limit is 4),
-        // and the client would keep sending; the request is never finished.
+      // No Content-Length: the size shows only while reading. 17 MiB go out (the limit is 4), and
+      // the client would keep sending: the request is never ended, so only the server can close the
+      // connection, and its 'close' coming before the 10 s reject is what is checked.
+      const status = await new Promise<number>((resolve, reject) => {
         const req = request(h.url, { method: 'POST', headers: { ...POST_HEADERS, ...inSession } });
         let status = 0;
         req.on('response', (res) => {
           status = res.statusCode ?? 0;
           res.resume();
         });
-        req.on('close', () => resolve({ status, closedUnfinished: !req.writableFinished }));
+        req.on('close', () => resolve(status));
         req.on('error', () => undefined); // the server closing mid-body
         setTimeout(() => reject(new Error('the connection stayed open')), 10_000).unref();
         req.write(`{"jsonrpc":"2.0","id":2,"method":"ping","params":{"pad":"`);
         for (let i = 0; i < 17; i++) req.write('x'.repeat(1 << 20));
       });
-      assert.equal(outcome.status, 413);
-      assert.ok(outcome.closedUnfinished, 'the server closed the connection before the body ended');
+      assert.equal(status, 413);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('a declared Content-Length past four times the limit is answered 413 and its connection closed, before any of the body is read', async () => {
+    const h = await start({ tools: [] });
+    try {
+      const inSession = await askingSession(h.url);
+      // 17 MiB declared (the limit is 4), a few bytes sent and the request never ended: as above,
+      // the server's 'close' before the 10 s reject is what is checked.
+      const answer = await new Promise<{ status: number; connection: string | undefined }>(
+        (resolve, reject) => {
+          const req = request(h.url, {
+            method: 'POST',
+            headers: { ...POST_HEADERS, ...inSession, 'content-length': String(17 << 20) },
+          });
+          let answer = { status: 0, connection: undefined as string | undefined };
+          req.on('response', (res) => {
+            answer = { status: res.statusCode ?? 0, connection: res.headers.connection };
+            res.resume();
+          });
+          req.on('close', () => resolve(answer));
+          req.on('error', () => undefined); // the server closing mid-body
+          setTimeout(() => reject(new Error('the connection stayed open')), 10_000).unref();
+          req.write(`{"jsonrpc":"2.0","id":2,"method":"ping","params":{"pad":"`);
+        },
+      );
+      assert.deepEqual(answer, { status: 413, connection: 'close' });
     } finally {
       await h.close();
     }
@@ -610,6 +625,31 @@ describe('gateway over Streamable HTTP: the protocol, raw', { timeout: 60_000 },
         await reused.json(),
         { jsonrpc: '2.0', id: 5, result: {} },
         'its own answer, not the old call’s',
+      );
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('gateway over Streamable HTTP: on a Unix socket', { timeout: 60_000 }, () => {
+  it('the socket is born 0600, and the umask it is bound under is given back', async () => {
+    const dir = join(root, 'socket');
+    mkdirSync(dir);
+    const before = join(dir, 'before');
+    writeFileSync(before, '');
+    const socket = join(dir, 'mcp.sock');
+    const h = await start({ tools: [] }, { path: socket });
+    try {
+      const made = statSync(socket);
+      assert.ok(made.isSocket());
+      assert.equal((made.mode & 0o777).toString(8), '600');
+      const after = join(dir, 'after');
+      writeFileSync(after, '');
+      assert.equal(
+        (statSync(after).mode & 0o777).toString(8),
+        (statSync(before).mode & 0o777).toString(8),
+        'a file made after it gets the mode it got before',
       );
     } finally {
       await h.close();
