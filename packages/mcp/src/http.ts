@@ -249,8 +249,10 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
       clearInterval(sweep);
       await Promise.allSettled([...sessions.values()].map((s) => s.close()));
       sessions.clear();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      // Connections still open (idle keep-alive, a body still arriving) would hold close() forever.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
+      await closed;
     },
   };
 }

@@ -416,6 +416,24 @@ describe('gateway over Streamable HTTP: the protocol, raw', { timeout: 60_000 },
     }
   });
 
+  it('closing the listener ends a request whose body is still arriving, instead of waiting for it', async () => {
+    const h = await start({ tools: [] });
+    const inSession = await askingSession(h.url);
+    // Half a body, never ended: the connection stays busy until someone ends it.
+    const req = request(h.url, { method: 'POST', headers: { ...POST_HEADERS, ...inSession } });
+    req.on('error', () => undefined); // the listener ending it
+    const ended = new Promise<void>((resolve) => req.on('close', () => resolve()));
+    req.write('{"jsonrpc":"2.0","id":2,"method":"ping","params":{"pad":"');
+    await new Promise((resolve) => setTimeout(resolve, 50)); // it reaches the server
+    const closing = h.close();
+    const outcome = await Promise.race([
+      closing.then(() => 'closed'),
+      new Promise((resolve) => setTimeout(() => resolve('still waiting'), 10_000).unref()),
+    ]);
+    assert.equal(outcome, 'closed');
+    await ended;
+  });
+
   it('a chunked body past four times the limit is answered 413 and its connection closed, without reading the rest', async () => {
     const h = await start({ tools: [] });
     try {
