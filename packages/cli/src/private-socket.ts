@@ -1,4 +1,6 @@
-// A Unix socket only its owner may connect to, from the moment it exists.
+// A Unix socket only its owner may connect to, from the moment it exists. (packages/mcp's
+// listenHttp binds its socket the same way: this package cannot be imported there, and importing
+// @perimeter/mcp here would load the MCP SDK into every `perimeter run`.)
 
 import type { Server } from 'node:net';
 
