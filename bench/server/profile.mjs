@@ -57,8 +57,8 @@ export const INGEST_CATEGORIES = [
   ...COMMON_FIRST,
   {
     key: 'store',
-    label: 'storing batches (storeDeviceBatch: chain heads, duplicates, inserts)',
-    fn: ['storeDeviceBatch', 'storeTogether', 'storeIn', 'lockHeads', 'insertRows'],
+    label: 'storing batches (chain heads, duplicates, inserts)',
+    fn: ['storeTogether', 'storeIn', 'lockHeads', 'insertRows'],
   },
   {
     key: 'check',

@@ -50,10 +50,11 @@ it('with no reader in the way, the WAL file stays near its bound through hundred
     }
     // The worker copies while writes go on, so the WAL passes its bound by what is written during
     // one checkpoint: a few writes, a few dozen on a loaded machine. Without the wait it grows by
-    // nearly every write's frames until the worker happens to catch up: hundreds to thousands here.
+    // nearly every write's frames until the worker happens to catch up: hundreds to thousands here
+    // (767-1,942 frames in five runs on an idle machine; up to ~190 with the wait, CPU saturated).
     assert.ok(
-      most <= 8 * bound,
-      `the WAL file held ${Math.round(most)} frames at most, over 8 times its bound of ${bound}`,
+      most <= 12 * bound,
+      `the WAL file held ${Math.round(most)} frames at most, over 12 times its bound of ${bound}`,
     );
   } finally {
     await db.close();
