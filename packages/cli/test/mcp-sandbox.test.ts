@@ -7,10 +7,11 @@
 
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { connect, createServer, type AddressInfo, type Server as TcpServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -43,6 +44,8 @@ const SECRET = 'probe-secret-6f1e9a';
 
 interface Place {
   readonly dir: string;
+  /** What the test started that writes here (its gateways): stopped before the place is removed. */
+  readonly stops: (() => Promise<void>)[];
   readonly state: string;
   readonly home: string;
   readonly workspace: string;
@@ -50,9 +53,17 @@ interface Place {
 }
 
 function place(t: TestContext): Place {
-  const dir = tempDir(t);
+  const dir = mkdtempSync(join(tmpdir(), 'perimeter-cli-test-'));
+  const stops: (() => Promise<void>)[] = [];
+  // One hook: a gateway still running would write into the place while it is being removed (the
+  // removal then fails, and the gateway outlives the test and holds its process open).
+  t.after(async () => {
+    for (const stop of stops) await stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
   const p = {
     dir,
+    stops,
     state: join(dir, 'state'),
     home: join(dir, 'home'),
     workspace: join(dir, 'workspace'),
@@ -100,7 +111,6 @@ ${extra}`,
 
 /** `perimeter mcp` over stdio for the test's place, with the SDK's client in front. */
 async function connectGateway(
-  t: TestContext,
   p: Place,
   policyFile: string,
 ): Promise<{ client: Client; stderr: () => string }> {
@@ -126,17 +136,16 @@ async function connectGateway(
   transport.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
   const client = new Client({ name: 'mcp-sandbox-test', version: '1.0.0' });
   await client.connect(transport, { timeout: TIMEOUT });
-  t.after(() => client.close());
+  p.stops.push(() => client.close());
   return { client, stderr: () => stderr };
 }
 
 /** The probe server behind the gateway: each call answers what one action came to. */
 async function gateway(
-  t: TestContext,
   p: Place,
   policyFile: string,
 ): Promise<(action: string, target: string) => Promise<string>> {
-  const { client, stderr } = await connectGateway(t, p, policyFile);
+  const { client, stderr } = await connectGateway(p, policyFile);
   return async (action, target) => {
     const r = await client.callTool({ name: 'probe__probe', arguments: { action, target } }, undefined, {
       timeout: TIMEOUT,
@@ -182,7 +191,7 @@ void describe('stdio MCP servers run in a sandbox of their own', () => {
     BOUND,
     async (t) => {
       const p = place(t);
-      const probe = await gateway(t, p, policy(p));
+      const probe = await gateway(p, policy(p));
       assert.equal(await probe('read', join(p.workspace, 'README.md')), 'read:the workspace');
       assert.equal(
         await probe('read', join(p.home, '.ssh/id_ed25519')),
@@ -205,13 +214,13 @@ void describe('stdio MCP servers run in a sandbox of their own', () => {
     async (t) => {
       const p = place(t);
       const file = policy(p, ', workspace: rw');
-      const first = await gateway(t, p, file);
+      const first = await gateway(p, file);
       const home = await first('env', 'HOME');
       assert.equal(home, join(p.state, 'perimeter/mcp-servers/probe'));
       assert.equal(await first('write', join(home, 'cache')), 'written');
       assert.equal(await first('write', join(p.workspace, 'notes.txt')), 'written');
       assert.equal(readFileSync(join(p.workspace, 'notes.txt'), 'utf8'), 'probe\n');
-      const second = await gateway(t, p, file);
+      const second = await gateway(p, file);
       assert.equal(await second('read', join(home, 'cache')), 'read:probe', 'the cache survived');
       assert.equal(
         await second('write', join(p.workspace, '.git/hooks/pre-commit')),
@@ -227,7 +236,7 @@ void describe('stdio MCP servers run in a sandbox of their own', () => {
     async (t) => {
       const p = place(t);
       const host = await listener(t);
-      const probe = await gateway(t, p, policy(p));
+      const probe = await gateway(p, policy(p));
       assert.match(await probe('connect', `127.0.0.1 ${host.port}`), /^(ECONNREFUSED|ENETUNREACH)$/);
       // The namespace has no route out; only ports 80 and 443 are captured, and sent to the proxy.
       assert.match(await probe('connect', '10.255.255.1 81'), /^(ECONNREFUSED|ENETUNREACH|EHOSTUNREACH)$/);
@@ -309,7 +318,7 @@ void describe("a stdio server's credential, from the secret store into its sandb
     async (t) => {
       const p = place(t);
       storeSecret(envOf(p), 'probe-secret', CREDENTIAL);
-      const { client, stderr } = await connectGateway(t, p, credentialPolicy(p));
+      const { client, stderr } = await connectGateway(p, credentialPolicy(p));
       const call = async (action: string, target: string): Promise<string> => {
         const r = await client.callTool({ name: 'probe__probe', arguments: { action, target } }, undefined, {
           timeout: TIMEOUT,
@@ -374,7 +383,7 @@ mcp:
     - { id: all, server: "*" }
 `,
       );
-      const { client, stderr } = await connectGateway(t, p, file);
+      const { client, stderr } = await connectGateway(p, file);
       assert.deepEqual((await client.listTools(undefined, { timeout: TIMEOUT })).tools, []);
       assert.match(stderr(), /metadata is unavailable .*egress proxy refused 169\.254\.169\.254:443/);
       await client.close();
