@@ -50,6 +50,11 @@ export default tseslint.config(
     },
   },
   {
+    // The executable is CommonJS (packages/cli/bin/package.json): it starts faster.
+    files: ['packages/cli/bin/*.js'],
+    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', __dirname: 'readonly' } },
+  },
+  {
     // DESIGN.md: policy and detect are pure. They never import Node's I/O modules nor touch process.
     files: ['packages/policy/src/**/*.ts', 'packages/detect/src/**/*.ts'],
     rules: {

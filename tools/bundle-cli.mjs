@@ -6,7 +6,6 @@
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,35 +17,40 @@ const cache = join(root, 'packages/cli/dist/src/main.bundle.cache');
 
 /**
  * Packages some commands never touch (zod validates, yaml parses a policy text the checked-policy
- * cache does not hold, tldts checks public suffixes): bundled, but evaluated on first use, so a
- * `perimeter run` that does not need them does not pay for starting them. Each is imported through
- * a stand-in whose exports are getters that require the real package when first read. This holds
- * only while no module touches them as it loads (a top-level z.config or schema would start zod):
+ * cache does not hold, tldts checks public suffixes): each is bundled into a file of its own
+ * (main.lazy-NAME.cjs), read and evaluated on first use, so a `perimeter run` that does not need
+ * them pays neither for reading them nor for starting them. The main bundle imports each through a
+ * stand-in whose prototype is a proxy that requires the real bundle when a name is first read: the
+ * stand-in has no properties of its own, so esbuild's interop (which copies every property of a
+ * CommonJS module into each importer's view of it) has nothing to copy. This holds only while no
+ * module touches them as it loads (a top-level z.config or schema would start zod):
  * packages/cli/test/bundle-lazy.test.ts checks it.
  */
 const LAZY_PACKAGES = ['zod', 'yaml', 'tldts'];
-const requireFromCli = createRequire(entry);
+const lazyFile = (name) => `main.lazy-${name}.cjs`;
 const lazyPackages = {
   name: 'lazy-packages',
   setup(build) {
     const filter = new RegExp(`^(${LAZY_PACKAGES.join('|')})$`);
-    build.onResolve({ filter }, (args) =>
-      // The stand-in's own require gets the real package.
-      args.namespace === 'lazy' ? undefined : { path: args.path, namespace: 'lazy' },
-    );
+    build.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'lazy' }));
+    build.onResolve({ filter: /^\.\/main\.lazy-[a-z]+\.cjs$/ }, (args) => ({
+      path: args.path,
+      external: true,
+    }));
     build.onLoad({ filter: /.*/, namespace: 'lazy' }, (args) => {
-      const names = Object.keys(requireFromCli(args.path));
-      const real = JSON.stringify(args.path);
-      const getters = names.map(
-        (n) =>
-          `Object.defineProperty(exports, ${JSON.stringify(n)}, { enumerable: true, get: () => load()[${JSON.stringify(n)}] });`,
-      );
+      const real = JSON.stringify(`./${lazyFile(args.path)}`);
       return {
         contents: [
           'let real;',
           // Each first load is noted where a test can see it (test/bundle-lazy.test.ts).
-          `const load = () => (real ??= ((globalThis[Symbol.for('perimeter.lazyLoaded')] ??= []).push(${real}), require(${real})));`,
-          ...getters,
+          `const load = () => (real ??= ((globalThis[Symbol.for('perimeter.lazyLoaded')] ??= []).push(${JSON.stringify(args.path)}), require(${real})));`,
+          'module.exports = Object.create(',
+          '  new Proxy({}, {',
+          // Symbols (util.inspect's, a thenable check) never start the package.
+          "    get: (_, name) => (typeof name === 'symbol' ? undefined : load()[name]),",
+          "    has: (_, name) => typeof name !== 'symbol' && name in load(),",
+          '  }),',
+          ');',
           '',
         ].join('\n'),
         loader: 'js',
@@ -63,21 +67,42 @@ try {
   process.exit(0); // not installed: the unbundled modules serve
 }
 if (existsSync(entry)) {
-  await esbuild.build({
-    entryPoints: [entry],
-    outfile,
+  const common = {
     bundle: true,
     platform: 'node',
     format: 'cjs',
     target: 'node20',
     logLevel: 'warning',
     legalComments: 'none',
+    charset: 'ascii',
     minifyWhitespace: true,
     minifySyntax: true,
+  };
+  await esbuild.build({
+    ...common,
+    entryPoints: [entry],
+    outfile,
     define: { 'import.meta.url': '__perimeterModuleUrl' },
     banner: { js: "const __perimeterModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
     plugins: [lazyPackages],
   });
+  for (const name of LAZY_PACKAGES) {
+    await esbuild.build({
+      ...common,
+      stdin: { contents: `module.exports = require(${JSON.stringify(name)});`, resolveDir: dirname(entry) },
+      outfile: join(dirname(outfile), lazyFile(name)),
+    });
+  }
+  // The shim reads the bundle as Latin-1 (a third of the time UTF-8 decoding takes), which is the
+  // same text only while every byte is ASCII: esbuild escapes strings, but not every regex.
+  const bytes = readFileSync(outfile);
+  const wide = bytes.findIndex((b) => b > 0x7f);
+  if (wide >= 0) {
+    console.error(
+      `bundle-cli: the bundle holds a byte that is not ASCII (…${bytes.subarray(Math.max(0, wide - 60), wide + 20).toString('utf8')}…); write that character as a \\u escape`,
+    );
+    process.exit(1);
+  }
   // The shim runs the bundle through node:vm, which gives a dynamic import() no loader: it would
   // throw at run time ("A dynamic import callback was not specified"), only where the bundle is
   // used. Load lazily with createRequire instead (see packages/cli/src/lazy-mcp.ts).

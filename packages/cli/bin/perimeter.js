@@ -2,31 +2,32 @@
 // The `perimeter` executable. A committed file, so npm can link it before the TypeScript is built;
 // the command itself is in ../dist (built by `npm install` through the root `prepare` script).
 //
-// When the build made a one-file bundle (tools/bundle-cli.mjs) at least as new as the modules, it
-// is loaded through a V8 code cache: start-up is part of every sandboxed session's cost.
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { Script } from 'node:vm';
+// A CommonJS file (bin/package.json says so): an ES module entry point starts Node's ES module
+// loader and its thread pool, ~6 ms that every sandboxed session would pay. When the build made a
+// one-file bundle (tools/bundle-cli.mjs) at least as new as the modules, it is loaded through a V8
+// code cache: start-up is part of every sandboxed session's cost.
+'use strict';
+const { existsSync, readFileSync, statSync, writeFileSync } = require('node:fs');
+const { createRequire } = require('node:module');
+const { join } = require('node:path');
+const { pathToFileURL } = require('node:url');
+const { Script } = require('node:vm');
 
-const modules = new URL('../dist/src/main.js', import.meta.url);
-const bundle = new URL('../dist/src/main.bundle.cjs', import.meta.url);
-const cache = new URL('../dist/src/main.bundle.cache', import.meta.url);
+const dist = join(__dirname, '..', 'dist', 'src');
+const modules = join(dist, 'main.js');
+const bundle = join(dist, 'main.bundle.cjs');
+const cache = join(dist, 'main.bundle.cache');
 
 function loadBundle() {
-  const source = readFileSync(bundle, 'utf8');
+  // ASCII throughout (the build checks): Latin-1 reads it as UTF-8 would, without the decoding.
+  const source = readFileSync(bundle, 'latin1');
   const cachedData = existsSync(cache) ? readFileSync(cache) : undefined;
   const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
-    filename: bundle.pathname,
+    filename: bundle,
     ...(cachedData ? { cachedData } : {}),
   });
   const module = { exports: {} };
-  script.runInThisContext()(
-    module.exports,
-    createRequire(bundle),
-    module,
-    bundle.pathname,
-    new URL('.', bundle).pathname,
-  );
+  script.runInThisContext()(module.exports, createRequire(bundle), module, bundle, dist);
   return {
     main: module.exports.main,
     script,
@@ -34,22 +35,28 @@ function loadBundle() {
   };
 }
 
-if (!existsSync(modules)) {
-  process.stderr.write(
-    'perimeter: the command is not built yet\n  run "npm install" (or "npm run build") in the repository root\n',
+async function start() {
+  if (!existsSync(modules)) {
+    process.stderr.write(
+      'perimeter: the command is not built yet\n  run "npm install" (or "npm run build") in the repository root\n',
+    );
+    process.exit(3);
+  }
+  // Fresh: newer than every package's last compile (tsc -b touches .tsbuildinfo when it emits).
+  const builds = ['policy', 'detect', 'audit', 'egress', 'sandbox', 'cli'].map((name) =>
+    join(__dirname, '..', '..', name, 'dist', '.tsbuildinfo'),
   );
-  process.exit(3);
+  const isBundleFresh =
+    existsSync(bundle) &&
+    builds.every((info) => !existsSync(info) || statSync(bundle).mtimeMs >= statSync(info).mtimeMs);
+  const loaded = isBundleFresh
+    ? loadBundle()
+    : { ...(await import(pathToFileURL(modules).href)), isCached: true };
+  process.exitCode = await loaded.main(process.argv.slice(2));
+  // The build asks for the cache after a representative run, so the functions that run are in it.
+  if (loaded.script && process.env.PERIMETER_WRITE_CODE_CACHE === '1') {
+    writeFileSync(cache, loaded.script.createCachedData());
+  }
 }
-// Fresh: newer than every package's last compile (tsc -b touches .tsbuildinfo when it emits).
-const builds = ['policy', 'detect', 'audit', 'egress', 'sandbox', 'cli'].map(
-  (name) => new URL(`../../${name}/dist/.tsbuildinfo`, import.meta.url),
-);
-const isBundleFresh =
-  existsSync(bundle) &&
-  builds.every((info) => !existsSync(info) || statSync(bundle).mtimeMs >= statSync(info).mtimeMs);
-const loaded = isBundleFresh ? loadBundle() : { ...(await import(modules.href)), isCached: true };
-process.exitCode = await loaded.main(process.argv.slice(2));
-// The build asks for the cache after a representative run, so the functions that run are in it.
-if (loaded.script && process.env.PERIMETER_WRITE_CODE_CACHE === '1') {
-  writeFileSync(cache, loaded.script.createCachedData());
-}
+
+void start();

@@ -16,7 +16,7 @@ const WELL_KNOWN_EXAMPLES = [
 
 const TEMPLATE =
   /\$\{[^}]*\}|\{\{[^}]*\}\}|<[A-Za-z_][^<>]{0,60}>|%\([A-Za-z_]+\)s|\$\([^)]*\)|#\{[^}]*\}|^\$[A-Za-z_][A-Za-z0-9_]*$|^%[A-Za-z_][A-Za-z0-9_]*%$/;
-const MASK = /\*{3,}|x{4,}|X{4,}|\.{3,}|•{3,}|_{5,}|#{4,}|-{5,}/;
+const MASK = /\*{3,}|x{4,}|X{4,}|\.{3,}|\u2022{3,}|_{5,}|#{4,}|-{5,}/;
 // Words that mark a value as a stand-in when they appear inside it.
 const STAND_IN =
   /example|placeholder|your[_-]?(?:own[_-]?)?(?:api|key|secret|token|pass|access)|changeme|change[_-]me|replace[_-]?me|dummy|redacted|insert[_-]?(?:your|here)|^(?:fake|sample|test|todo|none|null|nil|undefined|secret|password|token)$/i;

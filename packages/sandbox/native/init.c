@@ -476,29 +476,44 @@ static int read_exact(int fd, char *buf, size_t n) {
 }
 
 #define MAX_ARGV_BYTES (1 << 20)
+#define MAX_DATA_BYTES (16 << 20)
 
 /*
- * A command line from `fd`: "LENGTH\n" then LENGTH bytes of NUL-terminated words. Nothing is read
- * past it (bubblewrap reads its options from the same descriptor afterwards). The descriptor
- * closing first means the host called the launch off: exit quietly, nothing ran.
+ * One block from `fd`: "LENGTH\n" then LENGTH bytes (at most `max`; 0 only when `may_be_empty`).
+ * Nothing is read past it. The descriptor closing before the first digit of the command means the
+ * host called the launch off: exit quietly, nothing ran.
  */
-static char **read_argv(int fd) {
+static char *read_block(int fd, long *length, long max, int may_be_empty, int is_first) {
   char digits[16];
   size_t n = 0;
   for (;;) {
     if (n == sizeof digits - 1 || read_exact(fd, digits + n, 1) != 0) {
-      if (n == 0) exit(EXIT_SETUP);
+      if (n == 0 && is_first) exit(EXIT_SETUP);
       die("malformed command from the host", NULL);
     }
     if (digits[n] == '\n') break;
+    if (digits[n] < '0' || digits[n] > '9') die("malformed command from the host", NULL);
     n++;
   }
   digits[n] = 0;
-  long length = strtol(digits, NULL, 10);
-  if (length <= 0 || length > MAX_ARGV_BYTES) die("malformed command from the host", NULL);
-  char *text = malloc((size_t)length);
-  if (!text || read_exact(fd, text, (size_t)length) != 0 || text[length - 1] != 0)
-    die("malformed command from the host", NULL);
+  *length = strtol(digits, NULL, 10);
+  if (n == 0 || *length < (may_be_empty ? 0 : 1) || *length > max) die("malformed command from the host", NULL);
+  char *text = malloc((size_t)*length + 1);
+  if (!text || read_exact(fd, text, (size_t)*length) != 0) die("malformed command from the host", NULL);
+  return text;
+}
+
+/*
+ * The launch from `fd`: the command line (a block of NUL-terminated words), then a block of data
+ * for the command to read on that same descriptor (bubblewrap's options: --args FD). The data is
+ * handed over in a memory file of the launcher's own rather than the host's pipe, so the command
+ * reads it to its end at once instead of waiting for the host to close the pipe (which a busy host
+ * does only when its event loop next turns: bubblewrap waited out the host's whole preparation).
+ */
+static char **read_launch(int fd) {
+  long length;
+  char *text = read_block(fd, &length, MAX_ARGV_BYTES, 0, 1);
+  if (text[length - 1] != 0) die("malformed command from the host", NULL);
   size_t words = 0;
   for (long i = 0; i < length; i++) words += text[i] == 0;
   char **out = calloc(words + 1, sizeof *out);
@@ -507,6 +522,20 @@ static char **read_argv(int fd) {
     out[w] = text + i;
     i += (long)strlen(text + i) + 1;
   }
+  long size;
+  char *data = read_block(fd, &size, MAX_DATA_BYTES, 1, 0);
+  int memfd = (int)syscall(SYS_memfd_create, "perimeter-launch", 0);
+  if (memfd < 0) die("cannot hand the command its options", strerror(errno));
+  for (long done = 0; done < size;) {
+    ssize_t w = write(memfd, data + done, (size_t)(size - done));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) die("cannot hand the command its options", strerror(errno));
+    done += w;
+  }
+  if (lseek(memfd, 0, SEEK_SET) != 0 || dup2(memfd, fd) != fd)
+    die("cannot hand the command its options", strerror(errno));
+  close(memfd);
+  free(data);
   return out;
 }
 
@@ -532,8 +561,8 @@ int main(int argc, char **argv) {
     char **program = argv + first;
     /* --argv-from FD: the command arrives on FD once the host has it, so the launcher can be
      * started (and join the cgroup, a task migration that waits for an RCU grace period) while the
-     * host is still planning the sandbox. */
-    if (argc == first + 2 && strcmp(argv[first], "--argv-from") == 0) program = read_argv(atoi(argv[first + 1]));
+     * host is still planning the sandbox; the command then reads its data on FD (read_launch). */
+    if (argc == first + 2 && strcmp(argv[first], "--argv-from") == 0) program = read_launch(atoi(argv[first + 1]));
     execv(program[0], program);
     fprintf(stderr, "perimeter: cannot run %s: %s\n", program[0], strerror(errno));
     return EXIT_SETUP;

@@ -578,23 +578,18 @@ function startLauncher(cgroup: SessionCgroup | undefined, mode: LaunchMode): Chi
 }
 
 /**
- * Gives the launcher bubblewrap's command line (length-prefixed, then bubblewrap's options, which
- * hold the paths of the session's files and are read from the same descriptor). The workload's
- * command is in bubblewrap's argv, as before: no secrets in it.
+ * Gives the launcher bubblewrap's command line, then bubblewrap's options (which hold the paths of
+ * the session's files), each block length-prefixed. The launcher hands the options to bubblewrap
+ * in a file of its own (--args 4), so bubblewrap need not wait for this end of the pipe to close.
+ * The workload's command is in bubblewrap's argv, as before: no secrets in it.
  */
 function sendCommand(child: ChildProcess, prepared: PreparedSession, bwrapOptions: readonly string[]): void {
   const end = prepared.args.indexOf('--');
-  const words = (list: readonly string[]): string => list.map((a) => `${a}\0`).join('');
-  const argv = Buffer.from(
-    words([BWRAP_PATH, '--args', '4', ...bwrapOptions, ...prepared.args.slice(end)]),
-    'utf8',
-  );
+  const words = (list: readonly string[]): Buffer => Buffer.from(list.map((a) => `${a}\0`).join(''), 'utf8');
+  const argv = words([BWRAP_PATH, '--args', '4', ...bwrapOptions, ...prepared.args.slice(end)]);
+  const options = words(prepared.args.slice(0, end));
   (child.stdio[4] as Writable | null)?.end(
-    Buffer.concat([
-      Buffer.from(`${argv.length}\n`),
-      argv,
-      Buffer.from(words(prepared.args.slice(0, end)), 'utf8'),
-    ]),
+    Buffer.concat([Buffer.from(`${argv.length}\n`), argv, Buffer.from(`${options.length}\n`), options]),
   );
 }
 

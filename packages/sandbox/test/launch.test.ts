@@ -224,29 +224,58 @@ describe('a memory cap on a machine without a memory cgroup (redteam-57)', { ski
 });
 
 describe('the launcher takes its command from the host', { skip: SKIP }, () => {
-  function launcher(input: string): Promise<{ code: number | null; stderr: string }> {
+  function launcher(input: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
     return new Promise((ok) => {
       const child = spawn(HELPER_PATH, ['--exec-ignoring-interrupts', '--argv-from', '0'], {
-        stdio: ['pipe', 'ignore', 'pipe'],
+        stdio: ['pipe', 'pipe', 'pipe'],
       });
+      let stdout = '';
       let stderr = '';
+      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
       child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-      child.on('close', (code) => ok({ code, stderr }));
+      child.on('close', (code) => ok({ code, stdout, stderr }));
       child.stdin.end(input);
     });
   }
 
   it('runs the length-prefixed command it is given', async () => {
     const argv = '/bin/sh\0-c\0exit 3\0';
-    assert.deepEqual(await launcher(`${argv.length}\n${argv}`), { code: 3, stderr: '' });
+    assert.deepEqual(await launcher(`${argv.length}\n${argv}0\n`), { code: 3, stdout: '', stderr: '' });
+  });
+
+  it('hands the command its data on the same descriptor, whole, before the host closes it', async () => {
+    // The data block is read to its end from a file of the launcher's own: the command sees its
+    // end even while the host keeps its end of the pipe open (bubblewrap's --args waits for it).
+    const data = 'options\0'.repeat(20_000); // past a pipe's buffer
+    const argv = '/bin/sh\0-c\0wc -c\0';
+    const child = spawn(HELPER_PATH, ['--exec-ignoring-interrupts', '--argv-from', '0'], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stdin.write(`${argv.length}\n${argv}${data.length}\n${data}`); // not ended
+    const code = await new Promise((ok) => child.on('close', ok));
+    child.stdin.destroy();
+    assert.equal(code, 0);
+    assert.equal(stdout.trim(), String(data.length));
   });
 
   it('exits quietly, running nothing, when the host ends the descriptor without a command', async () => {
-    assert.deepEqual(await launcher(''), { code: 125, stderr: '' });
+    assert.deepEqual(await launcher(''), { code: 125, stdout: '', stderr: '' });
   });
 
   it('refuses a malformed command in one sentence', async () => {
-    for (const input of ['abc', '5\nab', '3\nabc', '99999999999\n']) {
+    const argv = '/bin/sh\0-c\0exit 3\0';
+    for (const input of [
+      'abc',
+      '5\nab',
+      '3\nabc',
+      '99999999999\n',
+      '\n',
+      `${argv.length}\n${argv}`, // no data block
+      `${argv.length}\n${argv}x\n`,
+      `${argv.length}\n${argv}5\nab`,
+    ]) {
       const { code, stderr } = await launcher(input);
       assert.equal(code, 125, input);
       assert.match(
