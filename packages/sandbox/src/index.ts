@@ -32,6 +32,7 @@ export {
   type Prelaunch,
   spawnSandboxed,
   cleanupSession,
+  cleanupSessionAsync,
   SessionError,
   type PreparedSession,
   type SessionExit,

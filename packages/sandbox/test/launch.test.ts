@@ -10,6 +10,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readFileSync,
+  readdirSync,
   realpathSync,
   rmSync,
   writeFileSync,
@@ -22,6 +23,7 @@ import { BWRAP_PATH, HELPER_PATH, isHelperBuilt } from '../src/preflight.js';
 import {
   cancelPrelaunch,
   cleanupSession,
+  cleanupSessionAsync,
   launchSession,
   prelaunch,
   prepareSession,
@@ -111,6 +113,31 @@ describe('launching a session', { skip: SKIP }, () => {
       cleanupSession(prepared);
     }
   });
+
+  for (const [name, cleanup] of [
+    ['cleanupSession', cleanupSession],
+    ['cleanupSessionAsync', cleanupSessionAsync],
+  ] as const) {
+    it(`${name} leaves the workspace as it was: the mount points made for masks are gone, and the session directory`, async () => {
+      const { prepared, workspace } = session('echo ran > ran');
+      const before = readdirSync(workspace).sort();
+      try {
+        assert.ok(
+          prepared.plan.createsOnHost.length > 10,
+          'a bare workspace has mount points made for its masks',
+        );
+        assert.deepEqual(await launchSession(prepared), { code: 0, started: true });
+        assert.ok(
+          prepared.plan.createsOnHost.some((p) => existsSync(p)),
+          'the session made its mount points on the host',
+        );
+      } finally {
+        await cleanup(prepared);
+      }
+      assert.deepEqual(readdirSync(workspace).sort(), [...before, 'ran'].sort());
+      assert.equal(existsSync(prepared.dir), false, 'the session directory is removed');
+    });
+  }
 
   it('a prelaunched session runs as any other and passes the exit code through', async () => {
     const { prepared, workspace } = session('echo ran > ran; exit 7', true);

@@ -35,6 +35,7 @@ import {
   assess,
   cancelPrelaunch,
   cleanupSession,
+  cleanupSessionAsync,
   gatherFacts,
   prelaunch,
   type Prelaunch,
@@ -437,7 +438,7 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
       () => undefined,
       (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
     );
-    cleanupSession(prepared);
+    await cleanupSessionAsync(prepared);
   }
   const spoolFailure = await closed;
   if (spoolFailure !== undefined) {
