@@ -12,10 +12,10 @@ import {
   mkdtempSync,
   readFileSync,
   rmSync,
+  rmdir,
   rmdirSync,
   writeFileSync,
 } from 'node:fs';
-import { rm, rmdir } from 'node:fs/promises';
 import { constants as osConstants, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { CREDENTIAL_FILE_NAME, type Engine } from '@perimeter/policy';
@@ -621,9 +621,9 @@ export function cleanupSession(prepared: PreparedSession): void {
 }
 
 /**
- * cleanupSession's work, the removals side by side on the thread pool: a session's end waits for
- * them (a bare workspace has ~30 mount points to remove, ~0.1 ms each on a journaled disk), and
- * the audit spool's last flush runs meanwhile. Never rejects: what cannot be removed stays.
+ * cleanupSession's work on the thread pool, beside the audit spool's last flush: a session's end
+ * waits for it (a bare workspace has ~30 mount points to remove, ~0.1 ms each on a journaled
+ * disk, plus the session directory). Never rejects: what cannot be removed stays.
  */
 export async function cleanupSessionAsync(prepared: PreparedSession): Promise<void> {
   release(prepared);
@@ -635,10 +635,18 @@ export async function cleanupSessionAsync(prepared: PreparedSession): Promise<vo
       byDepth.set(depth, [...(byDepth.get(depth) ?? []), d]);
     }
     for (const depth of [...byDepth.keys()].sort((a, b) => b - a)) {
-      await Promise.all((byDepth.get(depth) ?? []).map((d) => rmdir(d).catch(() => {})));
+      // (node:fs/promises would cost every session ~1 ms to load.) A failure leaves it: only ever
+      // an empty directory is removed.
+      await Promise.all(
+        (byDepth.get(depth) ?? []).map((d) => new Promise((done) => rmdir(d, () => done(d)))),
+      );
     }
   };
-  await Promise.all([removeDirs(), rm(prepared.dir, { recursive: true, force: true }).catch(() => {})]);
+  // The mount points on the thread pool (they share one parent directory and so one lock: they go
+  // one after another whatever the pool's size), the session directory here meanwhile.
+  const removing = removeDirs();
+  rmSync(prepared.dir, { recursive: true, force: true });
+  await removing;
 }
 
 /** The launcher if it never ran, the cgroup, and the masks' locks (so the directory can go). */
