@@ -22,13 +22,17 @@ import { openSecretStore, type SecretStoreOptions } from './secret-store.js';
 
 export interface SessionCredentials {
   readonly guard: CredentialGuard;
+  /** The session CA: made when first read (its key pair and certificate are ~2 ms of start-up). */
   readonly ca: SessionCa;
   /** The placeholders, by the environment variable each binding names. */
   readonly env: Readonly<Record<string, string>>;
   /** The placeholders, by the file name each binding names (/run/perimeter/credentials/NAME). */
   readonly files: Readonly<Record<string, string>>;
-  /** What the sandbox mounts: the CA certificate and the system roots merged with it. */
-  readonly trust: { readonly caPem: string; readonly bundlePem: string };
+  /**
+   * What the sandbox mounts: the CA certificate and the system roots merged with it. A function,
+   * so the launch calls it while bubblewrap sets the sandbox up rather than before.
+   */
+  readonly trust: () => { readonly caPem: string; readonly bundlePem: string };
   /** One event per binding (name, variable, destinations; never a value or a placeholder). */
   readonly records: readonly AuditRecord[];
   /** Bindings left out because the store does not hold their secret. */
@@ -118,7 +122,8 @@ export function sessionCredentials(
       }),
     );
   }
-  const ca = createSessionCa();
+  let ca: SessionCa | undefined;
+  const sessionCa = (): SessionCa => (ca ??= createSessionCa());
   const guard = createCredentialGuard({
     engine,
     slots,
@@ -128,10 +133,12 @@ export function sessionCredentials(
   });
   return {
     guard,
-    ca,
+    get ca() {
+      return sessionCa();
+    },
     env,
     files,
-    trust: { caPem: ca.certPem, bundlePem: mergedBundle(ca.certPem) },
+    trust: () => ({ caPem: sessionCa().certPem, bundlePem: mergedBundle(sessionCa().certPem) }),
     records,
     missing,
     secrets: values,

@@ -37,6 +37,7 @@ export {
   type PreparedSession,
   type SessionExit,
   type SessionOptions,
+  type SessionTrust,
 } from './session.js';
 export {
   snapshotReview,

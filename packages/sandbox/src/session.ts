@@ -7,9 +7,11 @@ import type { Duplex, Readable, Writable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
+  closeSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
+  openSync,
   readFileSync,
   rmSync,
   rmdir,
@@ -48,6 +50,12 @@ export class SessionError extends Error {
   }
 }
 
+/** What the sandbox trusts besides the system roots: the session CA, and both merged. */
+export interface SessionTrust {
+  readonly caPem: string;
+  readonly bundlePem: string;
+}
+
 export interface SessionOptions {
   readonly engine: Engine;
   readonly sessionId: string;
@@ -70,8 +78,11 @@ export interface SessionOptions {
   /**
    * The session CA (certificate only) and the system roots merged with it, when the proxy
    * inspects TLS: mounted read-only, laid over the system trust files, named by the usual variables.
+   * A function is called only once the launch is under way (launchSession: bubblewrap sets the
+   * sandbox up meanwhile, and the files it mounts are filled before the workload starts); an error
+   * from it calls the launch off.
    */
-  readonly trust?: { readonly caPem: string; readonly bundlePem: string };
+  readonly trust?: SessionTrust | (() => SessionTrust);
   /** HOME as the workload sees it, when not `home` (an MCP server's private home directory). */
   readonly homeEnv?: string;
   /** Where the workload starts (default: the workspace). */
@@ -148,6 +159,8 @@ function prepare(options: SessionOptions): PreparedSession {
     );
   }
   let mountPoints: string[] = [];
+  /** Trust files made empty, for launchSession to fill. */
+  let pending: PendingTrust | undefined;
   const early = options.prelaunch;
   /** A cgroup made here (a prelaunch's is prepareSession's to remove). */
   let made: SessionCgroup | undefined;
@@ -206,8 +219,17 @@ function prepare(options: SessionOptions): PreparedSession {
     if (options.trust) {
       ca = join(dir, 'ca.pem');
       caBundle = join(dir, 'ca-bundle.pem');
-      writeFileSync(ca, options.trust.caPem, { mode: 0o444 });
-      writeFileSync(caBundle, options.trust.bundlePem, { mode: 0o444 });
+      if (typeof options.trust === 'function') {
+        // Made now (bubblewrap mounts them), filled by launchSession (fillTrust).
+        pending = {
+          make: options.trust,
+          ca: openSync(ca, 'wx', 0o444),
+          bundle: openSync(caBundle, 'wx', 0o444),
+        };
+      } else {
+        writeFileSync(ca, options.trust.caPem, { mode: 0o444 });
+        writeFileSync(caBundle, options.trust.bundlePem, { mode: 0o444 });
+      }
     }
     let credentialDir: string | undefined;
     const files = Object.entries(options.credentialFiles ?? {});
@@ -289,8 +311,10 @@ function prepare(options: SessionOptions): PreparedSession {
       ...(cgroup ? { cgroup } : {}),
     };
     if (early) prestarted.set(prepared, early.launcher);
+    if (pending) pendingTrust.set(prepared, pending);
     return prepared;
   } catch (e) {
+    if (pending) closeTrust(pending);
     if (made) removeSessionCgroup(made);
     removeEmptyDirs(mountPoints);
     rmSync(dir, { recursive: true, force: true });
@@ -445,7 +469,11 @@ export function launchSession(
       said += chunk.toString('latin1');
     });
     let failure: { readonly error: unknown } | undefined;
-    const preparing = (async () => beforeStart())().then(
+    // The trust files first (the CA is made here, while bubblewrap sets up), then the caller's part.
+    const preparing = (async () => {
+      fillTrust(prepared);
+      return beforeStart();
+    })().then(
       () => void ready.write('1'),
       (error: unknown) => {
         failure = { error };
@@ -529,6 +557,7 @@ export function launchSession(
  * process. Its `close` event is the sandbox ending; bubblewrap's refusals arrive on its stderr.
  */
 export function spawnSandboxed(prepared: PreparedSession): ChildProcessByStdio<Writable, Readable, Readable> {
+  fillTrust(prepared);
   const child = takeLauncher(prepared) ?? startLauncher(prepared.cgroup, SERVICE);
   sendCommand(child, prepared, []);
   // Nothing to finish first: the workload may start as soon as the sandbox is set up.
@@ -546,6 +575,35 @@ const TERMINAL: LaunchMode = {
   detached: false,
 };
 const SERVICE: LaunchMode = { stdio: ['pipe', 'pipe', 'pipe', 'ignore', 'pipe', 'pipe'], detached: true };
+
+interface PendingTrust {
+  readonly make: () => SessionTrust;
+  /** The descriptors of ca.pem and ca-bundle.pem, open for writing (the files are 0444). */
+  readonly ca: number;
+  readonly bundle: number;
+}
+
+/** Trust files prepared empty (SessionOptions.trust given as a function), until filled. */
+const pendingTrust = new WeakMap<PreparedSession, PendingTrust>();
+
+/** Fills the trust files of a session whose trust was a function: once, before its workload starts. */
+function fillTrust(prepared: PreparedSession): void {
+  const pending = pendingTrust.get(prepared);
+  if (!pending) return;
+  pendingTrust.delete(prepared);
+  try {
+    const trust = pending.make();
+    writeFileSync(pending.ca, trust.caPem);
+    writeFileSync(pending.bundle, trust.bundlePem);
+  } finally {
+    closeTrust(pending);
+  }
+}
+
+function closeTrust(pending: PendingTrust): void {
+  closeSync(pending.ca);
+  closeSync(pending.bundle);
+}
 
 /** Launchers started before their session was prepared (prelaunch), each used by the first launch. */
 const prestarted = new WeakMap<PreparedSession, ChildProcess>();
@@ -651,6 +709,11 @@ export async function cleanupSessionAsync(prepared: PreparedSession): Promise<vo
 
 /** The launcher if it never ran, the cgroup, and the masks' locks (so the directory can go). */
 function release(prepared: PreparedSession): void {
+  const pending = pendingTrust.get(prepared);
+  if (pending) {
+    pendingTrust.delete(prepared);
+    closeTrust(pending);
+  }
   const unused = takeLauncher(prepared);
   if (unused) callOff(unused);
   if (prepared.cgroup) removeSessionCgroup(prepared.cgroup);

@@ -28,6 +28,7 @@ import {
   prelaunch,
   prepareSession,
   type PreparedSession,
+  type SessionOptions,
 } from '../src/session.js';
 
 const SKIP =
@@ -67,12 +68,17 @@ function engineFor(workspace: string, extra = ''): Engine {
 function session(
   command: string,
   early = false,
-  more: { readonly policy?: string; readonly cgroupTargets?: readonly [] } = {},
+  more: {
+    readonly policy?: string;
+    readonly cgroupTargets?: readonly [];
+    readonly trust?: SessionOptions['trust'];
+  } = {},
 ): { prepared: PreparedSession; workspace: string } {
   const workspace = mkdtempSync(join(scratch, 'ws-'));
   const engine = engineFor(workspace, more.policy);
   const prepared = prepareSession({
     ...(more.cgroupTargets ? { cgroupTargets: more.cgroupTargets } : {}),
+    ...(more.trust ? { trust: more.trust } : {}),
     engine,
     sessionId: 'launch-test',
     workspace,
@@ -138,6 +144,43 @@ describe('launching a session', { skip: SKIP }, () => {
       assert.equal(existsSync(prepared.dir), false, 'the session directory is removed');
     });
   }
+
+  it('trust given as a function is made only once the launch is under way, and is in place before the workload starts', async () => {
+    let made = 0;
+    const trust = (): { caPem: string; bundlePem: string } => {
+      made++;
+      return { caPem: 'the session CA\n', bundlePem: 'the system roots and the session CA\n' };
+    };
+    const { prepared, workspace } = session('cat /run/perimeter/ca.pem "$SSL_CERT_FILE" > seen', true, {
+      trust,
+    });
+    try {
+      assert.equal(made, 0, 'preparing the session does not make the CA');
+      const exit = await launchSession(prepared);
+      assert.deepEqual(exit, { code: 0, started: true });
+      assert.equal(made, 1);
+      assert.equal(
+        readFileSync(join(workspace, 'seen'), 'utf8'),
+        'the session CA\nthe system roots and the session CA\n',
+      );
+    } finally {
+      cleanupSession(prepared);
+    }
+  });
+
+  it('trust that cannot be made calls the launch off: nothing runs, and its error is the result', async () => {
+    const { prepared, workspace } = session('echo ran > ran', true, {
+      trust: () => {
+        throw new Error('no CA today');
+      },
+    });
+    try {
+      await assert.rejects(launchSession(prepared), /no CA today/);
+      assert.equal(existsSync(join(workspace, 'ran')), false);
+    } finally {
+      cleanupSession(prepared);
+    }
+  });
 
   it('a prelaunched session runs as any other and passes the exit code through', async () => {
     const { prepared, workspace } = session('echo ran > ran; exit 7', true);

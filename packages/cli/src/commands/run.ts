@@ -302,7 +302,8 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
   const tunnels = { open: 0 };
   // One bound of refusals for both front doors, flushed when the session ends.
   const refusals = createRefusalAudit({ audit: record, sessionId });
-  const egress: EgressOptions = {
+  // Made in beforeStart: reading the session CA makes it, which waits until bubblewrap is under way.
+  const egressOptions = (): EgressOptions => ({
     engine,
     sessionId,
     token: prepared.token,
@@ -313,7 +314,7 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
     credentials: { guard: credentials.guard, ca: credentials.ca },
     ...(upstream ? { upstream } : {}),
     ...(resolver ? { resolver } : {}),
-  };
+  });
   /** The proxies, once made (while bubblewrap sets up: loading HTTP is a few milliseconds). */
   const servers: Server[] = [];
   const started = Date.now();
@@ -335,6 +336,7 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
           mode: stringFlag(p, 'mode') ?? 'enforce',
         }),
       );
+      const egress = egressOptions();
       servers.push(createEgressProxy(egress), createSocksProxy(egress));
       await Promise.all(
         servers.map((s, i) => listenPrivate(s, join(prepared.sockets, i === 0 ? 'http.sock' : 'socks.sock'))),
