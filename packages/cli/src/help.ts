@@ -373,7 +373,8 @@ Usage: perimeter mcp pins list [--json]
 
 Lists the definitions the gateway holds back (new under pinning: approve, changed since they
 were pinned, or quarantined for poisoning), with what changed and the command that approves
-each, and the approved pins.
+each, and the approved pins. Secrets are redacted from everything it prints, JSON included (a
+resource's URI can carry a token); a definition whose key holds one is approved by its hash.
 
 Options:
   --json    print the pin store as JSON`,
@@ -383,14 +384,17 @@ Options:
 Usage: perimeter mcp pins approve SERVER [KEY] [--hash sha256:…]
 
 Approves exactly the definition the gateway saw and held (all of SERVER's held definitions when
-no KEY is named). KEY is a tool's name, prompt:NAME, resource:URI or template:URI_TEMPLATE. With
---hash, the approval holds only if the held definition has that hash. Running gateways announce
-it to their clients (list_changed) within a second.
+neither KEY nor --hash is named). KEY is a tool's name, prompt:NAME, resource:URI or
+template:URI_TEMPLATE. With KEY and --hash, the approval holds only if the held definition has
+that hash. With --hash and no KEY, it approves SERVER's definitions held with that hash, and
+fails if there is none: the way to approve a key that holds a secret, which "pins list" prints
+redacted. Running gateways announce it to their clients (list_changed) within a second.
 
 Examples:
   perimeter mcp pins list
   perimeter mcp pins approve filesystem write_file
-  perimeter mcp pins approve everything prompt:simple_prompt`,
+  perimeter mcp pins approve everything prompt:simple_prompt
+  perimeter mcp pins approve api --hash sha256:…`,
 
   secret: `perimeter secret — the local secret store
 

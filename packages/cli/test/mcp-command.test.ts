@@ -25,6 +25,8 @@ import {
   McpError,
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
+import { scan } from '@perimeter/detect';
+import { definitionHash, pinKey, PinStore } from '@perimeter/mcp';
 import { REPO_ROOT, STACK_FRAME, linesOf, runCli, storeSecret, tempDir, writeFile } from './cli-harness.js';
 
 const BIN = join(REPO_ROOT, 'packages/cli/bin/perimeter.js');
@@ -39,6 +41,10 @@ const TIMEOUT = 30_000;
 /** Each test's bound: a few children, each bounded by TIMEOUT. */
 const BOUND = { timeout: 2 * TIMEOUT };
 const NODE = JSON.stringify(process.execPath);
+/** Format-valid, never issued: a GitHub token whose last 6 characters are the base62 CRC32 of the 30 before them. */
+const GITHUB_TOKEN = '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';
+/** The token the malicious server's resource URI carries (packages/mcp/test/fixtures/leaked.ts). */
+const LEAKED = 'glpat-x1Y2z3W4v5U6t7S8r9Q0';
 
 // -- fixtures --------------------------------------------------------------------------------------
 
@@ -831,6 +837,14 @@ void describe('perimeter mcp --listen (Streamable HTTP)', { timeout: 10 * TIMEOU
 
 // -- pins --------------------------------------------------------------------------------------------
 
+/** A held tool with nothing secret in it, beside the resource that has one. */
+const otherTool = {
+  definition: { name: 'other', description: 'Another tool.' },
+  seenAt: '2026-01-01T00:00:00.000Z',
+  reason: 'new tool waiting for approval',
+  diff: ['new tool'],
+};
+
 void describe('perimeter mcp pins', { timeout: 10 * TIMEOUT }, () => {
   void it(
     'with pinning: approve, shows nothing new until "pins approve", and a fresh session then sees exactly what was approved',
@@ -994,6 +1008,160 @@ void describe('perimeter mcp pins', { timeout: 10 * TIMEOUT }, () => {
       assert.ok(
         events.some((e) => e.type === 'mcp.drift'),
         'the drift is audited',
+      );
+    },
+  );
+
+  void it(
+    '"pins list" prints no secret a held resource\'s URI carries, as text or JSON, and the approve command it prints approves it by hash',
+    BOUND,
+    (t) => {
+      const p = place(t);
+      const uri = `https://api.example.com/data?token=${GITHUB_TOKEN}`;
+      assert.ok(
+        scan(uri, { decode: true }).some((f) => f.rule === 'github-token' && f.confidence === 'high'),
+        'the scanner knows the token',
+      );
+      const definition = { uri, name: 'data', description: `Read with ${GITHUB_TOKEN}.` };
+      const key = pinKey('resources', definition);
+      const hash = definitionHash(definition, 'resources');
+      const store = new PinStore(join(p.state, 'perimeter/mcp-pins.json'));
+      store.apply([
+        {
+          op: 'hold',
+          server: 'api',
+          key,
+          held: {
+            hash,
+            definition,
+            seenAt: new Date().toISOString(),
+            reason: `new resource waiting for approval (${uri})`,
+            diff: [`new resource ${uri}`],
+          },
+        },
+        { op: 'hold', server: 'api', key: 'other', held: { ...otherTool, hash: `sha256:${'1'.repeat(64)}` } },
+      ]);
+      const tokenBody = GITHUB_TOKEN.slice('ghp_'.length);
+      const assertClean = (r: { stdout: string; stderr: string }, what: string): void => {
+        assert.ok(!`${r.stdout}${r.stderr}`.includes(tokenBody), `${what} prints no part of the token`);
+      };
+
+      const list = perimeter(p, ['mcp', 'pins', 'list']);
+      assert.equal(list.code, 0, list.stderr);
+      assertClean(list, 'pins list');
+      const redactedUri = 'https://api\\.example\\.com/data\\?token=\\[REDACTED:github-token:[^\\]]+\\]';
+      assert.match(
+        list.stdout,
+        new RegExp(
+          `^ {2}api/resource:${redactedUri} {2}new resource waiting for approval \\(${redactedUri}\\)$`,
+          'm',
+        ),
+      );
+      assert.match(list.stdout, new RegExp(`^ {4}new resource ${redactedUri}$`, 'm'));
+      const command = /^ {4}approve: (perimeter mcp pins approve api --hash sha256:[0-9a-f]{64})$/m.exec(
+        list.stdout,
+      )?.[1];
+      assert.equal(command, `perimeter mcp pins approve api --hash ${hash}`);
+      assert.match(
+        list.stdout,
+        /^ {4}approve: perimeter mcp pins approve api other$/m,
+        'a clean key is named',
+      );
+
+      const json = perimeter(p, ['mcp', 'pins', 'list', '--json']);
+      assert.equal(json.code, 0, json.stderr);
+      assertClean(json, 'pins list --json');
+      const snapshot = JSON.parse(json.stdout) as {
+        pending: Record<string, Record<string, { hash: string; definition: Record<string, string> }>>;
+      };
+      const held = Object.entries(snapshot.pending.api ?? {}).find(([k]) => k.startsWith('resource:'));
+      assert.match(held?.[0] ?? '', new RegExp(`^resource:${redactedUri}$`), 'the key, redacted');
+      assert.equal(held?.[1].hash, hash, 'the hash as it is');
+      assert.match(
+        held?.[1].definition.uri ?? '',
+        new RegExp(`^${redactedUri}$`),
+        'the definition, redacted',
+      );
+      assert.match(held?.[1].definition.description ?? '', /^Read with \[REDACTED:github-token:[^\]]+\]\.$/);
+
+      // The printed command, run as printed, approves exactly the resource.
+      const approve = perimeter(p, command?.split(' ').slice(1) ?? []);
+      assert.equal(approve.code, 0, approve.stderr);
+      assertClean(approve, 'pins approve');
+      assert.match(approve.stdout, new RegExp(`^approved api/resource:${redactedUri} ${hash}\\n$`));
+      assert.equal(store.view().approved.api?.[key]?.hash, hash, 'approved under its real key');
+      assert.deepEqual(Object.keys(store.view().pending.api ?? {}), ['other'], 'the tool still waits');
+      const after = perimeter(p, ['mcp', 'pins', 'list']);
+      assertClean(after, 'pins list after the approval');
+      assert.match(
+        after.stdout,
+        new RegExp(`^approved \\(1\\):\\n {2}api/resource:${redactedUri} {2}${hash} {2}user `, 'm'),
+      );
+
+      // A hash nothing of the server waits with is refused, and says how to see what waits.
+      const none = perimeter(p, ['mcp', 'pins', 'approve', 'api', '--hash', hash]);
+      assert.equal(none.code, 3, none.stderr);
+      assert.equal(
+        none.stderr,
+        `perimeter: nothing from api is waiting for approval with ${hash}; "perimeter mcp pins list" shows what is waiting\n`,
+      );
+    },
+  );
+
+  void it(
+    'a resource held by the gateway whose URI carries a secret: its audit event and "pins list" name it by hash, and approving by hash approves it',
+    BOUND,
+    async (t) => {
+      const p = place(t);
+      const policy = mcpPolicy(p, {
+        pinning: 'approve',
+        servers: [SERVERS.malicious],
+        allow: ['{ id: malicious-all, server: malicious, tools: ["*"] }'],
+      });
+      const audit = join(p.dir, 'held.jsonl');
+      const s = await stdioSession(p, policy, audit);
+      try {
+        assert.deepEqual((await s.client.listResources(undefined, { timeout: TIMEOUT })).resources, []);
+      } finally {
+        await s.close();
+      }
+      verifiedEvents(audit);
+      const spool = readFileSync(audit, 'utf8');
+      assert.ok(!spool.includes(LEAKED), 'the audit holds no secret');
+      const held = spool
+        .trim()
+        .split('\n')
+        .map(
+          (line) => JSON.parse(line) as { type: string; reason?: string; outcome?: Record<string, unknown> },
+        )
+        .find(
+          (e) => e.type === 'mcp.resource-held' && String(e.outcome?.resource).includes('status.example'),
+        );
+      const hash = String(held?.outcome?.hash);
+      assert.match(hash, /^sha256:[0-9a-f]{64}$/);
+      assert.match(
+        held?.reason ?? '',
+        new RegExp(`hidden until approved \\(perimeter mcp pins approve malicious --hash ${hash}\\)$`),
+      );
+
+      const list = perimeter(p, ['mcp', 'pins', 'list']);
+      assert.equal(list.code, 0, list.stderr);
+      assert.ok(!list.stdout.includes(LEAKED), 'pins list prints no secret');
+      assert.ok(list.stdout.includes(`approve: perimeter mcp pins approve malicious --hash ${hash}\n`));
+      assert.ok(!perimeter(p, ['mcp', 'pins', 'list', '--json']).stdout.includes(LEAKED));
+
+      const approve = perimeter(p, ['mcp', 'pins', 'approve', 'malicious', '--hash', hash]);
+      assert.equal(approve.code, 0, approve.stderr);
+      assert.ok(!approve.stdout.includes(LEAKED));
+      assert.match(
+        approve.stdout,
+        /^approved malicious\/resource:https:\/\/status\.example\/feed\?private_token=\[REDACTED:/,
+      );
+      const store = new PinStore(join(p.state, 'perimeter/mcp-pins.json'));
+      assert.equal(
+        store.view().approved.malicious?.['resource:https://status.example/feed?private_token=' + LEAKED]
+          ?.hash,
+        hash,
       );
     },
   );

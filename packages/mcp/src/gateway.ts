@@ -1114,7 +1114,7 @@ export class Gateway {
         type,
         this.options.context,
         type === 'mcp.drift' || type === 'mcp.quarantine' ? 'high' : 'low',
-        `${server}/${label}: ${reason}; hidden until approved (${approveCommand(server, this.redactedText(key))})`,
+        `${server}/${label}: ${reason}; hidden until approved (${approveCommand(server, key, hash, (text) => this.redactedText(text))})`,
         {
           server,
           [SINGULAR[kind]]: label,

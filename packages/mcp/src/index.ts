@@ -10,6 +10,7 @@ export {
   type ApprovedPin,
   type PendingDefinition,
   type PinChange,
+  withoutSecrets,
 } from './pins.js';
 export {
   definitionDiff,

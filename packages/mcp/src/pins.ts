@@ -21,6 +21,7 @@ import {
 } from 'node:fs';
 import { dirname } from 'node:path';
 import type { DefinitionKind } from './definition.js';
+import { scanValue } from './secrets.js';
 
 /**
  * The key of a definition in the store, in `perimeter mcp pins approve SERVER KEY` and in a
@@ -41,10 +42,32 @@ export function pinKey(kind: DefinitionKind, definition: Readonly<Record<string,
   }
 }
 
-/** The command that approves a held definition, its key quoted for a POSIX shell where it needs to be. */
-export function approveCommand(server: string, key: string): string {
+/**
+ * The command that approves a held definition, its words quoted for a POSIX shell where they need
+ * to be. A key that holds a secret (a resource's URI with a token in it: `redacted` changes it) is
+ * not printed: the command names the held definition by its hash instead, which approves exactly
+ * the server's definitions held with that hash. `redacted` is the scan the caller prints with (by
+ * default @perimeter/detect's high-confidence findings; the gateway's also knows the bound
+ * credentials' values).
+ */
+export function approveCommand(
+  server: string,
+  key: string,
+  hash: string,
+  redacted: (text: string) => string = withoutSecrets,
+): string {
   const word = (w: string): string => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`);
-  return `perimeter mcp pins approve ${word(server)} ${word(key)}`;
+  return redacted(key) === key
+    ? `perimeter mcp pins approve ${word(server)} ${word(key)}`
+    : `perimeter mcp pins approve ${word(server)} --hash ${word(hash)}`;
+}
+
+/**
+ * A value as `perimeter mcp pins list` may print it: every string in it (object keys included)
+ * with each high-confidence secret replaced by `[REDACTED:rule:fingerprint]` (secrets.ts).
+ */
+export function withoutSecrets<T>(value: T): T {
+  return scanValue(value).redacted as T;
 }
 
 export interface ApprovedPin {
@@ -166,13 +189,22 @@ export class PinStore {
   }
 
   /**
-   * Approves the held definition of `server`/`key` (every held one of the server when `key` is
-   * undefined). `hash`, when given, must be the held one: an approval names what it approves.
+   * Approves the held definition of `server`/`key`; `hash`, when given, must be the held one: an
+   * approval names what it approves. Without a key: every held definition of the server, or with
+   * `hash` exactly those held with that hash (what `approveCommand` prints for a key that holds a
+   * secret), at least one.
    */
-  approve(server: string, tool: string | undefined, hash?: string): { tool: string; hash: string }[] {
+  approve(server: string, key: string | undefined, hash?: string): { tool: string; hash: string }[] {
     return this.update((f) => {
       const held = f.pending[server] ?? {};
-      const names = tool === undefined ? Object.keys(held) : [tool];
+      const names =
+        key !== undefined
+          ? [key]
+          : Object.keys(held).filter((name) => hash === undefined || held[name]?.hash === hash);
+      if (key === undefined && hash !== undefined && names.length === 0)
+        throw new PinStoreError(
+          `nothing from ${server} is waiting for approval with ${hash}; "perimeter mcp pins list" shows what is waiting`,
+        );
       const done: { tool: string; hash: string }[] = [];
       for (const name of names) {
         const p = held[name];

@@ -1,14 +1,15 @@
 // The pin store's writes: a definition already held as it is, and one already remembered, are not
 // written again (a listing asks for both for every held and every accepted tool, every time); a
 // listing's changes are one write; the keys of prompts, resources and templates, and the approve
-// command printed for each.
+// command printed for each (by its hash for a key that holds a secret); approving by hash alone.
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { approveCommand, pinKey, PinStore, type PendingDefinition } from '../src/pins.js';
+import { scan } from '@perimeter/detect';
+import { approveCommand, pinKey, PinStore, PinStoreError, type PendingDefinition } from '../src/pins.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'perimeter-pins-'));
 after(() => {
@@ -91,13 +92,105 @@ test('tools keep their names as keys; prompts, resources and templates are keyed
   assert.equal(pinKey('prompts', { name: 'plan' }), 'prompt:plan');
   assert.equal(pinKey('resources', { name: 'notes', uri: 'file:///notes' }), 'resource:file:///notes');
   assert.equal(pinKey('templates', { name: 'n', uriTemplate: 'notes://{id}' }), 'template:notes://{id}');
-  assert.equal(approveCommand('fs', 'read_file'), 'perimeter mcp pins approve fs read_file');
+  assert.equal(approveCommand('fs', 'read_file', 'sha256:aa'), 'perimeter mcp pins approve fs read_file');
   assert.equal(
-    approveCommand('fs', 'resource:file:///notes'),
+    approveCommand('fs', 'resource:file:///notes', 'sha256:aa'),
     'perimeter mcp pins approve fs resource:file:///notes',
   );
   assert.equal(
-    approveCommand('s', "template:q://{id}?a=b&c=it's"),
+    approveCommand('s', "template:q://{id}?a=b&c=it's", 'sha256:aa'),
     `perimeter mcp pins approve s 'template:q://{id}?a=b&c=it'\\''s'`,
   );
+});
+
+/** Format-valid, never issued: a GitHub token whose last 6 characters are the base62 CRC32 of the 30 before them. */
+const TOKEN = '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';
+const SECRET_KEY = `resource:https://api.example.com/data?token=${TOKEN}`;
+
+function heldAs(hash: string, definition: Record<string, unknown>): PendingDefinition {
+  return { ...held, hash, definition, reason: 'new resource waiting for approval', diff: ['new resource'] };
+}
+
+test('the approve command names a key that holds a secret by its hash instead, and that command approves it', () => {
+  assert.ok(
+    scan(SECRET_KEY, { decode: true }).some((f) => f.confidence === 'high' && f.rule === 'github-token'),
+    'the scanner knows the token',
+  );
+  const command = approveCommand('api', SECRET_KEY, 'sha256:5e');
+  assert.equal(command, 'perimeter mcp pins approve api --hash sha256:5e');
+  assert.ok(!command.includes(TOKEN));
+  // The gateway passes its own redaction, which also knows the bound credentials' values.
+  const bound = 'resource:db://app:s3cr3t-value@db/main';
+  assert.equal(approveCommand('db', bound, 'sha256:d6'), `perimeter mcp pins approve db ${bound}`);
+  assert.equal(
+    approveCommand('db', bound, 'sha256:d6', (text) =>
+      text.replace('s3cr3t-value', '[REDACTED:credential:db]'),
+    ),
+    'perimeter mcp pins approve db --hash sha256:d6',
+  );
+
+  const store = new PinStore(join(dir, 'command.json'));
+  store.apply([
+    { op: 'hold', server: 'api', key: SECRET_KEY, held: heldAs('sha256:5e', { uri: SECRET_KEY.slice(9) }) },
+  ]);
+  const [, hash] = command.split(' --hash ');
+  assert.deepEqual(store.approve('api', undefined, hash), [{ tool: SECRET_KEY, hash: 'sha256:5e' }]);
+  assert.equal(store.view().approved.api?.[SECRET_KEY]?.hash, 'sha256:5e');
+  assert.deepEqual(store.view().pending, {});
+});
+
+test("approving a server's definitions by hash alone approves exactly those held with that hash", () => {
+  const store = new PinStore(join(dir, 'by-hash.json'));
+  store.apply([
+    { op: 'hold', server: 'api', key: SECRET_KEY, held: heldAs('sha256:5e', { uri: SECRET_KEY.slice(9) }) },
+    { op: 'hold', server: 'api', key: 't', held },
+    { op: 'hold', server: 'other', key: SECRET_KEY, held: heldAs('sha256:5e', { uri: SECRET_KEY.slice(9) }) },
+  ]);
+  assert.deepEqual(store.approve('api', undefined, 'sha256:5e'), [{ tool: SECRET_KEY, hash: 'sha256:5e' }]);
+  const view = store.view();
+  assert.deepEqual(Object.keys(view.approved), ['api'], 'no other server is approved');
+  assert.deepEqual(Object.keys(view.approved.api ?? {}), [SECRET_KEY]);
+  assert.deepEqual(Object.keys(view.pending.api ?? {}), ['t'], 'what has another hash still waits');
+  assert.deepEqual(Object.keys(view.pending.other ?? {}), [SECRET_KEY]);
+});
+
+test('approving by a hash nothing of the server is held with is refused in one sentence, and approves nothing', () => {
+  const store = new PinStore(join(dir, 'no-match.json'));
+  store.apply([{ op: 'hold', server: 'api', key: 't', held }]);
+  const before = store.version();
+  assert.throws(
+    () => store.approve('api', undefined, 'sha256:5e'),
+    (e: unknown) =>
+      e instanceof PinStoreError &&
+      e.message ===
+        'nothing from api is waiting for approval with sha256:5e; "perimeter mcp pins list" shows what is waiting',
+  );
+  assert.throws(() => store.approve('nobody', undefined, 'sha256:aa'), /nothing from nobody is waiting/);
+  assert.equal(store.version(), before, 'not written');
+  assert.deepEqual(store.view().approved, {});
+});
+
+test('with a key, approving is as before: the hash must be the held one; without key or hash, everything of the server', () => {
+  const store = new PinStore(join(dir, 'with-key.json'));
+  store.apply([
+    { op: 'hold', server: 'api', key: 't', held },
+    { op: 'hold', server: 'api', key: 'u', held: { ...held, hash: 'sha256:bb' } },
+    { op: 'hold', server: 'api', key: 'v', held: { ...held, hash: 'sha256:cc' } },
+  ]);
+  assert.throws(
+    () => store.approve('api', 't', 'sha256:bb'),
+    (e: unknown) =>
+      e instanceof PinStoreError && e.message === 'api/t is waiting with sha256:aa, not sha256:bb',
+  );
+  assert.throws(() => store.approve('api', 'w', 'sha256:aa'), /nothing from api\/w is waiting for approval/);
+  assert.deepEqual(store.approve('api', 't', 'sha256:aa'), [{ tool: 't', hash: 'sha256:aa' }]);
+  assert.deepEqual(
+    store
+      .approve('api', undefined)
+      .map((d) => d.tool)
+      .sort(),
+    ['u', 'v'],
+  );
+  assert.deepEqual(store.view().pending, {});
+  assert.deepEqual(Object.keys(store.view().approved.api ?? {}).sort(), ['t', 'u', 'v']);
 });

@@ -15,6 +15,7 @@ import {
   PinStoreError,
   listenHttp,
   upstreamSpecs,
+  withoutSecrets,
   type UpstreamSpec,
 } from '@perimeter/mcp';
 import { configureZod, createEngine, type Engine, type McpCatalogEntry } from '@perimeter/policy';
@@ -352,6 +353,11 @@ function signalled(): Promise<void> {
   });
 }
 
+/**
+ * Lists the pin store. A key can hold a secret (a resource's URI with a token in it), and so can a
+ * reason, a diff line or a held definition: every string printed, in text and in JSON, is
+ * redacted, and a key that holds a secret is approved by its hash (approveCommand).
+ */
 export function runMcpPinsList(argv: readonly string[], ui: Ui): number {
   const p = parseArgs(argv, { json: { type: 'boolean' } }, 'mcp pins list');
   if (p.positionals.length > 0)
@@ -361,7 +367,7 @@ export function runMcpPinsList(argv: readonly string[], ui: Ui): number {
     );
   const snapshot = pinStoreAnswer(() => pinStore().snapshot());
   if (boolFlag(p, 'json')) {
-    ui.out(JSON.stringify(snapshot, null, 2));
+    ui.out(JSON.stringify(withoutSecrets(snapshot), null, 2));
     return 0;
   }
   const pending = Object.entries(snapshot.pending).flatMap(([server, held]) =>
@@ -371,7 +377,9 @@ export function runMcpPinsList(argv: readonly string[], ui: Ui): number {
   else {
     ui.out(paint(ui, 'bold', `waiting for approval (${pending.length}):`));
     for (const { server, key, held } of pending) {
-      ui.out(`  ${paint(ui, 'yellow', `${server}/${key}`)}  ${held.reason}`);
+      ui.out(
+        `  ${paint(ui, 'yellow', `${withoutSecrets(server)}/${withoutSecrets(key)}`)}  ${withoutSecrets(held.reason)}`,
+      );
       ui.out(
         paint(
           ui,
@@ -379,8 +387,8 @@ export function runMcpPinsList(argv: readonly string[], ui: Ui): number {
           `    ${held.hash}, seen ${held.seenAt}${held.previous ? `, pinned ${held.previous}` : ''}`,
         ),
       );
-      for (const line of held.diff ?? []) ui.out(`    ${line}`);
-      ui.out(paint(ui, 'dim', `    approve: ${approveCommand(server, key)}`));
+      for (const line of held.diff ?? []) ui.out(`    ${withoutSecrets(line)}`);
+      ui.out(paint(ui, 'dim', `    approve: ${withoutSecrets(approveCommand(server, key, held.hash))}`));
     }
   }
   const approved = Object.entries(snapshot.approved).flatMap(([server, pins]) =>
@@ -389,7 +397,7 @@ export function runMcpPinsList(argv: readonly string[], ui: Ui): number {
   if (approved.length > 0) {
     ui.out(paint(ui, 'bold', `approved (${approved.length}):`));
     for (const { server, key, pin } of approved)
-      ui.out(`  ${server}/${key}  ${pin.hash}  ${pin.by} ${pin.at}`);
+      ui.out(`  ${withoutSecrets(server)}/${withoutSecrets(key)}  ${pin.hash}  ${pin.by} ${pin.at}`);
   }
   return 0;
 }
@@ -404,7 +412,8 @@ export function runMcpPinsApprove(argv: readonly string[], ui: Ui): number {
     );
   const done = pinStoreAnswer(() => pinStore().approve(server, tool, stringFlag(p, 'hash')));
   if (done.length === 0) ui.out(`nothing from ${server} is waiting for approval`);
-  for (const d of done) ui.out(`approved ${server}/${d.tool} ${d.hash}`);
+  // A key that holds a secret (approved by its hash) is printed redacted, as "pins list" printed it.
+  for (const d of done) ui.out(`approved ${server}/${withoutSecrets(d.tool)} ${d.hash}`);
   return 0;
 }
 
@@ -422,7 +431,9 @@ function pinStoreAnswer<T>(operation: () => T): T {
         e.message,
         /damaged|cannot read|locked/.test(e.message)
           ? `repair or remove ${pinStorePath()} (removing it forgets every approval)`
-          : 'run "perimeter mcp pins list" to see what is waiting',
+          : /pins list/.test(e.message)
+            ? undefined
+            : 'run "perimeter mcp pins list" to see what is waiting',
       );
     throw e;
   }
