@@ -25,36 +25,12 @@ const TYPES: pg.CustomTypesConfig = {
     oid === INT8_OID ? parseInt8 : builtinParser(oid, format),
 };
 
-/**
- * What says the database cannot take a statement now: pg-pool's messages when no connection came
- * free within connectionTimeoutMillis, or a new one could not be opened in time; PostgreSQL's
- * too_many_connections and cannot_connect_now; a refused connection.
- */
-const POOL_TIMEOUTS = new Set([
-  'timeout exceeded when trying to connect',
-  'Connection terminated due to connection timeout',
-]);
-/**
- * Not among them: deadlock_detected (40P01). Transactions that write several devices or chain
- * heads lock them in key order first (lockDevices in store/devices.ts, lockHeads in
- * store/device-chains.ts), so a deadlock is a bug in that order, to be logged with its stack (500)
- * and mended, not an overload to retry. Nor serialization_failure (40001): it does not happen at
- * READ COMMITTED, which every transaction here runs at.
- */
-const UNAVAILABLE_CODES = new Set(['53300', '57P03', 'ECONNREFUSED']);
-
-function isUnavailable(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const code = (error as { code?: unknown }).code;
-  return POOL_TIMEOUTS.has(error.message) || (typeof code === 'string' && UNAVAILABLE_CODES.has(code));
-}
-
 function wrap(error: unknown): DatabaseError {
   if (error instanceof DatabaseError) return error;
   return new DatabaseError(
     error instanceof Error ? error.message : String(error),
     DIALECTS.postgres.constraintOf(error),
-    { cause: error, isUnavailable: isUnavailable(error) },
+    { cause: error, isUnavailable: DIALECTS.postgres.isUnavailable(error) },
   );
 }
 

@@ -28,21 +28,12 @@ import { DIALECTS } from './dialect.js';
  */
 type Statement = BetterSqlite3.Statement<[readonly SqlValue[]]>;
 
-/**
- * Busy past busy_timeout (another process, or a checkpoint, holds the database) or locked: an
- * overload to retry (503 with Retry-After), not a failure of this request.
- */
-function isUnavailable(error: unknown): boolean {
-  const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' && /^SQLITE_(BUSY|LOCKED)/.test(code);
-}
-
 function wrap(error: unknown): DatabaseError {
   if (error instanceof DatabaseError) return error;
   const constraint = DIALECTS.sqlite.constraintOf(error);
   return new DatabaseError(error instanceof Error ? error.message : String(error), constraint, {
     cause: error,
-    isUnavailable: isUnavailable(error),
+    isUnavailable: DIALECTS.sqlite.isUnavailable(error),
   });
 }
 

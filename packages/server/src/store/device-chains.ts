@@ -79,7 +79,7 @@ async function lockHeads(
     const rows = await tx.all<{ chain_id: string; next_seq: number; last_hash: string }>(
       `SELECT chain_id, next_seq, last_hash FROM audit_chains
        WHERE org_id = ? AND chain_id IN (${marks(part)})
-       ORDER BY chain_id${DIALECTS[tx.dialect].forUpdate}`,
+       ORDER BY chain_id${DIALECTS[tx.dialect].byteOrder}${DIALECTS[tx.dialect].forUpdate}`,
       [orgId, ...part],
     );
     for (const r of rows) heads.set(r.chain_id, { next: r.next_seq, last: r.last_hash });

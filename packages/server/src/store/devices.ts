@@ -4,7 +4,7 @@
 // Every secret here (invitation, device code, device credential) is stored as SHA-256 only.
 
 import { randomInt } from 'node:crypto';
-import type { Queryable } from '../db/database.js';
+import type { Queryable, SqlValue } from '../db/database.js';
 import { DatabaseError } from '../db/database.js';
 import { DIALECTS } from '../db/dialect.js';
 import { newId } from '../ids.js';
@@ -450,14 +450,28 @@ export async function deviceStandings(
  * not hold up an insert that refers to the device. SQLite's write lock already serialises.
  */
 export async function lockDevices(q: Queryable, deviceIds: readonly string[]): Promise<void> {
-  if (q.dialect !== 'postgres') return;
   for (const slice of slices([...new Set(deviceIds)].sort())) {
     const list = padded(slice);
-    await q.all(
-      `SELECT id FROM devices WHERE id IN (${marks(list)}) ORDER BY id COLLATE "C" FOR NO KEY UPDATE`,
-      list,
-    );
+    await lockInOrder(q, `id IN (${marks(list)})`, list, 'FOR NO KEY UPDATE');
   }
+}
+
+/** A user's devices, locked as lockDevices locks, for deleting (FOR UPDATE: the rows go). */
+export async function lockDevicesOfUser(q: Queryable, orgId: string, userId: string): Promise<void> {
+  await lockInOrder(q, 'org_id = ? AND user_id = ?', [orgId, userId], 'FOR UPDATE');
+}
+
+async function lockInOrder(
+  q: Queryable,
+  where: string,
+  params: readonly SqlValue[],
+  strength: 'FOR UPDATE' | 'FOR NO KEY UPDATE',
+): Promise<void> {
+  if (q.dialect !== 'postgres') return; // SQLite's write lock already serialises
+  await q.all(
+    `SELECT id FROM devices WHERE ${where} ORDER BY id${DIALECTS[q.dialect].byteOrder} ${strength}`,
+    params,
+  );
 }
 
 /**

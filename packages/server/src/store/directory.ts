@@ -5,6 +5,7 @@
 import type { Queryable } from '../db/database.js';
 import { newId } from '../ids.js';
 import { normaliseEmail } from './admins.js';
+import { lockDevicesOfUser } from './devices.js';
 
 export interface User {
   readonly id: string;
@@ -109,14 +110,9 @@ export async function updateUser(
 
 export async function deleteUser(q: Queryable, orgId: string, id: string): Promise<boolean> {
   // The user's devices go with them (ON DELETE CASCADE), locked in whatever order the cascade
-  // meets them: on PostgreSQL they are locked first in id order, as every transaction that writes
-  // several devices does (lockDevices in devices.ts), so this and a batch of device writes wait
-  // for each other rather than deadlock.
-  if (q.dialect === 'postgres')
-    await q.all(
-      'SELECT id FROM devices WHERE org_id = ? AND user_id = ? ORDER BY id COLLATE "C" FOR UPDATE',
-      [orgId, id],
-    );
+  // meets them: they are locked first in id order, as every transaction that writes several
+  // devices does, so this and a batch of device writes wait for each other rather than deadlock.
+  await lockDevicesOfUser(q, orgId, id);
   return (await q.run('DELETE FROM users WHERE org_id = ? AND id = ?', [orgId, id])) > 0;
 }
 
