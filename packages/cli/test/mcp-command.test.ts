@@ -845,17 +845,20 @@ const otherTool = {
   diff: ['new tool'],
 };
 
+/** The malicious server behind a gateway that pins, and shows nothing new until a person approves it. */
+const MALICIOUS_APPROVED_BY_HAND: Parameters<typeof mcpPolicy>[1] = {
+  pinning: 'approve',
+  servers: [SERVERS.malicious],
+  allow: ['{ id: malicious-all, server: malicious, tools: ["*"] }'],
+};
+
 void describe('perimeter mcp pins', { timeout: 10 * TIMEOUT }, () => {
   void it(
     'with pinning: approve, shows nothing new until "pins approve", and a fresh session then sees exactly what was approved',
     BOUND,
     async (t) => {
       const p = place(t);
-      const policy = mcpPolicy(p, {
-        pinning: 'approve',
-        servers: [SERVERS.malicious],
-        allow: ['{ id: malicious-all, server: malicious, tools: ["*"] }'],
-      });
+      const policy = mcpPolicy(p, MALICIOUS_APPROVED_BY_HAND);
       const first = await stdioSession(p, policy, join(p.dir, 'first.jsonl'));
       try {
         assert.deepEqual(await toolNames(first.client), [], 'every tool of the server is held');
@@ -1103,7 +1106,7 @@ void describe('perimeter mcp pins', { timeout: 10 * TIMEOUT }, () => {
       assert.equal(none.code, 3, none.stderr);
       assert.equal(
         none.stderr,
-        `perimeter: nothing from api is waiting for approval with ${hash}; "perimeter mcp pins list" shows what is waiting\n`,
+        `perimeter: nothing from api is waiting for approval with ${hash}\n  run "perimeter mcp pins list" to see what is waiting\n`,
       );
     },
   );
@@ -1113,11 +1116,7 @@ void describe('perimeter mcp pins', { timeout: 10 * TIMEOUT }, () => {
     BOUND,
     async (t) => {
       const p = place(t);
-      const policy = mcpPolicy(p, {
-        pinning: 'approve',
-        servers: [SERVERS.malicious],
-        allow: ['{ id: malicious-all, server: malicious, tools: ["*"] }'],
-      });
+      const policy = mcpPolicy(p, MALICIOUS_APPROVED_BY_HAND);
       const audit = join(p.dir, 'held.jsonl');
       const s = await stdioSession(p, policy, audit);
       try {

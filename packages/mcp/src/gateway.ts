@@ -672,19 +672,23 @@ export class Gateway {
     if (out.leaks.length > 0)
       this.leakAlert(session, request, 'result', out.leaks, action === 'block' ? 'Withheld' : 'Redacted');
     if (out.blocking.length > 0) this.secretAlert(session, request, 'result', out.blocking, action);
+    return { passed: this.passable(out, value, action), out };
+  }
+
+  /**
+   * A scanned value as `mcp.secrets` lets it pass: nothing under `block`, its redaction under
+   * `redact`, and in audit mode the value as it came but for bound credentials' real values.
+   */
+  private passable<T>(scan: SecretScan, value: T, action: 'block' | 'redact' | 'audit'): T | undefined {
     switch (action) {
       case 'block':
-        return { passed: undefined, out };
+        return undefined;
       case 'redact':
-        return { passed: out.redacted as T, out };
+        return scan.redacted as T;
       case 'audit':
-        return {
-          passed:
-            out.leaks.length > 0 && this.known !== undefined
-              ? (withoutCredentials(value, this.known) as T)
-              : value,
-          out,
-        };
+        return scan.leaks.length > 0 && this.known !== undefined
+          ? (withoutCredentials(value, this.known) as T)
+          : value;
     }
   }
 
@@ -1197,21 +1201,12 @@ export class Gateway {
 
   private listingVerdict(definition: Definition, scan: SecretScan): ListingScan {
     if (scan.blocking.length === 0 && scan.leaks.length === 0) return { shown: definition };
-    const redacted = scan.redacted as Definition;
-    switch (this.options.engine.mcpSecretsAction()) {
-      case 'block':
-        return { found: scan, shown: redacted, hidden: `its definition carries ${carriedText(scan)}` };
-      case 'redact':
-        return { found: scan, shown: redacted };
-      case 'audit':
-        return {
-          found: scan,
-          shown:
-            scan.leaks.length > 0 && this.known !== undefined
-              ? (withoutCredentials(definition, this.known) as Definition)
-              : definition,
-        };
-    }
+    const action = this.options.engine.mcpSecretsAction();
+    // A blocked definition is hidden, and named (held, audited) by its redaction.
+    const shown = this.passable(scan, definition, action === 'block' ? 'redact' : action) as Definition;
+    return action === 'block'
+      ? { found: scan, shown, hidden: `its definition carries ${carriedText(scan)}` }
+      : { found: scan, shown };
   }
 
   /**

@@ -127,7 +127,18 @@ export type PinChange =
   /** Drop what is held under the key: the definition matches its pin again. */
   | { readonly op: 'release'; readonly server: string; readonly key: string };
 
-export class PinStoreError extends Error {}
+export class PinStoreError extends Error {
+  /**
+   * `isRefusal`: the store is fine, the request is not (nothing is waiting, a wrong hash); else
+   * the store itself cannot be used (unreadable, damaged, locked).
+   */
+  constructor(
+    message: string,
+    readonly isRefusal = false,
+  ) {
+    super(message);
+  }
+}
 
 const LOCK_STALE_MS = 10_000;
 const LOCK_WAIT_MS = 5_000;
@@ -202,15 +213,13 @@ export class PinStore {
           ? [key]
           : Object.keys(held).filter((name) => hash === undefined || held[name]?.hash === hash);
       if (key === undefined && hash !== undefined && names.length === 0)
-        throw new PinStoreError(
-          `nothing from ${server} is waiting for approval with ${hash}; "perimeter mcp pins list" shows what is waiting`,
-        );
+        throw new PinStoreError(`nothing from ${server} is waiting for approval with ${hash}`, true);
       const done: { tool: string; hash: string }[] = [];
       for (const name of names) {
         const p = held[name];
-        if (!p) throw new PinStoreError(`nothing from ${server}/${name} is waiting for approval`);
+        if (!p) throw new PinStoreError(`nothing from ${server}/${name} is waiting for approval`, true);
         if (hash !== undefined && p.hash !== hash)
-          throw new PinStoreError(`${server}/${name} is waiting with ${p.hash}, not ${hash}`);
+          throw new PinStoreError(`${server}/${name} is waiting with ${p.hash}, not ${hash}`, true);
         (f.approved[server] ??= {})[name] = { hash: p.hash, at: new Date().toISOString(), by: 'user' };
         delete held[name];
         done.push({ tool: name, hash: p.hash });

@@ -162,8 +162,8 @@ test('approving by a hash nothing of the server is held with is refused in one s
     () => store.approve('api', undefined, 'sha256:5e'),
     (e: unknown) =>
       e instanceof PinStoreError &&
-      e.message ===
-        'nothing from api is waiting for approval with sha256:5e; "perimeter mcp pins list" shows what is waiting',
+      e.isRefusal &&
+      e.message === 'nothing from api is waiting for approval with sha256:5e',
   );
   assert.throws(() => store.approve('nobody', undefined, 'sha256:aa'), /nothing from nobody is waiting/);
   assert.equal(store.version(), before, 'not written');

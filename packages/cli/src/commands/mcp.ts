@@ -388,7 +388,7 @@ export function runMcpPinsList(argv: readonly string[], ui: Ui): number {
         ),
       );
       for (const line of held.diff ?? []) ui.out(`    ${withoutSecrets(line)}`);
-      ui.out(paint(ui, 'dim', `    approve: ${withoutSecrets(approveCommand(server, key, held.hash))}`));
+      ui.out(paint(ui, 'dim', `    approve: ${approveCommand(server, key, held.hash)}`));
     }
   }
   const approved = Object.entries(snapshot.approved).flatMap(([server, pins]) =>
@@ -429,11 +429,9 @@ function pinStoreAnswer<T>(operation: () => T): T {
     if (e instanceof PinStoreError)
       throw new UserError(
         e.message,
-        /damaged|cannot read|locked/.test(e.message)
-          ? `repair or remove ${pinStorePath()} (removing it forgets every approval)`
-          : /pins list/.test(e.message)
-            ? undefined
-            : 'run "perimeter mcp pins list" to see what is waiting',
+        e.isRefusal
+          ? 'run "perimeter mcp pins list" to see what is waiting'
+          : `repair or remove ${pinStorePath()} (removing it forgets every approval)`,
       );
     throw e;
   }
