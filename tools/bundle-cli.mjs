@@ -106,7 +106,7 @@ if (existsSync(entry)) {
   // The shim runs the bundle through node:vm, which gives a dynamic import() no loader: it would
   // throw at run time ("A dynamic import callback was not specified"), only where the bundle is
   // used. Load lazily with createRequire instead (see packages/cli/src/lazy-mcp.ts).
-  const dynamic = /[^\w$.]import\(/.exec(readFileSync(outfile, 'utf8'));
+  const dynamic = /[^\w$.]import\(/.exec(bytes.toString('latin1'));
   if (dynamic) {
     console.error(
       `bundle-cli: the bundle holds a dynamic import() (…${dynamic.input.slice(Math.max(0, dynamic.index - 60), dynamic.index + 40)}…); load that module with createRequire instead`,

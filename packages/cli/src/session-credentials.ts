@@ -17,6 +17,7 @@ import {
   type SessionCa,
 } from '@perimeter/egress';
 import type { Engine } from '@perimeter/policy';
+import type { SessionTrust } from '@perimeter/sandbox';
 import { UserError } from './errors.js';
 import { openSecretStore, type SecretStoreOptions } from './secret-store.js';
 
@@ -32,7 +33,7 @@ export interface SessionCredentials {
    * What the sandbox mounts: the CA certificate and the system roots merged with it. A function,
    * so the launch calls it while bubblewrap sets the sandbox up rather than before.
    */
-  readonly trust: () => { readonly caPem: string; readonly bundlePem: string };
+  readonly trust: () => SessionTrust;
   /** One event per binding (name, variable, destinations; never a value or a placeholder). */
   readonly records: readonly AuditRecord[];
   /** Bindings left out because the store does not hold their secret. */

@@ -53,7 +53,7 @@ export function heldBy(limits: EffectiveLimits, how: LimitEnforcement): Effectiv
   return { ...limits, memoryHeldBy: how.memoryCgroup ? 'cgroup' : 'helper' };
 }
 
-/** How often the helper adds up the session's memory when no cgroup holds it (init.c). */
+/** How often the helper adds up the session's memory when no cgroup holds it (--memory-watch BYTES,MS). */
 export const MEMORY_WATCH_MS = 100;
 
 /** Why the limits cannot hold here, as an error and its fix; undefined when they can. */
@@ -79,7 +79,7 @@ export function limitArgs(limits: EffectiveLimits): string[] {
       ['fsize', limits.fileSizeBytes],
       ['data', watched],
     ].flatMap(([name, value]) => (value === undefined ? [] : ['--limit', `${name}=${value}`])),
-    ...(watched === undefined ? [] : ['--memory-watch', String(watched)]),
+    ...(watched === undefined ? [] : ['--memory-watch', `${watched},${MEMORY_WATCH_MS}`]),
   ];
 }
 

@@ -53,7 +53,7 @@ describe('unenforceable', () => {
     assert.equal(unenforceable(limits, none), undefined);
     const held = heldBy(limits, none);
     assert.equal(held.memoryHeldBy, 'helper');
-    assert.deepEqual(limitArgs(held).slice(-4), ['--limit', `data=${GiB}`, '--memory-watch', String(GiB)]);
+    assert.deepEqual(limitArgs(held).slice(-4), ['--limit', `data=${GiB}`, '--memory-watch', `${GiB},100`]);
     assert.match(
       describeLimits(held, none),
       /memory 1 GiB \(no memory cgroup: each process by RLIMIT_DATA, all together checked every 100 ms\)$/,
