@@ -73,15 +73,21 @@ const SERVERS = {
  */
 function mcpPolicy(
   p: Place,
-  options: { pinning?: 'tofu' | 'approve'; servers?: string[]; allow?: string[] } = {},
+  options: {
+    pinning?: 'tofu' | 'approve';
+    servers?: string[];
+    allow?: string[];
+    credentials?: string[];
+  } = {},
 ): string {
+  const credentials = options.credentials?.map((c) => `  - ${c}\n`).join('') ?? '';
   return writeFile(
     p.dir,
     'mcp.yaml',
     `apiVersion: perimeter/v1
 kind: Policy
 metadata: { name: mcp-command-test, layer: org }
-mcp:
+${credentials ? `credentials:\n${credentials}` : ''}mcp:
   pinning: ${options.pinning ?? 'tofu'}
   servers:
 ${(options.servers ?? [SERVERS.everything]).map((s) => `    - ${s}`).join('\n')}
@@ -1161,6 +1167,69 @@ void describe('perimeter mcp pins', { timeout: 10 * TIMEOUT }, () => {
         store.view().approved.malicious?.['resource:https://status.example/feed?private_token=' + LEAKED]
           ?.hash,
         hash,
+      );
+    },
+  );
+
+  void it(
+    'a held resource whose URI carries a bound credential no detector knows: "pins list" prints the key as the gateway redacted it, and so does the approval',
+    BOUND,
+    async (t) => {
+      const p = place(t);
+      const feedKey = 'feed-93b1c7e05a2d4f68';
+      assert.equal(scan(feedKey, { decode: true }).length, 0, 'no detector knows the value');
+      storeSecret(p.env, 'feed-key', feedKey);
+      const policy = mcpPolicy(p, {
+        ...MALICIOUS_APPROVED_BY_HAND,
+        servers: [`{ id: malicious, command: [${NODE}, ${JSON.stringify(MALICIOUS)}], credential: feed }`],
+        credentials: ['{ id: feed, secret: feed-key, env: FEED_KEY }'],
+      });
+      const audit = join(p.dir, 'bound.jsonl');
+      const s = await stdioSession(p, policy, audit);
+      try {
+        assert.deepEqual((await s.client.listResources(undefined, { timeout: TIMEOUT })).resources, []);
+      } finally {
+        await s.close();
+      }
+      verifiedEvents(audit);
+      assert.ok(!readFileSync(audit, 'utf8').includes(feedKey), 'the audit holds no secret');
+      const store = new PinStore(join(p.state, 'perimeter/mcp-pins.json'));
+      const key = `resource:feed://reports?key=${feedKey}`;
+      const held = store.view().pending.malicious?.[key];
+      assert.ok(held, 'the feed is held under its real key');
+      assert.equal(held.label, 'resource:feed://reports?key=[REDACTED:credential:feed]');
+      assert.ok(!JSON.stringify(held.definition).includes(feedKey), 'the held definition is kept redacted');
+
+      const list = perimeter(p, ['mcp', 'pins', 'list']);
+      assert.equal(list.code, 0, list.stderr);
+      assert.ok(!list.stdout.includes(feedKey), 'pins list prints no secret');
+      assert.match(
+        list.stdout,
+        /^ {2}malicious\/resource:feed:\/\/reports\?key=\[REDACTED:credential:feed\] {2}new resource/m,
+      );
+      assert.ok(list.stdout.includes(`approve: perimeter mcp pins approve malicious --hash ${held.hash}\n`));
+      const json = perimeter(p, ['mcp', 'pins', 'list', '--json']);
+      assert.equal(json.code, 0, json.stderr);
+      assert.ok(!json.stdout.includes(feedKey), 'pins list --json prints no secret');
+      const listed = JSON.parse(json.stdout) as { pending: Record<string, Record<string, unknown>> };
+      assert.ok(
+        Object.keys(listed.pending.malicious ?? {}).includes(
+          'resource:feed://reports?key=[REDACTED:credential:feed]',
+        ),
+      );
+
+      const approve = perimeter(p, ['mcp', 'pins', 'approve', 'malicious', '--hash', held.hash]);
+      assert.equal(approve.code, 0, approve.stderr);
+      assert.equal(
+        approve.stdout,
+        `approved malicious/resource:feed://reports?key=[REDACTED:credential:feed] ${held.hash}\n`,
+      );
+      assert.equal(store.view().approved.malicious?.[key]?.hash, held.hash, 'approved under its real key');
+      const after = perimeter(p, ['mcp', 'pins', 'list']);
+      assert.ok(!after.stdout.includes(feedKey), 'the approval is listed redacted');
+      assert.match(
+        after.stdout,
+        /^ {2}malicious\/resource:feed:\/\/reports\?key=\[REDACTED:credential:feed\] {2}sha256:/m,
       );
     },
   );

@@ -1051,8 +1051,9 @@ export class Gateway {
         'mcp.drift',
       );
     if (this.options.engine.mcpPinning() === 'tofu') {
+      const label = this.redactedText(key);
       changes.push(
-        { op: 'trust', server, key, hash },
+        { op: 'trust', server, key, hash, ...(label !== key ? { label } : {}) },
         { op: 'remember', server, key, known: { hash, definition: record } },
       );
       alerts.push(
@@ -1086,10 +1087,13 @@ export class Gateway {
       readonly changes: PinChange[];
       readonly alerts: AuditRecord[];
     },
-    reason: string,
+    why: string,
     type: string,
   ): string {
     const { kind, server, key, hash, previous, view } = h;
+    // What is held is printed by `pins list`, which cannot know the bound credentials' values:
+    // the reason, the diff, the definition and the key are kept as this scan redacts them.
+    const reason = this.redactedText(why);
     const was = view.pending[server]?.[key];
     // Held already, exactly so: nothing to write, nothing new to say.
     if (was?.hash === hash && was.reason === reason) return reason;
@@ -1098,18 +1102,20 @@ export class Gateway {
     const diff =
       previous !== undefined && known?.hash !== previous
         ? ['differs from the pinned hash (the pinned definition itself is not on record here)']
-        : definitionDiff(known?.definition, definition, kind);
+        : definitionDiff(known?.definition, definition, kind).map((line) => this.redactedText(line));
+    const shownKey = this.redactedText(key);
     h.changes.push({
       op: 'hold',
       server,
       key,
       held: {
         hash,
-        definition,
+        definition: this.scan(definition).redacted as Record<string, unknown>,
         seenAt: new Date().toISOString(),
         ...(previous !== undefined ? { previous } : {}),
         reason,
         diff,
+        ...(shownKey !== key ? { label: shownKey } : {}),
       },
     });
     const label = this.auditedLabel(kind, h.definition);
@@ -1118,7 +1124,7 @@ export class Gateway {
         type,
         this.options.context,
         type === 'mcp.drift' || type === 'mcp.quarantine' ? 'high' : 'low',
-        `${server}/${label}: ${reason}; hidden until approved (${approveCommand(server, key, hash, (text) => this.redactedText(text))})`,
+        `${server}/${label}: ${reason}; hidden until approved (${approveCommand(server, key, hash, () => shownKey)})`,
         {
           server,
           [SINGULAR[kind]]: label,

@@ -10,6 +10,9 @@ export {
   type ApprovedPin,
   type PendingDefinition,
   type PinChange,
+  type PinListing,
+  printablePins,
+  shownKey,
   withoutSecrets,
 } from './pins.js';
 export {

@@ -70,11 +70,43 @@ export function withoutSecrets<T>(value: T): T {
   return scanValue(value).redacted as T;
 }
 
+/**
+ * A key as `perimeter mcp pins list` and `approve` print it: the gateway's redaction of it when
+ * the gateway recorded one (its scan also knows the bound credentials' values, which the CLI
+ * never reads), then the detectors'.
+ */
+export function shownKey(key: string, entry: { readonly label?: string } | undefined): string {
+  return withoutSecrets(entry?.label ?? key);
+}
+
+/**
+ * The store's approvals and held definitions as `pins list --json` prints them: keyed as shownKey
+ * shows the keys, every string redacted.
+ */
+export function printablePins(snapshot: PinListing): PinListing {
+  return withoutSecrets({ approved: byShownKey(snapshot.approved), pending: byShownKey(snapshot.pending) });
+}
+
+function byShownKey<E extends { readonly label?: string }>(
+  entries: Readonly<Record<string, Readonly<Record<string, E>>>>,
+): Record<string, Record<string, E>> {
+  const shown = (byKey: Readonly<Record<string, E>>): Record<string, E> =>
+    Object.fromEntries(
+      Object.entries(byKey).map(([key, entry]) => {
+        const { label: _label, ...rest } = entry;
+        return [shownKey(key, entry), rest as E];
+      }),
+    );
+  return Object.fromEntries(Object.entries(entries).map(([server, byKey]) => [server, shown(byKey)]));
+}
+
 export interface ApprovedPin {
   readonly hash: string;
   readonly at: string;
   /** `tofu`: trusted on first use; `user`: approved with `perimeter mcp pins approve`. */
   readonly by: 'tofu' | 'user';
+  /** The key as the gateway shows it, where its scan redacted something in it (shownKey). */
+  readonly label?: string;
 }
 
 export interface PendingDefinition {
@@ -87,6 +119,8 @@ export interface PendingDefinition {
   readonly reason: string;
   /** What changed since the definition last accepted (`description changed`, `… added`). */
   readonly diff?: readonly string[];
+  /** The key as the gateway shows it, where its scan redacted something in it (shownKey). */
+  readonly label?: string;
 }
 
 /** The last definition accepted under a key (it matched its pin): what a drift is compared with. */
@@ -102,6 +136,12 @@ interface PinFile {
   known?: Record<string, Record<string, KnownDefinition>>;
 }
 
+/** Every approved pin and every held definition, by server and key. */
+export interface PinListing {
+  readonly approved: Readonly<Record<string, Readonly<Record<string, ApprovedPin>>>>;
+  readonly pending: Readonly<Record<string, Readonly<Record<string, PendingDefinition>>>>;
+}
+
 /** The whole store at one moment, for many look-ups from one read (a listing reads it once). */
 export interface PinView {
   /** Which version of the file this is: it changes with every write, by anyone. */
@@ -114,7 +154,13 @@ export interface PinView {
 /** One change a listing makes, applied with the others of the listing in one write (PinStore.apply). */
 export type PinChange =
   /** Trust on first use: pin this hash, unless something is pinned already. */
-  | { readonly op: 'trust'; readonly server: string; readonly key: string; readonly hash: string }
+  | {
+      readonly op: 'trust';
+      readonly server: string;
+      readonly key: string;
+      readonly hash: string;
+      readonly label?: string;
+    }
   /** Remember the definition that matched its pin. */
   | {
       readonly op: 'remember';
@@ -163,10 +209,7 @@ export class PinStore {
   }
 
   /** Every approved pin and every held definition, for listing. */
-  snapshot(): {
-    approved: Record<string, Record<string, ApprovedPin>>;
-    pending: Record<string, Record<string, PendingDefinition>>;
-  } {
+  snapshot(): PinListing {
     const { approved, pending } = this.read();
     return { approved, pending };
   }
@@ -205,7 +248,11 @@ export class PinStore {
    * `hash` exactly those held with that hash (what `approveCommand` prints for a key that holds a
    * secret), at least one.
    */
-  approve(server: string, key: string | undefined, hash?: string): { tool: string; hash: string }[] {
+  approve(
+    server: string,
+    key: string | undefined,
+    hash?: string,
+  ): { tool: string; hash: string; label?: string }[] {
     return this.update((f) => {
       const held = f.pending[server] ?? {};
       const names =
@@ -214,15 +261,21 @@ export class PinStore {
           : Object.keys(held).filter((name) => hash === undefined || held[name]?.hash === hash);
       if (key === undefined && hash !== undefined && names.length === 0)
         throw new PinStoreError(`nothing from ${server} is waiting for approval with ${hash}`, true);
-      const done: { tool: string; hash: string }[] = [];
+      const done: { tool: string; hash: string; label?: string }[] = [];
       for (const name of names) {
         const p = held[name];
         if (!p) throw new PinStoreError(`nothing from ${server}/${name} is waiting for approval`, true);
         if (hash !== undefined && p.hash !== hash)
           throw new PinStoreError(`${server}/${name} is waiting with ${p.hash}, not ${hash}`, true);
-        (f.approved[server] ??= {})[name] = { hash: p.hash, at: new Date().toISOString(), by: 'user' };
+        const label = p.label !== undefined ? { label: p.label } : {};
+        (f.approved[server] ??= {})[name] = {
+          hash: p.hash,
+          at: new Date().toISOString(),
+          by: 'user',
+          ...label,
+        };
         delete held[name];
-        done.push({ tool: name, hash: p.hash });
+        done.push({ tool: name, hash: p.hash, ...label });
       }
       if (Object.keys(held).length === 0) delete f.pending[server];
       return done;
@@ -327,7 +380,12 @@ function applyChange(f: PinFile, c: PinChange): boolean {
   if (!isEffective(f, c)) return false;
   switch (c.op) {
     case 'trust':
-      (f.approved[c.server] ??= {})[c.key] = { hash: c.hash, at: new Date().toISOString(), by: 'tofu' };
+      (f.approved[c.server] ??= {})[c.key] = {
+        hash: c.hash,
+        at: new Date().toISOString(),
+        by: 'tofu',
+        ...(c.label !== undefined ? { label: c.label } : {}),
+      };
       break;
     case 'remember':
       ((f.known ??= {})[c.server] ??= {})[c.key] = c.known;

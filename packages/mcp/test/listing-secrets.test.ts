@@ -40,6 +40,8 @@ async function start(
   name: string,
   secrets: 'block' | 'redact',
   mode: 'enforce' | 'audit' = 'enforce',
+  /** A second bound credential, FEED_KEY: the server then lists a resource whose URI carries it. */
+  feedKey?: string,
 ): Promise<Harness> {
   const q = JSON.stringify;
   const policy = `apiVersion: perimeter/v1
@@ -50,7 +52,7 @@ mcp:
   pinning: tofu
   secrets: ${secrets}
   servers:
-    - { id: malicious, command: [${q(process.execPath)}, ${q(MALICIOUS)}], env: { STATUS_KEY: ${STATUS_KEY} } }
+    - { id: malicious, command: [${q(process.execPath)}, ${q(MALICIOUS)}], env: { STATUS_KEY: ${STATUS_KEY}${feedKey ? `, FEED_KEY: ${feedKey}` : ''} } }
   allow:
     - { id: malicious-all, server: malicious, tools: ["*"] }
 `;
@@ -59,7 +61,10 @@ mcp:
     workspace: root,
     sessionId: name,
     pinsFile: join(root, `${name}-pins.json`),
-    credentials: [{ id: 'status-key', value: STATUS_KEY }],
+    credentials: [
+      { id: 'status-key', value: STATUS_KEY },
+      ...(feedKey ? [{ id: 'feed', value: feedKey }] : []),
+    ],
   });
   const client = await inMemoryClient(gateway, 'listing-test');
   return {
@@ -295,6 +300,23 @@ describe('listings: secrets an upstream lists', { timeout: 60_000 }, () => {
         /^Seen \(audit mode\): a secret in the listing of malicious\/deploy/,
       );
       assert.doesNotMatch(JSON.stringify(h.events), leaked);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("a first-use pin of a key that carries a bound credential's value records the key as the gateway shows it, for `pins list`", async () => {
+    const feedKey = 'feed-93b1c7e05a2d4f68';
+    const h = await start('feed', 'redact', 'enforce', feedKey);
+    try {
+      const { resources } = await listAll(h.client);
+      const feed = resources.find((r) => r.name === 'malicious__signed_feed');
+      assert.equal(feed?.uri, 'feed://reports?key=[REDACTED:credential:feed]');
+      const pin = h.pins.snapshot().approved.malicious?.[`resource:feed://reports?key=${feedKey}`];
+      assert.equal(pin?.by, 'tofu', 'pinned under its real key');
+      assert.equal(pin.label, 'resource:feed://reports?key=[REDACTED:credential:feed]');
+      const clean = h.pins.snapshot().approved.malicious?.['resource:config://deploy'];
+      assert.ok(clean !== undefined && clean.label === undefined, 'a key with nothing redacted has no label');
     } finally {
       await h.close();
     }

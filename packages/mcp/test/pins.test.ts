@@ -1,7 +1,8 @@
 // The pin store's writes: a definition already held as it is, and one already remembered, are not
 // written again (a listing asks for both for every held and every accepted tool, every time); a
 // listing's changes are one write; the keys of prompts, resources and templates, and the approve
-// command printed for each (by its hash for a key that holds a secret); approving by hash alone.
+// command printed for each (by its hash for a key that holds a secret); approving by hash alone;
+// keys printed as the gateway labelled them when its scan redacted them.
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -9,7 +10,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { scan } from '@perimeter/detect';
-import { approveCommand, pinKey, PinStore, PinStoreError, type PendingDefinition } from '../src/pins.js';
+import {
+  approveCommand,
+  pinKey,
+  PinStore,
+  PinStoreError,
+  printablePins,
+  shownKey,
+  withoutSecrets,
+  type PendingDefinition,
+} from '../src/pins.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'perimeter-pins-'));
 after(() => {
@@ -193,4 +203,33 @@ test('with a key, approving is as before: the hash must be the held one; without
   );
   assert.deepEqual(store.view().pending, {});
   assert.deepEqual(Object.keys(store.view().approved.api ?? {}).sort(), ['t', 'u', 'v']);
+});
+
+test('a key the gateway redacted (a bound credential no detector knows) is printed as the gateway labelled it, held, approved and trusted on first use', () => {
+  const bound = 'feed-93b1c7e05a2d4f68';
+  const key = `resource:feed://reports?key=${bound}`;
+  const label = 'resource:feed://reports?key=[REDACTED:credential:feed]';
+  assert.equal(withoutSecrets(key), key, 'the detectors alone would print it');
+  const store = new PinStore(join(dir, 'labels.json'));
+  store.apply([
+    { op: 'hold', server: 'feed', key, held: { ...heldAs('sha256:f1', { uri: label.slice(9) }), label } },
+    { op: 'trust', server: 'other', key: `${key}&tofu`, hash: 'sha256:f2', label: `${label}&tofu` },
+  ]);
+  const snapshot = store.snapshot();
+  assert.equal(shownKey(key, snapshot.pending.feed?.[key]), label);
+  assert.equal(
+    approveCommand('feed', key, 'sha256:f1', (k) => shownKey(k, snapshot.pending.feed?.[k])),
+    'perimeter mcp pins approve feed --hash sha256:f1',
+  );
+  const printed = JSON.stringify(printablePins(snapshot));
+  assert.ok(!printed.includes(bound), printed);
+  assert.deepEqual(Object.keys(printablePins(snapshot).pending.feed ?? {}), [label]);
+  assert.deepEqual(Object.keys(printablePins(snapshot).approved.other ?? {}), [`${label}&tofu`]);
+
+  // Approving carries the label to the approved pin, and says it.
+  assert.deepEqual(store.approve('feed', undefined, 'sha256:f1'), [{ tool: key, hash: 'sha256:f1', label }]);
+  assert.equal(store.view().approved.feed?.[key]?.label, label);
+  assert.equal(shownKey(key, store.view().approved.feed?.[key]), label);
+  // A key with nothing redacted carries no label and is printed as it is.
+  assert.equal(shownKey('read_file', undefined), 'read_file');
 });

@@ -14,6 +14,8 @@ import {
   PinStore,
   PinStoreError,
   listenHttp,
+  printablePins,
+  shownKey,
   upstreamSpecs,
   withoutSecrets,
   type UpstreamSpec,
@@ -356,7 +358,9 @@ function signalled(): Promise<void> {
 /**
  * Lists the pin store. A key can hold a secret (a resource's URI with a token in it), and so can a
  * reason, a diff line or a held definition: every string printed, in text and in JSON, is
- * redacted, and a key that holds a secret is approved by its hash (approveCommand).
+ * redacted, and a key that holds a secret is approved by its hash (approveCommand). A key is
+ * printed as the gateway recorded it (shownKey): only the gateway knows the bound credentials'
+ * values, and it redacts those itself in what it holds.
  */
 export function runMcpPinsList(argv: readonly string[], ui: Ui): number {
   const p = parseArgs(argv, { json: { type: 'boolean' } }, 'mcp pins list');
@@ -367,7 +371,7 @@ export function runMcpPinsList(argv: readonly string[], ui: Ui): number {
     );
   const snapshot = pinStoreAnswer(() => pinStore().snapshot());
   if (boolFlag(p, 'json')) {
-    ui.out(JSON.stringify(withoutSecrets(snapshot), null, 2));
+    ui.out(JSON.stringify(printablePins(snapshot), null, 2));
     return 0;
   }
   const pending = Object.entries(snapshot.pending).flatMap(([server, held]) =>
@@ -378,7 +382,7 @@ export function runMcpPinsList(argv: readonly string[], ui: Ui): number {
     ui.out(paint(ui, 'bold', `waiting for approval (${pending.length}):`));
     for (const { server, key, held } of pending) {
       ui.out(
-        `  ${paint(ui, 'yellow', `${withoutSecrets(server)}/${withoutSecrets(key)}`)}  ${withoutSecrets(held.reason)}`,
+        `  ${paint(ui, 'yellow', `${withoutSecrets(server)}/${shownKey(key, held)}`)}  ${withoutSecrets(held.reason)}`,
       );
       ui.out(
         paint(
@@ -388,7 +392,8 @@ export function runMcpPinsList(argv: readonly string[], ui: Ui): number {
         ),
       );
       for (const line of held.diff ?? []) ui.out(`    ${withoutSecrets(line)}`);
-      ui.out(paint(ui, 'dim', `    approve: ${approveCommand(server, key, held.hash)}`));
+      const command = approveCommand(server, key, held.hash, (k) => shownKey(k, held));
+      ui.out(paint(ui, 'dim', `    approve: ${command}`));
     }
   }
   const approved = Object.entries(snapshot.approved).flatMap(([server, pins]) =>
@@ -397,7 +402,7 @@ export function runMcpPinsList(argv: readonly string[], ui: Ui): number {
   if (approved.length > 0) {
     ui.out(paint(ui, 'bold', `approved (${approved.length}):`));
     for (const { server, key, pin } of approved)
-      ui.out(`  ${withoutSecrets(server)}/${withoutSecrets(key)}  ${pin.hash}  ${pin.by} ${pin.at}`);
+      ui.out(`  ${withoutSecrets(server)}/${shownKey(key, pin)}  ${pin.hash}  ${pin.by} ${pin.at}`);
   }
   return 0;
 }
@@ -413,7 +418,7 @@ export function runMcpPinsApprove(argv: readonly string[], ui: Ui): number {
   const done = pinStoreAnswer(() => pinStore().approve(server, tool, stringFlag(p, 'hash')));
   if (done.length === 0) ui.out(`nothing from ${server} is waiting for approval`);
   // A key that holds a secret (approved by its hash) is printed redacted, as "pins list" printed it.
-  for (const d of done) ui.out(`approved ${server}/${withoutSecrets(d.tool)} ${d.hash}`);
+  for (const d of done) ui.out(`approved ${server}/${shownKey(d.tool, d)} ${d.hash}`);
   return 0;
 }
 
