@@ -30,6 +30,7 @@ function loadBundle() {
   script.runInThisContext()(module.exports, createRequire(bundle), module, bundle, dist);
   return {
     main: module.exports.main,
+    exitsWhenDone: module.exports.exitsWhenDone,
     script,
     isCached: cachedData !== undefined && !script.cachedDataRejected,
   };
@@ -52,11 +53,26 @@ async function start() {
   const loaded = isBundleFresh
     ? loadBundle()
     : { ...(await import(pathToFileURL(modules).href)), isCached: true };
-  process.exitCode = await loaded.main(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  process.exitCode = await loaded.main(argv);
   // The build asks for the cache after a representative run, so the functions that run are in it.
   if (loaded.script && process.env.PERIMETER_WRITE_CODE_CACHE === '1') {
     writeFileSync(cache, loaded.script.createCachedData());
   }
+  if (loaded.exitsWhenDone?.(argv)) {
+    // Once its own messages have left (a pipe takes them asynchronously).
+    await Promise.all([drained(process.stdout), drained(process.stderr)]);
+    process.exit();
+  }
+}
+
+function drained(stream) {
+  if (stream.writableLength === 0) return undefined;
+  return new Promise((done) => {
+    stream.once('drain', done);
+    stream.once('error', done);
+    stream.once('close', done);
+  });
 }
 
 void start();
