@@ -11,8 +11,6 @@
 import type { CredentialRequest, Decision, Engine, McpCatalogEntry } from '@perimeter/policy';
 import type { KnownValue } from '@perimeter/detect';
 
-type Binding = ReturnType<Engine['credentialBindings']>[number];
-
 /** A server's credential as the audit records its use: never the value. */
 export interface ServerCredential {
   /** The binding's id (`credential:` in the catalog entry). */
@@ -79,9 +77,9 @@ export function serverCredential(
     reason,
     ...(credential ? { credential } : {}),
   });
-  const found = bindingOf(engine, id, entry.policy);
-  if (typeof found === 'string') return refused(found);
-  const b = found;
+  const b = engine.catalogBinding(entry);
+  if (typeof b === 'string') return refused(b);
+  if (b === undefined) return { kind: 'none' };
 
   // Where the value would go, checked before the policy is asked or the value looked at.
   let target: { readonly env: string } | { readonly header: string; readonly format: string };
@@ -108,16 +106,19 @@ export function serverCredential(
         `its credential "${id}" names the header ${header}, which the MCP transport sets itself`,
       );
     target = { header, format: b.inject?.format ?? 'Bearer {secret}' };
+    // Named in the request: the entry binds its credential to the server's URL (the engine's
+    // catalogBinding), where no rule speaks of that destination.
     request = {
       surface: 'credential',
       secret: b.secret,
       host: url.hostname.replace(/^\[|\]$/g, ''),
       port: Number(url.port || 443),
+      server: server.id,
     };
   }
   const location = 'env' in target ? `env:${target.env}` : `header:${target.header}`;
 
-  const decision = decided(engine, request, b, server.id);
+  const decision = engine.decide(request);
   const credential: ServerCredential = { binding: id, secret: b.secret, location, request, decision };
   if (decision.decision !== 'allow')
     return refused(
@@ -160,41 +161,4 @@ export function boundValues(engine: Engine, secrets: ReadonlyMap<string, string>
     const value = secrets.get(b.secret);
     return value === undefined ? [] : [{ id: b.ref.rule, value }];
   });
-}
-
-/**
- * The binding a server's `credential` names: the one its own policy declares, else the only one in
- * force with that id; or why there is none to use.
- */
-function bindingOf(engine: Engine, id: string, policy: string): Binding | string {
-  const named = engine.credentialBindings().filter((b) => b.ref.rule === id);
-  const own = named.filter((b) => b.ref.policy === policy);
-  const candidates = own.length > 0 ? own : named;
-  const only = candidates[0];
-  if (only === undefined)
-    return `its credential "${id}" names no credential binding in force (perimeter policy lint shows where)`;
-  if (candidates.length > 1)
-    return `its credential "${id}" names ${candidates.length} bindings (policies ${[...new Set(candidates.map((b) => b.ref.policy))].join(', ')}), and it cannot tell which is meant`;
-  return only;
-}
-
-/**
- * The policy's decision on the use. A remote server's entry binds its credential to the server's
- * URL itself, so where no rule speaks of that destination (the credential surface's default) the
- * use is allowed by the binding, as the entry asks; a rule that denies or asks (a guardrail's
- * `credentials.deny`, say) is never overruled.
- */
-function decided(engine: Engine, request: CredentialRequest, b: Binding, server: string): Decision {
-  const d = engine.decide(request);
-  if (d.code !== 'default') return d;
-  return {
-    ...d,
-    decision: 'allow',
-    wouldDecision: 'allow',
-    mode: 'enforce',
-    rules: [b.ref],
-    matched: [b.ref],
-    code: 'rule',
-    reason: `Allowed by ${b.ref.policy}/${b.ref.rule}: the catalog entry of the MCP server ${server} binds it to its URL.`,
-  };
 }

@@ -95,6 +95,7 @@ describe('a server given its credential', () => {
       secret: 'the-secret',
       host: 'mcp.example.com',
       port: 443,
+      server: 'srv',
     });
     const d = o.credential.decision;
     assert.equal(d.decision, 'allow');
@@ -103,7 +104,8 @@ describe('a server given its credential', () => {
       d.rules.map((r) => `${r.policy}/${r.rule}`),
       ['p/tok'],
     );
-    assert.match(d.reason, /catalog entry of the MCP server srv binds it to its URL/);
+    assert.equal(d.reason, 'Allowed by rule "tok" of policy p (org).');
+    assert.deepEqual(d.notes, ['the catalog entry of the MCP server srv binds it to its URL']);
     assert.equal(d.resource, 'the-secret → mcp.example.com:443');
   });
 
@@ -123,7 +125,7 @@ describe('a server given its credential', () => {
     assert.equal(o.credential.location, 'header:x-api-key');
     assert.equal(o.credential.decision.resource, 'the-secret → mcp.example.com:8443');
     assert.match(o.credential.decision.reason, /^Allowed by /);
-    assert.doesNotMatch(o.credential.decision.reason, /catalog entry/);
+    assert.equal(o.credential.decision.notes, undefined, "the binding's own hosts cover it");
   });
 
   it("the binding of the server's own policy wins over one of the same id elsewhere", () => {

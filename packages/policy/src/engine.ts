@@ -139,7 +139,7 @@ export interface Decision {
     readonly range?: string;
     readonly isLocked: boolean;
   };
-  /** Normalisation that happened on the way (`0x7f.1 → 127.0.0.1`). */
+  /** How the request was read (`0x7f.1 → 127.0.0.1`, the commands a line runs) and where an allow came from that no rule text shows (a catalog entry binding a credential to its URL). */
   readonly notes?: readonly string[];
 }
 
@@ -483,6 +483,25 @@ export class Engine {
   /** Every credential binding in force for this subject, in policy order. */
   credentialBindings(): CredentialBindingC[] {
     return this.policies.flatMap((p) => p.credentialBindings);
+  }
+
+  /**
+   * The credential binding an MCP catalog entry's `credential` names: the one its own policy
+   * declares, else the only one in force with that id. Undefined when the entry names none; one
+   * sentence saying why when there is no binding to use.
+   */
+  catalogBinding(entry: McpCatalogEntry): CredentialBindingC | string | undefined {
+    const id = entry.server.credential;
+    if (id === undefined) return undefined;
+    const named = this.credentialBindings().filter((b) => b.ref.rule === id);
+    const own = named.filter((b) => b.ref.policy === entry.policy);
+    const candidates = own.length > 0 ? own : named;
+    const only = candidates[0];
+    if (only === undefined)
+      return `its credential "${id}" names no credential binding in force (perimeter policy lint shows where)`;
+    if (candidates.length > 1)
+      return `its credential "${id}" names ${candidates.length} bindings (policies ${[...new Set(candidates.map((b) => b.ref.policy))].join(', ')}), and it cannot tell which is meant`;
+    return only;
   }
 
   /**
@@ -1047,6 +1066,20 @@ export class Engine {
       )
         hits.push(b.ref);
     }
+    // A remote server's catalog entry binds the credential it names to the server's own URL, for
+    // the gateway's requests to that server (they name it): where no rule speaks of that
+    // destination the binding allows it, and a rule that denies or asks still wins.
+    const notes: string[] = [];
+    const byUrl = r.server !== undefined && name !== undefined ? this.urlBinding(r.server) : undefined;
+    if (
+      byUrl?.secret === r.secret &&
+      byUrl.host === name &&
+      byUrl.port === port &&
+      !hits.includes(byUrl.ref)
+    ) {
+      hits.push(byUrl.ref);
+      notes.push(`the catalog entry of the MCP server ${r.server ?? ''} binds it to its URL`);
+    }
     for (const rule of this.credentialRules) {
       if (!rule.secrets.some((g) => matchNameGlob(g, r.secret))) continue;
       if (
@@ -1055,7 +1088,34 @@ export class Engine {
       )
         hits.push(rule.ref);
     }
-    return this.finish('credential', 'use', resource, hits);
+    return this.finish('credential', 'use', resource, hits, notes);
+  }
+
+  /** The binding a remote catalog server's entry ties to its https URL: secret, host name and port. */
+  private urlBinding(
+    server: string,
+  ):
+    | { readonly secret: string; readonly host: string; readonly port: number; readonly ref: RuleRef }
+    | undefined {
+    const entry = this.mcpServers().find((e) => e.server.id === server);
+    const binding = entry ? this.catalogBinding(entry) : undefined;
+    if (entry?.server.url === undefined || binding === undefined || typeof binding === 'string')
+      return undefined;
+    let url: URL;
+    try {
+      url = new URL(entry.server.url);
+    } catch {
+      return undefined;
+    }
+    if (url.protocol !== 'https:') return undefined;
+    const parsed = canonicalHost(url.hostname.replace(/^\[|\]$/g, ''));
+    if ('error' in parsed || parsed.host.kind !== 'name') return undefined; // bound to names, never addresses
+    return {
+      secret: binding.secret,
+      host: parsed.host.name,
+      port: Number(url.port || 443),
+      ref: binding.ref,
+    };
   }
 }
 

@@ -40,7 +40,8 @@ export function formatExplanation(e: Explanation): string {
   lines.push(`${d.decision.toUpperCase()}  ${d.surface} ${d.action} ${d.resource}`);
   lines.push(`  ${d.reason}`);
   if (d.mode === 'audit') lines.push(`  would-be decision: ${d.wouldDecision} (audit mode lets it through)`);
-  for (const note of d.notes ?? []) lines.push(`  normalised: ${note}`);
+  // How the request was read (a host canonicalised, the commands a line runs) and where a decision came from.
+  for (const note of d.notes ?? []) lines.push(`  note: ${note}`);
   lines.push('');
   lines.push('Policies in force (guardrail → org → group → local):');
   if (e.policies.length === 0) lines.push('  none');

@@ -55,6 +55,12 @@ export interface CredentialRequest {
   /** The destination the secret would be sent to; absent to ask whether the session may hold it at all. */
   readonly host?: string;
   readonly port?: number;
+  /**
+   * The MCP catalog server the gateway sends it to: a remote server's entry binds the credential it
+   * names to the server's own URL (Engine.catalogBinding). Only the gateway asks with it; a request
+   * from the sandbox's egress proxy never does, so the entry widens nothing there.
+   */
+  readonly server?: string;
 }
 
 export type Request = NetworkRequest | FilesystemRequest | McpRequest | ExecRequest | CredentialRequest;
@@ -224,11 +230,14 @@ export function parseRequest(raw: unknown): { request: Request } | { error: stri
     case 'credential': {
       const secret = typeof short === 'string' ? short : input.secret;
       if (typeof secret !== 'string') return fail('a credential request names the secret');
-      if (input.host === undefined) return { request: { surface, secret } };
+      if (input.server !== undefined && typeof input.server !== 'string')
+        return fail('server must be a string (the id of an MCP catalog server)');
+      const server = typeof input.server === 'string' ? { server: input.server } : {};
+      if (input.host === undefined) return { request: { surface, secret, ...server } };
       if (typeof input.host !== 'string') return fail('host must be a string');
       const hp = splitHostPort(input.host, typeof input.port === 'number' ? input.port : 443);
       if ('error' in hp) return hp;
-      return { request: { surface, secret, host: hp.host, port: hp.port } };
+      return { request: { surface, secret, host: hp.host, port: hp.port, ...server } };
     }
     default:
       return fail(`"${surface}" is not a surface; use network, filesystem, mcp, exec or credential`);

@@ -387,3 +387,63 @@ describe('credentials: modes', () => {
     assert.equal(d.mode, 'audit');
   });
 });
+
+describe("credentials: a remote MCP server's catalog entry binds its credential to its URL", () => {
+  const engine = engineFrom(`
+    credentials:
+      allow:
+        - { id: remote-token, secret: remote-secret, env: REMOTE_TOKEN }
+        - { id: frozen-token, secret: frozen-secret, env: FROZEN_TOKEN }
+      deny:
+        - { id: frozen, secrets: [frozen-secret] }
+    mcp:
+      servers:
+        - { id: remote, url: "https://mcp.example.com/mcp", credential: remote-token }
+        - { id: other-port, url: "https://mcp.example.com:8443/mcp", credential: remote-token }
+        - { id: frozen, url: "https://frozen.example.com/mcp", credential: frozen-token }
+  `);
+  runCases(engine, [
+    {
+      name: 'the gateway asking for the server it names: allowed by the binding the entry names',
+      request: { credential: 'remote-secret', host: 'mcp.example.com', server: 'remote' },
+      decision: 'allow',
+      rules: ['remote-token'],
+      code: 'rule',
+    },
+    {
+      name: "the entry's port is part of its URL: another port is no use of it",
+      request: { credential: 'remote-secret', host: 'mcp.example.com', port: 8443, server: 'remote' },
+      ...none,
+    },
+    {
+      name: 'a request that names no server (the egress proxy: the sandbox sending it itself) is not widened',
+      request: { credential: 'remote-secret', host: 'mcp.example.com' },
+      ...none,
+    },
+    {
+      name: "a request naming the server toward another host is not the entry's URL",
+      request: { credential: 'remote-secret', host: 'evil.example', server: 'remote' },
+      ...none,
+    },
+    {
+      name: 'a deny rule over the secret wins over the entry',
+      request: { credential: 'frozen-secret', host: 'frozen.example.com', server: 'frozen' },
+      decision: 'deny',
+      rules: ['frozen'],
+      code: 'rule',
+    },
+  ]);
+  test('the decision says where the allow came from, as a note', () => {
+    const d = decideShort(engine, { credential: 'remote-secret', host: 'mcp.example.com', server: 'remote' });
+    assert.deepEqual(d.notes, ['the catalog entry of the MCP server remote binds it to its URL']);
+  });
+  test('a server entry of another port binds the same credential to its own URL only', () => {
+    const d = decideShort(engine, {
+      credential: 'remote-secret',
+      host: 'mcp.example.com',
+      port: 8443,
+      server: 'other-port',
+    });
+    assert.equal(d.decision, 'allow');
+  });
+});

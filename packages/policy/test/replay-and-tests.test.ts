@@ -140,7 +140,7 @@ describe('explain', () => {
     assert.match(text, /^ALLOW {2}network connect api\.github\.com:443/);
     assert.match(
       text,
-      /normalised: API\.GitHub\.com\. → api\.github\.com \(lowercased, trailing-dot-stripped\)/,
+      /note: API\.GitHub\.com\. → api\.github\.com \(lowercased, trailing-dot-stripped\)/,
     );
     assert.match(text, /org {7}base {2}\(revision 0, enforce\)/);
     assert.match(text, /group {5}eng/);

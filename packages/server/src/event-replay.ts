@@ -62,8 +62,12 @@ export function recordedDecisionOf(
   if (!request || !decision) return { error: 'the event records no policy decision' };
   if (event.decision_code === 'invalid-request' || event.decision_code === 'unauthenticated')
     return { error: `the event is a refusal made before any rule was consulted (${event.decision_code})` };
-  const parsed = requestOf(request.surface, request.action, request.resource);
-  if (typeof parsed === 'string') return { error: parsed };
+  const read = requestOf(request.surface, request.action, request.resource);
+  if (typeof read === 'string') return { error: read };
+  // The MCP gateway's use of a remote server's credential names that server: its catalog entry
+  // binds the credential to the server's URL, which the engine honours only for such a request.
+  const server = event.outcome?.mcp_server;
+  const parsed = request.surface === 'credential' && typeof server === 'string' ? { ...read, server } : read;
   const user = event.user;
   const groups =
     user?.groups ??

@@ -56,6 +56,13 @@ it('reads every surface back from its canonical resource', () => {
       { surface: 'credential', secret: 'github-token', host: 'api.github.com:443' },
     ],
     [event('credential', 'use', 'github-token'), { surface: 'credential', secret: 'github-token' }],
+    [
+      // The MCP gateway's use of a remote server's credential: the request names the server.
+      event('credential', 'use', 'remote-secret → mcp.example.com:443', {
+        outcome: { credential: 'remote-token', mcp_server: 'remote' },
+      }),
+      { surface: 'credential', secret: 'remote-secret', host: 'mcp.example.com:443', server: 'remote' },
+    ],
   ];
   for (const [e, request] of cases) {
     const r = recordedDecisionOf(e, noGroups);
