@@ -58,6 +58,7 @@ export const DEFAULT_DEVICE_SETTINGS: DeviceSettings = {
   pollIntervalS: 5,
   codeLifetimeMs: 10 * 60_000,
   longPollMaxMs: 55_000,
+  maxWaitingLogins: 10_000,
 };
 
 export interface RunningServer {

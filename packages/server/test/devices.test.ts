@@ -455,3 +455,45 @@ eachServer(
   },
   { devices: { pollIntervalS: 1 } },
 );
+
+eachServer(
+  'device logins waiting at once',
+  (harness) => {
+    it('a login start past maxWaitingLogins is refused with 429 and Retry-After until one is approved or expires', async () => {
+      const h = harness();
+      const org = await seedOrg(h);
+      const codes = [await startLogin(h, 'one'), await startLogin(h, 'two'), await startLogin(h, 'three')];
+      const refused = await postForm(h.server.url, '/api/v1/oauth/device_authorization', {
+        client_id: 'perimeter-cli',
+        device_name: 'four',
+      });
+      assert.equal(refused.status, 429);
+      assert.equal(refused.body.error, 'slow_down');
+      assert.match(
+        refused.body.error_description ?? '',
+        /^3 device logins are already waiting for approval; try again/,
+      );
+      assert.equal(refused.headers.get('retry-after'), '60');
+
+      // An approved login no longer waits: its place is free.
+      const invitation = await invite(h, org.users.alice);
+      const approved = await verification(h, {
+        userCode: codes[0]?.user_code,
+        invitation,
+        decision: 'approve',
+      });
+      assert.equal(approved.status, 200, JSON.stringify(approved.body));
+      await startLogin(h, 'four');
+      const again = await postForm(h.server.url, '/api/v1/oauth/device_authorization', {
+        client_id: 'perimeter-cli',
+        device_name: 'five',
+      });
+      assert.equal(again.status, 429);
+
+      // Expired logins no longer wait either.
+      h.clock.advance(10 * 60_000 + 1);
+      await startLogin(h, 'six');
+    });
+  },
+  { devices: { pollIntervalS: 1, maxWaitingLogins: 3 } },
+);

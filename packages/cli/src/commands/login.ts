@@ -88,7 +88,9 @@ export async function runLogin(argv: readonly string[], ui: Ui): Promise<number>
   if (start.status !== 200)
     throw new UserError(
       `the server refused to start a login (${errorMessage(start)})`,
-      `check that ${server} is a Perimeter server`,
+      start.status === 429
+        ? 'too many logins are waiting for approval on that server: try again in a minute, or ask its admin'
+        : `check that ${server} is a Perimeter server`,
       1,
     );
   const code = parseJson<DeviceCode>(start.text, 'answer');

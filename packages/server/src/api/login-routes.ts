@@ -22,6 +22,7 @@ import {
   normaliseUserCode,
   recordPoll,
   useInvitation,
+  waitingLogins,
 } from '../store/devices.js';
 import { getUser } from '../store/directory.js';
 import { recordAdminAction } from '../store/events.js';
@@ -265,9 +266,17 @@ export const loginRoutes = [
     errorStyle: 'oauth',
     body: DeviceAuthorizationRequest,
     response: DeviceAuthorizationResponse,
+    errors: [429],
     handle: ({ body, app }) =>
       app.db.transaction(async (tx) => {
         const now = app.now();
+        const limit = app.devices.maxWaitingLogins;
+        if ((await waitingLogins(tx, now, limit)) >= limit)
+          throw new OAuthError(
+            429,
+            'slow_down',
+            `${limit} device logins are already waiting for approval; try again once some are approved or expire (within ${Math.ceil(app.devices.codeLifetimeMs / 60_000)} minutes)`,
+          );
         const { deviceCode, userCode } = await createAuthorization(
           tx,
           {

@@ -368,6 +368,13 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'event-time-index-with-filters',
     statements: { sqlite: EVENT_INDEX_WITH_FILTERS, postgres: [] },
   },
+  {
+    // Every device login start counts the logins still waiting (DeviceSettings.maxWaitingLogins):
+    // read from this index, never by scanning the day of expired ones kept beside them.
+    version: 5,
+    name: 'waiting-device-logins',
+    statements: [`CREATE INDEX device_authorizations_waiting ON device_authorizations (status, expires_at)`],
+  },
 ];
 
 export class MigrationError extends Error {

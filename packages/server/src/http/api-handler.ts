@@ -247,6 +247,8 @@ export function createApiHandler(app: App, routes: readonly Route[], options: Ap
         const headers: Record<string, string> = { 'x-request-id': requestId, ...closing() };
         if (apiError.status === 401) headers['www-authenticate'] = 'Bearer';
         if (apiError.status === 503) headers['retry-after'] = String(retryAfterS());
+        // Too many device logins waiting (the only 429): a minute lets some be approved or expire.
+        if (apiError.status === 429) headers['retry-after'] = '60';
         if (apiError.status === 405) {
           const allowed = (apiError.details as { allowed?: string[] } | undefined)?.allowed ?? [];
           headers.allow = allowed.join(', ');

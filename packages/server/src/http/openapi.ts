@@ -17,6 +17,7 @@ const ERROR_TEXT: Readonly<Record<number, string>> = {
   413: 'The body is larger than the limit (1 MiB of policy text; a device upload, 4 MiB sent and 32 MiB inflated).',
   415: 'The body is not of the media type the endpoint takes (JSON unless it says otherwise).',
   422: 'A policy revision is invalid, or its tests fail.',
+  429: 'Too many device logins are waiting for approval (DeviceSettings.maxWaitingLogins): try again after the seconds the Retry-After header gives.',
   500: 'The server failed; the error names a request id to look up in its log.',
   503: 'The server is overloaded (its database connections are all busy, or the database is unreachable): try again after the seconds the Retry-After header gives.',
 };

@@ -52,6 +52,13 @@ export interface DeviceSettings {
   readonly codeLifetimeMs: number;
   /** The longest a bundle request waits for a change before answering 304. */
   readonly longPollMaxMs: number;
+  /**
+   * How many device logins may wait for approval at once, over the whole server: anyone who can
+   * reach it may start one (no credential yet), so this bounds what they can store. A start past
+   * it is answered 429 until some are approved or expire. Per-client limits belong to the reverse
+   * proxy in front, which knows the clients' addresses.
+   */
+  readonly maxWaitingLogins: number;
 }
 
 /** What every handler can use. */

@@ -207,6 +207,16 @@ export async function createAuthorization(
   }
 }
 
+/** How many logins wait for approval now (pending, unexpired), counted up to `limit`. */
+export async function waitingLogins(q: Queryable, now: number, limit: number): Promise<number> {
+  const row = await q.get<{ n: number | string }>(
+    `SELECT COUNT(*) AS n FROM (SELECT 1 FROM device_authorizations
+       WHERE status = 'pending' AND expires_at > ? LIMIT ?) waiting`,
+    [now, limit],
+  );
+  return Number(row?.n ?? 0);
+}
+
 export async function authorizationByUserCode(
   q: Queryable,
   userCode: string,
