@@ -138,10 +138,7 @@ describe('explain', () => {
     const e = createEngine(policies(ORG, GROUP), { subject: { groups: ['eng'] }, context: CONTEXT });
     const text = formatExplanation(explain(e, { surface: 'network', host: 'API.GitHub.com.', port: 443 }));
     assert.match(text, /^ALLOW {2}network connect api\.github\.com:443/);
-    assert.match(
-      text,
-      /note: API\.GitHub\.com\. → api\.github\.com \(lowercased, trailing-dot-stripped\)/,
-    );
+    assert.match(text, /note: API\.GitHub\.com\. → api\.github\.com \(lowercased, trailing-dot-stripped\)/);
     assert.match(text, /org {7}base {2}\(revision 0, enforce\)/);
     assert.match(text, /group {5}eng/);
     assert.match(text, /→ allow eng\/gh/);
