@@ -1,12 +1,14 @@
 // The timed loops of the MCP benchmark, all at concurrency 1 (one request in flight), each bounded
 // by a count and by a deadline: tools/call of echo, tools/list, and a gateway's cold start until
-// its first tools/list answers. Latency is the driver's wall time around one awaited SDK call.
+// its first tools/list answers (and direct clients' cold start, its reference). Latency is the
+// driver's wall time around one awaited SDK call.
 
 import { cpuUsage } from 'node:process';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { processCpuUs } from './procs.mjs';
-import { buildGateway, MESSAGE } from './setup.mjs';
+import { buildGateway, MESSAGE, UPSTREAM_ARGV } from './setup.mjs';
 
 const cpuUs = (u) => u.user + u.system;
 
@@ -102,4 +104,37 @@ export async function coldStart({ servers, dir, pinFile }) {
       await built.close();
     },
   };
+}
+
+/**
+ * `servers` direct SDK clients, each spawning its own server-everything (unsandboxed), all at once
+ * as a gateway starts its upstreams, until every one has initialised and listed: the reference for
+ * cold starts. The SDK gives each server its default environment (no NODE_EXTRA_CA_CERTS). Returns
+ * the time from the first spawn until the last list came back, the tools listed in all, and
+ * close(); on failure the clients are closed and the error thrown.
+ */
+export async function directStart(servers, timeoutMs) {
+  const clients = [];
+  const closeAll = () => Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+  const t0 = performance.now();
+  try {
+    const counts = await Promise.all(
+      Array.from({ length: servers }, async () => {
+        const client = new Client({ name: 'perimeter-mcp-bench', version: '1.0.0' });
+        clients.push(client);
+        const transport = new StdioClientTransport({
+          command: UPSTREAM_ARGV[0],
+          args: UPSTREAM_ARGV.slice(1),
+          stderr: 'pipe',
+        });
+        await client.connect(transport, { timeout: timeoutMs });
+        const { tools } = await client.listTools(undefined, { timeout: timeoutMs });
+        return tools.length;
+      }),
+    );
+    return { totalMs: performance.now() - t0, tools: counts.reduce((a, b) => a + b, 0), close: closeAll };
+  } catch (e) {
+    await closeAll();
+    throw e;
+  }
 }

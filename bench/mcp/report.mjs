@@ -238,6 +238,80 @@ const LIST_UPSTREAMS = {
     ]),
 };
 
+const SANDBOXED = {
+  header: [
+    'Configuration',
+    'tools',
+    'median ms',
+    'p99/max ms',
+    'min ms',
+    'added over direct (median) ms',
+    'process start ms',
+    'upstreams ready ms',
+    'first list ms',
+    'starts',
+  ],
+  aligns: ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+  rows: (sandboxed) =>
+    sandboxed.rows
+      .filter((r) => !r.error)
+      .map((r) => {
+        const whole = (x) => (x === null || x === undefined ? '—' : x.toFixed(0));
+        return [
+          r.label,
+          int(r.tools),
+          whole(r.p50),
+          whole(r.p99),
+          whole(r.min),
+          r.kind === 'direct' ? 'reference' : r.addedP50 === undefined ? '—' : `+${whole(r.addedP50)}`,
+          whole(r.phases?.processMs),
+          whole(r.phases?.upstreamsMs),
+          whole(r.phases?.listMs),
+          `${int(r.n)}${r.errors?.length ? ` (${r.errors.length} failed)` : ''}`,
+        ];
+      }),
+};
+
+/**
+ * What one more upstream costs (medians): half the difference between the 1- and 3-upstream rows
+ * of the same kind, for each kind measured with both.
+ */
+export function perExtraUpstream(sandboxed) {
+  const out = {};
+  for (const kind of ['direct', 'firstUse', 'restart']) {
+    const one = sandboxed.rows.find((r) => r.kind === kind && r.upstreams === 1 && r.n);
+    const three = sandboxed.rows.find((r) => r.kind === kind && r.upstreams === 3 && r.n);
+    if (one && three) out[kind] = round((three.p50 - one.p50) / 2, 0);
+  }
+  return out;
+}
+
+function sandboxedText(report) {
+  const c = report.config;
+  const sb = report.sandboxedCold;
+  const extra = perExtraUpstream(sb);
+  const failed = sb.rows.filter((r) => r.error);
+  const per = [
+    extra.firstUse !== undefined ? `${extra.firstUse} ms at first use` : null,
+    extra.restart !== undefined ? `${extra.restart} ms at a restart` : null,
+  ].filter(Boolean);
+  return [
+    '### Cold start of `perimeter mcp` with sandboxed upstreams',
+    '',
+    `The real CLI as an agent starts it: the SDK's \`Client\` with \`StdioClientTransport\` spawns \`node packages/cli/bin/perimeter.js mcp --policy FILE --audit FILE --workspace DIR\` (the policy above, its catalog entries with \`sandbox: { read: [${sb.sandboxRead.map((p) => `"${p}"`).join(', ')}] }\` so that server-everything and its dependencies are readable; the workspace is ${sb.workspace}), timed from the spawn to the first \`tools/list\` answered. The gateway starts every copy of server-everything at once, each in a sandbox of its own (bubblewrap with every namespace, the mount plan and seccomp, an egress proxy of its own), and serves once all are ready. First use: a new \`XDG_STATE_HOME\` for every start (empty pin store, no server home yet); restart: one \`XDG_STATE_HOME\` kept, the pins on record. Reference: direct SDK clients spawning as many server-everything unsandboxed, all at once, until each has listed. ${sb.rounds} round${sb.rounds === 1 ? '' : 's'} (at most ${c.sandboxedRounds}, and ${c.sandboxedMs / 1000} s), the configurations in rotating order within each round, after one untimed start of each (which also fills the restart rows' pin store); load average (1 min, which still counts this bench's own starts before them) ${sb.load[0]} before and ${sb.load[1]} after. The CLI runs without NODE_EXTRA_CA_CERTS, and its servers get only the sandbox's allowlist of the environment. Below 100 starts the p99 is the slowest start. The phases, medians from the CLI's audit events (millisecond timestamps): process start = spawn to \`session.start\` (Node, the CLI, the gateway's modules, the policy, the pin store and the spool); upstreams ready = \`session.start\` to the last \`mcp.server.ready\` (sandboxes built, servers started and initialised); first list = the rest (the client's initialize and the first \`tools/list\`, pinning included).`,
+    '',
+    mdTable(SANDBOXED.header, SANDBOXED.rows(sb), SANDBOXED.aligns),
+    '',
+    ...(failed.length ? [...failed.map((r) => `- ${r.label}: not measured, ${r.error}.`), ''] : []),
+    ...(per.length && extra.direct !== undefined
+      ? [
+          `Each upstream beyond the first (half the difference between the 3- and 1-upstream medians): ${per.join(', ')} through \`perimeter mcp\`, against ${extra.direct} ms for direct clients.`,
+          '',
+        ]
+      : []),
+  ];
+}
+
 const TARGETS = {
   header: ['Target', 'Measured', 'Result'],
   aligns: ['l', 'l', 'l'],
@@ -271,6 +345,14 @@ export function consoleReport(report) {
     'tools/list through Perimeter (in-process), by number of upstreams',
     textTable(LIST_UPSTREAMS.header, LIST_UPSTREAMS.rows(report.listUpstreams), LIST_UPSTREAMS.aligns),
     '',
+    ...(report.sandboxedCold
+      ? [
+          'Cold start of perimeter mcp (sandboxed upstreams) against direct clients, spawn to first tools/list',
+          textTable(SANDBOXED.header, SANDBOXED.rows(report.sandboxedCold), SANDBOXED.aligns),
+          `per extra upstream (ms, median): ${JSON.stringify(perExtraUpstream(report.sandboxedCold))}`,
+          '',
+        ]
+      : []),
     'Targets',
     textTable(TARGETS.header, TARGETS.rows(report.targets, false), TARGETS.aligns),
   ];
@@ -296,7 +378,7 @@ export function markdownSection(report) {
     '',
     ...report.setup.map((s) => `- ${s}`),
     '',
-    `The gateway's policy (bench/mcp/setup.mjs): \`pinning: tofu\`, \`secrets: block\`, echo allowed by a rule with an argument predicate (\`args: { message: { prefix: "${report.prefix}" } }\`), server-everything's other tools allowed by name, and a deny rule on destructive annotations. So every measured call goes through the tool index, the policy decision on the arguments, the secret scan of the arguments and of the result, and two audit records (\`mcp.call\`, \`mcp.result\`) appended to a hash-chained audit spool (\`Spool\` from @perimeter/audit with \`flushDelayMs: 20\`, as \`perimeter mcp\` opens it: each record written at once, fsync in group commits). Unlike \`perimeter mcp\`, which starts each stdio server in a sandbox of its own (bubblewrap and an egress proxy), the bench's gateway spawns server-everything directly, unsandboxed: the rows measure the gateway, and the cold starts below leave out the sandbox's own start-up.`,
+    `The gateway's policy (bench/mcp/setup.mjs): \`pinning: tofu\`, \`secrets: block\`, echo allowed by a rule with an argument predicate (\`args: { message: { prefix: "${report.prefix}" } }\`), server-everything's other tools allowed by name, and a deny rule on destructive annotations. So every measured call goes through the tool index, the policy decision on the arguments, the secret scan of the arguments and of the result, and two audit records (\`mcp.call\`, \`mcp.result\`) appended to a hash-chained audit spool (\`Spool\` from @perimeter/audit with \`flushDelayMs: 20\`, as \`perimeter mcp\` opens it: each record written at once, fsync in group commits). Unlike \`perimeter mcp\`, which starts each stdio server in a sandbox of its own (bubblewrap and an egress proxy), the bench's gateway spawns server-everything directly, unsandboxed: the rows measure the gateway, and its cold starts leave out the sandbox's own start-up${report.sandboxedCold ? ', which the last table measures with the real CLI' : ''}.`,
     '',
     '### tools/call, warm',
     '',
@@ -322,6 +404,7 @@ export function markdownSection(report) {
     '',
     mdTable(LIST_UPSTREAMS.header, LIST_UPSTREAMS.rows(report.listUpstreams), LIST_UPSTREAMS.aligns),
     '',
+    ...(report.sandboxedCold ? sandboxedText(report) : []),
     '### Targets',
     '',
     'From the issue: warm added latency p50 under 0.5 ms and p99 under 2 ms, and faster than both peers (lower p50 and more calls/s over the same transport). The in-process rows isolate the gateway; the HTTP rows also carry the cost of Streamable HTTP itself, which every HTTP gateway pays (compare them with the peers). Marginal: within 10 % of the limit, or within 5 % of the peer; on this machine such a verdict can flip between runs (p99 especially moves with the load).',

@@ -4,9 +4,11 @@
 // 20). Unlike `perimeter mcp`, which starts each stdio server in a sandbox of its own (bubblewrap,
 // an egress proxy), the upstreams here are spawned directly, unsandboxed: the bench measures the
 // gateway, not the sandbox. Used by the driver (in-process gateway) and by gateway-child.mjs (the
-// gateway over HTTP in a process of its own), so both run the same code on the same policy.
+// gateway over HTTP in a process of its own), so both run the same code on the same policy; the
+// sandboxed cold starts (sandboxed.mjs) give the real CLI the same policy, its catalog entries
+// with a sandbox read grant.
 
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Spool, lifecycleRecord, uuid7 } from '@perimeter/audit';
@@ -21,6 +23,14 @@ export const EVERYTHING = join(
   'dist/index.js',
 );
 export const UPSTREAM_ARGV = [process.execPath, EVERYTHING, 'stdio'];
+/**
+ * The node_modules directory server-everything and its dependencies are installed in (real path:
+ * a sandbox mounts a grant at its own path and never follows a symlink into one). A sandboxed
+ * server-everything needs it readable; Node itself is under /usr, which every sandbox shows.
+ */
+export const EVERYTHING_MODULES = realpathSync(
+  join(dirname(require.resolve('@modelcontextprotocol/server-everything/package.json')), '../..'),
+);
 
 /** The argument every measured call sends; the policy allows echo only with this prefix. */
 export const MESSAGE = 'bench: hello from the MCP benchmark';
@@ -47,8 +57,14 @@ const OTHER_TOOLS = [
 export const serverIds = (n) =>
   Array.from({ length: n }, (_, i) => (i === 0 ? 'everything' : `everything-${i + 1}`));
 
-export function benchPolicy(servers) {
+/**
+ * The bench policy with `servers` copies of server-everything. `sandboxRead` (paths) becomes each
+ * catalog entry's `sandbox: { read }`, for `perimeter mcp`, which starts every stdio server in a
+ * sandbox; the in-process gateway spawns them directly and ignores it.
+ */
+export function benchPolicy(servers, { sandboxRead } = {}) {
   const q = JSON.stringify;
+  const sandbox = sandboxRead ? `, sandbox: { read: [${sandboxRead.map((p) => q(p)).join(', ')}] }` : '';
   return `apiVersion: perimeter/v1
 kind: Policy
 metadata: { name: mcp-bench, layer: org }
@@ -57,7 +73,7 @@ mcp:
   secrets: block
   servers:
 ${serverIds(servers)
-  .map((id) => `    - { id: ${id}, command: [${UPSTREAM_ARGV.map((a) => q(a)).join(', ')}] }`)
+  .map((id) => `    - { id: ${id}, command: [${UPSTREAM_ARGV.map((a) => q(a)).join(', ')}]${sandbox} }`)
   .join('\n')}
   allow:
     - id: echo-bench-prefix
