@@ -843,6 +843,27 @@ void describe('perimeter mcp --listen (Streamable HTTP)', { timeout: 10 * TIMEOU
 
 // -- pins --------------------------------------------------------------------------------------------
 
+/** The pin store `perimeter mcp` keeps in the test's state directory. */
+function pinStoreOf(p: Place): PinStore {
+  return new PinStore(join(p.state, 'perimeter/mcp-pins.json'));
+}
+
+/**
+ * A `perimeter mcp` session that lists resources and is shown none (every one is held), then its
+ * audit spool (`name` in the test's directory), after `perimeter audit verify` accepted it.
+ */
+async function resourcesAllHeld(p: Place, policy: string, name: string): Promise<string> {
+  const audit = join(p.dir, name);
+  const s = await stdioSession(p, policy, audit);
+  try {
+    assert.deepEqual((await s.client.listResources(undefined, { timeout: TIMEOUT })).resources, []);
+  } finally {
+    await s.close();
+  }
+  verifiedEvents(audit);
+  return readFileSync(audit, 'utf8');
+}
+
 /** A held tool with nothing secret in it, beside the resource that has one. */
 const otherTool = {
   definition: { name: 'other', description: 'Another tool.' },
@@ -1034,7 +1055,7 @@ void describe('perimeter mcp pins', { timeout: 10 * TIMEOUT }, () => {
       const definition = { uri, name: 'data', description: `Read with ${GITHUB_TOKEN}.` };
       const key = pinKey('resources', definition);
       const hash = definitionHash(definition, 'resources');
-      const store = new PinStore(join(p.state, 'perimeter/mcp-pins.json'));
+      const store = pinStoreOf(p);
       store.apply([
         {
           op: 'hold',
@@ -1123,15 +1144,7 @@ void describe('perimeter mcp pins', { timeout: 10 * TIMEOUT }, () => {
     async (t) => {
       const p = place(t);
       const policy = mcpPolicy(p, MALICIOUS_APPROVED_BY_HAND);
-      const audit = join(p.dir, 'held.jsonl');
-      const s = await stdioSession(p, policy, audit);
-      try {
-        assert.deepEqual((await s.client.listResources(undefined, { timeout: TIMEOUT })).resources, []);
-      } finally {
-        await s.close();
-      }
-      verifiedEvents(audit);
-      const spool = readFileSync(audit, 'utf8');
+      const spool = await resourcesAllHeld(p, policy, 'held.jsonl');
       assert.ok(!spool.includes(LEAKED), 'the audit holds no secret');
       const held = spool
         .trim()
@@ -1162,7 +1175,7 @@ void describe('perimeter mcp pins', { timeout: 10 * TIMEOUT }, () => {
         approve.stdout,
         /^approved malicious\/resource:https:\/\/status\.example\/feed\?private_token=\[REDACTED:/,
       );
-      const store = new PinStore(join(p.state, 'perimeter/mcp-pins.json'));
+      const store = pinStoreOf(p);
       assert.equal(
         store.view().approved.malicious?.['resource:https://status.example/feed?private_token=' + LEAKED]
           ?.hash,
@@ -1184,16 +1197,9 @@ void describe('perimeter mcp pins', { timeout: 10 * TIMEOUT }, () => {
         servers: [`{ id: malicious, command: [${NODE}, ${JSON.stringify(MALICIOUS)}], credential: feed }`],
         credentials: ['{ id: feed, secret: feed-key, env: FEED_KEY }'],
       });
-      const audit = join(p.dir, 'bound.jsonl');
-      const s = await stdioSession(p, policy, audit);
-      try {
-        assert.deepEqual((await s.client.listResources(undefined, { timeout: TIMEOUT })).resources, []);
-      } finally {
-        await s.close();
-      }
-      verifiedEvents(audit);
-      assert.ok(!readFileSync(audit, 'utf8').includes(feedKey), 'the audit holds no secret');
-      const store = new PinStore(join(p.state, 'perimeter/mcp-pins.json'));
+      const spool = await resourcesAllHeld(p, policy, 'bound.jsonl');
+      assert.ok(!spool.includes(feedKey), 'the audit holds no secret');
+      const store = pinStoreOf(p);
       const key = `resource:feed://reports?key=${feedKey}`;
       const held = store.view().pending.malicious?.[key];
       assert.ok(held, 'the feed is held under its real key');

@@ -1051,9 +1051,8 @@ export class Gateway {
         'mcp.drift',
       );
     if (this.options.engine.mcpPinning() === 'tofu') {
-      const label = this.redactedText(key);
       changes.push(
-        { op: 'trust', server, key, hash, ...(label !== key ? { label } : {}) },
+        { op: 'trust', server, key, hash, ...this.pinLabel(key) },
         { op: 'remember', server, key, known: { hash, definition: record } },
       );
       alerts.push(
@@ -1103,7 +1102,7 @@ export class Gateway {
       previous !== undefined && known?.hash !== previous
         ? ['differs from the pinned hash (the pinned definition itself is not on record here)']
         : definitionDiff(known?.definition, definition, kind).map((line) => this.redactedText(line));
-    const shownKey = this.redactedText(key);
+    const shown = this.pinLabel(key);
     h.changes.push({
       op: 'hold',
       server,
@@ -1115,7 +1114,7 @@ export class Gateway {
         ...(previous !== undefined ? { previous } : {}),
         reason,
         diff,
-        ...(shownKey !== key ? { label: shownKey } : {}),
+        ...shown,
       },
     });
     const label = this.auditedLabel(kind, h.definition);
@@ -1124,7 +1123,7 @@ export class Gateway {
         type,
         this.options.context,
         type === 'mcp.drift' || type === 'mcp.quarantine' ? 'high' : 'low',
-        `${server}/${label}: ${reason}; hidden until approved (${approveCommand(server, key, hash, () => shownKey)})`,
+        `${server}/${label}: ${reason}; hidden until approved (${approveCommand(server, key, hash, () => shown.label ?? key)})`,
         {
           server,
           [SINGULAR[kind]]: label,
@@ -1283,6 +1282,12 @@ export class Gateway {
 
   private redactedText(text: string): string {
     return this.scan(text).redacted as string;
+  }
+
+  /** A pin key's label for `pins list` (PinStore's shownKey), where this scan (which knows the bound values) changes the key. */
+  private pinLabel(key: string): { readonly label?: string } {
+    const label = this.redactedText(key);
+    return label !== key ? { label } : {};
   }
 
   /** A definition's name, URI or URI template for an audit event: a URI may hold a password (`postgres://app:…@db/…`). */
