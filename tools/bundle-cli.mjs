@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -28,10 +28,10 @@ const cache = join(root, 'packages/cli/dist/src/main.bundle.cache');
  */
 const LAZY_PACKAGES = ['zod', 'yaml', 'tldts'];
 const lazyFile = (name) => `main.lazy-${name}.cjs`;
-const lazyPackages = {
+const lazyPackages = (names) => ({
   name: 'lazy-packages',
   setup(build) {
-    const filter = new RegExp(`^(${LAZY_PACKAGES.join('|')})$`);
+    const filter = new RegExp(`^(${names.join('|')})$`);
     build.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'lazy' }));
     build.onResolve({ filter: /^\.\/main\.lazy-[a-z]+\.cjs$/ }, (args) => ({
       path: args.path,
@@ -58,7 +58,18 @@ const lazyPackages = {
       };
     });
   },
-};
+});
+
+/**
+ * The MCP commands (packages/cli/src/lazy-mcp.ts) are a bundle of their own, main.lazy-mcp.cjs,
+ * loaded by bin/perimeter.js through its own code cache when a command needs them: as ES modules
+ * they took ~0.5 s to resolve and compile. They share yaml and tldts with the main bundle, but
+ * bundle their own zod: the MCP SDK imports zod/v4, zod/v4-mini and zod/v3 beside zod, and each
+ * must be the one instance of zod inside the bundle. Like the unbundled modules before, this
+ * bundle has its own copy of the packages both use (policy, audit, sandbox): nothing it exports
+ * is checked with instanceof against the main bundle's classes.
+ */
+const MCP_ENTRY = join(root, 'packages/cli/dist/src/commands/mcp.js');
 
 let esbuild;
 try {
@@ -84,7 +95,15 @@ if (existsSync(entry)) {
     outfile,
     define: { 'import.meta.url': '__perimeterModuleUrl' },
     banner: { js: "const __perimeterModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
-    plugins: [lazyPackages],
+    plugins: [lazyPackages(LAZY_PACKAGES)],
+  });
+  await esbuild.build({
+    ...common,
+    entryPoints: [MCP_ENTRY],
+    outfile: join(dirname(outfile), lazyFile('mcp')),
+    define: { 'import.meta.url': '__perimeterModuleUrl' },
+    banner: { js: "const __perimeterModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
+    plugins: [lazyPackages(['yaml', 'tldts'])],
   });
   for (const name of LAZY_PACKAGES) {
     await esbuild.build({
@@ -93,31 +112,36 @@ if (existsSync(entry)) {
       outfile: join(dirname(outfile), lazyFile(name)),
     });
   }
-  // The shim reads the bundle as Latin-1 (a third of the time UTF-8 decoding takes), which is the
-  // same text only while every byte is ASCII: esbuild escapes strings, but not every regex.
-  const bytes = readFileSync(outfile);
-  const wide = bytes.findIndex((b) => b > 0x7f);
-  if (wide >= 0) {
-    console.error(
-      `bundle-cli: the bundle holds a byte that is not ASCII (…${bytes.subarray(Math.max(0, wide - 60), wide + 20).toString('utf8')}…); write that character as a \\u escape`,
-    );
-    process.exit(1);
+  const mcpBundle = join(dirname(outfile), lazyFile('mcp'));
+  for (const file of [outfile, mcpBundle]) {
+    // The shim reads a bundle as Latin-1 (a third of the time UTF-8 decoding takes), which is the
+    // same text only while every byte is ASCII: esbuild escapes strings, but not every regex.
+    const bytes = readFileSync(file);
+    const wide = bytes.findIndex((b) => b > 0x7f);
+    if (wide >= 0) {
+      console.error(
+        `bundle-cli: ${basename(file)} holds a byte that is not ASCII (…${bytes.subarray(Math.max(0, wide - 60), wide + 20).toString('utf8')}…); write that character as a \\u escape`,
+      );
+      process.exit(1);
+    }
+    // The shim runs a bundle through node:vm with Node's own loader for import(), which resolves a
+    // built-in module but nothing relative to the bundle: load those with createRequire instead
+    // (see packages/cli/src/lazy-mcp.ts).
+    const dynamic = /[^\w$.]import\((?!"node:[a-z_/]+"\))/.exec(bytes.toString('latin1'));
+    if (dynamic) {
+      console.error(
+        `bundle-cli: ${basename(file)} holds a dynamic import() of something other than a built-in module (…${dynamic.input.slice(Math.max(0, dynamic.index - 60), dynamic.index + 40)}…); load that module with createRequire instead`,
+      );
+      process.exit(1);
+    }
   }
-  // The shim runs the bundle through node:vm, which gives a dynamic import() no loader: it would
-  // throw at run time ("A dynamic import callback was not specified"), only where the bundle is
-  // used. Load lazily with createRequire instead (see packages/cli/src/lazy-mcp.ts).
-  const dynamic = /[^\w$.]import\(/.exec(bytes.toString('latin1'));
-  if (dynamic) {
-    console.error(
-      `bundle-cli: the bundle holds a dynamic import() (…${dynamic.input.slice(Math.max(0, dynamic.index - 60), dynamic.index + 40)}…); load that module with createRequire instead`,
-    );
-    process.exit(1);
-  }
-  // The code cache is made by running a representative command once (the shim writes it): a
-  // sandboxed `true` where this machine can run one (twice: the second run takes the policy from
-  // the checked-policy cache, as every later session does), else a policy test. Its state goes to
-  // a scratch directory, never the user's.
+  // The code caches are made by running a representative command once (the shim writes them): for
+  // the main bundle a sandboxed `true` where this machine can run one (twice: the second run takes
+  // the policy from the checked-policy cache, as every later session does), else a policy test;
+  // for the MCP bundle, `perimeter mcp pins list`. Their state goes to a scratch directory, never
+  // the user's.
   rmSync(cache, { force: true });
+  rmSync(mcpBundle.replace(/\.cjs$/, '.cache'), { force: true });
   const scratch = mkdtempSync(join(tmpdir(), 'perimeter-build-'));
   const run = (args, writeCache) =>
     spawnSync(process.execPath, [join(root, 'packages/cli/bin/perimeter.js'), ...args], {
@@ -127,13 +151,14 @@ if (existsSync(entry)) {
       env: {
         ...process.env,
         XDG_STATE_HOME: join(scratch, 'state'),
-        ...(writeCache ? { PERIMETER_WRITE_CODE_CACHE: '1' } : {}),
+        ...(writeCache ? { PERIMETER_WRITE_CODE_CACHE: writeCache } : {}),
       },
     }).status;
   const session = ['run', '--audit', join(scratch, 'audit.jsonl'), '--', 'true'];
   const sandboxed =
-    run(session, false) === 0 &&
-    run(['run', '--audit', join(scratch, 'audit2.jsonl'), '--', 'true'], true) === 0;
-  if (!sandboxed) run(['policy', 'test', join(root, 'examples/balanced.yaml')], true);
+    run(session, undefined) === 0 &&
+    run(['run', '--audit', join(scratch, 'audit2.jsonl'), '--', 'true'], 'main') === 0;
+  if (!sandboxed) run(['policy', 'test', join(root, 'examples/balanced.yaml')], 'main');
+  run(['mcp', 'pins', 'list'], 'mcp');
   rmSync(scratch, { recursive: true, force: true });
 }

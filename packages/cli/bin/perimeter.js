@@ -11,29 +11,55 @@ const { existsSync, readFileSync, statSync, writeFileSync } = require('node:fs')
 const { createRequire } = require('node:module');
 const { join } = require('node:path');
 const { pathToFileURL } = require('node:url');
-const { Script } = require('node:vm');
+const { Script, constants } = require('node:vm');
 
 const dist = join(__dirname, '..', 'dist', 'src');
 const modules = join(dist, 'main.js');
 const bundle = join(dist, 'main.bundle.cjs');
-const cache = join(dist, 'main.bundle.cache');
+// Fresh: newer than every package's last compile (tsc -b touches .tsbuildinfo when it emits).
+const builds = ['policy', 'detect', 'audit', 'egress', 'sandbox', 'mcp', 'cli'].map((name) =>
+  join(__dirname, '..', '..', name, 'dist', '.tsbuildinfo'),
+);
+const isFresh = (file) =>
+  existsSync(file) &&
+  builds.every((info) => !existsSync(info) || statSync(file).mtimeMs >= statSync(info).mtimeMs);
 
-function loadBundle() {
+/** The bundles this process ran, by name: their scripts, for PERIMETER_WRITE_CODE_CACHE. */
+const compiled = new Map();
+
+/**
+ * Runs one of the build's CommonJS bundles (main.bundle.cjs, or main.lazy-NAME.cjs) through its V8
+ * code cache, which the build wrote after a representative run (tools/bundle-cli.mjs).
+ */
+function loadBundle(name, file) {
+  const cache = file.replace(/\.cjs$/, '.cache');
   // ASCII throughout (the build checks): Latin-1 reads it as UTF-8 would, without the decoding.
-  const source = readFileSync(bundle, 'latin1');
+  const source = readFileSync(file, 'latin1');
   const cachedData = existsSync(cache) ? readFileSync(cache) : undefined;
   const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
-    filename: bundle,
+    filename: file,
     ...(cachedData ? { cachedData } : {}),
+    // A package's rare import() (the MCP SDK's OAuth helper) goes to Node's own loader.
+    importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
   });
   const module = { exports: {} };
-  script.runInThisContext()(module.exports, createRequire(bundle), module, bundle, dist);
-  return {
-    main: module.exports.main,
-    exitsWhenDone: module.exports.exitsWhenDone,
-    script,
-    isCached: cachedData !== undefined && !script.cachedDataRejected,
-  };
+  compiled.set(name, { script, cache, module });
+  script.runInThisContext()(module.exports, createRequire(file), module, file, dist);
+  return module.exports;
+}
+
+/**
+ * The commands that load only when used (`perimeter mcp`, a session with an MCP catalog) have a
+ * bundle of their own, which packages/cli/src/lazy-mcp.ts asks for here. It gets undefined, and
+ * uses the compiled modules, where the main bundle is not in use or this one is not fresh.
+ */
+function loadLazyBundle(name) {
+  const file = join(dist, `main.lazy-${name}.cjs`);
+  if (compiled.has(name)) return compiled.get(name).module.exports;
+  if (!isFresh(file)) return undefined;
+  // Noted where a test can see it, as the main bundle notes its lazy packages.
+  (globalThis[Symbol.for('perimeter.lazyLoaded')] ??= []).push(name);
+  return loadBundle(name, file);
 }
 
 async function start() {
@@ -43,21 +69,20 @@ async function start() {
     );
     process.exit(3);
   }
-  // Fresh: newer than every package's last compile (tsc -b touches .tsbuildinfo when it emits).
-  const builds = ['policy', 'detect', 'audit', 'egress', 'sandbox', 'cli'].map((name) =>
-    join(__dirname, '..', '..', name, 'dist', '.tsbuildinfo'),
-  );
-  const isBundleFresh =
-    existsSync(bundle) &&
-    builds.every((info) => !existsSync(info) || statSync(bundle).mtimeMs >= statSync(info).mtimeMs);
-  const loaded = isBundleFresh
-    ? loadBundle()
-    : { ...(await import(pathToFileURL(modules).href)), isCached: true };
+  let loaded;
+  if (isFresh(bundle)) {
+    loaded = loadBundle('main', bundle);
+    globalThis[Symbol.for('perimeter.loadLazyBundle')] = loadLazyBundle;
+  } else {
+    loaded = await import(pathToFileURL(modules).href);
+  }
   const argv = process.argv.slice(2);
   process.exitCode = await loaded.main(argv);
-  // The build asks for the cache after a representative run, so the functions that run are in it.
-  if (loaded.script && process.env.PERIMETER_WRITE_CODE_CACHE === '1') {
-    writeFileSync(cache, loaded.script.createCachedData());
+  // The build asks for a cache after a representative run, so the functions that ran are in it:
+  // PERIMETER_WRITE_CODE_CACHE names the bundles to write it for ("main", "mcp").
+  const writes = (process.env.PERIMETER_WRITE_CODE_CACHE ?? '').split(',');
+  for (const [name, { script, cache }] of compiled) {
+    if (writes.includes(name)) writeFileSync(cache, script.createCachedData());
   }
   if (loaded.exitsWhenDone?.(argv)) {
     // Once its own messages have left (a pipe takes them asynchronously).

@@ -351,7 +351,7 @@ const DESTINATIONS: readonly RegExp[] = [
 ];
 
 // Sentences end at . ! ? before a space (not in `mcp.json`), at blank lines and at list items.
-const SENTENCE_BREAK = /[.!?](?=\s|$)|\n[^\S\n]*\n|\n(?=[^\S\n]*(?:[-*•]|\d{1,3}[.)])\s)/;
+const SENTENCE_BREAK = /[.!?](?=\s|$)|\n[^\S\n]*\n|\n(?=[^\S\n]*(?:[-*\u2022]|\d{1,3}[.)])\s)/;
 
 function exfiltration(visible: string): string | undefined {
   for (const sentence of visible.split(SENTENCE_BREAK).map(collapseWhitespace)) {
