@@ -161,6 +161,8 @@ export async function sandboxUpstreams(
           credentialEnv: { ...entry.server.env, ...t.credentialEnv },
           readOnly: options.readOnly,
           hidden: options.hidden,
+          // Its home is kept in Perimeter's state, which a workspace (or a grant) may hold.
+          grantedInHidden: [home],
         });
       } catch (e) {
         if (e instanceof SessionError)

@@ -231,6 +231,40 @@ void describe('stdio MCP servers run in a sandbox of their own', () => {
   );
 
   void it(
+    "a workspace that holds Perimeter's state (the home directory, as a desktop client starts it): the server starts and sees only its own home there",
+    BOUND,
+    async (t) => {
+      const base = place(t);
+      // The state where XDG puts it by default: inside the home directory, which is the workspace.
+      const p = { ...base, workspace: base.home, state: join(base.home, '.local/state') };
+      mkdirSync(p.state, { recursive: true });
+      const probe = await gateway(p, policy(p, ', workspace: rw'));
+      const ours = join(p.state, 'perimeter');
+      const home = await probe('env', 'HOME');
+      assert.equal(home, join(ours, 'mcp-servers/probe'));
+      assert.equal(await probe('write', join(home, 'cache')), 'written', 'its own home is writable');
+      assert.equal(await probe('read', join(home, 'cache')), 'read:probe');
+      assert.equal(await probe('write', join(p.workspace, 'notes.txt')), 'written', 'the workspace is too');
+      // The rest of Perimeter's state is not there, and nothing can be put there.
+      assert.ok(readFileSync(join(ours, 'mcp-pins.json'), 'utf8').length > 0, 'the pin store is on the host');
+      assert.equal(await probe('read', join(ours, 'mcp-pins.json')), 'ENOENT', 'the pin store is not there');
+      assert.equal(await probe('write', join(ours, 'mcp-pins.json')), 'EROFS');
+      assert.equal(
+        await probe('write', join(ours, 'mcp-servers/other')),
+        'EROFS',
+        "nor another server's home",
+      );
+      assert.equal(
+        await probe('read', join(p.home, '.ssh/id_ed25519')),
+        `read:${SECRET}`,
+        'the workspace is the home',
+      );
+      const spawn = events(p).find((e) => e.type === 'mcp.server.spawn');
+      assert.equal(spawn?.outcome?.isolation, 'sandbox');
+    },
+  );
+
+  void it(
     'mcp-threat-09: no network but its own proxy, which denies what the entry does not name and audits it',
     BOUND,
     async (t) => {

@@ -103,6 +103,7 @@ export function lateMasks(
     const { dest } = planned.mount;
     const isMovable =
       planned.mount.op === 'mask' &&
+      planned.mount.as !== 'skeleton' &&
       !after.has(dest) &&
       !above.has(dest) &&
       !ancestorsOf(dest).some((d) => after.has(d));
@@ -180,6 +181,10 @@ export function bwrapArgs(input: BwrapInput): string[] {
         break;
       case 'mask':
         if (input.helperMasks?.mounts.has(planned)) break;
+        if (mount.as === 'skeleton') {
+          args.push('--ro-bind', mount.source, mount.dest);
+          break;
+        }
         args.push(
           '--ro-bind',
           mount.as === 'file'

@@ -58,6 +58,12 @@ export interface HostView {
 export type MountOp =
   | { readonly op: 'bind'; readonly source: string; readonly dest: string; readonly writable: boolean }
   | { readonly op: 'mask'; readonly dest: string; readonly as: 'dir' | 'file' | 'empty' }
+  /**
+   * A hidden directory that holds a path the session is granted (an MCP server's home in
+   * Perimeter's state): `source` is a read-only tree of empty directories on the way to each
+   * granted path, so nothing else of the directory is there.
+   */
+  | { readonly op: 'mask'; readonly dest: string; readonly as: 'skeleton'; readonly source: string }
   | { readonly op: 'tmpfs'; readonly dest: string }
   | { readonly op: 'empty'; readonly dest: string };
 
@@ -111,6 +117,18 @@ export interface PlanInput {
   readonly readOnly?: readonly string[];
   /** Paths the session must never see (Perimeter's state: audit spools, session directories). */
   readonly hidden?: readonly string[];
+  /**
+   * Granted paths inside a hidden one that the session does see (an MCP server's own home, kept in
+   * Perimeter's state). Any other grant inside a hidden path refuses the launch.
+   */
+  readonly grantedInHidden?: readonly string[];
+  /**
+   * Makes the read-only tree a hidden directory is replaced with when it holds granted paths:
+   * empty directories on the way to each of `keep` (relative paths), nothing else. Returns its
+   * root with its inode. Without it such a directory is masked whole (and the grant cannot be
+   * mounted).
+   */
+  readonly skeletonOf?: (keep: readonly string[]) => { readonly path: string } & EntryFact;
   /** Most entries the walk for floating deny patterns visits before refusing the launch. */
   readonly scanLimit?: number;
 }
@@ -339,9 +357,15 @@ export function planMounts(input: PlanInput): MountPlan {
   const masked = new Set<string>();
   /** Masked directories: nothing below them can (or needs to) be mounted. */
   const covered: string[] = [];
-  const isCovered = (path: string): boolean => masked.has(path) || covered.some((c) => isUnder(path, c));
+  /** Hidden directories replaced with a tree of the granted paths they hold (`keep`, absolute). */
+  const skeletons: { dest: string; keep: string[] }[] = [];
+  /** Inside a skeleton but in none of its granted paths: not there for the session. */
+  const isInSkeleton = (path: string): boolean =>
+    skeletons.some((k) => isUnder(path, k.dest) && !k.keep.some((g) => isUnder(path, g)));
+  const isCovered = (path: string): boolean =>
+    masked.has(path) || covered.some((c) => isUnder(path, c)) || isInSkeleton(path);
   /** Under a mask: the session cannot see it, so nothing there needs a decision. */
-  const isHidden = (path: string): boolean => covered.some((c) => isUnder(path, c));
+  const isHidden = (path: string): boolean => covered.some((c) => isUnder(path, c)) || isInSkeleton(path);
   /**
    * A directory between a writable root and a protected path is bound onto itself, so it is a
    * mount point: it cannot be renamed or removed (EBUSY), and `mv .git .git.bak && mkdir -p
@@ -508,6 +532,49 @@ export function planMounts(input: PlanInput): MountPlan {
       }
       pin(at, fact);
     }
+  };
+
+  /**
+   * Hides the directory `path` except the granted roots inside it: a read-only tree of empty
+   * directories leads to them, and whatever was planned in the directory outside them (a pin, a
+   * read-only bind would show the host's) is dropped. A grant there that the caller did not name
+   * (grantedInHidden) refuses the launch: a policy cannot show the session Perimeter's state.
+   */
+  const hideAround = (path: string, inside: readonly Root[]): void => {
+    const allowed = new Set(input.grantedInHidden ?? []);
+    const stray = inside.find((r) => !allowed.has(r.dest));
+    if (stray)
+      throw new PlanError(
+        `the policy grants ${stray.dest}, which is inside ${path}, Perimeter's own state: no session may see it`,
+        'remove that path from the filesystem grants',
+      );
+    for (const alias of aliasesOf(path)) {
+      const aliasFact = view.lstat(alias);
+      if (aliasFact) mask(alias, aliasFact, "Perimeter's state, seen through a symlinked grant");
+    }
+    if (isCovered(path)) return;
+    pinAncestors(path);
+    const keep = inside.map((r) => r.dest);
+    const skeleton = (input.skeletonOf as NonNullable<PlanInput['skeletonOf']>)(
+      keep.map((g) => g.slice(path.length + 1)),
+    );
+    const isGone = (p: string): boolean => p !== path && isUnder(p, path) && !keep.some((g) => isUnder(p, g));
+    const kept = mounts.filter((m) => !isGone(m.mount.dest));
+    mounts.length = 0;
+    mounts.push(...kept);
+    const keptVerify = verify.filter((v) => !isGone(v.path));
+    verify.length = 0;
+    verify.push(...keptVerify);
+    const keptCreates = createsOnHost.filter((c) => !isGone(c));
+    createsOnHost.length = 0;
+    createsOnHost.push(...keptCreates);
+    skeletons.push({ dest: path, keep });
+    masked.add(path);
+    mounts.push({
+      mount: { op: 'mask', dest: path, as: 'skeleton', source: skeleton.path },
+      why: `Perimeter's state; only ${keep.join(', ')} there`,
+    });
+    verify.push({ path, dev: skeleton.dev, ino: skeleton.ino });
   };
 
   // 2. Denials inside what is mounted.
@@ -968,7 +1035,10 @@ export function planMounts(input: PlanInput): MountPlan {
   for (const p of input.readOnly ?? []) protect(asInRoots(p), "Perimeter's own files");
   for (const p of (input.hidden ?? []).map(asInRoots)) {
     const fact = view.lstat(p);
-    if (fact && visibleRoot(p)) mask(p, fact, "Perimeter's state");
+    if (!fact || !visibleRoot(p)) continue;
+    const inside = fact.type === 'dir' ? rootList.filter((r) => r.dest !== p && isUnder(r.dest, p)) : [];
+    if (inside.length === 0 || input.skeletonOf === undefined) mask(p, fact, "Perimeter's state");
+    else hideAround(p, inside);
   }
   // The ways git takes to a git directory or out of a `..`, last: nothing planned above at one of
   // their directories is preceded by a pin there.

@@ -68,6 +68,11 @@ export interface SessionOptions {
   readonly readOnly?: readonly string[];
   /** Paths the session may never see (Perimeter's state directory). */
   readonly hidden?: readonly string[];
+  /**
+   * Granted paths inside a hidden one that the session sees all the same (an MCP server's home in
+   * Perimeter's state): the hidden directory is replaced with empty directories leading to them.
+   */
+  readonly grantedInHidden?: readonly string[];
   /** Where the session directory goes (default: $XDG_RUNTIME_DIR, else the system temp dir). */
   readonly runtimeDir?: string;
   readonly view?: HostView;
@@ -191,6 +196,7 @@ function prepare(options: SessionOptions): PreparedSession {
     const seccomp = join(dir, 'seccomp.bpf');
     writeFileSync(seccomp, seccompBytes(arch), { mode: 0o400 });
     const view = options.view ?? hostView;
+    let skeletons = 0;
     const maskDirFact = view.lstat(maskDir);
     const maskFileFact = view.lstat(maskFile);
     const emptyDirFact = view.lstat(emptyDir);
@@ -206,6 +212,15 @@ function prepare(options: SessionOptions): PreparedSession {
       emptyDir: { path: emptyDir, ...emptyDirFact },
       readOnly: [...(options.readOnly ?? []), ...pathDirs(options.hostEnv.PATH, options.workspace)],
       hidden: [dir, ...(options.hidden ?? [])],
+      ...(options.grantedInHidden ? { grantedInHidden: options.grantedInHidden } : {}),
+      skeletonOf: (keep) => {
+        const root = join(masks, `skeleton-${skeletons++}`);
+        mkdirSync(root, { mode: 0o700 });
+        for (const path of keep) mkdirSync(join(root, path), { recursive: true, mode: 0o700 });
+        const fact = view.lstat(root);
+        if (!fact) throw new Error('the skeleton vanished');
+        return { path: root, ...fact };
+      },
     });
     const verify = join(dir, 'verify');
     writeFileSync(verify, plan.verify.map((v) => `${v.dev} ${v.ino} ${v.path}\n`).join(''), { mode: 0o400 });

@@ -145,7 +145,9 @@ function engineFor(host: Host, filesystem: FilesystemSection): Engine {
 function planFor(
   host: Host,
   filesystem: FilesystemSection,
-  extra: Partial<Pick<PlanInput, 'readOnly' | 'hidden' | 'scanLimit' | 'view'>> = {},
+  extra: Partial<
+    Pick<PlanInput, 'readOnly' | 'hidden' | 'grantedInHidden' | 'skeletonOf' | 'scanLimit' | 'view'>
+  > = {},
 ): MountPlan {
   return planMounts({
     engine: engineFor(host, filesystem),
@@ -1001,6 +1003,74 @@ describe('mount plan: trust-handoff paths (redteam 39–49)', () => {
       writable: false,
     });
     assert.deepEqual(mountAt(plan, state).mount, { op: 'mask', dest: state, as: 'dir' });
+  });
+
+  it("Perimeter's state holding a granted path (an MCP server's home) is replaced with a read-only tree leading to it alone", () => {
+    const host = makeHost({
+      'ws/.perimeter/spool.jsonl': '',
+      'ws/.perimeter/servers/probe/cache': '',
+      'ws/.perimeter/servers/other/token': '',
+      // A protected name inside the server's home: pinned on the way, as in any writable root.
+      'ws/.perimeter/servers/probe/.git/config': '',
+    });
+    const state = join(host.workspace, '.perimeter');
+    const probeHome = join(state, 'servers/probe');
+    const skeleton = join(host.root, 'session/skeleton');
+    const asked: string[][] = [];
+    const plan = planFor(
+      host,
+      { allow: [WORKSPACE_RW, { id: 'server-home', paths: [`${probeHome}/**`], access: 'rw' }] },
+      {
+        hidden: [state],
+        grantedInHidden: [probeHome],
+        skeletonOf: (keep) => {
+          asked.push([...keep]);
+          for (const rel of keep) mkdirSync(join(skeleton, rel), { recursive: true });
+          return { path: skeleton, ...factOf(skeleton) };
+        },
+      },
+    );
+    assert.deepEqual(asked, [['servers/probe']]);
+    assert.deepEqual(mountAt(plan, state).mount, {
+      op: 'mask',
+      dest: state,
+      as: 'skeleton',
+      source: skeleton,
+    });
+    assert.deepEqual(
+      plan.verify.find((v) => v.path === state),
+      { path: state, dev: factOf(skeleton).dev, ino: factOf(skeleton).ino },
+    );
+    // Nothing of the host's state but the granted home: no pin or bind on the way shows it.
+    const inside = plan.mounts.filter((m) => m.mount.dest !== state && isUnder(m.mount.dest, state));
+    assert.ok(inside.length > 0);
+    for (const m of inside)
+      assert.ok(isUnder(m.mount.dest, probeHome), `${m.mount.dest} is in the granted home`);
+    assert.equal(seenAs(plan, probeHome), 'rw');
+    assert.equal(seenAs(plan, join(state, 'spool.jsonl')), 'masked');
+    assert.equal(seenAs(plan, join(state, 'servers/other/token')), 'masked');
+    assert.equal(seenAs(plan, join(probeHome, '.git/config')), 'ro', 'protections inside the home hold');
+    // Parents before children: the tree is there before the home is bound onto it.
+    const order = plan.mounts.map((m) => m.mount.dest);
+    assert.ok(order.indexOf(state) < order.indexOf(probeHome));
+
+    // A grant inside the state that the caller did not name refuses the launch.
+    assert.throws(
+      () =>
+        planFor(
+          host,
+          { allow: [WORKSPACE_RW, { id: 'sneaky', paths: [`${state}/servers/other/**`], access: 'read' }] },
+          {
+            hidden: [state],
+            grantedInHidden: [probeHome],
+            skeletonOf: () => ({ path: skeleton, ...factOf(skeleton) }),
+          },
+        ),
+      (e: unknown) =>
+        e instanceof PlanError &&
+        e.message ===
+          `the policy grants ${join(state, 'servers/other')}, which is inside ${state}, Perimeter's own state: no session may see it`,
+    );
   });
 });
 
