@@ -104,9 +104,10 @@ ${(options.allow ?? []).map((a) => `    - ${a}`).join('\n')}
 function perimeter(
   p: Place,
   args: readonly string[],
+  cwd = REPO_ROOT,
 ): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [BIN, ...args], {
-    cwd: REPO_ROOT,
+    cwd,
     env: p.env,
     encoding: 'utf8',
     timeout: TIMEOUT,
@@ -1305,6 +1306,23 @@ void describe('perimeter mcp fails closed with one clear sentence', { timeout: 1
     assert.equal(r.stdout, '', 'nothing on the MCP channel');
     assert.equal(existsSync(audit), false, 'no spool was opened');
   });
+
+  void it(
+    'started in / without --workspace (as an MCP client may start it), says to name the workspace',
+    BOUND,
+    (t) => {
+      const p = place(t);
+      const audit = join(p.dir, 'a.jsonl');
+      const r = perimeter(p, ['mcp', '--policy', mcpPolicy(p), '--audit', audit], '/');
+      assertRefusal(r, /^perimeter: the workspace is the current directory, and that is the root directory$/);
+      assert.match(
+        r.stderr,
+        /--workspace DIR \(an MCP client that starts perimeter in \/ needs it among the arguments\)/,
+      );
+      assert.equal(r.stdout, '', 'nothing on the MCP channel');
+      assert.equal(existsSync(audit), false, 'no spool was opened');
+    },
+  );
 
   void it('refuses an unreadable or short token file', BOUND, (t) => {
     const p = place(t);

@@ -23,7 +23,7 @@ import {
 import { configureZod, createEngine, type Engine, type McpCatalogEntry } from '@perimeter/policy';
 import { BRIDGE_PORTS, BWRAP_PATH } from '@perimeter/sandbox';
 import { UpstreamSandboxError, sandboxUpstreams, type SandboxedUpstreams } from '../mcp-sandbox.js';
-import { canonicalDir, canonicalHome, ownAssets, sessionsDir } from './run.js';
+import { canonicalHome, ownAssets, sessionsDir, workspaceDir } from './run.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { boolFlag, listFlag, parseArgs, stringFlag } from '../args.js';
 import { UserError } from '../errors.js';
@@ -72,7 +72,10 @@ export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
   const user = stringFlag(p, 'user');
   // One workspace path, real and checked once (as run.ts does), for the policy, the catalog and the
   // sandboxes; checked before anything starts or the spool opens.
-  const workspace = canonicalDir('workspace', stringFlag(p, 'workspace') ?? process.cwd());
+  const workspace = workspaceDir(
+    stringFlag(p, 'workspace'),
+    'name the project directory with --workspace DIR (an MCP client that starts perimeter in / needs it among the arguments)',
+  );
   const context = { ...pathContext(workspace, stringFlag(p, 'home')), workspace };
   const engine = createEngine(
     loaded.policies.map((l) => l.policy),
@@ -218,7 +221,7 @@ async function serverSandboxes(
   specs: readonly UpstreamSpec[],
   o: {
     readonly sessionId: string;
-    /** The real path of the workspace (canonicalDir). */
+    /** The real path of the workspace (workspaceDir). */
     readonly workspace: string;
     readonly home: string;
     readonly audit: (r: AuditRecord) => void;

@@ -94,6 +94,20 @@ export function canonicalHome(home: string): string {
   }
 }
 
+/**
+ * The workspace: --workspace, else the current directory, real and checked. `fix` says what to do
+ * when the current directory is the root.
+ */
+export function workspaceDir(
+  given: string | undefined,
+  fix = 'cd into the project directory, or name it with --workspace DIR',
+): string {
+  // The current directory is a real path already (getcwd).
+  if (given === undefined && process.cwd() === '/')
+    throw new UserError('the workspace is the current directory, and that is the root directory', fix);
+  return canonicalDir('workspace', given ?? process.cwd());
+}
+
 export function canonicalDir(flag: string, path: string): string {
   let real: string;
   try {
@@ -153,7 +167,7 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
     );
   if (command.length === 0) throw new UserError('no command to run', 'for example: perimeter run -- bash');
 
-  const workspace = canonicalDir('workspace', stringFlag(p, 'workspace') ?? process.cwd());
+  const workspace = workspaceDir(stringFlag(p, 'workspace'));
   const home = canonicalHome(homedir());
   // The checked-policy cache lives in the state directory, which every session hides. A managed
   // device (perimeter login) enforces its signed bundle for the logged-in user, or nothing runs.
