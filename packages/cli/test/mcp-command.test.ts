@@ -17,6 +17,8 @@ import { describe, it, type TestContext } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { Client as ClientV2 } from '@modelcontextprotocol/client';
+import { StdioClientTransport as StdioTransportV2 } from '@modelcontextprotocol/client/stdio';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import {
@@ -77,6 +79,7 @@ function mcpPolicy(
     pinning?: 'tofu' | 'approve';
     servers?: string[];
     allow?: string[];
+    ask?: string[];
     credentials?: string[];
   } = {},
 ): string {
@@ -96,7 +99,7 @@ ${(options.servers ?? [SERVERS.everything]).map((s) => `    - ${s}`).join('\n')}
 ${(options.allow ?? []).map((a) => `    - ${a}`).join('\n')}
   deny:
     - { id: no-env, server: everything, tools: [get-env] }
-`,
+${options.ask ? `  ask:\n${options.ask.map((a) => `    - ${a}`).join('\n')}\n` : ''}`,
   );
 }
 
@@ -539,6 +542,110 @@ async function listeningUrl(child: Child): Promise<string> {
   );
   return pattern.exec(child.stdout())?.[1] ?? '';
 }
+
+void describe('perimeter mcp over stdio: MCP 2026-07-28 clients', { timeout: 10 * TIMEOUT }, () => {
+  /** The v2 SDK client (`mode`: negotiating, or pinned to 2026-07-28) starting perimeter mcp. */
+  const modernSession = async (
+    p: Place,
+    policy: string,
+    audit: string,
+    mode: 'auto' | { pin: string },
+    allow?: boolean,
+  ): Promise<{ client: ClientV2; asked: string[] }> => {
+    const client = new ClientV2(
+      { name: 'mcp-command-v2', version: '2.0.0' },
+      { versionNegotiation: { mode }, ...(allow !== undefined ? { capabilities: { elicitation: {} } } : {}) },
+    );
+    const asked: string[] = [];
+    if (allow !== undefined)
+      client.setRequestHandler('elicitation/create', (req) => {
+        asked.push(req.params.message);
+        return { action: 'accept', content: { allow } };
+      });
+    await client.connect(
+      new StdioTransportV2({
+        command: process.execPath,
+        args: [BIN, 'mcp', '--policy', policy, '--audit', audit],
+        env: p.env as Record<string, string>,
+        cwd: REPO_ROOT,
+        stderr: 'ignore',
+      }),
+      { timeout: TIMEOUT },
+    );
+    return { client, asked };
+  };
+
+  void it(
+    'a negotiating client gets 2026-07-28; the process it starts only to probe starts no server and writes nothing, so --audit FILE holds one verified session',
+    BOUND,
+    async (t) => {
+      const p = place(t);
+      const audit = join(p.dir, 'session.jsonl');
+      const { client } = await modernSession(p, mcpPolicy(p), audit, 'auto');
+      try {
+        assert.equal(client.getNegotiatedProtocolVersion(), '2026-07-28');
+        const names = (await client.listTools()).tools.map((x) => x.name).sort();
+        assert.deepEqual(names, ['everything__echo', 'everything__get-sum']);
+        const r = await client.callTool({ name: 'everything__echo', arguments: { message: 'hi' } });
+        assert.match(JSON.stringify(r.content), /Echo: hi/);
+      } finally {
+        await client.close();
+      }
+      const events = verifiedEvents(audit);
+      assert.equal(events.filter((e) => e.type === 'session.start').length, 1);
+      assert.equal(events.filter((e) => e.type === 'mcp.server.spawn').length, 1, 'one server, started once');
+      assert.equal(events.at(-1)?.type, 'session.end');
+      const agents = readFileSync(audit, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { type: string; session?: { agent?: { name?: string } } })
+        .filter((e) => e.type === 'mcp.call')
+        .map((e) => e.session?.agent?.name);
+      assert.deepEqual(agents, ['mcp-command-v2'], 'the client as its requests name it');
+    },
+  );
+
+  void it(
+    'pinned to 2026-07-28: an ask comes back as a question the client puts to its user and retries with; approved, the call runs once; a list change reaches its listen stream',
+    BOUND,
+    async (t) => {
+      const p = place(t);
+      const audit = join(p.dir, 'session.jsonl');
+      const policy = mcpPolicy(p, {
+        servers: [SERVERS.everything, SERVERS.malicious],
+        allow: ['{ id: rug, server: malicious, tools: [rug_pull, send_message] }'],
+        ask: ['{ id: ask-sum, server: everything, tools: [get-sum] }'],
+      });
+      const { client, asked } = await modernSession(p, policy, audit, { pin: '2026-07-28' }, true);
+      try {
+        const sum = await client.callTool({ name: 'everything__get-sum', arguments: { a: 2, b: 3 } });
+        assert.match(JSON.stringify(sum.content), /The sum of 2 and 3 is 5/);
+        assert.equal(asked.length, 1);
+        assert.match(asked[0] ?? '', /Allow the MCP tool everything__get-sum/);
+        let changed = 0;
+        client.setNotificationHandler('notifications/tools/list_changed', () => void changed++);
+        const listening = await client.listen({ toolsListChanged: true });
+        assert.ok((await client.listTools()).tools.some((x) => x.name === 'malicious__send_message'));
+        await client.callTool({ name: 'malicious__rug_pull', arguments: {} });
+        const deadline = Date.now() + TIMEOUT;
+        while (changed === 0 && Date.now() < deadline) await new Promise((ok) => setTimeout(ok, 20));
+        assert.ok(changed > 0, 'tools/list_changed on the listen stream');
+        assert.ok(!(await client.listTools()).tools.some((x) => x.name === 'malicious__send_message'));
+        await listening.close();
+      } finally {
+        await client.close();
+      }
+      const calls = verifiedEvents(audit).filter(
+        (e) => e.type === 'mcp.call' && e.resource === 'everything/get-sum',
+      );
+      assert.deepEqual(
+        calls.map((e) => e.decision),
+        ['ask', 'allow'],
+        'asked (input_required), then allowed on the answer',
+      );
+    },
+  );
+});
 
 void describe('perimeter mcp --listen (Streamable HTTP)', { timeout: 10 * TIMEOUT }, () => {
   void it(

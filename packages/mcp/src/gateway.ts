@@ -15,20 +15,22 @@ import type { AuditRecord, RecordContext } from '@perimeter/audit';
 import { alertRecord, decisionRecord, lifecycleRecord } from '@perimeter/audit';
 import { knownMatcher, type KnownMatcher, type KnownValue } from '@perimeter/detect';
 import type { Decision, Engine, McpCatalogEntry, McpRequest } from '@perimeter/policy';
-import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { randomBytes } from 'node:crypto';
+import { canonicalJson } from '@perimeter/audit';
 import {
-  CallToolRequestSchema,
+  CLIENT_CAPABILITIES_META_KEY,
+  CLIENT_INFO_META_KEY,
+  inputRequired,
+  inputResponse,
+  Server,
+  type InputRequiredResult,
+  type ServerContext,
+} from '@modelcontextprotocol/server';
+import {
   ErrorCode,
-  GetPromptRequestSchema,
-  ListPromptsRequestSchema,
-  ListResourcesRequestSchema,
-  ListResourceTemplatesRequestSchema,
-  ListToolsRequestSchema,
   McpError,
-  ReadResourceRequestSchema,
   type CallToolResult,
   type Prompt,
-  type RequestId,
   type Resource,
   type ResourceTemplate,
   type Tool,
@@ -89,14 +91,47 @@ interface ListingScan {
   readonly found?: SecretScan;
 }
 
+/** A client request as the gateway serves it: the downstream server it came to, and the request. */
 interface Session {
   readonly server: Server;
-  agent(): { name?: string; version?: string } | undefined;
   /**
-   * The client request being served, when there is one: a question to the user (elicitation) is
-   * sent as part of it, so over Streamable HTTP it travels on that request's own answer.
+   * The request: its envelope (a 2026-07-28 request carries the client's identity and
+   * capabilities in each request), the answers a retried request carries, and the way to ask the
+   * user of a 2025-era connection as part of it (over Streamable HTTP, on that request's answer).
    */
-  readonly requestId?: RequestId;
+  readonly request: ServerContext['mcpReq'];
+}
+
+/** The client's identity and capabilities in a 2026-07-28 request's `_meta` (checked by the SDK). */
+interface Envelope {
+  readonly [CLIENT_INFO_META_KEY]?: { readonly name: string; readonly version: string };
+  readonly [CLIENT_CAPABILITIES_META_KEY]?: { readonly elicitation?: object };
+}
+
+/** What asking the user came to: approved, a denial (why), or a question to return to a 2026-07-28 client. */
+type Answer = 'approved' | { readonly denied: string } | { readonly question: InputRequiredResult };
+
+/** The capabilities the downstream server announces, to both eras. */
+const CAPABILITIES = {
+  tools: { listChanged: true },
+  prompts: { listChanged: true },
+  resources: { listChanged: true },
+};
+/** How long a question put to a 2026-07-28 client's user may go unanswered. */
+const QUESTION_TTL_MS = 10 * 60_000;
+/** The most questions waiting for an answer at once; the oldest is forgotten first. */
+const QUESTIONS_MAX = 256;
+const ASK_SCHEMA = {
+  type: 'object' as const,
+  properties: { allow: { type: 'boolean' as const, title: 'Allow this call', default: false } },
+  required: ['allow'],
+};
+
+/** Lists a downstream connection is told have changed (resources/list_changed covers templates). */
+export interface ListChangeListener {
+  toolsChanged(): void;
+  promptsChanged(): void;
+  resourcesChanged(): void;
 }
 
 const LIST_KINDS: readonly ListKind[] = ['tools', 'prompts', 'resources', 'templates'];
@@ -188,7 +223,18 @@ export class Gateway {
   private readonly catalog: Map<string, McpCatalogEntry>;
   /** The bound credentials' values, in every rendering (none when the policy binds none). */
   private readonly known: KnownMatcher | undefined;
-  private readonly sessions = new Set<Session>();
+  /**
+   * The downstream servers told of list changes and closed with the gateway: one per stdio
+   * connection or 2025-era HTTP session, from its first request on.
+   */
+  private readonly connections = new Set<Server>();
+  /** Who else is told of list changes: the 2026-07-28 HTTP endpoint's subscriptions. */
+  private readonly listeners = new Set<ListChangeListener>();
+  /**
+   * The questions put to 2026-07-28 clients' users, by the state each was returned with: the call
+   * it is about and when it lapses. An answer counts once, and only for that call.
+   */
+  private readonly questions = new Map<string, { readonly call: string; readonly expires: number }>();
   /**
    * Each kind's index as of its last refresh (clashing keys are left out): tools and prompts by
    * exposed name, resources by URI, templates by URI template.
@@ -290,7 +336,7 @@ export class Gateway {
   async close(): Promise<void> {
     this.unwatchPins?.();
     await this.pinsChecked;
-    await Promise.allSettled([...this.sessions].map((s) => s.server.close()));
+    await Promise.allSettled([...this.connections].map((s) => s.close()));
     await Promise.allSettled(this.upstreams.map((u) => u.close()));
   }
 
@@ -317,42 +363,93 @@ export class Gateway {
     }
   }
 
-  /** A downstream MCP server bound to this gateway: one per client connection. */
-  createServer(): Server {
+  /**
+   * A downstream MCP server bound to this gateway, serving both protocol eras with the same
+   * handlers: one per stdio connection or 2025-era HTTP session (a `connection`, the default: told
+   * of list changes from its first request on, and closed with the gateway), or one per 2026-07-28
+   * HTTP request (`connection: false`: its endpoint's subscriptions are told, through addListener).
+   */
+  createServer(options: { readonly connection?: boolean } = {}): Server {
+    return Gateway.server(() => this, {
+      connection: options.connection ?? true,
+      ...(this.options.version !== undefined ? { version: this.options.version } : {}),
+    });
+  }
+
+  /**
+   * createServer for a gateway that may not exist yet: each request awaits `gateway()`, so the
+   * server answers `server/discover` and `initialize` at once and `perimeter mcp` starts its
+   * sandboxes and upstreams only when a client asks for something (a client that only probes,
+   * as a negotiating client does in a process of its own, starts nothing).
+   */
+  static server(
+    gateway: () => Gateway | Promise<Gateway>,
+    options: { readonly connection?: boolean; readonly version?: string },
+  ): Server {
     const server = new Server(
-      { name: 'perimeter', version: this.options.version ?? '0.1.0' },
-      {
-        capabilities: {
-          tools: { listChanged: true },
-          prompts: { listChanged: true },
-          resources: { listChanged: true },
-        },
-      },
+      { name: 'perimeter', version: options.version ?? '0.1.0' },
+      // The gateway asks 2025-era clients with elicitation/create itself (ask()): it never returns
+      // input_required to them, and the SDK's stand-in for doing so stays off.
+      { capabilities: CAPABILITIES, inputRequired: { legacyShim: false } },
     );
-    const session: Session = {
-      server,
-      agent: () => {
-        const v = server.getClientVersion();
-        return v ? { name: v.name, version: v.version } : undefined;
-      },
+    let joined: Gateway | undefined;
+    const at = async (): Promise<Gateway> => {
+      const g = await gateway();
+      if (options.connection === true && joined === undefined) {
+        joined = g;
+        g.connections.add(server);
+        server.onclose = () => g.connections.delete(server);
+      }
+      return g;
     };
-    this.sessions.add(session);
-    server.onclose = () => this.sessions.delete(session);
-    server.setRequestHandler(ListToolsRequestSchema, () => this.listTools(session));
-    const serving = (requestId: RequestId): Session => ({ ...session, requestId });
-    server.setRequestHandler(CallToolRequestSchema, (req, extra) =>
-      this.callTool(serving(extra.requestId), req.params.name, req.params.arguments, extra.signal),
+    const session = (ctx: ServerContext): Session => ({ server, request: ctx.mcpReq });
+    // What upstreams send is typed by the v1 client's schemas, whose JSON Schema types are looser
+    // than the v2 server's: the same JSON either way, so the answers pass as the server's types.
+    const serve = <
+      M extends
+        | 'tools/list'
+        | 'tools/call'
+        | 'prompts/list'
+        | 'prompts/get'
+        | 'resources/list'
+        | 'resources/templates/list'
+        | 'resources/read',
+    >(
+      method: M,
+      handle: (g: Gateway, s: Session, params: Record<string, unknown>) => Promise<unknown>,
+    ): void =>
+      server.setRequestHandler(
+        method,
+        async (req, ctx) =>
+          (await handle(await at(), session(ctx), (req.params ?? {}) as Record<string, unknown>)) as never,
+      );
+    serve('tools/list', (g, s) => g.listTools(s));
+    serve('tools/call', (g, s, p) =>
+      g.callTool(s, p.name as string, p.arguments as Record<string, unknown> | undefined, s.request.signal),
     );
-    server.setRequestHandler(ListPromptsRequestSchema, () => this.listPrompts(session));
-    server.setRequestHandler(GetPromptRequestSchema, (req, extra) =>
-      this.getPrompt(serving(extra.requestId), req.params.name, req.params.arguments),
+    serve('prompts/list', (g, s) => g.listPrompts(s));
+    serve('prompts/get', (g, s, p) =>
+      g.getPrompt(s, p.name as string, p.arguments as Record<string, string> | undefined),
     );
-    server.setRequestHandler(ListResourcesRequestSchema, () => this.listResources(session));
-    server.setRequestHandler(ListResourceTemplatesRequestSchema, () => this.listTemplates(session));
-    server.setRequestHandler(ReadResourceRequestSchema, (req, extra) =>
-      this.readResource(serving(extra.requestId), req.params.uri),
-    );
+    serve('resources/list', (g, s) => g.listResources(s));
+    serve('resources/templates/list', (g, s) => g.listTemplates(s));
+    serve('resources/read', (g, s, p) => g.readResource(s, p.uri as string));
     return server;
+  }
+
+  /**
+   * The input schema of the tool a client would call by `name`, as the gateway lists it (undefined
+   * for a name it does not list): what a 2026-07-28 call's `Mcp-Param-*` headers are checked against.
+   */
+  async toolInputSchema(name: string): Promise<unknown> {
+    const entry = (await this.current('tools')).get(name);
+    return entry === undefined ? undefined : (entry.shown as Tool).inputSchema;
+  }
+
+  /** Tells `listener` of every list change from now on; the returned function stops that. */
+  addListener(listener: ListChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   // -- tools -------------------------------------------------------------------------------------
@@ -367,7 +464,7 @@ export class Gateway {
     name: string,
     args: Record<string, unknown> | undefined,
     signal: AbortSignal,
-  ): Promise<CallToolResult> {
+  ): Promise<CallToolResult | InputRequiredResult> {
     const started = performance.now();
     // Scanned once, first: whatever becomes of the call (unknown, held, denied, refused, made),
     // the audit keeps only the redacted copy of its arguments, keys included.
@@ -401,6 +498,7 @@ export class Gateway {
       `Allow the MCP tool ${name} (${entry.server}) to run with arguments: ${argumentKeys(audited)}?`,
     );
     if (verdict === 'denied') throw notFound('Tool', name);
+    if (typeof verdict === 'object') return verdict.question;
     if (verdict !== 'allowed')
       return refusal(
         `Perimeter refused this call: ${refusedFor(verdict, scan)}. Nothing was sent to the tool.`,
@@ -408,7 +506,9 @@ export class Gateway {
     const upstreamStarted = performance.now();
     let result: CallToolResult;
     try {
-      result = await this.upstream(entry.server).callTool(tool.name, this.sent(scan, args ?? {}), signal);
+      result = ownResult(
+        await this.upstream(entry.server).callTool(tool.name, this.sent(scan, args ?? {}), signal),
+      );
     } catch (e) {
       throw this.failed(session, audited, e, started);
     }
@@ -440,7 +540,7 @@ export class Gateway {
     session: Session,
     name: string,
     args: Record<string, string> | undefined,
-  ): Promise<Awaited<ReturnType<Upstream['getPrompt']>>> {
+  ): Promise<Awaited<ReturnType<Upstream['getPrompt']>> | InputRequiredResult> {
     return this.fetchItem(session, 'prompts', name, args ?? {}, (u, prompt, sent) =>
       u.getPrompt(prompt.name, args === undefined ? undefined : (sent as Record<string, string>)),
     );
@@ -474,7 +574,7 @@ export class Gateway {
   private async readResource(
     session: Session,
     uri: string,
-  ): Promise<Awaited<ReturnType<Upstream['readResource']>>> {
+  ): Promise<Awaited<ReturnType<Upstream['readResource']>> | InputRequiredResult> {
     return this.fetchItem(session, 'resources', uri, { uri }, (u, definition, sent) =>
       u.readResource('uri' in definition ? definition.uri : String(sent.uri)),
     );
@@ -522,13 +622,13 @@ export class Gateway {
   }
 
   /** Gets one prompt or reads one resource through the steps of a tool call; unknown, held and denied fail alike. */
-  private async fetchItem<R>(
+  private async fetchItem<R extends object>(
     session: Session,
     kind: 'prompts' | 'resources',
     key: string,
     args: Record<string, unknown>,
     fetch: (u: Upstream, definition: Definition, args: Record<string, unknown>) => Promise<R>,
-  ): Promise<R> {
+  ): Promise<R | InputRequiredResult> {
     const started = performance.now();
     const scan = this.scan(args);
     const noun = kind === 'prompts' ? 'Prompt' : 'Resource';
@@ -563,6 +663,7 @@ export class Gateway {
         : `Allow reading the MCP resource ${this.redactedText(key)} (${found.server})?`,
     );
     if (verdict === 'denied') throw notFound(noun, key);
+    if (typeof verdict === 'object') return verdict.question;
     if (verdict !== 'allowed')
       throw rpcError(
         ErrorCode.InvalidParams,
@@ -571,7 +672,7 @@ export class Gateway {
     const upstreamStarted = performance.now();
     let result: R;
     try {
-      result = await fetch(this.upstream(found.server), found.definition, this.sent(scan, args));
+      result = ownResult(await fetch(this.upstream(found.server), found.definition, this.sent(scan, args)));
     } catch (e) {
       throw this.failed(session, audited, e, started);
     }
@@ -714,12 +815,17 @@ export class Gateway {
     audited: McpRequest,
     scan: SecretScan,
     question: string,
-  ): Promise<'denied' | 'leak' | 'secret' | 'allowed'> {
+  ): Promise<'denied' | 'leak' | 'secret' | 'allowed' | { readonly question: InputRequiredResult }> {
     let decision = this.decide(request, audited);
     let approval: string | undefined;
     if (decision.decision === 'ask') {
-      approval = await this.ask(session, question);
-      if (approval === 'approved') decision = { ...decision, decision: 'allow' };
+      const answer = await this.ask(session, request, question);
+      if (typeof answer === 'object' && 'question' in answer) {
+        this.recordCall(session, audited, decision, 'ask: the user is asked (input_required)', scan);
+        return answer;
+      }
+      approval = answer === 'approved' ? answer : answer.denied;
+      if (answer === 'approved') decision = { ...decision, decision: 'allow' };
     }
     const note = approval ? `ask: ${approval}` : undefined;
     if (decision.decision !== 'allow') {
@@ -1330,27 +1436,57 @@ export class Gateway {
     }
   }
 
-  private async ask(session: Session, message: string): Promise<string> {
-    if (!session.server.getClientCapabilities()?.elicitation)
-      return 'denied: the client cannot ask its user (no elicitation)';
-    try {
-      const answer = await session.server.elicitInput(
-        {
-          message,
-          requestedSchema: {
-            type: 'object',
-            properties: { allow: { type: 'boolean', title: 'Allow this call', default: false } },
-            required: ['allow'],
-          },
-        },
-        session.requestId === undefined ? undefined : { relatedRequestId: session.requestId },
-      );
-      return answer.action === 'accept' && answer.content?.allow === true
-        ? 'approved'
-        : `denied by the user (${answer.action})`;
-    } catch (e) {
-      return `denied: asking failed (${errorText(e)})`;
+  /**
+   * Asks the user whether `request` may go ahead, as its client's era allows. A 2025-era client is
+   * asked with elicitation/create while the request waits. A 2026-07-28 client is handed the
+   * question (input_required, with state naming this question) and retries the request with the
+   * answer; the answer counts only with state Perimeter issued for this very call, once, before
+   * it lapses. Anything else (no state, a stale, forged or reused one, another call's) asks again.
+   */
+  private async ask(session: Session, request: McpRequest, message: string): Promise<Answer> {
+    const { request: r, server } = session;
+    if (r.envelope === undefined) {
+      if (!server.getClientCapabilities()?.elicitation)
+        return { denied: 'denied: the client cannot ask its user (no elicitation)' };
+      try {
+        // Sent as part of the request (relatedRequestId): over Streamable HTTP the question
+        // travels on that request's own answer stream.
+        const answer = await server.elicitInput(
+          { message, requestedSchema: ASK_SCHEMA },
+          { relatedRequestId: r.id },
+        );
+        return answer.action === 'accept' && answer.content?.allow === true
+          ? 'approved'
+          : { denied: `denied by the user (${answer.action})` };
+      } catch (e) {
+        return { denied: `denied: asking failed (${errorText(e)})` };
+      }
     }
+    const call = canonicalJson([request.server, request.tool, request.action, request.args ?? {}]);
+    const now = Date.now();
+    for (const [state, q] of this.questions) if (q.expires <= now) this.questions.delete(state);
+    const state = r.requestState();
+    const asked = typeof state === 'string' ? this.questions.get(state) : undefined;
+    if (asked !== undefined && asked.call === call) {
+      const answer = inputResponse(r.inputResponses, 'allow');
+      if (answer.kind === 'elicit') {
+        this.questions.delete(state as string);
+        return answer.action === 'accept' && answer.content?.allow === true
+          ? 'approved'
+          : { denied: `denied by the user (${answer.action})` };
+      }
+    }
+    if (!(r.envelope as Envelope)[CLIENT_CAPABILITIES_META_KEY]?.elicitation)
+      return { denied: 'denied: the client cannot ask its user (no elicitation)' };
+    const issued = randomBytes(18).toString('base64url');
+    this.questions.set(issued, { call, expires: now + QUESTION_TTL_MS });
+    if (this.questions.size > QUESTIONS_MAX) this.questions.delete(this.questions.keys().next().value!);
+    return {
+      question: inputRequired({
+        inputRequests: { allow: inputRequired.elicit({ message, requestedSchema: ASK_SCHEMA }) },
+        requestState: issued,
+      }),
+    };
   }
 
   private upstream(id: string): Upstream {
@@ -1369,15 +1505,19 @@ export class Gateway {
 
   /** Tells every client a list changed (resources/list_changed covers templates: MCP has no other). */
   private notify(kind: ListKind): void {
-    for (const s of this.sessions) {
+    for (const s of this.connections) {
       const send =
         kind === 'tools'
-          ? s.server.sendToolListChanged()
+          ? s.sendToolListChanged()
           : kind === 'prompts'
-            ? s.server.sendPromptListChanged()
-            : s.server.sendResourceListChanged();
+            ? s.sendPromptListChanged()
+            : s.sendResourceListChanged();
       send.catch(() => undefined);
     }
+    for (const l of this.listeners)
+      if (kind === 'tools') l.toolsChanged();
+      else if (kind === 'prompts') l.promptsChanged();
+      else l.resourcesChanged();
   }
 
   /** An `mcp.call` event: `request` is the audited copy (its arguments redacted, keys included). */
@@ -1450,7 +1590,7 @@ export class Gateway {
   }
 
   private withAgent(session: Session, record: AuditRecord): AuditRecord {
-    const agent = session.agent();
+    const agent = agentOf(session);
     if (!agent || !record.session) return record;
     return { ...record, session: { ...record.session, agent } };
   }
@@ -1458,6 +1598,37 @@ export class Gateway {
   private record(record: AuditRecord): void {
     this.options.audit(record);
   }
+}
+
+/**
+ * The client as it names itself: in each request's envelope (2026-07-28), else at the
+ * connection's initialize. Self-reported: audited, never decided on.
+ */
+function agentOf({ server, request }: Session): { name?: string; version?: string } | undefined {
+  const v =
+    request.envelope === undefined
+      ? server.getClientVersion()
+      : (request.envelope as Envelope)[CLIENT_INFO_META_KEY];
+  return v ? { name: v.name, version: v.version } : undefined;
+}
+
+/**
+ * What the protocol between Perimeter and its client uses in a result, which no upstream may set:
+ * the result's kind (an upstream's `input_required` would have the client ask its user whatever
+ * the upstream wrote), cache hints, and the reserved `_meta` keys (the serverInfo stamp names the
+ * server the client talks to, which is Perimeter).
+ */
+const PROTOCOL_FIELDS = ['resultType', 'inputRequests', 'requestState', 'ttlMs', 'cacheScope'];
+const RESERVED_META = 'io.modelcontextprotocol/';
+
+/** An upstream's result without the fields of the protocol Perimeter speaks to its client. */
+function ownResult<T extends object>(result: T): T {
+  const out: Record<string, unknown> = { ...(result as Record<string, unknown>) };
+  for (const key of PROTOCOL_FIELDS) delete out[key];
+  const meta = out._meta;
+  if (meta !== null && typeof meta === 'object')
+    out._meta = Object.fromEntries(Object.entries(meta).filter(([k]) => !k.startsWith(RESERVED_META)));
+  return out as T;
 }
 
 function argumentKeys(audited: McpRequest): string {

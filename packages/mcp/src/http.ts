@@ -3,6 +3,12 @@
 // when a browser sends one, must be ours (DNS rebinding, threat 10), and a bearer token is required
 // (compared in constant time). Sessions exist only after authentication, are capped in number and
 // expire when idle (threat 17). The client's Authorization header ends here: upstreams never see it.
+//
+// One endpoint serves both protocol eras. A 2025-era client (initialize, then a session) is served
+// by HttpSession; a 2026-07-28 request (sessionless: each carries the client's identity and
+// capabilities) by the SDK's per-request handler, which checks that its headers agree with its body
+// (threat 11) and serves subscriptions/listen for list changes. The SDK's own classifier decides
+// which is which, after the same gate, Content-Type and body limit.
 
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import {
@@ -12,6 +18,9 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createMcpHandler, isLegacyRequest } from '@modelcontextprotocol/server';
 import {
   ErrorCode,
   isInitializeRequest,
@@ -22,6 +31,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Gateway } from './gateway.js';
 import { HttpSession, isRequest } from './http-session.js';
+import { paramHeaderMismatch } from './param-headers.js';
 
 export interface HttpListenOptions {
   /** The address clients use: listened on, and expected in Host (and Origin). */
@@ -49,12 +59,20 @@ export interface HttpListener {
 const PATH = '/mcp';
 /** The most messages one POST may carry (the SDK's own limit). */
 const MAX_BATCH = 100;
+/** The most 2026-07-28 requests served at once, subscription streams included. */
+const MAX_MODERN_IN_FLIGHT = 256;
+/** The JSON-RPC error of a request whose headers disagree with its body (MCP 2026-07-28). */
+const HEADER_MISMATCH = -32020;
+/** A POST body that is not JSON: the 2025-era path answers it with a parse error. */
+const NOT_JSON = Symbol('not JSON');
 
 /** A refusal: HTTP status, JSON-RPC error code, one sentence. */
 interface Refusal {
   readonly status: number;
   readonly code?: number;
   readonly message: string;
+  /** The id of the request refused, when there is one to name. */
+  readonly id?: RequestId;
   readonly headers?: Record<string, string>;
 }
 
@@ -66,6 +84,14 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
   const token = Buffer.from(options.token);
   let hosts = new Set<string>();
   let origins = new Set<string>();
+  // 2026-07-28: a server of the gateway per request (not a connection: list changes reach the
+  // client through its subscriptions/listen stream, which this handler serves).
+  const modern = createMcpHandler(() => gateway.createServer({ connection: false }), {
+    legacy: 'reject',
+    maxSubscriptions: maxSessions,
+  });
+  const unlisten = gateway.addListener(modern.notify);
+  let modernInFlight = 0;
 
   const isAuthorised = (req: IncomingMessage): boolean => {
     const m = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '');
@@ -108,14 +134,57 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
     return session;
   };
 
+  /**
+   * A tools/call whose `Mcp-Param-*` headers disagree with its arguments, as the listed tool
+   * declares them (the SDK checks the standard headers itself, but the tools are the gateway's).
+   */
+  const paramMismatch = async (request: Request, body: unknown): Promise<Refusal | undefined> => {
+    const call = body as {
+      method?: unknown;
+      id?: RequestId;
+      params?: { name?: unknown; arguments?: unknown };
+    };
+    if (call === null || typeof call !== 'object' || call.method !== 'tools/call') return undefined;
+    if (typeof call.params?.name !== 'string') return undefined;
+    const schema = await gateway.toolInputSchema(call.params.name);
+    const why = paramHeaderMismatch(schema, call.params.arguments, (h) => request.headers.get(h));
+    if (why === undefined) return undefined;
+    return {
+      status: 400,
+      code: HEADER_MISMATCH,
+      message: `Bad Request: the request headers and body disagree: ${why}`,
+      ...(call.id !== undefined ? { id: call.id } : {}),
+    };
+  };
+
+  /** A 2026-07-28 request, answered by the SDK's per-request handler; its answer streamed back. */
+  const serveModern = async (req: IncomingMessage, res: ServerResponse, request: Request, body: unknown) => {
+    if (modernInFlight >= MAX_MODERN_IN_FLIGHT)
+      return { status: 503, message: `Too many requests in flight (${MAX_MODERN_IN_FLIGHT}); retry shortly` };
+    const mismatch = await paramMismatch(request, body);
+    if (mismatch !== undefined) return mismatch;
+    modernInFlight++;
+    // A client that goes away cancels its request (and ends its subscription stream).
+    const gone = new AbortController();
+    res.once('close', () => gone.abort());
+    try {
+      const response = await modern.fetch(new Request(request, { signal: gone.signal }), {
+        parsedBody: body,
+      });
+      res.writeHead(response.status, Object.fromEntries(response.headers));
+      if (response.body === null) res.end();
+      else await pipeline(Readable.fromWeb(response.body as never), res).catch(() => undefined);
+    } finally {
+      modernInFlight--;
+    }
+    return undefined;
+  };
+
   const post = async (
     req: IncomingMessage,
     res: ServerResponse,
     session: HttpSession | undefined,
   ): Promise<Refusal | undefined> => {
-    const accept = req.headers.accept ?? '';
-    if (!accept.includes('application/json') || !accept.includes('text/event-stream'))
-      return { status: 406, message: 'Not Acceptable: accept both application/json and text/event-stream' };
     if (!isJsonType(req.headers['content-type']))
       return { status: 415, message: 'Unsupported Media Type: the body must be application/json' };
     const body = await readBody(req, maxBody);
@@ -125,7 +194,15 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
         message: `Payload too large: more than ${maxBody} bytes`,
         ...(body.keepAlive ? {} : { headers: { connection: 'close' } }),
       };
-    const parsed = messagesOf(body);
+    const value = jsonOf(body);
+    if (value !== NOT_JSON) {
+      const request = webRequest(req, options.host);
+      if (!(await isLegacyRequest(request, value))) return serveModern(req, res, request, value);
+    }
+    const accept = req.headers.accept ?? '';
+    if (!accept.includes('application/json') || !accept.includes('text/event-stream'))
+      return { status: 406, message: 'Not Acceptable: accept both application/json and text/event-stream' };
+    const parsed = messagesOf(value);
     if ('status' in parsed) return parsed;
     const { messages, isBatch } = parsed;
     // The method first: the schema check is a full parse, wanted only for what claims to be initialize.
@@ -247,7 +324,8 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
     server,
     close: async () => {
       clearInterval(sweep);
-      await Promise.allSettled([...sessions.values()].map((s) => s.close()));
+      unlisten();
+      await Promise.allSettled([modern.close(), ...[...sessions.values()].map((s) => s.close())]);
       sessions.clear();
       // Connections still open (idle keep-alive, a body still arriving) would hold close() forever.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -261,7 +339,7 @@ function refuse(res: ServerResponse, r: Refusal): void {
   const body = JSON.stringify({
     jsonrpc: '2.0',
     error: { code: r.code ?? -32000, message: r.message },
-    id: null,
+    id: r.id ?? null,
   });
   res.writeHead(r.status, { 'content-type': 'application/json', ...r.headers });
   res.end(body);
@@ -301,14 +379,35 @@ function reusedId(session: HttpSession, messages: readonly JSONRPCMessage[]): Re
   return undefined;
 }
 
-/** A POST body's JSON-RPC messages, each checked against the protocol's schema. */
-function messagesOf(body: string): { messages: JSONRPCMessage[]; isBatch: boolean } | Refusal {
-  let value: unknown;
+/** A POST body's JSON value, or NOT_JSON. */
+function jsonOf(body: string): unknown {
   try {
-    value = JSON.parse(body);
+    return JSON.parse(body) as unknown;
   } catch {
-    return { status: 400, code: ErrorCode.ParseError, message: 'Parse error: the body is not JSON' };
+    return NOT_JSON;
   }
+}
+
+/** Headers that belong to one hop, not to the request a web handler sees. */
+const HOP_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'upgrade']);
+
+/**
+ * The web Request the SDK's classifier and handler read: the method, URL and headers of `req`; its
+ * body, already read and parsed, goes beside it.
+ */
+function webRequest(req: IncomingMessage, host: string): Request {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers))
+    if (value !== undefined && !HOP_HEADERS.has(name))
+      headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+  const authority = host.includes(':') ? `[${host}]` : host;
+  return new Request(`http://${authority}${req.url ?? PATH}`, { method: req.method ?? 'POST', headers });
+}
+
+/** A POST body's JSON-RPC messages, each checked against the protocol's schema. */
+function messagesOf(value: unknown): { messages: JSONRPCMessage[]; isBatch: boolean } | Refusal {
+  if (value === NOT_JSON)
+    return { status: 400, code: ErrorCode.ParseError, message: 'Parse error: the body is not JSON' };
   const isBatch = Array.isArray(value);
   const items: unknown[] = Array.isArray(value) ? value : [value];
   if (items.length === 0 || items.length > MAX_BATCH)

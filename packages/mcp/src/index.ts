@@ -25,6 +25,7 @@ export {
 export { collisions, exposedName, nameProblem, SEPARATOR } from './names.js';
 export { scanDefinition, type OtherTools, type PoisoningFinding, type PoisoningKind } from './poisoning.js';
 export { listenHttp, type HttpListenOptions, type HttpListener } from './http.js';
+export { serveGatewayStdio, type StdioGateway } from './stdio.js';
 export { upstreamSpecs, CatalogError, type CatalogContext } from './catalog.js';
 export { scanValue, type SecretScan } from './secrets.js';
 export {

@@ -6,12 +6,10 @@
 // (packages/cli/test/mcp-command.test.ts) drive `perimeter mcp --listen` with the MCP Inspector.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { after, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import {
@@ -19,92 +17,8 @@ import {
   LATEST_PROTOCOL_VERSION,
   McpError,
   ToolListChangedNotificationSchema,
-  type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
-import type { AuditRecord } from '@perimeter/audit';
-import { listenHttp, type HttpListener, type HttpListenOptions } from '../src/http.js';
-import type { ScriptedSpec } from './fixtures/scripted-server.js';
-import { startGateway } from './gateway-harness.js';
-
-const SCRIPTED = join(dirname(fileURLToPath(import.meta.url)), 'fixtures/scripted-server.js');
-const TOKEN = 'http-test-token-0123456789abcdef';
-const root = realpathSync(mkdtempSync(join(tmpdir(), 'perimeter-mcp-http-')));
-after(() => rmSync(root, { recursive: true, force: true }));
-
-const tool = (name: string): Tool => ({
-  name,
-  description: `The ${name} tool.`,
-  inputSchema: { type: 'object', properties: { text: { type: 'string' } } },
-});
-const INITIALIZE = {
-  jsonrpc: '2.0',
-  id: 1,
-  method: 'initialize',
-  params: {
-    protocolVersion: LATEST_PROTOCOL_VERSION,
-    capabilities: {},
-    clientInfo: { name: 'raw', version: '1' },
-  },
-};
-const POST_HEADERS = {
-  'content-type': 'application/json',
-  accept: 'application/json, text/event-stream',
-  authorization: `Bearer ${TOKEN}`,
-};
-
-interface Harness {
-  readonly url: string;
-  readonly listener: HttpListener;
-  readonly events: AuditRecord[];
-  spec(s: ScriptedSpec): void;
-  close(): Promise<void>;
-}
-
-let harnesses = 0;
-
-/**
- * A gateway over one scripted server `s` (every tool allowed, `ask` asked), listening on 127.0.0.1
- * (or on `options.path`).
- */
-async function start(
-  spec: ScriptedSpec,
-  options: Pick<HttpListenOptions, 'maxSessions' | 'path'> = {},
-): Promise<Harness> {
-  const dir = join(root, `h${++harnesses}`);
-  mkdirSync(dir);
-  const specFile = join(dir, 's.json');
-  const write = (s: ScriptedSpec): void => writeFileSync(specFile, JSON.stringify(s));
-  write(spec);
-  const q = JSON.stringify;
-  const policy = `apiVersion: perimeter/v1
-kind: Policy
-metadata: { name: http-test, layer: org }
-mcp:
-  pinning: tofu
-  servers:
-    - { id: s, command: [${q(process.execPath)}, ${q(SCRIPTED)}, ${q(specFile)}] }
-  allow:
-    - { id: all, server: s, tools: ["*"] }
-  ask:
-    - { id: ask-first, server: s, tools: [ask] }
-`;
-  const { gateway, events } = await startGateway(policy, {
-    home: dir,
-    workspace: dir,
-    sessionId: `http-${harnesses}`,
-  });
-  const listener = await listenHttp(gateway, { host: '127.0.0.1', port: 0, token: TOKEN, ...options });
-  return {
-    url: listener.url,
-    listener,
-    events,
-    spec: write,
-    close: async () => {
-      await listener.close();
-      await gateway.close();
-    },
-  };
-}
+import { INITIALIZE, POST_HEADERS, TOKEN, post, root, start, tool, until } from './http-harness.js';
 
 /** The SDK client with the token; records the status and media type of every response it gets. */
 async function sdkClient(
@@ -130,23 +44,6 @@ async function sdkClient(
   }));
   await client.connect(transport);
   return { client, transport, seen };
-}
-
-async function until(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((ok) => setTimeout(ok, 20));
-  }
-}
-
-/** A raw POST of `body` (JSON unless a string) with the usual headers, overridden by `headers`. */
-function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
-  return fetch(url, {
-    method: 'POST',
-    headers: { ...POST_HEADERS, ...headers },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-  });
 }
 
 /** Initializes a session with raw requests; returns its id. */
@@ -316,8 +213,9 @@ describe('gateway over Streamable HTTP: the protocol, raw', { timeout: 60_000 },
           /Unsupported Media Type/,
         ],
         ['not JSON', post(h.url, '{"jsonrpc":', inSession), 400, /not JSON/],
-        ['not JSON-RPC', post(h.url, { hello: 'world' }, inSession), 400, /not a JSON-RPC message/],
-        ['an empty batch', post(h.url, [], inSession), 400, /a batch holds 1 to 100 messages/],
+        // No era's message: the SDK's classifier hands these to the 2026-07-28 path, which refuses them.
+        ['not JSON-RPC', post(h.url, { hello: 'world' }, inSession), 400, /not a valid JSON-RPC message/],
+        ['an empty batch', post(h.url, [], inSession), 400, /empty JSON-RPC batch/],
         [
           'an id twice',
           post(

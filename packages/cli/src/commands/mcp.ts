@@ -15,6 +15,7 @@ import {
   PinStoreError,
   listenHttp,
   printablePins,
+  serveGatewayStdio,
   shownKey,
   upstreamSpecs,
   withoutSecrets,
@@ -24,7 +25,6 @@ import { configureZod, createEngine, type Engine, type McpCatalogEntry } from '@
 import { BRIDGE_PORTS, BWRAP_PATH } from '@perimeter/sandbox';
 import { UpstreamSandboxError, sandboxUpstreams, type SandboxedUpstreams } from '../mcp-sandbox.js';
 import { canonicalHome, ownAssets, sessionsDir, workspaceDir } from './run.js';
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { boolFlag, listFlag, parseArgs, stringFlag } from '../args.js';
 import { UserError } from '../errors.js';
 import { isPolicyPath, pathContext, requireValidPolicies } from '../policy-files.js';
@@ -103,84 +103,111 @@ export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
   const secrets = boundSecretValues(engine);
   const specs = upstreamSpecs(catalog, { workspace: context.workspace, engine, secrets });
 
-  const sessionId = uuid7();
-  const auditPath = resolve(stringFlag(p, 'audit') ?? join(sessionsDir(), `${sessionId}.jsonl`));
-  mkdirSync(dirname(auditPath), { recursive: true, mode: 0o700 });
-  const spool = Spool.open(auditPath, { chainId: sessionId, flushDelayMs: 20 });
-  const ctx = {
-    sessionId,
-    ...(user !== undefined ? { user: { id: user, ...(groups ? { groups } : {}) } } : {}),
-  };
-  let isEnded = false;
-  const audit = (r: AuditRecord): void => {
-    if (!isEnded) spool.append(r);
-  };
-  audit(lifecycleRecord('session.start', ctx, { kind: 'mcp', servers: catalog.length }));
-
-  let sandboxes: SandboxedUpstreams;
-  try {
-    sandboxes = await serverSandboxes(catalog, specs, {
+  // The session: its spool, the servers' sandboxes and the upstreams. Over stdio it starts with
+  // the first request that needs it: a client negotiating the protocol revision may first start
+  // perimeter mcp only to ask it `server/discover`, and that process starts and records nothing.
+  const startSession = async (): Promise<McpSession> => {
+    const sessionId = uuid7();
+    const auditPath = resolve(stringFlag(p, 'audit') ?? join(sessionsDir(), `${sessionId}.jsonl`));
+    mkdirSync(dirname(auditPath), { recursive: true, mode: 0o700 });
+    const spool = Spool.open(auditPath, { chainId: sessionId, flushDelayMs: 20 });
+    const ctx = {
       sessionId,
-      workspace: context.workspace,
-      home: context.home,
-      audit,
-      readOnly: loaded.files.map((f) => resolve(f)),
-    });
-  } catch (e) {
-    audit(lifecycleRecord('session.refused', ctx, { reason: (e as Error).message }));
-    isEnded = true;
-    spool.close();
-    throw e;
-  }
-  const gateway = new Gateway({
-    engine,
-    servers: sandboxes.specs,
-    pins,
-    audit,
-    context: ctx,
-    credentials: boundValues(engine, secrets),
-  });
-  await gateway.start();
-  const down = gateway.upstreams.filter((u) => !u.isReady);
-  for (const u of down)
-    say.err(
-      paint(
-        say,
-        'yellow',
-        u.spec.unavailable !== undefined
-          ? `perimeter mcp: ${u.id} is unavailable: ${u.spec.unavailable}`
-          : `perimeter mcp: ${u.id} is unavailable (${u.problem}); retrying`,
-      ),
-    );
+      ...(user !== undefined ? { user: { id: user, ...(groups ? { groups } : {}) } } : {}),
+    };
+    let isEnded = false;
+    const audit = (r: AuditRecord): void => {
+      if (!isEnded) spool.append(r);
+    };
+    audit(lifecycleRecord('session.start', ctx, { kind: 'mcp', servers: catalog.length }));
 
-  const finish = async (): Promise<number> => {
-    await gateway.close();
-    await sandboxes.close();
-    audit(lifecycleRecord('session.end', ctx));
-    isEnded = true;
-    spool.close();
-    return 0;
+    let sandboxes: SandboxedUpstreams;
+    try {
+      sandboxes = await serverSandboxes(catalog, specs, {
+        sessionId,
+        workspace: context.workspace,
+        home: context.home,
+        audit,
+        readOnly: loaded.files.map((f) => resolve(f)),
+      });
+    } catch (e) {
+      audit(lifecycleRecord('session.refused', ctx, { reason: (e as Error).message }));
+      isEnded = true;
+      spool.close();
+      throw e;
+    }
+    const gateway = new Gateway({
+      engine,
+      servers: sandboxes.specs,
+      pins,
+      audit,
+      context: ctx,
+      credentials: boundValues(engine, secrets),
+    });
+    await gateway.start();
+    const down = gateway.upstreams.filter((u) => !u.isReady);
+    for (const u of down)
+      say.err(
+        paint(
+          say,
+          'yellow',
+          u.spec.unavailable !== undefined
+            ? `perimeter mcp: ${u.id} is unavailable: ${u.spec.unavailable}`
+            : `perimeter mcp: ${u.id} is unavailable (${u.problem}); retrying`,
+        ),
+      );
+    return {
+      gateway,
+      auditPath,
+      ready: catalog.length - down.length,
+      finish: async () => {
+        await gateway.close();
+        await sandboxes.close();
+        audit(lifecycleRecord('session.end', ctx));
+        isEnded = true;
+        spool.close();
+      },
+    };
   };
 
   if (served === undefined) {
-    say.err(
-      paint(
-        say,
-        'dim',
-        `perimeter mcp: ${catalog.length - down.length} of ${catalog.length} servers ready; serving over stdio; audit: ${auditPath}`,
-      ),
-    );
-    const transport = new StdioServerTransport();
+    let session: Promise<McpSession> | undefined;
+    let refused: (e: unknown) => void = () => undefined;
+    const failed = new Promise<never>((_, reject) => (refused = reject));
+    const begin = (): Promise<McpSession> =>
+      (session ??= startSession().then(
+        (s) => {
+          say.err(
+            paint(
+              say,
+              'dim',
+              `perimeter mcp: ${s.ready} of ${catalog.length} servers ready; serving over stdio; audit: ${s.auditPath}`,
+            ),
+          );
+          return s;
+        },
+        (e: unknown) => {
+          refused(e);
+          throw e;
+        },
+      ));
     const closed = new Promise<void>((done) => {
-      transport.onclose = () => done();
       process.stdin.once('end', () => done());
+      process.stdin.once('close', () => done());
     });
-    await gateway.createServer().connect(transport);
-    await Promise.race([closed, signalled()]);
-    return finish();
+    const stdio = serveGatewayStdio(async () => (await begin()).gateway);
+    try {
+      await Promise.race([closed, signalled(), failed]);
+    } finally {
+      await stdio.close();
+      if (session !== undefined) await (await session.catch(() => undefined))?.finish();
+    }
+    return 0;
   }
 
   const { host, port, token } = served;
+  const session = await startSession();
+  const { gateway, auditPath, ready } = session;
   let http;
   try {
     http = await listenHttp(gateway, {
@@ -190,15 +217,13 @@ export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
       origins: listFlag(p, 'origin') ?? [],
     });
   } catch (e) {
-    await finish();
+    await session.finish();
     throw new UserError(
       `cannot listen on ${host.name}:${port} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
       'pick a free port with --listen 127.0.0.1:PORT',
     );
   }
-  ui.out(
-    `perimeter mcp listening on ${http.url} (${catalog.length - down.length} of ${catalog.length} servers ready)`,
-  );
+  ui.out(`perimeter mcp listening on ${http.url} (${ready} of ${catalog.length} servers ready)`);
   ui.out(
     paint(
       ui,
@@ -208,7 +233,17 @@ export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
   );
   await signalled();
   await http.close();
-  return finish();
+  await session.finish();
+  return 0;
+}
+
+/** A running gateway session of `perimeter mcp`, and how to end it (the spool closed last). */
+interface McpSession {
+  readonly gateway: Gateway;
+  readonly auditPath: string;
+  /** How many of the catalog's servers were ready when it started. */
+  readonly ready: number;
+  finish(): Promise<void>;
 }
 
 /**

@@ -1,0 +1,123 @@
+// What the HTTP tests share: a gateway over one scripted server (fixtures/scripted-server.ts),
+// every tool allowed and the tool `ask` asked (and `ask2`), listening on 127.0.0.1 with a bearer token; raw
+// POSTs with the usual headers; and a bounded wait.
+
+import assert from 'node:assert/strict';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { LATEST_PROTOCOL_VERSION, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { AuditRecord } from '@perimeter/audit';
+import { listenHttp, type HttpListener, type HttpListenOptions } from '../src/http.js';
+import type { ScriptedSpec } from './fixtures/scripted-server.js';
+import { startGateway } from './gateway-harness.js';
+
+export const SCRIPTED = join(dirname(fileURLToPath(import.meta.url)), 'fixtures/scripted-server.js');
+export const TOKEN = 'http-test-token-0123456789abcdef';
+export const root = realpathSync(mkdtempSync(join(tmpdir(), 'perimeter-mcp-http-')));
+after(() => rmSync(root, { recursive: true, force: true }));
+
+export const tool = (name: string): Tool => ({
+  name,
+  description: `The ${name} tool.`,
+  inputSchema: { type: 'object', properties: { text: { type: 'string' } } },
+});
+export const INITIALIZE = {
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: {
+    protocolVersion: LATEST_PROTOCOL_VERSION,
+    capabilities: {},
+    clientInfo: { name: 'raw', version: '1' },
+  },
+};
+export const POST_HEADERS = {
+  'content-type': 'application/json',
+  accept: 'application/json, text/event-stream',
+  authorization: `Bearer ${TOKEN}`,
+};
+
+export interface Harness {
+  readonly url: string;
+  readonly listener: HttpListener;
+  readonly events: AuditRecord[];
+  spec(s: ScriptedSpec): void;
+  /** What reached the scripted server, one JSON line per request. */
+  seen(): string;
+  close(): Promise<void>;
+}
+
+let harnesses = 0;
+
+/**
+ * A gateway over one scripted server `s` (every tool allowed, `ask` asked), listening on 127.0.0.1
+ * (or on `options.path`).
+ */
+export async function start(
+  spec: ScriptedSpec,
+  options: Pick<HttpListenOptions, 'maxSessions' | 'path'> = {},
+): Promise<Harness> {
+  const dir = join(root, `h${++harnesses}`);
+  mkdirSync(dir);
+  const specFile = join(dir, 's.json');
+  const write = (s: ScriptedSpec): void => writeFileSync(specFile, JSON.stringify(s));
+  write(spec);
+  const q = JSON.stringify;
+  const policy = `apiVersion: perimeter/v1
+kind: Policy
+metadata: { name: http-test, layer: org }
+mcp:
+  pinning: tofu
+  servers:
+    - { id: s, command: [${q(process.execPath)}, ${q(SCRIPTED)}, ${q(specFile)}] }
+  allow:
+    - { id: all, server: s, tools: ["*"] }
+  ask:
+    - { id: ask-first, server: s, tools: [ask, ask2] }
+`;
+  const { gateway, events } = await startGateway(policy, {
+    home: dir,
+    workspace: dir,
+    sessionId: `http-${harnesses}`,
+  });
+  const listener = await listenHttp(gateway, { host: '127.0.0.1', port: 0, token: TOKEN, ...options });
+  return {
+    url: listener.url,
+    listener,
+    events,
+    spec: write,
+    seen: () => (existsSync(`${specFile}.log`) ? readFileSync(`${specFile}.log`, 'utf8') : ''),
+    close: async () => {
+      await listener.close();
+      await gateway.close();
+    },
+  };
+}
+
+export async function until(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((ok) => setTimeout(ok, 20));
+  }
+}
+
+/** A raw POST of `body` (JSON unless a string) with the usual headers, overridden by `headers`. */
+export function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    headers: { ...POST_HEADERS, ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
