@@ -341,7 +341,8 @@ in arguments and results are blocked (or redacted: mcp.secrets). Every list, cal
 denial, drift, quarantine, spawn and crash is an audit event.
 
 By default it speaks MCP on standard input and output, for an agent to start as its one MCP
-server; notices go to standard error.
+server; notices go to standard error. Clients of protocol revisions 2024-11-05 to 2025-11-25 and
+2026-07-28 are served alike; an ask reaches the user through the client either way.
 
 Options:
   --policy FILE...     policy files or directories (default: the embedded default policy)
