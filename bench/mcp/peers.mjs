@@ -1,13 +1,18 @@
 // The configurations under test, each an SDK client (the driver) connected to server-everything over
 // stdio through a different path: directly, through Perimeter's gateway in this process
 // (InMemoryTransport), through Perimeter's gateway over Streamable HTTP in a process of its own,
-// and through mcp-proxy and supergateway (their CLIs, Streamable HTTP). Each open() returns
+// and through mcp-proxy and supergateway (their CLIs, Streamable HTTP); over HTTP, Perimeter and
+// mcp-proxy also with the v2 SDK client speaking 2026-07-28. Each open() returns
 // { key, label, client, tool, pid, setRecording(on), samples(), close() }.
 
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import {
+  Client as ClientV2,
+  StreamableHTTPClientTransport as StreamableHTTPClientTransportV2,
+} from '@modelcontextprotocol/client';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -63,11 +68,25 @@ export const CONFIGS = [
       "Perimeter's `Gateway` with `listenHttp` on 127.0.0.1 in a child process of its own (bench/mcp/gateway-child.mjs, built as `perimeter mcp --listen` builds it but with its upstream unsandboxed), bearer token required, Host/Origin checks on, stateful sessions. Its Streamable HTTP transport is its own, on node:http (src/http-session.ts): a call is answered as one `application/json` body unless the gateway sends something for it first (an elicitation), which makes that answer an event stream.",
   },
   {
+    key: 'perimeterHttpModern',
+    label: 'Perimeter, Streamable HTTP, 2026-07-28',
+    transport: 'streamable-http',
+    setup:
+      "The same Perimeter process, driven by the v2 SDK client (`@modelcontextprotocol/client`) pinned to protocol revision 2026-07-28: no session, every request carries its envelope and the `Mcp-Method`/`Mcp-Name` headers, and each is served by a fresh server instance of the gateway (the SDK's per-request handler); the gateway and its upstream session stay warm.",
+  },
+  {
     key: 'mcpProxy',
     label: 'mcp-proxy, Streamable HTTP',
     transport: 'streamable-http',
     setup:
       '`mcp-proxy --host 127.0.0.1 --port N --server stream --apiKey KEY -- node server-everything stdio`: its CLI defaults otherwise (event store on, stateful sessions); the client sends the key as `X-API-Key`, so both gateways authenticate every request. mcp-proxy 6 is built on the v2 SDK packages (`@modelcontextprotocol/client`/`server`).',
+  },
+  {
+    key: 'mcpProxyModern',
+    label: 'mcp-proxy, Streamable HTTP, 2026-07-28',
+    transport: 'streamable-http',
+    setup:
+      'The same mcp-proxy command, driven by the v2 SDK client pinned to 2026-07-28, as the Perimeter row above.',
   },
   {
     key: 'supergateway',
@@ -81,12 +100,14 @@ export const CONFIGS = [
 export const labelOf = (key) => CONFIGS.find((c) => c.key === key)?.label ?? key;
 
 /** Connects `client` with a fresh transport from `make()`, retrying until `deadline` (a peer starting up). */
-async function connectRetrying(make, deadline, exited) {
+async function connectRetrying(make, deadline, exited, modern = false) {
   let last;
   while (Date.now() < deadline) {
     const gone = await Promise.race([exited, sleep(0).then(() => undefined)]);
     if (gone) throw new Error(`exited (${gone.signal ?? gone.code})`);
-    const client = new Client(CLIENT_INFO);
+    const client = modern
+      ? new ClientV2(CLIENT_INFO, { versionNegotiation: { mode: { pin: '2026-07-28' } } })
+      : new Client(CLIENT_INFO);
     try {
       await client.connect(make());
       return client;
@@ -168,7 +189,7 @@ export async function openInProcess({ dir, servers = 1, pinFile, auditTo = 'spoo
   };
 }
 
-export async function openPerimeterHttp({ dir, profileFile, auditTo = 'spool' }) {
+export async function openPerimeterHttp({ dir, profileFile, auditTo = 'spool', modern = false }) {
   const token = randomBytes(24).toString('base64url');
   const proc = spawnGroup(
     [
@@ -193,11 +214,12 @@ export async function openPerimeterHttp({ dir, profileFile, auditTo = 'spool' })
   const url = new URL(ready.url);
   const client = await connectRetrying(
     () =>
-      new StreamableHTTPClientTransport(url, {
+      new (modern ? StreamableHTTPClientTransportV2 : StreamableHTTPClientTransport)(url, {
         requestInit: { headers: { authorization: `Bearer ${token}` } },
       }),
     Date.now() + START_MS,
     proc.exited,
+    modern,
   );
   const ask = async (message, reply) => {
     const answer = nextMessage(proc.child, reply, 5_000);
@@ -225,16 +247,20 @@ export async function openPerimeterHttp({ dir, profileFile, auditTo = 'spool' })
   };
 }
 
-async function openHttpPeer(argvFor, headers = {}) {
+async function openHttpPeer(argvFor, headers = {}, modern = false) {
   const port = await freePort();
   const proc = spawnGroup(argvFor(port), { env: PEER_ENV });
   const url = new URL(`http://127.0.0.1:${port}/mcp`);
   let client;
   try {
     client = await connectRetrying(
-      () => new StreamableHTTPClientTransport(url, { requestInit: { headers } }),
+      () =>
+        new (modern ? StreamableHTTPClientTransportV2 : StreamableHTTPClientTransport)(url, {
+          requestInit: { headers },
+        }),
       Date.now() + START_MS,
       proc.exited,
+      modern,
     );
   } catch (e) {
     await killGroup(proc.pid);
@@ -257,7 +283,7 @@ async function openHttpPeer(argvFor, headers = {}) {
   };
 }
 
-function openMcpProxy() {
+function openMcpProxy(modern = false) {
   const key = randomBytes(24).toString('base64url');
   return openHttpPeer(
     (port) => [
@@ -275,6 +301,7 @@ function openMcpProxy() {
       ...UPSTREAM_ARGV,
     ],
     { 'x-api-key': key },
+    modern,
   );
 }
 
@@ -301,7 +328,9 @@ export async function open(key, { dir }) {
     perimeterInProcess: () => openInProcess({ dir: join(dir, 'in-process') }),
     perimeterInProcessMemory: () => openInProcess({ dir: join(dir, 'in-process-memory'), auditTo: 'memory' }),
     perimeterHttp: () => openPerimeterHttp({ dir: join(dir, 'http') }),
+    perimeterHttpModern: () => openPerimeterHttp({ dir: join(dir, 'http-modern'), modern: true }),
     mcpProxy: () => openMcpProxy(),
+    mcpProxyModern: () => openMcpProxy(true),
     supergateway: () => openSupergateway(),
   }[key];
   if (!opener) throw new Error(`unknown configuration ${key}`);

@@ -7,6 +7,7 @@
 //
 //   node bench/mcp/profile.mjs                         # 3,000 echo calls, one upstream
 //   node bench/mcp/profile.mjs --mode http             # the same over HTTP, the child profiled
+//   node bench/mcp/profile.mjs --mode http-modern      # over HTTP, the client speaking 2026-07-28
 //   node bench/mcp/profile.mjs --mode list --upstreams 10 --count 50
 //   node bench/mcp/profile.mjs --top 40 --audit memory    # audit records to an array, not the spool
 //   node bench/mcp/profile.mjs --mode http --audit memory
@@ -29,6 +30,8 @@ const OUT = join(ROOT, 'tmp/mcp-profile');
 const args = process.argv.slice(2);
 const option = (name, fallback) => optionOf(args, name, fallback);
 const MODE = option('--mode', 'call');
+/** Over HTTP: 2025-era sessions (http), or the v2 client speaking 2026-07-28 (http-modern). */
+const HTTP = MODE === 'http' || MODE === 'http-modern';
 const UPSTREAMS = Number(option('--upstreams', '1'));
 const COUNT = Number(option('--count', MODE === 'list' ? '100' : '3000'));
 const TOP = Number(option('--top', '25'));
@@ -100,13 +103,12 @@ let peer;
 try {
   mkdirSync(OUT, { recursive: true });
   const file = join(OUT, `${MODE}-${UPSTREAMS}-${Date.now()}.cpuprofile`);
-  peer =
-    MODE === 'http'
-      ? await openPerimeterHttp({ dir, profileFile: file, auditTo: AUDIT })
-      : await openInProcess({ dir, servers: UPSTREAMS, auditTo: AUDIT });
+  peer = HTTP
+    ? await openPerimeterHttp({ dir, profileFile: file, auditTo: AUDIT, modern: MODE === 'http-modern' })
+    : await openInProcess({ dir, servers: UPSTREAMS, auditTo: AUDIT });
   const { tools } = await peer.client.listTools();
   await timeCalls(peer, 300, performance.now() + LIMIT_MS);
-  if (MODE === 'http') await peer.profile(true);
+  if (HTTP) await peer.profile(true);
   else {
     await session.post('Profiler.enable');
     await session.post('Profiler.setSamplingInterval', { interval: 50 });
@@ -117,7 +119,7 @@ try {
       ? await timeLists(peer.client, COUNT, performance.now() + LIMIT_MS, tools.length)
       : await timeCalls(peer, COUNT, performance.now() + LIMIT_MS);
   let profile;
-  if (MODE === 'http') {
+  if (HTTP) {
     await peer.profile(false);
     profile = JSON.parse(readFileSync(file, 'utf8'));
   } else {
@@ -129,7 +131,7 @@ try {
   const total = [...self.values()].reduce((a, b) => a + b, 0);
   const d = distribution(result.ms);
   console.log(
-    `${MODE === 'list' ? `tools/list of ${tools.length} tools` : 'echo calls'} through the ${MODE === 'http' ? 'HTTP (child process)' : 'in-process'} gateway, ${MODE === 'http' ? 1 : UPSTREAMS} upstream(s): ${n} timed, p50 ${d.p50} ms, p99 ${d.p99} ms; profile ${file.slice(ROOT.length)}`,
+    `${MODE === 'list' ? `tools/list of ${tools.length} tools` : 'echo calls'} through the ${HTTP ? `HTTP (child process${MODE === 'http-modern' ? ', 2026-07-28' : ''})` : 'in-process'} gateway, ${HTTP ? 1 : UPSTREAMS} upstream(s): ${n} timed, p50 ${d.p50} ms, p99 ${d.p99} ms; profile ${file.slice(ROOT.length)}`,
   );
   console.log(`\nSelf time, µs per ${MODE} (of ${(total / n).toFixed(0)} µs sampled per ${MODE}):`);
   for (const [k, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, TOP))

@@ -122,7 +122,13 @@ export function judgeTargets(calls) {
       });
     }
   }
-  for (const peerKey of ['mcpProxy', 'supergateway']) {
+  // Faster than each relay, client for client: 2025-era sessions, and 2026-07-28 requests.
+  for (const [ownKey, peerKey] of [
+    ['perimeterHttp', 'mcpProxy'],
+    ['perimeterHttp', 'supergateway'],
+    ['perimeterHttpModern', 'mcpProxyModern'],
+  ]) {
+    const http = get(ownKey);
     const peer = calls.find((s) => s.key === peerKey);
     if (!http) continue;
     if (!peer || peer.error) {

@@ -112,6 +112,8 @@ function versions() {
     supergateway: versionOf('supergateway'),
     supergatewaySdk: nestedVersion('supergateway', '@modelcontextprotocol/sdk') ?? 'hoisted',
     serverEverything: versionOf('@modelcontextprotocol/server-everything'),
+    server: versionOf('@modelcontextprotocol/server'),
+    client: versionOf('@modelcontextprotocol/client'),
   };
 }
 
@@ -310,7 +312,7 @@ async function main() {
     const v = versions();
     notes.push(
       `supergateway has no host option: it listened on every interface (acceptable on this benchmark machine; the other two listen on 127.0.0.1 only).`,
-      `mcp-proxy ${v.mcpProxy} runs on the v2 SDK (${v.mcpProxySdk}); supergateway ${v.supergateway} on @modelcontextprotocol/sdk ${v.supergatewaySdk}; Perimeter and the driver on @modelcontextprotocol/sdk ${v.sdk}.`,
+      `mcp-proxy ${v.mcpProxy} runs on the v2 SDK (${v.mcpProxySdk}); supergateway ${v.supergateway} on @modelcontextprotocol/sdk ${v.supergatewaySdk}; Perimeter's upstream client and the driver on @modelcontextprotocol/sdk ${v.sdk}; Perimeter serves clients with @modelcontextprotocol/server ${v.server}, and the 2026-07-28 rows' driver is @modelcontextprotocol/client ${v.client}.`,
     );
     const report = {
       benchmark: 'mcp',

@@ -158,22 +158,29 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
   };
 
   /** A 2026-07-28 request, answered by the SDK's per-request handler; its answer streamed back. */
-  const serveModern = async (req: IncomingMessage, res: ServerResponse, request: Request, body: unknown) => {
+  const serveModern = async (
+    res: ServerResponse,
+    request: Request,
+    gone: AbortController,
+    body: unknown,
+  ): Promise<Refusal | undefined> => {
     if (modernInFlight >= MAX_MODERN_IN_FLIGHT)
       return { status: 503, message: `Too many requests in flight (${MAX_MODERN_IN_FLIGHT}); retry shortly` };
     const mismatch = await paramMismatch(request, body);
     if (mismatch !== undefined) return mismatch;
     modernInFlight++;
-    // A client that goes away cancels its request (and ends its subscription stream).
-    const gone = new AbortController();
-    res.once('close', () => gone.abort());
+    // A client that goes away before its answer cancels its request (and ends its subscription
+    // stream); 'close' after the answer is just the end of the exchange.
+    res.once('close', () => {
+      if (!res.writableFinished) gone.abort();
+    });
     try {
-      const response = await modern.fetch(new Request(request, { signal: gone.signal }), {
-        parsedBody: body,
-      });
+      const response = await modern.fetch(request, { parsedBody: body });
       res.writeHead(response.status, Object.fromEntries(response.headers));
       if (response.body === null) res.end();
-      else await pipeline(Readable.fromWeb(response.body as never), res).catch(() => undefined);
+      else if (response.headers.get('content-type')?.startsWith('text/event-stream'))
+        await pipeline(Readable.fromWeb(response.body as never), res).catch(() => undefined);
+      else res.end(Buffer.from(await response.arrayBuffer()));
     } finally {
       modernInFlight--;
     }
@@ -196,8 +203,9 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
       };
     const value = jsonOf(body);
     if (value !== NOT_JSON) {
-      const request = webRequest(req, options.host);
-      if (!(await isLegacyRequest(request, value))) return serveModern(req, res, request, value);
+      const gone = new AbortController();
+      const request = webRequest(req, options.host, gone.signal);
+      if (!(await isLegacyRequest(request, value))) return serveModern(res, request, gone, value);
     }
     const accept = req.headers.accept ?? '';
     if (!accept.includes('application/json') || !accept.includes('text/event-stream'))
@@ -395,13 +403,17 @@ const HOP_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'c
  * The web Request the SDK's classifier and handler read: the method, URL and headers of `req`; its
  * body, already read and parsed, goes beside it.
  */
-function webRequest(req: IncomingMessage, host: string): Request {
+function webRequest(req: IncomingMessage, host: string, signal: AbortSignal): Request {
   const headers = new Headers();
   for (const [name, value] of Object.entries(req.headers))
     if (value !== undefined && !HOP_HEADERS.has(name))
       headers.set(name, Array.isArray(value) ? value.join(', ') : value);
   const authority = host.includes(':') ? `[${host}]` : host;
-  return new Request(`http://${authority}${req.url ?? PATH}`, { method: req.method ?? 'POST', headers });
+  return new Request(`http://${authority}${req.url ?? PATH}`, {
+    method: req.method ?? 'POST',
+    headers,
+    signal,
+  });
 }
 
 /** A POST body's JSON-RPC messages, each checked against the protocol's schema. */

@@ -192,11 +192,23 @@ export class Upstream {
     signal?: AbortSignal,
   ): Promise<CallToolResult> {
     const c = await this.connect();
-    return (await c.callTool({ name, ...(args ? { arguments: args } : {}) }, undefined, {
-      ...(signal ? { signal } : {}),
-      timeout: 10 * 60_000,
-      resetTimeoutOnProgress: true,
-    })) as CallToolResult;
+    // The client's signal reaches the upstream call only while the call is under way: the SDK's
+    // client never lets go of a signal it was given, and a client request's signal aborted once
+    // its exchange is over (the 2026-07-28 handler does so) would still cancel the finished call
+    // upstream.
+    const during = new AbortController();
+    const cancel = (): void => during.abort(signal?.reason);
+    signal?.addEventListener('abort', cancel, { once: true });
+    if (signal?.aborted) cancel();
+    try {
+      return (await c.callTool({ name, ...(args ? { arguments: args } : {}) }, undefined, {
+        signal: during.signal,
+        timeout: 10 * 60_000,
+        resetTimeoutOnProgress: true,
+      })) as CallToolResult;
+    } finally {
+      signal?.removeEventListener('abort', cancel);
+    }
   }
 
   async getPrompt(name: string, args: Record<string, string> | undefined): Promise<GetPromptResult> {
