@@ -20,7 +20,7 @@ import {
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createMcpHandler, isLegacyRequest } from '@modelcontextprotocol/server';
+import { classifyInboundRequest, createMcpHandler } from '@modelcontextprotocol/server';
 import {
   ErrorCode,
   isInitializeRequest,
@@ -202,10 +202,9 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
         ...(body.keepAlive ? {} : { headers: { connection: 'close' } }),
       };
     const value = jsonOf(body);
-    if (value !== NOT_JSON) {
+    if (value !== NOT_JSON && !isLegacy(req, value)) {
       const gone = new AbortController();
-      const request = webRequest(req, options.host, gone.signal);
-      if (!(await isLegacyRequest(request, value))) return serveModern(res, request, gone, value);
+      return serveModern(res, webRequest(req, options.host, gone.signal), gone, value);
     }
     const accept = req.headers.accept ?? '';
     if (!accept.includes('application/json') || !accept.includes('text/event-stream'))
@@ -385,6 +384,27 @@ function reusedId(session: HttpSession, messages: readonly JSONRPCMessage[]): Re
     seen.add(id);
   }
   return undefined;
+}
+
+/**
+ * Whether the SDK's handler would serve this POST as 2025-era traffic: its own classifier (what
+ * `isLegacyRequest` runs), read straight off Node's headers, so a 2025-era call builds no web
+ * Request. Ladder rejections count as modern: the SDK's handler answers those.
+ */
+function isLegacy(req: IncomingMessage, body: unknown): boolean {
+  const header = (name: string): string | undefined => {
+    const value = req.headers[name];
+    return Array.isArray(value) ? value.join(', ') : value;
+  };
+  return (
+    classifyInboundRequest({
+      httpMethod: 'POST',
+      protocolVersionHeader: header('mcp-protocol-version'),
+      mcpMethodHeader: header('mcp-method'),
+      mcpNameHeader: header('mcp-name'),
+      body,
+    }).kind === 'legacy'
+  );
 }
 
 /** A POST body's JSON value, or NOT_JSON. */
