@@ -22,7 +22,9 @@ function sortedCopy(value: unknown): unknown {
     case 'object': {
       if (Array.isArray(value)) return value.map(sortedCopy);
       const source = value as Record<string, unknown>;
-      const out: Record<string, unknown> = {};
+      // No prototype: a "__proto__" key (JSON.parse makes it an own key) is then a key like any
+      // other, where on a plain object it would set the copy's prototype and vanish from the text.
+      const out = Object.create(null) as Record<string, unknown>;
       for (const key of Object.keys(source).sort()) {
         const v = source[key];
         if (v === undefined) continue;

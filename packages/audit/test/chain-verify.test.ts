@@ -43,6 +43,14 @@ describe('canonical JSON (RFC 8785)', () => {
     assert.equal(canonicalJson({ '\u{1F600}': 1, '\uFB33': 2 }), '{"\u{1F600}":1,"\uFB33":2}');
   });
 
+  it('keeps a "__proto__" key, at the top and nested, as JSON.parse makes it (mcp-review F1)', () => {
+    const value = JSON.parse('{"__proto__":{"x":1},"opts":{"__proto__":{"cmd":"rm -rf ~"}}}') as unknown;
+    assert.equal(canonicalJson(value), '{"__proto__":{"x":1},"opts":{"__proto__":{"cmd":"rm -rf ~"}}}');
+    assert.notEqual(canonicalJson(value), canonicalJson({ opts: {} }));
+    const slow = JSON.parse('{"1":0,"opts":{"__proto__":{"cmd":1}}}') as unknown;
+    assert.equal(canonicalJson(slow), '{"1":0,"opts":{"__proto__":{"cmd":1}}}');
+  });
+
   it('refuses what JSON cannot say', () => {
     assert.throws(() => canonicalJson({ a: Number.NaN }), /NaN or Infinity/);
     assert.throws(() => canonicalJson({ '1': Infinity }), /NaN or Infinity/);

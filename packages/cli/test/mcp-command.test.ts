@@ -1404,6 +1404,36 @@ void describe('perimeter mcp fails closed with one clear sentence', { timeout: 1
     },
   );
 
+  void it(
+    'a session that cannot start over stdio answers the request that started it with why, then exits with the one sentence',
+    BOUND,
+    async (t) => {
+      const p = place(t);
+      writeFile(p.dir, 'plain-file', 'x');
+      const audit = join(p.dir, 'plain-file', 'sub', 'a.jsonl');
+      const child = startChild(t, p, ['mcp', '--policy', mcpPolicy(p), '--audit', audit]);
+      child.process.stdin.write(`${JSON.stringify({ ...INITIALIZE, id: 1 })}\n`);
+      await within(
+        until(() => child.stdout().includes('"id":1'), 'initialize answered'),
+        'initialize',
+      );
+      child.process.stdin.write(
+        `${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' })}\n`,
+      );
+      child.process.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' })}\n`);
+      assert.equal(await within(child.exited, 'exit'), 3, child.stderr());
+      const answer = child
+        .stdout()
+        .split('\n')
+        .find((l) => l.includes('"id":2'));
+      assert.match(answer ?? '', /"error":.*cannot make the directory of the audit file .*ENOTDIR/);
+      assert.match(child.stderr(), /^perimeter: cannot make the directory of the audit file .*\(ENOTDIR\)$/m);
+      assert.match(child.stderr(), /give --audit a path in a directory you can write/);
+      assert.ok(!child.stderr().includes('internal error'));
+      assert.ok(!child.stderr().includes(STACK_FRAME));
+    },
+  );
+
   void it('refuses a workspace that does not exist before the spool opens or a server starts', BOUND, (t) => {
     const p = place(t);
     const audit = join(p.dir, 'a.jsonl');

@@ -66,7 +66,7 @@ export function definitionDiff(
     else if (b === undefined) out.push(`${path} removed`);
     else if (isObject(a) && isObject(b)) {
       for (const key of [...new Set([...Object.keys(a), ...Object.keys(b)])].sort())
-        walk(a[key], b[key], path === '' ? key : `${path}.${key}`);
+        walk(own(a, key), own(b, key), path === '' ? key : `${path}.${key}`);
     } else if (canonicalJson(a) !== canonicalJson(b)) out.push(`${path} changed`);
   };
   walk(pinnedPart(before, kind), pinnedPart(after, kind), '');
@@ -75,4 +75,9 @@ export function definitionDiff(
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** `o[key]` when it is `o`'s own ("__proto__" would otherwise read the prototype). */
+function own(o: Readonly<Record<string, unknown>>, key: string): unknown {
+  return Object.hasOwn(o, key) ? o[key] : undefined;
 }

@@ -109,7 +109,8 @@ interface Envelope {
 }
 
 /** What asking the user came to: approved, a denial (why), or a question to return to a 2026-07-28 client. */
-type Answer = 'approved' | { readonly denied: string } | { readonly question: InputRequiredResult };
+type Answer =
+  'approved' | { readonly denied: string } | { readonly question: InputRequiredResult; readonly why: string };
 
 /** The capabilities the downstream server announces, to both eras. */
 const CAPABILITIES = {
@@ -119,7 +120,7 @@ const CAPABILITIES = {
 };
 /** How long a question put to a 2026-07-28 client's user may go unanswered. */
 const QUESTION_TTL_MS = 10 * 60_000;
-/** The most questions waiting for an answer at once; the oldest is forgotten first. */
+/** The most questions waiting for an answer at once; past it, a new question is refused. */
 const QUESTIONS_MAX = 256;
 const ASK_SCHEMA = {
   type: 'object' as const,
@@ -821,8 +822,8 @@ export class Gateway {
     if (decision.decision === 'ask') {
       const answer = await this.ask(session, request, question);
       if (typeof answer === 'object' && 'question' in answer) {
-        this.recordCall(session, audited, decision, 'ask: the user is asked (input_required)', scan);
-        return answer;
+        this.recordCall(session, audited, decision, answer.why, scan);
+        return { question: answer.question };
       }
       approval = answer === 'approved' ? answer : answer.denied;
       if (answer === 'approved') decision = { ...decision, decision: 'allow' };
@@ -870,7 +871,10 @@ export class Gateway {
    * one), and nothing else of what the upstream sent with it.
    */
   private failed(session: Session, request: McpRequest, e: unknown, started: number): Error {
-    const code = e instanceof McpError ? e.code : ErrorCode.InternalError;
+    const given = e instanceof McpError ? e.code : ErrorCode.InternalError;
+    // Codes the protocol between Perimeter and its client gives a meaning (a header mismatch, a
+    // missing capability, an unsupported revision, a URL to open) are not the upstream's to send.
+    const code = PROTOCOL_ERROR_CODES.has(given) ? ErrorCode.InternalError : given;
     const message = this.redactedText(errorText(e).replace(/^(?:MCP error -?\d+: )+/, ''));
     this.recordResult(session, request, { error: message, latency_ms: round(performance.now() - started) });
     return rpcError(code, message);
@@ -1440,12 +1444,15 @@ export class Gateway {
    * Asks the user whether `request` may go ahead, as its client's era allows. A 2025-era client is
    * asked with elicitation/create while the request waits. A 2026-07-28 client is handed the
    * question (input_required, with state naming this question) and retries the request with the
-   * answer; the answer counts only with state Perimeter issued for this very call, once, before
-   * it lapses. Anything else (no state, a stale, forged or reused one, another call's) asks again.
+   * answer; the answer counts only with state Perimeter issued for this very call (method, server,
+   * tool, action and canonical arguments), once, before it lapses. Anything else (no state, a
+   * stale, forged or reused one, another call's) asks again, and the audit says so. The era is the
+   * server's (what initialize or the request's revision settled), never what a request's `_meta`
+   * claims: a 2025-era request carrying an envelope is still asked the 2025 way.
    */
   private async ask(session: Session, request: McpRequest, message: string): Promise<Answer> {
     const { request: r, server } = session;
-    if (r.envelope === undefined) {
+    if (!isModernEra(server)) {
       if (!server.getClientCapabilities()?.elicitation)
         return { denied: 'denied: the client cannot ask its user (no elicitation)' };
       try {
@@ -1455,14 +1462,12 @@ export class Gateway {
           { message, requestedSchema: ASK_SCHEMA },
           { relatedRequestId: r.id },
         );
-        return answer.action === 'accept' && answer.content?.allow === true
-          ? 'approved'
-          : { denied: `denied by the user (${answer.action})` };
+        return verdict(answer.action, answer.content);
       } catch (e) {
         return { denied: `denied: asking failed (${errorText(e)})` };
       }
     }
-    const call = canonicalJson([request.server, request.tool, request.action, request.args ?? {}]);
+    const call = canonicalJson([r.method, request.server, request.tool, request.action, request.args ?? {}]);
     const now = Date.now();
     for (const [state, q] of this.questions) if (q.expires <= now) this.questions.delete(state);
     const state = r.requestState();
@@ -1471,22 +1476,32 @@ export class Gateway {
       const answer = inputResponse(r.inputResponses, 'allow');
       if (answer.kind === 'elicit') {
         this.questions.delete(state as string);
-        return answer.action === 'accept' && answer.content?.allow === true
-          ? 'approved'
-          : { denied: `denied by the user (${answer.action})` };
+        return verdict(answer.action, answer.content);
       }
     }
-    if (!(r.envelope as Envelope)[CLIENT_CAPABILITIES_META_KEY]?.elicitation)
+    if (!((r.envelope ?? {}) as Envelope)[CLIENT_CAPABILITIES_META_KEY]?.elicitation)
       return { denied: 'denied: the client cannot ask its user (no elicitation)' };
+    const why =
+      state === undefined
+        ? 'ask: the user is asked (input_required)'
+        : asked === undefined
+          ? 'ask: the request state is not one Perimeter has open (unknown, used or lapsed); the user is asked again (input_required)'
+          : asked.call !== call
+            ? 'ask: the request state was issued for another call; the user is asked again (input_required)'
+            : 'ask: the retry carries no answer; the user is asked again (input_required)';
+    // The same call still waiting is asked with the same state: a client that retries without
+    // answering does not fill the table.
+    for (const [open, q] of this.questions)
+      if (q.call === call) return { question: question(message, open), why };
+    // Full: the new question is refused rather than an older one forgotten, so a flood of asks
+    // cannot push out the question a user is reading.
+    if (this.questions.size >= QUESTIONS_MAX)
+      return {
+        denied: `denied: ${QUESTIONS_MAX} questions already wait for an answer; answer them or let them lapse`,
+      };
     const issued = randomBytes(18).toString('base64url');
     this.questions.set(issued, { call, expires: now + QUESTION_TTL_MS });
-    if (this.questions.size > QUESTIONS_MAX) this.questions.delete(this.questions.keys().next().value!);
-    return {
-      question: inputRequired({
-        inputRequests: { allow: inputRequired.elicit({ message, requestedSchema: ASK_SCHEMA }) },
-        requestState: issued,
-      }),
-    };
+    return { question: question(message, issued), why };
   }
 
   private upstream(id: string): Upstream {
@@ -1600,15 +1615,43 @@ export class Gateway {
   }
 }
 
+/** The first protocol revision without sessions, whose requests each carry the client's envelope. */
+const MODERN_REVISION = '2026-07-28';
+
+/**
+ * Whether `server` serves this request in the 2026-07-28 era: the revision the SDK settled (at
+ * initialize for a 2025-era connection, from the checked request for a 2026-07-28 one). Revisions
+ * are dates, so they compare as strings.
+ */
+function isModernEra(server: Server): boolean {
+  const version = server.getNegotiatedProtocolVersion();
+  return version !== undefined && version >= MODERN_REVISION;
+}
+
+/** A 2026-07-28 question: ask the user to allow, with `state` to come back with. */
+function question(message: string, state: string): InputRequiredResult {
+  return inputRequired({
+    inputRequests: { allow: inputRequired.elicit({ message, requestedSchema: ASK_SCHEMA }) },
+    requestState: state,
+  });
+}
+
+/** What the user's answer to an ask comes to: only an accept with `allow: true` approves. */
+function verdict(action: string, content: Record<string, unknown> | undefined): Answer {
+  if (action !== 'accept') return { denied: `denied by the user (${action})` };
+  if (content?.allow === true) return 'approved';
+  if (content?.allow === false) return { denied: 'denied by the user (allow: false)' };
+  return { denied: 'denied: the answer is neither yes nor no (an accept without a boolean allow)' };
+}
+
 /**
  * The client as it names itself: in each request's envelope (2026-07-28), else at the
  * connection's initialize. Self-reported: audited, never decided on.
  */
 function agentOf({ server, request }: Session): { name?: string; version?: string } | undefined {
-  const v =
-    request.envelope === undefined
-      ? server.getClientVersion()
-      : (request.envelope as Envelope)[CLIENT_INFO_META_KEY];
+  const v = isModernEra(server)
+    ? ((request.envelope ?? {}) as Envelope)[CLIENT_INFO_META_KEY]
+    : server.getClientVersion();
   return v ? { name: v.name, version: v.version } : undefined;
 }
 
@@ -1619,6 +1662,8 @@ function agentOf({ server, request }: Session): { name?: string; version?: strin
  * server the client talks to, which is Perimeter).
  */
 const PROTOCOL_FIELDS = ['resultType', 'inputRequests', 'requestState', 'ttlMs', 'cacheScope'];
+/** JSON-RPC error codes the MCP protocol itself assigns, which an upstream's error may not carry. */
+const PROTOCOL_ERROR_CODES = new Set([-32020, -32021, -32022, -32042]);
 const RESERVED_META = 'io.modelcontextprotocol/';
 
 /** An upstream's result without the fields of the protocol Perimeter speaks to its client. */

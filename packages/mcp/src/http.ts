@@ -138,7 +138,7 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
    * A tools/call whose `Mcp-Param-*` headers disagree with its arguments, as the listed tool
    * declares them (the SDK checks the standard headers itself, but the tools are the gateway's).
    */
-  const paramMismatch = async (request: Request, body: unknown): Promise<Refusal | undefined> => {
+  const paramMismatch = async (req: IncomingMessage, body: unknown): Promise<Refusal | undefined> => {
     const call = body as {
       method?: unknown;
       id?: RequestId;
@@ -147,7 +147,11 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
     if (call === null || typeof call !== 'object' || call.method !== 'tools/call') return undefined;
     if (typeof call.params?.name !== 'string') return undefined;
     const schema = await gateway.toolInputSchema(call.params.name);
-    const why = paramHeaderMismatch(schema, call.params.arguments, (h) => request.headers.get(h));
+    const why = paramHeaderMismatch(
+      schema,
+      call.params.arguments,
+      (h) => req.headersDistinct[h.toLowerCase()] ?? [],
+    );
     if (why === undefined) return undefined;
     return {
       status: 400,
@@ -159,23 +163,26 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
 
   /** A 2026-07-28 request, answered by the SDK's per-request handler; its answer streamed back. */
   const serveModern = async (
+    req: IncomingMessage,
     res: ServerResponse,
-    request: Request,
-    gone: AbortController,
     body: unknown,
   ): Promise<Refusal | undefined> => {
     if (modernInFlight >= MAX_MODERN_IN_FLIGHT)
       return { status: 503, message: `Too many requests in flight (${MAX_MODERN_IN_FLIGHT}); retry shortly` };
-    const mismatch = await paramMismatch(request, body);
-    if (mismatch !== undefined) return mismatch;
+    // The place is taken before the first wait, so requests arriving together keep to the cap; and
+    // a client that goes away before its answer, even while its tool's schema is looked up, cancels
+    // its request (and ends its subscription stream). 'close' after the answer is just the end of
+    // the exchange.
     modernInFlight++;
-    // A client that goes away before its answer cancels its request (and ends its subscription
-    // stream); 'close' after the answer is just the end of the exchange.
+    const gone = new AbortController();
     res.once('close', () => {
       if (!res.writableFinished) gone.abort();
     });
     try {
-      const response = await modern.fetch(request, { parsedBody: body });
+      const mismatch = await paramMismatch(req, body);
+      if (mismatch !== undefined) return mismatch;
+      if (gone.signal.aborted) return undefined;
+      const response = await modern.fetch(webRequest(req, options.host, gone.signal), { parsedBody: body });
       res.writeHead(response.status, Object.fromEntries(response.headers));
       if (response.body === null) res.end();
       else if (response.headers.get('content-type')?.startsWith('text/event-stream'))
@@ -201,11 +208,24 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
         message: `Payload too large: more than ${maxBody} bytes`,
         ...(body.keepAlive ? {} : { headers: { connection: 'close' } }),
       };
+    const repeated = repeatedMcpHeader(req);
+    if (repeated !== undefined)
+      return {
+        status: 400,
+        code: HEADER_MISMATCH,
+        message: `Bad Request: the ${repeated} header is sent more than once; send it once`,
+      };
     const value = jsonOf(body);
-    if (value !== NOT_JSON && !isLegacy(req, value)) {
-      const gone = new AbortController();
-      return serveModern(res, webRequest(req, options.host, gone.signal), gone, value);
-    }
+    if (value !== NOT_JSON && !isLegacy(req, value)) return serveModern(req, res, value);
+    // A 2025-era request has no headers that mirror its body: ones that claim to would show
+    // whatever reads them a call other than the one run.
+    const mirror = mirrorHeader(req);
+    if (mirror !== undefined)
+      return {
+        status: 400,
+        code: HEADER_MISMATCH,
+        message: `Bad Request: the ${mirror} header belongs to MCP 2026-07-28 requests (with the _meta envelope); a 2025-era request must not carry it`,
+      };
     const accept = req.headers.accept ?? '';
     if (!accept.includes('application/json') || !accept.includes('text/event-stream'))
       return { status: 406, message: 'Not Acceptable: accept both application/json and text/event-stream' };
@@ -277,11 +297,15 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
         if (refused) refuse(res, refused);
       },
       (e: unknown) => {
+        // The detail is the operator's (it may name files or upstream internals), not the client's.
+        process.stderr.write(
+          `perimeter mcp: internal error answering a request: ${e instanceof Error ? e.message : String(e)}\n`,
+        );
         if (!res.headersSent)
           refuse(res, {
             status: 500,
             code: ErrorCode.InternalError,
-            message: `Internal error: ${e instanceof Error ? e.message : String(e)}`,
+            message: 'Internal error: the gateway could not answer this request',
           });
         else res.destroy();
       },
@@ -405,6 +429,29 @@ function isLegacy(req: IncomingMessage, body: unknown): boolean {
       body,
     }).kind === 'legacy'
   );
+}
+
+/** Headers that mirror the body in an MCP 2026-07-28 request (Mcp-Param-* besides). */
+const MIRROR_HEADERS = ['mcp-method', 'mcp-name'];
+const PARAM_HEADER = 'mcp-param-';
+
+/** The first of the headers that mirror an MCP request's body which `req` carries. */
+function mirrorHeader(req: IncomingMessage): string | undefined {
+  for (const name of Object.keys(req.headers))
+    if (MIRROR_HEADERS.includes(name) || name.startsWith(PARAM_HEADER)) return name;
+  return undefined;
+}
+
+/** An MCP header sent on more than one line (Node would join them: each reader would see another value). */
+function repeatedMcpHeader(req: IncomingMessage): string | undefined {
+  for (const [name, lines] of Object.entries(req.headersDistinct))
+    if (
+      lines !== undefined &&
+      lines.length > 1 &&
+      (name === 'mcp-protocol-version' || MIRROR_HEADERS.includes(name) || name.startsWith(PARAM_HEADER))
+    )
+      return name;
+  return undefined;
 }
 
 /** A POST body's JSON value, or NOT_JSON. */

@@ -16,34 +16,65 @@ const BASE64_OPEN = '=?base64?';
 const BASE64_CLOSE = '?=';
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const DECIMAL = /^-?\d+(\.\d+)?$/;
+/** An HTTP field name (RFC 9110 token): what `Mcp-Param-` may be followed by. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /**
  * Why the `Mcp-Param-*` headers of a call disagree with its arguments, or undefined when they
- * agree: every argument `inputSchema` declares a header for and the body carries (as a string,
- * number or boolean) must arrive in that header with the same value. `header` reads a request
- * header by name (null when absent).
+ * agree. Every argument `inputSchema` declares a header for and the body carries as a string,
+ * number or boolean must arrive in that header, once, with the same value (an integer in its
+ * decimal form, exactly). A header sent for an argument the body lacks, or carries as something
+ * a header cannot say (an array, an object, null, an integer past 2^53), disagrees too: whatever
+ * reads the header would be shown a call that is not the one run. A tool whose declarations are
+ * not valid (a header name that is no HTTP token, one name declared twice) cannot be checked, so
+ * its calls disagree. `header` reads a request header's lines by name (none when absent).
  */
 export function paramHeaderMismatch(
   inputSchema: unknown,
   args: unknown,
-  header: (name: string) => string | null,
+  header: (name: string) => readonly string[],
 ): string | undefined {
-  for (const d of declarations(inputSchema)) {
+  const declared = declarations(inputSchema);
+  const invalid = invalidDeclaration(declared);
+  if (invalid !== undefined) return invalid;
+  for (const d of declared) {
+    const name = `Mcp-Param-${d.header}`;
+    const where = `arguments.${d.path.join('.')}`;
+    const lines = header(name);
+    if (lines.length > 1) return `the ${name} header is sent more than once`;
+    const sent = lines[0];
     const body = valueAt(args, d.path);
     const expected = asHeaderText(body);
-    if (expected === undefined) continue;
-    const name = `Mcp-Param-${d.header}`;
-    const sent = header(name);
-    const where = `arguments.${d.path.join('.')}`;
-    if (sent === null) return `the body carries ${where} but the ${name} header is absent`;
+    if (expected === undefined) {
+      if (sent === undefined) continue;
+      return body === undefined || body === null
+        ? `the ${name} header is sent but the body carries no ${where}`
+        : `the ${name} header is sent but the body's ${where} is not a value a header can carry`;
+    }
+    if (sent === undefined) return `the body carries ${where} but the ${name} header is absent`;
     const decoded = decode(sent);
     if (decoded === undefined) return `the ${name} header carries an invalid Base64 value`;
+    // A fraction may be written several ways (1e-7, 1e-07); an integer only one.
     const equal =
-      (d.type === 'integer' || d.type === 'number') && typeof body === 'number' && DECIMAL.test(decoded)
+      typeof body === 'number' && !Number.isInteger(body) && DECIMAL.test(decoded)
         ? Number(decoded) === body
         : decoded === expected;
     if (!equal)
       return `the ${name} header says ${JSON.stringify(decoded)} but the body carries ${where}=${JSON.stringify(body)}`;
+  }
+  return undefined;
+}
+
+/** Why a tool's declarations cannot be checked, or undefined when they can. */
+function invalidDeclaration(declared: readonly Declaration[]): string | undefined {
+  const seen = new Set<string>();
+  for (const d of declared) {
+    if (!TOKEN.test(d.header))
+      return `the tool declares x-mcp-header ${JSON.stringify(d.header)}, which is not a valid header name, so its Mcp-Param headers cannot be checked`;
+    const lower = d.header.toLowerCase();
+    if (seen.has(lower))
+      return `the tool declares x-mcp-header ${JSON.stringify(d.header)} twice, so its Mcp-Param headers cannot be checked`;
+    seen.add(lower);
   }
   return undefined;
 }
@@ -54,8 +85,7 @@ function declarations(schema: unknown, path: readonly string[] = []): Declaratio
   const node = schema as Record<string, unknown>;
   const found: Declaration[] = [];
   const header = node['x-mcp-header'];
-  if (path.length > 0 && typeof header === 'string' && header !== '')
-    found.push({ path, header, type: node.type });
+  if (path.length > 0 && typeof header === 'string') found.push({ path, header, type: node.type });
   const properties = node.properties;
   if (properties !== null && typeof properties === 'object')
     for (const [key, child] of Object.entries(properties)) found.push(...declarations(child, [...path, key]));

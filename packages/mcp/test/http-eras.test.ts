@@ -14,7 +14,7 @@ import {
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { AuditRecord } from '@perimeter/audit';
-import { TOKEN, post, start, tool, until, type Harness } from './http-harness.js';
+import { INITIALIZE, TOKEN, post, start, tool, until, type Harness } from './http-harness.js';
 
 const MODERN = '2026-07-28';
 const ENVELOPE_PREFIX = 'io.modelcontextprotocol/';
@@ -98,6 +98,46 @@ const calls = (h: Harness): number =>
     .filter((l) => l.includes('"call"')).length;
 const decisions = (events: readonly AuditRecord[]): string[] =>
   events.filter((e) => e.type === 'mcp.call').map((e) => `${e.decision} ${String(e.reason ?? '')}`);
+
+/**
+ * A raw 2026-07-28 request whose params are written as JSON text (so a "__proto__" key stays a
+ * key), with the headers a conforming client sends.
+ */
+async function raw(h: Harness, method: string, name: string, params: string): Promise<Answer> {
+  const body = `{"jsonrpc":"2.0","id":${++ids},"method":"${method}","params":{"name":"${name}",${params},"_meta":${JSON.stringify(envelope())}}}`;
+  const r = await post(h.url, body, {
+    'mcp-protocol-version': MODERN,
+    'mcp-method': method,
+    'mcp-name': name,
+  });
+  const text = await r.text();
+  const json = r.headers.get('content-type')?.startsWith('text/event-stream')
+    ? (text
+        .split('\n')
+        .filter((l) => l.startsWith('data: '))
+        .pop()
+        ?.slice(6) ?? '{}')
+    : text;
+  return { status: r.status, ...(JSON.parse(json) as Omit<Answer, 'status'>) };
+}
+
+/** The params text of an accepted answer with `state`. */
+const approval = (state: string): string =>
+  `"requestState":${JSON.stringify(state)},"inputResponses":{"allow":{"action":"accept","content":{"allow":true}}}`;
+
+/** A raw 2025-era session of a client named `name` (initialize, then initialized): its id. */
+async function legacySession(h: Harness, name: string): Promise<string> {
+  const init = await post(h.url, {
+    ...INITIALIZE,
+    params: { ...INITIALIZE.params, clientInfo: { name, version: '1' } },
+  });
+  const sid = init.headers.get('mcp-session-id') ?? '';
+  await init.text();
+  await (
+    await post(h.url, { jsonrpc: '2.0', method: 'notifications/initialized' }, { 'mcp-session-id': sid })
+  ).text();
+  return sid;
+}
 
 async function v2Client(url: string, mode: 'auto' | { pin: string }, name: string): Promise<ClientV2> {
   const client = new ClientV2({ name, version: '2.0.0' }, { versionNegotiation: { mode } });
@@ -254,12 +294,42 @@ describe('gateway over Streamable HTTP: 2026-07-28 beside 2025-era sessions', { 
         call(h, 'route', args, { headers: { 'mcp-param-region': '=?base64?%%%?=', 'mcp-param-count': '3' } }),
         /invalid Base64/,
       );
+      // An integer has one decimal form: "3.0" or "03" would read as another value to whatever
+      // compares the header as text (review H1).
+      for (const count of ['3.0', '03'])
+        await refused(
+          call(h, 'route', args, { headers: { 'mcp-param-region': 'eu', 'mcp-param-count': count } }),
+          /Mcp-Param-Count header says/,
+        );
+      // A header for a value the body does not carry as a primitive, or does not carry at all.
+      await refused(
+        call(
+          h,
+          'route',
+          { ...args, region: ['us'] },
+          { headers: { 'mcp-param-region': 'us', 'mcp-param-count': '3' } },
+        ),
+        /Mcp-Param-Region header is sent but the body's arguments.region is not a value a header can carry/,
+      );
+      await refused(
+        call(h, 'route', { count: 3 }, { headers: { 'mcp-param-region': 'us', 'mcp-param-count': '3' } }),
+        /Mcp-Param-Region header is sent but the body carries no arguments.region/,
+      );
+      await refused(
+        call(
+          h,
+          'route',
+          { ...args, count: 2 ** 53 + 2 },
+          { headers: { 'mcp-param-region': 'eu', 'mcp-param-count': '5' } },
+        ),
+        /Mcp-Param-Count header is sent but the body's arguments.count is not a value a header can carry/,
+      );
       assert.equal(calls(h), 0, 'nothing reached the server');
       // Headers that agree (one in the Base64 form a client uses for text a header cannot carry) pass.
       const ok = await call(h, 'route', args, {
         headers: {
           'mcp-param-region': `=?base64?${Buffer.from('eu').toString('base64')}?=`,
-          'mcp-param-count': '3.0',
+          'mcp-param-count': '3',
         },
       });
       assert.equal(ok.result?.resultType, 'complete', JSON.stringify(ok));
@@ -305,6 +375,187 @@ describe('gateway over Streamable HTTP: 2026-07-28 beside 2025-era sessions', { 
       } finally {
         await legacy.close();
       }
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('mcp-threat-13: an answer approves only the call asked about: not arguments that differ in a nested "__proto__" key, not the tool named like the prompt asked about', async () => {
+    const h = await start({
+      tools: [tool('ask')],
+      prompts: [{ name: 'ask', description: 'A prompt.', arguments: [{ name: 'text' }] }],
+    });
+    try {
+      const asked = question(await raw(h, 'tools/call', 's__ask', '"arguments":{"text":"a","opts":{}}'));
+      const mutated = await raw(
+        h,
+        'tools/call',
+        's__ask',
+        `"arguments":{"text":"a","opts":{"__proto__":{"cmd":"rm -rf ~"}}},${approval(asked.state)}`,
+      );
+      question(mutated);
+      const prompt = question(await raw(h, 'prompts/get', 's__ask', '"arguments":{"text":"a"}'));
+      assert.match(prompt.message, /prompt s__ask/);
+      question(await raw(h, 'tools/call', 's__ask', `"arguments":{"text":"a"},${approval(prompt.state)}`));
+      assert.equal(calls(h), 0, 'nothing reached the server');
+      const reasons = decisions(h.events);
+      assert.ok(
+        reasons.some((r) => /state was issued for another call/.test(r)),
+        reasons.join('\n'),
+      );
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('mcp-threat-17: a flood of questions cannot push out the one a user is reading: past 256 open, new ones are refused; the same call asked again gets its open question back', async () => {
+    const h = await start({ tools: [tool('ask')] });
+    try {
+      const legit = question(await call(h, 'ask', { text: 'legit' }));
+      assert.equal(
+        question(await call(h, 'ask', { text: 'legit' })).state,
+        legit.state,
+        'asked again: the same state',
+      );
+      const started = Date.now();
+      let refused: Answer | undefined;
+      for (let i = 0; i < 300 && Date.now() - started < 30_000 && refused === undefined; i++) {
+        const a = await call(h, 'ask', { text: `junk-${i}` });
+        if (a.error !== undefined) refused = a;
+      }
+      assert.ok(refused, 'a question past the cap is refused');
+      assert.match(decisions(h.events).join('\n'), /256 questions already wait for an answer/);
+      const approved = await call(h, 'ask', { text: 'legit' }, { params: answered(legit.state, true) });
+      assert.equal(approved.result?.resultType, 'complete', JSON.stringify(approved));
+      assert.equal(calls(h), 1);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('mcp-threat-18: a 2025-era request that carries the 2026-07-28 envelope is asked the 2025 way, and audited as the client its session named; a state not accepted and an answer that is neither yes nor no are audited as such', async () => {
+    const h = await start({ tools: [tool('ask')] });
+    try {
+      const sid = await legacySession(h, 'legacy-agent');
+      const before = h.events.length;
+      const spoofed = await post(
+        h.url,
+        {
+          jsonrpc: '2.0',
+          id: 7,
+          method: 'tools/call',
+          params: {
+            name: 's__ask',
+            arguments: { text: 'a' },
+            _meta: {
+              [`${ENVELOPE_PREFIX}clientCapabilities`]: { elicitation: {} },
+              [`${ENVELOPE_PREFIX}clientInfo`]: { name: 'spoofed-agent', version: '9' },
+            },
+          },
+        },
+        { 'mcp-session-id': sid },
+      );
+      assert.match(
+        await spoofed.text(),
+        /not found/,
+        'denied like an unknown tool: the session cannot ask its user',
+      );
+      const audited = h.events.slice(before).find((e) => e.type === 'mcp.call');
+      assert.equal(audited?.session?.agent?.name, 'legacy-agent');
+      assert.match(String(audited?.reason), /no elicitation/);
+      assert.equal(calls(h), 0);
+
+      question(await call(h, 'ask', { text: 'a' }, { params: answered('forged-state-0123456789', true) }));
+      const asked = question(await call(h, 'ask', { text: 'a' }));
+      const odd = await call(
+        h,
+        'ask',
+        { text: 'a' },
+        {
+          params: {
+            requestState: asked.state,
+            inputResponses: { allow: { action: 'accept', content: { allow: 'true' } } },
+          },
+        },
+      );
+      assert.ok(odd.error);
+      const reasons = decisions(h.events).join('\n');
+      assert.match(reasons, /the request state is not one Perimeter has open/);
+      assert.match(reasons, /neither yes nor no/);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('mcp-threat-11: an Mcp-* header sent twice, a mirror header on a 2025-era request, and a tool declaring an invalid header name are refused in one sentence', async () => {
+    const odd = {
+      name: 'odd',
+      description: 'Declares a header name with a space.',
+      inputSchema: { type: 'object' as const, properties: { q: { type: 'string', 'x-mcp-header': 'a b' } } },
+    };
+    const routed = {
+      name: 'route',
+      description: 'Routes by region.',
+      inputSchema: {
+        type: 'object' as const,
+        properties: { region: { type: 'string', 'x-mcp-header': 'Region' } },
+      },
+    };
+    const h = await start({ tools: [tool('echo'), odd, routed] });
+    try {
+      // Node joins repeated lines with ", ": a body of "eu, us" would match two lines that each say another thing.
+      const { request } = await import('node:http');
+      const url = new URL(h.url);
+      const body = JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 's__route', arguments: { region: 'eu, us' }, _meta: envelope() },
+      });
+      const twice = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const req = request(
+          { host: url.hostname, port: url.port, path: url.pathname, method: 'POST' },
+          (res) => {
+            let text = '';
+            res.setEncoding('utf8');
+            res.on('data', (c: string) => (text += c));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+          },
+        );
+        req.on('error', reject);
+        for (const [k, v] of Object.entries({
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          authorization: `Bearer ${TOKEN}`,
+          'mcp-protocol-version': MODERN,
+          'mcp-method': 'tools/call',
+          'mcp-name': 's__route',
+        }))
+          req.setHeader(k, v);
+        req.setHeader('mcp-param-region', ['eu', 'us']);
+        req.end(body);
+      });
+      assert.equal(twice.status, 400, twice.text);
+      assert.match(twice.text, /-32020.*mcp-param-region header is sent more than once/);
+
+      const sid = await legacySession(h, 'legacy');
+      const mirrored = await post(
+        h.url,
+        {
+          jsonrpc: '2.0',
+          id: 2,
+          method: 'tools/call',
+          params: { name: 's__echo', arguments: { text: 'x' } },
+        },
+        { 'mcp-session-id': sid, 'mcp-method': 'tools/list', 'mcp-name': 's__route' },
+      );
+      assert.equal(mirrored.status, 400);
+      assert.match(await mirrored.text(), /-32020.*belongs to MCP 2026-07-28 requests/);
+
+      const invalid = await call(h, 'odd', { q: 'x' }, { headers: { 'mcp-param-a': 'x' } });
+      assert.equal(invalid.status, 400, JSON.stringify(invalid));
+      assert.match(invalid.error?.message ?? '', /not a valid header name/);
+      assert.equal(calls(h), 0, 'nothing reached the server');
     } finally {
       await h.close();
     }

@@ -41,6 +41,9 @@ export function pinStorePath(env: NodeJS.ProcessEnv = process.env): string {
   return join(stateDir(env), 'mcp-pins.json');
 }
 
+/** How long the requests that waited for a session that could not start have to be answered. */
+const ANSWER_GRACE_MS = 100;
+
 export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
   const p = parseArgs(
     argv,
@@ -109,7 +112,14 @@ export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
   const startSession = async (): Promise<McpSession> => {
     const sessionId = uuid7();
     const auditPath = resolve(stringFlag(p, 'audit') ?? join(sessionsDir(), `${sessionId}.jsonl`));
-    mkdirSync(dirname(auditPath), { recursive: true, mode: 0o700 });
+    try {
+      mkdirSync(dirname(auditPath), { recursive: true, mode: 0o700 });
+    } catch (e) {
+      throw new UserError(
+        `cannot make the directory of the audit file ${auditPath} (${(e as NodeJS.ErrnoException).code ?? String(e)})`,
+        'give --audit a path in a directory you can write',
+      );
+    }
     const spool = Spool.open(auditPath, { chainId: sessionId, flushDelayMs: 20 });
     const ctx = {
       sessionId,
@@ -121,7 +131,10 @@ export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
     };
     audit(lifecycleRecord('session.start', ctx, { kind: 'mcp', servers: catalog.length }));
 
-    let sandboxes: SandboxedUpstreams;
+    // Whatever fails from here on is recorded as the session's refusal, and what was started
+    // (the servers' sandboxes, the gateway) is stopped before the spool closes.
+    let sandboxes: SandboxedUpstreams | undefined;
+    let gateway: Gateway | undefined;
     try {
       sandboxes = await serverSandboxes(catalog, specs, {
         sessionId,
@@ -130,22 +143,25 @@ export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
         audit,
         readOnly: loaded.files.map((f) => resolve(f)),
       });
+      gateway = new Gateway({
+        engine,
+        servers: sandboxes.specs,
+        pins,
+        audit,
+        context: ctx,
+        credentials: boundValues(engine, secrets),
+      });
+      await gateway.start();
     } catch (e) {
+      await gateway?.close().catch(() => undefined);
+      await sandboxes?.close().catch(() => undefined);
       audit(lifecycleRecord('session.refused', ctx, { reason: (e as Error).message }));
       isEnded = true;
       spool.close();
       throw e;
     }
-    const gateway = new Gateway({
-      engine,
-      servers: sandboxes.specs,
-      pins,
-      audit,
-      context: ctx,
-      credentials: boundValues(engine, secrets),
-    });
-    await gateway.start();
-    const down = gateway.upstreams.filter((u) => !u.isReady);
+    const started = { gateway, sandboxes };
+    const down = started.gateway.upstreams.filter((u) => !u.isReady);
     for (const u of down)
       say.err(
         paint(
@@ -157,12 +173,12 @@ export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
         ),
       );
     return {
-      gateway,
+      gateway: started.gateway,
       auditPath,
       ready: catalog.length - down.length,
       finish: async () => {
-        await gateway.close();
-        await sandboxes.close();
+        await started.gateway.close();
+        await started.sandboxes.close();
         audit(lifecycleRecord('session.end', ctx));
         isEnded = true;
         spool.close();
@@ -172,25 +188,29 @@ export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
 
   if (served === undefined) {
     let session: Promise<McpSession> | undefined;
+    let isClosing = false;
     let refused: (e: unknown) => void = () => undefined;
     const failed = new Promise<never>((_, reject) => (refused = reject));
     const begin = (): Promise<McpSession> =>
-      (session ??= startSession().then(
-        (s) => {
-          say.err(
-            paint(
-              say,
-              'dim',
-              `perimeter mcp: ${s.ready} of ${catalog.length} servers ready; serving over stdio; audit: ${s.auditPath}`,
-            ),
-          );
-          return s;
-        },
-        (e: unknown) => {
-          refused(e);
-          throw e;
-        },
-      ));
+      // A request that arrives as the connection closes starts nothing (nobody would finish it).
+      isClosing && session === undefined
+        ? Promise.reject(new Error('perimeter mcp is closing'))
+        : (session ??= startSession().then(
+            (s) => {
+              say.err(
+                paint(
+                  say,
+                  'dim',
+                  `perimeter mcp: ${s.ready} of ${catalog.length} servers ready; serving over stdio; audit: ${s.auditPath}`,
+                ),
+              );
+              return s;
+            },
+            (e: unknown) => {
+              refused(e);
+              throw e;
+            },
+          ));
     const closed = new Promise<void>((done) => {
       process.stdin.once('end', () => done());
       process.stdin.once('close', () => done());
@@ -198,10 +218,16 @@ export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
     const stdio = serveGatewayStdio(async () => (await begin()).gateway);
     try {
       await Promise.race([closed, signalled(), failed]);
+    } catch {
+      // The session could not start: the requests that waited for it are answered with why
+      // before the connection ends.
+      await new Promise((done) => setTimeout(done, ANSWER_GRACE_MS));
     } finally {
+      isClosing = true;
       await stdio.close();
-      if (session !== undefined) await (await session.catch(() => undefined))?.finish();
     }
+    // A start that failed, even after the client left, ends the command with its one sentence.
+    if (session !== undefined) await (await session).finish();
     return 0;
   }
 
