@@ -1468,8 +1468,13 @@ export class Gateway {
       }
     }
     const call = canonicalJson([r.method, request.server, request.tool, request.action, request.args ?? {}]);
+    // Lapsed questions go; the same call still waiting is asked again with its open state, so a
+    // client that retries without answering does not fill the table.
     const now = Date.now();
-    for (const [state, q] of this.questions) if (q.expires <= now) this.questions.delete(state);
+    let open: string | undefined;
+    for (const [issued, q] of this.questions)
+      if (q.expires <= now) this.questions.delete(issued);
+      else if (q.call === call) open = issued;
     const state = r.requestState();
     const asked = typeof state === 'string' ? this.questions.get(state) : undefined;
     if (asked !== undefined && asked.call === call) {
@@ -1489,10 +1494,7 @@ export class Gateway {
           : asked.call !== call
             ? 'ask: the request state was issued for another call; the user is asked again (input_required)'
             : 'ask: the retry carries no answer; the user is asked again (input_required)';
-    // The same call still waiting is asked with the same state: a client that retries without
-    // answering does not fill the table.
-    for (const [open, q] of this.questions)
-      if (q.call === call) return { question: question(message, open), why };
+    if (open !== undefined) return { question: askResult(message, open), why };
     // Full: the new question is refused rather than an older one forgotten, so a flood of asks
     // cannot push out the question a user is reading.
     if (this.questions.size >= QUESTIONS_MAX)
@@ -1501,7 +1503,7 @@ export class Gateway {
       };
     const issued = randomBytes(18).toString('base64url');
     this.questions.set(issued, { call, expires: now + QUESTION_TTL_MS });
-    return { question: question(message, issued), why };
+    return { question: askResult(message, issued), why };
   }
 
   private upstream(id: string): Upstream {
@@ -1647,7 +1649,7 @@ function isModernEra(server: Server): boolean {
 }
 
 /** A 2026-07-28 question: ask the user to allow, with `state` to come back with. */
-function question(message: string, state: string): InputRequiredResult {
+function askResult(message: string, state: string): InputRequiredResult {
   return inputRequired({
     inputRequests: { allow: inputRequired.elicit({ message, requestedSchema: ASK_SCHEMA }) },
     requestState: state,

@@ -431,26 +431,20 @@ function isLegacy(req: IncomingMessage, body: unknown): boolean {
   );
 }
 
-/** Headers that mirror the body in an MCP 2026-07-28 request (Mcp-Param-* besides). */
-const MIRROR_HEADERS = ['mcp-method', 'mcp-name'];
-const PARAM_HEADER = 'mcp-param-';
+/** Whether `name` (lower case) is a header that mirrors the body of an MCP 2026-07-28 request. */
+function isMirrorHeader(name: string): boolean {
+  return name === 'mcp-method' || name === 'mcp-name' || name.startsWith('mcp-param-');
+}
 
 /** The first of the headers that mirror an MCP request's body which `req` carries. */
 function mirrorHeader(req: IncomingMessage): string | undefined {
-  for (const name of Object.keys(req.headers))
-    if (MIRROR_HEADERS.includes(name) || name.startsWith(PARAM_HEADER)) return name;
-  return undefined;
+  return Object.keys(req.headers).find(isMirrorHeader);
 }
 
 /** An MCP header sent on more than one line (Node would join them: each reader would see another value). */
 function repeatedMcpHeader(req: IncomingMessage): string | undefined {
   for (const [name, lines] of Object.entries(req.headersDistinct))
-    if (
-      lines !== undefined &&
-      lines.length > 1 &&
-      (name === 'mcp-protocol-version' || MIRROR_HEADERS.includes(name) || name.startsWith(PARAM_HEADER))
-    )
-      return name;
+    if ((lines?.length ?? 0) > 1 && (name === 'mcp-protocol-version' || isMirrorHeader(name))) return name;
   return undefined;
 }
 

@@ -9,7 +9,6 @@
 interface Declaration {
   readonly path: readonly string[];
   readonly header: string;
-  readonly type: unknown;
 }
 
 const BASE64_OPEN = '=?base64?';
@@ -85,7 +84,7 @@ function declarations(schema: unknown, path: readonly string[] = []): Declaratio
   const node = schema as Record<string, unknown>;
   const found: Declaration[] = [];
   const header = node['x-mcp-header'];
-  if (path.length > 0 && typeof header === 'string') found.push({ path, header, type: node.type });
+  if (path.length > 0 && typeof header === 'string') found.push({ path, header });
   const properties = node.properties;
   if (properties !== null && typeof properties === 'object')
     for (const [key, child] of Object.entries(properties)) found.push(...declarations(child, [...path, key]));

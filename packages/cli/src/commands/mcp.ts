@@ -160,8 +160,7 @@ export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
       spool.close();
       throw e;
     }
-    const started = { gateway, sandboxes };
-    const down = started.gateway.upstreams.filter((u) => !u.isReady);
+    const down = gateway.upstreams.filter((u) => !u.isReady);
     for (const u of down)
       say.err(
         paint(
@@ -173,12 +172,12 @@ export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
         ),
       );
     return {
-      gateway: started.gateway,
+      gateway,
       auditPath,
       ready: catalog.length - down.length,
       finish: async () => {
-        await started.gateway.close();
-        await started.sandboxes.close();
+        await gateway.close();
+        await sandboxes.close();
         audit(lifecycleRecord('session.end', ctx));
         isEnded = true;
         spool.close();
