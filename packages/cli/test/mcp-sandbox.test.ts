@@ -231,6 +231,19 @@ void describe('stdio MCP servers run in a sandbox of their own', () => {
   );
 
   void it(
+    'workspace: none (as examples/mcp.yaml gives server-everything): the server starts in its home, and the workspace is not there',
+    BOUND,
+    async (t) => {
+      const p = place(t);
+      const probe = await gateway(p, policy(p, ', workspace: none'));
+      const home = join(p.state, 'perimeter/mcp-servers/probe');
+      assert.equal(await probe('cwd', ''), home);
+      assert.equal(await probe('read', join(p.workspace, 'README.md')), 'ENOENT');
+      assert.equal(await probe('write', join(home, 'cache')), 'written', 'its home is writable');
+    },
+  );
+
+  void it(
     "a workspace that holds Perimeter's state (the home directory, as a desktop client starts it): the server starts and sees only its own home there",
     BOUND,
     async (t) => {

@@ -192,9 +192,23 @@ describe('gateway: listing and calling, one predicate', { timeout: 120_000 }, ()
       new RegExp(LEAKED),
       "server-everything's get-env would have shown its token",
     );
+    // server-filesystem returns a file's text twice (content and structuredContent): the secret is
+    // named once.
+    const key = ['AKIA', 'IOSFODNN7EXAMPLQ'].join('');
+    writeFileSync(join(files, 'deploy.env'), `AWS_ACCESS_KEY_ID=${key}\n`);
+    const file = await h.client.callTool({
+      name: 'filesystem__read_text_file',
+      arguments: { path: join(files, 'deploy.env') },
+    });
+    assert.equal(file.isError, true);
+    assert.match(
+      textOf(file),
+      /Perimeter withheld this result: it carried a secret \(aws-access-key-id \(AKIA…\([0-9a-f]+\)\)\)\./,
+    );
     const alerts = h.events.filter((e) => e.type === 'mcp.secret');
-    assert.ok(alerts.length >= 2);
+    assert.ok(alerts.length >= 3);
     assert.doesNotMatch(JSON.stringify(h.events), new RegExp(LEAKED));
+    assert.doesNotMatch(JSON.stringify(h.events), new RegExp(key));
   });
 
   it('mcp-threat-05: a secret in the arguments stops the call before it reaches the server', async () => {

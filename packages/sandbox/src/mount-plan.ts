@@ -103,6 +103,8 @@ export interface PlanInput {
   readonly engine: Engine;
   readonly view: HostView;
   readonly workspace: string;
+  /** Where the workload starts, when not the workspace (an MCP server without it starts in its home). */
+  readonly start?: string;
   readonly home: string;
   /** The empty mode-0000 directory and file masks are made of, with their inodes. */
   readonly maskDir: { readonly path: string } & EntryFact;
@@ -261,8 +263,16 @@ export function planMounts(input: PlanInput): MountPlan {
           reason: `${d.reason.replace(/ Audit mode: .*$/, '')} Audit mode does not widen the filesystem view: it follows the would-be decision.`,
         };
   };
-  // The session starts in its workspace: under a policy that grants none of it, nothing can run.
-  if (decide(input.workspace, 'read').decision !== 'allow')
+  // The session starts in its workspace, or outside it where the caller says (an MCP server without
+  // the workspace starts in its home): under a policy that grants none of that directory, nothing
+  // can run. A start inside the workspace needs the workspace; a mask there is entered as the mask.
+  if (input.start !== undefined && !isUnder(input.start, input.workspace)) {
+    if (decide(input.start, 'read').decision !== 'allow')
+      throw new PlanError(
+        `the policy gives this session no access to ${input.start}, where it starts, so nothing ran`,
+        'grant that directory in the policy, or start the session elsewhere',
+      );
+  } else if (decide(input.workspace, 'read').decision !== 'allow')
     throw new PlanError(
       `the policy gives this session no access to its workspace ${input.workspace}, so nothing ran`,
       'run from a directory the policy grants (for example a rule with paths: ["${workspace}/**"]), or --workspace DIR',

@@ -206,6 +206,7 @@ function prepare(options: SessionOptions): PreparedSession {
       engine: options.engine,
       view,
       workspace: options.workspace,
+      ...(options.cwd !== undefined ? { start: options.cwd } : {}),
       home: options.home,
       maskDir: { path: maskDir, ...maskDirFact },
       maskFile: { path: maskFile, ...maskFileFact },

@@ -146,7 +146,7 @@ function planFor(
   host: Host,
   filesystem: FilesystemSection,
   extra: Partial<
-    Pick<PlanInput, 'readOnly' | 'hidden' | 'grantedInHidden' | 'skeletonOf' | 'scanLimit' | 'view'>
+    Pick<PlanInput, 'readOnly' | 'hidden' | 'grantedInHidden' | 'skeletonOf' | 'scanLimit' | 'view' | 'start'>
   > = {},
 ): MountPlan {
   return planMounts({
@@ -564,6 +564,24 @@ describe('mount plan: denials', () => {
       () => planFor(host, { allow: [{ id: 'notes', paths: ['~/notes/**'], access: 'read' }] }),
       (e: unknown) =>
         e instanceof PlanError && /no access to its workspace/.test(e.message) && /--workspace/.test(e.fix),
+    );
+  });
+
+  it('a session that starts elsewhere (an MCP server with workspace: none, in its home) needs only that directory, not the workspace', () => {
+    const host = makeHost({ 'ws/file': 'x', 'home/box/cache': 'x' });
+    const home = join(host.home, 'box');
+    const box = { allow: [{ id: 'server-home', paths: [`${home}/**`], access: 'rw' as const }] };
+    const plan = planFor(host, box, { start: home });
+    assert.deepEqual(mountAt(plan, home).mount, { op: 'bind', source: home, dest: home, writable: true });
+    assert.deepEqual(
+      plan.mounts.filter((m) => isUnder(m.mount.dest, host.workspace)),
+      [],
+      'the workspace is not there',
+    );
+    assert.throws(
+      () => planFor(host, box, { start: join(host.home, 'elsewhere') }),
+      (e: unknown) =>
+        e instanceof PlanError && /no access to .*elsewhere, where it starts/.test(e.message) && e.fix !== '',
     );
   });
 });
