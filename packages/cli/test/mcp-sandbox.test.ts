@@ -12,11 +12,13 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { connect, createServer, type AddressInfo, type Server as TcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
@@ -41,6 +43,10 @@ const TIMEOUT = 30_000;
 const BOUND = { timeout: 3 * TIMEOUT, skip: SANDBOX_SKIP };
 const NODE = JSON.stringify(process.execPath);
 const SECRET = 'probe-secret-6f1e9a';
+const require = createRequire(import.meta.url);
+/** The entry point of an MCP server package installed in this checkout. */
+const serverMain = (name: string): string =>
+  join(dirname(require.resolve(`${name}/package.json`)), 'dist/index.js');
 
 interface Place {
   readonly dir: string;
@@ -240,6 +246,63 @@ void describe('stdio MCP servers run in a sandbox of their own', () => {
       assert.equal(await probe('cwd', ''), home);
       assert.equal(await probe('read', join(p.workspace, 'README.md')), 'ENOENT');
       assert.equal(await probe('write', join(home, 'cache')), 'written', 'its home is writable');
+    },
+  );
+
+  void it(
+    'examples/mcp.yaml as the README shows it, its servers run from this checkout (not npx): the allowed tools are listed, a write in src/ runs, one elsewhere fails as an unknown tool does',
+    BOUND,
+    async (t) => {
+      const p = place(t);
+      const example = readFileSync(join(REPO_ROOT, 'examples/mcp.yaml'), 'utf8');
+      const modules = JSON.stringify(`${REPO_ROOT.replace(/\/$/, '')}/node_modules/**`);
+      // The commands and the registry are the only changes: each server's sandbox (workspace: rw
+      // for filesystem, none for everything) and every rule are the example's own.
+      const local = example
+        .replace(
+          /command: \[npx, -y, "@modelcontextprotocol\/server-filesystem@[^"]+", "\$\{workspace\}"\]/,
+          `command: [${NODE}, ${JSON.stringify(serverMain('@modelcontextprotocol/server-filesystem'))}, "\${workspace}"]`,
+        )
+        .replace(
+          /command: \[npx, -y, "@modelcontextprotocol\/server-everything@[^"]+", stdio\]/,
+          `command: [${NODE}, ${JSON.stringify(serverMain('@modelcontextprotocol/server-everything'))}, stdio]`,
+        )
+        .replaceAll('network: [registry.npmjs.org]', `read: [${modules}]`);
+      const code = local.split('\n').filter((l) => !l.trimStart().startsWith('#'));
+      assert.deepEqual(
+        code.filter((l) => /npx|registry/.test(l)),
+        [],
+        'both servers run from this checkout',
+      );
+      mkdirSync(join(p.workspace, 'src'));
+      const { client, stderr } = await connectGateway(p, writeFile(p.dir, 'mcp.yaml', local));
+      const names = (await client.listTools(undefined, { timeout: TIMEOUT })).tools.map((x) => x.name);
+      for (const name of ['filesystem__read_text_file', 'filesystem__write_file', 'everything__echo'])
+        assert.ok(names.includes(name), `${name} is listed; stderr: ${stderr()}`);
+      assert.ok(!names.includes('filesystem__move_file'), 'moves are denied');
+      const call = (name: string, args: Record<string, unknown>) =>
+        client.callTool({ name, arguments: args }, undefined, { timeout: TIMEOUT });
+      const wrote = await call('filesystem__write_file', {
+        path: join(p.workspace, 'src/a.ts'),
+        content: 'ok',
+      });
+      assert.notEqual(wrote.isError, true, JSON.stringify(wrote));
+      assert.equal(readFileSync(join(p.workspace, 'src/a.ts'), 'utf8'), 'ok');
+      const failure = async (name: string, args: Record<string, unknown>): Promise<string> => {
+        const e: unknown = await call(name, args).then(
+          () => assert.fail(`${name} ran`),
+          (x: unknown) => x,
+        );
+        assert.ok(e instanceof McpError, String(e));
+        return `${e.code} ${e.message.split(name).join('NAME')}`;
+      };
+      assert.equal(
+        await failure('filesystem__write_file', { path: join(p.workspace, 'package.json'), content: 'x' }),
+        await failure('nothing__here', {}),
+      );
+      assert.equal(readdirSync(p.workspace).includes('package.json'), false);
+      const echo = await call('everything__echo', { message: 'hi' });
+      assert.match(JSON.stringify(echo.content), /Echo: hi/);
     },
   );
 
