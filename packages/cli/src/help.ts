@@ -297,7 +297,7 @@ policy bundle; 3 invalid input or policy.
 Examples:
   perimeter run --policy examples/balanced.yaml -- bash
   perimeter run -- npm test
-  perimeter run --policy examples/mcp.yaml -- claude --mcp-config /run/perimeter/mcp.json
+  perimeter run --policy my-policy.yaml -- claude --mcp-config /run/perimeter/mcp.json
   perimeter audit tail`,
 
   proxy: `perimeter proxy — the egress proxy on its own
