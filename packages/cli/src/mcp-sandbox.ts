@@ -18,6 +18,7 @@ import {
   createEgressProxy,
   createRefusalAudit,
   createSocksProxy,
+  tunnelsClosed,
   type EgressOptions,
 } from '@perimeter/egress';
 import {
@@ -79,8 +80,10 @@ export async function sandboxUpstreams(
   const scratch: string[] = [];
   const over = new AbortController();
   setMaxListeners(0, over.signal); // one listener per open tunnel, any number of them
+  const tunnels = { open: 0 };
   const close = async (): Promise<void> => {
-    over.abort();
+    over.abort(); // the servers' open tunnels are closed, and their closes audited
+    await tunnelsClosed(tunnels);
     await Promise.all(
       proxies.map(
         (s) =>
@@ -102,6 +105,7 @@ export async function sandboxUpstreams(
       sessionId: options.sessionId,
       token,
       signal: over.signal,
+      tunnels,
       audit,
       refusals: createRefusalAudit({ audit, sessionId: options.sessionId, signal: over.signal }),
     };

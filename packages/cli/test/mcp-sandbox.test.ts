@@ -6,7 +6,7 @@
 // Ids `mcp-threat-NN` are the threat rows of research/mcp-gateways.md §5.
 
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomInt } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -782,6 +782,43 @@ await c.close();
       ])
         assert.ok(types.includes(type), `${type} in ${types.join(',')}`);
       assert.ok(types.indexOf('mcp.result') < types.indexOf('session.end'));
+    },
+  );
+  void it(
+    'a tunnel a server still holds when the session ends is closed, and its network.closed is in the spool before session.end (no event arrives after it)',
+    BOUND,
+    async (t) => {
+      const p = place(t);
+      // A catalog's network entry allows ports 80 and 443: the target listens on 443 at an address
+      // of its own in 127.0.0.0/8. Connections wait in the backlog while the session runs (the
+      // test's loop is blocked): the proxy's connect succeeds all the same.
+      const address = `127.${1 + (process.pid % 250)}.${1 + randomInt(250)}.1`;
+      const port = 443;
+      const target = createServer(() => undefined);
+      const listening = await new Promise<Error | undefined>((ok) => {
+        target.once('error', ok);
+        target.listen(port, address, () => ok(undefined));
+      });
+      if (listening) return t.skip(`cannot listen on ${address}:${port}: ${listening.message}`);
+      t.after(() => target.close());
+      const r = runAgent(
+        p,
+        policy(p, `, network: ["${address}/32"]`),
+        `const c = new Client({ name: 'agent', version: '1' });
+await c.connect(new StreamableHTTPClientTransport(new URL(process.env.PERIMETER_MCP_URL), { requestInit: { headers: { Authorization: 'Bearer ' + process.env.PERIMETER_MCP_TOKEN } } }));
+const r = await c.callTool({ name: 'probe__probe', arguments: { action: 'hold', target: '${address} ${port}' } });
+console.log('hold', r.content[0].text);
+await c.close();
+`,
+      );
+      assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+      const all = events(p);
+      const network = all.filter((e) => e.request?.surface === 'network');
+      assert.match(r.stdout, /^hold 200$/m, JSON.stringify(network));
+      assert.doesNotMatch(r.stderr, /arrived after the session ended/);
+      const closed = all.findIndex((e) => e.type === 'network.closed' && e.outcome?.mcp_server === 'probe');
+      assert.ok(closed >= 0, `network.closed in ${all.map((e) => e.type).join(',')}`);
+      assert.ok(closed < all.findIndex((e) => e.type === 'session.end'));
     },
   );
   void it(

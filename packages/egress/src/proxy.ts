@@ -103,6 +103,16 @@ function refusal(decision: Decision): string {
 
 /** A missing or wrong session token: the reason the client reads (never the audit's sentence). */
 const TOKEN_REFUSED = 'missing or wrong session token';
+/**
+ * Resolves once every tunnel `tunnels` counts has closed, its close audited, or after `limitMs`:
+ * the closes come a few ticks after the session's signal aborts the tunnels, and belong in the
+ * spool before `session.end`.
+ */
+export async function tunnelsClosed(tunnels: { readonly open: number }, limitMs = 1000): Promise<void> {
+  const from = Date.now();
+  while (tunnels.open > 0 && Date.now() - from < limitMs) await new Promise((ok) => setTimeout(ok, 5));
+}
+
 /** With it, clients such as git retry with the credentials of the proxy URL. */
 const ASK_FOR_TOKEN = { 'Proxy-Authenticate': 'Basic realm="perimeter"' };
 

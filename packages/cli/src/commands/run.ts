@@ -21,6 +21,7 @@ import {
   createEgressProxy,
   createRefusalAudit,
   createSocksProxy,
+  tunnelsClosed,
   type EgressOptions,
 } from '@perimeter/egress';
 import { createEngine, formatSize, type CompiledPolicy } from '@perimeter/policy';
@@ -379,10 +380,7 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
     await gateway?.close();
     sessionOver.abort(); // tunnels the sandbox left open are closed (and their closes audited)
     await Promise.all(servers.map(closeNow));
-    // Their close events come a few ticks after the abort: wait for them (at most a second), so
-    // they are in the spool before session.end.
-    const waitFrom = Date.now();
-    while (tunnels.open > 0 && Date.now() - waitFrom < 1000) await new Promise((ok) => setTimeout(ok, 5));
+    await tunnelsClosed(tunnels);
     // Refusals counted in a window that has not ended yet: reported before session.end.
     refusals.flush();
     if (findings && findings.plantedCommonDirs.length > 0) {
