@@ -23,7 +23,7 @@ import {
   type ExpandedPathPattern,
   type PathContext,
 } from './path-pattern.js';
-import { portIn } from './ports.js';
+import { formatPorts, portIn } from './ports.js';
 import { matchCommandPattern, programKey, type CommandPattern } from './command-pattern.js';
 import {
   PRIVILEGE_WRAPPERS,
@@ -586,11 +586,14 @@ export class Engine {
     base: Pick<Decision, 'surface' | 'action' | 'resource' | 'matched' | 'notes'>,
     guard: NonNullable<Decision['guard']>,
     subject: string,
+    /** An allow rule that names the address for other ports only: said instead of the usual hint. */
+    namedFor?: string,
   ): Decision {
     const denyRules = base.matched.filter((r) => r.effect === 'deny');
     const lift = guard.isLocked
       ? 'no policy can open it'
-      : `the built-in guard refuses it unless an allow rule names ${guard.range ? `an address inside ${guard.range}` : 'it exactly'}`;
+      : (namedFor ??
+        `the built-in guard refuses it unless an allow rule names ${guard.range ? `an address inside ${guard.range}` : 'it exactly'}`);
     return {
       surface: base.surface,
       action: base.action,
@@ -672,6 +675,7 @@ export class Engine {
     const notes = host.steps.length > 0 ? [`${r.host} → ${host.name} (${host.steps.join(', ')})`] : undefined;
     const hits: RuleRef[] = [];
     let guard: NonNullable<Decision['guard']> | undefined;
+    let namedFor: string | undefined;
 
     if (host.kind === 'name') {
       const entries: HostEntry[] = [];
@@ -697,6 +701,21 @@ export class Engine {
         if (e.rule.ref.effect === 'allow') lifting.push(e.cidr);
       }
       guard = this.ipGuard(host.ip, lifting);
+      // An allow rule that names the address for other ports: the refusal says so, not only that
+      // an address must be named.
+      const otherPorts =
+        guard && !guard.isLocked
+          ? entries.find(
+              (e) =>
+                e.rule.ref.effect === 'allow' &&
+                !portIn(e.rule.ports, r.port) &&
+                this.ipGuard(host.ip, [e.cidr]) === undefined,
+            )
+          : undefined;
+      if (otherPorts) {
+        const ports = formatPorts(otherPorts.rule.ports);
+        namedFor = `${ruleList([otherPorts.rule.ref])} names it, but for ${/[,-]/.test(ports) ? 'ports' : 'port'} ${ports} only: add ${r.port} to its ports`;
+      }
     }
 
     if (guard) {
@@ -705,6 +724,7 @@ export class Engine {
         { surface: 'network', action, resource, matched, ...(notes ? { notes } : {}) },
         guard,
         host.name,
+        namedFor,
       );
     }
     const base = this.finish('network', action, resource, hits, notes);

@@ -406,9 +406,25 @@ describe('an explicit CIDR allow inside a range lifts the guard, and nothing wid
     assertGuarded(decide(lifted, '100.100.100.200'), metadata('100.100.100.200/32', 'Alibaba'));
   });
 
-  it('lifts the guard only on the ports the lifting rule names', () => {
+  it('lifts the guard only on the ports the lifting rule names, and a refusal on another port names the rule and the port to add', () => {
     assert.equal(decide(lifted, '172.16.5.10', 5432).decision, 'allow');
-    assertGuarded(decide(lifted, '172.16.5.10', 22), ONE72);
+    const other = decide(lifted, '172.16.5.10', 22);
+    assert.equal(other.decision, 'deny');
+    assert.equal(other.code, 'guard');
+    assert.equal(other.guard?.code, ONE72.code);
+    assert.match(
+      other.reason,
+      /^Denied: 172\.16\.5\.10 is a private network \(RFC 1918\); rule "db" of policy .* names it, but for port 5432 only: add 22 to its ports\.$/,
+    );
+    // A rule that names the address but could not lift the guard on any port is not offered.
+    assertGuarded(
+      decide(engineOf(policy('\n    - { id: wide, cidrs: ["0.0.0.0/0"], ports: [5432] }')), '10.9.9.9', 22),
+      {
+        code: 'private',
+        range: '10.0.0.0/8',
+        says: 'private network',
+      },
+    );
   });
 
   it('accepts an IPv4-mapped CIDR as the IPv4 block it stands for', () => {
