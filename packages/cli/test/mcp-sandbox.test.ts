@@ -81,6 +81,14 @@ function place(t: TestContext): Place {
   return p;
 }
 
+/** A place whose workspace is the home directory, with the state where XDG puts it by default (inside it). */
+function placeInHome(t: TestContext): Place {
+  const base = place(t);
+  const p = { ...base, workspace: base.home, state: join(base.home, '.local/state') };
+  mkdirSync(p.state, { recursive: true });
+  return p;
+}
+
 /** The environment of `perimeter` for the test's place: its state directory and home. */
 const envOf = (p: Place): NodeJS.ProcessEnv => ({
   ...process.env,
@@ -237,19 +245,6 @@ void describe('stdio MCP servers run in a sandbox of their own', () => {
   );
 
   void it(
-    'workspace: none (as examples/mcp.yaml gives server-everything): the server starts in its home, and the workspace is not there',
-    BOUND,
-    async (t) => {
-      const p = place(t);
-      const probe = await gateway(p, policy(p, ', workspace: none'));
-      const home = join(p.state, 'perimeter/mcp-servers/probe');
-      assert.equal(await probe('cwd', ''), home);
-      assert.equal(await probe('read', join(p.workspace, 'README.md')), 'ENOENT');
-      assert.equal(await probe('write', join(home, 'cache')), 'written', 'its home is writable');
-    },
-  );
-
-  void it(
     'examples/mcp.yaml as the README shows it, its servers run from this checkout (not npx): the allowed tools are listed, a write in src/ runs, one elsewhere fails as an unknown tool does',
     BOUND,
     async (t) => {
@@ -310,10 +305,7 @@ void describe('stdio MCP servers run in a sandbox of their own', () => {
     "a workspace that holds Perimeter's state (the home directory, as a desktop client starts it): the server starts and sees only its own home there",
     BOUND,
     async (t) => {
-      const base = place(t);
-      // The state where XDG puts it by default: inside the home directory, which is the workspace.
-      const p = { ...base, workspace: base.home, state: join(base.home, '.local/state') };
-      mkdirSync(p.state, { recursive: true });
+      const p = placeInHome(t);
       const probe = await gateway(p, policy(p, ', workspace: rw'));
       const ours = join(p.state, 'perimeter');
       const home = await probe('env', 'HOME');
@@ -337,6 +329,25 @@ void describe('stdio MCP servers run in a sandbox of their own', () => {
       );
       const spawn = events(p).find((e) => e.type === 'mcp.server.spawn');
       assert.equal(spawn?.outcome?.isolation, 'sandbox');
+    },
+  );
+
+  void it(
+    "workspace: none (as examples/mcp.yaml gives server-everything): the server starts in its home and sees neither the workspace nor the user's home, also when the workspace holds Perimeter's state (a desktop client starts the gateway in ~)",
+    BOUND,
+    async (t) => {
+      for (const p of [place(t), placeInHome(t)]) {
+        const probe = await gateway(p, policy(p, ', workspace: none'));
+        const home = join(p.state, 'perimeter/mcp-servers/probe');
+        assert.equal(await probe('cwd', ''), home);
+        assert.equal(await probe('write', join(home, 'cache')), 'written', 'its home is writable');
+        assert.equal(
+          await probe('read', join(p.workspace, 'README.md')),
+          'ENOENT',
+          'the workspace is not there',
+        );
+        assert.equal(await probe('read', join(p.home, '.ssh/id_ed25519')), 'ENOENT', "nor the user's home");
+      }
     },
   );
 

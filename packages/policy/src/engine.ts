@@ -709,6 +709,8 @@ export class Engine {
               (e) =>
                 e.rule.ref.effect === 'allow' &&
                 !portIn(e.rule.ports, r.port) &&
+                // on this port it would apply (a rule for other methods or paths would not)
+                this.ruleApplies(e.rule, [[r.port, r.port]], r.port, method, segs, r.inspected) &&
                 this.ipGuard(host.ip, [e.cidr]) === undefined,
             )
           : undefined;

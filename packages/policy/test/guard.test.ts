@@ -416,6 +416,15 @@ describe('an explicit CIDR allow inside a range lifts the guard, and nothing wid
       other.reason,
       /^Denied: 172\.16\.5\.10 is a private network \(RFC 1918\); rule "db" of policy .* names it, but for port 5432 only: add 22 to its ports\.$/,
     );
+    // A rule for other methods would not apply once the port is added: it is not offered.
+    const getOnly = engineOf(
+      policy('\n    - { id: get-only, cidrs: ["10.9.0.0/16"], ports: [80], methods: [GET] }'),
+    );
+    assertGuarded(decide(getOnly, '10.9.9.9', 22), {
+      code: 'private',
+      range: '10.0.0.0/8',
+      says: 'private network',
+    });
     // A rule that names the address but could not lift the guard on any port is not offered.
     assertGuarded(
       decide(engineOf(policy('\n    - { id: wide, cidrs: ["0.0.0.0/0"], ports: [5432] }')), '10.9.9.9', 22),

@@ -263,20 +263,27 @@ export function planMounts(input: PlanInput): MountPlan {
           reason: `${d.reason.replace(/ Audit mode: .*$/, '')} Audit mode does not widen the filesystem view: it follows the would-be decision.`,
         };
   };
-  // The session starts in its workspace, or outside it where the caller says (an MCP server without
-  // the workspace starts in its home): under a policy that grants none of that directory, nothing
-  // can run. A start inside the workspace needs the workspace; a mask there is entered as the mask.
-  if (input.start !== undefined && !isUnder(input.start, input.workspace)) {
-    if (decide(input.start, 'read').decision !== 'allow')
+  // The session starts in its workspace, or where the caller says (an MCP server without the
+  // workspace starts in its home, which may lie inside the workspace: a desktop client starts the
+  // gateway in ~): under a policy that grants none of that directory, nothing can run. A start
+  // inside a workspace the policy grants is planned as the workspace is (a mask there is entered
+  // as the mask).
+  const canStart =
+    input.start !== undefined && input.start !== input.workspace
+      ? decide(input.start, 'read').decision === 'allow' ||
+        (isUnder(input.start, input.workspace) && decide(input.workspace, 'read').decision === 'allow')
+      : decide(input.workspace, 'read').decision === 'allow';
+  if (!canStart) {
+    if (input.start !== undefined && !isUnder(input.start, input.workspace))
       throw new PlanError(
         `the policy gives this session no access to ${input.start}, where it starts, so nothing ran`,
         'grant that directory in the policy, or start the session elsewhere',
       );
-  } else if (decide(input.workspace, 'read').decision !== 'allow')
     throw new PlanError(
       `the policy gives this session no access to its workspace ${input.workspace}, so nothing ran`,
       'run from a directory the policy grants (for example a rule with paths: ["${workspace}/**"]), or --workspace DIR',
     );
+  }
   const anchors = engine.filesystemAnchors();
 
   // 1. Roots: what the allow rules grant, as whole directories or exact paths.

@@ -578,6 +578,10 @@ describe('mount plan: denials', () => {
       [],
       'the workspace is not there',
     );
+    // A desktop client starts the gateway in ~, where Perimeter's state (and the server's home) is.
+    const inHome = { ...host, workspace: host.home };
+    const fromHome = planFor(inHome, box, { start: home });
+    assert.deepEqual(mountAt(fromHome, home).mount, { op: 'bind', source: home, dest: home, writable: true });
     assert.throws(
       () => planFor(host, box, { start: join(host.home, 'elsewhere') }),
       (e: unknown) =>
