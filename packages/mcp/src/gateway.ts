@@ -845,7 +845,7 @@ export class Gateway {
     }
     const action = this.options.engine.mcpSecretsAction();
     this.secretAlert(session, audited, 'arguments', scan.blocking, action);
-    const secret = `the arguments carry a secret: ${listed(scan.blocking)}`;
+    const secret = `the arguments carry a secret: ${scan.blocking.join(', ')}`;
     switch (action) {
       case 'block':
         this.recordCall(session, audited, refused, secret, scan);
@@ -1702,9 +1702,8 @@ function argumentKeys(audited: McpRequest): string {
 
 /** `the real value of credential "a"` (or `of credentials "a", "b"`): what a leak carries. */
 function leakText(credentials: readonly string[]): string {
-  const unique = [...new Set(credentials)];
-  const names = unique.map((c) => `"${c}"`).join(', ');
-  return `the real value of ${unique.length === 1 ? 'credential' : 'credentials'} ${names}`;
+  const names = credentials.map((c) => `"${c}"`).join(', ');
+  return `the real value of ${credentials.length === 1 ? 'credential' : 'credentials'} ${names}`;
 }
 
 /** What became of a secret, as an `mcp.secret` event says it. */
@@ -1721,19 +1720,14 @@ function secretDone(
 function refusedFor(verdict: 'leak' | 'secret', scan: SecretScan): string {
   return verdict === 'leak'
     ? `its arguments carry ${leakText(scan.leaks)}, which a session never holds`
-    : `its arguments carry a secret (${listed(scan.blocking)})`;
-}
-
-/** Findings for a sentence, each once (a result can carry one secret in its text and again in its structured content). */
-function listed(findings: readonly string[]): string {
-  return [...new Set(findings)].join(', ');
+    : `its arguments carry a secret (${scan.blocking.join(', ')})`;
 }
 
 /** What a withheld result carried, for the agent. */
 function carriedText(out: SecretScan): string {
   return [
     ...(out.leaks.length > 0 ? [leakText(out.leaks)] : []),
-    ...(out.blocking.length > 0 ? [`a secret (${listed(out.blocking)})`] : []),
+    ...(out.blocking.length > 0 ? [`a secret (${out.blocking.join(', ')})`] : []),
   ].join(' and ');
 }
 

@@ -9,7 +9,10 @@
 import { redact, scan, type Finding, type KnownMatcher } from '@perimeter/detect';
 
 export interface SecretScan {
-  /** High-confidence findings, as `rule (fingerprint)` for the audit event. */
+  /**
+   * High-confidence findings, as `rule (fingerprint)` for the audit event, each once (a result can
+   * carry one secret in its text and again in its structured content).
+   */
   readonly blocking: readonly string[];
   /** The rule of each of `blocking`, index for index (`nesting` for a value too deep to scan). */
   readonly rules: readonly string[];
@@ -29,7 +32,10 @@ const MAX_DEPTH = 64;
 export function scanValue(value: unknown, known?: KnownMatcher): SecretScan {
   const blocking: string[] = [];
   const rules: string[] = [];
+  const seen = new Set<string>();
   const strongFinding = (rule: string, text: string): void => {
+    if (seen.has(text)) return;
+    seen.add(text);
     blocking.push(text);
     rules.push(rule);
   };

@@ -193,7 +193,7 @@ describe('gateway: listing and calling, one predicate', { timeout: 120_000 }, ()
       "server-everything's get-env would have shown its token",
     );
     // server-filesystem returns a file's text twice (content and structuredContent): the secret is
-    // named once.
+    // named once, to the agent and in the audit.
     const key = ['AKIA', 'IOSFODNN7EXAMPLQ'].join('');
     writeFileSync(join(files, 'deploy.env'), `AWS_ACCESS_KEY_ID=${key}\n`);
     const file = await h.client.callTool({
@@ -207,6 +207,8 @@ describe('gateway: listing and calling, one predicate', { timeout: 120_000 }, ()
     );
     const alerts = h.events.filter((e) => e.type === 'mcp.secret');
     assert.ok(alerts.length >= 3);
+    const fileAlert = alerts.find((e) => String(e.reason).includes('filesystem/read_text_file'));
+    assert.equal(String(fileAlert?.reason).match(/aws-access-key-id/g)?.length, 1, String(fileAlert?.reason));
     assert.doesNotMatch(JSON.stringify(h.events), new RegExp(LEAKED));
     assert.doesNotMatch(JSON.stringify(h.events), new RegExp(key));
   });
