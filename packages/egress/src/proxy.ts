@@ -101,8 +101,6 @@ function refusal(decision: Decision): string {
     : decision.reason;
 }
 
-/** A missing or wrong session token: the reason the client reads (never the audit's sentence). */
-const TOKEN_REFUSED = 'missing or wrong session token';
 /**
  * Resolves once every tunnel `tunnels` counts has closed, its close audited, or after `limitMs`:
  * the closes come a few ticks after the session's signal aborts the tunnels, and belong in the
@@ -113,6 +111,8 @@ export async function tunnelsClosed(tunnels: { readonly open: number }, limitMs 
   while (tunnels.open > 0 && Date.now() - from < limitMs) await new Promise((ok) => setTimeout(ok, 5));
 }
 
+/** A missing or wrong session token: the reason the client reads (never the audit's sentence). */
+const TOKEN_REFUSED = 'missing or wrong session token';
 /** With it, clients such as git retry with the credentials of the proxy URL. */
 const ASK_FOR_TOKEN = { 'Proxy-Authenticate': 'Basic realm="perimeter"' };
 

@@ -22,6 +22,7 @@ import {
   CLIENT_INFO_META_KEY,
   inputRequired,
   inputResponse,
+  ProtocolErrorCode,
   Server,
   type InputRequiredResult,
   type ServerContext,
@@ -37,6 +38,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { definitionDiff, definitionHash } from './definition.js';
 import { collisions, exposedName, nameProblem, type NamedEntry } from './names.js';
+import { HEADER_MISMATCH } from './param-headers.js';
 import {
   approveCommand,
   pinKey,
@@ -1683,7 +1685,12 @@ function agentOf({ server, request }: Session): { name?: string; version?: strin
  */
 const PROTOCOL_FIELDS = ['resultType', 'inputRequests', 'requestState', 'ttlMs', 'cacheScope'];
 /** JSON-RPC error codes the MCP protocol itself assigns, which an upstream's error may not carry. */
-const PROTOCOL_ERROR_CODES = new Set([-32020, -32021, -32022, -32042]);
+const PROTOCOL_ERROR_CODES = new Set<number>([
+  HEADER_MISMATCH,
+  ProtocolErrorCode.MissingRequiredClientCapability,
+  ProtocolErrorCode.UnsupportedProtocolVersion,
+  ProtocolErrorCode.UrlElicitationRequired,
+]);
 const RESERVED_META = 'io.modelcontextprotocol/';
 
 /** An upstream's result without the fields of the protocol Perimeter speaks to its client. */

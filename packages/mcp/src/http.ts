@@ -31,7 +31,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Gateway } from './gateway.js';
 import { HttpSession, isRequest } from './http-session.js';
-import { paramHeaderMismatch } from './param-headers.js';
+import { HEADER_MISMATCH, paramHeaderMismatch } from './param-headers.js';
 
 export interface HttpListenOptions {
   /** The address clients use: listened on, and expected in Host (and Origin). */
@@ -61,8 +61,6 @@ const PATH = '/mcp';
 const MAX_BATCH = 100;
 /** The most 2026-07-28 requests served at once, subscription streams included. */
 const MAX_MODERN_IN_FLIGHT = 256;
-/** The JSON-RPC error of a request whose headers disagree with its body (MCP 2026-07-28). */
-const HEADER_MISMATCH = -32020;
 /** A POST body that is not JSON: the 2025-era path answers it with a parse error. */
 const NOT_JSON = Symbol('not JSON');
 

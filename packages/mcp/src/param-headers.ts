@@ -11,6 +11,12 @@ interface Declaration {
   readonly header: string;
 }
 
+/**
+ * The JSON-RPC error of a request whose headers disagree with its body (MCP 2026-07-28's
+ * HeaderMismatch; the SDK names no constant for it).
+ */
+export const HEADER_MISMATCH = -32020;
+
 const BASE64_OPEN = '=?base64?';
 const BASE64_CLOSE = '?=';
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;

@@ -268,15 +268,16 @@ export function planMounts(input: PlanInput): MountPlan {
   // gateway in ~): under a policy that grants none of that directory, nothing can run. A start
   // inside a workspace the policy grants is planned as the workspace is (a mask there is entered
   // as the mask).
+  const start = input.start ?? input.workspace;
   const canStart =
-    input.start !== undefined && input.start !== input.workspace
-      ? decide(input.start, 'read').decision === 'allow' ||
-        (isUnder(input.start, input.workspace) && decide(input.workspace, 'read').decision === 'allow')
-      : decide(input.workspace, 'read').decision === 'allow';
+    decide(start, 'read').decision === 'allow' ||
+    (start !== input.workspace &&
+      isUnder(start, input.workspace) &&
+      decide(input.workspace, 'read').decision === 'allow');
   if (!canStart) {
-    if (input.start !== undefined && !isUnder(input.start, input.workspace))
+    if (!isUnder(start, input.workspace))
       throw new PlanError(
-        `the policy gives this session no access to ${input.start}, where it starts, so nothing ran`,
+        `the policy gives this session no access to ${start}, where it starts, so nothing ran`,
         'grant that directory in the policy, or start the session elsewhere',
       );
     throw new PlanError(
