@@ -18,7 +18,7 @@ import {
   createEgressProxy,
   createRefusalAudit,
   createSocksProxy,
-  tunnelsClosed,
+  connectionsClosed,
   type EgressOptions,
 } from '@perimeter/egress';
 import {
@@ -79,11 +79,11 @@ export async function sandboxUpstreams(
   const proxies: Server[] = [];
   const scratch: string[] = [];
   const over = new AbortController();
-  setMaxListeners(0, over.signal); // one listener per open tunnel, any number of them
-  const tunnels = { open: 0 };
+  setMaxListeners(0, over.signal); // one listener per open connection, any number of them
+  const connections = { open: 0 };
   const close = async (): Promise<void> => {
-    over.abort(); // the servers' open tunnels are closed, and their closes audited
-    await tunnelsClosed(tunnels);
+    over.abort(); // the servers' connections are closed, and their closes audited
+    await connectionsClosed(connections);
     await Promise.all(
       proxies.map(
         (s) =>
@@ -105,7 +105,7 @@ export async function sandboxUpstreams(
       sessionId: options.sessionId,
       token,
       signal: over.signal,
-      tunnels,
+      connections,
       audit,
       refusals: createRefusalAudit({ audit, sessionId: options.sessionId, signal: over.signal }),
     };

@@ -1,6 +1,6 @@
 // @perimeter/egress: the session's egress proxy.
 
-export { createEgressProxy, tunnelsClosed, type EgressOptions } from './proxy.js';
+export { createEgressProxy, connectionsClosed, type EgressOptions } from './proxy.js';
 export { createSocksProxy } from './socks.js';
 export {
   createRefusalAudit,

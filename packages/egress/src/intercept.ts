@@ -23,7 +23,7 @@ import {
   refuseResponse,
   responseDecoders,
 } from './http-message.js';
-import { closedRecord } from './tunnel.js';
+import { closedRecord, holdConnection } from './tunnel.js';
 
 export interface InterceptOptions {
   readonly engine: Engine;
@@ -37,6 +37,10 @@ export interface InterceptOptions {
   readonly upstreamTls?: Pick<ConnectionOptions, 'ca'>;
   readonly maxHeaderBytes?: number;
   readonly idleMs?: number;
+  /** When aborted (the session is over), every inspected connection is closed, its close audited. */
+  readonly signal?: AbortSignal;
+  /** Counts each inspected connection until its close is audited (see holdConnection). */
+  readonly connections?: { open: number };
 }
 
 export interface InterceptedConnection {
@@ -94,6 +98,8 @@ export function createInterceptor(options: InterceptOptions): { serve(c: Interce
       c.client.destroy();
       return;
     }
+    const release = holdConnection(options.connections);
+    const stop = (): void => void tls.destroy();
     const tls = new (tlsModule().TLSSocket)(c.client, {
       isServer: true,
       secureContext: context,
@@ -123,9 +129,13 @@ export function createInterceptor(options: InterceptOptions): { serve(c: Interce
       server.emit('connection', tls);
     });
     tls.once('close', () => {
+      options.signal?.removeEventListener('abort', stop);
       c.client.destroy();
       audit(closedRecord(ctx, c.resource, c.address, conn.started, conn.bytesIn, conn.bytesOut));
+      release();
     });
+    if (options.signal?.aborted) stop();
+    else options.signal?.addEventListener('abort', stop, { once: true });
   }
 
   async function handle(c: Connection, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -224,6 +234,7 @@ export function createInterceptor(options: InterceptOptions): { serve(c: Interce
           : `the upstream connection failed: ${e.message}`;
       refuse(502, reason);
     });
+    res.once('close', () => up.destroy()); // the client went away, or the session ended
     up.on('response', (answer) => {
       const injected = inspection.injected;
       const isScrubbed = injected.length > 0;

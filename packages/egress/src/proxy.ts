@@ -36,7 +36,7 @@ import { createRefusalAudit, type RefusalAudit } from './refusals.js';
 import { tokenRefusal } from './token.js';
 import { authorityOf, dialThroughUpstream, type UpstreamProxy } from './upstream.js';
 import { RELAY_PATH, isRelayBuilt } from './relay.js';
-import { closedRecord, openTunnel, type TunnelDeps } from './tunnel.js';
+import { closedRecord, holdConnection, openTunnel, type TunnelDeps } from './tunnel.js';
 import type { Resolver } from './resolve.js';
 
 export interface EgressOptions {
@@ -72,10 +72,16 @@ export interface EgressOptions {
   readonly headersTimeoutMs?: number;
   /** Client connections open at once; further ones are closed on arrival. */
   readonly maxConnections?: number;
-  /** When aborted (the session is over), every open tunnel is closed, and its close audited. */
+  /**
+   * When aborted (the session is over), every open tunnel and forwarded request is closed, and its
+   * close audited.
+   */
   readonly signal?: AbortSignal;
-  /** Kept up to date with the number of open tunnels (CONNECT and SOCKS5). */
-  readonly tunnels?: { open: number };
+  /**
+   * Kept up to date with the number of connections in flight: requests being decided, tunnels
+   * (CONNECT, SOCKS5, inspected) and forwarded requests, each until its last audit record.
+   */
+  readonly connections?: { open: number };
   /** Reach every vetted address through this upstream (corporate) proxy. */
   readonly upstream?: UpstreamProxy;
   /**
@@ -102,13 +108,16 @@ function refusal(decision: Decision): string {
 }
 
 /**
- * Resolves once every tunnel `tunnels` counts has closed, its close audited, or after `limitMs`:
- * the closes come a few ticks after the session's signal aborts the tunnels, and belong in the
- * spool before `session.end`.
+ * Resolves once every connection `connections` counts has finished, its last record audited, or
+ * after `limitMs`: the records come a few ticks after the session's signal aborts the connections
+ * (or a decision still being made lands), and belong in the spool before `session.end`.
  */
-export async function tunnelsClosed(tunnels: { readonly open: number }, limitMs = 1000): Promise<void> {
+export async function connectionsClosed(
+  connections: { readonly open: number },
+  limitMs = 1000,
+): Promise<void> {
   const from = Date.now();
-  while (tunnels.open > 0 && Date.now() - from < limitMs) await new Promise((ok) => setTimeout(ok, 5));
+  while (connections.open > 0 && Date.now() - from < limitMs) await new Promise((ok) => setTimeout(ok, 5));
 }
 
 /** A missing or wrong session token: the reason the client reads (never the audit's sentence). */
@@ -132,6 +141,8 @@ export function createEgressProxy(options: EgressOptions): Server {
         audit,
         sessionId: tunnelDeps.sessionId,
         idleMs: tunnelDeps.idleMs,
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.connections ? { connections: options.connections } : {}),
         ...(credentials.upstreamTls ? { upstreamTls: credentials.upstreamTls } : {}),
         ...(options.maxHeaderBytes !== undefined ? { maxHeaderBytes: options.maxHeaderBytes } : {}),
       })
@@ -174,14 +185,24 @@ export function createEgressProxy(options: EgressOptions): Server {
       connectionsCheckingInterval: Math.min(5000, Math.max(50, headersTimeout / 4)),
     },
     (req, res) => {
-      void forward(req, res, false);
+      void held(forward(req, res, false));
     },
   );
   // A client that asks before sending its body (Expect: 100-continue) is invited to send it only
   // once the request is allowed: a refusal then reaches it before any body is on the wire.
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
-    void forward(req, res, true);
+    void held(forward(req, res, true));
   });
+
+  /** Counts a request in flight while it is decided; what it opens holds its own count. */
+  async function held(work: Promise<void>): Promise<void> {
+    const release = holdConnection(options.connections);
+    try {
+      await work;
+    } finally {
+      release();
+    }
+  }
 
   async function forward(req: IncomingMessage, res: ServerResponse, isWaiting: boolean): Promise<void> {
     const deny = (status: number, reason: string): void => refuseResponse(res, status, reason);
@@ -288,15 +309,26 @@ export function createEgressProxy(options: EgressOptions): Server {
           headers,
           createConnection: () => dial(address, request.port),
         });
+    // The forward is in flight until its close is audited: when the exchange ends, fails, the
+    // client goes away or the session ends, whichever comes first.
+    const release = holdConnection(options.connections);
+    const stop = (): void => void upstream.destroy(new Error('the session is over'));
+    const finish = (): void => {
+      options.signal?.removeEventListener('abort', stop);
+      audit(closedRecord(tunnelDeps, decision.resource, address, started, bytesIn, bytesOut));
+      release();
+    };
+    upstream.once('close', finish);
+    res.once('close', () => upstream.destroy());
+    if (options.signal?.aborted) stop();
+    else options.signal?.addEventListener('abort', stop, { once: true });
     upstream.on('response', (up) => {
       const out: Record<string, string | string[]> = {};
       for (const [k, v] of Object.entries(up.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
       res.writeHead(up.statusCode ?? 502, out);
       up.on('data', (chunk: Buffer) => (bytesIn += chunk.length));
+      up.on('error', () => res.destroy());
       up.pipe(res);
-      up.on('end', () =>
-        audit(closedRecord(tunnelDeps, decision.resource, address, started, bytesIn, bytesOut)),
-      );
     });
     upstream.on('error', (e) => deny(502, `the upstream connection failed: ${e.message}`));
     if (body !== undefined) {
@@ -340,7 +372,7 @@ export function createEgressProxy(options: EgressOptions): Server {
   });
 
   server.on('connect', (req: IncomingMessage, client: Duplex, head: Buffer) => {
-    void tunnel(req, client, head);
+    void held(tunnel(req, client, head));
   });
 
   async function tunnel(req: IncomingMessage, client: Duplex, head: Buffer): Promise<void> {
@@ -430,7 +462,7 @@ export function tunnelDepsOf(options: EgressOptions): TunnelDeps {
     sessionId: options.sessionId ?? 'proxy',
     idleMs: options.idleMs ?? 300_000,
     ...(options.signal ? { signal: options.signal } : {}),
-    ...(options.tunnels ? { tracker: options.tunnels } : {}),
+    ...(options.connections ? { tracker: options.connections } : {}),
     ...(relay !== undefined ? { relay } : {}),
   };
 }

@@ -6,7 +6,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { NetworkRequest } from '@perimeter/policy';
 import { createAdmitter } from './admit.js';
-import { openTunnel } from './tunnel.js';
+import { holdConnection, openTunnel } from './tunnel.js';
 import { isToken } from './token.js';
 import { refusalAuditFor, tunnelDepsOf, type EgressOptions } from './proxy.js';
 import { auditedTarget } from './http-message.js';
@@ -98,6 +98,7 @@ export function createSocksProxy(options: EgressOptions): Server {
   async function handshake(client: Socket): Promise<void> {
     const reader = new ByteReader(client);
     const timer = setTimeout(() => client.destroy(), HANDSHAKE_LIMIT_MS);
+    let release = (): void => undefined;
     try {
       const [version, count] = await reader.read(2);
       if (version !== 0x05) {
@@ -164,6 +165,8 @@ export function createSocksProxy(options: EgressOptions): Server {
       }
       clearTimeout(timer);
       const request: NetworkRequest = { surface: 'network', host, port };
+      // In flight from here: the decision lands, then the tunnel holds its own count.
+      release = holdConnection(options.connections);
       const { decision, address } = await admit(request);
       if (address === undefined) {
         reply(client, REPLY.notAllowed);
@@ -190,6 +193,7 @@ export function createSocksProxy(options: EgressOptions): Server {
       client.destroy();
     } finally {
       clearTimeout(timer);
+      release();
     }
   }
 

@@ -36,10 +36,26 @@ export interface TunnelDeps {
   readonly idleMs: number;
   /** Closes the tunnel when aborted. */
   readonly signal?: AbortSignal;
-  /** Counts the tunnels open now; a tunnel leaves it after its close is audited. */
+  /** Counts the connections in flight (see holdConnection); a tunnel leaves it once its close is audited. */
   readonly tracker?: { open: number };
   /** The native relay (native/relay.c) for established tunnels; without it, bytes move in Node. */
   readonly relay?: string;
+}
+
+/**
+ * Counts one connection in `tracker` until the returned release runs (it runs once; later calls do
+ * nothing). A connection is in flight from its request's arrival until its last audit record, so
+ * a session that waits for the count to reach zero (connectionsClosed) has them all before its end.
+ */
+export function holdConnection(tracker: { open: number } | undefined): () => void {
+  if (tracker === undefined) return () => undefined;
+  tracker.open++;
+  let isHeld = true;
+  return () => {
+    if (!isHeld) return;
+    isHeld = false;
+    tracker.open--;
+  };
 }
 
 /** The record of a finished connection: where to, and how much went each way. */
@@ -85,7 +101,7 @@ export function openTunnel(t: TunnelRequest, deps: TunnelDeps): void {
   const started = Date.now();
   let bytesIn = 0;
   let bytesOut = 0;
-  if (deps.tracker) deps.tracker.open++;
+  const release = holdConnection(deps.tracker);
   let upstream: Socket | undefined;
   let isSpliced = false;
   let isClientEnded = false;
@@ -96,7 +112,7 @@ export function openTunnel(t: TunnelRequest, deps: TunnelDeps): void {
     deps.signal?.removeEventListener('abort', stop);
     t.client.destroy();
     deps.audit(closedRecord(deps, t.resource, t.address, started, bytesIn, bytesOut));
-    if (deps.tracker) deps.tracker.open--;
+    release();
   };
   let relay: ChildProcess | undefined;
   function stop(): void {

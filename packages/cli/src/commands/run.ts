@@ -21,7 +21,7 @@ import {
   createEgressProxy,
   createRefusalAudit,
   createSocksProxy,
-  tunnelsClosed,
+  connectionsClosed,
   type EgressOptions,
 } from '@perimeter/egress';
 import { createEngine, formatSize, type CompiledPolicy } from '@perimeter/policy';
@@ -313,8 +313,8 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
 
   cleanUp = () => cleanupSession(prepared);
   const sessionOver = new AbortController();
-  setMaxListeners(0, sessionOver.signal); // one listener per open tunnel, any number of them
-  const tunnels = { open: 0 };
+  setMaxListeners(0, sessionOver.signal); // one listener per open connection, any number of them
+  const connections = { open: 0 };
   // One bound of refusals for both front doors, flushed when the session ends.
   const refusals = createRefusalAudit({ audit: record, sessionId });
   // Made in beforeStart: reading the session CA makes it, which waits until bubblewrap is under way.
@@ -325,7 +325,7 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
     audit: record,
     refusals,
     signal: sessionOver.signal,
-    tunnels,
+    connections,
     credentials: { guard: credentials.guard, ca: credentials.ca },
     ...(upstream ? { upstream } : {}),
     ...(resolver ? { resolver } : {}),
@@ -378,9 +378,9 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
     if (review) findings = compareReview(review, prepared.plan.createsOnHost);
   } finally {
     await gateway?.close();
-    sessionOver.abort(); // tunnels the sandbox left open are closed (and their closes audited)
+    sessionOver.abort(); // connections the sandbox left open are closed (and their closes audited)
     await Promise.all(servers.map(closeNow));
-    await tunnelsClosed(tunnels);
+    await connectionsClosed(connections);
     // Refusals counted in a window that has not ended yet: reported before session.end.
     refusals.flush();
     if (findings && findings.plantedCommonDirs.length > 0) {

@@ -1,0 +1,207 @@
+// What a connection records lands before the session's end. The session aborts its signal, then
+// waits (connectionsClosed) for the connections the proxy counts, then writes session.end: a
+// record after that is lost. Each case leaves one connection in a different state as the session
+// ends (a decision still being made, a tunnel open, an answer still streaming, an inspected
+// connection open) and checks that its records are all in before connectionsClosed resolves, and
+// that none come after.
+
+import assert from 'node:assert/strict';
+import { createServer as createHttpServer, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { describe, it } from 'node:test';
+import type { AuditRecord } from '@perimeter/audit';
+import { createEngine, loadPolicies } from '@perimeter/policy';
+import { createSessionCa } from '../src/ca.js';
+import { createCredentialGuard } from '../src/credentials.js';
+import { connectionsClosed, createEgressProxy, type EgressOptions } from '../src/proxy.js';
+import { createSocksProxy } from '../src/socks.js';
+
+const PUB = '93.184.216.34';
+const POLICY = `apiVersion: perimeter/v1
+kind: Policy
+metadata: { name: p, layer: org }
+network:
+  allow:
+    - { id: api, hosts: [api.example.com], ports: [443, 80] }
+    - { id: paths, hosts: [paths.example.com], paths: ["/v1/**"], ports: [443] }
+`;
+
+const engine = createEngine(
+  loadPolicies([{ file: 'p.yaml', text: POLICY }]).policies.map((p) => p.policy),
+  { context: { home: '/h', workspace: '/w' } },
+);
+const sessionCa = createSessionCa();
+
+interface Session {
+  readonly records: AuditRecord[];
+  readonly connections: { open: number };
+  readonly port: number;
+  /** Resolves the lookups held so far (a decision still being made until then). */
+  readonly answerLookups: () => void;
+  /** Ends the session as run.ts does: abort, then wait for the connections counted. */
+  readonly end: () => Promise<readonly AuditRecord[]>;
+}
+
+/** A proxy (HTTP or SOCKS5) whose lookups wait when `holdLookups`, dialling `target`. */
+async function session(
+  front: 'http' | 'socks',
+  target: Server | HttpServer,
+  holdLookups = false,
+): Promise<Session> {
+  const records: AuditRecord[] = [];
+  const connections = { open: 0 };
+  const over = new AbortController();
+  const held: (() => void)[] = [];
+  const options: EgressOptions = {
+    engine,
+    resolver: () =>
+      holdLookups ? new Promise((answer) => held.push(() => answer([PUB]))) : Promise.resolve([PUB]),
+    dial: () => connect({ host: '127.0.0.1', port: (target.address() as AddressInfo).port }),
+    audit: (r) => records.push(r),
+    sessionId: 'ending',
+    signal: over.signal,
+    connections,
+    credentials: {
+      guard: createCredentialGuard({ engine, slots: [], audit: (r) => records.push(r) }),
+      ca: sessionCa,
+    },
+  };
+  const proxy = front === 'http' ? createEgressProxy(options) : createSocksProxy(options);
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  const port = (proxy.address() as AddressInfo).port;
+  return {
+    records,
+    connections,
+    port,
+    answerLookups: () => held.splice(0).forEach((answer) => answer()),
+    end: async () => {
+      over.abort();
+      await connectionsClosed(connections, 5000);
+      const atEnd = [...records];
+      await new Promise((r) => setTimeout(r, 200)); // anything later would be lost
+      proxy.close();
+      assert.deepEqual(
+        records.slice(atEnd.length).map((r) => r.type),
+        [],
+        'no record arrives after the connections are counted closed',
+      );
+      return atEnd;
+    },
+  };
+}
+
+/** Waits until `ready()` holds, for at most 5 s. */
+async function until(ready: () => boolean, what: string): Promise<void> {
+  const from = Date.now();
+  while (!ready()) {
+    if (Date.now() - from > 5000) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+function send(port: number, bytes: string | Buffer): Socket {
+  const socket = connect({ host: '127.0.0.1', port });
+  socket.on('error', () => undefined);
+  socket.resume(); // read to the end, so a close from the proxy's side shows
+  socket.write(bytes);
+  return socket;
+}
+
+const events = (records: readonly AuditRecord[]): string[] => records.map((r) => r.type);
+
+/** An echo server standing in for any origin a tunnel reaches. */
+function echoServer(): Promise<Server> {
+  const server = createServer((s) => s.pipe(s));
+  return new Promise((r) => server.listen(0, '127.0.0.1', () => r(server)));
+}
+
+describe('records land before the session ends', () => {
+  it('a CONNECT still being decided: its decision and its close are both in', async () => {
+    const echo = await echoServer();
+    const s = await session('http', echo, true);
+    const client = send(s.port, 'CONNECT api.example.com:443 HTTP/1.1\r\n\r\n');
+    await until(() => s.connections.open === 1, 'the CONNECT to be counted');
+    const ending = s.end();
+    s.answerLookups(); // the lookup lands after the session began to end
+    const records = await ending;
+    assert.deepEqual(events(records), ['network.connect', 'network.closed']);
+    client.destroy();
+    echo.close();
+  });
+
+  it('an open CONNECT tunnel: closed by the end, its close is in', async () => {
+    const echo = await echoServer();
+    const s = await session('http', echo);
+    const client = send(s.port, 'CONNECT api.example.com:443 HTTP/1.1\r\n\r\n');
+    await until(() => events(s.records).includes('network.connect'), 'the tunnel to open');
+    const records = await s.end();
+    assert.deepEqual(events(records), ['network.connect', 'network.closed']);
+    await until(() => client.destroyed || client.readableEnded, 'the client to be closed');
+    client.destroy();
+    echo.close();
+  });
+
+  it('a SOCKS5 request still being decided: its decision and its close are both in', async () => {
+    const echo = await echoServer();
+    const s = await session('socks', echo, true);
+    const name = Buffer.from('api.example.com');
+    const client = send(
+      s.port,
+      Buffer.concat([
+        Buffer.from([0x05, 0x01, 0x00, 0x05, 0x01, 0x00, 0x03, name.length]),
+        name,
+        Buffer.from([0x01, 0xbb]),
+      ]),
+    );
+    await until(() => s.connections.open === 1, 'the SOCKS5 request to be counted');
+    const ending = s.end();
+    s.answerLookups();
+    const records = await ending;
+    assert.deepEqual(events(records), ['network.connect', 'network.closed']);
+    client.destroy();
+    echo.close();
+  });
+
+  it('a plain-HTTP answer still streaming: the forward is cut, its close is in', async () => {
+    const streaming: ServerResponse[] = [];
+    const web = createHttpServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('first part;');
+      streaming.push(res); // never ended: the session ends first
+    });
+    await new Promise<void>((r) => web.listen(0, '127.0.0.1', r));
+    const s = await session('http', web);
+    let got = '';
+    const client = send(
+      s.port,
+      'GET http://api.example.com/stream HTTP/1.1\r\nHost: api.example.com\r\n\r\n',
+    );
+    client.on('data', (chunk: Buffer) => (got += chunk.toString()));
+    await until(() => got.includes('first part;'), 'the first part of the answer');
+    const records = await s.end();
+    assert.deepEqual(events(records), ['network.get', 'network.closed']);
+    const closed = records.at(-1);
+    assert.equal(closed?.outcome?.resource, 'api.example.com:80/stream');
+    assert.ok(Number(closed?.outcome?.bytes_in) >= 'first part;'.length, 'the bytes that came are counted');
+    await until(() => client.destroyed || client.readableEnded, 'the client to be cut off');
+    client.destroy();
+    for (const res of streaming) res.destroy();
+    web.close();
+  });
+
+  it('an inspected connection left open: closed by the end, its close is in', async () => {
+    const echo = await echoServer(); // never reached: the client sends no request inside
+    const s = await session('http', echo);
+    const raw = send(s.port, 'CONNECT paths.example.com:443 HTTP/1.1\r\n\r\n');
+    await new Promise<void>((ok) => raw.once('data', () => ok()));
+    const tls = tlsConnect({ socket: raw, servername: 'paths.example.com', ca: sessionCa.certPem });
+    tls.on('error', () => undefined);
+    await new Promise<void>((ok) => tls.once('secureConnect', () => ok()));
+    const records = await s.end();
+    assert.deepEqual(events(records), ['network.connect', 'network.closed']);
+    await until(() => tls.destroyed || tls.readableEnded, 'the inspected connection to be closed');
+    tls.destroy();
+    echo.close();
+  });
+});
