@@ -796,25 +796,21 @@ await c.close();
     },
   );
   void it(
-    'a tunnel a server still holds when the session ends is closed, and its network.closed is in the spool before session.end (no event arrives after it)',
+    'a tunnel a server still holds when the session ends (to an address and port its catalog entry names, ADDR:PORT) is closed, and its network.closed is in the spool before session.end (no event arrives after it)',
     BOUND,
     async (t) => {
       const p = place(t);
-      // A catalog's network entry allows ports 80 and 443: the target listens on 443 at an address
-      // of its own in 127.0.0.0/8. Connections wait in the backlog while the session runs (the
-      // test's loop is blocked): the proxy's connect succeeds all the same.
+      // The target listens on a port of its own at an address of its own in 127.0.0.0/8, which
+      // the catalog entry names with that port (`ADDR:PORT`). Connections wait in the backlog
+      // while the session runs (the test's loop is blocked): the proxy's connect succeeds all the same.
       const address = `127.${1 + (process.pid % 250)}.${1 + randomInt(250)}.1`;
-      const port = 443;
       const target = createServer(() => undefined);
-      const listening = await new Promise<Error | undefined>((ok) => {
-        target.once('error', ok);
-        target.listen(port, address, () => ok(undefined));
-      });
-      if (listening) return t.skip(`cannot listen on ${address}:${port}: ${listening.message}`);
+      await new Promise<void>((ok) => target.listen(0, address, ok));
+      const port = (target.address() as AddressInfo).port;
       t.after(() => target.close());
       const r = runAgent(
         p,
-        policy(p, `, network: ["${address}/32"]`),
+        policy(p, `, network: ["${address}:${port}"]`),
         `const c = new Client({ name: 'agent', version: '1' });
 await c.connect(new StreamableHTTPClientTransport(new URL(process.env.PERIMETER_MCP_URL), { requestInit: { headers: { Authorization: 'Bearer ' + process.env.PERIMETER_MCP_TOKEN } } }));
 const r = await c.callTool({ name: 'probe__probe', arguments: { action: 'hold', target: '${address} ${port}' } });

@@ -7,7 +7,7 @@
 // such as npx's), the extra paths its entry names, and the network hosts its entry names —
 // through an egress proxy of its own that decides and audits every connection. Nothing else.
 
-import { parseCidr, type McpServer, type PolicyDocument } from '@perimeter/policy';
+import { parseCidr, parseNetworkEntry, type McpServer, type PolicyDocument } from '@perimeter/policy';
 
 /** Read-only for every server: programs, libraries and system configuration. */
 export const SERVER_SYSTEM_PATHS = [
@@ -66,14 +66,32 @@ function serverPolicy(
   };
 }
 
-/** Host patterns go in one rule, addresses and CIDR blocks (`203.0.113.80/32`) in another. */
-function networkAllows(entries: readonly string[]): { id: string; hosts?: string[]; cidrs?: string[] }[] {
-  const isAddress = (e: string): boolean => !('error' in parseCidr(e));
-  const hosts = entries.filter((e) => !isAddress(e));
-  const cidrs = entries.filter(isAddress);
+/**
+ * Host patterns go in one rule (a port written on a pattern is its own), addresses and CIDR blocks
+ * in one rule per port they name (`203.0.113.80/32`: ports 80 and 443; `10.0.0.5:5432`: 5432).
+ */
+function networkAllows(
+  entries: readonly string[],
+): { id: string; hosts?: string[]; cidrs?: string[]; ports?: string[] }[] {
+  const hosts: string[] = [];
+  const addresses = new Map<string, string[]>(); // by port as written, '' for the default
+  for (const text of entries) {
+    const parsed = parseNetworkEntry(text);
+    // An entry that is neither goes in as a host pattern, which the compiler refuses: never dropped.
+    if ('error' in parsed) hosts.push(text);
+    else if (parsed.entry.kind === 'host') hosts.push(parsed.entry.pattern);
+    else {
+      const { cidr, port = '' } = parsed.entry;
+      addresses.set(port, [...(addresses.get(port) ?? []), cidr]);
+    }
+  }
   return [
     ...(hosts.length > 0 ? [{ id: 'server-network', hosts }] : []),
-    ...(cidrs.length > 0 ? [{ id: 'server-network-addresses', cidrs }] : []),
+    ...[...addresses].map(([port, cidrs]) =>
+      port === ''
+        ? { id: 'server-network-addresses', cidrs }
+        : { id: `server-network-addresses-${port === '*' ? 'any-port' : port}`, cidrs, ports: [port] },
+    ),
   ];
 }
 

@@ -65,11 +65,43 @@ test('network names hosts, and addresses or CIDR blocks in a rule of their own',
   ]);
 });
 
-test('a malformed host pattern in the entry is a policy error, not a wider grant', () => {
-  const { diagnostics } = compilePolicy(
-    serverSandboxPolicy({ id: 'fs', command: ['x'], sandbox: { network: ['exa mple.com'] } }, SERVER_HOME),
-  );
-  assert.ok(diagnostics.some((d) => d.severity === 'error'));
+test('an address or CIDR block may name its port (ADDR:PORT, [V6]:PORT), in a rule for that port only', () => {
+  const s: McpServer = {
+    id: 'db',
+    command: ['x'],
+    sandbox: {
+      network: ['10.0.0.5:5432', '10.9.0.0/16:5432', '[fd00::7]:6379', '192.0.2.1:8000-8999', '192.0.2.9'],
+    },
+  };
+  assert.deepEqual(serverSandboxPolicy(s, SERVER_HOME).network?.allow, [
+    { id: 'server-network-addresses-5432', cidrs: ['10.0.0.5', '10.9.0.0/16'], ports: ['5432'] },
+    { id: 'server-network-addresses-6379', cidrs: ['fd00::7'], ports: ['6379'] },
+    { id: 'server-network-addresses-8000-8999', cidrs: ['192.0.2.1'], ports: ['8000-8999'] },
+    { id: 'server-network-addresses', cidrs: ['192.0.2.9'] },
+  ]);
+  // Private addresses: the rule that names them lifts the built-in guard, on its own ports only.
+  assert.equal(connect(s, '10.0.0.5', 5432), 'allow');
+  assert.equal(connect(s, '10.9.3.4', 5432), 'allow');
+  assert.equal(connect(s, '10.0.0.5', 443), 'deny', 'a port on the entry replaces 80 and 443');
+  assert.equal(connect(s, '10.0.0.6', 5432), 'deny');
+  assert.equal(connect(s, '[fd00::7]', 6379), 'allow');
+  assert.equal(connect(s, '[fd00::7]', 5432), 'deny');
+  assert.equal(connect(s, '192.0.2.1', 8443), 'allow');
+  assert.equal(connect(s, '192.0.2.1', 9000), 'deny');
+  assert.equal(connect(s, '192.0.2.9', 443), 'allow');
+  assert.equal(connect(s, '192.0.2.9', 5432), 'deny');
+});
+
+test('a malformed entry is a policy error, not a wider grant or a dropped one', () => {
+  for (const entry of ['exa mple.com', '10.0.0.1/8', '10.0.0.5:99999', '[fd00::1', 'fd00::1/200']) {
+    const { diagnostics } = compilePolicy(
+      serverSandboxPolicy({ id: 'fs', command: ['x'], sandbox: { network: [entry] } }, SERVER_HOME),
+    );
+    assert.ok(
+      diagnostics.some((d) => d.severity === 'error'),
+      `${entry}: ${JSON.stringify(diagnostics)}`,
+    );
+  }
 });
 
 test('policy validation checks a server sandbox: bad hosts and paths, and a sandbox on a remote server', () => {
@@ -87,6 +119,16 @@ test('policy validation checks a server sandbox: bad hosts and paths, and a sand
   assert.deepEqual(doc([{ id: 'a', command: ['x'], sandbox: { network: ['exa mple.com'] } }]), [
     'bad-host-pattern mcp.servers.0.sandbox.network.0',
   ]);
+  assert.deepEqual(
+    doc([
+      {
+        id: 'a',
+        command: ['x'],
+        sandbox: { network: ['10.0.0.5:5432', '10.0.0.1/8', '10.0.0.5:0', '[fd00::1]:6379'] },
+      },
+    ]),
+    ['bad-cidr mcp.servers.0.sandbox.network.1', 'bad-port mcp.servers.0.sandbox.network.2'],
+  );
   assert.deepEqual(doc([{ id: 'a', command: ['x'], sandbox: { read: ['relative/path'] } }]).length, 1);
   assert.deepEqual(doc([{ id: 'a', url: 'https://mcp.example/mcp', sandbox: { workspace: 'rw' } }]), [
     'sandbox-of-remote-server mcp.servers.0.sandbox',

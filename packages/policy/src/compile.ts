@@ -5,6 +5,7 @@
 import type { Diagnostic, DiagnosticPath } from './diagnostic.js';
 import { compileHostPattern, type HostPattern, type HostPatternOptions } from './host-pattern.js';
 import { parseCidr, type Cidr } from './ip.js';
+import { cidrProblem, parseNetworkEntry } from './network-entry.js';
 import { compileNameGlob, type NameGlob } from './name-glob.js';
 import { compilePathPattern, type PathPattern } from './path-pattern.js';
 import { ANY_PORT, WEB_PORTS, mergePorts, parsePortSpec, type PortSet } from './ports.js';
@@ -400,11 +401,8 @@ export function compilePolicy(
       r.cidrs?.forEach((text, k) => {
         const parsed = parseCidr(text);
         if ('error' in parsed) {
-          const hint =
-            parsed.error === 'host-bits-set'
-              ? 'clear the host bits (for example 10.0.0.0/8, not 10.0.0.1/8)'
-              : 'write an address or a block such as 10.0.0.0/8 or fd00::/8';
-          c.error([...at, 'cidrs', k], 'bad-cidr', `"${text}" is not a valid IP address or CIDR block`, hint);
+          const problem = cidrProblem(text, parsed.error);
+          c.error([...at, 'cidrs', k], 'bad-cidr', problem.message, problem.hint);
         } else cidrs.push(parsed.cidr);
       });
       const methods = r.methods?.map((m, k) => {
@@ -554,16 +552,10 @@ export function compilePolicy(
         `the MCP server "${s.id}" is remote, so it has no sandbox to set`,
         'sandbox applies to stdio servers (command); remove it',
       );
-    box?.network?.forEach((entry, j) => {
-      if (!('error' in parseCidr(entry))) return;
-      const r = compileHostPattern(entry, c.patternOptions);
+    box?.network?.forEach((text, j) => {
+      const r = parseNetworkEntry(text, c.patternOptions);
       if ('error' in r)
-        c.error(
-          ['mcp', 'servers', i, 'sandbox', 'network', j],
-          'bad-host-pattern',
-          r.error.message,
-          r.error.hint,
-        );
+        c.error(['mcp', 'servers', i, 'sandbox', 'network', j], r.error.code, r.error.message, r.error.hint);
     });
     if (box?.read) pathPatterns(c, box.read, ['mcp', 'servers', i, 'sandbox', 'read']);
     if (box?.write) pathPatterns(c, box.write, ['mcp', 'servers', i, 'sandbox', 'write']);

@@ -60,6 +60,7 @@ export {
   type HostStep,
 } from './host.js';
 export { parseIp, parseCidr, formatIp, formatCidr, cidrContains, type Ip, type Cidr } from './ip.js';
+export { parseNetworkEntry, type NetworkEntry } from './network-entry.js';
 export {
   specialRangesOf,
   specialNameOf,

@@ -158,7 +158,7 @@ function buildSchemas() {
       .optional()
       .describe('The workspace: `read` (default), `rw`, or `none` (not mounted).'),
     network: Strings(
-      'Hosts the server may reach, through its own egress proxy (host patterns as in network rules, default ports 80 and 443). Default: none.',
+      'Hosts and addresses the server may reach, through its own egress proxy: host patterns as in network rules (`api.example.com`, `db.example.com:5432`), addresses and CIDR blocks (`10.0.0.5:5432`, `10.0.0.0/8`, `[fd00::1]:5432`). Without a port, ports 80 and 443. Default: none.',
     ).optional(),
     read: Strings(
       'Further paths it may read (absolute or `~/…` patterns ending in `/**` or exact paths).',

@@ -43,6 +43,7 @@ const EXPORTS = [
   'parseCidr',
   'parseCommandLine',
   'parseIp',
+  'parseNetworkEntry',
   'parsePort',
   'parseRequest',
   'parseSize',
