@@ -39,6 +39,7 @@ import { BIN, SANDBOX_SKIP } from './sandbox-harness.js';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 
 const PROBE = join(REPO_ROOT, 'packages/mcp/dist/test/fixtures/probe-server.js');
+const MODERN = join(REPO_ROOT, 'packages/mcp/dist/test/fixtures/modern-only-server.js');
 const TIMEOUT = 30_000;
 const BOUND = { timeout: 3 * TIMEOUT, skip: SANDBOX_SKIP };
 const NODE = JSON.stringify(process.execPath);
@@ -219,6 +220,37 @@ void describe('stdio MCP servers run in a sandbox of their own', () => {
       assert.equal(readFileSync(join(p.workspace, 'README.md'), 'utf8'), 'the workspace\n');
       const spawn = events(p).find((e) => e.type === 'mcp.server.spawn');
       assert.equal(spawn?.outcome?.isolation, 'sandbox');
+    },
+  );
+
+  void it(
+    'a server that speaks only MCP 2026-07-28, marked protocol: 2026-07-28, is listed and called from inside its sandbox',
+    BOUND,
+    async (t) => {
+      const p = place(t);
+      const file = writeFile(
+        p.dir,
+        'modern.yaml',
+        readFileSync(policy(p), 'utf8')
+          .replace(
+            /^  servers:$/m,
+            `  servers:\n    - { id: modern, command: [${NODE}, ${JSON.stringify(MODERN)}], protocol: "2026-07-28", sandbox: { read: [${JSON.stringify(`${REPO_ROOT.replace(/\/$/, '')}/**`)}] } }`,
+          )
+          .replace(
+            '    - { id: probe, server: probe }',
+            '    - { id: probe, server: probe }\n    - { id: modern, server: modern }',
+          ),
+      );
+      const { client } = await connectGateway(p, file);
+      const names = (await client.listTools()).tools.map((tool) => tool.name).sort();
+      assert.deepEqual(names, ['modern__echo', 'modern__grow', 'probe__probe']);
+      const r = await client.callTool({ name: 'modern__echo', arguments: { text: 'from inside' } });
+      assert.deepEqual(r.content, [{ type: 'text', text: 'from inside' }]);
+      await client.close();
+      const spawned = events(p).filter(
+        (e) => e.type === 'mcp.server.spawn' && e.outcome?.isolation === 'sandbox',
+      );
+      assert.equal(spawned.length, 2, 'both servers run in a sandbox of their own');
     },
   );
 

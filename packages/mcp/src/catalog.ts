@@ -49,6 +49,7 @@ export function upstreamSpecs(catalog: readonly McpCatalogEntry[], ctx: CatalogC
               unavailable: credential.reason,
             }
           : {};
+    const protocol = server.protocol === '2026-07-28' ? { protocol: server.protocol } : {};
     if (server.command !== undefined) {
       const [command, ...args] = server.command.map((part) => expand(part, server.id));
       const base: Record<string, string> = {};
@@ -67,6 +68,7 @@ export function upstreamSpecs(catalog: readonly McpCatalogEntry[], ctx: CatalogC
           ...(Object.keys(secretEnv).length > 0 ? { credentialEnv: secretEnv } : {}),
           ...(ctx.workspace !== undefined ? { cwd: ctx.workspace } : {}),
         },
+        ...protocol,
         ...outcome,
       };
     }
@@ -78,6 +80,7 @@ export function upstreamSpecs(catalog: readonly McpCatalogEntry[], ctx: CatalogC
         // Only the binding's header: nothing of the client's request is ever forwarded.
         headers: credential.kind === 'given' ? { ...credential.headers } : {},
       },
+      ...protocol,
       ...outcome,
     };
   });

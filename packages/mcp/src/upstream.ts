@@ -9,6 +9,7 @@ import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { FetchLike, Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { MODERN_REVISION, ModernClient, modernHttpTransport, type UpstreamClient } from './modern-client.js';
 import { ProcessTransport, type ServerProcess } from './process-transport.js';
 import type { ServerCredential } from './server-credential.js';
 import {
@@ -60,6 +61,8 @@ export interface UpstreamSpec {
   readonly credential?: ServerCredential;
   /** Why the server cannot be started or reached at all: it is unavailable, and never tried. */
   readonly unavailable?: string;
+  /** `2026-07-28`: spoken to in that revision only (a server that refuses initialize); default the handshake. */
+  readonly protocol?: '2026-07-28';
 }
 
 export type UpstreamEvent = 'spawn' | 'ready' | 'crash' | 'unavailable';
@@ -101,10 +104,10 @@ const CLIENT_INFO = { name: 'perimeter-mcp-gateway', version: '0.1.0' };
 const STDERR_KEPT = 2_000;
 
 export class Upstream {
-  private client: Client | undefined;
-  private connecting: Promise<Client> | undefined;
+  private client: UpstreamClient | undefined;
+  private connecting: Promise<UpstreamClient> | undefined;
   /** The client open() is connecting, until it is connected or has failed. */
-  private opening: Client | undefined;
+  private opening: UpstreamClient | undefined;
   private failures = 0;
   private connectedAt = 0;
   private restartTimer: NodeJS.Timeout | undefined;
@@ -133,7 +136,7 @@ export class Upstream {
   }
 
   /** The connected client; connects (once, shared by concurrent callers) when there is none. */
-  connect(): Promise<Client> {
+  connect(): Promise<UpstreamClient> {
     if (this.closed) return Promise.reject(new UpstreamUnavailable(`${this.id} is shut down`));
     const never = this.spec.unavailable;
     if (never !== undefined) {
@@ -232,12 +235,12 @@ export class Upstream {
   }
 
   /** connect(), or with `start` false only a connection that is there or under way. */
-  private ready(start: boolean): Promise<Client> {
+  private ready(start: boolean): Promise<UpstreamClient> {
     if (start || this.client || this.connecting) return this.connect();
     return Promise.reject(new UpstreamUnavailable(`the MCP server ${this.id} is not connected`));
   }
 
-  private listed<T>(kind: ListKind, start: boolean, load: (c: Client) => Promise<T[]>): Promise<T[]> {
+  private listed<T>(kind: ListKind, start: boolean, load: (c: UpstreamClient) => Promise<T[]>): Promise<T[]> {
     let p = this.cache.get(kind) as Promise<T[]> | undefined;
     if (!p) {
       p = this.ready(start).then(load);
@@ -248,8 +251,8 @@ export class Upstream {
     return p;
   }
 
-  private async open(): Promise<Client> {
-    const client = new Client(CLIENT_INFO, { capabilities: {} });
+  private async open(): Promise<UpstreamClient> {
+    const client = this.newClient();
     this.opening = client;
     try {
       return await this.connectClient(client);
@@ -258,16 +261,23 @@ export class Upstream {
     }
   }
 
-  private async connectClient(client: Client): Promise<Client> {
-    const dropped = (kind: ListKind) => (): void => {
+  /** A client for the revision the catalog names, told of its server's list changes. */
+  private newClient(): UpstreamClient {
+    const dropped = (kind: ListKind): void => {
       this.cache.delete(kind);
       // MCP has no notification of its own for templates: resources/list_changed covers both.
       if (kind === 'resources') this.cache.delete('templates');
       this.hooks.onListChanged(this.id, kind);
     };
-    client.setNotificationHandler(ToolListChangedNotificationSchema, dropped('tools'));
-    client.setNotificationHandler(PromptListChangedNotificationSchema, dropped('prompts'));
-    client.setNotificationHandler(ResourceListChangedNotificationSchema, dropped('resources'));
+    if (this.spec.protocol === MODERN_REVISION) return new ModernClient(CLIENT_INFO, dropped);
+    const client = new Client(CLIENT_INFO, { capabilities: {} });
+    client.setNotificationHandler(ToolListChangedNotificationSchema, () => dropped('tools'));
+    client.setNotificationHandler(PromptListChangedNotificationSchema, () => dropped('prompts'));
+    client.setNotificationHandler(ResourceListChangedNotificationSchema, () => dropped('resources'));
+    return client;
+  }
+
+  private async connectClient(client: UpstreamClient): Promise<UpstreamClient> {
     const t = this.spec.transport;
     if (this.spec.credential) this.hooks.onCredential?.(this.id, this.spec.credential);
     try {
@@ -304,7 +314,7 @@ export class Upstream {
             throw last ? new Error(`${e instanceof Error ? e.message : String(e)} (${last})`) : e;
           }),
           CONNECT_TIMEOUT_MS,
-          `${this.id} did not answer initialize`,
+          `${this.id} did not answer ${this.handshakeName()}`,
         );
         client.onclose = () => this.lost(client, lastProblem(stderr));
       } else {
@@ -315,6 +325,8 @@ export class Upstream {
       // Shut down while connecting: the failure is the shutdown's, not the server's.
       if (this.closed) throw new UpstreamUnavailable(`${this.id} is shut down`);
       this.lastError = e instanceof Error ? e.message : String(e);
+      if (this.spec.protocol === undefined && /-32022|unsupported protocol version/i.test(this.lastError))
+        this.lastError += `; if it speaks only ${MODERN_REVISION}, set protocol: ${MODERN_REVISION} in its catalog entry`;
       this.hooks.onEvent(this.id, 'unavailable', { reason: this.lastError });
       this.scheduleRestart();
       throw new UpstreamUnavailable(`the MCP server ${this.id} is unavailable: ${this.lastError}`);
@@ -335,13 +347,30 @@ export class Upstream {
     return client;
   }
 
-  /** Streamable HTTP first; a server that refuses it gets the legacy SSE transport. */
+  /** What the connection opens with, for a server that never answers it. */
+  private handshakeName(): string {
+    return this.spec.protocol === MODERN_REVISION ? `server/discover (${MODERN_REVISION})` : 'initialize';
+  }
+
+  /**
+   * Streamable HTTP first; a server that refuses it gets the legacy SSE transport. A 2026-07-28
+   * server gets that revision's Streamable HTTP only (it has no SSE transport).
+   */
   private async connectHttp(
-    client: Client,
+    client: UpstreamClient,
     url: URL,
     headers: Readonly<Record<string, string>>,
     fetch: FetchLike | undefined,
   ): Promise<void> {
+    if (this.spec.protocol === MODERN_REVISION) {
+      await withTimeout(
+        client.connect(modernHttpTransport(url, headers, fetch)),
+        CONNECT_TIMEOUT_MS,
+        `${url.host} did not answer ${this.handshakeName()}`,
+      );
+      client.onclose = () => this.lost(client, 'the connection closed');
+      return;
+    }
     const requestInit = { headers: { ...headers } };
     const via = fetch ? { fetch } : {};
     try {
@@ -370,7 +399,7 @@ export class Upstream {
     client.onclose = () => this.lost(client, 'the connection closed');
   }
 
-  private lost(client: Client, reason: string): void {
+  private lost(client: UpstreamClient, reason: string): void {
     if (this.client !== client) return;
     this.client = undefined;
     this.cache.clear();

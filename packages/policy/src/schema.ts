@@ -176,6 +176,12 @@ function buildSchemas() {
         .optional()
         .describe('A stdio server: the command and its arguments.'),
       url: z.string().optional().describe('A Streamable HTTP server: its https URL.'),
+      protocol: z
+        .enum(['2025', '2026-07-28'])
+        .optional()
+        .describe(
+          'How the gateway speaks to the server. `2025` (default): the initialize handshake, which every server of the 2025 revisions speaks, and SDK v2 servers too unless they refuse it. `2026-07-28`: that revision only, with no handshake (for a server that refuses initialize); a server that does not speak it is unavailable.',
+        ),
       env: z.record(z.string(), z.string()).optional().describe('Environment for a stdio server.'),
       credential: z
         .string()

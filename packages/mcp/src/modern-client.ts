@@ -1,0 +1,133 @@
+// The client of an upstream the catalog marks `protocol: 2026-07-28`: a server that refuses the
+// initialize handshake and speaks only that revision. It is the SDK v2 client, pinned to the
+// revision (no probe and no fallback: anything else fails at connect), behind the few calls the
+// gateway's upstream makes, the same as the v1 client every other server is spoken to with.
+
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import type { FetchLike, Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type {
+  GetPromptResult,
+  Implementation,
+  Prompt,
+  ReadResourceResult,
+  Resource,
+  ResourceTemplate,
+  ServerCapabilities,
+  Tool,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
+
+export const MODERN_REVISION = '2026-07-28';
+
+/** What the gateway's upstream asks of its client: the v1 client has it, and so does ModernClient. */
+export interface UpstreamClient {
+  connect(transport: Transport): Promise<void>;
+  close(): Promise<void>;
+  onclose?: (() => void) | undefined;
+  getServerCapabilities(): ServerCapabilities | undefined;
+  getServerVersion(): Implementation | undefined;
+  listTools(params: { cursor?: string }): Promise<{ tools: Tool[]; nextCursor?: string | undefined }>;
+  listPrompts(): Promise<{ prompts: Prompt[] }>;
+  listResources(): Promise<{ resources: Resource[] }>;
+  listResourceTemplates(): Promise<{ resourceTemplates: ResourceTemplate[] }>;
+  callTool(
+    params: { name: string; arguments?: Record<string, unknown> },
+    resultSchema: undefined,
+    options: RequestOptions,
+  ): Promise<unknown>;
+  getPrompt(params: { name: string; arguments?: Record<string, string> }): Promise<GetPromptResult>;
+  readResource(params: { uri: string }): Promise<ReadResourceResult>;
+}
+
+export type ListChange = 'tools' | 'prompts' | 'resources';
+
+/**
+ * The v2 client pinned to 2026-07-28. Lists are always fetched (never served from the client's
+ * cache, whose hints the server writes): the gateway caches them itself, until the server says
+ * they changed, and checks every definition it lists against its pins.
+ */
+export class ModernClient implements UpstreamClient {
+  private readonly client: Client;
+  onclose?: (() => void) | undefined;
+
+  constructor(info: Implementation, onListChanged: (kind: ListChange) => void) {
+    const changed = (kind: ListChange) => ({
+      autoRefresh: false,
+      debounceMs: 0,
+      onChanged: () => onListChanged(kind),
+    });
+    this.client = new Client(info, {
+      capabilities: {},
+      versionNegotiation: { mode: { pin: MODERN_REVISION } },
+      listChanged: { tools: changed('tools'), prompts: changed('prompts'), resources: changed('resources') },
+    });
+    this.client.onclose = () => this.onclose?.();
+  }
+
+  async connect(transport: Transport): Promise<void> {
+    // The v1 transports (stdio, the sandbox's process) carry messages as the v2 client wants them.
+    await this.client.connect(transport);
+  }
+
+  close(): Promise<void> {
+    return this.client.close();
+  }
+
+  getServerCapabilities(): ServerCapabilities | undefined {
+    return this.client.getServerCapabilities();
+  }
+
+  getServerVersion(): Implementation | undefined {
+    return this.client.getServerVersion();
+  }
+
+  async listTools(params: { cursor?: string }): Promise<{ tools: Tool[]; nextCursor?: string | undefined }> {
+    // Without a cursor the v2 client walks every page itself.
+    const page = await this.client.listTools(params.cursor === undefined ? undefined : params, {
+      cacheMode: 'refresh',
+    });
+    return page as unknown as { tools: Tool[]; nextCursor?: string };
+  }
+
+  async listPrompts(): Promise<{ prompts: Prompt[] }> {
+    return await this.client.listPrompts(undefined, { cacheMode: 'refresh' });
+  }
+
+  async listResources(): Promise<{ resources: Resource[] }> {
+    return await this.client.listResources(undefined, { cacheMode: 'refresh' });
+  }
+
+  async listResourceTemplates(): Promise<{ resourceTemplates: ResourceTemplate[] }> {
+    return await this.client.listResourceTemplates(undefined, { cacheMode: 'refresh' });
+  }
+
+  callTool(
+    params: { name: string; arguments?: Record<string, unknown> },
+    _resultSchema: undefined,
+    options: RequestOptions,
+  ): Promise<unknown> {
+    return this.client.callTool(params, options);
+  }
+
+  async getPrompt(params: { name: string; arguments?: Record<string, string> }): Promise<GetPromptResult> {
+    return await this.client.getPrompt(params);
+  }
+
+  async readResource(params: { uri: string }): Promise<ReadResourceResult> {
+    return await this.client.readResource(params, {
+      cacheMode: 'refresh',
+    });
+  }
+}
+
+/** Streamable HTTP as 2026-07-28 has it (its per-request headers), through `fetch` when given. */
+export function modernHttpTransport(
+  url: URL,
+  headers: Readonly<Record<string, string>>,
+  fetch: FetchLike | undefined,
+): Transport {
+  return new StreamableHTTPClientTransport(url, {
+    requestInit: { headers: { ...headers } },
+    ...(fetch ? { fetch: fetch } : {}),
+  });
+}
