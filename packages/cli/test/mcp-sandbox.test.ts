@@ -233,8 +233,8 @@ void describe('stdio MCP servers run in a sandbox of their own', () => {
         'modern.yaml',
         readFileSync(policy(p), 'utf8')
           .replace(
-            /^  servers:$/m,
-            `  servers:\n    - { id: modern, command: [${NODE}, ${JSON.stringify(MODERN)}], protocol: "2026-07-28", sandbox: { read: [${JSON.stringify(`${REPO_ROOT.replace(/\/$/, '')}/**`)}] } }`,
+            '\n  servers:\n',
+            `\n  servers:\n    - { id: modern, command: [${NODE}, ${JSON.stringify(MODERN)}], protocol: "2026-07-28", sandbox: { read: [${JSON.stringify(`${REPO_ROOT.replace(/\/$/, '')}/**`)}] } }\n`,
           )
           .replace(
             '    - { id: probe, server: probe }',

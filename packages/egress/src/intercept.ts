@@ -140,6 +140,9 @@ export function createInterceptor(options: InterceptOptions): { serve(c: Interce
 
   async function handle(c: Connection, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const refuse = (status: number, reason: string): void => refuseResponse(res, status, reason);
+    // After each wait: a client gone or a session over (its connection already closed and audited)
+    // sends nothing on, credentials least of all.
+    const isOver = (): boolean => res.destroyed || options.signal?.aborted === true;
     // The Host header must name the host the client connected to (domain fronting).
     const hostHeader = req.headers.host ?? '';
     const authority = parseAuthority(hostHeader, c.port);
@@ -175,6 +178,7 @@ export function createInterceptor(options: InterceptOptions): { serve(c: Interce
     }
 
     const read = await readInspectableBody(req);
+    if (isOver()) return;
     if ('status' in read) {
       refuse(read.status, read.reason);
       return;
@@ -210,6 +214,10 @@ export function createInterceptor(options: InterceptOptions): { serve(c: Interce
     let upstream: TLSSocket;
     try {
       const socket = await options.dial(c.address, c.port);
+      if (isOver()) {
+        socket.destroy();
+        return;
+      }
       upstream = tlsModule().connect({
         socket,
         servername: c.host,

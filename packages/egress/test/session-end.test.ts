@@ -48,6 +48,7 @@ async function session(
   front: 'http' | 'socks',
   target: Server | HttpServer,
   holdLookups = false,
+  dialDelayMs = 0,
 ): Promise<Session> {
   const records: AuditRecord[] = [];
   const connections = { open: 0 };
@@ -57,7 +58,12 @@ async function session(
     engine,
     resolver: () =>
       holdLookups ? new Promise((answer) => held.push(() => answer([PUB]))) : Promise.resolve([PUB]),
-    dial: () => connect({ host: '127.0.0.1', port: (target.address() as AddressInfo).port }),
+    dial: (() => {
+      const dial = (): Socket => connect({ host: '127.0.0.1', port: (target.address() as AddressInfo).port });
+      return dialDelayMs === 0
+        ? dial
+        : () => new Promise<Socket>((ok) => setTimeout(() => ok(dial()), dialDelayMs));
+    })() as EgressOptions['dial'],
     audit: (r) => records.push(r),
     sessionId: 'ending',
     signal: over.signal,
@@ -203,5 +209,24 @@ describe('records land before the session ends', () => {
     await until(() => tls.destroyed || tls.readableEnded, 'the inspected connection to be closed');
     tls.destroy();
     echo.close();
+  });
+
+  it('an inspected request whose upstream is still being dialled when the session ends is never sent', async () => {
+    const received: Buffer[] = [];
+    const origin = createServer((s) => s.on('data', (chunk: Buffer) => received.push(chunk)));
+    await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
+    const s = await session('http', origin, false, 300);
+    const raw = send(s.port, 'CONNECT paths.example.com:443 HTTP/1.1\r\n\r\n');
+    await new Promise<void>((ok) => raw.once('data', () => ok()));
+    const tls = tlsConnect({ socket: raw, servername: 'paths.example.com', ca: sessionCa.certPem });
+    tls.on('error', () => undefined);
+    await new Promise<void>((ok) => tls.once('secureConnect', () => ok()));
+    tls.write('GET /v1/x HTTP/1.1\r\nHost: paths.example.com\r\n\r\n');
+    await until(() => events(s.records).includes('network.get'), 'the request to be decided');
+    await s.end(); // while its upstream is being dialled
+    await new Promise((r) => setTimeout(r, 400)); // the dial is done by now
+    assert.equal(Buffer.concat(received).length, 0, 'nothing reached the origin after the session ended');
+    tls.destroy();
+    origin.close();
   });
 });

@@ -24,6 +24,8 @@ export interface UpstreamClient {
   connect(transport: Transport): Promise<void>;
   close(): Promise<void>;
   onclose?: (() => void) | undefined;
+  /** Why the client ended the connection itself, when it did (onclose then follows). */
+  readonly endedBecause?: string | undefined;
   getServerCapabilities(): ServerCapabilities | undefined;
   getServerVersion(): Implementation | undefined;
   listTools(params: { cursor?: string }): Promise<{ tools: Tool[]; nextCursor?: string | undefined }>;
@@ -48,7 +50,10 @@ export type ListChange = 'tools' | 'prompts' | 'resources';
  */
 export class ModernClient implements UpstreamClient {
   private readonly client: Client;
+  /** Closed, or closing: a subscription ending then is part of it. */
+  private isOver = false;
   onclose?: (() => void) | undefined;
+  endedBecause?: string | undefined;
 
   constructor(info: Implementation, onListChanged: (kind: ListChange) => void) {
     const changed = (kind: ListChange) => ({
@@ -61,15 +66,39 @@ export class ModernClient implements UpstreamClient {
       versionNegotiation: { mode: { pin: MODERN_REVISION } },
       listChanged: { tools: changed('tools'), prompts: changed('prompts'), resources: changed('resources') },
     });
-    this.client.onclose = () => this.onclose?.();
+    this.client.onclose = () => {
+      this.isOver = true;
+      this.onclose?.();
+    };
   }
 
+  /**
+   * Connects, and watches the `subscriptions/listen` stream the client opens for list changes:
+   * without it a changed or new definition would go unheard (never checked against the pins), so
+   * a server that announces changes but whose stream cannot be opened does not connect, and one
+   * whose stream ends is a connection lost (restarted with backoff, its lists then read again).
+   */
   async connect(transport: Transport): Promise<void> {
     // The v1 transports (stdio, the sandbox's process) carry messages as the v2 client wants them.
     await this.client.connect(transport);
+    const can = this.client.getServerCapabilities();
+    const announces = Boolean(
+      can?.tools?.listChanged || can?.prompts?.listChanged || can?.resources?.listChanged,
+    );
+    const stream = this.client.autoOpenedSubscription;
+    if (announces && stream === undefined)
+      throw new Error(
+        'its subscriptions/listen stream could not be opened, so its list changes would go unheard',
+      );
+    void stream?.closed.then((how) => {
+      if (this.isOver) return;
+      this.endedBecause = `its subscriptions/listen stream ended (${how === 'graceful' ? 'by the server' : 'cut'}), so its list changes would go unheard`;
+      void this.close();
+    });
   }
 
   close(): Promise<void> {
+    this.isOver = true;
     return this.client.close();
   }
 
@@ -82,6 +111,9 @@ export class ModernClient implements UpstreamClient {
   }
 
   async listTools(params: { cursor?: string }): Promise<{ tools: Tool[]; nextCursor?: string | undefined }> {
+    // A server without tools is not asked (the v2 client would write a warning to standard output,
+    // which is the agent's MCP stream under perimeter mcp).
+    if (!this.client.getServerCapabilities()?.tools) return { tools: [] };
     // Without a cursor the v2 client walks every page itself.
     const page = await this.client.listTools(params.cursor === undefined ? undefined : params, {
       cacheMode: 'refresh',

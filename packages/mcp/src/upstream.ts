@@ -316,7 +316,7 @@ export class Upstream {
           CONNECT_TIMEOUT_MS,
           `${this.id} did not answer ${this.handshakeName()}`,
         );
-        client.onclose = () => this.lost(client, lastProblem(stderr));
+        client.onclose = () => this.lost(client, client.endedBecause ?? lastProblem(stderr));
       } else {
         await this.connectHttp(client, t.url, t.headers, t.fetch);
       }
@@ -368,7 +368,7 @@ export class Upstream {
         CONNECT_TIMEOUT_MS,
         `${url.host} did not answer ${this.handshakeName()}`,
       );
-      client.onclose = () => this.lost(client, 'the connection closed');
+      client.onclose = () => this.lost(client, client.endedBecause ?? 'the connection closed');
       return;
     }
     const requestInit = { headers: { ...headers } };

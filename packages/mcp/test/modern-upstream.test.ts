@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { inMemoryClient, startGateway, type StartedGateway } from './gateway-harness.js';
@@ -58,13 +58,15 @@ async function exercise(started: StartedGateway): Promise<void> {
   try {
     let changes = 0;
     client.setNotificationHandler(ToolListChangedNotificationSchema, () => void changes++);
-    const names = (await client.listTools()).tools.map((t) => t.name).sort();
-    assert.deepEqual(names, [], 'under approve, nothing is listed before a person approves it');
+    // Over HTTP the fixture has `restart` too (see the stream test below).
+    const names = async (): Promise<string[]> =>
+      (await client.listTools()).tools
+        .map((t) => t.name)
+        .filter((n) => n !== 'modern__restart')
+        .sort();
+    assert.deepEqual(await names(), [], 'under approve, nothing is listed before a person approves it');
     pins.approve('modern', undefined);
-    assert.deepEqual((await client.listTools()).tools.map((t) => t.name).sort(), [
-      'modern__echo',
-      'modern__grow',
-    ]);
+    assert.deepEqual(await names(), ['modern__echo', 'modern__grow']);
     const echoed = await client.callTool({ name: 'modern__echo', arguments: { text: 'hello' } });
     assert.deepEqual(echoed.content, [{ type: 'text', text: 'hello' }]);
     assert.equal(
@@ -74,11 +76,7 @@ async function exercise(started: StartedGateway): Promise<void> {
     );
     await client.callTool({ name: 'modern__grow', arguments: {} });
     await until(() => changes > 0, 'tools/list_changed from the gateway');
-    assert.deepEqual(
-      (await client.listTools()).tools.map((t) => t.name).sort(),
-      ['modern__echo', 'modern__grow'],
-      'the new tool is held until approved',
-    );
+    assert.deepEqual(await names(), ['modern__echo', 'modern__grow'], 'the new tool is held until approved');
     const held = events.find((e) => e.type === 'mcp.tool-held' && e.outcome?.tool === 'shout');
     assert.ok(held, `mcp.tool-held for shout in ${events.map((e) => e.type).join(',')}`);
     pins.approve('modern', 'shout');
@@ -112,11 +110,32 @@ describe('an upstream that speaks only 2026-07-28', () => {
     }
   });
 
+  it("a server with no tools is not asked for them: nothing is written to standard output (the agent's stream under perimeter mcp)", async (t) => {
+    const debug = t.mock.method(console, 'debug');
+    const warn = t.mock.method(console, 'warn');
+    const entry = `command: [${q(process.execPath)}, ${q(MODERN)}, prompts-only], protocol: "2026-07-28"`;
+    const { gateway } = await gatewayWith(entry);
+    const client = await inMemoryClient(gateway, 'agent');
+    try {
+      assert.deepEqual((await client.listTools()).tools, []);
+      assert.deepEqual(
+        (await client.listPrompts()).prompts.map((p) => p.name),
+        ['modern__plan'],
+      );
+      assert.equal(debug.mock.callCount() + warn.mock.callCount(), 0, 'the client printed nothing');
+    } finally {
+      await client.close();
+      await gateway.close();
+    }
+  });
+
   describe('over Streamable HTTP', () => {
-    let server: ChildProcess;
-    let url = '';
-    before(async () => {
-      server = spawn(process.execPath, [MODERN, 'http'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const servers: ChildProcess[] = [];
+    after(() => servers.forEach((s) => s.kill()));
+    /** A fixture of its own (its tools grow): the URL of its endpoint. */
+    async function httpServer(): Promise<string> {
+      const server = spawn(process.execPath, [MODERN, 'http'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      servers.push(server);
       const port = await new Promise<string>((ok, fail) => {
         let out = '';
         server.stdout?.on('data', (chunk: Buffer) => {
@@ -126,16 +145,39 @@ describe('an upstream that speaks only 2026-07-28', () => {
         });
         server.once('exit', (code) => fail(new Error(`the fixture exited (${String(code)})`)));
       });
-      url = `http://127.0.0.1:${port}/mcp`;
-    });
-    after(() => server.kill());
+      return `http://127.0.0.1:${port}/mcp`;
+    }
 
     it('with protocol: 2026-07-28: listed, called, its list change heard and the new tool held until approved', async () => {
-      await exercise(await gatewayWith(`url: ${q(url)}, protocol: "2026-07-28"`, 'approve'));
+      await exercise(await gatewayWith(`url: ${q(await httpServer())}, protocol: "2026-07-28"`, 'approve'));
+    });
+
+    it('a subscriptions/listen stream that ends is a connection lost: restarted, and list changes are heard again', async () => {
+      const { gateway, events } = await gatewayWith(`url: ${q(await httpServer())}, protocol: "2026-07-28"`);
+      const client = await inMemoryClient(gateway, 'agent');
+      try {
+        let changes = 0;
+        client.setNotificationHandler(ToolListChangedNotificationSchema, () => void changes++);
+        assert.ok((await client.listTools()).tools.some((tool) => tool.name === 'modern__restart'));
+        await client.callTool({ name: 'modern__restart', arguments: {} });
+        await until(
+          () => events.filter((e) => e.type === 'mcp.server.ready').length === 2,
+          'the server to be connected again',
+        );
+        const crash = events.find((e) => e.type === 'mcp.server.crash');
+        assert.match(String(crash?.outcome?.reason), /subscriptions\/listen stream ended/);
+        const before = changes;
+        await client.callTool({ name: 'modern__grow', arguments: {} });
+        await until(() => changes > before, 'the list change, on the new stream');
+        assert.ok((await client.listTools()).tools.some((tool) => tool.name === 'modern__shout'));
+      } finally {
+        await client.close();
+        await gateway.close();
+      }
     });
 
     it('without it: unavailable, and the reason names the setting that reaches it', async () => {
-      const { gateway, events } = await gatewayWith(`url: ${q(url)}`);
+      const { gateway, events } = await gatewayWith(`url: ${q(await httpServer())}`);
       const client = await inMemoryClient(gateway, 'agent');
       try {
         assert.deepEqual((await client.listTools()).tools, []);
