@@ -23,7 +23,7 @@ import {
   refuseResponse,
   responseDecoders,
 } from './http-message.js';
-import { closedRecord, holdConnection } from './tunnel.js';
+import { closedRecord, holdConnection, onSessionEnd } from './tunnel.js';
 
 export interface InterceptOptions {
   readonly engine: Engine;
@@ -99,7 +99,6 @@ export function createInterceptor(options: InterceptOptions): { serve(c: Interce
       return;
     }
     const release = holdConnection(options.connections);
-    const stop = (): void => void tls.destroy();
     const tls = new (tlsModule().TLSSocket)(c.client, {
       isServer: true,
       secureContext: context,
@@ -129,13 +128,12 @@ export function createInterceptor(options: InterceptOptions): { serve(c: Interce
       server.emit('connection', tls);
     });
     tls.once('close', () => {
-      options.signal?.removeEventListener('abort', stop);
+      letGo();
       c.client.destroy();
       audit(closedRecord(ctx, c.resource, c.address, conn.started, conn.bytesIn, conn.bytesOut));
       release();
     });
-    if (options.signal?.aborted) stop();
-    else options.signal?.addEventListener('abort', stop, { once: true });
+    const letGo = onSessionEnd(options.signal, () => tls.destroy());
   }
 
   async function handle(c: Connection, req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -36,7 +36,7 @@ import { createRefusalAudit, type RefusalAudit } from './refusals.js';
 import { tokenRefusal } from './token.js';
 import { authorityOf, dialThroughUpstream, type UpstreamProxy } from './upstream.js';
 import { RELAY_PATH, isRelayBuilt } from './relay.js';
-import { closedRecord, holdConnection, openTunnel, type TunnelDeps } from './tunnel.js';
+import { closedRecord, holdConnection, onSessionEnd, openTunnel, type TunnelDeps } from './tunnel.js';
 import type { Resolver } from './resolve.js';
 
 export interface EgressOptions {
@@ -185,20 +185,20 @@ export function createEgressProxy(options: EgressOptions): Server {
       connectionsCheckingInterval: Math.min(5000, Math.max(50, headersTimeout / 4)),
     },
     (req, res) => {
-      void held(forward(req, res, false));
+      void held(() => forward(req, res, false));
     },
   );
   // A client that asks before sending its body (Expect: 100-continue) is invited to send it only
   // once the request is allowed: a refusal then reaches it before any body is on the wire.
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
-    void held(forward(req, res, true));
+    void held(() => forward(req, res, true));
   });
 
   /** Counts a request in flight while it is decided; what it opens holds its own count. */
-  async function held(work: Promise<void>): Promise<void> {
+  async function held(work: () => Promise<void>): Promise<void> {
     const release = holdConnection(options.connections);
     try {
-      await work;
+      await work();
     } finally {
       release();
     }
@@ -312,16 +312,13 @@ export function createEgressProxy(options: EgressOptions): Server {
     // The forward is in flight until its close is audited: when the exchange ends, fails, the
     // client goes away or the session ends, whichever comes first.
     const release = holdConnection(options.connections);
-    const stop = (): void => void upstream.destroy(new Error('the session is over'));
-    const finish = (): void => {
-      options.signal?.removeEventListener('abort', stop);
+    upstream.once('close', () => {
+      letGo();
       audit(closedRecord(tunnelDeps, decision.resource, address, started, bytesIn, bytesOut));
       release();
-    };
-    upstream.once('close', finish);
+    });
     res.once('close', () => upstream.destroy());
-    if (options.signal?.aborted) stop();
-    else options.signal?.addEventListener('abort', stop, { once: true });
+    const letGo = onSessionEnd(options.signal, () => upstream.destroy(new Error('the session is over')));
     upstream.on('response', (up) => {
       const out: Record<string, string | string[]> = {};
       for (const [k, v] of Object.entries(up.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
@@ -372,7 +369,7 @@ export function createEgressProxy(options: EgressOptions): Server {
   });
 
   server.on('connect', (req: IncomingMessage, client: Duplex, head: Buffer) => {
-    void held(tunnel(req, client, head));
+    void held(() => tunnel(req, client, head));
   });
 
   async function tunnel(req: IncomingMessage, client: Duplex, head: Buffer): Promise<void> {

@@ -58,6 +58,20 @@ export function holdConnection(tracker: { open: number } | undefined): () => voi
   };
 }
 
+/**
+ * Runs `stop` when the session's signal aborts (at once when it has). Returns what lets go of the
+ * signal, for a connection that finishes first.
+ */
+export function onSessionEnd(signal: AbortSignal | undefined, stop: () => void): () => void {
+  if (signal === undefined) return () => undefined;
+  if (signal.aborted) {
+    stop();
+    return () => undefined;
+  }
+  signal.addEventListener('abort', stop, { once: true });
+  return () => signal.removeEventListener('abort', stop);
+}
+
 /** The record of a finished connection: where to, and how much went each way. */
 export function closedRecord(
   deps: Pick<TunnelDeps, 'sessionId'>,
@@ -106,10 +120,11 @@ export function openTunnel(t: TunnelRequest, deps: TunnelDeps): void {
   let isSpliced = false;
   let isClientEnded = false;
   let isFinished = false;
+  let letGo = (): void => undefined;
   const finish = (): void => {
     if (isFinished) return;
     isFinished = true;
-    deps.signal?.removeEventListener('abort', stop);
+    letGo();
     t.client.destroy();
     deps.audit(closedRecord(deps, t.resource, t.address, started, bytesIn, bytesOut));
     release();
@@ -124,8 +139,7 @@ export function openTunnel(t: TunnelRequest, deps: TunnelDeps): void {
     if (upstream) upstream.destroy();
     else finish();
   }
-  if (deps.signal?.aborted) stop();
-  else deps.signal?.addEventListener('abort', stop, { once: true });
+  letGo = onSessionEnd(deps.signal, stop);
   // A client that half-closes before its first bytes were judged (it gave up): end the upstream
   // too, so it closes and the tunnel with it, instead of both sides waiting forever. Bytes not yet
   // judged are dropped.

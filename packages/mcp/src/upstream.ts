@@ -316,7 +316,7 @@ export class Upstream {
           CONNECT_TIMEOUT_MS,
           `${this.id} did not answer ${this.handshakeName()}`,
         );
-        client.onclose = () => this.lost(client, client.endedBecause ?? lastProblem(stderr));
+        client.onclose = () => this.lost(client, lastProblem(stderr));
       } else {
         await this.connectHttp(client, t.url, t.headers, t.fetch);
       }
@@ -362,50 +362,44 @@ export class Upstream {
     headers: Readonly<Record<string, string>>,
     fetch: FetchLike | undefined,
   ): Promise<void> {
-    if (this.spec.protocol === MODERN_REVISION) {
-      await withTimeout(
-        client.connect(modernHttpTransport(url, headers, fetch)),
+    const answered = (transport: Transport): Promise<void> =>
+      withTimeout(
+        client.connect(transport),
         CONNECT_TIMEOUT_MS,
         `${url.host} did not answer ${this.handshakeName()}`,
       );
-      client.onclose = () => this.lost(client, client.endedBecause ?? 'the connection closed');
+    client.onclose = () => this.lost(client, 'the connection closed');
+    if (this.spec.protocol === MODERN_REVISION) {
+      await answered(modernHttpTransport(url, headers, fetch));
       return;
     }
     const requestInit = { headers: { ...headers } };
     const via = fetch ? { fetch } : {};
     try {
-      const transport: Transport = new StreamableHTTPClientTransport(url, { requestInit, ...via });
-      await withTimeout(
-        client.connect(transport),
-        CONNECT_TIMEOUT_MS,
-        `${url.host} did not answer initialize`,
-      );
+      await answered(new StreamableHTTPClientTransport(url, { requestInit, ...via }));
     } catch (first) {
-      const transport: Transport = new SSEClientTransport(url, {
-        requestInit,
-        ...via,
-        ...(fetch ? { eventSourceInit: { fetch } } : {}),
-      });
       try {
-        await withTimeout(
-          client.connect(transport),
-          CONNECT_TIMEOUT_MS,
-          `${url.host} did not answer initialize`,
+        await answered(
+          new SSEClientTransport(url, {
+            requestInit,
+            ...via,
+            ...(fetch ? { eventSourceInit: { fetch } } : {}),
+          }),
         );
       } catch {
         throw first;
       }
     }
-    client.onclose = () => this.lost(client, 'the connection closed');
   }
 
+  /** The connection of `client` is over: `reason` unless the client said why it ended it. */
   private lost(client: UpstreamClient, reason: string): void {
     if (this.client !== client) return;
     this.client = undefined;
     this.cache.clear();
     if (this.closed) return;
     if (Date.now() - this.connectedAt > HEALTHY_MS) this.failures = 0;
-    this.lastError = reason || 'the server exited';
+    this.lastError = client.endedBecause ?? (reason || 'the server exited');
     this.hooks.onEvent(this.id, 'crash', { reason: this.lastError });
     this.scheduleRestart();
     // Listings change when a server comes back: clients are told then.

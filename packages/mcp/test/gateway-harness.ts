@@ -81,3 +81,12 @@ export async function inMemoryClient(
   await client.connect(clientSide);
   return client;
 }
+
+/** Waits until `check` holds (at most 10 s), failing with `what` it waited for. */
+export async function until(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((ok) => setTimeout(ok, 20));
+  }
+}

@@ -28,7 +28,7 @@ import type { KnownValue } from '@perimeter/detect';
 import { definitionHash } from '../src/definition.js';
 import { PinStore } from '../src/pins.js';
 import type { ScriptedSpec } from './fixtures/scripted-server.js';
-import { inMemoryClient, startGateway } from './gateway-harness.js';
+import { inMemoryClient, startGateway, until } from './gateway-harness.js';
 
 const require = createRequire(import.meta.url);
 /** The CommonJS faces of node:fs and node:crypto, whose functions a test may wrap (syncBuiltinESMExports). */
@@ -168,14 +168,6 @@ function toolsChanged(client: Client): Promise<void> {
   return new Promise((resolve) =>
     client.setNotificationHandler(ToolListChangedNotificationSchema, () => resolve()),
   );
-}
-
-async function until(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((ok) => setTimeout(ok, 20));
-  }
 }
 
 describe('gateway: a secret never reaches the audit through a side door', { timeout: 60_000 }, () => {

@@ -2,7 +2,6 @@
 // every tool allowed and the tool `ask` asked (and `ask2`), listening on 127.0.0.1 with a bearer token; raw
 // POSTs with the usual headers; and a bounded wait.
 
-import assert from 'node:assert/strict';
 import {
   existsSync,
   mkdirSync,
@@ -21,6 +20,8 @@ import type { AuditRecord } from '@perimeter/audit';
 import { listenHttp, type HttpListener, type HttpListenOptions } from '../src/http.js';
 import type { ScriptedSpec } from './fixtures/scripted-server.js';
 import { startGateway } from './gateway-harness.js';
+
+export { until } from './gateway-harness.js';
 
 export const SCRIPTED = join(dirname(fileURLToPath(import.meta.url)), 'fixtures/scripted-server.js');
 export const TOKEN = 'http-test-token-0123456789abcdef';
@@ -103,14 +104,6 @@ mcp:
       await gateway.close();
     },
   };
-}
-
-export async function until(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((ok) => setTimeout(ok, 20));
-  }
 }
 
 /** A raw POST of `body` (JSON unless a string) with the usual headers, overridden by `headers`. */

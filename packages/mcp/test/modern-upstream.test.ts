@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { inMemoryClient, startGateway, type StartedGateway } from './gateway-harness.js';
+import { inMemoryClient, startGateway, until, type StartedGateway } from './gateway-harness.js';
 
 const MODERN = join(dirname(fileURLToPath(import.meta.url)), 'fixtures/modern-only-server.js');
 const root = realpathSync(mkdtempSync(join(tmpdir(), 'perimeter-mcp-modern-')));
@@ -41,15 +41,6 @@ mcp:
 const q = JSON.stringify;
 const stdioEntry = (protocol?: string): string =>
   `command: [${q(process.execPath)}, ${q(MODERN)}]${protocol ? `, protocol: "${protocol}"` : ''}`;
-
-/** Waits until `ready()` holds, for at most 5 s. */
-async function until(ready: () => boolean, what: string): Promise<void> {
-  const from = Date.now();
-  while (!ready()) {
-    if (Date.now() - from > 5000) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** Lists, calls, grows the list and checks the new tool is held until approved (pinning: approve). */
 async function exercise(started: StartedGateway): Promise<void> {
