@@ -7,6 +7,7 @@ import { canonicalHost, type Decision, type Engine, type NetworkRequest } from '
 import type { HostRefusal } from './credentials.js';
 import type { RefusalAudit } from './refusals.js';
 import { systemResolver, type Resolver } from './resolve.js';
+import { onSessionEnd } from './tunnel.js';
 
 export interface Admission {
   readonly decision: Decision;
@@ -21,6 +22,32 @@ export interface AdmitterOptions {
   readonly credentials?: {
     readonly guard: { checkHost(host: string, port: number): HostRefusal | undefined };
   };
+  /**
+   * The session's end: a lookup still under way then is not waited for (it has no deadline of its
+   * own), and the request is denied at once, so its decision is recorded before the session's end.
+   */
+  readonly signal?: AbortSignal;
+}
+
+/** A lookup the session's end overtook. */
+const SESSION_ENDED = Symbol('session ended');
+
+/** The name's addresses (none when the lookup fails), or SESSION_ENDED when the session ends first. */
+async function lookup(
+  resolver: Resolver,
+  name: string,
+  signal: AbortSignal | undefined,
+): Promise<readonly string[] | typeof SESSION_ENDED> {
+  const answer = resolver(name).catch(() => []);
+  let letGo = (): void => undefined;
+  const ended = new Promise<typeof SESSION_ENDED>((stop) => {
+    letGo = onSessionEnd(signal, () => stop(SESSION_ENDED));
+  });
+  try {
+    return await Promise.race([answer, ended]);
+  } finally {
+    letGo();
+  }
 }
 
 /** Admission for one front door; `refusals` is the session's, shared with its other front doors. */
@@ -56,14 +83,20 @@ export function createAdmitter(
     const parsed = canonicalHost(request.host);
     if ('error' in parsed) return { decision: first };
     if (parsed.host.kind === 'ip') return { decision: first, address: parsed.host.name };
-    let addresses: readonly string[];
-    try {
-      addresses = await resolver(parsed.host.name);
-    } catch {
-      addresses = [];
-    }
+    const answer = await lookup(resolver, parsed.host.name, options.signal);
+    const addresses = answer === SESSION_ENDED ? [] : answer;
     const resolved = { ...request, resolved: addresses };
-    const second = options.engine.decide(resolved);
+    const decided = options.engine.decide(resolved);
+    const second: Decision =
+      answer === SESSION_ENDED
+        ? {
+            ...decided,
+            ...(decided.guard
+              ? { guard: { ...decided.guard, what: 'the session ended before it resolved' } }
+              : {}),
+            reason: `Denied: the session ended while ${parsed.host.name} was being resolved, so nothing was dialled.`,
+          }
+        : decided;
     if (second.decision !== 'allow' || addresses.length === 0) {
       refusals.record(second, resolved);
       return { decision: second };

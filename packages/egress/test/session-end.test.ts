@@ -116,6 +116,15 @@ function send(port: number, bytes: string | Buffer): Socket {
 
 const events = (records: readonly AuditRecord[]): string[] => records.map((r) => r.type);
 
+/** A request denied because the session ended during its lookup, as the audit shows it. */
+function assertEndedWhileResolving(record: AuditRecord | undefined): void {
+  assert.ok(record, 'a second record: the decision after the lookup');
+  assert.equal(record.type, 'network.connect');
+  assert.equal(record.decision, 'deny');
+  assert.equal(record.request?.resource, 'api.example.com:443');
+  assert.match(record.reason ?? '', /the session ended while api\.example\.com was being resolved/);
+}
+
 /** An echo server standing in for any origin a tunnel reaches. */
 function echoServer(): Promise<Server> {
   const server = createServer((s) => s.pipe(s));
@@ -123,15 +132,33 @@ function echoServer(): Promise<Server> {
 }
 
 describe('records land before the session ends', () => {
-  it('a CONNECT still being decided: its decision and its close are both in', async () => {
+  it('a CONNECT whose lookup never answers: denied at the end, its decision is in', async () => {
     const echo = await echoServer();
+    const s = await session('http', echo, true);
+    const client = send(s.port, 'CONNECT api.example.com:443 HTTP/1.1\r\n\r\n');
+    await until(() => s.connections.open === 1, 'the CONNECT to be counted');
+    const from = Date.now();
+    const records = await s.end(); // the lookup is never answered
+    assert.ok(Date.now() - from < 1000 + 200, 'within the wait of a real session (1 s)');
+    assert.deepEqual(events(records), ['network.connect', 'network.connect']);
+    assertEndedWhileResolving(records[1]);
+    client.destroy();
+    echo.close();
+  });
+
+  it('a CONNECT whose lookup answers after the end began: denied, nothing dialled', async () => {
+    const echo = await echoServer();
+    let dialled = 0;
+    echo.on('connection', () => dialled++);
     const s = await session('http', echo, true);
     const client = send(s.port, 'CONNECT api.example.com:443 HTTP/1.1\r\n\r\n');
     await until(() => s.connections.open === 1, 'the CONNECT to be counted');
     const ending = s.end();
     s.answerLookups(); // the lookup lands after the session began to end
     const records = await ending;
-    assert.deepEqual(events(records), ['network.connect', 'network.closed']);
+    assert.deepEqual(events(records), ['network.connect', 'network.connect']);
+    assertEndedWhileResolving(records[1]);
+    assert.equal(dialled, 0);
     client.destroy();
     echo.close();
   });
@@ -148,7 +175,7 @@ describe('records land before the session ends', () => {
     echo.close();
   });
 
-  it('a SOCKS5 request still being decided: its decision and its close are both in', async () => {
+  it('a SOCKS5 request still being decided: denied at the end, its decision is in', async () => {
     const echo = await echoServer();
     const s = await session('socks', echo, true);
     const name = Buffer.from('api.example.com');
@@ -164,7 +191,8 @@ describe('records land before the session ends', () => {
     const ending = s.end();
     s.answerLookups();
     const records = await ending;
-    assert.deepEqual(events(records), ['network.connect', 'network.closed']);
+    assert.deepEqual(events(records), ['network.connect', 'network.connect']);
+    assertEndedWhileResolving(records[1]);
     client.destroy();
     echo.close();
   });
