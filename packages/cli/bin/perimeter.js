@@ -77,6 +77,7 @@ async function start() {
     loaded = await import(pathToFileURL(modules).href);
   }
   const argv = process.argv.slice(2);
+  process.stdout.on('error', readerGone);
   process.exitCode = await loaded.main(argv);
   // The build asks for a cache after a representative run, so the functions that ran are in it:
   // PERIMETER_WRITE_CODE_CACHE names the bundles to write it for ("main", "mcp").
@@ -89,6 +90,20 @@ async function start() {
     await Promise.all([drained(process.stdout), drained(process.stderr)]);
     process.exit();
   }
+}
+
+/**
+ * Standard output's reader went away (`perimeter audit tail | head -1`, an MCP client that closed
+ * its end): a command that stops on SIGTERM stops as if sent one, recording what it records on the
+ * way out; any other ends at once with its exit code. Quietly either way: not a stack trace.
+ */
+let stopping = false;
+function readerGone(error) {
+  if (error.code !== 'EPIPE') throw error;
+  if (stopping) return;
+  stopping = true;
+  if (process.listenerCount('SIGTERM') > 0) process.emit('SIGTERM', 'SIGTERM');
+  else process.exit();
 }
 
 function drained(stream) {

@@ -89,3 +89,32 @@ void test('audit tail --follow prints events as they are appended', { timeout: 1
   await seen('network.connect');
   child.kill('SIGTERM');
 });
+
+/** Runs the binary with its standard output's reader already gone, as `… | head -1` leaves it. */
+function withReaderGone(args: readonly string[]): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.destroy(); // before the child has written anything: its writes meet a closed pipe
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  return new Promise((resolve) =>
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr });
+    }),
+  );
+}
+
+void test('audit tail --follow stops quietly when its reader goes away', { timeout: 15_000 }, async (t) => {
+  const path = spoolWith(t, ['session.start', 'network.connect']);
+  const r = await withReaderGone(['audit', 'tail', path, '--follow']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stderr, '');
+});
+
+void test('audit tail stops quietly when its reader goes away', { timeout: 15_000 }, async (t) => {
+  const path = spoolWith(t, ['session.start', 'network.connect', 'session.end']);
+  const r = await withReaderGone(['audit', 'tail', path]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stderr, '');
+});
