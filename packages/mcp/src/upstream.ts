@@ -433,11 +433,32 @@ async function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promi
   }
 }
 
-/** The line of a server's standard error that best says why it stopped: the last error, else the last line. */
-function lastProblem(stderr: string): string {
+/** Lines that point elsewhere for the reason rather than give it (npm's log file, "run with --verbose"). */
+const POINTER =
+  /complete log of this run|--verbose|for more (details|information)|^npm (error|ERR!) \d{3}\s*$/i;
+
+/** npm's lines of detail after its error code (`npm error syscall getaddrinfo`), not its summary. */
+const NPM_DETAIL = /^npm (error|ERR!) (code|syscall|errno|path|dest|signal|command|cwd) /;
+
+/**
+ * The line of a server's standard error that best says why it stopped: npm's summary (the first line
+ * of its own after `npm error code E404`, naming what it fetched) when npm (npx) failed, else the last line naming
+ * an error that is not a pointer to somewhere else, else the last line.
+ */
+export function lastProblem(stderr: string): string {
   const lines = stderr
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l !== '');
-  return lines.findLast((l) => /error|cannot|denied|not found/i.test(l)) ?? lines.at(-1) ?? '';
+  const code = lines.findLastIndex((l) => /^npm (error|ERR!) code \S+$/.test(l));
+  const summary =
+    code >= 0
+      ? lines
+          .slice(code + 1)
+          .find((l) => /^npm (error|ERR!) /.test(l) && !NPM_DETAIL.test(l) && !POINTER.test(l))
+      : undefined;
+  if (summary !== undefined) return summary;
+  return (
+    lines.findLast((l) => /error|cannot|denied|not found/i.test(l) && !POINTER.test(l)) ?? lines.at(-1) ?? ''
+  );
 }
