@@ -12,6 +12,7 @@ import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer, request, type IncomingHttpHeaders, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
+import { userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -1003,6 +1004,12 @@ void describe('perimeter mcp pins', { timeout: 10 * TIMEOUT }, () => {
           await failure(first.client, 'malicious__echo'),
           await failure(first.client, 'malicious__nope'),
         );
+        // The client shows nothing of what is held: the person who started the gateway is told.
+        await until(() => /hidden until approved/.test(first.stderr()), 'the notice of what is held');
+        assert.match(
+          first.stderr(),
+          /^perimeter mcp: \d+ definitions are hidden until approved \(new, changed or quarantined\); review them with "perimeter mcp pins list"$/m,
+        );
       } finally {
         await first.close();
       }
@@ -1042,6 +1049,8 @@ void describe('perimeter mcp pins', { timeout: 10 * TIMEOUT }, () => {
       assertRefusal(nothing, /^perimeter: nothing from malicious\/no_such_tool is waiting for approval$/);
       const noServer = perimeter(p, ['mcp', 'pins', 'approve']);
       assertRefusal(noServer, /name the server/);
+      const unknownServer = perimeter(p, ['mcp', 'pins', 'approve', 'malicous']);
+      assertRefusal(unknownServer, /^perimeter: the pin store knows no server named malicous$/);
 
       const approve = perimeter(p, [
         'mcp',
@@ -1062,8 +1071,18 @@ void describe('perimeter mcp pins', { timeout: 10 * TIMEOUT }, () => {
         /nothing from malicious\/echo is waiting/,
       );
       const after = perimeter(p, ['mcp', 'pins', 'list']);
-      assert.match(after.stdout, /^approved \(2\):\n {2}malicious\/echo {2}sha256:[0-9a-f]{64} {2}user /m);
-      assert.match(after.stdout, /^ {2}malicious\/prompt:deploy_help {2}sha256:[0-9a-f]{64} {2}user /m);
+      const by = userInfo().username;
+      assert.match(
+        after.stdout,
+        new RegExp(
+          `^approved \\(2\\):\\n {2}malicious/echo {2}sha256:[0-9a-f]{64} {2}approved by ${by} `,
+          'm',
+        ),
+      );
+      assert.match(
+        after.stdout,
+        new RegExp(`^ {2}malicious/prompt:deploy_help {2}sha256:[0-9a-f]{64} {2}approved by ${by} `, 'm'),
+      );
       assert.doesNotMatch(after.stdout, /malicious\/echo {2}new tool/);
 
       const second = await stdioSession(p, policy, join(p.dir, 'second.jsonl'));
@@ -1233,7 +1252,10 @@ void describe('perimeter mcp pins', { timeout: 10 * TIMEOUT }, () => {
       assertClean(after, 'pins list after the approval');
       assert.match(
         after.stdout,
-        new RegExp(`^approved \\(1\\):\\n {2}api/resource:${redactedUri} {2}${hash} {2}user `, 'm'),
+        new RegExp(
+          `^approved \\(1\\):\\n {2}api/resource:${redactedUri} {2}${hash} {2}approved by ${userInfo().username} `,
+          'm',
+        ),
       );
 
       // A hash nothing of the server waits with is refused, and says how to see what waits.
@@ -1487,6 +1509,10 @@ void describe('perimeter mcp fails closed with one clear sentence', { timeout: 1
     assertRefusal(pins, /"perimeter mcp pins" needs a command: list or approve/);
     assert.match(pins.stderr, /perimeter mcp pins list; perimeter mcp pins approve SERVER \[KEY\]/);
     assertRefusal(perimeter(p, ['mcp', 'pins', 'list', 'extra']), /unexpected argument "extra"/);
+    assertRefusal(
+      perimeter(p, ['mcp', 'pins', 'aprove', 'github']),
+      /^perimeter: unknown command "mcp pins aprove"$/m,
+    );
     assertRefusal(perimeter(p, ['mcp', 'serve']), /unexpected argument "serve"/);
   });
 });

@@ -41,6 +41,7 @@ import { collisions, exposedName, nameProblem, type NamedEntry } from './names.j
 import { HEADER_MISMATCH } from './param-headers.js';
 import {
   approveCommand,
+  type ApprovedPin,
   pinKey,
   PinStoreError,
   type PinChange,
@@ -83,6 +84,11 @@ interface Entry {
   readonly shown: Definition;
   readonly key: string;
   readonly held?: string;
+  /**
+   * The policy does not let the agent see it (its listing decision is deny): never shown, every
+   * call denied, and so never pinned or held in the pin store for anyone to approve.
+   */
+  readonly hiddenByPolicy: boolean;
 }
 
 /** A listed definition after the secret scan: what the agent may see of it, and why it is hidden if it is. */
@@ -171,10 +177,21 @@ function listOf(u: Upstream, kind: ListKind, start: boolean): Promise<Definition
   }
 }
 
-/** What an index shows (its keys not held), to tell whether a list changed for the client. */
-function shownKeys(index: ReadonlyMap<string, { readonly held?: string }>): string {
+/** The request a listing is decided on: the definition's name in the tool's place, a tool's annotations too. */
+function listRequest(kind: ListKind, server: string, definition: Definition): McpRequest {
+  return {
+    surface: 'mcp',
+    server,
+    tool: definition.name,
+    action: 'list',
+    ...(kind === 'tools' ? { annotations: hints(definition as Tool) } : {}),
+  };
+}
+
+/** What an index shows (its keys neither held nor hidden by the policy), to tell whether a list changed for the client. */
+function shownKeys(index: ReadonlyMap<string, Entry>): string {
   return [...index]
-    .filter(([, e]) => e.held === undefined)
+    .filter(([, e]) => e.held === undefined && !e.hiddenByPolicy)
     .map(([key]) => key)
     .sort()
     .join('\n');
@@ -299,6 +316,10 @@ export class Gateway {
    * again when it comes back with the same definitions.
    */
   private readonly secretsAnnounced = new Map<ListKind, Map<string, ReadonlySet<string>>>();
+  /** When this gateway began: an approval made since (`pins approve` while it runs) goes to its audit. */
+  private readonly startedAt = new Date().toISOString();
+  /** The approvals recorded already, by server, key and hash. */
+  private readonly approvalsRecorded = new Set<string>();
 
   constructor(private readonly options: GatewayOptions) {
     this.catalog = new Map(options.engine.mcpServers().map((e) => [e.server.id, e]));
@@ -484,11 +505,16 @@ export class Gateway {
     };
     const audited = this.audited(request, scan, tool);
     if (entry === undefined || tool === undefined || entry.held !== undefined) {
+      const denial = this.policyDenial(entry, request, audited);
       this.recordCall(
         session,
         audited,
-        undefined,
-        entry?.held === undefined ? `no tool is exposed as ${audited.tool}` : `held: ${entry.held}`,
+        denial,
+        denial !== undefined
+          ? undefined
+          : entry?.held === undefined
+            ? `no tool is exposed as ${audited.tool}`
+            : `held: ${entry.held}`,
         scan,
       );
       throw notFound('Tool', name);
@@ -594,18 +620,8 @@ export class Gateway {
     let hiddenByPolicy = 0;
     let held = 0;
     for (const e of entries) {
-      if (e.held !== undefined) {
-        held++;
-        continue;
-      }
-      const d = this.decide({
-        surface: 'mcp',
-        server: e.server,
-        tool: e.definition.name,
-        action: 'list',
-        ...(kind === 'tools' ? { annotations: hints(e.definition as Tool) } : {}),
-      });
-      if (d.decision === 'deny') hiddenByPolicy++;
+      if (e.hiddenByPolicy) hiddenByPolicy++;
+      else if (e.held !== undefined) held++;
       else shown.push(e);
     }
     this.record(
@@ -645,13 +661,16 @@ export class Gateway {
     };
     const audited = this.audited(request, scan, found?.definition);
     if (found === undefined || found.held !== undefined) {
+      const denial = this.policyDenial(found, request, audited);
       this.recordCall(
         session,
         audited,
-        undefined,
-        found === undefined
-          ? (unknown ?? `no ${SINGULAR[kind]} is exposed as ${audited.tool}`)
-          : `held: ${found.held}`,
+        denial,
+        denial !== undefined
+          ? undefined
+          : found === undefined
+            ? (unknown ?? `no ${SINGULAR[kind]} is exposed as ${audited.tool}`)
+            : `held: ${found.held}`,
         scan,
       );
       throw notFound(noun, key);
@@ -984,19 +1003,31 @@ export class Gateway {
     const notices = new Map<string, () => AuditRecord>();
     const entries: Entry[] = [];
     for (const r of raw) {
+      // What the policy hides is checked against its pin all the same (a call must never run a
+      // definition that does not match), but nothing is written or alerted for it: nobody is
+      // asked to approve what the agent may not use.
+      const hiddenByPolicy = this.decide(listRequest(kind, r.server, r.definition)).decision === 'deny';
       // Pinning goes first, on the definition as listed: a secret hides a definition, it does
       // not stand in for its drift or poisoning, nor keep a first use from being pinned.
       const held =
         this.nameHold(kind, r.key, r, clashes.get(r.key), notices) ??
         (typeof view === 'string'
           ? `the pin store cannot be read (${view})`
-          : this.pinProblem(kind, r.server, r.definition, view, changes, alerts)) ??
+          : this.pinProblem(
+              kind,
+              r.server,
+              r.definition,
+              view,
+              hiddenByPolicy ? [] : changes,
+              hiddenByPolicy ? [] : alerts,
+            )) ??
         r.listing.hidden;
       entries.push({
         server: r.server,
         definition: r.definition,
         shown: r.listing.shown,
         key: r.key,
+        hiddenByPolicy,
         ...(held !== undefined ? { held } : {}),
       });
     }
@@ -1151,6 +1182,8 @@ export class Gateway {
         'mcp.quarantine',
       );
     if (pinned === hash) {
+      if (storePin?.by === 'user' && storePin.at >= this.startedAt)
+        this.recordApproval(kind, server, definition, key, storePin, alerts);
       if (view.pending[server]?.[key] !== undefined) changes.push({ op: 'release', server, key });
       if (view.known[server]?.[key]?.hash !== hash)
         changes.push({ op: 'remember', server, key, known: { hash, definition: record } });
@@ -1181,6 +1214,30 @@ export class Gateway {
       { ...held, previous: undefined },
       `new ${SINGULAR[kind]} waiting for approval`,
       `mcp.${SINGULAR[kind]}-held`,
+    );
+  }
+
+  /** An approval made while the gateway runs, into the audit once: what, by whom, when. */
+  private recordApproval(
+    kind: ListKind,
+    server: string,
+    definition: Definition,
+    key: string,
+    pin: ApprovedPin,
+    alerts: AuditRecord[],
+  ): void {
+    const id = JSON.stringify([server, key, pin.hash, pin.at]);
+    if (this.approvalsRecorded.has(id)) return;
+    this.approvalsRecorded.add(id);
+    alerts.push(
+      lifecycleRecord('mcp.pin', this.options.context, {
+        server,
+        [SINGULAR[kind]]: this.auditedLabel(kind, definition),
+        hash: pin.hash,
+        by: 'user',
+        ...(pin.user !== undefined ? { user: this.redactedText(pin.user) } : {}),
+        approved_at: pin.at,
+      }),
     );
   }
 
@@ -1430,6 +1487,20 @@ export class Gateway {
       tool: isClean ? request.tool : this.redactedText(request.tool),
       args: scan.redacted as Record<string, unknown>,
     };
+  }
+
+  /**
+   * For the audit of a held definition the policy hides anyway (never pinned, so held as new): the
+   * policy's denial, which says why better than a hold nobody is asked to lift.
+   */
+  private policyDenial(
+    entry: Entry | undefined,
+    request: McpRequest,
+    audited: McpRequest,
+  ): Decision | undefined {
+    if (entry?.hiddenByPolicy !== true) return undefined;
+    const decision = this.decide(request, audited);
+    return decision.decision === 'deny' ? decision : undefined;
   }
 
   /** The policy's decision; `audited` is what a denial made here says (a policy that cannot decide denies). */

@@ -105,6 +105,8 @@ export interface ApprovedPin {
   readonly at: string;
   /** `tofu`: trusted on first use; `user`: approved with `perimeter mcp pins approve`. */
   readonly by: 'tofu' | 'user';
+  /** Who approved it (`by: 'user'`): the login name of the account that ran `pins approve`. */
+  readonly user?: string;
   /** The key as the gateway shows it, where its scan redacted something in it (shownKey). */
   readonly label?: string;
 }
@@ -246,12 +248,14 @@ export class PinStore {
    * Approves the held definition of `server`/`key`; `hash`, when given, must be the held one: an
    * approval names what it approves. Without a key: every held definition of the server, or with
    * `hash` exactly those held with that hash (what `approveCommand` prints for a key that holds a
-   * secret), at least one.
+   * secret), at least one. `user` is who approves, kept with the pin and told to the audit of a
+   * gateway running then.
    */
   approve(
     server: string,
     key: string | undefined,
     hash?: string,
+    user?: string,
   ): { tool: string; hash: string; label?: string }[] {
     return this.update((f) => {
       const held = f.pending[server] ?? {};
@@ -272,6 +276,7 @@ export class PinStore {
           hash: p.hash,
           at: new Date().toISOString(),
           by: 'user',
+          ...(user !== undefined ? { user } : {}),
           ...label,
         };
         delete held[name];

@@ -712,6 +712,31 @@ describe('gateway: an approval made elsewhere reaches connected clients', { time
     }
   });
 
+  it('an approval made while the gateway runs is in its audit: what, by whom, when', async () => {
+    const h = await start({ scripted: { s: { tools: [tool('send'), tool('notify')] } }, pinning: 'approve' });
+    try {
+      assert.deepEqual(await toolNames(h.client), [], 'both held for approval when listed');
+      const announced = toolsChanged(h.client);
+      // As `perimeter mcp pins approve s send` run by alice does, from another process.
+      const [approved] = new PinStore(h.pins.file).approve('s', 'send', undefined, 'alice');
+      await announced;
+      assert.deepEqual(await toolNames(h.client), ['s__send']);
+      const pins = h.events.filter((e) => e.type === 'mcp.pin');
+      assert.equal(pins.length, 1, 'one event, though the tools were listed again since');
+      assert.deepEqual(
+        { ...pins[0]?.outcome, approved_at: typeof pins[0]?.outcome?.approved_at },
+        { server: 's', tool: 'send', hash: approved?.hash, by: 'user', user: 'alice', approved_at: 'string' },
+      );
+      assert.equal(
+        new PinStore(h.pins.file).snapshot().approved.s?.send?.user,
+        'alice',
+        'the store keeps who',
+      );
+    } finally {
+      await h.close();
+    }
+  });
+
   it("an approval made by another process just after a listing's own write is not taken as seen", async () => {
     const h = await start({ scripted: { s: { tools: [tool('send'), tool('notify')] } }, pinning: 'approve' });
     try {
@@ -1010,6 +1035,39 @@ describe('gateway: listings', { timeout: 60_000 }, () => {
       await h.close();
     }
   });
+
+  for (const pinning of ['approve', 'tofu'] as const)
+    it(`pinning: ${pinning}: what the policy hides is neither held for approval nor trusted; a call to it is denied by the policy`, async () => {
+      const h = await start({
+        scripted: { s: { tools: [tool('send'), tool('wipe')] } },
+        pinning,
+        rules: '  deny:\n    - { id: no-wipe, server: s, tools: [wipe] }',
+      });
+      try {
+        assert.deepEqual(await toolNames(h.client), pinning === 'tofu' ? ['s__send'] : []);
+        const store = new PinStore(h.pins.file).snapshot();
+        const keys = pinning === 'tofu' ? store.approved.s : store.pending.s;
+        assert.deepEqual(Object.keys(keys ?? {}), ['send'], 'only the tool the agent may see');
+        assert.ok(
+          !h.events.some((e) => JSON.stringify(e.outcome ?? {}).includes('wipe')),
+          'nothing said of it',
+        );
+        const list = h.events.find((e) => e.type === 'mcp.list');
+        assert.equal(list?.outcome?.hidden_by_policy, 1);
+        const e = await rejection(h.client.callTool({ name: 's__wipe', arguments: {} }));
+        assert.match(e.message, /Tool s__wipe not found/);
+        const call = h.events.find((r) => r.request?.resource === 's/wipe');
+        assert.equal(call?.decision, 'deny');
+        assert.deepEqual(
+          call?.matched?.map((m) => m.rule),
+          ['no-wipe'],
+          "the policy's rule, not a hold",
+        );
+        assert.doesNotMatch(String(call?.reason), /held/);
+      } finally {
+        await h.close();
+      }
+    });
 
   it('a listing that changes nothing neither writes the pin store, nor reads it per tool, nor hashes again', async () => {
     const tools = Array.from({ length: 13 }, (_, i) => tool(`tool_${i}`));

@@ -5,6 +5,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Spool, lifecycleRecord, uuid7, type AuditRecord, type RecordContext } from '@perimeter/audit';
 import {
@@ -62,7 +63,9 @@ export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
   );
   if (p.positionals[0] === 'pins')
     throw new UserError(
-      `"perimeter mcp pins" needs a command: list or approve`,
+      p.positionals[1] === undefined
+        ? `"perimeter mcp pins" needs a command: list or approve`
+        : `unknown command "mcp pins ${p.positionals[1]}"`,
       'perimeter mcp pins list; perimeter mcp pins approve SERVER [KEY]',
     );
   if (p.positionals.length > 0)
@@ -126,8 +129,11 @@ export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
       ...(user !== undefined ? { user: { id: user, ...(groups ? { groups } : {}) } } : {}),
     };
     let isEnded = false;
+    const tellHeld = heldNotice(say);
     const audit = (r: AuditRecord): void => {
-      if (!isEnded) spool.append(r);
+      if (isEnded) return;
+      spool.append(r);
+      tellHeld(r);
     };
     audit(lifecycleRecord('session.start', ctx, { kind: 'mcp', servers: catalog.length }));
 
@@ -260,6 +266,35 @@ export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
   await http.close();
   await session.finish();
   return 0;
+}
+
+/** The audit's holds: a definition new under `pinning: approve`, changed from its pin, or quarantined. */
+const HELD = /^mcp\.((tool|prompt|resource|template)-held|drift|quarantine)$/;
+
+/**
+ * Tells the person who started the gateway, on standard error, when definitions are held for
+ * approval: a client shows only the rest and says nothing of them (a first run under
+ * `pinning: approve` lists nothing at all). One line per listing that held something.
+ */
+function heldNotice(say: Ui): (r: AuditRecord) => void {
+  let held = 0;
+  let timer: NodeJS.Timeout | undefined;
+  return (r) => {
+    if (!HELD.test(r.type)) return;
+    held++;
+    timer ??= setTimeout(() => {
+      say.err(
+        paint(
+          say,
+          'yellow',
+          `perimeter mcp: ${held} ${held === 1 ? 'definition is' : 'definitions are'} hidden until approved (new, changed or quarantined); review them with "perimeter mcp pins list"`,
+        ),
+      );
+      held = 0;
+      timer = undefined;
+    }, 50);
+    timer.unref();
+  };
 }
 
 /** A running gateway session of `perimeter mcp`, and how to end it (the spool closed last). */
@@ -465,7 +500,9 @@ export function runMcpPinsList(argv: readonly string[], ui: Ui): number {
   if (approved.length > 0) {
     ui.out(paint(ui, 'bold', `approved (${approved.length}):`));
     for (const { server, key, pin } of approved)
-      ui.out(`  ${withoutSecrets(server)}/${shownKey(key, pin)}  ${pin.hash}  ${pin.by} ${pin.at}`);
+      ui.out(
+        `  ${withoutSecrets(server)}/${shownKey(key, pin)}  ${pin.hash}  ${pin.by === 'tofu' ? 'trusted on first use' : `approved${pin.user !== undefined ? ` by ${withoutSecrets(pin.user)}` : ''}`} ${pin.at}`,
+      );
   }
   return 0;
 }
@@ -478,11 +515,28 @@ export function runMcpPinsApprove(argv: readonly string[], ui: Ui): number {
       'name the server, and optionally one tool',
       'perimeter mcp pins approve SERVER [KEY] [--hash sha256:…]',
     );
-  const done = pinStoreAnswer(() => pinStore().approve(server, tool, stringFlag(p, 'hash')));
+  const store = pinStore();
+  const done = pinStoreAnswer(() => {
+    const { approved, pending } = store.snapshot();
+    // A name the store has never heard of is a mistake (a typo, another machine's server), as a
+    // tool it does not hold is: not "nothing to do".
+    if (approved[server] === undefined && pending[server] === undefined)
+      throw new PinStoreError(`the pin store knows no server named ${server}`, true);
+    return store.approve(server, tool, stringFlag(p, 'hash'), approver());
+  });
   if (done.length === 0) ui.out(`nothing from ${server} is waiting for approval`);
   // A key that holds a secret (approved by its hash) is printed redacted, as "pins list" printed it.
   for (const d of done) ui.out(`approved ${server}/${shownKey(d.tool, d)} ${d.hash}`);
   return 0;
+}
+
+/** Who approves, as the pin store and the audit keep it: the account's login name, else its uid. */
+function approver(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return `uid ${process.getuid?.() ?? '?'}`;
+  }
 }
 
 function pinStore(): PinStore {
