@@ -5,6 +5,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer as createNetServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Spool, lifecycleRecord, uuid7, type AuditRecord, type RecordContext } from '@perimeter/audit';
@@ -181,10 +182,14 @@ export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
       gateway,
       auditPath,
       ready: catalog.length - down.length,
-      finish: async () => {
+      finish: async (refused) => {
         await gateway.close();
         await sandboxes.close();
-        audit(lifecycleRecord('session.end', ctx));
+        audit(
+          refused === undefined
+            ? lifecycleRecord('session.end', ctx)
+            : lifecycleRecord('session.refused', ctx, { reason: refused }),
+        );
         isEnded = true;
         spool.close();
       },
@@ -237,6 +242,10 @@ export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
   }
 
   const { host, port, token } = served;
+  // A port in use refuses the command line before an upstream starts or the spool opens; one
+  // taken in the moment between is refused after, and the session records why it ended.
+  const busy = await cannotListen(host.name, port);
+  if (busy !== undefined) throw busy;
   const session = await startSession();
   const { gateway, auditPath, ready } = session;
   let http;
@@ -248,11 +257,9 @@ export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
       origins: listFlag(p, 'origin') ?? [],
     });
   } catch (e) {
-    await session.finish();
-    throw new UserError(
-      `cannot listen on ${host.name}:${port} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
-      'pick a free port with --listen 127.0.0.1:PORT',
-    );
+    const refusal = listenRefusal(host.name, port, e);
+    await session.finish(refusal.message);
+    throw refusal;
   }
   ui.out(`perimeter mcp listening on ${http.url} (${ready} of ${catalog.length} servers ready)`);
   ui.out(
@@ -303,7 +310,26 @@ interface McpSession {
   readonly auditPath: string;
   /** How many of the catalog's servers were ready when it started. */
   readonly ready: number;
-  finish(): Promise<void>;
+  /** Stops it; `refused` says why it could not serve at all (session.refused, not session.end). */
+  finish(refused?: string): Promise<void>;
+}
+
+/** The refusal of a --listen address that cannot be listened on. */
+function listenRefusal(host: string, port: number, e: unknown): UserError {
+  return new UserError(
+    `cannot listen on ${host}:${port} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    'pick a free port with --listen 127.0.0.1:PORT',
+  );
+}
+
+/** listenRefusal when HOST:PORT cannot be listened on now (port 0, any free port, always can). */
+function cannotListen(host: string, port: number): Promise<UserError | undefined> {
+  if (port === 0) return Promise.resolve(undefined);
+  return new Promise((done) => {
+    const probe = createNetServer();
+    probe.once('error', (e) => done(listenRefusal(host, port, e)));
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => done(undefined)));
+  });
 }
 
 /**
