@@ -167,7 +167,7 @@ Examples:
 Usage: perimeter audit tail [FILE] [-n N] [--follow] [--json]
 
 One line per event: time, decision, surface, action, resource and reason. Without FILE, the
-latest session's spool (in ~/.local/state/perimeter/sessions).
+latest session's spool (in ~/.local/state/perimeter/sessions; XDG_STATE_HOME moves it).
 
 Options:
   -n, --lines N   how many of the latest events to show (default 20)
@@ -341,7 +341,9 @@ in arguments and results are blocked (or redacted: mcp.secrets). Every list, cal
 denial, drift, quarantine, spawn and crash is an audit event.
 
 By default it speaks MCP on standard input and output, for an agent to start as its one MCP
-server; notices go to standard error. Clients of protocol revisions 2024-11-05 to 2025-11-25 and
+server; notices go to standard error (among them, how many definitions a listing held back for
+approval: the client sees nothing of them). With --listen, the URL and where the token is are
+printed on standard output. Clients of protocol revisions 2024-11-05 to 2025-11-25 and
 2026-07-28 are served alike; an ask reaches the user through the client either way.
 
 Options:
@@ -354,12 +356,13 @@ Options:
   --workspace DIR      what \${workspace} means in the catalog and in rules (default: the current directory)
   --user U, --groups a,b   the subject; without --groups, group policies do not apply
 
-Exit codes: 0 stopped (the client closed the connection, or Ctrl-C), 3 invalid input or policy.
+Exit codes: 0 stopped (the client closed the connection, or Ctrl-C), 3 invalid input or policy,
+or the --listen address is taken (refused before any server starts).
 
 Examples:
   perimeter mcp --policy examples/mcp.yaml
   perimeter mcp --policy examples/mcp.yaml --listen 127.0.0.1:8808
-  claude mcp add perimeter -- perimeter mcp --policy examples/mcp.yaml`,
+  claude mcp add perimeter -- perimeter mcp --policy "$PWD/examples/mcp.yaml"`,
 
   'mcp pins': `perimeter mcp pins — MCP definitions, approved and held back
 
@@ -374,8 +377,11 @@ Usage: perimeter mcp pins list [--json]
 
 Lists the definitions the gateway holds back (new under pinning: approve, changed since they
 were pinned, or quarantined for poisoning), with what changed and the command that approves
-each, and the approved pins. Secrets are redacted from everything it prints, JSON included (a
-resource's URI can carry a token); a definition whose key holds one is approved by its hash.
+each, and the approved pins (who approved each, or "trusted on first use"). What the policy
+hides from the agent is never held, so nobody is asked to approve it. Secrets are redacted from
+everything it prints, JSON included (a resource's URI can carry a token); a definition whose key
+holds one is approved by its hash. The store is $XDG_STATE_HOME/perimeter/mcp-pins.json (default
+~/.local/state): an MCP client that starts perimeter mcp without XDG_STATE_HOME uses the default.
 
 Options:
   --json    print the pin store as JSON`,
@@ -389,7 +395,9 @@ neither KEY nor --hash is named). KEY is a tool's name, prompt:NAME, resource:UR
 template:URI_TEMPLATE. With KEY and --hash, the approval holds only if the held definition has
 that hash. With --hash and no KEY, it approves SERVER's definitions held with that hash, and
 fails if there is none: the way to approve a key that holds a secret, which "pins list" prints
-redacted. Running gateways announce it to their clients (list_changed) within a second.
+redacted. Running gateways announce it to their clients (list_changed) within a second, and
+record it in their audit (mcp.pin, with who approved). A SERVER the store does not know is
+refused (exit 3), as a KEY it does not hold is.
 
 Examples:
   perimeter mcp pins list
