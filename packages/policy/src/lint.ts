@@ -76,6 +76,7 @@ export function lintPolicies(policies: readonly CompiledPolicy[], options: LintO
   cidrGuardRanges(lint);
   guardedNames(lint);
   mcpCatalogReferences(lint);
+  ambiguousServerAddresses(lint);
   httpRulesOnTunnels(lint);
   auditModeGuardrails(lint);
   return inDocumentOrder(lint);
@@ -1391,6 +1392,35 @@ function guardedNames(lint: Lint): void {
 
 // ---------------------------------------------------------------------------------------------
 // 9. MCP references: servers the catalog does not declare, credentials no binding provides
+
+/**
+ * An MCP server's `sandbox.network` entry such as `fd00::1:5432`: an IPv6 address holds colons of
+ * its own, so this is the address fd00::1:5432 on ports 80 and 443, where port 5432 of fd00::1 was
+ * most likely meant. Said when the last group reads as a port (decimal, 10 to 65535) and what
+ * comes before it is an address too.
+ */
+function ambiguousServerAddresses(lint: Lint): void {
+  for (const policy of lint.policies)
+    policy.mcpServers.forEach((s, i) =>
+      s.sandbox?.network?.forEach((text, j) => {
+        const entry = text.trim();
+        const colon = entry.lastIndexOf(':');
+        const port = entry.slice(colon + 1);
+        if (entry.startsWith('[') || entry.includes('/') || entry.split(':').length < 3) return;
+        if (!/^[1-9][0-9]{1,4}$/.test(port) || Number(port) > 65_535) return;
+        const address = entry.slice(0, colon);
+        if ('error' in parseCidr(entry) || 'error' in parseCidr(address)) return;
+        report(lint, {
+          severity: 'warning',
+          code: 'ambiguous-ipv6-port',
+          policy: policy.name,
+          path: ['mcp', 'servers', i, 'sandbox', 'network', j],
+          message: `MCP server "${s.id}" (policy ${policy.name}) may reach "${entry}": the IPv6 address ${entry} on ports 80 and 443, not port ${port} of ${address}`,
+          hint: `for the port, bracket the address: "[${address}]:${port}"; for the address itself (ports 80 and 443), bracket it: "[${entry}]"`,
+        });
+      }),
+    );
+}
 
 function mcpCatalogReferences(lint: Lint): void {
   const servers = new Set(lint.policies.flatMap((p) => p.mcpServers.map((s) => s.id)));

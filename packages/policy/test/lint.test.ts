@@ -642,6 +642,21 @@ const triggers: Trigger[] = [
     rule: 'github',
     says: '"gh-token"',
   },
+  {
+    name: "a server's unbracketed IPv6 address with what reads as a port",
+    docs: [
+      policy(
+        'eng',
+        'group',
+        `mcp:\n  servers:\n    - id: db\n      command: [node, /srv/db.js]\n      sandbox:\n        network:\n          - "fd00::1:5432" # here\n`,
+      ),
+    ],
+    code: 'ambiguous-ipv6-port',
+    severity: 'warning',
+    policy: 'eng',
+    rule: 'db',
+    says: 'not port 5432 of fd00::1',
+  },
   // 10. HTTP rules and opaque tunnels
   {
     name: 'an allow with methods to a host without interception',
@@ -1025,6 +1040,17 @@ filesystem:
       ),
     ],
     code: 'unknown-credential',
+  },
+  {
+    name: "a server's IPv6 addresses written unambiguously",
+    docs: [
+      policy(
+        'eng',
+        'group',
+        `mcp:\n  servers:\n    - id: db\n      command: [node, /srv/db.js]\n      sandbox:\n        network: ["[fd00::1]:5432", "[fd00::1:5432]", "fd00::1", "fd00::1:abcd", "10.0.0.5:5432", "db.example.com:5432"]\n`,
+      ),
+    ],
+    code: 'ambiguous-ipv6-port',
   },
   {
     name: 'an allow with methods to a host whose TLS the proxy intercepts',
