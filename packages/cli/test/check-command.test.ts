@@ -183,6 +183,15 @@ decides([
     code: 0,
     says: [/"github-issues-in-acme"/],
   },
+  {
+    // The rule names the tool; only its argument predicate failed: "no rule matches" would mislead.
+    name: 'an MCP write outside src is denied by default, naming the rule whose argument condition failed',
+    args: ['mcp', 'filesystem/write_file', '--args', '{"path":"/etc/x"}', '--policy', 'examples/mcp.yaml'],
+    code: 1,
+    says: [
+      /^deny\s+mcp filesystem\/write_file\s+Denied: rule "write-source" of policy mcp-gateway-example \(org\) matches the tool filesystem\/write_file, but its argument condition path: \{ glob: "\$\{workspace\}\/src\/\*\*" \} \(that is \/\S+\/src\/\*\*\) does not hold, so the call falls to the mcp default: deny\.$/m,
+    ],
+  },
 ]);
 
 // Exec

@@ -55,6 +55,26 @@ void test('explain starts with the decision and its reason', () => {
   assert.match(second, /"destructive-tools" of policy acme-guardrails/);
 });
 
+void test('a call only its arguments kept from an allow names that rule and its condition, and no rule as matching', () => {
+  const r = runCli([
+    'policy',
+    'explain',
+    'examples/mcp.yaml',
+    '--request',
+    '{"mcp":"filesystem/write_file","args":{"path":"/etc/x"}}',
+  ]);
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  const lines = linesOf(r.stdout);
+  assert.equal(lines[0], 'DENY  mcp call filesystem/write_file');
+  assert.match(
+    lines[1] ?? '',
+    /^ {2}Denied: rule "write-source" of policy mcp-gateway-example \(org\) matches the tool filesystem\/write_file, but its argument condition path: \{ glob: "\$\{workspace\}\/src\/\*\*" \} \(that is \/\S+\/src\/\*\*\) does not hold, so the call falls to the mcp default: deny\.$/,
+  );
+  // The decision is the default's, as before: the rule did not match the call.
+  const matching = lines.indexOf('Matching rules (deny > ask > allow > default):');
+  assert.deepEqual(lines.slice(matching + 1, matching + 3), ['  none', '  → default for mcp: deny']);
+});
+
 const EXIT_CODES: readonly { request: string; decision: string; code: number }[] = [
   { request: '{"network":"registry.npmjs.org:443"}', decision: 'allow', code: 0 },
   { request: '{"network":"pastebin.com:443"}', decision: 'deny', code: 1 },

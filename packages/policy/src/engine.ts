@@ -35,6 +35,7 @@ import {
   type SimpleCommand,
 } from './command-line.js';
 import { REGEX_INPUT_LIMIT } from './regex-guard.js';
+import { describeArgMisses, type ArgMiss } from './arg-condition.js';
 import { describeSpecial, specialNameOf, specialRangesOf } from './special-ranges.js';
 import type {
   ArgPredicateC,
@@ -222,11 +223,13 @@ function mostRestrictive(effects: readonly (Effect | undefined)[], fallback: Eff
 const VERB: Record<Effect, string> = { allow: 'Allowed', ask: 'Needs approval', deny: 'Denied' };
 const PAST: Record<Effect, string> = { allow: 'allowed', ask: 'held for approval', deny: 'denied' };
 
+function ruleName(r: RuleRef): string {
+  return `"${r.rule}" of policy ${r.policy} (${r.layer}${r.mode === 'audit' ? ', audit' : ''})`;
+}
+
 function ruleList(rules: readonly RuleRef[]): string {
-  const one = (r: RuleRef): string =>
-    `"${r.rule}" of policy ${r.policy} (${r.layer}${r.mode === 'audit' ? ', audit' : ''})`;
-  if (rules.length === 1 && rules[0]) return `rule ${one(rules[0])}`;
-  const shown = rules.slice(0, 3).map(one);
+  if (rules.length === 1 && rules[0]) return `rule ${ruleName(rules[0])}`;
+  const shown = rules.slice(0, 3).map(ruleName);
   const more = rules.length > 3 ? ` and ${rules.length - 3} more` : '';
   return `rules ${shown.join(', ')}${more}`;
 }
@@ -875,13 +878,19 @@ export class Engine {
     }
   }
 
-  private mcpRuleMatches(rule: McpRuleC, r: McpRequest, annotations: Required<ToolAnnotations>): boolean {
-    if (!rule.tools.some((t) => matchNameGlob(t, r.tool))) return false;
+  /** The rule's tool globs and annotations match the tool (its server was matched by the caller). */
+  private mcpRuleNamesTool(rule: McpRuleC, tool: string, annotations: Required<ToolAnnotations>): boolean {
+    if (!rule.tools.some((t) => matchNameGlob(t, tool))) return false;
     if (rule.annotations) {
       for (const [key, want] of Object.entries(rule.annotations)) {
         if (want !== undefined && annotations[key as keyof ToolAnnotations] !== want) return false;
       }
     }
+    return true;
+  }
+
+  private mcpRuleMatches(rule: McpRuleC, r: McpRequest, annotations: Required<ToolAnnotations>): boolean {
+    if (!this.mcpRuleNamesTool(rule, r.tool, annotations)) return false;
     if (rule.args.length === 0) return true;
     const isAllow = rule.ref.effect === 'allow';
     // Listing: arguments are not known yet. A tool with an argument-bound allow may still be
@@ -915,7 +924,52 @@ export class Engine {
     };
     this.mcpByServer.get(r.server)?.forEach(check);
     for (const rule of this.mcpServerGlobs) if (matchNameGlob(rule.server, r.server)) check(rule);
-    return this.finish('mcp', action, resource, hits);
+    const d = this.finish('mcp', action, resource, hits);
+    // Only a call that fell to the default is explained further: the allow path pays nothing.
+    return d.code === 'default' && action === 'call' ? this.explainArgMisses(d, r, annotations) : d;
+  }
+
+  /**
+   * A call no rule decided, where an allow or ask rule names the tool (server, tool and
+   * annotations match) and only its argument predicates failed: the reason names each such rule
+   * and the conditions that did not hold, since "no rule matches" would send the reader looking
+   * for a missing rule rather than at the arguments. The decision itself is unchanged.
+   */
+  private explainArgMisses(d: Decision, r: McpRequest, annotations: Required<ToolAnnotations>): Decision {
+    const clauses: string[] = [];
+    let more = 0;
+    const consider = (rule: McpRuleC): void => {
+      // Only an allow or an ask could have spared the call the default; a deny that missed explains nothing.
+      if (rule.args.length === 0 || rule.ref.effect === 'deny') return;
+      if (!this.mcpRuleNamesTool(rule, r.tool, annotations)) return;
+      const misses: ArgMiss[] = [];
+      for (const p of rule.args) {
+        const value = argAt(r.args, p.path);
+        const result = value === undefined ? 'missing' : this.argTest(p, value);
+        // An evaluation error makes an ask match (fail closed) and an allow not.
+        if (result === 'missing' || result === 'no' || (result === 'error' && rule.ref.effect === 'allow'))
+          misses.push({ predicate: p, shortfall: result, value });
+      }
+      if (misses.length === 0) return;
+      if (clauses.length === 3) {
+        more++;
+        return;
+      }
+      const conditions = describeArgMisses(misses, (p) => this.mcpArgGlobs.get(p));
+      clauses.push(`rule ${ruleName(rule.ref)} matches the tool ${d.resource}, but ${conditions}`);
+    };
+    this.mcpByServer.get(r.server)?.forEach(consider);
+    for (const rule of this.mcpServerGlobs) if (matchNameGlob(rule.server, r.server)) consider(rule);
+    if (clauses.length === 0) return d;
+    if (more > 0)
+      clauses.push(
+        `${more} more ${more === 1 ? 'rule matches' : 'rules match'} the tool but not its arguments`,
+      );
+    const o: Outcome = { decision: d.decision, would: d.wouldDecision, rules: d.rules };
+    return {
+      ...d,
+      reason: `${VERB[o.would]}: ${clauses.join('; ')}, so the call falls to the mcp default: ${o.would}.${auditSuffix(o)}`,
+    };
   }
 
   // -- exec ------------------------------------------------------------------------------------

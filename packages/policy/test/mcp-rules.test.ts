@@ -5,7 +5,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertDecision, assertLoadError, decideShort, engineFrom, type Expected } from './helpers.js';
-import type { Engine } from '../src/index.js';
+import type { Decision, Engine } from '../src/index.js';
 
 interface Case extends Expected {
   readonly name: string;
@@ -701,5 +701,99 @@ describe('mcp: modes', () => {
     const d = decideShort(engine, { mcp: 'a/risky', annotations: SAFE });
     assertDecision(d, { decision: 'allow', would: 'deny', rules: ['watch'], code: 'rule' });
     assert.equal(d.mode, 'audit');
+  });
+});
+
+describe('mcp: the reason of a call only its arguments kept from a rule', () => {
+  const engine = engineFrom(`
+    mcp:
+      allow:
+        - { id: write-src, server: fs, tools: [write_file], args: { path: { glob: "\${workspace}/src/**" } } }
+        - { id: limit, server: a, tools: [fetch], args: { n: { range: { min: 1, max: 100 } }, mode: { oneOf: [fast, slow] } } }
+        - { id: read-docs, server: docs, annotations: { readOnlyHint: true }, args: { q: { prefix: "acme" } } }
+      ask:
+        - { id: push-main, server: git, tools: [push], args: { branch: { equals: main } } }
+      deny:
+        - { id: no-force, server: git, tools: [push], args: { force: { equals: true } } }
+  `);
+  const call = (mcp: string, args?: Record<string, unknown>): Decision =>
+    decideShort(engine, { mcp, ...(args ? { args } : {}), annotations: { readOnlyHint: false } });
+
+  test('an allow whose glob does not hold is named with its condition, and the decision is unchanged', () => {
+    const d = call('fs/write_file', { path: '/etc/passwd' });
+    assertDecision(d, { decision: 'deny', rules: [], code: 'default' });
+    assert.deepEqual(d.matched, []);
+    assert.equal(
+      d.reason,
+      'Denied: rule "write-src" of policy t0 (org) matches the tool fs/write_file, but its argument condition ' +
+        'path: { glob: "${workspace}/src/**" } (that is /w/src/**) does not hold, so the call falls to the mcp default: deny.',
+    );
+  });
+
+  test('a missing argument is said to be missing', () => {
+    const d = call('fs/write_file', { file: '/w/src/a.ts' });
+    assertDecision(d, { decision: 'deny', rules: [], code: 'default' });
+    assert.match(
+      d.reason,
+      /does not hold \(the call has no argument path\), so the call falls to the mcp default: deny\.$/,
+    );
+  });
+
+  test('a value a glob cannot judge says why, without quoting it', () => {
+    const d = call('fs/write_file', { path: 'file:///etc/passwd' });
+    assert.match(d.reason, /\(path is a URI, which servers read differently\)/);
+    assert.doesNotMatch(d.reason, /etc\/passwd/);
+  });
+
+  test('every failing condition of the rule is named, with the kind of a value of the wrong type', () => {
+    const d = call('a/fetch', { n: '5', mode: 'turbo' });
+    assertDecision(d, { decision: 'deny', rules: [], code: 'default' });
+    assert.match(
+      d.reason,
+      /rule "limit" of policy t0 \(org\) matches the tool a\/fetch, but its argument conditions n: \{ range: \{ min: 1, max: 100 \} \} \(n is a string\) and mode: \{ oneOf: \["fast", "slow"\] \} do not hold,/,
+    );
+    assert.doesNotMatch(d.reason, /turbo/, 'an argument value may be a secret: it is never quoted');
+  });
+
+  test('an ask whose condition does not hold is named; a deny whose condition does not hold is not', () => {
+    const d = call('git/push', { branch: 'dev', force: false });
+    assertDecision(d, { decision: 'deny', rules: [], code: 'default' });
+    assert.match(
+      d.reason,
+      /rule "push-main" of policy t0 \(org\) matches the tool git\/push, but its argument condition branch: \{ equals: "main" \} does not hold/,
+    );
+    assert.doesNotMatch(d.reason, /no-force/);
+  });
+
+  test('a rule whose annotations do not match the tool is not named', () => {
+    const d = call('docs/search', { q: 'other' });
+    assert.equal(d.reason, 'Denied: no rule matches docs/search, and the mcp default is deny.');
+  });
+
+  test('a tool no rule names still reads "no rule matches"', () => {
+    const d = call('fs/delete_file', { path: '/etc/passwd' });
+    assert.equal(d.reason, 'Denied: no rule matches fs/delete_file, and the mcp default is deny.');
+  });
+
+  test('a call a rule decides keeps that rule as its reason', () => {
+    const d = call('git/push', { branch: 'dev', force: true });
+    assertDecision(d, { decision: 'deny', rules: ['no-force'], code: 'rule' });
+    assert.equal(d.reason, 'Denied by rule "no-force" of policy t0 (org).');
+  });
+
+  test('an audit-mode session keeps its audit suffix after the named condition', () => {
+    const audit = engineFrom(`
+      mode: audit
+      mcp:
+        allow:
+          - { id: write-src, server: fs, tools: [write_file], args: { path: { prefix: "/w/src/" } } }
+    `);
+    const d = decideShort(audit, { mcp: 'fs/write_file', args: { path: '/etc/x' } });
+    assertDecision(d, { decision: 'allow', would: 'deny', rules: [], code: 'default' });
+    assert.equal(
+      d.reason,
+      'Denied: rule "write-src" of policy t0 (org, audit) matches the tool fs/write_file, but its argument condition ' +
+        'path: { prefix: "/w/src/" } does not hold, so the call falls to the mcp default: deny. Audit mode: would be denied, allowed for now.',
+    );
   });
 });
