@@ -1,4 +1,5 @@
-// perimeter audit verify|tail on real spools in temp directories.
+// perimeter audit verify|tail on real spools in temp directories, and the line tail prints for
+// each kind of event.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -6,7 +7,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { Spool, lifecycleRecord } from '@perimeter/audit';
+import { Spool, alertRecord, decisionRecord, lifecycleRecord, type AuditRecord } from '@perimeter/audit';
+import { createEngine, loadPolicies, type McpRequest } from '@perimeter/policy';
 import { runCli } from './cli-harness.js';
 
 const BIN = new URL('../../bin/perimeter.js', import.meta.url).pathname.replace('/dist/', '/');
@@ -117,4 +119,222 @@ void test('audit tail stops quietly when its reader goes away', { timeout: 15_00
   const r = await withReaderGone(['audit', 'tail', path]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stderr, '');
+});
+
+/**
+ * The MCP gateway's events as it records them (the shapes of a real `perimeter mcp` session's
+ * spool: packages/mcp/src/gateway.ts and upstream.ts), each with the one line `audit tail` must
+ * print for it, time and decision aside. Lifecycle and alert events carry their server, tool and
+ * error in `outcome`, not in `request`.
+ */
+function gatewayEvents(): { record: AuditRecord; line: string }[] {
+  const ctx = { sessionId: 's-mcp', now: Date.parse('2026-11-23T16:34:20.000Z') };
+  const loaded = loadPolicies([
+    {
+      file: 'mcp.yaml',
+      text: [
+        'apiVersion: perimeter/v1',
+        'kind: Policy',
+        'metadata: { name: acc, layer: org }',
+        'mcp:',
+        '  allow:',
+        '    - { id: write-src, server: filesystem, tools: [write_file], args: { path: { prefix: "/w/src/" } } }',
+        '',
+      ].join('\n'),
+    },
+  ]);
+  const engine = createEngine(
+    loaded.policies.map((l) => l.policy),
+    { context: { home: '/home/u', workspace: '/w' } },
+  );
+  const write: McpRequest = {
+    surface: 'mcp',
+    server: 'filesystem',
+    tool: 'write_file',
+    args: { path: '/etc/x' },
+  };
+  const denied = engine.decide(write);
+  const hash = 'sha256:85b34d15fe97ffc872399535b07e6a9737ef79376f6bdf73aca037e062bf3d9d';
+  const unavailable =
+    'MCP error -32000: Connection closed (perimeter: cannot run /nonexistent/server: No such file or directory)';
+  return [
+    {
+      record: lifecycleRecord('mcp.server.spawn', ctx, {
+        server: 'filesystem',
+        command: '/work/node_modules/.bin/mcp-server-filesystem',
+        args: 1,
+        isolation: 'sandbox',
+      }),
+      line: 'mcp.server.spawn filesystem  /work/node_modules/.bin/mcp-server-filesystem, 1 argument, isolation: sandbox',
+    },
+    {
+      record: lifecycleRecord('mcp.server.unavailable', ctx, { server: 'broken', reason: unavailable }),
+      line: `mcp.server.unavailable broken  ${unavailable}`,
+    },
+    {
+      record: lifecycleRecord('mcp.server.ready', ctx, {
+        server: 'filesystem',
+        server_name: 'secure-filesystem-server',
+        server_version: '0.2.0',
+      }),
+      line: 'mcp.server.ready filesystem  secure-filesystem-server 0.2.0',
+    },
+    {
+      record: lifecycleRecord('mcp.server.crash', ctx, {
+        server: 'everything',
+        credential: 'github',
+        // A server's own stderr: its escape sequences are shown, never sent to the terminal.
+        reason: 'the process exited with code 1 (\u001b[31mError: boom\u001b[0m)',
+      }),
+      line: 'mcp.server.crash everything  the process exited with code 1 (\\u001b[31mError: boom\\u001b[0m)',
+    },
+    {
+      record: lifecycleRecord('mcp.pin', ctx, { server: 'filesystem', tool: 'read_file', hash, by: 'tofu' }),
+      line: 'mcp.pin filesystem/read_file  pinned sha256:85b34d15fe97ffc8… on first use',
+    },
+    {
+      record: lifecycleRecord('mcp.pin', ctx, {
+        server: 'filesystem',
+        tool: 'write_file',
+        hash,
+        by: 'user',
+        user: 'alice',
+        approved_at: '2026-11-23T16:30:00.000Z',
+      }),
+      line: 'mcp.pin filesystem/write_file  approved sha256:85b34d15fe97ffc8… by alice at 2026-11-23T16:30:00.000Z',
+    },
+    {
+      record: alertRecord(
+        'mcp.tool-held',
+        ctx,
+        'low',
+        'everything/get-env: new tool waiting for approval; hidden until approved (perimeter mcp pins approve everything get-env)',
+        { server: 'everything', tool: 'get-env', hash, diff: '' },
+      ),
+      line: 'mcp.tool-held everything/get-env  everything/get-env: new tool waiting for approval; hidden until approved (perimeter mcp pins approve everything get-env)',
+    },
+    {
+      record: {
+        ...lifecycleRecord('mcp.list', ctx, {
+          shown: 20,
+          hidden_by_policy: 7,
+          held: 1,
+          upstreams_unavailable: 'broken',
+          latency_ms: 122.7,
+        }),
+        category: 'evaluation',
+      },
+      line: 'mcp.list  20 shown, 7 hidden by policy, 1 held; unavailable: broken',
+    },
+    {
+      record: decisionRecord(denied, write, ctx),
+      line: `mcp call filesystem/write_file  ${denied.reason}`,
+    },
+    {
+      record: {
+        ...lifecycleRecord('mcp.result', ctx, {
+          server: 'filesystem',
+          tool: 'write_file',
+          latency_ms: 15.134,
+          upstream_ms: 14.231,
+          gateway_ms: 0.914,
+          result_bytes: 154,
+          is_error: false,
+          secret_findings: 0,
+          weak_findings: 0,
+        }),
+        category: 'execution',
+      },
+      line: 'mcp.result filesystem/write_file  ok, 154 bytes, 15 ms',
+    },
+    {
+      record: {
+        ...lifecycleRecord('mcp.result', ctx, {
+          server: 'filesystem',
+          tool: 'read_text_file',
+          latency_ms: 8.463,
+          result_bytes: 132,
+          is_error: true,
+          secret_findings: 1,
+          weak_findings: 0,
+        }),
+        category: 'execution',
+      },
+      line: 'mcp.result filesystem/read_text_file  the tool answered with an error, 132 bytes, 8.5 ms, 1 secret found',
+    },
+    {
+      record: {
+        ...lifecycleRecord('mcp.result', ctx, {
+          server: 'everything',
+          tool: 'echo',
+          error: 'the MCP server everything is unavailable: connection lost',
+          latency_ms: 3.2,
+        }),
+        category: 'execution',
+      },
+      line: 'mcp.result everything/echo  failed: the MCP server everything is unavailable: connection lost (3.2 ms)',
+    },
+    {
+      record: alertRecord(
+        'mcp.secret',
+        ctx,
+        'high',
+        'Blocked: a secret in the arguments of everything/echo (github-token).',
+        { server: 'everything', tool: 'echo', direction: 'arguments', action: 'block' },
+      ),
+      line: 'mcp.secret everything/echo  Blocked: a secret in the arguments of everything/echo (github-token).',
+    },
+  ];
+}
+
+void test('audit tail shows the path of a built-in protection, how it is mounted and why', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'perimeter-audit-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'session.jsonl');
+  const spool = Spool.open(path, { chainId: 's-1' });
+  const ctx = { sessionId: 's-1', now: Date.parse('2026-11-21T23:13:48.052Z') };
+  spool.append(
+    lifecycleRecord('filesystem.mount', ctx, {
+      mount: 'read-only',
+      dest: '/home/dev/project/.git',
+      why: 'git directory',
+    }),
+  );
+  spool.append(
+    lifecycleRecord('network.closed', ctx, {
+      resource: 'registry.npmjs.org:443',
+      address: '104.16.0.35:443',
+      bytes_in: 120,
+      bytes_out: 80,
+      duration_ms: 40,
+    }),
+  );
+  spool.close();
+  const r = runCli(['audit', 'tail', path]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(r.stdout.trimEnd().split('\n'), [
+    '2026-11-21T23:13:48.052Z  -  filesystem.mount /home/dev/project/.git  read-only: git directory',
+    '2026-11-21T23:13:48.052Z  -  network.closed registry.npmjs.org:443',
+  ]);
+});
+
+void test('audit tail names the server, tool and reason or error of each MCP gateway event', (t) => {
+  const events = gatewayEvents();
+  const dir = mkdtempSync(join(tmpdir(), 'perimeter-audit-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'session.jsonl');
+  const spool = Spool.open(path, { chainId: 's-mcp' });
+  for (const e of events) spool.append(e.record);
+  spool.close();
+  const r = runCli(['audit', 'tail', path, '-n', String(events.length)]);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trimEnd().split('\n');
+  assert.equal(lines.length, events.length, r.stdout);
+  events.forEach((e, i) => {
+    const decision = e.record.decision ?? '-';
+    assert.equal(lines[i], `2026-11-23T16:34:20.000Z  ${decision}  ${e.line}`);
+  });
+  // The argument-bound deny names its rule and condition, never the argument's value.
+  assert.match(lines[8] ?? '', /^\S+ {2}deny {2}mcp call filesystem\/write_file {2}Denied: rule "write-src"/);
+  assert.doesNotMatch(lines[8] ?? '', /\/etc\/x/);
 });

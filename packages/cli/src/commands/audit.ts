@@ -9,6 +9,7 @@ import { boolFlag, listFlag, parseArgs, stringFlag, type Parsed } from '../args.
 import { call, errorMessage, serverUrl, ServerUnreachable, type Answer } from '../device/control-plane.js';
 import { deviceDir, readEnrolment } from '../device/device-state.js';
 import { UserError } from '../errors.js';
+import { auditLine } from '../audit-line.js';
 import { paint, paintEffect, type Ui } from '../ui.js';
 
 function readSpool(file: string): string {
@@ -46,14 +47,6 @@ export function runAuditVerify(argv: readonly string[], ui: Ui): number {
   return results.every((r) => r.isIntact) ? 0 : 1;
 }
 
-function line(ui: Ui, e: AuditEventT): string {
-  const what = e.request ? `${e.request.surface} ${e.request.action} ${e.request.resource}` : e.type;
-  const decision = e.decision
-    ? `${paintEffect(ui, e.decision)}${e.enforcement_mode === 'audit' ? paint(ui, 'dim', ` (would ${e.would_decision ?? ''})`) : ''}`
-    : paint(ui, 'dim', '-');
-  return `${e.time}  ${decision}  ${what}${e.reason ? paint(ui, 'dim', `  ${e.reason}`) : ''}`;
-}
-
 function printLines(ui: Ui, text: string, isJson: boolean): void {
   for (const raw of text.split('\n')) {
     if (raw.trim() === '') continue;
@@ -64,7 +57,7 @@ function printLines(ui: Ui, text: string, isJson: boolean): void {
       parsed = undefined;
     }
     if (!parsed?.success) ui.err(paint(ui, 'red', `(not an audit event: ${raw.slice(0, 60)}…)`));
-    else ui.out(isJson ? JSON.stringify(parsed.data) : line(ui, parsed.data));
+    else ui.out(isJson ? JSON.stringify(parsed.data) : auditLine(ui, parsed.data));
   }
 }
 
