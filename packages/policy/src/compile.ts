@@ -333,6 +333,22 @@ function checkLayer(c: Collector, doc: PolicyDocument): void {
         why,
       );
   }
+  // The gateway's settings loosen only where every policy that says anything agrees; a locked
+  // layer saying the looser value alone would loosen them for everyone it binds.
+  if (doc.mcp?.pinning === 'tofu')
+    c.error(
+      ['mcp', 'pinning'],
+      'loosens-in-locked-layer',
+      `a ${layer} policy cannot trust definitions on first use (pinning: tofu)`,
+      `${why}: remove it, or say pinning: approve`,
+    );
+  if (doc.mcp?.secrets === 'redact')
+    c.error(
+      ['mcp', 'secrets'],
+      'loosens-in-locked-layer',
+      `a ${layer} policy cannot let calls with secrets through redacted (secrets: redact)`,
+      `${why}: remove it, or say secrets: block`,
+    );
   if (doc.mcp?.servers !== undefined) {
     c.error(
       ['mcp', 'servers'],

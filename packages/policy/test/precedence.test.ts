@@ -143,6 +143,26 @@ describe('layering: guardrail → org → group → local', () => {
     assert.equal(d.rules[0]?.layer, 'local');
   });
 
+  it('refuses a guardrail or local policy that would loosen the gateway: pinning: tofu, secrets: redact', () => {
+    for (const layer of ['guardrail', 'local'] as const) {
+      const r = loadPolicies([
+        { file: 'l.yaml', text: doc('l', layer, 'mcp:\n  pinning: tofu\n  secrets: redact\n') },
+      ]);
+      const found = r.diagnostics.filter((x) => x.code === 'loosens-in-locked-layer');
+      assert.deepEqual(
+        found.map((x) => x.message),
+        [
+          `a ${layer} policy cannot trust definitions on first use (pinning: tofu)`,
+          `a ${layer} policy cannot let calls with secrets through redacted (secrets: redact)`,
+        ],
+      );
+      const tightens = loadPolicies([
+        { file: 'l.yaml', text: doc('l', layer, 'mcp:\n  pinning: approve\n  secrets: block\n') },
+      ]);
+      assert.deepEqual(tightens.diagnostics, [], 'the stricter values are theirs to say');
+    }
+  });
+
   it('applies a group policy only to members of its groups', () => {
     const docs = [doc('eng', 'group', ALLOW_X)];
     assert.equal(decide(engine(docs, { groups: ['eng'] }), { network: 'x.example:443' }).decision, 'allow');
