@@ -166,8 +166,10 @@ Examples:
 
 Usage: perimeter audit tail [FILE] [-n N] [--follow] [--json]
 
-One line per event: time, decision, surface, action, resource and reason. Without FILE, the
-latest session's spool (in ~/.local/state/perimeter/sessions; XDG_STATE_HOME moves it).
+One line per event: time, decision, surface, action, resource and reason; for an event without a
+decision, "-", its type, what it is about (server/tool, path, host) and why (reason, error or a
+summary). Without FILE, the latest session's spool (in ~/.local/state/perimeter/sessions;
+XDG_STATE_HOME moves it).
 
 Options:
   -n, --lines N   how many of the latest events to show (default 20)
