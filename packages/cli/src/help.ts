@@ -356,6 +356,7 @@ Options:
   --origin URL...      browser origins allowed besides the gateway's own (Origin is checked)
   --audit FILE         the audit spool (default: a new one under $XDG_STATE_HOME/perimeter/sessions)
   --workspace DIR      what \${workspace} means in the catalog and in rules (default: the current directory)
+  --home DIR           what ~ means in the catalog and in rules (default: yours)
   --user U, --groups a,b   the subject; without --groups, group policies do not apply
 
 Exit codes: 0 stopped (the client closed the connection, or Ctrl-C), 3 invalid input or policy,
