@@ -264,6 +264,14 @@ function isWholeDirectory(p: PathPattern): boolean {
   );
 }
 
+/**
+ * What a server sandbox can mount: one exact path, or a whole directory (`dir/**`), under a fixed
+ * root. Bind mounts take concrete paths, so any other wildcard would grant nothing.
+ */
+function isMountable(p: PathPattern): boolean {
+  return p.root !== 'anywhere' && (isWholeDirectory(p) || p.segments.every((s) => s.kind === 'literal'));
+}
+
 /** The limits section, sizes parsed; a size that is not one is an error naming its key. */
 function compileLimits(c: Collector, doc: PolicyDocument): SessionLimits | undefined {
   const l = doc.limits;
@@ -573,8 +581,18 @@ export function compilePolicy(
       if ('error' in r)
         c.error(['mcp', 'servers', i, 'sandbox', 'network', j], r.error.code, r.error.message, r.error.hint);
     });
-    if (box?.read) pathPatterns(c, box.read, ['mcp', 'servers', i, 'sandbox', 'read']);
-    if (box?.write) pathPatterns(c, box.write, ['mcp', 'servers', i, 'sandbox', 'write']);
+    for (const key of ['read', 'write'] as const) {
+      const at = ['mcp', 'servers', i, 'sandbox', key];
+      const list = box?.[key] ?? [];
+      for (const p of pathPatterns(c, list, at))
+        if (!isMountable(p))
+          c.error(
+            [...at, list.indexOf(p.text)],
+            'unmountable-sandbox-path',
+            `"${p.text}" has a wildcard other than a trailing /**, so the sandbox would mount nothing for it`,
+            'write one exact path, or a whole directory ending in /**, under /, ~/ or ${workspace}/',
+          );
+    }
   });
 
   const limits = compileLimits(c, doc);

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CONFLICTING_PINS } from '../src/index.js';
-import { engineFrom } from './helpers.js';
+import { diagnosticsOf, engineFrom } from './helpers.js';
 
 const PIN_A = `sha256:${'a'.repeat(64)}`;
 const PIN_B = `sha256:${'b'.repeat(64)}`;
@@ -102,4 +102,50 @@ test('mcp.auditArguments: values are recorded only when a policy says so and non
   assert.equal(of(true), true);
   assert.equal(of(true, undefined), true);
   assert.equal(of(true, false), false);
+});
+
+/** Every error of a policy with these catalog entries, as `code path: message (hint)`. */
+const catalogErrors = (...entries: string[]): string[] =>
+  diagnosticsOf(`mcp:\n  servers:\n${entries.map((e) => `    - ${e}\n`).join('')}`)
+    .filter((d) => d.severity === 'error')
+    .map((d) => `${d.code} ${(d.path ?? []).join('.')}: ${d.message} (${d.hint ?? ''})`);
+
+test('a sandbox path is one exact path or a whole directory: a pattern the sandbox cannot mount is an error', () => {
+  const paths = [
+    '/srv/ref/**',
+    '/srv/tool.js',
+    '~/.nvm/**',
+    '~/.npmrc',
+    '"${workspace}/node_modules/**"',
+    '"${workspace}"',
+  ];
+  assert.deepEqual(
+    catalogErrors(
+      `{ id: fs, command: [x], sandbox: { read: [${paths.join(', ')}], write: [${paths.join(', ')}] } }`,
+    ),
+    [],
+  );
+  const errors = catalogErrors(
+    '{ id: fs, command: [x], sandbox: { read: ["/work/*/node_modules/**", "**/node_modules/**", /srv/ok/**, "/srv/*.js", "**"], write: ["~/.cache/**/idx", "/srv/file?.db"] } }',
+  );
+  assert.deepEqual(
+    errors.map((e) => e.split(':')[0]),
+    [
+      'unmountable-sandbox-path mcp.servers.0.sandbox.read.0',
+      'unmountable-sandbox-path mcp.servers.0.sandbox.read.1',
+      'unmountable-sandbox-path mcp.servers.0.sandbox.read.3',
+      'unmountable-sandbox-path mcp.servers.0.sandbox.read.4',
+      'unmountable-sandbox-path mcp.servers.0.sandbox.write.0',
+      'unmountable-sandbox-path mcp.servers.0.sandbox.write.1',
+    ],
+  );
+  assert.equal(
+    errors[0],
+    'unmountable-sandbox-path mcp.servers.0.sandbox.read.0: "/work/*/node_modules/**" has a wildcard other than a trailing /**, so the sandbox would mount nothing for it (write one exact path, or a whole directory ending in /**, under /, ~/ or ${workspace}/)',
+  );
+  // What is no path pattern at all keeps its own error.
+  assert.deepEqual(
+    catalogErrors('{ id: fs, command: [x], sandbox: { read: [relative/path] } }').map((e) => e.split(':')[0]),
+    ['bad-path-pattern mcp.servers.0.sandbox.read.0'],
+  );
 });
