@@ -576,6 +576,14 @@ export function compilePolicy(
         `the MCP server "${s.id}" is remote, so it has no sandbox to set`,
         'sandbox applies to stdio servers (command); remove it',
       );
+    // A remote server's environment is not ours to set: its credential travels in a header.
+    if (s.env !== undefined && s.command === undefined)
+      c.error(
+        ['mcp', 'servers', i, 'env'],
+        'env-of-remote-server',
+        `the MCP server "${s.id}" is remote, so it has no environment to set`,
+        'remove env; a remote server gets its secret in a header: set credential: to a binding whose inject names it',
+      );
     box?.network?.forEach((text, j) => {
       const r = parseNetworkEntry(text, c.patternOptions);
       if ('error' in r)

@@ -149,3 +149,10 @@ test('a sandbox path is one exact path or a whole directory: a pattern the sandb
     ['bad-path-pattern mcp.servers.0.sandbox.read.0'],
   );
 });
+
+test('env on a remote server is an error, as its sandbox is: its secret goes in a header, through credential', () => {
+  assert.deepEqual(catalogErrors('{ id: fs, command: [x], env: { LOG_LEVEL: debug } }'), []);
+  assert.deepEqual(catalogErrors('{ id: web, url: "https://mcp.example.com/mcp", env: { API_KEY: k } }'), [
+    'env-of-remote-server mcp.servers.0.env: the MCP server "web" is remote, so it has no environment to set (remove env; a remote server gets its secret in a header: set credential: to a binding whose inject names it)',
+  ]);
+});
