@@ -162,7 +162,8 @@ export async function sandboxUpstreams(
           hostEnv: options.hostEnv,
           // The entry's env and the server's credential, in bubblewrap's options (read from a
           // descriptor, never its command line).
-          credentialEnv: { ...entry.server.env, ...t.credentialEnv },
+          ...(entry.server.env ? { env: entry.server.env } : {}),
+          ...(t.credentialEnv ? { credentialEnv: t.credentialEnv } : {}),
           readOnly: options.readOnly,
           hidden: options.hidden,
           // Its home is kept in Perimeter's state, which a workspace (or a grant) may hold.

@@ -36,7 +36,7 @@ import {
 import { compilePolicy, createEngine, loadPolicies } from '@perimeter/policy';
 import { REPO_ROOT, storeSecret, tempDir, writeFile } from './cli-harness.js';
 import { BIN, SANDBOX_SKIP } from './sandbox-harness.js';
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 
 const PROBE = join(REPO_ROOT, 'packages/mcp/dist/test/fixtures/probe-server.js');
 const MODERN = join(REPO_ROOT, 'packages/mcp/dist/test/fixtures/modern-only-server.js');
@@ -220,6 +220,55 @@ void describe('stdio MCP servers run in a sandbox of their own', () => {
       assert.equal(readFileSync(join(p.workspace, 'README.md'), 'utf8'), 'the workspace\n');
       const spawn = events(p).find((e) => e.type === 'mcp.server.spawn');
       assert.equal(spawn?.outcome?.isolation, 'sandbox');
+    },
+  );
+
+  void it(
+    'an entry whose env sets a variable the sandbox sets itself (HOME) stops the gateway with a sentence about its env, not about a credential',
+    BOUND,
+    async (t) => {
+      const p = place(t);
+      const file = writeFile(
+        p.dir,
+        'home.yaml',
+        readFileSync(policy(p), 'utf8').replace(
+          'env: { PROBE_GIVEN: from-the-catalog }',
+          'env: { PROBE_GIVEN: from-the-catalog, HOME: /tmp/elsewhere }',
+        ),
+      );
+      const child = spawn(
+        process.execPath,
+        [BIN, 'mcp', '--policy', file, '--audit', p.audit, '--workspace', p.workspace, '--home', p.home],
+        { cwd: p.workspace, env: envOf(p) },
+      );
+      t.after(() => {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      });
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      const exited = new Promise<number | string>((done) =>
+        child.once('close', (code, signal) => done(code ?? signal ?? 'unknown')),
+      );
+      for (const message of [
+        {
+          id: 1,
+          method: 'initialize',
+          params: {
+            protocolVersion: '2025-06-18',
+            capabilities: {},
+            clientInfo: { name: 't', version: '1' },
+          },
+        },
+        { method: 'notifications/initialized' },
+        { id: 2, method: 'tools/list' },
+      ])
+        child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', ...message })}\n`);
+      assert.equal(await exited, 125, stderr);
+      assert.equal(
+        stderr.split('\n')[0],
+        'perimeter: the MCP server probe cannot be sandboxed: env sets HOME, which the sandbox sets itself (remove HOME from env)',
+      );
+      assert.doesNotMatch(stderr, /credential/);
     },
   );
 

@@ -351,7 +351,10 @@ export function sessionEnv(options: {
   readonly hasFetchPreload?: boolean;
   /** Whether the session CA is mounted (the proxy inspects some TLS). */
   readonly hasSessionCa?: boolean;
-  /** The credential placeholders, by variable name; they never replace the session's own. */
+  /**
+   * The configured variables and the credential placeholders, by name; they never replace the
+   * session's own.
+   */
   readonly credentials?: Readonly<Record<string, string>>;
   /** HOME as the workload sees it, when not the user's (an MCP server's private home). */
   readonly homeEnv?: string;

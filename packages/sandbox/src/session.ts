@@ -76,6 +76,8 @@ export interface SessionOptions {
   /** Where the session directory goes (default: $XDG_RUNTIME_DIR, else the system temp dir). */
   readonly runtimeDir?: string;
   readonly view?: HostView;
+  /** Plain variables for the workload, as configured (an MCP server's catalog `env`). */
+  readonly env?: Readonly<Record<string, string>>;
   /** Credential placeholders for the workload, by environment variable. */
   readonly credentialEnv?: Readonly<Record<string, string>>;
   /** Credential placeholders by file name: read-only files in /run/perimeter/credentials. */
@@ -279,6 +281,12 @@ function prepare(options: SessionOptions): PreparedSession {
       token,
     };
     const own = sessionEnv({ ...envOptions, hostEnv: {} });
+    // The session's own variables (HOME, PATH, the proxy's, …) confine the workload: neither a
+    // configured variable nor a credential's may replace one.
+    for (const name of Object.keys(options.env ?? {})) {
+      if (name in own)
+        throw new SessionError(`env sets ${name}, which the sandbox sets itself`, `remove ${name} from env`);
+    }
     for (const name of Object.keys(options.credentialEnv ?? {})) {
       if (name in own) {
         throw new SessionError(
@@ -287,7 +295,10 @@ function prepare(options: SessionOptions): PreparedSession {
         );
       }
     }
-    const env = sessionEnv({ ...envOptions, credentials: options.credentialEnv ?? {} });
+    const env = sessionEnv({
+      ...envOptions,
+      credentials: { ...options.env, ...options.credentialEnv },
+    });
     const systemCaFiles = caBundle ? SYSTEM_CA_FILES.filter((f) => view.lstat(f)?.type === 'file') : [];
     const late = lateMasks(plan.mounts, systemCaFiles);
     if (late.size > 0) writeFileSync(join(masks, 'list'), masksList(late), { mode: 0o400 });
