@@ -161,9 +161,9 @@ function buildSchemas() {
       'Hosts and addresses the server may reach, through its own egress proxy: host patterns as in network rules (`api.example.com`, `db.example.com:5432`), addresses and CIDR blocks (`10.0.0.5:5432`, `10.0.0.0/8`, `[fd00::1]:5432`). Without a port, ports 80 and 443. Default: none.',
     ).optional(),
     read: Strings(
-      'Further paths it may read (absolute or `~/…` patterns ending in `/**` or exact paths).',
+      'Further paths it may read: an absolute path, `~/…` or `${workspace}/…`, naming one exact path or a whole directory (`/srv/reference/**`). Other wildcards are errors: the sandbox mounts concrete paths.',
     ).optional(),
-    write: Strings('Further paths it may read and write.').optional(),
+    write: Strings('Further paths it may read and write, written as in `read`.').optional(),
   });
 
   const McpServer = z

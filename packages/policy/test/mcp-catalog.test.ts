@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CONFLICTING_PINS } from '../src/index.js';
+import { policyJsonSchema } from '../src/schema.js';
 import { diagnosticsOf, engineFrom } from './helpers.js';
 
 const PIN_A = `sha256:${'a'.repeat(64)}`;
@@ -155,4 +156,24 @@ test('env on a remote server is an error, as its sandbox is: its secret goes in 
   assert.deepEqual(catalogErrors('{ id: web, url: "https://mcp.example.com/mcp", env: { API_KEY: k } }'), [
     'env-of-remote-server mcp.servers.0.env: the MCP server "web" is remote, so it has no environment to set (remove env; a remote server gets its secret in a header: set credential: to a binding whose inject names it)',
   ]);
+});
+
+test("the schema's words on sandbox.read and write name every root a sandbox path may start with", () => {
+  interface Node {
+    readonly properties?: Record<string, Node>;
+    readonly items?: Node;
+    readonly description?: string;
+  }
+  const root = policyJsonSchema() as Node;
+  const box = root.properties?.mcp?.properties?.servers?.items?.properties?.sandbox?.properties;
+  const read = box?.read?.description ?? '';
+  for (const [path, named] of [
+    ['/srv/ref/**', 'an absolute path'],
+    ['~/.nvm/**', '`~/…`'],
+    ['"${workspace}/node_modules/**"', '`${workspace}/…`'],
+  ] as const) {
+    assert.deepEqual(catalogErrors(`{ id: fs, command: [x], sandbox: { read: [${path}] } }`), []);
+    assert.ok(read.includes(named), `sandbox.read's description names ${named}: ${read}`);
+  }
+  assert.match(box?.write?.description ?? '', /as in `read`/);
 });
