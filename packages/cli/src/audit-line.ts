@@ -37,6 +37,12 @@ export function eventSubject(e: AuditEvent): string | undefined {
   return server ?? item ?? text(o, 'target') ?? text(o, 'dest');
 }
 
+/** What an event is about, safe to print: its request's resource, else eventSubject's answer. */
+export function eventResource(e: AuditEvent): string | undefined {
+  const about = e.request?.resource ?? eventSubject(e);
+  return about === undefined ? undefined : printable(about);
+}
+
 /** `sha256:85b34d15fe97ffc8…`: enough to tell pins apart on a line (--json has it whole). */
 function shortHash(hash: string): string {
   return hash.length > 23 ? `${hash.slice(0, 23)}…` : hash;

@@ -76,6 +76,11 @@ const STEPS: readonly Partial<AuditRecord>[] = [
     request: { surface: 'filesystem', action: 'read', resource: '/home/alice/.ssh/id_ed25519' },
     decision: 'deny',
   },
+  {
+    type: 'mcp.result',
+    category: 'system',
+    outcome: { server: 'github', tool: 'create_issue', latency_ms: 12, result_bytes: 140 },
+  },
   { type: 'session.end', category: 'system' },
 ];
 
@@ -117,15 +122,14 @@ describe('perimeter audit query', () => {
     const rows = rowsOf(r.stdout).filter((c) => !(c[4] ?? '').startsWith('device.'));
     assert.deepEqual(
       rows.map((c) => c.slice(1)),
-      [...STEPS]
-        .reverse()
-        .map((s) => [
-          'alice@example.com',
-          s.request?.surface ?? '-',
-          s.decision ?? '-',
-          s.type ?? '',
-          ...(s.request ? [s.request.resource] : ['-']),
-        ]),
+      [...STEPS].reverse().map((s) => [
+        'alice@example.com',
+        s.request?.surface ?? '-',
+        s.decision ?? '-',
+        s.type ?? '',
+        // An event without a request is shown by what it is about (an MCP result: server/tool).
+        s.request?.resource ?? (s.type === 'mcp.result' ? 'github/create_issue' : '-'),
+      ]),
     );
     assert.ok(rows.every((c) => !Number.isNaN(Date.parse(c[0] ?? ''))));
   });

@@ -9,7 +9,7 @@ import { boolFlag, listFlag, parseArgs, stringFlag, type Parsed } from '../args.
 import { call, errorMessage, serverUrl, ServerUnreachable, type Answer } from '../device/control-plane.js';
 import { deviceDir, readEnrolment } from '../device/device-state.js';
 import { UserError } from '../errors.js';
-import { auditLine } from '../audit-line.js';
+import { auditLine, eventResource } from '../audit-line.js';
 import { paint, paintEffect, type Ui } from '../ui.js';
 
 function readSpool(file: string): string {
@@ -250,7 +250,7 @@ function cell(e: AuditEventT): [string, string, string, string, string, string] 
     e.request?.surface ?? '-',
     e.decision ?? '-',
     e.type,
-    e.request?.resource ?? '-',
+    eventResource(e) ?? '-',
   ];
 }
 
