@@ -227,6 +227,31 @@ function ruleName(r: RuleRef): string {
   return `"${r.rule}" of policy ${r.policy} (${r.layer}${r.mode === 'audit' ? ', audit' : ''})`;
 }
 
+/**
+ * Why a rule's annotations condition does not hold for a tool (`its annotations condition
+ * readOnlyHint: true does not hold: the tool's readOnlyHint is false, MCP's default, as it does not
+ * say`), or undefined when it holds or the rule has none.
+ */
+function annotationMisses(
+  rule: McpRuleC,
+  r: McpRequest,
+  annotations: Required<ToolAnnotations>,
+): string | undefined {
+  if (!rule.annotations) return undefined;
+  const wanted = Object.entries(rule.annotations).filter(([, want]) => want !== undefined);
+  const failed = wanted.filter(([key, want]) => annotations[key as keyof ToolAnnotations] !== want);
+  if (failed.length === 0) return undefined;
+  const condition = wanted.map(([key, want]) => `${key}: ${String(want)}`).join(', ');
+  const actual = failed
+    .map(([key]) => {
+      const value = String(annotations[key as keyof ToolAnnotations]);
+      const said = r.annotations?.[key as keyof ToolAnnotations] !== undefined;
+      return `the tool's ${key} is ${value}${said ? '' : ", MCP's default, as the tool does not say"}`;
+    })
+    .join('; ');
+  return `its annotations condition ${condition} does not hold: ${actual}`;
+}
+
 function ruleList(rules: readonly RuleRef[]): string {
   if (rules.length === 1 && rules[0]) return `rule ${ruleName(rules[0])}`;
   const shown = rules.slice(0, 3).map(ruleName);
@@ -930,18 +955,26 @@ export class Engine {
   }
 
   /**
-   * A call no rule decided, where an allow or ask rule names the tool (server, tool and
-   * annotations match) and only its argument predicates failed: the reason names each such rule
-   * and the conditions that did not hold, since "no rule matches" would send the reader looking
-   * for a missing rule rather than at the arguments. The decision itself is unchanged.
+   * A call no rule decided, where an allow or ask rule names the tool (its server and tool globs
+   * match) and only its annotations or argument predicates failed: the reason names each such
+   * rule and the conditions that did not hold, since "no rule matches" would send the reader
+   * looking for a missing rule rather than at the tool's annotations or the arguments. The
+   * decision itself is unchanged.
    */
   private explainArgMisses(d: Decision, r: McpRequest, annotations: Required<ToolAnnotations>): Decision {
-    const clauses: string[] = [];
-    let more = 0;
+    // Rules kept by the tool's annotations are named only where no rule was kept by the
+    // arguments alone: a catch-all such as read-only tools would otherwise be named on every call.
+    const byArgs: string[] = [];
+    const byAnnotations: string[] = [];
     const consider = (rule: McpRuleC): void => {
       // Only an allow or an ask could have spared the call the default; a deny that missed explains nothing.
-      if (rule.args.length === 0 || rule.ref.effect === 'deny') return;
-      if (!this.mcpRuleNamesTool(rule, r.tool, annotations)) return;
+      if (rule.ref.effect === 'deny' || !rule.tools.some((t) => matchNameGlob(t, r.tool))) return;
+      const unlike = annotationMisses(rule, r, annotations);
+      if (unlike !== undefined) {
+        byAnnotations.push(`rule ${ruleName(rule.ref)} matches the tool ${d.resource}, but ${unlike}`);
+        return;
+      }
+      if (rule.args.length === 0) return;
       const misses: ArgMiss[] = [];
       for (const p of rule.args) {
         const value = argAt(r.args, p.path);
@@ -951,20 +984,17 @@ export class Engine {
           misses.push({ predicate: p, shortfall: result, value });
       }
       if (misses.length === 0) return;
-      if (clauses.length === 3) {
-        more++;
-        return;
-      }
       const conditions = describeArgMisses(misses, (p) => this.mcpArgGlobs.get(p));
-      clauses.push(`rule ${ruleName(rule.ref)} matches the tool ${d.resource}, but ${conditions}`);
+      byArgs.push(`rule ${ruleName(rule.ref)} matches the tool ${d.resource}, but ${conditions}`);
     };
     this.mcpByServer.get(r.server)?.forEach(consider);
     for (const rule of this.mcpServerGlobs) if (matchNameGlob(rule.server, r.server)) consider(rule);
-    if (clauses.length === 0) return d;
+    const named = byArgs.length > 0 ? byArgs : byAnnotations;
+    if (named.length === 0) return d;
+    const clauses = named.slice(0, 3);
+    const more = named.length - clauses.length;
     if (more > 0)
-      clauses.push(
-        `${more} more ${more === 1 ? 'rule matches' : 'rules match'} the tool but not its arguments`,
-      );
+      clauses.push(`${more} more ${more === 1 ? 'rule matches' : 'rules match'} the tool but not this call`);
     const o: Outcome = { decision: d.decision, would: d.wouldDecision, rules: d.rules };
     return {
       ...d,

@@ -765,9 +765,16 @@ describe('mcp: the reason of a call only its arguments kept from a rule', () => 
     assert.doesNotMatch(d.reason, /no-force/);
   });
 
-  test('a rule whose annotations do not match the tool is not named', () => {
-    const d = call('docs/search', { q: 'other' });
-    assert.equal(d.reason, 'Denied: no rule matches docs/search, and the mcp default is deny.');
+  test("a rule whose annotations do not match the tool is named with the tool's annotation", () => {
+    const d = call('docs/search', { q: 'acme docs' });
+    assertDecision(d, { decision: 'deny', rules: [], code: 'default' });
+    assert.equal(
+      d.reason,
+      'Denied: rule "read-docs" of policy t0 (org) matches the tool docs/search, but its annotations condition ' +
+        "readOnlyHint: true does not hold: the tool's readOnlyHint is false, so the call falls to the mcp default: deny.",
+    );
+    const unsaid = decideShort(engine, { mcp: 'docs/search', args: { q: 'acme docs' } });
+    assert.match(unsaid.reason, /the tool's readOnlyHint is false, MCP's default, as the tool does not say,/);
   });
 
   test('a tool no rule names still reads "no rule matches"', () => {
