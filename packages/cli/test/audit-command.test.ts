@@ -13,14 +13,22 @@ import { runCli } from './cli-harness.js';
 
 const BIN = new URL('../../bin/perimeter.js', import.meta.url).pathname.replace('/dist/', '/');
 
-function spoolWith(t: TestContext, types: readonly string[]): string {
+/** A spool of these records in a temp directory of the test's (chain s-1). */
+function spoolOf(t: TestContext, records: readonly AuditRecord[]): string {
   const dir = mkdtempSync(join(tmpdir(), 'perimeter-audit-cli-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, 'session.jsonl');
   const spool = Spool.open(path, { chainId: 's-1' });
-  for (const type of types) spool.append(lifecycleRecord(type, { sessionId: 's-1' }));
+  for (const r of records) spool.append(r);
   spool.close();
   return path;
+}
+
+function spoolWith(t: TestContext, types: readonly string[]): string {
+  return spoolOf(
+    t,
+    types.map((type) => lifecycleRecord(type, { sessionId: 's-1' })),
+  );
 }
 
 void test('audit verify passes an untouched spool', (t) => {
@@ -288,19 +296,13 @@ function gatewayEvents(): { record: AuditRecord; line: string }[] {
 }
 
 void test('audit tail shows the path of a built-in protection, how it is mounted and why', (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'perimeter-audit-cli-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const path = join(dir, 'session.jsonl');
-  const spool = Spool.open(path, { chainId: 's-1' });
   const ctx = { sessionId: 's-1', now: Date.parse('2026-11-21T23:13:48.052Z') };
-  spool.append(
+  const path = spoolOf(t, [
     lifecycleRecord('filesystem.mount', ctx, {
       mount: 'read-only',
       dest: '/home/dev/project/.git',
       why: 'git directory',
     }),
-  );
-  spool.append(
     lifecycleRecord('network.closed', ctx, {
       resource: 'registry.npmjs.org:443',
       address: '104.16.0.35:443',
@@ -308,8 +310,7 @@ void test('audit tail shows the path of a built-in protection, how it is mounted
       bytes_out: 80,
       duration_ms: 40,
     }),
-  );
-  spool.close();
+  ]);
   const r = runCli(['audit', 'tail', path]);
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(r.stdout.trimEnd().split('\n'), [
@@ -320,12 +321,10 @@ void test('audit tail shows the path of a built-in protection, how it is mounted
 
 void test('audit tail names the server, tool and reason or error of each MCP gateway event', (t) => {
   const events = gatewayEvents();
-  const dir = mkdtempSync(join(tmpdir(), 'perimeter-audit-cli-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const path = join(dir, 'session.jsonl');
-  const spool = Spool.open(path, { chainId: 's-mcp' });
-  for (const e of events) spool.append(e.record);
-  spool.close();
+  const path = spoolOf(
+    t,
+    events.map((e) => e.record),
+  );
   const r = runCli(['audit', 'tail', path, '-n', String(events.length)]);
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.trimEnd().split('\n');

@@ -124,6 +124,22 @@ ${extra}`,
   );
 }
 
+/** `perimeter mcp` for the test's place: node's arguments. */
+function gatewayArgs(p: Place, policyFile: string): string[] {
+  return [
+    BIN,
+    'mcp',
+    '--policy',
+    policyFile,
+    '--audit',
+    p.audit,
+    '--workspace',
+    p.workspace,
+    '--home',
+    p.home,
+  ];
+}
+
 /** `perimeter mcp` over stdio for the test's place, with the SDK's client in front. */
 async function connectGateway(
   p: Place,
@@ -131,18 +147,7 @@ async function connectGateway(
 ): Promise<{ client: Client; stderr: () => string }> {
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: [
-      BIN,
-      'mcp',
-      '--policy',
-      policyFile,
-      '--audit',
-      p.audit,
-      '--workspace',
-      p.workspace,
-      '--home',
-      p.home,
-    ],
+    args: gatewayArgs(p, policyFile),
     env: { ...getDefaultEnvironment(), XDG_STATE_HOME: p.state, NO_COLOR: '1', PROBE_SECRET: SECRET },
     cwd: p.workspace,
     stderr: 'pipe',
@@ -236,11 +241,7 @@ void describe('stdio MCP servers run in a sandbox of their own', () => {
           'env: { PROBE_GIVEN: from-the-catalog, HOME: /tmp/elsewhere }',
         ),
       );
-      const child = spawn(
-        process.execPath,
-        [BIN, 'mcp', '--policy', file, '--audit', p.audit, '--workspace', p.workspace, '--home', p.home],
-        { cwd: p.workspace, env: envOf(p) },
-      );
+      const child = spawn(process.execPath, gatewayArgs(p, file), { cwd: p.workspace, env: envOf(p) });
       t.after(() => {
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       });

@@ -505,18 +505,7 @@ export class Gateway {
     };
     const audited = this.audited(request, scan, tool);
     if (entry === undefined || tool === undefined || entry.held !== undefined) {
-      const denial = this.policyDenial(entry, request, audited);
-      this.recordCall(
-        session,
-        audited,
-        denial,
-        denial !== undefined
-          ? undefined
-          : entry?.held === undefined
-            ? `no tool is exposed as ${audited.tool}`
-            : `held: ${entry.held}`,
-        scan,
-      );
+      this.recordNotShown(session, entry, request, audited, scan, `no tool is exposed as ${audited.tool}`);
       throw notFound('Tool', name);
     }
     const verdict = await this.authorize(
@@ -661,18 +650,8 @@ export class Gateway {
     };
     const audited = this.audited(request, scan, found?.definition);
     if (found === undefined || found.held !== undefined) {
-      const denial = this.policyDenial(found, request, audited);
-      this.recordCall(
-        session,
-        audited,
-        denial,
-        denial !== undefined
-          ? undefined
-          : found === undefined
-            ? (unknown ?? `no ${SINGULAR[kind]} is exposed as ${audited.tool}`)
-            : `held: ${found.held}`,
-        scan,
-      );
+      const notExposed = unknown ?? `no ${SINGULAR[kind]} is exposed as ${audited.tool}`;
+      this.recordNotShown(session, found, request, audited, scan, notExposed);
       throw notFound(noun, key);
     }
     const verdict = await this.authorize(
@@ -1490,17 +1469,28 @@ export class Gateway {
   }
 
   /**
-   * For the audit of a held definition the policy hides anyway (never pinned, so held as new): the
-   * policy's denial, which says why better than a hold nobody is asked to lift.
+   * Records a request for what the agent is not shown: unknown (`notExposed` says why), held, or
+   * held and hidden by the policy anyway (never pinned, so held as new), where the policy's denial
+   * says why better than a hold nobody is asked to lift.
    */
-  private policyDenial(
+  private recordNotShown(
+    session: Session,
     entry: Entry | undefined,
     request: McpRequest,
     audited: McpRequest,
-  ): Decision | undefined {
-    if (entry?.hiddenByPolicy !== true) return undefined;
-    const decision = this.decide(request, audited);
-    return decision.decision === 'deny' ? decision : undefined;
+    scan: SecretScan,
+    notExposed: string,
+  ): void {
+    const decision = entry?.hiddenByPolicy === true ? this.decide(request, audited) : undefined;
+    if (decision?.decision === 'deny') this.recordCall(session, audited, decision, undefined, scan);
+    else
+      this.recordCall(
+        session,
+        audited,
+        undefined,
+        entry === undefined ? notExposed : `held: ${entry.held}`,
+        scan,
+      );
   }
 
   /** The policy's decision; `audited` is what a denial made here says (a policy that cannot decide denies). */

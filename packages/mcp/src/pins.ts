@@ -248,8 +248,9 @@ export class PinStore {
    * Approves the held definition of `server`/`key`; `hash`, when given, must be the held one: an
    * approval names what it approves. Without a key: every held definition of the server, or with
    * `hash` exactly those held with that hash (what `approveCommand` prints for a key that holds a
-   * secret), at least one. `user` is who approves, kept with the pin and told to the audit of a
-   * gateway running then.
+   * secret), at least one. A server the store has never heard of is refused, as a key it does
+   * not hold is (a typo, or another state directory's server): not "nothing to do". `user` is who
+   * approves, kept with the pin and told to the audit of a gateway running then.
    */
   approve(
     server: string,
@@ -258,6 +259,8 @@ export class PinStore {
     user?: string,
   ): { tool: string; hash: string; label?: string }[] {
     return this.update((f) => {
+      if (f.approved[server] === undefined && f.pending[server] === undefined)
+        throw new PinStoreError(`the pin store knows no server named ${server}`, true);
       const held = f.pending[server] ?? {};
       const names =
         key !== undefined

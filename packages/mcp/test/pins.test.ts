@@ -165,18 +165,26 @@ test("approving a server's definitions by hash alone approves exactly those held
   assert.deepEqual(Object.keys(view.pending.other ?? {}), [SECRET_KEY]);
 });
 
+/** A refusal of the request (the store itself is fine) saying exactly `message`. */
+const refusal =
+  (message: string) =>
+  (e: unknown): boolean =>
+    e instanceof PinStoreError && e.isRefusal && e.message === message;
+
 test('approving by a hash nothing of the server is held with is refused in one sentence, and approves nothing', () => {
   const store = new PinStore(join(dir, 'no-match.json'));
   store.apply([{ op: 'hold', server: 'api', key: 't', held }]);
   const before = store.version();
   assert.throws(
     () => store.approve('api', undefined, 'sha256:5e'),
-    (e: unknown) =>
-      e instanceof PinStoreError &&
-      e.isRefusal &&
-      e.message === 'nothing from api is waiting for approval with sha256:5e',
+    refusal('nothing from api is waiting for approval with sha256:5e'),
   );
-  assert.throws(() => store.approve('nobody', undefined, 'sha256:aa'), /nothing from nobody is waiting/);
+  // A server the store never saw is a mistake (a typo, another state directory's), said as such.
+  for (const key of [undefined, 't'])
+    assert.throws(
+      () => store.approve('nobody', key, 'sha256:aa'),
+      refusal('the pin store knows no server named nobody'),
+    );
   assert.equal(store.version(), before, 'not written');
   assert.deepEqual(store.view().approved, {});
 });

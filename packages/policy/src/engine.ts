@@ -903,19 +903,13 @@ export class Engine {
     }
   }
 
-  /** The rule's tool globs and annotations match the tool (its server was matched by the caller). */
-  private mcpRuleNamesTool(rule: McpRuleC, tool: string, annotations: Required<ToolAnnotations>): boolean {
-    if (!rule.tools.some((t) => matchNameGlob(t, tool))) return false;
+  private mcpRuleMatches(rule: McpRuleC, r: McpRequest, annotations: Required<ToolAnnotations>): boolean {
+    if (!rule.tools.some((t) => matchNameGlob(t, r.tool))) return false;
     if (rule.annotations) {
       for (const [key, want] of Object.entries(rule.annotations)) {
         if (want !== undefined && annotations[key as keyof ToolAnnotations] !== want) return false;
       }
     }
-    return true;
-  }
-
-  private mcpRuleMatches(rule: McpRuleC, r: McpRequest, annotations: Required<ToolAnnotations>): boolean {
-    if (!this.mcpRuleNamesTool(rule, r.tool, annotations)) return false;
     if (rule.args.length === 0) return true;
     const isAllow = rule.ref.effect === 'allow';
     // Listing: arguments are not known yet. A tool with an argument-bound allow may still be
@@ -951,7 +945,7 @@ export class Engine {
     for (const rule of this.mcpServerGlobs) if (matchNameGlob(rule.server, r.server)) check(rule);
     const d = this.finish('mcp', action, resource, hits);
     // Only a call that fell to the default is explained further: the allow path pays nothing.
-    return d.code === 'default' && action === 'call' ? this.explainArgMisses(d, r, annotations) : d;
+    return d.code === 'default' && action === 'call' ? this.explainNearMisses(d, r, annotations) : d;
   }
 
   /**
@@ -961,7 +955,7 @@ export class Engine {
    * looking for a missing rule rather than at the tool's annotations or the arguments. The
    * decision itself is unchanged.
    */
-  private explainArgMisses(d: Decision, r: McpRequest, annotations: Required<ToolAnnotations>): Decision {
+  private explainNearMisses(d: Decision, r: McpRequest, annotations: Required<ToolAnnotations>): Decision {
     // Rules kept by the tool's annotations are named only where no rule was kept by the
     // arguments alone: a catch-all such as read-only tools would otherwise be named on every call.
     const byArgs: string[] = [];

@@ -21,6 +21,7 @@ import {
   shownKey,
   upstreamSpecs,
   withoutSecrets,
+  type ApprovedPin,
   type UpstreamSpec,
 } from '@perimeter/mcp';
 import { configureZod, createEngine, type Engine, type McpCatalogEntry } from '@perimeter/policy';
@@ -526,9 +527,7 @@ export function runMcpPinsList(argv: readonly string[], ui: Ui): number {
   if (approved.length > 0) {
     ui.out(paint(ui, 'bold', `approved (${approved.length}):`));
     for (const { server, key, pin } of approved)
-      ui.out(
-        `  ${withoutSecrets(server)}/${shownKey(key, pin)}  ${pin.hash}  ${pin.by === 'tofu' ? 'trusted on first use' : `approved${pin.user !== undefined ? ` by ${withoutSecrets(pin.user)}` : ''}`} ${pin.at}`,
-      );
+      ui.out(`  ${withoutSecrets(server)}/${shownKey(key, pin)}  ${pin.hash}  ${pinSource(pin)} ${pin.at}`);
   }
   return 0;
 }
@@ -541,19 +540,17 @@ export function runMcpPinsApprove(argv: readonly string[], ui: Ui): number {
       'name the server, and optionally one tool',
       'perimeter mcp pins approve SERVER [KEY] [--hash sha256:…]',
     );
-  const store = pinStore();
-  const done = pinStoreAnswer(() => {
-    const { approved, pending } = store.snapshot();
-    // A name the store has never heard of is a mistake (a typo, another machine's server), as a
-    // tool it does not hold is: not "nothing to do".
-    if (approved[server] === undefined && pending[server] === undefined)
-      throw new PinStoreError(`the pin store knows no server named ${server}`, true);
-    return store.approve(server, tool, stringFlag(p, 'hash'), approver());
-  });
+  const done = pinStoreAnswer(() => pinStore().approve(server, tool, stringFlag(p, 'hash'), approver()));
   if (done.length === 0) ui.out(`nothing from ${server} is waiting for approval`);
   // A key that holds a secret (approved by its hash) is printed redacted, as "pins list" printed it.
   for (const d of done) ui.out(`approved ${server}/${shownKey(d.tool, d)} ${d.hash}`);
   return 0;
+}
+
+/** How a pin came to be: trusted on first use, or approved (by whom, where the store knows). */
+function pinSource(pin: ApprovedPin): string {
+  if (pin.by === 'tofu') return 'trusted on first use';
+  return pin.user !== undefined ? `approved by ${withoutSecrets(pin.user)}` : 'approved';
 }
 
 /** Who approves, as the pin store and the audit keep it: the account's login name, else its uid. */
