@@ -911,6 +911,37 @@ await c.close();
     },
   );
   void it(
+    'under pinning: approve the agent lists nothing new, and the person is told at the end what is held, once per definition however often the agent listed',
+    BOUND,
+    (t) => {
+      const p = place(t);
+      const file = policy(p);
+      writeFileSync(file, readFileSync(file, 'utf8').replace('pinning: tofu', 'pinning: approve'));
+      const r = runAgent(
+        p,
+        file,
+        `const c = new Client({ name: 'agent', version: '1' });
+await c.connect(new StreamableHTTPClientTransport(new URL(process.env.PERIMETER_MCP_URL), { requestInit: { headers: { Authorization: 'Bearer ' + process.env.PERIMETER_MCP_TOKEN } } }));
+for (let i = 0; i < 2; i++) console.log('tools', (await c.listTools()).tools.length);
+await c.close();
+`,
+      );
+      assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+      assert.match(r.stdout, /^tools 0\ntools 0$/m);
+      const held = events(p).filter((e) => e.type === 'mcp.tool-held');
+      assert.ok(held.length >= 1, 'the hold is in the audit');
+      assert.equal(
+        r.stderr.match(/hidden until approved/g)?.length,
+        1,
+        `one line, after the session: ${r.stderr}`,
+      );
+      assert.match(
+        r.stderr,
+        /^perimeter: the MCP gateway: 1 definition is hidden until approved \(new, changed or quarantined\); review them with "perimeter mcp pins list"$/m,
+      );
+    },
+  );
+  void it(
     "the session's servers get their credentials from the values perimeter run read; the agent holds only the placeholder",
     BOUND,
     (t) => {

@@ -279,6 +279,11 @@ export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
 /** The audit's holds: a definition new under `pinning: approve`, changed from its pin, or quarantined. */
 const HELD = /^mcp\.((tool|prompt|resource|template)-held|drift|quarantine)$/;
 
+/** What the person who started the gateway is told of held definitions: N, then this. */
+function heldText(n: number): string {
+  return `${n} ${n === 1 ? 'definition is' : 'definitions are'} hidden until approved (new, changed or quarantined); review them with "perimeter mcp pins list"`;
+}
+
 /**
  * Tells the person who started the gateway, on standard error, when definitions are held for
  * approval: a client shows only the rest and says nothing of them (a first run under
@@ -291,17 +296,27 @@ function heldNotice(say: Ui): (r: AuditRecord) => void {
     if (!HELD.test(r.type)) return;
     held++;
     timer ??= setTimeout(() => {
-      say.err(
-        paint(
-          say,
-          'yellow',
-          `perimeter mcp: ${held} ${held === 1 ? 'definition is' : 'definitions are'} hidden until approved (new, changed or quarantined); review them with "perimeter mcp pins list"`,
-        ),
-      );
+      say.err(paint(say, 'yellow', `perimeter mcp: ${heldText(held)}`));
       held = 0;
       timer = undefined;
     }, 50);
     timer.unref();
+  };
+}
+
+/**
+ * The definitions a session's gateway held, each counted once (every listing holds it again): said
+ * when a `perimeter run` session ends, where a line in the middle would land in the agent's screen.
+ */
+function heldTally(): { readonly note: (r: AuditRecord) => void; readonly count: () => number } {
+  const seen = new Set<string>();
+  return {
+    note: (r) => {
+      if (!HELD.test(r.type)) return;
+      const o = r.outcome ?? {};
+      seen.add(JSON.stringify([o.server, o.tool ?? o.prompt ?? o.resource ?? o.template, o.hash]));
+    },
+    count: () => seen.size,
   };
 }
 
@@ -384,6 +399,8 @@ export interface SessionGateway {
   readonly unavailable: readonly { readonly server: string; readonly reason: string }[];
   /** Closes the endpoint, the upstreams and their sandboxes. */
   close(): Promise<void>;
+  /** What to tell the person when the session ends, if anything: the definitions held for approval. */
+  heldNotice(): string | undefined;
 }
 
 /**
@@ -413,11 +430,15 @@ export async function startSessionGateway(o: {
   const pins = pinStore();
   pinStoreAnswer(() => pins.snapshot());
   const sandboxes = await serverSandboxes(catalog, specs, o);
+  const held = heldTally();
   const gateway = new Gateway({
     engine: o.engine,
     servers: sandboxes.specs,
     pins,
-    audit: o.audit,
+    audit: (r) => {
+      o.audit(r);
+      held.note(r);
+    },
     context: o.context,
     credentials: boundValues(o.engine, o.secrets),
   });
@@ -444,6 +465,7 @@ export async function startSessionGateway(o: {
       await gateway.close();
       await sandboxes.close();
     },
+    heldNotice: () => (held.count() === 0 ? undefined : `the MCP gateway: ${heldText(held.count())}`),
   };
 }
 

@@ -378,6 +378,8 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
     if (review) findings = compareReview(review, prepared.plan.createsOnHost);
   } finally {
     await gateway?.close();
+    const held = gateway?.heldNotice();
+    if (held !== undefined) ui.err(`perimeter: ${held}`);
     sessionOver.abort(); // connections the sandbox left open are closed (and their closes audited)
     await Promise.all(servers.map(closeNow));
     await connectionsClosed(connections);
