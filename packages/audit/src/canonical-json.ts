@@ -1,59 +1,36 @@
 // RFC 8785 JSON Canonicalization Scheme: one byte sequence per JSON value, so a hash over an
 // event does not depend on key order or number spelling. Pure.
 //
-// Fast path: a copy with every object's keys inserted in sorted order, then one JSON.stringify
-// (which keeps insertion order, and whose number and string forms are RFC 8785's). JavaScript
-// objects put integer-like keys ("7", "10") first in numeric order whatever the insertion order,
-// so a value with such a key anywhere takes the slow path, which writes every part itself.
+// Written in one pass: every object's keys sorted by UTF-16 code units (what Array#sort does by
+// default), strings and numbers through JSON.stringify, whose forms are RFC 8785's (ECMAScript's
+// Number-to-String is exactly §3.2.2.3). No copy is made: a copy's keys would come out in
+// JavaScript's property order, integer-like keys ("7", "10") first whatever the insertion order,
+// and an own "__proto__" key (JSON.parse makes one) would set a plain copy's prototype instead.
 
-const INTEGER_LIKE = /^(?:0|[1-9][0-9]*)$/;
-
-class SlowPath extends Error {}
-
-function sortedCopy(value: unknown): unknown {
-  if (value === null) return null;
+function write(value: unknown): string {
+  if (value === null) return 'null';
   switch (typeof value) {
-    case 'boolean':
     case 'string':
-      return value;
+      return JSON.stringify(value);
     case 'number':
       if (!Number.isFinite(value)) throw new Error('canonical JSON has no form for NaN or Infinity');
-      return value;
+      return JSON.stringify(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
     case 'object': {
-      if (Array.isArray(value)) return value.map(sortedCopy);
+      if (Array.isArray(value)) {
+        let out = '[';
+        for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + write(value[i]);
+        return `${out}]`;
+      }
       const source = value as Record<string, unknown>;
-      // No prototype: a "__proto__" key (JSON.parse makes it an own key) is then a key like any
-      // other, where on a plain object it would set the copy's prototype and vanish from the text.
-      const out = Object.create(null) as Record<string, unknown>;
+      let out = '{';
       for (const key of Object.keys(source).sort()) {
         const v = source[key];
         if (v === undefined) continue;
-        if (INTEGER_LIKE.test(key)) throw new SlowPath();
-        out[key] = sortedCopy(v);
+        out += `${out.length === 1 ? '' : ','}${JSON.stringify(key)}:${write(v)}`;
       }
-      return out;
-    }
-    default:
-      throw new Error(`canonical JSON has no form for a ${typeof value}`);
-  }
-}
-
-function writeCanonical(value: unknown): string {
-  if (value === null) return 'null';
-  switch (typeof value) {
-    case 'boolean':
-      return value ? 'true' : 'false';
-    case 'number':
-      if (!Number.isFinite(value)) throw new Error('canonical JSON has no form for NaN or Infinity');
-      // ECMAScript's Number-to-String is exactly RFC 8785 §3.2.2.3.
-      return JSON.stringify(value);
-    case 'string':
-      return JSON.stringify(value);
-    case 'object': {
-      if (Array.isArray(value)) return `[${value.map(writeCanonical).join(',')}]`;
-      const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
-      entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-      return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${writeCanonical(v)}`).join(',')}}`;
+      return `${out}}`;
     }
     default:
       throw new Error(`canonical JSON has no form for a ${typeof value}`);
@@ -62,10 +39,26 @@ function writeCanonical(value: unknown): string {
 
 /** Serialises a JSON value canonically: keys sorted by UTF-16 code units, no whitespace, ES number form. */
 export function canonicalJson(value: unknown): string {
-  try {
-    return JSON.stringify(sortedCopy(value));
-  } catch (e) {
-    if (e instanceof SlowPath) return writeCanonical(value);
-    throw e;
+  return write(value);
+}
+
+/**
+ * The canonical members (`"key":value`) of an object but one key, split where that key would sort:
+ * the object's canonical form with any value in that place is `{before,"key":value,after}` (with
+ * the commas that empty halves leave out), so it can be written with two values for one cost.
+ */
+export function canonicalAround(
+  source: Readonly<Record<string, unknown>>,
+  key: string,
+): { readonly before: string; readonly after: string } {
+  let before = '';
+  let after = '';
+  for (const k of Object.keys(source).sort()) {
+    const v = source[k];
+    if (v === undefined || k === key) continue;
+    const member = `${JSON.stringify(k)}:${write(v)}`;
+    if (k < key) before += before === '' ? member : `,${member}`;
+    else after += after === '' ? member : `,${member}`;
   }
+  return { before, after };
 }

@@ -2,7 +2,7 @@
 // hash over its canonical form, so editing, deleting, inserting or reordering an event shows.
 
 import { createHash } from 'node:crypto';
-import { canonicalJson } from './canonical-json.js';
+import { canonicalAround, canonicalJson } from './canonical-json.js';
 import type { AuditEvent, AuditRecord } from './event.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
@@ -24,18 +24,33 @@ export function hashOf(
   event: AuditRecord & { integrity: Omit<AuditEvent['integrity'], 'hash'> & { hash?: string } },
 ): string {
   const { hash: _hash, ...integrity } = event.integrity;
-  return createHash('sha256')
-    .update(canonicalJson({ ...event, integrity }))
-    .digest('hex');
+  return sha256(canonicalJson({ ...event, integrity }));
 }
 
-/** Links a record into the chain: returns the sealed event and the chain's next state. */
-export function seal(record: AuditRecord, state: ChainState): { event: AuditEvent; state: ChainState } {
-  const unsealed = {
-    ...record,
-    integrity: { chain_id: state.chainId, seq: state.nextSeq, prev_hash: state.lastHash },
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/**
+ * Links a record into the chain: returns the sealed event, its line as the spool writes it (the
+ * event's canonical JSON), and the chain's next state. The record is serialised once: the hash is
+ * taken over its canonical form with the integrity block that has no hash yet, and the line is
+ * the same members around the block with it.
+ */
+export function seal(
+  record: AuditRecord,
+  state: ChainState,
+): { event: AuditEvent; line: string; state: ChainState } {
+  const integrity = { chain_id: state.chainId, seq: state.nextSeq, prev_hash: state.lastHash };
+  const { before, after } = canonicalAround(record, 'integrity');
+  const around = (block: object): string =>
+    `{${before}${before === '' ? '' : ','}"integrity":${canonicalJson(block)}${after === '' ? '' : ','}${after}}`;
+  const hash = sha256(around(integrity));
+  const sealed = { ...integrity, hash };
+  const event: AuditEvent = { ...record, integrity: sealed };
+  return {
+    event,
+    line: around(sealed),
+    state: { chainId: state.chainId, nextSeq: state.nextSeq + 1, lastHash: hash },
   };
-  const hash = hashOf(unsealed);
-  const event: AuditEvent = { ...unsealed, integrity: { ...unsealed.integrity, hash } };
-  return { event, state: { chainId: state.chainId, nextSeq: state.nextSeq + 1, lastHash: hash } };
 }

@@ -132,14 +132,16 @@ export class Spool {
       throw new SpoolError(`the audit spool ${this.path} is closed`, 'open it again');
     this.refuseAfterFailure();
     const events: AuditEvent[] = [];
+    let text = '';
     let state = this.state;
     for (const record of records) {
       const sealed = seal(record, state);
       events.push(sealed.event);
+      text += `${sealed.line}\n`;
       state = sealed.state;
     }
     if (events.length === 0) return events;
-    this.write(Buffer.from(events.map((e) => `${JSON.stringify(e)}\n`).join(''), 'utf8'));
+    this.write(Buffer.from(text, 'utf8'));
     if (this.isDurable) this.scheduleFlush();
     this.state = state;
     return events;

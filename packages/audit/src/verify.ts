@@ -3,7 +3,7 @@
 // so one edit does not hide a later deletion.
 
 import { hashOf, GENESIS_HASH } from './chain.js';
-import { auditEventSchema } from './event.js';
+import { auditEventSchema, type AuditEvent } from './event.js';
 
 export type ProblemKind =
   | 'malformed' // not an event at all
@@ -77,7 +77,8 @@ export function verifySpool(text: string): Verification {
       });
       return;
     }
-    if (hashOf(event) !== hash) {
+    // Over the line as written, not the schema's copy of it (which drops an own "__proto__" key).
+    if (hashOf(json as AuditEvent) !== hash) {
       problems.push({
         kind: 'edited',
         line,

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { canonicalJson } from '../src/canonical-json.js';
-import { newChain, seal } from '../src/chain.js';
+import { hashOf, newChain, seal } from '../src/chain.js';
 import type { AuditEvent } from '../src/event.js';
 import { lifecycleRecord } from '../src/record.js';
 import { uuid7 } from '../src/uuid7.js';
@@ -82,6 +82,36 @@ describe('UUIDv7 randomness', () => {
     const randomParts = ids.map((id) => id.slice(15).replace(/-/g, ''));
     assert.equal(new Set(randomParts).size, ids.length, 'no random part repeats');
     assert.deepEqual([...ids].sort(), ids);
+  });
+});
+
+describe('sealing a record', () => {
+  it("writes the line as the sealed event's canonical form, its hash the one verification recomputes, whatever keys sort around integrity", () => {
+    // Integer-like keys and an own "__proto__" key (as JSON.parse makes them), in an event whose
+    // top-level keys sort on both sides of integrity.
+    const outcome = JSON.parse('{"10":1,"9":2,"__proto__":"x","é":true}') as Record<string, number>;
+    const awkward = lifecycleRecord(
+      'mcp.result',
+      { sessionId: 'session-1', now: 1_700_000_000_000 },
+      outcome,
+    );
+    let state = newChain('session-1');
+    const lines: string[] = [];
+    for (const record of [lifecycleRecord('session.start', { sessionId: 'session-1' }), awkward]) {
+      const sealed = seal(record, state);
+      assert.equal(sealed.line, canonicalJson(sealed.event));
+      const { hash, ...unhashed } = sealed.event.integrity;
+      assert.equal(hash, hashOf({ ...sealed.event, integrity: unhashed }));
+      assert.deepEqual(JSON.parse(sealed.line), JSON.parse(JSON.stringify(sealed.event)));
+      lines.push(sealed.line);
+      state = sealed.state;
+    }
+    const v = verifySpool(lines.map((l) => `${l}\n`).join(''));
+    assert.deepEqual(
+      v.problems.filter((p) => p.kind !== 'unfinished'),
+      [],
+    );
+    assert.equal(v.events, 2);
   });
 });
 

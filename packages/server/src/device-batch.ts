@@ -5,7 +5,7 @@
 // checks of a large upload run on worker threads (batch-checking.ts), so what they answer is data.
 
 import { isUtf8 } from 'node:buffer';
-import { auditEventSchema, hashOf } from '@perimeter/audit';
+import { auditEventSchema, hashOf, type AuditEvent } from '@perimeter/audit';
 import { ApiError } from './http/api-error.js';
 
 /** The most events in one upload: a device sends more in several. */
@@ -67,7 +67,8 @@ function checkEvent(input: Record<string, unknown>, now: number): CheckedEvent |
     };
   }
   const event = parsed.data;
-  if (hashOf(event) !== event.integrity.hash)
+  // Over the event as sent, not the schema's copy of it (which drops an own "__proto__" key).
+  if (hashOf(input as AuditEvent) !== event.integrity.hash)
     return { problem: 'its hash is not the hash of its content (it was changed after it was sealed)' };
   const time = Date.parse(event.time);
   if (!Number.isFinite(time)) return { problem: `its time "${event.time}" is not an ISO 8601 time` };
