@@ -329,6 +329,10 @@ export async function open(key, { dir }) {
     perimeterInProcessMemory: () => openInProcess({ dir: join(dir, 'in-process-memory'), auditTo: 'memory' }),
     perimeterHttp: () => openPerimeterHttp({ dir: join(dir, 'http') }),
     perimeterHttpModern: () => openPerimeterHttp({ dir: join(dir, 'http-modern'), modern: true }),
+    // References for ab.mjs only (not in CONFIGS): the HTTP gateway with its audit kept in memory.
+    perimeterHttpMemory: () => openPerimeterHttp({ dir: join(dir, 'http-memory'), auditTo: 'memory' }),
+    perimeterHttpModernMemory: () =>
+      openPerimeterHttp({ dir: join(dir, 'http-modern-memory'), auditTo: 'memory', modern: true }),
     mcpProxy: () => openMcpProxy(),
     mcpProxyModern: () => openMcpProxy(true),
     supergateway: () => openSupergateway(),
