@@ -7,7 +7,10 @@
 // JavaScript's property order, integer-like keys ("7", "10") first whatever the insertion order,
 // and an own "__proto__" key (JSON.parse makes one) would set a plain copy's prototype instead.
 
-function write(value: unknown): string {
+const EVERY = (): boolean => true;
+
+/** Serialises a JSON value canonically: keys sorted by UTF-16 code units, no whitespace, ES number form. */
+export function canonicalJson(value: unknown): string {
   if (value === null) return 'null';
   switch (typeof value) {
     case 'string':
@@ -20,45 +23,35 @@ function write(value: unknown): string {
     case 'object': {
       if (Array.isArray(value)) {
         let out = '[';
-        for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + write(value[i]);
+        for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + canonicalJson(value[i]);
         return `${out}]`;
       }
-      const source = value as Record<string, unknown>;
-      let out = '{';
-      for (const key of Object.keys(source).sort()) {
-        const v = source[key];
-        if (v === undefined) continue;
-        out += `${out.length === 1 ? '' : ','}${JSON.stringify(key)}:${write(v)}`;
-      }
-      return `${out}}`;
+      return `{${members(value as Record<string, unknown>, EVERY)}}`;
     }
     default:
       throw new Error(`canonical JSON has no form for a ${typeof value}`);
   }
 }
 
-/** Serialises a JSON value canonically: keys sorted by UTF-16 code units, no whitespace, ES number form. */
-export function canonicalJson(value: unknown): string {
-  return write(value);
+/** The canonical members (`"key":value`) of an object whose keys `keep` keeps, sorted and comma-separated. */
+function members(source: Readonly<Record<string, unknown>>, keep: (key: string) => boolean): string {
+  let out = '';
+  for (const key of Object.keys(source).sort()) {
+    const v = source[key];
+    if (v === undefined || !keep(key)) continue;
+    out += `${out === '' ? '' : ','}${JSON.stringify(key)}:${canonicalJson(v)}`;
+  }
+  return out;
 }
 
 /**
- * The canonical members (`"key":value`) of an object but one key, split where that key would sort:
- * the object's canonical form with any value in that place is `{before,"key":value,after}` (with
- * the commas that empty halves leave out), so it can be written with two values for one cost.
+ * The canonical members of an object but one key, split where that key would sort: the object's
+ * canonical form with any value in that place is `{before,"key":value,after}` (with the commas
+ * that empty halves leave out), so it can be written with two values for one cost.
  */
 export function canonicalAround(
   source: Readonly<Record<string, unknown>>,
   key: string,
 ): { readonly before: string; readonly after: string } {
-  let before = '';
-  let after = '';
-  for (const k of Object.keys(source).sort()) {
-    const v = source[k];
-    if (v === undefined || k === key) continue;
-    const member = `${JSON.stringify(k)}:${write(v)}`;
-    if (k < key) before += before === '' ? member : `,${member}`;
-    else after += after === '' ? member : `,${member}`;
-  }
-  return { before, after };
+  return { before: members(source, (k) => k < key), after: members(source, (k) => k > key) };
 }

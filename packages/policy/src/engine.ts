@@ -223,6 +223,14 @@ function mostRestrictive(effects: readonly (Effect | undefined)[], fallback: Eff
 const VERB: Record<Effect, string> = { allow: 'Allowed', ask: 'Needs approval', deny: 'Denied' };
 const PAST: Record<Effect, string> = { allow: 'allowed', ask: 'held for approval', deny: 'denied' };
 
+/**
+ * Whether an argument predicate's result keeps its rule from matching the call: an argument absent
+ * or not matching, or one that cannot be evaluated for an allow (an ask then matches: fail closed).
+ */
+function keepsRuleOut(result: ArgResult | 'missing', isAllow: boolean): boolean {
+  return result === 'missing' || result === 'no' || (result === 'error' && isAllow);
+}
+
 function ruleName(r: RuleRef): string {
   return `"${r.rule}" of policy ${r.policy} (${r.layer}${r.mode === 'audit' ? ', audit' : ''})`;
 }
@@ -917,12 +925,15 @@ export class Engine {
     if (r.action === 'list') return isAllow;
     for (const p of rule.args) {
       const value = argAt(r.args, p.path);
-      if (value === undefined) return false;
-      const result = this.argTest(p, value);
-      if (result === 'no') return false;
-      if (result === 'error' && isAllow) return false;
+      if (keepsRuleOut(value === undefined ? 'missing' : this.argTest(p, value), isAllow)) return false;
     }
     return true;
+  }
+
+  /** Every MCP rule whose server (a name or a glob) covers `server`. */
+  private forEachMcpRule(server: string, visit: (rule: McpRuleC) => void): void {
+    this.mcpByServer.get(server)?.forEach(visit);
+    for (const rule of this.mcpServerGlobs) if (matchNameGlob(rule.server, server)) visit(rule);
   }
 
   private decideMcp(r: McpRequest): Decision {
@@ -938,11 +949,9 @@ export class Engine {
     }
     const annotations = effectiveAnnotations(r.annotations);
     const hits: RuleRef[] = [];
-    const check = (rule: McpRuleC): void => {
+    this.forEachMcpRule(r.server, (rule) => {
       if (this.mcpRuleMatches(rule, r, annotations)) hits.push(rule.ref);
-    };
-    this.mcpByServer.get(r.server)?.forEach(check);
-    for (const rule of this.mcpServerGlobs) if (matchNameGlob(rule.server, r.server)) check(rule);
+    });
     const d = this.finish('mcp', action, resource, hits);
     // Only a call that fell to the default is explained further: the allow path pays nothing.
     return d.code === 'default' && action === 'call' ? this.explainNearMisses(d, r, annotations) : d;
@@ -973,16 +982,14 @@ export class Engine {
       for (const p of rule.args) {
         const value = argAt(r.args, p.path);
         const result = value === undefined ? 'missing' : this.argTest(p, value);
-        // An evaluation error makes an ask match (fail closed) and an allow not.
-        if (result === 'missing' || result === 'no' || (result === 'error' && rule.ref.effect === 'allow'))
+        if (result !== 'match' && keepsRuleOut(result, rule.ref.effect === 'allow'))
           misses.push({ predicate: p, shortfall: result, value });
       }
       if (misses.length === 0) return;
       const conditions = describeArgMisses(misses, (p) => this.mcpArgGlobs.get(p));
       byArgs.push(`rule ${ruleName(rule.ref)} matches the tool ${d.resource}, but ${conditions}`);
     };
-    this.mcpByServer.get(r.server)?.forEach(consider);
-    for (const rule of this.mcpServerGlobs) if (matchNameGlob(rule.server, r.server)) consider(rule);
+    this.forEachMcpRule(r.server, consider);
     const named = byArgs.length > 0 ? byArgs : byAnnotations;
     if (named.length === 0) return d;
     const clauses = named.slice(0, 3);

@@ -279,6 +279,13 @@ export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
 /** The audit's holds: a definition new under `pinning: approve`, changed from its pin, or quarantined. */
 const HELD = /^mcp\.((tool|prompt|resource|template)-held|drift|quarantine)$/;
 
+/** Which definition an audit record holds back (server, name, hash), or undefined for any other record. */
+function heldDefinition(r: AuditRecord): string | undefined {
+  if (!HELD.test(r.type)) return undefined;
+  const o = r.outcome ?? {};
+  return JSON.stringify([o.server, o.tool ?? o.prompt ?? o.resource ?? o.template, o.hash]);
+}
+
 /** What the person who started the gateway is told of held definitions: N, then this. */
 function heldText(n: number): string {
   return `${n} ${n === 1 ? 'definition is' : 'definitions are'} hidden until approved (new, changed or quarantined); review them with "perimeter mcp pins list"`;
@@ -290,14 +297,15 @@ function heldText(n: number): string {
  * `pinning: approve` lists nothing at all). One line per listing that held something.
  */
 function heldNotice(say: Ui): (r: AuditRecord) => void {
-  let held = 0;
+  const held = new Set<string>();
   let timer: NodeJS.Timeout | undefined;
   return (r) => {
-    if (!HELD.test(r.type)) return;
-    held++;
+    const definition = heldDefinition(r);
+    if (definition === undefined) return;
+    held.add(definition);
     timer ??= setTimeout(() => {
-      say.err(paint(say, 'yellow', `perimeter mcp: ${heldText(held)}`));
-      held = 0;
+      say.err(paint(say, 'yellow', `perimeter mcp: ${heldText(held.size)}`));
+      held.clear();
       timer = undefined;
     }, 50);
     timer.unref();
@@ -312,9 +320,8 @@ function heldTally(): { readonly note: (r: AuditRecord) => void; readonly count:
   const seen = new Set<string>();
   return {
     note: (r) => {
-      if (!HELD.test(r.type)) return;
-      const o = r.outcome ?? {};
-      seen.add(JSON.stringify([o.server, o.tool ?? o.prompt ?? o.resource ?? o.template, o.hash]));
+      const definition = heldDefinition(r);
+      if (definition !== undefined) seen.add(definition);
     },
     count: () => seen.size,
   };
