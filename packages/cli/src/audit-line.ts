@@ -62,6 +62,8 @@ function resultDetail(o: Outcome | undefined): string {
   if (secrets > 0) parts.push(`${plural(secrets, 'secret')} found`);
   const leaks = count(o, 'credential_leaks') ?? 0;
   if (leaks > 0) parts.push(`${plural(leaks, 'bound credential')} found`);
+  const instructions = count(o, 'injection_findings') ?? 0;
+  if (instructions > 0) parts.push(`${plural(instructions, 'instruction')} to the agent found`);
   return parts.join(', ');
 }
 

@@ -340,8 +340,10 @@ mcp.servers[].sandbox), and remote Streamable HTTP or SSE servers. Tools are nam
 and its definition is pinned (mcp.servers[].pins, or approved with "perimeter mcp pins approve";
 mcp.pinning: tofu trusts first sight); a changed or poisoned definition is held back. Every call
 is decided again with its arguments; a denied tool fails exactly like an unknown one. Secrets
-in arguments and results are blocked (or redacted: mcp.secrets). Every list, call, result,
-denial, drift, quarantine, spawn and crash is an audit event.
+in arguments and results are blocked (or redacted: mcp.secrets); hidden characters are stripped
+from results, and text in them that reads as instructions to the agent is recorded (or the
+result withheld: mcp.promptInjection). Every list, call, result, denial, drift, quarantine,
+spawn and crash is an audit event.
 
 By default it speaks MCP on standard input and output, for an agent to start as its one MCP
 server; notices go to standard error (among them, how many definitions a listing held back for

@@ -265,10 +265,11 @@ function gatewayEvents(): { record: AuditRecord; line: string }[] {
           is_error: true,
           secret_findings: 1,
           weak_findings: 0,
+          injection_findings: 2,
         }),
         category: 'execution',
       },
-      line: 'mcp.result filesystem/read_text_file  the tool answered with an error, 132 bytes, 8.5 ms, 1 secret found',
+      line: 'mcp.result filesystem/read_text_file  the tool answered with an error, 132 bytes, 8.5 ms, 1 secret found, 2 instructions to the agent found',
     },
     {
       record: {

@@ -48,7 +48,7 @@ import {
   type PinStore,
   type PinView,
 } from './pins.js';
-import { scanDefinition, type PoisoningFinding } from './poisoning.js';
+import { scanDefinition, scanResult, type InjectionFinding, type PoisoningFinding } from './poisoning.js';
 import { findingsByRule, scanValue, withoutCredentials, type SecretScan } from './secrets.js';
 import type { ServerCredential } from './server-credential.js';
 import { Upstream, type ListKind, type UpstreamSpec } from './upstream.js';
@@ -97,6 +97,16 @@ interface ListingScan {
   readonly hidden?: string;
   /** The scan, when it found anything (a clean definition keeps no copy of itself). */
   readonly found?: SecretScan;
+}
+
+/**
+ * A result after its scans: what may reach the agent (undefined: withheld), the secret scan, and
+ * what read as instructions to the agent.
+ */
+interface Screened<T> {
+  readonly passed: T | undefined;
+  readonly out: SecretScan;
+  readonly injection: readonly InjectionFinding[];
 }
 
 /** A client request as the gateway serves it: the downstream server it came to, and the request. */
@@ -531,18 +541,16 @@ export class Gateway {
       throw this.failed(session, audited, e, started);
     }
     const upstreamMs = performance.now() - upstreamStarted;
-    const carried = { content: result.content, structuredContent: result.structuredContent };
-    const screened = this.screen(session, audited, carried);
-    if (screened.passed === undefined)
-      result = refusal(`Perimeter withheld this result: it carried ${carriedText(screened.out)}.`);
-    else if (screened.passed !== carried) result = { ...result, ...screened.passed };
+    // The whole result: a server may put anything beside its content (`_meta`, fields of its own).
+    const screened = this.screen(session, audited, result);
+    result = screened.passed ?? refusal(withheldText(screened));
     this.recordResult(session, audited, {
       latency_ms: round(performance.now() - started),
       upstream_ms: round(upstreamMs),
       gateway_ms: round(performance.now() - started - upstreamMs),
       result_bytes: sizeOf(result),
       is_error: result.isError === true,
-      ...findingCounts(screened.out),
+      ...findingCounts(screened),
     });
     return result;
   }
@@ -733,7 +741,7 @@ export class Gateway {
     return t;
   }
 
-  /** Prompt and resource contents: a secret withholds the whole result, or is redacted in place (screen()). */
+  /** Prompt and resource contents: withheld whole, or passed changed in place, as screen() says. */
   private scanned<T>(
     session: Session,
     request: McpRequest,
@@ -741,20 +749,16 @@ export class Gateway {
     started: number,
     upstreamMs: number,
   ): T {
-    const { passed, out } = this.screen(session, request, result);
+    const screened = this.screen(session, request, result);
     this.recordResult(session, request, {
       latency_ms: round(performance.now() - started),
       upstream_ms: round(upstreamMs),
       gateway_ms: round(performance.now() - started - upstreamMs),
       result_bytes: sizeOf(result),
-      ...findingCounts(out),
+      ...findingCounts(screened),
     });
-    if (passed === undefined)
-      throw rpcError(
-        ErrorCode.InternalError,
-        `Perimeter withheld this result: it carried ${carriedText(out)}.`,
-      );
-    return passed;
+    if (screened.passed === undefined) throw rpcError(ErrorCode.InternalError, withheldText(screened));
+    return screened.passed;
   }
 
   /**
@@ -763,18 +767,38 @@ export class Gateway {
    * it as it came, recorded. A bound credential's real value never passes: it is withheld under
    * block and replaced otherwise, in audit mode too (the proxy scrubs it from responses the same).
    */
-  private screen<T>(
-    session: Session,
-    request: McpRequest,
-    value: T,
-  ): { passed: T | undefined; out: SecretScan } {
+  private screen<T>(session: Session, request: McpRequest, value: T): Screened<T> {
     const out = this.scan(value);
-    if (out.blocking.length === 0 && out.leaks.length === 0) return { passed: value, out };
+    if (out.blocking.length === 0 && out.leaks.length === 0)
+      return this.screenInstructions(session, request, value, out);
     const action = this.options.engine.mcpSecretsAction();
     if (out.leaks.length > 0)
       this.leakAlert(session, request, 'result', out.leaks, action === 'block' ? 'Withheld' : 'Redacted');
     if (out.blocking.length > 0) this.secretAlert(session, request, 'result', out.blocking, action);
-    return { passed: this.passable(out, value, action), out };
+    const passed = this.passable(out, value, action);
+    return passed === undefined
+      ? { passed, out, injection: [] }
+      : this.screenInstructions(session, request, passed, out);
+  }
+
+  /**
+   * What of a result that passed the secret scan may reach the agent, by the policy's
+   * `mcp.promptInjection` (threat 4): `block` withholds a result with text that reads as
+   * instructions to the agent, `strip` removes its hidden characters (the rest is recorded),
+   * `flag` (and audit mode) passes it as it came, recorded.
+   */
+  private screenInstructions<T>(
+    session: Session,
+    request: McpRequest,
+    value: T,
+    out: SecretScan,
+  ): Screened<T> {
+    const scan = scanResult(value);
+    if (scan.findings.length === 0) return { passed: value, out, injection: [] };
+    const action = this.options.engine.mcpPromptInjection();
+    const passed = action === 'block' ? undefined : action === 'strip' ? (scan.stripped as T) : value;
+    this.injectionAlert(session, request, scan.findings, action, passed !== value && passed !== undefined);
+    return { passed, out, injection: scan.findings };
   }
 
   /**
@@ -897,6 +921,37 @@ export class Gateway {
           'high',
           `${secretDone(direction, action)}: a secret in the ${direction} of ${request.server}/${request.tool} (${findings.join(', ')}).`,
           { server: request.server, tool: request.tool, direction, action },
+        ),
+      ),
+    );
+  }
+
+  /** One `mcp.injection` event per result with text that reads as instructions to the agent. */
+  private injectionAlert(
+    session: Session,
+    request: McpRequest,
+    findings: readonly InjectionFinding[],
+    action: 'block' | 'strip' | 'flag',
+    isStripped: boolean,
+  ): void {
+    const done =
+      action === 'block' ? 'Withheld' : isStripped ? 'Passed with its hidden characters removed' : 'Passed';
+    const isHidden = findings.some((f) => f.kind === 'hidden-unicode' || f.kind === 'unscanned');
+    this.record(
+      this.withAgent(
+        session,
+        alertRecord(
+          'mcp.injection',
+          this.options.context,
+          isHidden ? 'high' : 'medium',
+          `${done}: the result of ${request.server}/${request.tool} carries text that reads as instructions to the agent (${injectionText(findings)}).`,
+          {
+            server: request.server,
+            tool: request.tool,
+            action,
+            kinds: [...new Set(findings.map((f) => f.kind))].join(','),
+            findings: findings.length,
+          },
         ),
       ),
     );
@@ -1799,12 +1854,28 @@ function carriedText(out: SecretScan): string {
   ].join(' and ');
 }
 
-/** A result's finding counts for its `mcp.result` event. */
-function findingCounts(out: SecretScan): Record<string, number> {
+/** What a withheld result carried, for the agent: its secrets, else its instructions. */
+function withheldText({ out, injection }: Screened<unknown>): string {
+  const carried =
+    out.blocking.length + out.leaks.length > 0
+      ? carriedText(out)
+      : `text that reads as instructions to the agent (${injectionText(injection)})`;
+  return `Perimeter withheld this result: it carried ${carried}.`;
+}
+
+/** `kind in where` for the first few findings of a result's instruction scan. */
+function injectionText(findings: readonly InjectionFinding[]): string {
+  const shown = findings.slice(0, 5).map((f) => `${f.kind} in ${f.where === '' ? 'the result' : f.where}`);
+  return findings.length > shown.length ? `${shown.join(', ')}, …` : shown.join(', ');
+}
+
+/** A result's finding counts for its `mcp.result` event: the scans ran, and what they found. */
+function findingCounts({ out, injection }: Screened<unknown>): Record<string, number> {
   return {
     secret_findings: out.blocking.length,
     weak_findings: out.weak,
     ...(out.leaks.length > 0 ? { credential_leaks: out.leaks.length } : {}),
+    injection_findings: injection.length,
   };
 }
 

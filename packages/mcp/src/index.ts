@@ -23,7 +23,16 @@ export {
   type DefinitionKind,
 } from './definition.js';
 export { collisions, exposedName, nameProblem, SEPARATOR } from './names.js';
-export { scanDefinition, type OtherTools, type PoisoningFinding, type PoisoningKind } from './poisoning.js';
+export {
+  scanDefinition,
+  scanResult,
+  type InjectionFinding,
+  type InjectionKind,
+  type OtherTools,
+  type PoisoningFinding,
+  type PoisoningKind,
+  type ResultScan,
+} from './poisoning.js';
 export { listenHttp, type HttpListenOptions, type HttpListener } from './http.js';
 export { serveGatewayStdio, type StdioGateway } from './stdio.js';
 export { upstreamSpecs, CatalogError, type CatalogContext } from './catalog.js';

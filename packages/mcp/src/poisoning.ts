@@ -1,7 +1,8 @@
 // Tool-poisoning scan of one MCP definition (a tool, prompt, resource or resource template), run by
 // the gateway on every list before the definition reaches an agent: research mcp-gateways.md §5,
 // threat 1 (instructions hidden in descriptions, schema descriptions, enums, defaults) and threat 3
-// (a server's text steering the agent toward another server's tools).
+// (a server's text steering the agent toward another server's tools). The same heuristics, fewer
+// of them, look at results (threat 4, prompt injection in what a tool returns): scanResult.
 // Pure: it reads the JSON it is given and returns findings as data. It never does I/O and never
 // decides; the gateway turns findings into a quarantine, an audit event and an admin review.
 // Heuristics, tuned so that the real reference servers raise nothing (test/poisoning.test.ts).
@@ -83,6 +84,99 @@ function scanString(found: FoundString, mentions: RegExp | undefined): Poisoning
     ['cross-server-reference', mentions === undefined || isOwnName ? undefined : earliest([mentions], flat)],
   ];
   return hits.flatMap(([kind, excerpt]) => (excerpt === undefined ? [] : [{ kind, where, excerpt }]));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Results (threat 4): what a tool, prompt or resource returns
+
+/**
+ * What of a result reads as instructions to the agent. A result is data: file listings name
+ * `.ssh`, READMEs ask for API keys in headers, so only what has no place in data is looked for —
+ * hidden characters, instruction tags and turn markers, orders to set instructions aside or to
+ * keep the user in the dark. `unscanned`: a part nested too deep to look at.
+ */
+export type InjectionKind = 'hidden-unicode' | 'instruction-tag' | 'concealment' | 'unscanned';
+
+export interface InjectionFinding {
+  readonly kind: InjectionKind;
+  /** Where in the result: `content[0].text`, `structuredContent.items[3].note`, `messages[1].content.text`. */
+  readonly where: string;
+}
+
+export interface ResultScan {
+  /** One finding per kind and place. */
+  readonly findings: readonly InjectionFinding[];
+  /** The result with its hidden characters removed: the value itself when it has none. */
+  readonly stripped: unknown;
+}
+
+const RESULT_MAX_DEPTH = 64;
+/** Text a model never reads: base64 image and audio data, a binary resource's blob. */
+const isBinaryMember = (parent: Record<string, unknown>, key: string): boolean =>
+  key === 'blob' || (key === 'data' && (parent.type === 'image' || parent.type === 'audio'));
+/** Nothing hides in printable ASCII and line breaks: most results skip the Unicode work. */
+const PLAIN = /^[\x20-\x7E\t\n\r]*$/;
+
+/**
+ * Scans every string of a result (values and property names, at any depth) but binary data, and
+ * strips what a person cannot see from a copy. Strings of plain ASCII cost one test and the
+ * pattern searches.
+ */
+export function scanResult(result: unknown): ResultScan {
+  const findings: InjectionFinding[] = [];
+  const found = (kind: InjectionKind, where: string): void => void findings.push({ kind, where });
+  const text = (value: string, where: string): string => {
+    const isPlain = PLAIN.test(value);
+    const hidden = isPlain ? undefined : hiddenCharacter(value);
+    if (hidden !== undefined) found('hidden-unicode', where);
+    const flat = collapseWhitespace(isPlain ? value : visibleText(value));
+    if (earliestIndex(INSTRUCTION_TAGS, flat) !== undefined) found('instruction-tag', where);
+    if (earliestIndex(CONCEALMENT, flat) !== undefined) found('concealment', where);
+    return hidden === undefined ? value : withoutHidden(value);
+  };
+  const visit = (value: unknown, where: string, depth: number): unknown => {
+    if (typeof value === 'string') return text(value, where);
+    if (typeof value !== 'object' || value === null) return value;
+    if (depth === RESULT_MAX_DEPTH) {
+      found('unscanned', where);
+      return value;
+    }
+    if (Array.isArray(value)) {
+      const items = value as readonly unknown[];
+      const seen = items.map((item, i) => visit(item, `${where}[${i}]`, depth + 1));
+      return seen.some((item, i) => item !== items[i]) ? seen : value;
+    }
+    const source = value as Record<string, unknown>;
+    let isChanged = false;
+    const members = Object.entries(source).map(([key, item]): [string, unknown] => {
+      const path = childPath(where, key);
+      const stripped = text(key, path);
+      const seen = isBinaryMember(source, key) ? item : visit(item, path, depth + 1);
+      // A key that strips to another key of the object keeps its characters (still a finding).
+      const shown = stripped !== key && Object.hasOwn(source, stripped) ? key : stripped;
+      isChanged ||= shown !== key || seen !== item;
+      return [shown, seen];
+    });
+    // fromEntries makes every member its own property, "__proto__" (JSON.parse's) included.
+    return isChanged ? Object.fromEntries(members) : value;
+  };
+  const stripped = visit(result, '', 0);
+  return { findings: unique(findings), stripped };
+}
+
+/** The text without the characters hiddenCharacter would point at (ordinary ones stay). */
+function withoutHidden(text: string): string {
+  return text.replace(INVISIBLE, (char, index: number) => (isOrdinary(text, index) ? char : ''));
+}
+
+function unique(findings: readonly InjectionFinding[]): InjectionFinding[] {
+  const seen = new Set<string>();
+  return findings.filter((f) => {
+    const key = `${f.kind}\u0000${f.where}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -179,6 +273,7 @@ function hiddenCharacter(text: string): string | undefined {
 function isOrdinary(text: string, index: number): boolean {
   const char = charAt(text, index);
   if (ORDINARY.test(char)) return true;
+  if (isTag(char.codePointAt(0) ?? 0)) return isInFlagSequence(text, index);
   const before = charBefore(text, index);
   const after = charAt(text, index + char.length);
   // A joiner between emoji builds one emoji (woman, ZWJ, laptop: the technologist emoji).
@@ -188,6 +283,29 @@ function isOrdinary(text: string, index: number): boolean {
     return true;
   // One selector picks a glyph (❤️, CJK variants); a run of them is a payload encoded in selectors.
   return VARIATION_SELECTOR.test(char) && before.trim() !== '' && !VARIATION_SELECTOR.test(before);
+}
+
+const isTag = (code: number): boolean => code >= 0xe0020 && code <= 0xe007f;
+const BLACK_FLAG = 0x1f3f4;
+const CANCEL_TAG = 0xe007f;
+
+/**
+ * Whether the tag character at `index` belongs to a flag of a region (Unicode's emoji tag
+ * sequence: the black flag, a subdivision code in tag digits and small letters, the cancel tag:
+ * 🏴 g b s c t ⌫ is Scotland's). Any other tag is ASCII smuggling.
+ */
+function isInFlagSequence(text: string, index: number): boolean {
+  let start = index;
+  while (start >= 2 && isTag(text.codePointAt(start - 2) ?? 0)) start -= 2;
+  if (start < 2 || text.codePointAt(start - 2) !== BLACK_FLAG) return false;
+  let end = start;
+  let code = text.codePointAt(end) ?? 0;
+  while ((code >= 0xe0030 && code <= 0xe0039) || (code >= 0xe0061 && code <= 0xe007a)) {
+    end += 2;
+    code = text.codePointAt(end) ?? 0;
+  }
+  const length = (end - start) / 2;
+  return code === CANCEL_TAG && length >= 2 && length <= 7 && index <= end;
 }
 
 function isEmojiEnd(char: string): boolean {

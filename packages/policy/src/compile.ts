@@ -122,6 +122,8 @@ export interface CompiledPolicy {
   readonly mcpPinning?: 'approve' | 'tofu';
   readonly mcpSecrets?: 'block' | 'redact';
   readonly mcpAuditArguments?: boolean;
+  /** mcp.promptInjection as written. */
+  readonly mcpPromptInjection?: 'block' | 'strip' | 'flag';
   readonly exec: readonly ExecRuleC[];
   readonly execDefault?: Effect;
   /** limits, sizes in bytes (absent keys: the policy is silent). */
@@ -356,6 +358,13 @@ function checkLayer(c: Collector, doc: PolicyDocument): void {
       'loosens-in-locked-layer',
       `a ${layer} policy cannot let calls with secrets through redacted (secrets: redact)`,
       `${why}: remove it, or say secrets: block`,
+    );
+  if (doc.mcp?.promptInjection === 'flag')
+    c.error(
+      ['mcp', 'promptInjection'],
+      'loosens-in-locked-layer',
+      `a ${layer} policy cannot let hidden characters in results through (promptInjection: flag)`,
+      `${why}: remove it, or say promptInjection: strip or block`,
     );
   if (doc.mcp?.servers !== undefined) {
     c.error(
@@ -629,6 +638,7 @@ export function compilePolicy(
       ...(doc.mcp?.pinning ? { mcpPinning: doc.mcp.pinning } : {}),
       ...(doc.mcp?.secrets ? { mcpSecrets: doc.mcp.secrets } : {}),
       ...(doc.mcp?.auditArguments !== undefined ? { mcpAuditArguments: doc.mcp.auditArguments } : {}),
+      ...(doc.mcp?.promptInjection ? { mcpPromptInjection: doc.mcp.promptInjection } : {}),
       exec,
       ...(doc.exec?.default ? { execDefault: doc.exec.default } : {}),
       ...(limits ? { limits } : {}),

@@ -287,6 +287,7 @@ const SETTINGS: readonly (readonly string[])[] = [
   ['mcp', 'pinning'],
   ['mcp', 'secrets'],
   ['mcp', 'auditArguments'],
+  ['mcp', 'promptInjection'],
   ['limits', 'processes'],
   ['limits', 'tmp'],
   ['limits', 'openFiles'],

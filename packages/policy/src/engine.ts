@@ -330,6 +330,7 @@ export class Engine {
     readonly mcpPinning: 'approve' | 'tofu';
     readonly mcpSecretsAction: 'block' | 'redact' | 'audit';
     readonly mcpAuditArguments: boolean;
+    readonly mcpPromptInjection: 'block' | 'strip' | 'flag';
     readonly sessionLimits: SessionLimits;
   };
 
@@ -395,6 +396,7 @@ export class Engine {
     const pinning = this.said((p) => p.mcpPinning);
     const mcpSecrets = this.said((p) => p.mcpSecrets);
     const auditArguments = this.said((p) => p.mcpAuditArguments);
+    const promptInjection = this.said((p) => p.mcpPromptInjection);
     const limits: { -readonly [K in keyof SessionLimits]: number } = {};
     for (const key of ['processes', 'tmpBytes', 'openFiles', 'fileSizeBytes', 'memoryBytes'] as const) {
       const values = this.said((p) => p.limits?.[key]);
@@ -409,6 +411,12 @@ export class Engine {
           ? 'redact'
           : 'block',
       mcpAuditArguments: auditArguments.length > 0 && auditArguments.every((a) => a),
+      mcpPromptInjection:
+        isAudit || (promptInjection.length > 0 && promptInjection.every((a) => a === 'flag'))
+          ? 'flag'
+          : promptInjection.includes('block')
+            ? 'block'
+            : 'strip',
       sessionLimits: limits,
     };
   }
@@ -509,6 +517,15 @@ export class Engine {
    */
   mcpSecretsAction(): 'block' | 'redact' | 'audit' {
     return this.settings.mcpSecretsAction;
+  }
+
+  /**
+   * What the gateway does with text in a result that reads as instructions to the agent: `block`
+   * when any policy in force says so, `flag` when every policy that says anything says `flag` or
+   * every policy is in audit mode, else `strip` (the default).
+   */
+  mcpPromptInjection(): 'block' | 'strip' | 'flag' {
+    return this.settings.mcpPromptInjection;
   }
 
   /** Whether audit events may carry (redacted) argument values: only when some policy says so and none says no. */

@@ -308,6 +308,12 @@ function buildSchemas() {
       .describe(
         'Record argument values (secrets redacted) in audit events, not just their keys. Defaults to false; values are recorded when a policy in force says true and none says false.',
       ),
+    promptInjection: z
+      .enum(['block', 'strip', 'flag'])
+      .optional()
+      .describe(
+        'What the gateway does with text in a result (a tool call, a prompt, a resource) that reads as instructions to the agent: hidden Unicode, instruction tags, orders to ignore instructions or keep the user in the dark. `block` withholds the result; `strip` removes the hidden characters and records the rest; `flag` only records. Defaults to strip; the strictest policy that says wins. When every policy in force is in audit mode a finding is only recorded.',
+      ),
     allow: z.array(McpRule).optional(),
     ask: z.array(McpRule).optional(),
     deny: z.array(McpRule).optional(),

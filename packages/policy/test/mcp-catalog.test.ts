@@ -1,6 +1,6 @@
 // The MCP catalog and gateway settings as the gateway reads them from the policies in force: which
-// servers exist, which tool definitions are pinned, and the strictest word on pinning, secrets and
-// argument values in audit events.
+// servers exist, which tool definitions are pinned, and the strictest word on pinning, secrets,
+// argument values in audit events and instructions in results.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -103,6 +103,21 @@ test('mcp.auditArguments: values are recorded only when a policy says so and non
   assert.equal(of(true), true);
   assert.equal(of(true, undefined), true);
   assert.equal(of(true, false), false);
+});
+
+test('mcp.promptInjection: strip unless a policy says block, or every policy that says, says flag', () => {
+  const of = (...values: (string | undefined)[]): string =>
+    engineFrom(
+      values.map((v) => (v === undefined ? '' : `mcp:\n  promptInjection: ${v}\n`)),
+    ).mcpPromptInjection();
+  assert.equal(of(undefined), 'strip');
+  assert.equal(of('flag'), 'flag');
+  assert.equal(of('flag', undefined), 'flag');
+  assert.equal(of('flag', 'strip'), 'strip');
+  assert.equal(of('flag', 'block'), 'block');
+  assert.equal(of('strip', 'block', undefined), 'block');
+  // Audit mode records what it finds and changes nothing, as it does for secrets.
+  assert.equal(engineFrom('mode: audit\nmcp:\n  promptInjection: block\n').mcpPromptInjection(), 'flag');
 });
 
 /** Every error of a policy with these catalog entries, as `code path: message (hint)`. */

@@ -143,10 +143,13 @@ describe('layering: guardrail → org → group → local', () => {
     assert.equal(d.rules[0]?.layer, 'local');
   });
 
-  it('refuses a guardrail or local policy that would loosen the gateway: pinning: tofu, secrets: redact', () => {
+  it('refuses a guardrail or local policy that would loosen the gateway: pinning: tofu, secrets: redact, promptInjection: flag', () => {
     for (const layer of ['guardrail', 'local'] as const) {
       const r = loadPolicies([
-        { file: 'l.yaml', text: doc('l', layer, 'mcp:\n  pinning: tofu\n  secrets: redact\n') },
+        {
+          file: 'l.yaml',
+          text: doc('l', layer, 'mcp:\n  pinning: tofu\n  secrets: redact\n  promptInjection: flag\n'),
+        },
       ]);
       const found = r.diagnostics.filter((x) => x.code === 'loosens-in-locked-layer');
       assert.deepEqual(
@@ -154,8 +157,24 @@ describe('layering: guardrail → org → group → local', () => {
         [
           `a ${layer} policy cannot trust definitions on first use (pinning: tofu)`,
           `a ${layer} policy cannot let calls with secrets through redacted (secrets: redact)`,
+          `a ${layer} policy cannot let hidden characters in results through (promptInjection: flag)`,
         ],
       );
+      for (const strict of ['strip', 'block'])
+        assert.deepEqual(
+          loadPolicies([
+            {
+              file: 'l.yaml',
+              text: doc(
+                'l',
+                layer,
+                `mcp:\n  pinning: approve\n  secrets: block\n  promptInjection: ${strict}\n`,
+              ),
+            },
+          ]).diagnostics,
+          [],
+          'the stricter values are theirs to say',
+        );
       const tightens = loadPolicies([
         { file: 'l.yaml', text: doc('l', layer, 'mcp:\n  pinning: approve\n  secrets: block\n') },
       ]);
