@@ -15,6 +15,8 @@ export interface DecodedSegment {
 
 const MIN_ENCODED = 16;
 const MAX_SEGMENT = 64 * 1024;
+/** How much windows of a longer base64 or hex run share: a secret shorter than this is whole in one. */
+const WINDOW_OVERLAP = 4 * 1024;
 const PERCENT = /%[0-9A-Fa-f]{2}/g;
 const PERCENT_CHAR = /[A-Za-z0-9%._~+!*'():/=@$,;-]/;
 const utf8 = new TextDecoder('utf-8', { fatal: false });
@@ -149,32 +151,48 @@ function* base64AndHexSegments(text: string): Generator<DecodedSegment> {
     while (i < n && text.charCodeAt(i) < 128 && BASE64_CHAR[text.charCodeAt(i)] === 1) i++;
     while (i < n && i - start < MAX_SEGMENT && text.charCodeAt(i) === 61) i++;
     const end = i;
-    if (end - start < MIN_ENCODED || end - start > MAX_SEGMENT) continue;
-    const run = text.slice(start, end);
-    if (/^[0-9A-Fa-f]+$/.test(run)) {
-      if (run.length % 2 === 0) {
-        const bytes = hexDecode(run);
-        if (isMostlyText(bytes)) yield { start, end, encoding: 'hex', decoded: utf8.decode(bytes) };
-      }
+    if (end - start < MIN_ENCODED) continue;
+    if (end - start <= MAX_SEGMENT) {
+      yield* runSegments(text, start, end);
       continue;
     }
-    const isUrlSafe = /[-_]/.test(run);
-    // A run with both alphabets is a path or an identifier, not base64.
-    if (isUrlSafe && /[+/]/.test(run)) continue;
-    const encoding = isUrlSafe ? 'base64url' : 'base64';
-    const whole = decodeRun(run, isUrlSafe);
-    if (whole !== undefined) {
-      yield { start, end, encoding, decoded: whole };
-      continue;
+    // A longer run (a file delivered as a blob) is decoded in windows that overlap by WINDOW_OVERLAP,
+    // each on its own, so what it carries is scanned as any other text's is and no secret falls
+    // between two windows. Both bounds are whole base64 quanta (and hex bytes) from the run's start.
+    for (let from = start; ; from += MAX_SEGMENT - WINDOW_OVERLAP) {
+      const to = Math.min(end, from + MAX_SEGMENT);
+      yield* runSegments(text, from, to);
+      if (to === end) break;
     }
-    // Not base64 as a whole: maybe a path whose last segments are (`/u/<base64>`).
-    if (isUrlSafe || !run.includes('/')) continue;
-    let from = start;
-    for (const piece of run.split('/')) {
-      const decoded = piece.length >= MIN_ENCODED ? decodeRun(piece, false) : undefined;
-      if (decoded !== undefined) yield { start: from, end: from + piece.length, encoding, decoded };
-      from += piece.length + 1;
+  }
+}
+
+/** What one run of base64 or hex characters, text[start, end), decodes to, when that is text. */
+function* runSegments(text: string, start: number, end: number): Generator<DecodedSegment> {
+  const run = text.slice(start, end);
+  if (/^[0-9A-Fa-f]+$/.test(run)) {
+    if (run.length % 2 === 0) {
+      const bytes = hexDecode(run);
+      if (isMostlyText(bytes)) yield { start, end, encoding: 'hex', decoded: utf8.decode(bytes) };
     }
+    return;
+  }
+  const isUrlSafe = /[-_]/.test(run);
+  // A run with both alphabets is a path or an identifier, not base64.
+  if (isUrlSafe && /[+/]/.test(run)) return;
+  const encoding = isUrlSafe ? 'base64url' : 'base64';
+  const whole = decodeRun(run, isUrlSafe);
+  if (whole !== undefined) {
+    yield { start, end, encoding, decoded: whole };
+    return;
+  }
+  // Not base64 as a whole: maybe a path whose last segments are (`/u/<base64>`).
+  if (isUrlSafe || !run.includes('/')) return;
+  let from = start;
+  for (const piece of run.split('/')) {
+    const decoded = piece.length >= MIN_ENCODED ? decodeRun(piece, false) : undefined;
+    if (decoded !== undefined) yield { start: from, end: from + piece.length, encoding, decoded };
+    from += piece.length + 1;
   }
 }
 

@@ -73,3 +73,20 @@ void it('decoding leaves binary base64 (images, hashes) alone', () => {
     'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==';
   assert.deepEqual(scan(`data:image/png;base64,${png}`, { decode: true }), []);
 });
+
+void it('a base64 run longer than 64 KiB (a file sent as a blob) is scanned in overlapping windows: a secret anywhere in it is found, one across a window edge too', () => {
+  const line = 'log line: nothing to see here, all services nominal\n';
+  // The first window ends 49,152 bytes in (64 KiB of base64), the second starts at 46,080: lines
+  // are 52 bytes, so after 945 lines the secret spans the first window's end.
+  for (const before of [10, 886, 945, 1_600, 2_300]) {
+    const file = `${line.repeat(before)}TOKEN=${token}\n${line.repeat(300)}`;
+    const found = scan(b64(file), { decode: true });
+    assert.equal(found.length, 1, `a secret after ${before} lines`);
+    assert.equal(found[0]?.fingerprint, rawFingerprint);
+    assert.equal(found[0]?.encoding, 'base64');
+  }
+  // A long binary run (an image) is still left alone, window after window.
+  const noise = Buffer.alloc(200_000);
+  for (let i = 0; i < noise.length; i++) noise[i] = (i * 7919) % 251;
+  assert.deepEqual(scan(noise.toString('base64'), { decode: true }), []);
+});

@@ -36,7 +36,7 @@ import {
   type ResourceTemplate,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
-import { definitionDiff, definitionHash } from './definition.js';
+import { definitionDiff, definitionHash, PINNED_FIELDS } from './definition.js';
 import { collisions, exposedName, nameProblem, type NamedEntry } from './names.js';
 import { HEADER_MISMATCH } from './param-headers.js';
 import {
@@ -288,6 +288,12 @@ export class Gateway {
   };
   /** Listed resources (clashing ones too) by the URI the agent was shown, where a secret in it was redacted. */
   private shownUris = new Map<string, readonly Entry[]>();
+  /**
+   * The servers whose resources the last listing could not list (down, or a listing that was not
+   * whole): their templates read nothing meanwhile, since a URI might name a resource of theirs
+   * that the policy decides on by its own name.
+   */
+  private unlistedResources: ReadonlySet<string> = new Set();
   /** Each resource template's parsed form (or why it cannot be used), by definition object. */
   private readonly templates = new WeakMap<object, UriTemplate | UriTemplateError>();
   /**
@@ -477,7 +483,10 @@ export class Gateway {
    */
   async toolInputSchema(name: string): Promise<unknown> {
     const entry = (await this.current('tools')).get(name);
-    return entry === undefined ? undefined : (entry.shown as Tool).inputSchema;
+    // A tool the agent is not shown has no schema to check headers against: its call must fail
+    // as an unknown tool's does, not on its headers (which would say that it exists).
+    const isShown = entry !== undefined && entry.held === undefined && !entry.hiddenByPolicy;
+    return isShown ? (entry.shown as Tool).inputSchema : undefined;
   }
 
   /** Tells `listener` of every list change from now on; the returned function stops that. */
@@ -669,7 +678,7 @@ export class Gateway {
       scan,
       kind === 'prompts'
         ? `Allow the MCP prompt ${key} (${found.server}) with arguments: ${argumentKeys(audited)}?`
-        : `Allow reading the MCP resource ${this.redactedText(key)} (${found.server})?`,
+        : `Allow reading the MCP resource ${quoted(this.redactedText(key), URI_SHOWN)} (${found.server})?`,
     );
     if (verdict === 'denied') throw notFound(noun, key);
     if (typeof verdict === 'object') return verdict.question;
@@ -717,6 +726,13 @@ export class Gateway {
       const t = this.templateOf(e.definition);
       return !(t instanceof UriTemplateError) && t.matches(key);
     });
+    const blind = produced.find((t) => this.unlistedResources.has(t.server));
+    if (blind !== undefined && !exact.some((e) => e.server === blind.server))
+      return {
+        unknown: this.redactedText(
+          `the URI ${key} is produced by ${blind.server}'s template ${blind.key}, but ${blind.server}'s resources could not be listed`,
+        ),
+      };
     // A server's own listed resource comes before its templates.
     const candidates = [...exact, ...produced.filter((t) => !exact.some((e) => e.server === t.server))];
     if (candidates.length <= 1) return candidates[0] ? { found: candidates[0] } : {};
@@ -899,8 +915,17 @@ export class Gateway {
     // Codes the protocol between Perimeter and its client gives a meaning (a header mismatch, a
     // missing capability, an unsupported revision, a URL to open) are not the upstream's to send.
     const code = PROTOCOL_ERROR_CODES.has(given) ? ErrorCode.InternalError : given;
-    const message = this.redactedText(errorText(e).replace(/^(?:MCP error -?\d+: )+/, ''));
-    this.recordResult(session, request, { error: message, latency_ms: round(performance.now() - started) });
+    // Redacted whatever mcp.secrets says (an error is no result to withhold), and audited as one.
+    const scan = this.scan(errorText(e).replace(/^(?:MCP error -?\d+: )+/, ''));
+    const message = scan.redacted as string;
+    if (scan.leaks.length > 0) this.leakAlert(session, request, 'result', scan.leaks, 'Redacted');
+    if (scan.blocking.length > 0) this.secretAlert(session, request, 'result', scan.blocking, 'redact');
+    this.recordResult(session, request, {
+      error: message,
+      latency_ms: round(performance.now() - started),
+      ...(scan.blocking.length > 0 ? { secret_findings: scan.blocking.length } : {}),
+      ...(scan.leaks.length > 0 ? { credential_leaks: scan.leaks.length } : {}),
+    });
     return rpcError(code, message);
   }
 
@@ -1090,7 +1115,10 @@ export class Gateway {
     this.pinsSeen.set(kind, typeof view === 'string' ? this.pinsVersion() : view.version);
     this.index[kind] = new Map(shown.filter((e) => !clashes.has(e.key)).map((e) => [e.key, e]));
     this.clashing[kind] = shown.filter((e) => clashes.has(e.key));
-    if (kind === 'resources') this.shownUris = byShownUri(shown);
+    if (kind === 'resources') {
+      this.shownUris = byShownUri(shown);
+      this.unlistedResources = new Set(unavailable);
+    }
     if (before !== undefined && shownKeys(this.index[kind]) !== before)
       this.notify(kind === 'templates' ? 'resources' : kind);
     return { entries: shown, unavailable };
@@ -1207,12 +1235,17 @@ export class Gateway {
     const findings = this.findingsFor(server, definition);
     const held = { kind, server, definition, key, hash, previous: pinned, view, changes, alerts };
     // An explicit approval of this exact definition (policy pin, or a person with `pins approve`)
-    // outranks the poisoning heuristics: someone read it. Trust on first use never does.
+    // outranks the poisoning heuristics: someone read it. Trust on first use never does. Nor does
+    // an approval vouch for a field the pin does not cover (`_meta`, `icons`): the server may
+    // change it at any time without drift.
     const approvedByPerson = pinned === hash && (policyPin !== undefined || storePin?.by === 'user');
-    if (findings.length > 0 && !approvedByPerson)
+    const standing = approvedByPerson ? findings.filter((f) => !isPinnedField(kind, f.where)) : findings;
+    if (standing.length > 0)
       return this.hold(
         held,
-        `quarantined: ${findings.map((f) => `${f.kind} in ${f.where}`).join('; ')}`,
+        `quarantined: ${standing.map((f) => `${f.kind} in ${f.where}`).join('; ')}${
+          approvedByPerson ? ' (a field no pin covers, which an approval cannot vouch for)' : ''
+        }`,
         'mcp.quarantine',
       );
     if (pinned === hash) {
@@ -1809,6 +1842,13 @@ const PROTOCOL_ERROR_CODES = new Set<number>([
 ]);
 const RESERVED_META = 'io.modelcontextprotocol/';
 
+/** Whether a poisoning finding's place (`description`, `inputSchema.properties…`, `_meta.note`) is covered by the pin. */
+function isPinnedField(kind: ListKind, where: string): boolean {
+  if (where === '') return true; // a definition that is itself a string: all of it is hashed
+  const field = /^[^.[]*/.exec(where)?.[0] ?? '';
+  return PINNED_FIELDS[kind].includes(field);
+}
+
 /** An upstream's result without the fields of the protocol Perimeter speaks to its client. */
 function ownResult<T extends object>(result: T): T {
   const out: Record<string, unknown> = { ...(result as Record<string, unknown>) };
@@ -1819,8 +1859,28 @@ function ownResult<T extends object>(result: T): T {
   return out as T;
 }
 
+/** The most argument keys a question names, and how much of each (or of a URI) it shows. */
+const KEYS_SHOWN = 10;
+const KEY_SHOWN = 40;
+const URI_SHOWN = 200;
+
+/**
+ * The argument keys as a question to the user names them: the agent wrote them, so each is quoted
+ * (line breaks escaped), cut short and counted, and cannot pass for the question's own words.
+ */
 function argumentKeys(audited: McpRequest): string {
-  return Object.keys(audited.args ?? {}).join(', ') || 'none';
+  const keys = Object.keys(audited.args ?? {});
+  if (keys.length === 0) return 'none';
+  const shown = keys.slice(0, KEYS_SHOWN).map((k) => quoted(k, KEY_SHOWN));
+  return keys.length > KEYS_SHOWN
+    ? `${shown.join(', ')} and ${keys.length - KEYS_SHOWN} more`
+    : shown.join(', ');
+}
+
+/** Text from the agent or a server as a question shows it: invisible format characters dropped, at most `max` characters, in JSON quotes. */
+function quoted(text: string, max: number): string {
+  const visible = text.replace(/\p{Cf}/gu, '');
+  return JSON.stringify(visible.length > max ? `${visible.slice(0, max)}…` : visible);
 }
 
 /** `the real value of credential "a"` (or `of credentials "a", "b"`): what a leak carries. */

@@ -29,9 +29,13 @@ export interface UpstreamClient {
   getServerCapabilities(): ServerCapabilities | undefined;
   getServerVersion(): Implementation | undefined;
   listTools(params: { cursor?: string }): Promise<{ tools: Tool[]; nextCursor?: string | undefined }>;
-  listPrompts(): Promise<{ prompts: Prompt[] }>;
-  listResources(): Promise<{ resources: Resource[] }>;
-  listResourceTemplates(): Promise<{ resourceTemplates: ResourceTemplate[] }>;
+  listPrompts(params: { cursor?: string }): Promise<{ prompts: Prompt[]; nextCursor?: string | undefined }>;
+  listResources(params: {
+    cursor?: string;
+  }): Promise<{ resources: Resource[]; nextCursor?: string | undefined }>;
+  listResourceTemplates(params: {
+    cursor?: string;
+  }): Promise<{ resourceTemplates: ResourceTemplate[]; nextCursor?: string | undefined }>;
   callTool(
     params: { name: string; arguments?: Record<string, unknown> },
     resultSchema: undefined,

@@ -102,6 +102,11 @@ const HEALTHY_MS = 60_000;
 const CLIENT_INFO = { name: 'perimeter-mcp-gateway', version: '0.1.0' };
 /** How much of a server's standard error is kept for the reason of a crash. */
 const STDERR_KEPT = 2_000;
+/** The most pages one listing may take (the v2 SDK's own bound), and the most definitions of a kind. */
+const MAX_PAGES = 64;
+const MAX_LISTED = 10_000;
+/** A list request's parameters: the first page has no cursor. */
+const at = (cursor: string | undefined): { cursor?: string } => (cursor === undefined ? {} : { cursor });
 
 export class Upstream {
   private client: UpstreamClient | undefined;
@@ -162,31 +167,70 @@ export class Upstream {
    * lists never waits for a server to start, nor starts one.
    */
   async listTools(start = true): Promise<Tool[]> {
-    return this.listed('tools', start, async (c) => {
-      const out: Tool[] = [];
-      let cursor: string | undefined;
-      do {
-        const page = await c.listTools(cursor === undefined ? {} : { cursor });
-        out.push(...page.tools);
-        cursor = page.nextCursor;
-      } while (cursor !== undefined && out.length < 10_000);
-      return out;
-    });
+    return this.listed('tools', start, (c) =>
+      this.pages('tools', async (cursor) => {
+        const page = await c.listTools(at(cursor));
+        return { items: page.tools, nextCursor: page.nextCursor };
+      }),
+    );
   }
 
   async listPrompts(start = true): Promise<Prompt[]> {
     if (!(await this.ready(start)).getServerCapabilities()?.prompts) return [];
-    return this.listed('prompts', start, async (c) => (await c.listPrompts()).prompts);
+    return this.listed('prompts', start, (c) =>
+      this.pages('prompts', async (cursor) => {
+        const page = await c.listPrompts(at(cursor));
+        return { items: page.prompts, nextCursor: page.nextCursor };
+      }),
+    );
   }
 
   async listResources(start = true): Promise<Resource[]> {
     if (!(await this.ready(start)).getServerCapabilities()?.resources) return [];
-    return this.listed('resources', start, async (c) => (await c.listResources()).resources);
+    return this.listed('resources', start, (c) =>
+      this.pages('resources', async (cursor) => {
+        const page = await c.listResources(at(cursor));
+        return { items: page.resources, nextCursor: page.nextCursor };
+      }),
+    );
   }
 
   async listResourceTemplates(start = true): Promise<ResourceTemplate[]> {
     if (!(await this.ready(start)).getServerCapabilities()?.resources) return [];
-    return this.listed('templates', start, async (c) => (await c.listResourceTemplates()).resourceTemplates);
+    return this.listed('templates', start, (c) =>
+      this.pages('resource templates', async (cursor) => {
+        const page = await c.listResourceTemplates(at(cursor));
+        return { items: page.resourceTemplates, nextCursor: page.nextCursor };
+      }),
+    );
+  }
+
+  /**
+   * Every page of one listing, in order. A listing that is not whole is no listing: past
+   * MAX_PAGES pages or MAX_LISTED definitions, or at a cursor the server gave before (it would
+   * never end), it fails, and the server lists nothing of that kind until it is asked again. A
+   * partial list would let a name the policy denies on a later page be reached another way.
+   */
+  private async pages<T>(
+    what: string,
+    page: (cursor: string | undefined) => Promise<{ items: readonly T[]; nextCursor?: string | undefined }>,
+  ): Promise<T[]> {
+    const out: T[] = [];
+    const seen = new Set<string>();
+    let cursor: string | undefined;
+    for (let pages = 1; ; pages++) {
+      const next = await page(cursor);
+      out.push(...next.items);
+      if (out.length > MAX_LISTED)
+        throw new Error(`the MCP server ${this.id} lists more than ${MAX_LISTED} ${what}`);
+      cursor = next.nextCursor;
+      if (cursor === undefined) return out;
+      if (pages === MAX_PAGES)
+        throw new Error(`the MCP server ${this.id} lists its ${what} in more than ${MAX_PAGES} pages`);
+      if (seen.has(cursor))
+        throw new Error(`the MCP server ${this.id} gave the same page of its ${what} twice`);
+      seen.add(cursor);
+    }
   }
 
   async callTool(

@@ -193,7 +193,7 @@ describe('gateway over Streamable HTTP: 2026-07-28 beside 2025-era sessions', { 
     const h = await start({ tools: [tool('ask')] });
     try {
       const asked = question(await call(h, 'ask', { text: 'a' }));
-      assert.match(asked.message, /Allow the MCP tool s__ask \(s\) to run with arguments: text\?/);
+      assert.match(asked.message, /Allow the MCP tool s__ask \(s\) to run with arguments: "text"\?/);
       assert.equal(calls(h), 0, 'nothing reached the server while the question was open');
       const ran = await call(h, 'ask', { text: 'a' }, { params: answered(asked.state, true) });
       assert.equal(ran.result?.resultType, 'complete');
