@@ -48,7 +48,13 @@ import {
   type PinStore,
   type PinView,
 } from './pins.js';
-import { scanDefinition, scanResult, type InjectionFinding, type PoisoningFinding } from './poisoning.js';
+import {
+  scanDefinition,
+  scanResult,
+  withoutHidden,
+  type InjectionFinding,
+  type PoisoningFinding,
+} from './poisoning.js';
 import { findingsByRule, scanValue, withoutCredentials, type SecretScan } from './secrets.js';
 import type { ServerCredential } from './server-credential.js';
 import { Upstream, type ListKind, type UpstreamSpec } from './upstream.js';
@@ -813,7 +819,7 @@ export class Gateway {
     if (scan.findings.length === 0) return { passed: value, out, injection: [] };
     const action = this.options.engine.mcpPromptInjection();
     const passed = action === 'block' ? undefined : action === 'strip' ? (scan.stripped as T) : value;
-    this.injectionAlert(session, request, scan.findings, action, passed !== value && passed !== undefined);
+    this.injectionAlert(session, request, scan.findings, action);
     return { passed, out, injection: scan.findings };
   }
 
@@ -957,8 +963,8 @@ export class Gateway {
     request: McpRequest,
     findings: readonly InjectionFinding[],
     action: 'block' | 'strip' | 'flag',
-    isStripped: boolean,
   ): void {
+    const isStripped = action === 'strip' && findings.some((f) => f.kind === 'hidden-unicode');
     const done =
       action === 'block' ? 'Withheld' : isStripped ? 'Passed with its hidden characters removed' : 'Passed';
     const isHidden = findings.some((f) => f.kind === 'hidden-unicode' || f.kind === 'unscanned');
@@ -1877,9 +1883,9 @@ function argumentKeys(audited: McpRequest): string {
     : shown.join(', ');
 }
 
-/** Text from the agent or a server as a question shows it: invisible format characters dropped, at most `max` characters, in JSON quotes. */
+/** Text from the agent or a server as a question shows it: hidden characters dropped, at most `max` characters, in JSON quotes. */
 function quoted(text: string, max: number): string {
-  const visible = text.replace(/\p{Cf}/gu, '');
+  const visible = withoutHidden(text);
   return JSON.stringify(visible.length > max ? `${visible.slice(0, max)}…` : visible);
 }
 

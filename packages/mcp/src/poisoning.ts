@@ -124,7 +124,14 @@ const PLAIN = /^[\x20-\x7E\t\n\r]*$/;
  */
 export function scanResult(result: unknown): ResultScan {
   const findings: InjectionFinding[] = [];
-  const found = (kind: InjectionKind, where: string): void => void findings.push({ kind, where });
+  // A property name and its value are found at one path: each kind once per place.
+  const reported = new Set<string>();
+  const found = (kind: InjectionKind, where: string): void => {
+    const key = `${kind}\u0000${where}`;
+    if (reported.has(key)) return;
+    reported.add(key);
+    findings.push({ kind, where });
+  };
   const text = (value: string, where: string): string => {
     const isPlain = PLAIN.test(value);
     const hidden = isPlain ? undefined : hiddenCharacter(value);
@@ -161,22 +168,15 @@ export function scanResult(result: unknown): ResultScan {
     return isChanged ? Object.fromEntries(members) : value;
   };
   const stripped = visit(result, '', 0);
-  return { findings: unique(findings), stripped };
+  return { findings, stripped };
 }
 
-/** The text without the characters hiddenCharacter would point at (ordinary ones stay). */
-function withoutHidden(text: string): string {
+/**
+ * The text without the characters hiddenCharacter would point at (ordinary ones stay): what a
+ * person sees of it is what a model reads.
+ */
+export function withoutHidden(text: string): string {
   return text.replace(INVISIBLE, (char, index: number) => (isOrdinary(text, index) ? char : ''));
-}
-
-function unique(findings: readonly InjectionFinding[]): InjectionFinding[] {
-  const seen = new Set<string>();
-  return findings.filter((f) => {
-    const key = `${f.kind}\u0000${f.where}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ void it('mcp-threat-04: ASCII smuggled in tag characters is hidden Unicode, stri
   assert.deepEqual(found(scan.findings), ['hidden-unicode content[0].text', 'concealment content[0].text']);
   assert.deepEqual(scan.stripped, textResult('The weather is sunny.'));
   assert.notEqual(scan.stripped, result, 'a copy');
-  assert.match(JSON.stringify(result), /\\u\{?[dD]b40|\u{E0049}/u, 'the result itself is left as it was');
+  assert.ok(JSON.stringify(result).includes(tags(' Ignore')), 'the result itself is left as it was');
 });
 
 void it('mcp-threat-04: instruction tags, turn markers and hidden HTML are found and left in place (they are visible)', () => {
