@@ -495,6 +495,20 @@ export class Gateway {
     return isShown ? (entry.shown as Tool).inputSchema : undefined;
   }
 
+  /**
+   * Records a 2026-07-28 request refused over HTTP before the gateway was asked, because its
+   * headers disagree with its body (`header` names the one that does, where known): a denial of
+   * the tool call, prompt or resource read the body asks for, on behalf of the client its envelope
+   * names. Lists decide nothing and are not recorded; nor is a body that names no such request.
+   */
+  async recordHeaderRefusal(message: unknown, header: string | undefined): Promise<void> {
+    const refused = refusedRequest(message);
+    if (refused === undefined) return;
+    const { scan, audited } = await this.requested(refused.kind, refused.key, refused.args);
+    const why = `the request's ${header ?? 'MCP'} header and its body disagree; refused before it was decided`;
+    this.recordCall(refused.agent, audited, gatewayDenial(audited, why), undefined, scan);
+  }
+
   /** Tells `listener` of every list change from now on; the returned function stops that. */
   addListener(listener: ListChangeListener): () => void {
     this.listeners.add(listener);
@@ -661,17 +675,8 @@ export class Gateway {
     fetch: (u: Upstream, definition: Definition, args: Record<string, unknown>) => Promise<R>,
   ): Promise<R | InputRequiredResult> {
     const started = performance.now();
-    const scan = this.scan(args);
     const noun = kind === 'prompts' ? 'Prompt' : 'Resource';
-    const { found, unknown } = await this.lookup(kind, key);
-    const request: McpRequest = {
-      surface: 'mcp',
-      server: found?.server ?? '(unknown)',
-      tool: found?.definition.name ?? key,
-      action: 'call',
-      args,
-    };
-    const audited = this.audited(request, scan, found?.definition);
+    const { scan, found, unknown, request, audited } = await this.requested(kind, key, args);
     if (found === undefined || found.held !== undefined) {
       const notExposed = unknown ?? `no ${SINGULAR[kind]} is exposed as ${audited.tool}`;
       this.recordNotShown(session, found, request, audited, scan, notExposed);
@@ -704,7 +709,34 @@ export class Gateway {
   }
 
   /**
-   * The prompt a name exposes, or the resource a URI names: a listed resource (by the URI listed,
+   * A request for what `key` names, its arguments scanned: the definition found, if any (or why
+   * none is, for the audit), and the request on it as decided and as the audit keeps it.
+   */
+  private async requested(
+    kind: 'tools' | 'prompts' | 'resources',
+    key: string,
+    args: Record<string, unknown>,
+  ): Promise<{
+    scan: SecretScan;
+    found?: Entry;
+    unknown?: string;
+    request: McpRequest;
+    audited: McpRequest;
+  }> {
+    const scan = this.scan(args);
+    const { found, unknown } = await this.lookup(kind, key);
+    const request: McpRequest = {
+      surface: 'mcp',
+      server: found?.server ?? '(unknown)',
+      tool: found?.definition.name ?? key,
+      action: 'call',
+      args,
+    };
+    return { scan, found, unknown, request, audited: this.audited(request, scan, found?.definition) };
+  }
+
+  /**
+   * The tool or prompt a name exposes, or the resource a URI names: a listed resource (by the URI listed,
    * or as the agent was shown it with a secret redacted), else the one resource template that
    * produces the URI. A URI that resources or templates of more than one
    * server produce, or several templates of one server, is read through none of them (`unknown`
@@ -712,11 +744,11 @@ export class Gateway {
    * Listings whose key clashed (held, and left out of the index) count among them.
    */
   private async lookup(
-    kind: 'prompts' | 'resources',
+    kind: 'tools' | 'prompts' | 'resources',
     key: string,
   ): Promise<{ found?: Entry; unknown?: string }> {
-    if (kind === 'prompts') {
-      const exact = (await this.current('prompts')).get(key);
+    if (kind !== 'resources') {
+      const exact = (await this.current(kind)).get(key);
       return exact ? { found: exact } : {};
     }
     await this.current('resources');
@@ -1696,7 +1728,7 @@ export class Gateway {
 
   /** An `mcp.call` event: `request` is the audited copy (its arguments redacted, keys included). */
   private recordCall(
-    session: Session,
+    session: Session | Agent | undefined,
     request: McpRequest,
     decision: Decision | undefined,
     note: string | undefined,
@@ -1763,8 +1795,9 @@ export class Gateway {
     });
   }
 
-  private withAgent(session: Session, record: AuditRecord): AuditRecord {
-    const agent = agentOf(session);
+  /** `record` with the client's name and version: a session's, or as a refused request named them. */
+  private withAgent(from: Session | Agent | undefined, record: AuditRecord): AuditRecord {
+    const agent = from !== undefined && 'server' in from ? agentOf(from) : from;
     if (!agent || !record.session) return record;
     return { ...record, session: { ...record.session, agent } };
   }
@@ -1825,7 +1858,50 @@ function verdict(action: string, content: Record<string, unknown> | undefined): 
  * The client as it names itself: in each request's envelope (2026-07-28), else at the
  * connection's initialize. Self-reported: audited, never decided on.
  */
-function agentOf({ server, request }: Session): { name?: string; version?: string } | undefined {
+/** The client's name and version, as the audit records them. */
+interface Agent {
+  readonly name?: string;
+  readonly version?: string;
+}
+
+/**
+ * What a refused request's body asks for, named as the client named it, and the client its
+ * envelope names (unchecked by the SDK, which refused it: kept only when both are strings).
+ */
+function refusedRequest(message: unknown):
+  | {
+      readonly kind: 'tools' | 'prompts' | 'resources';
+      readonly key: string;
+      readonly args: Record<string, unknown>;
+      readonly agent?: Agent;
+    }
+  | undefined {
+  if (message === null || typeof message !== 'object') return undefined;
+  const { method, params } = message as { method?: unknown; params?: unknown };
+  if (params === null || typeof params !== 'object') return undefined;
+  const p = params as { name?: unknown; uri?: unknown; arguments?: unknown; _meta?: unknown };
+  const info = (p._meta as Envelope | undefined)?.[CLIENT_INFO_META_KEY] as {
+    name?: unknown;
+    version?: unknown;
+  };
+  const agent =
+    typeof info?.name === 'string' && typeof info.version === 'string'
+      ? { name: info.name, version: info.version }
+      : undefined;
+  const args =
+    p.arguments !== null && typeof p.arguments === 'object' && !Array.isArray(p.arguments)
+      ? (p.arguments as Record<string, unknown>)
+      : {};
+  if (method === 'tools/call' && typeof p.name === 'string')
+    return { kind: 'tools', key: p.name, args, agent };
+  if (method === 'prompts/get' && typeof p.name === 'string')
+    return { kind: 'prompts', key: p.name, args, agent };
+  if (method === 'resources/read' && typeof p.uri === 'string')
+    return { kind: 'resources', key: p.uri, args: { uri: p.uri }, agent };
+  return undefined;
+}
+
+function agentOf({ server, request }: Session): Agent | undefined {
   const v = isModernEra(server)
     ? ((request.envelope ?? {}) as Envelope)[CLIENT_INFO_META_KEY]
     : server.getClientVersion();

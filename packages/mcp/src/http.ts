@@ -61,6 +61,8 @@ const PATH = '/mcp';
 const MAX_BATCH = 100;
 /** The most 2026-07-28 requests served at once, subscription streams included. */
 const MAX_MODERN_IN_FLIGHT = 256;
+/** A standard MCP header as the SDK's refusal names it (its values never are). */
+const STANDARD_HEADER = /MCP-Protocol-Version|Mcp-Method|Mcp-Name/;
 /** A POST body that is not JSON: the 2025-era path answers it with a parse error. */
 const NOT_JSON = Symbol('not JSON');
 
@@ -145,18 +147,36 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
     if (call === null || typeof call !== 'object' || call.method !== 'tools/call') return undefined;
     if (typeof call.params?.name !== 'string') return undefined;
     const schema = await gateway.toolInputSchema(call.params.name);
-    const why = paramHeaderMismatch(
+    const mismatch = paramHeaderMismatch(
       schema,
       call.params.arguments,
       (h) => req.headersDistinct[h.toLowerCase()] ?? [],
     );
-    if (why === undefined) return undefined;
+    if (mismatch === undefined) return undefined;
+    await gateway.recordHeaderRefusal(body, mismatch.header);
     return {
       status: 400,
       code: HEADER_MISMATCH,
-      message: `Bad Request: the request headers and body disagree: ${why}`,
+      message: `Bad Request: the request headers and body disagree: ${mismatch.reason}`,
       ...(call.id !== undefined ? { id: call.id } : {}),
     };
+  };
+
+  /**
+   * The SDK's own refusal of a request whose standard headers (`MCP-Protocol-Version`,
+   * `Mcp-Method`, `Mcp-Name`) disagree with its body, recorded as the gateway's denial: the
+   * request never reaches the gateway, but the audit keeps one event per decision.
+   */
+  const recordRefusal = async (answer: Buffer, body: unknown): Promise<void> => {
+    let error: { code?: unknown; message?: unknown } | undefined;
+    try {
+      error = (JSON.parse(answer.toString('utf8')) as { error?: typeof error }).error;
+    } catch {
+      return;
+    }
+    if (error?.code !== HEADER_MISMATCH) return;
+    const named = typeof error.message === 'string' ? STANDARD_HEADER.exec(error.message) : null;
+    await gateway.recordHeaderRefusal(body, named?.[0]);
   };
 
   /** A 2026-07-28 request, answered by the SDK's per-request handler; its answer streamed back. */
@@ -185,7 +205,11 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
       if (response.body === null) res.end();
       else if (response.headers.get('content-type')?.startsWith('text/event-stream'))
         await pipeline(Readable.fromWeb(response.body as never), res).catch(() => undefined);
-      else res.end(Buffer.from(await response.arrayBuffer()));
+      else {
+        const answer = Buffer.from(await response.arrayBuffer());
+        if (response.status === 400) await recordRefusal(answer, body);
+        res.end(answer);
+      }
     } finally {
       modernInFlight--;
     }

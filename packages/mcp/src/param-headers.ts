@@ -21,11 +21,21 @@ const BASE64_OPEN = '=?base64?';
 const BASE64_CLOSE = '?=';
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const DECIMAL = /^-?\d+(\.\d+)?$/;
+/** What a mismatch names when the tool's declarations, not one header, are at fault. */
+const ANY_PARAM = 'Mcp-Param-*';
 /** An HTTP field name (RFC 9110 token): what `Mcp-Param-` may be followed by. */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
+/** A call whose headers disagree with its body: the header that does (for the audit), and why (for the client). */
+export interface HeaderMismatch {
+  /** The header's name, as the tool declares it (`Mcp-Param-Region`); never its value. */
+  readonly header: string;
+  /** What disagrees, the values included: the client's own, told back to it. */
+  readonly reason: string;
+}
+
 /**
- * Why the `Mcp-Param-*` headers of a call disagree with its arguments, or undefined when they
+ * Where the `Mcp-Param-*` headers of a call disagree with its arguments, or undefined when they
  * agree. Every argument `inputSchema` declares a header for and the body carries as a string,
  * number or boolean must arrive in that header, once, with the same value (an integer in its
  * decimal form, exactly). A header sent for an argument the body lacks, or carries as something
@@ -38,47 +48,64 @@ export function paramHeaderMismatch(
   inputSchema: unknown,
   args: unknown,
   header: (name: string) => readonly string[],
-): string | undefined {
+): HeaderMismatch | undefined {
   const declared = declarations(inputSchema);
   const invalid = invalidDeclaration(declared);
   if (invalid !== undefined) return invalid;
   for (const d of declared) {
     const name = `Mcp-Param-${d.header}`;
-    const where = `arguments.${d.path.join('.')}`;
-    const lines = header(name);
-    if (lines.length > 1) return `the ${name} header is sent more than once`;
-    const sent = lines[0];
-    const body = valueAt(args, d.path);
-    const expected = asHeaderText(body);
-    if (expected === undefined) {
-      if (sent === undefined) continue;
-      return body === undefined || body === null
-        ? `the ${name} header is sent but the body carries no ${where}`
-        : `the ${name} header is sent but the body's ${where} is not a value a header can carry`;
-    }
-    if (sent === undefined) return `the body carries ${where} but the ${name} header is absent`;
-    const decoded = decode(sent);
-    if (decoded === undefined) return `the ${name} header carries an invalid Base64 value`;
-    // A fraction may be written several ways (1e-7, 1e-07); an integer only one.
-    const equal =
-      typeof body === 'number' && !Number.isInteger(body) && DECIMAL.test(decoded)
-        ? Number(decoded) === body
-        : decoded === expected;
-    if (!equal)
-      return `the ${name} header says ${JSON.stringify(decoded)} but the body carries ${where}=${JSON.stringify(body)}`;
+    const why = mismatchOf(d, name, args, header(name));
+    if (why !== undefined) return { header: name, reason: why };
   }
   return undefined;
 }
 
+/** Why one declared argument's header disagrees with the body, or undefined when it agrees. */
+function mismatchOf(
+  d: Declaration,
+  name: string,
+  args: unknown,
+  lines: readonly string[],
+): string | undefined {
+  const where = `arguments.${d.path.join('.')}`;
+  if (lines.length > 1) return `the ${name} header is sent more than once`;
+  const sent = lines[0];
+  const body = valueAt(args, d.path);
+  const expected = asHeaderText(body);
+  if (expected === undefined) {
+    if (sent === undefined) return undefined;
+    return body === undefined || body === null
+      ? `the ${name} header is sent but the body carries no ${where}`
+      : `the ${name} header is sent but the body's ${where} is not a value a header can carry`;
+  }
+  if (sent === undefined) return `the body carries ${where} but the ${name} header is absent`;
+  const decoded = decode(sent);
+  if (decoded === undefined) return `the ${name} header carries an invalid Base64 value`;
+  // A fraction may be written several ways (1e-7, 1e-07); an integer only one.
+  const equal =
+    typeof body === 'number' && !Number.isInteger(body) && DECIMAL.test(decoded)
+      ? Number(decoded) === body
+      : decoded === expected;
+  if (!equal)
+    return `the ${name} header says ${JSON.stringify(decoded)} but the body carries ${where}=${JSON.stringify(body)}`;
+  return undefined;
+}
+
 /** Why a tool's declarations cannot be checked, or undefined when they can. */
-function invalidDeclaration(declared: readonly Declaration[]): string | undefined {
+function invalidDeclaration(declared: readonly Declaration[]): HeaderMismatch | undefined {
   const seen = new Set<string>();
   for (const d of declared) {
     if (!TOKEN.test(d.header))
-      return `the tool declares x-mcp-header ${JSON.stringify(d.header)}, which is not a valid header name, so its Mcp-Param headers cannot be checked`;
+      return {
+        header: ANY_PARAM,
+        reason: `the tool declares x-mcp-header ${JSON.stringify(d.header)}, which is not a valid header name, so its Mcp-Param headers cannot be checked`,
+      };
     const lower = d.header.toLowerCase();
     if (seen.has(lower))
-      return `the tool declares x-mcp-header ${JSON.stringify(d.header)} twice, so its Mcp-Param headers cannot be checked`;
+      return {
+        header: ANY_PARAM,
+        reason: `the tool declares x-mcp-header ${JSON.stringify(d.header)} twice, so its Mcp-Param headers cannot be checked`,
+      };
     seen.add(lower);
   }
   return undefined;

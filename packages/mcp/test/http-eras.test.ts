@@ -325,6 +325,33 @@ describe('gateway over Streamable HTTP: 2026-07-28 beside 2025-era sessions', { 
         /Mcp-Param-Count header is sent but the body's arguments.count is not a value a header can carry/,
       );
       assert.equal(calls(h), 0, 'nothing reached the server');
+      // Each refusal is a denial in the audit, on the tool the body names and the client its
+      // envelope names, with the header that disagreed but none of the values.
+      const refusals = h.events.filter((e) => e.type === 'mcp.call');
+      assert.deepEqual(
+        refusals.map((e) => [e.decision, e.request?.resource, e.session?.agent?.name]),
+        Array.from({ length: 10 }, (_, i) => ['deny', i < 2 ? 's/echo' : 's/route', 'raw-2026']),
+      );
+      assert.deepEqual(
+        refusals.map((e) => /the request's (\S+) header and its body disagree/.exec(String(e.reason))?.[1]),
+        [
+          'Mcp-Name',
+          'Mcp-Method',
+          'Mcp-Param-Region',
+          'Mcp-Param-Count',
+          'Mcp-Param-Region',
+          'Mcp-Param-Count',
+          'Mcp-Param-Count',
+          'Mcp-Param-Region',
+          'Mcp-Param-Region',
+          'Mcp-Param-Count',
+        ],
+      );
+      assert.doesNotMatch(
+        refusals.map((e) => `${String(e.reason)} ${JSON.stringify(e.outcome ?? {})}`).join('\n'),
+        /"us"|"eu"|base64|says/,
+        'no value of a header or argument in the audit',
+      );
       // Headers that agree (one in the Base64 form a client uses for text a header cannot carry) pass.
       const ok = await call(h, 'route', args, {
         headers: {

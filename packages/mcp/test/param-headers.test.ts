@@ -24,7 +24,7 @@ const lines =
   };
 
 const check = (args: unknown, headers: Record<string, string | string[]>): string | undefined =>
-  paramHeaderMismatch(schema, args, lines(headers));
+  paramHeaderMismatch(schema, args, lines(headers))?.reason;
 
 describe('Mcp-Param-* headers against the body (mcp-threat-11)', () => {
   it('agree when every declared primitive is mirrored exactly, nested ones and Base64 included', () => {
@@ -75,7 +75,7 @@ describe('Mcp-Param-* headers against the body (mcp-threat-11)', () => {
 
   it('refuses a tool whose declarations cannot be checked: a name that is no HTTP token, or one declared twice', () => {
     const spaced = { type: 'object', properties: { q: { type: 'string', 'x-mcp-header': 'a b' } } };
-    assert.match(paramHeaderMismatch(spaced, { q: 'x' }, () => []) ?? '', /not a valid header name/);
+    assert.match(paramHeaderMismatch(spaced, { q: 'x' }, () => [])?.reason ?? '', /not a valid header name/);
     const twice = {
       type: 'object',
       properties: {
@@ -83,6 +83,6 @@ describe('Mcp-Param-* headers against the body (mcp-threat-11)', () => {
         b: { type: 'string', 'x-mcp-header': 'KEY' },
       },
     };
-    assert.match(paramHeaderMismatch(twice, {}, () => []) ?? '', /twice/);
+    assert.match(paramHeaderMismatch(twice, {}, () => [])?.reason ?? '', /twice/);
   });
 });
