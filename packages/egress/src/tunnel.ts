@@ -108,6 +108,14 @@ function frontingProblem(host: string, resource: string, held: Buffer): string |
   return undefined;
 }
 
+/** What `from` holds read and not yet taken, taken (reading it lets Node read more). */
+function drained(from: Socket): Buffer {
+  const out: Buffer[] = [];
+  for (let chunk = from.read() as Buffer | null; chunk !== null; chunk = from.read() as Buffer | null)
+    out.push(chunk);
+  return Buffer.concat(out);
+}
+
 /** Bytes a tunnel carries in Node before it is handed to the native relay. */
 export const RELAY_AFTER_BYTES = 4 * 1024 * 1024;
 
@@ -208,54 +216,82 @@ export function openTunnel(t: TunnelRequest, deps: TunnelDeps): void {
     if (isRelayed || deps.relay === undefined || bytesIn + bytesOut < RELAY_AFTER_BYTES) return;
     if (!(t.client instanceof Socket)) return;
     isRelayed = true;
-    handOff(t.client, up, Buffer.alloc(0));
+    // After this chunk's 'data' listeners have run: the pipe writes it on after this one.
+    const client = t.client;
+    process.nextTick(() => handOff(client, up));
   };
   /**
    * Moves an established, checked tunnel into the native relay: what Node already read is passed
-   * on first, then both sockets go to the relay process and this process lets go of them.
+   * on first, then both sockets go to the relay process and this process lets go of them. Reading
+   * what Node holds lets it read again, so what arrives while that is written is passed on too,
+   * round by round, until a round finds nothing read and nothing still being written: then the
+   * sockets move in the same turn of the event loop, before Node can read another byte. A relay that cannot start (its binary gone or
+   * busy, no process to spare) leaves the tunnel in Node, which carries it on.
    */
-  const handOff = (client: Socket, up: Socket, held: Buffer): void => {
+  const handOff = (client: Socket, up: Socket): void => {
     up.unpipe(client);
     client.unpipe(up);
     up.pause();
     client.pause();
     up.removeAllListeners('data');
     client.removeAllListeners('data');
-    const drain = (from: Socket): Buffer[] => {
-      const out: Buffer[] = [];
-      for (let chunk = from.read() as Buffer | null; chunk !== null; chunk = from.read() as Buffer | null)
-        out.push(chunk);
-      return out;
+    const flush = (): void => {
+      if (isFinished) return;
+      const toUp = drained(client);
+      const toClient = drained(up);
+      // Bytes Node is still writing would be overtaken by the relay's: wait for them as well.
+      if (toUp.length + toClient.length + up.writableLength + client.writableLength === 0) {
+        start(client, up);
+        return;
+      }
+      bytesOut += toUp.length;
+      bytesIn += toClient.length;
+      let writes = 2;
+      const written = (): void => {
+        if (--writes === 0) flush();
+      };
+      up.write(toUp, written);
+      client.write(toClient, written);
     };
-    const toUp = Buffer.concat([held, ...drain(client)]);
-    const toClient = Buffer.concat(drain(up));
-    bytesOut += toUp.length;
-    bytesIn += toClient.length;
-    let writes = 2;
-    const written = (): void => {
-      if (--writes > 0 || isFinished) return;
+    flush();
+  };
+  const start = (client: Socket, up: Socket): void => {
+    const child = spawn(deps.relay as string, [String(Math.ceil(deps.idleMs / 1000))], {
+      stdio: [client, up, 'pipe'],
+    });
+    let report = '';
+    child.stderr?.on('data', (chunk: Buffer) => (report += chunk.toString('latin1')));
+    child.once('error', () => {
+      if (relay === undefined) carryOn(client, up);
+      else finish();
+    });
+    // The relay holds its own descriptors from here; closing these does not end the connections.
+    child.once('spawn', () => {
+      if (isFinished) {
+        child.kill('SIGKILL');
+        return;
+      }
+      relay = child;
       client.removeListener('close', onClientClose);
       up.removeListener('close', finish);
       up.setTimeout(0);
-      const child = spawn(deps.relay as string, [String(Math.ceil(deps.idleMs / 1000))], {
-        stdio: [client, up, 'pipe'],
-      });
-      relay = child;
-      let report = '';
-      child.stderr?.on('data', (chunk: Buffer) => (report += chunk.toString('latin1')));
-      child.once('error', () => finish());
       child.once('close', () => {
         const [inBytes, outBytes] = report.trim().split(' ').map(Number);
         bytesIn += Number.isFinite(inBytes) ? (inBytes ?? 0) : 0;
         bytesOut += Number.isFinite(outBytes) ? (outBytes ?? 0) : 0;
         finish();
       });
-      // The relay holds its own descriptors; closing these does not shut the connections down.
       client.destroy();
       up.destroy();
-    };
-    up.write(toUp, written);
-    client.write(toClient, written);
+    });
+  };
+  /** The tunnel relayed in Node again, as before the hand-off, its bytes counted. */
+  const carryOn = (client: Socket, up: Socket): void => {
+    if (isFinished) return;
+    up.on('data', (data: Buffer) => (bytesIn += data.length));
+    client.on('data', (data: Buffer) => (bytesOut += data.length));
+    up.pipe(client);
+    client.pipe(up);
   };
   const wire = (up: Socket): void => {
     upstream = up;

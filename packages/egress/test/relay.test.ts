@@ -1,10 +1,14 @@
 // The native relay: a bulk tunnel moves from Node to perimeter-relay (its own process) mid-stream without
-// losing, reordering or duplicating a byte, in either direction, and its bytes are still audited.
+// losing, reordering or duplicating a byte, in either direction, and its bytes are still audited;
+// a relay that cannot start leaves the tunnel in Node.
 
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { AuditRecord } from '@perimeter/audit';
 import { createEngine, loadPolicies } from '@perimeter/policy';
@@ -18,9 +22,7 @@ const download = randomBytes(SIZE);
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 let origin: Server;
-let proxy: HttpServer;
-const records: AuditRecord[] = [];
-let received = Buffer.alloc(0);
+const received: Buffer[] = [];
 
 before(async () => {
   // The origin reads the whole upload, then answers with the download and closes.
@@ -31,12 +33,18 @@ before(async () => {
       chunks.push(c);
       got += c.length;
       if (got === SIZE) {
-        received = Buffer.concat(chunks);
+        received.push(Buffer.concat(chunks));
         s.end(download);
       }
     });
   });
   await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
+});
+
+after(() => origin.close());
+
+/** An egress proxy that allows the origin and hands bulk tunnels to `relay`; its audit in `records`. */
+async function proxyWith(relay: string, records: AuditRecord[]): Promise<HttpServer> {
   const port = (origin.address() as AddressInfo).port;
   const loaded = loadPolicies([
     {
@@ -44,65 +52,93 @@ before(async () => {
       text: `apiVersion: perimeter/v1\nkind: Policy\nmetadata: { name: relay, layer: org }\nnetwork:\n  allow:\n    - { id: origin, cidrs: [127.0.0.1/32], ports: [${port}] }\n`,
     },
   ]);
-  proxy = createEgressProxy({
+  const proxy = createEgressProxy({
     engine: createEngine(
       loaded.policies.map((p) => p.policy),
       { context: { home: '/home/u' } },
     ),
-    relay: RELAY_PATH,
+    relay,
     audit: (r) => records.push(r),
   });
   await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-});
+  return proxy;
+}
 
-after(() => {
-  proxy.close();
-  origin.close();
-});
+/** Uploads through `proxy` to the origin and reads its download: what the client received. */
+function transfer(proxy: HttpServer): Promise<Buffer> {
+  const port = (origin.address() as AddressInfo).port;
+  return new Promise<Buffer>((resolve, reject) => {
+    const socket: Socket = connect({ host: '127.0.0.1', port: (proxy.address() as AddressInfo).port });
+    const chunks: Buffer[] = [];
+    let head = '';
+    let isOpen = false;
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error('the transfer did not finish'));
+    }, 20_000);
+    socket.on('data', (c: Buffer) => {
+      if (!isOpen) {
+        head += c.toString('latin1');
+        const end = head.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        isOpen = true;
+        const rest = Buffer.from(head.slice(end + 4), 'latin1');
+        if (rest.length > 0) chunks.push(rest);
+        socket.write(upload);
+        return;
+      }
+      chunks.push(c);
+    });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks));
+    });
+    socket.on('error', reject);
+    socket.write(`CONNECT 127.0.0.1:${port} HTTP/1.1\r\n\r\n`);
+  });
+}
+
+/** The transfer arrived whole both ways, and the tunnel's close audited every byte. */
+async function assertCarried(got: Buffer, records: AuditRecord[]): Promise<void> {
+  assert.equal(got.length, SIZE);
+  assert.equal(sha(got), sha(download), 'the download arrived intact');
+  assert.equal(sha(received.at(-1) ?? Buffer.alloc(0)), sha(upload), 'the upload arrived intact');
+  await new Promise((r) => setTimeout(r, 100));
+  const closed = records.find((r) => r.type === 'network.closed');
+  assert.ok(closed, 'the tunnel’s close is audited');
+  assert.equal(closed.outcome?.bytes_out, SIZE);
+  assert.equal(closed.outcome?.bytes_in, SIZE);
+}
 
 describe(
   'the native relay',
   { skip: isRelayBuilt() ? false : 'perimeter-relay is not built (no C compiler)' },
   () => {
     it('carries a bulk tunnel both ways, byte for byte, and audits every byte', async () => {
-      const port = (origin.address() as AddressInfo).port;
-      const got = await new Promise<Buffer>((resolve, reject) => {
-        const socket: Socket = connect({ host: '127.0.0.1', port: (proxy.address() as AddressInfo).port });
-        const chunks: Buffer[] = [];
-        let head = '';
-        let isOpen = false;
-        const timer = setTimeout(() => {
-          socket.destroy();
-          reject(new Error('the transfer did not finish'));
-        }, 20_000);
-        socket.on('data', (c: Buffer) => {
-          if (!isOpen) {
-            head += c.toString('latin1');
-            const end = head.indexOf('\r\n\r\n');
-            if (end < 0) return;
-            isOpen = true;
-            const rest = Buffer.from(head.slice(end + 4), 'latin1');
-            if (rest.length > 0) chunks.push(rest);
-            socket.write(upload);
-            return;
-          }
-          chunks.push(c);
-        });
-        socket.on('close', () => {
-          clearTimeout(timer);
-          resolve(Buffer.concat(chunks));
-        });
-        socket.on('error', reject);
-        socket.write(`CONNECT 127.0.0.1:${port} HTTP/1.1\r\n\r\n`);
-      });
-      assert.equal(got.length, SIZE);
-      assert.equal(sha(got), sha(download), 'the download arrived intact');
-      assert.equal(sha(received), sha(upload), 'the upload arrived intact');
-      await new Promise((r) => setTimeout(r, 100));
-      const closed = records.find((r) => r.type === 'network.closed');
-      assert.ok(closed, 'the tunnel’s close is audited');
-      assert.equal(closed.outcome?.bytes_out, SIZE);
-      assert.equal(closed.outcome?.bytes_in, SIZE);
+      const records: AuditRecord[] = [];
+      const proxy = await proxyWith(RELAY_PATH, records);
+      try {
+        await assertCarried(await transfer(proxy), records);
+      } finally {
+        proxy.close();
+      }
     });
   },
 );
+
+describe('a relay that cannot start', () => {
+  it('leaves the tunnel in Node, which carries it to the end: the client is never cut off', async () => {
+    const records: AuditRecord[] = [];
+    const dir = mkdtempSync(join(tmpdir(), 'perimeter-relay-'));
+    // There, but not executable: spawning it fails as a missing or busy binary would.
+    const broken = join(dir, 'perimeter-relay');
+    writeFileSync(broken, '#!/bin/sh\n', { mode: 0o644 });
+    const proxy = await proxyWith(broken, records);
+    try {
+      await assertCarried(await transfer(proxy), records);
+    } finally {
+      proxy.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
