@@ -20,7 +20,11 @@ import {
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { classifyInboundRequest, createMcpHandler } from '@modelcontextprotocol/server';
+import {
+  classifyInboundRequest,
+  createMcpHandler,
+  PROTOCOL_VERSION_META_KEY,
+} from '@modelcontextprotocol/server';
 import {
   ErrorCode,
   isInitializeRequest,
@@ -438,6 +442,7 @@ function reusedId(session: HttpSession, messages: readonly JSONRPCMessage[]): Re
  * Request. Ladder rejections count as modern: the SDK's handler answers those.
  */
 function isLegacy(req: IncomingMessage, body: unknown): boolean {
+  if (claimsEnvelope(body)) return false;
   const header = (name: string): string | undefined => {
     const value = req.headers[name];
     return Array.isArray(value) ? value.join(', ') : value;
@@ -451,6 +456,23 @@ function isLegacy(req: IncomingMessage, body: unknown): boolean {
       body,
     }).kind === 'legacy'
   );
+}
+
+/**
+ * A single message, not initialize and no response, whose params carry the 2026-07-28 envelope's
+ * protocol-version key: never 2025-era traffic by the SDK's classifier (it serves such a message
+ * as 2026-07-28 or refuses it), told here without the classifier's schema checks, which the
+ * handler runs anyway (about 25 us a call).
+ */
+function claimsEnvelope(body: unknown): boolean {
+  if (!isPlainObject(body) || 'result' in body || 'error' in body) return false;
+  if (body.jsonrpc !== '2.0' || typeof body.method !== 'string' || body.method === 'initialize') return false;
+  const params = body.params;
+  return isPlainObject(params) && isPlainObject(params._meta) && PROTOCOL_VERSION_META_KEY in params._meta;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 /** Whether `name` (lower case) is a header that mirrors the body of an MCP 2026-07-28 request. */
