@@ -225,8 +225,9 @@ export function openTunnel(t: TunnelRequest, deps: TunnelDeps): void {
    * on first, then both sockets go to the relay process and this process lets go of them. Reading
    * what Node holds lets it read again, so what arrives while that is written is passed on too,
    * round by round, until a round finds nothing read and nothing still being written: then the
-   * sockets move in the same turn of the event loop, before Node can read another byte. A relay that cannot start (its binary gone or
-   * busy, no process to spare) leaves the tunnel in Node, which carries it on.
+   * sockets move in the same turn of the event loop, before Node can read another byte. A relay
+   * that cannot start (its binary gone or busy, no process to spare) leaves the tunnel in Node,
+   * which carries it on.
    */
   const handOff = (client: Socket, up: Socket): void => {
     up.unpipe(client);
