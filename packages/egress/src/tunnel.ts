@@ -262,9 +262,23 @@ export function openTunnel(t: TunnelRequest, deps: TunnelDeps): void {
     });
     let report = '';
     child.stderr?.on('data', (chunk: Buffer) => (report += chunk.toString('latin1')));
-    child.once('error', () => {
-      if (relay === undefined) carryOn(client, up);
-      else finish();
+    child.once('error', (e: NodeJS.ErrnoException) => {
+      if (relay !== undefined) {
+        finish();
+        return;
+      }
+      deps.audit(
+        lifecycleRecord(
+          'network.relay-unavailable',
+          { sessionId: deps.sessionId },
+          {
+            resource: t.resource,
+            relay: deps.relay as string,
+            reason: `the native relay could not start (${e.code ?? e.message}); the tunnel stays in Node`,
+          },
+        ),
+      );
+      carryOn(client, up);
     });
     // The relay holds its own descriptors from here; closing these does not end the connections.
     child.once('spawn', () => {

@@ -136,6 +136,10 @@ describe('a relay that cannot start', () => {
     const proxy = await proxyWith(broken, records);
     try {
       await assertCarried(await transfer(proxy), records);
+      const told = records.filter((r) => r.type === 'network.relay-unavailable');
+      assert.equal(told.length, 1, 'the audit says the relay could not start');
+      assert.equal(told[0]?.outcome?.relay, broken);
+      assert.match(String(told[0]?.outcome?.reason), /could not start \(EACCES\); the tunnel stays in Node/);
     } finally {
       proxy.close();
       rmSync(dir, { recursive: true, force: true });
