@@ -116,6 +116,22 @@ function drained(from: Socket): Buffer {
   return Buffer.concat(out);
 }
 
+/**
+ * Writes `bytes` on to `to`, then calls `done` once all written to it so far is out (or it has
+ * gone). An empty round writes nothing: a side whose writing half has ended (its peer half-closed
+ * it) takes no write at all, and what is pending on it is out when it finishes.
+ */
+function writeOn(to: Socket, bytes: Buffer, done: () => void): void {
+  if (to.writableEnded) {
+    if (to.writableFinished || to.destroyed) process.nextTick(done);
+    else to.once('finish', done);
+  } else if (bytes.length > 0 || to.writableLength > 0) to.write(bytes, () => done());
+  else process.nextTick(done);
+}
+
+/** How long a relay told to stop may take to report its bytes before it is killed. */
+const RELAY_STOP_MS = 1000;
+
 /** Bytes a tunnel carries in Node before it is handed to the native relay. */
 export const RELAY_AFTER_BYTES = 4 * 1024 * 1024;
 
@@ -140,7 +156,13 @@ export function openTunnel(t: TunnelRequest, deps: TunnelDeps): void {
   let relay: ChildProcess | undefined;
   function stop(): void {
     if (relay) {
-      relay.kill('SIGKILL'); // its exit finishes the tunnel
+      // Its exit finishes the tunnel; told to stop, it reports the bytes it carried first.
+      const child = relay;
+      child.kill('SIGTERM');
+      setTimeout(
+        () => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'),
+        RELAY_STOP_MS,
+      ).unref();
       return;
     }
     t.client.destroy();
@@ -251,34 +273,34 @@ export function openTunnel(t: TunnelRequest, deps: TunnelDeps): void {
       const written = (): void => {
         if (--writes === 0) flush();
       };
-      up.write(toUp, written);
-      client.write(toClient, written);
+      writeOn(up, toUp, written);
+      writeOn(client, toClient, written);
     };
     flush();
   };
   const start = (client: Socket, up: Socket): void => {
-    const child = spawn(deps.relay as string, [String(Math.ceil(deps.idleMs / 1000))], {
-      stdio: [client, up, 'pipe'],
-    });
+    // A side that went away while its last bytes were written: nothing is left to hand over.
+    if (client.destroyed || up.destroyed) {
+      client.destroy();
+      up.destroy();
+      finish();
+      return;
+    }
+    let child: ChildProcess;
+    try {
+      child = spawn(deps.relay as string, [String(Math.ceil(deps.idleMs / 1000))], {
+        stdio: [client, up, 'pipe'],
+      });
+    } catch (e) {
+      // Node throws what it does not report as an 'error' event (a busy binary: ETXTBSY).
+      unavailable(client, up, e as NodeJS.ErrnoException);
+      return;
+    }
     let report = '';
     child.stderr?.on('data', (chunk: Buffer) => (report += chunk.toString('latin1')));
     child.once('error', (e: NodeJS.ErrnoException) => {
-      if (relay !== undefined) {
-        finish();
-        return;
-      }
-      deps.audit(
-        lifecycleRecord(
-          'network.relay-unavailable',
-          { sessionId: deps.sessionId },
-          {
-            resource: t.resource,
-            relay: deps.relay as string,
-            reason: `the native relay could not start (${e.code ?? e.message}); the tunnel stays in Node`,
-          },
-        ),
-      );
-      carryOn(client, up);
+      if (relay === undefined) unavailable(client, up, e);
+      else finish();
     });
     // The relay holds its own descriptors from here; closing these does not end the connections.
     child.once('spawn', () => {
@@ -288,7 +310,7 @@ export function openTunnel(t: TunnelRequest, deps: TunnelDeps): void {
       }
       relay = child;
       client.removeListener('close', onClientClose);
-      up.removeListener('close', finish);
+      up.removeListener('close', onUpstreamClose);
       up.setTimeout(0);
       child.once('close', () => {
         const [inBytes, outBytes] = report.trim().split(' ').map(Number);
@@ -300,6 +322,21 @@ export function openTunnel(t: TunnelRequest, deps: TunnelDeps): void {
       up.destroy();
     });
   };
+  /** The relay could not start: said in the audit, and the tunnel carried on in Node. */
+  const unavailable = (client: Socket, up: Socket, e: NodeJS.ErrnoException): void => {
+    deps.audit(
+      lifecycleRecord(
+        'network.relay-unavailable',
+        { sessionId: deps.sessionId },
+        {
+          resource: t.resource,
+          relay: deps.relay as string,
+          reason: `the native relay could not start (${e.code ?? e.message}); the tunnel stays in Node`,
+        },
+      ),
+    );
+    carryOn(client, up);
+  };
   /** The tunnel relayed in Node again, as before the hand-off, its bytes counted. */
   const carryOn = (client: Socket, up: Socket): void => {
     if (isFinished) return;
@@ -308,11 +345,27 @@ export function openTunnel(t: TunnelRequest, deps: TunnelDeps): void {
     up.pipe(client);
     client.pipe(up);
   };
+  /**
+   * The upstream is gone: what Node still holds for a slow client is written before the tunnel
+   * ends (destroying the client at once dropped it: a download cut short), for at most the idle
+   * time.
+   */
+  const onUpstreamClose = (): void => {
+    const client = t.client;
+    if (isFinished || client.destroyed || client.writableLength === 0) {
+      finish();
+      return;
+    }
+    client.once('finish', finish);
+    client.once('close', finish);
+    setTimeout(finish, deps.idleMs).unref();
+    client.end();
+  };
   const wire = (up: Socket): void => {
     upstream = up;
     up.setTimeout(deps.idleMs, () => up.destroy());
     up.once('error', (e) => t.onFail(e.message));
-    up.once('close', finish);
+    up.once('close', onUpstreamClose);
     if (t.client.destroyed || isFinished) up.destroy();
   };
 

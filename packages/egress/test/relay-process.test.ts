@@ -140,5 +140,33 @@ describe(
       assert.equal((await within(atClient, 5000, 'the client’s end')).toString(), 'some');
       r.client.destroy();
     });
+
+    it('told to stop (SIGTERM, the session ended), still reports the bytes it carried', async () => {
+      const r = await relayed();
+      r.client.on('error', () => {});
+      r.upstream.on('error', () => {});
+      const arrived = new Promise((res) => r.upstream.once('data', res));
+      r.client.write('twelve bytes');
+      await within(arrived, 5000, 'the bytes upstream');
+      r.child.kill('SIGTERM');
+      const { code, report } = await within(r.exit, 5000, 'the relay’s exit');
+      assert.equal(code, 0);
+      assert.equal(report, '0 12');
+      r.client.destroy();
+      r.upstream.destroy();
+    });
+
+    it('reports the bytes when a peer has gone (no death by SIGPIPE)', async () => {
+      const r = await relayed();
+      r.upstream.on('error', () => {});
+      r.client.on('error', () => {});
+      r.client.resetAndDestroy();
+      // Writing to the client that is gone fails with EPIPE or ECONNRESET: an error, reported.
+      r.upstream.write(Buffer.alloc(1024 * 1024));
+      const { code, report } = await within(r.exit, 5000, 'the relay’s exit');
+      assert.equal(code, 1);
+      assert.match(report, /^\d+ 0$/);
+      r.upstream.destroy();
+    });
   },
 );

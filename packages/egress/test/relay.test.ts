@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -43,8 +43,8 @@ before(async () => {
 
 after(() => origin.close());
 
-/** An egress proxy that allows the origin and hands bulk tunnels to `relay`; its audit in `records`. */
-async function proxyWith(relay: string, records: AuditRecord[]): Promise<HttpServer> {
+/** An egress proxy that allows the origin and hands bulk tunnels to `relay` (none: `false`); its audit in `records`. */
+async function proxyWith(relay: string | false, records: AuditRecord[]): Promise<HttpServer> {
   const port = (origin.address() as AddressInfo).port;
   const loaded = loadPolicies([
     {
@@ -64,14 +64,18 @@ async function proxyWith(relay: string, records: AuditRecord[]): Promise<HttpSer
   return proxy;
 }
 
-/** Uploads through `proxy` to the origin and reads its download: what the client received. */
-function transfer(proxy: HttpServer): Promise<Buffer> {
+/**
+ * Uploads through `proxy` to the origin and reads its download: what the client received. A slow
+ * client stops reading for `pauseMs` once it has an eighth of the download, so the rest waits in the proxy.
+ */
+function transfer(proxy: HttpServer, pauseMs = 0): Promise<Buffer> {
   const port = (origin.address() as AddressInfo).port;
   return new Promise<Buffer>((resolve, reject) => {
     const socket: Socket = connect({ host: '127.0.0.1', port: (proxy.address() as AddressInfo).port });
     const chunks: Buffer[] = [];
     let head = '';
     let isOpen = false;
+    let isPaused = false;
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new Error('the transfer did not finish'));
@@ -88,6 +92,11 @@ function transfer(proxy: HttpServer): Promise<Buffer> {
         return;
       }
       chunks.push(c);
+      if (pauseMs > 0 && !isPaused && chunks.reduce((n, b) => n + b.length, 0) >= SIZE / 8) {
+        isPaused = true;
+        socket.pause();
+        setTimeout(() => socket.resume(), pauseMs);
+      }
     });
     socket.on('close', () => {
       clearTimeout(timer);
@@ -143,6 +152,51 @@ describe('a relay that cannot start', () => {
     } finally {
       proxy.close();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe(
+  'a relay binary being written',
+  { skip: isRelayBuilt() ? false : 'perimeter-relay is not built' },
+  () => {
+    it('leaves the tunnel in Node too (Node throws ETXTBSY from spawn instead of reporting it)', async () => {
+      const records: AuditRecord[] = [];
+      const dir = mkdtempSync(join(tmpdir(), 'perimeter-relay-'));
+      const busy = join(dir, 'perimeter-relay');
+      copyFileSync(RELAY_PATH, busy);
+      const fd = openSync(busy, 'r+'); // open for writing: exec(2) refuses it
+      const proxy = await proxyWith(busy, records);
+      try {
+        await assertCarried(await transfer(proxy), records);
+        const told = records.find((r) => r.type === 'network.relay-unavailable');
+        assert.match(String(told?.outcome?.reason), /could not start \(ETXTBSY\)/);
+      } finally {
+        proxy.close();
+        closeSync(fd);
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  },
+);
+
+describe('a slow client', () => {
+  it('gets the whole download when the upstream has closed while the proxy still holds the end of it', async () => {
+    const records: AuditRecord[] = [];
+    // In Node throughout (no relay). Each write to the client completes 2 ms late, as over a real
+    // network, so the end of the download still waits in the proxy when the origin has closed.
+    const proxy = await proxyWith(false, records);
+    proxy.prependListener('connection', (socket: Socket) => {
+      const stream = socket as unknown as Record<'_write' | '_writev', (...a: unknown[]) => void>;
+      for (const method of ['_write', '_writev'] as const) {
+        const write = stream[method].bind(socket);
+        stream[method] = (...a: unknown[]) => setTimeout(() => write(...a), 2);
+      }
+    });
+    try {
+      await assertCarried(await transfer(proxy, 200), records);
+    } finally {
+      proxy.close();
     }
   });
 });
