@@ -65,6 +65,19 @@ const PATH = '/mcp';
 const MAX_BATCH = 100;
 /** The most 2026-07-28 requests served at once, subscription streams included. */
 const MAX_MODERN_IN_FLIGHT = 256;
+/**
+ * A refusal's audit, waited for: one that cannot be written (a spool that failed, a listing that
+ * could not be refreshed) still lets the refusal go out, as nothing was done. A spool that failed
+ * refuses every later call on its own.
+ */
+async function recorded(recording: Promise<void>): Promise<void> {
+  try {
+    await recording;
+  } catch {
+    // The refusal stands; see above.
+  }
+}
+
 /** A standard MCP header as the SDK's refusal names it (its values never are). */
 const STANDARD_HEADER = /MCP-Protocol-Version|Mcp-Method|Mcp-Name/;
 /** A POST body that is not JSON: the 2025-era path answers it with a parse error. */
@@ -157,7 +170,7 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
       (h) => req.headersDistinct[h.toLowerCase()] ?? [],
     );
     if (mismatch === undefined) return undefined;
-    await gateway.recordHeaderRefusal(body, mismatch.header);
+    await recorded(gateway.recordHeaderRefusal(body, mismatch.header));
     return {
       status: 400,
       code: HEADER_MISMATCH,
@@ -180,7 +193,7 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
     }
     if (error?.code !== HEADER_MISMATCH) return;
     const named = typeof error.message === 'string' ? STANDARD_HEADER.exec(error.message) : null;
-    await gateway.recordHeaderRefusal(body, named?.[0]);
+    await recorded(gateway.recordHeaderRefusal(body, named?.[0]));
   };
 
   /** A 2026-07-28 request, answered by the SDK's per-request handler; its answer streamed back. */
