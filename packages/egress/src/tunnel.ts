@@ -183,14 +183,20 @@ export function openTunnel(t: TunnelRequest, deps: TunnelDeps): void {
   };
   t.client.once('close', onClientClose);
 
+  /** The bytes each way, counted as Node relays them (a tunnel turned bulk moves to the relay). */
+  const fromUpstream = (data: Buffer): void => {
+    bytesIn += data.length;
+    if (isSpliced) considerRelay();
+  };
+  const fromClient = (data: Buffer): void => {
+    bytesOut += data.length;
+    considerRelay();
+  };
   const onReady = (up: Socket): void => {
     t.onOpen();
     // The server's bytes flow at once (SSH and SMTP speak first); only the client's first bytes
     // are held, for the ClientHello check.
-    up.on('data', (data: Buffer) => {
-      bytesIn += data.length;
-      if (isSpliced) considerRelay(up);
-    });
+    up.on('data', fromUpstream);
     up.pipe(t.client);
     if (isClientEnded) {
       up.end();
@@ -218,10 +224,7 @@ export function openTunnel(t: TunnelRequest, deps: TunnelDeps): void {
       isSpliced = true;
       bytesOut += held.length;
       up.write(held);
-      t.client.on('data', (data: Buffer) => {
-        bytesOut += data.length;
-        considerRelay(up);
-      });
+      t.client.on('data', fromClient);
       t.client.pipe(up);
       t.client.resume();
     };
@@ -234,9 +237,10 @@ export function openTunnel(t: TunnelRequest, deps: TunnelDeps): void {
    * it saves.
    */
   let isRelayed = false;
-  const considerRelay = (up: Socket): void => {
+  const considerRelay = (): void => {
     if (isRelayed || deps.relay === undefined || bytesIn + bytesOut < RELAY_AFTER_BYTES) return;
-    if (!(t.client instanceof Socket)) return;
+    const up = upstream;
+    if (!(t.client instanceof Socket) || up === undefined) return;
     isRelayed = true;
     // After this chunk's 'data' listeners have run: the pipe writes it on after this one.
     const client = t.client;
@@ -337,11 +341,11 @@ export function openTunnel(t: TunnelRequest, deps: TunnelDeps): void {
     );
     carryOn(client, up);
   };
-  /** The tunnel relayed in Node again, as before the hand-off, its bytes counted. */
+  /** The tunnel relayed in Node again, as before the hand-off (which is not tried again). */
   const carryOn = (client: Socket, up: Socket): void => {
     if (isFinished) return;
-    up.on('data', (data: Buffer) => (bytesIn += data.length));
-    client.on('data', (data: Buffer) => (bytesOut += data.length));
+    up.on('data', fromUpstream);
+    client.on('data', fromClient);
     up.pipe(client);
     client.pipe(up);
   };
@@ -356,9 +360,13 @@ export function openTunnel(t: TunnelRequest, deps: TunnelDeps): void {
       finish();
       return;
     }
-    client.once('finish', finish);
-    client.once('close', finish);
-    setTimeout(finish, deps.idleMs).unref();
+    const cutOff = setTimeout(finish, deps.idleMs).unref();
+    const done = (): void => {
+      clearTimeout(cutOff);
+      finish();
+    };
+    client.once('finish', done);
+    client.once('close', done);
     client.end();
   };
   const wire = (up: Socket): void => {

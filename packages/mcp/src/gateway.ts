@@ -499,11 +499,9 @@ export class Gateway {
    * Records a 2026-07-28 request refused over HTTP before the gateway was asked, because its
    * headers disagree with its body (`header` names the one that does, where known): a denial of
    * the tool call, prompt or resource read the body asks for, on behalf of the client its envelope
-   * names. Lists decide nothing and are not recorded; nor is a body that names no such request.
+   * names.
    */
-  async recordHeaderRefusal(message: unknown, header: string | undefined): Promise<void> {
-    const refused = refusedRequest(message);
-    if (refused === undefined) return;
+  async recordHeaderRefusal(refused: RefusedRequest, header: string | undefined): Promise<void> {
     const { scan, audited } = await this.requested(refused.kind, refused.key, refused.args);
     const why = `the request's ${header ?? 'MCP'} header and its body disagree; refused before it was decided`;
     this.recordCall(refused.agent, audited, gatewayDenial(audited, why), undefined, scan);
@@ -1855,52 +1853,26 @@ function verdict(action: string, content: Record<string, unknown> | undefined): 
 }
 
 /**
- * The client as it names itself: in each request's envelope (2026-07-28), else at the
- * connection's initialize. Self-reported: audited, never decided on.
+ * A tool call, prompt or resource read refused before it was decided: what it names (a tool's or
+ * prompt's exposed name, a resource's URI), its arguments, and the client as its envelope names it.
  */
+export interface RefusedRequest {
+  readonly kind: 'tools' | 'prompts' | 'resources';
+  readonly key: string;
+  readonly args: Record<string, unknown>;
+  readonly agent?: Agent;
+}
+
 /** The client's name and version, as the audit records them. */
-interface Agent {
+export interface Agent {
   readonly name?: string;
   readonly version?: string;
 }
 
 /**
- * What a refused request's body asks for, named as the client named it, and the client its
- * envelope names (unchecked by the SDK, which refused it: kept only when both are strings).
+ * The client as it names itself: in each request's envelope (2026-07-28), else at the
+ * connection's initialize. Self-reported: audited, never decided on.
  */
-function refusedRequest(message: unknown):
-  | {
-      readonly kind: 'tools' | 'prompts' | 'resources';
-      readonly key: string;
-      readonly args: Record<string, unknown>;
-      readonly agent?: Agent;
-    }
-  | undefined {
-  if (message === null || typeof message !== 'object') return undefined;
-  const { method, params } = message as { method?: unknown; params?: unknown };
-  if (params === null || typeof params !== 'object') return undefined;
-  const p = params as { name?: unknown; uri?: unknown; arguments?: unknown; _meta?: unknown };
-  const info = (p._meta as Envelope | undefined)?.[CLIENT_INFO_META_KEY] as {
-    name?: unknown;
-    version?: unknown;
-  };
-  const agent =
-    typeof info?.name === 'string' && typeof info.version === 'string'
-      ? { name: info.name, version: info.version }
-      : undefined;
-  const args =
-    p.arguments !== null && typeof p.arguments === 'object' && !Array.isArray(p.arguments)
-      ? (p.arguments as Record<string, unknown>)
-      : {};
-  if (method === 'tools/call' && typeof p.name === 'string')
-    return { kind: 'tools', key: p.name, args, agent };
-  if (method === 'prompts/get' && typeof p.name === 'string')
-    return { kind: 'prompts', key: p.name, args, agent };
-  if (method === 'resources/read' && typeof p.uri === 'string')
-    return { kind: 'resources', key: p.uri, args: { uri: p.uri }, agent };
-  return undefined;
-}
-
 function agentOf({ server, request }: Session): Agent | undefined {
   const v = isModernEra(server)
     ? ((request.envelope ?? {}) as Envelope)[CLIENT_INFO_META_KEY]

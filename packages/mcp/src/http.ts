@@ -22,6 +22,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   classifyInboundRequest,
+  CLIENT_INFO_META_KEY,
   createMcpHandler,
   PROTOCOL_VERSION_META_KEY,
 } from '@modelcontextprotocol/server';
@@ -33,7 +34,7 @@ import {
   type JSONRPCMessage,
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
-import type { Gateway } from './gateway.js';
+import type { Gateway, RefusedRequest } from './gateway.js';
 import { HttpSession, isRequest } from './http-session.js';
 import { HEADER_MISMATCH, paramHeaderMismatch } from './param-headers.js';
 
@@ -65,19 +66,6 @@ const PATH = '/mcp';
 const MAX_BATCH = 100;
 /** The most 2026-07-28 requests served at once, subscription streams included. */
 const MAX_MODERN_IN_FLIGHT = 256;
-/**
- * A refusal's audit, waited for: one that cannot be written (a spool that failed, a listing that
- * could not be refreshed) still lets the refusal go out, as nothing was done. A spool that failed
- * refuses every later call on its own.
- */
-async function recorded(recording: Promise<void>): Promise<void> {
-  try {
-    await recording;
-  } catch {
-    // The refusal stands; see above.
-  }
-}
-
 /** A standard MCP header as the SDK's refusal names it (its values never are). */
 const STANDARD_HEADER = /MCP-Protocol-Version|Mcp-Method|Mcp-Name/;
 /** A POST body that is not JSON: the 2025-era path answers it with a parse error. */
@@ -170,7 +158,7 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
       (h) => req.headersDistinct[h.toLowerCase()] ?? [],
     );
     if (mismatch === undefined) return undefined;
-    await recorded(gateway.recordHeaderRefusal(body, mismatch.header));
+    await recordRefusal(body, mismatch.header);
     return {
       status: 400,
       code: HEADER_MISMATCH,
@@ -184,7 +172,7 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
    * `Mcp-Method`, `Mcp-Name`) disagree with its body, recorded as the gateway's denial: the
    * request never reaches the gateway, but the audit keeps one event per decision.
    */
-  const recordRefusal = async (answer: Buffer, body: unknown): Promise<void> => {
+  const recordSdkRefusal = async (answer: Buffer, body: unknown): Promise<void> => {
     let error: { code?: unknown; message?: unknown } | undefined;
     try {
       error = (JSON.parse(answer.toString('utf8')) as { error?: typeof error }).error;
@@ -193,7 +181,23 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
     }
     if (error?.code !== HEADER_MISMATCH) return;
     const named = typeof error.message === 'string' ? STANDARD_HEADER.exec(error.message) : null;
-    await recorded(gateway.recordHeaderRefusal(body, named?.[0]));
+    await recordRefusal(body, named?.[0]);
+  };
+
+  /**
+   * A refusal for disagreeing headers, recorded as a denial of the call, prompt or read the body
+   * asks for (lists decide nothing and are not recorded). The audit is waited for, but one that
+   * cannot be written (a spool that failed, a listing that could not be refreshed) still lets the
+   * refusal go out, as nothing was done; a spool that failed refuses every later call on its own.
+   */
+  const recordRefusal = async (body: unknown, header: string | undefined): Promise<void> => {
+    const refused = refusedRequest(body);
+    if (refused === undefined) return;
+    try {
+      await gateway.recordHeaderRefusal(refused, header);
+    } catch {
+      // The refusal stands; see above.
+    }
   };
 
   /** A 2026-07-28 request, answered by the SDK's per-request handler; its answer streamed back. */
@@ -224,7 +228,7 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
         await pipeline(Readable.fromWeb(response.body as never), res).catch(() => undefined);
       else {
         const answer = Buffer.from(await response.arrayBuffer());
-        if (response.status === 400) await recordRefusal(answer, body);
+        if (response.status === 400) await recordSdkRefusal(answer, body);
         res.end(answer);
       }
     } finally {
@@ -482,6 +486,28 @@ function claimsEnvelope(body: unknown): boolean {
   if (body.jsonrpc !== '2.0' || typeof body.method !== 'string' || body.method === 'initialize') return false;
   const params = body.params;
   return isPlainObject(params) && isPlainObject(params._meta) && PROTOCOL_VERSION_META_KEY in params._meta;
+}
+
+/**
+ * What a refused request's body asks for, named as the client named it, and the client its
+ * envelope names (unchecked by the SDK, which refused it: kept only when both are strings).
+ */
+function refusedRequest(message: unknown): RefusedRequest | undefined {
+  if (!isPlainObject(message) || !isPlainObject(message.params)) return undefined;
+  const { method, params: p } = message;
+  const info = isPlainObject(p._meta) ? p._meta[CLIENT_INFO_META_KEY] : undefined;
+  const agent =
+    isPlainObject(info) && typeof info.name === 'string' && typeof info.version === 'string'
+      ? { name: info.name, version: info.version }
+      : undefined;
+  const args = isPlainObject(p.arguments) ? p.arguments : {};
+  if (method === 'tools/call' && typeof p.name === 'string')
+    return { kind: 'tools', key: p.name, args, agent };
+  if (method === 'prompts/get' && typeof p.name === 'string')
+    return { kind: 'prompts', key: p.name, args, agent };
+  if (method === 'resources/read' && typeof p.uri === 'string')
+    return { kind: 'resources', key: p.uri, args: { uri: p.uri }, agent };
+  return undefined;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -18,6 +18,7 @@ import { definitionHash } from '../src/definition.js';
 import { listenHttp } from '../src/http.js';
 import type { ScriptedSpec } from './fixtures/scripted-server.js';
 import { LEAKED } from './fixtures/leaked.js';
+import { TOKEN, callModern, type Answer } from './http-harness.js';
 import { inMemoryClient, startGateway } from './gateway-harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -170,58 +171,13 @@ describe(
   'gateway: over HTTP 2026-07-28, a denied or held tool fails like an unknown one whatever its headers (mcp-threat-15)',
   { timeout: 60_000 },
   () => {
-    const TOKEN = 'hostile-test-token-0123456789abcdef';
-    const MODERN = '2026-07-28';
-    const ENVELOPE = 'io.modelcontextprotocol/';
     const region = {
       type: 'object',
       properties: { region: { type: 'string', 'x-mcp-header': 'Region' } },
     } as unknown as Tool['inputSchema'];
-
-    async function call(
-      url: string,
-      name: string,
-      args: Record<string, unknown>,
-    ): Promise<{ status: number; body: string }> {
-      const r = await fetch(url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          accept: 'application/json, text/event-stream',
-          authorization: `Bearer ${TOKEN}`,
-          'mcp-protocol-version': MODERN,
-          'mcp-method': 'tools/call',
-          'mcp-name': name,
-        },
-        body: JSON.stringify({
-          jsonrpc: '2.0',
-          id: 7,
-          method: 'tools/call',
-          params: {
-            name,
-            arguments: args,
-            _meta: {
-              [`${ENVELOPE}protocolVersion`]: MODERN,
-              [`${ENVELOPE}clientInfo`]: { name: 'raw-2026', version: '1' },
-              [`${ENVELOPE}clientCapabilities`]: {},
-            },
-          },
-        }),
-      });
-      return { status: r.status, body: await r.text() };
-    }
-
-    /** The JSON-RPC error code of an answer (JSON or the last event of a stream). */
-    function codeOf(body: string): number | undefined {
-      const json = body.includes('data: ')
-        ? (body
-            .split('\n')
-            .filter((l) => l.startsWith('data: '))
-            .pop()
-            ?.slice(6) ?? '{}')
-        : body;
-      return (JSON.parse(json) as { error?: { code: number } }).error?.code;
-    }
+    /** A 2026-07-28 call from a client that cannot ask its user, with no Mcp-Param headers. */
+    const call = (url: string, name: string, args: Record<string, unknown>): Promise<Answer> =>
+      callModern(url, name, args, { capabilities: {} });
 
     it('Mcp-Param headers are checked only against the schemas of tools the agent is shown', async () => {
       const dir = join(root, `h${++harnesses}`);
@@ -253,18 +209,17 @@ describe(
       const listener = await listenHttp(gateway, { host: '127.0.0.1', port: 0, token: TOKEN });
       try {
         const unknown = await call(listener.url, 's__no_such_tool', { region: 'eu' });
-        assert.equal(codeOf(unknown.body), -32602, unknown.body);
+        assert.equal(unknown.error?.code, -32602, JSON.stringify(unknown));
         // A tool the agent is shown still has its headers checked (the call sends no Mcp-Param-Region).
         const shown = await call(listener.url, 's__visible', { region: 'eu' });
-        assert.equal(codeOf(shown.body), -32020, shown.body);
+        assert.equal(shown.error?.code, -32020, JSON.stringify(shown));
         const denied = await call(listener.url, 's__admin_reset', { region: 'eu' });
         const held = await call(listener.url, 's__poisoned', { region: 'eu' });
-        const summary = (a: { status: number; body: string }): string =>
-          `${a.status} ${String(codeOf(a.body))}`;
+        const summary = (a: Answer): string => `${a.status} ${String(a.error?.code)}`;
         assert.deepEqual(
           { denied: summary(denied), held: summary(held) },
           { denied: summary(unknown), held: summary(unknown) },
-          `denied and quarantined tools must answer like an unknown one; got ${denied.body} / ${held.body}`,
+          `denied and quarantined tools must answer like an unknown one; got ${JSON.stringify(denied)} / ${JSON.stringify(held)}`,
         );
       } finally {
         await listener.close();

@@ -14,61 +14,30 @@ import {
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { AuditRecord } from '@perimeter/audit';
-import { INITIALIZE, TOKEN, post, start, tool, until, type Harness } from './http-harness.js';
+import {
+  ENVELOPE_PREFIX,
+  INITIALIZE,
+  MODERN,
+  answerOf,
+  TOKEN,
+  callModern,
+  envelope,
+  nextId,
+  post,
+  start,
+  tool,
+  until,
+  type Answer,
+  type Harness,
+} from './http-harness.js';
 
-const MODERN = '2026-07-28';
-const ENVELOPE_PREFIX = 'io.modelcontextprotocol/';
-
-/** The per-request envelope of a 2026-07-28 client named `raw-2026`. */
-function envelope(capabilities: object = { elicitation: {} }): Record<string, unknown> {
-  return {
-    [`${ENVELOPE_PREFIX}protocolVersion`]: MODERN,
-    [`${ENVELOPE_PREFIX}clientInfo`]: { name: 'raw-2026', version: '1' },
-    [`${ENVELOPE_PREFIX}clientCapabilities`]: capabilities,
-  };
-}
-
-interface Answer {
-  readonly status: number;
-  readonly result?: Record<string, unknown>;
-  readonly error?: { code: number; message: string };
-}
-
-let ids = 0;
-
-/**
- * A raw 2026-07-28 tools/call of the scripted server's `name`, with the headers a conforming
- * client sends (`headers` adds or overrides) and `params` beside the name and arguments.
- */
-async function call(
+/** A raw 2026-07-28 tools/call of the scripted server's `name` (see callModern). */
+const call = (
   h: Harness,
   name: string,
   args: Record<string, unknown>,
-  options: { params?: object; headers?: Record<string, string>; capabilities?: object } = {},
-): Promise<Answer> {
-  const exposed = `s__${name}`;
-  const r = await post(
-    h.url,
-    {
-      jsonrpc: '2.0',
-      id: ++ids,
-      method: 'tools/call',
-      params: { name: exposed, arguments: args, ...options.params, _meta: envelope(options.capabilities) },
-    },
-    { 'mcp-protocol-version': MODERN, 'mcp-method': 'tools/call', 'mcp-name': exposed, ...options.headers },
-  );
-  const text = await r.text();
-  // An answer comes as JSON, or as an event stream whose last data line is the answer.
-  const json = r.headers.get('content-type')?.startsWith('text/event-stream')
-    ? (text
-        .split('\n')
-        .filter((l) => l.startsWith('data: '))
-        .pop()
-        ?.slice(6) ?? '{}')
-    : text;
-  const body = JSON.parse(json) as Omit<Answer, 'status'>;
-  return { status: r.status, ...body };
-}
+  options: Parameters<typeof callModern>[3] = {},
+): Promise<Answer> => callModern(h.url, `s__${name}`, args, options);
 
 /** The question a call came back with: its state, and the message put to the user. */
 function question(a: Answer): { state: string; message: string } {
@@ -104,21 +73,13 @@ const decisions = (events: readonly AuditRecord[]): string[] =>
  * key), with the headers a conforming client sends.
  */
 async function raw(h: Harness, method: string, name: string, params: string): Promise<Answer> {
-  const body = `{"jsonrpc":"2.0","id":${++ids},"method":"${method}","params":{"name":"${name}",${params},"_meta":${JSON.stringify(envelope())}}}`;
+  const body = `{"jsonrpc":"2.0","id":${nextId()},"method":"${method}","params":{"name":"${name}",${params},"_meta":${JSON.stringify(envelope())}}}`;
   const r = await post(h.url, body, {
     'mcp-protocol-version': MODERN,
     'mcp-method': method,
     'mcp-name': name,
   });
-  const text = await r.text();
-  const json = r.headers.get('content-type')?.startsWith('text/event-stream')
-    ? (text
-        .split('\n')
-        .filter((l) => l.startsWith('data: '))
-        .pop()
-        ?.slice(6) ?? '{}')
-    : text;
-  return { status: r.status, ...(JSON.parse(json) as Omit<Answer, 'status'>) };
+  return answerOf(r);
 }
 
 /** The params text of an accepted answer with `state`. */

@@ -1,6 +1,6 @@
 // What the HTTP tests share: a gateway over one scripted server (fixtures/scripted-server.ts),
 // every tool allowed and the tool `ask` asked (and `ask2`), listening on 127.0.0.1 with a bearer token; raw
-// POSTs with the usual headers; and a bounded wait.
+// POSTs with the usual headers; raw 2026-07-28 tool calls; and a bounded wait.
 
 import {
   existsSync,
@@ -113,4 +113,63 @@ export function post(url: string, body: unknown, headers: Record<string, string>
     headers: { ...POST_HEADERS, ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
+}
+
+export const MODERN = '2026-07-28';
+export const ENVELOPE_PREFIX = 'io.modelcontextprotocol/';
+
+/** The per-request envelope of a 2026-07-28 client named `raw-2026`. */
+export function envelope(capabilities: object = { elicitation: {} }): Record<string, unknown> {
+  return {
+    [`${ENVELOPE_PREFIX}protocolVersion`]: MODERN,
+    [`${ENVELOPE_PREFIX}clientInfo`]: { name: 'raw-2026', version: '1' },
+    [`${ENVELOPE_PREFIX}clientCapabilities`]: capabilities,
+  };
+}
+
+let ids = 0;
+/** A request id not used before in this process. */
+export const nextId = (): number => ++ids;
+
+/** A JSON-RPC answer and the HTTP status it came with. */
+export interface Answer {
+  readonly status: number;
+  readonly result?: Record<string, unknown>;
+  readonly error?: { code: number; message: string };
+}
+
+/**
+ * A raw 2026-07-28 tools/call of the tool exposed as `name`, with the headers a conforming client
+ * sends (`headers` adds or overrides) and `params` beside the name and arguments.
+ */
+export async function callModern(
+  url: string,
+  name: string,
+  args: Record<string, unknown>,
+  options: { params?: object; headers?: Record<string, string>; capabilities?: object } = {},
+): Promise<Answer> {
+  const r = await post(
+    url,
+    {
+      jsonrpc: '2.0',
+      id: nextId(),
+      method: 'tools/call',
+      params: { name, arguments: args, ...options.params, _meta: envelope(options.capabilities) },
+    },
+    { 'mcp-protocol-version': MODERN, 'mcp-method': 'tools/call', 'mcp-name': name, ...options.headers },
+  );
+  return answerOf(r);
+}
+
+/** The JSON-RPC answer of a response: its JSON body, or the last data line of its event stream. */
+export async function answerOf(r: Response): Promise<Answer> {
+  const text = await r.text();
+  const json = r.headers.get('content-type')?.startsWith('text/event-stream')
+    ? (text
+        .split('\n')
+        .filter((l) => l.startsWith('data: '))
+        .pop()
+        ?.slice(6) ?? '{}')
+    : text;
+  return { status: r.status, ...(JSON.parse(json) as Omit<Answer, 'status'>) };
 }
