@@ -309,6 +309,8 @@ export class Gateway {
   private readonly stale = new Set<ListKind>(LIST_KINDS);
   /** The pin store version each index was built from: another version (`pins approve`) makes it stale. */
   private readonly pinsSeen = new Map<ListKind, string>();
+  /** Clients' names and versions as audited (auditedAgent), by what the client sent. */
+  private readonly agents = new Map<string, Agent>();
   private pinStoreBroken = false;
   /** Stops watching the pin store (set by start()). */
   private unwatchPins: (() => void) | undefined;
@@ -497,13 +499,13 @@ export class Gateway {
 
   /**
    * Records a 2026-07-28 request refused over HTTP before the gateway was asked, because its
-   * headers disagree with its body (`header` names the one that does, where known): a denial of
+   * headers disagree with its body (`header` names the one that does): a denial of
    * the tool call, prompt or resource read the body asks for, on behalf of the client its envelope
    * names.
    */
-  async recordHeaderRefusal(refused: RefusedRequest, header: string | undefined): Promise<void> {
+  async recordHeaderRefusal(refused: RefusedRequest, header: string): Promise<void> {
     const { scan, audited } = await this.requested(refused.kind, refused.key, refused.args);
-    const why = `the request's ${header ?? 'MCP'} header and its body disagree; refused before it was decided`;
+    const why = `the request's ${header} header and its body disagree; refused before it was decided`;
     this.recordCall(refused.agent, audited, gatewayDenial(audited, why), undefined, scan);
   }
 
@@ -1797,7 +1799,37 @@ export class Gateway {
   private withAgent(from: Session | Agent | undefined, record: AuditRecord): AuditRecord {
     const agent = from !== undefined && 'server' in from ? agentOf(from) : from;
     if (!agent || !record.session) return record;
-    return { ...record, session: { ...record.session, agent } };
+    return { ...record, session: { ...record.session, agent: this.auditedAgent(agent) } };
+  }
+
+  /**
+   * The client's name and version as the audit keeps them: the client chose them and nothing
+   * checks them but that they are strings, so a secret in them is redacted and each is cut to
+   * MAX_AGENT_TEXT characters. A client names itself the same way on every request: the last few
+   * are remembered rather than scanned again.
+   */
+  private auditedAgent(agent: Agent): Agent {
+    const key = `${agent.name ?? ''}\0${agent.version ?? ''}`;
+    const seen = this.agents.get(key);
+    if (seen !== undefined) return seen;
+    const text = (s: string): string => {
+      const redacted = this.redactedText(s);
+      if (redacted.length <= MAX_AGENT_TEXT) return redacted;
+      // Never half of a character: a lone surrogate is not text.
+      const end = /[\uD800-\uDBFF]/.test(redacted[MAX_AGENT_TEXT - 2] ?? '')
+        ? MAX_AGENT_TEXT - 2
+        : MAX_AGENT_TEXT - 1;
+      return `${redacted.slice(0, end)}…`;
+    };
+    const audited: Agent = {
+      ...(agent.name !== undefined ? { name: text(agent.name) } : {}),
+      ...(agent.version !== undefined ? { version: text(agent.version) } : {}),
+    };
+    if (key.length <= 2 * MAX_AGENT_TEXT) {
+      if (this.agents.size >= MAX_AGENTS_REMEMBERED) this.agents.clear();
+      this.agents.set(key, audited);
+    }
+    return audited;
   }
 
   private record(record: AuditRecord): void {
@@ -1862,6 +1894,11 @@ export interface RefusedRequest {
   readonly args: Record<string, unknown>;
   readonly agent?: Agent;
 }
+
+/** The longest client name or version the audit keeps; a longer one is cut and ends with '…'. */
+const MAX_AGENT_TEXT = 128;
+/** How many clients' audited names the gateway remembers (it forgets them all when more come). */
+const MAX_AGENTS_REMEMBERED = 64;
 
 /** The client's name and version, as the audit records them. */
 export interface Agent {

@@ -66,8 +66,6 @@ const PATH = '/mcp';
 const MAX_BATCH = 100;
 /** The most 2026-07-28 requests served at once, subscription streams included. */
 const MAX_MODERN_IN_FLIGHT = 256;
-/** A standard MCP header as the SDK's refusal names it (its values never are). */
-const STANDARD_HEADER = /MCP-Protocol-Version|Mcp-Method|Mcp-Name/;
 /** A POST body that is not JSON: the 2025-era path answers it with a parse error. */
 const NOT_JSON = Symbol('not JSON');
 
@@ -172,16 +170,15 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
    * `Mcp-Method`, `Mcp-Name`) disagree with its body, recorded as the gateway's denial: the
    * request never reaches the gateway, but the audit keeps one event per decision.
    */
-  const recordSdkRefusal = async (answer: Buffer, body: unknown): Promise<void> => {
-    let error: { code?: unknown; message?: unknown } | undefined;
+  const recordSdkRefusal = async (req: IncomingMessage, answer: Buffer, body: unknown): Promise<void> => {
+    let error: { code?: unknown } | undefined;
     try {
       error = (JSON.parse(answer.toString('utf8')) as { error?: typeof error }).error;
     } catch {
       return;
     }
     if (error?.code !== HEADER_MISMATCH) return;
-    const named = typeof error.message === 'string' ? STANDARD_HEADER.exec(error.message) : null;
-    await recordRefusal(body, named?.[0]);
+    await recordRefusal(body, disagreeingHeader(req, body));
   };
 
   /**
@@ -190,7 +187,7 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
    * cannot be written (a spool that failed, a listing that could not be refreshed) still lets the
    * refusal go out, as nothing was done; a spool that failed refuses every later call on its own.
    */
-  const recordRefusal = async (body: unknown, header: string | undefined): Promise<void> => {
+  const recordRefusal = async (body: unknown, header: string): Promise<void> => {
     const refused = refusedRequest(body);
     if (refused === undefined) return;
     try {
@@ -228,7 +225,7 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
         await pipeline(Readable.fromWeb(response.body as never), res).catch(() => undefined);
       else {
         const answer = Buffer.from(await response.arrayBuffer());
-        if (response.status === 400) await recordSdkRefusal(answer, body);
+        if (response.status === 400) await recordSdkRefusal(req, answer, body);
         res.end(answer);
       }
     } finally {
@@ -486,6 +483,22 @@ function claimsEnvelope(body: unknown): boolean {
   if (body.jsonrpc !== '2.0' || typeof body.method !== 'string' || body.method === 'initialize') return false;
   const params = body.params;
   return isPlainObject(params) && isPlainObject(params._meta) && PROTOCOL_VERSION_META_KEY in params._meta;
+}
+
+/**
+ * The standard header the SDK refused a request for. It checks them in the order the protocol
+ * names them — `MCP-Protocol-Version`, `Mcp-Method`, then `Mcp-Name` — so the first that is
+ * absent or says other than the body is the one. Told from the request itself: the refusal's
+ * message quotes the body's and the headers' values, which may spell another header's name.
+ */
+function disagreeingHeader(req: IncomingMessage, message: unknown): string {
+  const body = isPlainObject(message) ? message : {};
+  const meta = isPlainObject(body.params) && isPlainObject(body.params._meta) ? body.params._meta : {};
+  const version = req.headers['mcp-protocol-version'];
+  if (version === undefined || version !== meta[PROTOCOL_VERSION_META_KEY]) return 'MCP-Protocol-Version';
+  const method = req.headers['mcp-method'];
+  if (method === undefined || method !== body.method) return 'Mcp-Method';
+  return 'Mcp-Name';
 }
 
 /**

@@ -327,6 +327,63 @@ describe('gateway over Streamable HTTP: 2026-07-28 beside 2025-era sessions', { 
     }
   });
 
+  it('mcp-threat-11: the audit names the header a refusal was for, from the request, even where a body value spells another header’s name', async () => {
+    const h = await start({ tools: [tool('echo')] });
+    try {
+      // The SDK's message quotes the body's name before the header's: "...params.name=\"s__Mcp-Method\"
+      // but the Mcp-Name header names...". The header is Mcp-Name all the same.
+      const named = await call(h, 'Mcp-Method', { text: 'x' }, { headers: { 'mcp-name': 's__echo' } });
+      assert.equal(named.error?.code, -32020, JSON.stringify(named));
+      const method = await call(h, 'echo', { text: 'x' }, { headers: { 'mcp-method': 'Mcp-Name' } });
+      assert.equal(method.error?.code, -32020, JSON.stringify(method));
+      const version = await call(
+        h,
+        'echo',
+        { text: 'x' },
+        { headers: { 'mcp-protocol-version': '2025-11-25' } },
+      );
+      assert.equal(version.error?.code, -32020, JSON.stringify(version));
+      assert.equal(calls(h), 0, 'nothing reached the server');
+      assert.deepEqual(
+        h.events
+          .filter((e) => e.type === 'mcp.call')
+          .map((e) => [
+            e.decision,
+            /the request's (\S+) header and its body disagree/.exec(String(e.reason))?.[1],
+          ]),
+        [
+          ['deny', 'Mcp-Name'],
+          ['deny', 'Mcp-Method'],
+          ['deny', 'MCP-Protocol-Version'],
+        ],
+      );
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('a client’s name and version reach the audit cut to 128 characters and with a secret in them redacted, on a call and on a refusal', async () => {
+    const h = await start({ tools: [tool('echo')] });
+    try {
+      const token = ['ghp_', 'aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW11ySowm'].join('');
+      // A long version ending in a character outside the BMP where the cut falls: never half of one.
+      const client = { name: `agent ${token}`, version: `${'v'.repeat(126)}😀${'x'.repeat(10_000)}` };
+      const ok = await call(h, 'echo', { text: 'x' }, { client });
+      assert.equal(ok.result?.resultType, 'complete', JSON.stringify(ok));
+      const refused = await call(h, 'echo', { text: 'x' }, { client, headers: { 'mcp-name': 's__other' } });
+      assert.equal(refused.error?.code, -32020, JSON.stringify(refused));
+      const agents = h.events.filter((e) => e.type === 'mcp.call').map((e) => e.session?.agent);
+      assert.equal(agents.length, 2);
+      for (const agent of agents) {
+        assert.match(agent?.name ?? '', /^agent \[REDACTED:github-token:[^\]]+\]$/, JSON.stringify(agent));
+        assert.equal(agent?.version, `${'v'.repeat(126)}…`);
+      }
+      assert.doesNotMatch(JSON.stringify(h.events), new RegExp(token));
+    } finally {
+      await h.close();
+    }
+  });
+
   it('an upstream’s result cannot speak the protocol for Perimeter: its resultType, questions, state, cache hints and serverInfo never reach either era', async () => {
     const h = await start({
       tools: [tool('impostor')],

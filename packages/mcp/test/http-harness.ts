@@ -118,11 +118,14 @@ export function post(url: string, body: unknown, headers: Record<string, string>
 export const MODERN = '2026-07-28';
 export const ENVELOPE_PREFIX = 'io.modelcontextprotocol/';
 
-/** The per-request envelope of a 2026-07-28 client named `raw-2026`. */
-export function envelope(capabilities: object = { elicitation: {} }): Record<string, unknown> {
+/** The per-request envelope of a 2026-07-28 client, named `raw-2026` unless `client` names it. */
+export function envelope(
+  capabilities: object = { elicitation: {} },
+  client: { name: string; version: string } = { name: 'raw-2026', version: '1' },
+): Record<string, unknown> {
   return {
     [`${ENVELOPE_PREFIX}protocolVersion`]: MODERN,
-    [`${ENVELOPE_PREFIX}clientInfo`]: { name: 'raw-2026', version: '1' },
+    [`${ENVELOPE_PREFIX}clientInfo`]: client,
     [`${ENVELOPE_PREFIX}clientCapabilities`]: capabilities,
   };
 }
@@ -146,7 +149,12 @@ export async function callModern(
   url: string,
   name: string,
   args: Record<string, unknown>,
-  options: { params?: object; headers?: Record<string, string>; capabilities?: object } = {},
+  options: {
+    params?: object;
+    headers?: Record<string, string>;
+    capabilities?: object;
+    client?: { name: string; version: string };
+  } = {},
 ): Promise<Answer> {
   const r = await post(
     url,
@@ -154,7 +162,12 @@ export async function callModern(
       jsonrpc: '2.0',
       id: nextId(),
       method: 'tools/call',
-      params: { name, arguments: args, ...options.params, _meta: envelope(options.capabilities) },
+      params: {
+        name,
+        arguments: args,
+        ...options.params,
+        _meta: envelope(options.capabilities, options.client),
+      },
     },
     { 'mcp-protocol-version': MODERN, 'mcp-method': 'tools/call', 'mcp-name': name, ...options.headers },
   );
