@@ -1,7 +1,12 @@
 /*
  * perimeter-relay: the byte relay behind an established egress tunnel, outside Node.js.
  *
- *   perimeter-relay IDLE_SECONDS      (fd 0: the client's socket, fd 1: the upstream's)
+ *   perimeter-relay IDLE_SECONDS      (fd 3: the client's socket, fd 4: the upstream's)
+ *
+ * Not fd 0 and 1: the launcher (libuv, under Node's spawn) makes a child's fds 0-2 blocking, and a
+ * socket's blocking flag belongs to the socket, shared with the proxy. A relay that then fails to
+ * start (exec refused) would leave the proxy, which carries the tunnel on, with blocking sockets:
+ * one write to a slow peer stops its whole event loop.
  *
  * The proxy (Node.js) decides the tunnel, checks the client's first bytes (the TLS ClientHello),
  * then hands both sockets to this process, which copies the bytes with read(2) and write(2)
@@ -27,6 +32,8 @@
 #include <unistd.h>
 
 #define BUFFER_BYTES (1 << 20)
+#define CLIENT_FD 3
+#define UPSTREAM_FD 4
 
 struct direction {
   int from, to;
@@ -97,9 +104,9 @@ static int setup(struct direction *d, int from, int to) {
 int main(int argc, char **argv) {
   int idle_ms = (argc > 1 ? atoi(argv[1]) : 300) * 1000;
   struct direction out = {0}, in = {0}; /* client to upstream; upstream to client */
-  if (setup(&out, 0, 1) != 0 || setup(&in, 1, 0) != 0) return 1;
-  fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
-  fcntl(1, F_SETFL, fcntl(1, F_GETFL) | O_NONBLOCK);
+  if (setup(&out, CLIENT_FD, UPSTREAM_FD) != 0 || setup(&in, UPSTREAM_FD, CLIENT_FD) != 0) return 1;
+  fcntl(CLIENT_FD, F_SETFL, fcntl(CLIENT_FD, F_GETFL) | O_NONBLOCK);
+  fcntl(UPSTREAM_FD, F_SETFL, fcntl(UPSTREAM_FD, F_GETFL) | O_NONBLOCK);
   /* A peer gone makes write(2) fail with EPIPE (an error, reported) instead of killing the relay
    * before it reports. SIGTERM is held back except inside ppoll(2), which it interrupts: one that
    * comes while the relay copies is taken at the next wait, never lost before a long sleep. */
@@ -120,8 +127,8 @@ int main(int argc, char **argv) {
       status = 1;
       break;
     }
-    /* fd 0 and fd 1 each appear once, with what either direction waits for on them. */
-    struct pollfd p[2] = {{.fd = 0}, {.fd = 1}};
+    /* Each socket appears once, with what either direction waits for on it. */
+    struct pollfd p[2] = {{.fd = CLIENT_FD}, {.fd = UPSTREAM_FD}};
     if (out.is_open && out.end < BUFFER_BYTES) p[0].events |= POLLIN;
     if (pending(&in)) p[0].events |= POLLOUT;
     if (in.is_open && in.end < BUFFER_BYTES) p[1].events |= POLLIN;

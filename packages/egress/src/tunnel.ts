@@ -249,38 +249,52 @@ export function openTunnel(t: TunnelRequest, deps: TunnelDeps): void {
   /**
    * Moves an established, checked tunnel into the native relay: what Node already read is passed
    * on first, then both sockets go to the relay process and this process lets go of them. Reading
-   * what Node holds lets it read again, so what arrives while that is written is passed on too,
-   * round by round, until a round finds nothing read and nothing still being written: then the
-   * sockets move in the same turn of the event loop, before Node can read another byte. A relay
-   * that cannot start (its binary gone or busy, no process to spare) leaves the tunnel in Node,
-   * which carries it on.
+   * what Node holds lets it read again, so what arrives while that is written is passed on too.
+   * Each direction does so on its own, so a peer slow to read holds up only the bytes going to it
+   * (and the move), never the other direction. When neither direction has anything read or still
+   * being written, the sockets move in the same turn of the event loop, before Node can read
+   * another byte. A relay that cannot start (its binary gone or busy, no process to spare) leaves
+   * the tunnel in Node, which carries it on.
    */
   const handOff = (client: Socket, up: Socket): void => {
     up.unpipe(client);
     client.unpipe(up);
-    up.pause();
-    client.pause();
     up.removeAllListeners('data');
     client.removeAllListeners('data');
-    const flush = (): void => {
-      if (isFinished) return;
-      const toUp = drained(client);
-      const toClient = drained(up);
-      // Bytes Node is still writing would be overtaken by the relay's: wait for them as well.
-      if (toUp.length + toClient.length + up.writableLength + client.writableLength === 0) {
-        start(client, up);
-        return;
-      }
-      bytesOut += toUp.length;
-      bytesIn += toClient.length;
-      let writes = 2;
-      const written = (): void => {
-        if (--writes === 0) flush();
+    /** The sides a direction is writing to, until what it wrote is out. */
+    const writing = new Set<Socket>();
+    let isMoving = false;
+    const isIdle = (): boolean =>
+      writing.size === 0 &&
+      client.readableLength + up.readableLength + client.writableLength + up.writableLength === 0;
+    const direction = (from: Socket, to: Socket, count: (n: number) => void): (() => void) => {
+      const pass = (): void => {
+        if (isFinished || isMoving || writing.has(to)) return;
+        const bytes = drained(from);
+        // Bytes Node is still writing would be overtaken by the relay's: they are waited for too.
+        if (bytes.length === 0 && to.writableLength === 0) {
+          if (!isIdle()) return; // the other direction, busy, looks again when it is done
+          isMoving = true;
+          client.removeListener('readable', toUpstream);
+          up.removeListener('readable', toClient);
+          start(client, up);
+          return;
+        }
+        count(bytes.length);
+        writing.add(to);
+        writeOn(to, bytes, () => {
+          writing.delete(to);
+          pass();
+        });
       };
-      writeOn(up, toUp, written);
-      writeOn(client, toClient, written);
+      return pass;
     };
-    flush();
+    const toUpstream = direction(client, up, (n) => (bytesOut += n));
+    const toClient = direction(up, client, (n) => (bytesIn += n));
+    client.on('readable', toUpstream);
+    up.on('readable', toClient);
+    toUpstream();
+    toClient();
   };
   const start = (client: Socket, up: Socket): void => {
     // A side that went away while its last bytes were written: nothing is left to hand over.
@@ -293,7 +307,8 @@ export function openTunnel(t: TunnelRequest, deps: TunnelDeps): void {
     let child: ChildProcess;
     try {
       child = spawn(deps.relay as string, [String(Math.ceil(deps.idleMs / 1000))], {
-        stdio: [client, up, 'pipe'],
+        // As fds 3 and 4: a child's fds 0-2 are made blocking, and so would the proxy's sockets be.
+        stdio: ['ignore', 'ignore', 'pipe', client, up],
       });
     } catch (e) {
       // Node throws what it does not report as an 'error' event (a busy binary: ETXTBSY).

@@ -36,11 +36,13 @@ interface Relayed {
   readonly child: ChildProcess;
 }
 
-/** client ⇄ relay ⇄ upstream, the relay holding the middle two ends as fd 0 and fd 1. */
+/** client ⇄ relay ⇄ upstream, the relay holding the middle two ends as fd 3 and fd 4. */
 async function relayed(idleSeconds = 30): Promise<Relayed> {
   const [client, clientSide] = await pair();
   const [upstreamSide, upstream] = await pair();
-  const child = spawn(RELAY_PATH, [String(idleSeconds)], { stdio: [clientSide, upstreamSide, 'pipe'] });
+  const child = spawn(RELAY_PATH, [String(idleSeconds)], {
+    stdio: ['ignore', 'ignore', 'pipe', clientSide, upstreamSide],
+  });
   let report = '';
   child.stderr?.on('data', (c: Buffer) => (report += c.toString('latin1')));
   const exit = new Promise<{ code: number | null; report: string }>((resolve) =>

@@ -4,7 +4,18 @@
 
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, copyFileSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  copyFileSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -19,6 +30,7 @@ import { RELAY_AFTER_BYTES } from '../src/tunnel.js';
 const SIZE = 3 * RELAY_AFTER_BYTES + 12345; // well past the hand-off, not a multiple of any buffer
 const upload = randomBytes(SIZE);
 const download = randomBytes(SIZE);
+const { O_NONBLOCK } = constants;
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 let origin: Server;
@@ -43,9 +55,15 @@ before(async () => {
 
 after(() => origin.close());
 
-/** An egress proxy that allows the origin and hands bulk tunnels to `relay` (none: `false`); its audit in `records`. */
-async function proxyWith(relay: string | false, records: AuditRecord[]): Promise<HttpServer> {
-  const port = (origin.address() as AddressInfo).port;
+/**
+ * An egress proxy that allows the origin (or the server on `port`) and hands bulk tunnels to
+ * `relay` (none: `false`); its audit to `audit`.
+ */
+async function proxyWith(
+  relay: string | false,
+  audit: (r: AuditRecord) => void,
+  port = (origin.address() as AddressInfo).port,
+): Promise<HttpServer> {
   const loaded = loadPolicies([
     {
       file: 'relay.yaml',
@@ -58,7 +76,7 @@ async function proxyWith(relay: string | false, records: AuditRecord[]): Promise
       { context: { home: '/home/u' } },
     ),
     relay,
-    audit: (r) => records.push(r),
+    audit,
   });
   await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
   return proxy;
@@ -119,13 +137,48 @@ async function assertCarried(got: Buffer, records: AuditRecord[]): Promise<void>
   assert.equal(closed.outcome?.bytes_in, SIZE);
 }
 
+/**
+ * `records`' audit, where a relay that could not start also notes whether the sockets the tunnel
+ * carries on in Node still do not block (read from /proc when the relay's failure is audited).
+ */
+function auditWithFlags(records: AuditRecord[]): (r: AuditRecord) => void {
+  return (r) => {
+    if (r.type === 'network.relay-unavailable')
+      for (const fd of readdirSync('/proc/self/fd')) {
+        if (Number(fd) <= 2) continue; // this process's own stdio, not the proxy's
+        let info: string;
+        try {
+          if (!readlinkSync(`/proc/self/fd/${fd}`).startsWith('socket:')) continue;
+          info = readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8');
+        } catch {
+          continue; // closed meanwhile
+        }
+        const flags = Number.parseInt(/flags:\s+([0-7]+)/.exec(info)?.[1] ?? '0', 8);
+        if ((flags & O_NONBLOCK) === 0) blocking.push(Number(fd));
+      }
+    records.push(r);
+  };
+}
+/** The socket fds found blocking when a relay's failure was audited. */
+const blocking: number[] = [];
+
+/**
+ * redteam: the failed relay left none of this process's sockets blocking. libuv makes a child's
+ * fds 0-2 blocking, and the flag belongs to the socket, shared with the proxy: a proxy carrying
+ * the tunnel on with blocking sockets stops its event loop on a write to a slow peer (a hang).
+ */
+function assertStillNonBlocking(records: AuditRecord[]): void {
+  assert.ok(records.some((r) => r.type === 'network.relay-unavailable'));
+  assert.deepEqual(blocking.splice(0), [], 'no socket of the proxy was left blocking');
+}
+
 describe(
   'the native relay',
   { skip: isRelayBuilt() ? false : 'perimeter-relay is not built (no C compiler)' },
   () => {
     it('carries a bulk tunnel both ways, byte for byte, and audits every byte', async () => {
       const records: AuditRecord[] = [];
-      const proxy = await proxyWith(RELAY_PATH, records);
+      const proxy = await proxyWith(RELAY_PATH, (r) => records.push(r));
       try {
         await assertCarried(await transfer(proxy), records);
       } finally {
@@ -142,9 +195,10 @@ describe('a relay that cannot start', () => {
     // There, but not executable: spawning it fails as a missing or busy binary would.
     const broken = join(dir, 'perimeter-relay');
     writeFileSync(broken, '#!/bin/sh\n', { mode: 0o644 });
-    const proxy = await proxyWith(broken, records);
+    const proxy = await proxyWith(broken, auditWithFlags(records));
     try {
       await assertCarried(await transfer(proxy), records);
+      assertStillNonBlocking(records);
       const told = records.filter((r) => r.type === 'network.relay-unavailable');
       assert.equal(told.length, 1, 'the audit says the relay could not start');
       assert.equal(told[0]?.outcome?.relay, broken);
@@ -166,9 +220,10 @@ describe(
       const busy = join(dir, 'perimeter-relay');
       copyFileSync(RELAY_PATH, busy);
       const fd = openSync(busy, 'r+'); // open for writing: exec(2) refuses it
-      const proxy = await proxyWith(busy, records);
+      const proxy = await proxyWith(busy, auditWithFlags(records));
       try {
         await assertCarried(await transfer(proxy), records);
+        assertStillNonBlocking(records);
         const told = records.find((r) => r.type === 'network.relay-unavailable');
         assert.match(String(told?.outcome?.reason), /could not start \(ETXTBSY\)/);
       } finally {
@@ -185,7 +240,7 @@ describe('a slow client', () => {
     const records: AuditRecord[] = [];
     // In Node throughout (no relay). Each write to the client completes 2 ms late, as over a real
     // network, so the end of the download still waits in the proxy when the origin has closed.
-    const proxy = await proxyWith(false, records);
+    const proxy = await proxyWith(false, (r) => records.push(r));
     proxy.prependListener('connection', (socket: Socket) => {
       const stream = socket as unknown as Record<'_write' | '_writev', (...a: unknown[]) => void>;
       for (const method of ['_write', '_writev'] as const) {
@@ -200,3 +255,85 @@ describe('a slow client', () => {
     }
   });
 });
+
+describe(
+  'a client that does not read while it uploads',
+  { skip: isRelayBuilt() ? false : 'perimeter-relay is not built' },
+  () => {
+    it('still gets its whole upload through during the hand-off: a direction waits only for its own peer', async () => {
+      // The origin sends its download at once while it reads the upload. The client reads none of
+      // it until the origin has the whole upload: the proxy's writes to the client do not complete
+      // (held, as a peer that does not read holds them once the network's buffers are full). The
+      // hand-off used to pass both directions on in shared rounds, so the download waiting on the
+      // client held the upload back too, until the tunnel's idle time (five minutes).
+      let uploaded: (b: Buffer) => void = () => undefined;
+      const gotUpload = new Promise<Buffer>((r) => (uploaded = r));
+      const duplex = createServer((s) => {
+        const chunks: Buffer[] = [];
+        let got = 0;
+        s.write(download);
+        s.on('data', (c: Buffer) => {
+          chunks.push(c);
+          got += c.length;
+          if (got === SIZE) {
+            uploaded(Buffer.concat(chunks));
+            s.end();
+          }
+        });
+      });
+      await new Promise<void>((r) => duplex.listen(0, '127.0.0.1', r));
+      const records: AuditRecord[] = [];
+      const proxy = await proxyWith(
+        RELAY_PATH,
+        (r) => records.push(r),
+        (duplex.address() as AddressInfo).port,
+      );
+      let held: (() => void)[] | undefined;
+      proxy.prependListener('connection', (socket: Socket) => {
+        const stream = socket as unknown as Record<'_write' | '_writev', (...a: unknown[]) => void>;
+        for (const method of ['_write', '_writev'] as const) {
+          const write = stream[method].bind(socket);
+          stream[method] = (...a: unknown[]) => (held ? held.push(() => write(...a)) : write(...a));
+        }
+      });
+      const socket = connect({ host: '127.0.0.1', port: (proxy.address() as AddressInfo).port });
+      try {
+        const chunks: Buffer[] = [];
+        const closed = new Promise<void>((r) => socket.once('close', () => r()));
+        socket.on('error', () => undefined);
+        socket.on('data', (c: Buffer) => chunks.push(c));
+        await new Promise<void>((resolve) => {
+          socket.once('data', () => {
+            held = [];
+            resolve();
+          });
+          socket.write(`CONNECT 127.0.0.1:${(duplex.address() as AddressInfo).port} HTTP/1.1\r\n\r\n`);
+        });
+        socket.write(upload);
+        // A bound on a hang, not a speed target: the upload is 12 MB over loopback.
+        const arrived = await Promise.race([
+          gotUpload,
+          new Promise<undefined>((r) => setTimeout(() => r(undefined), 15_000).unref()),
+        ]);
+        assert.ok(arrived, 'the whole upload reached the origin while the client read nothing');
+        assert.equal(sha(arrived), sha(upload), 'the upload arrived intact');
+        const release = held ?? [];
+        held = undefined;
+        for (const write of release) write();
+        await closed;
+        const got = Buffer.concat(chunks);
+        const head = got.indexOf('\r\n\r\n') + 4;
+        assert.equal(got.length - head, SIZE);
+        assert.equal(sha(got.subarray(head)), sha(download), 'the download arrived intact');
+        await new Promise((r) => setTimeout(r, 100));
+        const done = records.find((r) => r.type === 'network.closed');
+        assert.equal(done?.outcome?.bytes_out, SIZE);
+        assert.equal(done?.outcome?.bytes_in, SIZE);
+      } finally {
+        socket.destroy();
+        proxy.close();
+        duplex.close();
+      }
+    });
+  },
+);
