@@ -1804,16 +1804,16 @@ export class Gateway {
 
   /**
    * The client's name and version as the audit keeps them: the client chose them and nothing
-   * checks them but that they are strings, so a secret in them is redacted and each is cut to
-   * MAX_AGENT_TEXT characters. A client names itself the same way on every request: the last few
+   * checks them but that they are strings, so a secret in them is redacted, half a character
+   * replaced, and each is cut to MAX_AGENT_TEXT characters. A client names itself the same way on every request: the last few
    * are remembered rather than scanned again.
    */
   private auditedAgent(agent: Agent): Agent {
-    const key = `${agent.name ?? ''}\0${agent.version ?? ''}`;
+    const key = JSON.stringify([agent.name, agent.version]);
     const seen = this.agents.get(key);
     if (seen !== undefined) return seen;
     const text = (s: string): string => {
-      const redacted = this.redactedText(s);
+      const redacted = this.redactedText(s).replace(LONE_SURROGATE, '\uFFFD');
       if (redacted.length <= MAX_AGENT_TEXT) return redacted;
       // Never half of a character: a lone surrogate is not text.
       const end = /[\uD800-\uDBFF]/.test(redacted[MAX_AGENT_TEXT - 2] ?? '')
@@ -1897,6 +1897,8 @@ export interface RefusedRequest {
 
 /** The longest client name or version the audit keeps; a longer one is cut and ends with '…'. */
 const MAX_AGENT_TEXT = 128;
+/** Half of a character outside the BMP, without its other half: not text, shown as U+FFFD. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 /** How many clients' audited names the gateway remembers (it forgets them all when more come). */
 const MAX_AGENTS_REMEMBERED = 64;
 

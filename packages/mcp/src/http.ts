@@ -486,27 +486,32 @@ function claimsEnvelope(body: unknown): boolean {
 }
 
 /**
- * The standard header the SDK refused a request for. It checks them in the order the protocol
- * names them — `MCP-Protocol-Version`, `Mcp-Method`, then `Mcp-Name` — so the first that is
- * absent or says other than the body is the one. Told from the request itself: the refusal's
- * message quotes the body's and the headers' values, which may spell another header's name.
+ * The standard header the SDK refused a request for. It compares the headers a request carries
+ * with its body first — `MCP-Protocol-Version`, then `Mcp-Method` — and only then looks for the
+ * ones it lacks, in the same order, then at `Mcp-Name`. Told from the request itself: the
+ * refusal's message quotes the body's and the headers' values, which may spell another header's
+ * name.
  */
 function disagreeingHeader(req: IncomingMessage, message: unknown): string {
   const body = isPlainObject(message) ? message : {};
   const meta = isPlainObject(body.params) && isPlainObject(body.params._meta) ? body.params._meta : {};
   const version = req.headers['mcp-protocol-version'];
-  if (version === undefined || version !== meta[PROTOCOL_VERSION_META_KEY]) return 'MCP-Protocol-Version';
+  const claimed = meta[PROTOCOL_VERSION_META_KEY];
+  if (version !== undefined && claimed !== undefined && version !== claimed) return 'MCP-Protocol-Version';
   const method = req.headers['mcp-method'];
-  if (method === undefined || method !== body.method) return 'Mcp-Method';
+  if (method !== undefined && method !== body.method) return 'Mcp-Method';
+  if (version === undefined) return 'MCP-Protocol-Version';
+  if (method === undefined) return 'Mcp-Method';
   return 'Mcp-Name';
 }
 
 /**
  * What a refused request's body asks for, named as the client named it, and the client its
- * envelope names (unchecked by the SDK, which refused it: kept only when both are strings).
+ * envelope names (unchecked by the SDK, which refused it: kept only when both are strings). A
+ * notification (no id) asks for nothing: it is never served, so its refusal denies nothing.
  */
 function refusedRequest(message: unknown): RefusedRequest | undefined {
-  if (!isPlainObject(message) || !isPlainObject(message.params)) return undefined;
+  if (!isPlainObject(message) || !isPlainObject(message.params) || !('id' in message)) return undefined;
   const { method, params: p } = message;
   const info = isPlainObject(p._meta) ? p._meta[CLIENT_INFO_META_KEY] : undefined;
   const agent =

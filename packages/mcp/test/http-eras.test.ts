@@ -343,6 +343,24 @@ describe('gateway over Streamable HTTP: 2026-07-28 beside 2025-era sessions', { 
         { headers: { 'mcp-protocol-version': '2025-11-25' } },
       );
       assert.equal(version.error?.code, -32020, JSON.stringify(version));
+      // The SDK compares the headers a request carries before it looks for missing ones: without
+      // MCP-Protocol-Version, an Mcp-Method that names another method is what it refuses.
+      const params = { name: 's__echo', arguments: { text: 'x' }, _meta: envelope() };
+      const unversioned = await answerOf(
+        await post(
+          h.url,
+          { jsonrpc: '2.0', id: nextId(), method: 'tools/call', params },
+          { 'mcp-method': 'tools/list', 'mcp-name': 's__echo' },
+        ),
+      );
+      assert.match(unversioned.error?.message ?? '', /Mcp-Method header names tools\/list/);
+      // A notification is never served: its refusal denies nothing, and is not recorded as a call.
+      const notified = await post(
+        h.url,
+        { jsonrpc: '2.0', method: 'tools/call', params },
+        { 'mcp-method': 'tools/list', 'mcp-name': 's__echo' },
+      );
+      assert.equal(notified.status, 400);
       assert.equal(calls(h), 0, 'nothing reached the server');
       assert.deepEqual(
         h.events
@@ -355,6 +373,7 @@ describe('gateway over Streamable HTTP: 2026-07-28 beside 2025-era sessions', { 
           ['deny', 'Mcp-Name'],
           ['deny', 'Mcp-Method'],
           ['deny', 'MCP-Protocol-Version'],
+          ['deny', 'Mcp-Method'],
         ],
       );
     } finally {
@@ -368,11 +387,24 @@ describe('gateway over Streamable HTTP: 2026-07-28 beside 2025-era sessions', { 
       const token = ['ghp_', 'aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW11ySowm'].join('');
       // A long version ending in a character outside the BMP where the cut falls: never half of one.
       const client = { name: `agent ${token}`, version: `${'v'.repeat(126)}😀${'x'.repeat(10_000)}` };
+      // Two clients whose name and version run together alike are still told apart; half a
+      // character is shown as U+FFFD.
+      for (const c of [
+        { name: 'alice\0build', version: '7' },
+        { name: 'alice', version: 'build\u00007' },
+        { name: 'half \uD800', version: '1' },
+      ])
+        assert.equal((await call(h, 'echo', { text: 'x' }, { client: c })).result?.resultType, 'complete');
       const ok = await call(h, 'echo', { text: 'x' }, { client });
       assert.equal(ok.result?.resultType, 'complete', JSON.stringify(ok));
       const refused = await call(h, 'echo', { text: 'x' }, { client, headers: { 'mcp-name': 's__other' } });
       assert.equal(refused.error?.code, -32020, JSON.stringify(refused));
       const agents = h.events.filter((e) => e.type === 'mcp.call').map((e) => e.session?.agent);
+      assert.deepEqual(agents.splice(0, 3), [
+        { name: 'alice\0build', version: '7' },
+        { name: 'alice', version: 'build\u00007' },
+        { name: 'half \uFFFD', version: '1' },
+      ]);
       assert.equal(agents.length, 2);
       for (const agent of agents) {
         assert.match(agent?.name ?? '', /^agent \[REDACTED:github-token:[^\]]+\]$/, JSON.stringify(agent));
