@@ -760,6 +760,16 @@ export class Gateway {
       ...this.clashing.resources.filter((e) => e.key === key),
       ...(this.shownUris.get(key) ?? []),
     ];
+    // A URI produced by a template is decided on the template, and must reach its server as the
+    // same URI: one the server would parse into another (perhaps a resource of its own, denied)
+    // is read through none.
+    const canonical = exact.length === 0 ? canonicalUri(key) : key;
+    if (canonical !== key)
+      return {
+        unknown: this.redactedText(
+          `the URI ${JSON.stringify(key)} is not in the form its server reads it in (${canonical}); read it as listed, or as its template writes it`,
+        ),
+      };
     const produced = [...this.index.templates.values(), ...this.clashing.templates].filter((e) => {
       const t = this.templateOf(e.definition);
       return !(t instanceof UriTemplateError) && t.matches(key);
@@ -1901,6 +1911,22 @@ const MAX_AGENT_TEXT = 128;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 /** How many clients' audited names the gateway remembers (it forgets them all when more come). */
 const MAX_AGENTS_REMEMBERED = 64;
+
+/**
+ * `uri` as a server on the MCP SDK reads it: it parses the URI it is asked to read (WHATWG URL)
+ * before it looks it up, which drops tabs and newlines, trims spaces, lowercases the scheme,
+ * resolves dot segments (`%2e%2e` too) and encodes what a URL cannot carry. A URI that does not
+ * parse is read as it is. Spaces and control characters anywhere count as another form.
+ */
+function canonicalUri(uri: string): string {
+  let href: string;
+  try {
+    href = new URL(uri).href;
+  } catch {
+    href = uri;
+  }
+  return /[\u0000-\u0020\u007f]/.test(href) ? JSON.stringify(href) : href;
+}
 
 /** The client's name and version, as the audit records them. */
 export interface Agent {

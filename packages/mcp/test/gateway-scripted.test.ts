@@ -35,6 +35,7 @@ const require = createRequire(import.meta.url);
 const fs = require('node:fs') as { statSync: typeof statSync };
 const crypto = require('node:crypto') as { createHash: typeof createHash };
 const SCRIPTED = join(dirname(fileURLToPath(import.meta.url)), 'fixtures/scripted-server.js');
+const NOTES = join(dirname(fileURLToPath(import.meta.url)), 'fixtures/notes-server.js');
 const EVERYTHING = join(
   dirname(require.resolve('@modelcontextprotocol/server-everything/package.json')),
   'dist/index.js',
@@ -58,6 +59,8 @@ interface Options {
   readonly scripted?: Readonly<Record<string, ScriptedSpec>>;
   /** Adds server-everything as `everything`. */
   readonly everything?: boolean;
+  /** Adds fixtures/notes-server as `notes`, logging its reads to `notes.log` in the harness's directory. */
+  readonly notes?: boolean;
   readonly pinning?: 'tofu' | 'approve';
   /** Further mcp rules (deny:, ask:), as YAML lines under mcp. */
   readonly rules?: string;
@@ -101,6 +104,10 @@ async function start(o: Options): Promise<Harness> {
   });
   if (o.everything)
     servers.push(`    - { id: everything, command: [${q(process.execPath)}, ${q(EVERYTHING)}, stdio] }`);
+  if (o.notes)
+    servers.push(
+      `    - { id: notes, command: [${q(process.execPath)}, ${q(NOTES)}, ${q(join(dir, 'notes.log'))}] }`,
+    );
   const policy = `apiVersion: perimeter/v1
 kind: Policy
 metadata: { name: scripted-test, layer: org }
@@ -966,6 +973,50 @@ describe('gateway: resource templates', { timeout: 60_000 }, () => {
       assert.ok(
         h.events.some((e) => e.type === 'mcp.call' && /no resource is exposed as/.test(String(e.reason))),
         'the unknown URI is audited as such',
+      );
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('redteam-30-1: a URI its server would read as another (tabs, newlines, spaces, case, dot segments) is not read through a template: a denied resource stays denied', async () => {
+    const h = await start({
+      notes: true,
+      rules: '  deny:\n    - { id: no-secret, server: notes, tools: [secret] }\n',
+    });
+    try {
+      const uris = (await h.client.listResources()).resources.map((r) => r.uri);
+      assert.deepEqual(uris, ['notes://readme'], 'the denied resource is not listed');
+      const unknown = await rejection(h.client.readResource({ uri: 'notes://secret' }));
+      // The SDK's server parses each of these into another URI (the first five into notes://secret,
+      // which it then serves), while the template notes://{id} produces each as written.
+      const disguised = [
+        'notes://sec\tret',
+        'notes://sec\nret',
+        'notes://secret ',
+        ' notes://secret',
+        'NOTES://secret',
+        'notes://x/../secret',
+        'notes://x/%2e%2e/secret',
+      ];
+      for (const uri of disguised) {
+        const e = await rejection(h.client.readResource({ uri }));
+        assert.equal(e.message.replace(uri, 'URI'), unknown.message.replace('notes://secret', 'URI'), uri);
+      }
+      const refusals = h.events.filter((e) => e.type === 'mcp.call' && e.decision === 'deny');
+      assert.equal(refusals.length, 1 + disguised.length);
+      assert.match(
+        String(refusals[1]?.reason),
+        /not in the form its server reads it in \(notes:\/\/secret\)/,
+      );
+      // What the template produces as written is read through it.
+      const note = await h.client.readResource({ uri: 'notes://n7' });
+      assert.deepEqual(note.contents[0], { uri: 'notes://n7', text: 'note n7: (empty)' });
+      assert.equal(h.events.findLast((e) => e.type === 'mcp.call')?.request?.resource, 'notes/note');
+      assert.equal(
+        readFileSync(join(h.dir, 'notes.log'), 'utf8'),
+        'note notes://n7\n',
+        'the only read that reached the server',
       );
     } finally {
       await h.close();
