@@ -965,14 +965,24 @@ export class Gateway {
     const code = PROTOCOL_ERROR_CODES.has(given) ? ErrorCode.InternalError : given;
     // Redacted whatever mcp.secrets says (an error is no result to withhold), and audited as one.
     const scan = this.scan(errorText(e).replace(/^(?:MCP error -?\d+: )+/, ''));
-    const message = scan.redacted as string;
+    let message = scan.redacted as string;
     if (scan.leaks.length > 0) this.leakAlert(session, request, 'result', scan.leaks, 'Redacted');
     if (scan.blocking.length > 0) this.secretAlert(session, request, 'result', scan.blocking, 'redact');
+    // The agent reads an error's message as it reads a result: screened for instructions alike.
+    const injection = scanResult(message).findings;
+    if (injection.length > 0) {
+      const action = this.options.engine.mcpPromptInjection();
+      this.injectionAlert(session, request, injection, action);
+      if (action === 'block')
+        message = `Perimeter withheld this error's message: it carried text that reads as instructions to the agent (${injectionText(injection)}).`;
+      else if (action === 'strip') message = scanResult(message).stripped as string;
+    }
     this.recordResult(session, request, {
       error: message,
       latency_ms: round(performance.now() - started),
       ...(scan.blocking.length > 0 ? { secret_findings: scan.blocking.length } : {}),
       ...(scan.leaks.length > 0 ? { credential_leaks: scan.leaks.length } : {}),
+      ...(injection.length > 0 ? { injection_findings: injection.length } : {}),
     });
     return rpcError(code, message);
   }
@@ -1925,7 +1935,7 @@ function canonicalUri(uri: string): string {
   } catch {
     href = uri;
   }
-  return /[\u0000-\u0020\u007f]/.test(href) ? JSON.stringify(href) : href;
+  return [...href].some((c) => c <= ' ' || c === '\x7f') ? JSON.stringify(href) : href;
 }
 
 /** The client's name and version, as the audit records them. */

@@ -111,9 +111,18 @@ export interface ResultScan {
 }
 
 const RESULT_MAX_DEPTH = 64;
-/** Text a model never reads: base64 image and audio data, a binary resource's blob. */
-const isBinaryMember = (parent: Record<string, unknown>, key: string): boolean =>
-  key === 'blob' || (key === 'data' && (parent.type === 'image' || parent.type === 'audio'));
+/**
+ * Text a model never reads: base64 image and audio data, a binary resource's blob. Only where the
+ * protocol puts them (a blob beside its resource's `uri`, data in an image or audio block), and
+ * only base64: any other `blob` or `data` key, in structured content say, is text like the rest.
+ */
+const isBinaryMember = (parent: Record<string, unknown>, key: string, value: unknown): boolean =>
+  (key === 'blob'
+    ? typeof parent.uri === 'string'
+    : key === 'data' && (parent.type === 'image' || parent.type === 'audio')) &&
+  typeof value === 'string' &&
+  BASE64.test(value);
+const BASE64 = /^[A-Za-z0-9+/\r\n]*={0,2}[\r\n]*$/;
 /** Nothing hides in printable ASCII and line breaks: most results skip the Unicode work. */
 const PLAIN = /^[\x20-\x7E\t\n\r]*$/;
 
@@ -158,7 +167,7 @@ export function scanResult(result: unknown): ResultScan {
     const members = Object.entries(source).map(([key, item]): [string, unknown] => {
       const path = childPath(where, key);
       const stripped = text(key, path);
-      const seen = isBinaryMember(source, key) ? item : visit(item, path, depth + 1);
+      const seen = isBinaryMember(source, key, item) ? item : visit(item, path, depth + 1);
       // A key that strips to another key of the object keeps its characters (still a finding).
       const shown = stripped !== key && Object.hasOwn(source, stripped) ? key : stripped;
       isChanged ||= shown !== key || seen !== item;
