@@ -13,6 +13,7 @@
  * through one buffer per direction. A half-close is passed on (shutdown of the other side's write
  * half); the relay ends when both directions have ended, on an error, after IDLE_SECONDS with no
  * byte either way, or on SIGTERM (the session ended). On exit it writes "BYTES_IN BYTES_OUT\n" to fd 2 (in: upstream to client).
+ * Exit status: 0 both directions ended, 1 a socket error, 3 fds 3 and 4 are not sockets.
  *
  * Each direction moves as much as it can (reads while its buffer has room, writes while the
  * socket takes it) before the relay sleeps in ppoll(2), and sleeps only on what stopped it. Why
@@ -104,6 +105,15 @@ static int setup(struct direction *d, int from, int to) {
 int main(int argc, char **argv) {
   int idle_ms = (argc > 1 ? atoi(argv[1]) : 300) * 1000;
   struct direction out = {0}, in = {0}; /* client to upstream; upstream to client */
+  /* Started by a proxy from another build (one that passes the sockets as fds 0 and 1): say so,
+   * with a status of its own, rather than relay nothing and report a clean end. */
+  int type;
+  socklen_t size = sizeof type;
+  if (getsockopt(CLIENT_FD, SOL_SOCKET, SO_TYPE, &type, &size) != 0 ||
+      getsockopt(UPSTREAM_FD, SOL_SOCKET, SO_TYPE, &type, &size) != 0) {
+    dprintf(2, "fd 3 and fd 4 are not sockets\n");
+    return 3;
+  }
   if (setup(&out, CLIENT_FD, UPSTREAM_FD) != 0 || setup(&in, UPSTREAM_FD, CLIENT_FD) != 0) return 1;
   fcntl(CLIENT_FD, F_SETFL, fcntl(CLIENT_FD, F_GETFL) | O_NONBLOCK);
   fcntl(UPSTREAM_FD, F_SETFL, fcntl(UPSTREAM_FD, F_GETFL) | O_NONBLOCK);

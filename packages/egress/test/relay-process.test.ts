@@ -170,5 +170,22 @@ describe(
       assert.match(report, /^\d+ 0$/);
       r.upstream.destroy();
     });
+
+    it('refuses to start when fds 3 and 4 are not sockets (a proxy from another build), with status 3 and why', async () => {
+      // As a proxy that passed the sockets as fds 0 and 1 would start it.
+      const [client, clientSide] = await pair();
+      const child = spawn(RELAY_PATH, ['30'], { stdio: [clientSide, clientSide, 'pipe', 'pipe', 'ignore'] });
+      let said = '';
+      child.stderr?.on('data', (c: Buffer) => (said += c.toString('latin1')));
+      const code = await within(
+        new Promise<number | null>((resolve) => child.once('close', resolve)),
+        5000,
+        'the relay’s exit',
+      );
+      assert.equal(code, 3);
+      assert.equal(said, 'fd 3 and fd 4 are not sockets\n');
+      client.destroy();
+      clientSide.destroy();
+    });
   },
 );

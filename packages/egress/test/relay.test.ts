@@ -210,6 +210,34 @@ describe('a relay that cannot start', () => {
   });
 });
 
+describe('a relay from another build', () => {
+  it('that refuses the sockets is in the audit: the tunnel is cut, and the audit says why and what to do', async () => {
+    const records: AuditRecord[] = [];
+    const dir = mkdtempSync(join(tmpdir(), 'perimeter-relay-'));
+    // Stands in for perimeter-relay started with its sockets where it does not look for them.
+    const stale = join(dir, 'perimeter-relay');
+    writeFileSync(stale, '#!/bin/sh\necho "fd 3 and fd 4 are not sockets" >&2\nexit 3\n', { mode: 0o755 });
+    const proxy = await proxyWith(stale, (r) => records.push(r));
+    try {
+      await transfer(proxy).catch(() => Buffer.alloc(0));
+      await new Promise((r) => setTimeout(r, 100));
+      const told = records.filter((r) => r.type === 'network.relay-unavailable');
+      assert.equal(told.length, 1);
+      assert.equal(
+        told[0]?.outcome?.reason,
+        "the native relay refused the tunnel's sockets (fd 3 and fd 4 are not sockets); it is from another build of Perimeter: run npm run build",
+      );
+      assert.ok(
+        records.some((r) => r.type === 'network.closed'),
+        'the tunnel’s close is audited',
+      );
+    } finally {
+      proxy.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe(
   'a relay binary being written',
   { skip: isRelayBuilt() ? false : 'perimeter-relay is not built' },
