@@ -24,7 +24,7 @@ const REPLY = {
 
 const HANDSHAKE_LIMIT_MS = 10_000;
 
-/** Reads exactly n bytes from a socket as they arrive; fails on close or after the time limit. */
+/** Reads exactly n bytes from a socket as they arrive; fails on its end or close, or after the time limit. */
 class ByteReader {
   private buffer = Buffer.alloc(0);
   private waiting: { n: number; resolve: (b: Buffer) => void; reject: (e: Error) => void } | undefined;
@@ -36,10 +36,12 @@ class ByteReader {
       if (this.buffer.length > 1024) socket.destroy(); // a SOCKS handshake is a few hundred bytes
       this.settle();
     });
-    socket.on('close', () => {
-      this.isClosed = true;
-      this.settle();
-    });
+    // Half-open (the server is): the client's end means no more bytes, as a close does.
+    for (const event of ['end', 'close'])
+      socket.on(event, () => {
+        this.isClosed = true;
+        this.settle();
+      });
   }
 
   read(n: number): Promise<Buffer> {
@@ -197,7 +199,9 @@ export function createSocksProxy(options: EgressOptions): Server {
     }
   }
 
-  const server = createServer((client) => {
+  // Half-open: a client that ends its side first still gets the rest of what the upstream sends
+  // (and the other way round, with the upstream's socket: see directDial).
+  const server = createServer({ allowHalfOpen: true }, (client) => {
     client.on('error', () => client.destroy());
     void handshake(client);
   });

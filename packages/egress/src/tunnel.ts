@@ -176,10 +176,13 @@ export function openTunnel(t: TunnelRequest, deps: TunnelDeps): void {
   // A client that half-closes before its first bytes were judged (it gave up): end the upstream
   // too, so it closes and the tunnel with it, instead of both sides waiting forever. Bytes not yet
   // judged are dropped.
-  t.client.once('end', () => {
+  const onClientEnd = (): void => {
     isClientEnded = true;
     if (!isSpliced) upstream?.end();
-  });
+  };
+  // A client of the SOCKS proxy may have ended while its request was decided.
+  if (t.client.readableEnded) onClientEnd();
+  else t.client.once('end', onClientEnd);
   const onClientClose = (): void => {
     if (upstream) upstream.destroy();
     else finish();

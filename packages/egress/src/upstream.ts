@@ -55,7 +55,8 @@ export function dialThroughUpstream(
   return (address, port) =>
     new Promise<Socket>((resolve, reject) => {
       const target = authorityOf(address, port);
-      const socket = connect({ host: upstream.host, port: upstream.port });
+      // Half-open, as the tunnel it becomes: see directDial.
+      const socket = connect({ host: upstream.host, port: upstream.port, allowHalfOpen: true });
       let head = Buffer.alloc(0);
       const fail = (message: string): void => {
         clearTimeout(timer);

@@ -365,3 +365,58 @@ describe(
     });
   },
 );
+
+describe('a tunnel the origin half-closes first', () => {
+  for (const relay of [false as const, ...(isRelayBuilt() ? [RELAY_PATH] : [])])
+    it(`still carries the client’s upload to the origin after the origin’s end (${relay === false ? 'in Node' : 'handed to the relay'})`, async () => {
+      // The origin says hello and ends its side at once, then reads what the client sends until
+      // the client ends. The upload (6 MB) passes the hand-off to the relay where there is one.
+      const sent = randomBytes(6 * 1024 * 1024 + 5);
+      let uploaded: (b: Buffer) => void = () => undefined;
+      const gotUpload = new Promise<Buffer>((r) => (uploaded = r));
+      const ender = createServer((s) => {
+        const chunks: Buffer[] = [];
+        s.end('hello');
+        s.on('data', (c: Buffer) => chunks.push(c));
+        s.on('end', () => uploaded(Buffer.concat(chunks)));
+        s.on('error', () => uploaded(Buffer.concat(chunks)));
+      });
+      await new Promise<void>((r) => ender.listen(0, '127.0.0.1', r));
+      const records: AuditRecord[] = [];
+      const port = (ender.address() as AddressInfo).port;
+      const proxy = await proxyWith(relay, (r) => records.push(r), port);
+      // Half-open itself: the client goes on sending after the origin's end reached it.
+      const socket = connect({
+        host: '127.0.0.1',
+        port: (proxy.address() as AddressInfo).port,
+        allowHalfOpen: true,
+      });
+      socket.on('error', () => undefined);
+      try {
+        let got = '';
+        socket.setEncoding('latin1');
+        socket.on('data', (c: string) => (got += c));
+        await new Promise<void>((resolve) => {
+          socket.once('end', resolve);
+          socket.write(`CONNECT 127.0.0.1:${port} HTTP/1.1\r\n\r\n`);
+        });
+        assert.match(got, /^HTTP\/1\.1 200[^]*\r\n\r\nhello$/, 'the origin’s end reached the client');
+        socket.end(sent);
+        const arrived = await Promise.race([
+          gotUpload,
+          new Promise<undefined>((r) => setTimeout(() => r(undefined), 15_000).unref()),
+        ]);
+        assert.ok(arrived, 'the origin saw the client’s end');
+        assert.equal(arrived.length, sent.length);
+        assert.equal(sha(arrived), sha(sent), 'the upload arrived intact');
+        await new Promise((r) => setTimeout(r, 100));
+        const closed = records.find((r) => r.type === 'network.closed');
+        assert.equal(closed?.outcome?.bytes_out, sent.length);
+        assert.equal(closed?.outcome?.bytes_in, 5);
+      } finally {
+        socket.destroy();
+        proxy.close();
+        ender.close();
+      }
+    });
+});

@@ -27,7 +27,10 @@ function engine() {
   );
 }
 
-async function start(token?: string): Promise<{ port: number; close: () => void }> {
+async function start(
+  token?: string,
+  to: () => Server = () => upstream,
+): Promise<{ port: number; close: () => void }> {
   const socks = createSocksProxy({
     engine: engine(),
     ...(token !== undefined ? { token } : {}),
@@ -37,7 +40,8 @@ async function start(token?: string): Promise<{ port: number; close: () => void 
     },
     dial: (address, port) => {
       dialled.push(`${address}:${port}`);
-      return connect({ host: '127.0.0.1', port: (upstream.address() as AddressInfo).port });
+      // Half-open, as the proxy's own dial is.
+      return connect({ host: '127.0.0.1', port: (to().address() as AddressInfo).port, allowHalfOpen: true });
     },
   });
   await new Promise<void>((r) => socks.listen(0, '127.0.0.1', r));
@@ -100,6 +104,36 @@ describe('SOCKS5', () => {
     assert.equal(got[3], 0x00, 'reply succeeded');
     assert.equal(got.subarray(12).toString(), 'ping');
     assert.deepEqual(dialled, [`${PUB1}:443`]);
+  });
+
+  it('carries a half-close each way: the client’s end reaches the upstream, whose answer still reaches the client', async () => {
+    // The upstream reads until the client has ended, then answers with how much it got.
+    const counter = createServer({ allowHalfOpen: true }, (s) => {
+      let n = 0;
+      s.on('data', (c: Buffer) => (n += c.length));
+      s.on('end', () => s.end(`got ${n}`));
+    });
+    await new Promise<void>((r) => counter.listen(0, '127.0.0.1', r));
+    const proxy = await start(undefined, () => counter);
+    try {
+      const socket = connect({ host: '127.0.0.1', port: proxy.port, allowHalfOpen: true });
+      const got = await new Promise<Buffer>((resolve, reject) => {
+        let all = Buffer.alloc(0);
+        socket.on('data', (c: Buffer) => {
+          all = Buffer.concat([all, c]);
+          if (all.length === 12) socket.end(Buffer.alloc(100_000, 1)); // after the reply: the tunnel is open
+        });
+        socket.on('end', () => resolve(all));
+        socket.on('error', reject);
+        socket.write(Buffer.concat([greet, domain('api.example.com', 443)]));
+      });
+      socket.destroy();
+      assert.equal(got[3], 0x00, 'reply succeeded');
+      assert.equal(got.subarray(12).toString(), 'got 100000');
+    } finally {
+      proxy.close();
+      counter.close();
+    }
   });
 
   it('egress-proto-10: refuses a domain with a NUL inside (ruleset reply), without a lookup', async () => {
