@@ -1,8 +1,14 @@
 // The encoded segments of a text and what they decode to: percent-encoding (several layers, as in
-// `%255F`), base64 and base64url, hex, and JSON \u escapes. An agent exfiltrating a secret rarely
-// sends it raw twice (research egress.md §11.7, egress-dlp-04); scan() with `decode` looks inside
-// these segments and reports a finding over the whole encoded segment. Only decodings that are
-// mostly printable text are scanned, so hashes, integrity strings and images cost one failed check.
+// `%255F`), base64 and base64url (also wrapped at a fixed width, as MIME and PEM write it), hex
+// (also as separated pairs, `de:ad:be:ef`), and JSON \u escapes. An agent exfiltrating a secret
+// rarely sends it raw twice (research egress.md §11.7, egress-dlp-04); scan() with `decode` and the
+// known-value matcher look inside these segments and report a finding over the whole encoded
+// segment. Only decodings that are text (UTF-8 in any script, UTF-16, or mostly ASCII) are scanned,
+// so hashes, integrity strings and images cost one failed check.
+//
+// Finding the segments must stay linear in the text's length whatever the text is (redteam-30-1):
+// every character is stepped over a bounded number of times, a run longer than MAX_SEGMENT is cut
+// into overlapping windows, and nothing ever looks back past the run it is in.
 
 import type { Encoding } from './finding.js';
 
@@ -13,46 +19,201 @@ export interface DecodedSegment {
   readonly decoded: string;
 }
 
+/**
+ * What finding and decoding segments cost, in characters: `visited` counts those stepped over while
+ * finding segments, `decoded` those handed to a decoder. Tests bound both by the text's length.
+ */
+export interface DecodeWork {
+  visited: number;
+  decoded: number;
+}
+
+/**
+ * How many encodings deep scan() and the known-value matcher look (`base64(percent(json(…)))`);
+ * percent-encoding's own layers (`%2525`) count once. One text can be decoded in several ways at
+ * each level (a base64 run inside a percent-encoded one), so on hostile input the work grows with
+ * every level (about 40 % more per level for the nested case of decoding-cost.test.ts) while normal
+ * text pays nothing. Three covers the nestings of real traffic (base64 in JSON in a query); a
+ * fourth base64 layer is deliberate hiding, and whoever hides on purpose can add a fifth or XOR.
+ */
+export const MAX_DECODE_DEPTH = 3;
+
 const MIN_ENCODED = 16;
 const MAX_SEGMENT = 64 * 1024;
-/** How much windows of a longer base64 or hex run share: a secret shorter than this is whole in one. */
+/** How much windows of a longer run share: a secret shorter than this is whole in one of them. */
 const WINDOW_OVERLAP = 4 * 1024;
-const PERCENT = /%[0-9A-Fa-f]{2}/g;
-const PERCENT_CHAR = /[A-Za-z0-9%._~+!*'():/=@$,;-]/;
+/**
+ * Narrowest line width at which wrapped base64 or hex is joined before decoding: below any encoder's
+ * default (76, 64). Lines joined by mistake cost one failed decode, and are then decoded one by one.
+ */
+const MIN_WRAP_WIDTH = 8;
+/** Fewest separated hex pairs (`41:42:…`) decoded: a MAC address (6) is not a payload. */
+const MIN_HEX_PAIRS = 8;
+
 const utf8 = new TextDecoder('utf-8', { fatal: false });
+const utf16le = new TextDecoder('utf-16le', { fatal: false });
+const utf8Encoder = new TextEncoder();
 
-/** Whether decoded bytes are text worth scanning: at least 90 % printable ASCII or whitespace. */
-function isMostlyText(bytes: Uint8Array): boolean {
-  if (bytes.length < 8) return false;
-  let printable = 0;
-  for (const b of bytes) if ((b >= 0x20 && b < 0x7f) || b === 9 || b === 10 || b === 13) printable++;
-  return printable >= bytes.length * 0.9;
+/** Whether a character of decoded text is one a reader would see: not a C0 or C1 control, not U+FFFD. */
+function isPrintableCode(c: number): boolean {
+  if (c < 0x20) return c === 9 || c === 10 || c === 13;
+  return c !== 0x7f && !(c >= 0x80 && c < 0xa0) && c !== 0xfffd;
 }
 
-function percentDecodeOnce(s: string): string {
-  const bytes: number[] = [];
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 37 && i + 2 < s.length && /^[0-9A-Fa-f]{2}$/.test(s.slice(i + 1, i + 3))) {
-      bytes.push(parseInt(s.slice(i + 1, i + 3), 16));
-      i += 2;
-    } else if (c < 0x80) bytes.push(c);
-    else for (const b of new TextEncoder().encode(s[i] ?? '')) bytes.push(b);
+/** Whether at least 90 % of a string's characters are printable, in any script. */
+function isPrintable(text: string): boolean {
+  if (text.length === 0) return false;
+  const allowed = Math.floor(text.length * 0.1);
+  let bad = 0;
+  for (let i = 0; i < text.length; i++)
+    if (!isPrintableCode(text.charCodeAt(i)) && ++bad > allowed) return false;
+  return true;
+}
+
+/**
+ * Whether bytes[from, to) are valid UTF-8 (RFC 3629 §4: no overlong form, no surrogate, nothing past
+ * U+10FFFF) of which at least 90 % of the characters are printable. Checked here rather than by a
+ * fatal TextDecoder: most runs are binary, and a thrown error per run costs more than the check.
+ */
+function isUtf8Text(bytes: Uint8Array, from: number, to: number): boolean {
+  const allowed = Math.floor((to - from) * 0.1);
+  let chars = 0;
+  let bad = 0;
+  for (let i = from; i < to;) {
+    const b = bytes[i] ?? 0;
+    chars++;
+    if (b < 0x80) {
+      if (!isPrintableCode(b) && ++bad > allowed) return false;
+      i++;
+      continue;
+    }
+    const [tail, min] =
+      b >= 0xc2 && b <= 0xdf ? [1, 0x80] : b >= 0xe0 && b <= 0xef ? [2, 0x800] : [3, 0x10000];
+    if (b < 0xc2 || b > 0xf4 || i + tail >= to) return false;
+    let code = b & (0x3f >> tail);
+    for (let k = 1; k <= tail; k++) {
+      const c = bytes[i + k] ?? 0;
+      if ((c & 0xc0) !== 0x80) return false;
+      code = (code << 6) | (c & 0x3f);
+    }
+    if (code < min || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return false;
+    if (!isPrintableCode(code) && ++bad > allowed) return false;
+    i += tail + 1;
   }
-  return utf8.decode(new Uint8Array(bytes));
+  return chars > 0 && bad <= chars * 0.1;
 }
 
-/** Decodes percent-encoding until no %XX is left (at most 4 layers: `%25255F` → `_`). */
+/**
+ * UTF-8 text, any script (redteam-30-2: a file starting "# café" or written in Cyrillic is text).
+ * A window may cut a character in two: up to three continuation bytes at its start, and a sequence
+ * its end leaves unfinished, are dropped before the bytes must be valid UTF-8.
+ */
+function utf8Text(bytes: Uint8Array): string | undefined {
+  let from = 0;
+  while (from < 3 && from < bytes.length && ((bytes[from] ?? 0) & 0xc0) === 0x80) from++;
+  let to = bytes.length;
+  for (let back = 1; back <= 3 && to - back >= from; back++) {
+    const b = bytes[to - back] ?? 0;
+    if ((b & 0xc0) === 0x80) continue;
+    const length = b < 0xc0 ? 1 : b < 0xe0 ? 2 : b < 0xf0 ? 3 : 4;
+    if (length > back) to -= back;
+    break;
+  }
+  return isUtf8Text(bytes, from, to) ? utf8.decode(bytes.subarray(from, to)) : undefined;
+}
+
+/**
+ * UTF-16 text (redteam-30-2: Windows tools write it): with a byte-order mark in any script, without
+ * one only when it is mostly ASCII, every other byte zero, so binary is not read as CJK.
+ */
+function utf16Text(bytes: Uint8Array): string | undefined {
+  let isBigEndian = bytes[0] === 0xfe && bytes[1] === 0xff;
+  const hasMark = isBigEndian || (bytes[0] === 0xff && bytes[1] === 0xfe);
+  const units = bytes.length >> 1;
+  if (!hasMark) {
+    const allowed = Math.floor(units * 0.1);
+    let notLow = 0;
+    let notHigh = 0;
+    for (let i = 0; i < units && (notLow <= allowed || notHigh <= allowed); i++) {
+      if (bytes[2 * i + 1] !== 0) notLow++;
+      if (bytes[2 * i] !== 0) notHigh++;
+    }
+    if (notLow > allowed && notHigh > allowed) return undefined;
+    isBigEndian = notLow > allowed;
+  }
+  let body = bytes.subarray(hasMark ? 2 : 0, 2 * units);
+  if (isBigEndian) {
+    const swapped = new Uint8Array(body.length);
+    for (let i = 0; i + 1 < body.length; i += 2) {
+      swapped[i] = body[i + 1] ?? 0;
+      swapped[i + 1] = body[i] ?? 0;
+    }
+    body = swapped;
+  }
+  const text = utf16le.decode(body);
+  return isPrintable(text) ? text : undefined;
+}
+
+/** Mostly printable ASCII with a few other bytes (Latin-1 text, a stray byte): read as UTF-8 anyway. */
+function asciiText(bytes: Uint8Array): string | undefined {
+  const allowed = Math.floor(bytes.length * 0.1);
+  let bad = 0;
+  for (const b of bytes)
+    if (!((b >= 0x20 && b < 0x7f) || b === 9 || b === 10 || b === 13) && ++bad > allowed) return undefined;
+  return utf8.decode(bytes);
+}
+
+/** The text decoded bytes hold, if they hold text; undefined for binary (images, hashes, keys). */
+export function textOf(bytes: Uint8Array): string | undefined {
+  if (bytes.length < 8) return undefined;
+  return utf8Text(bytes) ?? utf16Text(bytes) ?? asciiText(bytes);
+}
+
+/** The value of a hex digit's character code, or -1. */
+function hexValue(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 65 && c <= 70) return c - 55;
+  if (c >= 97 && c <= 102) return c - 87;
+  return -1;
+}
+
+/** Whether bytes hold a %XX escape. */
+function hasPercentEscape(bytes: Uint8Array): boolean {
+  for (let i = 0; i + 2 < bytes.length; i++)
+    if (bytes[i] === 37 && hexValue(bytes[i + 1] ?? 0) >= 0 && hexValue(bytes[i + 2] ?? 0) >= 0) return true;
+  return false;
+}
+
+/** One layer of percent-decoding, on bytes: what is not a valid %XX stays as it is. */
+function percentDecodeBytes(bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(bytes.length);
+  let n = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i] ?? 0;
+    const hi = b === 37 ? hexValue(bytes[i + 1] ?? 0) : -1;
+    const lo = hi >= 0 ? hexValue(bytes[i + 2] ?? 0) : -1;
+    if (lo >= 0) {
+      out[n++] = hi * 16 + lo;
+      i += 2;
+    } else out[n++] = b;
+  }
+  return out.subarray(0, n);
+}
+
+/**
+ * Decodes percent-encoding until no %XX is left (at most 4 layers: `%25255F` → `_`). Layers are
+ * decoded as bytes and read as UTF-8 once, so a multi-byte character split across escapes survives.
+ */
 export function percentDecode(s: string): string {
-  let current = s;
-  for (let layer = 0; layer < 4 && /%[0-9A-Fa-f]{2}/.test(current); layer++)
-    current = percentDecodeOnce(current);
-  return current;
+  let bytes: Uint8Array = utf8Encoder.encode(s);
+  for (let layer = 0; layer < 4 && hasPercentEscape(bytes); layer++) bytes = percentDecodeBytes(bytes);
+  return utf8.decode(bytes);
 }
 
 function hexDecode(s: string): Uint8Array {
   const bytes = new Uint8Array(s.length >> 1);
-  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(s.slice(i * 2, i * 2 + 2), 16);
+  for (let i = 0; i < bytes.length; i++)
+    bytes[i] = hexValue(s.charCodeAt(2 * i)) * 16 + hexValue(s.charCodeAt(2 * i + 1));
   return bytes;
 }
 
@@ -82,99 +243,298 @@ function jsonUnescape(s: string): string {
   );
 }
 
-/** Grows [start, end) over characters `isPart` accepts, up to MAX_SEGMENT. */
-function grow(text: string, start: number, end: number, isPart: (c: string) => boolean): [number, number] {
-  let s = start;
-  let e = end;
-  while (s > 0 && end - s < MAX_SEGMENT && isPart(text[s - 1] ?? '')) s--;
-  while (e < text.length && e - s < MAX_SEGMENT && isPart(text[e] ?? '')) e++;
-  return [s, e];
-}
-
-function* percentSegments(text: string): Generator<DecodedSegment> {
-  if (!text.includes('%')) return;
-  const re = new RegExp(PERCENT.source, 'g');
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(text)) !== null) {
-    // The segment stops at query separators: each parameter's value is decoded on its own.
-    const [start, end] = grow(text, m.index, m.index + 3, (c) => PERCENT_CHAR.test(c) && c !== '&');
-    re.lastIndex = end;
-    const decoded = percentDecode(text.slice(start, end));
-    if (decoded !== text.slice(start, end)) yield { start, end, encoding: 'percent', decoded };
+/**
+ * The windows [from, to) that cover [start, end): at most MAX_SEGMENT long, sharing at least
+ * WINDOW_OVERLAP - unit characters, every bound a whole number of `unit`s (a base64 quantum, a hex
+ * pair with its separator) from `start`. A secret anywhere in a long run is whole in one window,
+ * and the windows' lengths add up to at most 1.07 times the run's.
+ */
+function* windows(start: number, end: number, unit: number): Generator<readonly [number, number]> {
+  const size = MAX_SEGMENT - (MAX_SEGMENT % unit);
+  const step = size - WINDOW_OVERLAP - ((size - WINDOW_OVERLAP) % unit);
+  for (let from = start; ; from += step) {
+    const to = Math.min(end, from + size);
+    yield [from, to];
+    if (to === end) return;
   }
 }
 
-function* jsonSegments(text: string): Generator<DecodedSegment> {
-  if (!text.includes('\\u') && !text.includes('\\x')) return;
-  const re = /\\[ux][0-9A-Fa-f]{2}/g;
+/** A character-class table over ASCII: the characters a run of one encoding is made of. */
+function asciiClass(chars: string): Uint8Array {
+  const table = new Uint8Array(128);
+  for (const c of chars) table[c.charCodeAt(0)] = 1;
+  return table;
+}
+
+// The characters of a URL component that percent-encoding leaves or makes. "&" and "?" are not:
+// each query parameter's value is decoded on its own.
+const PERCENT_PART = asciiClass(
+  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789%._~+!*'():/=@$,;-",
+);
+const isPercentPart = (c: number): boolean => c < 128 && PERCENT_PART[c] === 1;
+
+/**
+ * The segments of `text` made by an escape `escape` finds, each the run of characters `isPart`
+ * accepts around an escape, decoded window by window. A run is stepped over once, from its start,
+ * and the search resumes after it; a window without an escape is not decoded.
+ */
+function* escapedSegments(
+  text: string,
+  escape: RegExp,
+  isPart: (c: number) => boolean,
+  encoding: Encoding,
+  decode: (s: string) => string,
+  work: DecodeWork,
+): Generator<DecodedSegment> {
+  const re = new RegExp(escape.source, 'g');
+  const probe = new RegExp(escape.source);
   let m: RegExpExecArray | null;
   while ((m = re.exec(text)) !== null) {
-    const [start, end] = grow(text, m.index, m.index + 2, (c) => c !== '"' && c !== "'" && !/\s/.test(c));
+    // The run containing this escape. The previous run ended at a character isPart refuses, so
+    // stepping back never crosses it: every character is stepped over at most twice.
+    let start = m.index;
+    while (start > 0 && isPart(text.charCodeAt(start - 1))) start--;
+    let end = m.index + m[0].length;
+    while (end < text.length && isPart(text.charCodeAt(end))) end++;
+    work.visited += end - start;
     re.lastIndex = end;
-    yield { start, end, encoding: 'json', decoded: jsonUnescape(text.slice(start, end)) };
+    for (const [from, to] of windows(start, end, 1)) {
+      const raw = text.slice(from, to);
+      work.decoded += raw.length;
+      if (!probe.test(raw)) continue;
+      const decoded = decode(raw);
+      if (decoded !== raw) yield { start: from, end: to, encoding, decoded };
+    }
+  }
+}
+
+function* percentSegments(text: string, work: DecodeWork): Generator<DecodedSegment> {
+  if (!text.includes('%')) return;
+  yield* escapedSegments(text, /%[0-9A-Fa-f]{2}/, isPercentPart, 'percent', percentDecode, work);
+}
+
+/** Whether a character can be part of a JSON-escaped run: all but quotes and white space (as trim() reads it). */
+function isJsonPart(c: number): boolean {
+  if (c === 34 || c === 39 || c === 32 || (c >= 9 && c <= 13)) return false;
+  if (c < 0xa0) return true;
+  return !(
+    c === 0xa0 ||
+    c === 0x1680 ||
+    (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 ||
+    c === 0x2029 ||
+    c === 0x202f ||
+    c === 0x205f ||
+    c === 0x3000 ||
+    c === 0xfeff
+  );
+}
+
+function* jsonSegments(text: string, work: DecodeWork): Generator<DecodedSegment> {
+  if (!text.includes('\\u') && !text.includes('\\x')) return;
+  yield* escapedSegments(text, /\\[ux][0-9A-Fa-f]{2}/, isJsonPart, 'json', jsonUnescape, work);
+}
+
+const isAlphanumeric = (c: number): boolean =>
+  (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+const isHexPairAt = (text: string, at: number): boolean =>
+  hexValue(text.charCodeAt(at)) >= 0 && hexValue(text.charCodeAt(at + 1)) >= 0;
+
+/**
+ * Where hex written as separated pairs from `start` ends (`de:ad:be:ef`, `de ad be ef`,
+ * `de-ad-be-ef`, as hexdump, xxd, Wireshark and certificate tools print bytes): one separator
+ * throughout, the last pair not glued to a word. `start` itself when there is none.
+ */
+function separatedHexEnd(text: string, start: number): number {
+  const separator = text.charCodeAt(start + 2);
+  if ((separator !== 58 && separator !== 32 && separator !== 45) || !isHexPairAt(text, start)) return start;
+  let end = start + 2;
+  while (text.charCodeAt(end) === separator && isHexPairAt(text, end + 1)) end += 3;
+  if (end < text.length && isAlphanumeric(text.charCodeAt(end))) end -= 3;
+  return end;
+}
+
+/** What separated hex pairs, text[start, end), decode to, when that is text. */
+function* separatedHexSegments(
+  text: string,
+  start: number,
+  end: number,
+  work: DecodeWork,
+): Generator<DecodedSegment> {
+  for (const [from, to] of windows(start, end, 3)) {
+    work.decoded += to - from;
+    const bytes = new Uint8Array(Math.floor((to - from + 1) / 3));
+    for (let k = 0; k < bytes.length; k++)
+      bytes[k] = hexValue(text.charCodeAt(from + 3 * k)) * 16 + hexValue(text.charCodeAt(from + 3 * k + 1));
+    const decoded = textOf(bytes);
+    if (decoded !== undefined) yield { start: from, end: to, encoding: 'hex', decoded };
   }
 }
 
 // Base64 and base64url characters (1), and "=" padding (2); a plain loop over this table finds the
 // runs several times faster than a regex over the same class.
 const BASE64_CHAR = (() => {
-  const table = new Uint8Array(128);
-  for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-')
-    table[c.charCodeAt(0)] = 1;
+  const table = asciiClass('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-');
   table[61] = 2;
   return table;
 })();
+const isBase64Char = (c: number): boolean => c < 128 && BASE64_CHAR[c] === 1;
 
-/** Whether the first few characters of a base64 run already decode to binary (most runs do). */
-function startsAsText(run: string, isUrlSafe: boolean): boolean {
-  const head = base64Decode(run.slice(0, 12), isUrlSafe);
-  return head !== undefined && isMostlyText(head);
+/** A run of base64 characters from `start`: where its characters end, and where its "=" padding does. */
+function base64RunAt(text: string, start: number): { readonly dataEnd: number; readonly end: number } {
+  let i = start;
+  while (i < text.length && isBase64Char(text.charCodeAt(i))) i++;
+  const dataEnd = i;
+  while (i < text.length && text.charCodeAt(i) === 61) i++;
+  return { dataEnd, end: i };
 }
 
-/** The text a base64 run decodes to, if it decodes to text. */
-function decodeRun(run: string, isUrlSafe: boolean): string | undefined {
-  if (!startsAsText(run, isUrlSafe)) return undefined;
-  const bytes = base64Decode(run, isUrlSafe);
-  return bytes && isMostlyText(bytes) ? utf8.decode(bytes) : undefined;
+/**
+ * The length of the line break at `at` and the indentation after it, or 0: LF or CRLF, or their
+ * JSON escapes (`\n`, `\r\n`, as a wrapped blob appears in a raw JSON body).
+ */
+function lineBreakAt(text: string, at: number): number {
+  let i = at;
+  if (text.charCodeAt(i) === 10) i += 1;
+  else if (text.charCodeAt(i) === 13 && text.charCodeAt(i + 1) === 10) i += 2;
+  else if (text.startsWith('\\n', i)) i += 2;
+  else if (text.startsWith('\\r\\n', i)) i += 4;
+  else return 0;
+  while (text.charCodeAt(i) === 32 || text.charCodeAt(i) === 9) i++;
+  return i - at;
 }
 
-function* base64AndHexSegments(text: string): Generator<DecodedSegment> {
+type Line = readonly [number, number];
+
+/**
+ * The lines of a block wrapped at a fixed width that starts with the run [start, end), or undefined
+ * (redteam-30-2: MIME and `base64` wrap at 76 columns, PEM and OpenSSL at 64, so a secret can span
+ * a break). Every line but the first and the last is exactly the width; the first may be shorter
+ * (text before it on its line), the last too, and only the last may carry "=" padding.
+ */
+function wrappedLines(text: string, start: number, end: number, work: DecodeWork): Line[] | undefined {
+  const lines: Line[] = [[start, end]];
+  let width = 0;
+  for (let at = end; ;) {
+    const lineBreak = lineBreakAt(text, at);
+    if (lineBreak === 0) break;
+    const from = at + lineBreak;
+    const { dataEnd, end: to } = base64RunAt(text, from);
+    work.visited += to - at;
+    const length = to - from;
+    if (dataEnd === from) break;
+    // Whether this line can be a middle one: unpadded and followed by another line of data.
+    const isFull = to === dataEnd && lineBreakAt(text, to) > 0;
+    if (width === 0) {
+      // The second line sets the width, unless it is the last one; then the first line does.
+      width = isFull ? length : end - start;
+      if (width < MIN_WRAP_WIDTH || end - start > width) return undefined;
+    }
+    if (length > width) break;
+    lines.push([from, to]);
+    if (!isFull || length < width) break;
+    at = to;
+  }
+  return lines.length >= 2 ? lines : undefined;
+}
+
+/** The segments of a wrapped block: its lines joined, decoded like one run, mapped back to the text. */
+function* blockSegments(lines: readonly Line[], text: string, work: DecodeWork): Generator<DecodedSegment> {
+  const joined = lines.map(([s, e]) => text.slice(s, e)).join('');
+  // Where each line starts in `joined`, to map a window's bounds back to the text.
+  const offsets: number[] = [];
+  let length = 0;
+  for (const [s, e] of lines) {
+    offsets.push(length);
+    length += e - s;
+  }
+  const toText = (at: number, isEnd: boolean): number => {
+    let lo = 0;
+    let hi = offsets.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if ((offsets[mid] ?? 0) < at || (!isEnd && offsets[mid] === at)) lo = mid;
+      else hi = mid - 1;
+    }
+    return ((lines[lo] as Line)[0] ?? 0) + at - (offsets[lo] ?? 0);
+  };
+  for (const segment of runOrWindows(joined, 0, joined.length, work))
+    yield { ...segment, start: toText(segment.start, false), end: toText(segment.end, true) };
+}
+
+/** Base64 and hex runs (wrapped or not), and hex written as separated pairs. */
+function* base64AndHexSegments(text: string, work: DecodeWork): Generator<DecodedSegment> {
   const n = text.length;
+  // No wrapped block is looked for before this offset: the lines of one already looked at are
+  // never taken for the start of another, so each line is stepped over a bounded number of times.
+  let blocksFrom = 0;
   let i = 0;
   while (i < n) {
-    const c = text.charCodeAt(i);
-    if (c >= 128 || BASE64_CHAR[c] !== 1) {
+    if (!isBase64Char(text.charCodeAt(i))) {
       i++;
       continue;
     }
     const start = i;
-    while (i < n && text.charCodeAt(i) < 128 && BASE64_CHAR[text.charCodeAt(i)] === 1) i++;
-    while (i < n && i - start < MAX_SEGMENT && text.charCodeAt(i) === 61) i++;
-    const end = i;
-    if (end - start < MIN_ENCODED) continue;
-    if (end - start <= MAX_SEGMENT) {
-      yield* runSegments(text, start, end);
+    // Separated hex pairs start a run: "de" before ":" or " ", or a base64url run "de-ad-…".
+    const pairsEnd = separatedHexEnd(text, start);
+    if (pairsEnd - start + 1 >= 3 * MIN_HEX_PAIRS) {
+      work.visited += pairsEnd - start;
+      yield* separatedHexSegments(text, start, pairsEnd, work);
+      i = pairsEnd;
       continue;
     }
-    // A longer run (a file delivered as a blob) is decoded in windows that overlap by WINDOW_OVERLAP,
-    // each on its own, so what it carries is scanned as any other text's is and no secret falls
-    // between two windows. Both bounds are whole base64 quanta (and hex bytes) from the run's start.
-    for (let from = start; ; from += MAX_SEGMENT - WINDOW_OVERLAP) {
-      const to = Math.min(end, from + MAX_SEGMENT);
-      yield* runSegments(text, from, to);
-      if (to === end) break;
+    while (i < n && isBase64Char(text.charCodeAt(i))) i++;
+    const dataEnd = i;
+    while (i < n && text.charCodeAt(i) === 61) i++;
+    const end = i;
+    work.visited += end - start;
+    const next = text.charCodeAt(end);
+    if (start >= blocksFrom && dataEnd === end && (next === 10 || next === 13 || next === 92)) {
+      const lines = wrappedLines(text, start, end, work);
+      if (lines) {
+        blocksFrom = (lines[lines.length - 1] as Line)[1];
+        // A first line shorter than the rest may be a word that happens to precede the block.
+        const found = [...blockSegments(lines, text, work)];
+        if (
+          found.length === 0 &&
+          lines.length > 2 &&
+          end - start < (lines[1] as Line)[1] - (lines[1] as Line)[0]
+        )
+          found.push(...blockSegments(lines.slice(1), text, work));
+        if (found.length > 0) {
+          yield* found;
+          i = blocksFrom;
+          continue;
+        }
+        // Not a block after all: its lines are decoded one by one as the loop reaches them.
+      }
     }
+    if (end - start >= MIN_ENCODED) yield* runOrWindows(text, start, end, work);
   }
 }
 
+/**
+ * What the run text[start, end) decodes to. A run longer than MAX_SEGMENT (a file delivered as a
+ * blob) is decoded in overlapping windows, each on its own, so what it carries is scanned as any
+ * other text's is and no secret falls between two windows.
+ */
+function runOrWindows(text: string, start: number, end: number, work: DecodeWork): Iterable<DecodedSegment> {
+  if (end - start <= MAX_SEGMENT) return runSegments(text, start, end, work);
+  return (function* () {
+    for (const [from, to] of windows(start, end, 4)) yield* runSegments(text, from, to, work);
+  })();
+}
+
+const HEX_RUN = /^(?:0x)?[0-9A-Fa-f]+$/;
+
 /** What one run of base64 or hex characters, text[start, end), decodes to, when that is text. */
-function* runSegments(text: string, start: number, end: number): Generator<DecodedSegment> {
+function* runSegments(text: string, start: number, end: number, work: DecodeWork): Generator<DecodedSegment> {
+  work.decoded += end - start;
   const run = text.slice(start, end);
-  if (/^[0-9A-Fa-f]+$/.test(run)) {
-    if (run.length % 2 === 0) {
-      const bytes = hexDecode(run);
-      if (isMostlyText(bytes)) yield { start, end, encoding: 'hex', decoded: utf8.decode(bytes) };
-    }
+  if (HEX_RUN.test(run)) {
+    const digits = run.startsWith('0x') ? run.slice(2) : run;
+    const decoded = textOf(hexDecode(digits));
+    if (decoded !== undefined) yield { start, end, encoding: 'hex', decoded };
     return;
   }
   const isUrlSafe = /[-_]/.test(run);
@@ -196,9 +556,21 @@ function* runSegments(text: string, start: number, end: number): Generator<Decod
   }
 }
 
-/** Every encoded segment of `text` whose decoding is text. */
-export function* decodedSegments(text: string): Generator<DecodedSegment> {
-  yield* percentSegments(text);
-  yield* jsonSegments(text);
-  yield* base64AndHexSegments(text);
+/** The text a base64 run decodes to, if it decodes to text. */
+function decodeRun(run: string, isUrlSafe: boolean): string | undefined {
+  const bytes = base64Decode(run, isUrlSafe);
+  return bytes && textOf(bytes);
+}
+
+/**
+ * Every encoded segment of `text` whose decoding is text. `work`, when given, is added what finding
+ * and decoding them cost.
+ */
+export function* decodedSegments(
+  text: string,
+  work: DecodeWork = { visited: 0, decoded: 0 },
+): Generator<DecodedSegment> {
+  yield* percentSegments(text, work);
+  yield* jsonSegments(text, work);
+  yield* base64AndHexSegments(text, work);
 }

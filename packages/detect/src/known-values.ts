@@ -4,7 +4,10 @@
 // alignments, so a value inside a larger blob (Basic `user:VALUE`) is still found; hex in lower and
 // upper case; percent-encoded; JSON \u-escaped. Built once per session; find() first looks for
 // a short anchor taken from each rendering and compares the whole rendering only where it occurs.
+// Fixed spellings cannot cover every encoder (Python's quote keeps "/", a JSON writer escapes one
+// character, base64 is wrapped), so find() also looks in what the decoder decodes (redteam-30-3).
 
+import { MAX_DECODE_DEPTH, decodedSegments } from './decode.js';
 import type { Encoding } from './finding.js';
 
 export interface KnownValue {
@@ -102,6 +105,9 @@ function matchedRenderings(known: KnownValue): Rendering[] {
 /**
  * A matcher for the given values. Values shorter than MIN_KNOWN_LENGTH are ignored (they would
  * match by chance). Hits are in order of position; overlapping hits of one value are kept once.
+ * A value is found however it is encoded, as long as what scan() decodes (percent-encoding in any
+ * case and with any safe set, JSON escapes of some characters, wrapped base64, hex with or without
+ * separators) decodes to it.
  */
 export function knownMatcher(values: readonly KnownValue[]): KnownMatcher {
   const renderings = values.filter((v) => v.value.length >= MIN_KNOWN_LENGTH).flatMap(matchedRenderings);
@@ -118,23 +124,65 @@ export function knownMatcher(values: readonly KnownValue[]): KnownMatcher {
     .sort((a, b) => b.length - a.length)
     .map((a) => a.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&'));
   const anchors = escaped.length > 0 ? new RegExp(escaped.join('|'), 'g') : undefined;
-  return {
-    find(text: string): KnownHit[] {
-      if (!anchors) return [];
-      // find() runs to completion before it returns, so the one regex's lastIndex is never shared.
-      anchors.lastIndex = 0;
-      const hits: KnownHit[] = [];
-      let m: RegExpExecArray | null;
-      while ((m = anchors.exec(text)) !== null) {
-        const at = m.index;
-        const candidates = byAnchor.get(m[0]) ?? [];
-        const r = candidates.find((c) => text.startsWith(c.text, at));
-        if (r) {
-          hits.push({ id: r.id, encoding: r.encoding, start: at, end: at + r.text.length });
-          anchors.lastIndex = at + r.text.length;
-        } else anchors.lastIndex = at + 1;
+
+  /** The renderings written out in `text`. */
+  function renderedIn(text: string): KnownHit[] {
+    if (!anchors) return [];
+    // renderedIn() runs to completion before it returns, so the one regex's lastIndex is never shared.
+    anchors.lastIndex = 0;
+    const hits: KnownHit[] = [];
+    let m: RegExpExecArray | null;
+    while ((m = anchors.exec(text)) !== null) {
+      const at = m.index;
+      const candidates = byAnchor.get(m[0]) ?? [];
+      const r = candidates.find((c) => text.startsWith(c.text, at));
+      if (r) {
+        hits.push({ id: r.id, encoding: r.encoding, start: at, end: at + r.text.length });
+        anchors.lastIndex = at + r.text.length;
+      } else anchors.lastIndex = at + 1;
+    }
+    return hits;
+  }
+
+  /**
+   * The renderings in `text`, and the values in what its encoded segments decode to, down to
+   * MAX_DECODE_DEPTH: a value found in a segment is reported over the whole encoded segment, under
+   * the segment's encoding, so redacting the hit removes every byte of the value.
+   */
+  function foundIn(text: string, depth: number): KnownHit[] {
+    const hits = renderedIn(text);
+    if (depth < MAX_DECODE_DEPTH) {
+      for (const segment of decodedSegments(text)) {
+        for (const inner of foundIn(segment.decoded, depth + 1))
+          hits.push({ id: inner.id, encoding: segment.encoding, start: segment.start, end: segment.end });
       }
-      return hits;
-    },
+    }
+    return keptOnce(hits);
+  }
+
+  return {
+    find: (text: string): KnownHit[] => (anchors ? foundIn(text, 0) : []),
   };
+}
+
+/**
+ * Hits in order of position, those of one value that overlap merged into one over both spans (a
+ * rendering found as written and again inside its decoded segment), named by the earliest.
+ */
+function keptOnce(hits: KnownHit[]): KnownHit[] {
+  hits.sort((a, b) => a.start - b.start || b.end - a.end);
+  const kept: KnownHit[] = [];
+  // The last hit kept of each value, to merge an overlapping one into.
+  const lastOf = new Map<string, number>();
+  for (const hit of hits) {
+    const at = lastOf.get(hit.id);
+    const last = at === undefined ? undefined : kept[at];
+    if (at !== undefined && last && hit.start < last.end) {
+      if (hit.end > last.end) kept[at] = { ...last, end: hit.end };
+      continue;
+    }
+    lastOf.set(hit.id, kept.length);
+    kept.push(hit);
+  }
+  return kept;
 }

@@ -90,3 +90,92 @@ void it('a base64 run longer than 64 KiB (a file sent as a blob) is scanned in o
   for (let i = 0; i < noise.length; i++) noise[i] = (i * 7919) % 251;
   assert.deepEqual(scan(noise.toString('base64'), { decode: true }), []);
 });
+
+// redteam-30-2: base64 is decoded as text when it is text in any script or in UTF-16, and base64
+// wrapped at a fixed width (MIME and `base64` at 76 columns, PEM at 64) is joined before decoding.
+const env = `REGION=eu-west-1\nGITHUB_TOKEN=${token}\n`;
+const bytesOf = (s: string, encoding: BufferEncoding = 'utf8'): Buffer => Buffer.from(s, encoding);
+const utf16be = (s: string): Buffer => Buffer.from(bytesOf(s, 'utf16le').map((_, i, b) => b[i ^ 1] ?? 0));
+const wrap = (s: string, width: number, lineBreak = '\n'): string =>
+  s.replace(new RegExp(`(.{${width}})`, 'g'), `$1${lineBreak}`);
+const pairs = (s: string, separator: string): string =>
+  bytesOf(s)
+    .toString('hex')
+    .replace(/(..)(?!$)/g, `$1${separator}`);
+
+const TEXT_ENCODINGS: [string, string, string][] = [
+  ['UTF-8 text whose first line has an accent', b64(`# café\n${env}`), 'base64'],
+  [
+    'UTF-8 text in Cyrillic',
+    bytesOf(`# Конфигурация сервера для продакшена\n${env}`).toString('base64'),
+    'base64',
+  ],
+  ['UTF-16LE text without a byte-order mark', bytesOf(env, 'utf16le').toString('base64'), 'base64'],
+  [
+    'UTF-16LE Cyrillic text with a byte-order mark',
+    bytesOf(`\uFEFF# Сервер\n${env}`, 'utf16le').toString('base64'),
+    'base64',
+  ],
+  ['UTF-16BE text with a byte-order mark', utf16be(`\uFEFF${env}`).toString('base64'), 'base64'],
+  ['MIME base64 at 76 columns with CRLF', wrap(b64(`Subject: deploy\n\n${env}`), 76, '\r\n'), 'base64'],
+  ['PEM-style base64 at 64 columns', wrap(b64(`${'#'.repeat(40)}\n${env}`), 64), 'base64'],
+  ['wrapped base64 inside a raw JSON string', JSON.stringify({ blob: wrap(b64(`x\n${env}`), 76) }), 'base64'],
+  ['wrapped base64 indented in YAML', `data: |\n  ${wrap(b64(`x\n${env}`), 64, '\n  ')}\n`, 'base64'],
+  ['wrapped base64 after a short word on the line before', `ok\n${wrap(b64(`x\n${env}`), 20)}`, 'base64'],
+  ['hex pairs separated by colons', pairs(env, ':'), 'hex'],
+  ['hex pairs separated by spaces', pairs(env, ' '), 'hex'],
+  ['hex pairs separated by dashes', pairs(env, '-'), 'hex'],
+  ['hex after 0x', `0x${bytesOf(env).toString('hex')}`, 'hex'],
+];
+
+describe('redteam-30-2: base64 of text in any script or UTF-16, wrapped base64 and separated hex are decoded', () => {
+  for (const [name, text, encoding] of TEXT_ENCODINGS) {
+    it(name, () => {
+      const found = scan(text, { decode: true });
+      assert.deepEqual(
+        found.map((f) => [f.rule, f.confidence, f.encoding, f.fingerprint]),
+        [['github-token', 'high', encoding, rawFingerprint]],
+      );
+    });
+  }
+});
+
+void it('redteam-30-2: a token is found wherever a 76- or 64-column line break falls in it, after LF or CRLF', () => {
+  for (const [width, lineBreak] of [
+    [76, '\n'],
+    [76, '\r\n'],
+    [64, '\n'],
+  ] as const) {
+    for (let pad = 0; pad < 57; pad++) {
+      const file = `${'x'.repeat(pad)}\nGITHUB_TOKEN=${token}\n${'y'.repeat(100)}`;
+      const found = scan(wrap(b64(file), width, lineBreak), { decode: true });
+      assert.equal(found[0]?.fingerprint, rawFingerprint, `width ${width}, ${pad} bytes before`);
+    }
+  }
+});
+
+void it('redteam-30-2: lines of equal length that do not join into text are decoded one by one', () => {
+  // Each line is base64url of its own 41 bytes (55 characters): joined, they decode to noise.
+  const lines = [
+    'line 01 of a log that says nothing at all',
+    `=${token}`,
+    'line 03 of a log that says nothing at all',
+  ];
+  const text = lines.map((l) => Buffer.from(l).toString('base64url')).join('\n');
+  assert.deepEqual(
+    scan(text, { decode: true }).map((f) => [f.fingerprint, text.slice(f.start, f.end)]),
+    [[rawFingerprint, Buffer.from(`=${token}`).toString('base64url')]],
+  );
+});
+
+void it('redteam-30-2: binary in any of the new shapes is still left alone', () => {
+  const noise = Buffer.alloc(3000);
+  for (let i = 0; i < noise.length; i++) noise[i] = (i * 7919) % 251;
+  for (const text of [
+    wrap(noise.toString('base64'), 76, '\r\n'),
+    noise.toString('hex').replace(/(..)(?!$)/g, '$1:'),
+    // SSH key fingerprints and MAC addresses are separated hex too.
+    'MD5:16:27:ac:a5:76:28:2d:36:63:1b:56:4d:eb:df:a6:48 and 00:1a:2b:3c:4d:5e',
+  ])
+    assert.deepEqual(scan(text, { decode: true }), []);
+});

@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { knownMatcher, MIN_KNOWN_LENGTH } from '../src/index.js';
+import { knownMatcher, MIN_KNOWN_LENGTH, redact } from '../src/index.js';
 import { base64Aligned } from '../src/known-values.js';
 
 const secret = 'S3cr3t-Value/With+Symbols=';
@@ -71,4 +71,82 @@ void it('base64Aligned keeps only the characters that depend on the value alone'
     const aligned = base64Aligned(new TextEncoder().encode(secret), shift);
     assert.ok(b64('xyz'.slice(0, shift) + secret).includes(aligned), `shift ${shift}`);
   }
+});
+
+// redteam-30-3: fixed spellings miss renderings other encoders make; the matcher also looks in what
+// the decoder decodes, so any rendering that decodes to the value is found, and the hit spans the
+// whole encoded segment. Cases: [name, text before, the encoded value, text after, encoding].
+const quote = (s: string): string =>
+  s.replace(/[+=]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+const mixedCase = (s: string): string => s.replace(/[a-f]/g, (c, i: number) => (i % 3 ? c : c.toUpperCase()));
+const percentEvery = (s: string): string =>
+  [...Buffer.from(s)].map((b) => `%${b.toString(16).padStart(2, '0')}`).join('');
+const note = `note: ${'all services nominal; '.repeat(3)}key=${secret} end`;
+const DECODED: [string, string, string, string, string][] = [
+  [
+    "percent-encoding that keeps '/' (Python's urllib.parse.quote)",
+    'GET /v1/search?q=x&key=',
+    quote(secret),
+    ' 200',
+    'percent',
+  ],
+  ['lower- and mixed-case percent-encoding', '?key=', mixedCase(percentEvery(secret)), '&x=1', 'percent'],
+  ['"+" alone written as %2b', 'key=', secret.replace('+', '%2b'), '', 'percent'],
+  ['a JSON string with one character escaped', '{"key":"', `\\u0053${secret.slice(1)}`, '"}', 'json'],
+  ['base64 wrapped at 76 columns', 'blob:\n', b64(note).replace(/(.{76})/g, '$1\r\n'), '\n', 'base64'],
+  ['base64 wrapped at 20 columns', 'key=', b64(secret).replace(/(.{20})/g, '$1\n'), '', 'base64'],
+  ['hex in mixed case', 'h=', mixedCase(Buffer.from(secret).toString('hex')), '', 'hex'],
+  [
+    'hex pairs separated by colons',
+    '',
+    Buffer.from(secret)
+      .toString('hex')
+      .replace(/(..)(?!$)/g, '$1:'),
+    '',
+    'hex',
+  ],
+  ['base64 of a percent-encoded value', 'd=', b64(`key=${quote(secret)}`), '', 'base64'],
+];
+
+describe('redteam-30-3: a known value is found in any rendering the decoder decodes to it', () => {
+  for (const [name, before, encoded, after, encoding] of DECODED) {
+    it(name, () => {
+      const text = `${before}${encoded}${after}`;
+      const hits = matcher.find(text);
+      assert.deepEqual(
+        hits.map((h) => [h.id, h.encoding]),
+        [['github', encoding]],
+      );
+      // The hit covers the encoded value, so redacting it leaves nothing of it.
+      assert.ok((hits[0]?.start ?? Infinity) <= before.length, JSON.stringify(hits));
+      assert.ok((hits[0]?.end ?? 0) >= before.length + encoded.length, JSON.stringify(hits));
+      const findings = hits.map((h) => ({
+        ...h,
+        rule: 'credential',
+        family: 'credential',
+        confidence: 'high' as const,
+        fingerprint: h.id,
+      }));
+      assert.equal(matcher.find(redact(text, findings)).length, 0);
+    });
+  }
+});
+
+void it('redteam-30-3: a rendering found as written and again inside its decoded segment is one hit', () => {
+  const text = `?a=%20x&key=${encodeURIComponent(secret)}&b=2`;
+  assert.deepEqual(
+    matcher.find(text).map((h) => [h.id, h.encoding, text.slice(h.start, h.end)]),
+    [['github', 'percent', `key=${encodeURIComponent(secret)}`]],
+  );
+});
+
+void it('redteam-30-3: encoded text that does not decode to a known value finds nothing', () => {
+  const other = 'S3cr3t-Value/With+Symbolz=';
+  for (const text of [
+    quote(other),
+    b64(`key=${other}`),
+    `\\u0053${other.slice(1)}`,
+    Buffer.from(other).toString('hex'),
+  ])
+    assert.deepEqual(matcher.find(text), [], text);
 });

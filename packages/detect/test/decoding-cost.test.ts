@@ -1,0 +1,123 @@
+// redteam-30-1: decoding costs a small multiple of the text's length, whatever the text holds. A
+// long run of percent-encoding or \u escapes used to make scan() re-read a 64 KiB window behind
+// every escape while moving three characters on (80 KiB took 18 s and stalled the MCP gateway for
+// every client). The work is counted, not timed: the characters the rules run over at every depth,
+// those stepped over while finding encoded segments, and those handed to a decoder. Long hostile
+// runs must still give up a secret anywhere in them.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { scan } from '../src/index.js';
+import { scanCounting, type ScanWork } from '../src/scan.js';
+import { githubToken } from './tokens.js';
+
+const KIB = 1024;
+const token = githubToken('ghp');
+const rawFingerprint = scan(token)[0]?.fingerprint;
+const b64 = (s: string): string => Buffer.from(s).toString('base64');
+const repeat = (unit: string, length: number): string =>
+  unit.repeat(Math.ceil(length / unit.length)).slice(0, length);
+const wrap = (s: string, width: number, lineBreak = '\n'): string =>
+  s.replace(new RegExp(`(.{${width}})`, 'g'), `$1${lineBreak}`);
+const percentAll = (s: string): string =>
+  [...s].map((c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`).join('');
+const jsonAll = (s: string): string =>
+  [...s].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('');
+const hexPairs = (s: string, separator: string): string =>
+  [...Buffer.from(s)].map((b) => b.toString(16).padStart(2, '0')).join(separator);
+
+/** Layers of percent-encoding, JSON escapes and base64 in each other, as deep as the decoder looks. */
+function nested(length: number): string {
+  let t = 'A'.repeat(15_000);
+  for (let k = 0; k < 6; k++) t = `%41.${b64(t)}.\\u0041`;
+  return repeat(t, length);
+}
+
+// Texts of one encoding: each character is stepped over, decoded and scanned a few times at most.
+const ONE_ENCODING: [string, (n: number) => string][] = [
+  ['percent-encoding', (n) => repeat('%41', n)],
+  ['lower-case percent-encoding', (n) => repeat('%4a', n)],
+  ['percent-encoding with one escape in a thousand characters', (n) => repeat(`${'A'.repeat(997)}%41`, n)],
+  ['JSON \\u escapes', (n) => repeat('\\u0041', n)],
+  ['\\x escapes', (n) => repeat('\\x41', n)],
+  ['base64 of text', (n) => repeat('QUFB', n)],
+  ['base64 of binary', (n) => repeat('AAAA', n)],
+  ['hex', (n) => repeat('41', n)],
+  ['hex pairs separated by spaces', (n) => repeat('41 ', n)],
+  ['hex pairs separated by colons', (n) => repeat('41:', n)],
+  ['base64 wrapped at 76 columns', (n) => repeat(`${'QUFB'.repeat(19)}\n`, n)],
+  ['base64 wrapped at 8 columns', (n) => repeat('QUFBQUFB\r\n', n)],
+  ['lines of equal length that are not base64 of text', (n) => repeat('AAAAAAAAAAAAAAAAAAAA\n', n)],
+];
+// Texts that mix encodings: a segment may be decoded in several ways at each of the three levels.
+const MIXED: [string, (n: number) => string][] = [
+  ['percent, JSON escapes, base64 and hex back to back', (n) => repeat('%41\\u0041QUFB41', n)],
+  ['base64 with a percent and a JSON escape in each run', (n) => repeat(`${'QUFB'.repeat(20)}%41\\u0041`, n)],
+  ['encodings nested three deep', nested],
+];
+
+const workOf = (text: string): ScanWork => {
+  const work = { scanned: 0, visited: 0, decoded: 0 };
+  scanCounting(text, { decode: true }, work);
+  return work;
+};
+
+describe('redteam-30-1: decoding work is a small multiple of the text length', () => {
+  for (const [cases, bound] of [
+    [ONE_ENCODING, 4],
+    [MIXED, 16],
+  ] as const) {
+    for (const [name, make] of cases) {
+      it(`${name}: at most ${bound} times the length scanned, stepped over and decoded, at 256 KiB and 1 MiB`, () => {
+        for (const length of [256 * KIB, 1024 * KIB]) {
+          const text = make(length);
+          const work = workOf(text);
+          for (const [what, count] of Object.entries(work))
+            assert.ok(count <= bound * text.length, `${what}: ${count} for ${text.length} characters`);
+        }
+      });
+    }
+  }
+});
+
+describe('redteam-30-1: a secret deep in a long encoded run is still found', () => {
+  const CASES: [string, string, string][] = [
+    [
+      'percent-encoding',
+      `?q=${repeat('%41', 300 * KIB)}${percentAll(` ${token} `)}${repeat('%41', 300 * KIB)}`,
+      'percent',
+    ],
+    [
+      'JSON \\u escapes',
+      `"${repeat('\\u0041', 300 * KIB)}${jsonAll(` ${token} `)}${repeat('\\u0041', 300 * KIB)}"`,
+      'json',
+    ],
+    [
+      'hex pairs separated by spaces',
+      hexPairs(`${'A'.repeat(100 * KIB)} ${token} ${'A'.repeat(100 * KIB)}`, ' '),
+      'hex',
+    ],
+    [
+      'base64 wrapped at 76 columns',
+      wrap(
+        b64(`${'log line, all nominal\n'.repeat(9000)}TOKEN=${token}\n${'tail\n'.repeat(9000)}`),
+        76,
+        '\r\n',
+      ),
+      'base64',
+    ],
+    [
+      'base64 of Cyrillic text',
+      b64(`${'Конфигурация сервера. '.repeat(3000)}\nTOKEN=${token}\n${'Не публиковать. '.repeat(3000)}`),
+      'base64',
+    ],
+  ];
+  for (const [name, text, encoding] of CASES) {
+    it(`${name}, ${Math.round(text.length / KIB)} KiB long`, () => {
+      const found = scan(text, { decode: true });
+      assert.equal(found.length, 1, JSON.stringify(found));
+      assert.equal(found[0]?.fingerprint, rawFingerprint);
+      assert.equal(found[0]?.encoding, encoding);
+    });
+  }
+});
