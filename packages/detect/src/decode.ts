@@ -36,7 +36,7 @@ export interface DecodeWork {
  * text pays nothing. Three covers the nestings of real traffic (base64 in JSON in a query); a
  * fourth base64 layer is deliberate hiding, and whoever hides on purpose can add a fifth or XOR.
  */
-export const MAX_DECODE_DEPTH = 3;
+const MAX_DECODE_DEPTH = 3;
 
 const MIN_ENCODED = 16;
 const MAX_SEGMENT = 64 * 1024;
@@ -158,13 +158,12 @@ function utf16Text(bytes: Uint8Array): string | undefined {
 function asciiText(bytes: Uint8Array): string | undefined {
   const allowed = Math.floor(bytes.length * 0.1);
   let bad = 0;
-  for (const b of bytes)
-    if (!((b >= 0x20 && b < 0x7f) || b === 9 || b === 10 || b === 13) && ++bad > allowed) return undefined;
+  for (const b of bytes) if ((b >= 0x80 || !isPrintableCode(b)) && ++bad > allowed) return undefined;
   return utf8.decode(bytes);
 }
 
 /** The text decoded bytes hold, if they hold text; undefined for binary (images, hashes, keys). */
-export function textOf(bytes: Uint8Array): string | undefined {
+function textOf(bytes: Uint8Array): string | undefined {
   if (bytes.length < 8) return undefined;
   return utf8Text(bytes) ?? utf16Text(bytes) ?? asciiText(bytes);
 }
@@ -462,6 +461,27 @@ function* blockSegments(lines: readonly Line[], text: string, work: DecodeWork):
     yield { ...segment, start: toText(segment.start, false), end: toText(segment.end, true) };
 }
 
+/**
+ * What a block wrapped at a fixed width, starting with the run text[start, end), decodes to: its
+ * segments and where the block ends, or undefined when the run starts no block. A block that
+ * decodes to nothing is retried without its first line, which may be a shorter word that happens
+ * to precede it.
+ */
+function blockAt(
+  text: string,
+  start: number,
+  end: number,
+  work: DecodeWork,
+): { readonly segments: DecodedSegment[]; readonly end: number } | undefined {
+  const lines = wrappedLines(text, start, end, work);
+  if (!lines) return undefined;
+  const segments = [...blockSegments(lines, text, work)];
+  const [, second] = lines;
+  if (segments.length === 0 && lines.length > 2 && second && end - start < second[1] - second[0])
+    segments.push(...blockSegments(lines.slice(1), text, work));
+  return { segments, end: (lines[lines.length - 1] as Line)[1] };
+}
+
 /** Base64 and hex runs (wrapped or not), and hex written as separated pairs. */
 function* base64AndHexSegments(text: string, work: DecodeWork): Generator<DecodedSegment> {
   const n = text.length;
@@ -483,33 +503,20 @@ function* base64AndHexSegments(text: string, work: DecodeWork): Generator<Decode
       i = pairsEnd;
       continue;
     }
-    while (i < n && isBase64Char(text.charCodeAt(i))) i++;
-    const dataEnd = i;
-    while (i < n && text.charCodeAt(i) === 61) i++;
-    const end = i;
+    const { dataEnd, end } = base64RunAt(text, start);
+    i = end;
     work.visited += end - start;
     const next = text.charCodeAt(end);
-    if (start >= blocksFrom && dataEnd === end && (next === 10 || next === 13 || next === 92)) {
-      const lines = wrappedLines(text, start, end, work);
-      if (lines) {
-        blocksFrom = (lines[lines.length - 1] as Line)[1];
-        // A first line shorter than the rest may be a word that happens to precede the block.
-        const found = [...blockSegments(lines, text, work)];
-        if (
-          found.length === 0 &&
-          lines.length > 2 &&
-          end - start < (lines[1] as Line)[1] - (lines[1] as Line)[0]
-        )
-          found.push(...blockSegments(lines.slice(1), text, work));
-        if (found.length > 0) {
-          yield* found;
-          i = blocksFrom;
-          continue;
-        }
-        // Not a block after all: its lines are decoded one by one as the loop reaches them.
-      }
+    const isLineEnd = dataEnd === end && (next === 10 || next === 13 || next === 92);
+    const block = start >= blocksFrom && isLineEnd ? blockAt(text, start, end, work) : undefined;
+    if (block) blocksFrom = block.end;
+    if (block && block.segments.length > 0) {
+      yield* block.segments;
+      i = block.end;
+    } else if (end - start >= MIN_ENCODED) {
+      // A run on its own, or the first line of what was no block after all (the loop reaches the others).
+      yield* runOrWindows(text, start, end, work);
     }
-    if (end - start >= MIN_ENCODED) yield* runOrWindows(text, start, end, work);
   }
 }
 
@@ -573,4 +580,31 @@ export function* decodedSegments(
   yield* percentSegments(text, work);
   yield* jsonSegments(text, work);
   yield* base64AndHexSegments(text, work);
+}
+
+/** The last text decodedLayers() decoded without counting, and its layers. */
+let remembered: { readonly text: string; readonly layers: readonly DecodedSegment[] } | undefined;
+
+/**
+ * What `text` decodes to, MAX_DECODE_DEPTH encodings deep: each segment decodedSegments() finds in
+ * it, and in what those decode to, with its decoding but the span and encoding of the outermost
+ * segment in `text` (what a finding inside it covers). scan() and the known-value matcher both ask,
+ * one after the other, about the same text (a request body, an argument): the last text's layers
+ * are kept, so it is decoded once. `work`, when given, is added what it cost, and the text decoded
+ * afresh.
+ */
+export function decodedLayers(text: string, work?: DecodeWork): readonly DecodedSegment[] {
+  if (work === undefined && remembered?.text === text) return remembered.layers;
+  const counted = work ?? { visited: 0, decoded: 0 };
+  const layers: DecodedSegment[] = [];
+  const decode = (inner: string, outer: DecodedSegment | undefined, depth: number): void => {
+    for (const segment of decodedSegments(inner, counted)) {
+      const layer = outer ? { ...outer, decoded: segment.decoded } : segment;
+      layers.push(layer);
+      if (depth + 1 < MAX_DECODE_DEPTH) decode(segment.decoded, layer, depth + 1);
+    }
+  };
+  decode(text, undefined, 0);
+  if (work === undefined) remembered = { text, layers };
+  return layers;
 }

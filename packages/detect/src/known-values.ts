@@ -2,12 +2,13 @@
 // hands out, canaries): if one of them, or any rendering of it, appears in outbound traffic it can
 // only be a leak (egress-dlp-10). Renderings: raw; base64 and base64url at the three byte
 // alignments, so a value inside a larger blob (Basic `user:VALUE`) is still found; hex in lower and
-// upper case; percent-encoded; JSON \u-escaped. Built once per session; find() first looks for
-// a short anchor taken from each rendering and compares the whole rendering only where it occurs.
-// Fixed spellings cannot cover every encoder (Python's quote keeps "/", a JSON writer escapes one
-// character, base64 is wrapped), so find() also looks in what the decoder decodes (redteam-30-3).
+// upper case; percent-encoded; JSON \u-escaped. Built once per session; find() looks for a short
+// anchor taken from each rendering and compares the whole rendering only where it occurs. Fixed
+// spellings cannot cover every encoder (Python's quote keeps "/", a JSON writer escapes one
+// character, base64 is wrapped), so find() also looks in what the text decodes to
+// (decodedLayers, which scan() shares: a text is decoded once for both; redteam-30-3).
 
-import { MAX_DECODE_DEPTH, decodedSegments } from './decode.js';
+import { decodedLayers } from './decode.js';
 import type { Encoding } from './finding.js';
 
 export interface KnownValue {
@@ -123,11 +124,11 @@ export function knownMatcher(values: readonly KnownValue[]): KnownMatcher {
   const escaped = [...byAnchor.keys()]
     .sort((a, b) => b.length - a.length)
     .map((a) => a.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&'));
-  const anchors = escaped.length > 0 ? new RegExp(escaped.join('|'), 'g') : undefined;
+  if (escaped.length === 0) return { find: () => [] };
+  const anchors = new RegExp(escaped.join('|'), 'g');
 
   /** The renderings written out in `text`. */
   function renderedIn(text: string): KnownHit[] {
-    if (!anchors) return [];
     // renderedIn() runs to completion before it returns, so the one regex's lastIndex is never shared.
     anchors.lastIndex = 0;
     const hits: KnownHit[] = [];
@@ -144,24 +145,19 @@ export function knownMatcher(values: readonly KnownValue[]): KnownMatcher {
     return hits;
   }
 
-  /**
-   * The renderings in `text`, and the values in what its encoded segments decode to, down to
-   * MAX_DECODE_DEPTH: a value found in a segment is reported over the whole encoded segment, under
-   * the segment's encoding, so redacting the hit removes every byte of the value.
-   */
-  function foundIn(text: string, depth: number): KnownHit[] {
-    const hits = renderedIn(text);
-    if (depth < MAX_DECODE_DEPTH) {
-      for (const segment of decodedSegments(text)) {
-        for (const inner of foundIn(segment.decoded, depth + 1))
-          hits.push({ id: inner.id, encoding: segment.encoding, start: segment.start, end: segment.end });
-      }
-    }
-    return keptOnce(hits);
-  }
-
   return {
-    find: (text: string): KnownHit[] => (anchors ? foundIn(text, 0) : []),
+    /**
+     * The renderings in `text`, and the values in what it decodes to: a value found in an encoded
+     * segment is reported over the whole segment, under its encoding, so redacting the hit
+     * removes every byte of the value.
+     */
+    find(text: string): KnownHit[] {
+      const hits = renderedIn(text);
+      for (const layer of decodedLayers(text))
+        for (const inner of renderedIn(layer.decoded))
+          hits.push({ id: inner.id, encoding: layer.encoding, start: layer.start, end: layer.end });
+      return keptOnce(hits);
+    },
   };
 }
 

@@ -5,7 +5,7 @@
 // glued to the word before it is kept only as its rule's `glued` test allows (provider-rules.ts).
 
 import { KEYWORD_SOURCE, assignmentAt, judgeAssignment } from './assignment-rules.js';
-import { MAX_DECODE_DEPTH, decodedSegments, type DecodeWork } from './decode.js';
+import { decodedLayers, type DecodeWork } from './decode.js';
 import type { Finding, ScanOptions } from './finding.js';
 import { fingerprint } from './fingerprint.js';
 import { PROVIDER_RULES, type ProviderRule } from './provider-rules.js';
@@ -118,27 +118,21 @@ export interface ScanWork extends DecodeWork {
   scanned: number;
 }
 
-function scanRaw(text: string, decode: boolean, depth: number, work: ScanWork): Finding[] {
-  work.scanned += text.length;
+/** The rules' findings in `text` itself, each with the fingerprint of what it covers. */
+function findingsIn(text: string, work: ScanWork | undefined): Finding[] {
+  if (work) work.scanned += text.length;
   const raw: Raw[] = [];
   providerFindings(text, raw);
   assignmentFindings(text, raw);
-  const findings: Finding[] = raw.map((r) => ({
-    ...r,
-    fingerprint: fingerprint(text.slice(r.start, r.end)),
-  }));
-  if (decode && depth < MAX_DECODE_DEPTH) {
-    for (const segment of decodedSegments(text, work)) {
-      for (const inner of scanRaw(segment.decoded, true, depth + 1, work)) {
-        findings.push({
-          ...inner,
-          start: segment.start,
-          end: segment.end,
-          encoding: segment.encoding,
-        });
-      }
-    }
-  }
+  return raw.map((r) => ({ ...r, fingerprint: fingerprint(text.slice(r.start, r.end)) }));
+}
+
+function scanRaw(text: string, decode: boolean, work: ScanWork | undefined): Finding[] {
+  const findings = findingsIn(text, work);
+  if (decode)
+    for (const layer of decodedLayers(text, work))
+      for (const inner of findingsIn(layer.decoded, work))
+        findings.push({ ...inner, start: layer.start, end: layer.end, encoding: layer.encoding });
   return resolveOverlaps(findings);
 }
 
@@ -149,7 +143,7 @@ function scanRaw(text: string, decode: boolean, depth: number, work: ScanWork): 
  * was written).
  */
 export function scan(text: string, options: ScanOptions = {}): Finding[] {
-  return scanCounting(text, options, { scanned: 0, visited: 0, decoded: 0 });
+  return scanRaw(text, options.decode === true, undefined);
 }
 
 /**
@@ -157,5 +151,5 @@ export function scan(text: string, options: ScanOptions = {}): Finding[] {
  * to a small multiple of the text's length on hostile input (redteam-30-1) without timing it.
  */
 export function scanCounting(text: string, options: ScanOptions, work: ScanWork): Finding[] {
-  return scanRaw(text, options.decode === true, 0, work);
+  return scanRaw(text, options.decode === true, work);
 }

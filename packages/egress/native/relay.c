@@ -12,8 +12,9 @@
  * then hands both sockets to this process, which copies the bytes with read(2) and write(2)
  * through one buffer per direction. A half-close is passed on (shutdown of the other side's write
  * half); the relay ends when both directions have ended, on an error, after IDLE_SECONDS with no
- * byte either way, or on SIGTERM (the session ended). On exit it writes "BYTES_IN BYTES_OUT\n" to fd 2 (in: upstream to client).
- * Exit status: 0 both directions ended, 1 a socket error, 3 fds 3 and 4 are not sockets.
+ * byte either way, or on SIGTERM (the session ended). On exit it writes "BYTES_IN BYTES_OUT\n"
+ * to fd 2 (in: upstream to client). Exit status: 0 both directions ended (or told to stop), 1 a
+ * socket error, 3 fds 3 and 4 are not sockets.
  *
  * Each direction moves as much as it can (reads while its buffer has room, writes while the
  * socket takes it) before the relay sleeps in ppoll(2), and sleeps only on what stopped it. Why

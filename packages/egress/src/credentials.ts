@@ -269,7 +269,8 @@ export function createCredentialGuard(options: CredentialGuardOptions): Credenti
 
     // 2. Placeholders: each must be headed to its binding, over verified TLS.
     const decisions = new Map<CredentialSlot, Decision>();
-    for (const hit of placeholders.find(text)) {
+    const placed = placeholders.find(text);
+    for (const hit of placed) {
       const slot = bySlotId.get(hit.id);
       if (slot === undefined || decisions.has(slot)) continue;
       if (!d.isVerifiedTls) {
@@ -302,9 +303,9 @@ export function createCredentialGuard(options: CredentialGuardOptions): Credenti
       decisions.set(slot, binding.decision);
     }
 
-    // 3. What detect finds (placeholders are ours and never count).
+    // 3. What detect finds (placeholders are ours and never count: a finding over one is dropped).
     const findings = [
-      ...scan(text, { decode: true }).filter((f) => !placeholders.find(text.slice(f.start, f.end)).length),
+      ...scan(text, { decode: true }).filter((f) => !placed.some((p) => p.start < f.end && f.start < p.end)),
       // A secret cut into pieces across query parameters or headers (egress-dlp-05).
       ...[queryValues(head.target), head.headers.map(([, v]) => v)].flatMap((parts) =>
         scanJoined(parts).filter((f) => f.firstPart !== f.lastPart),

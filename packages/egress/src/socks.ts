@@ -28,7 +28,8 @@ const HANDSHAKE_LIMIT_MS = 10_000;
 class ByteReader {
   private buffer = Buffer.alloc(0);
   private waiting: { n: number; resolve: (b: Buffer) => void; reject: (e: Error) => void } | undefined;
-  private isClosed = false;
+  /** No more bytes will come: the client ended its side, or the socket closed. */
+  private isOver = false;
 
   constructor(private readonly socket: Socket) {
     socket.on('data', (chunk: Buffer) => {
@@ -39,7 +40,7 @@ class ByteReader {
     // Half-open (the server is): the client's end means no more bytes, as a close does.
     for (const event of ['end', 'close'])
       socket.on(event, () => {
-        this.isClosed = true;
+        this.isOver = true;
         this.settle();
       });
   }
@@ -67,7 +68,7 @@ class ByteReader {
       this.buffer = this.buffer.subarray(w.n);
       this.waiting = undefined;
       w.resolve(out);
-    } else if (this.isClosed) {
+    } else if (this.isOver) {
       this.waiting = undefined;
       w.reject(new Error('closed'));
     }

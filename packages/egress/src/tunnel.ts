@@ -118,15 +118,13 @@ function drained(from: Socket): Buffer {
 
 /**
  * Writes `bytes` on to `to`, then calls `done` once all written to it so far is out (or it has
- * gone). An empty round writes nothing: a side whose writing half has ended (its peer half-closed
- * it) takes no write at all, and what is pending on it is out when it finishes.
+ * gone). A side whose writing half has ended (its peer half-closed it) takes no write at all:
+ * what is pending on it is out when it finishes.
  */
 function writeOn(to: Socket, bytes: Buffer, done: () => void): void {
-  if (to.writableEnded) {
-    if (to.writableFinished || to.destroyed) process.nextTick(done);
-    else to.once('finish', done);
-  } else if (bytes.length > 0 || to.writableLength > 0) to.write(bytes, () => done());
-  else process.nextTick(done);
+  if (!to.writableEnded) to.write(bytes, () => done());
+  else if (to.writableFinished || to.destroyed) process.nextTick(done);
+  else to.once('finish', done);
 }
 
 /** perimeter-relay's exit status when fds 3 and 4 are not the two sockets (relay.c). */

@@ -172,6 +172,32 @@ function assertStillNonBlocking(records: AuditRecord[]): void {
   assert.deepEqual(blocking.splice(0), [], 'no socket of the proxy was left blocking');
 }
 
+/**
+ * A stand-in for perimeter-relay, at that name in a directory of its own, made by `make`;
+ * `remove` deletes the directory.
+ */
+function standIn(make: (path: string) => void): { path: string; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'perimeter-relay-'));
+  const path = join(dir, 'perimeter-relay');
+  make(path);
+  return { path, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Every write `proxy` makes to a client goes through `defer`, which runs it when it likes. */
+function deferWrites(proxy: HttpServer, defer: (write: () => void) => void): void {
+  proxy.prependListener('connection', (socket: Socket) => {
+    const stream = socket as unknown as Record<'_write' | '_writev', (...a: unknown[]) => void>;
+    for (const method of ['_write', '_writev'] as const) {
+      const write = stream[method].bind(socket);
+      stream[method] = (...a: unknown[]) => defer(() => write(...a));
+    }
+  });
+}
+
+/** What `p` gives within 15 s, else undefined: a bound on a hang, not a speed target. */
+const within15s = <T>(p: Promise<T>): Promise<T | undefined> =>
+  Promise.race([p, new Promise<undefined>((r) => setTimeout(() => r(undefined), 15_000).unref())]);
+
 describe(
   'the native relay',
   { skip: isRelayBuilt() ? false : 'perimeter-relay is not built (no C compiler)' },
@@ -191,21 +217,19 @@ describe(
 describe('a relay that cannot start', () => {
   it('leaves the tunnel in Node, which carries it to the end: the client is never cut off', async () => {
     const records: AuditRecord[] = [];
-    const dir = mkdtempSync(join(tmpdir(), 'perimeter-relay-'));
     // There, but not executable: spawning it fails as a missing or busy binary would.
-    const broken = join(dir, 'perimeter-relay');
-    writeFileSync(broken, '#!/bin/sh\n', { mode: 0o644 });
-    const proxy = await proxyWith(broken, auditWithFlags(records));
+    const broken = standIn((path) => writeFileSync(path, '#!/bin/sh\n', { mode: 0o644 }));
+    const proxy = await proxyWith(broken.path, auditWithFlags(records));
     try {
       await assertCarried(await transfer(proxy), records);
       assertStillNonBlocking(records);
       const told = records.filter((r) => r.type === 'network.relay-unavailable');
       assert.equal(told.length, 1, 'the audit says the relay could not start');
-      assert.equal(told[0]?.outcome?.relay, broken);
+      assert.equal(told[0]?.outcome?.relay, broken.path);
       assert.match(String(told[0]?.outcome?.reason), /could not start \(EACCES\); the tunnel stays in Node/);
     } finally {
       proxy.close();
-      rmSync(dir, { recursive: true, force: true });
+      broken.remove();
     }
   });
 });
@@ -213,11 +237,11 @@ describe('a relay that cannot start', () => {
 describe('a relay from another build', () => {
   it('that refuses the sockets is in the audit: the tunnel is cut, and the audit says why and what to do', async () => {
     const records: AuditRecord[] = [];
-    const dir = mkdtempSync(join(tmpdir(), 'perimeter-relay-'));
-    // Stands in for perimeter-relay started with its sockets where it does not look for them.
-    const stale = join(dir, 'perimeter-relay');
-    writeFileSync(stale, '#!/bin/sh\necho "fd 3 and fd 4 are not sockets" >&2\nexit 3\n', { mode: 0o755 });
-    const proxy = await proxyWith(stale, (r) => records.push(r));
+    // As perimeter-relay started with its sockets where it does not look for them.
+    const stale = standIn((path) =>
+      writeFileSync(path, '#!/bin/sh\necho "fd 3 and fd 4 are not sockets" >&2\nexit 3\n', { mode: 0o755 }),
+    );
+    const proxy = await proxyWith(stale.path, (r) => records.push(r));
     try {
       await transfer(proxy).catch(() => Buffer.alloc(0));
       await new Promise((r) => setTimeout(r, 100));
@@ -233,7 +257,7 @@ describe('a relay from another build', () => {
       );
     } finally {
       proxy.close();
-      rmSync(dir, { recursive: true, force: true });
+      stale.remove();
     }
   });
 });
@@ -244,11 +268,9 @@ describe(
   () => {
     it('leaves the tunnel in Node too (Node throws ETXTBSY from spawn instead of reporting it)', async () => {
       const records: AuditRecord[] = [];
-      const dir = mkdtempSync(join(tmpdir(), 'perimeter-relay-'));
-      const busy = join(dir, 'perimeter-relay');
-      copyFileSync(RELAY_PATH, busy);
-      const fd = openSync(busy, 'r+'); // open for writing: exec(2) refuses it
-      const proxy = await proxyWith(busy, auditWithFlags(records));
+      const busy = standIn((path) => copyFileSync(RELAY_PATH, path));
+      const fd = openSync(busy.path, 'r+'); // open for writing: exec(2) refuses it
+      const proxy = await proxyWith(busy.path, auditWithFlags(records));
       try {
         await assertCarried(await transfer(proxy), records);
         assertStillNonBlocking(records);
@@ -257,7 +279,7 @@ describe(
       } finally {
         proxy.close();
         closeSync(fd);
-        rmSync(dir, { recursive: true, force: true });
+        busy.remove();
       }
     });
   },
@@ -269,13 +291,7 @@ describe('a slow client', () => {
     // In Node throughout (no relay). Each write to the client completes 2 ms late, as over a real
     // network, so the end of the download still waits in the proxy when the origin has closed.
     const proxy = await proxyWith(false, (r) => records.push(r));
-    proxy.prependListener('connection', (socket: Socket) => {
-      const stream = socket as unknown as Record<'_write' | '_writev', (...a: unknown[]) => void>;
-      for (const method of ['_write', '_writev'] as const) {
-        const write = stream[method].bind(socket);
-        stream[method] = (...a: unknown[]) => setTimeout(() => write(...a), 2);
-      }
-    });
+    deferWrites(proxy, (write) => setTimeout(write, 2));
     try {
       await assertCarried(await transfer(proxy, 200), records);
     } finally {
@@ -317,13 +333,7 @@ describe(
         (duplex.address() as AddressInfo).port,
       );
       let held: (() => void)[] | undefined;
-      proxy.prependListener('connection', (socket: Socket) => {
-        const stream = socket as unknown as Record<'_write' | '_writev', (...a: unknown[]) => void>;
-        for (const method of ['_write', '_writev'] as const) {
-          const write = stream[method].bind(socket);
-          stream[method] = (...a: unknown[]) => (held ? held.push(() => write(...a)) : write(...a));
-        }
-      });
+      deferWrites(proxy, (write) => (held ? held.push(write) : write()));
       const socket = connect({ host: '127.0.0.1', port: (proxy.address() as AddressInfo).port });
       try {
         const chunks: Buffer[] = [];
@@ -338,11 +348,7 @@ describe(
           socket.write(`CONNECT 127.0.0.1:${(duplex.address() as AddressInfo).port} HTTP/1.1\r\n\r\n`);
         });
         socket.write(upload);
-        // A bound on a hang, not a speed target: the upload is 12 MB over loopback.
-        const arrived = await Promise.race([
-          gotUpload,
-          new Promise<undefined>((r) => setTimeout(() => r(undefined), 15_000).unref()),
-        ]);
+        const arrived = await within15s(gotUpload); // 12 MB over loopback
         assert.ok(arrived, 'the whole upload reached the origin while the client read nothing');
         assert.equal(sha(arrived), sha(upload), 'the upload arrived intact');
         const release = held ?? [];
@@ -402,10 +408,7 @@ describe('a tunnel the origin half-closes first', () => {
         });
         assert.match(got, /^HTTP\/1\.1 200[^]*\r\n\r\nhello$/, 'the origin’s end reached the client');
         socket.end(sent);
-        const arrived = await Promise.race([
-          gotUpload,
-          new Promise<undefined>((r) => setTimeout(() => r(undefined), 15_000).unref()),
-        ]);
+        const arrived = await within15s(gotUpload);
         assert.ok(arrived, 'the origin saw the client’s end');
         assert.equal(arrived.length, sent.length);
         assert.equal(sha(arrived), sha(sent), 'the upload arrived intact');

@@ -763,11 +763,11 @@ export class Gateway {
     // A URI produced by a template is decided on the template, and must reach its server as the
     // same URI: one the server would parse into another (perhaps a resource of its own, denied)
     // is read through none.
-    const canonical = exact.length === 0 ? canonicalUri(key) : key;
-    if (canonical !== key)
+    const readAs = exact.length === 0 ? otherReading(key) : undefined;
+    if (readAs !== undefined)
       return {
         unknown: this.redactedText(
-          `the URI ${JSON.stringify(key)} is not in the form its server reads it in (${canonical}); read it as listed, or as its template writes it`,
+          `the URI ${JSON.stringify(key)} is not in the form its server reads it in (${readAs}); read it as listed, or as its template writes it`,
         ),
       };
     const produced = [...this.index.templates.values(), ...this.clashing.templates].filter((e) => {
@@ -969,13 +969,13 @@ export class Gateway {
     if (scan.leaks.length > 0) this.leakAlert(session, request, 'result', scan.leaks, 'Redacted');
     if (scan.blocking.length > 0) this.secretAlert(session, request, 'result', scan.blocking, 'redact');
     // The agent reads an error's message as it reads a result: screened for instructions alike.
-    const injection = scanResult(message).findings;
+    const { findings: injection, stripped } = scanResult(message);
     if (injection.length > 0) {
       const action = this.options.engine.mcpPromptInjection();
       this.injectionAlert(session, request, injection, action);
       if (action === 'block')
         message = `Perimeter withheld this error's message: it carried text that reads as instructions to the agent (${injectionText(injection)}).`;
-      else if (action === 'strip') message = scanResult(message).stripped as string;
+      else if (action === 'strip') message = stripped as string;
     }
     this.recordResult(session, request, {
       error: message,
@@ -1825,8 +1825,8 @@ export class Gateway {
   /**
    * The client's name and version as the audit keeps them: the client chose them and nothing
    * checks them but that they are strings, so a secret in them is redacted, half a character
-   * replaced, and each is cut to MAX_AGENT_TEXT characters. A client names itself the same way on every request: the last few
-   * are remembered rather than scanned again.
+   * replaced, and each is cut to MAX_AGENT_TEXT characters. A client names itself the same way on
+   * every request: the last few are remembered rather than scanned again.
    */
   private auditedAgent(agent: Agent): Agent {
     const key = JSON.stringify([agent.name, agent.version]);
@@ -1923,19 +1923,20 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 const MAX_AGENTS_REMEMBERED = 64;
 
 /**
- * `uri` as a server on the MCP SDK reads it: it parses the URI it is asked to read (WHATWG URL)
- * before it looks it up, which drops tabs and newlines, trims spaces, lowercases the scheme,
- * resolves dot segments (`%2e%2e` too) and encodes what a URL cannot carry. A URI that does not
- * parse is read as it is. Spaces and control characters anywhere count as another form.
+ * How a server may read `uri` other than as written, or undefined when it reads it as written. A
+ * server on the MCP SDK parses the URI it is asked to read (WHATWG URL) before it looks it up,
+ * which drops tabs and newlines, trims spaces, lowercases the scheme, resolves dot segments
+ * (`%2e%2e` too) and encodes what a URL cannot carry. A URI that does not parse is read as it is,
+ * unless it has spaces or control characters, which another server may drop as well.
  */
-function canonicalUri(uri: string): string {
+function otherReading(uri: string): string | undefined {
   let href: string;
   try {
     href = new URL(uri).href;
   } catch {
-    href = uri;
+    return [...uri].some((c) => c <= ' ' || c === '\x7f') ? 'it has spaces or control characters' : undefined;
   }
-  return [...href].some((c) => c <= ' ' || c === '\x7f') ? JSON.stringify(href) : href;
+  return href === uri ? undefined : href;
 }
 
 /** The client's name and version, as the audit records them. */

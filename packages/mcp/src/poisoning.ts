@@ -111,6 +111,7 @@ export interface ResultScan {
 }
 
 const RESULT_MAX_DEPTH = 64;
+const BASE64 = /^[A-Za-z0-9+/\r\n]*={0,2}[\r\n]*$/;
 /**
  * Text a model never reads: base64 image and audio data, a binary resource's blob. Only where the
  * protocol puts them (a blob beside its resource's `uri`, data in an image or audio block), and
@@ -122,7 +123,6 @@ const isBinaryMember = (parent: Record<string, unknown>, key: string, value: unk
     : key === 'data' && (parent.type === 'image' || parent.type === 'audio')) &&
   typeof value === 'string' &&
   BASE64.test(value);
-const BASE64 = /^[A-Za-z0-9+/\r\n]*={0,2}[\r\n]*$/;
 /** Nothing hides in printable ASCII and line breaks: most results skip the Unicode work. */
 const PLAIN = /^[\x20-\x7E\t\n\r]*$/;
 

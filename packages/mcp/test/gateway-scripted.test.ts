@@ -1029,6 +1029,8 @@ describe('gateway: resource templates', { timeout: 60_000 }, () => {
         'NOTES://secret',
         'notes://x/../secret',
         'notes://x/%2e%2e/secret',
+        // Not a URL at all, with a space another server may drop.
+        'notes://[sec ret',
       ];
       for (const uri of disguised) {
         const e = await rejection(h.client.readResource({ uri }));
@@ -1040,6 +1042,7 @@ describe('gateway: resource templates', { timeout: 60_000 }, () => {
         String(refusals[1]?.reason),
         /not in the form its server reads it in \(notes:\/\/secret\)/,
       );
+      assert.match(String(refusals.at(-1)?.reason), /\(it has spaces or control characters\)/);
       // What the template produces as written is read through it.
       const note = await h.client.readResource({ uri: 'notes://n7' });
       assert.deepEqual(note.contents[0], { uri: 'notes://n7', text: 'note n7: (empty)' });
