@@ -75,6 +75,13 @@ export const CONFIGS = [
       "The same Perimeter process, driven by the v2 SDK client (`@modelcontextprotocol/client`) pinned to protocol revision 2026-07-28: no session, every request carries its envelope and the `Mcp-Method`/`Mcp-Name` headers, and each is served by a fresh server instance of the gateway (the SDK's per-request handler); the gateway and its upstream session stay warm.",
   },
   {
+    key: 'bareRelay',
+    label: 'bare relay, Streamable HTTP (reference)',
+    transport: 'streamable-http',
+    setup:
+      "A relay of about 60 lines on node:http (bench/mcp/bare-relay.mjs) in a process of its own: each POSTed message is written to server-everything's stdin as it came and the response line is sent back as the POST's `application/json` body. No authentication, no checks, nothing decided, scanned or recorded: not a product, it is the floor under the HTTP rows, what Streamable HTTP in front of a stdio server costs on this machine with this client. Not judged as a peer; the gateway's added latency over it is in the targets table for reference.",
+  },
+  {
     key: 'mcpProxy',
     label: 'mcp-proxy, Streamable HTTP',
     transport: 'streamable-http',
@@ -305,6 +312,16 @@ function openMcpProxy(modern = false) {
   );
 }
 
+function openBareRelay() {
+  return openHttpPeer((port) => [
+    process.execPath,
+    join(HERE, 'bare-relay.mjs'),
+    String(port),
+    '--',
+    ...UPSTREAM_ARGV,
+  ]);
+}
+
 function openSupergateway() {
   return openHttpPeer((port) => [
     process.execPath,
@@ -333,6 +350,7 @@ export async function open(key, { dir }) {
     perimeterHttpMemory: () => openPerimeterHttp({ dir: join(dir, 'http-memory'), auditTo: 'memory' }),
     perimeterHttpModernMemory: () =>
       openPerimeterHttp({ dir: join(dir, 'http-modern-memory'), auditTo: 'memory', modern: true }),
+    bareRelay: () => openBareRelay(),
     mcpProxy: () => openMcpProxy(),
     mcpProxyModern: () => openMcpProxy(true),
     supergateway: () => openSupergateway(),

@@ -105,8 +105,9 @@ export function judgeTargets(calls) {
   added(inproc, 'p99', 'addedP99', 2);
   added(http, 'p50', 'addedP50', 0.5);
   added(http, 'p99', 'addedP99', 2);
-  // Over HTTP, the gateway's own cost is what it adds over an HTTP relay of the same upstream.
-  for (const peerKey of ['mcpProxy', 'supergateway']) {
+  // Over HTTP, the gateway's own cost is what it adds over an HTTP relay of the same upstream: the
+  // bare relay (the transport's floor, which checks nothing) and the two peers.
+  for (const peerKey of ['bareRelay', 'mcpProxy', 'supergateway']) {
     const peer = get(peerKey);
     if (!http || !peer) continue;
     for (const [what, limit] of [
