@@ -539,7 +539,8 @@ export class Gateway {
       server: entry?.server ?? '(unknown)',
       tool: tool?.name ?? name,
       action: 'call',
-      args: args ?? {},
+      // Decided on what would be sent (threat 13): redaction can change what an argument rule reads.
+      args: this.sent(scan, args ?? {}),
       ...(tool ? { annotations: hints(tool) } : {}),
     };
     const audited = this.audited(request, scan, tool);
@@ -563,9 +564,7 @@ export class Gateway {
     const upstreamStarted = performance.now();
     let result: CallToolResult;
     try {
-      result = ownResult(
-        await this.upstream(entry.server).callTool(tool.name, this.sent(scan, args ?? {}), signal),
-      );
+      result = ownResult(await this.upstream(entry.server).callTool(tool.name, request.args ?? {}, signal));
     } catch (e) {
       throw this.failed(session, audited, e, started);
     }
@@ -682,6 +681,23 @@ export class Gateway {
       this.recordNotShown(session, found, request, audited, scan, notExposed);
       throw notFound(noun, key);
     }
+    // A URI read through a template that `secrets: redact` would change names another resource
+    // than the one matched and decided on: refused, not read under a name nobody asked for. (A
+    // bound credential's value goes on to authorize(), which refuses it as the leak it is.)
+    if (
+      kind === 'resources' &&
+      !('uri' in found.definition) &&
+      request.args?.uri !== key &&
+      scan.leaks.length === 0
+    ) {
+      const why = `the URI carries a secret (${scan.blocking.join(', ')}), and redacted it would name another resource`;
+      this.secretAlert(session, audited, 'arguments', scan.blocking, 'block');
+      this.recordCall(session, audited, gatewayDenial(audited, why), undefined, scan);
+      throw rpcError(
+        ErrorCode.InvalidParams,
+        `Perimeter refused this request: ${why}. Nothing was sent to the server.`,
+      );
+    }
     const verdict = await this.authorize(
       session,
       request,
@@ -701,7 +717,7 @@ export class Gateway {
     const upstreamStarted = performance.now();
     let result: R;
     try {
-      result = ownResult(await fetch(this.upstream(found.server), found.definition, this.sent(scan, args)));
+      result = ownResult(await fetch(this.upstream(found.server), found.definition, request.args ?? {}));
     } catch (e) {
       throw this.failed(session, audited, e, started);
     }
@@ -730,7 +746,8 @@ export class Gateway {
       server: found?.server ?? '(unknown)',
       tool: found?.definition.name ?? key,
       action: 'call',
-      args,
+      // What would be sent, as for a tool call.
+      args: this.sent(scan, args),
     };
     return { scan, found, unknown, request, audited: this.audited(request, scan, found?.definition) };
   }

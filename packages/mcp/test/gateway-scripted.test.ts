@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, w
 import type { createHash, HashOptions } from 'node:crypto';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -334,6 +334,56 @@ describe('gateway: secrets in audit mode, and bound credentials in every mode', 
       assert.equal(call?.decision, 'deny');
       assert.equal(call?.would_decision, 'deny');
       assert.equal(call?.enforcement_mode, 'enforce');
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('redteam-31-3, secrets: redact: the call is decided on the arguments as redacted, as they are sent', async () => {
+    // Six path segments the Slack rule redacts as one: raw, the `..` climb back into the
+    // directory; redacted, they climb out of it to /etc/passwd.
+    const hook = 'hooks.slack.com/services/TABCD1234/BABCD1234/123456/x9Kq2Lm8Pz4Rt7Vw1Yb3Nc6D';
+    const h = await start({
+      scripted: { s: { tools: [tool('read')] } },
+      secrets: 'redact',
+      rules: '  deny:\n    - { id: no-etc, server: s, tools: [read], args: { text: { glob: "/etc/**" } } }\n',
+    });
+    try {
+      await toolNames(h.client);
+      const path = `${h.dir}/${hook}/${'../'.repeat(6)}etc/passwd`;
+      assert.equal(resolve(path), `${h.dir}/etc/passwd`, 'raw, the path stays in the directory');
+      const redacted = `${h.dir}/[REDACTED]/${'../'.repeat(6)}etc/passwd`;
+      assert.equal(
+        resolve(redacted),
+        '/etc/passwd',
+        'redacted, it climbs out (a temporary directory at most 5 deep)',
+      );
+      await rejection(h.client.callTool({ name: 's__read', arguments: { text: path } }));
+      assert.equal(h.seen('s'), '', 'nothing reached the server');
+      const call = h.events.findLast((e) => e.type === 'mcp.call');
+      assert.equal(call?.decision, 'deny');
+      assert.match(String(call?.reason), /no-etc/);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('redteam-31-3, secrets: redact: a URI through a template that redaction would change is refused, not read', async () => {
+    const note = { name: 'note', uriTemplate: 'notes://{id}' };
+    const h = await start({ scripted: { s: { resourceTemplates: [note] } }, secrets: 'redact' });
+    try {
+      await h.client.listResourceTemplates();
+      const refused = await rejection(h.client.readResource({ uri: `notes://${STRIPE}` }));
+      assert.match(refused.message, /the URI carries a secret .*redacted it would name another resource/);
+      assert.doesNotMatch(refused.message, new RegExp(STRIPE));
+      assert.equal(h.seen('s'), '', 'nothing reached the server');
+      const call = h.events.findLast((e) => e.type === 'mcp.call');
+      assert.equal(call?.decision, 'deny');
+      assert.equal(call?.request?.resource, 's/note');
+      assert.ok(h.events.some((e) => e.type === 'mcp.secret' && e.outcome?.action === 'block'));
+      // Without a secret the same template reads.
+      await h.client.readResource({ uri: 'notes://7' });
+      assert.match(h.seen('s'), /notes:\/\/7/);
     } finally {
       await h.close();
     }
