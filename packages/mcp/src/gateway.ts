@@ -57,7 +57,7 @@ import {
 } from './poisoning.js';
 import { findingsByRule, scanValue, withoutCredentials, type SecretScan } from './secrets.js';
 import type { ServerCredential } from './server-credential.js';
-import { Upstream, type ListKind, type UpstreamSpec } from './upstream.js';
+import { Upstream, UpstreamUnavailable, type ListKind, type UpstreamSpec } from './upstream.js';
 import { uriTemplate, UriTemplateError, type UriTemplate } from './uri-template.js';
 
 export interface GatewayOptions {
@@ -144,6 +144,13 @@ const CAPABILITIES = {
 };
 /** How long a question put to a 2026-07-28 client's user may go unanswered. */
 const QUESTION_TTL_MS = 10 * 60_000;
+/**
+ * How long a call's look at the lists waits for a server that cannot list the name called: a
+ * server that has announced a change and not listed by then is left out of that look, and the
+ * index is rebuilt once its listing is in (redteam-31-4: one that announced a change and never
+ * listed held every other server's calls for the SDK's 60 s, again at every announcement).
+ */
+const BYSTANDER_WAIT_MS = 200;
 /** The most questions waiting for an answer at once; past it, a new question is refused. */
 const QUESTIONS_MAX = 256;
 const ASK_SCHEMA = {
@@ -307,6 +314,12 @@ export class Gateway {
    * back. A call looks at an index only after it is rebuilt. Everything is stale at first.
    */
   private readonly stale = new Set<ListKind>(LIST_KINDS);
+  /**
+   * The servers each index was built without because their listing was still under way (a call's
+   * look waits only for servers that could list the name called): a call to one of theirs, or a
+   * look for anything by URI, builds the index again, waiting for them.
+   */
+  private readonly late = new Map<ListKind, ReadonlySet<string>>();
   /** The pin store version each index was built from: another version (`pins approve`) makes it stale. */
   private readonly pinsSeen = new Map<ListKind, string>();
   /** Clients' names and versions as audited (auditedAgent), by what the client sent. */
@@ -490,7 +503,7 @@ export class Gateway {
    * for a name it does not list): what a 2026-07-28 call's `Mcp-Param-*` headers are checked against.
    */
   async toolInputSchema(name: string): Promise<unknown> {
-    const entry = (await this.current('tools')).get(name);
+    const entry = (await this.current('tools', name)).get(name);
     // A tool the agent is not shown has no schema to check headers against: its call must fail
     // as an unknown tool's does, not on its headers (which would say that it exists).
     const isShown = entry !== undefined && entry.held === undefined && !entry.hiddenByPolicy;
@@ -532,7 +545,7 @@ export class Gateway {
     // Scanned once, first: whatever becomes of the call (unknown, held, denied, refused, made),
     // the audit keeps only the redacted copy of its arguments, keys included.
     const scan = this.scan(args ?? {});
-    const entry = (await this.current('tools')).get(name);
+    const entry = (await this.current('tools', name)).get(name);
     const tool = entry?.definition as Tool | undefined;
     const request: McpRequest = {
       surface: 'mcp',
@@ -765,7 +778,7 @@ export class Gateway {
     key: string,
   ): Promise<{ found?: Entry; unknown?: string }> {
     if (kind !== 'resources') {
-      const exact = (await this.current(kind)).get(key);
+      const exact = (await this.current(kind, key)).get(key);
       return exact ? { found: exact } : {};
     }
     await this.current('resources');
@@ -1088,12 +1101,22 @@ export class Gateway {
    * The index a call (a tool's call, a prompt's get, a resource's read) looks at: rebuilt first when its list
    * changed, an upstream crashed or came back, or the pin store changed (an approval), so a call
    * never runs a definition the index has not seen. It waits for upstreams that are starting, and
-   * starts none.
+   * starts none. Given the `name` a tool or prompt is called by, it waits fully only for the
+   * servers that could list that name (whose id it starts with, then "__": only their names can
+   * clash with it); the others' listings, if still under way, only for BYSTANDER_WAIT_MS.
    */
-  private async current(kind: ListKind): Promise<ReadonlyMap<string, Entry>> {
-    if (this.stale.has(kind) || this.pinsVersion() !== this.pinsSeen.get(kind))
-      await this.refresh(kind, false);
+  private async current(kind: ListKind, name?: string): Promise<ReadonlyMap<string, Entry>> {
+    const needed = name === undefined ? undefined : this.couldList(name);
+    const late = this.late.get(kind);
+    const isLate = late !== undefined && [...late].some((id) => needed === undefined || needed.has(id));
+    if (isLate || this.stale.has(kind) || this.pinsVersion() !== this.pinsSeen.get(kind))
+      await this.refresh(kind, false, needed);
     return this.index[kind];
+  }
+
+  /** The upstreams whose tools or prompts could be exposed as `name`. */
+  private couldList(name: string): ReadonlySet<string> {
+    return new Set(this.upstreams.filter((u) => name.startsWith(exposedName(u.id, ''))).map((u) => u.id));
   }
 
   /**
@@ -1103,15 +1126,19 @@ export class Gateway {
    * template must be usable; then the definition must match its pin (or be trusted on first use)
    * and be free of poisoning. What the listing changes in the pin store is written at once.
    * `start`: connect upstreams that are down (a listing does; a call's refresh does not).
+   * `needed`: wait fully only for these upstreams' listings (current() says why).
    */
   private async refresh(
     kind: ListKind,
     start: boolean,
+    needed?: ReadonlySet<string>,
   ): Promise<{ entries: Entry[]; unavailable: string[] }> {
     this.stale.delete(kind); // a change announced while listing makes it stale again
+    const late = new Set<string>();
+    const patience = needed === undefined ? undefined : { kind, needed, late };
     const [listed, tools] = await Promise.all([
-      this.gather<Definition>((u) => listOf(u, kind, start)),
-      kind === 'tools' ? undefined : this.gather((u) => u.listTools(start)),
+      this.gather<Definition>((u) => listOf(u, kind, start), patience),
+      kind === 'tools' ? undefined : this.gather((u) => u.listTools(start), patience),
     ]);
     this.learnToolNames(tools ?? (listed as Map<string, Tool[]>));
     const unavailable = this.upstreams.filter((u) => !listed.has(u.id)).map((u) => u.id);
@@ -1189,6 +1216,7 @@ export class Gateway {
     // take in an approval made by another process just after the write, never having read it.
     this.pinsSeen.set(kind, typeof view === 'string' ? this.pinsVersion() : view.version);
     this.index[kind] = new Map(shown.filter((e) => !clashes.has(e.key)).map((e) => [e.key, e]));
+    this.late.set(kind, late);
     this.clashing[kind] = shown.filter((e) => clashes.has(e.key));
     if (kind === 'resources') {
       this.shownUris = byShownUri(shown);
@@ -1738,9 +1766,33 @@ export class Gateway {
     return u;
   }
 
-  /** Each upstream's list, by server id; an unavailable upstream is left out (and audited by Upstream). */
-  private async gather<T>(list: (u: Upstream) => Promise<T[]>): Promise<Map<string, T[]>> {
-    const settled = await Promise.allSettled(this.upstreams.map(async (u) => [u.id, await list(u)] as const));
+  /**
+   * Each upstream's list, by server id; an unavailable upstream is left out (and audited by
+   * Upstream). With `patience`, an upstream not in `needed` whose listing takes longer than
+   * BYSTANDER_WAIT_MS is left out too, counted in `late`, and its kind made stale when the listing
+   * ends (it goes on, and is cached for the next look).
+   */
+  private async gather<T>(
+    list: (u: Upstream) => Promise<T[]>,
+    patience?: { readonly kind: ListKind; readonly needed: ReadonlySet<string>; readonly late: Set<string> },
+  ): Promise<Map<string, T[]>> {
+    const waited = async (u: Upstream): Promise<T[]> => {
+      const listing = list(u);
+      if (patience === undefined || patience.needed.has(u.id)) return listing;
+      let timer: NodeJS.Timeout | undefined;
+      const bystander = new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), BYSTANDER_WAIT_MS);
+      });
+      const first = await Promise.race([listing, bystander]).finally(() => clearTimeout(timer));
+      if (first !== undefined) return first;
+      patience.late.add(u.id);
+      const again = (): void => void this.stale.add(patience.kind);
+      listing.then(again, again);
+      throw new UpstreamUnavailable(`the MCP server ${u.id} has not listed yet`);
+    };
+    const settled = await Promise.allSettled(
+      this.upstreams.map(async (u) => [u.id, await waited(u)] as const),
+    );
     const out = new Map<string, T[]>();
     for (const s of settled) if (s.status === 'fulfilled') out.set(s.value[0], s.value[1]);
     return out;

@@ -1279,6 +1279,31 @@ describe(
 );
 
 describe('gateway: listings', { timeout: 60_000 }, () => {
+  it("redteam-31-4: a server that announces a change and never lists again holds up no other server's calls", async () => {
+    const h = await start({
+      scripted: { good: { tools: [tool('echo')] }, h: { tools: [tool('notify')] } },
+    });
+    try {
+      assert.deepEqual(await toolNames(h.client), ['good__echo', 'h__notify']);
+      h.spec('h', { tools: [tool('notify')], silentLists: true });
+      // notify announces list changes; h then never answers tools/list (the SDK waits 60 s).
+      await h.client.callTool({ name: 'h__notify', arguments: {} });
+      for (let i = 0; i < 3; i++) {
+        const echoed = await h.client.callTool(
+          { name: 'good__echo', arguments: { text: `${i}` } },
+          undefined,
+          {
+            timeout: 20_000,
+          },
+        );
+        assert.notEqual(echoed.isError, true);
+      }
+      assert.equal(h.seen('good').split('\n').filter(Boolean).length, 3, 'every call reached its server');
+    } finally {
+      await h.close();
+    }
+  });
+
   it("mcp-threat-03: a description naming another server's tool is quarantined once that tool appears", async () => {
     const h = await start({
       scripted: {
