@@ -762,7 +762,15 @@ export class Gateway {
       // What would be sent, as for a tool call.
       args: this.sent(scan, args),
     };
-    return { scan, found, unknown, request, audited: this.audited(request, scan, found?.definition) };
+    const audited: AuditedRequest = {
+      ...this.audited(request, scan, found?.definition),
+      // A prompt's get and a resource's read are decided as calls; the audit tells them apart.
+      ...(kind === 'prompts' ? { item: 'prompt' as const } : {}),
+      ...(kind === 'resources'
+        ? { item: 'resource' as const, uri: cut(this.redactedText(key), URI_AUDITED) }
+        : {}),
+    };
+    return { scan, found, unknown, request, audited };
   }
 
   /**
@@ -1830,13 +1838,16 @@ export class Gateway {
       : undefined;
     const secrets = scan.blocking.length;
     const leaks = scan.leaks.length;
+    const { item, uri } = request as AuditedRequest;
     this.record(
       this.withAgent(session, {
         ...r,
         ...(note !== undefined && decision !== undefined ? { reason: `${d.reason}; ${note}` } : {}),
-        ...(values !== undefined || secrets + leaks > 0
+        ...(values !== undefined || secrets + leaks > 0 || item !== undefined
           ? {
               outcome: {
+                ...(item !== undefined ? { item } : {}),
+                ...(uri !== undefined ? { uri } : {}),
                 ...(values !== undefined ? { arguments: values } : {}),
                 ...(secrets > 0 ? { secret_findings: secrets } : {}),
                 ...(leaks > 0 ? { credential_leaks: leaks } : {}),
@@ -1858,6 +1869,9 @@ export class Gateway {
         ...lifecycleRecord('mcp.result', this.options.context, {
           server: request.server,
           tool: request.tool,
+          ...((request as AuditedRequest).item !== undefined
+            ? { item: (request as AuditedRequest).item }
+            : {}),
           ...outcome,
         }),
         category: 'execution',
@@ -1901,15 +1915,8 @@ export class Gateway {
     const key = JSON.stringify([agent.name, agent.version]);
     const seen = this.agents.get(key);
     if (seen !== undefined) return seen;
-    const text = (s: string): string => {
-      const redacted = this.redactedText(s).replace(LONE_SURROGATE, '\uFFFD');
-      if (redacted.length <= MAX_AGENT_TEXT) return redacted;
-      // Never half of a character: a lone surrogate is not text.
-      const end = /[\uD800-\uDBFF]/.test(redacted[MAX_AGENT_TEXT - 2] ?? '')
-        ? MAX_AGENT_TEXT - 2
-        : MAX_AGENT_TEXT - 1;
-      return `${redacted.slice(0, end)}…`;
-    };
+    const text = (s: string): string =>
+      cut(this.redactedText(s).replace(LONE_SURROGATE, '\uFFFD'), MAX_AGENT_TEXT);
     const audited: Agent = {
       ...(agent.name !== undefined ? { name: text(agent.name) } : {}),
       ...(agent.version !== undefined ? { version: text(agent.version) } : {}),
@@ -2062,6 +2069,18 @@ function ownResult<T extends object>(result: T): T {
 const KEYS_SHOWN = 10;
 const KEY_SHOWN = 40;
 const URI_SHOWN = 200;
+/** How much of a read's URI its audit events keep. */
+const URI_AUDITED = 1024;
+
+/** A request as the audit keeps it, saying what a call was for when it was not a tool's. */
+type AuditedRequest = McpRequest & { readonly item?: 'prompt' | 'resource'; readonly uri?: string };
+
+/** `text` cut to `max` characters, with "…" when it was longer (never half of a character). */
+function cut(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const end = /[\uD800-\uDBFF]/.test(text[max - 2] ?? '') ? max - 2 : max - 1;
+  return `${text.slice(0, end)}…`;
+}
 
 /**
  * The argument keys as a question to the user names them: the agent wrote them, so each is quoted

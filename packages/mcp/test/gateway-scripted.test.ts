@@ -630,6 +630,46 @@ describe('gateway: a change takes effect on the next call, not the next list', {
 });
 
 describe('gateway: prompts and resources go through the tools steps', { timeout: 60_000 }, () => {
+  it('redteam-31-5: a tool call, a prompt get and a read through a template of the same name are told apart in the audit, the read by its URI', async () => {
+    const same = 'delete_repo';
+    const h = await start({
+      scripted: {
+        s: {
+          tools: [tool(same)],
+          prompts: [{ name: same }],
+          resourceTemplates: [{ name: same, uriTemplate: 'file:///{+path}' }],
+        },
+      },
+    });
+    try {
+      await toolNames(h.client);
+      await h.client.listPrompts();
+      await h.client.listResourceTemplates();
+      await h.client.callTool({ name: `s__${same}`, arguments: {} });
+      await h.client.getPrompt({ name: `s__${same}` });
+      const uri = `file:///home/victim/.ssh/id_rsa?${'x'.repeat(3000)}`;
+      await h.client.readResource({ uri });
+      const calls = h.events.filter((e) => e.type === 'mcp.call');
+      assert.deepEqual(
+        calls.map((e) => [e.request?.resource, e.decision, e.outcome?.item]),
+        [
+          [`s/${same}`, 'allow', undefined],
+          [`s/${same}`, 'allow', 'prompt'],
+          [`s/${same}`, 'allow', 'resource'],
+        ],
+      );
+      const read = String(calls[2]?.outcome?.uri);
+      assert.ok(read.startsWith('file:///home/victim/.ssh/id_rsa?x'), read);
+      assert.equal(read.length, 1024, 'cut short');
+      assert.deepEqual(
+        h.events.filter((e) => e.type === 'mcp.result').map((e) => e.outcome?.item),
+        [undefined, 'prompt', 'resource'],
+      );
+    } finally {
+      await h.close();
+    }
+  });
+
   it("server-everything's resources, named like files, are listed by URI and readable", async () => {
     const h = await start({ everything: true });
     try {
