@@ -151,6 +151,8 @@ const QUESTION_TTL_MS = 10 * 60_000;
  * listed held every other server's calls for the SDK's 60 s, again at every announcement).
  */
 const BYSTANDER_WAIT_MS = 200;
+/** The most (server, method) pairs of servers' own requests audited (each once). */
+const MAX_SERVER_REQUESTS_AUDITED = 256;
 /** The most questions waiting for an answer at once; past it, a new question is refused. */
 const QUESTIONS_MAX = 256;
 const ASK_SCHEMA = {
@@ -355,6 +357,8 @@ export class Gateway {
   private readonly secretsAnnounced = new Map<ListKind, Map<string, ReadonlySet<string>>>();
   /** When this gateway began: an approval made since (`pins approve` while it runs) goes to its audit. */
   private readonly startedAt = new Date().toISOString();
+  /** The requests servers sent of their own, audited already, by server and method. */
+  private readonly serverRequests = new Set<string>();
   /** The approvals recorded already, by server, key and hash. */
   private readonly approvalsRecorded = new Set<string>();
 
@@ -382,7 +386,29 @@ export class Gateway {
             if (kind === 'resources') this.stale.add('templates');
             this.notify(kind);
           },
+          onServerRequest: (id, method) => this.serverRequestAlert(id, method),
         }),
+    );
+  }
+
+  /**
+   * A server asked the client for something (a completion of the agent's model, the user's input,
+   * the roots): refused, as every server's own request is, and audited once per server and method
+   * (a server asking for the agent's model is worth a look; asking again adds nothing).
+   */
+  private serverRequestAlert(server: string, method: string): void {
+    const shown = cut(this.redactedText(method), 64);
+    const key = JSON.stringify([server, shown]);
+    if (this.serverRequests.has(key) || this.serverRequests.size >= MAX_SERVER_REQUESTS_AUDITED) return;
+    this.serverRequests.add(key);
+    this.record(
+      alertRecord(
+        'mcp.server-request',
+        this.options.context,
+        'medium',
+        `Refused: the MCP server ${server} sent a request of its own (${JSON.stringify(shown)}); the gateway passes no server's requests on to the client.`,
+        { server, method: shown },
+      ),
     );
   }
 

@@ -13,6 +13,8 @@ import { MODERN_REVISION, ModernClient, modernHttpTransport, type UpstreamClient
 import { ProcessTransport, type ServerProcess } from './process-transport.js';
 import type { ServerCredential } from './server-credential.js';
 import {
+  ErrorCode,
+  McpError,
   PromptListChangedNotificationSchema,
   ResourceListChangedNotificationSchema,
   ToolListChangedNotificationSchema,
@@ -90,6 +92,11 @@ export interface UpstreamHooks {
    * not allow it, would have been): once per attempt, before the value goes anywhere.
    */
   onCredential?(id: string, credential: ServerCredential): void;
+  /**
+   * The server sent a request of its own (sampling, elicitation, roots, …): refused, since the
+   * gateway passes no server's requests on to the client; told so the audit can say it asked.
+   */
+  onServerRequest?(id: string, method: string): void;
 }
 
 export class UpstreamUnavailable extends Error {}
@@ -315,6 +322,11 @@ export class Upstream {
     };
     if (this.spec.protocol === MODERN_REVISION) return new ModernClient(CLIENT_INFO, dropped);
     const client = new Client(CLIENT_INFO, { capabilities: {} });
+    // What the SDK answers a method it has no handler for, told to the gateway first.
+    client.fallbackRequestHandler = (request) => {
+      this.hooks.onServerRequest?.(this.id, request.method);
+      return Promise.reject(new McpError(ErrorCode.MethodNotFound, 'Method not found'));
+    };
     client.setNotificationHandler(ToolListChangedNotificationSchema, () => dropped('tools'));
     client.setNotificationHandler(PromptListChangedNotificationSchema, () => dropped('prompts'));
     client.setNotificationHandler(ResourceListChangedNotificationSchema, () => dropped('resources'));

@@ -1319,6 +1319,22 @@ describe(
 );
 
 describe('gateway: listings', { timeout: 60_000 }, () => {
+  it("redteam-31-6: a server's own requests (sampling, roots) are refused and audited once per server and method", async () => {
+    const h = await start({ scripted: { s: { tools: [tool('ask_client')] } } });
+    try {
+      await toolNames(h.client);
+      for (let i = 0; i < 2; i++) await h.client.callTool({ name: 's__ask_client', arguments: {} });
+      const asked = h.events.filter((e) => e.type === 'mcp.server-request');
+      assert.deepEqual(asked.map((e) => [e.severity, e.outcome?.server, e.outcome?.method]).sort(), [
+        ['medium', 's', 'roots/list'],
+        ['medium', 's', 'sampling/createMessage'],
+      ]);
+      assert.match(String(asked[0]?.reason), /^Refused: the MCP server s sent a request of its own/);
+    } finally {
+      await h.close();
+    }
+  });
+
   it("redteam-31-4: a server that announces a change and never lists again holds up no other server's calls", async () => {
     const h = await start({
       scripted: { good: { tools: [tool('echo')] }, h: { tools: [tool('notify')] } },
