@@ -34,6 +34,35 @@ function buildAuditEvent() {
     hash: z.string().describe('SHA-256 (hex) of the RFC 8785 form of this event without integrity.hash.'),
   });
 
+  const Cut = z.strictObject({
+    bytes: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe(
+        "The length in bytes (UTF-8) of the line the event would have been, over the spool's bound of 64 KiB (absent when only its source cut it: argument keys).",
+      ),
+    strings: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe(
+        'How many strings were cut: each to its first characters and "…[cut: N bytes, sha256 H]", N its length and H the first 16 hex digits of its SHA-256.',
+      ),
+    items: z
+      .record(z.string(), z.number().int().min(0))
+      .optional()
+      .describe('Items (or record keys) left out, by where they were: {"request.argument_keys": 29900}.'),
+    stand_in: z
+      .literal(true)
+      .optional()
+      .describe(
+        'Still too long once cut: only who, when and what type are kept (request, decision, reason and outcome are not).',
+      ),
+  });
+
   return z.strictObject({
     event_id: z.string().describe('UUIDv7: time-ordered.'),
     schema_version: z.literal(SCHEMA_VERSION),
@@ -87,6 +116,9 @@ function buildAuditEvent() {
       .record(z.string(), Scalar)
       .optional()
       .describe('Execution metadata: bytes, duration, exit code.'),
+    cut: Cut.optional().describe(
+      'Present when the event was cut down to size (at the source, or by the spool: redteam-31-1). Absent: the event is whole.',
+    ),
     integrity: Integrity,
   });
 }

@@ -2,9 +2,15 @@
 // says, so every part of Perimeter records the same shape. Metadata only.
 
 import type { Decision, Request } from '@perimeter/policy';
+import { cutText } from './event-cut.js';
 import type { AuditRecord } from './event.js';
 import { SCHEMA_VERSION } from './event.js';
 import { uuid7 } from './uuid7.js';
+
+/** The most argument names an event keeps: tools take a few dozen at most. */
+export const MAX_ARGUMENT_KEYS = 100;
+/** The longest argument name kept whole, in characters. */
+export const MAX_ARGUMENT_KEY = 128;
 
 export interface RecordContext {
   readonly sessionId: string;
@@ -45,14 +51,14 @@ export function decisionRecord(
   request: Request | undefined,
   ctx: RecordContext,
 ): AuditRecord {
-  const keys = request?.surface === 'mcp' ? Object.keys(request.args ?? {}).sort() : undefined;
+  const keys = request?.surface === 'mcp' ? argumentKeys(request.args ?? {}) : undefined;
   return {
     ...base(ctx, 'evaluation', `${decision.surface}.${decision.action.toLowerCase()}`),
     request: {
       surface: decision.surface,
       action: decision.action,
       resource: decision.resource,
-      ...(keys && keys.length > 0 ? { argument_keys: keys } : {}),
+      ...(keys && keys.names.length > 0 ? { argument_keys: keys.names } : {}),
     },
     decision: decision.decision,
     would_decision: decision.wouldDecision,
@@ -60,6 +66,31 @@ export function decisionRecord(
     decision_code: decision.code,
     matched: decision.rules.map((r) => ({ ...r })),
     reason: decision.reason,
+    ...(keys?.cut ? { cut: keys.cut } : {}),
+  };
+}
+
+/**
+ * An MCP call's argument names as the audit keeps them: the first MAX_ARGUMENT_KEYS in sorted
+ * order, each cut to MAX_ARGUMENT_KEY characters, and what was cut. The agent chooses them:
+ * redteam-31-1 sent 30,000 keys, a 1.28 MB event (the spool would cut it too, but this is common
+ * enough to be cut where it starts, and the event keeps its other fields whole).
+ */
+function argumentKeys(args: Readonly<Record<string, unknown>>): {
+  names: string[];
+  cut?: NonNullable<AuditRecord['cut']>;
+} {
+  const all = Object.keys(args).sort();
+  const names = all.slice(0, MAX_ARGUMENT_KEYS).map((k) => cutText(k, MAX_ARGUMENT_KEY));
+  const strings = names.filter((k, i) => k !== all[i]).length;
+  const left = all.length - names.length;
+  if (strings === 0 && left === 0) return { names };
+  return {
+    names,
+    cut: {
+      ...(strings > 0 ? { strings } : {}),
+      ...(left > 0 ? { items: { 'request.argument_keys': left } } : {}),
+    },
   };
 }
 

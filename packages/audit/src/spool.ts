@@ -13,7 +13,8 @@ import {
   readFileSync,
   writeSync,
 } from 'node:fs';
-import { newChain, seal, type ChainState } from './chain.js';
+import { newChain, type ChainState } from './chain.js';
+import { sealBounded } from './event-cut.js';
 import type { AuditEvent, AuditRecord } from './event.js';
 import { verifySpool } from './verify.js';
 
@@ -120,7 +121,7 @@ export class Spool {
     return this.state;
   }
 
-  /** Chains and writes one event; returns it as written. */
+  /** Chains and writes one event; returns it as written (cut, when it was over MAX_EVENT_BYTES). */
   append(record: AuditRecord): AuditEvent {
     const [event] = this.appendAll([record]);
     return event as AuditEvent;
@@ -135,7 +136,8 @@ export class Spool {
     let text = '';
     let state = this.state;
     for (const record of records) {
-      const sealed = seal(record, state);
+      // Every producer's events pass here: none is longer than the shipper and the server take.
+      const sealed = sealBounded(record, state);
       events.push(sealed.event);
       text += `${sealed.line}\n`;
       state = sealed.state;

@@ -13,7 +13,14 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, it, type TestContext } from 'node:test';
-import { auditEventSchema, type AuditEvent, seal, uuid7, type AuditRecord } from '@perimeter/audit';
+import {
+  auditEventSchema,
+  type AuditEvent,
+  MAX_EVENT_BYTES,
+  seal,
+  uuid7,
+  type AuditRecord,
+} from '@perimeter/audit';
 import { auditBacklog } from '../src/device/audit-ship.js';
 import { readAuditShipState } from '../src/device/device-state.js';
 import {
@@ -309,6 +316,108 @@ function status(d: Device, json = false): ReturnType<typeof runCli> {
   }
 }
 
+describe('redteam-31-1: no event keeps the rest of a session from the control plane', () => {
+  it('redteam-31-1: a session with a 1.2 MB tool name, 30,000 argument keys and a 1.2 MB upstream name ships whole, each cut event saying so', async (t) => {
+    const d = await managedDevice(t);
+    const huge = 'A'.repeat(1_200_000);
+    const keys = Array.from({ length: 30_000 }, (_, i) => `key_${i}_${'k'.repeat(30)}`);
+    const cuts: Record<number, Partial<AuditRecord>> = {
+      1: {
+        type: 'mcp.call',
+        request: { surface: 'mcp', action: 'call', resource: `s/${huge}` },
+        decision: 'deny',
+        reason: `no tool named ${huge}`,
+      },
+      2: {
+        type: 'mcp.call',
+        request: { surface: 'mcp', action: 'call', resource: 's/danger', argument_keys: keys },
+        decision: 'deny',
+      },
+      3: { type: 'mcp.name-held', outcome: { server: 's', tool: huge, resource: `file:///${huge}` } },
+    };
+    const s = recordSession(d, 6, { isEnded: true, event: (i) => cuts[i] ?? {} });
+    const lines = spoolLines(s.path);
+    assert.ok(
+      lines.every((l) => Buffer.byteLength(l) <= MAX_EVENT_BYTES),
+      'every line is under the bound',
+    );
+    const verified = runCli(['audit', 'verify', s.path]);
+    assert.equal(verified.code, 0, verified.stderr);
+    assert.match(verified.stdout, /6 events, chain intact/);
+
+    const outcome = shipped(await ship(d));
+    assert.equal(outcome.stored, 6);
+    assert.deepEqual(outcome.refused, []);
+    const held = await stored(d.cp, s.id);
+    assert.deepEqual(seqs(held), upTo(6), 'the events after the cut ones reach the server');
+    assert.deepEqual(
+      held.map((e) => e.cut !== undefined),
+      [false, true, true, true, false, false],
+    );
+    assert.equal(held[1]?.cut?.strings, 2);
+    assert.ok(held[1]?.request?.resource.startsWith('s/AAAA'));
+    assert.match(held[1]?.request?.resource ?? '', /…\[cut: 1200002 bytes, sha256 [0-9a-f]{16}\]$/);
+    assert.deepEqual(held[2]?.cut?.items, { 'request.argument_keys': 29_900 });
+    assert.equal(held[2]?.request?.argument_keys?.length, 100);
+    assert.equal(held[3]?.cut?.strings, 2);
+    assert.ok((held[3]?.cut?.bytes ?? 0) > 2_400_000);
+    assert.equal(held[5]?.type, 'session.end');
+    assert.deepEqual(
+      held.map((e) => JSON.stringify(e)),
+      lines.map((l) => JSON.stringify(auditEventSchema().parse(JSON.parse(l)))),
+      'the server holds the events as the spool does',
+    );
+  });
+
+  it('redteam-31-1: an event over 1 MiB of a spool written before events were bounded ships whole, and so does the rest of its session', async (t) => {
+    const d = await managedDevice(t);
+    const s = recordSession(d, 2);
+    const big = nextEvent(s, {
+      type: 'mcp.call',
+      request: { surface: 'mcp', action: 'call', resource: `s/${'A'.repeat(1_200_000)}` },
+      reason: `no tool named ${'A'.repeat(1_200_000)}`,
+    });
+    appendFileSync(s.path, `${JSON.stringify(big)}\n`);
+    assert.ok(
+      Buffer.byteLength(spoolLines(s.path)[2] ?? '') > 2_400_000,
+      'the old spool holds a 2.4 MB line',
+    );
+    appendFileSync(s.path, `${JSON.stringify(nextEvent(s, { type: 'mcp.call', decision: 'deny' }))}\n`);
+    appendFileSync(s.path, `${JSON.stringify(nextEvent(s, { type: 'session.end' }))}\n`);
+
+    const outcome = shipped(await ship(d));
+    assert.deepEqual(outcome.refused, []);
+    assert.equal(outcome.stored, 5);
+    const held = await stored(d.cp, s.id);
+    assert.deepEqual(seqs(held), upTo(5));
+    assert.equal(
+      held[2]?.integrity.hash,
+      big.integrity.hash,
+      'the old event is stored whole, its hash checked',
+    );
+    assert.equal(held[4]?.type, 'session.end');
+  });
+
+  it('redteam-31-1: a line longer than the server takes stops its spool there, saying what to do, and the rest ships', async (t) => {
+    const d = await managedDevice(t);
+    const s = recordSession(d, 2);
+    const other = recordSession(d, 2);
+    const end = nextEvent(s, { type: 'session.end' });
+    appendFileSync(s.path, `${'x'.repeat(32 * 1024 * 1024)}\n${JSON.stringify(end)}\n`);
+    const outcome = shipped(await ship(d));
+    assert.deepEqual(seqs(await stored(d.cp, s.id)), upTo(2));
+    assert.deepEqual(seqs(await stored(d.cp, other.id)), upTo(2));
+    assert.deepEqual(
+      outcome.refused.map((r) => [r.file, r.refused.by, r.refused.seq]),
+      [[s.file, 'device', 2]],
+    );
+    assert.match(
+      outcome.refused[0]?.refused.message ?? '',
+      /^event 2 is longer than the server takes \(32 MiB\): it and the events after it stay on this device only: keep the spool as evidence \(perimeter audit verify FILE checks it\)$/,
+    );
+  });
+});
+
 describe('perimeter status shows audit shipping', () => {
   it('says how many events wait, when the last batch went, and which spools are not shipped', async (t) => {
     const d = await managedDevice(t);
@@ -371,7 +480,10 @@ describe('audit shipping through faults', () => {
       outcome.refused.map((r) => [r.file, r.refused.seq]),
       [[big.file, 0]],
     );
-    assert.match(outcome.refused[0]?.refused.message ?? '', /takes no event this large/);
+    assert.match(
+      outcome.refused[0]?.refused.message ?? '',
+      /takes no event this large \(event 0, \d+ bytes\): it and the events after it stay on this device only/,
+    );
     assert.deepEqual(seqs(await stored(d.cp, small.id)), upTo(2));
   });
 

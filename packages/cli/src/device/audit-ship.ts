@@ -34,8 +34,16 @@ const load = createRequire(import.meta.url);
 
 /** One batch at most: the server takes 10,000 events and 32 MiB; this leaves room and keeps a retry cheap. */
 export const BATCH_LIMITS = { events: 5000, bytes: 1024 * 1024 } as const;
-/** A line longer than this is not an event this CLI wrote (every text field of an event is cut short). */
-const MAX_EVENT_BYTES = 1024 * 1024;
+/**
+ * The longest line sent: the server inflates an upload to 32 MiB at most, newline included. The
+ * spool cuts every event to 64 KiB (MAX_EVENT_BYTES of @perimeter/audit); a longer line was
+ * written before it did (redteam-31-1) and goes alone, whole, and the server checks it as any
+ * other: refusing it here kept every later event of its session from the server.
+ */
+const MAX_LINE_BYTES = 32 * 1024 * 1024 - 1;
+/** What a refusal of a spool tells its user: nothing of it after the refused event leaves the device. */
+const KEEP_SPOOL =
+  'it and the events after it stay on this device only: keep the spool as evidence (perimeter audit verify FILE checks it)';
 /** Answers a pass may take (each at least one batch): bounds a pass whatever the server says. */
 const MAX_ROUNDS = 10_000;
 /** A 409 that does not settle after this many rewinds in one pass is the server's fault. */
@@ -150,9 +158,9 @@ function completeLines(
   let window = readAt(path, offset, Math.min(size - offset, limits.bytes));
   if (!window.includes(0x0a)) {
     // One line longer than the byte budget: it goes alone, if it is an event at all.
-    window = readAt(path, offset, Math.min(size - offset, MAX_EVENT_BYTES + 1));
+    window = readAt(path, offset, Math.min(size - offset, MAX_LINE_BYTES + 1));
     if (!window.includes(0x0a))
-      return size - offset > MAX_EVENT_BYTES ? 'oversized' : { lines: [], end: offset };
+      return size - offset > MAX_LINE_BYTES ? 'oversized' : { lines: [], end: offset };
   }
   const lines: Buffer[] = [];
   let at = 0;
@@ -192,7 +200,7 @@ function readSpool(
     return {
       kind: 'damaged',
       seq: at.seq,
-      message: `event ${at.seq} is longer than 1 MiB: not an audit event`,
+      message: `event ${at.seq} is longer than the server takes (32 MiB): ${KEEP_SPOOL}`,
     };
   const stop = at.refusedFrom;
   if (stop !== undefined && at.seq >= stop.seq)
@@ -520,7 +528,7 @@ export async function shipAudit(options: ShipOptions): Promise<ShipOutcome> {
             only.firstSeq,
             'server',
             answer.status === 413
-              ? `the server takes no event this large (event ${only.firstSeq})`
+              ? `the server takes no event this large (event ${only.firstSeq}, ${only.lines[0]?.length ?? 0} bytes): ${KEEP_SPOOL}`
               : `the server cannot read event ${only.firstSeq} (${errorMessage(answer)})`,
           );
           save();
@@ -563,7 +571,10 @@ function waitingIn(
     if (!isOpen(cursor)) continue;
     try {
       if (cursor === undefined) {
-        const first = readSpool(sessions, file, undefined, enrolment, { events: 1, bytes: MAX_EVENT_BYTES });
+        const first = readSpool(sessions, file, undefined, enrolment, {
+          events: 1,
+          bytes: BATCH_LIMITS.bytes,
+        });
         if (first.kind === 'foreign' || first.kind === 'damaged') continue;
       }
       const after = linesAfter(join(sessions, file), cursor?.offset ?? 0);
