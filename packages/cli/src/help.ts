@@ -403,7 +403,10 @@ that hash. With --hash and no KEY, it approves SERVER's definitions held with th
 fails if there is none: the way to approve a key that holds a secret, which "pins list" prints
 redacted. Running gateways announce it to their clients (list_changed) within a second, and
 record it in their audit (mcp.pin, with who approved). A SERVER the store does not know is
-refused (exit 3), as a KEY it does not hold is.
+refused (exit 3), as a KEY it does not hold is. A KEY that starts with "-" (an upstream names its
+tools) goes after "--", as "pins list" prints it: perimeter mcp pins approve SERVER -- KEY (a
+tool named "--": SERVER -- --). A "--" with no KEY after it is refused, never read as all of
+SERVER's held definitions.
 
 Examples:
   perimeter mcp pins list

@@ -49,6 +49,12 @@ export function pinKey(kind: DefinitionKind, definition: Readonly<Record<string,
  * the server's definitions held with that hash. `redacted` is the scan the caller prints with (by
  * default @perimeter/detect's high-confidence findings; the gateway's also knows the bound
  * credentials' values).
+ *
+ * redteam-31-2: an upstream names its tools, and a name may start with "-". Quoting does not help
+ * (the shell removes the quotes, the CLI still reads an option), and a tool named `--` printed
+ * bare ended the options and left no key: `approve s --` approved every held definition of `s`,
+ * a quarantined one included. So a server or key that starts with "-" comes after `--`, which
+ * makes every word after it a positional; `--hash` goes before it.
  */
 export function approveCommand(
   server: string,
@@ -57,8 +63,11 @@ export function approveCommand(
   redacted: (text: string) => string = withoutSecrets,
 ): string {
   const word = (w: string): string => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`);
-  return redacted(key) === key
-    ? `perimeter mcp pins approve ${word(server)} ${word(key)}`
+  const positionals = (...words: string[]): string =>
+    `${words.some((w) => w.startsWith('-')) ? '-- ' : ''}${words.map(word).join(' ')}`;
+  if (redacted(key) === key) return `perimeter mcp pins approve ${positionals(server, key)}`;
+  return server.startsWith('-')
+    ? `perimeter mcp pins approve --hash ${word(hash)} ${positionals(server)}`
     : `perimeter mcp pins approve ${word(server)} --hash ${word(hash)}`;
 }
 

@@ -114,6 +114,29 @@ test('tools keep their names as keys; prompts, resources and templates are keyed
   );
 });
 
+test('redteam-31-2: a server or key that starts with "-" comes after "--" in the approve command, so it is never read as an option or as no key', () => {
+  const cases: [server: string, key: string, redacted: boolean, command: string][] = [
+    // Printed bare, `approve s --` ended the options and named no key: every held definition of s.
+    ['s', '--', false, 'perimeter mcp pins approve -- s --'],
+    ['s', '--hash', false, 'perimeter mcp pins approve -- s --hash'],
+    ['s', '-v', false, 'perimeter mcp pins approve -- s -v'],
+    ['s', "-it's", false, `perimeter mcp pins approve -- s '-it'\\''s'`],
+    ['-s', 't', false, 'perimeter mcp pins approve -- -s t'],
+    // By hash: the option goes before "--", after which it would be a positional.
+    ['-s', 't', true, 'perimeter mcp pins approve --hash sha256:aa -- -s'],
+    ['s', '-t', true, 'perimeter mcp pins approve s --hash sha256:aa'],
+    // Nothing starts with "-": as before.
+    ['s', 'a-b', false, 'perimeter mcp pins approve s a-b'],
+    ['s', '', false, "perimeter mcp pins approve s ''"],
+  ];
+  for (const [server, key, redacted, command] of cases)
+    assert.equal(
+      approveCommand(server, key, 'sha256:aa', redacted ? () => '[REDACTED]' : undefined),
+      command,
+      `${server} ${key}`,
+    );
+});
+
 /** Format-valid, never issued: a GitHub token whose last 6 characters are the base62 CRC32 of the 30 before them. */
 const TOKEN = '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';
 const SECRET_KEY = `resource:https://api.example.com/data?token=${TOKEN}`;

@@ -563,13 +563,24 @@ export function runMcpPinsList(argv: readonly string[], ui: Ui): number {
 
 export function runMcpPinsApprove(argv: readonly string[], ui: Ui): number {
   const p = parseArgs(argv, { hash: { type: 'string' } }, 'mcp pins approve');
-  const [server, tool, ...extra] = p.positionals;
+  // Words after "--" are positionals too: a key that starts with "-" (an upstream names its tools)
+  // is approved as `approve SERVER -- KEY`, the way approveCommand prints it.
+  const [server, tool, ...extra] = [...p.positionals, ...(p.rest ?? [])];
   if (server === undefined || extra.length > 0)
     throw new UserError(
       'name the server, and optionally one tool',
       'perimeter mcp pins approve SERVER [KEY] [--hash sha256:…]',
     );
-  const done = pinStoreAnswer(() => pinStore().approve(server, tool, stringFlag(p, 'hash'), approver()));
+  // redteam-31-2: Perimeter once suggested `approve s --` for a tool named "--", and audit logs
+  // and printouts of then still do; read as no key, it approved every held definition of s. An
+  // approval of everything is spelled without "--".
+  const hash = stringFlag(p, 'hash');
+  if (p.rest !== undefined && tool === undefined && hash === undefined)
+    throw new UserError(
+      '"--" must be followed by the KEY to approve',
+      `perimeter mcp pins approve ${server} -- KEY approves one key; without "--", perimeter mcp pins approve ${server} approves every held definition of ${server}`,
+    );
+  const done = pinStoreAnswer(() => pinStore().approve(server, tool, hash, approver()));
   if (done.length === 0) ui.out(`nothing from ${server} is waiting for approval`);
   // A key that holds a secret (approved by its hash) is printed redacted, as "pins list" printed it.
   for (const d of done) ui.out(`approved ${server}/${shownKey(d.tool, d)} ${d.hash}`);
