@@ -2,7 +2,10 @@
 // request checked before any MCP is read — the Host must be the address we listen on and an Origin,
 // when a browser sends one, must be ours (DNS rebinding, threat 10), and a bearer token is required
 // (compared in constant time). Sessions exist only after authentication, are capped in number and
-// expire when idle (threat 17). The client's Authorization header ends here: upstreams never see it.
+// expire when idle (threat 17). Connections are capped too, a POST body must arrive within a
+// deadline, and a refusal made before the body arrived closes its connection: nobody, with a token
+// or without, holds sockets by trickling bodies (redteam-31-7). The client's Authorization header
+// ends here: upstreams never see it.
 //
 // One endpoint serves both protocol eras. A 2025-era client (initialize, then a session) is served
 // by HttpSession; a 2026-07-28 request (sessionless: each carries the client's identity and
@@ -53,6 +56,10 @@ export interface HttpListenOptions {
   readonly maxSessions?: number;
   readonly idleMs?: number;
   readonly maxBodyBytes?: number;
+  /** How long a POST body may take to arrive, whole, before the request is refused (408). */
+  readonly bodyTimeoutMs?: number;
+  /** The most connections open at once: past it, a new connection is closed as it comes. */
+  readonly maxConnections?: number;
 }
 
 export interface HttpListener {
@@ -66,6 +73,12 @@ const PATH = '/mcp';
 const MAX_BATCH = 100;
 /** The most 2026-07-28 requests served at once, subscription streams included. */
 const MAX_MODERN_IN_FLIGHT = 256;
+/**
+ * The most connections open at once, by default: room for every 2026-07-28 request in flight and
+ * every session's event stream and calls beside them, not for a client that opens sockets and
+ * holds them (redteam-31-7).
+ */
+const MAX_CONNECTIONS = 512;
 /** A POST body that is not JSON: the 2025-era path answers it with a parse error. */
 const NOT_JSON = Symbol('not JSON');
 
@@ -84,6 +97,7 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
   const maxSessions = options.maxSessions ?? 64;
   const idleMs = options.idleMs ?? 30 * 60_000;
   const maxBody = options.maxBodyBytes ?? 4 * 1024 * 1024;
+  const bodyTimeoutMs = options.bodyTimeoutMs ?? 30_000;
   const token = Buffer.from(options.token);
   let hosts = new Set<string>();
   let origins = new Set<string>();
@@ -241,7 +255,13 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
   ): Promise<Refusal | undefined> => {
     if (!isJsonType(req.headers['content-type']))
       return { status: 415, message: 'Unsupported Media Type: the body must be application/json' };
-    const body = await readBody(req, maxBody);
+    const body = await readBody(req, maxBody, bodyTimeoutMs);
+    if (body === TOO_SLOW)
+      return {
+        status: 408,
+        message: `Request Timeout: the body did not arrive within ${bodyTimeoutMs / 1000} s`,
+        headers: { connection: 'close' },
+      };
     if (typeof body !== 'string')
       return {
         status: 413,
@@ -334,7 +354,7 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
   const server = createServer((req, res) => {
     handle(req, res).then(
       (refused) => {
-        if (refused) refuse(res, refused);
+        if (refused) refuse(req, res, refused);
       },
       (e: unknown) => {
         // The detail is the operator's (it may name files or upstream internals), not the client's.
@@ -342,7 +362,7 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
           `perimeter mcp: internal error answering a request: ${e instanceof Error ? e.message : String(e)}\n`,
         );
         if (!res.headersSent)
-          refuse(res, {
+          refuse(req, res, {
             status: 500,
             code: ErrorCode.InternalError,
             message: 'Internal error: the gateway could not answer this request',
@@ -352,7 +372,9 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
     );
   });
   server.headersTimeout = 30_000;
-  server.requestTimeout = 0; // event streams stay open
+  // Event streams stay open: a POST body has its own deadline (readBody), and connections a cap.
+  server.requestTimeout = 0;
+  server.maxConnections = options.maxConnections ?? MAX_CONNECTIONS;
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -406,14 +428,31 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
   };
 }
 
-function refuse(res: ServerResponse, r: Refusal): void {
+/**
+ * Answers a refusal. One made before the request's body was read (the gate's 401, 403 and 404, a
+ * 405, a 415) closes the connection once it is written: Node would read the rest of the body to
+ * reach the next request, and a client that declared a large body and trickled it kept its socket
+ * as long as it liked, token or not (redteam-31-7). A refused body is not worth waiting for.
+ */
+function refuse(req: IncomingMessage, res: ServerResponse, r: Refusal): void {
   const body = JSON.stringify({
     jsonrpc: '2.0',
     error: { code: r.code ?? -32000, message: r.message },
     id: r.id ?? null,
   });
-  res.writeHead(r.status, { 'content-type': 'application/json', ...r.headers });
+  const close = isBodyPending(req) ? { connection: 'close' } : {};
+  res.writeHead(r.status, { 'content-type': 'application/json', ...r.headers, ...close });
   res.end(body);
+}
+
+/**
+ * Whether some of the request's body is still to be parsed. Not `!req.complete` alone: a request
+ * with no body is complete only once the parser is done with it, which comes after a refusal made
+ * at once (the parser lets promises run between the headers and the end).
+ */
+function isBodyPending(req: IncomingMessage): boolean {
+  if (req.complete) return false;
+  return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
 }
 
 /** The path of a request target, without its query. */
@@ -604,15 +643,24 @@ function messagesOf(value: unknown): { messages: JSONRPCMessage[]; isBatch: bool
 const DRAIN_FACTOR = 4;
 /** How long an oversized body may take to arrive before the connection is cut. */
 const DRAIN_MS = 10_000;
+/** A body that did not arrive, whole, within its deadline. */
+const TOO_SLOW = Symbol('too slow');
 
 /**
  * The body as text, or how to answer it when it is longer than `limit` bytes. An oversized body is
  * read to its end and dropped before the caller answers 413: closing a socket with unread data
  * resets it, and the client would lose the answer mid-send (`keepAlive: true`). Past `DRAIN_FACTOR`
  * times the limit, declared or read, reading stops and the caller's 413 closes the connection
- * (`keepAlive: false`); so it does when the rest takes longer than `DRAIN_MS`.
+ * (`keepAlive: false`); so it does when the rest takes longer than `DRAIN_MS`. A body still
+ * arriving `deadlineMs` after it began is TOO_SLOW (the caller's 408 closes the connection): the
+ * server has no request timeout, for event streams, and a body trickled a byte at a time would
+ * otherwise hold its connection forever (redteam-31-7).
  */
-function readBody(req: IncomingMessage, limit: number): Promise<string | { readonly keepAlive: boolean }> {
+function readBody(
+  req: IncomingMessage,
+  limit: number,
+  deadlineMs: number,
+): Promise<string | typeof TOO_SLOW | { readonly keepAlive: boolean }> {
   return new Promise((resolve, reject) => {
     const cut = { keepAlive: false } as const;
     const declared = Number(req.headers['content-length'] ?? 0);
@@ -623,24 +671,30 @@ function readBody(req: IncomingMessage, limit: number): Promise<string | { reado
     const chunks: Buffer[] = [];
     let size = 0;
     let drainDeadline: NodeJS.Timeout | undefined;
-    const stop = (): void => {
+    const clear = (): void => {
       clearTimeout(drainDeadline);
+      clearTimeout(deadline);
+    };
+    const stop = (why: typeof cut | typeof TOO_SLOW): void => {
+      clear();
       req.removeAllListeners('data');
       req.pause();
-      resolve(cut);
+      resolve(why);
     };
+    // Past the limit, the body is refused as too large however slowly the rest comes.
+    const deadline = setTimeout(() => stop(size > limit ? cut : TOO_SLOW), deadlineMs);
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size <= limit) chunks.push(chunk);
-      else if (size > limit * DRAIN_FACTOR) stop();
-      else drainDeadline ??= setTimeout(stop, DRAIN_MS);
+      else if (size > limit * DRAIN_FACTOR) stop(cut);
+      else drainDeadline ??= setTimeout(() => stop(cut), DRAIN_MS);
     });
     req.once('end', () => {
-      clearTimeout(drainDeadline);
+      clear();
       resolve(size > limit ? { keepAlive: true } : Buffer.concat(chunks, size).toString('utf8'));
     });
-    // An upload that ends early (the client went away) must not keep the drain timer alive.
-    req.once('close', () => clearTimeout(drainDeadline));
+    // An upload that ends early (the client went away) must not keep the timers alive.
+    req.once('close', clear);
     req.once('error', reject);
   });
 }

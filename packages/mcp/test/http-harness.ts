@@ -67,7 +67,7 @@ let harnesses = 0;
  */
 export async function start(
   spec: ScriptedSpec,
-  options: Pick<HttpListenOptions, 'maxSessions' | 'path'> = {},
+  options: Pick<HttpListenOptions, 'maxSessions' | 'path' | 'bodyTimeoutMs' | 'maxConnections'> = {},
 ): Promise<Harness> {
   const dir = join(root, `h${++harnesses}`);
   mkdirSync(dir);

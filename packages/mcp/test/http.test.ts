@@ -2,12 +2,14 @@
 // without a server message mid-request come as one application/json body; an ask turns the answer
 // into an event stream that carries the elicitation; what belongs to no request (a list change)
 // reaches the session's GET stream; and every refusal the transport owes the spec (method, media
-// types, body, protocol version, reused ids, sessions) is one JSON-RPC error. The CLI's tests
+// types, body, protocol version, reused ids, sessions) is one JSON-RPC error; and no client holds
+// sockets by trickling bodies or opening many (redteam-31-7). The CLI's tests
 // (packages/cli/test/mcp-command.test.ts) drive `perimeter mcp --listen` with the MCP Inspector.
 
 import assert from 'node:assert/strict';
 import { mkdirSync, statSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { Agent, request, type ClientRequest, type RequestOptions } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -18,7 +20,17 @@ import {
   McpError,
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
-import { INITIALIZE, POST_HEADERS, TOKEN, post, root, start, tool, until } from './http-harness.js';
+import {
+  INITIALIZE,
+  POST_HEADERS,
+  TOKEN,
+  post,
+  root,
+  start,
+  tool,
+  until,
+  type Harness,
+} from './http-harness.js';
 
 /** The SDK client with the token; records the status and media type of every response it gets. */
 async function sdkClient(
@@ -76,6 +88,29 @@ async function askingSession(url: string): Promise<Record<string, string>> {
   const initialized = await post(url, { jsonrpc: '2.0', method: 'notifications/initialized' }, inSession);
   assert.equal(initialized.status, 202);
   return inSession;
+}
+
+/**
+ * A request to `url` with node:http (`options` beside the URL), its body written by `send` (none by
+ * default): the answer's status and text, and the socket it went on.
+ */
+function exchange(
+  url: string,
+  options: RequestOptions,
+  send: (req: ClientRequest) => void = (req) => req.end(),
+): Promise<{ status: number; text: string; socket: unknown }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, options);
+    req.on('response', (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (c: Buffer) => parts.push(c));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, text: Buffer.concat(parts).toString(), socket: req.socket }),
+      );
+    });
+    req.on('error', reject);
+    send(req);
+  });
 }
 
 /** The events read from an event stream until `done` says enough (bounded by count and time). */
@@ -392,23 +427,10 @@ describe('gateway over Streamable HTTP: the protocol, raw', { timeout: 60_000 },
     try {
       const inSession = await askingSession(h.url);
       const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-      const send = (body: string): Promise<{ status: number; text: string; socket: unknown }> =>
-        new Promise((resolve, reject) => {
-          const req = request(h.url, { method: 'POST', agent, headers: { ...POST_HEADERS, ...inSession } });
-          req.on('response', (res) => {
-            const parts: Buffer[] = [];
-            res.on('data', (c: Buffer) => parts.push(c));
-            res.on('end', () =>
-              resolve({
-                status: res.statusCode ?? 0,
-                text: Buffer.concat(parts).toString(),
-                socket: req.socket,
-              }),
-            );
-          });
-          req.on('error', reject);
-          req.end(body);
-        });
+      const send = (body: string): ReturnType<typeof exchange> =>
+        exchange(h.url, { method: 'POST', agent, headers: { ...POST_HEADERS, ...inSession } }, (req) =>
+          req.end(body),
+        );
       try {
         const huge = await send(
           JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'ping', params: { pad: 'x'.repeat(5 << 20) } }),
@@ -542,6 +564,209 @@ describe('gateway over Streamable HTTP: the protocol, raw', { timeout: 60_000 },
         { jsonrpc: '2.0', id: 5, result: {} },
         'its own answer, not the old call’s',
       );
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+/** What came back on a raw connection, and whether the server closed it within the bound. */
+interface Trickled {
+  readonly head: string;
+  readonly body: string;
+  readonly closed: boolean;
+}
+
+/**
+ * A request sent on a raw connection to the port of `url`: `lines` (the request line and headers),
+ * a declared body of a megabyte and a byte of it every 100 ms, never all of it. What came back,
+ * and whether the server closed the connection within `boundMs` (the client never does).
+ */
+function trickle(url: string, lines: readonly string[], boundMs = 5_000): Promise<Trickled> {
+  return new Promise((resolve) => {
+    const socket = connect(Number(new URL(url).port), '127.0.0.1');
+    let answer = '';
+    let done = false;
+    const finish = (closed: boolean): void => {
+      if (done) return;
+      done = true;
+      clearInterval(drip);
+      clearTimeout(bound);
+      socket.destroy();
+      const end = answer.indexOf('\r\n\r\n');
+      resolve({ head: answer.slice(0, end), body: answer.slice(end + 4), closed });
+    };
+    const drip = setInterval(() => socket.write(' '), 100);
+    const bound = setTimeout(() => finish(false), boundMs);
+    socket.on('data', (d: Buffer) => (answer += d.toString('latin1')));
+    socket.on('close', () => finish(true));
+    socket.on('error', () => undefined); // the server closing with the body unread
+    socket.write([...lines, 'content-length: 1000000', '', '{'].join('\r\n'));
+  });
+}
+
+/** A raw connection to the port of `url`, once it is connected. */
+function connected(url: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(new URL(url).port), '127.0.0.1', () => resolve(socket));
+    socket.on('error', reject);
+  });
+}
+
+/** Whether the server closes `socket` within `ms`. */
+function closedWithin(socket: Socket, ms: number): Promise<boolean> {
+  if (socket.destroyed) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const bound = setTimeout(() => resolve(false), ms);
+    socket.on('error', () => undefined);
+    socket.once('close', () => {
+      clearTimeout(bound);
+      resolve(true);
+    });
+  });
+}
+
+/** The number of connections the listener holds open now. */
+function connectionsOf(h: Harness): Promise<number> {
+  return new Promise((resolve, reject) =>
+    h.listener.server.getConnections((e, n) => (e ? reject(e) : resolve(n))),
+  );
+}
+
+describe('gateway over Streamable HTTP: slow bodies, many connections', { timeout: 60_000 }, () => {
+  it('redteam-31-7: a request refused before its body arrives is answered with Connection: close and its connection closed, however slowly the body comes', async () => {
+    const h = await start({ tools: [] });
+    try {
+      const { host } = new URL(h.url);
+      const json = ['content-type: application/json', 'accept: application/json, text/event-stream'];
+      const token = `authorization: Bearer ${TOKEN}`;
+      const cases: [what: string, lines: string[], status: number][] = [
+        ['no token', ['POST /mcp HTTP/1.1', `host: ${host}`, ...json], 401],
+        ['a wrong token', ['POST /mcp HTTP/1.1', `host: ${host}`, ...json, 'authorization: Bearer x'], 401],
+        ['a foreign Host', ['POST /mcp HTTP/1.1', 'host: evil.example', ...json, token], 403],
+        [
+          'a foreign Origin',
+          ['POST /mcp HTTP/1.1', `host: ${host}`, ...json, token, 'origin: http://evil.example'],
+          403,
+        ],
+        ['another path', ['POST /other HTTP/1.1', `host: ${host}`, ...json, token], 404],
+        ['a PUT', ['PUT /mcp HTTP/1.1', `host: ${host}`, ...json, token], 405],
+        ['text/plain', ['POST /mcp HTTP/1.1', `host: ${host}`, 'content-type: text/plain', token], 415],
+        [
+          'an unknown session',
+          ['POST /mcp HTTP/1.1', `host: ${host}`, ...json, token, 'mcp-session-id: nope'],
+          404,
+        ],
+      ];
+      // Together, each bounded by 5 s: before the fix every one of them stayed open.
+      const answers = await Promise.all(cases.map(([, lines]) => trickle(h.url, lines)));
+      cases.forEach(([what, , status], i) => {
+        const answer = answers[i];
+        assert.match(answer?.head ?? '', new RegExp(`^HTTP/1\\.1 ${status} `), what);
+        assert.match(answer?.head ?? '', /\r\nconnection: close(\r\n|$)/i, what);
+        assert.match(answer?.body ?? '', /"error":\{"code":/, `${what}: the refusal is written whole`);
+        assert.equal(answer?.closed, true, `${what}: the connection is closed`);
+      });
+      // A refusal of a request with no body keeps the connection: nothing more is coming on it.
+      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+      try {
+        const get = (headers: Record<string, string>): ReturnType<typeof exchange> =>
+          exchange(h.url, { agent, headers: { accept: 'text/event-stream', ...headers } });
+        const unauthorised = await get({});
+        assert.equal(unauthorised.status, 401);
+        const noSession = await get({ authorization: `Bearer ${TOKEN}` });
+        assert.equal(noSession.status, 400);
+        assert.equal(noSession.socket, unauthorised.socket, 'the same connection');
+      } finally {
+        agent.destroy();
+      }
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('redteam-31-7: a body still arriving at its deadline is refused (408) and its connection closed; one that arrives in pieces within it is served', async () => {
+    const h = await start({ tools: [] }, { bodyTimeoutMs: 2_000 });
+    try {
+      const inSession = await askingSession(h.url);
+      const { host } = new URL(h.url);
+      const headers = Object.entries({ ...POST_HEADERS, ...inSession }).map(([k, v]) => `${k}: ${v}`);
+      const started = Date.now();
+      const slow = await trickle(h.url, ['POST /mcp HTTP/1.1', `host: ${host}`, ...headers], 10_000);
+      assert.match(slow.head, /^HTTP\/1\.1 408 /);
+      assert.match(slow.head, /\r\nconnection: close(\r\n|$)/i);
+      assert.match(slow.body, /Request Timeout: the body did not arrive within 2 s/);
+      assert.equal(slow.closed, true, 'the connection is closed');
+      assert.ok(Date.now() - started >= 1_900, 'not before the deadline');
+
+      const body = JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'ping' });
+      const pieces = [body.slice(0, 10), body.slice(10, 20), body.slice(20)];
+      const answer = await exchange(
+        h.url,
+        { method: 'POST', headers: { ...POST_HEADERS, ...inSession, 'content-length': String(body.length) } },
+        (req) => {
+          const next = (i: number): void => {
+            if (i === pieces.length) req.end();
+            else {
+              req.write(pieces[i]);
+              setTimeout(() => next(i + 1), 200);
+            }
+          };
+          next(0);
+        },
+      );
+      assert.equal(answer.status, 200);
+      assert.deepEqual(JSON.parse(answer.text), { jsonrpc: '2.0', id: 2, result: {} });
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('redteam-31-7: connections past the cap are closed as they come, and one that closes makes room', async () => {
+    const h = await start({ tools: [] }, { maxConnections: 2 });
+    const held: Socket[] = [];
+    try {
+      held.push(await connected(h.url), await connected(h.url));
+      await until(async () => (await connectionsOf(h)) === 2, 'the listener to hold two connections');
+      const third = await connected(h.url);
+      held.push(third);
+      assert.equal(await closedWithin(third, 5_000), true, 'the third connection is closed');
+      assert.equal(await closedWithin(held[0]!, 200), false, 'the first two stay open');
+      held[0]?.destroy();
+      await until(async () => (await connectionsOf(h)) < 2, 'the listener to see one close');
+      const r = await post(h.url, INITIALIZE);
+      assert.equal(r.status, 200, 'a new connection is served');
+      await r.body?.cancel();
+    } finally {
+      for (const socket of held) socket.destroy();
+      await h.close();
+    }
+  });
+
+  it('redteam-31-7: event streams are not bodies: a GET stream outlives the body deadline and still carries a list change', async () => {
+    const h = await start({ tools: [tool('notify')] }, { bodyTimeoutMs: 300 });
+    try {
+      const id = await rawSession(h.url);
+      const inSession = { 'mcp-session-id': id, 'mcp-protocol-version': LATEST_PROTOCOL_VERSION };
+      const listed = await post(h.url, { jsonrpc: '2.0', id: 2, method: 'tools/list' }, inSession);
+      assert.equal(listed.status, 200);
+      await listed.body?.cancel();
+      const stream = await fetch(h.url, {
+        headers: { ...inSession, authorization: `Bearer ${TOKEN}`, accept: 'text/event-stream' },
+      });
+      assert.equal(stream.status, 200);
+      await new Promise((resolve) => setTimeout(resolve, 1_000)); // three deadlines
+      h.spec({ tools: [tool('notify'), tool('later')] });
+      const call = await post(
+        h.url,
+        { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 's__notify', arguments: {} } },
+        inSession,
+      );
+      assert.equal(call.status, 200);
+      await call.body?.cancel();
+      const events = (await readEvents(stream.body!, (e) => e.length > 0)) as { method?: string }[];
+      assert.equal(events[0]?.method, 'notifications/tools/list_changed');
+      await stream.body?.cancel();
     } finally {
       await h.close();
     }
