@@ -1,10 +1,12 @@
 // The encoded segments of a text and what they decode to: percent-encoding (several layers, as in
-// `%255F`), base64 and base64url (also wrapped at a fixed width, as MIME and PEM write it), hex
-// (also as separated pairs, `de:ad:be:ef`), and JSON \u escapes. An agent exfiltrating a secret
-// rarely sends it raw twice (research egress.md §11.7, egress-dlp-04); scan() with `decode` and the
-// known-value matcher look inside these segments and report a finding over the whole encoded
-// segment. Only decodings that are text (UTF-8 in any script, UTF-16, or mostly ASCII) are scanned,
-// so hashes, integrity strings and images cost one failed check.
+// `%255F`, and JavaScript's `%uXXXX`), base64 and base64url (also wrapped at a fixed width, as MIME
+// and PEM write it), hex (also as separated pairs, `de:ad:be:ef`), JSON \u escapes, HTML and XML
+// character references (`&#103;`, `&#x67;`, `&amp;`), and lists of byte values (`0x67, 0x68`,
+// `[103, 104, …]`). An agent exfiltrating a secret rarely sends it raw twice (research egress.md
+// §11.7, egress-dlp-04); scan() with `decode` and the known-value matcher look inside these segments
+// and report a finding over the whole encoded segment. Only decodings that are text (UTF-8 in any
+// script, UTF-16, or mostly ASCII) are scanned, so hashes, integrity strings and images cost one
+// failed check.
 //
 // Finding the segments must stay linear in the text's length whatever the text is (redteam-30-1):
 // every character is stepped over a bounded number of times, a run longer than MAX_SEGMENT is cut
@@ -47,8 +49,13 @@ const WINDOW_OVERLAP = 4 * 1024;
  * default (76, 64). Lines joined by mistake cost one failed decode, and are then decoded one by one.
  */
 const MIN_WRAP_WIDTH = 8;
-/** Fewest separated hex pairs (`41:42:…`) decoded: a MAC address (6) is not a payload. */
+/** Fewest separated hex pairs (`41:42:…`) or `0x` byte values decoded: a MAC address (6) is not a payload. */
 const MIN_HEX_PAIRS = 8;
+/**
+ * Fewest values of a decimal byte list (`[103, 104, …]`) decoded: shorter arrays of small numbers
+ * (coordinates, colours, dates) are everywhere, and few credentials are shorter.
+ */
+const MIN_DECIMAL_BYTES = 16;
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 const utf16le = new TextDecoder('utf-16le', { fatal: false });
@@ -176,32 +183,74 @@ function hexValue(c: number): number {
   return -1;
 }
 
-/** Whether bytes hold a %XX escape. */
+/**
+ * The UTF-16 code unit of a `%uXXXX` escape at bytes[at], or -1. JavaScript's escape() writes every
+ * character past U+00FF so, and an agent can write any (redteam-31-1: `%u0067%u0068%u0070`).
+ */
+function unitEscapeAt(bytes: Uint8Array, at: number): number {
+  if (bytes[at] !== 37 || (bytes[at + 1] !== 117 && bytes[at + 1] !== 85)) return -1;
+  let unit = 0;
+  for (let k = at + 2; k < at + 6; k++) {
+    const digit = hexValue(bytes[k] ?? 0);
+    if (digit < 0) return -1;
+    unit = unit * 16 + digit;
+  }
+  return unit;
+}
+
+const isByteEscapeAt = (bytes: Uint8Array, at: number): boolean =>
+  bytes[at] === 37 && hexValue(bytes[at + 1] ?? 0) >= 0 && hexValue(bytes[at + 2] ?? 0) >= 0;
+
+/** Whether bytes hold a %XX or %uXXXX escape. */
 function hasPercentEscape(bytes: Uint8Array): boolean {
   for (let i = 0; i + 2 < bytes.length; i++)
-    if (bytes[i] === 37 && hexValue(bytes[i + 1] ?? 0) >= 0 && hexValue(bytes[i + 2] ?? 0) >= 0) return true;
+    if (isByteEscapeAt(bytes, i) || unitEscapeAt(bytes, i) >= 0) return true;
   return false;
 }
 
-/** One layer of percent-decoding, on bytes: what is not a valid %XX stays as it is. */
+/** Writes `code`'s UTF-8 bytes (RFC 3629 §3) into out[at…]; returns where they end. */
+function putUtf8(out: Uint8Array, at: number, code: number): number {
+  if (code < 0x80) {
+    out[at] = code;
+    return at + 1;
+  }
+  const tail = code < 0x800 ? 1 : code < 0x10000 ? 2 : 3;
+  // The lead byte: as many high bits set as the sequence has bytes (110…, 1110…, 11110…).
+  out[at] = ((0xff00 >> (tail + 1)) & 0xff) | (code >> (6 * tail));
+  for (let k = 1; k <= tail; k++) out[at + k] = 0x80 | ((code >> (6 * (tail - k))) & 0x3f);
+  return at + tail + 1;
+}
+
+/**
+ * One layer of percent-decoding, on bytes: %XX is a byte, %uXXXX a character written as UTF-8 (two
+ * of them when they are a surrogate pair, U+FFFD for half of one); what is neither stays as it is.
+ * The output is never longer than the input: six bytes of escape make at most three of UTF-8.
+ */
 function percentDecodeBytes(bytes: Uint8Array): Uint8Array {
   const out = new Uint8Array(bytes.length);
   let n = 0;
   for (let i = 0; i < bytes.length; i++) {
     const b = bytes[i] ?? 0;
-    const hi = b === 37 ? hexValue(bytes[i + 1] ?? 0) : -1;
-    const lo = hi >= 0 ? hexValue(bytes[i + 2] ?? 0) : -1;
-    if (lo >= 0) {
-      out[n++] = hi * 16 + lo;
+    const unit = unitEscapeAt(bytes, i);
+    if (isByteEscapeAt(bytes, i)) {
+      out[n++] = hexValue(bytes[i + 1] ?? 0) * 16 + hexValue(bytes[i + 2] ?? 0);
       i += 2;
+    } else if (unit >= 0) {
+      const low = unit >= 0xd800 && unit < 0xdc00 ? unitEscapeAt(bytes, i + 6) : -1;
+      const isPair = low >= 0xdc00 && low <= 0xdfff;
+      const isHalf = !isPair && unit >= 0xd800 && unit <= 0xdfff;
+      const code = isPair ? 0x10000 + ((unit - 0xd800) << 10) + (low - 0xdc00) : isHalf ? 0xfffd : unit;
+      n = putUtf8(out, n, code);
+      i += isPair ? 11 : 5;
     } else out[n++] = b;
   }
   return out.subarray(0, n);
 }
 
 /**
- * Decodes percent-encoding until no %XX is left (at most 4 layers: `%25255F` → `_`). Layers are
- * decoded as bytes and read as UTF-8 once, so a multi-byte character split across escapes survives.
+ * Decodes percent-encoding until no %XX or %uXXXX is left (at most 4 layers: `%25255F` → `_`).
+ * Layers are decoded as bytes and read as UTF-8 once, so a multi-byte character split across
+ * escapes survives.
  */
 export function percentDecode(s: string): string {
   let bytes: Uint8Array = utf8Encoder.encode(s);
@@ -243,6 +292,37 @@ function jsonUnescape(s: string): string {
 }
 
 /**
+ * The named references decoded: XML's five, for the characters markup must escape in a value (a
+ * password with "&" or "<" in an XML body). HTML's two thousand others name letters and symbols.
+ */
+const NAMED_REFERENCES: Readonly<Record<string, string>> = {
+  amp: '&',
+  lt: '<',
+  gt: '>',
+  quot: '"',
+  apos: "'",
+};
+
+/**
+ * Decodes HTML and XML character references (XML 1.0 §4.1, and the HTML standard's character
+ * reference states): decimal `&#103;`, hex `&#x67;` or `&#X67;`, with any number of leading zeros,
+ * and the five named ones. Only references ended by ";" count: HTML also reads `&#103` without it
+ * (as a parse error), but no encoder writes that, and text such as `?id=1&#2` is no markup. A
+ * number that is no character (0, a surrogate, past U+10FFFF) reads as U+FFFD, as a browser reads it.
+ */
+function referencesDecode(s: string): string {
+  return s.replace(
+    /&#([0-9]+);|&#[xX]([0-9A-Fa-f]+);|&(amp|lt|gt|quot|apos);/g,
+    (_, decimal?: string, hex?: string, name?: string) => {
+      if (name !== undefined) return NAMED_REFERENCES[name] ?? '';
+      const code = decimal !== undefined ? parseInt(decimal, 10) : parseInt(hex ?? '', 16);
+      const isCharacter = code > 0 && code <= 0x10ffff && !(code >= 0xd800 && code <= 0xdfff);
+      return isCharacter ? String.fromCodePoint(code) : '\uFFFD';
+    },
+  );
+}
+
+/**
  * The windows [from, to) that cover [start, end): at most MAX_SEGMENT long, sharing at least
  * WINDOW_OVERLAP - unit characters, every bound a whole number of `unit`s (a base64 quantum, a hex
  * pair with its separator) from `start`. A secret anywhere in a long run is whole in one window,
@@ -275,28 +355,35 @@ const isPercentPart = (c: number): boolean => c < 128 && PERCENT_PART[c] === 1;
 /**
  * The segments of `text` made by an escape `escape` finds, each the run of characters `isPart`
  * accepts around an escape, decoded window by window. A run is stepped over once, from its start,
- * and the search resumes after it; a window without an escape is not decoded.
+ * and the search resumes after it; a window without an escape is not decoded. Escapes are looked
+ * for where their first character, `lead`, is: indexOf() finds it several times faster than a
+ * regex finds the escape, and most text has none or few.
  */
 function* escapedSegments(
   text: string,
+  lead: string,
   escape: RegExp,
   isPart: (c: number) => boolean,
   encoding: Encoding,
   decode: (s: string) => string,
   work: DecodeWork,
 ): Generator<DecodedSegment> {
-  const re = new RegExp(escape.source, 'g');
+  let at = text.indexOf(lead);
+  // Most texts decoded at the deeper levels are short and have none: they build no regex.
+  if (at < 0) return;
+  const escapeAt = new RegExp(escape.source, 'y');
   const probe = new RegExp(escape.source);
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(text)) !== null) {
+  for (; at >= 0; at = text.indexOf(lead, at + 1)) {
+    escapeAt.lastIndex = at;
+    if (!escapeAt.test(text)) continue;
     // The run containing this escape. The previous run ended at a character isPart refuses, so
     // stepping back never crosses it: every character is stepped over at most twice.
-    let start = m.index;
+    let start = at;
     while (start > 0 && isPart(text.charCodeAt(start - 1))) start--;
-    let end = m.index + m[0].length;
+    let end = escapeAt.lastIndex;
     while (end < text.length && isPart(text.charCodeAt(end))) end++;
     work.visited += end - start;
-    re.lastIndex = end;
+    at = end - 1;
     for (const [from, to] of windows(start, end, 1)) {
       const raw = text.slice(from, to);
       work.decoded += raw.length;
@@ -308,8 +395,8 @@ function* escapedSegments(
 }
 
 function* percentSegments(text: string, work: DecodeWork): Generator<DecodedSegment> {
-  if (!text.includes('%')) return;
-  yield* escapedSegments(text, /%[0-9A-Fa-f]{2}/, isPercentPart, 'percent', percentDecode, work);
+  const escape = /%(?:[0-9A-Fa-f]{2}|[uU][0-9A-Fa-f]{4})/;
+  yield* escapedSegments(text, '%', escape, isPercentPart, 'percent', percentDecode, work);
 }
 
 /** Whether a character can be part of a JSON-escaped run: all but quotes and white space (as trim() reads it). */
@@ -331,7 +418,16 @@ function isJsonPart(c: number): boolean {
 
 function* jsonSegments(text: string, work: DecodeWork): Generator<DecodedSegment> {
   if (!text.includes('\\u') && !text.includes('\\x')) return;
-  yield* escapedSegments(text, /\\[ux][0-9A-Fa-f]{2}/, isJsonPart, 'json', jsonUnescape, work);
+  yield* escapedSegments(text, '\\', /\\[ux][0-9A-Fa-f]{2}/, isJsonPart, 'json', jsonUnescape, work);
+}
+
+/** A character of a run of markup text: not white space, a quote, "<" or ">" (an element's or attribute's bounds). */
+const isMarkupPart = (c: number): boolean => c !== 60 && c !== 62 && isJsonPart(c);
+
+/** Runs of text with HTML or XML character references (redteam-31-2: `&#103;&#104;&#112;&#95;…`). */
+function* referenceSegments(text: string, work: DecodeWork): Generator<DecodedSegment> {
+  const escape = /&(?:#[0-9]+|#[xX][0-9A-Fa-f]+|amp|lt|gt|quot|apos);/;
+  yield* escapedSegments(text, '&', escape, isMarkupPart, 'html', referencesDecode, work);
 }
 
 const isAlphanumeric = (c: number): boolean =>
@@ -482,12 +578,139 @@ function blockAt(
   return { segments, end: (lines[lines.length - 1] as Line)[1] };
 }
 
-/** Base64 and hex runs (wrapped or not), and hex written as separated pairs. */
+const isWordCode = (c: number): boolean => isAlphanumeric(c) || c === 95;
+const isDigitCode = (c: number): boolean => c >= 48 && c <= 57;
+
+/**
+ * Where the byte value written at text[at] ends (`0x67`, `0x7`, `103`, inside `quote` when it is
+ * not 0), or -1. A value glued to a word or to a decimal point (`1.5`, `0x414`, `103px`) is none.
+ */
+function byteValueEnd(text: string, at: number, isHex: boolean, quote: number): number {
+  let i = at;
+  if (quote !== 0 && text.charCodeAt(i++) !== quote) return -1;
+  if (isHex && (text.charCodeAt(i) !== 48 || (text.charCodeAt(i + 1) | 0x20) !== 120)) return -1;
+  if (isHex) i += 2;
+  const radix = isHex ? 16 : 10;
+  const maxDigits = isHex ? 2 : 3;
+  const from = i;
+  let value = 0;
+  for (let d = hexValue(text.charCodeAt(i)); d >= 0 && d < radix && i - from < maxDigits;) {
+    value = value * radix + d;
+    d = hexValue(text.charCodeAt(++i));
+  }
+  if (i === from || value > 255) return -1;
+  const next = text.charCodeAt(i);
+  if (quote !== 0) return next === quote ? i + 1 : -1;
+  return isWordCode(next) || (next === 46 && isDigitCode(text.charCodeAt(i + 1))) ? -1 : i;
+}
+
+/**
+ * Where a separator of a byte list at text[at] ends, or -1: a comma with any white space around it
+ * (a JSON array printed one value a line), or, in a list without commas, spaces and tabs.
+ */
+function byteSeparatorEnd(text: string, at: number, isComma: boolean): number {
+  let i = at;
+  while (isListBlank(text.charCodeAt(i), isComma)) i++;
+  if (!isComma) return i > at ? i : -1;
+  if (text.charCodeAt(i) !== 44) return -1;
+  i++;
+  while (isListBlank(text.charCodeAt(i), isComma)) i++;
+  return i;
+}
+
+/** Spaces and tabs, and line breaks around a comma. */
+const isListBlank = (c: number, isComma: boolean): boolean =>
+  c === 32 || c === 9 || (isComma && (c === 10 || c === 13));
+
+interface ByteList {
+  /** Whether the values are written in hex after `0x`, or in decimal. */
+  readonly isHex: boolean;
+  /** The quote around every value, or 0. */
+  readonly quote: number;
+  /** Where each value starts and ends in the text, with its quotes. */
+  readonly starts: readonly number[];
+  readonly ends: readonly number[];
+  /** How far reading went: to where the next separator or value failed. */
+  readonly read: number;
+  readonly isLongEnough: boolean;
+  /**
+   * Where the next list may start: after this one, or, when it was too short, at its last value,
+   * which may start a list written another way. So a value is read at most twice.
+   */
+  readonly next: number;
+}
+
+/**
+ * The byte list whose first value's digits start at text[at] (redteam-31-3): `0x67, 0x68, …` as C,
+ * Java and Python's hex() write bytes, `[103, 104, …]` as Buffer.from([…]), Python's bytes([…]) and
+ * list(…) and a JSON array of numbers do; each value 0-255 (a signed Java byte past 127 ends a
+ * list), in the same quotes or none, one kind of separator throughout. Decoded when it has at least
+ * MIN_HEX_PAIRS values after `0x`, or MIN_DECIMAL_BYTES in decimal. Undefined, at the cost of a few
+ * characters and nothing allocated, where no value followed by a separator starts: most numbers in
+ * text.
+ */
+function byteListAt(text: string, at: number): ByteList | undefined {
+  const mark = text.charCodeAt(at - 1);
+  const quote = mark === 34 || mark === 39 ? mark : 0;
+  const start = quote !== 0 ? at - 1 : at;
+  // The first value stands on its own: not the end of a word, a number, a version or a negative.
+  const before = text.charCodeAt(start - 1);
+  if (isWordCode(before) || before === 46 || before === 45) return undefined;
+  const isHex = text.charCodeAt(at) === 48 && (text.charCodeAt(at + 1) | 0x20) === 120;
+  let end = byteValueEnd(text, start, isHex, quote);
+  const isComma = end >= 0 && byteSeparatorEnd(text, end, true) >= 0;
+  if (end < 0 || (!isComma && byteSeparatorEnd(text, end, false) < 0)) return undefined;
+  const starts = [start];
+  const ends = [end];
+  let read = end;
+  for (let from = byteSeparatorEnd(text, end, isComma); from >= 0;) {
+    read = from;
+    end = byteValueEnd(text, from, isHex, quote);
+    if (end < 0) break;
+    starts.push(from);
+    ends.push(end);
+    read = end;
+    from = byteSeparatorEnd(text, end, isComma);
+  }
+  const count = starts.length;
+  const isLongEnough = count >= (isHex ? MIN_HEX_PAIRS : MIN_DECIMAL_BYTES);
+  const last = count - 1;
+  const next = isLongEnough ? (ends[last] ?? at) : count >= 2 ? (starts[last] ?? at) : at;
+  return { isHex, quote, starts, ends, read, isLongEnough, next };
+}
+
+/** What a byte list decodes to where that is text, in windows of MAX_SEGMENT values. */
+function* byteListWindows(text: string, list: ByteList, work: DecodeWork): Generator<DecodedSegment> {
+  // A value's digits, inside its quotes and after its `0x`.
+  const lead = (list.quote !== 0 ? 1 : 0) + (list.isHex ? 2 : 0);
+  const tail = list.quote !== 0 ? 1 : 0;
+  for (const [from, to] of windows(0, list.starts.length, 1)) {
+    const start = list.starts[from] ?? 0;
+    const end = list.ends[to - 1] ?? 0;
+    work.decoded += end - start;
+    const bytes = new Uint8Array(to - from);
+    for (let k = from; k < to; k++)
+      bytes[k - from] = parseInt(
+        text.slice((list.starts[k] ?? 0) + lead, (list.ends[k] ?? 0) - tail),
+        list.isHex ? 16 : 10,
+      );
+    const decoded = textOf(bytes);
+    if (decoded !== undefined) yield { start, end, encoding: list.isHex ? 'hex' : 'decimal', decoded };
+  }
+}
+
+/**
+ * Base64 and hex runs (wrapped or not), hex written as separated pairs, and lists of byte values
+ * (each value is a short run: a list is looked for where a run starts with a digit, which costs
+ * text without lists nothing more than the loop over runs it already has).
+ */
 function* base64AndHexSegments(text: string, work: DecodeWork): Generator<DecodedSegment> {
   const n = text.length;
   // No wrapped block is looked for before this offset: the lines of one already looked at are
   // never taken for the start of another, so each line is stepped over a bounded number of times.
   let blocksFrom = 0;
+  // Likewise no byte list (see ByteList.next).
+  let listsFrom = 0;
   let i = 0;
   while (i < n) {
     if (!isBase64Char(text.charCodeAt(i))) {
@@ -495,6 +718,14 @@ function* base64AndHexSegments(text: string, work: DecodeWork): Generator<Decode
       continue;
     }
     const start = i;
+    // A list of two-digit values separated by spaces is also separated hex pairs: both are tried.
+    const list =
+      start >= listsFrom && isDigitCode(text.charCodeAt(start)) ? byteListAt(text, start) : undefined;
+    if (list) {
+      work.visited += list.read - (list.starts[0] ?? start);
+      listsFrom = list.next;
+      if (list.isLongEnough) yield* byteListWindows(text, list, work);
+    }
     // Separated hex pairs start a run: "de" before ":" or " ", or a base64url run "de-ad-…".
     const pairsEnd = separatedHexEnd(text, start);
     if (pairsEnd - start + 1 >= 3 * MIN_HEX_PAIRS) {
@@ -579,6 +810,7 @@ export function* decodedSegments(
 ): Generator<DecodedSegment> {
   yield* percentSegments(text, work);
   yield* jsonSegments(text, work);
+  yield* referenceSegments(text, work);
   yield* base64AndHexSegments(text, work);
 }
 

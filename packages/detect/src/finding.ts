@@ -8,8 +8,11 @@
  */
 export type Confidence = 'high' | 'low';
 
-/** How a value was written where it was found. */
-export type Encoding = 'raw' | 'base64' | 'base64url' | 'hex' | 'percent' | 'json';
+/**
+ * How a value was written where it was found. `percent` includes JavaScript's `%uXXXX`, `hex` lists
+ * of `0x` byte values, `html` HTML and XML character references, `decimal` lists of byte values.
+ */
+export type Encoding = 'raw' | 'base64' | 'base64url' | 'hex' | 'percent' | 'json' | 'html' | 'decimal';
 
 export interface Finding {
   /** The rule that matched, e.g. `github-token`, `generic-secret` (docs/detect.md lists them). */
@@ -27,6 +30,9 @@ export interface Finding {
 }
 
 export interface ScanOptions {
-  /** Also look inside percent-encoded (several layers), base64, base64url, hex and JSON-escaped segments. */
+  /**
+   * Also look inside percent-encoded (several layers, `%uXXXX` too), base64, base64url, hex and
+   * JSON-escaped segments, HTML character references and lists of byte values.
+   */
   readonly decode?: boolean;
 }

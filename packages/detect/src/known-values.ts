@@ -107,8 +107,8 @@ function matchedRenderings(known: KnownValue): Rendering[] {
  * A matcher for the given values. Values shorter than MIN_KNOWN_LENGTH are ignored (they would
  * match by chance). Hits are in order of position; overlapping hits of one value are kept once.
  * A value is found however it is encoded, as long as what scan() decodes (percent-encoding in any
- * case and with any safe set, JSON escapes of some characters, wrapped base64, hex with or without
- * separators) decodes to it.
+ * case and with any safe set, `%uXXXX`, JSON escapes of some characters, wrapped base64, hex with or
+ * without separators, character references, byte lists) decodes to it.
  */
 export function knownMatcher(values: readonly KnownValue[]): KnownMatcher {
   const renderings = values.filter((v) => v.value.length >= MIN_KNOWN_LENGTH).flatMap(matchedRenderings);

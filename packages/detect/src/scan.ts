@@ -138,9 +138,9 @@ function scanRaw(text: string, decode: boolean, work: ScanWork | undefined): Fin
 
 /**
  * Every secret in `text`, in order of position. With `decode`, also those hidden in percent-encoded,
- * base64, hex and JSON-escaped segments; such a finding spans the whole encoded segment, and its
- * fingerprint is that of the decoded secret (the same secret has the same fingerprint however it
- * was written).
+ * base64, hex and JSON-escaped segments, HTML character references and byte lists (decode.ts lists
+ * the forms); such a finding spans the whole encoded segment, and its fingerprint is that of the
+ * decoded secret (the same secret has the same fingerprint however it was written).
  */
 export function scan(text: string, options: ScanOptions = {}): Finding[] {
   return scanRaw(text, options.decode === true, undefined);

@@ -25,11 +25,22 @@ const jsonAll = (s: string): string =>
   [...s].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('');
 const hexPairs = (s: string, separator: string): string =>
   [...Buffer.from(s)].map((b) => b.toString(16).padStart(2, '0')).join(separator);
+const unitEscapes = (s: string): string =>
+  [...s].map((c) => `%u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('');
+const references = (s: string): string => [...s].map((c) => `&#${c.charCodeAt(0)};`).join('');
+const byteList = (s: string): string => [...Buffer.from(s)].join(', ');
 
 /** Layers of percent-encoding, JSON escapes and base64 in each other, as deep as the decoder looks. */
 function nested(length: number): string {
   let t = 'A'.repeat(15_000);
   for (let k = 0; k < 6; k++) t = `%41.${b64(t)}.\\u0041`;
+  return repeat(t, length);
+}
+
+/** Byte lists of %u escapes with character references in them, as deep as the decoder looks. */
+function nestedLists(length: number): string {
+  let t = 'A'.repeat(20);
+  for (let k = 0; k < 3; k++) t = `&#65; ${byteList(unitEscapes(t))} %u0041`;
   return repeat(t, length);
 }
 
@@ -48,12 +59,31 @@ const ONE_ENCODING: [string, (n: number) => string][] = [
   ['base64 wrapped at 76 columns', (n) => repeat(`${'QUFB'.repeat(19)}\n`, n)],
   ['base64 wrapped at 8 columns', (n) => repeat('QUFBQUFB\r\n', n)],
   ['lines of equal length that are not base64 of text', (n) => repeat('AAAAAAAAAAAAAAAAAAAA\n', n)],
+  ['redteam-31-1: %u escapes', (n) => repeat('%u0041', n)],
+  ['redteam-31-1: %u escapes of surrogate pairs', (n) => repeat('%uD83D%uDE00', n)],
+  ['redteam-31-1: %u escapes of half surrogate pairs', (n) => repeat('%uD83D', n)],
+  ['redteam-31-2: decimal character references', (n) => repeat('&#65;', n)],
+  ['redteam-31-2: hex character references', (n) => repeat('&#x41;', n)],
+  ['redteam-31-2: named character references', (n) => repeat('&amp;', n)],
+  ['redteam-31-3: 0x byte values', (n) => repeat('0x41, ', n)],
+  ['redteam-31-3: decimal byte values', (n) => repeat('65,', n)],
+  ['redteam-31-3: decimal byte values separated by spaces', (n) => repeat('103 ', n)],
+  ['redteam-31-3: quoted decimal byte values a line each', (n) => repeat('"65",\n  ', n)],
+  [
+    'redteam-31-3: decimal lists of 16 values and lists switching separators',
+    (n) => repeat(`x ${'65, '.repeat(15)}65 y 65 66, 67 68, `, n),
+  ],
 ];
 // Texts that mix encodings: a segment may be decoded in several ways at each of the three levels.
 const MIXED: [string, (n: number) => string][] = [
   ['percent, JSON escapes, base64 and hex back to back', (n) => repeat('%41\\u0041QUFB41', n)],
   ['base64 with a percent and a JSON escape in each run', (n) => repeat(`${'QUFB'.repeat(20)}%41\\u0041`, n)],
   ['encodings nested three deep', nested],
+  [
+    'redteam-31: %u escapes, character references and byte lists back to back',
+    (n) => repeat('%u0041&#65;&#x41;0x41, 65, ', n),
+  ],
+  ['redteam-31: byte lists of %u escapes with character references, nested three deep', nestedLists],
 ];
 
 const workOf = (text: string): ScanWork => {
@@ -78,6 +108,11 @@ describe('redteam-30-1: decoding work is a small multiple of the text length', (
             if (cases === ONE_ENCODING)
               assert.ok(count >= text.length / 2, `${what}: only ${count} for ${text.length} characters`);
           }
+          // Decoded, not left alone: a mix too, where the new decoders must find their segments.
+          assert.ok(
+            work.decoded >= text.length / 2,
+            `decoded only ${work.decoded} of ${text.length} characters`,
+          );
         }
       });
     }
@@ -109,6 +144,21 @@ describe('redteam-30-1: a secret deep in a long encoded run is still found', () 
         '\r\n',
       ),
       'base64',
+    ],
+    [
+      'redteam-31-1: %u escapes',
+      `?q=${repeat('%u0041', 300 * KIB)}${unitEscapes(` ${token} `)}${repeat('%u0041', 300 * KIB)}`,
+      'percent',
+    ],
+    [
+      'redteam-31-2: character references',
+      `<p>${repeat('&#65;', 300 * KIB)}${references(` ${token} `)}${repeat('&#65;', 300 * KIB)}</p>`,
+      'html',
+    ],
+    [
+      'redteam-31-3: decimal byte values',
+      `[${byteList(`${'A'.repeat(100 * KIB)} ${token} ${'A'.repeat(100 * KIB)}`)}]`,
+      'decimal',
     ],
     [
       'base64 of Cyrillic text',

@@ -180,3 +180,156 @@ void it('redteam-30-2: binary in any of the new shapes is still left alone', () 
   ])
     assert.deepEqual([...decodedSegments(text)], [], text.slice(0, 40));
 });
+
+// redteam-31: three more ways of writing a secret hid it from scan() and from the known-value
+// matcher: JavaScript's escape() form `%uXXXX` (redteam-31-1), HTML and XML character references
+// (redteam-31-2), and lists of byte values (redteam-31-3). Cases: [name, text before, the encoded
+// token, text after, encoding].
+const unitEscapes = (s: string): string =>
+  [...s].map((c) => `%u${c.charCodeAt(0).toString(16).padStart(4, '0').toUpperCase()}`).join('');
+const references = (s: string, form: (code: number) => string): string =>
+  [...s].map((c) => form(c.charCodeAt(0))).join('');
+const byteValues = (s: string, form: (b: number) => string, separator: string): string =>
+  [...bytesOf(s)].map(form).join(separator);
+
+const REDTEAM_31: [string, string, string, string, string][] = [
+  ['redteam-31-1: every character as %uXXXX', '?q=', unitEscapes(token), '&x=1', 'percent'],
+  [
+    'redteam-31-1: lower-case %u after a surrogate pair',
+    'q=',
+    `%ud83d%udd11${unitEscapes(` ${token}`).toLowerCase()}`,
+    '',
+    'percent',
+  ],
+  [
+    'redteam-31-1: %u mixed with %XX',
+    '?q=',
+    unitEscapes(token).replace(/%u00/g, (e, i: number) => (i % 4 ? e : '%')),
+    '',
+    'percent',
+  ],
+  [
+    'redteam-31-1: %u escapes percent-encoded again',
+    '?q=',
+    encodeURIComponent(unitEscapes(token)),
+    '',
+    'percent',
+  ],
+  [
+    'redteam-31-2: decimal references in an attribute',
+    '<input value="',
+    references(token, (c) => `&#${c};`),
+    '">',
+    'html',
+  ],
+  ['redteam-31-2: hex references', '<p>', references(token, (c) => `&#x${c.toString(16)};`), '</p>', 'html'],
+  [
+    'redteam-31-2: hex references with X, upper-case digits and leading zeros',
+    "<p title='",
+    references(token, (c) => `&#X00${c.toString(16).toUpperCase()};`),
+    "'>",
+    'html',
+  ],
+  ['redteam-31-2: one character as a reference', '<td>', token.replace('_', '&#95;'), '</td>', 'html'],
+  [
+    'redteam-31-2: references escaped once more (&amp;#…;)',
+    '<x>',
+    references(token, (c) => `&amp;#${c};`),
+    '</x>',
+    'html',
+  ],
+  [
+    'redteam-31-3: Buffer.from([…]) in decimal',
+    'Buffer.from([',
+    byteValues(token, String, ', '),
+    '])',
+    'decimal',
+  ],
+  ['redteam-31-3: a JSON array of numbers', '{"data":[', byteValues(token, String, ','), ']}', 'decimal'],
+  [
+    'redteam-31-3: a JSON array printed one number a line',
+    '{\n  "data": [\n    ',
+    byteValues(token, String, ',\n    '),
+    '\n  ]\n}',
+    'decimal',
+  ],
+  [
+    'redteam-31-3: decimal values separated by spaces',
+    'od: ',
+    byteValues(token, String, ' '),
+    '\n',
+    'decimal',
+  ],
+  ['redteam-31-3: Python bytes([…]) of a file', 'bytes([', byteValues(env, String, ', '), '])', 'decimal'],
+  [
+    'redteam-31-3: a C array of 0x values',
+    'unsigned char k[] = {',
+    byteValues(token, (b) => `0x${b.toString(16)}`, ', '),
+    '};',
+    'hex',
+  ],
+  [
+    'redteam-31-3: 0X values separated by spaces',
+    '',
+    byteValues(token, (b) => `0X${b.toString(16).toUpperCase()}`, ' '),
+    '',
+    'hex',
+  ],
+  [
+    "redteam-31-3: Python's [hex(b) for b in …], quoted",
+    '[',
+    byteValues(token, (b) => `'0x${b.toString(16)}'`, ', '),
+    ']',
+    'hex',
+  ],
+];
+
+describe('redteam-31: %u escapes, character references and byte lists are decoded', () => {
+  for (const [name, before, encoded, after, encoding] of REDTEAM_31) {
+    it(name, () => {
+      const text = `${before}${encoded}${after}`;
+      assert.deepEqual(scan(text), [], 'not visible without decoding');
+      const found = scan(text, { decode: true });
+      assert.deepEqual(
+        found.map((f) => [f.rule, f.confidence, f.encoding, f.fingerprint]),
+        [['github-token', 'high', encoding, rawFingerprint]],
+      );
+      // The span covers the encoded token: redacting it removes every byte of it.
+      assert.ok((found[0]?.start ?? Infinity) <= before.length, JSON.stringify(found));
+      assert.ok((found[0]?.end ?? 0) >= before.length + encoded.length, JSON.stringify(found));
+    });
+  }
+});
+
+/** The encodings and decodings decodedSegments() finds in a text. */
+const decodingsOf = (text: string): [string, string][] =>
+  [...decodedSegments(text)].map((s) => [s.encoding, s.decoded]);
+
+void it('redteam-31-2: a character reference counts only with its semicolon', () => {
+  assert.deepEqual(decodingsOf('x=&#71;&#72;&#80;'), [['html', 'x=GHP']]);
+  assert.deepEqual(decodingsOf('x=&#71&#72&#80 and &amp &lt'), []);
+});
+
+void it('redteam-31-3: a decimal list is decoded from 16 values and a 0x list from 8, each 0-255, standing on its own', () => {
+  const sixteen = 'ABCDEFGHIJKLMNOP';
+  const decimal = (s: string): string => byteValues(s, String, ', ');
+  const hex = (s: string): string => byteValues(s, (b) => `0x${b.toString(16)}`, ',');
+  assert.deepEqual(decodingsOf(`[${decimal(sixteen)}]`), [['decimal', sixteen]]);
+  assert.deepEqual(decodingsOf(`{${hex('ABCDEFGH')}}`), [['hex', 'ABCDEFGH']]);
+  // One value short; a value past 255; values glued to a word, a decimal point or a minus sign.
+  for (const text of [
+    `[${decimal(sixteen.slice(1))}]`,
+    `{${hex('ABCDEFG')}}`,
+    `[${decimal(sixteen).replace('72', '272')}]`,
+    `[${byteValues(sixteen, (b) => `${b}.5`, ', ')}]`,
+    `[${byteValues(sixteen, (b) => `-${b}`, ', ')}]`,
+    `v${decimal(sixteen)}`,
+    // Ordinary arrays of small numbers are no text.
+    `[${Array.from({ length: 64 }, (_, i) => i % 7).join(', ')}]`,
+  ])
+    assert.deepEqual(
+      decodingsOf(text).filter(([e]) => e === 'decimal' || e === 'hex'),
+      [],
+      text,
+    );
+});

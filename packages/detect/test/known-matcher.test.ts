@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { knownMatcher, MIN_KNOWN_LENGTH, redact } from '../src/index.js';
+import { knownMatcher, MIN_KNOWN_LENGTH, redact, type KnownMatcher } from '../src/index.js';
 import { base64Aligned } from '../src/known-values.js';
 
 const secret = 'S3cr3t-Value/With+Symbols=';
@@ -108,14 +108,19 @@ const DECODED: [string, string, string, string, string][] = [
   ['base64 of a percent-encoded value', 'd=', b64(`key=${quote(secret)}`), '', 'base64'],
 ];
 
-describe('redteam-30-3: a known value is found in any rendering the decoder decodes to it', () => {
-  for (const [name, before, encoded, after, encoding] of DECODED) {
+/** Each case's encoded value is found by `known` once, under `id` and its encoding, over all of it. */
+function itFindsEncoded(
+  known: KnownMatcher,
+  id: string,
+  cases: readonly [string, string, string, string, string][],
+): void {
+  for (const [name, before, encoded, after, encoding] of cases) {
     it(name, () => {
       const text = `${before}${encoded}${after}`;
-      const hits = matcher.find(text);
+      const hits = known.find(text);
       assert.deepEqual(
         hits.map((h) => [h.id, h.encoding]),
-        [['github', encoding]],
+        [[id, encoding]],
       );
       // The hit covers the encoded value, so redacting it leaves nothing of it.
       assert.ok((hits[0]?.start ?? Infinity) <= before.length, JSON.stringify(hits));
@@ -127,9 +132,13 @@ describe('redteam-30-3: a known value is found in any rendering the decoder deco
         confidence: 'high' as const,
         fingerprint: h.id,
       }));
-      assert.equal(matcher.find(redact(text, findings)).length, 0);
+      assert.equal(known.find(redact(text, findings)).length, 0);
     });
   }
+}
+
+describe('redteam-30-3: a known value is found in any rendering the decoder decodes to it', () => {
+  itFindsEncoded(matcher, 'github', DECODED);
 });
 
 void it('redteam-30-3: a rendering found as written and again inside its decoded segment is one hit', () => {
@@ -149,4 +158,54 @@ void it('redteam-30-3: encoded text that does not decode to a known value finds 
     Buffer.from(other).toString('hex'),
   ])
     assert.deepEqual(matcher.find(text), [], text);
+});
+
+// redteam-31: a bound credential written as JavaScript's escape() writes characters (%uXXXX,
+// redteam-31-1), as HTML or XML character references (redteam-31-2), or as a list of its bytes
+// (redteam-31-3) was not found.
+const bytes = [...Buffer.from(secret)];
+const REDTEAM_31: [string, string, string, string, string][] = [
+  [
+    'redteam-31-1: every character as %uXXXX',
+    '?k=',
+    [...secret].map((c) => `%u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join(''),
+    '',
+    'percent',
+  ],
+  [
+    'redteam-31-2: decimal character references',
+    '<key>',
+    bytes.map((b) => `&#${b};`).join(''),
+    '</key>',
+    'html',
+  ],
+  [
+    'redteam-31-2: hex character references',
+    '<key>',
+    bytes.map((b) => `&#x${b.toString(16)};`).join(''),
+    '</key>',
+    'html',
+  ],
+  ['redteam-31-3: a JSON array of its bytes', '{"key":[', bytes.join(','), ']}', 'decimal'],
+  [
+    'redteam-31-3: its bytes as 0x values',
+    'char key[] = {',
+    bytes.map((b) => `0x${b.toString(16)}`).join(', '),
+    '};',
+    'hex',
+  ],
+];
+
+describe('redteam-31: a known value is found as %u escapes, character references and byte lists', () => {
+  itFindsEncoded(matcher, 'github', REDTEAM_31);
+  // XML writes "&", "<", ">" and quotes in a value as named references.
+  itFindsEncoded(knownMatcher([{ id: 'db', value: `p&ss<w>rd"x'y-1234` }]), 'db', [
+    [
+      'redteam-31-2: a value with "&", "<", ">" and quotes, as XML writes it',
+      '<password>',
+      'p&amp;ss&lt;w&gt;rd&quot;x&apos;y-1234',
+      '</password>',
+      'html',
+    ],
+  ]);
 });
