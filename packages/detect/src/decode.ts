@@ -185,7 +185,7 @@ function hexValue(c: number): number {
 
 /**
  * The UTF-16 code unit of a `%uXXXX` escape at bytes[at], or -1. JavaScript's escape() writes every
- * character past U+00FF so, and an agent can write any (redteam-31-1: `%u0067%u0068%u0070`).
+ * character past U+00FF so, and an agent can write any (detect-31-1: `%u0067%u0068%u0070`).
  */
 function unitEscapeAt(bytes: Uint8Array, at: number): number {
   if (bytes[at] !== 37 || (bytes[at + 1] !== 117 && bytes[at + 1] !== 85)) return -1;
@@ -424,7 +424,7 @@ function* jsonSegments(text: string, work: DecodeWork): Generator<DecodedSegment
 /** A character of a run of markup text: not white space, a quote, "<" or ">" (an element's or attribute's bounds). */
 const isMarkupPart = (c: number): boolean => c !== 60 && c !== 62 && isJsonPart(c);
 
-/** Runs of text with HTML or XML character references (redteam-31-2: `&#103;&#104;&#112;&#95;…`). */
+/** Runs of text with HTML or XML character references (detect-31-2: `&#103;&#104;&#112;&#95;…`). */
 function* referenceSegments(text: string, work: DecodeWork): Generator<DecodedSegment> {
   const escape = /&(?:#[0-9]+|#[xX][0-9A-Fa-f]+|amp|lt|gt|quot|apos);/;
   yield* escapedSegments(text, '&', escape, isMarkupPart, 'html', referencesDecode, work);
@@ -641,7 +641,7 @@ interface ByteList {
 }
 
 /**
- * The byte list whose first value's digits start at text[at] (redteam-31-3): `0x67, 0x68, …` as C,
+ * The byte list whose first value's digits start at text[at] (detect-31-3): `0x67, 0x68, …` as C,
  * Java and Python's hex() write bytes, `[103, 104, …]` as Buffer.from([…]), Python's bytes([…]) and
  * list(…) and a JSON array of numbers do; each value 0-255 (a signed Java byte past 127 ends a
  * list), in the same quotes or none, one kind of separator throughout. Decoded when it has at least

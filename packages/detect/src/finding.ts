@@ -35,4 +35,10 @@ export interface ScanOptions {
    * JSON-escaped segments, HTML character references and lists of byte values.
    */
   readonly decode?: boolean;
+  /**
+   * Values that are not secrets, though rules may match them (the egress proxy's own
+   * placeholders): a finding over one of them, in the text or in the decoded layer it was found
+   * in, is not reported. Another secret beside one in the same encoded segment still is.
+   */
+  readonly except?: readonly string[];
 }

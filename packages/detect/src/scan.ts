@@ -119,19 +119,28 @@ export interface ScanWork extends DecodeWork {
 }
 
 /** The rules' findings in `text` itself, each with the fingerprint of what it covers. */
-function findingsIn(text: string, work: ScanWork | undefined): Finding[] {
+function findingsIn(text: string, work: ScanWork | undefined, except: readonly string[]): Finding[] {
   if (work) work.scanned += text.length;
   const raw: Raw[] = [];
   providerFindings(text, raw);
   assignmentFindings(text, raw);
-  return raw.map((r) => ({ ...r, fingerprint: fingerprint(text.slice(r.start, r.end)) }));
+  const kept = except.length === 0 ? raw : raw.filter((r) => !except.some((v) => overlaps(text, r, v)));
+  return kept.map((r) => ({ ...r, fingerprint: fingerprint(text.slice(r.start, r.end)) }));
 }
 
-function scanRaw(text: string, decode: boolean, work: ScanWork | undefined): Finding[] {
-  const findings = findingsIn(text, work);
-  if (decode)
+/** Whether `value` occurs in `text` over any of the span [start, end). */
+function overlaps(text: string, span: Raw, value: string): boolean {
+  if (value === '') return false;
+  const at = text.indexOf(value, Math.max(0, span.start - value.length + 1));
+  return at !== -1 && at < span.end;
+}
+
+function scanRaw(text: string, options: ScanOptions, work: ScanWork | undefined): Finding[] {
+  const except = options.except ?? [];
+  const findings = findingsIn(text, work, except);
+  if (options.decode === true)
     for (const layer of decodedLayers(text, work))
-      for (const inner of findingsIn(layer.decoded, work))
+      for (const inner of findingsIn(layer.decoded, work, except))
         findings.push({ ...inner, start: layer.start, end: layer.end, encoding: layer.encoding });
   return resolveOverlaps(findings);
 }
@@ -143,7 +152,7 @@ function scanRaw(text: string, decode: boolean, work: ScanWork | undefined): Fin
  * decoded secret (the same secret has the same fingerprint however it was written).
  */
 export function scan(text: string, options: ScanOptions = {}): Finding[] {
-  return scanRaw(text, options.decode === true, undefined);
+  return scanRaw(text, options, undefined);
 }
 
 /**
@@ -151,5 +160,5 @@ export function scan(text: string, options: ScanOptions = {}): Finding[] {
  * to a small multiple of the text's length on hostile input (redteam-30-1) without timing it.
  */
 export function scanCounting(text: string, options: ScanOptions, work: ScanWork): Finding[] {
-  return scanRaw(text, options.decode === true, work);
+  return scanRaw(text, options, work);
 }

@@ -59,18 +59,18 @@ const ONE_ENCODING: [string, (n: number) => string][] = [
   ['base64 wrapped at 76 columns', (n) => repeat(`${'QUFB'.repeat(19)}\n`, n)],
   ['base64 wrapped at 8 columns', (n) => repeat('QUFBQUFB\r\n', n)],
   ['lines of equal length that are not base64 of text', (n) => repeat('AAAAAAAAAAAAAAAAAAAA\n', n)],
-  ['redteam-31-1: %u escapes', (n) => repeat('%u0041', n)],
-  ['redteam-31-1: %u escapes of surrogate pairs', (n) => repeat('%uD83D%uDE00', n)],
-  ['redteam-31-1: %u escapes of half surrogate pairs', (n) => repeat('%uD83D', n)],
-  ['redteam-31-2: decimal character references', (n) => repeat('&#65;', n)],
-  ['redteam-31-2: hex character references', (n) => repeat('&#x41;', n)],
-  ['redteam-31-2: named character references', (n) => repeat('&amp;', n)],
-  ['redteam-31-3: 0x byte values', (n) => repeat('0x41, ', n)],
-  ['redteam-31-3: decimal byte values', (n) => repeat('65,', n)],
-  ['redteam-31-3: decimal byte values separated by spaces', (n) => repeat('103 ', n)],
-  ['redteam-31-3: quoted decimal byte values a line each', (n) => repeat('"65",\n  ', n)],
+  ['detect-31-1: %u escapes', (n) => repeat('%u0041', n)],
+  ['detect-31-1: %u escapes of surrogate pairs', (n) => repeat('%uD83D%uDE00', n)],
+  ['detect-31-1: %u escapes of half surrogate pairs', (n) => repeat('%uD83D', n)],
+  ['detect-31-2: decimal character references', (n) => repeat('&#65;', n)],
+  ['detect-31-2: hex character references', (n) => repeat('&#x41;', n)],
+  ['detect-31-2: named character references', (n) => repeat('&amp;', n)],
+  ['detect-31-3: 0x byte values', (n) => repeat('0x41, ', n)],
+  ['detect-31-3: decimal byte values', (n) => repeat('65,', n)],
+  ['detect-31-3: decimal byte values separated by spaces', (n) => repeat('103 ', n)],
+  ['detect-31-3: quoted decimal byte values a line each', (n) => repeat('"65",\n  ', n)],
   [
-    'redteam-31-3: decimal lists of 16 values and lists switching separators',
+    'detect-31-3: decimal lists of 16 values and lists switching separators',
     (n) => repeat(`x ${'65, '.repeat(15)}65 y 65 66, 67 68, `, n),
   ],
 ];
@@ -80,10 +80,10 @@ const MIXED: [string, (n: number) => string][] = [
   ['base64 with a percent and a JSON escape in each run', (n) => repeat(`${'QUFB'.repeat(20)}%41\\u0041`, n)],
   ['encodings nested three deep', nested],
   [
-    'redteam-31: %u escapes, character references and byte lists back to back',
+    'detect-31: %u escapes, character references and byte lists back to back',
     (n) => repeat('%u0041&#65;&#x41;0x41, 65, ', n),
   ],
-  ['redteam-31: byte lists of %u escapes with character references, nested three deep', nestedLists],
+  ['detect-31: byte lists of %u escapes with character references, nested three deep', nestedLists],
 ];
 
 const workOf = (text: string): ScanWork => {
@@ -146,17 +146,17 @@ describe('redteam-30-1: a secret deep in a long encoded run is still found', () 
       'base64',
     ],
     [
-      'redteam-31-1: %u escapes',
+      'detect-31-1: %u escapes',
       `?q=${repeat('%u0041', 300 * KIB)}${unitEscapes(` ${token} `)}${repeat('%u0041', 300 * KIB)}`,
       'percent',
     ],
     [
-      'redteam-31-2: character references',
+      'detect-31-2: character references',
       `<p>${repeat('&#65;', 300 * KIB)}${references(` ${token} `)}${repeat('&#65;', 300 * KIB)}</p>`,
       'html',
     ],
     [
-      'redteam-31-3: decimal byte values',
+      'detect-31-3: decimal byte values',
       `[${byteList(`${'A'.repeat(100 * KIB)} ${token} ${'A'.repeat(100 * KIB)}`)}]`,
       'decimal',
     ],

@@ -181,9 +181,9 @@ void it('redteam-30-2: binary in any of the new shapes is still left alone', () 
     assert.deepEqual([...decodedSegments(text)], [], text.slice(0, 40));
 });
 
-// redteam-31: three more ways of writing a secret hid it from scan() and from the known-value
-// matcher: JavaScript's escape() form `%uXXXX` (redteam-31-1), HTML and XML character references
-// (redteam-31-2), and lists of byte values (redteam-31-3). Cases: [name, text before, the encoded
+// detect-31: three more ways of writing a secret hid it from scan() and from the known-value
+// matcher: JavaScript's escape() form `%uXXXX` (detect-31-1), HTML and XML character references
+// (detect-31-2), and lists of byte values (detect-31-3). Cases: [name, text before, the encoded
 // token, text after, encoding].
 const unitEscapes = (s: string): string =>
   [...s].map((c) => `%u${c.charCodeAt(0).toString(16).padStart(4, '0').toUpperCase()}`).join('');
@@ -193,90 +193,90 @@ const byteValues = (s: string, form: (b: number) => string, separator: string): 
   [...bytesOf(s)].map(form).join(separator);
 
 const REDTEAM_31: [string, string, string, string, string][] = [
-  ['redteam-31-1: every character as %uXXXX', '?q=', unitEscapes(token), '&x=1', 'percent'],
+  ['detect-31-1: every character as %uXXXX', '?q=', unitEscapes(token), '&x=1', 'percent'],
   [
-    'redteam-31-1: lower-case %u after a surrogate pair',
+    'detect-31-1: lower-case %u after a surrogate pair',
     'q=',
     `%ud83d%udd11${unitEscapes(` ${token}`).toLowerCase()}`,
     '',
     'percent',
   ],
   [
-    'redteam-31-1: %u mixed with %XX',
+    'detect-31-1: %u mixed with %XX',
     '?q=',
     unitEscapes(token).replace(/%u00/g, (e, i: number) => (i % 4 ? e : '%')),
     '',
     'percent',
   ],
   [
-    'redteam-31-1: %u escapes percent-encoded again',
+    'detect-31-1: %u escapes percent-encoded again',
     '?q=',
     encodeURIComponent(unitEscapes(token)),
     '',
     'percent',
   ],
   [
-    'redteam-31-2: decimal references in an attribute',
+    'detect-31-2: decimal references in an attribute',
     '<input value="',
     references(token, (c) => `&#${c};`),
     '">',
     'html',
   ],
-  ['redteam-31-2: hex references', '<p>', references(token, (c) => `&#x${c.toString(16)};`), '</p>', 'html'],
+  ['detect-31-2: hex references', '<p>', references(token, (c) => `&#x${c.toString(16)};`), '</p>', 'html'],
   [
-    'redteam-31-2: hex references with X, upper-case digits and leading zeros',
+    'detect-31-2: hex references with X, upper-case digits and leading zeros',
     "<p title='",
     references(token, (c) => `&#X00${c.toString(16).toUpperCase()};`),
     "'>",
     'html',
   ],
-  ['redteam-31-2: one character as a reference', '<td>', token.replace('_', '&#95;'), '</td>', 'html'],
+  ['detect-31-2: one character as a reference', '<td>', token.replace('_', '&#95;'), '</td>', 'html'],
   [
-    'redteam-31-2: references escaped once more (&amp;#…;)',
+    'detect-31-2: references escaped once more (&amp;#…;)',
     '<x>',
     references(token, (c) => `&amp;#${c};`),
     '</x>',
     'html',
   ],
   [
-    'redteam-31-3: Buffer.from([…]) in decimal',
+    'detect-31-3: Buffer.from([…]) in decimal',
     'Buffer.from([',
     byteValues(token, String, ', '),
     '])',
     'decimal',
   ],
-  ['redteam-31-3: a JSON array of numbers', '{"data":[', byteValues(token, String, ','), ']}', 'decimal'],
+  ['detect-31-3: a JSON array of numbers', '{"data":[', byteValues(token, String, ','), ']}', 'decimal'],
   [
-    'redteam-31-3: a JSON array printed one number a line',
+    'detect-31-3: a JSON array printed one number a line',
     '{\n  "data": [\n    ',
     byteValues(token, String, ',\n    '),
     '\n  ]\n}',
     'decimal',
   ],
   [
-    'redteam-31-3: decimal values separated by spaces',
+    'detect-31-3: decimal values separated by spaces',
     'od: ',
     byteValues(token, String, ' '),
     '\n',
     'decimal',
   ],
-  ['redteam-31-3: Python bytes([…]) of a file', 'bytes([', byteValues(env, String, ', '), '])', 'decimal'],
+  ['detect-31-3: Python bytes([…]) of a file', 'bytes([', byteValues(env, String, ', '), '])', 'decimal'],
   [
-    'redteam-31-3: a C array of 0x values',
+    'detect-31-3: a C array of 0x values',
     'unsigned char k[] = {',
     byteValues(token, (b) => `0x${b.toString(16)}`, ', '),
     '};',
     'hex',
   ],
   [
-    'redteam-31-3: 0X values separated by spaces',
+    'detect-31-3: 0X values separated by spaces',
     '',
     byteValues(token, (b) => `0X${b.toString(16).toUpperCase()}`, ' '),
     '',
     'hex',
   ],
   [
-    "redteam-31-3: Python's [hex(b) for b in …], quoted",
+    "detect-31-3: Python's [hex(b) for b in …], quoted",
     '[',
     byteValues(token, (b) => `'0x${b.toString(16)}'`, ', '),
     ']',
@@ -284,7 +284,7 @@ const REDTEAM_31: [string, string, string, string, string][] = [
   ],
 ];
 
-describe('redteam-31: %u escapes, character references and byte lists are decoded', () => {
+describe('detect-31: %u escapes, character references and byte lists are decoded', () => {
   for (const [name, before, encoded, after, encoding] of REDTEAM_31) {
     it(name, () => {
       const text = `${before}${encoded}${after}`;
@@ -305,12 +305,12 @@ describe('redteam-31: %u escapes, character references and byte lists are decode
 const decodingsOf = (text: string): [string, string][] =>
   [...decodedSegments(text)].map((s) => [s.encoding, s.decoded]);
 
-void it('redteam-31-2: a character reference counts only with its semicolon', () => {
+void it('detect-31-2: a character reference counts only with its semicolon', () => {
   assert.deepEqual(decodingsOf('x=&#71;&#72;&#80;'), [['html', 'x=GHP']]);
   assert.deepEqual(decodingsOf('x=&#71&#72&#80 and &amp &lt'), []);
 });
 
-void it('redteam-31-3: a decimal list is decoded from 16 values and a 0x list from 8, each 0-255, standing on its own', () => {
+void it('detect-31-3: a decimal list is decoded from 16 values and a 0x list from 8, each 0-255, standing on its own', () => {
   const sixteen = 'ABCDEFGHIJKLMNOP';
   const decimal = (s: string): string => byteValues(s, String, ', ');
   const hex = (s: string): string => byteValues(s, (b) => `0x${b.toString(16)}`, ',');
@@ -332,4 +332,19 @@ void it('redteam-31-3: a decimal list is decoded from 16 values and a 0x list fr
       [],
       text,
     );
+});
+
+describe('egress-dlp-07: values that are not secrets (except) are left out only where they are', () => {
+  const other = githubToken('ghp', 'A'.repeat(30));
+  it('a finding over an excepted value is left out, in the text and in a decoded layer', () => {
+    assert.equal(scan(`t=${token}`, { except: [token] }).length, 0);
+    assert.equal(scan(`d=${b64(`{"t":"${token}"}`)}`, { decode: true, except: [token] }).length, 0);
+  });
+  it('another secret in the same encoded segment is still found, spanning the segment', () => {
+    const both = `d=${b64(`{"t":"${token}","n":"${other}"}`)}`;
+    const found = scan(both, { decode: true, except: [token] });
+    assert.equal(found.length, 1);
+    assert.equal(found[0]?.fingerprint, scan(other)[0]?.fingerprint);
+    assert.equal(found[0]?.encoding, 'base64');
+  });
 });

@@ -160,35 +160,35 @@ void it('redteam-30-3: encoded text that does not decode to a known value finds 
     assert.deepEqual(matcher.find(text), [], text);
 });
 
-// redteam-31: a bound credential written as JavaScript's escape() writes characters (%uXXXX,
-// redteam-31-1), as HTML or XML character references (redteam-31-2), or as a list of its bytes
-// (redteam-31-3) was not found.
+// detect-31: a bound credential written as JavaScript's escape() writes characters (%uXXXX,
+// detect-31-1), as HTML or XML character references (detect-31-2), or as a list of its bytes
+// (detect-31-3) was not found.
 const bytes = [...Buffer.from(secret)];
 const REDTEAM_31: [string, string, string, string, string][] = [
   [
-    'redteam-31-1: every character as %uXXXX',
+    'detect-31-1: every character as %uXXXX',
     '?k=',
     [...secret].map((c) => `%u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join(''),
     '',
     'percent',
   ],
   [
-    'redteam-31-2: decimal character references',
+    'detect-31-2: decimal character references',
     '<key>',
     bytes.map((b) => `&#${b};`).join(''),
     '</key>',
     'html',
   ],
   [
-    'redteam-31-2: hex character references',
+    'detect-31-2: hex character references',
     '<key>',
     bytes.map((b) => `&#x${b.toString(16)};`).join(''),
     '</key>',
     'html',
   ],
-  ['redteam-31-3: a JSON array of its bytes', '{"key":[', bytes.join(','), ']}', 'decimal'],
+  ['detect-31-3: a JSON array of its bytes', '{"key":[', bytes.join(','), ']}', 'decimal'],
   [
-    'redteam-31-3: its bytes as 0x values',
+    'detect-31-3: its bytes as 0x values',
     'char key[] = {',
     bytes.map((b) => `0x${b.toString(16)}`).join(', '),
     '};',
@@ -196,12 +196,12 @@ const REDTEAM_31: [string, string, string, string, string][] = [
   ],
 ];
 
-describe('redteam-31: a known value is found as %u escapes, character references and byte lists', () => {
+describe('detect-31: a known value is found as %u escapes, character references and byte lists', () => {
   itFindsEncoded(matcher, 'github', REDTEAM_31);
   // XML writes "&", "<", ">" and quotes in a value as named references.
   itFindsEncoded(knownMatcher([{ id: 'db', value: `p&ss<w>rd"x'y-1234` }]), 'db', [
     [
-      'redteam-31-2: a value with "&", "<", ">" and quotes, as XML writes it',
+      'detect-31-2: a value with "&", "<", ">" and quotes, as XML writes it',
       '<password>',
       'p&amp;ss&lt;w&gt;rd&quot;x&apos;y-1234',
       '</password>',

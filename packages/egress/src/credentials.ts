@@ -196,6 +196,7 @@ export function createCredentialGuard(options: CredentialGuardOptions): Credenti
     );
   const values: KnownMatcher = both((s) => s.value);
   const placeholders: KnownMatcher = both((s) => s.placeholder);
+  const placeholderValues = slots.map((s) => s.placeholder);
   // Host names are case-insensitive: clients and resolvers may lower-case what the agent wrote.
   const lowered = (pick: (s: CredentialSlot) => string): KnownMatcher =>
     knownMatcher(slots.map((s) => ({ id: s.id, value: pick(s).toLowerCase() })));
@@ -303,9 +304,14 @@ export function createCredentialGuard(options: CredentialGuardOptions): Credenti
       decisions.set(slot, binding.decision);
     }
 
-    // 3. What detect finds (placeholders are ours and never count: a finding over one is dropped).
+    // 3. What detect finds. Placeholders are ours and never count: detect leaves out a finding over
+    // one, in the text or in the decoded layer it found it in (another secret encoded beside it
+    // still counts: egress-dlp-07); a finding in the text itself over a placeholder's rendering
+    // (its base64, say) is dropped here.
     const findings = [
-      ...scan(text, { decode: true }).filter((f) => !placed.some((p) => p.start < f.end && f.start < p.end)),
+      ...scan(text, { decode: true, except: placeholderValues }).filter(
+        (f) => f.encoding !== undefined || !placed.some((p) => p.start < f.end && f.start < p.end),
+      ),
       // A secret cut into pieces across query parameters or headers (egress-dlp-05).
       ...[queryValues(head.target), head.headers.map(([, v]) => v)].flatMap((parts) =>
         scanJoined(parts).filter((f) => f.firstPart !== f.lastPart),
@@ -372,7 +378,9 @@ export function createCredentialGuard(options: CredentialGuardOptions): Credenti
   }
 
   function redactText(text: string): string {
-    const findings = scan(text, { decode: true }).filter((f) => f.confidence === 'high');
+    const findings = scan(text, { decode: true, except: placeholderValues }).filter(
+      (f) => f.confidence === 'high',
+    );
     return redact(text, findings);
   }
 

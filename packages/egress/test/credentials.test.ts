@@ -629,6 +629,28 @@ describe('credential leaks', () => {
     assert.equal(split.refusal?.status, 403);
   });
 
+  it('egress-dlp-07: a secret encoded together with a placeholder in one segment is still refused', () => {
+    const engine = createEngine(
+      loadPolicies([{ file: 'p.yaml', text: POLICY }]).policies.map((p) => p.policy),
+      { context: { home: '/h', workspace: '/w' } },
+    );
+    const guard = createCredentialGuard({ engine, slots });
+    const p = placeholder('github');
+    const to = { host: 'api.example.com', port: 443, isVerifiedTls: true };
+    const post = (inner: string) =>
+      guard.inspect(
+        { method: 'POST', target: '/notes', headers: [['Content-Type', 'application/json']] },
+        Buffer.from(JSON.stringify({ blob: Buffer.from(inner).toString('base64') })),
+        to,
+      );
+    // The placeholder alone, encoded: ours, not a finding (the request goes, substituted or not).
+    assert.equal(post(`{"token":"${p}"}`).refusal, undefined);
+    // Another token beside it in the same base64 segment: the segment is not the placeholder's.
+    const both = post(`{"token":"${p}","note":"${githubToken()}"}`);
+    assert.equal(both.refusal?.status, 403);
+    assert.match(both.refusal?.reason ?? '', /github/i);
+  });
+
   it('the response scrubber catches a value split across chunks, non-ASCII included', async () => {
     const engine = createEngine(
       loadPolicies([{ file: 'p.yaml', text: POLICY }]).policies.map((p) => p.policy),
