@@ -1174,7 +1174,7 @@ export class Gateway {
       this.gather<Definition>((u) => listOf(u, kind, start), patience),
       kind === 'tools' ? undefined : this.gather((u) => u.listTools(start), patience),
     ]);
-    this.learnToolNames(tools ?? (listed as Map<string, Tool[]>));
+    this.learnToolNames(tools ?? (listed as Map<string, Tool[]>), late);
     const unavailable = this.upstreams.filter((u) => !listed.has(u.id)).map((u) => u.id);
     // A name is the one the agent sees (a secret in it redacted: then it breaks the client rule and
     // is held). A URI or URI template stays as listed: what two servers list clashes, and shadows
@@ -1520,8 +1520,18 @@ export class Gateway {
   }
 
   /** Remembers which tool names each listed server has: what other servers' descriptions may not mention. */
-  private learnToolNames(listed: ReadonlyMap<string, readonly Tool[]>): void {
-    this.toolNames = new Map([...listed].map(([server, tools]) => [server, tools.map((t) => t.name)]));
+  private learnToolNames(listed: ReadonlyMap<string, readonly Tool[]>, late: ReadonlySet<string>): void {
+    const names = new Map<string, readonly string[]>(
+      [...listed].map(([server, tools]) => [server, tools.map((t) => t.name)]),
+    );
+    // A server left out of a look only because its list is still coming keeps the names it had:
+    // a description elsewhere that names one of its tools stays quarantined meanwhile (a server
+    // cannot lift that by announcing a change and going quiet).
+    for (const id of late) {
+      const had = this.toolNames.get(id);
+      if (had !== undefined && !names.has(id)) names.set(id, had);
+    }
+    this.toolNames = names;
     this.othersChecked.clear();
   }
 
