@@ -1140,17 +1140,11 @@ export class Gateway {
    * clash with it); the others' listings, if still under way, only for BYSTANDER_WAIT_MS.
    */
   private async current(kind: ListKind, name?: string): Promise<ReadonlyMap<string, Entry>> {
-    const needed = name === undefined ? undefined : this.couldList(name);
     const late = this.late.get(kind);
-    const isLate = late !== undefined && [...late].some((id) => needed === undefined || needed.has(id));
+    const isLate = late !== undefined && [...late].some((id) => name === undefined || couldList(id, name));
     if (isLate || this.stale.has(kind) || this.pinsVersion() !== this.pinsSeen.get(kind))
-      await this.refresh(kind, false, needed);
+      await this.refresh(kind, false, name);
     return this.index[kind];
-  }
-
-  /** The upstreams whose tools or prompts could be exposed as `name`. */
-  private couldList(name: string): ReadonlySet<string> {
-    return new Set(this.upstreams.filter((u) => name.startsWith(exposedName(u.id, ''))).map((u) => u.id));
   }
 
   /**
@@ -1160,16 +1154,16 @@ export class Gateway {
    * template must be usable; then the definition must match its pin (or be trusted on first use)
    * and be free of poisoning. What the listing changes in the pin store is written at once.
    * `start`: connect upstreams that are down (a listing does; a call's refresh does not).
-   * `needed`: wait fully only for these upstreams' listings (current() says why).
+   * `name`: wait fully only for the listings of the upstreams that could list it (current() says why).
    */
   private async refresh(
     kind: ListKind,
     start: boolean,
-    needed?: ReadonlySet<string>,
+    name?: string,
   ): Promise<{ entries: Entry[]; unavailable: string[] }> {
     this.stale.delete(kind); // a change announced while listing makes it stale again
     const late = new Set<string>();
-    const patience = needed === undefined ? undefined : { kind, needed, late };
+    const patience = name === undefined ? undefined : { kind, name, late };
     const [listed, tools] = await Promise.all([
       this.gather<Definition>((u) => listOf(u, kind, start), patience),
       kind === 'tools' ? undefined : this.gather((u) => u.listTools(start), patience),
@@ -1812,17 +1806,17 @@ export class Gateway {
 
   /**
    * Each upstream's list, by server id; an unavailable upstream is left out (and audited by
-   * Upstream). With `patience`, an upstream not in `needed` whose listing takes longer than
+   * Upstream). With `patience`, an upstream that could not list `name` and whose listing takes longer than
    * BYSTANDER_WAIT_MS is left out too, counted in `late`, and its kind made stale when the listing
    * ends (it goes on, and is cached for the next look).
    */
   private async gather<T>(
     list: (u: Upstream) => Promise<T[]>,
-    patience?: { readonly kind: ListKind; readonly needed: ReadonlySet<string>; readonly late: Set<string> },
+    patience?: { readonly kind: ListKind; readonly name: string; readonly late: Set<string> },
   ): Promise<Map<string, T[]>> {
     const waited = async (u: Upstream): Promise<T[]> => {
       const listing = list(u);
-      if (patience === undefined || patience.needed.has(u.id)) return listing;
+      if (patience === undefined || couldList(u.id, patience.name)) return listing;
       let timer: NodeJS.Timeout | undefined;
       const bystander = new Promise<undefined>((resolve) => {
         timer = setTimeout(() => resolve(undefined), BYSTANDER_WAIT_MS);
@@ -1862,7 +1856,7 @@ export class Gateway {
   /** An `mcp.call` event: `request` is the audited copy (its arguments redacted, keys included). */
   private recordCall(
     session: Session | Agent | undefined,
-    request: McpRequest,
+    request: AuditedRequest,
     decision: Decision | undefined,
     note: string | undefined,
     scan: SecretScan,
@@ -1874,7 +1868,7 @@ export class Gateway {
       : undefined;
     const secrets = scan.blocking.length;
     const leaks = scan.leaks.length;
-    const { item, uri } = request as AuditedRequest;
+    const { item, uri } = request;
     this.record(
       this.withAgent(session, {
         ...r,
@@ -1897,7 +1891,7 @@ export class Gateway {
 
   private recordResult(
     session: Session,
-    request: McpRequest,
+    request: AuditedRequest,
     outcome: Record<string, string | number | boolean>,
   ): void {
     this.record(
@@ -1905,9 +1899,7 @@ export class Gateway {
         ...lifecycleRecord('mcp.result', this.options.context, {
           server: request.server,
           tool: request.tool,
-          ...((request as AuditedRequest).item !== undefined
-            ? { item: (request as AuditedRequest).item }
-            : {}),
+          ...(request.item !== undefined ? { item: request.item } : {}),
           ...outcome,
         }),
         category: 'execution',
@@ -2110,6 +2102,9 @@ const URI_AUDITED = 1024;
 
 /** A request as the audit keeps it, saying what a call was for when it was not a tool's. */
 type AuditedRequest = McpRequest & { readonly item?: 'prompt' | 'resource'; readonly uri?: string };
+
+/** Whether a tool or prompt of the upstream `id` could be exposed as `name` (only its names can clash with it). */
+const couldList = (id: string, name: string): boolean => name.startsWith(exposedName(id, ''));
 
 /** `text` cut to `max` characters, with "…" when it was longer (never half of a character). */
 function cut(text: string, max: number): string {
