@@ -206,8 +206,11 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
     if (refused === undefined) return;
     try {
       await gateway.recordHeaderRefusal(refused, header);
-    } catch {
-      // The refusal stands; see above.
+    } catch (e) {
+      // The refusal stands (see above); the operator still hears why it was not audited.
+      process.stderr.write(
+        `perimeter mcp: could not audit a refused request: ${e instanceof Error ? e.message : String(e)}\n`,
+      );
     }
   };
 
@@ -256,18 +259,13 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
     if (!isJsonType(req.headers['content-type']))
       return { status: 415, message: 'Unsupported Media Type: the body must be application/json' };
     const body = await readBody(req, maxBody, bodyTimeoutMs);
+    // Either refusal closes the connection when the body was not read to its end (refuse()).
     if (body === TOO_SLOW)
       return {
         status: 408,
         message: `Request Timeout: the body did not arrive within ${bodyTimeoutMs / 1000} s`,
-        headers: { connection: 'close' },
       };
-    if (typeof body !== 'string')
-      return {
-        status: 413,
-        message: `Payload too large: more than ${maxBody} bytes`,
-        ...(body.keepAlive ? {} : { headers: { connection: 'close' } }),
-      };
+    if (body === TOO_LARGE) return { status: 413, message: `Payload too large: more than ${maxBody} bytes` };
     const repeated = repeatedMcpHeader(req);
     if (repeated !== undefined)
       return {
@@ -372,7 +370,8 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
     );
   });
   server.headersTimeout = 30_000;
-  // Event streams stay open: a POST body has its own deadline (readBody), and connections a cap.
+  // A POST body has its own deadline (readBody), answered with a JSON-RPC 408 at once; Node's
+  // requestTimeout would answer without one, and only at its next check (30 s apart by default).
   server.requestTimeout = 0;
   server.maxConnections = options.maxConnections ?? MAX_CONNECTIONS;
 
@@ -446,9 +445,9 @@ function refuse(req: IncomingMessage, res: ServerResponse, r: Refusal): void {
 }
 
 /**
- * Whether some of the request's body is still to be parsed. Not `!req.complete` alone: a request
- * with no body is complete only once the parser is done with it, which comes after a refusal made
- * at once (the parser lets promises run between the headers and the end).
+ * Whether some of the request's body is still to be parsed. The headers are asked too: a refusal
+ * made in the request handler itself, before the parser is done, would find even a request with
+ * no body incomplete (refusals made after a promise step find it complete).
  */
 function isBodyPending(req: IncomingMessage): boolean {
   if (req.complete) return false;
@@ -645,27 +644,27 @@ const DRAIN_FACTOR = 4;
 const DRAIN_MS = 10_000;
 /** A body that did not arrive, whole, within its deadline. */
 const TOO_SLOW = Symbol('too slow');
+/** A body longer than the limit. */
+const TOO_LARGE = Symbol('too large');
 
 /**
- * The body as text, or how to answer it when it is longer than `limit` bytes. An oversized body is
- * read to its end and dropped before the caller answers 413: closing a socket with unread data
- * resets it, and the client would lose the answer mid-send (`keepAlive: true`). Past `DRAIN_FACTOR`
- * times the limit, declared or read, reading stops and the caller's 413 closes the connection
- * (`keepAlive: false`); so it does when the rest takes longer than `DRAIN_MS`. A body still
- * arriving `deadlineMs` after it began is TOO_SLOW (the caller's 408 closes the connection): the
- * server has no request timeout, for event streams, and a body trickled a byte at a time would
- * otherwise hold its connection forever (redteam-31-7).
+ * The body as text, TOO_LARGE when it is longer than `limit` bytes, TOO_SLOW when it is still
+ * arriving `deadlineMs` after it began (a body trickled a byte at a time would otherwise hold its
+ * connection forever: redteam-31-7). An oversized body is read to its end and dropped before the
+ * caller answers 413: closing a socket with unread data resets it, and the client would lose the
+ * answer mid-send. Past `DRAIN_FACTOR` times the limit, declared or read, or when the rest takes
+ * longer than `DRAIN_MS`, reading stops; the caller's refusal then closes the connection, as it
+ * does for any body not read to its end (refuse(), isBodyPending()).
  */
 function readBody(
   req: IncomingMessage,
   limit: number,
   deadlineMs: number,
-): Promise<string | typeof TOO_SLOW | { readonly keepAlive: boolean }> {
+): Promise<string | typeof TOO_SLOW | typeof TOO_LARGE> {
   return new Promise((resolve, reject) => {
-    const cut = { keepAlive: false } as const;
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > limit * DRAIN_FACTOR) {
-      resolve(cut);
+      resolve(TOO_LARGE);
       return;
     }
     const chunks: Buffer[] = [];
@@ -675,23 +674,23 @@ function readBody(
       clearTimeout(drainDeadline);
       clearTimeout(deadline);
     };
-    const stop = (why: typeof cut | typeof TOO_SLOW): void => {
+    const stop = (why: typeof TOO_LARGE | typeof TOO_SLOW): void => {
       clear();
       req.removeAllListeners('data');
       req.pause();
       resolve(why);
     };
     // Past the limit, the body is refused as too large however slowly the rest comes.
-    const deadline = setTimeout(() => stop(size > limit ? cut : TOO_SLOW), deadlineMs);
+    const deadline = setTimeout(() => stop(size > limit ? TOO_LARGE : TOO_SLOW), deadlineMs);
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size <= limit) chunks.push(chunk);
-      else if (size > limit * DRAIN_FACTOR) stop(cut);
-      else drainDeadline ??= setTimeout(() => stop(cut), DRAIN_MS);
+      else if (size > limit * DRAIN_FACTOR) stop(TOO_LARGE);
+      else drainDeadline ??= setTimeout(() => stop(TOO_LARGE), DRAIN_MS);
     });
     req.once('end', () => {
       clear();
-      resolve(size > limit ? { keepAlive: true } : Buffer.concat(chunks, size).toString('utf8'));
+      resolve(size > limit ? TOO_LARGE : Buffer.concat(chunks, size).toString('utf8'));
     });
     // An upload that ends early (the client went away) must not keep the timers alive.
     req.once('close', clear);
