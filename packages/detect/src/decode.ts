@@ -49,8 +49,13 @@ const WINDOW_OVERLAP = 4 * 1024;
  * default (76, 64). Lines joined by mistake cost one failed decode, and are then decoded one by one.
  */
 const MIN_WRAP_WIDTH = 8;
-/** Fewest separated hex pairs (`41:42:…`) or `0x` byte values decoded: a MAC address (6) is not a payload. */
-const MIN_HEX_PAIRS = 8;
+/** Fewest bytes that may be text: fewer decode to nothing (textOf). */
+const MIN_TEXT_BYTES = 8;
+/**
+ * Fewest separated hex pairs (`41:42:…`) or `0x` byte values decoded: a MAC address (6) is not a
+ * payload. The floor of decoded text, so that a shorter list is not even read.
+ */
+const MIN_HEX_PAIRS = MIN_TEXT_BYTES;
 /**
  * Fewest values of a decimal byte list (`[103, 104, …]`) decoded: shorter arrays of small numbers
  * (coordinates, colours, dates) are everywhere, and few credentials are shorter.
@@ -171,7 +176,7 @@ function asciiText(bytes: Uint8Array): string | undefined {
 
 /** The text decoded bytes hold, if they hold text; undefined for binary (images, hashes, keys). */
 function textOf(bytes: Uint8Array): string | undefined {
-  if (bytes.length < 8) return undefined;
+  if (bytes.length < MIN_TEXT_BYTES) return undefined;
   return utf8Text(bytes) ?? utf16Text(bytes) ?? asciiText(bytes);
 }
 
@@ -578,7 +583,8 @@ function blockAt(
   return { segments, end: (lines[lines.length - 1] as Line)[1] };
 }
 
-const isWordCode = (c: number): boolean => isAlphanumeric(c) || c === 95;
+/** A letter, digit or "_": a token or value after one of these is glued to a word. */
+export const isWordCode = (c: number): boolean => isAlphanumeric(c) || c === 95;
 const isDigitCode = (c: number): boolean => c >= 48 && c <= 57;
 
 /**

@@ -5,7 +5,7 @@
 // glued to the word before it is kept only as its rule's `glued` test allows (provider-rules.ts).
 
 import { KEYWORD_SOURCE, assignmentAt, judgeAssignment } from './assignment-rules.js';
-import { decodedLayers, type DecodeWork } from './decode.js';
+import { decodedLayers, isWordCode, type DecodeWork } from './decode.js';
 import type { Finding, ScanOptions } from './finding.js';
 import { fingerprint } from './fingerprint.js';
 import { PROVIDER_RULES, type ProviderRule } from './provider-rules.js';
@@ -27,10 +27,6 @@ const ANCHORS = anchorScanner(PROVIDER_RULES);
 // Per rule, whether one of its anchors starts at a position (tried only where ANCHORS matched).
 const STARTS = PROVIDER_RULES.map((r) => new RegExp(r.anchors.join('|'), 'y'));
 const KEYWORDS = new RegExp(KEYWORD_SOURCE, 'gi');
-
-/** A letter, digit or "_": a token after one of these is glued to a word. */
-const isWordChar = (code: number): boolean =>
-  (code >= 48 && code <= 57) || (code >= 65 && code <= 90) || (code >= 97 && code <= 122) || code === 95;
 
 interface Raw {
   readonly rule: string;
@@ -55,7 +51,7 @@ function providerFindings(text: string, out: Raw[]): void {
       if (at < 0) continue;
       const anchor = starts.exec(text);
       if (!anchor) continue;
-      const glued = rule.glued === 'any' ? undefined : at > 0 && isWordChar(text.charCodeAt(at - 1));
+      const glued = rule.glued === 'any' ? undefined : at > 0 && isWordCode(text.charCodeAt(at - 1));
       if (glued === true && rule.glued === undefined) continue;
       const candidate = rule.match(text, at);
       if (!candidate) continue;
@@ -128,11 +124,14 @@ function findingsIn(text: string, work: ScanWork | undefined, except: readonly s
   return kept.map((r) => ({ ...r, fingerprint: fingerprint(text.slice(r.start, r.end)) }));
 }
 
-/** Whether `value` occurs in `text` over any of the span [start, end). */
+/**
+ * Whether `value` occurs in `text` over any of the span [start, end). Only the span and a value's
+ * length either side are searched: a search to the end of the text for every finding would make a
+ * long text of many findings quadratic.
+ */
 function overlaps(text: string, span: Raw, value: string): boolean {
   if (value === '') return false;
-  const at = text.indexOf(value, Math.max(0, span.start - value.length + 1));
-  return at !== -1 && at < span.end;
+  return text.slice(Math.max(0, span.start - value.length + 1), span.end + value.length - 1).includes(value);
 }
 
 function scanRaw(text: string, options: ScanOptions, work: ScanWork | undefined): Finding[] {

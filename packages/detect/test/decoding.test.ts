@@ -316,7 +316,8 @@ void it('detect-31-3: a decimal list is decoded from 16 values and a 0x list fro
   const hex = (s: string): string => byteValues(s, (b) => `0x${b.toString(16)}`, ',');
   assert.deepEqual(decodingsOf(`[${decimal(sixteen)}]`), [['decimal', sixteen]]);
   assert.deepEqual(decodingsOf(`{${hex('ABCDEFGH')}}`), [['hex', 'ABCDEFGH']]);
-  // One value short; a value past 255; values glued to a word, a decimal point or a minus sign.
+  // One value short (for 0x, also too short for text); a value past 255; values glued to a word,
+  // a decimal point or a minus sign.
   for (const text of [
     `[${decimal(sixteen.slice(1))}]`,
     `{${hex('ABCDEFG')}}`,

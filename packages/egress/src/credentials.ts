@@ -304,13 +304,21 @@ export function createCredentialGuard(options: CredentialGuardOptions): Credenti
       decisions.set(slot, binding.decision);
     }
 
+    // Both lists are in order of position: one walk over `placed` serves every finding (a search
+    // of it per finding would make a body of many of both quadratic).
+    let next = 0;
+    const isOverPlaceholder = (f: { readonly start: number; readonly end: number }): boolean => {
+      while ((placed[next]?.end ?? Infinity) <= f.start) next++;
+      const p = placed[next];
+      return p !== undefined && p.start < f.end;
+    };
     // 3. What detect finds. Placeholders are ours and never count: detect leaves out a finding over
     // one, in the text or in the decoded layer it found it in (another secret encoded beside it
     // still counts: egress-dlp-07); a finding in the text itself over a placeholder's rendering
     // (its base64, say) is dropped here.
     const findings = [
       ...scan(text, { decode: true, except: placeholderValues }).filter(
-        (f) => f.encoding !== undefined || !placed.some((p) => p.start < f.end && f.start < p.end),
+        (f) => f.encoding !== undefined || !isOverPlaceholder(f),
       ),
       // A secret cut into pieces across query parameters or headers (egress-dlp-05).
       ...[queryValues(head.target), head.headers.map(([, v]) => v)].flatMap((parts) =>

@@ -634,7 +634,8 @@ describe('credential leaks', () => {
       loadPolicies([{ file: 'p.yaml', text: POLICY }]).policies.map((p) => p.policy),
       { context: { home: '/h', workspace: '/w' } },
     );
-    const guard = createCredentialGuard({ engine, slots });
+    const audited: AuditRecord[] = [];
+    const guard = createCredentialGuard({ engine, slots, audit: (r) => audited.push(r) });
     const p = placeholder('github');
     const to = { host: 'api.example.com', port: 443, isVerifiedTls: true };
     const post = (inner: string) =>
@@ -645,10 +646,15 @@ describe('credential leaks', () => {
       );
     // The placeholder alone, encoded: ours, not a finding (the request goes, substituted or not).
     assert.equal(post(`{"token":"${p}"}`).refusal, undefined);
+    assert.deepEqual(
+      audited.filter((r) => r.type === 'network.secret'),
+      [],
+      'the placeholder is no finding, not even a low one',
+    );
     // Another token beside it in the same base64 segment: the segment is not the placeholder's.
     const both = post(`{"token":"${p}","note":"${githubToken()}"}`);
     assert.equal(both.refusal?.status, 403);
-    assert.match(both.refusal?.reason ?? '', /github/i);
+    assert.match(both.refusal?.reason ?? '', /secret \(github-token,/);
   });
 
   it('the response scrubber catches a value split across chunks, non-ASCII included', async () => {
