@@ -4,7 +4,7 @@
 // Perimeter still works; `perimeter run` and `perimeter doctor` say what is missing.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -20,6 +20,9 @@ for (const helper of HELPERS) {
   const isFresh = existsSync(output) && statSync(output).mtimeMs >= statSync(source).mtimeMs;
   if (isFresh) continue;
   mkdirSync(dirname(output), { recursive: true });
+  // A failed build must leave no helper from an older source behind (a relay that takes its
+  // sockets elsewhere would cut every tunnel it is handed; without one, Node carries them).
+  rmSync(output, { force: true });
   const flags = ['-O2', '-Wall', '-Wextra', '-o', output, source];
   // Static when the C library allows it, so the helper needs nothing from the sandbox's view.
   let cc = spawnSync('cc', ['-static', ...flags], { stdio: ['ignore', 'ignore', 'pipe'] });

@@ -430,10 +430,7 @@ export function createEgressProxy(options: EgressOptions): Server {
 
 /** How a vetted address is reached without an upstream proxy (tests point it at loopback). */
 export function directDial(options: EgressOptions): (address: string, port: number) => Socket {
-  // Half-open: an upstream that ends its side first still gets the rest of what the client sends.
-  return (
-    options.dial ?? ((address: string, port: number) => connect({ host: address, port, allowHalfOpen: true }))
-  );
+  return options.dial ?? ((address: string, port: number) => connect({ host: address, port }));
 }
 
 /**

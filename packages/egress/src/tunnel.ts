@@ -127,9 +127,6 @@ function writeOn(to: Socket, bytes: Buffer, done: () => void): void {
   else to.once('finish', done);
 }
 
-/** perimeter-relay's exit status when fds 3 and 4 are not the two sockets (relay.c). */
-const RELAY_WRONG_DESCRIPTORS = 3;
-
 /** How long a relay told to stop may take to report its bytes before it is killed. */
 const RELAY_STOP_MS = 1000;
 
@@ -335,10 +332,7 @@ export function openTunnel(t: TunnelRequest, deps: TunnelDeps): void {
       client.removeListener('close', onClientClose);
       up.removeListener('close', onUpstreamClose);
       up.setTimeout(0);
-      child.once('close', (code) => {
-        // A relay from another build (one that takes the sockets elsewhere) refuses them: the
-        // tunnel is cut, and the audit says why.
-        if (code === RELAY_WRONG_DESCRIPTORS) relayRefused(report.trim());
+      child.once('close', () => {
         const [inBytes, outBytes] = report.trim().split(' ').map(Number);
         bytesIn += Number.isFinite(inBytes) ? (inBytes ?? 0) : 0;
         bytesOut += Number.isFinite(outBytes) ? (outBytes ?? 0) : 0;
@@ -350,21 +344,19 @@ export function openTunnel(t: TunnelRequest, deps: TunnelDeps): void {
   };
   /** The relay could not start: said in the audit, and the tunnel carried on in Node. */
   const unavailable = (client: Socket, up: Socket, e: NodeJS.ErrnoException): void => {
-    relayRecord(`the native relay could not start (${e.code ?? e.message}); the tunnel stays in Node`);
-    carryOn(client, up);
-  };
-  const relayRefused = (said: string): void =>
-    relayRecord(
-      `the native relay refused the tunnel's sockets (${said || 'no reason given'}); it is from another build of Perimeter: run npm run build`,
-    );
-  const relayRecord = (reason: string): void =>
     deps.audit(
       lifecycleRecord(
         'network.relay-unavailable',
         { sessionId: deps.sessionId },
-        { resource: t.resource, relay: deps.relay as string, reason },
+        {
+          resource: t.resource,
+          relay: deps.relay as string,
+          reason: `the native relay could not start (${e.code ?? e.message}); the tunnel stays in Node`,
+        },
       ),
     );
+    carryOn(client, up);
+  };
   /** The tunnel relayed in Node again, as before the hand-off (which is not tried again). */
   const carryOn = (client: Socket, up: Socket): void => {
     if (isFinished) return;
@@ -395,6 +387,9 @@ export function openTunnel(t: TunnelRequest, deps: TunnelDeps): void {
   };
   const wire = (up: Socket): void => {
     upstream = up;
+    // Half-open: an upstream that ends its side first still gets the rest of what the client
+    // sends (whoever dialled it: directly, through an upstream proxy, or a test's dial).
+    up.allowHalfOpen = true;
     up.setTimeout(deps.idleMs, () => up.destroy());
     up.once('error', (e) => t.onFail(e.message));
     up.once('close', onUpstreamClose);

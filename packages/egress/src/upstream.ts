@@ -55,8 +55,7 @@ export function dialThroughUpstream(
   return (address, port) =>
     new Promise<Socket>((resolve, reject) => {
       const target = authorityOf(address, port);
-      // Half-open, as the tunnel it becomes: see directDial.
-      const socket = connect({ host: upstream.host, port: upstream.port, allowHalfOpen: true });
+      const socket = connect({ host: upstream.host, port: upstream.port });
       let head = Buffer.alloc(0);
       const fail = (message: string): void => {
         clearTimeout(timer);

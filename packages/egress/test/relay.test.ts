@@ -106,7 +106,7 @@ function transfer(proxy: HttpServer, pauseMs = 0): Promise<Buffer> {
         isOpen = true;
         const rest = Buffer.from(head.slice(end + 4), 'latin1');
         if (rest.length > 0) chunks.push(rest);
-        socket.write(upload);
+        socket.end(upload);
         return;
       }
       chunks.push(c);
@@ -230,34 +230,6 @@ describe('a relay that cannot start', () => {
     } finally {
       proxy.close();
       broken.remove();
-    }
-  });
-});
-
-describe('a relay from another build', () => {
-  it('that refuses the sockets is in the audit: the tunnel is cut, and the audit says why and what to do', async () => {
-    const records: AuditRecord[] = [];
-    // As perimeter-relay started with its sockets where it does not look for them.
-    const stale = standIn((path) =>
-      writeFileSync(path, '#!/bin/sh\necho "fd 3 and fd 4 are not sockets" >&2\nexit 3\n', { mode: 0o755 }),
-    );
-    const proxy = await proxyWith(stale.path, (r) => records.push(r));
-    try {
-      await transfer(proxy).catch(() => Buffer.alloc(0));
-      await new Promise((r) => setTimeout(r, 100));
-      const told = records.filter((r) => r.type === 'network.relay-unavailable');
-      assert.equal(told.length, 1);
-      assert.equal(
-        told[0]?.outcome?.reason,
-        "the native relay refused the tunnel's sockets (fd 3 and fd 4 are not sockets); it is from another build of Perimeter: run npm run build",
-      );
-      assert.ok(
-        records.some((r) => r.type === 'network.closed'),
-        'the tunnel’s close is audited',
-      );
-    } finally {
-      proxy.close();
-      stale.remove();
     }
   });
 });

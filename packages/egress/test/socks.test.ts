@@ -40,8 +40,7 @@ async function start(
     },
     dial: (address, port) => {
       dialled.push(`${address}:${port}`);
-      // Half-open, as the proxy's own dial is.
-      return connect({ host: '127.0.0.1', port: (to().address() as AddressInfo).port, allowHalfOpen: true });
+      return connect({ host: '127.0.0.1', port: (to().address() as AddressInfo).port });
     },
   });
   await new Promise<void>((r) => socks.listen(0, '127.0.0.1', r));
