@@ -333,6 +333,11 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
     if (id !== undefined && session === undefined)
       return { status: 404, code: -32001, message: 'Session not found: initialize again' };
     if (method === 'POST') return post(req, res, session);
+    // Nothing reads a GET's or DELETE's body, so one that is declared is refused before it is
+    // waited for (refuse() closes the connection): trickled, it held its socket, or an event
+    // stream, as long as it kept coming (redteam-32-4).
+    if (declaresBody(req))
+      return { status: 400, message: `Bad Request: a ${method} carries no body; send it without one` };
     if (session === undefined)
       return { status: 400, message: 'Bad Request: no session; send initialize first' };
     const wrongVersion = versionRefusal(req);
@@ -450,7 +455,11 @@ function refuse(req: IncomingMessage, res: ServerResponse, r: Refusal): void {
  * no body incomplete (refusals made after a promise step find it complete).
  */
 function isBodyPending(req: IncomingMessage): boolean {
-  if (req.complete) return false;
+  return !req.complete && declaresBody(req);
+}
+
+/** Whether the request's headers say a body follows them. */
+function declaresBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
 }
 

@@ -722,6 +722,46 @@ describe('gateway over Streamable HTTP: slow bodies, many connections', { timeou
     }
   });
 
+  it('redteam-32-4: an authenticated GET or DELETE that declares a body is refused (400) and its connection closed, however slowly the body comes', async () => {
+    const h = await start({ tools: [] });
+    try {
+      const id = await rawSession(h.url);
+      const { host } = new URL(h.url);
+      const inSession = [
+        `host: ${host}`,
+        `authorization: Bearer ${TOKEN}`,
+        `mcp-session-id: ${id}`,
+        `mcp-protocol-version: ${LATEST_PROTOCOL_VERSION}`,
+        'accept: text/event-stream',
+      ];
+      // Together, each bounded by 5 s: before the fix the GET held an event stream and the DELETE
+      // its socket for as long as the body kept coming.
+      const [get, del] = await Promise.all([
+        trickle(h.url, ['GET /mcp HTTP/1.1', ...inSession]),
+        trickle(h.url, ['DELETE /mcp HTTP/1.1', ...inSession]),
+      ]);
+      for (const [what, answer] of [
+        ['GET', get],
+        ['DELETE', del],
+      ] as const) {
+        assert.match(answer.head, /^HTTP\/1\.1 400 /, what);
+        assert.match(answer.head, /\r\nconnection: close(\r\n|$)/i, what);
+        assert.match(answer.body, new RegExp(`a ${what} carries no body`), what);
+        assert.equal(answer.closed, true, `${what}: the connection is closed`);
+      }
+      // Neither took effect: the session is still there.
+      const ping = await post(
+        h.url,
+        { jsonrpc: '2.0', id: 2, method: 'ping' },
+        { 'mcp-session-id': id, 'mcp-protocol-version': LATEST_PROTOCOL_VERSION },
+      );
+      assert.equal(ping.status, 200);
+      await ping.body?.cancel();
+    } finally {
+      await h.close();
+    }
+  });
+
   it('redteam-31-7: connections past the cap are closed as they come, and one that closes makes room', async () => {
     const h = await start({ tools: [] }, { maxConnections: 2 });
     const held: Socket[] = [];
