@@ -9,26 +9,22 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { scan } from '../src/index.js';
 import { scanCounting, type ScanWork } from '../src/scan.js';
+import {
+  b64,
+  byteValues,
+  hexPairs,
+  jsonEscapes,
+  percentEvery,
+  references,
+  repeat,
+  unitEscapes,
+  wrap,
+} from './encodings.js';
 import { githubToken } from './tokens.js';
 
 const KIB = 1024;
 const token = githubToken('ghp');
 const rawFingerprint = scan(token)[0]?.fingerprint;
-const b64 = (s: string): string => Buffer.from(s).toString('base64');
-const repeat = (unit: string, length: number): string =>
-  unit.repeat(Math.ceil(length / unit.length)).slice(0, length);
-const wrap = (s: string, width: number, lineBreak = '\n'): string =>
-  s.replace(new RegExp(`(.{${width}})`, 'g'), `$1${lineBreak}`);
-const percentAll = (s: string): string =>
-  [...s].map((c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`).join('');
-const jsonAll = (s: string): string =>
-  [...s].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('');
-const hexPairs = (s: string, separator: string): string =>
-  [...Buffer.from(s)].map((b) => b.toString(16).padStart(2, '0')).join(separator);
-const unitEscapes = (s: string): string =>
-  [...s].map((c) => `%u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('');
-const references = (s: string): string => [...s].map((c) => `&#${c.charCodeAt(0)};`).join('');
-const byteList = (s: string): string => [...Buffer.from(s)].join(', ');
 
 /** Layers of percent-encoding, JSON escapes and base64 in each other, as deep as the decoder looks. */
 function nested(length: number): string {
@@ -40,7 +36,7 @@ function nested(length: number): string {
 /** Byte lists of %u escapes with character references in them, as deep as the decoder looks. */
 function nestedLists(length: number): string {
   let t = 'A'.repeat(20);
-  for (let k = 0; k < 3; k++) t = `&#65; ${byteList(unitEscapes(t))} %u0041`;
+  for (let k = 0; k < 3; k++) t = `&#65; ${byteValues(unitEscapes(t))} %u0041`;
   return repeat(t, length);
 }
 
@@ -123,12 +119,12 @@ describe('redteam-30-1: a secret deep in a long encoded run is still found', () 
   const CASES: [string, string, string][] = [
     [
       'percent-encoding',
-      `?q=${repeat('%41', 300 * KIB)}${percentAll(` ${token} `)}${repeat('%41', 300 * KIB)}`,
+      `?q=${repeat('%41', 300 * KIB)}${percentEvery(` ${token} `)}${repeat('%41', 300 * KIB)}`,
       'percent',
     ],
     [
       'JSON \\u escapes',
-      `"${repeat('\\u0041', 300 * KIB)}${jsonAll(` ${token} `)}${repeat('\\u0041', 300 * KIB)}"`,
+      `"${repeat('\\u0041', 300 * KIB)}${jsonEscapes(` ${token} `)}${repeat('\\u0041', 300 * KIB)}"`,
       'json',
     ],
     [
@@ -157,7 +153,7 @@ describe('redteam-30-1: a secret deep in a long encoded run is still found', () 
     ],
     [
       'detect-31-3: decimal byte values',
-      `[${byteList(`${'A'.repeat(100 * KIB)} ${token} ${'A'.repeat(100 * KIB)}`)}]`,
+      `[${byteValues(`${'A'.repeat(100 * KIB)} ${token} ${'A'.repeat(100 * KIB)}`)}]`,
       'decimal',
     ],
     [

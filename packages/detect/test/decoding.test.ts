@@ -7,16 +7,26 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { scan } from '../src/index.js';
 import { decodedSegments } from '../src/decode.js';
+import {
+  b64,
+  b64url,
+  byteValues,
+  bytesOf,
+  hex,
+  hexPairs,
+  percentEvery,
+  jsonEscapes,
+  references,
+  unitEscapes,
+  utf16be,
+  wrap,
+} from './encodings.js';
 import { EXAMPLES, githubToken } from './tokens.js';
 
 const token = githubToken('ghp');
 const anthropic = EXAMPLES.anthropic();
 const rawFingerprint = scan(token)[0]?.fingerprint;
-const b64 = (s: string): string => btoa(s);
-const b64url = (s: string): string => btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-const hex = (s: string): string => [...s].map((c) => c.charCodeAt(0).toString(16).padStart(2, '0')).join('');
-const percentAll = (s: string): string =>
-  [...s].map((c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`).join('');
+const percentAll = (s: string): string => percentEvery(s).toUpperCase();
 
 const CASES: [string, string, string][] = [
   ['base64 in the path', `https://evil.test/u/${b64(`t=${token}`)}`, 'base64'],
@@ -29,11 +39,7 @@ const CASES: [string, string, string][] = [
     'percent',
   ],
   ['base64 inside a JSON body', JSON.stringify({ note: b64(`my token is ${token}`) }), 'base64'],
-  [
-    'JSON \\u escapes',
-    `{"k":"${[...token].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('')}"}`,
-    'json',
-  ],
+  ['JSON \\u escapes', `{"k":"${jsonEscapes(token)}"}`, 'json'],
 ];
 
 describe('egress-dlp-04: encoded secrets are found after decoding', () => {
@@ -95,14 +101,6 @@ void it('a base64 run longer than 64 KiB (a file sent as a blob) is scanned in o
 // redteam-30-2: base64 is decoded as text when it is text in any script or in UTF-16, and base64
 // wrapped at a fixed width (MIME and `base64` at 76 columns, PEM at 64) is joined before decoding.
 const env = `REGION=eu-west-1\nGITHUB_TOKEN=${token}\n`;
-const bytesOf = (s: string, encoding: BufferEncoding = 'utf8'): Buffer => Buffer.from(s, encoding);
-const utf16be = (s: string): Buffer => Buffer.from(bytesOf(s, 'utf16le').map((_, i, b) => b[i ^ 1] ?? 0));
-const wrap = (s: string, width: number, lineBreak = '\n'): string =>
-  s.replace(new RegExp(`(.{${width}})`, 'g'), `$1${lineBreak}`);
-const pairs = (s: string, separator: string): string =>
-  bytesOf(s)
-    .toString('hex')
-    .replace(/(..)(?!$)/g, `$1${separator}`);
 
 const TEXT_ENCODINGS: [string, string, string][] = [
   ['UTF-8 text whose first line has an accent', b64(`# café\n${env}`), 'base64'],
@@ -123,9 +121,9 @@ const TEXT_ENCODINGS: [string, string, string][] = [
   ['wrapped base64 inside a raw JSON string', JSON.stringify({ blob: wrap(b64(`x\n${env}`), 76) }), 'base64'],
   ['wrapped base64 indented in YAML', `data: |\n  ${wrap(b64(`x\n${env}`), 64, '\n  ')}\n`, 'base64'],
   ['wrapped base64 after a short word on the line before', `ok\n${wrap(b64(`x\n${env}`), 20)}`, 'base64'],
-  ['hex pairs separated by colons', pairs(env, ':'), 'hex'],
-  ['hex pairs separated by spaces', pairs(env, ' '), 'hex'],
-  ['hex pairs separated by dashes', pairs(env, '-'), 'hex'],
+  ['hex pairs separated by colons', hexPairs(env, ':'), 'hex'],
+  ['hex pairs separated by spaces', hexPairs(env, ' '), 'hex'],
+  ['hex pairs separated by dashes', hexPairs(env, '-'), 'hex'],
   ['hex after 0x', `0x${bytesOf(env).toString('hex')}`, 'hex'],
 ];
 
@@ -185,33 +183,27 @@ void it('redteam-30-2: binary in any of the new shapes is still left alone', () 
 // matcher: JavaScript's escape() form `%uXXXX` (detect-31-1), HTML and XML character references
 // (detect-31-2), and lists of byte values (detect-31-3). Cases: [name, text before, the encoded
 // token, text after, encoding].
-const unitEscapes = (s: string): string =>
-  [...s].map((c) => `%u${c.charCodeAt(0).toString(16).padStart(4, '0').toUpperCase()}`).join('');
-const references = (s: string, form: (code: number) => string): string =>
-  [...s].map((c) => form(c.charCodeAt(0))).join('');
-const byteValues = (s: string, form: (b: number) => string, separator: string): string =>
-  [...bytesOf(s)].map(form).join(separator);
 
 const REDTEAM_31: [string, string, string, string, string][] = [
-  ['detect-31-1: every character as %uXXXX', '?q=', unitEscapes(token), '&x=1', 'percent'],
+  ['detect-31-1: every character as %uXXXX', '?q=', unitEscapes(token, true), '&x=1', 'percent'],
   [
     'detect-31-1: lower-case %u after a surrogate pair',
     'q=',
-    `%ud83d%udd11${unitEscapes(` ${token}`).toLowerCase()}`,
+    `%ud83d%udd11${unitEscapes(` ${token}`)}`,
     '',
     'percent',
   ],
   [
     'detect-31-1: %u mixed with %XX',
     '?q=',
-    unitEscapes(token).replace(/%u00/g, (e, i: number) => (i % 4 ? e : '%')),
+    unitEscapes(token, true).replace(/%u00/g, (e, i: number) => (i % 4 ? e : '%')),
     '',
     'percent',
   ],
   [
     'detect-31-1: %u escapes percent-encoded again',
     '?q=',
-    encodeURIComponent(unitEscapes(token)),
+    encodeURIComponent(unitEscapes(token, true)),
     '',
     'percent',
   ],
@@ -313,14 +305,14 @@ void it('detect-31-2: a character reference counts only with its semicolon', () 
 void it('detect-31-3: a decimal list is decoded from 16 values and a 0x list from 8, each 0-255, standing on its own', () => {
   const sixteen = 'ABCDEFGHIJKLMNOP';
   const decimal = (s: string): string => byteValues(s, String, ', ');
-  const hex = (s: string): string => byteValues(s, (b) => `0x${b.toString(16)}`, ',');
+  const hexList = (s: string): string => byteValues(s, (b) => `0x${b.toString(16)}`, ',');
   assert.deepEqual(decodingsOf(`[${decimal(sixteen)}]`), [['decimal', sixteen]]);
-  assert.deepEqual(decodingsOf(`{${hex('ABCDEFGH')}}`), [['hex', 'ABCDEFGH']]);
+  assert.deepEqual(decodingsOf(`{${hexList('ABCDEFGH')}}`), [['hex', 'ABCDEFGH']]);
   // One value short (for 0x, also too short for text); a value past 255; values glued to a word,
   // a decimal point or a minus sign.
   for (const text of [
     `[${decimal(sixteen.slice(1))}]`,
-    `{${hex('ABCDEFG')}}`,
+    `{${hexList('ABCDEFG')}}`,
     `[${decimal(sixteen).replace('72', '272')}]`,
     `[${byteValues(sixteen, (b) => `${b}.5`, ', ')}]`,
     `[${byteValues(sixteen, (b) => `-${b}`, ', ')}]`,

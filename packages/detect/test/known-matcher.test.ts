@@ -6,13 +6,24 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { knownMatcher, MIN_KNOWN_LENGTH, redact, type KnownMatcher } from '../src/index.js';
 import { base64Aligned } from '../src/known-values.js';
+import {
+  b64,
+  b64url,
+  byteValues,
+  hex,
+  hexPairs,
+  jsonEscapes,
+  percentEvery,
+  references,
+  unitEscapes,
+  wrap,
+} from './encodings.js';
 
 const secret = 'S3cr3t-Value/With+Symbols=';
 const matcher = knownMatcher([
   { id: 'github', value: secret },
   { id: 'placeholder', value: 'perimeter-placeholder-7f3a9c' },
 ]);
-const b64 = (s: string): string => Buffer.from(s).toString('base64');
 
 const CASES: [string, string, string][] = [
   ['raw', `token ${secret} end`, 'raw'],
@@ -24,15 +35,11 @@ const CASES: [string, string, string][] = [
   ],
   ['base64 after two bytes', b64(`ab${secret}`), 'base64'],
   ['base64 after three bytes', b64(`abc${secret}`), 'base64'],
-  ['base64url', Buffer.from(`user:${secret}`).toString('base64url'), 'base64url'],
-  ['hex lower case', Buffer.from(secret).toString('hex'), 'hex'],
-  ['hex upper case', Buffer.from(secret).toString('hex').toUpperCase(), 'hex'],
+  ['base64url', b64url(`user:${secret}`), 'base64url'],
+  ['hex lower case', hex(secret), 'hex'],
+  ['hex upper case', hex(secret).toUpperCase(), 'hex'],
   ['percent-encoded', `?q=${encodeURIComponent(secret)}`, 'percent'],
-  [
-    'JSON \\u escapes',
-    [...secret].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join(''),
-    'json',
-  ],
+  ['JSON \\u escapes', jsonEscapes(secret), 'json'],
 ];
 
 describe('egress-dlp-10: every rendering of a known value is found', () => {
@@ -79,8 +86,6 @@ void it('base64Aligned keeps only the characters that depend on the value alone'
 const quote = (s: string): string =>
   s.replace(/[+=]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 const mixedCase = (s: string): string => s.replace(/[a-f]/g, (c, i: number) => (i % 3 ? c : c.toUpperCase()));
-const percentEvery = (s: string): string =>
-  [...Buffer.from(s)].map((b) => `%${b.toString(16).padStart(2, '0')}`).join('');
 const note = `note: ${'all services nominal; '.repeat(3)}key=${secret} end`;
 const DECODED: [string, string, string, string, string][] = [
   [
@@ -93,18 +98,10 @@ const DECODED: [string, string, string, string, string][] = [
   ['lower- and mixed-case percent-encoding', '?key=', mixedCase(percentEvery(secret)), '&x=1', 'percent'],
   ['"+" alone written as %2b', 'key=', secret.replace('+', '%2b'), '', 'percent'],
   ['a JSON string with one character escaped', '{"key":"', `\\u0053${secret.slice(1)}`, '"}', 'json'],
-  ['base64 wrapped at 76 columns', 'blob:\n', b64(note).replace(/(.{76})/g, '$1\r\n'), '\n', 'base64'],
-  ['base64 wrapped at 20 columns', 'key=', b64(secret).replace(/(.{20})/g, '$1\n'), '', 'base64'],
-  ['hex in mixed case', 'h=', mixedCase(Buffer.from(secret).toString('hex')), '', 'hex'],
-  [
-    'hex pairs separated by colons',
-    '',
-    Buffer.from(secret)
-      .toString('hex')
-      .replace(/(..)(?!$)/g, '$1:'),
-    '',
-    'hex',
-  ],
+  ['base64 wrapped at 76 columns', 'blob:\n', wrap(b64(note), 76, '\r\n'), '\n', 'base64'],
+  ['base64 wrapped at 20 columns', 'key=', wrap(b64(secret), 20), '', 'base64'],
+  ['hex in mixed case', 'h=', mixedCase(hex(secret)), '', 'hex'],
+  ['hex pairs separated by colons', '', hexPairs(secret, ':'), '', 'hex'],
   ['base64 of a percent-encoded value', 'd=', b64(`key=${quote(secret)}`), '', 'base64'],
 ];
 
@@ -151,46 +148,28 @@ void it('redteam-30-3: a rendering found as written and again inside its decoded
 
 void it('redteam-30-3: encoded text that does not decode to a known value finds nothing', () => {
   const other = 'S3cr3t-Value/With+Symbolz=';
-  for (const text of [
-    quote(other),
-    b64(`key=${other}`),
-    `\\u0053${other.slice(1)}`,
-    Buffer.from(other).toString('hex'),
-  ])
+  for (const text of [quote(other), b64(`key=${other}`), `\\u0053${other.slice(1)}`, hex(other)])
     assert.deepEqual(matcher.find(text), [], text);
 });
 
 // detect-31: a bound credential written as JavaScript's escape() writes characters (%uXXXX,
 // detect-31-1), as HTML or XML character references (detect-31-2), or as a list of its bytes
 // (detect-31-3) was not found.
-const bytes = [...Buffer.from(secret)];
 const REDTEAM_31: [string, string, string, string, string][] = [
-  [
-    'detect-31-1: every character as %uXXXX',
-    '?k=',
-    [...secret].map((c) => `%u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join(''),
-    '',
-    'percent',
-  ],
-  [
-    'detect-31-2: decimal character references',
-    '<key>',
-    bytes.map((b) => `&#${b};`).join(''),
-    '</key>',
-    'html',
-  ],
+  ['detect-31-1: every character as %uXXXX', '?k=', unitEscapes(secret), '', 'percent'],
+  ['detect-31-2: decimal character references', '<key>', references(secret), '</key>', 'html'],
   [
     'detect-31-2: hex character references',
     '<key>',
-    bytes.map((b) => `&#x${b.toString(16)};`).join(''),
+    references(secret, (c) => `&#x${c.toString(16)};`),
     '</key>',
     'html',
   ],
-  ['detect-31-3: a JSON array of its bytes', '{"key":[', bytes.join(','), ']}', 'decimal'],
+  ['detect-31-3: a JSON array of its bytes', '{"key":[', byteValues(secret, String, ','), ']}', 'decimal'],
   [
     'detect-31-3: its bytes as 0x values',
     'char key[] = {',
-    bytes.map((b) => `0x${b.toString(16)}`).join(', '),
+    byteValues(secret, (b) => `0x${b.toString(16)}`),
     '};',
     'hex',
   ],

@@ -1,0 +1,52 @@
+// Text written in the encodings the decoder reads, for the decoding and known-value tests: one
+// place, so every test writes base64, hex, escapes and byte lists the same way. Each works on the
+// text's UTF-8 bytes unless it says otherwise. Test code only: nothing here decodes.
+
+/** The bytes of `s` in `encoding`. */
+export const bytesOf = (s: string, encoding: BufferEncoding = 'utf8'): Buffer => Buffer.from(s, encoding);
+
+/** UTF-16BE, which Buffer does not write: UTF-16LE with each pair of bytes swapped. */
+export const utf16be = (s: string): Buffer =>
+  Buffer.from(bytesOf(s, 'utf16le').map((_, i, b) => b[i ^ 1] ?? 0));
+
+export const b64 = (s: string): string => bytesOf(s).toString('base64');
+
+/** Base64url without padding, as JWTs and most URL encoders write it. */
+export const b64url = (s: string): string => bytesOf(s).toString('base64url');
+
+export const hex = (s: string): string => bytesOf(s).toString('hex');
+
+/** Hex pairs with `separator` between them (`67:68:70`, `67 68 70`). */
+export const hexPairs = (s: string, separator: string): string =>
+  [...bytesOf(s)].map((b) => b.toString(16).padStart(2, '0')).join(separator);
+
+/** Every byte percent-encoded, in lower-case hex (`%67%68%70`). */
+export const percentEvery = (s: string): string =>
+  [...bytesOf(s)].map((b) => `%${b.toString(16).padStart(2, '0')}`).join('');
+
+/** Every UTF-16 code unit as a JSON `\uXXXX` escape. */
+export const jsonEscapes = (s: string): string =>
+  [...s].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('');
+
+/** Every UTF-16 code unit as JavaScript's escape() writes those past U+00FF (`%u0067`). */
+export const unitEscapes = (s: string, isUpper = false): string =>
+  [...s]
+    .map((c) => `%u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+    .map((e) => (isUpper ? e.toUpperCase().replace('%U', '%u') : e))
+    .join('');
+
+/** Every character as an HTML character reference, decimal unless `form` writes it otherwise. */
+export const references = (s: string, form: (code: number) => string = (c) => `&#${c};`): string =>
+  [...s].map((c) => form(c.charCodeAt(0))).join('');
+
+/** The bytes of `s` as a list of values: decimal and ", " unless told otherwise. */
+export const byteValues = (s: string, form: (b: number) => string = String, separator = ', '): string =>
+  [...bytesOf(s)].map(form).join(separator);
+
+/** `s` broken into lines of `width` characters, as MIME (76) and PEM (64) wrap base64. */
+export const wrap = (s: string, width: number, lineBreak = '\n'): string =>
+  s.replace(new RegExp(`(.{${width}})`, 'g'), `$1${lineBreak}`);
+
+/** `unit` repeated to exactly `length` characters. */
+export const repeat = (unit: string, length: number): string =>
+  unit.repeat(Math.ceil(length / unit.length)).slice(0, length);
