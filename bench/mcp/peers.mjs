@@ -6,6 +6,7 @@
 // { key, label, client, tool, pid, setRecording(on), samples(), close() }.
 
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +19,8 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { freePort, killGroup, spawnGroup } from './procs.mjs';
-import { buildGateway, UPSTREAM_ARGV } from './setup.mjs';
+import { cliTransport, SANDBOX_READ } from './sandboxed.mjs';
+import { benchPolicy, buildGateway, UPSTREAM_ARGV } from './setup.mjs';
 
 const require = createRequire(import.meta.url);
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -59,6 +61,13 @@ export const CONFIGS = [
     transport: 'in-memory',
     setup:
       'The same in-process gateway with its audit records pushed onto an array instead of the hash-chained spool: not a product configuration, it shows what the audit spool costs per call. Not judged against the targets.',
+  },
+  {
+    key: 'perimeterStdio',
+    label: 'Perimeter, stdio (`perimeter mcp`, sandboxed upstream)',
+    transport: 'stdio',
+    setup:
+      'The product as an agent runs it by default: the SDK `Client` with `StdioClientTransport` spawns the real CLI, `perimeter mcp --policy FILE --audit FILE --workspace DIR` (the policy below, its catalog entry with `sandbox: { read: ["<repository>/node_modules/**"] }`), which starts server-everything in a sandbox of its own (bubblewrap with every namespace, the mount plan, seccomp, an egress proxy) and relays over stdio both ways. Its gateway\'s own times are read from the audit spool the CLI writes.',
   },
   {
     key: 'perimeterHttp',
@@ -193,6 +202,58 @@ export async function openInProcess({ dir, servers = 1, pinFile, auditTo = 'spoo
       await client.close().catch(() => undefined);
       await built.close();
     },
+  };
+}
+
+/**
+ * The real CLI over stdio, as an agent spawns it, its upstream sandboxed. The gateway's own times
+ * come from the mcp.result events its spool holds between the two setRecording calls.
+ */
+async function openPerimeterStdio({ dir }) {
+  mkdirSync(join(dir, 'workspace'), { recursive: true });
+  const policyFile = join(dir, 'mcp-bench.yaml');
+  const auditFile = join(dir, 'audit.jsonl');
+  writeFileSync(policyFile, benchPolicy(1, { sandboxRead: SANDBOX_READ }));
+  const transport = cliTransport({
+    policyFile,
+    auditFile,
+    stateDir: join(dir, 'state'),
+    workspace: join(dir, 'workspace'),
+  });
+  let stderr = '';
+  transport.stderr?.on('data', (chunk) => (stderr = (stderr + chunk.toString('utf8')).slice(-2048)));
+  const client = new Client(CLIENT_INFO);
+  try {
+    await client.connect(transport, { timeout: START_MS });
+  } catch (e) {
+    await client.close().catch(() => undefined);
+    throw new Error(`${e.message}${stderr ? `; its output ends: ${stderr.trim().split('\n').at(-1)}` : ''}`, {
+      cause: e,
+    });
+  }
+  const events = () => readFileSync(auditFile, 'utf8').split('\n').filter(Boolean);
+  // The spool's line numbers each round's recording began and ended at.
+  const spans = [];
+  return {
+    client,
+    tool: 'everything__echo',
+    pid: transport.pid ?? undefined,
+    setRecording: async (on) => {
+      if (on) spans.push({ from: events().length, to: Infinity });
+      else if (spans.length > 0) spans[spans.length - 1].to = events().length;
+    },
+    samples: async () => {
+      const samples = { gatewayMs: [], upstreamMs: [] };
+      const lines = events();
+      for (const line of spans.flatMap(({ from, to }) => lines.slice(from, to))) {
+        const { type, outcome } = JSON.parse(line);
+        if (type !== 'mcp.result' || typeof outcome?.gateway_ms !== 'number') continue;
+        samples.gatewayMs.push(outcome.gateway_ms);
+        samples.upstreamMs.push(outcome.upstream_ms);
+      }
+      return samples;
+    },
+    close: () => client.close(),
   };
 }
 
@@ -344,6 +405,7 @@ export async function open(key, { dir }) {
     direct: () => openDirect(),
     perimeterInProcess: () => openInProcess({ dir: join(dir, 'in-process') }),
     perimeterInProcessMemory: () => openInProcess({ dir: join(dir, 'in-process-memory'), auditTo: 'memory' }),
+    perimeterStdio: () => openPerimeterStdio({ dir: join(dir, 'stdio') }),
     perimeterHttp: () => openPerimeterHttp({ dir: join(dir, 'http') }),
     perimeterHttpModern: () => openPerimeterHttp({ dir: join(dir, 'http-modern'), modern: true }),
     // References for ab.mjs only (not in CONFIGS): the HTTP gateway with its audit kept in memory.

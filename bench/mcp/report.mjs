@@ -89,6 +89,7 @@ const times = (x) => (x === null || x === undefined ? '—' : `${x.toFixed(2)}×
 export function judgeTargets(calls) {
   const get = (k) => calls.find((s) => s.key === k && !s.error);
   const inproc = get('perimeterInProcess');
+  const stdio = get('perimeterStdio');
   const http = get('perimeterHttp');
   const out = [];
   const added = (s, what, field, limit) => {
@@ -103,6 +104,8 @@ export function judgeTargets(calls) {
   };
   added(inproc, 'p50', 'addedP50', 0.5);
   added(inproc, 'p99', 'addedP99', 2);
+  added(stdio, 'p50', 'addedP50', 0.5);
+  added(stdio, 'p99', 'addedP99', 2);
   added(http, 'p50', 'addedP50', 0.5);
   added(http, 'p99', 'addedP99', 2);
   // Over HTTP, the gateway's own cost is what it adds over an HTTP relay of the same upstream: the

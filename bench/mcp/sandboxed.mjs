@@ -62,19 +62,24 @@ function phasesOf(auditFile, spawnedAt, totalMs) {
   }
 }
 
-/**
- * One `perimeter mcp` over stdio, spawned by the SDK's client, until its first tools/list came back
- * with `expectTools` tools. Returns the time, the phases and close(); throws with the CLI's own
- * sentence when it could not serve (it exited, an upstream was unavailable, or `timeoutMs` passed).
- */
-async function cliStart({ policyFile, stateDir, workspace, auditFile, expectTools, timeoutMs }) {
-  const transport = new StdioClientTransport({
+/** The SDK's stdio transport that spawns `perimeter mcp` as an agent would, on `policyFile`. */
+export function cliTransport({ policyFile, stateDir, workspace, auditFile }) {
+  return new StdioClientTransport({
     command: process.execPath,
     args: [CLI, 'mcp', '--policy', policyFile, '--audit', auditFile, '--workspace', workspace],
     env: { ...CLI_ENV, XDG_STATE_HOME: stateDir },
     cwd: workspace,
     stderr: 'pipe',
   });
+}
+
+/**
+ * One `perimeter mcp` over stdio, spawned by the SDK's client, until its first tools/list came back
+ * with `expectTools` tools. Returns the time, the phases and close(); throws with the CLI's own
+ * sentence when it could not serve (it exited, an upstream was unavailable, or `timeoutMs` passed).
+ */
+async function cliStart({ policyFile, stateDir, workspace, auditFile, expectTools, timeoutMs }) {
+  const transport = cliTransport({ policyFile, stateDir, workspace, auditFile });
   let stderr = '';
   transport.stderr?.on('data', (chunk) => {
     stderr = (stderr + chunk.toString('utf8')).slice(-4096);
