@@ -3,6 +3,8 @@
 // `reason`; a lifecycle or alert event (the MCP gateway's mcp.result, mcp.list, mcp.server.*,
 // mcp.pin, …; a built-in protection's filesystem.mount) names its server, tool, path and error in
 // `outcome`, so that is where they are read.
+// An event cut down to size (its `cut` block: redteam-31-1) says so at the end of its line, so
+// no one reads a shortened event as whole.
 // Shows only what the event carries: events hold metadata, never argument values.
 
 import type { AuditEvent } from '@perimeter/audit';
@@ -88,6 +90,8 @@ function pinDetail(o: Outcome | undefined): string | undefined {
 
 /** Why, or what became of it: the event's reason, else the error or reason in its outcome, else a summary by type. */
 export function eventDetail(e: AuditEvent): string | undefined {
+  // A stand-in kept no reason or outcome: a summary of its missing outcome would read "ok".
+  if (e.cut?.stand_in === true) return undefined;
   if (e.reason !== undefined && e.reason !== '') return e.reason;
   const o = e.outcome;
   if (e.type === 'mcp.result') return resultDetail(o);
@@ -136,7 +140,27 @@ function printable(text: string): string {
   return out;
 }
 
-/** `TIME  DECISION  WHAT  WHY`, the decision `-` for an event that decides nothing. */
+/**
+ * What was cut of an event, from its `cut` block: `[cut: from 1234567 bytes, 2 strings shortened,
+ * 29900 of request.argument_keys left out]`, or for a stand-in that only who, when and what type
+ * were kept. Undefined for a whole event.
+ */
+export function cutNote(e: AuditEvent): string | undefined {
+  const cut = e.cut;
+  if (cut === undefined) return undefined;
+  const parts: string[] = [];
+  if (cut.bytes !== undefined) parts.push(`from ${plural(cut.bytes, 'byte')}`);
+  if (cut.stand_in === true) parts.push('only who, when and what type kept');
+  if (cut.strings !== undefined) parts.push(`${plural(cut.strings, 'string')} shortened`);
+  // The paths name the event's own keys (an outcome's), so they are made printable like the rest.
+  for (const [path, n] of Object.entries(cut.items ?? {})) parts.push(`${n} of ${printable(path)} left out`);
+  return `[cut${parts.length > 0 ? `: ${parts.join(', ')}` : ''}]`;
+}
+
+/**
+ * `TIME  DECISION  WHAT  WHY`, the decision `-` for an event that decides nothing, and what was
+ * cut of it if anything was.
+ */
 export function auditLine(ui: Ui, e: AuditEvent): string {
   const subject = e.request ? undefined : eventSubject(e);
   const what = printable(
@@ -148,5 +172,6 @@ export function auditLine(ui: Ui, e: AuditEvent): string {
     ? `${paintEffect(ui, e.decision)}${e.enforcement_mode === 'audit' ? paint(ui, 'dim', ` (would ${e.would_decision ?? ''})`) : ''}`
     : paint(ui, 'dim', '-');
   const detail = eventDetail(e);
-  return `${printable(e.time)}  ${decision}  ${what}${detail !== undefined ? paint(ui, 'dim', `  ${printable(detail)}`) : ''}`;
+  const cut = cutNote(e);
+  return `${printable(e.time)}  ${decision}  ${what}${detail !== undefined ? paint(ui, 'dim', `  ${printable(detail)}`) : ''}${cut !== undefined ? `  ${paint(ui, 'yellow', cut)}` : ''}`;
 }

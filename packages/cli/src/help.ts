@@ -168,8 +168,10 @@ Usage: perimeter audit tail [FILE] [-n N] [--follow] [--json]
 
 One line per event: time, decision, surface, action, resource and reason; for an event without a
 decision, "-", its type, what it is about (server/tool, path, host) and why (reason, error or a
-summary). Without FILE, the latest session's spool (in ~/.local/state/perimeter/sessions;
-XDG_STATE_HOME moves it).
+summary). An event the spool cut down to size ends in "[cut: …]": how long it would have been,
+how many strings were shortened, what was left out where (--json has it as the event's cut block).
+Without FILE, the latest session's spool (in ~/.local/state/perimeter/sessions; XDG_STATE_HOME
+moves it).
 
 Options:
   -n, --lines N   how many of the latest events to show (default 20)

@@ -2,7 +2,7 @@
 // each kind of event.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -337,4 +337,87 @@ void test('audit tail names the server, tool and reason or error of each MCP gat
   // The argument-bound deny names its rule and condition, never the argument's value.
   assert.match(lines[8] ?? '', /^\S+ {2}deny {2}mcp call filesystem\/write_file {2}Denied: rule "write-src"/);
   assert.doesNotMatch(lines[8] ?? '', /\/etc\/x/);
+});
+
+void test('redteam-31-1: audit tail marks an event the spool cut, and says what was cut', (t) => {
+  const ctx = { sessionId: 's-1', now: Date.parse('2026-11-23T16:34:20.000Z') };
+  const huge = 'x'.repeat(100_000);
+  const path = spoolOf(t, [
+    lifecycleRecord('session.start', ctx),
+    // A 100 KB tool name from an upstream: the spool cuts the string.
+    lifecycleRecord('mcp.list', ctx, { server: 'evil', tool: huge, shown: 1, hidden_by_policy: 0, held: 0 }),
+    // 5,000 outcome keys: the spool leaves all but the first 100 out.
+    lifecycleRecord(
+      'mcp.result',
+      ctx,
+      Object.fromEntries(
+        Array.from({ length: 5000 }, (_, i) => [`k${String(i).padStart(4, '0')}`, 'v'.repeat(20)]),
+      ),
+    ),
+    // What the spool writes when even a hard cut is too long: a stand-in.
+    { ...lifecycleRecord('mcp.result', ctx), cut: { bytes: 3_600_000, stand_in: true } },
+  ]);
+  const r = spawnSync(process.execPath, [BIN, 'audit', 'tail', path], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const lines = r.stdout.trimEnd().split('\n');
+  assert.equal(lines.length, 4, r.stdout);
+  assert.doesNotMatch(lines[0] ?? '', /\[cut/, 'a whole event has no marker');
+  const byteCount = (line: string): number => Number(/\[cut: from (\d+) bytes/.exec(line)?.[1]);
+  assert.match(
+    lines[1] ?? '',
+    /^2026-11-23T16:34:20\.000Z {2}- {2}mcp\.list evil\/x+…\[cut: 100000 bytes, sha256 [0-9a-f]{16}\]/,
+  );
+  assert.match(lines[1] ?? '', / {2}\[cut: from \d+ bytes, 1 string shortened\]$/);
+  assert.ok(byteCount(lines[1] ?? '') > 100_000, lines[1]);
+  assert.match(lines[2] ?? '', / {2}\[cut: from \d+ bytes, 4900 of outcome left out\]$/);
+  assert.equal(
+    lines[3],
+    '2026-11-23T16:34:20.000Z  -  mcp.result  [cut: from 3600000 bytes, only who, when and what type kept]',
+  );
+
+  // --json prints each event with its cut block as written.
+  const json = spawnSync(process.execPath, [BIN, 'audit', 'tail', path, '--json'], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  assert.equal(json.status, 0, json.stderr);
+  const events = json.stdout
+    .trimEnd()
+    .split('\n')
+    .map(
+      (l) => JSON.parse(l) as { cut?: { bytes?: number; strings?: number; items?: Record<string, number> } },
+    );
+  assert.equal(events[0]?.cut, undefined);
+  assert.equal(events[1]?.cut?.strings, 1);
+  assert.ok((events[1]?.cut?.bytes ?? 0) > 100_000);
+  assert.deepEqual(events[2]?.cut?.items, { outcome: 4900 });
+  assert.deepEqual(events[3]?.cut, { bytes: 3_600_000, stand_in: true });
+});
+
+void test('audit tail marks an MCP call whose argument keys were cut where they were recorded', (t) => {
+  const ctx = { sessionId: 's-1', now: Date.parse('2026-11-23T16:34:20.000Z') };
+  const loaded = loadPolicies([
+    {
+      file: 'p.yaml',
+      text: 'apiVersion: perimeter/v1\nkind: Policy\nmetadata: { name: p, layer: org }\nmcp:\n  allow:\n    - { id: any-db, server: db, tools: ["*"] }\n',
+    },
+  ]);
+  const engine = createEngine(
+    loaded.policies.map((l) => l.policy),
+    { context: { home: '/h', workspace: '/w' } },
+  );
+  const call: McpRequest = {
+    surface: 'mcp',
+    server: 'db',
+    tool: 'query',
+    args: Object.fromEntries(Array.from({ length: 250 }, (_, i) => [`a${i}`, i])),
+  };
+  const path = spoolOf(t, [decisionRecord(engine.decide(call), call, ctx)]);
+  const r = spawnSync(process.execPath, [BIN, 'audit', 'tail', path], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.status, 0, r.stderr);
+  // Cut at its source, under the bound: no byte count, only what was left out.
+  assert.match(
+    r.stdout,
+    /^\S+ {2}allow {2}mcp call db\/query {2}.* {2}\[cut: 150 of request\.argument_keys left out\]\n$/,
+  );
 });
