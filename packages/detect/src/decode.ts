@@ -1,12 +1,12 @@
 // The encoded segments of a text and what they decode to: percent-encoding (several layers, as in
 // `%255F`, and JavaScript's `%uXXXX`), base64 and base64url (also wrapped at a fixed width, as MIME
-// and PEM write it), hex (also as separated pairs, `de:ad:be:ef`), JSON \u escapes, HTML and XML
-// character references (`&#103;`, `&#x67;`, `&amp;`), and lists of byte values (`0x67, 0x68`,
-// `[103, 104, …]`). An agent exfiltrating a secret rarely sends it raw twice (research egress.md
-// §11.7, egress-dlp-04); scan() with `decode` and the known-value matcher look inside these segments
-// and report a finding over the whole encoded segment. Only decodings that are text (UTF-8 in any
-// script, UTF-16, or mostly ASCII) are scanned, so hashes, integrity strings and images cost one
-// failed check.
+// and PEM write it), hex (also as separated pairs, `de:ad:be:ef`), string-literal escapes (JSON's
+// \u, \x, octal `\147`), HTML and XML character references (`&#103;`, `&#x67;`, `&amp;`), and lists
+// of byte values (`0x67, 0x68`, `[103, 104, …]`). An agent exfiltrating a secret rarely sends it raw
+// twice (research egress.md §11.7, egress-dlp-04); scan() with `decode` and the known-value matcher
+// look inside these segments and report a finding over the whole encoded segment. Only decodings
+// that are text (UTF-8 in any script, UTF-16, or mostly ASCII) are scanned, so hashes, integrity
+// strings and images cost one failed check.
 //
 // Finding the segments must stay linear in the text's length whatever the text is (redteam-30-1):
 // every character is stepped over a bounded number of times, a run longer than MAX_SEGMENT is cut
@@ -284,15 +284,22 @@ function base64Decode(s: string, isUrlSafe: boolean): Uint8Array | undefined {
   }
 }
 
+/**
+ * Decodes the escapes of string literals: JSON's `\uXXXX`, `\xXX` and octal `\147` (C, Python and
+ * the shell's `$'…'`: one to three digits, at most `\377`), and a backslash before a quote, a
+ * backslash or "/". Octal and `\x` escapes are bytes, read as Latin-1 as JavaScript reads `\x`.
+ */
 function jsonUnescape(s: string): string {
   return s.replace(
-    /\\u([0-9A-Fa-f]{4})|\\x([0-9A-Fa-f]{2})|\\(["\\/])/g,
-    (_, u?: string, x?: string, c?: string) =>
+    /\\u([0-9A-Fa-f]{4})|\\x([0-9A-Fa-f]{2})|\\([0-3][0-7]{2}|[0-7]{1,2})|\\(["\\/])/g,
+    (_, u?: string, x?: string, octal?: string, c?: string) =>
       u !== undefined
         ? String.fromCharCode(parseInt(u, 16))
         : x !== undefined
           ? String.fromCharCode(parseInt(x, 16))
-          : (c ?? ''),
+          : octal !== undefined
+            ? String.fromCharCode(parseInt(octal, 8))
+            : (c ?? ''),
   );
 }
 
@@ -421,9 +428,31 @@ function isJsonPart(c: number): boolean {
   );
 }
 
+/**
+ * Whether text holds an octal escape of three digits (`\147`, detect-32-1). Only those start a
+ * run: shorter ones are a regex's backreference (`\1`) or a NUL (`\0`) far more often than text.
+ */
+function hasOctalEscape(text: string): boolean {
+  for (let at = text.indexOf('\\'); at >= 0; at = text.indexOf('\\', at + 1)) {
+    const first = text.charCodeAt(at + 1);
+    if (
+      first >= 48 &&
+      first <= 51 &&
+      isOctalCode(text.charCodeAt(at + 2)) &&
+      isOctalCode(text.charCodeAt(at + 3))
+    )
+      return true;
+  }
+  return false;
+}
+
+const isOctalCode = (c: number): boolean => c >= 48 && c <= 55;
+
+/** Runs of string-literal escapes: JSON's `\u`, `\x` and octal (jsonUnescape). */
 function* jsonSegments(text: string, work: DecodeWork): Generator<DecodedSegment> {
-  if (!text.includes('\\u') && !text.includes('\\x')) return;
-  yield* escapedSegments(text, '\\', /\\[ux][0-9A-Fa-f]{2}/, isJsonPart, 'json', jsonUnescape, work);
+  if (!text.includes('\\u') && !text.includes('\\x') && !hasOctalEscape(text)) return;
+  const escape = /\\(?:[ux][0-9A-Fa-f]{2}|[0-3][0-7]{2})/;
+  yield* escapedSegments(text, '\\', escape, isJsonPart, 'json', jsonUnescape, work);
 }
 
 /** A character of a run of markup text: not white space, a quote, "<" or ">" (an element's or attribute's bounds). */

@@ -9,8 +9,9 @@
 export type Confidence = 'high' | 'low';
 
 /**
- * How a value was written where it was found. `percent` includes JavaScript's `%uXXXX`, `hex` lists
- * of `0x` byte values, `html` HTML and XML character references, `decimal` lists of byte values.
+ * How a value was written where it was found. `percent` includes JavaScript's `%uXXXX`, `json` the
+ * `\x` and octal escapes of string literals, `hex` lists of `0x` byte values, `html` HTML and XML
+ * character references, `decimal` lists of byte values.
  */
 export type Encoding = 'raw' | 'base64' | 'base64url' | 'hex' | 'percent' | 'json' | 'html' | 'decimal';
 

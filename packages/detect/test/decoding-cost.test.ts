@@ -47,6 +47,7 @@ const ONE_ENCODING: [string, (n: number) => string][] = [
   ['percent-encoding with one escape in a thousand characters', (n) => repeat(`${'A'.repeat(997)}%41`, n)],
   ['JSON \\u escapes', (n) => repeat('\\u0041', n)],
   ['\\x escapes', (n) => repeat('\\x41', n)],
+  ['detect-32-1: octal escapes', (n) => repeat('\\101', n)],
   ['base64 of text', (n) => repeat('QUFB', n)],
   ['base64 of binary', (n) => repeat('AAAA', n)],
   ['hex', (n) => repeat('41', n)],

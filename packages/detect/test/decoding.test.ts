@@ -16,6 +16,7 @@ import {
   hexPairs,
   percentEvery,
   jsonEscapes,
+  octalEscapes,
   references,
   unitEscapes,
   utf16be,
@@ -276,8 +277,9 @@ const REDTEAM_31: [string, string, string, string, string][] = [
   ],
 ];
 
-describe('detect-31: %u escapes, character references and byte lists are decoded', () => {
-  for (const [name, before, encoded, after, encoding] of REDTEAM_31) {
+/** Each case's encoded token is found once, as the raw token is, under its encoding, over all of it. */
+function itFindsTokenIn(cases: readonly [string, string, string, string, string][]): void {
+  for (const [name, before, encoded, after, encoding] of cases) {
     it(name, () => {
       const text = `${before}${encoded}${after}`;
       assert.deepEqual(scan(text), [], 'not visible without decoding');
@@ -291,6 +293,10 @@ describe('detect-31: %u escapes, character references and byte lists are decoded
       assert.ok((found[0]?.end ?? 0) >= before.length + encoded.length, JSON.stringify(found));
     });
   }
+}
+
+describe('detect-31: %u escapes, character references and byte lists are decoded', () => {
+  itFindsTokenIn(REDTEAM_31);
 });
 
 /** The encodings and decodings decodedSegments() finds in a text. */
@@ -340,4 +346,39 @@ describe('egress-dlp-07: values that are not secrets (except) are left out only 
     assert.equal(found[0]?.fingerprint, scan(other)[0]?.fingerprint);
     assert.equal(found[0]?.encoding, 'base64');
   });
+});
+
+// detect-32: more ways of writing a secret that scan() missed. Cases: [name, text before, the
+// encoded token, text after, encoding].
+const REDTEAM_32: [string, string, string, string, string][] = [
+  ['detect-32-1: octal escapes in a C string', 'const char *k = "', octalEscapes(token), '";', 'json'],
+  [
+    "detect-32-1: octal escapes in the shell's $'…'",
+    "curl -H $'Authorization: token ",
+    octalEscapes(token),
+    "'",
+    'json',
+  ],
+  [
+    'detect-32-1: octal escapes as short as each value needs',
+    "k = '",
+    octalEscapes(token, true),
+    "'",
+    'json',
+  ],
+  ['detect-32-1: one character as an octal escape', '"', token.replace('_', '\\137'), '"', 'json'],
+];
+
+describe('detect-32: octal escapes are decoded', () => {
+  itFindsTokenIn(REDTEAM_32);
+});
+
+void it('detect-32-1: a run is decoded only where it holds a three-digit octal escape', () => {
+  // A backreference, a NUL, a digit that is no octal one: not decoded at all.
+  for (const text of ['sed "s/\\(a\\)\\1/x/"', 'printf "%s\\0"', 'a\\899b'])
+    assert.deepEqual(decodingsOf(text), [], text);
+  // A Windows path's "\\2024" reads as an escape, and is decoded to nothing worth a finding.
+  const path = 'C:\\Users\\build\\2024\\logs';
+  assert.deepEqual(decodingsOf(path), [['json', 'C:\\Users\\build\x824\\logs']]);
+  assert.deepEqual(scan(path, { decode: true }), []);
 });

@@ -28,6 +28,13 @@ export const percentEvery = (s: string): string =>
 export const jsonEscapes = (s: string): string =>
   [...s].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('');
 
+/**
+ * Every byte as an octal escape, as C, Python and the shell's `$'…'` read them: three digits
+ * (`\147`), or with `isShortest` as few as the value needs (`\60` for "0").
+ */
+export const octalEscapes = (s: string, isShortest = false): string =>
+  [...bytesOf(s)].map((b) => `\\${b.toString(8).padStart(isShortest ? 1 : 3, '0')}`).join('');
+
 /** Every UTF-16 code unit as JavaScript's escape() writes those past U+00FF (`%u0067`). */
 export const unitEscapes = (s: string, isUpper = false): string =>
   [...s]
