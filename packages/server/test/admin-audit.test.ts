@@ -4,8 +4,15 @@
 
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { auditEventSchema, type AuditEvent, verifySpool } from '@perimeter/audit';
+import {
+  auditEventSchema,
+  canonicalJson,
+  MAX_EVENT_BYTES,
+  type AuditEvent,
+  verifySpool,
+} from '@perimeter/audit';
 import { adminChainId } from '../src/index.js';
+import { chain, deviceOf, ndjson, refusals, shapes, upload } from './audit-support.js';
 import { adminWith, eachServer, policyYaml, type Harness } from './harness.js';
 
 interface Page {
@@ -116,6 +123,57 @@ eachServer('admin audit trail', (harness) => {
     assert.equal((await viewer.client.post(`${h.base}/users`, { email: 'x@example.com' })).status, 403);
     assert.equal((await h.owner.post(`${h.base}/users`, { email: 'u@example.com' })).status, 409);
     assert.equal((await allEvents(h)).length, afterSetup);
+  });
+
+  it('redteam-31-1: a refusal quoting a megabyte-long key a device sent is cut to the bound and stays in the intact chain', async () => {
+    const h = harness();
+    const device = await deviceOf(h, 'mallory@example.com', 'mallory-laptop');
+    const key = 'k'.repeat(1024 * 1024);
+    const { events } = chain('s-huge-key', shapes(h, 2));
+    // An unknown member: the schema's refusal names it, and the server's reason and outcome quote that.
+    const tampered = [events[0], { ...events[1], [key]: 1 }];
+    const r = await upload(h, device.credential, ndjson(tampered));
+    assert.equal(r.status, 422, JSON.stringify(r.body).slice(0, 300));
+    assert.equal(r.body.error.code, 'chain-refused');
+
+    const refusal = (await refusals(h)).at(-1);
+    assert.ok(refusal, 'the refusal is in the trail');
+    assert.equal(refusal.device?.id, device.id);
+    assert.equal(refusal.outcome?.chain, 's-huge-key');
+    assert.equal(refusal.outcome?.seq, 1);
+    // Uncut, these are megabytes: a failure shows their first characters only.
+    const reason = refusal.reason ?? '';
+    const why = String(refusal.outcome?.why);
+    const marker = /…\[cut: \d+ bytes, sha256 [0-9a-f]{16}\]$/;
+    assert.ok(
+      /^refused chain "s-huge-key" of device "mallory-laptop" at seq 1: .*Unrecognized key/.test(reason),
+      reason.slice(0, 200),
+    );
+    assert.ok(marker.test(reason), `the reason is cut: ${reason.length} characters`);
+    assert.ok(marker.test(why), `the why is cut: ${why.length} characters`);
+    assert.equal(refusal.cut?.strings, 2, 'the reason and the why were cut');
+    assert.ok((refusal.cut?.bytes ?? 0) > 2 * key.length, 'the cut block says how long it would have been');
+    assert.ok(auditEventSchema().safeParse(refusal).success);
+
+    // As stored: the line is within the bound, and the organisation's whole chain still verifies.
+    const rows = await h.server.db.all<{ body: string }>(
+      'SELECT body FROM events WHERE org_id = ? AND chain_id = ? ORDER BY seq',
+      [h.org.id, adminChainId(h.org.id)],
+    );
+    const stored = rows.map((row) => JSON.parse(row.body) as AuditEvent);
+    const last = stored.at(-1);
+    assert.equal(last?.event_id, refusal.event_id);
+    assert.ok(Buffer.byteLength(canonicalJson(last), 'utf8') <= MAX_EVENT_BYTES);
+    assert.ok(rows.every((row) => Buffer.byteLength(row.body, 'utf8') <= MAX_EVENT_BYTES));
+    const verified = verifySpool(stored.map((e) => `${canonicalJson(e)}\n`).join(''));
+    assert.equal(verified.isIntact, true, JSON.stringify(verified.problems));
+    assert.equal(verified.events, stored.length);
+
+    // The chain goes on after it: the next admin action links to the cut event.
+    await h.owner.patch(h.base, { name: 'After the cut' });
+    const next = (await allEvents(h)).at(-1);
+    assert.equal(next?.type, 'admin.org.update');
+    assert.equal(next?.integrity.prev_hash, refusal.integrity.hash);
   });
 
   it('stored events cannot be changed, even by hand', async () => {

@@ -8,7 +8,7 @@ import {
   auditEventSchema,
   type AuditEvent,
   SCHEMA_VERSION,
-  seal,
+  sealBounded,
   uuid7,
   type AuditRecord,
 } from '@perimeter/audit';
@@ -74,7 +74,9 @@ export async function recordAdminAction(
     reason: action.reason,
     outcome: { ...action.outcome },
   };
-  const { event, state } = seal(record, {
+  // Bounded as a device's spool bounds its events (redteam-31-1): a refused chain's reason quotes
+  // what the device sent (an unknown key of megabytes), and the trail must stay exportable.
+  const { event, state } = sealBounded(record, {
     chainId: adminChainId(orgId),
     nextSeq: head.next_seq,
     lastHash: head.last_hash,
