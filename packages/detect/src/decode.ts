@@ -616,14 +616,18 @@ function blockAt(
 export const isWordCode = (c: number): boolean => isAlphanumeric(c) || c === 95;
 const isDigitCode = (c: number): boolean => c >= 48 && c <= 57;
 
+/** Whether a byte value written at text[at] (inside its quote) is in hex after `0x` or `0X`. */
+const isHexValueAt = (text: string, at: number): boolean =>
+  text.charCodeAt(at) === 48 && (text.charCodeAt(at + 1) | 0x20) === 120;
+
 /**
  * Where the byte value written at text[at] ends (`0x67`, `0x7`, `103`, inside `quote` when it is
  * not 0), or -1. A value glued to a word or to a decimal point (`1.5`, `0x414`, `103px`) is none.
  */
-function byteValueEnd(text: string, at: number, isHex: boolean, quote: number): number {
+function byteValueEnd(text: string, at: number, quote: number): number {
   let i = at;
   if (quote !== 0 && text.charCodeAt(i++) !== quote) return -1;
-  if (isHex && (text.charCodeAt(i) !== 48 || (text.charCodeAt(i + 1) | 0x20) !== 120)) return -1;
+  const isHex = isHexValueAt(text, i);
   if (isHex) i += 2;
   const radix = isHex ? 16 : 10;
   const maxDigits = isHex ? 2 : 3;
@@ -640,25 +644,29 @@ function byteValueEnd(text: string, at: number, isHex: boolean, quote: number): 
 }
 
 /**
- * Where a separator of a byte list at text[at] ends, or -1: a comma with any white space around it
- * (a JSON array printed one value a line), or, in a list without commas, spaces and tabs.
+ * Where a separator of a byte list at text[at] ends, or -1: a comma or semicolon with any white
+ * space around it (a JSON array printed one value a line), or spaces and tabs. Each separator of a
+ * list may be another of these (detect-32-2: `0x67, 0x68;0x70`, `[103 104, 112]`); a line break
+ * alone is none, as columns of numbers are everywhere.
  */
-function byteSeparatorEnd(text: string, at: number, isComma: boolean): number {
+function byteSeparatorEnd(text: string, at: number): number {
   let i = at;
-  while (isListBlank(text.charCodeAt(i), isComma)) i++;
-  if (!isComma) return i > at ? i : -1;
-  if (text.charCodeAt(i) !== 44) return -1;
-  i++;
-  while (isListBlank(text.charCodeAt(i), isComma)) i++;
-  return i;
+  while (isListBlank(text.charCodeAt(i))) i++;
+  const mark = text.charCodeAt(i);
+  if (mark === 44 || mark === 59) {
+    i++;
+    while (isListBlank(text.charCodeAt(i))) i++;
+    return i;
+  }
+  for (i = at; text.charCodeAt(i) === 32 || text.charCodeAt(i) === 9;) i++;
+  return i > at ? i : -1;
 }
 
-/** Spaces and tabs, and line breaks around a comma. */
-const isListBlank = (c: number, isComma: boolean): boolean =>
-  c === 32 || c === 9 || (isComma && (c === 10 || c === 13));
+/** Spaces, tabs and line breaks. */
+const isListBlank = (c: number): boolean => c === 32 || c === 9 || c === 10 || c === 13;
 
 interface ByteList {
-  /** Whether the values are written in hex after `0x`, or in decimal. */
+  /** Whether any value is written in hex after `0x` (the others in decimal). */
   readonly isHex: boolean;
   /** The quote around every value, or 0. */
   readonly quote: number;
@@ -679,10 +687,11 @@ interface ByteList {
  * The byte list whose first value's digits start at text[at] (detect-31-3): `0x67, 0x68, …` as C,
  * Java and Python's hex() write bytes, `[103, 104, …]` as Buffer.from([…]), Python's bytes([…]) and
  * list(…) and a JSON array of numbers do; each value 0-255 (a signed Java byte past 127 ends a
- * list), in the same quotes or none, one kind of separator throughout. Decoded when it has at least
- * MIN_HEX_PAIRS values after `0x`, or MIN_DECIMAL_BYTES in decimal. Undefined, at the cost of a few
- * characters and nothing allocated, where no value followed by a separator starts: most numbers in
- * text.
+ * list), in the same quotes or none. Values may mix `0x` and decimal, as a C array may, and
+ * separators may change from one value to the next (detect-32-2). Decoded when it has at least
+ * MIN_HEX_PAIRS values after `0x`, or MIN_DECIMAL_BYTES values in all. Undefined, at the cost of a
+ * few characters and nothing allocated, where no value followed by a separator starts: most numbers
+ * in text.
  */
 function byteListAt(text: string, at: number): ByteList | undefined {
   const mark = text.charCodeAt(at - 1);
@@ -691,44 +700,47 @@ function byteListAt(text: string, at: number): ByteList | undefined {
   // The first value stands on its own: not the end of a word, a number, a version or a negative.
   const before = text.charCodeAt(start - 1);
   if (isWordCode(before) || before === 46 || before === 45) return undefined;
-  const isHex = text.charCodeAt(at) === 48 && (text.charCodeAt(at + 1) | 0x20) === 120;
-  let end = byteValueEnd(text, start, isHex, quote);
-  const isComma = end >= 0 && byteSeparatorEnd(text, end, true) >= 0;
-  if (end < 0 || (!isComma && byteSeparatorEnd(text, end, false) < 0)) return undefined;
+  let end = byteValueEnd(text, start, quote);
+  if (end < 0 || byteSeparatorEnd(text, end) < 0) return undefined;
+  const lead = quote !== 0 ? 1 : 0;
+  let hexCount = isHexValueAt(text, at) ? 1 : 0;
   const starts = [start];
   const ends = [end];
   let read = end;
-  for (let from = byteSeparatorEnd(text, end, isComma); from >= 0;) {
+  for (let from = byteSeparatorEnd(text, end); from >= 0;) {
     read = from;
-    end = byteValueEnd(text, from, isHex, quote);
+    end = byteValueEnd(text, from, quote);
     if (end < 0) break;
+    if (isHexValueAt(text, from + lead)) hexCount++;
     starts.push(from);
     ends.push(end);
     read = end;
-    from = byteSeparatorEnd(text, end, isComma);
+    from = byteSeparatorEnd(text, end);
   }
   const count = starts.length;
-  const isLongEnough = count >= (isHex ? MIN_HEX_PAIRS : MIN_DECIMAL_BYTES);
+  const isLongEnough = hexCount >= MIN_HEX_PAIRS || count >= MIN_DECIMAL_BYTES;
   const last = count - 1;
   const next = isLongEnough ? (ends[last] ?? at) : count >= 2 ? (starts[last] ?? at) : at;
-  return { isHex, quote, starts, ends, read, isLongEnough, next };
+  return { isHex: hexCount > 0, quote, starts, ends, read, isLongEnough, next };
 }
 
 /** What a byte list decodes to where that is text, in windows of MAX_SEGMENT values. */
 function* byteListWindows(text: string, list: ByteList, work: DecodeWork): Generator<DecodedSegment> {
-  // A value's digits, inside its quotes and after its `0x`.
-  const lead = (list.quote !== 0 ? 1 : 0) + (list.isHex ? 2 : 0);
-  const tail = list.quote !== 0 ? 1 : 0;
+  // A value's digits are inside its quotes, and after its `0x` when it has one.
+  const quoted = list.quote !== 0 ? 1 : 0;
   for (const [from, to] of windows(0, list.starts.length, 1)) {
     const start = list.starts[from] ?? 0;
     const end = list.ends[to - 1] ?? 0;
     work.decoded += end - start;
     const bytes = new Uint8Array(to - from);
-    for (let k = from; k < to; k++)
+    for (let k = from; k < to; k++) {
+      const digits = (list.starts[k] ?? 0) + quoted;
+      const isHex = isHexValueAt(text, digits);
       bytes[k - from] = parseInt(
-        text.slice((list.starts[k] ?? 0) + lead, (list.ends[k] ?? 0) - tail),
-        list.isHex ? 16 : 10,
+        text.slice(digits + (isHex ? 2 : 0), (list.ends[k] ?? 0) - quoted),
+        isHex ? 16 : 10,
       );
+    }
     const decoded = textOf(bytes);
     if (decoded !== undefined) yield { start, end, encoding: list.isHex ? 'hex' : 'decimal', decoded };
   }

@@ -66,6 +66,7 @@ const ONE_ENCODING: [string, (n: number) => string][] = [
   ['detect-31-3: decimal byte values', (n) => repeat('65,', n)],
   ['detect-31-3: decimal byte values separated by spaces', (n) => repeat('103 ', n)],
   ['detect-31-3: quoted decimal byte values a line each', (n) => repeat('"65",\n  ', n)],
+  ['detect-32-2: byte values mixing 0x, decimal and separators', (n) => repeat('0x41;65 0x42,\n66 ', n)],
   [
     'detect-31-3: decimal lists of 16 values and lists switching separators',
     (n) => repeat(`x ${'65, '.repeat(15)}65 y 65 66, 67 68, `, n),

@@ -367,9 +367,30 @@ const REDTEAM_32: [string, string, string, string, string][] = [
     'json',
   ],
   ['detect-32-1: one character as an octal escape', '"', token.replace('_', '\\137'), '"', 'json'],
+  [
+    'detect-32-2: 0x values with commas, semicolons and spaces in turn',
+    '{',
+    byteValues(token, (b) => `0x${b.toString(16)}`, [', ', ';', ' ', ',\n  ']),
+    '}',
+    'hex',
+  ],
+  [
+    'detect-32-2: decimal values with spaces and commas in turn',
+    '[',
+    byteValues(token, String, [' ', ', ']),
+    ']',
+    'decimal',
+  ],
+  [
+    'detect-32-2: values in 0x and in decimal in turn',
+    'char k[] = {',
+    byteValues(token, (b, i) => (i % 2 ? String(b) : `0x${b.toString(16)}`)),
+    '};',
+    'hex',
+  ],
 ];
 
-describe('detect-32: octal escapes are decoded', () => {
+describe('detect-32: octal escapes and byte lists written several ways at once are decoded', () => {
   itFindsTokenIn(REDTEAM_32);
 });
 
@@ -381,4 +402,27 @@ void it('detect-32-1: a run is decoded only where it holds a three-digit octal e
   const path = 'C:\\Users\\build\\2024\\logs';
   assert.deepEqual(decodingsOf(path), [['json', 'C:\\Users\\build\x824\\logs']]);
   assert.deepEqual(scan(path, { decode: true }), []);
+});
+
+void it('detect-32-2: a list mixing separators or 0x and decimal is decoded from 16 values, or from 8 in 0x', () => {
+  const sixteen = 'ABCDEFGHIJKLMNOP';
+  const mixed = (s: string, isHex: (i: number) => boolean): string =>
+    byteValues(s, (b, i) => (isHex(i) ? `0x${b.toString(16)}` : String(b)), [' ', ', ', ';']);
+  assert.deepEqual(decodingsOf(`[${mixed(sixteen, () => false)}]`), [['decimal', sixteen]]);
+  assert.deepEqual(decodingsOf(`{${mixed(sixteen, (i) => i % 2 === 0)}}`), [['hex', sixteen]]);
+  assert.deepEqual(decodingsOf(`{${mixed(sixteen.slice(0, 8), () => true)}}`), [
+    ['hex', sixteen.slice(0, 8)],
+  ]);
+  // 15 values, 7 of them in 0x; values one a line with no comma; two punctuation marks in a row.
+  for (const text of [
+    `[${mixed(sixteen.slice(1), () => false)}]`,
+    `{${mixed(sixteen.slice(1), (i) => i % 2 === 1)}}`,
+    byteValues(sixteen, String, '\n'),
+    byteValues(sixteen, String, ',,'),
+  ])
+    assert.deepEqual(
+      decodingsOf(text).filter(([e]) => e === 'decimal' || e === 'hex'),
+      [],
+      text,
+    );
 });

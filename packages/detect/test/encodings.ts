@@ -46,9 +46,20 @@ export const unitEscapes = (s: string, isUpper = false): string =>
 export const references = (s: string, form: (code: number) => string = (c) => `&#${c};`): string =>
   [...s].map((c) => form(c.charCodeAt(0))).join('');
 
-/** The bytes of `s` as a list of values: decimal and ", " unless told otherwise. */
-export const byteValues = (s: string, form: (b: number) => string = String, separator = ', '): string =>
-  [...bytesOf(s)].map(form).join(separator);
+/**
+ * The bytes of `s` as a list of values: decimal and ", " unless told otherwise. `form` is told each
+ * value's index too; separators given as a list are used in turn.
+ */
+export const byteValues = (
+  s: string,
+  form: (b: number, i: number) => string = (b) => String(b),
+  separator: string | readonly string[] = ', ',
+): string => {
+  const separators = typeof separator === 'string' ? [separator] : separator;
+  return [...bytesOf(s)]
+    .map((b, i) => (i === 0 ? '' : (separators[(i - 1) % separators.length] ?? '')) + form(b, i))
+    .join('');
+};
 
 /** `s` broken into lines of `width` characters, as MIME (76) and PEM (64) wrap base64. */
 export const wrap = (s: string, width: number, lineBreak = '\n'): string =>
