@@ -7,6 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import { RELAY_PATH, isRelayBuilt } from '../src/relay.js';
+import { within } from './within.js';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
@@ -62,14 +63,6 @@ const received = (s: Socket): Promise<Buffer> =>
     s.once('end', () => resolve(Buffer.concat(chunks)));
     s.once('error', reject);
   });
-
-const within = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
-  Promise.race([
-    p,
-    new Promise<T>((_, reject) =>
-      setTimeout(() => reject(new Error(`${what} took over ${ms} ms`)), ms).unref(),
-    ),
-  ]);
 
 describe(
   'perimeter-relay',

@@ -26,6 +26,7 @@ import { createEngine, loadPolicies } from '@perimeter/policy';
 import { createEgressProxy } from '../src/proxy.js';
 import { RELAY_PATH, isRelayBuilt } from '../src/relay.js';
 import { RELAY_AFTER_BYTES } from '../src/tunnel.js';
+import { within } from './within.js';
 
 const SIZE = 3 * RELAY_AFTER_BYTES + 12345; // well past the hand-off, not a multiple of any buffer
 const upload = randomBytes(SIZE);
@@ -194,10 +195,6 @@ function deferWrites(proxy: HttpServer, defer: (write: () => void) => void): voi
   });
 }
 
-/** What `p` gives within 15 s, else undefined: a bound on a hang, not a speed target. */
-const within15s = <T>(p: Promise<T>): Promise<T | undefined> =>
-  Promise.race([p, new Promise<undefined>((r) => setTimeout(() => r(undefined), 15_000).unref())]);
-
 describe(
   'the native relay',
   { skip: isRelayBuilt() ? false : 'perimeter-relay is not built (no C compiler)' },
@@ -320,8 +317,8 @@ describe(
           socket.write(`CONNECT 127.0.0.1:${(duplex.address() as AddressInfo).port} HTTP/1.1\r\n\r\n`);
         });
         socket.write(upload);
-        const arrived = await within15s(gotUpload); // 12 MB over loopback
-        assert.ok(arrived, 'the whole upload reached the origin while the client read nothing');
+        // 12 MB over loopback, while the client reads nothing.
+        const arrived = await within(gotUpload, 15_000, 'the whole upload reaching the origin');
         assert.equal(sha(arrived), sha(upload), 'the upload arrived intact');
         const release = held ?? [];
         held = undefined;
@@ -380,8 +377,7 @@ describe('a tunnel the origin half-closes first', () => {
         });
         assert.match(got, /^HTTP\/1\.1 200[^]*\r\n\r\nhello$/, 'the origin’s end reached the client');
         socket.end(sent);
-        const arrived = await within15s(gotUpload);
-        assert.ok(arrived, 'the origin saw the client’s end');
+        const arrived = await within(gotUpload, 15_000, 'the origin seeing the client’s end');
         assert.equal(arrived.length, sent.length);
         assert.equal(sha(arrived), sha(sent), 'the upload arrived intact');
         await new Promise((r) => setTimeout(r, 100));

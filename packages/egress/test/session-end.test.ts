@@ -6,6 +6,7 @@
 // that none come after.
 
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
@@ -15,7 +16,9 @@ import { createEngine, loadPolicies } from '@perimeter/policy';
 import { createSessionCa } from '../src/ca.js';
 import { createCredentialGuard } from '../src/credentials.js';
 import { connectionsClosed, createEgressProxy, type EgressOptions } from '../src/proxy.js';
+import { isRelayBuilt } from '../src/relay.js';
 import { createSocksProxy } from '../src/socks.js';
+import { RELAY_AFTER_BYTES } from '../src/tunnel.js';
 
 const PUB = '93.184.216.34';
 const POLICY = `apiVersion: perimeter/v1
@@ -125,6 +128,25 @@ function assertEndedWhileResolving(record: AuditRecord | undefined): void {
   assert.match(record.reason ?? '', /the session ended while api\.example\.com was being resolved/);
 }
 
+/** How many perimeter-relay processes `pid` has as children now. */
+function relaysOf(pid: number): number {
+  let n = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // comm is in parentheses and may hold spaces: the fields after it are split on spaces.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
+      const close = stat.lastIndexOf(')');
+      const comm = stat.slice(stat.indexOf('(') + 1, close);
+      const ppid = Number(stat.slice(close + 2).split(' ')[1]);
+      if (comm === 'perimeter-relay' && ppid === pid) n++;
+    } catch {
+      // It exited while the list was read.
+    }
+  }
+  return n;
+}
+
 /** An echo server standing in for any origin a tunnel reaches. */
 function echoServer(): Promise<Server> {
   const server = createServer((s) => s.pipe(s));
@@ -174,6 +196,34 @@ describe('records land before the session ends', () => {
     client.destroy();
     echo.close();
   });
+
+  it(
+    'a tunnel the native relay carries: closed by the end, its close is in with every byte it carried',
+    { skip: isRelayBuilt() ? false : 'perimeter-relay is not built (no C compiler)' },
+    async () => {
+      const echo = await echoServer();
+      const s = await session('http', echo);
+      const client = send(s.port, 'CONNECT api.example.com:443 HTTP/1.1\r\n\r\n');
+      let got = '';
+      client.on('data', (d: Buffer) => (got += d.toString('latin1')));
+      await until(() => got.includes('\r\n\r\n'), 'the tunnel to open');
+      // Enough bytes both ways for the proxy to hand the tunnel to the relay, then more through it.
+      const payload = 'x'.repeat(RELAY_AFTER_BYTES);
+      client.write(payload);
+      await until(() => got.length - got.indexOf('\r\n\r\n') - 4 === payload.length, 'the first echo');
+      await until(() => relaysOf(process.pid) > 0, 'the tunnel to move to the relay');
+      client.write(payload);
+      await until(() => got.length - got.indexOf('\r\n\r\n') - 4 === 2 * payload.length, 'the second echo');
+      const records = await s.end();
+      assert.deepEqual(events(records), ['network.connect', 'network.closed']);
+      const closed = records[1];
+      assert.equal(closed?.outcome?.bytes_out, 2 * payload.length, 'every byte the client sent');
+      assert.equal(closed?.outcome?.bytes_in, 2 * payload.length, 'every byte the origin sent');
+      await until(() => client.destroyed || client.readableEnded, 'the client to be closed');
+      client.destroy();
+      echo.close();
+    },
+  );
 
   it('a SOCKS5 request still being decided: denied at the end, its decision is in', async () => {
     const echo = await echoServer();
