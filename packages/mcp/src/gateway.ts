@@ -151,6 +151,13 @@ const QUESTION_TTL_MS = 10 * 60_000;
  * listed held every other server's calls for the SDK's 60 s, again at every announcement).
  */
 const BYSTANDER_WAIT_MS = 200;
+/**
+ * How long after telling the clients that a list changed the gateway holds the next such notice of
+ * that kind: what comes meanwhile is told once, when the time is over, so the last change is never
+ * lost (redteam-32-1: an upstream that announced a change 500 times made the gateway send 500
+ * notifications to every client, each of which lists again).
+ */
+const LIST_CHANGED_QUIET_MS = 100;
 /** The most (server, method) pairs of servers' own requests audited (each once). */
 const MAX_SERVER_REQUESTS_AUDITED = 256;
 /** The most questions waiting for an answer at once; past it, a new question is refused. */
@@ -167,6 +174,9 @@ export interface ListChangeListener {
   promptsChanged(): void;
   resourcesChanged(): void;
 }
+
+/** The lists a client is told have changed (MCP has no notice for templates: resources covers them). */
+type NoticeKind = 'tools' | 'prompts' | 'resources';
 
 const LIST_KINDS: readonly ListKind[] = ['tools', 'prompts', 'resources', 'templates'];
 const SINGULAR = { tools: 'tool', prompts: 'prompt', resources: 'resource', templates: 'template' } as const;
@@ -275,6 +285,16 @@ export class Gateway {
   private readonly connections = new Set<Server>();
   /** Who else is told of list changes: the 2026-07-28 HTTP endpoint's subscriptions. */
   private readonly listeners = new Set<ListChangeListener>();
+  /**
+   * The kinds told of within the last LIST_CHANGED_QUIET_MS, each with whether another change
+   * came meanwhile (told when the time is over).
+   */
+  private readonly quiet = new Map<NoticeKind, { readonly timer: NodeJS.Timeout; isOwed: boolean }>();
+  /**
+   * Per connection, the notices still being sent to it (a client that does not read holds them
+   * up), each with whether another is owed once it is out: at most one of a kind is on its way.
+   */
+  private readonly sending = new WeakMap<Server, Map<NoticeKind, boolean>>();
   /**
    * The questions put to 2026-07-28 clients' users, by the state each was returned with: the call
    * it is about and when it lapses. An answer counts once, and only for that call.
@@ -422,6 +442,8 @@ export class Gateway {
 
   async close(): Promise<void> {
     this.unwatchPins?.();
+    for (const q of this.quiet.values()) clearTimeout(q.timer);
+    this.quiet.clear();
     await this.pinsChecked;
     await Promise.allSettled([...this.connections].map((s) => s.close()));
     await Promise.allSettled(this.upstreams.map((u) => u.close()));
@@ -1250,8 +1272,7 @@ export class Gateway {
       this.shownUris = byShownUri(shown);
       this.unlistedResources = new Set(unavailable);
     }
-    if (before !== undefined && shownKeys(this.index[kind]) !== before)
-      this.notify(kind === 'templates' ? 'resources' : kind);
+    if (before !== undefined && shownKeys(this.index[kind]) !== before) this.notify(kind);
     return { entries: shown, unavailable };
   }
 
@@ -1836,21 +1857,56 @@ export class Gateway {
     return out;
   }
 
-  /** Tells every client a list changed (resources/list_changed covers templates: MCP has no other). */
+  /**
+   * Tells every client a list changed (resources/list_changed covers templates: MCP has no other),
+   * at once unless it was told of that kind within LIST_CHANGED_QUIET_MS; then once when that time
+   * is over, however many changes came meanwhile (redteam-32-1).
+   */
   private notify(kind: ListKind): void {
-    for (const s of this.connections) {
-      const send =
-        kind === 'tools'
-          ? s.sendToolListChanged()
-          : kind === 'prompts'
-            ? s.sendPromptListChanged()
-            : s.sendResourceListChanged();
-      send.catch(() => undefined);
+    const notice: NoticeKind = kind === 'templates' ? 'resources' : kind;
+    const quiet = this.quiet.get(notice);
+    if (quiet !== undefined) {
+      quiet.isOwed = true;
+      return;
     }
+    for (const s of this.connections) this.tell(s, notice);
     for (const l of this.listeners)
-      if (kind === 'tools') l.toolsChanged();
-      else if (kind === 'prompts') l.promptsChanged();
+      if (notice === 'tools') l.toolsChanged();
+      else if (notice === 'prompts') l.promptsChanged();
       else l.resourcesChanged();
+    const period = {
+      isOwed: false,
+      timer: setTimeout(() => {
+        this.quiet.delete(notice);
+        if (period.isOwed) this.notify(notice);
+      }, LIST_CHANGED_QUIET_MS),
+    };
+    period.timer.unref();
+    this.quiet.set(notice, period);
+  }
+
+  /** Sends one connection a list_changed, or, while one of that kind is on its way to it, owes it one more. */
+  private tell(s: Server, notice: NoticeKind): void {
+    let sending = this.sending.get(s);
+    if (sending === undefined) this.sending.set(s, (sending = new Map<NoticeKind, boolean>()));
+    if (sending.has(notice)) {
+      sending.set(notice, true);
+      return;
+    }
+    sending.set(notice, false);
+    const sent =
+      notice === 'tools'
+        ? s.sendToolListChanged()
+        : notice === 'prompts'
+          ? s.sendPromptListChanged()
+          : s.sendResourceListChanged();
+    void sent
+      .catch(() => undefined) // a connection closing: it is told nothing more
+      .then(() => {
+        const isOwed = sending.get(notice) === true;
+        sending.delete(notice);
+        if (isOwed && this.connections.has(s)) this.tell(s, notice);
+      });
   }
 
   /** An `mcp.call` event: `request` is the audited copy (its arguments redacted, keys included). */

@@ -1,0 +1,145 @@
+// The gateway against upstreams whose lists churn or stall (fixtures/churning-server.ts): how
+// their announcements of a changed list reach the clients, and what a client's listing or read
+// waits for while a server that announced a change does not list again.
+
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import {
+  PromptListChangedNotificationSchema,
+  ResourceListChangedNotificationSchema,
+  ToolListChangedNotificationSchema,
+  type Tool,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { AuditRecord } from '@perimeter/audit';
+import type { Gateway } from '../src/gateway.js';
+import type { ChurningSpec } from './fixtures/churning-server.js';
+import { inMemoryClient, startGateway, until } from './gateway-harness.js';
+
+const CHURNING = join(dirname(fileURLToPath(import.meta.url)), 'fixtures/churning-server.js');
+const root = realpathSync(mkdtempSync(join(tmpdir(), 'perimeter-mcp-churn-')));
+
+after(() => {
+  rmSync(root, { recursive: true, force: true });
+});
+
+const text = { type: 'object', properties: { text: { type: 'string' } } } as const;
+const tool = (name: string, description = `The ${name} tool.`): Tool => ({
+  name,
+  description,
+  inputSchema: text,
+});
+
+interface Harness {
+  readonly gateway: Gateway;
+  readonly client: Client;
+  readonly events: AuditRecord[];
+  spec(id: string, spec: ChurningSpec): void;
+  close(): Promise<void>;
+}
+
+let harnesses = 0;
+
+/** A gateway (trust on first use, everything allowed) in front of churning servers, by id. */
+async function start(servers: Readonly<Record<string, ChurningSpec>>): Promise<Harness> {
+  const dir = join(root, `h${++harnesses}`);
+  mkdirSync(dir);
+  const specFile = (id: string): string => join(dir, `${id}.json`);
+  const spec = (id: string, s: ChurningSpec): void => writeFileSync(specFile(id), JSON.stringify(s));
+  const q = JSON.stringify;
+  const entries = Object.entries(servers).map(([id, s]) => {
+    spec(id, s);
+    return `    - { id: ${q(id)}, command: [${q(process.execPath)}, ${q(CHURNING)}, ${q(specFile(id))}] }`;
+  });
+  const policy = `apiVersion: perimeter/v1
+kind: Policy
+metadata: { name: churn-test, layer: org }
+mcp:
+  pinning: tofu
+  servers:
+${entries.join('\n')}
+  allow:
+    - { id: everything-allowed, server: "*", tools: ["*"] }
+`;
+  const { gateway, events } = await startGateway(policy, {
+    home: dir,
+    workspace: dir,
+    sessionId: `churn-${harnesses}`,
+  });
+  const client = await inMemoryClient(gateway, 'churn-test');
+  return {
+    gateway,
+    client,
+    events,
+    spec,
+    close: async () => {
+      await client.close();
+      await gateway.close();
+    },
+  };
+}
+
+async function toolNames(client: Client): Promise<string[]> {
+  return (await client.listTools()).tools.map((t) => t.name).sort();
+}
+
+/** How many list_changed of each kind a client has received. */
+function countNotifications(client: Client): { tools: number; prompts: number; resources: number } {
+  const received = { tools: 0, prompts: 0, resources: 0 };
+  client.setNotificationHandler(ToolListChangedNotificationSchema, () => void received.tools++);
+  client.setNotificationHandler(PromptListChangedNotificationSchema, () => void received.prompts++);
+  client.setNotificationHandler(ResourceListChangedNotificationSchema, () => void received.resources++);
+  return received;
+}
+
+describe('gateway: list changes', { timeout: 120_000 }, () => {
+  it('redteam-32-1: a flood of list_changed from a server reaches each client coalesced, and the last change is still told', async () => {
+    const h = await start({ s: { tools: [tool('echo'), tool('flood')] } });
+    const other = await inMemoryClient(h.gateway, 'churn-test-2');
+    try {
+      assert.deepEqual(await toolNames(h.client), ['s__echo', 's__flood']);
+      await toolNames(other); // a connection is told of changes from its first request on
+      const received = countNotifications(h.client);
+      const otherReceived = countNotifications(other);
+      // The client lists again at each tools/list_changed, as clients do, one listing at a time.
+      let names: string[] = [];
+      let listing: Promise<void> | undefined;
+      let isOwed = false;
+      const relist = async (): Promise<void> => {
+        for (let i = 0; i < 1_000 && isOwed; i++) {
+          isOwed = false;
+          names = await toolNames(h.client);
+        }
+      };
+      h.client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
+        received.tools++;
+        isOwed = true;
+        // A listing that fails leaves `names` as it was: the wait for gen_499 fails instead.
+        listing ??= relist()
+          .catch(() => undefined)
+          .finally(() => (listing = undefined));
+      });
+      const flooded = await h.client.callTool({ name: 's__flood', arguments: { count: 500 } });
+      assert.deepEqual(flooded.content, [{ type: 'text', text: 'announced 500 times' }]);
+      // Only the last announcement names gen_499: the client learns of it, or it never lists it.
+      await until(() => names.includes('s__gen_499'), 'the client to list what the last announcement named');
+      await until(() => otherReceived.tools > 0, 'the other client to be told');
+      for (const [who, counts] of [
+        ['the client', received],
+        ['the other client', otherReceived],
+      ] as const)
+        for (const kind of ['tools', 'prompts', 'resources'] as const) {
+          assert.ok(counts[kind] >= 1, `${who} was told its ${kind} changed`);
+          assert.ok(counts[kind] <= 50, `${who} got ${counts[kind]} ${kind}/list_changed for 500`);
+        }
+      await listing;
+    } finally {
+      await other.close();
+      await h.close();
+    }
+  });
+});
