@@ -94,3 +94,24 @@ export function listFlag(p: Parsed, name: string): string[] | undefined {
 export function boolFlag(p: Parsed, name: string): boolean {
   return p.flags[name] === true;
 }
+
+/**
+ * A numeric flag's value, if given: a whole number (or, for `unit` seconds, a decimal one) from
+ * `min` to `max`, else a one-sentence refusal naming the flag, what it got and what it takes.
+ */
+export function numberFlag(
+  p: Parsed,
+  name: string,
+  range: { readonly min: number; readonly max: number; readonly unit?: 'seconds'; readonly example: number },
+): number | undefined {
+  const text = stringFlag(p, name);
+  if (text === undefined) return undefined;
+  const pattern = range.unit === 'seconds' ? /^[0-9]+(\.[0-9]+)?$/ : /^[0-9]+$/;
+  const n = Number(text);
+  if (!pattern.test(text) || n < range.min || n > range.max)
+    throw new UserError(
+      `--${name} ${text} is not ${range.unit === 'seconds' ? 'a number of seconds' : 'a whole number'} from ${range.min} to ${range.max}`,
+      `for example: --${name} ${range.example}`,
+    );
+  return n;
+}

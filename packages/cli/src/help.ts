@@ -333,7 +333,7 @@ Examples:
 
   mcp: `perimeter mcp — the MCP gateway: one chokepoint for every tool call
 
-Usage: perimeter mcp [--policy FILE...] [--listen 127.0.0.1:PORT [--token-file FILE]] [--audit FILE]
+Usage: perimeter mcp [--policy FILE...] [--listen 127.0.0.1:PORT [--token-file FILE] [--max-connections N] [--body-timeout SECONDS]] [--audit FILE]
 
 Serves one MCP endpoint in front of the servers the policy's catalog (mcp.servers) declares:
 stdio servers it starts itself (command lines only from the policy), each in a sandbox of its own
@@ -359,6 +359,10 @@ Options:
   --token-file FILE    the bearer token clients must send (default: a new random one, written to
                        $XDG_STATE_HOME/perimeter/mcp-token)
   --origin URL...      browser origins allowed besides the gateway's own (Origin is checked)
+  --max-connections N  with --listen: the most connections open at once (default 512, 1 to 100000);
+                       past it, a new connection is closed as it comes
+  --body-timeout SECONDS   with --listen: how long a request body may take to arrive whole
+                       (default 30, 1 to 3600); a slower one is answered 408 and closed
   --audit FILE         the audit spool (default: a new one under $XDG_STATE_HOME/perimeter/sessions)
   --workspace DIR      what \${workspace} means in the catalog and in rules (default: the current directory)
   --home DIR           what ~ means in the catalog and in rules (default: yours)

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer, request, type IncomingHttpHeaders, type Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { createRequire } from 'node:module';
 import { userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -1637,3 +1637,154 @@ void describe('perimeter mcp fails closed with one clear sentence', { timeout: 1
     assertRefusal(perimeter(p, ['mcp', 'serve']), /unexpected argument "serve"/);
   });
 });
+
+/** What the server sent on one connection until it closed it (or `ms` passed), after `text`. */
+function exchange(
+  port: number,
+  text: string,
+  ms = 10_000,
+): Promise<{ readonly answer: string; readonly isClosed: boolean }> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(text));
+    let answer = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve({ answer, isClosed: false });
+    }, ms);
+    socket.on('data', (c: Buffer) => (answer += c.toString('latin1')));
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve({ answer, isClosed: true });
+    });
+  });
+}
+
+void describe(
+  'perimeter mcp --listen: --max-connections and --body-timeout',
+  { timeout: 4 * TIMEOUT },
+  () => {
+    void it(
+      'a value out of range, not a number, or given without --listen is refused with one sentence before anything starts',
+      BOUND,
+      (t) => {
+        const p = place(t);
+        const policy = mcpPolicy(p);
+        const audit = join(p.dir, 'a.jsonl');
+        const listen = ['--listen', '127.0.0.1:0', '--audit', audit];
+        const cases: [string[], RegExp][] = [
+          [
+            ['--max-connections', '0'],
+            /^perimeter: --max-connections 0 is not a whole number from 1 to 100000$/,
+          ],
+          [
+            ['--max-connections', 'lots'],
+            /^perimeter: --max-connections lots is not a whole number from 1 to 100000$/,
+          ],
+          [
+            ['--max-connections', '2.5'],
+            /^perimeter: --max-connections 2\.5 is not a whole number from 1 to 100000$/,
+          ],
+          [
+            ['--body-timeout', '0.5'],
+            /^perimeter: --body-timeout 0\.5 is not a number of seconds from 1 to 3600$/,
+          ],
+          [
+            ['--body-timeout', '30s'],
+            /^perimeter: --body-timeout 30s is not a number of seconds from 1 to 3600$/,
+          ],
+          [
+            ['--body-timeout', '3601'],
+            /^perimeter: --body-timeout 3601 is not a number of seconds from 1 to 3600$/,
+          ],
+        ];
+        for (const [flags, message] of cases) {
+          const r = perimeter(p, ['mcp', '--policy', policy, ...listen, ...flags]);
+          assertRefusal(r, message);
+          assert.match(r.stderr, /for example: --(max-connections 64|body-timeout 10)$/m);
+        }
+        const stdio = perimeter(p, ['mcp', '--policy', policy, '--audit', audit, '--max-connections', '8']);
+        assertRefusal(stdio, /^perimeter: --max-connections applies only with --listen$/);
+        assert.equal(stdio.stdout, '', 'nothing on the MCP channel');
+        assert.equal(existsSync(audit), false, 'no spool was opened');
+      },
+    );
+
+    void it(
+      '--max-connections 2 closes a third connection unserved; --body-timeout 1 answers a trickled body 408 within 1 s',
+      BOUND,
+      async (t) => {
+        const p = place(t);
+        const token = 'test-token-0123456789abcdef0123456789';
+        const tokenFile = writeFile(p.dir, 'token', `${token}\n`);
+        const child = startChild(t, p, [
+          'mcp',
+          '--policy',
+          mcpPolicy(p),
+          '--listen',
+          '127.0.0.1:0',
+          '--token-file',
+          tokenFile,
+          '--audit',
+          join(p.dir, 'http.jsonl'),
+          '--max-connections',
+          '2',
+          '--body-timeout',
+          '1',
+        ]);
+        const port = Number(new URL(await listeningUrl(child)).port);
+        const host = `Host: 127.0.0.1:${port}\r\n`;
+        const unauthorised = `GET /mcp HTTP/1.1\r\n${host}\r\n`;
+
+        // Two connections held open: each served once (so the gateway has taken it), then left
+        // waiting halfway through the headers of a second request.
+        const held = await Promise.all(
+          [0, 1].map(
+            () =>
+              new Promise<Socket>((resolve, reject) => {
+                const socket = connect(port, '127.0.0.1', () =>
+                  socket.write(`${unauthorised}GET /mcp HTTP/1.1\r\n${host}`),
+                );
+                socket.once('data', (c: Buffer) =>
+                  /^HTTP\/1\.1 401 /.test(c.toString('latin1'))
+                    ? resolve(socket)
+                    : reject(new Error(c.toString())),
+                );
+                socket.once('error', reject);
+              }),
+          ),
+        );
+        t.after(() => held.forEach((s) => s.destroy()));
+
+        const third = await exchange(port, unauthorised);
+        assert.deepEqual(third, { answer: '', isClosed: true }, 'the third connection is closed unserved');
+
+        // One let go, a new connection is served again (the gateway notices the close on its own time).
+        held[0]?.destroy();
+        let next = third;
+        for (let i = 0; i < 40 && next.answer === ''; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 250));
+          next = await exchange(port, unauthorised, 5000);
+        }
+        assert.match(next.answer, /^HTTP\/1\.1 401 /);
+        held[1]?.destroy();
+
+        // A body that stops coming: 408 once its second has passed, not the default 30 s.
+        let slow = { answer: '', isClosed: false };
+        for (let i = 0; i < 40 && slow.answer === ''; i++) {
+          if (i > 0) await new Promise((resolve) => setTimeout(resolve, 250));
+          slow = await exchange(
+            port,
+            `POST /mcp HTTP/1.1\r\n${host}Authorization: Bearer ${token}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 1000\r\n\r\n{"jsonrpc"`,
+            20_000,
+          );
+        }
+        assert.match(slow.answer, /^HTTP\/1\.1 408 /);
+        assert.match(slow.answer, /the body did not arrive within 1 s/);
+        assert.equal(slow.isClosed, true, 'the connection is closed after the 408');
+        child.process.kill('SIGTERM');
+        assert.equal(await within(child.exited, 'exit'), 0, child.stderr());
+      },
+    );
+  },
+);

@@ -22,13 +22,14 @@ import {
   upstreamSpecs,
   withoutSecrets,
   type ApprovedPin,
+  type HttpListenOptions,
   type UpstreamSpec,
 } from '@perimeter/mcp';
 import { configureZod, createEngine, type Engine, type McpCatalogEntry } from '@perimeter/policy';
 import { BRIDGE_PORTS, BWRAP_PATH } from '@perimeter/sandbox';
 import { UpstreamSandboxError, sandboxUpstreams, type SandboxedUpstreams } from '../mcp-sandbox.js';
 import { canonicalHome, ownAssets, sessionsDir, workspaceDir } from './run.js';
-import { boolFlag, listFlag, parseArgs, stringFlag } from '../args.js';
+import { boolFlag, listFlag, numberFlag, parseArgs, stringFlag, type Parsed } from '../args.js';
 import { UserError } from '../errors.js';
 import { isPolicyPath, pathContext, requireValidPolicies } from '../policy-files.js';
 import { stateDir } from '../secret-store.js';
@@ -47,6 +48,27 @@ export function pinStorePath(env: NodeJS.ProcessEnv = process.env): string {
 /** How long the requests that waited for a session that could not start have to be answered. */
 const ANSWER_GRACE_MS = 100;
 
+/** What the HTTP listener may hold open: how many connections, and how long a body may take. */
+export type ListenerLimits = Pick<HttpListenOptions, 'maxConnections' | 'bodyTimeoutMs'>;
+
+/**
+ * --max-connections and --body-timeout, checked; only with --listen, as over stdio there is no
+ * listener for them to bound. Absent, the listener's defaults hold (512 connections, 30 s).
+ */
+function listenerLimits(p: Parsed, isListening: boolean): ListenerLimits {
+  const maxConnections = numberFlag(p, 'max-connections', { min: 1, max: 100_000, example: 64 });
+  const bodyTimeout = numberFlag(p, 'body-timeout', { min: 1, max: 3600, unit: 'seconds', example: 10 });
+  if (!isListening && (maxConnections !== undefined || bodyTimeout !== undefined))
+    throw new UserError(
+      `--${maxConnections !== undefined ? 'max-connections' : 'body-timeout'} applies only with --listen`,
+      'over stdio there is no HTTP listener to bound: add --listen 127.0.0.1:PORT, or leave it out',
+    );
+  return {
+    ...(maxConnections !== undefined ? { maxConnections } : {}),
+    ...(bodyTimeout !== undefined ? { bodyTimeoutMs: Math.round(bodyTimeout * 1000) } : {}),
+  };
+}
+
 export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
   const p = parseArgs(
     argv,
@@ -54,6 +76,8 @@ export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
       policy: { type: 'list', takes: isPolicyPath },
       listen: { type: 'string' },
       'token-file': { type: 'string' },
+      'max-connections': { type: 'string' },
+      'body-timeout': { type: 'string' },
       origin: { type: 'list' },
       audit: { type: 'string' },
       workspace: { type: 'string' },
@@ -73,6 +97,7 @@ export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
   if (p.positionals.length > 0)
     throw new UserError(`unexpected argument "${p.positionals[0] ?? ''}"`, 'policy files go after --policy');
   const listen = stringFlag(p, 'listen');
+  const limits = listenerLimits(p, listen !== undefined);
   // Over stdio, standard output is the MCP channel: everything for people goes to standard error.
   const say: Ui = listen === undefined ? { ...ui, out: (text) => ui.err(text) } : ui;
   const loaded = requireValidPolicies(say, listFlag(p, 'policy'));
@@ -256,6 +281,7 @@ export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
       port,
       token: token.value,
       origins: listFlag(p, 'origin') ?? [],
+      ...limits,
     });
   } catch (e) {
     const refusal = listenRefusal(host.name, port, e);
@@ -431,6 +457,8 @@ export async function startSessionGateway(o: {
    * scan keeps from the agent.
    */
   readonly secrets: ReadonlyMap<string, string>;
+  /** The endpoint's limits, as `perimeter mcp --listen` takes them (default: the listener's). */
+  readonly limits?: ListenerLimits;
 }): Promise<SessionGateway> {
   const catalog = o.engine.mcpServers();
   const specs = upstreamSpecs(catalog, { workspace: o.workspace, engine: o.engine, secrets: o.secrets });
@@ -456,6 +484,7 @@ export async function startSessionGateway(o: {
       port: BRIDGE_PORTS.mcp,
       path: o.socket,
       token: o.token,
+      ...o.limits,
     });
   } catch (e) {
     await gateway.close();
