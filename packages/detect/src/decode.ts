@@ -52,15 +52,15 @@ const MIN_WRAP_WIDTH = 8;
 /** Fewest bytes that may be text: fewer decode to nothing (textOf). */
 const MIN_TEXT_BYTES = 8;
 /**
- * Fewest separated hex pairs (`41:42:…`) or `0x` byte values decoded: a MAC address (6) is not a
- * payload. The floor of decoded text, so that a shorter list is not even read.
+ * Fewest separated hex pairs (`41:42:…`) or values of a byte list (`0x67, 0x68, …`, `[103, 104, …]`)
+ * decoded: a MAC address (6) is not a payload. The floor of decoded text, so that a shorter list is
+ * not even read. Decimal lists were held to 16 values, as arrays of small numbers are everywhere;
+ * but most decode to no text (a byte under 32 or past 126 is one too many in 8), and those that do
+ * are too short for any rule to match by chance (detect-32-3: in 212 MiB of node_modules, Python's
+ * library and /usr/share/doc, 52 lists of 8 or more decode to text against 9 of 16 or more, and
+ * none holds a finding), while a short password written as its bytes was missed.
  */
 const MIN_HEX_PAIRS = MIN_TEXT_BYTES;
-/**
- * Fewest values of a decimal byte list (`[103, 104, …]`) decoded: shorter arrays of small numbers
- * (coordinates, colours, dates) are everywhere, and few credentials are shorter.
- */
-const MIN_DECIMAL_BYTES = 16;
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 const utf16le = new TextDecoder('utf-16le', { fatal: false });
@@ -689,9 +689,8 @@ interface ByteList {
  * list(…) and a JSON array of numbers do; each value 0-255 (a signed Java byte past 127 ends a
  * list), in the same quotes or none. Values may mix `0x` and decimal, as a C array may, and
  * separators may change from one value to the next (detect-32-2). Decoded when it has at least
- * MIN_HEX_PAIRS values after `0x`, or MIN_DECIMAL_BYTES values in all. Undefined, at the cost of a
- * few characters and nothing allocated, where no value followed by a separator starts: most numbers
- * in text.
+ * MIN_HEX_PAIRS values. Undefined, at the cost of a few characters and nothing allocated, where no
+ * value followed by a separator starts: most numbers in text.
  */
 function byteListAt(text: string, at: number): ByteList | undefined {
   const mark = text.charCodeAt(at - 1);
@@ -703,7 +702,7 @@ function byteListAt(text: string, at: number): ByteList | undefined {
   let end = byteValueEnd(text, start, quote);
   if (end < 0 || byteSeparatorEnd(text, end) < 0) return undefined;
   const lead = quote !== 0 ? 1 : 0;
-  let hexCount = isHexValueAt(text, at) ? 1 : 0;
+  let isHex = isHexValueAt(text, at);
   const starts = [start];
   const ends = [end];
   let read = end;
@@ -711,17 +710,17 @@ function byteListAt(text: string, at: number): ByteList | undefined {
     read = from;
     end = byteValueEnd(text, from, quote);
     if (end < 0) break;
-    if (isHexValueAt(text, from + lead)) hexCount++;
+    isHex ||= isHexValueAt(text, from + lead);
     starts.push(from);
     ends.push(end);
     read = end;
     from = byteSeparatorEnd(text, end);
   }
   const count = starts.length;
-  const isLongEnough = hexCount >= MIN_HEX_PAIRS || count >= MIN_DECIMAL_BYTES;
+  const isLongEnough = count >= MIN_HEX_PAIRS;
   const last = count - 1;
   const next = isLongEnough ? (ends[last] ?? at) : count >= 2 ? (starts[last] ?? at) : at;
-  return { isHex: hexCount > 0, quote, starts, ends, read, isLongEnough, next };
+  return { isHex, quote, starts, ends, read, isLongEnough, next };
 }
 
 /** What a byte list decodes to where that is text, in windows of MAX_SEGMENT values. */

@@ -188,3 +188,18 @@ describe('detect-31: a known value is found as %u escapes, character references 
     ],
   ]);
 });
+
+// detect-32-3: a decimal byte list was decoded only from 16 values, so a bound credential of 8 to
+// 15 characters (a short password) written as its bytes was not found.
+describe('detect-32-3: a short known value is found as a list of its bytes', () => {
+  itFindsEncoded(knownMatcher([{ id: 'db', value: 'hunter2-pw' }]), 'db', [
+    ['detect-32-3: in decimal', 'Buffer.from([', byteValues('hunter2-pw'), '])', 'decimal'],
+    [
+      'detect-32-3: in 0x and decimal',
+      '{',
+      byteValues('hunter2-pw', (b, i) => (i % 3 ? String(b) : `0x${b.toString(16)}`)),
+      '}',
+      'hex',
+    ],
+  ]);
+});
