@@ -49,7 +49,7 @@ export function pinStorePath(env: NodeJS.ProcessEnv = process.env): string {
 const ANSWER_GRACE_MS = 100;
 
 /** What the HTTP listener may hold open: how many connections, and how long a body may take. */
-export type ListenerLimits = Pick<HttpListenOptions, 'maxConnections' | 'bodyTimeoutMs'>;
+type ListenerLimits = Pick<HttpListenOptions, 'maxConnections' | 'bodyTimeoutMs'>;
 
 /**
  * --max-connections and --body-timeout, checked; only with --listen, as over stdio there is no
@@ -457,8 +457,6 @@ export async function startSessionGateway(o: {
    * scan keeps from the agent.
    */
   readonly secrets: ReadonlyMap<string, string>;
-  /** The endpoint's limits, as `perimeter mcp --listen` takes them (default: the listener's). */
-  readonly limits?: ListenerLimits;
 }): Promise<SessionGateway> {
   const catalog = o.engine.mcpServers();
   const specs = upstreamSpecs(catalog, { workspace: o.workspace, engine: o.engine, secrets: o.secrets });
@@ -484,7 +482,6 @@ export async function startSessionGateway(o: {
       port: BRIDGE_PORTS.mcp,
       path: o.socket,
       token: o.token,
-      ...o.limits,
     });
   } catch (e) {
     await gateway.close();
