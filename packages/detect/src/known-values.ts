@@ -2,11 +2,12 @@
 // hands out, canaries): if one of them, or any rendering of it, appears in outbound traffic it can
 // only be a leak (egress-dlp-10). Renderings: raw; base64 and base64url at the three byte
 // alignments, so a value inside a larger blob (Basic `user:VALUE`) is still found; hex in lower and
-// upper case; percent-encoded; JSON \u-escaped. Built once per session; find() looks for a short
-// anchor taken from each rendering and compares the whole rendering only where it occurs. Fixed
-// spellings cannot cover every encoder (Python's quote keeps "/", a JSON writer escapes one
-// character, base64 is wrapped), so find() also looks in what the text decodes to
-// (decodedLayers, which scan() shares: a text is decoded once for both; redteam-30-3).
+// upper case; percent-encoded; JSON \u-escaped; JavaScript's %uXXXX; HTML character references;
+// lists of its bytes in 0x and decimal. Built once per session; find() looks for a short anchor
+// taken from each rendering and compares the whole rendering only where it occurs. Fixed spellings
+// cannot cover every encoder (Python's quote keeps "/", a JSON writer escapes one character, base64
+// is wrapped), so find() also looks in what the text decodes to (decodedLayers, which scan()
+// shares: a text is decoded once for both; redteam-30-3).
 
 import { decodedLayers } from './decode.js';
 import type { Encoding } from './finding.js';
@@ -91,6 +92,22 @@ export function renderingsOf(value: string): { readonly encoding: Encoding; read
     { encoding: 'json', text: jsonString },
     { encoding: 'json', text: escaped },
     { encoding: 'json', text: escaped.toUpperCase().replace(/\\U/g, '\\u') },
+  );
+  // detect-32-7: the forms the decoder learnt in detect-31, each in the one spelling its common
+  // writer uses (xxd -i and C arrays, Python's and JSON's lists, a page's references), after the
+  // older ones so that their indices stay. The proxy's response scrubber does not decode: without
+  // these a secret echoed so went back to the agent. Other spellings (upper-case digits, no space
+  // after a comma) are found outbound by decoding; every anchor added here costs the matcher's
+  // scan of every text (these six, about 3 % of find() on the bench's benign corpus).
+  const units = Array.from({ length: value.length }, (_, i) => value.charCodeAt(i));
+  const codePoints = [...value].map((c) => c.codePointAt(0) ?? 0);
+  out.push(
+    { encoding: 'percent', text: units.map((u) => `%u${u.toString(16).padStart(4, '0')}`).join('') },
+    { encoding: 'html', text: codePoints.map((c) => `&#${c};`).join('') },
+    { encoding: 'html', text: codePoints.map((c) => `&#x${c.toString(16)};`).join('') },
+    { encoding: 'hex', text: [...bytes].map((b) => `0x${b.toString(16).padStart(2, '0')}`).join(', ') },
+    { encoding: 'decimal', text: [...bytes].join(', ') },
+    { encoding: 'decimal', text: [...bytes].join(',') },
   );
   return out;
 }

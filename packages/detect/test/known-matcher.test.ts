@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { knownMatcher, MIN_KNOWN_LENGTH, redact, type KnownMatcher } from '../src/index.js';
+import { knownMatcher, MIN_KNOWN_LENGTH, redact, renderingsOf, type KnownMatcher } from '../src/index.js';
 import { base64Aligned } from '../src/known-values.js';
 import {
   b64,
@@ -202,4 +202,41 @@ describe('detect-32-3: a short known value is found as a list of its bytes', () 
       'hex',
     ],
   ]);
+});
+
+// detect-32-7: renderingsOf() lacked the forms detect-31 taught the decoder, so the proxy's response
+// scrubber (which replaces each rendering of a secret by the same rendering of its placeholder,
+// without decoding) let a secret echoed as %uXXXX, character references or a byte list through, and
+// the matcher missed a byte list of the value inside a longer list of binary bytes.
+const hexByte = (b: number): string => `0x${b.toString(16).padStart(2, '0')}`;
+const NEWER_RENDERINGS: [string, string][] = [
+  ['percent', unitEscapes(secret)],
+  ['html', references(secret)],
+  ['html', references(secret, (c) => `&#x${c.toString(16)};`)],
+  ['hex', byteValues(secret, hexByte)],
+  ['decimal', byteValues(secret)],
+  ['decimal', byteValues(secret, String, ',')],
+];
+
+void it('detect-32-7: renderingsOf() writes %uXXXX, character references and byte lists, after the older forms', () => {
+  const renderings = renderingsOf(secret).map((r): [string, string] => [r.encoding, r.text]);
+  assert.deepEqual(renderings.slice(-NEWER_RENDERINGS.length), NEWER_RENDERINGS);
+  // As many renderings for every value, however it is written: a secret's pair one to one with
+  // its placeholder's.
+  for (const value of ['abcdefgh', 'perimeter-placeholder-7f3a9c', 'pässwörd-😀-1234', secret])
+    assert.equal(renderingsOf(value).length, renderings.length, value);
+  // Fifteen older forms first (raw, base64 and base64url at three alignments, hex, percent, JSON).
+  assert.equal(renderings.length, 15 + NEWER_RENDERINGS.length);
+});
+
+void it('detect-32-7: a byte list of a known value inside a longer list of binary bytes is found', () => {
+  const noise = (n: number): string =>
+    Array.from({ length: n }, (_, i) => hexByte((i * 37 + 200) % 256)).join(', ');
+  const list = byteValues(secret, hexByte);
+  const text = `static const uint8_t blob[] = {${noise(40)}, ${list}, ${noise(40)}};`;
+  const hits = matcher.find(text);
+  assert.deepEqual(
+    hits.map((h) => [h.id, h.encoding, text.slice(h.start, h.end)]),
+    [['github', 'hex', list]],
+  );
 });
