@@ -180,6 +180,29 @@ function textOf(bytes: Uint8Array): string | undefined {
   return utf8Text(bytes) ?? utf16Text(bytes) ?? asciiText(bytes);
 }
 
+/** Fewest printable bytes in a row that make a run of text inside binary: shorter ones hold no token. */
+const MIN_TEXT_RUN = 16;
+
+/**
+ * The runs of printable ASCII at least MIN_TEXT_RUN long inside bytes that are not text as a whole,
+ * one a line, or undefined (detect-32-4: a few random bytes, or a binary header, then `ghp_…`). In
+ * random bytes such a run comes once in millions of bytes, so images and hashes still decode to
+ * nothing.
+ */
+function textRunsOf(bytes: Uint8Array): string | undefined {
+  // Most runs are words of code (`getElementsByTagName`): too short to hold a run at all.
+  if (bytes.length < MIN_TEXT_RUN) return undefined;
+  const runs: string[] = [];
+  let from = 0;
+  for (let i = 0; i <= bytes.length; i++) {
+    const b = i < bytes.length ? (bytes[i] ?? 0) : 0;
+    if ((b >= 0x20 && b < 0x7f) || b === 9 || b === 10 || b === 13) continue;
+    if (i - from >= MIN_TEXT_RUN) runs.push(utf8.decode(bytes.subarray(from, i)));
+    from = i + 1;
+  }
+  return runs.length > 0 ? runs.join('\n') : undefined;
+}
+
 /** The value of a hex digit's character code, or -1. */
 function hexValue(c: number): number {
   if (c >= 48 && c <= 57) return c - 48;
@@ -792,7 +815,7 @@ function* base64AndHexSegments(text: string, work: DecodeWork): Generator<Decode
       i = block.end;
     } else if (end - start >= MIN_ENCODED) {
       // A run on its own, or the first line of what was no block after all (the loop reaches the others).
-      yield* runOrWindows(text, start, end, work);
+      yield* runOrWindows(text, start, end, work, true);
     }
   }
 }
@@ -802,22 +825,39 @@ function* base64AndHexSegments(text: string, work: DecodeWork): Generator<Decode
  * blob) is decoded in overlapping windows, each on its own, so what it carries is scanned as any
  * other text's is and no secret falls between two windows.
  */
-function runOrWindows(text: string, start: number, end: number, work: DecodeWork): Iterable<DecodedSegment> {
-  if (end - start <= MAX_SEGMENT) return runSegments(text, start, end, work);
+function runOrWindows(
+  text: string,
+  start: number,
+  end: number,
+  work: DecodeWork,
+  isOnItsOwn = false,
+): Iterable<DecodedSegment> {
+  if (end - start <= MAX_SEGMENT) return runSegments(text, start, end, work, isOnItsOwn);
   return (function* () {
-    for (const [from, to] of windows(start, end, 4)) yield* runSegments(text, from, to, work);
+    for (const [from, to] of windows(start, end, 4)) yield* runSegments(text, from, to, work, isOnItsOwn);
   })();
 }
 
 const HEX_RUN = /^(?:0x)?[0-9A-Fa-f]+$/;
 
-/** What one run of base64 or hex characters, text[start, end), decodes to, when that is text. */
-function* runSegments(text: string, start: number, end: number, work: DecodeWork): Generator<DecodedSegment> {
+/**
+ * What one run of base64 or hex characters, text[start, end), decodes to, when that is text. A run
+ * on its own that decodes to binary gives the text runs inside it; the lines of a wrapped block do
+ * not, as a block that decodes to no text is decoded again line by line.
+ */
+function* runSegments(
+  text: string,
+  start: number,
+  end: number,
+  work: DecodeWork,
+  isOnItsOwn: boolean,
+): Generator<DecodedSegment> {
   work.decoded += end - start;
   const run = text.slice(start, end);
   if (HEX_RUN.test(run)) {
     const digits = run.startsWith('0x') ? run.slice(2) : run;
-    const decoded = textOf(hexDecode(digits));
+    const bytes = hexDecode(digits);
+    const decoded = textOf(bytes) ?? (isOnItsOwn ? textRunsOf(bytes) : undefined);
     if (decoded !== undefined) yield { start, end, encoding: 'hex', decoded };
     return;
   }
@@ -825,7 +865,7 @@ function* runSegments(text: string, start: number, end: number, work: DecodeWork
   // A run with both alphabets is a path or an identifier, not base64.
   if (isUrlSafe && /[+/]/.test(run)) return;
   const encoding = isUrlSafe ? 'base64url' : 'base64';
-  const whole = decodeRun(run, isUrlSafe);
+  const whole = decodeRun(run, isUrlSafe, isOnItsOwn);
   if (whole !== undefined) {
     yield { start, end, encoding, decoded: whole };
     return;
@@ -834,16 +874,16 @@ function* runSegments(text: string, start: number, end: number, work: DecodeWork
   if (isUrlSafe || !run.includes('/')) return;
   let from = start;
   for (const piece of run.split('/')) {
-    const decoded = piece.length >= MIN_ENCODED ? decodeRun(piece, false) : undefined;
+    const decoded = piece.length >= MIN_ENCODED ? decodeRun(piece, false, isOnItsOwn) : undefined;
     if (decoded !== undefined) yield { start: from, end: from + piece.length, encoding, decoded };
     from += piece.length + 1;
   }
 }
 
-/** The text a base64 run decodes to, if it decodes to text. */
-function decodeRun(run: string, isUrlSafe: boolean): string | undefined {
+/** The text a base64 run decodes to, or the text runs inside it when it decodes to binary. */
+function decodeRun(run: string, isUrlSafe: boolean, isOnItsOwn: boolean): string | undefined {
   const bytes = base64Decode(run, isUrlSafe);
-  return bytes && textOf(bytes);
+  return bytes && (textOf(bytes) ?? (isOnItsOwn ? textRunsOf(bytes) : undefined));
 }
 
 /**

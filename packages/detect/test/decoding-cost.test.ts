@@ -50,6 +50,17 @@ const ONE_ENCODING: [string, (n: number) => string][] = [
   ['detect-32-1: octal escapes', (n) => repeat('\\101', n)],
   ['base64 of text', (n) => repeat('QUFB', n)],
   ['base64 of binary', (n) => repeat('AAAA', n)],
+  [
+    'detect-32-4: base64 of binary bytes and text runs in turn',
+    (n) =>
+      repeat(
+        Buffer.concat([
+          Buffer.from([0, 0x8f, 1, 0xff, 2, 0xc0]),
+          Buffer.from('text run of some length'),
+        ]).toString('base64'),
+        n,
+      ),
+  ],
   ['hex', (n) => repeat('41', n)],
   ['hex pairs separated by spaces', (n) => repeat('41 ', n)],
   ['hex pairs separated by colons', (n) => repeat('41:', n)],

@@ -422,3 +422,38 @@ void it('detect-32-2: a list mixing separators or 0x and decimal is decoded from
       text,
     );
 });
+
+// detect-32-4: bytes that are not text as a whole (a few random bytes, a binary header) hid the
+// text after them: the text runs inside such bytes are scanned.
+const binaryThen = (prefix: number[], text: string): Buffer =>
+  Buffer.concat([Buffer.from(prefix), bytesOf(text)]);
+const NOISE = [
+  0x8f, 0x03, 0xe1, 0x00, 0x9c, 0xff, 0x12, 0xd4, 0x07, 0xb3, 0x81, 0x00, 0xfe, 0x1a, 0xc0, 0x99,
+];
+const REDTEAM_32_4: [string, string, string, string, string][] = [
+  [
+    'detect-32-4: base64 of random bytes then a token',
+    'd=',
+    binaryThen(NOISE, token).toString('base64'),
+    '',
+    'base64',
+  ],
+  [
+    'detect-32-4: base64url of a binary header then text holding a token',
+    '?d=',
+    binaryThen([...NOISE, ...NOISE, 0x1f, 0x8b, 0x08], `\nGITHUB_TOKEN=${token}\n`).toString('base64url'),
+    '',
+    'base64url',
+  ],
+  [
+    'detect-32-4: hex of random bytes then a token',
+    'h=',
+    binaryThen(NOISE, token).toString('hex'),
+    '',
+    'hex',
+  ],
+];
+
+describe('detect-32-4: text after binary bytes is found', () => {
+  itFindsTokenIn(REDTEAM_32_4);
+});
