@@ -152,6 +152,15 @@ const QUESTION_TTL_MS = 10 * 60_000;
  */
 const BYSTANDER_WAIT_MS = 200;
 /**
+ * How long a client's listing waits for a server that is refreshing a list (it is up and has
+ * listed that kind before): one still listing then is left out of the answer, and the listing is
+ * rebuilt, and the clients told, once its list is in (redteam-32-2: one that announced a change and
+ * never listed again held every client's tools/list for the SDK's 60 s). Longer than a call's
+ * wait: what a listing leaves out, the client goes without until it lists again, so a server that
+ * is only slow should seldom be left out; short next to the SDK's 60 s.
+ */
+const LIST_WAIT_MS = 1_000;
+/**
  * How long after telling the clients that a list changed the gateway holds the next such notice of
  * that kind: what comes meanwhile is told once, when the time is over, so the last change is never
  * lost (redteam-32-1: an upstream that announced a change 500 times made the gateway send 500
@@ -167,6 +176,15 @@ const ASK_SCHEMA = {
   properties: { allow: { type: 'boolean' as const, title: 'Allow this call', default: false } },
   required: ['allow'],
 };
+
+/**
+ * How a look at the lists waits for the upstreams: fully for those `waitsFor` names (given the kind
+ * of list awaited), the others only `ms`; one still listing then is left out of the look as late.
+ */
+interface Patience {
+  readonly waitsFor: (u: Upstream, kind: ListKind) => boolean;
+  readonly ms: number;
+}
 
 /** Lists a downstream connection is told have changed (resources/list_changed covers templates). */
 export interface ListChangeListener {
@@ -223,11 +241,11 @@ function listRequest(kind: ListKind, server: string, definition: Definition): Mc
   };
 }
 
-/** What an index shows (its keys neither held nor hidden by the policy), to tell whether a list changed for the client. */
-function shownKeys(index: ReadonlyMap<string, Entry>): string {
-  return [...index]
-    .filter(([, e]) => e.held === undefined && !e.hiddenByPolicy)
-    .map(([key]) => key)
+/** What entries show (the keys neither held nor hidden by the policy), to tell whether a list changed for the client. */
+function shownKeys(entries: Iterable<Entry>): string {
+  return [...entries]
+    .filter((e) => e.held === undefined && !e.hiddenByPolicy)
+    .map((e) => e.key)
     .sort()
     .join('\n');
 }
@@ -338,10 +356,31 @@ export class Gateway {
   private readonly stale = new Set<ListKind>(LIST_KINDS);
   /**
    * The servers each index was built without because their listing was still under way (a call's
-   * look waits only for servers that could list the name called): a call to one of theirs, or a
-   * look for anything by URI, builds the index again, waiting for them.
+   * look waits fully only for servers that could list the name called, a client's listing only for
+   * servers starting or listing a kind for the first time): a call to one of theirs, or a look for
+   * anything by URI, builds the index again, waiting for them.
    */
   private readonly late = new Map<ListKind, ReadonlySet<string>>();
+  /** The servers that have listed each kind at least once: a listing waits fully for the others. */
+  private readonly listedOnce: Record<ListKind, Set<string>> = {
+    tools: new Set(),
+    prompts: new Set(),
+    resources: new Set(),
+    templates: new Set(),
+  };
+  /**
+   * What the clients were last shown of each kind (shownKeys) where servers were late for it: the
+   * listing is rebuilt when their lists come in, and the clients told if that changes what they see.
+   */
+  private readonly partial = new Map<ListKind, string>();
+  /**
+   * A client's listing waits fully for a server that is starting or lists a kind for the first
+   * time (nothing of it was ever shown), and LIST_WAIT_MS for one that is refreshing.
+   */
+  private readonly listingPatience: Patience = {
+    waitsFor: (u, kind) => !u.isReady || !this.listedOnce[kind].has(u.id),
+    ms: LIST_WAIT_MS,
+  };
   /** The pin store version each index was built from: another version (`pins approve`) makes it stale. */
   private readonly pinsSeen = new Map<ListKind, string>();
   /** Clients' names and versions as audited (auditedAgent), by what the client sent. */
@@ -462,7 +501,7 @@ export class Gateway {
       // Never listed (nothing to tell a client about), or built from this version already.
       if (seen === undefined || seen === version) continue;
       try {
-        await this.refresh(kind, false);
+        await this.refresh(kind, false, this.listingPatience);
       } catch (e) {
         const message = `the pin store changed, and the ${kind} could not be checked again: ${errorText(e)}`;
         this.record(
@@ -701,7 +740,7 @@ export class Gateway {
    */
   private async list(session: Session, kind: ListKind): Promise<Entry[]> {
     const started = performance.now();
-    const { entries, unavailable } = await this.refresh(kind, true);
+    const { entries, unavailable, late } = await this.refresh(kind, true, this.listingPatience);
     const shown: Entry[] = [];
     let hiddenByPolicy = 0;
     let held = 0;
@@ -718,11 +757,14 @@ export class Gateway {
           hidden_by_policy: hiddenByPolicy,
           held,
           upstreams_unavailable: unavailable.join(','),
+          ...(late.size > 0 ? { upstreams_late: [...late].join(',') } : {}),
           latency_ms: round(performance.now() - started),
         }),
         category: 'evaluation',
       }),
     );
+    if (late.size > 0) this.partial.set(kind, shownKeys(shown));
+    else this.partial.delete(kind);
     return shown;
   }
 
@@ -1165,7 +1207,11 @@ export class Gateway {
     const late = this.late.get(kind);
     const isLate = late !== undefined && [...late].some((id) => name === undefined || couldList(id, name));
     if (isLate || this.stale.has(kind) || this.pinsVersion() !== this.pinsSeen.get(kind))
-      await this.refresh(kind, false, name);
+      await this.refresh(
+        kind,
+        false,
+        name === undefined ? undefined : { waitsFor: (u) => couldList(u.id, name), ms: BYSTANDER_WAIT_MS },
+      );
     return this.index[kind];
   }
 
@@ -1176,20 +1222,28 @@ export class Gateway {
    * template must be usable; then the definition must match its pin (or be trusted on first use)
    * and be free of poisoning. What the listing changes in the pin store is written at once.
    * `start`: connect upstreams that are down (a listing does; a call's refresh does not).
-   * `name`: wait fully only for the listings of the upstreams that could list it (current() says why).
+   * `patience`: whose listings to wait for fully (current() and `listingPatience` say whose); without it, everyone's.
+   *
+   * A server left out as late contributes nothing of that kind but its tool names (learnToolNames):
+   * it announced that its list changed, so what it listed before is no longer its word, and an
+   * entry is only ever shown or called as the server lists it now, checked against its pin and the
+   * other servers' names. Its entries come back, checked, when its list is in; a call to one of its
+   * names waits for that list meanwhile (current()).
    */
   private async refresh(
     kind: ListKind,
     start: boolean,
-    name?: string,
-  ): Promise<{ entries: Entry[]; unavailable: string[] }> {
+    patience?: Patience,
+  ): Promise<{ entries: Entry[]; unavailable: string[]; late: ReadonlySet<string> }> {
     this.stale.delete(kind); // a change announced while listing makes it stale again
     const late = new Set<string>();
-    const patience = name === undefined ? undefined : { kind, name, late };
+    const look = patience === undefined ? undefined : { kind, late, patience };
     const [listed, tools] = await Promise.all([
-      this.gather<Definition>((u) => listOf(u, kind, start), patience),
-      kind === 'tools' ? undefined : this.gather((u) => u.listTools(start), patience),
+      this.gather<Definition>((u) => listOf(u, kind, start), kind, look),
+      kind === 'tools' ? undefined : this.gather((u) => u.listTools(start), 'tools', look),
     ]);
+    for (const id of listed.keys()) this.listedOnce[kind].add(id);
+    for (const id of tools?.keys() ?? []) this.listedOnce.tools.add(id);
     this.learnToolNames(tools ?? (listed as Map<string, Tool[]>), late);
     const unavailable = this.upstreams.filter((u) => !listed.has(u.id)).map((u) => u.id);
     // A name is the one the agent sees (a secret in it redacted: then it breaks the client rule and
@@ -1260,7 +1314,7 @@ export class Gateway {
     // to tell. What was shown is compared only then: most listings find the store as it was.
     const seen = this.pinsSeen.get(kind);
     const pinsMoved = seen !== undefined && seen !== (typeof view === 'string' ? '' : view.version);
-    const before = pinsMoved ? shownKeys(this.index[kind]) : undefined;
+    const before = pinsMoved ? shownKeys(this.index[kind].values()) : undefined;
     // The version this index reflects is the one read at the start. A listing that wrote leaves
     // a newer one, which the next call (or the watch) rebuilds from once: a fresh look here could
     // take in an approval made by another process just after the write, never having read it.
@@ -1272,8 +1326,33 @@ export class Gateway {
       this.shownUris = byShownUri(shown);
       this.unlistedResources = new Set(unavailable);
     }
-    if (before !== undefined && shownKeys(this.index[kind]) !== before) this.notify(kind);
-    return { entries: shown, unavailable };
+    if (before !== undefined && shownKeys(this.index[kind].values()) !== before) this.notify(kind);
+    return { entries: shown, unavailable, late };
+  }
+
+  /**
+   * A server's list that a look went without is in: the next look rebuilds the index, and where
+   * a client was shown the listing without it, the listing is rebuilt now and the clients are told
+   * if what they may see changed.
+   */
+  private lateListed(kind: ListKind): void {
+    this.stale.add(kind);
+    const told = this.partial.get(kind);
+    if (told === undefined) return;
+    this.refresh(kind, false, this.listingPatience).then(
+      ({ late }) => {
+        const isChanged = shownKeys(this.index[kind].values()) !== told;
+        // Told, the client lists again; unchanged, it waits for the servers still late, if any.
+        if (isChanged || late.size === 0) this.partial.delete(kind);
+        if (isChanged) this.notify(kind);
+      },
+      (e: unknown) => {
+        const message = `the ${kind} could not be listed again once a late server's list came in: ${errorText(e)}`;
+        this.record(
+          alertRecord('mcp.pin-store-error', this.options.context, 'high', message, { error: message }),
+        );
+      },
+    );
   }
 
   /**
@@ -1826,27 +1905,33 @@ export class Gateway {
   }
 
   /**
-   * Each upstream's list, by server id; an unavailable upstream is left out (and audited by
-   * Upstream). With `patience`, an upstream that could not list `name` and whose listing takes longer than
-   * BYSTANDER_WAIT_MS is left out too, counted in `late`, and its kind made stale when the listing
-   * ends (it goes on, and is cached for the next look).
+   * Each upstream's list of `listed`, by server id; an unavailable upstream is left out (and
+   * audited by Upstream). With `look`, an upstream its patience does not wait for fully and whose
+   * listing takes longer than the patience's time is left out too, counted in `late`; when its
+   * listing ends (it goes on, and is cached for the next look) the look's kind is made stale, and
+   * rebuilt at once if a client was shown it without (lateListed).
    */
   private async gather<T>(
     list: (u: Upstream) => Promise<T[]>,
-    patience?: { readonly kind: ListKind; readonly name: string; readonly late: Set<string> },
+    listed: ListKind,
+    look?: { readonly kind: ListKind; readonly late: Set<string>; readonly patience: Patience },
   ): Promise<Map<string, T[]>> {
     const waited = async (u: Upstream): Promise<T[]> => {
+      // Asked before the listing starts: a listing may start the server.
+      const isWaited = look === undefined || look.patience.waitsFor(u, listed);
       const listing = list(u);
-      if (patience === undefined || couldList(u.id, patience.name)) return listing;
+      if (isWaited) return listing;
       let timer: NodeJS.Timeout | undefined;
       const bystander = new Promise<undefined>((resolve) => {
-        timer = setTimeout(() => resolve(undefined), BYSTANDER_WAIT_MS);
+        timer = setTimeout(() => resolve(undefined), look.patience.ms);
       });
       const first = await Promise.race([listing, bystander]).finally(() => clearTimeout(timer));
       if (first !== undefined) return first;
-      patience.late.add(u.id);
-      const again = (): void => void this.stale.add(patience.kind);
-      listing.then(again, again);
+      look.late.add(u.id);
+      listing.then(
+        () => this.lateListed(look.kind),
+        () => void this.stale.add(look.kind),
+      );
       throw new UpstreamUnavailable(`the MCP server ${u.id} has not listed yet`);
     };
     const settled = await Promise.allSettled(
