@@ -76,10 +76,24 @@ function echo(req: IncomingMessage, res: ServerResponse): void {
       JSON.stringify({
         authorization: auth,
         b64: Buffer.from(auth).toString('base64'),
+        ...(req.url === '/renderings' ? renderingsOfToken(auth) : {}),
         apiKey: req.headers['x-api-key'] ?? '',
       }),
     );
   });
+}
+
+/** The bearer token of `auth` written as pages and code write bytes: references, byte lists, %u. */
+function renderingsOfToken(auth: string): Record<string, string> {
+  const token = auth.replace(/^Bearer /, '');
+  const bytes = [...Buffer.from(token)];
+  return {
+    references: [...token].map((c) => `&#${c.codePointAt(0)};`).join(''),
+    hexReferences: [...token].map((c) => `&#x${(c.codePointAt(0) ?? 0).toString(16)};`).join(''),
+    byteList: `[${bytes.join(', ')}]`,
+    hexList: `{ ${bytes.map((b) => `0x${b.toString(16).padStart(2, '0')}`).join(', ')} }`,
+    percentU: [...token].map((c) => `%u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join(''),
+  };
 }
 
 /**
@@ -324,6 +338,23 @@ describe('credential injection', () => {
     assert.ok(!Buffer.from(body.b64, 'base64').toString('latin1').includes(SECRET));
     assert.ok(!reply.body.includes(SECRET));
     assert.ok(!reply.body.includes(Buffer.from(SECRET).toString('base64')));
+  });
+
+  it('detect-32-7: the real value echoed as character references, a byte list or %u escapes reaches the agent as the placeholder', async () => {
+    fresh();
+    const p = placeholder('github');
+    const reply = await viaConnect('api.example.com', {
+      path: '/renderings',
+      headers: { authorization: `Bearer ${p}` },
+    });
+    assert.equal(reply.status, 200);
+    const body = JSON.parse(reply.body) as Record<string, string>;
+    const sent = renderingsOfToken(`Bearer ${SECRET}`);
+    const scrubbed = renderingsOfToken(`Bearer ${p}`);
+    for (const form of Object.keys(sent)) {
+      assert.ok(!reply.body.includes(sent[form] ?? '?'), `${form}: the real value does not come back`);
+      assert.equal(body[form], scrubbed[form], `${form}: the placeholder's own rendering comes back`);
+    }
   });
 
   it('a binding without env: the proxy sets the header itself, replacing one the agent sent', async () => {
