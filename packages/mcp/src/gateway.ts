@@ -263,6 +263,19 @@ function byShownUri(entries: readonly Entry[]): Map<string, Entry[]> {
   return out;
 }
 
+/** Each server's part of a listing, `now`, with what a server left out as late had `before` (its list is still coming). */
+function withLate<T>(
+  now: Map<string, T>,
+  before: ReadonlyMap<string, T>,
+  late: ReadonlySet<string>,
+): Map<string, T> {
+  for (const id of late) {
+    const had = before.get(id);
+    if (had !== undefined && !now.has(id)) now.set(id, had);
+  }
+  return now;
+}
+
 /** An error of the file system (a pin store on a full or read-only disk), as Node raises them. */
 function isFileError(e: unknown): boolean {
   return e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string';
@@ -357,8 +370,9 @@ export class Gateway {
   /**
    * The servers each index was built without because their listing was still under way (a call's
    * look waits fully only for servers that could list the name called, a client's listing only for
-   * servers starting or listing a kind for the first time): a call to one of theirs, or a look for
-   * anything by URI, builds the index again, waiting for them.
+   * servers starting or listing a kind for the first time, a read only for the servers whose URI
+   * it could be): a call to one of theirs, or a read of a URI that could be theirs, builds the index
+   * again, waiting for them.
    */
   private readonly late = new Map<ListKind, ReadonlySet<string>>();
   /** The servers that have listed each kind at least once: a listing waits fully for the others. */
@@ -396,6 +410,13 @@ export class Gateway {
   private readonly scans = new WeakMap<object, { names: number; findings: readonly PoisoningFinding[] }>();
   /** Tool names by server, from the last listing of tools. */
   private toolNames = new Map<string, readonly string[]>();
+  /**
+   * What a read may name of each server, from its last listings (kept while its list is late): the
+   * URIs of its resources (as listed and as shown) and its resource templates. A read waits fully
+   * only for the servers whose URI it could be (couldRead).
+   */
+  private readableUris = new Map<string, ReadonlySet<string>>();
+  private readableTemplates = new Map<string, readonly Definition[]>();
   /** Per server, the other servers' tool names; the generation changes when the names do. */
   private readonly others = new Map<
     string,
@@ -879,8 +900,8 @@ export class Gateway {
       const exact = (await this.current(kind, key)).get(key);
       return exact ? { found: exact } : {};
     }
-    await this.current('resources');
-    await this.current('templates');
+    await this.current('resources', key);
+    await this.current('templates', key);
     // Read after both are current: a refresh while waiting replaces the index and what clashed.
     const listed = this.index.resources.get(key);
     const exact = [
@@ -1199,20 +1220,48 @@ export class Gateway {
    * The index a call (a tool's call, a prompt's get, a resource's read) looks at: rebuilt first when its list
    * changed, an upstream crashed or came back, or the pin store changed (an approval), so a call
    * never runs a definition the index has not seen. It waits for upstreams that are starting, and
-   * starts none. Given the `name` a tool or prompt is called by, it waits fully only for the
-   * servers that could list that name (whose id it starts with, then "__": only their names can
-   * clash with it); the others' listings, if still under way, only for BYSTANDER_WAIT_MS.
+   * starts none. Given the `key` looked for, it waits fully only for the servers it could belong
+   * to; the others' listings, if still under way, only for BYSTANDER_WAIT_MS. A tool's or prompt's
+   * name belongs to the servers whose id it starts with, then "__" (only their names can clash with
+   * it); a URI to those whose last listings list it or have a template that produces it, and to
+   * those that never listed resources or templates (redteam-32-3: a read waited for every server,
+   * and one that announced a change and never listed held every read for the SDK's 60 s). A server
+   * whose new listing would newly claim the URI is not waited for: the read goes as its last
+   * listing had it, as it would have had the read come just before the announcement.
    */
-  private async current(kind: ListKind, name?: string): Promise<ReadonlyMap<string, Entry>> {
+  private async current(kind: ListKind, key?: string): Promise<ReadonlyMap<string, Entry>> {
     const late = this.late.get(kind);
-    const isLate = late !== undefined && [...late].some((id) => name === undefined || couldList(id, name));
+    const isLate =
+      late !== undefined &&
+      late.size > 0 &&
+      [...late].some((id) => key === undefined || this.couldHave(kind, id, key));
     if (isLate || this.stale.has(kind) || this.pinsVersion() !== this.pinsSeen.get(kind))
       await this.refresh(
         kind,
         false,
-        name === undefined ? undefined : { waitsFor: (u) => couldList(u.id, name), ms: BYSTANDER_WAIT_MS },
+        key === undefined
+          ? undefined
+          : {
+              waitsFor: (u, listed) =>
+                (BY_URI.has(kind) && !this.listedOnce[listed].has(u.id)) || this.couldHave(kind, u.id, key),
+              ms: BYSTANDER_WAIT_MS,
+            },
       );
     return this.index[kind];
+  }
+
+  /** Whether `key` (a tool's or prompt's name, or a URI) could belong to the server `id` (current() says how). */
+  private couldHave(kind: ListKind, id: string, key: string): boolean {
+    return BY_URI.has(kind) ? this.couldRead(id, key) : couldList(id, key);
+  }
+
+  /** Whether the server `id`'s last listings list `uri` or have a template that produces it. */
+  private couldRead(id: string, uri: string): boolean {
+    if (this.readableUris.get(id)?.has(uri) === true) return true;
+    return (this.readableTemplates.get(id) ?? []).some((d) => {
+      const t = this.templateOf(d);
+      return !(t instanceof UriTemplateError) && t.matches(uri);
+    });
   }
 
   /**
@@ -1245,6 +1294,21 @@ export class Gateway {
     for (const id of listed.keys()) this.listedOnce[kind].add(id);
     for (const id of tools?.keys() ?? []) this.listedOnce.tools.add(id);
     this.learnToolNames(tools ?? (listed as Map<string, Tool[]>), late);
+    if (kind === 'resources')
+      this.readableUris = withLate(
+        new Map(
+          [...listed].map(([server, resources]) => [
+            server,
+            new Set(
+              resources.flatMap((r) => [(r as Resource).uri, (this.listingScan(r).shown as Resource).uri]),
+            ),
+          ]),
+        ),
+        this.readableUris,
+        late,
+      );
+    if (kind === 'templates')
+      this.readableTemplates = withLate(new Map(listed), this.readableTemplates, late);
     const unavailable = this.upstreams.filter((u) => !listed.has(u.id)).map((u) => u.id);
     // A name is the one the agent sees (a secret in it redacted: then it breaks the client rule and
     // is held). A URI or URI template stays as listed: what two servers list clashes, and shadows
@@ -1621,11 +1685,7 @@ export class Gateway {
     // A server left out of a look only because its list is still coming keeps the names it had:
     // a description elsewhere that names one of its tools stays quarantined meanwhile (a server
     // cannot lift that by announcing a change and going quiet).
-    for (const id of late) {
-      const had = this.toolNames.get(id);
-      if (had !== undefined && !names.has(id)) names.set(id, had);
-    }
-    this.toolNames = names;
+    this.toolNames = withLate(names, this.toolNames, late);
     this.othersChecked.clear();
   }
 

@@ -3,7 +3,7 @@
 // waits for while a server that announced a change does not list again.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -49,7 +49,11 @@ async function start(servers: Readonly<Record<string, ChurningSpec>>): Promise<H
   const dir = join(root, `h${++harnesses}`);
   mkdirSync(dir);
   const specFile = (id: string): string => join(dir, `${id}.json`);
-  const spec = (id: string, s: ChurningSpec): void => writeFileSync(specFile(id), JSON.stringify(s));
+  // Written whole, then moved in place: the server reads the file while a silent list waits.
+  const spec = (id: string, s: ChurningSpec): void => {
+    writeFileSync(`${specFile(id)}.new`, JSON.stringify(s));
+    renameSync(`${specFile(id)}.new`, specFile(id));
+  };
   const q = JSON.stringify;
   const entries = Object.entries(servers).map(([id, s]) => {
     spec(id, s);
@@ -96,6 +100,12 @@ async function promptNames(client: Client, options?: Waiting): Promise<string[]>
 
 async function resourceUris(client: Client, options?: Waiting): Promise<string[]> {
   return (await client.listResources(undefined, options)).resources.map((r) => r.uri).sort();
+}
+
+/** The text a read returned (the churning server answers `resource URI`). */
+async function readText(client: Client, uri: string, options?: Waiting): Promise<string> {
+  const [content] = (await client.readResource({ uri }, options)).contents;
+  return content !== undefined && 'text' in content ? content.text : '';
 }
 
 /** How many list_changed of each kind a client has received. */
@@ -194,11 +204,10 @@ describe('gateway: list changes', { timeout: 120_000 }, () => {
         ],
       );
       // h lists at last: notify changed (a drift, held) and a new tool (trusted on first use).
-      const told = new Promise<void>((resolve) =>
-        h.client.setNotificationHandler(ToolListChangedNotificationSchema, () => resolve()),
-      );
+      let isTold = false;
+      h.client.setNotificationHandler(ToolListChangedNotificationSchema, () => void (isTold = true));
       h.spec('h', { ...quiet, tools: [tool('notify', 'Notifies, now differently.'), tool('fresh')] });
-      await told;
+      await until(() => isTold, 'the client to be told that the tools changed');
       assert.deepEqual(await toolNames(h.client), ['good__echo', 'h__fresh']);
       assert.ok(
         h.events.some((e) => e.type === 'mcp.drift' && e.outcome?.tool === 'notify'),
@@ -208,6 +217,52 @@ describe('gateway: list changes', { timeout: 120_000 }, () => {
         h.events.some((e) => e.type === 'mcp.quarantine' && e.outcome?.tool === 'helper'),
         'good__helper was quarantined',
       );
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("redteam-32-3: a read waits fully only for the server whose URI it is; one that announced a change and went quiet holds up no other server's reads", async () => {
+    const quiet: ChurningSpec = {
+      tools: [tool('notify')],
+      resources: [{ uri: 'h://data', name: 'data' }],
+      resourceTemplates: [{ uriTemplate: 'h://items/{id}', name: 'items' }],
+    };
+    const h = await start({
+      docs: {
+        resources: [{ uri: 'docs://readme', name: 'readme' }],
+        resourceTemplates: [{ uriTemplate: 'docs://pages/{name}', name: 'pages' }],
+      },
+      h: quiet,
+    });
+    try {
+      assert.deepEqual(await resourceUris(h.client), ['docs://readme', 'h://data']);
+      assert.equal((await h.client.listResourceTemplates()).resourceTemplates.length, 2);
+      h.spec('h', { ...quiet, silent: ['tools', 'prompts', 'resources', 'templates'] });
+      await h.client.callTool({ name: 'h__notify', arguments: {} });
+      // h announced its resources changed and lists none of them (the SDK would wait 60 s).
+      let isOwnedSettled = false;
+      const owned = readText(h.client, 'h://data', { timeout: 60_000 }).finally(
+        () => (isOwnedSettled = true),
+      );
+      owned.catch(() => undefined); // awaited below; a failure before then is that await's
+      const bounded = { timeout: 20_000 };
+      assert.equal(await readText(h.client, 'docs://readme', bounded), 'resource docs://readme');
+      assert.equal(await readText(h.client, 'docs://pages/intro', bounded), 'resource docs://pages/intro');
+      // h's own URI waits for h's list: never read through what h listed before it announced.
+      assert.equal(isOwnedSettled, false, "the read of h's URI waits for h");
+      h.spec('h', quiet);
+      assert.equal(await owned, 'resource h://data');
+      assert.equal(await readText(h.client, 'h://items/7', bounded), 'resource h://items/7');
+      const reads = h.events
+        .filter((e) => e.type === 'mcp.call' && e.outcome?.item === 'resource')
+        .map((e) => [e.outcome?.uri, e.decision]);
+      assert.deepEqual(reads, [
+        ['docs://readme', 'allow'],
+        ['docs://pages/intro', 'allow'],
+        ['h://data', 'allow'],
+        ['h://items/7', 'allow'],
+      ]);
     } finally {
       await h.close();
     }
