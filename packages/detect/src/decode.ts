@@ -5,7 +5,7 @@
 // of byte values (`0x67, 0x68`, `[103, 104, …]`). An agent exfiltrating a secret rarely sends it raw
 // twice (research egress.md §11.7, egress-dlp-04); scan() with `decode` and the known-value matcher
 // look inside these segments and report a finding over the whole encoded segment. Only decodings
-// that are text (UTF-8 in any script, UTF-16, or mostly ASCII) are scanned, so hashes, integrity
+// that are text (UTF-8 or UTF-16 in any script, or mostly ASCII) are scanned, so hashes, integrity
 // strings and images cost one failed check.
 //
 // Finding the segments must stay linear in the text's length whatever the text is (redteam-30-1):
@@ -61,6 +61,12 @@ const MIN_TEXT_BYTES = 8;
  * none holds a finding), while a short password written as its bytes was missed.
  */
 const MIN_HEX_PAIRS = MIN_TEXT_BYTES;
+
+/** Fewest printable bytes in a row that make a run of text inside binary: shorter ones hold no token. */
+const MIN_TEXT_RUN = 16;
+
+/** A printable ASCII byte, a tab or a line break: what a run of text inside binary is made of. */
+const isTextByte = (b: number): boolean => (b >= 0x20 && b < 0x7f) || b === 9 || b === 10 || b === 13;
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 const utf16le = new TextDecoder('utf-16le', { fatal: false });
@@ -135,25 +141,37 @@ function utf8Text(bytes: Uint8Array): string | undefined {
 }
 
 /**
- * UTF-16 text (redteam-30-2: Windows tools write it): with a byte-order mark in any script, without
- * one only when it is mostly ASCII, every other byte zero, so binary is not read as CJK.
+ * Whether bytes hold at least `count` zeros. Most decoded runs that are no text are words of code
+ * read as base64 (`getElementsByTagName`), with no zero at all: indexOf() rules them out at a
+ * fraction of the cost of a loop looking for UTF-16.
  */
-function utf16Text(bytes: Uint8Array): string | undefined {
-  let isBigEndian = bytes[0] === 0xfe && bytes[1] === 0xff;
-  const hasMark = isBigEndian || (bytes[0] === 0xff && bytes[1] === 0xfe);
-  const units = bytes.length >> 1;
-  if (!hasMark) {
-    const allowed = Math.floor(units * 0.1);
-    let notLow = 0;
-    let notHigh = 0;
-    for (let i = 0; i < units && (notLow <= allowed || notHigh <= allowed); i++) {
-      if (bytes[2 * i + 1] !== 0) notLow++;
-      if (bytes[2 * i] !== 0) notHigh++;
-    }
-    if (notLow > allowed && notHigh > allowed) return undefined;
-    isBigEndian = notLow > allowed;
+function hasZeros(bytes: Uint8Array, count: number): boolean {
+  let at = -1;
+  for (let k = 0; k < count; k++) if ((at = bytes.indexOf(0, at + 1)) < 0) return false;
+  return true;
+}
+
+/**
+ * Where UTF-16 text in one byte order shows itself: MIN_TEXT_RUN printable ASCII characters in a
+ * row, each byte beside a zero (detect-32-5). A secret is ASCII, so even inside Cyrillic or Chinese
+ * text its bytes alternate with zeros; in random bytes such a run comes about once in 10^45. The
+ * parity of the printable bytes, or -1 when there is no such run.
+ */
+function utf16AsciiRunParity(bytes: Uint8Array): number {
+  if (bytes.length < 2 * MIN_TEXT_RUN || !hasZeros(bytes, MIN_TEXT_RUN)) return -1;
+  const runs = [0, 0];
+  for (let i = 0; i + 1 < bytes.length; i++) {
+    const parity = i & 1;
+    if (bytes[i + 1] === 0 && isTextByte(bytes[i] ?? 0)) {
+      if (++(runs[parity] as number) >= MIN_TEXT_RUN) return parity;
+    } else runs[parity] = 0;
   }
-  let body = bytes.subarray(hasMark ? 2 : 0, 2 * units);
+  return -1;
+}
+
+/** bytes[from…] read as UTF-16 in the byte order given, when that is printable text. */
+function utf16Decode(bytes: Uint8Array, from: number, isBigEndian: boolean): string | undefined {
+  let body = bytes.subarray(from, from + ((bytes.length - from) & ~1));
   if (isBigEndian) {
     const swapped = new Uint8Array(body.length);
     for (let i = 0; i + 1 < body.length; i += 2) {
@@ -164,6 +182,76 @@ function utf16Text(bytes: Uint8Array): string | undefined {
   }
   const text = utf16le.decode(body);
   return isPrintable(text) ? text : undefined;
+}
+
+/**
+ * The blocks of the BMP text is written in, [first, last, script]: script 0 is shared by every
+ * writing system (ASCII, Latin-1, combining marks, punctuation and symbols, the halves of a
+ * surrogate pair, which the decoder leaves only in pairs); the others are one script or family
+ * (Japanese's kana and kanji are one, as are Korean's jamo and syllables). Nearly every unit is in
+ * some block (64 % of random ones), but text keeps to one script, random units do not.
+ */
+const SCRIPT_BLOCKS: readonly (readonly [number, number, number])[] = [
+  [0x0009, 0x000d, 0],
+  [0x0020, 0x007e, 0],
+  [0x00a0, 0x00ff, 0],
+  [0x0100, 0x024f, 1],
+  [0x0300, 0x036f, 0],
+  [0x0370, 0x03ff, 2],
+  [0x0400, 0x052f, 3],
+  [0x0530, 0x05ff, 4],
+  [0x0600, 0x077f, 5],
+  [0x0900, 0x0dff, 6],
+  [0x0e00, 0x0eff, 7],
+  [0x10a0, 0x10ff, 8],
+  [0x1100, 0x11ff, 10],
+  [0x1e00, 0x1eff, 1],
+  [0x1f00, 0x1fff, 2],
+  [0x2000, 0x2bff, 0],
+  [0x3000, 0x30ff, 9],
+  [0x3130, 0x318f, 10],
+  [0x4e00, 0x9fff, 9],
+  [0xac00, 0xd7af, 10],
+  [0xd800, 0xdfff, 0],
+  [0xff00, 0xffef, 9],
+];
+
+/** Whether at least 90 % of a text's characters are shared ones or of its most frequent script. */
+function isOneScript(text: string): boolean {
+  const counts = new Array<number>(11).fill(0);
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    const block = SCRIPT_BLOCKS.find(([first, last]) => c >= first && c <= last);
+    if (block) counts[block[2]] = (counts[block[2]] ?? 0) + 1;
+  }
+  return (counts[0] ?? 0) + Math.max(...counts.slice(1)) >= text.length * 0.9;
+}
+
+/**
+ * UTF-16 text (redteam-30-2: Windows tools write it): with a byte-order mark in any script. Without
+ * one, when it is mostly ASCII, every other byte zero; or, in any script, when it holds a run of
+ * ASCII (utf16AsciiRunParity) and reads as printable text of one script (isOneScript) in the byte
+ * order and alignment the run gives (a window of a long run may start inside a character). So
+ * binary is not read as CJK, nor a binary file holding a UTF-16 string (its runs are read instead).
+ */
+function utf16Text(bytes: Uint8Array): string | undefined {
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) return utf16Decode(bytes, 2, true);
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return utf16Decode(bytes, 2, false);
+  const units = bytes.length >> 1;
+  const allowed = Math.floor(units * 0.1);
+  let notLow = 0;
+  let notHigh = 0;
+  for (let i = 0; i < units && (notLow <= allowed || notHigh <= allowed); i++) {
+    if (bytes[2 * i + 1] !== 0) notLow++;
+    if (bytes[2 * i] !== 0) notHigh++;
+  }
+  if (notLow <= allowed || notHigh <= allowed) return utf16Decode(bytes, 0, notLow > allowed);
+  // Printable bytes at even offsets are little-endian from the start, or big-endian from the next.
+  const parity = utf16AsciiRunParity(bytes);
+  if (parity < 0) return undefined;
+  for (const text of [utf16Decode(bytes, 0, parity === 1), utf16Decode(bytes, 1, parity === 0)])
+    if (text !== undefined && isOneScript(text)) return text;
+  return undefined;
 }
 
 /** Mostly printable ASCII with a few other bytes (Latin-1 text, a stray byte): read as UTF-8 anyway. */
@@ -180,27 +268,46 @@ function textOf(bytes: Uint8Array): string | undefined {
   return utf8Text(bytes) ?? utf16Text(bytes) ?? asciiText(bytes);
 }
 
-/** Fewest printable bytes in a row that make a run of text inside binary: shorter ones hold no token. */
-const MIN_TEXT_RUN = 16;
-
 /**
  * The runs of printable ASCII at least MIN_TEXT_RUN long inside bytes that are not text as a whole,
- * one a line, or undefined (detect-32-4: a few random bytes, or a binary header, then `ghp_…`). In
- * random bytes such a run comes once in millions of bytes, so images and hashes still decode to
- * nothing.
+ * one a line, or undefined (detect-32-4: a few random bytes, or a binary header, then `ghp_…`); also
+ * such runs written in UTF-16, each character a byte beside a zero, in either byte order
+ * (detect-32-5: a binary header, then UTF-16 text). In random bytes such a run comes once in
+ * millions of bytes (in UTF-16, once in 10^45), so images and hashes still decode to nothing.
  */
 function textRunsOf(bytes: Uint8Array): string | undefined {
   // Most runs are words of code (`getElementsByTagName`): too short to hold a run at all.
   if (bytes.length < MIN_TEXT_RUN) return undefined;
   const runs: string[] = [];
   let from = 0;
+  let zeros = 0;
   for (let i = 0; i <= bytes.length; i++) {
-    const b = i < bytes.length ? (bytes[i] ?? 0) : 0;
-    if ((b >= 0x20 && b < 0x7f) || b === 9 || b === 10 || b === 13) continue;
+    const b = i < bytes.length ? (bytes[i] ?? 0) : -1;
+    if (isTextByte(b)) continue;
+    if (b === 0) zeros++;
     if (i - from >= MIN_TEXT_RUN) runs.push(utf8.decode(bytes.subarray(from, i)));
     from = i + 1;
   }
+  // A run is found as characters each followed by a zero. One whose first character follows a zero
+  // is read as big-endian: its last character is the one after the last zero.
+  for (let parity = 0; parity < 2 && zeros >= MIN_TEXT_RUN - 1; parity++) {
+    let wideFrom = parity;
+    for (let i = parity; i <= bytes.length; i += 2) {
+      if (i + 1 < bytes.length && bytes[i + 1] === 0 && isTextByte(bytes[i] ?? 0)) continue;
+      const isBigEndian = bytes[wideFrom - 1] === 0 && i < bytes.length && isTextByte(bytes[i] ?? 0);
+      const to = isBigEndian ? i + 2 : i;
+      if (to - wideFrom >= 2 * MIN_TEXT_RUN) runs.push(wideRun(bytes, wideFrom, to));
+      wideFrom = i + 2;
+    }
+  }
   return runs.length > 0 ? runs.join('\n') : undefined;
+}
+
+/** The characters of a UTF-16 run of ASCII, bytes[from, to): every other byte, from the first. */
+function wideRun(bytes: Uint8Array, from: number, to: number): string {
+  const chars = new Uint8Array((to - from) >> 1);
+  for (let k = 0; k < chars.length; k++) chars[k] = bytes[from + 2 * k] ?? 0;
+  return utf8.decode(chars);
 }
 
 /** The value of a hex digit's character code, or -1. */

@@ -457,3 +457,95 @@ const REDTEAM_32_4: [string, string, string, string, string][] = [
 describe('detect-32-4: text after binary bytes is found', () => {
   itFindsTokenIn(REDTEAM_32_4);
 });
+
+// detect-32-5: UTF-16 without a byte-order mark was read only when mostly ASCII (every other byte
+// zero), so a token in Cyrillic or Chinese text written in UTF-16LE or BE was missed. A secret is
+// ASCII: its bytes alternate with zeros whatever the text around it, and that run shows the byte
+// order.
+const RUSSIAN = '# Конфигурация сервера для продакшена. Не публиковать!\nРегион: Европа\n';
+const CHINESE = '# 服务器配置文件，请勿公开。\n区域：欧洲西部\n';
+const utf16le = (s: string): Buffer => bytesOf(s, 'utf16le');
+const REDTEAM_32_5: [string, string, string, string, string][] = [
+  [
+    'detect-32-5: base64 of UTF-16LE Cyrillic text',
+    'd=',
+    utf16le(`${RUSSIAN}${env}`).toString('base64'),
+    '',
+    'base64',
+  ],
+  [
+    'detect-32-5: base64 of UTF-16BE Cyrillic text',
+    'd=',
+    utf16be(`${RUSSIAN}${env}`).toString('base64'),
+    '',
+    'base64',
+  ],
+  [
+    'detect-32-5: base64 of UTF-16LE Chinese text',
+    '',
+    utf16le(`${CHINESE}${env}${CHINESE}`).toString('base64'),
+    '',
+    'base64',
+  ],
+  [
+    'detect-32-5: base64url of UTF-16BE Chinese text',
+    '?d=',
+    utf16be(`${CHINESE}${env}`).toString('base64url'),
+    '',
+    'base64url',
+  ],
+  ['detect-32-5: hex of UTF-16LE Chinese text', 'h=', utf16le(`${CHINESE}${env}`).toString('hex'), '', 'hex'],
+  [
+    'detect-32-5: MIME base64 of UTF-16BE Chinese text at 76 columns',
+    'Content-Transfer-Encoding: base64\r\n\r\n',
+    wrap(utf16be(`${CHINESE.repeat(8)}${env}${CHINESE}`).toString('base64'), 76, '\r\n'),
+    '',
+    'base64',
+  ],
+  [
+    'detect-32-5: base64 of a binary header then UTF-16LE Chinese text',
+    'd=',
+    Buffer.concat([
+      Buffer.from([...NOISE, ...NOISE, ...NOISE, ...NOISE]),
+      utf16le(`${CHINESE}${env}`),
+    ]).toString('base64'),
+    '',
+    'base64',
+  ],
+];
+
+describe('detect-32-5: UTF-16 text in any script is decoded without a byte-order mark', () => {
+  itFindsTokenIn(REDTEAM_32_5);
+  it('a token anywhere in UTF-16 text longer than a window (so in windows starting inside a character) is found', () => {
+    for (const [encode, before] of [
+      [utf16le, 100],
+      [utf16le, 1_450],
+      [utf16be, 1_451],
+      [utf16be, 3_000],
+    ] as const) {
+      const file = `${CHINESE.repeat(before)}${env}${RUSSIAN.repeat(300)}`;
+      const found = scan(encode(file).toString('base64'), { decode: true });
+      assert.deepEqual(
+        found.map((f) => [f.encoding, f.fingerprint]),
+        [['base64', rawFingerprint]],
+        `${before} lines before`,
+      );
+    }
+  });
+  it('binary holding a UTF-16 string is read as that string, not as text of random characters', () => {
+    // An X.509 BMPString is UTF-16BE; Windows resources are UTF-16LE.
+    const name = 'Microsoft Strong Cryptographic Provider';
+    for (const encode of [utf16be, utf16le]) {
+      const bytes = Buffer.concat([
+        Buffer.from([...NOISE, ...NOISE, ...NOISE]),
+        encode(name),
+        Buffer.from(NOISE),
+      ]);
+      assert.deepEqual(decodingsOf(bytes.toString('base64')), [['base64', name]]);
+    }
+    // Noise alone, in either alignment, is no UTF-16 text.
+    const noise = Buffer.alloc(3000);
+    for (let i = 0; i < noise.length; i++) noise[i] = (i * 7919) % 251;
+    for (const shift of [0, 1]) assert.deepEqual(decodingsOf(noise.subarray(shift).toString('base64')), []);
+  });
+});
