@@ -86,8 +86,12 @@ export function renderingsOf(value: string): { readonly encoding: Encoding; read
     { encoding: 'percent', text: everyByte },
     { encoding: 'percent', text: everyByte.toLowerCase() },
   );
+  // UTF-16 code units, as JSON's \u and JavaScript's %u escape them: a character past U+FFFF is two.
+  const units = Array.from({ length: value.length }, (_, i) => value.charCodeAt(i));
+  const unitEscapes = (prefix: string): string =>
+    units.map((u) => `${prefix}${u.toString(16).padStart(4, '0')}`).join('');
   const jsonString = JSON.stringify(value).slice(1, -1);
-  const escaped = [...value].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('');
+  const escaped = unitEscapes('\\u');
   out.push(
     { encoding: 'json', text: jsonString },
     { encoding: 'json', text: escaped },
@@ -99,10 +103,9 @@ export function renderingsOf(value: string): { readonly encoding: Encoding; read
   // these a secret echoed so went back to the agent. Other spellings (upper-case digits, no space
   // after a comma) are found outbound by decoding; every anchor added here costs the matcher's
   // scan of every text (these six, about 3 % of find() on the bench's benign corpus).
-  const units = Array.from({ length: value.length }, (_, i) => value.charCodeAt(i));
   const codePoints = [...value].map((c) => c.codePointAt(0) ?? 0);
   out.push(
-    { encoding: 'percent', text: units.map((u) => `%u${u.toString(16).padStart(4, '0')}`).join('') },
+    { encoding: 'percent', text: unitEscapes('%u') },
     { encoding: 'html', text: codePoints.map((c) => `&#${c};`).join('') },
     { encoding: 'html', text: codePoints.map((c) => `&#x${c.toString(16)};`).join('') },
     { encoding: 'hex', text: [...bytes].map((b) => `0x${b.toString(16).padStart(2, '0')}`).join(', ') },

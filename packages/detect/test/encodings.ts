@@ -26,7 +26,9 @@ export const percentEvery = (s: string): string =>
 
 /** Every UTF-16 code unit as a JSON `\uXXXX` escape. */
 export const jsonEscapes = (s: string): string =>
-  [...s].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('');
+  unitsOf(s)
+    .map((u) => `\\u${u.toString(16).padStart(4, '0')}`)
+    .join('');
 
 /**
  * Every byte as an octal escape, as C, Python and the shell's `$'…'` read them: three digits
@@ -37,14 +39,17 @@ export const octalEscapes = (s: string, isShortest = false): string =>
 
 /** Every UTF-16 code unit as JavaScript's escape() writes those past U+00FF (`%u0067`). */
 export const unitEscapes = (s: string, isUpper = false): string =>
-  [...s]
-    .map((c) => `%u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+  unitsOf(s)
+    .map((u) => `%u${u.toString(16).padStart(4, '0')}`)
     .map((e) => (isUpper ? e.toUpperCase().replace('%U', '%u') : e))
     .join('');
 
-/** Every character as an HTML character reference, decimal unless `form` writes it otherwise. */
+/** Every character (code point) as an HTML character reference, decimal unless `form` writes it otherwise. */
 export const references = (s: string, form: (code: number) => string = (c) => `&#${c};`): string =>
-  [...s].map((c) => form(c.charCodeAt(0))).join('');
+  [...s].map((c) => form(c.codePointAt(0) ?? 0)).join('');
+
+/** The UTF-16 code units of `s`: a character past U+FFFF is two. */
+const unitsOf = (s: string): number[] => Array.from({ length: s.length }, (_, i) => s.charCodeAt(i));
 
 /**
  * The bytes of `s` as a list of values: decimal and ", " unless told otherwise. `form` is told each

@@ -229,6 +229,17 @@ void it('detect-32-7: renderingsOf() writes %uXXXX, character references and byt
   assert.equal(renderings.length, 15 + NEWER_RENDERINGS.length);
 });
 
+void it('a value past U+FFFF is rendered in every escape form by its code units, its references by code point', () => {
+  // The \u escape kept only each astral character's high surrogate, so a value written with JSON's
+  // escapes throughout was no rendering of it and the scrubber passed it back.
+  const value = 'pw-\u{1F600}-abcdefgh';
+  const texts = renderingsOf(value).map((r) => r.text);
+  for (const form of [jsonEscapes(value), unitEscapes(value), references(value)])
+    assert.ok(texts.includes(form), form);
+  assert.ok(jsonEscapes(value).includes('\\ud83d\\ude00'), 'both halves of the pair');
+  assert.ok(references(value).includes('&#128512;'), 'one reference for the character');
+});
+
 void it('detect-32-7: a byte list of a known value inside a longer list of binary bytes is found', () => {
   const noise = (n: number): string =>
     Array.from({ length: n }, (_, i) => hexByte((i * 37 + 200) % 256)).join(', ');

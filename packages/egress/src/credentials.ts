@@ -473,7 +473,8 @@ export function createCredentialGuard(options: CredentialGuardOptions): Credenti
   // session. Both as latin1 text: Node reads header values so, and the scrubber reads bodies so.
   const scrubPairs = new Map<CredentialSlot, [string, string][]>();
   for (const slot of slots) {
-    // detect's renderings (raw, base64 at each alignment, hex, percent, JSON), paired one to one.
+    // detect's renderings (renderingsOf: raw, base64 at each alignment, hex, percent, JSON and
+    // %u escapes, character references, byte lists), paired one to one.
     const from = renderingsOf(slot.value);
     const to = renderingsOf(slot.placeholder);
     const pairs: [string, string][] = [];
