@@ -697,8 +697,16 @@ function wrappedLines(text: string, start: number, end: number, work: DecodeWork
   return lines.length >= 2 ? lines : undefined;
 }
 
-/** The segments of a wrapped block: its lines joined, decoded like one run, mapped back to the text. */
-function* blockSegments(lines: readonly Line[], text: string, work: DecodeWork): Generator<DecodedSegment> {
+/**
+ * The segments of a wrapped block: its lines joined, decoded like one run, mapped back to the text;
+ * with `isOnItsOwn`, also the text runs inside a block that decodes to binary.
+ */
+function* blockSegments(
+  lines: readonly Line[],
+  text: string,
+  work: DecodeWork,
+  isOnItsOwn = false,
+): Generator<DecodedSegment> {
   const joined = lines.map(([s, e]) => text.slice(s, e)).join('');
   // Where each line starts in `joined`, to map a window's bounds back to the text.
   const offsets: number[] = [];
@@ -717,7 +725,7 @@ function* blockSegments(lines: readonly Line[], text: string, work: DecodeWork):
     }
     return ((lines[lo] as Line)[0] ?? 0) + at - (offsets[lo] ?? 0);
   };
-  for (const segment of runOrWindows(joined, 0, joined.length, work))
+  for (const segment of runOrWindows(joined, 0, joined.length, work, isOnItsOwn))
     yield { ...segment, start: toText(segment.start, false), end: toText(segment.end, true) };
 }
 
@@ -732,14 +740,19 @@ function blockAt(
   start: number,
   end: number,
   work: DecodeWork,
-): { readonly segments: DecodedSegment[]; readonly end: number } | undefined {
+):
+  { readonly segments: DecodedSegment[]; readonly runs: DecodedSegment[]; readonly end: number } | undefined {
   const lines = wrappedLines(text, start, end, work);
   if (!lines) return undefined;
   const segments = [...blockSegments(lines, text, work)];
   const [, second] = lines;
   if (segments.length === 0 && lines.length > 2 && second && end - start < second[1] - second[0])
     segments.push(...blockSegments(lines.slice(1), text, work));
-  return { segments, end: (lines[lines.length - 1] as Line)[1] };
+  // A block of binary (a token after random bytes, as MIME and PEM wrap them) gives the text runs
+  // of the whole, since the bytes before a token can put it across a line break; its lines are
+  // still decoded one by one as well (equal lines that are no block together).
+  const runs = segments.length === 0 ? [...blockSegments(lines, text, work, true)] : [];
+  return { segments, runs, end: (lines[lines.length - 1] as Line)[1] };
 }
 
 /** A letter, digit or "_": a token or value after one of these is glued to a word. */
@@ -920,7 +933,10 @@ function* base64AndHexSegments(text: string, work: DecodeWork): Generator<Decode
     if (block && block.segments.length > 0) {
       yield* block.segments;
       i = block.end;
-    } else if (end - start >= MIN_ENCODED) {
+      continue;
+    }
+    if (block) yield* block.runs;
+    if (end - start >= MIN_ENCODED) {
       // A run on its own, or the first line of what was no block after all (the loop reaches the others).
       yield* runOrWindows(text, start, end, work, true);
     }

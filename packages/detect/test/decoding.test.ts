@@ -452,6 +452,27 @@ const REDTEAM_32_4: [string, string, string, string, string][] = [
     '',
     'hex',
   ],
+  [
+    // The lines of a wrapped block were decoded for their text runs one by one only, so a token
+    // across a line break (where the bytes before it put it) was missed.
+    'detect-32-4: base64 wrapped at 76 columns, random bytes then a token across a line break',
+    'Content-Transfer-Encoding: base64\r\n\r\n',
+    wrap(
+      Buffer.concat([
+        binaryThen(
+          Array.from({ length: 7 }, () => NOISE)
+            .flat()
+            .slice(0, 100),
+          token,
+        ),
+        Buffer.from(NOISE),
+      ]).toString('base64'),
+      76,
+      '\r\n',
+    ),
+    '\r\n',
+    'base64',
+  ],
 ];
 
 describe('detect-32-4: text after binary bytes is found', () => {
