@@ -561,9 +561,13 @@ void test(
       readdirSync(f.runtime)
         .filter((n) => n.startsWith('perimeter-'))
         .map((n) => join(f.runtime, n))[0];
+    // Both sockets: the proxies bind them one after the other (waiting for the first alone made
+    // the SOCKS socket's stat race its bind on a loaded machine).
     assert.ok(
       await eventually(
-        () => sessionDir() !== undefined && existsSync(join(sessionDir() ?? '', 'sockets/http.sock')),
+        () =>
+          sessionDir() !== undefined &&
+          ['http.sock', 'socks.sock'].every((n) => existsSync(join(sessionDir() ?? '', 'sockets', n))),
       ),
     );
     const dir = sessionDir() ?? '';
