@@ -383,16 +383,36 @@ export class Gateway {
     templates: new Set(),
   };
   /**
+   * The servers whose last listing of each kind failed or timed out while they were up (cleared
+   * when one lists it, or comes up again): a look waits for them as for one refreshing its list,
+   * never fully again (redteam-32-6: one that never answered its first list held every listing for
+   * the SDK's 60 s, again at every listing, since it never came to have listed).
+   */
+  private readonly listingFailed: Record<ListKind, Set<string>> = {
+    tools: new Set(),
+    prompts: new Set(),
+    resources: new Set(),
+    templates: new Set(),
+  };
+  /**
    * What the clients were last shown of each kind (shownKeys) where servers were late for it: the
    * listing is rebuilt when their lists come in, and the clients told if that changes what they see.
    */
   private readonly partial = new Map<ListKind, string>();
   /**
+   * The kinds being rebuilt because a late server's list came in (lateListed), each with whether
+   * another came meanwhile: one rebuild at a time, then one more (200 listings that went without
+   * a server made 200 rebuilds at once when its list came).
+   */
+  private readonly rebuilding = new Map<ListKind, { isOwed: boolean }>();
+  /**
    * A client's listing waits fully for a server that is starting or lists a kind for the first
-   * time (nothing of it was ever shown), and LIST_WAIT_MS for one that is refreshing.
+   * time (nothing of it was ever shown), unless that listing failed or timed out before; and
+   * LIST_WAIT_MS for the others.
    */
   private readonly listingPatience: Patience = {
-    waitsFor: (u, kind) => !u.isReady || !this.listedOnce[kind].has(u.id),
+    waitsFor: (u, kind) =>
+      !this.listingFailed[kind].has(u.id) && (!u.isReady || !this.listedOnce[kind].has(u.id)),
     ms: LIST_WAIT_MS,
   };
   /** The pin store version each index was built from: another version (`pins approve`) makes it stale. */
@@ -451,6 +471,8 @@ export class Gateway {
           onEvent: (id, event, detail) => {
             // A server that crashed or came back may list something else.
             if (event === 'crash' || event === 'ready') for (const kind of LIST_KINDS) this.stale.add(kind);
+            // Come up again, it is waited for as a starting server (its lists may answer now).
+            if (event === 'ready') for (const kind of LIST_KINDS) this.listingFailed[kind].delete(id);
             const credential = this.catalog.get(id)?.server.credential;
             this.record(
               lifecycleRecord(`mcp.server.${event}`, this.options.context, {
@@ -761,7 +783,7 @@ export class Gateway {
    */
   private async list(session: Session, kind: ListKind): Promise<Entry[]> {
     const started = performance.now();
-    const { entries, unavailable, late } = await this.refresh(kind, true, this.listingPatience);
+    const { entries, unavailable, late, pending } = await this.refresh(kind, true, this.listingPatience);
     const shown: Entry[] = [];
     let hiddenByPolicy = 0;
     let held = 0;
@@ -784,8 +806,12 @@ export class Gateway {
         category: 'evaluation',
       }),
     );
-    if (late.size > 0) this.partial.set(kind, shownKeys(shown));
-    else this.partial.delete(kind);
+    // Set before the late servers' listings are watched: one that came in while others were still
+    // waited for (or failed) rebuilds the listing at once, so the client is told of what it missed.
+    if (late.size > 0) {
+      this.partial.set(kind, shownKeys(shown));
+      this.watchLate(kind, pending);
+    } else this.partial.delete(kind);
     return shown;
   }
 
@@ -1219,15 +1245,18 @@ export class Gateway {
   /**
    * The index a call (a tool's call, a prompt's get, a resource's read) looks at: rebuilt first when its list
    * changed, an upstream crashed or came back, or the pin store changed (an approval), so a call
-   * never runs a definition the index has not seen. It waits for upstreams that are starting, and
-   * starts none. Given the `key` looked for, it waits fully only for the servers it could belong
-   * to; the others' listings, if still under way, only for BYSTANDER_WAIT_MS. A tool's or prompt's
-   * name belongs to the servers whose id it starts with, then "__" (only their names can clash with
-   * it); a URI to those whose last listings list it or have a template that produces it, and to
-   * those that never listed resources or templates (redteam-32-3: a read waited for every server,
-   * and one that announced a change and never listed held every read for the SDK's 60 s). A server
-   * whose new listing would newly claim the URI is not waited for: the read goes as its last
-   * listing had it, as it would have had the read come just before the announcement.
+   * never runs a definition the index has not seen. It starts no upstream; without a `key` it
+   * waits for every upstream's listing, starting ones too. Given the `key` looked for, it waits
+   * fully only for the servers it could belong to; the others' listings, if still under way (a
+   * starting server's too), only for BYSTANDER_WAIT_MS. A tool's or prompt's name belongs to the
+   * servers whose id it starts with, then "__" (only their names can clash with it); a URI to those
+   * whose last listings list it or have a template that produces it, and to those that have not
+   * tried to list resources, templates or tools yet (the tool names count in the poisoning check of
+   * what is read; a server whose first try failed or timed out is waited for as the others are:
+   * redteam-32-6) (redteam-32-3: a read waited for every server, and one that announced a change
+   * and never listed held every read for the SDK's 60 s). A server whose new listing would newly
+   * claim the URI is not waited for: the read goes as its last listing had it, as it would have
+   * had the read come just before the announcement.
    */
   private async current(kind: ListKind, key?: string): Promise<ReadonlyMap<string, Entry>> {
     const late = this.late.get(kind);
@@ -1243,7 +1272,10 @@ export class Gateway {
           ? undefined
           : {
               waitsFor: (u, listed) =>
-                (BY_URI.has(kind) && !this.listedOnce[listed].has(u.id)) || this.couldHave(kind, u.id, key),
+                (BY_URI.has(kind) &&
+                  !this.listedOnce[listed].has(u.id) &&
+                  !this.listingFailed[listed].has(u.id)) ||
+                this.couldHave(kind, u.id, key),
               ms: BYSTANDER_WAIT_MS,
             },
       );
@@ -1273,26 +1305,32 @@ export class Gateway {
    * `start`: connect upstreams that are down (a listing does; a call's refresh does not).
    * `patience`: whose listings to wait for fully (current() and `listingPatience` say whose); without it, everyone's.
    *
-   * A server left out as late contributes nothing of that kind but its tool names (learnToolNames):
-   * it announced that its list changed, so what it listed before is no longer its word, and an
-   * entry is only ever shown or called as the server lists it now, checked against its pin and the
-   * other servers' names. Its entries come back, checked, when its list is in; a call to one of its
-   * names waits for that list meanwhile (current()).
+   * A server left out as late contributes nothing of that kind but its tool names (learnToolNames),
+   * and, for a read's wait (couldRead), the URIs and templates it last listed: it announced that
+   * its list changed, so what it listed before is no longer its word, and an entry is only ever
+   * shown or called as the server lists it now, checked against its pin and the other servers'
+   * names. Its entries come back, checked, when its list is in; a call to one of its names, or a
+   * read of a URI it last listed, waits for that list meanwhile (current()). `pending` settles,
+   * per late server, when its listing ends, listed or failed.
    */
   private async refresh(
     kind: ListKind,
     start: boolean,
     patience?: Patience,
-  ): Promise<{ entries: Entry[]; unavailable: string[]; late: ReadonlySet<string> }> {
+  ): Promise<{
+    entries: Entry[];
+    unavailable: string[];
+    late: ReadonlySet<string>;
+    pending: ReadonlyMap<string, Promise<unknown>>;
+  }> {
     this.stale.delete(kind); // a change announced while listing makes it stale again
     const late = new Set<string>();
-    const look = patience === undefined ? undefined : { kind, late, patience };
+    const pending = new Map<string, Promise<unknown>>();
+    const look = patience === undefined ? undefined : { kind, late, pending, patience };
     const [listed, tools] = await Promise.all([
       this.gather<Definition>((u) => listOf(u, kind, start), kind, look),
       kind === 'tools' ? undefined : this.gather((u) => u.listTools(start), 'tools', look),
     ]);
-    for (const id of listed.keys()) this.listedOnce[kind].add(id);
-    for (const id of tools?.keys() ?? []) this.listedOnce.tools.add(id);
     this.learnToolNames(tools ?? (listed as Map<string, Tool[]>), late);
     if (kind === 'resources')
       this.readableUris = withLate(
@@ -1309,7 +1347,10 @@ export class Gateway {
       );
     if (kind === 'templates')
       this.readableTemplates = withLate(new Map(listed), this.readableTemplates, late);
-    const unavailable = this.upstreams.filter((u) => !listed.has(u.id)).map((u) => u.id);
+    const unlisted = this.upstreams.filter((u) => !listed.has(u.id)).map((u) => u.id);
+    // Audited apart from the late ones (upstreams_late); a late server's templates still read
+    // nothing meanwhile (unlistedResources): its resources are not known as it lists them now.
+    const unavailable = unlisted.filter((id) => !late.has(id));
     // A name is the one the agent sees (a secret in it redacted: then it breaks the client rule and
     // is held). A URI or URI template stays as listed: what two servers list clashes, and shadows
     // a template, whatever either shows; a read by the redacted URI finds it too (shownUris).
@@ -1388,35 +1429,57 @@ export class Gateway {
     this.clashing[kind] = shown.filter((e) => clashes.has(e.key));
     if (kind === 'resources') {
       this.shownUris = byShownUri(shown);
-      this.unlistedResources = new Set(unavailable);
+      this.unlistedResources = new Set(unlisted);
     }
     if (before !== undefined && shownKeys(this.index[kind].values()) !== before) this.notify(kind);
-    return { entries: shown, unavailable, late };
+    return { entries: shown, unavailable, late, pending };
+  }
+
+  /** Calls lateListed for `kind` as each late server's listing ends (listed, failed or timed out). */
+  private watchLate(kind: ListKind, pending: ReadonlyMap<string, Promise<unknown>>): void {
+    for (const ended of pending.values()) void ended.then(() => this.lateListed(kind));
   }
 
   /**
-   * A server's list that a look went without is in: the next look rebuilds the index, and where
-   * a client was shown the listing without it, the listing is rebuilt now and the clients are told
-   * if what they may see changed.
+   * A server's listing that a look went without has ended: the next look rebuilds the index, and
+   * where a client was shown the listing without it, the listing is rebuilt now and the clients
+   * are told if what they may see changed. One that failed or timed out is asked again by that
+   * rebuild, LIST_WAIT_MS at most (listingFailed); still late, it is watched again, so a client is
+   * never left believing a listing that went without a server while nobody looks for its list.
+   * One rebuild of a kind at a time: what ends meanwhile makes one more once it is done.
    */
   private lateListed(kind: ListKind): void {
     this.stale.add(kind);
-    const told = this.partial.get(kind);
-    if (told === undefined) return;
-    this.refresh(kind, false, this.listingPatience).then(
-      ({ late }) => {
-        const isChanged = shownKeys(this.index[kind].values()) !== told;
-        // Told, the client lists again; unchanged, it waits for the servers still late, if any.
-        if (isChanged || late.size === 0) this.partial.delete(kind);
-        if (isChanged) this.notify(kind);
-      },
-      (e: unknown) => {
-        const message = `the ${kind} could not be listed again once a late server's list came in: ${errorText(e)}`;
-        this.record(
-          alertRecord('mcp.pin-store-error', this.options.context, 'high', message, { error: message }),
-        );
-      },
-    );
+    if (!this.partial.has(kind)) return;
+    const running = this.rebuilding.get(kind);
+    if (running !== undefined) {
+      running.isOwed = true;
+      return;
+    }
+    const run = { isOwed: false };
+    this.rebuilding.set(kind, run);
+    void this.refresh(kind, false, this.listingPatience)
+      .then(
+        ({ late, pending }) => {
+          const told = this.partial.get(kind);
+          if (told === undefined) return; // a client listed whole meanwhile
+          const isChanged = shownKeys(this.index[kind].values()) !== told;
+          // Told, the client lists again; unchanged, it waits for the servers still late, if any.
+          if (isChanged || late.size === 0) this.partial.delete(kind);
+          if (isChanged) this.notify(kind);
+          else this.watchLate(kind, pending);
+        },
+        (e: unknown) => {
+          const message = `the ${kind} could not be listed again once a late server's list came in: ${errorText(e)}`;
+          this.record(
+            alertRecord('mcp.list-error', this.options.context, 'high', message, { error: message }),
+          );
+        },
+      )
+      .finally(() => {
+        this.rebuilding.delete(kind);
+        if (run.isOwed) this.lateListed(kind);
+      });
   }
 
   /**
@@ -1966,20 +2029,34 @@ export class Gateway {
 
   /**
    * Each upstream's list of `listed`, by server id; an unavailable upstream is left out (and
-   * audited by Upstream). With `look`, an upstream its patience does not wait for fully and whose
-   * listing takes longer than the patience's time is left out too, counted in `late`; when its
-   * listing ends (it goes on, and is cached for the next look) the look's kind is made stale, and
-   * rebuilt at once if a client was shown it without (lateListed).
+   * audited by Upstream). How each listing ends is kept (listedOnce, listingFailed): it decides how
+   * long the next look waits for that server. With `look`, an upstream its patience does not wait
+   * for fully and whose listing takes longer than the patience's time is left out too, counted in
+   * `late`; its listing goes on (cached for the next look), and when it ends the look's kind is
+   * made stale and `pending` has settled (a client's listing rebuilds then: lateListed).
    */
   private async gather<T>(
     list: (u: Upstream) => Promise<T[]>,
     listed: ListKind,
-    look?: { readonly kind: ListKind; readonly late: Set<string>; readonly patience: Patience },
+    look?: {
+      readonly kind: ListKind;
+      readonly late: Set<string>;
+      readonly pending: Map<string, Promise<unknown>>;
+      readonly patience: Patience;
+    },
   ): Promise<Map<string, T[]>> {
     const waited = async (u: Upstream): Promise<T[]> => {
       // Asked before the listing starts: a listing may start the server.
       const isWaited = look === undefined || look.patience.waitsFor(u, listed);
       const listing = list(u);
+      // A server down is not a failed listing: it is waited for as it starts again.
+      const ended = listing.then(
+        () => {
+          this.listedOnce[listed].add(u.id);
+          this.listingFailed[listed].delete(u.id);
+        },
+        (e: unknown) => void (e instanceof UpstreamUnavailable || this.listingFailed[listed].add(u.id)),
+      );
       if (isWaited) return listing;
       let timer: NodeJS.Timeout | undefined;
       const bystander = new Promise<undefined>((resolve) => {
@@ -1988,10 +2065,8 @@ export class Gateway {
       const first = await Promise.race([listing, bystander]).finally(() => clearTimeout(timer));
       if (first !== undefined) return first;
       look.late.add(u.id);
-      listing.then(
-        () => this.lateListed(look.kind),
-        () => void this.stale.add(look.kind),
-      );
+      const stale = ended.then(() => void this.stale.add(look.kind));
+      look.pending.set(u.id, Promise.all([look.pending.get(u.id), stale]));
       throw new UpstreamUnavailable(`the MCP server ${u.id} has not listed yet`);
     };
     const settled = await Promise.allSettled(

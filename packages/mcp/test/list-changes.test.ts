@@ -7,6 +7,7 @@ import { mkdirSync, mkdtempSync, realpathSync, renameSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import {
@@ -38,16 +39,22 @@ interface Harness {
   readonly gateway: Gateway;
   readonly client: Client;
   readonly events: AuditRecord[];
+  /** Where the servers' specs and the pin store are. */
+  readonly dir: string;
   spec(id: string, spec: ChurningSpec): void;
   close(): Promise<void>;
 }
 
 let harnesses = 0;
 
-/** A gateway (trust on first use, everything allowed) in front of churning servers, by id. */
-async function start(servers: Readonly<Record<string, ChurningSpec>>): Promise<Harness> {
-  const dir = join(root, `h${++harnesses}`);
-  mkdirSync(dir);
+/**
+ * A gateway (trust on first use, everything allowed) in front of churning servers, by id; in `dir`
+ * (its pin store too) when given, as a gateway started again.
+ */
+async function start(servers: Readonly<Record<string, ChurningSpec>>, again?: string): Promise<Harness> {
+  ++harnesses;
+  const dir = again ?? join(root, `h${harnesses}`);
+  if (again === undefined) mkdirSync(dir);
   const specFile = (id: string): string => join(dir, `${id}.json`);
   // Written whole, then moved in place: the server reads the file while a silent list waits.
   const spec = (id: string, s: ChurningSpec): void => {
@@ -79,6 +86,7 @@ ${entries.join('\n')}
     gateway,
     client,
     events,
+    dir,
     spec,
     close: async () => {
       await client.close();
@@ -117,7 +125,7 @@ function countNotifications(client: Client): { tools: number; prompts: number; r
   return received;
 }
 
-describe('gateway: list changes', { timeout: 120_000 }, () => {
+describe('gateway: list changes', { timeout: 180_000 }, () => {
   it('redteam-32-1: a flood of list_changed from a server reaches each client coalesced, and the last change is still told', async () => {
     const h = await start({ s: { tools: [tool('echo'), tool('flood')] } });
     const other = await inMemoryClient(h.gateway, 'churn-test-2');
@@ -164,6 +172,22 @@ describe('gateway: list changes', { timeout: 120_000 }, () => {
     }
   });
 
+  it('redteam-32-1: two announcements within the quiet time reach an idle client twice: the last one is told when the time is over', async () => {
+    const h = await start({ s: { tools: [tool('echo'), tool('flood')] } });
+    try {
+      await toolNames(h.client); // a connection is told of changes from its first request on
+      const received = countNotifications(h.client);
+      // Two announcements of each kind back to back: the second comes within the 100 ms.
+      await h.client.callTool({ name: 's__flood', arguments: { count: 2 } });
+      await until(
+        () => received.tools >= 2 && received.prompts >= 2 && received.resources >= 2,
+        'the client to be told of the second announcement of each kind',
+      );
+    } finally {
+      await h.close();
+    }
+  });
+
   it("redteam-32-2: a server that announces a change and never lists again holds up no client's listing; its list is shown, checked, once it is in", async () => {
     const quiet: ChurningSpec = {
       tools: [tool('notify')],
@@ -195,19 +219,37 @@ describe('gateway: list changes', { timeout: 120_000 }, () => {
       assert.deepEqual(await promptNames(h.client, bounded), ['good__summary']);
       assert.deepEqual(await resourceUris(h.client, bounded), ['good://readme']);
       const lists = h.events.filter((e) => e.type === 'mcp.list').slice(-3);
+      // Late is not unavailable: each server is counted in one of the two.
       assert.deepEqual(
-        lists.map((e) => [e.outcome?.kind ?? 'tools', e.outcome?.upstreams_late]),
+        lists.map((e) => [
+          e.outcome?.kind ?? 'tools',
+          e.outcome?.upstreams_late,
+          e.outcome?.upstreams_unavailable,
+        ]),
         [
-          ['tools', 'h'],
-          ['prompts', 'h'],
-          ['resources', 'h'],
+          ['tools', 'h', ''],
+          ['prompts', 'h', ''],
+          ['resources', 'h', ''],
         ],
       );
+      // Many listings at once go without h; when its list comes, the listing is rebuilt once or
+      // twice (one rebuild at a time, then one more if owed), not once for each of them.
+      const concurrent = await Promise.all(Array.from({ length: 20 }, () => toolNames(h.client, bounded)));
+      assert.ok(concurrent.every((names) => names.join() === 'good__echo'));
+      const gateway = h.gateway as unknown as { refresh(...args: unknown[]): Promise<unknown> };
+      const refresh = gateway.refresh.bind(gateway);
+      let rebuilds = 0;
+      gateway.refresh = (...args: unknown[]) => {
+        rebuilds++;
+        return refresh(...args);
+      };
       // h lists at last: notify changed (a drift, held) and a new tool (trusted on first use).
       let isTold = false;
       h.client.setNotificationHandler(ToolListChangedNotificationSchema, () => void (isTold = true));
       h.spec('h', { ...quiet, tools: [tool('notify', 'Notifies, now differently.'), tool('fresh')] });
       await until(() => isTold, 'the client to be told that the tools changed');
+      // Before: 20 and more (the pin store's watch may add one for the tool pinned on first use).
+      assert.ok(rebuilds <= 3, `${rebuilds} rebuilds of the tools when h's list came in`);
       assert.deepEqual(await toolNames(h.client), ['good__echo', 'h__fresh']);
       assert.ok(
         h.events.some((e) => e.type === 'mcp.drift' && e.outcome?.tool === 'notify'),
@@ -241,28 +283,111 @@ describe('gateway: list changes', { timeout: 120_000 }, () => {
       h.spec('h', { ...quiet, silent: ['tools', 'prompts', 'resources', 'templates'] });
       await h.client.callTool({ name: 'h__notify', arguments: {} });
       // h announced its resources changed and lists none of them (the SDK would wait 60 s).
-      let isOwnedSettled = false;
-      const owned = readText(h.client, 'h://data', { timeout: 60_000 }).finally(
-        () => (isOwnedSettled = true),
-      );
-      owned.catch(() => undefined); // awaited below; a failure before then is that await's
       const bounded = { timeout: 20_000 };
+      // Listed first, without h (late): what h last listed still says which reads are its.
+      assert.deepEqual(await resourceUris(h.client, bounded), ['docs://readme']);
+      assert.deepEqual(
+        (await h.client.listResourceTemplates(undefined, bounded)).resourceTemplates.map(
+          (t) => t.uriTemplate,
+        ),
+        ['docs://pages/{name}'],
+      );
+      let isOwnedSettled = false;
+      const owned = Promise.all([
+        readText(h.client, 'h://data', { timeout: 60_000 }),
+        readText(h.client, 'h://items/7', { timeout: 60_000 }),
+      ]).finally(() => (isOwnedSettled = true));
+      owned.catch(() => undefined); // awaited below; a failure before then is that await's
       assert.equal(await readText(h.client, 'docs://readme', bounded), 'resource docs://readme');
       assert.equal(await readText(h.client, 'docs://pages/intro', bounded), 'resource docs://pages/intro');
-      // h's own URI waits for h's list: never read through what h listed before it announced.
-      assert.equal(isOwnedSettled, false, "the read of h's URI waits for h");
+      // h's own URIs wait for h's list: never read through what h listed before it announced,
+      // nor answered as unknown because a listing went without h.
+      assert.equal(isOwnedSettled, false, "the reads of h's URIs wait for h");
       h.spec('h', quiet);
-      assert.equal(await owned, 'resource h://data');
-      assert.equal(await readText(h.client, 'h://items/7', bounded), 'resource h://items/7');
+      assert.deepEqual(await owned, ['resource h://data', 'resource h://items/7']);
       const reads = h.events
         .filter((e) => e.type === 'mcp.call' && e.outcome?.item === 'resource')
         .map((e) => [e.outcome?.uri, e.decision]);
-      assert.deepEqual(reads, [
+      assert.deepEqual(reads.slice(0, 2), [
         ['docs://readme', 'allow'],
         ['docs://pages/intro', 'allow'],
+      ]);
+      // h's two reads went at once: either may be audited first.
+      assert.deepEqual(reads.slice(2).sort(), [
         ['h://data', 'allow'],
         ['h://items/7', 'allow'],
       ]);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("redteam-32-5: a late server's list that comes in while a listing still waits for another server is shown: the client is told once that listing ends", async () => {
+    const m: ChurningSpec = { tools: [tool('notify')], prompts: [{ name: 'p' }] };
+    const s: ChurningSpec = { tools: [tool('other')], prompts: [{ name: 'q' }] };
+    // Everything pinned first, by a gateway before this one: no write of the pin store (which
+    // rebuilds the listings and tells the clients for its own reason) happens below.
+    const first = await start({ m, s });
+    assert.deepEqual(await promptNames(first.client), ['m__p', 's__q']);
+    assert.deepEqual(await toolNames(first.client), ['m__notify', 's__other']);
+    await first.close();
+    const h = await start({ m, s: { ...s, silent: ['prompts'] } }, first.dir);
+    try {
+      // A get of m's prompt has m list its prompts (the fixture has no prompts/get: the look is
+      // what counts); s, which cannot list m__p, is left out after 200 ms and lists none yet.
+      await h.client.getPrompt({ name: 'm__p' }).catch(() => undefined);
+      h.spec('m', { ...m, silent: ['prompts'] });
+      let told = 0;
+      h.client.setNotificationHandler(PromptListChangedNotificationSchema, () => void told++);
+      await h.client.callTool({ name: 'm__notify', arguments: {} });
+      await until(() => told > 0, 'the announcement to reach the client');
+      await sleep(300); // past the quiet time: nothing more is owed
+      told = 0;
+      // m is refreshing (1 s at most); s lists prompts for the first time (waited for fully).
+      const listing = promptNames(h.client, { timeout: 30_000 });
+      await sleep(2_500);
+      h.spec('m', m); // m lists after its 1 s, while the listing still waits for s
+      await sleep(1_500);
+      h.spec('s', s);
+      assert.deepEqual(await listing, ['s__q'], 'the listing went without m');
+      const last = h.events.filter((e) => e.type === 'mcp.list').at(-1);
+      assert.equal(last?.outcome?.upstreams_late, 'm');
+      assert.ok(!h.events.some((e) => e.type === 'mcp.pin'), 'nothing was pinned');
+      await until(() => told > 0, "the client to be told that m's prompts are in");
+      assert.deepEqual(await promptNames(h.client), ['m__p', 's__q']);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('redteam-32-6: a server whose first listing failed is waited for as one refreshing its list: it holds up no later listing or read', async () => {
+    const all = ['tools', 'prompts', 'resources', 'templates'] as const;
+    const m: ChurningSpec = { tools: [tool('x')], resources: [{ uri: 'm://data', name: 'data' }] };
+    const h = await start({
+      good: { tools: [tool('notify')], resources: [{ uri: 'good://readme', name: 'readme' }] },
+      m: { ...m, failing: [...all] },
+    });
+    try {
+      // m answers its first lists with an error: left out as unavailable.
+      assert.deepEqual(await toolNames(h.client), ['good__notify']);
+      assert.deepEqual(await resourceUris(h.client), ['good://readme']);
+      assert.deepEqual((await h.client.listResourceTemplates()).resourceTemplates, []);
+      assert.equal(h.events.filter((e) => e.type === 'mcp.list').at(-1)?.outcome?.upstreams_unavailable, 'm');
+      // Now m answers none (as one whose list times out); good announces every list changed.
+      h.spec('m', { ...m, silent: [...all] });
+      await h.client.callTool({ name: 'good__notify', arguments: {} });
+      // Before, m (never listed) was waited for fully: the SDK's 60 s, at every listing.
+      const bounded = { timeout: 10_000 };
+      assert.deepEqual(await toolNames(h.client, bounded), ['good__notify']);
+      const last = h.events.filter((e) => e.type === 'mcp.list').at(-1);
+      assert.deepEqual([last?.outcome?.upstreams_late, last?.outcome?.upstreams_unavailable], ['m', '']);
+      assert.equal(await readText(h.client, 'good://readme', bounded), 'resource good://readme');
+      // m lists at last: the client is told, and shown its tool.
+      let isTold = false;
+      h.client.setNotificationHandler(ToolListChangedNotificationSchema, () => void (isTold = true));
+      h.spec('m', m);
+      await until(() => isTold, "the client to be told that m's tools are in");
+      assert.deepEqual(await toolNames(h.client), ['good__notify', 'm__x']);
     } finally {
       await h.close();
     }
