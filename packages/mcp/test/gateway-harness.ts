@@ -3,10 +3,11 @@
 // kept in an array), and the SDK's own client connected to it in memory.
 
 import assert from 'node:assert/strict';
+import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
+import type { ClientCapabilities, Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { AuditRecord } from '@perimeter/audit';
 import type { KnownValue } from '@perimeter/detect';
 import { createEngine, loadPolicies, type Engine } from '@perimeter/policy';
@@ -14,6 +15,22 @@ import { upstreamSpecs } from '../src/catalog.js';
 import { Gateway } from '../src/gateway.js';
 import { PinStore } from '../src/pins.js';
 import { boundValues } from '../src/server-credential.js';
+
+/**
+ * Writes a test server's spec (fixtures/scripted-server.ts reads it at every request, a silent list
+ * every 50 ms): whole, then moved in place, so the server never reads half of it.
+ */
+export function writeSpec(file: string, spec: unknown): void {
+  writeFileSync(`${file}.new`, JSON.stringify(spec));
+  renameSync(`${file}.new`, file);
+}
+
+/** A tool taking one string, `text`, as the test servers list them. */
+export const tool = (name: string, description = `The ${name} tool.`): Tool => ({
+  name,
+  description,
+  inputSchema: { type: 'object', properties: { text: { type: 'string' } } },
+});
 
 export interface GatewaySetup {
   readonly home: string;

@@ -5,7 +5,7 @@
 // secrets); and what a listing costs when nothing changed.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
 import type { createHash, HashOptions } from 'node:crypto';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -21,14 +21,13 @@ import {
   type Prompt,
   type Resource,
   type ResourceTemplate,
-  type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { AuditRecord } from '@perimeter/audit';
 import type { KnownValue } from '@perimeter/detect';
 import { definitionHash } from '../src/definition.js';
 import { PinStore } from '../src/pins.js';
 import type { ScriptedSpec } from './fixtures/scripted-server.js';
-import { inMemoryClient, startGateway, until } from './gateway-harness.js';
+import { inMemoryClient, startGateway, tool, until, writeSpec } from './gateway-harness.js';
 
 const require = createRequire(import.meta.url);
 /** The CommonJS faces of node:fs and node:crypto, whose functions a test may wrap (syncBuiltinESMExports). */
@@ -45,13 +44,6 @@ const root = realpathSync(mkdtempSync(join(tmpdir(), 'perimeter-mcp-scripted-'))
 
 after(() => {
   rmSync(root, { recursive: true, force: true });
-});
-
-const text = { type: 'object', properties: { text: { type: 'string' } } } as const;
-const tool = (name: string, description = `The ${name} tool.`): Tool => ({
-  name,
-  description,
-  inputSchema: text,
 });
 
 interface Options {
@@ -95,7 +87,7 @@ async function start(o: Options): Promise<Harness> {
   const dir = join(root, `h${++harnesses}`);
   mkdirSync(dir);
   const specFile = (id: string): string => join(dir, `${id}.json`);
-  const spec = (id: string, s: ScriptedSpec): void => writeFileSync(specFile(id), JSON.stringify(s));
+  const spec = (id: string, s: ScriptedSpec): void => writeSpec(specFile(id), s);
   const q = JSON.stringify;
   const servers = Object.entries(o.scripted ?? {}).map(([id, s]) => {
     spec(id, s);
@@ -1345,7 +1337,7 @@ describe('gateway: listings', { timeout: 60_000 }, () => {
     try {
       // good__helper names h's tool: quarantined.
       assert.deepEqual(await toolNames(h.client), ['good__echo', 'h__notify']);
-      h.spec('h', { tools: [tool('notify')], silentLists: true });
+      h.spec('h', { tools: [tool('notify')], silent: ['tools'] });
       // notify announces list changes; h then never answers tools/list (the SDK waits 60 s).
       await h.client.callTool({ name: 'h__notify', arguments: {} });
       for (let i = 0; i < 3; i++) {

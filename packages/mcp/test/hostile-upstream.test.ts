@@ -5,7 +5,7 @@
 // writing the question its user answers.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -19,7 +19,7 @@ import { listenHttp } from '../src/http.js';
 import type { ScriptedSpec } from './fixtures/scripted-server.js';
 import { LEAKED } from './fixtures/leaked.js';
 import { TOKEN, callModern, type Answer } from './http-harness.js';
-import { inMemoryClient, startGateway } from './gateway-harness.js';
+import { inMemoryClient, startGateway, tool, writeSpec } from './gateway-harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SCRIPTED = join(here, 'fixtures/scripted-server.js');
@@ -28,13 +28,6 @@ const root = realpathSync(mkdtempSync(join(tmpdir(), 'perimeter-mcp-hostile-')))
 after(() => rmSync(root, { recursive: true, force: true }));
 
 const q = JSON.stringify;
-const text = { type: 'object', properties: { text: { type: 'string' } } } as const;
-const tool = (name: string, description = `The ${name} tool.`): Tool => ({
-  name,
-  description,
-  inputSchema: text,
-});
-
 interface Options {
   readonly scripted?: Readonly<Record<string, ScriptedSpec>>;
   /** Servers running fixtures/hostile-server.js, by id, with its mode. */
@@ -61,7 +54,7 @@ function policyOf(o: Options, dir: string): string {
   const servers: string[] = [];
   for (const [id, s] of Object.entries(o.scripted ?? {})) {
     const file = join(dir, `${id}.json`);
-    writeFileSync(file, JSON.stringify(s));
+    writeSpec(file, s);
     const pins = o.pins?.[id] ? `, pins: ${q(o.pins[id])}` : '';
     servers.push(
       `    - { id: ${q(id)}, command: [${q(process.execPath)}, ${q(SCRIPTED)}, ${q(file)}]${pins} }`,

@@ -2,37 +2,24 @@
 // every tool allowed and the tool `ask` asked (and `ask2`), listening on 127.0.0.1 with a bearer token; raw
 // POSTs with the usual headers; raw 2026-07-28 tool calls; and a bounded wait.
 
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  realpathSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { LATEST_PROTOCOL_VERSION, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
 import type { AuditRecord } from '@perimeter/audit';
 import { listenHttp, type HttpListener, type HttpListenOptions } from '../src/http.js';
 import type { ScriptedSpec } from './fixtures/scripted-server.js';
-import { startGateway } from './gateway-harness.js';
+import { startGateway, writeSpec } from './gateway-harness.js';
 
-export { until } from './gateway-harness.js';
+export { tool, until } from './gateway-harness.js';
 
 export const SCRIPTED = join(dirname(fileURLToPath(import.meta.url)), 'fixtures/scripted-server.js');
 export const TOKEN = 'http-test-token-0123456789abcdef';
 export const root = realpathSync(mkdtempSync(join(tmpdir(), 'perimeter-mcp-http-')));
 after(() => rmSync(root, { recursive: true, force: true }));
 
-export const tool = (name: string): Tool => ({
-  name,
-  description: `The ${name} tool.`,
-  inputSchema: { type: 'object', properties: { text: { type: 'string' } } },
-});
 export const INITIALIZE = {
   jsonrpc: '2.0',
   id: 1,
@@ -72,7 +59,7 @@ export async function start(
   const dir = join(root, `h${++harnesses}`);
   mkdirSync(dir);
   const specFile = join(dir, 's.json');
-  const write = (s: ScriptedSpec): void => writeFileSync(specFile, JSON.stringify(s));
+  const write = (s: ScriptedSpec): void => writeSpec(specFile, s);
   write(spec);
   const q = JSON.stringify;
   const policy = `apiVersion: perimeter/v1

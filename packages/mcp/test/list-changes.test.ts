@@ -1,9 +1,9 @@
-// The gateway against upstreams whose lists churn or stall (fixtures/churning-server.ts): how
+// The gateway against upstreams whose lists churn or stall (fixtures/scripted-server.ts): how
 // their announcements of a changed list reach the clients, and what a client's listing or read
 // waits for while a server that announced a change does not list again.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -14,25 +14,17 @@ import {
   PromptListChangedNotificationSchema,
   ResourceListChangedNotificationSchema,
   ToolListChangedNotificationSchema,
-  type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { AuditRecord } from '@perimeter/audit';
 import type { Gateway } from '../src/gateway.js';
-import type { ChurningSpec } from './fixtures/churning-server.js';
-import { inMemoryClient, startGateway, until } from './gateway-harness.js';
+import type { ScriptedSpec } from './fixtures/scripted-server.js';
+import { inMemoryClient, startGateway, tool, until, writeSpec } from './gateway-harness.js';
 
-const CHURNING = join(dirname(fileURLToPath(import.meta.url)), 'fixtures/churning-server.js');
+const SCRIPTED = join(dirname(fileURLToPath(import.meta.url)), 'fixtures/scripted-server.js');
 const root = realpathSync(mkdtempSync(join(tmpdir(), 'perimeter-mcp-churn-')));
 
 after(() => {
   rmSync(root, { recursive: true, force: true });
-});
-
-const text = { type: 'object', properties: { text: { type: 'string' } } } as const;
-const tool = (name: string, description = `The ${name} tool.`): Tool => ({
-  name,
-  description,
-  inputSchema: text,
 });
 
 interface Harness {
@@ -41,30 +33,26 @@ interface Harness {
   readonly events: AuditRecord[];
   /** Where the servers' specs and the pin store are. */
   readonly dir: string;
-  spec(id: string, spec: ChurningSpec): void;
+  spec(id: string, spec: ScriptedSpec): void;
   close(): Promise<void>;
 }
 
 let harnesses = 0;
 
 /**
- * A gateway (trust on first use, everything allowed) in front of churning servers, by id; in `dir`
+ * A gateway (trust on first use, everything allowed) in front of scripted servers, by id; in `dir`
  * (its pin store too) when given, as a gateway started again.
  */
-async function start(servers: Readonly<Record<string, ChurningSpec>>, again?: string): Promise<Harness> {
+async function start(servers: Readonly<Record<string, ScriptedSpec>>, again?: string): Promise<Harness> {
   ++harnesses;
   const dir = again ?? join(root, `h${harnesses}`);
   if (again === undefined) mkdirSync(dir);
   const specFile = (id: string): string => join(dir, `${id}.json`);
-  // Written whole, then moved in place: the server reads the file while a silent list waits.
-  const spec = (id: string, s: ChurningSpec): void => {
-    writeFileSync(`${specFile(id)}.new`, JSON.stringify(s));
-    renameSync(`${specFile(id)}.new`, specFile(id));
-  };
+  const spec = (id: string, s: ScriptedSpec): void => writeSpec(specFile(id), s);
   const q = JSON.stringify;
   const entries = Object.entries(servers).map(([id, s]) => {
     spec(id, s);
-    return `    - { id: ${q(id)}, command: [${q(process.execPath)}, ${q(CHURNING)}, ${q(specFile(id))}] }`;
+    return `    - { id: ${q(id)}, command: [${q(process.execPath)}, ${q(SCRIPTED)}, ${q(specFile(id))}] }`;
   });
   const policy = `apiVersion: perimeter/v1
 kind: Policy
@@ -110,7 +98,7 @@ async function resourceUris(client: Client, options?: Waiting): Promise<string[]
   return (await client.listResources(undefined, options)).resources.map((r) => r.uri).sort();
 }
 
-/** The text a read returned (the churning server answers `resource URI`). */
+/** The text a read returned (the scripted server answers `resource URI`). */
 async function readText(client: Client, uri: string, options?: Waiting): Promise<string> {
   const [content] = (await client.readResource({ uri }, options)).contents;
   return content !== undefined && 'text' in content ? content.text : '';
@@ -189,7 +177,7 @@ describe('gateway: list changes', { timeout: 180_000 }, () => {
   });
 
   it("redteam-32-2: a server that announces a change and never lists again holds up no client's listing; its list is shown, checked, once it is in", async () => {
-    const quiet: ChurningSpec = {
+    const quiet: ScriptedSpec = {
       tools: [tool('notify')],
       prompts: [{ name: 'brief' }],
       resources: [{ uri: 'h://data', name: 'data' }],
@@ -265,7 +253,7 @@ describe('gateway: list changes', { timeout: 180_000 }, () => {
   });
 
   it("redteam-32-3: a read waits fully only for the server whose URI it is; one that announced a change and went quiet holds up no other server's reads", async () => {
-    const quiet: ChurningSpec = {
+    const quiet: ScriptedSpec = {
       tools: [tool('notify')],
       resources: [{ uri: 'h://data', name: 'data' }],
       resourceTemplates: [{ uriTemplate: 'h://items/{id}', name: 'items' }],
@@ -323,8 +311,8 @@ describe('gateway: list changes', { timeout: 180_000 }, () => {
   });
 
   it("redteam-32-5: a late server's list that comes in while a listing still waits for another server is shown: the client is told once that listing ends", async () => {
-    const m: ChurningSpec = { tools: [tool('notify')], prompts: [{ name: 'p' }] };
-    const s: ChurningSpec = { tools: [tool('other')], prompts: [{ name: 'q' }] };
+    const m: ScriptedSpec = { tools: [tool('notify')], prompts: [{ name: 'p' }] };
+    const s: ScriptedSpec = { tools: [tool('other')], prompts: [{ name: 'q' }] };
     // Everything pinned first, by a gateway before this one: no write of the pin store (which
     // rebuilds the listings and tells the clients for its own reason) happens below.
     const first = await start({ m, s });
@@ -362,7 +350,7 @@ describe('gateway: list changes', { timeout: 180_000 }, () => {
 
   it('redteam-32-6: a server whose first listing failed is waited for as one refreshing its list: it holds up no later listing or read', async () => {
     const all = ['tools', 'prompts', 'resources', 'templates'] as const;
-    const m: ChurningSpec = { tools: [tool('x')], resources: [{ uri: 'm://data', name: 'data' }] };
+    const m: ScriptedSpec = { tools: [tool('x')], resources: [{ uri: 'm://data', name: 'data' }] };
     const h = await start({
       good: { tools: [tool('notify')], resources: [{ uri: 'good://readme', name: 'readme' }] },
       m: { ...m, failing: [...all] },
