@@ -375,24 +375,17 @@ export class Gateway {
    * again, waiting for them.
    */
   private readonly late = new Map<ListKind, ReadonlySet<string>>();
-  /** The servers that have listed each kind at least once: a listing waits fully for the others. */
-  private readonly listedOnce: Record<ListKind, Set<string>> = {
-    tools: new Set(),
-    prompts: new Set(),
-    resources: new Set(),
-    templates: new Set(),
-  };
   /**
-   * The servers whose last listing of each kind failed or timed out while they were up (cleared
-   * when one lists it, or comes up again): a look waits for them as for one refreshing its list,
-   * never fully again (redteam-32-6: one that never answered its first list held every listing for
-   * the SDK's 60 s, again at every listing, since it never came to have listed).
+   * How each server's last listing of each kind ended (none yet: no entry; a server down is no
+   * failure): it decides how long a look waits for that server. One whose listing failed or timed
+   * out is never waited for fully again (redteam-32-6: one that never answered its first list held
+   * every listing for the SDK's 60 s, at every listing, as it never came to have listed).
    */
-  private readonly listingFailed: Record<ListKind, Set<string>> = {
-    tools: new Set(),
-    prompts: new Set(),
-    resources: new Set(),
-    templates: new Set(),
+  private readonly lastListing: Record<ListKind, Map<string, 'listed' | 'failed'>> = {
+    tools: new Map(),
+    prompts: new Map(),
+    resources: new Map(),
+    templates: new Map(),
   };
   /**
    * What the clients were last shown of each kind (shownKeys) where servers were late for it: the
@@ -411,8 +404,10 @@ export class Gateway {
    * LIST_WAIT_MS for the others.
    */
   private readonly listingPatience: Patience = {
-    waitsFor: (u, kind) =>
-      !this.listingFailed[kind].has(u.id) && (!u.isReady || !this.listedOnce[kind].has(u.id)),
+    waitsFor: (u, kind) => {
+      const last = this.lastListing[kind].get(u.id);
+      return last === undefined || (!u.isReady && last === 'listed');
+    },
     ms: LIST_WAIT_MS,
   };
   /** The pin store version each index was built from: another version (`pins approve`) makes it stale. */
@@ -471,8 +466,6 @@ export class Gateway {
           onEvent: (id, event, detail) => {
             // A server that crashed or came back may list something else.
             if (event === 'crash' || event === 'ready') for (const kind of LIST_KINDS) this.stale.add(kind);
-            // Come up again, it is waited for as a starting server (its lists may answer now).
-            if (event === 'ready') for (const kind of LIST_KINDS) this.listingFailed[kind].delete(id);
             const credential = this.catalog.get(id)?.server.credential;
             this.record(
               lifecycleRecord(`mcp.server.${event}`, this.options.context, {
@@ -1245,9 +1238,8 @@ export class Gateway {
   /**
    * The index a call (a tool's call, a prompt's get, a resource's read) looks at: rebuilt first when its list
    * changed, an upstream crashed or came back, or the pin store changed (an approval), so a call
-   * never runs a definition the index has not seen. It starts no upstream; without a `key` it
-   * waits for every upstream's listing, starting ones too. Given the `key` looked for, it waits
-   * fully only for the servers it could belong to; the others' listings, if still under way (a
+   * never runs a definition the index has not seen. It starts no upstream. It waits fully only for
+   * the servers the `key` looked for could belong to; the others' listings, if still under way (a
    * starting server's too), only for BYSTANDER_WAIT_MS. A tool's or prompt's name belongs to the
    * servers whose id it starts with, then "__" (only their names can clash with it); a URI to those
    * whose last listings list it or have a template that produces it, and to those that have not
@@ -1258,27 +1250,17 @@ export class Gateway {
    * claim the URI is not waited for: the read goes as its last listing had it, as it would have
    * had the read come just before the announcement.
    */
-  private async current(kind: ListKind, key?: string): Promise<ReadonlyMap<string, Entry>> {
+  private async current(kind: ListKind, key: string): Promise<ReadonlyMap<string, Entry>> {
     const late = this.late.get(kind);
+    // No late server, the common case: nothing is built.
     const isLate =
-      late !== undefined &&
-      late.size > 0 &&
-      [...late].some((id) => key === undefined || this.couldHave(kind, id, key));
+      late !== undefined && late.size > 0 && [...late].some((id) => this.couldHave(kind, id, key));
     if (isLate || this.stale.has(kind) || this.pinsVersion() !== this.pinsSeen.get(kind))
-      await this.refresh(
-        kind,
-        false,
-        key === undefined
-          ? undefined
-          : {
-              waitsFor: (u, listed) =>
-                (BY_URI.has(kind) &&
-                  !this.listedOnce[listed].has(u.id) &&
-                  !this.listingFailed[listed].has(u.id)) ||
-                this.couldHave(kind, u.id, key),
-              ms: BYSTANDER_WAIT_MS,
-            },
-      );
+      await this.refresh(kind, false, {
+        waitsFor: (u, listed) =>
+          (BY_URI.has(kind) && !this.lastListing[listed].has(u.id)) || this.couldHave(kind, u.id, key),
+        ms: BYSTANDER_WAIT_MS,
+      });
     return this.index[kind];
   }
 
@@ -1303,7 +1285,7 @@ export class Gateway {
    * template must be usable; then the definition must match its pin (or be trusted on first use)
    * and be free of poisoning. What the listing changes in the pin store is written at once.
    * `start`: connect upstreams that are down (a listing does; a call's refresh does not).
-   * `patience`: whose listings to wait for fully (current() and `listingPatience` say whose); without it, everyone's.
+   * `patience`: whose listings to wait for fully (current() and `listingPatience` say whose).
    *
    * A server left out as late contributes nothing of that kind but its tool names (learnToolNames),
    * and, for a read's wait (couldRead), the URIs and templates it last listed: it announced that
@@ -1316,7 +1298,7 @@ export class Gateway {
   private async refresh(
     kind: ListKind,
     start: boolean,
-    patience?: Patience,
+    patience: Patience,
   ): Promise<{
     entries: Entry[];
     unavailable: string[];
@@ -1326,7 +1308,7 @@ export class Gateway {
     this.stale.delete(kind); // a change announced while listing makes it stale again
     const late = new Set<string>();
     const pending = new Map<string, Promise<unknown>>();
-    const look = patience === undefined ? undefined : { kind, late, pending, patience };
+    const look = { kind, late, pending, patience };
     const [listed, tools] = await Promise.all([
       this.gather<Definition>((u) => listOf(u, kind, start), kind, look),
       kind === 'tools' ? undefined : this.gather((u) => u.listTools(start), 'tools', look),
@@ -1444,12 +1426,12 @@ export class Gateway {
    * A server's listing that a look went without has ended: the next look rebuilds the index, and
    * where a client was shown the listing without it, the listing is rebuilt now and the clients
    * are told if what they may see changed. One that failed or timed out is asked again by that
-   * rebuild, LIST_WAIT_MS at most (listingFailed); still late, it is watched again, so a client is
+   * rebuild, LIST_WAIT_MS at most (lastListing); still late, it is watched again, so a client is
    * never left believing a listing that went without a server while nobody looks for its list.
    * One rebuild of a kind at a time: what ends meanwhile makes one more once it is done.
    */
   private lateListed(kind: ListKind): void {
-    this.stale.add(kind);
+    // The kind is stale already: the look that went without the server made it so as its listing ended (gather).
     if (!this.partial.has(kind)) return;
     const running = this.rebuilding.get(kind);
     if (running !== undefined) {
@@ -2029,16 +2011,15 @@ export class Gateway {
 
   /**
    * Each upstream's list of `listed`, by server id; an unavailable upstream is left out (and
-   * audited by Upstream). How each listing ends is kept (listedOnce, listingFailed): it decides how
-   * long the next look waits for that server. With `look`, an upstream its patience does not wait
-   * for fully and whose listing takes longer than the patience's time is left out too, counted in
+   * audited by Upstream). How each listing ends is kept (lastListing): it decides how long the
+   * next look waits for that server. An upstream the look's patience does not wait for fully and whose listing takes longer than the patience's time is left out too, counted in
    * `late`; its listing goes on (cached for the next look), and when it ends the look's kind is
    * made stale and `pending` has settled (a client's listing rebuilds then: lateListed).
    */
   private async gather<T>(
     list: (u: Upstream) => Promise<T[]>,
     listed: ListKind,
-    look?: {
+    look: {
       readonly kind: ListKind;
       readonly late: Set<string>;
       readonly pending: Map<string, Promise<unknown>>;
@@ -2047,15 +2028,13 @@ export class Gateway {
   ): Promise<Map<string, T[]>> {
     const waited = async (u: Upstream): Promise<T[]> => {
       // Asked before the listing starts: a listing may start the server.
-      const isWaited = look === undefined || look.patience.waitsFor(u, listed);
+      const isWaited = look.patience.waitsFor(u, listed);
       const listing = list(u);
       // A server down is not a failed listing: it is waited for as it starts again.
       const ended = listing.then(
-        () => {
-          this.listedOnce[listed].add(u.id);
-          this.listingFailed[listed].delete(u.id);
-        },
-        (e: unknown) => void (e instanceof UpstreamUnavailable || this.listingFailed[listed].add(u.id)),
+        () => void this.lastListing[listed].set(u.id, 'listed'),
+        (e: unknown) =>
+          void (e instanceof UpstreamUnavailable || this.lastListing[listed].set(u.id, 'failed')),
       );
       if (isWaited) return listing;
       let timer: NodeJS.Timeout | undefined;

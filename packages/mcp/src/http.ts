@@ -649,8 +649,6 @@ function messagesOf(value: unknown): { messages: JSONRPCMessage[]; isBatch: bool
 
 /** How much of an oversized body is read and dropped (times the limit) before the connection is cut. */
 const DRAIN_FACTOR = 4;
-/** How long an oversized body may take to arrive before the connection is cut. */
-const DRAIN_MS = 10_000;
 /** A body that did not arrive, whole, within its deadline. */
 const TOO_SLOW = Symbol('too slow');
 /** A body longer than the limit. */
@@ -661,9 +659,9 @@ const TOO_LARGE = Symbol('too large');
  * arriving `deadlineMs` after it began (a body trickled a byte at a time would otherwise hold its
  * connection forever: redteam-31-7). An oversized body is read to its end and dropped before the
  * caller answers 413: closing a socket with unread data resets it, and the client would lose the
- * answer mid-send. Past `DRAIN_FACTOR` times the limit, declared or read, or when the rest takes
- * longer than `DRAIN_MS`, reading stops; the caller's refusal then closes the connection, as it
- * does for any body not read to its end (refuse(), isBodyPending()).
+ * answer mid-send. Past `DRAIN_FACTOR` times the limit, declared or read, or at the same deadline,
+ * reading stops; the caller's refusal then closes the connection, as it does for any body not read
+ * to its end (refuse(), isBodyPending()).
  */
 function readBody(
   req: IncomingMessage,
@@ -678,13 +676,8 @@ function readBody(
     }
     const chunks: Buffer[] = [];
     let size = 0;
-    let drainDeadline: NodeJS.Timeout | undefined;
-    const clear = (): void => {
-      clearTimeout(drainDeadline);
-      clearTimeout(deadline);
-    };
     const stop = (why: typeof TOO_LARGE | typeof TOO_SLOW): void => {
-      clear();
+      clearTimeout(deadline);
       req.removeAllListeners('data');
       req.pause();
       resolve(why);
@@ -695,14 +688,13 @@ function readBody(
       size += chunk.length;
       if (size <= limit) chunks.push(chunk);
       else if (size > limit * DRAIN_FACTOR) stop(TOO_LARGE);
-      else drainDeadline ??= setTimeout(() => stop(TOO_LARGE), DRAIN_MS);
     });
     req.once('end', () => {
-      clear();
+      clearTimeout(deadline);
       resolve(size > limit ? TOO_LARGE : Buffer.concat(chunks, size).toString('utf8'));
     });
-    // An upload that ends early (the client went away) must not keep the timers alive.
-    req.once('close', clear);
+    // An upload that ends early (the client went away) must not keep the timer alive.
+    req.once('close', () => clearTimeout(deadline));
     req.once('error', reject);
   });
 }
