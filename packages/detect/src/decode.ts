@@ -818,12 +818,6 @@ interface ByteList {
   readonly ends: readonly number[];
   /** How far reading went: to where the next separator or value failed. */
   readonly read: number;
-  readonly isLongEnough: boolean;
-  /**
-   * Where the next list may start: after this one, or, when it was too short, at its last value,
-   * which may start a list written another way. So a value is read at most twice.
-   */
-  readonly next: number;
 }
 
 /**
@@ -843,13 +837,14 @@ function byteListAt(text: string, at: number): ByteList | undefined {
   const before = text.charCodeAt(start - 1);
   if (isWordCode(before) || before === 46 || before === 45) return undefined;
   let end = byteValueEnd(text, start, quote);
-  if (end < 0 || byteSeparatorEnd(text, end) < 0) return undefined;
+  let from = end < 0 ? -1 : byteSeparatorEnd(text, end);
+  if (from < 0) return undefined;
   const lead = quote !== 0 ? 1 : 0;
   let isHex = isHexValueAt(text, at);
   const starts = [start];
   const ends = [end];
   let read = end;
-  for (let from = byteSeparatorEnd(text, end); from >= 0;) {
+  while (from >= 0) {
     read = from;
     end = byteValueEnd(text, from, quote);
     if (end < 0) break;
@@ -859,11 +854,7 @@ function byteListAt(text: string, at: number): ByteList | undefined {
     read = end;
     from = byteSeparatorEnd(text, end);
   }
-  const count = starts.length;
-  const isLongEnough = count >= MIN_HEX_PAIRS;
-  const last = count - 1;
-  const next = isLongEnough ? (ends[last] ?? at) : count >= 2 ? (starts[last] ?? at) : at;
-  return { isHex, quote, starts, ends, read, isLongEnough, next };
+  return { isHex, quote, starts, ends, read };
 }
 
 /** What a byte list decodes to where that is text, in windows of MAX_SEGMENT values. */
@@ -898,7 +889,7 @@ function* base64AndHexSegments(text: string, work: DecodeWork): Generator<Decode
   // No wrapped block is looked for before this offset: the lines of one already looked at are
   // never taken for the start of another, so each line is stepped over a bounded number of times.
   let blocksFrom = 0;
-  // Likewise no byte list (see ByteList.next).
+  // Likewise no byte list: none starts inside one already read, so each value is read once.
   let listsFrom = 0;
   let i = 0;
   while (i < n) {
@@ -912,8 +903,10 @@ function* base64AndHexSegments(text: string, work: DecodeWork): Generator<Decode
       start >= listsFrom && isDigitCode(text.charCodeAt(start)) ? byteListAt(text, start) : undefined;
     if (list) {
       work.visited += list.read - (list.starts[0] ?? start);
-      listsFrom = list.next;
-      if (list.isLongEnough) yield* byteListWindows(text, list, work);
+      // Separators and 0x or decimal may change between values: a list ends where no value can
+      // follow, so none starts inside it.
+      listsFrom = list.ends[list.ends.length - 1] ?? start;
+      if (list.starts.length >= MIN_HEX_PAIRS) yield* byteListWindows(text, list, work);
     }
     // Separated hex pairs start a run: "de" before ":" or " ", or a base64url run "de-ad-…".
     const pairsEnd = separatedHexEnd(text, start);
