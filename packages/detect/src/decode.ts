@@ -231,8 +231,8 @@ function isOneScript(text: string): boolean {
  * UTF-16 text (redteam-30-2: Windows tools write it): with a byte-order mark in any script. Without
  * one, when it is mostly ASCII, every other byte zero; or, in any script, when it holds a run of
  * ASCII (utf16AsciiRunParity) and reads as printable text of one script (isOneScript) in the byte
- * order and alignment the run gives (a window of a long run may start inside a character). So
- * binary is not read as CJK, nor a binary file holding a UTF-16 string (its runs are read instead).
+ * order the run gives. So binary is not read as CJK, nor a binary file holding a UTF-16 string (its
+ * runs are read instead).
  */
 function utf16Text(bytes: Uint8Array): string | undefined {
   if (bytes[0] === 0xfe && bytes[1] === 0xff) return utf16Decode(bytes, 2, true);
@@ -246,12 +246,13 @@ function utf16Text(bytes: Uint8Array): string | undefined {
     if (bytes[2 * i] !== 0) notHigh++;
   }
   if (notLow <= allowed || notHigh <= allowed) return utf16Decode(bytes, 0, notLow > allowed);
-  // Printable bytes at even offsets are little-endian from the start, or big-endian from the next.
+  // Printable bytes at even offsets are little-endian, at odd ones big-endian. Read from the first
+  // byte whatever the alignment: a window that starts inside a character reads its other
+  // characters wrongly but its ASCII, what a secret is written in, rightly.
   const parity = utf16AsciiRunParity(bytes);
   if (parity < 0) return undefined;
-  for (const text of [utf16Decode(bytes, 0, parity === 1), utf16Decode(bytes, 1, parity === 0)])
-    if (text !== undefined && isOneScript(text)) return text;
-  return undefined;
+  const text = utf16Decode(bytes, 0, parity === 1);
+  return text !== undefined && isOneScript(text) ? text : undefined;
 }
 
 /** Mostly printable ASCII with a few other bytes (Latin-1 text, a stray byte): read as UTF-8 anyway. */

@@ -297,6 +297,9 @@ function itFindsTokenIn(cases: readonly [string, string, string, string, string]
 
 describe('detect-31: %u escapes, character references and byte lists are decoded', () => {
   itFindsTokenIn(REDTEAM_31);
+  it('detect-31-1: a surrogate pair written as two %u escapes is decoded as its one character', () => {
+    assert.deepEqual(decodingsOf(`q=%ud83d%udd11${unitEscapes(' key')}`), [['percent', 'q=\u{1F511} key']]);
+  });
 });
 
 /** The encodings and decodings decodedSegments() finds in a text. */
@@ -533,11 +536,36 @@ const REDTEAM_32_5: [string, string, string, string, string][] = [
     '',
     'base64',
   ],
+  // Hex pairs and byte lists are decoded as text whole or not at all (no runs are taken from them):
+  // the text itself must be read as UTF-16 in its script.
+  [
+    'detect-32-5: space-separated hex pairs of UTF-16LE Chinese text',
+    'dump: ',
+    [...utf16le(`${CHINESE}${env}`)].map((b) => b.toString(16).padStart(2, '0')).join(' '),
+    '',
+    'hex',
+  ],
+  [
+    'detect-32-5: hex pairs of UTF-16LE Chinese text starting inside a character',
+    'dump: ',
+    [...utf16le(`${CHINESE}${env}${CHINESE}`).subarray(1)]
+      .map((b) => b.toString(16).padStart(2, '0'))
+      .join(' '),
+    '',
+    'hex',
+  ],
+  [
+    'detect-32-5: a decimal byte list of UTF-16BE Cyrillic text',
+    'bytes([',
+    [...utf16be(`${RUSSIAN}${env}`)].join(', '),
+    '])',
+    'decimal',
+  ],
 ];
 
 describe('detect-32-5: UTF-16 text in any script is decoded without a byte-order mark', () => {
   itFindsTokenIn(REDTEAM_32_5);
-  it('a token anywhere in UTF-16 text longer than a window (so in windows starting inside a character) is found', () => {
+  it('a token anywhere in UTF-16 text is found, in one run (read whole) or in windows (which start inside characters)', () => {
     for (const [encode, before] of [
       [utf16le, 100],
       [utf16le, 1_450],
@@ -545,12 +573,20 @@ describe('detect-32-5: UTF-16 text in any script is decoded without a byte-order
       [utf16be, 3_000],
     ] as const) {
       const file = `${CHINESE.repeat(before)}${env}${RUSSIAN.repeat(300)}`;
-      const found = scan(encode(file).toString('base64'), { decode: true });
+      const encoded = encode(file).toString('base64');
+      const found = scan(encoded, { decode: true });
       assert.deepEqual(
         found.map((f) => [f.encoding, f.fingerprint]),
         [['base64', rawFingerprint]],
         `${before} lines before`,
       );
+      // In one run (no windows), read whole as text in its script, not only as the ASCII runs
+      // inside it. A window holding two scripts is read for its runs.
+      if (encoded.length <= 64 * 1024)
+        assert.ok(
+          decodingsOf(encoded).some(([, d]) => d.includes('服务器配置文件')),
+          `${before} lines before: read as text`,
+        );
     }
   });
   it('binary holding a UTF-16 string is read as that string, not as text of random characters', () => {

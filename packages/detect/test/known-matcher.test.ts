@@ -154,22 +154,35 @@ void it('redteam-30-3: encoded text that does not decode to a known value finds 
 
 // detect-31: a bound credential written as JavaScript's escape() writes characters (%uXXXX,
 // detect-31-1), as HTML or XML character references (detect-31-2), or as a list of its bytes
-// (detect-31-3) was not found.
+// (detect-31-3) was not found. Each is spelt here as no rendering of renderingsOf() is (upper-case
+// digits, other separators), so it is found by decoding, not by the renderings pinned below.
 const REDTEAM_31: [string, string, string, string, string][] = [
-  ['detect-31-1: every character as %uXXXX', '?k=', unitEscapes(secret), '', 'percent'],
-  ['detect-31-2: decimal character references', '<key>', references(secret), '</key>', 'html'],
+  ['detect-31-1: every character as %uXXXX', '?k=', unitEscapes(secret, true), '', 'percent'],
   [
-    'detect-31-2: hex character references',
+    'detect-31-2: decimal character references',
     '<key>',
-    references(secret, (c) => `&#x${c.toString(16)};`),
+    references(secret, (c) => `&#${String(c).padStart(4, '0')};`),
     '</key>',
     'html',
   ],
-  ['detect-31-3: a JSON array of its bytes', '{"key":[', byteValues(secret, String, ','), ']}', 'decimal'],
   [
-    'detect-31-3: its bytes as 0x values',
+    'detect-31-2: hex character references',
+    '<key>',
+    references(secret, (c) => `&#X${c.toString(16).toUpperCase()};`),
+    '</key>',
+    'html',
+  ],
+  [
+    'detect-31-3: a JSON array of its bytes, one a line',
+    '{"key":[\n  ',
+    byteValues(secret, String, ',\n  '),
+    '\n]}',
+    'decimal',
+  ],
+  [
+    'detect-31-3: its bytes as 0X values',
     'char key[] = {',
-    byteValues(secret, (b) => `0x${b.toString(16)}`),
+    byteValues(secret, (b) => `0X${b.toString(16).toUpperCase()}`, ','),
     '};',
     'hex',
   ],
