@@ -6,6 +6,7 @@
 
 import { isUtf8 } from 'node:buffer';
 import { auditEventSchema, hashOf, type AuditEvent } from '@perimeter/audit';
+import type { z } from 'zod';
 import { ApiError } from './http/api-error.js';
 
 /** The most events in one upload: a device sends more in several. */
@@ -58,23 +59,46 @@ export interface ReceivedEvent {
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   v !== null && typeof v === 'object' && !Array.isArray(v);
 
+/**
+ * How much of what a device wrote a problem quotes (a key, an outcome's key, a time): the problem
+ * is the 422's message, the refusal event's reason and whatever logs them, and a device chooses
+ * how long its keys are (an unknown key of a megabyte made a reply of a megabyte).
+ */
+const QUOTED = 40;
+/** The most unknown keys a problem names; it counts the rest. */
+const KEYS_QUOTED = 3;
+/** The longest zod message a problem carries: the schema's words, bounded all the same. */
+const MESSAGE_QUOTED = 200;
+
+/** `text` cut to its first `max` characters and '…' when longer (never half of a character). */
+const shortened = (text: string, max = QUOTED): string =>
+  text.length <= max ? text : `${text.slice(0, max).replace(/[\uD800-\uDBFF]$/, '')}…`;
+
+/** A schema issue: where (its path) and why, each key the device chose shortened. */
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const where = issue.path.map((p) => shortened(String(p))).join('.') || 'event';
+  if (issue.code !== 'unrecognized_keys') return `${where}: ${shortened(issue.message, MESSAGE_QUOTED)}`;
+  const keys = issue.keys.slice(0, KEYS_QUOTED).map((k) => JSON.stringify(shortened(k)));
+  const more = issue.keys.length - keys.length;
+  return `${where}: Unrecognized key${issue.keys.length === 1 ? '' : 's'}: ${keys.join(', ')}${more > 0 ? ` and ${more} more` : ''}`;
+}
+
 function checkEvent(input: Record<string, unknown>, now: number): CheckedEvent | { problem: string } {
   const parsed = auditEventSchema().safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    return {
-      problem: `it is not a valid audit event (${issue ? `${issue.path.join('.') || 'event'}: ${issue.message}` : 'schema'})`,
-    };
+    return { problem: `it is not a valid audit event (${issue ? describeIssue(issue) : 'schema'})` };
   }
   const event = parsed.data;
   // Over the event as sent, not the schema's copy of it (which drops an own "__proto__" key).
   if (hashOf(input as AuditEvent) !== event.integrity.hash)
     return { problem: 'its hash is not the hash of its content (it was changed after it was sealed)' };
   const time = Date.parse(event.time);
-  if (!Number.isFinite(time)) return { problem: `its time "${event.time}" is not an ISO 8601 time` };
+  if (!Number.isFinite(time))
+    return { problem: `its time ${JSON.stringify(shortened(event.time))} is not an ISO 8601 time` };
   if (time < now - TIME_WINDOW.pastMs || time > now + TIME_WINDOW.futureMs)
     return {
-      problem: `its time ${event.time} is more than ten years before or seven days after the server's clock`,
+      problem: `its time ${shortened(event.time)} is more than ten years before or seven days after the server's clock`,
     };
   return {
     id: event.event_id,

@@ -9,12 +9,13 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { before, it } from 'node:test';
-import { hashOf, type AuditEvent } from '@perimeter/audit';
+import { hashOf, newChain, seal, type AuditEvent } from '@perimeter/audit';
 import {
   chain,
   countRows,
   deviceOf,
   ndjson,
+  recordOf,
   refusals,
   send,
   sessionEvents,
@@ -211,6 +212,65 @@ eachServer('audit ingest', (harness) => {
       );
       assert.match(refusal.reason ?? '', why);
     }
+  });
+
+  it('redteam-31-1: a refusal quotes the first characters of a megabyte-long key or time the device sent, not the whole', async () => {
+    const h = harness();
+    const MB = 1024 * 1024;
+    const key = `k${'x'.repeat(MB)}`;
+    const sealedAt = (session: string, time: string): AuditEvent =>
+      seal({ ...recordOf(session, { at: h.clock.now() }), time }, newChain(session)).event;
+    const cases: [string, (session: string) => unknown, RegExp][] = [
+      [
+        'an unknown key',
+        (s) => ({ ...chain(s, shapes(h, 1)).events[0], [key]: 1 }),
+        /^chain "s-long-0" is refused at seq 0: it is not a valid audit event \(event: Unrecognized key: "kx{39}…"\)$/,
+      ],
+      [
+        'thousands of unknown keys',
+        (s) => ({
+          ...chain(s, shapes(h, 1)).events[0],
+          ...Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`${i}${'y'.repeat(50)}`, 1])),
+        }),
+        /\(event: Unrecognized keys: "0y{39}…", "1y{39}…", "2y{39}…" and 19997 more\)$/,
+      ],
+      [
+        'an outcome key whose value is no scalar',
+        (s) => ({ ...chain(s, shapes(h, 1)).events[0], outcome: { [key]: { nested: true } } }),
+        /\(outcome\.kx{39}…: Invalid input\)$/,
+      ],
+      [
+        'a time that is no time',
+        (s) => sealedAt(s, 'z'.repeat(MB)),
+        /its time "z{40}…" is not an ISO 8601 time$/,
+      ],
+      [
+        // V8 reads a date and skips what is in brackets: this one parses, ten years too early.
+        'a time that parses, far outside the clock',
+        (s) => sealedAt(s, `Jan 1 1990 (${'w'.repeat(MB)})`),
+        /its time Jan 1 1990 \(w{28}… is more than ten years before/,
+      ],
+    ];
+    for (const [i, [name, event, message]] of cases.entries()) {
+      const session = `s-long-${i}`;
+      const body = ndjson([event(session)]);
+      assert.ok(body.length > MB, `${name}: the upload carries a megabyte`);
+      const r = await upload(h, alice.credential, body);
+      assert.equal(r.status, 422, `${name}: ${JSON.stringify(r.body).slice(0, 300)}`);
+      assert.equal(r.body.error.code, 'chain-refused', name);
+      assert.match(r.body.error.message, message, name);
+      assert.ok(JSON.stringify(r.body).length < 1000, `${name}: the reply is short`);
+      // The organisation's trail quotes the same problem, whole: nothing left for its bound to cut.
+      const refusal = (await refusals(h)).at(-1);
+      assert.equal(refusal?.outcome?.chain, session, name);
+      assert.ok(r.body.error.message.endsWith(`: ${String(refusal?.outcome?.why)}`), name);
+      assert.equal(refusal?.cut, undefined, `${name}: the refusal event is whole`);
+      assert.ok(JSON.stringify(refusal).length < 2000, `${name}: the refusal event is short`);
+    }
+    assert.ok(
+      h.logs.every((l) => JSON.stringify(l).length < 1000),
+      'no log line quotes what the device sent',
+    );
   });
 
   it('a stored seq sent again as a different event is refused: history cannot be rewritten', async () => {
