@@ -3,8 +3,8 @@
 // `reason`; a lifecycle or alert event (the MCP gateway's mcp.result, mcp.list, mcp.server.*,
 // mcp.pin, …; a built-in protection's filesystem.mount) names its server, tool, path and error in
 // `outcome`, so that is where they are read.
-// An event cut down to size (its `cut` block: redteam-31-1) says so at the end of its line, so
-// no one reads a shortened event as whole.
+// An event cut down to size (its `cut` block: redteam-31-1) says so at the end of its line, here
+// and in `perimeter audit query`'s table (cutMark), so no one reads a shortened event as whole.
 // Shows only what the event carries: events hold metadata, never argument values.
 
 import type { AuditEvent } from '@perimeter/audit';
@@ -157,6 +157,12 @@ export function cutNote(e: AuditEvent): string | undefined {
   return `[cut${parts.length > 0 ? `: ${parts.join(', ')}` : ''}]`;
 }
 
+/** `  [cut: …]` in yellow, for the end of an event's line (tail's and query's); '' for a whole event. */
+export function cutMark(ui: Ui, e: AuditEvent): string {
+  const note = cutNote(e);
+  return note === undefined ? '' : `  ${paint(ui, 'yellow', note)}`;
+}
+
 /**
  * `TIME  DECISION  WHAT  WHY`, the decision `-` for an event that decides nothing, and what was
  * cut of it if anything was.
@@ -172,6 +178,5 @@ export function auditLine(ui: Ui, e: AuditEvent): string {
     ? `${paintEffect(ui, e.decision)}${e.enforcement_mode === 'audit' ? paint(ui, 'dim', ` (would ${e.would_decision ?? ''})`) : ''}`
     : paint(ui, 'dim', '-');
   const detail = eventDetail(e);
-  const cut = cutNote(e);
-  return `${printable(e.time)}  ${decision}  ${what}${detail !== undefined ? paint(ui, 'dim', `  ${printable(detail)}`) : ''}${cut !== undefined ? `  ${paint(ui, 'yellow', cut)}` : ''}`;
+  return `${printable(e.time)}  ${decision}  ${what}${detail !== undefined ? paint(ui, 'dim', `  ${printable(detail)}`) : ''}${cutMark(ui, e)}`;
 }

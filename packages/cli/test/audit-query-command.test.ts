@@ -198,6 +198,72 @@ describe('perimeter audit query', () => {
     );
   });
 
+  it('redteam-31-1: marks an event the spool cut at the end of its line, as audit tail does', async (t) => {
+    const d = await managedDevice(t, undefined, 'alice@example.com');
+    const cuts: Record<number, Partial<AuditRecord>> = {
+      // A 100 KB resource: the spool cuts the string.
+      1: {
+        type: 'network.connect',
+        category: 'evaluation',
+        request: { surface: 'network', action: 'connect', resource: 'x'.repeat(100_000) },
+        decision: 'deny',
+      },
+      // 5,000 outcome keys: the spool leaves all but the first 100 out.
+      2: {
+        type: 'mcp.result',
+        category: 'system',
+        outcome: Object.fromEntries(
+          Array.from({ length: 5000 }, (_, i) => [`k${String(i).padStart(4, '0')}`, 'v'.repeat(20)]),
+        ),
+      },
+    };
+    const s = recordSession(d, 4, { event: (i) => ({ ...cuts[i] }) });
+    shipped(await ship(d));
+    const env = {
+      PERIMETER_TOKEN: await token(d.cp, 'auditor'),
+      PERIMETER_SERVER: d.cp.url,
+      XDG_STATE_HOME: d.state,
+    };
+    const r = await perimeter(['audit', 'query', '--session', s.id], env);
+    assert.equal(r.code, 0, r.stderr);
+    const [header, ...newestFirst] = linesOf(r.stdout);
+    assert.match(header ?? '', /^TIME +USER +SURFACE +DECISION +TYPE +RESOURCE$/);
+    const lines = newestFirst.reverse();
+    assert.equal(lines.length, 4, r.stdout);
+    const mark = / {2}\[cut: [^\]]*\]$/;
+    assert.doesNotMatch(lines[0] ?? '', /\[cut/, 'a whole event has no marker');
+    assert.doesNotMatch(lines[3] ?? '', /\[cut/, 'a whole event has no marker');
+    assert.match(
+      lines[1] ?? '',
+      /^\S+ {2}alice@example\.com {2}network {2}deny +network\.connect {2}x{2048}…\[cut: 100000 bytes, sha256 [0-9a-f]{16}\] {2}\[cut: from \d+ bytes, 1 string shortened\]$/,
+    );
+    assert.match(
+      lines[2] ?? '',
+      /^\S+ {2}alice@example\.com +- +- +mcp\.result +- {2}\[cut: from \d+ bytes, 4900 of outcome left out\]$/,
+    );
+    // The same marks as audit tail's lines of the spool the device shipped.
+    const tail = await perimeter(['audit', 'tail', s.path], env);
+    assert.equal(tail.code, 0, tail.stderr);
+    assert.deepEqual(
+      lines.map((l) => mark.exec(l)?.[0]),
+      linesOf(tail.stdout).map((l) => mark.exec(l)?.[0]),
+    );
+
+    // --format json carries each event's cut block as the device sealed it.
+    const json = await perimeter(['audit', 'query', '--session', s.id, '--format', 'json'], env);
+    assert.equal(json.code, 0, json.stderr);
+    const events = (JSON.parse(json.stdout) as unknown[]).map((e) => auditEventSchema().parse(e)).reverse();
+    assert.deepEqual(
+      events.map((e) => [e.cut?.strings, e.cut?.items]),
+      [
+        [undefined, undefined],
+        [1, undefined],
+        [undefined, { outcome: 4900 }],
+        [undefined, undefined],
+      ],
+    );
+  });
+
   it('takes the server from the logged-in device when neither --server nor PERIMETER_SERVER says it', async (t) => {
     const { env } = await shippedSession(t);
     const r = await perimeter(['audit', 'query', '--type', 'session.end'], {

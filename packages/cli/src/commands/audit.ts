@@ -9,7 +9,7 @@ import { boolFlag, listFlag, parseArgs, stringFlag, type Parsed } from '../args.
 import { call, errorMessage, serverUrl, ServerUnreachable, type Answer } from '../device/control-plane.js';
 import { deviceDir, readEnrolment } from '../device/device-state.js';
 import { UserError } from '../errors.js';
-import { auditLine, eventResource } from '../audit-line.js';
+import { auditLine, cutMark, eventResource } from '../audit-line.js';
 import { paint, paintEffect, type Ui } from '../ui.js';
 
 function readSpool(file: string): string {
@@ -362,7 +362,9 @@ export async function runAuditQuery(argv: readonly string[], ui: Ui): Promise<nu
     const decision = r[3] ?? '-';
     if (n > 0 && (decision === 'allow' || decision === 'ask' || decision === 'deny'))
       padded[3] = paintEffect(ui, decision, padded[3] ?? decision);
-    ui.out(padded.join('  ').trimEnd());
+    // An event the spool cut says so at the end of its line, as audit tail's lines do.
+    const event = n > 0 ? events[n - 1] : undefined;
+    ui.out(`${padded.join('  ').trimEnd()}${event !== undefined ? cutMark(ui, event) : ''}`);
   }
   return 0;
 }
