@@ -49,7 +49,11 @@ export function upstreamSpecs(catalog: readonly McpCatalogEntry[], ctx: CatalogC
               unavailable: credential.reason,
             }
           : {};
-    const protocol = server.protocol === '2026-07-28' ? { protocol: server.protocol } : {};
+    // How the server is spoken to: its revision and how long its handshake may take.
+    const connection = {
+      ...(server.protocol === '2026-07-28' ? { protocol: server.protocol } : {}),
+      ...(server.start_timeout !== undefined ? { startTimeoutMs: server.start_timeout * 1000 } : {}),
+    };
     if (server.command !== undefined) {
       const [command, ...args] = server.command.map((part) => expand(part, server.id));
       const base: Record<string, string> = {};
@@ -68,7 +72,7 @@ export function upstreamSpecs(catalog: readonly McpCatalogEntry[], ctx: CatalogC
           ...(Object.keys(secretEnv).length > 0 ? { credentialEnv: secretEnv } : {}),
           ...(ctx.workspace !== undefined ? { cwd: ctx.workspace } : {}),
         },
-        ...protocol,
+        ...connection,
         ...outcome,
       };
     }
@@ -80,7 +84,7 @@ export function upstreamSpecs(catalog: readonly McpCatalogEntry[], ctx: CatalogC
         // Only the binding's header: nothing of the client's request is ever forwarded.
         headers: credential.kind === 'given' ? { ...credential.headers } : {},
       },
-      ...protocol,
+      ...connection,
       ...outcome,
     };
   });

@@ -370,22 +370,22 @@ export class Gateway {
   /**
    * The servers each index was built without because their listing was still under way (a call's
    * look waits fully only for servers that could list the name called, a client's listing only for
-   * servers starting or listing a kind for the first time, a read only for the servers whose URI
+   * servers listing a kind for the first time, a read only for the servers whose URI
    * it could be): a call to one of theirs, or a read of a URI that could be theirs, builds the index
    * again, waiting for them.
    */
   private readonly late = new Map<ListKind, ReadonlySet<string>>();
   /**
-   * How each server's last listing of each kind ended (none yet: no entry; a server down is no
-   * failure): it decides how long a look waits for that server. One whose listing failed or timed
-   * out is never waited for fully again (redteam-32-6: one that never answered its first list held
-   * every listing for the SDK's 60 s, at every listing, as it never came to have listed).
+   * The servers whose listing of each kind has ended, listed or failed (a server down has listed
+   * nothing: whether it is in its first start decides): a server is waited for fully only until
+   * then (isFirstListing; redteam-32-6: one that never answered its first list held every listing
+   * for the SDK's 60 s, at every listing, as it never came to have listed).
    */
-  private readonly lastListing: Record<ListKind, Map<string, 'listed' | 'failed'>> = {
-    tools: new Map(),
-    prompts: new Map(),
-    resources: new Map(),
-    templates: new Map(),
+  private readonly hasListed: Record<ListKind, Set<string>> = {
+    tools: new Set(),
+    prompts: new Set(),
+    resources: new Set(),
+    templates: new Set(),
   };
   /**
    * What the clients were last shown of each kind (shownKeys) where servers were late for it: the
@@ -399,15 +399,12 @@ export class Gateway {
    */
   private readonly rebuilding = new Map<ListKind, { isOwed: boolean }>();
   /**
-   * A client's listing waits fully for a server that is starting or lists a kind for the first
-   * time (nothing of it was ever shown), unless that listing failed or timed out before; and
-   * LIST_WAIT_MS for the others.
+   * A client's listing waits fully for a server that lists a kind for the first time (nothing of
+   * it was ever shown: isFirstListing), and LIST_WAIT_MS for the others: a server refreshing its
+   * list, restarting, or whose first start or listing failed or timed out.
    */
   private readonly listingPatience: Patience = {
-    waitsFor: (u, kind) => {
-      const last = this.lastListing[kind].get(u.id);
-      return last === undefined || (!u.isReady && last === 'listed');
-    },
+    waitsFor: (u, kind) => this.isFirstListing(u, kind),
     ms: LIST_WAIT_MS,
   };
   /** The pin store version each index was built from: another version (`pins approve`) makes it stale. */
@@ -1242,10 +1239,10 @@ export class Gateway {
    * the servers the `key` looked for could belong to; the others' listings, if still under way (a
    * starting server's too), only for BYSTANDER_WAIT_MS. A tool's or prompt's name belongs to the
    * servers whose id it starts with, then "__" (only their names can clash with it); a URI to those
-   * whose last listings list it or have a template that produces it, and to those that have not
-   * tried to list resources, templates or tools yet (the tool names count in the poisoning check of
-   * what is read; a server whose first try failed or timed out is waited for as the others are:
-   * redteam-32-6) (redteam-32-3: a read waited for every server, and one that announced a change
+   * whose last listings list it or have a template that produces it, and to those listing
+   * resources, templates or tools for the first time (isFirstListing: the tool names count in the
+   * poisoning check of what is read; a server whose first try or start failed or timed out is
+   * waited for as the others are: redteam-32-6) (redteam-32-3: a read waited for every server, and one that announced a change
    * and never listed held every read for the SDK's 60 s). A server whose new listing would newly
    * claim the URI is not waited for: the read goes as its last listing had it, as it would have
    * had the read come just before the announcement.
@@ -1258,7 +1255,7 @@ export class Gateway {
     if (isLate || this.stale.has(kind) || this.pinsVersion() !== this.pinsSeen.get(kind))
       await this.refresh(kind, false, {
         waitsFor: (u, listed) =>
-          (BY_URI.has(kind) && !this.lastListing[listed].has(u.id)) || this.couldHave(kind, u.id, key),
+          (BY_URI.has(kind) && this.isFirstListing(u, listed)) || this.couldHave(kind, u.id, key),
         ms: BYSTANDER_WAIT_MS,
       });
     return this.index[kind];
@@ -1426,7 +1423,7 @@ export class Gateway {
    * A server's listing that a look went without has ended: the next look rebuilds the index, and
    * where a client was shown the listing without it, the listing is rebuilt now and the clients
    * are told if what they may see changed. One that failed or timed out is asked again by that
-   * rebuild, LIST_WAIT_MS at most (lastListing); still late, it is watched again, so a client is
+   * rebuild, LIST_WAIT_MS at most (isFirstListing); still late, it is watched again, so a client is
    * never left believing a listing that went without a server while nobody looks for its list.
    * One rebuild of a kind at a time: what ends meanwhile makes one more once it is done.
    */
@@ -2003,6 +2000,16 @@ export class Gateway {
     return { question: askResult(message, issued), why };
   }
 
+  /**
+   * Whether `u` lists `kind` for the first time: no listing of it has ended, and the server is up
+   * or in its very first start. One whose start failed or timed out, or one restarting, is not
+   * waited for fully again (a server that never answered its handshake held every listing for its
+   * whole start timeout, at each restart); the clients are told when it comes up.
+   */
+  private isFirstListing(u: Upstream, kind: ListKind): boolean {
+    return !this.hasListed[kind].has(u.id) && (u.isReady || u.isFirstStart);
+  }
+
   private upstream(id: string): Upstream {
     const u = this.upstreams.find((x) => x.id === id);
     if (!u) throw new McpError(ErrorCode.InternalError, `no upstream ${id}`);
@@ -2011,8 +2018,8 @@ export class Gateway {
 
   /**
    * Each upstream's list of `listed`, by server id; an unavailable upstream is left out (and
-   * audited by Upstream). How each listing ends is kept (lastListing): it decides how long the
-   * next look waits for that server. An upstream the look's patience does not wait for fully and whose listing takes longer than the patience's time is left out too, counted in
+   * audited by Upstream). Whether a server's listing has ended is kept (hasListed): it decides how
+   * long the next look waits for that server. An upstream the look's patience does not wait for fully and whose listing takes longer than the patience's time is left out too, counted in
    * `late`; its listing goes on (cached for the next look), and when it ends the look's kind is
    * made stale and `pending` has settled (a client's listing rebuilds then: lateListed).
    */
@@ -2032,9 +2039,8 @@ export class Gateway {
       const listing = list(u);
       // A server down is not a failed listing: it is waited for as it starts again.
       const ended = listing.then(
-        () => void this.lastListing[listed].set(u.id, 'listed'),
-        (e: unknown) =>
-          void (e instanceof UpstreamUnavailable || this.lastListing[listed].set(u.id, 'failed')),
+        () => void this.hasListed[listed].add(u.id),
+        (e: unknown) => void (e instanceof UpstreamUnavailable || this.hasListed[listed].add(u.id)),
       );
       if (isWaited) return listing;
       let timer: NodeJS.Timeout | undefined;

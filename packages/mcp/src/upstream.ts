@@ -65,6 +65,8 @@ export interface UpstreamSpec {
   readonly unavailable?: string;
   /** `2026-07-28`: spoken to in that revision only (a server that refuses initialize); default the handshake. */
   readonly protocol?: '2026-07-28';
+  /** How long the server has to answer the handshake at each start (connection); default 30 s. */
+  readonly startTimeoutMs?: number;
 }
 
 export type UpstreamEvent = 'spawn' | 'ready' | 'crash' | 'unavailable';
@@ -101,7 +103,7 @@ export interface UpstreamHooks {
 
 export class UpstreamUnavailable extends Error {}
 
-const CONNECT_TIMEOUT_MS = 30_000;
+const START_TIMEOUT_MS = 30_000;
 const BACKOFF_FIRST_MS = 250;
 const BACKOFF_MAX_MS = 30_000;
 /** A connection that lived this long resets the backoff. */
@@ -121,6 +123,8 @@ export class Upstream {
   /** The client open() is connecting, until it is connected or has failed. */
   private opening: UpstreamClient | undefined;
   private failures = 0;
+  /** An attempt to start or connect has ended (connected or failed). */
+  private hasTried = false;
   private connectedAt = 0;
   private restartTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -140,6 +144,14 @@ export class Upstream {
 
   get isReady(): boolean {
     return this.client !== undefined;
+  }
+
+  /**
+   * No attempt to start or connect the server has ended yet: its first start is under way or to
+   * come. Once one has ended, every later start is a restart (after a crash or a failed start).
+   */
+  get isFirstStart(): boolean {
+    return !this.hasTried;
   }
 
   /** Why the last attempt failed, for error messages and `perimeter doctor`. */
@@ -309,6 +321,7 @@ export class Upstream {
       return await this.connectClient(client);
     } finally {
       this.opening = undefined;
+      this.hasTried ||= !this.closed;
     }
   }
 
@@ -364,13 +377,12 @@ export class Upstream {
           args: t.args.length,
           isolation: t.isolation ?? 'none',
         });
-        await withTimeout(
+        await this.answered(
           client.connect(transport).catch((e: unknown) => {
             const last = lastProblem(stderr);
             throw last ? new Error(`${e instanceof Error ? e.message : String(e)} (${last})`) : e;
           }),
-          CONNECT_TIMEOUT_MS,
-          `${this.id} did not answer ${this.handshakeName()}`,
+          this.id,
         );
         client.onclose = () => this.lost(client, lastProblem(stderr));
       } else {
@@ -403,9 +415,13 @@ export class Upstream {
     return client;
   }
 
-  /** What the connection opens with, for a server that never answers it. */
-  private handshakeName(): string {
-    return this.spec.protocol === MODERN_REVISION ? `server/discover (${MODERN_REVISION})` : 'initialize';
+  /** `connected`, or an error naming `who` once the server's start timeout is over. */
+  private answered(connected: Promise<void>, who: string): Promise<void> {
+    const ms = this.spec.startTimeoutMs ?? START_TIMEOUT_MS;
+    // What the connection opens with, for a server that never answers it.
+    const handshake =
+      this.spec.protocol === MODERN_REVISION ? `server/discover (${MODERN_REVISION})` : 'initialize';
+    return withTimeout(connected, ms, `${who} did not answer ${handshake} within ${ms / 1000} s`);
   }
 
   /**
@@ -419,11 +435,7 @@ export class Upstream {
     fetch: FetchLike | undefined,
   ): Promise<void> {
     const answered = (transport: Transport): Promise<void> =>
-      withTimeout(
-        client.connect(transport),
-        CONNECT_TIMEOUT_MS,
-        `${url.host} did not answer ${this.handshakeName()}`,
-      );
+      this.answered(client.connect(transport), url.host);
     client.onclose = () => this.lost(client, 'the connection closed');
     if (this.spec.protocol === MODERN_REVISION) {
       await answered(modernHttpTransport(url, headers, fetch));

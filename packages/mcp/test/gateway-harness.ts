@@ -86,14 +86,19 @@ export async function startGateway(policyYaml: string, setup: GatewaySetup): Pro
   return { engine, gateway, pins, events };
 }
 
-/** The SDK's client named `name`, connected to a new session of `gateway` over an in-memory pair. */
+/**
+ * The SDK's client named `name`, connected to a new session of `gateway` over an in-memory pair;
+ * `serverSide` may change the gateway's end before it is connected (how it sends).
+ */
 export async function inMemoryClient(
   gateway: Gateway,
   name: string,
   capabilities?: ClientCapabilities,
+  serverSide?: (transport: InMemoryTransport) => void,
 ): Promise<Client> {
-  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-  await gateway.createServer().connect(serverSide);
+  const [clientSide, gatewaySide] = InMemoryTransport.createLinkedPair();
+  serverSide?.(gatewaySide);
+  await gateway.createServer().connect(gatewaySide);
   const client = new Client({ name, version: '1.0.0' }, capabilities ? { capabilities } : {});
   await client.connect(clientSide);
   return client;

@@ -41,9 +41,14 @@ let harnesses = 0;
 
 /**
  * A gateway (trust on first use, everything allowed) in front of scripted servers, by id; in `dir`
- * (its pin store too) when given, as a gateway started again.
+ * (its pin store too) when given, as a gateway started again. `startTimeouts`: the catalog's
+ * start_timeout of some servers, in seconds.
  */
-async function start(servers: Readonly<Record<string, ScriptedSpec>>, again?: string): Promise<Harness> {
+async function start(
+  servers: Readonly<Record<string, ScriptedSpec>>,
+  again?: string,
+  startTimeouts: Readonly<Record<string, number>> = {},
+): Promise<Harness> {
   ++harnesses;
   const dir = again ?? join(root, `h${harnesses}`);
   if (again === undefined) mkdirSync(dir);
@@ -52,7 +57,8 @@ async function start(servers: Readonly<Record<string, ScriptedSpec>>, again?: st
   const q = JSON.stringify;
   const entries = Object.entries(servers).map(([id, s]) => {
     spec(id, s);
-    return `    - { id: ${q(id)}, command: [${q(process.execPath)}, ${q(SCRIPTED)}, ${q(specFile(id))}] }`;
+    const timeout = startTimeouts[id] === undefined ? '' : `, start_timeout: ${startTimeouts[id]}`;
+    return `    - { id: ${q(id)}, command: [${q(process.execPath)}, ${q(SCRIPTED)}, ${q(specFile(id))}]${timeout} }`;
   });
   const policy = `apiVersion: perimeter/v1
 kind: Policy
@@ -156,6 +162,42 @@ describe('gateway: list changes', { timeout: 180_000 }, () => {
       await listing;
     } finally {
       await other.close();
+      await h.close();
+    }
+  });
+
+  it('redteam-32-1: a client slow to take its notices has one of a kind on its way at a time, and is owed one more, not one per change', async () => {
+    const h = await start({ s: { tools: [tool('echo'), tool('flood')] } });
+    // The gateway's end of this client's connection holds each tools/list_changed until released.
+    let release = (): void => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let isHolding = true;
+    const slow = await inMemoryClient(h.gateway, 'churn-test-slow', undefined, (transport) => {
+      const send = transport.send.bind(transport);
+      transport.send = async (message, options) => {
+        if (isHolding && 'method' in message && message.method === 'notifications/tools/list_changed')
+          await held;
+        return send(message, options);
+      };
+    });
+    try {
+      await toolNames(slow); // a connection is told of changes from its first request on
+      const received = countNotifications(slow);
+      // Three pairs of announcements, each past the last one's quiet time: the gateway tells its
+      // clients of tools changes six times at least (one at once, one owed), three of them after
+      // the first notice to the slow client is on its way.
+      for (let i = 0; i < 3; i++) {
+        await h.client.callTool({ name: 's__flood', arguments: { count: 2 } });
+        await sleep(250);
+      }
+      assert.equal(received.tools, 0, 'the first notice is still held');
+      isHolding = false;
+      release();
+      await until(() => received.tools >= 2, 'the held notice and the one owed');
+      await sleep(300); // past the quiet time: nothing more is owed
+      assert.equal(received.tools, 2, 'the slow client was sent one more notice, not one per change');
+    } finally {
+      await slow.close();
       await h.close();
     }
   });
@@ -376,6 +418,55 @@ describe('gateway: list changes', { timeout: 180_000 }, () => {
       h.spec('m', m);
       await until(() => isTold, "the client to be told that m's tools are in");
       assert.deepEqual(await toolNames(h.client), ['good__notify', 'm__x']);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('redteam-32-6: a server whose start never answers holds up only its first listing, not every later listing or read, whether it starts or restarts', async () => {
+    const m: ScriptedSpec = {
+      tools: [tool('x'), tool('crash')],
+      resources: [{ uri: 'm://data', name: 'data' }],
+    };
+    const h = await start(
+      {
+        good: { tools: [tool('notify')], resources: [{ uri: 'good://readme', name: 'readme' }] },
+        m: { ...m, mute: true },
+      },
+      undefined,
+      { m: 3 },
+    );
+    const bounded = { timeout: 20_000 };
+    const lastList = (): (string | number | boolean | undefined)[] => {
+      const last = h.events.filter((e) => e.type === 'mcp.list').at(-1);
+      return [last?.outcome?.upstreams_late, last?.outcome?.upstreams_unavailable];
+    };
+    try {
+      // The gateway's start waited out its first start, its whole 3 s.
+      const unavailable = h.events.find((e) => e.type === 'mcp.server.unavailable');
+      assert.match(String(unavailable?.outcome?.reason), /m did not answer initialize within 3 s/);
+      // Restarted at each listing, it is still mute: a listing no longer waits out its start
+      // (before, every listing did, as it never came to have listed), nor does a read of another
+      // server's URI.
+      for (let i = 0; i < 2; i++) {
+        assert.deepEqual(await toolNames(h.client, bounded), ['good__notify']);
+        assert.deepEqual(lastList(), ['m', '']);
+      }
+      assert.deepEqual(await resourceUris(h.client, bounded), ['good://readme']);
+      assert.equal(await readText(h.client, 'good://readme', bounded), 'resource good://readme');
+      // It answers at its next start: the client is told, and shown its tools.
+      let isTold = false;
+      h.client.setNotificationHandler(ToolListChangedNotificationSchema, () => void (isTold = true));
+      h.spec('m', m);
+      await until(() => isTold, 'the client to be told that m is up');
+      assert.deepEqual(await toolNames(h.client), ['good__notify', 'm__crash', 'm__x']);
+      // It crashes, and its restart is mute: that restart holds up no listing or read either.
+      h.spec('m', { ...m, mute: true });
+      await h.client.callTool({ name: 'm__crash', arguments: {} }).catch(() => undefined);
+      await until(() => h.events.some((e) => e.type === 'mcp.server.crash'), 'the crash to be audited');
+      assert.deepEqual(await toolNames(h.client, bounded), ['good__notify']);
+      assert.deepEqual(lastList(), ['m', '']);
+      assert.equal(await readText(h.client, 'good://readme', bounded), 'resource good://readme');
     } finally {
       await h.close();
     }

@@ -182,6 +182,14 @@ function buildSchemas() {
         .describe(
           'How the gateway speaks to the server. `2025` (default): the initialize handshake, which every server of the 2025 revisions speaks, and SDK v2 servers too unless they refuse it. `2026-07-28`: that revision only, with no handshake (for a server that refuses initialize); a server that does not speak it is unavailable.',
         ),
+      start_timeout: z
+        .number()
+        .positive()
+        .max(600)
+        .optional()
+        .describe(
+          'Seconds the server has to answer the handshake each time it starts (a stdio server) or is connected (a remote one); default 30. A server fetched by `npx` on its first start downloads its package within this time: raise it on a slow network.',
+        ),
       env: z.record(z.string(), z.string()).optional().describe('Environment for a stdio server.'),
       credential: z
         .string()
