@@ -5,7 +5,7 @@
 // checks of a large upload run on worker threads (batch-checking.ts), so what they answer is data.
 
 import { isUtf8 } from 'node:buffer';
-import { auditEventSchema, hashOf, type AuditEvent } from '@perimeter/audit';
+import { auditEventSchema, cutText, hashOf, type AuditEvent } from '@perimeter/audit';
 import type { z } from 'zod';
 import { ApiError } from './http/api-error.js';
 
@@ -70,15 +70,14 @@ const KEYS_QUOTED = 3;
 /** The longest zod message a problem carries: the schema's words, bounded all the same. */
 const MESSAGE_QUOTED = 200;
 
-/** `text` cut to its first `max` characters and '…' when longer (never half of a character). */
-const shortened = (text: string, max = QUOTED): string =>
-  text.length <= max ? text : `${text.slice(0, max).replace(/[\uD800-\uDBFF]$/, '')}…`;
-
-/** A schema issue: where (its path) and why, each key the device chose shortened. */
+/**
+ * A schema issue: where (its path) and why, each key the device chose cut as the spool cuts an
+ * event's strings (its first characters, its length and a short SHA-256).
+ */
 function describeIssue(issue: z.core.$ZodIssue): string {
-  const where = issue.path.map((p) => shortened(String(p))).join('.') || 'event';
-  if (issue.code !== 'unrecognized_keys') return `${where}: ${shortened(issue.message, MESSAGE_QUOTED)}`;
-  const keys = issue.keys.slice(0, KEYS_QUOTED).map((k) => JSON.stringify(shortened(k)));
+  const where = issue.path.map((p) => cutText(String(p), QUOTED)).join('.') || 'event';
+  if (issue.code !== 'unrecognized_keys') return `${where}: ${cutText(issue.message, MESSAGE_QUOTED)}`;
+  const keys = issue.keys.slice(0, KEYS_QUOTED).map((k) => JSON.stringify(cutText(k, QUOTED)));
   const more = issue.keys.length - keys.length;
   return `${where}: Unrecognized key${issue.keys.length === 1 ? '' : 's'}: ${keys.join(', ')}${more > 0 ? ` and ${more} more` : ''}`;
 }
@@ -95,10 +94,10 @@ function checkEvent(input: Record<string, unknown>, now: number): CheckedEvent |
     return { problem: 'its hash is not the hash of its content (it was changed after it was sealed)' };
   const time = Date.parse(event.time);
   if (!Number.isFinite(time))
-    return { problem: `its time ${JSON.stringify(shortened(event.time))} is not an ISO 8601 time` };
+    return { problem: `its time ${JSON.stringify(cutText(event.time, QUOTED))} is not an ISO 8601 time` };
   if (time < now - TIME_WINDOW.pastMs || time > now + TIME_WINDOW.futureMs)
     return {
-      problem: `its time ${shortened(event.time)} is more than ten years before or seven days after the server's clock`,
+      problem: `its time ${cutText(event.time, QUOTED)} is more than ten years before or seven days after the server's clock`,
     };
   return {
     id: event.event_id,
