@@ -8,6 +8,7 @@ import { isUtf8 } from 'node:buffer';
 import { auditEventSchema, cutText, hashOf, type AuditEvent } from '@perimeter/audit';
 import type { z } from 'zod';
 import { ApiError } from './http/api-error.js';
+import { quoted, someKeys } from './http/body.js';
 
 /** The most events in one upload: a device sends more in several. */
 export const MAX_BATCH_EVENTS = 10_000;
@@ -59,27 +60,18 @@ export interface ReceivedEvent {
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   v !== null && typeof v === 'object' && !Array.isArray(v);
 
-/**
- * How much of what a device wrote a problem quotes (a key, an outcome's key, a time): the problem
- * is the 422's message, the refusal event's reason and whatever logs them, and a device chooses
- * how long its keys are (an unknown key of a megabyte made a reply of a megabyte).
- */
-const QUOTED = 40;
-/** The most unknown keys a problem names; it counts the rest. */
-const KEYS_QUOTED = 3;
 /** The longest zod message a problem carries: the schema's words, bounded all the same. */
 const MESSAGE_QUOTED = 200;
 
 /**
- * A schema issue: where (its path) and why, each key the device chose cut as the spool cuts an
- * event's strings (its first characters, its length and a short SHA-256).
+ * A schema issue: where (its path) and why. What the device wrote (a key, an outcome's key) is
+ * quoted as every error quotes a client (http/body.ts): the problem is the 422's message, the
+ * refusal event's reason and whatever logs them, and a device chooses how long its keys are.
  */
 function describeIssue(issue: z.core.$ZodIssue): string {
-  const where = issue.path.map((p) => cutText(String(p), QUOTED)).join('.') || 'event';
+  const where = issue.path.map((p) => quoted(String(p))).join('.') || 'event';
   if (issue.code !== 'unrecognized_keys') return `${where}: ${cutText(issue.message, MESSAGE_QUOTED)}`;
-  const keys = issue.keys.slice(0, KEYS_QUOTED).map((k) => JSON.stringify(cutText(k, QUOTED)));
-  const more = issue.keys.length - keys.length;
-  return `${where}: Unrecognized key${issue.keys.length === 1 ? '' : 's'}: ${keys.join(', ')}${more > 0 ? ` and ${more} more` : ''}`;
+  return `${where}: Unrecognized key${issue.keys.length === 1 ? '' : 's'}: ${someKeys(issue.keys, (k) => JSON.stringify(quoted(k)))}`;
 }
 
 function checkEvent(input: Record<string, unknown>, now: number): CheckedEvent | { problem: string } {
@@ -94,10 +86,10 @@ function checkEvent(input: Record<string, unknown>, now: number): CheckedEvent |
     return { problem: 'its hash is not the hash of its content (it was changed after it was sealed)' };
   const time = Date.parse(event.time);
   if (!Number.isFinite(time))
-    return { problem: `its time ${JSON.stringify(cutText(event.time, QUOTED))} is not an ISO 8601 time` };
+    return { problem: `its time ${JSON.stringify(quoted(event.time))} is not an ISO 8601 time` };
   if (time < now - TIME_WINDOW.pastMs || time > now + TIME_WINDOW.futureMs)
     return {
-      problem: `its time ${cutText(event.time, QUOTED)} is more than ten years before or seven days after the server's clock`,
+      problem: `its time ${quoted(event.time)} is more than ten years before or seven days after the server's clock`,
     };
   return {
     id: event.event_id,

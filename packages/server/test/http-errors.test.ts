@@ -136,6 +136,48 @@ eachServer('HTTP errors', (harness) => {
     assert.equal(role.body.error.message, '"role" must be one of owner, policy-admin, auditor, viewer');
   });
 
+  it('redteam-31-1: unknown keys are quoted by their first 40 characters, length and hash, three at most, not whole', async () => {
+    const h = harness();
+    const mark = (bytes: number): string => `…\\[cut: ${bytes} bytes, sha256 [0-9a-f]{16}\\]`;
+    const long = `k${'x'.repeat(900 * 1024)}`;
+    const cases: [string, () => Promise<Reply<ErrorReply>>, RegExp][] = [
+      [
+        'a body key of 900 KiB',
+        () => h.owner.post(`${h.base}/users`, { email: 'a@example.com', [long]: 1 }),
+        new RegExp(`^"kx{39}${mark(long.length)}" is not a field of the body$`),
+      ],
+      [
+        'twenty thousand body keys',
+        () =>
+          h.owner.post(`${h.base}/users`, {
+            email: 'a@example.com',
+            ...Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`${i}${'y'.repeat(40)}`, 1])),
+          }),
+        new RegExp(
+          `^"0y{39}${mark(41)}", "1y{39}${mark(41)}", "2y{39}${mark(41)}" and 19997 more are not fields of the body$`,
+        ),
+      ],
+      [
+        'a query parameter of 8,000 characters',
+        () => h.owner.get(`${h.base}/events?${'q'.repeat(8000)}=1`),
+        new RegExp(`^"q{40}${mark(8000)}" is not a field of the query$`),
+      ],
+    ];
+    for (const [name, send, message] of cases) {
+      const reply = await send();
+      assert.equal(reply.status, 400, name);
+      assertErrorShape(reply);
+      assert.match(reply.body.error.message, message, name);
+      assert.ok(JSON.stringify(reply.body).length < 1000, `${name}: the reply is short`);
+    }
+    assert.ok(
+      h.logs.every((l) => JSON.stringify(l).length < 1000),
+      'no log line quotes what the client sent',
+    );
+    const users = await h.owner.get<{ users: unknown[] }>(`${h.base}/users`);
+    assert.deepEqual(users.body.users, [], 'nothing was stored');
+  });
+
   it('unknown query parameters, and repeated ones, are refused', async () => {
     const h = harness();
     const unknown = await h.owner.get(`${h.base}/events?colour=red`);

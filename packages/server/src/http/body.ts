@@ -1,12 +1,13 @@
 // Reading a request body, within a size limit, and turning what is wrong with it into one
-// sentence. A body larger than the limit is refused from its Content-Length before a byte is
-// read, or as soon as the count passes the limit, never buffered whole. An upload (a device's
-// events) may come gzipped: it is inflated with a cap on what comes out, so a gzip bomb stops at
-// the cap instead of filling memory.
+// sentence, which quotes only the first characters of the keys the client wrote. A body larger
+// than the limit is refused from its Content-Length before a byte is read, or as soon as the count
+// passes the limit, never buffered whole. An upload (a device's events) may come gzipped: it is
+// inflated with a cap on what comes out, so a gzip bomb stops at the cap instead of filling memory.
 
 import type { IncomingMessage } from 'node:http';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
+import { cutText } from '@perimeter/audit';
 import type { z } from 'zod';
 import { ApiError } from './api-error.js';
 
@@ -186,9 +187,30 @@ export function parseForm(req: IncomingMessage, raw: Buffer): Record<string, str
   return Object.fromEntries(out);
 }
 
+/**
+ * How much of what a client wrote an error quotes (a key, a step of a path, a time): the error is
+ * the reply, maybe an audit event's reason and a log line, and a client chooses how long its keys
+ * are and how many (redteam-31-1: an unknown key of a megabyte made a reply of a megabyte).
+ */
+const QUOTED = 40;
+/** The most unknown keys an error names; it counts the rest. */
+const KEYS_QUOTED = 3;
+
+/** `text` as an error quotes it: its first 40 characters, then its length and hash (as the spool cuts). */
+export const quoted = (text: string): string => cutText(text, QUOTED);
+
+/** The first three `keys`, each as `show` quotes it, and how many more: `"a", "b", "c" and 9 more`. */
+export function someKeys(keys: readonly string[], show: (key: string) => string): string {
+  const shown = keys.slice(0, KEYS_QUOTED).map(show);
+  const more = keys.length - shown.length;
+  return `${shown.join(', ')}${more > 0 ? ` and ${more} more` : ''}`;
+}
+
+/** A path as the client wrote it (`users[2].name`), each key quoted. */
 function describePath(path: readonly PropertyKey[]): string {
   let out = '';
-  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out === '' ? String(p) : `.${String(p)}`;
+  for (const p of path)
+    out += typeof p === 'number' ? `[${p}]` : out === '' ? quoted(String(p)) : `.${quoted(String(p))}`;
   return out;
 }
 
@@ -206,7 +228,7 @@ function describeIssue(issue: z.core.$ZodIssue, where: string, input: unknown): 
   const field = issue.path.length > 0 ? `"${describePath(issue.path)}"` : `the ${where}`;
   switch (issue.code) {
     case 'unrecognized_keys':
-      return `${issue.keys.map((k) => `"${describePath([...issue.path, k])}"`).join(', ')} ${issue.keys.length === 1 ? 'is not a field' : 'are not fields'} of the ${where}`;
+      return `${someKeys(issue.keys, (k) => `"${describePath([...issue.path, k])}"`)} ${issue.keys.length === 1 ? 'is not a field' : 'are not fields'} of the ${where}`;
     case 'invalid_type':
       return valueAt(input, issue.path) === undefined
         ? `${field} is required`
