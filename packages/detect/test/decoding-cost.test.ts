@@ -27,9 +27,9 @@ const token = githubToken('ghp');
 const rawFingerprint = scan(token)[0]?.fingerprint;
 
 /** Layers of percent-encoding, JSON escapes and base64 in each other, as deep as the decoder looks. */
-function nested(length: number): string {
-  let t = 'A'.repeat(15_000);
-  for (let k = 0; k < 6; k++) t = `%41.${b64(t)}.\\u0041`;
+function nested(length: number, padding = 15_000, levels = 6): string {
+  let t = 'A'.repeat(padding);
+  for (let k = 0; k < levels; k++) t = `%41.${b64(t)}.\\u0041`;
   return repeat(t, length);
 }
 
@@ -39,6 +39,15 @@ function nestedLists(length: number): string {
   for (let k = 0; k < 3; k++) t = `&#65; ${byteValues(unitEscapes(t))} %u0041`;
   return repeat(t, length);
 }
+
+/**
+ * Escapes of three kinds in one run, each left alone by the other two decoders, so that every text
+ * decoded from the run is decoded again three ways; written to survive their own decoder once
+ * (`%25` four times, as percent is decoded four layers at once, a doubled backslash, `&amp;`), and
+ * the last two twice.
+ */
+const SURVIVING_ONCE = `%${'25'.repeat(4)}41${'\\'.repeat(2)}u0041&amp;#65;`;
+const SURVIVING_TWICE = `%${'25'.repeat(4)}41${'\\'.repeat(4)}u0041&amp;amp;#65;`;
 
 // Texts of one encoding: each character is stepped over, decoded and scanned a few times at most.
 const ONE_ENCODING: [string, (n: number) => string][] = [
@@ -84,10 +93,24 @@ const ONE_ENCODING: [string, (n: number) => string][] = [
   ],
 ];
 // Texts that mix encodings: a segment may be decoded in several ways at each of the three levels.
+// 16 times the length: the first level costs at most about 4 (each character is in one run of each
+// of four kinds), the levels below stop once they have cost 6 (decode.ts's DEEP_DECODE_BUDGET),
+// having begun at most one segment's decoding (at most 64 KiB decoded, about 1 more at 256 KiB).
 const MIXED: [string, (n: number) => string][] = [
   ['percent, JSON escapes, base64 and hex back to back', (n) => repeat('%41\\u0041QUFB41', n)],
   ['base64 with a percent and a JSON escape in each run', (n) => repeat(`${'QUFB'.repeat(20)}%41\\u0041`, n)],
   ['encodings nested three deep', nested],
+  // A reviewer's variant: 17.9 times before decoding below the first level had a budget.
+  ['encodings nested three deep, 1000 characters at the bottom', (n) => nested(n, 1000, 4)],
+  // 36 and 52 times before.
+  [
+    'escapes of three kinds that survive each other in long runs',
+    (n) => repeat(`${'A'.repeat(1000)}${SURVIVING_TWICE}`, n),
+  ],
+  [
+    'base64 of escapes of three kinds that survive each other',
+    (n) => repeat(`${b64(repeat(`${'A'.repeat(100)}${SURVIVING_ONCE}`, 16 * KIB))}${SURVIVING_TWICE}`, n),
+  ],
   [
     'detect-31: %u escapes, character references and byte lists back to back',
     (n) => repeat('%u0041&#65;&#x41;0x41, 65, ', n),
@@ -168,6 +191,11 @@ describe('redteam-30-1: a secret deep in a long encoded run is still found', () 
       'detect-31-3: decimal byte values',
       `[${byteValues(`${'A'.repeat(100 * KIB)} ${token} ${'A'.repeat(100 * KIB)}`)}]`,
       'decimal',
+    ],
+    [
+      'base64 after escapes of three kinds that survive each other (the first level is always decoded)',
+      `${repeat(`${'A'.repeat(1000)}${SURVIVING_TWICE}`, 300 * KIB)} ${b64(`TOKEN=${token}`)}`,
+      'base64',
     ],
     [
       'base64 of Cyrillic text',
