@@ -126,11 +126,12 @@ export function eventDetail(e: AuditEvent): string | undefined {
 }
 
 /**
- * Text from an event, safe to print: a control character (an escape sequence in a crashed
- * server's last stderr line, a line break) is shown as its JSON escape, so no server can move the
- * cursor, recolour or split the line of the person reading.
+ * Text from an event, safe to print (on audit tail's lines and in audit query's table): a control
+ * character (an escape sequence in a crashed server's last stderr line, a line break) is shown as
+ * its JSON escape, so no server or device can move the cursor, recolour or split the line of the
+ * person reading.
  */
-function printable(text: string): string {
+export function printable(text: string): string {
   if (!hasControlCharacter(text)) return text;
   let out = '';
   for (const ch of text) {

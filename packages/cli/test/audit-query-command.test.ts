@@ -91,10 +91,17 @@ interface Shipped {
   readonly env: Record<string, string>;
 }
 
-/** A device of alice@example.com that shipped one session of STEPS; an auditor's token and the environment to query with it. */
-async function shippedSession(t: TestContext): Promise<Shipped> {
+/**
+ * A device of alice@example.com that shipped one session of STEPS (or of `n` events, each with
+ * what `event` gives); an auditor's token and the environment to query with it.
+ */
+async function shippedSession(
+  t: TestContext,
+  n = STEPS.length,
+  event: (i: number) => Partial<AuditRecord> = (i) => ({ ...STEPS[i] }),
+): Promise<Shipped> {
   const d = await managedDevice(t, undefined, 'alice@example.com');
-  const s = recordSession(d, STEPS.length, { event: (i) => ({ ...STEPS[i] }) });
+  const s = recordSession(d, n, { event });
   shipped(await ship(d));
   const auditor = await token(d.cp, 'auditor');
   return {
@@ -199,7 +206,6 @@ describe('perimeter audit query', () => {
   });
 
   it('redteam-31-1: marks an event the spool cut at the end of its line, as audit tail does', async (t) => {
-    const d = await managedDevice(t, undefined, 'alice@example.com');
     const cuts: Record<number, Partial<AuditRecord>> = {
       // A 100 KB resource: the spool cuts the string.
       1: {
@@ -217,13 +223,7 @@ describe('perimeter audit query', () => {
         ),
       },
     };
-    const s = recordSession(d, 4, { event: (i) => ({ ...cuts[i] }) });
-    shipped(await ship(d));
-    const env = {
-      PERIMETER_TOKEN: await token(d.cp, 'auditor'),
-      PERIMETER_SERVER: d.cp.url,
-      XDG_STATE_HOME: d.state,
-    };
+    const { s, env } = await shippedSession(t, 4, (i) => ({ ...cuts[i] }));
     const r = await perimeter(['audit', 'query', '--session', s.id], env);
     assert.equal(r.code, 0, r.stderr);
     const [header, ...newestFirst] = linesOf(r.stdout);
@@ -261,6 +261,29 @@ describe('perimeter audit query', () => {
         [undefined, { outcome: 4900 }],
         [undefined, undefined],
       ],
+    );
+  });
+
+  it('shows the time, user and type a device wrote as text: no escape sequence in them reaches the terminal, as in audit tail', async (t) => {
+    // V8 reads a date and skips what is in brackets: the server files this time, escape and all.
+    const time = `${new Date(Date.now() - 60_000).toUTCString()} (\u001b[2J)`;
+    const user = { email: 'alice\u001b]0;pwned\u0007@example.com' };
+    const { s, env } = await shippedSession(t, 3, (i) =>
+      i === 1 ? { time, user, type: 'network.connect\u001b[8m' } : {},
+    );
+    const r = await perimeter(['audit', 'query', '--session', s.id], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(!r.stdout.includes('\u001b') && !r.stdout.includes('\u0007'), JSON.stringify(r.stdout));
+    // Each shown as its JSON escape, the time as audit tail shows it from the same spool.
+    const shownTime = time.replace('\u001b', '\\u001b');
+    const line = linesOf(r.stdout).find((l) => l.includes('pwned')) ?? '';
+    assert.ok(line.startsWith(`${shownTime}  alice\\u001b]0;pwned\\u0007@example.com  `), line);
+    assert.ok(line.includes('  network.connect\\u001b[8m  '), line);
+    const tail = await perimeter(['audit', 'tail', s.path], env);
+    assert.equal(tail.code, 0, tail.stderr);
+    assert.ok(
+      linesOf(tail.stdout).some((l) => l.startsWith(`${shownTime}  `)),
+      tail.stdout,
     );
   });
 

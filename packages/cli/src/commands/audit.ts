@@ -9,7 +9,7 @@ import { boolFlag, listFlag, parseArgs, stringFlag, type Parsed } from '../args.
 import { call, errorMessage, serverUrl, ServerUnreachable, type Answer } from '../device/control-plane.js';
 import { deviceDir, readEnrolment } from '../device/device-state.js';
 import { UserError } from '../errors.js';
-import { auditLine, cutMark, eventResource } from '../audit-line.js';
+import { auditLine, cutMark, eventResource, printable } from '../audit-line.js';
 import { paint, paintEffect, type Ui } from '../ui.js';
 
 function readSpool(file: string): string {
@@ -243,13 +243,17 @@ async function orgOf(api: Api, org: string | undefined): Promise<string> {
   return id;
 }
 
+/**
+ * An event's row. What a device wrote (its time, user and type) is made printable as audit tail's
+ * lines are: an escape sequence in them would reach the terminal of whoever queries.
+ */
 function cell(e: AuditEventT): [string, string, string, string, string, string] {
   return [
-    e.time,
-    e.user?.email ?? e.user?.id ?? '-',
+    printable(e.time),
+    printable(e.user?.email ?? e.user?.id ?? '-'),
     e.request?.surface ?? '-',
     e.decision ?? '-',
-    e.type,
+    printable(e.type),
     eventResource(e) ?? '-',
   ];
 }
