@@ -780,8 +780,15 @@ const isHexValueAt = (text: string, at: number): boolean =>
   text.charCodeAt(at) === 48 && (text.charCodeAt(at + 1) | 0x20) === 120;
 
 /**
+ * The value byteValueEnd() read last, and whether it was written in hex: one object filled again for
+ * every value, so that a list's values are read once and reading them allocates nothing.
+ */
+const lastByteValue = { value: 0, isHex: false };
+
+/**
  * Where the byte value written at text[at] ends (`0x67`, `0x7`, `103`, inside `quote` when it is
- * not 0), or -1. A value glued to a word or to a decimal point (`1.5`, `0x414`, `103px`) is none.
+ * not 0), or -1; the value is left in lastByteValue. A value glued to a word or to a decimal point
+ * (`1.5`, `0x414`, `103px`) is none.
  */
 function byteValueEnd(text: string, at: number, quote: number): number {
   let i = at;
@@ -797,6 +804,8 @@ function byteValueEnd(text: string, at: number, quote: number): number {
     d = hexValue(text.charCodeAt(++i));
   }
   if (i === from || value > 255) return -1;
+  lastByteValue.value = value;
+  lastByteValue.isHex = isHex;
   const next = text.charCodeAt(i);
   if (quote !== 0) return next === quote ? i + 1 : -1;
   return isWordCode(next) || (next === 46 && isDigitCode(text.charCodeAt(i + 1))) ? -1 : i;
@@ -827,8 +836,8 @@ const isListBlank = (c: number): boolean => c === 32 || c === 9 || c === 10 || c
 interface ByteList {
   /** Whether any value is written in hex after `0x` (the others in decimal). */
   readonly isHex: boolean;
-  /** The quote around every value, or 0. */
-  readonly quote: number;
+  /** The bytes the values are. */
+  readonly values: readonly number[];
   /** Where each value starts and ends in the text, with its quotes. */
   readonly starts: readonly number[];
   readonly ends: readonly number[];
@@ -855,8 +864,8 @@ function byteListAt(text: string, at: number): ByteList | undefined {
   let end = byteValueEnd(text, start, quote);
   let from = end < 0 ? -1 : byteSeparatorEnd(text, end);
   if (from < 0) return undefined;
-  const lead = quote !== 0 ? 1 : 0;
-  let isHex = isHexValueAt(text, at);
+  let isHex = lastByteValue.isHex;
+  const values = [lastByteValue.value];
   const starts = [start];
   const ends = [end];
   let read = end;
@@ -864,33 +873,23 @@ function byteListAt(text: string, at: number): ByteList | undefined {
     read = from;
     end = byteValueEnd(text, from, quote);
     if (end < 0) break;
-    isHex ||= isHexValueAt(text, from + lead);
+    isHex ||= lastByteValue.isHex;
+    values.push(lastByteValue.value);
     starts.push(from);
     ends.push(end);
     read = end;
     from = byteSeparatorEnd(text, end);
   }
-  return { isHex, quote, starts, ends, read };
+  return { isHex, values, starts, ends, read };
 }
 
 /** What a byte list decodes to where that is text, in windows of MAX_SEGMENT values. */
-function* byteListWindows(text: string, list: ByteList, work: DecodeWork): Generator<DecodedSegment> {
-  // A value's digits are inside its quotes, and after its `0x` when it has one.
-  const quoted = list.quote !== 0 ? 1 : 0;
-  for (const [from, to] of windows(0, list.starts.length, 1)) {
+function* byteListWindows(list: ByteList, work: DecodeWork): Generator<DecodedSegment> {
+  for (const [from, to] of windows(0, list.values.length, 1)) {
     const start = list.starts[from] ?? 0;
     const end = list.ends[to - 1] ?? 0;
     work.decoded += end - start;
-    const bytes = new Uint8Array(to - from);
-    for (let k = from; k < to; k++) {
-      const digits = (list.starts[k] ?? 0) + quoted;
-      const isHex = isHexValueAt(text, digits);
-      bytes[k - from] = parseInt(
-        text.slice(digits + (isHex ? 2 : 0), (list.ends[k] ?? 0) - quoted),
-        isHex ? 16 : 10,
-      );
-    }
-    const decoded = textOf(bytes);
+    const decoded = textOf(new Uint8Array(list.values.slice(from, to)));
     if (decoded !== undefined) yield { start, end, encoding: list.isHex ? 'hex' : 'decimal', decoded };
   }
 }
@@ -922,7 +921,7 @@ function* base64AndHexSegments(text: string, work: DecodeWork): Generator<Decode
       // Separators and 0x or decimal may change between values: a list ends where no value can
       // follow, so none starts inside it.
       listsFrom = list.ends[list.ends.length - 1] ?? start;
-      if (list.starts.length >= MIN_HEX_PAIRS) yield* byteListWindows(text, list, work);
+      if (list.starts.length >= MIN_HEX_PAIRS) yield* byteListWindows(list, work);
     }
     // Separated hex pairs start a run: "de" before ":" or " ", or a base64url run "de-ad-…".
     const pairsEnd = separatedHexEnd(text, start);
