@@ -198,9 +198,10 @@ other users of this machine can see in the process list). The token is never pri
 
 table (the default) shows one line per event, newest first: time, user, surface, decision, type
 and resource (for an event without a request, what it is about: an MCP event's server/tool), at
-most --limit of them; json prints the same events as one JSON array. jsonl and
-csv export every matching event, oldest first, streamed as the server sends it (CSV: time,
-event_id, type, category, user_id, device_id, session_id, surface, action, resource, decision,
+most --limit of them; an event the spool cut down to size ends in "[cut: …]", as in audit tail.
+json prints the same events as one JSON array (a cut event with its cut block). jsonl and csv
+export every matching event, oldest first, streamed as the server sends it (CSV: time, event_id,
+type, category, user_id, device_id, session_id, surface, action, resource, decision,
 enforcement_mode, reason, bytes_in, bytes_out).
 
 Options:
