@@ -8,7 +8,7 @@ import { isUtf8 } from 'node:buffer';
 import { auditEventSchema, cutText, hashOf, type AuditEvent } from '@perimeter/audit';
 import type { z } from 'zod';
 import { ApiError } from './http/api-error.js';
-import { quoted, someKeys } from './http/body.js';
+import { quoted, someKeys } from './quoting.js';
 
 /** The most events in one upload: a device sends more in several. */
 export const MAX_BATCH_EVENTS = 10_000;
@@ -65,13 +65,13 @@ const MESSAGE_QUOTED = 200;
 
 /**
  * A schema issue: where (its path) and why. What the device wrote (a key, an outcome's key) is
- * quoted as every error quotes a client (http/body.ts): the problem is the 422's message, the
+ * quoted as every error quotes a client (quoting.ts): the problem is the 422's message, the
  * refusal event's reason and whatever logs them, and a device chooses how long its keys are.
  */
 function describeIssue(issue: z.core.$ZodIssue): string {
   const where = issue.path.map((p) => quoted(String(p))).join('.') || 'event';
   if (issue.code !== 'unrecognized_keys') return `${where}: ${cutText(issue.message, MESSAGE_QUOTED)}`;
-  return `${where}: Unrecognized key${issue.keys.length === 1 ? '' : 's'}: ${someKeys(issue.keys, (k) => JSON.stringify(quoted(k)))}`;
+  return `${where}: Unrecognized key${issue.keys.length === 1 ? '' : 's'}: ${someKeys(issue.keys, (k) => `"${quoted(k)}"`)}`;
 }
 
 function checkEvent(input: Record<string, unknown>, now: number): CheckedEvent | { problem: string } {
@@ -85,11 +85,10 @@ function checkEvent(input: Record<string, unknown>, now: number): CheckedEvent |
   if (hashOf(input as AuditEvent) !== event.integrity.hash)
     return { problem: 'its hash is not the hash of its content (it was changed after it was sealed)' };
   const time = Date.parse(event.time);
-  if (!Number.isFinite(time))
-    return { problem: `its time ${JSON.stringify(quoted(event.time))} is not an ISO 8601 time` };
+  if (!Number.isFinite(time)) return { problem: `its time "${quoted(event.time)}" is not an ISO 8601 time` };
   if (time < now - TIME_WINDOW.pastMs || time > now + TIME_WINDOW.futureMs)
     return {
-      problem: `its time ${quoted(event.time)} is more than ten years before or seven days after the server's clock`,
+      problem: `its time "${quoted(event.time)}" is more than ten years before or seven days after the server's clock`,
     };
   return {
     id: event.event_id,

@@ -248,7 +248,7 @@ eachServer('audit ingest', (harness) => {
         // V8 reads a date and skips what is in brackets: this one parses, ten years too early.
         'a time that parses, far outside the clock',
         (s) => sealedAt(s, `Jan 1 1990 (${'w'.repeat(MB)})`),
-        /its time Jan 1 1990 \(w{28}…\[cut: 1048589 bytes, sha256 [0-9a-f]{16}\] is more than ten years before/,
+        /its time "Jan 1 1990 \(w{28}…\[cut: 1048589 bytes, sha256 [0-9a-f]{16}\]" is more than ten years before/,
       ],
     ];
     for (const [i, [name, event, message]] of cases.entries()) {

@@ -7,8 +7,8 @@
 import type { IncomingMessage } from 'node:http';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
-import { cutText } from '@perimeter/audit';
 import type { z } from 'zod';
+import { quoted, someKeys } from '../quoting.js';
 import { ApiError } from './api-error.js';
 
 /** The default largest body: a policy revision's text is at most 1 MiB, and JSON wraps it. */
@@ -187,25 +187,6 @@ export function parseForm(req: IncomingMessage, raw: Buffer): Record<string, str
   return Object.fromEntries(out);
 }
 
-/**
- * How much of what a client wrote an error quotes (a key, a step of a path, a time): the error is
- * the reply, maybe an audit event's reason and a log line, and a client chooses how long its keys
- * are and how many (redteam-31-1: an unknown key of a megabyte made a reply of a megabyte).
- */
-const QUOTED = 40;
-/** The most unknown keys an error names; it counts the rest. */
-const KEYS_QUOTED = 3;
-
-/** `text` as an error quotes it: its first 40 characters, then its length and hash (as the spool cuts). */
-export const quoted = (text: string): string => cutText(text, QUOTED);
-
-/** The first three `keys`, each as `show` quotes it, and how many more: `"a", "b", "c" and 9 more`. */
-export function someKeys(keys: readonly string[], show: (key: string) => string): string {
-  const shown = keys.slice(0, KEYS_QUOTED).map(show);
-  const more = keys.length - shown.length;
-  return `${shown.join(', ')}${more > 0 ? ` and ${more} more` : ''}`;
-}
-
 /** A path as the client wrote it (`users[2].name`), each key quoted. */
 function describePath(path: readonly PropertyKey[]): string {
   let out = '';
@@ -255,7 +236,13 @@ const article = (type: string): string =>
         ? 'a whole number'
         : `a ${type}`;
 
-/** Validates input against a schema; a failure is a 400 naming the first problem, with all of them in details. */
+/** The most problems a 400's details list: a body of a list of objects could have thousands. */
+const ISSUES_LISTED = 20;
+
+/**
+ * Validates input against a schema; a failure is a 400 naming the first problem, with the first
+ * ISSUES_LISTED of them in details (and how many there were).
+ */
 export function validate<S extends z.ZodType>(
   schema: S,
   input: unknown,
@@ -263,7 +250,8 @@ export function validate<S extends z.ZodType>(
 ): z.output<S> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
-  const issues = result.error.issues.map((i) => ({
+  const all = result.error.issues;
+  const issues = all.slice(0, ISSUES_LISTED).map((i) => ({
     path: describePath(i.path),
     message: describeIssue(i, where, input),
   }));
@@ -272,6 +260,6 @@ export function validate<S extends z.ZodType>(
     where === 'body' ? 'invalid-body' : 'invalid-query',
     issues[0]?.message ?? `the ${where} is not valid`,
     'see the OpenAPI document at /api/v1/openapi.json for the expected shape',
-    { issues },
+    { issues, ...(all.length > issues.length ? { issue_count: all.length } : {}) },
   );
 }

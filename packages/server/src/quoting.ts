@@ -1,0 +1,26 @@
+// How an error quotes what a client wrote (a key, a step of a path, a time): the error is the
+// reply, maybe an audit event's reason and a log line, and a client chooses how long its keys are,
+// how many, and what characters they hold (redteam-31-1: an unknown key of a megabyte made a reply
+// of a megabyte). Used by the HTTP layer's body checks and by a device upload's checks alike.
+
+import { cutText } from '@perimeter/audit';
+
+/** How many characters of what a client wrote an error quotes. */
+const QUOTED = 40;
+/** The most unknown keys an error names; it counts the rest. */
+const KEYS_QUOTED = 3;
+
+/**
+ * `text` as an error quotes it, to go between double quotes: its first 40 characters (then its
+ * length and hash, as the spool cuts), with quotes, backslashes and control characters escaped as
+ * JSON escapes them, so a line break or a terminal escape sequence cannot break the one-line
+ * message or reach a terminal that prints it.
+ */
+export const quoted = (text: string): string => JSON.stringify(cutText(text, QUOTED)).slice(1, -1);
+
+/** The first three `keys`, each as `show` quotes it, and how many more: `"a", "b", "c" and 9 more`. */
+export function someKeys(keys: readonly string[], show: (key: string) => string): string {
+  const shown = keys.slice(0, KEYS_QUOTED).map(show);
+  const more = keys.length - shown.length;
+  return `${shown.join(', ')}${more > 0 ? ` and ${more} more` : ''}`;
+}
