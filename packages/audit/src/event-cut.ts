@@ -53,6 +53,21 @@ export function cutText(text: string, max: number): string {
   return `${text.slice(0, end)}…[cut: ${Buffer.byteLength(text, 'utf8')} bytes, sha256 ${digest}]`;
 }
 
+/**
+ * What an event's `cut` block says, in words: `[cut: from 3200000 bytes, 2 strings shortened,
+ * 29900 of request.argument_keys left out]`, or for a stand-in that only who, when and what type
+ * were kept. `show` writes each path (the event's own keys: a terminal makes them printable).
+ */
+export function cutSummary(cut: Cut, show: (path: string) => string = (path) => path): string {
+  const plural = (n: number, one: string): string => `${n} ${one}${n === 1 ? '' : 's'}`;
+  const parts: string[] = [];
+  if (cut.bytes !== undefined) parts.push(`from ${plural(cut.bytes, 'byte')}`);
+  if (cut.stand_in === true) parts.push('only who, when and what type kept');
+  if (cut.strings !== undefined) parts.push(`${plural(cut.strings, 'string')} shortened`);
+  for (const [path, n] of Object.entries(cut.items ?? {})) parts.push(`${n} of ${show(path)} left out`);
+  return `[cut${parts.length > 0 ? `: ${parts.join(', ')}` : ''}]`;
+}
+
 /** Sets an own member, whatever its name: a plain assignment of "__proto__" would set the prototype. */
 function define(target: Record<string, unknown>, key: string, value: unknown): void {
   Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });

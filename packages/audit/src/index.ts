@@ -6,5 +6,5 @@ export { uuid7 } from './uuid7.js';
 export { GENESIS_HASH, hashOf, newChain, seal, type ChainState } from './chain.js';
 export { verifySpool, type Problem, type ProblemKind, type Verification } from './verify.js';
 export { Spool, SpoolError, type SpoolOptions } from './spool.js';
-export { cutText, MAX_EVENT_BYTES, sealBounded } from './event-cut.js';
+export { cutSummary, cutText, MAX_EVENT_BYTES, sealBounded } from './event-cut.js';
 export { alertRecord, decisionRecord, lifecycleRecord, type RecordContext } from './record.js';

@@ -7,7 +7,7 @@
 // and in `perimeter audit query`'s table (cutMark), so no one reads a shortened event as whole.
 // Shows only what the event carries: events hold metadata, never argument values.
 
-import type { AuditEvent } from '@perimeter/audit';
+import { cutSummary, type AuditEvent } from '@perimeter/audit';
 import { hasControlCharacter } from '@perimeter/policy';
 import { paint, paintEffect, type Ui } from './ui.js';
 
@@ -147,15 +147,8 @@ export function printable(text: string): string {
  * were kept. Undefined for a whole event.
  */
 export function cutNote(e: AuditEvent): string | undefined {
-  const cut = e.cut;
-  if (cut === undefined) return undefined;
-  const parts: string[] = [];
-  if (cut.bytes !== undefined) parts.push(`from ${plural(cut.bytes, 'byte')}`);
-  if (cut.stand_in === true) parts.push('only who, when and what type kept');
-  if (cut.strings !== undefined) parts.push(`${plural(cut.strings, 'string')} shortened`);
   // The paths name the event's own keys (an outcome's), so they are made printable like the rest.
-  for (const [path, n] of Object.entries(cut.items ?? {})) parts.push(`${n} of ${printable(path)} left out`);
-  return `[cut${parts.length > 0 ? `: ${parts.join(', ')}` : ''}]`;
+  return e.cut === undefined ? undefined : cutSummary(e.cut, printable);
 }
 
 /** `  [cut: …]` in yellow, for the end of an event's line (tail's and query's); '' for a whole event. */

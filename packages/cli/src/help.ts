@@ -202,7 +202,7 @@ most --limit of them; an event the spool cut down to size ends in "[cut: …]", 
 json prints the same events as one JSON array (a cut event with its cut block). jsonl and csv
 export every matching event, oldest first, streamed as the server sends it (CSV: time, event_id,
 type, category, user_id, device_id, session_id, surface, action, resource, decision,
-enforcement_mode, reason, bytes_in, bytes_out).
+enforcement_mode, reason, bytes_in, bytes_out, cut: what was cut of a cut event, else empty).
 
 Options:
   --since T          events at or after T: how long ago (30m, 1h, 7d) or an ISO time

@@ -194,7 +194,7 @@ describe('perimeter audit query', () => {
     const rows = linesOf(csv.stdout).map((l) => l.replace(/\r$/, ''));
     assert.equal(
       rows[0],
-      'time,event_id,type,category,user_id,device_id,session_id,surface,action,resource,decision,enforcement_mode,reason,bytes_in,bytes_out',
+      'time,event_id,type,category,user_id,device_id,session_id,surface,action,resource,decision,enforcement_mode,reason,bytes_in,bytes_out,cut',
     );
     assert.deepEqual(
       rows.slice(1).map((r) => r.split(',').slice(7, 11)),

@@ -3,7 +3,7 @@
 // formula injection: an event's text is the device's, and a cell that starts like a formula is
 // run by the spreadsheet that opens it). Pure.
 
-import type { AuditEvent } from '@perimeter/audit';
+import { cutSummary, type AuditEvent } from '@perimeter/audit';
 import type { ExportRow } from './store/events.js';
 
 export type ExportFormat = 'jsonl' | 'csv';
@@ -29,6 +29,7 @@ export const CSV_COLUMNS = [
   'reason',
   'bytes_in',
   'bytes_out',
+  'cut',
 ] as const;
 
 /**
@@ -66,6 +67,8 @@ export function csvLine(row: ExportRow): string {
     reason: e.reason,
     bytes_in: e.outcome?.bytes_in,
     bytes_out: e.outcome?.bytes_out,
+    // An event cut down to size says so (and what was cut), so no one reads it as whole.
+    cut: e.cut === undefined ? undefined : cutSummary(e.cut),
   };
   return `${CSV_COLUMNS.map((c) => csvCell(cells[c])).join(',')}\r\n`;
 }

@@ -9,7 +9,7 @@ import { adminWith, eachServer, type Harness } from './harness.js';
 import { chain, deviceOf, send, type Shape, type TestDevice } from './audit-support.js';
 
 const COLUMNS =
-  'time,event_id,type,category,user_id,device_id,session_id,surface,action,resource,decision,enforcement_mode,reason,bytes_in,bytes_out';
+  'time,event_id,type,category,user_id,device_id,session_id,surface,action,resource,decision,enforcement_mode,reason,bytes_in,bytes_out,cut';
 
 /** RFC 4180, read independently of the server's writer: records of fields, CRLF between records. */
 function parseCsv(text: string): string[][] {
@@ -84,7 +84,12 @@ eachServer('audit export', (harness) => {
     many = events;
     for (let at = 0; at < many.length; at += 1000) await send(h, device, many.slice(at, at + 1000));
     tricky = chain('x-tricky', [
-      { at: now - 1000, reason: 'said "hi", then\r\nleft', outcome: { bytes_in: 12, bytes_out: 3400 } },
+      {
+        at: now - 1000,
+        reason: 'said "hi", then\r\nleft',
+        outcome: { bytes_in: 12, bytes_out: 3400 },
+        cut: { bytes: 70_000, strings: 1, items: { 'outcome.hosts': 3 } },
+      },
       { at: now - 900, resource: '=HYPERLINK("http://evil.example","click")' },
       { at: now - 800, reason: '+cmd|calc', resource: '@SUM(A1:A9)' },
       { at: now - 700, resource: '-2+3', surface: 'credential', action: 'inject', type: 'credential.use' },
@@ -156,6 +161,12 @@ eachServer('audit export', (harness) => {
     assert.equal(plus?.resource, "'@SUM(A1:A9)");
     assert.equal(minus?.resource, "'-2+3");
     assert.equal(minus?.surface, 'credential');
+    // A cut event says so in its own column, as the CLI's lines do; a whole one leaves it empty.
+    assert.equal(quoted?.cut, '[cut: from 70000 bytes, 1 string shortened, 3 of outcome.hosts left out]');
+    assert.deepEqual(
+      records.slice(1).map((c) => c.cut),
+      ['', '', '', ''],
+    );
     assert.equal(quoted?.time, tricky[0]?.time);
     assert.deepEqual(
       [quoted?.user_id, quoted?.device_id, quoted?.session_id, quoted?.category, quoted?.decision],

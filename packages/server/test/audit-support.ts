@@ -49,6 +49,8 @@ export interface Shape {
   readonly outcome?: AuditRecord['outcome'];
   /** A fact without a request (network.closed, session.start): category system, no decision. */
   readonly isFact?: boolean;
+  /** What was cut of it (an event the spool cut down to size). */
+  readonly cut?: AuditRecord['cut'];
   /** What the event claims about who sent it (the server stores what the credential says). */
   readonly claims?: Pick<AuditRecord, 'org' | 'user' | 'device'>;
 }
@@ -78,6 +80,7 @@ export function recordOf(session: string, s: Shape): AuditRecord {
     enforcement_mode: 'enforce',
     reason: s.reason ?? 'allowed by rule github',
     ...(s.outcome ? { outcome: s.outcome } : {}),
+    ...(s.cut ? { cut: s.cut } : {}),
   };
 }
 
