@@ -9,6 +9,7 @@ import { decodedLayers, isWordCode, type DecodeWork } from './decode.js';
 import type { Finding, ScanOptions } from './finding.js';
 import { fingerprint } from './fingerprint.js';
 import { PROVIDER_RULES, type ProviderRule } from './provider-rules.js';
+import { joinedText, spacedRuns, textAt } from './spaced-tokens.js';
 
 /**
  * One alternation over every rule's anchors, factored by first character (`g(?:hp_|ho_|…)`): V8's
@@ -134,13 +135,40 @@ function overlaps(text: string, span: Raw, value: string): boolean {
   return text.slice(Math.max(0, span.start - value.length + 1), span.end + value.length - 1).includes(value);
 }
 
+/**
+ * Provider tokens written with spaces inside them (spaced-tokens.ts), reported over what they span
+ * as written. Only high-confidence provider findings count; the first way of joining a run that
+ * gives one is taken.
+ */
+function spacedFindings(text: string, work: ScanWork | undefined, except: readonly string[]): Finding[] {
+  const found: Finding[] = [];
+  for (const ways of spacedRuns(text)) {
+    // The first way is the widest: a run whose widest join holds no anchor holds no token.
+    const widest = joinedText(text, ways[0] ?? []);
+    if (work) work.scanned += widest.length;
+    ANCHORS.lastIndex = 0;
+    if (!ANCHORS.test(widest)) continue;
+    for (const pieces of ways) {
+      const hits = findingsIn(joinedText(text, pieces), work, except).filter(
+        (f) => f.confidence === 'high' && isProvider(f),
+      );
+      for (const f of hits)
+        found.push({ ...f, start: textAt(pieces, f.start), end: textAt(pieces, f.end - 1) + 1 });
+      if (hits.length > 0) break;
+    }
+  }
+  return found;
+}
+
 function scanRaw(text: string, options: ScanOptions, work: ScanWork | undefined): Finding[] {
   const except = options.except ?? [];
   const findings = findingsIn(text, work, except);
-  if (options.decode === true)
+  if (options.decode === true) {
     for (const layer of decodedLayers(text, work))
       for (const inner of findingsIn(layer.decoded, work, except))
         findings.push({ ...inner, start: layer.start, end: layer.end, encoding: layer.encoding });
+    findings.push(...spacedFindings(text, work, except));
+  }
   return resolveOverlaps(findings);
 }
 

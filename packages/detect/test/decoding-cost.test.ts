@@ -147,6 +147,22 @@ describe('redteam-30-1: decoding work is a small multiple of the text length', (
   }
 });
 
+describe('redteam-30-1: runs of equal pieces, joined for the provider rules, cost a small multiple too', () => {
+  // spaced-tokens.ts: a run is joined in windows, and once or a few ways more where it holds an anchor.
+  const SPACED: [string, string][] = [
+    ['an anchor in groups of four', 'ghp_ '],
+    ['an anchor a character at a time', 'g h p _ '],
+    ['hex pairs', '41 '],
+  ];
+  for (const [name, unit] of SPACED)
+    it(`${name}, repeated: at most 4 times the length scanned, at 1 MiB`, () => {
+      const text = repeat(unit, 1024 * KIB);
+      const work = workOf(text);
+      for (const [what, count] of Object.entries(work))
+        assert.ok(count <= 4 * text.length, `${what}: ${count} for ${text.length} characters`);
+    });
+});
+
 describe('redteam-30-1: a secret deep in a long encoded run is still found', () => {
   const CASES: [string, string, string][] = [
     [
