@@ -7,6 +7,7 @@
 
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '@perimeter/audit';
+import { childPath } from './poisoning.js';
 
 /** What an upstream lists, each kind pinned on its own fields. */
 export type DefinitionKind = 'tools' | 'prompts' | 'resources' | 'templates';
@@ -51,6 +52,12 @@ export function definitionHash(
  * What changed between two definitions, as JSON paths with `added`, `removed` or `changed`:
  * `inputSchema.properties.bcc added`, `description changed`; `new tool` (`new prompt`, …) when
  * there was none before. At most `limit` entries.
+ *
+ * redteam-33-7: the upstream names the keys, and `pins list` prints these lines to the person
+ * who approves. An odd key is quoted with its control characters escaped (childPath, as the
+ * poisoning scan names places), so a property named `bcc<ESC>[1A<ESC>[2K…` cannot erase the
+ * lines that say what changed. Not clipped: the gateway redacts each line after, and a clipped
+ * secret would no longer be recognised.
  */
 export function definitionDiff(
   before: Readonly<Record<string, unknown>> | undefined,
@@ -66,7 +73,7 @@ export function definitionDiff(
     else if (b === undefined) out.push(`${path} removed`);
     else if (isObject(a) && isObject(b)) {
       for (const key of [...new Set([...Object.keys(a), ...Object.keys(b)])].sort())
-        walk(own(a, key), own(b, key), path === '' ? key : `${path}.${key}`);
+        walk(own(a, key), own(b, key), childPath(path, key, Infinity));
     } else if (canonicalJson(a) !== canonicalJson(b)) out.push(`${path} changed`);
   };
   walk(pinnedPart(before, kind), pinnedPart(after, kind), '');

@@ -240,12 +240,15 @@ function collectStrings(definition: unknown): Collected {
 
 const IDENTIFIER = new RegExp(`^[A-Za-z_$][\\w$-]{0,${KEY_MAX - 1}}$`);
 
-/** `a.b` for plain keys; `a['odd key']`, escaped and clipped, for the rest (paths go into audit events). */
-function childPath(parent: string, key: string): string {
+/**
+ * `a.b` for plain keys; `a['odd key']`, escaped and clipped to `limit` characters, for the rest
+ * (paths go into audit events and `pins list`'s diff lines: no control character gets through).
+ */
+export function childPath(parent: string, key: string, limit = KEY_MAX): string {
   if (IDENTIFIER.test(key)) return parent === '' ? key : `${parent}.${key}`;
   const shown = clip(
     displayTokens(key).map((token) => (token === "'" ? "\\'" : token)),
-    KEY_MAX,
+    limit,
   );
   return `${parent}['${shown}']`;
 }

@@ -27,6 +27,7 @@ import {
 } from '@perimeter/mcp';
 import { configureZod, createEngine, type Engine, type McpCatalogEntry } from '@perimeter/policy';
 import { BRIDGE_PORTS, BWRAP_PATH } from '@perimeter/sandbox';
+import { printable } from '../audit-line.js';
 import { UpstreamSandboxError, sandboxUpstreams, type SandboxedUpstreams } from '../mcp-sandbox.js';
 import { canonicalHome, ownAssets, sessionsDir, workspaceDir } from './run.js';
 import { boolFlag, listFlag, numberFlag, parseArgs, stringFlag, type Parsed } from '../args.js';
@@ -536,11 +537,28 @@ function signalled(): Promise<void> {
 }
 
 /**
+ * Text from the pin store as `pins list` and `approve` print it: each secret redacted, then each
+ * control character escaped as `audit tail` escapes it. redteam-33-7: an upstream chooses a key
+ * (a resource's URI), and the schema keys a reason or diff line names; one with escape sequences
+ * in it moved the reviewer's cursor up and erased the lines saying what changed.
+ */
+function shown(text: string): string {
+  return printable(withoutSecrets(text));
+}
+
+/** A key as shown() shows text, from the gateway's redaction of it where it recorded one (shownKey). */
+function shownPinKey(key: string, entry: { readonly label?: string } | undefined): string {
+  return printable(shownKey(key, entry));
+}
+
+/**
  * Lists the pin store. A key can hold a secret (a resource's URI with a token in it), and so can a
  * reason, a diff line or a held definition: every string printed, in text and in JSON, is
  * redacted, and a key that holds a secret is approved by its hash (approveCommand). A key is
  * printed as the gateway recorded it (shownKey): only the gateway knows the bound credentials'
- * values, and it redacts those itself in what it holds.
+ * values, and it redacts those itself in what it holds. Text has its control characters escaped
+ * (shown); JSON escapes those below U+0020 itself. A key with one is approved by its hash too: escaped, it is
+ * no longer the key.
  */
 export function runMcpPinsList(argv: readonly string[], ui: Ui): number {
   const p = parseArgs(argv, { json: { type: 'boolean' } }, 'mcp pins list');
@@ -561,19 +579,19 @@ export function runMcpPinsList(argv: readonly string[], ui: Ui): number {
   else {
     ui.out(paint(ui, 'bold', `waiting for approval (${pending.length}):`));
     for (const { server, key, held } of pending) {
-      ui.out(
-        `  ${paint(ui, 'yellow', `${withoutSecrets(server)}/${shownKey(key, held)}`)}  ${withoutSecrets(held.reason)}`,
-      );
+      ui.out(`  ${paint(ui, 'yellow', `${shown(server)}/${shownPinKey(key, held)}`)}  ${shown(held.reason)}`);
       ui.out(
         paint(
           ui,
           'dim',
-          `    ${held.hash}, seen ${held.seenAt}${held.previous ? `, pinned ${held.previous}` : ''}`,
+          printable(
+            `    ${held.hash}, seen ${held.seenAt}${held.previous ? `, pinned ${held.previous}` : ''}`,
+          ),
         ),
       );
-      for (const line of held.diff ?? []) ui.out(`    ${withoutSecrets(line)}`);
-      const command = approveCommand(server, key, held.hash, (k) => shownKey(k, held));
-      ui.out(paint(ui, 'dim', `    approve: ${command}`));
+      for (const line of held.diff ?? []) ui.out(`    ${shown(line)}`);
+      const command = approveCommand(server, key, held.hash, (k) => shownPinKey(k, held));
+      ui.out(paint(ui, 'dim', `    approve: ${printable(command)}`));
     }
   }
   const approved = Object.entries(snapshot.approved).flatMap(([server, pins]) =>
@@ -582,7 +600,9 @@ export function runMcpPinsList(argv: readonly string[], ui: Ui): number {
   if (approved.length > 0) {
     ui.out(paint(ui, 'bold', `approved (${approved.length}):`));
     for (const { server, key, pin } of approved)
-      ui.out(`  ${withoutSecrets(server)}/${shownKey(key, pin)}  ${pin.hash}  ${pinSource(pin)} ${pin.at}`);
+      ui.out(
+        `  ${shown(server)}/${shownPinKey(key, pin)}  ${printable(`${pin.hash}  ${pinSource(pin)} ${pin.at}`)}`,
+      );
   }
   return 0;
 }
@@ -607,9 +627,9 @@ export function runMcpPinsApprove(argv: readonly string[], ui: Ui): number {
       `perimeter mcp pins approve ${server} -- KEY approves one key; without "--", perimeter mcp pins approve ${server} approves every held definition of ${server}`,
     );
   const done = pinStoreAnswer(() => pinStore().approve(server, tool, hash, approver()));
-  if (done.length === 0) ui.out(`nothing from ${server} is waiting for approval`);
+  if (done.length === 0) ui.out(`nothing from ${printable(server)} is waiting for approval`);
   // A key that holds a secret (approved by its hash) is printed redacted, as "pins list" printed it.
-  for (const d of done) ui.out(`approved ${server}/${shownKey(d.tool, d)} ${d.hash}`);
+  for (const d of done) ui.out(`approved ${shown(server)}/${shownPinKey(d.tool, d)} ${printable(d.hash)}`);
   return 0;
 }
 
@@ -639,7 +659,7 @@ function pinStoreAnswer<T>(operation: () => T): T {
   } catch (e) {
     if (e instanceof PinStoreError)
       throw new UserError(
-        e.message,
+        printable(e.message),
         e.isRefusal
           ? 'run "perimeter mcp pins list" to see what is waiting'
           : `repair or remove ${pinStorePath()} (removing it forgets every approval)`,
