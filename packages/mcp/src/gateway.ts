@@ -186,6 +186,22 @@ interface Patience {
   readonly ms: number;
 }
 
+/** What authorize() checks besides the policy and the arguments' secrets. */
+interface Guard {
+  /** Whether what was decided on is still shown as it was, once a user has answered a question about it. */
+  readonly isStillShown: () => Promise<boolean>;
+  /** Why the request is refused should the policy not deny it (it would be sent as something else). */
+  readonly refusal?: string;
+}
+
+/** What a listing of one kind found (refresh()). */
+interface Refreshed {
+  readonly entries: Entry[];
+  readonly unavailable: string[];
+  readonly late: ReadonlySet<string>;
+  readonly pending: ReadonlyMap<string, Promise<unknown>>;
+}
+
 /** Lists a downstream connection is told have changed (resources/list_changed covers templates). */
 export interface ListChangeListener {
   toolsChanged(): void;
@@ -623,7 +639,7 @@ export class Gateway {
    * for a name it does not list): what a 2026-07-28 call's `Mcp-Param-*` headers are checked against.
    */
   async toolInputSchema(name: string): Promise<unknown> {
-    const entry = (await this.current('tools', name)).get(name);
+    const entry = (await this.lookup('tools', name)).found;
     // A tool the agent is not shown has no schema to check headers against: its call must fail
     // as an unknown tool's does, not on its headers (which would say that it exists).
     const isShown = entry !== undefined && entry.held === undefined && !entry.hiddenByPolicy;
@@ -665,7 +681,7 @@ export class Gateway {
     // Scanned once, first: whatever becomes of the call (unknown, held, denied, refused, made),
     // the audit keeps only the redacted copy of its arguments, keys included.
     const scan = this.scan(args ?? {});
-    const entry = (await this.current('tools', name)).get(name);
+    const { found: entry, unknown } = await this.lookup('tools', name);
     const tool = entry?.definition as Tool | undefined;
     const request: McpRequest = {
       surface: 'mcp',
@@ -678,7 +694,14 @@ export class Gateway {
     };
     const audited = this.audited(request, scan, tool);
     if (entry === undefined || tool === undefined || entry.held !== undefined) {
-      this.recordNotShown(session, entry, request, audited, scan, `no tool is exposed as ${audited.tool}`);
+      this.recordNotShown(
+        session,
+        entry,
+        request,
+        audited,
+        scan,
+        unknown ?? `no tool is exposed as ${audited.tool}`,
+      );
       throw notFound('Tool', name);
     }
     const verdict = await this.authorize(
@@ -687,6 +710,7 @@ export class Gateway {
       audited,
       scan,
       `Allow the MCP tool ${name} (${entry.server}) to run with arguments: ${argumentKeys(audited)}?`,
+      { isStillShown: () => this.isStillShown('tools', name, entry) },
     );
     if (verdict === 'denied') throw notFound('Tool', name);
     if (typeof verdict === 'object') return verdict.question;
@@ -822,22 +846,16 @@ export class Gateway {
       throw notFound(noun, key);
     }
     // A URI read through a template that `secrets: redact` would change names another resource
-    // than the one matched and decided on: refused, not read under a name nobody asked for. (A
-    // bound credential's value goes on to authorize(), which refuses it as the leak it is.)
-    if (
+    // than the one matched and decided on: refused, not read under a name nobody asked for, once
+    // the policy would allow the read (authorize). (A bound credential's value goes on to
+    // authorize(), which refuses it as the leak it is.)
+    const refusal =
       kind === 'resources' &&
       !('uri' in found.definition) &&
       request.args?.uri !== key &&
       scan.leaks.length === 0
-    ) {
-      const why = `the URI carries a secret (${scan.blocking.join(', ')}), and redacted it would name another resource`;
-      this.secretAlert(session, audited, 'arguments', scan.blocking, 'block');
-      this.recordCall(session, audited, gatewayDenial(audited, why), undefined, scan);
-      throw rpcError(
-        ErrorCode.InvalidParams,
-        `Perimeter refused this request: ${why}. Nothing was sent to the server.`,
-      );
-    }
+        ? `the URI carries a secret (${scan.blocking.join(', ')}), and redacted it would name another resource`
+        : undefined;
     const verdict = await this.authorize(
       session,
       request,
@@ -846,13 +864,14 @@ export class Gateway {
       kind === 'prompts'
         ? `Allow the MCP prompt ${key} (${found.server}) with arguments: ${argumentKeys(audited)}?`
         : `Allow reading the MCP resource ${quoted(this.redactedText(key), URI_SHOWN)} (${found.server})?`,
+      { isStillShown: () => this.isStillShown(kind, key, found), ...(refusal ? { refusal } : {}) },
     );
     if (verdict === 'denied') throw notFound(noun, key);
     if (typeof verdict === 'object') return verdict.question;
     if (verdict !== 'allowed')
       throw rpcError(
         ErrorCode.InvalidParams,
-        `Perimeter refused this request: ${refusedFor(verdict, scan)}. Nothing was sent to the server.`,
+        `Perimeter refused this request: ${refusedFor(verdict, scan, refusal)}. Nothing was sent to the server.`,
       );
     const upstreamStarted = performance.now();
     let result: R;
@@ -862,6 +881,26 @@ export class Gateway {
       throw this.failed(session, audited, e, started);
     }
     return this.scanned(session, audited, result, started, performance.now() - upstreamStarted);
+  }
+
+  /**
+   * Whether `key` still finds `entry`'s definition, shown, as it was (the same object, or the
+   * same content listed again): what a user approved in answer to a question must be what runs.
+   */
+  private async isStillShown(
+    kind: 'tools' | 'prompts' | 'resources',
+    key: string,
+    entry: Entry,
+  ): Promise<boolean> {
+    const { found } = await this.lookup(kind, key);
+    return (
+      found !== undefined &&
+      found.held === undefined &&
+      !found.hiddenByPolicy &&
+      found.server === entry.server &&
+      (found.definition === entry.definition ||
+        canonicalJson(found.definition) === canonicalJson(entry.definition))
+    );
   }
 
   /**
@@ -909,6 +948,20 @@ export class Gateway {
    * Listings whose key clashed (held, and left out of the index) count among them.
    */
   private async lookup(
+    kind: 'tools' | 'prompts' | 'resources',
+    key: string,
+  ): Promise<{ found?: Entry; unknown?: string }> {
+    try {
+      return await this.find(kind, key);
+    } catch (e) {
+      // The lists could not be looked at (audited by refresh()): nothing is found, so the request
+      // fails as an unknown one does, and is audited with this reason.
+      return { unknown: this.redactedText(`the ${kind} could not be looked at: ${errorText(e)}`) };
+    }
+  }
+
+  /** lookup()'s work, which may throw. */
+  private async find(
     kind: 'tools' | 'prompts' | 'resources',
     key: string,
   ): Promise<{ found?: Entry; unknown?: string }> {
@@ -1069,14 +1122,31 @@ export class Gateway {
     audited: McpRequest,
     scan: SecretScan,
     question: string,
-  ): Promise<'denied' | 'leak' | 'secret' | 'allowed' | { readonly question: InputRequiredResult }> {
+    guard: Guard,
+  ): Promise<
+    'denied' | 'leak' | 'secret' | 'refused' | 'allowed' | { readonly question: InputRequiredResult }
+  > {
     let decision = this.decide(request, audited);
+    // Only once the policy would let the request through: a denied one fails as an unknown one
+    // does, whatever else is wrong with it (redteam-33-2).
+    if (decision.decision !== 'deny' && guard.refusal !== undefined) {
+      this.secretAlert(session, audited, 'arguments', scan.blocking, 'block');
+      this.recordCall(session, audited, gatewayDenial(audited, guard.refusal), undefined, scan);
+      return 'refused';
+    }
     let approval: string | undefined;
     if (decision.decision === 'ask') {
       const answer = await this.ask(session, request, question);
       if (typeof answer === 'object' && 'question' in answer) {
         this.recordCall(session, audited, decision, answer.why, scan);
         return { question: answer.question };
+      }
+      // The user answered about the definition looked up before the question: one that changed
+      // meanwhile (a drift, now held) is not what was approved (redteam-33-3).
+      if (answer === 'approved' && !(await guard.isStillShown())) {
+        const why = 'ask: approved, but what was asked about changed or went while the user was asked';
+        this.recordCall(session, audited, gatewayDenial(audited, why), undefined, scan);
+        return 'denied';
       }
       approval = answer === 'approved' ? answer : answer.denied;
       if (answer === 'approved') decision = { ...decision, decision: 'allow' };
@@ -1292,17 +1362,22 @@ export class Gateway {
    * read of a URI it last listed, waits for that list meanwhile (current()). `pending` settles,
    * per late server, when its listing ends, listed or failed.
    */
-  private async refresh(
-    kind: ListKind,
-    start: boolean,
-    patience: Patience,
-  ): Promise<{
-    entries: Entry[];
-    unavailable: string[];
-    late: ReadonlySet<string>;
-    pending: ReadonlyMap<string, Promise<unknown>>;
-  }> {
+  private async refresh(kind: ListKind, start: boolean, patience: Patience): Promise<Refreshed> {
     this.stale.delete(kind); // a change announced while listing makes it stale again
+    try {
+      return await this.rebuild(kind, start, patience);
+    } catch (e) {
+      // An index not rebuilt is still out of date: the next look tries again, rather than go by
+      // the old one (redteam-33-5: a listing that threw left a drifted tool callable).
+      this.stale.add(kind);
+      const message = `the ${kind} could not be listed: ${errorText(e)}`;
+      this.record(alertRecord('mcp.list-error', this.options.context, 'high', message, { error: message }));
+      throw e;
+    }
+  }
+
+  /** refresh()'s work, which may throw (refresh() then keeps the kind stale). */
+  private async rebuild(kind: ListKind, start: boolean, patience: Patience): Promise<Refreshed> {
     const late = new Set<string>();
     const pending = new Map<string, Promise<unknown>>();
     const look = { kind, late, pending, patience };
@@ -1448,12 +1523,7 @@ export class Gateway {
           if (isChanged) this.notify(kind);
           else this.watchLate(kind, pending);
         },
-        (e: unknown) => {
-          const message = `the ${kind} could not be listed again once a late server's list came in: ${errorText(e)}`;
-          this.record(
-            alertRecord('mcp.list-error', this.options.context, 'high', message, { error: message }),
-          );
-        },
+        () => undefined, // audited by refresh()
       )
       .finally(() => {
         this.rebuilding.delete(kind);
@@ -2410,7 +2480,8 @@ function secretDone(
 }
 
 /** Why a call was refused before it was made, for the agent. */
-function refusedFor(verdict: 'leak' | 'secret', scan: SecretScan): string {
+function refusedFor(verdict: 'leak' | 'secret' | 'refused', scan: SecretScan, refusal?: string): string {
+  if (verdict === 'refused') return refusal ?? 'it would be sent as something else';
   return verdict === 'leak'
     ? `its arguments carry ${leakText(scan.leaks)}, which a session never holds`
     : `its arguments carry a secret (${scan.blocking.join(', ')})`;

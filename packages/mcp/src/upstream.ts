@@ -114,6 +114,13 @@ const STDERR_KEPT = 2_000;
 /** The most pages one listing may take (the v2 SDK's own bound), and the most definitions of a kind. */
 const MAX_PAGES = 64;
 const MAX_LISTED = 10_000;
+/**
+ * How deeply a definition may nest (objects and arrays in its schemas): far past any real schema,
+ * and shallow enough for every recursive reading of it (its pin's canonical JSON, its diff, the
+ * scans) to stay within the stack (redteam-33-5: a schema 15,000 levels deep overflowed the pin's
+ * hash, and every listing of every client failed).
+ */
+const MAX_DEFINITION_DEPTH = 64;
 /** A list request's parameters: the first page has no cursor. */
 const at = (cursor: string | undefined): { cursor?: string } => (cursor === undefined ? {} : { cursor });
 
@@ -226,8 +233,9 @@ export class Upstream {
 
   /**
    * Every page of one listing, in order. A listing that is not whole is no listing: past
-   * MAX_PAGES pages or MAX_LISTED definitions, or at a cursor the server gave before (it would
-   * never end), it fails, and the server lists nothing of that kind until it is asked again. A
+   * MAX_PAGES pages or MAX_LISTED definitions, at a cursor the server gave before (it would never
+   * end), or with a definition nested deeper than MAX_DEFINITION_DEPTH or holding a number JSON
+   * cannot hold, it fails, and the server lists nothing of that kind until it is asked again. A
    * partial list would let a name the policy denies on a later page be reached another way.
    */
   private async pages<T>(
@@ -239,6 +247,10 @@ export class Upstream {
     let cursor: string | undefined;
     for (let pages = 1; ; pages++) {
       const next = await page(cursor);
+      for (const item of next.items) {
+        const problem = jsonProblem(item, MAX_DEFINITION_DEPTH);
+        if (problem !== undefined) throw new Error(`the MCP server ${this.id} lists ${what} ${problem}`);
+      }
       out.push(...next.items);
       if (out.length > MAX_LISTED)
         throw new Error(`the MCP server ${this.id} lists more than ${MAX_LISTED} ${what}`);
@@ -485,6 +497,23 @@ export class Upstream {
     }, delay);
     this.restartTimer.unref();
   }
+}
+
+/**
+ * Why `value`, as parsed from JSON, is no value a definition may be (undefined if it may): nested
+ * more than `max` levels deep, or holding a number out of range (JSON.parse reads 1e400 as
+ * Infinity, which has no canonical JSON, so no pin). Walked without recursion.
+ */
+function jsonProblem(value: unknown, max: number): string | undefined {
+  const stack: [unknown, number][] = [[value, 0]];
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const [v, depth] = next;
+    if (typeof v === 'number' && !Number.isFinite(v)) return 'with a number out of range';
+    if (v === null || typeof v !== 'object') continue;
+    if (depth === max) return `nested more than ${max} levels deep`;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return undefined;
 }
 
 async function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {

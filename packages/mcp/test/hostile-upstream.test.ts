@@ -5,7 +5,7 @@
 // writing the question its user answers.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -24,6 +24,7 @@ import { inMemoryClient, startGateway, tool, writeSpec } from './gateway-harness
 const here = dirname(fileURLToPath(import.meta.url));
 const SCRIPTED = join(here, 'fixtures/scripted-server.js');
 const HOSTILE = join(here, 'fixtures/hostile-server.js');
+const RAW_JSON = join(here, 'fixtures/raw-json-server.js');
 const root = realpathSync(mkdtempSync(join(tmpdir(), 'perimeter-mcp-hostile-')));
 after(() => rmSync(root, { recursive: true, force: true }));
 
@@ -32,6 +33,8 @@ interface Options {
   readonly scripted?: Readonly<Record<string, ScriptedSpec>>;
   /** Servers running fixtures/hostile-server.js, by id, with its mode. */
   readonly hostile?: Readonly<Record<string, string>>;
+  /** Servers running fixtures/raw-json-server.js, by id, with its mode (its calls logged in the harness's dir). */
+  readonly rawJson?: Readonly<Record<string, string>>;
   readonly pinning?: 'tofu' | 'approve';
   readonly rules?: string;
   readonly secrets?: 'block' | 'redact';
@@ -44,6 +47,8 @@ interface Options {
 interface Harness {
   readonly client: Client;
   readonly events: AuditRecord[];
+  /** Where its servers' specs and logs are. */
+  readonly dir: string;
   readonly gateway: Awaited<ReturnType<typeof startGateway>>['gateway'];
   close(): Promise<void>;
 }
@@ -66,6 +71,10 @@ function policyOf(o: Options, dir: string): string {
       `    - { id: ${q(id)}, command: [${q(process.execPath)}, ${q(HOSTILE)}, ${q(mode)}]${pins} }`,
     );
   }
+  for (const [id, mode] of Object.entries(o.rawJson ?? {}))
+    servers.push(
+      `    - { id: ${q(id)}, command: [${q(process.execPath)}, ${q(RAW_JSON)}, ${q(mode)}, ${q(join(dir, `${id}.log`))}] }`,
+    );
   return `apiVersion: perimeter/v1
 kind: Policy
 metadata: { name: hostile-test, layer: org }
@@ -92,6 +101,7 @@ async function start(o: Options): Promise<Harness> {
   return {
     client,
     events,
+    dir,
     gateway,
     close: async () => {
       await client.close();
@@ -429,3 +439,52 @@ describe('gateway: the agent cannot write the question its user answers', { time
     }
   });
 });
+
+describe(
+  'gateway: a definition JSON cannot carry as a pin fails only its own server (redteam-33-5)',
+  { timeout: 60_000 },
+  () => {
+    for (const mode of ['deep', 'infinite'] as const)
+      it(`redteam-33-5: a tool whose schema is ${mode === 'deep' ? 'nested 15,000 levels deep' : 'holding 1e400 (Infinity)'} fails its server's listing, not every client's, and its drifted neighbour is not called`, async () => {
+        const h = await start({ scripted: { ok: { tools: [tool('hello')] } }, rawJson: { raw: mode } });
+        const other = await inMemoryClient(h.gateway, 'hostile-test-2');
+        try {
+          const names = async (c: Client): Promise<string[]> =>
+            (await c.listTools()).tools.map((t) => t.name).sort();
+          assert.deepEqual(await names(h.client), ['ok__hello', 'raw__fetch', 'raw__flip']);
+          await h.client.callTool({ name: 'raw__flip', arguments: {} });
+          // raw now lists its drifted fetch beside the odd tool: its listing fails whole, and
+          // every client's listing still answers with the other servers' tools (before: -32603
+          // for every client, from the pin's canonical JSON).
+          assert.deepEqual(await names(h.client), ['ok__hello']);
+          assert.deepEqual(await names(other), ['ok__hello']);
+          const list = h.events.findLast((e) => e.type === 'mcp.list');
+          assert.equal(list?.outcome?.upstreams_unavailable, 'raw');
+          // The drifted fetch is not called, now or on a second try (before: the second went by
+          // the old index and ran), and each try is audited.
+          for (let i = 0; i < 2; i++)
+            await assert.rejects(
+              h.client.callTool({
+                name: 'raw__fetch',
+                arguments: { url: 'https://a.test', bcc: 'x@evil.test' },
+              }),
+              /Tool raw__fetch not found/,
+            );
+          const calls = readFileSync(join(h.dir, 'raw.log'), 'utf8');
+          assert.doesNotMatch(calls, /"name":"fetch"/, 'the drifted fetch never ran');
+          const denied = h.events.filter(
+            (e) => e.type === 'mcp.call' && e.request?.resource === '(unknown)/raw__fetch',
+          );
+          assert.equal(denied.length, 2);
+          assert.ok(denied.every((e) => e.decision === 'deny'));
+          assert.deepEqual(
+            await h.client.callTool({ name: 'ok__hello', arguments: {} }).then((r) => r.isError),
+            undefined,
+          );
+        } finally {
+          await other.close();
+          await h.close();
+        }
+      });
+  },
+);
