@@ -1,12 +1,25 @@
 // Secrets in tool arguments and results: every string in a JSON value (object keys included) is
-// scanned with @perimeter/detect, decoding base64, hex, percent and JSON escapes. Only
-// high-confidence findings are acted on (block or redact); low-confidence ones are counted for the
-// audit event. The real values of the credentials the policy binds are matched exactly, in every
-// rendering detect knows: one in a request can only be a leak (a session holds placeholders), so
-// the gateway refuses it whatever the policy's secrets action. A finding carries a fingerprint,
-// never the value; a credential is named by its binding's id.
+// scanned with @perimeter/detect, decoding base64, hex, percent and JSON escapes. Two shapes no
+// single string shows are read too (redteam-33-1): an array of 8 or more whole numbers is read as
+// the bytes it lists (`{"data": [115, 107, …]}`: detect finds the same bytes written as text, but
+// an array is no string), and the strings are scanned joined, as the egress proxy joins split
+// query values and headers, so a secret cut in two (`{"a": "sk_live_4eC…", "b": "…p7dc"}`, two
+// text blocks) is found. Only high-confidence findings are acted on (block or redact);
+// low-confidence ones are counted for the audit event. The real values of the credentials the
+// policy binds are matched exactly, in every rendering detect knows: one in a request can only be a
+// leak (a session holds placeholders), so the gateway refuses it whatever the policy's secrets
+// action. A finding carries a fingerprint, never the value; a credential is named by its binding's
+// id. Pure: no I/O.
 
-import { redact, scan, type Finding, type KnownMatcher } from '@perimeter/detect';
+import {
+  redact,
+  scan,
+  scanJoined,
+  type Finding,
+  type JoinedFinding,
+  type KnownHit,
+  type KnownMatcher,
+} from '@perimeter/detect';
 
 export interface SecretScan {
   /**
@@ -28,6 +41,12 @@ export interface SecretScan {
 }
 
 const MAX_DEPTH = 64;
+/**
+ * Fewest numbers in an array read as bytes: detect's own floor for a byte list written out (a MAC
+ * address, 6, is no payload). Detect reads the runs of values 0–255 in it, so a value past 255
+ * appended does not hide the rest.
+ */
+const MIN_BYTE_LIST = 8;
 
 export function scanValue(value: unknown, known?: KnownMatcher): SecretScan {
   const blocking: string[] = [];
@@ -39,22 +58,29 @@ export function scanValue(value: unknown, known?: KnownMatcher): SecretScan {
     blocking.push(text);
     rules.push(rule);
   };
+  const secret = (f: Finding): void => strongFinding(f.rule, `${f.rule} (${f.fingerprint})`);
   const leaks = new Set<string>();
   let weak = 0;
-  const text = (s: string): string => {
-    const found = scan(s, { decode: true });
-    const strong = found.filter((f: Finding) => f.confidence === 'high');
-    weak += found.length - strong.length;
-    for (const f of strong) strongFinding(f.rule, `${f.rule} (${f.fingerprint})`);
-    const credentials = credentialFindings(s, known);
-    for (const c of credentials) leaks.add(c.fingerprint);
-    // A credential first: where a finding covers the same span, the marker names the credential.
-    return strong.length + credentials.length > 0 ? redact(s, [...credentials, ...strong]) : s;
-  };
-  const redacted = mapStrings(value, text, () => {
-    // Not scanned is not clean: too deep to look at counts as a finding.
-    strongFinding('nesting', `nesting deeper than ${MAX_DEPTH} levels (not scanned)`);
-  });
+  const joined = joinedFindings(stringsOf(value), known, true);
+  const redacted = redactedStrings(
+    value,
+    (s, place) => {
+      const found = scan(s, { decode: true });
+      const strong = found.filter((f: Finding) => f.confidence === 'high');
+      weak += found.length - strong.length;
+      strong.forEach(secret);
+      const credentials = credentialFindings(s, known);
+      for (const c of credentials) leaks.add(c.fingerprint);
+      // A credential first: where a finding covers the same span, the marker names the credential.
+      return withJoined([...credentials, ...strong], place, joined);
+    },
+    () => {
+      // Not scanned is not clean: too deep to look at counts as a finding.
+      strongFinding('nesting', `nesting deeper than ${MAX_DEPTH} levels (not scanned)`);
+    },
+  );
+  joined.secrets.forEach(secret);
+  for (const id of joined.credentials) leaks.add(id);
   return {
     blocking,
     rules,
@@ -81,42 +107,256 @@ export function findingsByRule(scan: SecretScan): Map<string, string[]> {
 
 /** The value with only the bound credentials' values replaced (`[REDACTED:credential:ID]`). */
 export function withoutCredentials(value: unknown, known: KnownMatcher): unknown {
-  return mapStrings(
+  const joined = joinedFindings(stringsOf(value), known, false);
+  return redactedStrings(
     value,
-    (s) => {
-      const credentials = credentialFindings(s, known);
-      return credentials.length > 0 ? redact(s, credentials) : s;
-    },
+    (s, place) => withJoined(credentialFindings(s, known), place, joined),
     () => undefined,
   );
 }
 
 /** The bound credentials' values in one string, as findings that redact() names `credential:ID`. */
 function credentialFindings(s: string, known: KnownMatcher | undefined): Finding[] {
-  if (known === undefined) return [];
-  return known.find(s).map((hit) => ({
+  return known === undefined ? [] : known.find(s).map(credentialFinding);
+}
+
+function credentialFinding(hit: KnownHit): Finding {
+  return {
     rule: 'credential',
     family: 'credential',
     confidence: 'high',
     start: hit.start,
     end: hit.end,
     fingerprint: hit.id,
-  }));
+  };
 }
 
-/** A copy of a JSON value with every string (object keys included) mapped; too deep becomes null. */
-function mapStrings(value: unknown, map: (s: string) => string, tooDeep: () => void): unknown {
-  const walk = (v: unknown, depth: number): unknown => {
-    if (typeof v === 'string') return map(v);
+/**
+ * Where a string value stands in a value: its number among the value's string values in walk order
+ * (keys not counted), and the key it is the value of.
+ */
+interface Place {
+  readonly index: number;
+  readonly key: string | undefined;
+}
+
+/** A string value of a value, for the joined scan. */
+interface Part {
+  readonly text: string;
+  /** Its place's index. */
+  readonly index: number;
+  /** Whether it is the value of a `text` key (a text block, a prompt message, a resource's text). */
+  readonly isText: boolean;
+}
+
+/** The findings in one string (a byte list's text has no place), as redact() takes them. */
+type FindingsOf = (s: string, place: Place | undefined) => readonly Finding[];
+
+/**
+ * A copy of a JSON value with what `findingsOf` finds in each string (object keys included)
+ * redacted; too deep becomes null. An array of MIN_BYTE_LIST or more whole numbers is read as the
+ * byte list it is (`115,107,…`, which detect decodes), and replaced whole by the marker of what is
+ * found in it: a secret's bytes cannot be redacted in place and stay numbers.
+ */
+function redactedStrings(value: unknown, findingsOf: FindingsOf, tooDeep: () => void): unknown {
+  let strings = 0;
+  const redacted = (s: string, place: Place | undefined): string => {
+    const found = findingsOf(s, place);
+    return found.length > 0 ? redact(s, found) : s;
+  };
+  const walk = (v: unknown, depth: number, key: string | undefined): unknown => {
+    if (typeof v === 'string') return redacted(v, { index: strings++, key });
     if (typeof v !== 'object' || v === null) return v;
     if (depth > MAX_DEPTH) {
       tooDeep();
       return null;
     }
-    if (Array.isArray(v)) return v.map((x) => walk(x, depth + 1));
+    if (isByteList(v)) {
+      const text = v.join(',');
+      const found = findingsOf(text, undefined);
+      // One marker for the whole list, named by its first finding (a credential first).
+      return found.length > 0
+        ? redact(
+            text,
+            found.map((f) => ({ ...f, start: 0, end: text.length })),
+          )
+        : v;
+    }
+    if (Array.isArray(v)) return v.map((x) => walk(x, depth + 1, undefined));
     const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) out[map(k)] = walk(x, depth + 1);
+    for (const [k, x] of Object.entries(v)) out[redacted(k, undefined)] = walk(x, depth + 1, k);
     return out;
   };
-  return walk(value, 0);
+  return walk(value, 0, undefined);
+}
+
+/** Whether an array is one of whole numbers, long enough for detect to read as bytes. */
+function isByteList(v: object): v is number[] {
+  return (
+    Array.isArray(v) &&
+    v.length >= MIN_BYTE_LIST &&
+    v.every((x) => typeof x === 'number' && Number.isInteger(x) && x >= 0)
+  );
+}
+
+/**
+ * The string values of a value in walk order, as redactedStrings() numbers them, but those of a
+ * `type` key: a discriminator (a content block's `"text"`), never free text, which would stand
+ * between two text blocks and be read into a token cut across them.
+ */
+function stringsOf(value: unknown): Part[] {
+  const parts: Part[] = [];
+  redactedStrings(
+    value,
+    (text, place) => {
+      if (place !== undefined && place.key !== 'type')
+        parts.push({ text, index: place.index, isText: place.key === 'text' });
+      return [];
+    },
+    () => undefined,
+  );
+  return parts;
+}
+
+/** What the joined scan found across strings, that no one of them holds whole. */
+interface Joined {
+  /** Each string's share of such a finding, by its place's index. */
+  readonly shares: Map<number, Finding[]>;
+  /** The high-confidence secrets among them. */
+  readonly secrets: Finding[];
+  /** The bound credentials among them, by binding id. */
+  readonly credentials: string[];
+}
+
+/**
+ * How much of each end of a string the joined scan reads: the longest token detect reads, a PEM
+ * private key, is at most 64 KiB, so a token cut across strings lies within this of the cut. A
+ * longer string (a file sent as base64) costs the joined scan this much, not its length again.
+ */
+const JOIN_EDGE = 64 * 1024;
+
+/** What the joined scan reads of a string: all of it, or one end, from `at`. */
+interface Piece {
+  readonly text: string;
+  /** Its string's place's index. */
+  readonly index: number;
+  readonly at: number;
+}
+
+/**
+ * Secrets cut across consecutive strings (redteam-33-1), as the egress proxy finds them across
+ * query values and headers (egress-dlp-05), in two orders: every string value, and the `text`
+ * values alone (text blocks and a resource's contents, as the agent reads them: no `uri` between).
+ * A string longer than twice JOIN_EDGE is read only at its ends: the strings before it are joined
+ * with its head, and its tail with those after it. Each string a finding spans is given its share,
+ * which is redacted in place under `secrets: redact`: the proxy refuses such a request instead,
+ * since it redacts a request by scanning it again.
+ */
+function joinedFindings(parts: readonly Part[], known: KnownMatcher | undefined, withRules: boolean): Joined {
+  const joined: Joined = { shares: new Map(), secrets: [], credentials: [] };
+  const texts = parts.filter((p) => p.isText);
+  const orders = texts.length > 1 && texts.length < parts.length ? [parts, texts] : [parts];
+  for (const order of orders) {
+    let group: Piece[] = [];
+    for (const p of order) {
+      if (p.text.length <= 2 * JOIN_EDGE) {
+        group.push({ text: p.text, index: p.index, at: 0 });
+        continue;
+      }
+      group.push({ text: p.text.slice(0, JOIN_EDGE), index: p.index, at: 0 });
+      scanGroup(group, known, withRules, joined);
+      const at = p.text.length - JOIN_EDGE;
+      group = [{ text: p.text.slice(at), index: p.index, at }];
+    }
+    scanGroup(group, known, withRules, joined);
+  }
+  return joined;
+}
+
+/**
+ * The findings of one run of pieces joined that span two or more of them (one string's own are
+ * found alone), and not where the first holds the token whole, ended before its end
+ * (isWholeInFirst). A token read on into the next string (the Stripe rule takes every letter that
+ * follows) has that string redacted too: more than the secret, never less. Detect's rules run on
+ * the raw text as the proxy's do (scanJoined reads each run of up to 16 pieces; decoding them too
+ * measured about eight times the scan of the strings one by one, raw about as much as that scan);
+ * a bound credential's value, which needs no boundary around it, is looked for in all of them
+ * joined, in every rendering.
+ */
+function scanGroup(
+  group: readonly Piece[],
+  known: KnownMatcher | undefined,
+  withRules: boolean,
+  joined: Joined,
+): void {
+  if (group.length < 2) return;
+  const strings = group.map((p) => p.text);
+  const starts: number[] = [];
+  let length = 0;
+  for (const s of strings) {
+    starts.push(length);
+    length += s.length;
+  }
+  /** The index of the piece an offset of the joined text is in. */
+  const pieceAt = (offset: number): number => {
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if ((starts[mid] ?? 0) <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  };
+  const share = (f: Finding, first: number, last: number): void => {
+    for (let j = first; j <= last; j++) {
+      const from = starts[j] ?? 0;
+      const piece = group[j] ?? { text: '', index: 0, at: 0 };
+      const shared = {
+        ...f,
+        start: piece.at + Math.max(f.start - from, 0),
+        end: piece.at + Math.min(f.end - from, piece.text.length),
+      };
+      const list = joined.shares.get(piece.index);
+      if (list) list.push(shared);
+      else joined.shares.set(piece.index, [shared]);
+    }
+  };
+  for (const hit of known?.find(strings.join('')) ?? []) {
+    const first = pieceAt(hit.start);
+    const last = pieceAt(Math.max(hit.start, hit.end - 1));
+    if (first === last) continue;
+    joined.credentials.push(hit.id);
+    share(credentialFinding(hit), first, last);
+  }
+  if (!withRules) return;
+  const alone = new Map<number, readonly Finding[]>();
+  /**
+   * Whether the first piece holds the token on its own and ends it before its end: read on, a
+   * rule took in what follows (`glpat-….` then `glpat-…` reads as one GitLab token: the dot may
+   * not end one, but may stand inside it).
+   */
+  const isWholeInFirst = (f: JoinedFinding): boolean => {
+    const first = strings[f.firstPart] ?? '';
+    const own = alone.get(f.firstPart) ?? scan(first);
+    alone.set(f.firstPart, own);
+    const start = f.start - (starts[f.firstPart] ?? 0);
+    return own.some((g) => g.rule === f.rule && g.start === start && g.end < first.length);
+  };
+  for (const f of scanJoined(strings)) {
+    if (f.confidence !== 'high' || f.firstPart === f.lastPart || isWholeInFirst(f)) continue;
+    joined.secrets.push(f);
+    share(f, f.firstPart, f.lastPart);
+  }
+}
+
+/**
+ * A string's own findings and its shares of joined ones, credentials first: a marker over both
+ * names the credential.
+ */
+function withJoined(found: readonly Finding[], place: Place | undefined, joined: Joined): readonly Finding[] {
+  const shares = place === undefined ? undefined : joined.shares.get(place.index);
+  if (shares === undefined) return found;
+  const rank = (f: Finding): number => (f.family === 'credential' ? 0 : 1);
+  return [...found, ...shares].sort((a, b) => rank(a) - rank(b));
 }
