@@ -2089,8 +2089,9 @@ export class Gateway {
   /**
    * Each upstream's list of `listed`, by server id; an unavailable upstream is left out (and
    * audited by Upstream). Whether a server's listing has ended is kept (hasListed): it decides how
-   * long the next look waits for that server. An upstream the look's patience does not wait for fully and whose listing takes longer than the patience's time is left out too, counted in
-   * `late`; its listing goes on (cached for the next look), and when it ends the look's kind is
+   * long the next look waits for that server. An upstream whose listing takes longer than the
+   * look's patience gives it (its time, or for one it waits for fully twice the server's start
+   * timeout) is left out too, counted in `late`; its listing goes on (cached for the next look), and when it ends the look's kind is
    * made stale and `pending` has settled (a client's listing rebuilds then: lateListed).
    */
   private async gather<T>(
@@ -2112,13 +2113,17 @@ export class Gateway {
         () => void this.hasListed[listed].add(u.id),
         (e: unknown) => void (e instanceof UpstreamUnavailable || this.hasListed[listed].add(u.id)),
       );
-      if (isWaited) return listing;
+      // Waited for fully, a listing still has an end: its server's start and as long again for the
+      // listing (redteam-33-6: a server answering each page of its first list in 59 s held every
+      // listing for the SDK's 60 s a page); then it is not waited for fully again.
+      const ms = isWaited ? 2 * u.startTimeoutMs : look.patience.ms;
       let timer: NodeJS.Timeout | undefined;
-      const bystander = new Promise<undefined>((resolve) => {
-        timer = setTimeout(() => resolve(undefined), look.patience.ms);
+      const gaveUp = new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), ms);
       });
-      const first = await Promise.race([listing, bystander]).finally(() => clearTimeout(timer));
+      const first = await Promise.race([listing, gaveUp]).finally(() => clearTimeout(timer));
       if (first !== undefined) return first;
+      if (isWaited) this.hasListed[listed].add(u.id);
       look.late.add(u.id);
       const stale = ended.then(() => void this.stale.add(look.kind));
       look.pending.set(u.id, Promise.all([look.pending.get(u.id), stale]));
@@ -2267,23 +2272,25 @@ export class Gateway {
   /**
    * The client's name and version as the audit keeps them: the client chose them and nothing
    * checks them but that they are strings, so a secret in them is redacted, half a character
-   * replaced, and each is cut to MAX_AGENT_TEXT characters. A client names itself the same way on
-   * every request: the last few are remembered rather than scanned again.
+   * replaced, and each is cut to MAX_AGENT_TEXT characters. Only the first AGENT_TEXT_READ
+   * characters of each are read at all (redteam-33-8: a name of 3.9 MB was scanned again at every
+   * audit event, 190 ms each, and held every other client's calls). A client names itself the
+   * same way on every request: the last few are remembered rather than scanned again.
    */
   private auditedAgent(agent: Agent): Agent {
-    const key = JSON.stringify([agent.name, agent.version]);
+    const name = agent.name?.slice(0, AGENT_TEXT_READ);
+    const version = agent.version?.slice(0, AGENT_TEXT_READ);
+    const key = JSON.stringify([name, version]);
     const seen = this.agents.get(key);
     if (seen !== undefined) return seen;
     const text = (s: string): string =>
       cut(this.redactedText(s).replace(LONE_SURROGATE, '\uFFFD'), MAX_AGENT_TEXT);
     const audited: Agent = {
-      ...(agent.name !== undefined ? { name: text(agent.name) } : {}),
-      ...(agent.version !== undefined ? { version: text(agent.version) } : {}),
+      ...(name !== undefined ? { name: text(name) } : {}),
+      ...(version !== undefined ? { version: text(version) } : {}),
     };
-    if (key.length <= 2 * MAX_AGENT_TEXT) {
-      if (this.agents.size >= MAX_AGENTS_REMEMBERED) this.agents.clear();
-      this.agents.set(key, audited);
-    }
+    if (this.agents.size >= MAX_AGENTS_REMEMBERED) this.agents.clear();
+    this.agents.set(key, audited);
     return audited;
   }
 
@@ -2352,6 +2359,12 @@ export interface RefusedRequest {
 
 /** The longest client name or version the audit keeps; a longer one is cut and ends with '…'. */
 const MAX_AGENT_TEXT = 128;
+/**
+ * How much of a client's name or version is read: what the audit keeps, and room past it for a
+ * secret that starts inside what is kept (a PEM private key of 4096 bits is about 3.2 KB), so
+ * that it is still found whole and redacted.
+ */
+const AGENT_TEXT_READ = 8 * 1024;
 /** Half of a character outside the BMP, without its other half: not text, shown as U+FFFD. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 /** How many clients' audited names the gateway remembers (it forgets them all when more come). */

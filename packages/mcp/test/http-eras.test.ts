@@ -416,6 +416,32 @@ describe('gateway over Streamable HTTP: 2026-07-28 beside 2025-era sessions', { 
     }
   });
 
+  it('redteam-33-8: of a client’s name of a megabyte only the first 8 KiB are read, once, not the whole at every audit event', async () => {
+    const h = await start({ tools: [tool('echo')] });
+    // What the gateway's redaction is given to read (white-box: the cost was in scanning the name).
+    const gateway = h.gateway as unknown as { redactedText(text: string): string };
+    const redact = gateway.redactedText.bind(gateway);
+    const read: number[] = [];
+    gateway.redactedText = (text: string): string => {
+      read.push(text.length);
+      return redact(text);
+    };
+    try {
+      const token = ['ghp_', 'aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW11ySowm'].join('');
+      const client = { name: `agent ${token} ${'n'.repeat(1024 * 1024)}`, version: '1' };
+      for (let i = 0; i < 5; i++)
+        assert.equal((await call(h, 'echo', { text: 'x' }, { client })).result?.resultType, 'complete');
+      const agents = h.events.filter((e) => e.type === 'mcp.call').map((e) => e.session?.agent?.name);
+      assert.equal(agents.length, 5);
+      for (const name of agents) assert.match(name ?? '', /^agent \[REDACTED:github-token:[^\]]+\] n+…$/);
+      // Before: the whole megabyte, at each of the calls' audit events.
+      assert.ok(Math.max(...read) <= 8 * 1024, `the longest text read was ${Math.max(...read)} characters`);
+      assert.equal(read.filter((n) => n === 8 * 1024).length, 1, 'the name was read once');
+    } finally {
+      await h.close();
+    }
+  });
+
   it('an upstream’s result cannot speak the protocol for Perimeter: its resultType, questions, state, cache hints and serverInfo never reach either era', async () => {
     const h = await start({
       tools: [tool('impostor')],

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
 import type { AuditRecord } from '@perimeter/audit';
 import { listenHttp, type HttpListener, type HttpListenOptions } from '../src/http.js';
+import type { Gateway } from '../src/gateway.js';
 import type { ScriptedSpec } from './fixtures/scripted-server.js';
 import { startGateway, writeSpec } from './gateway-harness.js';
 
@@ -39,6 +40,7 @@ export const POST_HEADERS = {
 export interface Harness {
   readonly url: string;
   readonly listener: HttpListener;
+  readonly gateway: Gateway;
   readonly events: AuditRecord[];
   spec(s: ScriptedSpec): void;
   /** What reached the scripted server, one JSON line per request. */
@@ -83,6 +85,7 @@ mcp:
   return {
     url: listener.url,
     listener,
+    gateway,
     events,
     spec: write,
     seen: () => (existsSync(`${specFile}.log`) ? readFileSync(`${specFile}.log`, 'utf8') : ''),

@@ -423,7 +423,7 @@ describe('gateway: list changes', { timeout: 180_000 }, () => {
     }
   });
 
-  it('redteam-32-6: a server whose start never answers holds up only its first listing, not every later listing or read, whether it starts or restarts', async () => {
+  it('redteam-32-6: a server whose start never answers holds up only its first start, not the listings and reads while it starts again, whether after a failed start or a crash', async () => {
     const m: ScriptedSpec = {
       tools: [tool('x'), tool('crash')],
       resources: [{ uri: 'm://data', name: 'data' }],
@@ -434,27 +434,28 @@ describe('gateway: list changes', { timeout: 180_000 }, () => {
         m: { ...m, mute: true },
       },
       undefined,
-      { m: 3 },
+      { m: 5 },
     );
-    const bounded = { timeout: 20_000 };
+    // The client gives up long before m's 5 s start is over.
+    const bounded = { timeout: 4_000 };
     const lastList = (): (string | number | boolean | undefined)[] => {
       const last = h.events.filter((e) => e.type === 'mcp.list').at(-1);
       return [last?.outcome?.upstreams_late, last?.outcome?.upstreams_unavailable];
     };
+    const spawns = (): number =>
+      h.events.filter((e) => e.type === 'mcp.server.spawn' && e.outcome?.server === 'm').length;
     try {
-      // The gateway's start waited out its first start, its whole 3 s.
+      // The gateway's start waited out its first start, its whole 5 s.
       const unavailable = h.events.find((e) => e.type === 'mcp.server.unavailable');
-      assert.match(String(unavailable?.outcome?.reason), /m did not answer initialize within 3 s/);
-      // Restarted at each listing, it is still mute: a listing no longer waits out its start
-      // (before, every listing did, as it never came to have listed), nor does a read of another
-      // server's URI.
-      for (let i = 0; i < 2; i++) {
-        assert.deepEqual(await toolNames(h.client, bounded), ['good__notify']);
-        assert.deepEqual(lastList(), ['m', '']);
-      }
-      assert.deepEqual(await resourceUris(h.client, bounded), ['good://readme']);
+      assert.match(String(unavailable?.outcome?.reason), /m did not answer initialize within 5 s/);
+      // Started again after its backoff, still mute: a listing while it starts no longer waits out
+      // its start (before, every listing did, as it never came to have listed), nor does a read of
+      // another server's URI.
+      await until(() => spawns() === 2, 'm to start again');
+      assert.deepEqual(await toolNames(h.client, bounded), ['good__notify']);
+      assert.deepEqual(lastList(), ['m', '']);
       assert.equal(await readText(h.client, 'good://readme', bounded), 'resource good://readme');
-      // It answers at its next start: the client is told, and shown its tools.
+      // It answers at a later start: the client is told, and shown its tools.
       let isTold = false;
       h.client.setNotificationHandler(ToolListChangedNotificationSchema, () => void (isTold = true));
       h.spec('m', m);
@@ -462,11 +463,44 @@ describe('gateway: list changes', { timeout: 180_000 }, () => {
       assert.deepEqual(await toolNames(h.client), ['good__notify', 'm__crash', 'm__x']);
       // It crashes, and its restart is mute: that restart holds up no listing or read either.
       h.spec('m', { ...m, mute: true });
+      const before = spawns();
       await h.client.callTool({ name: 'm__crash', arguments: {} }).catch(() => undefined);
-      await until(() => h.events.some((e) => e.type === 'mcp.server.crash'), 'the crash to be audited');
+      await until(() => spawns() > before, 'm to restart after its crash');
       assert.deepEqual(await toolNames(h.client, bounded), ['good__notify']);
       assert.deepEqual(lastList(), ['m', '']);
       assert.equal(await readText(h.client, 'good://readme', bounded), 'resource good://readme');
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('redteam-33-4: listings do not start a server early while it waits out its restart backoff', async () => {
+    const h = await start({ good: { tools: [tool('notify')] }, m: { tools: [tool('x')], exit: 1 } });
+    try {
+      // m exits at every start. Twenty listings at once after another: before, each started it
+      // again (21 starts, each audited twice); now only its backoff does (250 ms, doubling).
+      for (let i = 0; i < 20; i++) assert.deepEqual(await toolNames(h.client), ['good__notify']);
+      const spawns = h.events.filter((e) => e.type === 'mcp.server.spawn' && e.outcome?.server === 'm');
+      assert.ok(spawns.length < 10, `m was started ${spawns.length} times`);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("redteam-33-6: a first listing is waited for twice its server's start timeout at most, not 60 s a page", async () => {
+    const slow: ScriptedSpec = { tools: [tool('x')], slowTools: { pages: 3, ms: 1_500 } };
+    const h = await start({ good: { tools: [tool('notify')] }, slow }, undefined, { slow: 1 });
+    try {
+      // slow lists its tools in 4.5 s, past twice its 1 s start timeout: the first listing goes
+      // without it (before, it waited the 4.5 s, and 60 s a page at most).
+      assert.deepEqual(await toolNames(h.client, { timeout: 4_000 }), ['good__notify']);
+      const last = h.events.filter((e) => e.type === 'mcp.list').at(-1);
+      assert.equal(last?.outcome?.upstreams_late, 'slow');
+      // Its list is shown when it comes: the client is told.
+      let isTold = false;
+      h.client.setNotificationHandler(ToolListChangedNotificationSchema, () => void (isTold = true));
+      await until(() => isTold, "the client to be told that slow's tools are in");
+      assert.deepEqual(await toolNames(h.client), ['good__notify', 'slow__x']);
     } finally {
       await h.close();
     }
