@@ -8,7 +8,6 @@
 // Shows only what the event carries: events hold metadata, never argument values.
 
 import { cutSummary, type AuditEvent } from '@perimeter/audit';
-import { hasControlCharacter } from '@perimeter/policy';
 import { paint, paintEffect, type Ui } from './ui.js';
 
 type Outcome = NonNullable<AuditEvent['outcome']>;
@@ -126,19 +125,20 @@ export function eventDetail(e: AuditEvent): string | undefined {
 }
 
 /**
- * Text from an event, safe to print (on audit tail's lines and in audit query's table): a control
- * character (an escape sequence in a crashed server's last stderr line, a line break) is shown as
- * its JSON escape, so no server or device can move the cursor, recolour or split the line of the
- * person reading.
+ * What printable() escapes: control characters (C0, DEL, C1), and the characters that reorder
+ * text in a terminal that lays out bidirectional text (the embeddings, overrides and isolates, and
+ * the marks), which could show a line in another order than it is (Trojan Source).
+ */
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * Text from an event, safe to print (on audit tail's lines, in audit query's table, in pins
+ * list): a control character (an escape sequence in a crashed server's last stderr line, a line
+ * break) or a bidirectional control is shown as its JSON escape, so no server or device can move
+ * the cursor, recolour, reorder or split the line of the person reading.
  */
 export function printable(text: string): string {
-  if (!hasControlCharacter(text)) return text;
-  let out = '';
-  for (const ch of text) {
-    const c = ch.charCodeAt(0);
-    out += c < 0x20 || (c >= 0x7f && c <= 0x9f) ? `\\u${c.toString(16).padStart(4, '0')}` : ch;
-  }
-  return out;
+  return text.replace(UNPRINTABLE, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /**

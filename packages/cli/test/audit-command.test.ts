@@ -197,6 +197,14 @@ function gatewayEvents(): { record: AuditRecord; line: string }[] {
       line: 'mcp.server.crash everything  the process exited with code 1 (\\u001b[31mError: boom\\u001b[0m)',
     },
     {
+      record: lifecycleRecord('mcp.server.crash', ctx, {
+        server: 'everything',
+        // Bidirectional controls (Trojan Source) would show the reason in another order than it is.
+        reason: 'exited \u202eevil\u202c; see \u2066log\u2069 \u200f',
+      }),
+      line: 'mcp.server.crash everything  exited \\u202eevil\\u202c; see \\u2066log\\u2069 \\u200f',
+    },
+    {
       record: lifecycleRecord('mcp.pin', ctx, { server: 'filesystem', tool: 'read_file', hash, by: 'tofu' }),
       line: 'mcp.pin filesystem/read_file  pinned sha256:85b34d15fe97ffc8… on first use',
     },
@@ -335,8 +343,9 @@ void test('audit tail names the server, tool and reason or error of each MCP gat
     assert.equal(lines[i], `2026-11-23T16:34:20.000Z  ${decision}  ${e.line}`);
   });
   // The argument-bound deny names its rule and condition, never the argument's value.
-  assert.match(lines[8] ?? '', /^\S+ {2}deny {2}mcp call filesystem\/write_file {2}Denied: rule "write-src"/);
-  assert.doesNotMatch(lines[8] ?? '', /\/etc\/x/);
+  const denied = lines[events.findIndex((e) => e.line.startsWith('mcp call filesystem/write_file'))] ?? '';
+  assert.match(denied, /^\S+ {2}deny {2}mcp call filesystem\/write_file {2}Denied: rule "write-src"/);
+  assert.doesNotMatch(denied, /\/etc\/x/);
 });
 
 void test('redteam-31-1: audit tail marks an event the spool cut, and says what was cut', (t) => {
