@@ -129,6 +129,7 @@ export function eventDetail(e: AuditEvent): string | undefined {
  * text in a terminal that lays out bidirectional text (the embeddings, overrides and isolates, and
  * the marks), which could show a line in another order than it is (Trojan Source).
  */
+// eslint-disable-next-line no-control-regex -- control characters are what it is for
 const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 /**
