@@ -106,6 +106,12 @@ export class UpstreamUnavailable extends Error {}
 const START_TIMEOUT_MS = 30_000;
 const BACKOFF_FIRST_MS = 250;
 const BACKOFF_MAX_MS = 30_000;
+/**
+ * The largest message a remote server may send: one JSON body, or one event of an event stream
+ * (the SDK's own bound on a stdio server's line). Without it a server's answer was read whole
+ * into memory, however long.
+ */
+const MAX_MESSAGE_BYTES = 10 * 1024 * 1024;
 /** A connection that lived this long resets the backoff. */
 const HEALTHY_MS = 60_000;
 const CLIENT_INFO = { name: 'perimeter-mcp-gateway', version: '0.1.0' };
@@ -461,23 +467,24 @@ export class Upstream {
   ): Promise<void> {
     const answered = (transport: Transport): Promise<void> =>
       this.answered(client.connect(transport), url.host);
-    client.onclose = () => this.lost(client, 'the connection closed');
+    // A message past the bound ends the connection, so what waits for an answer fails at once.
+    let oversized: string | undefined;
+    const limited = boundedFetch(fetch ?? globalThis.fetch, (why) => {
+      oversized ??= `${url.host} ${why}`;
+      void client.close();
+    });
+    client.onclose = () => this.lost(client, oversized ?? 'the connection closed');
     if (this.spec.protocol === MODERN_REVISION) {
-      await answered(modernHttpTransport(url, headers, fetch));
+      await answered(modernHttpTransport(url, headers, limited));
       return;
     }
     const requestInit = { headers: { ...headers } };
-    const via = fetch ? { fetch } : {};
     try {
-      await answered(new StreamableHTTPClientTransport(url, { requestInit, ...via }));
+      await answered(new StreamableHTTPClientTransport(url, { requestInit, fetch: limited }));
     } catch (first) {
       try {
         await answered(
-          new SSEClientTransport(url, {
-            requestInit,
-            ...via,
-            ...(fetch ? { eventSourceInit: { fetch } } : {}),
-          }),
+          new SSEClientTransport(url, { requestInit, fetch: limited, eventSourceInit: { fetch: limited } }),
         );
       } catch {
         throw first;
@@ -527,6 +534,57 @@ function jsonProblem(value: unknown, max: number): string | undefined {
     for (const child of Object.values(v)) stack.push([child, depth + 1]);
   }
   return undefined;
+}
+
+/**
+ * `fetch`, whose response bodies fail once one message passes MAX_MESSAGE_BYTES: a JSON body
+ * counted whole, an event stream from each event's end (a blank line) to the next. `onOversize`
+ * is told why, once per response.
+ */
+function boundedFetch(fetch: FetchLike, onOversize: (why: string) => void): FetchLike {
+  return async (input, init) => {
+    const response = await fetch(input, init);
+    if (response.body === null) return response;
+    const isStream = (response.headers.get('content-type') ?? '').includes('text/event-stream');
+    let size = 0;
+    let lastByte = 0;
+    const limit = new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        const end = isStream ? eventEnd(chunk, lastByte) : -1;
+        size = end < 0 ? size + chunk.length : chunk.length - end;
+        lastByte = chunk.at(-1) ?? lastByte;
+        if (size <= MAX_MESSAGE_BYTES) return controller.enqueue(chunk);
+        const why = `sent a message larger than ${MAX_MESSAGE_BYTES / 1024 / 1024} MiB`;
+        onOversize(why);
+        controller.error(new Error(`the MCP server ${why}`));
+      },
+    });
+    return new Response(response.body.pipeThrough(limit), {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+    });
+  };
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+/**
+ * Where the last event of an event stream ends in `chunk` (the index after its blank line: LF
+ * LF, CR LF CR LF or CR CR), or -1; `before` is the byte that came before the chunk.
+ */
+function eventEnd(chunk: Uint8Array, before: number): number {
+  for (let i = chunk.length - 1; i >= 0; i--) {
+    const byte = chunk[i];
+    const previous = i > 0 ? chunk[i - 1] : before;
+    if (
+      (byte === LF && (previous === LF || (previous === CR && (i > 1 ? chunk[i - 2] : -1) === LF))) ||
+      (byte === CR && previous === CR)
+    )
+      return i + 1;
+  }
+  return -1;
 }
 
 async function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {

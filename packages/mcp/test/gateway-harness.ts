@@ -3,6 +3,7 @@
 // kept in an array), and the SDK's own client connected to it in memory.
 
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -102,6 +103,29 @@ export async function inMemoryClient(
   const client = new Client({ name, version: '1.0.0' }, capabilities ? { capabilities } : {});
   await client.connect(clientSide);
   return client;
+}
+
+/**
+ * The URL of the MCP endpoint (`/mcp`) of an HTTP server fixture that prints `PORT N` once it
+ * listens on 127.0.0.1; the process is added to `children`, which the caller kills.
+ */
+export async function fixtureUrl(
+  script: string,
+  args: readonly string[],
+  children: ChildProcess[],
+): Promise<string> {
+  const server = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(server);
+  const port = await new Promise<string>((ok, fail) => {
+    let out = '';
+    server.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = /PORT (\d+)/.exec(out);
+      if (m) ok(m[1] ?? '');
+    });
+    server.once('exit', (code) => fail(new Error(`the fixture exited (${String(code)})`)));
+  });
+  return `http://127.0.0.1:${port}/mcp`;
 }
 
 /** Waits until `check` holds (at most 10 s), failing with `what` it waited for. */

@@ -5,14 +5,14 @@
 // reason says which setting reaches it.
 
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { inMemoryClient, startGateway, until, type StartedGateway } from './gateway-harness.js';
+import { fixtureUrl, inMemoryClient, startGateway, until, type StartedGateway } from './gateway-harness.js';
 
 const MODERN = join(dirname(fileURLToPath(import.meta.url)), 'fixtures/modern-only-server.js');
 const root = realpathSync(mkdtempSync(join(tmpdir(), 'perimeter-mcp-modern-')));
@@ -124,20 +124,7 @@ describe('an upstream that speaks only 2026-07-28', () => {
     const servers: ChildProcess[] = [];
     after(() => servers.forEach((s) => s.kill()));
     /** A fixture of its own (its tools grow): the URL of its endpoint. */
-    async function httpServer(): Promise<string> {
-      const server = spawn(process.execPath, [MODERN, 'http'], { stdio: ['ignore', 'pipe', 'inherit'] });
-      servers.push(server);
-      const port = await new Promise<string>((ok, fail) => {
-        let out = '';
-        server.stdout?.on('data', (chunk: Buffer) => {
-          out += chunk.toString();
-          const m = /PORT (\d+)/.exec(out);
-          if (m) ok(m[1] ?? '');
-        });
-        server.once('exit', (code) => fail(new Error(`the fixture exited (${String(code)})`)));
-      });
-      return `http://127.0.0.1:${port}/mcp`;
-    }
+    const httpServer = (): Promise<string> => fixtureUrl(MODERN, ['http'], servers);
 
     it('with protocol: 2026-07-28: listed, called, its list change heard and the new tool held until approved', async () => {
       await exercise(await gatewayWith(`url: ${q(await httpServer())}, protocol: "2026-07-28"`, 'approve'));

@@ -1,0 +1,79 @@
+// A remote (Streamable HTTP) upstream whose answers are too large to hold: a message past 10 MiB,
+// one JSON body or one event of a stream, ends the connection (the server is restarted with
+// backoff, as after a crash) instead of being read whole into the gateway's memory; many small
+// events that add up to more pass (fixtures/big-http-server.ts).
+
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { fixtureUrl, inMemoryClient, startGateway, until } from './gateway-harness.js';
+
+const BIG = join(dirname(fileURLToPath(import.meta.url)), 'fixtures/big-http-server.js');
+const root = realpathSync(mkdtempSync(join(tmpdir(), 'perimeter-mcp-limits-')));
+const servers: ChildProcess[] = [];
+after(() => {
+  servers.forEach((s) => s.kill());
+  rmSync(root, { recursive: true, force: true });
+});
+
+it(
+  'redteam-33-9: a remote server’s message past 10 MiB, a JSON body or one event, ends its connection rather than filling memory; small events adding up to more pass',
+  { timeout: 120_000 },
+  async () => {
+    const url = await fixtureUrl(BIG, [], servers);
+    const { gateway, events } = await startGateway(
+      `apiVersion: perimeter/v1
+kind: Policy
+metadata: { name: limits-test, layer: org }
+mcp:
+  pinning: tofu
+  servers:
+    - { id: big, url: ${JSON.stringify(url)} }
+  allow:
+    - { id: all, server: big, tools: ["*"] }
+`,
+      { home: root, workspace: root, sessionId: 'limits' },
+    );
+    const client = await inMemoryClient(gateway, 'agent');
+    const text = (r: unknown): string => JSON.stringify(r).slice(0, 200);
+    const crashes = (): string[] =>
+      events.filter((e) => e.type === 'mcp.server.crash').map((e) => String(e.outcome?.reason));
+    try {
+      assert.deepEqual((await client.listTools()).tools.map((t) => t.name).sort(), [
+        'big__big',
+        'big__big_event',
+        'big__many_events',
+        'big__small',
+      ]);
+      // 12 MiB in 1,201 events of 10 KiB: each event is a message of its own.
+      assert.match(text(await client.callTool({ name: 'big__many_events', arguments: {} })), /many events/);
+      for (const [tool, crashesBefore] of [
+        ['big__big', 0],
+        ['big__big_event', 1],
+      ] as const) {
+        await until(async () => {
+          const r = await client.callTool({ name: 'big__small', arguments: {} }).catch(() => undefined);
+          return r !== undefined && r.isError !== true;
+        }, 'the server to be connected');
+        // Before, the 11 MiB answer was read whole and passed on.
+        const outcome = await client.callTool({ name: tool, arguments: {} }).then(
+          (r) => `answered: ${text(r)}`,
+          (e: Error) => `failed: ${e.message}`,
+        );
+        assert.match(outcome, /^failed: /, tool);
+        assert.doesNotMatch(outcome, /x{1000}|y{1000}/);
+        await until(() => crashes().length > crashesBefore, 'the connection to end');
+        assert.match(crashes()[crashesBefore] ?? '', /sent a message larger than 10 MiB/, tool);
+      }
+      const results = events.filter((e) => e.type === 'mcp.result');
+      assert.ok(results.every((e) => Number(e.outcome?.bytes_out ?? 0) < 11 * 1024 * 1024));
+    } finally {
+      await client.close();
+      await gateway.close();
+    }
+  },
+);
