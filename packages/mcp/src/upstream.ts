@@ -447,12 +447,19 @@ export class Upstream {
   }
 
   /** `connected`, or an error naming `who` once the server's start timeout is over. */
-  private answered(connected: Promise<void>, who: string): Promise<void> {
-    const ms = this.startTimeoutMs;
+  private answered(
+    connected: Promise<void>,
+    who: string,
+    deadline = Date.now() + this.startTimeoutMs,
+  ): Promise<void> {
     // What the connection opens with, for a server that never answers it.
     const handshake =
       this.spec.protocol === MODERN_REVISION ? `server/discover (${MODERN_REVISION})` : 'initialize';
-    return withTimeout(connected, ms, `${who} did not answer ${handshake} within ${ms / 1000} s`);
+    return withTimeout(
+      connected,
+      Math.max(0, deadline - Date.now()),
+      `${who} did not answer ${handshake} within ${this.startTimeoutMs / 1000} s`,
+    );
   }
 
   /**
@@ -465,8 +472,11 @@ export class Upstream {
     headers: Readonly<Record<string, string>>,
     fetch: FetchLike | undefined,
   ): Promise<void> {
-    const answered = (transport: Transport): Promise<void> =>
-      this.answered(client.connect(transport), url.host);
+    // One start timeout for the whole start: Streamable HTTP, then legacy SSE in what is left
+    // (each had the whole of it, so a start could take twice as long as the catalog says).
+    const deadline = Date.now() + this.startTimeoutMs;
+    const handshake = (transport: Transport): Promise<void> =>
+      this.answered(client.connect(transport), url.host, deadline);
     // A message past the bound ends the connection, so what waits for an answer fails at once.
     let oversized: string | undefined;
     const limited = boundedFetch(fetch ?? globalThis.fetch, (why) => {
@@ -475,15 +485,15 @@ export class Upstream {
     });
     client.onclose = () => this.lost(client, oversized ?? 'the connection closed');
     if (this.spec.protocol === MODERN_REVISION) {
-      await answered(modernHttpTransport(url, headers, limited));
+      await handshake(modernHttpTransport(url, headers, limited));
       return;
     }
     const requestInit = { headers: { ...headers } };
     try {
-      await answered(new StreamableHTTPClientTransport(url, { requestInit, fetch: limited }));
+      await handshake(new StreamableHTTPClientTransport(url, { requestInit, fetch: limited }));
     } catch (first) {
       try {
-        await answered(
+        await handshake(
           new SSEClientTransport(url, { requestInit, fetch: limited, eventSourceInit: { fetch: limited } }),
         );
       } catch {
@@ -511,7 +521,12 @@ export class Upstream {
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       this.connect().then(
-        () => this.hooks.onListChanged(this.id, 'tools'),
+        // Back, it may list anything: a listing made while it was down left all of it out
+        // (resources/list_changed covers templates).
+        () => {
+          for (const kind of ['tools', 'prompts', 'resources'] as const)
+            this.hooks.onListChanged(this.id, kind);
+        },
         () => undefined, // recorded as unavailable; the next restart is scheduled
       );
     }, delay);

@@ -474,6 +474,40 @@ describe('gateway: list changes', { timeout: 180_000 }, () => {
     }
   });
 
+  it('review-33-3: a server back from its backoff is announced for every kind, so a client whose listing went without it is told of its prompts and resources too', async () => {
+    const m: ScriptedSpec = {
+      tools: [tool('x')],
+      prompts: [{ name: 'greet' }],
+      resources: [{ uri: 'm://data', name: 'data' }],
+    };
+    const good: ScriptedSpec = { tools: [tool('notify')], prompts: [{ name: 'hello' }] };
+    // Everything pinned first, by a gateway before this one: no write of the pin store (which
+    // rebuilds the listings and tells the clients for its own reason) happens below.
+    const first = await start({ good, m });
+    assert.deepEqual(await promptNames(first.client), ['good__hello', 'm__greet']);
+    assert.deepEqual(await resourceUris(first.client), ['m://data']);
+    assert.deepEqual(await toolNames(first.client), ['good__notify', 'm__x']);
+    await first.close();
+    const h = await start({ good, m: { ...m, exit: 1 } }, first.dir);
+    try {
+      const told = countNotifications(h.client);
+      // m exits at every start: listed while it waits out its backoff, it is left out as down.
+      assert.deepEqual(await promptNames(h.client), ['good__hello']);
+      assert.deepEqual(await resourceUris(h.client), []);
+      assert.equal(h.events.filter((e) => e.type === 'mcp.list').at(-1)?.outcome?.upstreams_unavailable, 'm');
+      h.spec('m', m);
+      // Before, only tools/list_changed was sent when it came back.
+      await until(
+        () => told.prompts > 0 && told.resources > 0,
+        'the client to be told of its prompts and resources',
+      );
+      assert.deepEqual(await promptNames(h.client), ['good__hello', 'm__greet']);
+      assert.deepEqual(await resourceUris(h.client), ['m://data']);
+    } finally {
+      await h.close();
+    }
+  });
+
   it('redteam-33-4: listings do not start a server early while it waits out its restart backoff', async () => {
     const h = await start({ good: { tools: [tool('notify')] }, m: { tools: [tool('x')], exit: 1 } });
     try {
