@@ -6,6 +6,7 @@
 // rules: joined words read as a long random value after any keyword.
 
 import { isWordCode } from './decode.js';
+import { PROVIDER_RULES } from './provider-rules.js';
 
 /** Pieces of a group this long at most: tokens are grouped in fours or fives, rarely past eight. */
 const MAX_GROUP = 8;
@@ -16,6 +17,9 @@ const MAX_FIRST = 64;
 /** Most pieces joined at once: a longer run is joined in windows that share OVERLAP pieces. */
 const MAX_PIECES = 1024;
 const OVERLAP = 128;
+/** Where a provider's token may start: at one of its anchors, or `lead` characters before one. */
+const ANCHOR = new RegExp(PROVIDER_RULES.flatMap((r) => r.anchors).join('|'), 'g');
+const MAX_LEAD = Math.max(0, ...PROVIDER_RULES.map((r) => r.lead ?? 0));
 
 /** Pieces of text, [start, end) each, read as one: a way of joining a run. */
 export type Pieces = readonly (readonly [number, number])[];
@@ -34,12 +38,19 @@ interface EqualRun {
 
 /**
  * Every run of `text` that may be a spaced token, as the ways of joining it to try in turn: with
- * the piece before its equal pieces and a shorter one after them (the token's prefix and tail), then
- * without one or both (a word before or after the token). Each piece is separated from the next by
- * one space.
+ * the shorter piece after its equal pieces (the token's tail), then without it (a word after the
+ * token). The piece before the equal pieces is joined to them only where a provider's token may
+ * start in it (`ghp_ abcd …`, `TOKEN=ghp_ abcd …`), and left out otherwise (a word before the
+ * token would be glued to it). Each piece is separated from the next by one space.
+ *
+ * The cost is bounded for any text: no piece is in two runs (a run's tail that is the next run's
+ * first equal piece is left to that run; a piece before a run that is the last run's is not
+ * joined), and scan.ts reads a run at most three times (its anchor test and two joins), so spaced
+ * runs cost at most 3 times the text's length (runs that shared pieces, each joined four
+ * ways, cost 8).
  */
 export function* spacedRuns(text: string): Generator<readonly Pieces[]> {
-  for (const run of equalRuns(text)) yield* windowsOf(run);
+  for (const run of equalRuns(text)) yield* windowsOf(text, run);
 }
 
 /**
@@ -65,7 +76,12 @@ function equalRuns(text: string): EqualRun[] {
   const close = (tailStart: number, tailEnd: number): void => {
     const tailLength = tailStart >= 0 ? tailEnd - tailStart : 0;
     if (count < 2 || group > MAX_GROUP || count * group + tailLength < MIN_JOINED) return;
-    const before: Piece = beforeStart >= 0 ? [beforeStart, beforeEnd] : undefined;
+    const last = runs[runs.length - 1];
+    // No piece in two runs: the last run gives up its tail if it is this run's first piece, and
+    // this run its piece before if that is the last run's.
+    if (last?.tail?.[0] === from) runs[runs.length - 1] = { ...last, tail: undefined };
+    const isLastRuns = last !== undefined && beforeStart < (last.tail?.[1] ?? endOf(last));
+    const before: Piece = beforeStart >= 0 && !isLastRuns ? [beforeStart, beforeEnd] : undefined;
     const tail: Piece = tailStart >= 0 ? [tailStart, tailEnd] : undefined;
     runs.push({ before, from, group, count, tail });
   };
@@ -108,16 +124,40 @@ function isTail(text: string, start: number, end: number, group: number): boolea
   return length < group || (length <= group + 2 && !isWordCode(text.charCodeAt(end - 1)));
 }
 
-/** The ways of joining a run, with the piece before it and its tail, in windows of MAX_PIECES pieces. */
-function* windowsOf({ before, from, group, count, tail }: EqualRun): Generator<readonly Pieces[]> {
-  const step = group + 1;
+/** Where the last equal piece of a run ends. */
+const endOf = ({ from, group, count }: EqualRun): number => from + count * (group + 1) - 1;
+
+/**
+ * Whether a provider's token may start in the piece before a run: an anchor starts in it, or
+ * within MAX_LEAD characters after it, read on into the run's first MAX_FIRST characters and its
+ * tail (an anchor may span them: `…=gh p_ab …`, or be a pattern as long as `SK` and 32 hex digits).
+ */
+function mayStartIn(text: string, [start, end]: readonly [number, number], run: EqualRun): boolean {
+  const to = Math.min(run.count, Math.ceil(MAX_FIRST / run.group));
+  const after = joinedText(text, [
+    ...piecesOf(run, 0, to),
+    ...(to === run.count && run.tail ? [run.tail] : []),
+  ]);
+  ANCHOR.lastIndex = 0;
+  const m = ANCHOR.exec(text.slice(start, end) + after);
+  return m !== null && m.index < end - start + MAX_LEAD;
+}
+
+/** The equal pieces of a run from the k-th to before the to-th. */
+function piecesOf({ from, group }: EqualRun, k: number, to: number): [number, number][] {
+  const pieces: [number, number][] = [];
+  for (let p = k; p < to; p++) pieces.push([from + p * (group + 1), from + p * (group + 1) + group]);
+  return pieces;
+}
+
+/** The ways of joining a run, with its head and tail, in windows of MAX_PIECES pieces. */
+function* windowsOf(text: string, run: EqualRun): Generator<readonly Pieces[]> {
+  const { before, count, tail } = run;
+  const head = before && mayStartIn(text, before, run) ? [before] : [];
   for (let k = 0; ; k += MAX_PIECES - OVERLAP) {
     const to = Math.min(count, k + MAX_PIECES);
-    const pieces: [number, number][] = [];
-    for (let p = k; p < to; p++) pieces.push([from + p * step, from + p * step + group]);
-    const heads = k === 0 && before ? [[before], []] : [[]];
-    const tails = to === count && tail ? [[tail], []] : [[]];
-    yield heads.flatMap((head) => tails.map((end) => [...head, ...pieces, ...end]));
+    const pieces = [...(k === 0 ? head : []), ...piecesOf(run, k, to)];
+    yield to === count && tail ? [[...pieces, tail], pieces] : [pieces];
     if (to === count) return;
   }
 }

@@ -148,11 +148,16 @@ describe('redteam-30-1: decoding work is a small multiple of the text length', (
 });
 
 describe('redteam-30-1: runs of equal pieces, joined for the provider rules, cost a small multiple too', () => {
-  // spaced-tokens.ts: a run is joined in windows, and once or a few ways more where it holds an anchor.
+  // spaced-tokens.ts: no piece is in two runs, and a run is read at most 3 times (its anchor test,
+  // and joined with and without its tail), so spaced runs add at most 3 times the length to the
+  // text's own scan. Runs that shared pieces (a run's tail the next one's first piece,
+  // its last piece the next one's prefix), each joined four ways, cost 8 times the length.
   const SPACED: [string, string][] = [
     ['an anchor in groups of four', 'ghp_ '],
     ['an anchor a character at a time', 'g h p _ '],
     ['hex pairs', '41 '],
+    ['groups of 8 and 7 alternating, an anchor in each', 'ghp_abc. ghp_abcd ghp_ab. ghp_abc '],
+    ['a 64-character prefix, 4 groups and a tail', `${'x'.repeat(60)}ghp_ ghp_ ghp_ ghp_ ghp_ x. `],
   ];
   for (const [name, unit] of SPACED)
     it(`${name}, repeated: at most 4 times the length scanned, at 1 MiB`, () => {

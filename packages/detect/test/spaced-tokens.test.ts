@@ -47,6 +47,7 @@ describe('a provider token written with spaces inside it is found', () => {
       `token: ${token.slice(0, 4)} ${spaced(token.slice(4), 6)} ok`,
     ],
     ['a word before and after', `the ${spaced(token, 4)} is it`],
+    ['a word before, a shorter last group', `the ${spaced(token, 6)}. ok`],
     ['at the end of a line', `key\n${spaced(token, 5)}\nnext`],
   ];
   for (const [name, text] of FORMS)
