@@ -8,6 +8,7 @@
 // Shows only what the event carries: events hold metadata, never argument values.
 
 import { cutSummary, type AuditEvent } from '@perimeter/audit';
+import { escapeUnprintable } from '@perimeter/policy';
 import { paint, paintEffect, type Ui } from './ui.js';
 
 type Outcome = NonNullable<AuditEvent['outcome']>;
@@ -125,22 +126,13 @@ export function eventDetail(e: AuditEvent): string | undefined {
 }
 
 /**
- * What printable() escapes: control characters (C0, DEL, C1), and the characters that reorder
- * text in a terminal that lays out bidirectional text (the embeddings, overrides and isolates, and
- * the marks), which could show a line in another order than it is (Trojan Source).
- */
-// eslint-disable-next-line no-control-regex -- control characters are what it is for
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
-
-/**
  * Text from an event, safe to print (on audit tail's lines, in audit query's table, in pins
  * list): a control character (an escape sequence in a crashed server's last stderr line, a line
- * break) or a bidirectional control is shown as its JSON escape, so no server or device can move
+ * break), a line or paragraph separator or a bidirectional control is shown as its JSON escape
+ * (escapeUnprintable, shared with the server's error messages), so no server or device can move
  * the cursor, recolour, reorder or split the line of the person reading.
  */
-export function printable(text: string): string {
-  return text.replace(UNPRINTABLE, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
+export const printable = escapeUnprintable;
 
 /**
  * What was cut of an event, from its `cut` block: `[cut: from 1234567 bytes, 2 strings shortened,

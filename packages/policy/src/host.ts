@@ -53,6 +53,24 @@ export function hasControlCharacter(text: string): boolean {
   return false;
 }
 
+/**
+ * What escapeUnprintable() escapes: control characters (C0, DEL, C1: a terminal's escape
+ * sequences start with ESC or U+009B), the line and paragraph separators (line breaks to some
+ * viewers and to JavaScript), and the characters that reorder text in a terminal that lays out
+ * bidirectional text (the embeddings, overrides and isolates, and the marks), which could show a
+ * line in another order than it is (Trojan Source).
+ */
+// eslint-disable-next-line no-control-regex -- control characters are what it is for
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * `text` safe to show on one line of a terminal or a log: each character UNPRINTABLE names is
+ * written as its JSON escape (`\u001b`, `\u202e`), so text from a client, a server or a device
+ * cannot move the cursor, recolour, reorder or split the line of the person reading.
+ */
+export const escapeUnprintable = (text: string): string =>
+  text.replace(UNPRINTABLE, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
 function percentDecode(text: string): string | undefined {
   if (!text.includes('%')) return text;
   const bytes: number[] = [];

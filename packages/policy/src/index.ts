@@ -51,6 +51,7 @@ export {
 } from './request.js';
 export {
   canonicalHost,
+  escapeUnprintable,
   hasControlCharacter,
   parseAuthority,
   parsePort,

@@ -27,6 +27,7 @@ const EXPORTS = [
   'describeRequest',
   'diffPolicies',
   'effectiveAnnotations',
+  'escapeUnprintable',
   'explain',
   'formatAuthority',
   'formatCidr',

@@ -4,6 +4,7 @@
 // of a megabyte). Used by the HTTP layer's body checks and by a device upload's checks alike.
 
 import { cutText } from '@perimeter/audit';
+import { escapeUnprintable } from '@perimeter/policy';
 
 /** How many characters of what a client wrote an error quotes. */
 const QUOTED = 40;
@@ -12,11 +13,14 @@ const KEYS_QUOTED = 3;
 
 /**
  * `text` as an error quotes it, to go between double quotes: its first 40 characters (then its
- * length and hash, as the spool cuts), with quotes, backslashes and control characters escaped as
- * JSON escapes them, so a line break or a terminal escape sequence cannot break the one-line
- * message or reach a terminal that prints it.
+ * length and hash, as the spool cuts), with quotes, backslashes and C0 controls escaped as JSON
+ * escapes them, and what JSON leaves as it is but a terminal would act on escaped too (DEL, C1
+ * such as U+009B CSI, U+2028/2029 and the bidirectional controls: escapeUnprintable), so a line
+ * break, a terminal escape sequence or a reordering cannot break the one-line message or reach a
+ * terminal that prints it.
  */
-export const quoted = (text: string): string => JSON.stringify(cutText(text, QUOTED)).slice(1, -1);
+export const quoted = (text: string): string =>
+  escapeUnprintable(JSON.stringify(cutText(text, QUOTED)).slice(1, -1));
 
 /** The first three `keys`, each as `show` quotes it, and how many more: `"a", "b", "c" and 9 more`. */
 export function someKeys(keys: readonly string[], show: (key: string) => string): string {

@@ -14,6 +14,11 @@ it('redteam-31-1: a quoted key keeps to one line: quotes, backslashes, line brea
   assert.match(quoted(`${'\n'.repeat(100)}`), /^(\\n){40}…\[cut: 100 bytes, sha256 [0-9a-f]{16}\]$/);
 });
 
+it('a quoted key has what JSON leaves as it is but a terminal acts on escaped: C1 (CSI), DEL, line and paragraph separators, bidirectional controls', () => {
+  assert.equal(quoted('a\u009b31mb\u2028c\u202ed\u007f'), 'a\\u009b31mb\\u2028c\\u202ed\\u007f');
+  assert.equal(quoted('\u2029\u2066x\u2069'), '\\u2029\\u2066x\\u2069');
+});
+
 it('someKeys names three keys and counts the rest', () => {
   assert.equal(
     someKeys(['a', 'b'], (k) => `"${k}"`),
