@@ -7,7 +7,9 @@
 import { shannonEntropy } from './entropy.js';
 import type { Finding } from './finding.js';
 import { fingerprint } from './fingerprint.js';
-import { scan } from './scan.js';
+import { KEYWORD_SOURCE } from './assignment-rules.js';
+import { PROVIDER_RULES } from './provider-rules.js';
+import { scan, scanCounting, type ScanWork } from './scan.js';
 
 export interface JoinedFinding extends Finding {
   /** Index of the first and last part the secret spans. */
@@ -20,37 +22,148 @@ export interface JoinedFinding extends Finding {
  * into the joined text; firstPart/lastPart say which parts to block or redact.
  */
 export function scanJoined(parts: readonly string[], options: { decode?: boolean } = {}): JoinedFinding[] {
+  return joinedScan(parts, options, undefined);
+}
+
+/**
+ * scanJoined(), adding what it cost to `work`: not exported by the package, it lets a test hold
+ * the joined scan to a small multiple of the parts' length (review-33-1) without timing it.
+ */
+export function scanJoinedCounting(
+  parts: readonly string[],
+  options: { decode?: boolean },
+  work: ScanWork,
+): JoinedFinding[] {
+  return joinedScan(parts, options, work);
+}
+
+/**
+ * How far past a part's start a token it starts may reach: the longest token detect reads, a PEM
+ * private key, is at most 64 KiB.
+ */
+const REACH = 64 * 1024;
+
+// Where a token may start, per rule lead (the characters a rule's token holds before its anchor):
+// the anchors of the rules that drop a glued token's match, and the keywords of an assignment.
+const ANCHORED = [...new Set(PROVIDER_RULES.map((r) => r.lead ?? 0))].map((lead) => ({
+  lead,
+  anchor: new RegExp(
+    PROVIDER_RULES.filter((r) => (r.lead ?? 0) === lead && r.glued !== 'any')
+      .flatMap((r) => r.anchors)
+      .join('|'),
+    'y',
+  ),
+}));
+const KEYWORD_AT = new RegExp(KEYWORD_SOURCE, 'iy');
+/** A character an assignment's name or a token reads back over: the start after it is glued. */
+const GLUES = /[A-Za-z0-9_.-]/;
+
+/** Whether a token or an assignment may start at text[at]. */
+function mayStartAt(text: string, at: number): boolean {
+  KEYWORD_AT.lastIndex = at;
+  if (KEYWORD_AT.test(text)) return true;
+  return ANCHORED.some(({ lead, anchor }) => {
+    anchor.lastIndex = at + lead;
+    return anchor.test(text);
+  });
+}
+
+/**
+ * The joined text is scanned once. A part's start is read as the start of a text too, as a secret
+ * that begins a part is not to be glued to the end of the one before it (`keep-alive` then
+ * `gho_…`: a rule may drop a token that reads as the tail of a word), nor taken into a token read
+ * on from the part before (a GitLab token may hold a dot, so `glpat-….` then `glpat-…` reads as
+ * one). Where a token or an assignment may start (mayStartAt) after a character that glues, or
+ * inside a finding of the first scan, the character before is read as a space in a second scan of
+ * the text from there, REACH long; the starts are taken in turn by two such scans, so that a
+ * token started at one is not broken by the space before the next. Each of the three scans reads
+ * the joined text once at most: the cost is a small multiple of the parts' length however short
+ * they are (review-33-1: a run of 16 parts scanned from every part read each part 16 times). A
+ * finding of the second scans over a character read as a space is dropped: it is no token.
+ */
+function joinedScan(
+  parts: readonly string[],
+  options: { decode?: boolean },
+  work: ScanWork | undefined,
+): JoinedFinding[] {
   const starts: number[] = [];
   let length = 0;
   for (const p of parts) {
     starts.push(length);
     length += p.length;
   }
-  const partAt = (offset: number): number => {
-    let i = 0;
-    while (i + 1 < starts.length && (starts[i + 1] ?? Infinity) <= offset) i++;
-    return i;
+  const text = parts.join('');
+  const read = (t: string): Finding[] => (work ? scanCounting(t, options, work) : scan(t, options));
+  const found = new Map<string, Finding>();
+  const keep = (f: Finding, base: number): void => {
+    const start = base + f.start;
+    const end = base + f.end;
+    const key = `${f.rule}:${start}:${end}`;
+    if (!found.has(key)) found.set(key, { ...f, start, end });
   };
-  // Each run of parts is scanned from a part's start, so a secret that begins a part is not glued
-  // to the end of the part before it; a finding is kept by the run whose first part it starts in.
-  const out: JoinedFinding[] = [];
-  for (let i = 0; i < parts.length; i++) {
-    const run = parts.slice(i, i + MAX_PARTS).join('');
-    const base = starts[i] ?? 0;
-    for (const f of scan(run, options)) {
-      if (f.start >= (parts[i]?.length ?? 0)) continue;
-      const start = base + f.start;
-      const end = base + f.end;
-      out.push({ ...f, start, end, firstPart: partAt(start), lastPart: partAt(Math.max(start, end - 1)) });
+  const whole = read(text);
+  for (const f of whole) keep(f, 0);
+  // The part starts a second scan reads from; `whole` is in order of position, without overlaps.
+  const fresh: number[] = [];
+  let next = 0;
+  for (const at of starts) {
+    if (at === 0 || at >= text.length || at === fresh[fresh.length - 1]) continue;
+    while ((whole[next]?.end ?? Infinity) <= at) next++;
+    const isInside = (whole[next]?.start ?? Infinity) < at;
+    if ((isInside || GLUES.test(text[at - 1] ?? '')) && mayStartAt(text, at)) fresh.push(at);
+  }
+  for (const turn of [0, 1]) {
+    const mine = fresh.filter((_, i) => i % 2 === turn);
+    let i = 0;
+    while (i < mine.length) {
+      // One region from the character before a start to REACH past the last start it takes in.
+      const from = (mine[i] ?? 0) - 1;
+      const spaced: number[] = [];
+      let to = from;
+      while (i < mine.length && (mine[i] ?? 0) - 1 <= to) {
+        const at = mine[i++] ?? 0;
+        spaced.push(at - 1);
+        to = Math.min(text.length, at + REACH);
+      }
+      let region = '';
+      let at = from;
+      for (const s of spaced) {
+        region += `${text.slice(at, s)} `;
+        at = s + 1;
+      }
+      region += text.slice(at, to);
+      // Findings are in order of position: one walk over `spaced` serves them all.
+      let s = 0;
+      for (const f of read(region)) {
+        while ((spaced[s] ?? Infinity) < from + f.start) s++;
+        if ((spaced[s] ?? Infinity) >= from + f.end) keep(f, from);
+      }
     }
   }
-  return out;
+  return withParts(
+    [...found.values()].sort((a, b) => a.start - b.start || b.end - a.end),
+    starts,
+  );
+}
+
+/**
+ * Each finding with the first and last part it spans (of parts starting at the same offset, the
+ * last: an empty part holds none of it). `found` is in order of start; findings of one scan do not
+ * overlap, so the walks over the parts a finding spans read each part three times at most.
+ */
+function withParts(found: readonly Finding[], starts: readonly number[]): JoinedFinding[] {
+  let first = 0;
+  return found.map((f) => {
+    while ((starts[first + 1] ?? Infinity) <= f.start) first++;
+    let last = first;
+    while ((starts[last + 1] ?? Infinity) < f.end) last++;
+    return { ...f, firstPart: first, lastPart: last };
+  });
 }
 
 // Underscores are not valid in hostnames: a token smuggled in labels has its "_" written as "-".
 const PREFIX_DASH = /^(gh[pousr]|npm|hf|github-pat|sk-live|rk-live|sk-test|glpat)-/i;
 const MAX_LABELS = 16;
-const MAX_PARTS = 16;
 
 function labelFindings(host: string): Finding[] {
   const out: Finding[] = [];

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { scan } from '../src/index.js';
 import { scanCounting, type ScanWork } from '../src/scan.js';
+import { scanJoinedCounting } from '../src/split-secrets.js';
 import {
   b64,
   byteValues,
@@ -228,4 +229,29 @@ describe('redteam-30-1: a secret deep in a long encoded run is still found', () 
       assert.equal(found[0]?.encoding, encoding);
     });
   }
+});
+
+describe('review-33-1: the joined scan of many short parts costs a small multiple of their length', () => {
+  // A run of up to 16 parts was scanned from every part's start: each part read 16 times, and one
+  // 4 MiB tool call of 168,000 short strings held the MCP gateway for 32 s. The joined text is now
+  // read once, and again from a part's start only where a token may start glued to the part before,
+  // by two scans at most: three times the length, however short the parts and dense the starts.
+  const PARTS: [string, (i: number) => string][] = [
+    ['glued assignments', (i) => `password=hunter${i}x`],
+    ['URLs', (i) => `https://example.com/items/${i}`],
+    ['glued anchors', (i) => `ghp_${i}x`],
+    ['one character each', (i) => 'sk-ant-x'.charAt(i % 8)],
+    ['empty parts between anchors', (i) => (i % 2 === 0 ? '' : `xsk_live_${i}`)],
+  ];
+  for (const [name, part] of PARTS)
+    it(`${name}: at most 3 times the length scanned, and a token cut among them found`, () => {
+      const parts = Array.from({ length: 20_000 }, (_, i) => part(i));
+      parts.splice(10_000, 0, `x${token.slice(0, 12)}`, token.slice(12, 30), `${token.slice(30)} `);
+      const length = parts.join('').length;
+      const work: ScanWork = { scanned: 0, visited: 0, decoded: 0 };
+      const found = scanJoinedCounting(parts, {}, work);
+      assert.ok(work.scanned <= 3 * length, `${work.scanned} for ${length} characters`);
+      const cut = found.find((f) => f.rule === 'github-token' && f.firstPart !== f.lastPart);
+      assert.equal(cut?.fingerprint, rawFingerprint);
+    });
 });
