@@ -1,10 +1,11 @@
 // Secrets in tool arguments and results: every string in a JSON value (object keys included) is
 // scanned with @perimeter/detect, decoding base64, hex, percent and JSON escapes. Two shapes no
-// single string shows are read too (redteam-33-1): an array of 8 or more whole numbers is read as
-// the bytes it lists (`{"data": [115, 107, …]}`: detect finds the same bytes written as text, but
-// an array is no string), and the strings are scanned joined, as the egress proxy joins split
-// query values and headers, so a secret cut in two (`{"a": "sk_live_4eC…", "b": "…p7dc"}`, two
-// text blocks) is found. Only high-confidence findings are acted on (block or redact);
+// single string shows are read too (redteam-33-1): an array of numbers is read as the bytes it
+// lists (`{"data": [115, 107, …]}`: detect finds the same bytes written as text, but an array is
+// no string; a value that is no byte breaks the run; `{"0": 115, …}` is read as the array it was),
+// and the values, byte lists included, are scanned joined, as the egress proxy joins split query
+// values and headers, so a secret cut in two (`{"a": "sk_live_4eC…", "b": "…p7dc"}`, two text
+// blocks, two arrays) is found; keys and values are also joined (a secret cut across two keys). Only high-confidence findings are acted on (block or redact);
 // low-confidence ones are counted for the audit event. The real values of the credentials the
 // policy binds are matched exactly, in every rendering detect knows: one in a request can only be a
 // leak (a session holds placeholders), so the gateway refuses it whatever the policy's secrets
@@ -42,9 +43,9 @@ export interface SecretScan {
 
 const MAX_DEPTH = 64;
 /**
- * Fewest numbers in an array read as bytes: detect's own floor for a byte list written out (a MAC
- * address, 6, is no payload). Detect reads the runs of values 0–255 in it, so a value past 255
- * appended does not hide the rest.
+ * Fewest numbers in an array with other values in it read as bytes: detect's own floor for a byte
+ * list written out (a MAC address, 6, is no payload). An array of numbers alone is read whatever
+ * its length, as a part of the joined scan (a secret's bytes in arrays of 7).
  */
 const MIN_BYTE_LIST = 8;
 
@@ -132,85 +133,127 @@ function credentialFinding(hit: KnownHit): Finding {
 }
 
 /**
- * Where a string value stands in a value: its number among the value's string values in walk order
- * (keys not counted), and the key it is the value of.
+ * Where a part of a value stands in it: its number among the value's parts in walk order (string
+ * values, object keys, byte lists), and the key it is the value of.
  */
 interface Place {
   readonly index: number;
   readonly key: string | undefined;
+  /** Whether it is an object's key. */
+  readonly isKey: boolean;
+  /** A byte list's bytes as characters (a value that is no byte breaks them with a space). */
+  readonly spelled?: string;
 }
 
-/** A string value of a value, for the joined scan. */
+/** A part of a value, for the joined scan. */
 interface Part {
   readonly text: string;
   /** Its place's index. */
   readonly index: number;
   /** Whether it is the value of a `text` key (a text block, a prompt message, a resource's text). */
   readonly isText: boolean;
+  readonly isKey: boolean;
 }
 
-/** The findings in one string (a byte list's text has no place), as redact() takes them. */
-type FindingsOf = (s: string, place: Place | undefined) => readonly Finding[];
+/** The findings in one part, as redact() takes them. */
+type FindingsOf = (s: string, place: Place) => readonly Finding[];
 
 /**
  * A copy of a JSON value with what `findingsOf` finds in each string (object keys included)
- * redacted; too deep becomes null. An array of MIN_BYTE_LIST or more whole numbers is read as the
- * byte list it is (`115,107,…`, which detect decodes), and replaced whole by the marker of what is
- * found in it: a secret's bytes cannot be redacted in place and stay numbers.
+ * redacted; too deep becomes null. An array of numbers is also read as the byte list it spells
+ * (`115,107,…`, which detect decodes; byteListOf), and an object whose keys are `"0"`, `"1"`, …
+ * with number values (JSON.stringify of a Uint8Array) as the array it was; one of them is
+ * replaced whole by the marker of what is found in it: a secret's bytes cannot be redacted in
+ * place and stay numbers. Every part is numbered whatever is found, so both walks number alike.
  */
 function redactedStrings(value: unknown, findingsOf: FindingsOf, tooDeep: () => void): unknown {
-  let strings = 0;
-  const redacted = (s: string, place: Place | undefined): string => {
-    const found = findingsOf(s, place);
+  let parts = 0;
+  const redacted = (s: string, key: string | undefined, isKey: boolean): string => {
+    const found = findingsOf(s, { index: parts++, key, isKey });
     return found.length > 0 ? redact(s, found) : s;
   };
   const walk = (v: unknown, depth: number, key: string | undefined): unknown => {
-    if (typeof v === 'string') return redacted(v, { index: strings++, key });
+    if (typeof v === 'string') return redacted(v, key, false);
     if (typeof v !== 'object' || v === null) return v;
     if (depth > MAX_DEPTH) {
       tooDeep();
       return null;
     }
-    if (isByteList(v)) {
-      const text = v.join(',');
-      const found = findingsOf(text, undefined);
+    const list = Array.isArray(v) ? (v as unknown[]) : indexedValues(v);
+    const bytes = list === undefined ? undefined : byteListOf(list);
+    let marker: string | undefined;
+    if (bytes !== undefined) {
+      const found = findingsOf(bytes.written, { index: parts++, key, isKey: false, spelled: bytes.spelled });
       // One marker for the whole list, named by its first finding (a credential first).
-      return found.length > 0
-        ? redact(
-            text,
-            found.map((f) => ({ ...f, start: 0, end: text.length })),
-          )
-        : v;
+      if (found.length > 0)
+        marker = redact(
+          bytes.written,
+          found.map((f) => ({ ...f, start: 0, end: bytes.written.length })),
+        );
     }
-    if (Array.isArray(v)) return v.map((x) => walk(x, depth + 1, undefined));
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) out[redacted(k, undefined)] = walk(x, depth + 1, k);
-    return out;
+    if (list !== undefined && !Array.isArray(v)) return marker ?? v;
+    let out: unknown;
+    if (Array.isArray(v)) out = v.map((x) => walk(x, depth + 1, undefined));
+    else {
+      const copy: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(v)) copy[redacted(k, undefined, true)] = walk(x, depth + 1, k);
+      out = copy;
+    }
+    return marker ?? out;
   };
   return walk(value, 0, undefined);
 }
 
-/** Whether an array is one of whole numbers, long enough for detect to read as bytes. */
-function isByteList(v: object): v is number[] {
-  return (
-    Array.isArray(v) &&
-    v.length >= MIN_BYTE_LIST &&
-    v.every((x) => typeof x === 'number' && Number.isInteger(x) && x >= 0)
-  );
+/** A list's numbers written as detect reads a byte list, and spelled as characters. */
+interface ByteList {
+  readonly written: string;
+  readonly spelled: string;
 }
 
 /**
- * The string values of a value in walk order, as redactedStrings() numbers them, but those of a
- * `type` key: a discriminator (a content block's `"text"`), never free text, which would stand
- * between two text blocks and be read into a token cut across them.
+ * The bytes an array may spell (redteam-33-1): one of numbers (and nulls, as JSON writes NaN),
+ * or any with MIN_BYTE_LIST numbers or more. Each whole number 0-255 is a byte; any other value
+ * (-1, 0.5, 300, null, a string) breaks the run, written `_` (detect reads runs of 8 bytes or more
+ * between breaks), so a value appended or put between hides nothing. Undefined for other arrays.
+ */
+function byteListOf(list: readonly unknown[]): ByteList | undefined {
+  const numbers = list.filter((x) => typeof x === 'number').length;
+  const isNumbers = numbers > 0 && list.every((x) => x === null || typeof x === 'number');
+  if (!isNumbers && numbers < MIN_BYTE_LIST) return undefined;
+  const isByte = (x: unknown): x is number =>
+    typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= 255;
+  return {
+    written: list.map((x) => (isByte(x) ? String(x) : '_')).join(','),
+    spelled: list.map((x) => (isByte(x) ? String.fromCharCode(x) : ' ')).join(''),
+  };
+}
+
+/** The values of an object keyed `"0"`, `"1"`, … in order, all numbers or null; else undefined. */
+function indexedValues(v: object): unknown[] | undefined {
+  const entries: [string, unknown][] = Object.entries(v);
+  if (entries.length === 0) return undefined;
+  const isIndexed = entries.every(([k, x], i) => k === String(i) && (x === null || typeof x === 'number'));
+  return isIndexed ? entries.map(([, x]) => x) : undefined;
+}
+
+/**
+ * The parts of a value in walk order, as redactedStrings() numbers them (a byte list as the
+ * characters it spells), but the values of a `type` key: a discriminator (a content block's
+ * `"text"`), never free text, which would stand between two text blocks and be read into a token
+ * cut across them.
  */
 function stringsOf(value: unknown): Part[] {
   const parts: Part[] = [];
   redactedStrings(
     value,
     (text, place) => {
-      if (place !== undefined && place.key !== 'type')
-        parts.push({ text, index: place.index, isText: place.key === 'text' });
+      if (place.key !== 'type')
+        parts.push({
+          text: place.spelled ?? text,
+          index: place.index,
+          isText: place.key === 'text',
+          isKey: place.isKey,
+        });
       return [];
     },
     () => undefined,
@@ -241,12 +284,14 @@ interface Piece {
   /** Its string's place's index. */
   readonly index: number;
   readonly at: number;
+  readonly isKey: boolean;
 }
 
 /**
  * Secrets cut across consecutive strings (redteam-33-1), as the egress proxy finds them across
- * query values and headers (egress-dlp-05), in two orders: every string value, and the `text`
- * values alone (text blocks and a resource's contents, as the agent reads them: no `uri` between).
+ * query values and headers (egress-dlp-05), in three orders: every value (strings and byte lists),
+ * the `text` values alone (text blocks and a resource's contents, as the agent reads them: no `uri`
+ * between), and keys and values together (a secret cut across two keys, or a key and its value).
  * A string longer than twice JOIN_EDGE is read only at its ends: the strings before it are joined
  * with its head, and its tail with those after it. Each string a finding spans is given its share,
  * which is redacted in place under `secrets: redact`: the proxy refuses such a request instead,
@@ -254,23 +299,63 @@ interface Piece {
  */
 function joinedFindings(parts: readonly Part[], known: KnownMatcher | undefined, withRules: boolean): Joined {
   const joined: Joined = { shares: new Map(), secrets: [], credentials: [] };
-  const texts = parts.filter((p) => p.isText);
-  const orders = texts.length > 1 && texts.length < parts.length ? [parts, texts] : [parts];
+  const values = parts.filter((p) => !p.isKey);
+  const texts = values.filter((p) => p.isText);
+  const orders: (readonly Part[])[] = [values];
+  if (texts.length > 1 && texts.length < values.length) orders.push(texts);
+  orders.push(...nearKeys(parts));
   for (const order of orders) {
+    const withKeys = order.some((p) => p.isKey);
     let group: Piece[] = [];
     for (const p of order) {
       if (p.text.length <= 2 * JOIN_EDGE) {
-        group.push({ text: p.text, index: p.index, at: 0 });
+        group.push({ text: p.text, index: p.index, at: 0, isKey: p.isKey });
         continue;
       }
-      group.push({ text: p.text.slice(0, JOIN_EDGE), index: p.index, at: 0 });
-      scanGroup(group, known, withRules, joined);
+      group.push({ text: p.text.slice(0, JOIN_EDGE), index: p.index, at: 0, isKey: p.isKey });
+      scanGroup(group, known, { withRules, withKeys }, joined);
       const at = p.text.length - JOIN_EDGE;
-      group = [{ text: p.text.slice(at), index: p.index, at }];
+      group = [{ text: p.text.slice(at), index: p.index, at, isKey: p.isKey }];
     }
-    scanGroup(group, known, withRules, joined);
+    scanGroup(group, known, { withRules, withKeys }, joined);
   }
   return joined;
+}
+
+/**
+ * How far either side of a key the joined scan of keys and values reads: more than any token's
+ * length but a PEM private key's. Near keys only, that scan costs what the keys do, not a third
+ * scan of every value (one `items` key before 4 MiB of strings).
+ */
+const KEY_REACH = 4 * 1024;
+
+/** The runs of parts, keys and the values within KEY_REACH characters of one, in order. */
+function nearKeys(parts: readonly Part[]): Part[][] {
+  const isNear = parts.map((p) => p.isKey);
+  // Each walk stops at the next key, which walks on its own: every part is stepped on twice at most.
+  const walk = (from: number, step: number): void => {
+    let reach = 0;
+    for (let i = from + step; reach < KEY_REACH && parts[i] !== undefined && !parts[i]?.isKey; i += step) {
+      isNear[i] = true;
+      reach += parts[i]?.text.length ?? 0;
+    }
+  };
+  parts.forEach((p, i) => {
+    if (!p.isKey) return;
+    walk(i, 1);
+    walk(i, -1);
+  });
+  const runs: Part[][] = [];
+  let run: Part[] = [];
+  parts.forEach((p, i) => {
+    if (isNear[i]) run.push(p);
+    else if (run.length > 0) {
+      runs.push(run);
+      run = [];
+    }
+  });
+  if (run.length > 0) runs.push(run);
+  return runs;
 }
 
 /**
@@ -281,12 +366,14 @@ function joinedFindings(parts: readonly Part[], known: KnownMatcher | undefined,
  * the raw text as the proxy's do (scanJoined reads the pieces joined three times at most, however
  * short they are: review-33-1; decoding them too would cost several times the scan of the strings
  * one by one); a bound credential's value, which needs no boundary around it, is looked for in all
- * of them joined, in every rendering.
+ * of them joined, in every rendering. Where keys are joined with the values, only a finding that
+ * begins or ends in a key is new (isOverKey): one that runs from a value into a key after it is a
+ * token read on, which the values alone hold, or one cut across values with a key read between.
  */
 function scanGroup(
   group: readonly Piece[],
   known: KnownMatcher | undefined,
-  withRules: boolean,
+  { withRules, withKeys }: { readonly withRules: boolean; readonly withKeys: boolean },
   joined: Joined,
 ): void {
   if (group.length < 2) return;
@@ -308,10 +395,13 @@ function scanGroup(
     }
     return lo;
   };
+  /** Whether a finding of pieces first to last is one the keys hold part of (always, without keys). */
+  const isOverKey = (first: number, last: number): boolean =>
+    !withKeys || group[first]?.isKey === true || group[last]?.isKey === true;
   const share = (f: Finding, first: number, last: number): void => {
     for (let j = first; j <= last; j++) {
       const from = starts[j] ?? 0;
-      const piece = group[j] ?? { text: '', index: 0, at: 0 };
+      const piece = group[j] ?? { text: '', index: 0, at: 0, isKey: false };
       const shared = {
         ...f,
         start: piece.at + Math.max(f.start - from, 0),
@@ -325,7 +415,7 @@ function scanGroup(
   for (const hit of known?.find(strings.join('')) ?? []) {
     const first = pieceAt(hit.start);
     const last = pieceAt(Math.max(hit.start, hit.end - 1));
-    if (first === last) continue;
+    if (first === last || !isOverKey(first, last)) continue;
     joined.credentials.push(hit.id);
     share(credentialFinding(hit), first, last);
   }
@@ -341,10 +431,12 @@ function scanGroup(
     const own = alone.get(f.firstPart) ?? scan(first);
     alone.set(f.firstPart, own);
     const start = f.start - (starts[f.firstPart] ?? 0);
-    return own.some((g) => g.rule === f.rule && g.start === start && g.end < first.length);
+    // With keys, a token a value holds whole read on into the key after it is no new one either.
+    return own.some((g) => g.rule === f.rule && g.start === start && (withKeys || g.end < first.length));
   };
   for (const f of scanJoined(strings)) {
-    if (f.confidence !== 'high' || f.firstPart === f.lastPart || isWholeInFirst(f)) continue;
+    if (f.confidence !== 'high' || f.firstPart === f.lastPart) continue;
+    if (!isOverKey(f.firstPart, f.lastPart) || isWholeInFirst(f)) continue;
     joined.secrets.push(f);
     share(f, f.firstPart, f.lastPart);
   }
@@ -354,8 +446,8 @@ function scanGroup(
  * A string's own findings and its shares of joined ones, credentials first: a marker over both
  * names the credential.
  */
-function withJoined(found: readonly Finding[], place: Place | undefined, joined: Joined): readonly Finding[] {
-  const shares = place === undefined ? undefined : joined.shares.get(place.index);
+function withJoined(found: readonly Finding[], place: Place, joined: Joined): readonly Finding[] {
+  const shares = joined.shares.get(place.index);
   if (shares === undefined) return found;
   const rank = (f: Finding): number => (f.family === 'credential' ? 0 : 1);
   return [...found, ...shares].sort((a, b) => rank(a) - rank(b));

@@ -15,6 +15,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { AuditRecord } from '@perimeter/audit';
 import { LEAKED } from './fixtures/leaked.js';
+import { scanValue } from '../src/secrets.js';
 import { inMemoryClient, startGateway } from './gateway-harness.js';
 
 const SHAPED = join(dirname(fileURLToPath(import.meta.url)), 'fixtures/shaped-server.js');
@@ -157,12 +158,13 @@ describe('gateway: secrets as arrays of their bytes and cut across strings', { t
       results: {
         leaky: {
           content: [{ type: 'text', text: 'ok' }],
-          structuredContent: { data: bytesOf(STRIPE), greeting: HELLO, sizes: SIZES },
+          // The text first: a token is read on into the letters a list after it spells (more, never less).
+          structuredContent: { greeting: HELLO, sizes: SIZES, data: bytesOf(STRIPE) },
         },
       },
     });
     try {
-      const sent = await h.call('echo', { data: bytesOf(STRIPE), greeting: HELLO, sizes: SIZES });
+      const sent = await h.call('echo', { greeting: HELLO, sizes: SIZES, data: bytesOf(STRIPE) });
       assert.notEqual(sent.isError, true);
       const [args] = h.seen();
       assert.match(String(args?.data), STRIPE_MARKER);
@@ -319,5 +321,60 @@ describe('gateway: secrets as arrays of their bytes and cut across strings', { t
     } finally {
       await h.close();
     }
+  });
+});
+
+describe('the secret scan of byte lists and keys', () => {
+  const bytes = bytesOf(STRIPE);
+  const [fingerprint] = scanValue({ data: bytes }).blocking;
+  const indexed = (list: readonly number[]): Record<string, number> =>
+    Object.fromEntries(list.map((b, i) => [String(i), b]));
+  const SHAPES: [string, unknown][] = [
+    ['one -1 appended', { data: [...bytes, -1] }],
+    ['one 0.5 appended', { data: [...bytes, 0.5] }],
+    ['one null appended', { data: [...bytes, null] }],
+    ['one string appended', { data: [...bytes, 'end'] }],
+    ['a value past 255 in the middle', { data: [...bytes.slice(0, 3), 300, ...bytes] }],
+    ['in arrays of 7', { data: Array.from({ length: 5 }, (_, i) => bytes.slice(i * 7, i * 7 + 7)) }],
+    ['cut across two arrays of 16', { a: bytes.slice(0, 16), b: bytes.slice(16) }],
+    ['cut across a string and an array', { a: STRIPE.slice(0, 14), b: bytes.slice(14) }],
+    ['JSON.stringify of a Uint8Array', { data: indexed(bytes) }],
+    ['cut across two keys', { [STRIPE.slice(0, 14)]: 1, [STRIPE.slice(14)]: 2 }],
+    ['cut across a key and its value', { [STRIPE.slice(0, 14)]: STRIPE.slice(14) }],
+    ['cut across a value and the key after it', { a: STRIPE.slice(0, 14), [STRIPE.slice(14)]: true }],
+  ];
+  for (const [name, value] of SHAPES)
+    it(`redteam-33-1: a secret as bytes or in keys is found: ${name}`, () => {
+      const found = scanValue(value);
+      assert.deepEqual(found.blocking, [fingerprint]);
+      const redacted = JSON.stringify(found.redacted);
+      assert.doesNotMatch(redacted, new RegExp(STRIPE.slice(8, 14)));
+      assert.doesNotMatch(redacted, new RegExp(`${STRIPE.slice(-6)}|${bytes.slice(-6).join(',')}`));
+    });
+
+  it('redteam-33-1, secrets: redact: a Uint8Array written as an object becomes the marker, a key its share', () => {
+    const { redacted } = scanValue({ data: indexed(bytes), [STRIPE.slice(0, 14)]: STRIPE.slice(14) });
+    const [data, ...rest] = Object.entries(redacted as Record<string, unknown>);
+    assert.deepEqual(data?.[0], 'data');
+    assert.match(String(data?.[1]), STRIPE_MARKER);
+    assert.deepEqual(rest.length, 1);
+    assert.match(rest[0]?.[0] ?? '', /^\[REDACTED:stripe-key:[^\]]+\]$/);
+    assert.match(String(rest[0]?.[1]), STRIPE_MARKER);
+  });
+
+  it('arrays and objects of ordinary numbers, and ordinary keys, pass unchanged', () => {
+    const value = {
+      sizes: [...SIZES, -1, 0.5, null],
+      coordinates: Array.from({ length: 50 }, (_, i) => [i * 3, (i * 7) % 100]),
+      rgb: Array.from({ length: 40 }, (_, i) => [(i * 37) % 256, (i * 11) % 256, 255]),
+      ids: [1001, 1002, 1003, 1004, 1005, 1006, 1007, 1008],
+      counts: indexed([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]),
+      greeting: indexed(HELLO),
+      config: { token_count: 12, password_min_length: 8, api_key_header: 'X-Api-Key' },
+      mixed: ['a', 1, 2, 3, 4, 5, 6, 7, 8, 'b'],
+    };
+    const found = scanValue(value);
+    assert.deepEqual(found.blocking, []);
+    assert.deepEqual(found.redacted, value);
   });
 });
