@@ -1310,12 +1310,11 @@ export class Gateway {
    * starting server's too), only for BYSTANDER_WAIT_MS. A tool's or prompt's name belongs to the
    * servers whose id it starts with, then "__" (only their names can clash with it); a URI to those
    * whose last listings list it or have a template that produces it, and to those listing
-   * resources, templates or tools for the first time (isFirstListing: the tool names count in the
-   * poisoning check of what is read; a server whose first try or start failed or timed out is
-   * waited for as the others are: redteam-32-6) (redteam-32-3: a read waited for every server, and one that announced a change
-   * and never listed held every read for the SDK's 60 s). A server whose new listing would newly
-   * claim the URI is not waited for: the read goes as its last listing had it, as it would have
-   * had the read come just before the announcement.
+   * resources, templates or tools for the first time (isFirstListing; the tool names count in the
+   * poisoning check of what is read). redteam-32-3: a read waited for every server, and one that
+   * announced a change and never listed held every read for the SDK's 60 s. A server whose new
+   * listing would newly claim the URI is not waited for: the read goes as its last listing had
+   * it, as it would have had the read come just before the announcement.
    */
   private async current(kind: ListKind, key: string): Promise<ReadonlyMap<string, Entry>> {
     const late = this.late.get(kind);
@@ -2091,8 +2090,9 @@ export class Gateway {
    * audited by Upstream). Whether a server's listing has ended is kept (hasListed): it decides how
    * long the next look waits for that server. An upstream whose listing takes longer than the
    * look's patience gives it (its time, or for one it waits for fully twice the server's start
-   * timeout) is left out too, counted in `late`; its listing goes on (cached for the next look), and when it ends the look's kind is
-   * made stale and `pending` has settled (a client's listing rebuilds then: lateListed).
+   * timeout) is left out too, counted in `late`; its listing goes on (cached for the next look),
+   * and when it ends the look's kind is made stale and `pending` has settled (a client's listing
+   * rebuilds then: lateListed).
    */
   private async gather<T>(
     list: (u: Upstream) => Promise<T[]>,

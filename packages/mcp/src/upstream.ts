@@ -136,8 +136,6 @@ export class Upstream {
   /** The client open() is connecting, until it is connected or has failed. */
   private opening: UpstreamClient | undefined;
   private failures = 0;
-  /** An attempt to start or connect has ended (connected or failed). */
-  private hasTried = false;
   private connectedAt = 0;
   private restartTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -164,7 +162,8 @@ export class Upstream {
    * come. Once one has ended, every later start is a restart (after a crash or a failed start).
    */
   get isFirstStart(): boolean {
-    return !this.hasTried;
+    // Connected once, or failed (and so waiting to restart, or restarted): not the first.
+    return this.connectedAt === 0 && this.failures === 0;
   }
 
   /** How long the server has to answer its handshake at each start (the catalog's start_timeout). */
@@ -352,7 +351,6 @@ export class Upstream {
       return await this.connectClient(client);
     } finally {
       this.opening = undefined;
-      this.hasTried ||= !this.closed;
     }
   }
 

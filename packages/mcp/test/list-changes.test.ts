@@ -110,6 +110,31 @@ async function readText(client: Client, uri: string, options?: Waiting): Promise
   return content !== undefined && 'text' in content ? content.text : '';
 }
 
+/** Whom the last `mcp.list` event left out: [upstreams_late, upstreams_unavailable]. */
+function leftOut(h: Harness): [unknown, unknown] {
+  const last = h.events.filter((e) => e.type === 'mcp.list').at(-1);
+  return [last?.outcome?.upstreams_late, last?.outcome?.upstreams_unavailable];
+}
+
+/**
+ * The directory of a gateway that listed every kind of `servers` and closed, and what it listed:
+ * their definitions are pinned there, so a gateway started again in it writes nothing to its pin
+ * store (a write rebuilds the listings and tells the clients for its own reason).
+ */
+async function pinnedFirst(
+  servers: Readonly<Record<string, ScriptedSpec>>,
+): Promise<{ dir: string; tools: string[]; prompts: string[]; resources: string[] }> {
+  const first = await start(servers);
+  try {
+    const tools = await toolNames(first.client);
+    const prompts = await promptNames(first.client);
+    const resources = await resourceUris(first.client);
+    return { dir: first.dir, tools, prompts, resources };
+  } finally {
+    await first.close();
+  }
+}
+
 /** How many list_changed of each kind a client has received. */
 function countNotifications(client: Client): { tools: number; prompts: number; resources: number } {
   const received = { tools: 0, prompts: 0, resources: 0 };
@@ -355,12 +380,9 @@ describe('gateway: list changes', { timeout: 180_000 }, () => {
   it("redteam-32-5: a late server's list that comes in while a listing still waits for another server is shown: the client is told once that listing ends", async () => {
     const m: ScriptedSpec = { tools: [tool('notify')], prompts: [{ name: 'p' }] };
     const s: ScriptedSpec = { tools: [tool('other')], prompts: [{ name: 'q' }] };
-    // Everything pinned first, by a gateway before this one: no write of the pin store (which
-    // rebuilds the listings and tells the clients for its own reason) happens below.
-    const first = await start({ m, s });
-    assert.deepEqual(await promptNames(first.client), ['m__p', 's__q']);
-    assert.deepEqual(await toolNames(first.client), ['m__notify', 's__other']);
-    await first.close();
+    const first = await pinnedFirst({ m, s });
+    assert.deepEqual(first.prompts, ['m__p', 's__q']);
+    assert.deepEqual(first.tools, ['m__notify', 's__other']);
     const h = await start({ m, s: { ...s, silent: ['prompts'] } }, first.dir);
     try {
       // A get of m's prompt has m list its prompts (the fixture has no prompts/get: the look is
@@ -380,8 +402,7 @@ describe('gateway: list changes', { timeout: 180_000 }, () => {
       await sleep(1_500);
       h.spec('s', s);
       assert.deepEqual(await listing, ['s__q'], 'the listing went without m');
-      const last = h.events.filter((e) => e.type === 'mcp.list').at(-1);
-      assert.equal(last?.outcome?.upstreams_late, 'm');
+      assert.equal(leftOut(h)[0], 'm');
       assert.ok(!h.events.some((e) => e.type === 'mcp.pin'), 'nothing was pinned');
       await until(() => told > 0, "the client to be told that m's prompts are in");
       assert.deepEqual(await promptNames(h.client), ['m__p', 's__q']);
@@ -402,15 +423,14 @@ describe('gateway: list changes', { timeout: 180_000 }, () => {
       assert.deepEqual(await toolNames(h.client), ['good__notify']);
       assert.deepEqual(await resourceUris(h.client), ['good://readme']);
       assert.deepEqual((await h.client.listResourceTemplates()).resourceTemplates, []);
-      assert.equal(h.events.filter((e) => e.type === 'mcp.list').at(-1)?.outcome?.upstreams_unavailable, 'm');
+      assert.equal(leftOut(h)[1], 'm');
       // Now m answers none (as one whose list times out); good announces every list changed.
       h.spec('m', { ...m, silent: [...all] });
       await h.client.callTool({ name: 'good__notify', arguments: {} });
       // Before, m (never listed) was waited for fully: the SDK's 60 s, at every listing.
       const bounded = { timeout: 10_000 };
       assert.deepEqual(await toolNames(h.client, bounded), ['good__notify']);
-      const last = h.events.filter((e) => e.type === 'mcp.list').at(-1);
-      assert.deepEqual([last?.outcome?.upstreams_late, last?.outcome?.upstreams_unavailable], ['m', '']);
+      assert.deepEqual(leftOut(h), ['m', '']);
       assert.equal(await readText(h.client, 'good://readme', bounded), 'resource good://readme');
       // m lists at last: the client is told, and shown its tool.
       let isTold = false;
@@ -438,10 +458,6 @@ describe('gateway: list changes', { timeout: 180_000 }, () => {
     );
     // The client gives up long before m's 5 s start is over.
     const bounded = { timeout: 4_000 };
-    const lastList = (): (string | number | boolean | undefined)[] => {
-      const last = h.events.filter((e) => e.type === 'mcp.list').at(-1);
-      return [last?.outcome?.upstreams_late, last?.outcome?.upstreams_unavailable];
-    };
     const spawns = (): number =>
       h.events.filter((e) => e.type === 'mcp.server.spawn' && e.outcome?.server === 'm').length;
     try {
@@ -453,7 +469,7 @@ describe('gateway: list changes', { timeout: 180_000 }, () => {
       // another server's URI.
       await until(() => spawns() === 2, 'm to start again');
       assert.deepEqual(await toolNames(h.client, bounded), ['good__notify']);
-      assert.deepEqual(lastList(), ['m', '']);
+      assert.deepEqual(leftOut(h), ['m', '']);
       assert.equal(await readText(h.client, 'good://readme', bounded), 'resource good://readme');
       // It answers at a later start: the client is told, and shown its tools.
       let isTold = false;
@@ -467,7 +483,7 @@ describe('gateway: list changes', { timeout: 180_000 }, () => {
       await h.client.callTool({ name: 'm__crash', arguments: {} }).catch(() => undefined);
       await until(() => spawns() > before, 'm to restart after its crash');
       assert.deepEqual(await toolNames(h.client, bounded), ['good__notify']);
-      assert.deepEqual(lastList(), ['m', '']);
+      assert.deepEqual(leftOut(h), ['m', '']);
       assert.equal(await readText(h.client, 'good://readme', bounded), 'resource good://readme');
     } finally {
       await h.close();
@@ -481,20 +497,17 @@ describe('gateway: list changes', { timeout: 180_000 }, () => {
       resources: [{ uri: 'm://data', name: 'data' }],
     };
     const good: ScriptedSpec = { tools: [tool('notify')], prompts: [{ name: 'hello' }] };
-    // Everything pinned first, by a gateway before this one: no write of the pin store (which
-    // rebuilds the listings and tells the clients for its own reason) happens below.
-    const first = await start({ good, m });
-    assert.deepEqual(await promptNames(first.client), ['good__hello', 'm__greet']);
-    assert.deepEqual(await resourceUris(first.client), ['m://data']);
-    assert.deepEqual(await toolNames(first.client), ['good__notify', 'm__x']);
-    await first.close();
+    const first = await pinnedFirst({ good, m });
+    assert.deepEqual(first.prompts, ['good__hello', 'm__greet']);
+    assert.deepEqual(first.resources, ['m://data']);
+    assert.deepEqual(first.tools, ['good__notify', 'm__x']);
     const h = await start({ good, m: { ...m, exit: 1 } }, first.dir);
     try {
       const told = countNotifications(h.client);
       // m exits at every start: listed while it waits out its backoff, it is left out as down.
       assert.deepEqual(await promptNames(h.client), ['good__hello']);
       assert.deepEqual(await resourceUris(h.client), []);
-      assert.equal(h.events.filter((e) => e.type === 'mcp.list').at(-1)?.outcome?.upstreams_unavailable, 'm');
+      assert.equal(leftOut(h)[1], 'm');
       h.spec('m', m);
       // Before, only tools/list_changed was sent when it came back.
       await until(
@@ -528,8 +541,7 @@ describe('gateway: list changes', { timeout: 180_000 }, () => {
       // slow lists its tools in 4.5 s, past twice its 1 s start timeout: the first listing goes
       // without it (before, it waited the 4.5 s, and 60 s a page at most).
       assert.deepEqual(await toolNames(h.client, { timeout: 4_000 }), ['good__notify']);
-      const last = h.events.filter((e) => e.type === 'mcp.list').at(-1);
-      assert.equal(last?.outcome?.upstreams_late, 'slow');
+      assert.equal(leftOut(h)[0], 'slow');
       // Its list is shown when it comes: the client is told.
       let isTold = false;
       h.client.setNotificationHandler(ToolListChangedNotificationSchema, () => void (isTold = true));
