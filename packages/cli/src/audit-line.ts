@@ -42,7 +42,7 @@ export function eventSubject(e: AuditEvent): string | undefined {
 /** What an event is about, safe to print: its request's resource, else eventSubject's answer. */
 export function eventResource(e: AuditEvent): string | undefined {
   const about = e.request?.resource ?? eventSubject(e);
-  return about === undefined ? undefined : printable(about);
+  return about === undefined ? undefined : escapeUnprintable(about);
 }
 
 /** `sha256:85b34d15fe97ffc8…`: enough to tell pins apart on a line (--json has it whole). */
@@ -126,28 +126,14 @@ export function eventDetail(e: AuditEvent): string | undefined {
 }
 
 /**
- * Text from an event, safe to print (on audit tail's lines, in audit query's table, in pins
- * list): a control character (an escape sequence in a crashed server's last stderr line, a line
- * break), a line or paragraph separator or a bidirectional control is shown as its JSON escape
- * (escapeUnprintable, shared with the server's error messages), so no server or device can move
- * the cursor, recolour, reorder or split the line of the person reading.
+ * What was cut of an event, from its `cut` block, in yellow for the end of its line (tail's and
+ * query's): `  [cut: from 1234567 bytes, 2 strings shortened, 29900 of request.argument_keys left
+ * out]`; '' for a whole event. Every text of an event, the paths of its own keys too, is printed
+ * through escapeUnprintable (shared with the server's error messages), so no server or device can
+ * move the cursor, recolour, reorder or split the line of the person reading.
  */
-export const printable = escapeUnprintable;
-
-/**
- * What was cut of an event, from its `cut` block: `[cut: from 1234567 bytes, 2 strings shortened,
- * 29900 of request.argument_keys left out]`, or for a stand-in that only who, when and what type
- * were kept. Undefined for a whole event.
- */
-export function cutNote(e: AuditEvent): string | undefined {
-  // The paths name the event's own keys (an outcome's), so they are made printable like the rest.
-  return e.cut === undefined ? undefined : cutSummary(e.cut, printable);
-}
-
-/** `  [cut: …]` in yellow, for the end of an event's line (tail's and query's); '' for a whole event. */
 export function cutMark(ui: Ui, e: AuditEvent): string {
-  const note = cutNote(e);
-  return note === undefined ? '' : `  ${paint(ui, 'yellow', note)}`;
+  return e.cut === undefined ? '' : `  ${paint(ui, 'yellow', cutSummary(e.cut, escapeUnprintable))}`;
 }
 
 /**
@@ -156,7 +142,7 @@ export function cutMark(ui: Ui, e: AuditEvent): string {
  */
 export function auditLine(ui: Ui, e: AuditEvent): string {
   const subject = e.request ? undefined : eventSubject(e);
-  const what = printable(
+  const what = escapeUnprintable(
     e.request
       ? `${e.request.surface} ${e.request.action} ${e.request.resource}`
       : `${e.type}${subject !== undefined ? ` ${subject}` : ''}`,
@@ -165,5 +151,5 @@ export function auditLine(ui: Ui, e: AuditEvent): string {
     ? `${paintEffect(ui, e.decision)}${e.enforcement_mode === 'audit' ? paint(ui, 'dim', ` (would ${e.would_decision ?? ''})`) : ''}`
     : paint(ui, 'dim', '-');
   const detail = eventDetail(e);
-  return `${printable(e.time)}  ${decision}  ${what}${detail !== undefined ? paint(ui, 'dim', `  ${printable(detail)}`) : ''}${cutMark(ui, e)}`;
+  return `${escapeUnprintable(e.time)}  ${decision}  ${what}${detail !== undefined ? paint(ui, 'dim', `  ${escapeUnprintable(detail)}`) : ''}${cutMark(ui, e)}`;
 }

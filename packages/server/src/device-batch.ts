@@ -5,10 +5,10 @@
 // checks of a large upload run on worker threads (batch-checking.ts), so what they answer is data.
 
 import { isUtf8 } from 'node:buffer';
-import { auditEventSchema, cutText, hashOf, type AuditEvent } from '@perimeter/audit';
+import { auditEventSchema, hashOf, type AuditEvent } from '@perimeter/audit';
 import type { z } from 'zod';
 import { ApiError } from './http/api-error.js';
-import { quoted, someKeys } from './quoting.js';
+import { quoted, quotedPath, someKeys } from './quoting.js';
 
 /** The most events in one upload: a device sends more in several. */
 export const MAX_BATCH_EVENTS = 10_000;
@@ -60,17 +60,15 @@ export interface ReceivedEvent {
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   v !== null && typeof v === 'object' && !Array.isArray(v);
 
-/** The longest zod message a problem carries: the schema's words, bounded all the same. */
-const MESSAGE_QUOTED = 200;
-
 /**
  * A schema issue: where (its path) and why. What the device wrote (a key, an outcome's key) is
  * quoted as every error quotes a client (quoting.ts): the problem is the 422's message, the
  * refusal event's reason and whatever logs them, and a device chooses how long its keys are.
  */
 function describeIssue(issue: z.core.$ZodIssue): string {
-  const where = issue.path.map((p) => quoted(String(p))).join('.') || 'event';
-  if (issue.code !== 'unrecognized_keys') return `${where}: ${cutText(issue.message, MESSAGE_QUOTED)}`;
+  const where = quotedPath(issue.path) || 'event';
+  // zod's own words, which quote nothing of the event.
+  if (issue.code !== 'unrecognized_keys') return `${where}: ${issue.message}`;
   return `${where}: Unrecognized key${issue.keys.length === 1 ? '' : 's'}: ${someKeys(issue.keys, (k) => `"${quoted(k)}"`)}`;
 }
 

@@ -273,6 +273,26 @@ eachServer('audit ingest', (harness) => {
     );
   });
 
+  it("redteam-31-1: a refused chain's id is quoted in the reply and the refusal event with its quotes and control characters escaped", async () => {
+    const h = harness();
+    const session = 's-"odd\u001b[2J\u202e';
+    const [event] = chain(session, shapes(h, 1)).events;
+    const r = await upload(
+      h,
+      alice.credential,
+      ndjson([{ ...event, reason: 'changed after it was sealed' }]),
+    );
+    assert.equal(r.status, 422, JSON.stringify(r.body));
+    assert.equal(r.body.chain_id, session, 'the chain as sent, in its own field');
+    // Before, the id was written between the quotes as sent: a quote closed them, ESC reached a terminal.
+    assert.equal(
+      r.body.error.message,
+      'chain "s-\\"odd\\u001b[2J\\u202e" is refused at seq 0: its hash is not the hash of its content (it was changed after it was sealed)',
+    );
+    const refusal = (await refusals(h)).at(-1);
+    assert.match(refusal?.reason ?? '', /^refused chain "s-\\"odd\\u001b\[2J\\u202e" of device "/);
+  });
+
   it('a stored seq sent again as a different event is refused: history cannot be rewritten', async () => {
     const h = harness();
     const { events } = chain('s-rewrite', shapes(h, 3));

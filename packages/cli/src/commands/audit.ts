@@ -5,11 +5,12 @@ import { readFileSync, readdirSync, statSync, watch } from 'node:fs';
 import { join } from 'node:path';
 import { sessionsDir } from './run.js';
 import { auditEventSchema, verifySpool, type AuditEvent as AuditEventT } from '@perimeter/audit';
+import { escapeUnprintable } from '@perimeter/policy';
 import { boolFlag, listFlag, parseArgs, stringFlag, type Parsed } from '../args.js';
 import { call, errorMessage, serverUrl, ServerUnreachable, type Answer } from '../device/control-plane.js';
 import { deviceDir, readEnrolment } from '../device/device-state.js';
 import { UserError } from '../errors.js';
-import { auditLine, cutMark, eventResource, printable } from '../audit-line.js';
+import { auditLine, cutMark, eventResource } from '../audit-line.js';
 import { paint, paintEffect, type Ui } from '../ui.js';
 
 function readSpool(file: string): string {
@@ -244,16 +245,16 @@ async function orgOf(api: Api, org: string | undefined): Promise<string> {
 }
 
 /**
- * An event's row. What a device wrote (its time, user and type) is made printable as audit tail's
+ * An event's row. What a device wrote (its time, user and type) is escaped as audit tail's
  * lines are: an escape sequence in them would reach the terminal of whoever queries.
  */
 function cell(e: AuditEventT): [string, string, string, string, string, string] {
   return [
-    printable(e.time),
-    printable(e.user?.email ?? e.user?.id ?? '-'),
+    escapeUnprintable(e.time),
+    escapeUnprintable(e.user?.email ?? e.user?.id ?? '-'),
     e.request?.surface ?? '-',
     e.decision ?? '-',
-    printable(e.type),
+    escapeUnprintable(e.type),
     eventResource(e) ?? '-',
   ];
 }

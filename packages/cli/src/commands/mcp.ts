@@ -25,9 +25,14 @@ import {
   type HttpListenOptions,
   type UpstreamSpec,
 } from '@perimeter/mcp';
-import { configureZod, createEngine, type Engine, type McpCatalogEntry } from '@perimeter/policy';
+import {
+  configureZod,
+  createEngine,
+  escapeUnprintable,
+  type Engine,
+  type McpCatalogEntry,
+} from '@perimeter/policy';
 import { BRIDGE_PORTS, BWRAP_PATH } from '@perimeter/sandbox';
-import { printable } from '../audit-line.js';
 import { UpstreamSandboxError, sandboxUpstreams, type SandboxedUpstreams } from '../mcp-sandbox.js';
 import { canonicalHome, ownAssets, sessionsDir, workspaceDir } from './run.js';
 import { boolFlag, listFlag, numberFlag, parseArgs, stringFlag, type Parsed } from '../args.js';
@@ -543,12 +548,12 @@ function signalled(): Promise<void> {
  * in it moved the reviewer's cursor up and erased the lines saying what changed.
  */
 function shown(text: string): string {
-  return printable(withoutSecrets(text));
+  return escapeUnprintable(withoutSecrets(text));
 }
 
 /** A key as shown() shows text, from the gateway's redaction of it where it recorded one (shownKey). */
 function shownPinKey(key: string, entry: { readonly label?: string } | undefined): string {
-  return printable(shownKey(key, entry));
+  return escapeUnprintable(shownKey(key, entry));
 }
 
 /**
@@ -584,14 +589,14 @@ export function runMcpPinsList(argv: readonly string[], ui: Ui): number {
         paint(
           ui,
           'dim',
-          printable(
+          escapeUnprintable(
             `    ${held.hash}, seen ${held.seenAt}${held.previous ? `, pinned ${held.previous}` : ''}`,
           ),
         ),
       );
       for (const line of held.diff ?? []) ui.out(`    ${shown(line)}`);
       const command = approveCommand(server, key, held.hash, (k) => shownPinKey(k, held));
-      ui.out(paint(ui, 'dim', `    approve: ${printable(command)}`));
+      ui.out(paint(ui, 'dim', `    approve: ${escapeUnprintable(command)}`));
     }
   }
   const approved = Object.entries(snapshot.approved).flatMap(([server, pins]) =>
@@ -601,7 +606,7 @@ export function runMcpPinsList(argv: readonly string[], ui: Ui): number {
     ui.out(paint(ui, 'bold', `approved (${approved.length}):`));
     for (const { server, key, pin } of approved)
       ui.out(
-        `  ${shown(server)}/${shownPinKey(key, pin)}  ${printable(`${pin.hash}  ${pinSource(pin)} ${pin.at}`)}`,
+        `  ${shown(server)}/${shownPinKey(key, pin)}  ${escapeUnprintable(`${pin.hash}  ${pinSource(pin)} ${pin.at}`)}`,
       );
   }
   return 0;
@@ -627,9 +632,10 @@ export function runMcpPinsApprove(argv: readonly string[], ui: Ui): number {
       `perimeter mcp pins approve ${server} -- KEY approves one key; without "--", perimeter mcp pins approve ${server} approves every held definition of ${server}`,
     );
   const done = pinStoreAnswer(() => pinStore().approve(server, tool, hash, approver()));
-  if (done.length === 0) ui.out(`nothing from ${printable(server)} is waiting for approval`);
+  if (done.length === 0) ui.out(`nothing from ${escapeUnprintable(server)} is waiting for approval`);
   // A key that holds a secret (approved by its hash) is printed redacted, as "pins list" printed it.
-  for (const d of done) ui.out(`approved ${shown(server)}/${shownPinKey(d.tool, d)} ${printable(d.hash)}`);
+  for (const d of done)
+    ui.out(`approved ${shown(server)}/${shownPinKey(d.tool, d)} ${escapeUnprintable(d.hash)}`);
   return 0;
 }
 
@@ -659,7 +665,7 @@ function pinStoreAnswer<T>(operation: () => T): T {
   } catch (e) {
     if (e instanceof PinStoreError)
       throw new UserError(
-        printable(e.message),
+        escapeUnprintable(e.message),
         e.isRefusal
           ? 'run "perimeter mcp pins list" to see what is waiting'
           : `repair or remove ${pinStorePath()} (removing it forgets every approval)`,

@@ -10,6 +10,7 @@ import { EXPORT_TYPES, csvHeader, formatRows, type ExportFormat } from '../event
 import { ApiError } from '../http/api-error.js';
 import { RawReply, route, type App, type DeviceAuth } from '../http/route.js';
 import type { BatchOutcome } from '../store/device-chains.js';
+import { NAME_QUOTED, quoted } from '../quoting.js';
 import { actorIds, exportEvents, queryEvents, recordAdminAction, type EventFilter } from '../store/events.js';
 import { ChainGap, ChainRefused, EventPage, IngestResult } from './schemas.js';
 
@@ -134,7 +135,7 @@ async function refuse(
     throw new ApiError(
       409,
       'chain-gap',
-      `chain "${outcome.chainId}" jumps to seq ${outcome.seq}, but the server expects seq ${outcome.expected} next`,
+      `chain "${quoted(outcome.chainId, NAME_QUOTED)}" jumps to seq ${outcome.seq}, but the server expects seq ${outcome.expected} next`,
       'resend each chain from its next_seq; nothing of this batch was stored',
       undefined,
       { chains: outcome.chains },
@@ -149,7 +150,7 @@ async function refuse(
         category: 'system',
         severity: 'high',
         type: 'audit.ingest.refused',
-        reason: `refused chain "${outcome.chainId}" of device "${auth.device.name}" at seq ${outcome.seq}: ${outcome.why}`,
+        reason: `refused chain "${quoted(outcome.chainId, NAME_QUOTED)}" of device "${quoted(auth.device.name, NAME_QUOTED)}" at seq ${outcome.seq}: ${outcome.why}`,
         outcome: { device: auth.device.id, chain: outcome.chainId, seq: outcome.seq, why: outcome.why },
       },
       now,
@@ -164,7 +165,7 @@ async function refuse(
   throw new ApiError(
     422,
     'chain-refused',
-    `chain "${outcome.chainId}" is refused at seq ${outcome.seq}: ${outcome.why}`,
+    `chain "${quoted(outcome.chainId, NAME_QUOTED)}" is refused at seq ${outcome.seq}: ${outcome.why}`,
     'stop sending this chain and keep its spool file as evidence (perimeter audit verify shows the damage); nothing of this batch was stored',
     undefined,
     { chain_id: outcome.chainId, seq: outcome.seq },

@@ -8,7 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import type { z } from 'zod';
-import { quoted, someKeys } from '../quoting.js';
+import { quotedPath, someKeys } from '../quoting.js';
 import { ApiError } from './api-error.js';
 
 /** The default largest body: a policy revision's text is at most 1 MiB, and JSON wraps it. */
@@ -187,14 +187,6 @@ export function parseForm(req: IncomingMessage, raw: Buffer): Record<string, str
   return Object.fromEntries(out);
 }
 
-/** A path as the client wrote it (`users[2].name`), each key quoted. */
-function describePath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const p of path)
-    out += typeof p === 'number' ? `[${p}]` : out === '' ? quoted(String(p)) : `.${quoted(String(p))}`;
-  return out;
-}
-
 function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   let v = input;
   for (const p of path) {
@@ -204,12 +196,15 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   return v;
 }
 
-/** A zod issue in words: `"role" must be one of owner, policy-admin, auditor, viewer`. */
-function describeIssue(issue: z.core.$ZodIssue, where: string, input: unknown): string {
-  const field = issue.path.length > 0 ? `"${describePath(issue.path)}"` : `the ${where}`;
+/**
+ * A zod issue in words: `"role" must be one of owner, policy-admin, auditor, viewer`. `path` is
+ * the issue's path as quotedPath writes it.
+ */
+function describeIssue(issue: z.core.$ZodIssue, path: string, where: string, input: unknown): string {
+  const field = path !== '' ? `"${path}"` : `the ${where}`;
   switch (issue.code) {
     case 'unrecognized_keys':
-      return `${someKeys(issue.keys, (k) => `"${describePath([...issue.path, k])}"`)} ${issue.keys.length === 1 ? 'is not a field' : 'are not fields'} of the ${where}`;
+      return `${someKeys(issue.keys, (k) => `"${quotedPath([...issue.path, k])}"`)} ${issue.keys.length === 1 ? 'is not a field' : 'are not fields'} of the ${where}`;
     case 'invalid_type':
       return valueAt(input, issue.path) === undefined
         ? `${field} is required`
@@ -251,10 +246,10 @@ export function validate<S extends z.ZodType>(
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   const all = result.error.issues;
-  const issues = all.slice(0, ISSUES_LISTED).map((i) => ({
-    path: describePath(i.path),
-    message: describeIssue(i, where, input),
-  }));
+  const issues = all.slice(0, ISSUES_LISTED).map((i) => {
+    const path = quotedPath(i.path);
+    return { path, message: describeIssue(i, path, where, input) };
+  });
   throw new ApiError(
     400,
     where === 'body' ? 'invalid-body' : 'invalid-query',

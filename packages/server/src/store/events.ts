@@ -74,8 +74,8 @@ export async function recordAdminAction(
     reason: action.reason,
     outcome: { ...action.outcome },
   };
-  // Bounded as a device's spool bounds its events (redteam-31-1): a refused chain's reason quotes
-  // what the device sent (an unknown key of megabytes), and the trail must stay exportable.
+  // Bounded as a device's spool bounds its events (redteam-31-1): a reason may quote more than an
+  // event holds, and the trail must stay exportable.
   const { event, state } = sealBounded(record, {
     chainId: adminChainId(orgId),
     nextSeq: head.next_seq,
