@@ -367,8 +367,9 @@ function nearKeys(parts: readonly Part[]): Part[][] {
  * short they are: review-33-1; decoding them too would cost several times the scan of the strings
  * one by one); a bound credential's value, which needs no boundary around it, is looked for in all
  * of them joined, in every rendering. Where keys are joined with the values, only a finding that
- * begins or ends in a key is new (isOverKey): one that runs from a value into a key after it is a
- * token read on, which the values alone hold, or one cut across values with a key read between.
+ * begins or ends in a key, with no key inside it but among keys alone, is new (isOverKey): one that
+ * runs from a value through keys is a token read on, which the values alone hold, or one cut across
+ * values with a key read between.
  */
 function scanGroup(
   group: readonly Piece[],
@@ -395,9 +396,21 @@ function scanGroup(
     }
     return lo;
   };
-  /** Whether a finding of pieces first to last is one the keys hold part of (always, without keys). */
-  const isOverKey = (first: number, last: number): boolean =>
-    !withKeys || group[first]?.isKey === true || group[last]?.isKey === true;
+  /**
+   * Whether a finding of pieces first to last is one the keys hold part of (always, without keys):
+   * it begins or ends in a key, and no key stands strictly inside it unless keys alone make it (a
+   * secret cut across three keys). A token of the values read on through `type`, `text`, … into a
+   * key after them is none (review-33-1: it redacted each key, so a text block's keys became one
+   * marker and the block collapsed).
+   */
+  const isOverKey = (first: number, last: number): boolean => {
+    if (!withKeys) return true;
+    const isKey = (j: number): boolean => group[j]?.isKey === true;
+    if (!isKey(first) && !isKey(last)) return false;
+    let keysInside = 0;
+    for (let j = first + 1; j < last; j++) if (isKey(j)) keysInside++;
+    return keysInside === 0 || (isKey(first) && isKey(last) && keysInside === last - first - 1);
+  };
   const share = (f: Finding, first: number, last: number): void => {
     for (let j = first; j <= last; j++) {
       const from = starts[j] ?? 0;

@@ -342,6 +342,7 @@ describe('the secret scan of byte lists and keys', () => {
     ['cut across two keys', { [STRIPE.slice(0, 14)]: 1, [STRIPE.slice(14)]: 2 }],
     ['cut across a key and its value', { [STRIPE.slice(0, 14)]: STRIPE.slice(14) }],
     ['cut across a value and the key after it', { a: STRIPE.slice(0, 14), [STRIPE.slice(14)]: true }],
+    ['cut across three keys', { [STRIPE.slice(0, 6)]: 1, [STRIPE.slice(6, 14)]: 2, [STRIPE.slice(14)]: 3 }],
   ];
   for (const [name, value] of SHAPES)
     it(`redteam-33-1: a secret as bytes or in keys is found: ${name}`, () => {
@@ -360,6 +361,33 @@ describe('the secret scan of byte lists and keys', () => {
     assert.deepEqual(rest.length, 1);
     assert.match(rest[0]?.[0] ?? '', /^\[REDACTED:stripe-key:[^\]]+\]$/);
     assert.match(String(rest[0]?.[1]), STRIPE_MARKER);
+  });
+
+  it('redteam-33-1: a token cut across two text blocks is not read on through the keys after it', () => {
+    // Keys and values joined read `sk_live_…typetextqLyj…structuredContentnote`: one token from a
+    // value through keys into a key, whose keys were each redacted (the block's two keys became one
+    // marker, structuredContent was renamed). The values alone hold the cut secret.
+    const value = {
+      content: [
+        { type: 'text', text: `KEY=${STRIPE.slice(0, 14)}` },
+        { type: 'text', text: STRIPE.slice(14) },
+      ],
+      structuredContent: { note: ' x' },
+    };
+    const found = scanValue(value);
+    assert.deepEqual(found.blocking, [fingerprint]);
+    const redacted = found.redacted as typeof value;
+    assert.deepEqual(Object.keys(redacted), ['content', 'structuredContent']);
+    assert.deepEqual(redacted.structuredContent, { note: ' x' });
+    assert.deepEqual(
+      redacted.content.map((block) => Object.keys(block)),
+      [
+        ['type', 'text'],
+        ['type', 'text'],
+      ],
+    );
+    assert.match(redacted.content[0]?.text ?? '', /^KEY=\[REDACTED:stripe-key:[^\]]+\]$/);
+    assert.match(redacted.content[1]?.text ?? '', STRIPE_MARKER);
   });
 
   it('arrays and objects of ordinary numbers, and ordinary keys, pass unchanged', () => {
