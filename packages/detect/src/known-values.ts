@@ -25,7 +25,14 @@ export interface KnownHit {
 }
 
 export interface KnownMatcher {
+  /** The values in `text`, written out in any rendering or in what it decodes to. */
   find(text: string): KnownHit[];
+  /**
+   * The values written out in `text` in one of their renderings, without decoding it: for a join
+   * of strings each already looked into whole with find(), where decoding the join again would
+   * cost several times the strings' own scans.
+   */
+  findRaw(text: string): KnownHit[];
 }
 
 interface Rendering {
@@ -144,10 +151,10 @@ export function knownMatcher(values: readonly KnownValue[]): KnownMatcher {
   const escaped = [...byAnchor.keys()]
     .sort((a, b) => b.length - a.length)
     .map((a) => a.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&'));
-  if (escaped.length === 0) return { find: () => [] };
+  if (escaped.length === 0) return { find: () => [], findRaw: () => [] };
   const anchors = new RegExp(escaped.join('|'), 'g');
 
-  /** The renderings written out in `text`. */
+  /** The renderings written out in `text`, in order of position, none overlapping. */
   function renderedIn(text: string): KnownHit[] {
     // renderedIn() runs to completion before it returns, so the one regex's lastIndex is never shared.
     anchors.lastIndex = 0;
@@ -178,6 +185,7 @@ export function knownMatcher(values: readonly KnownValue[]): KnownMatcher {
           hits.push({ id: inner.id, encoding: layer.encoding, start: layer.start, end: layer.end });
       return keptOnce(hits);
     },
+    findRaw: renderedIn,
   };
 }
 

@@ -138,6 +138,23 @@ describe('redteam-30-3: a known value is found in any rendering the decoder deco
   itFindsEncoded(matcher, 'github', DECODED);
 });
 
+void it('findRaw() finds each rendering as written and nothing only decoding finds', () => {
+  for (const [name, text, encoding] of CASES) {
+    const hits = matcher.findRaw(text);
+    assert.deepEqual(
+      hits.map((h) => [h.id, h.encoding.replace('base64url', 'base64')]),
+      [['github', encoding.replace('base64url', 'base64')]],
+      name,
+    );
+  }
+  // A case may happen to spell a rendering (mixed case that came out all lower): those are found.
+  const renderings = renderingsOf(secret).map((r) => r.text);
+  const decodedOnly = DECODED.filter(([, , encoded]) => !renderings.some((r) => encoded.includes(r)));
+  assert.ok(decodedOnly.length >= DECODED.length - 2, 'the cases are still mostly decoded-only');
+  for (const [name, before, encoded, after] of decodedOnly)
+    assert.deepEqual(matcher.findRaw(`${before}${encoded}${after}`), [], name);
+});
+
 void it('redteam-30-3: a rendering found as written and again inside its decoded segment is one hit', () => {
   const text = `?a=%20x&key=${encodeURIComponent(secret)}&b=2`;
   assert.deepEqual(

@@ -366,7 +366,8 @@ function nearKeys(parts: readonly Part[]): Part[][] {
  * the raw text as the proxy's do (scanJoined reads the pieces joined three times at most, however
  * short they are: review-33-1; decoding them too would cost several times the scan of the strings
  * one by one); a bound credential's value, which needs no boundary around it, is looked for in all
- * of them joined, in every rendering. Where keys are joined with the values, only a finding that
+ * of them joined, in every rendering written out, raw too (findRaw: decoding the join three levels
+ * deep cost a 12 KB base64 result three times its scan). Where keys are joined with the values, only a finding that
  * begins or ends in a key, with no key inside it but among keys alone, is new (isOverKey): one that
  * runs from a value through keys is a token read on, which the values alone hold, or one cut across
  * values with a key read between.
@@ -425,7 +426,7 @@ function scanGroup(
       else joined.shares.set(piece.index, [shared]);
     }
   };
-  for (const hit of known?.find(strings.join('')) ?? []) {
+  for (const hit of known?.findRaw(strings.join('')) ?? []) {
     const first = pieceAt(hit.start);
     const last = pieceAt(Math.max(hit.start, hit.end - 1));
     if (first === last || !isOverKey(first, last)) continue;
