@@ -66,6 +66,7 @@ export function scanValue(value: unknown, known?: KnownMatcher): SecretScan {
   const redacted = redactedStrings(
     value,
     (s, place) => {
+      if (isShortByteList(place)) return withJoined([], place, joined);
       const found = scan(s, { decode: true });
       const strong = found.filter((f: Finding) => f.confidence === 'high');
       weak += found.length - strong.length;
@@ -111,7 +112,7 @@ export function withoutCredentials(value: unknown, known: KnownMatcher): unknown
   const joined = joinedFindings(stringsOf(value), known, false);
   return redactedStrings(
     value,
-    (s, place) => withJoined(credentialFindings(s, known), place, joined),
+    (s, place) => withJoined(isShortByteList(place) ? [] : credentialFindings(s, known), place, joined),
     () => undefined,
   );
 }
@@ -180,15 +181,20 @@ function redactedStrings(value: unknown, findingsOf: FindingsOf, tooDeep: () => 
       return null;
     }
     const list = Array.isArray(v) ? (v as unknown[]) : indexedValues(v);
-    const bytes = list === undefined ? undefined : byteListOf(list);
     let marker: string | undefined;
-    if (bytes !== undefined) {
-      const found = findingsOf(bytes.written, { index: parts++, key, isKey: false, spelled: bytes.spelled });
+    if (list !== undefined && isByteList(list)) {
+      const written = byteListWritten(list);
+      const found = findingsOf(written, {
+        index: parts++,
+        key,
+        isKey: false,
+        spelled: byteListSpelled(list),
+      });
       // One marker for the whole list, named by its first finding (a credential first).
       if (found.length > 0)
         marker = redact(
-          bytes.written,
-          found.map((f) => ({ ...f, start: 0, end: bytes.written.length })),
+          written,
+          found.map((f) => ({ ...f, start: 0, end: written.length })),
         );
     }
     if (list !== undefined && !Array.isArray(v)) return marker ?? v;
@@ -204,29 +210,40 @@ function redactedStrings(value: unknown, findingsOf: FindingsOf, tooDeep: () => 
   return walk(value, 0, undefined);
 }
 
-/** A list's numbers written as detect reads a byte list, and spelled as characters. */
-interface ByteList {
-  readonly written: string;
-  readonly spelled: string;
-}
-
 /**
- * The bytes an array may spell (redteam-33-1): one of numbers (and nulls, as JSON writes NaN),
+ * Whether an array may spell bytes (redteam-33-1): one of numbers (and nulls, as JSON writes NaN),
  * or any with MIN_BYTE_LIST numbers or more. Each whole number 0-255 is a byte; any other value
  * (-1, 0.5, 300, null, a string) breaks the run, written `_` (detect reads runs of 8 bytes or more
- * between breaks), so a value appended or put between hides nothing. Undefined for other arrays.
+ * between breaks), so a value appended or put between hides nothing.
  */
-function byteListOf(list: readonly unknown[]): ByteList | undefined {
-  const numbers = list.filter((x) => typeof x === 'number').length;
-  const isNumbers = numbers > 0 && list.every((x) => x === null || typeof x === 'number');
-  if (!isNumbers && numbers < MIN_BYTE_LIST) return undefined;
-  const isByte = (x: unknown): x is number =>
-    typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= 255;
-  return {
-    written: list.map((x) => (isByte(x) ? String(x) : '_')).join(','),
-    spelled: list.map((x) => (isByte(x) ? String.fromCharCode(x) : ' ')).join(''),
-  };
+function isByteList(list: readonly unknown[]): boolean {
+  let numbers = 0;
+  let isNumbers = true;
+  for (const x of list) {
+    if (typeof x === 'number') numbers++;
+    else if (x !== null) isNumbers = false;
+  }
+  return numbers > 0 && (isNumbers || numbers >= MIN_BYTE_LIST);
 }
+
+const isByte = (x: unknown): x is number =>
+  typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= 255;
+
+/** A byte list's numbers written as detect reads a byte list. */
+const byteListWritten = (list: readonly unknown[]): string =>
+  list.map((x) => (isByte(x) ? String(x) : '_')).join(',');
+
+/** A byte list's bytes as characters, a value that is no byte a space. */
+const byteListSpelled = (list: readonly unknown[]): string =>
+  list.map((x) => (isByte(x) ? String.fromCharCode(x) : ' ')).join('');
+
+/**
+ * Whether a part is a byte list too short for a scan of its own to find anything: detect reads
+ * runs of 8 bytes or more, and a bound credential of 8 or more. Its share of a joined finding (a
+ * secret's bytes in arrays of 7) is still replaced.
+ */
+const isShortByteList = (place: Place): boolean =>
+  place.spelled !== undefined && place.spelled.length < MIN_BYTE_LIST;
 
 /** The values of an object keyed `"0"`, `"1"`, … in order, all numbers or null; else undefined. */
 function indexedValues(v: object): unknown[] | undefined {
@@ -244,20 +261,25 @@ function indexedValues(v: object): unknown[] | undefined {
  */
 function stringsOf(value: unknown): Part[] {
   const parts: Part[] = [];
-  redactedStrings(
-    value,
-    (text, place) => {
-      if (place.key !== 'type')
-        parts.push({
-          text: place.spelled ?? text,
-          index: place.index,
-          isText: place.key === 'text',
-          isKey: place.isKey,
-        });
-      return [];
-    },
-    () => undefined,
-  );
+  let index = 0;
+  const part = (text: string, key: string | undefined, isKey: boolean): void => {
+    if (key !== 'type') parts.push({ text, index, isText: key === 'text', isKey });
+    index++;
+  };
+  // The walk of redactedStrings(), without copying: the same parts, numbered alike.
+  const walk = (v: unknown, depth: number, key: string | undefined): void => {
+    if (typeof v === 'string') return part(v, key, false);
+    if (typeof v !== 'object' || v === null || depth > MAX_DEPTH) return;
+    const list = Array.isArray(v) ? (v as unknown[]) : indexedValues(v);
+    if (list !== undefined && isByteList(list)) part(byteListSpelled(list), key, false);
+    if (Array.isArray(v)) for (const x of v as unknown[]) walk(x, depth + 1, undefined);
+    else if (list === undefined)
+      for (const [k, x] of Object.entries(v)) {
+        part(k, undefined, true);
+        walk(x, depth + 1, k);
+      }
+  };
+  walk(value, 0, undefined);
   return parts;
 }
 
