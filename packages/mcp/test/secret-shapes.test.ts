@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { AuditRecord } from '@perimeter/audit';
+import { fingerprint as fingerprintOf } from '@perimeter/detect';
 import { LEAKED } from './fixtures/leaked.js';
 import { scanValue } from '../src/secrets.js';
 import { inMemoryClient, startGateway } from './gateway-harness.js';
@@ -344,6 +345,10 @@ describe('the secret scan of byte lists and keys', () => {
     ['cut across a value and the key after it', { a: STRIPE.slice(0, 14), [STRIPE.slice(14)]: true }],
     ['cut across three keys', { [STRIPE.slice(0, 6)]: 1, [STRIPE.slice(6, 14)]: 2, [STRIPE.slice(14)]: 3 }],
   ];
+  it('the reference finding is the Stripe key itself, as a string holding it is found', () => {
+    assert.equal(fingerprint, `stripe-key (${fingerprintOf(STRIPE)})`);
+  });
+
   for (const [name, value] of SHAPES)
     it(`redteam-33-1: a secret as bytes or in keys is found: ${name}`, () => {
       const found = scanValue(value);
