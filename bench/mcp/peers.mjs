@@ -70,6 +70,13 @@ export const CONFIGS = [
       'The product as an agent runs it by default: the SDK `Client` with `StdioClientTransport` spawns the real CLI, `perimeter mcp --policy FILE --audit FILE --workspace DIR` (the policy below, its catalog entry with `sandbox: { read: ["<repository>/node_modules/**"] }`), which starts server-everything in a sandbox of its own (bubblewrap with every namespace, the mount plan, seccomp, an egress proxy) and relays over stdio both ways. Its gateway\'s own times are read from the audit spool the CLI writes.',
   },
   {
+    key: 'bareStdioRelay',
+    label: 'bare relay, stdio (reference)',
+    transport: 'stdio',
+    setup:
+      "A relay of about 30 lines (bench/mcp/bare-stdio-relay.mjs): the SDK `Client` with `StdioClientTransport` spawns it, it spawns server-everything, and each JSON line either way is parsed and written on as one line. No checks, nothing decided, scanned or recorded, no sandbox: not a product, it is the floor under the stdio row, what one more stdio hop costs on this machine. Not judged as a peer; the stdio row's added latency over it is in the targets table for reference.",
+  },
+  {
     key: 'perimeterHttp',
     label: 'Perimeter, Streamable HTTP',
     transport: 'streamable-http',
@@ -158,15 +165,16 @@ const noSamples = {
   samples: async () => ({ gatewayMs: [], upstreamMs: [] }),
 };
 
-async function openDirect() {
-  const transport = new StdioClientTransport({
-    command: UPSTREAM_ARGV[0],
-    args: UPSTREAM_ARGV.slice(1),
-    stderr: 'pipe',
-  });
+/**
+ * The SDK client over stdio to `argv`: server-everything itself, or a relay in front of it (`isRelay`:
+ * its process's CPU is measured as a proxy's).
+ */
+async function openStdio(argv, isRelay = false) {
+  const transport = new StdioClientTransport({ command: argv[0], args: argv.slice(1), stderr: 'pipe' });
   const client = new Client(CLIENT_INFO);
   await client.connect(transport);
-  return { client, tool: 'echo', pid: undefined, ...noSamples, close: () => client.close() };
+  const pid = isRelay ? transport.pid : undefined;
+  return { client, tool: 'echo', pid, ...noSamples, close: () => client.close() };
 }
 
 /** An in-process gateway over `servers` upstreams and a client on an InMemoryTransport pair. */
@@ -402,7 +410,9 @@ function openSupergateway() {
 /** Opens the configuration `key`; `dir` is a scratch directory for pins and the audit spool. */
 export async function open(key, { dir }) {
   const opener = {
-    direct: () => openDirect(),
+    direct: () => openStdio(UPSTREAM_ARGV),
+    bareStdioRelay: () =>
+      openStdio([process.execPath, join(HERE, 'bare-stdio-relay.mjs'), '--', ...UPSTREAM_ARGV], true),
     perimeterInProcess: () => openInProcess({ dir: join(dir, 'in-process') }),
     perimeterInProcessMemory: () => openInProcess({ dir: join(dir, 'in-process-memory'), auditTo: 'memory' }),
     perimeterStdio: () => openPerimeterStdio({ dir: join(dir, 'stdio') }),

@@ -92,40 +92,28 @@ export function judgeTargets(calls) {
   const stdio = get('perimeterStdio');
   const http = get('perimeterHttp');
   const out = [];
-  const added = (s, what, field, limit) => {
-    if (!s) return;
-    const v = s[field];
-    out.push({
-      target: `${s.label}: added ${what} over direct < ${limit} ms`,
-      measured: `${signed(v)} ms`,
-      pass: v !== undefined && v !== null && v < limit,
-      marginal: v !== undefined && v !== null && Math.abs(v - limit) < 0.1 * limit,
-    });
-  };
-  added(inproc, 'p50', 'addedP50', 0.5);
-  added(inproc, 'p99', 'addedP99', 2);
-  added(stdio, 'p50', 'addedP50', 0.5);
-  added(stdio, 'p99', 'addedP99', 2);
-  added(http, 'p50', 'addedP50', 0.5);
-  added(http, 'p99', 'addedP99', 2);
-  // Over HTTP, the gateway's own cost is what it adds over an HTTP relay of the same upstream: the
-  // bare relay (the transport's floor, which checks nothing) and the two peers.
-  for (const peerKey of ['bareRelay', 'mcpProxy', 'supergateway']) {
-    const peer = get(peerKey);
-    if (!http || !peer) continue;
+  // What a gateway adds over calling the upstream directly, and over a relay of the same upstream
+  // by the same transport: over stdio, one more stdio hop that checks nothing; over HTTP, the bare
+  // relay (the transport's floor) and the two peers.
+  const over = (own, peer, peerName = peer?.label) => {
+    if (!own || !peer) return;
     for (const [what, limit] of [
       ['p50', 0.5],
       ['p99', 2],
     ]) {
-      const v = round(http[what] - peer[what]);
+      const v = round(own[what] - peer[what]);
       out.push({
-        target: `${http.label}: added ${what} over ${peer.label} < ${limit} ms`,
+        target: `${own.label}: added ${what} over ${peerName} < ${limit} ms`,
         measured: `${signed(v)} ms`,
         pass: v < limit,
         marginal: Math.abs(v - limit) < 0.1 * limit,
       });
     }
-  }
+  };
+  const direct = get('direct');
+  for (const own of [inproc, stdio, http]) over(own, direct, 'direct');
+  over(stdio, get('bareStdioRelay'));
+  for (const peerKey of ['bareRelay', 'mcpProxy', 'supergateway']) over(http, get(peerKey));
   // Faster than each relay, client for client: 2025-era sessions, and 2026-07-28 requests.
   for (const [ownKey, peerKey] of [
     ['perimeterHttp', 'mcpProxy'],
