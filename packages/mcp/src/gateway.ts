@@ -383,6 +383,8 @@ export class Gateway {
    * back. A call looks at an index only after it is rebuilt. Everything is stale at first.
    */
   private readonly stale = new Set<ListKind>(LIST_KINDS);
+  /** Why each kind's listing last failed, already alerted; gone once it lists again. */
+  private readonly listErrors = new Map<ListKind, string>();
   /**
    * The servers each index was built without because their listing was still under way (a call's
    * look waits fully only for servers that could list the name called, a client's listing only for
@@ -1364,13 +1366,20 @@ export class Gateway {
   private async refresh(kind: ListKind, start: boolean, patience: Patience): Promise<Refreshed> {
     this.stale.delete(kind); // a change announced while listing makes it stale again
     try {
-      return await this.rebuild(kind, start, patience);
+      const refreshed = await this.rebuild(kind, start, patience);
+      this.listErrors.delete(kind);
+      return refreshed;
     } catch (e) {
       // An index not rebuilt is still out of date: the next look tries again, rather than go by
       // the old one (redteam-33-5: a listing that threw left a drifted tool callable).
       this.stale.add(kind);
       const message = `the ${kind} could not be listed: ${errorText(e)}`;
-      this.record(alertRecord('mcp.list-error', this.options.context, 'high', message, { error: message }));
+      // Alerted once while it keeps failing the same way: every look tries again, and a client
+      // listing in a loop must not fill the audit with one alert per try.
+      if (this.listErrors.get(kind) !== message) {
+        this.listErrors.set(kind, message);
+        this.record(alertRecord('mcp.list-error', this.options.context, 'high', message, { error: message }));
+      }
       throw e;
     }
   }

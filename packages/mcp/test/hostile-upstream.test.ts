@@ -488,3 +488,36 @@ describe(
       });
   },
 );
+
+describe('gateway: a listing that keeps failing is alerted once, not once per look', () => {
+  it('a kind whose index cannot be built alerts mcp.list-error once while it fails the same way, again once it listed in between', async () => {
+    const h = await start({ scripted: { ok: { tools: [tool('hello')] } } });
+    // No upstream is known to make a listing throw any more (redteam-33-5 fails only its server):
+    // the index's build is made to throw, as a bug of the gateway's own would.
+    const gateway = h.gateway as unknown as {
+      rebuild: (...args: unknown[]) => Promise<unknown>;
+      stale: Set<string>;
+    };
+    const rebuild = gateway.rebuild.bind(h.gateway);
+    const failing = (): Promise<never> => Promise.reject(new Error('the index broke'));
+    const listErrors = (): AuditRecord[] => h.events.filter((e) => e.type === 'mcp.list-error');
+    try {
+      gateway.rebuild = failing;
+      for (let i = 0; i < 5; i++) await assert.rejects(h.client.listTools());
+      assert.equal(listErrors().length, 1, 'five failed looks, one alert');
+      assert.match(String(listErrors()[0]?.reason), /the tools could not be listed: the index broke/);
+      gateway.rebuild = rebuild;
+      assert.deepEqual(
+        (await h.client.listTools()).tools.map((t) => t.name),
+        ['ok__hello'],
+      );
+      gateway.rebuild = failing;
+      gateway.stale.add('tools'); // as an upstream's tools/list_changed makes it
+      for (let i = 0; i < 3; i++) await assert.rejects(h.client.listTools());
+      assert.equal(listErrors().length, 2, 'failing again after a listing is alerted again');
+    } finally {
+      gateway.rebuild = rebuild;
+      await h.close();
+    }
+  });
+});
