@@ -1,12 +1,12 @@
 // Secrets in shapes no single string shows (redteam-33-1), through the real gateway, the SDK's own
-// client and a real upstream (fixtures/shaped-server.ts, which answers with the results a test
+// client and a real upstream (fixtures/scripted-server.ts, which answers with the results a test
 // writes, whole): a secret or a bound credential's value sent as a JSON array of its bytes, and one
 // cut across two argument strings or two text blocks of a result. Both ways, under `secrets: block`
 // and `redact`, and for a bound credential in audit mode too; an array of numbers or strings that
 // make no secret passes unchanged.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -17,9 +17,9 @@ import type { AuditRecord } from '@perimeter/audit';
 import { fingerprint as fingerprintOf } from '@perimeter/detect';
 import { LEAKED } from './fixtures/leaked.js';
 import { scanValue } from '../src/secrets.js';
-import { inMemoryClient, startGateway } from './gateway-harness.js';
+import { inMemoryClient, startGateway, tool, writeSpec } from './gateway-harness.js';
 
-const SHAPED = join(dirname(fileURLToPath(import.meta.url)), 'fixtures/shaped-server.js');
+const SCRIPTED = join(dirname(fileURLToPath(import.meta.url)), 'fixtures/scripted-server.js');
 /** The Stripe key the gateway's tests use (a test value Stripe publishes, not a live one). */
 const STRIPE = 'sk_live_4eC39HqLyjWDarjtT1zdp7dc';
 /** A bound credential's real value: in no detector's format, only its value tells it. */
@@ -46,16 +46,20 @@ interface Harness {
 
 let harnesses = 0;
 
-async function start(o: {
+interface Setup {
   readonly secrets: 'block' | 'redact';
   readonly mode?: 'enforce' | 'audit';
-  /** A tool's name → the result the server answers its call with, whole. */
+  /** A tool's name → the result the server answers its call with, whole (besides `echo`). */
   readonly results?: Readonly<Record<string, CallToolResult>>;
-}): Promise<Harness> {
+}
+
+async function start(o: Setup): Promise<Harness> {
   const dir = join(root, `h${++harnesses}`);
   mkdirSync(dir);
-  const file = join(dir, 'results.json');
-  writeFileSync(file, JSON.stringify(o.results ?? {}));
+  const file = join(dir, 'spec.json');
+  // `echo` and any tool without a result answer with their arguments.
+  const results = o.results ?? {};
+  writeSpec(file, { tools: ['echo', ...Object.keys(results)].map((name) => tool(name)), extra: results });
   const q = JSON.stringify;
   const policy = `apiVersion: perimeter/v1
 kind: Policy
@@ -65,7 +69,7 @@ mcp:
   pinning: tofu
   secrets: ${o.secrets}
   servers:
-    - { id: s, command: [${q(process.execPath)}, ${q(SHAPED)}, ${q(file)}] }
+    - { id: s, command: [${q(process.execPath)}, ${q(SCRIPTED)}, ${q(file)}] }
   allow:
     - { id: all, server: s, tools: ["*"] }
 `;
@@ -90,7 +94,9 @@ mcp:
       return log
         .trim()
         .split('\n')
-        .map((line) => (JSON.parse(line) as { args: Record<string, unknown> }).args);
+        .map((line) => JSON.parse(line) as { what: string; params: { arguments?: Record<string, unknown> } })
+        .filter((entry) => entry.what === 'call')
+        .map((entry) => entry.params.arguments ?? {});
     },
     call: async (tool, args = {}) =>
       (await client.callTool({ name: `s__${tool}`, arguments: args })) as CallToolResult,
@@ -99,6 +105,16 @@ mcp:
       await gateway.close();
     },
   };
+}
+
+/** Runs `test` against a harness started as `setup` says, which is closed however it ends. */
+async function withHarness(setup: Setup, test: (h: Harness) => Promise<void>): Promise<void> {
+  const h = await start(setup);
+  try {
+    await test(h);
+  } finally {
+    await h.close();
+  }
 }
 
 const textOf = (r: CallToolResult): string[] => r.content.map((c) => (c.type === 'text' ? c.text : c.type));
@@ -123,67 +139,69 @@ const cutBlocks = (value: string): CallToolResult => ({
 
 describe('gateway: secrets as arrays of their bytes and cut across strings', { timeout: 60_000 }, () => {
   it('redteam-33-1, secrets: block: a secret as an array of its bytes is refused in the arguments and withheld from a result', async () => {
-    const h = await start({
-      secrets: 'block',
-      results: {
-        leaky: { content: [{ type: 'text', text: 'ok' }], structuredContent: { data: bytesOf(STRIPE) } },
+    await withHarness(
+      {
+        secrets: 'block',
+        results: {
+          leaky: { content: [{ type: 'text', text: 'ok' }], structuredContent: { data: bytesOf(STRIPE) } },
+        },
       },
-    });
-    try {
-      const refused = await h.call('echo', { data: bytesOf(STRIPE) });
-      assert.equal(refused.isError, true);
-      assert.match(textOf(refused)[0] ?? '', /refused this call: its arguments carry a secret \(stripe-key/);
-      assert.deepEqual(h.seen(), [], 'nothing reached the server');
-      const withheld = await h.call('leaky');
-      assert.equal(withheld.isError, true);
-      assert.equal(withheld.structuredContent, undefined);
-      assert.doesNotMatch(JSON.stringify(withheld), new RegExp(bytesOf(STRIPE).slice(0, 8).join(',')));
-      assertSecretAlerts(h, 'block');
-      assert.match(
-        String(alerts(h, 'mcp.secret')[1]?.reason),
-        /^Withheld: a secret in the result of s\/leaky \(stripe-key/,
-      );
-      assert.equal(alerts(h, 'mcp.call')[0]?.decision, 'deny');
-      assert.equal(
-        alerts(h, 'mcp.result').findLast((e) => e.outcome?.tool === 'leaky')?.outcome?.secret_findings,
-        1,
-      );
-    } finally {
-      await h.close();
-    }
+      async (h) => {
+        const refused = await h.call('echo', { data: bytesOf(STRIPE) });
+        assert.equal(refused.isError, true);
+        assert.match(
+          textOf(refused)[0] ?? '',
+          /refused this call: its arguments carry a secret \(stripe-key/,
+        );
+        assert.deepEqual(h.seen(), [], 'nothing reached the server');
+        const withheld = await h.call('leaky');
+        assert.equal(withheld.isError, true);
+        assert.equal(withheld.structuredContent, undefined);
+        assert.doesNotMatch(JSON.stringify(withheld), new RegExp(bytesOf(STRIPE).slice(0, 8).join(',')));
+        assertSecretAlerts(h, 'block');
+        assert.match(
+          String(alerts(h, 'mcp.secret')[1]?.reason),
+          /^Withheld: a secret in the result of s\/leaky \(stripe-key/,
+        );
+        assert.equal(alerts(h, 'mcp.call')[0]?.decision, 'deny');
+        assert.equal(
+          alerts(h, 'mcp.result').findLast((e) => e.outcome?.tool === 'leaky')?.outcome?.secret_findings,
+          1,
+        );
+      },
+    );
   });
 
   it("redteam-33-1, secrets: redact: an array of a secret's bytes becomes the marker, both ways; an array that makes no secret stays as it was", async () => {
-    const h = await start({
-      secrets: 'redact',
-      results: {
-        leaky: {
-          content: [{ type: 'text', text: 'ok' }],
-          // The text first: a token is read on into the letters a list after it spells (more, never less).
-          structuredContent: { greeting: HELLO, sizes: SIZES, data: bytesOf(STRIPE) },
+    await withHarness(
+      {
+        secrets: 'redact',
+        results: {
+          leaky: {
+            content: [{ type: 'text', text: 'ok' }],
+            // The text first: a token is read on into the letters a list after it spells (more, never less).
+            structuredContent: { greeting: HELLO, sizes: SIZES, data: bytesOf(STRIPE) },
+          },
         },
       },
-    });
-    try {
-      const sent = await h.call('echo', { greeting: HELLO, sizes: SIZES, data: bytesOf(STRIPE) });
-      assert.notEqual(sent.isError, true);
-      const [args] = h.seen();
-      assert.match(String(args?.data), STRIPE_MARKER);
-      assert.deepEqual([args?.greeting, args?.sizes], [HELLO, SIZES]);
-      const got = await h.call('leaky');
-      assert.notEqual(got.isError, true);
-      const data = got.structuredContent as Record<string, unknown>;
-      assert.match(String(data.data), STRIPE_MARKER);
-      assert.deepEqual([data.greeting, data.sizes], [HELLO, SIZES]);
-      assertSecretAlerts(h, 'redact');
-    } finally {
-      await h.close();
-    }
+      async (h) => {
+        const sent = await h.call('echo', { greeting: HELLO, sizes: SIZES, data: bytesOf(STRIPE) });
+        assert.notEqual(sent.isError, true);
+        const [args] = h.seen();
+        assert.match(String(args?.data), STRIPE_MARKER);
+        assert.deepEqual([args?.greeting, args?.sizes], [HELLO, SIZES]);
+        const got = await h.call('leaky');
+        assert.notEqual(got.isError, true);
+        const data = got.structuredContent as Record<string, unknown>;
+        assert.match(String(data.data), STRIPE_MARKER);
+        assert.deepEqual([data.greeting, data.sizes], [HELLO, SIZES]);
+        assertSecretAlerts(h, 'redact');
+      },
+    );
   });
 
   it('redteam-33-1, secrets: block: a secret cut across two argument strings is refused, and one cut across two text blocks is withheld', async () => {
-    const h = await start({ secrets: 'block', results: { split: cutBlocks(STRIPE) } });
-    try {
+    await withHarness({ secrets: 'block', results: { split: cutBlocks(STRIPE) } }, async (h) => {
       const refused = await h.call('echo', { a: `KEY=${STRIPE.slice(0, 14)}`, b: STRIPE.slice(14) });
       assert.equal(refused.isError, true);
       assert.match(textOf(refused)[0] ?? '', /its arguments carry a secret \(stripe-key/);
@@ -192,14 +210,11 @@ describe('gateway: secrets as arrays of their bytes and cut across strings', { t
       assert.equal(withheld.isError, true);
       assert.doesNotMatch(JSON.stringify(withheld), new RegExp(STRIPE.slice(14)));
       assertSecretAlerts(h, 'block');
-    } finally {
-      await h.close();
-    }
+    });
   });
 
   it('redteam-33-1, secrets: redact: each string a cut secret spans has its share replaced, both ways', async () => {
-    const h = await start({ secrets: 'redact', results: { split: cutBlocks(STRIPE) } });
-    try {
+    await withHarness({ secrets: 'redact', results: { split: cutBlocks(STRIPE) } }, async (h) => {
       // A string after the last share would be taken in too: the Stripe rule reads as far as it can.
       // A token one string holds whole is not read on into the next (a GitLab token may hold a
       // dot but not end in one: read on, `glpat-….` and `Then …` make one).
@@ -221,73 +236,71 @@ describe('gateway: secrets as arrays of their bytes and cut across strings', { t
       assert.match(first ?? '', /^KEY=\[REDACTED:stripe-key:[^\]]+\]$/);
       assert.match(second ?? '', STRIPE_MARKER);
       assertSecretAlerts(h, 'redact');
-    } finally {
-      await h.close();
-    }
+    });
   });
 
   it("redteam-33-1: a bound credential's value as its bytes or cut across two strings is refused in the arguments and withheld from a result (credential.leak)", async () => {
-    const h = await start({
-      secrets: 'block',
-      results: {
-        leaky: { content: [{ type: 'text', text: 'ok' }], structuredContent: { data: bytesOf(CORP) } },
-        split: cutBlocks(CORP),
+    await withHarness(
+      {
+        secrets: 'block',
+        results: {
+          leaky: { content: [{ type: 'text', text: 'ok' }], structuredContent: { data: bytesOf(CORP) } },
+          split: cutBlocks(CORP),
+        },
       },
-    });
-    try {
-      for (const args of [{ data: bytesOf(CORP) }, { a: CORP.slice(0, 16), b: CORP.slice(16) }]) {
-        const refused = await h.call('echo', args);
-        assert.equal(refused.isError, true);
-        assert.match(textOf(refused)[0] ?? '', /the real value of credential "corp-api"/);
-      }
-      assert.deepEqual(h.seen(), [], 'nothing reached the server');
-      for (const tool of ['leaky', 'split']) assert.equal((await h.call(tool)).isError, true);
-      assert.deepEqual(
-        alerts(h, 'credential.leak').map((e) => [
-          e.outcome?.direction,
-          e.outcome?.credential,
-          e.reason?.split(':')[0],
-        ]),
-        [
-          ['arguments', 'corp-api', 'Refused'],
-          ['arguments', 'corp-api', 'Refused'],
-          ['result', 'corp-api', 'Withheld'],
-          ['result', 'corp-api', 'Withheld'],
-        ],
-      );
-      assert.doesNotMatch(JSON.stringify(h.events), new RegExp(CORP.slice(16)));
-    } finally {
-      await h.close();
-    }
+      async (h) => {
+        for (const args of [{ data: bytesOf(CORP) }, { a: CORP.slice(0, 16), b: CORP.slice(16) }]) {
+          const refused = await h.call('echo', args);
+          assert.equal(refused.isError, true);
+          assert.match(textOf(refused)[0] ?? '', /the real value of credential "corp-api"/);
+        }
+        assert.deepEqual(h.seen(), [], 'nothing reached the server');
+        for (const tool of ['leaky', 'split']) assert.equal((await h.call(tool)).isError, true);
+        assert.deepEqual(
+          alerts(h, 'credential.leak').map((e) => [
+            e.outcome?.direction,
+            e.outcome?.credential,
+            e.reason?.split(':')[0],
+          ]),
+          [
+            ['arguments', 'corp-api', 'Refused'],
+            ['arguments', 'corp-api', 'Refused'],
+            ['result', 'corp-api', 'Withheld'],
+            ['result', 'corp-api', 'Withheld'],
+          ],
+        );
+        assert.doesNotMatch(JSON.stringify(h.events), new RegExp(CORP.slice(16)));
+      },
+    );
   });
 
   it("redteam-33-1, audit mode: a bound credential's value as its bytes or cut across two text blocks is still replaced in a result", async () => {
-    const h = await start({
-      secrets: 'block',
-      mode: 'audit',
-      results: {
-        leaky: {
-          content: [{ type: 'text', text: 'ok' }],
-          structuredContent: { data: bytesOf(CORP), sizes: SIZES },
+    await withHarness(
+      {
+        secrets: 'block',
+        mode: 'audit',
+        results: {
+          leaky: {
+            content: [{ type: 'text', text: 'ok' }],
+            structuredContent: { data: bytesOf(CORP), sizes: SIZES },
+          },
+          split: cutBlocks(CORP),
         },
-        split: cutBlocks(CORP),
       },
-    });
-    try {
-      const leaky = await h.call('leaky');
-      assert.deepEqual(leaky.structuredContent, { data: '[REDACTED:credential:corp-api]', sizes: SIZES });
-      const split = await h.call('split');
-      assert.deepEqual(textOf(split), [
-        'KEY=[REDACTED:credential:corp-api]',
-        '[REDACTED:credential:corp-api]',
-      ]);
-      assert.deepEqual(
-        alerts(h, 'credential.leak').map((e) => e.reason?.split(':')[0]),
-        ['Redacted', 'Redacted'],
-      );
-    } finally {
-      await h.close();
-    }
+      async (h) => {
+        const leaky = await h.call('leaky');
+        assert.deepEqual(leaky.structuredContent, { data: '[REDACTED:credential:corp-api]', sizes: SIZES });
+        const split = await h.call('split');
+        assert.deepEqual(textOf(split), [
+          'KEY=[REDACTED:credential:corp-api]',
+          '[REDACTED:credential:corp-api]',
+        ]);
+        assert.deepEqual(
+          alerts(h, 'credential.leak').map((e) => e.reason?.split(':')[0]),
+          ['Redacted', 'Redacted'],
+        );
+      },
+    );
   });
 
   it('arrays of numbers and strings that make no secret pass unchanged, both ways, under block', async () => {
@@ -298,30 +311,30 @@ describe('gateway: secrets as arrays of their bytes and cut across strings', { t
       ids: [1001, 1002, 1003, 1004, 1005, 1006, 1007, 1008],
       words: ['sk_live_', 'is how a Stripe key begins', 'ghp_', 'a GitHub token'],
     };
-    const h = await start({
-      secrets: 'block',
-      results: {
-        shapes: {
-          content: [
-            { type: 'text', text: 'sk_live_' },
-            { type: 'text', text: 'begins a key' },
-          ],
-          structuredContent: shapes,
+    await withHarness(
+      {
+        secrets: 'block',
+        results: {
+          shapes: {
+            content: [
+              { type: 'text', text: 'sk_live_' },
+              { type: 'text', text: 'begins a key' },
+            ],
+            structuredContent: shapes,
+          },
         },
       },
-    });
-    try {
-      const sent = await h.call('echo', shapes);
-      assert.notEqual(sent.isError, true);
-      assert.deepEqual(h.seen(), [shapes]);
-      const got = await h.call('shapes');
-      assert.notEqual(got.isError, true);
-      assert.deepEqual(got.structuredContent, shapes);
-      assert.deepEqual(textOf(got), ['sk_live_', 'begins a key']);
-      assert.deepEqual(alerts(h, 'mcp.secret'), []);
-    } finally {
-      await h.close();
-    }
+      async (h) => {
+        const sent = await h.call('echo', shapes);
+        assert.notEqual(sent.isError, true);
+        assert.deepEqual(h.seen(), [shapes]);
+        const got = await h.call('shapes');
+        assert.notEqual(got.isError, true);
+        assert.deepEqual(got.structuredContent, shapes);
+        assert.deepEqual(textOf(got), ['sk_live_', 'begins a key']);
+        assert.deepEqual(alerts(h, 'mcp.secret'), []);
+      },
+    );
   });
 });
 
