@@ -125,6 +125,12 @@ const workOf = (text: string): ScanWork => {
   return work;
 };
 
+/** Asserts that each count of `work` is at most `bound` times `length`, the characters of the text. */
+function assertWorkAtMost(work: Partial<ScanWork>, bound: number, length: number): void {
+  for (const [what, count] of Object.entries(work))
+    assert.ok(count <= bound * length, `${what}: ${count} for ${length} characters`);
+}
+
 describe('redteam-30-1: decoding work is a small multiple of the text length', () => {
   for (const [cases, bound] of [
     [ONE_ENCODING, 4],
@@ -135,13 +141,12 @@ describe('redteam-30-1: decoding work is a small multiple of the text length', (
         for (const length of [256 * KIB, 1024 * KIB]) {
           const text = make(length);
           const work = workOf(text);
-          for (const [what, count] of Object.entries(work)) {
-            assert.ok(count <= bound * text.length, `${what}: ${count} for ${text.length} characters`);
-            // Counted at all: every character of a text of one encoding is scanned, stepped over and
-            // decoded; a mix's is decoded too, not left alone, where the decoders must find its segments.
+          assertWorkAtMost(work, bound, text.length);
+          // Counted at all: every character of a text of one encoding is scanned, stepped over and
+          // decoded; a mix's is decoded too, not left alone, where the decoders must find its segments.
+          for (const [what, count] of Object.entries(work))
             if (cases === ONE_ENCODING || what === 'decoded')
               assert.ok(count >= text.length / 2, `${what}: only ${count} for ${text.length} characters`);
-          }
         }
       });
     }
@@ -163,9 +168,7 @@ describe('redteam-30-1: runs of equal pieces, joined for the provider rules, cos
   for (const [name, unit] of SPACED)
     it(`${name}, repeated: at most 4 times the length scanned, at 1 MiB`, () => {
       const text = repeat(unit, 1024 * KIB);
-      const work = workOf(text);
-      for (const [what, count] of Object.entries(work))
-        assert.ok(count <= 4 * text.length, `${what}: ${count} for ${text.length} characters`);
+      assertWorkAtMost(workOf(text), 4, text.length);
     });
 });
 
@@ -250,7 +253,7 @@ describe('review-33-1: the joined scan of many short parts costs a small multipl
       const length = parts.join('').length;
       const work: ScanWork = { scanned: 0, visited: 0, decoded: 0 };
       const found = scanJoinedCounting(parts, {}, work);
-      assert.ok(work.scanned <= 3 * length, `${work.scanned} for ${length} characters`);
+      assertWorkAtMost({ scanned: work.scanned }, 3, length);
       const cut = found.find((f) => f.rule === 'github-token' && f.firstPart !== f.lastPart);
       assert.equal(cut?.fingerprint, rawFingerprint);
     });
