@@ -17,6 +17,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { AuditRecord } from '@perimeter/audit';
 import type { Gateway } from '../src/gateway.js';
+import type { Upstream } from '../src/upstream.js';
 import type { ScriptedSpec } from './fixtures/scripted-server.js';
 import { inMemoryClient, startGateway, tool, until, writeSpec } from './gateway-harness.js';
 
@@ -133,6 +134,40 @@ async function pinnedFirst(
   } finally {
     await first.close();
   }
+}
+
+/** What this file looks at inside a gateway. */
+interface GatewayInside {
+  readonly upstreams: readonly Upstream[];
+  /** How long a client's listing waits for a server refreshing its list (LIST_WAIT_MS). */
+  readonly listingPatience: { readonly ms: number };
+}
+
+/**
+ * The next listing of its prompts the gateway of `h` asks of the server `id`: `waitOver` settles
+ * once a client's listing has stopped waiting for it (the gateway's own timer has run, and what it
+ * set off), `listed` once its answer is in at the gateway.
+ */
+function nextPromptListing(h: Harness, id: string): { waitOver: Promise<void>; listed: Promise<unknown> } {
+  const inside = h.gateway as unknown as GatewayInside;
+  const u = inside.upstreams.find((x) => x.id === id);
+  assert.ok(u, `no upstream ${id}`);
+  const listPrompts = u.listPrompts.bind(u);
+  let waitOver = (): void => undefined;
+  let asked = (_: Promise<unknown>): void => undefined;
+  const waited = new Promise<void>((resolve) => (waitOver = resolve));
+  const listed = new Promise<unknown>((resolve) => (asked = resolve));
+  u.listPrompts = (start) => {
+    u.listPrompts = listPrompts;
+    const answer = listPrompts(start);
+    asked(answer);
+    // The look sets its timer for this server as this returns; this one, as long and set after
+    // it, fires after it, and once what it set off has run: Node runs the timers of one duration
+    // in the order they were set, and the promise jobs each leaves before the next.
+    queueMicrotask(() => setTimeout(waitOver, inside.listingPatience.ms));
+    return answer;
+  };
+  return { waitOver: waited, listed };
 }
 
 /** How many list_changed of each kind a client has received. */
@@ -385,21 +420,23 @@ describe('gateway: list changes', { timeout: 180_000 }, () => {
     assert.deepEqual(first.tools, ['m__notify', 's__other']);
     const h = await start({ m, s: { ...s, silent: ['prompts'] } }, first.dir);
     try {
-      // A get of m's prompt has m list its prompts (the fixture has no prompts/get: the look is
-      // what counts); s, which cannot list m__p, is left out after 200 ms and lists none yet.
+      // A get of m's prompt has m list its prompts (whether the get is answered does not matter:
+      // the look is what counts); s, which cannot list m__p, is left out after 200 ms and lists
+      // none yet.
       await h.client.getPrompt({ name: 'm__p' }).catch(() => undefined);
       h.spec('m', { ...m, silent: ['prompts'] });
       let told = 0;
       h.client.setNotificationHandler(PromptListChangedNotificationSchema, () => void told++);
       await h.client.callTool({ name: 'm__notify', arguments: {} });
       await until(() => told > 0, 'the announcement to reach the client');
-      await sleep(300); // past the quiet time: nothing more is owed
-      told = 0;
       // m is refreshing (1 s at most); s lists prompts for the first time (waited for fully).
+      const mListing = nextPromptListing(h, 'm');
       const listing = promptNames(h.client, { timeout: 30_000 });
-      await sleep(2_500);
-      h.spec('m', m); // m lists after its 1 s, while the listing still waits for s
-      await sleep(1_500);
+      await mListing.waitOver; // the listing goes on without m
+      // Past the quiet time (100 ms) too: a notice from now on is for m's list.
+      told = 0;
+      h.spec('m', m); // m lists while the listing still waits for s
+      await mListing.listed;
       h.spec('s', s);
       assert.deepEqual(await listing, ['s__q'], 'the listing went without m');
       assert.equal(leftOut(h)[0], 'm');
