@@ -54,6 +54,7 @@ import {
   withoutHidden,
   type InjectionFinding,
   type PoisoningFinding,
+  type ResultScan,
 } from './poisoning.js';
 import { findingsByRule, scanValue, withoutCredentials, type SecretScan } from './secrets.js';
 import type { ServerCredential } from './server-credential.js';
@@ -682,7 +683,7 @@ export class Gateway {
     const started = performance.now();
     // Scanned once, first: whatever becomes of the call (unknown, held, denied, refused, made),
     // the audit keeps only the redacted copy of its arguments, keys included.
-    const scan = this.scan(args ?? {});
+    const scan = this.scanShown(args ?? {}).scan;
     const { found: entry, unknown } = await this.lookup('tools', name);
     const tool = entry?.definition as Tool | undefined;
     const request: McpRequest = {
@@ -920,7 +921,7 @@ export class Gateway {
     request: McpRequest;
     audited: McpRequest;
   }> {
-    const scan = this.scan(args);
+    const { scan } = this.scanShown(args);
     const { found, unknown } = await this.lookup(kind, key);
     const request: McpRequest = {
       surface: 'mcp',
@@ -1052,14 +1053,14 @@ export class Gateway {
    * block and replaced otherwise, in audit mode too (the proxy scrubs it from responses the same).
    */
   private screen<T>(session: Session, request: McpRequest, value: T): Screened<T> {
-    const out = this.scan(value);
+    const { scan: out, injected } = this.scanShown(value);
     if (out.blocking.length === 0 && out.leaks.length === 0)
-      return this.screenInstructions(session, request, value, out);
+      return this.screenInstructions(session, request, value, out, injected);
     const action = this.options.engine.mcpSecretsAction();
     if (out.leaks.length > 0)
       this.leakAlert(session, request, 'result', out.leaks, action === 'block' ? 'Withheld' : 'Redacted');
     if (out.blocking.length > 0) this.secretAlert(session, request, 'result', out.blocking, action);
-    const passed = this.passable(out, value, action);
+    const passed = this.passable(out, value, action, injected.stripped as T);
     return passed === undefined
       ? { passed, out, injection: [] }
       : this.screenInstructions(session, request, passed, out);
@@ -1076,8 +1077,8 @@ export class Gateway {
     request: McpRequest,
     value: T,
     out: SecretScan,
+    scan: ResultScan = scanResult(value),
   ): Screened<T> {
-    const scan = scanResult(value);
     if (scan.findings.length === 0) return { passed: value, out, injection: [] };
     const action = this.options.engine.mcpPromptInjection();
     const passed = action === 'block' ? undefined : action === 'strip' ? (scan.stripped as T) : value;
@@ -1088,8 +1089,14 @@ export class Gateway {
   /**
    * A scanned value as `mcp.secrets` lets it pass: nothing under `block`, its redaction under
    * `redact`, and in audit mode the value as it came but for bound credentials' real values.
+   * `shown` is the value as scanned, its hidden characters removed (scanShown()): what is redacted.
    */
-  private passable<T>(scan: SecretScan, value: T, action: 'block' | 'redact' | 'audit'): T | undefined {
+  private passable<T>(
+    scan: SecretScan,
+    value: T,
+    action: 'block' | 'redact' | 'audit',
+    shown: T = value,
+  ): T | undefined {
     switch (action) {
       case 'block':
         return undefined;
@@ -1097,7 +1104,7 @@ export class Gateway {
         return scan.redacted as T;
       case 'audit':
         return scan.leaks.length > 0 && this.known !== undefined
-          ? (withoutCredentials(value, this.known) as T)
+          ? (withoutCredentials(shown, this.known) as T)
           : value;
     }
   }
@@ -1201,18 +1208,21 @@ export class Gateway {
     // missing capability, an unsupported revision, a URL to open) are not the upstream's to send.
     const code = PROTOCOL_ERROR_CODES.has(given) ? ErrorCode.InternalError : given;
     // Redacted whatever mcp.secrets says (an error is no result to withhold), and audited as one.
-    const scan = this.scan(errorText(e).replace(/^(?:MCP error -?\d+: )+/, ''));
-    let message = scan.redacted as string;
+    const sent = errorText(e).replace(/^(?:MCP error -?\d+: )+/, '');
+    // The agent reads an error's message as it reads a result: screened for instructions alike.
+    const { scan, injected } = this.scanShown(sent);
+    const hasSecret = scan.blocking.length > 0 || scan.leaks.length > 0;
+    // A secret's redaction is made on the message as shown, its hidden characters removed.
+    let message = hasSecret ? (scan.redacted as string) : sent;
     if (scan.leaks.length > 0) this.leakAlert(session, request, 'result', scan.leaks, 'Redacted');
     if (scan.blocking.length > 0) this.secretAlert(session, request, 'result', scan.blocking, 'redact');
-    // The agent reads an error's message as it reads a result: screened for instructions alike.
-    const { findings: injection, stripped } = scanResult(message);
+    const injection = injected.findings;
     if (injection.length > 0) {
       const action = this.options.engine.mcpPromptInjection();
       this.injectionAlert(session, request, injection, action);
       if (action === 'block')
         message = `Perimeter withheld this error's message: it carried text that reads as instructions to the agent (${injectionText(injection)}).`;
-      else if (action === 'strip') message = stripped as string;
+      else if (action === 'strip' && !hasSecret) message = injected.stripped as string;
     }
     this.recordResult(session, request, {
       error: message,
@@ -1935,6 +1945,18 @@ export class Gateway {
   /** The secret scan, with the bound credentials' values. */
   private scan(value: unknown): SecretScan {
     return scanValue(value, this.known);
+  }
+
+  /**
+   * The secret scan of arguments, a result or an error as a reader takes them, their hidden
+   * characters removed first (redteam-34-1): a key cut by a zero-width space or a bidi control is
+   * no key to the rules, but is one to the agent or the server reading it, and `promptInjection:
+   * strip` would remove the cut and pass the key whole. `injected` is the instruction screen's
+   * scan of the value as it came (which found its hidden characters), for the caller to reuse.
+   */
+  private scanShown(value: unknown): { readonly scan: SecretScan; readonly injected: ResultScan } {
+    const injected = scanResult(value);
+    return { scan: this.scan(injected.stripped), injected };
   }
 
   private redactedText(text: string): string {

@@ -527,6 +527,70 @@ describe('gateway: secrets in audit mode, and bound credentials in every mode', 
   });
 });
 
+describe(
+  'gateway: a secret cut by hidden characters is still a secret (redteam-34-1)',
+  { timeout: 60_000 },
+  () => {
+    /** `text` with a zero-width space after its twelfth character: no rule's key, but the agent's. */
+    const cut = (text: string): string => `${text.slice(0, 12)}\u200B${text.slice(12)}`;
+    const DEPLOY = 'deploy-9f3a27c1e0b54d6a8c2f';
+    const credentials = [{ id: 'deploy-token', value: DEPLOY }];
+    const scripted = {
+      s: {
+        tools: [tool('leak'), tool('bound'), tool('fails'), tool('echo')],
+        results: { leak: `your key: ${cut(STRIPE)}`, bound: `token ${cut(DEPLOY)}` },
+        errors: { fails: { code: -32000, message: `boom ${cut(STRIPE)}` } },
+      },
+    };
+    /** What the agent got of a call: its result, or its error's message. */
+    const answer = (client: Client, name: string, args: Record<string, unknown> = {}): Promise<string> =>
+      client.callTool({ name, arguments: args }).then(
+        (r) => JSON.stringify(r),
+        (e: unknown) => (e instanceof Error ? e.message : String(e)),
+      );
+
+    for (const o of [
+      { secrets: 'block', promptInjection: 'strip' },
+      { secrets: 'redact', promptInjection: 'strip' },
+      { secrets: 'block', promptInjection: 'flag' },
+    ] as const)
+      it(`redteam-34-1, secrets: ${o.secrets}, promptInjection: ${o.promptInjection}: a key or a bound credential with a zero-width space inside is found in results, errors and arguments, and never reaches either side whole`, async () => {
+        const h = await start({ scripted, credentials, ...o });
+        try {
+          await toolNames(h.client);
+          const whole = new RegExp(`${STRIPE}|${DEPLOY}`);
+          const got = [
+            await answer(h.client, 's__leak'),
+            await answer(h.client, 's__bound'),
+            await answer(h.client, 's__fails'),
+          ];
+          for (const text of got) {
+            assert.doesNotMatch(text, whole, 'the agent is not handed the value whole');
+            assert.doesNotMatch(text, /sk_live_4eC3\\u200B|sk_live_4eC3\u200B/, 'nor with its cut');
+          }
+          if (o.secrets === 'redact') {
+            assert.match(got[0] ?? '', /your key: \[REDACTED:stripe-key:/);
+            assert.match(got[1] ?? '', /token \[REDACTED:credential:deploy-token\]/);
+          } else assert.match(got[0] ?? '', /withheld/i);
+          assert.match(got[2] ?? '', /boom \[REDACTED:stripe-key:/);
+          const refused = await answer(h.client, 's__echo', { text: `key ${cut(STRIPE)}` });
+          assert.doesNotMatch(h.seen('s'), /sk_live_4eC3/, 'the key went nowhere');
+          if (o.secrets === 'block') assert.match(refused, /refused this call: its arguments carry a secret/);
+          const secrets = h.events.filter((e) => e.type === 'mcp.secret');
+          assert.deepEqual(
+            secrets.map((e) => e.outcome?.direction),
+            ['result', 'result', 'arguments'],
+            'the key in the result, in the error and in the arguments',
+          );
+          assert.equal(h.events.filter((e) => e.type === 'credential.leak').length, 1);
+          assert.doesNotMatch(JSON.stringify(h.events), whole, 'the audit keeps it redacted');
+        } finally {
+          await h.close();
+        }
+      });
+  },
+);
+
 /** Invisible tag characters spelling `text` (ASCII smuggling: models read them, people do not see them). */
 const tags = (text: string): string =>
   [...text].map((c) => String.fromCodePoint(0xe0000 + (c.codePointAt(0) ?? 0))).join('');
