@@ -223,20 +223,25 @@ function hasLetter(v: string): boolean {
   return /[A-Za-z]/.test(v);
 }
 
-/** Whether `value`, assigned to a name of `kind`, looks like a real credential. */
+/**
+ * Whether `value`, assigned to a name of `kind`, looks like a real credential. Every test must
+ * pass: the cheap ones on length and letters go first, the placeholder patterns last.
+ */
 export function isLikelySecretValue(value: string, kind: 'password' | 'secret', isQuoted: boolean): boolean {
-  if (BORING.has(value.toLowerCase())) return false;
-  if (/\s/.test(value) || isPlaceholder(value) || NOT_A_SECRET.test(value) || CODE_LIKE.test(value))
-    return false;
+  return hasSecretShape(value, kind, isQuoted) && !isPlaceholder(value);
+}
+
+function hasSecretShape(value: string, kind: 'password' | 'secret', isQuoted: boolean): boolean {
   if (kind === 'password') {
     // Real passwords are short and low-entropy (CredData's "Password" category sits below 3.5
     // bits): ask for length, some variety, and a digit or symbol, quoted or not.
     if (value.length < 8 || value.length > 128) return false;
     if (!/[^A-Za-z]/.test(value) || !hasLetter(value)) return false;
     if (!isQuoted && !hasDigit(value)) return false;
-    return shannonEntropy(value) >= 2.5;
-  }
-  if (value.length < 16) return false;
+  } else if (value.length < 16) return false;
+  if (BORING.has(value.toLowerCase())) return false;
+  if (/\s/.test(value) || NOT_A_SECRET.test(value) || CODE_LIKE.test(value)) return false;
+  if (kind === 'password') return shannonEntropy(value) >= 2.5;
   // Unquoted, a value must mix letters and digits (a random 20-character base62 value has no
   // digit about 3 % of the time; an identifier nearly always lacks one).
   if (!hasDigit(value) || !hasLetter(value)) return alphabetOf(value) === 'hex' && value.length >= 32;
@@ -331,33 +336,52 @@ export function assignmentAt(text: string, keywordStart: number, keywordEnd: num
 }
 
 /**
- * Provider formats recognised by their name (AWS, Azure, Twilio), then the generic rules. Returns
- * undefined when the assignment is not a secret.
+ * Provider formats recognised by their name (AWS, Azure, Twilio), then the generic rules (all low
+ * confidence: not run when `isHighOnly`). Returns undefined when the assignment is not a secret, a
+ * placeholder included. The placeholder patterns cost the most of the tests, so they run once, last.
  */
-export function judgeAssignment(a: Assignment): AssignmentHit | undefined {
-  const words = wordsOf(a.name);
-  const joined = words.join('');
+export function judgeAssignment(a: Assignment, isHighOnly = false): AssignmentHit | undefined {
   const span = { start: a.valueStart, end: a.valueStart + a.value.length };
-  if (isPlaceholder(a.value)) return undefined;
-  if (/secretaccesskey|awssecret/.test(joined) && /^[A-Za-z0-9/+]{40}$/.test(a.value)) {
-    if (shannonEntropy(a.value) < 4) return undefined;
-    return { rule: 'aws-secret-access-key', family: 'aws', confidence: 'high', ...span };
-  }
-  if (words.includes('azure') || joined.startsWith('arm')) {
-    if (/^[A-Za-z0-9+/]{86}==$/.test(a.value))
-      return { rule: 'azure-storage-key', family: 'azure', confidence: 'high', ...span };
-    if (
-      joined.includes('clientsecret') &&
-      /^[A-Za-z0-9_~.-]{32,44}$/.test(a.value) &&
-      shannonEntropy(a.value) >= 3.8
-    )
-      return { rule: 'azure-client-secret', family: 'azure', confidence: 'high', ...span };
-  }
-  if (words.includes('twilio') && /^[0-9a-f]{32}$/.test(a.value) && shannonEntropy(a.value) >= 3)
-    return { rule: 'twilio-auth-token', family: 'twilio', confidence: 'high', ...span };
+  const provider = providerByName(a.value, a.name);
+  if (provider !== undefined)
+    return provider === 'none' || isPlaceholder(a.value) ? undefined : { ...provider, ...span };
+  if (isHighOnly) return undefined;
   const kind = nameKind(a.name);
   if (kind === undefined || !isLikelySecretValue(a.value, kind, a.isQuoted)) return undefined;
   return kind === 'password'
     ? { rule: 'password-assignment', family: 'password', confidence: 'low', ...span }
     : { rule: 'generic-secret', family: 'generic', confidence: 'low', ...span };
+}
+
+type ProviderHit = Pick<AssignmentHit, 'rule' | 'family' | 'confidence'>;
+
+/** The words a provider's name holds, run together (a name's words joined are its letters and digits). */
+const PROVIDER_NAME = /secretaccesskey|awssecret|azure|twilio|^arm/;
+
+/**
+ * The provider a value assigned to a name is a secret of, but for a placeholder; `none`: of that
+ * provider's shape but not random enough; undefined: of none (the generic rules judge it). Most
+ * names are of none: that costs one regex, not splitting the name into words.
+ */
+function providerByName(value: string, name: string): ProviderHit | 'none' | undefined {
+  const joined = name.toLowerCase().replace(/[^a-z0-9]+/g, '');
+  if (!PROVIDER_NAME.test(joined)) return undefined;
+  const words = wordsOf(name);
+  if (/secretaccesskey|awssecret/.test(joined) && /^[A-Za-z0-9/+]{40}$/.test(value))
+    return shannonEntropy(value) < 4
+      ? 'none'
+      : { rule: 'aws-secret-access-key', family: 'aws', confidence: 'high' };
+  if (words.includes('azure') || joined.startsWith('arm')) {
+    if (/^[A-Za-z0-9+/]{86}==$/.test(value))
+      return { rule: 'azure-storage-key', family: 'azure', confidence: 'high' };
+    if (
+      joined.includes('clientsecret') &&
+      /^[A-Za-z0-9_~.-]{32,44}$/.test(value) &&
+      shannonEntropy(value) >= 3.8
+    )
+      return { rule: 'azure-client-secret', family: 'azure', confidence: 'high' };
+  }
+  if (words.includes('twilio') && /^[0-9a-f]{32}$/.test(value) && shannonEntropy(value) >= 3)
+    return { rule: 'twilio-auth-token', family: 'twilio', confidence: 'high' };
+  return undefined;
 }

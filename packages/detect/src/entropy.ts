@@ -3,19 +3,28 @@
 // (4 bits for hex, 6 for base64), so every floor here depends on both, and entropy is only ever
 // consulted behind a keyword or a structural hint, never on its own.
 
+/** Each UTF-16 unit's count, zero between calls; a table reused rather than a Map per value. */
+const COUNTS = new Uint32Array(65536);
+/** The units of the value being measured, in order of first occurrence. */
+const seen: number[] = [];
+
 /** Shannon entropy of `value` in bits per character (0 for the empty string). */
 export function shannonEntropy(value: string): number {
   const n = value.length;
   if (n === 0) return 0;
-  const counts = new Map<number, number>();
+  seen.length = 0;
   for (let i = 0; i < n; i++) {
     const c = value.charCodeAt(i);
-    counts.set(c, (counts.get(c) ?? 0) + 1);
+    const count = COUNTS[c] ?? 0;
+    if (count === 0) seen.push(c);
+    COUNTS[c] = count + 1;
   }
+  // Summed in order of first occurrence, as a Map would: thresholds compare the exact sum.
   let bits = 0;
-  for (const count of counts.values()) {
-    const p = count / n;
+  for (const c of seen) {
+    const p = (COUNTS[c] ?? 0) / n;
     bits -= p * Math.log2(p);
+    COUNTS[c] = 0;
   }
   return bits;
 }

@@ -14,5 +14,5 @@ export {
   type KnownMatcher,
   type KnownValue,
 } from './known-values.js';
-export { scanHost, scanJoined, type JoinedFinding } from './split-secrets.js';
+export { scanHost, scanJoined, type JoinedFinding, type JoinedOptions } from './split-secrets.js';
 export { RULES, type RuleInfo } from './rule-catalogue.js';

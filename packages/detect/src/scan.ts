@@ -6,7 +6,7 @@
 
 import { KEYWORD_SOURCE, assignmentAt, judgeAssignment } from './assignment-rules.js';
 import { decodedLayers, isWordCode, type DecodeWork } from './decode.js';
-import type { Finding, ScanOptions } from './finding.js';
+import type { Encoding, Finding, ScanOptions } from './finding.js';
 import { fingerprint } from './fingerprint.js';
 import { PROVIDER_RULES, type ProviderRule } from './provider-rules.js';
 import { joinedText, spacedRuns, textAt } from './spaced-tokens.js';
@@ -74,7 +74,7 @@ function providerFindings(text: string, out: Raw[]): void {
   }
 }
 
-function assignmentFindings(text: string, out: Raw[]): void {
+function assignmentFindings(text: string, out: Raw[], work: ScanWork | undefined, isHighOnly: boolean): void {
   const re = KEYWORDS;
   re.lastIndex = 0;
   let m: RegExpExecArray | null;
@@ -85,7 +85,8 @@ function assignmentFindings(text: string, out: Raw[]): void {
     if (!a) continue;
     // Every keyword inside one name is the same assignment.
     after = a.valueStart;
-    const hit = judgeAssignment(a);
+    if (work && !isHighOnly) work.judged = (work.judged ?? 0) + 1;
+    const hit = judgeAssignment(a, isHighOnly);
     if (hit) out.push(hit);
   }
 }
@@ -110,19 +111,52 @@ function resolveOverlaps<T extends Raw>(findings: T[]): T[] {
   return kept;
 }
 
-/** What a scan cost, in characters: those the rules ran over at every depth, and decoding's work. */
+/**
+ * What a scan cost: in characters, those the rules ran over at every depth, and decoding's work;
+ * in calls (absent: none yet), the assignments judged by every rule (a scan for high findings
+ * alone runs only the rules bound to a provider's name on them, and counts none) and the
+ * fingerprints computed.
+ */
 export interface ScanWork extends DecodeWork {
   scanned: number;
+  judged?: number;
+  fingerprinted?: number;
 }
 
-/** The rules' findings in `text` itself, each with the fingerprint of what it covers. */
-function findingsIn(text: string, work: ScanWork | undefined, except: readonly string[]): Finding[] {
+/**
+ * A finding before its fingerprint, with what it covers (`secret`, in the layer it was found in).
+ * A SHA-256 costs more than finding what it names: only a finding that is reported gets one, not
+ * one dropped as overlapped or as already found (a hostile value holds one every few characters).
+ */
+export interface Pending extends Raw {
+  readonly secret: string;
+  readonly encoding?: Encoding;
+}
+
+/** A pending finding as reported: the same fields, in the same order, with its fingerprint. */
+export function fingerprinted(pending: Pending, work: ScanWork | undefined): Finding {
+  if (work) work.fingerprinted = (work.fingerprinted ?? 0) + 1;
+  const { secret, encoding, ...found } = pending;
+  const named = { ...found, fingerprint: fingerprint(secret) };
+  return encoding === undefined ? named : { ...named, encoding };
+}
+
+/**
+ * The rules' findings in `text` itself, each with what it covers; `isHighOnly`: without the
+ * generic rules (all low), for a caller that keeps only high findings.
+ */
+function findingsIn(
+  text: string,
+  work: ScanWork | undefined,
+  except: readonly string[],
+  isHighOnly: boolean,
+): Pending[] {
   if (work) work.scanned += text.length;
   const raw: Raw[] = [];
   providerFindings(text, raw);
-  assignmentFindings(text, raw);
+  assignmentFindings(text, raw, work, isHighOnly);
   const kept = except.length === 0 ? raw : raw.filter((r) => !except.some((v) => overlaps(text, r, v)));
-  return kept.map((r) => ({ ...r, fingerprint: fingerprint(text.slice(r.start, r.end)) }));
+  return kept.map((r) => ({ ...r, secret: text.slice(r.start, r.end) }));
 }
 
 /**
@@ -140,8 +174,8 @@ function overlaps(text: string, span: Raw, value: string): boolean {
  * as written. Only high-confidence provider findings count; the first way of joining a run that
  * gives one is taken.
  */
-function spacedFindings(text: string, work: ScanWork | undefined, except: readonly string[]): Finding[] {
-  const found: Finding[] = [];
+function spacedFindings(text: string, work: ScanWork | undefined, except: readonly string[]): Pending[] {
+  const found: Pending[] = [];
   for (const ways of spacedRuns(text)) {
     // The first way is the widest: a run whose widest join holds no anchor holds no token.
     const widest = joinedText(text, ways[0] ?? []);
@@ -149,7 +183,7 @@ function spacedFindings(text: string, work: ScanWork | undefined, except: readon
     ANCHORS.lastIndex = 0;
     if (!ANCHORS.test(widest)) continue;
     for (const pieces of ways) {
-      const hits = findingsIn(joinedText(text, pieces), work, except).filter(
+      const hits = findingsIn(joinedText(text, pieces), work, except, true).filter(
         (f) => f.confidence === 'high' && isProvider(f),
       );
       for (const f of hits)
@@ -160,16 +194,26 @@ function spacedFindings(text: string, work: ScanWork | undefined, except: readon
   return found;
 }
 
-function scanRaw(text: string, options: ScanOptions, work: ScanWork | undefined): Finding[] {
+/**
+ * scan()'s findings, not yet fingerprinted; `isHighOnly`: its high findings alone, the same as
+ * when the low ones are found (of overlapping findings, a high one is kept over any low one).
+ */
+export function scanPending(
+  text: string,
+  options: ScanOptions,
+  work: ScanWork | undefined,
+  isHighOnly = false,
+): Pending[] {
   const except = options.except ?? [];
-  const findings = findingsIn(text, work, except);
+  const findings = findingsIn(text, work, except, isHighOnly);
   if (options.decode === true) {
     for (const layer of decodedLayers(text, work))
-      for (const inner of findingsIn(layer.decoded, work, except))
+      for (const inner of findingsIn(layer.decoded, work, except, isHighOnly))
         findings.push({ ...inner, start: layer.start, end: layer.end, encoding: layer.encoding });
     findings.push(...spacedFindings(text, work, except));
   }
-  return resolveOverlaps(findings);
+  const kept = resolveOverlaps(findings);
+  return isHighOnly ? kept.filter((f) => f.confidence === 'high') : kept;
 }
 
 /**
@@ -179,7 +223,7 @@ function scanRaw(text: string, options: ScanOptions, work: ScanWork | undefined)
  * decoded secret (the same secret has the same fingerprint however it was written).
  */
 export function scan(text: string, options: ScanOptions = {}): Finding[] {
-  return scanRaw(text, options, undefined);
+  return scanPending(text, options, undefined).map((p) => fingerprinted(p, undefined));
 }
 
 /**
@@ -187,5 +231,5 @@ export function scan(text: string, options: ScanOptions = {}): Finding[] {
  * to a small multiple of the text's length on hostile input (redteam-30-1) without timing it.
  */
 export function scanCounting(text: string, options: ScanOptions, work: ScanWork): Finding[] {
-  return scanRaw(text, options, work);
+  return scanPending(text, options, work).map((p) => fingerprinted(p, work));
 }

@@ -9,7 +9,7 @@ import type { Finding } from './finding.js';
 import { fingerprint } from './fingerprint.js';
 import { KEYWORD_SOURCE } from './assignment-rules.js';
 import { PROVIDER_RULES } from './provider-rules.js';
-import { scan, scanCounting, type ScanWork } from './scan.js';
+import { fingerprinted, scan, scanPending, type Pending, type ScanWork } from './scan.js';
 
 export interface JoinedFinding extends Finding {
   /** Index of the first and last part the secret spans. */
@@ -17,11 +17,22 @@ export interface JoinedFinding extends Finding {
   readonly lastPart: number;
 }
 
+export interface JoinedOptions {
+  readonly decode?: boolean;
+  /**
+   * Only the findings that span two parts or more: a caller that scans each part on its own
+   * already has the others, and fingerprints only what it keeps.
+   */
+  readonly spanning?: boolean;
+  /** Only the high-confidence findings: the generic rules (all low) run only where they must. */
+  readonly confidence?: 'high';
+}
+
 /**
  * Findings in the concatenation of `parts` (query values in order, header values, …). Offsets are
  * into the joined text; firstPart/lastPart say which parts to block or redact.
  */
-export function scanJoined(parts: readonly string[], options: { decode?: boolean } = {}): JoinedFinding[] {
+export function scanJoined(parts: readonly string[], options: JoinedOptions = {}): JoinedFinding[] {
   return joinedScan(parts, options, undefined);
 }
 
@@ -31,7 +42,7 @@ export function scanJoined(parts: readonly string[], options: { decode?: boolean
  */
 export function scanJoinedCounting(
   parts: readonly string[],
-  options: { decode?: boolean },
+  options: JoinedOptions,
   work: ScanWork,
 ): JoinedFinding[] {
   return joinedScan(parts, options, work);
@@ -83,7 +94,7 @@ function mayStartAt(text: string, at: number): boolean {
  */
 function joinedScan(
   parts: readonly string[],
-  options: { decode?: boolean },
+  options: JoinedOptions,
   work: ScanWork | undefined,
 ): JoinedFinding[] {
   const starts: number[] = [];
@@ -93,24 +104,33 @@ function joinedScan(
     length += p.length;
   }
   const text = parts.join('');
-  const read = (t: string): Finding[] => (work ? scanCounting(t, options, work) : scan(t, options));
-  const found = new Map<string, Finding>();
-  const keep = (f: Finding, base: number): void => {
+  const isHighOnly = options.confidence === 'high';
+  const found = new Map<string, Pending>();
+  const keep = (f: Pending, base: number): void => {
     const start = base + f.start;
     const end = base + f.end;
+    // Dropped before it costs a copy and a key: in a hostile value, most lie inside one part.
+    if (isHighOnly && f.confidence !== 'high') return;
+    if (options.spanning === true && !isAcross(starts, start, end)) return;
     const key = `${f.rule}:${start}:${end}`;
     if (!found.has(key)) found.set(key, { ...f, start, end });
   };
-  const whole = read(text);
+  const isInner = (at: number): boolean => at > 0 && at < text.length;
+  const isGlued = (at: number): boolean => GLUES.test(text[at - 1] ?? '');
+  // Whether a part start inside a finding of the first scan is read again decides only where the
+  // start does not glue (the others are read again anyway): where no such start may start a
+  // token, the first scan's low findings are not needed either.
+  const needsLows = !isHighOnly || starts.some((at) => isInner(at) && !isGlued(at) && mayStartAt(text, at));
+  const whole = scanPending(text, options, work, !needsLows);
   for (const f of whole) keep(f, 0);
   // The part starts a second scan reads from; `whole` is in order of position, without overlaps.
   const fresh: number[] = [];
   let next = 0;
   for (const at of starts) {
-    if (at === 0 || at >= text.length || at === fresh[fresh.length - 1]) continue;
+    if (!isInner(at) || at === fresh[fresh.length - 1]) continue;
     while ((whole[next]?.end ?? Infinity) <= at) next++;
     const isInside = (whole[next]?.start ?? Infinity) < at;
-    if ((isInside || GLUES.test(text[at - 1] ?? '')) && mayStartAt(text, at)) fresh.push(at);
+    if ((isInside || isGlued(at)) && mayStartAt(text, at)) fresh.push(at);
   }
   for (const turn of [0, 1]) {
     const mine = fresh.filter((_, i) => i % 2 === turn);
@@ -134,7 +154,7 @@ function joinedScan(
       region += text.slice(at, to);
       // Findings are in order of position: one walk over `spaced` serves them all.
       let s = 0;
-      for (const f of read(region)) {
+      for (const f of scanPending(region, options, work, isHighOnly)) {
         while ((spaced[s] ?? Infinity) < from + f.start) s++;
         if ((spaced[s] ?? Infinity) >= from + f.end) keep(f, from);
       }
@@ -143,21 +163,40 @@ function joinedScan(
   return withParts(
     [...found.values()].sort((a, b) => a.start - b.start || b.end - a.end),
     starts,
+    work,
   );
 }
 
+/** Whether a part starts strictly inside [start, end): a finding over it spans two parts or more. */
+function isAcross(starts: readonly number[], start: number, end: number): boolean {
+  let lo = 0;
+  let hi = starts.length;
+  // The first part that starts after `start`.
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((starts[mid] ?? 0) <= start) lo = mid + 1;
+    else hi = mid;
+  }
+  return (starts[lo] ?? Infinity) < end;
+}
+
 /**
- * Each finding with the first and last part it spans (of parts starting at the same offset, the
- * last: an empty part holds none of it). `found` is in order of start; findings of one scan do not
- * overlap, so the walks over the parts a finding spans read each part three times at most.
+ * Each finding, fingerprinted, with the first and last part it spans (of parts starting at the
+ * same offset, the last: an empty part holds none of it). `found` is in order of start; findings
+ * of one scan do not overlap, so the walks over the parts a finding spans read each part three
+ * times at most.
  */
-function withParts(found: readonly Finding[], starts: readonly number[]): JoinedFinding[] {
+function withParts(
+  found: readonly Pending[],
+  starts: readonly number[],
+  work: ScanWork | undefined,
+): JoinedFinding[] {
   let first = 0;
   return found.map((f) => {
     while ((starts[first + 1] ?? Infinity) <= f.start) first++;
     let last = first;
     while ((starts[last + 1] ?? Infinity) < f.end) last++;
-    return { ...f, firstPart: first, lastPart: last };
+    return { ...fingerprinted(f, work), firstPart: first, lastPart: last };
   });
 }
 

@@ -387,10 +387,13 @@ function nearKeys(parts: readonly Part[]): Part[][] {
  * follows) has that string redacted too: more than the secret, never less. Detect's rules run on
  * the raw text as the proxy's do (scanJoined reads the pieces joined three times at most, however
  * short they are: review-33-1; decoding them too would cost several times the scan of the strings
- * one by one); a bound credential's value, which needs no boundary around it, is looked for in all
- * of them joined, in every rendering written out, raw too (findRaw: decoding the join three levels
- * deep cost a 12 KB base64 result three times its scan). Where keys are joined with the values, only a finding that
- * begins or ends in a key, with no key inside it but among keys alone, is new (isOverKey): one that
+ * one by one), and only for high-confidence findings over two pieces or more: a hostile value of
+ * many strings holds a low one in each, which the join found again and fingerprinted only to
+ * drop (168,000 `password=…` strings: most of a 10 s scan); a bound credential's value, which
+ * needs no boundary around it, is looked for in all of them joined, in every rendering written
+ * out, raw too (findRaw: decoding the join three levels deep cost a 12 KB base64 result three
+ * times its scan). Where keys are joined with the values, only a finding that begins or ends in a
+ * key, with no key inside it but among keys alone, is new (isOverKey): one that
  * runs from a value through keys is a token read on, which the values alone hold, or one cut across
  * values with a key read between.
  */
@@ -470,8 +473,7 @@ function scanGroup(
     // With keys, a token a value holds whole read on into the key after it is no new one either.
     return own.some((g) => g.rule === f.rule && g.start === start && (withKeys || g.end < first.length));
   };
-  for (const f of scanJoined(strings)) {
-    if (f.confidence !== 'high' || f.firstPart === f.lastPart) continue;
+  for (const f of scanJoined(strings, { spanning: true, confidence: 'high' })) {
     if (!isOverKey(f.firstPart, f.lastPart) || isWholeInFirst(f)) continue;
     joined.secrets.push(f);
     share(f, f.firstPart, f.lastPart);
