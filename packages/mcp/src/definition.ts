@@ -49,9 +49,45 @@ export function definitionHash(
 }
 
 /**
+ * What a reviewer of a drift must see first: a change to a parameter (anything under a schema's
+ * `properties`), to a keyword that changes what an argument may be or defaults to, or to a
+ * top-level field other than a schema (the description, the annotations, a prompt's arguments).
+ * Everything else (`$comment`, a key of the server's own) can be padding (redteam-34-4).
+ */
+const WEIGHTY_KEYWORDS = new Set([
+  'type',
+  'required',
+  'default',
+  'enum',
+  'const',
+  'items',
+  'pattern',
+  'format',
+  'description',
+  'title',
+  'additionalProperties',
+  'anyOf',
+  'oneOf',
+  'allOf',
+  'not',
+]);
+const SCHEMAS = new Set(['inputSchema', 'outputSchema']);
+
+function isWeighty(keys: readonly string[]): boolean {
+  const [field] = keys;
+  if (field !== undefined && !SCHEMAS.has(field)) return true;
+  const last = keys[keys.length - 1];
+  return keys.includes('properties') || (last !== undefined && WEIGHTY_KEYWORDS.has(last));
+}
+
+/**
  * What changed between two definitions, as JSON paths with `added`, `removed` or `changed`:
  * `inputSchema.properties.bcc added`, `description changed`; `new tool` (`new prompt`, …) when
- * there was none before. At most `limit` entries.
+ * there was none before. At most `limit` entries, and then one more that says how many were left
+ * out (`…and 12 more changes`). Changes to parameters, to what they may be, and to the fields
+ * outside the schemas come first, each group in the order of its paths: twenty `$comment` keys
+ * added beside a new `bcc` parameter do not push `bcc` out of the list (redteam-34-4), and a cut
+ * list never reads as a whole one.
  *
  * redteam-33-7: the upstream names the keys, and `pins list` prints these lines to the person
  * who approves. An odd key is quoted with its control characters escaped (childPath, as the
@@ -66,18 +102,24 @@ export function definitionDiff(
   limit = 20,
 ): string[] {
   if (before === undefined) return [`new ${NOUN[kind]}`];
-  const out: string[] = [];
-  const walk = (a: unknown, b: unknown, path: string): void => {
-    if (out.length >= limit) return;
-    if (a === undefined) out.push(`${path} added`);
-    else if (b === undefined) out.push(`${path} removed`);
+  const weighty: string[] = [];
+  const rest: string[] = [];
+  const walk = (a: unknown, b: unknown, path: string, keys: readonly string[]): void => {
+    const change = (what: string): void => {
+      (isWeighty(keys) ? weighty : rest).push(`${path} ${what}`);
+    };
+    if (a === undefined) change('added');
+    else if (b === undefined) change('removed');
     else if (isObject(a) && isObject(b)) {
       for (const key of [...new Set([...Object.keys(a), ...Object.keys(b)])].sort())
-        walk(own(a, key), own(b, key), childPath(path, key, Infinity));
-    } else if (canonicalJson(a) !== canonicalJson(b)) out.push(`${path} changed`);
+        walk(own(a, key), own(b, key), childPath(path, key, Infinity), [...keys, key]);
+    } else if (canonicalJson(a) !== canonicalJson(b)) change('changed');
   };
-  walk(pinnedPart(before, kind), pinnedPart(after, kind), '');
-  return out;
+  walk(pinnedPart(before, kind), pinnedPart(after, kind), '', []);
+  const all = [...weighty, ...rest];
+  if (all.length <= limit) return all;
+  const left = all.length - limit;
+  return [...all.slice(0, limit), `…and ${left} more ${left === 1 ? 'change' : 'changes'}`];
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -1790,7 +1790,7 @@ export class Gateway {
           [SINGULAR[kind]]: label,
           hash,
           ...(previous !== undefined ? { pinned: previous } : {}),
-          diff: diff.join('; ').slice(0, 1_000),
+          diff: auditedDiff(diff),
         },
       ),
     );
@@ -2480,6 +2480,32 @@ type AuditedRequest = McpRequest & { readonly item?: 'prompt' | 'resource'; read
 
 /** Whether a tool or prompt of the upstream `id` could be exposed as `name` (only its names can clash with it). */
 const couldList = (id: string, name: string): boolean => name.startsWith(exposedName(id, ''));
+
+/** The most characters of a drift's diff an alert carries (`pins list` shows it whole). */
+const DIFF_AUDITED = 1_000;
+
+/**
+ * A drift's diff as its alert carries it: whole lines while they fit in DIFF_AUDITED characters,
+ * then how many were left out (redteam-34-4: a cut list must not read as a whole one).
+ */
+function auditedDiff(lines: readonly string[]): string {
+  let out = '';
+  let kept = 0;
+  for (const line of lines) {
+    const next = out === '' ? line : `${out}; ${line}`;
+    if (next.length > DIFF_AUDITED) break;
+    out = next;
+    kept++;
+  }
+  if (kept === 0 && lines.length > 0) {
+    out = cut(lines[0] ?? '', DIFF_AUDITED); // one line longer than the whole: its start
+    kept = 1;
+  }
+  const left = lines.length - kept;
+  return left === 0
+    ? out
+    : `${out}; …and ${left} more ${left === 1 ? 'line' : 'lines'} (perimeter mcp pins list)`;
+}
 
 /** `text` cut to `max` characters, with "…" when it was longer (never half of a character). */
 function cut(text: string, max: number): string {

@@ -528,6 +528,43 @@ describe('gateway: secrets in audit mode, and bound credentials in every mode', 
 });
 
 describe(
+  'gateway: a drift alert whose diff is too long to carry says what it left out (redteam-34-4)',
+  { timeout: 60_000 },
+  () => {
+    it('redteam-34-4: the mcp.drift event carries whole lines, then how many more pins list shows', async () => {
+      const send = tool('send');
+      const h = await start({ scripted: { s: { tools: [send, tool('notify')] } } });
+      try {
+        assert.deepEqual(await toolNames(h.client), ['s__notify', 's__send']);
+        const long = (i: number): string => `recipient_${String(i).padStart(2, '0')}_${'x'.repeat(60)}`;
+        const properties = {
+          ...send.inputSchema.properties,
+          ...Object.fromEntries(Array.from({ length: 30 }, (_, i) => [long(i), { type: 'string' }])),
+        };
+        h.spec('s', { tools: [{ ...send, inputSchema: { type: 'object', properties } }, tool('notify')] });
+        const changed = toolsChanged(h.client);
+        await h.client.callTool({ name: 's__notify', arguments: {} });
+        await changed;
+        assert.deepEqual(await toolNames(h.client), ['s__notify']);
+        const diff = String(h.events.find((e) => e.type === 'mcp.drift')?.outcome?.diff);
+        // Twenty lines of about 100 characters and the diff's own count: nine fit in 1,000, then the
+        // count of the rest.
+        const lines = diff.split('; ');
+        assert.match(lines.at(-1) ?? '', /^…and \d+ more lines \(perimeter mcp pins list\)$/);
+        const kept = lines.slice(0, -1);
+        assert.ok(
+          kept.every((line) => /^inputSchema\.properties\['recipient_\d\d_x+'\] added$/.test(line)),
+          'whole lines',
+        );
+        assert.equal(kept.length + Number(/\d+/.exec(lines.at(-1) ?? '')?.[0]), 21, 'every line counted');
+      } finally {
+        await h.close();
+      }
+    });
+  },
+);
+
+describe(
   'gateway: a secret cut by hidden characters is still a secret (redteam-34-1)',
   { timeout: 60_000 },
   () => {
