@@ -194,6 +194,37 @@ decides([
   },
 ]);
 
+const PRIVATE_DIR = `${policyHeader('private-dir')}mcp:
+  allow:
+    - { id: fs-all, server: fs }
+  deny:
+    - { id: no-private, server: fs, args: { path: { glob: "\${workspace}/privé/**" } } }
+`;
+
+void test('redteam-34-5: check mcp denies the NFD spelling of a denied path, as the NFC one', (t) => {
+  const file = writeFile(tempDir(t), 'private-dir.yaml', PRIVATE_DIR);
+  const check = (path: string) =>
+    runCli([
+      'check',
+      'mcp',
+      'fs/read_text_file',
+      '--args',
+      JSON.stringify({ path }),
+      '--workspace',
+      '/ws',
+      '--policy',
+      file,
+    ]);
+  const nfc = check('/ws/privé/x');
+  assert.equal(nfc.code, 1, nfc.stdout + nfc.stderr);
+  assert.match(nfc.stdout, /"no-private"/);
+  const nfd = check('/ws/prive\u0301/x');
+  assert.equal(nfd.code, 1, nfd.stdout + nfd.stderr);
+  assert.match(nfd.stdout, /^deny\s+mcp fs\/read_text_file\s.*"no-private"/);
+  const elsewhere = check('/ws/café/x');
+  assert.equal(elsewhere.code, 0, elsewhere.stdout + elsewhere.stderr);
+});
+
 // Exec
 
 decides([

@@ -5,6 +5,7 @@
 
 import type { ArgPredicateC } from './compile.js';
 import type { ExpandedPathPattern, PathSegment } from './path-pattern.js';
+import { otherReading, type OtherReading } from './path-argument.js';
 import { REGEX_INPUT_LIMIT } from './regex-guard.js';
 
 /** How a call's argument failed a predicate: absent, present and not matching, or not evaluable. */
@@ -85,11 +86,18 @@ function kindOf(value: unknown): string {
   }
 }
 
+const OTHER_READING: Record<OtherReading, string> = {
+  uri: 'is a URI',
+  home: 'starts with ~',
+  variable: 'holds ${…}',
+  'not-nfc': 'is not in Unicode NFC (é as e + U+0301, say)',
+  compatibility: 'holds a character that folds to path syntax (as ／ to /)',
+};
+
 /** Why an argument could not be evaluated against a glob, in the order the engine checks. */
 function globError(p: ArgPredicateC, value: string, expanded: ExpandedPathPattern | undefined): string {
-  if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(value)) return `${p.key} is a URI, which servers read differently`;
-  if (value.startsWith('~')) return `${p.key} starts with ~, which servers read differently`;
-  if (value.includes('${')) return `${p.key} holds \${…}, which servers read differently`;
+  const reading = otherReading(value);
+  if (reading !== undefined) return `${p.key} ${OTHER_READING[reading]}, which servers read differently`;
   if (expanded === undefined) return 'the pattern names ${workspace} and no workspace is set';
   return `${p.key} cannot be read as a path (empty, too long, a control character, or relative with no workspace)`;
 }

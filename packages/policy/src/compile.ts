@@ -233,7 +233,9 @@ function compileArgs(
         c.error([...here, 'range'], 'bad-range', `the range ${p.range.min}..${p.range.max} is empty`);
       } else test = { kind: 'range', ...p.range };
     } else if (p.glob !== undefined) {
-      const r = compilePathPattern(p.glob);
+      // NFC, as the engine compares argument paths (redteam-34-5): `privé` typed as e + U+0301
+      // names the same directory for a server that folds Unicode-equivalent names.
+      const r = compilePathPattern(p.glob.normalize('NFC'));
       if ('error' in r) c.error([...here, 'glob'], 'bad-path-pattern', r.error.message, r.error.hint);
       else test = { kind: 'glob', pattern: r.pattern };
     } else if (p.regex !== undefined) {

@@ -9,6 +9,7 @@ import { canonicalHttpPath } from './http-path.js';
 import { pushTo } from './multimap.js';
 import { NetworkIndex, type CidrEntry, type HostEntry } from './network-index.js';
 import { PathTrie, type FsEntry } from './path-index.js';
+import { otherReading } from './path-argument.js';
 import { effectiveAnnotations } from './tool-annotations.js';
 import { matchHostPattern } from './host-pattern.js';
 import { cidrWithin, formatIp, ipv4, parseIp, type Cidr, type Ip } from './ip.js';
@@ -314,6 +315,8 @@ export class Engine {
   /** The policies in force for this subject, in the order given. */
   readonly policies: readonly CompiledPolicy[];
   readonly context: PathContext;
+  /** The context in NFC, for MCP argument globs. */
+  private readonly argContext: PathContext;
   private readonly network: NetworkIndex;
   private readonly fsTrie = new PathTrie();
   private readonly mcpByServer = new Map<string, McpRuleC[]>();
@@ -347,6 +350,13 @@ export class Engine {
         p.layer !== 'group' || groups === 'all' || (p.groups ?? []).some((g) => groups?.includes(g) === true),
     );
     this.context = options.context;
+    // redteam-34-5: argument globs compare in NFC (patterns are NFC from compile, a value that is
+    // not is an evaluation error), so the directories they expand to are made NFC too.
+    const { home, workspace } = options.context;
+    this.argContext = {
+      home: home.normalize('NFC'),
+      ...(workspace !== undefined ? { workspace: workspace.normalize('NFC') } : {}),
+    };
     this.network = new NetworkIndex(this.policies.flatMap((p) => p.network));
     for (const p of this.policies) {
       for (const rule of p.filesystem) {
@@ -360,7 +370,7 @@ export class Engine {
         else this.mcpServerGlobs.push(rule);
         for (const a of rule.args)
           if (a.test.kind === 'glob')
-            this.mcpArgGlobs.set(a, expandPathPattern(a.test.pattern, this.context));
+            this.mcpArgGlobs.set(a, expandPathPattern(a.test.pattern, this.argContext));
       }
       for (const rule of p.exec) {
         for (const pattern of rule.commands) {
@@ -910,18 +920,11 @@ export class Engine {
         if (typeof value !== 'string' || value.length > REGEX_INPUT_LIMIT) return 'error';
         return t.re.test(value) ? 'match' : 'no';
       case 'glob': {
-        // Servers read paths as given: a URI, `~` or `${…}` in a value would be read differently
-        // here and there, so it is an evaluation error rather than a guess.
-        if (
-          typeof value !== 'string' ||
-          /^[A-Za-z][A-Za-z0-9+.-]*:/.test(value) ||
-          value.startsWith('~') ||
-          value.includes('${')
-        ) {
-          return 'error';
-        }
+        // A value a server may read as another path (a URI, `~`, `${…}`, not NFC, …) is an
+        // evaluation error rather than a guess.
+        if (typeof value !== 'string' || otherReading(value) !== undefined) return 'error';
         const pattern = this.mcpArgGlobs.get(p);
-        const path = canonicalPath(value, this.context);
+        const path = canonicalPath(value, this.argContext);
         if (pattern === undefined || 'error' in path) return 'error';
         return matchPath(pattern, path.segments) ? 'match' : 'no';
       }

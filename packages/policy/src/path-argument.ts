@@ -1,0 +1,46 @@
+// A path in an MCP tool's arguments as a server may read it: the spellings a server would read as
+// another path than the one the value spells. Pure. An argument glob treats such a value as an
+// evaluation error (a deny matches it, an allow does not) rather than guess the server's reading.
+// Letter case is not looked at: a case-insensitive filesystem is not covered (policy-reference.md).
+
+/** Why a server may read a path argument as another path than the one it spells. */
+export type OtherReading = 'uri' | 'home' | 'variable' | 'not-nfc' | 'compatibility';
+
+/** A scheme, a leading `~`, a `$` or a non-ASCII character: one scan passes the ASCII paths. */
+const WORTH_A_LOOK = /^(?:[A-Za-z][A-Za-z0-9+.-]*:|~)|[$\u0080-\uffff]/;
+
+function plainReading(value: string): OtherReading | undefined {
+  if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(value)) return 'uri';
+  if (value.startsWith('~')) return 'home';
+  if (value.includes('${')) return 'variable';
+  return undefined;
+}
+
+/**
+ * The reason a server may read `value` as another path, or undefined when it reads it as spelt.
+ * A URI, `~` and `${…}` are expanded by some servers. Non-ASCII values also:
+ * - redteam-34-5: not in NFC (`prive\u0301`, the Kelvin sign): the reference filesystem server
+ *   maps a missing name onto an existing one equal in NFC, so any other spelling of a canonically
+ *   equivalent path may reach it. Rules and the workspace are compared in NFC (compile and engine).
+ * - a compatibility character that folds (NFKC) to path syntax: `／` to `/`, `‥` to `..`,
+ *   `～/` to `~/`, `ｆｉｌｅ：` to a URI; a server or tool that folds would walk another path.
+ *   Other compatibility forms (fullwidth letters, `（）`, `²`) are compared as written.
+ */
+export function otherReading(value: string): OtherReading | undefined {
+  if (!WORTH_A_LOOK.test(value)) return undefined;
+  const plain = plainReading(value);
+  if (plain !== undefined || !/[\u0080-\uffff]/.test(value)) return plain;
+  if (value.normalize('NFC') !== value) return 'not-nfc';
+  const folded = value.normalize('NFKC');
+  if (folded === value) return undefined;
+  if (plainReading(folded) !== undefined) return 'compatibility';
+  const parts = value.split('/');
+  const foldedParts = folded.split('/');
+  if (
+    parts.length !== foldedParts.length ||
+    foldedParts.some((s, i) => (s === '.' || s === '..') && parts[i] !== s)
+  ) {
+    return 'compatibility';
+  }
+  return undefined;
+}
