@@ -50,7 +50,11 @@ export class HttpSession implements Transport {
   onclose?: () => void;
   onerror?: (error: Error) => void;
   onmessage?: (message: JSONRPCMessage, extra?: MessageExtraInfo) => void;
-  lastUsed = Date.now();
+  /**
+   * When the session was last used (performance.now()): its last request or event stream came,
+   * or its last answer went. Idle sessions are closed least recently used first.
+   */
+  lastUsed = performance.now();
   private readonly exchanges = new Map<RequestId, Exchange>();
   private stream: ServerResponse | undefined;
   private streamKeepAlive: NodeJS.Timeout | undefined;
@@ -59,6 +63,15 @@ export class HttpSession implements Transport {
   constructor(readonly sessionId: string) {}
 
   async start(): Promise<void> {}
+
+  /**
+   * Whether nothing holds the session: no request in flight (an elicitation the gateway waits on
+   * is asked within one) and no event stream open. Only such a session may be closed for room or
+   * age: a client that is listening or waiting for an answer keeps its session.
+   */
+  get isIdle(): boolean {
+    return this.exchanges.size === 0 && this.stream === undefined;
+  }
 
   /** Whether a request with this id is in flight (the client must not reuse an id). */
   isPending(id: RequestId): boolean {
@@ -76,7 +89,7 @@ export class HttpSession implements Transport {
     isBatch: boolean,
     extra: MessageExtraInfo,
   ): void {
-    this.lastUsed = Date.now();
+    this.lastUsed = performance.now();
     const ids = messages.filter(isRequest).map((m) => (m as { id: RequestId }).id);
     if (ids.length === 0) {
       res.writeHead(202, { 'mcp-session-id': this.sessionId }).end();
@@ -93,7 +106,7 @@ export class HttpSession implements Transport {
   /** A GET: the session's own event stream, for messages that belong to no request. */
   openStream(res: ServerResponse): 'opened' | 'conflict' {
     if (this.stream !== undefined) return 'conflict';
-    this.lastUsed = Date.now();
+    this.lastUsed = performance.now();
     res.writeHead(200, { ...SSE_HEADERS, 'mcp-session-id': this.sessionId });
     res.flushHeaders();
     this.stream = res;
@@ -102,6 +115,7 @@ export class HttpSession implements Transport {
       if (this.stream !== res) return;
       clearInterval(this.streamKeepAlive);
       this.stream = undefined;
+      this.lastUsed = performance.now();
     });
     return 'opened';
   }
@@ -130,6 +144,7 @@ export class HttpSession implements Transport {
     if (answer && id !== undefined) {
       exchange.waiting.delete(id);
       this.exchanges.delete(id);
+      this.lastUsed = performance.now();
     }
     // Its client went away: the message has nowhere to go (and its id is free again only now).
     if (exchange.isGone) return;

@@ -2,7 +2,8 @@
 // request checked before any MCP is read — the Host must be the address we listen on and an Origin,
 // when a browser sends one, must be ours (DNS rebinding, threat 10), and a bearer token is required
 // (compared in constant time). Sessions exist only after authentication, are capped in number and
-// expire when idle (threat 17). Connections are capped too, a POST body must arrive within a
+// expire when idle (threat 17); at the cap, the least recently used idle one makes room for a new
+// one (redteam-34-3). Connections are capped too, a POST body must arrive within a
 // deadline, and a refusal made before the body arrived closes its connection: nobody, with a token
 // or without, holds sockets by trickling bodies (redteam-31-7). The client's Authorization header
 // ends here: upstreams never see it.
@@ -79,6 +80,12 @@ const MAX_MODERN_IN_FLIGHT = 256;
  * holds them (redteam-31-7).
  */
 const MAX_CONNECTIONS = 512;
+/** A session id we do not hold (never given, ended, expired or closed for room): initialize again. */
+const SESSION_NOT_FOUND: Refusal = {
+  status: 404,
+  code: -32001,
+  message: 'Session not found: initialize again',
+};
 /** A POST body that is not JSON: the 2025-era path answers it with a parse error. */
 const NOT_JSON = Symbol('not JSON');
 
@@ -133,10 +140,27 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
     return undefined;
   };
 
-  /** A new session on a new server of the gateway. */
+  /**
+   * A new session on a new server of the gateway. At the cap, the least recently used idle session
+   * is closed to make room, and only when every session is busy is the client refused
+   * (redteam-34-3: the SDK's 2025-era client never sends DELETE when it closes, so 64 clients that
+   * connected, listed and left locked out every new one until the idle sweep). Closed as DELETE
+   * and the sweep close one (no session end is audited); its client's next request gets 404, the
+   * spec's word to initialize again. Every client holds the same token, so one opening sessions in
+   * a loop can close idle sessions, never one whose client is listening or waiting for an answer.
+   */
   const open = async (): Promise<HttpSession | Refusal> => {
-    if (sessions.size >= maxSessions)
-      return { status: 503, message: `Too many sessions (${maxSessions}); close one first` };
+    if (sessions.size >= maxSessions) {
+      const idle = leastRecentlyUsedIdle();
+      if (idle === undefined)
+        return {
+          status: 503,
+          message: `Too many sessions (${maxSessions}), each listening or answering; close one first`,
+        };
+      // It leaves the map at once (the promise is the Transport interface's), so the new session
+      // takes its place before any other initialize is looked at.
+      idle.close().catch(() => undefined);
+    }
     const session = new HttpSession(randomUUID());
     // Counted from now, so sessions opened together keep to the cap; one that fails to connect
     // gives its place back at once rather than at the idle sweep.
@@ -149,6 +173,13 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
       throw e;
     }
     return session;
+  };
+
+  const leastRecentlyUsedIdle = (): HttpSession | undefined => {
+    let oldest: HttpSession | undefined;
+    for (const s of sessions.values())
+      if (s.isIdle && (oldest === undefined || s.lastUsed < oldest.lastUsed)) oldest = s;
+    return oldest;
   };
 
   /**
@@ -266,6 +297,8 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
         message: `Request Timeout: the body did not arrive within ${bodyTimeoutMs / 1000} s`,
       };
     if (body === TOO_LARGE) return { status: 413, message: `Payload too large: more than ${maxBody} bytes` };
+    // Closed while its body arrived (DELETE, the sweep, room for a new session).
+    if (session !== undefined && sessions.get(session.sessionId) !== session) return SESSION_NOT_FOUND;
     const repeated = repeatedMcpHeader(req);
     if (repeated !== undefined)
       return {
@@ -330,8 +363,7 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
       };
     const id = req.headers['mcp-session-id'];
     const session = typeof id === 'string' ? sessions.get(id) : undefined;
-    if (id !== undefined && session === undefined)
-      return { status: 404, code: -32001, message: 'Session not found: initialize again' };
+    if (id !== undefined && session === undefined) return SESSION_NOT_FOUND;
     if (method === 'POST') return post(req, res, session);
     // Nothing reads a GET's or DELETE's body, so one that is declared is refused before it is
     // waited for (refuse() closes the connection): trickled, it held its socket, or an event
@@ -406,11 +438,13 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
     ...(options.origins ?? []).map((o) => o.toLowerCase()),
   ]);
 
+  // Only idle sessions expire: a client listening on its stream, or waiting on a long call, keeps
+  // its session however long it lasts (its connection counts against the cap on connections).
   const sweep = setInterval(
     () => {
-      const now = Date.now();
+      const now = performance.now();
       for (const session of sessions.values())
-        if (now - session.lastUsed > idleMs) session.close().catch(() => undefined);
+        if (session.isIdle && now - session.lastUsed > idleMs) session.close().catch(() => undefined);
     },
     Math.min(idleMs, 60_000),
   );

@@ -328,7 +328,12 @@ describe('gateway over Streamable HTTP: the protocol, raw', { timeout: 60_000 },
       });
       assert.equal(second.status, 409);
       await second.body?.cancel();
-      await rawSession(h.url);
+      // Both sessions listening: none is idle, so none makes room (redteam-34-3 closes idle ones).
+      const other = await rawSession(h.url);
+      const otherStream = await fetch(h.url, {
+        headers: { 'mcp-session-id': other, authorization: `Bearer ${TOKEN}`, accept: 'text/event-stream' },
+      });
+      assert.equal(otherStream.status, 200);
       const full = await post(h.url, INITIALIZE);
       assert.equal(full.status, 503, 'two sessions at most');
       await full.body?.cancel();
@@ -344,6 +349,7 @@ describe('gateway over Streamable HTTP: the protocol, raw', { timeout: 60_000 },
       const room = await post(h.url, INITIALIZE);
       assert.equal(room.status, 200, 'a closed session makes room');
       await room.body?.cancel();
+      await otherStream.body?.cancel();
     } finally {
       await h.close();
     }
