@@ -912,6 +912,26 @@ void describe('perimeter mcp --listen (Streamable HTTP)', { timeout: 10 * TIMEOU
         assert.equal(r.status, 200, `session ${i + 1}`);
         ids.push(r.headers.get('mcp-session-id') ?? '');
       }
+      // An idle session makes room (redteam-34-3): the least recently used; its client gets 404.
+      const next = await initialize();
+      assert.equal(next.status, 200, 'an idle session makes room');
+      ids.push(next.headers.get('mcp-session-id') ?? '');
+      const evicted = await fetch(url, {
+        method: 'POST',
+        headers: { ...headers, 'mcp-session-id': ids.shift() ?? '' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'ping' }),
+      });
+      assert.equal(evicted.status, 404);
+      await evicted.body?.cancel();
+      // Every session listening on its event stream: none is idle, and the next client is refused.
+      const streams = await Promise.all(
+        ids.map((id) =>
+          fetch(url, {
+            headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream', 'mcp-session-id': id },
+          }),
+        ),
+      );
+      assert.deepEqual(new Set(streams.map((s) => s.status)), new Set([200]));
       const full = await fetch(url, { method: 'POST', headers, body: JSON.stringify(INITIALIZE) });
       assert.equal(full.status, 503);
       assert.match(await full.text(), /Too many sessions \(64\)/);
@@ -921,6 +941,7 @@ void describe('perimeter mcp --listen (Streamable HTTP)', { timeout: 10 * TIMEOU
       });
       assert.equal(gone.status, 200);
       assert.equal((await initialize()).status, 200, 'a closed session makes room');
+      await Promise.all(streams.map((s) => s.body?.cancel()));
       const huge = await fetch(url, {
         method: 'POST',
         headers: { ...headers, 'mcp-session-id': ids[1] ?? '' },
