@@ -111,7 +111,10 @@ export interface ResultScan {
 }
 
 const RESULT_MAX_DEPTH = 64;
-const BASE64 = /^[A-Za-z0-9+/\r\n]*={0,2}[\r\n]*$/;
+// Padding, if any, then only line breaks. Written so that no two parts can take the same line
+// break: /^[…\r\n]*={0,2}[\r\n]*$/ tried every split of a run of them, and a blob of 40,000
+// line breaks and one other character took 4 s (redteam-34-2).
+const BASE64 = /^[A-Za-z0-9+/\r\n]*(?:={1,2}[\r\n]*)?$/;
 /**
  * Text a model never reads: base64 image and audio data, a binary resource's blob. Only where the
  * protocol puts them (a blob beside its resource's `uri`, data in an image or audio block), and
@@ -298,26 +301,29 @@ function isOrdinary(text: string, index: number): boolean {
 }
 
 const isTag = (code: number): boolean => code >= 0xe0020 && code <= 0xe007f;
+const isCodeTag = (code: number): boolean =>
+  (code >= 0xe0030 && code <= 0xe0039) || (code >= 0xe0061 && code <= 0xe007a);
 const BLACK_FLAG = 0x1f3f4;
 const CANCEL_TAG = 0xe007f;
+const FLAG_CODE_MAX = 7;
 
 /**
  * Whether the tag character at `index` belongs to a flag of a region (Unicode's emoji tag
- * sequence: the black flag, a subdivision code in tag digits and small letters, the cancel tag:
- * 🏴 g b s c t ⌫ is Scotland's). Any other tag is ASCII smuggling.
+ * sequence: the black flag, a subdivision code of two to seven tag digits and small letters, the
+ * cancel tag: 🏴 g b s c t ⌫ is Scotland's). Any other tag is ASCII smuggling.
+ * redteam-34-2: it reads at most a flag's length of tags on either side, so each tag costs the
+ * same; walking back to the start of the run made a run of a million tags cost some 50 minutes.
  */
 function isInFlagSequence(text: string, index: number): boolean {
+  // The cancel tag is at most FLAG_CODE_MAX tags after a flag's first: when the run goes back
+  // further, the tag at `index` is in no flag, and the check below meets a tag where the flag is.
   let start = index;
-  while (start >= 2 && isTag(text.codePointAt(start - 2) ?? 0)) start -= 2;
+  for (let back = 0; back < FLAG_CODE_MAX && isTag(text.codePointAt(start - 2) ?? 0); back++) start -= 2;
   if (start < 2 || text.codePointAt(start - 2) !== BLACK_FLAG) return false;
-  let end = start;
-  let code = text.codePointAt(end) ?? 0;
-  while ((code >= 0xe0030 && code <= 0xe0039) || (code >= 0xe0061 && code <= 0xe007a)) {
-    end += 2;
-    code = text.codePointAt(end) ?? 0;
-  }
-  const length = (end - start) / 2;
-  return code === CANCEL_TAG && length >= 2 && length <= 7 && index <= end;
+  let length = 0;
+  while (length <= FLAG_CODE_MAX && isCodeTag(text.codePointAt(start + 2 * length) ?? 0)) length++;
+  const end = start + 2 * length;
+  return text.codePointAt(end) === CANCEL_TAG && length >= 2 && length <= FLAG_CODE_MAX && index <= end;
 }
 
 function isEmojiEnd(char: string): boolean {
@@ -336,6 +342,14 @@ function charBefore(text: string, index: number): string {
     : text.slice(Math.max(0, index - 1), index);
 }
 
+// redteam-34-2: normalizing puts a run of combining marks in order by insertion, so a long run costs
+// its square (160,000 marks, 12 s). Unicode's stream-safe format (UAX #15 §13) breaks a run after 30
+// marks with a grapheme joiner, which stops the reordering; the joiners go again after (the text had
+// none left, and no character normalizes to one). U+FF9E and U+FF9F, the half-width sound marks,
+// are the only letters that NFKC makes combining marks.
+const MARK_RUN = /[\p{M}\uFF9E\uFF9F]{30}(?=[\p{M}\uFF9E\uFF9F])/gu;
+const GRAPHEME_JOINER = '\u034F';
+
 /**
  * The text as a model reads it: tag characters decoded to the ASCII they carry, invisible characters
  * dropped (so that `I\u200BMPORTANT` still reads IMPORTANT), compatibility forms folded (fullwidth
@@ -345,7 +359,9 @@ function visibleText(text: string): string {
   return text
     .replace(TAG_TEXT, (tag) => String.fromCodePoint(tag.codePointAt(0)! - TAG_OFFSET))
     .replace(INVISIBLE, (char) => (LINE_SPACE.test(char) ? char : ''))
-    .normalize('NFKC');
+    .replace(MARK_RUN, `$&${GRAPHEME_JOINER}`)
+    .normalize('NFKC')
+    .replaceAll(GRAPHEME_JOINER, '');
 }
 
 /**
