@@ -92,6 +92,7 @@ const OTHER_READING: Record<OtherReading, string> = {
   variable: 'holds ${…}',
   'not-nfc': 'is not in Unicode NFC (é as e + U+0301, say)',
   compatibility: 'holds a character that folds to path syntax (as ／ to /)',
+  'mark-run': 'holds a run of more than 30 combining marks',
 };
 
 /** Why an argument could not be evaluated against a glob, in the order the engine checks. */

@@ -4,10 +4,17 @@
 // Letter case is not looked at: a case-insensitive filesystem is not covered (policy-reference.md).
 
 /** Why a server may read a path argument as another path than the one it spells. */
-export type OtherReading = 'uri' | 'home' | 'variable' | 'not-nfc' | 'compatibility';
+export type OtherReading = 'uri' | 'home' | 'variable' | 'not-nfc' | 'compatibility' | 'mark-run';
 
 /** A scheme, a leading `~`, a `$` or a non-ASCII character: one scan passes the ASCII paths. */
 const WORTH_A_LOOK = /^(?:[A-Za-z][A-Za-z0-9+.-]*:|~)|[$\u0080-\uffff]/;
+
+/**
+ * More than 30 combining marks in a row (UAX #15's stream-safe bound; the half-width sound marks
+ * become combining marks under NFKC): normalizing reorders such a run by insertion, at the cost of
+ * its square (200,000 marks of two classes: minutes), and no name a person writes has one.
+ */
+const MARK_RUN = /[\p{M}\uFF9E\uFF9F]{31}/u;
 
 function plainReading(value: string): OtherReading | undefined {
   if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(value)) return 'uri';
@@ -25,11 +32,13 @@ function plainReading(value: string): OtherReading | undefined {
  * - a compatibility character that folds (NFKC) to path syntax: `／` to `/`, `‥` to `..`,
  *   `～/` to `~/`, `ｆｉｌｅ：` to a URI; a server or tool that folds would walk another path.
  *   Other compatibility forms (fullwidth letters, `（）`, `²`) are compared as written.
+ * - a run of more than 30 combining marks (MARK_RUN): not normalized at all.
  */
 export function otherReading(value: string): OtherReading | undefined {
   if (!WORTH_A_LOOK.test(value)) return undefined;
   const plain = plainReading(value);
   if (plain !== undefined || !/[\u0080-\uffff]/.test(value)) return plain;
+  if (MARK_RUN.test(value)) return 'mark-run';
   if (value.normalize('NFC') !== value) return 'not-nfc';
   const folded = value.normalize('NFKC');
   if (folded === value) return undefined;

@@ -157,3 +157,54 @@ describe('redteam-34-5: a workspace that is not NFC', () => {
     },
   ]);
 });
+
+describe('a run of combining marks in a path argument is not normalized', () => {
+  const engine = engineFrom(`
+    mcp:
+      allow:
+        - { id: write-cafe, server: fs, tools: [write_file], args: { path: { glob: "\${workspace}/café/**" } } }
+      deny:
+        - { id: no-private, server: fs, args: { path: { glob: "\${workspace}/privé/**" } } }
+  `);
+  /** Marks of two combining classes (below, above), which NFC must reorder: its worst case. */
+  const marks = (n: number): string => '\u0323\u0301'.repeat(n / 2);
+
+  test('redteam-34-2: 200,000 marks after a letter are an evaluation error, and normalize() never sees them', () => {
+    const real = Object.getOwnPropertyDescriptor(String.prototype, 'normalize')!;
+    const normalize = real.value as string['normalize'];
+    let longest = 0;
+    Object.defineProperty(String.prototype, 'normalize', {
+      ...real,
+      value(this: string, form?: string): string {
+        longest = Math.max(longest, this.length);
+        return normalize.call(this, form);
+      },
+    });
+    try {
+      const path = `/w/café/e${marks(200_000)}`;
+      const written = decideShort(engine, { mcp: 'fs/write_file', args: { path } });
+      assertDecision(written, { decision: 'deny', rules: ['no-private'] }, 'a deny matches it');
+      const allowed = decideShort(
+        engineFrom(`
+    mcp:
+      allow:
+        - { id: write-cafe, server: fs, tools: [write_file], args: { path: { glob: "\${workspace}/café/**" } } }
+  `),
+        { mcp: 'fs/write_file', args: { path } },
+      );
+      assertDecision(allowed, { decision: 'deny', rules: [], code: 'default' }, 'an allow does not');
+      assert.match(
+        allowed.reason,
+        /path holds a run of more than 30 combining marks, which servers read differently/,
+      );
+      assert.ok(longest < 1_000, `normalize() was handed ${longest} characters`);
+    } finally {
+      Object.defineProperty(String.prototype, 'normalize', real);
+    }
+  });
+
+  test('thirty marks in a row are a name, judged as one', () => {
+    const d = decideShort(engine, { mcp: 'fs/write_file', args: { path: `/w/café/e${marks(30)}` } });
+    assertDecision(d, { decision: 'deny', rules: ['no-private'] }, 'not NFC: the marks are out of order');
+  });
+});
