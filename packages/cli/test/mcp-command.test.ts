@@ -941,7 +941,7 @@ void describe('perimeter mcp --listen (Streamable HTTP)', { timeout: 10 * TIMEOU
       });
       assert.equal(gone.status, 200);
       assert.equal((await initialize()).status, 200, 'a closed session makes room');
-      await Promise.all(streams.map((s) => s.body?.cancel()));
+      for (const s of streams) await s.body?.cancel();
       const huge = await fetch(url, {
         method: 'POST',
         headers: { ...headers, 'mcp-session-id': ids[1] ?? '' },
