@@ -216,6 +216,8 @@ const BORING = new Set([
   'default',
 ]);
 
+const LONGEST_BORING = Math.max(...[...BORING].map((word) => word.length));
+
 function hasDigit(v: string): boolean {
   return /[0-9]/.test(v);
 }
@@ -239,7 +241,7 @@ function hasSecretShape(value: string, kind: 'password' | 'secret', isQuoted: bo
     if (!/[^A-Za-z]/.test(value) || !hasLetter(value)) return false;
     if (!isQuoted && !hasDigit(value)) return false;
   } else if (value.length < 16) return false;
-  if (BORING.has(value.toLowerCase())) return false;
+  if (value.length <= LONGEST_BORING && BORING.has(value.toLowerCase())) return false;
   if (/\s/.test(value) || NOT_A_SECRET.test(value) || CODE_LIKE.test(value)) return false;
   if (kind === 'password') return shannonEntropy(value) >= 2.5;
   // Unquoted, a value must mix letters and digits (a random 20-character base62 value has no
@@ -256,27 +258,73 @@ interface Assignment {
   readonly isQuoted: boolean;
 }
 
-const isIdentifierChar = (c: string | undefined): boolean => c !== undefined && IDENTIFIER.test(c);
+/** Whether a character code is one a name holds (IDENTIFIER), from a table: names are read often. */
+const IS_IDENTIFIER = Uint8Array.from({ length: 128 }, (_, c) =>
+  IDENTIFIER.test(String.fromCharCode(c)) ? 1 : 0,
+);
+const isIdentifierCode = (c: number): boolean => IS_IDENTIFIER[c] === 1;
 
-// An unquoted value: up to 513 (MAX_VALUE + 1) characters, ending at whitespace, a separator or a
-// bracket.
-const UNQUOTED = /[^\s,;"'`<>(){}[\]&|\\]{0,513}/y;
+// What ends an unquoted value: whitespace, a separator or a bracket (or it is cut after 513, MAX_VALUE
+// + 1, characters).
+const UNQUOTED_END = /[\s,;"'`<>(){}[\]&|\\]/g;
 
-/** Where the unquoted value starting at `from` ends. */
-function unquotedEnd(text: string, from: number): number {
-  UNQUOTED.lastIndex = from;
-  UNQUOTED.exec(text);
-  return UNQUOTED.lastIndex;
+/** One text's assignments as they are read: what was read before, and a count of what is read. */
+interface Reading {
+  readonly text: string;
+  /** The run of name characters around a position. */
+  readonly nameRun: (at: number) => { readonly from: number; readonly to: number };
+  /** Where the unquoted value starting at a position ends. */
+  readonly unquotedEnd: (from: number) => number;
+  /** Adds to what was read (ScanWork.read). */
+  readonly count: (characters: number) => void;
+}
+
+/**
+ * What an assignment is read from in one text: the scan asks at its keywords in order. A text of
+ * keywords has one every few characters, and the name or value around each reaches over the next
+ * ones; the run of name characters around a keyword and the next character that ends an unquoted
+ * value are each found once for all of them, not read again at every keyword (redteam-34-6).
+ * What is read is added to `work.read`, if given.
+ */
+export function assignmentReader(
+  text: string,
+  work?: { read?: number },
+): (keywordStart: number, keywordEnd: number) => Assignment | undefined {
+  const count = (characters: number): void => {
+    if (work?.read !== undefined) work.read += characters;
+  };
+  // The run of name characters last read, and the next end of an unquoted value after `after`.
+  let name = { from: 0, to: -1 };
+  let unquoted = { after: 0, end: -1 };
+  const nameRun = (at: number): { from: number; to: number } => {
+    if (at >= name.from && at < name.to) return name;
+    let from = at;
+    while (from > 0 && isIdentifierCode(text.charCodeAt(from - 1))) from--;
+    let to = at;
+    while (to < text.length && isIdentifierCode(text.charCodeAt(to))) to++;
+    count(to - from + 2);
+    name = { from, to };
+    return name;
+  };
+  const unquotedEnd = (from: number): number => {
+    if (from < unquoted.after || from > unquoted.end) {
+      UNQUOTED_END.lastIndex = from;
+      unquoted = { after: from, end: UNQUOTED_END.exec(text)?.index ?? text.length };
+      count(unquoted.end - from + 1);
+    }
+    return Math.min(unquoted.end, from + MAX_VALUE + 1);
+  };
+  const reading = { text, nameRun, unquotedEnd, count };
+  return (keywordStart, keywordEnd) => assignmentAt(reading, keywordStart, keywordEnd);
 }
 
 /** The name around a keyword hit, and the value assigned to it, if the hit sits in an assignment. */
-export function assignmentAt(text: string, keywordStart: number, keywordEnd: number): Assignment | undefined {
-  let nameStart = keywordStart;
-  while (nameStart > 0 && keywordStart - nameStart < MAX_NAME && isIdentifierChar(text[nameStart - 1]))
-    nameStart--;
-  let nameEnd = keywordEnd;
-  while (nameEnd < text.length && nameEnd - keywordEnd < MAX_NAME && isIdentifierChar(text[nameEnd]))
-    nameEnd++;
+function assignmentAt(reading: Reading, keywordStart: number, keywordEnd: number): Assignment | undefined {
+  const { text, nameRun, unquotedEnd, count } = reading;
+  // The name: the name characters around the keyword, MAX_NAME at most either side.
+  const run = nameRun(keywordStart);
+  const nameStart = Math.max(run.from, keywordStart - MAX_NAME);
+  let nameEnd = Math.min(run.to, keywordEnd + MAX_NAME);
   // A trailing dot or dash belongs to the sentence, not the name.
   while (nameEnd > keywordEnd && /[.-]/.test(text[nameEnd - 1] ?? '')) nameEnd--;
   const name = text.slice(nameStart, nameEnd);
@@ -292,10 +340,14 @@ export function assignmentAt(text: string, keywordStart: number, keywordEnd: num
   }
   let isQuoted = false;
   if (text[nameStart - 1] === '<') {
-    // <password>value</password>: the value runs to the closing tag, which must follow.
-    const close = text.indexOf('</', at);
-    if (close < 0 || close - at > MAX_VALUE || text.slice(at, close).includes('<')) return undefined;
-    return { name, nameStart, value: text.slice(at, close), valueStart: at, isQuoted: true };
+    // <password>value</password>: the value runs to the closing tag, which must follow within
+    // MAX_VALUE characters. Looked for there alone: a search to the end of the text at every
+    // `<password>` made a text of them quadratic (redteam-34-6: 1 MB took 29 s).
+    const value = text.slice(at, at + MAX_VALUE + 2);
+    count(value.length);
+    const close = value.indexOf('</');
+    if (close < 0 || value.slice(0, close).includes('<')) return undefined;
+    return { name, nameStart, value: value.slice(0, close), valueStart: at, isQuoted: true };
   }
   if (text[at] === '\\' && /["']/.test(text[at + 1] ?? '')) at++;
   const quote = text[at];
@@ -306,6 +358,7 @@ export function assignmentAt(text: string, keywordStart: number, keywordEnd: num
     let end = valueStart;
     while (end < text.length && end - valueStart <= MAX_VALUE && text[end] !== quote && text[end] !== '\n')
       end++;
+    count(end - valueStart + 1);
     if (text[end] !== quote) return undefined;
     // A JSON-in-a-string value ends at the escaped quote.
     if (text[end - 1] === '\\') end--;
@@ -313,14 +366,14 @@ export function assignmentAt(text: string, keywordStart: number, keywordEnd: num
     isQuoted = true;
   } else {
     valueStart = at;
-    let end = unquotedEnd(text, valueStart);
+    let end = unquotedEnd(valueStart);
     value = text.slice(valueStart, end);
     // A function call or member access is code: `token = getToken()`.
     if (text[end] === '(') return undefined;
     // `Authorization: Bearer abc…` unquoted: the credential is the next word.
     if (/^(?:Bearer|Basic|Token|bearer|token)$/.test(value) && /[ \t]/.test(text[end] ?? '')) {
       valueStart = end + 1;
-      end = unquotedEnd(text, valueStart);
+      end = unquotedEnd(valueStart);
       value = text.slice(valueStart, end);
       isQuoted = true;
     }
@@ -346,11 +399,21 @@ export function judgeAssignment(a: Assignment, isHighOnly = false): AssignmentHi
   if (provider !== undefined)
     return provider === 'none' || isPlaceholder(a.value) ? undefined : { ...provider, ...span };
   if (isHighOnly) return undefined;
-  const kind = nameKind(a.name);
+  const kind = lastNameKind(a.name);
   if (kind === undefined || !isLikelySecretValue(a.value, kind, a.isQuoted)) return undefined;
   return kind === 'password'
     ? { rule: 'password-assignment', family: 'password', confidence: 'low', ...span }
     : { rule: 'generic-secret', family: 'generic', confidence: 'low', ...span };
+}
+
+/**
+ * nameKind() of the name judged last, kept: a text of assignments repeats its names, one every few
+ * characters (redteam-34-6: `token=` repeated), and splitting each into words cost the most.
+ */
+let lastJudged: { readonly name: string; readonly kind: NameKind } = { name: '', kind: undefined };
+function lastNameKind(name: string): NameKind {
+  if (name !== lastJudged.name) lastJudged = { name, kind: nameKind(name) };
+  return lastJudged.kind;
 }
 
 type ProviderHit = Pick<AssignmentHit, 'rule' | 'family' | 'confidence'>;

@@ -10,6 +10,8 @@
 import { hasValidChecksum } from './checksum.js';
 import { shannonEntropy } from './entropy.js';
 import type { Confidence } from './finding.js';
+import { jwtMatcher, jwtVerdict } from './jwt.js';
+import { pemMatcher, pemVerdict } from './pem.js';
 import { isPlaceholder } from './placeholder.js';
 
 /** What a rule's check concludes: a confidence, or a confidence under another rule's name. */
@@ -21,6 +23,17 @@ export interface Candidate {
   readonly end: number;
 }
 
+/** The secret's span if one starts where asked (undefined: no match there). */
+export type Matcher = (at: number) => Candidate | undefined;
+
+/**
+ * What the matchers of one scan read from their anchors, in characters (ScanWork.read): counted
+ * only where `read` is there to add to.
+ */
+export interface ReadWork {
+  read?: number;
+}
+
 export interface ProviderRule {
   readonly id: string;
   readonly family: string;
@@ -29,8 +42,12 @@ export interface ProviderRule {
   readonly anchors: readonly string[];
   /** How many characters of a match come before its anchor (0 for most rules). */
   readonly lead?: number;
-  /** The secret's span, given the text and where the match starts (undefined: no match here). */
-  readonly match: (text: string, at: number) => Candidate | undefined;
+  /**
+   * The matcher for one text: a scan makes one per text and asks it where the rule's anchors
+   * start, in order, so it may keep what it read for the anchors after (the JWT rule does). It
+   * adds what it reads to `work`, if given.
+   */
+  readonly matcher: (text: string, work?: ReadWork) => Matcher;
   /** Judges the matched value (undefined: not a secret, e.g. a placeholder). */
   readonly check: (value: string, text: string, start: number) => Verdict | undefined;
   /**
@@ -45,11 +62,78 @@ export interface ProviderRule {
 const escape = (literal: string): string => literal.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
 const literals = (...words: string[]): string[] => words.map(escape);
 
-/** A match function from a sticky regex tried at the anchor; `group` selects the secret's part. */
-function sticky(source: string, options: { group?: number } = {}) {
+/**
+ * How far a pattern may read from where it is tried: its longest match and what its lookaheads
+ * read past it (Infinity if unbounded). Counted as what the pattern read, for a test to hold a
+ * scan's reading to a multiple of the text (redteam-34-6: the JWT pattern read 2,000 characters
+ * at every anchor). Knows the syntax the rules use: escapes, classes, groups, `|`, quantifiers.
+ */
+function reachOf(source: string): number {
+  let i = 0;
+  const alternation = (): number => {
+    let longest = sequence();
+    while (source[i] === '|') {
+      i++;
+      longest = Math.max(longest, sequence());
+    }
+    return longest;
+  };
+  const sequence = (): number => {
+    let total = 0;
+    while (i < source.length && source[i] !== '|' && source[i] !== ')') total += times(atom());
+    return total;
+  };
+  const atom = (): number => {
+    const c = source[i++];
+    if (c === '\\') i++;
+    else if (c === '[') {
+      while (source[i] !== ']') i += source[i] === '\\' ? 2 : 1;
+      i++;
+    } else if (c === '(') {
+      if (source[i] === '?') i += 2;
+      const inner = alternation();
+      i++;
+      return inner;
+    } else if (c === '^' || c === '$') return 0;
+    return 1;
+  };
+  const times = (reach: number): number => {
+    const bound = /^(?:\{(\d+)(,(\d*))?\}|[?*+])/.exec(source.slice(i));
+    if (!bound) return reach;
+    i += bound[0].length;
+    if (bound[0] === '?') return reach;
+    if (bound[0] === '*' || bound[0] === '+' || bound[3] === '') return reach === 0 ? 0 : Infinity;
+    return reach * Number(bound[3] ?? bound[1]);
+  };
+  return alternation();
+}
+
+/** Adds what a pattern tried at `at` may read to `work`. */
+function countReach(work: ReadWork | undefined, reach: number, text: string, at: number): void {
+  if (work?.read !== undefined) work.read += Math.min(reach, text.length - at);
+}
+
+/** A matcher that reads from each anchor anew, `reach` characters at most. */
+const anew =
+  (match: (text: string, at: number) => Candidate | undefined, reach: number) =>
+  (text: string, work?: ReadWork): Matcher =>
+  (at) => {
+    countReach(work, reach, text, at);
+    return match(text, at);
+  };
+
+/**
+ * A matcher from a sticky regex tried at the anchor; `group` selects the secret's part. `run`: every
+ * match is one run of these characters (a regex class's inside) to the run's end (the pattern ends
+ * by looking for none of them), at most `longest` long. Anchors stand inside such runs
+ * (`sk-sk-sk-…`), and the pattern read up to its bound and back from each (redteam-34-6): the run's
+ * end is found once for the anchors in it, and the pattern runs only where the run is short enough
+ * to hold a match, and then reads to the run's end once, without backtracking.
+ */
+function sticky(source: string, options: { group?: number; run?: { chars: string; longest: number } } = {}) {
   const re = new RegExp(source, 'y');
   const group = options.group ?? 0;
-  return (text: string, at: number): Candidate | undefined => {
+  const match = (text: string, at: number): Candidate | undefined => {
     re.lastIndex = at;
     const m = re.exec(text);
     if (!m) return undefined;
@@ -59,6 +143,26 @@ function sticky(source: string, options: { group?: number } = {}) {
     const end = at + m[0].length;
     // The group ends the match in every rule that uses one.
     return { start: end - value.length, end };
+  };
+  const reach = reachOf(source);
+  const { run } = options;
+  if (run === undefined) return anew(match, reach);
+  const outside = new RegExp(`[^${run.chars}]`, 'g');
+  return (text: string, work?: ReadWork): Matcher => {
+    // The run [from, end) last found.
+    let from = 0;
+    let end = 0;
+    return (at) => {
+      if (at < from || at >= end) {
+        outside.lastIndex = at;
+        from = at;
+        end = outside.test(text) ? outside.lastIndex - 1 : text.length;
+        if (work?.read !== undefined) work.read += end - at + 1;
+      }
+      if (end - at > run.longest) return undefined;
+      countReach(work, reach, text, at);
+      return match(text, at);
+    };
   };
 }
 
@@ -104,83 +208,6 @@ function hasMixedCase(value: string): boolean {
   return /[a-z]/.test(value) && /[A-Z]/.test(value);
 }
 
-/** Base64url-decodes `part`; undefined if it is not valid base64url. */
-function decodeBase64Url(part: string): string | undefined {
-  if (part.length % 4 === 1) return undefined;
-  try {
-    return atob(
-      part
-        .replace(/-/g, '+')
-        .replace(/_/g, '/')
-        .padEnd(Math.ceil(part.length / 4) * 4, '='),
-    );
-  } catch {
-    return undefined;
-  }
-}
-
-function jwtVerdict(value: string): Verdict | undefined {
-  if (isPlaceholder(value)) return undefined;
-  const [header, , signature] = value.split('.');
-  const json = decodeBase64Url(header ?? '');
-  if (json === undefined) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(json);
-  } catch {
-    return undefined;
-  }
-  if (typeof parsed !== 'object' || parsed === null || !('alg' in parsed)) return undefined;
-  const alg = parsed.alg;
-  // An unsigned token (alg "none", no signature) proves nothing to a server that checks signatures.
-  const isSigned = typeof alg === 'string' && alg.toLowerCase() !== 'none' && (signature ?? '').length >= 16;
-  return isSigned ? 'high' : 'low';
-}
-
-// PEM private keys: the header, then an optional block of headers (Proc-Type, DEK-Info, PGP's
-// Version/Comment), then base64 lines, then the footer. Lines may be real newlines or the two
-// characters \n inside a JSON string (GCP service-account files). At least 64 base64 characters
-// must follow, so libraries that only mention the header (every TLS and SSH library does) are not
-// reported.
-const PEM_HEADER = /-----BEGIN[ A-Z0-9]{0,24} PRIVATE KEY(?: BLOCK)?-----/y;
-const PEM_BODY = /(?:[A-Za-z-]{1,24}: [^\n\\]{0,200}|[A-Za-z0-9+/=]|\s|\\[nr])/y;
-const PEM_FOOTER = /-----END[ A-Z0-9]{0,24} PRIVATE KEY(?: BLOCK)?-----/y;
-const MAX_PEM = 64 * 1024;
-
-function matchPem(text: string, at: number): Candidate | undefined {
-  PEM_HEADER.lastIndex = at;
-  const header = PEM_HEADER.exec(text);
-  if (!header) return undefined;
-  let i = at + header[0].length;
-  const limit = Math.min(text.length, at + MAX_PEM);
-  let base64 = 0;
-  while (i < limit) {
-    PEM_BODY.lastIndex = i;
-    const m = PEM_BODY.exec(text);
-    if (!m) break;
-    if (m[0].length === 1 && /[A-Za-z0-9+/]/.test(m[0])) base64++;
-    i += m[0].length;
-  }
-  if (base64 < 64) return undefined;
-  PEM_FOOTER.lastIndex = i;
-  const footer = PEM_FOOTER.exec(text);
-  if (footer) return { start: at, end: i + footer[0].length };
-  // No footer (a truncated paste): the key ends where its base64 does.
-  let end = i;
-  while (end > at && /[\s\\n]/.test(text[end - 1] ?? '')) end--;
-  return { start: at, end };
-}
-
-function pemVerdict(value: string, text: string, start: number): Verdict | undefined {
-  const body = value.replace(/-----[A-Z ]+-----/g, '').replace(/\\[nr]|\s/g, '');
-  if (/\.{3}|x{8,}|X{8,}/.test(body)) return undefined;
-  // A service-account JSON puts the key under "private_key" (GCP's documented key file).
-  const before = text.slice(Math.max(0, start - 40), start);
-  if (/"private_key"\s*:\s*"$/.test(before))
-    return { confidence: 'high', rule: 'gcp-service-account-key', family: 'gcp' };
-  return 'high';
-}
-
 function lookBack(text: string, start: number, chars: number): string {
   return text.slice(Math.max(0, start - chars), start).toLowerCase();
 }
@@ -218,6 +245,9 @@ const DATABASE_SCHEMES = new Set([
 // After "://": user, ":", password (the group), then "@" and a host character.
 const DATABASE_AUTHORITY = /:\/\/[^:@/\s'"`]{0,128}:([^@/\s'"`]{1,256})(?=@[A-Za-z0-9.\-_[\]])/y;
 
+/** The scheme read back (12 characters at most) and the authority's pattern. */
+const DATABASE_REACH = 12 + reachOf(DATABASE_AUTHORITY.source);
+
 function matchDatabaseUrl(text: string, at: number): Candidate | undefined {
   let schemeStart = at;
   while (schemeStart > 0 && at - schemeStart < 12 && /[a-z+]/.test(text[schemeStart - 1] ?? ''))
@@ -242,7 +272,7 @@ export const PROVIDER_RULES: readonly ProviderRule[] = [
     family: 'private_key',
     description: 'PEM private keys: RSA, EC, DSA, OpenSSH, PKCS#8, encrypted PKCS#8, PGP',
     anchors: literals('-----BEGIN'),
-    match: matchPem,
+    matcher: pemMatcher,
     check: pemVerdict,
     glued: validated,
   },
@@ -251,7 +281,7 @@ export const PROVIDER_RULES: readonly ProviderRule[] = [
     family: 'aws',
     description: 'AWS access key ids (AKIA long-term, ASIA temporary, ABIA, ACCA)',
     anchors: literals('AKIA', 'ASIA', 'ABIA', 'ACCA'),
-    match: sticky('A(?:KIA|SIA|BIA|CCA)[A-Z2-7]{16}(?![A-Za-z0-9])'),
+    matcher: sticky('A(?:KIA|SIA|BIA|CCA)[A-Z2-7]{16}(?![A-Za-z0-9])'),
     check: (v) => high(v),
     // Not inside a run of the key's own alphabet (a base32 blob, "DISKAKIA…"), and with a digit:
     // key ids are random base32, words are not.
@@ -262,7 +292,7 @@ export const PROVIDER_RULES: readonly ProviderRule[] = [
     family: 'gcp',
     description: 'Google Cloud API keys (AIza…)',
     anchors: literals('AIza'),
-    match: sticky('AIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])'),
+    matcher: sticky('AIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])'),
     check: (v) => high(v, 4),
     glued: random,
   },
@@ -271,7 +301,7 @@ export const PROVIDER_RULES: readonly ProviderRule[] = [
     family: 'gcp',
     description: 'Google OAuth client secrets (GOCSPX-…)',
     anchors: literals('GOCSPX-'),
-    match: sticky('GOCSPX-[0-9A-Za-z_-]{28}(?![0-9A-Za-z_-])'),
+    matcher: sticky('GOCSPX-[0-9A-Za-z_-]{28}(?![0-9A-Za-z_-])'),
     check: (v) => high(v, 7),
     glued: random,
   },
@@ -281,7 +311,7 @@ export const PROVIDER_RULES: readonly ProviderRule[] = [
     description:
       'Azure storage account keys and Service Bus / Event Hubs shared access keys in connection strings (AccountKey=, SharedAccessKey=), or assigned to a name containing "azure"',
     anchors: literals('AccountKey=', 'SharedAccessKey='),
-    match: sticky(
+    matcher: sticky(
       '(?:AccountKey|SharedAccessKey)=([A-Za-z0-9+/]{86}==|[A-Za-z0-9+/]{43}=)(?![A-Za-z0-9+/=])',
       {
         group: 1,
@@ -298,7 +328,7 @@ export const PROVIDER_RULES: readonly ProviderRule[] = [
     // The anchor is the "Q~" four characters in; the match starts that far before it.
     anchors: literals('Q~'),
     lead: 4,
-    match: sticky('[a-zA-Z0-9_~.]{3}\\dQ~[a-zA-Z0-9_~.-]{31,34}(?![a-zA-Z0-9_~.-])'),
+    matcher: sticky('[a-zA-Z0-9_~.]{3}\\dQ~[a-zA-Z0-9_~.-]{31,34}(?![a-zA-Z0-9_~.-])'),
     check: (v) => (isPlaceholder(v) || shannonEntropy(v) < 3.5 ? undefined : 'high'),
   },
   {
@@ -307,7 +337,7 @@ export const PROVIDER_RULES: readonly ProviderRule[] = [
     description:
       'GitHub personal, OAuth, user-to-server, server-to-server and refresh tokens (ghp_, gho_, ghu_, ghs_, ghr_), CRC32-checked',
     anchors: literals('ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_'),
-    match: sticky('gh[pousr]_[A-Za-z0-9]{36}(?![A-Za-z0-9_])'),
+    matcher: sticky('gh[pousr]_[A-Za-z0-9]{36}(?![A-Za-z0-9_])'),
     check: checksummed(4),
     glued: validated,
   },
@@ -316,7 +346,7 @@ export const PROVIDER_RULES: readonly ProviderRule[] = [
     family: 'github',
     description: 'GitHub fine-grained personal access tokens (github_pat_…)',
     anchors: literals('github_pat_'),
-    match: sticky('github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59}(?![A-Za-z0-9_])'),
+    matcher: sticky('github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59}(?![A-Za-z0-9_])'),
     check: (v) => high(v, 11),
     glued: random,
   },
@@ -326,7 +356,7 @@ export const PROVIDER_RULES: readonly ProviderRule[] = [
     description:
       'GitLab personal, deploy, runner, pipeline-trigger and CI job tokens (glpat-, gldt-, glrt-, glptt-, glcbt-)',
     anchors: literals('glpat-', 'gldt-', 'glrt-', 'glptt-', 'glcbt-', 'glft-', 'glsoat-'),
-    match: sticky(
+    matcher: sticky(
       'gl(?:pat|dt|rt|ptt|cbt|ft|soat)-[A-Za-z0-9_-]{20}(?:[A-Za-z0-9_.-]{0,80}[A-Za-z0-9_-])?(?![A-Za-z0-9_-])',
     ),
     check: (v) => high(v, v.indexOf('-') + 1),
@@ -338,7 +368,7 @@ export const PROVIDER_RULES: readonly ProviderRule[] = [
     description:
       'Slack bot, user, app, refresh and configuration tokens (xoxb-, xoxp-, xoxa-, xoxr-, xoxs-, xoxe-, xapp-)',
     anchors: ['xox[abeoprs]-', 'xoxe\\.xox[bp]-', escape('xapp-')],
-    match: sticky(
+    matcher: sticky(
       '(?:xoxe\\.)?xox[abeoprs]-\\d{1,16}(?:-[0-9A-Za-z]{1,160}){1,4}(?![0-9A-Za-z-])|xapp-\\d-[A-Z0-9]{6,16}-\\d{6,16}-[a-f0-9]{32,80}(?![0-9A-Za-z-])',
     ),
     check: (v) => (v.length < 24 || isPlaceholder(v.slice(5)) ? undefined : 'high'),
@@ -349,7 +379,7 @@ export const PROVIDER_RULES: readonly ProviderRule[] = [
     family: 'slack',
     description: 'Slack incoming-webhook and workflow URLs (hooks.slack.com/services/…)',
     anchors: literals('hooks.slack.com/'),
-    match: sticky(
+    matcher: sticky(
       'hooks\\.slack\\.com/(?:services|workflows|triggers)/T[A-Z0-9]{6,12}/[A-Z0-9]{6,12}/(?:\\d{6,24}/)?[A-Za-z0-9]{20,40}(?![A-Za-z0-9])',
     ),
     check: (v) => high(v, v.lastIndexOf('/') + 1),
@@ -362,7 +392,7 @@ export const PROVIDER_RULES: readonly ProviderRule[] = [
     description:
       'Stripe secret and restricted keys (sk_live_, rk_live_, sk_test_, rk_test_) and webhook secrets (whsec_)',
     anchors: literals('sk_live_', 'rk_live_', 'sk_test_', 'rk_test_', 'whsec_'),
-    match: sticky('(?:[sr]k_(?:live|test)_[0-9A-Za-z]{20,247}|whsec_[A-Za-z0-9+/=]{32,88})(?![0-9A-Za-z])'),
+    matcher: sticky('(?:[sr]k_(?:live|test)_[0-9A-Za-z]{20,247}|whsec_[A-Za-z0-9+/=]{32,88})(?![0-9A-Za-z])'),
     check: (v) => high(v, v.startsWith('whsec_') ? 6 : 8),
     // "task_live_", "disk_test_": words end in these anchors, so the body must read as random.
     glued: random,
@@ -372,7 +402,9 @@ export const PROVIDER_RULES: readonly ProviderRule[] = [
     family: 'anthropic',
     description: 'Anthropic API and admin keys (sk-ant-api03-…, sk-ant-admin01-…)',
     anchors: literals('sk-ant-'),
-    match: sticky('sk-ant-(?:api|admin|oat|ort)\\d{2}-[A-Za-z0-9_-]{80,120}(?![A-Za-z0-9_-])'),
+    matcher: sticky('sk-ant-(?:api|admin|oat|ort)\\d{2}-[A-Za-z0-9_-]{80,120}(?![A-Za-z0-9_-])', {
+      run: { chars: 'A-Za-z0-9_-', longest: 'sk-ant-admin00-'.length + 120 },
+    }),
     check: (v) => high(v, 13),
     glued: random,
   },
@@ -382,14 +414,17 @@ export const PROVIDER_RULES: readonly ProviderRule[] = [
     description:
       'OpenAI API keys (sk-proj-, sk-svcacct-, sk-admin-, and legacy sk- keys with the T3BlbkFJ marker)',
     anchors: literals('sk-'),
-    match: sticky('sk-(?:(?:proj|svcacct|admin|None)-)?[A-Za-z0-9_-]{20,250}(?![A-Za-z0-9_-])'),
+    matcher: sticky('sk-(?:(?:proj|svcacct|admin|None)-)?[A-Za-z0-9_-]{20,250}(?![A-Za-z0-9_-])', {
+      run: { chars: 'A-Za-z0-9_-', longest: 'sk-svcacct-'.length + 250 },
+    }),
     check: (v) => {
-      if (v.startsWith('sk-ant-') || isPlaceholder(v.slice(3))) return undefined;
-      // "T3BlbkFJ" is base64 of "OpenAI": every OpenAI key carries it.
-      if (v.includes('T3BlbkFJ')) return 'high';
-      return /^sk-(?:proj|svcacct|admin)-/.test(v) && v.length >= 48 && shannonEntropy(v) >= 4
-        ? 'high'
-        : undefined;
+      if (v.startsWith('sk-ant-')) return undefined;
+      // "T3BlbkFJ" is base64 of "OpenAI": every OpenAI key carries it. The placeholder patterns
+      // last: each `sk-` in a run of them is a candidate, and most are no key anyway.
+      const isKey =
+        v.includes('T3BlbkFJ') ||
+        (/^sk-(?:proj|svcacct|admin)-/.test(v) && v.length >= 48 && shannonEntropy(v) >= 4);
+      return isKey && !isPlaceholder(v.slice(3)) ? 'high' : undefined;
     },
     // "desk-", "task-proj-…": kebab-case words end in "sk-".
     glued: random,
@@ -399,7 +434,7 @@ export const PROVIDER_RULES: readonly ProviderRule[] = [
     family: 'huggingface',
     description: 'Hugging Face user and organisation tokens (hf_…, api_org_…)',
     anchors: literals('hf_', 'api_org_'),
-    match: sticky('(?:hf|api_org)_[A-Za-z0-9]{34}(?![A-Za-z0-9_])'),
+    matcher: sticky('(?:hf|api_org)_[A-Za-z0-9]{34}(?![A-Za-z0-9_])'),
     check: (v) => {
       const body = v.slice(v.indexOf('_', 3) + 1);
       return !isPlaceholder(body) && hasMixedCase(body) && shannonEntropy(body) >= 3.5 ? 'high' : undefined;
@@ -412,7 +447,7 @@ export const PROVIDER_RULES: readonly ProviderRule[] = [
     family: 'npm',
     description: 'npm access tokens (npm_…), CRC32-checked',
     anchors: literals('npm_'),
-    match: sticky('npm_[A-Za-z0-9]{36}(?![A-Za-z0-9_])'),
+    matcher: sticky('npm_[A-Za-z0-9]{36}(?![A-Za-z0-9_])'),
     check: checksummed(4),
     glued: validated,
   },
@@ -421,7 +456,9 @@ export const PROVIDER_RULES: readonly ProviderRule[] = [
     family: 'pypi',
     description: 'PyPI and TestPyPI upload tokens (pypi-AgEIcHlwaS5vcmc…, pypi-AgENdGVzdC5weXBpLm9yZw…)',
     anchors: literals('pypi-AgE'),
-    match: sticky('pypi-AgE(?:IcHlwaS5vcmc|NdGVzdC5weXBpLm9yZw)[A-Za-z0-9_-]{50,1000}(?![A-Za-z0-9_-])'),
+    matcher: sticky('pypi-AgE(?:IcHlwaS5vcmc|NdGVzdC5weXBpLm9yZw)[A-Za-z0-9_-]{50,1000}(?![A-Za-z0-9_-])', {
+      run: { chars: 'A-Za-z0-9_-', longest: 'pypi-AgENdGVzdC5weXBpLm9yZw'.length + 1000 },
+    }),
     check: (v) => high(v, 24),
     glued: random,
   },
@@ -430,7 +467,7 @@ export const PROVIDER_RULES: readonly ProviderRule[] = [
     family: 'twilio',
     description: 'Twilio API key SIDs (SK + 32 hex) and, next to the word Twilio, account SIDs (AC + 32 hex)',
     anchors: ['SK[0-9a-fA-F]{32}', 'AC[0-9a-f]{32}'],
-    match: sticky('(?:SK[0-9a-fA-F]{32}|AC[0-9a-f]{32})(?![0-9A-Za-z])'),
+    matcher: sticky('(?:SK[0-9a-fA-F]{32}|AC[0-9a-f]{32})(?![0-9A-Za-z])'),
     check: (v, text, start) => {
       if (isPlaceholder(v.slice(2)) || shannonEntropy(v.slice(2)) < 3) return undefined;
       if (v.startsWith('SK')) return 'high';
@@ -443,7 +480,7 @@ export const PROVIDER_RULES: readonly ProviderRule[] = [
     family: 'sendgrid',
     description: 'SendGrid API keys (SG.xxx.yyy)',
     anchors: literals('SG.'),
-    match: sticky('SG\\.[A-Za-z0-9_-]{22}\\.[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])'),
+    matcher: sticky('SG\\.[A-Za-z0-9_-]{22}\\.[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])'),
     check: (v) => high(v, 3),
     glued: random,
   },
@@ -453,9 +490,9 @@ export const PROVIDER_RULES: readonly ProviderRule[] = [
     description:
       'JSON Web Tokens whose header decodes to JSON with "alg" (unsigned ones with low confidence)',
     anchors: literals('eyJ'),
-    match: sticky(
-      'eyJ[A-Za-z0-9_-]{8,2000}\\.[A-Za-z0-9_-]{2,8000}\\.[A-Za-z0-9_-]{0,2000}(?![A-Za-z0-9_-])',
-    ),
+    // What /eyJ[A-Za-z0-9_-]{8,2000}\.[A-Za-z0-9_-]{2,8000}\.[A-Za-z0-9_-]{0,2000}(?![A-Za-z0-9_-])/
+    // matches with a header that is JSON, read once per run of base64url (jwt.ts; redteam-34-6).
+    matcher: jwtMatcher,
     check: jwtVerdict,
     glued: validated,
   },
@@ -466,7 +503,7 @@ export const PROVIDER_RULES: readonly ProviderRule[] = [
       'Database and broker URLs with a password (postgres, mysql, mariadb, mongodb(+srv), redis, amqp, mssql); the password is the finding',
     // One anchor for every scheme: "://" is cheap to find, and the scheme is read backwards.
     anchors: literals('://'),
-    match: matchDatabaseUrl,
+    matcher: anew(matchDatabaseUrl, DATABASE_REACH),
     check: databaseVerdict,
     // The anchor always follows its scheme's letters: matchDatabaseUrl reads them.
     glued: 'any',

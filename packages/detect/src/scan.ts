@@ -4,12 +4,16 @@
 // anchor or keyword occurs. Overlapping findings are resolved to the most specific one. A token
 // glued to the word before it is kept only as its rule's `glued` test allows (provider-rules.ts).
 
-import { KEYWORD_SOURCE, assignmentAt, judgeAssignment } from './assignment-rules.js';
+import { KEYWORD_SOURCE, assignmentReader, judgeAssignment } from './assignment-rules.js';
 import { decodedLayers, isWordCode, type DecodeWork } from './decode.js';
 import type { Encoding, Finding, ScanOptions } from './finding.js';
 import { fingerprint } from './fingerprint.js';
-import { PROVIDER_RULES, type ProviderRule } from './provider-rules.js';
+import { PROVIDER_RULES, type Matcher, type ProviderRule } from './provider-rules.js';
 import { joinedText, spacedRuns, textAt } from './spaced-tokens.js';
+
+/** An anchor's first character as its regex source writes it: a literal, or one escaped. */
+const firstOf = (anchor: string): string =>
+  anchor.startsWith('\\') ? anchor.slice(0, 2) : (anchor[0] ?? '');
 
 /**
  * One alternation over every rule's anchors, factored by first character (`g(?:hp_|ho_|…)`): V8's
@@ -18,15 +22,44 @@ import { joinedText, spacedRuns, textAt } from './spaced-tokens.js';
 function anchorScanner(rules: readonly ProviderRule[]): RegExp {
   const byFirst = new Map<string, string[]>();
   for (const anchor of rules.flatMap((r) => r.anchors)) {
-    const first = anchor.startsWith('\\') ? anchor.slice(0, 2) : (anchor[0] ?? '');
+    const first = firstOf(anchor);
     byFirst.set(first, [...(byFirst.get(first) ?? []), anchor.slice(first.length)]);
   }
   return new RegExp([...byFirst].map(([first, rests]) => `${first}(?:${rests.join('|')})`).join('|'), 'g');
 }
 
 const ANCHORS = anchorScanner(PROVIDER_RULES);
-// Per rule, whether one of its anchors starts at a position (tried only where ANCHORS matched).
-const STARTS = PROVIDER_RULES.map((r) => new RegExp(r.anchors.join('|'), 'y'));
+
+/**
+ * A rule as a hit is tried by it: whether one of its anchors starts there, and the fields read at
+ * every hit, in one shape for all rules (the rules' own objects differ in shape, and reading them
+ * at every hit of a text of anchors cost more than the rest of the loop).
+ */
+interface Tried {
+  readonly index: number;
+  readonly rule: ProviderRule;
+  readonly starts: RegExp;
+  readonly lead: number;
+  readonly glued: ProviderRule['glued'];
+}
+
+/**
+ * Per character an anchor may start with, the rules (in order) with an anchor that does: a hit is
+ * tried by these alone, not by every rule.
+ */
+const TRIED_BY_FIRST: Tried[][] = [];
+PROVIDER_RULES.forEach((rule, index) => {
+  const tried = {
+    index,
+    rule,
+    starts: new RegExp(rule.anchors.join('|'), 'y'),
+    lead: rule.lead ?? 0,
+    glued: rule.glued,
+  };
+  for (const c of new Set(rule.anchors.map((a) => firstOf(a).slice(-1).charCodeAt(0))))
+    (TRIED_BY_FIRST[c] ??= []).push(tried);
+});
+const NONE: readonly Tried[] = [];
 const KEYWORDS = new RegExp(KEYWORD_SOURCE, 'gi');
 
 interface Raw {
@@ -37,31 +70,32 @@ interface Raw {
   readonly end: number;
 }
 
-function providerFindings(text: string, out: Raw[]): void {
+function providerFindings(text: string, out: Raw[], work: ScanWork | undefined): void {
   const re = ANCHORS;
   re.lastIndex = 0;
+  // Each rule's matcher for this text, made when its anchor first occurs.
+  const matchers: (Matcher | undefined)[] = [];
   let m: RegExpExecArray | null;
   while ((m = re.exec(text)) !== null) {
     const hit = m.index;
     // Several rules may share an anchor's start (sk-ant- and sk-): the first that matches wins.
-    for (let i = 0; i < PROVIDER_RULES.length; i++) {
-      const rule = PROVIDER_RULES[i] as ProviderRule;
-      const starts = STARTS[i] as RegExp;
+    for (const { index, rule, starts, lead, glued: gluedTest } of TRIED_BY_FIRST[text.charCodeAt(hit)] ??
+      NONE) {
       starts.lastIndex = hit;
-      const at = hit - (rule.lead ?? 0);
+      const at = hit - lead;
       if (at < 0) continue;
-      const anchor = starts.exec(text);
-      if (!anchor) continue;
-      const glued = rule.glued === 'any' ? undefined : at > 0 && isWordCode(text.charCodeAt(at - 1));
-      if (glued === true && rule.glued === undefined) continue;
-      const candidate = rule.match(text, at);
+      if (!starts.test(text)) continue;
+      const anchorEnd = starts.lastIndex;
+      const glued = gluedTest === 'any' ? undefined : at > 0 && isWordCode(text.charCodeAt(at - 1));
+      if (glued === true && gluedTest === undefined) continue;
+      const candidate = (matchers[index] ??= rule.matcher(text, work))(at);
       if (!candidate) continue;
       const verdict = rule.check(text.slice(candidate.start, candidate.end), text, candidate.start);
       if (verdict === undefined) continue;
       if (glued === true) {
         const isHigh = (typeof verdict === 'string' ? verdict : verdict.confidence) === 'high';
-        const body = text.slice(hit + anchor[0].length, candidate.end);
-        if (!isHigh || typeof rule.glued !== 'function' || !rule.glued(body, text[at - 1] ?? '')) continue;
+        const body = text.slice(anchorEnd, candidate.end);
+        if (!isHigh || typeof gluedTest !== 'function' || !gluedTest(body, text[at - 1] ?? '')) continue;
       }
       out.push(
         typeof verdict === 'string'
@@ -79,9 +113,10 @@ function assignmentFindings(text: string, out: Raw[], work: ScanWork | undefined
   re.lastIndex = 0;
   let m: RegExpExecArray | null;
   let after = 0;
+  const assignmentAt = assignmentReader(text, work);
   while ((m = re.exec(text)) !== null) {
     if (m.index < after) continue;
-    const a = assignmentAt(text, m.index, m.index + m[0].length);
+    const a = assignmentAt(m.index, m.index + m[0].length);
     if (!a) continue;
     // Every keyword inside one name is the same assignment.
     after = a.valueStart;
@@ -113,12 +148,14 @@ function resolveOverlaps<T extends Raw>(findings: T[]): T[] {
 
 /**
  * What a scan cost: in characters, those the rules ran over at every depth, and decoding's work;
- * in calls (absent: none yet), the assignments judged by every rule (a scan for high findings
- * alone runs only the rules bound to a provider's name on them, and counts none) and the
- * fingerprints computed.
+ * if `read` is given (a number to add to), those the rules read from their anchors and keywords (a
+ * pattern counted for as far as it may read); in calls (absent: none yet), the assignments judged
+ * by every rule (a scan for high findings alone runs only the rules bound to a provider's name on
+ * them, and counts none) and the fingerprints computed.
  */
 export interface ScanWork extends DecodeWork {
   scanned: number;
+  read?: number;
   judged?: number;
   fingerprinted?: number;
 }
@@ -153,7 +190,7 @@ function findingsIn(
 ): Pending[] {
   if (work) work.scanned += text.length;
   const raw: Raw[] = [];
-  providerFindings(text, raw);
+  providerFindings(text, raw, work);
   assignmentFindings(text, raw, work, isHighOnly);
   const kept = except.length === 0 ? raw : raw.filter((r) => !except.some((v) => overlaps(text, r, v)));
   return kept.map((r) => ({ ...r, secret: text.slice(r.start, r.end) }));

@@ -11,6 +11,7 @@ import { scanJoined } from '../src/index.js';
 import { scanCounting, type ScanWork } from '../src/scan.js';
 import { sha256Hex } from '../src/sha256.js';
 import { scanJoinedCounting } from '../src/split-secrets.js';
+import { repeat } from './encodings.js';
 import { EXAMPLES, githubToken, random } from './tokens.js';
 
 const r = random(20260301);
@@ -82,4 +83,42 @@ void it('sha256Hex is SHA-256 across block boundaries, for any text, long and sh
   for (let n = 0; n < 200; n++) texts.push(r(`${PRINTABLE}éß€😀`, n));
   for (const text of texts)
     assert.equal(sha256Hex(text), createHash('sha256').update(text, 'utf8').digest('hex'), `${text.length}`);
+});
+
+// redteam-34-6: the JWT rule's pattern (`eyJ[A-Za-z0-9_-]{8,2000}\.…`) read up to 2,000 characters
+// at every `eyJ`, and 4 MB of `eyJ` took scan() 8 s and the MCP gateway 23 s; other rules read on
+// from anchors that stand inside what they read the same way. Counted, not timed: the characters
+// the rules read from their anchors and keywords (a pattern for as far as it may read).
+describe('redteam-34-6: anchors inside what a rule reads cost it one reading, not one each', () => {
+  /** A header that decodes to `{"a":[{"a":[…"alg":1}`: a JSON object's start every 8 characters. */
+  const nested = `${'eyJhIjpb'.repeat(250)}${btoa('"alg":1}').replace(/=+$/, '')}.ab. `;
+  const read = (text: string): number => {
+    const work: ScanWork = { ...newWork(), read: 0 };
+    assert.deepEqual(scanCounting(text, {}, work), []);
+    return work.read ?? 0;
+  };
+  const N = 300_000;
+  for (const [shape, unit, bound] of [
+    ['eyJ repeated', 'eyJ', 2],
+    ['eyJ repeated, each run then a payload and a signature', `${'eyJ'.repeat(666)}.ab.`, 10],
+    ['headers that decode to nested objects', nested, 10],
+    [
+      'PEM headers in header lines, a placeholder after each',
+      `a: -----BEGIN PRIVATE KEY-----\nxxxxxxxx${'A'.repeat(70)}\n`,
+      8,
+    ],
+    ['<password> repeated', '<password>', 60],
+    ['sk- repeated', 'sk-', 4],
+  ] as const)
+    void it(`redteam-34-6: ${shape}: at most ${bound} characters read per character, at ${N} and 4 times that`, () => {
+      const once = read(repeat(unit, N));
+      assert.ok(once <= bound * N, `${once} read for ${N} characters`);
+      const four = read(repeat(unit, 4 * N));
+      assert.ok(four <= bound * 4 * N, `${four} read for ${4 * N} characters`);
+      // Counted at all, and growing with the text as the text does.
+      assert.ok(
+        once >= N / 2 && four <= 4.5 * once,
+        `${once} read for ${N} characters, ${four} for ${4 * N}`,
+      );
+    });
 });
