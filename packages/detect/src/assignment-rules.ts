@@ -389,31 +389,31 @@ function assignmentAt(reading: Reading, keywordStart: number, keywordEnd: number
 }
 
 /**
- * Provider formats recognised by their name (AWS, Azure, Twilio), then the generic rules (all low
- * confidence: not run when `isHighOnly`). Returns undefined when the assignment is not a secret, a
- * placeholder included. The placeholder patterns cost the most of the tests, so they run once, last.
+ * The judge of one text's assignments: provider formats recognised by their name (AWS, Azure,
+ * Twilio), then the generic rules (all low confidence: not run when `isHighOnly`). It returns
+ * undefined when the assignment is not a secret, a placeholder included. The placeholder patterns
+ * cost the most of the tests, so they run once, last.
+ *
+ * A text of assignments repeats its names, one every few characters (redteam-34-6: `token=`
+ * repeated), and splitting each into words cost the most: nameKind() of the name judged last is
+ * kept, for this text alone. Kept beyond it, the name (a slice of the text) would hold the whole
+ * text, secrets and all, in memory until a later scan judged another name.
  */
-export function judgeAssignment(a: Assignment, isHighOnly = false): AssignmentHit | undefined {
-  const span = { start: a.valueStart, end: a.valueStart + a.value.length };
-  const provider = providerByName(a.value, a.name);
-  if (provider !== undefined)
-    return provider === 'none' || isPlaceholder(a.value) ? undefined : { ...provider, ...span };
-  if (isHighOnly) return undefined;
-  const kind = lastNameKind(a.name);
-  if (kind === undefined || !isLikelySecretValue(a.value, kind, a.isQuoted)) return undefined;
-  return kind === 'password'
-    ? { rule: 'password-assignment', family: 'password', confidence: 'low', ...span }
-    : { rule: 'generic-secret', family: 'generic', confidence: 'low', ...span };
-}
-
-/**
- * nameKind() of the name judged last, kept: a text of assignments repeats its names, one every few
- * characters (redteam-34-6: `token=` repeated), and splitting each into words cost the most.
- */
-let lastJudged: { readonly name: string; readonly kind: NameKind } = { name: '', kind: undefined };
-function lastNameKind(name: string): NameKind {
-  if (name !== lastJudged.name) lastJudged = { name, kind: nameKind(name) };
-  return lastJudged.kind;
+export function assignmentJudge(): (a: Assignment, isHighOnly: boolean) => AssignmentHit | undefined {
+  let last: { readonly name: string; readonly kind: NameKind } = { name: '', kind: undefined };
+  return (a, isHighOnly) => {
+    const span = { start: a.valueStart, end: a.valueStart + a.value.length };
+    const provider = providerByName(a.value, a.name);
+    if (provider !== undefined)
+      return provider === 'none' || isPlaceholder(a.value) ? undefined : { ...provider, ...span };
+    if (isHighOnly) return undefined;
+    if (a.name !== last.name) last = { name: a.name, kind: nameKind(a.name) };
+    const { kind } = last;
+    if (kind === undefined || !isLikelySecretValue(a.value, kind, a.isQuoted)) return undefined;
+    return kind === 'password'
+      ? { rule: 'password-assignment', family: 'password', confidence: 'low', ...span }
+      : { rule: 'generic-secret', family: 'generic', confidence: 'low', ...span };
+  };
 }
 
 type ProviderHit = Pick<AssignmentHit, 'rule' | 'family' | 'confidence'>;

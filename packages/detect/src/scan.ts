@@ -4,7 +4,7 @@
 // anchor or keyword occurs. Overlapping findings are resolved to the most specific one. A token
 // glued to the word before it is kept only as its rule's `glued` test allows (provider-rules.ts).
 
-import { KEYWORD_SOURCE, assignmentReader, judgeAssignment } from './assignment-rules.js';
+import { KEYWORD_SOURCE, assignmentJudge, assignmentReader } from './assignment-rules.js';
 import { decodedLayers, isWordCode, type DecodeWork } from './decode.js';
 import type { Encoding, Finding, ScanOptions } from './finding.js';
 import { fingerprint } from './fingerprint.js';
@@ -114,6 +114,7 @@ function assignmentFindings(text: string, out: Raw[], work: ScanWork | undefined
   let m: RegExpExecArray | null;
   let after = 0;
   const assignmentAt = assignmentReader(text, work);
+  const judge = assignmentJudge();
   while ((m = re.exec(text)) !== null) {
     if (m.index < after) continue;
     const a = assignmentAt(m.index, m.index + m[0].length);
@@ -121,7 +122,7 @@ function assignmentFindings(text: string, out: Raw[], work: ScanWork | undefined
     // Every keyword inside one name is the same assignment.
     after = a.valueStart;
     if (work && !isHighOnly) work.judged = (work.judged ?? 0) + 1;
-    const hit = judgeAssignment(a, isHighOnly);
+    const hit = judge(a, isHighOnly);
     if (hit) out.push(hit);
   }
 }
