@@ -416,7 +416,8 @@ function hexDecode(s: string): Uint8Array {
   return bytes;
 }
 
-function base64Decode(s: string, isUrlSafe: boolean): Uint8Array | undefined {
+/** The bytes base64 (or base64url) `s` decodes to; a last character left over is dropped. */
+export function base64Decode(s: string, isUrlSafe: boolean): Uint8Array | undefined {
   let body = s.replace(/=+$/, '');
   if (isUrlSafe) body = body.replace(/-/g, '+').replace(/_/g, '/');
   if (body.length % 4 === 1) body = body.slice(0, -1);

@@ -6,8 +6,9 @@
 // those whose header decodes to one JSON object are candidates, found for all at once
 // (json-suffixes.ts). What is found is what the regex and the header check found.
 
-import { isPlaceholder } from './placeholder.js';
+import { base64Decode } from './decode.js';
 import { jsonObjectSuffixes } from './json-suffixes.js';
+import { isPlaceholder } from './placeholder.js';
 import type { Matcher, ReadWork, Verdict } from './provider-rules.js';
 
 /** The bounds of each part as the rule has always read them: header after eyJ, payload, signature. */
@@ -23,19 +24,9 @@ function runEnd(text: string, from: number): number {
   return NOT_BASE64URL.exec(text)?.index ?? text.length;
 }
 
-/** Base64url-decodes `part`; undefined if it is not valid base64url. */
-function decodeBase64Url(part: string): string | undefined {
-  if (part.length % 4 === 1) return undefined;
-  try {
-    return atob(
-      part
-        .replace(/-/g, '+')
-        .replace(/_/g, '/')
-        .padEnd(Math.ceil(part.length / 4) * 4, '='),
-    );
-  } catch {
-    return undefined;
-  }
+/** The bytes a part, all base64url, decodes to; undefined for a length that leaves 1 over. */
+function partBytes(part: string): Uint8Array | undefined {
+  return part.length % 4 === 1 ? undefined : base64Decode(part, true);
 }
 
 /**
@@ -72,30 +63,6 @@ function tokenEnd(text: string, headerEnd: number): number | undefined {
   return end - payloadEnd - 1 > SIGNATURE_MAX ? undefined : end;
 }
 
-/** Each base64url character's value (-1: none). */
-const SEXTET = new Int8Array(128).fill(-1);
-[...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'].forEach((c, i) => {
-  SEXTET[c.charCodeAt(0)] = i;
-});
-
-/**
- * The bytes text[from, to), all base64url, decodes to, as decodeBase64Url decodes them (a last
- * group of 2 or 3 characters gives 1 or 2 bytes); undefined for a length that leaves 1 over.
- */
-function decodedBytes(text: string, from: number, to: number): Uint8Array | undefined {
-  const length = to - from;
-  if (length % 4 === 1) return undefined;
-  const bytes = new Uint8Array(Math.floor(length / 4) * 3 + Math.max(0, (length % 4) - 1));
-  const sextet = (k: number): number => (k < length ? (SEXTET[text.charCodeAt(from + k)] ?? 0) : 0);
-  for (let k = 0, b = 0; b < bytes.length; k += 4) {
-    const bits = (sextet(k) << 18) | (sextet(k + 1) << 12) | (sextet(k + 2) << 6) | sextet(k + 3);
-    bytes[b++] = bits >> 16;
-    if (b < bytes.length) bytes[b++] = (bits >> 8) & 0xff;
-    if (b < bytes.length) bytes[b++] = bits & 0xff;
-  }
-  return bytes;
-}
-
 /** The anchors from `from`, 4 characters apart, whose header (to `headerEnd`) is one JSON object. */
 function validHeaders(
   text: string,
@@ -103,7 +70,7 @@ function validHeaders(
   headerEnd: number,
   work: ReadWork | undefined,
 ): readonly number[] {
-  const bytes = decodedBytes(text, from, headerEnd);
+  const bytes = partBytes(text.slice(from, headerEnd));
   if (bytes === undefined) return [];
   const starts: number[] = [];
   for (let at = from; at <= headerEnd - 3 - HEADER.min; at += 4)
@@ -138,11 +105,12 @@ export function jwtMatcher(text: string, work?: ReadWork): Matcher {
 export function jwtVerdict(value: string): Verdict | undefined {
   if (isPlaceholder(value)) return undefined;
   const [header, , signature] = value.split('.');
-  const json = decodeBase64Url(header ?? '');
-  if (json === undefined) return undefined;
+  const bytes = partBytes(header ?? '');
+  if (bytes === undefined) return undefined;
   let parsed: unknown;
   try {
-    parsed = JSON.parse(json);
+    // Read as Latin-1, a character a byte, as json-suffixes.ts reads a header.
+    parsed = JSON.parse(String.fromCharCode(...bytes));
   } catch {
     return undefined;
   }
