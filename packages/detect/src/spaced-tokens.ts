@@ -6,7 +6,7 @@
 // rules: joined words read as a long random value after any keyword.
 
 import { isWordCode } from './decode.js';
-import { PROVIDER_RULES } from './provider-rules.js';
+import { ANCHOR_SOURCE, PROVIDER_RULES } from './provider-rules.js';
 
 /** Pieces of a group this long at most: tokens are grouped in fours or fives, rarely past eight. */
 const MAX_GROUP = 8;
@@ -18,7 +18,7 @@ const MAX_FIRST = 64;
 const MAX_PIECES = 1024;
 const OVERLAP = 128;
 /** Where a provider's token may start: at one of its anchors, or `lead` characters before one. */
-const ANCHOR = new RegExp(PROVIDER_RULES.flatMap((r) => r.anchors).join('|'), 'g');
+const ANCHORS = new RegExp(ANCHOR_SOURCE, 'g');
 const MAX_LEAD = Math.max(0, ...PROVIDER_RULES.map((r) => r.lead ?? 0));
 
 /** Pieces of text, [start, end) each, read as one: a way of joining a run. */
@@ -138,8 +138,8 @@ function mayStartIn(text: string, [start, end]: readonly [number, number], run: 
     ...piecesOf(run, 0, to),
     ...(to === run.count && run.tail ? [run.tail] : []),
   ]);
-  ANCHOR.lastIndex = 0;
-  const m = ANCHOR.exec(text.slice(start, end) + after);
+  ANCHORS.lastIndex = 0;
+  const m = ANCHORS.exec(text.slice(start, end) + after);
   return m !== null && m.index < end - start + MAX_LEAD;
 }
 
