@@ -65,8 +65,8 @@ export function scanValue(value: unknown, known?: KnownMatcher): SecretScan {
   const joined = joinedFindings(stringsOf(value), known, true);
   const redacted = redactedStrings(
     value,
-    (s, place) => {
-      if (isShortByteList(place)) return withJoined([], place, joined);
+    joined,
+    (s) => {
       const found = scan(s, { decode: true });
       const strong = found.filter((f: Finding) => f.confidence === 'high');
       weak += found.length - strong.length;
@@ -74,7 +74,7 @@ export function scanValue(value: unknown, known?: KnownMatcher): SecretScan {
       const credentials = credentialFindings(s, known);
       for (const c of credentials) leaks.add(c.fingerprint);
       // A credential first: where a finding covers the same span, the marker names the credential.
-      return withJoined([...credentials, ...strong], place, joined);
+      return [...credentials, ...strong];
     },
     () => {
       // Not scanned is not clean: too deep to look at counts as a finding.
@@ -112,7 +112,8 @@ export function withoutCredentials(value: unknown, known: KnownMatcher): unknown
   const joined = joinedFindings(stringsOf(value), known, false);
   return redactedStrings(
     value,
-    (s, place) => withJoined(isShortByteList(place) ? [] : credentialFindings(s, known), place, joined),
+    joined,
+    (s) => credentialFindings(s, known),
     () => undefined,
   );
 }
@@ -133,48 +134,40 @@ function credentialFinding(hit: KnownHit): Finding {
   };
 }
 
-/**
- * Where a part of a value stands in it: its number among the value's parts in walk order (string
- * values, object keys, byte lists), and the key it is the value of.
- */
-interface Place {
-  readonly index: number;
-  readonly key: string | undefined;
-  /** Whether it is an object's key. */
-  readonly isKey: boolean;
-  /** A byte list's bytes as characters (a value that is no byte breaks them with a space). */
-  readonly spelled?: string;
-}
-
 /** A part of a value, for the joined scan. */
 interface Part {
   readonly text: string;
-  /** Its place's index. */
+  /** Its number among the value's parts (string values, object keys, byte lists) in walk order. */
   readonly index: number;
   /** Whether it is the value of a `text` key (a text block, a prompt message, a resource's text). */
   readonly isText: boolean;
   readonly isKey: boolean;
 }
 
-/** The findings in one part, as redact() takes them. */
-type FindingsOf = (s: string, place: Place) => readonly Finding[];
-
 /**
- * A copy of a JSON value with what `findingsOf` finds in each string (object keys included)
- * redacted; too deep becomes null. An array of numbers is also read as the byte list it spells
- * (`115,107,…`, which detect decodes; byteListOf), and an object whose keys are `"0"`, `"1"`, …
- * with number values (JSON.stringify of a Uint8Array) as the array it was; one of them is
- * replaced whole by the marker of what is found in it: a secret's bytes cannot be redacted in
- * place and stay numbers. Every part is numbered whatever is found, so both walks number alike.
+ * A copy of a JSON value with what `findingsOf` finds in each string (object keys included) and
+ * its shares of `joined` findings redacted; too deep becomes null. An array of numbers is also
+ * read as the byte list it spells (`115,107,…`, which detect decodes), and an object whose keys
+ * are `"0"`, `"1"`, … with number values (JSON.stringify of a Uint8Array) as the array it was;
+ * one of them is replaced whole by the marker of what is found in it: a secret's bytes cannot be
+ * redacted in place and stay numbers. A list shorter than MIN_BYTE_LIST is not given to
+ * `findingsOf`: detect reads runs of 8 bytes or more, and a bound credential is 8 or more, so
+ * only its share of a joined finding (a secret's bytes in arrays of 7) can be found in it. Every
+ * part is numbered whatever is found, as stringsOf() numbers them.
  */
-function redactedStrings(value: unknown, findingsOf: FindingsOf, tooDeep: () => void): unknown {
+function redactedStrings(
+  value: unknown,
+  joined: Joined,
+  findingsOf: (s: string) => readonly Finding[],
+  tooDeep: () => void,
+): unknown {
   let parts = 0;
-  const redacted = (s: string, key: string | undefined, isKey: boolean): string => {
-    const found = findingsOf(s, { index: parts++, key, isKey });
+  const redacted = (s: string): string => {
+    const found = withShares(findingsOf(s), joined.shares.get(parts++));
     return found.length > 0 ? redact(s, found) : s;
   };
-  const walk = (v: unknown, depth: number, key: string | undefined): unknown => {
-    if (typeof v === 'string') return redacted(v, key, false);
+  const walk = (v: unknown, depth: number): unknown => {
+    if (typeof v === 'string') return redacted(v);
     if (typeof v !== 'object' || v === null) return v;
     if (depth > MAX_DEPTH) {
       tooDeep();
@@ -183,31 +176,30 @@ function redactedStrings(value: unknown, findingsOf: FindingsOf, tooDeep: () => 
     const list = Array.isArray(v) ? (v as unknown[]) : indexedValues(v);
     let marker: string | undefined;
     if (list !== undefined && isByteList(list)) {
-      const written = byteListWritten(list);
-      const found = findingsOf(written, {
-        index: parts++,
-        key,
-        isKey: false,
-        spelled: byteListSpelled(list),
-      });
-      // One marker for the whole list, named by its first finding (a credential first).
-      if (found.length > 0)
-        marker = redact(
-          written,
-          found.map((f) => ({ ...f, start: 0, end: written.length })),
-        );
+      const shares = joined.shares.get(parts++);
+      const isShort = list.length < MIN_BYTE_LIST;
+      if (!isShort || shares !== undefined) {
+        const written = byteListWritten(list);
+        const found = withShares(isShort ? [] : findingsOf(written), shares);
+        // One marker for the whole list, named by its first finding (a credential first).
+        if (found.length > 0)
+          marker = redact(
+            written,
+            found.map((f) => ({ ...f, start: 0, end: written.length })),
+          );
+      }
     }
     if (list !== undefined && !Array.isArray(v)) return marker ?? v;
     let out: unknown;
-    if (Array.isArray(v)) out = v.map((x) => walk(x, depth + 1, undefined));
+    if (Array.isArray(v)) out = v.map((x) => walk(x, depth + 1));
     else {
       const copy: Record<string, unknown> = {};
-      for (const [k, x] of Object.entries(v)) copy[redacted(k, undefined, true)] = walk(x, depth + 1, k);
+      for (const [k, x] of Object.entries(v)) copy[redacted(k)] = walk(x, depth + 1);
       out = copy;
     }
     return marker ?? out;
   };
-  return walk(value, 0, undefined);
+  return walk(value, 0);
 }
 
 /**
@@ -236,14 +228,6 @@ const byteListWritten = (list: readonly unknown[]): string =>
 /** A byte list's bytes as characters, a value that is no byte a space. */
 const byteListSpelled = (list: readonly unknown[]): string =>
   list.map((x) => (isByte(x) ? String.fromCharCode(x) : ' ')).join('');
-
-/**
- * Whether a part is a byte list too short for a scan of its own to find anything: detect reads
- * runs of 8 bytes or more, and a bound credential of 8 or more. Its share of a joined finding (a
- * secret's bytes in arrays of 7) is still replaced.
- */
-const isShortByteList = (place: Place): boolean =>
-  place.spelled !== undefined && place.spelled.length < MIN_BYTE_LIST;
 
 /** The values of an object keyed `"0"`, `"1"`, … in order, all numbers or null; else undefined. */
 function indexedValues(v: object): unknown[] | undefined {
@@ -285,7 +269,7 @@ function stringsOf(value: unknown): Part[] {
 
 /** What the joined scan found across strings, that no one of them holds whole. */
 interface Joined {
-  /** Each string's share of such a finding, by its place's index. */
+  /** Each part's share of such a finding, by its number (Part.index). */
   readonly shares: Map<number, Finding[]>;
   /** The high-confidence secrets among them. */
   readonly secrets: Finding[];
@@ -303,7 +287,7 @@ const JOIN_EDGE = 64 * 1024;
 /** What the joined scan reads of a string: all of it, or one end, from `at`. */
 interface Piece {
   readonly text: string;
-  /** Its string's place's index. */
+  /** Its string's Part.index. */
   readonly index: number;
   readonly at: number;
   readonly isKey: boolean;
@@ -481,11 +465,10 @@ function scanGroup(
 }
 
 /**
- * A string's own findings and its shares of joined ones, credentials first: a marker over both
+ * A part's own findings and its shares of joined ones, credentials first: a marker over both
  * names the credential.
  */
-function withJoined(found: readonly Finding[], place: Place, joined: Joined): readonly Finding[] {
-  const shares = joined.shares.get(place.index);
+function withShares(found: readonly Finding[], shares: readonly Finding[] | undefined): readonly Finding[] {
   if (shares === undefined) return found;
   const rank = (f: Finding): number => (f.family === 'credential' ? 0 : 1);
   return [...found, ...shares].sort((a, b) => rank(a) - rank(b));

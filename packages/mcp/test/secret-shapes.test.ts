@@ -381,6 +381,16 @@ describe('the secret scan of byte lists and keys', () => {
     assert.match(String(rest[0]?.[1]), STRIPE_MARKER);
   });
 
+  it('redteam-33-1, secrets: redact: a secret cut across arrays of 7 bytes, each too short to scan alone, has every array replaced', () => {
+    const arrays = Array.from({ length: 5 }, (_, i) => bytes.slice(i * 7, i * 7 + 7));
+    // The short list first: a token is read on into a key after it (more, never less).
+    const { redacted } = scanValue({ sizes: [3, 1, 4], data: arrays });
+    const { data, sizes } = redacted as { data: unknown[]; sizes: unknown };
+    assert.equal(data.length, 5);
+    for (const list of data) assert.match(String(list), STRIPE_MARKER);
+    assert.deepEqual(sizes, [3, 1, 4], 'a short list no finding spans is kept');
+  });
+
   it('redteam-33-1: a token cut across two text blocks is not read on through the keys after it', () => {
     // Keys and values joined read `sk_live_…typetextqLyj…structuredContentnote`: one token from a
     // value through keys into a key, whose keys were each redacted (the block's two keys became one
