@@ -49,45 +49,107 @@ export function definitionHash(
 }
 
 /**
- * What a reviewer of a drift must see first: a change to a parameter (anything under a schema's
- * `properties`), to a keyword that changes what an argument may be or defaults to, or to a
- * top-level field other than a schema (the description, the annotations, a prompt's arguments).
- * Everything else (`$comment`, a key of the server's own) can be padding (redteam-34-4).
+ * Schema keywords: what an argument may be, what it defaults to, what a model reads of it. Keys a
+ * schema holds besides them (`$comment`, a key of the server's own) change nothing.
  */
-const WEIGHTY_KEYWORDS = new Set([
+const KEYWORDS = new Set([
   'type',
   'required',
   'default',
-  'enum',
   'const',
-  'items',
-  'pattern',
+  'enum',
   'format',
-  'description',
-  'title',
+  'pattern',
+  'minimum',
+  'maximum',
+  'exclusiveMinimum',
+  'exclusiveMaximum',
+  'multipleOf',
+  'minLength',
+  'maxLength',
+  'minItems',
+  'maxItems',
+  'uniqueItems',
+  'minProperties',
+  'maxProperties',
+  'properties',
+  'patternProperties',
   'additionalProperties',
+  'propertyNames',
+  'dependentRequired',
+  'dependentSchemas',
+  'unevaluatedProperties',
+  'items',
+  'prefixItems',
+  'contains',
+  'unevaluatedItems',
   'anyOf',
   'oneOf',
   'allOf',
   'not',
+  'if',
+  'then',
+  'else',
+  '$ref',
+  '$defs',
+  'definitions',
+  'description',
+  'title',
+  'examples',
+  'readOnly',
+  'writeOnly',
+  'deprecated',
 ]);
+/** Keywords whose value is anything: a change within it is a change to it. */
+const VALUE_KEYWORDS = new Set(['default', 'const']);
+/** Keywords whose keys are names, each of a schema (a parameter's, under `properties`). */
+const NAMING_KEYWORDS = new Set([
+  'properties',
+  'patternProperties',
+  'dependentSchemas',
+  '$defs',
+  'definitions',
+]);
+/** Where a schema keeps definitions for `$ref`: a new one applies to nothing yet. */
+const DEFINITIONS = new Set(['$defs', 'definitions']);
 const SCHEMAS = new Set(['inputSchema', 'outputSchema']);
+/** What a tool's annotations say (MCP's ToolAnnotations). */
+const ANNOTATIONS = new Set(['title', 'readOnlyHint', 'destructiveHint', 'idempotentHint', 'openWorldHint']);
 
-function isWeighty(keys: readonly string[]): boolean {
-  const [field] = keys;
-  if (field !== undefined && !SCHEMAS.has(field)) return true;
-  const last = keys[keys.length - 1];
-  return keys.includes('properties') || (last !== undefined && WEIGHTY_KEYWORDS.has(last));
+/**
+ * How soon the person reviewing a drift must see the change at `keys` (redteam-34-4), 0 first:
+ * 0, a field, or a parameter (a name under a schema's `properties`), added, removed or replaced;
+ * 1, a change at a path of keys that all mean something: schema keywords (and, within a
+ * `default` or a `const`, anything), the names under the keywords that take names, MCP's
+ * annotations; 2, the rest (`$comment`, a key of the server's own, a definition added to `$defs`,
+ * which nothing refers to yet). Padding is made of the rest, so it cannot push out a new
+ * parameter or a changed default, wherever its keys are put (beside the schema's keywords, in
+ * another parameter, in the annotations).
+ */
+function rank(keys: readonly string[]): 0 | 1 | 2 {
+  const [field = '', ...path] = keys;
+  if (path.length === 0) return 0;
+  if (!SCHEMAS.has(field)) return path.length === 1 && ANNOTATIONS.has(path[0] ?? '') ? 1 : 2;
+  // The keyword whose name the key at hand is, if it is one; the key after a name is a keyword.
+  let namedBy: string | undefined;
+  for (const [i, key] of path.entries()) {
+    if (namedBy !== undefined) {
+      if (i === path.length - 1) return namedBy === 'properties' ? 0 : DEFINITIONS.has(namedBy) ? 2 : 1;
+      namedBy = undefined;
+    } else if (VALUE_KEYWORDS.has(key)) return 1;
+    else if (!KEYWORDS.has(key)) return 2;
+    else if (NAMING_KEYWORDS.has(key)) namedBy = key;
+  }
+  return 1;
 }
 
 /**
  * What changed between two definitions, as JSON paths with `added`, `removed` or `changed`:
  * `inputSchema.properties.bcc added`, `description changed`; `new tool` (`new prompt`, …) when
  * there was none before. At most `limit` entries, and then one more that says how many were left
- * out (`…and 12 more changes`). Changes to parameters, to what they may be, and to the fields
- * outside the schemas come first, each group in the order of its paths: twenty `$comment` keys
- * added beside a new `bcc` parameter do not push `bcc` out of the list (redteam-34-4), and a cut
- * list never reads as a whole one.
+ * out (`…and 12 more changes`). Ordered by rank(), then by path: twenty `$comment` keys added
+ * beside a new `bcc` parameter do not push `bcc` out of the list (redteam-34-4), and a cut list
+ * never reads as a whole one.
  *
  * redteam-33-7: the upstream names the keys, and `pins list` prints these lines to the person
  * who approves. An odd key is quoted with its control characters escaped (childPath, as the
@@ -102,12 +164,9 @@ export function definitionDiff(
   limit = 20,
 ): string[] {
   if (before === undefined) return [`new ${NOUN[kind]}`];
-  const weighty: string[] = [];
-  const rest: string[] = [];
+  const ranked: [string[], string[], string[]] = [[], [], []];
   const walk = (a: unknown, b: unknown, path: string, keys: readonly string[]): void => {
-    const change = (what: string): void => {
-      (isWeighty(keys) ? weighty : rest).push(`${path} ${what}`);
-    };
+    const change = (what: string): void => void ranked[rank(keys)].push(`${path} ${what}`);
     if (a === undefined) change('added');
     else if (b === undefined) change('removed');
     else if (isObject(a) && isObject(b)) {
@@ -116,7 +175,7 @@ export function definitionDiff(
     } else if (canonicalJson(a) !== canonicalJson(b)) change('changed');
   };
   walk(pinnedPart(before, kind), pinnedPart(after, kind), '', []);
-  const all = [...weighty, ...rest];
+  const all = ranked.flat();
   if (all.length <= limit) return all;
   const left = all.length - limit;
   return [...all.slice(0, limit), `…and ${left} more ${left === 1 ? 'change' : 'changes'}`];
