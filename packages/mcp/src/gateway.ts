@@ -683,7 +683,7 @@ export class Gateway {
     const started = performance.now();
     // Scanned once, first: whatever becomes of the call (unknown, held, denied, refused, made),
     // the audit keeps only the redacted copy of its arguments, keys included.
-    const scan = this.scanShown(args ?? {}).scan;
+    const scan = this.scanArguments(args ?? {});
     const { found: entry, unknown } = await this.lookup('tools', name);
     const tool = entry?.definition as Tool | undefined;
     const request: McpRequest = {
@@ -921,7 +921,7 @@ export class Gateway {
     request: McpRequest;
     audited: McpRequest;
   }> {
-    const { scan } = this.scanShown(args);
+    const scan = this.scanArguments(args);
     const { found, unknown } = await this.lookup(kind, key);
     const request: McpRequest = {
       surface: 'mcp',
@@ -1061,9 +1061,9 @@ export class Gateway {
       this.leakAlert(session, request, 'result', out.leaks, action === 'block' ? 'Withheld' : 'Redacted');
     if (out.blocking.length > 0) this.secretAlert(session, request, 'result', out.blocking, action);
     const passed = this.passable(out, value, action, injected.stripped as T);
-    return passed === undefined
-      ? { passed, out, injection: [] }
-      : this.screenInstructions(session, request, passed, out);
+    if (passed === undefined) return { passed, out, injection: [] };
+    // Audit mode passes the value as it came (the screen's scan of it serves); a copy is screened.
+    return this.screenInstructions(session, request, passed, out, passed === value ? injected : undefined);
   }
 
   /**
@@ -1957,6 +1957,11 @@ export class Gateway {
   private scanShown(value: unknown): { readonly scan: SecretScan; readonly injected: ResultScan } {
     const injected = scanResult(value);
     return { scan: this.scan(injected.stripped), injected };
+  }
+
+  /** scanShown() of a request's arguments, which are stripped for the scan but not screened. */
+  private scanArguments(args: unknown): SecretScan {
+    return this.scan(scanResult(args, { hiddenOnly: true }).stripped);
   }
 
   private redactedText(text: string): string {

@@ -132,9 +132,10 @@ const PLAIN = /^[\x20-\x7E\t\n\r]*$/;
 /**
  * Scans every string of a result (values and property names, at any depth) but binary data, and
  * strips what a person cannot see from a copy. Strings of plain ASCII cost one test and the
- * pattern searches.
+ * pattern searches. `hiddenOnly` looks for hidden characters alone, skipping the searches for
+ * instructions: for arguments, which are stripped for the secret scan but not screened.
  */
-export function scanResult(result: unknown): ResultScan {
+export function scanResult(result: unknown, { hiddenOnly = false } = {}): ResultScan {
   const findings: InjectionFinding[] = [];
   // A property name and its value are found at one path: each kind once per place.
   const reported = new Set<string>();
@@ -148,6 +149,7 @@ export function scanResult(result: unknown): ResultScan {
     const isPlain = PLAIN.test(value);
     const hidden = isPlain ? undefined : hiddenCharacter(value);
     if (hidden !== undefined) found('hidden-unicode', where);
+    if (hiddenOnly) return hidden === undefined ? value : withoutHidden(value);
     const flat = collapseWhitespace(isPlain ? value : visibleText(value));
     if (earliestIndex(INSTRUCTION_TAGS, flat) !== undefined) found('instruction-tag', where);
     if (earliestIndex(CONCEALMENT, flat) !== undefined) found('concealment', where);
