@@ -7,6 +7,8 @@
 // decides; the gateway turns findings into a quarantine, an audit event and an admin review.
 // Heuristics, tuned so that the real reference servers raise nothing (test/poisoning.test.ts).
 
+import { COMBINING_MARK, MAX_MARK_RUN } from '@perimeter/policy';
+
 export type PoisoningKind =
   | 'hidden-unicode'
   | 'instruction-tag'
@@ -345,11 +347,10 @@ function charBefore(text: string, index: number): string {
 }
 
 // redteam-34-2: normalizing puts a run of combining marks in order by insertion, so a long run costs
-// its square (160,000 marks, 12 s). Unicode's stream-safe format (UAX #15 §13) breaks a run after 30
-// marks with a grapheme joiner, which stops the reordering; the joiners go again after (the text had
-// none left, and no character normalizes to one). U+FF9E and U+FF9F, the half-width sound marks,
-// are the only letters that NFKC makes combining marks.
-const MARK_RUN = /[\p{M}\uFF9E\uFF9F]{30}(?=[\p{M}\uFF9E\uFF9F])/gu;
+// its square (160,000 marks, 12 s). Unicode's stream-safe format (UAX #15 §13) breaks a run after
+// MAX_MARK_RUN marks with a grapheme joiner, which stops the reordering; the joiners go again after
+// (the text had none left, and no character normalizes to one).
+const MARK_RUN = new RegExp(`${COMBINING_MARK}{${MAX_MARK_RUN}}(?=${COMBINING_MARK})`, 'gu');
 const GRAPHEME_JOINER = '\u034F';
 
 /**

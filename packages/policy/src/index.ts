@@ -49,6 +49,7 @@ export {
   type ExecRequest,
   type CredentialRequest,
 } from './request.js';
+export { COMBINING_MARK, MAX_MARK_RUN } from './path-argument.js';
 export {
   canonicalHost,
   escapeUnprintable,

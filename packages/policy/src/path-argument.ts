@@ -10,11 +10,16 @@ export type OtherReading = 'uri' | 'home' | 'variable' | 'not-nfc' | 'compatibil
 const WORTH_A_LOOK = /^(?:[A-Za-z][A-Za-z0-9+.-]*:|~)|[$\u0080-\uffff]/;
 
 /**
- * More than 30 combining marks in a row (UAX #15's stream-safe bound; the half-width sound marks
- * become combining marks under NFKC): normalizing reorders such a run by insertion, at the cost of
- * its square (200,000 marks of two classes: minutes), and no name a person writes has one.
+ * A combining mark as a regular expression (`u` flag): the half-width sound marks U+FF9E and U+FF9F
+ * are letters that NFKC makes combining marks. Normalizing puts a run of them in order by
+ * insertion, at the cost of its square (200,000 marks of two classes: minutes); Unicode's
+ * stream-safe format (UAX #15 §13) allows at most MAX_MARK_RUN in a row. Shared with the MCP
+ * gateway's instruction screen, which breaks longer runs before it folds text.
  */
-const MARK_RUN = /[\p{M}\uFF9E\uFF9F]{31}/u;
+export const COMBINING_MARK = '[\\p{M}\\uFF9E\\uFF9F]';
+export const MAX_MARK_RUN = 30;
+/** More than MAX_MARK_RUN marks in a row: no name a person writes has one. */
+const MARK_RUN = new RegExp(`${COMBINING_MARK}{${MAX_MARK_RUN + 1}}`, 'u');
 
 function plainReading(value: string): OtherReading | undefined {
   if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(value)) return 'uri';

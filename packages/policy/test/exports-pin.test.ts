@@ -7,9 +7,11 @@ import * as policy from '../src/index.js';
 
 const EXPORTS = [
   'API_VERSION',
+  'COMBINING_MARK',
   'CONFLICTING_PINS',
   'CREDENTIAL_FILE_NAME',
   'Engine',
+  'MAX_MARK_RUN',
   'PRIVILEGE_WRAPPERS',
   'SECRET_NAME',
   'SPECIAL_NAMES',
