@@ -8,6 +8,11 @@
 //   node bench/mcp/ab.mjs                                           # the four HTTP rows
 //   node bench/mcp/ab.mjs --configs perimeterHttpModern,perimeterHttpModernMemory,mcpProxyModern
 //   node bench/mcp/ab.mjs --rounds 8 --calls 400                    # calls per round and configuration
+//   node bench/mcp/ab.mjs --configs perimeterStdio --base /tmp/base  # this tree against another
+//
+// --base DIR opens every configuration a second time from DIR's bench/mcp/peers.mjs (so from DIR's
+// packages and CLI), labelled `key@base`, in the same rounds: a change against the commit before it
+// on one machine at one time. bench/mcp/base-checkout.sh REV DIR makes such a DIR.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -15,6 +20,7 @@ import { join } from 'node:path';
 import { optionOf, thisMachine } from '../docs-section.mjs';
 import { timeCalls } from './measure.mjs';
 import { open } from './peers.mjs';
+import { pathToFileURL } from 'node:url';
 import { cleanup } from './procs.mjs';
 import { distribution } from './report.mjs';
 
@@ -27,6 +33,9 @@ const keys = optionOf(
 const ROUNDS = Number(optionOf(args, '--rounds', '6'));
 const CALLS = Number(optionOf(args, '--calls', '400'));
 const ROUND_MS = 10_000;
+const base = optionOf(args, '--base', '');
+const openBase =
+  base === '' ? undefined : (await import(pathToFileURL(join(base, 'bench/mcp/peers.mjs')).href)).open;
 
 const machine = thisMachine();
 console.log(
@@ -35,8 +44,13 @@ console.log(
 const dir = mkdtempSync(join(os.tmpdir(), 'perimeter-bench-mcp-ab-'));
 const peers = [];
 try {
-  for (const key of keys) {
-    const peer = await open(key, { dir });
+  const opens = keys.flatMap((key) => [
+    { key, open },
+    ...(openBase ? [{ key, open: openBase, label: `${key}@base` }] : []),
+  ]);
+  for (const { key, open: opener, label } of opens) {
+    const peer = await opener(key, { dir: mkdtempSync(join(dir, 'peer-')) });
+    if (label !== undefined) peer.key = label;
     await peer.client.listTools();
     await timeCalls(peer, 200, performance.now() + ROUND_MS);
     peers.push(peer);
