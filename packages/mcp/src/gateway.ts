@@ -13,7 +13,7 @@
 
 import type { AuditRecord, RecordContext } from '@perimeter/audit';
 import { alertRecord, decisionRecord, lifecycleRecord } from '@perimeter/audit';
-import { knownMatcher, type KnownMatcher, type KnownValue } from '@perimeter/detect';
+import type { KnownMatcher, KnownValue } from '@perimeter/detect';
 import type { Decision, Engine, McpCatalogEntry, McpRequest } from '@perimeter/policy';
 import { randomBytes } from 'node:crypto';
 import { canonicalJson } from '@perimeter/audit';
@@ -56,6 +56,7 @@ import {
   type PoisoningFinding,
   type ResultScan,
 } from './poisoning.js';
+import { ScanPool, type ShownScan } from './scan-pool.js';
 import { findingsByRule, scanValue, withoutCredentials, type SecretScan } from './secrets.js';
 import type { ServerCredential } from './server-credential.js';
 import { Upstream, UpstreamUnavailable, type ListKind, type UpstreamSpec } from './upstream.js';
@@ -74,6 +75,11 @@ export interface GatewayOptions {
    * `mcp.secrets` and the mode say, and one in a result never reaches the agent.
    */
   readonly credentials?: readonly KnownValue[];
+  /**
+   * Characters from which arguments, a result or an error are scanned on the scan pool's worker
+   * thread instead of the gateway's own (default INLINE_BELOW, 256 KiB; 0 sends every one there).
+   */
+  readonly inlineScanBelow?: number;
 }
 
 type Definition = Tool | Prompt | Resource | ResourceTemplate;
@@ -326,6 +332,8 @@ export class Gateway {
   private readonly catalog: Map<string, McpCatalogEntry>;
   /** The bound credentials' values, in every rendering (none when the policy binds none). */
   private readonly known: KnownMatcher | undefined;
+  /** Where arguments, results and errors are scanned: a large one off this thread. */
+  private readonly scanner: ScanPool;
   /**
    * The downstream servers told of list changes and closed with the gateway: one per stdio
    * connection or 2025-era HTTP session, from its first request on.
@@ -475,7 +483,8 @@ export class Gateway {
 
   constructor(private readonly options: GatewayOptions) {
     this.catalog = new Map(options.engine.mcpServers().map((e) => [e.server.id, e]));
-    this.known = options.credentials?.length ? knownMatcher(options.credentials) : undefined;
+    this.scanner = new ScanPool(options.credentials, options.inlineScanBelow);
+    this.known = this.scanner.matcher;
     this.upstreams = options.servers.map(
       (spec) =>
         new Upstream(spec, {
@@ -538,6 +547,7 @@ export class Gateway {
     await this.pinsChecked;
     await Promise.allSettled([...this.connections].map((s) => s.close()));
     await Promise.allSettled(this.upstreams.map((u) => u.close()));
+    await this.scanner.close();
   }
 
   /**
@@ -683,7 +693,7 @@ export class Gateway {
     const started = performance.now();
     // Scanned once, first: whatever becomes of the call (unknown, held, denied, refused, made),
     // the audit keeps only the redacted copy of its arguments, keys included.
-    const scan = this.scanArguments(args ?? {});
+    const scan = await this.scanArguments(args ?? {});
     const { found: entry, unknown } = await this.lookup('tools', name);
     const tool = entry?.definition as Tool | undefined;
     const request: McpRequest = {
@@ -726,11 +736,11 @@ export class Gateway {
     try {
       result = ownResult(await this.upstream(entry.server).callTool(tool.name, request.args ?? {}, signal));
     } catch (e) {
-      throw this.failed(session, audited, e, started);
+      throw await this.failed(session, audited, e, started);
     }
     const upstreamMs = performance.now() - upstreamStarted;
     // The whole result: a server may put anything beside its content (`_meta`, fields of its own).
-    const screened = this.screen(session, audited, result);
+    const screened = await this.screen(session, audited, result);
     result = screened.passed ?? refusal(withheldText(screened));
     this.recordResult(session, audited, {
       latency_ms: round(performance.now() - started),
@@ -881,9 +891,9 @@ export class Gateway {
     try {
       result = ownResult(await fetch(this.upstream(found.server), found.definition, request.args ?? {}));
     } catch (e) {
-      throw this.failed(session, audited, e, started);
+      throw await this.failed(session, audited, e, started);
     }
-    return this.scanned(session, audited, result, started, performance.now() - upstreamStarted);
+    return await this.scanned(session, audited, result, started, performance.now() - upstreamStarted);
   }
 
   /**
@@ -921,7 +931,7 @@ export class Gateway {
     request: McpRequest;
     audited: McpRequest;
   }> {
-    const scan = this.scanArguments(args);
+    const scan = await this.scanArguments(args);
     const { found, unknown } = await this.lookup(kind, key);
     const request: McpRequest = {
       surface: 'mcp',
@@ -1027,14 +1037,14 @@ export class Gateway {
   }
 
   /** Prompt and resource contents: withheld whole, or passed changed in place, as screen() says. */
-  private scanned<T>(
+  private async scanned<T>(
     session: Session,
     request: McpRequest,
     result: T,
     started: number,
     upstreamMs: number,
-  ): T {
-    const screened = this.screen(session, request, result);
+  ): Promise<T> {
+    const screened = await this.screen(session, request, result);
     this.recordResult(session, request, {
       latency_ms: round(performance.now() - started),
       upstream_ms: round(upstreamMs),
@@ -1052,8 +1062,8 @@ export class Gateway {
    * it as it came, recorded. A bound credential's real value never passes: it is withheld under
    * block and replaced otherwise, in audit mode too (the proxy scrubs it from responses the same).
    */
-  private screen<T>(session: Session, request: McpRequest, value: T): Screened<T> {
-    const { scan: out, injected } = this.scanShown(value);
+  private async screen<T>(session: Session, request: McpRequest, value: T): Promise<Screened<T>> {
+    const { scan: out, injected } = await this.scanShown(value);
     if (out.blocking.length === 0 && out.leaks.length === 0)
       return this.screenInstructions(session, request, value, out, injected);
     const action = this.options.engine.mcpSecretsAction();
@@ -1202,7 +1212,7 @@ export class Gateway {
    * secrets redacted and the SDK's "MCP error N:" prefix said once (each client on the way adds
    * one), and nothing else of what the upstream sent with it.
    */
-  private failed(session: Session, request: McpRequest, e: unknown, started: number): Error {
+  private async failed(session: Session, request: McpRequest, e: unknown, started: number): Promise<Error> {
     const given = e instanceof McpError ? e.code : ErrorCode.InternalError;
     // Codes the protocol between Perimeter and its client gives a meaning (a header mismatch, a
     // missing capability, an unsupported revision, a URL to open) are not the upstream's to send.
@@ -1210,7 +1220,7 @@ export class Gateway {
     // Redacted whatever mcp.secrets says (an error is no result to withhold), and audited as one.
     const sent = errorText(e).replace(/^(?:MCP error -?\d+: )+/, '');
     // The agent reads an error's message as it reads a result: screened for instructions alike.
-    const { scan, injected } = this.scanShown(sent);
+    const { scan, injected } = await this.scanShown(sent);
     const hasSecret = scan.blocking.length > 0 || scan.leaks.length > 0;
     // A secret's redaction is made on the message as shown, its hidden characters removed.
     let message = hasSecret ? (scan.redacted as string) : sent;
@@ -1954,14 +1964,13 @@ export class Gateway {
    * strip` would remove the cut and pass the key whole. `injected` is the instruction screen's
    * scan of the value as it came (which found its hidden characters), for the caller to reuse.
    */
-  private scanShown(value: unknown): { readonly scan: SecretScan; readonly injected: ResultScan } {
-    const injected = scanResult(value);
-    return { scan: this.scan(injected.stripped), injected };
+  private scanShown(value: unknown): Promise<ShownScan> {
+    return this.scanner.scan(value);
   }
 
   /** scanShown() of a request's arguments, which are stripped for the scan but not screened. */
-  private scanArguments(args: unknown): SecretScan {
-    return this.scan(scanResult(args, { hiddenOnly: true }).stripped);
+  private async scanArguments(args: unknown): Promise<SecretScan> {
+    return (await this.scanner.scan(args, true)).scan;
   }
 
   private redactedText(text: string): string {

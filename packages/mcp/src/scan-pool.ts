@@ -1,0 +1,202 @@
+// Where a large value is scanned: on a worker thread, so that the gateway's one thread goes on
+// serving every other request meanwhile. The secret scan and the instruction screen are linear in
+// what they read, but a result of a few MiB still takes from a quarter of a second (source code) to
+// seconds (text built to be costly: a hundred thousand `password=` strings); on the gateway's
+// thread, every other client's calls, lists and pings waited that long. A value under
+// INLINE_BELOW characters (nearly every call) is scanned where it is, as before: handing it over
+// would cost more than scanning it. The worker starts on the first large value, is one (a second
+// core is what a laptop can spare), and takes large values one after the other. If it cannot be
+// started or fails, the value is scanned here: never unscanned.
+
+import { Worker } from 'node:worker_threads';
+import { knownMatcher, type KnownMatcher, type KnownValue } from '@perimeter/detect';
+import { scanResult, type ResultScan } from './poisoning.js';
+import { scanValue, type SecretScan } from './secrets.js';
+
+/** A value's secret scan as a reader takes it (hidden characters removed), and the screen that removed them. */
+export interface ShownScan {
+  readonly scan: SecretScan;
+  readonly injected: ResultScan;
+}
+
+/**
+ * Characters (of strings and keys; every other value counts as 8) from which a value goes to the
+ * worker. Scanning 256 KiB takes 10-60 ms here; posting it there and back, about a millisecond.
+ */
+export const INLINE_BELOW = 256 * 1024;
+
+/**
+ * The scan itself, the same on either thread: the instruction screen (or, with `hiddenOnly`, only
+ * its removal of hidden characters), then the secret scan of what it left.
+ */
+export function shownScan(value: unknown, hiddenOnly: boolean, known: KnownMatcher | undefined): ShownScan {
+  const injected = scanResult(value, { hiddenOnly });
+  return { scan: scanValue(injected.stripped, known), injected };
+}
+
+/** Whether `value` holds at least `limit` characters: stops counting there. */
+export function isAtLeast(value: unknown, limit: number): boolean {
+  let left = limit;
+  const stack: unknown[] = [value];
+  while (stack.length > 0 && left > 0) {
+    const v = stack.pop();
+    if (typeof v === 'string') left -= v.length;
+    else if (typeof v !== 'object' || v === null) left -= 8;
+    else if (Array.isArray(v)) {
+      left -= 8;
+      for (let i = 0; i < v.length && i < left; i++) stack.push(v[i]);
+    } else
+      for (const key in v) {
+        left -= key.length + 8;
+        if (left <= 0) break;
+        stack.push((v as Record<string, unknown>)[key]);
+      }
+  }
+  return left <= 0;
+}
+
+/**
+ * What the worker sends back: the two copies only where they differ from what the gateway has
+ * (most values have no hidden character and no secret), so a large clean value crosses once.
+ */
+export interface WorkerAnswer {
+  readonly id: number;
+  readonly error?: string;
+  readonly findings?: ResultScan['findings'];
+  /** Absent: the stripped value is the value as sent. */
+  readonly stripped?: unknown;
+  readonly isStripped?: boolean;
+  /** The secret scan; `redacted` absent when it found nothing (then it is the stripped value). */
+  readonly scan?: Omit<SecretScan, 'redacted'> & { readonly redacted?: unknown };
+}
+
+/** The worker's answer for `value`, its copies left out where the gateway has them already. */
+export function answerOf(id: number, value: unknown, shown: ShownScan): WorkerAnswer {
+  const { scan, injected } = shown;
+  const isStripped = injected.stripped !== value;
+  const isClean = scan.blocking.length === 0 && scan.leaks.length === 0;
+  const { redacted, ...counts } = scan;
+  return {
+    id,
+    findings: injected.findings,
+    isStripped,
+    ...(isStripped ? { stripped: injected.stripped } : {}),
+    scan: isClean ? counts : { ...counts, redacted },
+  };
+}
+
+/** The ShownScan an answer stands for, given the value that was sent. */
+function shownOf(value: unknown, answer: WorkerAnswer): ShownScan {
+  const stripped = answer.isStripped === true ? answer.stripped : value;
+  const { redacted, ...counts } = answer.scan as NonNullable<WorkerAnswer['scan']>;
+  return {
+    injected: { findings: answer.findings ?? [], stripped },
+    scan: { ...counts, redacted: 'redacted' in (answer.scan as object) ? redacted : stripped },
+  };
+}
+
+interface Job {
+  readonly value: unknown;
+  readonly hiddenOnly: boolean;
+  readonly resolve: (shown: ShownScan) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+/** The worker's module: beside this one, whether this runs from the package or from the CLI's bundle. */
+function workerUrl(): URL {
+  const here = new URL(import.meta.url);
+  const cli = here.pathname.lastIndexOf('/packages/cli/dist/');
+  if (cli >= 0) return new URL(`${here.pathname.slice(0, cli)}/packages/mcp/dist/src/scan-worker.js`, here);
+  return new URL('./scan-worker.js', here);
+}
+
+export class ScanPool {
+  private readonly known: KnownMatcher | undefined;
+  private worker: Worker | undefined;
+  /** The worker could not be started or died: every value is scanned here from now on. */
+  private isBroken = false;
+  private nextId = 0;
+  private readonly jobs = new Map<number, Job>();
+
+  constructor(
+    private readonly credentials: readonly KnownValue[] | undefined,
+    private readonly inlineBelow = INLINE_BELOW,
+  ) {
+    this.known = credentials?.length ? knownMatcher(credentials) : undefined;
+  }
+
+  /** The matcher of the bound credentials' real values, for the scans the gateway makes itself. */
+  get matcher(): KnownMatcher | undefined {
+    return this.known;
+  }
+
+  /** shownScan() of `value`: here when it is small, else on the worker. */
+  async scan(value: unknown, hiddenOnly = false): Promise<ShownScan> {
+    if (this.isBroken || !isAtLeast(value, this.inlineBelow)) return shownScan(value, hiddenOnly, this.known);
+    const worker = this.started();
+    if (worker === undefined) return shownScan(value, hiddenOnly, this.known);
+    const id = this.nextId++;
+    return new Promise<ShownScan>((resolve, reject) => {
+      const job = { value, hiddenOnly, resolve, reject };
+      this.jobs.set(id, job);
+      try {
+        worker.postMessage({ id, value, hiddenOnly });
+      } catch {
+        // Not cloneable (nothing JSON makes), or the worker went: scanned here.
+        this.jobs.delete(id);
+        this.scanHere(job);
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    const worker = this.worker;
+    this.worker = undefined;
+    this.isBroken = true;
+    if (worker !== undefined) await worker.terminate();
+  }
+
+  private started(): Worker | undefined {
+    if (this.worker !== undefined) return this.worker;
+    let worker: Worker;
+    try {
+      worker = new Worker(workerUrl(), { workerData: { credentials: this.credentials ?? [] } });
+    } catch {
+      this.isBroken = true;
+      return undefined;
+    }
+    // A gateway with nothing left to do exits although its worker waits for work.
+    worker.unref();
+    worker.on('message', (answer: WorkerAnswer) => this.answered(answer));
+    worker.on('error', () => this.fail());
+    worker.on('exit', () => this.fail());
+    this.worker = worker;
+    return worker;
+  }
+
+  private answered(answer: WorkerAnswer): void {
+    const job = this.jobs.get(answer.id);
+    if (job === undefined) return;
+    this.jobs.delete(answer.id);
+    // A scan that threw there is made again here, to throw where the caller handles it.
+    if (answer.error === undefined) job.resolve(shownOf(job.value, answer));
+    else this.scanHere(job);
+  }
+
+  private scanHere(job: Job): void {
+    try {
+      job.resolve(shownScan(job.value, job.hiddenOnly, this.known));
+    } catch (e) {
+      job.reject(e);
+    }
+  }
+
+  /** The worker is gone: what it held is scanned here, and so is everything after. */
+  private fail(): void {
+    this.isBroken = true;
+    this.worker = undefined;
+    const jobs = [...this.jobs.values()];
+    this.jobs.clear();
+    for (const job of jobs) this.scanHere(job);
+  }
+}

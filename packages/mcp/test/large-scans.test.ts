@@ -1,0 +1,115 @@
+// Large arguments, results and errors are scanned on the scan pool's worker thread (scan-pool.ts):
+// the gateway's own thread goes on serving every other request meanwhile. The scans are linear, but
+// a few MiB of text still took from a quarter of a second to seconds, during which every other
+// client waited. What the worker finds must be exactly what a scan here finds.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { isAtLeast, ScanPool, shownScan } from '../src/scan-pool.js';
+import { inMemoryClient, startGateway } from './gateway-harness.js';
+
+const require = createRequire(import.meta.url);
+const EVERYTHING = join(
+  dirname(require.resolve('@modelcontextprotocol/server-everything/package.json')),
+  'dist/index.js',
+);
+const STRIPE = 'sk_live_4eC39HqLyjWDarjtT1zdp7dc';
+const BOUND = 'ghp_0123456789abcdefghijklmnopqrstuvwxyz';
+const root = realpathSync(mkdtempSync(join(tmpdir(), 'perimeter-mcp-scans-')));
+after(() => rmSync(root, { recursive: true, force: true }));
+
+const VALUES: readonly (readonly [string, unknown])[] = [
+  ['clean arguments', { message: 'hello', count: 3, nested: { list: [1, 2, 'three'] } }],
+  ['a secret in a text block', { content: [{ type: 'text', text: `key ${STRIPE} here` }] }],
+  [
+    'a secret cut by a zero-width space',
+    { content: [{ type: 'text', text: STRIPE.replace('4eC3', '4eC3\u200B') }] },
+  ],
+  ['hidden characters and no secret', { content: [{ type: 'text', text: 'see \u202Eelif\u202C here' }] }],
+  ['a bound credential in structured content', { structuredContent: { token: BOUND } }],
+  ['a secret in a key', { [STRIPE]: 1 }],
+  ['a string alone', `plain ${STRIPE}`],
+  ['bytes of a secret', { data: [...Buffer.from(STRIPE)] }],
+];
+
+describe('the scan pool', () => {
+  const credentials = [{ id: 'github', value: BOUND }];
+
+  it("answers on its worker exactly as a scan on the gateway's thread, copies only where the value changed", async () => {
+    const pool = new ScanPool(credentials, 0);
+    try {
+      for (const [name, value] of VALUES)
+        for (const hiddenOnly of [false, true]) {
+          const there = await pool.scan(value, hiddenOnly);
+          const here = shownScan(value, hiddenOnly, pool.matcher);
+          assert.deepEqual(there, here, `${name}${hiddenOnly ? ', hidden characters only' : ''}`);
+          assert.equal(there.injected.stripped === value, here.injected.stripped === value, name);
+        }
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('scans here what is under its bound, and after it is closed', async () => {
+    const pool = new ScanPool(credentials, 64);
+    assert.equal(isAtLeast({ message: 'x'.repeat(40) }, 64), false);
+    assert.equal(isAtLeast({ message: 'x'.repeat(40), more: 'y'.repeat(40) }, 64), true);
+    assert.equal(
+      isAtLeast(
+        Array.from({ length: 10 }, () => 1),
+        64,
+      ),
+      true,
+    );
+    await pool.close();
+    const value = { message: `${'x'.repeat(100)} ${STRIPE}` };
+    assert.deepEqual(await pool.scan(value), shownScan(value, false, pool.matcher));
+  });
+});
+
+describe('a large value is scanned off the gateway thread', () => {
+  it("another client's call is answered while a large argument and its echo are scanned", async () => {
+    const { gateway } = await startGateway(
+      `apiVersion: perimeter/v1
+kind: Policy
+metadata: { name: large-scans, layer: org }
+mcp:
+  pinning: tofu
+  secrets: redact
+  servers:
+    - { id: everything, command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(EVERYTHING)}, stdio] }
+  allow:
+    - { id: echo, server: everything, tools: [echo] }
+`,
+      { home: root, workspace: root, sessionId: 'large-scans' },
+    );
+    const large = await inMemoryClient(gateway, 'large');
+    const small = await inMemoryClient(gateway, 'small');
+    try {
+      // Some 200 ms of scanning each way here: each small call takes a few milliseconds.
+      const message = `${'word '.repeat(400_000)}${STRIPE}`;
+      const answered: string[] = [];
+      const big = large.callTool({ name: 'everything__echo', arguments: { message } }).then((r) => {
+        answered.push('large');
+        return r as CallToolResult;
+      });
+      const quick = await small.callTool({ name: 'everything__echo', arguments: { message: 'hi' } });
+      answered.push('small');
+      const result = await big;
+      assert.deepEqual(answered, ['small', 'large']);
+      assert.deepEqual(quick.content, [{ type: 'text', text: 'Echo: hi' }]);
+      // What the worker found was acted on: the key was redacted on its way up.
+      const text = (result.content[0] as { text: string }).text;
+      assert.ok(text.length > 2_000_000 && !text.includes(STRIPE) && text.includes('[REDACTED:stripe-key'));
+    } finally {
+      await large.close();
+      await small.close();
+      await gateway.close();
+    }
+  });
+});
