@@ -8,6 +8,9 @@
 // core is what a laptop can spare), and takes large values one after the other. If it cannot be
 // started or fails, the value is scanned here: never unscanned.
 
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { knownMatcher, type KnownMatcher, type KnownValue } from '@perimeter/detect';
 import { scanResult, type ResultScan } from './poisoning.js';
@@ -102,12 +105,19 @@ interface Job {
   readonly reject: (e: unknown) => void;
 }
 
-/** The worker's module: beside this one, whether this runs from the package or from the CLI's bundle. */
+/**
+ * The worker's module, scan-worker.js in this package's dist/src: beside this module, or found
+ * from the CLI's bundle (by path in a checkout, else through module resolution).
+ */
 function workerUrl(): URL {
   const here = new URL(import.meta.url);
+  if (here.pathname.includes('/packages/mcp/dist/')) return new URL('./scan-worker.js', here);
   const cli = here.pathname.lastIndexOf('/packages/cli/dist/');
-  if (cli >= 0) return new URL(`${here.pathname.slice(0, cli)}/packages/mcp/dist/src/scan-worker.js`, here);
-  return new URL('./scan-worker.js', here);
+  const root =
+    cli >= 0
+      ? `${here.pathname.slice(0, cli)}/packages/mcp`
+      : dirname(createRequire(here).resolve('@perimeter/mcp/package.json'));
+  return pathToFileURL(join(root, 'dist/src/scan-worker.js'));
 }
 
 export class ScanPool {
