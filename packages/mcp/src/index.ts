@@ -36,6 +36,7 @@ export {
 export { listenHttp, type HttpListenOptions, type HttpListener } from './http.js';
 export { serveGatewayStdio, type StdioGateway } from './stdio.js';
 export { upstreamSpecs, CatalogError, type CatalogContext } from './catalog.js';
+export { resolvedPath } from './resolved-path.js';
 export { scanValue, type SecretScan } from './secrets.js';
 export {
   boundValues,

@@ -15,6 +15,7 @@ import { createEngine, loadPolicies, type Engine } from '@perimeter/policy';
 import { upstreamSpecs } from '../src/catalog.js';
 import { Gateway } from '../src/gateway.js';
 import { PinStore } from '../src/pins.js';
+import { resolvedPath } from '../src/resolved-path.js';
 import { boundValues } from '../src/server-credential.js';
 
 /**
@@ -67,7 +68,7 @@ export async function startGateway(policyYaml: string, setup: GatewaySetup): Pro
   );
   const engine = createEngine(
     loaded.policies.map((p) => p.policy),
-    { context: { home: setup.home, workspace: setup.workspace } },
+    { context: { home: setup.home, workspace: setup.workspace }, resolvePath: resolvedPath },
   );
   const { secrets } = setup;
   const events: AuditRecord[] = [];

@@ -87,6 +87,7 @@ function kindOf(value: unknown): string {
 }
 
 const OTHER_READING: Record<OtherReading, string> = {
+  relative: 'is relative',
   uri: 'is a URI',
   home: 'starts with ~',
   variable: 'holds ${…}',
@@ -100,7 +101,7 @@ function globError(p: ArgPredicateC, value: string, expanded: ExpandedPathPatter
   const reading = otherReading(value);
   if (reading !== undefined) return `${p.key} ${OTHER_READING[reading]}, which servers read differently`;
   if (expanded === undefined) return 'the pattern names ${workspace} and no workspace is set';
-  return `${p.key} cannot be read as a path (empty, too long, a control character, or relative with no workspace)`;
+  return `${p.key} cannot be read as a path (too long, a control character), or leads through a symbolic link to a path the pattern judges otherwise`;
 }
 
 /** Why one predicate did not hold, or '' when the argument simply does not match it. */

@@ -72,6 +72,15 @@ export interface Subject {
 export interface EngineOptions {
   readonly subject?: Subject;
   readonly context: PathContext;
+  /**
+   * Where the filesystem takes an absolute path (symbolic links followed, a tail that does not
+   * exist yet kept as written), or undefined when it cannot say (a loop, no permission). Given,
+   * an MCP argument glob must judge a path as written and as it resolves alike, else the
+   * predicate is an evaluation error (redteam-35-2: a server follows a link in the workspace, and
+   * a deny on `secrets/**` did not see `docs/key` through `docs -> secrets`). The engine does no
+   * I/O itself: whoever runs a gateway passes one (@perimeter/mcp's resolvedPath).
+   */
+  readonly resolvePath?: (path: string) => string | undefined;
 }
 
 /** A filesystem pattern as a sandbox sees it (see Engine.filesystemAnchors). */
@@ -317,6 +326,7 @@ export class Engine {
   readonly context: PathContext;
   /** The context in NFC, for MCP argument globs. */
   private readonly argContext: PathContext;
+  private readonly resolvePath: ((path: string) => string | undefined) | undefined;
   private readonly network: NetworkIndex;
   private readonly fsTrie = new PathTrie();
   private readonly mcpByServer = new Map<string, McpRuleC[]>();
@@ -350,6 +360,7 @@ export class Engine {
         p.layer !== 'group' || groups === 'all' || (p.groups ?? []).some((g) => groups?.includes(g) === true),
     );
     this.context = options.context;
+    this.resolvePath = options.resolvePath;
     // redteam-34-5: argument globs compare in NFC (patterns are NFC from compile, a value that is
     // not is an evaluation error), so the directories they expand to are made NFC too.
     const { home, workspace } = options.context;
@@ -926,9 +937,32 @@ export class Engine {
         const pattern = this.mcpArgGlobs.get(p);
         const path = canonicalPath(value, this.argContext);
         if (pattern === undefined || 'error' in path) return 'error';
-        return matchPath(pattern, path.segments) ? 'match' : 'no';
+        const isMatch = matchPath(pattern, path.segments);
+        const real = this.realSegmentsOf(path);
+        if (real === undefined) return 'error';
+        if (real !== path.segments && matchPath(pattern, real) !== isMatch) return 'error';
+        return isMatch ? 'match' : 'no';
       }
     }
+  }
+
+  /**
+   * The segments of a canonical path as the filesystem resolves it (resolvePath), compared as
+   * argument globs compare (NFC); its own segments when no resolver is given or nothing changes
+   * it, undefined when it cannot be said.
+   */
+  private realSegmentsOf(path: {
+    readonly path: string;
+    readonly segments: readonly string[];
+  }): readonly string[] | undefined {
+    if (this.resolvePath === undefined) return path.segments;
+    const real = this.resolvePath(path.path);
+    if (real === undefined) return undefined;
+    if (real === path.path) return path.segments;
+    // A name on disk may be in NFD (as macOS writes it); a run of marks is not normalized at all.
+    if (otherReading(real) === 'mark-run') return undefined;
+    const canonical = canonicalPath(real.normalize('NFC'), this.argContext);
+    return 'error' in canonical ? undefined : canonical.segments;
   }
 
   private mcpRuleMatches(rule: McpRuleC, r: McpRequest, annotations: Required<ToolAnnotations>): boolean {

@@ -4,10 +4,11 @@
 // Letter case is not looked at: a case-insensitive filesystem is not covered (policy-reference.md).
 
 /** Why a server may read a path argument as another path than the one it spells. */
-export type OtherReading = 'uri' | 'home' | 'variable' | 'not-nfc' | 'compatibility' | 'mark-run';
+export type OtherReading =
+  'relative' | 'uri' | 'home' | 'variable' | 'not-nfc' | 'compatibility' | 'mark-run';
 
-/** A scheme, a leading `~`, a `$` or a non-ASCII character: one scan passes the ASCII paths. */
-const WORTH_A_LOOK = /^(?:[A-Za-z][A-Za-z0-9+.-]*:|~)|[$\u0080-\uffff]/;
+/** In an absolute path, a `$` or a non-ASCII character: one scan passes the ASCII paths. */
+const WORTH_A_LOOK = /[$\u0080-\uffff]/;
 
 /**
  * A combining mark as a regular expression (`u` flag): the half-width sound marks U+FF9E and U+FF9F
@@ -30,7 +31,9 @@ function plainReading(value: string): OtherReading | undefined {
 
 /**
  * The reason a server may read `value` as another path, or undefined when it reads it as spelt.
- * A URI, `~` and `${…}` are expanded by some servers. Non-ASCII values also:
+ * redteam-35-1: a relative path is read from a directory of the server's choosing (the reference
+ * filesystem server takes its allowed directories, another its working directory), which the
+ * policy cannot know. A URI, `~` and `${…}` are expanded by some servers. Non-ASCII values also:
  * - redteam-34-5: not in NFC (`prive\u0301`, the Kelvin sign): the reference filesystem server
  *   maps a missing name onto an existing one equal in NFC, so any other spelling of a canonically
  *   equivalent path may reach it. Rules and the workspace are compared in NFC (compile and engine).
@@ -40,6 +43,7 @@ function plainReading(value: string): OtherReading | undefined {
  * - a run of more than 30 combining marks (MARK_RUN): not normalized at all.
  */
 export function otherReading(value: string): OtherReading | undefined {
+  if (!value.startsWith('/')) return plainReading(value) ?? 'relative';
   if (!WORTH_A_LOOK.test(value)) return undefined;
   const plain = plainReading(value);
   if (plain !== undefined || !/[\u0080-\uffff]/.test(value)) return plain;

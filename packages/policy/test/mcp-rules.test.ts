@@ -268,10 +268,10 @@ describe('mcp: argument predicates', () => {
       rules: ['src-glob'],
     },
     {
-      name: 'glob matches a relative path resolved against the workspace',
+      // A server resolves it from a directory of its own (redteam-35-1): no allow reads it.
+      name: 'redteam-35-1: glob does not match a relative path, even one the pattern would hold from the workspace',
       request: call('write_file', { path: 'src/b.ts' }),
-      decision: 'allow',
-      rules: ['src-glob'],
+      ...none,
     },
     {
       name: 'glob resolves .. before matching, so an escape from the pattern does not match',
@@ -802,5 +802,83 @@ describe('mcp: the reason of a call only its arguments kept from a rule', () => 
       'Denied: rule "write-src" of policy t0 (org, audit) matches the tool fs/write_file, but its argument condition ' +
         'path: { prefix: "/w/src/" } does not hold, so the call falls to the mcp default: deny. Audit mode: would be denied, allowed for now.',
     );
+  });
+});
+
+describe('mcp: argument globs judge the path a server opens', () => {
+  // What a filesystem would make of each path (a stand-in for @perimeter/mcp's resolvedPath):
+  // `/w/docs` is a link to `/w/secrets`, `/w/src/up` a link to `/w`, `/w/loop` cannot be resolved.
+  const links: Record<string, string | undefined> = {
+    '/w/docs/key': '/w/secrets/key',
+    '/w/src/up/Makefile': '/w/Makefile',
+    '/w/src/alias/b.ts': '/w/src/b.ts',
+    '/w/notes/caf\u00e9': '/w/notes/cafe\u0301',
+    '/w/loop/x': undefined,
+  };
+  const resolvePath = (path: string): string | undefined => (path in links ? links[path] : path);
+  const engine = engineFrom(
+    `
+    mcp:
+      allow:
+        - { id: read, server: fs, tools: [read_file] }
+        - { id: write-src, server: fs, tools: [write_file], args: { path: { glob: "\${workspace}/src/**" } } }
+        - { id: write-note, server: fs, tools: [write_file], args: { path: { glob: "\${workspace}/notes/caf\u00e9" } } }
+      deny:
+        - { id: no-secrets, server: fs, tools: ["*"], args: { path: { glob: "\${workspace}/secrets/**" } } }
+  `,
+    { resolvePath },
+  );
+  const call = (tool: string, path: string): Decision =>
+    decideShort(engine, { mcp: `fs/${tool}`, args: { path }, annotations: SAFE });
+  const DENIED_AS_SECRET = { decision: 'deny', rules: ['no-secrets'], code: 'rule' } as const;
+
+  test('redteam-35-1: a relative path is an evaluation error, so a deny on it matches', () => {
+    assertDecision(call('read_file', 'secrets/key'), DENIED_AS_SECRET);
+    assertDecision(call('read_file', 'public/notes'), DENIED_AS_SECRET);
+    const allowOnly = engineFrom(`
+      mcp:
+        allow:
+          - { id: write-src, server: fs, tools: [write_file], args: { path: { glob: "\${workspace}/src/**" } } }
+    `);
+    const d = decideShort(allowOnly, { mcp: 'fs/write_file', args: { path: 'src/b.ts' }, annotations: SAFE });
+    assert.match(d.reason, /path is relative, which servers read differently/);
+  });
+
+  test('redteam-35-2: a link into a denied directory meets the deny', () => {
+    assertDecision(call('read_file', '/w/docs/key'), DENIED_AS_SECRET);
+  });
+
+  test('redteam-35-2: a link out of an allowed directory does not meet the allow', () => {
+    assertDecision(call('write_file', '/w/src/up/Makefile'), {
+      decision: 'deny',
+      rules: [],
+      code: 'default',
+    });
+    assert.match(call('write_file', '/w/src/up/Makefile').reason, /symbolic link/);
+  });
+
+  test('a link the patterns judge alike is decided as written', () => {
+    assertDecision(call('write_file', '/w/src/alias/b.ts'), {
+      decision: 'allow',
+      rules: ['write-src'],
+      code: 'rule',
+    });
+    assertDecision(call('read_file', '/w/public/notes'), {
+      decision: 'allow',
+      rules: ['read'],
+      code: 'rule',
+    });
+  });
+
+  test('a path whose resolution cannot be said is an evaluation error', () => {
+    assertDecision(call('read_file', '/w/loop/x'), { decision: 'deny', rules: ['no-secrets'], code: 'rule' });
+  });
+
+  test('a name on disk in NFD is compared in NFC, as the pattern and the path as written are', () => {
+    assertDecision(call('write_file', '/w/notes/caf\u00e9'), {
+      decision: 'allow',
+      rules: ['write-note'],
+      code: 'rule',
+    });
   });
 });

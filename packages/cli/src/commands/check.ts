@@ -4,6 +4,7 @@ import { createEngine, parseRequest, type Request, type Subject } from '@perimet
 import { boolFlag, listFlag, parseArgs, stringFlag, type Parsed } from '../args.js';
 import { UserError } from '../errors.js';
 import { isPolicyPath, pathContext, requireValidPolicies } from '../policy-files.js';
+import { mcpCommands } from '../lazy-mcp.js';
 import { exitCodeOf, paint, paintEffect, type Ui } from '../ui.js';
 
 export const SUBJECT_FLAGS = {
@@ -150,6 +151,8 @@ export function runCheck(argv: readonly string[], ui: Ui): number {
     {
       subject,
       context: pathContext(stringFlag(p, 'workspace'), stringFlag(p, 'home')),
+      // As the gateway decides: an argument glob judges where a path's links lead on this machine.
+      resolvePath: (path) => mcpCommands().resolvedPath(path),
     },
   );
   const decision = engine.decide(request);

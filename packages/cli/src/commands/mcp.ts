@@ -17,6 +17,7 @@ import {
   PinStoreError,
   listenHttp,
   printablePins,
+  resolvedPath,
   serveGatewayStdio,
   shownKey,
   upstreamSpecs,
@@ -25,6 +26,9 @@ import {
   type HttpListenOptions,
   type UpstreamSpec,
 } from '@perimeter/mcp';
+
+/** For `perimeter run`'s engine, whose session gateway judges argument globs on real paths too. */
+export { resolvedPath };
 import {
   configureZod,
   createEngine,
@@ -118,7 +122,11 @@ export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
   const context = { ...pathContext(workspace, stringFlag(p, 'home')), workspace };
   const engine = createEngine(
     loaded.policies.map((l) => l.policy),
-    { subject: { ...(user !== undefined ? { user } : {}), ...(groups ? { groups } : {}) }, context },
+    {
+      subject: { ...(user !== undefined ? { user } : {}), ...(groups ? { groups } : {}) },
+      context,
+      resolvePath: resolvedPath,
+    },
   );
   const catalog = engine.mcpServers();
   if (catalog.length === 0)

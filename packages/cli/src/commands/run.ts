@@ -193,6 +193,8 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
   const engine = createEngine(policies, {
     subject: { ...(user !== undefined ? { user } : {}), ...(groups ? { groups } : {}) },
     context: { home, workspace },
+    // Only the session's MCP gateway asks (argument globs), so only a session with one loads it.
+    resolvePath: (path) => mcpCommands().resolvedPath(path),
   });
 
   // bubblewrap itself is the real test of what this machine allows; when it fails, the doctor's
