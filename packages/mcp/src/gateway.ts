@@ -2590,8 +2590,53 @@ function withheldText({ out, injection }: Screened<unknown>): string {
 
 /** `kind in where` for the first few findings of a result's instruction scan. */
 function injectionText(findings: readonly InjectionFinding[]): string {
-  const shown = findings.slice(0, 5).map((f) => `${f.kind} in ${f.where === '' ? 'the result' : f.where}`);
+  const shown = findings
+    .slice(0, 5)
+    .map((f) => `${f.kind} in ${f.where === '' ? 'the result' : shownPlace(f.where)}`);
   return findings.length > shown.length ? `${shown.join(', ')}, …` : shown.join(', ');
+}
+
+/** The member names MCP gives results, prompts and resources: all of a place the agent is told. */
+const PROTOCOL_MEMBERS = new Set([
+  'content',
+  'structuredContent',
+  '_meta',
+  'text',
+  'resource',
+  'resource_link',
+  'uri',
+  'blob',
+  'data',
+  'mimeType',
+  'type',
+  'name',
+  'title',
+  'description',
+  'annotations',
+  'messages',
+  'role',
+  'contents',
+]);
+/** One step of a place as poisoning.ts's childPath writes it: `.key`, `['odd key']` or `[3]`. */
+const PLACE_STEP = /^(?:\.?([A-Za-z_$][\w$-]*)|\[(\d+)\]|\['(?:[^'\\]|\\.)*'\])/;
+
+/**
+ * A finding's place as the agent is told it: its steps up to the first member the protocol does
+ * not name, then `…` (redteam-35-3). Keys under structured content are the upstream's to choose,
+ * and a withheld result's refusal quoted them: 32 characters a key, 64 levels deep, five findings,
+ * enough to carry the orders the result was withheld for. The audit says the same (no tool output
+ * goes there).
+ */
+function shownPlace(where: string): string {
+  let shown = '';
+  let rest = where;
+  while (rest !== '') {
+    const step = PLACE_STEP.exec(rest);
+    if (step === null || (step[2] === undefined && !PROTOCOL_MEMBERS.has(step[1] ?? ''))) return `${shown}…`;
+    shown += step[2] === undefined && shown !== '' ? `.${step[1] ?? ''}` : step[0].replace(/^\./, '');
+    rest = rest.slice(step[0].length);
+  }
+  return shown;
 }
 
 /** A result's finding counts for its `mcp.result` event: the scans ran, and what they found. */
