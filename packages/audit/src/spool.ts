@@ -1,6 +1,7 @@
 // The local spool: one JSON-lines file per session chain, appended to and never rewritten.
 // Opening an existing spool continues its chain from the last event; a spool that ends in a
-// partial line or a broken event is refused, so nothing is ever chained onto damage.
+// partial line or a broken event is refused, so nothing is ever chained onto damage. One process
+// writes a spool at a time (spool-lock.ts): a second writer would fork the chain.
 
 import {
   closeSync,
@@ -16,17 +17,11 @@ import {
 import { newChain, type ChainState } from './chain.js';
 import { sealBounded } from './event-cut.js';
 import type { AuditEvent, AuditRecord } from './event.js';
+import { SpoolError } from './spool-error.js';
+import { lockSpool, type SpoolLock } from './spool-lock.js';
 import { verifySpool } from './verify.js';
 
-export class SpoolError extends Error {
-  constructor(
-    message: string,
-    readonly hint: string,
-  ) {
-    super(message);
-    this.name = 'SpoolError';
-  }
-}
+export { SpoolError } from './spool-error.js';
 
 export interface SpoolOptions {
   /** The chain id for a new spool (the session id). */
@@ -67,54 +62,68 @@ export class Spool {
     state: ChainState,
     fd: number,
     private readonly isDurable: boolean,
+    private readonly lock: SpoolLock,
   ) {
     this.state = state;
     this.fd = fd;
     this.size = fstatSync(fd).size;
   }
 
-  /** Opens (or creates) the spool at `path`. Throws SpoolError when it cannot be continued safely. */
+  /**
+   * Opens (or creates) the spool at `path` and takes its writer lock. Throws SpoolError when it
+   * cannot be continued safely, or another process (or this one) has it open.
+   */
   static open(path: string, options: SpoolOptions): Spool {
-    let state = newChain(options.chainId);
-    if (existsSync(path)) {
-      const text = readFileSync(path, 'utf8');
-      const check = verifySpool(text);
-      if (!check.isIntact) {
-        const first = check.problems.find((p) => p.kind !== 'unfinished');
+    // Locked before it is read: the chain is continued from the last event, which no other
+    // process may append after meanwhile (redteam-35-4).
+    const lock = lockSpool(path);
+    try {
+      const state = Spool.continuedChain(path, options.chainId);
+      let fd: number;
+      try {
+        fd = openSync(path, 'a', 0o600);
+      } catch (e) {
         throw new SpoolError(
-          `the audit spool ${path} is damaged at line ${first?.line ?? 0}: ${first?.message ?? ''}`,
-          'run "perimeter audit verify" on it, keep it as evidence, and start a new spool',
+          `cannot open the audit spool ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
+          'check that its directory exists and is writable',
         );
       }
-      const lines = text.trimEnd().split('\n');
-      const last = lines[lines.length - 1];
-      if (last !== undefined && last !== '') {
-        const event = JSON.parse(last) as AuditEvent;
-        if (event.type === 'session.end') {
-          throw new SpoolError(
-            `the audit spool ${path} belongs to a session that has ended`,
-            'start a new spool for a new session',
-          );
-        }
-        state = {
-          chainId: event.integrity.chain_id,
-          nextSeq: event.integrity.seq + 1,
-          lastHash: event.integrity.hash,
-        };
-      }
-    }
-    let fd: number;
-    try {
-      fd = openSync(path, 'a', 0o600);
+      const spool = new Spool(path, state, fd, options.isDurable ?? true, lock);
+      spool.flushDelayMs = options.flushDelayMs;
+      return spool;
     } catch (e) {
+      lock.release();
+      throw e;
+    }
+  }
+
+  /** Where the chain goes on: after the last event of an intact spool, or a new chain. */
+  private static continuedChain(path: string, chainId: string): ChainState {
+    if (!existsSync(path)) return newChain(chainId);
+    const text = readFileSync(path, 'utf8');
+    const check = verifySpool(text);
+    if (!check.isIntact) {
+      const first = check.problems.find((p) => p.kind !== 'unfinished');
       throw new SpoolError(
-        `cannot open the audit spool ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
-        'check that its directory exists and is writable',
+        `the audit spool ${path} is damaged at line ${first?.line ?? 0}: ${first?.message ?? ''}`,
+        'run "perimeter audit verify" on it, keep it as evidence, and start a new spool',
       );
     }
-    const spool = new Spool(path, state, fd, options.isDurable ?? true);
-    spool.flushDelayMs = options.flushDelayMs;
-    return spool;
+    const lines = text.trimEnd().split('\n');
+    const last = lines[lines.length - 1];
+    if (last === undefined || last === '') return newChain(chainId);
+    const event = JSON.parse(last) as AuditEvent;
+    if (event.type === 'session.end') {
+      throw new SpoolError(
+        `the audit spool ${path} belongs to a session that has ended`,
+        'start a new spool for a new session',
+      );
+    }
+    return {
+      chainId: event.integrity.chain_id,
+      nextSeq: event.integrity.seq + 1,
+      lastHash: event.integrity.hash,
+    };
   }
 
   get chainState(): ChainState {
@@ -240,6 +249,8 @@ export class Spool {
     if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
     this.fd = undefined;
+    // Every event is in the file already (the flush only makes it durable): the next writer may start.
+    this.lock.release();
     const flushAndClose = (): Promise<void> =>
       new Promise((resolve, reject) => {
         const settle = (e?: NodeJS.ErrnoException | null): void => {
@@ -267,6 +278,7 @@ export class Spool {
       this.flush();
     } finally {
       this.fd = undefined;
+      this.lock.release();
       if (!this.isFlushing) closeSync(fd);
       else
         this.afterFlush = () => {

@@ -1,0 +1,240 @@
+// One writer per spool, across processes (redteam-35-4): real child processes open one spool; the
+// second is refused while the first writes, the chain stays whole, and a spool opens again once
+// its writer has closed it, exited, or been killed with SIGKILL.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import {
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { describe, it, type TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { lifecycleRecord } from '../src/record.js';
+import { Spool, SpoolError } from '../src/spool.js';
+import { verifySpool } from '../src/verify.js';
+
+const WRITER = fileURLToPath(new URL('./spool-writer.js', import.meta.url));
+
+function spoolPath(t: TestContext): string {
+  const dir = realpathSync(mkdtempSync(join(tmpdir(), 'perimeter-spool-lock-')));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return join(dir, 'session.jsonl');
+}
+
+type Said = Record<string, unknown>;
+
+interface Writer {
+  readonly pid: number;
+  /** The writer's next line; rejects when it ended without saying more. */
+  next(): Promise<Said>;
+  send(command: 'append' | 'close' | 'exit'): void;
+  kill(): void;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** A child process writing the spool at `path` (spool-writer.ts). */
+function startWriter(t: TestContext, path: string): Writer {
+  const child = spawn(process.execPath, [WRITER, path], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
+    child.once('exit', (code, signal) => done({ code, signal })),
+  );
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+  });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  return {
+    pid: child.pid as number,
+    next: async () => {
+      const line = await lines.next();
+      if (line.done === true) throw new Error(`writer ${child.pid} ended without an answer`);
+      return JSON.parse(line.value) as Said;
+    },
+    send: (command) => child.stdin.write(`${command}\n`),
+    kill: () => child.kill('SIGKILL'),
+    exited,
+  };
+}
+
+/** The writer's first line: it opened the spool. */
+async function opened(w: Writer): Promise<void> {
+  assert.deepEqual(await w.next(), { opened: w.pid });
+}
+
+const refusal = (path: string, pid: number): Said => ({
+  refused: `the audit spool ${path} is being written by another Perimeter process (pid ${pid})`,
+  hint: 'give this one its own --audit FILE, or stop that one',
+});
+
+function chainOf(path: string): { problems: readonly unknown[]; events: number; chains: Set<string> } {
+  const text = readFileSync(path, 'utf8');
+  const v = verifySpool(text);
+  const chains = new Set(
+    text
+      .trimEnd()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { integrity: { chain_id: string } }).integrity.chain_id),
+  );
+  // A chain without session.end is unfinished, which is no damage: the writers here never end it.
+  return { problems: v.problems.filter((p) => p.kind !== 'unfinished'), events: v.events, chains };
+}
+
+const ctx = { sessionId: 's-test' };
+
+describe('one writer per spool (redteam-35-4)', () => {
+  it('a second process is refused the spool another process writes, in one sentence naming it, and the chain stays whole', async (t) => {
+    const path = spoolPath(t);
+    const first = startWriter(t, path);
+    await opened(first);
+    const second = startWriter(t, path);
+    assert.deepEqual(await second.next(), refusal(path, first.pid));
+    assert.deepEqual(await second.exited, { code: 0, signal: null });
+    // This process is refused just the same, as a SpoolError the CLI prints as it is.
+    assert.throws(
+      () => Spool.open(path, { chainId: 'third' }),
+      (e: unknown) => e instanceof SpoolError && e.message === refusal(path, first.pid).refused,
+    );
+    first.send('append');
+    assert.deepEqual(await first.next(), { appended: 1 });
+    first.send('close');
+    assert.deepEqual(await first.next(), { closed: true });
+    await first.exited;
+    const chain = chainOf(path);
+    assert.deepEqual(chain.problems, []);
+    assert.equal(chain.events, 2, 'only the first writer wrote');
+    assert.deepEqual([...chain.chains], [`writer-${first.pid}`]);
+    assert.equal(existsSync(`${path}.lock`), false, 'closing removed the lock');
+  });
+
+  it('a spool opens again once its writer has closed it, and the chain goes on', async (t) => {
+    const path = spoolPath(t);
+    const first = startWriter(t, path);
+    await opened(first);
+    first.send('close');
+    assert.deepEqual(await first.next(), { closed: true });
+    await first.exited;
+    const again = Spool.open(path, { chainId: 'ignored-when-continuing' });
+    const event = again.append(lifecycleRecord('session.end', ctx));
+    again.close();
+    assert.equal(event.integrity.seq, 1);
+    assert.equal(event.integrity.chain_id, `writer-${first.pid}`);
+    assert.deepEqual(chainOf(path).problems, []);
+  });
+
+  it('a spool whose writer was killed with SIGKILL opens again: the lock it left is taken over', async (t) => {
+    const path = spoolPath(t);
+    const killed = startWriter(t, path);
+    await opened(killed);
+    killed.send('append');
+    assert.deepEqual(await killed.next(), { appended: 1 });
+    killed.kill();
+    assert.deepEqual(await killed.exited, { code: null, signal: 'SIGKILL' });
+    assert.equal(
+      (JSON.parse(readFileSync(`${path}.lock`, 'utf8')) as { pid: number }).pid,
+      killed.pid,
+      'the killed writer left its lock',
+    );
+    const next = startWriter(t, path);
+    await opened(next);
+    next.send('close');
+    assert.deepEqual(await next.next(), { closed: true });
+    await next.exited;
+    const chain = chainOf(path);
+    assert.deepEqual(chain.problems, []);
+    assert.equal(chain.events, 3);
+    assert.equal(existsSync(`${path}.lock`), false);
+  });
+
+  it('a writer that exits without closing its spool leaves no lock behind', async (t) => {
+    const path = spoolPath(t);
+    const first = startWriter(t, path);
+    await opened(first);
+    first.send('exit');
+    assert.deepEqual(await first.exited, { code: 0, signal: null });
+    assert.equal(existsSync(`${path}.lock`), false);
+    Spool.open(path, { chainId: 'next' }).close();
+  });
+
+  it('of several processes that find the same stale lock at once, exactly one takes it', async (t) => {
+    const path = spoolPath(t);
+    const killed = startWriter(t, path);
+    await opened(killed);
+    killed.kill();
+    await killed.exited;
+    const racers = Array.from({ length: 6 }, () => startWriter(t, path));
+    const said = await Promise.all(racers.map((w) => w.next()));
+    const winners = racers.filter((w, i) => said[i]?.opened === w.pid);
+    assert.equal(winners.length, 1, JSON.stringify(said));
+    const winner = winners[0] as Writer;
+    for (const [i, w] of racers.entries())
+      if (w !== winner) assert.deepEqual(said[i], refusal(path, winner.pid));
+    winner.send('close');
+    assert.deepEqual(await winner.next(), { closed: true });
+    await Promise.all(racers.map((w) => w.exited));
+    const chain = chainOf(path);
+    assert.deepEqual(chain.problems, []);
+    assert.equal(chain.events, 2);
+  });
+
+  it('one process opening a spool it has open already is refused, and may open it again once it is closed', (t) => {
+    const path = spoolPath(t);
+    const spool = Spool.open(path, { chainId: 's-test' });
+    assert.throws(
+      () => Spool.open(path, { chainId: 's-test' }),
+      (e: unknown) =>
+        e instanceof SpoolError &&
+        e.message === `the audit spool ${path} is already open in this process (pid ${process.pid})`,
+    );
+    spool.append(lifecycleRecord('session.start', ctx));
+    spool.close();
+    const again = Spool.open(path, { chainId: 's-test' });
+    again.append(lifecycleRecord('session.end', ctx));
+    again.close();
+    assert.deepEqual(chainOf(path).problems, []);
+  });
+
+  it(
+    'a lock naming a live process is kept, unless that pid now belongs to a process started since',
+    {
+      skip: existsSync('/proc/self/stat') ? false : 'needs /proc for start times',
+    },
+    async (t) => {
+      const path = spoolPath(t);
+      // A live process that is not this one: a writer of another spool.
+      const other = startWriter(t, `${path}.other`);
+      await opened(other);
+      const stat = readFileSync(`/proc/${other.pid}/stat`, 'utf8');
+      const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] as string;
+      const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+      const lockOf = (s: string): string =>
+        JSON.stringify({ pid: other.pid, host: hostname(), boot, start: s });
+      writeFileSync(`${path}.lock`, lockOf(start));
+      assert.throws(
+        () => Spool.open(path, { chainId: 's-test' }),
+        (e: unknown) => e instanceof SpoolError && e.message === refusal(path, other.pid).refused,
+      );
+      // The same pid with another start time: the lock's process ended and the pid was given again.
+      writeFileSync(`${path}.lock`, lockOf(`${start}0`));
+      Spool.open(path, { chainId: 's-test' }).close();
+      assert.equal(existsSync(`${path}.lock`), false);
+    },
+  );
+
+  it('a lock that names no process, left long ago, is taken over', (t) => {
+    const path = spoolPath(t);
+    writeFileSync(`${path}.lock`, '');
+    const longAgo = new Date(Date.now() - 60_000);
+    utimesSync(`${path}.lock`, longAgo, longAgo);
+    Spool.open(path, { chainId: 's-test' }).close();
+    assert.equal(existsSync(`${path}.lock`), false);
+  });
+});
