@@ -364,7 +364,9 @@ Options:
                        past it, a new connection is closed as it comes
   --body-timeout SECONDS   with --listen: how long a request body may take to arrive whole
                        (default 30, 1 to 3600); a slower one is answered 408 and closed
-  --audit FILE         the audit spool (default: a new one under $XDG_STATE_HOME/perimeter/sessions)
+  --audit FILE         the audit spool (default: a new one under $XDG_STATE_HOME/perimeter/sessions);
+                       one process writes a spool at a time: two clients sharing one MCP
+                       config need a file each, or leave --audit out
   --workspace DIR      what \${workspace} means in the catalog and in rules (default: the current directory)
   --home DIR           what ~ means in the catalog and in rules (default: yours)
   --user U, --groups a,b   the subject; without --groups, group policies do not apply

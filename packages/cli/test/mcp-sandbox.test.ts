@@ -316,7 +316,8 @@ void describe('stdio MCP servers run in a sandbox of their own', () => {
       assert.equal(await first('write', join(home, 'cache')), 'written');
       assert.equal(await first('write', join(p.workspace, 'notes.txt')), 'written');
       assert.equal(readFileSync(join(p.workspace, 'notes.txt'), 'utf8'), 'probe\n');
-      const second = await gateway(p, file);
+      // Running beside the first, it writes a spool of its own (one writer per spool).
+      const second = await gateway({ ...p, audit: join(p.dir, 'audit-2.jsonl') }, file);
       assert.equal(await second('read', join(home, 'cache')), 'read:probe', 'the cache survived');
       assert.equal(
         await second('write', join(p.workspace, '.git/hooks/pre-commit')),
