@@ -36,7 +36,8 @@ export interface PoisoningFinding {
 export interface OtherTools {
   /**
    * Tools of other servers that a description must not talk about: exposed names (`server__tool`)
-   * and plain tool names.
+   * and plain tool names. Read once per Set object (the scan keeps what it compiles from it), so a
+   * Set must not change once passed: the gateway makes a new one when the names change.
    */
   readonly names: ReadonlySet<string>;
 }
@@ -65,25 +66,26 @@ const PADDING_LINES = 5;
  * cross-server references; a server's own tools are not "others".
  */
 export function scanDefinition(definition: unknown, others?: OtherTools): PoisoningFinding[] {
-  const mentions = others === undefined ? undefined : otherToolsPattern(others.names);
+  const mentions = others === undefined ? undefined : mentionFinder(others.names);
   const { strings, overflow } = collectStrings(definition);
   const findings = strings.flatMap((found) => scanString(found, mentions));
   return overflow === undefined ? findings : [...findings, overflow];
 }
 
-function scanString(found: FoundString, mentions: RegExp | undefined): PoisoningFinding[] {
+function scanString(found: FoundString, mentions: MentionFinder | undefined): PoisoningFinding[] {
   const { where, text, visible } = found;
   const flat = collapseWhitespace(visible);
   // The gateway namespaces tool names, so a plain name shared with another server is a collision
   // handled there (and common: two servers with `create_issue`), not a description talking about it.
   const isOwnName = where === 'name';
+  const mention = mentions === undefined || isOwnName ? undefined : mentions(flat);
   const hits: readonly (readonly [PoisoningKind, string | undefined])[] = [
     ['hidden-unicode', hiddenCharacter(text)],
     ['instruction-tag', earliest(INSTRUCTION_TAGS, flat)],
     ['file-access', earliest(SENSITIVE_FILES, flat)],
     ['exfiltration', exfiltration(visible)],
     ['concealment', padding(text) ?? earliest(CONCEALMENT, flat)],
-    ['cross-server-reference', mentions === undefined || isOwnName ? undefined : earliest([mentions], flat)],
+    ['cross-server-reference', mention === undefined ? undefined : excerpt(flat, mention)],
   ];
   return hits.flatMap(([kind, excerpt]) => (excerpt === undefined ? [] : [{ kind, where, excerpt }]));
 }
@@ -521,19 +523,72 @@ function exfiltration(visible: string): string | undefined {
 // ---------------------------------------------------------------------------------------------
 // Cross-server references (threat 3, shadowing)
 
+/** Where a text first names one of the other servers' tools (a UTF-16 index), if it does. */
+type MentionFinder = (text: string) => number | undefined;
+
+// redteam-35-5: an upstream listing 10,000 distinctive tool names made every definition of every
+// other server compile and run a case-insensitive alternation of all of them (3.6 s for one line,
+// some 11 s per listing on the gateway's one thread). The gateway passes one Set per state of the
+// other servers' names, so each Set is compiled once; and a name of one word is found by looking
+// up the text's words in a Set, which costs the same whatever the number of names.
+const finders = new WeakMap<ReadonlySet<string>, MentionFinder | undefined>();
+
+/** The finder for `names`, compiled on the first scan that passes this Set. */
+function mentionFinder(names: ReadonlySet<string>): MentionFinder | undefined {
+  if (!finders.has(names)) finders.set(names, compileMentionFinder(names));
+  return finders.get(names);
+}
+
+/**
+ * Where `text` first names one of `names` (see compileMentionFinder), as a UTF-16 index: the
+ * place the cross-server finding's excerpt starts.
+ */
+export function firstMention(text: string, names: ReadonlySet<string>): number | undefined {
+  return mentionFinder(names)?.(text);
+}
+
+// A name of ASCII letters, digits, `_` and `-` (every name an MCP client accepts) only ever matches
+// a whole word: a maximal run of what a case-insensitive Unicode pattern's [\w-] matches, which is
+// those characters, long s (folds to s) and the Kelvin sign (folds to k; toLowerCase makes it k).
+const ONE_WORD = /^[\w-]+$/;
+const WORD = /[\w\u017F\u212A-]+/g;
+const LONG_S = '\u017F';
+// Other names go in patterns of this many: compiling one alternation costs more than its size
+// (10,000 names of 60 characters, 3.4 s on Node 20; in patterns of 64, 0.7 s).
+const NAMES_PER_PATTERN = 64;
+
 /**
  * Exposed names (`server__tool`) always count; a plain name only when it is distinctive (has `_`
  * or `-`, or is 8 characters or more), so that another server's `echo` or `add` does not match the
- * English word. Whole words only: `send_email` is not in `resend_email`.
+ * English word. Whole words only, case-insensitive: `send_email` is not in `resend_email`. Names
+ * with other characters (which no client accepts, but a server may list) are looked for with
+ * patterns, as all names once were.
  */
-function otherToolsPattern(names: ReadonlySet<string>): RegExp | undefined {
-  const distinctive = [...names]
-    .filter((name) => /[_-]/.test(name) || [...name].length >= 8)
+function compileMentionFinder(names: ReadonlySet<string>): MentionFinder | undefined {
+  const distinctive = [...names].filter((name) => /[_-]/.test(name) || [...name].length >= 8);
+  const words = new Set(distinctive.filter((name) => ONE_WORD.test(name)).map((name) => name.toLowerCase()));
+  const rest = distinctive
+    .filter((name) => !ONE_WORD.test(name))
     .sort((a, b) => b.length - a.length)
     .map((name) => name.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'));
-  return distinctive.length === 0
-    ? undefined
-    : new RegExp(`(?<![\\w-])(?:${distinctive.join('|')})(?![\\w-])`, 'iu');
+  const patterns = Array.from({ length: Math.ceil(rest.length / NAMES_PER_PATTERN) }, (_, i) => {
+    const some = rest.slice(i * NAMES_PER_PATTERN, (i + 1) * NAMES_PER_PATTERN);
+    return new RegExp(`(?<![\\w-])(?:${some.join('|')})(?![\\w-])`, 'iu');
+  });
+  if (words.size === 0 && patterns.length === 0) return undefined;
+  return (text) => {
+    const found = [firstWordIn(words, text), earliestIndex(patterns, text)].filter((i) => i !== undefined);
+    return found.length === 0 ? undefined : Math.min(...found);
+  };
+}
+
+/** The index of the first word of `text` that is in `words` (lower case) when folded as `i` and `u` fold it. */
+function firstWordIn(words: ReadonlySet<string>, text: string): number | undefined {
+  if (words.size === 0) return undefined;
+  for (const word of text.matchAll(WORD)) {
+    if (words.has(word[0].toLowerCase().replaceAll(LONG_S, 's'))) return word.index;
+  }
+  return undefined;
 }
 
 // ---------------------------------------------------------------------------------------------
