@@ -2,11 +2,13 @@
 // `%255F`, and JavaScript's `%uXXXX`), base64 and base64url (also wrapped at a fixed width, as MIME
 // and PEM write it), hex (also as separated pairs, `de:ad:be:ef`), string-literal escapes (JSON's
 // \u, \x, octal `\147`), HTML and XML character references (`&#103;`, `&#x67;`, `&amp;`), and lists
-// of byte values (`0x67, 0x68`, `[103, 104, …]`). An agent exfiltrating a secret rarely sends it raw
-// twice (research egress.md §11.7, egress-dlp-04); scan() with `decode` and the known-value matcher
-// look inside these segments and report a finding over the whole encoded segment. Only decodings
-// that are text (UTF-8 or UTF-16 in any script, or mostly ASCII) are scanned, so hashes, integrity
-// strings and images cost one failed check.
+// of byte values (`0x67, 0x68`, `[103, 104, …]`); also runs of text cut by hidden characters
+// (hidden-characters.ts: `sk_live_4eC3<U+200B>9HqL…`), read with them removed. An agent exfiltrating
+// a secret rarely sends it raw twice (research egress.md §11.7, egress-dlp-04); scan() with `decode`
+// and the known-value matcher look inside these segments and report a finding over the whole
+// encoded segment (over the secret itself in a run read without its hidden characters, whose
+// offsets map back). Only decodings that are text (UTF-8 or UTF-16 in any script, or mostly ASCII)
+// are scanned, so hashes, integrity strings and images cost one failed check.
 //
 // Finding the segments must stay linear in the text's length whatever the text is (redteam-30-1):
 // every character is stepped over a bounded number of times, a run longer than MAX_SEGMENT is cut
@@ -14,12 +16,24 @@
 // to is decoded again within a budget (DEEP_DECODE_BUDGET), as one text can be read in many ways.
 
 import type { Encoding } from './finding.js';
+import {
+  hiddenLength,
+  hiddenRunAt,
+  isWhiteSpace,
+  nextHiddenCandidate,
+  withoutHidden,
+} from './hidden-characters.js';
 
 export interface DecodedSegment {
   readonly start: number;
   readonly end: number;
   readonly encoding: Encoding;
   readonly decoded: string;
+  /**
+   * Where a span of `decoded` stands in the text, for a run read without its hidden characters
+   * (nothing else is decoded, so offsets map back); without it, a finding covers the segment.
+   */
+  readonly spanOf?: (start: number, end: number) => readonly [number, number];
 }
 
 /**
@@ -56,6 +70,11 @@ const MAX_DECODE_DEPTH = 3;
 const DEEP_DECODE_BUDGET = 6;
 
 const MIN_ENCODED = 16;
+/**
+ * Fewest characters a run cut by hidden characters must keep to be read: the shortest value the
+ * known-value matcher looks for (MIN_KNOWN_LENGTH), so that a bound credential cut so is found.
+ */
+const MIN_UNCUT = 8;
 const MAX_SEGMENT = 64 * 1024;
 /** How much windows of a longer run share: a secret shorter than this is whole in one of them. */
 const WINDOW_OVERLAP = 4 * 1024;
@@ -559,21 +578,7 @@ function* percentSegments(text: string, work: DecodeWork): Generator<DecodedSegm
 }
 
 /** Whether a character can be part of a JSON-escaped run: all but quotes and white space (as trim() reads it). */
-function isJsonPart(c: number): boolean {
-  if (c === 34 || c === 39 || c === 32 || (c >= 9 && c <= 13)) return false;
-  if (c < 0xa0) return true;
-  return !(
-    c === 0xa0 ||
-    c === 0x1680 ||
-    (c >= 0x2000 && c <= 0x200a) ||
-    c === 0x2028 ||
-    c === 0x2029 ||
-    c === 0x202f ||
-    c === 0x205f ||
-    c === 0x3000 ||
-    c === 0xfeff
-  );
-}
+const isJsonPart = (c: number): boolean => c !== 34 && c !== 39 && c !== 0xfeff && !isWhiteSpace(c);
 
 /**
  * Whether text holds an octal escape of three digits (`\147`, detect-32-1). Only those start a
@@ -1019,6 +1024,34 @@ function decodeRun(run: string, isUrlSafe: boolean, isOnItsOwn: boolean): string
 }
 
 /**
+ * The runs of characters other than white space that hold hidden characters (hidden-characters.ts),
+ * read without them, in windows as a long base64 run is. Each run is looked for once from the
+ * start and stepped over once; text with no hidden character costs one search.
+ */
+function* hiddenSegments(text: string, work: DecodeWork): Generator<DecodedSegment> {
+  // Where the last run ended: the next one starts no earlier, so no character is in two runs.
+  let runsFrom = 0;
+  let from = 0;
+  for (let at = nextHiddenCandidate(text, from); at >= 0; at = nextHiddenCandidate(text, from)) {
+    const length = hiddenLength(text, at);
+    if (length <= 0) {
+      // A candidate that is no hidden character: a letter, or a visible one written in UTF-8.
+      from = at + Math.max(1, -length);
+      work.visited += from - at;
+      continue;
+    }
+    const run = hiddenRunAt(text, at, runsFrom);
+    work.visited += run.end - run.start;
+    runsFrom = from = run.end;
+    for (const [start, end] of windows(run.start, run.end, 1)) {
+      work.decoded += end - start;
+      const uncut = withoutHidden(text, run, start, end);
+      if (uncut && uncut.decoded.length >= MIN_UNCUT) yield { start, end, encoding: 'hidden', ...uncut };
+    }
+  }
+}
+
+/**
  * Every encoded segment of `text` whose decoding is text. `work`, when given, is added what finding
  * and decoding them cost.
  */
@@ -1030,6 +1063,7 @@ export function* decodedSegments(
   yield* jsonSegments(text, work);
   yield* referenceSegments(text, work);
   yield* base64AndHexSegments(text, work);
+  yield* hiddenSegments(text, work);
 }
 
 /** The last text decodedLayers() decoded without counting, and its layers. */
@@ -1038,10 +1072,11 @@ let remembered: { readonly text: string; readonly layers: readonly DecodedSegmen
 /**
  * What `text` decodes to, MAX_DECODE_DEPTH encodings deep: each segment decodedSegments() finds in
  * it, and in what those decode to, with its decoding but the span and encoding of the outermost
- * segment in `text` (what a finding inside it covers). Decoded level by level, the levels below the
- * first within DEEP_DECODE_BUDGET. scan() and the known-value matcher both ask, one after the other,
- * about the same text (a request body, an argument): the last text's layers are kept, so it is
- * decoded once. `work`, when given, is added what it cost, and the text decoded afresh.
+ * segment in `text` (what a finding inside it covers; inside a run read without its hidden
+ * characters, the inner segment's own span, mapped back). Decoded level by level, the levels below
+ * the first within DEEP_DECODE_BUDGET. scan() and the known-value matcher both ask, one after the
+ * other, about the same text (a request body, an argument): the last text's layers are kept, so it
+ * is decoded once. `work`, when given, is added what it cost, and the text decoded afresh.
  */
 export function decodedLayers(text: string, work?: DecodeWork): readonly DecodedSegment[] {
   if (work === undefined && remembered?.text === text) return remembered.layers;
@@ -1055,8 +1090,10 @@ export function decodedLayers(text: string, work?: DecodeWork): readonly Decoded
     const next: DecodedSegment[] = [];
     for (const outer of level) {
       if (isSpent()) break;
-      for (const segment of decodedSegments(outer.decoded, counted))
-        next.push({ ...outer, decoded: segment.decoded });
+      for (const segment of decodedSegments(outer.decoded, counted)) {
+        const [start, end] = outer.spanOf?.(segment.start, segment.end) ?? [outer.start, outer.end];
+        next.push({ start, end, encoding: outer.encoding, decoded: segment.decoded });
+      }
     }
     layers.push(...next);
     level = next;

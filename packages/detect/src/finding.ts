@@ -11,9 +11,11 @@ export type Confidence = 'high' | 'low';
 /**
  * How a value was written where it was found. `percent` includes JavaScript's `%uXXXX`, `json` the
  * `\x` and octal escapes of string literals, `hex` lists of `0x` byte values, `html` HTML and XML
- * character references, `decimal` lists of byte values.
+ * character references, `decimal` lists of byte values; `hidden`: cut by characters a reader does
+ * not see (zero-width spaces, bidi controls, tags, controls, …), found once they were removed.
  */
-export type Encoding = 'raw' | 'base64' | 'base64url' | 'hex' | 'percent' | 'json' | 'html' | 'decimal';
+export type Encoding =
+  'raw' | 'base64' | 'base64url' | 'hex' | 'percent' | 'json' | 'html' | 'decimal' | 'hidden';
 
 export interface Finding {
   /** The rule that matched, e.g. `github-token`, `generic-secret` (docs/detect.md lists them). */
@@ -21,7 +23,10 @@ export interface Finding {
   /** The provider or kind of secret: `github`, `aws`, `private_key`, `generic`, `password`, … */
   readonly family: string;
   readonly confidence: Confidence;
-  /** UTF-16 offsets of the secret in the scanned text (of the whole encoded segment if decoded). */
+  /**
+   * UTF-16 offsets of the secret in the scanned text: of the whole encoded segment if decoded; if
+   * cut by hidden characters, of the secret with those inside it.
+   */
   readonly start: number;
   readonly end: number;
   /** A few characters of the public prefix and a truncated SHA-256: `ghp_…(3f2a9c1b)`. */
@@ -33,7 +38,8 @@ export interface Finding {
 export interface ScanOptions {
   /**
    * Also look inside percent-encoded (several layers, `%uXXXX` too), base64, base64url, hex and
-   * JSON-escaped segments, HTML character references and lists of byte values.
+   * JSON-escaped segments, HTML character references and lists of byte values, and read text cut
+   * by hidden characters without them.
    */
   readonly decode?: boolean;
   /**

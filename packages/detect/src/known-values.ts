@@ -7,7 +7,8 @@
 // taken from each rendering and compares the whole rendering only where it occurs. Fixed spellings
 // cannot cover every encoder (Python's quote keeps "/", a JSON writer escapes one character, base64
 // is wrapped), so find() also looks in what the text decodes to (decodedLayers, which scan()
-// shares: a text is decoded once for both; redteam-30-3).
+// shares: a text is decoded once for both; redteam-30-3), text cut by hidden characters read
+// without them included.
 
 import { decodedLayers } from './decode.js';
 import type { Encoding } from './finding.js';
@@ -176,13 +177,15 @@ export function knownMatcher(values: readonly KnownValue[]): KnownMatcher {
     /**
      * The renderings in `text`, and the values in what it decodes to: a value found in an encoded
      * segment is reported over the whole segment, under its encoding, so redacting the hit
-     * removes every byte of the value.
+     * removes every byte of the value (a value cut by hidden characters, over it and them).
      */
     find(text: string): KnownHit[] {
       const hits = renderedIn(text);
       for (const layer of decodedLayers(text))
-        for (const inner of renderedIn(layer.decoded))
-          hits.push({ id: inner.id, encoding: layer.encoding, start: layer.start, end: layer.end });
+        for (const inner of renderedIn(layer.decoded)) {
+          const [start, end] = layer.spanOf?.(inner.start, inner.end) ?? [layer.start, layer.end];
+          hits.push({ id: inner.id, encoding: layer.encoding, start, end });
+        }
       return keptOnce(hits);
     },
     findRaw: renderedIn,

@@ -229,8 +229,12 @@ export function scanPending(
   const findings = findingsIn(text, work, except, isHighOnly);
   if (options.decode === true) {
     for (const layer of decodedLayers(text, work))
-      for (const inner of findingsIn(layer.decoded, work, except, isHighOnly))
-        findings.push({ ...inner, start: layer.start, end: layer.end, encoding: layer.encoding });
+      for (const inner of findingsIn(layer.decoded, work, except, isHighOnly)) {
+        // A secret in a run read without its hidden characters spans them, not the whole run: one
+        // the text shows whole beside a hidden character (a BOM, a colour code) is the same finding.
+        const [start, end] = layer.spanOf?.(inner.start, inner.end) ?? [layer.start, layer.end];
+        findings.push({ ...inner, start, end, encoding: layer.encoding });
+      }
     findings.push(...spacedFindings(text, work, except));
   }
   const kept = resolveOverlaps(findings);
@@ -241,7 +245,8 @@ export function scanPending(
  * Every secret in `text`, in order of position. With `decode`, also those hidden in percent-encoded,
  * base64, hex and JSON-escaped segments, HTML character references and byte lists (decode.ts lists
  * the forms); such a finding spans the whole encoded segment, and its fingerprint is that of the
- * decoded secret (the same secret has the same fingerprint however it was written).
+ * decoded secret (the same secret has the same fingerprint however it was written). Also those cut
+ * by hidden characters (zero-width spaces, …), over the secret and the hidden characters inside it.
  */
 export function scan(text: string, options: ScanOptions = {}): Finding[] {
   return scanPending(text, options, undefined).map((p) => fingerprinted(p, undefined));

@@ -223,6 +223,11 @@ describe('redteam-30-1: a secret deep in a long encoded run is still found', () 
       b64(`${'Конфигурация сервера. '.repeat(3000)}\nTOKEN=${token}\n${'Не публиковать. '.repeat(3000)}`),
       'base64',
     ],
+    [
+      'redteam-34-1: a run with a zero-width space after every character',
+      `${repeat('a\u200B', 600 * KIB)}=${[...token].join('\u200B')};${repeat('a\u200B', 600 * KIB)}`,
+      'hidden',
+    ],
   ];
   for (const [name, text, encoding] of CASES) {
     it(`${name}, ${Math.round(text.length / KIB)} KiB long`, () => {
@@ -232,6 +237,38 @@ describe('redteam-30-1: a secret deep in a long encoded run is still found', () 
       assert.equal(found[0]?.encoding, encoding);
     });
   }
+});
+
+describe('redteam-34-1: runs cut by hidden characters cost a small multiple of the length', () => {
+  // Each character is stepped over once by the search for candidates, once more in a run that
+  // holds one (back to its start, on to its end), and decoded once (1.07 times in windows).
+  const HIDDEN: [string, (n: number) => string][] = [
+    ['zero-width spaces', (n) => repeat('\u200B', n)],
+    ['a letter and a zero-width space in turn', (n) => repeat('a\u200B', n)],
+    [
+      'one zero-width space in a run of the whole length',
+      (n) => `${repeat('lorem.ipsum,', n / 2)}\u200B${repeat('dolor;', n / 2 - 1)}`,
+    ],
+    ['a zero-width space in each of many short runs', (n) => repeat('ab\u200Bcdefghij ', n)],
+    ['tag characters (surrogate pairs)', (n) => repeat('\u{E0041}', n)],
+    ['colour codes in a log', (n) => repeat('\x1B[32mPASS\x1B[0m test ', n)],
+    ['zero-width spaces in UTF-8 read as Latin-1', (n) => repeat('\u00E2\x80\x8B', n)],
+    ['visible characters in UTF-8 read as Latin-1 (each a candidate)', (n) => repeat('\u00C3\u00A9', n)],
+    ['letters that may start UTF-8 in Latin-1 text (each a candidate)', (n) => repeat('\u00E9t\u00E9 ', n)],
+  ];
+  for (const [name, make] of HIDDEN)
+    it(`${name}: at most 4 times the length scanned, stepped over and decoded, at 256 KiB and 1 MiB`, () => {
+      for (const length of [256 * KIB, 1024 * KIB]) {
+        const text = make(length);
+        const work = workOf(text);
+        assertWorkAtMost(work, 4, text.length);
+        // Counted at all: every character is stepped over, in a run or as a candidate.
+        assert.ok(
+          work.visited >= text.length / 2,
+          `visited: only ${work.visited} for ${text.length} characters`,
+        );
+      }
+    });
 });
 
 describe('review-33-1: the joined scan of many short parts costs a small multiple of their length', () => {

@@ -1,0 +1,258 @@
+// Characters a reader does not see: zero-width spaces and joiners, bidi controls, the soft hyphen,
+// tags, variation selectors, the grapheme joiner, Hangul fillers, and controls other than white
+// space. A secret cut by one (`sk_live_4eC3<U+200B>9HqL…`) reads whole to a model and on a
+// terminal, but no rule matches across it: decode.ts reads each run of text that holds one with
+// them removed. The MCP gateway strips them itself and keeps those a script or an emoji needs
+// (packages/mcp/src/poisoning.ts); here every one goes, as removing a joiner from an emoji or a
+// Persian word makes no secret. The egress proxy reads bytes as Latin-1, one character a byte, so
+// such a character also stands there as its UTF-8 bytes (U+200B as `â\x80\x8B`): read as the
+// character they spell.
+//
+// Must stay linear whatever the text (redteam-30-1): candidates are looked for once, from the
+// start, and a run is stepped over once. Text without any costs one search, over printable ASCII
+// a regex several times faster than a loop (and than a regex over the hidden characters' class).
+
+/**
+ * The hidden characters: every format character (\p{Cf}: zero-width space, joiners, bidi controls,
+ * the soft hyphen, the byte-order mark, tags, …), controls (\p{Cc}; white space among them, \t \n
+ * \v \f \r, is told apart before any character is tested against the class), variation selectors,
+ * the grapheme joiner, Hangul fillers (blank letters) and the unassigned tags. Selectors and the
+ * joiner follow a property, not a character: after a character, lint would read them as one glyph.
+ */
+const HIDDEN_CLASS =
+  /[\uFE00-\uFE0F\p{Cf}\u{E0100}-\u{E01EF}\p{Cc}\u034F\u115F\u1160\u3164\uFFA0\u{E0000}-\u{E007F}]/u;
+/** Whether the character at lastIndex is hidden. */
+const HIDDEN_AT = new RegExp(HIDDEN_CLASS.source, 'uy');
+
+/** A character that is neither printable ASCII nor ASCII white space: where a candidate may be. */
+const OUTSIDE_ASCII = /[^\t-\r\x20-\x7E]/g;
+/**
+ * How many printable ASCII characters in a row send the search back to the regex: a call of it per
+ * character outside ASCII (a French word, a line of Chinese) would cost more than the loop.
+ */
+const ASCII_STRETCH = 16;
+
+/** The code unit is a hidden character. */
+const IS_HIDDEN = 1;
+/**
+ * The code unit may start one: a Latin-1 character that can be the first byte of a UTF-8 sequence
+ * (C2-F4), or a high surrogate of which some pair is one (U+D804, U+D80D, U+D82F, U+D834: format
+ * controls of historic scripts and music; U+DB40: tags and variation selectors).
+ */
+const MAY_START = 2;
+/** A high surrogate not yet looked at: whether one of its 1,024 pairs is hidden is worked out once. */
+const UNKNOWN = 4;
+
+let unitTable: Uint8Array | undefined;
+
+/**
+ * Per UTF-16 code unit, IS_HIDDEN, MAY_START or UNKNOWN; built once, when text outside ASCII first
+ * comes (2 ms). High surrogates are looked at one by one as they come: an emoji's are no candidates.
+ */
+function units(): Uint8Array {
+  if (unitTable) return unitTable;
+  const table = new Uint8Array(0x10000);
+  // Every character of the BMP once (a surrogate stands in as a space: it is no character alone).
+  const all = new Uint16Array(0x10000).map((_, c) => (c >= 0xd800 && c <= 0xdfff ? 0x20 : c));
+  const everyUnit = new RegExp(HIDDEN_CLASS.source, 'gu');
+  for (let from = 0; from < all.length; from += 8192) {
+    const chunk = String.fromCharCode(...all.subarray(from, from + 8192));
+    for (const m of chunk.matchAll(everyUnit)) table[from + m.index] = IS_HIDDEN;
+  }
+  for (let c = 0xc2; c <= 0xf4; c++) table[c] = (table[c] ?? 0) | MAY_START;
+  table.fill(UNKNOWN, 0xd800, 0xdc00);
+  unitTable = table;
+  return table;
+}
+
+/** The flags of code unit `c` (c ≥ 0x80), a high surrogate's worked out the first time it comes. */
+function flagsOf(c: number): number {
+  const table = units();
+  const flags = table[c] ?? 0;
+  if (flags !== UNKNOWN) return flags;
+  const pairs = new Uint16Array(2048).map((_, k) => (k % 2 === 0 ? c : 0xdc00 + (k >> 1)));
+  const resolved = HIDDEN_CLASS.test(String.fromCharCode(...pairs)) ? MAY_START : 0;
+  table[c] = resolved;
+  return resolved;
+}
+
+/**
+ * Where the first character from text[from] on that may be hidden stands (a candidate for
+ * hiddenLength), or -1. Printable ASCII and white space are none.
+ */
+export function nextHiddenCandidate(text: string, from: number): number {
+  let i = from;
+  while (i < text.length) {
+    OUTSIDE_ASCII.lastIndex = i;
+    if (!OUTSIDE_ASCII.test(text)) return -1;
+    i = OUTSIDE_ASCII.lastIndex - 1;
+    const table = units();
+    for (let ascii = 0; i < text.length && ascii < ASCII_STRETCH; i++) {
+      const c = text.charCodeAt(i);
+      if (c < 0x7f && (c >= 0x20 || (c >= 9 && c <= 13))) ascii++;
+      else if (c < 0x80 || (table[c] !== 0 && flagsOf(c) !== 0)) return i;
+      else ascii = 0;
+    }
+  }
+  return -1;
+}
+
+/** The code point utf8Length() read last: one variable filled again, so reading allocates nothing. */
+let lastCode = 0;
+
+/**
+ * The length of the UTF-8 sequence (RFC 3629 §4: shortest form, no surrogate) that the Latin-1
+ * characters from text[at] spell, one byte each, or 0; its code point is left in lastCode.
+ */
+function utf8Length(text: string, at: number): number {
+  const lead = text.charCodeAt(at);
+  if (!(lead >= 0xc2 && lead <= 0xf4)) return 0;
+  const tail = lead < 0xe0 ? 1 : lead < 0xf0 ? 2 : 3;
+  let code = lead & (0x3f >> tail);
+  for (let k = 1; k <= tail; k++) {
+    const c = text.charCodeAt(at + k);
+    if (!(c >= 0x80 && c <= 0xbf)) return 0;
+    code = (code << 6) | (c & 0x3f);
+  }
+  const min = tail === 1 ? 0x80 : tail === 2 ? 0x800 : 0x10000;
+  if (code < min || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return 0;
+  lastCode = code;
+  return tail + 1;
+}
+
+/**
+ * What stands at text[at]: the length of a hidden character, written as itself or as UTF-8 read as
+ * Latin-1; minus the length of a visible character written so (`Ã©` for é), to be stepped over
+ * whole so that its bytes are not taken for controls (é's is \x89); 0 for any other character. A
+ * byte-order mark at the text's start is none: it is how some editors start every file.
+ */
+export function hiddenLength(text: string, at: number): number {
+  const c = text.charCodeAt(at);
+  if (c < 0x80) return (c < 0x20 && !(c >= 9 && c <= 13)) || c === 0x7f ? 1 : 0;
+  const flags = flagsOf(c);
+  if (flags === 0) return 0;
+  const sequence = c <= 0xf4 ? utf8Length(text, at) : 0;
+  if (sequence > 0) {
+    const isHidden =
+      lastCode < 0x10000
+        ? ((units()[lastCode] ?? 0) & IS_HIDDEN) !== 0
+        : HIDDEN_CLASS.test(String.fromCodePoint(lastCode));
+    return isHidden && !(lastCode === 0xfeff && at === 0) ? sequence : -sequence;
+  }
+  if ((flags & IS_HIDDEN) !== 0) return c === 0xfeff && at === 0 ? 0 : 1;
+  if (c < 0xd800 || c > 0xdbff) return 0;
+  HIDDEN_AT.lastIndex = at;
+  return HIDDEN_AT.test(text) ? 2 : 0;
+}
+
+/**
+ * White space, as JavaScript's \s reads it, but the byte-order mark: U+FEFF inside text is the
+ * zero-width no-break space, a hidden character.
+ */
+export function isWhiteSpace(c: number): boolean {
+  if (c < 0xa0) return c === 32 || (c >= 9 && c <= 13);
+  return (
+    c === 0xa0 ||
+    c === 0x1680 ||
+    (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 ||
+    c === 0x2029 ||
+    c === 0x202f ||
+    c === 0x205f ||
+    c === 0x3000
+  );
+}
+
+/** A run of characters other than white space that holds hidden ones. */
+export interface HiddenRun {
+  readonly start: number;
+  readonly end: number;
+  /** Where each hidden character starts and ends, in order: [start, end, start, end, …]. */
+  readonly marks: readonly number[];
+}
+
+/**
+ * The run of characters other than white space around the hidden character at text[at], reaching
+ * back no further than `from` (where the run before it ended), and the hidden characters in it.
+ */
+export function hiddenRunAt(text: string, at: number, from: number): HiddenRun {
+  let start = at;
+  while (start > from && !isWhiteSpace(text.charCodeAt(start - 1))) start--;
+  const marks: number[] = [];
+  let end = at;
+  while (end < text.length) {
+    const c = text.charCodeAt(end);
+    if (c > 0x20 && c < 0x7f) {
+      end++;
+      continue;
+    }
+    if (isWhiteSpace(c)) break;
+    const length = hiddenLength(text, end);
+    if (length > 0) marks.push(end, end + length);
+    end += length === 0 ? 1 : Math.abs(length);
+  }
+  return { start, end, marks };
+}
+
+/** A piece of a run, text[from, to), read without its hidden characters. */
+export interface Uncut {
+  readonly decoded: string;
+  /** Where the span [start, end) of `decoded` stands in the text, the hidden characters inside it included. */
+  readonly spanOf: (start: number, end: number) => readonly [number, number];
+}
+
+/**
+ * text[from, to) of `run` without the hidden characters in it, or undefined when it holds none.
+ * A hidden character the bounds cut (a surrogate pair, a UTF-8 sequence) is removed as far as it
+ * is inside them.
+ */
+export function withoutHidden(text: string, run: HiddenRun, from: number, to: number): Uncut | undefined {
+  const { marks } = run;
+  // The first mark that ends after `from`: marks are in order, so a binary search over their ends.
+  let lo = 0;
+  let hi = marks.length >> 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((marks[2 * mid + 1] ?? 0) <= from) lo = mid + 1;
+    else hi = mid;
+  }
+  if (lo === marks.length >> 1 || (marks[2 * lo] ?? 0) >= to) return undefined;
+  // Each kept piece: where it starts in `decoded` and in the text.
+  const decodedAt: number[] = [];
+  const textAt: number[] = [];
+  const pieces: string[] = [];
+  let length = 0;
+  let at = from;
+  for (let k = lo; k < marks.length >> 1 && at < to; k++) {
+    const markStart = Math.min(Math.max(marks[2 * k] ?? 0, from), to);
+    if (markStart > at) {
+      decodedAt.push(length);
+      textAt.push(at);
+      pieces.push(text.slice(at, markStart));
+      length += markStart - at;
+    }
+    at = Math.max(at, Math.min(marks[2 * k + 1] ?? 0, to));
+  }
+  if (at < to) {
+    decodedAt.push(length);
+    textAt.push(at);
+    pieces.push(text.slice(at, to));
+  }
+  /** Where the character at `offset` of `decoded` stands in the text. */
+  const textOffset = (offset: number): number => {
+    let low = 0;
+    let high = decodedAt.length - 1;
+    while (low < high) {
+      const mid = (low + high + 1) >> 1;
+      if ((decodedAt[mid] ?? 0) <= offset) low = mid;
+      else high = mid - 1;
+    }
+    return (textAt[low] ?? from) + offset - (decodedAt[low] ?? 0);
+  };
+  // One piece alone would be a slice of the text (V8 keeps a view into it, and the text alive):
+  // the decoders' loops, compiled for flat strings, slowed down by a fifth for every text scanned
+  // after one such view (bench corpus). Joined from two, it is a string of its own.
+  const [only] = pieces;
+  const decoded = pieces.length === 1 && only ? [only.slice(0, 1), only.slice(1)].join('') : pieces.join('');
+  return { decoded, spanOf: (start, end) => [textOffset(start), textOffset(end - 1) + 1] };
+}
