@@ -60,6 +60,30 @@ test('scan decodes: a base64 value in a Kubernetes Secret is found and marked as
   assert.match(r.stdout, /:4:10 {2}github-token {2}ghp_…\([0-9a-f]{8}\) {2}\(base64-encoded\)$/m);
 });
 
+test('redteam-34-1: scan finds a token cut by a zero-width space and says it was cut by hidden characters', (t) => {
+  const dir = tempDir(t);
+  const cut = `${GITHUB.slice(0, 10)}\u200B${GITHUB.slice(10)}`;
+  const whole = runCli(['scan', writeFile(dir, 'whole.env', `GITHUB_TOKEN=${GITHUB}\n`)]);
+  const r = runCli(['scan', writeFile(dir, 'cut.env', `# settings\nGITHUB_TOKEN=${cut}\n`)]);
+  assert.equal(r.code, 1, r.stderr);
+  const fingerprint = /ghp_…\([0-9a-f]{8}\)/.exec(whole.stdout)?.[0] ?? 'none';
+  assert.equal(
+    r.stdout,
+    `${join(dir, 'cut.env')}:2:14  github-token  ${fingerprint}  (cut by hidden characters)\n`,
+  );
+  const json = runCli(['scan', join(dir, 'cut.env'), '--json']);
+  assert.equal((JSON.parse(json.stdout) as { encoding?: string }[])[0]?.encoding, 'hidden');
+  // The binary (its one-file bundle), as a user runs it, reading the file's UTF-8 bytes.
+  const bin = spawnSync(process.execPath, [BIN, 'scan', '-'], {
+    cwd: REPO_ROOT,
+    input: Buffer.from(`token: "${cut}"\n`, 'utf8'),
+    encoding: 'utf8',
+    timeout: 10_000,
+  });
+  assert.equal(bin.status, 1, bin.stderr);
+  assert.equal(bin.stdout, `-:1:9  github-token  ${fingerprint}  (cut by hidden characters)\n`);
+});
+
 test('scan --json prints the findings with positions and no secret', (t) => {
   const file = writeFile(tempDir(t), 'c.json', `{\n  "api": "${ANTHROPIC}"\n}\n`);
   const r = runCli(['scan', file, '--json']);

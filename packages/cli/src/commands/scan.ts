@@ -88,7 +88,7 @@ export function runScan(argv: readonly string[], ui: Ui): number {
     for (const f of found) {
       const notes = [
         f.confidence === 'low' ? 'low confidence' : '',
-        f.encoding ? `${f.encoding}-encoded` : '',
+        f.encoding === 'hidden' ? 'cut by hidden characters' : f.encoding ? `${f.encoding}-encoded` : '',
       ]
         .filter((n) => n !== '')
         .join(', ');
