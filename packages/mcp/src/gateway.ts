@@ -867,7 +867,7 @@ export class Gateway {
       !('uri' in found.definition) &&
       request.args?.uri !== key &&
       scan.leaks.length === 0
-        ? `the URI carries a secret (${scan.blocking.join(', ')}), and redacted it would name another resource`
+        ? `the URI carries a secret (${fewOf(scan.blocking)}), and redacted it would name another resource`
         : undefined;
     const verdict = await this.authorize(
       session,
@@ -2568,14 +2568,14 @@ function refusedFor(verdict: 'leak' | 'secret' | 'refused', scan: SecretScan, re
   if (verdict === 'refused') return refusal ?? 'it would be sent as something else';
   return verdict === 'leak'
     ? `its arguments carry ${leakText(scan.leaks)}, which a session never holds`
-    : `its arguments carry a secret (${scan.blocking.join(', ')})`;
+    : `its arguments carry a secret (${fewOf(scan.blocking)})`;
 }
 
 /** What a withheld result carried, for the agent. */
 function carriedText(out: SecretScan): string {
   return [
     ...(out.leaks.length > 0 ? [leakText(out.leaks)] : []),
-    ...(out.blocking.length > 0 ? [`a secret (${out.blocking.join(', ')})`] : []),
+    ...(out.blocking.length > 0 ? [`a secret (${fewOf(out.blocking)})`] : []),
   ].join(' and ');
 }
 
@@ -2590,10 +2590,17 @@ function withheldText({ out, injection }: Screened<unknown>): string {
 
 /** `kind in where` for the first few findings of a result's instruction scan. */
 function injectionText(findings: readonly InjectionFinding[]): string {
-  const shown = findings
-    .slice(0, 5)
-    .map((f) => `${f.kind} in ${f.where === '' ? 'the result' : shownPlace(f.where)}`);
-  return findings.length > shown.length ? `${shown.join(', ')}, …` : shown.join(', ');
+  return fewOf(findings.map((f) => `${f.kind} in ${f.where === '' ? 'the result' : shownPlace(f.where)}`));
+}
+
+/**
+ * The first five of a list of findings, for the agent: each secret finding carries 8 hex digits of
+ * a hash a server can grind, so a result with a thousand made-up keys wrote 8,000 characters of
+ * its choosing into the refusal that withheld it (rev35-5). The audit counts them all.
+ */
+function fewOf(findings: readonly string[]): string {
+  const shown = findings.slice(0, 5).join(', ');
+  return findings.length > 5 ? `${shown}, … (${findings.length} in all)` : shown;
 }
 
 /** The member names MCP gives results, prompts and resources: all of a place the agent is told. */

@@ -27,6 +27,13 @@ export interface ShownScan {
  * worker. Scanning 256 KiB takes 10-60 ms here; posting it there and back, about a millisecond.
  */
 export const INLINE_BELOW = 256 * 1024;
+/**
+ * Large values handed to the worker and not answered yet: past these, the next is scanned here.
+ * Each waits as a copy in the worker, and an upstream sending large results faster than they are
+ * scanned would otherwise grow that queue without bound; scanning here holds the gateway's
+ * thread, which holds the readers of every connection, and so slows the sender down.
+ */
+const MAX_QUEUED = 16;
 
 /**
  * The scan itself, the same on either thread: the instruction screen (or, with `hiddenOnly`, only
@@ -37,20 +44,28 @@ export function shownScan(value: unknown, hiddenOnly: boolean, known: KnownMatch
   return { scan: scanValue(injected.stripped, known), injected };
 }
 
-/** Whether `value` holds at least `limit` characters: stops counting there. */
+/** What a value costs to scan at least, in characters: a string its length, anything else 8. */
+const VALUE_COST = 8;
+
+/**
+ * Whether `value` holds at least `limit` characters (VALUE_COST at least for every value, an empty
+ * string too: rev35-4, 300,000 empty strings before a large one were counted as nothing and the
+ * whole was scanned here): stops counting there.
+ */
 export function isAtLeast(value: unknown, limit: number): boolean {
   let left = limit;
   const stack: unknown[] = [value];
   while (stack.length > 0 && left > 0) {
     const v = stack.pop();
-    if (typeof v === 'string') left -= v.length;
-    else if (typeof v !== 'object' || v === null) left -= 8;
-    else if (Array.isArray(v)) {
-      left -= 8;
-      for (let i = 0; i < v.length && i < left; i++) stack.push(v[i]);
+    left -= typeof v === 'string' ? Math.max(v.length, VALUE_COST) : VALUE_COST;
+    if (typeof v !== 'object' || v === null) continue;
+    if (Array.isArray(v)) {
+      // Every element costs VALUE_COST when it is taken: so many reach the limit unseen.
+      if (v.length * VALUE_COST >= left) return true;
+      for (const item of v as unknown[]) stack.push(item);
     } else
       for (const key in v) {
-        left -= key.length + 8;
+        left -= key.length + VALUE_COST;
         if (left <= 0) break;
         stack.push((v as Record<string, unknown>)[key]);
       }
@@ -142,7 +157,8 @@ export class ScanPool {
 
   /** shownScan() of `value`: here when it is small, else on the worker. */
   async scan(value: unknown, hiddenOnly = false): Promise<ShownScan> {
-    if (this.isBroken || !isAtLeast(value, this.inlineBelow)) return shownScan(value, hiddenOnly, this.known);
+    if (this.isBroken || this.jobs.size >= MAX_QUEUED || !isAtLeast(value, this.inlineBelow))
+      return shownScan(value, hiddenOnly, this.known);
     const worker = this.started();
     if (worker === undefined) return shownScan(value, hiddenOnly, this.known);
     const id = this.nextId++;

@@ -755,6 +755,27 @@ describe('gateway: instructions to the agent in results (mcp-threat-04)', { time
     }
   });
 
+  it("rev35-5: a withheld result's refusal names five of its secrets, and how many there were", async () => {
+    // Eight made-up keys: each finding's fingerprint is 8 hex digits the server can grind.
+    const keys = Array.from(
+      { length: 8 },
+      (_, i) => `sk_live_${String(i).repeat(4)}4eC39HqLyjWDarjtT1zdp7dc`,
+    );
+    const h = await start({
+      scripted: { s: { tools: [tool('fetch')], results: { fetch: keys.join('\n') } } },
+    });
+    try {
+      const fetched = await h.client.callTool({ name: 's__fetch', arguments: {} });
+      const text = (fetched.content as { text: string }[])[0]?.text ?? '';
+      assert.equal(text.match(/stripe-key \(/g)?.length, 5, text);
+      assert.match(text, /, … \(8 in all\)\)\.$/);
+      const result = h.events.findLast((e) => e.type === 'mcp.result');
+      assert.equal(result?.outcome?.secret_findings, 8);
+    } finally {
+      await h.close();
+    }
+  });
+
   it('promptInjection: flag, and audit mode whatever it says, pass the result as it came, recorded', async () => {
     for (const o of [{ promptInjection: 'flag' }, { promptInjection: 'block', mode: 'audit' }] as const) {
       const h = await start({ scripted: smuggling(), ...o });

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { isAtLeast, ScanPool, shownScan } from '../src/scan-pool.js';
+import { INLINE_BELOW, isAtLeast, ScanPool, shownScan } from '../src/scan-pool.js';
 import { inMemoryClient, startGateway } from './gateway-harness.js';
 
 const require = createRequire(import.meta.url);
@@ -69,6 +69,26 @@ describe('the scan pool', () => {
     await pool.close();
     const value = { message: `${'x'.repeat(100)} ${STRIPE}` };
     assert.deepEqual(await pool.scan(value), shownScan(value, false, pool.matcher));
+  });
+
+  it('rev35-4: counts every value, an empty string too, so a large one after many is not missed', () => {
+    const list = [...Array.from({ length: 300_000 }, () => ''), 'password= '.repeat(300_000)];
+    assert.equal(isAtLeast({ structuredContent: { list } }, INLINE_BELOW), true);
+    assert.equal(isAtLeast({ list: Array.from({ length: 1_000 }, () => '') }, INLINE_BELOW), false);
+  });
+
+  it('scans here what comes while 16 large values wait for the worker', async () => {
+    const pool = new ScanPool(credentials, 0);
+    try {
+      const answered: number[] = [];
+      const large = (i: number): unknown => ({ message: `${i} ${'word '.repeat(100_000)}` });
+      const scans = Array.from({ length: 20 }, (_, i) => pool.scan(large(i)).then(() => answered.push(i)));
+      await Promise.all(scans);
+      // The last four were scanned as they came, while the first sixteen were still queued there.
+      assert.deepEqual(answered.slice(0, 4), [16, 17, 18, 19]);
+    } finally {
+      await pool.close();
+    }
   });
 });
 

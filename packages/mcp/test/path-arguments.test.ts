@@ -53,6 +53,18 @@ describe('resolvedPath', () => {
     assert.equal(resolvedPath('/no-such-directory-here/x'), '/no-such-directory-here/x');
   });
 
+  it('rev35-1: takes `..` after a link from where the link leads, as the kernel does', () => {
+    // link -> real: `link/inner/..` is `real`, and `link/..` is the link's target's parent.
+    assert.equal(resolvedPath(join(dir, 'link/inner/../inner')), join(dir, 'real/inner'));
+    assert.equal(resolvedPath(join(dir, 'real/up/real/inner/..')), join(dir, 'real'));
+  });
+
+  it('rev35-2: gives up past 64 missing segments, each of which costs a look at the disk', () => {
+    const missing = (n: number): string => join(dir, ...Array.from({ length: n }, () => 'a'));
+    assert.equal(resolvedPath(missing(64)), missing(64));
+    assert.equal(resolvedPath(missing(65)), undefined);
+  });
+
   it('cannot say where a dangling link or a loop leads', () => {
     assert.equal(resolvedPath(join(dir, 'dangling')), undefined);
     assert.equal(resolvedPath(join(dir, 'dangling/x')), undefined);

@@ -320,6 +320,32 @@ interface ExecEntry {
   readonly pattern: CommandPattern;
 }
 
+/** A `..` segment: the kernel takes it after following the link before it, not as written. */
+const DOT_DOT_SEGMENT = /(?:^|\/)\.\.(?:\/|$)/;
+
+/**
+ * `pattern` with its leading literal segments (a home, a workspace, a directory written out) as
+ * `resolve` takes them, when it changes them: what a resolved path is compared with.
+ */
+function withRealPrefix(
+  pattern: ExpandedPathPattern,
+  resolve: ((path: string) => string | undefined) | undefined,
+): ExpandedPathPattern {
+  const prefix = literalPrefix(pattern);
+  if (resolve === undefined || prefix.length === 0) return pattern;
+  const written = `/${prefix.join('/')}`;
+  const real = resolve(written)?.normalize('NFC');
+  if (real === undefined || real === written || !real.startsWith('/')) return pattern;
+  const segments = real === '/' ? [] : real.slice(1).split('/');
+  return {
+    text: pattern.text,
+    segments: [
+      ...segments.map((text) => ({ kind: 'literal' as const, text })),
+      ...pattern.segments.slice(prefix.length),
+    ],
+  };
+}
+
 export class Engine {
   /** The policies in force for this subject, in the order given. */
   readonly policies: readonly CompiledPolicy[];
@@ -332,6 +358,14 @@ export class Engine {
   private readonly mcpByServer = new Map<string, McpRuleC[]>();
   private readonly mcpServerGlobs: McpRuleC[] = [];
   private readonly mcpArgGlobs = new Map<ArgPredicateC, ExpandedPathPattern | undefined>();
+  /**
+   * Each argument glob with its leading directories where the filesystem takes them (resolvePath):
+   * what a path's resolved readings are judged by, so that a home or workspace reached through a
+   * link (`/home -> /var/home`) judges its resolved paths as its written ones.
+   */
+  private readonly mcpArgGlobsReal = new Map<ArgPredicateC, ExpandedPathPattern | undefined>();
+  /** Where each path of the decision being made resolves (resolvePath), asked once per decision. */
+  private resolved: Map<string, readonly string[] | undefined> | undefined;
   private readonly execByProgram = new Map<string, ExecEntry[]>();
   private readonly execGlobs: ExecEntry[] = [];
   private readonly bindingsBySecret = new Map<string, CredentialBindingC[]>();
@@ -379,9 +413,12 @@ export class Engine {
       for (const rule of p.mcp) {
         if (rule.server.exact !== undefined) pushTo(this.mcpByServer, rule.server.exact, rule);
         else this.mcpServerGlobs.push(rule);
-        for (const a of rule.args)
-          if (a.test.kind === 'glob')
-            this.mcpArgGlobs.set(a, expandPathPattern(a.test.pattern, this.argContext));
+        for (const a of rule.args) {
+          if (a.test.kind !== 'glob') continue;
+          const expanded = expandPathPattern(a.test.pattern, this.argContext);
+          this.mcpArgGlobs.set(a, expanded);
+          this.mcpArgGlobsReal.set(a, expanded && withRealPrefix(expanded, this.resolvePath));
+        }
       }
       for (const rule of p.exec) {
         for (const pattern of rule.commands) {
@@ -938,31 +975,37 @@ export class Engine {
         const path = canonicalPath(value, this.argContext);
         if (pattern === undefined || 'error' in path) return 'error';
         const isMatch = matchPath(pattern, path.segments);
-        const real = this.realSegmentsOf(path);
-        if (real === undefined) return 'error';
-        if (real !== path.segments && matchPath(pattern, real) !== isMatch) return 'error';
+        if (this.resolvePath === undefined) return isMatch ? 'match' : 'no';
+        // Where the server may open it: the canonical path resolved, and, when `..` follows a
+        // link, the value as written, whose `..` the kernel takes after the link (rev35-1).
+        const real = this.mcpArgGlobsReal.get(p) ?? pattern;
+        const readings = [path.path, ...(DOT_DOT_SEGMENT.test(value) ? [value] : [])];
+        for (const reading of readings) {
+          const segments = this.resolvedSegments(reading);
+          if (segments === undefined || matchPath(real, segments) !== isMatch) return 'error';
+        }
         return isMatch ? 'match' : 'no';
       }
     }
   }
 
   /**
-   * The segments of a canonical path as the filesystem resolves it (resolvePath), compared as
-   * argument globs compare (NFC); its own segments when no resolver is given or nothing changes
-   * it, undefined when it cannot be said.
+   * The segments of an absolute path as the filesystem resolves it (resolvePath), compared as
+   * argument globs compare (NFC); undefined when it cannot be said. Asked once per path in a
+   * decision, however many rules' globs read it.
    */
-  private realSegmentsOf(path: {
-    readonly path: string;
-    readonly segments: readonly string[];
-  }): readonly string[] | undefined {
-    if (this.resolvePath === undefined) return path.segments;
-    const real = this.resolvePath(path.path);
-    if (real === undefined) return undefined;
-    if (real === path.path) return path.segments;
+  private resolvedSegments(path: string): readonly string[] | undefined {
+    const memo = this.resolved;
+    if (memo?.has(path)) return memo.get(path);
+    const real = this.resolvePath?.(path);
+    let segments: readonly string[] | undefined;
     // A name on disk may be in NFD (as macOS writes it); a run of marks is not normalized at all.
-    if (otherReading(real) === 'mark-run') return undefined;
-    const canonical = canonicalPath(real.normalize('NFC'), this.argContext);
-    return 'error' in canonical ? undefined : canonical.segments;
+    if (real !== undefined && otherReading(real) !== 'mark-run') {
+      const canonical = canonicalPath(real.normalize('NFC'), this.argContext);
+      segments = 'error' in canonical ? undefined : canonical.segments;
+    }
+    memo?.set(path, segments);
+    return segments;
   }
 
   private mcpRuleMatches(rule: McpRuleC, r: McpRequest, annotations: Required<ToolAnnotations>): boolean {
@@ -1003,12 +1046,17 @@ export class Engine {
     }
     const annotations = effectiveAnnotations(r.annotations);
     const hits: RuleRef[] = [];
-    this.forEachMcpRule(r.server, (rule) => {
-      if (this.mcpRuleMatches(rule, r, annotations)) hits.push(rule.ref);
-    });
-    const d = this.finish('mcp', action, resource, hits);
-    // Only a call that fell to the default is explained further: the allow path pays nothing.
-    return d.code === 'default' && action === 'call' ? this.explainNearMisses(d, r, annotations) : d;
+    this.resolved = new Map();
+    try {
+      this.forEachMcpRule(r.server, (rule) => {
+        if (this.mcpRuleMatches(rule, r, annotations)) hits.push(rule.ref);
+      });
+      const d = this.finish('mcp', action, resource, hits);
+      // Only a call that fell to the default is explained further: the allow path pays nothing.
+      return d.code === 'default' && action === 'call' ? this.explainNearMisses(d, r, annotations) : d;
+    } finally {
+      this.resolved = undefined;
+    }
   }
 
   /**

@@ -882,3 +882,76 @@ describe('mcp: argument globs judge the path a server opens', () => {
     });
   });
 });
+
+describe('mcp: argument globs and links the path or the pattern goes through', () => {
+  test('rev35-1: `..` after a link is judged where the kernel takes it, not as written', () => {
+    // `/w/pub/l` is a link to `/w/secrets/sub`: `/w/pub/l/../key` opens `/w/secrets/key`, while
+    // its canonical form as written, `/w/pub/key`, is somewhere else.
+    const resolvePath = (path: string): string => ({ '/w/pub/l/../key': '/w/secrets/key' })[path] ?? path;
+    const engine = engineFrom(
+      `
+      mcp:
+        allow:
+          - { id: read, server: fs, tools: [read_file] }
+        deny:
+          - { id: no-secrets, server: fs, tools: ["*"], args: { path: { glob: "\${workspace}/secrets/**" } } }
+    `,
+      { resolvePath },
+    );
+    const read = (path: string): Decision =>
+      decideShort(engine, { mcp: 'fs/read_file', args: { path }, annotations: SAFE });
+    assertDecision(read('/w/pub/l/../key'), { decision: 'deny', rules: ['no-secrets'], code: 'rule' });
+    assertDecision(read('/w/pub/key'), { decision: 'allow', rules: ['read'], code: 'rule' });
+  });
+
+  test('rev35-3: a home reached through a link judges its resolved paths as its written ones', () => {
+    // `/home/u` is a link to `/var/home/u` (as on Fedora Silverblue).
+    const resolvePath = (path: string): string => path.replace(/^\/home\/u(?=\/|$)/, '/var/home/u');
+    const engine = engineFrom(
+      `
+      mcp:
+        allow:
+          - { id: notes, server: fs, tools: [read_file], args: { path: { glob: "~/notes/**" } } }
+        deny:
+          - { id: no-ssh, server: fs, tools: ["*"], args: { path: { glob: "~/.ssh/**" } } }
+    `,
+      { context: { home: '/home/u', workspace: '/w' }, resolvePath },
+    );
+    const read = (path: string): Decision =>
+      decideShort(engine, { mcp: 'fs/read_file', args: { path }, annotations: SAFE });
+    assertDecision(read('/home/u/notes/a.md'), { decision: 'allow', rules: ['notes'], code: 'rule' });
+    assertDecision(read('/var/home/u/notes/a.md'), { decision: 'deny', rules: [], code: 'default' });
+    assertDecision(read('/var/home/u/.ssh/id_ed25519'), {
+      decision: 'deny',
+      rules: ['no-ssh'],
+      code: 'rule',
+    });
+  });
+
+  test('rev35-2: a decision asks where a path leads once, however many globs read it', () => {
+    const asked: string[] = [];
+    const resolvePath = (path: string): string => {
+      asked.push(path);
+      return path;
+    };
+    const denies = Array.from(
+      { length: 30 },
+      (_, i) =>
+        `          - { id: no-${i}, server: fs, tools: ["*"], args: { path: { glob: "\${workspace}/d${i}/**" } } }`,
+    );
+    const engine = engineFrom(
+      `
+      mcp:
+        allow:
+          - { id: src, server: fs, tools: [read_file], args: { path: { glob: "\${workspace}/src/**" } } }
+        deny:
+${denies.join('\n')}
+    `,
+      { resolvePath },
+    );
+    asked.length = 0;
+    const d = decideShort(engine, { mcp: 'fs/read_file', args: { path: '/w/docs/a' }, annotations: SAFE });
+    assertDecision(d, { decision: 'deny', rules: [], code: 'default' });
+    assert.deepEqual(asked, ['/w/docs/a']);
+  });
+});
