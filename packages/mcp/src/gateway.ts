@@ -1829,14 +1829,20 @@ export class Gateway {
     this.othersChecked.clear();
   }
 
-  /** The other servers' tool names (plain and exposed), with a generation that changes when they do. */
+  /**
+   * The other servers' tool names (plain and exposed), with a generation that changes when they do.
+   * Only names a client accepts: a tool it refuses is never shown, so a description naming it
+   * points the agent at nothing, while 10,000 such names (anything but one word) cost the mention
+   * search a regular expression each time the names change (redteam-35-5).
+   */
   private othersOf(server: string): { names: ReadonlySet<string>; generation: number } {
     const last = this.others.get(server);
     if (last && this.othersChecked.has(server)) return last;
     const names = new Set<string>();
     for (const [other, tools] of this.toolNames) {
       if (other === server) continue;
-      for (const name of tools) names.add(name).add(exposedName(other, name));
+      for (const name of tools)
+        if (nameProblem(other, name) === undefined) names.add(name).add(exposedName(other, name));
     }
     const signature = [...names].sort().join('\n');
     const now = last?.signature === signature ? last : { signature, names, generation: ++this.generations };
