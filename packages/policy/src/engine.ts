@@ -329,10 +329,10 @@ const DOT_DOT_SEGMENT = /(?:^|\/)\.\.(?:\/|$)/;
  */
 function withRealPrefix(
   pattern: ExpandedPathPattern,
-  resolve: ((path: string) => string | undefined) | undefined,
+  resolve: (path: string) => string | undefined,
 ): ExpandedPathPattern {
   const prefix = literalPrefix(pattern);
-  if (resolve === undefined || prefix.length === 0) return pattern;
+  if (prefix.length === 0) return pattern;
   const written = `/${prefix.join('/')}`;
   const real = resolve(written)?.normalize('NFC');
   if (real === undefined || real === written || !real.startsWith('/')) return pattern;
@@ -361,9 +361,11 @@ export class Engine {
   /**
    * Each argument glob with its leading directories where the filesystem takes them (resolvePath):
    * what a path's resolved readings are judged by, so that a home or workspace reached through a
-   * link (`/home -> /var/home`) judges its resolved paths as its written ones.
+   * link (`/home -> /var/home`) judges its resolved paths as its written ones. Worked out when a
+   * call first needs it: an engine that decides no call (a sandbox's, `perimeter check network`)
+   * never asks the filesystem, nor loads whoever answers.
    */
-  private readonly mcpArgGlobsReal = new Map<ArgPredicateC, ExpandedPathPattern | undefined>();
+  private readonly mcpArgGlobsReal = new Map<ArgPredicateC, ExpandedPathPattern>();
   /** Where each path of the decision being made resolves (resolvePath), asked once per decision. */
   private resolved: Map<string, readonly string[] | undefined> | undefined;
   private readonly execByProgram = new Map<string, ExecEntry[]>();
@@ -413,12 +415,9 @@ export class Engine {
       for (const rule of p.mcp) {
         if (rule.server.exact !== undefined) pushTo(this.mcpByServer, rule.server.exact, rule);
         else this.mcpServerGlobs.push(rule);
-        for (const a of rule.args) {
-          if (a.test.kind !== 'glob') continue;
-          const expanded = expandPathPattern(a.test.pattern, this.argContext);
-          this.mcpArgGlobs.set(a, expanded);
-          this.mcpArgGlobsReal.set(a, expanded && withRealPrefix(expanded, this.resolvePath));
-        }
+        for (const a of rule.args)
+          if (a.test.kind === 'glob')
+            this.mcpArgGlobs.set(a, expandPathPattern(a.test.pattern, this.argContext));
       }
       for (const rule of p.exec) {
         for (const pattern of rule.commands) {
@@ -978,7 +977,9 @@ export class Engine {
         if (this.resolvePath === undefined) return isMatch ? 'match' : 'no';
         // Where the server may open it: the canonical path resolved, and, when `..` follows a
         // link, the value as written, whose `..` the kernel takes after the link (rev35-1).
-        const real = this.mcpArgGlobsReal.get(p) ?? pattern;
+        let real = this.mcpArgGlobsReal.get(p);
+        if (real === undefined)
+          this.mcpArgGlobsReal.set(p, (real = withRealPrefix(pattern, this.resolvePath)));
         const readings = [path.path, ...(DOT_DOT_SEGMENT.test(value) ? [value] : [])];
         for (const reading of readings) {
           const segments = this.resolvedSegments(reading);

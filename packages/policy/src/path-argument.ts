@@ -7,8 +7,8 @@
 export type OtherReading =
   'relative' | 'uri' | 'home' | 'variable' | 'not-nfc' | 'compatibility' | 'mark-run';
 
-/** In an absolute path, a `$` or a non-ASCII character: one scan passes the ASCII paths. */
-const WORTH_A_LOOK = /[$\u0080-\uffff]/;
+/** A character outside ASCII: one scan passes the ASCII paths. */
+const NON_ASCII = /[\u0080-\uffff]/;
 
 /**
  * A combining mark as a regular expression (`u` flag): the half-width sound marks U+FF9E and U+FF9F
@@ -44,9 +44,9 @@ function plainReading(value: string): OtherReading | undefined {
  */
 export function otherReading(value: string): OtherReading | undefined {
   if (!value.startsWith('/')) return plainReading(value) ?? 'relative';
-  if (!WORTH_A_LOOK.test(value)) return undefined;
-  const plain = plainReading(value);
-  if (plain !== undefined || !/[\u0080-\uffff]/.test(value)) return plain;
+  // Absolute: neither a URI nor `~`.
+  if (value.includes('${')) return 'variable';
+  if (!NON_ASCII.test(value)) return undefined;
   if (MARK_RUN.test(value)) return 'mark-run';
   if (value.normalize('NFC') !== value) return 'not-nfc';
   const folded = value.normalize('NFKC');

@@ -949,9 +949,16 @@ ${denies.join('\n')}
     `,
       { resolvePath },
     );
+    // Nothing is asked before a call needs it.
+    assert.deepEqual(asked, []);
+    const read = (path: string): Decision =>
+      decideShort(engine, { mcp: 'fs/read_file', args: { path }, annotations: SAFE });
+    assertDecision(read('/w/docs/a'), { decision: 'deny', rules: [], code: 'default' });
+    // The first call also asks where each pattern's directories lead, once for the engine.
+    assert.equal(asked.filter((p) => p === '/w/docs/a').length, 1);
+    assert.equal(asked.length, 1 + 31);
     asked.length = 0;
-    const d = decideShort(engine, { mcp: 'fs/read_file', args: { path: '/w/docs/a' }, annotations: SAFE });
-    assertDecision(d, { decision: 'deny', rules: [], code: 'default' });
-    assert.deepEqual(asked, ['/w/docs/a']);
+    assertDecision(read('/w/docs/b'), { decision: 'deny', rules: [], code: 'default' });
+    assert.deepEqual(asked, ['/w/docs/b']);
   });
 });

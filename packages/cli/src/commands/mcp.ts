@@ -26,9 +26,6 @@ import {
   type HttpListenOptions,
   type UpstreamSpec,
 } from '@perimeter/mcp';
-
-/** For `perimeter run`'s engine, whose session gateway judges argument globs on real paths too. */
-export { resolvedPath };
 import {
   configureZod,
   createEngine,
@@ -46,6 +43,9 @@ import { stateDir } from '../secret-store.js';
 import { boundSecretValues } from '../session-credentials.js';
 import { paint, type Ui } from '../ui.js';
 import { loopbackAddress } from './proxy.js';
+
+/** For `perimeter run`'s and `perimeter check`'s engines: argument globs judge real paths too. */
+export { resolvedPath };
 
 // The gateway parses every message with zod (the SDK's schemas): set up as everywhere in Perimeter.
 configureZod();
