@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { scanDefinition, scanResult, withoutHidden } from '../src/poisoning.js';
+import { withStandIn } from './stand-in.js';
 
 /** Invisible tag characters spelling `text` (ASCII smuggling). */
 const tags = (text: string): string =>
@@ -19,28 +20,11 @@ const CANCEL_TAG = '\u{E007F}';
 const flag = (code: string): string => `${BLACK_FLAG}${tags(code)}${CANCEL_TAG}`;
 const textResult = (text: string): Record<string, unknown> => ({ content: [{ type: 'text', text }] });
 
-/**
- * Runs `run` with String.prototype[name] replaced by what `standIn` makes of the real method, and
- * puts the real one back. Not node:test's mock, which would keep a record of every call: millions.
- */
-function withStandIn<K extends 'codePointAt' | 'normalize'>(
-  name: K,
-  standIn: (real: string[K]) => string[K],
-  run: () => void,
-): void {
-  const real = Object.getOwnPropertyDescriptor(String.prototype, name)!;
-  Object.defineProperty(String.prototype, name, { ...real, value: standIn(real.value as string[K]) });
-  try {
-    run();
-  } finally {
-    Object.defineProperty(String.prototype, name, real);
-  }
-}
-
 /** How many times `run` reads a character through String.prototype.codePointAt. */
 function codePointReads(run: () => void): number {
   let reads = 0;
   withStandIn(
+    String.prototype,
     'codePointAt',
     (read) =>
       function (this: string, at: number) {
@@ -143,6 +127,7 @@ void it('redteam-34-2: on any mix of flags, tags and text, tags stay only as who
 function longestMarkRunNormalized(run: () => void): number {
   let longest = 0;
   withStandIn(
+    String.prototype,
     'normalize',
     (normalize) =>
       function (this: string, form?: string) {

@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { firstMention, type PoisoningFinding, scanDefinition } from '../src/poisoning.js';
+import { withStandIn } from './stand-in.js';
 
 /** The pattern the scan built for every definition before redteam-35-5, verbatim. */
 function oldPattern(names: ReadonlySet<string>): RegExp | undefined {
@@ -89,25 +90,6 @@ const namesAndText = fc
         .map((parts) => parts.join('')),
     ),
   );
-
-/**
- * Runs `run` with `owner[key]` replaced by what `standIn` makes of the real value, and puts the
- * real one back. Not node:test's mock, which would keep a record of every call.
- */
-function withStandIn<T extends object, K extends keyof T>(
-  owner: T,
-  key: K,
-  standIn: (real: T[K]) => T[K],
-  run: () => void,
-): void {
-  const real = Object.getOwnPropertyDescriptor(owner, key)!;
-  Object.defineProperty(owner, key, { ...real, value: standIn(real.value as T[K]) });
-  try {
-    run();
-  } finally {
-    Object.defineProperty(owner, key, real);
-  }
-}
 
 /** The work of `run`: the source of every pattern it builds with `new RegExp`, and its Set lookups. */
 function workOf(run: () => void): { patterns: string[]; lookups: number } {
