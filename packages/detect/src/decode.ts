@@ -20,8 +20,8 @@ import {
   hiddenLength,
   hiddenRunAt,
   isWhiteSpace,
+  keptPieces,
   nextHiddenCandidate,
-  withoutHidden,
 } from './hidden-characters.js';
 
 export interface DecodedSegment {
@@ -687,6 +687,42 @@ function lineBreakAt(text: string, at: number): number {
 
 type Line = readonly [number, number];
 
+/** Pieces of the text read as one: a block's lines, a run's characters between hidden ones. */
+interface JoinedPieces {
+  readonly decoded: string;
+  /** Where the span [start, end) of `decoded` stands in the text, from its first character to after its last. */
+  readonly spanOf: (start: number, end: number) => readonly [number, number];
+}
+
+/** The pieces (in order, none empty) joined, and a map of spans of the join back to the text. */
+function joinedPieces(text: string, pieces: readonly (readonly [number, number])[]): JoinedPieces {
+  // Where each piece starts in the join.
+  const offsets: number[] = [];
+  let length = 0;
+  for (const [start, end] of pieces) {
+    offsets.push(length);
+    length += end - start;
+  }
+  /** Where the character at `offset` of the join stands in the text. */
+  const textOffset = (offset: number): number => {
+    let lo = 0;
+    let hi = offsets.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if ((offsets[mid] ?? 0) <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return (pieces[lo]?.[0] ?? 0) + offset - (offsets[lo] ?? 0);
+  };
+  const slices = pieces.map(([start, end]) => text.slice(start, end));
+  // One piece alone would be a slice of the text (V8 keeps a view into it, and the text alive):
+  // the decoders' loops, compiled for flat strings, slowed down by a fifth for every text scanned
+  // after one such view (bench corpus). Joined from two, it is a string of its own.
+  const [only] = slices;
+  const decoded = slices.length === 1 && only ? [only.slice(0, 1), only.slice(1)].join('') : slices.join('');
+  return { decoded, spanOf: (start, end) => [textOffset(start), textOffset(end - 1) + 1] };
+}
+
 /**
  * The lines of a block wrapped at a fixed width that starts with the run [start, end), or undefined
  * (redteam-30-2: MIME and `base64` wrap at 76 columns, PEM and OpenSSL at 64, so a secret can span
@@ -729,26 +765,11 @@ function* blockSegments(
   work: DecodeWork,
   isOnItsOwn = false,
 ): Generator<DecodedSegment> {
-  const joined = lines.map(([s, e]) => text.slice(s, e)).join('');
-  // Where each line starts in `joined`, to map a window's bounds back to the text.
-  const offsets: number[] = [];
-  let length = 0;
-  for (const [s, e] of lines) {
-    offsets.push(length);
-    length += e - s;
+  const { decoded: joined, spanOf } = joinedPieces(text, lines);
+  for (const segment of runOrWindows(joined, 0, joined.length, work, isOnItsOwn)) {
+    const [start, end] = spanOf(segment.start, segment.end);
+    yield { ...segment, start, end };
   }
-  const toText = (at: number, isEnd: boolean): number => {
-    let lo = 0;
-    let hi = offsets.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if ((offsets[mid] ?? 0) < at || (!isEnd && offsets[mid] === at)) lo = mid;
-      else hi = mid - 1;
-    }
-    return ((lines[lo] as Line)[0] ?? 0) + at - (offsets[lo] ?? 0);
-  };
-  for (const segment of runOrWindows(joined, 0, joined.length, work, isOnItsOwn))
-    yield { ...segment, start: toText(segment.start, false), end: toText(segment.end, true) };
 }
 
 /**
@@ -1045,7 +1066,8 @@ function* hiddenSegments(text: string, work: DecodeWork): Generator<DecodedSegme
     runsFrom = from = run.end;
     for (const [start, end] of windows(run.start, run.end, 1)) {
       work.decoded += end - start;
-      const uncut = withoutHidden(text, run, start, end);
+      const pieces = keptPieces(run, start, end);
+      const uncut = pieces && joinedPieces(text, pieces);
       if (uncut && uncut.decoded.length >= MIN_UNCUT) yield { start, end, encoding: 'hidden', ...uncut };
     }
   }

@@ -194,19 +194,12 @@ export function hiddenRunAt(text: string, at: number, from: number): HiddenRun {
   return { start, end, marks };
 }
 
-/** A piece of a run, text[from, to), read without its hidden characters. */
-export interface Uncut {
-  readonly decoded: string;
-  /** Where the span [start, end) of `decoded` stands in the text, the hidden characters inside it included. */
-  readonly spanOf: (start: number, end: number) => readonly [number, number];
-}
-
 /**
- * text[from, to) of `run` without the hidden characters in it, or undefined when it holds none.
- * A hidden character the bounds cut (a surrogate pair, a UTF-8 sequence) is removed as far as it
- * is inside them.
+ * The pieces of text[from, to) in `run` between its hidden characters, in order, none empty, or
+ * undefined when it holds none (decode.ts joins them). A hidden character the bounds cut (a
+ * surrogate pair, a UTF-8 sequence) is left out as far as it is inside them.
  */
-export function withoutHidden(text: string, run: HiddenRun, from: number, to: number): Uncut | undefined {
+export function keptPieces(run: HiddenRun, from: number, to: number): [number, number][] | undefined {
   const { marks } = run;
   // The first mark that ends after `from`: marks are in order, so a binary search over their ends.
   let lo = 0;
@@ -217,42 +210,13 @@ export function withoutHidden(text: string, run: HiddenRun, from: number, to: nu
     else hi = mid;
   }
   if (lo === marks.length >> 1 || (marks[2 * lo] ?? 0) >= to) return undefined;
-  // Each kept piece: where it starts in `decoded` and in the text.
-  const decodedAt: number[] = [];
-  const textAt: number[] = [];
-  const pieces: string[] = [];
-  let length = 0;
+  const pieces: [number, number][] = [];
   let at = from;
   for (let k = lo; k < marks.length >> 1 && at < to; k++) {
     const markStart = Math.min(Math.max(marks[2 * k] ?? 0, from), to);
-    if (markStart > at) {
-      decodedAt.push(length);
-      textAt.push(at);
-      pieces.push(text.slice(at, markStart));
-      length += markStart - at;
-    }
+    if (markStart > at) pieces.push([at, markStart]);
     at = Math.max(at, Math.min(marks[2 * k + 1] ?? 0, to));
   }
-  if (at < to) {
-    decodedAt.push(length);
-    textAt.push(at);
-    pieces.push(text.slice(at, to));
-  }
-  /** Where the character at `offset` of `decoded` stands in the text. */
-  const textOffset = (offset: number): number => {
-    let low = 0;
-    let high = decodedAt.length - 1;
-    while (low < high) {
-      const mid = (low + high + 1) >> 1;
-      if ((decodedAt[mid] ?? 0) <= offset) low = mid;
-      else high = mid - 1;
-    }
-    return (textAt[low] ?? from) + offset - (decodedAt[low] ?? 0);
-  };
-  // One piece alone would be a slice of the text (V8 keeps a view into it, and the text alive):
-  // the decoders' loops, compiled for flat strings, slowed down by a fifth for every text scanned
-  // after one such view (bench corpus). Joined from two, it is a string of its own.
-  const [only] = pieces;
-  const decoded = pieces.length === 1 && only ? [only.slice(0, 1), only.slice(1)].join('') : pieces.join('');
-  return { decoded, spanOf: (start, end) => [textOffset(start), textOffset(end - 1) + 1] };
+  if (at < to) pieces.push([at, to]);
+  return pieces;
 }
