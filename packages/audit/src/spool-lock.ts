@@ -85,7 +85,7 @@ export function lockSpool(spool: string): SpoolLock {
       return { release: () => release(lock, text) };
     }
     const found = readLock(lock, spool);
-    if (isStale(found, me, lock)) takeOver(lock, spool, me);
+    if (isStale(found, me)) takeOver(lock, spool, me);
     else if (found.kind === 'owner') throw heldBy(spool, lock, found.owner, me);
     else if (found.kind === 'unreadable') sleep(WAIT_MS); // its process is writing it this moment
   }
@@ -153,24 +153,25 @@ function readLock(lock: string, spool: string): Found {
   return owner ? { kind: 'owner', owner } : { kind: 'unreadable', ageMs: Date.now() - mtimeMs };
 }
 
-function isStale(found: Found, me: Owner, lock: string): boolean {
+function isStale(found: Found, me: Owner): boolean {
   switch (found.kind) {
     case 'none':
       return false;
     case 'owner':
-      return isGone(found.owner, me, lock);
+      return isGone(found.owner, me);
     case 'unreadable':
       return found.ageMs > STALE_MS;
   }
 }
 
 /** Whether the process a lock names has certainly stopped (else it may still be writing). */
-function isGone(owner: Owner, me: Owner, lock: string): boolean {
+function isGone(owner: Owner, me: Owner): boolean {
   // A process on another machine (a spool on a shared disk) cannot be looked at from here.
   if (owner.host !== me.host) return false;
   if (owner.boot !== undefined && me.boot !== undefined && owner.boot !== me.boot) return true;
-  // This pid is this process, and this process does not hold the lock: an earlier one had the pid.
-  if (owner.pid === me.pid) return !registry.locks.has(lock);
+  // This pid is this process, which does not hold the lock (lockSpool refused that before it
+  // looked): an earlier process had the pid. Said here too where /proc gives no start times.
+  if (owner.pid === me.pid) return true;
   try {
     process.kill(owner.pid, 0);
   } catch (e) {
@@ -202,7 +203,7 @@ function takeOver(lock: string, spool: string, me: Owner): void {
   }
   try {
     // Judged again under the guard: another opener may have taken it over since it was read.
-    if (isStale(readLock(lock, spool), me, lock)) rmSync(lock, { force: true });
+    if (isStale(readLock(lock, spool), me)) rmSync(lock, { force: true });
   } finally {
     rmSync(guard, { force: true });
   }
