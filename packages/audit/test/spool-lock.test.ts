@@ -70,6 +70,13 @@ async function opened(w: Writer): Promise<void> {
   assert.deepEqual(await w.next(), { opened: w.pid });
 }
 
+/** Has the writer close its spool and waits until it has exited. */
+async function closed(w: Writer): Promise<void> {
+  w.send('close');
+  assert.deepEqual(await w.next(), { closed: true });
+  await w.exited;
+}
+
 const refusal = (path: string, pid: number): Said => ({
   refused: `the audit spool ${path} is being written by another Perimeter process (pid ${pid})`,
   hint: 'give this one its own --audit FILE, or stop that one',
@@ -105,9 +112,7 @@ describe('one writer per spool (redteam-35-4)', () => {
     );
     first.send('append');
     assert.deepEqual(await first.next(), { appended: 1 });
-    first.send('close');
-    assert.deepEqual(await first.next(), { closed: true });
-    await first.exited;
+    await closed(first);
     const chain = chainOf(path);
     assert.deepEqual(chain.problems, []);
     assert.equal(chain.events, 2, 'only the first writer wrote');
@@ -119,9 +124,7 @@ describe('one writer per spool (redteam-35-4)', () => {
     const path = spoolPath(t);
     const first = startWriter(t, path);
     await opened(first);
-    first.send('close');
-    assert.deepEqual(await first.next(), { closed: true });
-    await first.exited;
+    await closed(first);
     const again = Spool.open(path, { chainId: 'ignored-when-continuing' });
     const event = again.append(lifecycleRecord('session.end', ctx));
     again.close();
@@ -145,9 +148,7 @@ describe('one writer per spool (redteam-35-4)', () => {
     );
     const next = startWriter(t, path);
     await opened(next);
-    next.send('close');
-    assert.deepEqual(await next.next(), { closed: true });
-    await next.exited;
+    await closed(next);
     const chain = chainOf(path);
     assert.deepEqual(chain.problems, []);
     assert.equal(chain.events, 3);
@@ -177,8 +178,7 @@ describe('one writer per spool (redteam-35-4)', () => {
     const winner = winners[0] as Writer;
     for (const [i, w] of racers.entries())
       if (w !== winner) assert.deepEqual(said[i], refusal(path, winner.pid));
-    winner.send('close');
-    assert.deepEqual(await winner.next(), { closed: true });
+    await closed(winner);
     await Promise.all(racers.map((w) => w.exited));
     const chain = chainOf(path);
     assert.deepEqual(chain.problems, []);
