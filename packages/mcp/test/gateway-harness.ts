@@ -129,6 +129,13 @@ export async function fixtureUrl(
   return `http://127.0.0.1:${port}/mcp`;
 }
 
+/** A promise and its resolve (Node 20 has no Promise.withResolvers). */
+export function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve = (_: T): void => undefined;
+  const promise = new Promise<T>((ok) => (resolve = ok));
+  return { promise, resolve };
+}
+
 /** Waits until `check` holds (at most 10 s), failing with `what` it waited for. */
 export async function until(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
   const deadline = Date.now() + 10_000;

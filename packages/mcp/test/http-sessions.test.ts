@@ -11,6 +11,7 @@ import { describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ElicitRequestSchema, type ElicitResult } from '@modelcontextprotocol/sdk/types.js';
+import { deferred } from './gateway-harness.js';
 import { INITIALIZE, POST_HEADERS, TOKEN, post, start, tool, until, type Harness } from './http-harness.js';
 
 interface Options {
@@ -134,33 +135,30 @@ describe('gateway over Streamable HTTP: sessions at the cap (redteam-34-3)', { t
 
   it('redteam-34-3: a session listening on its stream or waiting on an elicitation is never closed for room; with every one busy, 503', async () => {
     const h = await start({ tools: [tool('hello'), tool('ask')] }, { maxSessions: 2 });
-    let listening!: () => void;
-    const isListening = new Promise<void>((resolve) => (listening = resolve));
-    let asked!: () => void;
-    const isAsked = new Promise<void>((resolve) => (asked = resolve));
-    let answer!: (r: ElicitResult) => void;
-    const answered = new Promise<ElicitResult>((resolve) => (answer = resolve));
-    const listener = (await connect(h.url, { onListening: listening })).client;
+    const listening = deferred<void>();
+    const asked = deferred<void>();
+    const answer = deferred<ElicitResult>();
+    const listener = (await connect(h.url, { onListening: () => listening.resolve() })).client;
     const asking = await connect(h.url, {
       listen: false,
       elicit: () => {
-        asked();
-        return answered;
+        asked.resolve();
+        return answer.promise;
       },
     });
     try {
-      await isListening;
+      await listening.promise;
       const call = asking.client.callTool({ name: 's__ask', arguments: { text: 'go' } });
       // Awaited below; a failure before then would leave it to reject, unheard, at close.
       call.catch(() => undefined);
-      await isAsked; // the gateway waits on the user: the call is in flight
+      await asked.promise; // the gateway waits on the user: the call is in flight
 
       const refused = await post(h.url, INITIALIZE);
       assert.equal(refused.status, 503);
       assert.match(await refused.text(), /Too many sessions \(2\)/);
       assert.equal(await toolCount(listener), 2, 'the listening client keeps its session');
 
-      answer({ action: 'accept', content: { allow: true } });
+      answer.resolve({ action: 'accept', content: { allow: true } });
       assert.match(JSON.stringify((await call).content), /ask: /, 'the waiting call is answered');
       assert.ok(
         h.events.some(

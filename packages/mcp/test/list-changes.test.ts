@@ -19,7 +19,7 @@ import type { AuditRecord } from '@perimeter/audit';
 import type { Gateway } from '../src/gateway.js';
 import type { Upstream } from '../src/upstream.js';
 import type { ScriptedSpec } from './fixtures/scripted-server.js';
-import { inMemoryClient, startGateway, tool, until, writeSpec } from './gateway-harness.js';
+import { deferred, inMemoryClient, startGateway, tool, until, writeSpec } from './gateway-harness.js';
 
 const SCRIPTED = join(dirname(fileURLToPath(import.meta.url)), 'fixtures/scripted-server.js');
 const root = realpathSync(mkdtempSync(join(tmpdir(), 'perimeter-mcp-churn-')));
@@ -153,21 +153,19 @@ function nextPromptListing(h: Harness, id: string): { waitOver: Promise<void>; l
   const u = inside.upstreams.find((x) => x.id === id);
   assert.ok(u, `no upstream ${id}`);
   const listPrompts = u.listPrompts.bind(u);
-  let waitOver = (): void => undefined;
-  let asked = (_: Promise<unknown>): void => undefined;
-  const waited = new Promise<void>((resolve) => (waitOver = resolve));
-  const listed = new Promise<unknown>((resolve) => (asked = resolve));
+  const waitOver = deferred<void>();
+  const listed = deferred<unknown>();
   u.listPrompts = (start) => {
     u.listPrompts = listPrompts;
     const answer = listPrompts(start);
-    asked(answer);
+    listed.resolve(answer);
     // The look sets its timer for this server as this returns; this one, as long and set after
     // it, fires after it, and once what it set off has run: Node runs the timers of one duration
     // in the order they were set, and the promise jobs each leaves before the next.
-    queueMicrotask(() => setTimeout(waitOver, inside.listingPatience.ms));
+    queueMicrotask(() => setTimeout(waitOver.resolve, inside.listingPatience.ms));
     return answer;
   };
-  return { waitOver: waited, listed };
+  return { waitOver: waitOver.promise, listed: listed.promise };
 }
 
 /** How many list_changed of each kind a client has received. */
@@ -229,14 +227,13 @@ describe('gateway: list changes', { timeout: 180_000 }, () => {
   it('redteam-32-1: a client slow to take its notices has one of a kind on its way at a time, and is owed one more, not one per change', async () => {
     const h = await start({ s: { tools: [tool('echo'), tool('flood')] } });
     // The gateway's end of this client's connection holds each tools/list_changed until released.
-    let release = (): void => undefined;
-    const held = new Promise<void>((resolve) => (release = resolve));
+    const held = deferred<void>();
     let isHolding = true;
     const slow = await inMemoryClient(h.gateway, 'churn-test-slow', undefined, (transport) => {
       const send = transport.send.bind(transport);
       transport.send = async (message, options) => {
         if (isHolding && 'method' in message && message.method === 'notifications/tools/list_changed')
-          await held;
+          await held.promise;
         return send(message, options);
       };
     });
@@ -252,7 +249,7 @@ describe('gateway: list changes', { timeout: 180_000 }, () => {
       }
       assert.equal(received.tools, 0, 'the first notice is still held');
       isHolding = false;
-      release();
+      held.resolve();
       await until(() => received.tools >= 2, 'the held notice and the one owed');
       await sleep(300); // past the quiet time: nothing more is owed
       assert.equal(received.tools, 2, 'the slow client was sent one more notice, not one per change');

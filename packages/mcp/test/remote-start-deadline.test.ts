@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it, mock } from 'node:test';
-import { startGateway } from './gateway-harness.js';
+import { deferred, startGateway } from './gateway-harness.js';
 
 const root = realpathSync(mkdtempSync(join(tmpdir(), 'perimeter-mcp-deadline-')));
 // One mocked clock for the file, from before the first fetch: fetch keeps timers of its own across
@@ -28,13 +28,6 @@ after(() => {
 /** The catalog's start_timeout of the server, in seconds. */
 const START_TIMEOUT_S = 10;
 const START_TIMEOUT_MS = START_TIMEOUT_S * 1000;
-
-/** A promise and its resolve. */
-function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
-  let resolve = (_: T): void => undefined;
-  const promise = new Promise<T>((ok) => (resolve = ok));
-  return { promise, resolve };
-}
 
 async function body(req: IncomingMessage): Promise<{ id?: unknown; method?: string; params?: unknown }> {
   const chunks: Buffer[] = [];
