@@ -13,7 +13,7 @@
 
 import type { AuditRecord, RecordContext } from '@perimeter/audit';
 import { alertRecord, decisionRecord, lifecycleRecord } from '@perimeter/audit';
-import type { KnownMatcher, KnownValue } from '@perimeter/detect';
+import type { KnownValue } from '@perimeter/detect';
 import type { Decision, Engine, McpCatalogEntry, McpRequest } from '@perimeter/policy';
 import { randomBytes } from 'node:crypto';
 import { canonicalJson } from '@perimeter/audit';
@@ -50,7 +50,6 @@ import {
 } from './pins.js';
 import {
   scanDefinition,
-  scanResult,
   withoutHidden,
   type InjectionFinding,
   type PoisoningFinding,
@@ -330,9 +329,10 @@ function sizeOf(value: unknown): number {
 export class Gateway {
   readonly upstreams: readonly Upstream[];
   private readonly catalog: Map<string, McpCatalogEntry>;
-  /** The bound credentials' values, in every rendering (none when the policy binds none). */
-  private readonly known: KnownMatcher | undefined;
-  /** Where arguments, results and errors are scanned: a large one off this thread. */
+  /**
+   * Where arguments, results and errors are scanned (a large one off this thread), with the bound
+   * credentials' values in every rendering (its matcher; none when the policy binds none).
+   */
   private readonly scanner: ScanPool;
   /**
    * The downstream servers told of list changes and closed with the gateway: one per stdio
@@ -484,7 +484,6 @@ export class Gateway {
   constructor(private readonly options: GatewayOptions) {
     this.catalog = new Map(options.engine.mcpServers().map((e) => [e.server.id, e]));
     this.scanner = new ScanPool(options.credentials, options.inlineScanBelow);
-    this.known = this.scanner.matcher;
     this.upstreams = options.servers.map(
       (spec) =>
         new Upstream(spec, {
@@ -1072,8 +1071,16 @@ export class Gateway {
     if (out.blocking.length > 0) this.secretAlert(session, request, 'result', out.blocking, action);
     const passed = this.passable(out, value, action, injected.stripped as T);
     if (passed === undefined) return { passed, out, injection: [] };
-    // Audit mode passes the value as it came (the screen's scan of it serves); a copy is screened.
-    return this.screenInstructions(session, request, passed, out, passed === value ? injected : undefined);
+    // The screen's scan of the value serves its copy too: a copy is made from the value stripped
+    // (a redaction or the credentials taken out), and a marker in a secret's place says nothing to
+    // the agent. Screening it again cost a second pass on the gateway's thread, past the scan pool.
+    return this.screenInstructions(
+      session,
+      request,
+      passed,
+      out,
+      passed === value ? injected : { findings: injected.findings, stripped: passed },
+    );
   }
 
   /**
@@ -1087,7 +1094,7 @@ export class Gateway {
     request: McpRequest,
     value: T,
     out: SecretScan,
-    scan: ResultScan = scanResult(value),
+    scan: ResultScan,
   ): Screened<T> {
     if (scan.findings.length === 0) return { passed: value, out, injection: [] };
     const action = this.options.engine.mcpPromptInjection();
@@ -1113,8 +1120,8 @@ export class Gateway {
       case 'redact':
         return scan.redacted as T;
       case 'audit':
-        return scan.leaks.length > 0 && this.known !== undefined
-          ? (withoutCredentials(shown, this.known) as T)
+        return scan.leaks.length > 0 && this.scanner.matcher !== undefined
+          ? (withoutCredentials(shown, this.scanner.matcher) as T)
           : value;
     }
   }
@@ -1960,7 +1967,7 @@ export class Gateway {
 
   /** The secret scan, with the bound credentials' values. */
   private scan(value: unknown): SecretScan {
-    return scanValue(value, this.known);
+    return scanValue(value, this.scanner.matcher);
   }
 
   /**
@@ -2585,10 +2592,12 @@ function carriedText(out: SecretScan): string {
   ].join(' and ');
 }
 
-/** What a withheld result carried, for the agent: its secrets, else its instructions. */
+/** Why a result was withheld, for the agent: its secrets, or its instructions. */
 function withheldText({ out, injection }: Screened<unknown>): string {
+  // Withheld for its secrets, the screen never ran (no findings); else for its instructions, even
+  // when it also carried a secret that `redact` would have replaced.
   const carried =
-    out.blocking.length + out.leaks.length > 0
+    injection.length === 0
       ? carriedText(out)
       : `text that reads as instructions to the agent (${injectionText(injection)})`;
   return `Perimeter withheld this result: it carried ${carried}.`;
@@ -2646,7 +2655,7 @@ function shownPlace(where: string): string {
   while (rest !== '') {
     const step = PLACE_STEP.exec(rest);
     if (step === null || (step[2] === undefined && !PROTOCOL_MEMBERS.has(step[1] ?? ''))) return `${shown}…`;
-    shown += step[2] === undefined && shown !== '' ? `.${step[1] ?? ''}` : step[0].replace(/^\./, '');
+    shown += step[2] !== undefined ? step[0] : shown === '' ? step[1] : `.${step[1]}`;
     rest = rest.slice(step[0].length);
   }
   return shown;

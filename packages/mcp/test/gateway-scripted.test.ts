@@ -755,6 +755,28 @@ describe('gateway: instructions to the agent in results (mcp-threat-04)', { time
     }
   });
 
+  it('promptInjection: block withholds a result whose hidden characters come with a secret, under secrets: redact too', async () => {
+    // The redaction is made on the text stripped of its hidden characters: screened again, that
+    // copy showed nothing hidden, and the result passed as if it had carried none.
+    const h = await start({
+      scripted: { s: { tools: [tool('fetch')], results: { fetch: `Sunny.${tags(SMUGGLED)} ${STRIPE}` } } },
+      secrets: 'redact',
+      promptInjection: 'block',
+    });
+    try {
+      const fetched = await h.client.callTool({ name: 's__fetch', arguments: {} });
+      assert.equal(fetched.isError, true);
+      assert.match(
+        JSON.stringify(fetched.content),
+        /Perimeter withheld this result: .*hidden-unicode in content\[0\]\.text/,
+      );
+      const alert = h.events.find((e) => e.type === 'mcp.injection');
+      assert.equal(alert?.outcome?.action, 'block');
+    } finally {
+      await h.close();
+    }
+  });
+
   it("rev35-5: a withheld result's refusal names five of its secrets, and how many there were", async () => {
     // Eight made-up keys: each finding's fingerprint is 8 hex digits the server can grind.
     const keys = Array.from(
