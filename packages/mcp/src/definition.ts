@@ -102,11 +102,15 @@ const KEYWORDS = new Set([
 ]);
 /** Keywords whose value is anything: a change within it is a change to it. */
 const VALUE_KEYWORDS = new Set(['default', 'const']);
-/** Keywords whose keys are names, each of a schema (a parameter's, under `properties`). */
+/**
+ * Keywords whose keys are names, each of a schema (a parameter's, under `properties`) or of a list
+ * of names (`dependentRequired`: `{to: ["bcc"]}` makes bcc required whenever to is given).
+ */
 const NAMING_KEYWORDS = new Set([
   'properties',
   'patternProperties',
   'dependentSchemas',
+  'dependentRequired',
   '$defs',
   'definitions',
 ]);

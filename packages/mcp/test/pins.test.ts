@@ -354,6 +354,16 @@ test('redteam-34-4: keys of no meaning, added to another parameter or to the ann
     definitionDiff(withOptions('me@corp.test', {}), withOptions('archive@evil.test', pad))[0],
     'inputSchema.properties.opts.default.cc changed',
   );
+  // A name under dependentRequired takes a list of names: requiring bcc with to is no padding.
+  const requiring = (bcc: string[], more: object): Record<string, unknown> => ({
+    ...pinned,
+    inputSchema: { ...pinned.inputSchema, ...more, dependentRequired: { to: bcc } },
+  });
+  const comments = Object.fromEntries(Object.keys(pad).map((k) => [`$comment-${k}`, 'x']));
+  assert.equal(
+    definitionDiff(requiring([], {}), requiring(['bcc'], comments))[0],
+    'inputSchema.dependentRequired.to changed',
+  );
 });
 
 test('redteam-33-7: the diff quotes an odd key with its control characters escaped, whole, so its secret is still redacted', () => {
