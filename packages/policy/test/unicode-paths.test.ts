@@ -144,16 +144,23 @@ describe('redteam-34-5: a workspace that is not NFC', () => {
   );
   runCases(engine, 'read_text_file', [
     {
-      name: 'redteam-34-5: a relative path under a workspace spelt in NFD is judged in NFC and denied',
+      // Not for its workspace's spelling: a relative path is an evaluation error (redteam-35-1).
+      name: 'redteam-35-1: a relative path under that workspace meets the deny as an evaluation error',
       path: 'privé/salaries.txt',
       decision: 'deny',
       rules: ['no-private'],
     },
     {
-      name: 'redteam-34-5: the NFC spelling of that workspace is denied too',
+      name: 'redteam-34-5: the NFC spelling of that workspace is judged in NFC and denied',
       path: '/home/josé/w/privé/salaries.txt',
       decision: 'deny',
       rules: ['no-private'],
+    },
+    {
+      name: 'redteam-34-5: and what the deny does not name there is left to the allow',
+      path: '/home/josé/w/public/notes.txt',
+      decision: 'allow',
+      rules: ['fs-all'],
     },
   ]);
 });
