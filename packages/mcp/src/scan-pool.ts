@@ -75,41 +75,40 @@ export function isAtLeast(value: unknown, limit: number): boolean {
 
 /**
  * What the worker sends back: the two copies only where they differ from what the gateway has
- * (most values have no hidden character and no secret), so a large clean value crosses once.
+ * (most values have no hidden character and no secret), so a large clean value crosses once. A
+ * scan that threw there says only that: it is made again here, to throw where the caller handles it.
  */
-export interface WorkerAnswer {
-  readonly id: number;
-  readonly error?: string;
-  readonly findings?: ResultScan['findings'];
-  /** Absent: the stripped value is the value as sent. */
-  readonly stripped?: unknown;
-  readonly isStripped?: boolean;
-  /** The secret scan; `redacted` absent when it found nothing (then it is the stripped value). */
-  readonly scan?: Omit<SecretScan, 'redacted'> & { readonly redacted?: unknown };
-}
+export type WorkerAnswer =
+  | {
+      readonly id: number;
+      readonly findings: ResultScan['findings'];
+      /** Absent: the stripped value is the value as sent. */
+      readonly stripped?: unknown;
+      /** The secret scan, `redacted` absent when it found nothing (then it is the stripped value). */
+      readonly scan: Omit<SecretScan, 'redacted'> & { readonly redacted?: unknown };
+    }
+  | { readonly id: number; readonly error: string };
 
 /** The worker's answer for `value`, its copies left out where the gateway has them already. */
 export function answerOf(id: number, value: unknown, shown: ShownScan): WorkerAnswer {
   const { scan, injected } = shown;
-  const isStripped = injected.stripped !== value;
   const isClean = scan.blocking.length === 0 && scan.leaks.length === 0;
   const { redacted, ...counts } = scan;
   return {
     id,
     findings: injected.findings,
-    isStripped,
-    ...(isStripped ? { stripped: injected.stripped } : {}),
+    ...(injected.stripped !== value ? { stripped: injected.stripped } : {}),
     scan: isClean ? counts : { ...counts, redacted },
   };
 }
 
 /** The ShownScan an answer stands for, given the value that was sent. */
-function shownOf(value: unknown, answer: WorkerAnswer): ShownScan {
-  const stripped = answer.isStripped === true ? answer.stripped : value;
-  const { redacted, ...counts } = answer.scan as NonNullable<WorkerAnswer['scan']>;
+function shownOf(value: unknown, answer: Exclude<WorkerAnswer, { error: string }>): ShownScan {
+  const stripped = 'stripped' in answer ? answer.stripped : value;
+  const { redacted, ...counts } = answer.scan;
   return {
-    injected: { findings: answer.findings ?? [], stripped },
-    scan: { ...counts, redacted: 'redacted' in (answer.scan as object) ? redacted : stripped },
+    injected: { findings: answer.findings, stripped },
+    scan: { ...counts, redacted: 'redacted' in answer.scan ? redacted : stripped },
   };
 }
 
@@ -204,9 +203,8 @@ export class ScanPool {
     const job = this.jobs.get(answer.id);
     if (job === undefined) return;
     this.jobs.delete(answer.id);
-    // A scan that threw there is made again here, to throw where the caller handles it.
-    if (answer.error === undefined) job.resolve(shownOf(job.value, answer));
-    else this.scanHere(job);
+    if ('error' in answer) this.scanHere(job);
+    else job.resolve(shownOf(job.value, answer));
   }
 
   private scanHere(job: Job): void {
