@@ -6,5 +6,14 @@ export { uuid7 } from './uuid7.js';
 export { GENESIS_HASH, hashOf, newChain, seal, type ChainState } from './chain.js';
 export { verifySpool, type Problem, type ProblemKind, type Verification } from './verify.js';
 export { Spool, SpoolError, type SpoolOptions } from './spool.js';
+export {
+  takeLock,
+  withLock,
+  type HeldLock,
+  type LockAttempt,
+  type LockOptions,
+  type LockOwner,
+  type LockRefusal,
+} from './process-lock.js';
 export { cutSummary, cutText, MAX_EVENT_BYTES, sealBounded } from './event-cut.js';
 export { alertRecord, decisionRecord, lifecycleRecord, type RecordContext } from './record.js';

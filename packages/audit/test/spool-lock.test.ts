@@ -3,7 +3,6 @@
 // its writer has closed it, exited, or been killed with SIGKILL.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import {
   existsSync,
   mkdtempSync,
@@ -15,12 +14,12 @@ import {
 } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { describe, it, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { lifecycleRecord } from '../src/record.js';
 import { Spool, SpoolError } from '../src/spool.js';
 import { verifySpool } from '../src/verify.js';
+import { startChild, type Child as Writer, type Said } from './child-harness.js';
 
 const WRITER = fileURLToPath(new URL('./spool-writer.js', import.meta.url));
 
@@ -30,39 +29,9 @@ function spoolPath(t: TestContext): string {
   return join(dir, 'session.jsonl');
 }
 
-type Said = Record<string, unknown>;
-
-interface Writer {
-  readonly pid: number;
-  /** The writer's next line; rejects when it ended without saying more. */
-  next(): Promise<Said>;
-  send(command: 'append' | 'close' | 'exit'): void;
-  kill(): void;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-/** A child process writing the spool at `path` (spool-writer.ts). */
+/** A child process writing the spool at `path` (spool-writer.ts): commands append, close, exit. */
 function startWriter(t: TestContext, path: string): Writer {
-  const child = spawn(process.execPath, [WRITER, path], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
-    child.once('exit', (code, signal) => done({ code, signal })),
-  );
-  t.after(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await exited;
-  });
-  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  return {
-    pid: child.pid as number,
-    next: async () => {
-      const line = await lines.next();
-      if (line.done === true) throw new Error(`writer ${child.pid} ended without an answer`);
-      return JSON.parse(line.value) as Said;
-    },
-    send: (command) => child.stdin.write(`${command}\n`),
-    kill: () => child.kill('SIGKILL'),
-    exited,
-  };
+  return startChild(t, [WRITER, path]);
 }
 
 /** The writer's first line: it opened the spool. */

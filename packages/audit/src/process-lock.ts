@@ -1,0 +1,364 @@
+// A lock between processes: one holder at a time of something on disk (an audit spool, the pin
+// store, the secret store, the device's shipping cursors). Node has no flock, so the lock is a file
+// created exclusively (O_EXCL), naming the process that holds it: pid, host, the kernel's boot id
+// and the process's start time. A lock whose process is certainly gone (dead, from before a
+// restart, or a pid given again to a process started since) is taken over, under a guard so that
+// of several takers exactly one wins; a live holder is never broken, however long it holds (age
+// says nothing about whether a process is alive). Release removes only a lock file that is still
+// the one this process wrote. It must never let two live processes hold one lock, and never keep
+// a lock for a process on this machine that is gone (one on another machine, over a shared disk,
+// cannot be looked at: the caller's refusal names the lock file). No zod here: the CLI starts
+// without loading it.
+
+import { randomBytes } from 'node:crypto';
+import { closeSync, openSync, readFileSync, realpathSync, rmSync, statSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+
+/** An unreadable lock or a takeover guard this old was left by a process that died writing it. */
+const STALE_MS = 5_000;
+const WAIT_MS = 20;
+
+/** The process that holds a lock, as its lock file says. */
+export interface LockOwner {
+  readonly pid: number;
+  readonly host: string;
+  /** The kernel's boot id: a lock from before a restart names no running process. */
+  readonly boot?: string;
+  /** When the process started (clock ticks since boot): a pid reused since is another process. */
+  readonly start?: string;
+}
+
+/** A lock this process holds. */
+export interface HeldLock {
+  /** The lock file. */
+  readonly file: string;
+  /** Removes the lock file, only while it is still the one this process wrote. A second call is nothing. */
+  release(): void;
+}
+
+/** Why a lock was not taken. */
+export type LockRefusal =
+  /** A live process holds it (still, after waiting as long as the caller allowed). */
+  | {
+      readonly kind: 'held';
+      readonly file: string;
+      readonly owner: LockOwner;
+      /** This process (its holder must release it first), another on this machine, or one elsewhere. */
+      readonly holder: 'this-process' | 'this-machine' | 'another-machine';
+    }
+  /** The lock file (or its takeover guard, `file`) cannot be created or read: `code` says why. */
+  | { readonly kind: 'unusable'; readonly file: string; readonly code: string }
+  /** The lock file kept changing: taken over and taken again by others, attempt after attempt. */
+  | { readonly kind: 'unsettled'; readonly file: string };
+
+export type LockAttempt = { readonly kind: 'taken'; readonly lock: HeldLock } | LockRefusal;
+
+export interface LockOptions {
+  /**
+   * How long to wait for a live holder to release it; 0 (the default) refuses at once. A lock
+   * being written, or one whose writer died writing it, is waited for whatever this says (it is
+   * readable in an instant, or stale after a few seconds).
+   */
+  readonly waitMs?: number;
+}
+
+/**
+ * The locks this process holds, by lock file, with the text each was written with. One registry
+ * per process, shared by every copy of this module (the CLI's MCP commands are a bundle of their
+ * own, with their own copy): a lock this process holds is never taken again in it, whichever copy
+ * took it. (A worker thread has a registry of its own: to it, a lock naming this pid and start time
+ * is held by another thread.)
+ */
+interface Registry {
+  readonly locks: Map<string, string>;
+  isReleasedOnExit: boolean;
+}
+const REGISTRY = Symbol.for('perimeter.audit.process-locks');
+const registry: Registry = ((globalThis as unknown as Record<symbol, Registry | undefined>)[REGISTRY] ??= {
+  locks: new Map(),
+  isReleasedOnExit: false,
+});
+
+/**
+ * Takes the lock file `file` for this process, waiting up to `waitMs` for a live holder. Never
+ * throws for the lock's sake: a refusal says why, for the caller's own error.
+ */
+export function takeLock(file: string, options: LockOptions = {}): LockAttempt {
+  const lock = realPath(file);
+  const me = thisProcess();
+  if (registry.locks.has(lock)) return { kind: 'held', file: lock, owner: me, holder: 'this-process' };
+  const waitMs = Math.max(0, options.waitMs ?? 0);
+  const deadline = Date.now() + waitMs;
+  const text = `${JSON.stringify({ ...me, token: randomBytes(8).toString('hex') })}\n`;
+  // Enough waits for the holder to go, and for a lock being written or a takeover guard to finish
+  // or go stale; each wait is at least WAIT_MS.
+  const attempts = Math.ceil((waitMs + STALE_MS) / WAIT_MS) + 50;
+  let live: LockOwner | undefined;
+  try {
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      if (create(lock, text)) {
+        registry.locks.set(lock, text);
+        releaseOnExit();
+        return { kind: 'taken', lock: { file: lock, release: () => release(lock, text) } };
+      }
+      const found = readLock(lock, me);
+      live = undefined;
+      if (found.kind === 'none') continue; // released meanwhile: create it now
+      if (isStale(found, me)) {
+        takeOver(lock, me);
+        continue;
+      }
+      if (found.kind === 'owner') {
+        live = found.owner;
+        if (Date.now() >= deadline) return held(lock, live, me);
+      }
+      // Spread out, so that waiters do not all come back at the same instant.
+      sleep(WAIT_MS + Math.floor(Math.random() * WAIT_MS));
+    }
+  } catch (e) {
+    if (e instanceof Unusable) return { kind: 'unusable', file: e.file, code: e.code };
+    throw e;
+  }
+  return live !== undefined ? held(lock, live, me) : { kind: 'unsettled', file: lock };
+}
+
+/**
+ * Runs `fn` holding the lock file `file` (a short critical section: read, change, replace), and
+ * releases it after, whatever `fn` does. Waits up to `waitMs` for a live holder; throws what
+ * `refuse` makes of a refusal (the caller's own error, in its words).
+ */
+export function withLock<T>(
+  file: string,
+  options: LockOptions & { readonly refuse: (refusal: LockRefusal) => Error },
+  fn: () => T,
+): T {
+  const taken = takeLock(file, options);
+  if (taken.kind !== 'taken') throw options.refuse(taken);
+  try {
+    return fn();
+  } finally {
+    taken.lock.release();
+  }
+}
+
+function held(lock: string, owner: LockOwner, me: LockOwner): LockRefusal {
+  const holder =
+    owner.host !== me.host ? 'another-machine' : owner.pid === me.pid ? 'this-process' : 'this-machine';
+  return { kind: 'held', file: lock, owner, holder };
+}
+
+/** A lock file or guard that cannot be made or read, on its way to a refusal. */
+class Unusable extends Error {
+  constructor(
+    readonly file: string,
+    readonly code: string,
+  ) {
+    super(`${file}: ${code}`);
+  }
+}
+
+function unusable(file: string, e: unknown): Unusable {
+  return new Unusable(file, (e as NodeJS.ErrnoException).code ?? String(e));
+}
+
+/**
+ * The lock's path with its directory's symbolic links resolved, so that two names of one lock are
+ * one entry of the registry. A directory that does not exist leaves it as it is: creating it says so.
+ */
+function realPath(file: string): string {
+  try {
+    return join(realpathSync(dirname(file)), basename(file));
+  } catch {
+    return resolve(file);
+  }
+}
+
+/** Makes the lock file with this process's name in it; false when it exists already. */
+function create(lock: string, text: string): boolean {
+  let fd: number;
+  try {
+    // O_EXCL: of two openers only one creates it (and a symbolic link in its place is never followed).
+    fd = openSync(lock, 'wx', 0o600);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw unusable(lock, e);
+  }
+  try {
+    writeSync(fd, text);
+  } catch (e) {
+    // A lock that does not say whose it is would hold for nobody until it went stale.
+    closeSync(fd);
+    rmSync(lock, { force: true });
+    throw unusable(lock, e);
+  }
+  closeSync(fd);
+  return true;
+}
+
+type Found =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'owner'; readonly owner: LockOwner }
+  /** Being written (made an instant ago), or left half written by a process that died. */
+  | { readonly kind: 'unreadable'; readonly ageMs: number };
+
+function readLock(lock: string, me: LockOwner): Found {
+  let text: string;
+  let mtimeMs: number;
+  try {
+    text = readFileSync(lock, 'utf8');
+    mtimeMs = statSync(lock).mtimeMs;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'none' }; // released meanwhile
+    throw unusable(lock, e);
+  }
+  const owner = ownerIn(text, me);
+  return owner ? { kind: 'owner', owner } : { kind: 'unreadable', ageMs: Date.now() - mtimeMs };
+}
+
+/** The owner a lock file names, if it names one. */
+function ownerIn(text: string, me: LockOwner): LockOwner | undefined {
+  // An earlier Perimeter wrote the secret store's and the shipper's locks as a bare pid: a process
+  // on this machine, which only the pid tells about (no start time: a reused pid looks alive).
+  if (/^[1-9]\d{0,9}\n?$/.test(text)) return { pid: Number(text.trim()), host: me.host };
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof v !== 'object' || v === null) return undefined;
+  const { pid, host, boot, start } = v as Record<string, unknown>;
+  if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 0 || typeof host !== 'string')
+    return undefined;
+  if ((boot !== undefined && typeof boot !== 'string') || (start !== undefined && typeof start !== 'string'))
+    return undefined;
+  return { pid, host, ...(boot !== undefined ? { boot } : {}), ...(start !== undefined ? { start } : {}) };
+}
+
+function isStale(found: Found, me: LockOwner): boolean {
+  switch (found.kind) {
+    case 'none':
+      return false;
+    case 'owner':
+      return isGone(found.owner, me);
+    case 'unreadable':
+      return found.ageMs > STALE_MS;
+  }
+}
+
+/** Whether the process a lock names has certainly stopped (else it may still be working). */
+function isGone(owner: LockOwner, me: LockOwner): boolean {
+  // A process on another machine (a lock on a shared disk) cannot be looked at from here.
+  if (owner.host !== me.host) return false;
+  if (owner.boot !== undefined && me.boot !== undefined && owner.boot !== me.boot) return true;
+  // This pid is this process, whose registry does not hold the lock (takeLock looked first): an
+  // earlier process had the pid, unless the start time says it is this one (another thread).
+  if (owner.pid === me.pid) return owner.start === undefined || owner.start !== me.start;
+  try {
+    process.kill(owner.pid, 0);
+  } catch (e) {
+    // EPERM: the process exists under another user.
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return true;
+  }
+  const now = processStart(owner.pid);
+  if (now === undefined) return false;
+  // A zombie has exited (SIGKILL) and waits only for its parent to collect its status.
+  if (now.state === 'Z' || now.state === 'X') return true;
+  return owner.start !== undefined && now.start !== undefined && owner.start !== now.start;
+}
+
+/**
+ * Removes a stale lock so the next attempt can create one. Under a guard file: two takers that
+ * both found the same stale lock would otherwise both remove it, and the second would remove the
+ * first one's new lock.
+ */
+function takeOver(lock: string, me: LockOwner): void {
+  const guard = `${lock}.takeover`;
+  try {
+    closeSync(openSync(guard, 'wx', 0o600));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw unusable(guard, e);
+    // Another taker is at it; a guard left by one that died doing so goes once stale.
+    if (ageMs(guard) > STALE_MS) rmSync(guard, { force: true });
+    else sleep(WAIT_MS);
+    return;
+  }
+  try {
+    // Judged again under the guard: another taker may have taken it over since it was read.
+    if (isStale(readLock(lock, me), me)) rmSync(lock, { force: true });
+  } finally {
+    rmSync(guard, { force: true });
+  }
+}
+
+/** Removes the lock when it is still the one this process wrote (never another's). */
+function release(lock: string, text: string): void {
+  if (registry.locks.get(lock) !== text) return;
+  registry.locks.delete(lock);
+  try {
+    if (readFileSync(lock, 'utf8') === text) rmSync(lock, { force: true });
+  } catch {
+    // Gone already, or unreadable: a lock left behind is stale once this process has ended.
+  }
+}
+
+/** A process that exits holding a lock (an error, process.exit) leaves no lock behind. */
+function releaseOnExit(): void {
+  if (registry.isReleasedOnExit) return;
+  registry.isReleasedOnExit = true;
+  process.on('exit', () => {
+    for (const [lock, text] of [...registry.locks]) release(lock, text);
+  });
+}
+
+let thisOne: LockOwner | undefined;
+
+/** This process as its locks name it. */
+function thisProcess(): LockOwner {
+  if (thisOne !== undefined) return thisOne;
+  const start = processStart(process.pid)?.start;
+  const boot = bootId();
+  thisOne = {
+    pid: process.pid,
+    host: hostname(),
+    ...(boot !== undefined ? { boot } : {}),
+    ...(start !== undefined ? { start } : {}),
+  };
+  return thisOne;
+}
+
+/**
+ * A process's state and start time from /proc/PID/stat (Linux; undefined elsewhere or when it is
+ * gone). Fields 3 and 22 (proc(5)), counted after the command name, which may hold spaces and ")".
+ */
+function processStart(pid: number): { state: string; start: string | undefined } | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { state: fields[0] ?? '', start: fields[19] };
+}
+
+function bootId(): string | undefined {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+function ageMs(path: string): number {
+  try {
+    return Date.now() - statSync(path).mtimeMs;
+  } catch {
+    return 0; // gone: the next attempt finds out
+  }
+}
+
+function sleep(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}

@@ -1,0 +1,249 @@
+// The lock between processes (process-lock.ts), with real child processes holding it: a live
+// holder is never broken, however old its lock file; a holder that died (SIGKILL), one from before
+// a restart and one whose pid now belongs to a process started since are taken over, and of
+// several takers exactly one wins; a waiter gets the lock once its holder lets go; release never
+// removes a lock that is not its own.
+
+import assert from 'node:assert/strict';
+import {
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it, type TestContext } from 'node:test';
+import { takeLock, withLock, type LockAttempt, type LockRefusal } from '../src/process-lock.js';
+import { startChild, type Child as Holder } from './child-harness.js';
+
+const MODULE = new URL('../src/process-lock.js', import.meta.url).href;
+
+/**
+ * A child that takes the lock named by its first argument (waiting up to its second, in ms) and
+ * says, one JSON line, whether it took it. Then commands on standard input: `release` (releases,
+ * says so, exits), `release-in MS` (holds MS more, then the same), `exit` (exits holding it).
+ */
+const HOLDER = `
+  import { takeLock } from ${JSON.stringify(MODULE)};
+  import { createInterface } from 'node:readline';
+    const say = (m) => process.stdout.write(JSON.stringify(m) + '\\n');
+  const taken = takeLock(process.argv[1], { waitMs: Number(process.argv[2]) });
+  if (taken.kind !== 'taken') {
+    say(taken.kind === 'held' ? { held: taken.owner.pid, holder: taken.holder } : { refused: taken.kind });
+    process.exit(0);
+  }
+  say({ taken: process.pid });
+  const done = () => { taken.lock.release(); say({ released: true }); process.exit(0); };
+  for await (const line of createInterface({ input: process.stdin })) {
+    const [command, ms] = line.split(' ');
+    if (command === 'release') done();
+    else if (command === 'release-in') setTimeout(done, Number(ms));
+    else if (command === 'exit') process.exit(0);
+  }
+`;
+
+function startHolder(t: TestContext, lock: string, waitMs = 0): Holder {
+  return startChild(t, ['--input-type=module', '-e', HOLDER, lock, String(waitMs)]);
+}
+
+function lockPath(t: TestContext): string {
+  const dir = realpathSync(mkdtempSync(join(tmpdir(), 'perimeter-process-lock-')));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return join(dir, 'thing.lock');
+}
+
+function taken(attempt: LockAttempt): Extract<LockAttempt, { kind: 'taken' }> {
+  assert.equal(attempt.kind, 'taken', JSON.stringify(attempt));
+  return attempt;
+}
+
+function heldBy(attempt: LockAttempt): Extract<LockRefusal, { kind: 'held' }> {
+  assert.equal(attempt.kind, 'held', JSON.stringify(attempt));
+  return attempt;
+}
+
+/** A holder killed with SIGKILL while it held the lock, and collected: its lock is left behind. */
+async function killedHolder(t: TestContext, lock: string): Promise<number> {
+  const holder = startHolder(t, lock);
+  assert.deepEqual(await holder.next(), { taken: holder.pid });
+  holder.kill();
+  await holder.exited;
+  assert.equal((JSON.parse(readFileSync(lock, 'utf8')) as { pid: number }).pid, holder.pid);
+  return holder.pid;
+}
+
+const LONG_AGO = new Date(Date.now() - 3_600_000);
+
+describe('a lock between processes', () => {
+  it('a live holder keeps its lock however old the lock file is, and its lock file is left as it was', async (t) => {
+    const lock = lockPath(t);
+    const holder = startHolder(t, lock);
+    assert.deepEqual(await holder.next(), { taken: holder.pid });
+    utimesSync(lock, LONG_AGO, LONG_AGO);
+    const before = readFileSync(lock, 'utf8');
+    const refusal = heldBy(takeLock(lock));
+    assert.equal(refusal.owner.pid, holder.pid);
+    assert.equal(refusal.holder, 'this-machine');
+    assert.equal(readFileSync(lock, 'utf8'), before);
+    holder.send('release');
+    assert.deepEqual(await holder.next(), { released: true });
+    assert.equal(existsSync(lock), false, 'its holder removed it');
+  });
+
+  it('a waiter takes the lock once its live holder lets go', async (t) => {
+    const lock = lockPath(t);
+    const holder = startHolder(t, lock);
+    assert.deepEqual(await holder.next(), { taken: holder.pid });
+    holder.send('release-in 200');
+    // Synchronous: this process waits while the holder goes on, then holds it.
+    const mine = taken(takeLock(lock, { waitMs: 60_000 })).lock;
+    assert.equal((JSON.parse(readFileSync(lock, 'utf8')) as { pid: number }).pid, process.pid);
+    mine.release();
+    assert.equal(existsSync(lock), false);
+  });
+
+  it('a lock whose holder was killed with SIGKILL is taken over', async (t) => {
+    const lock = lockPath(t);
+    await killedHolder(t, lock);
+    taken(takeLock(lock)).lock.release();
+    assert.equal(existsSync(lock), false);
+  });
+
+  it('of several processes that find the same stale lock at once, exactly one takes it', async (t) => {
+    const lock = lockPath(t);
+    await killedHolder(t, lock);
+    const racers = Array.from({ length: 6 }, () => startHolder(t, lock));
+    const said = await Promise.all(racers.map((r) => r.next()));
+    const winners = racers.filter((r, i) => said[i]?.taken === r.pid);
+    assert.equal(winners.length, 1, JSON.stringify(said));
+    const winner = winners[0] as Holder;
+    for (const [i, r] of racers.entries())
+      if (r !== winner) assert.deepEqual(said[i], { held: winner.pid, holder: 'this-machine' });
+    winner.send('release');
+    assert.deepEqual(await winner.next(), { released: true });
+    assert.equal(existsSync(lock), false);
+  });
+
+  it(
+    'a lock from before a restart, or naming a pid that a process started since has, is taken over',
+    { skip: existsSync('/proc/self/stat') ? false : 'needs /proc for start times and the boot id' },
+    async (t) => {
+      const lock = lockPath(t);
+      // A live process that is not this one.
+      const other = startHolder(t, `${lock}.other`);
+      assert.deepEqual(await other.next(), { taken: other.pid });
+      const stat = readFileSync(`/proc/${other.pid}/stat`, 'utf8');
+      const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] as string;
+      const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+      const lockOf = (b: string, s: string): string =>
+        JSON.stringify({ pid: other.pid, host: hostname(), boot: b, start: s });
+      writeFileSync(lock, lockOf(boot, start));
+      assert.equal(heldBy(takeLock(lock)).owner.pid, other.pid);
+      for (const text of [lockOf(boot, `${start}0`), lockOf(`${boot.slice(0, -1)}x`, start)]) {
+        writeFileSync(lock, text);
+        taken(takeLock(lock)).lock.release();
+        assert.equal(existsSync(lock), false, text);
+      }
+    },
+  );
+
+  it('a lock naming a process on another machine is kept: it cannot be looked at from here', (t) => {
+    const lock = lockPath(t);
+    writeFileSync(lock, JSON.stringify({ pid: 1, host: `not-${hostname()}`, boot: 'b', start: '1' }));
+    utimesSync(lock, LONG_AGO, LONG_AGO);
+    const refusal = heldBy(takeLock(lock));
+    assert.equal(refusal.holder, 'another-machine');
+    assert.equal(refusal.owner.host, `not-${hostname()}`);
+    assert.equal(refusal.file, lock);
+  });
+
+  it('a lock an earlier Perimeter wrote as a bare pid is held while that pid lives, taken over once it is gone', async (t) => {
+    const lock = lockPath(t);
+    const other = startHolder(t, `${lock}.other`);
+    assert.deepEqual(await other.next(), { taken: other.pid });
+    writeFileSync(lock, `${other.pid}\n`);
+    assert.equal(heldBy(takeLock(lock)).owner.pid, other.pid);
+    other.kill();
+    await other.exited;
+    taken(takeLock(lock)).lock.release();
+    assert.equal(existsSync(lock), false);
+  });
+
+  it('a lock that names no process is waited for while it may be being written, and taken over once old', (t) => {
+    const lock = lockPath(t);
+    writeFileSync(lock, '');
+    utimesSync(lock, LONG_AGO, LONG_AGO);
+    taken(takeLock(lock)).lock.release();
+    assert.equal(existsSync(lock), false);
+  });
+
+  it('release removes only the lock this process wrote, never one another process holds now', (t) => {
+    const lock = lockPath(t);
+    const mine = taken(takeLock(lock)).lock;
+    // Someone removed it and another process took it meanwhile.
+    const theirs = JSON.stringify({ pid: 1, host: hostname() });
+    writeFileSync(lock, theirs);
+    mine.release();
+    assert.equal(readFileSync(lock, 'utf8'), theirs);
+    mine.release();
+    assert.equal(readFileSync(lock, 'utf8'), theirs, 'a second release is nothing');
+  });
+
+  it('this process never takes a lock it holds again, under any name of its directory', (t) => {
+    const lock = lockPath(t);
+    const alias = join(lockPath(t), '..', 'alias');
+    symlinkSync(join(lock, '..'), alias);
+    const mine = taken(takeLock(lock)).lock;
+    const again = heldBy(takeLock(join(alias, 'thing.lock'), { waitMs: 60_000 }));
+    assert.equal(again.holder, 'this-process');
+    assert.equal(again.owner.pid, process.pid);
+    mine.release();
+    taken(takeLock(join(alias, 'thing.lock'))).lock.release();
+    assert.equal(existsSync(lock), false);
+  });
+
+  it('withLock releases the lock after its function, whether it returns or throws, and throws the caller’s refusal', async (t) => {
+    const lock = lockPath(t);
+    const refuse = (r: LockRefusal): Error => new Error(`refused: ${r.kind}`);
+    assert.equal(
+      withLock(lock, { refuse }, () => existsSync(lock)),
+      true,
+    );
+    assert.equal(existsSync(lock), false);
+    assert.throws(
+      () =>
+        withLock(lock, { refuse }, () => {
+          throw new Error('inside');
+        }),
+      /^Error: inside$/,
+    );
+    assert.equal(existsSync(lock), false);
+    const holder = startHolder(t, lock);
+    assert.deepEqual(await holder.next(), { taken: holder.pid });
+    let ran = false;
+    assert.throws(
+      () =>
+        withLock(lock, { refuse, waitMs: 50 }, () => {
+          ran = true;
+        }),
+      /^Error: refused: held$/,
+    );
+    assert.equal(ran, false);
+    const missing = join(lock, '..', 'no-such-dir', 'x.lock');
+    assert.throws(() => withLock(missing, { refuse }, () => 0), /^Error: refused: unusable$/);
+  });
+
+  it('a process that exits holding a lock leaves no lock behind', async (t) => {
+    const lock = lockPath(t);
+    const holder = startHolder(t, lock);
+    assert.deepEqual(await holder.next(), { taken: holder.pid });
+    holder.send('exit');
+    await holder.exited;
+    assert.equal(existsSync(lock), false);
+  });
+});
