@@ -3,7 +3,8 @@
 // and PEM write it), hex (also as separated pairs, `de:ad:be:ef`), string-literal escapes (JSON's
 // \u, \x, octal `\147`), HTML and XML character references (`&#103;`, `&#x67;`, `&amp;`), and lists
 // of byte values (`0x67, 0x68`, `[103, 104, …]`); also runs of text cut by hidden characters
-// (hidden-characters.ts: `sk_live_4eC3<U+200B>9HqL…`), read with them removed. An agent exfiltrating
+// (hidden-characters.ts: `sk_live_4eC3<U+200B>9HqL…`), read with them removed, and text spelled in
+// Unicode tag characters, read as the ASCII they mirror. An agent exfiltrating
 // a secret rarely sends it raw twice (research egress.md §11.7, egress-dlp-04); scan() with `decode`
 // and the known-value matcher look inside these segments and report a finding over the whole
 // encoded segment (over the secret itself in a run read without its hidden characters, whose
@@ -22,6 +23,8 @@ import {
   isWhiteSpace,
   keptPieces,
   nextHiddenCandidate,
+  tagEnd,
+  type TagRun,
 } from './hidden-characters.js';
 
 export interface DecodedSegment {
@@ -1070,6 +1073,30 @@ function* hiddenSegments(text: string, work: DecodeWork): Generator<DecodedSegme
       const uncut = pieces && joinedPieces(text, pieces);
       if (uncut && uncut.decoded.length >= MIN_UNCUT) yield { start, end, encoding: 'hidden', ...uncut };
     }
+    for (const tagRun of run.tagRuns) yield* tagSegments(text, tagRun, work);
+  }
+}
+
+/**
+ * The ASCII a run of tag characters spells (detect-gap-1), in windows as a long base64 run is;
+ * what is found in it spans the tag characters that spell it. A run shorter than MIN_UNCUT (the
+ * tags of a flag emoji, `gbsct` for Scotland) is not read.
+ */
+function* tagSegments(text: string, run: TagRun, work: DecodeWork): Generator<DecodedSegment> {
+  const { codes, starts } = run;
+  if (codes.length < MIN_UNCUT) return;
+  const endOf = (k: number): number => tagEnd(text, starts[k] ?? 0);
+  for (const [from, to] of windows(0, codes.length, 1)) {
+    const start = starts[from] ?? 0;
+    const end = endOf(to - 1);
+    work.decoded += end - start;
+    // Decoded, not built from slices: a flat string of its own (joinedPieces says why).
+    const decoded = utf8.decode(Uint8Array.from(codes.slice(from, to)));
+    const spanOf = (s: number, e: number): readonly [number, number] => [
+      starts[from + s] ?? start,
+      endOf(from + e - 1),
+    ];
+    yield { start, end, encoding: 'unicode-tags', decoded, spanOf };
   }
 }
 

@@ -12,10 +12,21 @@ export type Confidence = 'high' | 'low';
  * How a value was written where it was found. `percent` includes JavaScript's `%uXXXX`, `json` the
  * `\x` and octal escapes of string literals, `hex` lists of `0x` byte values, `html` HTML and XML
  * character references, `decimal` lists of byte values; `hidden`: cut by characters a reader does
- * not see (zero-width spaces, bidi controls, tags, controls, …), found once they were removed.
+ * not see (zero-width spaces, bidi controls, tags, controls, …), found once they were removed;
+ * `unicode-tags`: spelled in Unicode tag characters (U+E0020–U+E007E, invisible, each mirroring a
+ * printable ASCII character), found in the ASCII they spell.
  */
 export type Encoding =
-  'raw' | 'base64' | 'base64url' | 'hex' | 'percent' | 'json' | 'html' | 'decimal' | 'hidden';
+  | 'raw'
+  | 'base64'
+  | 'base64url'
+  | 'hex'
+  | 'percent'
+  | 'json'
+  | 'html'
+  | 'decimal'
+  | 'hidden'
+  | 'unicode-tags';
 
 export interface Finding {
   /** The rule that matched, e.g. `github-token`, `generic-secret` (docs/detect.md lists them). */
@@ -25,7 +36,8 @@ export interface Finding {
   readonly confidence: Confidence;
   /**
    * UTF-16 offsets of the secret in the scanned text: of the whole encoded segment if decoded; if
-   * cut by hidden characters, of the secret with those inside it.
+   * cut by hidden characters, of the secret with those inside it; if spelled in tag characters, of
+   * those that spell it.
    */
   readonly start: number;
   readonly end: number;

@@ -8,6 +8,11 @@
 // such a character also stands there as its UTF-8 bytes (U+200B as `â\x80\x8B`): read as the
 // character they spell.
 //
+// Tag characters (U+E0020–U+E007E) are more than hidden: each mirrors a printable ASCII character
+// (U+E0041 is an invisible "A"), and a model reads them so. Text spelled in them is the "ASCII
+// smuggling" of prompt injection and exfiltration (detect-gap-1): a run of them is also read as the
+// ASCII it spells.
+//
 // Must stay linear whatever the text (redteam-30-1): candidates are looked for once, from the
 // start, and a run is stepped over once. Text without any costs one search, over printable ASCII
 // a regex several times faster than a loop (and than a regex over the hidden characters' class).
@@ -163,13 +168,45 @@ export function isWhiteSpace(c: number): boolean {
   );
 }
 
+/**
+ * Text spelled in tag characters: the ASCII codes they mirror, and where each tag character starts
+ * in the text (tagEnd() gives where it ends). Other hidden characters may stand between them.
+ */
+export interface TagRun {
+  readonly codes: number[];
+  readonly starts: number[];
+}
+
 /** A run of characters other than white space that holds hidden ones. */
 export interface HiddenRun {
   readonly start: number;
   readonly end: number;
   /** Where each hidden character starts and ends, in order: [start, end, start, end, …]. */
   readonly marks: readonly number[];
+  /** The text spelled in tag characters in it, in order (most runs: none). */
+  readonly tagRuns: readonly TagRun[];
 }
+
+/**
+ * The ASCII code the tag character at text[at] mirrors (U+E0020–U+E007E: 0x20–0x7E), written as a
+ * surrogate pair or, read as Latin-1, as its UTF-8 bytes (`\xF3\xA0\x81\x81` for U+E0041); or -1.
+ * `length` is the hidden character's there (hiddenLength()).
+ */
+function tagCodeAt(text: string, at: number, length: number): number {
+  if (length === 2) {
+    const low = text.charCodeAt(at + 1) - 0xdc00;
+    return text.charCodeAt(at) === 0xdb40 && low >= 0x20 && low <= 0x7e ? low : -1;
+  }
+  if (length !== 4 || text.charCodeAt(at) !== 0xf3 || text.charCodeAt(at + 1) !== 0xa0) return -1;
+  // U+E0020–U+E007E in UTF-8: F3 A0 80 A0–BF, F3 A0 81 80–BE.
+  const code = ((text.charCodeAt(at + 2) & 0x3f) << 6) | (text.charCodeAt(at + 3) & 0x3f);
+  return code >= 0x20 && code <= 0x7e ? code : -1;
+}
+
+/** Where the tag character starting at text[at] ends: a surrogate pair, or 4 bytes read as Latin-1. */
+export const tagEnd = (text: string, at: number): number => at + (text.charCodeAt(at) === 0xdb40 ? 2 : 4);
+
+const NO_TAGS: readonly TagRun[] = [];
 
 /**
  * The run of characters other than white space around the hidden character at text[at], reaching
@@ -179,19 +216,31 @@ export function hiddenRunAt(text: string, at: number, from: number): HiddenRun {
   let start = at;
   while (start > from && !isWhiteSpace(text.charCodeAt(start - 1))) start--;
   const marks: number[] = [];
+  let tagRuns: TagRun[] | undefined;
+  // The tag run being read: it goes on over other hidden characters, and ends at a visible one.
+  let tagRun: TagRun | undefined;
   let end = at;
   while (end < text.length) {
     const c = text.charCodeAt(end);
     if (c > 0x20 && c < 0x7f) {
+      tagRun = undefined;
       end++;
       continue;
     }
     if (isWhiteSpace(c)) break;
     const length = hiddenLength(text, end);
-    if (length > 0) marks.push(end, end + length);
+    if (length > 0) {
+      marks.push(end, end + length);
+      const code = tagCodeAt(text, end, length);
+      if (code >= 0) {
+        if (!tagRun) (tagRuns ??= []).push((tagRun = { codes: [], starts: [] }));
+        tagRun.codes.push(code);
+        tagRun.starts.push(end);
+      }
+    } else tagRun = undefined;
     end += length === 0 ? 1 : Math.abs(length);
   }
-  return { start, end, marks };
+  return { start, end, marks, tagRuns: tagRuns ?? NO_TAGS };
 }
 
 /**

@@ -11,6 +11,7 @@ import { scan } from '../src/index.js';
 import { scanCounting, type ScanWork } from '../src/scan.js';
 import { scanJoinedCounting } from '../src/split-secrets.js';
 import {
+  asLatin1,
   b64,
   byteValues,
   hexPairs,
@@ -18,6 +19,7 @@ import {
   percentEvery,
   references,
   repeat,
+  tags,
   unitEscapes,
   wrap,
 } from './encodings.js';
@@ -228,6 +230,11 @@ describe('redteam-30-1: a secret deep in a long encoded run is still found', () 
       `${repeat('a\u200B', 600 * KIB)}=${[...token].join('\u200B')};${repeat('a\u200B', 600 * KIB)}`,
       'hidden',
     ],
+    [
+      'detect-gap-1: a token spelled in tag characters among 1 MiB of them',
+      `${repeat(tags('A'), 600 * KIB)}${tags(` ${token} `)}${repeat(tags('b'), 600 * KIB)}`,
+      'unicode-tags',
+    ],
   ];
   for (const [name, text, encoding] of CASES) {
     it(`${name}, ${Math.round(text.length / KIB)} KiB long`, () => {
@@ -251,6 +258,12 @@ describe('redteam-34-1: runs cut by hidden characters cost a small multiple of t
     ],
     ['a zero-width space in each of many short runs', (n) => repeat('ab\u200Bcdefghij ', n)],
     ['tag characters (surrogate pairs)', (n) => repeat('\u{E0041}', n)],
+    ['detect-gap-1: prose spelled in tag characters', (n) => repeat(tags('lorem ipsum, dolor 42. '), n)],
+    [
+      'detect-gap-1: tag characters in UTF-8 read as Latin-1',
+      (n) => repeat(asLatin1(tags('lorem ipsum ')), n),
+    ],
+    ['detect-gap-1: tag characters and zero-width spaces in turn', (n) => repeat('\u{E0041}\u200B', n)],
     ['colour codes in a log', (n) => repeat('\x1B[32mPASS\x1B[0m test ', n)],
     ['zero-width spaces in UTF-8 read as Latin-1', (n) => repeat('\u00E2\x80\x8B', n)],
     ['visible characters in UTF-8 read as Latin-1 (each a candidate)', (n) => repeat('\u00C3\u00A9', n)],

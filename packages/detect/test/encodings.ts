@@ -73,3 +73,13 @@ export const wrap = (s: string, width: number, lineBreak = '\n'): string =>
 /** `unit` repeated to exactly `length` characters. */
 export const repeat = (unit: string, length: number): string =>
   unit.repeat(Math.ceil(length / unit.length)).slice(0, length);
+
+/**
+ * Printable ASCII spelled in Unicode tag characters, U+E0020–U+E007E (`A` is U+E0041): invisible
+ * on screen but read by a model, the "ASCII smuggling" of prompt injection and exfiltration.
+ */
+export const tags = (s: string): string =>
+  [...s].map((c) => String.fromCodePoint(0xe0000 + (c.codePointAt(0) ?? 0))).join('');
+
+/** A string's UTF-8 bytes read as Latin-1, one character a byte: how the egress proxy reads a body. */
+export const asLatin1 = (s: string): string => bytesOf(s).toString('latin1');

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { knownMatcher, redact, scan } from '../src/index.js';
 import { hiddenLength } from '../src/hidden-characters.js';
-import { b64, jsonEscapes, percentEvery } from './encodings.js';
+import { asLatin1, b64, jsonEscapes, percentEvery } from './encodings.js';
 import { githubToken } from './tokens.js';
 
 const KEY = 'sk_live_4eC39HqLyjWDarjtT1zdp7dc';
@@ -17,9 +17,6 @@ const keyFingerprint = scan(KEY)[0]?.fingerprint;
 
 /** `s` with `hidden` put after its `at`-th character. */
 const cut = (s: string, hidden: string, at = 12): string => `${s.slice(0, at)}${hidden}${s.slice(at)}`;
-
-/** A string's UTF-8 bytes read as Latin-1, one character a byte: how the egress proxy reads a body. */
-const asLatin1 = (s: string): string => Buffer.from(s, 'utf8').toString('latin1');
 
 const HIDDEN: [string, string][] = [
   ['zero-width space U+200B', '\u200B'],
