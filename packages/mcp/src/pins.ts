@@ -7,19 +7,16 @@
 // made by another process.
 
 import {
-  closeSync,
-  existsSync,
   mkdirSync,
-  openSync,
   readFileSync,
   renameSync,
-  rmSync,
   statSync,
   unwatchFile,
   watchFile,
   writeFileSync,
 } from 'node:fs';
 import { dirname } from 'node:path';
+import { withLock, type LockRefusal } from '@perimeter/audit';
 import type { DefinitionKind } from './definition.js';
 import { scanValue } from './secrets.js';
 
@@ -197,7 +194,7 @@ export class PinStoreError extends Error {
   }
 }
 
-const LOCK_STALE_MS = 10_000;
+/** How long a write waits for another process that holds the store's lock. */
 const LOCK_WAIT_MS = 5_000;
 /** The version of a store that does not exist yet. */
 const ABSENT = 'absent';
@@ -206,7 +203,11 @@ export class PinStore {
   /** The file as last parsed, with the stat that identifies that version of it. */
   private cached: { key: string; file: PinFile } | undefined;
 
-  constructor(readonly file: string) {}
+  /** `lockWaitMs`: how long a write waits while another live process writes the store. */
+  constructor(
+    readonly file: string,
+    private readonly lockWaitMs = LOCK_WAIT_MS,
+  ) {}
 
   /** The store as it is on disk now (one stat; parsed again only when it changed). Read it, never change it. */
   view(): PinView {
@@ -345,34 +346,40 @@ export class PinStore {
     }
   }
 
+  /**
+   * Reads, changes and replaces the file under the store's lock (process-lock of @perimeter/audit):
+   * a writer waits while a live process holds it, however long, and takes over only a lock whose
+   * process is gone. Breaking a slow writer's lock by its age let two writers rename a file each,
+   * the second without the first's change: an approval lost.
+   */
   private update<T>(change: (f: PinFile) => T): T {
     mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
-    const lock = `${this.file}.lock`;
-    const deadline = Date.now() + LOCK_WAIT_MS;
-    let fd: number | undefined;
-    while (fd === undefined) {
-      try {
-        fd = openSync(lock, 'wx', 0o600);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-        if (existsSync(lock) && Date.now() - statSync(lock).mtimeMs > LOCK_STALE_MS)
-          rmSync(lock, { force: true });
-        else if (Date.now() > deadline)
-          throw new PinStoreError(`the pin store ${this.file} stays locked (${lock})`);
-        else Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
-      }
-    }
-    try {
-      const f = this.parse();
-      const result = change(f);
-      const tmp = `${this.file}.${process.pid}.tmp`;
-      writeFileSync(tmp, `${JSON.stringify(f, null, 2)}\n`, { mode: 0o600 });
-      renameSync(tmp, this.file);
-      return result;
-    } finally {
-      closeSync(fd);
-      rmSync(lock, { force: true });
-    }
+    return withLock(
+      `${this.file}.lock`,
+      { waitMs: this.lockWaitMs, refuse: (r) => new PinStoreError(lockRefusal(this.file, r)) },
+      () => {
+        const f = this.parse();
+        const result = change(f);
+        const tmp = `${this.file}.${process.pid}.tmp`;
+        writeFileSync(tmp, `${JSON.stringify(f, null, 2)}\n`, { mode: 0o600 });
+        renameSync(tmp, this.file);
+        return result;
+      },
+    );
+  }
+}
+
+/** Why the store could not be locked, in one sentence. */
+function lockRefusal(file: string, r: LockRefusal): string {
+  switch (r.kind) {
+    case 'held':
+      return r.holder === 'another-machine'
+        ? `the pin store ${file} stays locked by a Perimeter process on ${r.owner.host} (pid ${r.owner.pid}); try again once it is done, or remove ${r.file} if it has stopped`
+        : `the pin store ${file} stays locked by another Perimeter process (pid ${r.owner.pid}); try again once it is done`;
+    case 'unusable':
+      return `cannot lock the pin store ${file}: cannot create ${r.file} (${r.code})`;
+    case 'unsettled':
+      return `the pin store ${file} could not be locked: its lock ${r.file} kept changing`;
   }
 }
 

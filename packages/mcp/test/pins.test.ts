@@ -2,13 +2,16 @@
 // written again (a listing asks for both for every held and every accepted tool, every time); a
 // listing's changes are one write; the keys of prompts, resources and templates, and the approve
 // command printed for each (by its hash for a key that holds a secret); approving by hash alone;
-// keys printed as the gateway labelled them when its scan redacted them.
+// keys printed as the gateway labelled them when its scan redacted them; the store's lock between
+// processes (a slow writer keeps it, a killed one's is taken over, no approval is lost).
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { createInterface } from 'node:readline';
+import { after, test, type TestContext } from 'node:test';
 import { scan } from '@perimeter/detect';
 import { hasControlCharacter } from '@perimeter/policy';
 import {
@@ -386,4 +389,112 @@ test('redteam-33-7: the diff quotes an odd key with its control characters escap
   ]);
   assert.ok(!diff.some(hasControlCharacter), 'no control character');
   assert.equal(withoutSecrets(diff[2] ?? '').includes(token.slice(4)), false, 'the whole key: redacted');
+});
+
+/**
+ * Another process writing the store as PinStore does, slowly: it takes the store's lock, reads
+ * the file, says `{taken: PID}`, and `holdMs` later approves `key` in what it read, replaces the
+ * file, releases the lock and says `{approved: KEY}`.
+ */
+const SLOW_WRITER = `
+  import { takeLock } from ${JSON.stringify(import.meta.resolve('@perimeter/audit'))};
+  import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+  const [file, key, holdMs] = process.argv.slice(1);
+  const say = (m) => process.stdout.write(JSON.stringify(m) + '\\n');
+  const taken = takeLock(file + '.lock');
+  if (taken.kind !== 'taken') throw new Error(taken.kind);
+  const f = JSON.parse(readFileSync(file, 'utf8'));
+  say({ taken: process.pid });
+  setTimeout(() => {
+    (f.approved.s ??= {})[key] = { hash: f.pending.s[key].hash, at: new Date().toISOString(), by: 'user' };
+    delete f.pending.s[key];
+    writeFileSync(file + '.slow.tmp', JSON.stringify(f));
+    renameSync(file + '.slow.tmp', file);
+    taken.lock.release();
+    say({ approved: key });
+  }, Number(holdMs));
+`;
+
+function startSlowWriter(t: TestContext, file: string, key: string, holdMs: number) {
+  const child = spawn(
+    process.execPath,
+    ['--input-type=module', '-e', SLOW_WRITER, file, key, String(holdMs)],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  const exited = new Promise((done) => child.once('exit', done));
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+  });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const next = async (): Promise<unknown> => {
+    const line = await lines.next();
+    if (line.done === true) throw new Error(`writer ${child.pid} ended without an answer`);
+    return JSON.parse(line.value) as unknown;
+  };
+  return { pid: child.pid as number, next, kill: () => child.kill('SIGKILL'), exited };
+}
+
+/** A store holding two definitions of server s, a and b, for two approvals. */
+function twoHeld(name: string): PinStore {
+  const store = new PinStore(join(dir, name));
+  store.apply([
+    { op: 'hold', server: 's', key: 'a', held },
+    { op: 'hold', server: 's', key: 'b', held: { ...held, hash: 'sha256:bb' } },
+  ]);
+  return store;
+}
+
+const HOUR_AGO = new Date(Date.now() - 3_600_000);
+
+test("a writer that holds the store's lock longer than a lock used to be trusted keeps it: another approval waits, and neither is lost", async (t) => {
+  const store = twoHeld('slow.json');
+  const slow = startSlowWriter(t, store.file, 'a', 300);
+  assert.deepEqual(await slow.next(), { taken: slow.pid });
+  // Its lock looks an hour old: age says nothing about whether its process is alive.
+  utimesSync(`${store.file}.lock`, HOUR_AGO, HOUR_AGO);
+  // Synchronous, as pins approve is: it waits while the slow writer finishes.
+  assert.deepEqual(
+    store.approve('s', 'b').map((d) => d.tool),
+    ['b'],
+  );
+  assert.deepEqual(await slow.next(), { approved: 'a' });
+  const { approved, pending } = store.snapshot();
+  assert.deepEqual(Object.keys(approved.s ?? {}).sort(), ['a', 'b'], 'both approvals kept');
+  assert.deepEqual(pending, {});
+  assert.equal(existsSync(`${store.file}.lock`), false);
+});
+
+test('a writer that cannot wait long enough for a live holder fails with PinStoreError naming it, and leaves its lock and the store alone', async (t) => {
+  const store = twoHeld('held.json');
+  const slow = startSlowWriter(t, store.file, 'a', 600_000);
+  assert.deepEqual(await slow.next(), { taken: slow.pid });
+  utimesSync(`${store.file}.lock`, HOUR_AGO, HOUR_AGO);
+  const lock = readFileSync(`${store.file}.lock`, 'utf8');
+  const before = identity(store.file);
+  assert.throws(
+    () => new PinStore(store.file, 50).approve('s', 'b'),
+    (e: unknown) =>
+      e instanceof PinStoreError &&
+      !e.isRefusal &&
+      e.message ===
+        `the pin store ${store.file} stays locked by another Perimeter process (pid ${slow.pid}); try again once it is done`,
+  );
+  assert.equal(readFileSync(`${store.file}.lock`, 'utf8'), lock, 'the holder keeps its lock');
+  assert.equal(identity(store.file), before, 'nothing written');
+});
+
+test('the lock of a writer killed with SIGKILL while it held it is taken over at once', async (t) => {
+  const store = twoHeld('killed.json');
+  const killed = startSlowWriter(t, store.file, 'a', 600_000);
+  assert.deepEqual(await killed.next(), { taken: killed.pid });
+  killed.kill();
+  await killed.exited;
+  assert.ok(existsSync(`${store.file}.lock`), 'the killed writer left its lock');
+  // Not a moment to wait: its process is gone, whatever the age of its lock.
+  new PinStore(store.file, 0).approve('s', 'b');
+  assert.deepEqual(Object.keys(store.snapshot().approved.s ?? {}), ['b']);
+  assert.equal(existsSync(`${store.file}.lock`), false);
 });
