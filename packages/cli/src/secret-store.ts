@@ -26,6 +26,7 @@ import {
 } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { withLock, type LockRefusal } from '@perimeter/audit';
 import { SECRET_NAME } from '@perimeter/policy';
 import { UserError } from './errors.js';
 
@@ -390,48 +391,17 @@ class LocalSecretStore implements SecretStore {
   }
 
   /**
-   * Runs `fn` holding the store's lock (a file created exclusively, holding our pid), so
-   * concurrent `secret set`s each read, change and replace the whole store in turn and none is lost.
+   * Runs `fn` holding the store's lock (process-lock of @perimeter/audit), so concurrent `secret
+   * set`s each read, change and replace the whole store in turn and none is lost. A live holder is
+   * waited for; a lock whose process is gone (dead, from before a restart, its pid reused since)
+   * is taken over by exactly one of those waiting.
    */
   private locked<T>(fn: () => T): T {
     const lock = join(this.dir, LOCK_FILE);
-    const deadline = Date.now() + this.lockTimeoutMs;
-    for (;;) {
-      try {
-        const fd = openSync(lock, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-        writeFileSync(fd, `${process.pid}\n`);
-        closeSync(fd);
-        break;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError('lock', lock, e);
-      }
-      const holder = lockHolder(lock);
-      if (holder === 'stale') {
-        try {
-          unlinkSync(lock);
-        } catch {
-          // another waiter removed it first
-        }
-        continue;
-      }
-      if (Date.now() > deadline)
-        throw new SecretStoreError(
-          'locked',
-          `the secret store is locked by another process${typeof holder === 'number' ? ` (pid ${holder})` : ''}`,
-          `wait for it to finish; if no perimeter is running, remove ${lock}`,
-        );
-      sleep(20 + Math.floor(Math.random() * 30));
-    }
-    try {
+    return withLock(lock, { waitMs: this.lockTimeoutMs, refuse: (r) => lockRefusal(lock, r) }, () => {
       removeStaleTemporaries(this.dir);
       return fn();
-    } finally {
-      try {
-        unlinkSync(lock);
-      } catch {
-        // already gone: nothing to release
-      }
-    }
+    });
   }
 
   // --- the key ------------------------------------------------------------------------------------
@@ -799,28 +769,30 @@ function removeStaleTemporaries(dir: string): void {
       }
 }
 
-/** Who holds the lock: a live pid, 'unknown' (just created, pid not yet written), or 'stale'. */
-function lockHolder(lock: string): number | 'unknown' | 'stale' {
-  let text: string;
-  let mtimeMs: number;
-  try {
-    text = readFileSync(lock, 'utf8');
-    mtimeMs = lstatSync(lock).mtimeMs;
-  } catch {
-    return 'unknown'; // released meanwhile: the next attempt takes it
+/** Why the store's lock was not taken, as the store's error. */
+function lockRefusal(lock: string, r: LockRefusal): SecretStoreError {
+  switch (r.kind) {
+    case 'held':
+      return r.holder === 'another-machine'
+        ? new SecretStoreError(
+            'locked',
+            `the secret store is locked by a process on ${r.owner.host} (pid ${r.owner.pid})`,
+            `wait for it to finish; if it has stopped, remove ${lock}`,
+          )
+        : new SecretStoreError(
+            'locked',
+            `the secret store is locked by another process (pid ${r.owner.pid})`,
+            `wait for it to finish; if no perimeter is running, remove ${lock}`,
+          );
+    case 'unusable':
+      return ioError('lock', r.file, { code: r.code });
+    case 'unsettled':
+      return new SecretStoreError(
+        'locked',
+        `the secret store's lock ${lock} kept changing, so the store was not changed`,
+        `run the command again; if no perimeter is running, remove ${lock}`,
+      );
   }
-  const pid = Number.parseInt(text, 10);
-  if (!Number.isInteger(pid) || pid <= 0) return Date.now() - mtimeMs > 5_000 ? 'stale' : 'unknown';
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM' ? pid : 'stale';
-  }
-}
-
-function sleep(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 function ioError(what: string, path: string, e: unknown): SecretStoreError {

@@ -16,6 +16,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { REPO_ROOT, assertNoPlaintext, tempDir } from './cli-harness.js';
@@ -354,6 +355,79 @@ void test('a lock left by a dead process is taken over; one held by a live proce
     new RegExp(`locked by another process \\(pid ${process.ppid}\\)`),
   );
   assert.match(e.hint ?? '', /if no perimeter is running, remove .*lock/);
+  assert.deepEqual(
+    store.names().map((n) => n.name),
+    ['a', 'b'],
+  );
+});
+
+/** What /proc says of a process: its start time (field 22 of stat) and this boot's id. */
+function procOf(pid: number): { start: string; boot: string } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return {
+    start: stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] as string,
+    boot: readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(),
+  };
+}
+
+void test(
+  'a lock from before a restart, or naming a pid that a process started since has, is taken over; one naming the live process is kept',
+  { skip: existsSync('/proc/self/stat') ? false : 'needs /proc for start times and the boot id' },
+  (t) => {
+    const { dir, store } = freshStore(t);
+    store.set('a', 'v');
+    const lock = join(dir, 'lock');
+    t.after(() => spawnSync('rm', ['-f', lock]));
+    // Our parent is alive for the whole test; the lock names it as the store's lock names a holder.
+    const { start, boot } = procOf(process.ppid);
+    const naming = (b: string, st: string): string =>
+      JSON.stringify({ pid: process.ppid, host: hostname(), boot: b, start: st });
+    const impatient = openSecretStore({ dir, env: {}, lockTimeoutMs: 300 });
+    for (const [text, name] of [
+      [naming(boot, `${start}0`), 'reused'],
+      [naming(`${boot.slice(0, -1)}x`, start), 'restarted'],
+    ] as const) {
+      writeFileSync(lock, text, { mode: 0o600 });
+      impatient.set(name, 'v');
+      assert.ok(!existsSync(lock), name);
+    }
+    writeFileSync(lock, naming(boot, start), { mode: 0o600 });
+    throwsCode(
+      () => impatient.set('c', 'v'),
+      'locked',
+      new RegExp(`locked by another process \\(pid ${process.ppid}\\)`),
+    );
+    assert.equal(readFileSync(lock, 'utf8'), naming(boot, start), 'the live holder keeps its lock');
+    assert.deepEqual(
+      store.names().map((n) => n.name),
+      ['a', 'restarted', 'reused'],
+    );
+  },
+);
+
+void test('the lock of a process killed with SIGKILL while it held it is taken over at once', async (t) => {
+  const { dir, store } = freshStore(t);
+  const lock = join(dir, 'lock');
+  store.set('a', 'v');
+  // A process holding the store's lock as a writer does, killed before it could release it.
+  const audit = import.meta.resolve('@perimeter/audit');
+  const code = `import(${JSON.stringify(audit)}).then((m) => {
+    if (m.takeLock(process.argv[1]).kind !== 'taken') process.exit(1);
+    process.stdout.write('taken\\n');
+    setInterval(() => {}, 60_000);
+  })`;
+  const holder = spawn(process.execPath, ['-e', code, lock], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise((done) => holder.once('exit', done));
+  t.after(async () => {
+    if (holder.exitCode === null && holder.signalCode === null) holder.kill('SIGKILL');
+    await exited;
+  });
+  await new Promise((done) => holder.stdout.once('data', done));
+  holder.kill('SIGKILL');
+  await exited;
+  assert.ok(existsSync(lock), 'the killed process left its lock');
+  openSecretStore({ dir, env: {}, lockTimeoutMs: 0 }).set('b', 'v');
+  assert.ok(!existsSync(lock));
   assert.deepEqual(
     store.names().map((n) => n.name),
     ['a', 'b'],
