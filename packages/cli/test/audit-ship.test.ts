@@ -7,7 +7,7 @@
 // in front of it; a server that is down is the real one, stopped and started again.
 
 import assert from 'node:assert/strict';
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -36,7 +36,7 @@ import {
   type Device,
   type Session,
 } from './audit-ship-harness.js';
-import { runCli, spawnCli, waitForOutput } from './cli-harness.js';
+import { holdLock, runCli, spawnCli, waitForOutput } from './cli-harness.js';
 import { policy, publish, startControlPlane } from './control-plane-harness.js';
 
 /** The next event of a spool's chain, sealed but not written. */
@@ -208,15 +208,33 @@ describe('audit shipping to a real control plane', () => {
     assert.match(refused[0]?.refused.message ?? '', /the line of event 3 is not JSON/);
   });
 
-  it('is busy while another live process ships, and takes over a lock whose process died', async (t) => {
+  it('is busy while another live process ships, however old its lock, and takes over a lock whose process died', async (t) => {
     const d = await managedDevice(t);
     recordSession(d, 2);
-    writeFileSync(join(d.dir, 'audit-ship.lock'), String(process.pid));
+    const lock = join(d.dir, 'audit-ship.lock');
+    const other = await holdLock(t, lock);
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    utimesSync(lock, hourAgo, hourAgo);
+    const before = readFileSync(lock, 'utf8');
     assert.equal((await ship(d)).kind, 'busy');
-    // A process id that is not running (above the kernel's pid_max).
-    writeFileSync(join(d.dir, 'audit-ship.lock'), '99999999');
+    assert.equal(readFileSync(lock, 'utf8'), before, 'the live shipper keeps its lock');
+    // Killed with SIGKILL mid-pass: its lock is left behind, and taken over.
+    await other.kill();
     assert.equal(shipped(await ship(d)).stored, 2);
-    assert.ok(!existsSync(join(d.dir, 'audit-ship.lock')), 'the lock is released');
+    assert.ok(!existsSync(lock), 'the lock is released');
+    // An earlier perimeter's lock: a bare pid, here one that is not running (above the kernel's pid_max).
+    recordSession(d, 1);
+    writeFileSync(lock, '99999999');
+    assert.equal(shipped(await ship(d)).stored, 1);
+    assert.ok(!existsSync(lock));
+  });
+
+  it('a second pass in the same process while one ships is busy', async (t) => {
+    const d = await managedDevice(t);
+    recordSession(d, 2);
+    const outcomes = await Promise.all([ship(d), ship(d)]);
+    assert.deepEqual(outcomes.map((o) => o.kind).sort(), ['busy', 'shipped']);
+    assert.ok(!existsSync(join(d.dir, 'audit-ship.lock')));
   });
 
   it('stops with "rejected" when the server refuses the device’s credential', async (t) => {

@@ -142,6 +142,33 @@ export function tempDir(t: TestContext): string {
   return dir;
 }
 
+/**
+ * Another process holding the lock file `file` as a writer of what it guards does (takeLock of
+ * @perimeter/audit), until `kill()` ends it with SIGKILL and leaves its lock behind.
+ */
+export async function holdLock(
+  t: TestContext,
+  file: string,
+): Promise<{ readonly pid: number; kill(): Promise<void> }> {
+  const code = `import(${JSON.stringify(import.meta.resolve('@perimeter/audit'))}).then((m) => {
+    const taken = m.takeLock(process.argv[1]);
+    process.stdout.write(taken.kind + '\\n');
+    if (taken.kind === 'taken') setInterval(() => {}, 60_000);
+  })`;
+  const holder = spawn(process.execPath, ['-e', code, file], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise((done) => holder.once('exit', done));
+  const kill = async (): Promise<void> => {
+    if (holder.exitCode === null && holder.signalCode === null) holder.kill('SIGKILL');
+    await exited;
+  };
+  t.after(kill);
+  const said = await new Promise((done) =>
+    holder.stdout.once('data', (b: Buffer) => done(b.toString().trim())),
+  );
+  assert.equal(said, 'taken', `the holder could not take ${file}`);
+  return { pid: holder.pid as number, kill };
+}
+
 /** Writes `text` to `dir/name` and returns the full path. */
 export function writeFile(dir: string, name: string, text: string): string {
   const file = join(dir, name);

@@ -19,7 +19,7 @@ import {
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { REPO_ROOT, assertNoPlaintext, tempDir } from './cli-harness.js';
+import { REPO_ROOT, assertNoPlaintext, holdLock, tempDir } from './cli-harness.js';
 import {
   MAX_SECRET_BYTES,
   SecretStoreError,
@@ -410,21 +410,7 @@ void test('the lock of a process killed with SIGKILL while it held it is taken o
   const lock = join(dir, 'lock');
   store.set('a', 'v');
   // A process holding the store's lock as a writer does, killed before it could release it.
-  const audit = import.meta.resolve('@perimeter/audit');
-  const code = `import(${JSON.stringify(audit)}).then((m) => {
-    if (m.takeLock(process.argv[1]).kind !== 'taken') process.exit(1);
-    process.stdout.write('taken\\n');
-    setInterval(() => {}, 60_000);
-  })`;
-  const holder = spawn(process.execPath, ['-e', code, lock], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = new Promise((done) => holder.once('exit', done));
-  t.after(async () => {
-    if (holder.exitCode === null && holder.signalCode === null) holder.kill('SIGKILL');
-    await exited;
-  });
-  await new Promise((done) => holder.stdout.once('data', done));
-  holder.kill('SIGKILL');
-  await exited;
+  await (await holdLock(t, lock)).kill();
   assert.ok(existsSync(lock), 'the killed process left its lock');
   openSecretStore({ dir, env: {}, lockTimeoutMs: 0 }).set('b', 'v');
   assert.ok(!existsSync(lock));

@@ -7,19 +7,11 @@
 // recorded while the device was not managed by this enrolment (its events name no device, or
 // another one): logging in does not hand a person's earlier unmanaged sessions to the organisation.
 
-import {
-  closeSync,
-  openSync,
-  readFileSync,
-  readSync,
-  readdirSync,
-  statSync,
-  unlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type * as Zlib from 'node:zlib';
+import { takeLock, type HeldLock } from '@perimeter/audit';
 import { call, errorMessage, retryAfterMs, ServerUnreachable, type Answer } from './control-plane.js';
 import {
   readAuditShipState,
@@ -320,36 +312,24 @@ function numberField(answer: Answer, name: string): number {
 
 /**
  * Takes the shipping lock (one shipper per device at a time: the agent, or a session that just
- * ended); false when a live process holds it. A lock left by a process that died is taken over.
+ * ended), a process lock of @perimeter/audit held for the pass; undefined when a live process (this
+ * one included) holds it. A lock whose process is gone is taken over, by exactly one of those
+ * that find it. Throws when the lock cannot be made at all (the caller reports the state
+ * directory's trouble).
  */
-function lock(dir: string): boolean {
-  const path = join(dir, LOCK);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      writeFileSync(path, String(process.pid), { flag: 'wx', mode: 0o600 });
-      return true;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    }
-    let holder: number;
-    try {
-      holder = Number(readFileSync(path, 'utf8').trim());
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // released meanwhile
-      throw e;
-    }
-    if (Number.isInteger(holder) && holder > 0 && isAlive(holder)) return false;
-    unlinkSync(path);
-  }
-  return false;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+function lock(dir: string): HeldLock | undefined {
+  const taken = takeLock(join(dir, LOCK));
+  switch (taken.kind) {
+    case 'taken':
+      return taken.lock;
+    case 'held':
+      return undefined;
+    case 'unusable':
+      throw new Error(`cannot take the audit shipping lock ${taken.file} (${taken.code})`);
+    case 'unsettled':
+      throw new Error(
+        `the audit shipping lock ${taken.file} kept changing; if no perimeter ships, remove it`,
+      );
   }
 }
 
@@ -361,7 +341,8 @@ export async function shipAudit(options: ShipOptions): Promise<ShipOutcome> {
   const { dir, sessions, enrolment } = options;
   const now = options.now ?? Date.now;
   const deadline = Date.now() + options.deadlineMs;
-  if (!lock(dir)) return { kind: 'busy' };
+  const held = lock(dir);
+  if (held === undefined) return { kind: 'busy' };
   try {
     let state = readAuditShipState(dir);
     const files = spoolFiles(sessions);
@@ -550,11 +531,7 @@ export async function shipAudit(options: ShipOptions): Promise<ShipOutcome> {
     save();
     return { kind: 'shipped', ...tally() };
   } finally {
-    try {
-      unlinkSync(join(dir, LOCK));
-    } catch {
-      // already gone: nothing to release
-    }
+    held.release();
   }
 }
 
