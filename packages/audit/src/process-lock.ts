@@ -81,8 +81,10 @@ const registry: Registry = ((globalThis as unknown as Record<symbol, Registry | 
 });
 
 /**
- * Takes the lock file `file` for this process, waiting up to `waitMs` for a live holder. Never
- * throws for the lock's sake: a refusal says why, for the caller's own error.
+ * Takes the lock file `file` for this process, waiting up to `waitMs` for a live holder. A lock
+ * this process holds already is refused at once, whatever `waitMs` (a synchronous caller would wait
+ * for itself forever). Never throws for the lock's sake: a refusal says why, for the caller's own
+ * error.
  */
 export function takeLock(file: string, options: LockOptions = {}): LockAttempt {
   const lock = realPath(file);
