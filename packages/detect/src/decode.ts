@@ -1064,15 +1064,27 @@ function* hiddenSegments(text: string, work: DecodeWork): Generator<DecodedSegme
       work.visited += from - at;
       continue;
     }
-    const run = hiddenRunAt(text, at, runsFrom);
+    const run = hiddenRunAt(text, at, runsFrom, work);
     work.visited += run.end - run.start;
     runsFrom = from = run.end;
-    for (const [start, end] of windows(run.start, run.end, 1)) {
-      work.decoded += end - start;
-      const pieces = keptPieces(run, start, end);
-      const uncut = pieces && joinedPieces(text, pieces);
-      if (uncut && uncut.decoded.length >= MIN_UNCUT) yield { start, end, encoding: 'hidden', ...uncut };
-    }
+    // Read without its hidden characters, or, if it holds control sequences, without them whole
+    // as a terminal shows it (detect-gap-2): `ESC [ 0 m` with its ESC alone removed leaves "[0m",
+    // and "[" cuts any token. An 8-bit one leaves nothing, and may take a token's letters (U+009B
+    // before "9H" is a cursor move): a run holding one is read both ways, the terminal's first (of
+    // two findings alike over one span, the first read is kept).
+    const { marks, sequenceMarks, hasEightBitSequence } = run;
+    const readings = sequenceMarks
+      ? hasEightBitSequence
+        ? [sequenceMarks, marks]
+        : [sequenceMarks]
+      : [marks];
+    for (const [start, end] of windows(run.start, run.end, 1))
+      for (const reading of readings) {
+        work.decoded += end - start;
+        const pieces = keptPieces(reading, start, end);
+        const uncut = pieces && joinedPieces(text, pieces);
+        if (uncut && uncut.decoded.length >= MIN_UNCUT) yield { start, end, encoding: 'hidden', ...uncut };
+      }
     for (const tagRun of run.tagRuns) yield* tagSegments(text, tagRun, work);
   }
 }

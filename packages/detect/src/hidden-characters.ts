@@ -8,6 +8,9 @@
 // such a character also stands there as its UTF-8 bytes (U+200B as `â\x80\x8B`): read as the
 // character they spell.
 //
+// A terminal control sequence (a colour code, a hyperlink) is hidden whole, not only its ESC
+// (terminal-sequences.ts): a run holding one is read with every sequence removed whole.
+//
 // Tag characters (U+E0020–U+E007E) are more than hidden: each mirrors a printable ASCII character
 // (U+E0041 is an invisible "A"), and a model reads them so. Text spelled in them is the "ASCII
 // smuggling" of prompt injection and exfiltration (detect-gap-1): a run of them is also read as the
@@ -16,6 +19,8 @@
 // Must stay linear whatever the text (redteam-30-1): candidates are looked for once, from the
 // start, and a run is stepped over once. Text without any costs one search, over printable ASCII
 // a regex several times faster than a loop (and than a regex over the hidden characters' class).
+
+import { sequenceLength } from './terminal-sequences.js';
 
 /**
  * The hidden characters: every format character (\p{Cf}: zero-width space, joiners, bidi controls,
@@ -183,6 +188,17 @@ export interface HiddenRun {
   readonly end: number;
   /** Where each hidden character starts and ends, in order: [start, end, start, end, …]. */
   readonly marks: readonly number[];
+  /**
+   * The same with each terminal control sequence whole (`ESC [ 0 m`, not its ESC alone;
+   * terminal-sequences.ts): what a terminal shows is the rest. Undefined when the run holds none.
+   */
+  readonly sequenceMarks: readonly number[] | undefined;
+  /**
+   * Whether one of those sequences starts with an 8-bit introducer (U+009B, U+009D). Removed alone,
+   * an ESC leaves the "[" or "]" after it, which cuts whatever it stands in; an 8-bit introducer
+   * leaves nothing, and may have taken a token's letters for its own (U+009B before "9H").
+   */
+  readonly hasEightBitSequence: boolean;
   /** The text spelled in tag characters in it, in order (most runs: none). */
   readonly tagRuns: readonly TagRun[];
 }
@@ -210,12 +226,18 @@ const NO_TAGS: readonly TagRun[] = [];
 
 /**
  * The run of characters other than white space around the hidden character at text[at], reaching
- * back no further than `from` (where the run before it ended), and the hidden characters in it.
+ * back no further than `from` (where the run before it ended), and the hidden characters in it. A
+ * control sequence goes on over white space (a title, `ESC [ 2 SP q`), and so does the run.
+ * `work.visited` is added what reading control sequences read.
  */
-export function hiddenRunAt(text: string, at: number, from: number): HiddenRun {
+export function hiddenRunAt(text: string, at: number, from: number, work: { visited: number }): HiddenRun {
   let start = at;
   while (start > from && !isWhiteSpace(text.charCodeAt(start - 1))) start--;
   const marks: number[] = [];
+  let sequenceMarks: number[] | undefined;
+  let hasEightBitSequence = false;
+  // Where the last control sequence ends: the characters before it are inside it.
+  let sequenceEnd = 0;
   let tagRuns: TagRun[] | undefined;
   // The tag run being read: it goes on over other hidden characters, and ends at a visible one.
   let tagRun: TagRun | undefined;
@@ -227,10 +249,25 @@ export function hiddenRunAt(text: string, at: number, from: number): HiddenRun {
       end++;
       continue;
     }
-    if (isWhiteSpace(c)) break;
+    if (isWhiteSpace(c)) {
+      if (end >= sequenceEnd) break;
+      end++;
+      continue;
+    }
     const length = hiddenLength(text, end);
     if (length > 0) {
       marks.push(end, end + length);
+      if (end >= sequenceEnd) {
+        // Only an ESC, U+009B, U+009D or (in Latin-1) the first byte of the last two starts one.
+        const whole =
+          c === 0x1b || c === 0x9b || c === 0x9d || c === 0xc2 ? sequenceLength(text, end, work) : 0;
+        if (whole > 0) {
+          sequenceMarks ??= marks.slice(0, -2);
+          sequenceEnd = end + whole;
+          hasEightBitSequence ||= c !== 0x1b;
+        }
+        sequenceMarks?.push(end, end + Math.max(whole, length));
+      }
       const code = tagCodeAt(text, end, length);
       if (code >= 0) {
         if (!tagRun) (tagRuns ??= []).push((tagRun = { codes: [], starts: [] }));
@@ -240,16 +277,20 @@ export function hiddenRunAt(text: string, at: number, from: number): HiddenRun {
     } else tagRun = undefined;
     end += length === 0 ? 1 : Math.abs(length);
   }
-  return { start, end, marks, tagRuns: tagRuns ?? NO_TAGS };
+  // One literal of one shape: a spread to add the sequences cost more than reading the run.
+  return { start, end, marks, sequenceMarks, hasEightBitSequence, tagRuns: tagRuns ?? NO_TAGS };
 }
 
 /**
- * The pieces of text[from, to) in `run` between its hidden characters, in order, none empty, or
- * undefined when it holds none (decode.ts joins them). A hidden character the bounds cut (a
- * surrogate pair, a UTF-8 sequence) is left out as far as it is inside them.
+ * The pieces of text[from, to) between the `marks` of a run (its hidden characters, or those and its
+ * control sequences), in order, none empty, or undefined when it holds none (decode.ts joins them).
+ * A mark the bounds cut (a surrogate pair, a UTF-8 sequence) is left out as far as it is inside them.
  */
-export function keptPieces(run: HiddenRun, from: number, to: number): [number, number][] | undefined {
-  const { marks } = run;
+export function keptPieces(
+  marks: readonly number[],
+  from: number,
+  to: number,
+): [number, number][] | undefined {
   // The first mark that ends after `from`: marks are in order, so a binary search over their ends.
   let lo = 0;
   let hi = marks.length >> 1;

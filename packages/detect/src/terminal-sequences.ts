@@ -1,0 +1,85 @@
+// ANSI/VT control sequences a terminal consumes whole and never shows (ECMA-48 §5.4 and §8.3.89,
+// xterm's ctlseqs): CSI, `ESC [` or the 8-bit U+009B, then parameter bytes 0x30–0x3F, intermediate
+// bytes 0x20–0x2F and one final byte 0x40–0x7E (`ESC [ 1 ; 31 m`); OSC, `ESC ]` or U+009D, then a
+// string ended by BEL, ST (`ESC \`) or the 8-bit ST U+009C (`ESC ] 8 ; ; https://… ESC \`, a
+// hyperlink). A colour code inside a token (`ghp_abc<ESC>[0mdef…`) hides nothing from the eye, but
+// removing only its ESC, as hidden-characters.ts does with any control, left `[0m` inside the token
+// (detect-gap-2). The egress proxy reads bytes as Latin-1: the 8-bit forms written in UTF-8
+// (`\xC2\x9B`) count too.
+//
+// Read without a regex, and bounded: a sequence longer than its cap is none (only its introducer is
+// hidden then, as before), and reading one stops at the first character that cannot continue it.
+// A CSI's characters are printable ASCII, an OSC's anything but a control, and every introducer
+// starts with a control: so no character is read by two sequences, and the text once at most.
+
+/** The longest CSI read, introducer included: parameters are a few numbers (xterm keeps 30). */
+const MAX_CSI = 64;
+/**
+ * The longest OSC read: an OSC 8 hyperlink carries a URL, which terminals hold to about 2,000
+ * characters (VTE: 2,083).
+ */
+const MAX_OSC = 4096;
+
+const ESC = 0x1b;
+const CSI = 0x9b;
+const OSC = 0x9d;
+const ST = 0x9c;
+const BEL = 0x07;
+
+/** What the introducer at text[at] is, and where its body starts: [CSI or OSC, body], or undefined. */
+function introducerAt(text: string, at: number): readonly [number, number] | undefined {
+  const c = text.charCodeAt(at);
+  if (c === ESC) {
+    const next = text.charCodeAt(at + 1);
+    return next === 0x5b ? [CSI, at + 2] : next === 0x5d ? [OSC, at + 2] : undefined;
+  }
+  if (c === CSI || c === OSC) return [c, at + 1];
+  // The 8-bit forms in UTF-8 read as Latin-1.
+  const next = text.charCodeAt(at + 1);
+  if (c === 0xc2 && (next === CSI || next === OSC)) return [next, at + 2];
+  return undefined;
+}
+
+/** Where csiEnd() or oscEnd() last stopped reading: one variable filled again, nothing allocated. */
+let stoppedAt = 0;
+
+/** Where the CSI whose body starts at text[from] ends, or -1. */
+function csiEnd(text: string, at: number, from: number): number {
+  const limit = Math.min(text.length, at + MAX_CSI);
+  let i = from;
+  while (i < limit && text.charCodeAt(i) >= 0x30 && text.charCodeAt(i) <= 0x3f) i++;
+  while (i < limit && text.charCodeAt(i) >= 0x20 && text.charCodeAt(i) <= 0x2f) i++;
+  stoppedAt = i + 1;
+  const final = text.charCodeAt(i);
+  return i < limit && final >= 0x40 && final <= 0x7e ? i + 1 : -1;
+}
+
+/** Where the OSC whose body starts at text[from] ends, its terminator included, or -1. */
+function oscEnd(text: string, at: number, from: number): number {
+  const limit = Math.min(text.length, at + MAX_OSC);
+  let end = -1;
+  let i = from;
+  for (; i < limit; i++) {
+    const c = text.charCodeAt(i);
+    if (c === BEL || c === ST) end = i + 1;
+    else if (c === ESC) end = text.charCodeAt(i + 1) === 0x5c ? i + 2 : -1;
+    else if (c === 0xc2 && text.charCodeAt(i + 1) === ST) end = i + 2;
+    else if (c >= 0x20 && c !== 0x7f) continue;
+    break;
+  }
+  stoppedAt = i + 1;
+  return end;
+}
+
+/**
+ * The length of the whole CSI or OSC sequence starting at text[at], or 0 when none starts there
+ * (no introducer, an unterminated or over-long one). `work.visited` is added the characters read.
+ */
+export function sequenceLength(text: string, at: number, work: { visited: number }): number {
+  const introducer = introducerAt(text, at);
+  if (!introducer) return 0;
+  const [kind, from] = introducer;
+  const end = kind === CSI ? csiEnd(text, at, from) : oscEnd(text, at, from);
+  work.visited += Math.min(stoppedAt, text.length) - at;
+  return end < 0 ? 0 : end - at;
+}
