@@ -1,21 +1,31 @@
 // A lock between processes: one holder at a time of something on disk (an audit spool, the pin
 // store, the secret store, the device's shipping cursors). Node has no flock, so the lock is a file
-// created exclusively (O_EXCL), naming the process that holds it: pid, host, the kernel's boot id
-// and the process's start time. A lock whose process is certainly gone (dead, from before a
-// restart, or a pid given again to a process started since) is taken over, under a guard so that
-// of several takers exactly one wins; a live holder is never broken, however long it holds (age
-// says nothing about whether a process is alive). Release removes only a lock file that is still
-// the one this process wrote. It must never let two live processes hold one lock, and never keep
-// a lock for a process on this machine that is gone (one on another machine, over a shared disk,
-// cannot be looked at: the caller's refusal names the lock file). No zod here: the CLI starts
-// without loading it.
+// created exclusively (O_EXCL), naming the process that holds it: pid, host, the kernel's boot id,
+// the process's start time and its pid namespace. A lock whose process is certainly gone (dead,
+// from before a restart, or a pid given again to a process started since) is taken over, under a
+// guard so that of several takers exactly one wins; a live holder is never broken, however long it
+// holds (age says nothing about whether a process is alive). Release removes only a lock file that
+// is still the one this process wrote. It must never let two live processes hold one lock, and
+// never keep a lock for a process that it can see is gone. One it cannot see is kept, and the
+// caller's refusal names the lock file: a process on another machine (over a shared disk), or in
+// another pid namespace (a `perimeter run` session's sandbox, a container), where its pid names
+// another process or none. No zod here: the CLI starts without loading it.
 
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, readFileSync, realpathSync, rmSync, statSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  openSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 
-/** An unreadable lock or a takeover guard this old was left by a process that died writing it. */
+/** An unreadable lock or takeover guard this old was left by a process that died writing it. */
 const STALE_MS = 5_000;
 const WAIT_MS = 20;
 
@@ -27,6 +37,11 @@ export interface LockOwner {
   readonly boot?: string;
   /** When the process started (clock ticks since boot): a pid reused since is another process. */
   readonly start?: string;
+  /**
+   * Its pid namespace (`pid:[INODE]`, /proc/self/ns/pid): `pid` names a process only there. A
+   * session's sandbox has its own, where the first processes are pids 1 and 2.
+   */
+  readonly pidNamespace?: string;
 }
 
 /** A lock this process holds. */
@@ -44,8 +59,12 @@ export type LockRefusal =
       readonly kind: 'held';
       readonly file: string;
       readonly owner: LockOwner;
-      /** This process (its holder must release it first), another on this machine, or one elsewhere. */
-      readonly holder: 'this-process' | 'this-machine' | 'another-machine';
+      /**
+       * This process (its holder must release it first), another on this machine, one on this
+       * machine in another pid namespace (a sandbox, a container: its pid means nothing here), or
+       * one on another machine.
+       */
+      readonly holder: 'this-process' | 'this-machine' | 'another-pid-namespace' | 'another-machine';
     }
   /** The lock file (or its takeover guard, `file`) cannot be created or read: `code` says why. */
   | { readonly kind: 'unusable'; readonly file: string; readonly code: string }
@@ -108,7 +127,7 @@ export function takeLock(file: string, options: LockOptions = {}): LockAttempt {
       live = undefined;
       if (found.kind === 'none') continue; // released meanwhile: create it now
       if (isStale(found, me)) {
-        takeOver(lock, me);
+        takeOver(lock, text, me);
         continue;
       }
       if (found.kind === 'owner') {
@@ -145,9 +164,27 @@ export function withLock<T>(
 }
 
 function held(lock: string, owner: LockOwner, me: LockOwner): LockRefusal {
-  const holder =
-    owner.host !== me.host ? 'another-machine' : owner.pid === me.pid ? 'this-process' : 'this-machine';
+  const holder = !isSameMachine(owner, me)
+    ? 'another-machine'
+    : !isSamePidNamespace(owner, me)
+      ? 'another-pid-namespace'
+      : owner.pid === me.pid
+        ? 'this-process'
+        : 'this-machine';
   return { kind: 'held', file: lock, owner, holder };
+}
+
+/** One kernel runs both: the boot id says so where both have one (a sandbox has a host name of its own). */
+function isSameMachine(owner: LockOwner, me: LockOwner): boolean {
+  return owner.boot !== undefined && me.boot !== undefined ? owner.boot === me.boot : owner.host === me.host;
+}
+
+/**
+ * Whether the owner's pid names a process here. A lock that does not say (a bare pid, an earlier
+ * Perimeter's) is taken to; one that says while this process cannot tell its own is not.
+ */
+function isSamePidNamespace(owner: LockOwner, me: LockOwner): boolean {
+  return owner.pidNamespace === undefined || owner.pidNamespace === me.pidNamespace;
 }
 
 /** A lock file or guard that cannot be made or read, on its way to a refusal. */
@@ -198,11 +235,12 @@ function create(lock: string, text: string): boolean {
   return true;
 }
 
+/** A lock file as read: `text` is what it held, for removing that one only. */
 type Found =
   | { readonly kind: 'none' }
-  | { readonly kind: 'owner'; readonly owner: LockOwner }
+  | { readonly kind: 'owner'; readonly owner: LockOwner; readonly text: string }
   /** Being written (made an instant ago), or left half written by a process that died. */
-  | { readonly kind: 'unreadable'; readonly ageMs: number };
+  | { readonly kind: 'unreadable'; readonly ageMs: number; readonly text: string };
 
 function readLock(lock: string, me: LockOwner): Found {
   let text: string;
@@ -215,7 +253,7 @@ function readLock(lock: string, me: LockOwner): Found {
     throw unusable(lock, e);
   }
   const owner = ownerIn(text, me);
-  return owner ? { kind: 'owner', owner } : { kind: 'unreadable', ageMs: Date.now() - mtimeMs };
+  return owner ? { kind: 'owner', owner, text } : { kind: 'unreadable', ageMs: Date.now() - mtimeMs, text };
 }
 
 /** The owner a lock file names, if it names one. */
@@ -230,12 +268,17 @@ function ownerIn(text: string, me: LockOwner): LockOwner | undefined {
     return undefined;
   }
   if (typeof v !== 'object' || v === null) return undefined;
-  const { pid, host, boot, start } = v as Record<string, unknown>;
+  const { pid, host, boot, start, pidNamespace } = v as Record<string, unknown>;
   if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 0 || typeof host !== 'string')
     return undefined;
-  if ((boot !== undefined && typeof boot !== 'string') || (start !== undefined && typeof start !== 'string'))
-    return undefined;
-  return { pid, host, ...(boot !== undefined ? { boot } : {}), ...(start !== undefined ? { start } : {}) };
+  if (![boot, start, pidNamespace].every((f) => f === undefined || typeof f === 'string')) return undefined;
+  return {
+    pid,
+    host,
+    ...(typeof boot === 'string' ? { boot } : {}),
+    ...(typeof start === 'string' ? { start } : {}),
+    ...(typeof pidNamespace === 'string' ? { pidNamespace } : {}),
+  };
 }
 
 function isStale(found: Found, me: LockOwner): boolean {
@@ -254,6 +297,8 @@ function isGone(owner: LockOwner, me: LockOwner): boolean {
   // A process on another machine (a lock on a shared disk) cannot be looked at from here.
   if (owner.host !== me.host) return false;
   if (owner.boot !== undefined && me.boot !== undefined && owner.boot !== me.boot) return true;
+  // Its pid names another process here, or none: whether it lives cannot be told from here.
+  if (!isSamePidNamespace(owner, me)) return false;
   // This pid is this process, whose registry does not hold the lock (takeLock looked first): an
   // earlier process had the pid, unless the start time says it is this one (another thread).
   if (owner.pid === me.pid) return owner.start === undefined || owner.start !== me.start;
@@ -271,26 +316,27 @@ function isGone(owner: LockOwner, me: LockOwner): boolean {
 }
 
 /**
- * Removes a stale lock so the next attempt can create one. Under a guard file: two takers that
- * both found the same stale lock would otherwise both remove it, and the second would remove the
- * first one's new lock.
+ * Removes a stale lock so the next attempt can create one. Under a guard file, itself a
+ * lock naming its taker (`text`): two takers that both found the same stale lock would otherwise
+ * both remove it, and the second would remove the first one's new lock. A guard is judged as a
+ * lock is: one whose taker is gone (killed while at it) is removed at once, one whose taker lives
+ * is waited for however old (it may have been stopped a while between its look and its removal).
  */
-function takeOver(lock: string, me: LockOwner): void {
+function takeOver(lock: string, text: string, me: LockOwner): void {
   const guard = `${lock}.takeover`;
-  try {
-    closeSync(openSync(guard, 'wx', 0o600));
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw unusable(guard, e);
-    // Another taker is at it; a guard left by one that died doing so goes once stale.
-    if (ageMs(guard) > STALE_MS) rmSync(guard, { force: true });
+  if (!create(guard, text)) {
+    const other = readLock(guard, me);
+    if (other.kind === 'none') return; // that taker is done
+    if (isStale(other, me)) removeIfStill(guard, other.text);
     else sleep(WAIT_MS);
     return;
   }
   try {
     // Judged again under the guard: another taker may have taken it over since it was read.
-    if (isStale(readLock(lock, me), me)) rmSync(lock, { force: true });
+    const found = readLock(lock, me);
+    if (found.kind !== 'none' && isStale(found, me)) removeIfStill(lock, found.text);
   } finally {
-    rmSync(guard, { force: true });
+    removeIfStill(guard, text);
   }
 }
 
@@ -298,10 +344,15 @@ function takeOver(lock: string, me: LockOwner): void {
 function release(lock: string, text: string): void {
   if (registry.locks.get(lock) !== text) return;
   registry.locks.delete(lock);
+  removeIfStill(lock, text);
+}
+
+/** Removes the file at `path` when it still holds `text`, the version judged (never another's). */
+function removeIfStill(path: string, text: string): void {
   try {
-    if (readFileSync(lock, 'utf8') === text) rmSync(lock, { force: true });
+    if (readFileSync(path, 'utf8') === text) rmSync(path, { force: true });
   } catch {
-    // Gone already, or unreadable: a lock left behind is stale once this process has ended.
+    // Gone already, or unreadable: one left behind is stale once its process has ended.
   }
 }
 
@@ -321,11 +372,13 @@ function thisProcess(): LockOwner {
   if (thisOne !== undefined) return thisOne;
   const start = processStart(process.pid)?.start;
   const boot = bootId();
+  const pidNamespace = ownPidNamespace();
   thisOne = {
     pid: process.pid,
     host: hostname(),
     ...(boot !== undefined ? { boot } : {}),
     ...(start !== undefined ? { start } : {}),
+    ...(pidNamespace !== undefined ? { pidNamespace } : {}),
   };
   return thisOne;
 }
@@ -353,11 +406,12 @@ function bootId(): string | undefined {
   }
 }
 
-function ageMs(path: string): number {
+/** This process's pid namespace, `pid:[INODE]` (Linux; undefined elsewhere). */
+function ownPidNamespace(): string | undefined {
   try {
-    return Date.now() - statSync(path).mtimeMs;
+    return readlinkSync('/proc/self/ns/pid');
   } catch {
-    return 0; // gone: the next attempt finds out
+    return undefined;
   }
 }
 

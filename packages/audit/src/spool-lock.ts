@@ -3,8 +3,8 @@
 // spool damaged (redteam-35-4: two `perimeter mcp --audit FILE` started by two client windows that
 // share one configuration). The lock is a process lock (process-lock.ts) beside the spool
 // (FILE.lock), held for as long as the spool is open; a lock whose process is gone is taken over.
-// A spool on another machine's lock (over a shared disk) cannot be looked at: the refusal names
-// its lock file.
+// A lock held on another machine (over a shared disk) or in another pid namespace (a session's
+// sandbox) cannot be looked at: the refusal names its lock file.
 
 import { realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -67,6 +67,11 @@ function heldBy(spool: string, r: Extract<LockRefusal, { kind: 'held' }>): Spool
       return new SpoolError(
         `the audit spool ${spool} is being written by another Perimeter process (pid ${r.owner.pid})`,
         'give this one its own --audit FILE, or stop that one',
+      );
+    case 'another-pid-namespace':
+      return new SpoolError(
+        `the audit spool ${spool} is being written by a Perimeter process in another pid namespace, a sandbox or a container (pid ${r.owner.pid} there)`,
+        `give this one its own --audit FILE, or stop that one (if it has stopped already, remove ${r.file})`,
       );
     case 'another-machine':
       return new SpoolError(

@@ -16,9 +16,13 @@ export interface Child {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts `node ARGS…`; a child still running when the test ends is killed with SIGKILL. */
-export function startChild(t: TestContext, args: readonly string[]): Child {
-  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+/**
+ * Starts `node ARGS…`, run by `wrapper` when one is given (`unshare … --`); a child still running
+ * when the test ends is killed with SIGKILL.
+ */
+export function startChild(t: TestContext, args: readonly string[], wrapper: readonly string[] = []): Child {
+  const [command, ...rest] = [...wrapper, process.execPath, ...args] as [string, ...string[]];
+  const child = spawn(command, rest, { stdio: ['pipe', 'pipe', 'inherit'] });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
     child.once('exit', (code, signal) => done({ code, signal })),
   );

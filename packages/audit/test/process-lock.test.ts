@@ -15,6 +15,7 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
@@ -47,9 +48,24 @@ const HOLDER = `
   }
 `;
 
-function startHolder(t: TestContext, lock: string, waitMs = 0): Holder {
-  return startChild(t, ['--input-type=module', '-e', HOLDER, lock, String(waitMs)]);
+function startHolder(t: TestContext, lock: string, waitMs = 0, wrapper: readonly string[] = []): Holder {
+  return startChild(t, ['--input-type=module', '-e', HOLDER, lock, String(waitMs)], wrapper);
 }
+
+/** A pid namespace of its own, as a session's sandbox has: its first process is pid 1 there. */
+const OWN_PID_NAMESPACE = [
+  'unshare',
+  '--user',
+  '--map-root-user',
+  '--pid',
+  '--mount-proc',
+  '--kill-child',
+  '--',
+];
+const pidNamespaceSkip = ((): string | false => {
+  const r = spawnSync(OWN_PID_NAMESPACE[0] as string, [...OWN_PID_NAMESPACE.slice(1), 'true']);
+  return r.status === 0 ? false : 'needs unshare and user namespaces';
+})();
 
 function lockPath(t: TestContext): string {
   const dir = realpathSync(mkdtempSync(join(tmpdir(), 'perimeter-process-lock-')));
@@ -160,6 +176,56 @@ describe('a lock between processes', () => {
     assert.equal(refusal.holder, 'another-machine');
     assert.equal(refusal.owner.host, `not-${hostname()}`);
     assert.equal(refusal.file, lock);
+  });
+
+  it(
+    'a lock held in another pid namespace (a sandbox) is never taken over, from outside it or from another: its pid names another process there',
+    { skip: pidNamespaceSkip },
+    async (t) => {
+      const lock = lockPath(t);
+      const inside = startHolder(t, lock, 0, OWN_PID_NAMESPACE);
+      assert.deepEqual(await inside.next(), { taken: 1 });
+      utimesSync(lock, LONG_AGO, LONG_AGO);
+      const before = readFileSync(lock, 'utf8');
+      // Here pid 1 is init, alive and started at another time; in another sandbox it is the taker.
+      const refusal = heldBy(takeLock(lock));
+      assert.equal(refusal.holder, 'another-pid-namespace');
+      assert.equal(refusal.owner.pid, 1);
+      const other = startHolder(t, lock, 0, OWN_PID_NAMESPACE);
+      assert.deepEqual(await other.next(), { held: 1, holder: 'another-pid-namespace' });
+      // Gone, but no process here can tell: kept for someone to remove, never taken over.
+      inside.kill();
+      await inside.exited;
+      assert.equal(heldBy(takeLock(lock)).holder, 'another-pid-namespace');
+      assert.equal(readFileSync(lock, 'utf8'), before);
+    },
+  );
+
+  it('a takeover guard whose taker was killed is removed at once, however new it looks', async (t) => {
+    const lock = lockPath(t);
+    await killedHolder(t, lock);
+    // A taker killed while at it left its guard, naming it (this dead holder will do).
+    writeFileSync(`${lock}.takeover`, readFileSync(lock, 'utf8'));
+    const later = new Date(Date.now() + 3_600_000);
+    utimesSync(`${lock}.takeover`, later, later);
+    taken(takeLock(lock)).lock.release();
+    assert.equal(existsSync(lock), false);
+    assert.equal(existsSync(`${lock}.takeover`), false);
+  });
+
+  it('a takeover guard whose taker lives is never removed, however old: the stale lock waits for it', async (t) => {
+    const lock = lockPath(t);
+    await killedHolder(t, lock);
+    const taker = startHolder(t, `${lock}.other`);
+    assert.deepEqual(await taker.next(), { taken: taker.pid });
+    const guard = readFileSync(`${lock}.other`, 'utf8');
+    writeFileSync(`${lock}.takeover`, guard);
+    utimesSync(`${lock}.takeover`, LONG_AGO, LONG_AGO);
+    const stale = readFileSync(lock, 'utf8');
+    // Bounded: the attempts run out while the guard's taker lives.
+    assert.equal(takeLock(lock).kind, 'unsettled');
+    assert.equal(readFileSync(`${lock}.takeover`, 'utf8'), guard);
+    assert.equal(readFileSync(lock, 'utf8'), stale);
   });
 
   it('a lock an earlier Perimeter wrote as a bare pid is held while that pid lives, taken over once it is gone', async (t) => {

@@ -198,6 +198,28 @@ describe('one writer per spool (redteam-35-4)', () => {
     },
   );
 
+  it(
+    'a lock taken inside a session’s sandbox (its own pid namespace and host name) is kept, in one sentence saying so',
+    { skip: existsSync('/proc/self/ns/pid') ? false : 'needs /proc for the boot id and pid namespaces' },
+    (t) => {
+      const path = spoolPath(t);
+      const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+      // pid 2 there is the sandbox's workload; here it is another process or none.
+      const lock = JSON.stringify({ pid: 2, host: 'perimeter', boot, start: '1', pidNamespace: 'pid:[1]' });
+      writeFileSync(`${path}.lock`, lock);
+      assert.throws(
+        () => Spool.open(path, { chainId: 's-test' }),
+        (e: unknown) =>
+          e instanceof SpoolError &&
+          e.message ===
+            `the audit spool ${path} is being written by a Perimeter process in another pid namespace, a sandbox or a container (pid 2 there)` &&
+          e.hint ===
+            `give this one its own --audit FILE, or stop that one (if it has stopped already, remove ${path}.lock)`,
+      );
+      assert.equal(readFileSync(`${path}.lock`, 'utf8'), lock);
+    },
+  );
+
   it('a lock that names no process, left long ago, is taken over', (t) => {
     const path = spoolPath(t);
     writeFileSync(`${path}.lock`, '');

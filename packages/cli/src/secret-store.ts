@@ -773,10 +773,12 @@ function removeStaleTemporaries(dir: string): void {
 function lockRefusal(lock: string, r: LockRefusal): SecretStoreError {
   switch (r.kind) {
     case 'held':
-      return r.holder === 'another-machine'
+      return r.holder === 'another-machine' || r.holder === 'another-pid-namespace'
         ? new SecretStoreError(
             'locked',
-            `the secret store is locked by a process on ${r.owner.host} (pid ${r.owner.pid})`,
+            r.holder === 'another-machine'
+              ? `the secret store is locked by a process on ${r.owner.host} (pid ${r.owner.pid})`
+              : `the secret store is locked by a process in another pid namespace, a sandbox or a container (pid ${r.owner.pid} there)`,
             `wait for it to finish; if it has stopped, remove ${lock}`,
           )
         : new SecretStoreError(

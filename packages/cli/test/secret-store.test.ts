@@ -405,6 +405,28 @@ void test(
   },
 );
 
+void test(
+  'a lock taken inside a session’s sandbox (its own pid namespace) is kept: set fails locked, saying where its holder is',
+  { skip: existsSync('/proc/self/ns/pid') ? false : 'needs /proc for the boot id and pid namespaces' },
+  (t) => {
+    const { dir, store } = freshStore(t);
+    store.set('a', 'v');
+    const lock = join(dir, 'lock');
+    t.after(() => spawnSync('rm', ['-f', lock]));
+    // pid 2 there is the sandbox's workload; here it is another process or none.
+    const { boot } = procOf(process.pid);
+    const text = JSON.stringify({ pid: 2, host: 'perimeter', boot, start: '1', pidNamespace: 'pid:[1]' });
+    writeFileSync(lock, text, { mode: 0o600 });
+    const e = throwsCode(
+      () => openSecretStore({ dir, env: {}, lockTimeoutMs: 0 }).set('b', 'v'),
+      'locked',
+      /^the secret store is locked by a process in another pid namespace, a sandbox or a container \(pid 2 there\)$/,
+    );
+    assert.equal(e.hint, `wait for it to finish; if it has stopped, remove ${lock}`);
+    assert.equal(readFileSync(lock, 'utf8'), text);
+  },
+);
+
 void test('the lock of a process killed with SIGKILL while it held it is taken over at once', async (t) => {
   const { dir, store } = freshStore(t);
   const lock = join(dir, 'lock');

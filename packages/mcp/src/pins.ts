@@ -375,7 +375,9 @@ function lockRefusal(file: string, r: LockRefusal): string {
     case 'held':
       return r.holder === 'another-machine'
         ? `the pin store ${file} stays locked by a Perimeter process on ${r.owner.host} (pid ${r.owner.pid}); try again once it is done, or remove ${r.file} if it has stopped`
-        : `the pin store ${file} stays locked by another Perimeter process (pid ${r.owner.pid}); try again once it is done`;
+        : r.holder === 'another-pid-namespace'
+          ? `the pin store ${file} stays locked by a Perimeter process in another pid namespace, a sandbox or a container (pid ${r.owner.pid} there); try again once it is done, or remove ${r.file} if it has stopped`
+          : `the pin store ${file} stays locked by another Perimeter process (pid ${r.owner.pid}); try again once it is done`;
     case 'unusable':
       return `cannot lock the pin store ${file}: cannot create ${r.file} (${r.code})`;
     case 'unsettled':

@@ -7,7 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -498,3 +498,25 @@ test('the lock of a writer killed with SIGKILL while it held it is taken over at
   assert.deepEqual(Object.keys(store.snapshot().approved.s ?? {}), ['b']);
   assert.equal(existsSync(`${store.file}.lock`), false);
 });
+
+test(
+  'a lock taken inside a session’s sandbox (its own pid namespace) is kept: approve fails with PinStoreError saying where its holder is',
+  { skip: existsSync('/proc/self/ns/pid') ? false : 'needs /proc for the boot id and pid namespaces' },
+  () => {
+    const store = twoHeld('sandboxed.json');
+    // pid 2 there is the sandbox's workload; here it is another process or none.
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    const lock = JSON.stringify({ pid: 2, host: 'perimeter', boot, start: '1', pidNamespace: 'pid:[1]' });
+    writeFileSync(`${store.file}.lock`, lock);
+    const before = identity(store.file);
+    assert.throws(
+      () => new PinStore(store.file, 0).approve('s', 'b'),
+      (e: unknown) =>
+        e instanceof PinStoreError &&
+        e.message ===
+          `the pin store ${store.file} stays locked by a Perimeter process in another pid namespace, a sandbox or a container (pid 2 there); try again once it is done, or remove ${store.file}.lock if it has stopped`,
+    );
+    assert.equal(readFileSync(`${store.file}.lock`, 'utf8'), lock);
+    assert.equal(identity(store.file), before, 'nothing written');
+  },
+);
