@@ -17,15 +17,7 @@
 // to is decoded again within a budget (DEEP_DECODE_BUDGET), as one text can be read in many ways.
 
 import type { Encoding } from './finding.js';
-import {
-  hiddenLength,
-  hiddenRunAt,
-  isWhiteSpace,
-  keptPieces,
-  nextHiddenCandidate,
-  tagEnd,
-  type TagRun,
-} from './hidden-characters.js';
+import { hiddenStretches, isWhiteSpace, keptPieces, tagEnd, type TagRun } from './hidden-characters.js';
 
 export interface DecodedSegment {
   readonly start: number;
@@ -1048,25 +1040,13 @@ function decodeRun(run: string, isUrlSafe: boolean, isOnItsOwn: boolean): string
 }
 
 /**
- * The runs of characters other than white space that hold hidden characters (hidden-characters.ts),
- * read without them, in windows as a long base64 run is. Each run is looked for once from the
- * start and stepped over once; text with no hidden character costs one search.
+ * The stretches of text that hold hidden characters (hidden-characters.ts: runs of characters other
+ * than white space that hold one, with the line before them), read without them, in windows as a
+ * long base64 run is. Each is looked for once from the start and stepped over once; text with no
+ * hidden character costs one search.
  */
 function* hiddenSegments(text: string, work: DecodeWork): Generator<DecodedSegment> {
-  // Where the last run ended: the next one starts no earlier, so no character is in two runs.
-  let runsFrom = 0;
-  let from = 0;
-  for (let at = nextHiddenCandidate(text, from); at >= 0; at = nextHiddenCandidate(text, from)) {
-    const length = hiddenLength(text, at);
-    if (length <= 0) {
-      // A candidate that is no hidden character: a letter, or a visible one written in UTF-8.
-      from = at + Math.max(1, -length);
-      work.visited += from - at;
-      continue;
-    }
-    const run = hiddenRunAt(text, at, runsFrom, work);
-    work.visited += run.end - run.start;
-    runsFrom = from = run.end;
+  for (const run of hiddenStretches(text, work)) {
     // Read without its hidden characters, or, if it holds control sequences, without them whole
     // as a terminal shows it (detect-gap-2): `ESC [ 0 m` with its ESC alone removed leaves "[0m",
     // and "[" cuts any token. An 8-bit one leaves nothing, and may take a token's letters (U+009B

@@ -2,7 +2,8 @@
 // tags, variation selectors, the grapheme joiner, Hangul fillers, and controls other than white
 // space. A secret cut by one (`sk_live_4eC3<U+200B>9HqL…`) reads whole to a model and on a
 // terminal, but no rule matches across it: decode.ts reads each run of text that holds one with
-// them removed. The MCP gateway strips them itself and keeps those a script or an emoji needs
+// them removed (with the line before it when a secret's name may stand there: hiddenStretches()).
+// The MCP gateway strips them itself and keeps those a script or an emoji needs
 // (packages/mcp/src/poisoning.ts); here every one goes, as removing a joiner from an emoji or a
 // Persian word makes no secret. The egress proxy reads bytes as Latin-1, one character a byte, so
 // such a character also stands there as its UTF-8 bytes (U+200B as `â\x80\x8B`): read as the
@@ -17,9 +18,11 @@
 // ASCII it spells.
 //
 // Must stay linear whatever the text (redteam-30-1): candidates are looked for once, from the
-// start, and a run is stepped over once. Text without any costs one search, over printable ASCII
+// start, a run is stepped over once, and the line before it is read back no further than the
+// stretch before it. Text without any costs one search, over printable ASCII
 // a regex several times faster than a loop (and than a regex over the hidden characters' class).
 
+import { KEYWORD_SOURCE } from './assignment-rules.js';
 import { sequenceLength } from './terminal-sequences.js';
 
 /**
@@ -90,7 +93,7 @@ function flagsOf(c: number): number {
  * Where the first character from text[from] on that may be hidden stands (a candidate for
  * hiddenLength), or -1. Printable ASCII and white space are none.
  */
-export function nextHiddenCandidate(text: string, from: number): number {
+function nextHiddenCandidate(text: string, from: number): number {
   let i = from;
   while (i < text.length) {
     OUTSIDE_ASCII.lastIndex = i;
@@ -153,6 +156,24 @@ export function hiddenLength(text: string, at: number): number {
   if (c < 0xd800 || c > 0xdbff) return 0;
   HIDDEN_AT.lastIndex = at;
   return HIDDEN_AT.test(text) ? 2 : 0;
+}
+
+/**
+ * Whether text[start, end) holds a hidden character (one search over printable ASCII, which most
+ * of it is), or, with `isBesideToo`, one ends right before it or starts right after it.
+ */
+export function isCutByHidden(text: string, start: number, end: number, isBesideToo: boolean): boolean {
+  for (let at = nextHiddenCandidate(text, start); at >= 0 && at < end;) {
+    // One that starts inside and reaches past the end (a UTF-8 sequence read as Latin-1) counts.
+    const length = hiddenLength(text, at);
+    if (length > 0) return true;
+    at = nextHiddenCandidate(text, at + Math.max(1, -length));
+  }
+  if (!isBesideToo) return false;
+  if (end < text.length && hiddenLength(text, end) > 0) return true;
+  // A surrogate pair, or UTF-8 read as Latin-1, is up to 4 units long.
+  for (let k = 1; k <= 4 && k <= start; k++) if (hiddenLength(text, start - k) === k) return true;
+  return false;
 }
 
 /**
@@ -222,7 +243,15 @@ function tagCodeAt(text: string, at: number, length: number): number {
 /** Where the tag character starting at text[at] ends: a surrogate pair, or 4 bytes read as Latin-1. */
 export const tagEnd = (text: string, at: number): number => at + (text.charCodeAt(at) === 0xdb40 ? 2 : 4);
 
-const NO_TAGS: readonly TagRun[] = [];
+/** A run as it is read, or a stretch of runs as it is gathered: fields its own to add runs to. */
+interface Stretch extends HiddenRun {
+  start: number;
+  end: number;
+  marks: number[];
+  sequenceMarks: number[] | undefined;
+  hasEightBitSequence: boolean;
+  tagRuns: TagRun[];
+}
 
 /**
  * The run of characters other than white space around the hidden character at text[at], reaching
@@ -230,7 +259,7 @@ const NO_TAGS: readonly TagRun[] = [];
  * control sequence goes on over white space (a title, `ESC [ 2 SP q`), and so does the run.
  * `work.visited` is added what reading control sequences read.
  */
-export function hiddenRunAt(text: string, at: number, from: number, work: { visited: number }): HiddenRun {
+function hiddenRunAt(text: string, at: number, from: number, work: { visited: number }): Stretch {
   let start = at;
   while (start > from && !isWhiteSpace(text.charCodeAt(start - 1))) start--;
   const marks: number[] = [];
@@ -278,7 +307,86 @@ export function hiddenRunAt(text: string, at: number, from: number, work: { visi
     end += length === 0 ? 1 : Math.abs(length);
   }
   // One literal of one shape: a spread to add the sequences cost more than reading the run.
-  return { start, end, marks, sequenceMarks, hasEightBitSequence, tagRuns: tagRuns ?? NO_TAGS };
+  return { start, end, marks, sequenceMarks, hasEightBitSequence, tagRuns: tagRuns ?? [] };
+}
+
+/**
+ * How far before its first hidden character a stretch may be read, on its line: past the name of a
+ * secret and the operator after it (a name is read up to 80 characters either side of its keyword,
+ * assignment-rules.ts), so that a value cut by one is read with its name (detect-gap-3: in
+ * `api_key = "ab<U+200B>cd…"` the run is the quoted value alone). Read so only when a secret's
+ * keyword stands there: every rule the line could add a finding to is gated by one, and a log
+ * coloured line by line is not read twice.
+ */
+const LINE_CONTEXT = 256;
+/**
+ * Runs this close on one line are one stretch: a name cut by a hidden character, the operator and
+ * the value (`api<U+200B>_key = "ab<U+200B>cd…"`; the operator may have 8 blanks either side).
+ */
+const NEAR_RUNS = 24;
+
+/** The secrets' keywords (assignment-rules.ts), looked for in the line before a run. */
+const KEYWORD = new RegExp(KEYWORD_SOURCE, 'i');
+
+const isLineBreak = (c: number): boolean => c === 10 || c === 13;
+
+/** `from` appended to `to`, one by one: a spread of a long array would overflow the stack. */
+function append(to: number[], from: readonly number[]): void {
+  for (const mark of from) to.push(mark);
+}
+
+/** `stretch` grown to the end of `run`, a later run on its line: the characters between are visible. */
+function addRun(stretch: Stretch, run: Stretch): void {
+  if (run.sequenceMarks && !stretch.sequenceMarks) stretch.sequenceMarks = [...stretch.marks];
+  if (stretch.sequenceMarks) append(stretch.sequenceMarks, run.sequenceMarks ?? run.marks);
+  append(stretch.marks, run.marks);
+  stretch.hasEightBitSequence ||= run.hasEightBitSequence;
+  for (const tagRun of run.tagRuns) stretch.tagRuns.push(tagRun);
+  stretch.end = run.end;
+}
+
+/**
+ * The stretches of `text` that hold hidden characters, in order: each run of characters other than
+ * white space that holds one (hiddenRunAt()), with the runs after it on its line no more than
+ * LINE_CONTEXT characters apart, and read from up to LINE_CONTEXT characters before the first on
+ * its line. No character is in two stretches: runs are looked for once from the start, and a
+ * stretch reaches back no further than the one before it. `work.visited` is added what was read.
+ */
+export function* hiddenStretches(text: string, work: { visited: number }): Generator<HiddenRun> {
+  // Where the last run ended: the next one starts no earlier, so no character is in two runs.
+  let runsFrom = 0;
+  let from = 0;
+  let stretch: Stretch | undefined;
+  for (let at = nextHiddenCandidate(text, from); at >= 0; at = nextHiddenCandidate(text, from)) {
+    const length = hiddenLength(text, at);
+    if (length <= 0) {
+      // A candidate that is no hidden character: a letter, or a visible one written in UTF-8.
+      from = at + Math.max(1, -length);
+      work.visited += from - at;
+      continue;
+    }
+    const run = hiddenRunAt(text, at, runsFrom, work);
+    work.visited += run.end - run.start;
+    runsFrom = from = run.end;
+    // The characters between the stretch and this run, read once: on one line and near, one stretch.
+    let gap = stretch ? stretch.end : run.start;
+    if (stretch && run.start - gap <= NEAR_RUNS)
+      while (gap < run.start && !isLineBreak(text.charCodeAt(gap))) gap++;
+    if (stretch) work.visited += Math.min(gap, run.start) - stretch.end;
+    if (stretch && gap === run.start) {
+      addRun(stretch, run);
+      continue;
+    }
+    if (stretch) yield stretch;
+    // Back over its line, to no further than the stretch before it ended, if a keyword is there.
+    const limit = Math.max(stretch?.end ?? 0, run.start - LINE_CONTEXT);
+    let lineStart = run.start;
+    while (lineStart > limit && !isLineBreak(text.charCodeAt(lineStart - 1))) lineStart--;
+    work.visited += run.start - lineStart;
+    if (lineStart < run.start && KEYWORD.test(text.slice(lineStart, run.start))) run.start = lineStart;
+    stretch = run;
+  }
+  if (stretch) yield stretch;
 }
 
 /**

@@ -8,6 +8,7 @@ import { KEYWORD_SOURCE, assignmentJudge, assignmentReader } from './assignment-
 import { decodedLayers, isWordCode, type DecodeWork } from './decode.js';
 import type { Encoding, Finding, ScanOptions } from './finding.js';
 import { fingerprint } from './fingerprint.js';
+import { isCutByHidden } from './hidden-characters.js';
 import { ANCHOR_SOURCE, PROVIDER_RULES, firstOf, type Matcher, type ProviderRule } from './provider-rules.js';
 import { joinedText, spacedRuns, textAt } from './spaced-tokens.js';
 
@@ -226,8 +227,15 @@ export function scanPending(
   isHighOnly = false,
 ): Pending[] {
   const except = options.except ?? [];
-  const findings = findingsIn(text, work, except, isHighOnly);
+  let findings = findingsIn(text, work, except, isHighOnly);
   if (options.decode === true) {
+    // A secret read with hidden characters inside it is not what a reader sees: a placeholder cut
+    // by a zero-width space read as random, a secret under a fingerprint no other copy has. Nor is
+    // a value a hidden character ends (U+FEFF is white space to JavaScript, and the value goes on
+    // after it) or starts. The run that holds them is read without them below, with the line
+    // before it (detect-gap-3): that reading judges it. A token found whole beside a hidden
+    // character (a colour code, an emoji) stays as it was found.
+    findings = findings.filter((f) => !isCutByHidden(text, f.start, f.end, f.confidence === 'low'));
     for (const layer of decodedLayers(text, work))
       for (const inner of findingsIn(layer.decoded, work, except, isHighOnly)) {
         // A secret in a run read without its hidden characters spans them, not the whole run: one
@@ -246,7 +254,8 @@ export function scanPending(
  * base64, hex and JSON-escaped segments, HTML character references and byte lists (decode.ts lists
  * the forms); such a finding spans the whole encoded segment, and its fingerprint is that of the
  * decoded secret (the same secret has the same fingerprint however it was written). Also those cut
- * by hidden characters (zero-width spaces, …), over the secret and the hidden characters inside it.
+ * by hidden characters (zero-width spaces, terminal control sequences, …), over the secret and the
+ * hidden characters inside it, and those spelled in Unicode tag characters, over those.
  */
 export function scan(text: string, options: ScanOptions = {}): Finding[] {
   return scanPending(text, options, undefined).map((p) => fingerprinted(p, undefined));

@@ -265,6 +265,15 @@ describe('redteam-34-1: runs cut by hidden characters cost a small multiple of t
     ],
     ['detect-gap-1: tag characters and zero-width spaces in turn', (n) => repeat('\u{E0041}\u200B', n)],
     ['colour codes in a log', (n) => repeat('\x1B[32mPASS\x1B[0m test ', n)],
+    ['detect-gap-3: a secret name before every run, near', (n) => repeat('token = a\u200Bb ', n)],
+    [
+      'detect-gap-3: a secret name before every run, far (each read with its line)',
+      (n) => repeat(`password: ${'x'.repeat(30)} a\u200Bb `, n),
+    ],
+    [
+      'detect-gap-3: runs with a name before them, one a line',
+      (n) => repeat(`${'api_key '.repeat(40)}= "Xk9mQ2\u200BvL8pR4tZ7wB3nY6cF1"\n`, n),
+    ],
     ['zero-width spaces in UTF-8 read as Latin-1', (n) => repeat('\u00E2\x80\x8B', n)],
     ['visible characters in UTF-8 read as Latin-1 (each a candidate)', (n) => repeat('\u00C3\u00A9', n)],
     ['letters that may start UTF-8 in Latin-1 text (each a candidate)', (n) => repeat('\u00E9t\u00E9 ', n)],

@@ -4,9 +4,10 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { scan } from '../src/index.js';
+import { redact, scan } from '../src/index.js';
 import { nameKind } from '../src/assignment-rules.js';
 import { shannonEntropy, entropyFloor } from '../src/entropy.js';
+import { asLatin1 } from './encodings.js';
 
 void it('names are read word by word, whatever their casing', () => {
   assert.equal(nameKind('DB_PASSWORD'), 'password');
@@ -50,4 +51,57 @@ void it('a value assigned through JSON-in-a-string is still found', () => {
   const [f] = scan(text);
   assert.equal(f?.rule, 'generic-secret');
   assert.equal(text.slice(f?.start, f?.end), 'Zq8Lm2Xv9Rt4Wn7Ps1Kd6Hg3Jc5Bf0Ay');
+});
+
+describe('detect-gap-3: a value assigned to a secret name and cut by hidden characters is found whole', () => {
+  // The keyword stood in another run than the value (`api_key = "…"` has spaces), so the run read
+  // without its hidden characters held no name, and the value read as written held them: found
+  // under the wrong fingerprint, or not at all where one is white space to JavaScript (U+FEFF).
+  const VALUE = 'Xk9mQ2vL8pR4tZ7wB3nY6cF1';
+  const PASSWORD = 'hunter2!xyz';
+  const CASES: [string, string, string, string][] = [
+    // [what, the text with `@` where the value goes, the value, what cuts it]
+    ['quoted, spaces around "="', 'api_key = "@"', VALUE, '\u200B'],
+    ['unquoted', 'api_key = @\n', VALUE, '\u200B'],
+    ['YAML, single quotes', "api_key: '@'\n", VALUE, '\u2060'],
+    ['JSON', '{"api_key": "@"}', VALUE, '\u200C'],
+    ['a byte-order mark inside text (white space to JavaScript)', 'api_key = "@"', VALUE, '\uFEFF'],
+    ['several kinds in a row', 'client_secret = "@"', VALUE, '\u200B\u200C\u200D\u2060\uFEFF'],
+    ['a colour code', 'api_key = "@"', VALUE, '\x1B[31m'],
+    ['a password, unquoted', 'password: @\n', PASSWORD, '\u00AD'],
+    ['a bearer credential', 'Authorization: Bearer @\n', VALUE, '\u200B'],
+    ['the name cut too', 'api\u200B_key = "@"', VALUE, '\u200B'],
+  ];
+  for (const [what, shape, value, hidden] of CASES)
+    it(`${what}: as written, and in UTF-8 read as Latin-1`, () => {
+      const whole = shape.replace('@', value).replace('\u200B', '');
+      const [expected] = scan(whole);
+      assert.ok(expected, `the uncut value is found: ${whole}`);
+      const cutValue = `${value.slice(0, 6)}${hidden}${value.slice(6)}`;
+      for (const text of [shape.replace('@', cutValue), asLatin1(shape.replace('@', cutValue))]) {
+        const found = scan(text, { decode: true });
+        assert.deepEqual(
+          found.map((f) => [f.rule, f.confidence, f.fingerprint, f.encoding, text.slice(f.start, f.end)]),
+          [
+            [
+              expected.rule,
+              'low',
+              expected.fingerprint,
+              'hidden',
+              text === shape.replace('@', cutValue) ? cutValue : asLatin1(cutValue),
+            ],
+          ],
+          JSON.stringify(text),
+        );
+      }
+    });
+
+  it('redaction replaces the value with the hidden characters inside it, and leaves the name', () => {
+    const text = `api_key = "${VALUE.slice(0, 6)}\u200B${VALUE.slice(6)}"\nok\u200B`;
+    const fingerprint = scan(`api_key = "${VALUE}"`)[0]?.fingerprint;
+    assert.equal(
+      redact(text, scan(text, { decode: true })),
+      `api_key = "[REDACTED:generic-secret:${fingerprint}]"\nok\u200B`,
+    );
+  });
 });

@@ -68,3 +68,24 @@ describe('egress-dlp-08: benign high-entropy and secret-looking text is not repo
       assert.deepEqual(scan(text, { decode: true }), []);
     });
 });
+
+describe('detect-gap-3: a hidden character inside a template or benign text makes no finding of its own', () => {
+  // Runs cut by hidden characters are read with the text before them on their line, so that a
+  // secret name and its value are read together: that reading must not turn a placeholder, a hash
+  // or a sentence into a secret.
+  /** `text` with `hidden` in the middle of its last word, and in the middle of the whole. */
+  const cuts = (text: string, hidden: string): string[] => {
+    const last = text.trimEnd().lastIndexOf(' ') + 1;
+    const inLast = last + Math.floor((text.trimEnd().length - last) / 2);
+    const middle = Math.floor(text.length / 2);
+    return [inLast, middle].map((at) => `${text.slice(0, at)}${hidden}${text.slice(at)}`);
+  };
+  const found = (text: string): string[][] =>
+    scan(text, { decode: true }).map((f) => [f.rule, f.fingerprint]);
+  for (const text of [...TEMPLATES, ...BENIGN])
+    it(JSON.stringify(text.slice(0, 70)), () => {
+      for (const hidden of ['\u200B', '\uFEFF', '\x1B[0m'])
+        for (const cutText of cuts(text, hidden))
+          assert.deepEqual(found(cutText), found(text), JSON.stringify(cutText));
+    });
+});
