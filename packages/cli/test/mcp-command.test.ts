@@ -31,7 +31,16 @@ import {
 import { scan } from '@perimeter/detect';
 import { hasControlCharacter } from '@perimeter/policy';
 import { definitionDiff, definitionHash, pinKey, PinStore } from '@perimeter/mcp';
-import { REPO_ROOT, STACK_FRAME, linesOf, runCli, storeSecret, tempDir, writeFile } from './cli-harness.js';
+import {
+  REPO_ROOT,
+  STACK_FRAME,
+  holdLock,
+  linesOf,
+  runCli,
+  storeSecret,
+  tempDir,
+  writeFile,
+} from './cli-harness.js';
 
 const BIN = join(REPO_ROOT, 'packages/cli/bin/perimeter.js');
 const INSPECTOR = join(REPO_ROOT, 'node_modules/.bin/mcp-inspector');
@@ -1625,6 +1634,31 @@ void describe('perimeter mcp pins', { timeout: 10 * TIMEOUT }, () => {
       assertRefusal(perimeter(p, ['mcp', 'pins', 'approve', 'everything']), /the pin store .* is damaged/);
       const gateway = perimeter(p, ['mcp', '--policy', mcpPolicy(p), '--audit', join(p.dir, 'a.jsonl')]);
       assertRefusal(gateway, /the pin store .* is damaged/);
+    },
+  );
+
+  void it(
+    'a pin store locked by a live process is refused in one sentence that says to wait, never with advice to remove the store',
+    BOUND,
+    async (t) => {
+      const p = place(t);
+      mkdirSync(join(p.state, 'perimeter'));
+      const file = writeFile(
+        join(p.state, 'perimeter'),
+        'mcp-pins.json',
+        '{"version":1,"approved":{},"pending":{}}\n',
+      );
+      const holder = await holdLock(t, `${file}.lock`);
+      const r = perimeter(p, ['mcp', 'pins', 'approve', 'everything']);
+      assert.equal(r.code, 3, r.stderr);
+      assert.deepEqual(linesOf(r.stderr), [
+        `perimeter: the pin store ${file} stays locked by another Perimeter process (pid ${holder.pid}); try again once it is done`,
+      ]);
+      assert.equal(
+        readFileSync(file, 'utf8'),
+        '{"version":1,"approved":{},"pending":{}}\n',
+        'the store is left alone',
+      );
     },
   );
 });

@@ -183,12 +183,14 @@ export type PinChange =
 
 export class PinStoreError extends Error {
   /**
-   * `isRefusal`: the store is fine, the request is not (nothing is waiting, a wrong hash); else
-   * the store itself cannot be used (unreadable, damaged, locked).
+   * `fault`: what must change for the operation to go through. 'request': the store is fine, the
+   * request is not (nothing is waiting, a wrong hash); 'store': the store itself cannot be used
+   * (unreadable, damaged); 'lock': another process holds the store, or its lock cannot be made
+   * (the message says what to do; the store is fine).
    */
   constructor(
     message: string,
-    readonly isRefusal = false,
+    readonly fault: 'request' | 'store' | 'lock' = 'store',
   ) {
     super(message);
   }
@@ -270,20 +272,20 @@ export class PinStore {
   ): { tool: string; hash: string; label?: string }[] {
     return this.update((f) => {
       if (f.approved[server] === undefined && f.pending[server] === undefined)
-        throw new PinStoreError(`the pin store knows no server named ${server}`, true);
+        throw new PinStoreError(`the pin store knows no server named ${server}`, 'request');
       const held = f.pending[server] ?? {};
       const names =
         key !== undefined
           ? [key]
           : Object.keys(held).filter((name) => hash === undefined || held[name]?.hash === hash);
       if (key === undefined && hash !== undefined && names.length === 0)
-        throw new PinStoreError(`nothing from ${server} is waiting for approval with ${hash}`, true);
+        throw new PinStoreError(`nothing from ${server} is waiting for approval with ${hash}`, 'request');
       const done: { tool: string; hash: string; label?: string }[] = [];
       for (const name of names) {
         const p = held[name];
-        if (!p) throw new PinStoreError(`nothing from ${server}/${name} is waiting for approval`, true);
+        if (!p) throw new PinStoreError(`nothing from ${server}/${name} is waiting for approval`, 'request');
         if (hash !== undefined && p.hash !== hash)
-          throw new PinStoreError(`${server}/${name} is waiting with ${p.hash}, not ${hash}`, true);
+          throw new PinStoreError(`${server}/${name} is waiting with ${p.hash}, not ${hash}`, 'request');
         const label = p.label !== undefined ? { label: p.label } : {};
         (f.approved[server] ??= {})[name] = {
           hash: p.hash,
@@ -356,7 +358,7 @@ export class PinStore {
     mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
     return withLock(
       `${this.file}.lock`,
-      { waitMs: this.lockWaitMs, refuse: (r) => new PinStoreError(lockRefusal(this.file, r)) },
+      { waitMs: this.lockWaitMs, refuse: (r) => new PinStoreError(lockRefusal(this.file, r), 'lock') },
       () => {
         const f = this.parse();
         const result = change(f);
@@ -379,7 +381,7 @@ function lockRefusal(file: string, r: LockRefusal): string {
           ? `the pin store ${file} stays locked by a Perimeter process in another pid namespace, a sandbox or a container (pid ${r.owner.pid} there); try again once it is done, or remove ${r.file} if it has stopped`
           : `the pin store ${file} stays locked by another Perimeter process (pid ${r.owner.pid}); try again once it is done`;
     case 'unusable':
-      return `cannot lock the pin store ${file}: cannot create ${r.file} (${r.code})`;
+      return `cannot lock the pin store ${file}: cannot create ${r.file} (${r.code}); make its directory writable`;
     case 'unsettled':
       return `the pin store ${file} could not be locked: its lock ${r.file} kept changing`;
   }

@@ -196,7 +196,7 @@ test("approving a server's definitions by hash alone approves exactly those held
 const refusal =
   (message: string) =>
   (e: unknown): boolean =>
-    e instanceof PinStoreError && e.isRefusal && e.message === message;
+    e instanceof PinStoreError && e.fault === 'request' && e.message === message;
 
 test('approving by a hash nothing of the server is held with is refused in one sentence, and approves nothing', () => {
   const store = new PinStore(join(dir, 'no-match.json'));
@@ -478,7 +478,7 @@ test('a writer that cannot wait long enough for a live holder fails with PinStor
     () => new PinStore(store.file, 50).approve('s', 'b'),
     (e: unknown) =>
       e instanceof PinStoreError &&
-      !e.isRefusal &&
+      e.fault === 'lock' &&
       e.message ===
         `the pin store ${store.file} stays locked by another Perimeter process (pid ${slow.pid}); try again once it is done`,
   );

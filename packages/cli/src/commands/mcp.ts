@@ -666,18 +666,24 @@ function pinStore(): PinStore {
   return new PinStore(pinStorePath());
 }
 
-/** Runs a pin store operation; its refusals (nothing held, a wrong hash, a damaged file) are the user's to fix. */
+/** What to do about a pin store error, by its fault (a lock's message says that itself). */
+function pinStoreHint(fault: PinStoreError['fault']): string | undefined {
+  switch (fault) {
+    case 'request':
+      return 'run "perimeter mcp pins list" to see what is waiting';
+    case 'store':
+      return `repair or remove ${pinStorePath()} (removing it forgets every approval)`;
+    case 'lock':
+      return undefined;
+  }
+}
+
+/** Runs a pin store operation; its refusals (nothing held, a wrong hash, a damaged file, a lock) are the user's to fix. */
 function pinStoreAnswer<T>(operation: () => T): T {
   try {
     return operation();
   } catch (e) {
-    if (e instanceof PinStoreError)
-      throw new UserError(
-        escapeUnprintable(e.message),
-        e.isRefusal
-          ? 'run "perimeter mcp pins list" to see what is waiting'
-          : `repair or remove ${pinStorePath()} (removing it forgets every approval)`,
-      );
+    if (e instanceof PinStoreError) throw new UserError(escapeUnprintable(e.message), pinStoreHint(e.fault));
     throw e;
   }
 }
