@@ -1,15 +1,16 @@
 // A lock between processes: one holder at a time of something on disk (an audit spool, the pin
 // store, the secret store, the device's shipping cursors). Node has no flock, so the lock is a file
-// created exclusively (O_EXCL), naming the process that holds it: pid, host, the kernel's boot id,
-// the process's start time and its pid namespace. A lock whose process is certainly gone (dead,
-// from before a restart, or a pid given again to a process started since) is taken over, under a
-// guard so that of several takers exactly one wins; a live holder is never broken, however long it
-// holds (age says nothing about whether a process is alive). Release removes only a lock file that
-// is still the one this process wrote. It must never let two live processes hold one lock, and
-// never keep a lock for a process that it can see is gone. One it cannot see is kept, and the
-// caller's refusal names the lock file: a process on another machine (over a shared disk), or in
-// another pid namespace (a `perimeter run` session's sandbox, a container), where its pid names
-// another process or none. No zod here: the CLI starts without loading it.
+// created exclusively (O_EXCL), naming the process that holds it: pid, host, machine id, the
+// kernel's boot id, the process's start time and its pid namespace. A lock whose process is
+// certainly gone (dead, from before a restart, or a pid given again to a process started since) is
+// taken over, under a guard so that of several takers exactly one wins; a live holder is never
+// broken, however long it holds (age says nothing about whether a process is alive). Release
+// removes only a lock file that is still the one this process wrote. It must never let two live
+// processes hold one lock, and never keep a lock for a process that it can see is gone. One it
+// cannot see is kept, and the caller's refusal names the lock file: a process on another machine
+// (over a shared disk), or in another pid namespace (a `perimeter run` session's sandbox, a
+// container), where its pid names another process or none. No zod here: the CLI starts without
+// loading it.
 
 import { randomBytes } from 'node:crypto';
 import {
@@ -33,6 +34,11 @@ const WAIT_MS = 20;
 export interface LockOwner {
   readonly pid: number;
   readonly host: string;
+  /**
+   * The machine's id (/etc/machine-id): two machines that share a disk may share a host name too
+   * (cloned virtual machines, a fleet's default), and then only this tells them apart.
+   */
+  readonly machine?: string;
   /** The kernel's boot id: a lock from before a restart names no running process. */
   readonly boot?: string;
   /** When the process started (clock ticks since boot): a pid reused since is another process. */
@@ -176,6 +182,7 @@ function held(lock: string, owner: LockOwner, me: LockOwner): LockRefusal {
 
 /** One kernel runs both: the boot id says so where both have one (a sandbox has a host name of its own). */
 function isSameMachine(owner: LockOwner, me: LockOwner): boolean {
+  if (isOtherMachineId(owner, me)) return false;
   return owner.boot !== undefined && me.boot !== undefined ? owner.boot === me.boot : owner.host === me.host;
 }
 
@@ -268,13 +275,15 @@ function ownerIn(text: string, me: LockOwner): LockOwner | undefined {
     return undefined;
   }
   if (typeof v !== 'object' || v === null) return undefined;
-  const { pid, host, boot, start, pidNamespace } = v as Record<string, unknown>;
+  const { pid, host, machine, boot, start, pidNamespace } = v as Record<string, unknown>;
   if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 0 || typeof host !== 'string')
     return undefined;
-  if (![boot, start, pidNamespace].every((f) => f === undefined || typeof f === 'string')) return undefined;
+  if (![machine, boot, start, pidNamespace].every((f) => f === undefined || typeof f === 'string'))
+    return undefined;
   return {
     pid,
     host,
+    ...(typeof machine === 'string' ? { machine } : {}),
     ...(typeof boot === 'string' ? { boot } : {}),
     ...(typeof start === 'string' ? { start } : {}),
     ...(typeof pidNamespace === 'string' ? { pidNamespace } : {}),
@@ -295,7 +304,7 @@ function isStale(found: Found, me: LockOwner): boolean {
 /** Whether the process a lock names has certainly stopped (else it may still be working). */
 function isGone(owner: LockOwner, me: LockOwner): boolean {
   // A process on another machine (a lock on a shared disk) cannot be looked at from here.
-  if (owner.host !== me.host) return false;
+  if (owner.host !== me.host || isOtherMachineId(owner, me)) return false;
   if (owner.boot !== undefined && me.boot !== undefined && owner.boot !== me.boot) return true;
   // Its pid names another process here, or none: whether it lives cannot be told from here.
   if (!isSamePidNamespace(owner, me)) return false;
@@ -371,11 +380,13 @@ let thisOne: LockOwner | undefined;
 function thisProcess(): LockOwner {
   if (thisOne !== undefined) return thisOne;
   const start = processStart(process.pid)?.start;
+  const machine = machineId();
   const boot = bootId();
   const pidNamespace = ownPidNamespace();
   thisOne = {
     pid: process.pid,
     host: hostname(),
+    ...(machine !== undefined ? { machine } : {}),
     ...(boot !== undefined ? { boot } : {}),
     ...(start !== undefined ? { start } : {}),
     ...(pidNamespace !== undefined ? { pidNamespace } : {}),
@@ -396,6 +407,19 @@ function processStart(pid: number): { state: string; start: string | undefined }
   }
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return { state: fields[0] ?? '', start: fields[19] };
+}
+
+/** Whether both name their machine's id and the ids differ. */
+function isOtherMachineId(owner: LockOwner, me: LockOwner): boolean {
+  return owner.machine !== undefined && me.machine !== undefined && owner.machine !== me.machine;
+}
+
+function machineId(): string | undefined {
+  try {
+    return readFileSync('/etc/machine-id', 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function bootId(): string | undefined {

@@ -179,6 +179,27 @@ describe('a lock between processes', () => {
   });
 
   it(
+    'a lock naming this host name but another machine id is kept, though its boot id differs: two machines on one disk may share a name',
+    { skip: existsSync('/etc/machine-id') ? false : 'needs /etc/machine-id' },
+    (t) => {
+      const lock = lockPath(t);
+      const text = JSON.stringify({
+        pid: 1,
+        host: hostname(),
+        machine: 'another-machine-id',
+        boot: 'b',
+        start: '1',
+      });
+      writeFileSync(lock, text);
+      utimesSync(lock, LONG_AGO, LONG_AGO);
+      const refusal = heldBy(takeLock(lock));
+      assert.equal(refusal.holder, 'another-machine');
+      assert.equal(refusal.owner.machine, 'another-machine-id');
+      assert.equal(readFileSync(lock, 'utf8'), text, 'kept as it was');
+    },
+  );
+
+  it(
     'a lock held in another pid namespace (a sandbox) is never taken over, from outside it or from another: its pid names another process there',
     { skip: pidNamespaceSkip },
     async (t) => {
