@@ -84,6 +84,16 @@ test('redteam-34-1: scan finds a token cut by a zero-width space and says it was
   assert.equal(bin.stdout, `-:1:9  github-token  ${fingerprint}  (cut by hidden characters)\n`);
 });
 
+test('detect-gap-1: scan finds a token spelled in Unicode tag characters and says so', (t) => {
+  const tags = [...GITHUB].map((c) => String.fromCodePoint(0xe0000 + c.charCodeAt(0))).join('');
+  const r = runCli(['scan', writeFile(tempDir(t), 'tagged.md', `Read me.${tags}\n`)]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(
+    r.stdout,
+    /:1:9 {2}github-token {2}ghp_…\([0-9a-f]{8}\) {2}\(spelled in Unicode tag characters\)$/m,
+  );
+});
+
 test('scan --json prints the findings with positions and no secret', (t) => {
   const file = writeFile(tempDir(t), 'c.json', `{\n  "api": "${ANTHROPIC}"\n}\n`);
   const r = runCli(['scan', file, '--json']);

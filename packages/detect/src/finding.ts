@@ -28,6 +28,20 @@ export type Encoding =
   | 'hidden'
   | 'unicode-tags';
 
+/** How a message names where a secret was found: `cut by hidden characters`, `base64-encoded`, … */
+export function encodingPhrase(encoding: Encoding): string {
+  switch (encoding) {
+    case 'raw':
+      return 'as written';
+    case 'hidden':
+      return 'cut by hidden characters';
+    case 'unicode-tags':
+      return 'spelled in Unicode tag characters';
+    default:
+      return `${encoding}-encoded`;
+  }
+}
+
 export interface Finding {
   /** The rule that matched, e.g. `github-token`, `generic-secret` (docs/detect.md lists them). */
   readonly rule: string;

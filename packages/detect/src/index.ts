@@ -2,7 +2,7 @@
 // network or process access (DESIGN.md), so the egress proxy, the MCP gateway and `perimeter scan`
 // share one engine.
 
-export type { Confidence, Encoding, Finding, ScanOptions } from './finding.js';
+export { encodingPhrase, type Confidence, type Encoding, type Finding, type ScanOptions } from './finding.js';
 export { scan } from './scan.js';
 export { redact } from './redact.js';
 export { fingerprint } from './fingerprint.js';

@@ -9,6 +9,7 @@ void it('exports exactly the documented API', () => {
   assert.deepEqual(Object.keys(detect).sort(), [
     'MIN_KNOWN_LENGTH',
     'RULES',
+    'encodingPhrase',
     'fingerprint',
     'knownMatcher',
     'redact',

@@ -15,6 +15,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { alertRecord, decisionRecord, type AuditRecord } from '@perimeter/audit';
 import {
   MIN_KNOWN_LENGTH,
+  encodingPhrase,
   knownMatcher,
   redact,
   renderingsOf,
@@ -262,7 +263,7 @@ export function createCredentialGuard(options: CredentialGuardOptions): Credenti
           'critical',
           realSlot,
           d,
-          `Refused: this request carries the real value of credential "${realSlot.id}" (${real.encoding === 'hidden' ? 'cut by hidden characters' : real.encoding}); a session only ever holds its placeholder.`,
+          `Refused: this request carries the real value of credential "${realSlot.id}" (${encodingPhrase(real.encoding)}); a session only ever holds its placeholder.`,
           real.encoding,
         ),
       );

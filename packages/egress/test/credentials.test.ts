@@ -462,7 +462,11 @@ describe('credential leaks', () => {
     ];
     for (const [value, type, reason] of [
       [token, 'network.secret', /github secret \(github-token, ghp_/],
-      [SECRET, 'credential.leak', /real value of credential "github" \((raw|cut by hidden characters)\)/],
+      [
+        SECRET,
+        'credential.leak',
+        /real value of credential "github" \((as written|cut by hidden characters)\)/,
+      ],
     ] as const)
       for (const written of spellings(value)) {
         fresh();

@@ -3,7 +3,7 @@
 // is @perimeter/detect's, with decoding on (a Kubernetes Secret's values are base64).
 
 import { readFileSync } from 'node:fs';
-import { scan, type Finding } from '@perimeter/detect';
+import { encodingPhrase, scan, type Finding } from '@perimeter/detect';
 import { boolFlag, parseArgs } from '../args.js';
 import { UserError } from '../errors.js';
 import { paint, type Ui } from '../ui.js';
@@ -88,7 +88,7 @@ export function runScan(argv: readonly string[], ui: Ui): number {
     for (const f of found) {
       const notes = [
         f.confidence === 'low' ? 'low confidence' : '',
-        f.encoding === 'hidden' ? 'cut by hidden characters' : f.encoding ? `${f.encoding}-encoded` : '',
+        f.encoding ? encodingPhrase(f.encoding) : '',
       ]
         .filter((n) => n !== '')
         .join(', ');
