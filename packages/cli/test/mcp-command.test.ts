@@ -334,6 +334,57 @@ void describe('perimeter mcp over stdio', { timeout: 10 * TIMEOUT }, () => {
   );
 
   void it(
+    "redteam-36-3: a server's failure is told on perimeter mcp's stderr as the audit has it: its bound credential redacted, its escape sequences escaped",
+    BOUND,
+    async (t) => {
+      const p = place(t);
+      const key = 'pay-7Qm2xZr9-Lk4vW8tN3sP';
+      storeSecret(p.env, 'payments-key', key);
+      // As many SDKs do: the server names the key it was refused with, in colour, and exits.
+      const server = writeFile(
+        p.dir,
+        'failing.mjs',
+        'process.stderr.write(`\\x1b]0;pwned\\x07\\x1b[2JError: the payments API refused key ${process.env.PAYMENTS_KEY} (401)\\n`);\n',
+      );
+      const policy = writeFile(
+        p.dir,
+        'failing.yaml',
+        `apiVersion: perimeter/v1
+kind: Policy
+metadata: { name: failing-server, layer: org }
+credentials:
+  - { id: payments, secret: payments-key, env: PAYMENTS_KEY }
+mcp:
+  pinning: tofu
+  servers:
+    - { id: payments, command: [${NODE}, ${JSON.stringify(server)}], credential: payments, sandbox: { read: [${JSON.stringify(`${p.dir}/**`)}] } }
+  allow:
+    - { id: all, server: "*", tools: ["*"] }
+`,
+      );
+      const child = startChild(t, p, [
+        'mcp',
+        '--policy',
+        policy,
+        '--listen',
+        '127.0.0.1:0',
+        '--audit',
+        join(p.dir, 'a.jsonl'),
+      ]);
+      await until(() => /payments is unavailable/.test(child.stderr()), 'the failure said');
+      const line =
+        child
+          .stderr()
+          .split('\n')
+          .find((l) => l.includes('payments is unavailable')) ?? '';
+      assert.match(line, /refused key \[REDACTED:credential:payments\] \(401\)/);
+      assert.match(line, /\\u001b\]0;pwned\\u0007\\u001b\[2J/, 'the escapes are shown, not sent');
+      assert.ok(!child.stderr().includes(key), 'the key is never printed');
+      assert.ok(!child.stderr().includes('\x1b'), 'no escape sequence reaches the terminal');
+    },
+  );
+
+  void it(
     "mcp-threat-05, audit mode: a secret in the arguments is recorded and the call goes on; a bound credential's real value, read from the secret store, is refused all the same",
     BOUND,
     async (t) => {

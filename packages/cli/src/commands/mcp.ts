@@ -171,10 +171,12 @@ export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
     };
     let isEnded = false;
     const tellHeld = heldNotice(say);
+    const reasons = recordedReasons();
     const audit = (r: AuditRecord): void => {
       if (isEnded) return;
       spool.append(r);
       tellHeld(r);
+      reasons.note(r);
     };
     audit(lifecycleRecord('session.start', ctx, { kind: 'mcp', servers: catalog.length }));
 
@@ -214,8 +216,8 @@ export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
           say,
           'yellow',
           u.spec.unavailable !== undefined
-            ? `perimeter mcp: ${u.id} is unavailable: ${u.spec.unavailable}`
-            : `perimeter mcp: ${u.id} is unavailable (${u.problem}); retrying`,
+            ? `perimeter mcp: ${u.id} is unavailable: ${escapeUnprintable(u.spec.unavailable)}`
+            : `perimeter mcp: ${u.id} is unavailable (${escapeUnprintable(reasons.of(u.id) ?? 'no reason recorded')}); retrying`,
         ),
       );
     return {
@@ -336,6 +338,27 @@ function heldText(n: number): string {
  * approval: a client shows only the rest and says nothing of them (a first run under
  * `pinning: approve` lists nothing at all). One line per listing that held something.
  */
+/**
+ * Why each server last failed, as the gateway recorded it (mcp.server.unavailable and .crash): its
+ * scan redacted the reason, which is the server's own stderr and may print the credential bound to
+ * it (redteam-36-3: the CLI never reads bound values, so its own scan could not), and which is
+ * cut to the audit's length. Shown with its control characters escaped.
+ */
+function recordedReasons(): {
+  readonly note: (r: AuditRecord) => void;
+  of(server: string): string | undefined;
+} {
+  const reasons = new Map<string, string>();
+  return {
+    note: (r) => {
+      if (r.type !== 'mcp.server.unavailable' && r.type !== 'mcp.server.crash') return;
+      const { server, reason } = r.outcome ?? {};
+      if (typeof server === 'string' && typeof reason === 'string') reasons.set(server, reason);
+    },
+    of: (server) => reasons.get(server),
+  };
+}
+
 function heldNotice(say: Ui): (r: AuditRecord) => void {
   const held = new Set<string>();
   let timer: NodeJS.Timeout | undefined;
