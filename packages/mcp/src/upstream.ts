@@ -4,9 +4,10 @@
 // One that cannot be started at all (its credential cannot be given) stays unavailable, with its
 // reason, and is never tried.
 
+import { spawn } from 'node:child_process';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { FetchLike, Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { MODERN_REVISION, ModernClient, modernHttpTransport, type UpstreamClient } from './modern-client.js';
@@ -15,6 +16,7 @@ import type { ServerCredential } from './server-credential.js';
 import {
   ErrorCode,
   McpError,
+  PingRequestSchema,
   PromptListChangedNotificationSchema,
   ResourceListChangedNotificationSchema,
   ToolListChangedNotificationSchema,
@@ -41,7 +43,8 @@ export type UpstreamTransport =
       readonly cwd?: string;
       /**
        * Starts the server process itself (its sandbox around the command); without it the command
-       * is spawned directly, with `env` as its whole environment.
+       * is spawned directly, with `env` over the few variables the SDK's stdio transport passes on
+       * (HOME, LOGNAME, PATH, SHELL, TERM, USER).
        */
       readonly launch?: () => ServerProcess;
       /** What the audit says the server runs in (`sandbox`, `none`). */
@@ -112,6 +115,16 @@ const BACKOFF_MAX_MS = 30_000;
  * into memory, however long.
  */
 const MAX_MESSAGE_BYTES = 10 * 1024 * 1024;
+/**
+ * The most requests of its own (pings included) a server may send in one second of the clock.
+ * Each is answered by the gateway (a ping) or refused; past this the server is flooding, and it is
+ * ended as misbehaving: a server that sent pings as fast as its pipe took them kept the gateway
+ * answering them, its event loop starved, every other server's call timed out (redteam-36-1). Far
+ * past what any server asks of a client (a keep-alive ping every few seconds, a sampling request
+ * per call). What a server has asked and not been answered is bounded by what is owed to it:
+ * answers are queued to it at once, and ProcessTransport bounds the queue.
+ */
+const MAX_SERVER_REQUESTS_PER_SECOND = 100;
 /** A connection that lived this long resets the backoff. */
 const HEALTHY_MS = 60_000;
 const CLIENT_INFO = { name: 'perimeter-mcp-gateway', version: '0.1.0' };
@@ -363,9 +376,24 @@ export class Upstream {
       this.hooks.onListChanged(this.id, kind);
     };
     if (this.spec.protocol === MODERN_REVISION) return new ModernClient(CLIENT_INFO, dropped);
-    const client = new Client(CLIENT_INFO, { capabilities: {} });
+    const client = new GatewayClient(CLIENT_INFO, { capabilities: {} });
+    // Every request of the server's own comes to one of these two (the SDK's client has no other
+    // handler): counted, and past the bound the server is ended rather than answered.
+    let second = 0;
+    let asked = 0;
+    const isFlooding = (): boolean => {
+      const now = Math.floor(Date.now() / 1000);
+      if (now !== second) [second, asked] = [now, 0];
+      if (++asked <= MAX_SERVER_REQUESTS_PER_SECOND) return false;
+      client.endedBecause ??= `sent more than ${MAX_SERVER_REQUESTS_PER_SECOND} requests of its own (pings included) in one second, and was ended`;
+      void client.close();
+      return true;
+    };
+    const flooding = (): McpError => new McpError(ErrorCode.InvalidRequest, 'Too many requests');
+    client.setRequestHandler(PingRequestSchema, () => (isFlooding() ? Promise.reject(flooding()) : {}));
     // What the SDK answers a method it has no handler for, told to the gateway first.
     client.fallbackRequestHandler = (request) => {
+      if (isFlooding()) return Promise.reject(flooding());
       this.hooks.onServerRequest?.(this.id, request.method);
       return Promise.reject(new McpError(ErrorCode.MethodNotFound, 'Method not found'));
     };
@@ -388,19 +416,19 @@ export class Upstream {
           // no scanner recognises.
           if (stderr.length > STDERR_KEPT) stderr = stderr.slice(-STDERR_KEPT).replace(/^[^\n]*(\n|$)/, '');
         };
-        let transport: Transport;
-        if (t.launch) transport = new ProcessTransport(t.launch, keep);
-        else {
-          const stdio = new StdioClientTransport({
-            command: t.command,
-            args: [...t.args],
-            env: { ...t.env },
-            ...(t.cwd !== undefined ? { cwd: t.cwd } : {}),
-            stderr: 'pipe',
-          });
-          stdio.stderr?.on('data', keep);
-          transport = stdio;
-        }
+        // One transport for every stdio server, sandboxed or not, so each is owed a bounded queue
+        // (the SDK's own stdio transport waits for a pipe that is never read, without end).
+        const transport = new ProcessTransport(
+          t.launch ??
+            (() =>
+              spawn(t.command, [...t.args], {
+                env: { ...getDefaultEnvironment(), ...t.env },
+                ...(t.cwd !== undefined ? { cwd: t.cwd } : {}),
+                stdio: ['pipe', 'pipe', 'pipe'],
+                shell: false,
+              })),
+          keep,
+        );
         this.hooks.onEvent(this.id, 'spawn', {
           command: t.command,
           args: t.args.length,
@@ -413,7 +441,7 @@ export class Upstream {
           }),
           this.id,
         );
-        client.onclose = () => this.lost(client, lastProblem(stderr));
+        client.onclose = () => this.lost(client, transport.endedBecause ?? lastProblem(stderr));
       } else {
         await this.connectHttp(client, t.url, t.headers, t.fetch);
       }
@@ -421,7 +449,7 @@ export class Upstream {
       await client.close().catch(() => undefined);
       // Shut down while connecting: the failure is the shutdown's, not the server's.
       if (this.closed) throw new UpstreamUnavailable(`${this.id} is shut down`);
-      this.lastError = e instanceof Error ? e.message : String(e);
+      this.lastError = client.endedBecause ?? (e instanceof Error ? e.message : String(e));
       if (this.spec.protocol === undefined && /-32022|unsupported protocol version/i.test(this.lastError))
         this.lastError += `; if it speaks only ${MODERN_REVISION}, set protocol: ${MODERN_REVISION} in its catalog entry`;
       this.hooks.onEvent(this.id, 'unavailable', { reason: this.lastError });
@@ -642,4 +670,9 @@ export function lastProblem(stderr: string): string {
   return (
     lines.findLast((l) => /error|cannot|denied|not found/i.test(l) && !POINTER.test(l)) ?? lines.at(-1) ?? ''
   );
+}
+
+/** The SDK's client, which can say why the gateway ended its connection (a server that flooded it). */
+class GatewayClient extends Client {
+  endedBecause: string | undefined;
 }

@@ -30,7 +30,7 @@ async function closeWhileStarting(transport: UpstreamTransport): Promise<string[
   return events;
 }
 
-test('closing an upstream that is still starting ends its process and reports no failure (spawned by the SDK)', async () => {
+test('closing an upstream that is still starting ends its process and reports no failure (spawned directly)', async () => {
   const events = await closeWhileStarting({
     kind: 'stdio',
     command: process.execPath,

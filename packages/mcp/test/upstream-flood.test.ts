@@ -1,0 +1,123 @@
+// A stdio upstream that floods the gateway or stops reading what it is sent (fixtures/flooding-server.ts)
+// is ended as misbehaving, its crash audited with why, and restarted with backoff; the gateway's
+// other servers keep answering. Before, a server sending pings as fast as its pipe took them grew
+// the gateway by 150 MB/s until V8 aborted, taking every server and client down (redteam-36-1).
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { AuditRecord } from '@perimeter/audit';
+import { MAX_UNREAD_BYTES } from '../src/process-transport.js';
+import { inMemoryClient, startGateway, tool, until, writeSpec } from './gateway-harness.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const FLOODING = join(here, 'fixtures/flooding-server.js');
+const SCRIPTED = join(here, 'fixtures/scripted-server.js');
+const root = realpathSync(mkdtempSync(join(tmpdir(), 'perimeter-mcp-flood-')));
+after(() => rmSync(root, { recursive: true, force: true }));
+
+const q = JSON.stringify;
+let runs = 0;
+
+/** A gateway over the flooding server `f` and an honest one, `good`, and a client of it. */
+async function start(): Promise<{
+  client: Awaited<ReturnType<typeof inMemoryClient>>;
+  events: AuditRecord[];
+  close(): Promise<void>;
+}> {
+  const dir = join(root, `g${++runs}`);
+  const goodSpec = join(root, `good${runs}.json`);
+  writeSpec(goodSpec, { tools: [tool('echo')], results: { echo: 'still here' } });
+  const { gateway, events } = await startGateway(
+    `apiVersion: perimeter/v1
+kind: Policy
+metadata: { name: flood-test, layer: org }
+mcp:
+  pinning: tofu
+  servers:
+    - { id: f, command: [${q(process.execPath)}, ${q(FLOODING)}] }
+    - { id: good, command: [${q(process.execPath)}, ${q(SCRIPTED)}, ${q(goodSpec)}] }
+  allow:
+    - { id: all, server: "*", tools: ["*"] }
+`,
+    { home: root, workspace: root, sessionId: `flood-${runs}`, pinsFile: `${dir}-pins.json` },
+  );
+  const client = await inMemoryClient(gateway, 'flood-test');
+  return {
+    client,
+    events,
+    close: async () => {
+      await client.close();
+      await gateway.close();
+    },
+  };
+}
+
+const crashOf = (events: AuditRecord[], server: string): AuditRecord | undefined =>
+  events.find((e) => e.type === 'mcp.server.crash' && e.outcome?.server === server);
+
+/** What a tool call came to: its text, or its error's message. */
+async function outcome(call: Promise<unknown>): Promise<string> {
+  try {
+    const r = (await call) as { isError?: boolean; content?: { text?: string }[] };
+    return `${r.isError ? 'error: ' : ''}${r.content?.map((c) => c.text).join(' ') ?? ''}`;
+  } catch (e) {
+    return `error: ${e instanceof Error ? e.message : String(e)}`;
+  }
+}
+
+describe('upstream flood', { timeout: 90_000 }, () => {
+  it('redteam-36-1: an upstream flooding the gateway with pings is ended and its crash audited; the call in flight to it fails, the other server answers', async () => {
+    const h = await start();
+    try {
+      const names = (await h.client.listTools()).tools.map((t) => t.name).sort();
+      assert.deepEqual(names, ['f__flood', 'f__ping_some', 'f__sink', 'good__echo']);
+      // An honest server's pings are answered.
+      assert.equal(
+        await outcome(h.client.callTool({ name: 'f__ping_some', arguments: {} })),
+        'answered 20 pings',
+      );
+
+      const flooding = outcome(h.client.callTool({ name: 'f__flood', arguments: {} }));
+      await until(() => crashOf(h.events, 'f') !== undefined, 'the crash of the flooding server');
+      assert.match(
+        String(crashOf(h.events, 'f')?.outcome?.reason),
+        /^sent more than 100 requests of its own \(pings included\) in one second, and was ended$/,
+      );
+      assert.match(await flooding, /^error: /, 'the call in flight to it fails');
+      assert.equal(await outcome(h.client.callTool({ name: 'good__echo', arguments: {} })), 'still here');
+      // Restarted with backoff, as after any crash.
+      await until(
+        () => h.events.filter((e) => e.type === 'mcp.server.ready' && e.outcome?.server === 'f').length === 2,
+        'its restart',
+      );
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('redteam-36-1: an upstream that stops reading while it is owed more than the bound is ended and its crash audited; its calls fail, the other server answers', async () => {
+    const h = await start();
+    try {
+      await h.client.listTools();
+      // The first call deafens it (and is never answered); what follows piles up unread.
+      const deaf = outcome(h.client.callTool({ name: 'f__sink', arguments: {} }));
+      const text = 'x'.repeat(1024 * 1024);
+      const calls = Array.from({ length: MAX_UNREAD_BYTES / text.length + 2 }, () =>
+        outcome(h.client.callTool({ name: 'f__sink', arguments: { text } })),
+      );
+      await until(() => crashOf(h.events, 'f') !== undefined, 'the crash of the server that stopped reading');
+      assert.match(
+        String(crashOf(h.events, 'f')?.outcome?.reason),
+        /^stopped reading its input with more than 4 MiB waiting for it, and was ended$/,
+      );
+      for (const call of [deaf, ...calls]) assert.match(await call, /^error: /);
+      assert.equal(await outcome(h.client.callTool({ name: 'good__echo', arguments: {} })), 'still here');
+    } finally {
+      await h.close();
+    }
+  });
+});
