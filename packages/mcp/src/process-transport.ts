@@ -15,15 +15,27 @@ export type ServerProcess = ChildProcessByStdio<Writable, Readable, Readable>;
 /** How long a server has to exit after its input closes, and then after SIGTERM. */
 const EXIT_GRACE_MS = 2_000;
 /**
- * The most bytes written to a server and not yet taken by its pipe before another message is
- * written. Past it the server has stopped reading (or reads far slower than it is written to): it
- * is ended as misbehaving. Before the bound, a server that sent pings as fast as its pipe took
- * them and never read the answers grew the gateway by 150 MB/s until V8 aborted, taking every
- * other server and client down (redteam-36-1). 4 MiB is some 100,000 answers to pings, or a
- * hundred ordinary calls waiting at once; one message larger than it (a client's argument may be
- * up to 10 MiB) still goes to a server that has taken what came before.
+ * What a server may be owed before it is judged to have stopped reading. A server that sent pings
+ * as fast as its pipe took them and never read the answers grew the gateway by 150 MB/s until V8
+ * aborted, taking every other server and client down (redteam-36-1). Owed more than `maxUnread`
+ * (4 MiB: some 100,000 answers to pings, a few large arguments) and nothing of it taken for
+ * `stallMs` (10 s), a server is ended as misbehaving; a server that is slow, or busy for a while,
+ * but reads keeps going. Owed more than `maxOwed` (64 MiB) it is ended at once, reading or not:
+ * the gateway's memory is not the clients' to fill through one slow server.
  */
-export const MAX_UNREAD_BYTES = 4 * 1024 * 1024;
+export interface OwedLimits {
+  readonly maxUnread: number;
+  readonly stallMs: number;
+  readonly maxOwed: number;
+}
+
+export const OWED_LIMITS: OwedLimits = {
+  maxUnread: 4 * 1024 * 1024,
+  stallMs: 10_000,
+  maxOwed: 64 * 1024 * 1024,
+};
+
+const MiB = (bytes: number): string => `${bytes / 1024 / 1024} MiB`;
 
 export class ProcessTransport implements Transport {
   onclose?: () => void;
@@ -33,11 +45,16 @@ export class ProcessTransport implements Transport {
   private readonly buffer = new ReadBuffer();
   /** Why the transport ended the server itself, when it did (onclose then follows). */
   endedBecause: string | undefined;
+  /** When the server last took a write whole, or was owed nothing (performance.now()). */
+  private lastTaken = 0;
+  /** Looks again, once `stallMs` is up, at a server owed more than `maxUnread`. */
+  private stallCheck: NodeJS.Timeout | undefined;
 
   /** `launch` starts the process when start() is called; its standard error goes to `onStderr`. */
   constructor(
     private readonly launch: () => ServerProcess,
     private readonly onStderr: (chunk: Buffer) => void = () => {},
+    private readonly limits: OwedLimits = OWED_LIMITS,
   ) {}
 
   start(): Promise<void> {
@@ -80,19 +97,44 @@ export class ProcessTransport implements Transport {
   /**
    * Queues `message` for the server: sent once queued, since what is queued is bounded (waiting for
    * each message to drain kept one listener and one answer per message, however many). A server
-   * owed more than MAX_UNREAD_BYTES is ended, and the message fails.
+   * owed more than the limits allow is ended (OwedLimits), and the message fails.
    */
   send(message: JSONRPCMessage): Promise<void> {
     const child = this.child;
     if (!child) return Promise.reject(new Error('the server process is not running'));
-    if (child.stdin.writableLength > MAX_UNREAD_BYTES) {
-      const why = `stopped reading its input with more than ${MAX_UNREAD_BYTES / 1024 / 1024} MiB waiting for it, and was ended`;
-      this.endedBecause ??= why;
-      void this.end(child, false);
+    const owed = child.stdin.writableLength;
+    if (owed > this.limits.maxOwed) {
+      const why = `was owed more than ${MiB(this.limits.maxOwed)} of input it had not taken, and was ended`;
+      this.endMisbehaving(child, why);
       return Promise.reject(new Error(`the MCP server ${why}`));
     }
-    child.stdin.write(serializeMessage(message));
+    if (owed === 0) this.lastTaken = performance.now();
+    child.stdin.write(serializeMessage(message), (e) => {
+      if (e == null) this.lastTaken = performance.now();
+    });
+    if (child.stdin.writableLength > this.limits.maxUnread) this.stallCheck ??= this.checkStall(child);
     return Promise.resolve();
+  }
+
+  /** Ends a server that took nothing for `stallMs` while owed more than `maxUnread`; looks again while it is. */
+  private checkStall(child: ServerProcess): NodeJS.Timeout {
+    const timer = setTimeout(() => {
+      this.stallCheck = undefined;
+      if (this.child !== child || child.stdin.writableLength <= this.limits.maxUnread) return;
+      if (performance.now() - this.lastTaken >= this.limits.stallMs)
+        this.endMisbehaving(
+          child,
+          `stopped reading its input (more than ${MiB(this.limits.maxUnread)} waited for it ${this.limits.stallMs / 1000} s), and was ended`,
+        );
+      else this.stallCheck = this.checkStall(child);
+    }, this.limits.stallMs);
+    timer.unref();
+    return timer;
+  }
+
+  private endMisbehaving(child: ServerProcess, why: string): void {
+    this.endedBecause ??= why;
+    void this.end(child, false);
   }
 
   close(): Promise<void> {
@@ -106,6 +148,8 @@ export class ProcessTransport implements Transport {
    */
   private async end(child: ServerProcess, politely: boolean): Promise<void> {
     this.child = undefined;
+    clearTimeout(this.stallCheck);
+    this.stallCheck = undefined;
     this.buffer.clear();
     if (child.exitCode !== null || child.signalCode !== null) return;
     const closed = new Promise<void>((done) => child.once('close', () => done()));

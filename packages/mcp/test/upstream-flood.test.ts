@@ -1,5 +1,5 @@
-// A stdio upstream that floods the gateway or stops reading what it is sent (fixtures/flooding-server.ts)
-// is ended as misbehaving, its crash audited with why, and restarted with backoff; the gateway's
+// A stdio upstream that floods the gateway with requests of its own (fixtures/flooding-server.ts) is
+// ended as misbehaving, its crash audited with why, and restarted with backoff; the gateway's
 // other servers keep answering. Before, a server sending pings as fast as its pipe took them grew
 // the gateway by 150 MB/s until V8 aborted, taking every server and client down (redteam-36-1).
 
@@ -10,7 +10,6 @@ import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { AuditRecord } from '@perimeter/audit';
-import { MAX_UNREAD_BYTES } from '../src/process-transport.js';
 import { inMemoryClient, startGateway, tool, until, writeSpec } from './gateway-harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -74,7 +73,7 @@ describe('upstream flood', { timeout: 90_000 }, () => {
     const h = await start();
     try {
       const names = (await h.client.listTools()).tools.map((t) => t.name).sort();
-      assert.deepEqual(names, ['f__flood', 'f__ping_some', 'f__sink', 'good__echo']);
+      assert.deepEqual(names, ['f__flood', 'f__ping_some', 'good__echo']);
       // An honest server's pings are answered.
       assert.equal(
         await outcome(h.client.callTool({ name: 'f__ping_some', arguments: {} })),
@@ -94,28 +93,6 @@ describe('upstream flood', { timeout: 90_000 }, () => {
         () => h.events.filter((e) => e.type === 'mcp.server.ready' && e.outcome?.server === 'f').length === 2,
         'its restart',
       );
-    } finally {
-      await h.close();
-    }
-  });
-
-  it('redteam-36-1: an upstream that stops reading while it is owed more than the bound is ended and its crash audited; its calls fail, the other server answers', async () => {
-    const h = await start();
-    try {
-      await h.client.listTools();
-      // The first call deafens it (and is never answered); what follows piles up unread.
-      const deaf = outcome(h.client.callTool({ name: 'f__sink', arguments: {} }));
-      const text = 'x'.repeat(1024 * 1024);
-      const calls = Array.from({ length: MAX_UNREAD_BYTES / text.length + 2 }, () =>
-        outcome(h.client.callTool({ name: 'f__sink', arguments: { text } })),
-      );
-      await until(() => crashOf(h.events, 'f') !== undefined, 'the crash of the server that stopped reading');
-      assert.match(
-        String(crashOf(h.events, 'f')?.outcome?.reason),
-        /^stopped reading its input with more than 4 MiB waiting for it, and was ended$/,
-      );
-      for (const call of [deaf, ...calls]) assert.match(await call, /^error: /);
-      assert.equal(await outcome(h.client.callTool({ name: 'good__echo', arguments: {} })), 'still here');
     } finally {
       await h.close();
     }

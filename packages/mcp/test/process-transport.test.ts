@@ -1,0 +1,95 @@
+// What a stdio server is owed is bounded (redteam-36-1): a server that stops reading its input is
+// ended once more than `maxUnread` has waited for it `stallMs`, and one owed more than `maxOwed`
+// at once; a server that reads, however slowly, is not. Small limits here, real child processes.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { describe, it, type TestContext } from 'node:test';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { ProcessTransport, type OwedLimits } from '../src/process-transport.js';
+import { until } from './gateway-harness.js';
+
+const LIMITS: OwedLimits = { maxUnread: 256 * 1024, stallMs: 300, maxOwed: 4 * 1024 * 1024 };
+/** A notification of about `bytes` bytes on the wire. */
+const message = (bytes: number): JSONRPCMessage => ({
+  jsonrpc: '2.0',
+  method: 'notifications/message',
+  params: { level: 'info', data: 'x'.repeat(bytes) },
+});
+
+/** A transport over `node -e CODE`, ended when the test ends; `closed` once its process is gone. */
+async function over(
+  t: TestContext,
+  code: string,
+): Promise<{
+  readonly transport: ProcessTransport;
+  readonly closed: () => boolean;
+  readonly stderr: () => string;
+}> {
+  let isClosed = false;
+  let stderr = '';
+  const transport = new ProcessTransport(
+    () => spawn(process.execPath, ['-e', code], { stdio: ['pipe', 'pipe', 'pipe'] }),
+    (chunk) => (stderr += chunk.toString()),
+    LIMITS,
+  );
+  transport.onclose = () => (isClosed = true);
+  transport.onerror = () => {};
+  await transport.start();
+  t.after(() => transport.close());
+  return { transport, closed: () => isClosed, stderr: () => stderr };
+}
+
+/** Reads nothing, ever (for at most a minute). */
+const DEAF = 'process.stdin.pause(); setTimeout(() => {}, 60_000);';
+
+void describe('a stdio server is owed a bounded amount', () => {
+  void it('redteam-36-1: a server that reads nothing while owed more than maxUnread is ended once stallMs has passed, and says why', async (t) => {
+    const { transport, closed } = await over(t, DEAF);
+    for (let i = 0; i < 4; i++) await transport.send(message(128 * 1024));
+    assert.equal(transport.endedBecause, undefined, 'not ended before stallMs has passed');
+    await until(closed, 'the deaf server ended');
+    assert.equal(
+      transport.endedBecause,
+      'stopped reading its input (more than 0.25 MiB waited for it 0.3 s), and was ended',
+    );
+    await assert.rejects(transport.send(message(10)), /not running/);
+  });
+
+  void it('redteam-36-1: a server owed more than maxOwed is ended at once, and the message fails', async (t) => {
+    const { transport, closed } = await over(t, DEAF);
+    let accepted = 0;
+    let refused: Error | undefined;
+    for (let i = 0; i < 10 && refused === undefined; i++)
+      await transport.send(message(1024 * 1024)).then(
+        () => accepted++,
+        (e: Error) => (refused = e),
+      );
+    assert.ok(accepted >= 4, `4 MiB is owed before a message is refused (${accepted} were sent)`);
+    assert.match(refused?.message ?? 'none refused', /^the MCP server was owed more than 4 MiB/);
+    assert.match(
+      transport.endedBecause ?? '',
+      /^was owed more than 4 MiB of input it had not taken, and was ended$/,
+    );
+    await until(closed, 'the server ended');
+  });
+
+  void it('a server that reads slowly, though owed more than maxUnread for longer than stallMs, is not ended and gets everything', async (t) => {
+    // At most 64 KiB every 50 ms; says on stderr how much it got once its input ends.
+    const { transport, closed, stderr } = await over(
+      t,
+      `let got = 0; process.stdin.on('data', (c) => { got += c.length; process.stdin.pause(); setTimeout(() => process.stdin.resume(), 50); });
+       process.stdin.on('end', () => process.stderr.write(String(got)));`,
+    );
+    let sent = 0;
+    for (let i = 0; i < 8; i++) {
+      const m = message(128 * 1024);
+      sent += JSON.stringify(m).length + 1;
+      await transport.send(m);
+    }
+    await transport.close();
+    await until(closed, 'the slow reader done');
+    assert.equal(transport.endedBecause, undefined);
+    assert.equal(stderr(), String(sent));
+  });
+});
