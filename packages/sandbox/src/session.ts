@@ -13,9 +13,7 @@ import {
   mkdtempSync,
   openSync,
   readFileSync,
-  rmSync,
-  rmdir,
-  rmdirSync,
+  rm,
   writeFileSync,
 } from 'node:fs';
 import { constants as osConstants, tmpdir, totalmem } from 'node:os';
@@ -35,6 +33,15 @@ import { hostView } from './host-view.js';
 import { createSessionCgroup, removeSessionCgroup, type CgroupTarget, type SessionCgroup } from './cgroup.js';
 import { describeLimits, effectiveLimits, heldBy, unenforceable, type EffectiveLimits } from './limits.js';
 import { PlanError, planMounts, type HostView, type MountPlan } from './mount-plan.js';
+import {
+  PlaceholderError,
+  PlaceholderLedger,
+  releasePlaceholders,
+  removeSessionDir,
+  sessionFilesOf,
+  unlockSessionDir,
+  withPlaceholders,
+} from './placeholders.js';
 import { seccompArch, seccompBytes } from './seccomp.js';
 
 /** Node's fetch through the proxy, for Node versions whose fetch ignores *_PROXY. */
@@ -166,12 +173,14 @@ function prepare(options: SessionOptions): PreparedSession {
     );
   }
   let mountPoints: string[] = [];
+  let ledger: PlaceholderLedger | undefined;
   /** Trust files made empty, for launchSession to fill. */
   let pending: PendingTrust | undefined;
   const early = options.prelaunch;
   /** A cgroup made here (a prelaunch's is prepareSession's to remove). */
   let made: SessionCgroup | undefined;
   try {
+    ledger = PlaceholderLedger.open(dir);
     const { limits, enforcement } =
       early ??
       sessionLimits(
@@ -203,27 +212,37 @@ function prepare(options: SessionOptions): PreparedSession {
     const maskFileFact = view.lstat(maskFile);
     const emptyDirFact = view.lstat(emptyDir);
     if (!maskDirFact || !maskFileFact || !emptyDirFact) throw new Error('the mask files vanished');
-    mountPoints = privateMountPoints(options.engine, view);
-    const plan = planMounts({
-      engine: options.engine,
-      view,
-      workspace: options.workspace,
-      ...(options.cwd !== undefined ? { start: options.cwd } : {}),
-      home: options.home,
-      maskDir: { path: maskDir, ...maskDirFact },
-      maskFile: { path: maskFile, ...maskFileFact },
-      emptyDir: { path: emptyDir, ...emptyDirFact },
-      readOnly: [...(options.readOnly ?? []), ...pathDirs(options.hostEnv.PATH, options.workspace)],
-      hidden: [dir, ...(options.hidden ?? [])],
-      ...(options.grantedInHidden ? { grantedInHidden: options.grantedInHidden } : {}),
-      skeletonOf: (keep) => {
-        const root = join(masks, `skeleton-${skeletons++}`);
-        mkdirSync(root, { mode: 0o700 });
-        for (const path of keep) mkdirSync(join(root, path), { recursive: true, mode: 0o700 });
-        const fact = view.lstat(root);
-        if (!fact) throw new Error('the skeleton vanished');
-        return { path: root, ...fact };
-      },
+    const ours = ledger;
+    // The empty directories made on the host as mount points are recorded as they are made, and a
+    // session that died is cleaned up after first, so its leftovers are never planned as real
+    // files (redteam-36-5): all under the lock of the session directories' ledgers.
+    const plan = withPlaceholders(base, (registry) => {
+      const wanted = privateMountPoints(options.engine, registry.viewFor(view, ours));
+      registry.claim(ours, wanted, 0o700);
+      mountPoints = wanted.filter((d) => ours.paths.includes(d));
+      const planned = planMounts({
+        engine: options.engine,
+        view: registry.viewFor(view, ours),
+        workspace: options.workspace,
+        ...(options.cwd !== undefined ? { start: options.cwd } : {}),
+        home: options.home,
+        maskDir: { path: maskDir, ...maskDirFact },
+        maskFile: { path: maskFile, ...maskFileFact },
+        emptyDir: { path: emptyDir, ...emptyDirFact },
+        readOnly: [...(options.readOnly ?? []), ...pathDirs(options.hostEnv.PATH, options.workspace)],
+        hidden: [dir, ...(options.hidden ?? [])],
+        ...(options.grantedInHidden ? { grantedInHidden: options.grantedInHidden } : {}),
+        skeletonOf: (keep) => {
+          const root = join(masks, `skeleton-${skeletons++}`);
+          mkdirSync(root, { mode: 0o700 });
+          for (const path of keep) mkdirSync(join(root, path), { recursive: true, mode: 0o700 });
+          const fact = view.lstat(root);
+          if (!fact) throw new Error('the skeleton vanished');
+          return { path: root, ...fact };
+        },
+      });
+      registry.claim(ours, planned.createsOnHost, 0o755);
+      return planned;
     });
     const verify = join(dir, 'verify');
     writeFileSync(verify, plan.verify.map((v) => `${v.dev} ${v.ino} ${v.path}\n`).join(''), { mode: 0o400 });
@@ -339,13 +358,13 @@ function prepare(options: SessionOptions): PreparedSession {
     };
     if (early) prestarted.set(prepared, early.launcher);
     if (pending) pendingTrust.set(prepared, pending);
+    ledgers.set(prepared, ledger);
     return prepared;
   } catch (e) {
     if (pending) closeTrust(pending);
     if (made) removeSessionCgroup(made);
-    removeEmptyDirs(mountPoints);
-    rmSync(dir, { recursive: true, force: true });
-    if (e instanceof PlanError) throw new SessionError(e.message, e.fix);
+    if (!ledger || releasePlaceholders(ledger)) removeSessionDir(dir);
+    if (e instanceof PlanError || e instanceof PlaceholderError) throw new SessionError(e.message, e.fix);
     throw e;
   }
 }
@@ -419,34 +438,20 @@ function sessionLimits(
 }
 
 /**
- * Private directories (`private: true`) that do not exist yet: made empty on the host, so the
- * session's own directory has a mount point even inside a read-only grant (bubblewrap cannot make
- * one there). Only the last component, under an existing directory; removed after the session
- * when still empty.
+ * Private directories (`private: true`) that do not exist yet: to be made empty on the host, so
+ * the session's own directory has a mount point even inside a read-only grant (bubblewrap cannot
+ * make one there). Only the last component, under an existing directory (or one made before it);
+ * removed after the session when still empty. One that cannot be made is not mounted: the plan
+ * says why.
  */
 function privateMountPoints(engine: Engine, view: HostView): string[] {
-  const made: string[] = [];
+  const wanted: string[] = [];
   for (const a of engine.filesystemAnchors()) {
     if (a.ref.effect !== 'allow' || !a.isPrivate || a.shape !== 'subtree') continue;
-    if (view.lstat(a.dir) !== undefined || view.lstat(dirname(a.dir))?.type !== 'dir') continue;
-    try {
-      mkdirSync(a.dir, { mode: 0o700 });
-      made.push(a.dir);
-    } catch {
-      // not ours to create: the plan says why it is not mounted
-    }
+    if (view.lstat(a.dir) !== undefined) continue;
+    if (view.lstat(dirname(a.dir))?.type === 'dir' || wanted.includes(dirname(a.dir))) wanted.push(a.dir);
   }
-  return made;
-}
-
-function removeEmptyDirs(dirs: readonly string[]): void {
-  for (const d of [...dirs].reverse()) {
-    try {
-      rmdirSync(d); // only ever an empty directory: anything else stays
-    } catch {
-      // not empty or already gone: leave it
-    }
-  }
+  return wanted;
 }
 
 /** Directories on the host's PATH outside the workspace: read-only in the sandbox (case 47). */
@@ -697,44 +702,48 @@ function callOff(launcher: ChildProcess): void {
   readySocket(launcher).destroy();
 }
 
-/** Removes the session directory and the empty directories masks created on the host. */
+/** What each prepared session made on the host, recorded (placeholders.ts). */
+const ledgers = new WeakMap<PreparedSession, PlaceholderLedger>();
+
+/**
+ * Removes the empty directories the session made on the host as mount points (those no other live
+ * session mounts on too), then the session directory, unless the placeholders' record must stay
+ * for the next start (releasePlaceholders). True when the session directory may go.
+ */
+function releaseHost(prepared: PreparedSession): boolean {
+  const ledger = ledgers.get(prepared);
+  ledgers.delete(prepared);
+  return ledger === undefined || releasePlaceholders(ledger);
+}
+
+/** Removes the session directory and the empty directories made on the host as mount points. */
 export function cleanupSession(prepared: PreparedSession): void {
   release(prepared);
-  removeEmptyDirs(prepared.plan.createsOnHost);
-  removeEmptyDirs(prepared.mountPoints);
-  rmSync(prepared.dir, { recursive: true, force: true });
+  if (releaseHost(prepared)) removeSessionDir(prepared.dir);
 }
 
 /**
- * cleanupSession's work on the thread pool, beside the audit spool's last flush: a session's end
- * waits for it (a bare workspace has ~30 mount points to remove, ~0.1 ms each on a journaled
- * disk, plus the session directory). Never rejects: what cannot be removed stays.
+ * cleanupSession's work beside the audit spool's last flush: a session's end waits for it. The
+ * session's files go on the thread pool while the mount points are removed here, under the
+ * ledgers' lock (another session starting meanwhile must find each either still recorded or gone:
+ * ~30 in a bare workspace, ~0.1 ms each on a journaled disk); the ledger and the directory last.
+ * Never rejects: what cannot be removed stays.
  */
 export async function cleanupSessionAsync(prepared: PreparedSession): Promise<void> {
   release(prepared);
-  const removeDirs = async (): Promise<void> => {
-    // Deepest first; the directories of one depth at once.
-    const byDepth = new Map<number, string[]>();
-    for (const d of [...prepared.plan.createsOnHost, ...prepared.mountPoints]) {
-      const depth = d.split('/').length;
-      byDepth.set(depth, [...(byDepth.get(depth) ?? []), d]);
-    }
-    for (const depth of [...byDepth.keys()].sort((a, b) => b - a)) {
-      // (node:fs/promises would cost every session ~1 ms to load.) A failure leaves it: only ever
-      // an empty directory is removed.
-      await Promise.all(
-        (byDepth.get(depth) ?? []).map((d) => new Promise((done) => rmdir(d, () => done(d)))),
-      );
-    }
-  };
-  // The mount points on the thread pool (they share one parent directory and so one lock: they go
-  // one after another whatever the pool's size), the session directory here meanwhile.
-  const removing = removeDirs();
-  rmSync(prepared.dir, { recursive: true, force: true });
+  unlockSessionDir(prepared.dir);
+  // (node:fs/promises would cost every session ~1 ms to load.)
+  const removing = Promise.all(
+    sessionFilesOf(prepared.dir).map(
+      (f) => new Promise((done) => rm(f, { recursive: true, force: true }, done)),
+    ),
+  );
+  const mayGo = releaseHost(prepared);
   await removing;
+  if (mayGo) removeSessionDir(prepared.dir);
 }
 
-/** The launcher if it never ran, the cgroup, and the masks' locks (so the directory can go). */
+/** The launcher if it never ran, and the cgroup. */
 function release(prepared: PreparedSession): void {
   const pending = pendingTrust.get(prepared);
   if (pending) {
@@ -744,10 +753,4 @@ function release(prepared: PreparedSession): void {
   const unused = takeLauncher(prepared);
   if (unused) callOff(unused);
   if (prepared.cgroup) removeSessionCgroup(prepared.cgroup);
-  try {
-    chmodSync(join(prepared.dir, 'masks', 'mask-dir'), 0o700);
-    chmodSync(join(prepared.dir, 'masks', 'empty-dir'), 0o700);
-  } catch {
-    // already gone
-  }
 }

@@ -1,0 +1,218 @@
+// The empty directories sessions make on the host as mount points (placeholders.ts): a session
+// that dies without cleaning up (SIGKILL) leaves them, and the next start removes them before it
+// plans, never taking them for real files; a user's own file of the same name is never removed;
+// and a live session's are neither removed nor read as real by another session, in another process
+// or in this one. Real bubblewrap, real helper, real processes killed with SIGKILL.
+
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createRequire } from 'node:module';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  realpathSync,
+  rmSync,
+  rmdirSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { after, describe, it } from 'node:test';
+import { cleanupSession, prepareSession, spawnSandboxed, type PreparedSession } from '../src/session.js';
+import { CANNOT_LAUNCH, WORKSPACE_POLICY, workspaceEngine } from './workspace-session.js';
+
+const scratch = realpathSync(mkdtempSync(join(tmpdir(), 'perimeter-placeholders-')));
+after(() => rmSync(scratch, { recursive: true, force: true }));
+/** The sessions' directories (and ledgers) of these tests: their own, apart from the machine's. */
+const runtimeDir = join(scratch, 'run');
+mkdirSync(runtimeDir, { mode: 0o700 });
+const home = join(scratch, 'home');
+
+function prepare(workspace: string, command = 'true'): PreparedSession {
+  return prepareSession({
+    engine: workspaceEngine(workspace, home),
+    sessionId: 'placeholders-test',
+    workspace,
+    home,
+    runtimeDir,
+    cgroupTargets: [],
+    command: ['/bin/sh', '-c', command],
+    hostEnv: { PATH: '/usr/bin:/bin' },
+  });
+}
+
+/** Resolves once `stream` has said `what` (bounded: rejects after 20 s, with what it did say). */
+function said(stream: NodeJS.ReadableStream, what: RegExp): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const timer = setTimeout(() => reject(new Error(`never said ${what}: ${text}`)), 20_000);
+    stream.on('data', (chunk: Buffer) => {
+      text += chunk.toString('utf8');
+      const m = what.exec(text);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m);
+      }
+    });
+  });
+}
+
+const require = createRequire(import.meta.url);
+/** Another process holding a sandboxed session in `workspace` (a gateway and its server, in short). */
+const CHILD = `
+import { createEngine, loadPolicies } from ${JSON.stringify(pathToFileURL(require.resolve('@perimeter/policy')).href)};
+import { prepareSession, spawnSandboxed } from ${JSON.stringify(new URL('../src/session.js', import.meta.url).href)};
+const { workspace, home, runtimeDir, policy } = JSON.parse(process.env.PLACEHOLDERS_TEST);
+const loaded = loadPolicies([{ file: 'p.yaml', text: policy }]);
+const engine = createEngine(loaded.policies.map((l) => l.policy), { subject: {}, context: { home, workspace } });
+const prepared = prepareSession({
+  engine, sessionId: 'killed', workspace, home, runtimeDir, cgroupTargets: [],
+  command: ['/bin/sh', '-c', 'echo up; exec sleep 60'], hostEnv: { PATH: '/usr/bin:/bin' },
+});
+const server = spawnSandboxed(prepared);
+server.stderr.pipe(process.stderr);
+server.stdout.on('data', (d) => { if (String(d).includes('up')) process.stdout.write('ready ' + prepared.dir + '\\n'); });
+`;
+
+/** A session in another process, its sandbox running; `dir` is its session directory. */
+async function sessionElsewhere(
+  workspace: string,
+): Promise<{ child: ChildProcessWithoutNullStreams; dir: string }> {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD], {
+    env: {
+      ...process.env,
+      PLACEHOLDERS_TEST: JSON.stringify({ workspace, home, runtimeDir, policy: WORKSPACE_POLICY }),
+    },
+  });
+  let errors = '';
+  child.stderr.on('data', (d: Buffer) => (errors += d.toString()));
+  try {
+    const [, dir] = await said(child.stdout, /^ready (.+)\n/m);
+    return { child, dir: dir as string };
+  } catch (e) {
+    child.kill('SIGKILL');
+    throw new Error(`${(e as Error).message} ${errors}`, { cause: e });
+  }
+}
+
+/** SIGKILL: no cleanup at all (an out-of-memory abort, a client that escalates to kill). */
+async function kill(child: ChildProcessWithoutNullStreams): Promise<void> {
+  const gone = new Promise((done) => child.once('exit', done));
+  child.kill('SIGKILL');
+  await gone;
+}
+
+const isEmptyDir = (path: string): boolean => lstatSync(path).isDirectory() && readdirSync(path).length === 0;
+
+describe('placeholders left by a session that died (redteam-36-5)', { skip: CANNOT_LAUNCH }, () => {
+  it('redteam-36-5: a session killed with SIGKILL leaves mount points that the next start removes; every later session starts', async () => {
+    const workspace = mkdtempSync(join(scratch, 'ws-'));
+    const first = await sessionElsewhere(workspace);
+    assert.ok(isEmptyDir(join(workspace, '.git')), 'the session made its mask of .git on the host');
+    await kill(first.child);
+    assert.ok(isEmptyDir(join(workspace, '.git')), 'SIGKILL left it');
+    // The second one dies too: it started after the first's leftovers were removed.
+    const second = await sessionElsewhere(workspace);
+    assert.equal(existsSync(first.dir), false, "the dead session's directory is removed");
+    assert.ok(isEmptyDir(join(workspace, '.git')), 'not read as a repository: nothing was made in it');
+    await kill(second.child);
+    // The third (here) is planned as the first was: a bare workspace, nothing of the others'.
+    const third = prepare(workspace);
+    try {
+      assert.equal(existsSync(second.dir), false);
+      assert.equal(existsSync(join(workspace, '.git', 'config')), false);
+      assert.ok(third.plan.createsOnHost.includes(join(workspace, '.git')));
+      assert.ok(!third.plan.createsOnHost.some((p) => p.startsWith(join(workspace, '.git/'))));
+      assert.ok(third.plan.createsOnHost.every((p) => isEmptyDir(p)));
+    } finally {
+      cleanupSession(third);
+    }
+    assert.deepEqual(readdirSync(workspace), [], 'the workspace is as it was before the first session');
+    assert.deepEqual(
+      readdirSync(runtimeDir).filter((n) => n.startsWith('perimeter-') && !n.endsWith('.lock')),
+      [],
+    );
+  });
+
+  it("redteam-36-5: a user's own file or directory where a leftover was is never removed", async () => {
+    const workspace = mkdtempSync(join(scratch, 'ws-'));
+    // A directory of a protected name the user had before any session: never a placeholder.
+    mkdirSync(join(workspace, '.idea'));
+    const killed = await sessionElsewhere(workspace);
+    await kill(killed.child);
+    // After the crash the user puts real things where leftovers were: a file in place of one, a
+    // file in one, and an empty directory of their own in place of one.
+    rmdirSync(join(workspace, '.envrc'));
+    writeFileSync(join(workspace, '.envrc'), 'export A=1\n');
+    mkdirSync(join(workspace, '.claude', 'skills'), { recursive: true });
+    writeFileSync(join(workspace, '.claude', 'skills', 'mine.md'), 'mine\n');
+    rmdirSync(join(workspace, '.vscode'));
+    mkdirSync(join(workspace, '.vscode'));
+    const mine = ['.claude', '.envrc', '.idea', '.vscode'];
+    const next = prepare(workspace);
+    try {
+      for (const name of mine) assert.ok(existsSync(join(workspace, name)), `${name} is kept`);
+    } finally {
+      cleanupSession(next);
+    }
+    assert.deepEqual(
+      readdirSync(workspace).sort(),
+      mine,
+      "only the leftovers are gone, every one of the user's stays",
+    );
+    assert.equal(readFileSync(join(workspace, '.envrc'), 'utf8'), 'export A=1\n');
+    assert.equal(readFileSync(join(workspace, '.claude', 'skills', 'mine.md'), 'utf8'), 'mine\n');
+    assert.ok(isEmptyDir(join(workspace, '.vscode')));
+    assert.ok(isEmptyDir(join(workspace, '.idea')));
+  });
+
+  it("a live session's mount points stay while it runs, in another process, and are not read as real files", async () => {
+    const workspace = mkdtempSync(join(scratch, 'ws-'));
+    const live = await sessionElsewhere(workspace);
+    try {
+      const here = prepare(workspace);
+      try {
+        assert.ok(existsSync(live.dir), "a live session's directory is kept");
+        assert.ok(here.plan.createsOnHost.includes(join(workspace, '.git')));
+        assert.ok(!here.plan.createsOnHost.some((p) => p.startsWith(join(workspace, '.git/'))));
+      } finally {
+        cleanupSession(here);
+      }
+      assert.ok(isEmptyDir(join(workspace, '.git')), 'the live session still mounts on it: kept');
+    } finally {
+      await kill(live.child);
+    }
+    cleanupSession(prepare(workspace));
+    assert.deepEqual(readdirSync(workspace), []);
+  });
+
+  it("redteam-36-5: a session's end never removes a mount point another session's mask lies on", async () => {
+    const workspace = mkdtempSync(join(scratch, 'ws-'));
+    const first = prepare(workspace);
+    const second = prepare(
+      workspace,
+      'echo up; read go; if mkdir -p .git/hooks 2>/dev/null; then echo unmasked; else echo masked; fi',
+    );
+    const child = spawnSandboxed(second);
+    try {
+      await said(child.stdout, /up/);
+      // rmdir on the host would detach the mask in the second session's namespace: .git would be
+      // the workload's to make, hooks and all.
+      cleanupSession(first);
+      const answer = said(child.stdout, /masked|unmasked/);
+      child.stdin.end('go\n');
+      assert.equal((await answer)[0], 'masked');
+      assert.ok(isEmptyDir(join(workspace, '.git')));
+      await new Promise((done) => child.once('close', done));
+    } finally {
+      child.kill('SIGKILL');
+      cleanupSession(second);
+    }
+    assert.deepEqual(readdirSync(workspace), []);
+  });
+});
