@@ -391,12 +391,15 @@ Tools, prompts, resources and resource templates are pinned alike. Run "perimete
 Usage: perimeter mcp pins list [--json]
 
 Lists the definitions the gateway holds back (new under pinning: approve, changed since they
-were pinned, or quarantined for poisoning), with what changed and the command that approves
-each, and the approved pins (who approved each, or "trusted on first use"). What the policy
-hides from the agent is never held, so nobody is asked to approve it. Secrets are redacted from
-everything it prints, JSON included (a resource's URI can carry a token); a definition whose key
-holds one is approved by its hash. The store is $XDG_STATE_HOME/perimeter/mcp-pins.json (default
-~/.local/state): an MCP client that starts perimeter mcp without XDG_STATE_HOME uses the default.
+were pinned, quarantined for poisoning, or too large to pin), with what changed and the command
+that approves each, and the approved pins (who approved each, or "trusted on first use"). The
+command names the hash of the definition listed, so it approves nothing else if the upstream
+changes it meanwhile. A definition over 256 KiB is not kept in the store (review it at its
+source). What the policy hides from the agent is never held, so nobody is asked to approve it.
+Secrets are redacted from everything it prints, JSON included (a resource's URI can carry a
+token); a definition whose key holds one is approved by its hash alone. The store is
+$XDG_STATE_HOME/perimeter/mcp-pins.json (default ~/.local/state): an MCP client that starts
+perimeter mcp without XDG_STATE_HOME uses the default.
 
 Options:
   --json    print the pin store as JSON`,
@@ -407,19 +410,22 @@ Usage: perimeter mcp pins approve SERVER [KEY] [--hash sha256:…]
 
 Approves exactly the definition the gateway saw and held (all of SERVER's held definitions when
 neither KEY nor --hash is named). KEY is a tool's name, prompt:NAME, resource:URI or
-template:URI_TEMPLATE. With KEY and --hash, the approval holds only if the held definition has
-that hash. With --hash and no KEY, it approves SERVER's definitions held with that hash, and
-fails if there is none: the way to approve a key that holds a secret, which "pins list" prints
-redacted. Running gateways announce it to their clients (list_changed) within a second, and
-record it in their audit (mcp.pin, with who approved). A SERVER the store does not know is
-refused (exit 3), as a KEY it does not hold is. A KEY that starts with "-" (an upstream names its
-tools) goes after "--", as "pins list" prints it: perimeter mcp pins approve SERVER -- KEY (a
-tool named "--": SERVER -- --). A "--" with no KEY after it is refused, never read as all of
-SERVER's held definitions.
+template:URI_TEMPLATE. With KEY and --hash, as "pins list" prints it, the approval holds only if
+the held definition has that hash. Without --hash it approves whatever is held when it runs,
+which the upstream may have changed since you looked; a definition quarantined for poisoning,
+or too large to pin, is refused without it (exit 3). With --hash and no KEY, it approves
+SERVER's definitions held with that hash, and fails if there is none: the way to approve a key
+that holds a secret, which "pins list" prints redacted. Running gateways announce it to their
+clients (list_changed) within a second, and record it in their audit (mcp.pin, with who
+approved). A SERVER the store does not know is refused (exit 3), as a KEY it does not hold is.
+A KEY that starts with "-" (an upstream names its tools) goes after "--": perimeter mcp pins
+approve SERVER -- KEY, or as "pins list" prints it, --hash sha256:… -- SERVER KEY (a tool named
+"--": SERVER -- --). A "--" with no KEY after it is refused, never read as all of SERVER's held
+definitions.
 
 Examples:
   perimeter mcp pins list
-  perimeter mcp pins approve filesystem write_file
+  perimeter mcp pins approve filesystem write_file --hash sha256:…
   perimeter mcp pins approve everything prompt:simple_prompt
   perimeter mcp pins approve api --hash sha256:…`,
 

@@ -43,9 +43,23 @@ export function definitionHash(
   definition: Readonly<Record<string, unknown>>,
   kind: DefinitionKind = 'tools',
 ): string {
-  return `sha256:${createHash('sha256')
-    .update(canonicalJson(pinnedPart(definition, kind)))
-    .digest('hex')}`;
+  return definitionDigest(definition, kind).hash;
+}
+
+/**
+ * definitionHash, and the size in UTF-8 bytes of the canonical pinned part it hashes: what a pin
+ * store would keep of the definition (redteam-36-2: the gateway holds one too large to keep), from
+ * the one serialisation the hash needs.
+ */
+export function definitionDigest(
+  definition: Readonly<Record<string, unknown>>,
+  kind: DefinitionKind = 'tools',
+): { readonly hash: string; readonly bytes: number } {
+  const canonical = canonicalJson(pinnedPart(definition, kind));
+  return {
+    hash: `sha256:${createHash('sha256').update(canonical).digest('hex')}`,
+    bytes: Buffer.byteLength(canonical),
+  };
 }
 
 /**
@@ -168,9 +182,16 @@ export function definitionDiff(
   limit = 20,
 ): string[] {
   if (before === undefined) return [`new ${NOUN[kind]}`];
+  // redteam-36-2: a definition can hold millions of keys, each a change; only the first `limit`
+  // of each rank can be shown, so only they are kept, and the rest counted.
   const ranked: [string[], string[], string[]] = [[], [], []];
+  let changes = 0;
   const walk = (a: unknown, b: unknown, path: string, keys: readonly string[]): void => {
-    const change = (what: string): void => void ranked[rank(keys)].push(`${path} ${what}`);
+    const change = (what: string): void => {
+      changes++;
+      const lines = ranked[rank(keys)];
+      if (lines.length < limit) lines.push(`${path} ${what}`);
+    };
     if (a === undefined) change('added');
     else if (b === undefined) change('removed');
     else if (isObject(a) && isObject(b)) {
@@ -180,8 +201,8 @@ export function definitionDiff(
   };
   walk(pinnedPart(before, kind), pinnedPart(after, kind), '', []);
   const all = ranked.flat();
-  if (all.length <= limit) return all;
-  const left = all.length - limit;
+  if (changes <= limit) return all;
+  const left = changes - limit;
   return [...all.slice(0, limit), `…and ${left} more ${left === 1 ? 'change' : 'changes'}`];
 }
 

@@ -36,17 +36,20 @@ import {
   type ResourceTemplate,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
-import { definitionDiff, definitionHash, PINNED_FIELDS } from './definition.js';
+import { definitionDiff, definitionDigest, PINNED_FIELDS, pinnedPart } from './definition.js';
 import { collisions, exposedName, nameProblem, type NamedEntry } from './names.js';
 import { HEADER_MISMATCH } from './param-headers.js';
 import {
   approveCommand,
   type ApprovedPin,
+  type KnownDefinition,
+  MAX_DEFINITION_BYTES,
   pinKey,
   PinStoreError,
   type PinChange,
   type PinStore,
   type PinView,
+  tooLargeText,
 } from './pins.js';
 import {
   scanDefinition,
@@ -298,6 +301,17 @@ function withLate<T>(
   return now;
 }
 
+/** A trust on first use (mcp.pin by tofu) of a server whose changes the pin store did not write: no pin was made. */
+function isUnwrittenTrust(alert: AuditRecord, unwritten: ReadonlyMap<string, string>): boolean {
+  const server = alert.outcome?.server;
+  return (
+    alert.type === 'mcp.pin' &&
+    alert.outcome?.by === 'tofu' &&
+    typeof server === 'string' &&
+    unwritten.has(server)
+  );
+}
+
 /** An error of the file system (a pin store on a full or read-only disk), as Node raises them. */
 function isFileError(e: unknown): boolean {
   return e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string';
@@ -443,8 +457,16 @@ export class Gateway {
   private unwatchPins: (() => void) | undefined;
   /** The pin store changes being looked at, one after the other. */
   private pinsChecked: Promise<void> = Promise.resolve();
-  /** definitionHash by definition object: an upstream's cached list hands out the same objects until it changes. */
-  private readonly hashes = new WeakMap<object, string>();
+  /** definitionDigest by definition object: an upstream's cached list hands out the same objects until it changes. */
+  private readonly digests = new WeakMap<object, { readonly hash: string; readonly bytes: number }>();
+  /**
+   * Why each server's changes to the pin store were last refused (PinWrite.refused), and the
+   * alerts already recorded meanwhile: a listing holds them again, and says so once.
+   */
+  private readonly unwrittenServers = new Map<
+    string,
+    { readonly error: string; readonly told: Set<string> }
+  >();
   /** Poisoning findings by definition object, with the generation of the other-server names they were scanned against. */
   private readonly scans = new WeakMap<object, { names: number; findings: readonly PoisoningFinding[] }>();
   /** Tool names by server, from the last listing of tools. */
@@ -1491,17 +1513,19 @@ export class Gateway {
       });
     }
     this.auditListingSecrets(kind, raw, listed, alerts);
-    // A pin store that cannot be written approves nothing: what this listing would have shown
-    // rests on writes (a first-use pin) that did not happen.
+    // A pin store that cannot be written approves nothing: what this listing would have shown of
+    // a server rests on writes (a first-use pin) that did not happen. Only of the servers whose
+    // writes failed (redteam-36-2): the others' shown definitions need nothing written, or were.
     const unwritten = this.writePins(changes);
-    const shown =
-      unwritten === undefined
-        ? entries
-        : entries.map((e) =>
-            e.held === undefined ? { ...e, held: `the pin store cannot be written (${unwritten})` } : e,
-          );
+    const shown = entries.map((e) => {
+      const error = unwritten.get(e.server);
+      return e.held === undefined && error !== undefined
+        ? { ...e, held: `the pin store cannot be written (${error})` }
+        : e;
+    });
     this.announce(kind, notices);
-    for (const a of alerts) this.record(a);
+    for (const a of alerts)
+      if (!isUnwrittenTrust(a, unwritten) && this.isNewWhileUnwritten(a)) this.record(a);
     // The pin store changed since this list was last built (an approval, wherever it was made):
     // clients are told when that changed what they may see (resources/list_changed covers
     // templates). Upstream changes are announced as they arrive, and a first listing has no one
@@ -1623,18 +1647,52 @@ export class Gateway {
     }
   }
 
-  /** Writes one listing's changes to the pin store; the error message when it cannot. */
-  private writePins(changes: readonly PinChange[]): string | undefined {
-    if (changes.length === 0) return undefined;
+  /**
+   * Writes one listing's changes to the pin store; returns, for each server whose changes were not
+   * written, why. The store refuses one server's changes alone when they would take too much of
+   * it (MAX_SERVER_BYTES), alerted once per server and reason; a store that cannot be written at
+   * all fails every server that had something to write, alerted once (pinStoreFailed).
+   */
+  private writePins(changes: readonly PinChange[]): ReadonlyMap<string, string> {
+    if (changes.length === 0) return new Map();
+    let refused: ReadonlyMap<string, string>;
     try {
-      this.options.pins.apply(changes);
-      return undefined;
+      refused = this.options.pins.apply(changes).refused;
     } catch (e) {
       if (!(e instanceof PinStoreError) && !isFileError(e)) throw e;
       const error = e instanceof PinStoreError ? e : new PinStoreError(errorText(e));
       this.pinStoreFailed(error);
-      return error.message;
+      return new Map(changes.map((c) => [c.server, error.message]));
     }
+    for (const server of new Set(changes.map((c) => c.server))) {
+      const error = refused.get(server);
+      if (error === undefined) this.unwrittenServers.delete(server);
+      else if (this.unwrittenServers.get(server)?.error !== error) {
+        this.unwrittenServers.set(server, { error, told: new Set() });
+        this.record(
+          alertRecord('mcp.pin-store-error', this.options.context, 'high', `${server}: ${error}`, {
+            server,
+            error,
+          }),
+        );
+      }
+    }
+    return refused;
+  }
+
+  /**
+   * Whether an alert of a listing is to be recorded: one about a server whose changes the pin
+   * store refused is recorded once while it is refused so (each listing holds the same again,
+   * since the store does not say it is held already).
+   */
+  private isNewWhileUnwritten(alert: AuditRecord): boolean {
+    const server = alert.outcome?.server;
+    const unwritten = typeof server === 'string' ? this.unwrittenServers.get(server) : undefined;
+    if (unwritten === undefined) return true;
+    const id = JSON.stringify([alert.type, alert.reason, alert.outcome]);
+    if (unwritten.told.has(id)) return false;
+    unwritten.told.add(id);
+    return true;
   }
 
   /** The pin store's version now, or '' when it cannot be looked at. */
@@ -1670,12 +1728,14 @@ export class Gateway {
   ): string | undefined {
     const record = definition as unknown as Record<string, unknown>;
     const key = pinKey(kind, record);
-    const hash = this.hashOf(kind, definition);
+    const { hash, bytes } = this.digestOf(kind, definition);
+    // redteam-36-2: a definition larger than the pin store keeps of one is kept by its hash alone.
+    const isTooLarge = bytes > MAX_DEFINITION_BYTES;
     const policyPin = this.catalog.get(server)?.pins.get(key);
     const storePin = policyPin === undefined ? view.approved[server]?.[key] : undefined;
     const pinned = policyPin ?? storePin?.hash;
     const findings = this.findingsFor(server, definition);
-    const held = { kind, server, definition, key, hash, previous: pinned, view, changes, alerts };
+    const held = { kind, server, definition, key, hash, bytes, previous: pinned, view, changes, alerts };
     // An explicit approval of this exact definition (policy pin, or a person with `pins approve`)
     // outranks the poisoning heuristics: someone read it. Trust on first use never does. Nor does
     // an approval vouch for a field the pin does not cover (`_meta`, `icons`): the server may
@@ -1695,7 +1755,7 @@ export class Gateway {
         this.recordApproval(kind, server, definition, key, storePin, alerts);
       if (view.pending[server]?.[key] !== undefined) changes.push({ op: 'release', server, key });
       if (view.known[server]?.[key]?.hash !== hash)
-        changes.push({ op: 'remember', server, key, known: { hash, definition: record } });
+        changes.push({ op: 'remember', server, key, known: this.knownOf(kind, record, hash, isTooLarge) });
       return undefined;
     }
     if (pinned !== undefined)
@@ -1704,10 +1764,17 @@ export class Gateway {
         policyPin !== undefined ? 'differs from the policy pin' : 'differs from its approved pin',
         'mcp.drift',
       );
+    // Too large to pin: never trusted on first use, held for a person, who approves it by its hash.
+    if (isTooLarge)
+      return this.hold(
+        { ...held, previous: undefined },
+        `too large to pin: ${tooLargeText(bytes)}`,
+        `mcp.${SINGULAR[kind]}-held`,
+      );
     if (this.options.engine.mcpPinning() === 'tofu') {
       changes.push(
         { op: 'trust', server, key, hash, ...this.pinLabel(key) },
-        { op: 'remember', server, key, known: { hash, definition: record } },
+        { op: 'remember', server, key, known: this.knownOf(kind, record, hash, false) },
       );
       alerts.push(
         lifecycleRecord('mcp.pin', this.options.context, {
@@ -1724,6 +1791,19 @@ export class Gateway {
       `new ${SINGULAR[kind]} waiting for approval`,
       `mcp.${SINGULAR[kind]}-held`,
     );
+  }
+
+  /**
+   * What the pin store keeps of a definition that matched its pin, for the diff of a later drift:
+   * its pinned part (what a diff compares), or its hash alone when that is too large to keep.
+   */
+  private knownOf(
+    kind: ListKind,
+    record: Record<string, unknown>,
+    hash: string,
+    isTooLarge: boolean,
+  ): KnownDefinition {
+    return isTooLarge ? { hash } : { hash, definition: pinnedPart(record, kind) };
   }
 
   /** An approval made while the gateway runs, into the audit once: what, by whom, when. */
@@ -1758,6 +1838,8 @@ export class Gateway {
       readonly definition: Definition;
       readonly key: string;
       readonly hash: string;
+      /** The size of its canonical pinned part: over MAX_DEFINITION_BYTES, it is not kept. */
+      readonly bytes: number;
       /** The pinned hash it differs from (none for a definition never approved). */
       readonly previous: string | undefined;
       readonly view: PinView;
@@ -1767,7 +1849,7 @@ export class Gateway {
     why: string,
     type: string,
   ): string {
-    const { kind, server, key, hash, previous, view } = h;
+    const { kind, server, key, hash, bytes, previous, view } = h;
     // What is held is printed by `pins list`, which cannot know the bound credentials' values:
     // the reason, the diff, the definition and the key are kept as this scan redacts them.
     const reason = this.redactedText(why);
@@ -1779,15 +1861,23 @@ export class Gateway {
     const diff =
       previous !== undefined && known?.hash !== previous
         ? ['differs from the pinned hash (the pinned definition itself is not on record here)']
-        : definitionDiff(known?.definition, definition, kind).map((line) => this.redactedText(line));
+        : previous !== undefined && known?.definition === undefined
+          ? ['differs from the pinned hash (the pinned definition was too large to keep)']
+          : definitionDiff(known?.definition, definition, kind).map((line) => this.redactedText(line));
     const shown = this.pinLabel(key);
+    // Too large to keep (redteam-36-2): held by its hash, the definition left out, and why.
+    const kept =
+      bytes > MAX_DEFINITION_BYTES
+        ? { omitted: tooLargeText(bytes) }
+        : { definition: this.scan(definition).redacted as Record<string, unknown> };
     h.changes.push({
       op: 'hold',
       server,
       key,
       held: {
         hash,
-        definition: this.scan(definition).redacted as Record<string, unknown>,
+        ...kept,
+        ...(type === 'mcp.quarantine' ? { quarantined: true } : {}),
         seenAt: new Date().toISOString(),
         ...(previous !== undefined ? { previous } : {}),
         reason,
@@ -1816,12 +1906,20 @@ export class Gateway {
 
   /** definitionHash, once per definition object. */
   private hashOf(kind: ListKind, definition: Definition): string {
-    let hash = this.hashes.get(definition);
-    if (hash === undefined) {
-      hash = definitionHash(definition, kind);
-      this.hashes.set(definition, hash);
+    return this.digestOf(kind, definition).hash;
+  }
+
+  /** definitionDigest (the hash, and the size of what it hashes), once per definition object. */
+  private digestOf(
+    kind: ListKind,
+    definition: Definition,
+  ): { readonly hash: string; readonly bytes: number } {
+    let digest = this.digests.get(definition);
+    if (digest === undefined) {
+      digest = definitionDigest(definition, kind);
+      this.digests.set(definition, digest);
     }
-    return hash;
+    return digest;
   }
 
   /** Remembers which tool names each listed server has: what other servers' descriptions may not mention. */

@@ -4,7 +4,9 @@
 // the change and `approve` can approve exactly what was seen. One JSON file, written whole through
 // a temporary file and rename under a lock file, so a gateway and the CLI never lose each other's
 // writes; a gateway writes what one listing changed at once, and watches the file for approvals
-// made by another process.
+// made by another process. What it keeps is bounded (redteam-36-2): no definition over
+// MAX_DEFINITION_BYTES, no server's entries over MAX_SERVER_BYTES, and the file is written with
+// one line per entry, so its size is its entries' and never grows with their depth.
 
 import {
   mkdirSync,
@@ -17,6 +19,7 @@ import {
 } from 'node:fs';
 import { dirname } from 'node:path';
 import { withLock, type LockRefusal } from '@perimeter/audit';
+import { escapeUnprintable } from '@perimeter/policy';
 import type { DefinitionKind } from './definition.js';
 import { scanValue } from './secrets.js';
 
@@ -40,12 +43,31 @@ export function pinKey(kind: DefinitionKind, definition: Readonly<Record<string,
 }
 
 /**
+ * The most a pin store keeps of one definition, in bytes of JSON: 256 KiB, some 64,000 tokens of
+ * an agent's context, past any real tool (a large schema with long enums is tens of KiB) and
+ * still cheap to read at every listing. A definition whose pinned part is larger is held as too
+ * large to pin; its hash is kept, the definition is not (redteam-36-2).
+ */
+export const MAX_DEFINITION_BYTES = 256 * 1024;
+
+/**
+ * The most the entries of one server (its pins, held and last accepted definitions) may take in
+ * the pin store: 16 definitions of the largest size. A server's listing that would take more is
+ * not written, and only that server's new and changed definitions stay hidden: one server cannot
+ * fill the store, nor make it fail for the others (redteam-36-2). The file's size is at most this
+ * for each server it names.
+ */
+export const MAX_SERVER_BYTES = 4 * 1024 * 1024;
+
+/**
  * The command that approves a held definition, its words quoted for a POSIX shell where they need
- * to be. A key that holds a secret (a resource's URI with a token in it: `redacted` changes it) is
- * not printed: the command names the held definition by its hash instead, which approves exactly
- * the server's definitions held with that hash. `redacted` is the scan the caller prints with (by
- * default @perimeter/detect's high-confidence findings; the gateway's also knows the bound
- * credentials' values).
+ * to be. It always names the hash of the definition it was printed for (redteam-36-4): the held
+ * definition can change between `pins list` and the paste (an upstream lists again), and a
+ * command without it approved whatever was held by then. A key that holds a secret (a resource's
+ * URI with a token in it: `redacted` changes it) is not printed: the command names the held
+ * definition by its hash alone, which approves exactly the server's definitions held with that
+ * hash. `redacted` is the scan the caller prints with (by default @perimeter/detect's
+ * high-confidence findings; the gateway's also knows the bound credentials' values).
  *
  * redteam-31-2: an upstream names its tools, and a name may start with "-". Quoting does not help
  * (the shell removes the quotes, the CLI still reads an option), and a tool named `--` printed
@@ -60,12 +82,10 @@ export function approveCommand(
   redacted: (text: string) => string = withoutSecrets,
 ): string {
   const word = (w: string): string => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`);
-  const positionals = (...words: string[]): string =>
-    `${words.some((w) => w.startsWith('-')) ? '-- ' : ''}${words.map(word).join(' ')}`;
-  if (redacted(key) === key) return `perimeter mcp pins approve ${positionals(server, key)}`;
-  return server.startsWith('-')
-    ? `perimeter mcp pins approve --hash ${word(hash)} ${positionals(server)}`
-    : `perimeter mcp pins approve ${word(server)} --hash ${word(hash)}`;
+  const positionals = redacted(key) === key ? [server, key] : [server];
+  return positionals.some((w) => w.startsWith('-'))
+    ? `perimeter mcp pins approve --hash ${word(hash)} -- ${positionals.map(word).join(' ')}`
+    : `perimeter mcp pins approve ${positionals.map(word).join(' ')} --hash ${word(hash)}`;
 }
 
 /**
@@ -119,7 +139,12 @@ export interface ApprovedPin {
 
 export interface PendingDefinition {
   readonly hash: string;
-  readonly definition: Record<string, unknown>;
+  /** The definition as held, redacted; absent when it is too large to keep (`omitted` says so). */
+  readonly definition?: Record<string, unknown>;
+  /** Why the definition is not kept: it is larger than MAX_DEFINITION_BYTES. */
+  readonly omitted?: string;
+  /** Held for poisoning findings: approved only by naming its hash (PinStore.approve). */
+  readonly quarantined?: boolean;
   readonly seenAt: string;
   /** The approved hash it drifted from; absent for a tool never approved. */
   readonly previous?: string;
@@ -134,7 +159,8 @@ export interface PendingDefinition {
 /** The last definition accepted under a key (it matched its pin): what a drift is compared with. */
 export interface KnownDefinition {
   readonly hash: string;
-  readonly definition: Record<string, unknown>;
+  /** Its pinned part; absent when too large to keep (a drift from it then cannot say what changed). */
+  readonly definition?: Record<string, unknown>;
 }
 
 interface PinFile {
@@ -180,6 +206,14 @@ export type PinChange =
   | { readonly op: 'hold'; readonly server: string; readonly key: string; readonly held: PendingDefinition }
   /** Drop what is held under the key: the definition matches its pin again. */
   | { readonly op: 'release'; readonly server: string; readonly key: string };
+
+/** What PinStore.apply made of a listing's changes. */
+export interface PinWrite {
+  /** How many changes were made. */
+  readonly made: number;
+  /** The servers whose changes were not made (they would pass MAX_SERVER_BYTES), with why. */
+  readonly refused: ReadonlyMap<string, string>;
+}
 
 export class PinStoreError extends Error {
   /**
@@ -231,17 +265,42 @@ export class PinStore {
   /**
    * Makes the changes of one listing in one write; those that would change nothing (a definition
    * held already as it is, one remembered already, a pin already there) are left out, and when
-   * none is left the file is not written at all. Returns how many changes were made.
+   * none is left the file is not written at all. A server whose entries the changes would take
+   * past MAX_SERVER_BYTES keeps its entries as they were (`refused` says why): the other servers'
+   * changes are written all the same (redteam-36-2).
    */
-  apply(changes: readonly PinChange[]): number {
+  apply(changes: readonly PinChange[]): PinWrite {
     const current = this.read();
     const effective = changes.filter((c) => isEffective(current, c));
-    if (effective.length === 0) return 0;
-    return this.update((f) => {
-      let made = 0;
-      for (const c of effective) if (applyChange(f, c)) made++;
-      return made;
-    });
+    if (effective.length === 0) return { made: 0, refused: new Map() };
+    const byServer = new Map<string, PinChange[]>();
+    for (const c of effective) {
+      const theirs = byServer.get(c.server);
+      if (theirs === undefined) byServer.set(c.server, [c]);
+      else theirs.push(c);
+    }
+    return this.update(
+      (f, size) => {
+        let made = 0;
+        const refused = new Map<string, string>();
+        for (const [server, theirs] of byServer) {
+          const was = entriesOf(f, server);
+          // Changes that shrink a server already over (a release, a file from before the bound) go through.
+          const bound = Math.max(size(server, Infinity), MAX_SERVER_BYTES);
+          const count = theirs.filter((c) => applyChange(f, c)).length;
+          const after = size(server, bound);
+          if (after > bound) {
+            restoreEntries(f, server, was);
+            refused.set(
+              server,
+              `the definitions of ${server} would take more than the ${sizeText(MAX_SERVER_BYTES)} of the pin store one server may; what of them is new or changed stays hidden`,
+            );
+          } else made += count;
+        }
+        return { made, refused };
+      },
+      (w) => w.made > 0,
+    );
   }
 
   /**
@@ -263,6 +322,11 @@ export class PinStore {
    * secret), at least one. A server the store has never heard of is refused, as a key it does
    * not hold is (a typo, or another state directory's server): not "nothing to do". `user` is who
    * approves, kept with the pin and told to the audit of a gateway running then.
+   *
+   * redteam-36-4: without `hash`, what is approved is what is held when it runs, which an upstream
+   * can replace after the person looked. That stays a convenience for what a person may approve
+   * on sight of its key, but a definition quarantined for poisoning, or one too large to keep for
+   * review, is approved only by the hash of what was reviewed: refused without it.
    */
   approve(
     server: string,
@@ -286,6 +350,12 @@ export class PinStore {
         if (!p) throw new PinStoreError(`nothing from ${server}/${name} is waiting for approval`, 'request');
         if (hash !== undefined && p.hash !== hash)
           throw new PinStoreError(`${server}/${name} is waiting with ${p.hash}, not ${hash}`, 'request');
+        const why = hash === undefined ? approvedOnlyByHash(p) : undefined;
+        if (why !== undefined)
+          throw new PinStoreError(
+            `${server}/${shownKey(name, p)} is ${why}, so only its hash approves it: review it with "perimeter mcp pins list", and if it shows ${p.hash} and you accept that, run ${approveCommand(server, name, p.hash, (k) => escapeUnprintable(shownKey(k, p)))}`,
+            'request',
+          );
         const label = p.label !== undefined ? { label: p.label } : {};
         (f.approved[server] ??= {})[name] = {
           hash: p.hash,
@@ -354,18 +424,36 @@ export class PinStore {
    * process is gone. Breaking a slow writer's lock by its age let two writers rename a file each,
    * the second without the first's change: an approval lost.
    */
-  private update<T>(change: (f: PinFile) => T): T {
+  private update<T>(
+    change: (f: PinFile, size: (server: string, stopAt: number) => number) => T,
+    isChanged: (result: T) => boolean = () => true,
+  ): T {
     mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
     return withLock(
       `${this.file}.lock`,
       { waitMs: this.lockWaitMs, refuse: (r) => new PinStoreError(lockRefusal(this.file, r), 'lock') },
       () => {
         const f = this.parse();
-        const result = change(f);
-        const tmp = `${this.file}.${process.pid}.tmp`;
-        writeFileSync(tmp, `${JSON.stringify(f, null, 2)}\n`, { mode: 0o600 });
-        renameSync(tmp, this.file);
-        return result;
+        // Each entry is serialised once, to be measured and then written.
+        const texts = new WeakMap<object, string>();
+        const text = (entry: object): string => {
+          let t = texts.get(entry);
+          if (t === undefined) texts.set(entry, (t = JSON.stringify(entry)));
+          return t;
+        };
+        try {
+          const result = change(f, (server, stopAt) => serverBytes(f, server, text, stopAt));
+          if (!isChanged(result)) return result;
+          const tmp = `${this.file}.${process.pid}.tmp`;
+          writeFileSync(tmp, fileText(f, text), { mode: 0o600 });
+          renameSync(tmp, this.file);
+          return result;
+        } catch (e) {
+          // Whatever else stops the write (a full disk, a value that cannot be serialised) is the
+          // store's fault, said as such: the gateway then holds what rested on it, and no more.
+          if (e instanceof PinStoreError) throw e;
+          throw new PinStoreError(`cannot write the pin store ${this.file}: ${(e as Error).message}`);
+        }
       },
     );
   }
@@ -385,6 +473,116 @@ function lockRefusal(file: string, r: LockRefusal): string {
     case 'unsettled':
       return `the pin store ${file} could not be locked: its lock ${r.file} kept changing`;
   }
+}
+
+/**
+ * The file's text: its sections and servers one per line, each entry on one line of compact JSON.
+ * JSON.stringify(f, null, 2) put every value of a nested list on a line of its own, indented by
+ * its depth: a list of 4.5 million zeros 55 deep became more text than a string can hold
+ * (redteam-36-2), and smaller ones hundreds of MB.
+ */
+function fileText(f: PinFile, text: (entry: object) => string): string {
+  const block = (members: readonly string[], indent: string): string =>
+    members.length === 0 ? '{}' : `{\n${members.map((m) => `${indent}  ${m}`).join(',\n')}\n${indent}}`;
+  const section = (byServer: Readonly<Record<string, Readonly<Record<string, object>>>>): string =>
+    block(
+      Object.entries(byServer).map(
+        ([server, byKey]) =>
+          `${JSON.stringify(server)}: ${block(
+            Object.entries(byKey).map(([key, entry]) => `${JSON.stringify(key)}: ${text(entry)}`),
+            '    ',
+          )}`,
+      ),
+      '  ',
+    );
+  const sections = [
+    `"version": ${JSON.stringify(f.version)}`,
+    `"approved": ${section(f.approved)}`,
+    `"pending": ${section(f.pending)}`,
+    ...(f.known !== undefined ? [`"known": ${section(f.known)}`] : []),
+  ];
+  return `${block(sections, '')}\n`;
+}
+
+/**
+ * The bytes the entries of `server` take in the file (MAX_SERVER_BYTES bounds them), counted until
+ * they pass `stopAt`: a server's listing can hold 10,000 definitions, whose text is not made
+ * once it is clear they cannot all be kept.
+ */
+function serverBytes(f: PinFile, server: string, text: (entry: object) => string, stopAt: number): number {
+  let bytes = 0;
+  const sections: readonly Readonly<Record<string, Readonly<Record<string, object>>>>[] = [
+    f.approved,
+    f.pending,
+    f.known ?? {},
+  ];
+  for (const section of sections)
+    for (const [key, entry] of Object.entries(section[server] ?? {})) {
+      bytes += Buffer.byteLength(key) + Buffer.byteLength(text(entry)) + 8;
+      if (bytes > stopAt) return bytes;
+    }
+  return bytes;
+}
+
+type Entries = readonly [ApprovedEntries, PendingEntries, KnownEntries];
+type ApprovedEntries = Record<string, ApprovedPin> | undefined;
+type PendingEntries = Record<string, PendingDefinition> | undefined;
+type KnownEntries = Record<string, KnownDefinition> | undefined;
+
+/** A copy of the entries of `server`, to put back if its changes are refused (a change replaces entries, never edits one). */
+function entriesOf(f: PinFile, server: string): Entries {
+  const copy = <E>(byKey: Record<string, E> | undefined): Record<string, E> | undefined =>
+    byKey === undefined ? undefined : { ...byKey };
+  return [copy(f.approved[server]), copy(f.pending[server]), copy(f.known?.[server])];
+}
+
+function restoreEntries(f: PinFile, server: string, [approved, pending, known]: Entries): void {
+  const put = <E>(section: Record<string, Record<string, E>>, byKey: Record<string, E> | undefined): void => {
+    if (byKey === undefined) delete section[server];
+    else section[server] = byKey;
+  };
+  put(f.approved, approved);
+  put(f.pending, pending);
+  if (f.known !== undefined) put(f.known, known);
+}
+
+/** A size as the pin store's messages say it: `4 MiB`, `256 KiB`, `9.1 MiB`. */
+export function sizeText(bytes: number): string {
+  const [unit, size] = bytes >= 1024 * 1024 ? ['MiB', bytes / (1024 * 1024)] : ['KiB', bytes / 1024];
+  return `${Number.isInteger(size) ? size : size.toFixed(1)} ${unit}`;
+}
+
+/**
+ * Why a held definition is approved only by its hash (PinStore.approve), or undefined: quarantined
+ * (a store written before `quarantined` was kept says so in its reason), or not kept for review.
+ */
+function approvedOnlyByHash(p: PendingDefinition): string | undefined {
+  if (p.quarantined === true || p.reason.startsWith('quarantined')) return 'quarantined';
+  if (p.definition === undefined) return 'too large to keep for review';
+  return undefined;
+}
+
+/**
+ * A definition as the store keeps it: one larger than MAX_DEFINITION_BYTES as JSON is left out,
+ * and `omitted` says why (the gateway leaves out one whose pinned part is; this bounds the rest,
+ * `_meta` and all).
+ */
+function kept<E extends { readonly definition?: Record<string, unknown> }>(entry: E): E {
+  if (entry.definition === undefined) return entry;
+  let bytes: number;
+  try {
+    bytes = Buffer.byteLength(JSON.stringify(entry.definition));
+  } catch {
+    bytes = Infinity; // more than a string can hold
+  }
+  if (bytes <= MAX_DEFINITION_BYTES) return entry;
+  const { definition: _definition, ...rest } = entry;
+  return { ...rest, omitted: tooLargeText(bytes) } as unknown as E;
+}
+
+/** Why a definition of `bytes` is not kept. */
+export function tooLargeText(bytes: number): string {
+  return `its definition is ${Number.isFinite(bytes) ? sizeText(bytes) : 'larger than a string can hold'} as JSON, more than the ${sizeText(MAX_DEFINITION_BYTES)} the pin store keeps of one; review it at its source`;
 }
 
 /** Whether a change would change the file as it is. */
@@ -415,11 +613,15 @@ function applyChange(f: PinFile, c: PinChange): boolean {
         ...(c.label !== undefined ? { label: c.label } : {}),
       };
       break;
-    case 'remember':
-      ((f.known ??= {})[c.server] ??= {})[c.key] = c.known;
+    case 'remember': {
+      // A known definition is only for diffs: a large one is kept by its hash alone.
+      const known = kept(c.known);
+      ((f.known ??= {})[c.server] ??= {})[c.key] =
+        known.definition === undefined ? { hash: known.hash } : known;
       break;
+    }
     case 'hold':
-      (f.pending[c.server] ??= {})[c.key] = c.held;
+      (f.pending[c.server] ??= {})[c.key] = kept(c.held);
       break;
     case 'release':
       delete f.pending[c.server]?.[c.key];

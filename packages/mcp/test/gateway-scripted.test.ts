@@ -21,6 +21,7 @@ import {
   type Prompt,
   type Resource,
   type ResourceTemplate,
+  type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { AuditRecord } from '@perimeter/audit';
 import type { KnownValue } from '@perimeter/detect';
@@ -1127,7 +1128,7 @@ describe('gateway: prompts, resources and templates are pinned like tools', { ti
       assert.ok(drifts.every((e) => e.severity === 'high'));
       assert.match(
         String(drifts.find((e) => e.outcome?.template)?.reason),
-        /hidden until approved \(perimeter mcp pins approve s 'template:notes:\/\/\{id\}'\)/,
+        /hidden until approved \(perimeter mcp pins approve s 'template:notes:\/\/\{id\}' --hash sha256:[0-9a-f]{64}\)/,
       );
       const calls = h.events.filter((e) => e.type === 'mcp.call').map((e) => String(e.reason));
       assert.ok(calls.some((r) => /held: differs from its approved pin/.test(r)));
@@ -1261,12 +1262,12 @@ describe('gateway: an approval made elsewhere reaches connected clients', { time
       const apply = h.pins.apply.bind(h.pins);
       let isApproved = false;
       h.pins.apply = (changes) => {
-        const made = apply(changes);
-        if (!isApproved && made > 0) {
+        const written = apply(changes);
+        if (!isApproved && written.made > 0) {
           isApproved = true;
           new PinStore(h.pins.file).approve('s', 'send');
         }
-        return made;
+        return written;
       };
       assert.deepEqual(await toolNames(h.client), [], 'both held for approval when listed');
       assert.ok(isApproved);
@@ -1741,3 +1742,96 @@ describe('gateway: listings', { timeout: 60_000 }, () => {
     }
   });
 });
+
+describe(
+  'gateway: the pin store keeps bounded data, and one server cannot break it for another',
+  { timeout: 120_000 },
+  () => {
+    /**
+     * A tool whose parameter's default is a list of `count` three-digit numbers: some 4 bytes each as
+     * JSON, and no poisoning finding (fewer than the scan's 100,000 values, no text).
+     */
+    const wide = (name: string, count: number): Tool => ({
+      ...tool(name),
+      inputSchema: {
+        type: 'object',
+        properties: {
+          ids: { type: 'array', default: Array.from({ length: count }, (_, i) => 100 + (i % 900)) },
+        },
+      },
+    });
+
+    it('redteam-36-2: a definition too large to pin is held by its hash alone, saying why; the other server is listed and called as before; its hash approves it', async () => {
+      const h = await start({
+        scripted: { s: { tools: [tool('send')] }, big: { tools: [wide('wide', 90_000)] } },
+      });
+      try {
+        assert.deepEqual(await toolNames(h.client), ['s__send'], 'not trusted on first use');
+        const sent = await h.client.callTool({ name: 's__send', arguments: { text: 'hi' } });
+        assert.notEqual(sent.isError, true);
+        const held = h.pins.snapshot().pending.big?.wide;
+        assert.ok(held);
+        assert.match(
+          held.reason,
+          /^too large to pin: its definition is 3\d\d(\.\d)? KiB as JSON, more than the 256 KiB the pin store keeps of one; review it at its source$/,
+        );
+        assert.equal(held.definition, undefined, 'the definition is not kept');
+        assert.ok(statSync(h.pins.file).size < 8 * 1024, 'the file holds its hash, not its 350 KiB');
+        const event = h.events.find((e) => e.type === 'mcp.tool-held' && e.outcome?.server === 'big');
+        assert.ok(
+          String(event?.reason).endsWith(
+            `hidden until approved (perimeter mcp pins approve big wide --hash ${held.hash})`,
+          ),
+          String(event?.reason),
+        );
+        assert.throws(
+          () => h.pins.approve('big', 'wide'),
+          /is too large to keep for review, so only its hash approves it/,
+        );
+        h.pins.approve('big', 'wide', held.hash);
+        assert.deepEqual(await toolNames(h.client), ['big__wide', 's__send'], 'approved by its hash');
+        assert.deepEqual(h.pins.view().known.big?.wide, { hash: held.hash }, 'remembered by its hash alone');
+        assert.ok(statSync(h.pins.file).size < 8 * 1024);
+      } finally {
+        await h.close();
+      }
+    });
+
+    it("redteam-36-2: a server whose definitions would take more than its share of the pin store has them held, alerted once; the other server's are listed, called and pinned", async () => {
+      // 24 tools of some 200 KiB each: each one under the bound, together past a server's 4 MiB.
+      const tools = Array.from({ length: 24 }, (_, i) => wide(`w${i}`, 50_000));
+      const h = await start({ scripted: { s: { tools: [tool('send')] }, big: { tools } } });
+      try {
+        assert.deepEqual(await toolNames(h.client), ['s__send']);
+        assert.deepEqual(await toolNames(h.client), ['s__send'], 'listed again, the same');
+        const sent = await h.client.callTool({ name: 's__send', arguments: { text: 'hi' } });
+        assert.notEqual(sent.isError, true);
+        const refused = await rejection(h.client.callTool({ name: 'big__w0', arguments: {} }));
+        assert.equal(refused.code, -32602);
+        const view = h.pins.view();
+        assert.equal(view.approved.s?.send?.by, 'tofu', "the other server's first use is pinned");
+        assert.equal(view.approved.big, undefined, 'nothing of big is written');
+        assert.equal(view.known.big, undefined);
+        assert.ok(statSync(h.pins.file).size < 8 * 1024);
+        const errors = h.events.filter((e) => e.type === 'mcp.pin-store-error');
+        assert.equal(errors.length, 1, 'alerted once');
+        assert.equal(errors[0]?.outcome?.server, 'big');
+        assert.match(
+          String(errors[0]?.reason),
+          /^big: the definitions of big would take more than the 4 MiB of the pin store one server may/,
+        );
+        assert.ok(
+          !h.events.some((e) => e.type === 'mcp.pin' && e.outcome?.server === 'big'),
+          'no pin recorded that was not made',
+        );
+        const call = h.events.findLast((e) => e.type === 'mcp.call' && e.request?.resource === 'big/w0');
+        assert.match(
+          String(call?.reason),
+          /held: the pin store cannot be written \(the definitions of big would take/,
+        );
+      } finally {
+        await h.close();
+      }
+    });
+  },
+);

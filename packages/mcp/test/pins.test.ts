@@ -41,7 +41,7 @@ const held: PendingDefinition = {
 
 /** Holds a definition back, as a listing does: how many changes were written (0: already held so). */
 function hold(store: PinStore, definition: PendingDefinition): number {
-  return store.apply([{ op: 'hold', server: 's', key: 't', held: definition }]);
+  return store.apply([{ op: 'hold', server: 's', key: 't', held: definition }]).made;
 }
 
 function identity(file: string): string {
@@ -76,7 +76,7 @@ test('a view reads the whole store once, and its version changes with every writ
 test("a listing's changes are written at once, and changes that change nothing are not written", () => {
   const store = new PinStore(join(dir, 'apply.json'));
   const known = { hash: 'sha256:bb', definition: { name: 'u' } };
-  const made = store.apply([
+  const { made } = store.apply([
     { op: 'trust', server: 's', key: 'u', hash: 'sha256:bb' },
     { op: 'remember', server: 's', key: 'u', known },
     { op: 'hold', server: 's', key: 'prompt:p', held },
@@ -93,7 +93,7 @@ test("a listing's changes are written at once, and changes that change nothing a
       { op: 'remember', server: 's', key: 'u', known },
       { op: 'hold', server: 's', key: 'prompt:p', held: { ...held, seenAt: '2026-02-01T00:00:00.000Z' } },
       { op: 'release', server: 's', key: 'nothing-held' },
-    ]),
+    ]).made,
     0,
   );
   assert.equal(identity(store.file), before, 'nothing to change: not written');
@@ -102,36 +102,40 @@ test("a listing's changes are written at once, and changes that change nothing a
   assert.deepEqual(store.view().pending, {});
 });
 
-test('tools keep their names as keys; prompts, resources and templates are keyed by kind, and the approve command quotes what a shell would read', () => {
+test('tools keep their names as keys; prompts, resources and templates are keyed by kind, and the approve command quotes what a shell would read and names the hash (redteam-36-4)', () => {
   assert.equal(pinKey('tools', { name: 'read_file' }), 'read_file');
   assert.equal(pinKey('prompts', { name: 'plan' }), 'prompt:plan');
   assert.equal(pinKey('resources', { name: 'notes', uri: 'file:///notes' }), 'resource:file:///notes');
   assert.equal(pinKey('templates', { name: 'n', uriTemplate: 'notes://{id}' }), 'template:notes://{id}');
-  assert.equal(approveCommand('fs', 'read_file', 'sha256:aa'), 'perimeter mcp pins approve fs read_file');
+  assert.equal(
+    approveCommand('fs', 'read_file', 'sha256:aa'),
+    'perimeter mcp pins approve fs read_file --hash sha256:aa',
+  );
   assert.equal(
     approveCommand('fs', 'resource:file:///notes', 'sha256:aa'),
-    'perimeter mcp pins approve fs resource:file:///notes',
+    'perimeter mcp pins approve fs resource:file:///notes --hash sha256:aa',
   );
   assert.equal(
     approveCommand('s', "template:q://{id}?a=b&c=it's", 'sha256:aa'),
-    `perimeter mcp pins approve s 'template:q://{id}?a=b&c=it'\\''s'`,
+    `perimeter mcp pins approve s 'template:q://{id}?a=b&c=it'\\''s' --hash sha256:aa`,
   );
 });
 
 test('redteam-31-2: a server or key that starts with "-" comes after "--" in the approve command, so it is never read as an option or as no key', () => {
   const cases: [server: string, key: string, redacted: boolean, command: string][] = [
     // Printed bare, `approve s --` ended the options and named no key: every held definition of s.
-    ['s', '--', false, 'perimeter mcp pins approve -- s --'],
-    ['s', '--hash', false, 'perimeter mcp pins approve -- s --hash'],
-    ['s', '-v', false, 'perimeter mcp pins approve -- s -v'],
-    ['s', "-it's", false, `perimeter mcp pins approve -- s '-it'\\''s'`],
-    ['-s', 't', false, 'perimeter mcp pins approve -- -s t'],
-    // By hash: the option goes before "--", after which it would be a positional.
+    // The hash goes before "--", after which it would be a positional.
+    ['s', '--', false, 'perimeter mcp pins approve --hash sha256:aa -- s --'],
+    ['s', '--hash', false, 'perimeter mcp pins approve --hash sha256:aa -- s --hash'],
+    ['s', '-v', false, 'perimeter mcp pins approve --hash sha256:aa -- s -v'],
+    ['s', "-it's", false, `perimeter mcp pins approve --hash sha256:aa -- s '-it'\\''s'`],
+    ['-s', 't', false, 'perimeter mcp pins approve --hash sha256:aa -- -s t'],
+    // By hash alone (a key that holds a secret).
     ['-s', 't', true, 'perimeter mcp pins approve --hash sha256:aa -- -s'],
     ['s', '-t', true, 'perimeter mcp pins approve s --hash sha256:aa'],
-    // Nothing starts with "-": as before.
-    ['s', 'a-b', false, 'perimeter mcp pins approve s a-b'],
-    ['s', '', false, "perimeter mcp pins approve s ''"],
+    // Nothing starts with "-": the hash last.
+    ['s', 'a-b', false, 'perimeter mcp pins approve s a-b --hash sha256:aa'],
+    ['s', '', false, "perimeter mcp pins approve s '' --hash sha256:aa"],
   ];
   for (const [server, key, redacted, command] of cases)
     assert.equal(
@@ -159,7 +163,10 @@ test('the approve command names a key that holds a secret by its hash instead, a
   assert.ok(!command.includes(TOKEN));
   // The gateway passes its own redaction, which also knows the bound credentials' values.
   const bound = 'resource:db://app:s3cr3t-value@db/main';
-  assert.equal(approveCommand('db', bound, 'sha256:d6'), `perimeter mcp pins approve db ${bound}`);
+  assert.equal(
+    approveCommand('db', bound, 'sha256:d6'),
+    `perimeter mcp pins approve db ${bound} --hash sha256:d6`,
+  );
   assert.equal(
     approveCommand('db', bound, 'sha256:d6', (text) =>
       text.replace('s3cr3t-value', '[REDACTED:credential:db]'),
@@ -520,3 +527,153 @@ test(
     assert.equal(identity(store.file), before, 'nothing written');
   },
 );
+
+/** A list `depth` deep holding `count` zeros: small as JSON, and pathological pretty-printed. */
+function nested(depth: number, count: number): unknown {
+  let value: unknown = Array.from({ length: count }, () => 0);
+  for (let i = 0; i < depth; i++) value = [value];
+  return value;
+}
+
+test('redteam-36-2: the file is written one line per entry, so its size is its entries’ whatever their depth', () => {
+  const store = new PinStore(join(dir, 'compact.json'));
+  // 20,000 zeros 55 deep: 40 KB as JSON, 2.3 MB as JSON.stringify(f, null, 2) wrote it.
+  const definition = { name: 't', inputSchema: { type: 'object', default: nested(55, 20_000) } };
+  const known = { hash: 'sha256:bb', definition };
+  store.apply([
+    { op: 'hold', server: 's', key: 't', held: { ...held, definition } },
+    { op: 'remember', server: 's', key: 't', known },
+    { op: 'trust', server: 's', key: 'u', hash: 'sha256:cc' },
+  ]);
+  const size = statSync(store.file).size;
+  assert.ok(size < 2 * JSON.stringify(definition).length + 2_000, `${size} bytes`);
+  const text = readFileSync(store.file, 'utf8');
+  const parsed = JSON.parse(text) as { pending: { s: { t: PendingDefinition } } };
+  assert.deepEqual(parsed.pending.s.t.definition, definition, 'it is JSON, read back whole');
+  assert.match(text, /^ {6}"u": \{"hash":"sha256:cc",.*\}$/m, 'an entry is one line');
+  assert.deepEqual(store.view().known.s?.t, known);
+});
+
+test('redteam-36-2: a definition larger than the store keeps of one is kept by its hash, and the held entry says why', () => {
+  const store = new PinStore(join(dir, 'too-large.json'));
+  // The gateway leaves out one whose pinned part is too large; the store bounds the rest (_meta).
+  const definition = { name: 't', _meta: { blob: 'x'.repeat(300 * 1024) } };
+  assert.equal(
+    store.apply([
+      { op: 'hold', server: 's', key: 't', held: { ...held, definition } },
+      { op: 'remember', server: 's', key: 'u', known: { hash: 'sha256:bb', definition } },
+    ]).made,
+    2,
+  );
+  const view = store.view();
+  assert.equal(view.pending.s?.t?.definition, undefined);
+  assert.equal(
+    view.pending.s?.t?.omitted,
+    'its definition is 300.0 KiB as JSON, more than the 256 KiB the pin store keeps of one; review it at its source',
+  );
+  assert.deepEqual(view.known.s?.u, { hash: 'sha256:bb' });
+  assert.ok(statSync(store.file).size < 2_000);
+});
+
+test("redteam-36-2: a server's changes that would take more than its share of the store are refused alone; the others' are written", () => {
+  const store = new PinStore(join(dir, 'share.json'));
+  const big = (i: number): PendingDefinition => ({
+    ...held,
+    hash: `sha256:${i}`,
+    definition: { name: `t${i}`, description: 'x'.repeat(200 * 1024) },
+  });
+  const written = store.apply([
+    ...Array.from({ length: 24 }, (_, i) => ({
+      op: 'hold' as const,
+      server: 'big',
+      key: `t${i}`,
+      held: big(i),
+    })),
+    { op: 'trust', server: 'good', key: 'u', hash: 'sha256:cc' },
+  ]);
+  assert.equal(written.made, 1);
+  assert.deepEqual(
+    [...written.refused],
+    [
+      [
+        'big',
+        'the definitions of big would take more than the 4 MiB of the pin store one server may; what of them is new or changed stays hidden',
+      ],
+    ],
+  );
+  const view = store.view();
+  assert.equal(view.approved.good?.u?.hash, 'sha256:cc');
+  assert.equal(view.pending.big, undefined);
+  // What fits is written: a server under its share is not refused for what it held before.
+  assert.equal(store.apply([{ op: 'hold', server: 'big', key: 't0', held: big(0) }]).refused.size, 0);
+  assert.equal(store.view().pending.big?.t0?.hash, 'sha256:0');
+  // Refused with nothing else to write, the file is not written (a gateway watching it would list again).
+  const before = identity(store.file);
+  assert.equal(
+    store.apply(
+      Array.from({ length: 24 }, (_, i) => ({
+        op: 'hold' as const,
+        server: 'big',
+        key: `t${i}`,
+        held: big(i),
+      })),
+    ).made,
+    0,
+  );
+  assert.equal(identity(store.file), before);
+});
+
+test('redteam-36-4: approving without its hash refuses a quarantined definition (or one not kept), naming the command with the hash to use after review; a new one is approved as before', () => {
+  const store = new PinStore(join(dir, 'quarantined.json'));
+  const poisoned = {
+    ...held,
+    hash: 'sha256:f3',
+    reason: 'quarantined: instruction-tag in description',
+    quarantined: true,
+  };
+  store.apply([
+    { op: 'hold', server: 'mail', key: 'send', held: poisoned },
+    // As a store written before `quarantined` was kept: its reason says so.
+    {
+      op: 'hold',
+      server: 'mail',
+      key: 'old',
+      held: { ...poisoned, hash: 'sha256:0d', quarantined: undefined },
+    },
+    { op: 'hold', server: 'mail', key: 'list', held: { ...held, hash: 'sha256:11' } },
+    {
+      op: 'hold',
+      server: 'big',
+      key: 'wide',
+      held: { ...held, definition: undefined, omitted: 'its definition is 9 MiB' },
+    },
+  ]);
+  const before = store.version();
+  assert.throws(
+    () => store.approve('mail', 'send'),
+    refusal(
+      'mail/send is quarantined, so only its hash approves it: review it with "perimeter mcp pins list", and if it shows sha256:f3 and you accept that, run perimeter mcp pins approve mail send --hash sha256:f3',
+    ),
+  );
+  assert.throws(() => store.approve('mail', 'old'), /mail\/old is quarantined, so only its hash approves it/);
+  assert.throws(
+    () => store.approve('mail', undefined),
+    /mail\/(send|old) is quarantined/,
+    'nor with all of the server',
+  );
+  assert.throws(
+    () => store.approve('big', 'wide'),
+    refusal(
+      'big/wide is too large to keep for review, so only its hash approves it: review it with "perimeter mcp pins list", and if it shows sha256:aa and you accept that, run perimeter mcp pins approve big wide --hash sha256:aa',
+    ),
+  );
+  assert.equal(store.version(), before, 'nothing approved, nothing written');
+  assert.deepEqual(
+    store.approve('mail', 'list'),
+    [{ tool: 'list', hash: 'sha256:11' }],
+    'a new one, as before',
+  );
+  assert.deepEqual(store.approve('mail', 'send', 'sha256:f3'), [{ tool: 'send', hash: 'sha256:f3' }]);
+  assert.deepEqual(store.approve('mail', undefined, 'sha256:0d'), [{ tool: 'old', hash: 'sha256:0d' }]);
+  assert.deepEqual(store.approve('big', 'wide', 'sha256:aa'), [{ tool: 'wide', hash: 'sha256:aa' }]);
+});

@@ -626,6 +626,9 @@ export function runMcpPinsList(argv: readonly string[], ui: Ui): number {
         ),
       );
       for (const line of held.diff ?? []) ui.out(`    ${shown(line)}`);
+      // redteam-36-2: too large to keep, the definition is not in the store to review.
+      if (held.omitted !== undefined && !held.reason.includes(held.omitted))
+        ui.out(`    not kept: ${shown(held.omitted)}`);
       const command = approveCommand(server, key, held.hash, (k) => shownPinKey(k, held));
       ui.out(paint(ui, 'dim', `    approve: ${escapeUnprintable(command)}`));
     }
