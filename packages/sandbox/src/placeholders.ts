@@ -88,8 +88,8 @@ export class PlaceholderLedger {
     this.held.push(placeholder);
   }
 
-  forget(placeholder: Placeholder): void {
-    this.held.splice(this.held.indexOf(placeholder), 1);
+  forgetAll(): void {
+    this.held.length = 0;
   }
 
   entries(): readonly Placeholder[] {
@@ -171,26 +171,29 @@ function registryOf(live: LiveLedgers): PlaceholderRegistry {
     },
     claim(ledger, paths, mode) {
       const others = othersOf(ledger);
+      const made: string[] = [];
       for (const path of paths) {
         try {
           mkdirSync(path, { mode });
+          made.push(path);
         } catch (e) {
           // Another live session's placeholder: relied on here too. Anything else is the host's.
           const other = others.get(path);
           if ((e as NodeJS.ErrnoException).code === 'EEXIST' && other !== undefined) ledger.record(other);
-          continue;
         }
-        const made = placeholderAt(path);
-        if (made) ledger.record(made);
+      }
+      // Recorded once all are made: one made inside another (nested private directories) changes
+      // the other's change time.
+      for (const path of made) {
+        const placeholder = placeholderAt(path);
+        if (placeholder) ledger.record(placeholder);
       }
       ledger.save();
       live.set(ledger.dir, [...ledger.entries()]);
     },
     release(ledger) {
-      for (const p of [...ledger.entries()].reverse()) {
-        if (!isReliedOn(p, ledger)) removeIfAsMade(p);
-        ledger.forget(p);
-      }
+      removeAllAsMade(ledger.entries().filter((p) => !isReliedOn(p, ledger)));
+      ledger.forgetAll();
       ledger.save();
       live.delete(ledger.dir);
     },
@@ -231,8 +234,7 @@ function reclaimEnded(runtimeDir: string): LiveLedgers {
     else live.set(dir, entries);
   }
   for (const { dir, entries, lock } of ended) {
-    for (const p of [...entries].reverse())
-      if (![...live.values()].some((l) => l.some((e) => isSame(e, p)))) removeIfAsMade(p);
+    removeAllAsMade(entries.filter((p) => ![...live.values()].some((l) => l.some((e) => isSame(e, p)))));
     removeSessionDir(dir);
     lock.release();
   }
@@ -298,13 +300,24 @@ function isAsMade(p: Placeholder): boolean {
   return now !== undefined && isSame(now, p);
 }
 
-/** Removes the placeholder when it is still as made (rmdir: only ever an empty directory). */
-function removeIfAsMade(p: Placeholder): void {
-  if (!isAsMade(p)) return;
-  try {
-    rmdirSync(p.path);
-  } catch {
-    // not empty after all, or gone: leave it
+/**
+ * Removes the placeholders that are still as made (rmdir: only ever an empty directory), deepest
+ * first. Removing one changes its parent's change time: a parent that was as made before its
+ * placeholders inside went is judged by its inode alone.
+ */
+function removeAllAsMade(placeholders: readonly Placeholder[]): void {
+  const depth = (p: Placeholder): number => p.path.split('/').length;
+  const emptied = new Set<string>();
+  for (const p of placeholders.filter(isAsMade).sort((a, b) => depth(b) - depth(a))) {
+    const now = placeholderAt(p.path);
+    if (now === undefined) continue;
+    if (!(emptied.has(p.path) ? now.dev === p.dev && now.ino === p.ino : isSame(now, p))) continue;
+    try {
+      rmdirSync(p.path);
+      emptied.add(dirname(p.path));
+    } catch {
+      // not empty after all, or gone: leave it
+    }
   }
 }
 

@@ -33,12 +33,16 @@ const runtimeDir = join(scratch, 'run');
 mkdirSync(runtimeDir, { mode: 0o700 });
 const home = join(scratch, 'home');
 
-function prepare(workspace: string, command = 'true'): PreparedSession {
+/** Private directories, one inside the other: both made on the host as mount points. */
+const NESTED_PRIVATE =
+  '    - { id: caches, paths: ["~/.cache/**", "~/.cache/pip/**"], access: rw, private: true }\n';
+
+function prepare(workspace: string, command = 'true', policy = { home, extra: '' }): PreparedSession {
   return prepareSession({
-    engine: workspaceEngine(workspace, home),
+    engine: workspaceEngine(workspace, policy.home, policy.extra),
     sessionId: 'placeholders-test',
     workspace,
-    home,
+    home: policy.home,
     runtimeDir,
     cgroupTargets: [],
     command: ['/bin/sh', '-c', command],
@@ -82,11 +86,17 @@ server.stdout.on('data', (d) => { if (String(d).includes('up')) process.stdout.w
 /** A session in another process, its sandbox running; `dir` is its session directory. */
 async function sessionElsewhere(
   workspace: string,
+  policy = { home, extra: '' },
 ): Promise<{ child: ChildProcessWithoutNullStreams; dir: string }> {
   const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD], {
     env: {
       ...process.env,
-      PLACEHOLDERS_TEST: JSON.stringify({ workspace, home, runtimeDir, policy: WORKSPACE_POLICY }),
+      PLACEHOLDERS_TEST: JSON.stringify({
+        workspace,
+        home: policy.home,
+        runtimeDir,
+        policy: WORKSPACE_POLICY + policy.extra,
+      }),
     },
   });
   let errors = '';
@@ -169,6 +179,21 @@ describe('placeholders left by a session that died (redteam-36-5)', { skip: CANN
     assert.equal(readFileSync(join(workspace, '.claude', 'skills', 'mine.md'), 'utf8'), 'mine\n');
     assert.ok(isEmptyDir(join(workspace, '.vscode')));
     assert.ok(isEmptyDir(join(workspace, '.idea')));
+  });
+
+  it('redteam-36-5: private directories made one inside the other go, at the end and after SIGKILL', async () => {
+    const workspace = mkdtempSync(join(scratch, 'ws-'));
+    const policy = { home: mkdtempSync(join(scratch, 'home-')), extra: NESTED_PRIVATE };
+    const cache = join(policy.home, '.cache');
+    const ended = prepare(workspace, 'true', policy);
+    assert.deepEqual(ended.mountPoints, [cache, join(cache, 'pip')]);
+    cleanupSession(ended);
+    assert.deepEqual(readdirSync(policy.home), [], 'both are gone at the end of the session');
+    const killed = await sessionElsewhere(workspace, policy);
+    assert.ok(isEmptyDir(join(cache, 'pip')));
+    await kill(killed.child);
+    cleanupSession(prepare(workspace, 'true', { home: policy.home, extra: '' }));
+    assert.deepEqual(readdirSync(policy.home), [], 'both are gone once the next session has started');
   });
 
   it("a live session's mount points stay while it runs, in another process, and are not read as real files", async () => {
