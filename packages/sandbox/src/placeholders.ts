@@ -13,7 +13,7 @@
 // every mount on that directory in the other mount namespaces: a live sandbox would lose the mask).
 // Every reading of the ledgers and every change to them is under one lock per runtime directory.
 
-import { takeLock, type HeldLock } from '@perimeter/audit';
+import { takeLock, type HeldLock, type LockRefusal } from '@perimeter/audit';
 import {
   chmodSync,
   lstatSync,
@@ -67,11 +67,7 @@ export class PlaceholderLedger {
   /** Starts the ledger of the session directory `dir` (just made): its owner lock, taken for good. */
   static open(dir: string): PlaceholderLedger {
     const taken = takeLock(join(dir, OWNER_LOCK));
-    if (taken.kind !== 'taken')
-      throw new PlaceholderError(
-        `cannot take the lock ${join(dir, OWNER_LOCK)} of the new session directory`,
-        'set TMPDIR (or XDG_RUNTIME_DIR) to a writable directory of your own',
-      );
+    if (taken.kind !== 'taken') throw lockRefused(taken);
     return new PlaceholderLedger(dir, taken.lock);
   }
 
@@ -132,16 +128,15 @@ export interface PlaceholderRegistry {
  */
 export function withPlaceholders<T>(runtimeDir: string, fn: (registry: PlaceholderRegistry) => T): T {
   const file = join(runtimeDir, `perimeter-${process.getuid?.() ?? 'user'}-placeholders.lock`);
-  const taken = takeLock(file, { waitMs: REGISTRY_WAIT_MS });
-  if (taken.kind !== 'taken')
+  // Its name is known to all: in a directory others can write (/tmp), another user may have put
+  // something there first, which the lock would wait for (a FIFO: forever).
+  if (!isOwnFileOrNone(file))
     throw new PlaceholderError(
-      taken.kind === 'held'
-        ? `another Perimeter session (pid ${taken.owner.pid}) has held ${file} for over ${REGISTRY_WAIT_MS / 1000} s`
-        : `cannot take the lock ${file}`,
-      taken.kind === 'held'
-        ? 'wait for that session to finish starting, then try again'
-        : 'set TMPDIR (or XDG_RUNTIME_DIR) to a writable directory of your own',
+      `${file} is not a lock file of this user's (another user may have put it there)`,
+      'set XDG_RUNTIME_DIR (or TMPDIR) to a directory only you can write',
     );
+  const taken = takeLock(file, { waitMs: REGISTRY_WAIT_MS });
+  if (taken.kind !== 'taken') throw lockRefused(taken);
   try {
     const live = reclaimEnded(runtimeDir);
     return fn(registryOf(live));
@@ -239,6 +234,46 @@ function reclaimEnded(runtimeDir: string): LiveLedgers {
     lock.release();
   }
   return live;
+}
+
+/** Why a lock of these sessions was not taken, in one sentence, and what to do. */
+function lockRefused(refusal: LockRefusal): PlaceholderError {
+  const { file } = refusal;
+  switch (refusal.kind) {
+    case 'held': {
+      const since = `has held ${file} for over ${REGISTRY_WAIT_MS / 1000} s`;
+      // A process this machine cannot look at: whether it still runs cannot be told from here.
+      if (refusal.holder === 'another-machine' || refusal.holder === 'another-pid-namespace')
+        return new PlaceholderError(
+          `a Perimeter session on ${refusal.holder === 'another-machine' ? 'another machine' : 'this machine in another pid namespace (a container)'} ${since}`,
+          `if no session is starting there, remove ${file}`,
+        );
+      return new PlaceholderError(
+        `another Perimeter session (pid ${refusal.owner.pid}) ${since}`,
+        'wait for that session to finish starting, then try again',
+      );
+    }
+    case 'unusable':
+      return new PlaceholderError(
+        `cannot take the lock ${file} (${refusal.code})`,
+        'set XDG_RUNTIME_DIR (or TMPDIR) to a writable directory of your own',
+      );
+    case 'unsettled':
+      return new PlaceholderError(
+        `the lock ${file} kept changing hands`,
+        'try again once the other Perimeter sessions have started',
+      );
+  }
+}
+
+/** Nothing at `path`, or a regular file of this user's. */
+function isOwnFileOrNone(path: string): boolean {
+  try {
+    const s = lstatSync(path);
+    return s.isFile() && s.uid === process.getuid?.();
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT';
+  }
 }
 
 function exists(path: string): boolean {

@@ -5,9 +5,11 @@
 // or in this one. Real bubblewrap, real helper, real processes killed with SIGKILL.
 
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createRequire } from 'node:module';
 import {
+  chmodSync,
+  chownSync,
   existsSync,
   lstatSync,
   mkdirSync,
@@ -19,7 +21,7 @@ import {
   rmdirSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, describe, it } from 'node:test';
@@ -74,31 +76,45 @@ import { prepareSession, spawnSandboxed } from ${JSON.stringify(new URL('../src/
 const { workspace, home, runtimeDir, policy } = JSON.parse(process.env.PLACEHOLDERS_TEST);
 const loaded = loadPolicies([{ file: 'p.yaml', text: policy }]);
 const engine = createEngine(loaded.policies.map((l) => l.policy), { subject: {}, context: { home, workspace } });
-const prepared = prepareSession({
-  engine, sessionId: 'killed', workspace, home, runtimeDir, cgroupTargets: [],
-  command: ['/bin/sh', '-c', 'echo up; exec sleep 60'], hostEnv: { PATH: '/usr/bin:/bin' },
-});
+let prepared;
+try {
+  prepared = prepareSession({
+    engine, sessionId: 'killed', workspace, home, runtimeDir, cgroupTargets: [],
+    command: ['/bin/sh', '-c', 'echo up; exec sleep 60'], hostEnv: { PATH: '/usr/bin:/bin' },
+  });
+} catch (e) {
+  process.stdout.write('refused: ' + e.message + ' (' + e.fix + ')\\n');
+  process.exit(0);
+}
 const server = spawnSandboxed(prepared);
 server.stderr.pipe(process.stderr);
 server.stdout.on('data', (d) => { if (String(d).includes('up')) process.stdout.write('ready ' + prepared.dir + '\\n'); });
 `;
 
 /** A session in another process, its sandbox running; `dir` is its session directory. */
-async function sessionElsewhere(
+function startElsewhere(
   workspace: string,
   policy = { home, extra: '' },
-): Promise<{ child: ChildProcessWithoutNullStreams; dir: string }> {
-  const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD], {
+  sessionsDir = runtimeDir,
+): ChildProcessWithoutNullStreams {
+  return spawn(process.execPath, ['--input-type=module', '-e', CHILD], {
     env: {
       ...process.env,
       PLACEHOLDERS_TEST: JSON.stringify({
         workspace,
         home: policy.home,
-        runtimeDir,
+        runtimeDir: sessionsDir,
         policy: WORKSPACE_POLICY + policy.extra,
       }),
     },
   });
+}
+
+async function sessionElsewhere(
+  workspace: string,
+  policy = { home, extra: '' },
+): Promise<{ child: ChildProcessWithoutNullStreams; dir: string }> {
+  const child = startElsewhere(workspace, policy);
   let errors = '';
   child.stderr.on('data', (d: Buffer) => (errors += d.toString()));
   try {
@@ -194,6 +210,41 @@ describe('placeholders left by a session that died (redteam-36-5)', { skip: CANN
     await kill(killed.child);
     cleanupSession(prepare(workspace, 'true', { home: policy.home, extra: '' }));
     assert.deepEqual(readdirSync(policy.home), [], 'both are gone once the next session has started');
+  });
+
+  it("redteam-36-5: where the ledgers' lock goes, another user's file or a FIFO refuses the start at once, never waited for", async () => {
+    const workspace = mkdtempSync(join(scratch, 'ws-'));
+    // A directory anyone can write, as /tmp: the lock's name is known to every user.
+    const shared = mkdtempSync(join(scratch, 'shared-'));
+    chmodSync(shared, 0o1777);
+    const lock = join(shared, `perimeter-${process.getuid?.()}-placeholders.lock`);
+    const squats: [string, () => void][] = [['a FIFO', () => execFileSync('mkfifo', [lock])]];
+    // Naming a live process: the lock would be waited for. Only root can make a file another's.
+    if (process.getuid?.() === 0)
+      squats.push([
+        "another user's file",
+        () => {
+          writeFileSync(lock, `${JSON.stringify({ pid: 1, host: hostname() })}\n`);
+          chownSync(lock, 65534, 65534);
+        },
+      ]);
+    for (const [what, squat] of squats) {
+      rmSync(lock, { force: true });
+      squat();
+      // In another process: reading a FIFO with no writer would block it for good.
+      const child = startElsewhere(workspace, { home, extra: '' }, shared);
+      try {
+        const [line] = await said(child.stdout, /^refused: .*\n/m);
+        assert.equal(
+          line,
+          `refused: ${lock} is not a lock file of this user's (another user may have put it there) (set XDG_RUNTIME_DIR (or TMPDIR) to a directory only you can write)\n`,
+          what,
+        );
+      } finally {
+        child.kill('SIGKILL');
+      }
+    }
+    assert.deepEqual(readdirSync(workspace), [], 'nothing was made');
   });
 
   it("a live session's mount points stay while it runs, in another process, and are not read as real files", async () => {
