@@ -25,7 +25,7 @@ import {
   rmdirSync,
   writeFileSync,
 } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { HostView } from './mount-plan.js';
 
 /** A directory a session made on the host, as it was once made. */
@@ -149,11 +149,19 @@ export function withPlaceholders<T>(runtimeDir: string, fn: (registry: Placehold
 type LiveLedgers = Map<string, readonly Placeholder[]>;
 
 function registryOf(live: LiveLedgers): PlaceholderRegistry {
+  // What is at each path of the live ledgers, looked at once: sessions in one workspace record
+  // the same placeholders (a gateway's ten servers: hundreds of records of a few dozen paths).
+  const found = new Map<string, Placeholder | undefined>();
+  const isStillAsMade = (p: Placeholder): boolean => {
+    if (!found.has(p.path)) found.set(p.path, placeholderAt(p.path));
+    const now = found.get(p.path);
+    return now !== undefined && isSame(now, p);
+  };
   /** Placeholders of live sessions other than `ledger`'s, still as made, by path. */
   const othersOf = (ledger: PlaceholderLedger): Map<string, Placeholder> => {
     const out = new Map<string, Placeholder>();
     for (const [dir, entries] of live)
-      if (dir !== ledger.dir) for (const p of entries) if (isAsMade(p)) out.set(p.path, p);
+      if (dir !== ledger.dir) for (const p of entries) if (isStillAsMade(p)) out.set(p.path, p);
     return out;
   };
   const isReliedOn = (p: Placeholder, ledger: PlaceholderLedger): boolean =>
@@ -407,20 +415,36 @@ export function removeSessionDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
-/** `view` without the entries at `hidden` and below them. */
+/**
+ * `view` without the entries at `hidden` and below them. The plan asks of every entry it walks (a
+ * workspace's node_modules: tens of thousands): hidden paths are looked up by their directories,
+ * a few (the workspace, a home), and the name below one.
+ */
 function withoutPaths(view: HostView, hidden: ReadonlySet<string>): HostView {
+  const namesIn = new Map<string, Set<string>>();
+  for (const path of hidden) {
+    const names = namesIn.get(dirname(path)) ?? new Set();
+    namesIn.set(dirname(path), names.add(basename(path)));
+  }
   const isHidden = (path: string): boolean => {
-    for (let at = path; ; at = dirname(at)) {
-      if (hidden.has(at)) return true;
-      if (at === '/' || at === '.') return false;
+    for (const [dir, names] of namesIn) {
+      const prefix = dir === '/' ? dir : `${dir}/`;
+      if (!path.startsWith(prefix)) continue;
+      const end = path.indexOf('/', prefix.length);
+      if (names.has(path.slice(prefix.length, end === -1 ? undefined : end))) return true;
     }
+    return false;
   };
   return {
     lstat: (path) => (isHidden(path) ? undefined : view.lstat(path)),
     realpath: (path) => (isHidden(path) ? undefined : view.realpath(path)),
     readlink: (path) => (isHidden(path) ? undefined : view.readlink(path)),
-    list: (path) =>
-      isHidden(path) ? undefined : view.list(path)?.filter((e) => !hidden.has(join(path, e.name))),
+    list: (path) => {
+      if (isHidden(path)) return undefined;
+      const names = namesIn.get(path);
+      const entries = view.list(path);
+      return names ? entries?.filter((e) => !names.has(e.name)) : entries;
+    },
     readText: (path) => (isHidden(path) ? undefined : view.readText(path)),
     userHome: (user) => view.userHome(user),
   };
