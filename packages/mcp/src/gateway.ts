@@ -46,6 +46,7 @@ import {
   MAX_DEFINITION_BYTES,
   pinKey,
   PinStoreError,
+  type PendingDefinition,
   type PinChange,
   type PinStore,
   type PinView,
@@ -452,7 +453,13 @@ export class Gateway {
   private readonly pinsSeen = new Map<ListKind, string>();
   /** Clients' names and versions as audited (auditedAgent), by what the client sent. */
   private readonly agents = new Map<string, Agent>();
-  private pinStoreBroken = false;
+  /**
+   * Whether reading, and writing, the pin store is failing: alerted once while it fails (a
+   * client listing in a loop must not fill the audit), again once it worked in between. Apart,
+   * since a store that can be read and not written (a full or read-only disk) is read fine at the
+   * start of every listing.
+   */
+  private readonly pinStoreBroken = { read: false, write: false };
   /** Stops watching the pin store (set by start()). */
   private unwatchPins: (() => void) | undefined;
   /** The pin store changes being looked at, one after the other. */
@@ -460,13 +467,29 @@ export class Gateway {
   /** definitionDigest by definition object: an upstream's cached list hands out the same objects until it changes. */
   private readonly digests = new WeakMap<object, { readonly hash: string; readonly bytes: number }>();
   /**
-   * Why each server's changes to the pin store were last refused (PinWrite.refused), and the
-   * alerts already recorded meanwhile: a listing holds them again, and says so once.
+   * Why each server's changes to the pin store were last not written (PinWrite.refused, or a
+   * store that cannot be written), and the alerts already recorded meanwhile: a listing holds
+   * them again, and says so once. `refusal`: the store's version and the changes it refused
+   * (changesSignature); the same changes against the same version are refused without asking
+   * the store again, which would take its lock, read it and measure the server's definitions at
+   * every listing of every client.
    */
   private readonly unwrittenServers = new Map<
     string,
-    { readonly error: string; readonly told: Set<string> }
+    { readonly error: string; readonly told: Set<string>; readonly refusal?: string }
   >();
+  /**
+   * What hold() made of a definition object, and from what (`against`): made once, whether the
+   * pin store takes it or not. One the store does not take is held again at every listing, and
+   * scanning and diffing it each time made a refused server slow every listing.
+   */
+  private readonly holds = new WeakMap<
+    object,
+    { readonly against: string; readonly held: PendingDefinition; readonly diff: readonly string[] }
+  >();
+  /** Numbers naming objects in changesSignature, and how many were given. */
+  private readonly objectIds = new WeakMap<object, number>();
+  private objectCount = 0;
   /** Poisoning findings by definition object, with the generation of the other-server names they were scanned against. */
   private readonly scans = new WeakMap<object, { names: number; findings: readonly PoisoningFinding[] }>();
   /** Tool names by server, from the last listing of tools. */
@@ -1516,7 +1539,8 @@ export class Gateway {
     // A pin store that cannot be written approves nothing: what this listing would have shown of
     // a server rests on writes (a first-use pin) that did not happen. Only of the servers whose
     // writes failed (redteam-36-2): the others' shown definitions need nothing written, or were.
-    const unwritten = this.writePins(changes);
+    const unwritten =
+      typeof view === 'string' ? new Map<string, string>() : this.writePins(changes, view.version);
     const shown = entries.map((e) => {
       const error = unwritten.get(e.server);
       return e.held === undefined && error !== undefined
@@ -1638,46 +1662,103 @@ export class Gateway {
   private pinView(): PinView | string {
     try {
       const view = this.options.pins.view();
-      this.pinStoreBroken = false;
+      this.pinStoreBroken.read = false;
       return view;
     } catch (e) {
       if (!(e instanceof PinStoreError)) throw e;
-      this.pinStoreFailed(e);
+      this.pinStoreFailed(e, 'read');
       return e.message;
     }
   }
 
   /**
-   * Writes one listing's changes to the pin store; returns, for each server whose changes were not
-   * written, why. The store refuses one server's changes alone when they would take too much of
-   * it (MAX_SERVER_BYTES), alerted once per server and reason; a store that cannot be written at
-   * all fails every server that had something to write, alerted once (pinStoreFailed).
+   * Writes one listing's changes to the pin store (`version`: the one the listing read); returns,
+   * for each server whose changes were not written, why. The store refuses one server's changes
+   * alone when they would take too much of it (MAX_SERVER_BYTES), alerted once per server and
+   * reason, and the same changes are not offered again while the store stays at that version; a
+   * store that cannot be written at all fails every server that had something to write, alerted
+   * once (pinStoreFailed).
    */
-  private writePins(changes: readonly PinChange[]): ReadonlyMap<string, string> {
-    if (changes.length === 0) return new Map();
+  private writePins(changes: readonly PinChange[], version: string): ReadonlyMap<string, string> {
+    const unwritten = new Map<string, string>();
+    const byServer = new Map<string, PinChange[]>();
+    for (const c of changes) {
+      const theirs = byServer.get(c.server);
+      if (theirs === undefined) byServer.set(c.server, [c]);
+      else theirs.push(c);
+    }
+    const asked = new Map<string, string>();
+    for (const [server, theirs] of byServer) {
+      const refusal = `${version}\n${this.changesSignature(theirs)}`;
+      const was = this.unwrittenServers.get(server);
+      if (was?.refusal === refusal) unwritten.set(server, was.error);
+      else asked.set(server, refusal);
+    }
+    if (asked.size === 0) return unwritten;
     let refused: ReadonlyMap<string, string>;
     try {
-      refused = this.options.pins.apply(changes).refused;
+      refused = this.options.pins.apply(changes.filter((c) => asked.has(c.server))).refused;
+      this.pinStoreBroken.write = false;
     } catch (e) {
       if (!(e instanceof PinStoreError) && !isFileError(e)) throw e;
       const error = e instanceof PinStoreError ? e : new PinStoreError(errorText(e));
-      this.pinStoreFailed(error);
-      return new Map(changes.map((c) => [c.server, error.message]));
+      this.pinStoreFailed(error, 'write');
+      for (const server of asked.keys()) this.unwrittenBecause(server, error.message);
+      return new Map([...unwritten, ...[...asked.keys()].map((s) => [s, error.message] as const)]);
     }
-    for (const server of new Set(changes.map((c) => c.server))) {
+    for (const [server, refusal] of asked) {
       const error = refused.get(server);
-      if (error === undefined) this.unwrittenServers.delete(server);
-      else if (this.unwrittenServers.get(server)?.error !== error) {
-        this.unwrittenServers.set(server, { error, told: new Set() });
+      if (error === undefined) {
+        this.unwrittenServers.delete(server);
+        continue;
+      }
+      if (this.unwrittenServers.get(server)?.error !== error)
         this.record(
           alertRecord('mcp.pin-store-error', this.options.context, 'high', `${server}: ${error}`, {
             server,
             error,
           }),
         );
-      }
+      this.unwrittenBecause(server, error, refusal);
+      unwritten.set(server, error);
     }
-    return refused;
+    return unwritten;
+  }
+
+  /** Notes that the changes of `server` were not written, and why (unwrittenServers). */
+  private unwrittenBecause(server: string, error: string, refusal?: string): void {
+    const was = this.unwrittenServers.get(server);
+    const told = was?.error === error ? was.told : new Set<string>();
+    this.unwrittenServers.set(server, { error, told, ...(refusal !== undefined ? { refusal } : {}) });
+  }
+
+  /**
+   * One server's changes of a listing as text, such that the same text makes the same changes to
+   * the same pin store: what they would write, with a held entry named by its object (hold()
+   * makes one per definition object and reason, and its contents, a definition up to 256 KiB
+   * and its diff, are not written out for this) and its time left out.
+   */
+  private changesSignature(changes: readonly PinChange[]): string {
+    const id = (o: object): number => {
+      let n = this.objectIds.get(o);
+      if (n === undefined) this.objectIds.set(o, (n = ++this.objectCount));
+      return n;
+    };
+    return JSON.stringify(
+      changes.map((c) => {
+        switch (c.op) {
+          case 'trust':
+            return [c.op, c.key, c.hash, c.label ?? null];
+          case 'remember':
+            // Its definition is the pinned part of a definition of that hash, or none.
+            return [c.op, c.key, c.known.hash, c.known.definition !== undefined];
+          case 'hold':
+            return [c.op, c.key, id(c.held)];
+          case 'release':
+            return [c.op, c.key];
+        }
+      }),
+    );
   }
 
   /**
@@ -1704,9 +1785,9 @@ export class Gateway {
     }
   }
 
-  private pinStoreFailed(e: PinStoreError): void {
-    if (this.pinStoreBroken) return;
-    this.pinStoreBroken = true;
+  private pinStoreFailed(e: PinStoreError, doing: 'read' | 'write'): void {
+    if (this.pinStoreBroken[doing]) return;
+    this.pinStoreBroken[doing] = true;
     this.record(
       alertRecord('mcp.pin-store-error', this.options.context, 'high', e.message, { error: e.message }),
     );
@@ -1858,33 +1939,47 @@ export class Gateway {
     if (was?.hash === hash && was.reason === reason) return reason;
     const definition = h.definition as unknown as Record<string, unknown>;
     const known = view.known[server]?.[key];
-    const diff =
-      previous !== undefined && known?.hash !== previous
-        ? ['differs from the pinned hash (the pinned definition itself is not on record here)']
-        : previous !== undefined && known?.definition === undefined
-          ? ['differs from the pinned hash (the pinned definition was too large to keep)']
-          : definitionDiff(known?.definition, definition, kind).map((line) => this.redactedText(line));
     const shown = this.pinLabel(key);
-    // Too large to keep (redteam-36-2): held by its hash, the definition left out, and why.
-    const kept =
-      bytes > MAX_DEFINITION_BYTES
-        ? { omitted: tooLargeText(bytes) }
-        : { definition: this.scan(definition).redacted as Record<string, unknown> };
-    h.changes.push({
-      op: 'hold',
-      server,
-      key,
-      held: {
-        hash,
-        ...kept,
-        ...(type === 'mcp.quarantine' ? { quarantined: true } : {}),
-        seenAt: new Date().toISOString(),
-        ...(previous !== undefined ? { previous } : {}),
-        reason,
+    const against = JSON.stringify([
+      kind,
+      type,
+      reason,
+      previous,
+      known?.hash,
+      known?.definition !== undefined,
+      shown,
+    ]);
+    let made = this.holds.get(definition);
+    if (made?.against !== against) {
+      const diff =
+        previous !== undefined && known?.hash !== previous
+          ? ['differs from the pinned hash (the pinned definition itself is not on record here)']
+          : previous !== undefined && known?.definition === undefined
+            ? ['differs from the pinned hash (the pinned definition was too large to keep)']
+            : definitionDiff(known?.definition, definition, kind).map((line) => this.redactedText(line));
+      // Too large to keep (redteam-36-2): held by its hash, the definition left out, and why.
+      const kept =
+        bytes > MAX_DEFINITION_BYTES
+          ? { omitted: tooLargeText(bytes) }
+          : { definition: this.scan(definition).redacted as Record<string, unknown> };
+      made = {
+        against,
         diff,
-        ...shown,
-      },
-    });
+        held: {
+          hash,
+          ...kept,
+          ...(type === 'mcp.quarantine' ? { quarantined: true } : {}),
+          seenAt: new Date().toISOString(),
+          ...(previous !== undefined ? { previous } : {}),
+          reason,
+          diff,
+          ...shown,
+        },
+      };
+      this.holds.set(definition, made);
+    }
+    const { diff } = made;
+    h.changes.push({ op: 'hold', server, key, held: made.held });
     const label = this.auditedLabel(kind, h.definition);
     h.alerts.push(
       alertRecord(

@@ -26,13 +26,13 @@ import {
 import type { AuditRecord } from '@perimeter/audit';
 import type { KnownValue } from '@perimeter/detect';
 import { definitionHash } from '../src/definition.js';
-import { PinStore } from '../src/pins.js';
+import { PinStore, PinStoreError } from '../src/pins.js';
 import type { ScriptedSpec } from './fixtures/scripted-server.js';
 import { inMemoryClient, startGateway, tool, until, writeSpec } from './gateway-harness.js';
 
 const require = createRequire(import.meta.url);
 /** The CommonJS faces of node:fs and node:crypto, whose functions a test may wrap (syncBuiltinESMExports). */
-const fs = require('node:fs') as { statSync: typeof statSync };
+const fs = require('node:fs') as { statSync: typeof statSync; readFileSync: typeof readFileSync };
 const crypto = require('node:crypto') as { createHash: typeof createHash };
 const SCRIPTED = join(dirname(fileURLToPath(import.meta.url)), 'fixtures/scripted-server.js');
 const NOTES = join(dirname(fileURLToPath(import.meta.url)), 'fixtures/notes-server.js');
@@ -1830,6 +1830,81 @@ describe(
           /held: the pin store cannot be written \(the definitions of big would take/,
         );
       } finally {
+        await h.close();
+      }
+    });
+
+    it('redteam-36-2: a server past its share, listed again, costs nothing more: the pin store is not read again nor its definitions hashed, its holds not alerted again', async () => {
+      const tools = Array.from({ length: 24 }, (_, i) => wide(`w${i}`, 50_000));
+      const h = await start({
+        scripted: { s: { tools: [tool('send')] }, big: { tools } },
+        pinning: 'approve',
+      });
+      const realRead = fs.readFileSync;
+      const realHash = crypto.createHash;
+      try {
+        // The first listing writes what s holds, and the next asks the store again at that version.
+        assert.deepEqual(await toolNames(h.client), []);
+        assert.deepEqual(await toolNames(h.client), []);
+        assert.equal(h.pins.view().pending.big, undefined, 'nothing of big is written');
+        let reads = 0;
+        let hashes = 0;
+        fs.readFileSync = ((path: string, options?: Parameters<typeof readFileSync>[1]) => {
+          if (String(path) === h.pins.file) reads++;
+          return realRead(path, options);
+        }) as typeof readFileSync;
+        crypto.createHash = (algorithm: string, options?: HashOptions) => {
+          hashes++;
+          return realHash(algorithm, options);
+        };
+        syncBuiltinESMExports();
+        assert.deepEqual(await toolNames(h.client), []);
+        assert.deepEqual(await toolNames(h.client), []);
+        fs.readFileSync = realRead;
+        crypto.createHash = realHash;
+        syncBuiltinESMExports();
+        assert.equal(reads, 0, 'the same changes are not offered to the same store again');
+        assert.equal(hashes, 0, 'no definition hashed again');
+        assert.equal(h.events.filter((e) => e.type === 'mcp.pin-store-error').length, 1);
+        const held = h.events.filter((e) => e.type === 'mcp.tool-held' && e.outcome?.server === 'big');
+        assert.equal(held.length, 24, 'each held once');
+      } finally {
+        fs.readFileSync = realRead;
+        crypto.createHash = realHash;
+        syncBuiltinESMExports();
+        await h.close();
+      }
+    });
+
+    it('a pin store that can be read but not written is alerted once, and what waits is alerted once, however often clients list', async () => {
+      const h = await start({
+        scripted: { s: { tools: [tool('send'), tool('other')] } },
+        pinning: 'approve',
+      });
+      const apply = h.pins.apply.bind(h.pins);
+      try {
+        h.pins.apply = () => {
+          throw new PinStoreError(
+            `cannot write the pin store ${h.pins.file}: ENOSPC: no space left on device`,
+          );
+        };
+        for (let i = 0; i < 3; i++) assert.deepEqual(await toolNames(h.client), []);
+        const errors = h.events.filter((e) => e.type === 'mcp.pin-store-error');
+        assert.equal(errors.length, 1, 'alerted once');
+        assert.match(String(errors[0]?.reason), /ENOSPC/);
+        const held = h.events.filter((e) => e.type === 'mcp.tool-held');
+        assert.deepEqual(held.map((e) => e.outcome?.tool).sort(), ['other', 'send'], 'each held once');
+        h.pins.apply = apply;
+        assert.deepEqual(await toolNames(h.client), []);
+        assert.deepEqual(
+          Object.keys(h.pins.view().pending.s ?? {}).sort(),
+          ['other', 'send'],
+          'written once it can be',
+        );
+        h.pins.approve('s', 'send', h.pins.view().pending.s?.send?.hash);
+        assert.deepEqual(await toolNames(h.client), ['s__send']);
+      } finally {
+        h.pins.apply = apply;
         await h.close();
       }
     });
