@@ -412,16 +412,16 @@ Approves exactly the definition the gateway saw and held (all of SERVER's held d
 neither KEY nor --hash is named). KEY is a tool's name, prompt:NAME, resource:URI or
 template:URI_TEMPLATE. With KEY and --hash, as "pins list" prints it, the approval holds only if
 the held definition has that hash. Without --hash it approves whatever is held when it runs,
-which the upstream may have changed since you looked; a definition quarantined for poisoning,
-or too large to pin, is refused without it (exit 3). With --hash and no KEY, it approves
-SERVER's definitions held with that hash, and fails if there is none: the way to approve a key
-that holds a secret, which "pins list" prints redacted. Running gateways announce it to their
-clients (list_changed) within a second, and record it in their audit (mcp.pin, with who
-approved). A SERVER the store does not know is refused (exit 3), as a KEY it does not hold is.
-A KEY that starts with "-" (an upstream names its tools) goes after "--": perimeter mcp pins
-approve SERVER -- KEY, or as "pins list" prints it, --hash sha256:… -- SERVER KEY (a tool named
-"--": SERVER -- --). A "--" with no KEY after it is refused, never read as all of SERVER's held
-definitions.
+which the upstream may have changed since you looked; a definition quarantined for poisoning, or
+too large to pin, is refused without it (exit 3), and SERVER alone then approves none of
+SERVER's held definitions. With --hash and no KEY, it approves SERVER's definitions held with
+that hash, and fails if there is none: the way to approve a key that holds a secret, which "pins
+list" prints redacted. Running gateways announce it to their clients (list_changed) within a
+second, and record it in their audit (mcp.pin, with who approved). A SERVER the store does not
+know is refused (exit 3), as a KEY it does not hold is. A KEY that starts with "-" (an upstream
+names its tools) goes after "--": perimeter mcp pins approve SERVER -- KEY, or as "pins list"
+prints it, --hash sha256:… -- SERVER KEY (a tool named "--": SERVER -- --). A "--" with no KEY
+after it is refused, never read as all of SERVER's held definitions.
 
 Examples:
   perimeter mcp pins list

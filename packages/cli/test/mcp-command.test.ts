@@ -1739,7 +1739,7 @@ void describe('perimeter mcp pins', { timeout: 10 * TIMEOUT }, () => {
       );
       assertRefusal(
         perimeter(p, ['mcp', 'pins', 'approve', 'mail']),
-        /^perimeter: mail\/send is quarantined/,
+        /^perimeter: nothing of mail was approved: mail\/send is quarantined/,
       );
       assert.deepEqual(store.view().approved, {}, 'nothing approved');
       assert.equal(store.view().pending.mail?.send?.quarantined, true);

@@ -9,9 +9,13 @@
 // one line per entry, so its size is its entries' and never grows with their depth.
 
 import {
+  closeSync,
+  fsyncSync,
   mkdirSync,
+  openSync,
   readFileSync,
   renameSync,
+  rmSync,
   statSync,
   unwatchFile,
   watchFile,
@@ -351,9 +355,10 @@ export class PinStore {
         if (hash !== undefined && p.hash !== hash)
           throw new PinStoreError(`${server}/${name} is waiting with ${p.hash}, not ${hash}`, 'request');
         const why = hash === undefined ? approvedOnlyByHash(p) : undefined;
+        // All of a server is approved whole or not at all: the refusal says so first.
         if (why !== undefined)
           throw new PinStoreError(
-            `${server}/${shownKey(name, p)} is ${why}, so only its hash approves it: review it with "perimeter mcp pins list", and if it shows ${p.hash} and you accept that, run ${approveCommand(server, name, p.hash, (k) => escapeUnprintable(shownKey(k, p)))}`,
+            `${key === undefined ? `nothing of ${server} was approved: ` : ''}${server}/${shownKey(name, p)} is ${why}, so only its hash approves it: review it with "perimeter mcp pins list", and if it shows ${p.hash} and you accept that, run ${approveCommand(server, name, p.hash, (k) => escapeUnprintable(shownKey(k, p)))}`,
             'request',
           );
         const label = p.label !== undefined ? { label: p.label } : {};
@@ -444,9 +449,7 @@ export class PinStore {
         try {
           const result = change(f, (server, stopAt) => serverBytes(f, server, text, stopAt));
           if (!isChanged(result)) return result;
-          const tmp = `${this.file}.${process.pid}.tmp`;
-          writeFileSync(tmp, fileText(f, text), { mode: 0o600 });
-          renameSync(tmp, this.file);
+          writeWhole(this.file, fileText(f, text));
           return result;
         } catch (e) {
           // Whatever else stops the write (a full disk, a value that cannot be serialised) is the
@@ -456,6 +459,29 @@ export class PinStore {
         }
       },
     );
+  }
+}
+
+/**
+ * Replaces `file` with `text` (the caller holds the store's lock): a reader sees the old file or
+ * the new one, and the new one is on disk before it replaces the old, so a crash cannot leave an
+ * empty store (which approves nothing). A write that fails (a full disk) leaves the old file, and
+ * no temporary beside it.
+ */
+function writeWhole(file: string, text: string): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    const fd = openSync(tmp, 'w', 0o600);
+    try {
+      writeFileSync(fd, text);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, file);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
   }
 }
 

@@ -7,7 +7,17 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -26,6 +36,8 @@ import {
 } from '../src/pins.js';
 import { definitionDiff, definitionHash } from '../src/definition.js';
 
+/** The CommonJS face of node:fs, whose functions a test may wrap (syncBuiltinESMExports). */
+const fs = createRequire(import.meta.url)('node:fs') as { writeFileSync: typeof writeFileSync };
 const dir = mkdtempSync(join(tmpdir(), 'perimeter-pins-'));
 after(() => {
   rmSync(dir, { recursive: true, force: true });
@@ -658,8 +670,8 @@ test('redteam-36-4: approving without its hash refuses a quarantined definition 
   assert.throws(() => store.approve('mail', 'old'), /mail\/old is quarantined, so only its hash approves it/);
   assert.throws(
     () => store.approve('mail', undefined),
-    /mail\/(send|old) is quarantined/,
-    'nor with all of the server',
+    /^Error: nothing of mail was approved: mail\/(send|old) is quarantined, so only its hash approves it: .*, run perimeter mcp pins approve mail (send|old) --hash sha256:(f3|0d)$/,
+    'nor with all of the server, whose new definition is not approved either',
   );
   assert.throws(
     () => store.approve('big', 'wide'),
@@ -676,4 +688,64 @@ test('redteam-36-4: approving without its hash refuses a quarantined definition 
   assert.deepEqual(store.approve('mail', 'send', 'sha256:f3'), [{ tool: 'send', hash: 'sha256:f3' }]);
   assert.deepEqual(store.approve('mail', undefined, 'sha256:0d'), [{ tool: 'old', hash: 'sha256:0d' }]);
   assert.deepEqual(store.approve('big', 'wide', 'sha256:aa'), [{ tool: 'wide', hash: 'sha256:aa' }]);
+});
+
+test('redteam-36-2: a store written as before (indented, one value a line) is read, and its next write is one line per entry', () => {
+  const file = join(dir, 'before.json');
+  const definition = { name: 't', inputSchema: { type: 'object', default: nested(20, 50) } };
+  writeFileSync(
+    file,
+    `${JSON.stringify(
+      {
+        version: 1,
+        approved: {
+          s: { u: { hash: 'sha256:cc', at: '2026-01-01T00:00:00.000Z', by: 'user', user: 'ann' } },
+        },
+        pending: { s: { t: { ...held, definition } } },
+        known: { s: { u: { hash: 'sha256:cc', definition } } },
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  const store = new PinStore(file);
+  assert.deepEqual(store.view().pending.s?.t?.definition, definition);
+  assert.deepEqual(store.approve('s', 't', 'sha256:aa'), [{ tool: 't', hash: 'sha256:aa' }]);
+  const view = store.view();
+  assert.equal(view.approved.s?.u?.user, 'ann', 'what it held is kept');
+  assert.deepEqual(view.known.s?.u, { hash: 'sha256:cc', definition });
+  const lines = readFileSync(file, 'utf8').split('\n');
+  assert.ok(lines.length < 20, `${lines.length} lines`);
+  assert.match(
+    lines.find((l) => l.includes('"t": ')) ?? '',
+    /^ {6}"t": \{"hash":"sha256:aa",.*\}$/,
+    'an entry is one line',
+  );
+});
+
+test('a write that fails part way (a full disk) leaves the store as it was and no temporary beside it', () => {
+  const sub = mkdtempSync(join(dir, 'full-'));
+  const store = new PinStore(join(sub, 'pins.json'));
+  hold(store, held);
+  const before = readFileSync(store.file, 'utf8');
+  const realWrite = fs.writeFileSync;
+  fs.writeFileSync = ((target: number | string, data: string) => {
+    realWrite(target, data.slice(0, 10));
+    throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+  }) as typeof writeFileSync;
+  syncBuiltinESMExports();
+  try {
+    assert.throws(
+      () => hold(store, { ...held, hash: 'sha256:ab' }),
+      (e) => e instanceof PinStoreError && /^cannot write the pin store .*: ENOSPC/.test(e.message),
+    );
+  } finally {
+    fs.writeFileSync = realWrite;
+    syncBuiltinESMExports();
+  }
+  assert.equal(readFileSync(store.file, 'utf8'), before);
+  assert.deepEqual(
+    readdirSync(sub).filter((f) => f.endsWith('.tmp')),
+    [],
+  );
 });
