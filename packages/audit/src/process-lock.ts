@@ -15,12 +15,14 @@
 import { randomBytes } from 'node:crypto';
 import {
   closeSync,
+  constants,
+  fstatSync,
   openSync,
   readFileSync,
+  readSync,
   readlinkSync,
   realpathSync,
   rmSync,
-  statSync,
   writeSync,
 } from 'node:fs';
 import { hostname } from 'node:os';
@@ -253,14 +255,36 @@ function readLock(lock: string, me: LockOwner): Found {
   let text: string;
   let mtimeMs: number;
   try {
-    text = readFileSync(lock, 'utf8');
-    mtimeMs = statSync(lock).mtimeMs;
+    ({ text, mtimeMs } = readRegular(lock));
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'none' }; // released meanwhile
     throw unusable(lock, e);
   }
   const owner = ownerIn(text, me);
   return owner ? { kind: 'owner', owner, text } : { kind: 'unreadable', ageMs: Date.now() - mtimeMs, text };
+}
+
+/** More than a lock file ever holds: what is past it is not read (such a file names nobody). */
+const MAX_LOCK_BYTES = 64 * 1024;
+
+/**
+ * The text of the regular file at `path` and when it last changed, read without blocking or
+ * following a link: a FIFO or a device put at a lock's name (in a directory others may write,
+ * between one look and the next) hung every taker that opened it to read. Neither a FIFO nor a
+ * link is any Perimeter's lock (one is made with O_EXCL, which follows no link): unusable.
+ */
+function readRegular(path: string): { readonly text: string; readonly mtimeMs: number } {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile())
+      throw Object.assign(new Error(`${path} is not a regular file`), { code: 'not a regular file' });
+    const bytes = Buffer.alloc(Math.min(stat.size, MAX_LOCK_BYTES));
+    const read = readSync(fd, bytes, 0, bytes.length, 0);
+    return { text: bytes.toString('utf8', 0, read), mtimeMs: stat.mtimeMs };
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** The owner a lock file names, if it names one. */
@@ -359,7 +383,7 @@ function release(lock: string, text: string): void {
 /** Removes the file at `path` when it still holds `text`, the version judged (never another's). */
 function removeIfStill(path: string, text: string): void {
   try {
-    if (readFileSync(path, 'utf8') === text) rmSync(path, { force: true });
+    if (readRegular(path).text === text) rmSync(path, { force: true });
   } catch {
     // Gone already, or unreadable: one left behind is stale once its process has ended.
   }

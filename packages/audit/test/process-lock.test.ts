@@ -168,6 +168,25 @@ describe('a lock between processes', () => {
     },
   );
 
+  it("a FIFO or a symbolic link at the lock's name is refused as unusable at once, never opened to read (it hung every taker)", (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'perimeter-lock-fifo-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const fifo = join(dir, 'fifo.lock');
+    const made = spawnSync('mkfifo', [fifo]);
+    if (made.status !== 0) return t.skip('mkfifo is not available');
+    symlinkSync(join(dir, 'elsewhere'), join(dir, 'link.lock'));
+    // In a child with a time limit: a taker that opens the FIFO to read never returns.
+    const code = `import(${JSON.stringify(import.meta.resolve('../src/process-lock.js'))}).then((m) => {
+      for (const f of process.argv.slice(1)) { const r = m.takeLock(f, { waitMs: 0 }); process.stdout.write(r.kind + ' ' + (r.code ?? '') + '\\n'); }
+    })`;
+    const r = spawnSync(process.execPath, ['-e', code, fifo, join(dir, 'link.lock')], {
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
+    assert.equal(r.signal, null, 'the taker returned');
+    assert.deepEqual(r.stdout.trim().split('\n'), ['unusable not a regular file', 'unusable ELOOP']);
+  });
+
   it('a lock naming a process on another machine is kept: it cannot be looked at from here', (t) => {
     const lock = lockPath(t);
     writeFileSync(lock, JSON.stringify({ pid: 1, host: `not-${hostname()}`, boot: 'b', start: '1' }));
