@@ -17,10 +17,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { optionOf, thisMachine } from '../docs-section.mjs';
 import { timeCalls } from './measure.mjs';
 import { open } from './peers.mjs';
-import { pathToFileURL } from 'node:url';
 import { cleanup } from './procs.mjs';
 import { distribution } from './report.mjs';
 
