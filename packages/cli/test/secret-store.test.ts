@@ -38,6 +38,13 @@ function freshStore(t: TestContext) {
   return { dir, store: openSecretStore({ dir, env: {} }) };
 }
 
+/** A fresh store holding one secret, `a`, and the path of its lock. */
+function storeWithA(t: TestContext) {
+  const { dir, store } = freshStore(t);
+  store.set('a', 'v');
+  return { dir, store, lock: join(dir, 'lock') };
+}
+
 function throwsCode(fn: () => unknown, code: SecretStoreErrorCode, message?: RegExp): SecretStoreError {
   let caught: unknown;
   try {
@@ -340,14 +347,12 @@ void test('a write that fails (file size limit) loses nothing, and the next set 
 });
 
 void test('a lock left by a dead process is taken over; one held by a live process makes set wait, then fail clearly', (t) => {
-  const { dir, store } = freshStore(t);
-  store.set('a', 'v');
-  writeFileSync(join(dir, 'lock'), '999999999\n', { mode: 0o600 });
+  const { dir, store, lock } = storeWithA(t);
+  writeFileSync(lock, '999999999\n', { mode: 0o600 });
   store.set('b', 'v');
-  assert.ok(!existsSync(join(dir, 'lock')));
+  assert.ok(!existsSync(lock));
   // Our parent is alive for the whole test.
-  writeFileSync(join(dir, 'lock'), `${process.ppid}\n`, { mode: 0o600 });
-  t.after(() => spawnSync('rm', ['-f', join(dir, 'lock')]));
+  writeFileSync(lock, `${process.ppid}\n`, { mode: 0o600 });
   const impatient = openSecretStore({ dir, env: {}, lockTimeoutMs: 300 });
   const e = throwsCode(
     () => impatient.set('c', 'v'),
@@ -374,10 +379,7 @@ void test(
   'a lock from before a restart, or naming a pid that a process started since has, is taken over; one naming the live process is kept',
   { skip: existsSync('/proc/self/stat') ? false : 'needs /proc for start times and the boot id' },
   (t) => {
-    const { dir, store } = freshStore(t);
-    store.set('a', 'v');
-    const lock = join(dir, 'lock');
-    t.after(() => spawnSync('rm', ['-f', lock]));
+    const { dir, store, lock } = storeWithA(t);
     // Our parent is alive for the whole test; the lock names it as the store's lock names a holder.
     const { start, boot } = procOf(process.ppid);
     const naming = (b: string, st: string): string =>
@@ -409,10 +411,7 @@ void test(
   'a lock taken inside a session’s sandbox (its own pid namespace) is kept: set fails locked, saying where its holder is',
   { skip: existsSync('/proc/self/ns/pid') ? false : 'needs /proc for the boot id and pid namespaces' },
   (t) => {
-    const { dir, store } = freshStore(t);
-    store.set('a', 'v');
-    const lock = join(dir, 'lock');
-    t.after(() => spawnSync('rm', ['-f', lock]));
+    const { dir, lock } = storeWithA(t);
     // pid 2 there is the sandbox's workload; here it is another process or none.
     const { boot } = procOf(process.pid);
     const text = JSON.stringify({ pid: 2, host: 'perimeter', boot, start: '1', pidNamespace: 'pid:[1]' });
@@ -428,9 +427,7 @@ void test(
 );
 
 void test('the lock of a process killed with SIGKILL while it held it is taken over at once', async (t) => {
-  const { dir, store } = freshStore(t);
-  const lock = join(dir, 'lock');
-  store.set('a', 'v');
+  const { dir, store, lock } = storeWithA(t);
   // A process holding the store's lock as a writer does, killed before it could release it.
   await (await holdLock(t, lock)).kill();
   assert.ok(existsSync(lock), 'the killed process left its lock');
