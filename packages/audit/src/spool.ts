@@ -1,7 +1,10 @@
 // The local spool: one JSON-lines file per session chain, appended to and never rewritten.
 // Opening an existing spool continues its chain from the last event; a spool that ends in a
 // partial line or a broken event is refused, so nothing is ever chained onto damage. One process
-// writes a spool at a time (spool-lock.ts): a second writer would fork the chain.
+// writes a spool at a time: two writers each continue the chain from the last event they read, so
+// the chain forks and verification calls the spool damaged (redteam-35-4: two `perimeter mcp
+// --audit FILE` started by two client windows that share one configuration). The writer lock is a
+// process lock (process-lock.ts) beside the spool, FILE.lock, held while the spool is open.
 
 import {
   closeSync,
@@ -12,16 +15,25 @@ import {
   ftruncateSync,
   openSync,
   readFileSync,
+  realpathSync,
   writeSync,
 } from 'node:fs';
 import { newChain, type ChainState } from './chain.js';
 import { sealBounded } from './event-cut.js';
 import type { AuditEvent, AuditRecord } from './event.js';
-import { SpoolError } from './spool-error.js';
-import { lockSpool, type SpoolLock } from './spool-lock.js';
+import { takeLock, type HeldLock, type LockRefusal } from './process-lock.js';
 import { verifySpool } from './verify.js';
 
-export { SpoolError } from './spool-error.js';
+/** The spool's error: one sentence for a person and a hint, printed by the CLI without a stack. */
+export class SpoolError extends Error {
+  constructor(
+    message: string,
+    readonly hint: string,
+  ) {
+    super(message);
+    this.name = 'SpoolError';
+  }
+}
 
 export interface SpoolOptions {
   /** The chain id for a new spool (the session id). */
@@ -62,7 +74,7 @@ export class Spool {
     state: ChainState,
     fd: number,
     private readonly isDurable: boolean,
-    private readonly lock: SpoolLock,
+    private readonly lock: HeldLock,
   ) {
     this.state = state;
     this.fd = fd;
@@ -288,5 +300,66 @@ export class Spool {
           closeSync(fd);
         };
     }
+  }
+}
+
+/**
+ * Takes the writer lock of the spool at `spool` for this process, FILE.lock beside the file it
+ * names (a link's target: two names of one spool share one lock). Throws SpoolError, in one
+ * sentence with a hint, when a live process holds it (this one included) or it cannot be made. A
+ * lock held on another machine (over a shared disk) or in another pid namespace (a session's
+ * sandbox) cannot be looked at: the refusal names its lock file.
+ */
+function lockSpool(spool: string): HeldLock {
+  let file: string;
+  try {
+    file = realpathSync(spool);
+  } catch {
+    file = spool; // not made yet: takeLock resolves its directory
+  }
+  const taken = takeLock(`${file}.lock`);
+  if (taken.kind === 'taken') return taken.lock;
+  throw lockRefusal(spool, taken);
+}
+
+function lockRefusal(spool: string, r: LockRefusal): SpoolError {
+  switch (r.kind) {
+    case 'held':
+      return heldBy(spool, r);
+    case 'unusable':
+      return new SpoolError(
+        `cannot open the audit spool ${spool}: cannot create its lock ${r.file} (${r.code})`,
+        'check that its directory exists and is writable',
+      );
+    case 'unsettled':
+      return new SpoolError(
+        `the audit spool ${spool} could not be locked: its lock ${r.file} kept changing`,
+        `if no other Perimeter process writes this spool, remove ${r.file}`,
+      );
+  }
+}
+
+function heldBy(spool: string, r: Extract<LockRefusal, { kind: 'held' }>): SpoolError {
+  switch (r.holder) {
+    case 'this-process':
+      return new SpoolError(
+        `the audit spool ${spool} is already open in this process (pid ${r.owner.pid})`,
+        'close it before opening it again',
+      );
+    case 'this-machine':
+      return new SpoolError(
+        `the audit spool ${spool} is being written by another Perimeter process (pid ${r.owner.pid})`,
+        'give this one its own --audit FILE, or stop that one',
+      );
+    case 'another-pid-namespace':
+      return new SpoolError(
+        `the audit spool ${spool} is being written by a Perimeter process in another pid namespace, a sandbox or a container (pid ${r.owner.pid} there)`,
+        `give this one its own --audit FILE, or stop that one (if it has stopped already, remove ${r.file})`,
+      );
+    case 'another-machine':
+      return new SpoolError(
+        `the audit spool ${spool} is being written by a Perimeter process on ${r.owner.host} (pid ${r.owner.pid})`,
+        `give this one its own --audit FILE, or stop that one (if it has stopped already, remove ${r.file})`,
+      );
   }
 }

@@ -9,6 +9,7 @@ import {
   readFileSync,
   realpathSync,
   rmSync,
+  symlinkSync,
   utimesSync,
   writeFileSync,
 } from 'node:fs';
@@ -169,6 +170,20 @@ describe('one writer per spool (redteam-35-4)', () => {
     again.append(lifecycleRecord('session.end', ctx));
     again.close();
     assert.deepEqual(chainOf(path).problems, []);
+  });
+
+  it('a spool opened under another name, a link to it, is the same spool: refused while it is open', (t) => {
+    const path = spoolPath(t);
+    const spool = Spool.open(path, { chainId: 's-test' });
+    const alias = `${path}.alias`;
+    symlinkSync(path, alias);
+    assert.throws(
+      () => Spool.open(alias, { chainId: 's-test' }),
+      (e: unknown) =>
+        e instanceof SpoolError &&
+        e.message === `the audit spool ${alias} is already open in this process (pid ${process.pid})`,
+    );
+    spool.close();
   });
 
   it(
