@@ -133,6 +133,29 @@ async function kill(child: ChildProcessWithoutNullStreams): Promise<void> {
   await gone;
 }
 
+/** A workload that, once told to go, tries to make .git/hooks in its workspace and says how it went. */
+const MAKES_GIT_HOOKS =
+  'echo up; read go; if mkdir -p .git/hooks 2>/dev/null; then echo unmasked; else echo masked; fi';
+
+/** Runs `prepared` (its workload MAKES_GIT_HOOKS) and, once it is up, `meanwhile`; then its answer. */
+async function gitHooksAfter(
+  prepared: PreparedSession,
+  meanwhile: () => void | Promise<void>,
+): Promise<'masked' | 'unmasked'> {
+  const child = spawnSandboxed(prepared);
+  try {
+    await said(child.stdout, /up/);
+    await meanwhile();
+    const answer = said(child.stdout, /unmasked|masked/);
+    child.stdin.end('go\n');
+    const [word] = await answer;
+    await new Promise((done) => child.once('close', done));
+    return word as 'masked' | 'unmasked';
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
 const isEmptyDir = (path: string): boolean => lstatSync(path).isDirectory() && readdirSync(path).length === 0;
 
 describe('placeholders left by a session that died (redteam-36-5)', { skip: CANNOT_LAUNCH }, () => {
@@ -270,24 +293,34 @@ describe('placeholders left by a session that died (redteam-36-5)', { skip: CANN
   it("redteam-36-5: a session's end never removes a mount point another session's mask lies on", async () => {
     const workspace = mkdtempSync(join(scratch, 'ws-'));
     const first = prepare(workspace);
-    const second = prepare(
-      workspace,
-      'echo up; read go; if mkdir -p .git/hooks 2>/dev/null; then echo unmasked; else echo masked; fi',
-    );
-    const child = spawnSandboxed(second);
+    const second = prepare(workspace, MAKES_GIT_HOOKS);
     try {
-      await said(child.stdout, /up/);
       // rmdir on the host would detach the mask in the second session's namespace: .git would be
       // the workload's to make, hooks and all.
-      cleanupSession(first);
-      const answer = said(child.stdout, /masked|unmasked/);
-      child.stdin.end('go\n');
-      assert.equal((await answer)[0], 'masked');
+      assert.equal(await gitHooksAfter(second, () => cleanupSession(first)), 'masked');
       assert.ok(isEmptyDir(join(workspace, '.git')));
-      await new Promise((done) => child.once('close', done));
     } finally {
-      child.kill('SIGKILL');
       cleanupSession(second);
+    }
+    assert.deepEqual(readdirSync(workspace), []);
+  });
+
+  it("redteam-36-5: a dead session's mount point that a live session took on stays until that one ends", async () => {
+    const workspace = mkdtempSync(join(scratch, 'ws-'));
+    const killed = await sessionElsewhere(workspace);
+    // Started while the other lived: it mounts on the other's .git, which it took on.
+    const live = prepare(workspace, MAKES_GIT_HOOKS);
+    try {
+      const answer = await gitHooksAfter(live, async () => {
+        await kill(killed.child);
+        // The next start removes the dead session's leftovers, not one the live session relies on.
+        cleanupSession(prepare(workspace));
+      });
+      assert.equal(existsSync(killed.dir), false, "the dead session's directory is removed");
+      assert.equal(answer, 'masked');
+      assert.ok(isEmptyDir(join(workspace, '.git')));
+    } finally {
+      cleanupSession(live);
     }
     assert.deepEqual(readdirSync(workspace), []);
   });
