@@ -164,8 +164,6 @@ function registryOf(live: LiveLedgers): PlaceholderRegistry {
       if (dir !== ledger.dir) for (const p of entries) if (isStillAsMade(p)) out.set(p.path, p);
     return out;
   };
-  const isReliedOn = (p: Placeholder, ledger: PlaceholderLedger): boolean =>
-    [...live].some(([dir, entries]) => dir !== ledger.dir && entries.some((e) => isSame(e, p)));
   return {
     viewFor(view, ledger) {
       const hidden = new Set(othersOf(ledger).keys());
@@ -195,7 +193,7 @@ function registryOf(live: LiveLedgers): PlaceholderRegistry {
       live.set(ledger.dir, [...ledger.entries()]);
     },
     release(ledger) {
-      removeAllAsMade(ledger.entries().filter((p) => !isReliedOn(p, ledger)));
+      removeAllAsMade(ledger.entries().filter((p) => !isReliedOn(live, p, ledger.dir)));
       ledger.forgetAll();
       ledger.save();
       live.delete(ledger.dir);
@@ -237,11 +235,17 @@ function reclaimEnded(runtimeDir: string): LiveLedgers {
     else live.set(dir, entries);
   }
   for (const { dir, entries, lock } of ended) {
-    removeAllAsMade(entries.filter((p) => ![...live.values()].some((l) => l.some((e) => isSame(e, p)))));
+    removeAllAsMade(entries.filter((p) => !isReliedOn(live, p)));
     removeSessionDir(dir);
     lock.release();
   }
   return live;
+}
+
+/** Whether a live session (other than the one in `except`) records `p` as it is: it mounts on it. */
+function isReliedOn(live: LiveLedgers, p: Placeholder, except?: string): boolean {
+  for (const [dir, entries] of live) if (dir !== except && entries.some((e) => isSame(e, p))) return true;
+  return false;
 }
 
 /** Why a lock of these sessions was not taken, in one sentence, and what to do. */
