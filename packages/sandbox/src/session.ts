@@ -128,8 +128,6 @@ export interface PreparedSession {
   readonly args: readonly string[];
   readonly env: Readonly<Record<string, string>>;
   readonly limits: EffectiveLimits;
-  /** Empty directories made on the host as mount points of private directories (removed after). */
-  readonly mountPoints: readonly string[];
   /** The limits as this machine holds the session to them, for the start event. */
   readonly limitsSummary: string;
   /** The session's cgroup, when one could be made. */
@@ -172,7 +170,6 @@ function prepare(options: SessionOptions): PreparedSession {
       'set TMPDIR to a writable directory',
     );
   }
-  let mountPoints: string[] = [];
   let ledger: PlaceholderLedger | undefined;
   /** Trust files made empty, for launchSession to fill. */
   let pending: PendingTrust | undefined;
@@ -217,9 +214,7 @@ function prepare(options: SessionOptions): PreparedSession {
     // session that died is cleaned up after first, so its leftovers are never planned as real
     // files (redteam-36-5): all under the lock of the session directories' ledgers.
     const plan = withPlaceholders(base, (registry) => {
-      const wanted = privateMountPoints(options.engine, registry.viewFor(view, ours));
-      registry.claim(ours, wanted, 0o700);
-      mountPoints = wanted.filter((d) => ours.paths.includes(d));
+      registry.claim(ours, privateMountPoints(options.engine, registry.viewFor(view, ours)), 0o700);
       const planned = planMounts({
         engine: options.engine,
         view: registry.viewFor(view, ours),
@@ -349,7 +344,6 @@ function prepare(options: SessionOptions): PreparedSession {
       sockets,
       token,
       plan,
-      mountPoints,
       args,
       env,
       limits,
