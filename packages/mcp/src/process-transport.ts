@@ -47,6 +47,10 @@ export class ProcessTransport implements Transport {
   endedBecause: string | undefined;
   /** When the server last took a write whole, or was owed nothing (performance.now()). */
   private lastTaken = 0;
+  /** Every write's callback (one function for all, not one made per message). */
+  private readonly taken = (e?: Error | null): void => {
+    if (e == null) this.lastTaken = performance.now();
+  };
   /** Looks again, once `stallMs` is up, at a server owed more than `maxUnread`. */
   private stallCheck: NodeJS.Timeout | undefined;
 
@@ -62,6 +66,11 @@ export class ProcessTransport implements Transport {
     return new Promise((resolve, reject) => {
       const child = this.launch();
       this.child = child;
+      // One message to the pipe at a time, each reported taken as it is (what `stallMs` counts
+      // from): a pipe's writev hands it everything queued behind the message in flight at once and
+      // reports none of it taken until its last byte is, so a server reading every message, but
+      // more slowly than `maxUnread` in `stallMs`, seemed to take nothing and was ended.
+      child.stdin._writev = undefined;
       child.once('error', (e) => {
         reject(e);
         this.onerror?.(e);
@@ -109,9 +118,7 @@ export class ProcessTransport implements Transport {
       return Promise.reject(new Error(`the MCP server ${why}`));
     }
     if (owed === 0) this.lastTaken = performance.now();
-    child.stdin.write(serializeMessage(message), (e) => {
-      if (e == null) this.lastTaken = performance.now();
-    });
+    child.stdin.write(serializeMessage(message), this.taken);
     if (child.stdin.writableLength > this.limits.maxUnread) this.stallCheck ??= this.checkStall(child);
     return Promise.resolve();
   }
