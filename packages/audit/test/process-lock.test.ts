@@ -300,14 +300,19 @@ describe('a lock between processes', () => {
     assert.equal(readFileSync(lock, 'utf8'), theirs, 'a second release is nothing');
   });
 
-  it('this process never takes a lock it holds again, under any name of its directory', (t) => {
+  it('this process never takes a lock it holds again, under any name of its directory, whatever its file says meanwhile', (t) => {
     const lock = lockPath(t);
     const alias = join(lockPath(t), '..', 'alias');
     symlinkSync(join(lock, '..'), alias);
     const mine = taken(takeLock(lock)).lock;
+    // Its file now names a process that is gone (above pid_max): judged by the file, it would be
+    // taken over (or, left as it was, waited for as long as the taker allows). This process's own
+    // record of what it holds refuses it, at once.
+    writeFileSync(lock, '99999999\n');
     const again = heldBy(takeLock(join(alias, 'thing.lock'), { waitMs: 60_000 }));
     assert.equal(again.holder, 'this-process');
     assert.equal(again.owner.pid, process.pid);
+    assert.equal(readFileSync(lock, 'utf8'), '99999999\n', 'its file is left as it was');
     mine.release();
     taken(takeLock(join(alias, 'thing.lock'))).lock.release();
     assert.equal(existsSync(lock), false);
