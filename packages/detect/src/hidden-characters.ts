@@ -159,16 +159,28 @@ export function hiddenLength(text: string, at: number): number {
 }
 
 /**
- * Whether text[start, end) holds a hidden character (one search over printable ASCII, which most
- * of it is), or, with `isBesideToo`, one ends right before it or starts right after it.
+ * Whether text[start, end) holds a hidden character, or, with `isBesideToo`, one ends right before
+ * it or starts right after it. Asked of every finding: the span alone is read, character by
+ * character (a search for the next candidate reads on past it, to the text's end in text without
+ * one: 4 MB of findings scanned 20 times slower). `work.visited` is added what was read.
  */
-export function isCutByHidden(text: string, start: number, end: number, isBesideToo: boolean): boolean {
-  for (let at = nextHiddenCandidate(text, start); at >= 0 && at < end;) {
+export function isCutByHidden(
+  text: string,
+  start: number,
+  end: number,
+  isBesideToo: boolean,
+  work?: { visited: number },
+): boolean {
+  let at = start;
+  for (; at < end; at++) {
     // One that starts inside and reaches past the end (a UTF-8 sequence read as Latin-1) counts.
     const length = hiddenLength(text, at);
-    if (length > 0) return true;
-    at = nextHiddenCandidate(text, at + Math.max(1, -length));
+    if (length > 0) break;
+    // A visible character written in UTF-8 read as Latin-1 is stepped over whole.
+    if (length < 0) at += -length - 1;
   }
+  if (work) work.visited += at - start;
+  if (at < end) return true;
   if (!isBesideToo) return false;
   if (end < text.length && hiddenLength(text, end) > 0) return true;
   // A surrogate pair, or UTF-8 read as Latin-1, is up to 4 units long.

@@ -235,7 +235,7 @@ export function scanPending(
     // after it) or starts. The run that holds them is read without them below, with the line
     // before it (detect-gap-3): that reading judges it. A token found whole beside a hidden
     // character (a colour code, an emoji) stays as it was found.
-    findings = findings.filter((f) => !isCutByHidden(text, f.start, f.end, f.confidence === 'low'));
+    findings = findings.filter((f) => !isCutByHidden(text, f.start, f.end, f.confidence === 'low', work));
     for (const layer of decodedLayers(text, work))
       for (const inner of findingsIn(layer.decoded, work, except, isHighOnly)) {
         // A secret in a run read without its hidden characters spans them, not the whole run: one

@@ -293,6 +293,26 @@ describe('redteam-34-1: runs cut by hidden characters cost a small multiple of t
     });
 });
 
+describe('redteam-34-1: text with many findings and no hidden character is read for them once', () => {
+  // A finding read with a hidden character inside it gives way to the reading without (scan.ts):
+  // each finding's span was checked by a search for the next candidate, which read on to the text's
+  // end where there is none, so 4 MB of findings scanned 20 times slower. Each span is read alone.
+  const FINDINGS: [string, (n: number) => string][] = [
+    ['GitHub tokens, one a line', (n) => repeat(`token ${token}\n`, n)],
+    ['secrets assigned, one a line', (n) => repeat('password = "Xk9mQ2vL8pR4tZ7wB3nY6cF1"\n', n)],
+    ['GitHub tokens in Chinese text', (n) => repeat(`令牌 ${token} 不要公开\n`, n)],
+  ];
+  for (const [name, make] of FINDINGS)
+    it(`${name}: at most 4 times the length scanned, stepped over and decoded, at 256 KiB and 1 MiB`, () => {
+      for (const length of [256 * KIB, 1024 * KIB]) {
+        const text = make(length);
+        const work = workOf(text);
+        assertWorkAtMost(work, 4, text.length);
+        assert.ok(scan(text, { decode: true }).length >= length / 64);
+      }
+    });
+});
+
 describe('review-33-1: the joined scan of many short parts costs a small multiple of their length', () => {
   // A run of up to 16 parts was scanned from every part's start: each part read 16 times, and one
   // 4 MiB tool call of 168,000 short strings held the MCP gateway for 32 s. The joined text is now
