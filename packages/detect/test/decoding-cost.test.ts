@@ -133,6 +133,23 @@ function assertWorkAtMost(work: Partial<ScanWork>, bound: number, length: number
     assert.ok(count <= bound * length, `${what}: ${count} for ${length} characters`);
 }
 
+/**
+ * Asserts, of the text `make` gives at 256 KiB and at 1 MiB, that each count of a scan's work is at
+ * most `bound` times its length, and what `also` asserts of it.
+ */
+function assertLinear(
+  make: (length: number) => string,
+  bound: number,
+  also: (text: string, work: ScanWork) => void,
+): void {
+  for (const length of [256 * KIB, 1024 * KIB]) {
+    const text = make(length);
+    const work = workOf(text);
+    assertWorkAtMost(work, bound, text.length);
+    also(text, work);
+  }
+}
+
 describe('redteam-30-1: decoding work is a small multiple of the text length', () => {
   for (const [cases, bound] of [
     [ONE_ENCODING, 4],
@@ -140,16 +157,13 @@ describe('redteam-30-1: decoding work is a small multiple of the text length', (
   ] as const) {
     for (const [name, make] of cases) {
       it(`${name}: at most ${bound} times the length scanned, stepped over and decoded, at 256 KiB and 1 MiB`, () => {
-        for (const length of [256 * KIB, 1024 * KIB]) {
-          const text = make(length);
-          const work = workOf(text);
-          assertWorkAtMost(work, bound, text.length);
+        assertLinear(make, bound, (text, work) => {
           // Counted at all: every character of a text of one encoding is scanned, stepped over and
           // decoded; a mix's is decoded too, not left alone, where the decoders must find its segments.
           for (const [what, count] of Object.entries(work))
             if (cases === ONE_ENCODING || what === 'decoded')
               assert.ok(count >= text.length / 2, `${what}: only ${count} for ${text.length} characters`);
-        }
+        });
       });
     }
   }
@@ -280,16 +294,13 @@ describe('redteam-34-1: runs cut by hidden characters cost a small multiple of t
   ];
   for (const [name, make] of HIDDEN)
     it(`${name}: at most 4 times the length scanned, stepped over and decoded, at 256 KiB and 1 MiB`, () => {
-      for (const length of [256 * KIB, 1024 * KIB]) {
-        const text = make(length);
-        const work = workOf(text);
-        assertWorkAtMost(work, 4, text.length);
+      assertLinear(make, 4, (text, work) => {
         // Counted at all: every character is stepped over, in a run or as a candidate.
         assert.ok(
           work.visited >= text.length / 2,
           `visited: only ${work.visited} for ${text.length} characters`,
         );
-      }
+      });
     });
 });
 
@@ -304,12 +315,7 @@ describe('redteam-34-1: text with many findings and no hidden character is read 
   ];
   for (const [name, make] of FINDINGS)
     it(`${name}: at most 4 times the length scanned, stepped over and decoded, at 256 KiB and 1 MiB`, () => {
-      for (const length of [256 * KIB, 1024 * KIB]) {
-        const text = make(length);
-        const work = workOf(text);
-        assertWorkAtMost(work, 4, text.length);
-        assert.ok(scan(text, { decode: true }).length >= length / 64);
-      }
+      assertLinear(make, 4, (text) => assert.ok(scan(text, { decode: true }).length >= text.length / 64));
     });
 });
 
