@@ -328,7 +328,7 @@ function isStale(found: Found, me: LockOwner): boolean {
 /** Whether the process a lock names has certainly stopped (else it may still be working). */
 function isGone(owner: LockOwner, me: LockOwner): boolean {
   // A process on another machine (a lock on a shared disk) cannot be looked at from here.
-  if (owner.host !== me.host || isOtherMachineId(owner, me)) return false;
+  if (!isThisMachine(owner, me)) return false;
   if (owner.boot !== undefined && me.boot !== undefined && owner.boot !== me.boot) return true;
   // Its pid names another process here, or none: whether it lives cannot be told from here.
   if (!isSamePidNamespace(owner, me)) return false;
@@ -431,6 +431,16 @@ function processStart(pid: number): { state: string; start: string | undefined }
   }
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return { state: fields[0] ?? '', start: fields[19] };
+}
+
+/**
+ * Whether the owner ran on this machine, in this boot or another: by the machine id where both
+ * have one (a session's sandbox has a host name of its own), else by the host name.
+ */
+function isThisMachine(owner: LockOwner, me: LockOwner): boolean {
+  return owner.machine !== undefined && me.machine !== undefined
+    ? owner.machine === me.machine
+    : owner.host === me.host;
 }
 
 /** Whether both name their machine's id and the ids differ. */

@@ -198,6 +198,21 @@ describe('a lock between processes', () => {
   });
 
   it(
+    'a lock from before a restart is taken over though it names another host name, when it names this machine id (a sandbox has a host name of its own)',
+    { skip: existsSync('/etc/machine-id') ? false : 'needs /etc/machine-id' },
+    (t) => {
+      const lock = lockPath(t);
+      const machine = readFileSync('/etc/machine-id', 'utf8').trim();
+      writeFileSync(
+        lock,
+        JSON.stringify({ pid: 2, host: `not-${hostname()}`, machine, boot: 'before', start: '1' }),
+      );
+      taken(takeLock(lock)).lock.release();
+      assert.equal(existsSync(lock), false);
+    },
+  );
+
+  it(
     'a lock naming this host name but another machine id is kept, though its boot id differs: two machines on one disk may share a name',
     { skip: existsSync('/etc/machine-id') ? false : 'needs /etc/machine-id' },
     (t) => {
