@@ -6,7 +6,11 @@
 
 import type { ChildProcessByStdio } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
-import { ReadBuffer, serializeMessage } from '@modelcontextprotocol/sdk/shared/stdio.js';
+import {
+  deserializeMessage,
+  serializeMessage,
+  STDIO_DEFAULT_MAX_BUFFER_SIZE,
+} from '@modelcontextprotocol/sdk/shared/stdio.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 
@@ -37,12 +41,64 @@ export const OWED_LIMITS: OwedLimits = {
 
 const MiB = (bytes: number): string => `${bytes / 1024 / 1024} MiB`;
 
+const LF = 0x0a;
+
+/**
+ * A server's output read as newline-delimited messages, each byte looked at once. The SDK's
+ * ReadBuffer joined every chunk onto all it held and searched the whole again for a newline, so a
+ * 9 MiB answer, in the pipe's chunks of 64 KiB, cost the gateway's thread a second (quadratic);
+ * here a chunk is searched once, and a line's chunks joined once. A line is bounded as the SDK
+ * bounds it (STDIO_DEFAULT_MAX_BUFFER_SIZE, 10 MiB): past that, reading throws.
+ */
+export class MessageLines {
+  /** The line begun and not ended yet, in chunks. */
+  private begun: Buffer[] = [];
+  private begunBytes = 0;
+
+  constructor(private readonly maxLine: number = STDIO_DEFAULT_MAX_BUFFER_SIZE) {}
+
+  /** The messages whose line `chunk` ends, in order; what follows the last newline is kept. */
+  *messages(chunk: Buffer): Generator<JSONRPCMessage> {
+    let from = 0;
+    for (let nl = chunk.indexOf(LF); nl >= 0; nl = chunk.indexOf(LF, from)) {
+      const line = this.ended(chunk.subarray(from, nl));
+      from = nl + 1;
+      yield deserializeMessage(line.toString('utf8').replace(/\r$/, ''));
+    }
+    if (from < chunk.length) {
+      const rest = chunk.subarray(from);
+      this.grow(rest.length);
+      this.begun.push(rest);
+    }
+  }
+
+  clear(): void {
+    this.begun = [];
+    this.begunBytes = 0;
+  }
+
+  /** The line `end` ends, whole. */
+  private ended(end: Buffer): Buffer {
+    this.grow(end.length);
+    const line = this.begun.length === 0 ? end : Buffer.concat([...this.begun, end]);
+    this.clear();
+    return line;
+  }
+
+  private grow(bytes: number): void {
+    this.begunBytes += bytes;
+    if (this.begunBytes <= this.maxLine) return;
+    this.clear();
+    throw new Error(`the MCP server sent a line longer than ${MiB(this.maxLine)}`);
+  }
+}
+
 export class ProcessTransport implements Transport {
   onclose?: () => void;
   onerror?: (error: Error) => void;
   onmessage?: (message: JSONRPCMessage) => void;
   private child: ServerProcess | undefined;
-  private readonly buffer = new ReadBuffer();
+  private readonly lines = new MessageLines();
   /** Why the transport ended the server itself, when it did (onclose then follows). */
   endedBecause: string | undefined;
   /** When the server last took a write whole, or was owed nothing (performance.now()). */
@@ -87,15 +143,12 @@ export class ProcessTransport implements Transport {
         try {
           // Closed or closing: what it still says is for nobody (a flood is not parsed to the end).
           if (this.child !== child) return;
-          this.buffer.append(chunk);
-          for (
-            let m = this.buffer.readMessage();
-            m !== null && this.child === child;
-            m = this.buffer.readMessage()
-          )
+          for (const m of this.lines.messages(chunk)) {
             this.onmessage?.(m);
+            if (this.child !== child) break;
+          }
         } catch (e) {
-          // A line that is not JSON-RPC: the server is broken or hostile; drop the connection.
+          // A line that is not JSON-RPC, or too long: the server is broken or hostile; drop it.
           this.onerror?.(e instanceof Error ? e : new Error(String(e)));
           void this.close();
         }
@@ -157,7 +210,7 @@ export class ProcessTransport implements Transport {
     this.child = undefined;
     clearTimeout(this.stallCheck);
     this.stallCheck = undefined;
-    this.buffer.clear();
+    this.lines.clear();
     if (child.exitCode !== null || child.signalCode !== null) return;
     const closed = new Promise<void>((done) => child.once('close', () => done()));
     const waited = (): Promise<void> =>

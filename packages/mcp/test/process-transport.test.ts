@@ -6,8 +6,9 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { describe, it, type TestContext } from 'node:test';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
-import { ProcessTransport, type OwedLimits } from '../src/process-transport.js';
+import { MessageLines, ProcessTransport, type OwedLimits } from '../src/process-transport.js';
 import { until } from './gateway-harness.js';
+import { withStandIn } from './stand-in.js';
 
 const LIMITS: OwedLimits = { maxUnread: 256 * 1024, stallMs: 300, maxOwed: 4 * 1024 * 1024 };
 /** A notification of about `bytes` bytes on the wire. */
@@ -91,5 +92,73 @@ void describe('a stdio server is owed a bounded amount', () => {
     await until(() => closed() || got() === String(sent), 'the slow reader given everything, or ended');
     assert.equal(transport.endedBecause, undefined);
     assert.equal(got(), String(sent));
+  });
+});
+
+void describe("a stdio server's output", () => {
+  /** The messages of `chunks` read one after the other. */
+  const read = (lines: MessageLines, chunks: readonly Buffer[]): JSONRPCMessage[] =>
+    chunks.flatMap((chunk) => [...lines.messages(chunk)]);
+
+  void it('is read as whole lines, however the pipe cuts them', () => {
+    const text = [message(10), { jsonrpc: '2.0', id: 7, result: { text: 'caf\u00e9 \u{1F600}' } }, message(3)]
+      .map((m) => JSON.stringify(m))
+      .join('\r\n');
+    const bytes = Buffer.from(`${text}\n`);
+    const whole = read(new MessageLines(), [bytes]);
+    assert.equal(whole.length, 3);
+    assert.deepEqual((whole[1] as { result: unknown }).result, { text: 'caf\u00e9 \u{1F600}' });
+    // Cut at every byte, a character's bytes too.
+    const cut = read(
+      new MessageLines(),
+      Array.from(bytes, (_, i) => bytes.subarray(i, i + 1)),
+    );
+    assert.deepEqual(cut, whole);
+  });
+
+  void it('is bounded: a line longer than its bound throws', () => {
+    const lines = new MessageLines(1024);
+    assert.throws(() => read(lines, [Buffer.alloc(600, 0x61), Buffer.alloc(600, 0x61)]), /longer than/);
+    assert.throws(
+      () => read(lines, [Buffer.alloc(600, 0x61), Buffer.from(`${'a'.repeat(600)}\n`)]),
+      /longer than/,
+    );
+    assert.equal(read(lines, [Buffer.from(`${JSON.stringify(message(900))}\n`)]).length, 1);
+  });
+
+  void it('looks at each byte of a long line once, however many chunks bring it', () => {
+    // 9 MiB in the pipe's chunks of 64 KiB: the SDK's ReadBuffer joined and searched all it held
+    // again for each, some 660 MiB copied and as much searched.
+    const bytes = Buffer.from(`${JSON.stringify(message(9 * 1024 * 1024))}\n`);
+    const chunks = Array.from({ length: Math.ceil(bytes.length / 65_536) }, (_, i) =>
+      bytes.subarray(i * 65_536, (i + 1) * 65_536),
+    );
+    let copied = 0;
+    let searched = 0;
+    let got: JSONRPCMessage[] = [];
+    withStandIn(
+      Buffer,
+      'concat',
+      (concat) => (list, length) => {
+        copied += list.reduce((n, b) => n + b.length, 0);
+        return concat(list, length);
+      },
+      () =>
+        withStandIn(
+          Buffer.prototype,
+          'indexOf',
+          (indexOf: Buffer['indexOf']) =>
+            function (this: Buffer, ...args: Parameters<Buffer['indexOf']>) {
+              searched += this.length - (typeof args[1] === 'number' ? args[1] : 0);
+              return indexOf.apply(this, args);
+            },
+          () => (got = read(new MessageLines(), chunks)),
+        ),
+    );
+    assert.equal(got.length, 1);
+    // Joined once, searched once (each at least once: the stand-ins count).
+    const isOnce = (n: number): boolean => n >= bytes.length - 1 && n <= bytes.length;
+    assert.ok(isOnce(copied), `${copied} bytes copied for a line of ${bytes.length}`);
+    assert.ok(isOnce(searched), `${searched} bytes searched for a line of ${bytes.length}`);
   });
 });
