@@ -19,42 +19,6 @@ const root = realpathSync(mkdtempSync(join(tmpdir(), 'perimeter-mcp-flood-')));
 after(() => rmSync(root, { recursive: true, force: true }));
 
 const q = JSON.stringify;
-let runs = 0;
-
-/** A gateway over the flooding server `f` and an honest one, `good`, and a client of it. */
-async function start(): Promise<{
-  client: Awaited<ReturnType<typeof inMemoryClient>>;
-  events: AuditRecord[];
-  close(): Promise<void>;
-}> {
-  const dir = join(root, `g${++runs}`);
-  const goodSpec = join(root, `good${runs}.json`);
-  writeSpec(goodSpec, { tools: [tool('echo')], results: { echo: 'still here' } });
-  const { gateway, events } = await startGateway(
-    `apiVersion: perimeter/v1
-kind: Policy
-metadata: { name: flood-test, layer: org }
-mcp:
-  pinning: tofu
-  servers:
-    - { id: f, command: [${q(process.execPath)}, ${q(FLOODING)}] }
-    - { id: good, command: [${q(process.execPath)}, ${q(SCRIPTED)}, ${q(goodSpec)}] }
-  allow:
-    - { id: all, server: "*", tools: ["*"] }
-`,
-    { home: root, workspace: root, sessionId: `flood-${runs}`, pinsFile: `${dir}-pins.json` },
-  );
-  const client = await inMemoryClient(gateway, 'flood-test');
-  return {
-    client,
-    events,
-    close: async () => {
-      await client.close();
-      await gateway.close();
-    },
-  };
-}
-
 const crashOf = (events: AuditRecord[], server: string): AuditRecord | undefined =>
   events.find((e) => e.type === 'mcp.server.crash' && e.outcome?.server === server);
 
@@ -70,31 +34,49 @@ async function outcome(call: Promise<unknown>): Promise<string> {
 
 describe('upstream flood', { timeout: 90_000 }, () => {
   it('redteam-36-1: an upstream flooding the gateway with pings is ended and its crash audited; the call in flight to it fails, the other server answers', async () => {
-    const h = await start();
+    // The flooding server `f` and an honest one, `good`, behind one gateway.
+    const goodSpec = join(root, 'good.json');
+    writeSpec(goodSpec, { tools: [tool('echo')], results: { echo: 'still here' } });
+    const { gateway, events } = await startGateway(
+      `apiVersion: perimeter/v1
+kind: Policy
+metadata: { name: flood-test, layer: org }
+mcp:
+  pinning: tofu
+  servers:
+    - { id: f, command: [${q(process.execPath)}, ${q(FLOODING)}] }
+    - { id: good, command: [${q(process.execPath)}, ${q(SCRIPTED)}, ${q(goodSpec)}] }
+  allow:
+    - { id: all, server: "*", tools: ["*"] }
+`,
+      { home: root, workspace: root, sessionId: 'flood' },
+    );
+    const client = await inMemoryClient(gateway, 'flood-test');
     try {
-      const names = (await h.client.listTools()).tools.map((t) => t.name).sort();
+      const names = (await client.listTools()).tools.map((t) => t.name).sort();
       assert.deepEqual(names, ['f__flood', 'f__ping_some', 'good__echo']);
       // An honest server's pings are answered.
       assert.equal(
-        await outcome(h.client.callTool({ name: 'f__ping_some', arguments: {} })),
+        await outcome(client.callTool({ name: 'f__ping_some', arguments: {} })),
         'answered 20 pings',
       );
 
-      const flooding = outcome(h.client.callTool({ name: 'f__flood', arguments: {} }));
-      await until(() => crashOf(h.events, 'f') !== undefined, 'the crash of the flooding server');
+      const flooding = outcome(client.callTool({ name: 'f__flood', arguments: {} }));
+      await until(() => crashOf(events, 'f') !== undefined, 'the crash of the flooding server');
       assert.match(
-        String(crashOf(h.events, 'f')?.outcome?.reason),
+        String(crashOf(events, 'f')?.outcome?.reason),
         /^sent more than 100 requests of its own \(pings included\) in one second, and was ended$/,
       );
       assert.match(await flooding, /^error: /, 'the call in flight to it fails');
-      assert.equal(await outcome(h.client.callTool({ name: 'good__echo', arguments: {} })), 'still here');
+      assert.equal(await outcome(client.callTool({ name: 'good__echo', arguments: {} })), 'still here');
       // Restarted with backoff, as after any crash.
       await until(
-        () => h.events.filter((e) => e.type === 'mcp.server.ready' && e.outcome?.server === 'f').length === 2,
+        () => events.filter((e) => e.type === 'mcp.server.ready' && e.outcome?.server === 'f').length === 2,
         'its restart',
       );
     } finally {
-      await h.close();
+      await client.close();
+      await gateway.close();
     }
   });
 });
