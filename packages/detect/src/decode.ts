@@ -685,7 +685,7 @@ type Line = readonly [number, number];
 /** Pieces of the text read as one: a block's lines, a run's characters between hidden ones. */
 interface JoinedPieces {
   readonly decoded: string;
-  /** Where the span [start, end) of `decoded` stands in the text, from its first character to after its last. */
+  /** Where the span [start, end) of `decoded` stands in the text: its first character to after its last. */
   readonly spanOf: (start: number, end: number) => readonly [number, number];
 }
 

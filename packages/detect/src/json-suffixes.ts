@@ -1,7 +1,8 @@
 // Which suffixes of some bytes, each starting at a `{`, JSON.parse accepts (read as Latin-1, as atob
 // gives them): the JWT rule asks it of every `eyJ` (a header's encoded `{"`) in a run of base64url,
-// and a header of 2,000 characters may hold 500 of them. JSON.parse on each would read the run once per start, and throw each time, which
-// costs more than the reading (redteam-34-6). Here no character is read by more than two parses:
+// and a header of 2,000 characters may hold 500 of them. JSON.parse on each would read the run once
+// per start, and throw each time, which costs more than the reading (redteam-34-6). Here no
+// character is read by more than two parses:
 //
 // - A parse that meets a later start outside a string, where a value may stand, reads the object
 //   there as its own nested value, in the state a parse from that start would be in: the later
