@@ -204,6 +204,17 @@ interface Guard {
   readonly refusal?: string;
 }
 
+/**
+ * What the checks of one listing leave for its end (rebuild()): the pin store's changes, written
+ * at once; alerts, recorded; and notices, recorded unless the last listing of the kind had them
+ * too (announce()).
+ */
+interface ListingOutput {
+  readonly changes: PinChange[];
+  readonly alerts: AuditRecord[];
+  readonly notices: Map<string, () => AuditRecord>;
+}
+
 /** What a listing of one kind found (refresh()). */
 interface Refreshed {
   readonly entries: Entry[];
@@ -467,17 +478,12 @@ export class Gateway {
   /** definitionDigest by definition object: an upstream's cached list hands out the same objects until it changes. */
   private readonly digests = new WeakMap<object, { readonly hash: string; readonly bytes: number }>();
   /**
-   * Why each server's changes to the pin store were last not written (PinWrite.refused, or a
-   * store that cannot be written), and the alerts already recorded meanwhile: a listing holds
-   * them again, and says so once. `refusal`: the store's version and the changes it refused
-   * (changesSignature); the same changes against the same version are refused without asking
-   * the store again, which would take its lock, read it and measure the server's definitions at
-   * every listing of every client.
+   * Why the pin store last refused each server's changes (PinWrite.refused), and what it refused:
+   * the store's version and the changes (changesSignature). The same changes against the same
+   * version are refused without asking the store again, which would take its lock, read it and
+   * measure the server's definitions at every listing of every client.
    */
-  private readonly unwrittenServers = new Map<
-    string,
-    { readonly error: string; readonly told: Set<string>; readonly refusal?: string }
-  >();
+  private readonly refusals = new Map<string, { readonly error: string; readonly signature: string }>();
   /**
    * What hold() made of a definition object, and from what (`against`): made once, whether the
    * pin store takes it or not. One the store does not take is held again at every listing, and
@@ -1502,14 +1508,13 @@ export class Gateway {
     );
     const clashes = collisions(raw, (r) => r.key);
     const view = this.pinView();
-    const changes: PinChange[] = [];
-    const alerts: AuditRecord[] = [];
-    const notices = new Map<string, () => AuditRecord>();
+    const out: ListingOutput = { changes: [], alerts: [], notices: new Map() };
+    const { changes, alerts, notices } = out;
     const entries: Entry[] = [];
     for (const r of raw) {
       // What the policy hides is checked against its pin all the same (a call must never run a
-      // definition that does not match), but nothing is written or alerted for it: nobody is
-      // asked to approve what the agent may not use.
+      // definition that does not match), but nothing is written or alerted for it (its output is
+      // dropped): nobody is asked to approve what the agent may not use.
       const hiddenByPolicy = this.decide(listRequest(kind, r.server, r.definition)).decision === 'deny';
       // Pinning goes first, on the definition as listed: a secret hides a definition, it does
       // not stand in for its drift or poisoning, nor keep a first use from being pinned.
@@ -1522,8 +1527,7 @@ export class Gateway {
               r.server,
               r.definition,
               view,
-              hiddenByPolicy ? [] : changes,
-              hiddenByPolicy ? [] : alerts,
+              hiddenByPolicy ? { changes: [], alerts: [], notices: new Map() } : out,
             )) ??
         r.listing.hidden;
       entries.push({
@@ -1548,8 +1552,7 @@ export class Gateway {
         : e;
     });
     this.announce(kind, notices);
-    for (const a of alerts)
-      if (!isUnwrittenTrust(a, unwritten) && this.isNewWhileUnwritten(a)) this.record(a);
+    for (const a of alerts) if (!isUnwrittenTrust(a, unwritten)) this.record(a);
     // The pin store changed since this list was last built (an approval, wherever it was made):
     // clients are told when that changed what they may see (resources/list_changed covers
     // templates). Upstream changes are announced as they arrive, and a first listing has no one
@@ -1675,9 +1678,10 @@ export class Gateway {
    * Writes one listing's changes to the pin store (`version`: the one the listing read); returns,
    * for each server whose changes were not written, why. The store refuses one server's changes
    * alone when they would take too much of it (MAX_SERVER_BYTES), alerted once per server and
-   * reason, and the same changes are not offered again while the store stays at that version; a
-   * store that cannot be written at all fails every server that had something to write, alerted
-   * once (pinStoreFailed).
+   * reason, and the same changes are not offered again while the store stays at that version
+   * (refusals); a store that cannot be written at all fails every server that had something to
+   * write, alerted once (pinStoreFailed). What the listing holds is audited once however often
+   * it is held again unwritten (hold()'s notices).
    */
   private writePins(changes: readonly PinChange[], version: string): ReadonlyMap<string, string> {
     const unwritten = new Map<string, string>();
@@ -1689,10 +1693,10 @@ export class Gateway {
     }
     const asked = new Map<string, string>();
     for (const [server, theirs] of byServer) {
-      const refusal = `${version}\n${this.changesSignature(theirs)}`;
-      const was = this.unwrittenServers.get(server);
-      if (was?.refusal === refusal) unwritten.set(server, was.error);
-      else asked.set(server, refusal);
+      const signature = `${version}\n${this.changesSignature(theirs)}`;
+      const was = this.refusals.get(server);
+      if (was?.signature === signature) unwritten.set(server, was.error);
+      else asked.set(server, signature);
     }
     if (asked.size === 0) return unwritten;
     let refused: ReadonlyMap<string, string>;
@@ -1703,33 +1707,26 @@ export class Gateway {
       if (!(e instanceof PinStoreError) && !isFileError(e)) throw e;
       const error = e instanceof PinStoreError ? e : new PinStoreError(errorText(e));
       this.pinStoreFailed(error, 'write');
-      for (const server of asked.keys()) this.unwrittenBecause(server, error.message);
-      return new Map([...unwritten, ...[...asked.keys()].map((s) => [s, error.message] as const)]);
+      for (const server of asked.keys()) unwritten.set(server, error.message);
+      return unwritten;
     }
-    for (const [server, refusal] of asked) {
+    for (const [server, signature] of asked) {
       const error = refused.get(server);
       if (error === undefined) {
-        this.unwrittenServers.delete(server);
+        this.refusals.delete(server);
         continue;
       }
-      if (this.unwrittenServers.get(server)?.error !== error)
+      if (this.refusals.get(server)?.error !== error)
         this.record(
           alertRecord('mcp.pin-store-error', this.options.context, 'high', `${server}: ${error}`, {
             server,
             error,
           }),
         );
-      this.unwrittenBecause(server, error, refusal);
+      this.refusals.set(server, { error, signature });
       unwritten.set(server, error);
     }
     return unwritten;
-  }
-
-  /** Notes that the changes of `server` were not written, and why (unwrittenServers). */
-  private unwrittenBecause(server: string, error: string, refusal?: string): void {
-    const was = this.unwrittenServers.get(server);
-    const told = was?.error === error ? was.told : new Set<string>();
-    this.unwrittenServers.set(server, { error, told, ...(refusal !== undefined ? { refusal } : {}) });
   }
 
   /**
@@ -1761,21 +1758,6 @@ export class Gateway {
     );
   }
 
-  /**
-   * Whether an alert of a listing is to be recorded: one about a server whose changes the pin
-   * store refused is recorded once while it is refused so (each listing holds the same again,
-   * since the store does not say it is held already).
-   */
-  private isNewWhileUnwritten(alert: AuditRecord): boolean {
-    const server = alert.outcome?.server;
-    const unwritten = typeof server === 'string' ? this.unwrittenServers.get(server) : undefined;
-    if (unwritten === undefined) return true;
-    const id = JSON.stringify([alert.type, alert.reason, alert.outcome]);
-    if (unwritten.told.has(id)) return false;
-    unwritten.told.add(id);
-    return true;
-  }
-
   /** The pin store's version now, or '' when it cannot be looked at. */
   private pinsVersion(): string {
     try {
@@ -1795,18 +1777,18 @@ export class Gateway {
 
   /**
    * Why a definition may not be shown yet (drift, a new definition waiting for approval,
-   * poisoning), or undefined. What the pin store must change goes into `changes` and what the
-   * audit must say into `alerts`, for the end of the listing; both only when the view read at its
-   * start says so, so a listing that changes nothing writes nothing.
+   * poisoning), or undefined. What the pin store must change and what the audit must say go into
+   * `out`, for the end of the listing; only when the view read at its start says so, so a listing
+   * that changes nothing writes nothing.
    */
   private pinProblem(
     kind: ListKind,
     server: string,
     definition: Definition,
     view: PinView,
-    changes: PinChange[],
-    alerts: AuditRecord[],
+    out: ListingOutput,
   ): string | undefined {
+    const { changes, alerts } = out;
     const record = definition as unknown as Record<string, unknown>;
     const key = pinKey(kind, record);
     const { hash, bytes } = this.digestOf(kind, definition);
@@ -1816,7 +1798,7 @@ export class Gateway {
     const storePin = policyPin === undefined ? view.approved[server]?.[key] : undefined;
     const pinned = policyPin ?? storePin?.hash;
     const findings = this.findingsFor(server, definition);
-    const held = { kind, server, definition, key, hash, bytes, previous: pinned, view, changes, alerts };
+    const held = { kind, server, definition, key, hash, bytes, previous: pinned, view, out };
     // An explicit approval of this exact definition (policy pin, or a person with `pins approve`)
     // outranks the poisoning heuristics: someone read it. Trust on first use never does. Nor does
     // an approval vouch for a field the pin does not cover (`_meta`, `icons`): the server may
@@ -1924,8 +1906,7 @@ export class Gateway {
       /** The pinned hash it differs from (none for a definition never approved). */
       readonly previous: string | undefined;
       readonly view: PinView;
-      readonly changes: PinChange[];
-      readonly alerts: AuditRecord[];
+      readonly out: ListingOutput;
     },
     why: string,
     type: string,
@@ -1979,10 +1960,12 @@ export class Gateway {
       this.holds.set(definition, made);
     }
     const { diff } = made;
-    h.changes.push({ op: 'hold', server, key, held: made.held });
-    const label = this.auditedLabel(kind, h.definition);
-    h.alerts.push(
-      alertRecord(
+    h.out.changes.push({ op: 'hold', server, key, held: made.held });
+    // A notice: a hold the pin store did not write (a server past its share, a store that cannot
+    // be written) comes again at every listing, and is audited once.
+    h.out.notices.set(JSON.stringify(['held', server, key, hash, against]), () => {
+      const label = this.auditedLabel(kind, h.definition);
+      return alertRecord(
         type,
         this.options.context,
         type === 'mcp.drift' || type === 'mcp.quarantine' ? 'high' : 'low',
@@ -1994,8 +1977,8 @@ export class Gateway {
           ...(previous !== undefined ? { pinned: previous } : {}),
           diff: auditedDiff(diff),
         },
-      ),
-    );
+      );
+    });
     return reason;
   }
 

@@ -1892,8 +1892,12 @@ describe(
         const errors = h.events.filter((e) => e.type === 'mcp.pin-store-error');
         assert.equal(errors.length, 1, 'alerted once');
         assert.match(String(errors[0]?.reason), /ENOSPC/);
-        const held = h.events.filter((e) => e.type === 'mcp.tool-held');
-        assert.deepEqual(held.map((e) => e.outcome?.tool).sort(), ['other', 'send'], 'each held once');
+        const heldTools = (): unknown[] =>
+          h.events
+            .filter((e) => e.type === 'mcp.tool-held')
+            .map((e) => e.outcome?.tool)
+            .sort();
+        assert.deepEqual(heldTools(), ['other', 'send'], 'each held once');
         h.pins.apply = apply;
         assert.deepEqual(await toolNames(h.client), []);
         assert.deepEqual(
@@ -1901,6 +1905,7 @@ describe(
           ['other', 'send'],
           'written once it can be',
         );
+        assert.deepEqual(heldTools(), ['other', 'send'], 'and not alerted again as it is written');
         h.pins.approve('s', 'send', h.pins.view().pending.s?.send?.hash);
         assert.deepEqual(await toolNames(h.client), ['s__send']);
       } finally {
