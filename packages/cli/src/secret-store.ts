@@ -9,24 +9,10 @@
 
 import { spawnSync } from 'node:child_process';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  constants,
-  existsSync,
-  fsyncSync,
-  lstatSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readdirSync,
-  renameSync,
-  unlinkSync,
-  writeFileSync,
-  type Stats,
-} from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, unlinkSync, type Stats } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { withLock, type LockRefusal } from '@perimeter/audit';
+import { replaceFile, withLock, type LockRefusal } from '@perimeter/audit';
 import { SECRET_NAME } from '@perimeter/policy';
 import { UserError } from './errors.js';
 
@@ -717,44 +703,12 @@ function isSealed(v: unknown, isEmptyAllowed: boolean): v is Sealed {
 
 // --- files ----------------------------------------------------------------------------------------
 
-/**
- * Replaces `path` with `text` so that a reader sees the old file or the new one, never a mix, and a
- * failure (a full disk, a crash) leaves the old one: temp file (0600, exclusive, no symlink
- * followed) → fsync → rename → fsync of the directory.
- */
+/** replaceFile of @perimeter/audit, its failure said as the store's one sentence. */
 function writeAtomically(path: string, text: string): void {
-  const tmp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  let fd: number | undefined;
   try {
-    fd = openSync(
-      tmp,
-      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
-      0o600,
-    );
-    writeFileSync(fd, text);
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(tmp, path);
+    replaceFile(path, text);
   } catch (e) {
-    if (fd !== undefined) closeSync(fd);
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // never created, or already renamed
-    }
     throw ioError('write', path, e);
-  }
-  // The rename is durable only once the directory is: without this, a crash can lose the new file.
-  try {
-    const dirFd = openSync(dirname(path), constants.O_RDONLY);
-    try {
-      fsyncSync(dirFd);
-    } finally {
-      closeSync(dirFd);
-    }
-  } catch (e) {
-    throw ioError('sync the directory of', path, e);
   }
 }
 

@@ -6,21 +6,9 @@
 // (`audit-ship.json`). Every file is replaced atomically (write, fsync, rename,
 // fsync the directory), so a crash leaves the old file or the new one, never half of one.
 
-import { randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  constants,
-  fsyncSync,
-  lstatSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  unlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { replaceFile } from '@perimeter/audit';
 import { UserError } from '../errors.js';
 import { stateDir } from '../secret-store.js';
 import type { Held, TrustedKey } from './bundle-verify.js';
@@ -98,39 +86,16 @@ const FILES = {
 } as const;
 
 /**
- * Replaces dir/name, 0600, creating the directory 0700: a temporary file (exclusive, no symlink
- * followed), fsync, rename, fsync of the directory. A failure (a full disk, a read-only state
- * directory) leaves the old file and no temporary, and is said as one sentence naming the file.
+ * Replaces dir/name (replaceFile of @perimeter/audit), creating the directory 0700. A failure (a
+ * full disk, a read-only state directory) leaves the old file and no temporary, and is said as one
+ * sentence naming the file.
  */
 function writeAtomic(dir: string, name: string, text: string): void {
   const path = join(dir, name);
-  const tmp = join(dir, `.${name}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const fd = openSync(
-      tmp,
-      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
-      0o600,
-    );
-    try {
-      writeFileSync(fd, text);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-    const dirFd = openSync(dir, constants.O_RDONLY);
-    try {
-      fsyncSync(dirFd);
-    } finally {
-      closeSync(dirFd);
-    }
+    replaceFile(path, text);
   } catch (e) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // never made, or already renamed
-    }
     throw new UserError(
       `cannot write ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
       'check the free space and the permissions of the state directory',
