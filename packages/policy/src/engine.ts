@@ -366,8 +366,8 @@ export class Engine {
    * never asks the filesystem, nor loads whoever answers.
    */
   private readonly mcpArgGlobsReal = new Map<ArgPredicateC, ExpandedPathPattern>();
-  /** Where each path of the decision being made resolves (resolvePath), asked once per decision. */
-  private resolved: Map<string, readonly string[] | undefined> | undefined;
+  /** Where each path of the decision being made resolves (resolvePath): emptied as each begins. */
+  private readonly resolved = new Map<string, readonly string[] | undefined>();
   private readonly execByProgram = new Map<string, ExecEntry[]>();
   private readonly execGlobs: ExecEntry[] = [];
   private readonly bindingsBySecret = new Map<string, CredentialBindingC[]>();
@@ -996,8 +996,7 @@ export class Engine {
    * decision, however many rules' globs read it.
    */
   private resolvedSegments(path: string): readonly string[] | undefined {
-    const memo = this.resolved;
-    if (memo?.has(path)) return memo.get(path);
+    if (this.resolved.has(path)) return this.resolved.get(path);
     const real = this.resolvePath?.(path);
     let segments: readonly string[] | undefined;
     // A name on disk may be in NFD (as macOS writes it); a run of marks is not normalized at all.
@@ -1005,7 +1004,7 @@ export class Engine {
       const canonical = canonicalPath(real.normalize('NFC'), this.argContext);
       segments = 'error' in canonical ? undefined : canonical.segments;
     }
-    memo?.set(path, segments);
+    this.resolved.set(path, segments);
     return segments;
   }
 
@@ -1047,17 +1046,13 @@ export class Engine {
     }
     const annotations = effectiveAnnotations(r.annotations);
     const hits: RuleRef[] = [];
-    this.resolved = new Map();
-    try {
-      this.forEachMcpRule(r.server, (rule) => {
-        if (this.mcpRuleMatches(rule, r, annotations)) hits.push(rule.ref);
-      });
-      const d = this.finish('mcp', action, resource, hits);
-      // Only a call that fell to the default is explained further: the allow path pays nothing.
-      return d.code === 'default' && action === 'call' ? this.explainNearMisses(d, r, annotations) : d;
-    } finally {
-      this.resolved = undefined;
-    }
+    this.resolved.clear();
+    this.forEachMcpRule(r.server, (rule) => {
+      if (this.mcpRuleMatches(rule, r, annotations)) hits.push(rule.ref);
+    });
+    const d = this.finish('mcp', action, resource, hits);
+    // Only a call that fell to the default is explained further: the allow path pays nothing.
+    return d.code === 'default' && action === 'call' ? this.explainNearMisses(d, r, annotations) : d;
   }
 
   /**

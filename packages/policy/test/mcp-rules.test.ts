@@ -960,5 +960,8 @@ ${denies.join('\n')}
     asked.length = 0;
     assertDecision(read('/w/docs/b'), { decision: 'deny', rules: [], code: 'default' });
     assert.deepEqual(asked, ['/w/docs/b']);
+    // The next decision asks again: a link on the way may have changed since.
+    read('/w/docs/b');
+    assert.deepEqual(asked, ['/w/docs/b', '/w/docs/b']);
   });
 });
