@@ -1982,11 +1982,6 @@ export class Gateway {
     return reason;
   }
 
-  /** definitionHash, once per definition object. */
-  private hashOf(kind: ListKind, definition: Definition): string {
-    return this.digestOf(kind, definition).hash;
-  }
-
   /** definitionDigest (the hash, and the size of what it hashes), once per definition object. */
   private digestOf(
     kind: ListKind,
@@ -2103,7 +2098,7 @@ export class Gateway {
     for (const { server, definition, listing } of raw) {
       const scan = listing.found;
       if (scan === undefined) continue;
-      const hash = this.hashOf(kind, definition);
+      const { hash } = this.digestOf(kind, definition);
       const ids = now.get(server) as Set<string>;
       // Made only when the event is new: the label is scanned again to redact it.
       const once = (

@@ -573,7 +573,7 @@ function restoreEntries(f: PinFile, server: string, [approved, pending, known]: 
 }
 
 /** A size as the pin store's messages say it: `4 MiB`, `256 KiB`, `9.1 MiB`. */
-export function sizeText(bytes: number): string {
+function sizeText(bytes: number): string {
   const [unit, size] = bytes >= 1024 * 1024 ? ['MiB', bytes / (1024 * 1024)] : ['KiB', bytes / 1024];
   return `${Number.isInteger(size) ? size : size.toFixed(1)} ${unit}`;
 }
