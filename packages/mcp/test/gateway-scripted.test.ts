@@ -165,6 +165,39 @@ async function toolNames(client: Client): Promise<string[]> {
   return (await client.listTools()).tools.map((t) => t.name).sort();
 }
 
+/**
+ * How often `run` looks at `file` with node:fs's `look`, and hashes (crypto.createHash: a
+ * definition's hash), each counted through the CommonJS faces and put back however `run` ends.
+ */
+async function countedWork(
+  look: 'statSync' | 'readFileSync',
+  file: string,
+  run: () => Promise<void>,
+): Promise<{ readonly looks: number; readonly hashes: number }> {
+  const faces = fs as unknown as Record<typeof look, (path: unknown, ...rest: unknown[]) => unknown>;
+  const realLook = faces[look];
+  const realHash = crypto.createHash;
+  let looks = 0;
+  let hashes = 0;
+  faces[look] = (path, ...rest) => {
+    if (String(path) === file) looks++;
+    return realLook(path, ...rest);
+  };
+  crypto.createHash = (algorithm: string, options?: HashOptions) => {
+    hashes++;
+    return realHash(algorithm, options);
+  };
+  syncBuiltinESMExports();
+  try {
+    await run();
+  } finally {
+    faces[look] = realLook;
+    crypto.createHash = realHash;
+    syncBuiltinESMExports();
+  }
+  return { looks, hashes };
+}
+
 /** Resolves on the next tools/list_changed the client receives. */
 function toolsChanged(client: Client): Promise<void> {
   return new Promise((resolve) =>
@@ -1708,36 +1741,19 @@ describe('gateway: listings', { timeout: 60_000 }, () => {
     const tools = Array.from({ length: 13 }, (_, i) => tool(`tool_${i}`));
     const h = await start({ scripted: { s: { tools } }, pinning: 'approve' });
     const pinFile = join(h.dir, 'pins.json');
-    const realStat = fs.statSync;
-    const realHash = crypto.createHash;
     try {
       assert.deepEqual(await toolNames(h.client), [], 'all 13 held for approval');
       const before = statSync(pinFile, { bigint: true });
-      let stats = 0;
-      let hashes = 0;
-      fs.statSync = ((path: string, options?: Parameters<typeof statSync>[1]) => {
-        if (String(path) === pinFile) stats++;
-        return realStat(path, options);
-      }) as typeof statSync;
-      crypto.createHash = (algorithm: string, options?: HashOptions) => {
-        hashes++;
-        return realHash(algorithm, options);
-      };
-      syncBuiltinESMExports();
-      await toolNames(h.client);
-      await toolNames(h.client);
-      fs.statSync = realStat;
-      crypto.createHash = realHash;
-      syncBuiltinESMExports();
+      const { looks, hashes } = await countedWork('statSync', pinFile, async () => {
+        await toolNames(h.client);
+        await toolNames(h.client);
+      });
       const now = statSync(pinFile, { bigint: true });
       assert.equal(now.ino, before.ino, 'the file was not replaced');
       assert.equal(now.mtimeNs, before.mtimeNs, 'nor written');
-      assert.equal(stats, 2, 'one look at the pin store per listing');
+      assert.equal(looks, 2, 'one look at the pin store per listing');
       assert.equal(hashes, 0, 'no definition hashed again');
     } finally {
-      fs.statSync = realStat;
-      crypto.createHash = realHash;
-      syncBuiltinESMExports();
       await h.close();
     }
   });
@@ -1840,38 +1856,21 @@ describe(
         scripted: { s: { tools: [tool('send')] }, big: { tools } },
         pinning: 'approve',
       });
-      const realRead = fs.readFileSync;
-      const realHash = crypto.createHash;
       try {
         // The first listing writes what s holds, and the next asks the store again at that version.
         assert.deepEqual(await toolNames(h.client), []);
         assert.deepEqual(await toolNames(h.client), []);
         assert.equal(h.pins.view().pending.big, undefined, 'nothing of big is written');
-        let reads = 0;
-        let hashes = 0;
-        fs.readFileSync = ((path: string, options?: Parameters<typeof readFileSync>[1]) => {
-          if (String(path) === h.pins.file) reads++;
-          return realRead(path, options);
-        }) as typeof readFileSync;
-        crypto.createHash = (algorithm: string, options?: HashOptions) => {
-          hashes++;
-          return realHash(algorithm, options);
-        };
-        syncBuiltinESMExports();
-        assert.deepEqual(await toolNames(h.client), []);
-        assert.deepEqual(await toolNames(h.client), []);
-        fs.readFileSync = realRead;
-        crypto.createHash = realHash;
-        syncBuiltinESMExports();
-        assert.equal(reads, 0, 'the same changes are not offered to the same store again');
+        const { looks, hashes } = await countedWork('readFileSync', h.pins.file, async () => {
+          assert.deepEqual(await toolNames(h.client), []);
+          assert.deepEqual(await toolNames(h.client), []);
+        });
+        assert.equal(looks, 0, 'the same changes are not offered to the same store again');
         assert.equal(hashes, 0, 'no definition hashed again');
         assert.equal(h.events.filter((e) => e.type === 'mcp.pin-store-error').length, 1);
         const held = h.events.filter((e) => e.type === 'mcp.tool-held' && e.outcome?.server === 'big');
         assert.equal(held.length, 24, 'each held once');
       } finally {
-        fs.readFileSync = realRead;
-        crypto.createHash = realHash;
-        syncBuiltinESMExports();
         await h.close();
       }
     });
