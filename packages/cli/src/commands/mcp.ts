@@ -334,11 +334,6 @@ function heldText(n: number): string {
 }
 
 /**
- * Tells the person who started the gateway, on standard error, when definitions are held for
- * approval: a client shows only the rest and says nothing of them (a first run under
- * `pinning: approve` lists nothing at all). One line per listing that held something.
- */
-/**
  * Why each server last failed, as the gateway recorded it (mcp.server.unavailable and .crash): its
  * scan redacted the reason, which is the server's own stderr and may print the credential bound to
  * it (redteam-36-3: the CLI never reads bound values, so its own scan could not), and which is
@@ -359,6 +354,11 @@ function recordedReasons(): {
   };
 }
 
+/**
+ * Tells the person who started the gateway, on standard error, when definitions are held for
+ * approval: a client shows only the rest and says nothing of them (a first run under
+ * `pinning: approve` lists nothing at all). One line per listing that held something.
+ */
 function heldNotice(say: Ui): (r: AuditRecord) => void {
   const held = new Set<string>();
   let timer: NodeJS.Timeout | undefined;
