@@ -1,28 +1,16 @@
 // The local pin store: which definitions (tools, prompts, resources, resource templates) the user
 // approved (or trusted on first use), and which ones the gateway has seen but may not show yet
 // (new, or drifted from their pin), kept with the definition so `perimeter mcp pins list` can show
-// the change and `approve` can approve exactly what was seen. One JSON file, written whole through
-// a temporary file and rename under a lock file, so a gateway and the CLI never lose each other's
-// writes; a gateway writes what one listing changed at once, and watches the file for approvals
-// made by another process. What it keeps is bounded (redteam-36-2): no definition over
+// the change and `approve` can approve exactly what was seen. One JSON file, replaced whole
+// (replaceFile of @perimeter/audit) under a lock file, so a gateway and the CLI never lose each
+// other's writes; a gateway writes what one listing changed at once, and watches the file for
+// approvals made by another process. What it keeps is bounded (redteam-36-2): no definition over
 // MAX_DEFINITION_BYTES, no server's entries over MAX_SERVER_BYTES, and the file is written with
 // one line per entry, so its size is its entries' and never grows with their depth.
 
-import {
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  unwatchFile,
-  watchFile,
-  writeFileSync,
-} from 'node:fs';
+import { mkdirSync, readFileSync, statSync, unwatchFile, watchFile } from 'node:fs';
 import { dirname } from 'node:path';
-import { withLock, type LockRefusal } from '@perimeter/audit';
+import { replaceFile, withLock, type LockRefusal } from '@perimeter/audit';
 import { escapeUnprintable } from '@perimeter/policy';
 import type { DefinitionKind } from './definition.js';
 import { scanValue } from './secrets.js';
@@ -449,7 +437,9 @@ export class PinStore {
         try {
           const result = change(f, (server, stopAt) => serverBytes(f, server, text, stopAt));
           if (!isChanged(result)) return result;
-          writeWhole(this.file, fileText(f, text));
+          // A reader sees the old file or the new one, and a crash leaves one whole (an empty
+          // store would approve nothing); a failed write leaves the old one.
+          replaceFile(this.file, fileText(f, text));
           return result;
         } catch (e) {
           // Whatever else stops the write (a full disk, a value that cannot be serialised) is the
@@ -459,29 +449,6 @@ export class PinStore {
         }
       },
     );
-  }
-}
-
-/**
- * Replaces `file` with `text` (the caller holds the store's lock): a reader sees the old file or
- * the new one, and the new one is on disk before it replaces the old, so a crash cannot leave an
- * empty store (which approves nothing). A write that fails (a full disk) leaves the old file, and
- * no temporary beside it.
- */
-function writeWhole(file: string, text: string): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  try {
-    const fd = openSync(tmp, 'w', 0o600);
-    try {
-      writeFileSync(fd, text);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, file);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
   }
 }
 
