@@ -50,6 +50,13 @@ const LF = 0x0a;
  * here a chunk is searched once, and a line's chunks joined once. A line is bounded as the SDK
  * bounds it (STDIO_DEFAULT_MAX_BUFFER_SIZE, 10 MiB): past that, reading throws.
  */
+/** A line from a server that cannot be read as a message: `why` says what it was. */
+export class UnreadableLine extends Error {
+  constructor(readonly why: string) {
+    super(`the MCP server ${why}`);
+  }
+}
+
 export class MessageLines {
   /** The line begun and not ended yet, in chunks. */
   private begun: Buffer[] = [];
@@ -63,7 +70,13 @@ export class MessageLines {
     for (let nl = chunk.indexOf(LF); nl >= 0; nl = chunk.indexOf(LF, from)) {
       const line = this.ended(chunk.subarray(from, nl));
       from = nl + 1;
-      yield deserializeMessage(line.toString('utf8').replace(/\r$/, ''));
+      let message: JSONRPCMessage;
+      try {
+        message = deserializeMessage(line.toString('utf8').replace(/\r$/, ''));
+      } catch {
+        throw new UnreadableLine('sent a line that is not a JSON-RPC message');
+      }
+      yield message;
     }
     if (from < chunk.length) {
       const rest = chunk.subarray(from);
@@ -89,7 +102,7 @@ export class MessageLines {
     this.begunBytes += bytes;
     if (this.begunBytes <= this.maxLine) return;
     this.clear();
-    throw new Error(`the MCP server sent a line longer than ${MiB(this.maxLine)}`);
+    throw new UnreadableLine(`sent a line longer than ${MiB(this.maxLine)}`);
   }
 }
 
@@ -148,7 +161,9 @@ export class ProcessTransport implements Transport {
             if (this.child !== child) break;
           }
         } catch (e) {
-          // A line that is not JSON-RPC, or too long: the server is broken or hostile; drop it.
+          // A line that is not JSON-RPC, or too long: the server is broken or hostile; drop it,
+          // and say why where its crash is recorded.
+          if (e instanceof UnreadableLine) this.endedBecause ??= `${e.why}, and was ended`;
           this.onerror?.(e instanceof Error ? e : new Error(String(e)));
           void this.close();
         }

@@ -75,6 +75,23 @@ void describe('a stdio server is owed a bounded amount', () => {
     await until(closed, 'the server ended');
   });
 
+  void it('a server that writes a line that is not JSON-RPC, or one longer than 10 MiB, is ended and its end says which', async (t) => {
+    for (const [code, why] of [
+      [
+        "process.stdout.write('not a message\\n'); setTimeout(() => {}, 60_000);",
+        'sent a line that is not a JSON-RPC message',
+      ],
+      [
+        "process.stdout.write('x'.repeat(11 * 1024 * 1024)); setTimeout(() => {}, 60_000);",
+        'sent a line longer than 10 MiB',
+      ],
+    ] as const) {
+      const { transport, closed } = await over(t, code);
+      await until(closed, `the server that ${why} ended`);
+      assert.equal(transport.endedBecause, `${why}, and was ended`);
+    }
+  });
+
   void it('a server that reads slowly, though owed more than maxUnread for longer than stallMs, is not ended and gets everything', async (t) => {
     // At most 64 KiB every 50 ms (1 MiB takes 0.8 s at least: the stall check looks while it
     // reads); says on stderr how much it has got after each read.
