@@ -78,11 +78,6 @@ export interface GatewayOptions {
    * `mcp.secrets` and the mode say, and one in a result never reaches the agent.
    */
   readonly credentials?: readonly KnownValue[];
-  /**
-   * Characters from which arguments, a result or an error are scanned on the scan pool's worker
-   * thread instead of the gateway's own (default INLINE_BELOW, 256 KiB; 0 sends every one there).
-   */
-  readonly inlineScanBelow?: number;
 }
 
 type Definition = Tool | Prompt | Resource | ResourceTemplate;
@@ -534,7 +529,7 @@ export class Gateway {
 
   constructor(private readonly options: GatewayOptions) {
     this.catalog = new Map(options.engine.mcpServers().map((e) => [e.server.id, e]));
-    this.scanner = new ScanPool(options.credentials, options.inlineScanBelow);
+    this.scanner = new ScanPool(options.credentials);
     this.upstreams = options.servers.map(
       (spec) =>
         new Upstream(spec, {
