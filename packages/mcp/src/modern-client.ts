@@ -24,8 +24,8 @@ export interface UpstreamClient {
   connect(transport: Transport): Promise<void>;
   close(): Promise<void>;
   onclose?: (() => void) | undefined;
-  /** Why the client ended the connection itself, when it did (onclose then follows). */
-  readonly endedBecause?: string | undefined;
+  /** Why the connection was ended on the gateway's side, when it was (onclose then follows). */
+  endedBecause?: string | undefined;
   getServerCapabilities(): ServerCapabilities | undefined;
   getServerVersion(): Implementation | undefined;
   listTools(params: { cursor?: string }): Promise<{ tools: Tool[]; nextCursor?: string | undefined }>;

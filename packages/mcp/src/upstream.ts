@@ -16,7 +16,6 @@ import type { ServerCredential } from './server-credential.js';
 import {
   ErrorCode,
   McpError,
-  PingRequestSchema,
   PromptListChangedNotificationSchema,
   ResourceListChangedNotificationSchema,
   ToolListChangedNotificationSchema,
@@ -125,6 +124,14 @@ const MAX_MESSAGE_BYTES = 10 * 1024 * 1024;
  * answers are queued to it at once, and ProcessTransport bounds the queue.
  */
 const MAX_SERVER_REQUESTS_PER_SECOND = 100;
+/**
+ * The most notifications a server may send in one second of the clock. Each costs the gateway its
+ * parsing and checking (the SDK's schemas) though none but list changes is used: a server sending
+ * logging notifications as fast as its pipe took them, while answering calls, held every other
+ * server's call up to 200 ms and took most of a core. Ten times what a chatty server's logging or
+ * progress sends.
+ */
+const MAX_SERVER_NOTICES_PER_SECOND = 1_000;
 /** A connection that lived this long resets the backoff. */
 const HEALTHY_MS = 60_000;
 const CLIENT_INFO = { name: 'perimeter-mcp-gateway', version: '0.1.0' };
@@ -377,23 +384,9 @@ export class Upstream {
     };
     if (this.spec.protocol === MODERN_REVISION) return new ModernClient(CLIENT_INFO, dropped);
     const client = new GatewayClient(CLIENT_INFO, { capabilities: {} });
-    // Every request of the server's own comes to one of these two (the SDK's client has no other
-    // handler): counted, and past the bound the server is ended rather than answered.
-    let second = 0;
-    let asked = 0;
-    const isFlooding = (): boolean => {
-      const now = Math.floor(Date.now() / 1000);
-      if (now !== second) [second, asked] = [now, 0];
-      if (++asked <= MAX_SERVER_REQUESTS_PER_SECOND) return false;
-      client.endedBecause ??= `sent more than ${MAX_SERVER_REQUESTS_PER_SECOND} requests of its own (pings included) in one second, and was ended`;
-      void client.close();
-      return true;
-    };
-    const flooding = (): McpError => new McpError(ErrorCode.InvalidRequest, 'Too many requests');
-    client.setRequestHandler(PingRequestSchema, () => (isFlooding() ? Promise.reject(flooding()) : {}));
-    // What the SDK answers a method it has no handler for, told to the gateway first.
+    // What the SDK answers a method it has no handler for, told to the gateway first (pings are the
+    // SDK's own to answer). How many a server may ask is bounded by boundInbound.
     client.fallbackRequestHandler = (request) => {
-      if (isFlooding()) return Promise.reject(flooding());
       this.hooks.onServerRequest?.(this.id, request.method);
       return Promise.reject(new McpError(ErrorCode.MethodNotFound, 'Method not found'));
     };
@@ -435,7 +428,7 @@ export class Upstream {
           isolation: t.isolation ?? 'none',
         });
         await this.answered(
-          client.connect(transport).catch((e: unknown) => {
+          client.connect(boundInbound(transport, client)).catch((e: unknown) => {
             const last = lastProblem(stderr);
             throw last ? new Error(`${e instanceof Error ? e.message : String(e)} (${last})`) : e;
           }),
@@ -502,7 +495,7 @@ export class Upstream {
     // (each had the whole of it, so a start could take twice as long as the catalog says).
     const deadline = Date.now() + this.startTimeoutMs;
     const handshake = (transport: Transport): Promise<void> =>
-      this.answered(client.connect(transport), url.host, deadline);
+      this.answered(client.connect(boundInbound(transport, client)), url.host, deadline);
     // A message past the bound ends the connection, so what waits for an answer fails at once.
     let oversized: string | undefined;
     const limited = boundedFetch(fetch ?? globalThis.fetch, (why) => {
@@ -575,6 +568,53 @@ function jsonProblem(value: unknown, max: number): string | undefined {
     for (const child of Object.values(v)) stack.push([child, depth + 1]);
   }
   return undefined;
+}
+
+/**
+ * `transport` with what its server sends of its own counted, per second of the clock: past
+ * MAX_SERVER_REQUESTS_PER_SECOND requests or MAX_SERVER_NOTICES_PER_SECOND notifications the
+ * server is flooding, and `client` ends the connection, saying why; nothing more from it is read.
+ * Counted where the client's message handler is set (both SDKs' clients set it on the transport,
+ * after calling one already there), so it covers either client on any transport, before the
+ * SDK's schemas look at a message.
+ */
+function boundInbound(transport: Transport, client: UpstreamClient): Transport {
+  let second = 0;
+  let requests = 0;
+  let notices = 0;
+  let isOver = false;
+  let deliver: Transport['onmessage'];
+  const counted: NonNullable<Transport['onmessage']> = (message, extra) => {
+    if (isOver) return;
+    if ('method' in message) {
+      const now = Math.floor(Date.now() / 1000);
+      if (now !== second) [second, requests, notices] = [now, 0, 0];
+      const why =
+        'id' in message
+          ? ++requests > MAX_SERVER_REQUESTS_PER_SECOND &&
+            `sent more than ${MAX_SERVER_REQUESTS_PER_SECOND} requests of its own (pings included) in one second, and was ended`
+          : ++notices > MAX_SERVER_NOTICES_PER_SECOND &&
+            `sent more than ${MAX_SERVER_NOTICES_PER_SECOND} notifications in one second, and was ended`;
+      if (why) {
+        isOver = true;
+        client.endedBecause ??= why;
+        void client.close();
+        return;
+      }
+    }
+    deliver?.(message, extra);
+  };
+  // Unset until a client sets it: a client keeps the handler it finds and calls it first, which
+  // would be this one calling the client's again.
+  Object.defineProperty(transport, 'onmessage', {
+    configurable: true,
+    enumerable: true,
+    get: () => (deliver === undefined ? undefined : counted),
+    set: (handler: Transport['onmessage']) => {
+      deliver = handler;
+    },
+  });
+  return transport;
 }
 
 /**

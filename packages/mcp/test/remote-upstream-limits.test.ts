@@ -1,7 +1,8 @@
 // A remote (Streamable HTTP) upstream whose answers are too large to hold: a message past 10 MiB,
 // one JSON body or one event of a stream, ends the connection (the server is restarted with
 // backoff, as after a crash) instead of being read whole into the gateway's memory; many small
-// events that add up to more pass (fixtures/big-http-server.ts).
+// events that add up to more pass (fixtures/big-http-server.ts). A server sending more
+// notifications in a second than any honest one does is ended too.
 
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
@@ -20,13 +21,11 @@ after(() => {
   rmSync(root, { recursive: true, force: true });
 });
 
-it(
-  'redteam-33-9: a remote server’s message past 10 MiB, a JSON body or one event, ends its connection rather than filling memory; small events adding up to more pass',
-  { timeout: 120_000 },
-  async () => {
-    const url = await fixtureUrl(BIG, [], servers);
-    const { gateway, events } = await startGateway(
-      `apiVersion: perimeter/v1
+/** A gateway whose one server, `big`, is a big-http-server of its own. */
+async function startBig(sessionId: string): ReturnType<typeof startGateway> {
+  const url = await fixtureUrl(BIG, [], servers);
+  return startGateway(
+    `apiVersion: perimeter/v1
 kind: Policy
 metadata: { name: limits-test, layer: org }
 mcp:
@@ -36,8 +35,15 @@ mcp:
   allow:
     - { id: all, server: big, tools: ["*"] }
 `,
-      { home: root, workspace: root, sessionId: 'limits' },
-    );
+    { home: root, workspace: root, sessionId },
+  );
+}
+
+it(
+  'redteam-33-9: a remote server’s message past 10 MiB, a JSON body or one event, ends its connection rather than filling memory; small events adding up to more pass',
+  { timeout: 120_000 },
+  async () => {
+    const { gateway, events } = await startBig('limits');
     const client = await inMemoryClient(gateway, 'agent');
     const text = (r: unknown): string => JSON.stringify(r).slice(0, 200);
     const crashes = (): string[] =>
@@ -46,10 +52,11 @@ mcp:
       assert.deepEqual((await client.listTools()).tools.map((t) => t.name).sort(), [
         'big__big',
         'big__big_event',
+        'big__chatter',
         'big__many_events',
         'big__small',
       ]);
-      // 12 MiB in 1,201 events of 10 KiB: each event is a message of its own.
+      // 12 MiB in 901 events of 14 KiB: each event is a message of its own.
       assert.match(text(await client.callTool({ name: 'big__many_events', arguments: {} })), /many events/);
       for (const [tool, crashesBefore] of [
         ['big__big', 0],
@@ -71,6 +78,28 @@ mcp:
       }
       const results = events.filter((e) => e.type === 'mcp.result');
       assert.ok(results.every((e) => Number(e.outcome?.bytes_out ?? 0) < 11 * 1024 * 1024));
+    } finally {
+      await client.close();
+      await gateway.close();
+    }
+  },
+);
+
+it(
+  'upstream-flood-3: a remote server that sends more than 1,000 notifications in a second is ended, its crash audited with why',
+  { timeout: 120_000 },
+  async () => {
+    const { gateway, events } = await startBig('chatter');
+    const client = await inMemoryClient(gateway, 'agent');
+    try {
+      const outcome = await client.callTool({ name: 'big__chatter', arguments: {} }).then(
+        (r) => `answered: ${JSON.stringify(r).slice(0, 200)}`,
+        (e: Error) => `failed: ${e.message}`,
+      );
+      assert.match(outcome, /^failed: /);
+      await until(() => events.some((e) => e.type === 'mcp.server.crash'), 'the connection to end');
+      const crash = events.find((e) => e.type === 'mcp.server.crash');
+      assert.equal(crash?.outcome?.reason, 'sent more than 1000 notifications in one second, and was ended');
     } finally {
       await client.close();
       await gateway.close();

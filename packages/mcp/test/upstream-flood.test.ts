@@ -32,29 +32,37 @@ async function outcome(call: Promise<unknown>): Promise<string> {
   }
 }
 
-describe('upstream flood', { timeout: 90_000 }, () => {
-  it('redteam-36-1: an upstream flooding the gateway with pings is ended and its crash audited; the call in flight to it fails, the other server answers', async () => {
-    // The flooding server `f` and an honest one, `good`, behind one gateway.
-    const goodSpec = join(root, 'good.json');
-    writeSpec(goodSpec, { tools: [tool('echo')], results: { echo: 'still here' } });
-    const { gateway, events } = await startGateway(
-      `apiVersion: perimeter/v1
+/**
+ * A gateway with the flooding server `f` (speaking 2026-07-28 when `mode` is `modern`) and an
+ * honest one, `good`, whose echo answers "still here".
+ */
+function startFloodGateway(sessionId: string, mode: '' | 'modern'): ReturnType<typeof startGateway> {
+  const goodSpec = join(root, `good-${sessionId}.json`);
+  writeSpec(goodSpec, { tools: [tool('echo')], results: { echo: 'still here' } });
+  const flooding = [process.execPath, FLOODING, ...(mode ? [mode] : [])].map((arg) => q(arg)).join(', ');
+  return startGateway(
+    `apiVersion: perimeter/v1
 kind: Policy
 metadata: { name: flood-test, layer: org }
 mcp:
   pinning: tofu
   servers:
-    - { id: f, command: [${q(process.execPath)}, ${q(FLOODING)}] }
+    - { id: f, ${mode ? 'protocol: "2026-07-28", ' : ''}command: [${flooding}] }
     - { id: good, command: [${q(process.execPath)}, ${q(SCRIPTED)}, ${q(goodSpec)}] }
   allow:
     - { id: all, server: "*", tools: ["*"] }
 `,
-      { home: root, workspace: root, sessionId: 'flood' },
-    );
+    { home: root, workspace: root, sessionId },
+  );
+}
+
+describe('upstream flood', { timeout: 90_000 }, () => {
+  it('redteam-36-1: an upstream flooding the gateway with pings is ended and its crash audited; the call in flight to it fails, the other server answers', async () => {
+    const { gateway, events } = await startFloodGateway('flood', '');
     const client = await inMemoryClient(gateway, 'flood-test');
     try {
       const names = (await client.listTools()).tools.map((t) => t.name).sort();
-      assert.deepEqual(names, ['f__flood', 'f__ping_some', 'good__echo']);
+      assert.deepEqual(names, ['f__chatter', 'f__flood', 'f__pester', 'f__ping_some', 'good__echo']);
       // An honest server's pings are answered.
       assert.equal(
         await outcome(client.callTool({ name: 'f__ping_some', arguments: {} })),
@@ -79,4 +87,31 @@ mcp:
       await gateway.close();
     }
   });
+
+  // A server that reads what it is answered is owed nothing, so the owed-bytes bound never ends it:
+  // the rate does, for requests and notifications alike, whichever revision it speaks. Before, a
+  // 2026-07-28 server's pings were never counted (its client is the v2 SDK's), and a server of
+  // either revision sending logging notifications as fast as its pipe took them held every other
+  // call up to 200 ms and took most of a core for as long as it liked (upstream-flood-2, -3).
+  for (const revision of ['2025-11-25', '2026-07-28'] as const)
+    for (const [flood, reason] of [
+      ['pester', /^sent more than 100 requests of its own \(pings included\) in one second, and was ended$/],
+      ['chatter', /^sent more than 1000 notifications in one second, and was ended$/],
+    ] as const)
+      it(`upstream-flood-${flood === 'pester' ? 2 : 3}: a ${revision} upstream that reads its answers but sends ${flood === 'pester' ? 'pings' : 'notifications'} without end is ended, its crash audited with why; the other server answers`, async () => {
+        const { gateway, events } = await startFloodGateway(
+          `flood-${flood}-${revision}`,
+          revision === '2026-07-28' ? 'modern' : '',
+        );
+        const client = await inMemoryClient(gateway, 'flood-test');
+        try {
+          assert.equal(await outcome(client.callTool({ name: `f__${flood}`, arguments: {} })), 'pouring');
+          await until(() => crashOf(events, 'f') !== undefined, 'the crash of the flooding server');
+          assert.match(String(crashOf(events, 'f')?.outcome?.reason), reason);
+          assert.equal(await outcome(client.callTool({ name: 'good__echo', arguments: {} })), 'still here');
+        } finally {
+          await client.close();
+          await gateway.close();
+        }
+      });
 });
