@@ -71,7 +71,7 @@ export interface UpstreamSpec {
   readonly startTimeoutMs?: number;
 }
 
-export type UpstreamEvent = 'spawn' | 'ready' | 'crash' | 'unavailable';
+export type UpstreamEvent = 'spawn' | 'ready' | 'crash' | 'unavailable' | 'list-failed';
 /** What an upstream lists. Resource templates change with resources (one notification for both). */
 export type ListKind = 'tools' | 'prompts' | 'resources' | 'templates';
 
@@ -163,6 +163,8 @@ export class Upstream {
   /** A server that is never started (spec.unavailable) has said so. */
   private hasSaidUnavailable = false;
   private readonly cache = new Map<ListKind, Promise<unknown[]>>();
+  /** Why each kind's last listing failed, said once (list-failed) until one succeeds. */
+  private readonly listFailures = new Map<ListKind, string>();
 
   constructor(
     readonly spec: UpstreamSpec,
@@ -356,7 +358,24 @@ export class Upstream {
   private listed<T>(kind: ListKind, start: boolean, load: (c: UpstreamClient) => Promise<T[]>): Promise<T[]> {
     let p = this.cache.get(kind) as Promise<T[]> | undefined;
     if (!p) {
-      p = this.ready(start).then(load);
+      p = this.ready(start).then(async (c) => {
+        try {
+          const items = await load(c);
+          this.listFailures.delete(kind);
+          return items;
+        } catch (e) {
+          // The server is up and what it listed is no list (past a bound, not as the protocol
+          // has it, not in time): said once per kind and reason, or its definitions would be
+          // missing with nothing but `upstreams_unavailable` to say why. A connection lost
+          // meanwhile is its crash, audited as such.
+          const reason = e instanceof Error ? e.message : String(e);
+          if (this.client === c && this.listFailures.get(kind) !== reason) {
+            this.listFailures.set(kind, reason);
+            this.hooks.onEvent(this.id, 'list-failed', { kind, reason });
+          }
+          throw e;
+        }
+      });
       this.cache.set(kind, p);
       // A failed listing is not remembered: the next list asks again.
       p.catch(() => this.cache.delete(kind));

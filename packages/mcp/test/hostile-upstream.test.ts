@@ -281,6 +281,17 @@ describe('gateway: one upstream cannot stall the others (mcp-threat-17)', { time
         tools.tools.map((t) => t.name),
         ['good__echo'],
       );
+      // Why its tools are missing is audited, once however often it is listed (before, the
+      // mcp.list event's upstreams_unavailable was all there was).
+      await within(h.client.listTools(), 15_000, 'tools/list');
+      const failed = h.events.filter((e) => e.type === 'mcp.server.list-failed');
+      assert.equal(failed.length, 1);
+      assert.equal(failed[0]?.outcome?.server, 'loop');
+      assert.equal(failed[0]?.outcome?.kind, 'tools');
+      assert.match(
+        String(failed[0]?.outcome?.reason),
+        /^the MCP server loop gave the same page of its tools twice$/,
+      );
     } finally {
       await h.close();
     }
