@@ -43,13 +43,6 @@ const MiB = (bytes: number): string => `${bytes / 1024 / 1024} MiB`;
 
 const LF = 0x0a;
 
-/**
- * A server's output read as newline-delimited messages, each byte looked at once. The SDK's
- * ReadBuffer joined every chunk onto all it held and searched the whole again for a newline, so a
- * 9 MiB answer, in the pipe's chunks of 64 KiB, cost the gateway's thread a second (quadratic);
- * here a chunk is searched once, and a line's chunks joined once. A line is bounded as the SDK
- * bounds it (STDIO_DEFAULT_MAX_BUFFER_SIZE, 10 MiB): past that, reading throws.
- */
 /** A line from a server that cannot be read as a message: `why` says what it was. */
 export class UnreadableLine extends Error {
   constructor(readonly why: string) {
@@ -57,6 +50,14 @@ export class UnreadableLine extends Error {
   }
 }
 
+/**
+ * A stream read as newline-delimited messages, each byte looked at once: a server's output here,
+ * and the agent's input to `perimeter mcp` (agent-transport.ts). The SDK's ReadBuffer joined every
+ * chunk onto all it held and searched the whole again for a newline, so a 9 MiB line, in the
+ * pipe's chunks of 64 KiB, cost the gateway's thread a second (quadratic); here a chunk is
+ * searched once, and a line's chunks joined once. A line is bounded as the SDK bounds it
+ * (STDIO_DEFAULT_MAX_BUFFER_SIZE, 10 MiB): past that, reading throws.
+ */
 export class MessageLines {
   /** The line begun and not ended yet, in chunks. */
   private begun: Buffer[] = [];
@@ -64,19 +65,26 @@ export class MessageLines {
 
   constructor(private readonly maxLine: number = STDIO_DEFAULT_MAX_BUFFER_SIZE) {}
 
-  /** The messages whose line `chunk` ends, in order; what follows the last newline is kept. */
+  /** The messages whose line `chunk` ends, in order; a line that is not one throws. */
   *messages(chunk: Buffer): Generator<JSONRPCMessage> {
-    let from = 0;
-    for (let nl = chunk.indexOf(LF); nl >= 0; nl = chunk.indexOf(LF, from)) {
-      const line = this.ended(chunk.subarray(from, nl));
-      from = nl + 1;
+    for (const line of this.lines(chunk)) {
       let message: JSONRPCMessage;
       try {
-        message = deserializeMessage(line.toString('utf8').replace(/\r$/, ''));
+        message = deserializeMessage(line);
       } catch {
         throw new UnreadableLine('sent a line that is not a JSON-RPC message');
       }
       yield message;
+    }
+  }
+
+  /** The lines `chunk` ends, in order, without their line break; what follows the last is kept. */
+  *lines(chunk: Buffer): Generator<string> {
+    let from = 0;
+    for (let nl = chunk.indexOf(LF); nl >= 0; nl = chunk.indexOf(LF, from)) {
+      const line = this.ended(chunk.subarray(from, nl));
+      from = nl + 1;
+      yield line.toString('utf8').replace(/\r$/, '');
     }
     if (from < chunk.length) {
       const rest = chunk.subarray(from);

@@ -8,7 +8,7 @@ import { describe, it, type TestContext } from 'node:test';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { MessageLines, ProcessTransport, type OwedLimits } from '../src/process-transport.js';
 import { until } from './gateway-harness.js';
-import { withStandIn } from './stand-in.js';
+import { bytesLookedAt } from './stand-in.js';
 
 const LIMITS: OwedLimits = { maxUnread: 256 * 1024, stallMs: 300, maxOwed: 4 * 1024 * 1024 };
 /** A notification of about `bytes` bytes on the wire. */
@@ -150,28 +150,8 @@ void describe("a stdio server's output", () => {
     const chunks = Array.from({ length: Math.ceil(bytes.length / 65_536) }, (_, i) =>
       bytes.subarray(i * 65_536, (i + 1) * 65_536),
     );
-    let copied = 0;
-    let searched = 0;
     let got: JSONRPCMessage[] = [];
-    withStandIn(
-      Buffer,
-      'concat',
-      (concat) => (list, length) => {
-        copied += list.reduce((n, b) => n + b.length, 0);
-        return concat(list, length);
-      },
-      () =>
-        withStandIn(
-          Buffer.prototype,
-          'indexOf',
-          (indexOf: Buffer['indexOf']) =>
-            function (this: Buffer, ...args: Parameters<Buffer['indexOf']>) {
-              searched += this.length - (typeof args[1] === 'number' ? args[1] : 0);
-              return indexOf.apply(this, args);
-            },
-          () => (got = read(new MessageLines(), chunks)),
-        ),
-    );
+    const { copied, searched } = bytesLookedAt(() => (got = read(new MessageLines(), chunks)));
     assert.equal(got.length, 1);
     // Joined once, searched once (each at least once: the stand-ins count).
     const isOnce = (n: number): boolean => n >= bytes.length - 1 && n <= bytes.length;

@@ -20,3 +20,32 @@ export function withStandIn<T extends object, K extends keyof T>(
     Object.defineProperty(owner, key, real);
   }
 }
+
+/**
+ * How many bytes `run` has Buffer.concat copy and Buffer#indexOf search: what a reader of lines
+ * looks at. A reader linear in what it reads looks at each byte of a line once.
+ */
+export function bytesLookedAt(run: () => void): { readonly copied: number; readonly searched: number } {
+  let copied = 0;
+  let searched = 0;
+  withStandIn(
+    Buffer,
+    'concat',
+    (concat) => (list, length) => {
+      copied += list.reduce((n, b) => n + b.length, 0);
+      return concat(list, length);
+    },
+    () =>
+      withStandIn(
+        Buffer.prototype,
+        'indexOf',
+        (indexOf: Buffer['indexOf']) =>
+          function (this: Buffer, ...args: Parameters<Buffer['indexOf']>) {
+            searched += this.length - (typeof args[1] === 'number' ? args[1] : 0);
+            return indexOf.apply(this, args);
+          },
+        run,
+      ),
+  );
+  return { copied, searched };
+}
