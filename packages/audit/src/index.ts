@@ -16,5 +16,6 @@ export {
   type LockRefusal,
 } from './process-lock.js';
 export { replaceFile } from './replace-file.js';
+export { stateDir } from './state-dir.js';
 export { cutSummary, cutText, MAX_EVENT_BYTES, sealBounded } from './event-cut.js';
 export { alertRecord, decisionRecord, lifecycleRecord, type RecordContext } from './record.js';

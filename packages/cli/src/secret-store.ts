@@ -10,11 +10,13 @@
 import { spawnSync } from 'node:child_process';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, unlinkSync, type Stats } from 'node:fs';
-import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { replaceFile, withLock, type LockRefusal } from '@perimeter/audit';
+import { replaceFile, stateDir, withLock, type LockRefusal } from '@perimeter/audit';
 import { SECRET_NAME } from '@perimeter/policy';
 import { UserError } from './errors.js';
+
+/** Perimeter's state directory (@perimeter/audit's, which the sandbox keeps its registry in too). */
+export { stateDir };
 
 /** The largest value the store takes, in bytes of UTF-8: tokens and keys, not files. */
 export const MAX_SECRET_BYTES = 64 * 1024;
@@ -99,16 +101,6 @@ export interface SecretStoreOptions {
   readonly keyBackend?: KeyBackend | 'auto';
   /** How long set() and remove() wait for another writer to finish; default 10 s. */
   readonly lockTimeoutMs?: number;
-}
-
-/** Perimeter's state directory: ${XDG_STATE_HOME:-~/.local/state}/perimeter (sessions hide it). */
-export function stateDir(env: NodeJS.ProcessEnv = process.env): string {
-  // A relative XDG_STATE_HOME is invalid by the XDG spec and is ignored, as the spec says.
-  const base =
-    env.XDG_STATE_HOME && env.XDG_STATE_HOME.startsWith('/')
-      ? env.XDG_STATE_HOME
-      : join(homedir(), '.local/state');
-  return join(base, 'perimeter');
 }
 
 /** The secret store's directory: <stateDir>/secrets. */

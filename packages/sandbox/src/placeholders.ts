@@ -1,30 +1,42 @@
 // The empty directories sessions make on the host as mount points (placeholders): the masks of
 // missing trust-handoff paths (`.git`, `.claude`, `.mcp.json`, … in a workspace or an MCP server's
 // home) and the mount points of private directories. Each session records those it relies on in a
-// ledger in its own session directory, as the inode each is (device, inode, change time), and
-// holds a process lock there while it lives. A session that dies without cleaning up (SIGKILL, an
-// out-of-memory abort) leaves its placeholders behind: the next start removes them, before it plans,
-// where before a leftover `.git` was read as a repository, `.git/config` was made a directory, and
-// every session after was refused (redteam-36-5). Until then a live session's placeholders are not
-// taken for real files by other sessions, which mount on them too.
+// ledger, as the inode each is (device, inode, change time), with the session directory it belongs
+// to, and holds a process lock (its owner lock) while it lives. A session that dies without
+// cleaning up (SIGKILL, an out-of-memory abort) leaves its placeholders behind: the next start
+// removes them, before it plans, where before a leftover `.git` was read as a repository,
+// `.git/config` was made a directory, and every session after was refused (redteam-36-5). Until
+// then a live session's placeholders are not taken for real files by other sessions, which mount
+// on them too.
+//
+// The ledgers, their owner locks and the lock over them all are in one registry per user, in
+// Perimeter's state directory (<state dir>/placeholders, 0700): on disk, as the placeholders are,
+// and the same whatever the environment. In the runtime directory, where the session directory
+// is, a reboot or a logout lost them (the leftovers then stayed for good), and a `perimeter mcp`
+// started by a client that passes no XDG_RUNTIME_DIR kept a registry of its own, blind to the
+// terminal's sessions. An owner lock from before a reboot names no live process (its boot id).
+// The ledgers an older Perimeter kept in its session directories (`perimeter-XXXXXX` in a runtime
+// or temporary directory) are still read, under that directory's lock.
 //
 // It must never remove what a session did not make: only an empty directory that is still the
 // inode a ledger recorded, and only once no live session relies on it (rmdir on the host detaches
-// every mount on that directory in the other mount namespaces: a live sandbox would lose the mask).
-// Every reading of the ledgers and every change to them is under one lock per runtime directory.
+// every mount on that directory in the other mount namespaces: a live sandbox would lose the mask);
+// and a session directory only while it is still the one the ledger names, private and this user's.
 
-import { takeLock, type HeldLock, type LockRefusal } from '@perimeter/audit';
+import { replaceFile, stateDir, takeLock, type HeldLock, type LockRefusal } from '@perimeter/audit';
+import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
   lstatSync,
   mkdirSync,
   readFileSync,
   readdirSync,
-  renameSync,
+  realpathSync,
   rmSync,
   rmdirSync,
-  writeFileSync,
+  type Stats,
 } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { HostView } from './mount-plan.js';
 
@@ -37,13 +49,50 @@ interface Placeholder {
   readonly ctime: string;
 }
 
-/** Names in a session directory. */
-const LEDGER = 'placeholders.json';
-const OWNER_LOCK = 'session.lock';
+/** The session directory a ledger belongs to, as it was made. */
+interface SessionDir {
+  readonly path: string;
+  readonly dev: string;
+  readonly ino: string;
+}
+
+/** Where the ledgers are. */
+export interface LedgerPlaces {
+  /** This user's registry: every ledger, its owner lock, and the lock over them all. */
+  readonly registry: string;
+  /** Directories whose `perimeter-XXXXXX` session directories may hold an older Perimeter's ledger. */
+  readonly legacy: readonly string[];
+}
+
+/** Names in the registry: the lock over it, `session-ID.json` a ledger, `session-ID.lock` its owner lock. */
+const REGISTRY_LOCK = 'registry.lock';
+const REGISTRY_ENTRY = /^(session-[0-9a-f]{12})\.(?:json|lock)$/;
+/** An older Perimeter's ledger and owner lock, in its session directory. */
+const LEGACY_LEDGER = 'placeholders.json';
+const LEGACY_OWNER_LOCK = 'session.lock';
 /** Session directories are `<runtime dir>/perimeter-XXXXXX` (prepareSession's mkdtemp). */
 const SESSION_DIR_NAME = /^perimeter-[A-Za-z0-9]{6}$/;
 /** Longest wait for another start or end to finish with the ledgers (one plan of a large workspace). */
 const REGISTRY_WAIT_MS = 30_000;
+
+/**
+ * The ledgers' places for a session whose environment is `env` and whose session directory is
+ * made in `sessionsDir`: the registry in Perimeter's state directory, and where older Perimeters
+ * kept their ledgers (that directory, the runtime directory with or without XDG_RUNTIME_DIR, the
+ * temporary directory).
+ */
+export function ledgerPlaces(
+  env: Readonly<Record<string, string | undefined>>,
+  sessionsDir: string,
+): LedgerPlaces {
+  const uid = process.getuid?.();
+  const runtime = uid !== undefined ? `/run/user/${uid}` : undefined;
+  const legacy = [sessionsDir, env.XDG_RUNTIME_DIR, runtime, tmpdir()];
+  return {
+    registry: join(stateDir(env), 'placeholders'),
+    legacy: legacy.filter((d): d is string => d !== undefined && d.startsWith('/')),
+  };
+}
 
 /** A ledger could not be kept, so the session is refused: one sentence, and how to fix it. */
 export class PlaceholderError extends Error {
@@ -55,28 +104,54 @@ export class PlaceholderError extends Error {
   }
 }
 
-/** One session's placeholders, recorded in its directory (which it holds the lock of). */
+/** One session's placeholders, recorded in the registry (whose owner lock it holds). */
 export class PlaceholderLedger {
   private readonly held: Placeholder[] = [];
 
   private constructor(
-    readonly dir: string,
+    readonly places: LedgerPlaces,
+    /** The ledger's file, which names it among the ledgers. */
+    readonly file: string,
+    private readonly session: SessionDir,
     private readonly lock: HeldLock,
   ) {}
 
-  /** Starts the ledger of the session directory `dir` (just made): its owner lock, taken for good. */
-  static open(dir: string): PlaceholderLedger {
-    const taken = takeLock(join(dir, OWNER_LOCK));
+  /**
+   * Starts the ledger of the session directory `sessionDir` (just made) in the registry: its owner
+   * lock, taken for good, and the ledger naming the directory (so a start after this session died
+   * removes it too). Throws PlaceholderError when the registry cannot be used.
+   */
+  static open(places: LedgerPlaces, sessionDir: string): PlaceholderLedger {
+    makeRegistry(places.registry);
+    const made = lstatSync(sessionDir, { bigint: true });
+    const session = { path: sessionDir, dev: made.dev.toString(), ino: made.ino.toString() };
+    const name = join(places.registry, `session-${randomBytes(6).toString('hex')}`);
+    const taken = takeLock(`${name}.lock`);
     if (taken.kind !== 'taken') throw lockRefused(taken);
-    return new PlaceholderLedger(dir, taken.lock);
+    const ledger = new PlaceholderLedger(places, `${name}.json`, session, taken.lock);
+    try {
+      ledger.save();
+    } catch (e) {
+      taken.lock.release();
+      throw e;
+    }
+    return ledger;
   }
 
   get paths(): readonly string[] {
     return this.held.map((p) => p.path);
   }
 
-  /** Drops the owner lock (the session directory goes next): the ledger says nothing from now on. */
+  /**
+   * Ends the ledger, once its session directory is gone: removed when nothing is recorded in it
+   * any more (else kept, for the next start to remove what it names), and its owner lock dropped.
+   */
   close(): void {
+    try {
+      if (this.held.length === 0) rmSync(this.file, { force: true });
+    } catch {
+      // left to the next start, which finds its owner lock released
+    }
     this.lock.release();
   }
 
@@ -92,19 +167,58 @@ export class PlaceholderLedger {
     return this.held;
   }
 
-  /** Written whole and renamed into place: a reader never sees half a ledger. */
+  /** Written whole and renamed into place, durably: a reader, or a start after a crash, sees all of it. */
   save(): void {
-    const file = join(this.dir, LEDGER);
-    if (this.held.length === 0) {
-      rmSync(file, { force: true });
-      return;
+    try {
+      replaceFile(this.file, `${JSON.stringify({ session: this.session, placeholders: this.held })}\n`);
+    } catch (e) {
+      throw new PlaceholderError(
+        `cannot write the ledger ${this.file} (${(e as NodeJS.ErrnoException).code ?? String(e)})`,
+        `check that ${dirname(this.file)} is writable and its disk has room`,
+      );
     }
-    writeFileSync(`${file}.new`, `${JSON.stringify({ placeholders: this.held })}\n`, { mode: 0o600 });
-    renameSync(`${file}.new`, file);
   }
 }
 
-/** The ledgers of one runtime directory, read under their lock. */
+/**
+ * Makes the registry (and Perimeter's state directory, 0700, when missing) and checks it is a
+ * directory of this user's that no one else can read or write: a ledger names what a start
+ * removes, so another user's (or a symbolic link to one) would be a list of directories for this
+ * user to remove. Throws PlaceholderError otherwise.
+ */
+function makeRegistry(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    // Something at its name is judged below.
+    if (lstatOf(dir) === undefined)
+      throw new PlaceholderError(
+        `cannot make the sessions' registry ${dir} (${(e as NodeJS.ErrnoException).code ?? String(e)})`,
+        `make ${dirname(dir)} a directory you can write, or set XDG_STATE_HOME to one`,
+      );
+  }
+  const s = lstatOf(dir);
+  const uid = process.getuid?.();
+  const refuse = (what: string, fix: string): PlaceholderError =>
+    new PlaceholderError(`the sessions' registry ${dir} ${what}`, fix);
+  if (s === undefined) throw refuse('went while it was being made', 'try again');
+  if (s.isSymbolicLink())
+    throw refuse('is a symbolic link', 'remove the link (Perimeter makes the directory itself)');
+  if (!s.isDirectory())
+    throw refuse('is not a directory', `remove ${dir} (Perimeter makes the directory itself)`);
+  if (uid !== undefined && s.uid !== uid)
+    throw refuse(
+      `belongs to another user (uid ${s.uid})`,
+      `remove it, or set XDG_STATE_HOME to a directory of yours`,
+    );
+  if ((s.mode & 0o077) !== 0)
+    throw refuse(
+      `is open to other users (mode ${(s.mode & 0o777).toString(8).padStart(4, '0')})`,
+      `make it private: chmod 700 ${dir}`,
+    );
+}
+
+/** The ledgers of the registry (and of older Perimeters' session directories), read under their locks. */
 export interface PlaceholderRegistry {
   /**
    * The host as `ledger`'s session plans it: other live sessions' placeholders (still as made) are
@@ -117,35 +231,38 @@ export interface PlaceholderRegistry {
    * there is the host's own: not recorded, never removed.
    */
   claim(ledger: PlaceholderLedger, paths: readonly string[], mode: number): void;
-  /** Removes `ledger`'s placeholders that no other live session relies on, and its ledger. */
+  /** Removes `ledger`'s placeholders that no other live session relies on (its ledger says none). */
   release(ledger: PlaceholderLedger): void;
 }
 
 /**
- * Runs `fn` holding the ledgers' lock of `runtimeDir`, after the leftovers of every session there
- * that has certainly ended (its owner lock is held by no process) are removed with its directory.
- * Throws PlaceholderError when the lock cannot be taken.
+ * Runs `fn` holding the registry's lock, after the leftovers of every session that has certainly
+ * ended (its owner lock is held by no process) are removed with its session directory and its
+ * ledger. Throws PlaceholderError when the registry cannot be used or its lock taken.
  */
-export function withPlaceholders<T>(runtimeDir: string, fn: (registry: PlaceholderRegistry) => T): T {
-  const file = join(runtimeDir, `perimeter-${process.getuid?.() ?? 'user'}-placeholders.lock`);
-  // Its name is known to all: in a directory others can write (/tmp), another user may have put
-  // something there first, which the lock would wait for (a FIFO: forever).
-  if (!isOwnFileOrNone(file))
-    throw new PlaceholderError(
-      `${file} is not a lock file of this user's (another user may have put it there)`,
-      'set XDG_RUNTIME_DIR (or TMPDIR) to a directory only you can write',
-    );
-  const taken = takeLock(file, { waitMs: REGISTRY_WAIT_MS });
+export function withPlaceholders<T>(places: LedgerPlaces, fn: (registry: PlaceholderRegistry) => T): T {
+  makeRegistry(places.registry);
+  const taken = takeLock(join(places.registry, REGISTRY_LOCK), { waitMs: REGISTRY_WAIT_MS });
   if (taken.kind !== 'taken') throw lockRefused(taken);
+  const locks = [taken.lock];
   try {
-    const live = reclaimEnded(runtimeDir);
-    return fn(registryOf(live));
+    const records = registryRecords(places.registry);
+    for (const base of legacyBases(places.legacy)) {
+      // An older Perimeter's sessions there: read, and changed, under that directory's lock, which
+      // is held to the end as this one is (one of them may be starting meanwhile).
+      if (legacyRecords(base).length === 0) continue;
+      const lock = legacyLock(base);
+      if (lock === undefined) continue;
+      locks.push(lock);
+      records.push(...legacyRecords(base));
+    }
+    return fn(registryOf(reclaimEnded(records)));
   } finally {
-    taken.lock.release();
+    for (const lock of locks.reverse()) lock.release();
   }
 }
 
-/** Live sessions' ledgers, by session directory. */
+/** Live sessions' ledgers, by ledger file. */
 type LiveLedgers = Map<string, readonly Placeholder[]>;
 
 function registryOf(live: LiveLedgers): PlaceholderRegistry {
@@ -160,8 +277,8 @@ function registryOf(live: LiveLedgers): PlaceholderRegistry {
   /** Placeholders of live sessions other than `ledger`'s, still as made, by path. */
   const othersOf = (ledger: PlaceholderLedger): Map<string, Placeholder> => {
     const out = new Map<string, Placeholder>();
-    for (const [dir, entries] of live)
-      if (dir !== ledger.dir) for (const p of entries) if (isStillAsMade(p)) out.set(p.path, p);
+    for (const [file, entries] of live)
+      if (file !== ledger.file) for (const p of entries) if (isStillAsMade(p)) out.set(p.path, p);
     return out;
   };
   return {
@@ -171,6 +288,7 @@ function registryOf(live: LiveLedgers): PlaceholderRegistry {
       return hidden.size === 0 ? view : withoutPaths(view, hidden);
     },
     claim(ledger, paths, mode) {
+      const before = ledger.entries().length;
       const others = othersOf(ledger);
       const made: string[] = [];
       for (const path of paths) {
@@ -189,62 +307,136 @@ function registryOf(live: LiveLedgers): PlaceholderRegistry {
         const placeholder = placeholderAt(path);
         if (placeholder) ledger.record(placeholder);
       }
-      ledger.save();
-      live.set(ledger.dir, [...ledger.entries()]);
+      // Written durably (a few ms on a disk): only when something was recorded.
+      if (ledger.entries().length > before) ledger.save();
+      live.set(ledger.file, [...ledger.entries()]);
     },
     release(ledger) {
-      removeAllAsMade(ledger.entries().filter((p) => !isReliedOn(live, p, ledger.dir)));
+      removeAllAsMade(ledger.entries().filter((p) => !isReliedOn(live, p, ledger.file)));
       ledger.forgetAll();
       ledger.save();
-      live.delete(ledger.dir);
+      live.delete(ledger.file);
     },
   };
 }
 
 /**
- * Removes the leftovers of every session in `runtimeDir` that has ended (its owner lock taken:
- * its process is certainly gone) and its directory; returns the live sessions' ledgers.
+ * A session's record as found: its owner lock and its ledger; `legacyDir` is the session
+ * directory that holds both, an older Perimeter's.
  */
-function reclaimEnded(runtimeDir: string): LiveLedgers {
-  const live: LiveLedgers = new Map();
-  const ended: { dir: string; entries: readonly Placeholder[]; lock: HeldLock }[] = [];
+interface SessionRecord {
+  readonly lock: string;
+  readonly ledger: string;
+  readonly legacyDir?: string;
+}
+
+/** The sessions of the registry, by the names of their ledgers and owner locks. */
+function registryRecords(registry: string): SessionRecord[] {
+  const ids = new Set<string>();
+  for (const name of readdirSync(registry)) {
+    const id = REGISTRY_ENTRY.exec(name)?.[1];
+    if (id !== undefined) ids.add(id);
+  }
+  return [...ids].map((id) => ({ lock: join(registry, `${id}.lock`), ledger: join(registry, `${id}.json`) }));
+}
+
+/** The runtime and temporary directories older Perimeters kept ledgers in, each once (real paths). */
+function legacyBases(dirs: readonly string[]): string[] {
+  const out = new Set<string>();
+  for (const dir of dirs) {
+    try {
+      out.add(realpathSync(dir));
+    } catch {
+      // not there: nothing was kept in it
+    }
+  }
+  return [...out];
+}
+
+/** The session directories of an older Perimeter in `base` that hold its ledger or owner lock. */
+function legacyRecords(base: string): SessionRecord[] {
   let names: string[];
   try {
-    names = readdirSync(runtimeDir).filter((n) => SESSION_DIR_NAME.test(n));
+    names = readdirSync(base).filter((n) => SESSION_DIR_NAME.test(n));
   } catch {
-    return live;
+    return [];
   }
+  const out: SessionRecord[] = [];
   for (const name of names) {
-    const dir = join(runtimeDir, name);
-    // Only this user's private session directories (a shared /tmp holds others').
+    const dir = join(base, name);
+    // Only this user's private session directories (a shared /tmp holds others'). This
+    // Perimeter's session directories hold neither file: their records are in the registry.
     if (!isOwnPrivateDir(dir)) continue;
+    const record = { lock: join(dir, LEGACY_OWNER_LOCK), ledger: join(dir, LEGACY_LEDGER), legacyDir: dir };
+    if (exists(record.lock) || exists(record.ledger)) out.push(record);
+  }
+  return out;
+}
+
+/**
+ * The lock older Perimeters took over the ledgers in `base`, taken; undefined when something that
+ * is not this user's lock file is at its name. That name is known to all: in a directory others
+ * can write (/tmp), another user may have put something there first, which the lock would wait
+ * for (a FIFO: forever). Those older ledgers are then left where they are, unread.
+ */
+function legacyLock(base: string): HeldLock | undefined {
+  const file = join(base, `perimeter-${process.getuid?.() ?? 'user'}-placeholders.lock`);
+  if (!isOwnFileOrNone(file)) return undefined;
+  const taken = takeLock(file, { waitMs: REGISTRY_WAIT_MS });
+  if (taken.kind !== 'taken') throw lockRefused(taken);
+  return taken.lock;
+}
+
+/**
+ * Removes the leftovers of every session of `records` that has ended (its owner lock taken: its
+ * process is certainly gone), its session directory and its ledger; returns the live sessions'
+ * ledgers.
+ */
+function reclaimEnded(records: readonly SessionRecord[]): LiveLedgers {
+  const live: LiveLedgers = new Map();
+  const ended: { record: SessionRecord; ledger: Ledger; lock: HeldLock }[] = [];
+  for (const record of records) {
     // A session's lock is taken before its ledger is written and dropped only after it is removed,
-    // or by its process's exit: a directory with neither is a session still being made (or not one).
-    const ledger = join(dir, LEDGER);
-    if (!exists(join(dir, OWNER_LOCK)) && !exists(ledger)) continue;
-    const owner = takeLock(join(dir, OWNER_LOCK));
+    // or by its process's exit: neither is a session still being made (or not one), or one gone.
+    if (!exists(record.lock) && !exists(record.ledger)) continue;
+    const owner = takeLock(record.lock);
     // Read after the lock: the ledger of an ending session may have gone meanwhile.
-    const entries = readLedger(ledger) ?? (exists(ledger) ? undefined : []);
-    if (entries === undefined) {
+    const ledger = readLedger(record.ledger) ?? (exists(record.ledger) ? undefined : { placeholders: [] });
+    if (ledger === undefined) {
       // Not a ledger this code wrote: nothing in it is removed, nor is it.
       if (owner.kind === 'taken') owner.lock.release();
       continue;
     }
-    if (owner.kind === 'taken') ended.push({ dir, entries, lock: owner.lock });
+    if (owner.kind === 'taken') ended.push({ record, ledger, lock: owner.lock });
     // Held by a live process, or one that cannot be looked at (another machine, pid namespace).
-    else live.set(dir, entries);
+    else live.set(record.ledger, ledger.placeholders);
   }
-  for (const { dir, entries, lock } of ended) {
-    removeAllAsMade(entries.filter((p) => !isReliedOn(live, p)));
-    removeSessionDir(dir);
+  for (const { record, ledger, lock } of ended) {
+    removeAllAsMade(ledger.placeholders.filter((p) => !isReliedOn(live, p)));
+    if (record.legacyDir !== undefined) removeSessionDir(record.legacyDir);
+    else {
+      if (ledger.session !== undefined && isSessionDirAsMade(ledger.session))
+        removeSessionDir(ledger.session.path);
+      rmSync(record.ledger, { force: true });
+    }
     lock.release();
   }
   return live;
 }
 
-/** Whether a live session (other than the one in `except`) records `p` as it is: it mounts on it. */
+/**
+ * Still the session directory a ledger names: the same inode (a directory made since at that
+ * name is another session's), a `perimeter-XXXXXX`, private and this user's.
+ */
+function isSessionDirAsMade(dir: SessionDir): boolean {
+  if (!SESSION_DIR_NAME.test(basename(dir.path)) || !isOwnPrivateDir(dir.path)) return false;
+  const now = placeholderAt(dir.path);
+  return now !== undefined && now.dev === dir.dev && now.ino === dir.ino;
+}
+
+/** Whether a live session (other than the one of ledger `except`) records `p` as it is: it mounts on it. */
 function isReliedOn(live: LiveLedgers, p: Placeholder, except?: string): boolean {
-  for (const [dir, entries] of live) if (dir !== except && entries.some((e) => isSame(e, p))) return true;
+  for (const [file, entries] of live) if (file !== except && entries.some((e) => isSame(e, p))) return true;
   return false;
 }
 
@@ -268,7 +460,7 @@ function lockRefused(refusal: LockRefusal): PlaceholderError {
     case 'unusable':
       return new PlaceholderError(
         `cannot take the lock ${file} (${refusal.code})`,
-        'set XDG_RUNTIME_DIR (or TMPDIR) to a writable directory of your own',
+        `check that ${dirname(file)} is a writable directory of yours`,
       );
     case 'unsettled':
       return new PlaceholderError(
@@ -285,6 +477,14 @@ function isOwnFileOrNone(path: string): boolean {
     return s.isFile() && s.uid === process.getuid?.();
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'ENOENT';
+  }
+}
+
+function lstatOf(path: string): Stats | undefined {
+  try {
+    return lstatSync(path);
+  } catch {
+    return undefined;
   }
 }
 
@@ -306,24 +506,34 @@ function isOwnPrivateDir(path: string): boolean {
   }
 }
 
-/** A ledger's placeholders; undefined when there is none, or it is not one (never guessed at). */
-function readLedger(file: string): Placeholder[] | undefined {
+/** What a ledger says: the placeholders, and the session directory (an older Perimeter's: its own). */
+interface Ledger {
+  readonly placeholders: readonly Placeholder[];
+  readonly session?: SessionDir;
+}
+
+/** A ledger as written; undefined when there is none, or it is not one (never guessed at). */
+function readLedger(file: string): Ledger | undefined {
   let v: unknown;
   try {
     v = JSON.parse(readFileSync(file, 'utf8'));
   } catch {
     return undefined;
   }
-  const list = (v as { placeholders?: unknown } | null)?.placeholders;
+  const { placeholders: list, session } = (v ?? {}) as { placeholders?: unknown; session?: unknown };
   if (!Array.isArray(list)) return undefined;
-  const out: Placeholder[] = [];
+  const isNumber = (f: unknown): f is string => typeof f === 'string' && /^\d+$/.test(f);
+  const isPath = (f: unknown): f is string => typeof f === 'string' && f.startsWith('/');
+  const placeholders: Placeholder[] = [];
   for (const item of list as unknown[]) {
     const { path, dev, ino, ctime } = (item ?? {}) as Record<string, unknown>;
-    if (typeof path !== 'string' || !path.startsWith('/')) return undefined;
-    if (![dev, ino, ctime].every((f) => typeof f === 'string' && /^\d+$/.test(f))) return undefined;
-    out.push({ path, dev: dev as string, ino: ino as string, ctime: ctime as string });
+    if (!isPath(path) || !isNumber(dev) || !isNumber(ino) || !isNumber(ctime)) return undefined;
+    placeholders.push({ path, dev, ino, ctime });
   }
-  return out;
+  if (session === undefined) return { placeholders };
+  const { path, dev, ino } = (session ?? {}) as Record<string, unknown>;
+  if (!isPath(path) || !isNumber(dev) || !isNumber(ino)) return undefined;
+  return { placeholders, session: { path, dev, ino } };
 }
 
 /** The directory at `path` as a placeholder record; undefined when it is not a directory. */
@@ -369,24 +579,18 @@ function removeAllAsMade(placeholders: readonly Placeholder[]): void {
 }
 
 /**
- * Ends a session's ledger (its sandbox has ended): its placeholders that no other live session
- * relies on are removed, then its ledger and its lock. True when its directory may go; false when
- * the ledgers' lock could not be taken: the directory keeps its ledger, and the next start, which
- * finds no lock held, removes them. Never throws.
+ * Removes the placeholders of a session whose sandbox has ended, those no other live session relies
+ * on; its ledger then records none (PlaceholderLedger.close removes it). When the registry's lock
+ * cannot be taken they stay recorded, and the next start, which finds the owner lock released,
+ * removes them. Never throws.
  */
-export function releasePlaceholders(ledger: PlaceholderLedger): boolean {
-  let isReleased = ledger.entries().length === 0; // nothing recorded, nothing to remove
-
-  if (!isReleased) {
-    try {
-      withPlaceholders(dirname(ledger.dir), (registry) => registry.release(ledger));
-      isReleased = true;
-    } catch {
-      // left to the next start
-    }
+export function releasePlaceholders(ledger: PlaceholderLedger): void {
+  if (ledger.entries().length === 0) return; // nothing recorded, nothing to remove
+  try {
+    withPlaceholders(ledger.places, (registry) => registry.release(ledger));
+  } catch {
+    // left to the next start
   }
-  ledger.close();
-  return isReleased;
 }
 
 /**
@@ -400,17 +604,6 @@ export function unlockSessionDir(dir: string): void {
     } catch {
       // not there
     }
-  }
-}
-
-/** The session directory's own files: all but its ledger and its lock, which go last. */
-export function sessionFilesOf(dir: string): string[] {
-  try {
-    return readdirSync(dir)
-      .filter((name) => name !== OWNER_LOCK && !name.startsWith(LEDGER))
-      .map((name) => join(dir, name));
-  } catch {
-    return [];
   }
 }
 

@@ -13,6 +13,7 @@ import {
   mkdtempSync,
   openSync,
   readFileSync,
+  readdirSync,
   rm,
   writeFileSync,
 } from 'node:fs';
@@ -36,9 +37,9 @@ import { PlanError, planMounts, type HostView, type MountPlan } from './mount-pl
 import {
   PlaceholderError,
   PlaceholderLedger,
+  ledgerPlaces,
   releasePlaceholders,
   removeSessionDir,
-  sessionFilesOf,
   unlockSessionDir,
   withPlaceholders,
 } from './placeholders.js';
@@ -80,7 +81,11 @@ export interface SessionOptions {
    * Perimeter's state): the hidden directory is replaced with empty directories leading to them.
    */
   readonly grantedInHidden?: readonly string[];
-  /** Where the session directory goes (default: $XDG_RUNTIME_DIR, else the system temp dir). */
+  /**
+   * Where the session directory goes (default: $XDG_RUNTIME_DIR, else the system temp dir). The
+   * ledgers of the mount points sessions make on the host are not there but in Perimeter's state
+   * directory (hostEnv's XDG_STATE_HOME, else ~/.local/state: placeholders.ts).
+   */
   readonly runtimeDir?: string;
   readonly view?: HostView;
   /** Plain variables for the workload, as configured (an MCP server's catalog `env`). */
@@ -176,8 +181,9 @@ function prepare(options: SessionOptions): PreparedSession {
   const early = options.prelaunch;
   /** A cgroup made here (a prelaunch's is prepareSession's to remove). */
   let made: SessionCgroup | undefined;
+  const places = ledgerPlaces(options.hostEnv, base);
   try {
-    ledger = PlaceholderLedger.open(dir);
+    ledger = PlaceholderLedger.open(places, dir);
     const { limits, enforcement } =
       early ??
       sessionLimits(
@@ -212,8 +218,8 @@ function prepare(options: SessionOptions): PreparedSession {
     const ours = ledger;
     // The empty directories made on the host as mount points are recorded as they are made, and a
     // session that died is cleaned up after first, so its leftovers are never planned as real
-    // files (redteam-36-5): all under the lock of the session directories' ledgers.
-    const plan = withPlaceholders(base, (registry) => {
+    // files (redteam-36-5): all under the lock of the registry of ledgers.
+    const plan = withPlaceholders(places, (registry) => {
       registry.claim(ours, privateMountPoints(options.engine, registry.viewFor(view, ours)), 0o700);
       const planned = planMounts({
         engine: options.engine,
@@ -357,7 +363,9 @@ function prepare(options: SessionOptions): PreparedSession {
   } catch (e) {
     if (pending) closeTrust(pending);
     if (made) removeSessionCgroup(made);
-    if (!ledger || releasePlaceholders(ledger)) removeSessionDir(dir);
+    if (ledger) releasePlaceholders(ledger);
+    removeSessionDir(dir);
+    ledger?.close();
     if (e instanceof PlanError || e instanceof PlaceholderError) throw new SessionError(e.message, e.fix);
     throw e;
   }
@@ -701,26 +709,29 @@ const ledgers = new WeakMap<PreparedSession, PlaceholderLedger>();
 
 /**
  * Removes the empty directories the session made on the host as mount points (those no other live
- * session mounts on too), then the session directory, unless the placeholders' record must stay
- * for the next start (releasePlaceholders). True when the session directory may go.
+ * session mounts on too); its ledger, for closing once the session directory is gone (until then
+ * it names the directory, for a start after this process died to remove).
  */
-function releaseHost(prepared: PreparedSession): boolean {
+function releaseHost(prepared: PreparedSession): PlaceholderLedger | undefined {
   const ledger = ledgers.get(prepared);
   ledgers.delete(prepared);
-  return ledger === undefined || releasePlaceholders(ledger);
+  if (ledger) releasePlaceholders(ledger);
+  return ledger;
 }
 
 /** Removes the session directory and the empty directories made on the host as mount points. */
 export function cleanupSession(prepared: PreparedSession): void {
   release(prepared);
-  if (releaseHost(prepared)) removeSessionDir(prepared.dir);
+  const ledger = releaseHost(prepared);
+  removeSessionDir(prepared.dir);
+  ledger?.close();
 }
 
 /**
  * cleanupSession's work beside the audit spool's last flush: a session's end waits for it. The
  * session's files go on the thread pool while the mount points are removed here, under the
- * ledgers' lock (another session starting meanwhile must find each either still recorded or gone:
- * ~30 in a bare workspace, ~0.1 ms each on a journaled disk); the ledger and the directory last.
+ * registry's lock (another session starting meanwhile must find each either still recorded or gone:
+ * ~30 in a bare workspace, ~0.1 ms each on a journaled disk); the directory and the ledger last.
  * Never rejects: what cannot be removed stays.
  */
 export async function cleanupSessionAsync(prepared: PreparedSession): Promise<void> {
@@ -728,13 +739,20 @@ export async function cleanupSessionAsync(prepared: PreparedSession): Promise<vo
   unlockSessionDir(prepared.dir);
   // (node:fs/promises would cost every session ~1 ms to load.)
   const removing = Promise.all(
-    sessionFilesOf(prepared.dir).map(
-      (f) => new Promise((done) => rm(f, { recursive: true, force: true }, done)),
-    ),
+    filesIn(prepared.dir).map((f) => new Promise((done) => rm(f, { recursive: true, force: true }, done))),
   );
-  const mayGo = releaseHost(prepared);
+  const ledger = releaseHost(prepared);
   await removing;
-  if (mayGo) removeSessionDir(prepared.dir);
+  removeSessionDir(prepared.dir);
+  ledger?.close();
+}
+
+function filesIn(dir: string): string[] {
+  try {
+    return readdirSync(dir).map((name) => join(dir, name));
+  } catch {
+    return [];
+  }
 }
 
 /** The launcher if it never ran, and the cgroup. */

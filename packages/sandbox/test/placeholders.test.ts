@@ -2,7 +2,10 @@
 // that dies without cleaning up (SIGKILL) leaves them, and the next start removes them before it
 // plans, never taking them for real files; a user's own file of the same name is never removed;
 // and a live session's are neither removed nor read as real by another session, in another process
-// or in this one. Real bubblewrap, real helper, real processes killed with SIGKILL.
+// or in this one. Their ledgers are in one registry per user in Perimeter's state directory,
+// whatever the runtime directory, and outlive it (a logout, a reboot); an older Perimeter's, in its
+// session directories, are still read; a registry that is not this user's private directory
+// refuses the start. Real bubblewrap, real helper, real processes killed with SIGKILL.
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -17,15 +20,23 @@ import {
   readFileSync,
   readdirSync,
   realpathSync,
+  renameSync,
   rmSync,
   rmdirSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, describe, it } from 'node:test';
-import { cleanupSession, prepareSession, spawnSandboxed, type PreparedSession } from '../src/session.js';
+import {
+  SessionError,
+  cleanupSession,
+  prepareSession,
+  spawnSandboxed,
+  type PreparedSession,
+} from '../src/session.js';
 import { CANNOT_LAUNCH, WORKSPACE_POLICY, workspaceEngine } from './workspace-session.js';
 
 const scratch = realpathSync(mkdtempSync(join(tmpdir(), 'perimeter-placeholders-')));
@@ -34,22 +45,38 @@ after(() => rmSync(scratch, { recursive: true, force: true }));
 const runtimeDir = join(scratch, 'run');
 mkdirSync(runtimeDir, { mode: 0o700 });
 const home = join(scratch, 'home');
+/** Perimeter's state directory of these tests (XDG_STATE_HOME): the registry is in it. */
+const stateHome = join(scratch, 'state');
+const registryOf = (xdgStateHome: string): string => join(xdgStateHome, 'perimeter', 'placeholders');
+/** The host environment of these tests' sessions. */
+const hostEnv = { PATH: '/usr/bin:/bin', XDG_STATE_HOME: stateHome };
 
 /** Private directories, one inside the other: both made on the host as mount points. */
 const NESTED_PRIVATE =
   '    - { id: caches, paths: ["~/.cache/**", "~/.cache/pip/**"], access: rw, private: true }\n';
 
-function prepare(workspace: string, command = 'true', policy = { home, extra: '' }): PreparedSession {
+function prepare(
+  workspace: string,
+  command = 'true',
+  policy = { home, extra: '' },
+  where: Where = { runtimeDir, hostEnv },
+): PreparedSession {
   return prepareSession({
     engine: workspaceEngine(workspace, policy.home, policy.extra),
     sessionId: 'placeholders-test',
     workspace,
     home: policy.home,
-    runtimeDir,
+    ...(where.runtimeDir !== undefined ? { runtimeDir: where.runtimeDir } : {}),
     cgroupTargets: [],
     command: ['/bin/sh', '-c', command],
-    hostEnv: { PATH: '/usr/bin:/bin' },
+    hostEnv: where.hostEnv,
   });
+}
+
+/** Where a session's directory goes (runtimeDir, else hostEnv's XDG_RUNTIME_DIR, else TMPDIR). */
+interface Where {
+  readonly runtimeDir?: string;
+  readonly hostEnv: Readonly<Record<string, string>>;
 }
 
 /** Resolves once `stream` has said `what` (bounded: rejects after 20 s, with what it did say). */
@@ -73,14 +100,14 @@ const require = createRequire(import.meta.url);
 const CHILD = `
 import { createEngine, loadPolicies } from ${JSON.stringify(pathToFileURL(require.resolve('@perimeter/policy')).href)};
 import { prepareSession, spawnSandboxed } from ${JSON.stringify(new URL('../src/session.js', import.meta.url).href)};
-const { workspace, home, runtimeDir, policy } = JSON.parse(process.env.PLACEHOLDERS_TEST);
+const { workspace, home, where, policy } = JSON.parse(process.env.PLACEHOLDERS_TEST);
 const loaded = loadPolicies([{ file: 'p.yaml', text: policy }]);
 const engine = createEngine(loaded.policies.map((l) => l.policy), { subject: {}, context: { home, workspace } });
 let prepared;
 try {
   prepared = prepareSession({
-    engine, sessionId: 'killed', workspace, home, runtimeDir, cgroupTargets: [],
-    command: ['/bin/sh', '-c', 'echo up; exec sleep 60'], hostEnv: { PATH: '/usr/bin:/bin' },
+    engine, sessionId: 'killed', workspace, home, ...where, cgroupTargets: [],
+    command: ['/bin/sh', '-c', 'echo up; exec sleep 60'],
   });
 } catch (e) {
   process.stdout.write('refused: ' + e.message + ' (' + e.fix + ')\\n');
@@ -95,7 +122,7 @@ server.stdout.on('data', (d) => { if (String(d).includes('up')) process.stdout.w
 function startElsewhere(
   workspace: string,
   policy = { home, extra: '' },
-  sessionsDir = runtimeDir,
+  where: Where = { runtimeDir, hostEnv },
 ): ChildProcessWithoutNullStreams {
   return spawn(process.execPath, ['--input-type=module', '-e', CHILD], {
     env: {
@@ -103,7 +130,7 @@ function startElsewhere(
       PLACEHOLDERS_TEST: JSON.stringify({
         workspace,
         home: policy.home,
-        runtimeDir: sessionsDir,
+        where,
         policy: WORKSPACE_POLICY + policy.extra,
       }),
     },
@@ -113,8 +140,9 @@ function startElsewhere(
 async function sessionElsewhere(
   workspace: string,
   policy = { home, extra: '' },
+  where: Where = { runtimeDir, hostEnv },
 ): Promise<{ child: ChildProcessWithoutNullStreams; dir: string }> {
-  const child = startElsewhere(workspace, policy);
+  const child = startElsewhere(workspace, policy, where);
   let errors = '';
   child.stderr.on('data', (d: Buffer) => (errors += d.toString()));
   try {
@@ -157,6 +185,34 @@ async function gitHooksAfter(
 }
 
 const isEmptyDir = (path: string): boolean => lstatSync(path).isDirectory() && readdirSync(path).length === 0;
+
+/**
+ * An owner lock naming pid 1 as this boot knows it (its start time), but in the boot before: a
+ * lock left by a session that ran before a reboot, whose pid a live process has now.
+ */
+function ownerBeforeReboot(): string {
+  const stat = readFileSync('/proc/1/stat', 'utf8');
+  const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  const machine = existsSync('/etc/machine-id') ? readFileSync('/etc/machine-id', 'utf8').trim() : undefined;
+  return `${JSON.stringify({ pid: 1, host: hostname(), ...(machine ? { machine } : {}), boot: 'the-boot-before', start })}\n`;
+}
+
+/**
+ * A session directory of an older Perimeter in `base` (it kept its ledger and owner lock there),
+ * whose session died before a reboot, having made `placeholders` (made here); its directory.
+ */
+function olderSession(base: string, placeholders: readonly string[]): string {
+  const dir = mkdtempSync(join(base, 'perimeter-'));
+  chmodSync(dir, 0o700);
+  const recorded = placeholders.map((path) => {
+    mkdirSync(path);
+    const s = lstatSync(path, { bigint: true });
+    return { path, dev: `${s.dev}`, ino: `${s.ino}`, ctime: `${s.ctimeNs}` };
+  });
+  writeFileSync(join(dir, 'placeholders.json'), `${JSON.stringify({ placeholders: recorded })}\n`);
+  writeFileSync(join(dir, 'session.lock'), ownerBeforeReboot());
+  return dir;
+}
 
 describe('placeholders left by a session that died (redteam-36-5)', { skip: CANNOT_LAUNCH }, () => {
   it('redteam-36-5: a session killed with SIGKILL leaves mount points that the next start removes; every later session starts', async () => {
@@ -237,11 +293,43 @@ describe('placeholders left by a session that died (redteam-36-5)', { skip: CANN
     assert.deepEqual(readdirSync(policy.home), [], 'both are gone once the next session has started');
   });
 
-  it("redteam-36-5: where the ledgers' lock goes, another user's file or a FIFO refuses the start at once, never waited for", async () => {
+  it("redteam-36-5: an older Perimeter's ledgers, in its session directories in a runtime directory, are still read: its leftovers are removed, with its directory", () => {
+    const workspace = mkdtempSync(join(scratch, 'ws-'));
+    // Where older sessions went: this session's directory's place, and XDG_RUNTIME_DIR.
+    const xdgRun = mkdtempSync(join(scratch, 'run-older-'));
+    const olders = [
+      olderSession(runtimeDir, [join(workspace, '.git')]),
+      olderSession(xdgRun, [join(workspace, '.claude'), join(workspace, '.vscode')]),
+    ];
+    writeFileSync(join(workspace, '.envrc'), 'mine\n');
+    const next = prepare(workspace, 'true', undefined, {
+      runtimeDir,
+      hostEnv: { ...hostEnv, XDG_RUNTIME_DIR: xdgRun },
+    });
+    try {
+      for (const dir of olders) assert.equal(existsSync(dir), false, `${dir} is removed`);
+      assert.ok(
+        next.plan.createsOnHost.includes(join(workspace, '.git')),
+        '.git is missing to it, not a repository',
+      );
+      assert.ok(!next.plan.createsOnHost.some((p) => p.startsWith(join(workspace, '.git/'))));
+    } finally {
+      cleanupSession(next);
+    }
+    assert.deepEqual(
+      readdirSync(workspace),
+      ['.envrc'],
+      "only the leftovers are gone, the user's file stays",
+    );
+  });
+
+  it("redteam-36-5: where an older Perimeter's ledgers' lock goes, another user's file or a FIFO leaves them unread, and is never waited for", async () => {
     const workspace = mkdtempSync(join(scratch, 'ws-'));
     // A directory anyone can write, as /tmp: the lock's name is known to every user.
     const shared = mkdtempSync(join(scratch, 'shared-'));
     chmodSync(shared, 0o1777);
+    const elsewhere = mkdtempSync(join(scratch, 'ws-'));
+    const older = olderSession(shared, [join(elsewhere, '.git')]);
     const lock = join(shared, `perimeter-${process.getuid?.()}-placeholders.lock`);
     const squats: [string, () => void][] = [['a FIFO', () => execFileSync('mkfifo', [lock])]];
     // Naming a live process: the lock would be waited for. Only root can make a file another's.
@@ -257,19 +345,144 @@ describe('placeholders left by a session that died (redteam-36-5)', { skip: CANN
       rmSync(lock, { force: true });
       squat();
       // In another process: reading a FIFO with no writer would block it for good.
-      const child = startElsewhere(workspace, { home, extra: '' }, shared);
-      try {
-        const [line] = await said(child.stdout, /^refused: .*\n/m);
-        assert.equal(
-          line,
-          `refused: ${lock} is not a lock file of this user's (another user may have put it there) (set XDG_RUNTIME_DIR (or TMPDIR) to a directory only you can write)\n`,
-          what,
-        );
-      } finally {
-        child.kill('SIGKILL');
-      }
+      const started = await sessionElsewhere(workspace, undefined, { runtimeDir: shared, hostEnv });
+      await kill(started.child);
+      assert.ok(existsSync(older), `${what}: the older session's directory is left as it is`);
+      assert.ok(isEmptyDir(join(elsewhere, '.git')), `${what}: and what its ledger records`);
     }
-    assert.deepEqual(readdirSync(workspace), [], 'nothing was made');
+    cleanupSession(prepare(workspace));
+    assert.deepEqual(readdirSync(workspace), []);
+  });
+
+  it("redteam-36-5: a session started with XDG_RUNTIME_DIR (a terminal) and one without (an MCP client) keep one registry: the second takes the live first's .git for a mount point, and removes what it left once killed", async () => {
+    const workspace = mkdtempSync(join(scratch, 'ws-'));
+    const terminalRun = mkdtempSync(join(scratch, 'run-user-'));
+    const terminal: Where = { hostEnv: { ...hostEnv, XDG_RUNTIME_DIR: terminalRun } };
+    // The environment an MCP client gives a server it starts: no XDG_RUNTIME_DIR (so TMPDIR).
+    const client: Where = { hostEnv };
+    const first = await sessionElsewhere(workspace, undefined, terminal);
+    assert.ok(first.dir.startsWith(`${terminalRun}/`));
+    try {
+      const here = prepare(workspace, 'true', undefined, client);
+      try {
+        assert.ok(!here.dir.startsWith(`${terminalRun}/`), 'its session directory is elsewhere');
+        assert.ok(here.plan.createsOnHost.includes(join(workspace, '.git')), 'not a repository to it');
+        assert.ok(!here.plan.createsOnHost.some((p) => p.startsWith(join(workspace, '.git/'))));
+      } finally {
+        cleanupSession(here);
+      }
+      assert.ok(isEmptyDir(join(workspace, '.git')), 'the first still mounts on it: kept');
+    } finally {
+      await kill(first.child);
+    }
+    cleanupSession(prepare(workspace, 'true', undefined, client));
+    assert.deepEqual(readdirSync(workspace), [], 'the killed session left nothing');
+    assert.equal(
+      existsSync(first.dir),
+      false,
+      'its session directory, in the other runtime directory, is removed',
+    );
+  });
+
+  it('redteam-36-5: the ledgers outlive the runtime directory: after a logout emptied it, and a reboot, the leftovers of a session killed before are removed', async () => {
+    const workspace = mkdtempSync(join(scratch, 'ws-'));
+    const xdgRun = mkdtempSync(join(scratch, 'run-user-'));
+    const state = mkdtempSync(join(scratch, 'state-'));
+    const where: Where = { hostEnv: { ...hostEnv, XDG_STATE_HOME: state, XDG_RUNTIME_DIR: xdgRun } };
+    const killed = await sessionElsewhere(workspace, undefined, where);
+    await kill(killed.child);
+    assert.ok(isEmptyDir(join(workspace, '.git')), 'SIGKILL left it');
+    // The logout: the runtime directory is emptied, the killed session's directory with it.
+    for (const name of readdirSync(xdgRun)) rmSync(join(xdgRun, name), { recursive: true, force: true });
+    // The reboot: its owner lock names a process of the boot before, whose pid and start time a
+    // process of this boot has (pid 1): only the boot id says it is gone.
+    const registry = registryOf(state);
+    const locks = readdirSync(registry).filter((n) => /^session-[0-9a-f]+\.lock$/.test(n));
+    assert.equal(locks.length, 1);
+    writeFileSync(join(registry, locks[0] as string), ownerBeforeReboot());
+    const next = prepare(workspace, 'true', undefined, where);
+    try {
+      assert.ok(!next.plan.createsOnHost.some((p) => p.startsWith(join(workspace, '.git/'))));
+    } finally {
+      cleanupSession(next);
+    }
+    assert.deepEqual(readdirSync(workspace), [], 'the leftovers are gone');
+    assert.deepEqual(readdirSync(registry), [], 'and their ledger, its lock, and the registry lock');
+    assert.deepEqual(readdirSync(xdgRun), []);
+  });
+
+  it("redteam-36-5: a killed session's directory is removed only while it is the one its ledger names: one made since at that name stays", async () => {
+    const workspace = mkdtempSync(join(scratch, 'ws-'));
+    const killed = await sessionElsewhere(workspace);
+    await kill(killed.child);
+    // Moved away (so its inode is not free to be given again), and the name taken again.
+    renameSync(killed.dir, `${killed.dir}.moved`);
+    mkdirSync(killed.dir, { mode: 0o700 });
+    writeFileSync(join(killed.dir, 'sockets'), '');
+    cleanupSession(prepare(workspace));
+    assert.deepEqual(readdirSync(workspace), [], 'the leftovers are gone');
+    assert.deepEqual(readdirSync(killed.dir), ['sockets'], 'the directory made since is kept');
+    rmSync(killed.dir, { recursive: true });
+    rmSync(`${killed.dir}.moved`, { recursive: true });
+  });
+
+  it("a registry that is not this user's private directory, or cannot be made, refuses the start: nothing is made", () => {
+    const workspace = mkdtempSync(join(scratch, 'ws-'));
+    const cases: [string, (registry: string) => void, (registry: string) => string][] = [
+      [
+        'a symbolic link',
+        (registry) => {
+          const target = mkdtempSync(join(scratch, 'elsewhere-'));
+          mkdirSync(dirname(registry), { recursive: true });
+          symlinkSync(target, registry);
+        },
+        (registry) =>
+          `the sessions' registry ${registry} is a symbolic link (remove the link (Perimeter makes the directory itself))`,
+      ],
+      [
+        'open to others',
+        (registry) => {
+          mkdirSync(registry, { recursive: true });
+          chmodSync(registry, 0o755);
+        },
+        (registry) =>
+          `the sessions' registry ${registry} is open to other users (mode 0755) (make it private: chmod 700 ${registry})`,
+      ],
+      [
+        'in a state directory that is a file',
+        (registry) => writeFileSync(dirname(dirname(registry)), ''),
+        (registry) =>
+          `cannot make the sessions' registry ${registry} (ENOTDIR) (make ${dirname(registry)} a directory you can write, or set XDG_STATE_HOME to one)`,
+      ],
+    ];
+    // Only root can make a directory another's.
+    if (process.getuid?.() === 0)
+      cases.push([
+        "another user's",
+        (registry) => {
+          mkdirSync(registry, { recursive: true, mode: 0o700 });
+          chownSync(registry, 65534, 65534);
+        },
+        (registry) =>
+          `the sessions' registry ${registry} belongs to another user (uid 65534) (remove it, or set XDG_STATE_HOME to a directory of yours)`,
+      ]);
+    for (const [what, make, refusal] of cases) {
+      const state = join(mkdtempSync(join(scratch, 'state-')), 'xdg');
+      const registry = registryOf(state);
+      make(registry);
+      const sessions = mkdtempSync(join(scratch, 'run-'));
+      assert.throws(
+        () =>
+          prepare(workspace, 'true', undefined, {
+            runtimeDir: sessions,
+            hostEnv: { ...hostEnv, XDG_STATE_HOME: state },
+          }),
+        (e: SessionError) => e instanceof SessionError && `${e.message} (${e.fix})` === refusal(registry),
+        what,
+      );
+      assert.deepEqual(readdirSync(workspace), [], `${what}: nothing was made`);
+      assert.deepEqual(readdirSync(sessions), [], `${what}: no session directory is left`);
+    }
   });
 
   it("a live session's mount points stay while it runs, in another process, and are not read as real files", async () => {
