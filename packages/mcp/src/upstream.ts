@@ -128,10 +128,31 @@ const MAX_SERVER_REQUESTS_PER_SECOND = 100;
  * The most notifications a server may send in one second of the clock. Each costs the gateway its
  * parsing and checking (the SDK's schemas) though none but list changes is used: a server sending
  * logging notifications as fast as its pipe took them, while answering calls, held every other
- * server's call up to 200 ms and took most of a core. Ten times what a chatty server's logging or
- * progress sends.
+ * server's call up to 200 ms and took most of a core. Far past what servers send: the reference
+ * server (server-everything) logs once every 5 s, and the gateway asks no server for progress.
  */
 const MAX_SERVER_NOTICES_PER_SECOND = 1_000;
+/**
+ * The most answers a server may send in one second to no request of the gateway's (or to one
+ * answered already). An honest server sends none; each costs the SDK's client an error it makes
+ * and drops, with the answer written into it: a server sending them as fast as its pipe took them
+ * held every other call up to 170 ms and took a whole core, past the bounds above (upstream-flood-4).
+ */
+const MAX_STRAY_ANSWERS_PER_SECOND = 100;
+/**
+ * What a server sends that the gateway did not ask for, by kind, bounded per second of the clock
+ * (boundInbound): past its bound the server is flooding, and is ended saying so.
+ */
+const UNASKED = {
+  request: { max: MAX_SERVER_REQUESTS_PER_SECOND, what: 'requests of its own (pings included)' },
+  notice: { max: MAX_SERVER_NOTICES_PER_SECOND, what: 'notifications' },
+  stray: { max: MAX_STRAY_ANSWERS_PER_SECOND, what: 'answers to requests the gateway did not make' },
+} as const;
+/**
+ * The most of the gateway's requests to one connection whose ids are kept until answered: past it
+ * the oldest is let go (a server that answers it after all is sent one stray answer).
+ */
+const MAX_ASKED = 10_000;
 /** A connection that lived this long resets the backoff. */
 const HEALTHY_MS = 60_000;
 const CLIENT_INFO = { name: 'perimeter-mcp-gateway', version: '0.1.0' };
@@ -590,33 +611,46 @@ function jsonProblem(value: unknown, max: number): string | undefined {
 }
 
 /**
- * `transport` with what its server sends of its own counted, per second of the clock: past
- * MAX_SERVER_REQUESTS_PER_SECOND requests or MAX_SERVER_NOTICES_PER_SECOND notifications the
- * server is flooding, and `client` ends the connection, saying why; nothing more from it is read.
- * Counted where the client's message handler is set (both SDKs' clients set it on the transport,
- * after calling one already there), so it covers either client on any transport, before the
- * SDK's schemas look at a message.
+ * `transport` with what its server sends unasked counted, per second of the clock (UNASKED): its
+ * own requests, its notifications, and answers to no request of the gateway's (the ids of the
+ * requests sent are kept until answered). Past a bound the server is flooding, and `client` ends
+ * the connection, saying why; nothing more from it is read. Counted where the client's message
+ * handler is set (both SDKs' clients set it on the transport, after calling one already there),
+ * so it covers either client on any transport: after the transport has read a message as
+ * JSON-RPC, before the client's schemas and handlers look at it.
  */
 function boundInbound(transport: Transport, client: UpstreamClient): Transport {
   let second = 0;
-  let requests = 0;
-  let notices = 0;
+  const counts = { request: 0, notice: 0, stray: 0 };
+  const asked = new Set<string>();
   let isOver = false;
   let deliver: Transport['onmessage'];
+  const send = transport.send.bind(transport);
+  transport.send = (message, options) => {
+    if ('method' in message && 'id' in message) {
+      if (asked.size >= MAX_ASKED) asked.delete(asked.values().next().value ?? '');
+      // As a string: the SDK's client takes an answer with the id "1" as the answer to 1.
+      asked.add(String(message.id));
+    }
+    return send(message, options);
+  };
   const counted: NonNullable<Transport['onmessage']> = (message, extra) => {
     if (isOver) return;
-    if ('method' in message) {
+    const kind =
+      'method' in message
+        ? 'id' in message
+          ? 'request'
+          : 'notice'
+        : 'id' in message && asked.delete(String(message.id))
+          ? undefined
+          : 'stray';
+    if (kind !== undefined) {
       const now = Math.floor(Date.now() / 1000);
-      if (now !== second) [second, requests, notices] = [now, 0, 0];
-      const why =
-        'id' in message
-          ? ++requests > MAX_SERVER_REQUESTS_PER_SECOND &&
-            `sent more than ${MAX_SERVER_REQUESTS_PER_SECOND} requests of its own (pings included) in one second, and was ended`
-          : ++notices > MAX_SERVER_NOTICES_PER_SECOND &&
-            `sent more than ${MAX_SERVER_NOTICES_PER_SECOND} notifications in one second, and was ended`;
-      if (why) {
+      if (now !== second) [second, counts.request, counts.notice, counts.stray] = [now, 0, 0, 0];
+      const { max, what } = UNASKED[kind];
+      if (++counts[kind] > max) {
         isOver = true;
-        client.endedBecause ??= why;
+        client.endedBecause ??= `sent more than ${max} ${what} in one second, and was ended`;
         void client.close();
         return;
       }

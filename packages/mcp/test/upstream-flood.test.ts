@@ -62,7 +62,14 @@ describe('upstream flood', { timeout: 90_000 }, () => {
     const client = await inMemoryClient(gateway, 'flood-test');
     try {
       const names = (await client.listTools()).tools.map((t) => t.name).sort();
-      assert.deepEqual(names, ['f__chatter', 'f__flood', 'f__pester', 'f__ping_some', 'good__echo']);
+      assert.deepEqual(names, [
+        'f__chatter',
+        'f__flood',
+        'f__pester',
+        'f__ping_some',
+        'f__stray',
+        'good__echo',
+      ]);
       // An honest server's pings are answered.
       assert.equal(
         await outcome(client.callTool({ name: 'f__ping_some', arguments: {} })),
@@ -89,16 +96,29 @@ describe('upstream flood', { timeout: 90_000 }, () => {
   });
 
   // A server that reads what it is answered is owed nothing, so the owed-bytes bound never ends it:
-  // the rate does, for requests and notifications alike, whichever revision it speaks. Before, a
-  // 2026-07-28 server's pings were never counted (its client is the v2 SDK's), and a server of
-  // either revision sending logging notifications as fast as its pipe took them held every other
-  // call up to 200 ms and took most of a core for as long as it liked (upstream-flood-2, -3).
+  // the rate does, for requests, notifications and answers to nothing asked alike, whichever
+  // revision it speaks. Before, a 2026-07-28 server's pings were never counted (its client is the
+  // v2 SDK's), and a server of either revision sending logging notifications as fast as its pipe
+  // took them held every other call up to 200 ms and took most of a core for as long as it liked
+  // (upstream-flood-2, -3); answers to requests never made were counted nowhere, and held calls
+  // up to 170 ms, a whole core taken (upstream-flood-4).
   for (const revision of ['2025-11-25', '2026-07-28'] as const)
-    for (const [flood, reason] of [
-      ['pester', /^sent more than 100 requests of its own \(pings included\) in one second, and was ended$/],
-      ['chatter', /^sent more than 1000 notifications in one second, and was ended$/],
+    for (const [id, flood, what, reason] of [
+      [
+        2,
+        'pester',
+        'pings',
+        /^sent more than 100 requests of its own \(pings included\) in one second, and was ended$/,
+      ],
+      [3, 'chatter', 'notifications', /^sent more than 1000 notifications in one second, and was ended$/],
+      [
+        4,
+        'stray',
+        'answers to requests never made',
+        /^sent more than 100 answers to requests the gateway did not make in one second, and was ended$/,
+      ],
     ] as const)
-      it(`upstream-flood-${flood === 'pester' ? 2 : 3}: a ${revision} upstream that reads its answers but sends ${flood === 'pester' ? 'pings' : 'notifications'} without end is ended, its crash audited with why; the other server answers`, async () => {
+      it(`upstream-flood-${id}: a ${revision} upstream that reads its answers but sends ${what} without end is ended, its crash audited with why; the other server answers`, async () => {
         const { gateway, events } = await startFloodGateway(
           `flood-${flood}-${revision}`,
           revision === '2026-07-28' ? 'modern' : '',
