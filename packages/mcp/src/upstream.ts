@@ -153,6 +153,13 @@ const UNASKED = {
  * the oldest is let go (a server that answers it after all is sent one stray answer).
  */
 const MAX_ASKED = 10_000;
+/**
+ * How many reasons a kind's failed listings are audited for (list-failed) until one succeeds. A
+ * reason may be the server's own words (its error's message), which it can change at each listing:
+ * kept to the last reason, a server failing with a count in its message had one event written per
+ * listing (list-failed-1).
+ */
+const MAX_LIST_FAILURES_SAID = 3;
 /** A connection that lived this long resets the backoff. */
 const HEALTHY_MS = 60_000;
 const CLIENT_INFO = { name: 'perimeter-mcp-gateway', version: '0.1.0' };
@@ -184,8 +191,8 @@ export class Upstream {
   /** A server that is never started (spec.unavailable) has said so. */
   private hasSaidUnavailable = false;
   private readonly cache = new Map<ListKind, Promise<unknown[]>>();
-  /** Why each kind's last listing failed, said once (list-failed) until one succeeds. */
-  private readonly listFailures = new Map<ListKind, string>();
+  /** Why each kind's listings failed since one last succeeded, each said once (list-failed). */
+  private readonly listFailures = new Map<ListKind, Set<string>>();
 
   constructor(
     readonly spec: UpstreamSpec,
@@ -390,8 +397,10 @@ export class Upstream {
           // missing with nothing but `upstreams_unavailable` to say why. A connection lost
           // meanwhile is its crash, audited as such.
           const reason = e instanceof Error ? e.message : String(e);
-          if (this.client === c && this.listFailures.get(kind) !== reason) {
-            this.listFailures.set(kind, reason);
+          const said = this.listFailures.get(kind) ?? new Set<string>();
+          this.listFailures.set(kind, said);
+          if (this.client === c && !said.has(reason) && said.size < MAX_LIST_FAILURES_SAID) {
+            said.add(reason);
             this.hooks.onEvent(this.id, 'list-failed', { kind, reason });
           }
           throw e;

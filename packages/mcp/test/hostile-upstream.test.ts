@@ -296,6 +296,30 @@ describe('gateway: one upstream cannot stall the others (mcp-threat-17)', { time
       await h.close();
     }
   });
+
+  it('list-failed-1: a listing that fails in words of its own each time is audited for three reasons, not once per listing', async () => {
+    const h = await start({
+      hostile: { counting: 'counted-failure' },
+      scripted: { good: { tools: [tool('echo')] } },
+    });
+    try {
+      for (let i = 0; i < 5; i++) {
+        const tools = await within(h.client.listTools(), 15_000, 'tools/list');
+        assert.deepEqual(
+          tools.tools.map((t) => t.name),
+          ['good__echo'],
+        );
+      }
+      // Before, only the last reason was kept: one event per listing, as many as a client listed.
+      const failed = h.events.filter((e) => e.type === 'mcp.server.list-failed');
+      assert.deepEqual(
+        failed.map((e) => [e.outcome?.server, e.outcome?.kind, e.outcome?.reason]),
+        [1, 2, 3].map((n) => ['counting', 'tools', `MCP error -32603: tools/list failed ${n} times`]),
+      );
+    } finally {
+      await h.close();
+    }
+  });
 });
 
 describe('gateway: secrets in base64 blobs past 64 KiB (mcp-threat-05)', { timeout: 60_000 }, () => {
