@@ -4,7 +4,12 @@
 // writes a spool at a time: two writers each continue the chain from the last event they read, so
 // the chain forks and verification calls the spool damaged (redteam-35-4: two `perimeter mcp
 // --audit FILE` started by two client windows that share one configuration). The writer lock is a
-// process lock (process-lock.ts) beside the spool, FILE.lock, held while the spool is open.
+// process lock (process-lock.ts) beside the spool, FILE.lock, held while the spool is open: the
+// only file the spool keeps next to it (besides the lock's takeover guard, FILE.lock.takeover,
+// which lives only while a dead holder's lock is being taken over). At each flush the spool checks
+// that its path still names the file it writes: one renamed, removed or replaced while open (by
+// whatever could write its directory, redteam-37-1) is recorded in the file it writes, and said.
+// It looks again before session.end, so the alert is never after the session's last event.
 
 import {
   closeSync,
@@ -16,11 +21,14 @@ import {
   openSync,
   readFileSync,
   realpathSync,
+  statSync,
   writeSync,
+  type BigIntStats,
 } from 'node:fs';
 import { newChain, type ChainState } from './chain.js';
 import { sealBounded } from './event-cut.js';
 import type { AuditEvent, AuditRecord } from './event.js';
+import { alertRecord } from './record.js';
 import { takeLock, type HeldLock, type LockRefusal } from './process-lock.js';
 import { verifySpool } from './verify.js';
 
@@ -48,6 +56,13 @@ export interface SpoolOptions {
    * that fails makes every later append fail (the disk may have lost what was written).
    */
   readonly flushDelayMs?: number;
+  /**
+   * Told, once, when the spool's path no longer names the file it writes (renamed, removed or
+   * replaced meanwhile; checked at each flush and before session.end, never at other appends),
+   * after the spool recorded an `audit.spool-moved` alert in the file it writes. Default: a
+   * process warning.
+   */
+  readonly onMoved?: (message: string) => void;
 }
 
 export class Spool {
@@ -68,6 +83,13 @@ export class Spool {
   private afterFlush: (() => void) | undefined;
   /** Why the spool cannot go on (a failed fsync, a partial write not cut back): nothing more is appended. */
   private failure: string | undefined;
+  /** The file it writes, as opened: its path must go on naming it. */
+  private readonly opened: BigIntStats;
+  /** Where that file was when opened, every symbolic link on the way resolved. */
+  private readonly realPath: string;
+  private onMoved: (message: string) => void = (m) => process.emitWarning(m);
+  /** Its path was found naming another file, or none: said once. */
+  private isMoved = false;
 
   private constructor(
     readonly path: string,
@@ -78,7 +100,13 @@ export class Spool {
   ) {
     this.state = state;
     this.fd = fd;
-    this.size = fstatSync(fd).size;
+    this.opened = fstatSync(fd, { bigint: true });
+    this.size = Number(this.opened.size);
+    try {
+      this.realPath = realpathSync(path);
+    } catch {
+      this.realPath = path;
+    }
   }
 
   /**
@@ -102,6 +130,7 @@ export class Spool {
       }
       const spool = new Spool(path, state, fd, options.isDurable ?? true, lock);
       spool.flushDelayMs = options.flushDelayMs;
+      if (options.onMoved) spool.onMoved = options.onMoved;
       return spool;
     } catch (e) {
       lock.release();
@@ -142,6 +171,14 @@ export class Spool {
     return this.state;
   }
 
+  /**
+   * Every file the spool keeps, by real path: itself and its writer lock. What a sandbox must not
+   * replace, and an MCP server's must not show.
+   */
+  get files(): readonly string[] {
+    return [this.realPath, this.lock.file];
+  }
+
   /** Chains and writes one event; returns it as written (cut, when it was over MAX_EVENT_BYTES). */
   append(record: AuditRecord): AuditEvent {
     const [event] = this.appendAll([record]);
@@ -153,6 +190,8 @@ export class Spool {
     if (this.fd === undefined)
       throw new SpoolError(`the audit spool ${this.path} is closed`, 'open it again');
     this.refuseAfterFailure();
+    // The last event of a session: nothing may follow it, so an alert of a moved spool comes first.
+    if (records.some((r) => r.type === 'session.end')) this.checkPath();
     const events: AuditEvent[] = [];
     let text = '';
     let state = this.state;
@@ -209,6 +248,8 @@ export class Spool {
 
   /** The group commit's fsync, on the thread pool: appends go on meanwhile, the next fsync covers them. */
   private flushInBackground(): void {
+    // While this timer still counts as pending: an alert it appends is flushed by this flush.
+    this.checkPath();
     this.flushTimer = undefined;
     const fd = this.fd;
     if (fd === undefined) return;
@@ -231,6 +272,40 @@ export class Spool {
     });
   }
 
+  /**
+   * Whether the path still names the file the spool writes: a stat per flush (a few microseconds,
+   * once per group commit) and before session.end, none per append. Renamed, removed or replaced (a sandbox that could
+   * write its directory moved it aside and put a forged chain there, redteam-37-1): an alert goes
+   * into the file the spool writes, the real record, and the owner is told, once.
+   */
+  private checkPath(): void {
+    if (this.isMoved || this.fd === undefined) return;
+    let now: BigIntStats | undefined;
+    try {
+      now = statSync(this.path, { bigint: true, throwIfNoEntry: false });
+    } catch {
+      now = undefined; // a directory on the way replaced by a file, or made unreadable
+    }
+    if (now !== undefined && now.dev === this.opened.dev && now.ino === this.opened.ino) return;
+    this.isMoved = true;
+    const what = now === undefined ? 'was renamed or removed' : 'was replaced by another file';
+    const message = `the audit spool ${this.path} ${what} while it was being written: its events go on in the file opened there (${this.realPath} then, device ${this.opened.dev}, inode ${this.opened.ino}), and what that name holds now is not its record`;
+    try {
+      this.appendAll([
+        alertRecord('audit.spool-moved', { sessionId: this.state.chainId }, 'critical', message, {
+          path: this.path,
+          real_path: this.realPath,
+          device: String(this.opened.dev),
+          inode: String(this.opened.ino),
+          replaced: now !== undefined,
+        }),
+      ]);
+    } catch {
+      // The spool cannot be written: the next append says so; the owner is told all the same.
+    }
+    this.onMoved(message);
+  }
+
   private refuseAfterFailure(): void {
     if (this.failure !== undefined) throw this.failed(this.failure);
   }
@@ -244,6 +319,7 @@ export class Spool {
 
   /** Flushes written events to disk now. */
   flush(): void {
+    this.checkPath();
     if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
     if (this.fd !== undefined && this.isDurable) fsyncSync(this.fd);
@@ -256,6 +332,7 @@ export class Spool {
    * on disk; rejects with a SpoolError when that cannot be said. Nothing is appended after it.
    */
   closeAsync(): Promise<void> {
+    this.checkPath();
     const fd = this.fd;
     if (fd === undefined) return Promise.resolve();
     if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);

@@ -3,9 +3,11 @@
 import assert from 'node:assert/strict';
 import {
   appendFileSync,
+  linkSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -167,5 +169,60 @@ describe('the spool', () => {
     const v = verifySpool(readFileSync(path, 'utf8'));
     assert.deepEqual(v.problems, []);
     assert.equal(v.events, 2);
+  });
+
+  it('redteam-37-1: a spool moved aside and replaced while open records an alert in the file it writes, and says so once', async (t) => {
+    const path = spoolPath(t);
+    const aside = `${path}.aside`;
+    const said: string[] = [];
+    const spool = Spool.open(path, { chainId: 's-1', flushDelayMs: 0, onMoved: (m) => said.push(m) });
+    spool.append(lifecycleRecord('session.start', ctx));
+    // What a sandbox that could write the spool's directory did: the file moved aside, a forgery
+    // at its name. The spool goes on writing the file it opened, and notices at its next flush.
+    renameSync(path, aside);
+    writeFileSync(path, 'forged\n');
+    spool.append(lifecycleRecord('mcp.call', ctx));
+    for (let i = 0; i < 200 && said.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    spool.append(lifecycleRecord('session.end', ctx));
+    spool.close();
+    assert.equal(said.length, 1, said.join('\n'));
+    assert.match(
+      said[0] ?? '',
+      /^the audit spool .* was replaced by another file while it was being written/,
+    );
+    assert.equal(readFileSync(path, 'utf8'), 'forged\n', 'the name is left as it was found');
+    const text = readFileSync(aside, 'utf8');
+    assert.deepEqual(verifySpool(text).problems, []);
+    const alerts = text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; severity?: string; outcome?: Record<string, unknown> })
+      .filter((e) => e.type === 'audit.spool-moved');
+    assert.equal(alerts.length, 1);
+    assert.equal(alerts[0]?.severity, 'critical');
+    assert.equal(alerts[0]?.outcome?.replaced, true);
+  });
+
+  it('redteam-37-1: without group commit, a spool whose name was removed is found before session.end, not at other appends', (t) => {
+    const path = spoolPath(t);
+    const kept = `${path}.kept`;
+    const said: string[] = [];
+    const spool = Spool.open(path, { chainId: 's-1', onMoved: (m) => said.push(m) });
+    spool.append(lifecycleRecord('session.start', ctx));
+    linkSync(path, kept);
+    rmSync(path);
+    spool.append(lifecycleRecord('mcp.call', ctx));
+    assert.equal(said.length, 0, 'not looked for at an ordinary append');
+    spool.append(lifecycleRecord('session.end', ctx));
+    spool.close();
+    assert.equal(said.length, 1);
+    assert.match(said[0] ?? '', /was renamed or removed while it was being written/);
+    const text = readFileSync(kept, 'utf8');
+    assert.deepEqual(verifySpool(text).problems, [], 'the alert comes before session.end');
+    const types = text
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { type: string }).type);
+    assert.deepEqual(types, ['session.start', 'mcp.call', 'audit.spool-moved', 'session.end']);
   });
 });
