@@ -54,7 +54,7 @@ export interface UpstreamSandboxOptions {
   readonly hostEnv: Readonly<Record<string, string | undefined>>;
   /** Paths no server may write (Perimeter's own install, the policy files). */
   readonly readOnly: readonly string[];
-  /** Paths no server may see (Perimeter's state directory). */
+  /** Paths no server may see (Perimeter's state directory, the session's audit spool and its lock). */
   readonly hidden: readonly string[];
   /** Receives the servers' network decisions, each tagged with its server. */
   readonly audit: (record: AuditRecord) => void;

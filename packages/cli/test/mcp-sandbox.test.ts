@@ -106,20 +106,25 @@ const envOf = (p: Place): NodeJS.ProcessEnv => ({
   NO_COLOR: '1',
 });
 
-function policy(p: Place, sandbox = '', extra = ''): string {
-  return writeFile(
-    p.dir,
-    'policy.yaml',
-    `apiVersion: perimeter/v1
+/** A policy's start: the workspace read-write, the system and this checkout readable. */
+function policyHead(name: string): string {
+  return `apiVersion: perimeter/v1
 kind: Policy
-metadata: { name: mcp-sandbox-test, layer: org }
+metadata: { name: ${name}, layer: org }
 filesystem:
   default: deny
   allow:
     - { id: workspace, paths: ["\${workspace}/**"], access: rw }
     - { id: system, paths: [/usr/**, /bin/**, /lib/**, /lib64/**, /etc/**], access: read }
     - { id: perimeter, paths: [${JSON.stringify(`${REPO_ROOT.replace(/\/$/, '')}/**`)}], access: read }
-mcp:
+`;
+}
+
+function policy(p: Place, sandbox = '', extra = ''): string {
+  return writeFile(
+    p.dir,
+    'policy.yaml',
+    `${policyHead('mcp-sandbox-test')}mcp:
   pinning: tofu
   servers:
     - id: probe
@@ -502,16 +507,7 @@ function credentialPolicy(p: Place): string {
   return writeFile(
     p.dir,
     'credential.yaml',
-    `apiVersion: perimeter/v1
-kind: Policy
-metadata: { name: mcp-credential-test, layer: org }
-filesystem:
-  default: deny
-  allow:
-    - { id: workspace, paths: ["\${workspace}/**"], access: rw }
-    - { id: system, paths: [/usr/**, /bin/**, /lib/**, /lib64/**, /etc/**], access: read }
-    - { id: perimeter, paths: [${JSON.stringify(`${REPO_ROOT.replace(/\/$/, '')}/**`)}], access: read }
-credentials:
+    `${policyHead('mcp-credential-test')}credentials:
   - { id: probe-token, secret: probe-secret, env: PROBE_TOKEN }
   - { id: gone-token, secret: never-stored, env: GONE_TOKEN }
 mcp:
@@ -985,6 +981,140 @@ await c.close();
       assert.equal(use.length, 1);
       assert.equal(use[0]?.outcome?.locations, 'env:PROBE_TOKEN');
       assert.ok(!readFileSync(p.audit, 'utf8').includes(CREDENTIAL), 'no value reaches the spool');
+    },
+  );
+});
+
+/**
+ * The real filesystem server with the workspace writable, every tool allowed on workspace paths
+ * and moves within it: what the agent can do to the workspace through it.
+ */
+function filesystemPolicy(p: Place): string {
+  const repo = JSON.stringify(`${REPO_ROOT.replace(/\/$/, '')}/**`);
+  return writeFile(
+    p.dir,
+    'filesystem.yaml',
+    `${policyHead('mcp-sandbox-filesystem')}mcp:
+  pinning: tofu
+  servers:
+    - id: filesystem
+      command: [${NODE}, ${JSON.stringify(serverMain('@modelcontextprotocol/server-filesystem'))}, "\${workspace}"]
+      sandbox: { workspace: rw, read: [${repo}] }
+  allow:
+    - { id: files, server: filesystem, tools: ["*"], args: { path: { glob: "\${workspace}/**" } } }
+    - { id: moves, server: filesystem, tools: [move_file], args: { source: { glob: "\${workspace}/**" }, destination: { glob: "\${workspace}/**" } } }
+`,
+  );
+}
+
+/** A place whose spool --audit puts in the workspace, in a directory of its own (logs/). */
+function placeSpoolInWorkspace(t: TestContext): Place & { readonly logs: string } {
+  const base = place(t);
+  const logs = join(base.workspace, 'logs');
+  mkdirSync(logs);
+  return { ...base, logs, audit: join(logs, 'audit.jsonl') };
+}
+
+/**
+ * What a filesystem tool's result came to: `ok`, or the error code its text names. The agent's
+ * script of the run test has it too (its source, from the built test).
+ */
+function fsOutcome(r: unknown): string {
+  const result = r as { isError?: boolean; content: { text?: string }[] };
+  return result.isError === true ? (/\bE[A-Z]+\b/.exec(result.content[0]?.text ?? '') ?? ['error'])[0] : 'ok';
+}
+
+void describe('redteam-37-1: no sandbox of the session can read or replace its audit spool, wherever --audit puts it', () => {
+  void it(
+    'perimeter mcp: the filesystem server, the workspace writable, cannot read, replace, rename or remove the spool or its lock there, nor rename the directory that holds them',
+    BOUND,
+    async (t) => {
+      const p = placeSpoolInWorkspace(t);
+      const lock = `${p.audit}.lock`;
+      const { client, stderr } = await connectGateway(p, filesystemPolicy(p));
+      const call = async (name: string, args: Record<string, unknown>): Promise<string> =>
+        fsOutcome(
+          await client.callTool({ name: `filesystem__${name}`, arguments: args }, undefined, {
+            timeout: TIMEOUT,
+          }),
+        );
+      assert.equal(
+        await call('write_file', { path: join(p.workspace, 'notes.txt'), content: 'x' }),
+        'ok',
+        stderr(),
+      );
+      // What the red team's agent did: read the chain, move the spool aside, write a forged one.
+      assert.equal(
+        await call('read_text_file', { path: p.audit }),
+        'EACCES',
+        'the spool is not there to read',
+      );
+      assert.equal(await call('read_text_file', { path: lock }), 'EACCES', 'nor its lock');
+      assert.equal(await call('move_file', { source: p.audit, destination: join(p.logs, 'aside') }), 'EBUSY');
+      assert.equal(
+        await call('move_file', { source: lock, destination: join(p.logs, 'aside.lock') }),
+        'EBUSY',
+      );
+      assert.equal(await call('write_file', { path: p.audit, content: 'forged\n' }), 'EBUSY');
+      assert.equal(await call('write_file', { path: lock, content: 'forged\n' }), 'EBUSY');
+      // Nor the directory that holds them: it would leave a new logs/audit.jsonl to be written.
+      assert.equal(
+        await call('move_file', { source: p.logs, destination: join(p.workspace, 'moved') }),
+        'EBUSY',
+      );
+      await client.close();
+      for (let i = 0; i < 400 && existsSync(lock); i++) await new Promise((r) => setTimeout(r, 25));
+      assert.deepEqual(readdirSync(p.logs), ['audit.jsonl'], 'nothing moved, nothing left beside it');
+      const types = events(p).map((e) => e.type);
+      assert.equal(types.filter((x) => x === 'mcp.call').length, 8, types.join(','));
+      assert.equal(types.at(-1), 'session.end');
+      assert.ok(!types.includes('audit.spool-moved'));
+    },
+  );
+
+  void it(
+    "perimeter run: the workload cannot remove its spool's lock, and the session's filesystem server cannot read, replace or move the spool, its lock or their directory",
+    BOUND,
+    (t) => {
+      const p = placeSpoolInWorkspace(t);
+      const r = runAgent(
+        p,
+        filesystemPolicy(p),
+        `import { appendFileSync, renameSync, rmSync } from 'node:fs';
+const spool = ${JSON.stringify(p.audit)};
+const logs = ${JSON.stringify(p.logs)};
+const code = (f) => { try { f(); return 'ok'; } catch (e) { return e.code; } };
+console.log('append spool', code(() => appendFileSync(spool, '\\n')));
+console.log('remove lock', code(() => rmSync(spool + '.lock')));
+console.log('rename logs', code(() => renameSync(logs, logs + '.moved')));
+const c = new Client({ name: 'agent', version: '1' });
+await c.connect(new StreamableHTTPClientTransport(new URL(process.env.PERIMETER_MCP_URL), { requestInit: { headers: { Authorization: 'Bearer ' + process.env.PERIMETER_MCP_TOKEN } } }));
+${fsOutcome.toString()}
+const call = async (name, args) => fsOutcome(await c.callTool({ name: 'filesystem__' + name, arguments: args }));
+console.log('mcp read spool', await call('read_text_file', { path: spool }));
+console.log('mcp read lock', await call('read_text_file', { path: spool + '.lock' }));
+console.log('mcp write spool', await call('write_file', { path: spool, content: 'forged\\n' }));
+console.log('mcp remove lock', await call('move_file', { source: spool + '.lock', destination: logs + '/aside' }));
+console.log('mcp move logs', await call('move_file', { source: logs, destination: logs + '.moved' }));
+await c.close();
+`,
+      );
+      assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+      for (const line of [
+        'append spool EROFS',
+        'remove lock EBUSY',
+        'rename logs EBUSY',
+        'mcp read spool EACCES',
+        'mcp read lock EACCES',
+        'mcp write spool EBUSY',
+        'mcp remove lock EBUSY',
+        'mcp move logs EBUSY',
+      ])
+        assert.match(r.stdout, new RegExp(`^${line}$`, 'm'), r.stdout);
+      assert.deepEqual(readdirSync(p.logs), ['audit.jsonl']);
+      const types = events(p).map((e) => e.type);
+      assert.equal(types.filter((x) => x === 'mcp.call').length, 5, types.join(','));
+      assert.equal(types.at(-1), 'session.end');
     },
   );
 });

@@ -164,7 +164,11 @@ export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
         'give --audit a path in a directory you can write',
       );
     }
-    const spool = Spool.open(auditPath, { chainId: sessionId, flushDelayMs: 20 });
+    const spool = Spool.open(auditPath, {
+      chainId: sessionId,
+      flushDelayMs: 20,
+      onMoved: (message) => say.err(paint(say, 'red', `perimeter mcp: ${message}`)),
+    });
     const ctx = {
       sessionId,
       ...(user !== undefined ? { user: { id: user, ...(groups ? { groups } : {}) } } : {}),
@@ -191,6 +195,7 @@ export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
         home: context.home,
         audit,
         readOnly: loaded.files.map((f) => resolve(f)),
+        spool: spool.files,
       });
       gateway = new Gateway({
         engine,
@@ -433,6 +438,8 @@ async function serverSandboxes(
     readonly home: string;
     readonly audit: (r: AuditRecord) => void;
     readonly readOnly: readonly string[];
+    /** The session's audit spool and its lock (Spool.files): no server sees them (redteam-37-1). */
+    readonly spool: readonly string[];
   },
 ): Promise<SandboxedUpstreams> {
   if (specs.some((s) => s.transport.kind === 'stdio') && !existsSync(BWRAP_PATH))
@@ -449,7 +456,9 @@ async function serverSandboxes(
       homesDir: join(stateDir(), 'mcp-servers'),
       hostEnv: process.env,
       readOnly: [...ownAssets(), ...o.readOnly],
-      hidden: [stateDir()],
+      // The spool wherever --audit put it: masked, and each directory on its way in a writable
+      // grant bound onto itself, so none can be renamed away and replaced either (redteam-37-1).
+      hidden: [stateDir(), ...o.spool],
       audit: o.audit,
     });
   } catch (e) {
@@ -488,6 +497,8 @@ export async function startSessionGateway(o: {
   readonly audit: (r: AuditRecord) => void;
   readonly context: RecordContext;
   readonly readOnly: readonly string[];
+  /** The session's audit spool and its lock (Spool.files), hidden from every server. */
+  readonly spool: readonly string[];
   /**
    * The real values of the bound secrets the store holds, by secret name, as the session read them
    * (the gateway does not read the store again): its servers' credentials, and what the secret

@@ -212,7 +212,11 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
     );
   }
   // Group commit: events reach the file at once and the disk within 20 ms, off the connection's path.
-  const opened = Spool.open(auditPath, { chainId: sessionId, flushDelayMs: 20 });
+  const opened = Spool.open(auditPath, {
+    chainId: sessionId,
+    flushDelayMs: 20,
+    onMoved: (message) => ui.err(`perimeter: ${message}`),
+  });
   // On a managed device every event says which organisation, user, device and bundle it ran under,
   // whichever part of the session recorded it (the proxies, the gateway, the credentials).
   const context = chosen.managed?.context;
@@ -300,11 +304,13 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
       home,
       command,
       hostEnv: process.env,
-      // The session's own spool too, wherever --audit put it (case 36).
+      // The session's own spool and its lock too, wherever --audit put them (case 36,
+      // redteam-37-1): its name as given (a symbolic link on its way in a writable directory
+      // refuses the launch) and its real path.
       // (The default spool is in the state directory, which is hidden from every session anyway.)
       readOnly: [
         ...ownAssets(),
-        ...(auditPath.startsWith(`${stateDir()}/`) ? [] : [auditPath]),
+        ...(auditPath.startsWith(`${stateDir()}/`) ? [] : [auditPath, ...opened.files]),
         ...loaded.files.map((f) => resolve(f)),
       ],
       hidden: [stateDir()],
@@ -369,6 +375,7 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
           audit: record,
           context: ctx,
           readOnly: loaded.files.map((f) => resolve(f)),
+          spool: opened.files,
           // The values read above: the gateway does not read the secret store a second time.
           secrets: credentials.secrets,
         });
