@@ -10,10 +10,12 @@
 import type { Readable, Writable } from 'node:stream';
 import {
   deserializeMessage,
+  ProtocolErrorCode,
   serializeMessage,
   type JSONRPCMessage,
   type Transport,
 } from '@modelcontextprotocol/server';
+import { jsonStructure } from './json-structure.js';
 import { MessageLines, UnreadableLine } from './process-transport.js';
 
 export class AgentTransport implements Transport {
@@ -53,6 +55,12 @@ export class AgentTransport implements Transport {
     try {
       for (const line of this.lines.lines(chunk)) {
         if (this.isClosed) return;
+        // redteam-37-4: its structure bounded before it is parsed, as over HTTP.
+        const { problem, requestId } = jsonStructure(line);
+        if (problem !== undefined) {
+          this.refuse(problem, requestId);
+          continue;
+        }
         let message: JSONRPCMessage;
         try {
           message = deserializeMessage(line);
@@ -77,6 +85,16 @@ export class AgentTransport implements Transport {
       void this.close();
     }
   };
+
+  /** A message too large to parse: reported, and its request, when it names one, answered with why. */
+  private refuse(problem: string, id: string | number | undefined): void {
+    this.onerror?.(new Error(`the MCP client sent a message that ${problem}; it was refused`));
+    const error = {
+      code: ProtocolErrorCode.InvalidRequest,
+      message: `Invalid Request: the message ${problem}`,
+    };
+    if (id !== undefined) this.send({ jsonrpc: '2.0', id, error }).catch(() => undefined);
+  }
 
   private readonly inputFailed = (e: Error): void => this.onerror?.(e);
 

@@ -40,6 +40,8 @@ interface Exchange {
   keepAlive?: NodeJS.Timeout;
   /** Its client went away: the requests still run, their ids stay taken, their messages are dropped. */
   isGone?: boolean;
+  /** Called once its last request is answered, or the session closes (the client's or not). */
+  readonly done: () => void;
 }
 
 export const isRequest = (m: JSONRPCMessage): boolean => 'method' in m && 'id' in m;
@@ -81,26 +83,29 @@ export class HttpSession implements Transport {
   /**
    * A POST's validated messages: 202 at once when it carries no request (notifications, the
    * client's answers to our requests), else the answer stays open until every request has its
-   * response.
+   * response. `done` is called once none of its requests runs any more, its client there or
+   * gone (http.ts holds the body's share of memory until then: redteam-37-4).
    */
   post(
     res: ServerResponse,
     messages: readonly JSONRPCMessage[],
     isBatch: boolean,
     extra: MessageExtraInfo,
+    done: () => void = () => undefined,
   ): void {
     this.lastUsed = performance.now();
     const ids = messages.filter(isRequest).map((m) => (m as { id: RequestId }).id);
     if (ids.length === 0) {
       res.writeHead(202, { 'mcp-session-id': this.sessionId }).end();
     } else {
-      const exchange: Exchange = { res, waiting: new Set(ids), answers: [], isBatch };
+      const exchange: Exchange = { res, waiting: new Set(ids), answers: [], isBatch, done };
       for (const id of ids) this.exchanges.set(id, exchange);
       // A client that goes away before its answer: the requests still run (the spec: a
       // disconnection is no cancellation) and are audited; their messages are dropped.
       res.once('close', () => this.forget(exchange));
     }
     for (const m of messages) this.onmessage?.(m, extra);
+    if (ids.length === 0) done();
   }
 
   /** A GET: the session's own event stream, for messages that belong to no request. */
@@ -145,6 +150,7 @@ export class HttpSession implements Transport {
       exchange.waiting.delete(id);
       this.exchanges.delete(id);
       this.lastUsed = performance.now();
+      if (exchange.waiting.size === 0) exchange.done();
     }
     // Its client went away: the message has nowhere to go (and its id is free again only now).
     if (exchange.isGone) return;
@@ -158,6 +164,7 @@ export class HttpSession implements Transport {
     if (this.closed) return;
     this.closed = true;
     for (const exchange of new Set(this.exchanges.values())) {
+      exchange.done();
       if (exchange.isGone) continue;
       for (const id of exchange.waiting)
         exchange.answers.push({

@@ -5,8 +5,9 @@
 // expire when idle (threat 17); at the cap, the least recently used idle one makes room for a new
 // one (redteam-34-3). Connections are capped too, a POST body must arrive within a
 // deadline, and a refusal made before the body arrived closes its connection: nobody, with a token
-// or without, holds sockets by trickling bodies (redteam-31-7). The client's Authorization header
-// ends here: upstreams never see it.
+// or without, holds sockets by trickling bodies (redteam-31-7). What bodies hold of the gateway's
+// memory at once, across connections, is bounded, and so is how many JSON values one body makes
+// (redteam-37-4). The client's Authorization header ends here: upstreams never see it.
 //
 // One endpoint serves both protocol eras. A 2025-era client (initialize, then a session) is served
 // by HttpSession; a 2026-07-28 request (sessionless: each carries the client's identity and
@@ -40,6 +41,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Gateway, RefusedRequest } from './gateway.js';
 import { HttpSession, isRequest } from './http-session.js';
+import { jsonStructure } from './json-structure.js';
 import { HEADER_MISMATCH, paramHeaderMismatch } from './param-headers.js';
 
 export interface HttpListenOptions {
@@ -57,6 +59,11 @@ export interface HttpListenOptions {
   readonly maxSessions?: number;
   readonly idleMs?: number;
   readonly maxBodyBytes?: number;
+  /**
+   * The most request bodies may hold of the gateway's memory at once, across every connection
+   * (at least `maxBodyBytes`): past it a request is refused (503). See BodyBudget.
+   */
+  readonly maxBodiesBytes?: number;
   /** How long a POST body may take to arrive, whole, before the request is refused (408). */
   readonly bodyTimeoutMs?: number;
   /** The most connections open at once: past it, a new connection is closed as it comes. */
@@ -80,6 +87,13 @@ const MAX_MODERN_IN_FLIGHT = 256;
  * holds them (redteam-31-7).
  */
 const MAX_CONNECTIONS = 512;
+/** What request bodies may hold at once, by default: eight times the most one body may be. */
+const MAX_BODIES_BYTES = 32 * 1024 * 1024;
+/**
+ * What one JSON value of a body is counted as holding, once parsed: about what V8 takes for an
+ * empty array (some 40 bytes) and the copies the SDK's schemas and the gateway's scan make.
+ */
+const VALUE_BYTES = 64;
 /** A session id we do not hold (never given, ended, expired or closed for room): initialize again. */
 const SESSION_NOT_FOUND: Refusal = {
   status: 404,
@@ -105,6 +119,12 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
   const idleMs = options.idleMs ?? 30 * 60_000;
   const maxBody = options.maxBodyBytes ?? 4 * 1024 * 1024;
   const bodyTimeoutMs = options.bodyTimeoutMs ?? 30_000;
+  const bodies = new BodyBudget(options.maxBodiesBytes ?? MAX_BODIES_BYTES);
+  const noRoom: Refusal = {
+    status: 503,
+    message: `Service Unavailable: request bodies already hold all the gateway gives them (${bodies.limit} bytes); retry shortly`,
+    headers: { 'retry-after': '1' },
+  };
   const token = Buffer.from(options.token);
   let hosts = new Set<string>();
   let origins = new Set<string>();
@@ -250,14 +270,16 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
     req: IncomingMessage,
     res: ServerResponse,
     body: unknown,
+    share: BodyShare,
   ): Promise<Refusal | undefined> => {
     if (modernInFlight >= MAX_MODERN_IN_FLIGHT)
       return { status: 503, message: `Too many requests in flight (${MAX_MODERN_IN_FLIGHT}); retry shortly` };
     // The place is taken before the first wait, so requests arriving together keep to the cap; and
     // a client that goes away before its answer, even while its tool's schema is looked up, cancels
     // its request (and ends its subscription stream). 'close' after the answer is just the end of
-    // the exchange.
+    // the exchange. The body's share is held until the request is done, answered or cancelled.
     modernInFlight++;
+    const letGo = share.keep();
     const gone = new AbortController();
     res.once('close', () => {
       if (!res.writableFinished) gone.abort();
@@ -278,6 +300,7 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
       }
     } finally {
       modernInFlight--;
+      letGo();
     }
     return undefined;
   };
@@ -289,14 +312,19 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
   ): Promise<Refusal | undefined> => {
     if (!isJsonType(req.headers['content-type']))
       return { status: 415, message: 'Unsupported Media Type: the body must be application/json' };
-    const body = await readBody(req, maxBody, bodyTimeoutMs);
-    // Either refusal closes the connection when the body was not read to its end (refuse()).
+    // Held from its first byte until the request is done: its response closed (answered, refused or
+    // its client gone) and whatever else holds it let go (serveModern, a session's exchange).
+    const share = new BodyShare(bodies);
+    res.once('close', share.keep());
+    const body = await readBody(req, maxBody, bodyTimeoutMs, (bytes) => share.take(bytes));
+    // Any refusal closes the connection when the body was not read to its end (refuse()).
     if (body === TOO_SLOW)
       return {
         status: 408,
         message: `Request Timeout: the body did not arrive within ${bodyTimeoutMs / 1000} s`,
       };
     if (body === TOO_LARGE) return { status: 413, message: `Payload too large: more than ${maxBody} bytes` };
+    if (body === NO_ROOM) return noRoom;
     // Closed while its body arrived (DELETE, the sweep, room for a new session).
     if (session !== undefined && sessions.get(session.sessionId) !== session) return SESSION_NOT_FOUND;
     const repeated = repeatedMcpHeader(req);
@@ -306,8 +334,18 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
         code: HEADER_MISMATCH,
         message: `Bad Request: the ${repeated} header is sent more than once; send it once`,
       };
+    // Measured before it is parsed (redteam-37-4), and its values counted against the budget.
+    const structure = jsonStructure(body);
+    if (structure.problem !== undefined)
+      return {
+        status: 413,
+        code: ErrorCode.InvalidRequest,
+        message: `Payload too large: the body ${structure.problem}`,
+        ...(structure.requestId !== undefined ? { id: structure.requestId } : {}),
+      };
+    if (!share.take(structure.values * VALUE_BYTES)) return noRoom;
     const value = jsonOf(body);
-    if (value !== NOT_JSON && !isLegacy(req, value)) return serveModern(req, res, value);
+    if (value !== NOT_JSON && !isLegacy(req, value)) return serveModern(req, res, value, share);
     // A 2025-era request has no headers that mirror its body: ones that claim to would show
     // whatever reads them a call other than the one run.
     const mirror = mirrorHeader(req);
@@ -333,7 +371,7 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
         return { status: 400, code: ErrorCode.InvalidRequest, message: 'Invalid Request: initialize alone' };
       const opened = await open();
       if (!(opened instanceof HttpSession)) return opened;
-      opened.post(res, messages, false, { requestInfo: { headers: req.headers } });
+      opened.post(res, messages, false, { requestInfo: { headers: req.headers } }, share.keep());
       return undefined;
     }
     if (isInitialize)
@@ -347,7 +385,7 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
         code: ErrorCode.InvalidRequest,
         message: `Invalid Request: request id ${JSON.stringify(reused)} is already in use`,
       };
-    session.post(res, messages, isBatch, { requestInfo: { headers: req.headers } });
+    session.post(res, messages, isBatch, { requestInfo: { headers: req.headers } }, share.keep());
     return undefined;
   };
 
@@ -687,50 +725,110 @@ const DRAIN_FACTOR = 4;
 const TOO_SLOW = Symbol('too slow');
 /** A body longer than the limit. */
 const TOO_LARGE = Symbol('too large');
+/** A body the budget of all bodies had no room for. */
+const NO_ROOM = Symbol('no room');
 
 /**
  * The body as text, TOO_LARGE when it is longer than `limit` bytes, TOO_SLOW when it is still
  * arriving `deadlineMs` after it began (a body trickled a byte at a time would otherwise hold its
- * connection forever: redteam-31-7). An oversized body is read to its end and dropped before the
- * caller answers 413: closing a socket with unread data resets it, and the client would lose the
- * answer mid-send. Past `DRAIN_FACTOR` times the limit, declared or read, or at the same deadline,
- * reading stops; the caller's refusal then closes the connection, as it does for any body not read
- * to its end (refuse(), isBodyPending()).
+ * connection forever: redteam-31-7), NO_ROOM when `take` refuses its bytes (taken as its
+ * Content-Length declares them, before any arrive, or as they come). An oversized body, or one
+ * without room, is read to its end and dropped, nothing of it kept, before the caller answers:
+ * closing a socket with unread data resets it, and the client would lose the answer mid-send.
+ * Past `DRAIN_FACTOR` times the limit, declared or read, or at the same deadline, reading stops;
+ * the caller's refusal then closes the connection, as it does for any body not read to its end
+ * (refuse(), isBodyPending()).
  */
 function readBody(
   req: IncomingMessage,
   limit: number,
   deadlineMs: number,
-): Promise<string | typeof TOO_SLOW | typeof TOO_LARGE> {
+  take: (bytes: number) => boolean,
+): Promise<string | typeof TOO_SLOW | typeof TOO_LARGE | typeof NO_ROOM> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > limit * DRAIN_FACTOR) {
       resolve(TOO_LARGE);
       return;
     }
-    const chunks: Buffer[] = [];
+    let chunks: Buffer[] = [];
     let size = 0;
-    const stop = (why: typeof TOO_LARGE | typeof TOO_SLOW): void => {
+    /** Why the body is read and dropped, once that is known. */
+    let dropped = declared > limit ? TOO_LARGE : take(declared) ? undefined : NO_ROOM;
+    const refusal = (): typeof TOO_LARGE | typeof NO_ROOM | undefined =>
+      size > limit ? TOO_LARGE : dropped === NO_ROOM ? NO_ROOM : undefined;
+    const stop = (why: typeof TOO_LARGE | typeof TOO_SLOW | typeof NO_ROOM): void => {
       clearTimeout(deadline);
       req.removeAllListeners('data');
       req.pause();
       resolve(why);
     };
     // Past the limit, the body is refused as too large however slowly the rest comes.
-    const deadline = setTimeout(() => stop(size > limit ? TOO_LARGE : TOO_SLOW), deadlineMs);
+    const deadline = setTimeout(() => stop(refusal() ?? TOO_SLOW), deadlineMs);
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size <= limit) chunks.push(chunk);
-      else if (size > limit * DRAIN_FACTOR) stop(TOO_LARGE);
+      if (size > limit * DRAIN_FACTOR) {
+        stop(TOO_LARGE);
+        return;
+      }
+      if (size > limit) dropped = TOO_LARGE;
+      // Bytes past what was declared (a chunked body declares none) are taken as they come.
+      else if (dropped === undefined && size > declared && !take(Math.min(chunk.length, size - declared)))
+        dropped = NO_ROOM;
+      if (dropped === undefined) chunks.push(chunk);
+      else chunks = [];
     });
     req.once('end', () => {
       clearTimeout(deadline);
-      resolve(size > limit ? TOO_LARGE : Buffer.concat(chunks, size).toString('utf8'));
+      resolve(refusal() ?? Buffer.concat(chunks, size).toString('utf8'));
     });
     // An upload that ends early (the client went away) must not keep the timer alive.
     req.once('close', () => clearTimeout(deadline));
     req.once('error', reject);
   });
+}
+
+/**
+ * What request bodies hold of the gateway's memory, across every connection (redteam-37-4). One
+ * body was bounded (4 MiB) and so were requests and connections, but not their product: 16
+ * tools/calls of 4 MiB of `[],[],…` at once took the gateway to 1.7 GB, held every other client
+ * seconds, and the huge arguments went on to an honest server until its pipe backed up; anyone
+ * with the token (in `perimeter run`, every process in the sandbox) could. A request holds its
+ * body's bytes (declared, or as they come) and, once they are read, VALUE_BYTES for each JSON
+ * value they make, until nothing holds the request (BodyShare); one that finds no room is
+ * refused (503), and retrying once others are done succeeds.
+ */
+class BodyBudget {
+  held = 0;
+  constructor(readonly limit: number) {}
+}
+
+/** One request's share of the BodyBudget: given back whole when the last of its holders lets go. */
+class BodyShare {
+  private taken = 0;
+  private holders = 0;
+  constructor(private readonly budget: BodyBudget) {}
+
+  /** Takes `bytes` more of the budget; false, and nothing taken, when it has no room. */
+  take(bytes: number): boolean {
+    if (this.budget.held + bytes > this.budget.limit) return false;
+    this.budget.held += bytes;
+    this.taken += bytes;
+    return true;
+  }
+
+  /** One more thing that holds the request; the function returned lets go of it (once). */
+  keep(): () => void {
+    this.holders++;
+    let isLet = false;
+    return () => {
+      if (isLet) return;
+      isLet = true;
+      if (--this.holders > 0) return;
+      this.budget.held -= this.taken;
+      this.taken = 0;
+    };
+  }
 }
 
 function isLoopback(host: string): boolean {
