@@ -236,6 +236,38 @@ void describe("the agent's stdio to perimeter mcp", { timeout: 60_000 }, () => {
     assert.ok(input.destroyed);
   });
 
+  void it('reads no more of a client that takes none of its answers, until it takes them', async () => {
+    // Before, every request read waited with its answer (and the SDK's state for it) for an
+    // output that never drained: a client writing pings and reading nothing grew perimeter mcp by
+    // some 200 MB a second.
+    const taken: (() => void)[] = [];
+    const output = new Writable({
+      highWaterMark: 1024,
+      write: (_, __, done) => void taken.push(() => done()),
+    });
+    const input = new PassThrough();
+    const transport = new AgentTransport(input, output);
+    let read = 0;
+    transport.onmessage = (m) => {
+      read++;
+      // Answered as the SDK answers, which waits for the output; the last wait fails as it closes.
+      if ('method' in m && 'id' in m)
+        transport
+          .send({ jsonrpc: '2.0', id: m.id, result: { pad: 'x'.repeat(2048) } })
+          .catch(() => undefined);
+    };
+    await transport.start();
+    for (let id = 1; id <= 100; id++) input.write(line({ jsonrpc: '2.0', id, method: 'ping' }));
+    await new Promise((done) => setImmediate(done));
+    assert.equal(read, 1, 'its first answer filled the output: nothing more is read');
+    for (let i = 0; i < 1_000 && read < 100; i++) {
+      while (taken.length > 0) taken.shift()?.();
+      await new Promise((done) => setImmediate(done));
+    }
+    assert.equal(read, 100, 'read again as its answers are taken');
+    await transport.close();
+  });
+
   void it('waits for a full output to drain before a send resolves; a broken output closes it, thrown nowhere', async () => {
     const taken: (() => void)[] = [];
     const output = new Writable({ highWaterMark: 16, write: (_, __, done) => void taken.push(() => done()) });
