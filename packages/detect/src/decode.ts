@@ -17,7 +17,14 @@
 // to is decoded again within a budget (DEEP_DECODE_BUDGET), as one text can be read in many ways.
 
 import type { Encoding } from './finding.js';
-import { hiddenStretches, isWhiteSpace, keptPieces, tagEnd, type TagRun } from './hidden-characters.js';
+import {
+  assignmentAround,
+  hiddenStretches,
+  isWhiteSpace,
+  keptPieces,
+  tagEnd,
+  type TagRun,
+} from './hidden-characters.js';
 
 export interface DecodedSegment {
   readonly start: number;
@@ -29,6 +36,12 @@ export interface DecodedSegment {
    * (nothing else is decoded, so offsets map back); without it, a finding covers the segment.
    */
   readonly spanOf?: (start: number, end: number) => readonly [number, number];
+  /**
+   * Whether this reads a run with characters a terminal hides kept (those a control sequence may
+   * have taken from a token: hidden-characters.ts): what is found in it gives way to what is found
+   * as surely (as confident, as specific) over the same characters read as a terminal shows them.
+   */
+  readonly isFallback?: boolean;
 }
 
 /**
@@ -682,6 +695,12 @@ function lineBreakAt(text: string, at: number): number {
 
 type Line = readonly [number, number];
 
+/**
+ * A piece of the text read as it is, text[start, end); or, with a third element, the one character
+ * that text[start, end) spells (a tag character: the ASCII code it mirrors).
+ */
+type Piece = readonly [number, number] | readonly [number, number, number];
+
 /** Pieces of the text read as one: a block's lines, a run's characters between hidden ones. */
 interface JoinedPieces {
   readonly decoded: string;
@@ -690,16 +709,16 @@ interface JoinedPieces {
 }
 
 /** The pieces (in order, none empty) joined, and a map of spans of the join back to the text. */
-function joinedPieces(text: string, pieces: readonly (readonly [number, number])[]): JoinedPieces {
+function joinedPieces(text: string, pieces: readonly Piece[]): JoinedPieces {
   // Where each piece starts in the join.
   const offsets: number[] = [];
   let length = 0;
-  for (const [start, end] of pieces) {
+  for (const piece of pieces) {
     offsets.push(length);
-    length += end - start;
+    length += piece.length === 3 ? 1 : piece[1] - piece[0];
   }
-  /** Where the character at `offset` of the join stands in the text. */
-  const textOffset = (offset: number): number => {
+  /** Where the character at `offset` of the join starts in the text, or with `isEnd` ends. */
+  const textOffset = (offset: number, isEnd: boolean): number => {
     let lo = 0;
     let hi = offsets.length - 1;
     while (lo < hi) {
@@ -707,15 +726,19 @@ function joinedPieces(text: string, pieces: readonly (readonly [number, number])
       if ((offsets[mid] ?? 0) <= offset) lo = mid;
       else hi = mid - 1;
     }
-    return (pieces[lo]?.[0] ?? 0) + offset - (offsets[lo] ?? 0);
+    const piece = pieces[lo] ?? [0, 0];
+    if (piece.length === 3) return isEnd ? piece[1] : piece[0];
+    return piece[0] + offset - (offsets[lo] ?? 0) + (isEnd ? 1 : 0);
   };
-  const slices = pieces.map(([start, end]) => text.slice(start, end));
+  const slices = pieces.map((piece) =>
+    piece.length === 3 ? String.fromCharCode(piece[2]) : text.slice(piece[0], piece[1]),
+  );
   // One piece alone would be a slice of the text (V8 keeps a view into it, and the text alive):
   // the decoders' loops, compiled for flat strings, slowed down by a fifth for every text scanned
   // after one such view (bench corpus). Joined from two, it is a string of its own.
   const [only] = slices;
   const decoded = slices.length === 1 && only ? [only.slice(0, 1), only.slice(1)].join('') : slices.join('');
-  return { decoded, spanOf: (start, end) => [textOffset(start), textOffset(end - 1) + 1] };
+  return { decoded, spanOf: (start, end) => [textOffset(start, false), textOffset(end - 1, true)] };
 }
 
 /**
@@ -1049,46 +1072,76 @@ function* hiddenSegments(text: string, work: DecodeWork): Generator<DecodedSegme
   for (const run of hiddenStretches(text, work)) {
     // Read without its hidden characters, or, if it holds control sequences, without them whole
     // as a terminal shows it (detect-gap-2): `ESC [ 0 m` with its ESC alone removed leaves "[0m",
-    // and "[" cuts any token. An 8-bit one leaves nothing, and may take a token's letters (U+009B
-    // before "9H" is a cursor move): a run holding one is read both ways, the terminal's first (of
-    // two findings alike over one span, the first read is kept).
-    const { marks, sequenceMarks, hasEightBitSequence } = run;
-    const readings = sequenceMarks
-      ? hasEightBitSequence
-        ? [sequenceMarks, marks]
-        : [sequenceMarks]
-      : [marks];
-    for (const [start, end] of windows(run.start, run.end, 1))
-      for (const reading of readings) {
+    // and "[" cuts any token. One may take a token's characters (U+009B before "9H" is a cursor
+    // move, `ESC [` inside "ghp_…" takes the letter after it: detect-37-1): a stretch holding one
+    // is also read with them kept, from the first run that holds one, as a fallback (scan.ts: the
+    // generic rules do not read it, and what it finds gives way to one alike read as a terminal
+    // shows the text).
+    const { marks, sequenceMarks, fallbackFrom } = run;
+    const readings: (readonly [readonly number[], number])[] = [[sequenceMarks ?? marks, run.start]];
+    if (sequenceMarks && fallbackFrom >= 0) readings.push([marks, fallbackFrom]);
+    for (const [reading, from] of readings)
+      for (const [start, end] of windows(from, run.end, 1)) {
         work.decoded += end - start;
         const pieces = keptPieces(reading, start, end);
         const uncut = pieces && joinedPieces(text, pieces);
-        if (uncut && uncut.decoded.length >= MIN_UNCUT) yield { start, end, encoding: 'hidden', ...uncut };
+        if (uncut && uncut.decoded.length >= MIN_UNCUT)
+          yield {
+            start,
+            end,
+            encoding: 'hidden',
+            ...uncut,
+            isFallback: sequenceMarks !== undefined && reading === marks,
+          };
       }
-    for (const tagRun of run.tagRuns) yield* tagSegments(text, tagRun, work);
+    // Each tag run, and with the text around it in the stretch, up to the tag runs either side.
+    const { tagRuns } = run;
+    let before = run.start;
+    for (const [k, tagRun] of tagRuns.entries()) {
+      const first = tagRun.starts[0] ?? before;
+      const end = tagEnd(text, tagRun.starts[tagRun.starts.length - 1] ?? first);
+      const after = tagRuns[k + 1]?.starts[0] ?? run.end;
+      if (tagRun.codes.length >= MIN_UNCUT) {
+        const around = assignmentAround(sequenceMarks ?? marks, text, [before, first, end, after]);
+        yield* tagSegments(text, tagRun, around, work);
+      }
+      before = end;
+    }
   }
 }
 
 /**
  * The ASCII a run of tag characters spells (detect-gap-1), in windows as a long base64 run is;
- * what is found in it spans the tag characters that spell it. A run shorter than MIN_UNCUT (the
- * tags of a flag emoji, `gbsct` for Scotland) is not read.
+ * what is found in it spans the tag characters that spell it (hiddenSegments reads no run shorter
+ * than MIN_UNCUT: the tags of a flag emoji, `gbsct` for Scotland). With `around`, the pieces of a
+ * secret's name before the run (`password = `, `AWS_SECRET_ACCESS_KEY=`) and of what follows it (a
+ * closing quote), it is also read between them: a value spelled in tags is judged as the value
+ * assigned to that name (detect-37-3).
  */
-function* tagSegments(text: string, run: TagRun, work: DecodeWork): Generator<DecodedSegment> {
+function* tagSegments(
+  text: string,
+  run: TagRun,
+  around: { readonly name: readonly Piece[]; readonly rest: readonly Piece[] } | undefined,
+  work: DecodeWork,
+): Generator<DecodedSegment> {
   const { codes, starts } = run;
-  if (codes.length < MIN_UNCUT) return;
-  const endOf = (k: number): number => tagEnd(text, starts[k] ?? 0);
   for (const [from, to] of windows(0, codes.length, 1)) {
-    const start = starts[from] ?? 0;
-    const end = endOf(to - 1);
+    const spelled: Piece[] = [];
+    for (let k = from; k < to; k++) {
+      const at = starts[k] ?? 0;
+      spelled.push([at, tagEnd(text, at), codes[k] ?? 0]);
+    }
+    const start = spelled[0]?.[0] ?? 0;
+    const end = spelled[spelled.length - 1]?.[1] ?? start;
     work.decoded += end - start;
-    // Decoded, not built from slices: a flat string of its own (joinedPieces says why).
-    const decoded = utf8.decode(Uint8Array.from(codes.slice(from, to)));
-    const spanOf = (s: number, e: number): readonly [number, number] => [
-      starts[from + s] ?? start,
-      endOf(from + e - 1),
-    ];
-    yield { start, end, encoding: 'unicode-tags', decoded, spanOf };
+    yield { start, end, encoding: 'unicode-tags', ...joinedPieces(text, spelled) };
+    if (around && from === 0) {
+      const { name, rest } = around;
+      const pieces = [...name, ...spelled, ...(to === codes.length ? rest : [])];
+      const [first, last] = [pieces[0]?.[0] ?? start, pieces[pieces.length - 1]?.[1] ?? end];
+      work.decoded += last - first;
+      yield { start: first, end: last, encoding: 'unicode-tags', ...joinedPieces(text, pieces) };
+    }
   }
 }
 
@@ -1133,7 +1186,8 @@ export function decodedLayers(text: string, work?: DecodeWork): readonly Decoded
       if (isSpent()) break;
       for (const segment of decodedSegments(outer.decoded, counted)) {
         const [start, end] = outer.spanOf?.(segment.start, segment.end) ?? [outer.start, outer.end];
-        next.push({ start, end, encoding: outer.encoding, decoded: segment.decoded });
+        const isFallback = outer.isFallback === true || segment.isFallback === true;
+        next.push({ start, end, encoding: outer.encoding, decoded: segment.decoded, isFallback });
       }
     }
     layers.push(...next);

@@ -2,7 +2,8 @@
 // tags, variation selectors, the grapheme joiner, Hangul fillers, and controls other than white
 // space. A secret cut by one (`sk_live_4eC3<U+200B>9HqL…`) reads whole to a model and on a
 // terminal, but no rule matches across it: decode.ts reads each run of text that holds one with
-// them removed (with the line before it when a secret's name may stand there: hiddenStretches()).
+// them removed (with the line before it when a secret's name may stand there, with the whole key
+// when it stands in a PEM private key: hiddenStretches()).
 // The MCP gateway strips them itself and keeps those a script or an emoji needs
 // (packages/mcp/src/poisoning.ts); here every one goes, as removing a joiner from an emoji or a
 // Persian word makes no secret. The egress proxy reads bytes as Latin-1, one character a byte, so
@@ -10,20 +11,22 @@
 // character they spell.
 //
 // A terminal control sequence (a colour code, a hyperlink) is hidden whole, not only its ESC
-// (terminal-sequences.ts): a run holding one is read with every sequence removed whole.
+// (terminal-sequences.ts): a run holding one is read with every sequence removed whole, and, when
+// one may have taken a token's characters for its own (detect-37-1), with those kept too.
 //
 // Tag characters (U+E0020–U+E007E) are more than hidden: each mirrors a printable ASCII character
 // (U+E0041 is an invisible "A"), and a model reads them so. Text spelled in them is the "ASCII
 // smuggling" of prompt injection and exfiltration (detect-gap-1): a run of them is also read as the
-// ASCII it spells.
+// ASCII it spells, and after the name of a secret before it (detect-37-3: assignmentAround()).
 //
 // Must stay linear whatever the text (redteam-30-1): candidates are looked for once, from the
-// start, a run is stepped over once, and the line before it is read back no further than the
-// stretch before it. Text without any costs one search, over printable ASCII
+// start, a run is stepped over once, and the line (or key) before it is read back no further than
+// the stretch before it. Text without any costs one search, over printable ASCII
 // a regex several times faster than a loop (and than a regex over the hidden characters' class).
 
 import { KEYWORD_SOURCE } from './assignment-rules.js';
-import { sequenceLength } from './terminal-sequences.js';
+import { MARKER_REACH, MAX_PEM, PEM_BEGIN, PEM_END } from './pem.js';
+import { isTokenCode, sequenceLength, takesTokenCharacters } from './terminal-sequences.js';
 
 /**
  * The hidden characters: every format character (\p{Cf}: zero-width space, joiners, bidi controls,
@@ -219,7 +222,11 @@ export interface TagRun {
 export interface HiddenRun {
   readonly start: number;
   readonly end: number;
-  /** Where each hidden character starts and ends, in order: [start, end, start, end, …]. */
+  /**
+   * Where each hidden character starts and ends, in order: [start, end, start, end, …]. Of a
+   * terminal control sequence, its introducer (an ESC with the "[" or "]" after it) if it may have
+   * taken a token's characters (`fallbackFrom`), else the whole sequence.
+   */
   readonly marks: readonly number[];
   /**
    * The same with each terminal control sequence whole (`ESC [ 0 m`, not its ESC alone;
@@ -227,11 +234,14 @@ export interface HiddenRun {
    */
   readonly sequenceMarks: readonly number[] | undefined;
   /**
-   * Whether one of those sequences starts with an 8-bit introducer (U+009B, U+009D). Removed alone,
-   * an ESC leaves the "[" or "]" after it, which cuts whatever it stands in; an 8-bit introducer
-   * leaves nothing, and may have taken a token's letters for its own (U+009B before "9H").
+   * Where the run is also read with `marks`, which keep what a sequence may have taken of a token,
+   * as a receiver that strips introducers reads it; -1 when it holds no such sequence: one with an
+   * 8-bit introducer (U+009B before "9H" is a cursor move), or a CSI made after `ESC [` of
+   * characters a token holds, a colour code aside (terminal-sequences.ts; detect-37-1). From the
+   * first run that holds one, with the name before it if a secret's keyword stands there: the
+   * rest of a line coloured or cursor-moved is not read twice.
    */
-  readonly hasEightBitSequence: boolean;
+  readonly fallbackFrom: number;
   /** The text spelled in tag characters in it, in order (most runs: none). */
   readonly tagRuns: readonly TagRun[];
 }
@@ -261,7 +271,7 @@ interface Stretch extends HiddenRun {
   end: number;
   marks: number[];
   sequenceMarks: number[] | undefined;
-  hasEightBitSequence: boolean;
+  fallbackFrom: number;
   tagRuns: TagRun[];
 }
 
@@ -276,9 +286,11 @@ function hiddenRunAt(text: string, at: number, from: number, work: { visited: nu
   while (start > from && !isWhiteSpace(text.charCodeAt(start - 1))) start--;
   const marks: number[] = [];
   let sequenceMarks: number[] | undefined;
-  let hasEightBitSequence = false;
-  // Where the last control sequence ends: the characters before it are inside it.
+  let mayTakeCharacters = false;
+  // Where the last control sequence ends: the characters before it are inside it; and whether
+  // `marks` keep its characters after the introducer (it may have taken a token's).
   let sequenceEnd = 0;
+  let isBodyKept = false;
   let tagRuns: TagRun[] | undefined;
   // The tag run being read: it goes on over other hidden characters, and ends at a visible one.
   let tagRun: TagRun | undefined;
@@ -297,18 +309,25 @@ function hiddenRunAt(text: string, at: number, from: number, work: { visited: nu
     }
     const length = hiddenLength(text, end);
     if (length > 0) {
-      marks.push(end, end + length);
       if (end >= sequenceEnd) {
         // Only an ESC, U+009B, U+009D or (in Latin-1) the first byte of the last two starts one.
         const whole =
           c === 0x1b || c === 0x9b || c === 0x9d || c === 0xc2 ? sequenceLength(text, end, work) : 0;
+        let mark = length;
         if (whole > 0) {
-          sequenceMarks ??= marks.slice(0, -2);
+          // After visible text on its line (a space, a tab), not after a sequence a terminal hides.
+          const before = end > 0 ? text.charCodeAt(end - 1) : 0;
+          const isAfterText: boolean =
+            (before === 0x09 || (before >= 0x20 && before < 0x7f)) && (end !== sequenceEnd || isBodyKept);
+          sequenceMarks ??= marks.slice();
           sequenceEnd = end + whole;
-          hasEightBitSequence ||= c !== 0x1b;
+          isBodyKept = c !== 0x1b || takesTokenCharacters(text, end, whole, isAfterText);
+          mayTakeCharacters ||= isBodyKept;
+          mark = !isBodyKept ? whole : c === 0x1b ? 2 : length;
         }
         sequenceMarks?.push(end, end + Math.max(whole, length));
-      }
+        marks.push(end, end + mark);
+      } else if (isBodyKept) marks.push(end, end + length);
       const code = tagCodeAt(text, end, length);
       if (code >= 0) {
         if (!tagRun) (tagRuns ??= []).push((tagRun = { codes: [], starts: [] }));
@@ -319,7 +338,8 @@ function hiddenRunAt(text: string, at: number, from: number, work: { visited: nu
     end += length === 0 ? 1 : Math.abs(length);
   }
   // One literal of one shape: a spread to add the sequences cost more than reading the run.
-  return { start, end, marks, sequenceMarks, hasEightBitSequence, tagRuns: tagRuns ?? [] };
+  const fallbackFrom = mayTakeCharacters ? start : -1;
+  return { start, end, marks, sequenceMarks, fallbackFrom, tagRuns: tagRuns ?? [] };
 }
 
 /**
@@ -342,33 +362,142 @@ const KEYWORD = new RegExp(KEYWORD_SOURCE, 'i');
 
 const isLineBreak = (c: number): boolean => c === 10 || c === 13;
 
+/** The pieces of `text` joined: what a stretch reads there without its hidden characters. */
+const joined = (text: string, pieces: readonly (readonly [number, number])[]): string =>
+  pieces.map(([start, end]) => text.slice(start, end)).join('');
+
 /** `from` appended to `to`, one by one: a spread of a long array would overflow the stack. */
 function append(to: number[], from: readonly number[]): void {
   for (const mark of from) to.push(mark);
 }
 
-/** `stretch` grown to the end of `run`, a later run on its line: the characters between are visible. */
-function addRun(stretch: Stretch, run: Stretch): void {
+/**
+ * `stretch` grown to the end of `run`, a later run on its line or in its key: the characters
+ * between are visible.
+ */
+function addRun(text: string, stretch: Stretch, run: Stretch): void {
   if (run.sequenceMarks && !stretch.sequenceMarks) stretch.sequenceMarks = [...stretch.marks];
   if (stretch.sequenceMarks) append(stretch.sequenceMarks, run.sequenceMarks ?? run.marks);
   append(stretch.marks, run.marks);
-  stretch.hasEightBitSequence ||= run.hasEightBitSequence;
+  if (stretch.fallbackFrom < 0 && run.fallbackFrom >= 0) {
+    const nameFrom = Math.max(stretch.start, run.fallbackFrom - LINE_CONTEXT);
+    const isNamed = KEYWORD.test(text.slice(nameFrom, run.fallbackFrom));
+    stretch.fallbackFrom = isNamed ? nameFrom : run.fallbackFrom;
+  }
   for (const tagRun of run.tagRuns) stretch.tagRuns.push(tagRun);
-  stretch.end = run.end;
+  stretch.end = Math.max(stretch.end, run.end);
+}
+
+/**
+ * Where `marker` first starts in text[from, to), or -1, asked of ranges in order (each `from` and
+ * `to` at or past the last's): what was searched is not searched again. `work.visited` is added
+ * what was searched.
+ */
+function markerFinder(
+  text: string,
+  marker: string,
+  work: { visited: number },
+): (from: number, to: number) => number {
+  // Every start of the marker before `known` is known: `found` is the first at or after the last
+  // `from`, or -1 when there is none before `known`.
+  let known = 0;
+  let found = -1;
+  return (from, to) => {
+    if (found >= from) return found < to ? found : -1;
+    const at = Math.max(from, known);
+    if (at >= to) return -1;
+    const hit = text.slice(at, Math.min(text.length, to + marker.length - 1)).indexOf(marker);
+    found = hit < 0 ? -1 : at + hit;
+    known = hit < 0 ? to : found + 1;
+    work.visited += (hit < 0 ? to : found) - at;
+    return found;
+  };
+}
+
+/**
+ * A character of a key's lines: base64 (of the characters a token holds), and the backslash of a
+ * JSON string's `\n` escapes.
+ */
+const isKeyLineCode = (c: number): boolean => c === 0x5c || isTokenCode(c);
+
+/** What a run may be of a PEM private key (keyShape()). */
+const enum KeyShape {
+  None,
+  Line,
+  Marker,
+}
+
+/**
+ * What text[start, end), read without the hidden characters `marks`, may be of a PEM private key:
+ * a line of its body (base64, the `\n` escapes of a JSON string), or a marker (it holds a "-": the
+ * caller looks for the header in it), or none. Only if it may be in a key is a key's header looked
+ * for before it, and only one that holds a "-" is joined to be read for a header cut: prose cut by
+ * hidden characters, or a log coloured word by word, is read in place.
+ */
+function keyShape(text: string, marks: readonly number[], start: number, end: number): KeyShape {
+  let shape = KeyShape.Line;
+  let k = 0;
+  for (let i = start; i < end; i++) {
+    while (k < marks.length && (marks[k + 1] ?? 0) <= i) k += 2;
+    if (k < marks.length && (marks[k] ?? 0) <= i) {
+      i = (marks[k + 1] ?? 0) - 1;
+      continue;
+    }
+    const c = text.charCodeAt(i);
+    if (c === 0x2d) return KeyShape.Marker;
+    if (!isKeyLineCode(c)) shape = KeyShape.None;
+  }
+  return shape;
 }
 
 /**
  * The stretches of `text` that hold hidden characters, in order: each run of characters other than
  * white space that holds one (hiddenRunAt()), with the runs after it on its line no more than
- * LINE_CONTEXT characters apart, and read from up to LINE_CONTEXT characters before the first on
- * its line. No character is in two stretches: runs are looked for once from the start, and a
- * stretch reaches back no further than the one before it. `work.visited` is added what was read.
+ * NEAR_RUNS characters apart, and read from up to LINE_CONTEXT characters before the first on its
+ * line. A stretch inside a PEM private key is the whole key (detect-37-2: the private-key rule
+ * reads a key over its lines, and a run is one line's): from its header, as written up to MAX_PEM
+ * before or cut itself, to its footer as written (or MAX_PEM on, where a hidden character cuts
+ * that). No character is in two stretches: runs are looked for once from the start, and a stretch
+ * reaches back no further than the one before it. `work.visited` is added what was read.
  */
 export function* hiddenStretches(text: string, work: { visited: number }): Generator<HiddenRun> {
   // Where the last run ended: the next one starts no earlier, so no character is in two runs.
   let runsFrom = 0;
   let from = 0;
   let stretch: Stretch | undefined;
+  const begins = markerFinder(text, PEM_BEGIN, work);
+  const ends = markerFinder(text, PEM_END, work);
+  // The last key header as written found so far: headers are walked over once, in order.
+  let lastBegin = -1;
+  /**
+   * Where the key whose block holds `run` ends (past the run's end), or -1 when it is in none: its
+   * header stands as written at or after `floor`, or in the run read without its hidden characters.
+   * The run is grown back to the header.
+   */
+  const keyEnd = (run: Stretch, floor: number): number => {
+    const marks = run.sequenceMarks ?? run.marks;
+    const shape = keyShape(text, marks, run.start, run.end);
+    if (shape === KeyShape.None) return -1;
+    const from = Math.max(lastBegin + 1, floor);
+    // Searched on to the text's end: in text with no key (most), one search serves every run.
+    const next = (at: number): number => begins(at, text.length);
+    for (let at = next(from); at >= 0 && at < run.end; at = next(at + 1)) lastBegin = at;
+    const keyStart =
+      lastBegin >= floor
+        ? lastBegin
+        : shape === KeyShape.Marker &&
+            joined(text, keptPieces(marks, run.start, run.end) ?? []).includes(PEM_BEGIN)
+          ? run.start
+          : -1;
+    if (keyStart < 0) return -1;
+    const footer = ends(keyStart, keyStart + MAX_PEM);
+    // A footer before the run ended the key.
+    if (footer >= 0 && footer + MARKER_REACH <= run.start) return -1;
+    work.visited += Math.max(0, run.start - keyStart);
+    run.start = Math.min(run.start, keyStart);
+    const end = footer >= 0 ? footer + MARKER_REACH : keyStart + MAX_PEM;
+    return Math.max(run.end, Math.min(text.length, end));
+  };
   for (let at = nextHiddenCandidate(text, from); at >= 0; at = nextHiddenCandidate(text, from)) {
     const length = hiddenLength(text, at);
     if (length <= 0) {
@@ -380,25 +509,55 @@ export function* hiddenStretches(text: string, work: { visited: number }): Gener
     const run = hiddenRunAt(text, at, runsFrom, work);
     work.visited += run.end - run.start;
     runsFrom = from = run.end;
-    // The characters between the stretch and this run, read once: on one line and near, one stretch.
+    // Inside the key the stretch reads, one stretch; on its line and near (the characters between
+    // read once), one stretch, which may be in a key.
+    if (stretch && run.start < stretch.end) {
+      addRun(text, stretch, run);
+      continue;
+    }
     let gap = stretch ? stretch.end : run.start;
     if (stretch && run.start - gap <= NEAR_RUNS)
       while (gap < run.start && !isLineBreak(text.charCodeAt(gap))) gap++;
     if (stretch) work.visited += Math.min(gap, run.start) - stretch.end;
     if (stretch && gap === run.start) {
-      addRun(stretch, run);
+      const end = keyEnd(run, stretch.start);
+      addRun(text, stretch, run);
+      stretch.end = Math.max(stretch.end, end);
       continue;
     }
     if (stretch) yield stretch;
+    run.end = Math.max(run.end, keyEnd(run, Math.max(stretch?.end ?? 0, run.start - MAX_PEM)));
     // Back over its line, to no further than the stretch before it ended, if a keyword is there.
     const limit = Math.max(stretch?.end ?? 0, run.start - LINE_CONTEXT);
     let lineStart = run.start;
     while (lineStart > limit && !isLineBreak(text.charCodeAt(lineStart - 1))) lineStart--;
     work.visited += run.start - lineStart;
     if (lineStart < run.start && KEYWORD.test(text.slice(lineStart, run.start))) run.start = lineStart;
+    if (run.fallbackFrom >= 0) run.fallbackFrom = run.start;
     stretch = run;
   }
   if (stretch) yield stretch;
+}
+
+/** The pieces of text[from, to) between `marks`: the whole when none is inside. */
+const piecesBetween = (marks: readonly number[], from: number, to: number): [number, number][] =>
+  keptPieces(marks, from, to) ?? (from < to ? [[from, to]] : []);
+
+/**
+ * What stands around text[start, end) in a stretch, from `from` to `to`, read without the
+ * stretch's hidden characters `marks`, when a secret's keyword stands before it: the name it is
+ * assigned to (read from no further than LINE_CONTEXT characters before it) and what follows (a
+ * closing quote: as far again after it). decode.ts reads a value spelled in tag characters between
+ * them (detect-37-3). Undefined when no keyword stands before it.
+ */
+export function assignmentAround(
+  marks: readonly number[],
+  text: string,
+  [from, start, end, to]: readonly [number, number, number, number],
+): { readonly name: [number, number][]; readonly rest: [number, number][] } | undefined {
+  const name = piecesBetween(marks, Math.max(from, start - LINE_CONTEXT), start);
+  if (!KEYWORD.test(joined(text, name))) return undefined;
+  return { name, rest: piecesBetween(marks, end, Math.min(to, end + LINE_CONTEXT)) };
 }
 
 /**

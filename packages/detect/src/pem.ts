@@ -16,9 +16,13 @@ import type { Matcher, ReadWork, Verdict } from './provider-rules.js';
 const PEM_HEADER = /-----BEGIN[ A-Z0-9]{0,24} PRIVATE KEY(?: BLOCK)?-----/y;
 const PEM_BODY = /(?:[A-Za-z-]{1,24}: [^\n\\]{0,200}|[A-Za-z0-9+/=]|\s|\\[nr])/y;
 const PEM_FOOTER = /-----END[ A-Z0-9]{0,24} PRIVATE KEY(?: BLOCK)?-----/y;
-const MAX_PEM = 64 * 1024;
-/** The most PEM_HEADER reads. */
-const HEADER_REACH = '-----BEGIN'.length + 24 + ' PRIVATE KEY BLOCK-----'.length;
+/** How a key's header and footer start (hidden-characters.ts reads a key they hold whole). */
+export const PEM_BEGIN = '-----BEGIN';
+export const PEM_END = '-----END';
+/** The longest key read from its header. */
+export const MAX_PEM = 64 * 1024;
+/** The most PEM_HEADER reads, and more than PEM_FOOTER does. */
+export const MARKER_REACH = PEM_BEGIN.length + 24 + ' PRIVATE KEY BLOCK-----'.length;
 
 /** The body's tokens from the start of one chain on: where it stopped, and what it holds. */
 interface Chain {
@@ -134,7 +138,7 @@ export function pemMatcher(text: string, work?: ReadWork): Matcher {
   let next = 0;
   const nextAnchor = (at: number): number => {
     if (next <= at) {
-      const found = text.indexOf('-----BEGIN', at + 1);
+      const found = text.indexOf(PEM_BEGIN, at + 1);
       next = found < 0 ? text.length : found;
       count(next - at);
     }
@@ -144,7 +148,7 @@ export function pemMatcher(text: string, work?: ReadWork): Matcher {
   return (at) => {
     PEM_HEADER.lastIndex = at;
     const header = PEM_HEADER.exec(text);
-    count(HEADER_REACH);
+    count(MARKER_REACH);
     if (!header) return undefined;
     // Only starts within reach of this anchor and those after it are kept.
     if (seen.size > 4 * MAX_PEM) seen = new Map([...seen].filter(([start]) => start >= at));

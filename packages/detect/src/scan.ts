@@ -52,6 +52,8 @@ interface Raw {
   readonly confidence: 'high' | 'low';
   readonly start: number;
   readonly end: number;
+  /** Found in a reading that keeps what a terminal hides (decode.ts' DecodedSegment.isFallback). */
+  readonly isFallback?: boolean;
 }
 
 function providerFindings(text: string, out: Raw[], work: ScanWork | undefined): void {
@@ -112,9 +114,13 @@ function assignmentFindings(text: string, out: Raw[], work: ScanWork | undefined
 }
 
 const isProvider = (f: Raw): boolean => f.family !== 'generic' && f.family !== 'password';
-const rank = (f: Raw): number => (f.confidence === 'high' ? 4 : 0) + (isProvider(f) ? 2 : 0);
+const rank = (f: Raw): number =>
+  (f.confidence === 'high' ? 4 : 0) + (isProvider(f) ? 2 : 0) + (f.isFallback === true ? 0 : 1);
 
-/** Keeps, of every group of overlapping findings, the most specific (high, provider, longer). */
+/**
+ * Keeps, of every group of overlapping findings, the most specific (high, provider, read as a
+ * terminal shows it, longer).
+ */
 function resolveOverlaps<T extends Raw>(findings: T[]): T[] {
   findings.sort((a, b) => a.start - b.start || b.end - a.end);
   const kept: T[] = [];
@@ -158,7 +164,7 @@ export interface Pending extends Raw {
 /** A pending finding as reported: the same fields, in the same order, with its fingerprint. */
 export function fingerprinted(pending: Pending, work: ScanWork | undefined): Finding {
   if (work) work.fingerprinted = (work.fingerprinted ?? 0) + 1;
-  const { secret, encoding, ...found } = pending;
+  const { secret, encoding, isFallback: _, ...found } = pending;
   const named = { ...found, fingerprint: fingerprint(secret) };
   return encoding === undefined ? named : { ...named, encoding };
 }
@@ -236,13 +242,17 @@ export function scanPending(
     // before it (detect-gap-3): that reading judges it. A token found whole beside a hidden
     // character (a colour code, an emoji) stays as it was found.
     findings = findings.filter((f) => !isCutByHidden(text, f.start, f.end, f.confidence === 'low', work));
-    for (const layer of decodedLayers(text, work))
-      for (const inner of findingsIn(layer.decoded, work, except, isHighOnly)) {
+    for (const layer of decodedLayers(text, work)) {
+      // A reading that keeps what a terminal hides is read without the generic rules: a placeholder
+      // with a sequence's characters kept in it (`you<ESC>[2Kr-api-key-here`) reads as none to them.
+      const isFallback = layer.isFallback === true;
+      for (const inner of findingsIn(layer.decoded, work, except, isHighOnly || isFallback)) {
         // A secret in a run read without its hidden characters spans them, not the whole run: one
         // the text shows whole beside a hidden character (a BOM, a colour code) is the same finding.
         const [start, end] = layer.spanOf?.(inner.start, inner.end) ?? [layer.start, layer.end];
-        findings.push({ ...inner, start, end, encoding: layer.encoding });
+        findings.push({ ...inner, start, end, encoding: layer.encoding, isFallback });
       }
+    }
     findings.push(...spacedFindings(text, work, except));
   }
   const kept = resolveOverlaps(findings);

@@ -83,3 +83,40 @@ export function sequenceLength(text: string, at: number, work: { visited: number
   work.visited += Math.min(stoppedAt, text.length) - at;
   return end < 0 ? 0 : end - at;
 }
+
+/** A character a token holds: a letter, a digit, or one of base64's, base64url's and JWTs' `+/=-_.~`. */
+export const isTokenCode = (c: number): boolean =>
+  (c >= 0x30 && c <= 0x39) ||
+  ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a) ||
+  c === 0x2b ||
+  c === 0x2f ||
+  c === 0x3d ||
+  c === 0x2d ||
+  c === 0x5f ||
+  c === 0x2e ||
+  c === 0x7e;
+
+/**
+ * Whether the `ESC [` sequence of `length` characters at text[at] may have taken characters of a
+ * token for its own (detect-37-1): put before a token's letter (`ghp_a<ESC>[bc…`, `key = <ESC>[wJ…`),
+ * a CSI takes the letter as its final byte, and before "9Hq" the "9H"; a terminal shows the rest,
+ * and a receiver that strips `ESC [` has the token whole. So may one made, after its introducer,
+ * of characters a token holds, after visible text on its line (`isAfterText`; at a line's start, or
+ * after another sequence, cursor moves and erasures start every line of a progress display). Not
+ * a colour code (SGR, final byte "m"): honest output colours every word, and values inside
+ * (`you<ESC>[0mr-api-key-here`), and reading each coloured run twice would cost a third of a
+ * coloured log's speed (a known limit: a token whose "m" a colour code takes); nor one of several
+ * parameters (`ESC [ 1 ; 31 m`) or a private mode (`ESC [ ? 25 l`), which take nothing a token
+ * holds. An OSC is not asked: its string is a title or a link.
+ */
+export function takesTokenCharacters(
+  text: string,
+  at: number,
+  length: number,
+  isAfterText: boolean,
+): boolean {
+  if (!isAfterText || text.charCodeAt(at) !== ESC || text.charCodeAt(at + 1) !== 0x5b) return false;
+  if (text.charCodeAt(at + length - 1) === 0x6d) return false;
+  for (let i = at + 2; i < at + length; i++) if (!isTokenCode(text.charCodeAt(i))) return false;
+  return true;
+}

@@ -24,6 +24,7 @@ import {
   wrap,
 } from './encodings.js';
 import { githubToken } from './tokens.js';
+import { cut } from './cut-key.js';
 
 const KIB = 1024;
 const token = githubToken('ghp');
@@ -301,6 +302,51 @@ describe('redteam-34-1: runs cut by hidden characters cost a small multiple of t
           `visited: only ${work.visited} for ${text.length} characters`,
         );
       });
+    });
+});
+
+describe('detect-37-2, detect-37-3: keys and names read around hidden runs cost a small multiple of the length', () => {
+  // A stretch that may stand in a private key looks for its header back to the stretch before it
+  // (one search, from the last header found, serves every run) and is read on to the key's footer,
+  // once; a tag run is read once more with the name before it. Base64 lines cost up to 4.6 already
+  // (a wrapped block is decoded a level below: 4.1 for a key with no hidden character), so 6.
+  const KEY_BODY = 'MIIEpAIBAAKCAQEA3Tz2mr7SZiAMfQyuvBjM2Bq2h1mZ8aRvXnUe';
+  const AROUND: [string, number, (n: number) => string][] = [
+    [
+      'base64 lines each cut by a zero-width space, no header',
+      6,
+      (n) => repeat(`${cut(KEY_BODY, '\u200B')}\n`, n),
+    ],
+    [
+      'key headers each cut by a zero-width space',
+      5,
+      (n) => repeat('-----BEG\u200BIN RSA PRIVATE KEY-----\n', n),
+    ],
+    [
+      'key headers, each before a line cut by a zero-width space, and no footer',
+      6,
+      (n) => repeat(`-----BEGIN RSA PRIVATE KEY-----\n${cut(KEY_BODY, '\u200B')}\n`, n),
+    ],
+    [
+      'one key header, then lines cut by zero-width spaces past 64 KiB',
+      6,
+      (n) => `-----BEGIN RSA PRIVATE KEY-----\n${repeat(`${cut(KEY_BODY, '\u200B')}\n`, n - 32)}`,
+    ],
+    [
+      'key footers each cut by a zero-width space',
+      5,
+      (n) => repeat('-----EN\u200BD RSA PRIVATE KEY-----\n', n),
+    ],
+    [
+      'a value spelled in tags after a secret name, again and again',
+      5,
+      (n) => repeat(`password = ${tags('abcdefgh12')} `, n),
+    ],
+    ['tags after a secret name, one each', 5, (n) => repeat(`token${tags('x')}`, n)],
+  ];
+  for (const [name, bound, make] of AROUND)
+    it(`${name}: at most ${bound} times the length scanned, stepped over and decoded, at 256 KiB and 1 MiB`, () => {
+      assertLinear(make, bound, () => undefined);
     });
 });
 

@@ -10,8 +10,8 @@ import { describe, it } from 'node:test';
 import { knownMatcher, redact, scan } from '../src/index.js';
 import { hiddenLength } from '../src/hidden-characters.js';
 import { KEY, assertCutKeyFound, cut, keyFingerprint } from './cut-key.js';
-import { asLatin1, b64, jsonEscapes, percentEvery } from './encodings.js';
-import { githubToken } from './tokens.js';
+import { asLatin1, b64, jsonEscapes, percentEvery, tags } from './encodings.js';
+import { EXAMPLES, githubToken } from './tokens.js';
 
 const HIDDEN: [string, string][] = [
   ['zero-width space U+200B', '\u200B'],
@@ -188,5 +188,72 @@ describe('redteam-34-1: legitimate hidden characters make no finding', () => {
   it('scan() finds nothing in such text, as written and as UTF-8 read as Latin-1', () => {
     for (const text of [LINES.join('\n'), asLatin1(LINES.join('\n'))])
       assert.deepEqual(scan(text, { decode: true }), []);
+  });
+});
+
+describe('detect-37-2: a private key cut by hidden characters is found whole with decode', () => {
+  // The private-key rule reads a key over its lines, and a run cut by a hidden character is one
+  // line's: a key whose body or markers a zero-width space cut was not found (or only up to the
+  // cut). A stretch inside a key is now read as the whole key, from its header to its footer.
+  const key = EXAMPLES.rsaKey();
+  const fingerprint = scan(key)[0]?.fingerprint;
+  const lines = key.split('\n');
+  /** The key with `hidden` put in the middle of each of the lines `which` picks. */
+  const cutLines = (hidden: string, which: (line: number) => boolean): string =>
+    lines.map((l, k) => (which(k) ? cut(l, hidden, l.length >> 1) : l)).join('\n');
+  const last = lines.length - 1;
+  const CASES: [string, string][] = [
+    ['a zero-width space in the first line of the body', cutLines('\u200B', (k) => k === 1)],
+    ['a zero-width space in a middle line', cutLines('\u200B', (k) => k === 6)],
+    ['a zero-width space in the last line of the body', cutLines('\u200B', (k) => k === last - 1)],
+    ['a zero-width space in every line of the body', cutLines('\u200B', (k) => k > 0 && k < last)],
+    ['a byte-order mark and a word joiner in the body', cutLines('\uFEFF\u2060', (k) => k === 3 || k === 9)],
+    ['a zero-width space in the header', cutLines('\u200B', (k) => k === 0)],
+    ['a zero-width space in the footer', cutLines('\u200B', (k) => k === last)],
+    ['a tag character in the header', key.replace('BEGIN RSA', `BEGIN${String.fromCodePoint(0xe0001)} RSA`)],
+    ['tag characters between the header dashes', key.replace('-----BEGIN', `--${tags('x')}---BEGIN`)],
+    ['zero-width spaces in the header, the body and the footer', cutLines('\u200B', () => true)],
+    ['a colour code around the header', key.replace(lines[0] ?? '', `\x1B[1;31m${lines[0]}\x1B[0m`)],
+  ];
+  for (const [name, text] of CASES)
+    it(`${name}: as written, and in UTF-8 read as Latin-1, over the whole key`, () => {
+      for (const written of [`before\n${text}\nafter`, asLatin1(`before\n${text}\nafter`)]) {
+        const found = scan(written, { decode: true });
+        assert.deepEqual(
+          found.map((f) => [f.rule, f.confidence, f.fingerprint, f.encoding]),
+          [['private-key', 'high', fingerprint, 'hidden']],
+          JSON.stringify(written.slice(0, 80)),
+        );
+        // Over the key, from its header's first dash to its footer's last, and nothing around it.
+        const [f] = found;
+        assert.deepEqual([f?.start, f?.end], [written.indexOf('-'), written.lastIndexOf('-') + 1]);
+      }
+    });
+
+  it('in a JSON string, its line breaks escaped (a service-account file)', () => {
+    const escaped = (s: string): string => `${s.replace(/\n/g, '\\n')}\\n`;
+    const text = `{"type": "service_account", "private_key": "${escaped(cutLines('\u200B', (k) => k === 4))}"}`;
+    assert.deepEqual(
+      scan(text, { decode: true }).map((f) => [f.rule, f.fingerprint, f.encoding]),
+      [['gcp-service-account-key', scan(`"private_key": "${escaped(key)}"`)[0]?.fingerprint, 'hidden']],
+    );
+  });
+
+  it('a hidden character after a key that ended is no part of it: the key stays as written', () => {
+    const text = `${key}\nnotes: see the re\u200Bdme for how to rotate it\n`;
+    assert.deepEqual(
+      scan(text, { decode: true }).map((f) => [f.fingerprint, f.encoding, f.start, f.end]),
+      [[fingerprint, undefined, 0, key.length]],
+    );
+  });
+
+  it('a key header without a body, and base64 lines cut by hidden characters without a header, make no finding', () => {
+    const body = lines.slice(1, -1).map((l) => cut(l, '\u200B', 30));
+    for (const text of [
+      `-----BEG\u200BIN RSA PRIVATE KEY-----\n-----END RSA PRIVATE KEY-----`,
+      body.join('\n'),
+      `-----BEGIN CERTIFICATE-----\n${body.join('\n')}\n-----END CERTIFICATE-----`,
+    ])
+      assert.deepEqual(scan(text, { decode: true }), [], JSON.stringify(text.slice(0, 40)));
   });
 });

@@ -98,3 +98,47 @@ describe('detect-gap-1: a secret spelled in Unicode tag characters is found with
         assert.deepEqual(scan(written, { decode: true }), [], JSON.stringify(written));
   });
 });
+
+describe('detect-37-3: a value spelled in tag characters after a visible secret name is judged as its value', () => {
+  // A tag run was read alone, as the ASCII it spells: `password = ` and a value in tags was a
+  // name with no value and a value with no name, so no rule bound to a name judged it. A tag run
+  // is now also read after the text before it in its stretch, when a secret's keyword stands
+  // there; the finding spans the tag characters that spell the value.
+  const awsSecret = EXAMPLES.awsSecretAccessKey();
+  const password = 'Zq8#mLp2$vR7!xW4';
+  const CASES: [string, string, string][] = [
+    ['a password after `password = `', 'password = ', password],
+    ['an AWS secret key after `AWS_SECRET_ACCESS_KEY=`', 'AWS_SECRET_ACCESS_KEY=', awsSecret],
+    ['a generic secret in a quoted YAML value', 'api_key: "', 'q8ZmLp2vR7xW4kT9nB3c'],
+    ['a generic secret in JSON', '{"client_secret": "', 'q8ZmLp2vR7xW4kT9nB3c'],
+    ['a password after a name cut by a zero-width space', 'pass\u200Bword = ', password],
+  ];
+  for (const [name, before, value] of CASES)
+    it(`${name}: as the same value written visibly, as written and in UTF-8 read as Latin-1`, () => {
+      const visible = scan(`${before.replace('\u200B', '')}${value}"`, { decode: true });
+      assert.equal(visible.length, 1, 'the value written visibly is found');
+      const text = `${before}${tags(value)}"`;
+      for (const written of [text, asLatin1(text)]) {
+        assert.deepEqual(scan(written), [], 'nothing without decoding');
+        const found = scan(written, { decode: true });
+        assert.deepEqual(
+          found.map((f) => [f.rule, f.confidence, f.fingerprint, f.encoding]),
+          visible.map((f) => [f.rule, f.confidence, f.fingerprint, 'unicode-tags']),
+          JSON.stringify(written),
+        );
+        const span = written.slice(found[0]?.start, found[0]?.end);
+        assert.equal(span, written === text ? tags(value) : asLatin1(tags(value)));
+      }
+    });
+
+  it('tag characters after a secret name that spell no secret make no finding', () => {
+    for (const text of [
+      `password: \u{1F3F4}\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F}`,
+      `token = ${tags('see the vault for it')}`,
+      `api_key: "${tags('your-api-key-here')}"`,
+      `password = ${tags('${DB_PASSWORD}')}`,
+    ])
+      for (const written of [text, asLatin1(text)])
+        assert.deepEqual(scan(written, { decode: true }), [], JSON.stringify(written));
+  });
+});

@@ -10,7 +10,7 @@ import { redact, scan } from '../src/index.js';
 import { scanCounting, type ScanWork } from '../src/scan.js';
 import { KEY, assertCutKeyFound, cut, keyFingerprint } from './cut-key.js';
 import { asLatin1, repeat } from './encodings.js';
-import { githubToken } from './tokens.js';
+import { EXAMPLES, githubToken } from './tokens.js';
 
 const SEQUENCES: [string, string][] = [
   ['CSI reset ESC [ 0 m', '\x1B[0m'],
@@ -121,6 +121,16 @@ describe('detect-gap-2: reading control sequences costs a small multiple of the 
     ['one OSC introducer before a long title with no end', (n) => `\x1B]0;${repeat('title ', n - 4)}`],
     ['CSI introducers with too many parameters', (n) => repeat(`\x1B[${'?='.repeat(50)}`, n)],
     ['8-bit CSI and OSC in UTF-8 read as Latin-1', (n) => repeat(asLatin1('\x9B1m\x9D0;x\x9Cab'), n)],
+    // detect-37-1: a stretch holding a CSI that may take a token's characters is read once more
+    // with them kept, from the first run that holds one.
+    ['detect-37-1: CSI introducers glued together', (n) => repeat('\x1B[', n)],
+    ['detect-37-1: a CSI introducer before every letter', (n) => repeat('\x1B[a', n)],
+    ['detect-37-1: a CSI introducer inside every word', (n) => repeat('ab\x1B[9Hcd ', n)],
+    ['detect-37-1: an erasure after every word, one line', (n) => repeat('word\x1B[K ', n)],
+    [
+      'detect-37-1: an erasure at the end of every line, after a secret name',
+      (n) => repeat('token = abcdefgh\x1B[K\n', n),
+    ],
   ];
   for (const [name, make] of SHAPES)
     it(`${name}: at most 5 times the length scanned, stepped over and decoded, at 256 KiB and 1 MiB`, () => {
@@ -132,4 +142,83 @@ describe('detect-gap-2: reading control sequences costs a small multiple of the 
           assert.ok(count <= 5 * length, `${what}: ${count} for ${length} characters`);
       }
     });
+});
+
+describe('detect-37-1: a CSI introducer that takes a token character is read with the character kept', () => {
+  // `ESC [` put before a token's letter makes the letter the CSI's final byte, and before "9H" both
+  // (digits are parameters): a terminal shows the token without them, a receiver that strips the
+  // introducer has it whole. Read as a terminal shows it, the token was not found; it is now also
+  // read with what such a sequence takes kept, by the rules bound to a provider's format.
+  const github = githubToken('ghp');
+  const aws = EXAMPLES.awsAccessKeyId();
+  const awsSecret = EXAMPLES.awsSecretAccessKey();
+  /** The token with `ESC [` put before its character at `at`. */
+  const taken = (token: string, at: number): string => cut(token, '\x1B[', at);
+  /** Where a digit followed by a letter stands in `token`: `ESC [` there takes both. */
+  const digitThenLetter = (token: string): number => token.search(/\d[A-Za-z]/);
+  /** What a scan with decode finds in `text`: rule, confidence, fingerprint, encoding, what it spans. */
+  const found = (text: string): (string | undefined)[][] =>
+    scan(text, { decode: true }).map((f) => [
+      f.rule,
+      f.confidence,
+      f.fingerprint,
+      f.encoding,
+      text.slice(f.start, f.end),
+    ]);
+  const CASES: [string, string, string, string][] = [
+    ['before a GitHub token second letter', taken(github, 1), github, 'github-token'],
+    ['inside a GitHub token', taken(github, 20), github, 'github-token'],
+    ['before a GitHub token last letter', taken(github, github.length - 1), github, 'github-token'],
+    [
+      'before a digit and a letter of a GitHub token',
+      taken(github, digitThenLetter(github)),
+      github,
+      'github-token',
+    ],
+    ['inside an AWS access key id', taken(aws, 4), aws, 'aws-access-key-id'],
+    ['before an AWS access key id last letter', taken(aws, aws.length - 1), aws, 'aws-access-key-id'],
+  ];
+  for (const [name, written, token, rule] of CASES)
+    it(`${name}: found high, with its own fingerprint, over the token and the introducer`, () => {
+      const after = written.slice(written.indexOf('\x1B[') + 2);
+      assert.match(after, /^[0-9]*[A-Za-z]/, 'the introducer takes a token character');
+      const text = `see ${written} end`;
+      assert.deepEqual(scan(text), [], 'nothing without decoding');
+      assert.deepEqual(found(text), [[rule, 'high', scan(token)[0]?.fingerprint, 'hidden', written]]);
+    });
+
+  it('before the first letter of a value assigned to a secret name: judged with the name, high', () => {
+    const text = `aws_secret_access_key = \x1B[${awsSecret}\n`;
+    const visible = scan(`aws_secret_access_key = ${awsSecret}`)[0]?.fingerprint;
+    assert.deepEqual(found(text), [['aws-secret-access-key', 'high', visible, 'hidden', awsSecret]]);
+  });
+
+  it('before a token as written changes nothing: the text shows it whole', () => {
+    for (const token of [github, aws]) {
+      const text = `key \x1B[${token} end`;
+      assert.deepEqual(found(text), [
+        [scan(token)[0]?.rule, 'high', scan(token)[0]?.fingerprint, undefined, token],
+      ]);
+    }
+  });
+
+  it('a token a cursor move or an erasure follows keeps the finding as written', () => {
+    const stripe = EXAMPLES.stripe();
+    for (const sequence of ['\x1B[K', '\x1B[2K', '\x1B[1A']) {
+      const text = `STRIPE_KEY=${stripe}${sequence}\n`;
+      const expected = [['stripe-key', 'high', scan(stripe)[0]?.fingerprint, undefined, stripe]];
+      assert.deepEqual(found(text), expected, JSON.stringify(sequence));
+    }
+  });
+
+  it('progress displays, grep colours and sequences inside placeholders make no finding', () => {
+    const log = [
+      '\x1B[2K\x1B[1G\x1B[1A\x1B[2K\x1B[32m✔\x1B[39m Installed 120 packages\x1B[K',
+      'downloading 50%\x1B[K\r\x1B[2Kdownloading 100%\x1B[K',
+      'config.py\x1B[m\x1B[K\x1B[36m\x1B[K:\x1B[m\x1B[Kapi_key = "your-\x1B[01;31m\x1B[Kapi\x1B[m\x1B[K-key-here"',
+      'api_key = "you\x1B[2Kr-api-key-here" password: $\x1B[1ADB_PASSWORD token: ghp_x\x1B[Hxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx',
+      'The\x1B[Hquick\x1B[Jbrown\x1B[Afox jumps over 13 lazy dogs',
+    ].join('\n');
+    assert.deepEqual(scan(log, { decode: true }), []);
+  });
 });
