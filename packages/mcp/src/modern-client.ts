@@ -16,8 +16,26 @@ import type {
   Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import type { JsonSchemaValidator, jsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/types.js';
 
 export const MODERN_REVISION = '2026-07-28';
+
+/**
+ * What both SDKs' clients check a tool's structured result with: nothing. Their default compiled
+ * every output schema an upstream listed, at every listing, before any pin or policy had looked
+ * at it, into a cache that never lets go, and ran its patterns on results on the gateway's one
+ * thread: one listed `pattern: "^(a|a)+$"` and a result of 27 a's and a `!` held every server's
+ * calls 7 s, 40 a's would hold them for hours; a denied server listing 500 tools with output
+ * schemas at every list_changed grew the gateway by 90 MB a listing (redteam-37-2). A result is
+ * the agent's client's to check, against the pinned schema the gateway showed it; the gateway
+ * checks what matters to it (secrets, instructions) itself. A tool with an output schema must
+ * still return structured content: the clients ask that of any validator.
+ */
+export const UNCHECKED_OUTPUT: jsonSchemaValidator = {
+  getValidator<T>(): JsonSchemaValidator<T> {
+    return (input) => ({ valid: true, data: input as T, errorMessage: undefined });
+  },
+};
 
 /** What the gateway's upstream asks of its client: the v1 client has it, and so does ModernClient. */
 export interface UpstreamClient {
@@ -67,6 +85,7 @@ export class ModernClient implements UpstreamClient {
     });
     this.client = new Client(info, {
       capabilities: {},
+      jsonSchemaValidator: UNCHECKED_OUTPUT,
       versionNegotiation: { mode: { pin: MODERN_REVISION } },
       listChanged: { tools: changed('tools'), prompts: changed('prompts'), resources: changed('resources') },
     });

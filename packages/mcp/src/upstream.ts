@@ -10,7 +10,13 @@ import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { FetchLike, Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { MODERN_REVISION, ModernClient, modernHttpTransport, type UpstreamClient } from './modern-client.js';
+import {
+  MODERN_REVISION,
+  ModernClient,
+  modernHttpTransport,
+  UNCHECKED_OUTPUT,
+  type UpstreamClient,
+} from './modern-client.js';
 import { ProcessTransport, type ServerProcess } from './process-transport.js';
 import type { ServerCredential } from './server-credential.js';
 import {
@@ -432,7 +438,10 @@ export class Upstream {
       this.hooks.onListChanged(this.id, kind);
     };
     if (this.spec.protocol === MODERN_REVISION) return new ModernClient(CLIENT_INFO, dropped);
-    const client = new GatewayClient(CLIENT_INFO, { capabilities: {} });
+    const client = new GatewayClient(CLIENT_INFO, {
+      capabilities: {},
+      jsonSchemaValidator: UNCHECKED_OUTPUT,
+    });
     // What the SDK answers a method it has no handler for, told to the gateway first (pings are the
     // SDK's own to answer). How many a server may ask is bounded by boundInbound.
     client.fallbackRequestHandler = (request) => {

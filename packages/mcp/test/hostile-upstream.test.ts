@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { ElicitRequestSchema, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolResultSchema, ElicitRequestSchema, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { AuditRecord } from '@perimeter/audit';
 import type { KnownValue } from '@perimeter/detect';
 import { definitionHash } from '../src/definition.js';
@@ -556,3 +556,41 @@ describe('gateway: a listing that keeps failing is alerted once, not once per lo
     }
   });
 });
+
+describe(
+  'gateway: an upstream output schema is not the gateway to run (redteam-37-2)',
+  { timeout: 60_000 },
+  () => {
+    it('redteam-37-2: a structured result is passed on unchecked against its listed output schema, whose pattern the gateway never compiles nor runs; the client checks it against the schema it was shown', async () => {
+      // `^(a|a)+$` backtracks: with 40 a's and a `!`, checking the result took hours of the gateway's
+      // one thread, and compiling every listed schema at every listing kept each for good. Here the
+      // result does not match, so the gateway's old check refused it at once instead.
+      const report: Tool = {
+        ...tool('report'),
+        outputSchema: { type: 'object', properties: { status: { type: 'string', pattern: '^(a|a)+$' } } },
+      };
+      const status = `${'a'.repeat(12)}!`;
+      const h = await start({
+        scripted: { evil: { tools: [report], extra: { report: { structuredContent: { status } } } } },
+      });
+      try {
+        assert.deepEqual(
+          (await h.client.listTools()).tools.map((t) => [t.name, t.outputSchema]),
+          [['evil__report', report.outputSchema]],
+        );
+        // Sent as a plain request: the SDK client's callTool checks the schema itself, as clients do.
+        const result = await h.client.request(
+          { method: 'tools/call', params: { name: 'evil__report', arguments: {} } },
+          CallToolResultSchema,
+        );
+        assert.deepEqual(result.structuredContent, { status });
+        await assert.rejects(
+          h.client.callTool({ name: 'evil__report', arguments: {} }),
+          /does not match the tool's output schema/,
+        );
+      } finally {
+        await h.close();
+      }
+    });
+  },
+);
