@@ -15,7 +15,7 @@ import type { AuditRecord, RecordContext } from '@perimeter/audit';
 import { alertRecord, decisionRecord, lifecycleRecord } from '@perimeter/audit';
 import type { KnownValue } from '@perimeter/detect';
 import type { Decision, Engine, McpCatalogEntry, McpRequest } from '@perimeter/policy';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { canonicalJson } from '@perimeter/audit';
 import {
   CLIENT_CAPABILITIES_META_KEY,
@@ -59,7 +59,14 @@ import {
   type PoisoningFinding,
   type ResultScan,
 } from './poisoning.js';
-import { ScanPool, type ShownScan } from './scan-pool.js';
+import {
+  type DefinitionJob,
+  type KeptScan,
+  keptScan,
+  ScanPool,
+  scanOf,
+  type ShownScan,
+} from './scan-pool.js';
 import { findingsByRule, scanValue, withoutCredentials, type SecretScan } from './secrets.js';
 import type { ServerCredential } from './server-credential.js';
 import { Upstream, UpstreamUnavailable, type ListKind, type UpstreamSpec } from './upstream.js';
@@ -108,6 +115,39 @@ interface ListingScan {
   readonly hidden?: string;
   /** The scan, when it found anything (a clean definition keeps no copy of itself). */
   readonly found?: SecretScan;
+}
+
+/**
+ * What the gateway works out of one listed definition, once (redteam-37-3): kept by the
+ * definition's content, so the same definition listed again as another object (every list_changed
+ * makes the upstream list anew) is neither scanned, hashed nor diffed again. One server's: its
+ * poisoning scan depends on the other servers' tool names.
+ */
+interface DefinitionWork {
+  /**
+   * The SHA-256 of the definition's JSON as listed, whole: the pin's hash covers only the pinned
+   * fields, and the scans read `_meta` and the rest too. A hash no server can make collide, so no
+   * definition can pass for another that was scanned clean.
+   */
+  readonly content: string;
+  /** The length of that JSON: what scanning the definition costs (where to scan it: ScanPool). */
+  readonly size: number;
+  /** definitionDigest: the pin's hash, and the size of what it hashes. */
+  digest?: { readonly hash: string; readonly bytes: number };
+  /** The secret scan of the definition (listingScan). */
+  secrets?: KeptScan;
+  /** Poisoning findings, with the generation of the other servers' tool names they were scanned against. */
+  poisoning?: { readonly names: number; readonly findings: readonly PoisoningFinding[] };
+  /**
+   * What hold() made of it, and from what (`against`): made once, whether the pin store takes it
+   * or not. One the store does not take is held again at every listing, and diffing it each time
+   * made a refused server slow every listing.
+   */
+  hold?: { readonly against: string; readonly held: PendingDefinition; readonly diff: readonly string[] };
+  /** A resource template's parsed form, or why it cannot be used. */
+  template?: UriTemplate | UriTemplateError;
+  /** Its scans under way on the scan pool's worker (scanListed), for a look that comes meanwhile to wait for. */
+  scanning?: Promise<unknown>;
 }
 
 /**
@@ -172,8 +212,37 @@ const LIST_WAIT_MS = 1_000;
  * notifications to every client, each of which lists again).
  */
 const LIST_CHANGED_QUIET_MS = 100;
-/** The most (server, method) pairs of servers' own requests audited (each once). */
-const MAX_SERVER_REQUESTS_AUDITED = 256;
+/**
+ * The most methods of its own requests one server has audited (each once), past the protocol's:
+ * then one alert says it sends more, and the rest go unaudited. Per server (redteam-37-5: one cap
+ * for all let a server sending 300 made-up methods silence every other server's sampling request).
+ */
+const MAX_SERVER_METHODS_AUDITED = 32;
+/**
+ * The requests the protocol lets a server send its client (ping aside, which the SDK answers):
+ * each audited once per server whatever else the server sent, since these ask for the agent's
+ * model, the user or the client's files. 2026-07-28 has no requests of a server's own (it asks
+ * within a result, input_required), so these are the 2025 revisions' (tasks: 2025-11-25).
+ */
+const PROTOCOL_SERVER_REQUESTS: ReadonlySet<string> = new Set([
+  'sampling/createMessage',
+  'elicitation/create',
+  'roots/list',
+  'tasks/get',
+  'tasks/result',
+  'tasks/list',
+  'tasks/cancel',
+]);
+/**
+ * Why a definition the policy hides is held: it was neither checked against a pin nor scanned for
+ * poisoning (rebuild()). A call to it is denied by the policy, and audited as such.
+ */
+const HIDDEN_BY_POLICY = 'hidden by the policy (not checked against a pin)';
+/**
+ * How many characters of definitions not seen before a listing hashes (workOf) before it lets the
+ * gateway serve other requests: some 5 ms' worth.
+ */
+const HASHED_AT_ONCE = 1024 * 1024;
 /** The most questions waiting for an answer at once; past it, a new question is refused. */
 const QUESTIONS_MAX = 256;
 const ASK_SCHEMA = {
@@ -406,8 +475,6 @@ export class Gateway {
    * that the policy decides on by its own name.
    */
   private unlistedResources: ReadonlySet<string> = new Set();
-  /** Each resource template's parsed form (or why it cannot be used), by definition object. */
-  private readonly templates = new WeakMap<object, UriTemplate | UriTemplateError>();
   /**
    * The lists whose index may be out of date: an upstream said the list changed, crashed or came
    * back. A call looks at an index only after it is rebuilt. Everything is stale at first.
@@ -470,8 +537,21 @@ export class Gateway {
   private unwatchPins: (() => void) | undefined;
   /** The pin store changes being looked at, one after the other. */
   private pinsChecked: Promise<void> = Promise.resolve();
-  /** definitionDigest by definition object: an upstream's cached list hands out the same objects until it changes. */
-  private readonly digests = new WeakMap<object, { readonly hash: string; readonly bytes: number }>();
+  /** The work of each definition object: an upstream's cached list hands out the same objects until it changes. */
+  private readonly works = new WeakMap<object, DefinitionWork>();
+  /**
+   * The work of each server's last listing of each kind, by content: what a definition listed
+   * again takes over (redteam-37-3: each list_changed makes the upstream list anew, every
+   * definition a new object, and each was scanned again). A server a listing goes without (down,
+   * late) keeps its own, so its list coming back the same costs nothing either; a server's next
+   * listing replaces it, so no more is kept than a listing per server and kind.
+   */
+  private readonly worksByContent: Record<ListKind, Map<string, ReadonlyMap<string, DefinitionWork>>> = {
+    tools: new Map(),
+    prompts: new Map(),
+    resources: new Map(),
+    templates: new Map(),
+  };
   /**
    * Why the pin store last refused each server's changes (PinWrite.refused), and what it refused:
    * the store's version and the changes (changesSignature). The same changes against the same
@@ -479,20 +559,9 @@ export class Gateway {
    * measure the server's definitions at every listing of every client.
    */
   private readonly refusals = new Map<string, { readonly error: string; readonly signature: string }>();
-  /**
-   * What hold() made of a definition object, and from what (`against`): made once, whether the
-   * pin store takes it or not. One the store does not take is held again at every listing, and
-   * scanning and diffing it each time made a refused server slow every listing.
-   */
-  private readonly holds = new WeakMap<
-    object,
-    { readonly against: string; readonly held: PendingDefinition; readonly diff: readonly string[] }
-  >();
   /** Numbers naming objects in changesSignature, and how many were given. */
   private readonly objectIds = new WeakMap<object, number>();
   private objectCount = 0;
-  /** Poisoning findings by definition object, with the generation of the other-server names they were scanned against. */
-  private readonly scans = new WeakMap<object, { names: number; findings: readonly PoisoningFinding[] }>();
   /** Tool names by server, from the last listing of tools. */
   private toolNames = new Map<string, readonly string[]>();
   /**
@@ -512,7 +581,7 @@ export class Gateway {
   private generations = 0;
   /** What each kind of listing holds back for its name, already audited. */
   private readonly announced = new Map<ListKind, ReadonlySet<string>>();
-  /** The secret scan of each listed definition, by definition object (scanned once per object, as poisoning is). */
+  /** What the secret scan of each listed definition object lets the agent see (listingScan). */
   private readonly listingScans = new WeakMap<object, ListingScan>();
   /**
    * The secrets in listings already audited, per kind and server: one event per definition hash
@@ -522,8 +591,14 @@ export class Gateway {
   private readonly secretsAnnounced = new Map<ListKind, Map<string, ReadonlySet<string>>>();
   /** When this gateway began: an approval made since (`pins approve` while it runs) goes to its audit. */
   private readonly startedAt = new Date().toISOString();
-  /** The requests servers sent of their own, audited already, by server and method. */
-  private readonly serverRequests = new Set<string>();
+  /**
+   * The methods of the requests each server sent of its own, audited already (at most
+   * MAX_SERVER_METHODS_AUDITED of them past the protocol's), and whether it was said to send more.
+   */
+  private readonly serverRequests = new Map<
+    string,
+    { readonly methods: Set<string>; others: number; isPastCap: boolean }
+  >();
   /** The approvals recorded already, by server, key and hash. */
   private readonly approvalsRecorded = new Set<string>();
 
@@ -559,13 +634,33 @@ export class Gateway {
   /**
    * A server asked the client for something (a completion of the agent's model, the user's input,
    * the roots): refused, as every server's own request is, and audited once per server and method
-   * (a server asking for the agent's model is worth a look; asking again adds nothing).
+   * (a server asking for the agent's model is worth a look; asking again adds nothing). A
+   * protocol's method always is; of other methods, the first MAX_SERVER_METHODS_AUDITED of each
+   * server are, then one alert says it sends more.
    */
   private serverRequestAlert(server: string, method: string): void {
+    let sent = this.serverRequests.get(server);
+    if (sent === undefined)
+      this.serverRequests.set(server, (sent = { methods: new Set(), others: 0, isPastCap: false }));
     const shown = cut(this.redactedText(method), 64);
-    const key = JSON.stringify([server, shown]);
-    if (this.serverRequests.has(key) || this.serverRequests.size >= MAX_SERVER_REQUESTS_AUDITED) return;
-    this.serverRequests.add(key);
+    if (sent.methods.has(shown)) return;
+    const isProtocol = PROTOCOL_SERVER_REQUESTS.has(method);
+    if (!isProtocol && sent.others >= MAX_SERVER_METHODS_AUDITED) {
+      if (sent.isPastCap) return;
+      sent.isPastCap = true;
+      this.record(
+        alertRecord(
+          'mcp.server-request',
+          this.options.context,
+          'medium',
+          `Refused: the MCP server ${server} sent requests of its own with more than ${MAX_SERVER_METHODS_AUDITED} methods (${JSON.stringify(shown)} the first past them); the gateway passes no server's requests on to the client, and audits no further method of this server but the protocol's (sampling, elicitation, roots, tasks).`,
+          { server, method: shown, more: true },
+        ),
+      );
+      return;
+    }
+    sent.methods.add(shown);
+    if (!isProtocol) sent.others++;
     this.record(
       alertRecord(
         'mcp.server-request',
@@ -1066,19 +1161,18 @@ export class Gateway {
     return { unknown: this.redactedText(`the URI ${key} is produced by ${names.join(' and ')}`) };
   }
 
-  /** A resource template's parsed form, or why it cannot be matched; once per definition object. */
+  /** A resource template's parsed form, or why it cannot be matched; once per definition (workOf). */
   private templateOf(definition: Definition): UriTemplate | UriTemplateError {
-    let t = this.templates.get(definition);
-    if (t === undefined) {
+    const work = this.workOf(definition);
+    if (work.template === undefined) {
       try {
-        t = uriTemplate((definition as ResourceTemplate).uriTemplate);
+        work.template = uriTemplate((definition as ResourceTemplate).uriTemplate);
       } catch (e) {
         if (!(e instanceof UriTemplateError)) throw e;
-        t = e;
+        work.template = e;
       }
-      this.templates.set(definition, t);
     }
-    return t;
+    return work.template;
   }
 
   /** Prompt and resource contents: withheld whole, or passed changed in place, as screen() says. */
@@ -1424,7 +1518,8 @@ export class Gateway {
    * the same steps for every kind: keys that clash are held (a tool's or prompt's exposed name, a
    * resource's URI, a template's URI template), tool and prompt names must suit clients, a
    * template must be usable; then the definition must match its pin (or be trusted on first use)
-   * and be free of poisoning. What the listing changes in the pin store is written at once.
+   * and be free of poisoning, unless the policy hides it. What the listing changes in the pin store
+   * is written at once. What is scanned is scanned first (scanListed), once per definition.
    * `start`: connect upstreams that are down (a listing does; a call's refresh does not).
    * `patience`: whose listings to wait for fully (current() and `listingPatience` say whose).
    *
@@ -1466,7 +1561,12 @@ export class Gateway {
       this.gather<Definition>((u) => listOf(u, kind, start), kind, look),
       kind === 'tools' ? undefined : this.gather((u) => u.listTools(start), 'tools', look),
     ]);
-    this.learnToolNames(tools ?? (listed as Map<string, Tool[]>), late);
+    const names = tools ?? (listed as Map<string, Tool[]>);
+    this.learnToolNames(names, late);
+    const hidden = this.hiddenByPolicy(kind, listed);
+    await this.scanListed(kind, listed, hidden);
+    // Learned again: another look may have learned other lists while this one's were scanned.
+    this.learnToolNames(names, late);
     if (kind === 'resources')
       this.readableUris = withLate(
         new Map(
@@ -1507,23 +1607,21 @@ export class Gateway {
     const { changes, alerts, notices } = out;
     const entries: Entry[] = [];
     for (const r of raw) {
-      // What the policy hides is checked against its pin all the same (a call must never run a
-      // definition that does not match), but nothing is written or alerted for it (its output is
-      // dropped): nobody is asked to approve what the agent may not use.
-      const hiddenByPolicy = this.decide(listRequest(kind, r.server, r.definition)).decision === 'deny';
+      // What the policy hides is neither checked against its pin nor scanned for poisoning
+      // (redteam-37-3: a denied server's 30 MB of tools were, at every listing): nobody is asked to
+      // approve what the agent may not use, and what the agent never reads cannot instruct it. It
+      // is held all the same, so no call reaches it should the call's decision ever differ from
+      // the listing's (it cannot: a call's decision is the listing's, or stricter).
+      const hiddenByPolicy = hidden.has(r.definition);
       // Pinning goes first, on the definition as listed: a secret hides a definition, it does
       // not stand in for its drift or poisoning, nor keep a first use from being pinned.
       const held =
         this.nameHold(kind, r.key, r, clashes.get(r.key), notices) ??
-        (typeof view === 'string'
-          ? `the pin store cannot be read (${view})`
-          : this.pinProblem(
-              kind,
-              r.server,
-              r.definition,
-              view,
-              hiddenByPolicy ? { changes: [], alerts: [], notices: new Map() } : out,
-            )) ??
+        (hiddenByPolicy
+          ? HIDDEN_BY_POLICY
+          : typeof view === 'string'
+            ? `the pin store cannot be read (${view})`
+            : this.pinProblem(kind, r.server, r.definition, view, out)) ??
         r.listing.hidden;
       entries.push({
         server: r.server,
@@ -1925,7 +2023,8 @@ export class Gateway {
       known?.definition !== undefined,
       shown,
     ]);
-    let made = this.holds.get(definition);
+    const work = this.workOf(h.definition);
+    let made = work.hold;
     if (made?.against !== against) {
       const diff =
         previous !== undefined && known?.hash !== previous
@@ -1937,7 +2036,7 @@ export class Gateway {
       const kept =
         bytes > MAX_DEFINITION_BYTES
           ? { omitted: tooLargeText(bytes) }
-          : { definition: this.scan(definition).redacted as Record<string, unknown> };
+          : { definition: this.secretsOf(h.definition).redacted as Record<string, unknown> };
       made = {
         against,
         diff,
@@ -1952,7 +2051,7 @@ export class Gateway {
           ...shown,
         },
       };
-      this.holds.set(definition, made);
+      work.hold = made;
     }
     const { diff } = made;
     h.out.changes.push({ op: 'hold', server, key, held: made.held });
@@ -1977,17 +2076,114 @@ export class Gateway {
     return reason;
   }
 
-  /** definitionDigest (the hash, and the size of what it hashes), once per definition object. */
+  /** definitionDigest (the hash, and the size of what it hashes), once per definition (workOf). */
   private digestOf(
     kind: ListKind,
     definition: Definition,
   ): { readonly hash: string; readonly bytes: number } {
-    let digest = this.digests.get(definition);
-    if (digest === undefined) {
-      digest = definitionDigest(definition, kind);
-      this.digests.set(definition, digest);
+    const work = this.workOf(definition);
+    work.digest ??= definitionDigest(definition, kind);
+    return work.digest;
+  }
+
+  /**
+   * What is worked out once for a definition (DefinitionWork): its object's, else what `known`
+   * (its server's last listing of its kind, by content) has for the same content, else new.
+   */
+  private workOf(definition: Definition, known?: ReadonlyMap<string, DefinitionWork>): DefinitionWork {
+    let work = this.works.get(definition);
+    if (work === undefined) {
+      const json = JSON.stringify(definition);
+      const content = createHash('sha256').update(json).digest('base64');
+      work = known?.get(content) ?? { content, size: json.length };
+      this.works.set(definition, work);
     }
-    return digest;
+    return work;
+  }
+
+  /** The listed definitions the policy hides from the agent (its listing decision is deny). */
+  private hiddenByPolicy(
+    kind: ListKind,
+    listed: ReadonlyMap<string, readonly Definition[]>,
+  ): Set<Definition> {
+    const hidden = new Set<Definition>();
+    for (const [server, definitions] of listed)
+      for (const d of definitions)
+        if (this.decide(listRequest(kind, server, d)).decision === 'deny') hidden.add(d);
+    return hidden;
+  }
+
+  /**
+   * Scans what a listing holds that no listing held before (by content: workOf), before the
+   * listing is checked (which then finds every scan done): each definition's secret scan, and but
+   * for what the policy hides, its poisoning scan and its pin's digest. The scan pool scans them on
+   * its worker when they are large together (redteam-37-3: a listing's 30 MB held the gateway's
+   * thread 13 s, every client's pings waiting), here when they are small. Scans already under way
+   * for another look are waited for, not made again.
+   */
+  private async scanListed(
+    kind: ListKind,
+    listed: ReadonlyMap<string, readonly Definition[]>,
+    hidden: ReadonlySet<Definition>,
+  ): Promise<void> {
+    const todo: { readonly work: DefinitionWork; readonly job: DefinitionJob; readonly names?: number }[] =
+      [];
+    const underWay = new Set<Promise<unknown>>();
+    const byContent = this.worksByContent[kind];
+    let hashed = 0;
+    for (const [server, definitions] of listed) {
+      const before = byContent.get(server);
+      const now = new Map<string, DefinitionWork>();
+      for (const definition of definitions) {
+        const isNew = !this.works.has(definition);
+        const work = this.workOf(definition, before);
+        now.set(work.content, work);
+        // Hashing is linear too (some 200 ms for 30 MB): other requests are served in between.
+        if (isNew && (hashed += work.size) >= HASHED_AT_ONCE) {
+          hashed = 0;
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        if (work.scanning !== undefined) {
+          underWay.add(work.scanning);
+          continue;
+        }
+        const others = hidden.has(definition) ? undefined : this.othersOf(server);
+        const job: DefinitionJob = {
+          definition,
+          isSecretScanned: work.secrets === undefined,
+          ...(others !== undefined && work.digest === undefined ? { digestOf: kind } : {}),
+          ...(others !== undefined && work.poisoning?.names !== others.generation
+            ? { others: others.names }
+            : {}),
+        };
+        if (job.isSecretScanned || job.digestOf !== undefined || job.others !== undefined)
+          todo.push({ work, job, ...(job.others !== undefined ? { names: others?.generation } : {}) });
+      }
+      byContent.set(server, now);
+    }
+    if (todo.length > 0) {
+      const scanning = this.scanner
+        .scanDefinitions(
+          todo.map((t) => t.job),
+          todo.map((t) => t.work.size),
+        )
+        .then((scans) =>
+          scans.forEach((scan, i) => {
+            const { work, names } = todo[i] as (typeof todo)[number];
+            if (scan.secrets !== undefined) work.secrets = scan.secrets;
+            if (scan.digest !== undefined) work.digest = scan.digest;
+            if (scan.findings !== undefined && names !== undefined)
+              work.poisoning = { names, findings: scan.findings };
+          }),
+        );
+      for (const { work } of todo) work.scanning = scanning;
+      try {
+        await scanning;
+      } finally {
+        for (const { work } of todo) if (work.scanning === scanning) delete work.scanning;
+      }
+    }
+    await Promise.allSettled(underWay);
   }
 
   /** Remembers which tool names each listed server has: what other servers' descriptions may not mention. */
@@ -2029,17 +2225,17 @@ export class Gateway {
    * object is kept while the other servers' tool names stay the same: the cross-server check
    * depends on them, so a server that appears or changes its tools has every definition scanned again.
    */
-  private findingsFor(server: string, definition: object): readonly PoisoningFinding[] {
+  private findingsFor(server: string, definition: Definition): readonly PoisoningFinding[] {
     const others = this.othersOf(server);
-    const cached = this.scans.get(definition);
-    if (cached?.names === others.generation) return cached.findings;
+    const work = this.workOf(definition);
+    if (work.poisoning?.names === others.generation) return work.poisoning.findings;
     const findings = scanDefinition(definition, { names: others.names });
-    this.scans.set(definition, { names: others.generation, findings });
+    work.poisoning = { names: others.generation, findings };
     return findings;
   }
 
   /**
-   * The secret scan of one listed definition (once per definition object), with what the policy's
+   * The secret scan of one listed definition (scanned once per definition: secretsOf), with what the policy's
    * `mcp.secrets` makes of it, as of a result: `block` hides a definition that carries a secret or
    * a bound credential's value, `redact` shows it with each replaced, audit mode shows it as
    * listed but for a bound credential's value. Every string is scanned, `_meta` included: the
@@ -2054,10 +2250,17 @@ export class Gateway {
   private listingScan(definition: Definition): ListingScan {
     let listing = this.listingScans.get(definition);
     if (listing === undefined) {
-      listing = this.listingVerdict(definition, this.scan(definition));
+      listing = this.listingVerdict(definition, this.secretsOf(definition));
       this.listingScans.set(definition, listing);
     }
     return listing;
+  }
+
+  /** The secret scan of a listed definition, once per definition (workOf; scanListed makes most). */
+  private secretsOf(definition: Definition): SecretScan {
+    const work = this.workOf(definition);
+    work.secrets ??= keptScan(this.scan(definition));
+    return scanOf(work.secrets, definition);
   }
 
   private listingVerdict(definition: Definition, scan: SecretScan): ListingScan {
@@ -2194,7 +2397,7 @@ export class Gateway {
 
   /**
    * Records a request for what the agent is not shown: unknown (`notExposed` says why), held, or
-   * held and hidden by the policy anyway (never pinned, so held as new), where the policy's denial
+   * hidden by the policy (held as such, never checked against a pin), where the policy's denial
    * says why better than a hold nobody is asked to lift.
    */
   private recordNotShown(

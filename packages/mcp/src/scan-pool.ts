@@ -2,18 +2,22 @@
 // serving every other request meanwhile. The secret scan and the instruction screen are linear in
 // what they read, but a result of a few MiB still takes from a quarter of a second (source code) to
 // seconds (text built to be costly: a hundred thousand `password=` strings); on the gateway's
-// thread, every other client's calls, lists and pings waited that long. A value under
-// INLINE_BELOW characters (nearly every call) is scanned where it is, as before: handing it over
-// would cost more than scanning it. The worker starts on the first large value, is one (a second
-// core is what a laptop can spare), and takes large values one after the other. If it cannot be
-// started or fails, the value is scanned here: never unscanned.
+// thread, every other client's calls, lists and pings waited that long. So are a listing's
+// definitions not scanned before (secret scan, poisoning scan, pin digest) when they are large
+// together, a piece at a time (redteam-37-3: 4,000 tools of 7.5 KB held the gateway's thread 13 s,
+// a ping waiting all along). A value, or a listing's new definitions, under INLINE_BELOW
+// characters (nearly every call) is scanned where it is, as before: handing it over would cost more
+// than scanning it. The worker starts on the first large value, is one (a second core is what a
+// laptop can spare), and takes large values one after the other. If it cannot be started or fails,
+// the value is scanned here: never unscanned.
 
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { knownMatcher, type KnownMatcher, type KnownValue } from '@perimeter/detect';
-import { scanResult, type ResultScan } from './poisoning.js';
+import { definitionDigest, type DefinitionKind } from './definition.js';
+import { scanDefinition, scanResult, type PoisoningFinding, type ResultScan } from './poisoning.js';
 import { scanValue, type SecretScan } from './secrets.js';
 
 /** A value's secret scan as a reader takes it (hidden characters removed), and the screen that removed them. */
@@ -34,6 +38,11 @@ export const INLINE_BELOW = 256 * 1024;
  * thread, which holds the readers of every connection, and so slows the sender down.
  */
 const MAX_QUEUED = 16;
+/**
+ * How many characters of a listing's definitions go to the worker at once: one piece is scanned in
+ * some 100-500 ms, so a large result posted meanwhile waits for one piece, not for the listing.
+ */
+const DEFINITIONS_AT_ONCE = 4 * INLINE_BELOW;
 
 /**
  * The scan itself, the same on either thread: the instruction screen (or, with `hiddenOnly`, only
@@ -42,6 +51,50 @@ const MAX_QUEUED = 16;
 export function shownScan(value: unknown, hiddenOnly: boolean, known: KnownMatcher | undefined): ShownScan {
   const injected = scanResult(value, { hiddenOnly });
   return { scan: scanValue(injected.stripped, known), injected };
+}
+
+/** A secret scan as it is kept and sent back: `redacted` only when it found something (else it is the value). */
+export type KeptScan = Omit<SecretScan, 'redacted'> & { readonly redacted?: unknown };
+
+/** A scan kept: its redacted copy left out when it is the value itself. */
+export function keptScan(scan: SecretScan): KeptScan {
+  const { redacted, ...counts } = scan;
+  return scan.blocking.length === 0 && scan.leaks.length === 0 ? counts : { ...counts, redacted };
+}
+
+/** The scan `kept` stands for, given the value that was scanned. */
+export function scanOf(kept: KeptScan, value: unknown): SecretScan {
+  return { ...kept, redacted: 'redacted' in kept ? kept.redacted : value };
+}
+
+/** What the gateway asks of one listed definition (DefinitionScan: what it gets). */
+export interface DefinitionJob {
+  readonly definition: unknown;
+  /** Its secret scan (a listing's: every string, `_meta` included). */
+  readonly isSecretScanned: boolean;
+  /** Its pin's digest (definitionDigest), as a definition of this kind. */
+  readonly digestOf?: DefinitionKind;
+  /** Its poisoning scan, against the other servers' tool names (scanDefinition's `others`). */
+  readonly others?: ReadonlySet<string>;
+}
+
+/** A DefinitionJob done: each part that was asked for. */
+export interface DefinitionScan {
+  readonly secrets?: KeptScan;
+  readonly digest?: { readonly hash: string; readonly bytes: number };
+  readonly findings?: readonly PoisoningFinding[];
+}
+
+/** One listed definition's scans, the same on either thread. */
+export function definitionScan(job: DefinitionJob, known: KnownMatcher | undefined): DefinitionScan {
+  const { definition } = job;
+  return {
+    ...(job.isSecretScanned ? { secrets: keptScan(scanValue(definition, known)) } : {}),
+    ...(job.digestOf !== undefined
+      ? { digest: definitionDigest(definition as Record<string, unknown>, job.digestOf) }
+      : {}),
+    ...(job.others !== undefined ? { findings: scanDefinition(definition, { names: job.others }) } : {}),
+  };
 }
 
 /** What a value costs to scan at least, in characters: a string its length, anything else 8. */
@@ -73,6 +126,11 @@ export function isAtLeast(value: unknown, limit: number): boolean {
   return left <= 0;
 }
 
+/** What the gateway posts to the worker: a value to scan, or listed definitions. */
+export type WorkerTask =
+  | { readonly id: number; readonly value: unknown; readonly hiddenOnly: boolean }
+  | { readonly id: number; readonly definitions: readonly DefinitionJob[] };
+
 /**
  * What the worker sends back: the two copies only where they differ from what the gateway has
  * (most values have no hidden character and no secret), so a large clean value crosses once. A
@@ -85,37 +143,47 @@ export type WorkerAnswer =
       /** Absent: the stripped value is the value as sent. */
       readonly stripped?: unknown;
       /** The secret scan, `redacted` absent when it found nothing (then it is the stripped value). */
-      readonly scan: Omit<SecretScan, 'redacted'> & { readonly redacted?: unknown };
+      readonly scan: KeptScan;
     }
+  | { readonly id: number; readonly definitions: readonly DefinitionScan[] }
   | { readonly id: number; readonly error: string };
 
 /** The worker's answer for `value`, its copies left out where the gateway has them already. */
 export function answerOf(id: number, value: unknown, shown: ShownScan): WorkerAnswer {
   const { scan, injected } = shown;
-  const isClean = scan.blocking.length === 0 && scan.leaks.length === 0;
-  const { redacted, ...counts } = scan;
   return {
     id,
     findings: injected.findings,
     ...(injected.stripped !== value ? { stripped: injected.stripped } : {}),
-    scan: isClean ? counts : { ...counts, redacted },
+    scan: keptScan(scan),
   };
+}
+
+/** The worker's answer to a task, or the error its scan threw. */
+export function answerTo(task: WorkerTask, known: KnownMatcher | undefined): WorkerAnswer {
+  const { id } = task;
+  try {
+    return 'definitions' in task
+      ? { id, definitions: task.definitions.map((job) => definitionScan(job, known)) }
+      : answerOf(id, task.value, shownScan(task.value, task.hiddenOnly, known));
+  } catch (e) {
+    return { id, error: e instanceof Error ? e.message : String(e) };
+  }
 }
 
 /** The ShownScan an answer stands for, given the value that was sent. */
-function shownOf(value: unknown, answer: Exclude<WorkerAnswer, { error: string }>): ShownScan {
+function shownOf(value: unknown, answer: WorkerAnswer): ShownScan | undefined {
+  if (!('scan' in answer)) return undefined;
   const stripped = 'stripped' in answer ? answer.stripped : value;
-  const { redacted, ...counts } = answer.scan;
-  return {
-    injected: { findings: answer.findings, stripped },
-    scan: { ...counts, redacted: 'redacted' in answer.scan ? redacted : stripped },
-  };
+  return { injected: { findings: answer.findings, stripped }, scan: scanOf(answer.scan, stripped) };
 }
 
+/** A task handed to the worker: how to read its answer, and how to do it here instead. */
 interface Job {
-  readonly value: unknown;
-  readonly hiddenOnly: boolean;
-  readonly resolve: (shown: ShownScan) => void;
+  /** What the answer stands for (undefined: the worker could not do it, so it is done here). */
+  readonly read: (answer: WorkerAnswer) => unknown;
+  readonly here: () => unknown;
+  readonly resolve: (done: unknown) => void;
   readonly reject: (e: unknown) => void;
 }
 
@@ -156,22 +224,40 @@ export class ScanPool {
 
   /** shownScan() of `value`: here when it is small, else on the worker. */
   async scan(value: unknown, hiddenOnly = false): Promise<ShownScan> {
-    if (this.isBroken || this.jobs.size >= MAX_QUEUED || !isAtLeast(value, this.inlineBelow))
-      return shownScan(value, hiddenOnly, this.known);
-    const worker = this.started();
-    if (worker === undefined) return shownScan(value, hiddenOnly, this.known);
-    const id = this.nextId++;
-    return new Promise<ShownScan>((resolve, reject) => {
-      const job = { value, hiddenOnly, resolve, reject };
-      this.jobs.set(id, job);
-      try {
-        worker.postMessage({ id, value, hiddenOnly });
-      } catch {
-        // Not cloneable (nothing JSON makes), or the worker went: scanned here.
-        this.jobs.delete(id);
-        this.scanHere(job);
-      }
-    });
+    const here = (): ShownScan => shownScan(value, hiddenOnly, this.known);
+    if (!isAtLeast(value, this.inlineBelow)) return here();
+    return this.run(
+      (id) => ({ id, value, hiddenOnly }),
+      here,
+      (answer) => shownOf(value, answer),
+    );
+  }
+
+  /**
+   * definitionScan() of each job, in order, `sizes` saying what each definition costs to scan (its
+   * JSON's length): here when they come to less than the pool's bound, else on the worker,
+   * DEFINITIONS_AT_ONCE characters at a time.
+   */
+  async scanDefinitions(jobs: readonly DefinitionJob[], sizes: readonly number[]): Promise<DefinitionScan[]> {
+    const total = sizes.reduce((a, b) => a + b, 0);
+    if (total < this.inlineBelow) return jobs.map((job) => definitionScan(job, this.known));
+    const out: DefinitionScan[] = [];
+    for (let start = 0; start < jobs.length;) {
+      let end = start;
+      for (let size = 0; end < jobs.length && (end === start || size < DEFINITIONS_AT_ONCE); end++)
+        size += sizes[end] ?? 0;
+      const piece = jobs.slice(start, end);
+      const here = (): DefinitionScan[] => piece.map((job) => definitionScan(job, this.known));
+      out.push(
+        ...(await this.run(
+          (id) => ({ id, definitions: piece }),
+          here,
+          (answer) => ('definitions' in answer ? answer.definitions : undefined),
+        )),
+      );
+      start = end;
+    }
+    return out;
   }
 
   async close(): Promise<void> {
@@ -179,6 +265,31 @@ export class ScanPool {
     this.worker = undefined;
     this.isBroken = true;
     if (worker !== undefined) await worker.terminate();
+  }
+
+  /**
+   * A task on the worker (`task` given its id), or `here` when the worker cannot take it: broken,
+   * or MAX_QUEUED tasks waiting. `read` makes the result of the worker's answer.
+   */
+  private run<T>(
+    task: (id: number) => WorkerTask,
+    here: () => T,
+    read: (answer: WorkerAnswer) => T | undefined,
+  ): Promise<T> {
+    const worker = this.isBroken || this.jobs.size >= MAX_QUEUED ? undefined : this.started();
+    if (worker === undefined) return Promise.resolve().then(here);
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      const job: Job = { read, here, resolve: resolve as (done: unknown) => void, reject };
+      this.jobs.set(id, job);
+      try {
+        worker.postMessage(task(id));
+      } catch {
+        // Not cloneable (nothing JSON makes), or the worker went: scanned here.
+        this.jobs.delete(id);
+        this.scanHere(job);
+      }
+    });
   }
 
   private started(): Worker | undefined {
@@ -203,13 +314,14 @@ export class ScanPool {
     const job = this.jobs.get(answer.id);
     if (job === undefined) return;
     this.jobs.delete(answer.id);
-    if ('error' in answer) this.scanHere(job);
-    else job.resolve(shownOf(job.value, answer));
+    const done = job.read(answer);
+    if (done === undefined) this.scanHere(job);
+    else job.resolve(done);
   }
 
   private scanHere(job: Job): void {
     try {
-      job.resolve(shownScan(job.value, job.hiddenOnly, this.known));
+      job.resolve(job.here());
     } catch (e) {
       job.reject(e);
     }

@@ -4,21 +4,27 @@
 
 /**
  * Runs `run` with `owner[key]` replaced by what `standIn` makes of the real value, and puts the
- * real one back however `run` ends.
+ * real one back however `run` ends (a promise it returns: once that settles).
  */
-export function withStandIn<T extends object, K extends keyof T>(
+export function withStandIn<T extends object, K extends keyof T, R>(
   owner: T,
   key: K,
   standIn: (real: T[K]) => T[K],
-  run: () => void,
-): void {
+  run: () => R,
+): R {
   const real = Object.getOwnPropertyDescriptor(owner, key)!;
+  const putBack = (): void => void Object.defineProperty(owner, key, real);
   Object.defineProperty(owner, key, { ...real, value: standIn(real.value as T[K]) });
+  let result: R;
   try {
-    run();
-  } finally {
-    Object.defineProperty(owner, key, real);
+    result = run();
+  } catch (e) {
+    putBack();
+    throw e;
   }
+  if (result instanceof Promise) return result.finally(putBack) as R;
+  putBack();
+  return result;
 }
 
 /**
@@ -48,4 +54,26 @@ export function bytesLookedAt(run: () => void): { readonly copied: number; reado
       ),
   );
   return { copied, searched };
+}
+
+/**
+ * How many strings holding `mark` String#normalize is called on while `run` runs, on this thread
+ * (the poisoning scan normalizes every string it reads), and what `run` came to.
+ */
+export async function normalizedHolding<R>(
+  mark: string,
+  run: () => Promise<R>,
+): Promise<{ readonly normalized: number; readonly result: R }> {
+  let normalized = 0;
+  const result = await withStandIn(
+    String.prototype,
+    'normalize',
+    (normalize) =>
+      function (this: string, form?: string) {
+        if (this.includes(mark)) normalized++;
+        return normalize.call(this, form);
+      },
+    run,
+  );
+  return { normalized, result };
 }
