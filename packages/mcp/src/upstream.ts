@@ -146,6 +146,15 @@ const MAX_SERVER_NOTICES_PER_SECOND = 1_000;
  */
 const MAX_STRAY_ANSWERS_PER_SECOND = 100;
 /**
+ * The most faults a server's connection may report in one second: a remote server's event that is
+ * not a JSON-RPC message is reported and skipped by both SDKs' HTTP transports (a stdio server's
+ * line ends it), each after JSON.parse and the SDK's schema made their error. An honest connection
+ * reports a few (a stream cut, a reconnection failed); a server sending unreadable events as fast
+ * as its socket took them held every other call up to 650 ms and took a whole core
+ * (upstream-flood-5).
+ */
+const MAX_FAULTS_PER_SECOND = 100;
+/**
  * What a server sends that the gateway did not ask for, by kind, bounded per second of the clock
  * (boundInbound): past its bound the server is flooding, and is ended saying so.
  */
@@ -153,6 +162,10 @@ const UNASKED = {
   request: { max: MAX_SERVER_REQUESTS_PER_SECOND, what: 'requests of its own (pings included)' },
   notice: { max: MAX_SERVER_NOTICES_PER_SECOND, what: 'notifications' },
   stray: { max: MAX_STRAY_ANSWERS_PER_SECOND, what: 'answers to requests the gateway did not make' },
+  fault: {
+    max: MAX_FAULTS_PER_SECOND,
+    what: 'unreadable messages (or other faults its connection reported)',
+  },
 } as const;
 /**
  * The most of the gateway's requests to one connection whose ids are kept until answered: past it
@@ -630,19 +643,31 @@ function jsonProblem(value: unknown, max: number): string | undefined {
 
 /**
  * `transport` with what its server sends unasked counted, per second of the clock (UNASKED): its
- * own requests, its notifications, and answers to no request of the gateway's (the ids of the
- * requests sent are kept until answered). Past a bound the server is flooding, and `client` ends
- * the connection, saying why; nothing more from it is read. Counted where the client's message
- * handler is set (both SDKs' clients set it on the transport, after calling one already there),
- * so it covers either client on any transport: after the transport has read a message as
- * JSON-RPC, before the client's schemas and handlers look at it.
+ * own requests, its notifications, answers to no request of the gateway's (the ids of the requests
+ * sent are kept until answered), and the faults its connection reports (a message it could not
+ * read). Past a bound the server is flooding, and `client` ends the connection, saying why;
+ * nothing more from it is read. Counted where the client's handlers are set (both SDKs' clients
+ * set them on the transport, after calling any already there), so it covers either client on any
+ * transport: after the transport has read a message as JSON-RPC, before the client's schemas and
+ * handlers look at it.
  */
 function boundInbound(transport: Transport, client: UpstreamClient): Transport {
   let second = 0;
-  const counts = { request: 0, notice: 0, stray: 0 };
+  const counts = { request: 0, notice: 0, stray: 0, fault: 0 };
   const asked = new Set<string>();
   let isOver = false;
-  let deliver: Transport['onmessage'];
+  /** Whether the server is within its bounds with one more of `kind`; ended if not. */
+  const isWithin = (kind: keyof typeof UNASKED): boolean => {
+    const now = Math.floor(Date.now() / 1000);
+    if (now !== second)
+      [second, counts.request, counts.notice, counts.stray, counts.fault] = [now, 0, 0, 0, 0];
+    const { max, what } = UNASKED[kind];
+    if (++counts[kind] <= max) return true;
+    isOver = true;
+    client.endedBecause ??= `sent more than ${max} ${what} in one second, and was ended`;
+    void client.close();
+    return false;
+  };
   const send = transport.send.bind(transport);
   transport.send = (message, options) => {
     if ('method' in message && 'id' in message) {
@@ -652,40 +677,41 @@ function boundInbound(transport: Transport, client: UpstreamClient): Transport {
     }
     return send(message, options);
   };
-  const counted: NonNullable<Transport['onmessage']> = (message, extra) => {
-    if (isOver) return;
-    const kind =
-      'method' in message
-        ? 'id' in message
-          ? 'request'
-          : 'notice'
-        : 'id' in message && asked.delete(String(message.id))
-          ? undefined
-          : 'stray';
-    if (kind !== undefined) {
-      const now = Math.floor(Date.now() / 1000);
-      if (now !== second) [second, counts.request, counts.notice, counts.stray] = [now, 0, 0, 0];
-      const { max, what } = UNASKED[kind];
-      if (++counts[kind] > max) {
-        isOver = true;
-        client.endedBecause ??= `sent more than ${max} ${what} in one second, and was ended`;
-        void client.close();
-        return;
-      }
-    }
-    deliver?.(message, extra);
+  interpose(
+    transport,
+    'onmessage',
+    (message) =>
+      !isOver &&
+      ('method' in message
+        ? isWithin('id' in message ? 'request' : 'notice')
+        : ('id' in message && asked.delete(String(message.id))) || isWithin('stray')),
+  );
+  interpose(transport, 'onerror', () => !isOver && isWithin('fault'));
+  return transport;
+}
+
+/**
+ * Has `transport[key]` call the handler a client sets there only when `isPassed` says so. Unset
+ * until a client sets one: a client keeps the handler it finds and calls it first, which would be
+ * this one calling the client's again.
+ */
+function interpose<K extends 'onmessage' | 'onerror'>(
+  transport: Transport,
+  key: K,
+  isPassed: (...args: Parameters<NonNullable<Transport[K]>>) => boolean,
+): void {
+  let handler: Transport[K];
+  const checked = (...args: Parameters<NonNullable<Transport[K]>>): void => {
+    if (isPassed(...args)) (handler as ((...a: typeof args) => void) | undefined)?.(...args);
   };
-  // Unset until a client sets it: a client keeps the handler it finds and calls it first, which
-  // would be this one calling the client's again.
-  Object.defineProperty(transport, 'onmessage', {
+  Object.defineProperty(transport, key, {
     configurable: true,
     enumerable: true,
-    get: () => (deliver === undefined ? undefined : counted),
-    set: (handler: Transport['onmessage']) => {
-      deliver = handler;
+    get: () => (handler === undefined ? undefined : checked),
+    set: (set: Transport[K]) => {
+      handler = set;
     },
   });
-  return transport;
 }
 
 /**

@@ -53,6 +53,7 @@ it(
         'big__big',
         'big__big_event',
         'big__chatter',
+        'big__garbage',
         'big__many_events',
         'big__small',
       ]);
@@ -85,24 +86,35 @@ it(
   },
 );
 
-it(
-  'upstream-flood-3: a remote server that sends more than 1,000 notifications in a second is ended, its crash audited with why',
-  { timeout: 120_000 },
-  async () => {
-    const { gateway, events } = await startBig('chatter');
-    const client = await inMemoryClient(gateway, 'agent');
-    try {
-      const outcome = await client.callTool({ name: 'big__chatter', arguments: {} }).then(
-        (r) => `answered: ${JSON.stringify(r).slice(0, 200)}`,
-        (e: Error) => `failed: ${e.message}`,
-      );
-      assert.match(outcome, /^failed: /);
-      await until(() => events.some((e) => e.type === 'mcp.server.crash'), 'the connection to end');
-      const crash = events.find((e) => e.type === 'mcp.server.crash');
-      assert.equal(crash?.outcome?.reason, 'sent more than 1000 notifications in one second, and was ended');
-    } finally {
-      await client.close();
-      await gateway.close();
-    }
-  },
-);
+// Before, events that are not JSON-RPC messages were counted nowhere: both SDKs' transports report
+// and skip each, and a server sending them as fast as its socket took them held every other call
+// up to 650 ms for as long as it liked (upstream-flood-5).
+for (const [id, tool, reason] of [
+  [3, 'chatter', 'sent more than 1000 notifications in one second, and was ended'],
+  [
+    5,
+    'garbage',
+    'sent more than 100 unreadable messages (or other faults its connection reported) in one second, and was ended',
+  ],
+] as const)
+  it(
+    `upstream-flood-${id}: a remote server that sends ${tool === 'chatter' ? 'more than 1,000 notifications' : 'more than 100 events that are not JSON-RPC'} in a second is ended, its crash audited with why`,
+    { timeout: 120_000 },
+    async () => {
+      const { gateway, events } = await startBig(tool);
+      const client = await inMemoryClient(gateway, 'agent');
+      try {
+        const outcome = await client.callTool({ name: `big__${tool}`, arguments: {} }).then(
+          (r) => `answered: ${JSON.stringify(r).slice(0, 200)}`,
+          (e: Error) => `failed: ${e.message}`,
+        );
+        assert.match(outcome, /^failed: /);
+        await until(() => events.some((e) => e.type === 'mcp.server.crash'), 'the connection to end');
+        const crash = events.find((e) => e.type === 'mcp.server.crash');
+        assert.equal(crash?.outcome?.reason, reason);
+      } finally {
+        await client.close();
+        await gateway.close();
+      }
+    },
+  );
