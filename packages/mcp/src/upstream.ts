@@ -194,6 +194,13 @@ const MAX_LISTED = 10_000;
  * hash, and every listing of every client failed).
  */
 const MAX_DEFINITION_DEPTH = 64;
+/**
+ * The most text one listing of a kind may hold, all its pages together: its strings and keys, in
+ * UTF-16 code units (16 MiB of ASCII). Every definition listed is scanned, hashed and kept, so a
+ * server listing four pages of 7.7 MB held every other server's calls for seconds at each of its
+ * list changes (redteam-37-3); a real server's definitions take a few hundred KB.
+ */
+const MAX_LISTING_TEXT = 16 * 1024 * 1024;
 /** A list request's parameters: the first page has no cursor. */
 const at = (cursor: string | undefined): { cursor?: string } => (cursor === undefined ? {} : { cursor });
 
@@ -321,8 +328,8 @@ export class Upstream {
   /**
    * Every page of one listing, in order. A listing that is not whole is no listing: past
    * MAX_PAGES pages or MAX_LISTED definitions, at a cursor the server gave before (it would never
-   * end), or with a definition nested deeper than MAX_DEFINITION_DEPTH or holding a number JSON
-   * cannot hold, it fails, and the server lists nothing of that kind until it is asked again. A
+   * end), with more text than MAX_LISTING_TEXT, or with a definition nested deeper than
+   * MAX_DEFINITION_DEPTH or holding a number JSON cannot hold, it fails, and the server lists nothing of that kind until it is asked again. A
    * partial list would let a name the policy denies on a later page be reached another way.
    */
   private async pages<T>(
@@ -331,11 +338,12 @@ export class Upstream {
   ): Promise<T[]> {
     const out: T[] = [];
     const seen = new Set<string>();
+    const room = { text: MAX_LISTING_TEXT };
     let cursor: string | undefined;
     for (let pages = 1; ; pages++) {
       const next = await page(cursor);
       for (const item of next.items) {
-        const problem = jsonProblem(item, MAX_DEFINITION_DEPTH);
+        const problem = jsonProblem(item, MAX_DEFINITION_DEPTH, room);
         if (problem !== undefined) throw new Error(`the MCP server ${this.id} lists ${what} ${problem}`);
       }
       out.push(...next.items);
@@ -626,17 +634,23 @@ export class Upstream {
 
 /**
  * Why `value`, as parsed from JSON, is no value a definition may be (undefined if it may): nested
- * more than `max` levels deep, or holding a number out of range (JSON.parse reads 1e400 as
- * Infinity, which has no canonical JSON, so no pin). Walked without recursion.
+ * more than `max` levels deep, holding a number out of range (JSON.parse reads 1e400 as Infinity,
+ * which has no canonical JSON, so no pin), or with more text (strings and keys) than is left in
+ * `room`, which its text is taken from. Walked without recursion.
  */
-function jsonProblem(value: unknown, max: number): string | undefined {
+function jsonProblem(value: unknown, max: number, room: { text: number }): string | undefined {
   const stack: [unknown, number][] = [[value, 0]];
+  const tooMuch = `with more than ${MAX_LISTING_TEXT / 1024 / 1024} MiB of text in all`;
   for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
     const [v, depth] = next;
     if (typeof v === 'number' && !Number.isFinite(v)) return 'with a number out of range';
+    if (typeof v === 'string' && (room.text -= v.length) < 0) return tooMuch;
     if (v === null || typeof v !== 'object') continue;
     if (depth === max) return `nested more than ${max} levels deep`;
-    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+    for (const [key, child] of Object.entries(v)) {
+      if ((room.text -= key.length) < 0) return tooMuch;
+      stack.push([child, depth + 1]);
+    }
   }
   return undefined;
 }

@@ -594,3 +594,35 @@ describe(
     });
   },
 );
+
+describe('gateway: how much a listing may hold (redteam-37-3)', { timeout: 60_000 }, () => {
+  it('redteam-37-3: a server listing more than 16 MiB of definitions, on pages each under the message bound, lists nothing of that kind, and says why; the others serve', async () => {
+    // Three tools of 6 MiB each, one a page: every definition listed is scanned, hashed and kept,
+    // and four such pages held every other server's calls for seconds at each list change.
+    const big = (name: string): Tool => ({
+      ...tool(name),
+      description: `${name} `.padEnd(6 * 1024 * 1024, 'x'),
+    });
+    const h = await start({
+      scripted: {
+        huge: { tools: [big('one'), big('two'), big('three')], toolPerPage: true },
+        good: { tools: [tool('echo')] },
+      },
+    });
+    try {
+      const tools = await within(h.client.listTools(), 30_000, 'tools/list');
+      assert.deepEqual(
+        tools.tools.map((t) => t.name),
+        ['good__echo'],
+      );
+      const failed = h.events.find((e) => e.type === 'mcp.server.list-failed');
+      assert.equal(failed?.outcome?.server, 'huge');
+      assert.equal(
+        failed?.outcome?.reason,
+        'the MCP server huge lists tools with more than 16 MiB of text in all',
+      );
+    } finally {
+      await h.close();
+    }
+  });
+});
