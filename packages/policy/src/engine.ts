@@ -1017,9 +1017,11 @@ export class Engine {
     }
     if (rule.args.length === 0) return true;
     const isAllow = rule.ref.effect === 'allow';
-    // Listing: arguments are not known yet. A tool with an argument-bound allow may still be
-    // called with the right arguments, so it is listed; an argument-bound deny hides nothing.
-    if (r.action === 'list') return isAllow;
+    // Listing: arguments are not known yet. A tool with an argument-bound allow or ask may still
+    // be called with the right arguments (the user asked, for an ask), so it is listed as the
+    // rule says; an argument-bound deny hides nothing. The gateway holds what its listing hides,
+    // so a tool an argument-bound ask alone let through was refused at every call.
+    if (r.action === 'list') return rule.ref.effect !== 'deny';
     for (const p of rule.args) {
       const value = argAt(r.args, p.path);
       if (keepsRuleOut(value === undefined ? 'missing' : this.argTest(p, value), isAllow)) return false;

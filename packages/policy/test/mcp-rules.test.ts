@@ -602,10 +602,31 @@ describe('mcp: list versus call', () => {
       allow:
         - { id: write-src, server: fs, tools: [write_file], args: { path: { glob: "\${workspace}/src/**" } } }
         - { id: gh-all, server: gh }
+      ask:
+        - { id: ask-tmp, server: fs, tools: [append_file], args: { path: { prefix: /tmp/ } } }
       deny:
         - { id: no-main-merge, server: gh, tools: [merge_pr], args: { base: { equals: main } } }
   `);
   runCases(engine, [
+    {
+      name: 'review-37-3: listing a tool with only an argument-bound ask shows it, to be asked about (the gateway holds what a listing hides: before, every call of it was refused)',
+      request: { mcp: 'fs/append_file', action: 'list', annotations: SAFE },
+      decision: 'ask',
+      rules: ['ask-tmp'],
+    },
+    {
+      name: 'calling it with the arguments of the ask asks',
+      request: { mcp: 'fs/append_file', args: { path: '/tmp/log' }, annotations: SAFE },
+      decision: 'ask',
+      rules: ['ask-tmp'],
+    },
+    {
+      name: 'calling it with other arguments is denied',
+      request: { mcp: 'fs/append_file', args: { path: '/etc/passwd' }, annotations: SAFE },
+      decision: 'deny',
+      rules: [],
+      code: 'default',
+    },
     {
       name: 'listing a tool with an argument-bound allow shows it (it may be called with the right arguments)',
       request: { mcp: 'fs/write_file', action: 'list', annotations: SAFE },
