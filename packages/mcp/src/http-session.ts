@@ -104,7 +104,11 @@ export class HttpSession implements Transport {
       // disconnection is no cancellation) and are audited; their messages are dropped.
       res.once('close', () => this.forget(exchange));
     }
-    for (const m of messages) this.onmessage?.(m, extra);
+    for (const m of messages) {
+      this.onmessage?.(m, extra);
+      const cancelled = cancelledId(m);
+      if (cancelled !== undefined) this.cancelled(cancelled);
+    }
     if (ids.length === 0) done();
   }
 
@@ -160,6 +164,22 @@ export class HttpSession implements Transport {
     if (exchange.waiting.size === 0) this.finish(exchange);
   }
 
+  /**
+   * The client cancelled one of its requests: the SDK drops its answer, so it counts as answered
+   * here (else its exchange, the body's share and the session were held for good: redteam-37-4).
+   * An exchange left with nothing to answer ends with 202, as a POST without requests does.
+   */
+  private cancelled(id: RequestId): void {
+    const exchange = this.exchanges.get(id);
+    if (exchange === undefined) return;
+    exchange.waiting.delete(id);
+    this.exchanges.delete(id);
+    this.lastUsed = performance.now();
+    if (exchange.waiting.size > 0) return;
+    exchange.done();
+    if (!exchange.isGone) this.finish(exchange);
+  }
+
   private end(): void {
     if (this.closed) return;
     this.closed = true;
@@ -198,6 +218,10 @@ export class HttpSession implements Transport {
       res.end();
       return;
     }
+    if (exchange.answers.length === 0) {
+      res.writeHead(202, { 'mcp-session-id': this.sessionId }).end();
+      return;
+    }
     const body = JSON.stringify(exchange.isBatch ? exchange.answers : exchange.answers[0]);
     res.writeHead(200, {
       'content-type': 'application/json',
@@ -215,6 +239,13 @@ export class HttpSession implements Transport {
     clearInterval(exchange.keepAlive);
     if (exchange.waiting.size > 0) exchange.isGone = true;
   }
+}
+
+/** The request a notifications/cancelled names, if `m` is one. */
+function cancelledId(m: JSONRPCMessage): RequestId | undefined {
+  if (!('method' in m) || 'id' in m || m.method !== 'notifications/cancelled') return undefined;
+  const id = (m.params as { requestId?: unknown } | undefined)?.requestId;
+  return typeof id === 'string' || typeof id === 'number' ? id : undefined;
 }
 
 function writeEvent(res: ServerResponse, message: JSONRPCMessage): void {

@@ -277,7 +277,8 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
     // The place is taken before the first wait, so requests arriving together keep to the cap; and
     // a client that goes away before its answer, even while its tool's schema is looked up, cancels
     // its request (and ends its subscription stream). 'close' after the answer is just the end of
-    // the exchange. The body's share is held until the request is done, answered or cancelled.
+    // the exchange. The body's share is held until the request is done, answered or cancelled, or
+    // its answer becomes an event stream (redteam-37-4).
     modernInFlight++;
     const letGo = share.keep();
     const gone = new AbortController();
@@ -291,9 +292,13 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
       const response = await modern.fetch(webRequest(req, options.host, gone.signal), { parsedBody: body });
       res.writeHead(response.status, Object.fromEntries(response.headers));
       if (response.body === null) res.end();
-      else if (response.headers.get('content-type')?.startsWith('text/event-stream'))
+      else if (response.headers.get('content-type')?.startsWith('text/event-stream')) {
+        // The SDK has its request and we no longer need the body: a stream (a subscription
+        // lives as long as its client likes) does not hold its body's share, nor its body.
+        share.release();
+        body = undefined;
         await pipeline(Readable.fromWeb(response.body as never), res).catch(() => undefined);
-      else {
+      } else {
         const answer = Buffer.from(await response.arrayBuffer());
         if (response.status === 400) await recordSdkRefusal(req, answer, body);
         res.end(answer);
@@ -781,6 +786,8 @@ function readBody(
     req.once('end', () => {
       clearTimeout(deadline);
       resolve(refusal() ?? Buffer.concat(chunks, size).toString('utf8'));
+      // The listener above lives as long as the request (an event stream's, for hours).
+      chunks = [];
     });
     // An upload that ends early (the client went away) must not keep the timer alive.
     req.once('close', () => clearTimeout(deadline));
@@ -807,11 +814,15 @@ class BodyBudget {
 class BodyShare {
   private taken = 0;
   private holders = 0;
+  private isReleased = false;
   constructor(private readonly budget: BodyBudget) {}
 
-  /** Takes `bytes` more of the budget; false, and nothing taken, when it has no room. */
+  /**
+   * Takes `bytes` more of the budget; false, and nothing taken, when it has no room or the share
+   * was already given back (nothing would give those bytes back again).
+   */
   take(bytes: number): boolean {
-    if (this.budget.held + bytes > this.budget.limit) return false;
+    if (this.isReleased || this.budget.held + bytes > this.budget.limit) return false;
     this.budget.held += bytes;
     this.taken += bytes;
     return true;
@@ -824,10 +835,16 @@ class BodyShare {
     return () => {
       if (isLet) return;
       isLet = true;
-      if (--this.holders > 0) return;
-      this.budget.held -= this.taken;
-      this.taken = 0;
+      if (--this.holders === 0) this.release();
     };
+  }
+
+  /** Gives the whole share back now, whoever still holds it (once; later takes are refused). */
+  release(): void {
+    if (this.isReleased) return;
+    this.isReleased = true;
+    this.budget.held -= this.taken;
+    this.taken = 0;
   }
 }
 

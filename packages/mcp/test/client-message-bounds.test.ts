@@ -14,7 +14,18 @@ import { AgentTransport } from '../src/agent-transport.js';
 import type { Gateway } from '../src/gateway.js';
 import { listenHttp, type HttpListener } from '../src/http.js';
 import { CLIENT_MESSAGE_BOUNDS, jsonStructure } from '../src/json-structure.js';
-import { INITIALIZE, POST_HEADERS, TOKEN, callModern, post, start, tool, until } from './http-harness.js';
+import {
+  INITIALIZE,
+  MODERN,
+  POST_HEADERS,
+  TOKEN,
+  callModern,
+  envelope,
+  post,
+  start,
+  tool,
+  until,
+} from './http-harness.js';
 
 const MiB = 1024 * 1024;
 /** A tools/call of `name` (2025-era), its arguments as `args` (JSON text). */
@@ -276,6 +287,87 @@ describe('HTTP: what request bodies hold at once is bounded', { timeout: 60_000 
       }
       await until(async () => (await ping(url, inSession, 3000)).status === 200, 'room again');
     } finally {
+      await small?.close();
+      await h.close();
+    }
+  });
+});
+
+describe('HTTP: a request nobody answers any more does not keep its body', { timeout: 60_000 }, () => {
+  it('redteam-37-4: a request cancelled in its own batch gives its share back (the SDK drops its answer)', async () => {
+    const h = await start({ tools: [] });
+    let small: HttpListener | undefined;
+    const gone = new AbortController();
+    try {
+      small = await smallListener(h.gateway);
+      const { url } = small;
+      const inSession = await session(url);
+      const batch = [
+        { jsonrpc: '2.0', id: 41, method: 'ping', params: { _meta: { pad: 'x'.repeat(5000) } } },
+        { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 41 } },
+      ];
+      const cancelled = fetch(url, {
+        method: 'POST',
+        headers: { ...POST_HEADERS, ...inSession },
+        body: JSON.stringify(batch),
+        signal: gone.signal,
+      }).then(
+        (r) => r.status,
+        () => 0,
+      );
+      await until(
+        async () => (await ping(url, inSession, 3000)).status === 200,
+        'the cancelled request to give its share back',
+      );
+      assert.equal(await cancelled, 202, 'nothing is left to answer');
+    } finally {
+      gone.abort();
+      await small?.close();
+      await h.close();
+    }
+  });
+
+  it('redteam-37-4: a subscriptions/listen stream held open does not hold the share of its body', async () => {
+    const h = await start({ tools: [] });
+    let small: HttpListener | undefined;
+    const streams: { destroy: () => void }[] = [];
+    try {
+      small = await smallListener(h.gateway);
+      const { url } = small;
+      const inSession = await session(url);
+      for (let i = 0; i < 3; i++) {
+        const body = JSON.stringify({
+          jsonrpc: '2.0',
+          id: 60 + i,
+          method: 'subscriptions/listen',
+          params: {
+            notifications: { toolsListChanged: true },
+            _meta: { ...envelope(), pad: 'l'.repeat(5000) },
+          },
+        });
+        const answer = await new Promise<string>((resolve, reject) => {
+          const req = request(url, {
+            method: 'POST',
+            headers: {
+              ...POST_HEADERS,
+              'mcp-protocol-version': MODERN,
+              'mcp-method': 'subscriptions/listen',
+              'content-length': Buffer.byteLength(body),
+            },
+          });
+          streams.push(req);
+          // Its first event (the acknowledgement) or, refused, its JSON answer.
+          req.on('response', (res) => {
+            res.once('data', () => resolve(`${res.statusCode} ${res.headers['content-type']}`));
+          });
+          req.on('error', reject);
+          req.end(body);
+        });
+        assert.equal(answer, '200 text/event-stream', `listen ${i} is open`);
+      }
+      assert.equal((await ping(url, inSession, 3000)).status, 200, 'a ping fits while the streams are open');
+    } finally {
+      for (const s of streams) s.destroy();
       await small?.close();
       await h.close();
     }
