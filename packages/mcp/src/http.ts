@@ -79,6 +79,18 @@ export interface HttpListener {
 const PATH = '/mcp';
 /** The most messages one POST may carry (the SDK's own limit). */
 const MAX_BATCH = 100;
+/** The largest subscriptions/listen request (redteam-37-4: open streams held what they were opened with). */
+const MAX_LISTEN_BYTES = 64 * 1024;
+/** The id of `value`, a request, to name in its refusal (none when it has no usable one). */
+const requestIdOf = (value: unknown): { id?: RequestId } => {
+  const id = (value as { id?: unknown }).id;
+  return typeof id === 'string' || typeof id === 'number' ? { id } : {};
+};
+/** Whether `value` is a subscriptions/listen request. */
+const isListen = (value: unknown): boolean =>
+  typeof value === 'object' &&
+  value !== null &&
+  (value as { method?: unknown }).method === 'subscriptions/listen';
 /** The most 2026-07-28 requests served at once, subscription streams included. */
 const MAX_MODERN_IN_FLIGHT = 256;
 /**
@@ -350,6 +362,16 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
       };
     if (!share.take(structure.values * VALUE_BYTES)) return noRoom;
     const value = jsonOf(body);
+    // A subscription lives as long as its client likes, and what it was opened with stays in
+    // memory the budget no longer counts (about its size again): its request is a filter and an
+    // envelope, a few hundred bytes, so one larger than MAX_LISTEN_BYTES is refused.
+    if (body.length > MAX_LISTEN_BYTES && isListen(value))
+      return {
+        status: 413,
+        code: ErrorCode.InvalidRequest,
+        message: `Payload too large: a subscriptions/listen request of more than ${MAX_LISTEN_BYTES} bytes`,
+        ...requestIdOf(value),
+      };
     if (value !== NOT_JSON && !isLegacy(req, value)) return serveModern(req, res, value, share);
     // A 2025-era request has no headers that mirror its body: ones that claim to would show
     // whatever reads them a call other than the one run.

@@ -336,33 +336,7 @@ describe('HTTP: a request nobody answers any more does not keep its body', { tim
       const { url } = small;
       const inSession = await session(url);
       for (let i = 0; i < 3; i++) {
-        const body = JSON.stringify({
-          jsonrpc: '2.0',
-          id: 60 + i,
-          method: 'subscriptions/listen',
-          params: {
-            notifications: { toolsListChanged: true },
-            _meta: { ...envelope(), pad: 'l'.repeat(5000) },
-          },
-        });
-        const answer = await new Promise<string>((resolve, reject) => {
-          const req = request(url, {
-            method: 'POST',
-            headers: {
-              ...POST_HEADERS,
-              'mcp-protocol-version': MODERN,
-              'mcp-method': 'subscriptions/listen',
-              'content-length': Buffer.byteLength(body),
-            },
-          });
-          streams.push(req);
-          // Its first event (the acknowledgement) or, refused, its JSON answer.
-          req.on('response', (res) => {
-            res.once('data', () => resolve(`${res.statusCode} ${res.headers['content-type']}`));
-          });
-          req.on('error', reject);
-          req.end(body);
-        });
+        const answer = await openListen(url, 60 + i, 5000, streams);
         assert.equal(answer, '200 text/event-stream', `listen ${i} is open`);
       }
       assert.equal((await ping(url, inSession, 3000)).status, 200, 'a ping fits while the streams are open');
@@ -373,6 +347,66 @@ describe('HTTP: a request nobody answers any more does not keep its body', { tim
     }
   });
 });
+
+describe('a subscriptions/listen request is small', () => {
+  it('redteam-37-4: one of more than 64 KiB is refused with 413 and its id (an open stream keeps what it was opened with)', async () => {
+    const h = await start({ tools: [] });
+    const streams: { destroy: () => void }[] = [];
+    try {
+      assert.equal(await openListen(h.url, 70, 1000, streams), '200 text/event-stream');
+      const refused = await openListen(h.url, 71, 70_000, streams);
+      assert.match(
+        refused,
+        /^413 application\/json .*subscriptions\/listen request of more than 65536 bytes/,
+      );
+      assert.match(refused, /"id":71\}$/);
+    } finally {
+      for (const s of streams) s.destroy();
+      await h.close();
+    }
+  });
+});
+
+/**
+ * Opens a 2026-07-28 subscriptions/listen stream at `url` whose envelope is padded by `pad`
+ * characters; its status and content type, and a refusal's body (the stream is kept in `streams`).
+ */
+function openListen(
+  url: string,
+  id: number,
+  pad: number,
+  streams: { destroy: () => void }[],
+): Promise<string> {
+  const body = JSON.stringify({
+    jsonrpc: '2.0',
+    id,
+    method: 'subscriptions/listen',
+    params: { notifications: { toolsListChanged: true }, _meta: { ...envelope(), pad: 'l'.repeat(pad) } },
+  });
+  return new Promise<string>((resolve, reject) => {
+    const req = request(url, {
+      method: 'POST',
+      headers: {
+        ...POST_HEADERS,
+        'mcp-protocol-version': MODERN,
+        'mcp-method': 'subscriptions/listen',
+        'content-length': Buffer.byteLength(body),
+      },
+    });
+    streams.push(req);
+    // Its first event (the acknowledgement) or, refused, its JSON answer.
+    req.on('response', (res) => {
+      res.once('data', (chunk: Buffer) => {
+        const type = String(res.headers['content-type']);
+        resolve(
+          `${res.statusCode} ${type}${type.startsWith('application/json') ? ` ${chunk.toString('utf8')}` : ''}`,
+        );
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
 
 describe('stdio: a line too many values make is refused before it is parsed', () => {
   it('redteam-37-4: its request is answered with why, a notification is dropped, each is reported, and the next line is served', async () => {
