@@ -1,5 +1,6 @@
 // A lock between processes: one holder at a time of something on disk (an audit spool, the pin
-// store, the secret store, the device's shipping cursors). Node has no flock, so the lock is a file
+// store, the secret store, the device's shipping cursors, the sandbox's placeholder registry).
+// Node has no flock, so the lock is a file
 // created exclusively (O_EXCL), naming the process that holds it: pid, host, machine id, the
 // kernel's boot id, the process's start time and its pid namespace. A lock whose process is
 // certainly gone (dead, from before a restart, or a pid given again to a process started since) is

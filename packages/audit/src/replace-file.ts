@@ -1,6 +1,7 @@
 // Replacing a small file whole, so that a reader sees the old file or the new one, never a mix,
-// and a crash or a failure (a full disk) leaves the old one: the pin store, the secret store and
-// the device's state files. A temporary beside it (0600, created exclusively, no symbolic link
+// and a crash or a failure (a full disk) leaves the old one: the pin store, the secret store, the
+// device's state files and the sandbox's placeholder ledgers.
+// A temporary beside it (0600, created exclusively, no symbolic link
 // followed), fsync, rename, fsync of the directory (without which a crash can lose the rename).
 // Errors are thrown as they come (an errno error, its `code` set) for each caller to word.
 
