@@ -187,6 +187,21 @@ async function gitHooksAfter(
 const isEmptyDir = (path: string): boolean => lstatSync(path).isDirectory() && readdirSync(path).length === 0;
 
 /**
+ * `prepared` takes `workspace`'s .git for missing, not for a repository (a leftover or another
+ * session's placeholder read as one): it makes .git a mount point, and plans nothing below it.
+ */
+function assertGitMissing(prepared: PreparedSession, workspace: string): void {
+  const git = join(workspace, '.git');
+  const made = prepared.plan.createsOnHost;
+  assert.ok(made.includes(git), `${git} is missing to it, not a repository`);
+  assert.deepEqual(
+    made.filter((p) => p.startsWith(`${git}/`)),
+    [],
+    'nothing is planned below it',
+  );
+}
+
+/**
  * An owner lock naming pid 1 as this boot knows it (its start time), but in the boot before: a
  * lock left by a session that ran before a reboot, whose pid a live process has now.
  */
@@ -231,8 +246,7 @@ describe('placeholders left by a session that died (redteam-36-5)', { skip: CANN
     try {
       assert.equal(existsSync(second.dir), false);
       assert.equal(existsSync(join(workspace, '.git', 'config')), false);
-      assert.ok(third.plan.createsOnHost.includes(join(workspace, '.git')));
-      assert.ok(!third.plan.createsOnHost.some((p) => p.startsWith(join(workspace, '.git/'))));
+      assertGitMissing(third, workspace);
       assert.ok(third.plan.createsOnHost.every((p) => isEmptyDir(p)));
     } finally {
       cleanupSession(third);
@@ -308,11 +322,7 @@ describe('placeholders left by a session that died (redteam-36-5)', { skip: CANN
     });
     try {
       for (const dir of olders) assert.equal(existsSync(dir), false, `${dir} is removed`);
-      assert.ok(
-        next.plan.createsOnHost.includes(join(workspace, '.git')),
-        '.git is missing to it, not a repository',
-      );
-      assert.ok(!next.plan.createsOnHost.some((p) => p.startsWith(join(workspace, '.git/'))));
+      assertGitMissing(next, workspace);
     } finally {
       cleanupSession(next);
     }
@@ -366,8 +376,7 @@ describe('placeholders left by a session that died (redteam-36-5)', { skip: CANN
       const here = prepare(workspace, 'true', undefined, client);
       try {
         assert.ok(!here.dir.startsWith(`${terminalRun}/`), 'its session directory is elsewhere');
-        assert.ok(here.plan.createsOnHost.includes(join(workspace, '.git')), 'not a repository to it');
-        assert.ok(!here.plan.createsOnHost.some((p) => p.startsWith(join(workspace, '.git/'))));
+        assertGitMissing(here, workspace);
       } finally {
         cleanupSession(here);
       }
@@ -402,7 +411,7 @@ describe('placeholders left by a session that died (redteam-36-5)', { skip: CANN
     writeFileSync(join(registry, locks[0] as string), ownerBeforeReboot());
     const next = prepare(workspace, 'true', undefined, where);
     try {
-      assert.ok(!next.plan.createsOnHost.some((p) => p.startsWith(join(workspace, '.git/'))));
+      assertGitMissing(next, workspace);
     } finally {
       cleanupSession(next);
     }
@@ -492,8 +501,7 @@ describe('placeholders left by a session that died (redteam-36-5)', { skip: CANN
       const here = prepare(workspace);
       try {
         assert.ok(existsSync(live.dir), "a live session's directory is kept");
-        assert.ok(here.plan.createsOnHost.includes(join(workspace, '.git')));
-        assert.ok(!here.plan.createsOnHost.some((p) => p.startsWith(join(workspace, '.git/'))));
+        assertGitMissing(here, workspace);
       } finally {
         cleanupSession(here);
       }
