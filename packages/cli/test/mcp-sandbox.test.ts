@@ -56,6 +56,8 @@ const require = createRequire(import.meta.url);
 /** The entry point of an MCP server package installed in this checkout. */
 const serverMain = (name: string): string =>
   join(dirname(require.resolve(`${name}/package.json`)), 'dist/index.js');
+/** This checkout, as a policy's path pattern (quoted): servers and sessions read it. */
+const CHECKOUT = JSON.stringify(`${REPO_ROOT.replace(/\/$/, '')}/**`);
 
 interface Place {
   readonly dir: string;
@@ -116,7 +118,7 @@ filesystem:
   allow:
     - { id: workspace, paths: ["\${workspace}/**"], access: rw }
     - { id: system, paths: [/usr/**, /bin/**, /lib/**, /lib64/**, /etc/**], access: read }
-    - { id: perimeter, paths: [${JSON.stringify(`${REPO_ROOT.replace(/\/$/, '')}/**`)}], access: read }
+    - { id: perimeter, paths: [${CHECKOUT}], access: read }
 `;
 }
 
@@ -130,7 +132,7 @@ function policy(p: Place, sandbox = '', extra = ''): string {
     - id: probe
       command: [${NODE}, ${JSON.stringify(PROBE)}]
       env: { PROBE_GIVEN: from-the-catalog }
-      sandbox: { read: [${JSON.stringify(`${REPO_ROOT.replace(/\/$/, '')}/**`)}]${sandbox} }
+      sandbox: { read: [${CHECKOUT}]${sandbox} }
   allow:
     - { id: probe, server: probe }
 ${extra}`,
@@ -297,7 +299,7 @@ void describe('stdio MCP servers run in a sandbox of their own', () => {
         readFileSync(policy(p), 'utf8')
           .replace(
             '\n  servers:\n',
-            `\n  servers:\n    - { id: modern, command: [${NODE}, ${JSON.stringify(MODERN)}], protocol: "2026-07-28", sandbox: { read: [${JSON.stringify(`${REPO_ROOT.replace(/\/$/, '')}/**`)}] } }\n`,
+            `\n  servers:\n    - { id: modern, command: [${NODE}, ${JSON.stringify(MODERN)}], protocol: "2026-07-28", sandbox: { read: [${CHECKOUT}] } }\n`,
           )
           .replace(
             '    - { id: probe, server: probe }',
@@ -501,7 +503,7 @@ const probeEntry = (id: string, credential: string): string =>
       command: [${NODE}, ${JSON.stringify(PROBE)}]
       env: { PROBE_GIVEN: from-the-catalog }
       credential: ${credential}
-      sandbox: { read: [${JSON.stringify(`${REPO_ROOT.replace(/\/$/, '')}/**`)}] }`;
+      sandbox: { read: [${CHECKOUT}] }`;
 
 function credentialPolicy(p: Place): string {
   return writeFile(
@@ -827,15 +829,24 @@ mcp:
 
 /**
  * `perimeter run --policy FILE -- node agent.mjs` in the test's place: the agent is `body`, after
- * imports of the MCP SDK's Client and StreamableHTTPClientTransport, written to the workspace.
+ * imports of the MCP SDK's Client and StreamableHTTPClientTransport and AGENT_CONNECTS, written to
+ * the workspace.
  */
+/** The agent's connected(): a client of the session's gateway, with the session's token. */
+const AGENT_CONNECTS = `const connected = async () => {
+  const c = new Client({ name: 'agent', version: '1' });
+  await c.connect(new StreamableHTTPClientTransport(new URL(process.env.PERIMETER_MCP_URL), { requestInit: { headers: { Authorization: 'Bearer ' + process.env.PERIMETER_MCP_TOKEN } } }));
+  return c;
+};
+`;
+
 function runAgent(p: Place, policyFile: string, body: string): SpawnSyncReturns<string> {
   const script = join(p.workspace, 'agent.mjs');
   const sdk = (module: string): string =>
     JSON.stringify(join(REPO_ROOT, 'node_modules/@modelcontextprotocol/sdk/dist/esm/client', module));
   writeFileSync(
     script,
-    `import { Client } from ${sdk('index.js')};\nimport { StreamableHTTPClientTransport } from ${sdk('streamableHttp.js')};\n${body}`,
+    `import { Client } from ${sdk('index.js')};\nimport { StreamableHTTPClientTransport } from ${sdk('streamableHttp.js')};\n${AGENT_CONNECTS}${body}`,
   );
   return spawnSync(
     process.execPath,
@@ -859,8 +870,7 @@ const config = JSON.parse(readFileSync(process.env.PERIMETER_MCP_CONFIG, 'utf8')
 console.log('config', config.url === url.href, config.headers.Authorization === 'Bearer ' + process.env.PERIMETER_MCP_TOKEN);
 const bare = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
 console.log('without token', bare.status);
-const c = new Client({ name: 'agent', version: '1' });
-await c.connect(new StreamableHTTPClientTransport(url, { requestInit: { headers: { Authorization: 'Bearer ' + process.env.PERIMETER_MCP_TOKEN } } }));
+const c = await connected();
 console.log('tools', (await c.listTools()).tools.map((x) => x.name).join(','));
 const r = await c.callTool({ name: 'probe__probe', arguments: { action: 'env', target: 'HOME' } });
 console.log('server home', r.content[0].text);
@@ -902,8 +912,7 @@ await c.close();
       const r = runAgent(
         p,
         policy(p, `, network: ["${address}:${port}"]`),
-        `const c = new Client({ name: 'agent', version: '1' });
-await c.connect(new StreamableHTTPClientTransport(new URL(process.env.PERIMETER_MCP_URL), { requestInit: { headers: { Authorization: 'Bearer ' + process.env.PERIMETER_MCP_TOKEN } } }));
+        `const c = await connected();
 const r = await c.callTool({ name: 'probe__probe', arguments: { action: 'hold', target: '${address} ${port}' } });
 console.log('hold', r.content[0].text);
 await c.close();
@@ -929,8 +938,7 @@ await c.close();
       const r = runAgent(
         p,
         file,
-        `const c = new Client({ name: 'agent', version: '1' });
-await c.connect(new StreamableHTTPClientTransport(new URL(process.env.PERIMETER_MCP_URL), { requestInit: { headers: { Authorization: 'Bearer ' + process.env.PERIMETER_MCP_TOKEN } } }));
+        `const c = await connected();
 for (let i = 0; i < 2; i++) console.log('tools', (await c.listTools()).tools.length);
 await c.close();
 `,
@@ -959,8 +967,7 @@ await c.close();
       const r = runAgent(
         p,
         credentialPolicy(p),
-        `const c = new Client({ name: 'agent', version: '1' });
-await c.connect(new StreamableHTTPClientTransport(new URL(process.env.PERIMETER_MCP_URL), { requestInit: { headers: { Authorization: 'Bearer ' + process.env.PERIMETER_MCP_TOKEN } } }));
+        `const c = await connected();
 console.log('tools', (await c.listTools()).tools.map((x) => x.name).join(','));
 const r = await c.callTool({ name: 'probe__probe', arguments: { action: 'env-sha256', target: 'PROBE_TOKEN' } });
 console.log('server holds', r.content[0].text);
@@ -990,7 +997,6 @@ await c.close();
  * and moves within it: what the agent can do to the workspace through it.
  */
 function filesystemPolicy(p: Place): string {
-  const repo = JSON.stringify(`${REPO_ROOT.replace(/\/$/, '')}/**`);
   return writeFile(
     p.dir,
     'filesystem.yaml',
@@ -999,7 +1005,7 @@ function filesystemPolicy(p: Place): string {
   servers:
     - id: filesystem
       command: [${NODE}, ${JSON.stringify(serverMain('@modelcontextprotocol/server-filesystem'))}, "\${workspace}"]
-      sandbox: { workspace: rw, read: [${repo}] }
+      sandbox: { workspace: rw, read: [${CHECKOUT}] }
   allow:
     - { id: files, server: filesystem, tools: ["*"], args: { path: { glob: "\${workspace}/**" } } }
     - { id: moves, server: filesystem, tools: [move_file], args: { source: { glob: "\${workspace}/**" }, destination: { glob: "\${workspace}/**" } } }
@@ -1087,8 +1093,7 @@ const code = (f) => { try { f(); return 'ok'; } catch (e) { return e.code; } };
 console.log('append spool', code(() => appendFileSync(spool, '\\n')));
 console.log('remove lock', code(() => rmSync(spool + '.lock')));
 console.log('rename logs', code(() => renameSync(logs, logs + '.moved')));
-const c = new Client({ name: 'agent', version: '1' });
-await c.connect(new StreamableHTTPClientTransport(new URL(process.env.PERIMETER_MCP_URL), { requestInit: { headers: { Authorization: 'Bearer ' + process.env.PERIMETER_MCP_TOKEN } } }));
+const c = await connected();
 ${fsOutcome.toString()}
 const call = async (name, args) => fsOutcome(await c.callTool({ name: 'filesystem__' + name, arguments: args }));
 console.log('mcp read spool', await call('read_text_file', { path: spool }));
