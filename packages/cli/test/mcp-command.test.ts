@@ -365,22 +365,13 @@ void describe('perimeter mcp over stdio', { timeout: 10 * TIMEOUT }, () => {
         'failing.mjs',
         'process.stderr.write(`\\x1b]0;pwned\\x07\\x1b[2JError: the payments API refused key ${process.env.PAYMENTS_KEY} (401)\\n`);\n',
       );
-      const policy = writeFile(
-        p.dir,
-        'failing.yaml',
-        `apiVersion: perimeter/v1
-kind: Policy
-metadata: { name: failing-server, layer: org }
-credentials:
-  - { id: payments, secret: payments-key, env: PAYMENTS_KEY }
-mcp:
-  pinning: tofu
-  servers:
-    - { id: payments, command: [${NODE}, ${JSON.stringify(server)}], credential: payments, sandbox: { read: [${JSON.stringify(`${p.dir}/**`)}] } }
-  allow:
-    - { id: all, server: "*", tools: ["*"] }
-`,
-      );
+      const policy = mcpPolicy(p, {
+        credentials: ['{ id: payments, secret: payments-key, env: PAYMENTS_KEY }'],
+        servers: [
+          `{ id: payments, command: [${NODE}, ${JSON.stringify(server)}], credential: payments, sandbox: { read: [${JSON.stringify(`${p.dir}/**`)}] } }`,
+        ],
+        allow: ['{ id: all, server: "*", tools: ["*"] }'],
+      });
       const child = startChild(t, p, [
         'mcp',
         '--policy',
