@@ -377,6 +377,19 @@ function withLate<T>(
   return now;
 }
 
+/** Whether two lists of tool names by server name the same tools, in the same order. */
+function isSameNames(
+  a: ReadonlyMap<string, readonly string[]>,
+  b: ReadonlyMap<string, readonly string[]>,
+): boolean {
+  if (a.size !== b.size) return false;
+  for (const [server, names] of a) {
+    const was = b.get(server);
+    if (was === undefined || was.length !== names.length || names.some((n, i) => n !== was[i])) return false;
+  }
+  return true;
+}
+
 /** A trust on first use (mcp.pin by tofu) of a server whose changes the pin store did not write: no pin was made. */
 function isUnwrittenTrust(alert: AuditRecord, unwritten: ReadonlyMap<string, string>): boolean {
   const server = alert.outcome?.server;
@@ -2194,8 +2207,11 @@ export class Gateway {
     // A server left out of a look only because its list is still coming keeps the names it had:
     // a description elsewhere that names one of its tools stays quarantined meanwhile (a server
     // cannot lift that by announcing a change and going quiet).
-    this.toolNames = withLate(names, this.toolNames, late);
-    this.othersChecked.clear();
+    const now = withLate(names, this.toolNames, late);
+    // The same names as before (nearly every listing, and a look learning again what it learned
+    // before its scans): each server's other names stand, not worked out again at every listing.
+    if (!isSameNames(now, this.toolNames)) this.othersChecked.clear();
+    this.toolNames = now;
   }
 
   /**

@@ -1818,6 +1818,33 @@ describe('gateway: listings', { timeout: 60_000 }, () => {
       await h.close();
     }
   });
+
+  it("a listing whose servers list the same tools works out no server's other names again", async () => {
+    const tools = (server: string): Tool[] => Array.from({ length: 5 }, (_, i) => tool(`${server}_${i}`));
+    const h = await start({ scripted: { a: { tools: tools('a') }, b: { tools: tools('b') } } });
+    try {
+      assert.equal((await toolNames(h.client)).length, 10);
+      // What a description may not mention is gathered in a Set, exposed names included: counted
+      // as they are added.
+      let added = 0;
+      await withStandIn(
+        Set.prototype,
+        'add',
+        (add) =>
+          function (this: Set<unknown>, value: unknown) {
+            if (typeof value === 'string' && /^(a__a|b__b)_\d$/.test(value)) added++;
+            return add.call(this, value);
+          },
+        async () => {
+          assert.equal((await toolNames(h.client)).length, 10);
+          assert.equal((await toolNames(h.client)).length, 10);
+        },
+      );
+      assert.equal(added, 0, "each server's other names kept from the first listing");
+    } finally {
+      await h.close();
+    }
+  });
 });
 
 describe('gateway: a listing scans only what it has not scanned before', { timeout: 60_000 }, () => {
