@@ -36,6 +36,11 @@ const SKIP = CANNOT_LAUNCH;
 
 const scratch = realpathSync(mkdtempSync(join(tmpdir(), 'perimeter-launch-')));
 after(() => rmSync(scratch, { recursive: true, force: true }));
+/**
+ * The sessions' host environment: Perimeter's state directory (the registry of the mount points
+ * sessions make on the host) is the test's own, never the user's.
+ */
+const HOST_ENV = { PATH: '/usr/bin:/bin', XDG_STATE_HOME: join(scratch, 'state') };
 
 function engineFor(workspace: string, extra = ''): Engine {
   return workspaceEngine(workspace, join(scratch, 'home'), extra);
@@ -60,7 +65,7 @@ function session(
     workspace,
     home: join(scratch, 'home'),
     command: ['/bin/sh', '-c', command],
-    hostEnv: { PATH: '/usr/bin:/bin' },
+    hostEnv: HOST_ENV,
     ...(early ? { prelaunch: prelaunch(engine) } : {}),
   });
   return { prepared, workspace };
@@ -211,7 +216,7 @@ describe('a memory cap on a machine without a memory cgroup (redteam-57)', { ski
       home: join(scratch, 'home'),
       cwd: join(workspace, 'private'),
       command: ['/bin/sh', '-c', `cat secret > ${join(workspace, 'out')}`],
-      hostEnv: { PATH: '/usr/bin:/bin' },
+      hostEnv: HOST_ENV,
     });
     try {
       assert.ok(
