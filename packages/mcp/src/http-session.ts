@@ -91,7 +91,7 @@ export class HttpSession implements Transport {
     messages: readonly JSONRPCMessage[],
     isBatch: boolean,
     extra: MessageExtraInfo,
-    done: () => void = () => undefined,
+    done: () => void,
   ): void {
     this.lastUsed = performance.now();
     const ids = messages.filter(isRequest).map((m) => (m as { id: RequestId }).id);

@@ -8,19 +8,13 @@
 // agent-transport.ts); the upstreams' own messages are not bounded here (a server's result may
 // honestly hold a large table).
 
-/** The most a client's message may hold. */
-export interface JsonBounds {
-  readonly maxValues: number;
-  readonly maxDepth: number;
-}
-
 /**
  * Far past any client's honest message (an agent's tool arguments hold a few thousand values;
  * a file's contents are one string), near what one message costs the gateway's heap at most:
  * 100,000 values are some 4-10 MB parsed. The gateway refuses arguments nested more than 64
  * levels anyway (secrets.ts), and the envelope adds a few.
  */
-export const CLIENT_MESSAGE_BOUNDS: JsonBounds = { maxValues: 100_000, maxDepth: 128 };
+export const CLIENT_MESSAGE_BOUNDS = { maxValues: 100_000, maxDepth: 128 } as const;
 
 /**
  * What the text of a message makes: `values` counts each `[`, `{` and `,` outside strings (a
@@ -47,7 +41,8 @@ const STRUCTURAL = new Uint8Array(CLOSE_BRACE + 1);
 for (const c of [QUOTE, COMMA, OPEN_BRACKET, CLOSE_BRACKET, OPEN_BRACE, CLOSE_BRACE]) STRUCTURAL[c] = 1;
 
 /** The structure of `text`, a message from a client; text that is not JSON is measured as far as it goes. */
-export function jsonStructure(text: string, bounds: JsonBounds = CLIENT_MESSAGE_BOUNDS): JsonStructure {
+export function jsonStructure(text: string): JsonStructure {
+  const bounds = CLIENT_MESSAGE_BOUNDS;
   let values = 0;
   let depth = 0;
   let deepest = 0;

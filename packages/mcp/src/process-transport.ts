@@ -33,7 +33,7 @@ export interface OwedLimits {
   readonly maxOwed: number;
 }
 
-export const OWED_LIMITS: OwedLimits = {
+const OWED_LIMITS: OwedLimits = {
   maxUnread: 4 * 1024 * 1024,
   stallMs: 10_000,
   maxOwed: 64 * 1024 * 1024,
