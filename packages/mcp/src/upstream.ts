@@ -249,11 +249,6 @@ export class Upstream {
     return this.spec.startTimeoutMs ?? START_TIMEOUT_MS;
   }
 
-  /** Why the last attempt failed, for error messages and `perimeter doctor`. */
-  get problem(): string {
-    return this.lastError;
-  }
-
   /** The connected client; connects (once, shared by concurrent callers) when there is none. */
   connect(): Promise<UpstreamClient> {
     if (this.closed) return Promise.reject(new UpstreamUnavailable(`${this.id} is shut down`));
