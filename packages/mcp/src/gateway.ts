@@ -655,11 +655,13 @@ export class Gateway {
     let sent = this.serverRequests.get(server);
     if (sent === undefined)
       this.serverRequests.set(server, (sent = { methods: new Set(), others: 0, isPastCap: false }));
-    const shown = cut(this.redactedText(method), 64);
-    if (sent.methods.has(shown)) return;
     const isProtocol = PROTOCOL_SERVER_REQUESTS.has(method);
+    // A server may send 100 requests a second, each method up to a message's size: past its bound
+    // one is not looked at, and of the others only what the audit keeps and room past it is read.
+    if (!isProtocol && sent.isPastCap) return;
+    const shown = cut(this.redactedText(method.slice(0, AUDITED_TEXT_READ)), 64);
+    if (sent.methods.has(shown)) return;
     if (!isProtocol && sent.others >= MAX_SERVER_METHODS_AUDITED) {
-      if (sent.isPastCap) return;
       sent.isPastCap = true;
       this.record(
         alertRecord(
@@ -2715,14 +2717,14 @@ export class Gateway {
   /**
    * The client's name and version as the audit keeps them: the client chose them and nothing
    * checks them but that they are strings, so a secret in them is redacted, half a character
-   * replaced, and each is cut to MAX_AGENT_TEXT characters. Only the first AGENT_TEXT_READ
+   * replaced, and each is cut to MAX_AGENT_TEXT characters. Only the first AUDITED_TEXT_READ
    * characters of each are read at all (redteam-33-8: a name of 3.9 MB was scanned again at every
    * audit event, 190 ms each, and held every other client's calls). A client names itself the
    * same way on every request: the last few are remembered rather than scanned again.
    */
   private auditedAgent(agent: Agent): Agent {
-    const name = agent.name?.slice(0, AGENT_TEXT_READ);
-    const version = agent.version?.slice(0, AGENT_TEXT_READ);
+    const name = agent.name?.slice(0, AUDITED_TEXT_READ);
+    const version = agent.version?.slice(0, AUDITED_TEXT_READ);
     const key = JSON.stringify([name, version]);
     const seen = this.agents.get(key);
     if (seen !== undefined) return seen;
@@ -2803,11 +2805,11 @@ export interface RefusedRequest {
 /** The longest client name or version the audit keeps; a longer one is cut and ends with '…'. */
 const MAX_AGENT_TEXT = 128;
 /**
- * How much of a client's name or version is read: what the audit keeps, and room past it for a
- * secret that starts inside what is kept (a PEM private key of 4096 bits is about 3.2 KB), so
- * that it is still found whole and redacted.
+ * How much of a text the audit keeps the start of (a client's name or version, a server's method)
+ * is read: what is kept, and room past it for a secret that starts inside what is kept (a PEM
+ * private key of 4096 bits is about 3.2 KB), so that it is still found whole and redacted.
  */
-const AGENT_TEXT_READ = 8 * 1024;
+const AUDITED_TEXT_READ = 8 * 1024;
 /** Half of a character outside the BMP, without its other half: not text, shown as U+FFFD. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 /** How many clients' audited names the gateway remembers (it forgets them all when more come). */

@@ -26,6 +26,7 @@ import {
 import type { AuditRecord } from '@perimeter/audit';
 import type { KnownValue } from '@perimeter/detect';
 import { definitionHash } from '../src/definition.js';
+import { Gateway } from '../src/gateway.js';
 import { PinStore, PinStoreError } from '../src/pins.js';
 import { ScanPool, type DefinitionJob } from '../src/scan-pool.js';
 import type { ScriptedSpec } from './fixtures/scripted-server.js';
@@ -1681,6 +1682,53 @@ describe('gateway: listings', { timeout: 60_000 }, () => {
           .map((e) => e.outcome?.method)
           .sort(),
         ['roots/list', 'sampling/createMessage'],
+      );
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("redteam-37-5: of a server's method of a megabyte only the first 8 KiB are read, and no other method once it is past its bound", async () => {
+    // Audit mode: the call that has the server send a secret in a method is not refused for it.
+    const h = await start({
+      scripted: { noisy: { tools: [tool('ask_client', 'Sends requests.')] } },
+      mode: 'audit',
+    });
+    // What the gateway's redaction is given to read (white-box: a method is scanned for secrets
+    // before its 64 characters go to the audit, and a scan costs what it reads).
+    const read: number[] = [];
+    const gateway = Gateway.prototype as unknown as { redactedText(text: string): string };
+    try {
+      await toolNames(h.client);
+      const long = (i: number): string => `x/${STRIPE} ${i} ${'m'.repeat(1024 * 1024)}`;
+      // The first audited, 31 more, one past the bound, then two more long ones and the protocol's.
+      const junk = Array.from({ length: 32 }, (_, i) => `x/junk-${i}`);
+      const methods = [long(0), ...junk, long(1), long(2), 'sampling/createMessage'];
+      await withStandIn(
+        gateway,
+        'redactedText',
+        (redact) =>
+          function (this: unknown, text: string) {
+            read.push(text.length);
+            return redact.call(this, text);
+          },
+        () => h.client.callTool({ name: 'noisy__ask_client', arguments: { methods } }),
+      );
+      const asked = h.events.filter((e) => e.type === 'mcp.server-request').map((e) => e.outcome?.method);
+      assert.equal(
+        asked.length,
+        34,
+        'the first 32 methods, one event that it sends more, the protocol request',
+      );
+      assert.match(String(asked[0]), /^x\/\[REDACTED:stripe-key:[^\]]+\] 0 m+…$/);
+      assert.equal(asked[0]?.toString().length, 64);
+      assert.equal(asked[33], 'sampling/createMessage');
+      // Before: each megabyte read whole, past the bound too.
+      assert.ok(Math.max(...read) <= 8 * 1024, `the longest text read was ${Math.max(...read)} characters`);
+      assert.equal(
+        read.filter((n) => n === 8 * 1024).length,
+        1,
+        'one method read in part, the others not at all',
       );
     } finally {
       await h.close();
