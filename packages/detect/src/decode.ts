@@ -18,11 +18,11 @@
 
 import type { Encoding } from './finding.js';
 import {
-  assignmentAround,
   hiddenStretches,
   isWhiteSpace,
   keptPieces,
   tagEnd,
+  type HiddenRun,
   type TagRun,
 } from './hidden-characters.js';
 
@@ -1094,36 +1094,19 @@ function* hiddenSegments(text: string, work: DecodeWork): Generator<DecodedSegme
             isFallback: sequenceMarks !== undefined && reading === marks,
           };
       }
-    // Each tag run, and with the text around it in the stretch, up to the tag runs either side.
-    const { tagRuns } = run;
-    let before = run.start;
-    for (const [k, tagRun] of tagRuns.entries()) {
-      const first = tagRun.starts[0] ?? before;
-      const end = tagEnd(text, tagRun.starts[tagRun.starts.length - 1] ?? first);
-      const after = tagRuns[k + 1]?.starts[0] ?? run.end;
-      if (tagRun.codes.length >= MIN_UNCUT) {
-        const around = assignmentAround(sequenceMarks ?? marks, text, [before, first, end, after]);
-        yield* tagSegments(text, tagRun, around, work);
-      }
-      before = end;
-    }
+    // Each tag run alone, as the ASCII it spells, and the stretch as a model reads it.
+    for (const tagRun of run.tagRuns)
+      if (tagRun.codes.length >= MIN_UNCUT) yield* tagSegments(text, tagRun, work);
+    if (run.tagRuns.length > 0) yield* spelledSegments(text, run, work);
   }
 }
 
 /**
  * The ASCII a run of tag characters spells (detect-gap-1), in windows as a long base64 run is;
  * what is found in it spans the tag characters that spell it (hiddenSegments reads no run shorter
- * than MIN_UNCUT: the tags of a flag emoji, `gbsct` for Scotland). With `around`, the pieces of a
- * secret's name before the run (`password = `, `AWS_SECRET_ACCESS_KEY=`) and of what follows it (a
- * closing quote), it is also read between them: a value spelled in tags is judged as the value
- * assigned to that name (detect-37-3).
+ * than MIN_UNCUT: the tags of a flag emoji, `gbsct` for Scotland).
  */
-function* tagSegments(
-  text: string,
-  run: TagRun,
-  around: { readonly name: readonly Piece[]; readonly rest: readonly Piece[] } | undefined,
-  work: DecodeWork,
-): Generator<DecodedSegment> {
+function* tagSegments(text: string, run: TagRun, work: DecodeWork): Generator<DecodedSegment> {
   const { codes, starts } = run;
   for (const [from, to] of windows(0, codes.length, 1)) {
     const spelled: Piece[] = [];
@@ -1135,13 +1118,48 @@ function* tagSegments(
     const end = spelled[spelled.length - 1]?.[1] ?? start;
     work.decoded += end - start;
     yield { start, end, encoding: 'unicode-tags', ...joinedPieces(text, spelled) };
-    if (around && from === 0) {
-      const { name, rest } = around;
-      const pieces = [...name, ...spelled, ...(to === codes.length ? rest : [])];
-      const [first, last] = [pieces[0]?.[0] ?? start, pieces[pieces.length - 1]?.[1] ?? end];
-      work.decoded += last - first;
-      yield { start: first, end: last, encoding: 'unicode-tags', ...joinedPieces(text, pieces) };
+  }
+}
+
+/**
+ * A stretch that holds tag characters as a model reads it, in windows as a long base64 run is:
+ * without its other hidden characters (and control sequences), its tag characters read as the ASCII
+ * they mirror, visible and spelled text as one. A value spelled in tags is judged with the secret's
+ * name written visibly before it (`password = `, `AWS_SECRET_ACCESS_KEY=`; the stretch holds the
+ * line before its first run when a keyword stands there: detect-37-3), and a token written partly
+ * in tags (`ghp_abc` and the rest spelled, or every other character) is read whole.
+ */
+function* spelledSegments(text: string, run: HiddenRun, work: DecodeWork): Generator<DecodedSegment> {
+  const marks = run.sequenceMarks ?? run.marks;
+  // A stretch of hidden characters alone: its tag runs are read alone (tagSegments), and no more.
+  let hidden = 0;
+  for (let k = 0; k < marks.length; k += 2) hidden += (marks[k + 1] ?? 0) - (marks[k] ?? 0);
+  if (hidden >= run.end - run.start) return;
+  const starts = run.tagRuns.flatMap((t) => t.starts);
+  const codes = run.tagRuns.flatMap((t) => t.codes);
+  // The first tag character at or after the window's start: windows overlap, so it only moves on.
+  let first = 0;
+  for (const [start, end] of windows(run.start, run.end, 1)) {
+    while (first < starts.length && (starts[first] ?? 0) < start) first++;
+    let k = first;
+    const tagsBefore = (at: number, pieces: Piece[]): void => {
+      for (; k < starts.length && (starts[k] ?? 0) < at; k++) {
+        const tag = starts[k] ?? 0;
+        pieces.push([tag, tagEnd(text, tag), codes[k] ?? 0]);
+      }
+    };
+    const pieces: Piece[] = [];
+    const visible = keptPieces(marks, start, end) ?? [[start, end]];
+    for (const piece of visible) {
+      tagsBefore(piece[0], pieces);
+      pieces.push(piece);
     }
+    tagsBefore(end, pieces);
+    work.decoded += end - start;
+    // A window of hidden characters alone is read so already (tagSegments).
+    const spelled = k > first && visible.length > 0 ? joinedPieces(text, pieces) : undefined;
+    if (spelled && spelled.decoded.length >= MIN_UNCUT)
+      yield { start, end, encoding: 'unicode-tags', ...spelled };
   }
 }
 

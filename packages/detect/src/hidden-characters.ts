@@ -17,7 +17,8 @@
 // Tag characters (U+E0020–U+E007E) are more than hidden: each mirrors a printable ASCII character
 // (U+E0041 is an invisible "A"), and a model reads them so. Text spelled in them is the "ASCII
 // smuggling" of prompt injection and exfiltration (detect-gap-1): a run of them is also read as the
-// ASCII it spells, and after the name of a secret before it (detect-37-3: assignmentAround()).
+// ASCII it spells, and the stretch that holds it as a model reads it, visible and spelled text as
+// one (decode.ts: spelledSegments(); detect-37-3).
 //
 // Must stay linear whatever the text (redteam-30-1): candidates are looked for once, from the
 // start, a run is stepped over once, and the line (or key) before it is read back no further than
@@ -537,27 +538,6 @@ export function* hiddenStretches(text: string, work: { visited: number }): Gener
     stretch = run;
   }
   if (stretch) yield stretch;
-}
-
-/** The pieces of text[from, to) between `marks`: the whole when none is inside. */
-const piecesBetween = (marks: readonly number[], from: number, to: number): [number, number][] =>
-  keptPieces(marks, from, to) ?? (from < to ? [[from, to]] : []);
-
-/**
- * What stands around text[start, end) in a stretch, from `from` to `to`, read without the
- * stretch's hidden characters `marks`, when a secret's keyword stands before it: the name it is
- * assigned to (read from no further than LINE_CONTEXT characters before it) and what follows (a
- * closing quote: as far again after it). decode.ts reads a value spelled in tag characters between
- * them (detect-37-3). Undefined when no keyword stands before it.
- */
-export function assignmentAround(
-  marks: readonly number[],
-  text: string,
-  [from, start, end, to]: readonly [number, number, number, number],
-): { readonly name: [number, number][]; readonly rest: [number, number][] } | undefined {
-  const name = piecesBetween(marks, Math.max(from, start - LINE_CONTEXT), start);
-  if (!KEYWORD.test(joined(text, name))) return undefined;
-  return { name, rest: piecesBetween(marks, end, Math.min(to, end + LINE_CONTEXT)) };
 }
 
 /**

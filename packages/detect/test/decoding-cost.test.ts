@@ -308,7 +308,8 @@ describe('redteam-34-1: runs cut by hidden characters cost a small multiple of t
 describe('detect-37-2, detect-37-3: keys and names read around hidden runs cost a small multiple of the length', () => {
   // A stretch that may stand in a private key looks for its header back to the stretch before it
   // (one search, from the last header found, serves every run) and is read on to the key's footer,
-  // once; a tag run is read once more with the name before it. Base64 lines cost up to 4.6 already
+  // once; a stretch that holds tag characters is read once more with them as ASCII, name and all,
+  // windows of tags alone aside (read so already). Base64 lines cost up to 4.6 already
   // (a wrapped block is decoded a level below: 4.1 for a key with no hidden character), so 6.
   const KEY_BODY = 'MIIEpAIBAAKCAQEA3Tz2mr7SZiAMfQyuvBjM2Bq2h1mZ8aRvXnUe';
   const AROUND: [string, number, (n: number) => string][] = [
@@ -343,6 +344,9 @@ describe('detect-37-2, detect-37-3: keys and names read around hidden runs cost 
       (n) => repeat(`password = ${tags('abcdefgh12')} `, n),
     ],
     ['tags after a secret name, one each', 5, (n) => repeat(`token${tags('x')}`, n)],
+    ['visible and tag characters in turn', 5, (n) => repeat(`A${tags('A')}`, n)],
+    ['base64 with every other group spelled in tags', 5, (n) => repeat(`QUFB${tags('QUFB')}`, n)],
+    ['one visible character, then tag characters', 5, (n) => `x${repeat(tags('A'), n - 1)}`],
   ];
   for (const [name, bound, make] of AROUND)
     it(`${name}: at most ${bound} times the length scanned, stepped over and decoded, at 256 KiB and 1 MiB`, () => {

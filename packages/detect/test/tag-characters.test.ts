@@ -101,9 +101,10 @@ describe('detect-gap-1: a secret spelled in Unicode tag characters is found with
 
 describe('detect-37-3: a value spelled in tag characters after a visible secret name is judged as its value', () => {
   // A tag run was read alone, as the ASCII it spells: `password = ` and a value in tags was a
-  // name with no value and a value with no name, so no rule bound to a name judged it. A tag run
-  // is now also read after the text before it in its stretch, when a secret's keyword stands
-  // there; the finding spans the tag characters that spell the value.
+  // name with no value and a value with no name, so no rule bound to a name judged it. The stretch
+  // that holds a tag run (with the line before it when a secret's keyword stands there) is now also
+  // read with its tag characters as the ASCII they spell; the finding spans the tag characters
+  // that spell the value.
   const awsSecret = EXAMPLES.awsSecretAccessKey();
   const password = 'Zq8#mLp2$vR7!xW4';
   const CASES: [string, string, string][] = [
@@ -140,5 +141,73 @@ describe('detect-37-3: a value spelled in tag characters after a visible secret 
     ])
       for (const written of [text, asLatin1(text)])
         assert.deepEqual(scan(written, { decode: true }), [], JSON.stringify(written));
+  });
+});
+
+describe('detect-37-3: a secret written partly in tag characters is read whole, as a model reads it', () => {
+  // A tag run was read alone, and with the text before it only after a secret's keyword, up to
+  // the tag run before it: a token written visibly up to some character and spelled in tags from
+  // there on (or the other way round, or every other character) reads whole to a model, but the
+  // spelled part alone matched no rule, and the visible part read without the tags none either.
+  // Found in re-reading detect-37-3: the stretch is read with its tag characters as ASCII.
+  const token = githubToken('ghp');
+  const awsKeyId = EXAMPLES.awsAccessKeyId();
+  const everyOther = (s: string): string => [...s].map((c, i) => (i % 2 === 1 ? tags(c) : c)).join('');
+  const CASES: [string, string, string][] = [
+    [
+      'a GitHub token spelled in tags from its 10th character',
+      token,
+      `${token.slice(0, 10)}${tags(token.slice(10))}`,
+    ],
+    [
+      'a GitHub token spelled in tags up to its 10th character',
+      token,
+      `${tags(token.slice(0, 10))}${token.slice(10)}`,
+    ],
+    ['a GitHub token with every other character spelled in tags', token, everyOther(token)],
+    [
+      'an AWS access key id spelled in tags after its prefix',
+      awsKeyId,
+      `${awsKeyId.slice(0, 4)}${tags(awsKeyId.slice(4))}`,
+    ],
+  ];
+  for (const [name, secret, written] of CASES)
+    it(`${name}, with no secret's name before it: as written, and in UTF-8 read as Latin-1`, () => {
+      const [expected] = scan(secret);
+      const WAYS: [string, string][] = [
+        [`sent: ${written} ok`, written],
+        [asLatin1(`sent: ${written} ok`), asLatin1(written)],
+      ];
+      for (const [text, spanned] of WAYS) {
+        assert.deepEqual(scan(text), [], 'nothing without decoding');
+        const found = scan(text, { decode: true });
+        assert.deepEqual(
+          found.map((f) => [f.rule, f.confidence, f.fingerprint, f.encoding, text.slice(f.start, f.end)]),
+          [[expected?.rule, 'high', expected?.fingerprint, 'unicode-tags', spanned]],
+          JSON.stringify(text),
+        );
+      }
+    });
+
+  it('a value after a visible name, spelled in two tag runs with visible characters between', () => {
+    const value = 'Zq8#mLp2$vR7!xW4';
+    const [expected] = scan(`password = "${value}"`);
+    const text = `password = "${tags(value.slice(0, 6))}${value.slice(6, 8)}${tags(value.slice(8))}"`;
+    assert.deepEqual(
+      scan(text, { decode: true }).map((f) => [f.rule, f.fingerprint, f.encoding]),
+      [[expected?.rule, expected?.fingerprint, 'unicode-tags']],
+    );
+  });
+
+  it('a bound credential written partly in tags is found by the known-value matcher', () => {
+    const value = 'Tr0ub4dor&3-horse';
+    const matcher = knownMatcher([{ id: 'db', value }]);
+    const text = `x ${value.slice(0, 6)}${tags(value.slice(6))} y`;
+    for (const written of [text, asLatin1(text)])
+      assert.deepEqual(
+        matcher.find(written).map((h) => [h.id, h.encoding]),
+        [['db', 'unicode-tags']],
+        JSON.stringify(written),
+      );
   });
 });
