@@ -7,6 +7,7 @@ export { GENESIS_HASH, hashOf, newChain, seal, type ChainState } from './chain.j
 export { verifySpool, type Problem, type ProblemKind, type Verification } from './verify.js';
 export { Spool, SpoolError, type SpoolOptions } from './spool.js';
 export {
+  lockHolder,
   takeLock,
   withLock,
   type HeldLock,

@@ -82,6 +82,30 @@ export type LockRefusal =
 
 export type LockAttempt = { readonly kind: 'taken'; readonly lock: HeldLock } | LockRefusal;
 
+/**
+ * The live process holding a lock, as a refusal names it: `another Perimeter process (pid N)`, or
+ * where one runs that this machine cannot look at (`isOutOfSight`: whether it still runs cannot be
+ * told from here, so removing the lock is the fix once it has stopped).
+ */
+export function lockHolder(r: Extract<LockRefusal, { kind: 'held' }>): {
+  readonly who: string;
+  readonly isOutOfSight: boolean;
+} {
+  switch (r.holder) {
+    case 'this-process':
+      return { who: `this process (pid ${r.owner.pid})`, isOutOfSight: false };
+    case 'this-machine':
+      return { who: `another Perimeter process (pid ${r.owner.pid})`, isOutOfSight: false };
+    case 'another-pid-namespace':
+      return {
+        who: `a Perimeter process in another pid namespace, a sandbox or a container (pid ${r.owner.pid} there)`,
+        isOutOfSight: true,
+      };
+    case 'another-machine':
+      return { who: `a Perimeter process on ${r.owner.host} (pid ${r.owner.pid})`, isOutOfSight: true };
+  }
+}
+
 export interface LockOptions {
   /**
    * How long to wait for a live holder to release it; 0 (the default) refuses at once. A lock

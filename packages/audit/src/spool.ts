@@ -29,7 +29,7 @@ import { newChain, type ChainState } from './chain.js';
 import { sealBounded } from './event-cut.js';
 import type { AuditEvent, AuditRecord } from './event.js';
 import { alertRecord } from './record.js';
-import { takeLock, type HeldLock, type LockRefusal } from './process-lock.js';
+import { lockHolder, takeLock, type HeldLock, type LockRefusal } from './process-lock.js';
 import { verifySpool } from './verify.js';
 
 /** The spool's error: one sentence for a person and a hint, printed by the CLI without a stack. */
@@ -417,26 +417,14 @@ function lockRefusal(spool: string, r: LockRefusal): SpoolError {
 }
 
 function heldBy(spool: string, r: Extract<LockRefusal, { kind: 'held' }>): SpoolError {
-  switch (r.holder) {
-    case 'this-process':
-      return new SpoolError(
-        `the audit spool ${spool} is already open in this process (pid ${r.owner.pid})`,
-        'close it before opening it again',
-      );
-    case 'this-machine':
-      return new SpoolError(
-        `the audit spool ${spool} is being written by another Perimeter process (pid ${r.owner.pid})`,
-        'give this one its own --audit FILE, or stop that one',
-      );
-    case 'another-pid-namespace':
-      return new SpoolError(
-        `the audit spool ${spool} is being written by a Perimeter process in another pid namespace, a sandbox or a container (pid ${r.owner.pid} there)`,
-        `give this one its own --audit FILE, or stop that one (if it has stopped already, remove ${r.file})`,
-      );
-    case 'another-machine':
-      return new SpoolError(
-        `the audit spool ${spool} is being written by a Perimeter process on ${r.owner.host} (pid ${r.owner.pid})`,
-        `give this one its own --audit FILE, or stop that one (if it has stopped already, remove ${r.file})`,
-      );
-  }
+  if (r.holder === 'this-process')
+    return new SpoolError(
+      `the audit spool ${spool} is already open in this process (pid ${r.owner.pid})`,
+      'close it before opening it again',
+    );
+  const { who, isOutOfSight } = lockHolder(r);
+  return new SpoolError(
+    `the audit spool ${spool} is being written by ${who}`,
+    `give this one its own --audit FILE, or stop that one${isOutOfSight ? ` (if it has stopped already, remove ${r.file})` : ''}`,
+  );
 }

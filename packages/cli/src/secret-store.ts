@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, unlinkSync, type Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { replaceFile, stateDir, withLock, type LockRefusal } from '@perimeter/audit';
+import { lockHolder, replaceFile, stateDir, withLock, type LockRefusal } from '@perimeter/audit';
 import { SECRET_NAME } from '@perimeter/policy';
 import { UserError } from './errors.js';
 
@@ -718,20 +718,16 @@ function removeStaleTemporaries(dir: string): void {
 /** Why the store's lock was not taken, as the store's error. */
 function lockRefusal(lock: string, r: LockRefusal): SecretStoreError {
   switch (r.kind) {
-    case 'held':
-      return r.holder === 'another-machine' || r.holder === 'another-pid-namespace'
-        ? new SecretStoreError(
-            'locked',
-            r.holder === 'another-machine'
-              ? `the secret store is locked by a process on ${r.owner.host} (pid ${r.owner.pid})`
-              : `the secret store is locked by a process in another pid namespace, a sandbox or a container (pid ${r.owner.pid} there)`,
-            `wait for it to finish; if it has stopped, remove ${lock}`,
-          )
-        : new SecretStoreError(
-            'locked',
-            `the secret store is locked by another process (pid ${r.owner.pid})`,
-            `wait for it to finish; if no perimeter is running, remove ${lock}`,
-          );
+    case 'held': {
+      const { who, isOutOfSight } = lockHolder(r);
+      return new SecretStoreError(
+        'locked',
+        `the secret store is locked by ${who}`,
+        isOutOfSight
+          ? `wait for it to finish; if it has stopped, remove ${lock}`
+          : `wait for it to finish; if no perimeter is running, remove ${lock}`,
+      );
+    }
     case 'unusable':
       return ioError('lock', r.file, { code: r.code });
     case 'unsettled':

@@ -357,7 +357,7 @@ void test('a lock left by a dead process is taken over; one held by a live proce
   const e = throwsCode(
     () => impatient.set('c', 'v'),
     'locked',
-    new RegExp(`locked by another process \\(pid ${process.ppid}\\)`),
+    new RegExp(`locked by another Perimeter process \\(pid ${process.ppid}\\)`),
   );
   assert.match(e.hint ?? '', /if no perimeter is running, remove .*lock/);
   assert.deepEqual(
@@ -397,7 +397,7 @@ void test(
     throwsCode(
       () => impatient.set('c', 'v'),
       'locked',
-      new RegExp(`locked by another process \\(pid ${process.ppid}\\)`),
+      new RegExp(`locked by another Perimeter process \\(pid ${process.ppid}\\)`),
     );
     assert.equal(readFileSync(lock, 'utf8'), naming(boot, start), 'the live holder keeps its lock');
     assert.deepEqual(
@@ -419,7 +419,7 @@ void test(
     const e = throwsCode(
       () => openSecretStore({ dir, env: {}, lockTimeoutMs: 0 }).set('b', 'v'),
       'locked',
-      /^the secret store is locked by a process in another pid namespace, a sandbox or a container \(pid 2 there\)$/,
+      /^the secret store is locked by a Perimeter process in another pid namespace, a sandbox or a container \(pid 2 there\)$/,
     );
     assert.equal(e.hint, `wait for it to finish; if it has stopped, remove ${lock}`);
     assert.equal(readFileSync(lock, 'utf8'), text);

@@ -10,7 +10,7 @@
 
 import { mkdirSync, readFileSync, statSync, unwatchFile, watchFile } from 'node:fs';
 import { dirname } from 'node:path';
-import { replaceFile, withLock, type LockRefusal } from '@perimeter/audit';
+import { lockHolder, replaceFile, withLock, type LockRefusal } from '@perimeter/audit';
 import { escapeUnprintable } from '@perimeter/policy';
 import type { DefinitionKind } from './definition.js';
 import { scanValue } from './secrets.js';
@@ -455,12 +455,10 @@ export class PinStore {
 /** Why the store could not be locked, in one sentence. */
 function lockRefusal(file: string, r: LockRefusal): string {
   switch (r.kind) {
-    case 'held':
-      return r.holder === 'another-machine'
-        ? `the pin store ${file} stays locked by a Perimeter process on ${r.owner.host} (pid ${r.owner.pid}); try again once it is done, or remove ${r.file} if it has stopped`
-        : r.holder === 'another-pid-namespace'
-          ? `the pin store ${file} stays locked by a Perimeter process in another pid namespace, a sandbox or a container (pid ${r.owner.pid} there); try again once it is done, or remove ${r.file} if it has stopped`
-          : `the pin store ${file} stays locked by another Perimeter process (pid ${r.owner.pid}); try again once it is done`;
+    case 'held': {
+      const { who, isOutOfSight } = lockHolder(r);
+      return `the pin store ${file} stays locked by ${who}; try again once it is done${isOutOfSight ? `, or remove ${r.file} if it has stopped` : ''}`;
+    }
     case 'unusable':
       return `cannot lock the pin store ${file}: cannot create ${r.file} (${r.code}); make its directory writable`;
     case 'unsettled':
