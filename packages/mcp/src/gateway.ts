@@ -2650,24 +2650,20 @@ export class Gateway {
     const secrets = scan.blocking.length;
     const leaks = scan.leaks.length;
     const { item, uri } = request;
-    this.record(
-      this.withAgent(session, {
-        ...r,
-        ...(note !== undefined && decision !== undefined ? { reason: `${d.reason}; ${note}` } : {}),
-        ...(values !== undefined || secrets + leaks > 0 || item !== undefined
-          ? {
-              outcome: {
-                ...(item !== undefined ? { item } : {}),
-                ...(uri !== undefined ? { uri } : {}),
-                ...(values !== undefined ? { arguments: values } : {}),
-                ...(secrets > 0 ? { secret_findings: secrets } : {}),
-                ...(leaks > 0 ? { credential_leaks: leaks } : {}),
-                ...(secrets + leaks > 0 ? { redacted: true } : {}),
-              },
-            }
-          : {}),
-      }),
-    );
+    // Set in place, not spread into a new record: two of these a call (spreading a record and
+    // adding to it cost more than building it).
+    if (note !== undefined && decision !== undefined) r.reason = `${d.reason}; ${note}`;
+    if (values !== undefined || secrets + leaks > 0 || item !== undefined) {
+      const outcome: NonNullable<AuditRecord['outcome']> = {};
+      if (item !== undefined) outcome.item = item;
+      if (uri !== undefined) outcome.uri = uri;
+      if (values !== undefined) outcome.arguments = values;
+      if (secrets > 0) outcome.secret_findings = secrets;
+      if (leaks > 0) outcome.credential_leaks = leaks;
+      if (secrets + leaks > 0) outcome.redacted = true;
+      r.outcome = outcome;
+    }
+    this.record(this.withAgent(session, r));
   }
 
   private recordResult(
@@ -2675,17 +2671,12 @@ export class Gateway {
     request: AuditedRequest,
     outcome: Record<string, string | number | boolean>,
   ): void {
-    this.record(
-      this.withAgent(session, {
-        ...lifecycleRecord('mcp.result', this.options.context, {
-          server: request.server,
-          tool: request.tool,
-          ...(request.item !== undefined ? { item: request.item } : {}),
-          ...outcome,
-        }),
-        category: 'execution',
-      }),
-    );
+    const facts: Record<string, string | number | boolean> = { server: request.server, tool: request.tool };
+    if (request.item !== undefined) facts.item = request.item;
+    for (const key of Object.keys(outcome)) facts[key] = outcome[key] as string | number | boolean;
+    const r = lifecycleRecord('mcp.result', this.options.context, facts);
+    r.category = 'execution';
+    this.record(this.withAgent(session, r));
   }
 
   /**
@@ -2711,7 +2702,8 @@ export class Gateway {
   private withAgent(from: Session | Agent | undefined, record: AuditRecord): AuditRecord {
     const agent = from !== undefined && 'server' in from ? agentOf(from) : from;
     if (!agent || !record.session) return record;
-    return { ...record, session: { ...record.session, agent: this.auditedAgent(agent) } };
+    record.session = { id: record.session.id, agent: this.auditedAgent(agent) };
+    return record;
   }
 
   /**

@@ -690,8 +690,17 @@ function mirrorHeader(req: IncomingMessage): string | undefined {
 
 /** An MCP header sent on more than one line (Node would join them: each reader would see another value). */
 function repeatedMcpHeader(req: IncomingMessage): string | undefined {
-  for (const [name, lines] of Object.entries(req.headersDistinct))
-    if ((lines?.length ?? 0) > 1 && (name === 'mcp-protocol-version' || isMirrorHeader(name))) return name;
+  // Read off the raw lines (names as sent, values between them): headersDistinct builds an array
+  // for every header of every request, and only MCP's own matter here.
+  const raw = req.rawHeaders;
+  let seen: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (((raw[i] as string).charCodeAt(0) | 0x20) !== 0x6d) continue; // not m… or M…
+    const name = (raw[i] as string).toLowerCase();
+    if (name !== 'mcp-protocol-version' && !isMirrorHeader(name)) continue;
+    if (seen?.has(name) === true) return name;
+    (seen ??= new Set()).add(name);
+  }
   return undefined;
 }
 
