@@ -20,3 +20,11 @@ export { replaceFile } from './replace-file.js';
 export { stateDir } from './state-dir.js';
 export { cutSummary, cutText, MAX_EVENT_BYTES, sealBounded } from './event-cut.js';
 export { alertRecord, decisionRecord, lifecycleRecord, type RecordContext } from './record.js';
+export {
+  createRefusalAudit,
+  REFUSALS_PER_SECOND,
+  RefusalWindow,
+  type RefusalAudit,
+  type RefusalAuditOptions,
+  type RefusalCode,
+} from './refusals.js';

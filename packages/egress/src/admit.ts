@@ -5,7 +5,7 @@
 
 import { canonicalHost, type Decision, type Engine, type NetworkRequest } from '@perimeter/policy';
 import type { HostRefusal } from './credentials.js';
-import type { RefusalAudit } from './refusals.js';
+import type { RefusalAudit } from '@perimeter/audit';
 import { systemResolver, type Resolver } from './resolve.js';
 import { onSessionEnd } from './tunnel.js';
 

@@ -7,7 +7,7 @@ export {
   REFUSALS_PER_SECOND,
   type RefusalAudit,
   type RefusalAuditOptions,
-} from './refusals.js';
+} from '@perimeter/audit';
 export { systemResolver, type Resolver } from './resolve.js';
 export { parseUpstreamProxy, type UpstreamProxy } from './upstream.js';
 export { RELAY_PATH, isRelayBuilt } from './relay.js';

@@ -8,7 +8,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { connect, Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import type { Duplex } from 'node:stream';
-import type { AuditRecord } from '@perimeter/audit';
+import { createRefusalAudit, type AuditRecord, type RefusalAudit } from '@perimeter/audit';
 import {
   canonicalHost,
   canonicalHttpPath,
@@ -32,7 +32,6 @@ import type { SessionCa } from './ca.js';
 import type { CredentialGuard } from './credentials.js';
 import { createInterceptor } from './intercept.js';
 import { http } from './lazy-builtins.js';
-import { createRefusalAudit, type RefusalAudit } from './refusals.js';
 import { tokenRefusal } from './token.js';
 import { authorityOf, dialThroughUpstream, type UpstreamProxy } from './upstream.js';
 import { RELAY_PATH, isRelayBuilt } from './relay.js';

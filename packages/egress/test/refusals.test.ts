@@ -8,16 +8,16 @@ import { connect, type AddressInfo, type Server } from 'node:net';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { AuditRecord } from '@perimeter/audit';
-import { auditEventSchema } from '@perimeter/audit';
-import { createEngine, loadPolicies } from '@perimeter/policy';
-import { auditedTarget } from '../src/http-message.js';
-import { createEgressProxy, type EgressOptions } from '../src/proxy.js';
 import {
+  auditEventSchema,
   createRefusalAudit,
   RefusalWindow,
   REFUSALS_PER_SECOND,
   type RefusalAudit,
-} from '../src/refusals.js';
+} from '@perimeter/audit';
+import { createEngine, loadPolicies } from '@perimeter/policy';
+import { auditedTarget } from '../src/http-message.js';
+import { createEgressProxy, type EgressOptions } from '../src/proxy.js';
 import { createSocksProxy } from '../src/socks.js';
 
 const PUB1 = '93.184.216.34';

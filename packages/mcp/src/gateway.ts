@@ -12,7 +12,14 @@
 // proxy records an injection, `credential.use`, at each start or connection, never its value.
 
 import type { AuditRecord, RecordContext } from '@perimeter/audit';
-import { alertRecord, decisionRecord, lifecycleRecord } from '@perimeter/audit';
+import {
+  alertRecord,
+  createRefusalAudit,
+  decisionRecord,
+  lifecycleRecord,
+  type RefusalAudit,
+  type RefusalCode,
+} from '@perimeter/audit';
 import type { KnownValue } from '@perimeter/detect';
 import type { Decision, Engine, McpCatalogEntry, McpRequest } from '@perimeter/policy';
 import { createHash, randomBytes } from 'node:crypto';
@@ -614,8 +621,19 @@ export class Gateway {
   >();
   /** The approvals recorded already, by server, key and hash. */
   private readonly approvalsRecorded = new Set<string>();
+  /**
+   * Requests the HTTP endpoint refused before asking the gateway (listenHttp): audited within the
+   * bound of a refusal any client can provoke (REFUSALS_PER_SECOND, the rest counted in one
+   * `mcp.refusals-suppressed` event), as the egress proxy audits its own.
+   */
+  private readonly endpointRefusals: RefusalAudit;
 
   constructor(private readonly options: GatewayOptions) {
+    this.endpointRefusals = createRefusalAudit({
+      audit: (record) => this.record(record),
+      sessionId: options.context.sessionId,
+      surface: 'mcp',
+    });
     this.catalog = new Map(options.engine.mcpServers().map((e) => [e.server.id, e]));
     this.scanner = new ScanPool(options.credentials);
     this.upstreams = options.servers.map(
@@ -697,6 +715,7 @@ export class Gateway {
 
   async close(): Promise<void> {
     this.unwatchPins?.();
+    this.endpointRefusals.flush();
     for (const q of this.quiet.values()) clearTimeout(q.timer);
     this.quiet.clear();
     await this.pinsChecked;
@@ -824,6 +843,16 @@ export class Gateway {
     const { scan, audited } = await this.requested(refused.kind, refused.key, refused.args);
     const why = `the request's ${header} header and its body disagree; refused before it was decided`;
     this.recordCall(refused.agent, audited, gatewayDenial(audited, why), undefined, scan);
+  }
+
+  /**
+   * Records a request the HTTP endpoint refused before the gateway was asked (a wrong Host, Origin
+   * or token, a body too large, too slow or with no room left, a session it does not hold): an
+   * `mcp.http` denial, `code` unauthenticated for a missing or wrong token, else invalid-request,
+   * the endpoint's sentence as its reason. Bounded per second (endpointRefusals).
+   */
+  recordEndpointRefusal(code: RefusalCode, resource: string, why: string): void {
+    this.endpointRefusals.refuse(code, 'http', resource, why);
   }
 
   /** Tells `listener` of every list change from now on; the returned function stops that. */

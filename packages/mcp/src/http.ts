@@ -123,6 +123,8 @@ interface Refusal {
   /** The id of the request refused, when there is one to name. */
   readonly id?: RequestId;
   readonly headers?: Record<string, string>;
+  /** Recorded already, as the denial of the call it asked for (headers that disagree with its body). */
+  readonly isAudited?: boolean;
 }
 
 export async function listenHttp(gateway: Gateway, options: HttpListenOptions): Promise<HttpListener> {
@@ -235,6 +237,7 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
     if (mismatch === undefined) return undefined;
     await recordRefusal(body, mismatch.header);
     return {
+      isAudited: true,
       status: 400,
       code: HEADER_MISMATCH,
       message: `Bad Request: the request headers and body disagree: ${mismatch.reason}`,
@@ -451,10 +454,35 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
     return undefined;
   };
 
+  /**
+   * A refusal made here, before the gateway was asked, goes to the audit (redteam-38-1: a token
+   * holder filling the body budget, a client without the token, a page of another origin trying
+   * its luck were answered and left no trace). The audit is bounded per second; one that cannot be
+   * written lets the refusal go out all the same (nothing was done) and the operator hears why.
+   */
+  const auditRefusal = (req: IncomingMessage, r: Refusal): void => {
+    if (r.isAudited === true) return;
+    const method = req.method ?? 'UNKNOWN';
+    const resource = pathOf(req.url) === PATH ? `${method} ${PATH}` : `${method} (a path other than ${PATH})`;
+    try {
+      gateway.recordEndpointRefusal(
+        r.status === 401 ? 'unauthenticated' : 'invalid-request',
+        resource,
+        `HTTP ${r.status}: ${r.message}`,
+      );
+    } catch (e) {
+      process.stderr.write(
+        `perimeter mcp: could not audit a refused request: ${e instanceof Error ? e.message : String(e)}\n`,
+      );
+    }
+  };
+
   const server = createServer((req, res) => {
     handle(req, res).then(
       (refused) => {
-        if (refused) refuse(req, res, refused);
+        if (!refused) return;
+        auditRefusal(req, refused);
+        refuse(req, res, refused);
       },
       (e: unknown) => {
         // The detail is the operator's (it may name files or upstream internals), not the client's.

@@ -24,6 +24,7 @@ import {
   envelope,
   nextId,
   post,
+  ROUTED,
   start,
   tool,
   until,
@@ -217,19 +218,7 @@ describe('gateway over Streamable HTTP: 2026-07-28 beside 2025-era sessions', { 
   });
 
   it('mcp-threat-11: Mcp-Name, Mcp-Method and a tool’s Mcp-Param-* headers that disagree with the body are refused with -32020, and nothing reaches the server', async () => {
-    const routed = {
-      name: 'route',
-      description: 'Routes by region.',
-      inputSchema: {
-        type: 'object' as const,
-        properties: {
-          region: { type: 'string', 'x-mcp-header': 'Region' },
-          count: { type: 'integer', 'x-mcp-header': 'Count' },
-          text: { type: 'string' },
-        },
-      },
-    };
-    const h = await start({ tools: [tool('echo'), routed] });
+    const h = await start({ tools: [tool('echo'), ROUTED] });
     try {
       const refused = async (a: Promise<Answer>, what: RegExp): Promise<void> => {
         const r = await a;

@@ -105,6 +105,20 @@ export function post(url: string, body: unknown, headers: Record<string, string>
   });
 }
 
+/** A tool that routes by region, its region and count mirrored in `Mcp-Param-*` headers. */
+export const ROUTED = {
+  name: 'route',
+  description: 'Routes by region.',
+  inputSchema: {
+    type: 'object' as const,
+    properties: {
+      region: { type: 'string', 'x-mcp-header': 'Region' },
+      count: { type: 'integer', 'x-mcp-header': 'Count' },
+      text: { type: 'string' },
+    },
+  },
+};
+
 export const MODERN = '2026-07-28';
 export const ENVELOPE_PREFIX = 'io.modelcontextprotocol/';
 

@@ -1,14 +1,17 @@
 // The audit of refusals a client can provoke at will, before any rule is consulted: a target no
 // parser can read (`invalid-request`, redteam-11) and a missing or wrong session token
-// (`unauthenticated`, redteam-13). Each is a deny event like any other decision, but a client
-// hammering the proxy must not flood the audit trail: per session, at most `perSecond` of them are
-// written in each one-second window, and the rest are counted and reported by one summary event
-// when the window ends (or the session does: its owner flushes it). One audit per session, shared
-// by every front door because the session's owner hands them the same object, never by chance.
-// Never records a token: callers pass the target and a sentence, never a credential.
+// (`unauthenticated`, redteam-13) at the egress proxy; a request the MCP gateway's HTTP endpoint
+// refuses before the gateway is asked (a wrong Host or token, a body too large or too slow). Each
+// is a deny event like any other decision, but a client hammering a front door must not flood the
+// audit trail: per session and surface, at most `perSecond` of them are written in each one-second
+// window, and the rest are counted and reported by one summary event when the window ends (or the
+// session does: its owner flushes it). One audit per session and surface, shared by every front
+// door because the session's owner hands them the same object, never by chance. Never records a
+// token: callers pass the target and a sentence, never a credential.
 
-import { alertRecord, decisionRecord, type AuditRecord } from '@perimeter/audit';
-import { refusalDecision, type Decision, type Request } from '@perimeter/policy';
+import { refusalDecision, type Decision, type Request, type Surface } from '@perimeter/policy';
+import type { AuditRecord } from './event.js';
+import { alertRecord, decisionRecord } from './record.js';
 
 /** Refusal events written per session and second before the rest are only counted. */
 export const REFUSALS_PER_SECOND = 20;
@@ -75,14 +78,26 @@ export class RefusalWindow {
   }
 }
 
+/** What each surface's refusals before any rule are, in the summary's words. */
+const REFUSED_WHAT: Partial<Record<Surface, string>> = {
+  network: 'refusals before any rule (unreadable targets, missing or wrong tokens)',
+  mcp: 'requests refused by the MCP endpoint before the gateway was asked (wrong Host, Origin or token, unreadable, too large, too slow, no room)',
+};
+const PROBED: Partial<Record<Surface, string>> = { network: 'the proxy', mcp: 'the MCP endpoint' };
+
 /** The summary event for refusals that were counted but not written one by one. */
-export function suppressedRecord(s: Suppressed, perSecond: number, sessionId: string): AuditRecord {
+export function suppressedRecord(
+  s: Suppressed,
+  perSecond: number,
+  sessionId: string,
+  surface: Surface = 'network',
+): AuditRecord {
   const total = s.byCode['invalid-request'] + s.byCode.unauthenticated;
   return alertRecord(
-    'network.refusals-suppressed',
+    `${surface}.refusals-suppressed`,
     { sessionId },
     'medium',
-    `${total} more refusals before any rule (unreadable targets, missing or wrong tokens) came within a second of the first ${perSecond}; they were counted, not recorded one by one: a client may be probing the proxy.`,
+    `${total} more ${REFUSED_WHAT[surface] ?? 'refusals before any rule'} came within a second of the first ${perSecond}; they were counted, not recorded one by one: a client may be probing ${PROBED[surface] ?? 'a front door'}.`,
     {
       suppressed: total,
       invalid_request: s.byCode['invalid-request'],
@@ -100,6 +115,8 @@ export interface RefusalAuditOptions {
   readonly signal?: AbortSignal;
   /** Refusal events written per second before the rest are counted (default REFUSALS_PER_SECOND). */
   readonly refusalsPerSecond?: number;
+  /** Whose front door refuses: the egress proxy's (`network`, the default) or the MCP endpoint's. */
+  readonly surface?: Surface;
 }
 
 /**
@@ -111,7 +128,7 @@ export interface RefusalAuditOptions {
 export interface RefusalAudit {
   /** Audits a decision; refusals before any rule count against the bound, others pass straight. */
   record(decision: Decision, request: Request): void;
-  /** A network request refused before any rule: the decision, audited (bounded) and returned. */
+  /** A request refused before any rule, on the audit's surface: the decision, audited (bounded) and returned. */
   refuse(code: RefusalCode, action: string, target: string, error: string): Decision;
   /**
    * Reports at once what the current window counted but has not reported yet (the session is
@@ -123,12 +140,13 @@ export interface RefusalAudit {
 export function createRefusalAudit(options: RefusalAuditOptions = {}): RefusalAudit {
   const perSecond = options.refusalsPerSecond ?? REFUSALS_PER_SECOND;
   const sessionId = options.sessionId ?? 'proxy';
+  const surface = options.surface ?? 'network';
   const audit = (record: AuditRecord): void => options.audit?.(record);
   const window = new RefusalWindow(perSecond);
   let timer: NodeJS.Timeout | undefined;
 
   const report = (s: Suppressed | undefined): void => {
-    if (s !== undefined) audit(suppressedRecord(s, perSecond, sessionId));
+    if (s !== undefined) audit(suppressedRecord(s, perSecond, sessionId, surface));
   };
   const flush = (): void => {
     clearTimeout(timer);
@@ -164,7 +182,7 @@ export function createRefusalAudit(options: RefusalAuditOptions = {}): RefusalAu
       else audit(event());
     },
     refuse(code, action, target, error) {
-      const decision = refusalDecision(code, 'network', action, target, error);
+      const decision = refusalDecision(code, surface, action, target, error);
       bounded(code, () => decisionRecord(decision, undefined, { sessionId }));
       return decision;
     },
