@@ -106,8 +106,12 @@ export class HttpSession implements Transport {
     }
     for (const m of messages) {
       this.onmessage?.(m, extra);
+      // The SDK stops a cancelled request in a notification handler it runs a microtask later: the
+      // id stays taken until then, so a request reusing it is refused as in use meanwhile. Let go
+      // at once, a request with that id that reached the SDK first took the old one's place, the
+      // cancellation stopped it instead, and the old call, left running, answered it (redteam-38-2).
       const cancelled = cancelledId(m);
-      if (cancelled !== undefined) this.cancelled(cancelled);
+      if (cancelled !== undefined) queueMicrotask(() => this.cancelled(cancelled));
     }
     if (ids.length === 0) done();
   }
