@@ -16,14 +16,24 @@
 // started by a client that passes no XDG_RUNTIME_DIR kept a registry of its own, blind to the
 // terminal's sessions. An owner lock from before a reboot names no live process (its boot id).
 // The ledgers an older Perimeter kept in its session directories (`perimeter-XXXXXX` in a runtime
-// or temporary directory) are still read, under that directory's lock.
+// or temporary directory) are still read, under that directory's lock. While another Perimeter
+// process holds these locks (a start planning a large workspace: seconds), a start or an end that
+// can wait on timers does (withPlaceholdersAsync: prepareSessionAsync, cleanupSessionAsync), so a
+// gateway goes on serving meanwhile; only a caller that cannot (an exit handler) blocks.
 //
 // It must never remove what a session did not make: only an empty directory that is still the
 // inode a ledger recorded, and only once no live session relies on it (rmdir on the host detaches
 // every mount on that directory in the other mount namespaces: a live sandbox would lose the mask);
 // and a session directory only while it is still the one the ledger names, private and this user's.
 
-import { replaceFile, stateDir, takeLock, type HeldLock, type LockRefusal } from '@perimeter/audit';
+import {
+  replaceFile,
+  stateDir,
+  takeLock,
+  type HeldLock,
+  type LockAttempt,
+  type LockRefusal,
+} from '@perimeter/audit';
 import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
@@ -74,6 +84,8 @@ const LEGACY_OWNER_LOCK = 'session.lock';
 const SESSION_DIR_NAME = /^perimeter-[A-Za-z0-9]{6}$/;
 /** Longest wait for another start or end to finish with the ledgers (one plan of a large workspace). */
 const REGISTRY_WAIT_MS = 30_000;
+/** How often a wait on timers tries the lock again (and as much again at random, so waiters spread). */
+const RETRY_MS = 20;
 
 /**
  * The ledgers' places for a session whose environment is `env` and whose session directory is
@@ -239,26 +251,87 @@ export interface PlaceholderRegistry {
  * Runs `fn` holding the registry's lock, after the leftovers of every session that has certainly
  * ended (its owner lock is held by no process) are removed with its session directory and its
  * ledger. Throws PlaceholderError when the registry cannot be used or its lock taken.
+ *
+ * Waits for the lock blocking this process's event loop (up to 30 s, while another Perimeter
+ * process starts in a large workspace): only for a caller that cannot wait otherwise (an exit
+ * handler, a synchronous API). Any other waits with withPlaceholdersAsync.
  */
 export function withPlaceholders<T>(places: LedgerPlaces, fn: (registry: PlaceholderRegistry) => T): T {
-  makeRegistry(places.registry);
-  const taken = takeLock(join(places.registry, REGISTRY_LOCK), { waitMs: REGISTRY_WAIT_MS });
-  if (taken.kind !== 'taken') throw lockRefused(taken);
-  const locks = [taken.lock];
+  const locks: HeldLock[] = [];
   try {
-    const records = registryRecords(places.registry);
-    for (const base of legacyBases(places.legacy)) {
-      // An older Perimeter's sessions there: read, and changed, under that directory's lock, which
-      // is held to the end as this one is (one of them may be starting meanwhile).
-      if (legacyRecords(base).length === 0) continue;
-      const lock = legacyLock(base);
-      if (lock === undefined) continue;
-      locks.push(lock);
-      records.push(...legacyRecords(base));
-    }
-    return fn(registryOf(reclaimEnded(records)));
+    const taking = lockedRecords(places, locks, REGISTRY_WAIT_MS);
+    let step = taking.next();
+    while (step.done !== true) step = taking.next(takeLock(step.value, { waitMs: REGISTRY_WAIT_MS }));
+    return fn(registryOf(reclaimEnded(step.value)));
   } finally {
     for (const lock of locks.reverse()) lock.release();
+  }
+}
+
+/**
+ * withPlaceholders, its locks waited for on timers (tried again every 20–40 ms, up to `waitMs`,
+ * 30 s by default), so this process goes on meanwhile: a `perimeter mcp` serving other sessions,
+ * a `perimeter run` its agent's proxies. `fn` runs in one turn, the locks held for it alone. At
+ * the deadline, the same refusal as withPlaceholders's.
+ */
+export async function withPlaceholdersAsync<T>(
+  places: LedgerPlaces,
+  fn: (registry: PlaceholderRegistry) => T,
+  waitMs = REGISTRY_WAIT_MS,
+): Promise<T> {
+  const locks: HeldLock[] = [];
+  try {
+    const taking = lockedRecords(places, locks, waitMs);
+    let step = taking.next();
+    while (step.done !== true) step = taking.next(await takeLockInTime(step.value, waitMs));
+    return fn(registryOf(reclaimEnded(step.value)));
+  } finally {
+    for (const lock of locks.reverse()) lock.release();
+  }
+}
+
+/**
+ * The locks over the ledgers, in the order they are taken, and the records read under them: each
+ * lock file is yielded for the caller to take (each waiting its own way: withPlaceholders blocking,
+ * withPlaceholdersAsync on timers) and handed back as its attempt; a lock taken goes on `locks`,
+ * for the caller to release, and one refused throws PlaceholderError.
+ */
+function* lockedRecords(
+  places: LedgerPlaces,
+  locks: HeldLock[],
+  waitMs: number,
+): Generator<string, SessionRecord[], LockAttempt> {
+  const taken = (attempt: LockAttempt): HeldLock => {
+    if (attempt.kind !== 'taken') throw lockRefused(attempt, waitMs);
+    return attempt.lock;
+  };
+  makeRegistry(places.registry);
+  locks.push(taken(yield join(places.registry, REGISTRY_LOCK)));
+  const records = registryRecords(places.registry);
+  for (const base of legacyBases(places.legacy)) {
+    // An older Perimeter's sessions there: read, and changed, under that directory's lock, which
+    // is held to the end as this one is (one of them may be starting meanwhile).
+    if (legacyRecords(base).length === 0) continue;
+    const lock = legacyLock(base);
+    if (lock === undefined) continue;
+    locks.push(taken(yield lock));
+    records.push(...legacyRecords(base));
+  }
+  return records;
+}
+
+/**
+ * takeLock, a live holder waited for up to `waitMs` on timers rather than blocking. Each try
+ * refuses at once when a live process holds the lock, this one included (another of its sessions
+ * starting or ending, which lets it go in a turn of its own); the last try's answer is the answer.
+ */
+async function takeLockInTime(file: string, waitMs: number): Promise<LockAttempt> {
+  const deadline = Date.now() + waitMs;
+  // Bounded in count too: each wait is at least RETRY_MS.
+  for (let tries = Math.ceil(waitMs / RETRY_MS) + 1; ; tries--) {
+    const attempt = takeLock(file);
+    if (attempt.kind !== 'held' || tries <= 1 || Date.now() >= deadline) return attempt;
+    await new Promise((resolve) => setTimeout(resolve, RETRY_MS + Math.floor(Math.random() * RETRY_MS)));
   }
 }
 
@@ -374,17 +447,14 @@ function legacyRecords(base: string): SessionRecord[] {
 }
 
 /**
- * The lock older Perimeters took over the ledgers in `base`, taken; undefined when something that
+ * The lock older Perimeters took over the ledgers in `base`, to take; undefined when something that
  * is not this user's lock file is at its name. That name is known to all: in a directory others
  * can write (/tmp), another user may have put something there first, which the lock would wait
  * for (a FIFO: forever). Those older ledgers are then left where they are, unread.
  */
-function legacyLock(base: string): HeldLock | undefined {
+function legacyLock(base: string): string | undefined {
   const file = join(base, `perimeter-${process.getuid?.() ?? 'user'}-placeholders.lock`);
-  if (!isOwnFileOrNone(file)) return undefined;
-  const taken = takeLock(file, { waitMs: REGISTRY_WAIT_MS });
-  if (taken.kind !== 'taken') throw lockRefused(taken);
-  return taken.lock;
+  return isOwnFileOrNone(file) ? file : undefined;
 }
 
 /**
@@ -440,12 +510,19 @@ function isReliedOn(live: LiveLedgers, p: Placeholder, except?: string): boolean
   return false;
 }
 
-/** Why a lock of these sessions was not taken, in one sentence, and what to do. */
-function lockRefused(refusal: LockRefusal): PlaceholderError {
+/** Why a lock of these sessions was not taken (after waiting up to `waitMs`), in one sentence, and what to do. */
+function lockRefused(refusal: LockRefusal, waitMs = 0): PlaceholderError {
   const { file } = refusal;
   switch (refusal.kind) {
     case 'held': {
-      const since = `has held ${file} for over ${REGISTRY_WAIT_MS / 1000} s`;
+      const since = waitMs > 0 ? `has held ${file} for over ${waitMs / 1000} s` : `holds ${file}`;
+      // Another session of this process, in the midst of its start or end (a synchronous wait
+      // would wait for itself: takeLock refuses at once).
+      if (refusal.holder === 'this-process')
+        return new PlaceholderError(
+          `another session of this process (pid ${refusal.owner.pid}) holds ${file}`,
+          'try again once that session has started or ended',
+        );
       // A process this machine cannot look at: whether it still runs cannot be told from here.
       if (refusal.holder === 'another-machine' || refusal.holder === 'another-pid-namespace')
         return new PlaceholderError(
@@ -588,6 +665,16 @@ export function releasePlaceholders(ledger: PlaceholderLedger): void {
   if (ledger.entries().length === 0) return; // nothing recorded, nothing to remove
   try {
     withPlaceholders(ledger.places, (registry) => registry.release(ledger));
+  } catch {
+    // left to the next start
+  }
+}
+
+/** releasePlaceholders, the registry's lock waited for on timers (withPlaceholdersAsync). Never rejects. */
+export async function releasePlaceholdersAsync(ledger: PlaceholderLedger): Promise<void> {
+  if (ledger.entries().length === 0) return;
+  try {
+    await withPlaceholdersAsync(ledger.places, (registry) => registry.release(ledger));
   } catch {
     // left to the next start
   }

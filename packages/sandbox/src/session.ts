@@ -39,9 +39,13 @@ import {
   PlaceholderLedger,
   ledgerPlaces,
   releasePlaceholders,
+  releasePlaceholdersAsync,
   removeSessionDir,
   unlockSessionDir,
   withPlaceholders,
+  withPlaceholdersAsync,
+  type LedgerPlaces,
+  type PlaceholderRegistry,
 } from './placeholders.js';
 import { seccompArch, seccompBytes } from './seccomp.js';
 
@@ -153,23 +157,64 @@ function requireLaunchable(): NonNullable<ReturnType<typeof seccompArch>> {
   return arch;
 }
 
+/**
+ * Makes the session's directory, its files and its mount plan, with the placeholders it needs on
+ * the host. Waits for the registry's lock blocking the event loop (up to 30 s while another
+ * Perimeter process holds it): for a caller that cannot wait otherwise; prepareSessionAsync for
+ * any other.
+ */
 export function prepareSession(options: SessionOptions): PreparedSession {
+  const making = startMaking(options);
   try {
-    return prepare(options);
+    return making.finish(withPlaceholders(making.places, making.plan));
   } catch (e) {
-    if (options.prelaunch) cancelPrelaunch(options.prelaunch);
-    throw e;
+    releasePlaceholders(making.ledger);
+    throw making.refuse(e);
   }
 }
 
-function prepare(options: SessionOptions): PreparedSession {
-  const arch = requireLaunchable();
+/**
+ * prepareSession for a caller that can wait without blocking (a gateway starting its servers'
+ * sandboxes while it serves others): the registry's lock is waited for on timers
+ * (withPlaceholdersAsync), up to the same deadline, and refused in the same words.
+ */
+export async function prepareSessionAsync(options: SessionOptions): Promise<PreparedSession> {
+  const making = startMaking(options);
+  try {
+    return making.finish(await withPlaceholdersAsync(making.places, making.plan));
+  } catch (e) {
+    await releasePlaceholdersAsync(making.ledger);
+    throw making.refuse(e);
+  }
+}
+
+/** A session being prepared: its directory, ledger, limits and masks made, its plan not yet. */
+interface Making {
+  readonly places: LedgerPlaces;
+  readonly ledger: PlaceholderLedger;
+  /** Makes the placeholders and the mount plan, under the registry's lock. */
+  readonly plan: (registry: PlaceholderRegistry) => MountPlan;
+  /** The rest of the session's files, from its plan. */
+  readonly finish: (plan: MountPlan) => PreparedSession;
+  /**
+   * Removes what was made and calls the prelaunch off (the ledger's placeholders released first,
+   * by the caller, as it can wait); the error to throw, a SessionError for a plan's or a ledger's.
+   */
+  readonly refuse: (e: unknown) => unknown;
+}
+
+function startMaking(options: SessionOptions): Making {
+  const early = options.prelaunch;
+  let arch: NonNullable<ReturnType<typeof seccompArch>>;
   const base = options.runtimeDir ?? options.hostEnv.XDG_RUNTIME_DIR ?? tmpdir();
   let dir: string;
   try {
+    arch = requireLaunchable();
     dir = mkdtempSync(join(base, 'perimeter-'));
     chmodSync(dir, 0o700);
   } catch (e) {
+    if (early) cancelPrelaunch(early);
+    if (e instanceof SessionError) throw e;
     throw new SessionError(
       `cannot create the session directory in ${base} (${(e as NodeJS.ErrnoException).code ?? String(e)})`,
       'set TMPDIR to a writable directory',
@@ -178,10 +223,17 @@ function prepare(options: SessionOptions): PreparedSession {
   let ledger: PlaceholderLedger | undefined;
   /** Trust files made empty, for launchSession to fill. */
   let pending: PendingTrust | undefined;
-  const early = options.prelaunch;
-  /** A cgroup made here (a prelaunch's is prepareSession's to remove). */
+  /** A cgroup made here (a prelaunch's is cancelPrelaunch's to remove). */
   let made: SessionCgroup | undefined;
   const places = ledgerPlaces(options.hostEnv, base);
+  const refuse = (e: unknown): unknown => {
+    if (pending) closeTrust(pending);
+    if (made) removeSessionCgroup(made);
+    removeSessionDir(dir);
+    ledger?.close();
+    if (early) cancelPrelaunch(early);
+    return e instanceof PlanError || e instanceof PlaceholderError ? new SessionError(e.message, e.fix) : e;
+  };
   try {
     ledger = PlaceholderLedger.open(places, dir);
     const { limits, enforcement } =
@@ -219,7 +271,7 @@ function prepare(options: SessionOptions): PreparedSession {
     // The empty directories made on the host as mount points are recorded as they are made, and a
     // session that died is cleaned up after first, so its leftovers are never planned as real
     // files (redteam-36-5): all under the lock of the registry of ledgers.
-    const plan = withPlaceholders(places, (registry) => {
+    const plan = (registry: PlaceholderRegistry): MountPlan => {
       registry.claim(ours, privateMountPoints(options.engine, registry.viewFor(view, ours)), 0o700);
       const planned = planMounts({
         engine: options.engine,
@@ -244,130 +296,132 @@ function prepare(options: SessionOptions): PreparedSession {
       });
       registry.claim(ours, planned.createsOnHost, 0o755);
       return planned;
-    });
-    const verify = join(dir, 'verify');
-    writeFileSync(verify, plan.verify.map((v) => `${v.dev} ${v.ino} ${v.path}\n`).join(''), { mode: 0o400 });
-    const token = randomBytes(24).toString('base64url');
-    // To the helper through a 0400 file, never argv (argv is world-readable in /proc, case 34).
-    const tokenFile = join(dir, 'token');
-    writeFileSync(tokenFile, token, { mode: 0o400 });
-    const fetchPreload = existsSync(FETCH_PRELOAD_PATH) ? FETCH_PRELOAD_PATH : undefined;
-    let ca: string | undefined;
-    let caBundle: string | undefined;
-    if (options.trust) {
-      ca = join(dir, 'ca.pem');
-      caBundle = join(dir, 'ca-bundle.pem');
-      if (typeof options.trust === 'function') {
-        // Made now (bubblewrap mounts them), filled by launchSession (fillTrust).
-        pending = {
-          make: options.trust,
-          ca: openSync(ca, 'wx', 0o444),
-          bundle: openSync(caBundle, 'wx', 0o444),
-        };
-      } else {
-        writeFileSync(ca, options.trust.caPem, { mode: 0o444 });
-        writeFileSync(caBundle, options.trust.bundlePem, { mode: 0o444 });
+    };
+    const finish = (plan: MountPlan): PreparedSession => {
+      const verify = join(dir, 'verify');
+      writeFileSync(verify, plan.verify.map((v) => `${v.dev} ${v.ino} ${v.path}\n`).join(''), {
+        mode: 0o400,
+      });
+      const token = randomBytes(24).toString('base64url');
+      // To the helper through a 0400 file, never argv (argv is world-readable in /proc, case 34).
+      const tokenFile = join(dir, 'token');
+      writeFileSync(tokenFile, token, { mode: 0o400 });
+      const fetchPreload = existsSync(FETCH_PRELOAD_PATH) ? FETCH_PRELOAD_PATH : undefined;
+      let ca: string | undefined;
+      let caBundle: string | undefined;
+      if (options.trust) {
+        ca = join(dir, 'ca.pem');
+        caBundle = join(dir, 'ca-bundle.pem');
+        if (typeof options.trust === 'function') {
+          // Made now (bubblewrap mounts them), filled by launchSession (fillTrust).
+          pending = {
+            make: options.trust,
+            ca: openSync(ca, 'wx', 0o444),
+            bundle: openSync(caBundle, 'wx', 0o444),
+          };
+        } else {
+          writeFileSync(ca, options.trust.caPem, { mode: 0o444 });
+          writeFileSync(caBundle, options.trust.bundlePem, { mode: 0o444 });
+        }
       }
-    }
-    let credentialDir: string | undefined;
-    const files = Object.entries(options.credentialFiles ?? {});
-    if (files.length > 0) {
-      credentialDir = join(dir, 'credentials');
-      mkdirSync(credentialDir, { mode: 0o755 });
-      for (const [name, placeholder] of files) {
-        if (!CREDENTIAL_FILE_NAME.test(name))
+      let credentialDir: string | undefined;
+      const files = Object.entries(options.credentialFiles ?? {});
+      if (files.length > 0) {
+        credentialDir = join(dir, 'credentials');
+        mkdirSync(credentialDir, { mode: 0o755 });
+        for (const [name, placeholder] of files) {
+          if (!CREDENTIAL_FILE_NAME.test(name))
+            throw new SessionError(
+              `"${name}" is not a credential file name`,
+              'use letters, digits, ".", "_" or "-"',
+            );
+          writeFileSync(join(credentialDir, name), `${placeholder}\n`, { mode: 0o444 });
+        }
+        chmodSync(credentialDir, 0o555);
+      }
+      let mcpConfig: string | undefined;
+      if (options.mcpToken !== undefined) {
+        mcpConfig = join(dir, 'mcp.json');
+        writeFileSync(mcpConfig, mcpClientConfig(options.mcpToken), { mode: 0o400 });
+      }
+      const envOptions = {
+        ...(options.homeEnv !== undefined ? { homeEnv: options.homeEnv } : {}),
+        ...(options.mcpToken !== undefined ? { mcpToken: options.mcpToken } : {}),
+        hasFetchPreload: fetchPreload !== undefined,
+        hasSessionCa: options.trust !== undefined,
+        hostEnv: options.hostEnv,
+        home: options.home,
+        workspace: options.workspace,
+        sessionId: options.sessionId,
+        token,
+      };
+      const own = sessionEnv({ ...envOptions, hostEnv: {} });
+      // The session's own variables (HOME, PATH, the proxy's, …) confine the workload: neither a
+      // configured variable nor a credential's may replace one.
+      for (const name of Object.keys(options.env ?? {})) {
+        if (name in own)
           throw new SessionError(
-            `"${name}" is not a credential file name`,
-            'use letters, digits, ".", "_" or "-"',
+            `env sets ${name}, which the sandbox sets itself`,
+            `remove ${name} from env`,
           );
-        writeFileSync(join(credentialDir, name), `${placeholder}\n`, { mode: 0o444 });
       }
-      chmodSync(credentialDir, 0o555);
-    }
-    let mcpConfig: string | undefined;
-    if (options.mcpToken !== undefined) {
-      mcpConfig = join(dir, 'mcp.json');
-      writeFileSync(mcpConfig, mcpClientConfig(options.mcpToken), { mode: 0o400 });
-    }
-    const envOptions = {
-      ...(options.homeEnv !== undefined ? { homeEnv: options.homeEnv } : {}),
-      ...(options.mcpToken !== undefined ? { mcpToken: options.mcpToken } : {}),
-      hasFetchPreload: fetchPreload !== undefined,
-      hasSessionCa: options.trust !== undefined,
-      hostEnv: options.hostEnv,
-      home: options.home,
-      workspace: options.workspace,
-      sessionId: options.sessionId,
-      token,
-    };
-    const own = sessionEnv({ ...envOptions, hostEnv: {} });
-    // The session's own variables (HOME, PATH, the proxy's, …) confine the workload: neither a
-    // configured variable nor a credential's may replace one.
-    for (const name of Object.keys(options.env ?? {})) {
-      if (name in own)
-        throw new SessionError(`env sets ${name}, which the sandbox sets itself`, `remove ${name} from env`);
-    }
-    for (const name of Object.keys(options.credentialEnv ?? {})) {
-      if (name in own) {
-        throw new SessionError(
-          `the credential variable ${name} is one the session sets itself`,
-          'name another variable in the binding (env: …)',
-        );
+      for (const name of Object.keys(options.credentialEnv ?? {})) {
+        if (name in own) {
+          throw new SessionError(
+            `the credential variable ${name} is one the session sets itself`,
+            'name another variable in the binding (env: …)',
+          );
+        }
       }
-    }
-    const env = sessionEnv({
-      ...envOptions,
-      credentials: { ...options.env, ...options.credentialEnv },
-    });
-    const systemCaFiles = caBundle ? SYSTEM_CA_FILES.filter((f) => view.lstat(f)?.type === 'file') : [];
-    const late = lateMasks(plan.mounts, systemCaFiles);
-    if (late.size > 0) writeFileSync(join(masks, 'list'), masksList(late), { mode: 0o400 });
-    const args = bwrapArgs({
-      limits,
-      plan,
-      ...(late.size > 0 ? { helperMasks: { dir: masks, mounts: late } } : {}),
-      host: {
-        init: HELPER_PATH,
-        seccomp,
-        verify,
+      const env = sessionEnv({
+        ...envOptions,
+        credentials: { ...options.env, ...options.credentialEnv },
+      });
+      const systemCaFiles = caBundle ? SYSTEM_CA_FILES.filter((f) => view.lstat(f)?.type === 'file') : [];
+      const late = lateMasks(plan.mounts, systemCaFiles);
+      if (late.size > 0) writeFileSync(join(masks, 'list'), masksList(late), { mode: 0o400 });
+      const args = bwrapArgs({
+        limits,
+        plan,
+        ...(late.size > 0 ? { helperMasks: { dir: masks, mounts: late } } : {}),
+        host: {
+          init: HELPER_PATH,
+          seccomp,
+          verify,
+          sockets,
+          token: tokenFile,
+          maskDir,
+          maskFile,
+          emptyDir,
+          ...(fetchPreload ? { fetchPreload } : {}),
+          ...(ca && caBundle ? { ca, caBundle } : {}),
+          ...(credentialDir ? { credentials: credentialDir } : {}),
+          ...(mcpConfig ? { mcpConfig } : {}),
+        },
+        systemCaFiles,
+        env,
+        cwd: options.cwd ?? options.workspace,
+        command: options.command,
+      });
+      const prepared: PreparedSession = {
+        dir,
         sockets,
-        token: tokenFile,
-        maskDir,
-        maskFile,
-        emptyDir,
-        ...(fetchPreload ? { fetchPreload } : {}),
-        ...(ca && caBundle ? { ca, caBundle } : {}),
-        ...(credentialDir ? { credentials: credentialDir } : {}),
-        ...(mcpConfig ? { mcpConfig } : {}),
-      },
-      systemCaFiles,
-      env,
-      cwd: options.cwd ?? options.workspace,
-      command: options.command,
-    });
-    const prepared: PreparedSession = {
-      dir,
-      sockets,
-      token,
-      plan,
-      args,
-      env,
-      limits,
-      limitsSummary: describeLimits(limits, enforcement),
-      ...(cgroup ? { cgroup } : {}),
+        token,
+        plan,
+        args,
+        env,
+        limits,
+        limitsSummary: describeLimits(limits, enforcement),
+        ...(cgroup ? { cgroup } : {}),
+      };
+      if (early) prestarted.set(prepared, early.launcher);
+      if (pending) pendingTrust.set(prepared, pending);
+      ledgers.set(prepared, ours);
+      return prepared;
     };
-    if (early) prestarted.set(prepared, early.launcher);
-    if (pending) pendingTrust.set(prepared, pending);
-    ledgers.set(prepared, ledger);
-    return prepared;
+    return { places, ledger: ours, plan, finish, refuse };
   } catch (e) {
-    if (pending) closeTrust(pending);
-    if (made) removeSessionCgroup(made);
-    if (ledger) releasePlaceholders(ledger);
-    removeSessionDir(dir);
-    ledger?.close();
-    if (e instanceof PlanError || e instanceof PlaceholderError) throw new SessionError(e.message, e.fix);
-    throw e;
+    throw refuse(e); // nothing recorded yet: no placeholder to release
   }
 }
 
@@ -708,21 +762,26 @@ function callOff(launcher: ChildProcess): void {
 const ledgers = new WeakMap<PreparedSession, PlaceholderLedger>();
 
 /**
- * Removes the empty directories the session made on the host as mount points (those no other live
- * session mounts on too); its ledger, for closing once the session directory is gone (until then
- * it names the directory, for a start after this process died to remove).
+ * The session's ledger, once: its placeholders are for the caller to release (the empty
+ * directories it made on the host as mount points, those no other live session mounts on too),
+ * and it to close once the session directory is gone (until then it names the directory, for a
+ * start after this process died to remove).
  */
-function releaseHost(prepared: PreparedSession): PlaceholderLedger | undefined {
+function takeLedger(prepared: PreparedSession): PlaceholderLedger | undefined {
   const ledger = ledgers.get(prepared);
   ledgers.delete(prepared);
-  if (ledger) releasePlaceholders(ledger);
   return ledger;
 }
 
-/** Removes the session directory and the empty directories made on the host as mount points. */
+/**
+ * Removes the session directory and the empty directories made on the host as mount points.
+ * Waits for the registry's lock blocking the event loop: for a caller that cannot wait otherwise
+ * (an exit handler); cleanupSessionAsync for any other.
+ */
 export function cleanupSession(prepared: PreparedSession): void {
   release(prepared);
-  const ledger = releaseHost(prepared);
+  const ledger = takeLedger(prepared);
+  if (ledger) releasePlaceholders(ledger);
   removeSessionDir(prepared.dir);
   ledger?.close();
 }
@@ -731,8 +790,8 @@ export function cleanupSession(prepared: PreparedSession): void {
  * cleanupSession's work beside the audit spool's last flush: a session's end waits for it. The
  * session's files go on the thread pool while the mount points are removed here, under the
  * registry's lock (another session starting meanwhile must find each either still recorded or gone:
- * ~30 in a bare workspace, ~0.1 ms each on a journaled disk); the directory and the ledger last.
- * Never rejects: what cannot be removed stays.
+ * ~30 in a bare workspace, ~0.1 ms each on a journaled disk), which is waited for on timers; the
+ * directory and the ledger last. Never rejects: what cannot be removed stays.
  */
 export async function cleanupSessionAsync(prepared: PreparedSession): Promise<void> {
   release(prepared);
@@ -741,7 +800,8 @@ export async function cleanupSessionAsync(prepared: PreparedSession): Promise<vo
   const removing = Promise.all(
     filesIn(prepared.dir).map((f) => new Promise((done) => rm(f, { recursive: true, force: true }, done))),
   );
-  const ledger = releaseHost(prepared);
+  const ledger = takeLedger(prepared);
+  if (ledger) await releasePlaceholdersAsync(ledger);
   await removing;
   removeSessionDir(prepared.dir);
   ledger?.close();

@@ -5,7 +5,9 @@
 // or in this one. Their ledgers are in one registry per user in Perimeter's state directory,
 // whatever the runtime directory, and outlive it (a logout, a reboot); an older Perimeter's, in its
 // session directories, are still read; a registry that is not this user's private directory
-// refuses the start. Real bubblewrap, real helper, real processes killed with SIGKILL.
+// refuses the start. While another process holds the registry's lock, a start or an end that can
+// wait on timers leaves this process's event loop free, and the refusal at the deadline names the
+// holder (placeholder-lock-1). Real bubblewrap, real helper, real processes killed with SIGKILL.
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -33,10 +35,13 @@ import { after, describe, it } from 'node:test';
 import {
   SessionError,
   cleanupSession,
+  cleanupSessionAsync,
   prepareSession,
+  prepareSessionAsync,
   spawnSandboxed,
   type PreparedSession,
 } from '../src/session.js';
+import { PlaceholderError, ledgerPlaces, withPlaceholdersAsync } from '../src/placeholders.js';
 import { CANNOT_LAUNCH, WORKSPACE_POLICY, workspaceEngine } from './workspace-session.js';
 
 const scratch = realpathSync(mkdtempSync(join(tmpdir(), 'perimeter-placeholders-')));
@@ -546,5 +551,159 @@ describe('placeholders left by a session that died (redteam-36-5)', { skip: CANN
       cleanupSession(live);
     }
     assert.deepEqual(readdirSync(workspace), []);
+  });
+});
+
+/** Another process holding the registry's lock when told to (a start planning a large workspace). */
+const LOCK_HOLDER = `
+import { takeLock } from ${JSON.stringify(pathToFileURL(require.resolve('@perimeter/audit')).href)};
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+const file = process.env.REGISTRY_LOCK;
+mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+let lock;
+let fallback;
+const release = (how) => {
+  lock?.release();
+  lock = undefined;
+  clearTimeout(fallback);
+  process.stdout.write('released ' + how + '\\n');
+};
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', (text) => {
+  for (const line of text.split('\\n')) {
+    if (line === 'take') {
+      const taken = takeLock(file, { waitMs: 10_000 });
+      if (taken.kind !== 'taken') process.stdout.write('refused ' + taken.kind + '\\n');
+      else {
+        lock = taken.lock;
+        // Bounded: a caller that never lets this process know goes on after 10 s all the same.
+        fallback = setTimeout(() => release('on its own'), 10_000);
+        process.stdout.write('held\\n');
+      }
+    }
+    if (line === 'release') release('when told');
+  }
+});
+process.stdin.on('end', () => process.exit(0));
+`;
+
+interface LockHolder {
+  readonly pid: number;
+  /** Takes the lock; resolves once it holds it. */
+  take(): Promise<void>;
+  /** Lets it go; resolves with how it was let go (`when told`, or `on its own` after 10 s). */
+  release(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+function lockHolder(registry: string): LockHolder {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', LOCK_HOLDER], {
+    env: { ...process.env, REGISTRY_LOCK: join(registry, 'registry.lock') },
+  });
+  let released = said(child.stdout, /^released (.+)\n/m);
+  return {
+    pid: child.pid ?? 0,
+    take: async () => {
+      const taken = said(child.stdout, /^(held|refused .*)\n/m);
+      child.stdin.write('take\n');
+      assert.equal((await taken)[1], 'held');
+      released = said(child.stdout, /^released (.+)\n/m);
+    },
+    release: async () => {
+      child.stdin.write('release\n');
+      return (await released)[1] as string;
+    },
+    stop: async () => {
+      const gone = new Promise((done) => child.once('exit', done));
+      child.stdin.end();
+      await gone;
+    },
+  };
+}
+
+describe("the registry's lock, held by another process (placeholder-lock-1)", { skip: CANNOT_LAUNCH }, () => {
+  const options = (workspace: string): Parameters<typeof prepareSessionAsync>[0] => ({
+    engine: workspaceEngine(workspace, home),
+    sessionId: 'placeholder-lock-1',
+    workspace,
+    home,
+    runtimeDir,
+    cgroupTargets: [],
+    command: ['/bin/sh', '-c', 'echo up'],
+    hostEnv,
+  });
+
+  it('placeholder-lock-1: a start and an end wait for it on timers: this process goes on meanwhile, and each finishes once it is let go', async () => {
+    const workspace = mkdtempSync(join(scratch, 'ws-'));
+    const holder = lockHolder(registryOf(stateHome));
+    try {
+      const order: string[] = [];
+      let letGo: Promise<string> | undefined;
+      // The lock held, then a start; a timer of this process lets it go: it runs only if the
+      // start's wait leaves the event loop free.
+      await holder.take();
+      const starting = prepareSessionAsync(options(workspace)).then((p) => {
+        order.push('started');
+        return p;
+      });
+      setTimeout(() => {
+        order.push('a timer ran');
+        letGo = holder.release();
+      }, 0);
+      const prepared = await starting;
+      assert.deepEqual(order, ['a timer ran', 'started']);
+      assert.equal(await letGo, 'when told');
+      assertGitMissing(prepared, workspace);
+      const server = spawnSandboxed(prepared);
+      await said(server.stdout, /up/);
+      await new Promise((done) => server.once('close', done));
+      assert.ok(isEmptyDir(join(workspace, '.git')));
+
+      // The same for its end.
+      order.length = 0;
+      await holder.take();
+      const ending = cleanupSessionAsync(prepared).then(() => order.push('ended'));
+      setTimeout(() => {
+        order.push('a timer ran');
+        letGo = holder.release();
+      }, 0);
+      await ending;
+      assert.deepEqual(order, ['a timer ran', 'ended']);
+      // (The end goes on with the thread pool's removals: the lock let go when told is the proof.)
+      assert.equal(await letGo, 'when told');
+      assert.deepEqual(readdirSync(workspace), [], 'its mount points are removed');
+      assert.equal(existsSync(prepared.dir), false);
+    } finally {
+      await holder.stop();
+    }
+  });
+
+  it('placeholder-lock-1: at the deadline, the refusal names the process that holds it, and nothing ran under it', async () => {
+    const registry = registryOf(stateHome);
+    const holder = lockHolder(registry);
+    try {
+      await holder.take();
+      const order: string[] = [];
+      setTimeout(() => order.push('a timer ran'), 0);
+      const refused = await withPlaceholdersAsync(
+        ledgerPlaces(hostEnv, runtimeDir),
+        () => order.push('ran under the lock'),
+        300,
+      ).then(
+        () => assert.fail('the lock was held throughout'),
+        (e: unknown) => e,
+      );
+      assert.ok(refused instanceof PlaceholderError);
+      assert.equal(
+        refused.message,
+        `another Perimeter session (pid ${holder.pid}) has held ${join(registry, 'registry.lock')} for over 0.3 s`,
+      );
+      assert.equal(refused.fix, 'wait for that session to finish starting, then try again');
+      assert.deepEqual(order, ['a timer ran']);
+      assert.equal(await holder.release(), 'when told');
+    } finally {
+      await holder.stop();
+    }
   });
 });
