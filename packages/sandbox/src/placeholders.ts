@@ -42,8 +42,10 @@ import {
   readFileSync,
   readdirSync,
   realpathSync,
+  renameSync,
   rmSync,
   rmdirSync,
+  writeFileSync,
   type Stats,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -142,7 +144,10 @@ export class PlaceholderLedger {
     if (taken.kind !== 'taken') throw lockRefused(taken);
     const ledger = new PlaceholderLedger(places, `${name}.json`, session, taken.lock);
     try {
-      ledger.save();
+      // Not durable: it names only the session directory, which a power cut empties with the
+      // runtime directory (one in a temporary directory on a disk stays: private, and harmless);
+      // the start writes it again durably once it has made placeholders (claim).
+      ledger.save({ isDurable: false });
     } catch (e) {
       taken.lock.release();
       throw e;
@@ -179,16 +184,41 @@ export class PlaceholderLedger {
     return this.held;
   }
 
-  /** Written whole and renamed into place, durably: a reader, or a start after a crash, sees all of it. */
-  save(): void {
+  /**
+   * Written whole and renamed into place: a reader, or a start after this process was killed, sees
+   * all of it. `isDurable` (fsync of the file and the registry: tens of µs on an idle disk, several
+   * ms on a busy one) where a power cut would otherwise lose it: the callers say why.
+   */
+  save({ isDurable }: { readonly isDurable: boolean }): void {
+    const text = `${JSON.stringify({ session: this.session, placeholders: this.held })}\n`;
     try {
-      replaceFile(this.file, `${JSON.stringify({ session: this.session, placeholders: this.held })}\n`);
+      if (isDurable) replaceFile(this.file, text);
+      else replaceFileQuickly(this.file, text);
     } catch (e) {
       throw new PlaceholderError(
         `cannot write the ledger ${this.file} (${(e as NodeJS.ErrnoException).code ?? String(e)})`,
         `check that ${dirname(this.file)} is writable and its disk has room`,
       );
     }
+  }
+}
+
+/**
+ * replaceFile without its fsyncs: whole or not at all to a reader and after this process is killed
+ * (the rename), not after a power cut.
+ */
+function replaceFileQuickly(path: string, text: string): void {
+  const tmp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    writeFileSync(tmp, text, { flag: 'wx', mode: 0o600 }); // O_EXCL: never through a link
+    renameSync(tmp, path);
+  } catch (e) {
+    try {
+      rmSync(tmp, { force: true });
+    } catch {
+      // the write's error is the one to tell
+    }
+    throw e;
   }
 }
 
@@ -380,14 +410,20 @@ function registryOf(live: LiveLedgers): PlaceholderRegistry {
         const placeholder = placeholderAt(path);
         if (placeholder) ledger.record(placeholder);
       }
-      // Written durably (a few ms on a disk): only when something was recorded.
-      if (ledger.entries().length > before) ledger.save();
+      // Only when something was recorded, and durably: after a power cut, a placeholder made in a
+      // workspace on another filesystem than the registry's (each commits its journal on its own)
+      // whose record was lost would stay for good, and break every session there after
+      // (redteam-36-5). On one filesystem the journal keeps them in order; this fsync commits both.
+      if (ledger.entries().length > before) ledger.save({ isDurable: true });
       live.set(ledger.file, [...ledger.entries()]);
     },
     release(ledger) {
       removeAllAsMade(ledger.entries().filter((p) => !isReliedOn(live, p, ledger.file)));
       ledger.forgetAll();
-      ledger.save();
+      // Not durable: close removes it next (not durably either), and after a power cut either
+      // version is right: a start removes only what is still as made (the rmdirs lost with it
+      // included). An fsync here would keep this empty ledger past lost rmdirs on another disk.
+      ledger.save({ isDurable: false });
       live.delete(ledger.file);
     },
   };
