@@ -55,7 +55,7 @@ import { listFlag, parseArgs, stringFlag } from '../args.js';
 import { UserError } from '../errors.js';
 import { EXIT_AUDIT_FAILED, appendOrStop } from '../audit-or-stop.js';
 import { listenPrivate } from '../private-socket.js';
-import type { Ui } from '../ui.js';
+import { paint, type Ui } from '../ui.js';
 import { mcpCommands } from '../lazy-mcp.js';
 import type { SessionGateway } from './mcp.js';
 
@@ -215,7 +215,7 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
   const opened = Spool.open(auditPath, {
     chainId: sessionId,
     flushDelayMs: 20,
-    onMoved: (message) => ui.err(`perimeter: ${message}`),
+    onMoved: (message) => ui.err(paint(ui, 'red', `perimeter: ${message}`)),
   });
   // On a managed device every event says which organisation, user, device and bundle it ran under,
   // whichever part of the session recorded it (the proxies, the gateway, the credentials).
