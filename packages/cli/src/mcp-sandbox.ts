@@ -38,8 +38,8 @@ import {
 } from '@perimeter/policy';
 import {
   SessionError,
-  cleanupSession,
-  prepareSession,
+  cleanupSessionAsync,
+  prepareSessionAsync,
   spawnSandboxed,
   type PreparedSession,
 } from '@perimeter/sandbox';
@@ -93,7 +93,7 @@ export async function sandboxUpstreams(
           }),
       ),
     );
-    for (const p of prepared) cleanupSession(p);
+    await Promise.all(prepared.map((p) => cleanupSessionAsync(p)));
     for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
   };
   /** One server's proxy options: its front doors share one bound of refusals, reported on close. */
@@ -150,7 +150,7 @@ export async function sandboxUpstreams(
       });
       let session: PreparedSession;
       try {
-        session = prepareSession({
+        session = await prepareSessionAsync({
           engine,
           sessionId: options.sessionId,
           workspace: options.workspace,
