@@ -151,6 +151,11 @@ interface DefinitionWork {
    * made a refused server slow every listing.
    */
   hold?: { readonly against: string; readonly held: PendingDefinition; readonly diff: readonly string[] };
+  /**
+   * The last reason it was held for, as redacted (hold()): a held definition is held again at every
+   * listing, and its reason was scanned each time (some 5 us each).
+   */
+  heldFor?: { readonly why: string; readonly reason: string };
   /** A resource template's parsed form, or why it cannot be used. */
   template?: UriTemplate | UriTemplateError;
   /** Its scans under way on the scan pool's worker (scanListed), for a look that comes meanwhile to wait for. */
@@ -2051,7 +2056,9 @@ export class Gateway {
     const { kind, server, key, hash, bytes, previous, view } = h;
     // What is held is printed by `pins list`, which cannot know the bound credentials' values:
     // the reason, the diff, the definition and the key are kept as this scan redacts them.
-    const reason = this.redactedText(why);
+    const work = this.workOf(h.definition);
+    if (work.heldFor?.why !== why) work.heldFor = { why, reason: this.redactedText(why) };
+    const { reason } = work.heldFor;
     const was = view.pending[server]?.[key];
     // Held already, exactly so: nothing to write, nothing new to say.
     if (was?.hash === hash && was.reason === reason) return reason;
@@ -2067,7 +2074,6 @@ export class Gateway {
       known?.definition !== undefined,
       shown,
     ]);
-    const work = this.workOf(h.definition);
     let made = work.hold;
     if (made?.against !== against) {
       const diff =
