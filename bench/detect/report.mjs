@@ -71,6 +71,19 @@ function speedRows(report) {
   );
 }
 
+/** The line on the coloured log's speed (bench/detect/coloured-log.mjs), when it was timed. */
+function colouredLogLines(report) {
+  const entry = Object.entries(report.speed).find(([, s]) => s.colouredLog);
+  if (!entry) return [];
+  const [name, { colouredLog: c }] = entry;
+  return [
+    `On a coloured log (the same text with one line in three coloured as test runners, grep, ripgrep, git and ` +
+      `syntax highlighters colour it, with OSC titles and hyperlinks), ${name}: ${num(c.mbPerSecond)} MB/s ` +
+      `(${num(Math.min(...c.rounds))}–${num(Math.max(...c.rounds))}), ${c.findings} findings.`,
+    '',
+  ];
+}
+
 export function markdownSection(report) {
   const { machine, packages, corpus, config } = report;
   const { start, end } = markers('detect');
@@ -128,6 +141,7 @@ export function markdownSection(report) {
     row(['---', '---:', '---:', '---:', '---:', '---:']),
     ...speedRows(report),
     '',
+    ...colouredLogLines(report),
     row(['Target', 'Measured', 'Result']),
     row(['---', '---:', '---']),
     ...report.targets.map((t) =>

@@ -14,6 +14,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gitCommit, packageVersion, thisMachine, writeDocsSection } from '../docs-section.mjs';
+import { coloured } from './coloured-log.mjs';
 import { perimeter, perimeterDecode, secretlint } from './peers.mjs';
 import { score } from './score.mjs';
 import { consoleReport, judgeTargets, markdownSection } from './report.mjs';
@@ -138,6 +139,16 @@ async function main() {
     };
     console.log(`timed ${peer.name}: ${speed[peer.name].throughput.mbPerSecond.toFixed(1)} MB/s`);
   }
+  // The same text with one line in three coloured as terminal tools colour it (coloured-log.mjs):
+  // what reading control sequences costs on honest output. Perimeter with decoding alone reads them.
+  const colouredChunks = throughputChunks(
+    corpus.benign.map((r) => ({ text: coloured(r.text) })),
+    THROUGHPUT_BYTES,
+  );
+  speed[perimeterDecode.name].colouredLog = await timeThroughput(perimeterDecode, colouredChunks, ROUNDS);
+  console.log(
+    `timed ${perimeterDecode.name} on a coloured log: ${speed[perimeterDecode.name].colouredLog.mbPerSecond.toFixed(1)} MB/s`,
+  );
   const report = {
     date: new Date().toISOString(),
     machine,
