@@ -12,13 +12,16 @@
 //
 // A terminal control sequence (a colour code, a hyperlink) is hidden whole, not only its ESC
 // (terminal-sequences.ts): a run holding one is read with every sequence removed whole, and, when
-// one may have taken a token's characters for its own (detect-37-1), with those kept too.
+// one may have taken a token's characters for its own (detect-37-1: a CSI; detect-38-1: a colour
+// code glued inside a word of a token's length; detect-38-2: an OSC of token characters), with
+// those kept too.
 //
 // Tag characters (U+E0020–U+E007E) are more than hidden: each mirrors a printable ASCII character
 // (U+E0041 is an invisible "A"), and a model reads them so. Text spelled in them is the "ASCII
 // smuggling" of prompt injection and exfiltration (detect-gap-1): a run of them is also read as the
 // ASCII it spells, and the stretch that holds it as a model reads it, visible and spelled text as
-// one (decode.ts: spelledSegments(); detect-37-3).
+// one (decode.ts: spelledSegments(); detect-37-3), with the rest of its line when it spells a
+// secret's name (detect-38-3: the value may be written visibly after a space).
 //
 // Must stay linear whatever the text (redteam-30-1): candidates are looked for once, from the
 // start, a run is stepped over once, and the line (or key) before it is read back no further than
@@ -27,7 +30,7 @@
 
 import { KEYWORD_SOURCE } from './assignment-rules.js';
 import { MARKER_REACH, MAX_PEM, PEM_BEGIN, PEM_END } from './pem.js';
-import { isTokenCode, sequenceLength, takesTokenCharacters } from './terminal-sequences.js';
+import { isColourCode, isTokenCode, sequenceLength, takesTokenCharacters } from './terminal-sequences.js';
 
 /**
  * The hidden characters: every format character (\p{Cf}: zero-width space, joiners, bidi controls,
@@ -225,8 +228,8 @@ export interface HiddenRun {
   readonly end: number;
   /**
    * Where each hidden character starts and ends, in order: [start, end, start, end, …]. Of a
-   * terminal control sequence, its introducer (an ESC with the "[" or "]" after it) if it may have
-   * taken a token's characters (`fallbackFrom`), else the whole sequence.
+   * terminal control sequence, its introducer (an ESC with the "[" or "]" after it, and an OSC's
+   * terminator) if it may have taken a token's characters (`fallbackFrom`), else the whole sequence.
    */
   readonly marks: readonly number[];
   /**
@@ -237,10 +240,11 @@ export interface HiddenRun {
   /**
    * Where the run is also read with `marks`, which keep what a sequence may have taken of a token,
    * as a receiver that strips introducers reads it; -1 when it holds no such sequence: one with an
-   * 8-bit introducer (U+009B before "9H" is a cursor move), or a CSI made after `ESC [` of
-   * characters a token holds, a colour code aside (terminal-sequences.ts; detect-37-1). From the
-   * first run that holds one, with the name before it if a secret's keyword stands there: the
-   * rest of a line coloured or cursor-moved is not read twice.
+   * 8-bit introducer (U+009B before "9H" is a cursor move), a CSI made after `ESC [` of
+   * characters a token holds (detect-37-1), a colour code so made only inside a word of a token's
+   * length (colourTakesToken(); detect-38-1), an OSC whose string is such characters (detect-38-2;
+   * terminal-sequences.ts). From the first run that holds one, with the name before it if a
+   * secret's keyword stands there: the rest of a line coloured or cursor-moved is not read twice.
    */
   readonly fallbackFrom: number;
   /** The text spelled in tag characters in it, in order (most runs: none). */
@@ -292,6 +296,8 @@ function hiddenRunAt(text: string, at: number, from: number, work: { visited: nu
   // `marks` keep its characters after the introducer (it may have taken a token's).
   let sequenceEnd = 0;
   let isBodyKept = false;
+  // Where in `marks` each colour code that may take a token's "m" stands (detect-38-1).
+  let colourMarks: number[] | undefined;
   let tagRuns: TagRun[] | undefined;
   // The tag run being read: it goes on over other hidden characters, and ends at a visible one.
   let tagRun: TagRun | undefined;
@@ -323,12 +329,22 @@ function hiddenRunAt(text: string, at: number, from: number, work: { visited: nu
           sequenceMarks ??= marks.slice();
           sequenceEnd = end + whole;
           isBodyKept = c !== 0x1b || takesTokenCharacters(text, end, whole, isAfterText);
+          if (isBodyKept && isColourCode(text, end, whole)) {
+            // Kept only if the run holds a token's length so read (colourTakesToken()).
+            (colourMarks ??= []).push(marks.length);
+            isBodyKept = false;
+          }
           mayTakeCharacters ||= isBodyKept;
           mark = !isBodyKept ? whole : c === 0x1b ? 2 : length;
         }
         sequenceMarks?.push(end, end + Math.max(whole, length));
         marks.push(end, end + mark);
-      } else if (isBodyKept) marks.push(end, end + length);
+      } else if (isBodyKept) {
+        // Inside a sequence kept (an OSC's string: detect-38-2), its controls are hidden, and ST
+        // written `ESC \` is an introducer a stripper removes whole.
+        const isStringEnd = c === 0x1b && text.charCodeAt(end + 1) === 0x5c;
+        marks.push(end, end + (isStringEnd ? 2 : length));
+      }
       const code = tagCodeAt(text, end, length);
       if (code >= 0) {
         if (!tagRun) (tagRuns ??= []).push((tagRun = { codes: [], starts: [] }));
@@ -338,9 +354,59 @@ function hiddenRunAt(text: string, at: number, from: number, work: { visited: nu
     } else tagRun = undefined;
     end += length === 0 ? 1 : Math.abs(length);
   }
+  if (colourMarks) work.visited += end - start;
+  if (colourMarks && colourTakesToken(text, marks, colourMarks, start, end)) {
+    for (const k of colourMarks) marks[k + 1] = (marks[k] ?? 0) + 2;
+    mayTakeCharacters = true;
+  }
   // One literal of one shape: a spread to add the sequences cost more than reading the run.
   const fallbackFrom = mayTakeCharacters ? start : -1;
   return { start, end, marks, sequenceMarks, fallbackFrom, tagRuns: tagRuns ?? [] };
+}
+
+/**
+ * The fewest characters of a token in which a colour code may take an "m": every token format
+ * with lower-case letters is longer (a GitLab token, the shortest, is 26), and is made of
+ * characters a token holds.
+ */
+const TOKEN_WITH_M = 20;
+
+/**
+ * Whether text[start, end), read as a receiver that strips introducers reads it (`marks` removed,
+ * the colour codes at `colourMarks` with their bodies kept), holds TOKEN_WITH_M characters a token
+ * holds in a row with one of those codes among them: only then may a colour code glued inside a
+ * word have taken a token's "m" (detect-38-1). Honest output colours parts of words too (grep's and
+ * ripgrep's matches, a word diff), and such a run is read twice only when the word is that long.
+ * Read once, only for a run holding such a code.
+ */
+function colourTakesToken(
+  text: string,
+  marks: readonly number[],
+  colourMarks: readonly number[],
+  start: number,
+  end: number,
+): boolean {
+  // The token characters in a row so far, and whether a colour code stands among them.
+  let inRow = 0;
+  let isColoured = false;
+  let k = 0;
+  let colour = 0;
+  for (let i = start; i < end; i++) {
+    if (k < marks.length && i === marks[k]) {
+      // A colour code's introducer is removed and its body read; any other mark is removed whole.
+      const isColour = colourMarks[colour] === k;
+      if (isColour) colour++;
+      isColoured ||= isColour;
+      i = (isColour ? i + 2 : (marks[k + 1] ?? i + 1)) - 1;
+      k += 2;
+      continue;
+    }
+    if (!isTokenCode(text.charCodeAt(i))) {
+      inRow = 0;
+      isColoured = false;
+    } else if (++inRow >= TOKEN_WITH_M && isColoured) return true;
+  }
+  return false;
 }
 
 /**
@@ -499,6 +565,24 @@ export function* hiddenStretches(text: string, work: { visited: number }): Gener
     const end = footer >= 0 ? footer + MARKER_REACH : keyStart + MAX_PEM;
     return Math.max(run.end, Math.min(text.length, end));
   };
+  // Where the line after a run that spells a secret's name was read to: no character twice.
+  let namedTo = 0;
+  /**
+   * Where the line of `run` ends, up to LINE_CONTEXT characters past it, when the run spells a
+   * secret's keyword in tag characters at its end, or -1: the name a model reads may be assigned
+   * a value written visibly after white space (detect-38-3: `<tags "pwd:"> Zq8#…`), which is a run
+   * of its own and no hidden one.
+   */
+  const spelledNameEnd = (run: Stretch): number => {
+    if (run.tagRuns.length === 0 || !KEYWORD.test(spelledTail(text, run, work))) return -1;
+    const limit = Math.min(text.length, run.end + LINE_CONTEXT);
+    const from = Math.max(run.end, namedTo);
+    let end = from;
+    while (end < limit && !isLineBreak(text.charCodeAt(end))) end++;
+    work.visited += end - from;
+    namedTo = end;
+    return end;
+  };
   for (let at = nextHiddenCandidate(text, from); at >= 0; at = nextHiddenCandidate(text, from)) {
     const length = hiddenLength(text, at);
     if (length <= 0) {
@@ -510,10 +594,13 @@ export function* hiddenStretches(text: string, work: { visited: number }): Gener
     const run = hiddenRunAt(text, at, runsFrom, work);
     work.visited += run.end - run.start;
     runsFrom = from = run.end;
+    // The runs in the line it then reads are added to its stretch (their start is before its end).
+    const namedEnd = spelledNameEnd(run);
     // Inside the key the stretch reads, one stretch; on its line and near (the characters between
     // read once), one stretch, which may be in a key.
     if (stretch && run.start < stretch.end) {
       addRun(text, stretch, run);
+      stretch.end = Math.max(stretch.end, namedEnd);
       continue;
     }
     let gap = stretch ? stretch.end : run.start;
@@ -523,11 +610,11 @@ export function* hiddenStretches(text: string, work: { visited: number }): Gener
     if (stretch && gap === run.start) {
       const end = keyEnd(run, stretch.start);
       addRun(text, stretch, run);
-      stretch.end = Math.max(stretch.end, end);
+      stretch.end = Math.max(stretch.end, end, namedEnd);
       continue;
     }
     if (stretch) yield stretch;
-    run.end = Math.max(run.end, keyEnd(run, Math.max(stretch?.end ?? 0, run.start - MAX_PEM)));
+    run.end = Math.max(run.end, keyEnd(run, Math.max(stretch?.end ?? 0, run.start - MAX_PEM)), namedEnd);
     // Back over its line, to no further than the stretch before it ended, if a keyword is there.
     const limit = Math.max(stretch?.end ?? 0, run.start - LINE_CONTEXT);
     let lineStart = run.start;
@@ -538,6 +625,30 @@ export function* hiddenStretches(text: string, work: { visited: number }): Gener
     stretch = run;
   }
   if (stretch) yield stretch;
+}
+
+/**
+ * How much of a run's end spelledTail() reads: a name of 80 characters and its operator, spelled in
+ * tag characters written in UTF-8 read as Latin-1 (4 characters each).
+ */
+const NAME_REACH = 4 * 96;
+
+/**
+ * The end of `run` (up to NAME_REACH characters) as a model reads it: its tag characters as the
+ * ASCII they mirror, its other hidden characters left out. `work.visited` is added what was read.
+ */
+function spelledTail(text: string, run: HiddenRun, work: { visited: number }): string {
+  let spelled = '';
+  const from = Math.max(run.start, run.end - NAME_REACH);
+  for (let at = from; at < run.end;) {
+    const length = hiddenLength(text, at);
+    const code = length > 0 ? tagCodeAt(text, at, length) : -1;
+    if (code >= 0) spelled += String.fromCharCode(code);
+    else if (length === 0) spelled += text.charAt(at);
+    at += length === 0 ? 1 : Math.abs(length);
+  }
+  work.visited += run.end - from;
+  return spelled;
 }
 
 /**

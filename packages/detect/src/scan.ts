@@ -245,8 +245,11 @@ export function scanPending(
     for (const layer of decodedLayers(text, work)) {
       // A reading that keeps what a terminal hides is read without the generic rules: a placeholder
       // with a sequence's characters kept in it (`you<ESC>[2Kr-api-key-here`) reads as none to them.
+      // Nor by the database rule, whose password has no format either (`redis://:xx<ESC>[0mx@…`);
+      // a password a sequence cuts is still found as a terminal shows it.
       const isFallback = layer.isFallback === true;
       for (const inner of findingsIn(layer.decoded, work, except, isHighOnly || isFallback)) {
+        if (isFallback && inner.family === 'database') continue;
         // A secret in a run read without its hidden characters spans them, not the whole run: one
         // the text shows whole beside a hidden character (a BOM, a colour code) is the same finding.
         const [start, end] = layer.spanOf?.(inner.start, inner.end) ?? [layer.start, layer.end];

@@ -97,17 +97,27 @@ export const isTokenCode = (c: number): boolean =>
   c === 0x7e;
 
 /**
- * Whether the `ESC [` sequence of `length` characters at text[at] may have taken characters of a
- * token for its own (detect-37-1): put before a token's letter (`ghp_a<ESC>[bc…`, `key = <ESC>[wJ…`),
- * a CSI takes the letter as its final byte, and before "9Hq" the "9H"; a terminal shows the rest,
- * and a receiver that strips `ESC [` has the token whole. So may one made, after its introducer,
- * of characters a token holds, after visible text on its line (`isAfterText`; at a line's start, or
- * after another sequence, cursor moves and erasures start every line of a progress display). Not
- * a colour code (SGR, final byte "m"): honest output colours every word, and values inside
- * (`you<ESC>[0mr-api-key-here`), and reading each coloured run twice would cost a third of a
- * coloured log's speed (a known limit: a token whose "m" a colour code takes); nor one of several
- * parameters (`ESC [ 1 ; 31 m`) or a private mode (`ESC [ ? 25 l`), which take nothing a token
- * holds. An OSC is not asked: its string is a title or a link.
+ * Whether the 7-bit sequence of `length` characters at text[at] may have taken characters of a
+ * token for its own: a terminal shows the token without them, a receiver that strips the
+ * introducers (`ESC [`, `ESC ]`, `ESC \`) and controls has it whole. Asked only of one after
+ * visible text on its line (`isAfterText`; at a line's start, or after another sequence, cursor
+ * moves and erasures start every line of a progress display).
+ * - A CSI made, after `ESC [`, of characters a token holds (detect-37-1): put before a token's
+ *   letter (`ghp_a<ESC>[bc…`, `key = <ESC>[wJ…`) it takes the letter as its final byte, and before
+ *   "9Hq" the "9H". Not one of several parameters (`ESC [ 1 ; 31 m`) or a private mode
+ *   (`ESC [ ? 25 l`), which take nothing a token holds.
+ * - A colour code (SGR, final byte "m") so made only where it may stand inside a token
+ *   (detect-38-1): glued to a letter, a digit or "_" on both sides (`ghp_ab<ESC>[mcd…` or
+ *   `ghp_ab<ESC>[31mcd…` shows `ghp_abcd…`, the token without "m" or "31m"), or, without
+ *   parameters, before one (`key = <ESC>[mQx…`: a value that starts with "m"); hidden-characters.ts
+ *   keeps it only inside a word of a token's length. Honest output colours words: a code stands
+ *   after a space, a dot, a slash or another code, or at a line's start, and a reset before one
+ *   (reading every coloured run twice cost a third of a coloured log's speed); inside a word only
+ *   where grep, ripgrep or a word diff mark part of it.
+ * - An OSC whose string is characters a token holds, and not empty (detect-38-2):
+ *   `ghp_ab<ESC>]cd<BEL>ef…` shows `ghp_abef…` (a terminal ignores an OSC it does not know), and
+ *   `ghp_ab<ESC>]cdef…<BEL>` only `ghp_ab`. An honest one names what it sets before a ";" (`0;` a
+ *   title, `8;;` a hyperlink, `133;A` a prompt mark), which no token holds.
  */
 export function takesTokenCharacters(
   text: string,
@@ -115,8 +125,32 @@ export function takesTokenCharacters(
   length: number,
   isAfterText: boolean,
 ): boolean {
-  if (!isAfterText || text.charCodeAt(at) !== ESC || text.charCodeAt(at + 1) !== 0x5b) return false;
-  if (text.charCodeAt(at + length - 1) === 0x6d) return false;
-  for (let i = at + 2; i < at + length; i++) if (!isTokenCode(text.charCodeAt(i))) return false;
+  if (!isAfterText || text.charCodeAt(at) !== ESC) return false;
+  const kind = text.charCodeAt(at + 1);
+  if (kind === 0x5d) {
+    // The terminator: BEL or U+009C, one character; ESC \ or U+009C in UTF-8 read as Latin-1, two.
+    const last = text.charCodeAt(at + length - 1);
+    const body =
+      length - (last === BEL || (last === ST && text.charCodeAt(at + length - 2) !== 0xc2) ? 3 : 4);
+    return body > 0 && isTokenRun(text, at + 2, at + 2 + body);
+  }
+  if (kind !== 0x5b || !isTokenRun(text, at + 2, at + length)) return false;
+  if (text.charCodeAt(at + length - 1) !== 0x6d) return true;
+  return isWordCode(text.charCodeAt(at + length)) && (length === 3 || isWordCode(text.charCodeAt(at - 1)));
+}
+
+/** A letter, a digit or "_": what stands on both sides of a token's "m" in most token formats. */
+const isWordCode = (c: number): boolean =>
+  (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a) || c === 0x5f;
+
+/** Whether the sequence of `length` characters at text[at] is a 7-bit colour code (SGR: `ESC [ … m`). */
+export const isColourCode = (text: string, at: number, length: number): boolean =>
+  text.charCodeAt(at) === ESC &&
+  text.charCodeAt(at + 1) === 0x5b &&
+  text.charCodeAt(at + length - 1) === 0x6d;
+
+/** Whether text[from, to) is made of characters a token holds. */
+function isTokenRun(text: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (!isTokenCode(text.charCodeAt(i))) return false;
   return true;
 }

@@ -305,7 +305,7 @@ describe('redteam-34-1: runs cut by hidden characters cost a small multiple of t
     });
 });
 
-describe('detect-37-2, detect-37-3: keys and names read around hidden runs cost a small multiple of the length', () => {
+describe('detect-37-2, detect-37-3, detect-38-3: keys and names read around hidden runs cost a small multiple of the length', () => {
   // A stretch that may stand in a private key looks for its header back to the stretch before it
   // (one search, from the last header found, serves every run) and is read on to the key's footer,
   // once; a stretch that holds tag characters is read once more with them as ASCII, name and all,
@@ -347,6 +347,22 @@ describe('detect-37-2, detect-37-3: keys and names read around hidden runs cost 
     ['visible and tag characters in turn', 5, (n) => repeat(`A${tags('A')}`, n)],
     ['base64 with every other group spelled in tags', 5, (n) => repeat(`QUFB${tags('QUFB')}`, n)],
     ['one visible character, then tag characters', 5, (n) => `x${repeat(tags('A'), n - 1)}`],
+    // detect-38-3: a run that spells a secret's name is read with its line, to 256 characters on.
+    [
+      'a secret name spelled in tags before every value, one line',
+      5,
+      (n) => repeat(`${tags('pwd:')} abcdefgh12 `, n),
+    ],
+    [
+      'a secret name spelled in tags before every value, a line each',
+      5,
+      (n) => repeat(`${tags('pwd:')} abcdefgh12\n`, n),
+    ],
+    [
+      'a secret name spelled in tags, then a long line',
+      5,
+      (n) => repeat(`${tags('token=')} ${'a b '.repeat(200)}\n`, n),
+    ],
   ];
   for (const [name, bound, make] of AROUND)
     it(`${name}: at most ${bound} times the length scanned, stepped over and decoded, at 256 KiB and 1 MiB`, () => {

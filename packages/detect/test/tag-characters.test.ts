@@ -211,3 +211,76 @@ describe('detect-37-3: a secret written partly in tag characters is read whole, 
       );
   });
 });
+
+describe('detect-38-3: a secret name spelled in tag characters is read with the visible value after it', () => {
+  // A run of tag characters is read alone only when it spells 8 characters or more (a flag's tags
+  // spell 5 or 6), but a short run beside visible text is read with it (detect-37-3): a value's
+  // last characters spelled, or a value after a visible name. What was missed: the name spelled in
+  // tags (`pwd:` is 4) and the value written visibly after a space, a run of its own with no
+  // hidden character. A model reads `pwd: Zq8#…`; the line after a run that spells a secret's
+  // keyword is now read with it.
+  const password = 'Zq8#mLp2$vR7';
+  const awsSecret = EXAMPLES.awsSecretAccessKey();
+  const CASES: [string, string, string][] = [
+    ['a password after `pwd:` spelled in tags', tags('pwd:'), password],
+    ['a password after `password` spelled in tags and a visible `=`', `${tags('password')} =`, password],
+    ['a generic secret after `api_key =` spelled in tags', tags('api_key ='), 'q8ZmLp2vR7xW4kT9nB3c'],
+    ['an AWS secret key after its name spelled in tags', tags('AWS_SECRET_ACCESS_KEY='), awsSecret],
+  ];
+  for (const [name, before, value] of CASES)
+    it(`${name}: as the same line written visibly, as written and in UTF-8 read as Latin-1`, () => {
+      const visible = scan(
+        `${before.replace(/[\u{E0000}-\u{E007F}]/gu, (t) => String.fromCharCode((t.codePointAt(0) ?? 0) - 0xe0000))} ${value}`,
+      );
+      assert.equal(visible.length, 1, 'the line written visibly holds a finding');
+      const text = `${before} ${value}\n`;
+      for (const written of [text, asLatin1(text)]) {
+        assert.deepEqual(scan(written), [], 'nothing without decoding');
+        const found = scan(written, { decode: true });
+        assert.deepEqual(
+          found.map((f) => [f.rule, f.confidence, f.fingerprint, f.encoding, written.slice(f.start, f.end)]),
+          visible.map((f) => [f.rule, f.confidence, f.fingerprint, 'unicode-tags', value]),
+          JSON.stringify(written),
+        );
+      }
+    });
+
+  it('short tag runs beside visible text were read already: a value finished, or a token, in 1 to 7 tags', () => {
+    const token = githubToken('ghp');
+    for (let n = 1; n <= 7; n++) {
+      const [expectedToken] = scan(token);
+      const tokenText = `sent ${token.slice(0, -n)}${tags(token.slice(-n))} ok`;
+      assert.deepEqual(
+        scan(tokenText, { decode: true }).map((f) => [f.rule, f.fingerprint, f.encoding]),
+        [[expectedToken?.rule, expectedToken?.fingerprint, 'unicode-tags']],
+        `a GitHub token's last ${n} in tags`,
+      );
+      const value = 'Zq8#mLp2$vR7';
+      const [expectedValue] = scan(`password = ${value}`);
+      assert.deepEqual(
+        scan(`password = ${value.slice(0, -n)}${tags(value.slice(-n))}`, { decode: true }).map((f) => [
+          f.rule,
+          f.fingerprint,
+        ]),
+        [[expectedValue?.rule, expectedValue?.fingerprint]],
+        `a password's last ${n} in tags`,
+      );
+    }
+  });
+
+  it('flags, and a secret name spelled in tags before no secret, make no finding', () => {
+    const england = '\u{1F3F4}\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}';
+    const scotland = '\u{1F3F4}\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F}';
+    for (const text of [
+      `${england} password reset for the England team: see the vault`,
+      `token ${scotland} Scotland2024 ${england} api_key = ${scotland}`,
+      `password: ${england}${scotland} rotated yesterday`,
+      `${tags('password:')} see the vault`,
+      `${tags('token')} expires in 3600 seconds, refresh it with ${tags('auth')} flow`,
+      `${tags('api_key =')} \${API_KEY}`,
+      `${tags('password =')} your-password-here`,
+    ])
+      for (const written of [text, asLatin1(text)])
+        assert.deepEqual(scan(written, { decode: true }), [], JSON.stringify(written));
+  });
+});

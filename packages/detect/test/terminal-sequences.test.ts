@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { redact, scan } from '../src/index.js';
+import { hiddenStretches } from '../src/hidden-characters.js';
 import { scanCounting, type ScanWork } from '../src/scan.js';
 import { KEY, assertCutKeyFound, cut, keyFingerprint } from './cut-key.js';
 import { asLatin1, repeat } from './encodings.js';
@@ -108,12 +109,59 @@ describe('detect-gap-2: a secret cut by a terminal control sequence is found wit
   });
 });
 
+const KIB = 1024;
+
+/** What a scan with decode finds in `text`: rule, confidence, fingerprint, encoding, what it spans. */
+const found = (text: string): (string | undefined)[][] =>
+  scan(text, { decode: true }).map((f) => [
+    f.rule,
+    f.confidence,
+    f.fingerprint,
+    f.encoding,
+    text.slice(f.start, f.end),
+  ]);
+
+/**
+ * That `see <written> end`, as written and in UTF-8 read as Latin-1, holds no finding without
+ * decoding, and with it `token` high under `hidden`, with its own fingerprint, over `spanned` (the
+ * token as written, what cuts it inside).
+ */
+function assertFoundWhole(written: string, token: string, spanned = written, after = ''): void {
+  const [expected] = scan(token);
+  for (const [text, span] of [
+    [`see ${written}${after} end`, spanned],
+    [asLatin1(`see ${written}${after} end`), asLatin1(spanned)],
+  ] as const) {
+    assert.deepEqual(scan(text), [], 'nothing without decoding');
+    assert.deepEqual(
+      found(text),
+      [[expected?.rule, 'high', expected?.fingerprint, 'hidden', span]],
+      JSON.stringify(text),
+    );
+  }
+}
+
+/**
+ * A test that a scan with decode of what `make` gives at 256 KiB and at 1 MiB counts at most
+ * `bound` times the length of each work: scanned, stepped over, decoded.
+ */
+function itCostsAtMost(name: string, bound: number, make: (n: number) => string): void {
+  it(`${name}: at most ${bound} times the length scanned, stepped over and decoded, at 256 KiB and 1 MiB`, () => {
+    for (const length of [256 * KIB, 1024 * KIB]) {
+      const text = make(length);
+      const work: ScanWork = { scanned: 0, visited: 0, decoded: 0 };
+      scanCounting(text, { decode: true }, work);
+      for (const [what, count] of Object.entries(work))
+        assert.ok(count <= bound * length, `${what}: ${count} for ${length} characters`);
+    }
+  });
+}
+
 describe('detect-gap-2: reading control sequences costs a small multiple of the length', () => {
   // A run of them is stepped over by the search for hidden characters and again as a run, each
   // sequence's characters are read once more (reading one stops at the next control, so none is
   // read by two), and a run holding an 8-bit one is read two ways: one more than other hidden
   // characters cost.
-  const KIB = 1024;
   const SHAPES: [string, (n: number) => string][] = [
     ['colour codes glued together', (n) => repeat('\x1B[38;5;196m', n)],
     ['unterminated OSC introducers', (n) => repeat(`\x1B]0;${'t'.repeat(30)}`, n)],
@@ -132,16 +180,7 @@ describe('detect-gap-2: reading control sequences costs a small multiple of the 
       (n) => repeat('token = abcdefgh\x1B[K\n', n),
     ],
   ];
-  for (const [name, make] of SHAPES)
-    it(`${name}: at most 5 times the length scanned, stepped over and decoded, at 256 KiB and 1 MiB`, () => {
-      for (const length of [256 * KIB, 1024 * KIB]) {
-        const text = make(length);
-        const work: ScanWork = { scanned: 0, visited: 0, decoded: 0 };
-        scanCounting(text, { decode: true }, work);
-        for (const [what, count] of Object.entries(work))
-          assert.ok(count <= 5 * length, `${what}: ${count} for ${length} characters`);
-      }
-    });
+  for (const [name, make] of SHAPES) itCostsAtMost(name, 5, make);
 });
 
 describe('detect-37-1: a CSI introducer that takes a token character is read with the character kept', () => {
@@ -156,15 +195,6 @@ describe('detect-37-1: a CSI introducer that takes a token character is read wit
   const taken = (token: string, at: number): string => cut(token, '\x1B[', at);
   /** Where a digit followed by a letter stands in `token`: `ESC [` there takes both. */
   const digitThenLetter = (token: string): number => token.search(/\d[A-Za-z]/);
-  /** What a scan with decode finds in `text`: rule, confidence, fingerprint, encoding, what it spans. */
-  const found = (text: string): (string | undefined)[][] =>
-    scan(text, { decode: true }).map((f) => [
-      f.rule,
-      f.confidence,
-      f.fingerprint,
-      f.encoding,
-      text.slice(f.start, f.end),
-    ]);
   const CASES: [string, string, string, string][] = [
     ['before a GitHub token second letter', taken(github, 1), github, 'github-token'],
     ['inside a GitHub token', taken(github, 20), github, 'github-token'],
@@ -221,4 +251,166 @@ describe('detect-37-1: a CSI introducer that takes a token character is read wit
     ].join('\n');
     assert.deepEqual(scan(log, { decode: true }), []);
   });
+});
+
+describe('detect-38-1: a colour code whose "m" is a token\'s own is read with it kept', () => {
+  // `ESC [` put right before a token's "m" (or before digits then "m": "31m") makes a colour code
+  // (SGR) of it: a terminal shows the token without the "m", a receiver that strips `ESC [` has it
+  // whole. Colour codes were never read so (honest output colours words); one glued inside a word
+  // of a token's length, or before a value's first "m", now is, by the rules bound to a format.
+  const github = githubToken('ghp', 'aB3dmQ7xK9pL2vR8tY4wZ6nC1eF5gH');
+  const githubWith31m = githubToken('ghp', 'aB3d31mQ7xK9pL2vR8tY4wZ6nC1eF5');
+  const gitlab = 'glpat-Yi8ZLVNpfmI2grPFAlQc';
+  const huggingface = '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';
+  const awsSecret = 'mGA4jXf7O9p0S/4ezx5b5rbxavhBR7nxI0Q/QrJe';
+  /** `token` with `ESC [` put before its first `before` ("m", "31m") after its first 3 characters. */
+  const taken = (token: string, before: string): string => cut(token, '\x1B[', token.indexOf(before, 3));
+  const CASES: [string, string, string][] = [
+    ['inside a GitHub token, letters on both sides', taken(github, 'm'), github],
+    ['inside a GitHub token, before its "31m"', taken(githubWith31m, '31m'), githubWith31m],
+    ['inside a GitLab token', taken(gitlab, 'm'), gitlab],
+    ['right after a Hugging Face token prefix', taken(huggingface, 'm'), huggingface],
+  ];
+  for (const [name, written, token] of CASES)
+    it(`${name}: found high, with its own fingerprint, as written and in UTF-8 read as Latin-1`, () => {
+      // A terminal shows the token without what the code takes: no finding read so.
+      const at = written.indexOf('\x1B[');
+      const shown = `${written.slice(0, at)}${written.slice(at).replace(/^.\[[0-9]*m/, '')}`;
+      assert.deepEqual(scan(`see ${shown} end`, { decode: true }), [], `as a terminal shows it: ${shown}`);
+      assertFoundWhole(written, token);
+    });
+
+  it('before the first letter of a value assigned to a secret name, "m": judged with the name, high', () => {
+    const [expected] = scan(`aws_secret_access_key = ${awsSecret}`);
+    const text = `aws_secret_access_key = \x1B[${awsSecret}\n`;
+    assert.deepEqual(
+      scan(text, { decode: true }).map((f) => [f.rule, f.confidence, f.fingerprint, f.encoding]),
+      [['aws-secret-access-key', 'high', expected?.fingerprint, 'hidden']],
+    );
+  });
+
+  it('a token coloured honestly inside keeps its finding as a terminal shows it', () => {
+    for (const sequence of ['\x1B[31m', '\x1B[0m', '\x1B[m', '\x1B[1;31m']) {
+      const text = `token ${cut(github, sequence, 20)} end`;
+      assert.deepEqual(
+        scan(text, { decode: true }).map((f) => [f.rule, f.confidence, f.fingerprint]),
+        [['github-token', 'high', scan(github)[0]?.fingerprint]],
+        JSON.stringify(sequence),
+      );
+    }
+  });
+
+  it('coloured logs make no finding: grep, ripgrep and word diffs inside words, resets before dots', () => {
+    const log = [
+      // ripgrep: its reset glued between the match and the rest of a long word or path.
+      '\x1B[0m\x1B[35msrc/api.ts\x1B[0m:12:/api/v1/or\x1B[0m\x1B[1m\x1B[31mder\x1B[0ms/c1c2e858-8284-4ac2-aa6d-f7aeca30aae5',
+      '\x1B[0m\x1B[35mlib.d.ts\x1B[0m:HT\x1B[0m\x1B[1m\x1B[31mMLS\x1B[0melectElement.disabledFormControlsCollection',
+      // GNU grep, a match inside a word.
+      '\x1B[35m\x1B[Kconfig.py\x1B[m\x1B[K\x1B[36m\x1B[K:\x1B[m\x1B[Kpass\x1B[01;31m\x1B[Kword\x1B[m\x1B[K_reset_link_expiry_minutes = 30',
+      // git status -sb, git diff --color-words, chalk and a 16-colour highlighter.
+      '## \x1B[32mmain\x1B[m...\x1B[31morigin/main\x1B[m',
+      'const \x1B[31mmaxRetries\x1B[m\x1B[32mmaximumRetryCountForRequests\x1B[m = 3;',
+      '\x1B[2msrc/\x1B[22m\x1B[1mscan.test.ts\x1B[22m \x1B[33mprocess\x1B[39m.\x1B[33menv\x1B[39m.\x1B[33mNODE_ENV\x1B[39m',
+      // Placeholders a sequence cuts: the database rule reads no password with what it takes kept.
+      'redis://:xx\x1B[0mx@cache:6379 postgres://user:chan\x1B[0mgeme@db:5432/app api_key = "your-\x1B[0mapi-key-here"',
+      'redis://:xx\x1B[2Kx@cache:6379 postgres://app:exa\x1B[0mmple-password-for-local-dev@db:5432/app',
+      'aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPx\x1B[0mRfiCYEXAMPLEKEY',
+    ].join('\n');
+    for (const text of [log, asLatin1(log)]) assert.deepEqual(scan(text, { decode: true }), []);
+  });
+
+  it("an honest colour code inside a word is read twice only where the word is a token's length", () => {
+    const fallbacks = (text: string): number[] =>
+      [...hiddenStretches(text, { visited: 0 })].map((stretch) => stretch.fallbackFrom);
+    // Resets before a dot or a slash, codes after one, a match in a short word: read once.
+    for (const text of [
+      '\x1B[2msrc/\x1B[22m\x1B[1mscan.test.ts\x1B[22m',
+      '\x1B[33mprocess\x1B[39m.\x1B[33menv\x1B[39m.\x1B[33mNODE_ENV\x1B[39m',
+      'cr\x1B[0m\x1B[1m\x1B[31meat\x1B[0meElement(tagName)',
+      '## \x1B[32mmain\x1B[m...\x1B[31morigin/main\x1B[m',
+    ])
+      assert.deepEqual(fallbacks(text), [-1], JSON.stringify(text));
+    assert.deepEqual(fallbacks(`see ${taken(github, 'm')} end`), [4]);
+  });
+});
+
+describe("detect-38-2: an OSC whose string is a token's characters is read with them kept", () => {
+  // A terminal ignores an OSC it does not know (`ESC ] cd BEL`), so put inside a token it hides the
+  // characters it holds; a receiver that strips `ESC ]` and controls has the token whole. An OSC
+  // was read only as a terminal shows it; one whose string is characters a token holds (an honest
+  // one names what it sets before a ";") is now also read with them kept.
+  const github = githubToken('ghp');
+  const TERMINATORS: [string, string][] = [
+    ['BEL', '\x07'],
+    ['ESC \\', '\x1B\\'],
+    ['U+009C', '\x9C'],
+  ];
+  for (const [name, end] of TERMINATORS) {
+    // What is written, and what the finding spans: the token and the sequence inside it (not the
+    // terminator after it).
+    const CASES: [string, string, string][] = [
+      [
+        `an OSC ended by ${name} inside a GitHub token`,
+        `${github.slice(0, 10)}\x1B]${github.slice(10, 14)}${end}${github.slice(14)}`,
+        '',
+      ],
+      [
+        `an OSC ended by ${name} that holds the rest of a GitHub token`,
+        `${github.slice(0, 10)}\x1B]${github.slice(10)}`,
+        end,
+      ],
+    ];
+    for (const [what, spanned, after] of CASES)
+      it(`${what}: found high, with its own fingerprint, as written and in UTF-8 read as Latin-1`, () =>
+        assertFoundWhole(spanned, github, spanned, after));
+  }
+
+  it('an 8-bit OSC ended by ESC \\ inside a token: read with the whole terminator removed', () => {
+    const written = `${github.slice(0, 10)}\x9D${github.slice(10, 14)}\x1B\\${github.slice(14)}`;
+    const text = `see ${written} end`;
+    assert.deepEqual(
+      scan(text, { decode: true }).map((f) => [f.rule, f.confidence, f.fingerprint]),
+      [['github-token', 'high', scan(github)[0]?.fingerprint]],
+    );
+  });
+
+  it('a value assigned to a secret name inside an OSC: judged with the name, high', () => {
+    const awsSecret = EXAMPLES.awsSecretAccessKey();
+    const [expected] = scan(`aws_secret_access_key = ${awsSecret}`);
+    const text = `aws_secret_access_key = \x1B]${awsSecret}\x07\n`;
+    assert.deepEqual(
+      scan(text, { decode: true }).map((f) => [f.rule, f.confidence, f.fingerprint, f.encoding]),
+      [['aws-secret-access-key', 'high', expected?.fingerprint, 'hidden']],
+    );
+  });
+
+  it('hyperlinks, titles, prompt marks and colour resets make no finding and are read once', () => {
+    const log = [
+      'see \x1B]8;;https://github.com/settings/tokens?type=beta\x1B\\token settings\x1B]8;;\x1B\\ for ghp_ tokens',
+      '\x1B]133;A\x1B\\\x1B]0;npm test: packages/detect\x07$ npm test\x1B]133;C\x07',
+      '\x1B]7;file://host/work/main\x1B\\\x1B]104\x07\x1B]8;id=x1;https://example.com/a_b-c\x07link\x1B]8;;\x07',
+    ].join('\n');
+    for (const text of [log, asLatin1(log)]) {
+      assert.deepEqual(scan(text, { decode: true }), [], JSON.stringify(text));
+      for (const stretch of hiddenStretches(text, { visited: 0 })) assert.equal(stretch.fallbackFrom, -1);
+    }
+  });
+});
+
+describe("detect-38-1, detect-38-2: the sequences that may take a token's characters cost a small multiple", () => {
+  // A run holding a colour code glued inside a word is read once more to measure the word, and a
+  // stretch holding one that may take a token's "m", or an OSC of token characters, once more from
+  // that run: a long word, codes glued in one, or a base64 value after every secret name cost 6.
+  const SHAPES: [string, number, (n: number) => string][] = [
+    ['a colour code glued inside every long word', 6, (n) => repeat('abcdefghij\x1B[mklmnopqrstuvwxyz ', n)],
+    ['colour codes glued one after another in one word', 6, (n) => repeat('ab\x1B[31mcd', n)],
+    [
+      'a colour code before every base64 value of a secret name',
+      6,
+      (n) => repeat('token = \x1B[mabcdefghijklmnopqrstu\n', n),
+    ],
+    ['an OSC of token characters inside every word', 5, (n) => repeat('abcdef\x1B]ghij\x07klmnop ', n)],
+    ['OSC sequences of token characters glued together', 5, (n) => repeat('a\x1B]bcdefgh\x1B\\', n)],
+  ];
+  for (const [name, bound, make] of SHAPES) itCostsAtMost(name, bound, make);
 });
