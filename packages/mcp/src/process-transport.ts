@@ -2,7 +2,8 @@
 // upstreams, whose process is bubblewrap around the server (the SDK's stdio transport spawns the
 // command itself and cannot), and every other stdio upstream, spawned directly. Newline-delimited
 // JSON-RPC, as the SDK's stdio transports speak it. What is owed to a server is bounded: one that
-// stops reading its input is ended, never waited for (redteam-36-1).
+// stops reading its input is ended, never waited for (redteam-36-1). A server ended as misbehaving
+// (that, or flooding the gateway) is killed, and the transport closed, at once.
 
 import type { ChildProcessByStdio } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
@@ -118,10 +119,14 @@ export class ProcessTransport implements Transport {
   onclose?: () => void;
   onerror?: (error: Error) => void;
   onmessage?: (message: JSONRPCMessage) => void;
+  /** Told the size of each chunk the server writes, before it is read (its bytes are counted). */
+  onread?: (bytes: number) => void;
   private child: ServerProcess | undefined;
   private readonly lines = new MessageLines();
   /** Why the transport ended the server itself, when it did (onclose then follows). */
   endedBecause: string | undefined;
+  /** onclose has been called: once, when the process is gone or when it was ended as misbehaving. */
+  private isClosed = false;
   /** When the server last took a write whole, or was owed nothing (performance.now()). */
   private lastTaken = 0;
   /** Every write's callback (one function for all, not one made per message). */
@@ -155,7 +160,7 @@ export class ProcessTransport implements Transport {
       child.once('spawn', () => resolve());
       child.once('close', () => {
         this.child = undefined;
-        this.onclose?.();
+        this.closed();
       });
       child.stderr.on('data', this.onStderr);
       child.stdin.on('error', (e) => this.onerror?.(e));
@@ -163,6 +168,8 @@ export class ProcessTransport implements Transport {
       child.stdout.on('data', (chunk: Buffer) => {
         try {
           // Closed or closing: what it still says is for nobody (a flood is not parsed to the end).
+          if (this.child !== child) return;
+          this.onread?.(chunk.length);
           if (this.child !== child) return;
           for (const m of this.lines.messages(chunk)) {
             this.onmessage?.(m);
@@ -190,7 +197,7 @@ export class ProcessTransport implements Transport {
     const owed = child.stdin.writableLength;
     if (owed > this.limits.maxOwed) {
       const why = `was owed more than ${MiB(this.limits.maxOwed)} of input it had not taken, and was ended`;
-      this.endMisbehaving(child, why);
+      this.endMisbehaving(why);
       return Promise.reject(new Error(`the MCP server ${why}`));
     }
     if (owed === 0) this.lastTaken = performance.now();
@@ -206,7 +213,6 @@ export class ProcessTransport implements Transport {
       if (this.child !== child || child.stdin.writableLength <= this.limits.maxUnread) return;
       if (performance.now() - this.lastTaken >= this.limits.stallMs)
         this.endMisbehaving(
-          child,
           `stopped reading its input (more than ${MiB(this.limits.maxUnread)} waited for it ${this.limits.stallMs / 1000} s), and was ended`,
         );
       else this.stallCheck = this.checkStall(child);
@@ -215,9 +221,25 @@ export class ProcessTransport implements Transport {
     return timer;
   }
 
-  private endMisbehaving(child: ServerProcess, why: string): void {
+  /**
+   * Ends the server as misbehaving (it flooded the gateway, or stopped reading), `why`: what it
+   * was owed is dropped, it is read no more and killed, and the transport is closed at once, so
+   * what waits for it fails now rather than when its process is gone: a server that ignored the
+   * end of its input and SIGTERM held its calls 4 s, and one whose helper kept its standard error
+   * open held them for as long as the helper lived (upstream-flood-8).
+   */
+  endMisbehaving(why: string): void {
+    const child = this.child;
+    if (!child) return;
     this.endedBecause ??= why;
     void this.end(child, false);
+    this.closed();
+  }
+
+  private closed(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.onclose?.();
   }
 
   close(): Promise<void> {
@@ -226,8 +248,9 @@ export class ProcessTransport implements Transport {
   }
 
   /**
-   * Ends `child`: `politely`, its input closed first and time given to exit; else what it was
-   * owed is dropped, it is read no more, and it is signalled at once.
+   * Ends `child`: `politely`, its input closed first and time given to exit, then SIGTERM and time
+   * again; else what it was owed is dropped, it is read no more, and it is killed at once (SIGKILL:
+   * a sandboxed server's bubblewrap, whose sandbox dies with it).
    */
   private async end(child: ServerProcess, politely: boolean): Promise<void> {
     this.child = undefined;
@@ -235,16 +258,18 @@ export class ProcessTransport implements Transport {
     this.stallCheck = undefined;
     this.lines.clear();
     if (child.exitCode !== null || child.signalCode !== null) return;
+    if (!politely) {
+      child.stdin.destroy();
+      child.stdout.destroy();
+      child.stderr.destroy();
+      child.kill('SIGKILL');
+      return;
+    }
     const closed = new Promise<void>((done) => child.once('close', () => done()));
     const waited = (): Promise<void> =>
       Promise.race([closed, new Promise<void>((done) => setTimeout(done, EXIT_GRACE_MS).unref())]);
-    if (politely) {
-      child.stdin.end();
-      await waited();
-    } else {
-      child.stdin.destroy();
-      child.stdout.destroy();
-    }
+    child.stdin.end();
+    await waited();
     for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill(signal);

@@ -155,8 +155,30 @@ const MAX_STRAY_ANSWERS_PER_SECOND = 100;
  */
 const MAX_FAULTS_PER_SECOND = 100;
 /**
+ * The most lines an event stream may carry in one second that are no message's data: comments,
+ * the lines of events that are no message (of another type, or without data, which both SDKs'
+ * HTTP transports skip), and the names, ids and blank lines of those that are. Each is parsed and
+ * dropped: a remote server sending such events as fast as its socket took them took most of a
+ * core, every other call held up to 340 ms, for as long as it liked (upstream-flood-7). An honest
+ * stream carries 2 or 3 of them with each message (1,000 notifications a second make 3,000), 4 with
+ * each request's priming event, and a keep-alive comment (2 lines) every 15 s (the SDK's
+ * servers); 10,000 such lines cost the gateway's thread some 4 ms.
+ */
+const MAX_EVENT_LINES_PER_SECOND = 10_000;
+/**
+ * The most bytes a server may send in one second of the clock besides its answers to the
+ * gateway's requests (each of which may take up to MAX_MESSAGE_BYTES uncounted): notifications,
+ * its own requests, stray answers, what cannot be read, an event stream's comments. The bounds
+ * above count messages, and a server sending notifications of 4 MiB as fast as its pipe or socket
+ * took them (a few hundred a second) took half a core parsing them, every other call held up to
+ * 100-190 ms, for as long as it liked (upstream-flood-6). Far past honest use: 1,000
+ * notifications of 16 KiB (the count bound, each larger than any log line or progress report)
+ * fit; the reference server logs a line every 5 s.
+ */
+const MAX_UNASKED_BYTES_PER_SECOND = 16 * 1024 * 1024;
+/**
  * What a server sends that the gateway did not ask for, by kind, bounded per second of the clock
- * (boundInbound): past its bound the server is flooding, and is ended saying so.
+ * (Unasked): past its bound the server is flooding, and is ended saying so.
  */
 const UNASKED = {
   request: { max: MAX_SERVER_REQUESTS_PER_SECOND, what: 'requests of its own (pings included)' },
@@ -165,6 +187,15 @@ const UNASKED = {
   fault: {
     max: MAX_FAULTS_PER_SECOND,
     what: 'unreadable messages (or other faults its connection reported)',
+  },
+  line: {
+    max: MAX_EVENT_LINES_PER_SECOND,
+    what: 'lines of event streams carrying no message (comments, events of another type or without data)',
+  },
+  byte: {
+    max: MAX_UNASKED_BYTES_PER_SECOND,
+    amount: `${MAX_UNASKED_BYTES_PER_SECOND / 1024 / 1024} MiB`,
+    what: "besides its answers to the gateway's requests",
   },
 } as const;
 /**
@@ -498,13 +529,19 @@ export class Upstream {
               })),
           keep,
         );
+        // A flooding server is killed, and what waits for it fails, at once (upstream-flood-8).
+        const unasked = new Unasked((why) => {
+          client.endedBecause ??= why;
+          transport.endMisbehaving(why);
+        });
+        transport.onread = (bytes) => unasked.read(bytes);
         this.hooks.onEvent(this.id, 'spawn', {
           command: t.command,
           args: t.args.length,
           isolation: t.isolation ?? 'none',
         });
         await this.answered(
-          client.connect(boundInbound(transport, client)).catch((e: unknown) => {
+          client.connect(boundInbound(transport, unasked)).catch((e: unknown) => {
             const last = lastProblem(stderr);
             throw last ? new Error(`${e instanceof Error ? e.message : String(e)} (${last})`) : e;
           }),
@@ -570,11 +607,17 @@ export class Upstream {
     // One start timeout for the whole start: Streamable HTTP, then legacy SSE in what is left
     // (each had the whole of it, so a start could take twice as long as the catalog says).
     const deadline = Date.now() + this.startTimeoutMs;
+    // One count for the connection, whichever transport makes it: its bytes and event streams'
+    // lines are counted as they are read (boundedFetch), its messages as they are passed on.
+    const unasked = new Unasked((why) => {
+      client.endedBecause ??= why;
+      void client.close();
+    });
     const handshake = (transport: Transport): Promise<void> =>
-      this.answered(client.connect(boundInbound(transport, client)), url.host, deadline);
+      this.answered(client.connect(boundInbound(transport, unasked)), url.host, deadline);
     // A message past the bound ends the connection, so what waits for an answer fails at once.
     let oversized: string | undefined;
-    const limited = boundedFetch(fetch ?? globalThis.fetch, (why) => {
+    const limited = boundedFetch(fetch ?? globalThis.fetch, unasked, (why) => {
       oversized ??= `${url.host} ${why}`;
       void client.close();
     });
@@ -667,51 +710,95 @@ function jsonProblem(value: unknown, max: number, room: { text: number }): strin
 }
 
 /**
- * `transport` with what its server sends unasked counted, per second of the clock (UNASKED): its
- * own requests, its notifications, answers to no request of the gateway's (the ids of the requests
- * sent are kept until answered), and the faults its connection reports (a message it could not
- * read). Past a bound the server is flooding, and `client` ends the connection, saying why;
- * nothing more from it is read. Counted where the client's handlers are set (both SDKs' clients
- * set them on the transport, after calling any already there), so it covers either client on any
- * transport: after the transport has read a message as JSON-RPC, before the client's schemas and
- * handlers look at it.
+ * What one connection's server sends that the gateway did not ask for, counted per second of the
+ * clock (UNASKED): its own requests, its notifications, answers to no request of the gateway's
+ * (the ids of the requests sent are kept until answered), the faults its connection reports, the
+ * lines of its event streams that carry no message, and the bytes it sends besides its answers.
+ * Past a bound the server is flooding, and `end` ends it, saying why; nothing more from it is read.
  */
-function boundInbound(transport: Transport, client: UpstreamClient): Transport {
-  let second = 0;
-  const counts = { request: 0, notice: 0, stray: 0, fault: 0 };
-  const asked = new Set<string>();
-  let isOver = false;
-  /** Whether the server is within its bounds with one more of `kind`; ended if not. */
-  const isWithin = (kind: keyof typeof UNASKED): boolean => {
-    const now = Math.floor(Date.now() / 1000);
-    if (now !== second)
-      [second, counts.request, counts.notice, counts.stray, counts.fault] = [now, 0, 0, 0, 0];
-    const { max, what } = UNASKED[kind];
-    if (++counts[kind] <= max) return true;
-    isOver = true;
-    client.endedBecause ??= `sent more than ${max} ${what} in one second, and was ended`;
-    void client.close();
-    return false;
+class Unasked {
+  private second = 0;
+  private readonly counts: Record<keyof typeof UNASKED, number> = {
+    request: 0,
+    notice: 0,
+    stray: 0,
+    fault: 0,
+    line: 0,
+    byte: 0,
   };
+  /** The ids of the gateway's requests not answered yet (as strings: the SDK's client takes "1" for 1). */
+  private readonly asked = new Set<string>();
+  /**
+   * The bytes answers may still take uncounted: MAX_MESSAGE_BYTES more with each request sent,
+   * never more than that for each request not answered yet. Bytes are counted as they are read,
+   * before anyone knows which message they hold, so an answer is known by the room its request made.
+   */
+  private room = 0;
+  isOver = false;
+
+  constructor(private readonly end: (why: string) => void) {}
+
+  /** Whether the server is within its bounds with `n` more of `kind`; ended if not. */
+  isWithin(kind: keyof typeof UNASKED, n = 1): boolean {
+    if (this.isOver) return false;
+    const now = Math.floor(Date.now() / 1000);
+    if (now !== this.second) {
+      this.second = now;
+      for (const k of Object.keys(this.counts) as (keyof typeof UNASKED)[]) this.counts[k] = 0;
+    }
+    const bound: { max: number; what: string; amount?: string } = UNASKED[kind];
+    if ((this.counts[kind] += n) <= bound.max) return true;
+    this.isOver = true;
+    this.end(`sent more than ${bound.amount ?? bound.max} ${bound.what} in one second, and was ended`);
+    return false;
+  }
+
+  /** `bytes` read from the server, whatever they hold: the room left for answers first. */
+  read(bytes: number): boolean {
+    const answering = Math.min(bytes, this.room);
+    this.room -= answering;
+    return this.isWithin('byte', bytes - answering);
+  }
+
+  /** The gateway sends its request `id`. */
+  ask(id: string | number): void {
+    if (this.asked.size >= MAX_ASKED) this.asked.delete(this.asked.values().next().value ?? '');
+    this.asked.add(String(id));
+    this.room += MAX_MESSAGE_BYTES;
+  }
+
+  /** Whether `id` is that of a request of the gateway's not answered yet, which it now is. */
+  isAnswer(id: string | number | undefined): boolean {
+    if (!this.asked.delete(String(id))) return false;
+    this.room = Math.min(this.room, this.asked.size * MAX_MESSAGE_BYTES);
+    return true;
+  }
+}
+
+/**
+ * `transport` with what its server sends unasked counted by `unasked`: its own requests, its
+ * notifications, answers to no request of the gateway's, and the faults its connection reports (a
+ * message it could not read). Counted where the client's handlers are set (both SDKs' clients set
+ * them on the transport, after calling any already there), so it covers either client on any
+ * transport: after the transport has read a message as JSON-RPC, before the client's schemas and
+ * handlers look at it. Nothing more is passed on once the server is past a bound.
+ */
+function boundInbound(transport: Transport, unasked: Unasked): Transport {
   const send = transport.send.bind(transport);
   transport.send = (message, options) => {
-    if ('method' in message && 'id' in message) {
-      if (asked.size >= MAX_ASKED) asked.delete(asked.values().next().value ?? '');
-      // As a string: the SDK's client takes an answer with the id "1" as the answer to 1.
-      asked.add(String(message.id));
-    }
+    if ('method' in message && 'id' in message) unasked.ask(message.id);
     return send(message, options);
   };
   interpose(
     transport,
     'onmessage',
     (message) =>
-      !isOver &&
+      !unasked.isOver &&
       ('method' in message
-        ? isWithin('id' in message ? 'request' : 'notice')
-        : ('id' in message && asked.delete(String(message.id))) || isWithin('stray')),
+        ? unasked.isWithin('id' in message ? 'request' : 'notice')
+        : ('id' in message && unasked.isAnswer(message.id)) || unasked.isWithin('stray')),
   );
-  interpose(transport, 'onerror', () => !isOver && isWithin('fault'));
+  interpose(transport, 'onerror', () => unasked.isWithin('fault'));
   return transport;
 }
 
@@ -740,22 +827,24 @@ function interpose<K extends 'onmessage' | 'onerror'>(
 }
 
 /**
- * `fetch`, whose response bodies fail once one message passes MAX_MESSAGE_BYTES: a JSON body
- * counted whole, an event stream from each event's end (a blank line) to the next. `onOversize`
- * is told why, once per response.
+ * `fetch`, whose response bodies fail once one message passes MAX_MESSAGE_BYTES (a JSON body counted
+ * whole, an event stream from each event's end to the next; `onOversize` is told why, once per
+ * response) or once the server is past a bound of `unasked`: every byte of every body is counted as
+ * read, and every line of an event stream that carries no message (EventLines).
  */
-function boundedFetch(fetch: FetchLike, onOversize: (why: string) => void): FetchLike {
+function boundedFetch(fetch: FetchLike, unasked: Unasked, onOversize: (why: string) => void): FetchLike {
   return async (input, init) => {
     const response = await fetch(input, init);
     if (response.body === null) return response;
-    const isStream = (response.headers.get('content-type') ?? '').includes('text/event-stream');
+    const events = (response.headers.get('content-type') ?? '').includes('text/event-stream')
+      ? new EventLines()
+      : undefined;
     let size = 0;
-    let lastByte = 0;
     const limit = new TransformStream<Uint8Array, Uint8Array>({
       transform(chunk, controller) {
-        const end = isStream ? eventEnd(chunk, lastByte) : -1;
-        size = end < 0 ? size + chunk.length : chunk.length - end;
-        lastByte = chunk.at(-1) ?? lastByte;
+        const isWithin = unasked.read(chunk.length) && unasked.isWithin('line', events?.read(chunk) ?? 0);
+        if (!isWithin) return controller.error(new Error('the MCP server sent too much, and was ended'));
+        size = events ? events.pending : size + chunk.length;
         if (size <= MAX_MESSAGE_BYTES) return controller.enqueue(chunk);
         const why = `sent a message larger than ${MAX_MESSAGE_BYTES / 1024 / 1024} MiB`;
         onOversize(why);
@@ -772,22 +861,91 @@ function boundedFetch(fetch: FetchLike, onOversize: (why: string) => void): Fetc
 
 const LF = 0x0a;
 const CR = 0x0d;
+/** How much of a line EventLines keeps to read it: room for `event: message` and more. */
+const LINE_HEAD = 16;
 
 /**
- * Where the last event of an event stream ends in `chunk` (the index after its blank line: LF
- * LF, CR LF CR LF or CR CR), or -1; `before` is the byte that came before the chunk.
+ * An event stream read as it passes, for what it costs (the HTML standard's format, which both
+ * SDKs' parsers follow): its lines, split at CR LF, LF or CR, each looked at for its field only.
+ * Counts the lines that carry no message's data (comments, every line of an event that is no
+ * message, the other lines of one that is), and the bytes since the last event ended.
  */
-function eventEnd(chunk: Uint8Array, before: number): number {
-  for (let i = chunk.length - 1; i >= 0; i--) {
-    const byte = chunk[i];
-    const previous = i > 0 ? chunk[i - 1] : before;
-    if (
-      (byte === LF && (previous === LF || (previous === CR && (i > 1 ? chunk[i - 2] : -1) === LF))) ||
-      (byte === CR && previous === CR)
-    )
-      return i + 1;
+class EventLines {
+  /** The first bytes of the line being read, and its length. */
+  private head: number[] = [];
+  private length = 0;
+  /** The last chunk ended with CR: an LF first in the next is the same line break. */
+  private isAfterCr = false;
+  /** The event being read: its lines, its data lines, whether its data is not empty, its type's. */
+  private lines = 0;
+  private dataLines = 0;
+  private hasData = false;
+  private isOtherType = false;
+  /** Bytes read since the last event ended (a blank line). */
+  pending = 0;
+
+  /** How many of the lines `chunk` ends carry no message's data. */
+  read(chunk: Uint8Array): number {
+    let counted = 0;
+    let from = this.isAfterCr && chunk[0] === LF ? 1 : 0;
+    this.isAfterCr = false;
+    this.pending += chunk.length;
+    let lf = chunk.indexOf(LF, from);
+    let cr = chunk.indexOf(CR, from);
+    while (from < chunk.length) {
+      if (lf >= 0 && lf < from) lf = chunk.indexOf(LF, from);
+      if (cr >= 0 && cr < from) cr = chunk.indexOf(CR, from);
+      const end = lf < 0 ? cr : cr < 0 ? lf : Math.min(lf, cr);
+      if (end < 0) {
+        this.take(chunk, from, chunk.length);
+        break;
+      }
+      this.take(chunk, from, end);
+      from = end + 1;
+      if (chunk[end] === CR) {
+        if (from === chunk.length) this.isAfterCr = true;
+        else if (chunk[from] === LF) from++;
+      }
+      const isBlank = this.length === 0;
+      counted += this.ended();
+      if (isBlank) this.pending = chunk.length - from;
+    }
+    return counted;
   }
-  return -1;
+
+  private take(chunk: Uint8Array, from: number, to: number): void {
+    for (let i = from; i < to && this.head.length < LINE_HEAD; i++) this.head.push(chunk[i] ?? 0);
+    this.length += to - from;
+  }
+
+  /** The line read is over: how many lines it counts for (an event's are counted as it ends). */
+  private ended(): number {
+    const line = String.fromCharCode(...this.head);
+    const length = this.length;
+    this.head = [];
+    this.length = 0;
+    if (length === 0) {
+      // A blank line ends the event: a message (data, of type message or none) has its data lines
+      // free; anything else is dropped whole by the client, every line of it.
+      const lines = this.lines + 1 - (this.hasData && !this.isOtherType ? this.dataLines : 0);
+      this.lines = this.dataLines = 0;
+      this.hasData = this.isOtherType = false;
+      return lines;
+    }
+    if (line.startsWith(':')) return 1; // a comment
+    this.lines++;
+    const colon = line.indexOf(':');
+    const field = colon < 0 ? line : line.slice(0, colon);
+    // The value, past one space, as far as it was kept.
+    const value = colon < 0 ? '' : line.slice(colon + (line[colon + 1] === ' ' ? 2 : 1));
+    const isWhole = length <= LINE_HEAD;
+    if (field === 'data') {
+      this.dataLines++;
+      // Two data lines make data of a line break, however empty each.
+      this.hasData ||= value !== '' || !isWhole || this.dataLines > 1;
+    } else if (field === 'event') this.isOtherType = !isWhole || (value !== '' && value !== 'message');
+    return 0;
+  }
 }
 
 async function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {

@@ -4,7 +4,7 @@
 // the gateway by 150 MB/s until V8 aborted, taking every server and client down (redteam-36-1).
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -21,6 +21,16 @@ after(() => rmSync(root, { recursive: true, force: true }));
 const q = JSON.stringify;
 const crashOf = (events: AuditRecord[], server: string): AuditRecord | undefined =>
   events.find((e) => e.type === 'mcp.server.crash' && e.outcome?.server === server);
+
+/** Whether the process `pid` is there (a zombie too: its parent has not collected it yet). */
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** What a tool call came to: its text, or its error's message. */
 async function outcome(call: Promise<unknown>): Promise<string> {
@@ -63,8 +73,11 @@ describe('upstream flood', { timeout: 90_000 }, () => {
     try {
       const names = (await client.listTools()).tools.map((t) => t.name).sort();
       assert.deepEqual(names, [
+        'f__big_answer',
+        'f__big_notes',
         'f__chatter',
         'f__flood',
+        'f__hang',
         'f__pester',
         'f__ping_some',
         'f__stray',
@@ -134,4 +147,70 @@ describe('upstream flood', { timeout: 90_000 }, () => {
           await gateway.close();
         }
       });
+
+  // The bounds above count messages: a server sending notifications of 4 MiB as fast as its pipe
+  // took them (a few hundred a second) stayed under every one, and took 60 % of a core, every
+  // other call held up to 100 ms, for as long as it liked (upstream-flood-6). Its answers to the
+  // gateway's requests are not counted: four answers of 9 MiB at once pass.
+  for (const revision of ['2025-11-25', '2026-07-28'] as const)
+    it(`upstream-flood-6: a ${revision} stdio upstream sending notifications of 4 MiB at pipe speed is ended, its crash audited with why; its answers of 9 MiB to four calls at once pass`, async () => {
+      const { gateway, events } = await startFloodGateway(
+        `flood-bytes-${revision}`,
+        revision === '2026-07-28' ? 'modern' : '',
+      );
+      const client = await inMemoryClient(gateway, 'flood-test');
+      try {
+        const answers = await Promise.all(
+          [1, 2, 3, 4].map(() => outcome(client.callTool({ name: 'f__big_answer', arguments: {} }))),
+        );
+        assert.deepEqual(
+          answers.map((a) => (a === 'a'.repeat(9 * 1024 * 1024) ? 'whole' : a.slice(0, 200))),
+          ['whole', 'whole', 'whole', 'whole'],
+        );
+        assert.equal(crashOf(events, 'f'), undefined);
+        assert.equal(await outcome(client.callTool({ name: 'f__big_notes', arguments: {} })), 'pouring');
+        await until(() => crashOf(events, 'f') !== undefined, 'the crash of the flooding server');
+        assert.equal(
+          crashOf(events, 'f')?.outcome?.reason,
+          "sent more than 16 MiB besides its answers to the gateway's requests in one second, and was ended",
+        );
+        assert.equal(await outcome(client.callTool({ name: 'good__echo', arguments: {} })), 'still here');
+      } finally {
+        await client.close();
+        await gateway.close();
+      }
+    });
+
+  // A flooding server was ended politely: its input closed, 2 s to exit, SIGTERM, 2 s more; what
+  // waited for it failed only when its process was gone, and never while a helper it started held
+  // its standard error open (upstream-flood-8). The server here ignores its input's end and
+  // SIGTERM, and its helper lives until the test releases it: the call must fail before that.
+  it('upstream-flood-8: a call waiting on a stdio upstream ended for flooding fails at once, while a helper still holds the server’s output; the server is killed', async () => {
+    const { gateway, events } = await startFloodGateway('flood-hang', '');
+    const client = await inMemoryClient(gateway, 'flood-test');
+    const dir = mkdtempSync(join(root, 'hang-'));
+    const pidsFile = join(dir, 'pids.json');
+    let pids: { server: number; holder: number } | undefined;
+    try {
+      let waited: string | undefined;
+      void outcome(client.callTool({ name: 'f__hang', arguments: { text: dir } })).then((o) => (waited = o));
+      await until(() => existsSync(pidsFile), 'the server to start its helper');
+      pids = JSON.parse(readFileSync(pidsFile, 'utf8')) as { server: number; holder: number };
+      await until(() => waited !== undefined, 'the waiting call to fail, its server’s helper not released');
+      assert.match(String(waited), /^error: /);
+      assert.ok(isRunning(pids.holder), 'the helper holding the server’s output is still there');
+      assert.match(
+        String(crashOf(events, 'f')?.outcome?.reason),
+        /^sent more than 1000 notifications in one second, and was ended$/,
+      );
+      const server = pids.server;
+      await until(() => !isRunning(server), 'the server, deaf to SIGTERM, to be killed');
+      assert.equal(await outcome(client.callTool({ name: 'good__echo', arguments: {} })), 'still here');
+    } finally {
+      writeFileSync(join(dir, 'released'), '');
+      if (pids && isRunning(pids.server)) process.kill(pids.server, 'SIGKILL');
+      await client.close();
+      await gateway.close();
+    }
+  });
 });
