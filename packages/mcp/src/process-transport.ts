@@ -176,11 +176,12 @@ export class ProcessTransport implements Transport {
             if (this.child !== child) break;
           }
         } catch (e) {
-          // A line that is not JSON-RPC, or too long: the server is broken or hostile; drop it,
-          // and say why where its crash is recorded.
-          if (e instanceof UnreadableLine) this.endedBecause ??= `${e.why}, and was ended`;
+          // A line that is not JSON-RPC, or too long: the server is broken or hostile; it is
+          // ended as misbehaving (killed, what waits for it failed now, not when it exits:
+          // upstream-flood-9), and its crash says why.
           this.onerror?.(e instanceof Error ? e : new Error(String(e)));
-          void this.close();
+          if (e instanceof UnreadableLine) this.endMisbehaving(`${e.why}, and was ended`);
+          else void this.close();
         }
       });
     });

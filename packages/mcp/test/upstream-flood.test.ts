@@ -213,4 +213,35 @@ describe('upstream flood', { timeout: 90_000 }, () => {
       await gateway.close();
     }
   });
+
+  it('upstream-flood-9: a call waiting on a stdio upstream that sent a line that is not JSON-RPC fails at once, while a helper still holds the server’s output; the server is killed', async () => {
+    const { gateway, events } = await startFloodGateway('flood-garble', '');
+    const client = await inMemoryClient(gateway, 'flood-test');
+    const dir = mkdtempSync(join(root, 'hang-'));
+    const pidsFile = join(dir, 'pids.json');
+    let pids: { server: number; holder: number } | undefined;
+    try {
+      let waited: string | undefined;
+      void outcome(client.callTool({ name: 'f__hang', arguments: { text: dir, garble: true } })).then(
+        (o) => (waited = o),
+      );
+      await until(() => existsSync(pidsFile), 'the server to start its helper');
+      pids = JSON.parse(readFileSync(pidsFile, 'utf8')) as { server: number; holder: number };
+      await until(() => waited !== undefined, 'the waiting call to fail, its server’s helper not released');
+      assert.match(String(waited), /^error: /);
+      assert.ok(isRunning(pids.holder), 'the helper holding the server’s output is still there');
+      assert.match(
+        String(crashOf(events, 'f')?.outcome?.reason),
+        /^sent a line that is not a JSON-RPC message, and was ended$/,
+      );
+      const server = pids.server;
+      await until(() => !isRunning(server), 'the server, deaf to SIGTERM, to be killed');
+      assert.equal(await outcome(client.callTool({ name: 'good__echo', arguments: {} })), 'still here');
+    } finally {
+      writeFileSync(join(dir, 'released'), '');
+      if (pids && isRunning(pids.server)) process.kill(pids.server, 'SIGKILL');
+      await client.close();
+      await gateway.close();
+    }
+  });
 });
