@@ -9,6 +9,7 @@ export { Spool, SpoolError, type SpoolOptions } from './spool.js';
 export {
   lockHolder,
   takeLock,
+  takeLockAsync,
   withLock,
   type HeldLock,
   type LockAttempt,

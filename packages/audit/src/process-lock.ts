@@ -136,21 +136,60 @@ const registry: Registry = ((globalThis as unknown as Record<symbol, Registry | 
  * Takes the lock file `file` for this process, waiting up to `waitMs` for a live holder. A lock
  * this process holds already is refused at once, whatever `waitMs` (a synchronous caller would wait
  * for itself forever). Never throws for the lock's sake: a refusal says why, for the caller's own
- * error.
+ * error. Its waits block the thread (for a short critical section); takeLockAsync waits on timers.
  */
 export function takeLock(file: string, options: LockOptions = {}): LockAttempt {
+  const steps = lockSteps(file, options, false);
+  for (let step = steps.next(); ; step = steps.next()) {
+    if (step.done === true) return step.value;
+    sleep(step.value);
+  }
+}
+
+/**
+ * takeLock, waiting on timers: the thread serves other work meanwhile, and a lock another part of
+ * this process holds is waited for as another process's is (up to `waitMs`). Every wait is a timer,
+ * the wait for a lock being written or taken over too (takeLock's blocked the thread up to 5 s on
+ * an unreadable lock, whatever `waitMs` said).
+ */
+export async function takeLockAsync(file: string, options: LockOptions = {}): Promise<LockAttempt> {
+  const steps = lockSteps(file, options, true);
+  for (let step = steps.next(); ; step = steps.next()) {
+    if (step.done === true) return step.value;
+    await new Promise((resolve) => setTimeout(resolve, step.value));
+  }
+}
+
+/**
+ * The taking of a lock, as the waits it needs (milliseconds to wait before the next look) and
+ * then what came of it: one loop for takeLock, which sleeps, and takeLockAsync, which sets timers.
+ * `waitsForThisProcess`: a lock this process holds is waited for (only an asynchronous caller can:
+ * the holder must run meanwhile) rather than refused at once.
+ */
+function* lockSteps(
+  file: string,
+  options: LockOptions,
+  waitsForThisProcess: boolean,
+): Generator<number, LockAttempt, void> {
   const lock = realPath(file);
   const me = thisProcess();
-  if (registry.locks.has(lock)) return { kind: 'held', file: lock, owner: me, holder: 'this-process' };
   const waitMs = Math.max(0, options.waitMs ?? 0);
   const deadline = Date.now() + waitMs;
   const text = `${JSON.stringify({ ...me, token: randomBytes(8).toString('hex') })}\n`;
   // Enough waits for the holder to go, and for a lock being written or a takeover guard to finish
   // or go stale; each wait is at least WAIT_MS.
   const attempts = Math.ceil((waitMs + STALE_MS) / WAIT_MS) + 50;
+  // Spread out, so that waiters do not all come back at the same instant.
+  const spread = (): number => WAIT_MS + Math.floor(Math.random() * WAIT_MS);
   let live: LockOwner | undefined;
   try {
     for (let attempt = 0; attempt < attempts; attempt++) {
+      if (registry.locks.has(lock)) {
+        if (!waitsForThisProcess || Date.now() >= deadline)
+          return { kind: 'held', file: lock, owner: me, holder: 'this-process' };
+        yield spread();
+        continue;
+      }
       if (create(lock, text)) {
         registry.locks.set(lock, text);
         releaseOnExit();
@@ -160,15 +199,15 @@ export function takeLock(file: string, options: LockOptions = {}): LockAttempt {
       live = undefined;
       if (found.kind === 'none') continue; // released meanwhile: create it now
       if (isStale(found, me)) {
-        takeOver(lock, text, me);
+        const wait = takeOver(lock, text, me);
+        if (wait > 0) yield wait;
         continue;
       }
       if (found.kind === 'owner') {
         live = found.owner;
         if (Date.now() >= deadline) return held(lock, live, me);
       }
-      // Spread out, so that waiters do not all come back at the same instant.
-      sleep(WAIT_MS + Math.floor(Math.random() * WAIT_MS));
+      yield spread();
     }
   } catch (e) {
     if (e instanceof Unusable) return { kind: 'unusable', file: e.file, code: e.code };
@@ -379,15 +418,16 @@ function isGone(owner: LockOwner, me: LockOwner): boolean {
  * both remove it, and the second would remove the first one's new lock. A guard is judged as a
  * lock is: one whose taker is gone (killed while at it) is removed at once, one whose taker lives
  * is waited for however old (it may have been stopped a while between its look and its removal).
+ * Returns how long to wait before looking again: WAIT_MS while another live taker is at it, else 0.
  */
-function takeOver(lock: string, text: string, me: LockOwner): void {
+function takeOver(lock: string, text: string, me: LockOwner): number {
   const guard = `${lock}.takeover`;
   if (!create(guard, text)) {
     const other = readLock(guard, me);
-    if (other.kind === 'none') return; // that taker is done
-    if (isStale(other, me)) removeIfStill(guard, other.text);
-    else sleep(WAIT_MS);
-    return;
+    if (other.kind === 'none') return 0; // that taker is done
+    if (!isStale(other, me)) return WAIT_MS;
+    removeIfStill(guard, other.text);
+    return 0;
   }
   try {
     // Judged again under the guard: another taker may have taken it over since it was read.
@@ -396,6 +436,7 @@ function takeOver(lock: string, text: string, me: LockOwner): void {
   } finally {
     removeIfStill(guard, text);
   }
+  return 0;
 }
 
 /** Removes the lock when it is still the one this process wrote (never another's). */

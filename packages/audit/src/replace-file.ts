@@ -3,6 +3,8 @@
 // device's state files and the sandbox's placeholder ledgers.
 // A temporary beside it (0600, created exclusively, no symbolic link
 // followed), fsync, rename, fsync of the directory (without which a crash can lose the rename).
+// Without `isDurable` the two fsyncs are left out: still whole or not at all to a reader and after
+// this process is killed (the rename), not after a power cut.
 // Errors are thrown as they come (an errno error, its `code` set) for each caller to word.
 
 import { randomBytes } from 'node:crypto';
@@ -10,7 +12,12 @@ import { closeSync, constants, fsyncSync, openSync, renameSync, unlinkSync, writ
 import { dirname } from 'node:path';
 
 /** Replaces `path` with `text` (0600); the temporary is `PATH.PID.RANDOM.tmp`, gone whatever happens. */
-export function replaceFile(path: string, text: string): void {
+export function replaceFile(
+  path: string,
+  text: string,
+  options: { readonly isDurable?: boolean } = {},
+): void {
+  const isDurable = options.isDurable ?? true;
   const tmp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   try {
     const fd = openSync(
@@ -20,7 +27,7 @@ export function replaceFile(path: string, text: string): void {
     );
     try {
       writeFileSync(fd, text);
-      fsyncSync(fd);
+      if (isDurable) fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
@@ -33,6 +40,7 @@ export function replaceFile(path: string, text: string): void {
     }
     throw e;
   }
+  if (!isDurable) return;
   const dir = openSync(dirname(path), constants.O_RDONLY);
   try {
     fsyncSync(dir);

@@ -19,7 +19,13 @@ import { spawnSync } from 'node:child_process';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { takeLock, withLock, type LockAttempt, type LockRefusal } from '../src/process-lock.js';
+import {
+  takeLock,
+  takeLockAsync,
+  withLock,
+  type LockAttempt,
+  type LockRefusal,
+} from '../src/process-lock.js';
 import { startChild, type Child as Holder } from './child-harness.js';
 
 const MODULE = new URL('../src/process-lock.js', import.meta.url).href;
@@ -300,6 +306,32 @@ describe('a lock between processes', () => {
     writeFileSync(lock, '');
     utimesSync(lock, LONG_AGO, LONG_AGO);
     taken(takeLock(lock)).lock.release();
+    assert.equal(existsSync(lock), false);
+  });
+
+  it('takeLockAsync waits for a lock being written on timers: this process goes on meanwhile (takeLock blocked it up to 5 s, whatever waitMs said)', async (t) => {
+    const lock = lockPath(t);
+    writeFileSync(lock, ''); // a writer between creating it and writing it
+    const order: string[] = [];
+    const taking = takeLockAsync(lock, { waitMs: 300 }).then((attempt) => {
+      order.push('taken');
+      return attempt;
+    });
+    // The writer, in this process's turn: its lock goes once it is done.
+    setTimeout(() => {
+      order.push('a timer ran');
+      rmSync(lock);
+    }, 0);
+    taken(await taking).lock.release();
+    assert.deepEqual(order, ['a timer ran', 'taken']);
+  });
+
+  it('takeLockAsync waits for a lock another part of this process holds, up to waitMs, and takes it once let go', async (t) => {
+    const lock = lockPath(t);
+    const mine = taken(takeLock(lock)).lock;
+    assert.equal(heldBy(await takeLockAsync(lock, { waitMs: 50 })).holder, 'this-process');
+    setTimeout(() => mine.release(), 20);
+    taken(await takeLockAsync(lock, { waitMs: 5_000 })).lock.release();
     assert.equal(existsSync(lock), false);
   });
 

@@ -39,7 +39,7 @@ import {
 import {
   SessionError,
   cleanupSessionAsync,
-  prepareSessionAsync,
+  prepareSession,
   spawnSandboxed,
   type PreparedSession,
 } from '@perimeter/sandbox';
@@ -150,7 +150,7 @@ export async function sandboxUpstreams(
       });
       let session: PreparedSession;
       try {
-        session = await prepareSessionAsync({
+        session = await prepareSession({
           engine,
           sessionId: options.sessionId,
           workspace: options.workspace,

@@ -827,11 +827,6 @@ mcp:
   );
 });
 
-/**
- * `perimeter run --policy FILE -- node agent.mjs` in the test's place: the agent is `body`, after
- * imports of the MCP SDK's Client and StreamableHTTPClientTransport and AGENT_CONNECTS, written to
- * the workspace.
- */
 /** The agent's connected(): a client of the session's gateway, with the session's token. */
 const AGENT_CONNECTS = `const connected = async () => {
   const c = new Client({ name: 'agent', version: '1' });
@@ -840,6 +835,11 @@ const AGENT_CONNECTS = `const connected = async () => {
 };
 `;
 
+/**
+ * `perimeter run --policy FILE -- node agent.mjs` in the test's place: the agent is `body`, after
+ * imports of the MCP SDK's Client and StreamableHTTPClientTransport and AGENT_CONNECTS, written to
+ * the workspace.
+ */
 function runAgent(p: Place, policyFile: string, body: string): SpawnSyncReturns<string> {
   const script = join(p.workspace, 'agent.mjs');
   const sdk = (module: string): string =>

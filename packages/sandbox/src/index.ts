@@ -26,7 +26,6 @@ export { seccompProgram, seccompBytes, seccompArch, evaluateSeccomp, SECCOMP_SUM
 export { PROTECTED_NAMES, PROTECTED_IN_GIT_DIR, gitdirOf } from './protected-paths.js';
 export {
   prepareSession,
-  prepareSessionAsync,
   launchSession,
   prelaunch,
   cancelPrelaunch,

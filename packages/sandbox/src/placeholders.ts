@@ -18,7 +18,7 @@
 // The ledgers an older Perimeter kept in its session directories (`perimeter-XXXXXX` in a runtime
 // or temporary directory) are still read, under that directory's lock. While another Perimeter
 // process holds these locks (a start planning a large workspace: seconds), a start or an end that
-// can wait on timers does (withPlaceholdersAsync: prepareSessionAsync, cleanupSessionAsync), so a
+// can wait on timers does (withPlaceholdersAsync: prepareSession, cleanupSessionAsync), so a
 // gateway goes on serving meanwhile; only a caller that cannot (an exit handler) blocks.
 //
 // It must never remove what a session did not make: only an empty directory that is still the
@@ -30,6 +30,7 @@ import {
   replaceFile,
   stateDir,
   takeLock,
+  takeLockAsync,
   type HeldLock,
   type LockAttempt,
   type LockRefusal,
@@ -42,10 +43,8 @@ import {
   readFileSync,
   readdirSync,
   realpathSync,
-  renameSync,
   rmSync,
   rmdirSync,
-  writeFileSync,
   type Stats,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -86,8 +85,6 @@ const LEGACY_OWNER_LOCK = 'session.lock';
 const SESSION_DIR_NAME = /^perimeter-[A-Za-z0-9]{6}$/;
 /** Longest wait for another start or end to finish with the ledgers (one plan of a large workspace). */
 const REGISTRY_WAIT_MS = 30_000;
-/** How often a wait on timers tries the lock again (and as much again at random, so waiters spread). */
-const RETRY_MS = 20;
 
 /**
  * The ledgers' places for a session whose environment is `env` and whose session directory is
@@ -192,33 +189,13 @@ export class PlaceholderLedger {
   save({ isDurable }: { readonly isDurable: boolean }): void {
     const text = `${JSON.stringify({ session: this.session, placeholders: this.held })}\n`;
     try {
-      if (isDurable) replaceFile(this.file, text);
-      else replaceFileQuickly(this.file, text);
+      replaceFile(this.file, text, { isDurable });
     } catch (e) {
       throw new PlaceholderError(
         `cannot write the ledger ${this.file} (${(e as NodeJS.ErrnoException).code ?? String(e)})`,
         `check that ${dirname(this.file)} is writable and its disk has room`,
       );
     }
-  }
-}
-
-/**
- * replaceFile without its fsyncs: whole or not at all to a reader and after this process is killed
- * (the rename), not after a power cut.
- */
-function replaceFileQuickly(path: string, text: string): void {
-  const tmp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  try {
-    writeFileSync(tmp, text, { flag: 'wx', mode: 0o600 }); // O_EXCL: never through a link
-    renameSync(tmp, path);
-  } catch (e) {
-    try {
-      rmSync(tmp, { force: true });
-    } catch {
-      // the write's error is the one to tell
-    }
-    throw e;
   }
 }
 
@@ -299,10 +276,12 @@ export function withPlaceholders<T>(places: LedgerPlaces, fn: (registry: Placeho
 }
 
 /**
- * withPlaceholders, its locks waited for on timers (tried again every 20–40 ms, up to `waitMs`,
- * 30 s by default), so this process goes on meanwhile: a `perimeter mcp` serving other sessions,
- * a `perimeter run` its agent's proxies. `fn` runs in one turn, the locks held for it alone. At
- * the deadline, the same refusal as withPlaceholders's.
+ * withPlaceholders, its locks waited for on timers (takeLockAsync: tried again every 20–40 ms, up
+ * to `waitMs`, 30 s by default; another session of this process holding one is waited for too),
+ * so this process goes on meanwhile: a `perimeter mcp` serving other sessions, a `perimeter run`
+ * its agent's proxies. The registry's lock is held across the waits for the older directories'
+ * locks; `fn` runs in one turn once every lock is taken. At the deadline, the same refusal as
+ * withPlaceholders's.
  */
 export async function withPlaceholdersAsync<T>(
   places: LedgerPlaces,
@@ -313,7 +292,7 @@ export async function withPlaceholdersAsync<T>(
   try {
     const taking = lockedRecords(places, locks, waitMs);
     let step = taking.next();
-    while (step.done !== true) step = taking.next(await takeLockInTime(step.value, waitMs));
+    while (step.done !== true) step = taking.next(await takeLockAsync(step.value, { waitMs }));
     return fn(registryOf(reclaimEnded(step.value)));
   } finally {
     for (const lock of locks.reverse()) lock.release();
@@ -348,21 +327,6 @@ function* lockedRecords(
     records.push(...legacyRecords(base));
   }
   return records;
-}
-
-/**
- * takeLock, a live holder waited for up to `waitMs` on timers rather than blocking. Each try
- * refuses at once when a live process holds the lock, this one included (another of its sessions
- * starting or ending, which lets it go in a turn of its own); the last try's answer is the answer.
- */
-async function takeLockInTime(file: string, waitMs: number): Promise<LockAttempt> {
-  const deadline = Date.now() + waitMs;
-  // Bounded in count too: each wait is at least RETRY_MS.
-  for (let tries = Math.ceil(waitMs / RETRY_MS) + 1; ; tries--) {
-    const attempt = takeLock(file);
-    if (attempt.kind !== 'held' || tries <= 1 || Date.now() >= deadline) return attempt;
-    await new Promise((resolve) => setTimeout(resolve, RETRY_MS + Math.floor(Math.random() * RETRY_MS)));
-  }
 }
 
 /** Live sessions' ledgers, by ledger file. */

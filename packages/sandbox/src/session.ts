@@ -42,9 +42,7 @@ import {
   releasePlaceholdersAsync,
   removeSessionDir,
   unlockSessionDir,
-  withPlaceholders,
   withPlaceholdersAsync,
-  type LedgerPlaces,
   type PlaceholderRegistry,
 } from './placeholders.js';
 import { seccompArch, seccompBytes } from './seccomp.js';
@@ -159,51 +157,11 @@ function requireLaunchable(): NonNullable<ReturnType<typeof seccompArch>> {
 
 /**
  * Makes the session's directory, its files and its mount plan, with the placeholders it needs on
- * the host. Waits for the registry's lock blocking the event loop (up to 30 s while another
- * Perimeter process holds it): for a caller that cannot wait otherwise; prepareSessionAsync for
- * any other.
+ * the host. The registry's lock is waited for on timers (withPlaceholdersAsync: up to 30 s while
+ * another Perimeter process holds it), so this process goes on meanwhile: a gateway starting its
+ * servers' sandboxes serves the others.
  */
-export function prepareSession(options: SessionOptions): PreparedSession {
-  const making = startMaking(options);
-  try {
-    return making.finish(withPlaceholders(making.places, making.plan));
-  } catch (e) {
-    releasePlaceholders(making.ledger);
-    throw making.refuse(e);
-  }
-}
-
-/**
- * prepareSession for a caller that can wait without blocking (a gateway starting its servers'
- * sandboxes while it serves others): the registry's lock is waited for on timers
- * (withPlaceholdersAsync), up to the same deadline, and refused in the same words.
- */
-export async function prepareSessionAsync(options: SessionOptions): Promise<PreparedSession> {
-  const making = startMaking(options);
-  try {
-    return making.finish(await withPlaceholdersAsync(making.places, making.plan));
-  } catch (e) {
-    await releasePlaceholdersAsync(making.ledger);
-    throw making.refuse(e);
-  }
-}
-
-/** A session being prepared: its directory, ledger, limits and masks made, its plan not yet. */
-interface Making {
-  readonly places: LedgerPlaces;
-  readonly ledger: PlaceholderLedger;
-  /** Makes the placeholders and the mount plan, under the registry's lock. */
-  readonly plan: (registry: PlaceholderRegistry) => MountPlan;
-  /** The rest of the session's files, from its plan. */
-  readonly finish: (plan: MountPlan) => PreparedSession;
-  /**
-   * Removes what was made and calls the prelaunch off (the ledger's placeholders released first,
-   * by the caller, as it can wait); the error to throw, a SessionError for a plan's or a ledger's.
-   */
-  readonly refuse: (e: unknown) => unknown;
-}
-
-function startMaking(options: SessionOptions): Making {
+export async function prepareSession(options: SessionOptions): Promise<PreparedSession> {
   const early = options.prelaunch;
   let arch: NonNullable<ReturnType<typeof seccompArch>>;
   const base = options.runtimeDir ?? options.hostEnv.XDG_RUNTIME_DIR ?? tmpdir();
@@ -419,9 +377,11 @@ function startMaking(options: SessionOptions): Making {
       ledgers.set(prepared, ours);
       return prepared;
     };
-    return { places, ledger: ours, plan, finish, refuse };
+    return finish(await withPlaceholdersAsync(places, plan));
   } catch (e) {
-    throw refuse(e); // nothing recorded yet: no placeholder to release
+    // The ledger's placeholders first: refuse() closes the ledger.
+    if (ledger) await releasePlaceholdersAsync(ledger);
+    throw refuse(e);
   }
 }
 

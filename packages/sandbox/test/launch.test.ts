@@ -46,7 +46,7 @@ function engineFor(workspace: string, extra = ''): Engine {
   return workspaceEngine(workspace, join(scratch, 'home'), extra);
 }
 
-function session(
+async function session(
   command: string,
   early = false,
   more: {
@@ -54,10 +54,10 @@ function session(
     readonly cgroupTargets?: readonly [];
     readonly trust?: SessionOptions['trust'];
   } = {},
-): { prepared: PreparedSession; workspace: string } {
+): Promise<{ prepared: PreparedSession; workspace: string }> {
   const workspace = mkdtempSync(join(scratch, 'ws-'));
   const engine = engineFor(workspace, more.policy);
-  const prepared = prepareSession({
+  const prepared = await prepareSession({
     ...(more.cgroupTargets ? { cgroupTargets: more.cgroupTargets } : {}),
     ...(more.trust ? { trust: more.trust } : {}),
     engine,
@@ -73,7 +73,7 @@ function session(
 
 describe('launching a session', { skip: SKIP }, () => {
   it('the workload starts only once the host has finished its own preparations', async () => {
-    const { prepared, workspace } = session('test -f prepared && echo yes > saw-it');
+    const { prepared, workspace } = await session('test -f prepared && echo yes > saw-it');
     try {
       const exit = await launchSession(prepared, async () => {
         await new Promise((ok) => setTimeout(ok, 300));
@@ -87,7 +87,7 @@ describe('launching a session', { skip: SKIP }, () => {
   });
 
   it('a preparation that fails calls the launch off: nothing runs, and its error is the result', async () => {
-    const { prepared, workspace } = session('echo ran > ran');
+    const { prepared, workspace } = await session('echo ran > ran');
     try {
       await assert.rejects(
         launchSession(prepared, () => {
@@ -106,7 +106,7 @@ describe('launching a session', { skip: SKIP }, () => {
     ['cleanupSessionAsync', cleanupSessionAsync],
   ] as const) {
     it(`${name} leaves the workspace as it was: the mount points made for masks are gone, and the session directory`, async () => {
-      const { prepared, workspace } = session('echo ran > ran');
+      const { prepared, workspace } = await session('echo ran > ran');
       // A fresh workspace, empty before the session (its mount points are made as it is prepared).
       const before: string[] = [];
       try {
@@ -133,7 +133,7 @@ describe('launching a session', { skip: SKIP }, () => {
       made++;
       return { caPem: 'the session CA\n', bundlePem: 'the system roots and the session CA\n' };
     };
-    const { prepared, workspace } = session('cat /run/perimeter/ca.pem "$SSL_CERT_FILE" > seen', true, {
+    const { prepared, workspace } = await session('cat /run/perimeter/ca.pem "$SSL_CERT_FILE" > seen', true, {
       trust,
     });
     try {
@@ -151,7 +151,7 @@ describe('launching a session', { skip: SKIP }, () => {
   });
 
   it('trust that cannot be made calls the launch off: nothing runs, and its error is the result', async () => {
-    const { prepared, workspace } = session('echo ran > ran', true, {
+    const { prepared, workspace } = await session('echo ran > ran', true, {
       trust: () => {
         throw new Error('no CA today');
       },
@@ -165,7 +165,7 @@ describe('launching a session', { skip: SKIP }, () => {
   });
 
   it('a prelaunched session runs as any other and passes the exit code through', async () => {
-    const { prepared, workspace } = session('echo ran > ran; exit 7', true);
+    const { prepared, workspace } = await session('echo ran > ran; exit 7', true);
     try {
       const exit = await launchSession(prepared);
       assert.deepEqual(exit, { code: 7, started: true });
@@ -186,8 +186,8 @@ describe('launching a session', { skip: SKIP }, () => {
     for (const dir of early.cgroup?.dirs ?? []) assert.equal(existsSync(dir), false, dir);
   });
 
-  it('an unprepared session that is cleaned up calls its prelaunched launcher off', () => {
-    const { prepared } = session('true', true);
+  it('an unprepared session that is cleaned up calls its prelaunched launcher off', async () => {
+    const { prepared } = await session('true', true);
     cleanupSession(prepared);
     for (const dir of prepared.cgroup?.dirs ?? []) assert.equal(existsSync(dir), false, dir);
   });
@@ -209,7 +209,7 @@ describe('a memory cap on a machine without a memory cgroup (redteam-57)', { ski
       workspace,
       '  deny:\n    - { id: private, paths: ["${workspace}/private/**"], access: rw }\n',
     );
-    const prepared = prepareSession({
+    const prepared = await prepareSession({
       engine,
       sessionId: 'launch-test',
       workspace,
@@ -235,7 +235,7 @@ describe('a memory cap on a machine without a memory cgroup (redteam-57)', { ski
 
   it('processes that together exceed limits.memory are all stopped, and the host is told why', async () => {
     // Three processes of 40 MiB each: every one under the cap, together over it.
-    const { prepared, workspace } = session(
+    const { prepared, workspace } = await session(
       `for i in 1 2 3; do ${hold(40, 20)} >> out & done; wait; echo waited >> out`,
       false,
       { policy: CAP, cgroupTargets: [] },
@@ -259,7 +259,7 @@ describe('a memory cap on a machine without a memory cgroup (redteam-57)', { ski
   });
 
   it('one process asking for more than the cap is refused the memory at once (RLIMIT_DATA)', async () => {
-    const { prepared, workspace } = session(
+    const { prepared, workspace } = await session(
       `python3 -c "b = b'x' * (200 << 20)" 2> err; echo "rc=$?" > out; ${hold(16, 0)} >> out`,
       false,
       { policy: CAP, cgroupTargets: [] },

@@ -37,7 +37,6 @@ import {
   cleanupSession,
   cleanupSessionAsync,
   prepareSession,
-  prepareSessionAsync,
   spawnSandboxed,
   type PreparedSession,
 } from '../src/session.js';
@@ -65,7 +64,7 @@ function prepare(
   command = 'true',
   policy = { home, extra: '' },
   where: Where = { runtimeDir, hostEnv },
-): PreparedSession {
+): Promise<PreparedSession> {
   return prepareSession({
     engine: workspaceEngine(workspace, policy.home, policy.extra),
     sessionId: 'placeholders-test',
@@ -110,7 +109,7 @@ const loaded = loadPolicies([{ file: 'p.yaml', text: policy }]);
 const engine = createEngine(loaded.policies.map((l) => l.policy), { subject: {}, context: { home, workspace } });
 let prepared;
 try {
-  prepared = prepareSession({
+  prepared = await prepareSession({
     engine, sessionId: 'killed', workspace, home, ...where, cgroupTargets: [],
     command: ['/bin/sh', '-c', 'echo up; exec sleep 60'],
   });
@@ -247,7 +246,7 @@ describe('placeholders left by a session that died (redteam-36-5)', { skip: CANN
     assert.ok(isEmptyDir(join(workspace, '.git')), 'not read as a repository: nothing was made in it');
     await kill(second.child);
     // The third (here) is planned as the first was: a bare workspace, nothing of the others'.
-    const third = prepare(workspace);
+    const third = await prepare(workspace);
     try {
       assert.equal(existsSync(second.dir), false);
       assert.equal(existsSync(join(workspace, '.git', 'config')), false);
@@ -278,7 +277,7 @@ describe('placeholders left by a session that died (redteam-36-5)', { skip: CANN
     rmdirSync(join(workspace, '.vscode'));
     mkdirSync(join(workspace, '.vscode'));
     const mine = ['.claude', '.envrc', '.idea', '.vscode'];
-    const next = prepare(workspace);
+    const next = await prepare(workspace);
     try {
       for (const name of mine) assert.ok(existsSync(join(workspace, name)), `${name} is kept`);
     } finally {
@@ -299,7 +298,7 @@ describe('placeholders left by a session that died (redteam-36-5)', { skip: CANN
     const workspace = mkdtempSync(join(scratch, 'ws-'));
     const policy = { home: mkdtempSync(join(scratch, 'home-')), extra: NESTED_PRIVATE };
     const cache = join(policy.home, '.cache');
-    const ended = prepare(workspace, 'true', policy);
+    const ended = await prepare(workspace, 'true', policy);
     assert.deepEqual(readdirSync(policy.home), ['.cache'], 'made on the host as mount points');
     assert.deepEqual(readdirSync(cache), ['pip']);
     assert.ok(isEmptyDir(join(cache, 'pip')));
@@ -308,11 +307,11 @@ describe('placeholders left by a session that died (redteam-36-5)', { skip: CANN
     const killed = await sessionElsewhere(workspace, policy);
     assert.ok(isEmptyDir(join(cache, 'pip')));
     await kill(killed.child);
-    cleanupSession(prepare(workspace, 'true', { home: policy.home, extra: '' }));
+    cleanupSession(await prepare(workspace, 'true', { home: policy.home, extra: '' }));
     assert.deepEqual(readdirSync(policy.home), [], 'both are gone once the next session has started');
   });
 
-  it("redteam-36-5: an older Perimeter's ledgers, in its session directories in a runtime directory, are still read: its leftovers are removed, with its directory", () => {
+  it("redteam-36-5: an older Perimeter's ledgers, in its session directories in a runtime directory, are still read: its leftovers are removed, with its directory", async () => {
     const workspace = mkdtempSync(join(scratch, 'ws-'));
     // Where older sessions went: this session's directory's place, and XDG_RUNTIME_DIR.
     const xdgRun = mkdtempSync(join(scratch, 'run-older-'));
@@ -321,7 +320,7 @@ describe('placeholders left by a session that died (redteam-36-5)', { skip: CANN
       olderSession(xdgRun, [join(workspace, '.claude'), join(workspace, '.vscode')]),
     ];
     writeFileSync(join(workspace, '.envrc'), 'mine\n');
-    const next = prepare(workspace, 'true', undefined, {
+    const next = await prepare(workspace, 'true', undefined, {
       runtimeDir,
       hostEnv: { ...hostEnv, XDG_RUNTIME_DIR: xdgRun },
     });
@@ -365,7 +364,7 @@ describe('placeholders left by a session that died (redteam-36-5)', { skip: CANN
       assert.ok(existsSync(older), `${what}: the older session's directory is left as it is`);
       assert.ok(isEmptyDir(join(elsewhere, '.git')), `${what}: and what its ledger records`);
     }
-    cleanupSession(prepare(workspace));
+    cleanupSession(await prepare(workspace));
     assert.deepEqual(readdirSync(workspace), []);
   });
 
@@ -378,7 +377,7 @@ describe('placeholders left by a session that died (redteam-36-5)', { skip: CANN
     const first = await sessionElsewhere(workspace, undefined, terminal);
     assert.ok(first.dir.startsWith(`${terminalRun}/`));
     try {
-      const here = prepare(workspace, 'true', undefined, client);
+      const here = await prepare(workspace, 'true', undefined, client);
       try {
         assert.ok(!here.dir.startsWith(`${terminalRun}/`), 'its session directory is elsewhere');
         assertGitMissing(here, workspace);
@@ -389,7 +388,7 @@ describe('placeholders left by a session that died (redteam-36-5)', { skip: CANN
     } finally {
       await kill(first.child);
     }
-    cleanupSession(prepare(workspace, 'true', undefined, client));
+    cleanupSession(await prepare(workspace, 'true', undefined, client));
     assert.deepEqual(readdirSync(workspace), [], 'the killed session left nothing');
     assert.equal(
       existsSync(first.dir),
@@ -414,7 +413,7 @@ describe('placeholders left by a session that died (redteam-36-5)', { skip: CANN
     const locks = readdirSync(registry).filter((n) => /^session-[0-9a-f]+\.lock$/.test(n));
     assert.equal(locks.length, 1);
     writeFileSync(join(registry, locks[0] as string), ownerBeforeReboot());
-    const next = prepare(workspace, 'true', undefined, where);
+    const next = await prepare(workspace, 'true', undefined, where);
     try {
       assertGitMissing(next, workspace);
     } finally {
@@ -433,14 +432,14 @@ describe('placeholders left by a session that died (redteam-36-5)', { skip: CANN
     renameSync(killed.dir, `${killed.dir}.moved`);
     mkdirSync(killed.dir, { mode: 0o700 });
     writeFileSync(join(killed.dir, 'sockets'), '');
-    cleanupSession(prepare(workspace));
+    cleanupSession(await prepare(workspace));
     assert.deepEqual(readdirSync(workspace), [], 'the leftovers are gone');
     assert.deepEqual(readdirSync(killed.dir), ['sockets'], 'the directory made since is kept');
     rmSync(killed.dir, { recursive: true });
     rmSync(`${killed.dir}.moved`, { recursive: true });
   });
 
-  it("a registry that is not this user's private directory, or cannot be made, refuses the start: nothing is made", () => {
+  it("a registry that is not this user's private directory, or cannot be made, refuses the start: nothing is made", async () => {
     const workspace = mkdtempSync(join(scratch, 'ws-'));
     const cases: [string, (registry: string) => void, (registry: string) => string][] = [
       [
@@ -485,7 +484,7 @@ describe('placeholders left by a session that died (redteam-36-5)', { skip: CANN
       const registry = registryOf(state);
       make(registry);
       const sessions = mkdtempSync(join(scratch, 'run-'));
-      assert.throws(
+      await assert.rejects(
         () =>
           prepare(workspace, 'true', undefined, {
             runtimeDir: sessions,
@@ -503,7 +502,7 @@ describe('placeholders left by a session that died (redteam-36-5)', { skip: CANN
     const workspace = mkdtempSync(join(scratch, 'ws-'));
     const live = await sessionElsewhere(workspace);
     try {
-      const here = prepare(workspace);
+      const here = await prepare(workspace);
       try {
         assert.ok(existsSync(live.dir), "a live session's directory is kept");
         assertGitMissing(here, workspace);
@@ -514,14 +513,14 @@ describe('placeholders left by a session that died (redteam-36-5)', { skip: CANN
     } finally {
       await kill(live.child);
     }
-    cleanupSession(prepare(workspace));
+    cleanupSession(await prepare(workspace));
     assert.deepEqual(readdirSync(workspace), []);
   });
 
   it("redteam-36-5: a session's end never removes a mount point another session's mask lies on", async () => {
     const workspace = mkdtempSync(join(scratch, 'ws-'));
-    const first = prepare(workspace);
-    const second = prepare(workspace, MAKES_GIT_HOOKS);
+    const first = await prepare(workspace);
+    const second = await prepare(workspace, MAKES_GIT_HOOKS);
     try {
       // rmdir on the host would detach the mask in the second session's namespace: .git would be
       // the workload's to make, hooks and all.
@@ -537,12 +536,12 @@ describe('placeholders left by a session that died (redteam-36-5)', { skip: CANN
     const workspace = mkdtempSync(join(scratch, 'ws-'));
     const killed = await sessionElsewhere(workspace);
     // Started while the other lived: it mounts on the other's .git, which it took on.
-    const live = prepare(workspace, MAKES_GIT_HOOKS);
+    const live = await prepare(workspace, MAKES_GIT_HOOKS);
     try {
       const answer = await gitHooksAfter(live, async () => {
         await kill(killed.child);
         // The next start removes the dead session's leftovers, not one the live session relies on.
-        cleanupSession(prepare(workspace));
+        cleanupSession(await prepare(workspace));
       });
       assert.equal(existsSync(killed.dir), false, "the dead session's directory is removed");
       assert.equal(answer, 'masked');
@@ -623,7 +622,7 @@ function lockHolder(registry: string): LockHolder {
 }
 
 describe("the registry's lock, held by another process (placeholder-lock-1)", { skip: CANNOT_LAUNCH }, () => {
-  const options = (workspace: string): Parameters<typeof prepareSessionAsync>[0] => ({
+  const options = (workspace: string): Parameters<typeof prepareSession>[0] => ({
     engine: workspaceEngine(workspace, home),
     sessionId: 'placeholder-lock-1',
     workspace,
@@ -643,7 +642,7 @@ describe("the registry's lock, held by another process (placeholder-lock-1)", { 
       // The lock held, then a start; a timer of this process lets it go: it runs only if the
       // start's wait leaves the event loop free.
       await holder.take();
-      const starting = prepareSessionAsync(options(workspace)).then((p) => {
+      const starting = prepareSession(options(workspace)).then((p) => {
         order.push('started');
         return p;
       });

@@ -292,7 +292,7 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
 
   let prepared: PreparedSession;
   try {
-    prepared = prepareSession({
+    prepared = await prepareSession({
       prelaunch: early,
       ...(mcpToken !== undefined ? { mcpToken } : {}),
       credentialEnv: credentials.env,
