@@ -3,7 +3,8 @@
 // command itself and cannot), and every other stdio upstream, spawned directly. Newline-delimited
 // JSON-RPC, as the SDK's stdio transports speak it. What is owed to a server is bounded: one that
 // stops reading its input is ended, never waited for (redteam-36-1). A server ended as misbehaving
-// (that, or flooding the gateway) is killed, and the transport closed, at once.
+// (that, flooding the gateway, or a line that is no message) is read no more and the transport
+// closed at once; its process is stopped (SIGTERM, then SIGKILL) in the background.
 
 import type { ChildProcessByStdio } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
@@ -223,11 +224,12 @@ export class ProcessTransport implements Transport {
   }
 
   /**
-   * Ends the server as misbehaving (it flooded the gateway, or stopped reading), `why`: what it
-   * was owed is dropped, it is read no more and killed, and the transport is closed at once, so
-   * what waits for it fails now rather than when its process is gone: a server that ignored the
-   * end of its input and SIGTERM held its calls 4 s, and one whose helper kept its standard error
-   * open held them for as long as the helper lived (upstream-flood-8).
+   * Ends the server as misbehaving (it flooded the gateway, stopped reading, or sent a line that
+   * is no message), `why`: what it was owed is dropped, it is read no more, and the transport is
+   * closed at once, so what waits for it fails now rather than when its process is gone (a server
+   * that ignored the end of its input and SIGTERM held its calls 4 s, and one whose helper kept its
+   * standard error open held them for as long as the helper lived: upstream-flood-8, -9); the
+   * process is stopped meanwhile, SIGTERM then SIGKILL.
    */
   endMisbehaving(why: string): void {
     const child = this.child;
@@ -249,9 +251,9 @@ export class ProcessTransport implements Transport {
   }
 
   /**
-   * Ends `child`: `politely`, its input closed first and time given to exit, then SIGTERM and time
-   * again; else what it was owed is dropped, it is read no more, and it is killed at once (SIGKILL:
-   * a sandboxed server's bubblewrap, whose sandbox dies with it).
+   * Ends `child`: `politely`, its input closed first and time given to exit; else what it was owed
+   * is dropped and it is read no more. Then SIGTERM, time to exit, and SIGKILL (a sandboxed
+   * server's bubblewrap, whose sandbox dies with it).
    */
   private async end(child: ServerProcess, politely: boolean): Promise<void> {
     this.child = undefined;
@@ -259,18 +261,19 @@ export class ProcessTransport implements Transport {
     this.stallCheck = undefined;
     this.lines.clear();
     if (child.exitCode !== null || child.signalCode !== null) return;
-    if (!politely) {
-      child.stdin.destroy();
-      child.stdout.destroy();
-      child.stderr.destroy();
-      child.kill('SIGKILL');
-      return;
-    }
     const closed = new Promise<void>((done) => child.once('close', () => done()));
     const waited = (): Promise<void> =>
       Promise.race([closed, new Promise<void>((done) => setTimeout(done, EXIT_GRACE_MS).unref())]);
-    child.stdin.end();
-    await waited();
+    if (politely) {
+      child.stdin.end();
+      await waited();
+    } else {
+      // Dropped, and read no more; it still gets SIGTERM before SIGKILL: a wrapper (npx, docker
+      // run) passes SIGTERM on to the server it started, and SIGKILL at once left that running.
+      child.stdin.destroy();
+      child.stdout.destroy();
+      child.stderr.destroy();
+    }
     for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill(signal);

@@ -168,7 +168,8 @@ const MAX_EVENT_LINES_PER_SECOND = 10_000;
 /**
  * The most bytes a server may send in one second of the clock besides its answers to the
  * gateway's requests (each of which may take up to MAX_MESSAGE_BYTES uncounted): notifications,
- * its own requests, stray answers, what cannot be read, an event stream's comments. The bounds
+ * its own requests, stray answers, what cannot be read, an event stream's comments, and a stdio
+ * server's standard error (upstream-flood-10: at pipe speed it took the thread too). The bounds
  * above count messages, and a server sending notifications of 4 MiB as fast as its pipe or socket
  * took them (a few hundred a second) took half a core parsing them, every other call held up to
  * 100-190 ms, for as long as it liked (upstream-flood-6). Far past honest use: 1,000
@@ -511,6 +512,9 @@ export class Upstream {
         // The server's own diagnostics are kept short and go nowhere near the agent's stream.
         let stderr = '';
         const keep = (chunk: Buffer): void => {
+          // Counted with what it sends unasked: written at pipe speed, it took the gateway's
+          // thread as a flood of messages does, and nothing ended it (upstream-flood-10).
+          if (!unasked.isWithin('byte', chunk.length)) return;
           stderr += chunk.toString('utf8');
           // The last lines only, each whole: a line cut in two could hold half a secret, which
           // no scanner recognises.
@@ -529,11 +533,10 @@ export class Upstream {
               })),
           keep,
         );
-        // A flooding server is killed, and what waits for it fails, at once (upstream-flood-8).
-        const unasked = new Unasked((why) => {
-          client.endedBecause ??= why;
-          transport.endMisbehaving(why);
-        });
+        // A flooding server is read no more, and what waits for it fails, at once (upstream-flood-8);
+        // why is the transport's to tell, as for its own ends (a line that is no message, input not
+        // taken).
+        const unasked = new Unasked((why) => transport.endMisbehaving(why));
         transport.onread = (bytes) => unasked.read(bytes);
         this.hooks.onEvent(this.id, 'spawn', {
           command: t.command,
@@ -542,6 +545,8 @@ export class Upstream {
         });
         await this.answered(
           client.connect(boundInbound(transport, unasked)).catch((e: unknown) => {
+            // Ended by its transport while starting: that is why it is unavailable.
+            if (transport.endedBecause !== undefined) client.endedBecause ??= transport.endedBecause;
             const last = lastProblem(stderr);
             throw last ? new Error(`${e instanceof Error ? e.message : String(e)} (${last})`) : e;
           }),
@@ -616,12 +621,11 @@ export class Upstream {
     const handshake = (transport: Transport): Promise<void> =>
       this.answered(client.connect(boundInbound(transport, unasked)), url.host, deadline);
     // A message past the bound ends the connection, so what waits for an answer fails at once.
-    let oversized: string | undefined;
     const limited = boundedFetch(fetch ?? globalThis.fetch, unasked, (why) => {
-      oversized ??= `${url.host} ${why}`;
+      client.endedBecause ??= `${url.host} ${why}`;
       void client.close();
     });
-    client.onclose = () => this.lost(client, oversized ?? 'the connection closed');
+    client.onclose = () => this.lost(client, 'the connection closed');
     if (this.spec.protocol === MODERN_REVISION) {
       await handshake(modernHttpTransport(url, headers, limited));
       return;
@@ -764,7 +768,7 @@ class Unasked {
   ask(id: string | number): void {
     if (this.asked.size >= MAX_ASKED) this.asked.delete(this.asked.values().next().value ?? '');
     this.asked.add(String(id));
-    this.room += MAX_MESSAGE_BYTES;
+    this.room = Math.min(this.room + MAX_MESSAGE_BYTES, this.asked.size * MAX_MESSAGE_BYTES);
   }
 
   /** Whether `id` is that of a request of the gateway's not answered yet, which it now is. */

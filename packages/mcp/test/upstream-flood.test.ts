@@ -43,10 +43,13 @@ async function outcome(call: Promise<unknown>): Promise<string> {
 }
 
 /**
- * A gateway with the flooding server `f` (speaking 2026-07-28 when `mode` is `modern`) and an
- * honest one, `good`, whose echo answers "still here".
+ * A gateway with the flooding server `f` (speaking 2026-07-28 when `mode` is `modern`, writing a
+ * banner first when it is `banner`) and an honest one, `good`, whose echo answers "still here".
  */
-function startFloodGateway(sessionId: string, mode: '' | 'modern'): ReturnType<typeof startGateway> {
+function startFloodGateway(
+  sessionId: string,
+  mode: '' | 'modern' | 'banner',
+): ReturnType<typeof startGateway> {
   const goodSpec = join(root, `good-${sessionId}.json`);
   writeSpec(goodSpec, { tools: [tool('echo')], results: { echo: 'still here' } });
   const flooding = [process.execPath, FLOODING, ...(mode ? [mode] : [])].map((arg) => q(arg)).join(', ');
@@ -57,7 +60,7 @@ metadata: { name: flood-test, layer: org }
 mcp:
   pinning: tofu
   servers:
-    - { id: f, ${mode ? 'protocol: "2026-07-28", ' : ''}command: [${flooding}] }
+    - { id: f, ${mode === 'modern' ? 'protocol: "2026-07-28", ' : ''}command: [${flooding}] }
     - { id: good, command: [${q(process.execPath)}, ${q(SCRIPTED)}, ${q(goodSpec)}] }
   allow:
     - { id: all, server: "*", tools: ["*"] }
@@ -80,6 +83,7 @@ describe('upstream flood', { timeout: 90_000 }, () => {
         'f__hang',
         'f__pester',
         'f__ping_some',
+        'f__shout',
         'f__stray',
         'good__echo',
       ]);
@@ -181,67 +185,83 @@ describe('upstream flood', { timeout: 90_000 }, () => {
       }
     });
 
-  // A flooding server was ended politely: its input closed, 2 s to exit, SIGTERM, 2 s more; what
-  // waited for it failed only when its process was gone, and never while a helper it started held
-  // its standard error open (upstream-flood-8). The server here ignores its input's end and
-  // SIGTERM, and its helper lives until the test releases it: the call must fail before that.
-  it('upstream-flood-8: a call waiting on a stdio upstream ended for flooding fails at once, while a helper still holds the server’s output; the server is killed', async () => {
-    const { gateway, events } = await startFloodGateway('flood-hang', '');
+  // A server writing its standard error at pipe speed took the gateway's thread as a flood of
+  // messages does, and nothing counted it (upstream-flood-10).
+  it('upstream-flood-10: a stdio upstream writing its standard error at pipe speed is ended, its crash audited with why', async () => {
+    const { gateway, events } = await startFloodGateway('flood-stderr', '');
     const client = await inMemoryClient(gateway, 'flood-test');
-    const dir = mkdtempSync(join(root, 'hang-'));
-    const pidsFile = join(dir, 'pids.json');
-    let pids: { server: number; holder: number } | undefined;
     try {
-      let waited: string | undefined;
-      void outcome(client.callTool({ name: 'f__hang', arguments: { text: dir } })).then((o) => (waited = o));
-      await until(() => existsSync(pidsFile), 'the server to start its helper');
-      pids = JSON.parse(readFileSync(pidsFile, 'utf8')) as { server: number; holder: number };
-      await until(() => waited !== undefined, 'the waiting call to fail, its server’s helper not released');
-      assert.match(String(waited), /^error: /);
-      assert.ok(isRunning(pids.holder), 'the helper holding the server’s output is still there');
-      assert.match(
-        String(crashOf(events, 'f')?.outcome?.reason),
-        /^sent more than 1000 notifications in one second, and was ended$/,
+      assert.equal(await outcome(client.callTool({ name: 'f__shout', arguments: {} })), 'shouting');
+      await until(() => crashOf(events, 'f') !== undefined, 'the crash of the shouting server');
+      assert.equal(
+        crashOf(events, 'f')?.outcome?.reason,
+        "sent more than 16 MiB besides its answers to the gateway's requests in one second, and was ended",
       );
-      const server = pids.server;
-      await until(() => !isRunning(server), 'the server, deaf to SIGTERM, to be killed');
       assert.equal(await outcome(client.callTool({ name: 'good__echo', arguments: {} })), 'still here');
     } finally {
-      writeFileSync(join(dir, 'released'), '');
-      if (pids && isRunning(pids.server)) process.kill(pids.server, 'SIGKILL');
       await client.close();
       await gateway.close();
     }
   });
 
-  it('upstream-flood-9: a call waiting on a stdio upstream that sent a line that is not JSON-RPC fails at once, while a helper still holds the server’s output; the server is killed', async () => {
-    const { gateway, events } = await startFloodGateway('flood-garble', '');
+  it('a stdio upstream whose first line is not JSON-RPC (a banner) is unavailable, and its event says why', async () => {
+    const { gateway, events } = await startFloodGateway('flood-banner', 'banner');
     const client = await inMemoryClient(gateway, 'flood-test');
-    const dir = mkdtempSync(join(root, 'hang-'));
-    const pidsFile = join(dir, 'pids.json');
-    let pids: { server: number; holder: number } | undefined;
     try {
-      let waited: string | undefined;
-      void outcome(client.callTool({ name: 'f__hang', arguments: { text: dir, garble: true } })).then(
-        (o) => (waited = o),
-      );
-      await until(() => existsSync(pidsFile), 'the server to start its helper');
-      pids = JSON.parse(readFileSync(pidsFile, 'utf8')) as { server: number; holder: number };
-      await until(() => waited !== undefined, 'the waiting call to fail, its server’s helper not released');
-      assert.match(String(waited), /^error: /);
-      assert.ok(isRunning(pids.holder), 'the helper holding the server’s output is still there');
-      assert.match(
-        String(crashOf(events, 'f')?.outcome?.reason),
-        /^sent a line that is not a JSON-RPC message, and was ended$/,
-      );
-      const server = pids.server;
-      await until(() => !isRunning(server), 'the server, deaf to SIGTERM, to be killed');
-      assert.equal(await outcome(client.callTool({ name: 'good__echo', arguments: {} })), 'still here');
+      const names = (await client.listTools()).tools.map((t) => t.name);
+      assert.deepEqual(names, ['good__echo']);
+      const down = events.find((e) => e.type === 'mcp.server.unavailable' && e.outcome?.server === 'f');
+      assert.equal(down?.outcome?.reason, 'sent a line that is not a JSON-RPC message, and was ended');
     } finally {
-      writeFileSync(join(dir, 'released'), '');
-      if (pids && isRunning(pids.server)) process.kill(pids.server, 'SIGKILL');
       await client.close();
       await gateway.close();
     }
   });
+
+  // A flooding server, or one that sent a line that is not JSON-RPC, was ended politely: its input
+  // closed, 2 s to exit, SIGTERM, 2 s more; what waited for it failed only when its process was
+  // gone, and never while a helper it started held its standard error open. The server here
+  // ignores its input's end and SIGTERM, and its helper lives until the test releases it: the call
+  // must fail before that.
+  for (const [id, what, garble, reason] of [
+    [
+      'upstream-flood-8',
+      'ended for flooding',
+      false,
+      /^sent more than 1000 notifications in one second, and was ended$/,
+    ],
+    [
+      'upstream-flood-9',
+      'that sent a line that is not JSON-RPC',
+      true,
+      /^sent a line that is not a JSON-RPC message, and was ended$/,
+    ],
+  ] as const)
+    it(`${id}: a call waiting on a stdio upstream ${what} fails at once, while a helper still holds the server’s output; the server is killed`, async () => {
+      const { gateway, events } = await startFloodGateway(`flood-hang-${id}`, '');
+      const client = await inMemoryClient(gateway, 'flood-test');
+      const dir = mkdtempSync(join(root, 'hang-'));
+      const pidsFile = join(dir, 'pids.json');
+      let pids: { server: number; holder: number } | undefined;
+      try {
+        let waited: string | undefined;
+        void outcome(client.callTool({ name: 'f__hang', arguments: { text: dir, garble } })).then(
+          (o) => (waited = o),
+        );
+        await until(() => existsSync(pidsFile), 'the server to start its helper');
+        pids = JSON.parse(readFileSync(pidsFile, 'utf8')) as { server: number; holder: number };
+        await until(() => waited !== undefined, 'the waiting call to fail, its server’s helper not released');
+        assert.match(String(waited), /^error: /);
+        assert.ok(isRunning(pids.holder), 'the helper holding the server’s output is still there');
+        assert.match(String(crashOf(events, 'f')?.outcome?.reason), reason);
+        const server = pids.server;
+        await until(() => !isRunning(server), 'the server, deaf to SIGTERM, to be killed');
+        assert.equal(await outcome(client.callTool({ name: 'good__echo', arguments: {} })), 'still here');
+      } finally {
+        writeFileSync(join(dir, 'released'), '');
+        if (pids && isRunning(pids.server)) process.kill(pids.server, 'SIGKILL');
+        await client.close();
+        await gateway.close();
+      }
+    });
 });
