@@ -78,26 +78,34 @@ export class RefusalWindow {
   }
 }
 
-/** What each surface's refusals before any rule are, in the summary's words. */
-const REFUSED_WHAT: Partial<Record<Surface, string>> = {
-  network: 'refusals before any rule (unreadable targets, missing or wrong tokens)',
-  mcp: 'requests refused by the MCP endpoint before the gateway was asked (wrong Host, Origin or token, unreadable, too large, too slow, no room)',
+/** The front doors that refuse before any rule: the egress proxy's and the MCP endpoint's. */
+export type RefusalSurface = Extract<Surface, 'network' | 'mcp'>;
+
+/** What each front door's refusals are, and what a client hammering it probes, in the summary's words. */
+const SUMMARY: Record<RefusalSurface, { readonly what: string; readonly probed: string }> = {
+  network: {
+    what: 'refusals before any rule (unreadable targets, missing or wrong tokens)',
+    probed: 'the proxy',
+  },
+  mcp: {
+    what: 'requests refused by the MCP endpoint before the gateway was asked (wrong Host, Origin or token, unreadable, too large, too slow, no room)',
+    probed: 'the MCP endpoint',
+  },
 };
-const PROBED: Partial<Record<Surface, string>> = { network: 'the proxy', mcp: 'the MCP endpoint' };
 
 /** The summary event for refusals that were counted but not written one by one. */
 export function suppressedRecord(
   s: Suppressed,
   perSecond: number,
   sessionId: string,
-  surface: Surface = 'network',
+  surface: RefusalSurface = 'network',
 ): AuditRecord {
   const total = s.byCode['invalid-request'] + s.byCode.unauthenticated;
   return alertRecord(
     `${surface}.refusals-suppressed`,
     { sessionId },
     'medium',
-    `${total} more ${REFUSED_WHAT[surface] ?? 'refusals before any rule'} came within a second of the first ${perSecond}; they were counted, not recorded one by one: a client may be probing ${PROBED[surface] ?? 'a front door'}.`,
+    `${total} more ${SUMMARY[surface].what} came within a second of the first ${perSecond}; they were counted, not recorded one by one: a client may be probing ${SUMMARY[surface].probed}.`,
     {
       suppressed: total,
       invalid_request: s.byCode['invalid-request'],
@@ -116,7 +124,7 @@ export interface RefusalAuditOptions {
   /** Refusal events written per second before the rest are counted (default REFUSALS_PER_SECOND). */
   readonly refusalsPerSecond?: number;
   /** Whose front door refuses: the egress proxy's (`network`, the default) or the MCP endpoint's. */
-  readonly surface?: Surface;
+  readonly surface?: RefusalSurface;
 }
 
 /**

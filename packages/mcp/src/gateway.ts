@@ -2708,8 +2708,7 @@ export class Gateway {
   ): void {
     const facts: Record<string, string | number | boolean> = { server: request.server, tool: request.tool };
     if (request.item !== undefined) facts.item = request.item;
-    for (const key of Object.keys(outcome)) facts[key] = outcome[key] as string | number | boolean;
-    const r = lifecycleRecord('mcp.result', this.options.context, facts);
+    const r = lifecycleRecord('mcp.result', this.options.context, Object.assign(facts, outcome));
     r.category = 'execution';
     this.record(this.withAgent(session, r));
   }
