@@ -21,8 +21,10 @@ import {
   hiddenStretches,
   isWhiteSpace,
   keptPieces,
-  tagEnd,
+  spelledPieces,
+  tagPiece,
   type HiddenRun,
+  type Piece,
   type TagRun,
 } from './hidden-characters.js';
 
@@ -695,12 +697,6 @@ function lineBreakAt(text: string, at: number): number {
 
 type Line = readonly [number, number];
 
-/**
- * A piece of the text read as it is, text[start, end); or, with a third element, the one character
- * that text[start, end) spells (a tag character: the ASCII code it mirrors).
- */
-type Piece = readonly [number, number] | readonly [number, number, number];
-
 /** Pieces of the text read as one: a block's lines, a run's characters between hidden ones. */
 interface JoinedPieces {
   readonly decoded: string;
@@ -1110,10 +1106,7 @@ function* tagSegments(text: string, run: TagRun, work: DecodeWork): Generator<De
   const { codes, starts } = run;
   for (const [from, to] of windows(0, codes.length, 1)) {
     const spelled: Piece[] = [];
-    for (let k = from; k < to; k++) {
-      const at = starts[k] ?? 0;
-      spelled.push([at, tagEnd(text, at), codes[k] ?? 0]);
-    }
+    for (let k = from; k < to; k++) spelled.push(tagPiece(text, starts[k] ?? 0, codes[k] ?? 0));
     const start = spelled[0]?.[0] ?? 0;
     const end = spelled[spelled.length - 1]?.[1] ?? start;
     work.decoded += end - start;
@@ -1135,29 +1128,13 @@ function* spelledSegments(text: string, run: HiddenRun, work: DecodeWork): Gener
   let hidden = 0;
   for (let k = 0; k < marks.length; k += 2) hidden += (marks[k + 1] ?? 0) - (marks[k] ?? 0);
   if (hidden >= run.end - run.start) return;
-  const starts = run.tagRuns.flatMap((t) => t.starts);
-  const codes = run.tagRuns.flatMap((t) => t.codes);
-  // The first tag character at or after the window's start: windows overlap, so it only moves on.
-  let first = 0;
   for (const [start, end] of windows(run.start, run.end, 1)) {
-    while (first < starts.length && (starts[first] ?? 0) < start) first++;
-    let k = first;
-    const tagsBefore = (at: number, pieces: Piece[]): void => {
-      for (; k < starts.length && (starts[k] ?? 0) < at; k++) {
-        const tag = starts[k] ?? 0;
-        pieces.push([tag, tagEnd(text, tag), codes[k] ?? 0]);
-      }
-    };
-    const pieces: Piece[] = [];
-    const visible = keptPieces(marks, start, end) ?? [[start, end]];
-    for (const piece of visible) {
-      tagsBefore(piece[0], pieces);
-      pieces.push(piece);
-    }
-    tagsBefore(end, pieces);
+    const pieces = spelledPieces(text, run, start, end);
     work.decoded += end - start;
-    // A window of hidden characters alone is read so already (tagSegments).
-    const spelled = k > first && visible.length > 0 ? joinedPieces(text, pieces) : undefined;
+    // A window of hidden characters alone is read so already (tagSegments), one without tag
+    // characters as a terminal shows it (hiddenSegments).
+    const isMixed = pieces.some((p) => p.length === 3) && pieces.some((p) => p.length === 2);
+    const spelled = isMixed ? joinedPieces(text, pieces) : undefined;
     if (spelled && spelled.decoded.length >= MIN_UNCUT)
       yield { start, end, encoding: 'unicode-tags', ...spelled };
   }

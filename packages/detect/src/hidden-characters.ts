@@ -430,8 +430,10 @@ const KEYWORD = new RegExp(KEYWORD_SOURCE, 'i');
 const isLineBreak = (c: number): boolean => c === 10 || c === 13;
 
 /** The pieces of `text` joined: what a stretch reads there without its hidden characters. */
-const joined = (text: string, pieces: readonly (readonly [number, number])[]): string =>
-  pieces.map(([start, end]) => text.slice(start, end)).join('');
+const joined = (text: string, pieces: readonly Piece[]): string =>
+  pieces
+    .map((piece) => (piece.length === 3 ? String.fromCharCode(piece[2]) : text.slice(piece[0], piece[1])))
+    .join('');
 
 /** `from` appended to `to`, one by one: a spread of a long array would overflow the stack. */
 function append(to: number[], from: readonly number[]): void {
@@ -634,21 +636,13 @@ export function* hiddenStretches(text: string, work: { visited: number }): Gener
 const NAME_REACH = 4 * 96;
 
 /**
- * The end of `run` (up to NAME_REACH characters) as a model reads it: its tag characters as the
- * ASCII they mirror, its other hidden characters left out. `work.visited` is added what was read.
+ * The end of `run` (up to NAME_REACH characters) as a model reads it (spelledPieces()).
+ * `work.visited` is added what was read.
  */
 function spelledTail(text: string, run: HiddenRun, work: { visited: number }): string {
-  let spelled = '';
   const from = Math.max(run.start, run.end - NAME_REACH);
-  for (let at = from; at < run.end;) {
-    const length = hiddenLength(text, at);
-    const code = length > 0 ? tagCodeAt(text, at, length) : -1;
-    if (code >= 0) spelled += String.fromCharCode(code);
-    else if (length === 0) spelled += text.charAt(at);
-    at += length === 0 ? 1 : Math.abs(length);
-  }
   work.visited += run.end - from;
-  return spelled;
+  return joined(text, spelledPieces(text, run, from, run.end));
 }
 
 /**
@@ -661,14 +655,8 @@ export function keptPieces(
   from: number,
   to: number,
 ): [number, number][] | undefined {
-  // The first mark that ends after `from`: marks are in order, so a binary search over their ends.
-  let lo = 0;
-  let hi = marks.length >> 1;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if ((marks[2 * mid + 1] ?? 0) <= from) lo = mid + 1;
-    else hi = mid;
-  }
+  // The first mark that ends after `from`.
+  const lo = firstPast(marks.length >> 1, (k) => (marks[2 * k + 1] ?? 0) > from);
   if (lo === marks.length >> 1 || (marks[2 * lo] ?? 0) >= to) return undefined;
   const pieces: [number, number][] = [];
   let at = from;
@@ -679,4 +667,59 @@ export function keptPieces(
   }
   if (at < to) pieces.push([at, to]);
   return pieces;
+}
+
+/**
+ * A piece of the text read as it is, text[start, end); or, with a third element, the one character
+ * that text[start, end) spells (a tag character: the ASCII code it mirrors).
+ */
+export type Piece = readonly [number, number] | readonly [number, number, number];
+
+/** The tag character at text[at], which mirrors the ASCII `code`, as a piece. */
+export const tagPiece = (text: string, at: number, code: number): Piece => [at, tagEnd(text, at), code];
+
+/**
+ * text[from, to) of `run` as a model reads it, in pieces, in order (decode.ts joins them): its text
+ * without its hidden characters and with its control sequences removed whole, as a terminal shows
+ * it, and each of its tag characters there, in its place, as the ASCII it mirrors. A sequence
+ * between tags is left out body and all (`<tags "tok"><ESC>[0m<tags "en:">` reads `token:`).
+ */
+export function spelledPieces(text: string, run: HiddenRun, from: number, to: number): Piece[] {
+  const { tagRuns } = run;
+  const pieces: Piece[] = [];
+  // The first tag character at or after `from`: the tag runs are in order, and theirs in each.
+  let r = firstPast(tagRuns.length, (i) => {
+    const starts = tagRuns[i]?.starts ?? [];
+    return (starts[starts.length - 1] ?? 0) >= from;
+  });
+  let k = firstPast(tagRuns[r]?.starts.length ?? 0, (i) => (tagRuns[r]?.starts[i] ?? 0) >= from);
+  /** The tag characters before `at` that are not yet added, added. */
+  const tagsBefore = (at: number): void => {
+    for (let tagRun = tagRuns[r]; tagRun; tagRun = tagRuns[r]) {
+      const { codes, starts } = tagRun;
+      for (; k < starts.length && (starts[k] ?? 0) < at; k++)
+        pieces.push(tagPiece(text, starts[k] ?? 0, codes[k] ?? 0));
+      if (k < starts.length) return;
+      r++;
+      k = 0;
+    }
+  };
+  for (const piece of keptPieces(run.sequenceMarks ?? run.marks, from, to) ?? [[from, to] as const]) {
+    tagsBefore(piece[0]);
+    pieces.push(piece);
+  }
+  tagsBefore(to);
+  return pieces;
+}
+
+/** The first of the indices 0 to `count` at which `isPast` holds (`count` if none), given it holds from there on. */
+function firstPast(count: number, isPast: (i: number) => boolean): number {
+  let lo = 0;
+  let hi = count;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (isPast(mid)) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
 }

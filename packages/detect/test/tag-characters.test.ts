@@ -221,17 +221,33 @@ describe('detect-38-3: a secret name spelled in tag characters is read with the 
   // keyword is now read with it.
   const password = 'Zq8#mLp2$vR7';
   const awsSecret = EXAMPLES.awsSecretAccessKey();
-  const CASES: [string, string, string][] = [
+  // The name as a model reads it, when the tags are not all that hides it.
+  const CASES: [string, string, string, string?][] = [
     ['a password after `pwd:` spelled in tags', tags('pwd:'), password],
     ['a password after `password` spelled in tags and a visible `=`', `${tags('password')} =`, password],
     ['a generic secret after `api_key =` spelled in tags', tags('api_key ='), 'q8ZmLp2vR7xW4kT9nB3c'],
     ['an AWS secret key after its name spelled in tags', tags('AWS_SECRET_ACCESS_KEY='), awsSecret],
+    // detect-38-4: the run was read again character by character to find the name, and a control
+    // sequence's body (`[0m`) read as visible text cut it; it is read as decode.ts reads it.
+    [
+      'detect-38-4: a generic secret after `token:` spelled in tags with a colour code between them',
+      `${tags('tok')}\x1b[0m${tags('en:')}`,
+      'q8ZmLp2vR7xW4kT9nB3c',
+      'token:',
+    ],
+    [
+      'detect-38-4: a password after `pwd:` spelled in tags with a colour code between them',
+      `${tags('pw')}\x1b[2m${tags('d:')}`,
+      password,
+      'pwd:',
+    ],
   ];
-  for (const [name, before, value] of CASES)
+  for (const [name, before, value, read] of CASES)
     it(`${name}: as the same line written visibly, as written and in UTF-8 read as Latin-1`, () => {
-      const visible = scan(
-        `${before.replace(/[\u{E0000}-\u{E007F}]/gu, (t) => String.fromCharCode((t.codePointAt(0) ?? 0) - 0xe0000))} ${value}`,
+      const spelled = before.replace(/[\u{E0000}-\u{E007F}]/gu, (t) =>
+        String.fromCharCode((t.codePointAt(0) ?? 0) - 0xe0000),
       );
+      const visible = scan(`${read ?? spelled} ${value}`);
       assert.equal(visible.length, 1, 'the line written visibly holds a finding');
       const text = `${before} ${value}\n`;
       for (const written of [text, asLatin1(text)]) {
