@@ -20,6 +20,7 @@ import type { Encoding } from './finding.js';
 import {
   hiddenStretches,
   isWhiteSpace,
+  joinedText,
   keptPieces,
   spelledPieces,
   tagPiece,
@@ -27,6 +28,7 @@ import {
   type Piece,
   type TagRun,
 } from './hidden-characters.js';
+import { isWordCode } from './terminal-sequences.js';
 
 export interface DecodedSegment {
   readonly start: number;
@@ -726,14 +728,11 @@ function joinedPieces(text: string, pieces: readonly Piece[]): JoinedPieces {
     if (piece.length === 3) return isEnd ? piece[1] : piece[0];
     return piece[0] + offset - (offsets[lo] ?? 0) + (isEnd ? 1 : 0);
   };
-  const slices = pieces.map((piece) =>
-    piece.length === 3 ? String.fromCharCode(piece[2]) : text.slice(piece[0], piece[1]),
-  );
   // One piece alone would be a slice of the text (V8 keeps a view into it, and the text alive):
   // the decoders' loops, compiled for flat strings, slowed down by a fifth for every text scanned
   // after one such view (bench corpus). Joined from two, it is a string of its own.
-  const [only] = slices;
-  const decoded = slices.length === 1 && only ? [only.slice(0, 1), only.slice(1)].join('') : slices.join('');
+  const joined = joinedText(text, pieces);
+  const decoded = pieces.length === 1 ? [joined.slice(0, 1), joined.slice(1)].join('') : joined;
   return { decoded, spanOf: (start, end) => [textOffset(start, false), textOffset(end - 1, true)] };
 }
 
@@ -812,8 +811,6 @@ function blockAt(
   return { segments, runs, end: (lines[lines.length - 1] as Line)[1] };
 }
 
-/** A letter, digit or "_": a token or value after one of these is glued to a word. */
-export const isWordCode = (c: number): boolean => isAlphanumeric(c) || c === 95;
 const isDigitCode = (c: number): boolean => c >= 48 && c <= 57;
 
 /** Whether a byte value written at text[at] (inside its quote) is in hex after `0x` or `0X`. */

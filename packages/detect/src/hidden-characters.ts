@@ -429,8 +429,11 @@ const KEYWORD = new RegExp(KEYWORD_SOURCE, 'i');
 
 const isLineBreak = (c: number): boolean => c === 10 || c === 13;
 
-/** The pieces of `text` joined: what a stretch reads there without its hidden characters. */
-const joined = (text: string, pieces: readonly Piece[]): string =>
+/**
+ * The pieces of `text` joined: what a stretch reads there without its hidden characters (a tag
+ * character as the ASCII it mirrors), a spaced token without its spaces (spaced-tokens.ts).
+ */
+export const joinedText = (text: string, pieces: readonly Piece[]): string =>
   pieces
     .map((piece) => (piece.length === 3 ? String.fromCharCode(piece[2]) : text.slice(piece[0], piece[1])))
     .join('');
@@ -555,7 +558,7 @@ export function* hiddenStretches(text: string, work: { visited: number }): Gener
       lastBegin >= floor
         ? lastBegin
         : shape === KeyShape.Marker &&
-            joined(text, keptPieces(marks, run.start, run.end) ?? []).includes(PEM_BEGIN)
+            joinedText(text, keptPieces(marks, run.start, run.end) ?? []).includes(PEM_BEGIN)
           ? run.start
           : -1;
     if (keyStart < 0) return -1;
@@ -642,7 +645,7 @@ const NAME_REACH = 4 * 96;
 function spelledTail(text: string, run: HiddenRun, work: { visited: number }): string {
   const from = Math.max(run.start, run.end - NAME_REACH);
   work.visited += run.end - from;
-  return joined(text, spelledPieces(text, run, from, run.end));
+  return joinedText(text, spelledPieces(text, run, from, run.end));
 }
 
 /**

@@ -5,12 +5,13 @@
 // glued to the word before it is kept only as its rule's `glued` test allows (provider-rules.ts).
 
 import { KEYWORD_SOURCE, assignmentJudge, assignmentReader } from './assignment-rules.js';
-import { decodedLayers, isWordCode, type DecodeWork } from './decode.js';
+import { decodedLayers, type DecodeWork } from './decode.js';
 import type { Encoding, Finding, ScanOptions } from './finding.js';
 import { fingerprint } from './fingerprint.js';
-import { isCutByHidden } from './hidden-characters.js';
+import { isCutByHidden, joinedText } from './hidden-characters.js';
 import { ANCHOR_SOURCE, PROVIDER_RULES, firstOf, type Matcher, type ProviderRule } from './provider-rules.js';
-import { joinedText, spacedRuns, textAt } from './spaced-tokens.js';
+import { spacedRuns, textAt } from './spaced-tokens.js';
+import { isWordCode } from './terminal-sequences.js';
 
 const ANCHORS = new RegExp(ANCHOR_SOURCE, 'g');
 

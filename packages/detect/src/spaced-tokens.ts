@@ -5,8 +5,9 @@
 // format (an anchor, a length, a checksum) must still match the joined text. Never the generic
 // rules: joined words read as a long random value after any keyword.
 
-import { isWordCode } from './decode.js';
+import { joinedText } from './hidden-characters.js';
 import { ANCHOR_SOURCE, PROVIDER_RULES } from './provider-rules.js';
+import { isWordCode } from './terminal-sequences.js';
 
 /** Pieces of a group this long at most: tokens are grouped in fours or fives, rarely past eight. */
 const MAX_GROUP = 8;
@@ -161,10 +162,6 @@ function* windowsOf(text: string, run: EqualRun): Generator<readonly Pieces[]> {
     if (to === count) return;
   }
 }
-
-/** The text of pieces joined. */
-export const joinedText = (text: string, pieces: Pieces): string =>
-  pieces.map(([start, end]) => text.slice(start, end)).join('');
 
 /** Where the character at `at` of pieces joined is in the text. */
 export function textAt(pieces: Pieces, at: number): number {

@@ -84,17 +84,16 @@ export function sequenceLength(text: string, at: number, work: { visited: number
   return end < 0 ? 0 : end - at;
 }
 
+/**
+ * A letter, a digit or "_": what stands on both sides of a token's "m" in most token formats; a
+ * token or value after one is glued to a word (scan.ts, spaced-tokens.ts, decode.ts).
+ */
+export const isWordCode = (c: number): boolean =>
+  (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a) || c === 0x5f;
+
 /** A character a token holds: a letter, a digit, or one of base64's, base64url's and JWTs' `+/=-_.~`. */
 export const isTokenCode = (c: number): boolean =>
-  (c >= 0x30 && c <= 0x39) ||
-  ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a) ||
-  c === 0x2b ||
-  c === 0x2f ||
-  c === 0x3d ||
-  c === 0x2d ||
-  c === 0x5f ||
-  c === 0x2e ||
-  c === 0x7e;
+  isWordCode(c) || c === 0x2b || c === 0x2f || c === 0x3d || c === 0x2d || c === 0x2e || c === 0x7e;
 
 /**
  * Whether the 7-bit sequence of `length` characters at text[at] may have taken characters of a
@@ -138,10 +137,6 @@ export function takesTokenCharacters(
   if (text.charCodeAt(at + length - 1) !== 0x6d) return true;
   return isWordCode(text.charCodeAt(at + length)) && (length === 3 || isWordCode(text.charCodeAt(at - 1)));
 }
-
-/** A letter, a digit or "_": what stands on both sides of a token's "m" in most token formats. */
-const isWordCode = (c: number): boolean =>
-  (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a) || c === 0x5f;
 
 /** Whether the sequence of `length` characters at text[at] is a 7-bit colour code (SGR: `ESC [ … m`). */
 export const isColourCode = (text: string, at: number, length: number): boolean =>
