@@ -278,6 +278,11 @@ interface Stretch extends HiddenRun {
   sequenceMarks: number[] | undefined;
   fallbackFrom: number;
   tagRuns: TagRun[];
+  /**
+   * Whether the run holds a "-" (a control sequence's may count): only such a run may hold a PEM
+   * key's header or footer, so only it is read for one (keyEnd()).
+   */
+  hasDash: boolean;
 }
 
 /**
@@ -288,7 +293,14 @@ interface Stretch extends HiddenRun {
  */
 function hiddenRunAt(text: string, at: number, from: number, work: { visited: number }): Stretch {
   let start = at;
-  while (start > from && !isWhiteSpace(text.charCodeAt(start - 1))) start--;
+  // Whether the run holds a "-", as it is stepped over back to its start and on to its end.
+  let hasDash = false;
+  while (start > from) {
+    const c = text.charCodeAt(start - 1);
+    if (isWhiteSpace(c)) break;
+    if (c === 0x2d) hasDash = true;
+    start--;
+  }
   const marks: number[] = [];
   let sequenceMarks: number[] | undefined;
   let mayTakeCharacters = false;
@@ -306,6 +318,7 @@ function hiddenRunAt(text: string, at: number, from: number, work: { visited: nu
     const c = text.charCodeAt(end);
     if (c > 0x20 && c < 0x7f) {
       tagRun = undefined;
+      if (c === 0x2d) hasDash = true;
       end++;
       continue;
     }
@@ -361,7 +374,7 @@ function hiddenRunAt(text: string, at: number, from: number, work: { visited: nu
   }
   // One literal of one shape: a spread to add the sequences cost more than reading the run.
   const fallbackFrom = mayTakeCharacters ? start : -1;
-  return { start, end, marks, sequenceMarks, fallbackFrom, tagRuns: tagRuns ?? [] };
+  return { start, end, marks, sequenceMarks, fallbackFrom, tagRuns: tagRuns ?? [], hasDash };
 }
 
 /**
@@ -502,9 +515,10 @@ const enum KeyShape {
 /**
  * What text[start, end), read without the hidden characters `marks`, may be of a PEM private key:
  * a line of its body (base64, the `\n` escapes of a JSON string), or a marker (it holds a "-": the
- * caller looks for the header in it), or none. Only if it may be in a key is a key's header looked
- * for before it, and only one that holds a "-" is joined to be read for a header cut: prose cut by
- * hidden characters, or a log coloured word by word, is read in place.
+ * caller looks for the header in it), or none. Asked only of a run after a key's header as written
+ * (it must be a line of the key, or a marker, to be in it) or holding a "-" (it may hold a header
+ * cut), and only one that holds a "-" is joined to be read for a header cut: prose cut by hidden
+ * characters, or a log coloured word by word, is read in place.
  */
 function keyShape(text: string, marks: readonly number[], start: number, end: number): KeyShape {
   let shape = KeyShape.Line;
@@ -547,20 +561,24 @@ export function* hiddenStretches(text: string, work: { visited: number }): Gener
    * The run is grown back to the header.
    */
   const keyEnd = (run: Stretch, floor: number): number => {
+    // A header as written stands before the run, or in it only if it holds a "-" (a run starts
+    // after white space, which a header holds none of): the text between runs is searched once,
+    // and a run only if it holds one.
+    const next = (at: number): number => begins(at, run.hasDash ? run.end : run.start);
+    for (let at = next(Math.max(lastBegin + 1, floor)); at >= 0; at = next(at + 1)) lastBegin = at;
+    const isAfterHeader = lastBegin >= floor;
+    // Else only a run that holds a "-" may hold a header cut: the others (most runs of a coloured
+    // log) are not read again for their shape.
+    if (!isAfterHeader && !run.hasDash) return -1;
     const marks = run.sequenceMarks ?? run.marks;
     const shape = keyShape(text, marks, run.start, run.end);
     if (shape === KeyShape.None) return -1;
-    const from = Math.max(lastBegin + 1, floor);
-    // Searched on to the text's end: in text with no key (most), one search serves every run.
-    const next = (at: number): number => begins(at, text.length);
-    for (let at = next(from); at >= 0 && at < run.end; at = next(at + 1)) lastBegin = at;
-    const keyStart =
-      lastBegin >= floor
-        ? lastBegin
-        : shape === KeyShape.Marker &&
-            joinedText(text, keptPieces(marks, run.start, run.end) ?? []).includes(PEM_BEGIN)
-          ? run.start
-          : -1;
+    const keyStart = isAfterHeader
+      ? lastBegin
+      : shape === KeyShape.Marker &&
+          joinedText(text, keptPieces(marks, run.start, run.end) ?? []).includes(PEM_BEGIN)
+        ? run.start
+        : -1;
     if (keyStart < 0) return -1;
     const footer = ends(keyStart, keyStart + MAX_PEM);
     // A footer before the run ended the key.
