@@ -458,15 +458,16 @@ function append(to: number[], from: readonly number[]): void {
 
 /**
  * `stretch` grown to the end of `run`, a later run on its line or in its key: the characters
- * between are visible.
+ * between are visible. `work.visited` is added what was read of the line for a name.
  */
-function addRun(text: string, stretch: Stretch, run: Stretch): void {
+function addRun(text: string, stretch: Stretch, run: Stretch, work: { visited: number }): void {
   if (run.sequenceMarks && !stretch.sequenceMarks) stretch.sequenceMarks = [...stretch.marks];
   if (stretch.sequenceMarks) append(stretch.sequenceMarks, run.sequenceMarks ?? run.marks);
   append(stretch.marks, run.marks);
   if (stretch.fallbackFrom < 0 && run.fallbackFrom >= 0) {
     const nameFrom = Math.max(stretch.start, run.fallbackFrom - LINE_CONTEXT);
     const isNamed = KEYWORD.test(text.slice(nameFrom, run.fallbackFrom));
+    work.visited += run.fallbackFrom - nameFrom;
     stretch.fallbackFrom = isNamed ? nameFrom : run.fallbackFrom;
   }
   for (const tagRun of run.tagRuns) stretch.tagRuns.push(tagRun);
@@ -508,32 +509,50 @@ const isKeyLineCode = (c: number): boolean => c === 0x5c || isTokenCode(c);
 /** What a run may be of a PEM private key (keyShape()). */
 const enum KeyShape {
   None,
+  /** A line of its body: base64, the `\n` escapes of a JSON string. */
   Line,
+  /** A marker: it holds a "-". */
   Marker,
+  /** A marker that holds a key's header. */
+  Header,
 }
 
+/** How many "-" start PEM_BEGIN: after more in a row, the last of them may still start it. */
+const DASHES = 5;
+
 /**
- * What text[start, end), read without the hidden characters `marks`, may be of a PEM private key:
- * a line of its body (base64, the `\n` escapes of a JSON string), or a marker (it holds a "-": the
- * caller looks for the header in it), or none. Asked only of a run after a key's header as written
- * (it must be a line of the key, or a marker, to be in it) or holding a "-" (it may hold a header
- * cut), and only one that holds a "-" is joined to be read for a header cut: prose cut by hidden
- * characters, or a log coloured word by word, is read in place.
+ * What text[start, end), read without the hidden characters `marks`, may be of a PEM private key.
+ * Asked only of a run after a key's header as written (it must be a line of the key, or a marker,
+ * to be in it) or holding a "-" (it may hold a header that hidden characters cut, looked for as it
+ * is read): prose cut by hidden characters, or a log coloured word by word, is read in place.
+ * `work.visited` is added what was read.
  */
-function keyShape(text: string, marks: readonly number[], start: number, end: number): KeyShape {
+function keyShape(
+  text: string,
+  marks: readonly number[],
+  start: number,
+  end: number,
+  work: { visited: number },
+): KeyShape {
   let shape = KeyShape.Line;
+  // How many characters of PEM_BEGIN the characters read so far end with.
+  let matched = 0;
   let k = 0;
-  for (let i = start; i < end; i++) {
+  let i = start;
+  for (; i < end && matched < PEM_BEGIN.length; i++) {
     while (k < marks.length && (marks[k + 1] ?? 0) <= i) k += 2;
     if (k < marks.length && (marks[k] ?? 0) <= i) {
       i = (marks[k + 1] ?? 0) - 1;
       continue;
     }
     const c = text.charCodeAt(i);
-    if (c === 0x2d) return KeyShape.Marker;
-    if (!isKeyLineCode(c)) shape = KeyShape.None;
+    if (c === PEM_BEGIN.charCodeAt(matched)) matched++;
+    else matched = c !== 0x2d ? 0 : matched === DASHES ? DASHES : 1;
+    if (c === 0x2d) shape = KeyShape.Marker;
+    else if (shape === KeyShape.Line && !isKeyLineCode(c)) shape = KeyShape.None;
   }
-  return shape;
+  work.visited += Math.min(i, end) - start;
+  return matched === PEM_BEGIN.length ? KeyShape.Header : shape;
 }
 
 /**
@@ -570,15 +589,9 @@ export function* hiddenStretches(text: string, work: { visited: number }): Gener
     // Else only a run that holds a "-" may hold a header cut: the others (most runs of a coloured
     // log) are not read again for their shape.
     if (!isAfterHeader && !run.hasDash) return -1;
-    const marks = run.sequenceMarks ?? run.marks;
-    const shape = keyShape(text, marks, run.start, run.end);
+    const shape = keyShape(text, run.sequenceMarks ?? run.marks, run.start, run.end, work);
     if (shape === KeyShape.None) return -1;
-    const keyStart = isAfterHeader
-      ? lastBegin
-      : shape === KeyShape.Marker &&
-          joinedText(text, keptPieces(marks, run.start, run.end) ?? []).includes(PEM_BEGIN)
-        ? run.start
-        : -1;
+    const keyStart = isAfterHeader ? lastBegin : shape === KeyShape.Header ? run.start : -1;
     if (keyStart < 0) return -1;
     const footer = ends(keyStart, keyStart + MAX_PEM);
     // A footer before the run ended the key.
@@ -622,7 +635,7 @@ export function* hiddenStretches(text: string, work: { visited: number }): Gener
     // Inside the key the stretch reads, one stretch; on its line and near (the characters between
     // read once), one stretch, which may be in a key.
     if (stretch && run.start < stretch.end) {
-      addRun(text, stretch, run);
+      addRun(text, stretch, run, work);
       stretch.end = Math.max(stretch.end, namedEnd);
       continue;
     }
@@ -632,7 +645,7 @@ export function* hiddenStretches(text: string, work: { visited: number }): Gener
     if (stretch) work.visited += Math.min(gap, run.start) - stretch.end;
     if (stretch && gap === run.start) {
       const end = keyEnd(run, stretch.start);
-      addRun(text, stretch, run);
+      addRun(text, stretch, run, work);
       stretch.end = Math.max(stretch.end, end, namedEnd);
       continue;
     }

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { scan } from '../src/index.js';
+import { hiddenStretches } from '../src/hidden-characters.js';
 import { scanCounting, type ScanWork } from '../src/scan.js';
 import { scanJoinedCounting } from '../src/split-secrets.js';
 import {
@@ -307,66 +308,130 @@ describe('redteam-34-1: runs cut by hidden characters cost a small multiple of t
 
 describe('detect-37-2, detect-37-3, detect-38-3: keys and names read around hidden runs cost a small multiple of the length', () => {
   // A stretch that may stand in a private key looks for its header back to the stretch before it
-  // (one search, from the last header found, serves every run) and is read on to the key's footer,
-  // once; a stretch that holds tag characters is read once more with them as ASCII, name and all,
-  // windows of tags alone aside (read so already). Base64 lines cost up to 4.6 already
-  // (a wrapped block is decoded a level below: 4.1 for a key with no hidden character), so 6.
+  // (the text between runs searched once) and is read on to the key's footer, once; a run is read
+  // again for a key's shape only after a header or when it holds a "-", which a header cut holds;
+  // a stretch that holds tag characters is read once more with them as ASCII, name and all,
+  // windows of tags alone aside (read so already), and a run whose tags spell a secret's name with
+  // the rest of its line. Base64 lines cost up to 4.6 already (a wrapped block is decoded a level
+  // below: 4.1 for a key with no hidden character), so 6.
+  // Each shape is also checked to make the reading it is there for (under its bound, it could
+  // read nothing): its stretches grow over the keys and lines read around runs, or the reads
+  // it makes are counted (the walk for a key's shape, a spelled reading's decoding).
+  type Check = (text: string, work: ScanWork) => void;
+  /** The stretches hold `share` of the text at least: what is read around runs grew them. */
+  const holds =
+    (share: number): Check =>
+    (text) => {
+      let held = 0;
+      for (const s of hiddenStretches(text, { visited: 0 })) held += s.end - s.start;
+      assert.ok(held >= share * text.length, `the stretches hold ${held} of ${text.length} characters`);
+    };
+  /** The first stretch is grown back to the key header at the text's start. */
+  const fromHeader: Check = (text) => {
+    const [first] = hiddenStretches(text, { visited: 0 });
+    assert.equal(first?.start, 0, 'the first stretch starts at the header');
+  };
+  /** `what` counts `times` the length at least: the reading the shape makes is counted. */
+  const counts =
+    (what: 'visited' | 'decoded', times: number): Check =>
+    (text, work) =>
+      assert.ok(
+        work[what] >= times * text.length,
+        `${what}: only ${work[what]} for ${text.length} characters`,
+      );
   const KEY_BODY = 'MIIEpAIBAAKCAQEA3Tz2mr7SZiAMfQyuvBjM2Bq2h1mZ8aRvXnUe';
-  const AROUND: [string, number, (n: number) => string][] = [
+  const AROUND: [string, number, (n: number) => string, Check][] = [
+    // No header, no "-": each line is read as its run, and not again.
     [
       'base64 lines each cut by a zero-width space, no header',
       6,
       (n) => repeat(`${cut(KEY_BODY, '\u200B')}\n`, n),
+      holds(0.9),
+    ],
+    // A "-" in each: each line is read again for a header cut (5.1 times the length, 3.2 without).
+    [
+      'base64 lines each cut by a zero-width space and holding a "-", no header',
+      6,
+      (n) => repeat(`${cut(KEY_BODY, '\u200B')}-x\n`, n),
+      counts('visited', 4.5),
     ],
     [
       'key headers each cut by a zero-width space',
       5,
       (n) => repeat('-----BEG\u200BIN RSA PRIVATE KEY-----\n', n),
+      holds(0.9),
     ],
     [
       'key headers, each before a line cut by a zero-width space, and no footer',
       6,
       (n) => repeat(`-----BEGIN RSA PRIVATE KEY-----\n${cut(KEY_BODY, '\u200B')}\n`, n),
+      holds(0.9),
     ],
     [
       'one key header, then lines cut by zero-width spaces past 64 KiB',
       6,
       (n) => `-----BEGIN RSA PRIVATE KEY-----\n${repeat(`${cut(KEY_BODY, '\u200B')}\n`, n - 32)}`,
+      fromHeader,
     ],
+    // Each read again for a header cut (3.6 times the length, 2.3 without).
     [
       'key footers each cut by a zero-width space',
       5,
       (n) => repeat('-----EN\u200BD RSA PRIVATE KEY-----\n', n),
+      counts('visited', 3),
     ],
+    // Each decoded once more as a model reads it (1.4 to 2.7 times the length without).
     [
       'a value spelled in tags after a secret name, again and again',
       5,
       (n) => repeat(`password = ${tags('abcdefgh12')} `, n),
+      counts('decoded', 2),
     ],
-    ['tags after a secret name, one each', 5, (n) => repeat(`token${tags('x')}`, n)],
-    ['visible and tag characters in turn', 5, (n) => repeat(`A${tags('A')}`, n)],
-    ['base64 with every other group spelled in tags', 5, (n) => repeat(`QUFB${tags('QUFB')}`, n)],
-    ['one visible character, then tag characters', 5, (n) => `x${repeat(tags('A'), n - 1)}`],
-    // detect-38-3: a run that spells a secret's name is read with its line, to 256 characters on.
+    ['tags after a secret name, one each', 5, (n) => repeat(`token${tags('x')}`, n), counts('decoded', 2)],
+    ['visible and tag characters in turn', 5, (n) => repeat(`A${tags('A')}`, n), counts('decoded', 2)],
+    [
+      'base64 with every other group spelled in tags',
+      5,
+      (n) => repeat(`QUFB${tags('QUFB')}`, n),
+      counts('decoded', 2),
+    ],
+    [
+      'one visible character, then tag characters',
+      5,
+      (n) => `x${repeat(tags('A'), n - 1)}`,
+      counts('decoded', 3),
+    ],
+    // detect-38-3: a run that spells a secret's name is read with its line, to 256 characters on,
+    // each character once: runs this near are one stretch anyway, decoded once more as a model
+    // reads it (1.1 times the length without); 30 characters apart, the line read makes them one.
     [
       'a secret name spelled in tags before every value, one line',
       5,
       (n) => repeat(`${tags('pwd:')} abcdefgh12 `, n),
+      counts('decoded', 2),
+    ],
+    [
+      'a secret name spelled in tags before every value, 30 characters apart, one line',
+      5,
+      (n) => repeat(`${tags('pwd:')} abcdefgh12 ${'x'.repeat(20)} `, n),
+      holds(0.9),
     ],
     [
       'a secret name spelled in tags before every value, a line each',
       5,
       (n) => repeat(`${tags('pwd:')} abcdefgh12\n`, n),
+      holds(0.9),
     ],
     [
       'a secret name spelled in tags, then a long line',
       5,
       (n) => repeat(`${tags('token=')} ${'a b '.repeat(200)}\n`, n),
+      holds(0.3),
     ],
   ];
-  for (const [name, bound, make] of AROUND)
+  for (const [name, bound, make, check] of AROUND)
     it(`${name}: at most ${bound} times the length scanned, stepped over and decoded, at 256 KiB and 1 MiB`, () => {
-      assertLinear(make, bound, () => undefined);
+      assertLinear(make, bound, check);
     });
 });
 
