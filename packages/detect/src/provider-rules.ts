@@ -57,6 +57,13 @@ export interface ProviderRule {
    * the format, as `://` is). Absent: never (the anchor must start a token).
    */
   readonly glued?: 'any' | ((body: string, before: string) => boolean);
+  /**
+   * The secret it finds has no format of its own (a database URL's password: any characters after
+   * the user's name): a reading that keeps the characters a terminal hides does not run it
+   * (scan.ts), as what a control sequence took would make a value of a placeholder
+   * (`redis://:xx<ESC>[0mx@…`); a password a sequence cuts is still found as a terminal shows it.
+   */
+  readonly isFormatless?: boolean;
 }
 
 const escape = (literal: string): string => literal.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
@@ -507,6 +514,7 @@ export const PROVIDER_RULES: readonly ProviderRule[] = [
     check: databaseVerdict,
     // The anchor always follows its scheme's letters: matchDatabaseUrl reads them.
     glued: 'any',
+    isFormatless: true,
   },
 ];
 

@@ -26,6 +26,7 @@ interface Tried {
   readonly starts: RegExp;
   readonly lead: number;
   readonly glued: ProviderRule['glued'];
+  readonly isFormatless: boolean;
 }
 
 /**
@@ -40,6 +41,7 @@ PROVIDER_RULES.forEach((rule, index) => {
     starts: new RegExp(rule.anchors.join('|'), 'y'),
     lead: rule.lead ?? 0,
     glued: rule.glued,
+    isFormatless: rule.isFormatless === true,
   };
   for (const c of new Set(rule.anchors.map((a) => firstOf(a).slice(-1).charCodeAt(0))))
     (TRIED_BY_FIRST[c] ??= []).push(tried);
@@ -57,7 +59,14 @@ interface Raw {
   readonly isFallback?: boolean;
 }
 
-function providerFindings(text: string, out: Raw[], work: ScanWork | undefined): void {
+/**
+ * Which rules read a text: every one; those that can make a high finding (not the generic rules,
+ * all low); or those bound to a format (nor the database URL's, whose password has none), for a
+ * reading that keeps what a terminal hides (decode.ts' isFallback).
+ */
+type Rules = 'every' | 'high' | 'formats';
+
+function providerFindings(text: string, out: Raw[], work: ScanWork | undefined, rules: Rules): void {
   const re = ANCHORS;
   re.lastIndex = 0;
   // Each rule's matcher for this text, made when its anchor first occurs.
@@ -66,8 +75,10 @@ function providerFindings(text: string, out: Raw[], work: ScanWork | undefined):
   while ((m = re.exec(text)) !== null) {
     const hit = m.index;
     // Several rules may share an anchor's start (sk-ant- and sk-): the first that matches wins.
-    for (const { index, rule, starts, lead, glued: gluedTest } of TRIED_BY_FIRST[text.charCodeAt(hit)] ??
-      NONE) {
+    for (const { index, rule, starts, lead, glued: gluedTest, isFormatless } of TRIED_BY_FIRST[
+      text.charCodeAt(hit)
+    ] ?? NONE) {
+      if (isFormatless && rules === 'formats') continue;
       starts.lastIndex = hit;
       const at = hit - lead;
       if (at < 0) continue;
@@ -171,19 +182,19 @@ export function fingerprinted(pending: Pending, work: ScanWork | undefined): Fin
 }
 
 /**
- * The rules' findings in `text` itself, each with what it covers; `isHighOnly`: without the
- * generic rules (all low), for a caller that keeps only high findings.
+ * The findings of `rules` in `text` itself, each with what it covers ('high': for a caller that
+ * keeps only high findings).
  */
 function findingsIn(
   text: string,
   work: ScanWork | undefined,
   except: readonly string[],
-  isHighOnly: boolean,
+  rules: Rules,
 ): Pending[] {
   if (work) work.scanned += text.length;
   const raw: Raw[] = [];
-  providerFindings(text, raw, work);
-  assignmentFindings(text, raw, work, isHighOnly);
+  providerFindings(text, raw, work, rules);
+  assignmentFindings(text, raw, work, rules !== 'every');
   const kept = except.length === 0 ? raw : raw.filter((r) => !except.some((v) => overlaps(text, r, v)));
   return kept.map((r) => ({ ...r, secret: text.slice(r.start, r.end) }));
 }
@@ -212,7 +223,7 @@ function spacedFindings(text: string, work: ScanWork | undefined, except: readon
     ANCHORS.lastIndex = 0;
     if (!ANCHORS.test(widest)) continue;
     for (const pieces of ways) {
-      const hits = findingsIn(joinedText(text, pieces), work, except, true).filter(
+      const hits = findingsIn(joinedText(text, pieces), work, except, 'high').filter(
         (f) => f.confidence === 'high' && isProvider(f),
       );
       for (const f of hits)
@@ -234,7 +245,8 @@ export function scanPending(
   isHighOnly = false,
 ): Pending[] {
   const except = options.except ?? [];
-  let findings = findingsIn(text, work, except, isHighOnly);
+  const rules: Rules = isHighOnly ? 'high' : 'every';
+  let findings = findingsIn(text, work, except, rules);
   if (options.decode === true) {
     // A secret read with hidden characters inside it is not what a reader sees: a placeholder cut
     // by a zero-width space read as random, a secret under a fingerprint no other copy has. Nor is
@@ -244,13 +256,12 @@ export function scanPending(
     // character (a colour code, an emoji) stays as it was found.
     findings = findings.filter((f) => !isCutByHidden(text, f.start, f.end, f.confidence === 'low', work));
     for (const layer of decodedLayers(text, work)) {
-      // A reading that keeps what a terminal hides is read without the generic rules: a placeholder
-      // with a sequence's characters kept in it (`you<ESC>[2Kr-api-key-here`) reads as none to them.
-      // Nor by the database rule, whose password has no format either (`redis://:xx<ESC>[0mx@…`);
-      // a password a sequence cuts is still found as a terminal shows it.
+      // A reading that keeps what a terminal hides is read by the rules bound to a format alone: a
+      // placeholder with a sequence's characters kept in it (`you<ESC>[2Kr-api-key-here`) reads as
+      // none to the generic rules, nor to the database URL's, whose password has no format either
+      // (`redis://:xx<ESC>[0mx@…`); a password a sequence cuts is still found as a terminal shows it.
       const isFallback = layer.isFallback === true;
-      for (const inner of findingsIn(layer.decoded, work, except, isHighOnly || isFallback)) {
-        if (isFallback && inner.family === 'database') continue;
+      for (const inner of findingsIn(layer.decoded, work, except, isFallback ? 'formats' : rules)) {
         // A secret in a run read without its hidden characters spans them, not the whole run: one
         // the text shows whole beside a hidden character (a BOM, a colour code) is the same finding.
         const [start, end] = layer.spanOf?.(inner.start, inner.end) ?? [layer.start, layer.end];
