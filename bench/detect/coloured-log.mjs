@@ -2,7 +2,9 @@
 // three coloured the way real tools write to a terminal, so the reading of terminal control
 // sequences (packages/detect terminal-sequences.ts) is timed on honest text. Deterministic: line i
 // of the text takes style i / 3 mod the number of styles, so every run scans the same bytes. No
-// secret is added; what it finds is what the uncoloured text finds.
+// secret is added, so what it finds must be what the uncoloured text finds: run.mjs scans each
+// record both ways and measures the one against the other (againstPlain()), and a finding the
+// colours add (a false positive of the reading that keeps what a terminal hides) misses a target.
 //
 // The styles, each written after the escape sequences the tool is known to write:
 // - test runners (chalk: `\e[32m✓\e[39m`, words dimmed and bold, `\e[2m…\e[22m`);
@@ -48,4 +50,29 @@ export function coloured(text) {
     .split('\n')
     .map((line, i) => (i % 3 === 0 && line !== '' ? STYLES[(i / 3) % STYLES.length](line) : line))
     .join('\n');
+}
+
+/**
+ * What `find` finds in each of `records` coloured, measured against what it finds in the record
+ * as it is: a finding (its rule and fingerprint) the colours add, or one they lose. `find` gives
+ * findings with a fingerprint (peers.mjs: Perimeter's).
+ */
+export function againstPlain(find, records) {
+  const keys = (text) => find(text).map((f) => `${f.rule} ${f.fingerprint}`);
+  const result = { records: records.length, plain: 0, coloured: 0, added: [], lost: [] };
+  for (const [i, r] of records.entries()) {
+    const plain = keys(r.text);
+    const inColour = keys(coloured(r.text));
+    result.plain += plain.length;
+    result.coloured += inColour.length;
+    // Both ways, as multisets: a finding found twice in colour and once in plain is one added.
+    const rest = [...plain];
+    for (const key of inColour) {
+      const at = rest.indexOf(key);
+      if (at >= 0) rest.splice(at, 1);
+      else result.added.push(`${key.split(' ')[0]} in ${r.id ?? `record ${i}`}`);
+    }
+    for (const key of rest) result.lost.push(`${key.split(' ')[0]} in ${r.id ?? `record ${i}`}`);
+  }
+  return result;
 }

@@ -1,5 +1,6 @@
 // The scanners compared by `npm run bench:detect`, each behind one function: text → findings
-// [{rule, family, span}], plus a synchronous or asynchronous flag.
+// [{rule, family, span}] (Perimeter's with their fingerprint too), plus a synchronous or
+// asynchronous flag.
 //
 // - Perimeter: @perimeter/detect's scan(), default options and with decoding.
 // - secretlint with @secretlint/secretlint-rule-preset-recommend: its core `lintSource` (the
@@ -14,14 +15,25 @@ import * as preset from '@secretlint/secretlint-rule-preset-recommend';
 export const perimeter = {
   name: 'perimeter',
   isAsync: false,
-  find: (text) => scan(text).map((f) => ({ rule: f.rule, family: f.family, span: [f.start, f.end] })),
+  find: (text) =>
+    scan(text).map((f) => ({
+      rule: f.rule,
+      family: f.family,
+      span: [f.start, f.end],
+      fingerprint: f.fingerprint,
+    })),
 };
 
 export const perimeterDecode = {
   name: 'perimeter (decode)',
   isAsync: false,
   find: (text) =>
-    scan(text, { decode: true }).map((f) => ({ rule: f.rule, family: f.family, span: [f.start, f.end] })),
+    scan(text, { decode: true }).map((f) => ({
+      rule: f.rule,
+      family: f.family,
+      span: [f.start, f.end],
+      fingerprint: f.fingerprint,
+    })),
 };
 
 const SECRETLINT_FAMILIES = {

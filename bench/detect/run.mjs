@@ -14,7 +14,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gitCommit, packageVersion, thisMachine, writeDocsSection } from '../docs-section.mjs';
-import { coloured } from './coloured-log.mjs';
+import { againstPlain, coloured } from './coloured-log.mjs';
 import { perimeter, perimeterDecode, secretlint } from './peers.mjs';
 import { score } from './score.mjs';
 import { consoleReport, judgeTargets, markdownSection } from './report.mjs';
@@ -145,9 +145,15 @@ async function main() {
     corpus.benign.map((r) => ({ text: coloured(r.text) })),
     THROUGHPUT_BYTES,
   );
-  speed[perimeterDecode.name].colouredLog = await timeThroughput(perimeterDecode, colouredChunks, ROUNDS);
+  speed[perimeterDecode.name].colouredLog = {
+    ...(await timeThroughput(perimeterDecode, colouredChunks, ROUNDS)),
+    // No secret is added: record by record, what it finds coloured must be what it finds plain.
+    againstPlain: againstPlain(perimeterDecode.find, corpus.benign),
+  };
+  const { colouredLog } = speed[perimeterDecode.name];
   console.log(
-    `timed ${perimeterDecode.name} on a coloured log: ${speed[perimeterDecode.name].colouredLog.mbPerSecond.toFixed(1)} MB/s`,
+    `timed ${perimeterDecode.name} on a coloured log: ${colouredLog.mbPerSecond.toFixed(1)} MB/s; ` +
+      `${colouredLog.againstPlain.added.length} findings the plain text does not have, ${colouredLog.againstPlain.lost.length} it has lost`,
   );
   const report = {
     date: new Date().toISOString(),
