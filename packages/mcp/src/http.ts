@@ -314,7 +314,7 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
         body = undefined;
         await pipeline(Readable.fromWeb(response.body as never), res).catch(() => undefined);
       } else {
-        const answer = Buffer.from(await response.arrayBuffer());
+        const answer = await bytesOf(response.body);
         if (response.status === 400) await recordSdkRefusal(req, answer, body);
         res.end(answer);
       }
@@ -749,16 +749,32 @@ const HOP_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'c
  * body, already read and parsed, goes beside it.
  */
 function webRequest(req: IncomingMessage, host: string, signal: AbortSignal): Request {
-  const headers = new Headers();
+  // Pairs, not a Headers object: the Request copies them into its own either way.
+  const headers: [string, string][] = [];
   for (const [name, value] of Object.entries(req.headers))
     if (value !== undefined && !HOP_HEADERS.has(name))
-      headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+      headers.push([name, Array.isArray(value) ? value.join(', ') : value]);
   const authority = host.includes(':') ? `[${host}]` : host;
   return new Request(`http://${authority}${req.url ?? PATH}`, {
     method: req.method ?? 'POST',
     headers,
     signal,
   });
+}
+
+/**
+ * A web response's whole body, read off its stream: a JSON answer is one chunk, taken as it is
+ * (what arrayBuffer() would copy into a new buffer, through more steps).
+ */
+async function bytesOf(body: ReadableStream<Uint8Array>): Promise<Buffer> {
+  const reader = body.getReader();
+  const chunks: Buffer[] = [];
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+  }
+  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
 }
 
 /** A POST body's JSON-RPC messages, each checked against the protocol's schema. */
