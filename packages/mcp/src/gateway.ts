@@ -1686,7 +1686,7 @@ export class Gateway {
     // a server rests on writes (a first-use pin) that did not happen. Only of the servers whose
     // writes failed (redteam-36-2): the others' shown definitions need nothing written, or were.
     const unwritten =
-      typeof view === 'string' ? new Map<string, string>() : this.writePins(changes, view.version);
+      typeof view === 'string' ? new Map<string, string>() : await this.writePins(changes, view.version);
     const shown = entries.map((e) => {
       const error = unwritten.get(e.server);
       return e.held === undefined && error !== undefined
@@ -1823,9 +1823,14 @@ export class Gateway {
    * reason, and the same changes are not offered again while the store stays at that version
    * (refusals); a store that cannot be written at all fails every server that had something to
    * write, alerted once (pinStoreFailed). What the listing holds is audited once however often
-   * it is held again unwritten (hold()'s notices).
+   * it is held again unwritten (hold()'s notices). The store's lock is waited for on timers
+   * (PinStore.applyAsync, up to 5 s while `pins approve` or another gateway writes): every other
+   * client is served meanwhile; this listing answers once its changes are written or refused.
    */
-  private writePins(changes: readonly PinChange[], version: string): ReadonlyMap<string, string> {
+  private async writePins(
+    changes: readonly PinChange[],
+    version: string,
+  ): Promise<ReadonlyMap<string, string>> {
     const unwritten = new Map<string, string>();
     const byServer = new Map<string, PinChange[]>();
     for (const c of changes) {
@@ -1843,7 +1848,7 @@ export class Gateway {
     if (asked.size === 0) return unwritten;
     let refused: ReadonlyMap<string, string>;
     try {
-      refused = this.options.pins.apply(changes.filter((c) => asked.has(c.server))).refused;
+      refused = (await this.options.pins.applyAsync(changes.filter((c) => asked.has(c.server)))).refused;
       this.pinStoreBroken.write = false;
     } catch (e) {
       if (!(e instanceof PinStoreError) && !isFileError(e)) throw e;

@@ -3,14 +3,22 @@
 // (new, or drifted from their pin), kept with the definition so `perimeter mcp pins list` can show
 // the change and `approve` can approve exactly what was seen. One JSON file, replaced whole
 // (replaceFile of @perimeter/audit) under a lock file, so a gateway and the CLI never lose each
-// other's writes; a gateway writes what one listing changed at once, and watches the file for
+// other's writes; a gateway writes what one listing changed at once, waiting for the lock on
+// timers (applyAsync) so its other clients are served meanwhile, and watches the file for
 // approvals made by another process. What it keeps is bounded (redteam-36-2): no definition over
 // MAX_DEFINITION_BYTES, no server's entries over MAX_SERVER_BYTES, and the file is written with
 // one line per entry, so its size is its entries' and never grows with their depth.
 
 import { mkdirSync, readFileSync, statSync, unwatchFile, watchFile } from 'node:fs';
 import { dirname } from 'node:path';
-import { lockHolder, replaceFile, withLock, type LockRefusal } from '@perimeter/audit';
+import {
+  lockHolder,
+  replaceFile,
+  takeLockAsync,
+  withLock,
+  type LockOptions,
+  type LockRefusal,
+} from '@perimeter/audit';
 import { escapeUnprintable } from '@perimeter/policy';
 import type { DefinitionKind } from './definition.js';
 import { scanValue } from './secrets.js';
@@ -259,40 +267,59 @@ export class PinStore {
    * held already as it is, one remembered already, a pin already there) are left out, and when
    * none is left the file is not written at all. A server whose entries the changes would take
    * past MAX_SERVER_BYTES keeps its entries as they were (`refused` says why): the other servers'
-   * changes are written all the same (redteam-36-2).
+   * changes are written all the same (redteam-36-2). Waits for the store's lock blocking the
+   * thread: for a caller that does nothing else meanwhile (the CLI, a test); a gateway uses
+   * applyAsync.
    */
   apply(changes: readonly PinChange[]): PinWrite {
+    const write = this.listingWrite(changes);
+    return write === undefined ? NOTHING_WRITTEN : this.update(write, isWritten);
+  }
+
+  /**
+   * apply, waiting for the store's lock on timers (as long, with the same refusal): a gateway
+   * serves its other clients while `pins approve` or another gateway holds the store, where a
+   * blocked thread stalled every call for up to 5 s. Writes of this process wait for each other
+   * the same way, one at a time.
+   */
+  async applyAsync(changes: readonly PinChange[]): Promise<PinWrite> {
+    const write = this.listingWrite(changes);
+    return write === undefined ? NOTHING_WRITTEN : this.updateAsync(write, isWritten);
+  }
+
+  /**
+   * What apply and applyAsync make of the file under the lock, or undefined when none of
+   * `changes` would change the store as it is now.
+   */
+  private listingWrite(changes: readonly PinChange[]): StoreChange<PinWrite> | undefined {
     const current = this.read();
     const effective = changes.filter((c) => isEffective(current, c));
-    if (effective.length === 0) return { made: 0, refused: new Map() };
+    if (effective.length === 0) return undefined;
     const byServer = new Map<string, PinChange[]>();
     for (const c of effective) {
       const theirs = byServer.get(c.server);
       if (theirs === undefined) byServer.set(c.server, [c]);
       else theirs.push(c);
     }
-    return this.update(
-      (f, size) => {
-        let made = 0;
-        const refused = new Map<string, string>();
-        for (const [server, theirs] of byServer) {
-          const was = entriesOf(f, server);
-          // Changes that shrink a server already over (a release, a file from before the bound) go through.
-          const bound = Math.max(size(server, Infinity), MAX_SERVER_BYTES);
-          const count = theirs.filter((c) => applyChange(f, c)).length;
-          const after = size(server, bound);
-          if (after > bound) {
-            restoreEntries(f, server, was);
-            refused.set(
-              server,
-              `the definitions of ${server} would take more than the ${sizeText(MAX_SERVER_BYTES)} of the pin store one server may; what of them is new or changed stays hidden`,
-            );
-          } else made += count;
-        }
-        return { made, refused };
-      },
-      (w) => w.made > 0,
-    );
+    return (f, size) => {
+      let made = 0;
+      const refused = new Map<string, string>();
+      for (const [server, theirs] of byServer) {
+        const was = entriesOf(f, server);
+        // Changes that shrink a server already over (a release, a file from before the bound) go through.
+        const bound = Math.max(size(server, Infinity), MAX_SERVER_BYTES);
+        const count = theirs.filter((c) => applyChange(f, c)).length;
+        const after = size(server, bound);
+        if (after > bound) {
+          restoreEntries(f, server, was);
+          refused.set(
+            server,
+            `the definitions of ${server} would take more than the ${sizeText(MAX_SERVER_BYTES)} of the pin store one server may; what of them is new or changed stays hidden`,
+          );
+        } else made += count;
+      }
+      return { made, refused };
+    };
   }
 
   /**
@@ -413,43 +440,77 @@ export class PinStore {
 
   /**
    * Reads, changes and replaces the file under the store's lock (process-lock of @perimeter/audit):
-   * a writer waits while a live process holds it, however long, and takes over only a lock whose
-   * process is gone. Breaking a slow writer's lock by its age let two writers rename a file each,
-   * the second without the first's change: an approval lost.
+   * a writer waits up to `lockWaitMs` while a live process holds it, and takes over only a lock
+   * whose process is gone. Breaking a slow writer's lock by its age let two writers rename a file
+   * each, the second without the first's change: an approval lost. This one blocks the thread while
+   * it waits (withLock); updateAsync waits on timers. Both run `rewrite` once the lock is theirs.
    */
-  private update<T>(
-    change: (f: PinFile, size: (server: string, stopAt: number) => number) => T,
-    isChanged: (result: T) => boolean = () => true,
-  ): T {
-    mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
-    return withLock(
-      `${this.file}.lock`,
-      { waitMs: this.lockWaitMs, refuse: (r) => new PinStoreError(lockRefusal(this.file, r), 'lock') },
-      () => {
-        const f = this.parse();
-        // Each entry is serialised once, to be measured and then written.
-        const texts = new WeakMap<object, string>();
-        const text = (entry: object): string => {
-          let t = texts.get(entry);
-          if (t === undefined) texts.set(entry, (t = JSON.stringify(entry)));
-          return t;
-        };
-        try {
-          const result = change(f, (server, stopAt) => serverBytes(f, server, text, stopAt));
-          if (!isChanged(result)) return result;
-          // A reader sees the old file or the new one, and a crash leaves one whole (an empty
-          // store would approve nothing); a failed write leaves the old one.
-          replaceFile(this.file, fileText(f, text));
-          return result;
-        } catch (e) {
-          // Whatever else stops the write (a full disk, a value that cannot be serialised) is the
-          // store's fault, said as such: the gateway then holds what rested on it, and no more.
-          if (e instanceof PinStoreError) throw e;
-          throw new PinStoreError(`cannot write the pin store ${this.file}: ${(e as Error).message}`);
-        }
-      },
-    );
+  private update<T>(change: StoreChange<T>, isChanged: (result: T) => boolean = () => true): T {
+    return withLock(this.lockFile(), this.lockOptions(), () => this.rewrite(change, isChanged));
   }
+
+  /** update, the lock waited for on timers (takeLockAsync), a holder in this process too. */
+  private async updateAsync<T>(change: StoreChange<T>, isChanged: (result: T) => boolean): Promise<T> {
+    const options = this.lockOptions();
+    const taken = await takeLockAsync(this.lockFile(), options);
+    if (taken.kind !== 'taken') throw options.refuse(taken);
+    try {
+      return this.rewrite(change, isChanged);
+    } finally {
+      taken.lock.release();
+    }
+  }
+
+  /** The store's lock file, its directory made first (a first write makes the store's). */
+  private lockFile(): string {
+    mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
+    return `${this.file}.lock`;
+  }
+
+  private lockOptions(): LockOptions & { readonly refuse: (r: LockRefusal) => PinStoreError } {
+    return { waitMs: this.lockWaitMs, refuse: (r) => new PinStoreError(lockRefusal(this.file, r), 'lock') };
+  }
+
+  /**
+   * The read, change and replace of one write, in one turn, under the lock the caller holds: the
+   * file as it is now (never the cached parse), `change` applied, and the file replaced unless
+   * `isChanged` says nothing changed.
+   */
+  private rewrite<T>(change: StoreChange<T>, isChanged: (result: T) => boolean): T {
+    const f = this.parse();
+    // Each entry is serialised once, to be measured and then written.
+    const texts = new WeakMap<object, string>();
+    const text = (entry: object): string => {
+      let t = texts.get(entry);
+      if (t === undefined) texts.set(entry, (t = JSON.stringify(entry)));
+      return t;
+    };
+    try {
+      const result = change(f, (server, stopAt) => serverBytes(f, server, text, stopAt));
+      if (!isChanged(result)) return result;
+      // A reader sees the old file or the new one, and a crash leaves one whole (an empty
+      // store would approve nothing); a failed write leaves the old one.
+      replaceFile(this.file, fileText(f, text));
+      return result;
+    } catch (e) {
+      // Whatever else stops the write (a full disk, a value that cannot be serialised) is the
+      // store's fault, said as such: the gateway then holds what rested on it, and no more.
+      if (e instanceof PinStoreError) throw e;
+      throw new PinStoreError(`cannot write the pin store ${this.file}: ${(e as Error).message}`);
+    }
+  }
+}
+
+/**
+ * One write's change to the file as read under the lock (`size`: a server's entries in bytes, up
+ * to `stopAt`), and what it returns.
+ */
+type StoreChange<T> = (f: PinFile, size: (server: string, stopAt: number) => number) => T;
+
+const NOTHING_WRITTEN: PinWrite = { made: 0, refused: new Map() };
+
+function isWritten(w: PinWrite): boolean {
+  return w.made > 0;
 }
 
 /** Why the store could not be locked, in one sentence. */

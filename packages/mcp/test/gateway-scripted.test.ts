@@ -1318,10 +1318,10 @@ describe('gateway: an approval made elsewhere reaches connected clients', { time
     const h = await start({ scripted: { s: { tools: [tool('send'), tool('notify')] } }, pinning: 'approve' });
     try {
       // `perimeter mcp pins approve s send` lands between the listing's write and anything after it.
-      const apply = h.pins.apply.bind(h.pins);
+      const apply = h.pins.applyAsync.bind(h.pins);
       let isApproved = false;
-      h.pins.apply = (changes) => {
-        const written = apply(changes);
+      h.pins.applyAsync = async (changes) => {
+        const written = await apply(changes);
         if (!isApproved && written.made > 0) {
           isApproved = true;
           new PinStore(h.pins.file).approve('s', 'send');
@@ -2098,13 +2098,12 @@ describe(
         scripted: { s: { tools: [tool('send'), tool('other')] } },
         pinning: 'approve',
       });
-      const apply = h.pins.apply.bind(h.pins);
+      const apply = h.pins.applyAsync.bind(h.pins);
       try {
-        h.pins.apply = () => {
-          throw new PinStoreError(
-            `cannot write the pin store ${h.pins.file}: ENOSPC: no space left on device`,
+        h.pins.applyAsync = () =>
+          Promise.reject(
+            new PinStoreError(`cannot write the pin store ${h.pins.file}: ENOSPC: no space left on device`),
           );
-        };
         for (let i = 0; i < 3; i++) assert.deepEqual(await toolNames(h.client), []);
         const errors = h.events.filter((e) => e.type === 'mcp.pin-store-error');
         assert.equal(errors.length, 1, 'alerted once');
@@ -2115,7 +2114,7 @@ describe(
             .map((e) => e.outcome?.tool)
             .sort();
         assert.deepEqual(heldTools(), ['other', 'send'], 'each held once');
-        h.pins.apply = apply;
+        h.pins.applyAsync = apply;
         assert.deepEqual(await toolNames(h.client), []);
         assert.deepEqual(
           Object.keys(h.pins.view().pending.s ?? {}).sort(),
@@ -2126,7 +2125,7 @@ describe(
         h.pins.approve('s', 'send', h.pins.view().pending.s?.send?.hash);
         assert.deepEqual(await toolNames(h.client), ['s__send']);
       } finally {
-        h.pins.apply = apply;
+        h.pins.applyAsync = apply;
         await h.close();
       }
     });

@@ -3,7 +3,8 @@
 // listing's changes are one write; the keys of prompts, resources and templates, and the approve
 // command printed for each (by its hash for a key that holds a secret); approving by hash alone;
 // keys printed as the gateway labelled them when its scan redacted them; the store's lock between
-// processes (a slow writer keeps it, a killed one's is taken over, no approval is lost).
+// processes (a slow writer keeps it, a killed one's is taken over, no approval is lost), waited for
+// on timers by applyAsync as long as by apply.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -503,6 +504,35 @@ test('a writer that cannot wait long enough for a live holder fails with PinStor
   );
   assert.equal(readFileSync(`${store.file}.lock`, 'utf8'), lock, 'the holder keeps its lock');
   assert.equal(identity(store.file), before, 'nothing written');
+});
+
+test('pins-lock-2: applyAsync refuses a live holder it cannot wait out as apply does, and two writes of one process at once are made one after the other, neither lost', async (t) => {
+  const store = twoHeld('async.json');
+  const slow = startSlowWriter(t, store.file, 'a', 600_000);
+  assert.deepEqual(await slow.next(), { taken: slow.pid });
+  const before = identity(store.file);
+  const release = { op: 'release', server: 's', key: 'b' } as const;
+  await assert.rejects(
+    new PinStore(store.file, 50).applyAsync([release]),
+    (e: unknown) =>
+      e instanceof PinStoreError &&
+      e.fault === 'lock' &&
+      e.message ===
+        `the pin store ${store.file} stays locked by another Perimeter process (pid ${slow.pid}); try again once it is done`,
+  );
+  assert.equal(identity(store.file), before, 'nothing written');
+  slow.kill();
+  await slow.exited;
+  // The second write finds the lock held by the first, in this process, and waits for it.
+  const [first, second] = await Promise.all([
+    store.applyAsync([release]),
+    store.applyAsync([{ op: 'trust', server: 't', key: 'x', hash: 'sha256:cc' }]),
+  ]);
+  assert.equal(first.made + second.made, 2);
+  const { approved, pending } = store.snapshot();
+  assert.deepEqual(Object.keys(pending.s ?? {}), ['a'], 'b released');
+  assert.equal(approved.t?.x?.hash, 'sha256:cc', 'and t/x pinned');
+  assert.equal(existsSync(`${store.file}.lock`), false);
 });
 
 test('the lock of a writer killed with SIGKILL while it held it is taken over at once', async (t) => {
