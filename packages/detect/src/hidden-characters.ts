@@ -335,13 +335,14 @@ function hiddenRunAt(text: string, at: number, from: number, work: { visited: nu
           c === 0x1b || c === 0x9b || c === 0x9d || c === 0xc2 ? sequenceLength(text, end, work) : 0;
         let mark = length;
         if (whole > 0) {
-          // After visible text on its line (a space, a tab), not after a sequence a terminal hides.
+          // The visible text on its line before it (a space, a tab) starts past the last sequence a
+          // terminal hides (or its introducer, if its body is kept); none after a hidden character.
           const before = end > 0 ? text.charCodeAt(end - 1) : 0;
-          const isAfterText: boolean =
-            (before === 0x09 || (before >= 0x20 && before < 0x7f)) && (end !== sequenceEnd || isBodyKept);
+          const isAfterVisible = before === 0x09 || (before >= 0x20 && before < 0x7f);
+          const textFrom: number = !isAfterVisible ? end : isBodyKept ? 0 : sequenceEnd;
           sequenceMarks ??= marks.slice();
           sequenceEnd = end + whole;
-          isBodyKept = c !== 0x1b || takesTokenCharacters(text, end, whole, isAfterText);
+          isBodyKept = c !== 0x1b || takesTokenCharacters(text, end, whole, textFrom);
           if (isBodyKept && isColourCode(text, end, whole)) {
             // Kept only if the run holds a token's length so read (colourTakesToken()).
             (colourMarks ??= []).push(marks.length);

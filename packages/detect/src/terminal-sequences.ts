@@ -99,14 +99,14 @@ export const isTokenCode = (c: number): boolean =>
  * Whether the 7-bit sequence of `length` characters at text[at] may have taken characters of a
  * token for its own: a terminal shows the token without them, a receiver that strips the
  * introducers (`ESC [`, `ESC ]`, `ESC \`) and controls has it whole. Asked only of one after
- * visible text on its line (`isAfterText`; at a line's start, or after another sequence, cursor
- * moves and erasures start every line of a progress display).
+ * visible text on its line, which starts at `textFrom` (none when it is `at`: at a line's start, or
+ * after another sequence, cursor moves and erasures start every line of a progress display).
  * - A CSI made, after `ESC [`, of characters a token holds (detect-37-1): put before a token's
  *   letter (`ghp_a<ESC>[bc…`, `key = <ESC>[wJ…`) it takes the letter as its final byte, and before
  *   "9Hq" the "9H". Not one of several parameters (`ESC [ 1 ; 31 m`) or a private mode
  *   (`ESC [ ? 25 l`), which take nothing a token holds.
  * - A colour code (SGR, final byte "m") so made only where it may stand inside a token
- *   (detect-38-1): glued to a letter, a digit or "_" on both sides (`ghp_ab<ESC>[mcd…` or
+ *   (detect-38-1): inside a word on both sides (isInWord(): `ghp_ab<ESC>[mcd…` or
  *   `ghp_ab<ESC>[31mcd…` shows `ghp_abcd…`, the token without "m" or "31m"), or, without
  *   parameters, before one (`key = <ESC>[mQx…`: a value that starts with "m"); hidden-characters.ts
  *   keeps it only inside a word of a token's length. Honest output colours words: a code stands
@@ -118,13 +118,8 @@ export const isTokenCode = (c: number): boolean =>
  *   `ghp_ab<ESC>]cdef…<BEL>` only `ghp_ab`. An honest one names what it sets before a ";" (`0;` a
  *   title, `8;;` a hyperlink, `133;A` a prompt mark), which no token holds.
  */
-export function takesTokenCharacters(
-  text: string,
-  at: number,
-  length: number,
-  isAfterText: boolean,
-): boolean {
-  if (!isAfterText || text.charCodeAt(at) !== ESC) return false;
+export function takesTokenCharacters(text: string, at: number, length: number, textFrom: number): boolean {
+  if (textFrom >= at || text.charCodeAt(at) !== ESC) return false;
   const kind = text.charCodeAt(at + 1);
   if (kind === 0x5d) {
     // The terminator: BEL or U+009C, one character; ESC \ or U+009C in UTF-8 read as Latin-1, two.
@@ -135,7 +130,19 @@ export function takesTokenCharacters(
   }
   if (kind !== 0x5b || !isTokenRun(text, at + 2, at + length)) return false;
   if (text.charCodeAt(at + length - 1) !== 0x6d) return true;
-  return isWordCode(text.charCodeAt(at + length)) && (length === 3 || isWordCode(text.charCodeAt(at - 1)));
+  return isWordCode(text.charCodeAt(at + length)) && (length === 3 || isInWord(text, at - 1, -1, textFrom));
+}
+
+/**
+ * Whether text[i], beside a colour code, stands inside a word as a token's characters do: a letter,
+ * a digit or "_", or a "-" or "." glued to one `step` (1 or -1) past it, at or after `from`
+ * (detect-39-1: `SG.…<ESC>[31m…` takes a SendGrid key's "31m"; `<ESC>[39m.<ESC>[33menv`, a
+ * highlighter's dot between two sequences, is no word's).
+ */
+function isInWord(text: string, i: number, step: 1 | -1, from: number): boolean {
+  const c = text.charCodeAt(i);
+  if (isWordCode(c)) return true;
+  return (c === 0x2d || c === 0x2e) && i + step >= from && isWordCode(text.charCodeAt(i + step));
 }
 
 /** Whether the sequence of `length` characters at text[at] is a 7-bit colour code (SGR: `ESC [ … m`). */

@@ -121,6 +121,10 @@ const found = (text: string): (string | undefined)[][] =>
     text.slice(f.start, f.end),
   ]);
 
+/** Where each stretch of `text` is read again with what a sequence may take kept (-1: never). */
+const fallbacks = (text: string): number[] =>
+  [...hiddenStretches(text, { visited: 0 })].map((stretch) => stretch.fallbackFrom);
+
 /**
  * That `see <written> end`, as written and in UTF-8 read as Latin-1, holds no finding without
  * decoding, and with it `token` high under `hidden`, with its own fingerprint, over `spanned` (the
@@ -320,8 +324,6 @@ describe('detect-38-1: a colour code whose "m" is a token\'s own is read with it
   });
 
   it("an honest colour code inside a word is read twice only where the word is a token's length", () => {
-    const fallbacks = (text: string): number[] =>
-      [...hiddenStretches(text, { visited: 0 })].map((stretch) => stretch.fallbackFrom);
     // Resets before a dot or a slash, codes after one, a match in a short word: read once.
     for (const text of [
       '\x1B[2msrc/\x1B[22m\x1B[1mscan.test.ts\x1B[22m',
@@ -331,6 +333,42 @@ describe('detect-38-1: a colour code whose "m" is a token\'s own is read with it
     ])
       assert.deepEqual(fallbacks(text), [-1], JSON.stringify(text));
     assert.deepEqual(fallbacks(`see ${taken(github, 'm')} end`), [4]);
+  });
+});
+
+describe('detect-39-1: a colour code after a "-" or "." inside a token is read with what it takes kept', () => {
+  // detect-38-1 kept a colour code's body only where a letter, a digit or "_" stood before it:
+  // `ESC [` put after a "-" or "." of a token, before its "31m", hid the "31m" from a terminal and
+  // the token from every reading. A "-" or "." glued to a word's character counts as inside the
+  // word; one right after another sequence (`<ESC>[39m.<ESC>[33menv`, a highlighter's) does not.
+  const fill = 'pL2vR8tY4wZ6nC1eF5gHaB3dQ7xK9qJ0sU4oW8iE6rT2yN5kM7bV1cX3zA9';
+  const f = (n: number): string => fill.slice(0, n);
+  const CASES: [string, string][] = [
+    ['after the second "." of a SendGrid key', `SG.${f(22)}.31m${f(40)}`],
+    ['after a "-" inside a Google Cloud API key', `AIza${f(14)}-31m${f(17)}`],
+    ['after a "-" inside a GitLab token', `glpat-${f(5)}-31m${f(11)}`],
+  ];
+  for (const [name, token] of CASES)
+    it(`${name}: found high, with its own fingerprint, as written and in UTF-8 read as Latin-1`, () => {
+      const at = token.indexOf('31m');
+      const shown = `${token.slice(0, at)}${token.slice(at + 3)}`;
+      assert.deepEqual(scan(`see ${shown} end`, { decode: true }), [], `as a terminal shows it: ${shown}`);
+      assertFoundWhole(cut(token, '\x1B[', at), token);
+    });
+
+  it('honest codes after punctuation make no finding, and short words are read once', () => {
+    const log = [
+      'this.props.\x1B[33monChangeHandler\x1B[39m.bind(this) README.\x1B[1mmd\x1B[0m',
+      'kubectl logs user-service-\x1B[31mdeployment-7d9f8b-x2k4p\x1B[0m --since=1h',
+      '2024-11-\x1B[1m24\x1B[0m v1.\x1B[32m4.2\x1B[0m --\x1B[1mverbose\x1B[0m',
+    ].join('\n');
+    for (const text of [log, asLatin1(log)]) assert.deepEqual(scan(text, { decode: true }), []);
+    for (const text of [
+      '2024-11-\x1B[1m24\x1B[0m',
+      'README.\x1B[1mmd\x1B[0m',
+      '\x1B[33mprocess\x1B[39m.\x1B[33menvironmentVariables\x1B[39m',
+    ])
+      assert.deepEqual(fallbacks(text), [-1], JSON.stringify(text));
   });
 });
 
