@@ -4,9 +4,11 @@
 // JSON-RPC, as the SDK's stdio transports speak it. What is owed to a server is bounded: one that
 // stops reading its input is ended, never waited for (redteam-36-1). A server ended as misbehaving
 // (that, flooding the gateway, or a line that is no message) is read no more and the transport
-// closed at once; its process is stopped (SIGTERM, then SIGKILL) in the background.
+// closed at once; its process is stopped (SIGTERM, then SIGKILL) in the background. A server
+// spawned by spawnServer leads a process group of its own, and the whole group is signalled: what
+// it started (npx's node, a shell wrapper's server, a helper it forked) is stopped with it.
 
-import type { ChildProcessByStdio } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import {
   deserializeMessage,
@@ -20,6 +22,59 @@ export type ServerProcess = ChildProcessByStdio<Writable, Readable, Readable>;
 
 /** How long a server has to exit after its input closes, and then after SIGTERM. */
 const EXIT_GRACE_MS = 2_000;
+/** How often a stopping server's process group is looked at (only while it is being stopped). */
+const GROUP_POLL_MS = 25;
+
+/**
+ * The servers spawnServer made group leaders: only their groups are signalled. A sandbox's
+ * bubblewrap leads one too, but stopping it already stops all inside (--unshare-pid,
+ * --die-with-parent), as its launcher decides.
+ */
+const groupLeaders = new WeakSet<ServerProcess>();
+
+/**
+ * Spawns a stdio server directly (no sandbox), leading a process group of its own, so that
+ * stopping it stops what it started too (upstream-stop-1): a wrapper's server (`npx` starting
+ * `node server.js`, a shell script) or a helper it forked otherwise kept running after the gateway
+ * ended the server, holding its pipes and using CPU. The child stays referenced: the gateway
+ * stops it on its way out (close()), as it no longer gets a terminal's Ctrl-C.
+ */
+export function spawnServer(
+  command: string,
+  args: readonly string[],
+  options: { readonly env: NodeJS.ProcessEnv; readonly cwd?: string },
+): ServerProcess {
+  // On Windows a detached child gets a console of its own, and there are no process groups.
+  const isLeader = process.platform !== 'win32';
+  const child = spawn(command, [...args], {
+    env: options.env,
+    ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
+    stdio: ['pipe', 'pipe', 'pipe'],
+    shell: false,
+    detached: isLeader,
+  });
+  if (isLeader) groupLeaders.add(child);
+  return child;
+}
+
+/**
+ * Whether `target` (a pid, or a process group as -pgid) is there for this process to signal: a
+ * zombie, not collected yet, is.
+ */
+export function canSignal(target: number): boolean {
+  try {
+    process.kill(target, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether the process group `group` has a member this process may signal. */
+const hasMembers = (group: number | undefined): boolean => group !== undefined && canSignal(-group);
+
+const isRunning = (child: ServerProcess): boolean => child.exitCode === null && child.signalCode === null;
+
 /**
  * What a server may be owed before it is judged to have stopped reading. A server that sent pings
  * as fast as its pipe took them and never read the answers grew the gateway by 150 MB/s until V8
@@ -136,6 +191,8 @@ export class ProcessTransport implements Transport {
   };
   /** Looks again, once `stallMs` is up, at a server owed more than `maxUnread`. */
   private stallCheck: NodeJS.Timeout | undefined;
+  /** The process group the server leads (spawnServer), signalled whole. */
+  private group: number | undefined;
 
   /** `launch` starts the process when start() is called; its standard error goes to `onStderr`. */
   constructor(
@@ -158,7 +215,10 @@ export class ProcessTransport implements Transport {
         reject(e);
         this.onerror?.(e);
       });
-      child.once('spawn', () => resolve());
+      child.once('spawn', () => {
+        if (groupLeaders.has(child)) this.group = child.pid;
+        resolve();
+      });
       child.once('close', () => {
         this.child = undefined;
         this.closed();
@@ -252,18 +312,32 @@ export class ProcessTransport implements Transport {
 
   /**
    * Ends `child`: `politely`, its input closed first and time given to exit; else what it was owed
-   * is dropped and it is read no more. Then SIGTERM, time to exit, and SIGKILL (a sandboxed
-   * server's bubblewrap, whose sandbox dies with it).
+   * is dropped and it is read no more. Then SIGTERM, time to exit, and SIGKILL, each to its whole
+   * process group when spawnServer made it lead one (upstream-stop-1), else to it alone (a
+   * sandboxed server's bubblewrap, whose sandbox dies with it). The group is signalled even once the server itself
+   * has exited: a server that exits when its input closes can leave a helper behind.
    */
   private async end(child: ServerProcess, politely: boolean): Promise<void> {
     this.child = undefined;
     clearTimeout(this.stallCheck);
     this.stallCheck = undefined;
     this.lines.clear();
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const closed = new Promise<void>((done) => child.once('close', () => done()));
-    const waited = (): Promise<void> =>
-      Promise.race([closed, new Promise<void>((done) => setTimeout(done, EXIT_GRACE_MS).unref())]);
+    const group = this.group;
+    const isLeft = (): boolean => isRunning(child) || hasMembers(group);
+    if (!isLeft()) return;
+    let isClosed = false;
+    child.once('close', () => (isClosed = true));
+    // Referenced, and bounded: the gateway does not exit while what it started is being stopped.
+    const waited = (): Promise<void> => {
+      const deadline = performance.now() + EXIT_GRACE_MS;
+      return new Promise((done) => {
+        const look = (): void => {
+          if ((isClosed && !hasMembers(group)) || performance.now() >= deadline) done();
+          else setTimeout(look, GROUP_POLL_MS);
+        };
+        look();
+      });
+    };
     if (politely) {
       child.stdin.end();
       await waited();
@@ -275,9 +349,22 @@ export class ProcessTransport implements Transport {
       child.stderr.destroy();
     }
     for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill(signal);
+      if (!isLeft()) return;
+      signalServer(child, group, signal);
       await waited();
     }
   }
+}
+
+/** Sends `signal` to the process group `group`, or, without one (or refused), to `child` alone. */
+function signalServer(child: ServerProcess, group: number | undefined, signal: NodeJS.Signals): void {
+  if (group !== undefined) {
+    try {
+      process.kill(-group, signal);
+      return;
+    } catch {
+      // ESRCH (the group is gone), EPERM (no member may be signalled): the server alone, if there.
+    }
+  }
+  if (isRunning(child)) child.kill(signal);
 }

@@ -1,0 +1,107 @@
+// A stdio server spawned directly (no sandbox) is stopped with what it started (upstream-stop-1):
+// `npx` starting `node server.js`, a shell wrapper, a server forking a helper. Only the server's
+// own process was signalled, so its helper kept running, and holding its pipes, after the gateway
+// had stopped it, or ended it as misbehaving. Real processes: a server that starts a helper (which
+// lives a minute at most) and writes its pid down, then speaks just enough MCP.
+
+import assert from 'node:assert/strict';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { canSignal, spawnServer } from '../src/process-transport.js';
+import { Upstream } from '../src/upstream.js';
+import { until } from './gateway-harness.js';
+
+/**
+ * argv: the file its helpers' pids are appended to, and how it behaves: `polite` exits once its
+ * input closes (its helper, deaf to that, stays); `garbled` answers tools/list with a line that is
+ * no JSON-RPC (its helper holds its standard error).
+ */
+const SERVER = `const { spawn } = require('node:child_process');
+const { appendFileSync } = require('node:fs');
+const [pids, mode] = process.argv.slice(2);
+const helper = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], {
+  stdio: ['ignore', 'ignore', mode === 'garbled' ? 'inherit' : 'ignore'],
+});
+appendFileSync(pids, helper.pid + '\\n');
+const send = (m) => process.stdout.write(JSON.stringify({ jsonrpc: '2.0', ...m }) + '\\n');
+let rest = '';
+process.stdin.on('data', (chunk) => {
+  const lines = (rest + chunk).split('\\n');
+  rest = lines.pop();
+  for (const line of lines) {
+    const m = JSON.parse(line);
+    if (m.id === undefined) continue;
+    if (m.method === 'initialize')
+      send({ id: m.id, result: { protocolVersion: m.params.protocolVersion, capabilities: { tools: {} }, serverInfo: { name: 'forks', version: '1' } } });
+    else if (m.method === 'tools/list' && mode === 'garbled') process.stdout.write('this line is not JSON-RPC\\n');
+    else if (m.method === 'tools/list') send({ id: m.id, result: { tools: [] } });
+    else send({ id: m.id, result: {} });
+  }
+});
+process.stdin.on('end', () => process.exit(0));
+`;
+
+const root = mkdtempSync(join(tmpdir(), 'perimeter-server-group-'));
+const script = join(root, 'forks.cjs');
+writeFileSync(script, SERVER);
+/** Every helper pid the servers wrote down: killed after the tests, whatever they came to. */
+const files: string[] = [];
+
+const helpersIn = (file: string): number[] =>
+  existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).map(Number) : [];
+
+after(() => {
+  for (const pid of files.flatMap(helpersIn)) if (canSignal(pid)) process.kill(pid, 'SIGKILL');
+  rmSync(root, { recursive: true, force: true });
+});
+
+/** An upstream over the server behaving as `mode`, connected; the file its helpers' pids go to. */
+async function forking(mode: 'polite' | 'garbled'): Promise<{ upstream: Upstream; pids: string }> {
+  const pids = join(root, `${mode}.pids`);
+  appendFileSync(pids, '');
+  files.push(pids);
+  const args = [script, pids, mode];
+  const upstream = new Upstream(
+    {
+      id: mode,
+      transport: {
+        kind: 'stdio',
+        command: process.execPath,
+        args,
+        env: {},
+        launch: () => spawnServer(process.execPath, args, { env: { PATH: process.env.PATH ?? '' } }),
+      },
+    },
+    { onEvent: () => {}, onListChanged: () => {} },
+  );
+  await upstream.connect();
+  return { upstream, pids };
+}
+
+void describe('a stdio server is stopped with what it started', { timeout: 60_000 }, () => {
+  void it('upstream-stop-1: the gateway closing stops the helper of a server that exits when its input closes', async () => {
+    const { upstream, pids } = await forking('polite');
+    try {
+      const [helper] = helpersIn(pids);
+      assert.ok(helper !== undefined && canSignal(helper), 'the server started its helper');
+      await upstream.close();
+      await until(() => !canSignal(helper), 'the helper to be stopped with its server');
+    } finally {
+      await upstream.close();
+    }
+  });
+
+  void it('upstream-stop-1: a server ended as misbehaving is ended with its helper, which held its standard error', async () => {
+    const { upstream, pids } = await forking('garbled');
+    try {
+      const [helper] = helpersIn(pids);
+      assert.ok(helper !== undefined && canSignal(helper), 'the server started its helper');
+      await assert.rejects(upstream.listTools(), 'the garbled answer fails the listing');
+      await until(() => !canSignal(helper), 'the helper to be ended with its server');
+    } finally {
+      await upstream.close();
+    }
+  });
+});
