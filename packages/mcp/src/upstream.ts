@@ -178,9 +178,34 @@ const MAX_EVENT_LINES_PER_SECOND = 10_000;
  */
 const MAX_UNASKED_BYTES_PER_SECOND = 16 * 1024 * 1024;
 /**
- * What a server sends that the gateway did not ask for, by kind, bounded per second of the clock
- * (Unasked): past its bound the server is flooding, and is ended saying so.
+ * The most event streams a remote server may have the gateway open in STREAM_WINDOW_SECONDS (its
+ * GET requests accepting text/event-stream, the gateway's own first among them): each one after
+ * the first is a reconnection, which both SDKs' clients make whenever a server ends a stream it
+ * may resume (the standalone GET stream, a POST's stream after a priming event), after as long as
+ * the server's `retry:` field says, 0 included. A server ending its stream at once, again and
+ * again, had the gateway reconnect some 500 times a second for as long as it liked, half a core
+ * busy (11 % at 45 a second; upstream-flood-11); no other bound saw it, since an empty stream
+ * carries no line and few bytes. Counted over 10 s, not one: an honest server may end many streams
+ * at once (every call's stream cut by a restart behind a load balancer, each resumed), and reconnects
+ * each after a second or more (the SDKs' own delay when no `retry:` is given); 10 a second kept up
+ * costs the gateway some 2.5 % of a core.
  */
+const MAX_STREAMS_PER_WINDOW = 100;
+const STREAM_WINDOW_SECONDS = 10;
+/**
+ * What a server sends that the gateway did not ask for, by kind, bounded per second of the clock
+ * (per `seconds` of it when said; Unasked): past its bound the server is flooding, and is ended
+ * saying so, in the words of `verb` (`sent` when not said), `amount` (the bound when not said) and
+ * `what`.
+ */
+interface UnaskedBound {
+  readonly max: number;
+  readonly what: string;
+  readonly amount?: string;
+  readonly seconds?: number;
+  readonly verb?: string;
+}
+
 const UNASKED = {
   request: { max: MAX_SERVER_REQUESTS_PER_SECOND, what: 'requests of its own (pings included)' },
   notice: { max: MAX_SERVER_NOTICES_PER_SECOND, what: 'notifications' },
@@ -198,7 +223,13 @@ const UNASKED = {
     amount: `${MAX_UNASKED_BYTES_PER_SECOND / 1024 / 1024} MiB`,
     what: "besides its answers to the gateway's requests",
   },
-} as const;
+  stream: {
+    max: MAX_STREAMS_PER_WINDOW,
+    seconds: STREAM_WINDOW_SECONDS,
+    verb: 'had the gateway open',
+    what: 'event streams (a reconnection each time it ended one)',
+  },
+} as const satisfies Record<string, UnaskedBound>;
 /**
  * The most of the gateway's requests to one connection whose ids are kept until answered: past it
  * the oldest is let go (a server that answers it after all is sent one stray answer).
@@ -721,14 +752,15 @@ function jsonProblem(value: unknown, max: number, room: { text: number }): strin
  * Past a bound the server is flooding, and `end` ends it, saying why; nothing more from it is read.
  */
 class Unasked {
-  private second = 0;
-  private readonly counts: Record<keyof typeof UNASKED, number> = {
-    request: 0,
-    notice: 0,
-    stray: 0,
-    fault: 0,
-    line: 0,
-    byte: 0,
+  /** Each kind's count, and the window of the clock (its second, or its `seconds`) it is for. */
+  private readonly counts: Record<keyof typeof UNASKED, { window: number; n: number }> = {
+    request: { window: 0, n: 0 },
+    notice: { window: 0, n: 0 },
+    stray: { window: 0, n: 0 },
+    fault: { window: 0, n: 0 },
+    line: { window: 0, n: 0 },
+    byte: { window: 0, n: 0 },
+    stream: { window: 0, n: 0 },
   };
   /** The ids of the gateway's requests not answered yet (as strings: the SDK's client takes "1" for 1). */
   private readonly asked = new Set<string>();
@@ -745,15 +777,20 @@ class Unasked {
   /** Whether the server is within its bounds with `n` more of `kind`; ended if not. */
   isWithin(kind: keyof typeof UNASKED, n = 1): boolean {
     if (this.isOver) return false;
-    const now = Math.floor(Date.now() / 1000);
-    if (now !== this.second) {
-      this.second = now;
-      for (const k of Object.keys(this.counts) as (keyof typeof UNASKED)[]) this.counts[k] = 0;
+    const bound: UnaskedBound = UNASKED[kind];
+    const seconds = bound.seconds ?? 1;
+    const window = Math.floor(Date.now() / 1000 / seconds);
+    const count = this.counts[kind];
+    if (window !== count.window) {
+      count.window = window;
+      count.n = 0;
     }
-    const bound: { max: number; what: string; amount?: string } = UNASKED[kind];
-    if ((this.counts[kind] += n) <= bound.max) return true;
+    if ((count.n += n) <= bound.max) return true;
     this.isOver = true;
-    this.end(`sent more than ${bound.amount ?? bound.max} ${bound.what} in one second, and was ended`);
+    const during = seconds === 1 ? 'one second' : `${seconds} seconds`;
+    this.end(
+      `${bound.verb ?? 'sent'} more than ${bound.amount ?? bound.max} ${bound.what} in ${during}, and was ended`,
+    );
     return false;
   }
 
@@ -834,10 +871,14 @@ function interpose<K extends 'onmessage' | 'onerror'>(
  * `fetch`, whose response bodies fail once one message passes MAX_MESSAGE_BYTES (a JSON body counted
  * whole, an event stream from each event's end to the next; `onOversize` is told why, once per
  * response) or once the server is past a bound of `unasked`: every byte of every body is counted as
- * read, and every line of an event stream that carries no message (EventLines).
+ * read, and every line of an event stream that carries no message (EventLines). Every event stream
+ * the client opens (a GET accepting one: the SDKs' clients open no other) is counted before it is
+ * asked for, and none is asked for once the server is past a bound.
  */
 function boundedFetch(fetch: FetchLike, unasked: Unasked, onOversize: (why: string) => void): FetchLike {
   return async (input, init) => {
+    if (isEventStreamOpening(init) ? !unasked.isWithin('stream') : unasked.isOver)
+      throw new Error('the MCP server was ended for misbehaving');
     const response = await fetch(input, init);
     if (response.body === null) return response;
     const events = (response.headers.get('content-type') ?? '').includes('text/event-stream')
@@ -861,6 +902,14 @@ function boundedFetch(fetch: FetchLike, unasked: Unasked, onOversize: (why: stri
       headers: response.headers,
     });
   };
+}
+
+/** Whether a request is for an event stream: a GET (what fetch sends when not told) accepting one. */
+function isEventStreamOpening(init: RequestInit | undefined): boolean {
+  return (
+    (init?.method ?? 'GET').toUpperCase() === 'GET' &&
+    (new Headers(init?.headers).get('accept') ?? '').includes('text/event-stream')
+  );
 }
 
 const LF = 0x0a;
