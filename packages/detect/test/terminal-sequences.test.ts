@@ -336,39 +336,93 @@ describe('detect-38-1: a colour code whose "m" is a token\'s own is read with it
   });
 });
 
+/**
+ * That the lines of an honest coloured `log` make no finding, as written and in UTF-8 read as
+ * Latin-1, and that each of `readOnce` is read once (no stretch of it again with a sequence's
+ * characters kept).
+ */
+function assertHonest(log: readonly string[], readOnce: readonly string[]): void {
+  const text = log.join('\n');
+  for (const written of [text, asLatin1(text)]) assert.deepEqual(scan(written, { decode: true }), []);
+  for (const line of readOnce) assert.deepEqual(fallbacks(line), [-1], JSON.stringify(line));
+}
+
+/** The first `n` characters of a random-looking token body. */
+const fill = (n: number): string => 'pL2vR8tY4wZ6nC1eF5gHaB3dQ7xK9qJ0sU4oW8iE6rT2yN5kM7bV1cX3zA9'.slice(0, n);
+
+/**
+ * That `token` with `ESC [` put before its first `taken` (a colour code's body: "31m") holds no
+ * finding as a terminal shows it, and is found whole (assertFoundWhole()).
+ */
+function assertTakenFound(token: string, taken: string): void {
+  const at = token.indexOf(taken);
+  const shown = `${token.slice(0, at)}${token.slice(at + taken.length)}`;
+  assert.deepEqual(scan(`see ${shown} end`, { decode: true }), [], `as a terminal shows it: ${shown}`);
+  assertFoundWhole(cut(token, '\x1B[', at), token);
+}
+
 describe('detect-39-1: a colour code after a "-" or "." inside a token is read with what it takes kept', () => {
   // detect-38-1 kept a colour code's body only where a letter, a digit or "_" stood before it:
   // `ESC [` put after a "-" or "." of a token, before its "31m", hid the "31m" from a terminal and
   // the token from every reading. A "-" or "." glued to a word's character counts as inside the
   // word; one right after another sequence (`<ESC>[39m.<ESC>[33menv`, a highlighter's) does not.
-  const fill = 'pL2vR8tY4wZ6nC1eF5gHaB3dQ7xK9qJ0sU4oW8iE6rT2yN5kM7bV1cX3zA9';
-  const f = (n: number): string => fill.slice(0, n);
   const CASES: [string, string][] = [
-    ['after the second "." of a SendGrid key', `SG.${f(22)}.31m${f(40)}`],
-    ['after a "-" inside a Google Cloud API key', `AIza${f(14)}-31m${f(17)}`],
-    ['after a "-" inside a GitLab token', `glpat-${f(5)}-31m${f(11)}`],
+    ['after the second "." of a SendGrid key', `SG.${fill(22)}.31m${fill(40)}`],
+    ['after a "-" inside a Google Cloud API key', `AIza${fill(14)}-31m${fill(17)}`],
+    ['after a "-" inside a GitLab token', `glpat-${fill(5)}-31m${fill(11)}`],
   ];
   for (const [name, token] of CASES)
-    it(`${name}: found high, with its own fingerprint, as written and in UTF-8 read as Latin-1`, () => {
-      const at = token.indexOf('31m');
-      const shown = `${token.slice(0, at)}${token.slice(at + 3)}`;
-      assert.deepEqual(scan(`see ${shown} end`, { decode: true }), [], `as a terminal shows it: ${shown}`);
-      assertFoundWhole(cut(token, '\x1B[', at), token);
-    });
+    it(`${name}: found high, with its own fingerprint, as written and in UTF-8 read as Latin-1`, () =>
+      assertTakenFound(token, '31m'));
 
   it('honest codes after punctuation make no finding, and short words are read once', () => {
-    const log = [
-      'this.props.\x1B[33monChangeHandler\x1B[39m.bind(this) README.\x1B[1mmd\x1B[0m',
-      'kubectl logs user-service-\x1B[31mdeployment-7d9f8b-x2k4p\x1B[0m --since=1h',
-      '2024-11-\x1B[1m24\x1B[0m v1.\x1B[32m4.2\x1B[0m --\x1B[1mverbose\x1B[0m',
-    ].join('\n');
-    for (const text of [log, asLatin1(log)]) assert.deepEqual(scan(text, { decode: true }), []);
-    for (const text of [
-      '2024-11-\x1B[1m24\x1B[0m',
-      'README.\x1B[1mmd\x1B[0m',
-      '\x1B[33mprocess\x1B[39m.\x1B[33menvironmentVariables\x1B[39m',
-    ])
-      assert.deepEqual(fallbacks(text), [-1], JSON.stringify(text));
+    assertHonest(
+      [
+        'this.props.\x1B[33monChangeHandler\x1B[39m.bind(this) README.\x1B[1mmd\x1B[0m',
+        'kubectl logs user-service-\x1B[31mdeployment-7d9f8b-x2k4p\x1B[0m --since=1h',
+        '2024-11-\x1B[1m24\x1B[0m v1.\x1B[32m4.2\x1B[0m --\x1B[1mverbose\x1B[0m',
+      ],
+      [
+        '2024-11-\x1B[1m24\x1B[0m',
+        'README.\x1B[1mmd\x1B[0m',
+        '\x1B[33mprocess\x1B[39m.\x1B[33menvironmentVariables\x1B[39m',
+      ],
+    );
+  });
+});
+
+describe('detect-39-2: a colour code whose "m" a "-" or "." follows inside a token is read with it kept', () => {
+  // The other side of detect-39-1: `ESC [` put before a token's "1m" that a "-" or "." follows hid
+  // the "1m". A "-" or "." with a word's character after it counts as inside the word; one before
+  // another sequence (`env<ESC>[39m.<ESC>[33mNODE_ENV`, or a reset at a word's end) does not.
+  const CASES: [string, string][] = [
+    ['before the first "." of a SendGrid key', `SG.${fill(20)}1m.${fill(43)}`],
+    ['before a "-" inside a Google Cloud API key', `AIza${fill(14)}31m-${fill(17)}`],
+    ['before a "-" inside a GitLab token', `glpat-${fill(5)}1m-${fill(12)}`],
+  ];
+  for (const [name, token] of CASES)
+    it(`${name}: found high, with its own fingerprint, as written and in UTF-8 read as Latin-1`, () =>
+      assertTakenFound(token, /[0-9]*m[-.]/.exec(token)?.[0].slice(0, -1) ?? ''));
+
+  it('honest resets before punctuation make no finding, and are read once', () => {
+    assertHonest(
+      [
+        '\x1B[1mREADME\x1B[0m.md \x1B[33mconfig\x1B[39m.\x1B[33mdatabaseConnectionString\x1B[39m',
+        '\x1B[31muser\x1B[0m-service-deployment-7d9f8b-x2k4p \x1B[2mv1\x1B[22m.4.2-rc.1',
+        // A highlighter's reset before a "-" in an integrity string, a package file and code.
+        '"\x1B[2msha512\x1B[22m-8gYiL8R2nPgBHceTKC9kAojUhm34k/1A1kdPGiL8+\x1B[2mXSY5pt2OA3mPlqF2ZNf\x1B[22m+W0Ow=="',
+        '\x1B[38;5;81mregistry\x1B[39m.\x1B[38;5;81mnpmjs\x1B[39m.\x1B[38;5;81morg\x1B[39m/-/\x1B[38;5;81mpkg\x1B[39m-1.2.3.tgz',
+        '\x1B[2mthis\x1B[22m.\x1B[2mstack\x1B[22m[\x1B[2mthis\x1B[22m.\x1B[2mstack\x1B[22m.\x1B[2mlength\x1B[22m-1]',
+      ],
+      [
+        '\x1B[1mREADME\x1B[0m.md',
+        '\x1B[33mconfig\x1B[39m.\x1B[33mdb\x1B[39m.url',
+        '\x1B[33mprocessEnvironmentVariables\x1B[39m.\x1B[33mNODE_ENV\x1B[39m',
+        // A reset ends a coloured word, however long what follows it.
+        '"\x1B[2msha512\x1B[22m-8gYiL8R2nPgBHceTKC9kAojUhm34k/1A1kdPGiL8+W0Ow=="',
+        '\x1B[38;5;81mregistry\x1B[39m.\x1B[38;5;81mnpmjs\x1B[39m.\x1B[38;5;81morg\x1B[39m/-/\x1B[38;5;81mpkg\x1B[39m-1.2.3.tgz',
+      ],
+    );
   });
 });
 
