@@ -4,7 +4,6 @@
 // One that cannot be started at all (its credential cannot be given) stays unavailable, with its
 // reason, and is never tried.
 
-import { spawn } from 'node:child_process';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -17,7 +16,7 @@ import {
   UNCHECKED_OUTPUT,
   type UpstreamClient,
 } from './modern-client.js';
-import { ProcessTransport, type ServerProcess } from './process-transport.js';
+import { ProcessTransport, spawnServer, type ServerProcess } from './process-transport.js';
 import type { ServerCredential } from './server-credential.js';
 import {
   ErrorCode,
@@ -554,13 +553,13 @@ export class Upstream {
         // One transport for every stdio server, sandboxed or not, so each is owed a bounded queue
         // (the SDK's own stdio transport waits for a pipe that is never read, without end).
         const transport = new ProcessTransport(
+          // Unsandboxed, a server leads a process group of its own, so what it started is
+          // stopped with it (upstream-stop-1); a sandbox's pid namespace does that for the others.
           t.launch ??
             (() =>
-              spawn(t.command, [...t.args], {
+              spawnServer(t.command, t.args, {
                 env: { ...getDefaultEnvironment(), ...t.env },
                 ...(t.cwd !== undefined ? { cwd: t.cwd } : {}),
-                stdio: ['pipe', 'pipe', 'pipe'],
-                shell: false,
               })),
           keep,
         );

@@ -221,8 +221,8 @@ describe('upstream flood', { timeout: 90_000 }, () => {
   // A flooding server, or one that sent a line that is not JSON-RPC, was ended politely: its input
   // closed, 2 s to exit, SIGTERM, 2 s more; what waited for it failed only when its process was
   // gone, and never while a helper it started held its standard error open. The server here
-  // ignores its input's end and SIGTERM, and its helper lives until the test releases it: the call
-  // must fail before that.
+  // ignores its input's end and SIGTERM, and its helper, deaf to SIGTERM too, lives until the test
+  // releases it or their group is killed: the call must fail before either.
   for (const [id, what, garble, reason] of [
     [
       'upstream-flood-8',
@@ -256,6 +256,12 @@ describe('upstream flood', { timeout: 90_000 }, () => {
         assert.match(String(crashOf(events, 'f')?.outcome?.reason), reason);
         const server = pids.server;
         await until(() => !isRunning(server), 'the server, deaf to SIGTERM, to be killed');
+        // Killed with it: unsandboxed, the server leads its own process group (upstream-stop-1).
+        const { holder } = pids;
+        await until(
+          () => !isRunning(holder),
+          'the helper, deaf to SIGTERM too, to be killed with its server',
+        );
         assert.equal(await outcome(client.callTool({ name: 'good__echo', arguments: {} })), 'still here');
       } finally {
         writeFileSync(join(dir, 'released'), '');
