@@ -30,7 +30,13 @@
 
 import { KEYWORD_SOURCE } from './assignment-rules.js';
 import { MARKER_REACH, MAX_PEM, PEM_BEGIN, PEM_END } from './pem.js';
-import { isColourCode, isTokenCode, sequenceLength, takesTokenCharacters } from './terminal-sequences.js';
+import {
+  isColourCode,
+  isIntroducer,
+  isTokenCode,
+  sequenceLength,
+  takesTokenCharacters,
+} from './terminal-sequences.js';
 
 /**
  * The hidden characters: every format character (\p{Cf}: zero-width space, joiners, bidi controls,
@@ -335,14 +341,19 @@ function hiddenRunAt(text: string, at: number, from: number, work: { visited: nu
           c === 0x1b || c === 0x9b || c === 0x9d || c === 0xc2 ? sequenceLength(text, end, work) : 0;
         let mark = length;
         if (whole > 0) {
-          // The visible text on its line before it (a space, a tab) starts past the last sequence a
-          // terminal hides (or its introducer, if its body is kept); none after a hidden character.
-          const before = end > 0 ? text.charCodeAt(end - 1) : 0;
+          // The visible text on its line before it (a space, a tab), as a receiver that strips
+          // controls reads it: it ends before the hidden characters right before it (detect-39-3),
+          // and starts past the last sequence a terminal hides (or its introducer, if its body is
+          // kept); none after a sequence or a character that is not visible.
+          const textTo = textBefore(marks, end, sequenceEnd);
+          const before = textTo > 0 ? text.charCodeAt(textTo - 1) : 0;
           const isAfterVisible = before === 0x09 || (before >= 0x20 && before < 0x7f);
-          const textFrom: number = !isAfterVisible ? end : isBodyKept ? 0 : sequenceEnd;
+          const textFrom: number = !isAfterVisible ? textTo : isBodyKept ? 0 : sequenceEnd;
           sequenceMarks ??= marks.slice();
           sequenceEnd = end + whole;
-          isBodyKept = c !== 0x1b || takesTokenCharacters(text, end, whole, textFrom);
+          const nextFrom = textAfter(text, sequenceEnd);
+          work.visited += end - textTo + nextFrom - sequenceEnd;
+          isBodyKept = c !== 0x1b || takesTokenCharacters(text, end, whole, textFrom, textTo, nextFrom);
           if (isBodyKept && isColourCode(text, end, whole)) {
             // Kept only if the run holds a token's length so read (colourTakesToken()).
             (colourMarks ??= []).push(marks.length);
@@ -376,6 +387,33 @@ function hiddenRunAt(text: string, at: number, from: number, work: { visited: nu
   // One literal of one shape: a spread to add the sequences cost more than reading the run.
   const fallbackFrom = mayTakeCharacters ? start : -1;
   return { start, end, marks, sequenceMarks, fallbackFrom, tagRuns: tagRuns ?? [], hasDash };
+}
+
+/**
+ * Where the text before `at` ends, before the hidden characters right before it (the last of
+ * `marks`, in order) but not before `floor` (where the last control sequence ends): what a receiver
+ * that strips controls and format characters read last.
+ */
+function textBefore(marks: readonly number[], at: number, floor: number): number {
+  let to = at;
+  for (let k = marks.length - 2; k >= 0 && marks[k + 1] === to && (marks[k] ?? 0) >= floor; k -= 2)
+    to = marks[k] ?? 0;
+  return to;
+}
+
+/**
+ * Where the text after text[at] starts, past the hidden characters there but not past a control
+ * sequence: what a receiver that strips controls and format characters reads next.
+ */
+function textAfter(text: string, at: number): number {
+  let i = at;
+  for (
+    let length = hiddenLength(text, i);
+    length > 0 && !isIntroducer(text, i);
+    length = hiddenLength(text, i)
+  )
+    i += length;
+  return i;
 }
 
 /**

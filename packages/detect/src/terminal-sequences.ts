@@ -26,18 +26,22 @@ const OSC = 0x9d;
 const ST = 0x9c;
 const BEL = 0x07;
 
+/** Whether a CSI or OSC introducer starts at text[at]: `ESC [`, `ESC ]`, or the 8-bit forms. */
+export function isIntroducer(text: string, at: number): boolean {
+  const c = text.charCodeAt(at);
+  const next = text.charCodeAt(at + 1);
+  if (c === ESC) return next === 0x5b || next === 0x5d;
+  // The 8-bit forms, and those in UTF-8 read as Latin-1.
+  return c === CSI || c === OSC || (c === 0xc2 && (next === CSI || next === OSC));
+}
+
 /** What the introducer at text[at] is, and where its body starts: [CSI or OSC, body], or undefined. */
 function introducerAt(text: string, at: number): readonly [number, number] | undefined {
+  if (!isIntroducer(text, at)) return undefined;
   const c = text.charCodeAt(at);
-  if (c === ESC) {
-    const next = text.charCodeAt(at + 1);
-    return next === 0x5b ? [CSI, at + 2] : next === 0x5d ? [OSC, at + 2] : undefined;
-  }
-  if (c === CSI || c === OSC) return [c, at + 1];
-  // The 8-bit forms in UTF-8 read as Latin-1.
   const next = text.charCodeAt(at + 1);
-  if (c === 0xc2 && (next === CSI || next === OSC)) return [next, at + 2];
-  return undefined;
+  if (c === ESC) return [next === 0x5b ? CSI : OSC, at + 2];
+  return c === 0xc2 ? [next, at + 2] : [c, at + 1];
 }
 
 /** Where csiEnd() or oscEnd() last stopped reading: one variable filled again, nothing allocated. */
@@ -99,8 +103,11 @@ export const isTokenCode = (c: number): boolean =>
  * Whether the 7-bit sequence of `length` characters at text[at] may have taken characters of a
  * token for its own: a terminal shows the token without them, a receiver that strips the
  * introducers (`ESC [`, `ESC ]`, `ESC \`) and controls has it whole. Asked only of one after
- * visible text on its line, which starts at `textFrom` (none when it is `at`: at a line's start, or
- * after another sequence, cursor moves and erasures start every line of a progress display).
+ * visible text on its line, text[textFrom, textTo) (none when they are equal: at a line's start,
+ * or after another sequence, cursor moves and erasures start every line of a progress display);
+ * `textTo` is `at`, or where the hidden characters right before the sequence start, and `nextFrom`
+ * where the text after it starts, past those right after it (detect-39-3: a zero-width space
+ * between a token's characters and the code hides nothing from either reader).
  * - A CSI made, after `ESC [`, of characters a token holds (detect-37-1): put before a token's
  *   letter (`ghp_a<ESC>[bc…`, `key = <ESC>[wJ…`) it takes the letter as its final byte, and before
  *   "9Hq" the "9H". Not one of several parameters (`ESC [ 1 ; 31 m`) or a private mode
@@ -118,8 +125,15 @@ export const isTokenCode = (c: number): boolean =>
  *   `ghp_ab<ESC>]cdef…<BEL>` only `ghp_ab`. An honest one names what it sets before a ";" (`0;` a
  *   title, `8;;` a hyperlink, `133;A` a prompt mark), which no token holds.
  */
-export function takesTokenCharacters(text: string, at: number, length: number, textFrom: number): boolean {
-  if (textFrom >= at || text.charCodeAt(at) !== ESC) return false;
+export function takesTokenCharacters(
+  text: string,
+  at: number,
+  length: number,
+  textFrom: number,
+  textTo: number,
+  nextFrom: number,
+): boolean {
+  if (textFrom >= textTo || text.charCodeAt(at) !== ESC) return false;
   const kind = text.charCodeAt(at + 1);
   if (kind === 0x5d) {
     // The terminator: BEL or U+009C, one character; ESC \ or U+009C in UTF-8 read as Latin-1, two.
@@ -131,8 +145,8 @@ export function takesTokenCharacters(text: string, at: number, length: number, t
   if (kind !== 0x5b || !isTokenRun(text, at + 2, at + length)) return false;
   if (text.charCodeAt(at + length - 1) !== 0x6d) return true;
   // Before punctuation, a reset ends a coloured word, as honest output does (detect-39-2).
-  const isAfterInWord = isInWord(text, at + length, 1, !isResetCode(text, at + 2, at + length - 1));
-  return isAfterInWord && (length === 3 || isInWord(text, at - 1, -1, at - 2 >= textFrom));
+  const isAfterInWord = isInWord(text, nextFrom, 1, !isResetCode(text, at + 2, at + length - 1));
+  return isAfterInWord && (length === 3 || isInWord(text, textTo - 1, -1, textTo - 2 >= textFrom));
 }
 
 /**

@@ -426,6 +426,48 @@ describe('detect-39-2: a colour code whose "m" a "-" or "." follows inside a tok
   });
 });
 
+describe('detect-39-3: a colour code beside other hidden characters inside a token is read with what it takes kept', () => {
+  // detect-38-1 wanted a word's character right beside the code: a zero-width space or a soft
+  // hyphen between them (a terminal shows neither, a receiver that strips controls and format
+  // characters neither) hid the "31m" and the token, however long the word. The code is now judged
+  // by the characters past the hidden ones beside it (not past another sequence).
+  const token = githubToken('ghp', 'aB3d31mQ7xK9pL2vR8tY4wZ6nC1eF5');
+  const at = token.indexOf('31m');
+  /** `token` with ESC [ before its "31m", and `before` and `after` either side of the code. */
+  const taken = (before: string, after: string): string =>
+    `${token.slice(0, at)}${before}\x1B[${token.slice(at, at + 3)}${after}${token.slice(at + 3)}`;
+  /** `s` with a zero-width space after every 4 of its characters: pieces shorter than 20. */
+  const everyFour = (s: string): string => s.replace(/.{4}(?=.)/g, '$&\u200B');
+  const CASES: [string, string, string][] = [
+    ['a zero-width space right before the code', taken('\u200B', ''), token],
+    ['a soft hyphen right after the code', taken('', '\u00AD'), token],
+    ['a zero-width joiner and a word joiner either side', taken('\u200D', '\u2060'), token],
+    [
+      'zero-width spaces every 4 characters, one right before the code',
+      `${everyFour(token.slice(0, at))}\x1B[${everyFour(token.slice(at))}`,
+      token,
+    ],
+    [
+      'a zero-width space between a "." and the code (detect-39-1)',
+      `SG.${fill(22)}.\u200B\x1B[31m${fill(40)}`,
+      `SG.${fill(22)}.31m${fill(40)}`,
+    ],
+  ];
+  for (const [name, written, whole] of CASES)
+    it(`${name}: found high, with its own fingerprint, as written and in UTF-8 read as Latin-1`, () =>
+      assertFoundWhole(written, whole));
+
+  it('honest codes beside hidden characters make no finding, and short words are read once', () => {
+    assertHonest(
+      [
+        '\x1B[32m\u2714\uFE0F\x1B[0m\u200Bpassed\u200B\x1B[1mscanAllTheFilesInTheRepository\x1B[0m',
+        'soft\u00AD\x1B[1mhyphen\x1B[0m\u00ADated\u00ADword\u00ADthat\u00ADis\u00ADlong',
+      ],
+      ['ab\u200B\x1B[1mcd\x1B[0m\u200Bef', '\x1B[0m\u200B\x1B[31mlongWordAfterAResetAndASpace\x1B[0m'],
+    );
+  });
+});
+
 describe("detect-38-2: an OSC whose string is a token's characters is read with them kept", () => {
   // A terminal ignores an OSC it does not know (`ESC ] cd BEL`), so put inside a token it hides the
   // characters it holds; a receiver that strips `ESC ]` and controls has the token whole. An OSC
@@ -503,6 +545,17 @@ describe("detect-38-1, detect-38-2: the sequences that may take a token's charac
     ],
     ['an OSC of token characters inside every word', 5, (n) => repeat('abcdef\x1B]ghij\x07klmnop ', n)],
     ['OSC sequences of token characters glued together', 5, (n) => repeat('a\x1B]bcdefgh\x1B\\', n)],
+    // detect-39-3: the hidden characters beside a sequence are read past once more.
+    [
+      'detect-39-3: hidden characters either side of every colour code in a long word',
+      6,
+      (n) => repeat('abcdefghij\u200B\x1B[31m\u2060klmnopqrstuvwxyz ', n),
+    ],
+    [
+      'detect-39-3: zero-width spaces between colour codes',
+      6,
+      (n) => repeat('a\u200B\u200B\x1B[m\u200B\u200B', n),
+    ],
   ];
   for (const [name, bound, make] of SHAPES) itCostsAtMost(name, bound, make);
 });
