@@ -547,6 +547,12 @@ export class Gateway {
     waitsFor: (u, kind) => this.isFirstListing(u, kind),
     ms: LIST_WAIT_MS,
   };
+  /**
+   * Each kind's rebuilds, numbered as they start, and the number of the one whose index is in
+   * place: a rebuild that waited longer (its scans, the pin store's lock) than one started after
+   * it does not put its older look in place of that one's newer.
+   */
+  private readonly rebuilds = new Map<ListKind, { started: number; inPlace: number }>();
   /** The pin store version each index was built from: another version (`pins approve`) makes it stale. */
   private readonly pinsSeen = new Map<ListKind, string>();
   /** Clients' names and versions as audited (auditedAgent), by what the client sent. */
@@ -1603,6 +1609,9 @@ export class Gateway {
 
   /** refresh()'s work, which may throw (refresh() then keeps the kind stale). */
   private async rebuild(kind: ListKind, start: boolean, patience: Patience): Promise<Refreshed> {
+    let order = this.rebuilds.get(kind);
+    if (order === undefined) this.rebuilds.set(kind, (order = { started: 0, inPlace: 0 }));
+    const turn = ++order.started;
     const late = new Set<string>();
     const pending = new Map<string, Promise<unknown>>();
     const look = { kind, late, pending, patience };
@@ -1695,6 +1704,10 @@ export class Gateway {
     });
     this.announce(kind, notices);
     for (const a of alerts) if (!isUnwrittenTrust(a, unwritten)) this.record(a);
+    // Overtaken: a rebuild started later has put its index in place; this look answers its own
+    // caller and changes nothing.
+    if (turn < order.inPlace) return { entries: shown, unavailable, late, pending };
+    order.inPlace = turn;
     // The pin store changed since this list was last built (an approval, wherever it was made):
     // clients are told when that changed what they may see (resources/list_changed covers
     // templates). Upstream changes are announced as they arrive, and a first listing has no one
