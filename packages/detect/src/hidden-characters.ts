@@ -21,7 +21,8 @@
 // smuggling" of prompt injection and exfiltration (detect-gap-1): a run of them is also read as the
 // ASCII it spells, and the stretch that holds it as a model reads it, visible and spelled text as
 // one (decode.ts: spelledSegments(); detect-37-3), with the rest of its line when it spells a
-// secret's name (detect-38-3: the value may be written visibly after a space).
+// secret's name (detect-38-3: the value may be written visibly after a space; detect-39-4: or on
+// the next line).
 //
 // Must stay linear whatever the text (redteam-30-1): candidates are looked for once, from the
 // start, a run is stepped over once, and the line (or key) before it is read back no further than
@@ -646,14 +647,24 @@ export function* hiddenStretches(text: string, work: { visited: number }): Gener
    * Where the line of `run` ends, up to LINE_CONTEXT characters past it, when the run spells a
    * secret's keyword in tag characters at its end, or -1: the name a model reads may be assigned
    * a value written visibly after white space (detect-38-3: `<tags "pwd:"> Zq8#…`), which is a run
-   * of its own and no hidden one.
+   * of its own and no hidden one, or on the next line when only white space follows the name on
+   * its own (detect-39-4), which is then read to its end too.
    */
   const spelledNameEnd = (run: Stretch): number => {
     if (run.tagRuns.length === 0 || !KEYWORD.test(spelledTail(text, run, work))) return -1;
     const limit = Math.min(text.length, run.end + LINE_CONTEXT);
     const from = Math.max(run.end, namedTo);
     let end = from;
-    while (end < limit && !isLineBreak(text.charCodeAt(end))) end++;
+    // Whether only white space stands after the name on its line, so far.
+    let isNameAlone = true;
+    for (; end < limit; end++) {
+      const c = text.charCodeAt(end);
+      if (isLineBreak(c)) {
+        if (!isNameAlone) break;
+        isNameAlone = false;
+        if (c === 13 && text.charCodeAt(end + 1) === 10) end++;
+      } else if (!isWhiteSpace(c)) isNameAlone = false;
+    }
     work.visited += end - from;
     namedTo = end;
     return end;

@@ -105,3 +105,43 @@ describe('detect-gap-3: a value assigned to a secret name and cut by hidden char
     );
   });
 });
+
+describe('detect-39-4: a value on the line after its name and operator is judged with the name', () => {
+  // YAML writes a scalar indented on the next line (`password:` then `  Zq8#…`), and a wrapped
+  // line leaves `AWS_SECRET_ACCESS_KEY=` alone on its own: a value read only on the operator's line
+  // was never judged. Nothing but white space may stand between them, and one line break.
+  const awsSecret = 'mGA4jXf7O9p0S/4ezx5b5rbxavhBR7nxI0Q/QrJe';
+  const CASES: [string, string][] = [
+    ['AWS_SECRET_ACCESS_KEY=', awsSecret],
+    ['aws_secret_access_key:', awsSecret],
+    ['password:', 'Zq8#mLp2$vR7'],
+    ['api_key =', 'q8ZmLp2vR7xW4kT9nB3c'],
+  ];
+  for (const [name, value] of CASES)
+    it(`${name} then ${value.slice(0, 4)}… on the next line: as on one line`, () => {
+      const [expected] = scan(`${name} ${value}`);
+      for (const lineBreak of ['\n', '\n  ', '\r\n', ' \n\t']) {
+        const text = `${name}${lineBreak}${value}\n`;
+        assert.deepEqual(
+          scan(text).map((f) => [f.rule, f.confidence, f.fingerprint, text.slice(f.start, f.end)]),
+          [[expected?.rule, expected?.confidence, expected?.fingerprint, value]],
+          JSON.stringify(text),
+        );
+      }
+    });
+
+  it('YAML mappings, lists, comments and code on the next line, or a blank line between, make no finding', () => {
+    for (const text of [
+      'password:\n  valueFrom:\n    secretKeyRef:\n      name: db-credentials\n',
+      'token:\n  - read\n  - write\n',
+      'password:\n  # the admin password, rotated monthly\n',
+      'password:\n  required: true\n  minLength: 12\n',
+      'api_key =\n    os.environ["API_KEY"]\n',
+      'const token =\n  await getToken(client);\n',
+      'password:\n  ${DB_PASSWORD}\n',
+      'password:\n\nZq8#mLp2$vR7\n',
+      '**Password:**\nMust be 8+ chars, with a digit!\n',
+    ])
+      assert.deepEqual(scan(text, { decode: true }), [], JSON.stringify(text));
+  });
+});

@@ -261,6 +261,34 @@ describe('detect-38-3: a secret name spelled in tag characters is read with the 
       }
     });
 
+  it('detect-39-4: the value on the next line after a name spelled in tags, as written visibly', () => {
+    // Nothing after the spelled name on its line: the line after it is read with it, as a value
+    // on the line after its operator is (generic-assignments).
+    for (const [name, value] of [
+      ['AWS_SECRET_ACCESS_KEY=', awsSecret],
+      ['pwd:', password],
+      ['api_key =', 'q8ZmLp2vR7xW4kT9nB3c'],
+    ] as const)
+      for (const lineBreak of ['\n', '\n  ', ' \r\n']) {
+        const [expected] = scan(`${name} ${value}`);
+        const text = `${tags(name)}${lineBreak}${value}\n`;
+        for (const written of [text, asLatin1(text)])
+          assert.deepEqual(
+            scan(written, { decode: true }).map((f) => [
+              f.rule,
+              f.fingerprint,
+              f.encoding,
+              written.slice(f.start, f.end),
+            ]),
+            [[expected?.rule, expected?.fingerprint, 'unicode-tags', value]],
+            JSON.stringify(written),
+          );
+      }
+    // The line after one that holds more than the name is not read.
+    const text = `${tags('pwd:')} see below\n${password}\n`;
+    assert.deepEqual(scan(text, { decode: true }), []);
+  });
+
   it('short tag runs beside visible text were read already: a value finished, or a token, in 1 to 7 tags', () => {
     const token = githubToken('ghp');
     for (let n = 1; n <= 7; n++) {
