@@ -220,6 +220,9 @@ export class ProcessTransport implements Transport {
         resolve();
       });
       child.once('close', () => {
+        // Gone on its own (a crash, an exit), not ended here: what it started is stopped all the
+        // same, in the background (a server crashing in a loop left a helper per restart).
+        if (this.child === child && hasMembers(this.group)) void this.end(child, false);
         this.child = undefined;
         this.closed();
       });
@@ -322,17 +325,23 @@ export class ProcessTransport implements Transport {
     clearTimeout(this.stallCheck);
     this.stallCheck = undefined;
     this.lines.clear();
-    const group = this.group;
-    const isLeft = (): boolean => isRunning(child) || hasMembers(group);
+    // Once seen empty, the group is not looked at or signalled again: its number could be
+    // another group's by then.
+    let group = this.group;
+    const isGroupLeft = (): boolean => {
+      if (!hasMembers(group)) group = undefined;
+      return group !== undefined;
+    };
+    const isLeft = (): boolean => isRunning(child) || isGroupLeft();
     if (!isLeft()) return;
-    let isClosed = false;
+    let isClosed = !isRunning(child);
     child.once('close', () => (isClosed = true));
     // Referenced, and bounded: the gateway does not exit while what it started is being stopped.
     const waited = (): Promise<void> => {
       const deadline = performance.now() + EXIT_GRACE_MS;
       return new Promise((done) => {
         const look = (): void => {
-          if ((isClosed && !hasMembers(group)) || performance.now() >= deadline) done();
+          if ((isClosed && !isGroupLeft()) || performance.now() >= deadline) done();
           else setTimeout(look, GROUP_POLL_MS);
         };
         look();

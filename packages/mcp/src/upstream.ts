@@ -185,11 +185,13 @@ const MAX_UNASKED_BYTES_PER_SECOND = 16 * 1024 * 1024;
  * again, had the gateway reconnect some 500 times a second for as long as it liked, half a core
  * busy (11 % at 45 a second; upstream-flood-11); no other bound saw it, since an empty stream
  * carries no line and few bytes. Counted over 10 s, not one: an honest server may end many streams
- * at once (every call's stream cut by a restart behind a load balancer, each resumed), and reconnects
- * each after a second or more (the SDKs' own delay when no `retry:` is given); 10 a second kept up
- * costs the gateway some 2.5 % of a core.
+ * at once (every call's stream cut by a restart behind a load balancer, each resumed, and tried
+ * again up to twice: STREAMS_PER_REQUEST more for each request waiting for its answer), and
+ * reconnects each after a second or more (the SDKs' own delay when no `retry:` is given); 10 a
+ * second kept up costs the gateway some 2.5 % of a core.
  */
 const MAX_STREAMS_PER_WINDOW = 100;
+const STREAMS_PER_REQUEST = 3;
 const STREAM_WINDOW_SECONDS = 10;
 /**
  * What a server sends that the gateway did not ask for, by kind, bounded per second of the clock
@@ -203,6 +205,11 @@ interface UnaskedBound {
   readonly amount?: string;
   readonly seconds?: number;
   readonly verb?: string;
+  /**
+   * How many more each of the gateway's requests allows that was waiting for its answer during
+   * the window (sent in it, or unanswered when it began).
+   */
+  readonly perAsked?: number;
 }
 
 const UNASKED = {
@@ -224,9 +231,10 @@ const UNASKED = {
   },
   stream: {
     max: MAX_STREAMS_PER_WINDOW,
+    perAsked: STREAMS_PER_REQUEST,
     seconds: STREAM_WINDOW_SECONDS,
     verb: 'had the gateway open',
-    what: 'event streams (a reconnection each time it ended one)',
+    what: `event streams (a reconnection each time it ended one), and ${STREAMS_PER_REQUEST} more for each request it was sent,`,
   },
 } as const satisfies Record<string, UnaskedBound>;
 /**
@@ -751,15 +759,18 @@ function jsonProblem(value: unknown, max: number, room: { text: number }): strin
  * Past a bound the server is flooding, and `end` ends it, saying why; nothing more from it is read.
  */
 class Unasked {
-  /** Each kind's count, and the window of the clock (its second, or its `seconds`) it is for. */
-  private readonly counts: Record<keyof typeof UNASKED, { window: number; n: number }> = {
-    request: { window: 0, n: 0 },
-    notice: { window: 0, n: 0 },
-    stray: { window: 0, n: 0 },
-    fault: { window: 0, n: 0 },
-    line: { window: 0, n: 0 },
-    byte: { window: 0, n: 0 },
-    stream: { window: 0, n: 0 },
+  /**
+   * Each kind's count, the window of the clock (its second, or its `seconds`) it is for, and the
+   * gateway's requests that waited for their answers during that window (`perAsked`).
+   */
+  private readonly counts: Record<keyof typeof UNASKED, { window: number; n: number; asked: number }> = {
+    request: { window: 0, n: 0, asked: 0 },
+    notice: { window: 0, n: 0, asked: 0 },
+    stray: { window: 0, n: 0, asked: 0 },
+    fault: { window: 0, n: 0, asked: 0 },
+    line: { window: 0, n: 0, asked: 0 },
+    byte: { window: 0, n: 0, asked: 0 },
+    stream: { window: 0, n: 0, asked: 0 },
   };
   /** The ids of the gateway's requests not answered yet (as strings: the SDK's client takes "1" for 1). */
   private readonly asked = new Set<string>();
@@ -778,19 +789,28 @@ class Unasked {
     if (this.isOver) return false;
     const bound: UnaskedBound = UNASKED[kind];
     const seconds = bound.seconds ?? 1;
-    const window = Math.floor(Date.now() / 1000 / seconds);
-    const count = this.counts[kind];
-    if (window !== count.window) {
-      count.window = window;
-      count.n = 0;
-    }
-    if ((count.n += n) <= bound.max) return true;
+    const count = this.counted(kind);
+    const max = bound.max + (bound.perAsked ?? 0) * count.asked;
+    if ((count.n += n) <= max) return true;
     this.isOver = true;
     const during = seconds === 1 ? 'one second' : `${seconds} seconds`;
     this.end(
       `${bound.verb ?? 'sent'} more than ${bound.amount ?? bound.max} ${bound.what} in ${during}, and was ended`,
     );
     return false;
+  }
+
+  /** `kind`'s count, a new one when the clock has left its window. */
+  private counted(kind: keyof typeof UNASKED): { window: number; n: number; asked: number } {
+    const seconds = (UNASKED[kind] as UnaskedBound).seconds ?? 1;
+    const window = Math.floor(Date.now() / 1000 / seconds);
+    const count = this.counts[kind];
+    if (window !== count.window) {
+      count.window = window;
+      count.n = 0;
+      count.asked = this.asked.size;
+    }
+    return count;
   }
 
   /** `bytes` read from the server, whatever they hold: the room left for answers first. */
@@ -803,6 +823,7 @@ class Unasked {
   /** The gateway sends its request `id`. */
   ask(id: string | number): void {
     if (this.asked.size >= MAX_ASKED) this.asked.delete(this.asked.values().next().value ?? '');
+    this.counted('stream').asked++;
     this.asked.add(String(id));
     this.room = Math.min(this.room + MAX_MESSAGE_BYTES, this.asked.size * MAX_MESSAGE_BYTES);
   }

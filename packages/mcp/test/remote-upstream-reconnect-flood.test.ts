@@ -21,14 +21,14 @@ after(() => rmSync(root, { recursive: true, force: true }));
 /** The gateway's bound: event streams one connection may have it open in 10 s. */
 const MAX_STREAMS = 100;
 const STREAMS =
-  'had the gateway open more than 100 event streams (a reconnection each time it ended one) in 10 seconds, and was ended';
+  'had the gateway open more than 100 event streams (a reconnection each time it ended one), and 3 more for each request it was sent, in 10 seconds, and was ended';
 
 /**
  * How the server ends its streams: `get` its standalone GET stream, `post` a call's stream after
  * its priming event (and each GET resuming it), `sse` its legacy SSE stream (every 20 ms: fewer
  * than the 100 faults a second its client reports), each at once and without end once the `hang`
  * tool is called; `honest` its GET stream after 100 ms, and each `echo` call's stream after its
- * priming event, answered when resumed 100 ms later.
+ * priming event, and again when first resumed 100 ms later, answered when resumed once more.
  */
 type Mode = 'get' | 'post' | 'sse' | 'honest';
 
@@ -56,6 +56,8 @@ async function startServer(mode: Mode): Promise<ReconnectingServer> {
   /** A legacy SSE connection is being made (from its Streamable HTTP attempt to its initialized). */
   let isHandshaking = false;
   const held = new Set<ServerResponse>();
+  /** The calls (`honest`) whose streams were resumed once, and cut again. */
+  const resumedOnce = new Set<string>();
   const answer = (id: unknown, result: unknown): string => JSON.stringify({ jsonrpc: '2.0', id, result });
 
   const result = (message: { id: unknown; method: string; params?: { name?: string } }): unknown => {
@@ -94,6 +96,10 @@ async function startServer(mode: Mode): Promise<ReconnectingServer> {
         eventStream(res, 'retry: 20\nevent: endpoint\ndata: /messages\n\n', !isLooping || isHandshaking);
         return;
       case 'honest':
+        if (typeof resumed === 'string' && resumed.startsWith('c') && !resumedOnce.delete(resumed)) {
+          resumedOnce.add(resumed);
+          return eventStream(res, `id: ${resumed}\nretry: 100\ndata: \n\n`);
+        }
         if (typeof resumed === 'string' && resumed.startsWith('c'))
           return eventStream(
             res,
@@ -236,7 +242,7 @@ describe('remote upstream reconnect flood', () => {
     );
 
   it(
-    'upstream-flood-11: a remote server ending its GET stream every 100 ms, and the streams of 30 calls at once (each resumed and answered), is not ended',
+    'upstream-flood-11: a remote server ending its GET stream every 100 ms, and the streams of 60 calls at once (each resumed, cut again, resumed and answered: 120 reconnections), is not ended',
     { timeout: 60_000 },
     async () => {
       const server = await startServer('honest');
@@ -245,11 +251,11 @@ describe('remote upstream reconnect flood', () => {
       const text = (r: unknown): string => (r as { content?: { text?: string }[] }).content?.[0]?.text ?? '';
       try {
         const answers = await Promise.all(
-          Array.from({ length: 30 }, () => client.callTool({ name: 'r__echo', arguments: {} }).then(text)),
+          Array.from({ length: 60 }, () => client.callTool({ name: 'r__echo', arguments: {} }).then(text)),
         );
-        assert.deepEqual(answers, Array<string>(30).fill('echo'));
-        // The GET stream ended and was opened again several times besides the 30 resumptions.
-        await until(() => (server.streams[0] ?? 0) >= 40, 'the GET stream to be reopened');
+        assert.deepEqual(answers, Array<string>(60).fill('echo'));
+        // The GET stream ended and was opened again several times besides the 120 resumptions.
+        await until(() => (server.streams[0] ?? 0) >= 130, 'the GET stream to be reopened');
         assert.equal(text(await client.callTool({ name: 'r__echo', arguments: {} })), 'echo');
         assert.deepEqual(
           events.filter((e) => e.type === 'mcp.server.crash'),

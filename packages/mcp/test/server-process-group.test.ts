@@ -16,7 +16,7 @@ import { until } from './gateway-harness.js';
 /**
  * argv: the file its helpers' pids are appended to, and how it behaves: `polite` exits once its
  * input closes (its helper, deaf to that, stays); `garbled` answers tools/list with a line that is
- * no JSON-RPC (its helper holds its standard error).
+ * no JSON-RPC (its helper holds its standard error); `crashes` exits on a call, on its own.
  */
 const SERVER = `const { spawn } = require('node:child_process');
 const { appendFileSync } = require('node:fs');
@@ -37,6 +37,7 @@ process.stdin.on('data', (chunk) => {
       send({ id: m.id, result: { protocolVersion: m.params.protocolVersion, capabilities: { tools: {} }, serverInfo: { name: 'forks', version: '1' } } });
     else if (m.method === 'tools/list' && mode === 'garbled') process.stdout.write('this line is not JSON-RPC\\n');
     else if (m.method === 'tools/list') send({ id: m.id, result: { tools: [] } });
+    else if (m.method === 'tools/call' && mode === 'crashes') process.exit(1);
     else send({ id: m.id, result: {} });
   }
 });
@@ -58,7 +59,9 @@ after(() => {
 });
 
 /** An upstream over the server behaving as `mode`, connected; the file its helpers' pids go to. */
-async function forking(mode: 'polite' | 'garbled'): Promise<{ upstream: Upstream; pids: string }> {
+async function forking(
+  mode: 'polite' | 'garbled' | 'crashes',
+): Promise<{ upstream: Upstream; pids: string }> {
   const pids = join(root, `${mode}.pids`);
   appendFileSync(pids, '');
   files.push(pids);
@@ -88,6 +91,18 @@ void describe('a stdio server is stopped with what it started', { timeout: 60_00
       assert.ok(helper !== undefined && canSignal(helper), 'the server started its helper');
       await upstream.close();
       await until(() => !canSignal(helper), 'the helper to be stopped with its server');
+    } finally {
+      await upstream.close();
+    }
+  });
+
+  void it('upstream-stop-1: the helper of a server that exits on its own is stopped after it, not left behind', async () => {
+    const { upstream, pids } = await forking('crashes');
+    try {
+      const [helper] = helpersIn(pids);
+      assert.ok(helper !== undefined && canSignal(helper), 'the server started its helper');
+      await assert.rejects(upstream.callTool('anything', {}), 'the call its server crashed on fails');
+      await until(() => !canSignal(helper), 'the helper of a server gone on its own to be stopped');
     } finally {
       await upstream.close();
     }
