@@ -553,6 +553,11 @@ export class Gateway {
    * it does not put its older look in place of that one's newer.
    */
   private readonly rebuilds = new Map<ListKind, { started: number; inPlace: number }>();
+  /**
+   * The listings' pin writes under way, each until what it wrote is audited: close() waits for them
+   * (PinStore.applyAsync may wait 5 s for the store's lock), so none lands after the session's end.
+   */
+  private readonly pinWrites = new Set<Promise<unknown>>();
   /** The pin store version each index was built from: another version (`pins approve`) makes it stale. */
   private readonly pinsSeen = new Map<ListKind, string>();
   /** Clients' names and versions as audited (auditedAgent), by what the client sent. */
@@ -730,6 +735,8 @@ export class Gateway {
     for (const q of this.quiet.values()) clearTimeout(q.timer);
     this.quiet.clear();
     await this.pinsChecked;
+    // A listing's pin write waiting for the store's lock lands, and is audited, before the end.
+    await Promise.allSettled(this.pinWrites);
     await Promise.allSettled([...this.connections].map((s) => s.close()));
     await Promise.allSettled(this.upstreams.map((u) => u.close()));
     await this.scanner.close();
@@ -1694,8 +1701,12 @@ export class Gateway {
     // A pin store that cannot be written approves nothing: what this listing would have shown of
     // a server rests on writes (a first-use pin) that did not happen. Only of the servers whose
     // writes failed (redteam-36-2): the others' shown definitions need nothing written, or were.
-    const unwritten =
-      typeof view === 'string' ? new Map<string, string>() : await this.writePins(changes, view.version);
+    const writing = typeof view === 'string' ? undefined : this.writePins(changes, view.version);
+    if (writing !== undefined) {
+      this.pinWrites.add(writing);
+      writing.catch(() => this.pinWrites.delete(writing));
+    }
+    const unwritten = (await writing) ?? new Map<string, string>();
     const shown = entries.map((e) => {
       const error = unwritten.get(e.server);
       return e.held === undefined && error !== undefined
@@ -1704,6 +1715,7 @@ export class Gateway {
     });
     this.announce(kind, notices);
     for (const a of alerts) if (!isUnwrittenTrust(a, unwritten)) this.record(a);
+    if (writing !== undefined) this.pinWrites.delete(writing);
     // Overtaken: a rebuild started later has put its index in place; this look answers its own
     // caller and changes nothing.
     if (turn < order.inPlace) return { entries: shown, unavailable, late, pending };

@@ -974,6 +974,34 @@ describe('gateway: a change takes effect on the next call, not the next list', {
       await h.close();
     }
   });
+  it("pins-lock-4: a listing's pin write waiting for the store's lock when the gateway closes lands, and is audited, before close() returns", async () => {
+    const h = await start({ scripted: { s: { tools: [tool('send')] } } });
+    const apply = h.pins.applyAsync.bind(h.pins);
+    let release = (): void => undefined;
+    const released = new Promise<void>((done) => (release = done));
+    let isWriting = false;
+    h.pins.applyAsync = async (changes) => {
+      isWriting = true;
+      await released;
+      return apply(changes);
+    };
+    try {
+      void toolNames(h.client).catch(() => undefined);
+      await until(() => isWriting, 'the first listing to wait on its pin write');
+      const closing = h.close().then(() => 'closed');
+      const first = await Promise.race([closing, new Promise((done) => setTimeout(done, 3000, 'waiting'))]);
+      assert.equal(first, 'waiting', 'close() waits for the pin write');
+      release();
+      await closing;
+      assert.ok(
+        h.events.some((e) => e.type === 'mcp.pin' && e.outcome?.tool === 'send'),
+        'the first-use pin is audited before close() returned',
+      );
+    } finally {
+      release();
+      h.pins.applyAsync = apply;
+    }
+  });
   it('a server that crashed and came back with another definition never runs it unchecked', async () => {
     const h = await start({ scripted: { s: { tools: [tool('send'), tool('crash')] } } });
     try {
