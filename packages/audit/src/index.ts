@@ -11,6 +11,7 @@ export {
   takeLock,
   takeLockAsync,
   withLock,
+  withLockAsync,
   type HeldLock,
   type LockAttempt,
   type LockOptions,

@@ -152,10 +152,32 @@ export function takeLock(file: string, options: LockOptions = {}): LockAttempt {
  * the wait for a lock being written or taken over too (takeLock's blocked the thread up to 5 s on
  * an unreadable lock, whatever `waitMs` said).
  */
-export async function takeLockAsync(file: string, options: LockOptions = {}): Promise<LockAttempt> {
+export function takeLockAsync(file: string, options: LockOptions = {}): Promise<LockAttempt> {
+  return lockedAsync(file, options, (attempt) => attempt);
+}
+
+/**
+ * withLock, the lock waited for on timers (takeLockAsync): `fn` runs in the same turn the lock is
+ * taken, so nothing else of this process runs between (a synchronous withLock there was refused as
+ * this process's own lock).
+ */
+export function withLockAsync<T>(
+  file: string,
+  options: LockOptions & { readonly refuse: (refusal: LockRefusal) => Error },
+  fn: () => T,
+): Promise<T> {
+  return lockedAsync(file, options, (attempt) => holding(attempt, options.refuse, fn));
+}
+
+/** Drives lockSteps on timers; `then` is given what came of it at once, in the same turn. */
+async function lockedAsync<T>(
+  file: string,
+  options: LockOptions,
+  then: (attempt: LockAttempt) => T,
+): Promise<T> {
   const steps = lockSteps(file, options, true);
   for (let step = steps.next(); ; step = steps.next()) {
-    if (step.done === true) return step.value;
+    if (step.done === true) return then(step.value);
     await new Promise((resolve) => setTimeout(resolve, step.value));
   }
 }
@@ -226,12 +248,16 @@ export function withLock<T>(
   options: LockOptions & { readonly refuse: (refusal: LockRefusal) => Error },
   fn: () => T,
 ): T {
-  const taken = takeLock(file, options);
-  if (taken.kind !== 'taken') throw options.refuse(taken);
+  return holding(takeLock(file, options), options.refuse, fn);
+}
+
+/** Runs `fn` holding the lock `attempt` took, releasing it after; throws `refuse`'s error if none was. */
+function holding<T>(attempt: LockAttempt, refuse: (refusal: LockRefusal) => Error, fn: () => T): T {
+  if (attempt.kind !== 'taken') throw refuse(attempt);
   try {
     return fn();
   } finally {
-    taken.lock.release();
+    attempt.lock.release();
   }
 }
 

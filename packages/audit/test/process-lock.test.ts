@@ -23,6 +23,7 @@ import {
   takeLock,
   takeLockAsync,
   withLock,
+  withLockAsync,
   type LockAttempt,
   type LockRefusal,
 } from '../src/process-lock.js';
@@ -332,6 +333,28 @@ describe('a lock between processes', () => {
     assert.equal(heldBy(await takeLockAsync(lock, { waitMs: 50 })).holder, 'this-process');
     setTimeout(() => mine.release(), 20);
     taken(await takeLockAsync(lock, { waitMs: 5_000 })).lock.release();
+    assert.equal(existsSync(lock), false);
+  });
+
+  it('withLockAsync runs its function in the turn it takes the lock: nothing else of this process finds the lock held meanwhile (pins-lock-5)', async (t) => {
+    const lock = lockPath(t);
+    const refuse = (r: LockRefusal): Error => new Error(`refused: ${r.kind}`);
+    let isInside = false;
+    const writing = withLockAsync(lock, { refuse }, () => {
+      isInside = true;
+      return existsSync(lock);
+    });
+    // Free, the lock is taken, used and let go at once: a synchronous writer queued after finds it free.
+    assert.equal(isInside, true, 'run in the turn the lock was taken');
+    const after = new Promise((done) =>
+      queueMicrotask(() => done(withLock(lock, { refuse }, () => 'taken after'))),
+    );
+    assert.equal(await writing, true, 'run holding the lock');
+    assert.equal(await after, 'taken after');
+    // Held by this process, it is waited for on timers, as takeLockAsync waits.
+    const mine = taken(takeLock(lock)).lock;
+    setTimeout(() => mine.release(), 20);
+    assert.equal(await withLockAsync(lock, { refuse, waitMs: 5_000 }, () => existsSync(lock)), true);
     assert.equal(existsSync(lock), false);
   });
 

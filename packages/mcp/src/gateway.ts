@@ -1632,21 +1632,6 @@ export class Gateway {
     await this.scanListed(kind, listed, hidden);
     // Learned again: another look may have learned other lists while this one's were scanned.
     this.learnToolNames(names, late);
-    if (kind === 'resources')
-      this.readableUris = withLate(
-        new Map(
-          [...listed].map(([server, resources]) => [
-            server,
-            new Set(
-              resources.flatMap((r) => [(r as Resource).uri, (this.listingScan(r).shown as Resource).uri]),
-            ),
-          ]),
-        ),
-        this.readableUris,
-        late,
-      );
-    if (kind === 'templates')
-      this.readableTemplates = withLate(new Map(listed), this.readableTemplates, late);
     const unlisted = this.upstreams.filter((u) => !listed.has(u.id)).map((u) => u.id);
     // Audited apart from the late ones (upstreams_late); a late server's templates still read
     // nothing meanwhile (unlistedResources): its resources are not known as it lists them now.
@@ -1720,6 +1705,21 @@ export class Gateway {
     // caller and changes nothing.
     if (turn < order.inPlace) return { entries: shown, unavailable, late, pending };
     order.inPlace = turn;
+    if (kind === 'resources')
+      this.readableUris = withLate(
+        new Map(
+          [...listed].map(([server, resources]) => [
+            server,
+            new Set(
+              resources.flatMap((r) => [(r as Resource).uri, (this.listingScan(r).shown as Resource).uri]),
+            ),
+          ]),
+        ),
+        this.readableUris,
+        late,
+      );
+    if (kind === 'templates')
+      this.readableTemplates = withLate(new Map(listed), this.readableTemplates, late);
     // The pin store changed since this list was last built (an approval, wherever it was made):
     // clients are told when that changed what they may see (resources/list_changed covers
     // templates). Upstream changes are announced as they arrive, and a first listing has no one

@@ -14,7 +14,7 @@ import { dirname } from 'node:path';
 import {
   lockHolder,
   replaceFile,
-  takeLockAsync,
+  withLockAsync,
   withLock,
   type LockOptions,
   type LockRefusal,
@@ -449,16 +449,12 @@ export class PinStore {
     return withLock(this.lockFile(), this.lockOptions(), () => this.rewrite(change, isChanged));
   }
 
-  /** update, the lock waited for on timers (takeLockAsync), a holder in this process too. */
-  private async updateAsync<T>(change: StoreChange<T>, isChanged: (result: T) => boolean): Promise<T> {
-    const options = this.lockOptions();
-    const taken = await takeLockAsync(this.lockFile(), options);
-    if (taken.kind !== 'taken') throw options.refuse(taken);
-    try {
-      return this.rewrite(change, isChanged);
-    } finally {
-      taken.lock.release();
-    }
+  /**
+   * update, the lock waited for on timers (withLockAsync), a holder in this process too; the file
+   * is rewritten in the turn the lock is taken.
+   */
+  private updateAsync<T>(change: StoreChange<T>, isChanged: (result: T) => boolean): Promise<T> {
+    return withLockAsync(this.lockFile(), this.lockOptions(), () => this.rewrite(change, isChanged));
   }
 
   /** The store's lock file, its directory made first (a first write makes the store's). */
