@@ -88,6 +88,23 @@ export async function startGateway(policyYaml: string, setup: GatewaySetup): Pro
   return { engine, gateway, pins, events };
 }
 
+/** A started gateway whose one server, `id`, is the remote MCP server at `url`, every tool of it allowed. */
+export function startRemoteGateway(id: string, url: string, setup: GatewaySetup): Promise<StartedGateway> {
+  return startGateway(
+    `apiVersion: perimeter/v1
+kind: Policy
+metadata: { name: remote-${id}-test, layer: org }
+mcp:
+  pinning: tofu
+  servers:
+    - { id: ${id}, url: ${JSON.stringify(url)} }
+  allow:
+    - { id: all, server: ${id}, tools: ["*"] }
+`,
+    setup,
+  );
+}
+
 /**
  * The SDK's client named `name`, connected to a new session of `gateway` over an in-memory pair;
  * `serverSide` may change the gateway's end before it is connected (how it sends).

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { fixtureUrl, inMemoryClient, startGateway, until } from './gateway-harness.js';
+import { fixtureUrl, inMemoryClient, startRemoteGateway, until } from './gateway-harness.js';
 
 const FLOODING = join(dirname(fileURLToPath(import.meta.url)), 'fixtures/flooding-http-server.js');
 const root = realpathSync(mkdtempSync(join(tmpdir(), 'perimeter-mcp-remote-flood-')));
@@ -24,21 +24,9 @@ after(() => {
 type Mode = 'streamable' | 'sse';
 
 /** A gateway whose one server, `f`, is a flooding-http-server of its own speaking `mode`. */
-async function startFlooding(sessionId: string, mode: Mode): ReturnType<typeof startGateway> {
+async function startFlooding(sessionId: string, mode: Mode): ReturnType<typeof startRemoteGateway> {
   const url = await fixtureUrl(FLOODING, mode === 'sse' ? ['sse'] : [], servers);
-  return startGateway(
-    `apiVersion: perimeter/v1
-kind: Policy
-metadata: { name: remote-flood-test, layer: org }
-mcp:
-  pinning: tofu
-  servers:
-    - { id: f, url: ${JSON.stringify(url)} }
-  allow:
-    - { id: all, server: f, tools: ["*"] }
-`,
-    { home: root, workspace: root, sessionId },
-  );
+  return startRemoteGateway('f', url, { home: root, workspace: root, sessionId });
 }
 
 const BYTES =

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { fixtureUrl, inMemoryClient, startGateway, until } from './gateway-harness.js';
+import { fixtureUrl, inMemoryClient, startRemoteGateway, until } from './gateway-harness.js';
 
 const BIG = join(dirname(fileURLToPath(import.meta.url)), 'fixtures/big-http-server.js');
 const root = realpathSync(mkdtempSync(join(tmpdir(), 'perimeter-mcp-limits-')));
@@ -22,21 +22,9 @@ after(() => {
 });
 
 /** A gateway whose one server, `big`, is a big-http-server of its own. */
-async function startBig(sessionId: string): ReturnType<typeof startGateway> {
+async function startBig(sessionId: string): ReturnType<typeof startRemoteGateway> {
   const url = await fixtureUrl(BIG, [], servers);
-  return startGateway(
-    `apiVersion: perimeter/v1
-kind: Policy
-metadata: { name: limits-test, layer: org }
-mcp:
-  pinning: tofu
-  servers:
-    - { id: big, url: ${JSON.stringify(url)} }
-  allow:
-    - { id: all, server: big, tools: ["*"] }
-`,
-    { home: root, workspace: root, sessionId },
-  );
+  return startRemoteGateway('big', url, { home: root, workspace: root, sessionId });
 }
 
 it(

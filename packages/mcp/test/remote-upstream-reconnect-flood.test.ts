@@ -13,7 +13,7 @@ import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { inMemoryClient, startGateway, until } from './gateway-harness.js';
+import { inMemoryClient, startRemoteGateway, until } from './gateway-harness.js';
 
 const root = realpathSync(mkdtempSync(join(tmpdir(), 'perimeter-mcp-reconnect-flood-')));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -180,20 +180,8 @@ async function startServer(mode: Mode): Promise<ReconnectingServer> {
 }
 
 /** A gateway whose one server, `r`, is at `url`. */
-function startReconnecting(sessionId: string, url: string): ReturnType<typeof startGateway> {
-  return startGateway(
-    `apiVersion: perimeter/v1
-kind: Policy
-metadata: { name: reconnect-flood-test, layer: org }
-mcp:
-  pinning: tofu
-  servers:
-    - { id: r, url: ${JSON.stringify(url)} }
-  allow:
-    - { id: all, server: r, tools: ["*"] }
-`,
-    { home: root, workspace: root, sessionId },
-  );
+function startReconnecting(sessionId: string, url: string): ReturnType<typeof startRemoteGateway> {
+  return startRemoteGateway('r', url, { home: root, workspace: root, sessionId });
 }
 
 describe('remote upstream reconnect flood', () => {

@@ -83,40 +83,36 @@ async function forking(
   return { upstream, pids };
 }
 
+/**
+ * An upstream over the server behaving as `mode`, its helper running; `end` ends the server as
+ * the case says, and then the helper must be gone too.
+ */
+async function helperGoesWith(
+  mode: 'polite' | 'garbled' | 'crashes',
+  end: (upstream: Upstream) => Promise<unknown>,
+): Promise<void> {
+  const { upstream, pids } = await forking(mode);
+  try {
+    const [helper] = helpersIn(pids);
+    assert.ok(helper !== undefined && canSignal(helper), 'the server started its helper');
+    await end(upstream);
+    await until(() => !canSignal(helper), `the helper of the ${mode} server to be stopped with it`);
+  } finally {
+    await upstream.close();
+  }
+}
+
 void describe('a stdio server is stopped with what it started', { timeout: 60_000 }, () => {
-  void it('upstream-stop-1: the gateway closing stops the helper of a server that exits when its input closes', async () => {
-    const { upstream, pids } = await forking('polite');
-    try {
-      const [helper] = helpersIn(pids);
-      assert.ok(helper !== undefined && canSignal(helper), 'the server started its helper');
-      await upstream.close();
-      await until(() => !canSignal(helper), 'the helper to be stopped with its server');
-    } finally {
-      await upstream.close();
-    }
-  });
+  void it('upstream-stop-1: the gateway closing stops the helper of a server that exits when its input closes', () =>
+    helperGoesWith('polite', (upstream) => upstream.close()));
 
-  void it('upstream-stop-1: the helper of a server that exits on its own is stopped after it, not left behind', async () => {
-    const { upstream, pids } = await forking('crashes');
-    try {
-      const [helper] = helpersIn(pids);
-      assert.ok(helper !== undefined && canSignal(helper), 'the server started its helper');
-      await assert.rejects(upstream.callTool('anything', {}), 'the call its server crashed on fails');
-      await until(() => !canSignal(helper), 'the helper of a server gone on its own to be stopped');
-    } finally {
-      await upstream.close();
-    }
-  });
+  void it('upstream-stop-1: the helper of a server that exits on its own is stopped after it, not left behind', () =>
+    helperGoesWith('crashes', (upstream) =>
+      assert.rejects(upstream.callTool('anything', {}), 'the call its server crashed on fails'),
+    ));
 
-  void it('upstream-stop-1: a server ended as misbehaving is ended with its helper, which held its standard error', async () => {
-    const { upstream, pids } = await forking('garbled');
-    try {
-      const [helper] = helpersIn(pids);
-      assert.ok(helper !== undefined && canSignal(helper), 'the server started its helper');
-      await assert.rejects(upstream.listTools(), 'the garbled answer fails the listing');
-      await until(() => !canSignal(helper), 'the helper to be ended with its server');
-    } finally {
-      await upstream.close();
-    }
-  });
+  void it('upstream-stop-1: a server ended as misbehaving is ended with its helper, which held its standard error', () =>
+    helperGoesWith('garbled', (upstream) =>
+      assert.rejects(upstream.listTools(), 'the garbled answer fails the listing'),
+    ));
 });

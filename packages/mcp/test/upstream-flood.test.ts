@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { AuditRecord } from '@perimeter/audit';
+import { canSignal } from '../src/process-transport.js';
 import { inMemoryClient, startGateway, tool, until, writeSpec } from './gateway-harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -22,16 +24,6 @@ const q = JSON.stringify;
 const crashOf = (events: AuditRecord[], server: string): AuditRecord | undefined =>
   events.find((e) => e.type === 'mcp.server.crash' && e.outcome?.server === server);
 
-/** Whether the process `pid` is there (a zombie too: its parent has not collected it yet). */
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** What a tool call came to: its text, or its error's message. */
 async function outcome(call: Promise<unknown>): Promise<string> {
   try {
@@ -41,6 +33,27 @@ async function outcome(call: Promise<unknown>): Promise<string> {
     return `error: ${e instanceof Error ? e.message : String(e)}`;
   }
 }
+
+/**
+ * Calls `f`'s tool `flood` (which answers `said`, then floods), and checks that `f` is ended,
+ * its crash audited with `reason`, while `good` goes on answering.
+ */
+async function endsFlooding(
+  client: Client,
+  events: AuditRecord[],
+  flood: string,
+  said: string,
+  reason: RegExp,
+): Promise<void> {
+  assert.equal(await outcome(client.callTool({ name: `f__${flood}`, arguments: {} })), said);
+  await until(() => crashOf(events, 'f') !== undefined, `the crash of the server flooding with ${flood}`);
+  assert.match(String(crashOf(events, 'f')?.outcome?.reason), reason);
+  assert.equal(await outcome(client.callTool({ name: 'good__echo', arguments: {} })), 'still here');
+}
+
+/** f's reason when it is ended for the bytes it sends unasked. */
+const BYTES =
+  /^sent more than 16 MiB besides its answers to the gateway's requests in one second, and was ended$/;
 
 /**
  * A gateway with the flooding server `f` (speaking 2026-07-28 when `mode` is `modern`, writing a
@@ -142,10 +155,7 @@ describe('upstream flood', { timeout: 90_000 }, () => {
         );
         const client = await inMemoryClient(gateway, 'flood-test');
         try {
-          assert.equal(await outcome(client.callTool({ name: `f__${flood}`, arguments: {} })), 'pouring');
-          await until(() => crashOf(events, 'f') !== undefined, 'the crash of the flooding server');
-          assert.match(String(crashOf(events, 'f')?.outcome?.reason), reason);
-          assert.equal(await outcome(client.callTool({ name: 'good__echo', arguments: {} })), 'still here');
+          await endsFlooding(client, events, flood, 'pouring', reason);
         } finally {
           await client.close();
           await gateway.close();
@@ -172,13 +182,7 @@ describe('upstream flood', { timeout: 90_000 }, () => {
           ['whole', 'whole', 'whole', 'whole'],
         );
         assert.equal(crashOf(events, 'f'), undefined);
-        assert.equal(await outcome(client.callTool({ name: 'f__big_notes', arguments: {} })), 'pouring');
-        await until(() => crashOf(events, 'f') !== undefined, 'the crash of the flooding server');
-        assert.equal(
-          crashOf(events, 'f')?.outcome?.reason,
-          "sent more than 16 MiB besides its answers to the gateway's requests in one second, and was ended",
-        );
-        assert.equal(await outcome(client.callTool({ name: 'good__echo', arguments: {} })), 'still here');
+        await endsFlooding(client, events, 'big_notes', 'pouring', BYTES);
       } finally {
         await client.close();
         await gateway.close();
@@ -191,13 +195,7 @@ describe('upstream flood', { timeout: 90_000 }, () => {
     const { gateway, events } = await startFloodGateway('flood-stderr', '');
     const client = await inMemoryClient(gateway, 'flood-test');
     try {
-      assert.equal(await outcome(client.callTool({ name: 'f__shout', arguments: {} })), 'shouting');
-      await until(() => crashOf(events, 'f') !== undefined, 'the crash of the shouting server');
-      assert.equal(
-        crashOf(events, 'f')?.outcome?.reason,
-        "sent more than 16 MiB besides its answers to the gateway's requests in one second, and was ended",
-      );
-      assert.equal(await outcome(client.callTool({ name: 'good__echo', arguments: {} })), 'still here');
+      await endsFlooding(client, events, 'shout', 'shouting', BYTES);
     } finally {
       await client.close();
       await gateway.close();
@@ -252,20 +250,20 @@ describe('upstream flood', { timeout: 90_000 }, () => {
         pids = JSON.parse(readFileSync(pidsFile, 'utf8')) as { server: number; holder: number };
         await until(() => waited !== undefined, 'the waiting call to fail, its server’s helper not released');
         assert.match(String(waited), /^error: /);
-        assert.ok(isRunning(pids.holder), 'the helper holding the server’s output is still there');
+        assert.ok(canSignal(pids.holder), 'the helper holding the server’s output is still there');
         assert.match(String(crashOf(events, 'f')?.outcome?.reason), reason);
         const server = pids.server;
-        await until(() => !isRunning(server), 'the server, deaf to SIGTERM, to be killed');
+        await until(() => !canSignal(server), 'the server, deaf to SIGTERM, to be killed');
         // Killed with it: unsandboxed, the server leads its own process group (upstream-stop-1).
         const { holder } = pids;
         await until(
-          () => !isRunning(holder),
+          () => !canSignal(holder),
           'the helper, deaf to SIGTERM too, to be killed with its server',
         );
         assert.equal(await outcome(client.callTool({ name: 'good__echo', arguments: {} })), 'still here');
       } finally {
         writeFileSync(join(dir, 'released'), '');
-        if (pids && isRunning(pids.server)) process.kill(pids.server, 'SIGKILL');
+        if (pids && canSignal(pids.server)) process.kill(pids.server, 'SIGKILL');
         await client.close();
         await gateway.close();
       }
