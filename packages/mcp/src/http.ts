@@ -274,9 +274,7 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
       await gateway.recordHeaderRefusal(refused, header);
     } catch (e) {
       // The refusal stands (see above); the operator still hears why it was not audited.
-      process.stderr.write(
-        `perimeter mcp: could not audit a refused request: ${e instanceof Error ? e.message : String(e)}\n`,
-      );
+      unaudited(e);
     }
   };
 
@@ -471,9 +469,7 @@ export async function listenHttp(gateway: Gateway, options: HttpListenOptions): 
         `HTTP ${r.status}: ${r.message}`,
       );
     } catch (e) {
-      process.stderr.write(
-        `perimeter mcp: could not audit a refused request: ${e instanceof Error ? e.message : String(e)}\n`,
-      );
+      unaudited(e);
     }
   };
 
@@ -595,6 +591,13 @@ function pathOf(url: string | undefined): string {
   const target = url ?? '/';
   const q = target.indexOf('?');
   return q < 0 ? target : target.slice(0, q);
+}
+
+/** Tells the operator a refusal, which still goes out, could not be audited, and why. */
+function unaudited(e: unknown): void {
+  process.stderr.write(
+    `perimeter mcp: could not audit a refused request: ${e instanceof Error ? e.message : String(e)}\n`,
+  );
 }
 
 /** Whether a Content-Type header's media type is application/json (parameters aside). */

@@ -317,8 +317,9 @@ export class ProcessTransport implements Transport {
    * Ends `child`: `politely`, its input closed first and time given to exit; else what it was owed
    * is dropped and it is read no more. Then SIGTERM, time to exit, and SIGKILL, each to its whole
    * process group when spawnServer made it lead one (upstream-stop-1), else to it alone (a
-   * sandboxed server's bubblewrap, whose sandbox dies with it). The group is signalled even once the server itself
-   * has exited: a server that exits when its input closes can leave a helper behind.
+   * sandboxed server's bubblewrap, whose sandbox dies with it). The group is signalled even once
+   * the server itself has exited: a server that exits when its input closes can leave a helper
+   * behind.
    */
   private async end(child: ServerProcess, politely: boolean): Promise<void> {
     this.child = undefined;
@@ -334,14 +335,14 @@ export class ProcessTransport implements Transport {
     };
     const isLeft = (): boolean => isRunning(child) || isGroupLeft();
     if (!isLeft()) return;
-    let isClosed = !isRunning(child);
-    child.once('close', () => (isClosed = true));
+    let hasClosed = !isRunning(child);
+    child.once('close', () => (hasClosed = true));
     // Referenced, and bounded: the gateway does not exit while what it started is being stopped.
     const waited = (): Promise<void> => {
       const deadline = performance.now() + EXIT_GRACE_MS;
       return new Promise((done) => {
         const look = (): void => {
-          if ((isClosed && !isGroupLeft()) || performance.now() >= deadline) done();
+          if ((hasClosed && !isGroupLeft()) || performance.now() >= deadline) done();
           else setTimeout(look, GROUP_POLL_MS);
         };
         look();

@@ -758,20 +758,20 @@ function jsonProblem(value: unknown, max: number, room: { text: number }): strin
  * lines of its event streams that carry no message, and the bytes it sends besides its answers.
  * Past a bound the server is flooding, and `end` ends it, saying why; nothing more from it is read.
  */
+interface UnaskedCount {
+  window: number;
+  n: number;
+  asked: number;
+}
+
 class Unasked {
   /**
    * Each kind's count, the window of the clock (its second, or its `seconds`) it is for, and the
    * gateway's requests that waited for their answers during that window (`perAsked`).
    */
-  private readonly counts: Record<keyof typeof UNASKED, { window: number; n: number; asked: number }> = {
-    request: { window: 0, n: 0, asked: 0 },
-    notice: { window: 0, n: 0, asked: 0 },
-    stray: { window: 0, n: 0, asked: 0 },
-    fault: { window: 0, n: 0, asked: 0 },
-    line: { window: 0, n: 0, asked: 0 },
-    byte: { window: 0, n: 0, asked: 0 },
-    stream: { window: 0, n: 0, asked: 0 },
-  };
+  private readonly counts = Object.fromEntries(
+    Object.keys(UNASKED).map((kind) => [kind, { window: 0, n: 0, asked: 0 }]),
+  ) as Record<keyof typeof UNASKED, UnaskedCount>;
   /** The ids of the gateway's requests not answered yet (as strings: the SDK's client takes "1" for 1). */
   private readonly asked = new Set<string>();
   /**
@@ -788,12 +788,10 @@ class Unasked {
   isWithin(kind: keyof typeof UNASKED, n = 1): boolean {
     if (this.isOver) return false;
     const bound: UnaskedBound = UNASKED[kind];
-    const seconds = bound.seconds ?? 1;
     const count = this.counted(kind);
-    const max = bound.max + (bound.perAsked ?? 0) * count.asked;
-    if ((count.n += n) <= max) return true;
+    if ((count.n += n) <= bound.max + (bound.perAsked ?? 0) * count.asked) return true;
     this.isOver = true;
-    const during = seconds === 1 ? 'one second' : `${seconds} seconds`;
+    const during = bound.seconds === undefined ? 'one second' : `${bound.seconds} seconds`;
     this.end(
       `${bound.verb ?? 'sent'} more than ${bound.amount ?? bound.max} ${bound.what} in ${during}, and was ended`,
     );
@@ -801,7 +799,7 @@ class Unasked {
   }
 
   /** `kind`'s count, a new one when the clock has left its window. */
-  private counted(kind: keyof typeof UNASKED): { window: number; n: number; asked: number } {
+  private counted(kind: keyof typeof UNASKED): UnaskedCount {
     const seconds = (UNASKED[kind] as UnaskedBound).seconds ?? 1;
     const window = Math.floor(Date.now() / 1000 / seconds);
     const count = this.counts[kind];
