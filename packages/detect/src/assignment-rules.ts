@@ -27,9 +27,12 @@ const MAX_VALUE = 512;
 
 // After the name: an optional closing quote (JSON, Python dicts), then the assignment operator.
 // `==`, `===` and `!=` are comparisons, not assignments. The value may stand on the next line when
-// nothing follows the operator on its own (detect-39-4: YAML's scalar indented under its key, a
-// wrapped `AWS_SECRET_ACCESS_KEY=`); a mapping, a list or code there is judged as no secret.
-const OPERATOR = /\\?["'`\]]?[ \t]{0,8}(?:=>|:=|=(?!=)|:(?!:))[ \t]{0,8}(?:\r?\n[ \t]{0,8})?/y;
+// nothing follows the operator on its own and the next line holds one word alone, with no `=` or
+// `:` but a base64 padding's (detect-39-4: YAML's scalar indented under its key, a wrapped
+// `AWS_SECRET_ACCESS_KEY=`). An empty `.env` value followed by the next `KEY=value`, a mapping's
+// next key, a list, code or prose is not read as a value.
+const OPERATOR =
+  /\\?["'`\]]?[ \t]{0,8}(?:=>|:=|=(?!=)|:(?!:))[ \t]{0,8}(?:\r?\n[ \t]{0,8}(?=[^\s=:'"]+=*[ \t]*(?:[\r\n]|$)))?/y;
 const XML_CLOSE = />/y;
 const SCHEME = /^(?:Bearer|Basic|Token|token|bearer|Digest)[ \t]+/;
 

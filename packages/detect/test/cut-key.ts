@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { scan } from '../src/index.js';
 import { asLatin1 } from './encodings.js';
+import { found } from './found.js';
 
 export const KEY = 'sk_live_4eC39HqLyjWDarjtT1zdp7dc';
 export const keyFingerprint = scan(KEY)[0]?.fingerprint;
@@ -19,9 +20,8 @@ export const cut = (s: string, inside: string, at = 12): string => `${s.slice(0,
 export function assertCutKeyFound(inside: string): void {
   for (const text of [`key: ${cut(KEY, inside)}\n`, asLatin1(`key: ${cut(KEY, inside)}\n`)]) {
     assert.deepEqual(scan(text), [], 'no rule matches across the cut');
-    const found = scan(text, { decode: true });
     assert.deepEqual(
-      found.map((f) => [f.rule, f.confidence, f.fingerprint, f.encoding, text.slice(f.start, f.end)]),
+      found(text),
       [['stripe-key', 'high', keyFingerprint, 'hidden', text.slice(5, -1)]],
       JSON.stringify(text),
     );

@@ -141,6 +141,18 @@ describe('detect-39-4: a value on the line after its name and operator is judged
       'password:\n  ${DB_PASSWORD}\n',
       'password:\n\nZq8#mLp2$vR7\n',
       '**Password:**\nMust be 8+ chars, with a digit!\n',
+      // An empty value, then the next assignment or key (Laravel's .env.example, Spring properties).
+      'AWS_SECRET_ACCESS_KEY=\nAWS_DEFAULT_REGION=us-east-1\n',
+      'DB_PASSWORD=\nDB_HOST=db01.internal\n',
+      'REDIS_PASSWORD=\nREDIS_PORT=6379\n',
+      'db.password=\ndb.url=jdbc:mysql://db1:3306/app\n',
+      'spring.datasource.password=\nspring.datasource.username=sa_2\n',
+      'GITHUB_TOKEN=\nGITHUB_REPOSITORY=acme/app2\n',
+      'secret_key=\nsession_cookie_name=sid_v2\n',
+      'password:\n  secretRef2:\n',
+      'secrets:\n  db_password_2024: changeme\n',
+      'password:\n  name=db2-credentials\n',
+      'The secret:\nsomething_like_this_42 is fine\n',
     ])
       assert.deepEqual(scan(text, { decode: true }), [], JSON.stringify(text));
   });

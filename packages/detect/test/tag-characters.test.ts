@@ -7,8 +7,10 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { hiddenStretches } from '../src/hidden-characters.js';
 import { knownMatcher, redact, scan } from '../src/index.js';
 import { asLatin1, b64, tags } from './encodings.js';
+import { found } from './found.js';
 import { EXAMPLES, githubToken } from './tokens.js';
 
 const TOKENS: [string, string, string][] = [
@@ -180,9 +182,8 @@ describe('detect-37-3: a secret written partly in tag characters is read whole, 
       ];
       for (const [text, spanned] of WAYS) {
         assert.deepEqual(scan(text), [], 'nothing without decoding');
-        const found = scan(text, { decode: true });
         assert.deepEqual(
-          found.map((f) => [f.rule, f.confidence, f.fingerprint, f.encoding, text.slice(f.start, f.end)]),
+          found(text),
           [[expected?.rule, 'high', expected?.fingerprint, 'unicode-tags', spanned]],
           JSON.stringify(text),
         );
@@ -252,9 +253,8 @@ describe('detect-38-3: a secret name spelled in tag characters is read with the 
       const text = `${before} ${value}\n`;
       for (const written of [text, asLatin1(text)]) {
         assert.deepEqual(scan(written), [], 'nothing without decoding');
-        const found = scan(written, { decode: true });
         assert.deepEqual(
-          found.map((f) => [f.rule, f.confidence, f.fingerprint, f.encoding, written.slice(f.start, f.end)]),
+          found(written),
           visible.map((f) => [f.rule, f.confidence, f.fingerprint, 'unicode-tags', value]),
           JSON.stringify(written),
         );
@@ -274,19 +274,19 @@ describe('detect-38-3: a secret name spelled in tag characters is read with the 
         const text = `${tags(name)}${lineBreak}${value}\n`;
         for (const written of [text, asLatin1(text)])
           assert.deepEqual(
-            scan(written, { decode: true }).map((f) => [
-              f.rule,
-              f.fingerprint,
-              f.encoding,
-              written.slice(f.start, f.end),
-            ]),
-            [[expected?.rule, expected?.fingerprint, 'unicode-tags', value]],
+            found(written),
+            [[expected?.rule, expected?.confidence, expected?.fingerprint, 'unicode-tags', value]],
             JSON.stringify(written),
           );
       }
-    // The line after one that holds more than the name is not read.
+    // The line after one that holds more than the name is not read: the spelled reading ends
+    // with the name's line.
     const text = `${tags('pwd:')} see below\n${password}\n`;
     assert.deepEqual(scan(text, { decode: true }), []);
+    assert.deepEqual(
+      [...hiddenStretches(text, { visited: 0 })].map((s) => s.end),
+      [text.indexOf('\n')],
+    );
   });
 
   it('short tag runs beside visible text were read already: a value finished, or a token, in 1 to 7 tags', () => {
