@@ -9,6 +9,7 @@
 // it started (npx's node, a shell wrapper's server, a helper it forked) is stopped with it.
 
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import {
   deserializeMessage,
@@ -70,8 +71,47 @@ export function canSignal(target: number): boolean {
   }
 }
 
-/** Whether the process group `group` has a member this process may signal. */
-const hasMembers = (group: number | undefined): boolean => group !== undefined && canSignal(-group);
+/**
+ * Whether the process group `group` has a member still running: one this process may signal that
+ * is not a zombie. A zombie is gone but for its exit status, which its parent collects; a helper
+ * that outlived the server is the child of the system's init, or of the gateway itself when the
+ * gateway is its container's pid 1 with no init (`docker run` without `--init`), and Node collects
+ * only the children it spawned: such zombies counted as members, and every stop waited out its
+ * grace times and signalled a group with nothing left to stop.
+ */
+export function hasMembers(group: number | undefined): boolean {
+  return group !== undefined && canSignal(-group) && hasRunningMember(group);
+}
+
+/**
+ * Whether a process of group `group` that is not a zombie is in /proc (Linux); true where /proc
+ * cannot tell (another system, /proc not mounted): the member canSignal() found may be running.
+ * Read only while a server is stopped, never per message.
+ */
+function hasRunningMember(group: number): boolean {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return true;
+  }
+  let isReadable = false;
+  for (const entry of entries) {
+    const c = entry.charCodeAt(0);
+    if (c < 0x30 || c > 0x39) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
+    } catch {
+      continue; // exited since the listing
+    }
+    isReadable = true;
+    // "pid (comm) state ppid pgrp …": the command name may hold spaces and parentheses.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ', 3);
+    if (Number(fields[2]) === group && fields[0] !== 'Z' && fields[0] !== 'X') return true;
+  }
+  return !isReadable;
+}
 
 const isRunning = (child: ServerProcess): boolean => child.exitCode === null && child.signalCode === null;
 

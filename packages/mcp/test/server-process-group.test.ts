@@ -5,10 +5,12 @@
 // lives a minute at most) and writes its pid down, then speaks just enough MCP.
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { canSignal, spawnServer } from '../src/process-transport.js';
 import { Upstream } from '../src/upstream.js';
 import { until } from './gateway-harness.js';
@@ -115,4 +117,66 @@ void describe('a stdio server is stopped with what it started', { timeout: 60_00
     helperGoesWith('garbled', (upstream) =>
       assert.rejects(upstream.listTools(), 'the garbled answer fails the listing'),
     ));
+});
+
+/**
+ * A gateway that is its container's pid 1 with no init: a server whose helper outlives it by a
+ * moment (the helper reads a pipe the server holds, and exits when the server has), and is then a
+ * zombie of the gateway, which Node never collects. Run inside bubblewrap as pid 1 of a pid
+ * namespace of its own; prints the signals sent to process groups while the server is stopped and
+ * whether a zombie of its group was left.
+ */
+const PID_ONE = `import { readdirSync, readFileSync } from 'node:fs';
+import { ProcessTransport, spawnServer } from ${JSON.stringify(
+  fileURLToPath(new URL('../src/process-transport.js', import.meta.url)),
+)};
+const helper = "process.stdin.resume(); process.stdin.on('end', () => process.exit(0))";
+const server = \`const { spawn } = require('node:child_process');
+spawn(process.execPath, ['-e', \${JSON.stringify(helper)}], { stdio: ['pipe', 'ignore', 'ignore'] });
+process.stdin.resume();
+process.stdin.on('end', () => process.exit(0));\`;
+const signals = [];
+const kill = process.kill.bind(process);
+process.kill = (pid, signal) => {
+  if (pid < 0 && signal !== 0) signals.push(signal);
+  return kill(pid, signal);
+};
+const child = spawnServer(process.execPath, ['-e', server], { env: { PATH: process.env.PATH } });
+const transport = new ProcessTransport(() => child);
+await transport.start();
+await new Promise((r) => setTimeout(r, 200));
+await transport.close();
+const zombies = readdirSync('/proc').filter((e) => {
+  if (!/^[0-9]+$/.test(e)) return false;
+  try {
+    const f = readFileSync('/proc/' + e + '/stat', 'latin1');
+    const [state, , group] = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return Number(group) === child.pid && state === 'Z';
+  } catch {
+    return false;
+  }
+});
+process.stdout.write(JSON.stringify({ pid: process.pid, signals, zombies: zombies.length }));
+`;
+
+void describe('a stopped server whose group holds only zombies', { timeout: 60_000 }, () => {
+  const bwrap = spawnSync('bwrap', ['--version'], { encoding: 'utf8' });
+  void it(
+    'upstream-stop-2: a gateway that is pid 1 does not signal a group of zombies it never collects, nor wait for it',
+    { skip: bwrap.status !== 0 ? 'bubblewrap is not installed' : false },
+    () => {
+      const file = join(root, 'pid-one.mjs');
+      writeFileSync(file, PID_ONE);
+      const run = spawnSync(
+        'bwrap',
+        ['--unshare-pid', '--as-pid-1', '--dev-bind', '/', '/', '--proc', '/proc', process.execPath, file],
+        { encoding: 'utf8', timeout: 30_000 },
+      );
+      assert.equal(run.status, 0, `the pid 1 gateway ran: ${run.stderr}`);
+      const seen = JSON.parse(run.stdout) as { pid: number; signals: string[]; zombies: number };
+      assert.equal(seen.pid, 1, 'the gateway was pid 1 of its namespace');
+      assert.equal(seen.zombies, 1, 'the helper of the server was left a zombie of the gateway');
+      assert.deepEqual(seen.signals, [], 'no group of zombies is signalled as if something ran in it');
+    },
+  );
 });
