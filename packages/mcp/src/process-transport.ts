@@ -79,7 +79,7 @@ export function canSignal(target: number): boolean {
  * only the children it spawned: such zombies counted as members, and every stop waited out its
  * grace times and signalled a group with nothing left to stop.
  */
-export function hasMembers(group: number | undefined): boolean {
+function hasMembers(group: number | undefined): boolean {
   return group !== undefined && canSignal(-group) && hasRunningMember(group);
 }
 
