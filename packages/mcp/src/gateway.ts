@@ -59,6 +59,7 @@ import {
   type PinView,
   tooLargeText,
 } from './pins.js';
+import { ProgressRelay } from './progress.js';
 import {
   scanDefinition,
   withoutHidden,
@@ -934,13 +935,23 @@ export class Gateway {
         `Perimeter refused this call: ${refusedFor(verdict, scan)}. Nothing was sent to the tool.`,
       );
     const upstreamStarted = performance.now();
+    const progress = this.progressRelay(session, audited);
     let result: CallToolResult;
     try {
-      result = ownResult(await this.upstream(entry.server).callTool(tool.name, request.args ?? {}, signal));
+      result = ownResult(
+        await this.upstream(entry.server).callTool(
+          tool.name,
+          request.args ?? {},
+          signal,
+          progress?.onprogress,
+        ),
+      );
     } catch (e) {
+      await progress?.end();
       throw await this.failed(session, audited, e, started);
     }
     const upstreamMs = performance.now() - upstreamStarted;
+    await progress?.end();
     // The whole result: a server may put anything beside its content (`_meta`, fields of its own).
     const screened = await this.screen(session, audited, result);
     result = screened.passed ?? refusal(withheldText(screened));
@@ -951,8 +962,24 @@ export class Gateway {
       result_bytes: sizeOf(result),
       is_error: result.isError === true,
       ...findingCounts(screened),
+      ...(progress && progress.sent > 0 ? { progress: progress.sent } : {}),
+      ...(progress && progress.withheld > 0 ? { progress_withheld: progress.withheld } : {}),
     });
     return result;
+  }
+
+  /**
+   * The relay of a call's progress to the client, when the client asked for it with a progress
+   * token: each message screened as the call's result is (its findings alerted the same way).
+   */
+  private progressRelay(session: Session, request: McpRequest): ProgressRelay | undefined {
+    const token = session.request._meta?.progressToken;
+    if (token === undefined) return undefined;
+    return new ProgressRelay(
+      token,
+      async (message) => (await this.screen(session, request, { message })).passed?.message,
+      (notification) => session.request.notify(notification),
+    );
   }
 
   // -- prompts and resources: the tools' steps, the prompt or resource name in the tool's place ----

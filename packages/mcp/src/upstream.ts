@@ -26,6 +26,8 @@ import {
   ToolListChangedNotificationSchema,
   type CallToolResult,
   type GetPromptResult,
+  type JSONRPCMessage,
+  type Progress,
   type Prompt,
   type ReadResourceResult,
   type Resource,
@@ -291,6 +293,9 @@ export class Upstream {
   private readonly cache = new Map<ListKind, Promise<unknown[]>>();
   /** Why each kind's listings failed since one last succeeded, each said once (list-failed). */
   private readonly listFailures = new Map<ListKind, Set<string>>();
+  /** The calls whose progress a client follows, by the progress token their server was sent. */
+  private readonly progress: ProgressTaps = new Map();
+  private progressTokens = 0;
 
   constructor(
     readonly spec: UpstreamSpec,
@@ -430,8 +435,15 @@ export class Upstream {
     name: string,
     args: Record<string, unknown> | undefined,
     signal?: AbortSignal,
+    onprogress?: (progress: Progress) => void,
   ): Promise<CallToolResult> {
     const c = await this.connect();
+    // Progress is taken off the transport as it is read, not through the SDK's client, which
+    // hands a notification to its handler a turn after reading it but settles an answer at once:
+    // the last report, read with the answer, was dropped. The server is sent a progress token
+    // only for a client that asked for progress.
+    const token = onprogress ? `perimeter-${++this.progressTokens}` : undefined;
+    if (token !== undefined && onprogress) this.progress.set(token, onprogress);
     // The client's signal reaches the upstream call only while the call is under way: the SDK's
     // client never lets go of a signal it was given, and a client request's signal aborted once
     // its exchange is over (the 2026-07-28 handler does so) would still cancel the finished call
@@ -441,13 +453,18 @@ export class Upstream {
     signal?.addEventListener('abort', cancel, { once: true });
     if (signal?.aborted) cancel();
     try {
-      return (await c.callTool({ name, ...(args ? { arguments: args } : {}) }, undefined, {
+      const params = {
+        name,
+        ...(args ? { arguments: args } : {}),
+        ...(token !== undefined ? { _meta: { progressToken: token } } : {}),
+      };
+      return (await c.callTool(params, undefined, {
         signal: during.signal,
         timeout: 10 * 60_000,
-        resetTimeoutOnProgress: true,
       })) as CallToolResult;
     } finally {
       signal?.removeEventListener('abort', cancel);
+      if (token !== undefined) this.progress.delete(token);
     }
   }
 
@@ -582,7 +599,7 @@ export class Upstream {
           isolation: t.isolation ?? 'none',
         });
         await this.answered(
-          client.connect(boundInbound(transport, unasked)).catch((e: unknown) => {
+          client.connect(boundInbound(transport, unasked, this.progress)).catch((e: unknown) => {
             // Ended by its transport while starting: that is why it is unavailable.
             if (transport.endedBecause !== undefined) client.endedBecause ??= transport.endedBecause;
             const last = lastProblem(stderr);
@@ -657,7 +674,7 @@ export class Upstream {
       void client.close();
     });
     const handshake = (transport: Transport): Promise<void> =>
-      this.answered(client.connect(boundInbound(transport, unasked)), url.host, deadline);
+      this.answered(client.connect(boundInbound(transport, unasked, this.progress)), url.host, deadline);
     // A message past the bound ends the connection, so what waits for an answer fails at once.
     const limited = boundedFetch(fetch ?? globalThis.fetch, unasked, (why) => {
       client.endedBecause ??= `${url.host} ${why}`;
@@ -842,7 +859,7 @@ class Unasked {
  * transport: after the transport has read a message as JSON-RPC, before the client's schemas and
  * handlers look at it. Nothing more is passed on once the server is past a bound.
  */
-function boundInbound(transport: Transport, unasked: Unasked): Transport {
+function boundInbound(transport: Transport, unasked: Unasked, progress: ProgressTaps): Transport {
   const send = transport.send.bind(transport);
   transport.send = (message, options) => {
     if ('method' in message && 'id' in message) unasked.ask(message.id);
@@ -854,11 +871,34 @@ function boundInbound(transport: Transport, unasked: Unasked): Transport {
     (message) =>
       !unasked.isOver &&
       ('method' in message
-        ? unasked.isWithin('id' in message ? 'request' : 'notice')
+        ? unasked.isWithin('id' in message ? 'request' : 'notice') && !isTapped(message, progress)
         : ('id' in message && unasked.isAnswer(message.id)) || unasked.isWithin('stray')),
   );
   interpose(transport, 'onerror', () => unasked.isWithin('fault'));
   return transport;
+}
+
+/** Listeners of the progress of calls under way, by the progress token each call's server was sent. */
+type ProgressTaps = Map<string, (progress: Progress) => void>;
+
+/**
+ * Whether `message` is a report of progress of a call that `progress` follows, then handed to its
+ * listener as it is read (the client is not given it): its numbers as numbers, its message as
+ * text, nothing else of it. A report of no call followed goes on to the client, which drops it.
+ */
+function isTapped(message: JSONRPCMessage, progress: ProgressTaps): boolean {
+  if (progress.size === 0 || !('method' in message) || message.method !== 'notifications/progress')
+    return false;
+  const params = (message.params ?? {}) as Record<string, unknown>;
+  const listener = progress.get(String(params.progressToken));
+  const { progress: done, total, message: text } = params;
+  if (listener === undefined || typeof done !== 'number' || !Number.isFinite(done)) return false;
+  listener({
+    progress: done,
+    ...(typeof total === 'number' && Number.isFinite(total) ? { total } : {}),
+    ...(typeof text === 'string' ? { message: text } : {}),
+  });
+  return true;
 }
 
 /**

@@ -2207,3 +2207,92 @@ describe(
     });
   },
 );
+
+describe('gateway: a call reports its progress to the client that asked for it', { timeout: 60_000 }, () => {
+  it("mcp-progress-1: server-everything reports each step of a long operation to the client, before the answer, under the client's token", async () => {
+    const h = await start({ everything: true });
+    try {
+      const seen: { progress: number; total?: number }[] = [];
+      const result = await h.client.callTool(
+        { name: 'everything__trigger-long-running-operation', arguments: { duration: 0.3, steps: 3 } },
+        undefined,
+        {
+          onprogress: (p) =>
+            seen.push({ progress: p.progress, ...(p.total !== undefined ? { total: p.total } : {}) }),
+        },
+      );
+      assert.match(JSON.stringify(result.content), /Long running operation completed/);
+      assert.deepEqual(seen, [
+        { progress: 1, total: 3 },
+        { progress: 2, total: 3 },
+        { progress: 3, total: 3 },
+      ]);
+      const outcome = h.events.find((e) => e.type === 'mcp.result')?.outcome;
+      assert.equal(outcome?.progress, 3, 'the result event counts the reports relayed');
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('mcp-progress-2: a server is sent no progress token for a client that asked for no progress', async () => {
+    const h = await start({
+      scripted: { s: { tools: [tool('work')], progress: { work: [{ progress: 1, message: 'half' }] } } },
+    });
+    try {
+      // A report the client did not ask for would reach its protocol as one of an unknown token.
+      const errors: Error[] = [];
+      h.client.onerror = (e) => errors.push(e);
+      await h.client.callTool({ name: 's__work', arguments: { text: 'x' } });
+      assert.doesNotMatch(h.seen('s'), /progressToken/);
+      assert.deepEqual(errors, []);
+      await h.client.callTool({ name: 's__work', arguments: { text: 'y' } }, undefined, {
+        onprogress: () => {},
+      });
+      assert.match(h.seen('s'), /progressToken/, 'asked for, the server is given one');
+    } finally {
+      await h.close();
+    }
+  });
+
+  for (const secrets of ['block', 'redact'] as const)
+    it(`mcp-progress-3: a secret in a progress message never reaches the client (secrets: ${secrets}); the numbers do, and the finding is alerted`, async () => {
+      const h = await start({
+        secrets,
+        scripted: {
+          s: {
+            tools: [tool('deploy')],
+            progress: {
+              deploy: [
+                { progress: 1, total: 2, message: 'uploading' },
+                { progress: 2, total: 2, message: `using key ${STRIPE}` },
+              ],
+            },
+          },
+        },
+      });
+      try {
+        const seen: { progress: number; message?: string }[] = [];
+        await h.client.callTool({ name: 's__deploy', arguments: { text: 'x' } }, undefined, {
+          onprogress: (p) =>
+            seen.push({ progress: p.progress, ...(p.message !== undefined ? { message: p.message } : {}) }),
+        });
+        assert.equal(seen.length, 2);
+        assert.deepEqual(seen[0], { progress: 1, message: 'uploading' });
+        assert.equal(seen[1]?.progress, 2);
+        assert.doesNotMatch(JSON.stringify(seen), /sk_live_4eC39/);
+        if (secrets === 'block') assert.equal(seen[1]?.message, undefined, 'the message is left out');
+        else assert.match(String(seen[1]?.message), /^using key /, 'the message is redacted');
+        assert.deepEqual(
+          h.events.filter((e) => e.type === 'mcp.secret').map((e) => e.outcome?.direction),
+          ['result'],
+          'the finding is alerted, as one in a result',
+        );
+        const outcome = h.events.find((e) => e.type === 'mcp.result')?.outcome;
+        assert.equal(outcome?.progress, 2);
+        assert.equal(outcome?.progress_withheld, secrets === 'block' ? 1 : undefined);
+        assert.doesNotMatch(JSON.stringify(h.events), /sk_live_4eC39/);
+      } finally {
+        await h.close();
+      }
+    });
+});

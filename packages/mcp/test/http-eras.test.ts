@@ -675,3 +675,40 @@ describe('gateway over Streamable HTTP: 2026-07-28 beside 2025-era sessions', { 
     }
   });
 });
+
+describe('gateway over Streamable HTTP: progress of a call', { timeout: 60_000 }, () => {
+  it('mcp-progress-4: a 2025-era session and a 2026-07-28 client each get the progress of their call before its answer', async () => {
+    const reports = [
+      { progress: 1, total: 3, message: 'one' },
+      { progress: 2, total: 3 },
+      { progress: 3, total: 3, message: 'three' },
+    ];
+    const h = await start({ tools: [tool('work')], progress: { work: reports } });
+    try {
+      const pinned = await v2Client(h.url, { pin: MODERN }, 'progress-pinned');
+      const legacy = new Client({ name: 'progress-legacy', version: '1.0.0' });
+      await legacy.connect(
+        new StreamableHTTPClientTransport(new URL(h.url), {
+          requestInit: { headers: { authorization: `Bearer ${TOKEN}` } },
+        }),
+      );
+      try {
+        const params = { name: 's__work', arguments: { text: 'x' } };
+        const calls = [
+          (onprogress: (p: object) => void) => pinned.callTool(params, { onprogress }),
+          (onprogress: (p: object) => void) => legacy.callTool(params, undefined, { onprogress }),
+        ];
+        for (const call of calls) {
+          const seen: unknown[] = [];
+          const r = (await call((p) => seen.push({ ...p }))) as { content: { text: string }[] };
+          assert.equal(r.content[0]?.text, 'work: {"text":"x"}');
+          assert.deepEqual(seen, reports);
+        }
+      } finally {
+        await Promise.allSettled([pinned.close(), legacy.close()]);
+      }
+    } finally {
+      await h.close();
+    }
+  });
+});

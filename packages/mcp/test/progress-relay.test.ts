@@ -1,0 +1,71 @@
+// The relay of a call's progress (src/progress.ts) on its own: in order, each message screened,
+// nothing after the end, and a server reporting faster than its reports are screened and sent holds
+// no more than a bounded number of them waiting, the latest kept.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ProgressRelay, type ProgressNotification } from '../src/progress.js';
+import { deferred } from './gateway-harness.js';
+
+describe('progress relay', () => {
+  it("mcp-progress-5: reports go in order under the client's token, each message as screened, none after the end", async () => {
+    const sent: ProgressNotification['params'][] = [];
+    const relay = new ProgressRelay(
+      'client-7',
+      (m) => Promise.resolve(m.includes('secret') ? undefined : m.toUpperCase()),
+      (n) => {
+        sent.push(n.params);
+        return Promise.resolve();
+      },
+    );
+    relay.onprogress({ progress: 1, total: 3, message: 'start' });
+    relay.onprogress({ progress: 2, message: 'a secret' });
+    relay.onprogress({ progress: 3, total: 3 });
+    await relay.end();
+    relay.onprogress({ progress: 4 });
+    await relay.end();
+    assert.deepEqual(sent, [
+      { progressToken: 'client-7', progress: 1, total: 3, message: 'START' },
+      { progressToken: 'client-7', progress: 2 },
+      { progressToken: 'client-7', progress: 3, total: 3 },
+    ]);
+    assert.equal(relay.sent, 3);
+    assert.equal(relay.withheld, 1);
+  });
+
+  it('mcp-progress-6: a screen that fails leaves the message out; a send that fails is not counted', async () => {
+    let sends = 0;
+    const relay = new ProgressRelay(
+      1,
+      () => Promise.reject(new Error('scan pool gone')),
+      () => (++sends === 1 ? Promise.reject(new Error('client gone')) : Promise.resolve()),
+    );
+    relay.onprogress({ progress: 1, message: 'one' });
+    relay.onprogress({ progress: 2, message: 'two' });
+    await relay.end();
+    assert.equal(sends, 2);
+    assert.equal(relay.sent, 1);
+    assert.equal(relay.withheld, 2);
+  });
+
+  it('mcp-progress-7: a server reporting faster than reports are screened holds 32 waiting at most, the latest kept', async () => {
+    const gate = deferred<void>();
+    const sent: number[] = [];
+    const relay = new ProgressRelay(
+      't',
+      async (m) => {
+        await gate.promise;
+        return m;
+      },
+      (n) => {
+        sent.push(n.params.progress);
+        return Promise.resolve();
+      },
+    );
+    for (let i = 1; i <= 1_000; i++) relay.onprogress({ progress: i, message: `step ${i}` });
+    gate.resolve();
+    await relay.end();
+    // The first, in its screen when the rest came; 31 more in order; the 32nd place the latest's.
+    assert.deepEqual(sent, [1, ...Array.from({ length: 31 }, (_, i) => i + 2), 1_000]);
+  });
+});
