@@ -353,6 +353,42 @@ void describe('perimeter mcp over stdio', { timeout: 10 * TIMEOUT }, () => {
   );
 
   void it(
+    "mcp-progress-8: a long tool's progress reaches the agent over perimeter mcp's stdio, its server sandboxed, and the result event counts it",
+    BOUND,
+    async (t) => {
+      const p = place(t);
+      const audit = join(p.dir, 'session.jsonl');
+      const policy = mcpPolicy(p, {
+        allow: ['{ id: long, server: everything, tools: [trigger-long-running-operation] }'],
+      });
+      const s = await stdioSession(p, policy, audit);
+      const seen: { progress: number; total?: number }[] = [];
+      try {
+        const r = await s.client.callTool(
+          { name: 'everything__trigger-long-running-operation', arguments: { duration: 0.2, steps: 2 } },
+          undefined,
+          { timeout: TIMEOUT, onprogress: ({ progress, total }) => seen.push({ progress, total }) },
+        );
+        assert.match(JSON.stringify(r.content), /Long running operation completed/);
+        assert.deepEqual(s.wireErrors, [], 'nothing but JSON-RPC on standard output');
+      } finally {
+        await s.close();
+      }
+      assert.deepEqual(seen, [
+        { progress: 1, total: 2 },
+        { progress: 2, total: 2 },
+      ]);
+      verifiedEvents(audit);
+      const result = readFileSync(audit, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { type: string; outcome?: { progress?: number } })
+        .find((e) => e.type === 'mcp.result');
+      assert.equal(result?.outcome?.progress, 2);
+    },
+  );
+
+  void it(
     "redteam-36-3: a server's failure is told on perimeter mcp's stderr as the audit has it: its bound credential redacted, its escape sequences escaped",
     BOUND,
     async (t) => {
