@@ -964,20 +964,30 @@ export class Gateway {
       ...findingCounts(screened),
       ...(progress && progress.sent > 0 ? { progress: progress.sent } : {}),
       ...(progress && progress.withheld > 0 ? { progress_withheld: progress.withheld } : {}),
+      ...(progress && progress.replaced > 0 ? { progress_replaced: progress.replaced } : {}),
     });
     return result;
   }
 
   /**
    * The relay of a call's progress to the client, when the client asked for it with a progress
-   * token: each message screened as the call's result is (its findings alerted the same way).
+   * token: each message screened as the call's result is, joined after the end of those sent
+   * before it. The first message with findings is alerted as a result's would be, the rest of the
+   * call's not (a server reporting a secret as fast as it may made an alert of each); how many
+   * were left out the call's mcp.result says.
    */
   private progressRelay(session: Session, request: McpRequest): ProgressRelay | undefined {
     const token = session.request._meta?.progressToken;
     if (token === undefined) return undefined;
+    let isAlerted = false;
     return new ProgressRelay(
       token,
-      async (message) => (await this.screen(session, request, { message })).passed?.message,
+      async (message, before) => {
+        const screened = await this.screen(session, request, { before, message }, isAlerted);
+        isAlerted ||=
+          screened.out.blocking.length > 0 || screened.out.leaks.length > 0 || screened.injection.length > 0;
+        return screened.passed?.message;
+      },
       (notification) => session.request.notify(notification),
     );
   }
@@ -1290,14 +1300,20 @@ export class Gateway {
    * it as it came, recorded. A bound credential's real value never passes: it is withheld under
    * block and replaced otherwise, in audit mode too (the proxy scrubs it from responses the same).
    */
-  private async screen<T>(session: Session, request: McpRequest, value: T): Promise<Screened<T>> {
+  private async screen<T>(
+    session: Session,
+    request: McpRequest,
+    value: T,
+    isQuiet = false,
+  ): Promise<Screened<T>> {
     const { scan: out, injected } = await this.scanShown(value);
     if (out.blocking.length === 0 && out.leaks.length === 0)
-      return this.screenInstructions(session, request, value, out, injected);
+      return this.screenInstructions(session, request, value, out, injected, isQuiet);
     const action = this.options.engine.mcpSecretsAction();
-    if (out.leaks.length > 0)
+    if (out.leaks.length > 0 && !isQuiet)
       this.leakAlert(session, request, 'result', out.leaks, action === 'block' ? 'Withheld' : 'Redacted');
-    if (out.blocking.length > 0) this.secretAlert(session, request, 'result', out.blocking, action);
+    if (out.blocking.length > 0 && !isQuiet)
+      this.secretAlert(session, request, 'result', out.blocking, action);
     const passed = this.passable(out, value, action, injected.stripped as T);
     if (passed === undefined) return { passed, out, injection: [] };
     // The screen's scan of the value serves its copy too: a copy is made from the value stripped
@@ -1309,6 +1325,7 @@ export class Gateway {
       passed,
       out,
       passed === value ? injected : { findings: injected.findings, stripped: passed },
+      isQuiet,
     );
   }
 
@@ -1324,11 +1341,12 @@ export class Gateway {
     value: T,
     out: SecretScan,
     scan: ResultScan,
+    isQuiet = false,
   ): Screened<T> {
     if (scan.findings.length === 0) return { passed: value, out, injection: [] };
     const action = this.options.engine.mcpPromptInjection();
     const passed = action === 'block' ? undefined : action === 'strip' ? (scan.stripped as T) : value;
-    this.injectionAlert(session, request, scan.findings, action);
+    if (!isQuiet) this.injectionAlert(session, request, scan.findings, action);
     return { passed, out, injection: scan.findings };
   }
 

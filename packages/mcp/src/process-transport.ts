@@ -9,7 +9,7 @@
 // it started (npx's node, a shell wrapper's server, a helper it forked) is stopped with it.
 
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import {
   deserializeMessage,
@@ -73,29 +73,31 @@ export function canSignal(target: number): boolean {
 
 /**
  * Whether the process group `group` has a member still running: one this process may signal that
- * is not a zombie. A zombie is gone but for its exit status, which its parent collects; a helper
- * that outlived the server is the child of the system's init, or of the gateway itself when the
- * gateway is its container's pid 1 with no init (`docker run` without `--init`), and Node collects
- * only the children it spawned: such zombies counted as members, and every stop waited out its
- * grace times and signalled a group with nothing left to stop.
+ * is not a zombie. A zombie is gone but for its exit status, which its parent collects. A helper
+ * that outlived the server is the child of the namespace's init, and when the gateway is that init
+ * (its container's pid 1, with no init of its own: `docker run` without `--init`) nobody collects
+ * it, Node collecting only the children it spawned: such zombies counted as members, and every
+ * stop waited out its grace times and signalled a group with nothing left to stop.
  */
 function hasMembers(group: number | undefined): boolean {
-  return group !== undefined && canSignal(-group) && hasRunningMember(group);
+  return group !== undefined && canSignal(-group) && (process.pid !== 1 || !isAllZombies(group));
 }
 
 /**
- * Whether a process of group `group` that is not a zombie is in /proc (Linux); true where /proc
- * cannot tell (another system, /proc not mounted): the member canSignal() found may be running.
- * Read only while a server is stopped, never per message.
+ * Whether /proc shows members of group `group` and every one of them a zombie (Linux). False
+ * whenever /proc cannot tell: it is not this process's pid namespace's (it names another pid for
+ * this process), it cannot be read, or it shows no member (hidden by hidepid); then the member
+ * canSignal() found may be running. Read only for a gateway that is pid 1, while a server stops.
  */
-function hasRunningMember(group: number): boolean {
+function isAllZombies(group: number): boolean {
   let entries: string[];
   try {
+    if (readlinkSync('/proc/self') !== String(process.pid)) return false;
     entries = readdirSync('/proc');
   } catch {
-    return true;
+    return false;
   }
-  let isReadable = false;
+  let zombies = 0;
   for (const entry of entries) {
     const c = entry.charCodeAt(0);
     if (c < 0x30 || c > 0x39) continue;
@@ -105,12 +107,13 @@ function hasRunningMember(group: number): boolean {
     } catch {
       continue; // exited since the listing
     }
-    isReadable = true;
     // "pid (comm) state ppid pgrp …": the command name may hold spaces and parentheses.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ', 3);
-    if (Number(fields[2]) === group && fields[0] !== 'Z' && fields[0] !== 'X') return true;
+    if (Number(fields[2]) !== group) continue;
+    if (fields[0] !== 'Z' && fields[0] !== 'X') return false;
+    zombies++;
   }
-  return !isReadable;
+  return zombies > 0;
 }
 
 const isRunning = (child: ServerProcess): boolean => child.exitCode === null && child.signalCode === null;

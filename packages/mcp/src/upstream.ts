@@ -136,7 +136,7 @@ const MAX_SERVER_REQUESTS_PER_SECOND = 100;
  * parsing and checking (the SDK's schemas) though none but list changes is used: a server sending
  * logging notifications as fast as its pipe took them, while answering calls, held every other
  * server's call up to 200 ms and took most of a core. Far past what servers send: the reference
- * server (server-everything) logs once every 5 s, and the gateway asks no server for progress.
+ * server (server-everything) logs once every 5 s, and reports a call's progress only when asked.
  */
 const MAX_SERVER_NOTICES_PER_SECOND = 1_000;
 /**

@@ -2295,4 +2295,54 @@ describe('gateway: a call reports its progress to the client that asked for it',
         await h.close();
       }
     });
+
+  for (const secrets of ['block', 'redact'] as const)
+    it(`mcp-progress-12: a secret cut across two progress messages does not reach the client whole (secrets: ${secrets})`, async () => {
+      const h = await start({
+        secrets,
+        scripted: {
+          s: {
+            tools: [tool('deploy')],
+            progress: {
+              deploy: [
+                { progress: 1, message: `key part: ${STRIPE.slice(0, 15)}` },
+                { progress: 2, message: STRIPE.slice(15) },
+              ],
+            },
+          },
+        },
+      });
+      try {
+        const seen: string[] = [];
+        await h.client.callTool({ name: 's__deploy', arguments: { text: 'x' } }, undefined, {
+          onprogress: (p) => seen.push(p.message ?? ''),
+        });
+        assert.equal(seen.length, 2);
+        assert.ok(!seen.join('').includes(STRIPE), `not whole: ${JSON.stringify(seen)}`);
+        assert.ok(!seen[1]?.includes(STRIPE.slice(15)), 'the second part is withheld or redacted');
+        assert.equal(h.events.filter((e) => e.type === 'mcp.secret').length, 1, 'alerted');
+      } finally {
+        await h.close();
+      }
+    });
+
+  it('mcp-progress-13: a server reporting a secret in every message raises one alert for the call, and the result event counts them', async () => {
+    const reports = Array.from({ length: 20 }, (_, i) => ({
+      progress: i + 1,
+      message: `step ${i} ${STRIPE}`,
+    }));
+    const h = await start({ scripted: { s: { tools: [tool('leaky')], progress: { leaky: reports } } } });
+    try {
+      await h.client.callTool({ name: 's__leaky', arguments: { text: 'x' } }, undefined, {
+        onprogress: () => {},
+      });
+      assert.equal(h.events.filter((e) => e.type === 'mcp.secret').length, 1);
+      const outcome = h.events.find((e) => e.type === 'mcp.result')?.outcome;
+      assert.equal(outcome?.progress, 20);
+      assert.equal(outcome?.progress_withheld, 20);
+      assert.doesNotMatch(JSON.stringify(h.events), /sk_live_4eC39/);
+    } finally {
+      await h.close();
+    }
+  });
 });

@@ -4,8 +4,8 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ProgressRelay, type ProgressNotification } from '../src/progress.js';
-import { deferred } from './gateway-harness.js';
+import { MAX_MESSAGE, ProgressRelay, type ProgressNotification } from '../src/progress.js';
+import { deferred, until } from './gateway-harness.js';
 
 describe('progress relay', () => {
   it("mcp-progress-5: reports go in order under the client's token, each message as screened, none after the end", async () => {
@@ -67,5 +67,68 @@ describe('progress relay', () => {
     await relay.end();
     // The first, in its screen when the rest came; 31 more in order; the 32nd place the latest's.
     assert.deepEqual(sent, [1, ...Array.from({ length: 31 }, (_, i) => i + 2), 1_000]);
+    assert.equal(relay.replaced, 1_000 - 33);
+  });
+
+  it('mcp-progress-9: past a burst of 32, reports go at 10 a second, the latest kept; the end sends what waits at once', async () => {
+    const sent: number[] = [];
+    const relay = new ProgressRelay(
+      't',
+      (m) => Promise.resolve(m),
+      (n) => {
+        sent.push(n.params.progress);
+        return Promise.resolve();
+      },
+    );
+    for (let i = 1; i <= 40; i++) relay.onprogress({ progress: i });
+    await until(() => sent.length >= 32, 'the burst to be sent');
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(sent.length, 32, 'no more than the burst before the rate lets one more go');
+    await until(() => sent.length === 33, 'the next report, at the rate');
+    assert.equal(sent.at(-1), 40, 'the latest report, in the last place waiting');
+    relay.onprogress({ progress: 41 });
+    relay.onprogress({ progress: 42 });
+    await relay.end();
+    assert.deepEqual(sent.slice(33), [41, 42], 'sent at the end, whatever the rate');
+  });
+
+  it(`mcp-progress-10: a message longer than ${MAX_MESSAGE} characters is left out unread, the numbers sent`, async () => {
+    const screened: string[] = [];
+    const sent: ProgressNotification['params'][] = [];
+    const relay = new ProgressRelay(
+      't',
+      (m) => {
+        screened.push(m);
+        return Promise.resolve(m);
+      },
+      (n) => {
+        sent.push(n.params);
+        return Promise.resolve();
+      },
+    );
+    relay.onprogress({ progress: 1, message: 'x'.repeat(MAX_MESSAGE + 1) });
+    relay.onprogress({ progress: 2, message: 'short' });
+    await relay.end();
+    assert.deepEqual(screened, ['short']);
+    assert.deepEqual(sent, [
+      { progressToken: 't', progress: 1 },
+      { progressToken: 't', progress: 2, message: 'short' },
+    ]);
+    assert.equal(relay.withheld, 1);
+  });
+
+  it('mcp-progress-11: each message is screened after the end of those sent before it', async () => {
+    const befores: string[] = [];
+    const relay = new ProgressRelay(
+      't',
+      (m, before) => {
+        befores.push(before);
+        return Promise.resolve(m === 'b' ? undefined : m);
+      },
+      () => Promise.resolve(),
+    );
+    for (const message of ['a', 'b', 'c', 'd']) relay.onprogress({ progress: 1, message });
+    await relay.end();
+    assert.deepEqual(befores, ['', 'a', 'a', 'ac'], 'a message left out is not part of what was sent');
   });
 });

@@ -121,16 +121,19 @@ void describe('a stdio server is stopped with what it started', { timeout: 60_00
 
 /**
  * A gateway that is its container's pid 1 with no init: a server whose helper outlives it by a
- * moment (the helper reads a pipe the server holds, and exits when the server has), and is then a
- * zombie of the gateway, which Node never collects. Run inside bubblewrap as pid 1 of a pid
- * namespace of its own; prints the signals sent to process groups while the server is stopped and
- * whether a zombie of its group was left.
+ * moment (argv `zombie`: the helper reads a pipe the server holds, and exits when the server has),
+ * and is then a zombie of the gateway, which Node never collects; or (`live`) a helper that keeps
+ * running. Run inside bubblewrap as pid 1 of a pid namespace of its own; prints the signals sent
+ * to process groups while the server is stopped and how many zombies of its group were left.
  */
 const PID_ONE = `import { readdirSync, readFileSync } from 'node:fs';
 import { ProcessTransport, spawnServer } from ${JSON.stringify(
   fileURLToPath(new URL('../src/process-transport.js', import.meta.url)),
 )};
-const helper = "process.stdin.resume(); process.stdin.on('end', () => process.exit(0))";
+const helper =
+  process.argv[2] === 'live'
+    ? 'setTimeout(() => {}, 30000)'
+    : "process.stdin.resume(); process.stdin.on('end', () => process.exit(0))";
 const server = \`const { spawn } = require('node:child_process');
 spawn(process.execPath, ['-e', \${JSON.stringify(helper)}], { stdio: ['pipe', 'ignore', 'ignore'] });
 process.stdin.resume();
@@ -159,24 +162,46 @@ const zombies = readdirSync('/proc').filter((e) => {
 process.stdout.write(JSON.stringify({ pid: process.pid, signals, zombies: zombies.length }));
 `;
 
+/** The pid 1 gateway's run in bubblewrap, `withProc` with a /proc of its pid namespace. */
+function pidOne(
+  mode: 'zombie' | 'live',
+  withProc: boolean,
+): { pid: number; signals: string[]; zombies: number } {
+  const file = join(root, 'pid-one.mjs');
+  writeFileSync(file, PID_ONE);
+  const proc = withProc ? ['--proc', '/proc'] : [];
+  const run = spawnSync(
+    'bwrap',
+    ['--unshare-pid', '--as-pid-1', '--dev-bind', '/', '/', ...proc, process.execPath, file, mode],
+    { encoding: 'utf8', timeout: 30_000 },
+  );
+  assert.equal(run.status, 0, `the pid 1 gateway ran: ${run.stderr}`);
+  return JSON.parse(run.stdout) as { pid: number; signals: string[]; zombies: number };
+}
+
 void describe('a stopped server whose group holds only zombies', { timeout: 60_000 }, () => {
-  const bwrap = spawnSync('bwrap', ['--version'], { encoding: 'utf8' });
+  const probe = spawnSync('bwrap', ['--unshare-pid', '--as-pid-1', '--dev-bind', '/', '/', 'true']);
+  const skip = probe.status !== 0 ? 'bubblewrap cannot make a pid namespace here' : false;
   void it(
     'upstream-stop-2: a gateway that is pid 1 does not signal a group of zombies it never collects, nor wait for it',
-    { skip: bwrap.status !== 0 ? 'bubblewrap is not installed' : false },
+    { skip },
     () => {
-      const file = join(root, 'pid-one.mjs');
-      writeFileSync(file, PID_ONE);
-      const run = spawnSync(
-        'bwrap',
-        ['--unshare-pid', '--as-pid-1', '--dev-bind', '/', '/', '--proc', '/proc', process.execPath, file],
-        { encoding: 'utf8', timeout: 30_000 },
-      );
-      assert.equal(run.status, 0, `the pid 1 gateway ran: ${run.stderr}`);
-      const seen = JSON.parse(run.stdout) as { pid: number; signals: string[]; zombies: number };
+      const seen = pidOne('zombie', true);
       assert.equal(seen.pid, 1, 'the gateway was pid 1 of its namespace');
       assert.equal(seen.zombies, 1, 'the helper of the server was left a zombie of the gateway');
       assert.deepEqual(seen.signals, [], 'no group of zombies is signalled as if something ran in it');
+    },
+  );
+
+  void it(
+    "upstream-stop-2: a gateway that is pid 1 still stops a helper that runs on, also when /proc is not its namespace's",
+    { skip },
+    () => {
+      for (const withProc of [true, false]) {
+        const seen = pidOne('live', withProc);
+        assert.equal(seen.pid, 1);
+        assert.equal(seen.signals[0], 'SIGTERM', `the running helper is signalled (own /proc: ${withProc})`);
+      }
     },
   );
 });
