@@ -32,6 +32,7 @@
 import { KEYWORD_SOURCE } from './assignment-rules.js';
 import { MARKER_REACH, MAX_PEM, PEM_BEGIN, PEM_END } from './pem.js';
 import {
+  type Beside,
   isColourCode,
   isIntroducer,
   isTokenCode,
@@ -342,19 +343,26 @@ function hiddenRunAt(text: string, at: number, from: number, work: { visited: nu
           c === 0x1b || c === 0x9b || c === 0x9d || c === 0xc2 ? sequenceLength(text, end, work) : 0;
         let mark = length;
         if (whole > 0) {
-          // The visible text on its line before it (a space, a tab), as a receiver that strips
-          // controls reads it: it ends before the hidden characters right before it (detect-39-3),
-          // and starts past the last sequence a terminal hides (or its introducer, if its body is
-          // kept); none after a sequence or a character that is not visible.
+          // The visible characters beside it (a space, a tab, a token's), as a receiver that
+          // strips controls and format characters reads them: before it, past the hidden ones
+          // right before it (detect-39-3), and after the last sequence a terminal hides (or its
+          // introducer, if its body is kept), none after a sequence or a character that is not
+          // visible; after it, past those right after it. And the one past each, found the same
+          // way: a zero-width space between a "-" and the token's letter before or after it hides
+          // nothing either (detect-40-1).
           const textTo = textBefore(marks, end, sequenceEnd);
           const before = textTo > 0 ? text.charCodeAt(textTo - 1) : 0;
           const isAfterVisible = before === 0x09 || (before >= 0x20 && before < 0x7f);
-          const textFrom: number = !isAfterVisible ? textTo : isBodyKept ? 0 : sequenceEnd;
+          const textFrom = isBodyKept ? 0 : sequenceEnd;
+          const thatTo = textBefore(marks, textTo - 1, sequenceEnd);
+          BESIDE.before = isAfterVisible && textTo > textFrom ? textTo - 1 : -1;
+          BESIDE.beforeThat = thatTo > textFrom ? thatTo - 1 : -1;
           sequenceMarks ??= marks.slice();
           sequenceEnd = end + whole;
-          const nextFrom = textAfter(text, sequenceEnd);
-          work.visited += end - textTo + nextFrom - sequenceEnd;
-          isBodyKept = c !== 0x1b || takesTokenCharacters(text, end, whole, textFrom, textTo, nextFrom);
+          BESIDE.after = textAfter(text, sequenceEnd);
+          BESIDE.afterThat = textAfter(text, BESIDE.after + 1);
+          work.visited += end - thatTo + BESIDE.afterThat - sequenceEnd;
+          isBodyKept = c !== 0x1b || takesTokenCharacters(text, end, whole, BESIDE);
           if (isBodyKept && isColourCode(text, end, whole)) {
             // Kept only if the run holds a token's length so read (colourTakesToken()).
             (colourMarks ??= []).push(marks.length);
@@ -389,6 +397,9 @@ function hiddenRunAt(text: string, at: number, from: number, work: { visited: nu
   const fallbackFrom = mayTakeCharacters ? start : -1;
   return { start, end, marks, sequenceMarks, fallbackFrom, tagRuns: tagRuns ?? [], hasDash };
 }
+
+/** Where the visible characters beside the sequence being read stand: one record filled again. */
+const BESIDE: Beside = { before: -1, beforeThat: -1, after: 0, afterThat: 0 };
 
 /**
  * Where the text before `at` ends, before the hidden characters right before it (the last of

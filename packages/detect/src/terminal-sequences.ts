@@ -100,14 +100,26 @@ export const isTokenCode = (c: number): boolean =>
   isWordCode(c) || c === 0x2b || c === 0x2f || c === 0x3d || c === 0x2d || c === 0x2e || c === 0x7e;
 
 /**
+ * Where the visible characters beside a sequence stand, as a receiver that strips controls and
+ * format characters reads the text (hidden-characters.ts finds them past those): the one right
+ * before it and the one before that, the one right after it and the one after that; -1 where none
+ * stands (at a line's start, or inside a sequence a terminal hides whole).
+ */
+export interface Beside {
+  before: number;
+  beforeThat: number;
+  after: number;
+  afterThat: number;
+}
+
+/**
  * Whether the 7-bit sequence of `length` characters at text[at] may have taken characters of a
  * token for its own: a terminal shows the token without them, a receiver that strips the
  * introducers (`ESC [`, `ESC ]`, `ESC \`) and controls has it whole. Asked only of one after
- * visible text on its line, text[textFrom, textTo) (none when they are equal: at a line's start,
- * or after another sequence, cursor moves and erasures start every line of a progress display);
- * `textTo` is `at`, or where the hidden characters right before the sequence start, and `nextFrom`
- * where the text after it starts, past those right after it (detect-39-3: a zero-width space
- * between a token's characters and the code hides nothing from either reader).
+ * visible text on its line (none at a line's start, or right after another sequence: cursor moves
+ * and erasures start every line of a progress display); `beside` says where that text stands, past
+ * the hidden characters between (detect-39-3: a zero-width space between a token's characters and
+ * the code hides nothing from either reader).
  * - A CSI made, after `ESC [`, of characters a token holds (detect-37-1): put before a token's
  *   letter (`ghp_a<ESC>[bc…`, `key = <ESC>[wJ…`) it takes the letter as its final byte, and before
  *   "9Hq" the "9H". Not one of several parameters (`ESC [ 1 ; 31 m`) or a private mode
@@ -125,15 +137,8 @@ export const isTokenCode = (c: number): boolean =>
  *   `ghp_ab<ESC>]cdef…<BEL>` only `ghp_ab`. An honest one names what it sets before a ";" (`0;` a
  *   title, `8;;` a hyperlink, `133;A` a prompt mark), which no token holds.
  */
-export function takesTokenCharacters(
-  text: string,
-  at: number,
-  length: number,
-  textFrom: number,
-  textTo: number,
-  nextFrom: number,
-): boolean {
-  if (textFrom >= textTo || text.charCodeAt(at) !== ESC) return false;
+export function takesTokenCharacters(text: string, at: number, length: number, beside: Beside): boolean {
+  if (beside.before < 0 || text.charCodeAt(at) !== ESC) return false;
   const kind = text.charCodeAt(at + 1);
   if (kind === 0x5d) {
     // The terminator: BEL or U+009C, one character; ESC \ or U+009C in UTF-8 read as Latin-1, two.
@@ -145,21 +150,24 @@ export function takesTokenCharacters(
   if (kind !== 0x5b || !isTokenRun(text, at + 2, at + length)) return false;
   if (text.charCodeAt(at + length - 1) !== 0x6d) return true;
   // Before punctuation, a reset ends a coloured word, as honest output does (detect-39-2).
-  const isAfterInWord = isInWord(text, nextFrom, 1, !isResetCode(text, at + 2, at + length - 1));
-  return isAfterInWord && (length === 3 || isInWord(text, textTo - 1, -1, textTo - 2 >= textFrom));
+  const isReset = isResetCode(text, at + 2, at + length - 1);
+  const isAfterInWord = isInWord(text, beside.after, beside.afterThat, !isReset);
+  return isAfterInWord && (length === 3 || isInWord(text, beside.before, beside.beforeThat, true));
 }
 
 /**
  * Whether text[i], beside a colour code, stands inside a word as a token's characters do: a letter,
- * a digit or "_", or, if `mayBePunctuation`, a "-" or "." glued to one `step` (1 or -1) past it
- * (detect-39-1: `SG.…<ESC>[31m…` takes a SendGrid key's "31m"; detect-39-2: `glpat-…<ESC>[1m-…` a
- * GitLab token's "1m"). Not a dot after another sequence (`<ESC>[39m.<ESC>[33menv`: a
- * highlighter's between two words), nor one after a reset (isResetCode()).
+ * a digit or "_", or, if `mayBePunctuation`, a "-" or "." glued to one at text[that], the visible
+ * character past it (detect-39-1: `SG.…<ESC>[31m…` takes a SendGrid key's "31m"; detect-39-2:
+ * `glpat-…<ESC>[1m-…` a GitLab token's "1m"; detect-40-1: a zero-width space between the "." and
+ * the key's character before it hides nothing). Not a dot after another sequence
+ * (`<ESC>[39m.<ESC>[33menv`: a highlighter's between two words; `that` is -1 there), nor one after
+ * a reset (isResetCode()).
  */
-function isInWord(text: string, i: number, step: 1 | -1, mayBePunctuation: boolean): boolean {
+function isInWord(text: string, i: number, that: number, mayBePunctuation: boolean): boolean {
   const c = text.charCodeAt(i);
   if (isWordCode(c)) return true;
-  return mayBePunctuation && (c === 0x2d || c === 0x2e) && isWordCode(text.charCodeAt(i + step));
+  return mayBePunctuation && (c === 0x2d || c === 0x2e) && isWordCode(text.charCodeAt(that));
 }
 
 /**

@@ -453,6 +453,59 @@ describe('detect-39-3: a colour code beside other hidden characters inside a tok
   });
 });
 
+describe('detect-40-1: a hidden character between a "-" or "." glued to a colour code and the token\'s letter past it hides nothing', () => {
+  // detect-39-1 and detect-39-2 read a "-" or "." beside a colour code as inside a word when a
+  // word's character stands past it. A zero-width space (or another format character) between the
+  // two, which neither a terminal nor a receiver that strips such characters shows, hid the code's
+  // "31m" and the token from every reading: the letter was looked for right past the punctuation.
+  // It is now looked for past the hidden characters there, as the text beside the code is.
+  const CASES: [string, string, string, string][] = [
+    [
+      'a zero-width space before the "." a colour code follows, in a SendGrid key',
+      'sendgrid-api-key',
+      `SG.${fill(22)}\u200B.\x1B[31m${fill(40)}`,
+      `SG.${fill(22)}.31m${fill(40)}`,
+    ],
+    [
+      'a zero-width space after the "." a colour code precedes, in a SendGrid key',
+      'sendgrid-api-key',
+      `SG.${fill(20)}\x1B[1m.\u200B${fill(43)}`,
+      `SG.${fill(20)}1m.${fill(43)}`,
+    ],
+    [
+      'a soft hyphen before the "-" a colour code follows, in a Google Cloud API key',
+      'gcp-api-key',
+      `AIza${fill(14)}\u00AD-\x1B[31m${fill(17)}`,
+      `AIza${fill(14)}-31m${fill(17)}`,
+    ],
+    [
+      'a word joiner after the "-" a colour code precedes, in a GitLab token',
+      'gitlab-token',
+      `glpat-${fill(5)}\x1B[1m-\u2060${fill(12)}`,
+      `glpat-${fill(5)}1m-${fill(12)}`,
+    ],
+  ];
+  for (const [name, rule, written, whole] of CASES)
+    it(`${name}: found high as ${rule}, with its own fingerprint, as written and in UTF-8 read as Latin-1`, () => {
+      assert.equal(scan(whole)[0]?.rule, rule);
+      assertFoundWhole(written, whole);
+    });
+
+  it('honest codes beside punctuation and hidden characters make no finding, and short words are read once', () => {
+    assertHonest(
+      [
+        '\x1B[33mprocess\x1B[39m\u200B.\x1B[33menvironmentVariables\x1B[39m.\u200B\x1B[33mNODE_ENV\x1B[39m',
+        '\x1B[1mREADME\x1B[0m.\u200Bmd kubectl logs user-service\u200B-\x1B[31mdeployment-7d9f8b-x2k4p\x1B[0m',
+      ],
+      [
+        'README\u200B.\x1B[1mmd\x1B[0m',
+        '\x1B[1mREADME\x1B[0m.\u200Bmd',
+        '\x1B[33mprocess\x1B[39m\u200B.\x1B[33menvironmentVariables\x1B[39m',
+      ],
+    );
+  });
+});
+
 describe("detect-38-2: an OSC whose string is a token's characters is read with them kept", () => {
   // A terminal ignores an OSC it does not know (`ESC ] cd BEL`), so put inside a token it hides the
   // characters it holds; a receiver that strips `ESC ]` and controls has the token whole. An OSC
