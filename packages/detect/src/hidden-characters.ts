@@ -318,6 +318,11 @@ function hiddenRunAt(text: string, at: number, from: number, work: { visited: nu
   let isBodyKept = false;
   // Where in `marks` each colour code that may take a token's "m" stands (detect-38-1).
   let colourMarks: number[] | undefined;
+  // Where the sequence starts that colour codes glued before it wait on, and where those start in
+  // `colourMarks`: they are read with it as one code, kept only if it may take characters too
+  // (detect-40-2). -1: none waits.
+  let gluedAt = -1;
+  let gluedFrom = 0;
   let tagRuns: TagRun[] | undefined;
   // The tag run being read: it goes on over other hidden characters, and ends at a visible one.
   let tagRun: TagRun | undefined;
@@ -342,6 +347,10 @@ function hiddenRunAt(text: string, at: number, from: number, work: { visited: nu
         const whole =
           c === 0x1b || c === 0x9b || c === 0x9d || c === 0xc2 ? sequenceLength(text, end, work) : 0;
         let mark = length;
+        const isGlued = end === gluedAt;
+        // Whether the sequence may take a token's characters, and waits on the one glued after it.
+        let isTaken = false;
+        let isWaiting = false;
         if (whole > 0) {
           // The visible characters beside it (a space, a tab, a token's), as a receiver that
           // strips controls and format characters reads them: before it, past the hidden ones
@@ -353,7 +362,7 @@ function hiddenRunAt(text: string, at: number, from: number, work: { visited: nu
           const textTo = textBefore(marks, end, sequenceEnd);
           const before = textTo > 0 ? text.charCodeAt(textTo - 1) : 0;
           const isAfterVisible = before === 0x09 || (before >= 0x20 && before < 0x7f);
-          const textFrom = isBodyKept ? 0 : sequenceEnd;
+          const textFrom = isBodyKept || isGlued ? 0 : sequenceEnd;
           const thatTo = textBefore(marks, textTo - 1, sequenceEnd);
           BESIDE.before = isAfterVisible && textTo > textFrom ? textTo - 1 : -1;
           BESIDE.beforeThat = thatTo > textFrom ? thatTo - 1 : -1;
@@ -361,16 +370,25 @@ function hiddenRunAt(text: string, at: number, from: number, work: { visited: nu
           sequenceEnd = end + whole;
           BESIDE.after = textAfter(text, sequenceEnd);
           BESIDE.afterThat = textAfter(text, BESIDE.after + 1);
-          work.visited += end - thatTo + BESIDE.afterThat - sequenceEnd;
+          BESIDE.isGlued = isGlued;
+          // The hidden characters stepped over either side.
+          work.visited += end - thatTo - 1 + BESIDE.afterThat - 1 - sequenceEnd;
           isBodyKept = c !== 0x1b || takesTokenCharacters(text, end, whole, BESIDE);
-          if (isBodyKept && isColourCode(text, end, whole)) {
-            // Kept only if the run holds a token's length so read (colourTakesToken()).
+          isTaken = isBodyKept;
+          const isCsi = c === 0x1b && text.charCodeAt(end + 1) === 0x5b;
+          if (isBodyKept && (isColourCode(text, end, whole) || (isGlued && isCsi))) {
+            // Kept only if the run holds a token's length so read (colourTakesToken()), as is a
+            // CSI glued after one; one glued before another sequence waits on it.
             (colourMarks ??= []).push(marks.length);
             isBodyKept = false;
+            isWaiting = isIntroducer(text, BESIDE.after);
+            if (isWaiting && !isGlued) gluedFrom = colourMarks.length - 1;
           }
           mayTakeCharacters ||= isBodyKept;
           mark = !isBodyKept ? whole : c === 0x1b ? 2 : length;
         }
+        if (isGlued && !isTaken && colourMarks) colourMarks.length = gluedFrom;
+        if (isWaiting || isGlued) gluedAt = isWaiting ? BESIDE.after : -1;
         sequenceMarks?.push(end, end + Math.max(whole, length));
         marks.push(end, end + mark);
       } else if (isBodyKept) {
@@ -388,6 +406,7 @@ function hiddenRunAt(text: string, at: number, from: number, work: { visited: nu
     } else tagRun = undefined;
     end += length === 0 ? 1 : Math.abs(length);
   }
+  if (colourMarks?.length === 0) colourMarks = undefined;
   if (colourMarks) work.visited += end - start;
   if (colourMarks && colourTakesToken(text, marks, colourMarks, start, end)) {
     for (const k of colourMarks) marks[k + 1] = (marks[k] ?? 0) + 2;
@@ -399,7 +418,7 @@ function hiddenRunAt(text: string, at: number, from: number, work: { visited: nu
 }
 
 /** Where the visible characters beside the sequence being read stand: one record filled again. */
-const BESIDE: Beside = { before: -1, beforeThat: -1, after: 0, afterThat: 0 };
+const BESIDE: Beside = { before: -1, beforeThat: -1, after: 0, afterThat: 0, isGlued: false };
 
 /**
  * Where the text before `at` ends, before the hidden characters right before it (the last of

@@ -103,13 +103,15 @@ export const isTokenCode = (c: number): boolean =>
  * Where the visible characters beside a sequence stand, as a receiver that strips controls and
  * format characters reads the text (hidden-characters.ts finds them past those): the one right
  * before it and the one before that, the one right after it and the one after that; -1 where none
- * stands (at a line's start, or inside a sequence a terminal hides whole).
+ * stands (at a line's start, or inside a sequence a terminal hides whole). And whether colour codes
+ * glued right before it wait on it, to be read with it as one code (detect-40-2).
  */
 export interface Beside {
   before: number;
   beforeThat: number;
   after: number;
   afterThat: number;
+  isGlued: boolean;
 }
 
 /**
@@ -132,6 +134,15 @@ export interface Beside {
  *   after a space, a dot, a slash or another code, or at a line's start, and a reset before one
  *   (reading every coloured run twice cost a third of a coloured log's speed); inside a word only
  *   where grep, ripgrep or a word diff mark part of it.
+ * - Colour codes glued one to the next (past hidden characters only), read as one code
+ *   (detect-40-2): `ab<ESC>[m<ESC>[mcd…` shows `abcd…`, and a stripper reads `abmmcd…`. A code
+ *   before another sequence is asked of the word before it alone (`beside.isGlued` of the next is
+ *   set, and hidden-characters.ts keeps it only if that one takes characters too); a CSI so glued
+ *   after one is asked as a colour code is, of the word after it (`<ESC>[m<ESC>[Kcd…` takes "mK").
+ *   Honest output glues a reset before a code (ripgrep's `<ESC>[0m<ESC>[1m<ESC>[31m` inside a word,
+ *   chalk's `<ESC>[39m<ESC>[33m`), which is none of these; grep's `<ESC>[m<ESC>[K` ends a file
+ *   name before a ":", and follows its "-" separator (no word before it); inside a word it is read
+ *   as one code, and twice where the word is a token's length.
  * - An OSC whose string is characters a token holds, and not empty (detect-38-2):
  *   `ghp_ab<ESC>]cd<BEL>ef…` shows `ghp_abef…` (a terminal ignores an OSC it does not know), and
  *   `ghp_ab<ESC>]cdef…<BEL>` only `ghp_ab`. An honest one names what it sets before a ";" (`0;` a
@@ -148,11 +159,15 @@ export function takesTokenCharacters(text: string, at: number, length: number, b
     return body > 0 && isTokenRun(text, at + 2, at + 2 + body);
   }
   if (kind !== 0x5b || !isTokenRun(text, at + 2, at + length)) return false;
-  if (text.charCodeAt(at + length - 1) !== 0x6d) return true;
-  // Before punctuation, a reset ends a coloured word, as honest output does (detect-39-2).
-  const isReset = isResetCode(text, at + 2, at + length - 1);
-  const isAfterInWord = isInWord(text, beside.after, beside.afterThat, !isReset);
-  return isAfterInWord && (length === 3 || isInWord(text, beside.before, beside.beforeThat, true));
+  const isColour = text.charCodeAt(at + length - 1) === 0x6d;
+  if (!isColour && !beside.isGlued) return true;
+  // Before punctuation, a reset ends a coloured word, as honest output does (detect-39-2), and
+  // before another sequence too: then the word before the first of them counts, not a value's
+  // first letter (grep's `-<ESC>[m<ESC>[K12`: a separator, then a line number).
+  const isReset = isColour && isResetCode(text, at + 2, at + length - 1);
+  const isBeforeSequence = !isReset && isIntroducer(text, beside.after);
+  if (!isBeforeSequence && !isInWord(text, beside.after, beside.afterThat, !isReset)) return false;
+  return (length === 3 && !isBeforeSequence) || isInWord(text, beside.before, beside.beforeThat, true);
 }
 
 /**

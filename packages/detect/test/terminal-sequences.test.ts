@@ -506,6 +506,77 @@ describe('detect-40-1: a hidden character between a "-" or "." glued to a colour
   });
 });
 
+describe('detect-40-2: colour codes glued one to the next inside a token are read as one code', () => {
+  // A colour code was read with what it takes kept only with a word's character right after it,
+  // and one right after another sequence never: `ESC [` put before each of a token's "m"s in "mm"
+  // made two codes glued together, and the token was in no reading (a terminal shows it without
+  // "mm", a receiver that strips introducers has it whole). A run of them inside a word is now
+  // read as one code, with the word before the first and the word after the last.
+  const github = githubToken('ghp', 'aB3dmmQ7xK9pL2vR8tY4wZ6nC1eF5g');
+  const github31 = githubToken('ghp', 'aB3d31mmQ7xK9pL2vR8tY4wZ6nC1eF');
+  const githubMK = githubToken('ghp', 'aB3dmKQ7xK9pL2vR8tY4wZ6nC1eF5g');
+  const gitlab = `glpat-${fill(5)}1m2mm${fill(10)}`;
+  /**
+   * `token` with `ESC [` put before each of `bodies`, which stand in it one after another (and
+   * `between` between the codes), what a terminal shows of it (the token without them), and the token.
+   */
+  const glued = (token: string, bodies: readonly string[], between = ''): [string, string, string] => {
+    const at = token.indexOf(bodies.join(''), 3);
+    const rest = token.slice(at + bodies.join('').length);
+    const codes = bodies.map((b) => `\x1B[${b}`).join(between);
+    return [`${token.slice(0, at)}${codes}${rest}`, `${token.slice(0, at)}${rest}`, token];
+  };
+  const CASES: [string, [string, string, string]][] = [
+    ['two codes without parameters before a GitHub token\'s "mm"', glued(github, ['m', 'm'])],
+    ['a colour and a code without parameters before "31mm"', glued(github31, ['31m', 'm'])],
+    ['three codes before a GitLab token\'s "1m2mm"', glued(gitlab, ['1m', '2m', 'm'])],
+    ['two codes with a zero-width space between them', glued(github, ['m', 'm'], '\u200B')],
+    ['a code without parameters, then an erasure that takes the "K" after it', glued(githubMK, ['m', 'K'])],
+  ];
+  for (const [name, [written, shown, token]] of CASES)
+    it(`${name}: found high, with its own fingerprint, as written and in UTF-8 read as Latin-1`, () => {
+      assert.equal(scan(token).length, 1, 'the token is found as written');
+      assert.deepEqual(scan(`see ${shown} end`, { decode: true }), [], `as a terminal shows it: ${shown}`);
+      assertFoundWhole(written, token);
+    });
+
+  it('codes glued together that take nothing of a token: found as a terminal shows it', () => {
+    const at = github.indexOf('mm');
+    assertFoundWhole(`${github.slice(0, at)}\x1B[m\x1B[31m${github.slice(at)}`, github);
+  });
+
+  it('honest glued codes make no finding, and short words and separators are read once', () => {
+    const grep = (separator: string): string =>
+      `\x1B[35m\x1B[Kpackages/detect/src/hidden-characters.ts\x1B[m\x1B[K\x1B[36m\x1B[K${separator}\x1B[m\x1B[K12\x1B[m\x1B[K\x1B[36m\x1B[K${separator}\x1B[m\x1B[K  const x = 1`;
+    assertHonest(
+      [
+        grep(':'),
+        grep('-'),
+        // A match inside a long word, a word diff of two long words: read twice, found nothing.
+        'pass\x1B[01;31m\x1B[Kword\x1B[m\x1B[K_reset_link_expiry_minutes = 30',
+        'const \x1B[31mmaxRetries\x1B[m\x1B[32mmaximumRetryCountForRequests\x1B[m = 3;',
+        'ok \x1B[0m\x1B[31mFAILED\x1B[0m\x1B[1m build\x1B[m\x1B[m \x1B[1m\x1B[31mFAIL\x1B[39m\x1B[22m src/a.test.ts',
+      ],
+      [
+        grep(':'),
+        grep('-'),
+        'pass\x1B[01;31m\x1B[Kword\x1B[m\x1B[K_reset = 30',
+        'const \x1B[31mmax\x1B[m\x1B[32mmaximum\x1B[m = 3;',
+        '\x1B[33mprocessEnvironmentVariables\x1B[39m\x1B[33mNODE_ENV\x1B[39m',
+        'longFileNameForTheTest\x1B[39m\x1B[22m.ts longFileNameForTheTest\x1B[1m\x1B[22m.ts',
+        '\x1B[1m\x1B[31mFAIL\x1B[39m\x1B[22m src/longFileNameForTheTest.test.ts',
+      ],
+    );
+  });
+
+  const SHAPES: [string, (n: number) => string][] = [
+    ['two codes glued inside every long word', (n) => repeat('abcdefghij\x1B[m\x1B[mklmnopqrstuvwxyz ', n)],
+    ['one long run of glued codes inside a word', (n) => `ab${repeat('\x1B[m', n - 4)}cd`],
+    ['glued codes and zero-width spaces, no word after', (n) => `ab${repeat('\x1B[31m\u200B', n - 2)}`],
+  ];
+  for (const [name, make] of SHAPES) itCostsAtMost(name, 6, make);
+});
+
 describe("detect-38-2: an OSC whose string is a token's characters is read with them kept", () => {
   // A terminal ignores an OSC it does not know (`ESC ] cd BEL`), so put inside a token it hides the
   // characters it holds; a receiver that strips `ESC ]` and controls has the token whole. An OSC
