@@ -34,6 +34,12 @@ const MAX_VALUE = 512;
 const OPERATOR =
   /\\?["'`\]]?[ \t]{0,8}(?:=>|:=|=(?!=)|:(?!:))[ \t]{0,8}(?:\r?\n[ \t]{0,8}(?=[^\s=:'"]+=*[ \t]*(?:[\r\n]|$)))?/y;
 const XML_CLOSE = />/y;
+/**
+ * An element's value alone on the line after its opening tag, the closing tag alone on the next
+ * (detect-40-3: Maven's settings.xml, Spring's and .NET's config files indent it so): the line
+ * break and indentation before it, and the value, one word.
+ */
+const XML_LINE = /^([ \t]*\r?\n[ \t]*)([^\s<]+)[ \t]*\r?\n[ \t]*$/;
 const SCHEME = /^(?:Bearer|Basic|Token|token|bearer|Digest)[ \t]+/;
 
 /** The lowercase words of an identifier: `dbPassword` → db, password; `GITHUB_TOKEN` → github, token. */
@@ -351,8 +357,16 @@ function assignmentAt(reading: Reading, keywordStart: number, keywordEnd: number
     const value = text.slice(at, at + MAX_VALUE + 2);
     count(value.length);
     const close = value.indexOf('</');
-    if (close < 0 || value.slice(0, close).includes('<')) return undefined;
-    return { name, nameStart, value: value.slice(0, close), valueStart: at, isQuoted: true };
+    const inner = value.slice(0, close);
+    if (close < 0 || inner.includes('<')) return undefined;
+    // On its own line, only before the closing tag of the same name: a nested element or a
+    // paragraph between the tags is no value.
+    const line = XML_LINE.exec(inner);
+    if (line && value.startsWith(`${name}>`, close + 2)) {
+      const [, before = '', word = ''] = line;
+      return { name, nameStart, value: word, valueStart: at + before.length, isQuoted: true };
+    }
+    return { name, nameStart, value: inner, valueStart: at, isQuoted: true };
   }
   if (text[at] === '\\' && /["']/.test(text[at + 1] ?? '')) at++;
   const quote = text[at];

@@ -157,3 +157,56 @@ describe('detect-39-4: a value on the line after its name and operator is judged
       assert.deepEqual(scan(text, { decode: true }), [], JSON.stringify(text));
   });
 });
+
+describe("detect-40-3: a value on its own line between an element's tags is judged with its name", () => {
+  // Maven's settings.xml, Spring's and .NET's config files may write `<password>`, the value and
+  // `</password>` on three lines, indented: the value was read with the line breaks and indentation
+  // around it, which no secret holds, and never judged. It is now read alone when it is one word on
+  // the line after the opening tag and the next line holds the closing tag of the same name alone.
+  const awsSecret = 'mGA4jXf7O9p0S/4ezx5b5rbxavhBR7nxI0Q/QrJe';
+  const CASES: [string, string][] = [
+    ['password', 'Zq8#mLp2$vR7'],
+    ['secret', 'q8ZmLp2vR7xW4kT9nB3c'],
+    ['apiKey', 'q8ZmLp2vR7xW4kT9nB3c'],
+    ['AwsSecretAccessKey', awsSecret],
+  ];
+  for (const [tag, value] of CASES)
+    it(`<${tag}>, ${value.slice(0, 4)}… and </${tag}> on three lines: as on one line`, () => {
+      const [expected] = scan(`<${tag}>${value}</${tag}>`);
+      assert.ok(expected, 'found on one line');
+      for (const inside of [
+        `\n${value}\n`,
+        `\n    ${value}\n  `,
+        `\r\n\t\t${value}\r\n\t`,
+        ` \n  ${value}  \n`,
+      ]) {
+        const element = `<${tag}>${inside}</${tag}>`;
+        const settings = `<servers>\n  <server>\n    <id>nexus</id>\n    <username>deploy</username>\n    ${element}\n  </server>\n</servers>\n`;
+        for (const text of [element, settings])
+          assert.deepEqual(
+            scan(text).map((f) => [f.rule, f.confidence, f.fingerprint, text.slice(f.start, f.end)]),
+            [[expected.rule, expected.confidence, expected.fingerprint, value]],
+            JSON.stringify(text),
+          );
+      }
+    });
+
+  it('nested elements, placeholders, prose, two lines and another closing tag make no finding', () => {
+    for (const text of [
+      '<password>\n  <value>Zq8#mLp2$vR7</value>\n</password>',
+      '<password>\n  <![CDATA[Zq8#mLp2$vR7]]>\n</password>',
+      '<password>\n  ${DB_PASSWORD}\n</password>',
+      '<password>\n  ${env.MAVEN_PASSWORD}\n</password>',
+      '<password>\n  %DB_PASSWORD%\n</password>',
+      '<secret>\n  {{ .Values.secret }}\n</secret>',
+      '<password>\n  ********\n</password>',
+      '<password>\n  your-password-here\n</password>',
+      '<password>\n</password>',
+      '<token>\n  Sign in with your token, then retry.\n</token>',
+      '<password>\n  Zq8#mLp2$vR7\n  second-line-2024\n</password>',
+      '<password>\n  Zq8#mLp2$vR7\n</passwd>',
+      '<password>\n  Zq8#mLp2$vR7\n</password-policy>',
+    ])
+      assert.deepEqual(scan(text, { decode: true }), [], JSON.stringify(text));
+  });
+});
