@@ -210,3 +210,45 @@ describe("detect-40-3: a value on its own line between an element's tags is judg
       assert.deepEqual(scan(text, { decode: true }), [], JSON.stringify(text));
   });
 });
+
+describe('detect-40-4: a URL with credentials on the line after its name is found by the database URL rule', () => {
+  // The next-line reading of detect-39-4 refuses a line holding ":", so `DATABASE_URL=` then a URL
+  // on its own line is no assignment; the database URL rule reads the URL wherever it stands, and
+  // finds its password as on one line. Nothing to change: this pins it.
+  const URLS = [
+    'postgres://app:Zq8vR2kLp9Xw4nTb@db.internal:5432/app',
+    'postgresql://app:Zq8vR2kLp9Xw4nTb@db.internal/app?sslmode=require',
+    'mysql://root:q8ZmLp2vR7xW4kT9@10.0.0.12:3306/shop',
+    'mongodb+srv://svc:Kp9Xw4nTbZq8vR2L@cluster0.abcde.mongodb.net/app',
+    'redis://:Xw4nTbZq8vR2kLp9@cache.internal:6379/0',
+    'amqp://guest2:Tb9Zq8vR2kLpXw4n@mq.internal:5672/vhost',
+  ];
+  for (const url of URLS)
+    it(`${url.slice(0, url.indexOf(':'))}: after DATABASE_URL= and a YAML key, as on one line`, () => {
+      const found = (text: string): (string | undefined)[][] =>
+        scan(text, { decode: true }).map((f) => [
+          f.rule,
+          f.confidence,
+          f.fingerprint,
+          text.slice(f.start, f.end),
+        ]);
+      const expected = found(url);
+      assert.equal(expected[0]?.[0], 'database-url');
+      for (const before of [
+        'DATABASE_URL=\n',
+        'DATABASE_URL=\r\n',
+        'database_url:\n  ',
+        'DB_PASSWORD_URL=\n  ',
+      ])
+        assert.deepEqual(found(`${before}${url}\n`), expected, JSON.stringify(before));
+    });
+
+  it('a placeholder password in the URL on the next line makes no finding', () => {
+    for (const text of [
+      'DATABASE_URL=\npostgres://user:<password>@localhost:5432/app\n',
+      'DATABASE_URL=\npostgres://user:${DB_PASSWORD}@localhost:5432/app\n',
+      'database_url:\n  postgres://app:changeme@db:5432/app\n',
+    ])
+      assert.deepEqual(scan(text, { decode: true }), [], JSON.stringify(text));
+  });
+});
