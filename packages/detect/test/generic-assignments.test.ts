@@ -106,6 +106,11 @@ describe('detect-gap-3: a value assigned to a secret name and cut by hidden char
   });
 });
 
+/** That a scan with decode of each of `texts` finds nothing. */
+function assertNoFinding(texts: readonly string[]): void {
+  for (const text of texts) assert.deepEqual(scan(text, { decode: true }), [], JSON.stringify(text));
+}
+
 describe('detect-39-4: a value on the line after its name and operator is judged with the name', () => {
   // YAML writes a scalar indented on the next line (`password:` then `  Zq8#…`), and a wrapped
   // line leaves `AWS_SECRET_ACCESS_KEY=` alone on its own: a value read only on the operator's line
@@ -131,7 +136,7 @@ describe('detect-39-4: a value on the line after its name and operator is judged
     });
 
   it('YAML mappings, lists, comments and code on the next line, or a blank line between, make no finding', () => {
-    for (const text of [
+    assertNoFinding([
       'password:\n  valueFrom:\n    secretKeyRef:\n      name: db-credentials\n',
       'token:\n  - read\n  - write\n',
       'password:\n  # the admin password, rotated monthly\n',
@@ -153,8 +158,7 @@ describe('detect-39-4: a value on the line after its name and operator is judged
       'secrets:\n  db_password_2024: changeme\n',
       'password:\n  name=db2-credentials\n',
       'The secret:\nsomething_like_this_42 is fine\n',
-    ])
-      assert.deepEqual(scan(text, { decode: true }), [], JSON.stringify(text));
+    ]);
   });
 });
 
@@ -192,7 +196,7 @@ describe("detect-40-3: a value on its own line between an element's tags is judg
     });
 
   it('nested elements, placeholders, prose, two lines and another closing tag make no finding', () => {
-    for (const text of [
+    assertNoFinding([
       '<password>\n  <value>Zq8#mLp2$vR7</value>\n</password>',
       '<password>\n  <![CDATA[Zq8#mLp2$vR7]]>\n</password>',
       '<password>\n  ${DB_PASSWORD}\n</password>',
@@ -206,8 +210,7 @@ describe("detect-40-3: a value on its own line between an element's tags is judg
       '<password>\n  Zq8#mLp2$vR7\n  second-line-2024\n</password>',
       '<password>\n  Zq8#mLp2$vR7\n</passwd>',
       '<password>\n  Zq8#mLp2$vR7\n</password-policy>',
-    ])
-      assert.deepEqual(scan(text, { decode: true }), [], JSON.stringify(text));
+    ]);
   });
 });
 
@@ -244,11 +247,10 @@ describe('detect-40-4: a URL with credentials on the line after its name is foun
     });
 
   it('a placeholder password in the URL on the next line makes no finding', () => {
-    for (const text of [
+    assertNoFinding([
       'DATABASE_URL=\npostgres://user:<password>@localhost:5432/app\n',
       'DATABASE_URL=\npostgres://user:${DB_PASSWORD}@localhost:5432/app\n',
       'database_url:\n  postgres://app:changeme@db:5432/app\n',
-    ])
-      assert.deepEqual(scan(text, { decode: true }), [], JSON.stringify(text));
+    ]);
   });
 });
