@@ -8,6 +8,7 @@ export { verifySpool, type Problem, type ProblemKind, type Verification } from '
 export { Spool, SpoolError, type SpoolOptions } from './spool.js';
 export {
   lockHolder,
+  procStat,
   takeLock,
   takeLockAsync,
   withLock,

@@ -511,18 +511,24 @@ function thisProcess(): LockOwner {
 }
 
 /**
- * A process's state and start time from /proc/PID/stat (Linux; undefined elsewhere or when it is
- * gone). Fields 3 and 22 (proc(5)), counted after the command name, which may hold spaces and ")".
+ * The fields of /proc/PID/stat after the command name, which may hold spaces and ")": proc(5)'s
+ * field 3 (the state) first, 5 (the process group) third, 22 (the start time) twentieth. Undefined
+ * elsewhere than Linux, or when the process is gone.
  */
-function processStart(pid: number): { state: string; start: string | undefined } | undefined {
+export function procStat(pid: number | string): string[] | undefined {
   let stat: string;
   try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
   } catch {
     return undefined;
   }
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { state: fields[0] ?? '', start: fields[19] };
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/** A process's state and start time from /proc/PID/stat (undefined where procStat() is). */
+function processStart(pid: number): { state: string; start: string | undefined } | undefined {
+  const fields = procStat(pid);
+  return fields && { state: fields[0] ?? '', start: fields[19] };
 }
 
 /**

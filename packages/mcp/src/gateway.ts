@@ -962,9 +962,7 @@ export class Gateway {
       result_bytes: sizeOf(result),
       is_error: result.isError === true,
       ...findingCounts(screened),
-      ...(progress && progress.sent > 0 ? { progress: progress.sent } : {}),
-      ...(progress && progress.withheld > 0 ? { progress_withheld: progress.withheld } : {}),
-      ...(progress && progress.replaced > 0 ? { progress_replaced: progress.replaced } : {}),
+      ...progress?.counts(),
     });
     return result;
   }

@@ -9,7 +9,7 @@
 // it started (npx's node, a shell wrapper's server, a helper it forked) is stopped with it.
 
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readlinkSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import {
   deserializeMessage,
@@ -18,6 +18,7 @@ import {
 } from '@modelcontextprotocol/sdk/shared/stdio.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { procStat } from '@perimeter/audit';
 
 export type ServerProcess = ChildProcessByStdio<Writable, Readable, Readable>;
 
@@ -101,16 +102,10 @@ function isAllZombies(group: number): boolean {
   for (const entry of entries) {
     const c = entry.charCodeAt(0);
     if (c < 0x30 || c > 0x39) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
-    } catch {
-      continue; // exited since the listing
-    }
-    // "pid (comm) state ppid pgrp …": the command name may hold spaces and parentheses.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ', 3);
-    if (Number(fields[2]) !== group) continue;
-    if (fields[0] !== 'Z' && fields[0] !== 'X') return false;
+    // A process gone since the listing has no fields, and is skipped.
+    const [state, , pgrp] = procStat(entry) ?? [];
+    if (Number(pgrp) !== group) continue;
+    if (state !== 'Z' && state !== 'X') return false;
     zombies++;
   }
   return zombies > 0;

@@ -50,9 +50,9 @@ export class ProgressRelay {
   /** The end of the messages sent so far, as sent. */
   private tail = '';
   /** How many reports reached the client; how many had their message left out; how many were replaced by a later one. */
-  sent = 0;
-  withheld = 0;
-  replaced = 0;
+  private sent = 0;
+  private withheld = 0;
+  private replaced = 0;
 
   /**
    * `screen` answers `message`, read joined after `before`, as it may reach the agent, or
@@ -82,6 +82,15 @@ export class ProgressRelay {
     this.paused = undefined;
     this.kick();
     await this.sending;
+  }
+
+  /** What the call's mcp.result says of its progress: the counts that are not 0. */
+  counts(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    if (this.sent > 0) counts.progress = this.sent;
+    if (this.withheld > 0) counts.progress_withheld = this.withheld;
+    if (this.replaced > 0) counts.progress_replaced = this.replaced;
+    return counts;
   }
 
   /** Starts sending what waits, unless it is being sent or waits for the rate. */

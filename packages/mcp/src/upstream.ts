@@ -442,8 +442,11 @@ export class Upstream {
     // hands a notification to its handler a turn after reading it but settles an answer at once:
     // the last report, read with the answer, was dropped. The server is sent a progress token
     // only for a client that asked for progress.
-    const token = onprogress ? `perimeter-${++this.progressTokens}` : undefined;
-    if (token !== undefined && onprogress) this.progress.set(token, onprogress);
+    let token: string | undefined;
+    if (onprogress) {
+      token = `perimeter-${++this.progressTokens}`;
+      this.progress.set(token, onprogress);
+    }
     // The client's signal reaches the upstream call only while the call is under way: the SDK's
     // client never lets go of a signal it was given, and a client request's signal aborted once
     // its exchange is over (the 2026-07-28 handler does so) would still cancel the finished call
@@ -456,7 +459,7 @@ export class Upstream {
       const params = {
         name,
         ...(args ? { arguments: args } : {}),
-        ...(token !== undefined ? { _meta: { progressToken: token } } : {}),
+        ...(token ? { _meta: { progressToken: token } } : {}),
       };
       return (await c.callTool(params, undefined, {
         signal: during.signal,
@@ -464,7 +467,7 @@ export class Upstream {
       })) as CallToolResult;
     } finally {
       signal?.removeEventListener('abort', cancel);
-      if (token !== undefined) this.progress.delete(token);
+      if (token) this.progress.delete(token);
     }
   }
 

@@ -18,6 +18,7 @@ import {
   McpError,
   PromptListChangedNotificationSchema,
   ToolListChangedNotificationSchema,
+  type Progress,
   type Prompt,
   type Resource,
   type ResourceTemplate,
@@ -2208,46 +2209,60 @@ describe(
   },
 );
 
+/** A harness whose scripted server `s` has one tool, `report`, reporting `reports` before it answers. */
+const reporting = (
+  reports: NonNullable<ScriptedSpec['progress']>[string],
+  o: Options = {},
+): Promise<Harness> =>
+  start({ ...o, scripted: { s: { tools: [tool('report')], progress: { report: reports } } } });
+
+/** The progress reports a client following its call of `name` got, in order. */
+async function followed(
+  h: Harness,
+  name = 's__report',
+  args: Record<string, unknown> = { text: 'x' },
+): Promise<{ result: unknown; reports: Progress[] }> {
+  const reports: Progress[] = [];
+  const result = await h.client.callTool({ name, arguments: args }, undefined, {
+    onprogress: (p) => reports.push(p),
+  });
+  return { result, reports };
+}
+
+/** The mcp.result event's outcome of the harness's one call. */
+const resultOutcome = (h: Harness): Record<string, unknown> =>
+  h.events.find((e) => e.type === 'mcp.result')?.outcome ?? {};
+
 describe('gateway: a call reports its progress to the client that asked for it', { timeout: 60_000 }, () => {
   it("mcp-progress-1: server-everything reports each step of a long operation to the client, before the answer, under the client's token", async () => {
     const h = await start({ everything: true });
     try {
-      const seen: { progress: number; total?: number }[] = [];
-      const result = await h.client.callTool(
-        { name: 'everything__trigger-long-running-operation', arguments: { duration: 0.3, steps: 3 } },
-        undefined,
-        {
-          onprogress: (p) =>
-            seen.push({ progress: p.progress, ...(p.total !== undefined ? { total: p.total } : {}) }),
-        },
-      );
-      assert.match(JSON.stringify(result.content), /Long running operation completed/);
-      assert.deepEqual(seen, [
+      const { result, reports } = await followed(h, 'everything__trigger-long-running-operation', {
+        duration: 0.3,
+        steps: 3,
+      });
+      assert.match(JSON.stringify(result), /Long running operation completed/);
+      assert.deepEqual(reports, [
         { progress: 1, total: 3 },
         { progress: 2, total: 3 },
         { progress: 3, total: 3 },
       ]);
-      const outcome = h.events.find((e) => e.type === 'mcp.result')?.outcome;
-      assert.equal(outcome?.progress, 3, 'the result event counts the reports relayed');
+      assert.equal(resultOutcome(h).progress, 3, 'the result event counts the reports passed on');
     } finally {
       await h.close();
     }
   });
 
   it('mcp-progress-2: a server is sent no progress token for a client that asked for no progress', async () => {
-    const h = await start({
-      scripted: { s: { tools: [tool('work')], progress: { work: [{ progress: 1, message: 'half' }] } } },
-    });
+    const h = await reporting([{ progress: 1, message: 'half' }]);
     try {
       // A report the client did not ask for would reach its protocol as one of an unknown token.
       const errors: Error[] = [];
       h.client.onerror = (e) => errors.push(e);
-      await h.client.callTool({ name: 's__work', arguments: { text: 'x' } });
+      await h.client.callTool({ name: 's__report', arguments: { text: 'x' } });
       assert.doesNotMatch(h.seen('s'), /progressToken/);
       assert.deepEqual(errors, []);
-      await h.client.callTool({ name: 's__work', arguments: { text: 'y' } }, undefined, {
-        onprogress: () => {},
-      });
+      assert.deepEqual((await followed(h)).reports, [{ progress: 1, message: 'half' }]);
       assert.match(h.seen('s'), /progressToken/, 'asked for, the server is given one');
     } finally {
       await h.close();
@@ -2256,40 +2271,29 @@ describe('gateway: a call reports its progress to the client that asked for it',
 
   for (const secrets of ['block', 'redact'] as const)
     it(`mcp-progress-3: a secret in a progress message never reaches the client (secrets: ${secrets}); the numbers do, and the finding is alerted`, async () => {
-      const h = await start({
-        secrets,
-        scripted: {
-          s: {
-            tools: [tool('deploy')],
-            progress: {
-              deploy: [
-                { progress: 1, total: 2, message: 'uploading' },
-                { progress: 2, total: 2, message: `using key ${STRIPE}` },
-              ],
-            },
-          },
-        },
-      });
+      const h = await reporting(
+        [
+          { progress: 1, total: 2, message: 'uploading' },
+          { progress: 2, total: 2, message: `using key ${STRIPE}` },
+        ],
+        { secrets },
+      );
       try {
-        const seen: { progress: number; message?: string }[] = [];
-        await h.client.callTool({ name: 's__deploy', arguments: { text: 'x' } }, undefined, {
-          onprogress: (p) =>
-            seen.push({ progress: p.progress, ...(p.message !== undefined ? { message: p.message } : {}) }),
-        });
-        assert.equal(seen.length, 2);
-        assert.deepEqual(seen[0], { progress: 1, message: 'uploading' });
-        assert.equal(seen[1]?.progress, 2);
-        assert.doesNotMatch(JSON.stringify(seen), /sk_live_4eC39/);
-        if (secrets === 'block') assert.equal(seen[1]?.message, undefined, 'the message is left out');
-        else assert.match(String(seen[1]?.message), /^using key /, 'the message is redacted');
+        const { reports } = await followed(h);
+        assert.equal(reports.length, 2);
+        assert.deepEqual(reports[0], { progress: 1, total: 2, message: 'uploading' });
+        assert.equal(reports[1]?.progress, 2);
+        assert.doesNotMatch(JSON.stringify(reports), /sk_live_4eC39/);
+        if (secrets === 'block') assert.equal(reports[1]?.message, undefined, 'the message is left out');
+        else assert.match(String(reports[1]?.message), /^using key /, 'the message is redacted');
         assert.deepEqual(
           h.events.filter((e) => e.type === 'mcp.secret').map((e) => e.outcome?.direction),
           ['result'],
           'the finding is alerted, as one in a result',
         );
-        const outcome = h.events.find((e) => e.type === 'mcp.result')?.outcome;
-        assert.equal(outcome?.progress, 2);
-        assert.equal(outcome?.progress_withheld, secrets === 'block' ? 1 : undefined);
+        const outcome = resultOutcome(h);
+        assert.equal(outcome.progress, 2);
+        assert.equal(outcome.progress_withheld, secrets === 'block' ? 1 : undefined);
         assert.doesNotMatch(JSON.stringify(h.events), /sk_live_4eC39/);
       } finally {
         await h.close();
@@ -2298,25 +2302,15 @@ describe('gateway: a call reports its progress to the client that asked for it',
 
   for (const secrets of ['block', 'redact'] as const)
     it(`mcp-progress-12: a secret cut across two progress messages does not reach the client whole (secrets: ${secrets})`, async () => {
-      const h = await start({
-        secrets,
-        scripted: {
-          s: {
-            tools: [tool('deploy')],
-            progress: {
-              deploy: [
-                { progress: 1, message: `key part: ${STRIPE.slice(0, 15)}` },
-                { progress: 2, message: STRIPE.slice(15) },
-              ],
-            },
-          },
-        },
-      });
+      const h = await reporting(
+        [
+          { progress: 1, message: `key part: ${STRIPE.slice(0, 15)}` },
+          { progress: 2, message: STRIPE.slice(15) },
+        ],
+        { secrets },
+      );
       try {
-        const seen: string[] = [];
-        await h.client.callTool({ name: 's__deploy', arguments: { text: 'x' } }, undefined, {
-          onprogress: (p) => seen.push(p.message ?? ''),
-        });
+        const seen = (await followed(h)).reports.map((p) => p.message ?? '');
         assert.equal(seen.length, 2);
         assert.ok(!seen.join('').includes(STRIPE), `not whole: ${JSON.stringify(seen)}`);
         assert.ok(!seen[1]?.includes(STRIPE.slice(15)), 'the second part is withheld or redacted');
@@ -2327,19 +2321,15 @@ describe('gateway: a call reports its progress to the client that asked for it',
     });
 
   it('mcp-progress-13: a server reporting a secret in every message raises one alert for the call, and the result event counts them', async () => {
-    const reports = Array.from({ length: 20 }, (_, i) => ({
-      progress: i + 1,
-      message: `step ${i} ${STRIPE}`,
-    }));
-    const h = await start({ scripted: { s: { tools: [tool('leaky')], progress: { leaky: reports } } } });
+    const h = await reporting(
+      Array.from({ length: 20 }, (_, i) => ({ progress: i + 1, message: `step ${i} ${STRIPE}` })),
+    );
     try {
-      await h.client.callTool({ name: 's__leaky', arguments: { text: 'x' } }, undefined, {
-        onprogress: () => {},
-      });
+      assert.equal((await followed(h)).reports.length, 20);
       assert.equal(h.events.filter((e) => e.type === 'mcp.secret').length, 1);
-      const outcome = h.events.find((e) => e.type === 'mcp.result')?.outcome;
-      assert.equal(outcome?.progress, 20);
-      assert.equal(outcome?.progress_withheld, 20);
+      const outcome = resultOutcome(h);
+      assert.equal(outcome.progress, 20);
+      assert.equal(outcome.progress_withheld, 20);
       assert.doesNotMatch(JSON.stringify(h.events), /sk_live_4eC39/);
     } finally {
       await h.close();
