@@ -8,8 +8,12 @@
 
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
+import { createRequire } from 'node:module';
 import { buildGateway } from './setup.mjs';
 import { listenHttp } from '@perimeter/mcp';
+
+// As bin/perimeter.js runs `perimeter mcp --listen`.
+createRequire(import.meta.url)('../../packages/cli/bin/v8-tuning.js').tuneV8();
 
 const config = JSON.parse(process.argv[2] ?? '{}');
 const send = (message) => process.send?.(message);
