@@ -12,9 +12,6 @@ import { createRequire } from 'node:module';
 import { buildGateway } from './setup.mjs';
 import { listenHttp } from '@perimeter/mcp';
 
-// As bin/perimeter.js runs `perimeter mcp --listen`.
-createRequire(import.meta.url)('../../packages/cli/bin/v8-tuning.js').tuneV8();
-
 const config = JSON.parse(process.argv[2] ?? '{}');
 const send = (message) => process.send?.(message);
 
@@ -35,6 +32,8 @@ try {
   });
   await built.gateway.start();
   http = await listenHttp(built.gateway, { host: '127.0.0.1', port: 0, token: config.token });
+  // Serving from here on: as `perimeter mcp --listen` does once its gateway has started.
+  createRequire(import.meta.url)('../../packages/cli/bin/v8-tuning.js').tuneV8();
 } catch (e) {
   send({ type: 'error', message: e instanceof Error ? e.message : String(e) });
   process.exit(1);

@@ -7,8 +7,8 @@
 // one-file bundle (tools/bundle-cli.mjs) at least as new as the modules, it is loaded through a V8
 // code cache: start-up is part of every sandboxed session's cost.
 'use strict';
-// First: V8 reads it as the command's code loads and runs (v8-tuning.js says why).
-require('./v8-tuning.js').tuneV8();
+// Left for a serving command to call once it serves (v8-tuning.js says why).
+globalThis[Symbol.for('perimeter.tuneV8')] = require('./v8-tuning.js').tuneV8;
 const { existsSync, readFileSync, statSync, writeFileSync } = require('node:fs');
 const { createRequire } = require('node:module');
 const { join } = require('node:path');

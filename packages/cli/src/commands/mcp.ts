@@ -42,6 +42,7 @@ import { isPolicyPath, pathContext, requireValidPolicies } from '../policy-files
 import { stateDir } from '../secret-store.js';
 import { boundSecretValues } from '../session-credentials.js';
 import { paint, type Ui } from '../ui.js';
+import { optimizeSooner } from '../v8-tuning.js';
 import { loopbackAddress } from './proxy.js';
 
 /** For `perimeter run`'s and `perimeter check`'s engines: argument globs judge real paths too. */
@@ -206,6 +207,7 @@ export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
         credentials: boundValues(engine, secrets),
       });
       await gateway.start();
+      optimizeSooner();
     } catch (e) {
       await gateway?.close().catch(() => undefined);
       await sandboxes?.close().catch(() => undefined);

@@ -57,6 +57,7 @@ import { EXIT_AUDIT_FAILED, appendOrStop } from '../audit-or-stop.js';
 import { listenPrivate } from '../private-socket.js';
 import { paint, type Ui } from '../ui.js';
 import { mcpCommands } from '../lazy-mcp.js';
+import { optimizeSooner } from '../v8-tuning.js';
 import type { SessionGateway } from './mcp.js';
 
 /** Where sessions keep their audit spools unless --audit says otherwise. */
@@ -383,6 +384,7 @@ export async function runRun(argv: readonly string[], ui: Ui): Promise<number> {
           ui.err(`perimeter: the MCP server ${u.server} is unavailable: ${u.reason}`);
       }
       review = snapshotReview(workspace, prepared.plan.gitDirs);
+      optimizeSooner();
     });
     if (review) findings = compareReview(review, prepared.plan.createsOnHost);
   } finally {

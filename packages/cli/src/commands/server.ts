@@ -14,6 +14,7 @@ import { parseArgs, stringFlag } from '../args.js';
 import { UserError } from '../errors.js';
 import { stateDir } from '../secret-store.js';
 import type { Ui } from '../ui.js';
+import { optimizeSooner } from '../v8-tuning.js';
 import { configureZod } from '@perimeter/policy';
 
 // The server parses every request with zod: set up as everywhere in Perimeter.
@@ -80,6 +81,7 @@ async function serve(options: ServerOptions, ui: Ui): Promise<number> {
   let server: RunningServer;
   try {
     server = await startServer(options);
+    optimizeSooner();
   } catch (e) {
     if (e instanceof ServerStartError) throw new UserError(e.message, e.hint, 1);
     throw e;
