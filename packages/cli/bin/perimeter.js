@@ -7,8 +7,9 @@
 // one-file bundle (tools/bundle-cli.mjs) at least as new as the modules, it is loaded through a V8
 // code cache: start-up is part of every sandboxed session's cost.
 'use strict';
+const { codeCachesToWrite, tuneV8 } = require('./v8-tuning.js');
 // Left for a serving command to call once it serves (v8-tuning.js says why).
-globalThis[Symbol.for('perimeter.tuneV8')] = require('./v8-tuning.js').tuneV8;
+globalThis[Symbol.for('perimeter.tuneV8')] = tuneV8;
 const { existsSync, readFileSync, statSync, writeFileSync } = require('node:fs');
 const { createRequire } = require('node:module');
 const { join } = require('node:path');
@@ -83,7 +84,7 @@ async function start() {
   process.exitCode = await loaded.main(argv);
   // The build asks for a cache after a representative run, so the functions that ran are in it:
   // PERIMETER_WRITE_CODE_CACHE names the bundles to write it for ("main", "mcp").
-  const writes = (process.env.PERIMETER_WRITE_CODE_CACHE ?? '').split(',');
+  const writes = codeCachesToWrite();
   for (const [name, { script, cache }] of compiled) {
     if (writes.includes(name)) writeFileSync(cache, script.createCachedData());
   }

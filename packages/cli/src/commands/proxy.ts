@@ -25,6 +25,7 @@ import { listFlag, parseArgs, stringFlag } from '../args.js';
 import { UserError } from '../errors.js';
 import { appendOrStop } from '../audit-or-stop.js';
 import { paint, type Ui } from '../ui.js';
+import { optimizeSooner } from '../v8-tuning.js';
 
 /** A loopback host:port (port 0 picks a free one): the proxy must never be reachable from other machines. */
 export function loopbackAddress(
@@ -108,6 +109,7 @@ export function runProxy(argv: readonly string[], ui: Ui): Promise<number> {
     server.listen(listenPort, host.name, () => {
       const { port } = server.address() as AddressInfo;
       const url = `http://${host.name.includes(':') ? `[${host.name}]` : host.name}:${port}`;
+      optimizeSooner();
       ui.out(`perimeter proxy listening on ${url}${auditPath ? `, auditing to ${auditPath}` : ''}`);
       ui.out(paint(ui, 'dim', `  export HTTPS_PROXY=${url} HTTP_PROXY=${url}`));
       if (socks && socksAt) {
