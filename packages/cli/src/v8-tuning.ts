@@ -3,7 +3,7 @@
 // before the command loads; run in process without it (the tests call commands directly),
 // nothing changes.
 
-/** From now on V8 optimizes sooner: for `perimeter mcp`, `run` and `server` once they serve. */
+/** From now on V8 optimizes sooner: for `perimeter mcp`, `run`, `proxy` and `server` once they serve. */
 export function optimizeSooner(): void {
   (globalThis as Record<symbol, (() => void) | undefined>)[Symbol.for('perimeter.tuneV8')]?.();
 }

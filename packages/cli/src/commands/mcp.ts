@@ -207,7 +207,6 @@ export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
         credentials: boundValues(engine, secrets),
       });
       await gateway.start();
-      optimizeSooner();
     } catch (e) {
       await gateway?.close().catch(() => undefined);
       await sandboxes?.close().catch(() => undefined);
@@ -216,6 +215,8 @@ export async function runMcp(argv: readonly string[], ui: Ui): Promise<number> {
       spool.close();
       throw e;
     }
+    // Serving from here on; outside the try above, which records what fails as the session's refusal.
+    optimizeSooner();
     const down = gateway.upstreams.filter((u) => !u.isReady);
     for (const u of down)
       say.err(
